@@ -1,0 +1,56 @@
+/**
+ * One place for every error S-CORE reports to a user or a peer. The codes are stable: scripts,
+ * API clients and log searches may rely on them, so a code is never renamed or reused.
+ */
+export const ERROR_CODES = {
+  // Scenario files and CLI input
+  SCENARIO_NOT_FOUND: 'the scenario file or built-in name does not exist',
+  SCENARIO_PARSE: 'the scenario file is not valid YAML or JSON',
+  SCENARIO_INVALID: 'the scenario does not match the schema or is inconsistent',
+  CLI_USAGE: 'a command-line option has a bad value',
+  // Core model
+  TOPOLOGY_INVALID: 'the topology is inconsistent (unknown node, duplicate link, disconnected)',
+  NO_PATH: 'there is no path between two nodes',
+  UNKNOWN_VM: 'no such VM',
+  UNKNOWN_HYPERVISOR: 'no such hypervisor',
+  CAPACITY_EXCEEDED: 'a hypervisor would host more VMs than its capacity',
+  // OpenFlow codec and connections
+  OF_TRUNCATED: 'an OpenFlow message or structure is shorter than its length says',
+  OF_BAD_LENGTH: 'an OpenFlow length field is impossible (too small, not aligned, past the end)',
+  OF_BAD_VERSION: 'the OpenFlow version is not 1.3 (0x04)',
+  OF_UNKNOWN_TYPE: 'an OpenFlow message, multipart, action, instruction or field type is unknown',
+  OF_BAD_VALUE: 'an OpenFlow field holds a value the specification does not allow',
+  OF_ENCODE: 'a message cannot be encoded (value out of range, missing field)',
+  OF_TIMEOUT: 'a switch did not answer a request in time',
+  OF_DISCONNECTED: 'the switch connection closed',
+  OF_HANDSHAKE: 'the OpenFlow handshake failed (no common version, no features reply)',
+  OF_SWITCH_ERROR: 'the switch answered with an OpenFlow ERROR message',
+  PACKET_MALFORMED: 'a packet (Ethernet, ARP, IPv4, LLDP, ...) is malformed',
+  // Emulation and system
+  EMULATION_NOT_ROOT: 'the emulated data centre needs root',
+  EMULATION_MISSING_TOOL: 'a system tool (ovs-vsctl, ip, nping, ...) is not installed',
+  EMULATION_COMMAND: 'a system command failed',
+  INTERNAL: 'a bug in S-CORE',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class ScoreError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ScoreError';
+    this.code = code;
+    this.details = details;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details: Readonly<Record<string, unknown>> } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function isScoreError(e: unknown, code?: ErrorCode): e is ScoreError {
+  return e instanceof ScoreError && (code === undefined || e.code === code);
+}
