@@ -1,0 +1,28 @@
+import { Command, CommanderError } from 'commander';
+import { isScoreError } from '../errors/errors.ts';
+import { registerDemo } from './commands/demo.ts';
+import { registerSimulate } from './commands/simulate.ts';
+
+/** Composition root of the `score` command: each command registers itself from its own module. */
+const program = new Command()
+  .name('score')
+  .description('S-CORE: SDN-orchestrated, network-aware live VM migration')
+  .exitOverride()
+  .showHelpAfterError();
+
+registerDemo(program);
+registerSimulate(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exitCode = e.exitCode;
+  } else if (isScoreError(e)) {
+    console.error(`score: error ${e.code}: ${e.message}`);
+    process.exitCode = e.code === 'INTERNAL' ? 1 : 2;
+  } else {
+    console.error(e);
+    process.exitCode = 1;
+  }
+}

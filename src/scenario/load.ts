@@ -1,0 +1,159 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Value } from 'typebox/value';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { ScoreError } from '../errors/errors.ts';
+import { ScenarioSchema, type ScenarioFile } from './schema.ts';
+import { DEFAULT_HYPERVISOR_CAPACITY, buildModel, macKey, type Model } from './model.ts';
+
+export interface FieldProblem {
+  /** JSON pointer into the file, e.g. /vms/3/host */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Built-in scenarios ship in <repo>/scenarios and may be named without path or extension. */
+export const SCENARIO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scenarios');
+
+export function resolveScenarioPath(nameOrPath: string): string {
+  if (existsSync(nameOrPath)) return resolve(nameOrPath);
+  for (const ext of ['.yaml', '.yml', '.json']) {
+    const p = join(SCENARIO_DIR, nameOrPath + ext);
+    if (/^[A-Za-z0-9_-]+$/.test(nameOrPath) && existsSync(p)) return p;
+  }
+  throw new ScoreError('SCENARIO_NOT_FOUND', `scenario "${nameOrPath}" is neither a file nor a built-in scenario (see ${SCENARIO_DIR})`, {
+    file: nameOrPath,
+  });
+}
+
+export function loadScenarioFile(nameOrPath: string): { file: string; scenario: ScenarioFile; model: Model } {
+  const file = resolveScenarioPath(nameOrPath);
+  const text = readFileSync(file, 'utf8');
+  const scenario = parseScenario(text, file);
+  return { file, scenario, model: buildModel(scenario) };
+}
+
+/** Parses and validates scenario text. Nothing partial is returned: every problem is reported at once. */
+export function parseScenario(text: string, file: string): ScenarioFile {
+  let data: unknown;
+  try {
+    data = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { prettyErrors: true });
+  } catch (e) {
+    const msg = e instanceof YAMLParseError || e instanceof SyntaxError ? e.message : String(e);
+    throw new ScoreError('SCENARIO_PARSE', `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${msg}`, { file }, { cause: e });
+  }
+  const problems = schemaProblems(data);
+  if (problems.length === 0) problems.push(...consistencyProblems(data as ScenarioFile));
+  if (problems.length > 0) {
+    const lines = problems.map((p) => `  ${p.path || '/'}: ${p.message}`).join('\n');
+    throw new ScoreError('SCENARIO_INVALID', `${file}: ${problems.length} problem(s):\n${lines}`, { file, problems });
+  }
+  return data as ScenarioFile;
+}
+
+function schemaProblems(data: unknown): FieldProblem[] {
+  if (Value.Check(ScenarioSchema, data)) return [];
+  const out: FieldProblem[] = [];
+  const seen = new Set<string>();
+  for (const e of Value.Errors(ScenarioSchema, data)) {
+    // typebox reports a rejected extra property twice (once as "schema is false"); keep the clear one.
+    if (e.keyword === 'boolean') continue;
+    let message = e.message;
+    const params = e.params as Record<string, unknown>;
+    if (e.keyword === 'additionalProperties' && Array.isArray(params.additionalProperties)) {
+      message = `unknown field(s) ${(params.additionalProperties as string[]).map((x) => `"${x}"`).join(', ')}`;
+    } else if (e.keyword === 'required' && Array.isArray(params.requiredProperties)) {
+      message = `missing required field(s) ${(params.requiredProperties as string[]).map((x) => `"${x}"`).join(', ')}`;
+    } else if (e.keyword === 'anyOf') {
+      message = 'expected a number of bits/s or a string such as "10Mbps", "2.5 Mbps", "500B/s"';
+    }
+    const key = `${e.instancePath}|${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ path: e.instancePath, message });
+  }
+  return out;
+}
+
+function consistencyProblems(s: ScenarioFile): FieldProblem[] {
+  const out: FieldProblem[] = [];
+  const nodes = new Map<string, 'switch' | 'hypervisor'>();
+  s.switches.forEach((x, i) => {
+    if (nodes.has(x.id)) out.push({ path: `/switches/${i}/id`, message: `"${x.id}" is defined twice` });
+    nodes.set(x.id, 'switch');
+  });
+  s.hypervisors.forEach((x, i) => {
+    if (nodes.has(x.id)) out.push({ path: `/hypervisors/${i}/id`, message: `"${x.id}" is defined twice` });
+    nodes.set(x.id, 'hypervisor');
+  });
+  const linkKeys = new Set<string>();
+  s.links.forEach((l, i) => {
+    for (const end of ['a', 'b'] as const) {
+      if (!nodes.has(l[end])) out.push({ path: `/links/${i}/${end}`, message: `expected a switch or hypervisor id, got "${l[end]}"` });
+    }
+    if (l.a === l.b) out.push({ path: `/links/${i}`, message: `a link must join two different nodes` });
+    const key = l.a < l.b ? `${l.a}-${l.b}` : `${l.b}-${l.a}`;
+    if (linkKeys.has(key)) out.push({ path: `/links/${i}`, message: `link ${key} is defined twice` });
+    linkKeys.add(key);
+  });
+  for (const key of Object.keys(s.weights?.links ?? {})) {
+    if (!linkKeys.has(key)) out.push({ path: `/weights/links/${key}`, message: `expected a link id such as "a1-c1" (lower name first), got "${key}"` });
+  }
+  const vmNames = new Set<string>();
+  const ips = new Set<string>();
+  const macs = new Set<string>();
+  const load = new Map<string, number>();
+  s.vms.forEach((v, i) => {
+    if (vmNames.has(v.name) || nodes.has(v.name)) out.push({ path: `/vms/${i}/name`, message: `"${v.name}" is used twice` });
+    vmNames.add(v.name);
+    if (ips.has(v.ip)) out.push({ path: `/vms/${i}/ip`, message: `IP ${v.ip} is used twice` });
+    ips.add(v.ip);
+    if (macs.has(macKey(v.mac))) out.push({ path: `/vms/${i}/mac`, message: `MAC ${v.mac} is used twice` });
+    macs.add(macKey(v.mac));
+    if (nodes.get(v.host) !== 'hypervisor') out.push({ path: `/vms/${i}/host`, message: `expected a hypervisor id, got "${v.host}"` });
+    load.set(v.host, (load.get(v.host) ?? 0) + 1);
+  });
+  const defaultCap = s.defaults?.hypervisorCapacity ?? DEFAULT_HYPERVISOR_CAPACITY;
+  s.hypervisors.forEach((h, i) => {
+    const cap = h.capacity ?? defaultCap;
+    if ((load.get(h.id) ?? 0) > cap) out.push({ path: `/hypervisors/${i}`, message: `hosts ${load.get(h.id)} VMs but its capacity is ${cap}` });
+  });
+  s.traffic.forEach((t, i) => {
+    for (const end of ['src', 'dst'] as const) {
+      if (!vmNames.has(t[end])) out.push({ path: `/traffic/${i}/${end}`, message: `expected a VM name, got "${t[end]}"` });
+    }
+    if (t.src === t.dst) out.push({ path: `/traffic/${i}`, message: 'a VM cannot send to itself' });
+    const byPackets = t.packetBytes !== undefined || t.pps !== undefined;
+    if (t.rate === undefined && (t.packetBytes === undefined || t.pps === undefined)) {
+      out.push({ path: `/traffic/${i}`, message: 'expected "rate", or both "packetBytes" and "pps"' });
+    } else if (t.rate !== undefined && byPackets) {
+      out.push({ path: `/traffic/${i}`, message: 'give either "rate" or "packetBytes"+"pps", not both' });
+    }
+  });
+  if (out.length === 0) out.push(...connectivityProblems(s));
+  return out;
+}
+
+function connectivityProblems(s: ScenarioFile): FieldProblem[] {
+  const adj = new Map<string, string[]>();
+  for (const l of s.links) {
+    adj.set(l.a, [...(adj.get(l.a) ?? []), l.b]);
+    adj.set(l.b, [...(adj.get(l.b) ?? []), l.a]);
+  }
+  const first = s.hypervisors[0]!.id;
+  const seen = new Set([first]);
+  const stack = [first];
+  while (stack.length > 0) {
+    for (const n of adj.get(stack.pop()!) ?? []) {
+      if (!seen.has(n)) {
+        seen.add(n);
+        stack.push(n);
+      }
+    }
+  }
+  return s.hypervisors
+    .map((h, i) => ({ h, i }))
+    .filter(({ h }) => !seen.has(h.id))
+    .map(({ h, i }) => ({ path: `/hypervisors/${i}`, message: `"${h.id}" is not connected to "${first}"` }));
+}
