@@ -144,8 +144,12 @@ function connectivityProblems(s: ScenarioFile): FieldProblem[] {
   const first = s.hypervisors[0]!.id;
   const seen = new Set([first]);
   const stack = [first];
+  const hvs = new Set(s.hypervisors.map((h) => h.id));
   while (stack.length > 0) {
-    for (const n of adj.get(stack.pop()!) ?? []) {
+    const at = stack.pop()!;
+    // servers do not forward: reaching a hypervisor only through another one is no path
+    if (at !== first && hvs.has(at)) continue;
+    for (const n of adj.get(at) ?? []) {
       if (!seen.has(n)) {
         seen.add(n);
         stack.push(n);

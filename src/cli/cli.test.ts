@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../../bin/score.js', import.meta.url));
+
+function score(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { cwd, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('score demo prints the step tables and costs and writes JSON, CSV, SVG and PNG', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'score-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await score(['demo', '--out', 'out'], dir);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /== round-robin: 6 migration\(s\) in \d round\(s\), cost 25000 -> 0/);
+  assert.match(r.stdout, /== load-aware: 6 migration\(s\) in \d round\(s\), cost 25000 -> 0/);
+  assert.match(r.stdout, /Load-Aware's cost is never above Round-Robin's/);
+  for (const f of ['runs.json', 'timeline.csv', 'steps.csv', 'fig3-utilisation.svg', 'fig3-utilisation.png', 'fig4-cost.svg', 'fig4-cost.png']) {
+    assert.ok(existsSync(join(dir, 'out', f)), f);
+  }
+  const runs = JSON.parse(readFileSync(join(dir, 'out', 'runs.json'), 'utf8')) as { runs: { policy: string; finalCost: number; migrations: number }[] };
+  assert.deepEqual(runs.runs.map((x) => [x.policy, x.finalCost, x.migrations]), [['round-robin', 0, 6], ['load-aware', 0, 6]]);
+  const svg = readFileSync(join(dir, 'out', 'fig4-cost.svg'), 'utf8');
+  assert.match(svg, /^<svg/);
+  assert.match(svg, /Round-Robin/);
+  const png = readFileSync(join(dir, 'out', 'fig4-cost.png'));
+  assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+  const csv = readFileSync(join(dir, 'out', 'timeline.csv'), 'utf8').trim().split('\n');
+  assert.equal(csv.length, 1 + 7 + 7);
+  assert.match(csv[0]!, /^policy,step,time_s,total_cost,layer1_mean_utilisation/);
+});
+
+test('score simulate refuses a broken scenario with its code, file and field, and writes nothing', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'score-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'bad.yaml'), 'name: bad\nswitches: []\nhypervisors: [{ id: h1 }]\nlinks: [{ a: h1, b: s9, capacity: 1Mbps }]\nvms: []\ntraffic: []\n');
+  const r = await score(['simulate', '--scenario', 'bad.yaml', '--out', 'out'], dir);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /error SCENARIO_INVALID: .*bad\.yaml: 1 problem/);
+  assert.match(r.stderr, /\/links\/0\/b: expected a switch or hypervisor id, got "s9"/);
+  assert.equal(existsSync(join(dir, 'out')), false);
+  const u = await score(['simulate', '--scenario', 'paper', '--policy', 'zz'], dir);
+  assert.equal(u.code, 2);
+  assert.match(u.stderr, /error CLI_USAGE: --policy/);
+});
+
+test('score simulate --json gives the run records on stdout', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'score-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await score(['simulate', '--scenario', 'paper', '--policy', 'la', '--mode', 'best', '--json', '--no-png', '--out', 'o'], dir);
+  assert.equal(r.code, 0, r.stderr);
+  const parsed = JSON.parse(r.stdout) as { runs: { policy: string; params: { decisionMode: string }; finalCost: number }[] };
+  assert.equal(parsed.runs.length, 1);
+  assert.equal(parsed.runs[0]!.policy, 'load-aware');
+  assert.equal(parsed.runs[0]!.params.decisionMode, 'best');
+  assert.equal(parsed.runs[0]!.finalCost, 0);
+  assert.equal(existsSync(join(dir, 'o', 'fig4-cost.png')), false);
+  assert.equal(existsSync(join(dir, 'o', 'fig4-cost.svg')), true);
+});

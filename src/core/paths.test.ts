@@ -1,0 +1,126 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { threeTier, fatTree } from '../topologies/generate.ts';
+import { build } from './test-support.ts';
+import { loadScenarioFile } from '../scenario/load.ts';
+import { isScoreError } from '../errors/errors.ts';
+import type { TopoNode, LinkSpec } from './topology.ts';
+
+test("paper scenario: path costs are Table II's column (2, 6, 12) and 0 on the same hypervisor", () => {
+  const { model } = loadScenarioFile('paper');
+  const o = model.oracle;
+  assert.equal(o.cost('hv16', 'hv16'), 0);
+  assert.equal(o.cost('hv16', 'hv17'), 2);
+  assert.equal(o.cost('hv16', 'hv19'), 6);
+  assert.equal(o.cost('hv16', 'hv23'), 12);
+  assert.equal(o.cost('hv18', 'hv23'), 12);
+  assert.deepEqual(
+    o.path('hv16', 'hv23').map((l) => l.id),
+    ['hv16-t1', 'a1-t1', 'a1-c1', 'a3-c1', 'a3-t4', 'hv23-t4'],
+  );
+  assert.deepEqual(o.path('hv23', 'hv16').map((l) => l.id), ['hv23-t4', 'a3-t4', 'a3-c1', 'a1-c1', 'a1-t1', 'hv16-t1']);
+});
+
+/** A random connected graph with hypervisors and switches, for checking against Floyd-Warshall. */
+const randomGraph = fc
+  .record({
+    switches: fc.integer({ min: 1, max: 6 }),
+    hvs: fc.integer({ min: 2, max: 5 }),
+    extra: fc.array(fc.tuple(fc.nat(), fc.nat(), fc.integer({ min: 1, max: 5 })), { maxLength: 12 }),
+    tree: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 5 })), { minLength: 12, maxLength: 12 }),
+  })
+  .map(({ switches, hvs, extra, tree }) => {
+    const sw = Array.from({ length: switches }, (_, i) => `s${i}`);
+    const hv = Array.from({ length: hvs }, (_, i) => `h${i}`);
+    const nodes: TopoNode[] = [...sw.map((id) => ({ id, kind: 'switch' as const })), ...hv.map((id) => ({ id, kind: 'hypervisor' as const }))];
+    const links: (LinkSpec & { w: number })[] = [];
+    const have = new Set<string>();
+    const add = (a: string, b: string, w: number): void => {
+      const k = a < b ? `${a}-${b}` : `${b}-${a}`;
+      if (a === b || have.has(k)) return;
+      have.add(k);
+      links.push({ a, b, capacityBps: 1, w });
+    };
+    // switches form a random tree (connected), hypervisors hang off switches
+    for (let i = 1; i < sw.length; i++) add(sw[i]!, sw[tree[i]![0] % i]!, tree[i]![1]);
+    hv.forEach((h, i) => add(h, sw[tree[i]![0] % sw.length]!, tree[i]![1]));
+    for (const [x, y, w] of extra) add(sw[x % sw.length]!, sw[y % sw.length]!, w);
+    return { nodes, links, hv, sw };
+  });
+
+test('paths: least weight (checked against Floyd-Warshall), symmetric, contiguous, never through another hypervisor', () => {
+  fc.assert(
+    fc.property(randomGraph, ({ nodes, links, hv }) => {
+      const b = build({ nodes, links }, { links: Object.fromEntries(links.map((l) => [l.a < l.b ? `${l.a}-${l.b}` : `${l.b}-${l.a}`, l.w])) });
+      // Floyd-Warshall over switches plus the two endpoints only (hypervisors do not transit)
+      for (const x of hv) {
+        for (const y of hv) {
+          const allowed = new Set(nodes.filter((n) => n.kind === 'switch').map((n) => n.id).concat([x, y]));
+          const ids = [...allowed];
+          const d = new Map<string, number>();
+          const key = (p: string, q: string): string => `${p}|${q}`;
+          for (const p of ids) for (const q of ids) d.set(key(p, q), p === q ? 0 : Infinity);
+          for (const l of links) {
+            if (!allowed.has(l.a) || !allowed.has(l.b)) continue;
+            d.set(key(l.a, l.b), Math.min(d.get(key(l.a, l.b))!, l.w));
+            d.set(key(l.b, l.a), Math.min(d.get(key(l.b, l.a))!, l.w));
+          }
+          for (const k of ids) for (const p of ids) for (const q of ids) {
+            const via = d.get(key(p, k))! + d.get(key(k, q))!;
+            if (via < d.get(key(p, q))!) d.set(key(p, q), via);
+          }
+          const expected = d.get(key(x, y))!;
+          assert.equal(b.oracle.cost(x, y), expected);
+          assert.equal(b.oracle.cost(y, x), expected);
+          const path = b.oracle.path(x, y);
+          let at = x;
+          let sum = 0;
+          for (const l of path) {
+            assert.ok(l.a === at || l.b === at, 'path is contiguous');
+            at = l.a === at ? l.b : l.a;
+            if (at !== y) assert.ok(!hv.includes(at), 'no hypervisor in transit');
+            sum += b.weights.get(l.id)!;
+          }
+          assert.equal(at, y);
+          assert.equal(sum, expected);
+          assert.deepEqual(b.oracle.path(y, x).map((l) => l.id), [...path].reverse().map((l) => l.id));
+        }
+      }
+    }),
+    { numRuns: 150 },
+  );
+});
+
+test('paths: equal-cost choices are deterministic whatever the link order', () => {
+  const g = fatTree(4);
+  const a = build(g);
+  const reversed = build({ nodes: [...g.nodes].reverse(), links: [...g.links].reverse() });
+  for (const x of a.topology.hypervisors) {
+    for (const y of a.topology.hypervisors) {
+      assert.deepEqual(a.oracle.path(x, y).map((l) => l.id), reversed.oracle.path(x, y).map((l) => l.id));
+    }
+  }
+});
+
+test('paths: symmetric cost on generated three-tier trees', () => {
+  const b = build(threeTier({ pods: 3, torsPerPod: 3, hypervisorsPerTor: 3 }));
+  const hv = b.topology.hypervisors;
+  for (const x of hv) for (const y of hv) assert.equal(b.oracle.cost(x, y), b.oracle.cost(y, x));
+  assert.equal(b.oracle.cost('h1', 'h2'), 2);
+  assert.equal(b.oracle.cost('h1', 'h4'), 6);
+  assert.equal(b.oracle.cost('h1', 'h10'), 12);
+});
+
+test('paths: disconnected nodes and unknown names give NO_PATH', () => {
+  const b = build({
+    nodes: [
+      { id: 'h1', kind: 'hypervisor' },
+      { id: 'h2', kind: 'hypervisor' },
+      { id: 's1', kind: 'switch' },
+    ],
+    links: [{ a: 'h1', b: 's1', capacityBps: 1 }],
+  });
+  assert.throws(() => b.oracle.cost('h1', 'h2'), (e) => isScoreError(e, 'NO_PATH'));
+  assert.throws(() => b.oracle.path('h1', 'nope'), (e) => isScoreError(e, 'NO_PATH'));
+});
