@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// Runs every bench/*.bench.ts (or those whose name contains an argument) one after another.
+import { readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+
+const dir = new URL('../bench/', import.meta.url).pathname;
+const filters = process.argv.slice(2);
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.bench.ts'))
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .sort();
+let failed = 0;
+for (const f of files) {
+  console.error(`# bench ${f}`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', dir + f], { stdio: 'inherit' });
+  if (r.status !== 0) failed += 1;
+}
+process.exit(failed === 0 ? 0 : 1);
