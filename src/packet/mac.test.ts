@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { isScoreError } from '../errors/errors.ts';
+import {
+  ipv4FromBytes,
+  ipv4FromNumber,
+  ipv4ToBytes,
+  ipv4ToNumber,
+  isValidIpv4,
+} from './ipv4-address.ts';
+import {
+  isBroadcastMac,
+  isLocallyAdministeredMac,
+  isMulticastMac,
+  isUnicastMac,
+  isValidMac,
+  macFromBytes,
+  macToBytes,
+  normalizeMac,
+} from './mac.ts';
+import * as arb from './arbitraries.testing.ts';
+
+const malformed = (e: unknown): boolean => isScoreError(e, 'PACKET_MALFORMED');
+
+describe('MAC addresses', () => {
+  it('parses colon and dash forms in any case and prints the normalised form', () => {
+    assert.deepEqual(macToBytes('00:1B:21:0a:ff:10'), Uint8Array.of(0x00, 0x1b, 0x21, 0x0a, 0xff, 0x10));
+    assert.deepEqual(macToBytes('00-1b-21-0A-FF-10'), Uint8Array.of(0x00, 0x1b, 0x21, 0x0a, 0xff, 0x10));
+    assert.equal(normalizeMac('AA-BB-CC-DD-EE-0F'), 'aa:bb:cc:dd:ee:0f');
+    assert.equal(macFromBytes(Uint8Array.of(9, 1, 2, 3, 4, 5, 6, 7), 2), '02:03:04:05:06:07');
+  });
+
+  it('rejects anything that is not six two-digit groups with one kind of separator', () => {
+    for (const bad of ['', 'aa:bb:cc:dd:ee', 'aa:bb:cc:dd:ee:ff:00', 'aa:bb-cc:dd:ee:ff', 'aabb.ccdd.eeff', 'g0:00:00:00:00:00', 'a:b:c:d:e:f', ' aa:bb:cc:dd:ee:ff']) {
+      assert.equal(isValidMac(bad), false, bad);
+      assert.throws(() => macToBytes(bad), malformed, bad);
+    }
+    assert.throws(() => macFromBytes(Uint8Array.of(1, 2, 3, 4, 5)), malformed);
+  });
+
+  it('classifies broadcast, multicast, unicast and locally administered addresses', () => {
+    assert.equal(isBroadcastMac('FF:FF:FF:FF:FF:FF'), true);
+    assert.equal(isMulticastMac('ff:ff:ff:ff:ff:ff'), true);
+    assert.equal(isMulticastMac('01:80:c2:00:00:0e'), true);
+    assert.equal(isBroadcastMac('01:80:c2:00:00:0e'), false);
+    assert.equal(isMulticastMac('00:00:00:00:00:01'), false);
+    assert.equal(isUnicastMac('00:00:00:00:00:01'), true);
+    assert.equal(isUnicastMac('00:00:00:00:00:00'), false);
+    assert.equal(isUnicastMac('33:33:00:00:00:01'), false);
+    assert.equal(isLocallyAdministeredMac('02:53:43:00:00:00'), true);
+    assert.equal(isLocallyAdministeredMac('00:1b:21:00:00:00'), false);
+  });
+
+  it('round-trips bytes -> text -> bytes, and text is always normalised', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 6, maxLength: 6 }), (b) => {
+        const text = macFromBytes(b);
+        assert.match(text, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+        assert.deepEqual(macToBytes(text), Uint8Array.from(b));
+        assert.equal(normalizeMac(text.toUpperCase().replaceAll(':', '-')), text);
+      }),
+    );
+  });
+});
+
+describe('IPv4 addresses', () => {
+  it('converts known addresses', () => {
+    assert.deepEqual(ipv4ToBytes('10.0.0.23'), Uint8Array.of(10, 0, 0, 23));
+    assert.equal(ipv4ToNumber('192.168.0.1'), 0xc0a80001);
+    assert.equal(ipv4ToNumber('255.255.255.255'), 0xffffffff);
+    assert.equal(ipv4FromNumber(0x0a000001), '10.0.0.1');
+  });
+
+  it('rejects leading zeros (octal to inet_aton), out-of-range octets and wrong arity', () => {
+    for (const bad of ['010.0.0.1', '256.0.0.1', '1.2.3', '1.2.3.4.5', '1.2.3.-4', '', '1.2.3.4 ']) {
+      assert.equal(isValidIpv4(bad), false, bad);
+      assert.throws(() => ipv4ToBytes(bad), malformed, bad);
+    }
+    assert.throws(() => ipv4FromNumber(2 ** 32), malformed);
+    assert.throws(() => ipv4FromBytes(Uint8Array.of(1, 2, 3)), malformed);
+  });
+
+  it('round-trips through bytes and numbers', () => {
+    fc.assert(
+      fc.property(arb.ipv4, (ip) => {
+        assert.equal(ipv4FromBytes(ipv4ToBytes(ip)), ip);
+        assert.equal(ipv4FromNumber(ipv4ToNumber(ip)), ip);
+      }),
+    );
+  });
+});
