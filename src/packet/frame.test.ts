@@ -106,7 +106,7 @@ describe('parseFrame', () => {
 
   it('answers non-byte input with PACKET_MALFORMED rather than a TypeError', () => {
     for (const input of [undefined, null, 'ffff', [1, 2, 3], new ArrayBuffer(20), 42]) {
-      assert.throws(() => parseFrame(input as unknown as Uint8Array), malformed, String(input));
+      assert.throws(() => parseFrame(input as unknown as Uint8Array), malformed, typeof input);
     }
   });
 
