@@ -36,6 +36,12 @@ export async function listLinks(ns?: string): Promise<string[]> {
   return parseLinkList((await ip(ns, '-j', 'link', 'show')).stdout);
 }
 
+/** PIDs of the processes running inside a namespace. */
+export async function netnsPids(ns: string): Promise<number[]> {
+  const out = (await ip(undefined, 'netns', 'pids', ns)).stdout;
+  return out.split(/\s+/).filter((s) => /^\d+$/.test(s)).map(Number);
+}
+
 /** Creates the namespace with its loopback up (ping to self and local TCP need it). */
 export async function addNetns(name: string): Promise<void> {
   await ip(undefined, 'netns', 'add', name);

@@ -38,7 +38,7 @@ import {
   runDirName,
   IFNAME_MAX,
 } from './names.ts';
-import { addNetns, delLink, delNetns, listLinks, listNetns, parseLinkList, parseNetnsList } from './netns.ts';
+import { addNetns, delLink, delNetns, listLinks, listNetns, netnsPids, parseLinkList, parseNetnsList } from './netns.ts';
 import { cmdlineOf, isRunning, readPidfile, signal, startTimeOf, terminate } from './procs.ts';
 
 export const DEFAULT_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
@@ -441,6 +441,11 @@ async function purgeRun(prefix: string, paths: OvsPaths): Promise<PurgeReport> {
   }
   await attempt(async () => {
     for (const ns of (await listNetns()).filter((n) => belongsToRun(n, prefix))) {
+      // A deleted namespace lives on while processes (traffic generators, servers) run in it.
+      for (const pid of await netnsPids(ns)) {
+        await terminate(pid);
+        report.processes.push(pid);
+      }
       await delNetns(ns);
       report.namespaces.push(ns);
     }
