@@ -33,7 +33,8 @@ export function decodeArp(bytes: Uint8Array): ArpPacket {
   const hlen = u8(bytes, 4);
   const plen = u8(bytes, 5);
   if (htype !== 1 || ptype !== ETHERTYPE.IPV4 || hlen !== 6 || plen !== 4) {
-    throw malformed(`ARP: not Ethernet/IPv4 (htype ${htype}, ptype 0x${ptype.toString(16)}, hlen ${hlen}, plen ${plen})`, {
+    const got = `htype ${htype}, ptype 0x${ptype.toString(16)}, hlen ${hlen}, plen ${plen}`;
+    throw malformed(`ARP: not Ethernet/IPv4 (${got})`, {
       layer: 'ARP',
       htype,
       ptype,
@@ -94,8 +95,15 @@ interface Tagging {
 export function buildArpRequest(
   args: { senderMac: MacAddress; senderIp: Ipv4Address; targetIp: Ipv4Address } & Tagging,
 ): Uint8Array {
-  const arp = { op: ARP_OP.REQUEST, senderMac: args.senderMac, senderIp: args.senderIp, targetMac: ZERO_MAC, targetIp: args.targetIp };
-  return buildEthernet({ src: args.senderMac, dst: BROADCAST_MAC, vlans: args.vlans ?? [] }, ETHERTYPE.ARP, encodeArp(arp));
+  const arp = {
+    op: ARP_OP.REQUEST,
+    senderMac: args.senderMac,
+    senderIp: args.senderIp,
+    targetMac: ZERO_MAC,
+    targetIp: args.targetIp,
+  };
+  const addressing = { src: args.senderMac, dst: BROADCAST_MAC, vlans: args.vlans ?? [] };
+  return buildEthernet(addressing, ETHERTYPE.ARP, encodeArp(arp));
 }
 
 /** `senderIp` is-at `senderMac`, unicast to the asker. */
@@ -103,7 +111,8 @@ export function buildArpReply(
   args: { senderMac: MacAddress; senderIp: Ipv4Address; targetMac: MacAddress; targetIp: Ipv4Address } & Tagging,
 ): Uint8Array {
   const arp = { op: ARP_OP.REPLY, ...pick(args) };
-  return buildEthernet({ src: args.senderMac, dst: args.targetMac, vlans: args.vlans ?? [] }, ETHERTYPE.ARP, encodeArp(arp));
+  const addressing = { src: args.senderMac, dst: args.targetMac, vlans: args.vlans ?? [] };
+  return buildEthernet(addressing, ETHERTYPE.ARP, encodeArp(arp));
 }
 
 function pick(a: Omit<ArpPacket, 'op'>): Omit<ArpPacket, 'op'> {

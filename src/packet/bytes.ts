@@ -77,7 +77,11 @@ export function checkUint64(value: bigint, field: string): void {
 
 export function checkMaxLength(bytes: Uint8Array, max: number, field: string): void {
   if (bytes.length > max) {
-    throw malformed(`cannot encode ${field}: ${bytes.length} bytes, at most ${max}`, { field, length: bytes.length, max });
+    throw malformed(`cannot encode ${field}: ${bytes.length} bytes, at most ${max}`, {
+      field,
+      length: bytes.length,
+      max,
+    });
   }
 }
 

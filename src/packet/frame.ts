@@ -34,7 +34,10 @@ export interface ParsedFrame {
 }
 
 export interface ParseOptions {
-  /** this controller's LLDP nonce; when given, LLDP results carry an accept/reject verdict */
+  /**
+   * this controller's 8-byte LLDP nonce; when given, LLDP results carry an accept/reject verdict
+   * (a nonce of another length is a configuration bug and makes every LLDP frame throw)
+   */
   readonly lldpNonce?: Uint8Array;
 }
 

@@ -1,4 +1,19 @@
-import { checkMaxLength, checkUint, checkUint64, concat, malformed, need, put16, put32, put64, u16, u32, u64, u8, view } from './bytes.ts';
+import {
+  checkMaxLength,
+  checkUint,
+  checkUint64,
+  concat,
+  malformed,
+  need,
+  put16,
+  put32,
+  put64,
+  u16,
+  u32,
+  u64,
+  u8,
+  view,
+} from './bytes.ts';
 import { ETHERTYPE, buildEthernet } from './ethernet.ts';
 import type { MacAddress } from './mac.ts';
 
@@ -218,7 +233,9 @@ export function encodeLldp(p: LldpPacket): Uint8Array {
       extra.type <= LLDP_TLV.TTL ||
       extra.type === LLDP_TLV.SYSTEM_NAME ||
       (extra.type === LLDP_TLV.ORGANIZATION_SPECIFIC && (extra.value.length < 4 || isProbeTlv(extra)));
-    if (reserved) throw malformed(`cannot encode LLDP TLV type ${extra.type} as an extra TLV`, { field: 'lldp.extraTlvs' });
+    if (reserved) {
+      throw malformed(`cannot encode LLDP TLV type ${extra.type} as an extra TLV`, { field: 'lldp.extraTlvs' });
+    }
     parts.push(tlv(extra.type, extra.value));
   }
   parts.push(tlv(LLDP_TLV.END, new Uint8Array(0)));
