@@ -22,11 +22,16 @@ interface Tree {
   readonly pred: Int32Array;
 }
 
-export function createPathOracle(topo: Topology, weights: ReadonlyMap<string, number>): PathOracle {
+export interface PathOptions {
+  /** let paths cross hypervisors (for networks where hosts hang off every switch, e.g. a linear chain) */
+  readonly hypervisorTransit?: boolean;
+}
+
+export function createPathOracle(topo: Topology, weights: ReadonlyMap<string, number>, options: PathOptions = {}): PathOracle {
   const ids = [...topo.nodes.keys()].sort(cmp);
   const index = new Map<string, number>(ids.map((id, i) => [id, i]));
   const isHv = new Uint8Array(ids.length);
-  for (const h of topo.hypervisors) isHv[index.get(h) as number] = 1;
+  if (options.hypervisorTransit !== true) for (const h of topo.hypervisors) isHv[index.get(h) as number] = 1;
   const links = topo.links;
   const linkIndex = new Map<string, number>(links.map((l, i) => [l.id, i]));
   // Compact adjacency (CSR) so the search allocates nothing per edge.

@@ -1,0 +1,165 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadScenarioFile } from '../scenario/load.ts';
+import { buildArpRequest, buildEthernet, buildGratuitousArp, buildRarpAnnouncement, ETHERTYPE, buildLldpProbe, encodeIpv4, encodeUdp, IP_PROTOCOL } from '../packet/index.ts';
+import * as ctl from './controller.ts';
+import { connectAll, harnessFromModel, hostSends, pump, type Harness } from './fabric-harness.ts';
+import { moveHost, portInfos, ruleCount, setLinkUp } from '../dataplane/fabric.ts';
+import { links as discoveredLinks } from './discovery.ts';
+import { linkId } from '../core/topology.ts';
+import { PATH_COOKIE_TAG_MASK, PATH_COOKIE_TAG } from './commands.ts';
+
+function paper(): { h: Harness; model: ReturnType<typeof loadScenarioFile>['model'] } {
+  const { model } = loadScenarioFile('paper');
+  const h = harnessFromModel(model);
+  connectAll(h);
+  return { h, model };
+}
+
+const ipOf = new Map<string, string>();
+
+/** A UDP datagram between two VMs, as a real frame (the controller refuses malformed IPv4). */
+function ipFrame(src: string, dst: string): Uint8Array {
+  const ip = { src: ipOf.get(src) ?? '10.0.0.254', dst: ipOf.get(dst) ?? '10.0.0.253' };
+  const udp = encodeUdp({ srcPort: 4000, dstPort: 5000, checksum: 0, payload: new Uint8Array(18) }, ip);
+  const packet = encodeIpv4({ dscp: 0, ecn: 0, identification: 1, reservedFlag: false, dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: 64, protocol: IP_PROTOCOL.UDP, ...ip, options: new Uint8Array(0), payload: udp });
+  return buildEthernet({ src, dst }, ETHERTYPE.IPV4, packet);
+}
+
+function announceAll(h: Harness, model: ReturnType<typeof loadScenarioFile>['model']): void {
+  for (const vm of model.vms) {
+    const info = model.vmInfo.get(vm)!;
+    ipOf.set(info.mac, info.ip);
+    hostSends(h, info.mac, buildGratuitousArp({ mac: info.mac, ip: info.ip }));
+  }
+}
+
+test('discovery finds exactly the scenario links, named by the scenario, with the paper weights', () => {
+  const { h, model } = paper();
+  const found = discoveredLinks(h.controller.disc).map((l) => linkId(h.controller.view.nameOf(l.a.dpid), h.controller.view.nameOf(l.b.dpid))).sort();
+  assert.deepEqual(found, model.topology.links.map((l) => l.id).sort());
+  assert.equal(h.controller.view.weights.get('a1-c1'), 3);
+  assert.equal(h.controller.view.weights.get('hv16-t1'), 1);
+  assert.equal(h.controller.view.oracle.cost('hv16', 'hv23'), 12);
+});
+
+test('LLDP without our nonce (another controller, a relaying switch) makes no link', () => {
+  const { h } = paper();
+  const before = discoveredLinks(h.controller.disc).length;
+  const foreign = buildLldpProbe({ srcMac: '02:00:00:00:00:01', dpid: h.dpidOf.get('c1')!, port: 1, nonce: new Uint8Array(8).fill(9) });
+  // arrives at a host port of hv16, where no link is
+  const r = ctl.packetIn(h.controller, h.dpidOf.get('hv16')!, 2, foreign, 1);
+  assert.deepEqual(r.events, []);
+  assert.equal(discoveredLinks(h.controller.disc).length, before);
+});
+
+test('every VM reaches every other VM: ARP answered by the controller, no flood loop, each frame delivered once', () => {
+  const { h, model } = paper();
+  announceAll(h, model);
+  assert.equal(h.controller.hosts.byMac.size, 24);
+  for (const a of model.vms) {
+    for (const b of model.vms) {
+      if (a === b) continue;
+      const ia = model.vmInfo.get(a)!;
+      const ib = model.vmInfo.get(b)!;
+      const arp = hostSends(h, ia.mac, buildArpRequest({ senderMac: ia.mac, senderIp: ia.ip, targetIp: ib.ip }));
+      assert.deepEqual(arp.delivered.map((d) => d.mac), [ia.mac], `${a} gets the ARP reply for ${b} and nobody else is flooded`);
+      const w = hostSends(h, ia.mac, ipFrame(ia.mac, ib.mac));
+      assert.deepEqual(w.delivered.map((d) => d.mac), [ib.mac], `${a} -> ${b}`);
+      assert.equal(w.loops, 0);
+    }
+  }
+  // second time round: rules are in place, no controller involvement
+  const ia = model.vmInfo.get('vm3')!;
+  const ib = model.vmInfo.get('vm23')!;
+  const again = hostSends(h, ia.mac, ipFrame(ia.mac, ib.mac));
+  assert.deepEqual(again.packetIns, []);
+  assert.deepEqual(again.delivered.map((d) => [d.mac, d.hops]), [[ib.mac, 7]]);
+});
+
+test('a core link going down reroutes at once and leaves no rule pointing into it; up again restores', () => {
+  const { h, model } = paper();
+  announceAll(h, model);
+  const a = model.vmInfo.get('vm3')!;
+  const b = model.vmInfo.get('vm23')!;
+  hostSends(h, a.mac, ipFrame(a.mac, b.mac));
+  const path = h.controller.routing.paths.get(`${a.mac}>${b.mac}`)!;
+  const coreLink = path.links.find((id) => h.controller.view.layers.linkLayer.get(id) === 3)!;
+  const ends = h.controller.view.ports.get(coreLink)!;
+  for (const end of setLinkUp(h.fabric, ends.a, false)) {
+    const sw = h.fabric.switches.get(end.dpid)!;
+    const info = portInfos(sw).find((p) => p.port === end.port)!;
+    pump(h, ctl.portStatus(h.controller, end.dpid, info).commands);
+  }
+  for (const end of [ends.a, ends.b]) {
+    const rules = h.fabric.switches.get(end.dpid)!.table.entries;
+    assert.ok(!rules.some((e) => e.rule.actions.some((x) => x.type === 'output' && x.port === end.port)), 'no rule outputs into the dead link');
+  }
+  const newPath = h.controller.routing.paths.get(`${a.mac}>${b.mac}`)!;
+  assert.ok(!newPath.links.includes(coreLink));
+  const w = hostSends(h, a.mac, ipFrame(a.mac, b.mac));
+  assert.deepEqual(w.packetIns, [], 'rerouted proactively, not on the next packet');
+  assert.deepEqual(w.delivered.map((d) => d.mac), [b.mac]);
+  // link back: discovered again at the next probe round
+  for (const end of setLinkUp(h.fabric, ends.a, true)) {
+    const sw = h.fabric.switches.get(end.dpid)!;
+    pump(h, ctl.portStatus(h.controller, end.dpid, portInfos(sw).find((p) => p.port === end.port)!).commands);
+  }
+  assert.ok(h.controller.view.ports.has(coreLink));
+});
+
+test('a migrated VM announcing itself by RARP is found at once and its traffic follows it', () => {
+  const { h, model } = paper();
+  announceAll(h, model);
+  const a = model.vmInfo.get('vm3')!;
+  const b = model.vmInfo.get('vm23')!;
+  hostSends(h, a.mac, ipFrame(a.mac, b.mac));
+  moveHost(h.fabric, a.mac, h.dpidOf.get('hv23')!);
+  // before the announcement the old path black-holes (the VM is gone from hv16)...
+  const r = hostSends(h, a.mac, buildRarpAnnouncement(a.mac));
+  assert.ok(r.packetIns.length >= 1);
+  assert.equal(h.controller.view.nameOf(h.controller.hosts.byMac.get(a.mac)!.at.dpid), 'hv23');
+  const w = hostSends(h, b.mac, ipFrame(b.mac, a.mac));
+  assert.deepEqual(w.delivered.map((d) => [d.mac, d.hops]), [[a.mac, 1]], 'now collocated: one hop');
+  assert.deepEqual(w.packetIns, []);
+});
+
+test('a switch that reconnects gets its path rules back', () => {
+  const { h, model } = paper();
+  announceAll(h, model);
+  const a = model.vmInfo.get('vm1')!;
+  const b = model.vmInfo.get('vm10')!;
+  hostSends(h, a.mac, ipFrame(a.mac, b.mac));
+  const t1 = h.fabric.switches.get(h.dpidOf.get('t1')!)!;
+  const pathRules = (): number => t1.table.entries.filter((e) => (e.rule.cookie & PATH_COOKIE_TAG_MASK) === PATH_COOKIE_TAG).length;
+  const before = pathRules();
+  assert.ok(before >= 2);
+  pump(h, ctl.switchDown(h.controller, t1.dpid).commands);
+  t1.table.entries = [];
+  pump(h, ctl.switchUp(h.controller, t1.dpid, portInfos(t1)).commands);
+  assert.equal(pathRules(), before);
+  const w = hostSends(h, a.mac, ipFrame(a.mac, b.mac));
+  assert.deepEqual(w.delivered.map((d) => d.mac), [b.mac]);
+  assert.ok(ruleCount(h.fabric) > 0);
+});
+
+test('flow statistics: rates per VM pair from first-hop counters, paths carry their weight', () => {
+  const { h, model } = paper();
+  announceAll(h, model);
+  const a = model.vmInfo.get('vm9')!;
+  const b = model.vmInfo.get('vm22')!;
+  hostSends(h, a.mac, ipFrame(a.mac, b.mac));
+  const key = `${a.mac}>${b.mac}`;
+  const path = h.controller.routing.paths.get(key)!;
+  const first = path.hops[0]!.dpid;
+  ctl.flowStats(h.controller, first, [{ cookie: path.cookie, byteCount: 1000n, packetCount: 10n, durationSec: 10, durationNsec: 0 }], 1000);
+  ctl.flowStats(h.controller, first, [{ cookie: path.cookie, byteCount: 1640n, packetCount: 20n, durationSec: 11, durationNsec: 0 }], 2000);
+  // the same rule seen at the last hop must not count twice
+  ctl.flowStats(h.controller, path.hops.at(-1)!.dpid, [{ cookie: path.cookie, byteCount: 9_999_999n, packetCount: 1n, durationSec: 12, durationNsec: 0 }], 2000);
+  const rates = ctl.pairRates(h.controller, 2500);
+  assert.deepEqual(rates, [{ src: a.mac, dst: b.mac, bytesPerSecond: 640, ageMs: 500, pathWeight: 12 }]);
+  assert.equal(ctl.weightIfMoved(h.controller, b.mac, h.dpidOf.get('hv23')!), 0);
+  assert.equal(ctl.weightIfMoved(h.controller, b.mac, h.dpidOf.get('hv22')!), 2);
+  assert.equal(ctl.weightIfMoved(h.controller, b.mac, h.dpidOf.get('hv20')!), 6);
+  assert.deepEqual(ctl.edgeSwitches(h.controller).length, 8);
+});

@@ -1,0 +1,92 @@
+import { findAnnouncement, isUnicastMac, type ParsedFrame } from '../packet/index.ts';
+import type { Dpid, PortRef } from './commands.ts';
+
+/**
+ * VM tracker: where each VM (by MAC) is attached, learned from packet-ins on host ports (ports
+ * with no switch-to-switch link). A VM seen on another port is a move. QEMU's RARP and a
+ * gratuitous ARP are announcements: they move a VM even when its old location is fresh. The
+ * agent's "migration done" (issue 5) is authoritative and uses `setLocation` directly.
+ */
+export interface HostEntry {
+  readonly mac: string;
+  ip?: string;
+  at: PortRef;
+  lastSeen: number;
+}
+
+export interface HostState {
+  readonly byMac: Map<string, HostEntry>;
+  readonly byIp: Map<string, string>;
+}
+
+export type HostEvent =
+  | { readonly type: 'host-added'; readonly mac: string; readonly at: PortRef; readonly ip?: string }
+  | { readonly type: 'host-moved'; readonly mac: string; readonly from: PortRef; readonly to: PortRef; readonly via: string };
+
+export function createHosts(): HostState {
+  return { byMac: new Map(), byIp: new Map() };
+}
+
+function sameRef(a: PortRef, b: PortRef): boolean {
+  return a.dpid === b.dpid && a.port === b.port;
+}
+
+export function setLocation(s: HostState, mac: string, at: PortRef, now: number, via: string, ip?: string): HostEvent[] {
+  const e = s.byMac.get(mac);
+  if (ip !== undefined && ip !== '0.0.0.0') {
+    const owner = s.byIp.get(ip);
+    if (owner !== undefined && owner !== mac) {
+      const prev = s.byMac.get(owner);
+      if (prev) prev.ip = undefined;
+    }
+    s.byIp.set(ip, mac);
+  }
+  if (e === undefined) {
+    s.byMac.set(mac, { mac, ip: ip === '0.0.0.0' ? undefined : ip, at, lastSeen: now });
+    return [{ type: 'host-added', mac, at, ...(ip !== undefined && ip !== '0.0.0.0' ? { ip } : {}) }];
+  }
+  if (ip !== undefined && ip !== '0.0.0.0') e.ip = ip;
+  e.lastSeen = now;
+  if (sameRef(e.at, at)) return [];
+  const from = e.at;
+  e.at = at;
+  return [{ type: 'host-moved', mac, from, to: at, via }];
+}
+
+/**
+ * Learns from a frame that arrived on a host port. `isHostPort` says whether (dpid, port) may
+ * have VMs behind it (not a switch-to-switch link; a hypervisor switch when those are known).
+ */
+export function learn(
+  s: HostState,
+  frame: ParsedFrame,
+  at: PortRef,
+  now: number,
+  isHostPort: (p: PortRef) => boolean,
+): HostEvent[] {
+  if (!isHostPort(at)) return [];
+  const announcement = findAnnouncement(frame);
+  if (announcement !== undefined) return setLocation(s, announcement.mac, at, now, announcement.via, announcement.ip);
+  const mac = frame.eth.src;
+  if (!isUnicastMac(mac)) return [];
+  const net = frame.net;
+  const ip = net.type === 'arp' ? net.arp.senderIp : net.type === 'ipv4' ? net.ipv4.src : undefined;
+  return setLocation(s, mac, at, now, 'packet', ip);
+}
+
+/** Hosts behind a port that turned out to be a switch-to-switch link were never hosts. */
+export function forgetPort(s: HostState, at: PortRef): string[] {
+  const gone: string[] = [];
+  for (const [mac, e] of s.byMac) {
+    if (sameRef(e.at, at)) {
+      s.byMac.delete(mac);
+      if (e.ip !== undefined && s.byIp.get(e.ip) === mac) s.byIp.delete(e.ip);
+      gone.push(mac);
+    }
+  }
+  return gone;
+}
+
+export function hostsOn(s: HostState, dpid: Dpid): HostEntry[] {
+  return [...s.byMac.values()].filter((e) => e.at.dpid === dpid);
+}

@@ -1,0 +1,202 @@
+import { ARP_OP, buildArpReply, isMulticastMac, type ParsedFrame } from '../packet/index.ts';
+import type { Dpid, FlowRule, PortRef, SwitchCommand } from './commands.ts';
+import { ALL_ONES_64, PATH_COOKIE_TAG } from './commands.ts';
+import type { DiscoveryState } from './discovery.ts';
+import { isLinkPort } from './discovery.ts';
+import type { HostState } from './hosts.ts';
+import type { NetworkView } from './network.ts';
+
+/**
+ * L2 routing over the least-weight paths of the core. A path is installed as a whole, on every
+ * switch it crosses, for one (source MAC, destination MAC) direction, with its own cookie so it
+ * can be removed as a whole when a link fails or a VM moves. Rules have no hard timeout (their
+ * byte counters are the flow statistics) and an idle timeout, so unused paths leave the tables.
+ * Broadcast never floods the switches: ARP for a known VM is answered by the controller, and
+ * anything else is sent only to host ports, one packet-out per switch, so the redundant
+ * topology cannot loop.
+ */
+export interface Hop {
+  readonly dpid: Dpid;
+  readonly outPort: number;
+}
+
+export interface InstalledPath {
+  readonly src: string;
+  readonly dst: string;
+  readonly cookie: bigint;
+  readonly hops: readonly Hop[];
+  /** topology link ids, in order */
+  readonly links: readonly string[];
+}
+
+export interface RoutingState {
+  /** directions that carry traffic: kept while unreachable, so a path returns with its links */
+  readonly wanted: Map<string, { readonly src: string; readonly dst: string }>;
+  readonly paths: Map<string, InstalledPath>;
+  readonly byCookie: Map<bigint, string>;
+  nextId: bigint;
+  readonly idleTimeout: number;
+  readonly priority: number;
+}
+
+export interface RoutingContext {
+  readonly view: NetworkView;
+  readonly disc: DiscoveryState;
+  readonly hosts: HostState;
+}
+
+export function createRouting(idleTimeout = 60, priority = 100): RoutingState {
+  return { wanted: new Map(), paths: new Map(), byCookie: new Map(), nextId: 1n, idleTimeout, priority };
+}
+
+const pairKey = (src: string, dst: string): string => `${src}>${dst}`;
+
+/** The hops from src's port to dst's port, or null if either is unknown or unreachable. */
+export function computeHops(ctx: RoutingContext, src: string, dst: string): { hops: Hop[]; links: string[] } | null {
+  const hs = ctx.hosts.byMac.get(src);
+  const hd = ctx.hosts.byMac.get(dst);
+  if (hs === undefined || hd === undefined) return null;
+  if (!ctx.disc.switches.has(hs.at.dpid) || !ctx.disc.switches.has(hd.at.dpid)) return null;
+  if (hs.at.dpid === hd.at.dpid) return { hops: [{ dpid: hd.at.dpid, outPort: hd.at.port }], links: [] };
+  let path;
+  try {
+    path = ctx.view.oracle.path(ctx.view.nameOf(hs.at.dpid), ctx.view.nameOf(hd.at.dpid));
+  } catch {
+    return null;
+  }
+  const hops: Hop[] = [];
+  let at = hs.at.dpid;
+  for (const link of path) {
+    const ends = ctx.view.ports.get(link.id);
+    if (ends === undefined) return null;
+    const [here, there] = ends.a.dpid === at ? [ends.a, ends.b] : [ends.b, ends.a];
+    hops.push({ dpid: at, outPort: here.port });
+    at = there.dpid;
+  }
+  hops.push({ dpid: at, outPort: hd.at.port });
+  return { hops, links: path.map((l) => l.id) };
+}
+
+function rule(state: RoutingState, p: InstalledPath, hop: Hop): FlowRule {
+  return {
+    priority: state.priority,
+    match: { ethSrc: p.src, ethDst: p.dst },
+    actions: [{ type: 'output', port: hop.outPort }],
+    cookie: p.cookie,
+    idleTimeout: state.idleTimeout,
+    hardTimeout: 0,
+  };
+}
+
+function deleteCommands(p: InstalledPath): SwitchCommand[] {
+  const switches = [...new Set(p.hops.map((h) => h.dpid))];
+  return switches.map((dpid) => ({ kind: 'flow-delete', dpid, cookie: p.cookie, cookieMask: ALL_ONES_64 }));
+}
+
+function sameHops(a: readonly Hop[], b: readonly Hop[]): boolean {
+  return a.length === b.length && a.every((h, i) => h.dpid === b[i]!.dpid && h.outPort === b[i]!.outPort);
+}
+
+/** Installs (or keeps, or replaces) the path for one direction. */
+export function ensurePath(state: RoutingState, ctx: RoutingContext, src: string, dst: string): { commands: SwitchCommand[]; path: InstalledPath | null } {
+  const key = pairKey(src, dst);
+  state.wanted.set(key, { src, dst });
+  const old = state.paths.get(key);
+  const next = computeHops(ctx, src, dst);
+  if (old !== undefined && next !== null && sameHops(old.hops, next.hops)) return { commands: [], path: old };
+  const commands: SwitchCommand[] = old !== undefined ? removePath(state, key) : [];
+  if (next === null) return { commands, path: null };
+  const cookie = PATH_COOKIE_TAG | state.nextId;
+  state.nextId += 1n;
+  const path: InstalledPath = { src, dst, cookie, hops: next.hops, links: next.links };
+  state.paths.set(key, path);
+  state.byCookie.set(cookie, key);
+  // Install from the destination end backwards, so a packet sent along the path meets rules.
+  for (const hop of [...path.hops].reverse()) commands.push({ kind: 'flow-add', dpid: hop.dpid, rule: rule(state, path, hop) });
+  return { commands, path };
+}
+
+export function removePath(state: RoutingState, key: string): SwitchCommand[] {
+  const p = state.paths.get(key);
+  if (p === undefined) return [];
+  state.paths.delete(key);
+  state.byCookie.delete(p.cookie);
+  return deleteCommands(p);
+}
+
+/** After a topology change or a VM move: every path that no longer holds is replaced or removed. */
+export function refreshPaths(state: RoutingState, ctx: RoutingContext, onlyMac?: string): SwitchCommand[] {
+  const commands: SwitchCommand[] = [];
+  for (const p of [...state.wanted.values()]) {
+    if (onlyMac !== undefined && p.src !== onlyMac && p.dst !== onlyMac) continue;
+    commands.push(...ensurePath(state, ctx, p.src, p.dst).commands);
+  }
+  return commands;
+}
+
+/** All rules of a switch, e.g. after it reconnected with an empty table. */
+export function reinstallOn(state: RoutingState, dpid: Dpid): SwitchCommand[] {
+  const out: SwitchCommand[] = [];
+  for (const p of state.paths.values()) {
+    for (const hop of p.hops) if (hop.dpid === dpid) out.push({ kind: 'flow-add', dpid, rule: rule(state, p, hop) });
+  }
+  return out;
+}
+
+/** A rule the switch dropped for idleness: the whole path goes. */
+export function onRuleRemoved(state: RoutingState, cookie: bigint): SwitchCommand[] {
+  const key = state.byCookie.get(cookie);
+  if (key === undefined) return [];
+  state.wanted.delete(key);
+  return removePath(state, key);
+}
+
+/** Ports where VMs may be: up, not switch-to-switch, on a hypervisor switch when those are declared. */
+export function hostPorts(ctx: RoutingContext): PortRef[] {
+  const out: PortRef[] = [];
+  const explicit = ctx.view.hypervisors.size > 0;
+  for (const [dpid, ports] of ctx.disc.switches) {
+    if (explicit && !ctx.view.hypervisors.has(dpid)) continue;
+    for (const p of ports.values()) if (p.up && !isLinkPort(ctx.disc, { dpid, port: p.port })) out.push({ dpid, port: p.port });
+  }
+  return out;
+}
+
+function floodToHosts(ctx: RoutingContext, except: PortRef, frame: Uint8Array): SwitchCommand[] {
+  const bySwitch = new Map<Dpid, number[]>();
+  for (const p of hostPorts(ctx)) {
+    if (p.dpid === except.dpid && p.port === except.port) continue;
+    bySwitch.set(p.dpid, [...(bySwitch.get(p.dpid) ?? []), p.port]);
+  }
+  return [...bySwitch].map(([dpid, ports]) => ({ kind: 'packet-out' as const, dpid, ports, frame }));
+}
+
+/**
+ * What to do with a packet-in that is not LLDP (host learning already done by the caller):
+ * answer ARP for known VMs, route unicast to known VMs (installing both directions), and send
+ * the rest to host ports only.
+ */
+export function routePacket(state: RoutingState, ctx: RoutingContext, at: PortRef, frame: ParsedFrame, raw: Uint8Array): SwitchCommand[] {
+  const net = frame.net;
+  if (net.type === 'arp' && net.arp.op === ARP_OP.REQUEST) {
+    const owner = ctx.hosts.byIp.get(net.arp.targetIp);
+    if (owner === undefined) return floodToHosts(ctx, at, raw);
+    if (owner === net.arp.senderMac) return []; // gratuitous: nobody needs an answer
+    const reply = buildArpReply({ senderMac: owner, senderIp: net.arp.targetIp, targetMac: net.arp.senderMac, targetIp: net.arp.senderIp });
+    return [{ kind: 'packet-out', dpid: at.dpid, ports: [at.port], frame: reply }];
+  }
+  if (net.type === 'rarp') return [];
+  const dst = frame.eth.dst;
+  if (isMulticastMac(dst) || !ctx.hosts.byMac.has(dst)) return floodToHosts(ctx, at, raw);
+  const src = frame.eth.src;
+  const forward = ensurePath(state, ctx, src, dst);
+  const backward = ensurePath(state, ctx, dst, src);
+  const commands = [...forward.commands, ...backward.commands];
+  const path = forward.path;
+  if (path !== null) {
+    // Send this packet on from where it is, if that switch is on the path, else from the start.
+    const hop = path.hops.find((h) => h.dpid === at.dpid) ?? path.hops[0]!;
+    commands.push({ kind: 'packet-out', dpid: hop.dpid, ports: [hop.outPort], frame: raw });
+  }
+  return commands;
+}
