@@ -1,4 +1,5 @@
 import type { Model } from '../scenario/model.ts';
+import { scenarioDpids } from '../scenario/dpids.ts';
 import type { Dpid, SwitchCommand } from './commands.ts';
 import * as ctl from './controller.ts';
 import type { Controller } from './controller.ts';
@@ -17,14 +18,9 @@ export interface Harness {
   now: number;
 }
 
-export function dpidFor(id: string, given: string | undefined, index: number): Dpid {
-  return given !== undefined ? BigInt(given.startsWith('0x') ? given : `0x${given}`) : BigInt(index + 1);
-}
-
 export function harnessFromModel(model: Model, nonce = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8])): Harness {
   const s = model.scenario;
-  const dpidOf = new Map<string, Dpid>();
-  [...s.switches, ...s.hypervisors].forEach((n, i) => dpidOf.set(n.id, dpidFor(n.id, n.dpid, i)));
+  const dpidOf = scenarioDpids(s);
   const fabric = createFabric();
   for (const d of dpidOf.values()) addSwitch(fabric, d);
   for (const l of s.links) connect(fabric, dpidOf.get(l.a)!, dpidOf.get(l.b)!);

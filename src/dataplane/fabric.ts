@@ -14,6 +14,10 @@ export interface FabricPort {
   readonly port: number;
   readonly hwAddr: string;
   up: boolean;
+  /** counters, as a switch's port stats report them */
+  txBytes: bigint;
+  rxBytes: bigint;
+  txPackets: bigint;
   peer?: PortRef;
   host?: string;
 }
@@ -58,7 +62,7 @@ export function addSwitch(f: Fabric, dpid: Dpid): FabricSwitch {
 
 function nextPort(sw: FabricSwitch): FabricPort {
   const port = sw.ports.size + 1;
-  const p: FabricPort = { port, hwAddr: portMac(sw.dpid, port), up: true };
+  const p: FabricPort = { port, hwAddr: portMac(sw.dpid, port), up: true, txBytes: 0n, rxBytes: 0n, txPackets: 0n };
   sw.ports.set(port, p);
   return p;
 }

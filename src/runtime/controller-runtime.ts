@@ -1,0 +1,126 @@
+import type { Dpid, SwitchCommand } from '../controller/commands.ts';
+import * as ctl from '../controller/controller.ts';
+import type { Controller, ControllerEvent, ControllerOptions } from '../controller/controller.ts';
+import type { Clock } from './clock.ts';
+import type { DataPlane, SwitchChannel } from './dataplane.ts';
+
+/**
+ * The controller's imperative shell: it feeds data-plane events into the pure controller,
+ * delivers the commands it returns, polls statistics (flow stats from edge switches only, port
+ * stats from all) and sends LLDP probes on its clock, and tells subscribers what happened.
+ */
+export interface RuntimeOptions {
+  readonly controller: ControllerOptions;
+  readonly dataPlane: DataPlane;
+  readonly clock: Clock;
+  /** flow/port statistics period (default 1 s) */
+  readonly pollMs?: number;
+  /** LLDP probe period (default 1 s) */
+  readonly probeMs?: number;
+  readonly onEvent?: (e: ControllerEvent, c: Controller) => void;
+  readonly onError?: (message: string, err: unknown) => void;
+}
+
+export interface PollStats {
+  polls: number;
+  /** duration of the last full poll round, ms on the runtime's clock */
+  lastPollMs: number;
+  failures: number;
+}
+
+export interface Runtime {
+  readonly controller: Controller;
+  readonly channels: Map<Dpid, SwitchChannel>;
+  readonly stats: PollStats;
+  /** one statistics round now (also what the timer runs) */
+  poll(): Promise<void>;
+  /** apply an out-of-band controller result (e.g. the agent's "VM moved") */
+  apply(result: ctl.Result): void;
+  stop(): Promise<void>;
+}
+
+export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
+  const controller = ctl.createController(o.controller);
+  const channels = new Map<Dpid, SwitchChannel>();
+  const stats: PollStats = { polls: 0, lastPollMs: 0, failures: 0 };
+  const onError = o.onError ?? (() => undefined);
+
+  const deliver = (commands: readonly SwitchCommand[]): void => {
+    const bySwitch = new Map<Dpid, SwitchCommand[]>();
+    for (const c of commands) bySwitch.set(c.dpid, [...(bySwitch.get(c.dpid) ?? []), c]);
+    for (const [dpid, list] of bySwitch) {
+      const ch = channels.get(dpid);
+      if (ch === undefined) continue; // switch gone: its rules went with it
+      try {
+        ch.send(list);
+      } catch (e) {
+        onError(`sending to ${dpid.toString(16)} failed`, e);
+      }
+    }
+  };
+  const apply = (r: ctl.Result): void => {
+    deliver(r.commands);
+    for (const e of r.events) o.onEvent?.(e, controller);
+  };
+
+  await o.dataPlane.start({
+    switchUp(ch) {
+      channels.set(ch.dpid, ch);
+      apply(ctl.switchUp(controller, ch.dpid, ch.ports));
+    },
+    switchDown(dpid) {
+      channels.delete(dpid);
+      apply(ctl.switchDown(controller, dpid));
+    },
+    packetIn(dpid, inPort, frame) {
+      apply(ctl.packetIn(controller, dpid, inPort, frame, o.clock.now()));
+    },
+    portStatus(dpid, port, reason) {
+      apply(ctl.portStatus(controller, dpid, port, reason === 'delete'));
+    },
+    flowRemoved(_dpid, cookie) {
+      apply(ctl.flowRemoved(controller, cookie));
+    },
+  });
+
+  let polling = false;
+  const poll = async (): Promise<void> => {
+    if (polling) return; // a slow switch must not pile rounds up
+    polling = true;
+    const t0 = o.clock.now();
+    try {
+      const edges = new Set(ctl.edgeSwitches(controller));
+      await Promise.all(
+        [...channels.values()].map(async (ch) => {
+          try {
+            if (edges.has(ch.dpid)) ctl.flowStats(controller, ch.dpid, await ch.flowStats(), o.clock.now());
+            ctl.portStats(controller, ch.dpid, await ch.portStats(), o.clock.now());
+          } catch (e) {
+            stats.failures += 1;
+            onError(`statistics from ${ch.dpid.toString(16)} failed`, e);
+          }
+        }),
+      );
+      stats.polls += 1;
+      stats.lastPollMs = o.clock.now() - t0;
+    } finally {
+      polling = false;
+    }
+  };
+
+  const stopPoll = o.clock.every(o.pollMs ?? 1000, () => void poll());
+  const stopProbe = o.clock.every(o.probeMs ?? 1000, () => apply(ctl.tick(controller, o.clock.now())));
+
+  return {
+    controller,
+    channels,
+    stats,
+    poll,
+    apply,
+    async stop() {
+      stopPoll();
+      stopProbe();
+      await o.dataPlane.stop();
+    },
+  };
+}
