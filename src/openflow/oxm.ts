@@ -65,7 +65,7 @@ const FIELD_DEFS = [
 type FieldDef = (typeof FIELD_DEFS)[number];
 export type OxmFieldName = FieldDef[0];
 type ValueOfKind<K extends Kind> = K extends 'u64' ? bigint : K extends 'uint' ? number : string;
-type DefOf<N extends OxmFieldName> = Extract<FieldDef, readonly [N, number, Kind]>;
+type DefOf<N extends OxmFieldName> = Extract<FieldDef, readonly [N, ...unknown[]]>;
 export type OxmValueOf<N extends OxmFieldName> = ValueOfKind<DefOf<N>[2]>;
 
 /** A basic-class field: numbers for integers, bigint for 64-bit ones, strings for addresses. */
@@ -92,8 +92,11 @@ interface Spec {
   readonly kind: Kind;
 }
 
-export const OXM_FIELDS: readonly Spec[] = FIELD_DEFS.map(([name, size, kind], code) => ({ name, code, size, kind }));
+export const OXM_FIELDS: readonly Spec[] = FIELD_DEFS.map(([name, size, kind], code) => ({ name, size, kind, code }));
 const BY_NAME = new Map<string, Spec>(OXM_FIELDS.map((s) => [s.name, s]));
+/** Indexed by field number; holes for unassigned numbers. */
+const BY_CODE: (Spec | undefined)[] = [];
+for (const s of OXM_FIELDS) BY_CODE[s.code] = s;
 
 export function oxmSpec(name: string): Spec | undefined {
   return BY_NAME.get(name);
@@ -167,7 +170,7 @@ export function readOxm(r: Reader): OxmField {
   const oxmField = fh >>> 1;
   const hasMask = (fh & 1) === 1;
   r.need(len, 'oxm payload');
-  const spec = oxmClass === OFPXMC.OPENFLOW_BASIC ? OXM_FIELDS[oxmField] : undefined;
+  const spec = oxmClass === OFPXMC.OPENFLOW_BASIC ? BY_CODE[oxmField] : undefined;
   if (spec === undefined) {
     return { field: 'raw', oxmClass, oxmField, hasMask, payload: r.bytes(len) };
   }

@@ -1,0 +1,142 @@
+/**
+ * Request/reply bookkeeping for one switch connection: transaction ids, per-request timeouts,
+ * multipart reassembly across OFPMPF_REPLY_MORE parts, and a short memory of fire-and-forget
+ * messages so a later OFPT_ERROR can say which of our messages the switch refused.
+ * No sockets here: the connection hands replies in and is told what to send.
+ */
+import { ScoreError } from '../../errors/errors.ts';
+import { OFPMPF, describeError } from '../constants.ts';
+import type { ErrorMsg, MultipartReplyBody, OfMessage, OfMessageType } from '../messages.ts';
+
+type Settle = { resolve: (m: OfMessage[]) => void; reject: (e: ScoreError) => void };
+
+interface Pending extends Settle {
+  readonly xid: number;
+  readonly what: string;
+  /** reply types that answer this request */
+  readonly expects: ReadonlySet<OfMessageType>;
+  readonly parts: OfMessage[];
+  readonly timer: NodeJS.Timeout;
+}
+
+/** How many fire-and-forget xids are remembered for error reports (oldest forgotten first). */
+const SENT_MEMORY = 1024;
+
+export class RequestTracker {
+  private nextXid = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly sent = new Map<number, string>();
+
+  constructor(private readonly timeoutMs: number) {}
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** A fresh xid: never 0 (the codec's default, used by unsolicited messages), never one in use. */
+  allocate(): number {
+    for (;;) {
+      const xid = this.nextXid;
+      this.nextXid = this.nextXid >= 0xffffffff ? 1 : this.nextXid + 1;
+      if (!this.pending.has(xid)) return xid;
+    }
+  }
+
+  /** Remembers a message we sent without waiting for a reply, e.g. a FLOW_MOD. */
+  remember(xid: number, what: string): void {
+    this.sent.set(xid, what);
+    if (this.sent.size > SENT_MEMORY) {
+      const oldest = this.sent.keys().next().value;
+      if (oldest !== undefined) this.sent.delete(oldest);
+    }
+  }
+
+  /**
+   * Registers a request and returns the promise of its reply messages (several for a multipart
+   * reply). The timer restarts with every part, so a long reply that keeps coming is not cut off.
+   */
+  expect(xid: number, what: string, expects: readonly OfMessageType[], timeoutMs = this.timeoutMs): Promise<OfMessage[]> {
+    return new Promise<OfMessage[]>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(xid);
+        reject(new ScoreError('OF_TIMEOUT', `${what} (xid ${xid}): no reply within ${timeoutMs} ms`, { xid, what, timeoutMs }));
+      }, timeoutMs);
+      timer.unref();
+      this.pending.set(xid, { xid, what, expects: new Set(expects), parts: [], timer, resolve, reject });
+    });
+  }
+
+  /**
+   * Offers a received message. Returns true when it answered one of our requests (it is then
+   * consumed here), false when the caller should handle it as unsolicited.
+   */
+  offer(m: OfMessage): boolean {
+    const p = this.pending.get(m.xid);
+    if (m.type === 'ERROR') {
+      if (p === undefined) return false;
+      this.settle(p, switchError(m, p.what));
+      return true;
+    }
+    if (p === undefined || !p.expects.has(m.type)) return false;
+    p.parts.push(m);
+    if (m.type === 'MULTIPART_REPLY') {
+      if ((m.flags & OFPMPF.REPLY_MORE) !== 0) {
+        p.timer.refresh();
+        return true;
+      }
+    }
+    this.settle(p, p.parts);
+    return true;
+  }
+
+  /** A reply the codec could not decode: fail the request now instead of letting it time out. */
+  fail(xid: number, error: ScoreError): boolean {
+    const p = this.pending.get(xid);
+    if (p === undefined) return false;
+    this.settle(p, new ScoreError(error.code, `${p.what} (xid ${xid}): undecodable reply: ${error.message}`, { ...error.details, xid }, { cause: error }));
+    return true;
+  }
+
+  /** What we sent with this xid, for error reports. */
+  describe(xid: number): string | undefined {
+    return this.pending.get(xid)?.what ?? this.sent.get(xid);
+  }
+
+  /** Connection gone: every waiting request fails with the reason. */
+  failAll(reason: ScoreError): void {
+    for (const p of [...this.pending.values()]) {
+      this.settle(p, new ScoreError(reason.code, `${p.what} (xid ${p.xid}): ${reason.message}`, { ...reason.details, xid: p.xid }, { cause: reason }));
+    }
+    this.sent.clear();
+  }
+
+  private settle(p: Pending, result: OfMessage[] | ScoreError): void {
+    clearTimeout(p.timer);
+    this.pending.delete(p.xid);
+    if (result instanceof ScoreError) p.reject(result);
+    else p.resolve(result);
+  }
+}
+
+export function switchError(m: ErrorMsg, what: string): ScoreError {
+  const name = describeError(m.errType, m.code);
+  return new ScoreError('OF_SWITCH_ERROR', `switch refused ${what} (xid ${m.xid}): ${name}`, {
+    xid: m.xid,
+    errType: m.errType,
+    code: m.code,
+    name,
+    data: Buffer.from(m.data).toString('hex'),
+  });
+}
+
+/** Joins the bodies of a multipart reply's parts into one body of the same kind. */
+export function mergeMultipart<K extends MultipartReplyBody['kind']>(kind: K, parts: readonly OfMessage[]): Extract<MultipartReplyBody, { kind: K }>[] {
+  const out: Extract<MultipartReplyBody, { kind: K }>[] = [];
+  for (const m of parts) {
+    if (m.type !== 'MULTIPART_REPLY' || m.body.kind !== kind) {
+      throw new ScoreError('OF_BAD_VALUE', `expected a ${kind} multipart reply, got ${m.type === 'MULTIPART_REPLY' ? m.body.kind : m.type}`, { xid: m.xid });
+    }
+    out.push(m.body as Extract<MultipartReplyBody, { kind: K }>);
+  }
+  return out;
+}
