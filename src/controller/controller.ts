@@ -48,7 +48,7 @@ export interface PortStatEntry {
 }
 
 export interface Controller {
-  readonly options: ControllerOptions;
+  options: ControllerOptions;
   readonly disc: DiscoveryState;
   readonly hosts: HostState;
   readonly routing: RoutingState;
@@ -164,6 +164,13 @@ export function packetIn(c: Controller, dpid: Dpid, inPort: number, frame: Uint8
   }
   commands.push(...routePacket(c.routing, ctx(c), at, parsed, frame));
   return done(c, commands, hostEvents);
+}
+
+/** The operator changed link or layer weights: new view, and paths follow the new weights. */
+export function setWeights(c: Controller, weights: NonNullable<ControllerOptions['weights']>): Result {
+  c.options = { ...c.options, weights };
+  rebuild(c);
+  return done(c, refreshPaths(c.routing, ctx(c)), []);
 }
 
 /** The agent's "migration done": authoritative, whatever the data plane has shown so far. */

@@ -24,8 +24,8 @@ export interface SimDataPlane {
   bootVms(): void;
   /** advance the fluid traffic by `ms` of virtual time (called from the clock) */
   flowTraffic(ms: number): void;
-  /** re-wire a VM to another hypervisor and announce it (RARP + gratuitous ARP), as QEMU does */
-  moveVm(vm: string, hypervisor: string): void;
+  /** re-wire a VM to another hypervisor and announce it (RARP + gratuitous ARP), as QEMU does; returns its new port */
+  moveVm(vm: string, hypervisor: string): number;
   /** the VM's current hypervisor according to the wiring */
   hostOf(vm: string): string;
   /** frames delivered to VMs since start, and loops seen */
@@ -177,9 +177,10 @@ export function createSimDataPlane(o: SimOptions): SimDataPlane {
     flowTraffic,
     moveVm(vm, hypervisor) {
       const mac = macOf.get(vm)!;
-      moveHost(fabric, mac, dpidOf.get(hypervisor)!);
+      const at = moveHost(fabric, mac, dpidOf.get(hypervisor)!);
       report(sendFromHost(fabric, mac, buildRarpAnnouncement(mac), clock.now()));
       report(sendFromHost(fabric, mac, buildGratuitousArp({ mac, ip: ipOf.get(vm)! }), clock.now()));
+      return at.port;
     },
     hostOf(vm) {
       const at = fabric.hosts.get(macOf.get(vm)!);

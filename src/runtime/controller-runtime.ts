@@ -19,6 +19,8 @@ export interface RuntimeOptions {
   readonly probeMs?: number;
   readonly onEvent?: (e: ControllerEvent, c: Controller) => void;
   readonly onError?: (message: string, err: unknown) => void;
+  /** after each statistics round */
+  readonly onPoll?: (c: Controller) => void;
 }
 
 export interface PollStats {
@@ -103,6 +105,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       );
       stats.polls += 1;
       stats.lastPollMs = o.clock.now() - t0;
+      o.onPoll?.(controller);
     } finally {
       polling = false;
     }

@@ -34,7 +34,7 @@ test('replay: both policies drive every layer to 0 and the timeline matches the 
     assert.equal(r.timeline[1]!.time, 10);
     // byte counters only grow on the virtual clock
     for (let i = 1; i < r.timeline.length; i++) {
-      for (const [k, v] of Object.entries(r.timeline[i]!.linkBytes)) assert.ok(v >= (r.timeline[i - 1]!.linkBytes[k] ?? 0));
+      for (const [k, v] of Object.entries(r.timeline[i]!.linkBytes ?? {})) assert.ok(v >= (r.timeline[i - 1]!.linkBytes?.[k] ?? 0));
     }
     assert.deepEqual(JSON.parse(JSON.stringify(r)), r, 'a run record is plain JSON');
   }

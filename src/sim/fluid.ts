@@ -97,8 +97,8 @@ export interface TimelinePoint {
   readonly time: number;
   readonly totalCost: number;
   readonly layers: readonly LayerUtilisation[];
-  /** bytes each link has carried since t=0, both directions, on the virtual clock */
-  readonly linkBytes: Readonly<Record<string, number>>;
+  /** bytes each link has carried since t=0, both directions, on the virtual clock (fluid replay only) */
+  readonly linkBytes?: Readonly<Record<string, number>>;
 }
 
 export interface ReplayInput extends DataPlaneView {

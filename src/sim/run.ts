@@ -1,4 +1,4 @@
-import type { PolicyName, PolicyRun } from '../core/policies.ts';
+import type { PolicyName } from '../core/policies.ts';
 import { runPolicy } from '../core/policies.ts';
 import type { DecisionMode } from '../core/decision.ts';
 import type { Model } from '../scenario/model.ts';
@@ -33,7 +33,19 @@ export interface RunRecord {
   readonly steps: readonly StepRecord[];
   readonly timeline: readonly TimelinePoint[];
   /** every VM asked, including those that declined */
-  readonly decisions: PolicyRun['decisions'];
+  readonly decisions: readonly RecordedDecision[];
+}
+
+/** A decision as recorded: the core's, or one an agent returned over the API. */
+export interface RecordedDecision {
+  readonly vm: string;
+  readonly from: string;
+  readonly to: string | null;
+  readonly costBefore: number;
+  readonly costAfter: number;
+  readonly reason: string;
+  readonly round: number;
+  readonly candidates: readonly { readonly hypervisor: string; readonly costThere: number | null; readonly verdict: string }[];
 }
 
 export interface StepRecord {

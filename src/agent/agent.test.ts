@@ -1,0 +1,110 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createAgent } from './agent.ts';
+import type { ControllerApi } from './api-client.ts';
+import type { MigrationDriver } from './drivers/driver.ts';
+import { buildAgentServer, agentCaller } from './server.ts';
+import { isScoreError, ScoreError } from '../errors/errors.ts';
+import type { VmTraffic } from '../api/contract.ts';
+
+// vm1 on hv1 talks to vm2 on hv2 (500 B/s); hv1-hv2 cost 2
+function fakeApi(done: unknown[]): ControllerApi {
+  const traffic: VmTraffic = {
+    vm: 'vm1',
+    mac: '00:00:00:00:00:01',
+    hypervisor: 'hv1',
+    cost: 1000,
+    peers: [{ vm: 'vm2', mac: '00:00:00:00:00:02', hypervisor: 'hv2', outBytesPerSecond: 500, inBytesPerSecond: 0, lambda: 500, pathCost: 2, ageMs: 100 }],
+  };
+  return {
+    vmTraffic: (vm) => (vm === 'vm1' ? Promise.resolve(traffic) : Promise.reject(new ScoreError('UNKNOWN_VM', vm))),
+    costMatrix: () => Promise.resolve({ hypervisors: ['hv1', 'hv2'], cost: [[0, 2], [2, 0]] }),
+    hypervisors: () =>
+      Promise.resolve([
+        { name: 'hv1', dpid: '1', capacity: 5, vms: ['vm1'], agent: null },
+        { name: 'hv2', dpid: '2', capacity: 5, vms: ['vm2'], agent: null },
+      ]),
+    register: () => Promise.reject(new Error('unused')),
+    migrationDone: (vm, hv, id, port) => {
+      done.push({ vm, hv, id, port });
+      return Promise.resolve({ vm, mac: '', ip: null, hypervisor: hv, port: port ?? 0 });
+    },
+  };
+}
+
+function driver(fail = false, delayMs = 0): MigrationDriver & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    name: 'test',
+    calls,
+    async migrate(vm, from, to) {
+      calls.push(`${vm}:${from}->${to}`);
+      await new Promise((r) => setTimeout(r, delayMs));
+      if (fail) throw new ScoreError('MIGRATION_FAILED', 'disk full');
+      return { port: 7 };
+    },
+  };
+}
+
+test('agent: Algorithm 1 from API data; migrates through the driver and reports the new port', async () => {
+  const done: unknown[] = [];
+  const d = driver();
+  const a = createAgent({ hypervisor: 'hv1', api: fakeApi(done), driver: d });
+  assert.deepEqual(await a.cost('vm1'), { vm: 'vm1', hypervisor: 'hv1', cost: 1000 });
+  const r = await a.decide({ vm: 'vm1', migrate: true, migrationId: 'm1' });
+  assert.equal(r.migrated, true);
+  assert.equal(r.decision.to, 'hv2');
+  assert.equal(r.decision.costAfter, 0);
+  assert.deepEqual(d.calls, ['vm1:hv1->hv2']);
+  assert.deepEqual(done, [{ vm: 'vm1', hv: 'hv2', id: 'm1', port: 7 }]);
+});
+
+test('agent: plan mode (migrate=false) never calls the driver', async () => {
+  const done: unknown[] = [];
+  const d = driver();
+  const a = createAgent({ hypervisor: 'hv1', api: fakeApi(done), driver: d });
+  const r = await a.decide({ vm: 'vm1', migrate: false, migrationId: 'p1' });
+  assert.equal(r.decision.to, 'hv2');
+  assert.equal(r.migrated, false);
+  assert.deepEqual(d.calls, []);
+  assert.equal(a.driverCalls(), 0);
+  assert.deepEqual(done, []);
+});
+
+test('agent: a failing driver reports MIGRATION_FAILED and claims nothing', async () => {
+  const done: unknown[] = [];
+  const a = createAgent({ hypervisor: 'hv1', api: fakeApi(done), driver: driver(true) });
+  const r = await a.decide({ vm: 'vm1', migrate: true, migrationId: 'm2' });
+  assert.equal(r.migrated, false);
+  assert.equal(r.error?.code, 'MIGRATION_FAILED');
+  assert.deepEqual(done, []);
+});
+
+test('agent: a second migration of the same VM cannot start while one runs; foreign VMs are refused', async () => {
+  const a = createAgent({ hypervisor: 'hv1', api: fakeApi([]), driver: driver(false, 50) });
+  const first = a.decide({ vm: 'vm1', migrate: true, migrationId: 'a' });
+  await assert.rejects(a.decide({ vm: 'vm1', migrate: true, migrationId: 'b' }), (e) => isScoreError(e, 'MIGRATION_IN_PROGRESS'));
+  await first;
+  const other = createAgent({ hypervisor: 'hv9', api: fakeApi([]), driver: driver() });
+  await assert.rejects(other.decide({ vm: 'vm1', migrate: false, migrationId: 'c' }), (e) => isScoreError(e, 'UNKNOWN_VM'));
+});
+
+test('agent HTTP API: token required, bad bodies are 400, decide works over real HTTP', async (t) => {
+  const a = createAgent({ hypervisor: 'hv1', api: fakeApi([]), driver: driver() });
+  const app = buildAgentServer(a, 'secret');
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  t.after(() => app.close());
+  const addr = app.server.address();
+  const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  const noAuth = await fetch(`${url}/agent/v1/decide`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  assert.equal(noAuth.status, 401);
+  assert.equal(((await noAuth.json()) as { error: { code: string } }).error.code, 'API_UNAUTHORIZED');
+  const bad = await fetch(`${url}/agent/v1/decide`, { method: 'POST', headers: { authorization: 'Bearer secret', 'content-type': 'application/json' }, body: '{"vm": 3}' });
+  assert.equal(bad.status, 400);
+  assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'API_BAD_REQUEST');
+  const r = await agentCaller('secret')(url, { vm: 'vm1', migrate: false, migrationId: 'x' });
+  assert.equal(r.decision.to, 'hv2');
+  const unknown = await fetch(`${url}/agent/v1/cost`, { method: 'POST', headers: { authorization: 'Bearer secret', 'content-type': 'application/json' }, body: '{"vm":"vm7"}' });
+  assert.equal(unknown.status, 404);
+  await assert.rejects(agentCaller('secret', 1000)('http://127.0.0.1:1', { vm: 'vm1', migrate: false, migrationId: 'y' }), (e) => isScoreError(e, 'AGENT_UNREACHABLE'));
+});

@@ -1,0 +1,112 @@
+import { trafficMatrix, vmCost } from '../core/cost.ts';
+import { decide, type DecisionMode } from '../core/decision.ts';
+import type { PathOracle } from '../core/paths.ts';
+import type { AgentDecide, AgentDecideResult } from '../api/contract.ts';
+import { ScoreError, isScoreError } from '../errors/errors.ts';
+import type { ControllerApi } from './api-client.ts';
+import type { MigrationDriver } from './drivers/driver.ts';
+
+/**
+ * The hypervisor agent's logic: it asks the network for what Algorithm 1 needs (the VM's traffic
+ * per peer, where the peers are, path costs between hypervisors, free capacity), runs the S-CORE
+ * decision of the core, and migrates through its driver. One migration per VM at a time.
+ */
+export interface AgentOptions {
+  readonly hypervisor: string;
+  readonly api: ControllerApi;
+  readonly driver: MigrationDriver;
+  readonly mode?: DecisionMode;
+  readonly migrationCost?: number;
+}
+
+export interface Agent {
+  readonly hypervisor: string;
+  cost(vm: string): Promise<{ vm: string; hypervisor: string; cost: number }>;
+  decide(body: AgentDecide): Promise<AgentDecideResult>;
+  /** how many times the driver was called (plan mode must leave it at 0) */
+  readonly driverCalls: () => number;
+}
+
+function matrixOracle(m: { hypervisors: string[]; cost: number[][] }): PathOracle {
+  const index = new Map(m.hypervisors.map((h, i) => [h, i]));
+  return {
+    cost(a, b) {
+      const c = m.cost[index.get(a) ?? -1]?.[index.get(b) ?? -1];
+      if (c === undefined || c < 0) throw new ScoreError('NO_PATH', `no path between ${a} and ${b}`, { a, b });
+      return c;
+    },
+    path() {
+      return [];
+    },
+  };
+}
+
+export function createAgent(o: AgentOptions): Agent {
+  const busy = new Set<string>();
+  let calls = 0;
+
+  async function inputs(vm: string) {
+    const [traffic, matrix, hvs] = await Promise.all([o.api.vmTraffic(vm), o.api.costMatrix(), o.api.hypervisors()]);
+    if (traffic.hypervisor !== o.hypervisor) {
+      throw new ScoreError('UNKNOWN_VM', `${vm} is on ${traffic.hypervisor}, not on this agent's hypervisor ${o.hypervisor}`, { vm, hypervisor: traffic.hypervisor });
+    }
+    const placement = new Map<string, string>([[vm, traffic.hypervisor]]);
+    const flows = [];
+    for (const p of traffic.peers) {
+      placement.set(p.vm, p.hypervisor);
+      if (p.lambda > 0) flows.push({ src: vm, dst: p.vm, rate: p.lambda });
+    }
+    // lower MAC = lower VM number: the same tie-break as the orchestrator's
+    const byMac = [{ vm, mac: traffic.mac }, ...traffic.peers.map((p) => ({ vm: p.vm, mac: p.mac }))].sort((a, b) => (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0));
+    return {
+      traffic,
+      placement,
+      matrix: trafficMatrix(flows),
+      oracle: matrixOracle(matrix),
+      rank: new Map(byMac.map((x, i) => [x.vm, i])),
+      capacity: new Map(hvs.map((h) => [h.name, h.capacity])),
+      load: new Map(hvs.map((h) => [h.name, h.vms.length])),
+    };
+  }
+
+  return {
+    hypervisor: o.hypervisor,
+    driverCalls: () => calls,
+    async cost(vm) {
+      const x = await inputs(vm);
+      return { vm, hypervisor: o.hypervisor, cost: vmCost(vm, x.placement, x.matrix, x.oracle) };
+    },
+    async decide(body) {
+      if (busy.has(body.vm)) throw new ScoreError('MIGRATION_IN_PROGRESS', `${body.vm} is already being migrated`, { vm: body.vm });
+      busy.add(body.vm);
+      try {
+        const x = await inputs(body.vm);
+        const d = decide({
+          vm: body.vm,
+          placement: x.placement,
+          traffic: x.matrix,
+          oracle: x.oracle,
+          capacity: x.capacity,
+          load: x.load,
+          rank: x.rank,
+          migrationCost: body.migrationCost ?? o.migrationCost ?? 0,
+          mode: body.mode ?? o.mode ?? 'first',
+        });
+        const decision = { ...d, candidates: [...d.candidates] };
+        if (!body.migrate || d.to === null) return { decision, migrated: false, error: null };
+        calls += 1;
+        let port: number | undefined;
+        try {
+          port = (await o.driver.migrate(body.vm, d.from, d.to)).port;
+        } catch (e) {
+          const err = isScoreError(e) ? e : new ScoreError('MIGRATION_FAILED', e instanceof Error ? e.message : String(e));
+          return { decision, migrated: false, error: { code: err.code === 'MIGRATION_FAILED' ? err.code : 'MIGRATION_FAILED', message: err.message } };
+        }
+        await o.api.migrationDone(body.vm, d.to, body.migrationId, port);
+        return { decision, migrated: true, error: null };
+      } finally {
+        busy.delete(body.vm);
+      }
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import type { CostMatrix, Host, Hypervisor, VmTraffic } from '../api/contract.ts';
+import { ScoreError, ERROR_CODES, type ErrorCode } from '../errors/errors.ts';
+
+/** The agent's view of the controller's northbound API (real HTTP, bearer token). */
+export interface ControllerApi {
+  vmTraffic(vm: string): Promise<VmTraffic>;
+  costMatrix(): Promise<CostMatrix>;
+  hypervisors(): Promise<Hypervisor[]>;
+  register(hypervisor: string, url: string): Promise<Hypervisor>;
+  migrationDone(vm: string, hypervisor: string, migrationId: string, port?: number): Promise<Host>;
+}
+
+export function controllerApi(baseUrl: string, token: string, timeoutMs = 5000): ControllerApi {
+  const base = baseUrl.replace(/\/+$/, '');
+  async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${base}/api/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (e) {
+      throw new ScoreError('AGENT_UNREACHABLE', `controller API ${method} ${path} unreachable: ${e instanceof Error ? e.message : String(e)}`, { path }, { cause: e });
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      let code: ErrorCode = 'INTERNAL';
+      let message = text;
+      try {
+        const parsed = JSON.parse(text) as { error?: { code?: string; message?: string } };
+        if (parsed.error?.code && parsed.error.code in ERROR_CODES) code = parsed.error.code as ErrorCode;
+        message = parsed.error?.message ?? text;
+      } catch {
+        // not JSON: keep the text
+      }
+      throw new ScoreError(code, `controller API ${method} ${path}: ${res.status} ${message}`, { status: res.status, path });
+    }
+    return JSON.parse(text) as T;
+  }
+  return {
+    vmTraffic: (vm) => call('GET', `/vms/${encodeURIComponent(vm)}/traffic`),
+    costMatrix: () => call('GET', '/paths/matrix'),
+    hypervisors: () => call('GET', '/hypervisors'),
+    register: (hypervisor, url) => call('POST', '/agents/register', { hypervisor, url }),
+    migrationDone: (vm, hypervisor, migrationId, port) => call('POST', '/agents/migration-done', { vm, hypervisor, migrationId, ...(port !== undefined ? { port } : {}) }),
+  };
+}

@@ -1,0 +1,62 @@
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { AgentCostBody, AgentCostDto, AgentDecideBody, AgentDecideDto, ErrorBody, type AgentDecide, type AgentDecideResult } from '../api/contract.ts';
+import { ScoreError, isScoreError, type ErrorCode } from '../errors/errors.ts';
+import type { Agent } from './agent.ts';
+
+/** The agent's own small HTTP API, called by the controller's orchestrator (agent token). */
+const STATUS: Partial<Record<ErrorCode, number>> = { UNKNOWN_VM: 404, MIGRATION_IN_PROGRESS: 409, API_BAD_REQUEST: 400, API_UNAUTHORIZED: 401, AGENT_UNREACHABLE: 502, NO_PATH: 422 };
+
+function sameToken(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function buildAgentServer(agent: Agent, token: string): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 16 * 1024 }).withTypeProvider<TypeBoxTypeProvider>();
+  app.addHook('onRequest', (req, _reply, next) => {
+    const h = req.headers.authorization ?? '';
+    if (req.url !== '/agent/v1/health' && (!h.startsWith('Bearer ') || !sameToken(h.slice(7), token))) {
+      next(new ScoreError('API_UNAUTHORIZED', 'a valid agent token is required'));
+      return;
+    }
+    next();
+  });
+  app.setErrorHandler((err, _req, reply) => {
+    if (isScoreError(err)) return reply.status(STATUS[err.code] ?? 500).send({ error: { code: err.code, message: err.message } });
+    const e = err as { validation?: unknown; statusCode?: number; message?: string };
+    if (e.validation !== undefined || (e.statusCode !== undefined && e.statusCode < 500)) {
+      return reply.status(e.statusCode ?? 400).send({ error: { code: 'API_BAD_REQUEST', message: e.message ?? 'bad request' } });
+    }
+    return reply.status(500).send({ error: { code: 'INTERNAL', message: e.message ?? 'internal error' } });
+  });
+  app.get('/agent/v1/health', () => ({ hypervisor: agent.hypervisor, ok: true }));
+  app.post('/agent/v1/cost', { schema: { body: AgentCostBody, response: { 200: AgentCostDto, '4xx': ErrorBody } } }, (req) => agent.cost(req.body.vm));
+  app.post('/agent/v1/decide', { schema: { body: AgentDecideBody, response: { 200: AgentDecideDto, '4xx': ErrorBody } } }, (req) => agent.decide(req.body));
+  return app;
+}
+
+/** The orchestrator's side: POST to an agent's /agent/v1/decide. */
+export function agentCaller(token: string, timeoutMs = 30_000): (url: string, body: AgentDecide) => Promise<AgentDecideResult> {
+  return async (url, body) => {
+    let res: Response;
+    try {
+      res = await fetch(`${url}/agent/v1/decide`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (e) {
+      throw new ScoreError('AGENT_UNREACHABLE', `agent ${url} did not answer: ${e instanceof Error ? e.message : String(e)}`, { url }, { cause: e });
+    }
+    const parsed = (await res.json().catch(() => null)) as (AgentDecideResult & { error?: { code: string; message: string } }) | null;
+    if (!res.ok || parsed === null) {
+      const code = parsed?.error?.code;
+      throw new ScoreError(code === 'MIGRATION_IN_PROGRESS' || code === 'UNKNOWN_VM' ? code : 'AGENT_UNREACHABLE', `agent ${url}: ${res.status} ${parsed?.error?.message ?? ''}`, { url, status: res.status });
+    }
+    return parsed;
+  };
+}

@@ -1,0 +1,246 @@
+import { Type, type Static } from 'typebox';
+
+/**
+ * The northbound API's data, as TypeBox schemas: the server validates with them, the OpenAPI
+ * document is generated from them, and the TypeScript types below are derived from them.
+ * Rates are bytes per second; costs are bytes/s × path weight (the paper's units).
+ */
+export const ErrorBody = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Record(Type.String(), Type.Unknown())) }),
+});
+
+export const SwitchDto = Type.Object({
+  name: Type.String(),
+  dpid: Type.String({ description: 'hex, 00:00:...' }),
+  kind: Type.Union([Type.Literal('hypervisor'), Type.Literal('switch')]),
+  layer: Type.Union([Type.Integer(), Type.Null()], { description: 'hops from the nearest hypervisor; null if unreachable' }),
+});
+
+export const LinkDto = Type.Object({
+  id: Type.String(),
+  a: Type.Object({ switch: Type.String(), port: Type.Integer() }),
+  b: Type.Object({ switch: Type.String(), port: Type.Integer() }),
+  layer: Type.Integer(),
+  weight: Type.Number(),
+  capacityBps: Type.Number(),
+  abBps: Type.Number({ description: 'bits/s from a to b, from port counters' }),
+  baBps: Type.Number(),
+  utilisation: Type.Number({ description: 'busier direction / capacity' }),
+});
+
+export const TopologyDto = Type.Object({ switches: Type.Array(SwitchDto), links: Type.Array(LinkDto) });
+
+export const HostDto = Type.Object({
+  vm: Type.String({ description: 'the scenario name, or the MAC when there is none' }),
+  mac: Type.String(),
+  ip: Type.Union([Type.String(), Type.Null()]),
+  hypervisor: Type.String(),
+  port: Type.Integer(),
+});
+
+export const HypervisorDto = Type.Object({
+  name: Type.String(),
+  dpid: Type.String(),
+  capacity: Type.Integer(),
+  vms: Type.Array(Type.String()),
+  agent: Type.Union([Type.String(), Type.Null()], { description: 'registered agent URL' }),
+});
+
+export const PeerTrafficDto = Type.Object({
+  vm: Type.String(),
+  mac: Type.String(),
+  hypervisor: Type.String(),
+  outBytesPerSecond: Type.Number(),
+  inBytesPerSecond: Type.Number(),
+  lambda: Type.Number({ description: 'λ(u, v): both directions' }),
+  pathCost: Type.Number({ description: 'weight of the path between the two hypervisors now' }),
+  ageMs: Type.Number({ description: 'age of the oldest sample used' }),
+});
+
+export const VmTrafficDto = Type.Object({
+  vm: Type.String(),
+  mac: Type.String(),
+  hypervisor: Type.String(),
+  cost: Type.Number({ description: 'C_A(u), Eq. 1' }),
+  peers: Type.Array(PeerTrafficDto),
+});
+
+export const WeightsDto = Type.Object({
+  layers: Type.Record(Type.String(), Type.Number()),
+  links: Type.Record(Type.String(), Type.Number()),
+});
+
+export const WeightBody = Type.Object({ weight: Type.Number({ exclusiveMinimum: 0, maximum: 1e9 }) }, { additionalProperties: false });
+
+export const PathCostDto = Type.Object({ from: Type.String(), to: Type.String(), cost: Type.Number(), links: Type.Array(Type.String()) });
+
+export const CostMatrixDto = Type.Object({ hypervisors: Type.Array(Type.String()), cost: Type.Array(Type.Array(Type.Number())) });
+
+export const CostDto = Type.Object({ at: Type.Number({ description: 'ms since epoch (or virtual ms)' }), cost: Type.Number(), layers: Type.Array(Type.Object({ layer: Type.Integer(), meanUtilisation: Type.Number(), activeLinks: Type.Integer() })) });
+
+export const CandidateDto = Type.Object({
+  hypervisor: Type.String(),
+  viaPeer: Type.String(),
+  flowCost: Type.Number(),
+  costThere: Type.Union([Type.Number(), Type.Null()]),
+  verdict: Type.String(),
+});
+
+export const DecisionDto = Type.Object({
+  vm: Type.String(),
+  from: Type.String(),
+  to: Type.Union([Type.String(), Type.Null()]),
+  costBefore: Type.Number(),
+  costAfter: Type.Number(),
+  migrationCost: Type.Number(),
+  mode: Type.String(),
+  candidates: Type.Array(CandidateDto),
+  reason: Type.String(),
+});
+
+export const MigrationStatus = Type.Union([
+  Type.Literal('planned'),
+  Type.Literal('declined'),
+  Type.Literal('started'),
+  Type.Literal('succeeded'),
+  Type.Literal('failed'),
+  Type.Literal('timeout'),
+]);
+
+export const MigrationRecordDto = Type.Object({
+  id: Type.String(),
+  vm: Type.String(),
+  from: Type.String(),
+  to: Type.Union([Type.String(), Type.Null()]),
+  policy: Type.String(),
+  round: Type.Integer(),
+  step: Type.Union([Type.Integer(), Type.Null()], { description: 'migration number when it moved' }),
+  status: MigrationStatus,
+  startedAt: Type.Number(),
+  finishedAt: Type.Union([Type.Number(), Type.Null()]),
+  totalCostBefore: Type.Number(),
+  totalCostAfter: Type.Union([Type.Number(), Type.Null()]),
+  decision: Type.Union([DecisionDto, Type.Null()]),
+  inputs: Type.Object({
+    rates: Type.Array(Type.Object({ src: Type.String(), dst: Type.String(), bytesPerSecond: Type.Number() })),
+    weights: Type.Record(Type.String(), Type.Number()),
+    policyKey: Type.Number({ description: "Load-Aware's C_A(u) when it chose this VM" }),
+  }),
+  error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+});
+
+export const OrchestrationStartBody = Type.Object(
+  {
+    policy: Type.Union([Type.Literal('round-robin'), Type.Literal('load-aware'), Type.Literal('rr'), Type.Literal('la')]),
+    mode: Type.Optional(Type.Union([Type.Literal('first'), Type.Literal('best')])),
+    plan: Type.Optional(Type.Boolean({ description: 'dry run: decide, migrate nothing' })),
+    maxRounds: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    migrationCost: Type.Optional(Type.Number({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+
+export const OrchestrationDto = Type.Object({
+  state: Type.Union([Type.Literal('idle'), Type.Literal('running'), Type.Literal('stopping')]),
+  policy: Type.Union([Type.String(), Type.Null()]),
+  plan: Type.Boolean(),
+  round: Type.Integer(),
+  migrations: Type.Integer(),
+  converged: Type.Boolean(),
+  lastError: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const AgentRegisterBody = Type.Object(
+  { hypervisor: Type.String({ minLength: 1, maxLength: 64 }), url: Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 512 }) },
+  { additionalProperties: false },
+);
+
+export const MigrationDoneBody = Type.Object(
+  {
+    vm: Type.String({ minLength: 1, maxLength: 64 }),
+    hypervisor: Type.String({ minLength: 1, maxLength: 64 }),
+    migrationId: Type.Optional(Type.String({ maxLength: 128 })),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 0xffffff00, description: "the VM's OpenFlow port on the new hypervisor's switch, when the driver knows it" })),
+  },
+  { additionalProperties: false },
+);
+
+export const NorthEventDto = Type.Object({
+  type: Type.Union([
+    Type.Literal('link-added'),
+    Type.Literal('link-removed'),
+    Type.Literal('weight-changed'),
+    Type.Literal('vm-moved'),
+    Type.Literal('host-added'),
+    Type.Literal('migration-started'),
+    Type.Literal('migration-finished'),
+    Type.Literal('orchestration'),
+    Type.Literal('cost'),
+  ]),
+  at: Type.Number(),
+  data: Type.Record(Type.String(), Type.Unknown()),
+});
+
+// Controller -> agent
+export const AgentCostBody = Type.Object({ vm: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
+export const AgentCostDto = Type.Object({ vm: Type.String(), hypervisor: Type.String(), cost: Type.Number() });
+export const AgentDecideBody = Type.Object(
+  {
+    vm: Type.String({ minLength: 1, maxLength: 64 }),
+    migrate: Type.Boolean({ description: 'false: decide only (plan mode); the driver is not called' }),
+    migrationId: Type.String({ maxLength: 128 }),
+    mode: Type.Optional(Type.Union([Type.Literal('first'), Type.Literal('best')])),
+    migrationCost: Type.Optional(Type.Number({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+export const AgentDecideDto = Type.Object({
+  decision: DecisionDto,
+  migrated: Type.Boolean(),
+  error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+});
+
+export type Topology = Static<typeof TopologyDto>;
+export type Host = Static<typeof HostDto>;
+export type Hypervisor = Static<typeof HypervisorDto>;
+export type VmTraffic = Static<typeof VmTrafficDto>;
+export type Weights = Static<typeof WeightsDto>;
+export type PathCost = Static<typeof PathCostDto>;
+export type CostMatrix = Static<typeof CostMatrixDto>;
+export type Cost = Static<typeof CostDto>;
+export type MigrationRecord = Static<typeof MigrationRecordDto>;
+export type OrchestrationStart = Static<typeof OrchestrationStartBody>;
+export type Orchestration = Static<typeof OrchestrationDto>;
+export type NorthEvent = Static<typeof NorthEventDto>;
+export type AgentDecide = Static<typeof AgentDecideBody>;
+export type AgentDecideResult = Static<typeof AgentDecideDto>;
+export type AgentCost = Static<typeof AgentCostDto>;
+export type Decision = Static<typeof DecisionDto>;
+
+/** What the HTTP layer calls. Methods throw ScoreError with a stable code on bad input. */
+export interface ControllerService {
+  topology(): Topology;
+  hosts(): Host[];
+  hypervisors(): Hypervisor[];
+  vmTraffic(vm: string): VmTraffic;
+  weights(): Weights;
+  setLinkWeight(link: string, weight: number): Weights;
+  setLayerWeight(layer: number, weight: number): Weights;
+  pathCost(from: string, to: string): PathCost;
+  costMatrix(): CostMatrix;
+  cost(): Cost;
+  costHistory(): Cost[];
+  migrations(): MigrationRecord[];
+  orchestration(): Orchestration;
+  startOrchestration(body: OrchestrationStart): Orchestration;
+  stopOrchestration(): Promise<Orchestration>;
+  registerAgent(hypervisor: string, url: string): Hypervisor;
+  migrationDone(vm: string, hypervisor: string, migrationId?: string, port?: number): Host;
+  subscribe(listener: (e: NorthEvent) => void): () => void;
+}
+
+/** Tokens: agents and operators have distinct ones; operator endpoints refuse an agent token. */
+export interface ApiTokens {
+  readonly operator: string;
+  readonly agent: string;
+}

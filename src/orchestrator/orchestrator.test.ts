@@ -1,0 +1,123 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadScenarioFile } from '../scenario/load.ts';
+import { runPolicy, type PolicyName } from '../core/policies.ts';
+import { decide } from '../core/decision.ts';
+import { createOrchestrator, type OrchestratorDeps } from './orchestrator.ts';
+import { virtualClock } from '../runtime/clock.ts';
+import type { AgentDecideResult, NorthEvent } from '../api/contract.ts';
+import { ScoreError } from '../errors/errors.ts';
+
+/** A fake network + agents: decisions by the core, a "driver" that moves the VM in the tracker. */
+function fakeWorld(opts: { driverFails?: (vm: string) => boolean; neverConfirm?: boolean; agentDies?: (vm: string) => boolean } = {}) {
+  const { model } = loadScenarioFile('paper');
+  const tracker = new Map(model.placement);
+  const clock = virtualClock();
+  let driverCalls = 0;
+  const events: NorthEvent[] = [];
+  const deps: OrchestratorDeps = {
+    clock,
+    settleMs: 1000,
+    confirmMs: 500,
+    snapshot: () => ({ vms: model.vms, placement: new Map(tracker), traffic: model.traffic, oracle: model.oracle, rank: model.rank, rates: [], weights: {} }),
+    hypervisorOf: (vm) => tracker.get(vm),
+    emit: (e) => events.push(e),
+    decide(hv, body): Promise<AgentDecideResult> {
+      if (tracker.get(body.vm) !== hv) return Promise.reject(new ScoreError('UNKNOWN_VM', 'wrong agent'));
+      if (opts.agentDies?.(body.vm)) return Promise.reject(new ScoreError('AGENT_UNREACHABLE', 'agent died mid-migration'));
+      const load = new Map<string, number>();
+      for (const h of tracker.values()) load.set(h, (load.get(h) ?? 0) + 1);
+      const d = decide({ vm: body.vm, placement: tracker, traffic: model.traffic, oracle: model.oracle, capacity: model.capacity, load, rank: model.rank, migrationCost: 0, mode: body.mode ?? 'first' });
+      const decision = { ...d, candidates: [...d.candidates] };
+      if (!body.migrate || d.to === null) return Promise.resolve({ decision, migrated: false, error: null });
+      driverCalls += 1;
+      if (opts.driverFails?.(body.vm)) return Promise.resolve({ decision, migrated: false, error: { code: 'MIGRATION_FAILED', message: 'driver failed' } });
+      if (!opts.neverConfirm) tracker.set(body.vm, d.to);
+      return Promise.resolve({ decision, migrated: true, error: null });
+    },
+  };
+  return { model, tracker, clock, deps, events, driverCalls: () => driverCalls };
+}
+
+async function runToEnd(w: ReturnType<typeof fakeWorld>, policy: PolicyName, plan = false) {
+  const o = createOrchestrator(w.deps);
+  o.start({ policy, plan });
+  let done = false;
+  const finished = o.finished().then(() => (done = true));
+  while (!done) {
+    await w.clock.advance(100);
+    await new Promise((r) => setImmediate(r));
+  }
+  await finished;
+  return o;
+}
+
+test('orchestrating through agents gives exactly the core planner\'s steps, for both policies', async () => {
+  for (const policy of ['round-robin', 'load-aware'] as const) {
+    const w = fakeWorld();
+    const o = await runToEnd(w, policy);
+    const core = runPolicy({ policy, vms: w.model.vms, placement: w.model.placement, traffic: w.model.traffic, oracle: w.model.oracle, capacity: w.model.capacity, rank: w.model.rank, migrationCost: 0 });
+    const moved = o.records.filter((r) => r.status === 'succeeded');
+    assert.deepEqual(moved.map((r) => [r.vm, r.from, r.to]), core.steps.map((s) => [s.decision.vm, s.decision.from, s.decision.to]));
+    assert.deepEqual(moved.map((r) => r.step), [1, 2, 3, 4, 5, 6]);
+    assert.equal(o.status().converged, true);
+    assert.equal(o.status().state, 'idle');
+    // the audit log keeps every asked VM with its inputs and rejected candidates
+    assert.ok(o.records.every((r) => r.decision !== null && r.inputs.policyKey >= 0));
+    assert.ok(w.events.some((e) => e.type === 'migration-started') && w.events.some((e) => e.type === 'migration-finished'));
+  }
+});
+
+test('plan mode decides for every VM and never calls the driver', async () => {
+  const w = fakeWorld();
+  const o = await runToEnd(w, 'load-aware', true);
+  assert.equal(w.driverCalls(), 0);
+  assert.ok(o.records.length > 0);
+  assert.ok(o.records.every((r) => r.status === 'planned'));
+  assert.ok(o.records.some((r) => r.to !== null), 'the plan proposes migrations');
+  assert.deepEqual([...w.tracker], [...w.model.placement], 'nothing moved');
+});
+
+test('a failing driver leaves the VM where it was and says so', async () => {
+  const w = fakeWorld({ driverFails: (vm) => vm === 'vm3' });
+  const o = await runToEnd(w, 'load-aware');
+  const failed = o.records.filter((r) => r.status === 'failed');
+  assert.ok(failed.length >= 1);
+  assert.ok(failed.every((r) => r.vm === 'vm3' && r.error?.code === 'MIGRATION_FAILED'));
+  assert.equal(w.tracker.get('vm3'), 'hv16');
+});
+
+test('an agent that dies mid-migration: recorded as failed, the tracker stays truthful', async () => {
+  const w = fakeWorld({ agentDies: (vm) => vm === 'vm1' });
+  const o = await runToEnd(w, 'round-robin');
+  const r = o.records.find((x) => x.vm === 'vm1')!;
+  assert.equal(r.status, 'failed');
+  assert.equal(r.error?.code, 'AGENT_UNREACHABLE');
+  assert.equal(w.tracker.get('vm1'), 'hv16');
+  // every other VM still converged around it
+  assert.ok(o.records.some((x) => x.status === 'succeeded'));
+});
+
+test('a migration the network never confirms times out without moving the VM in the books', async () => {
+  const w = fakeWorld({ neverConfirm: true });
+  const o = await runToEnd(w, 'round-robin');
+  const timeouts = o.records.filter((r) => r.status === 'timeout');
+  assert.ok(timeouts.length >= 1);
+  assert.equal(timeouts[0]!.error?.code, 'MIGRATION_TIMEOUT');
+  assert.equal(o.records.filter((r) => r.status === 'succeeded').length, 0);
+  assert.deepEqual([...w.tracker], [...w.model.placement]);
+});
+
+test('orchestration cannot start twice; stop ends a run', async () => {
+  const w = fakeWorld();
+  const o = createOrchestrator(w.deps);
+  o.start({ policy: 'round-robin' });
+  assert.throws(() => o.start({ policy: 'load-aware' }), (e) => e instanceof ScoreError && e.code === 'ORCHESTRATION_RUNNING');
+  const stopping = o.stop();
+  while (o.status().state !== 'idle') {
+    await w.clock.advance(100);
+    await new Promise((r) => setImmediate(r));
+  }
+  await stopping;
+  await assert.rejects(o.stop(), (e) => e instanceof ScoreError && e.code === 'ORCHESTRATION_IDLE');
+});

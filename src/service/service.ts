@@ -1,0 +1,287 @@
+import { totalCost, trafficMatrix, vmCost } from '../core/cost.ts';
+import type { PolicyName } from '../core/policies.ts';
+import * as ctl from '../controller/controller.ts';
+import type { Controller, ControllerEvent } from '../controller/controller.ts';
+import { formatDpid, type Dpid } from '../controller/commands.ts';
+import type { AgentDecide, AgentDecideResult, ControllerService, Cost, Host, Hypervisor, NorthEvent, VmTraffic } from '../api/contract.ts';
+import { ScoreError } from '../errors/errors.ts';
+import type { Runtime } from '../runtime/controller-runtime.ts';
+import type { Clock } from '../runtime/clock.ts';
+import { createOrchestrator, type Orchestrator, type Snapshot } from '../orchestrator/orchestrator.ts';
+import { quantizeRates } from './traffic.ts';
+
+/**
+ * The northbound service: what the HTTP API serves, over the running controller. VMs are named
+ * from the scenario when there is one (else by MAC); hypervisors by their switch names. Measured
+ * rates go through the same tolerance-based quantisation for the agents and the orchestrator, so
+ * both see equal flows as equal.
+ */
+export interface ServiceOptions {
+  readonly runtime: Runtime;
+  readonly clock: Clock;
+  /** MAC -> VM name */
+  readonly vmNames?: ReadonlyMap<string, string>;
+  /** hypervisor name -> VMs it may host */
+  readonly capacities?: ReadonlyMap<string, number>;
+  readonly defaultCapacity?: number;
+  /** relative tolerance under which measured rates count as equal (default 0.05) */
+  readonly rateTolerance?: number;
+  /** calls an agent's /agent/v1/decide */
+  readonly callAgent: (url: string, body: AgentDecide) => Promise<AgentDecideResult>;
+  readonly settleMs?: number;
+  readonly confirmMs?: number;
+  readonly historyLimit?: number;
+  readonly onSettled?: (migrations: number) => void;
+}
+
+export interface Service extends ControllerService {
+  readonly orchestrator: Orchestrator;
+  /** feed controller events (wire to the runtime's onEvent) */
+  onControllerEvent(e: ControllerEvent): void;
+  /** take a cost/utilisation sample (wire to the runtime's onPoll) */
+  sample(): void;
+  snapshot(): Snapshot;
+  hypervisorOf(vm: string): string | undefined;
+}
+
+export function createService(o: ServiceOptions): Service {
+  const c = (): Controller => o.runtime.controller;
+  const tolerance = o.rateTolerance ?? 0.05;
+  const listeners = new Set<(e: NorthEvent) => void>();
+  const agents = new Map<string, string>();
+  const history: Cost[] = [];
+  const limit = o.historyLimit ?? 3600;
+
+  const emit = (e: NorthEvent): void => {
+    for (const l of listeners) {
+      try {
+        l(e);
+      } catch {
+        // a broken subscriber must not stop the others
+      }
+    }
+  };
+  const vmName = (mac: string): string => o.vmNames?.get(mac) ?? mac;
+  const macOf = (vm: string): string => {
+    for (const [mac, e] of c().hosts.byMac) if (vmName(mac) === vm || mac === vm) return e.mac;
+    throw new ScoreError('UNKNOWN_VM', `no VM "${vm}" is known to the controller`, { vm });
+  };
+  const hvName = (d: Dpid): string => c().view.nameOf(d);
+  const hypervisorOf = (vm: string): string | undefined => {
+    try {
+      const e = c().hosts.byMac.get(macOf(vm));
+      return e ? hvName(e.at.dpid) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const requireHypervisor = (name: string): Dpid => {
+    const d = c().view.dpidOf.get(name);
+    if (d === undefined || !c().view.hypervisors.has(d)) throw new ScoreError('UNKNOWN_HYPERVISOR', `no hypervisor "${name}"`, { hypervisor: name });
+    return d;
+  };
+
+  /** Measured directed flows between VMs, by name, in bytes/s (zero rates dropped). */
+  const measuredFlows = () =>
+    ctl
+      .pairRates(c(), o.clock.now())
+      .filter((r) => r.bytesPerSecond > 0)
+      .map((r) => ({ src: vmName(r.src), dst: vmName(r.dst), rate: r.bytesPerSecond, ageMs: r.ageMs }));
+
+  const snapshot = (): Snapshot => {
+    const hosts = [...c().hosts.byMac.values()].sort((a, b) => (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0));
+    const vms = hosts.map((h) => vmName(h.mac));
+    const placement = new Map(hosts.map((h) => [vmName(h.mac), hvName(h.at.dpid)]));
+    const raw = measuredFlows();
+    const flows = quantizeRates(raw, tolerance);
+    return {
+      vms,
+      placement,
+      traffic: trafficMatrix(flows),
+      oracle: c().view.oracle,
+      rank: new Map(vms.map((v, i) => [v, i])),
+      rates: raw.map((f) => ({ src: f.src, dst: f.dst, bytesPerSecond: f.rate })),
+      weights: Object.fromEntries(c().view.weights),
+    };
+  };
+
+  const layersNow = (): Cost['layers'] => {
+    const util = ctl.linkUtilisation(c());
+    const out: Cost['layers'] = [];
+    for (let layer = 1; layer <= c().view.layers.maxLayer; layer++) {
+      const active = util.filter((l) => l.layer === layer && l.abBps + l.baBps > 0);
+      out.push({ layer, activeLinks: active.length, meanUtilisation: active.length ? active.reduce((s, l) => s + l.utilisation, 0) / active.length : 0 });
+    }
+    return out;
+  };
+
+  const costNow = (): Cost => {
+    const s = snapshot();
+    const flows = measuredFlows();
+    return { at: o.clock.now(), cost: totalCost(s.placement, trafficMatrix(flows), s.oracle), layers: layersNow() };
+  };
+
+  const orchestrator = createOrchestrator({
+    clock: o.clock,
+    snapshot,
+    hypervisorOf,
+    emit,
+    ...(o.settleMs !== undefined ? { settleMs: o.settleMs } : {}),
+    ...(o.confirmMs !== undefined ? { confirmMs: o.confirmMs } : {}),
+    ...(o.onSettled !== undefined ? { onSettled: o.onSettled } : {}),
+    decide(hypervisor, body) {
+      const url = agents.get(hypervisor);
+      if (url === undefined) throw new ScoreError('NO_AGENT', `no agent is registered for hypervisor ${hypervisor}`, { hypervisor });
+      return o.callAgent(url, body);
+    },
+  });
+
+  const hostDto = (mac: string): Host => {
+    const e = c().hosts.byMac.get(mac)!;
+    return { vm: vmName(mac), mac, ip: e.ip ?? null, hypervisor: hvName(e.at.dpid), port: e.at.port };
+  };
+
+  const hypervisorDto = (d: Dpid): Hypervisor => {
+    const name = hvName(d);
+    return {
+      name,
+      dpid: formatDpid(d),
+      capacity: o.capacities?.get(name) ?? o.defaultCapacity ?? 5,
+      vms: [...c().hosts.byMac.values()].filter((h) => h.at.dpid === d).map((h) => vmName(h.mac)).sort(),
+      agent: agents.get(name) ?? null,
+    };
+  };
+
+  const weightsDto = () => ({
+    layers: Object.fromEntries(Object.entries(c().options.weights?.layers ?? {}).map(([k, v]) => [String(k), v])),
+    links: Object.fromEntries(c().view.weights),
+  });
+
+  const service: Service = {
+    orchestrator,
+    snapshot,
+    hypervisorOf,
+    onControllerEvent(e) {
+      const at = o.clock.now();
+      const port = (p: { dpid: Dpid; port: number }) => ({ switch: hvName(p.dpid), port: p.port });
+      if (e.type === 'link-added' || e.type === 'link-removed') emit({ type: e.type, at, data: { a: port(e.link.a), b: port(e.link.b), ...(e.type === 'link-removed' ? { reason: e.reason } : {}) } });
+      else if (e.type === 'host-added') emit({ type: 'host-added', at, data: { vm: vmName(e.mac), mac: e.mac, hypervisor: hvName(e.at.dpid), port: e.at.port } });
+      else if (e.type === 'host-moved') emit({ type: 'vm-moved', at, data: { vm: vmName(e.mac), mac: e.mac, from: hvName(e.from.dpid), to: hvName(e.to.dpid), via: e.via } });
+    },
+    sample() {
+      const s = costNow();
+      history.push(s);
+      if (history.length > limit) history.splice(0, history.length - limit);
+      emit({ type: 'cost', at: s.at, data: { cost: s.cost, layers: s.layers } });
+    },
+    topology() {
+      const view = c().view;
+      const util = new Map(ctl.linkUtilisation(c()).map((u) => [u.link, u]));
+      return {
+        switches: [...c().disc.switches.keys()].map((d) => ({
+          name: hvName(d),
+          dpid: formatDpid(d),
+          kind: view.hypervisors.has(d) ? ('hypervisor' as const) : ('switch' as const),
+          layer: view.layers.nodeLayer.get(hvName(d)) ?? null,
+        })),
+        links: [...view.ports].map(([id, ends]) => {
+          const u = util.get(id);
+          return {
+            id,
+            a: { switch: hvName(ends.a.dpid), port: ends.a.port },
+            b: { switch: hvName(ends.b.dpid), port: ends.b.port },
+            layer: view.layers.linkLayer.get(id) ?? 0,
+            weight: view.weights.get(id) ?? 0,
+            capacityBps: view.topology.linkById.get(id)?.capacityBps ?? 0,
+            abBps: u?.abBps ?? 0,
+            baBps: u?.baBps ?? 0,
+            utilisation: u?.utilisation ?? 0,
+          };
+        }),
+      };
+    },
+    hosts: () => [...c().hosts.byMac.keys()].sort().map(hostDto),
+    hypervisors: () => [...c().view.hypervisors].map(hypervisorDto).sort((a, b) => (a.name < b.name ? -1 : 1)),
+    vmTraffic(vm): VmTraffic {
+      const mac = macOf(vm);
+      const me = c().hosts.byMac.get(mac)!;
+      const s = snapshot();
+      const name = vmName(mac);
+      const raw = measuredFlows();
+      const quantized = quantizeRates(raw, tolerance);
+      const out = new Map<string, { out: number; in: number; age: number }>();
+      quantized.forEach((f, i) => {
+        const age = raw[i]!.ageMs;
+        const peer = f.src === name ? f.dst : f.dst === name ? f.src : null;
+        if (peer === null) return;
+        const cur = out.get(peer) ?? { out: 0, in: 0, age: 0 };
+        out.set(peer, { out: cur.out + (f.src === name ? f.rate : 0), in: cur.in + (f.dst === name ? f.rate : 0), age: Math.max(cur.age, age) });
+      });
+      const here = hvName(me.at.dpid);
+      const peers = [...out].map(([peer, r]) => {
+        const hv = s.placement.get(peer) ?? '?';
+        let pathCost = 0;
+        try {
+          pathCost = s.oracle.cost(here, hv);
+        } catch {
+          pathCost = 0;
+        }
+        return { vm: peer, mac: macOf(peer), hypervisor: hv, outBytesPerSecond: r.out, inBytesPerSecond: r.in, lambda: r.out + r.in, pathCost, ageMs: r.age };
+      });
+      return { vm: name, mac, hypervisor: here, cost: vmCost(name, s.placement, s.traffic, s.oracle), peers };
+    },
+    weights: weightsDto,
+    setLinkWeight(link, weight) {
+      if (!c().view.weights.has(link)) throw new ScoreError('UNKNOWN_LINK', `no link "${link}"`, { link });
+      const w = c().options.weights ?? {};
+      o.runtime.apply(ctl.setWeights(c(), { ...w, links: { ...(w.links ?? {}), [link]: weight } }));
+      emit({ type: 'weight-changed', at: o.clock.now(), data: { link, weight } });
+      return weightsDto();
+    },
+    setLayerWeight(layer, weight) {
+      if (!Number.isInteger(layer) || layer < 1 || layer > Math.max(1, c().view.layers.maxLayer)) {
+        throw new ScoreError('UNKNOWN_LINK', `no link layer ${layer} (layers 1..${c().view.layers.maxLayer})`, { layer });
+      }
+      const w = c().options.weights ?? {};
+      o.runtime.apply(ctl.setWeights(c(), { ...w, layers: { ...(w.layers ?? {}), [layer]: weight } }));
+      emit({ type: 'weight-changed', at: o.clock.now(), data: { layer, weight } });
+      return weightsDto();
+    },
+    pathCost(from, to) {
+      requireHypervisor(from);
+      requireHypervisor(to);
+      const view = c().view;
+      return { from, to, cost: view.oracle.cost(from, to), links: view.oracle.path(from, to).map((l) => l.id) };
+    },
+    costMatrix() {
+      const hvs = [...c().view.hypervisors].map(hvName).sort();
+      const o2 = c().view.oracle;
+      return { hypervisors: hvs, cost: hvs.map((a) => hvs.map((b) => { try { return o2.cost(a, b); } catch { return -1; } })) };
+    },
+    cost: costNow,
+    costHistory: () => [...history],
+    migrations: () => orchestrator.records.map((r) => ({ ...r })),
+    orchestration: () => orchestrator.status(),
+    startOrchestration(body) {
+      const policy: PolicyName = body.policy === 'rr' || body.policy === 'round-robin' ? 'round-robin' : 'load-aware';
+      return orchestrator.start({ policy, ...(body.mode ? { mode: body.mode } : {}), ...(body.plan !== undefined ? { plan: body.plan } : {}), ...(body.maxRounds ? { maxRounds: body.maxRounds } : {}), ...(body.migrationCost !== undefined ? { migrationCost: body.migrationCost } : {}) });
+    },
+    stopOrchestration: () => orchestrator.stop(),
+    registerAgent(hypervisor, url) {
+      const d = requireHypervisor(hypervisor);
+      agents.set(hypervisor, url.replace(/\/+$/, ''));
+      return hypervisorDto(d);
+    },
+    migrationDone(vm, hypervisor, _migrationId, port) {
+      const mac = macOf(vm);
+      const d = requireHypervisor(hypervisor);
+      if (port !== undefined) o.runtime.apply(ctl.vmMoved(c(), mac, { dpid: d, port }, o.clock.now()));
+      return hostDto(mac);
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+  return service;
+}
