@@ -121,3 +121,38 @@ test('orchestration cannot start twice; stop ends a run', async () => {
   await stopping;
   await assert.rejects(o.stop(), (e) => e instanceof ScoreError && e.code === 'ORCHESTRATION_IDLE');
 });
+
+test('the audit log survives a controller restart and stays truthful about an interrupted migration', async (t) => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const { auditFile } = await import('../service/audit-file.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'score-audit-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const log = auditFile(join(dir, 'audit.jsonl'));
+  const w = fakeWorld();
+  const first = createOrchestrator({ ...w.deps, onRecord: (r) => log.append(r) });
+  first.start({ policy: 'round-robin' });
+  // run until the second migration is under way, then "crash": stop pumping the clock
+  while (first.records.filter((r) => r.status === 'succeeded').length < 2) {
+    await w.clock.advance(100);
+    await new Promise((r) => setImmediate(r));
+  }
+  const succeededBefore = first.records.filter((r) => r.status === 'succeeded').map((r) => r.id);
+  // the last line written for an unfinished record is "started": simulate the crash at that point
+  log.append({ ...first.records.at(-1)!, id: 'm999', status: 'started', finishedAt: null });
+  const restored = log.load();
+  assert.deepEqual(restored.filter((r) => r.status === 'succeeded').map((r) => r.id).sort(), [...succeededBefore].sort());
+  const interrupted = restored.find((r) => r.id === 'm999')!;
+  assert.equal(interrupted.status, 'failed');
+  assert.equal(interrupted.error?.code, 'MIGRATION_TIMEOUT');
+  const second = createOrchestrator({ ...w.deps, history: restored });
+  assert.equal(second.records.length, restored.length);
+  second.start({ policy: 'round-robin', plan: true });
+  while (second.status().state !== 'idle') {
+    await w.clock.advance(100);
+    await new Promise((r) => setImmediate(r));
+  }
+  const ids = second.records.map((r) => r.id);
+  assert.equal(new Set(ids).size, ids.length, 'ids stay unique after the restart');
+});

@@ -40,6 +40,10 @@ export interface OrchestratorDeps {
   readonly confirmMs?: number;
   /** called with the migration count when the network has settled: at the start, and after each migration */
   readonly onSettled?: (migrations: number) => void;
+  /** every record when it starts and when it ends (the audit log's persistence) */
+  readonly onRecord?: (r: MigrationRecord) => void;
+  /** records of earlier runs (e.g. loaded from the audit file after a restart) */
+  readonly history?: readonly MigrationRecord[];
 }
 
 export interface StartOptions {
@@ -60,11 +64,12 @@ export interface Orchestrator {
 }
 
 export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
-  const records: MigrationRecord[] = [];
+  const records: MigrationRecord[] = [...(deps.history ?? [])];
   let state: Orchestration = { state: 'idle', policy: null, plan: false, round: 0, migrations: 0, converged: false, lastError: null };
   let running: Promise<void> = Promise.resolve();
   let stopRequested = false;
-  let seq = 0;
+  // ids stay unique across restarts: continue after the highest one in the history
+  let seq = records.reduce((m, r) => Math.max(m, Number(/^m(\d+)$/.exec(r.id)?.[1] ?? 0)), 0);
 
   const set = (patch: Partial<Orchestration>): void => {
     state = { ...state, ...patch };
@@ -104,6 +109,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
           error: null,
         };
         records.push(record);
+        deps.onRecord?.(record);
         let movedTo: string | null = null;
         try {
           const result = await deps.decide(from, { vm: ask.vm, migrate: !o.plan, migrationId: record.id, ...(o.mode ? { mode: o.mode } : {}), ...(o.migrationCost !== undefined ? { migrationCost: o.migrationCost } : {}) });
@@ -140,6 +146,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
           record.error = isScoreError(e) ? { code: e.code, message: e.message } : { code: 'AGENT_UNREACHABLE', message: String(e) };
         }
         record.finishedAt = deps.clock.now();
+        deps.onRecord?.(record);
         if (!o.plan) deps.emit({ type: 'migration-finished', at: record.finishedAt, data: { id: record.id, vm: record.vm, from: record.from, to: record.to, status: record.status, step: record.step } });
         set({ migrations });
         if (movedTo !== null) {

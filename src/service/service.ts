@@ -3,12 +3,13 @@ import type { PolicyName } from '../core/policies.ts';
 import * as ctl from '../controller/controller.ts';
 import type { Controller, ControllerEvent } from '../controller/controller.ts';
 import { formatDpid, type Dpid } from '../controller/commands.ts';
-import type { AgentDecide, AgentDecideResult, ControllerService, Cost, Host, Hypervisor, NorthEvent, VmTraffic } from '../api/contract.ts';
+import type { AgentDecide, AgentDecideResult, ControllerService, Cost, Host, Hypervisor, MigrationRecord, NorthEvent, VmTraffic } from '../api/contract.ts';
 import { ScoreError } from '../errors/errors.ts';
 import type { Runtime } from '../runtime/controller-runtime.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { createOrchestrator, type Orchestrator, type Snapshot } from '../orchestrator/orchestrator.ts';
 import { quantizeRates } from './traffic.ts';
+import type { AuditLog } from './audit-file.ts';
 
 /**
  * The northbound service: what the HTTP API serves, over the running controller. VMs are named
@@ -32,6 +33,8 @@ export interface ServiceOptions {
   readonly confirmMs?: number;
   readonly historyLimit?: number;
   readonly onSettled?: (migrations: number) => void;
+  /** persists the orchestrator's audit log (and restores it after a restart) */
+  readonly audit?: AuditLog;
 }
 
 export interface Service extends ControllerService {
@@ -129,6 +132,7 @@ export function createService(o: ServiceOptions): Service {
     ...(o.settleMs !== undefined ? { settleMs: o.settleMs } : {}),
     ...(o.confirmMs !== undefined ? { confirmMs: o.confirmMs } : {}),
     ...(o.onSettled !== undefined ? { onSettled: o.onSettled } : {}),
+    ...(o.audit !== undefined ? { history: o.audit.load(), onRecord: (r: MigrationRecord) => o.audit!.append(r) } : {}),
     decide(hypervisor, body) {
       const url = agents.get(hypervisor);
       if (url === undefined) throw new ScoreError('NO_AGENT', `no agent is registered for hypervisor ${hypervisor}`, { hypervisor });
