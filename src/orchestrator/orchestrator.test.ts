@@ -7,6 +7,10 @@ import { createOrchestrator, type OrchestratorDeps } from './orchestrator.ts';
 import { virtualClock } from '../runtime/clock.ts';
 import type { AgentDecideResult, NorthEvent } from '../api/contract.ts';
 import { ScoreError } from '../errors/errors.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { auditFile } from '../service/audit-file.ts';
 
 /** A fake network + agents: decisions by the core, a "driver" that moves the VM in the tracker. */
 function fakeWorld(opts: { driverFails?: (vm: string) => boolean; neverConfirm?: boolean; agentDies?: (vm: string) => boolean } = {}) {
@@ -123,10 +127,6 @@ test('orchestration cannot start twice; stop ends a run', async () => {
 });
 
 test('the audit log survives a controller restart and stays truthful about an interrupted migration', async (t) => {
-  const { mkdtempSync, rmSync } = await import('node:fs');
-  const { join } = await import('node:path');
-  const { tmpdir } = await import('node:os');
-  const { auditFile } = await import('../service/audit-file.ts');
   const dir = mkdtempSync(join(tmpdir(), 'score-audit-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const log = auditFile(join(dir, 'audit.jsonl'));
