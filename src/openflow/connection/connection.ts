@@ -1,0 +1,545 @@
+/**
+ * One switch connection: a small explicit state machine driven by OfStreamParser.
+ *
+ *   hello ──HELLO ok──> features ──FEATURES_REPLY──> port-desc ──PORT_DESC reply──> ready
+ *     └────────────── any failure, timeout, socket close, close() ──────────────────> closed
+ *
+ * We send HELLO on accept. The switch's HELLO is negotiated (version bitmap, or the header
+ * version when it has none); anything but 1.3 gets OFPT_ERROR HELLO_FAILED/INCOMPATIBLE and the
+ * connection ends. Then FEATURES_REQUEST (the dpid), SET_CONFIG miss_send_len = NO_BUFFER (whole
+ * frames in packet-ins) and PORT_DESC. Only in `ready` are asynchronous messages passed on.
+ *
+ * Nothing that arrives on the socket may throw out of here: malformed messages are answered,
+ * logged and skipped; a broken stream closes only this connection.
+ */
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { ScoreError, isScoreError } from '../../errors/errors.ts';
+import {
+  OFP_VERSION,
+  OFPBAC,
+  OFPBIC,
+  OFPBMC,
+  OFPBRC,
+  OFPCML,
+  OFPET,
+  OFPHFC,
+  OFPT,
+  describeError,
+  nameOf,
+} from '../constants.ts';
+import { echoReply, errorMsg, hello } from '../builders.ts';
+import { encodeMessage } from '../encode.ts';
+import type { FeaturesReply, MultipartKind, MultipartReplyBody, MultipartRequestBody, OfMessage, OfMessageType, Port } from '../messages.ts';
+import { OfStreamParser, type StreamItem } from '../stream.ts';
+import { type OfLog, hex, silentLog } from './log.ts';
+import { RequestTracker, mergeMultipart } from './requests.ts';
+
+export type ConnectionState = 'hello' | 'features' | 'port-desc' | 'ready' | 'closed';
+
+const TRANSITIONS: Readonly<Record<ConnectionState, readonly ConnectionState[]>> = {
+  hello: ['features', 'closed'],
+  features: ['port-desc', 'closed'],
+  'port-desc': ['ready', 'closed'],
+  ready: ['closed'],
+  closed: [],
+};
+
+export interface ConnectionTimers {
+  /** ECHO_REQUEST period once ready (default 5000) */
+  readonly echoIntervalMs: number;
+  /** close after this long without a byte from the switch (default 15000) */
+  readonly echoTimeoutMs: number;
+  /** per request, restarted by each multipart part (default 10000) */
+  readonly requestTimeoutMs: number;
+  /** HELLO to ready (default 15000) */
+  readonly handshakeTimeoutMs: number;
+  /** bytes queued while the socket is not draining before we give up on the switch (default 8 MiB) */
+  readonly maxQueueBytes: number;
+}
+
+export const DEFAULT_TIMERS: ConnectionTimers = {
+  echoIntervalMs: 5_000,
+  echoTimeoutMs: 15_000,
+  requestTimeoutMs: 10_000,
+  handshakeTimeoutMs: 15_000,
+  maxQueueBytes: 8 * 1024 * 1024,
+};
+
+export interface ConnectionOptions extends Partial<ConnectionTimers> {
+  readonly log?: OfLog;
+  /**
+   * Called once the dpid is known (FEATURES_REPLY), before PORT_DESC. The server uses it to
+   * retire an older connection of the same switch before this one can come up.
+   */
+  readonly onDpid?: (c: OfConnection, dpid: bigint) => void;
+}
+
+export interface ConnectionEvents {
+  ready: [];
+  /** asynchronous switch messages once ready: PACKET_IN, PORT_STATUS, FLOW_REMOVED */
+  message: [OfMessage];
+  close: [reason: ScoreError, wasReady: boolean];
+}
+
+export interface ConnectionStats {
+  rxMessages: number;
+  txMessages: number;
+  malformed: number;
+  echoSent: number;
+  echoReplies: number;
+  echoRequestsAnswered: number;
+  lastEchoRttMs: number | undefined;
+  switchErrors: number;
+  /** most bytes ever waiting for 'drain' */
+  maxQueuedBytes: number;
+}
+
+/** Types only a controller sends: a switch sending one is answered BAD_REQUEST/BAD_TYPE. */
+const CONTROLLER_ONLY = new Set<OfMessageType>([
+  'FEATURES_REQUEST',
+  'GET_CONFIG_REQUEST',
+  'SET_CONFIG',
+  'PACKET_OUT',
+  'FLOW_MOD',
+  'GROUP_MOD',
+  'PORT_MOD',
+  'TABLE_MOD',
+  'MULTIPART_REQUEST',
+  'BARRIER_REQUEST',
+  'QUEUE_GET_CONFIG_REQUEST',
+  'ROLE_REQUEST',
+  'GET_ASYNC_REQUEST',
+  'SET_ASYNC',
+  'METER_MOD',
+]);
+
+const ASYNC = new Set<OfMessageType>(['PACKET_IN', 'PORT_STATUS', 'FLOW_REMOVED']);
+
+const ECHO_MEMORY = 8;
+
+export function formatDpidHex(dpid: bigint): string {
+  return dpid.toString(16).padStart(16, '0');
+}
+
+/** The OFPT_ERROR (type, code) the spec asks for, given why the codec refused a message. */
+export function errorReplyFor(e: ScoreError): { errType: number; code: number } {
+  const d = e.details;
+  switch (e.code) {
+    case 'OF_BAD_VERSION':
+      return { errType: OFPET.BAD_REQUEST, code: OFPBRC.BAD_VERSION };
+    case 'OF_UNKNOWN_TYPE':
+      if ('multipartType' in d) return { errType: OFPET.BAD_REQUEST, code: OFPBRC.BAD_MULTIPART };
+      if ('actionType' in d) return { errType: OFPET.BAD_ACTION, code: OFPBAC.BAD_TYPE };
+      if ('instructionType' in d) return { errType: OFPET.BAD_INSTRUCTION, code: OFPBIC.UNKNOWN_INST };
+      if ('matchType' in d) return { errType: OFPET.BAD_MATCH, code: OFPBMC.BAD_TYPE };
+      return { errType: OFPET.BAD_REQUEST, code: OFPBRC.BAD_TYPE };
+    default:
+      // OF_TRUNCATED, OF_BAD_LENGTH and anything else structural: the lengths do not add up.
+      return { errType: OFPET.BAD_REQUEST, code: OFPBRC.BAD_LEN };
+  }
+}
+
+export class OfConnection extends EventEmitter<ConnectionEvents> {
+  private stateValue: ConnectionState = 'hello';
+  private readonly parser = new OfStreamParser();
+  private readonly tracker: RequestTracker;
+  private readonly timers: ConnectionTimers;
+  private readonly log: OfLog;
+  private readonly queue: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private blocked = false;
+  private readonly handshakeTimer: NodeJS.Timeout;
+  private readonly silenceTimer: NodeJS.Timeout;
+  private echoTimer: NodeJS.Timeout | undefined;
+  private readonly echoOut = new Map<number, number>();
+  private wasReady = false;
+  private closeReason: ScoreError | undefined;
+
+  /** "ip:port" of the switch, for logs before the dpid is known */
+  readonly remote: string;
+  dpid: bigint | undefined;
+  features: FeaturesReply | undefined;
+  /** the switch's ports as last described (PORT_DESC, then PORT_STATUS updates) */
+  readonly ports = new Map<number, Port>();
+  readonly stats: ConnectionStats = {
+    rxMessages: 0,
+    txMessages: 0,
+    malformed: 0,
+    echoSent: 0,
+    echoReplies: 0,
+    echoRequestsAnswered: 0,
+    lastEchoRttMs: undefined,
+    switchErrors: 0,
+    maxQueuedBytes: 0,
+  };
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly options: ConnectionOptions = {},
+  ) {
+    super();
+    this.timers = { ...DEFAULT_TIMERS, ...definedOnly(options) };
+    this.log = options.log ?? silentLog;
+    this.tracker = new RequestTracker(this.timers.requestTimeoutMs);
+    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.flush());
+    socket.on('error', (e: NodeJS.ErrnoException) => this.close(new ScoreError('OF_DISCONNECTED', `socket error: ${e.code ?? e.message}`, { errno: e.code })));
+    socket.on('close', () => {
+      for (const item of this.parser.finish()) {
+        if (item.kind === 'fatal') this.log('warn', `${this.label()}: ${item.error.message}`, { code: item.error.code });
+      }
+      this.close(new ScoreError('OF_DISCONNECTED', 'the switch closed the connection', {}));
+    });
+    this.handshakeTimer = setTimeout(
+      () => this.close(new ScoreError('OF_HANDSHAKE', `handshake not complete after ${this.timers.handshakeTimeoutMs} ms (state ${this.stateValue})`, { state: this.stateValue })),
+      this.timers.handshakeTimeoutMs,
+    ).unref();
+    this.silenceTimer = setTimeout(
+      () => this.close(new ScoreError('OF_TIMEOUT', `nothing from the switch for ${this.timers.echoTimeoutMs} ms`, { echoTimeoutMs: this.timers.echoTimeoutMs })),
+      this.timers.echoTimeoutMs,
+    ).unref();
+    this.log('debug', `${this.remote}: connected, sending HELLO`);
+    this.write(hello(this.tracker.allocate()));
+  }
+
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
+
+  /** Why the connection closed (undefined while open). */
+  get reason(): ScoreError | undefined {
+    return this.closeReason;
+  }
+
+  label(): string {
+    return this.dpid === undefined ? this.remote : `dpid ${formatDpidHex(this.dpid)}`;
+  }
+
+  // ---- sending --------------------------------------------------------------------------------
+
+  /**
+   * Sends a message we expect no reply to, under a fresh xid remembered for error reports.
+   * @throws ScoreError OF_DISCONNECTED when the connection is closed
+   */
+  post(msg: OfMessage, what: string = msg.type): number {
+    this.assertOpen(what);
+    const xid = this.tracker.allocate();
+    this.tracker.remember(xid, what);
+    this.write({ ...msg, xid });
+    return xid;
+  }
+
+  /** Several messages in one write burst (cork/uncork lets the kernel see them together). */
+  postAll(items: readonly { msg: OfMessage; what: string }[]): void {
+    this.assertOpen('send');
+    this.socket.cork();
+    try {
+      for (const { msg, what } of items) this.post(msg, what);
+    } finally {
+      this.socket.uncork();
+    }
+  }
+
+  /** Sends a request and resolves with its reply (all parts, for multipart). */
+  request(msg: OfMessage, expects: readonly OfMessageType[], what: string = msg.type): Promise<OfMessage[]> {
+    if (this.stateValue === 'closed') return Promise.reject(this.disconnected(what));
+    const xid = this.tracker.allocate();
+    const reply = this.tracker.expect(xid, what, expects);
+    this.write({ ...msg, xid });
+    return reply;
+  }
+
+  /** A multipart request; resolves with every part's body, however many REPLY_MORE parts it took. */
+  async multipart<K extends MultipartKind>(
+    body: Extract<MultipartRequestBody, { kind: K }>,
+  ): Promise<Extract<MultipartReplyBody, { kind: K }>[]> {
+    const parts = await this.request({ type: 'MULTIPART_REQUEST', xid: 0, flags: 0, body }, ['MULTIPART_REPLY'], `${body.kind} multipart request`);
+    return mergeMultipart<K>(body.kind, parts);
+  }
+
+  /** Resolves once the switch has processed everything sent before it. */
+  async barrier(): Promise<void> {
+    await this.request({ type: 'BARRIER_REQUEST', xid: 0 }, ['BARRIER_REPLY'], 'BARRIER_REQUEST');
+  }
+
+  /** Ends the connection; safe to call more than once (only the first reason counts). */
+  close(reason: ScoreError = new ScoreError('OF_DISCONNECTED', 'closed by the controller', {}), graceful = false): void {
+    if (this.stateValue === 'closed') return;
+    this.to('closed');
+    this.closeReason = reason;
+    clearTimeout(this.handshakeTimer);
+    clearTimeout(this.silenceTimer);
+    if (this.echoTimer !== undefined) clearInterval(this.echoTimer);
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.tracker.failAll(new ScoreError('OF_DISCONNECTED', `connection closed: ${reason.message}`, { reason: reason.code }, { cause: reason }));
+    if (graceful) {
+      // Lets a final ERROR reach the switch; a peer that never closes its side is cut after 1 s.
+      this.socket.end();
+      const t = setTimeout(() => this.socket.destroy(), 1000).unref();
+      this.socket.once('close', () => clearTimeout(t));
+    } else {
+      this.socket.destroy();
+    }
+    const level = reason.code === 'OF_DISCONNECTED' ? 'info' : 'warn';
+    this.log(level, `${this.label()}: connection closed (${reason.code}): ${reason.message}`, { code: reason.code, ...reason.details });
+    this.emitSafely('close', reason, this.wasReady);
+  }
+
+  /** A method, not a field read: the state changes under TypeScript's narrowing (listeners, timers). */
+  private isClosed(): boolean {
+    return this.stateValue === 'closed';
+  }
+
+  private assertOpen(what: string): void {
+    if (this.stateValue === 'closed') throw this.disconnected(what);
+  }
+
+  private disconnected(what: string): ScoreError {
+    return new ScoreError('OF_DISCONNECTED', `${what}: connection to ${this.label()} is closed`, { reason: this.closeReason?.code });
+  }
+
+  private write(msg: OfMessage): void {
+    this.writeBytes(encodeMessage(msg));
+  }
+
+  /** Back-pressure: after write() says false, hold messages until 'drain', within a bound. */
+  private writeBytes(bytes: Uint8Array): void {
+    if (this.stateValue === 'closed') return;
+    this.stats.txMessages += 1;
+    if (this.blocked) {
+      this.queue.push(bytes);
+      this.queuedBytes += bytes.length;
+      this.stats.maxQueuedBytes = Math.max(this.stats.maxQueuedBytes, this.queuedBytes);
+      if (this.queuedBytes > this.timers.maxQueueBytes) {
+        this.close(
+          new ScoreError('OF_DISCONNECTED', `send queue over ${this.timers.maxQueueBytes} bytes: the switch is not reading`, {
+            queuedBytes: this.queuedBytes,
+            maxQueueBytes: this.timers.maxQueueBytes,
+          }),
+        );
+      }
+      return;
+    }
+    if (!this.socket.write(bytes)) this.blocked = true;
+  }
+
+  private flush(): void {
+    this.blocked = false;
+    while (this.queue.length > 0 && !this.blocked && this.stateValue !== 'closed') {
+      const b = this.queue.shift() as Uint8Array;
+      this.queuedBytes -= b.length;
+      if (!this.socket.write(b)) this.blocked = true;
+    }
+  }
+
+  /** Answers a message the codec refused (never an ERROR with an ERROR: that could loop). */
+  private sendError(xid: number, errType: number, code: number, offending: Uint8Array): void {
+    if (offending[1] === OFPT.ERROR) return;
+    this.write(errorMsg(xid, errType, code, offending));
+  }
+
+  // ---- receiving ------------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.stateValue === 'closed') return;
+    this.silenceTimer.refresh();
+    let items: StreamItem[];
+    try {
+      items = this.parser.push(chunk);
+    } catch (e) {
+      this.close(new ScoreError('INTERNAL', `stream parser threw: ${String(e)}`, {}, { cause: e }));
+      return;
+    }
+    for (const item of items) {
+      if (this.isClosed()) return;
+      try {
+        this.onItem(item);
+      } catch (e) {
+        // A bug here or in a listener must not take the process, or other switches, down.
+        this.log('error', `${this.label()}: handling a message failed: ${String(e)}`, { error: isScoreError(e) ? e.toJSON() : String(e) });
+      }
+    }
+  }
+
+  private onItem(item: StreamItem): void {
+    if (item.kind === 'fatal') {
+      this.log('error', `${this.label()}: unreadable stream (${item.error.code}): ${item.error.message}`, { ...item.error.details });
+      this.close(item.error);
+      return;
+    }
+    if (item.kind === 'error') {
+      this.onMalformed(item.error, item.raw, item.xid, item.msgType);
+      return;
+    }
+    this.onMessage(item.message);
+  }
+
+  private onMalformed(error: ScoreError, raw: Uint8Array, xid: number, msgType: number): void {
+    this.stats.malformed += 1;
+    const typeName = nameOf(OFPT, msgType) ?? `type ${msgType}`;
+    this.log('warn', `${this.label()}: malformed ${typeName} (xid ${xid}, ${error.code}): ${error.message}`, { code: error.code, bytes: hex(raw) });
+    if (this.stateValue === 'hello' && msgType === OFPT.HELLO) {
+      // A HELLO whose elements we cannot read still has a version in its header: negotiate on that.
+      this.negotiate(raw[0] as number, undefined);
+      return;
+    }
+    const { errType, code } = errorReplyFor(error);
+    this.sendError(xid, errType, code, raw);
+    // A reply we cannot read must fail its request now rather than time out later.
+    this.tracker.fail(xid, error);
+  }
+
+  private onMessage(m: OfMessage): void {
+    this.stats.rxMessages += 1;
+    if (this.stateValue === 'hello') {
+      if (m.type !== 'HELLO') {
+        this.close(new ScoreError('OF_HANDSHAKE', `expected HELLO first, got ${m.type}`, { type: m.type }));
+        return;
+      }
+      const bitmap = m.elements.find((e) => e.type === 'VERSIONBITMAP');
+      this.negotiate(m.version ?? OFP_VERSION, bitmap?.versions);
+      return;
+    }
+    switch (m.type) {
+      case 'HELLO':
+        this.log('debug', `${this.label()}: extra HELLO ignored`);
+        return;
+      case 'ECHO_REQUEST':
+        this.stats.echoRequestsAnswered += 1;
+        this.write(echoReply(m));
+        return;
+      case 'ECHO_REPLY': {
+        const sentAt = this.echoOut.get(m.xid);
+        if (sentAt !== undefined) {
+          this.echoOut.delete(m.xid);
+          this.stats.echoReplies += 1;
+          this.stats.lastEchoRttMs = performance.now() - sentAt;
+        }
+        return;
+      }
+      default:
+        break;
+    }
+    if (this.tracker.offer(m)) return;
+    if (m.type === 'ERROR') {
+      this.stats.switchErrors += 1;
+      const what = this.tracker.describe(m.xid) ?? (m.xid === 0 ? 'an unsolicited message' : 'a message we no longer remember');
+      this.log('warn', `${this.label()}: switch ERROR ${describeError(m.errType, m.code)} for ${what} (xid ${m.xid})`, {
+        errType: m.errType,
+        code: m.code,
+        data: hex(m.data),
+      });
+      return;
+    }
+    if (ASYNC.has(m.type)) {
+      if (m.type === 'PORT_STATUS' && this.stateValue === 'ready') {
+        if (m.reason === 1) this.ports.delete(m.desc.portNo);
+        else this.ports.set(m.desc.portNo, m.desc);
+      }
+      // Before ready the PORT_DESC reply still to come is newer than anything said here.
+      if (this.stateValue === 'ready') this.emit('message', m);
+      else this.log('debug', `${this.label()}: ${m.type} before ready dropped`);
+      return;
+    }
+    if (CONTROLLER_ONLY.has(m.type)) {
+      this.log('warn', `${this.label()}: switch sent ${m.type}, a controller-to-switch message`);
+      this.sendError(m.xid, OFPET.BAD_REQUEST, OFPBRC.BAD_TYPE, encodeMessage(m));
+      return;
+    }
+    if (m.type === 'EXPERIMENTER') {
+      this.sendError(m.xid, OFPET.BAD_REQUEST, OFPBRC.BAD_EXPERIMENTER, encodeMessage(m));
+      return;
+    }
+    this.log('debug', `${this.label()}: unexpected ${m.type} (xid ${m.xid}) dropped (late reply?)`);
+  }
+
+  /**
+   * OpenFlow 1.3 section 6.3.1: with both bitmaps, the highest common version; without the
+   * peer's, the smaller of the two header versions.
+   */
+  private negotiate(peerVersion: number, bitmap: readonly number[] | undefined): void {
+    const ok = bitmap !== undefined ? bitmap.includes(OFP_VERSION) : peerVersion >= OFP_VERSION;
+    if (!ok) {
+      const offers = bitmap !== undefined ? `versions [${bitmap.map((v) => `0x${v.toString(16)}`).join(', ')}]` : `version 0x${peerVersion.toString(16)}`;
+      const text = `S-CORE speaks OpenFlow 1.3 (0x04) only; the switch offers ${offers}`;
+      const err = encodeMessage(errorMsg(0, OFPET.HELLO_FAILED, OFPHFC.INCOMPATIBLE, new TextEncoder().encode(text)));
+      // The codec writes 0x04 into every header but HELLO's; the peer reads this ERROR in its own
+      // version (HELLO_FAILED's layout is the same in every version), so patch the byte.
+      err[0] = Math.min(peerVersion, OFP_VERSION);
+      this.writeBytes(err);
+      this.close(new ScoreError('OF_HANDSHAKE', text, { peerVersion, bitmap }), true);
+      return;
+    }
+    this.to('features');
+    void this.handshake();
+  }
+
+  private async handshake(): Promise<void> {
+    try {
+      const [reply] = await this.request({ type: 'FEATURES_REQUEST', xid: 0 }, ['FEATURES_REPLY']);
+      if (reply?.type !== 'FEATURES_REPLY' || this.stateValue === 'closed') return;
+      if (reply.auxiliaryId !== 0) {
+        throw new ScoreError('OF_HANDSHAKE', `auxiliary connection ${reply.auxiliaryId} refused (only main connections are used)`, {});
+      }
+      this.features = reply;
+      this.dpid = reply.datapathId;
+      this.options.onDpid?.(this, reply.datapathId);
+      if (this.isClosed()) return;
+      this.to('port-desc');
+      this.post({ type: 'SET_CONFIG', xid: 0, flags: 0, missSendLen: OFPCML.NO_BUFFER }, 'SET_CONFIG miss_send_len=NO_BUFFER');
+      const bodies = await this.multipart({ kind: 'PORT_DESC' });
+      if (this.stateValue !== 'port-desc') return;
+      for (const b of bodies) for (const p of b.ports) this.ports.set(p.portNo, p);
+      this.to('ready');
+      this.wasReady = true;
+      clearTimeout(this.handshakeTimer);
+      this.echoTimer = setInterval(() => this.echo(), this.timers.echoIntervalMs).unref();
+      this.log('debug', `${this.label()}: ready (${this.remote}, ${this.ports.size} ports, ${reply.nTables} tables)`);
+      this.emitSafely('ready');
+    } catch (e) {
+      if (this.stateValue === 'closed') return;
+      const err = isScoreError(e) ? e : new ScoreError('INTERNAL', String(e), {}, { cause: e });
+      this.close(err.code === 'OF_HANDSHAKE' ? err : new ScoreError('OF_HANDSHAKE', `handshake failed: ${err.message}`, { cause: err.code }, { cause: err }));
+    }
+  }
+
+  private echo(): void {
+    if (this.stateValue !== 'ready') return;
+    const xid = this.tracker.allocate();
+    this.echoOut.set(xid, performance.now());
+    if (this.echoOut.size > ECHO_MEMORY) {
+      const oldest = this.echoOut.keys().next().value;
+      if (oldest !== undefined) this.echoOut.delete(oldest);
+    }
+    this.stats.echoSent += 1;
+    this.write({ type: 'ECHO_REQUEST', xid, data: new Uint8Array(0) });
+  }
+
+  private to(next: ConnectionState): void {
+    if (!TRANSITIONS[this.stateValue].includes(next)) {
+      throw new ScoreError('INTERNAL', `connection state ${this.stateValue} -> ${next} is not allowed`, { from: this.stateValue, to: next });
+    }
+    this.stateValue = next;
+  }
+
+  private emitSafely<K extends keyof ConnectionEvents>(event: K, ...args: ConnectionEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: ConnectionEvents[K]) => boolean)(event, ...args);
+    } catch (e) {
+      this.log('error', `${this.label()}: a '${event}' listener threw: ${String(e)}`, { error: isScoreError(e) ? e.toJSON() : String(e) });
+    }
+  }
+}
+
+function definedOnly(o: ConnectionOptions): Partial<ConnectionTimers> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(DEFAULT_TIMERS) as (keyof ConnectionTimers)[]) {
+    const v = o[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}

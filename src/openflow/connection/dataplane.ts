@@ -1,0 +1,141 @@
+/**
+ * Real switches as the controller runtime's DataPlane: the OpenFlow server's switches become
+ * SwitchChannels, their asynchronous messages become DataPlaneEvents. The sibling of
+ * src/dataplane/sim.ts; the runtime cannot tell them apart.
+ */
+import type { Dpid, SwitchCommand } from '../../controller/commands.ts';
+import type { SwitchPortInfo } from '../../controller/discovery.ts';
+import type { DataPlane, DataPlaneEvents, SwitchChannel } from '../../runtime/dataplane.ts';
+import { ScoreError } from '../../errors/errors.ts';
+import { OFPP, OFPTT, OFPG } from '../constants.ts';
+import type { OfMessage } from '../messages.ts';
+import type { ConnectionStats, OfConnection } from './connection.ts';
+import { formatDpidHex } from './connection.ts';
+import { type OfLog, silentLog } from './log.ts';
+import { OfServer, type TlsOptions } from './server.ts';
+import { commandToMessage, describeCommand, flowStatEntry, isSwitchPort, portInfo, portStatEntries, portStatusReason } from './translate.ts';
+
+export interface OpenflowDataPlaneOptions {
+  /** default 6653; 0 for any free port */
+  readonly port?: number;
+  readonly host?: string;
+  readonly tls?: TlsOptions;
+  readonly echoIntervalMs?: number;
+  readonly echoTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
+  readonly handshakeTimeoutMs?: number;
+  readonly maxQueueBytes?: number;
+  readonly log?: OfLog;
+}
+
+export interface OpenflowDataPlane extends DataPlane {
+  /** the listening port (after start) */
+  address(): { port: number };
+  /** live connection statistics per dpid (echo round trip, messages, errors) */
+  connectionStats(dpid: Dpid): Readonly<ConnectionStats> | undefined;
+  /** the live connection of a switch, for tests and diagnostics */
+  connection(dpid: Dpid): OfConnection | undefined;
+}
+
+export function openflowDataPlane(o: OpenflowDataPlaneOptions = {}): OpenflowDataPlane {
+  const log = o.log ?? silentLog;
+  let server: OfServer | undefined;
+
+  const channel = (conn: OfConnection): SwitchChannel => {
+    const dpid = conn.dpid as bigint;
+    return {
+      dpid,
+      get ports(): SwitchPortInfo[] {
+        return [...conn.ports.values()].filter((p) => isSwitchPort(p.portNo)).map(portInfo);
+      },
+      send(commands: readonly SwitchCommand[]) {
+        conn.postAll(commands.map((c) => ({ msg: commandToMessage(c), what: describeCommand(c) })));
+      },
+      async flowStats() {
+        const bodies = await conn.multipart({
+          kind: 'FLOW',
+          tableId: OFPTT.ALL,
+          outPort: OFPP.ANY,
+          outGroup: OFPG.ANY,
+          cookie: 0n,
+          cookieMask: 0n,
+          match: [],
+        });
+        return bodies.flatMap((b) => b.flows.map(flowStatEntry));
+      },
+      async portStats() {
+        const bodies = await conn.multipart({ kind: 'PORT_STATS', portNo: OFPP.ANY });
+        return bodies.flatMap((b) => portStatEntries(b.ports));
+      },
+    };
+  };
+
+  const dispatch = (events: DataPlaneEvents, conn: OfConnection, m: OfMessage): void => {
+    const dpid = conn.dpid as bigint;
+    switch (m.type) {
+      case 'PACKET_IN': {
+        const inPort = m.match.find((f) => f.field === 'in_port');
+        if (inPort === undefined || inPort.field !== 'in_port') {
+          log('warn', `dpid ${formatDpidHex(dpid)}: PACKET_IN without in_port dropped`, { bytes: m.data.length });
+          return;
+        }
+        events.packetIn(dpid, inPort.value, m.data);
+        return;
+      }
+      case 'PORT_STATUS':
+        if (!isSwitchPort(m.desc.portNo)) return;
+        events.portStatus(dpid, portInfo(m.desc), portStatusReason(m.reason));
+        return;
+      case 'FLOW_REMOVED':
+        events.flowRemoved(dpid, m.cookie);
+        return;
+      default:
+        return;
+    }
+  };
+
+  return {
+    async start(events) {
+      if (server !== undefined) throw new ScoreError('INTERNAL', 'the OpenFlow data plane is already started', {});
+      const s = new OfServer({
+        port: o.port,
+        host: o.host ?? '0.0.0.0',
+        tls: o.tls,
+        echoIntervalMs: o.echoIntervalMs,
+        echoTimeoutMs: o.echoTimeoutMs,
+        requestTimeoutMs: o.requestTimeoutMs,
+        handshakeTimeoutMs: o.handshakeTimeoutMs,
+        maxQueueBytes: o.maxQueueBytes,
+        log,
+      });
+      s.on('switch-up', (conn) => events.switchUp(channel(conn)));
+      s.on('switch-down', (conn, reason) => {
+        log('info', `switch ${formatDpidHex(conn.dpid as bigint)} down (${reason.code}): ${reason.message}`);
+        events.switchDown(conn.dpid as bigint);
+      });
+      s.on('message', (conn, m) => dispatch(events, conn, m));
+      server = s;
+      try {
+        await s.listen();
+      } catch (e) {
+        server = undefined;
+        throw e;
+      }
+    },
+    async stop() {
+      const s = server;
+      server = undefined;
+      await s?.close();
+    },
+    address() {
+      if (server === undefined) throw new ScoreError('INTERNAL', 'the OpenFlow data plane is not started', {});
+      return server.address();
+    },
+    connectionStats(dpid) {
+      return server?.switches.get(dpid)?.stats;
+    },
+    connection(dpid) {
+      return server?.switches.get(dpid);
+    },
+  };
+}
