@@ -85,7 +85,7 @@ function only(j: Json, what: string): [string, Obj] {
   const keys = Object.keys(j);
   assert.equal(keys.length, 1, `${what}: expected one class wrapper, got ${keys.join(',')}`);
   const key = keys[0] as string;
-  return [key, (j as Obj)[key] as Obj];
+  return [key, j[key] as Obj];
 }
 
 const num = (v: Json | undefined): number => {
