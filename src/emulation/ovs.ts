@@ -178,8 +178,12 @@ export function relaySocketPath(paths: OvsPaths, port: number): string {
   return join(paths.runDir, `ctl-${port}.sock`);
 }
 
-/** One ovs-vsctl transaction: the bridge exists fully configured or not at all. */
-export function addBridgeArgs(name: string, opts: BridgeOptions, controllerTarget?: string): string[] {
+/**
+ * One ovs-vsctl transaction: the bridge exists fully configured or not at all. `controllerRef`
+ * names the Controller record inside the transaction; several bridges joined into one
+ * transaction (datacentre.ts) each need their own.
+ */
+export function addBridgeArgs(name: string, opts: BridgeOptions, controllerTarget?: string, controllerRef = 'c'): string[] {
   const settings = [
     'datapath_type=netdev',
     `fail_mode=${opts.failMode ?? 'secure'}`,
@@ -191,8 +195,8 @@ export function addBridgeArgs(name: string, opts: BridgeOptions, controllerTarge
   const args = ['add-br', name, '--', 'set', 'bridge', name, ...settings];
   if (controllerTarget !== undefined) {
     args.push(
-      '--', '--id=@c', 'create', 'Controller', `target="${controllerTarget}"`, `max_backoff=${opts.maxBackoffMs ?? 1000}`,
-      '--', 'set', 'bridge', name, 'controller=@c',
+      '--', `--id=@${controllerRef}`, 'create', 'Controller', `target="${controllerTarget}"`, `max_backoff=${opts.maxBackoffMs ?? 1000}`,
+      '--', 'set', 'bridge', name, `controller=@${controllerRef}`,
     );
   }
   return args;
@@ -235,13 +239,18 @@ export async function appctl(instance: OvsInstance, ...args: string[]): Promise<
 
 export async function addBridge(instance: OvsInstance, name: string, opts: BridgeOptions = {}): Promise<void> {
   assertOwnName(instance, name);
-  let target = opts.controller;
+  await vsctl(instance, ...addBridgeArgs(name, opts, await switchControllerTarget(instance, opts.controller)));
+}
+
+/**
+ * The target to write into OVS for a controller given as seen from the host: a host-loopback TCP
+ * target becomes this run's relay socket (started on first use), anything else is unchanged.
+ */
+export async function switchControllerTarget(instance: OvsInstance, target: string | undefined): Promise<string | undefined> {
   const port = target === undefined ? undefined : loopbackControllerPort(target);
-  if (port !== undefined) {
-    await ensureRelay(instance, port);
-    target = `unix:${relaySocketPath(instance.paths, port)}`;
-  }
-  await vsctl(instance, ...addBridgeArgs(name, opts, target));
+  if (port === undefined) return target;
+  await ensureRelay(instance, port);
+  return `unix:${relaySocketPath(instance.paths, port)}`;
 }
 
 export async function delBridge(instance: OvsInstance, name: string): Promise<void> {
@@ -390,6 +399,9 @@ function mustReadPid(pidfile: string, daemon: string): number {
 export async function stopOvs(instance: OvsInstance): Promise<void> {
   try {
     await closeRelays(instance);
+    // A signal handler may be purging this run already (a CLI that stops in order on Ctrl-C gets
+    // here while it runs): two purges would race on the same names, so let it finish first.
+    await signalPurges.get(instance.prefix)?.catch(() => undefined);
     await purgeRun(instance.prefix, instance.paths);
   } finally {
     live.delete(instance);
@@ -532,6 +544,7 @@ export async function cleanLeftovers(
 
 const live = new Set<OvsInstance>();
 const pendingStarts = new Set<{ prefix: string; paths: OvsPaths }>();
+const signalPurges = new Map<string, Promise<PurgeReport>>();
 let handlersInstalled = false;
 
 /** Instances started by this process and not yet stopped. */
@@ -541,7 +554,12 @@ export function liveInstances(): readonly OvsInstance[] {
 
 function onSignal(sig: NodeJS.Signals): void {
   uninstallHandlers();
-  const runs = [...live.values(), ...pendingStarts].map((r) => purgeRun(r.prefix, r.paths));
+  const runs = [...live.values(), ...pendingStarts].map((r) => {
+    const p = purgeRun(r.prefix, r.paths);
+    signalPurges.set(r.prefix, p);
+    void p.catch(() => undefined).finally(() => signalPurges.delete(r.prefix));
+    return p;
+  });
   void Promise.allSettled(runs).finally(() => {
     // With our handler gone and no other listener, re-raising gets the default action (exit
     // with the signal's status); if someone else listens, the signal is theirs to act on.

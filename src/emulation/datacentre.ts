@@ -1,0 +1,548 @@
+/**
+ * The emulated data centre: a scenario built on this machine out of real Open vSwitch bridges
+ * (userspace datapath, one isolated instance per run, see ovs.ts) and network namespaces, the way
+ * Mininet builds a topology. Describing it (planDataCentre, pure) is separate from building it
+ * (buildDataCentre, root).
+ *
+ * What a scenario becomes:
+ * - every switch and every hypervisor (its virtual switch) -> one netdev bridge
+ *   `<prefix>-<node>`, fail-mode secure, OpenFlow 1.3 only, datapath id from the scenario's `dpid`
+ *   or, without one, the lowest number from 1 up that no explicit dpid uses (in scenario order:
+ *   switches, then hypervisors), connected to the controller;
+ * - every link -> a veth pair `<prefix>-<a>-e<portA>` / `<prefix>-<b>-e<portB>`, both ends in the
+ *   OVS namespace, shaped with tbf to the link capacity on both ends (each end's egress is one
+ *   direction);
+ * - every VM -> a namespace `<prefix>-<vm>` holding `eth0` (the scenario's MAC, IP/24), cabled by
+ *   a veth to port `<prefix>-<hv>-e<port>` of its hypervisor's bridge.
+ *
+ * OpenFlow port numbers (requested with ofport_request, checked after the build):
+ * - on each bridge, its links in scenario order get 1, 2, 3, ...;
+ * - then the VMs the scenario places on it, in scenario order, get the next numbers;
+ * - a VM moved onto a bridge (moveVm) gets the lowest free number above the bridge's links.
+ * So in the paper's data centre hv16 has uplink 1 and vm1..vm3 on 2..4; t1 has a1 = 1, a2 = 2,
+ * hv16 = 3, hv17 = 4; c1 has a1..a4 on 1..4.
+ *
+ * Names: node and VM ids are used as they are when they fit names.ts (at most 8 chars of
+ * [a-z0-9-], and `<id>-e<port>` must fit too); otherwise a node becomes `n<i>` and a VM `v<i>`
+ * (1-based position in the scenario), and a port whose `<node>-e<port>` is too long becomes
+ * `n<i>-<port>`.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ScoreError } from '../errors/errors.ts';
+import type { Model } from '../scenario/model.ts';
+import { requireRoot, resolveTool, run } from './exec.ts';
+import { LOCAL_NAME_MAX, resourceName } from './names.ts';
+import { listLinks, listNetns, nsExec, tbfArgs } from './netns.ts';
+import {
+  addBridgeArgs,
+  addPortArgs,
+  formatDpid,
+  startOvs,
+  stopOvs,
+  switchControllerTarget,
+  vsctl,
+  type OvsInstance,
+} from './ovs.ts';
+
+// ---- the plan (pure) --------------------------------------------------------------------------
+
+export interface PortRef {
+  /** Scenario node (switch or hypervisor) whose bridge holds the port. */
+  readonly node: string;
+  readonly bridge: string;
+  /** OpenFlow port number. */
+  readonly port: number;
+  /** Interface name, in the OVS namespace. */
+  readonly iface: string;
+}
+
+export interface BridgePlan {
+  readonly node: string;
+  readonly kind: 'switch' | 'hypervisor';
+  readonly name: string;
+  /** 16 hex digits, as OVS and ovs-ofctl print it. */
+  readonly dpid: string;
+  /** Number of link ports (1..links); VM ports are above. */
+  readonly links: number;
+}
+
+export interface LinkPlan {
+  readonly id: string;
+  readonly a: PortRef;
+  readonly b: PortRef;
+  readonly capacityBps: number;
+}
+
+export interface VmPlan {
+  readonly name: string;
+  readonly namespace: string;
+  readonly ip: string;
+  readonly mac: string;
+  readonly hypervisor: string;
+  readonly port: PortRef;
+}
+
+export interface DataCentrePlan {
+  readonly prefix: string;
+  readonly bridges: readonly BridgePlan[];
+  readonly links: readonly LinkPlan[];
+  readonly vms: readonly VmPlan[];
+}
+
+/** The VM side of every VM's cable, inside the VM's namespace. */
+export const VM_IFACE = 'eth0';
+export const VM_PREFIX_LENGTH = 24;
+// A namespace name that ovs.ts already takes for ovs-vswitchd's own namespace.
+const RESERVED = new Set(['ovs']);
+const MAX_OFPORT = 0xfeff;
+
+function fits(id: string, max = LOCAL_NAME_MAX): boolean {
+  return id.length <= max && /^[a-z0-9][a-z0-9-]*$/.test(id) && !RESERVED.has(id);
+}
+
+/** Local (prefix-less) names of nodes or VMs: the id itself when it fits, else `<letter><i>`. */
+export function localNames(ids: readonly string[], letter: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const taken = new Set(ids.filter((id) => fits(id)));
+  ids.forEach((id, i) => {
+    if (fits(id)) {
+      out.set(id, id);
+      return;
+    }
+    let alias = `${letter}${i + 1}`;
+    for (let k = 1; taken.has(alias); k++) alias = `${letter}${i + 1}x${k}`;
+    taken.add(alias);
+    out.set(id, alias);
+  });
+  return out;
+}
+
+/** Local name of port `port` on the bridge whose local name is `node` (index i, 1-based). */
+export function portLocalName(node: string, index: number, port: number): string {
+  const mininet = `${node}-e${port}`;
+  return mininet.length <= LOCAL_NAME_MAX ? mininet : `n${index}-${port}`;
+}
+
+/** Datapath ids: the scenario's where given, else the lowest unused numbers from 1, in order. */
+export function assignDpids(nodes: ReadonlyArray<{ readonly id: string; readonly dpid?: string | undefined }>): Map<string, string> {
+  const out = new Map<string, string>();
+  const used = new Set<string>();
+  for (const n of nodes) {
+    if (n.dpid === undefined) continue;
+    const d = formatDpid(n.dpid);
+    if (used.has(d)) throw new ScoreError('SCENARIO_INVALID', `datapath id ${n.dpid} of ${n.id} is used twice`, { node: n.id });
+    used.add(d);
+    out.set(n.id, d);
+  }
+  let next = 1n;
+  for (const n of nodes) {
+    if (out.has(n.id)) continue;
+    while (used.has(formatDpid(next))) next++;
+    const d = formatDpid(next);
+    used.add(d);
+    out.set(n.id, d);
+  }
+  return out;
+}
+
+/** Lowest port number above a bridge's links that none of `used` holds. */
+export function lowestFreePort(links: number, used: Iterable<number>): number {
+  const taken = new Set(used);
+  for (let p = links + 1; p <= MAX_OFPORT; p++) if (!taken.has(p)) return p;
+  throw new ScoreError('EMULATION_COMMAND', 'no free OpenFlow port number left on the bridge', { links });
+}
+
+/** Everything buildDataCentre creates, named and numbered. Pure. */
+export function planDataCentre(model: Model, prefix: string): DataCentrePlan {
+  const s = model.scenario;
+  const nodes = [
+    ...s.switches.map((x) => ({ id: x.id, dpid: x.dpid, kind: 'switch' as const })),
+    ...s.hypervisors.map((x) => ({ id: x.id, dpid: x.dpid, kind: 'hypervisor' as const })),
+  ];
+  const nodeLocal = localNames(nodes.map((n) => n.id), 'n');
+  const nodeIndex = new Map(nodes.map((n, i) => [n.id, i + 1]));
+  const dpids = assignDpids(nodes);
+  const nextPort = new Map(nodes.map((n) => [n.id, 1]));
+  const bridgeName = (node: string): string => resourceName(prefix, must(nodeLocal.get(node), node));
+  const portRef = (node: string): PortRef => {
+    const port = must(nextPort.get(node), node);
+    nextPort.set(node, port + 1);
+    const iface = resourceName(prefix, portLocalName(must(nodeLocal.get(node), node), must(nodeIndex.get(node), node), port));
+    return { node, bridge: bridgeName(node), port, iface };
+  };
+  const links = model.topology.links.map((l) => ({ id: l.id, a: portRef(l.a), b: portRef(l.b), capacityBps: l.capacityBps }));
+  const bridges = nodes.map((n) => ({
+    node: n.id,
+    kind: n.kind,
+    name: bridgeName(n.id),
+    dpid: must(dpids.get(n.id), n.id),
+    links: must(nextPort.get(n.id), n.id) - 1,
+  }));
+  const vmLocal = localNames(s.vms.map((v) => v.name), 'v');
+  const vms = s.vms.map((v) => ({
+    name: v.name,
+    namespace: resourceName(prefix, must(vmLocal.get(v.name), v.name)),
+    ip: v.ip,
+    mac: v.mac.toLowerCase(),
+    hypervisor: v.host,
+    port: portRef(v.host),
+  }));
+  const plan = { prefix, bridges, links, vms };
+  assertUniqueNames(plan);
+  return plan;
+}
+
+function must<T>(v: T | undefined, what: string): T {
+  if (v === undefined) throw new ScoreError('INTERNAL', `no entry for ${what}`, { what });
+  return v;
+}
+
+function assertUniqueNames(plan: DataCentrePlan): void {
+  // Bridges, link ends and VM cables share the OVS namespace (netdev bridges make a tap there too).
+  const ifaces = [
+    ...plan.bridges.map((b) => b.name),
+    ...plan.links.flatMap((l) => [l.a.iface, l.b.iface]),
+    ...plan.vms.map((v) => v.port.iface),
+  ];
+  const namespaces = [resourceName(plan.prefix, 'ovs'), ...plan.vms.map((v) => v.namespace)];
+  for (const names of [ifaces, namespaces]) {
+    const seen = new Set<string>();
+    for (const n of names) {
+      if (seen.has(n)) {
+        throw new ScoreError('SCENARIO_INVALID', `cannot emulate: two resources would both be named ${n}; rename a node or VM`, { name: n });
+      }
+      seen.add(n);
+    }
+  }
+}
+
+// ---- building (root) --------------------------------------------------------------------------
+
+export interface BuildOptions {
+  /** Controller as seen from the host, e.g. `tcp:127.0.0.1:6653` (relayed, see ovs.ts). */
+  readonly controller: string;
+  /** Run prefix (names.ts); default a fresh random one. */
+  readonly prefix?: string;
+  /** Shape links to their capacity with tc; default true. */
+  readonly shape?: boolean;
+  /** Parallel system commands during the build; default 8. */
+  readonly concurrency?: number;
+}
+
+export interface MoveOptions {
+  /** Send RARP + gratuitous ARP from the VM afterwards, as QEMU does; default true. */
+  readonly announce?: boolean;
+}
+
+export interface DataCentre {
+  readonly ovs: OvsInstance;
+  readonly model: Model;
+  /** The plan as built; VM ports change with moveVm (see vmPort). */
+  readonly plan: DataCentrePlan;
+  readonly prefix: string;
+  readonly controller: string;
+  readonly shaped: boolean;
+  /** Wall time of buildDataCentre, ms, and of its phases. */
+  readonly timings: Readonly<Record<string, number>>;
+  bridgeOf(node: string): string;
+  dpidOf(node: string): bigint;
+  vmNamespace(vm: string): string;
+  /** Where the VM is cabled now. */
+  vmPort(vm: string): PortRef;
+  hypervisorOf(vm: string): string;
+  linkPorts(linkId: string): { readonly a: PortRef; readonly b: PortRef };
+  /** Both veth ends down (or up): the switches see carrier loss and send PORT_STATUS. */
+  setLinkUp(linkId: string, up: boolean): Promise<void>;
+  /** Re-cables the VM to another hypervisor's bridge, keeping namespace, IP and MAC. */
+  moveVm(vm: string, toHypervisor: string, opts?: MoveOptions): Promise<PortRef>;
+  /** RARP (ethertype 0x8035) and gratuitous ARP from inside the VM, QEMU's announcement. */
+  announce(vm: string, rounds?: number): Promise<void>;
+  /** Runs a command inside the VM's namespace; resolves with its stdout. */
+  exec(vm: string, cmd: string, ...args: string[]): Promise<string>;
+  /** Work to do first when the data centre stops (traffic.ts stops its generators here). */
+  onStop(hook: () => Promise<void>): void;
+  /** Removes everything the run created. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const TOOLS = ['ip', 'tc', 'ethtool', 'python3'] as const;
+
+/** Runs `fn` over `items`, at most `limit` at a time; rejects with the first error after all settle. */
+export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const errors: unknown[] = [];
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (errors.length > 0) throw errors[0];
+}
+
+/** `ip -batch` / `tc -batch` lines, one command per line (names never contain spaces). */
+function batch(lines: ReadonlyArray<readonly string[]>): string {
+  return `${lines.map((l) => l.join(' ')).join('\n')}\n`;
+}
+
+async function runBatch(ovs: OvsInstance, tool: 'ip' | 'tc', ns: string | undefined, name: string, lines: ReadonlyArray<readonly string[]>): Promise<void> {
+  if (lines.length === 0) return;
+  // One process for many commands; the file lives in the run dir, so the run's cleanup takes it.
+  const file = join(ovs.paths.runDir, `${name}.batch`);
+  writeFileSync(file, batch(lines));
+  await run(tool, [...(ns === undefined ? [] : ['-n', ns]), '-batch', file]);
+}
+
+/** Host-namespace `ip` lines creating the VM namespaces and every veth, ends born in place. */
+export function hostBatch(plan: DataCentrePlan, ovsNetns: string): string[][] {
+  const lines: string[][] = plan.vms.map((v) => ['netns', 'add', v.namespace]);
+  for (const l of plan.links) lines.push(['link', 'add', l.a.iface, 'netns', ovsNetns, 'type', 'veth', 'peer', 'name', l.b.iface, 'netns', ovsNetns]);
+  for (const v of plan.vms) {
+    lines.push(['link', 'add', VM_IFACE, 'address', v.mac, 'netns', v.namespace, 'type', 'veth', 'peer', 'name', v.port.iface, 'netns', ovsNetns]);
+  }
+  return lines;
+}
+
+/** One ovs-vsctl transaction: every bridge with its controller, every port with its number. */
+export function vsctlBuildArgs(plan: DataCentrePlan, controllerTarget: string | undefined): string[] {
+  const parts: string[][] = plan.bridges.map((b, i) =>
+    addBridgeArgs(b.name, { dpid: b.dpid, failMode: 'secure', protocols: 'OpenFlow13' }, controllerTarget, `c${i}`),
+  );
+  for (const l of plan.links) for (const end of [l.a, l.b]) parts.push(addPortArgs(end.bridge, end.iface, { ofport: end.port }));
+  for (const v of plan.vms) parts.push(addPortArgs(v.port.bridge, v.port.iface, { ofport: v.port.port }));
+  return parts.flatMap((p, i) => (i === 0 ? p : ['--', ...p]));
+}
+
+/** `name,ofport` CSV from `ovs-vsctl -f csv --columns=name,ofport list Interface`. */
+export function parseOfports(csv: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of csv.split('\n')) {
+    const m = /^"?([^",]+)"?,(-?\d+)$/.exec(line.trim());
+    if (m !== null) out.set(m[1] as string, Number(m[2]));
+  }
+  return out;
+}
+
+/**
+ * Builds the scenario on this machine. Needs root, Open vSwitch, iproute2, ethtool and python3.
+ * On failure everything already made is removed before the error propagates.
+ */
+export async function buildDataCentre(model: Model, opts: BuildOptions): Promise<DataCentre> {
+  requireRoot('the emulated data centre');
+  for (const t of TOOLS) resolveTool(t);
+  const t0 = performance.now();
+  const timings: Record<string, number> = {};
+  let mark = t0;
+  const phase = (name: string): void => {
+    const now = performance.now();
+    timings[name] = Math.round(now - mark);
+    mark = now;
+  };
+  const ovs = await startOvs(opts.prefix === undefined ? {} : { prefix: opts.prefix });
+  phase('startOvs');
+  try {
+    const plan = planDataCentre(model, ovs.prefix);
+    const limit = opts.concurrency ?? 8;
+    const shaped = opts.shape ?? true;
+    await runBatch(ovs, 'ip', undefined, 'host', hostBatch(plan, ovs.netns));
+    phase('veths');
+    const ovsSide = [...plan.links.flatMap((l) => [l.a.iface, l.b.iface]), ...plan.vms.map((v) => v.port.iface)];
+    await Promise.all([
+      runBatch(ovs, 'ip', ovs.netns, 'ovs-up', ovsSide.map((i) => ['link', 'set', i, 'up'])),
+      forEachLimit(plan.vms, limit, async (v) => {
+        await runBatch(ovs, 'ip', v.namespace, `vm-${v.name.replace(/[^A-Za-z0-9]/g, '_')}`, [
+          ['link', 'set', 'lo', 'up'],
+          ['addr', 'add', `${v.ip}/${VM_PREFIX_LENGTH}`, 'dev', VM_IFACE],
+          ['link', 'set', VM_IFACE, 'up'],
+        ]);
+        // The userspace datapath passes frames on without filling in checksums the sender left to
+        // "hardware", so TCP from a VM would arrive with bad checksums.
+        await nsExec(v.namespace, 'ethtool', '-K', VM_IFACE, 'tx', 'off');
+      }),
+    ]);
+    phase('configure');
+    const target = await switchControllerTarget(ovs, opts.controller);
+    await vsctl(ovs, ...vsctlBuildArgs(plan, target));
+    phase('ovs');
+    await checkOfports(ovs, plan);
+    phase('check');
+    // Only after the ports are in OVS: opening a port without QoS configured, OVS replaces a
+    // root qdisc it does not know (tbf) with the default one.
+    if (shaped) {
+      await runBatch(ovs, 'tc', ovs.netns, 'tc', plan.links.flatMap((l) => [tbfArgs(l.a.iface, l.capacityBps), tbfArgs(l.b.iface, l.capacityBps)]));
+    }
+    phase('shape');
+    timings.total = Math.round(performance.now() - t0);
+    return handle(model, plan, ovs, opts.controller, shaped, timings);
+  } catch (e) {
+    await stopOvs(ovs).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** An interface OVS could not open gets ofport -1 silently; make that a build failure. */
+async function checkOfports(ovs: OvsInstance, plan: DataCentrePlan): Promise<void> {
+  const actual = parseOfports(await vsctl(ovs, '-f', 'csv', '--no-headings', '--columns=name,ofport', 'list', 'Interface'));
+  const want = [...plan.links.flatMap((l) => [l.a, l.b]), ...plan.vms.map((v) => v.port)];
+  const wrong = want.filter((p) => actual.get(p.iface) !== p.port).map((p) => `${p.iface}: want ${p.port}, got ${String(actual.get(p.iface))}`);
+  if (wrong.length > 0) {
+    throw new ScoreError('EMULATION_COMMAND', `Open vSwitch did not take the requested port numbers: ${wrong.slice(0, 5).join('; ')}`, { wrong });
+  }
+}
+
+/**
+ * QEMU's self-announcement after a migration: a RARP request (ethertype 0x8035, op 3, sender =
+ * target = the VM's MAC, addresses 0.0.0.0), plus a gratuitous ARP, broadcast, `rounds` times at
+ * QEMU's growing intervals (50 ms, then +100 ms). Python's AF_PACKET sockets are the smallest
+ * dependency that sends an arbitrary frame (arping cannot send RARP, nping's ARP mode is slow).
+ */
+export const ANNOUNCE_PY = [
+  'import socket, struct, sys, time',
+  'iface, mac, ip, rounds = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", "")), socket.inet_aton(sys.argv[3]), int(sys.argv[4])',
+  'def frame(ethertype, op, spa, tha, tpa):',
+  '    return (b"\\xff" * 6 + mac + struct.pack("!HHHBBH", ethertype, 1, 0x0800, 6, 4, op) + mac + spa + tha + tpa).ljust(60, b"\\0")',
+  'rarp = frame(0x8035, 3, bytes(4), mac, bytes(4))',
+  'garp = frame(0x0806, 1, ip, bytes(6), ip)',
+  's = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)',
+  's.bind((iface, 0))',
+  'for i in range(rounds):',
+  '    if i: time.sleep(0.05 + 0.1 * (i - 1))',
+  '    s.send(rarp); s.send(garp)',
+].join('\n');
+
+function handle(model: Model, plan: DataCentrePlan, ovs: OvsInstance, controller: string, shaped: boolean, timings: Record<string, number>): DataCentre {
+  const bridges = new Map(plan.bridges.map((b) => [b.node, b]));
+  const vms = new Map(plan.vms.map((v) => [v.name, v]));
+  const current = new Map(plan.vms.map((v) => [v.name, v.port]));
+  const links = new Map(plan.links.map((l) => [l.id, l]));
+  const hooks: Array<() => Promise<void>> = [];
+  let stopping: Promise<void> | undefined;
+  let moves: Promise<unknown> = Promise.resolve();
+
+  const bridge = (node: string): BridgePlan => {
+    const b = bridges.get(node);
+    if (b === undefined) throw new ScoreError('TOPOLOGY_INVALID', `no switch or hypervisor "${node}"`, { node });
+    return b;
+  };
+  const vm = (name: string): VmPlan => {
+    const v = vms.get(name);
+    if (v === undefined) throw new ScoreError('UNKNOWN_VM', `no VM "${name}"`, { vm: name });
+    return v;
+  };
+  const link = (id: string): LinkPlan => {
+    const l = links.get(id) ?? plan.links.find((x) => `${x.a.node}-${x.b.node}` === id || `${x.b.node}-${x.a.node}` === id);
+    if (l === undefined) throw new ScoreError('TOPOLOGY_INVALID', `no link "${id}"`, { link: id });
+    return l;
+  };
+  const portOf = (name: string): PortRef => must(current.get(vm(name).name), name);
+
+  const announce = async (name: string, rounds = 3): Promise<void> => {
+    const v = vm(name);
+    await nsExec(v.namespace, resolveTool('python3'), '-c', ANNOUNCE_PY, VM_IFACE, v.mac, v.ip, String(rounds));
+  };
+
+  const moveVm = async (name: string, to: string, mo: MoveOptions = {}): Promise<PortRef> => {
+    const v = vm(name);
+    const target = bridge(to);
+    if (target.kind !== 'hypervisor') throw new ScoreError('UNKNOWN_HYPERVISOR', `"${to}" is not a hypervisor`, { hypervisor: to });
+    const from = portOf(name);
+    if (from.node === to) return from;
+    const used = [...current.values()].filter((p) => p.node === to).map((p) => p.port);
+    const port = lowestFreePort(target.links, used);
+    const nodeIdx = plan.bridges.indexOf(target) + 1;
+    const iface = resourceName(plan.prefix, portLocalName(target.name.slice(plan.prefix.length + 1), nodeIdx, port));
+    const next: PortRef = { node: to, bridge: target.name, port, iface };
+    // The port number is taken before the first await, so concurrent moves cannot pick the same.
+    current.set(name, next);
+    try {
+      await vsctl(ovs, 'del-port', from.bridge, from.iface);
+      // The same cable, renamed after its new port: the VM's eth0 keeps address, MAC, routes and
+      // sockets, and only sees a short carrier loss, as a migrated guest sees a short pause.
+      // (The kernel renames only a link that is down, and applies a rename before flags.)
+      await runBatch(ovs, 'ip', ovs.netns, 'move', [
+        ['link', 'set', 'dev', from.iface, 'down'],
+        ['link', 'set', 'dev', from.iface, 'name', iface],
+        ['link', 'set', 'dev', iface, 'up'],
+      ]);
+      await vsctl(ovs, ...addPortArgs(target.name, iface, { ofport: port }));
+    } catch (e) {
+      // Half-moved cabling is not repaired; the record points back at the old port so that a
+      // retry starts from where the VM most likely still is.
+      current.set(name, from);
+      throw e;
+    }
+    if (mo.announce ?? true) await announce(v.name);
+    return next;
+  };
+
+  return {
+    ovs,
+    model,
+    plan,
+    prefix: plan.prefix,
+    controller,
+    shaped,
+    timings,
+    bridgeOf: (node) => bridge(node).name,
+    dpidOf: (node) => BigInt(`0x${bridge(node).dpid}`),
+    vmNamespace: (name) => vm(name).namespace,
+    vmPort: portOf,
+    hypervisorOf: (name) => portOf(name).node,
+    linkPorts: (id) => {
+      const l = link(id);
+      return { a: l.a, b: l.b };
+    },
+    setLinkUp: async (id, up) => {
+      const l = link(id);
+      await Promise.all([l.a.iface, l.b.iface].map((i) => run('ip', ['-n', ovs.netns, 'link', 'set', 'dev', i, up ? 'up' : 'down'])));
+    },
+    moveVm: (name, to, mo) => {
+      // Moves one at a time: each reads and writes the port table of two bridges.
+      const p = moves.then(() => moveVm(name, to, mo));
+      moves = p.catch(() => undefined);
+      return p;
+    },
+    announce,
+    exec: (name, cmd, ...args) => nsExec(vm(name).namespace, cmd, ...args),
+    onStop: (hook) => {
+      hooks.push(hook);
+    },
+    stop: () => {
+      stopping ??= stopAll(ovs, hooks);
+      return stopping;
+    },
+  };
+}
+
+async function stopAll(ovs: OvsInstance, hooks: ReadonlyArray<() => Promise<void>>): Promise<void> {
+  const errors: unknown[] = [];
+  for (const h of [...hooks].reverse()) await h().catch((e: unknown) => errors.push(e));
+  await stopOvs(ovs).catch((e: unknown) => errors.push(e));
+  if (errors.length > 0) throw errors[0];
+}
+
+/** Namespaces and host links of a run that still exist. */
+export async function remains(prefix: string): Promise<string[]> {
+  const ours = (n: string): boolean => n.startsWith(`${prefix}-`);
+  return [...(await listNetns()).filter(ours), ...(await listLinks()).filter(ours)];
+}
+
+/** Builds, runs `fn`, and removes everything whether `fn` returns or throws. */
+export async function withDataCentre<T>(model: Model, opts: BuildOptions, fn: (dc: DataCentre) => Promise<T>): Promise<T> {
+  const dc = await buildDataCentre(model, opts);
+  let result: T;
+  try {
+    result = await fn(dc);
+  } catch (e) {
+    await dc.stop().catch(() => undefined);
+    throw e;
+  }
+  await dc.stop();
+  return result;
+}
