@@ -29,7 +29,8 @@ import {
   nameOf,
 } from '../constants.ts';
 import { echoReply, errorMsg, hello } from '../builders.ts';
-import { encodeMessage } from '../encode.ts';
+import { Writer } from '../bytes.ts';
+import { encodeInto, encodeMessage } from '../encode.ts';
 import type { FeaturesReply, MultipartKind, MultipartReplyBody, MultipartRequestBody, OfMessage, OfMessageType, Port } from '../messages.ts';
 import { OfStreamParser, type StreamItem } from '../stream.ts';
 import { type OfLog, hex, silentLog } from './log.ts';
@@ -232,15 +233,18 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     return xid;
   }
 
-  /** Several messages in one write burst (cork/uncork lets the kernel see them together). */
+  /** Several messages as one write: one syscall, and back-pressure counts the batch once. */
   postAll(items: readonly { msg: OfMessage; what: string }[]): void {
     this.assertOpen('send');
-    this.socket.cork();
-    try {
-      for (const { msg, what } of items) this.post(msg, what);
-    } finally {
-      this.socket.uncork();
+    if (items.length === 0) return;
+    const w = new Writer(4096);
+    for (const { msg, what } of items) {
+      const xid = this.tracker.allocate();
+      this.tracker.remember(xid, what);
+      encodeInto(w, { ...msg, xid });
     }
+    this.stats.txMessages += items.length - 1;
+    this.writeBytes(w.result());
   }
 
   /** Sends a request and resolves with its reply (all parts, for multipart). */
@@ -466,7 +470,8 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     if (!ok) {
       const offers = bitmap !== undefined ? `versions [${bitmap.map((v) => `0x${v.toString(16)}`).join(', ')}]` : `version 0x${peerVersion.toString(16)}`;
       const text = `S-CORE speaks OpenFlow 1.3 (0x04) only; the switch offers ${offers}`;
-      const err = encodeMessage(errorMsg(0, OFPET.HELLO_FAILED, OFPHFC.INCOMPATIBLE, new TextEncoder().encode(text)));
+      // Not the errorMsg builder: it cuts data to 64 bytes, which suits a copied request, not this text.
+      const err = encodeMessage({ type: 'ERROR', xid: 0, errType: OFPET.HELLO_FAILED, code: OFPHFC.INCOMPATIBLE, data: new TextEncoder().encode(text) });
       // The codec writes 0x04 into every header but HELLO's; the peer reads this ERROR in its own
       // version (HELLO_FAILED's layout is the same in every version), so patch the byte.
       err[0] = Math.min(peerVersion, OFP_VERSION);
