@@ -419,7 +419,7 @@ test('SwitchCommand -> FLOW_MOD / PACKET_OUT as the spec and the controller want
       hardTimeout: 0,
     },
   });
-  const back = decodeMessage(encodeMessage(add)) as OfMessage;
+  const back = decodeMessage(encodeMessage(add));
   assert.equal(back.type, 'FLOW_MOD');
   if (back.type !== 'FLOW_MOD') return;
   assert.equal(back.command, OFPFC.ADD);
@@ -444,7 +444,7 @@ test('SwitchCommand -> FLOW_MOD / PACKET_OUT as the spec and the controller want
   assert.deepEqual(portInfo(port(4, { config: 0, state: OFPPS.LIVE, currSpeed: 5 })), { port: 4, hwAddr: '02:00:00:00:00:04', up: true, speedKbps: 5, name: 'p4' });
 });
 
-test('xids: never 0, skip ones in use, wrap at 2^32', () => {
+test('xids: never 0, skip ones in use, wrap at 2^32', async () => {
   const t = new RequestTracker(1000);
   (t as unknown as { nextXid: number }).nextXid = 0xffffffff;
   assert.equal(t.allocate(), 0xffffffff);
@@ -452,5 +452,5 @@ test('xids: never 0, skip ones in use, wrap at 2^32', () => {
   const p = t.expect(2, 'x', ['BARRIER_REPLY'], 1000);
   assert.equal(t.allocate(), 3);
   t.offer({ type: 'BARRIER_REPLY', xid: 2 });
-  return p;
+  assert.deepEqual(await p, [{ type: 'BARRIER_REPLY', xid: 2 }]);
 });
