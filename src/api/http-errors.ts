@@ -1,0 +1,86 @@
+import type { FastifyError } from 'fastify';
+import { isScoreError, type ErrorCode } from '../errors/errors.ts';
+
+/** The one error shape every API response uses: `{ error: { code, message, details? } }`. */
+export interface ErrorPayload {
+  error: { code: string; message: string; details?: Record<string, unknown> };
+}
+
+export interface HttpFailure {
+  readonly status: number;
+  readonly body: ErrorPayload;
+  /** true when the failure is ours (a bug), so it is worth a log line with the stack */
+  readonly internal: boolean;
+}
+
+/**
+ * HTTP status per ScoreError code. Codes not listed are server-side failures (500) that keep their
+ * own code, so a client can still tell an OpenFlow timeout from a bug; INTERNAL is reserved for
+ * exceptions that are not ScoreErrors at all.
+ */
+export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
+  API_BAD_REQUEST: 400,
+  API_UNAUTHORIZED: 401,
+  API_FORBIDDEN: 403,
+  API_NOT_FOUND: 404,
+  UNKNOWN_VM: 404,
+  UNKNOWN_HYPERVISOR: 404,
+  UNKNOWN_LINK: 404,
+  NO_AGENT: 404,
+  // Both endpoints exist and are known, the network just does not join them: not a "no such
+  // resource" 404, which clients would confuse with a misspelt hypervisor name.
+  NO_PATH: 422,
+  ORCHESTRATION_RUNNING: 409,
+  ORCHESTRATION_IDLE: 409,
+  MIGRATION_IN_PROGRESS: 409,
+  TOPOLOGY_INVALID: 422,
+  CAPACITY_EXCEEDED: 422,
+  AGENT_UNREACHABLE: 502,
+  MIGRATION_FAILED: 502,
+  MIGRATION_TIMEOUT: 504,
+};
+
+export function errorPayload(code: string, message: string, details?: Record<string, unknown>): ErrorPayload {
+  return details === undefined || Object.keys(details).length === 0 ? { error: { code, message } } : { error: { code, message, details } };
+}
+
+interface ValidationIssue {
+  instancePath?: string;
+  message?: string;
+  keyword?: string;
+  params?: unknown;
+}
+
+const MAX_ISSUES = 10;
+
+/** Turns anything thrown while handling a request into a status and an error body. */
+export function toHttpFailure(err: unknown): HttpFailure {
+  if (isScoreError(err)) {
+    const status = STATUS_BY_CODE[err.code] ?? 500;
+    return { status, body: errorPayload(err.code, err.message, { ...err.details }), internal: status === 500 };
+  }
+  const fe = err as Partial<FastifyError> & { validation?: ValidationIssue[]; validationContext?: string };
+  if (Array.isArray(fe.validation)) {
+    const issues = fe.validation.slice(0, MAX_ISSUES).map((i) => ({
+      path: i.instancePath ?? '',
+      message: i.message ?? 'invalid',
+      keyword: i.keyword ?? 'unknown',
+      ...(i.params !== undefined && typeof i.params === 'object' && Object.keys(i.params as object).length > 0 ? { params: i.params } : {}),
+    }));
+    return {
+      status: 400,
+      body: errorPayload('API_BAD_REQUEST', fe.message ?? 'invalid request', { part: fe.validationContext ?? 'request', issues }),
+      internal: false,
+    };
+  }
+  const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500;
+  if (status === 413) {
+    return { status, body: errorPayload('API_BAD_REQUEST', 'the request body is too large', { reason: 'body-too-large' }), internal: false };
+  }
+  if (status >= 400 && status < 500) {
+    // Fastify's own client errors: malformed JSON, prototype-poisoning keys, unsupported media type.
+    const reason = fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupported-media-type' : fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'empty-body' : 'malformed-body';
+    return { status, body: errorPayload('API_BAD_REQUEST', fe.message ?? 'bad request', { reason }), internal: false };
+  }
+  return { status: 500, body: errorPayload('INTERNAL', 'internal error; see the controller log'), internal: true };
+}
