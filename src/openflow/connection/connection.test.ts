@@ -4,7 +4,6 @@ import { isScoreError } from '../../errors/errors.ts';
 import { encodeMessage } from '../encode.ts';
 import { decodeMessage } from '../decode.ts';
 import { OFPBRC, OFPCML, OFPET, OFPFC, OFPFF, OFPHFC, OFPMPF, OFPP, OFPPC, OFPPR, OFPPS, OFPTT, OFPT, OFPRR, OFPR } from '../constants.ts';
-import type { OfMessage } from '../messages.ts';
 import { FakeSwitch, flow, port, startPlane, until } from './fake-switch.testing.ts';
 import { commandToMessage, portInfo } from './translate.ts';
 import { RequestTracker } from './requests.ts';
