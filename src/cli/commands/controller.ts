@@ -1,0 +1,182 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { ScoreError } from '../../errors/errors.ts';
+import type { Dpid } from '../../controller/commands.ts';
+import * as ctl from '../../controller/controller.ts';
+import type { ControllerOptions } from '../../controller/controller.ts';
+import { openflowDataPlane, type OfLog, type LogLevel, type OpenflowDataPlane } from '../../openflow/connection/index.ts';
+import { DEFAULT_OPENFLOW_PORT } from '../../openflow/connection/server.ts';
+import { realClock } from '../../runtime/clock.ts';
+import { startRuntime, type Runtime } from '../../runtime/controller-runtime.ts';
+import { scenarioDpids } from '../../scenario/dpids.ts';
+import { loadScenarioFile } from '../../scenario/load.ts';
+import { formatBps } from '../../scenario/bandwidth.ts';
+import { parseNumberOption } from './simulate.ts';
+
+/**
+ * `score controller`: the S-CORE controller over real OpenFlow 1.3 switches. This is a
+ * composition root: it picks the real clock, real sockets and a random LLDP nonce.
+ */
+export interface ControllerRunOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly scenario?: string;
+  readonly pollMs: number;
+  readonly probeMs?: number;
+  readonly reportMs: number;
+  readonly tls?: { cert: string; key: string; ca?: string };
+  readonly echoIntervalMs?: number;
+  readonly echoTimeoutMs?: number;
+  readonly verbose?: boolean;
+  readonly out?: (line: string) => void;
+}
+
+export interface RunningController {
+  readonly runtime: Runtime;
+  readonly dataPlane: OpenflowDataPlane;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+function stamp(): string {
+  return new Date().toISOString().slice(11, 23);
+}
+
+export async function startController(o: ControllerRunOptions): Promise<RunningController> {
+  const out = o.out ?? ((s: string) => console.log(s));
+  const line = (s: string): void => out(`${stamp()} ${s}`);
+  const minLevel = o.verbose === true ? 0 : 1;
+  const log: OfLog = (level, message, details) => {
+    if (LEVELS[level] < minLevel) return;
+    const extra = level === 'info' || details === undefined ? '' : ` ${JSON.stringify(details, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v))}`;
+    line(`${level === 'info' ? '' : `${level.toUpperCase()} `}openflow: ${message}${extra}`);
+  };
+
+  let controllerOptions: ControllerOptions = { nonce: randomBytes(8) };
+  let vmNames = new Map<string, string>();
+  if (o.scenario !== undefined) {
+    const { file, scenario, model } = loadScenarioFile(o.scenario);
+    const dpids = scenarioDpids(scenario);
+    controllerOptions = {
+      ...controllerOptions,
+      names: new Map([...dpids].map(([name, dpid]) => [dpid, name])),
+      hypervisors: new Set(scenario.hypervisors.map((h) => dpids.get(h.id) as Dpid)),
+    };
+    vmNames = new Map([...model.vmInfo].map(([vm, info]) => [info.mac.toLowerCase(), vm]));
+    line(`scenario ${scenario.name} (${file}): ${scenario.switches.length} switches, ${scenario.hypervisors.length} hypervisors; names by dpid`);
+  }
+
+  const dataPlane = openflowDataPlane({
+    port: o.port,
+    host: o.host,
+    tls: o.tls,
+    echoIntervalMs: o.echoIntervalMs,
+    echoTimeoutMs: o.echoTimeoutMs,
+    log,
+  });
+  let lastReport = 0;
+  const runtime = await startRuntime({
+    controller: controllerOptions,
+    dataPlane,
+    clock: realClock,
+    pollMs: o.pollMs,
+    probeMs: o.probeMs,
+    onEvent: (e, c) => line(ctl.describeEvent(c, e)),
+    onError: (message, err) => line(`WARN ${message}: ${err instanceof ScoreError ? `${err.code} ${err.message}` : String(err)}`),
+    onPoll: (c) => {
+      const now = realClock.now();
+      if (now - lastReport < o.reportMs) return;
+      lastReport = now;
+      for (const l of report(c, now, vmNames)) out(l);
+    },
+  });
+  const port = dataPlane.address().port;
+  return { runtime, dataPlane, port, stop: () => runtime.stop() };
+}
+
+/** The periodic summary: measured VM-pair rates and link utilisation per layer. */
+export function report(c: ctl.Controller, now: number, vmNames: ReadonlyMap<string, string> = new Map()): string[] {
+  const lines: string[] = [];
+  const name = (mac: string): string => vmNames.get(mac.toLowerCase()) ?? mac;
+  const pairs = ctl.pairRates(c, now).filter((p) => p.bytesPerSecond > 0).sort((a, b) => b.bytesPerSecond - a.bytesPerSecond);
+  const links = ctl.linkUtilisation(c);
+  lines.push(`-- ${stamp()} ${c.disc.switches.size} switches, ${links.length} links, ${c.hosts.byMac.size} hosts, ${pairs.length} measured VM pairs`);
+  if (pairs.length > 0) {
+    const w = Math.max(...pairs.map((p) => `${name(p.src)} -> ${name(p.dst)}`.length));
+    for (const p of pairs.slice(0, 20)) {
+      lines.push(`   ${`${name(p.src)} -> ${name(p.dst)}`.padEnd(w)}  ${formatBps(p.bytesPerSecond * 8).padStart(12)}  path weight ${p.pathWeight}`);
+    }
+    if (pairs.length > 20) lines.push(`   ... ${pairs.length - 20} more`);
+  }
+  const byLayer = new Map<number, ctl.LinkUtilisation[]>();
+  for (const l of links) byLayer.set(l.layer, [...(byLayer.get(l.layer) ?? []), l]);
+  for (const [layer, ls] of [...byLayer].sort((a, b) => a[0] - b[0])) {
+    const mean = ls.reduce((s, l) => s + l.utilisation, 0) / ls.length;
+    const top = ls.reduce((a, b) => (b.utilisation > a.utilisation ? b : a));
+    lines.push(
+      `   layer ${layer}: ${ls.length} links, mean ${(mean * 100).toFixed(1)}%, max ${(top.utilisation * 100).toFixed(1)}% on ${top.link} (${formatBps(Math.max(top.abBps, top.baBps))} of ${formatBps(top.capacityBps)})`,
+    );
+  }
+  return lines;
+}
+
+interface CliOptions {
+  port: string;
+  host: string;
+  scenario?: string;
+  pollMs: string;
+  reportMs: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  verbose?: boolean;
+}
+
+function readPem(option: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ScoreError('CLI_USAGE', `${option}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { path });
+  }
+}
+
+export function registerController(program: Command): void {
+  program
+    .command('controller')
+    .description('run the S-CORE controller for real OpenFlow 1.3 switches (Open vSwitch, Mininet --controller remote)')
+    .option('-p, --port <port>', 'TCP port to listen on for switches', String(DEFAULT_OPENFLOW_PORT))
+    .option('--host <address>', 'address to listen on', '0.0.0.0')
+    .option('-s, --scenario <file|name>', 'scenario for switch names (by dpid) and the hypervisor list, e.g. paper')
+    .option('--poll-ms <ms>', 'flow and port statistics period', '1000')
+    .option('--report-ms <ms>', 'period of the rates and utilisation summary', '5000')
+    .option('--tls-cert <file>', 'PEM certificate: switches connect over TLS (ssl: targets)')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--tls-ca <file>', 'PEM CA: switches must present a certificate it signed')
+    .option('-v, --verbose', 'also log debug lines (handshake steps, dropped messages)')
+    .action(async (opts: CliOptions) => {
+      const port = parseNumberOption('--port', opts.port, 0) as number;
+      if (!Number.isInteger(port) || port > 65535) throw new ScoreError('CLI_USAGE', `--port: expected 0-65535, got "${opts.port}"`);
+      const pollMs = parseNumberOption('--poll-ms', opts.pollMs, 50) as number;
+      const reportMs = parseNumberOption('--report-ms', opts.reportMs, 0) as number;
+      if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new ScoreError('CLI_USAGE', '--tls-cert and --tls-key go together');
+      const tls =
+        opts.tlsCert !== undefined && opts.tlsKey !== undefined
+          ? {
+              cert: readPem('--tls-cert', opts.tlsCert),
+              key: readPem('--tls-key', opts.tlsKey),
+              ...(opts.tlsCa === undefined ? {} : { ca: readPem('--tls-ca', opts.tlsCa) }),
+            }
+          : undefined;
+      const running = await startController({ port, host: opts.host, scenario: opts.scenario, pollMs, reportMs, tls, verbose: opts.verbose });
+      console.log(`${stamp()} S-CORE controller up on port ${running.port}; Ctrl-C stops`);
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      });
+      console.log(`${stamp()} ${signal}: stopping (switches disconnected, listener closed)`);
+      await running.stop();
+    });
+}
