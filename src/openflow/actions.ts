@@ -1,8 +1,12 @@
 /** Actions (OpenFlow 1.3 section 7.2.5). Experimenter actions keep their bytes untouched. */
 import { ScoreError } from '../errors/errors.ts';
-import { OFPAT } from './constants.ts';
+import * as K from './constants.ts';
 import { type Reader, type Writer, badLength } from './bytes.ts';
 import { type OxmField, readOxm, writeOxm } from './oxm.ts';
+
+// Under tsx (esbuild), every use of an imported binding is a getter call; the hot paths read
+// module-local copies instead.
+const { OFPAT } = K;
 
 export type Action =
   | { type: 'OUTPUT'; port: number; maxLen: number }

@@ -3,18 +3,7 @@
  * run out, OF_BAD_LENGTH when a length field cannot be right, OF_BAD_VERSION, OF_UNKNOWN_TYPE.
  */
 import { ScoreError } from '../errors/errors.ts';
-import {
-  OFP_HEADER_LEN,
-  OFP_VERSION,
-  OFPET,
-  OFPHET_VERSIONBITMAP,
-  OFPMBT,
-  OFPMP,
-  OFPQT,
-  OFPT,
-  OFPTFPT,
-  OFPXMC,
-} from './constants.ts';
+import * as K from './constants.ts';
 import { Reader, badLength, formatMac } from './bytes.ts';
 import { readActions } from './actions.ts';
 import { readInstructions } from './instructions.ts';
@@ -39,6 +28,10 @@ import type {
   TableFeatureProperty,
   TableFeatures,
 } from './messages.ts';
+
+// Under tsx (esbuild), every use of an imported binding is a getter call; the hot paths read
+// module-local copies instead.
+const { OFP_HEADER_LEN, OFP_VERSION, OFPET, OFPHET_VERSIONBITMAP, OFPMBT, OFPMP, OFPQT, OFPT, OFPTFPT, OFPXMC } = K;
 
 export interface OfHeader {
   version: number;

@@ -4,17 +4,7 @@
  * Bad input (wrong types, out-of-range numbers, unknown names) is an OF_ENCODE ScoreError.
  */
 import { ScoreError } from '../errors/errors.ts';
-import {
-  OFP_VERSION,
-  OFPET,
-  OFPHET_VERSIONBITMAP,
-  OFPMBT,
-  OFPMP,
-  OFPQT,
-  OFPT,
-  OFPTFPT,
-  OFPXMC,
-} from './constants.ts';
+import * as K from './constants.ts';
 import { Writer, parseMacInto } from './bytes.ts';
 import { writeActions } from './actions.ts';
 import { writeInstructions } from './instructions.ts';
@@ -34,6 +24,10 @@ import type {
   TableFeatureProperty,
   TableFeatures,
 } from './messages.ts';
+
+// Under tsx (esbuild), every use of an imported binding is a getter call; the hot paths read
+// module-local copies instead.
+const { OFP_VERSION, OFPET, OFPHET_VERSIONBITMAP, OFPMBT, OFPMP, OFPQT, OFPT, OFPTFPT, OFPXMC } = K;
 
 // One growing buffer reused by every call: encoding is synchronous, so it is never shared
 // between two messages, and most messages then cost one allocation (the returned copy).

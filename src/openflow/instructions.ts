@@ -1,8 +1,12 @@
 /** Instructions (OpenFlow 1.3 section 7.2.4). */
 import { ScoreError } from '../errors/errors.ts';
-import { OFPIT } from './constants.ts';
+import * as K from './constants.ts';
 import { type Reader, type Writer, badLength } from './bytes.ts';
 import { type Action, readActions, writeActions } from './actions.ts';
+
+// Under tsx (esbuild), every use of an imported binding is a getter call; the hot paths read
+// module-local copies instead.
+const { OFPIT } = K;
 
 export type Instruction =
   | { type: 'GOTO_TABLE'; tableId: number }

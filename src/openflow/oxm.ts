@@ -4,7 +4,7 @@
  * message from a switch that speaks extensions still decodes and re-encodes byte for byte.
  */
 import { ScoreError } from '../errors/errors.ts';
-import { OFPMT_OXM, OFPXMC } from './constants.ts';
+import * as K from './constants.ts';
 import {
   type Reader,
   type Writer,
@@ -16,6 +16,10 @@ import {
   parseIpv6Into,
   parseMacInto,
 } from './bytes.ts';
+
+// Under tsx (esbuild), every use of an imported binding is a getter call; the hot paths read
+// module-local copies instead.
+const { OFPMT_OXM, OFPXMC } = K;
 
 type Kind = 'uint' | 'u64' | 'mac' | 'ipv4' | 'ipv6';
 
