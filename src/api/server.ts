@@ -126,11 +126,14 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
     logger: options.logger === true ? { serializers: { req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url) }) } } : false,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     routerOptions: { maxParamLength: 256 },
-    // find-my-way reports undecodable URLs (`%E0%A4%A`) here, outside the error handler.
+    // find-my-way reports undecodable URLs (`%E0%A4%A`) and over-long path segments here, outside
+    // the error handler.
     frameworkErrors: (_err, _req, res) => {
       // Its reply type is generic over a route that does not exist; the plain reply is what it is.
       const reply = res as unknown as FastifyReply;
-      void reply.code(400).send(errorPayload('API_BAD_REQUEST', 'the URL cannot be decoded', { reason: 'bad-url' }));
+      void reply.code(400).send(errorPayload('API_BAD_REQUEST', 'the URL cannot be routed: bad percent-encoding or a path segment over 256 characters', {
+          reason: 'bad-url',
+        }));
     },
   });
 
