@@ -14,6 +14,7 @@ import { ScoreError } from '../../errors/errors.ts';
 import type { OfMessage } from '../messages.ts';
 import { type ConnectionTimers, OfConnection, formatDpidHex } from './connection.ts';
 import { type OfLog, silentLog } from './log.ts';
+import { isSwitchPort } from './translate.ts';
 
 export const DEFAULT_OPENFLOW_PORT = 6653;
 
@@ -103,7 +104,8 @@ export class OfServer extends EventEmitter<OfServerEvents> {
     conn.on('ready', () => {
       const dpid = conn.dpid as bigint;
       this.switches.set(dpid, conn);
-      this.log('info', `switch ${formatDpidHex(dpid)} connected from ${conn.remote}: ${conn.ports.size} ports`);
+      const ports = [...conn.ports.keys()].filter(isSwitchPort).length;
+      this.log('info', `switch ${formatDpidHex(dpid)} connected from ${conn.remote}: ${ports} ports (${conn.features?.nTables ?? '?'} tables)`);
       this.emit('switch-up', conn);
     });
     conn.on('message', (m) => this.emit('message', conn, m));
