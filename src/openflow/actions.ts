@@ -1,11 +1,15 @@
 /** Actions (OpenFlow 1.3 section 7.2.5). Experimenter actions keep their bytes untouched. */
 import { ScoreError } from '../errors/errors.ts';
 import * as K from './constants.ts';
-import { type Reader, type Writer, badLength } from './bytes.ts';
-import { type OxmField, readOxm, writeOxm } from './oxm.ts';
+import { type Reader, type Writer } from './bytes.ts';
+import * as bytesMod from './bytes.ts';
+import { type OxmField } from './oxm.ts';
+import * as oxmMod from './oxm.ts';
 
 // Under tsx (esbuild), every use of an imported binding is a getter call; the hot paths read
 // module-local copies instead.
+const { badLength } = bytesMod;
+const { readOxm, writeOxm } = oxmMod;
 const { OFPAT } = K;
 
 export type Action =

@@ -187,7 +187,8 @@ export class Writer {
   }
   zeros(n: number): void {
     this.ensure(n);
-    this.buf.fill(0, this.pos, this.pos + n);
+    // A loop beats fill() for the few bytes of padding structures have.
+    for (let i = 0; i < n; i++) this.buf[this.pos + i] = 0;
     this.pos += n;
   }
   /** Zero bytes up to the next multiple of 8 counted from `start`. */
@@ -217,10 +218,29 @@ export class Writer {
     if (v > 0xffff) throw new ScoreError('OF_ENCODE', `${what}: length ${v} does not fit in 16 bits`, { field: what, length: v });
     this.dv.setUint16(at, v);
   }
+  /**
+   * A copy of what was written. Small results are views into a shared slab (as Node's Buffer
+   * pool does): allocating a fresh small typed array costs more than encoding a flow-mod.
+   * Their `.buffer` is the slab, so use byteOffset/byteLength when going through it.
+   */
   result(): Uint8Array {
-    return this.buf.slice(0, this.pos);
+    const n = this.pos;
+    if (n > SLAB_MAX_RESULT) return this.buf.slice(0, n);
+    if (slabUsed + n > SLAB_SIZE) {
+      slab = new ArrayBuffer(SLAB_SIZE);
+      slabUsed = 0;
+    }
+    const out = new Uint8Array(slab, slabUsed, n);
+    out.set(this.buf.subarray(0, n));
+    slabUsed += (n + 7) & ~7;
+    return out;
   }
 }
+
+const SLAB_SIZE = 64 * 1024;
+const SLAB_MAX_RESULT = 2048;
+let slab = new ArrayBuffer(SLAB_SIZE);
+let slabUsed = 0;
 
 // ---- addresses: the codec shows MACs and IPs as strings, the form operators read and type ----
 

@@ -60,7 +60,7 @@ test('round trip of flow-mods, packet-ins and flow-stats replies (focused)', () 
 
 test('length fields are written by the encoder and checked by the decoder', () => {
   const bytes = encodeMessage(flowMod({ match: [oxm('in_port', 1)], actions: [act.output(2)] }));
-  const dv = new DataView(bytes.buffer);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   assert.equal(dv.getUint16(2), bytes.length);
   // ofp_match: type 1, length 4 + 8 (one in_port TLV), then 4 bytes of padding
   assert.equal(dv.getUint16(48), 1);
@@ -203,4 +203,20 @@ test('address text forms', () => {
   for (const bad of ['10.0.0', '10.0.0.1.2', '256.0.0.0', '1..2.3', '']) assert.equal(parseIpv4(bad), -1, bad);
   assert.ok(parseMacInto('AA-bb-cc-dd-ee-ff', b, 0));
   assert.equal(parseMacInto('aa:bb:cc:dd:ee', b, 0), false);
+});
+
+test('a Node Buffer as input: decoded bytes are copies, not views of the buffer', () => {
+  const buf = Buffer.from(encodeMessage({ type: 'ECHO_REQUEST', xid: 1, data: Uint8Array.of(5, 6, 7) }));
+  const m = decodeMessage(buf);
+  buf.fill(0);
+  assert.ok(m.type === 'ECHO_REQUEST');
+  assert.deepStrictEqual(m.data, Uint8Array.of(5, 6, 7));
+});
+
+test('encoded messages stay intact when many are encoded after them', () => {
+  const first = encodeMessage(flowMod({ xid: 1, match: [oxm('in_port', 1)] }));
+  const copy = hex(first);
+  for (let i = 0; i < 5000; i++) encodeMessage(flowMod({ xid: i, match: [oxm('eth_dst', '02:00:00:00:00:01')] }));
+  assert.equal(hex(first), copy);
+  assert.equal(first.byteLength, first.length);
 });

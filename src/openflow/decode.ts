@@ -4,10 +4,11 @@
  */
 import { ScoreError } from '../errors/errors.ts';
 import * as K from './constants.ts';
-import { Reader, badLength, formatMac } from './bytes.ts';
-import { readActions } from './actions.ts';
-import { readInstructions } from './instructions.ts';
-import { readMatch } from './oxm.ts';
+import { Reader } from './bytes.ts';
+import * as bytesMod from './bytes.ts';
+import * as actionsMod from './actions.ts';
+import * as instructionsMod from './instructions.ts';
+import * as oxmMod from './oxm.ts';
 import type {
   Bucket,
   FeatureId,
@@ -31,6 +32,10 @@ import type {
 
 // Under tsx (esbuild), every use of an imported binding is a getter call; the hot paths read
 // module-local copies instead.
+const { badLength, formatMac } = bytesMod;
+const { readActions } = actionsMod;
+const { readInstructions } = instructionsMod;
+const { readMatch } = oxmMod;
 const { OFP_HEADER_LEN, OFP_VERSION, OFPET, OFPHET_VERSIONBITMAP, OFPMBT, OFPMP, OFPQT, OFPT, OFPTFPT, OFPXMC } = K;
 
 export interface OfHeader {
@@ -55,6 +60,9 @@ for (const [k, v] of Object.entries(OFPT)) TYPE_NAMES[v] = k;
 /** Decodes exactly one message; `bytes` must hold it and nothing more. */
 export function decodeMessage(bytes: Uint8Array): OfMessage {
   if (!(bytes instanceof Uint8Array)) throw new ScoreError('OF_BAD_VALUE', 'decodeMessage needs a Uint8Array', {});
+  // A Node Buffer's slice() is a view, not a copy: read through a plain Uint8Array so that
+  // decoded byte fields never alias the caller's (possibly reused) socket buffer.
+  if (bytes.constructor !== Uint8Array) bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const r = new Reader(bytes);
   r.need(OFP_HEADER_LEN, 'OpenFlow header');
   const version = r.u8();

@@ -5,11 +5,12 @@
  */
 import { ScoreError } from '../errors/errors.ts';
 import * as K from './constants.ts';
-import { Writer, parseMacInto } from './bytes.ts';
-import { writeActions } from './actions.ts';
-import { writeInstructions } from './instructions.ts';
-import { writeMatch } from './oxm.ts';
-import { bitmapWords } from './decode.ts';
+import { Writer } from './bytes.ts';
+import * as bytesMod from './bytes.ts';
+import * as actionsMod from './actions.ts';
+import * as instructionsMod from './instructions.ts';
+import * as oxmMod from './oxm.ts';
+import * as decodeMod from './decode.ts';
 import type {
   Bucket,
   FeatureId,
@@ -27,6 +28,11 @@ import type {
 
 // Under tsx (esbuild), every use of an imported binding is a getter call; the hot paths read
 // module-local copies instead.
+const { parseMacInto } = bytesMod;
+const { writeActions } = actionsMod;
+const { writeInstructions } = instructionsMod;
+const { writeMatch } = oxmMod;
+const { bitmapWords } = decodeMod;
 const { OFP_VERSION, OFPET, OFPHET_VERSIONBITMAP, OFPMBT, OFPMP, OFPQT, OFPT, OFPTFPT, OFPXMC } = K;
 
 // One growing buffer reused by every call: encoding is synchronous, so it is never shared

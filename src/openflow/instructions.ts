@@ -1,11 +1,15 @@
 /** Instructions (OpenFlow 1.3 section 7.2.4). */
 import { ScoreError } from '../errors/errors.ts';
 import * as K from './constants.ts';
-import { type Reader, type Writer, badLength } from './bytes.ts';
-import { type Action, readActions, writeActions } from './actions.ts';
+import { type Reader, type Writer } from './bytes.ts';
+import * as bytesMod from './bytes.ts';
+import { type Action } from './actions.ts';
+import * as actionsMod from './actions.ts';
 
 // Under tsx (esbuild), every use of an imported binding is a getter call; the hot paths read
 // module-local copies instead.
+const { badLength } = bytesMod;
+const { readActions, writeActions } = actionsMod;
 const { OFPIT } = K;
 
 export type Instruction =

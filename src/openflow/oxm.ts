@@ -5,20 +5,12 @@
  */
 import { ScoreError } from '../errors/errors.ts';
 import * as K from './constants.ts';
-import {
-  type Reader,
-  type Writer,
-  badLength,
-  formatIpv4,
-  formatIpv6,
-  formatMac,
-  parseIpv4,
-  parseIpv6Into,
-  parseMacInto,
-} from './bytes.ts';
+import { type Reader, type Writer } from './bytes.ts';
+import * as bytesMod from './bytes.ts';
 
 // Under tsx (esbuild), every use of an imported binding is a getter call; the hot paths read
 // module-local copies instead.
+const { badLength, formatIpv4, formatIpv6, formatMac, parseIpv4, parseIpv6Into, parseMacInto } = bytesMod;
 const { OFPMT_OXM, OFPXMC } = K;
 
 type Kind = 'uint' | 'u64' | 'mac' | 'ipv4' | 'ipv6';
@@ -106,8 +98,6 @@ export function oxmSpec(name: string): Spec | undefined {
   return BY_NAME.get(name);
 }
 
-const scratch = new Uint8Array(16);
-
 function readValue(r: Reader, spec: Spec): number | bigint | string {
   switch (spec.kind) {
     case 'uint':
@@ -149,8 +139,9 @@ function writeValue(w: Writer, spec: Spec, v: unknown): void {
       w.u64(v as bigint, spec.name);
       return;
     case 'mac':
-      if (!parseMacInto(v as string, scratch, 0)) throw badValue(spec, v);
-      w.bytes(scratch.subarray(0, 6), spec.name);
+      w.ensure(6);
+      if (!parseMacInto(v as string, w.buf, w.pos)) throw badValue(spec, v);
+      w.pos += 6;
       return;
     case 'ipv4': {
       const n = parseIpv4(v as string);
@@ -159,8 +150,9 @@ function writeValue(w: Writer, spec: Spec, v: unknown): void {
       return;
     }
     case 'ipv6':
-      if (!parseIpv6Into(v as string, scratch, 0)) throw badValue(spec, v);
-      w.bytes(scratch.subarray(0, 16), spec.name);
+      w.ensure(16);
+      if (!parseIpv6Into(v as string, w.buf, w.pos)) throw badValue(spec, v);
+      w.pos += 16;
       return;
   }
 }
@@ -198,10 +190,10 @@ export function writeOxm(w: Writer, f: OxmField): void {
   const spec = BY_NAME.get(f.field);
   if (spec === undefined) throw new ScoreError('OF_ENCODE', `unknown OXM field ${String(f.field)}`, { field: f.field });
   const hasMask = f.mask !== undefined;
-  w.ensure(4);
-  w.u16(OFPXMC.OPENFLOW_BASIC, 'oxm class');
-  w.u8((spec.code << 1) | (hasMask ? 1 : 0), 'oxm field');
-  w.u8(hasMask ? 2 * spec.size : spec.size, 'oxm length');
+  w.ensure(4 + 2 * spec.size);
+  // class, field, has-mask bit and length in one 32-bit word
+  w.dv.setUint32(w.pos, ((OFPXMC.OPENFLOW_BASIC << 16) | (spec.code << 9) | (hasMask ? 0x100 : 0) | (hasMask ? 2 * spec.size : spec.size)) >>> 0);
+  w.pos += 4;
   writeValue(w, spec, f.value);
   if (hasMask) writeValue(w, spec, f.mask);
 }
