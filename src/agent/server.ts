@@ -1,21 +1,23 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { AgentCostBody, AgentCostDto, AgentDecideBody, AgentDecideDto, ErrorBody, type AgentDecide, type AgentDecideResult } from '../api/contract.ts';
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { AgentCostBody, AgentDecideBody, type AgentDecide, type AgentDecideResult } from '../api/contract.ts';
 import { ScoreError, isScoreError, type ErrorCode } from '../errors/errors.ts';
 import type { Agent } from './agent.ts';
 
 /** The agent's own small HTTP API, called by the controller's orchestrator (agent token). */
 const STATUS: Partial<Record<ErrorCode, number>> = { UNKNOWN_VM: 404, MIGRATION_IN_PROGRESS: 409, API_BAD_REQUEST: 400, API_UNAUTHORIZED: 401, AGENT_UNREACHABLE: 502, NO_PATH: 422 };
 
+/** Compares digests, so neither the token's bytes nor its length leak through timing. */
 function sameToken(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  const digest = (x: string): Buffer => createHash('sha256').update(x).digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }
 
 export function buildAgentServer(agent: Agent, token: string): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 16 * 1024 }).withTypeProvider<TypeBoxTypeProvider>();
+  // TypeBox's own checker, as the controller's API uses: no AJV compile per agent at start-up.
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
   app.addHook('onRequest', (req, _reply, next) => {
     const h = req.headers.authorization ?? '';
     if (req.url !== '/agent/v1/health' && (!h.startsWith('Bearer ') || !sameToken(h.slice(7), token))) {
@@ -30,11 +32,14 @@ export function buildAgentServer(agent: Agent, token: string): FastifyInstance {
     if (e.validation !== undefined || (e.statusCode !== undefined && e.statusCode < 500)) {
       return reply.status(e.statusCode ?? 400).send({ error: { code: 'API_BAD_REQUEST', message: e.message ?? 'bad request' } });
     }
-    return reply.status(500).send({ error: { code: 'INTERNAL', message: e.message ?? 'internal error' } });
+    // A bug's message may carry internals; the caller gets the code, the log gets the rest.
+    console.error('agent: internal error', err);
+    return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error in the agent' } });
   });
   app.get('/agent/v1/health', () => ({ hypervisor: agent.hypervisor, ok: true }));
-  app.post('/agent/v1/cost', { schema: { body: AgentCostBody, response: { 200: AgentCostDto, '4xx': ErrorBody } } }, (req) => agent.cost(req.body.vm));
-  app.post('/agent/v1/decide', { schema: { body: AgentDecideBody, response: { 200: AgentDecideDto, '4xx': ErrorBody } } }, (req) => agent.decide(req.body));
+  // Replies are the agent's own typed objects; plain JSON.stringify serialises them.
+  app.post('/agent/v1/cost', { schema: { body: AgentCostBody } }, (req) => agent.cost(req.body.vm));
+  app.post('/agent/v1/decide', { schema: { body: AgentDecideBody } }, (req) => agent.decide(req.body));
   return app;
 }
 

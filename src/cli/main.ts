@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { isScoreError } from '../errors/errors.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerSimulate } from './commands/simulate.ts';
+import { registerAgent } from './commands/agent.ts';
 
 /** Composition root of the `score` command: each command registers itself from its own module. */
 const program = new Command()
@@ -12,6 +13,7 @@ const program = new Command()
 
 registerDemo(program);
 registerSimulate(program);
+registerAgent(program);
 
 try {
   await program.parseAsync(process.argv);

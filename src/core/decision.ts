@@ -118,5 +118,5 @@ export function decide(input: DecisionInput): Decision {
 }
 
 function fmt(x: number): string {
-  return Number.isInteger(x) ? String(x) : x.toFixed(2);
+  return String(+x.toFixed(2));
 }

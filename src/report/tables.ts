@@ -7,8 +7,9 @@ const PLAIN = {
   chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
 };
 
+/** Measured costs carry float noise (19000.000001); two decimals are more than any rate is worth. */
 function fmtCost(x: number): string {
-  return Number.isInteger(x) ? String(x) : x.toFixed(1);
+  return String(+x.toFixed(2));
 }
 
 function pct(x: number): string {

@@ -33,7 +33,7 @@ export interface PrintOptions {
 /** Prints what `demo` and `simulate` show: per policy the step table and reasons, then the comparison. */
 export function printRuns(model: Model, runs: readonly RunRecord[], { out }: PrintOptions): void {
   for (const r of runs) {
-    out(`\n== ${r.policy}: ${r.migrations} migration(s) in ${r.rounds} round(s), cost ${r.initialCost} -> ${r.finalCost}${r.converged ? '' : ' (not converged: round limit)'}`);
+    out(`\n== ${r.policy}: ${r.migrations} migration(s) in ${r.rounds} round(s), cost ${+r.initialCost.toFixed(2)} -> ${+r.finalCost.toFixed(2)}${r.converged ? '' : ' (not converged: round limit)'}`);
     out('Step table (which VM moved where, like the paper\'s Tables III/IV):');
     out(stepTable(r, model.vms));
     out('Decisions:');

@@ -1,0 +1,169 @@
+import type { Command } from 'commander';
+import { ScoreError } from '../../errors/errors.ts';
+import { loadScenarioFile } from '../../scenario/load.ts';
+import type { Model } from '../../scenario/model.ts';
+import { buildDataCentre, type DataCentre, type DataCentrePlan } from '../../emulation/datacentre.ts';
+import { requireRoot } from '../../emulation/exec.ts';
+import { cleanLeftovers } from '../../emulation/ovs.ts';
+import { startTraffic, type TrafficHandle } from '../../emulation/traffic.ts';
+import { parseNumberOption } from './simulate.ts';
+
+export interface EmulateOptions {
+  readonly scenario: string;
+  readonly controller: string;
+  readonly traffic: boolean;
+  readonly shape: boolean;
+  /** Seconds to run; undefined: until SIGINT/SIGTERM. */
+  readonly durationS?: number;
+}
+
+export interface RawEmulateOptions {
+  scenario?: string;
+  controller: string;
+  traffic: boolean;
+  shape: boolean;
+  duration?: string;
+  clean?: boolean;
+}
+
+export function parseEmulateOptions(raw: RawEmulateOptions): EmulateOptions {
+  if (raw.scenario === undefined) throw new ScoreError('CLI_USAGE', '--scenario is required (or --clean)');
+  // What OVS accepts as an active controller connection; anything else it would ignore silently.
+  if (!/^(tcp|ssl):[^:]+:\d{1,5}$|^unix:\/./.test(raw.controller)) {
+    throw new ScoreError('CLI_USAGE', `--controller: expected tcp:HOST:PORT, ssl:HOST:PORT or unix:/PATH, got "${raw.controller}"`);
+  }
+  const durationS = parseNumberOption('--duration', raw.duration, 0.001);
+  return { scenario: raw.scenario, controller: raw.controller, traffic: raw.traffic, shape: raw.shape, ...(durationS === undefined ? {} : { durationS }) };
+}
+
+/** What `score emulate` prints once the data centre stands. Pure. */
+export function describeDataCentre(
+  model: Model,
+  plan: DataCentrePlan,
+  run: { readonly netns: string; readonly runDir: string; readonly dbSocket: string; readonly controller: string; readonly shaped: boolean },
+): string[] {
+  const lines: string[] = [];
+  const w = Math.max(...plan.bridges.map((b) => b.node.length), 4);
+  lines.push(`Bridges (Open vSwitch, userspace datapath, in namespace ${run.netns}; controller ${run.controller}):`);
+  for (const b of plan.bridges) {
+    const ports = plan.links.flatMap((l) => (l.a.node === b.node ? [`${l.a.port}->${l.b.node}`] : l.b.node === b.node ? [`${l.b.port}->${l.a.node}`] : []));
+    lines.push(`  ${b.node.padEnd(w)}  ${b.name.padEnd(15)}  dpid ${b.dpid}  ${b.kind.padEnd(10)}  ports ${ports.join(' ')}`);
+  }
+  lines.push(`Links: ${plan.links.length}, ${run.shaped ? 'shaped to their capacity with tc (both directions)' : 'not shaped (--no-shape)'}`);
+  const vw = Math.max(...plan.vms.map((v) => v.name.length), 2);
+  lines.push('VMs (namespace, eth0 address and MAC, hypervisor port):');
+  for (const v of plan.vms) {
+    lines.push(`  ${v.name.padEnd(vw)}  ${v.namespace.padEnd(15)}  ${v.ip.padEnd(15)}  ${v.mac}  ${v.hypervisor} port ${v.port.port}`);
+  }
+  const first = model.scenario.traffic[0];
+  const [src, dst] = first !== undefined ? [first.src, first.dst] : [plan.vms[0]?.name, plan.vms[1]?.name];
+  const srcNs = plan.vms.find((v) => v.name === src)?.namespace;
+  const dstIp = plan.vms.find((v) => v.name === dst)?.ip;
+  if (srcNs !== undefined && dstIp !== undefined) {
+    lines.push(`Try (forwarding needs the controller's flows: the switches are fail-mode secure):`);
+    lines.push(`  ip netns exec ${srcNs} ping -c 3 ${dstIp}`);
+  }
+  const someBridge = plan.bridges[0]?.name ?? '';
+  lines.push(`  ovs-vsctl --db=unix:${run.dbSocket} show`);
+  lines.push(`  ovs-ofctl -O OpenFlow13 dump-flows unix:${run.runDir}/${someBridge}.mgmt`);
+  return lines;
+}
+
+export interface EmulateIo {
+  readonly out: (s: string) => void;
+  /** Resolves when the run should end early (e.g. a signal). */
+  readonly interrupted: Promise<void>;
+}
+
+/**
+ * Builds, starts the traffic, waits for the duration or an interruption, tears down. Reusable by
+ * commands that add a controller or an experiment on top: `during` runs once everything stands.
+ */
+export async function runEmulation(
+  opts: EmulateOptions,
+  io: EmulateIo,
+  during?: (dc: DataCentre, traffic: TrafficHandle | undefined) => Promise<void>,
+): Promise<void> {
+  const { file, model } = loadScenarioFile(opts.scenario);
+  requireRoot('score emulate');
+  let interrupted = false;
+  void io.interrupted.then(() => (interrupted = true));
+  io.out(`S-CORE emulate: scenario "${model.scenario.name}" (${file}) as Open vSwitch bridges and network namespaces`);
+  let dc: DataCentre | undefined;
+  try {
+    dc = await buildDataCentre(model, { controller: opts.controller, shape: opts.shape });
+    io.out(`Built ${dc.plan.bridges.length} bridges, ${dc.plan.links.length} links, ${dc.plan.vms.length} VMs in ${dc.timings.total} ms (run prefix ${dc.prefix})`);
+    for (const l of describeDataCentre(model, dc.plan, { netns: dc.ovs.netns, runDir: dc.ovs.paths.runDir, dbSocket: dc.ovs.paths.dbSocket, controller: opts.controller, shaped: dc.shaped })) io.out(l);
+    let traffic: TrafficHandle | undefined;
+    if (opts.traffic && !interrupted) {
+      traffic = await startTraffic(dc, {
+        onExit: (g, e) => io.out(`traffic: ${g.spec.tool} for ${g.flow} (${g.spec.role}) exited (${e.code ?? e.signal ?? '?'}); restarting${e.stderr === '' ? '' : `: ${e.stderr.split('\n').pop() ?? ''}`}`),
+      });
+      io.out(`Traffic: ${traffic.flows.map((f) => `${f.flow} (${f.generator}/${f.protocol})`).join(', ')}`);
+    }
+    if (!interrupted) {
+      const stopWhen = [io.interrupted];
+      if (opts.durationS !== undefined) stopWhen.push(new Promise((r) => setTimeout(r, opts.durationS! * 1000).unref()));
+      io.out(opts.durationS === undefined ? 'Running; Ctrl-C stops and removes everything.' : `Running for ${opts.durationS} s; Ctrl-C stops early.`);
+      // Nothing else may hold the event loop (no traffic, a relay that is unref'd): keep it alive.
+      const keepAlive = setInterval(() => undefined, 1 << 30);
+      try {
+        await Promise.race([during === undefined ? new Promise<void>(() => undefined) : during(dc, traffic), Promise.race(stopWhen)]);
+      } finally {
+        clearInterval(keepAlive);
+      }
+    }
+  } catch (e) {
+    // A signal during the build races ovs.ts's own cleanup; its errors are not the user's news.
+    if (!interrupted) throw e;
+  } finally {
+    if (dc !== undefined) {
+      const t0 = performance.now();
+      await dc.stop();
+      io.out(`Removed everything in ${Math.round(performance.now() - t0)} ms.`);
+    }
+  }
+  if (interrupted) io.out('Interrupted.');
+}
+
+export function registerEmulate(program: Command): void {
+  program
+    .command('emulate')
+    .description('build a scenario as real Open vSwitch bridges and network namespaces (root), connect it to a controller and run its traffic')
+    .option('-s, --scenario <file|name>', 'scenario file (YAML/JSON) or built-in name, e.g. paper')
+    .option('-c, --controller <target>', 'OpenFlow 1.3 controller the switches connect to', 'tcp:127.0.0.1:6653')
+    .option('--no-traffic', 'do not start the traffic generators')
+    .option('--no-shape', 'do not shape links to their capacity')
+    .option('-d, --duration <seconds>', 'stop after this many seconds (default: run until Ctrl-C)')
+    .option('--clean', 'remove what crashed runs left behind (namespaces, links, daemons, run dirs) and exit')
+    .action(async (raw: RawEmulateOptions) => {
+      if (raw.clean === true) {
+        requireRoot('score emulate --clean');
+        const r = await cleanLeftovers();
+        console.log(
+          `Removed ${r.runDirs.length} run dir(s), ${r.processes.length} process(es), ${r.namespaces.length} namespace(s), ${r.links.length} link(s)` +
+            (r.liveRuns.length === 0 ? '.' : `; left ${r.liveRuns.length} live run(s) alone: ${r.liveRuns.join(', ')}.`),
+        );
+        return;
+      }
+      const opts = parseEmulateOptions(raw);
+      let signalled: NodeJS.Signals | undefined;
+      let interrupt: () => void = () => undefined;
+      const interrupted = new Promise<void>((r) => (interrupt = r));
+      // Listening (not once) until teardown ends also keeps ovs.ts from re-raising the signal
+      // and killing the process half way through the orderly stop.
+      const onSignal = (sig: NodeJS.Signals): void => {
+        signalled ??= sig;
+        interrupt();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        await runEmulation(opts, { out: (s) => console.log(s), interrupted });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      if (signalled !== undefined) process.exitCode = signalled === 'SIGINT' ? 130 : 143;
+    });
+}

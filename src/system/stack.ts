@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Model } from '../scenario/model.ts';
+import { scenarioDpids } from '../scenario/dpids.ts';
+import type { ApiTokens } from '../api/contract.ts';
+import { buildApiServer } from '../api/server.ts';
+import { createService, type Service } from '../service/service.ts';
+import { startRuntime, type Runtime } from '../runtime/controller-runtime.ts';
+import type { Clock } from '../runtime/clock.ts';
+import type { DataPlane } from '../runtime/dataplane.ts';
+import { describeEvent, type ControllerEvent } from '../controller/controller.ts';
+import { createAgent, type Agent } from '../agent/agent.ts';
+import { controllerApi } from '../agent/api-client.ts';
+import { agentCaller, buildAgentServer } from '../agent/server.ts';
+import type { MigrationDriver } from '../agent/drivers/driver.ts';
+
+/**
+ * Composition root for the whole system on one data plane: the controller runtime, the
+ * northbound service and its HTTP API on loopback, and hypervisor agents that talk to it over
+ * real HTTP. `score demo` runs it on the simulated data plane, `score emulate` on Open vSwitch.
+ */
+export interface StackOptions {
+  readonly model?: Model;
+  readonly dataPlane: DataPlane;
+  readonly clock: Clock;
+  readonly tokens?: ApiTokens;
+  readonly apiHost?: string;
+  readonly apiPort?: number;
+  readonly pollMs?: number;
+  readonly probeMs?: number;
+  readonly settleMs?: number;
+  readonly confirmMs?: number;
+  readonly rateTolerance?: number;
+  readonly onEvent?: (e: ControllerEvent, describe: string) => void;
+  readonly onSettled?: (migrations: number) => void;
+  readonly nonce?: Uint8Array;
+}
+
+export interface Stack {
+  readonly runtime: Runtime;
+  readonly service: Service;
+  readonly api: FastifyInstance;
+  readonly apiUrl: string;
+  readonly tokens: ApiTokens;
+  stop(): Promise<void>;
+}
+
+export function newTokens(): ApiTokens {
+  return { operator: randomBytes(18).toString('base64url'), agent: randomBytes(18).toString('base64url') };
+}
+
+export async function startStack(o: StackOptions): Promise<Stack> {
+  const tokens = o.tokens ?? newTokens();
+  const s = o.model?.scenario;
+  const dpids = s ? scenarioDpids(s) : new Map<string, bigint>();
+  let service: Service | null = null;
+  const runtime = await startRuntime({
+    dataPlane: o.dataPlane,
+    clock: o.clock,
+    ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
+    ...(o.probeMs !== undefined ? { probeMs: o.probeMs } : {}),
+    controller: {
+      nonce: o.nonce ?? new Uint8Array(randomBytes(8)),
+      names: new Map([...dpids].map(([n, d]) => [d, n])),
+      hypervisors: new Set((s?.hypervisors ?? []).map((h) => dpids.get(h.id)!)),
+      // the scenario says what the links are sold as; a switch's port speed says what the NIC negotiated
+      ...(o.model ? { capacities: new Map(o.model.topology.links.map((l) => [l.id, l.capacityBps])) } : {}),
+      ...(o.model ? { weights: { layers: Object.fromEntries(Object.entries(s?.weights?.layers ?? {}).map(([k, v]) => [Number(k), v])), links: s?.weights?.links ?? {} } } : {}),
+    },
+    onEvent: (e, c) => {
+      service?.onControllerEvent(e);
+      o.onEvent?.(e, describeEvent(c, e));
+    },
+    onPoll: () => service?.sample(),
+  });
+  service = createService({
+    runtime,
+    clock: o.clock,
+    ...(o.model ? { vmNames: new Map([...o.model.vmInfo].map(([vm, i]) => [i.mac, vm])), capacities: o.model.capacity } : {}),
+    callAgent: agentCaller(tokens.agent),
+    ...(o.settleMs !== undefined ? { settleMs: o.settleMs } : {}),
+    ...(o.confirmMs !== undefined ? { confirmMs: o.confirmMs } : {}),
+    ...(o.rateTolerance !== undefined ? { rateTolerance: o.rateTolerance } : {}),
+    ...(o.onSettled !== undefined ? { onSettled: o.onSettled } : {}),
+  });
+  const api = buildApiServer({ service, tokens });
+  await api.listen({ host: o.apiHost ?? '127.0.0.1', port: o.apiPort ?? 0 });
+  const addr = api.server.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+  const apiUrl = `http://${o.apiHost === '0.0.0.0' || o.apiHost === undefined ? '127.0.0.1' : o.apiHost}:${port}`;
+  return {
+    runtime,
+    service,
+    api,
+    apiUrl,
+    tokens,
+    async stop() {
+      await api.close();
+      await runtime.stop();
+    },
+  };
+}
+
+export interface RunningAgent {
+  readonly hypervisor: string;
+  readonly agent: Agent;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** An agent with its own HTTP server on loopback, registered with the controller over the API. */
+export async function startAgent(o: { hypervisor: string; apiUrl: string; token: string; driver: MigrationDriver; host?: string; port?: number }): Promise<RunningAgent> {
+  const api = controllerApi(o.apiUrl, o.token);
+  const agent = createAgent({ hypervisor: o.hypervisor, api, driver: o.driver });
+  const server = buildAgentServer(agent, o.token);
+  await server.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
+  const addr = server.server.address();
+  const url = `http://${o.host ?? '127.0.0.1'}:${typeof addr === 'object' && addr !== null ? addr.port : 0}`;
+  await api.register(o.hypervisor, url);
+  return { hypervisor: o.hypervisor, agent, url, stop: () => server.close() };
+}
