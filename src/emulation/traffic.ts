@@ -17,6 +17,7 @@
  * always another VM of the scenario.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { ScoreError } from '../errors/errors.ts';
 import { parseBandwidth } from '../scenario/bandwidth.ts';
 import type { TrafficEntry } from '../scenario/schema.ts';
@@ -214,8 +215,12 @@ class Supervised implements Generator {
       this.exitRecords.push(record);
       this.opts.onExit?.(this, record);
       this.restartTimer = setTimeout(() => {
+        // Its namespace gone (the data centre stopped without us), a restart could only fail.
+        if (!existsSync(`/run/netns/${this.namespace}`)) this.stopped = true;
         if (!this.stopped) this.start();
       }, this.opts.restartDelayMs ?? 1000);
+      // A pending restart alone must not keep the process alive.
+      this.restartTimer.unref();
     });
   }
 
