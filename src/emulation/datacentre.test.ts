@@ -407,7 +407,12 @@ test("the paper's data centre on Open vSwitch: wiring, numbering, shaping, forwa
       });
       try {
         await new Promise((r) => setTimeout(r, 1500));
-        const flow = dumpFlowCount(await ofctl(o, 'dump-flows', hv16), /tp_dst=80/);
+        // Datapath flow statistics reach OpenFlow with the revalidator's delay: poll.
+        let flow = { packets: 0, bytes: 0 };
+        await waitFor('nping packets counted', async () => {
+          flow = dumpFlowCount(await ofctl(o, 'dump-flows', hv16), /tp_dst=80/);
+          return flow.packets >= 20;
+        }).catch(() => undefined);
         assert.ok(flow.packets >= 20, `nping packets through hv16: ${flow.packets}`);
         assert.equal(flow.bytes, flow.packets * 64, '50-byte IP packets are 64-byte frames');
         const after = await vmCounters(dc, 'vm2');
