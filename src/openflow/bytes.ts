@@ -63,6 +63,7 @@ export class Reader {
   }
   /** A copy, so decoded messages never alias a buffer the caller may reuse. */
   bytes(n: number): Uint8Array {
+    if (n === 0) return EMPTY;
     const out = this.buf.slice(this.pos, this.pos + n);
     this.pos += n;
     return out;
@@ -110,6 +111,10 @@ export class Reader {
     }
   }
 }
+
+// Empty byte fields are common (ids in table features, empty data); a zero-length array cannot
+// be written to, so one frozen instance serves them all.
+const EMPTY: Uint8Array = Object.freeze(new Uint8Array(0)) as Uint8Array;
 
 const textDecoder = new TextDecoder('utf-8', { fatal: false });
 const textEncoder = new TextEncoder();

@@ -850,8 +850,8 @@ function readFeatureIds(r: Reader): FeatureId[] {
     r.need(4, 'feature id');
     const type = r.u16();
     const len = r.u16();
-    if (len < 4) throw badLength('feature id', len);
-    out.push(r.within(start, len, 'feature id', () => ({ type, data: r.rest() })));
+    if (len < 4 || start + len > r.end) throw badLength('feature id', len);
+    out.push({ type, data: r.bytes(len - 4) });
   }
   return out;
 }
