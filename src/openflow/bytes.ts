@@ -114,7 +114,7 @@ export class Reader {
 
 // Empty byte fields are common (ids in table features, empty data); a zero-length array cannot
 // be written to, so one frozen instance serves them all.
-const EMPTY: Uint8Array = Object.freeze(new Uint8Array(0)) as Uint8Array;
+const EMPTY: Uint8Array = Object.freeze(new Uint8Array(0));
 
 const textDecoder = new TextDecoder('utf-8', { fatal: false });
 const textEncoder = new TextEncoder();
