@@ -3,6 +3,7 @@ import { isScoreError } from '../errors/errors.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerSimulate } from './commands/simulate.ts';
 import { registerAgent } from './commands/agent.ts';
+import { registerEmulate } from './commands/emulate.ts';
 
 /** Composition root of the `score` command: each command registers itself from its own module. */
 const program = new Command()
@@ -14,6 +15,7 @@ const program = new Command()
 registerDemo(program);
 registerSimulate(program);
 registerAgent(program);
+registerEmulate(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -76,6 +76,9 @@ test('a malformed scenario names the file, the field and what was expected', () 
   const e10 = invalid((s) => ((s.links as { a: string; b: string }[]) = (s.links as { a: string; b: string }[]).filter((l) => l.a !== 'hv23' && l.b !== 'hv23')));
   assert.deepEqual(problems(e10), [{ path: '/hypervisors/7', message: '"hv23" is not connected to "hv16"' }]);
 
+  const e12 = invalid((s) => ((s.hypervisors as { dpid?: string }[])[1]!.dpid = '0x0000000000000c01'));
+  assert.deepEqual(problems(e12), [{ path: '/hypervisors/1/dpid', message: 'datapath id 0x0000000000000c01 is already used by "c1"' }]);
+
   const e11 = invalid((s) => ((s.traffic as Record<string, unknown>[])[0]!.rate = '1Mbps'));
   assert.ok(problems(e11).some((p) => /not both/.test(p.message)));
 });

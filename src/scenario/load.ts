@@ -5,6 +5,7 @@ import { Value } from 'typebox/value';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ScoreError } from '../errors/errors.ts';
 import { ScenarioSchema, type ScenarioFile } from './schema.ts';
+import { parseDpid } from './dpids.ts';
 import { DEFAULT_HYPERVISOR_CAPACITY, buildModel, macKey, type Model } from './model.ts';
 
 export interface FieldProblem {
@@ -86,6 +87,14 @@ function consistencyProblems(s: ScenarioFile): FieldProblem[] {
   s.hypervisors.forEach((x, i) => {
     if (nodes.has(x.id)) out.push({ path: `/hypervisors/${i}/id`, message: `"${x.id}" is defined twice` });
     nodes.set(x.id, 'hypervisor');
+  });
+  const dpids = new Map<bigint, string>();
+  [...s.switches.map((x, i) => ({ x, path: `/switches/${i}/dpid` })), ...s.hypervisors.map((x, i) => ({ x, path: `/hypervisors/${i}/dpid` }))].forEach(({ x, path }) => {
+    if (x.dpid === undefined) return;
+    const d = parseDpid(x.dpid);
+    const owner = dpids.get(d);
+    if (owner !== undefined) out.push({ path, message: `datapath id ${x.dpid} is already used by "${owner}"` });
+    dpids.set(d, x.id);
   });
   const linkKeys = new Set<string>();
   s.links.forEach((l, i) => {
