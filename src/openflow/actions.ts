@@ -87,12 +87,8 @@ export function readAction(r: Reader): Action {
     case OFPAT.SET_FIELD: {
       const saved = r.end;
       r.end = end;
-      let field: OxmField;
-      try {
-        field = readOxm(r);
-      } finally {
-        r.end = saved;
-      }
+      const field: OxmField = readOxm(r);
+      r.end = saved;
       // The spec pads set-field to the next multiple of 8 and no further; anything else would
       // not survive re-encoding.
       if (((r.pos - start + 7) & ~7) !== len) throw badLength('SET_FIELD action', len);
@@ -124,11 +120,8 @@ export function readActions(r: Reader, len: number): Action[] {
   if (start + len > r.end) throw badLength('action list', len, { available: r.end - start });
   const saved = r.end;
   r.end = start + len;
-  try {
-    while (r.pos < r.end) out.push(readAction(r));
-  } finally {
-    r.end = saved;
-  }
+  while (r.pos < r.end) out.push(readAction(r));
+  r.end = saved;
   return out;
 }
 

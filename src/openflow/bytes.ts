@@ -1,7 +1,8 @@
 /**
  * Byte reader and writer for the codec. The reader checks bounds once per fixed-size structure
  * (`need`) and then reads without checks, so malformed input becomes an OF_TRUNCATED ScoreError
- * instead of a RangeError. The writer grows a single buffer and back-patches length fields, so
+ * instead of a RangeError. A Reader serves one decodeMessage call and is dropped on the first
+ * error, so nested bounds are narrowed and restored without try/finally. The writer grows a single buffer and back-patches length fields, so
  * encoding never needs a sizing pass.
  */
 import { ScoreError } from '../errors/errors.ts';
@@ -101,14 +102,14 @@ export class Reader {
         available: this.end - start,
       });
     }
+    // No try/finally: a throw abandons the whole Reader, so there is no state to restore, and
+    // every finally would rethrow (a rethrow costs about as much as the throw).
     const saved = this.end;
     this.end = start + len;
-    try {
-      return fn();
-    } finally {
-      this.end = saved;
-      this.pos = start + len;
-    }
+    const value = fn();
+    this.end = saved;
+    this.pos = start + len;
+    return value;
   }
 }
 

@@ -729,27 +729,24 @@ function readFlowStats(r: Reader): FlowStats {
   const byteCount = r.u64();
   const saved = r.end;
   r.end = start + len;
-  try {
-    const match = readMatch(r);
-    const instructions = readInstructions(r);
-    return {
-      tableId,
-      durationSec,
-      durationNsec,
-      priority,
-      idleTimeout,
-      hardTimeout,
-      flags,
-      cookie,
-      packetCount,
-      byteCount,
-      match,
-      instructions,
-    };
-  } finally {
-    r.end = saved;
-    r.pos = start + len;
-  }
+  const match = readMatch(r);
+  const instructions = readInstructions(r);
+  r.end = saved;
+  r.pos = start + len;
+  return {
+    tableId,
+    durationSec,
+    durationNsec,
+    priority,
+    idleTimeout,
+    hardTimeout,
+    flags,
+    cookie,
+    packetCount,
+    byteCount,
+    match,
+    instructions,
+  };
 }
 
 function readTableFeaturesList(r: Reader): TableFeatures[] {

@@ -213,11 +213,8 @@ export function readMatch(r: Reader): Match {
   const fields: Match = [];
   const savedEnd = r.end;
   r.end = start + len;
-  try {
-    while (r.pos < r.end) fields.push(readOxm(r));
-  } finally {
-    r.end = savedEnd;
-  }
+  while (r.pos < r.end) fields.push(readOxm(r));
+  r.end = savedEnd;
   r.pos = start + padded;
   return fields;
 }
