@@ -126,6 +126,14 @@ const meterBand: fc.Arbitrary<MeterBand> = fc.oneof(
 
 const helloElement: fc.Arbitrary<HelloElement> = fc.oneof(
   fc.uniqueArray(fc.integer({ min: 0, max: 70 }), { maxLength: 6 }).map((v) => ({ type: 'VERSIONBITMAP' as const, versions: v.sort((a, b) => a - b) })),
+  // a peer that sends more bitmap words than needed (kept so re-encoding gives its bytes)
+  fc
+    .tuple(fc.uniqueArray(fc.integer({ min: 0, max: 40 }), { maxLength: 4 }), fc.integer({ min: 1, max: 3 }))
+    .map(([v, extra]) => {
+      const versions = v.sort((a, b) => a - b);
+      const max = versions.length === 0 ? -1 : (versions[versions.length - 1] as number);
+      return { type: 'VERSIONBITMAP' as const, versions, words: (max < 0 ? 0 : (max >>> 5) + 1) + extra };
+    }),
   record({ type: fc.constant('UNKNOWN' as const), elementType: u16.filter((t) => t !== 1), data: bytes(12) }),
 );
 

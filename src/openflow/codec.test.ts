@@ -104,6 +104,11 @@ test('hello carries a version bitmap; another version is readable for negotiatio
   const m = decodeMessage(of15);
   assert.deepStrictEqual(m, { type: 'HELLO', xid: 2, version: 6, elements: [{ type: 'VERSIONBITMAP', versions: [1, 4, 6] }] });
   assert.deepStrictEqual(decodeHeader(of15), { version: 6, type: 0, length: 16, xid: 2 });
+  // a bitmap with a trailing zero word is kept as sent
+  const wide = Uint8Array.from([4, 0, 0, 24, 0, 0, 0, 3, 0, 1, 0, 12, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const wideMsg = decodeMessage(wide);
+  assert.deepStrictEqual(wideMsg, { type: 'HELLO', xid: 3, elements: [{ type: 'VERSIONBITMAP', versions: [4], words: 2 }] });
+  assert.equal(hex(encodeMessage(wideMsg)), hex(wide));
   // a 1.0-style hello: header only
   assert.deepStrictEqual(decodeMessage(Uint8Array.from([1, 0, 0, 8, 0, 0, 0, 5])), { type: 'HELLO', xid: 5, version: 1, elements: [] });
 });

@@ -320,9 +320,8 @@ function readHelloElements(r: Reader): HelloElement[] {
         const bits = r.u32();
         for (let b = 0; b < 32; b++) if ((bits >>> b) & 1) versions.push(word * 32 + b);
       }
-      // Trailing all-zero words would be lost on re-encoding.
-      if ((len - 4) / 4 !== bitmapWords(versions)) throw badLength('version bitmap', len, { reason: 'non-canonical' });
-      out.push({ type: 'VERSIONBITMAP', versions });
+      const words = (len - 4) / 4;
+      out.push(words === bitmapWords(versions) ? { type: 'VERSIONBITMAP', versions } : { type: 'VERSIONBITMAP', versions, words });
     } else {
       out.push({ type: 'UNKNOWN', elementType: type, data: r.bytes(len - 4) });
     }

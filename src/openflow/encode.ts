@@ -268,7 +268,9 @@ function writeMac(w: Writer, mac: string, what: string): void {
 function writeHelloElement(w: Writer, e: HelloElement): void {
   const start = w.pos;
   if (e.type === 'VERSIONBITMAP') {
-    const words = new Array<number>(bitmapWords(e.versions)).fill(0);
+    const needed = bitmapWords(e.versions);
+    if (e.words !== undefined && !(Number.isInteger(e.words) && e.words >= needed)) throw fail('bitmap words fewer than the versions need', { words: e.words });
+    const words = new Array<number>(e.words ?? needed).fill(0);
     for (const v of e.versions) {
       if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw fail('bad version in bitmap', { version: v });
       words[v >>> 5] = ((words[v >>> 5] as number) | (1 << (v & 31))) >>> 0;

@@ -13,7 +13,12 @@ interface Base {
 }
 
 export type HelloElement =
-  | { type: 'VERSIONBITMAP'; versions: number[] }
+  | {
+      type: 'VERSIONBITMAP';
+      versions: number[];
+      /** Bitmap words on the wire, kept only when a peer sends more than the versions need. */
+      words?: number;
+    }
   | { type: 'UNKNOWN'; elementType: number; data: Uint8Array };
 
 export interface Hello extends Base {
