@@ -57,6 +57,8 @@ export interface Controller {
   readonly flowRates: RateTracker<string>;
   /** tx bytes/s per port, keyed by portKey */
   readonly portRates: RateTracker<string>;
+  /** bytes this controller sent out of each port itself (LLDP probes, ARP replies): not VM traffic */
+  readonly injected: Map<string, bigint>;
   readonly log: ControllerEvent[];
 }
 
@@ -76,6 +78,7 @@ export function createController(options: ControllerOptions): Controller {
     view: buildView(disc, options, new Set()),
     flowRates: createRateTracker(),
     portRates: createRateTracker(),
+    injected: new Map(),
     log: [],
   };
 }
@@ -112,6 +115,13 @@ function ctx(c: Controller): { view: NetworkView; disc: DiscoveryState; hosts: H
 }
 
 function done(c: Controller, commands: SwitchCommand[], events: ControllerEvent[]): Result {
+  for (const cmd of commands) {
+    if (cmd.kind !== 'packet-out') continue;
+    for (const port of cmd.ports) {
+      const k = `${cmd.dpid.toString(16)}:${port}`;
+      c.injected.set(k, (c.injected.get(k) ?? 0n) + BigInt(cmd.frame.length));
+    }
+  }
   c.log.push(...events);
   if (c.log.length > 10_000) c.log.splice(0, c.log.length - 10_000);
   return { commands, events };
@@ -199,7 +209,12 @@ export function flowStats(c: Controller, dpid: Dpid, entries: readonly FlowStatE
 
 export function portStats(c: Controller, dpid: Dpid, entries: readonly PortStatEntry[], now: number): void {
   for (const e of entries) {
-    addSample(c.portRates, `${dpid.toString(16)}:${e.port}`, { count: e.txBytes, duration: e.durationSec + e.durationNsec / 1e9 }, now);
+    const k = `${dpid.toString(16)}:${e.port}`;
+    // what we injected ourselves is not traffic between VMs; a port counter reset shows as a
+    // count going backwards and starts a new baseline either way
+    const own = c.injected.get(k) ?? 0n;
+    const count = e.txBytes >= own ? e.txBytes - own : e.txBytes;
+    addSample(c.portRates, k, { count, duration: e.durationSec + e.durationNsec / 1e9 }, now);
   }
 }
 
@@ -249,6 +264,8 @@ export function weightIfMoved(c: Controller, peerMac: string, hypervisor: Dpid):
 }
 
 export interface LinkUtilisation {
+  /** on the path of a VM flow with a measured rate: the links the paper averages over */
+  readonly active: boolean;
   readonly link: string;
   readonly layer: number;
   readonly capacityBps: number;
@@ -259,13 +276,18 @@ export interface LinkUtilisation {
 
 /** Per-link utilisation from port tx counters: a->b is what a's port sends. */
 export function linkUtilisation(c: Controller): LinkUtilisation[] {
+  const carrying = new Set<string>();
+  for (const [key, rate] of c.flowRates.rates) {
+    if (rate.perSecond <= 0) continue;
+    for (const id of c.routing.paths.get(key)?.links ?? []) carrying.add(id);
+  }
   const out: LinkUtilisation[] = [];
   for (const [id, ends] of c.view.ports) {
     const cap = c.view.topology.linkById.get(id)?.capacityBps ?? 1;
     const rate = (p: PortRef): number => (c.portRates.rates.get(`${p.dpid.toString(16)}:${p.port}`)?.perSecond ?? 0) * 8;
     const ab = rate(ends.a);
     const ba = rate(ends.b);
-    out.push({ link: id, layer: c.view.layers.linkLayer.get(id) ?? 0, capacityBps: cap, abBps: ab, baBps: ba, utilisation: Math.max(ab, ba) / cap });
+    out.push({ active: carrying.has(id), link: id, layer: c.view.layers.linkLayer.get(id) ?? 0, capacityBps: cap, abBps: ab, baBps: ba, utilisation: Math.max(ab, ba) / cap });
   }
   return out;
 }

@@ -112,7 +112,7 @@ export function createService(o: ServiceOptions): Service {
     const util = ctl.linkUtilisation(c());
     const out: Cost['layers'] = [];
     for (let layer = 1; layer <= c().view.layers.maxLayer; layer++) {
-      const active = util.filter((l) => l.layer === layer && l.abBps + l.baBps > 0);
+      const active = util.filter((l) => l.layer === layer && l.active);
       out.push({ layer, activeLinks: active.length, meanUtilisation: active.length ? active.reduce((s, l) => s + l.utilisation, 0) / active.length : 0 });
     }
     return out;

@@ -18,7 +18,7 @@ export function measuredPoint(stack: Stack, step: number, time: number): Timelin
   const layers: LayerUtilisation[] = [];
   for (let layer = 1; layer <= c.view.layers.maxLayer; layer++) {
     const inLayer = util.filter((l) => l.layer === layer);
-    const active = inLayer.filter((l) => l.abBps + l.baBps > 0);
+    const active = inLayer.filter((l) => l.active);
     layers.push({
       layer,
       activeLinks: active.length,
