@@ -390,6 +390,35 @@ test('asynchronous messages become data-plane events: packet-in (in_port from th
   }
 });
 
+test('port status right behind the PORT_DESC reply (same TCP chunk) is kept; one before it is covered by the reply', T, async () => {
+  const tp = await startPlane();
+  const sw = await FakeSwitch.connect(tp.port);
+  try {
+    sw.send({ type: 'HELLO', xid: 1, elements: [] });
+    const fr = await sw.next('FEATURES_REQUEST');
+    sw.send({ type: 'FEATURES_REPLY', xid: fr.xid, datapathId: 13n, nBuffers: 0, nTables: 1, auxiliaryId: 0, capabilities: 0, reserved: 0 });
+    const pd = await sw.next('MULTIPART_REQUEST', 3000, (m) => m.body.kind === 'PORT_DESC');
+    sw.sendRaw(
+      Buffer.concat([
+        encodeMessage({ type: 'PORT_STATUS', xid: 0, reason: OFPPR.ADD, desc: port(1) }),
+        encodeMessage({ type: 'MULTIPART_REPLY', xid: pd.xid, flags: 0, body: { kind: 'PORT_DESC', ports: [port(1)] } }),
+        encodeMessage({ type: 'PORT_STATUS', xid: 0, reason: OFPPR.ADD, desc: port(2) }),
+      ]),
+    );
+    const ch = await tp.channel(13n);
+    await until(() => tp.events.some((e) => e.type === 'port-status'), 'port status event');
+    await new Promise((r) => setTimeout(r, 30));
+    assert.deepEqual(
+      tp.events.map((e) => (e.type === 'port-status' ? `ps ${e.reason} ${e.port.port}` : e.type)),
+      ['up', 'ps add 2'],
+    );
+    assert.deepEqual(ch.ports.map((p) => p.port).sort(), [1, 2]);
+  } finally {
+    sw.close();
+    await tp.stop();
+  }
+});
+
 test('a switch ERROR for one of our FLOW_MODs is logged with its type/code names and what we sent', T, async () => {
   const tp = await startPlane();
   const sw = await FakeSwitch.up(tp.port, 12n);

@@ -24,6 +24,7 @@ import {
   OFPCML,
   OFPET,
   OFPHFC,
+  OFPPR,
   OFPT,
   describeError,
   nameOf,
@@ -118,6 +119,8 @@ const CONTROLLER_ONLY = new Set<OfMessageType>([
 const ASYNC = new Set<OfMessageType>(['PACKET_IN', 'PORT_STATUS', 'FLOW_REMOVED']);
 
 const ECHO_MEMORY = 8;
+/** asynchronous messages held during the handshake */
+const EARLY_MAX = 10_000;
 
 export function formatDpidHex(dpid: bigint): string {
   return dpid.toString(16).padStart(16, '0');
@@ -155,6 +158,10 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
   private echoTimer: NodeJS.Timeout | undefined;
   private readonly echoOut = new Map<number, number>();
   private wasReady = false;
+  /** receive order of decoded messages, to tell which early messages the PORT_DESC reply already covers */
+  private seq = 0;
+  private readonly seqOf = new WeakMap<OfMessage, number>();
+  private early: { seq: number; m: OfMessage }[] = [];
   private closeReason: ScoreError | undefined;
 
   /** "ip:port" of the switch, for logs before the dpid is known */
@@ -399,6 +406,8 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
 
   private onMessage(m: OfMessage): void {
     this.stats.rxMessages += 1;
+    const seq = ++this.seq;
+    this.seqOf.set(m, seq);
     if (this.stateValue === 'hello') {
       if (m.type !== 'HELLO') {
         this.close(new ScoreError('OF_HANDSHAKE', `expected HELLO first, got ${m.type}`, { type: m.type }));
@@ -440,13 +449,11 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
       return;
     }
     if (ASYNC.has(m.type)) {
-      if (m.type === 'PORT_STATUS' && this.stateValue === 'ready') {
-        if (m.reason === 1) this.ports.delete(m.desc.portNo);
-        else this.ports.set(m.desc.portNo, m.desc);
-      }
-      // Before ready the PORT_DESC reply still to come is newer than anything said here.
-      if (this.stateValue === 'ready') this.emit('message', m);
-      else this.log('debug', `${this.label()}: ${m.type} before ready dropped`);
+      if (this.stateValue === 'ready') this.deliver(m);
+      // The handshake resumes a microtask after its last reply, so messages right behind that
+      // reply in the same TCP chunk land here first: keep them, and sort them out when ready.
+      else if (this.early.length < EARLY_MAX) this.early.push({ seq, m });
+      else this.log('warn', `${this.label()}: ${m.type} before ready dropped (over ${EARLY_MAX} waiting)`);
       return;
     }
     if (CONTROLLER_ONLY.has(m.type)) {
@@ -496,20 +503,40 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
       if (this.isClosed()) return;
       this.to('port-desc');
       this.post({ type: 'SET_CONFIG', xid: 0, flags: 0, missSendLen: OFPCML.NO_BUFFER }, 'SET_CONFIG miss_send_len=NO_BUFFER');
-      const bodies = await this.multipart({ kind: 'PORT_DESC' });
+      const parts = await this.request({ type: 'MULTIPART_REQUEST', xid: 0, flags: 0, body: { kind: 'PORT_DESC' } }, ['MULTIPART_REPLY'], 'PORT_DESC multipart request');
       if (this.stateValue !== 'port-desc') return;
-      for (const b of bodies) for (const p of b.ports) this.ports.set(p.portNo, p);
+      // What the switch said before its PORT_DESC reply, the reply already reflects.
+      const cutoff = this.seqOf.get(parts[parts.length - 1] as OfMessage) ?? 0;
+      const later = this.early.filter((e) => e.seq > cutoff).map((e) => e.m);
+      this.early = [];
+      for (const b of mergeMultipart('PORT_DESC', parts)) for (const p of b.ports) this.ports.set(p.portNo, p);
       this.to('ready');
       this.wasReady = true;
       clearTimeout(this.handshakeTimer);
       this.echoTimer = setInterval(() => this.echo(), this.timers.echoIntervalMs).unref();
       this.log('debug', `${this.label()}: ready (${this.remote}, ${this.ports.size} ports, ${reply.nTables} tables)`);
       this.emitSafely('ready');
+      for (const m of later) {
+        if (this.isClosed()) break;
+        try {
+          this.deliver(m);
+        } catch (e) {
+          this.log('error', `${this.label()}: a 'message' listener threw: ${String(e)}`, {});
+        }
+      }
     } catch (e) {
       if (this.stateValue === 'closed') return;
       const err = isScoreError(e) ? e : new ScoreError('INTERNAL', String(e), {}, { cause: e });
       this.close(err.code === 'OF_HANDSHAKE' ? err : new ScoreError('OF_HANDSHAKE', `handshake failed: ${err.message}`, { cause: err.code }, { cause: err }));
     }
+  }
+
+  private deliver(m: OfMessage): void {
+    if (m.type === 'PORT_STATUS') {
+      if (m.reason === OFPPR.DELETE) this.ports.delete(m.desc.portNo);
+      else this.ports.set(m.desc.portNo, m.desc);
+    }
+    this.emit('message', m);
   }
 
   private echo(): void {
