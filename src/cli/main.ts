@@ -4,6 +4,7 @@ import { registerDemo } from './commands/demo.ts';
 import { registerSimulate } from './commands/simulate.ts';
 import { registerAgent } from './commands/agent.ts';
 import { registerEmulate } from './commands/emulate.ts';
+import { registerController } from './commands/controller.ts';
 
 /** Composition root of the `score` command: each command registers itself from its own module. */
 const program = new Command()
@@ -16,6 +17,7 @@ registerDemo(program);
 registerSimulate(program);
 registerAgent(program);
 registerEmulate(program);
+registerController(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -5,10 +5,11 @@ import { scenarioDpids } from '../scenario/dpids.ts';
 import type { ApiTokens } from '../api/contract.ts';
 import { buildApiServer } from '../api/server.ts';
 import { createService, type Service } from '../service/service.ts';
+import { auditFile } from '../service/audit-file.ts';
 import { startRuntime, type Runtime } from '../runtime/controller-runtime.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { DataPlane } from '../runtime/dataplane.ts';
-import { describeEvent, type ControllerEvent } from '../controller/controller.ts';
+import { describeEvent, type Controller, type ControllerEvent } from '../controller/controller.ts';
 import { createAgent, type Agent } from '../agent/agent.ts';
 import { controllerApi } from '../agent/api-client.ts';
 import { agentCaller, buildAgentServer } from '../agent/server.ts';
@@ -32,8 +33,15 @@ export interface StackOptions {
   readonly confirmMs?: number;
   readonly rateTolerance?: number;
   readonly onEvent?: (e: ControllerEvent, describe: string) => void;
+  /** after each statistics round (after the service took its cost sample) */
+  readonly onPoll?: (c: Controller) => void;
+  readonly onError?: (message: string, err: unknown) => void;
+  /** MAC -> VM name when there is no scenario model */
+  readonly vmNames?: ReadonlyMap<string, string>;
   readonly onSettled?: (migrations: number) => void;
   readonly nonce?: Uint8Array;
+  /** persist the orchestrator's audit log here (JSON lines), and restore it at start */
+  readonly auditPath?: string;
 }
 
 export interface Stack {
@@ -71,17 +79,22 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       service?.onControllerEvent(e);
       o.onEvent?.(e, describeEvent(c, e));
     },
-    onPoll: () => service?.sample(),
+    onPoll: (c) => {
+      service?.sample();
+      o.onPoll?.(c);
+    },
+    ...(o.onError !== undefined ? { onError: o.onError } : {}),
   });
   service = createService({
     runtime,
     clock: o.clock,
-    ...(o.model ? { vmNames: new Map([...o.model.vmInfo].map(([vm, i]) => [i.mac, vm])), capacities: o.model.capacity } : {}),
+    ...(o.model ? { vmNames: new Map([...o.model.vmInfo].map(([vm, i]) => [i.mac, vm])), capacities: o.model.capacity } : o.vmNames ? { vmNames: o.vmNames } : {}),
     callAgent: agentCaller(tokens.agent),
     ...(o.settleMs !== undefined ? { settleMs: o.settleMs } : {}),
     ...(o.confirmMs !== undefined ? { confirmMs: o.confirmMs } : {}),
     ...(o.rateTolerance !== undefined ? { rateTolerance: o.rateTolerance } : {}),
     ...(o.onSettled !== undefined ? { onSettled: o.onSettled } : {}),
+    ...(o.auditPath !== undefined ? { audit: auditFile(o.auditPath) } : {}),
   });
   const api = buildApiServer({ service, tokens });
   await api.listen({ host: o.apiHost ?? '127.0.0.1', port: o.apiPort ?? 0 });

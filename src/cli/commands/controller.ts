@@ -1,15 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ScoreError } from '../../errors/errors.ts';
-import type { Dpid } from '../../controller/commands.ts';
 import * as ctl from '../../controller/controller.ts';
-import type { ControllerOptions } from '../../controller/controller.ts';
 import { openflowDataPlane, type OfLog, type LogLevel, type OpenflowDataPlane } from '../../openflow/connection/index.ts';
 import { DEFAULT_OPENFLOW_PORT } from '../../openflow/connection/server.ts';
 import { realClock } from '../../runtime/clock.ts';
-import { startRuntime, type Runtime } from '../../runtime/controller-runtime.ts';
-import { scenarioDpids } from '../../scenario/dpids.ts';
+import type { Runtime } from '../../runtime/controller-runtime.ts';
+import type { Model } from '../../scenario/model.ts';
+import type { ApiTokens } from '../../api/contract.ts';
+import { newTokens, startStack, type Stack } from '../../system/stack.ts';
 import { loadScenarioFile } from '../../scenario/load.ts';
 import { formatBps } from '../../scenario/bandwidth.ts';
 import { parseNumberOption } from './simulate.ts';
@@ -30,12 +29,19 @@ export interface ControllerRunOptions {
   readonly echoTimeoutMs?: number;
   readonly verbose?: boolean;
   readonly out?: (line: string) => void;
+  /** northbound API address (default 127.0.0.1, any free port) */
+  readonly apiHost?: string;
+  readonly apiPort?: number;
+  readonly tokens?: ApiTokens;
+  /** audit log file (JSON lines), kept across restarts */
+  readonly auditPath?: string;
 }
 
 export interface RunningController {
   readonly runtime: Runtime;
   readonly dataPlane: OpenflowDataPlane;
   readonly port: number;
+  readonly stack: Stack;
   stop(): Promise<void>;
 }
 
@@ -55,19 +61,13 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
     line(`${level === 'info' ? '' : `${level.toUpperCase()} `}openflow: ${message}${extra}`);
   };
 
-  let controllerOptions: ControllerOptions = { nonce: randomBytes(8) };
-  let vmNames = new Map<string, string>();
+  let model: Model | undefined;
   if (o.scenario !== undefined) {
-    const { file, scenario, model } = loadScenarioFile(o.scenario);
-    const dpids = scenarioDpids(scenario);
-    controllerOptions = {
-      ...controllerOptions,
-      names: new Map([...dpids].map(([name, dpid]) => [dpid, name])),
-      hypervisors: new Set(scenario.hypervisors.map((h) => dpids.get(h.id) as Dpid)),
-    };
-    vmNames = new Map([...model.vmInfo].map(([vm, info]) => [info.mac.toLowerCase(), vm]));
-    line(`scenario ${scenario.name} (${file}): ${scenario.switches.length} switches, ${scenario.hypervisors.length} hypervisors; names by dpid`);
+    const loaded = loadScenarioFile(o.scenario);
+    model = loaded.model;
+    line(`scenario ${loaded.scenario.name} (${loaded.file}): ${loaded.scenario.switches.length} switches, ${loaded.scenario.hypervisors.length} hypervisors; names by dpid`);
   }
+  const vmNames = new Map([...(model?.vmInfo ?? [])].map(([vm, info]) => [info.mac.toLowerCase(), vm]));
 
   const dataPlane = openflowDataPlane({
     port: o.port,
@@ -78,13 +78,18 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
     log,
   });
   let lastReport = 0;
-  const runtime = await startRuntime({
-    controller: controllerOptions,
+  // the whole controller: runtime, northbound service and its HTTP API (agents attach there)
+  const stack = await startStack({
+    ...(model ? { model } : {}),
     dataPlane,
     clock: realClock,
-    pollMs: o.pollMs,
-    probeMs: o.probeMs,
-    onEvent: (e, c) => line(ctl.describeEvent(c, e)),
+    ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
+    ...(o.probeMs !== undefined ? { probeMs: o.probeMs } : {}),
+    apiHost: o.apiHost ?? '127.0.0.1',
+    apiPort: o.apiPort ?? 0,
+    ...(o.tokens ? { tokens: o.tokens } : {}),
+    ...(o.auditPath ? { auditPath: o.auditPath } : {}),
+    onEvent: (_e, text) => line(text),
     onError: (message, err) => line(`WARN ${message}: ${err instanceof ScoreError ? `${err.code} ${err.message}` : String(err)}`),
     onPoll: (c) => {
       const now = realClock.now();
@@ -94,7 +99,7 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
     },
   });
   const port = dataPlane.address().port;
-  return { runtime, dataPlane, port, stop: () => runtime.stop() };
+  return { runtime: stack.runtime, dataPlane, port, stack, stop: () => stack.stop() };
 }
 
 /** The periodic summary: measured VM-pair rates and link utilisation per layer. */
@@ -133,6 +138,9 @@ interface CliOptions {
   tlsKey?: string;
   tlsCa?: string;
   verbose?: boolean;
+  apiHost: string;
+  apiPort: string;
+  audit?: string;
 }
 
 function readPem(option: string, path: string): string {
@@ -156,6 +164,9 @@ export function registerController(program: Command): void {
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--tls-ca <file>', 'PEM CA: switches must present a certificate it signed')
     .option('-v, --verbose', 'also log debug lines (handshake steps, dropped messages)')
+    .option('--api-host <address>', 'northbound API address', '127.0.0.1')
+    .option('--api-port <port>', 'northbound API port', '8080')
+    .option('--audit <file>', 'keep the orchestration audit log in this file (JSON lines), restored at start')
     .action(async (opts: CliOptions) => {
       const port = parseNumberOption('--port', opts.port, 0) as number;
       if (!Number.isInteger(port) || port > 65535) throw new ScoreError('CLI_USAGE', `--port: expected 0-65535, got "${opts.port}"`);
@@ -170,8 +181,25 @@ export function registerController(program: Command): void {
               ...(opts.tlsCa === undefined ? {} : { ca: readPem('--tls-ca', opts.tlsCa) }),
             }
           : undefined;
-      const running = await startController({ port, host: opts.host, scenario: opts.scenario, pollMs, reportMs, tls, verbose: opts.verbose });
-      console.log(`${stamp()} S-CORE controller up on port ${running.port}; Ctrl-C stops`);
+      const apiPort = parseNumberOption('--api-port', opts.apiPort, 0) as number;
+      // tokens from the environment (so agents can be given theirs), else fresh ones printed once
+      const envTokens = process.env.SCORE_OPERATOR_TOKEN && process.env.SCORE_AGENT_TOKEN ? { operator: process.env.SCORE_OPERATOR_TOKEN, agent: process.env.SCORE_AGENT_TOKEN } : undefined;
+      const tokens = envTokens ?? newTokens();
+      const running = await startController({
+        port,
+        host: opts.host,
+        scenario: opts.scenario,
+        pollMs,
+        reportMs,
+        tls,
+        verbose: opts.verbose,
+        apiHost: opts.apiHost,
+        apiPort,
+        tokens,
+        ...(opts.audit ? { auditPath: opts.audit } : {}),
+      });
+      console.log(`${stamp()} S-CORE controller up: OpenFlow on port ${running.port}, API at ${running.stack.apiUrl}/api/v1; Ctrl-C stops`);
+      if (envTokens === undefined) console.log(`${stamp()} tokens (set SCORE_OPERATOR_TOKEN and SCORE_AGENT_TOKEN to choose them): operator ${tokens.operator}  agent ${tokens.agent}`);
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
