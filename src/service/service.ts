@@ -9,6 +9,7 @@ import type { Runtime } from '../runtime/controller-runtime.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { createOrchestrator, type Orchestrator, type Snapshot } from '../orchestrator/orchestrator.ts';
 import { quantizeRates } from './traffic.ts';
+import { layerUtilisation } from '../sim/fluid.ts';
 import type { AuditLog } from './audit-file.ts';
 
 /**
@@ -108,15 +109,8 @@ export function createService(o: ServiceOptions): Service {
     };
   };
 
-  const layersNow = (): Cost['layers'] => {
-    const util = ctl.linkUtilisation(c());
-    const out: Cost['layers'] = [];
-    for (let layer = 1; layer <= c().view.layers.maxLayer; layer++) {
-      const active = util.filter((l) => l.layer === layer && l.active);
-      out.push({ layer, activeLinks: active.length, meanUtilisation: active.length ? active.reduce((s, l) => s + l.utilisation, 0) / active.length : 0 });
-    }
-    return out;
-  };
+  const layersNow = (): Cost['layers'] =>
+    layerUtilisation(ctl.linkUtilisation(c()), c().view.layers.maxLayer).map((l) => ({ layer: l.layer, activeLinks: l.activeLinks, meanUtilisation: l.meanUtilisation }));
 
   const costNow = (): Cost => {
     const s = snapshot();

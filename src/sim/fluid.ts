@@ -12,6 +12,8 @@ import type { Topology } from '../core/topology.ts';
  * tx/rx counters would show it.
  */
 export interface LinkLoad {
+  /** carries VM traffic (the paper averages utilisation over these links only) */
+  readonly active: boolean;
   readonly link: string;
   readonly layer: number;
   readonly capacityBps: number;
@@ -62,6 +64,7 @@ export function linkLoads(view: DataPlaneView, placement: Placement, flows: read
     const abBps = ab.get(l.id) ?? 0;
     const baBps = ba.get(l.id) ?? 0;
     return {
+      active: abBps + baBps > 0,
       link: l.id,
       layer: view.layers.linkLayer.get(l.id) ?? 0,
       capacityBps: l.capacityBps,
@@ -76,7 +79,7 @@ export function layerUtilisation(loads: readonly LinkLoad[], maxLayer: number): 
   const out: LayerUtilisation[] = [];
   for (let layer = 1; layer <= maxLayer; layer++) {
     const inLayer = loads.filter((l) => l.layer === layer);
-    const active = inLayer.filter((l) => l.abBps + l.baBps > 0);
+    const active = inLayer.filter((l) => l.active);
     const sum = active.reduce((s, l) => s + l.utilisation, 0);
     out.push({
       layer,

@@ -1,7 +1,7 @@
 import type { Model } from '../scenario/model.ts';
 import type { PolicyName } from '../core/policies.ts';
 import * as ctl from '../controller/controller.ts';
-import type { LayerUtilisation, TimelinePoint } from '../sim/fluid.ts';
+import { layerUtilisation, type TimelinePoint } from '../sim/fluid.ts';
 import { layerNames, type RunRecord } from '../sim/run.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Stack } from './stack.ts';
@@ -14,21 +14,7 @@ import type { Stack } from './stack.ts';
  */
 export function measuredPoint(stack: Stack, step: number, time: number): TimelinePoint {
   const c = stack.runtime.controller;
-  const util = ctl.linkUtilisation(c);
-  const layers: LayerUtilisation[] = [];
-  for (let layer = 1; layer <= c.view.layers.maxLayer; layer++) {
-    const inLayer = util.filter((l) => l.layer === layer);
-    const active = inLayer.filter((l) => l.active);
-    layers.push({
-      layer,
-      activeLinks: active.length,
-      totalLinks: inLayer.length,
-      meanUtilisation: active.length ? active.reduce((s, l) => s + l.utilisation, 0) / active.length : 0,
-      maxUtilisation: active.reduce((m, l) => Math.max(m, l.utilisation), 0),
-      loadBps: inLayer.reduce((s, l) => s + l.abBps + l.baBps, 0),
-    });
-  }
-  return { step, time, totalCost: stack.service.cost().cost, layers };
+  return { step, time, totalCost: stack.service.cost().cost, layers: layerUtilisation(ctl.linkUtilisation(c), c.view.layers.maxLayer) };
 }
 
 export async function orchestrate(
