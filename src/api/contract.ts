@@ -98,6 +98,12 @@ export const DecisionDto = Type.Object({
   reason: Type.String(),
 });
 
+export const ConnectivityDto = Type.Object({
+  sent: Type.Integer({ description: 'probes the peers sent to the moving VM' }),
+  received: Type.Integer(),
+  blackoutMs: Type.Number({ description: 'longest run of lost probes, ms' }),
+});
+
 export const MigrationStatus = Type.Union([
   Type.Literal('planned'),
   Type.Literal('declined'),
@@ -127,6 +133,7 @@ export const MigrationRecordDto = Type.Object({
     policyKey: Type.Number({ description: "Load-Aware's C_A(u) when it chose this VM" }),
   }),
   error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+  connectivity: Type.Optional(Type.Union([ConnectivityDto, Type.Null()], { description: "what the VM's peers saw while it moved, when the driver measured it" })),
 });
 
 export const OrchestrationStartBody = Type.Object(
@@ -197,6 +204,7 @@ export const AgentDecideBody = Type.Object(
 export const AgentDecideDto = Type.Object({
   decision: DecisionDto,
   migrated: Type.Boolean(),
+  connectivity: Type.Optional(ConnectivityDto),
   error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
 });
 

@@ -27,17 +27,21 @@
  * (1-based position in the scenario), and a port whose `<node>-e<port>` is too long becomes
  * `n<i>-<port>`.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScoreError } from '../errors/errors.ts';
 import type { Model } from '../scenario/model.ts';
 import { requireRoot, resolveTool, run } from './exec.ts';
-import { LOCAL_NAME_MAX, resourceName } from './names.ts';
+import { readPidfile } from './procs.ts';
+import { LOCAL_NAME_MAX, resourceName, runDirName } from './names.ts';
 import { listLinks, listNetns, nsExec, tbfArgs } from './netns.ts';
 import {
   addBridgeArgs,
   addPortArgs,
   formatDpid,
+  ovsEnv,
+  ovsPaths,
   startOvs,
   stopOvs,
   switchControllerTarget,
@@ -416,10 +420,18 @@ export const ANNOUNCE_PY = [
   '    s.send(rarp); s.send(garp)',
 ].join('\n');
 
-function handle(model: Model, plan: DataCentrePlan, ovs: OvsInstance, controller: string, shaped: boolean, timings: Record<string, number>): DataCentre {
+function handle(
+  model: Model,
+  plan: DataCentrePlan,
+  ovs: OvsInstance,
+  controller: string,
+  shaped: boolean,
+  timings: Record<string, number>,
+  attached?: { readonly current: ReadonlyMap<string, PortRef> },
+): DataCentre {
   const bridges = new Map(plan.bridges.map((b) => [b.node, b]));
   const vms = new Map(plan.vms.map((v) => [v.name, v]));
-  const current = new Map(plan.vms.map((v) => [v.name, v.port]));
+  const current = new Map(attached?.current ?? plan.vms.map((v) => [v.name, v.port]));
   const links = new Map(plan.links.map((l) => [l.id, l]));
   const hooks: Array<() => Promise<void>> = [];
   let stopping: Promise<void> | undefined;
@@ -514,7 +526,8 @@ function handle(model: Model, plan: DataCentrePlan, ovs: OvsInstance, controller
       hooks.push(hook);
     },
     stop: () => {
-      stopping ??= stopAll(ovs, hooks);
+      // a handle attached from another process does not own the run: the builder removes it
+      stopping ??= attached !== undefined ? Promise.resolve() : stopAll(ovs, hooks);
       return stopping;
     },
   };
@@ -545,4 +558,43 @@ export async function withDataCentre<T>(model: Model, opts: BuildOptions, fn: (d
   }
   await dc.stop();
   return result;
+}
+
+/**
+ * A handle on a data centre that another process built (`score emulate`), found by its run
+ * prefix: what a hypervisor agent process uses to migrate, as libvirt would on a real host. Where
+ * each VM is cabled now is read from the system (the VM's veth peer, the bridge that holds it),
+ * not from the plan, since other agents may have moved VMs since the build. Its stop() does
+ * nothing: the run belongs to the process that built it.
+ */
+export async function attachDataCentre(model: Model, prefix: string): Promise<DataCentre> {
+  requireRoot('attaching to the emulated data centre');
+  const runDir = join(tmpdir(), runDirName(prefix));
+  if (!existsSync(runDir)) throw new ScoreError('EMULATION_COMMAND', `no emulated data centre with prefix "${prefix}" (${runDir} does not exist)`, { prefix });
+  const paths = ovsPaths(runDir);
+  const ovs: OvsInstance = {
+    prefix,
+    netns: resourceName(prefix, 'ovs'),
+    paths,
+    env: ovsEnv(paths),
+    ovsdbPid: readPidfile(paths.ovsdbPidfile) ?? 0,
+    vswitchdPid: readPidfile(paths.vswitchdPidfile) ?? 0,
+    relays: new Map(),
+  };
+  const plan = planDataCentre(model, prefix);
+  const byIndex = new Map<number, string>();
+  for (const l of JSON.parse((await run('ip', ['-n', ovs.netns, '-j', 'link', 'show'])).stdout) as { ifindex: number; ifname: string }[]) byIndex.set(l.ifindex, l.ifname);
+  const ofports = parseOfports(await vsctl(ovs, '-f', 'csv', '--no-headings', '--columns=name,ofport', 'list', 'Interface'));
+  const current = new Map<string, PortRef>();
+  await forEachLimit(plan.vms, 8, async (v) => {
+    const [eth] = JSON.parse((await run('ip', ['-n', v.namespace, '-j', 'link', 'show', VM_IFACE])).stdout) as { link_index?: number }[];
+    const iface = eth?.link_index === undefined ? undefined : byIndex.get(eth.link_index);
+    if (iface === undefined) throw new ScoreError('EMULATION_COMMAND', `cannot find the switch end of ${v.name}'s cable`, { vm: v.name });
+    const bridgeName = (await vsctl(ovs, 'iface-to-br', iface)).trim();
+    const b = plan.bridges.find((x) => x.name === bridgeName);
+    const port = ofports.get(iface);
+    if (b === undefined || port === undefined) throw new ScoreError('EMULATION_COMMAND', `${v.name} is cabled to ${iface} on "${bridgeName}", not a bridge of this run`, { vm: v.name });
+    current.set(v.name, { node: b.node, bridge: b.name, port, iface });
+  });
+  return handle(model, plan, ovs, '', false, {}, { current });
 }

@@ -107,6 +107,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
           decision: null,
           inputs: { rates: [...snap.rates], weights: snap.weights, policyKey: ask.cost },
           error: null,
+          connectivity: null,
         };
         records.push(record);
         deps.onRecord?.(record);
@@ -115,6 +116,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
           const result = await deps.decide(from, { vm: ask.vm, migrate: !o.plan, migrationId: record.id, ...(o.mode ? { mode: o.mode } : {}), ...(o.migrationCost !== undefined ? { migrationCost: o.migrationCost } : {}) });
           record.decision = result.decision;
           record.to = result.decision.to;
+          record.connectivity = result.connectivity ?? null;
           if (o.plan) {
             record.status = 'planned';
           } else if (result.error !== null) {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Model } from '../scenario/model.ts';
 import type { PolicyName } from '../core/policies.ts';
 import { realClock } from '../runtime/clock.ts';
@@ -8,19 +9,17 @@ import { openflowDataPlane } from '../openflow/connection/index.ts';
 import { silentLog } from '../openflow/connection/log.ts';
 import { buildDataCentre, type DataCentre } from '../emulation/datacentre.ts';
 import { startTraffic, type TrafficHandle } from '../emulation/traffic.ts';
-import { resolveTool } from '../emulation/exec.ts';
-import type { MigrationDriver } from '../agent/drivers/driver.ts';
 import { links as discoveredLinks } from '../controller/discovery.ts';
 import * as ctl from '../controller/controller.ts';
 import { ScoreError } from '../errors/errors.ts';
-import { startAgent, startStack, type RunningAgent, type Stack } from './stack.ts';
+import { startStack, type Stack } from './stack.ts';
 import { measuredPoint, orchestrate } from './live-run.ts';
 
 /**
  * The paper's experiment for real: the controller speaks OpenFlow 1.3 to Open vSwitch bridges
- * built from the scenario, nping/iperf3 make the traffic inside VM namespaces, one agent per
- * hypervisor (each with its own HTTP server) decides and migrates by re-cabling the VM's
- * namespace and announcing it as QEMU does. While a VM moves, every peer pings it every 10 ms,
+ * built from the scenario, nping/iperf3 make the traffic inside VM namespaces, one `score agent`
+ * process per hypervisor decides and migrates by re-cabling the VM's namespace and announcing it
+ * as QEMU does (src/agent/drivers/emulated.ts). While a VM moves, its peers ping it every 10 ms,
  * so each migration reports the packets its peers lost.
  */
 export interface MigrationLoss {
@@ -51,8 +50,6 @@ export interface EmulatedExperimentOptions {
   readonly onReady?: (stack: Stack, dc: DataCentre) => void;
 }
 
-const PROBE_MS = 10;
-
 async function until(cond: () => boolean, ms: number, what: string): Promise<number> {
   const t0 = Date.now();
   while (!cond()) {
@@ -62,47 +59,27 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<num
   return Date.now() - t0;
 }
 
-/** Pings `ip` from namespace `ns` every PROBE_MS until stopped; returns what was lost and the longest gap. */
-function probe(ns: string, ip: string): { stop: () => Promise<{ sent: number; received: number; blackoutMs: number }> } {
-  const ipTool = resolveTool('ip');
-  const child = spawn(ipTool, ['netns', 'exec', ns, 'ping', '-n', '-i', String(PROBE_MS / 1000), '-W', '1', ip], { stdio: ['ignore', 'pipe', 'ignore'] });
-  let text = '';
-  child.stdout.on('data', (d: Buffer) => (text += d.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  return {
-    async stop() {
-      child.kill('SIGINT');
-      await exited;
-      const m = /(\d+) packets transmitted, (\d+) received/.exec(text);
-      const seqs = [...text.matchAll(/icmp_seq=(\d+)/g)].map((x) => Number(x[1]));
-      let gap = 0;
-      for (let i = 1; i < seqs.length; i++) gap = Math.max(gap, seqs[i]! - seqs[i - 1]! - 1);
-      return { sent: Number(m?.[1] ?? 0), received: Number(m?.[2] ?? 0), blackoutMs: gap * PROBE_MS };
-    },
-  };
+/** The `score` command, for agent processes. */
+const SCORE_BIN = fileURLToPath(new URL('../../bin/score.js', import.meta.url));
+
+interface AgentProcess {
+  readonly hypervisor: string;
+  stop(): Promise<void>;
 }
 
-function emulatedDriver(dc: DataCentre, model: Model, losses: MigrationLoss[]): MigrationDriver {
+/** One `score agent` process per hypervisor, each with its own HTTP server, driving the emulated data centre. */
+function spawnAgent(o: { hypervisor: string; apiUrl: string; token: string; prefix: string; scenarioFile: string }): AgentProcess {
+  const child = spawn(
+    process.execPath,
+    [SCORE_BIN, 'agent', '--controller', o.apiUrl, '--hypervisor', o.hypervisor, '--driver', 'emulated', '--emulation-prefix', o.prefix, '--scenario', o.scenarioFile, '--listen', '127.0.0.1:0'],
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SCORE_AGENT_TOKEN: o.token } },
+  );
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
   return {
-    name: 'emulated',
-    async migrate(vm, from, to) {
-      if (dc.hypervisorOf(vm) !== from) throw new ScoreError('MIGRATION_FAILED', `${vm} is not on ${from}`, { vm, from });
-      const ip = model.vmInfo.get(vm)!.ip;
-      const peers = [...(model.traffic.peers.get(vm)?.keys() ?? [])];
-      const probes = peers.map((p) => probe(dc.vmNamespace(p), ip));
-      await new Promise((r) => setTimeout(r, 200));
-      const port = await dc.moveVm(vm, to);
-      // keep probing until traffic has had time to find the new path
-      await new Promise((r) => setTimeout(r, 800));
-      const results = await Promise.all(probes.map((p) => p.stop()));
-      losses.push({
-        vm,
-        to,
-        sent: results.reduce((s, r) => s + r.sent, 0),
-        received: results.reduce((s, r) => s + r.received, 0),
-        blackoutMs: Math.max(0, ...results.map((r) => r.blackoutMs)),
-      });
-      return { port: port.port };
+    hypervisor: o.hypervisor,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
     },
   };
 }
@@ -128,8 +105,7 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
   });
   let dc: DataCentre | undefined;
   let traffic: TrafficHandle | undefined;
-  const agents: RunningAgent[] = [];
-  const losses: MigrationLoss[] = [];
+  const agents: AgentProcess[] = [];
   try {
     const buildStart = Date.now();
     dc = await buildDataCentre(o.model, { controller: `tcp:127.0.0.1:${dataPlane.address().port}`, shape: o.shape ?? true });
@@ -147,10 +123,15 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
     await until(() => ctl.pairRates(c, Date.now()).filter((r) => r.bytesPerSecond > 0 && o.model.vmInfo.size > 0).length >= expected, 20_000, 'rates measured for every flow');
     await new Promise((r) => setTimeout(r, 2000));
     for (const h of o.model.scenario.hypervisors) {
-      agents.push(await startAgent({ hypervisor: h.id, apiUrl: stack.apiUrl, token: stack.tokens.agent, driver: emulatedDriver(dc, o.model, losses) }));
+      agents.push(spawnAgent({ hypervisor: h.id, apiUrl: stack.apiUrl, token: stack.tokens.agent, prefix: dc.prefix, scenarioFile: o.file }));
     }
+    await until(() => stack.service.hypervisors().every((h) => h.agent !== null), 60_000, 'every agent process registering');
     o.onReady?.(stack, dc);
     const record = await orchestrate(stack, { policy: o.policy, model: o.model, file: o.file, source: 'emulate', clock: realClock, settleMs, timeline });
+    const losses: MigrationLoss[] = stack.service
+      .migrations()
+      .filter((r) => r.status === 'succeeded' && r.connectivity)
+      .map((r) => ({ vm: r.vm, to: r.to!, sent: r.connectivity!.sent, received: r.connectivity!.received, blackoutMs: r.connectivity!.blackoutMs }));
     return { record, losses, discoveryMs, buildMs };
   } finally {
     await Promise.all(agents.map((a) => a.stop()));
