@@ -389,6 +389,21 @@ export async function startOvs(opts: StartOptions = {}): Promise<OvsInstance> {
   }
 }
 
+/**
+ * Starts ovs-vswitchd again for a live instance whose vswitchd died (crash tests): same db,
+ * namespace, pidfile, log and run dir as startOvs. Returns the new PID (`instance.vswitchdPid`
+ * keeps the first one; cleanup reads the pidfile, so it stops the new daemon).
+ * @throws ScoreError EMULATION_COMMAND when the old vswitchd still runs
+ */
+export async function restartVswitchd(instance: OvsInstance): Promise<number> {
+  const old = readPidfile(instance.paths.vswitchdPidfile);
+  if (old !== undefined && isRunning(old) && cmdlineOf(old).includes(`--pidfile=${instance.paths.vswitchdPidfile}`)) {
+    throw new ScoreError('EMULATION_COMMAND', `ovs-vswitchd of run ${instance.prefix} still runs (pid ${old})`, { pid: old });
+  }
+  await run('ip', ['netns', 'exec', instance.netns, resolveTool('ovs-vswitchd'), ...vswitchdArgs(instance.paths)], { env: instance.env });
+  return mustReadPid(instance.paths.vswitchdPidfile, 'ovs-vswitchd');
+}
+
 function mustReadPid(pidfile: string, daemon: string): number {
   const pid = readPidfile(pidfile);
   if (pid === undefined) throw new ScoreError('EMULATION_COMMAND', `${daemon} started but wrote no pidfile`, { pidfile });
