@@ -20,6 +20,25 @@ test('rates use the switch duration as time base and survive resets', () => {
   assert.equal(addSample(t, 'f', { count: 510n, duration: 1.5 }, 18000), 'no-time');
 });
 
+test('rates average over the window: a 10 packet/s flow does not wobble by a packet', () => {
+  const t = createRateTracker<string>(5);
+  // 64-byte packets, 10 or 11 of them per second depending on the phase of the poll
+  let count = 0n;
+  const perSecond = [10, 11, 10, 10, 11, 10, 10, 11, 10, 10];
+  addSample(t, 'f', { count, duration: 0 }, 0);
+  perSecond.forEach((n, i) => {
+    count += BigInt(n * 64);
+    addSample(t, 'f', { count, duration: i + 1 }, (i + 1) * 1000);
+  });
+  const r = t.rates.get('f')!;
+  assert.equal(r.window, 5);
+  assert.ok(Math.abs(r.perSecond - (51 * 64) / 5) < 1e-9, String(r.perSecond));
+  const one = createRateTracker<string>(1);
+  addSample(one, 'f', { count: 0n, duration: 0 }, 0);
+  addSample(one, 'f', { count: 704n, duration: 1 }, 1000);
+  assert.equal(one.rates.get('f')!.perSecond, 704, 'a one-second window sees the 10% wobble');
+});
+
 test('property: no sequence of samples gives a negative or non-finite rate', () => {
   fc.assert(
     fc.property(fc.array(fc.record({ count: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), duration: fc.double({ min: 0, max: 1e6, noNaN: true }) }), { maxLength: 30 }), (samples) => {

@@ -25,12 +25,20 @@ export interface Rate {
 }
 
 export interface RateTracker<K> {
+  /** newest sample per key */
   readonly last: Map<K, CounterSample>;
   readonly rates: Map<K, Rate>;
+  /** samples in the averaging window, oldest first */
+  readonly history: Map<K, CounterSample[]>;
+  /**
+   * Seconds of switch time a rate averages over (when the counter is that old). A 10 packet/s
+   * flow counts 10 or 11 packets in any one second, a 10% wobble; over 5 s it is 2%.
+   */
+  readonly windowS: number;
 }
 
-export function createRateTracker<K>(): RateTracker<K> {
-  return { last: new Map(), rates: new Map() };
+export function createRateTracker<K>(windowS = 5): RateTracker<K> {
+  return { last: new Map(), rates: new Map(), history: new Map(), windowS };
 }
 
 export type SampleOutcome = 'rate' | 'baseline' | 'reset' | 'unknown' | 'no-time';
@@ -40,22 +48,31 @@ export function addSample<K>(t: RateTracker<K>, key: K, sample: CounterSample, n
   const prev = t.last.get(key);
   if (prev === undefined) {
     t.last.set(key, sample);
+    t.history.set(key, [sample]);
     return 'baseline';
   }
   if (sample.duration < prev.duration || sample.count < prev.count) {
     t.last.set(key, sample);
+    t.history.set(key, [sample]);
     t.rates.delete(key);
     return 'reset';
   }
-  const window = sample.duration - prev.duration;
   // Two polls closer than a millisecond of switch time say nothing about a rate.
-  if (window < MIN_WINDOW_S) return 'no-time';
+  if (sample.duration - prev.duration < MIN_WINDOW_S) return 'no-time';
+  const history = t.history.get(key) ?? [prev];
+  history.push(sample);
+  // keep the newest sample that is at least a window old as the base
+  while (history.length > 2 && history[1]!.duration <= sample.duration - t.windowS) history.shift();
+  t.history.set(key, history);
+  const base = history[0]!;
+  const window = sample.duration - base.duration;
   t.last.set(key, sample);
-  t.rates.set(key, { perSecond: Number(sample.count - prev.count) / window, measuredAt: now, window });
+  t.rates.set(key, { perSecond: Number(sample.count - base.count) / window, measuredAt: now, window });
   return 'rate';
 }
 
 export function forget<K>(t: RateTracker<K>, key: K): void {
   t.last.delete(key);
   t.rates.delete(key);
+  t.history.delete(key);
 }

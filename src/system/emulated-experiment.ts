@@ -121,7 +121,8 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
     traffic = await startTraffic(dc);
     const expected = o.model.flows.length;
     await until(() => ctl.pairRates(c, Date.now()).filter((r) => r.bytesPerSecond > 0 && o.model.vmInfo.size > 0).length >= expected, 20_000, 'rates measured for every flow');
-    await new Promise((r) => setTimeout(r, 2000));
+    // one full rate window (5 s) before the first decision, so rates are averages, not single seconds
+    await new Promise((r) => setTimeout(r, 5000));
     for (const h of o.model.scenario.hypervisors) {
       agents.push(spawnAgent({ hypervisor: h.id, apiUrl: stack.apiUrl, token: stack.tokens.agent, prefix: dc.prefix, scenarioFile: o.file }));
     }

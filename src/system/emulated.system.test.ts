@@ -155,7 +155,7 @@ test('the paper experiment on Open vSwitch: both policies reach cost 0 in 6 migr
   const { model, file } = loadScenarioFile('paper');
   const runs = [];
   for (const policy of ['round-robin', 'load-aware'] as const) {
-    const r = await runEmulatedExperiment({ model, file, policy, settleMs: 3000 });
+    const r = await runEmulatedExperiment({ model, file, policy });
     runs.push(r);
     const m = simulate(model, { policy, file });
     assert.equal(r.record.migrations, 6, policy);
