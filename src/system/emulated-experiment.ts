@@ -86,7 +86,9 @@ function spawnAgent(o: { hypervisor: string; apiUrl: string; token: string; pref
 
 export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promise<EmulatedRun> {
   const out = o.out ?? (() => undefined);
-  const settleMs = o.settleMs ?? 4000;
+  // the peers' 10 ms probes during a move cross the moved VM's paths; the next cost reading waits
+  // until they have left the 5 s rate window
+  const settleMs = o.settleMs ?? 6500;
   const dataPlane = openflowDataPlane({ port: 0, host: '127.0.0.1', log: silentLog });
   const timeline: TimelinePoint[] = [];
   const t0 = Date.now();
