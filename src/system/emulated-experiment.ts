@@ -113,16 +113,16 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
     dc = await buildDataCentre(o.model, { controller: `tcp:127.0.0.1:${dataPlane.address().port}`, shape: o.shape ?? true });
     const buildMs = Date.now() - buildStart;
     const c = stack.runtime.controller;
-    const connected = Date.now();
     await until(() => stack.runtime.channels.size === o.model.topology.nodes.size, 10_000, 'every switch connecting');
-    const discoveryMs = (await until(() => discoveredLinks(c.disc).length === o.model.topology.links.length, 10_000, 'discovery of every link')) + (Date.now() - connected) * 0;
+    // from the last switch connecting to the last link found
+    const discoveryMs = await until(() => discoveredLinks(c.disc).length === o.model.topology.links.length, 10_000, 'discovery of every link');
     out(`  ${o.policy}: ${stack.runtime.channels.size} switches connected, ${discoveredLinks(c.disc).length} links discovered in ${discoveryMs} ms`);
     // VMs say hello, as booting VMs do: the tracker knows every VM and so every hypervisor's load
     await Promise.all(o.model.vms.map((vm) => dc!.announce(vm, 1)));
     await until(() => c.hosts.byMac.size === o.model.vms.length, 10_000, 'every VM being seen');
     traffic = await startTraffic(dc);
     const expected = o.model.flows.length;
-    await until(() => ctl.pairRates(c, Date.now()).filter((r) => r.bytesPerSecond > 0 && o.model.vmInfo.size > 0).length >= expected, 20_000, 'rates measured for every flow');
+    await until(() => ctl.pairRates(c, Date.now()).filter((r) => r.bytesPerSecond > 0).length >= expected, 20_000, 'rates measured for every flow');
     // one full rate window (5 s) before the first decision, so rates are averages, not single seconds
     await new Promise((r) => setTimeout(r, 5000));
     for (const h of o.model.scenario.hypervisors) {
