@@ -5,6 +5,7 @@ import { registerSimulate } from './commands/simulate.ts';
 import { registerAgent } from './commands/agent.ts';
 import { registerEmulate } from './commands/emulate.ts';
 import { registerController } from './commands/controller.ts';
+import { registerReport } from './commands/report.ts';
 
 /** Composition root of the `score` command: each command registers itself from its own module. */
 const program = new Command()
@@ -18,6 +19,7 @@ registerSimulate(program);
 registerAgent(program);
 registerEmulate(program);
 registerController(program);
+registerReport(program);
 
 try {
   await program.parseAsync(process.argv);
