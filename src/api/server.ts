@@ -54,6 +54,18 @@ export interface ApiServerOptions {
   readonly heartbeatMs?: number;
   /** largest accepted request body in bytes (default 64 KiB) */
   readonly bodyLimit?: number;
+  /** serve `GET /metrics` (Prometheus text format) and count every request */
+  readonly metrics?: ApiMetrics;
+}
+
+/** What the API needs from a metrics registry; kept free of prom-client so the API does not depend on it. */
+export interface ApiMetrics {
+  readonly contentType: string;
+  render(): Promise<string>;
+  /** route is the pattern (`/api/v1/vms/:vm/traffic`), undefined when no route matched */
+  apiRequest(method: string, route: string | undefined, statusCode: number): void;
+  /** who may scrape (default 'agent': the agent or operator token, like the other read routes) */
+  readonly access?: Access;
 }
 
 export const API_PREFIX = '/api/v1';
@@ -181,6 +193,16 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
     else if (verdict === 'forbidden') done(new ScoreError('API_FORBIDDEN', `${req.method} ${req.routeOptions.url ?? ''} needs the operator token`));
     else done();
   });
+
+  const metrics = options.metrics;
+  if (metrics !== undefined) {
+    // onResponse sees the final status of every request, 401s and 404s included; the route
+    // pattern, not the URL, keeps the label values bounded.
+    base.addHook('onResponse', (req, reply, done) => {
+      metrics.apiRequest(req.method, req.routeOptions.url, reply.statusCode);
+      done();
+    });
+  }
 
   // Open event streams keep their sockets busy, so server.close() would wait for clients forever.
   base.addHook('preClose', (done) => {
@@ -407,6 +429,22 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
     done();
   };
   void app.register(routes, { prefix: API_PREFIX });
+
+  if (metrics !== undefined) {
+    const access = metrics.access ?? 'agent';
+    // At the root, where Prometheus looks by default, outside the versioned JSON API.
+    app.get(
+      '/metrics',
+      {
+        config: { access },
+        schema: meta({ tag: 'meta', summary: 'Prometheus metrics', access, description: 'Prometheus text exposition format 0.0.4 (text/plain; version=0.0.4). See docs/api.md for the metrics.' }),
+      },
+      async (_req, reply) => {
+        const text = await metrics.render();
+        return reply.type(metrics.contentType).send(text);
+      },
+    );
+  }
 
   return app;
 }

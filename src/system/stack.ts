@@ -13,6 +13,8 @@ import { describeEvent, type Controller, type ControllerEvent } from '../control
 import { createAgent, type Agent } from '../agent/agent.ts';
 import { controllerApi } from '../agent/api-client.ts';
 import { agentCaller, buildAgentServer } from '../agent/server.ts';
+import type { Access } from '../api/auth.ts';
+import { createStackMetrics, type StackMetrics } from '../metrics/metrics.ts';
 import type { MigrationDriver } from '../agent/drivers/driver.ts';
 
 /**
@@ -42,6 +44,8 @@ export interface StackOptions {
   readonly nonce?: Uint8Array;
   /** persist the orchestrator's audit log here (JSON lines), and restore it at start */
   readonly auditPath?: string;
+  /** who may scrape GET /metrics (default 'agent': the agent or operator token) */
+  readonly metricsAccess?: Access;
 }
 
 export interface Stack {
@@ -50,6 +54,8 @@ export interface Stack {
   readonly api: FastifyInstance;
   readonly apiUrl: string;
   readonly tokens: ApiTokens;
+  /** this stack's Prometheus registry (also served at GET /metrics) */
+  readonly metrics: StackMetrics;
   stop(): Promise<void>;
 }
 
@@ -62,8 +68,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const s = o.model?.scenario;
   const dpids = s ? scenarioDpids(s) : new Map<string, bigint>();
   let service: Service | null = null;
+  const metrics = createStackMetrics({ clock: o.clock });
   const runtime = await startRuntime({
-    dataPlane: o.dataPlane,
+    dataPlane: metrics.instrument(o.dataPlane),
     clock: o.clock,
     ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
     ...(o.probeMs !== undefined ? { probeMs: o.probeMs } : {}),
@@ -76,11 +83,13 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       ...(o.model ? { weights: { layers: Object.fromEntries(Object.entries(s?.weights?.layers ?? {}).map(([k, v]) => [Number(k), v])), links: s?.weights?.links ?? {} } } : {}),
     },
     onEvent: (e, c) => {
+      metrics.controllerEvent(e);
       service?.onControllerEvent(e);
       o.onEvent?.(e, describeEvent(c, e));
     },
     onPoll: (c) => {
       service?.sample();
+      metrics.pollDone();
       o.onPoll?.(c);
     },
     ...(o.onError !== undefined ? { onError: o.onError } : {}),
@@ -89,14 +98,15 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     runtime,
     clock: o.clock,
     ...(o.model ? { vmNames: new Map([...o.model.vmInfo].map(([vm, i]) => [i.mac, vm])), capacities: o.model.capacity } : o.vmNames ? { vmNames: o.vmNames } : {}),
-    callAgent: agentCaller(tokens.agent),
+    callAgent: metrics.timeDecisions(agentCaller(tokens.agent)),
     ...(o.settleMs !== undefined ? { settleMs: o.settleMs } : {}),
     ...(o.confirmMs !== undefined ? { confirmMs: o.confirmMs } : {}),
     ...(o.rateTolerance !== undefined ? { rateTolerance: o.rateTolerance } : {}),
     ...(o.onSettled !== undefined ? { onSettled: o.onSettled } : {}),
     ...(o.auditPath !== undefined ? { audit: auditFile(o.auditPath) } : {}),
   });
-  const api = buildApiServer({ service, tokens });
+  const unbind = metrics.bind({ runtime, service, dataPlane: o.dataPlane });
+  const api = buildApiServer({ service, tokens, metrics: { contentType: metrics.contentType, render: () => metrics.render(), apiRequest: (m, r, s) => metrics.apiRequest(m, r, s), ...(o.metricsAccess !== undefined ? { access: o.metricsAccess } : {}) } });
   await api.listen({ host: o.apiHost ?? '127.0.0.1', port: o.apiPort ?? 0 });
   const addr = api.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
@@ -107,7 +117,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     api,
     apiUrl,
     tokens,
+    metrics,
     async stop() {
+      unbind();
       await api.close();
       await runtime.stop();
     },
