@@ -11,6 +11,10 @@ import type { MetricsSources } from './metrics.ts';
 import { createStackMetrics, packetKind } from './metrics.ts';
 import { parseExposition, sumOf, valueOf } from './exposition.testing.ts';
 import { ETHERTYPE } from '../packet/ethernet.ts';
+import { realClock } from '../runtime/clock.ts';
+import { openflowDataPlane } from '../openflow/connection/dataplane.ts';
+import { FakeSwitch, until } from '../openflow/connection/fake-switch.testing.ts';
+import { OFPBRC, OFPET } from '../openflow/constants.ts';
 
 const EXPECTED: Record<string, string> = {
   score_switches_connected: 'gauge',
@@ -200,6 +204,40 @@ test('GET /metrics on a live stack: Prometheus text, token required, counters mo
     pumping = false;
     await pump;
     await Promise.all(agents.map((a) => a.stop()));
+    await stack.stop();
+  }
+});
+
+test('OpenFlow errors from a real OpenFlow data plane: switch ERRORs and undecodable messages, across a reconnect', async () => {
+  const dataPlane = openflowDataPlane({ port: 0, host: '127.0.0.1' });
+  // no statistics round or probe during the test: the fake switch would not answer them
+  const stack = await startStack({ dataPlane, clock: realClock, pollMs: 600_000, probeMs: 600_000 });
+  const switches: FakeSwitch[] = [];
+  const metrics = async () => parseExposition(await stack.metrics.render());
+  try {
+    let sw = await FakeSwitch.up(dataPlane.address().port, 0x42n);
+    switches.push(sw);
+    await until(() => stack.runtime.channels.size === 1, 'switch up');
+    sw.send({ type: 'ERROR', xid: 0, errType: OFPET.BAD_REQUEST, code: OFPBRC.BAD_TYPE, data: new Uint8Array(8) });
+    sw.sendRaw(Uint8Array.from([0x04, 99, 0x00, 0x0c, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4]));
+    await until(() => dataPlane.connectionStats(0x42n)?.malformed === 1 && dataPlane.connectionStats(0x42n)?.switchErrors === 1, 'both errors seen');
+    let f = await metrics();
+    assert.equal(valueOf(f, 'score_switches_connected'), 1);
+    assert.equal(valueOf(f, 'score_openflow_errors_total', { code: 'switch_error' }), 1);
+    assert.equal(valueOf(f, 'score_openflow_errors_total', { code: 'malformed_message' }), 1);
+
+    sw.close();
+    await until(() => stack.runtime.channels.size === 0, 'switch down');
+    sw = await FakeSwitch.up(dataPlane.address().port, 0x42n);
+    switches.push(sw);
+    await until(() => stack.runtime.channels.size === 1, 'switch up again');
+    sw.send({ type: 'ERROR', xid: 0, errType: OFPET.BAD_REQUEST, code: OFPBRC.BAD_TYPE, data: new Uint8Array(8) });
+    await until(() => dataPlane.connectionStats(0x42n)?.switchErrors === 1, 'error on the new connection');
+    f = await metrics();
+    assert.equal(valueOf(f, 'score_openflow_errors_total', { code: 'switch_error' }), 2);
+    assert.equal(valueOf(f, 'score_openflow_errors_total', { code: 'malformed_message' }), 1);
+  } finally {
+    for (const s of switches) s.close();
     await stack.stop();
   }
 });
