@@ -172,9 +172,13 @@ test('the paper experiment on Open vSwitch: both policies reach cost 0 in 6 migr
     }
   }
   const [rr, la] = runs;
-  // measured costs: Load-Aware falls at least as fast (5% measurement slack)
+  // Measured costs: Load-Aware falls at least as fast. Each run is normalised by its own starting
+  // cost, because two runs of the same placement measure up to ~10% apart under CPU contention;
+  // the model's gap between the policies is at least 12% of the start at every step before the end.
+  const la0 = la!.record.timeline[0]!.totalCost;
+  const rr0 = rr!.record.timeline[0]!.totalCost;
   la!.record.timeline.forEach((p, i) => {
     const q = rr!.record.timeline[i]!;
-    assert.ok(p.totalCost <= q.totalCost * 1.05 + 1, `step ${i}: LA ${p.totalCost} vs RR ${q.totalCost}`);
+    assert.ok(p.totalCost / la0 <= q.totalCost / rr0 + 0.05, `step ${i}: LA ${p.totalCost}/${la0} vs RR ${q.totalCost}/${rr0}`);
   });
 });
