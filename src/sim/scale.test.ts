@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runScale, quantiles, type ScaleWorkload, type StrategyRunner } from './scale.ts';
+import { topologyFromSpec } from '../topologies/spec.ts';
+import { randomWorkload } from '../workloads/random.ts';
+import { seededRng } from '../core/random.ts';
+import { runPolicy } from '../core/policies.ts';
+import { totalCost, trafficMatrix } from '../core/cost.ts';
+import { build } from '../core/test-support.ts';
+
+function workload(seed: number) {
+  return (topology: { hypervisors: readonly string[] }): ScaleWorkload => ({
+    name: 'random',
+    seed,
+    params: { partners: 3 },
+    ...randomWorkload({ hypervisors: topology.hypervisors, vms: 48, capacity: 4, partners: 3, rng: seededRng(seed) }),
+  });
+}
+
+const policy =
+  (p: 'round-robin' | 'load-aware'): StrategyRunner =>
+  (ctx) =>
+    runPolicy({ policy: p, vms: ctx.vms, placement: ctx.placement, traffic: ctx.traffic, oracle: ctx.oracle, capacity: ctx.capacity, rank: ctx.rank, migrationCost: 0 });
+
+test('a scale run: per-round costs and migrations add up to each strategy’s run, and the last round is the final cost', () => {
+  const topology = topologyFromSpec('fat-tree:4');
+  const { result } = runScale({ topology, workload: workload(7), strategies: [['rr', policy('round-robin')], ['la', policy('load-aware')]] });
+  assert.equal(result.topology.hypervisors, 16);
+  assert.equal(result.workload.vms, 48);
+  const built = build(topology);
+  const w = workload(7)(built.topology);
+  const traffic = trafficMatrix(w.flows);
+  const initial = totalCost(w.placement, traffic, built.oracle);
+  for (const s of result.strategies) {
+    assert.ok(Math.abs(s.initialCost - initial) < 1e-6);
+    assert.equal(s.perRound[0]!.cost, s.initialCost);
+    assert.ok(Math.abs(s.perRound.at(-1)!.cost - s.finalCost) <= 1e-6 * s.initialCost, `${s.strategy}: last round is the final cost`);
+    assert.equal(s.perRound.reduce((n, p) => n + p.migrations, 0), s.migrations);
+    assert.ok(s.vmsMigrated <= s.migrations && s.vmsMigrated <= 48);
+    assert.ok(s.finalCost < s.initialCost, `${s.strategy} lowers the cost`);
+    assert.equal(s.perRound[0]!.layers.length, 3);
+    assert.equal(s.vmCostQuantiles.final.length, 101);
+    // costs never rise from round to round under Algorithm 1 with c_m = 0
+    s.perRound.slice(1).forEach((p, i) => assert.ok(p.cost <= s.perRound[i]!.cost + 1e-6));
+  }
+});
+
+test('two scale runs with the same seed are identical; another seed differs', () => {
+  const topology = topologyFromSpec('fat-tree:4');
+  const run = (seed: number) => JSON.stringify(runScale({ topology, workload: workload(seed), strategies: [['la', policy('load-aware')]] }).result);
+  assert.equal(run(3), run(3));
+  assert.notEqual(run(3), run(4));
+});
+
+test('quantiles: 101 points from the minimum to the maximum', () => {
+  const q = quantiles([5, 1, 3]);
+  assert.equal(q.length, 101);
+  assert.equal(q[0], 1);
+  assert.equal(q[50], 3);
+  assert.equal(q[100], 5);
+  assert.deepEqual(quantiles([]), []);
+});

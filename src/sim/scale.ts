@@ -1,0 +1,188 @@
+import type { DirectedFlow, Placement, TrafficMatrix } from '../core/cost.ts';
+import { trafficMatrix, vmCost } from '../core/cost.ts';
+import type { Layers } from '../core/layers.ts';
+import type { PathOracle } from '../core/paths.ts';
+import type { PolicyRun } from '../core/policies.ts';
+import { rankOf } from '../core/policies.ts';
+import type { Topology } from '../core/topology.ts';
+import { build } from '../core/test-support.ts';
+import type { GeneratedTopology } from '../topologies/generate.ts';
+import type { LayerUtilisation } from './fluid.ts';
+import { layerUtilisation, linkLoads } from './fluid.ts';
+import { layerNames } from './run.ts';
+
+/**
+ * The scale simulator: one generated topology and workload, several strategies, each from the
+ * same initial placement. The result is plain JSON and deterministic (no wall-clock time in it:
+ * timings are returned beside it), so two runs with the same seed are byte-identical.
+ *
+ * Per round it records the overall cost C_A, the migrations made and the per-layer utilisation
+ * at the end of the round; per VM it records the distribution of C_A(u) before and after.
+ */
+export interface ScaleWorkload {
+  readonly name: string;
+  readonly seed: number;
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly vms: readonly string[];
+  readonly placement: Placement;
+  readonly capacity: ReadonlyMap<string, number>;
+  readonly flows: readonly DirectedFlow[];
+}
+
+export interface StrategyContext {
+  readonly vms: readonly string[];
+  readonly placement: Placement;
+  readonly traffic: TrafficMatrix;
+  readonly oracle: PathOracle;
+  readonly capacity: ReadonlyMap<string, number>;
+  readonly rank: ReadonlyMap<string, number>;
+  readonly topology: Topology;
+  readonly seed: number;
+  /** runs so far in this comparison, for baselines that borrow another's budget */
+  readonly previous: ReadonlyMap<string, PolicyRun>;
+}
+
+/** A strategy is a pure planner over the whole run; the simulator only replays its steps. */
+export type StrategyRunner = (ctx: StrategyContext) => PolicyRun;
+
+export interface RoundPoint {
+  /** 0 = the initial placement */
+  readonly round: number;
+  readonly cost: number;
+  readonly migrations: number;
+  readonly layers: readonly LayerUtilisation[];
+}
+
+export interface StrategyResult {
+  readonly strategy: string;
+  readonly initialCost: number;
+  readonly finalCost: number;
+  /** 1 − final/initial */
+  readonly costReduction: number;
+  readonly migrations: number;
+  /** distinct VMs that moved at least once */
+  readonly vmsMigrated: number;
+  readonly fractionMigrated: number;
+  readonly rounds: number;
+  readonly converged: boolean;
+  readonly perRound: readonly RoundPoint[];
+  /** C_A(u) quantiles (0, 1, ..., 100th percentile) before and after */
+  readonly vmCostQuantiles: { readonly initial: readonly number[]; readonly final: readonly number[] };
+}
+
+export interface ScaleResult {
+  readonly kind: 'score-scale';
+  readonly version: 1;
+  readonly topology: { readonly name: string; readonly hypervisors: number; readonly switches: number; readonly links: number };
+  readonly layerNames: readonly string[];
+  readonly workload: { readonly name: string; readonly seed: number; readonly params: Readonly<Record<string, unknown>>; readonly vms: number; readonly flows: number };
+  readonly strategies: readonly StrategyResult[];
+}
+
+export interface ScaleInput {
+  readonly topology: GeneratedTopology;
+  readonly workload: (topology: Topology) => ScaleWorkload;
+  readonly strategies: readonly (readonly [string, StrategyRunner])[];
+  /** per-layer utilisation per round costs one pass over every flow's path; off for the largest runs */
+  readonly utilisation?: boolean;
+  /** called after each strategy with its wall time, for progress and benchmarks */
+  readonly onStrategy?: (name: string, index: number, total: number, ms: number) => void;
+  readonly onStart?: (name: string, index: number, total: number) => void;
+}
+
+export interface ScaleOutput {
+  readonly result: ScaleResult;
+  /** wall-clock milliseconds per strategy (kept out of the deterministic result) */
+  readonly timing: Readonly<Record<string, number>>;
+}
+
+export function quantiles(xs: readonly number[], points = 101): number[] {
+  if (xs.length === 0) return [];
+  const s = Float64Array.from(xs).sort();
+  return Array.from({ length: points }, (_, i) => s[Math.min(s.length - 1, Math.round((i / (points - 1)) * (s.length - 1)))]!);
+}
+
+export function runScale(input: ScaleInput): ScaleOutput {
+  const built = build(input.topology);
+  const w = input.workload(built.topology);
+  const traffic = trafficMatrix(w.flows);
+  const rank = rankOf(w.vms);
+  const previous = new Map<string, PolicyRun>();
+  const results: StrategyResult[] = [];
+  const timing: Record<string, number> = {};
+  const view = { topology: built.topology, layers: built.layers, oracle: built.oracle };
+  const initialVmCosts = w.vms.map((vm) => vmCost(vm, w.placement, traffic, built.oracle));
+  input.strategies.forEach(([name, runner], i) => {
+    input.onStart?.(name, i, input.strategies.length);
+    const t0 = performance.now();
+    const run = runner({ vms: w.vms, placement: w.placement, traffic, oracle: built.oracle, capacity: w.capacity, rank, topology: built.topology, seed: w.seed, previous });
+    const ms = performance.now() - t0;
+    timing[name] = +ms.toFixed(1);
+    previous.set(name, run);
+    input.onStrategy?.(name, i, input.strategies.length, ms);
+    results.push(summarise(name, run, { ...view, flows: w.flows, traffic, initial: w.placement, vms: w.vms, initialVmCosts, utilisation: input.utilisation ?? true }));
+  });
+  return {
+    result: {
+      kind: 'score-scale',
+      version: 1,
+      topology: {
+        name: input.topology.name,
+        hypervisors: built.topology.hypervisors.length,
+        switches: built.topology.nodes.size - built.topology.hypervisors.length,
+        links: built.topology.links.length,
+      },
+      layerNames: layerNames(built.layers.maxLayer),
+      workload: { name: w.name, seed: w.seed, params: w.params, vms: w.vms.length, flows: w.flows.length },
+      strategies: results,
+    },
+    timing,
+  };
+}
+
+interface SummaryInput {
+  readonly topology: Topology;
+  readonly layers: Layers;
+  readonly oracle: PathOracle;
+  readonly flows: readonly DirectedFlow[];
+  readonly traffic: TrafficMatrix;
+  readonly initial: Placement;
+  readonly vms: readonly string[];
+  readonly initialVmCosts: readonly number[];
+  readonly utilisation: boolean;
+}
+
+function summarise(name: string, run: PolicyRun, s: SummaryInput): StrategyResult {
+  const placement = new Map(s.initial);
+  const layersAt = (): LayerUtilisation[] => (s.utilisation ? layerUtilisation(linkLoads(s, placement, s.flows), s.layers.maxLayer) : []);
+  const perRound: RoundPoint[] = [{ round: 0, cost: run.initialCost, migrations: 0, layers: layersAt() }];
+  const moved = new Set<string>();
+  let i = 0;
+  for (let round = 1; round <= run.rounds; round++) {
+    let migrations = 0;
+    let cost = perRound.at(-1)!.cost;
+    while (i < run.steps.length && run.steps[i]!.round === round) {
+      const st = run.steps[i]!;
+      placement.set(st.decision.vm, st.decision.to);
+      moved.add(st.decision.vm);
+      cost = st.totalAfter;
+      migrations += 1;
+      i += 1;
+    }
+    perRound.push({ round, cost, migrations, layers: layersAt() });
+  }
+  const finalVmCosts = s.vms.map((vm) => vmCost(vm, run.finalPlacement, s.traffic, s.oracle));
+  return {
+    strategy: name,
+    initialCost: run.initialCost,
+    finalCost: run.finalCost,
+    costReduction: run.initialCost === 0 ? 0 : 1 - run.finalCost / run.initialCost,
+    migrations: run.steps.length,
+    vmsMigrated: moved.size,
+    fractionMigrated: s.vms.length === 0 ? 0 : moved.size / s.vms.length,
+    rounds: run.rounds,
+    converged: run.converged,
+    perRound,
+    vmCostQuantiles: { initial: quantiles(s.initialVmCosts), final: quantiles(finalVmCosts) },
+  };
+}
