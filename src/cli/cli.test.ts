@@ -66,3 +66,36 @@ test('score simulate --json gives the run records on stdout', async (t) => {
   assert.equal(existsSync(join(dir, 'o', 'fig4-cost.png')), false);
   assert.equal(existsSync(join(dir, 'o', 'fig4-cost.svg')), true);
 });
+
+test('score simulate --topology runs the scale simulator: a summary per strategy, JSON, CSV and figures; bad options are CLI_USAGE', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'score-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '32', '--slots', '4', '--seed', '5', '--strategies', 'none,rr,la', '--no-png', '--out', 'out'], dir);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /fat-tree\(4\): 16 hypervisors, 20 switches; workload \S+ \(seed 5\): 32 VMs/);
+  for (const name of ['none', 'round-robin', 'load-aware']) assert.match(r.stdout, new RegExp(`│ ${name} +│`));
+  for (const f of ['scale.json', 'summary.csv', 'rounds.csv', 'cost-per-round.svg', 'migrations-per-round.svg', 'vm-cost-cdf.svg', 'utilisation-per-layer.svg']) {
+    assert.ok(existsSync(join(dir, 'out', f)), f);
+  }
+  const result = JSON.parse(readFileSync(join(dir, 'out', 'scale.json'), 'utf8')) as { strategies: { strategy: string; costReduction: number; migrations: number }[] };
+  assert.deepEqual(result.strategies.map((s) => s.strategy), ['none', 'round-robin', 'load-aware']);
+  assert.equal(result.strategies[0]!.migrations, 0);
+  assert.ok(result.strategies[2]!.costReduction > 0);
+  const summary = readFileSync(join(dir, 'out', 'summary.csv'), 'utf8').trim().split('\n');
+  assert.equal(summary.length, 4);
+  // the same seed again writes the same scale.json, byte for byte
+  const again = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '32', '--slots', '4', '--seed', '5', '--strategies', 'none,rr,la', '--no-png', '--out', 'out2'], dir);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(readFileSync(join(dir, 'out2', 'scale.json'), 'utf8'), readFileSync(join(dir, 'out', 'scale.json'), 'utf8'));
+  for (const bad of [
+    ['--topology', 'fat-tree:5'],
+    ['--topology', 'fat-tree:4', '--strategies', 'magic'],
+    ['--topology', 'fat-tree:4', '--vms', '-3'],
+    ['--topology', 'fat-tree:4', '--scenario', 'paper'],
+    ['--topology', 'fat-tree:4', '--vms', '1000', '--slots', '2'],
+  ]) {
+    const e = await score(['simulate', ...bad, '--out', 'bad'], dir);
+    assert.equal(e.code, 2, `${bad.join(' ')}: ${e.stderr}`);
+    assert.match(e.stderr, /score: error [A-Z_]+: /);
+  }
+});

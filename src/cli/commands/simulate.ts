@@ -7,6 +7,7 @@ import { simulate, type RunRecord } from '../../sim/run.ts';
 import type { Model } from '../../scenario/model.ts';
 import { costTable, reasonTable, stepTable, utilisationTable } from '../../report/tables.ts';
 import { writeRunOutputs } from '../output.ts';
+import { requireNoScenario, runScaleCli } from './simulate-scale.ts';
 
 const POLICIES: Record<string, PolicyName> = { rr: 'round-robin', 'round-robin': 'round-robin', la: 'load-aware', 'load-aware': 'load-aware' };
 
@@ -48,16 +49,67 @@ export function printRuns(model: Model, runs: readonly RunRecord[], { out }: Pri
 export function registerSimulate(program: Command): void {
   program
     .command('simulate')
-    .description('run a scenario on the simulated (fluid) data plane under one or both policies')
-    .requiredOption('-s, --scenario <file|name>', 'scenario file (YAML/JSON) or built-in name, e.g. paper')
-    .option('-p, --policy <rr|la|both>', 'orchestration policy', 'both')
-    .option('--cm <cost>', 'migration cost c_m (overrides the scenario)')
-    .option('--mode <first|best>', 'Algorithm 1 candidate choice: first improving (paper) or best')
+    .description('run a scenario file, or a generated data centre at scale, on the simulated (fluid) data plane')
+    .option('-s, --scenario <file|name>', 'scenario file (YAML/JSON) or built-in name, e.g. paper')
+    .option('-t, --topology <spec>', 'scale mode: fat-tree:K, three-tier:PODSxTORSxHOSTS or leaf-spine:LEAVESxSPINESxHOSTS')
+    .option('-p, --policy <rr|la|both>', 'scenario mode: orchestration policy', 'both')
+    .option('--strategies <list>', 'scale mode: "all" or a comma list of strategies', 'all')
+    .option('--oversubscription <tor:agg>', 'scale mode, three-tier: oversubscription ratios, e.g. 2.5:4')
+    .option('-w, --workload <model>', 'scale mode: traffic model', 'partners')
+    .option('--vms <n>', 'scale mode: number of VMs', '4096')
+    .option('--slots <n>', 'scale mode: VM slots per hypervisor', '8')
+    .option('--placement <random|packed|file.csv>', 'scale mode: initial placement', 'random')
+    .option('--traffic <file.csv>', 'scale mode, workload csv: traffic matrix (src,dst,rate) or flow trace (time,src,dst,bytes)')
+    .option('--seed <n>', 'scale mode: random seed', '1')
+    .option('--cooldown <rounds>', 'scale mode rail: rounds a migrated VM waits before it may move again')
+    .option('--stable <rounds>', 'scale mode rail: a move is made only after the VM chose the same target this many rounds in a row')
+    .option('--max-per-round <n>', 'scale mode rail: migrations per round, globally')
+    .option('--max-per-hypervisor <n>', 'scale mode rail: migrations per round per hypervisor (in or out)')
+    .option('--no-utilisation', 'scale mode: skip per-layer utilisation (one pass over every flow path per round)')
+    .option('--progress', 'scale mode: show progress on stderr (default on a terminal)')
+    .option('--cm <cost>', 'migration cost c_m (overrides the scenario; scale mode default 0)')
+    .option('--mode <first|best>', 'scenario mode: Algorithm 1 candidate choice: first improving (paper) or best')
     .option('--max-rounds <n>', 'stop after this many rounds')
-    .option('-o, --out <dir>', 'output directory', 'score-out/simulate')
+    .option('-o, --out <dir>', 'output directory')
     .option('--no-png', 'write SVG figures only')
-    .option('--json', 'print the run records as JSON instead of tables')
-    .action(async (opts: { scenario: string; policy: string; cm?: string; mode?: string; maxRounds?: string; out: string; png: boolean; json?: boolean }) => {
+    .option('--json', 'print the results as JSON instead of tables')
+    .action(async (opts: SimulateCliOptions) => {
+      if (opts.topology !== undefined) {
+        requireNoScenario(opts.scenario);
+        const int = (name: string, v: string | undefined, min: number): number | undefined => {
+          const n = parseNumberOption(name, v, min);
+          if (n !== undefined && !Number.isInteger(n)) throw new ScoreError('CLI_USAGE', `${name}: expected an integer, got "${v}"`);
+          return n;
+        };
+        await runScaleCli({
+          topology: opts.topology,
+          oversubscription: opts.oversubscription,
+          workload: {
+            model: opts.workload,
+            vms: int('--vms', opts.vms, 1)!,
+            slots: int('--slots', opts.slots, 1)!,
+            placement: opts.placement,
+            seed: int('--seed', opts.seed, 0)!,
+            trafficFile: opts.traffic,
+          },
+          strategies: opts.strategies,
+          migrationCost: parseNumberOption('--cm', opts.cm, 0) ?? 0,
+          maxRounds: int('--max-rounds', opts.maxRounds, 1) ?? 20,
+          rails: {
+            cooldownRounds: int('--cooldown', opts.cooldown, 0),
+            stableRounds: int('--stable', opts.stable, 1),
+            maxPerRound: int('--max-per-round', opts.maxPerRound, 1),
+            maxPerHypervisor: int('--max-per-hypervisor', opts.maxPerHypervisor, 1),
+          },
+          utilisation: opts.utilisation,
+          out: opts.out ?? 'score-out/scale',
+          png: opts.png,
+          json: opts.json === true,
+          progress: opts.progress === true || process.stderr.isTTY,
+        });
+        return;
+      }
+      if (opts.scenario === undefined) throw new ScoreError('CLI_USAGE', 'give --scenario <file|name> or --topology <spec>');
       const policies = parsePolicies(opts.policy);
       if (opts.mode !== undefined && opts.mode !== 'first' && opts.mode !== 'best') {
         throw new ScoreError('CLI_USAGE', `--mode: expected first or best, got "${opts.mode}"`);
@@ -74,7 +126,33 @@ export function registerSimulate(program: Command): void {
         console.log(`Scenario ${model.scenario.name} (${file}): ${model.topology.hypervisors.length} hypervisors, ${model.vms.length} VMs, ${model.flows.length} flows`);
         printRuns(model, runs, { out: (s) => console.log(s) });
       }
-      const written = await writeRunOutputs(opts.out, runs, opts.png);
+      const written = await writeRunOutputs(opts.out ?? 'score-out/simulate', runs, opts.png);
       if (!opts.json) console.log(`\nWrote ${written.join(', ')}`);
     });
+}
+
+interface SimulateCliOptions {
+  scenario?: string;
+  topology?: string;
+  policy: string;
+  strategies: string;
+  oversubscription?: string;
+  workload: string;
+  vms: string;
+  slots: string;
+  placement: string;
+  traffic?: string;
+  seed: string;
+  cooldown?: string;
+  stable?: string;
+  maxPerRound?: string;
+  maxPerHypervisor?: string;
+  utilisation: boolean;
+  progress?: boolean;
+  cm?: string;
+  mode?: string;
+  maxRounds?: string;
+  out?: string;
+  png: boolean;
+  json?: boolean;
 }

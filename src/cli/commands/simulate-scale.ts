@@ -1,0 +1,118 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import Table from 'cli-table3';
+import { ScoreError } from '../../errors/errors.ts';
+import { runScale, type ScaleOutput } from '../../sim/scale.ts';
+import { strategyRunner, parseStrategies } from '../../sim/strategies.ts';
+import { workloadFromOptions, type WorkloadOptions } from '../../sim/workload-options.ts';
+import { topologyFromSpec } from '../../topologies/spec.ts';
+import { renderSvg, svgToPng } from '../../report/charts.ts';
+import {
+  scaleCdfSpec,
+  scaleCostSpec,
+  scaleMigrationsSpec,
+  scaleRoundsCsv,
+  scaleSummaryCsv,
+  scaleSummaryTable,
+  scaleUtilisationSpec,
+} from '../../report/scale.ts';
+import type { RailOptions } from '../../sim/strategies.ts';
+
+/**
+ * `score simulate --topology ...`: the scale simulator from the command line. Progress goes to
+ * stderr (a bar on a terminal, one line per strategy otherwise) so stdout stays a clean table or
+ * JSON document.
+ */
+export interface ScaleCliOptions {
+  readonly topology: string;
+  readonly oversubscription?: string;
+  readonly workload: WorkloadOptions;
+  readonly strategies: string;
+  readonly migrationCost: number;
+  readonly maxRounds: number;
+  readonly rails: RailOptions;
+  readonly utilisation: boolean;
+  readonly out: string;
+  readonly png: boolean;
+  readonly json: boolean;
+  readonly progress: boolean;
+}
+
+function progressReporter(enabled: boolean): { start: (name: string, i: number, n: number) => void; done: (name: string, i: number, n: number, ms: number) => void; round: (name: string, round: number, max: number, migrations: number) => void } {
+  const tty = process.stderr.isTTY;
+  const bar = (frac: number): string => {
+    const width = 24;
+    const full = Math.round(frac * width);
+    return `[${'#'.repeat(full)}${'.'.repeat(width - full)}]`;
+  };
+  return {
+    start: (name, i, n) => {
+      if (enabled && tty) process.stderr.write(`\r${bar(i / n)} ${i + 1}/${n} ${name} ...`.padEnd(79));
+    },
+    round: (name, round, max, migrations) => {
+      if (enabled && tty) process.stderr.write(`\r${bar(round / max)} ${name}: round ${round}, ${migrations} migrations`.padEnd(79));
+    },
+    done: (name, i, n, ms) => {
+      if (!enabled) return;
+      if (tty) process.stderr.write(`\r${bar((i + 1) / n)} ${i + 1}/${n} ${name} done in ${(ms / 1000).toFixed(2)} s`.padEnd(79) + (i + 1 === n ? '\n' : ''));
+      else process.stderr.write(`${i + 1}/${n} ${name} done in ${(ms / 1000).toFixed(2)} s\n`);
+    },
+  };
+}
+
+export async function runScaleCli(o: ScaleCliOptions): Promise<ScaleOutput> {
+  const topology = topologyFromSpec(o.topology, { oversubscription: o.oversubscription });
+  const names = parseStrategies(o.strategies);
+  const progress = progressReporter(o.progress);
+  const output = runScale({
+    topology,
+    workload: (t) => workloadFromOptions(t, o.workload),
+    strategies: names.map((n) => [n, strategyRunner(n, { migrationCost: o.migrationCost, maxRounds: o.maxRounds, rails: o.rails, onRound: (round, migrations) => progress.round(n, round, o.maxRounds, migrations) })] as const),
+    utilisation: o.utilisation,
+    onStart: progress.start,
+    onStrategy: progress.done,
+  });
+  const { result, timing } = output;
+  mkdirSync(o.out, { recursive: true });
+  const written: string[] = [];
+  const put = (name: string, data: string | Buffer): void => {
+    const p = join(o.out, name);
+    writeFileSync(p, data);
+    written.push(relative(process.cwd(), p) || p);
+  };
+  put('scale.json', JSON.stringify(result, null, 2) + '\n');
+  put('summary.csv', scaleSummaryCsv(result));
+  put('rounds.csv', scaleRoundsCsv(result));
+  const figures: [string, Parameters<typeof renderSvg>[0]][] = [
+    ['cost-per-round', scaleCostSpec(result)],
+    ['migrations-per-round', scaleMigrationsSpec(result)],
+    ['vm-cost-cdf', scaleCdfSpec(result)],
+  ];
+  if (o.utilisation) figures.push(['utilisation-per-layer', scaleUtilisationSpec(result)]);
+  for (const [name, spec] of figures) {
+    const svg = await renderSvg(spec);
+    put(`${name}.svg`, svg);
+    if (o.png) put(`${name}.png`, svgToPng(svg));
+  }
+  if (o.json) {
+    console.log(JSON.stringify(result, null, 2));
+    return output;
+  }
+  console.log(
+    `${result.topology.name}: ${result.topology.hypervisors} hypervisors, ${result.topology.switches} switches; ` +
+      `workload ${result.workload.name} (seed ${result.workload.seed}): ${result.workload.vms} VMs, ${result.workload.flows} flows; c_m = ${o.migrationCost}`,
+  );
+  const t = new Table({
+    style: { head: [], border: [] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+    head: ['strategy', 'initial C_A', 'final C_A', 'reduction', 'migrations', 'VMs moved', 'rounds', 'time'],
+  });
+  scaleSummaryTable(result).forEach((row, i) => t.push([...row, `${((timing[result.strategies[i]!.strategy] ?? 0) / 1000).toFixed(2)} s`]));
+  console.log(t.toString());
+  console.log(`Wrote ${written.join(', ')}`);
+  return output;
+}
+
+export function requireNoScenario(scenario: string | undefined): void {
+  if (scenario !== undefined) throw new ScoreError('CLI_USAGE', '--scenario and --topology are alternatives: give one');
+}
