@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { threeTier, fatTree } from '../topologies/generate.ts';
+import { threeTier, fatTree, leafSpine } from '../topologies/generate.ts';
+import { createPathOracle } from './paths.ts';
 import { build } from './test-support.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { isScoreError } from '../errors/errors.ts';
@@ -124,3 +125,91 @@ test('paths: disconnected nodes and unknown names give NO_PATH', () => {
   assert.throws(() => b.oracle.cost('h1', 'h2'), (e) => isScoreError(e, 'NO_PATH'));
   assert.throws(() => b.oracle.path('h1', 'nope'), (e) => isScoreError(e, 'NO_PATH'));
 });
+
+/**
+ * A generated data centre with random link weights drawn from a small set, so equal-cost paths
+ * abound; decimal weights make sums order-sensitive in floating point. Optionally a few
+ * hypervisors get a second uplink (multi-homed) or lose theirs, which the fast path must hand
+ * to the general search.
+ */
+const randomDataCentre = fc
+  .record({
+    shape: fc.oneof(
+      fc.record({ kind: fc.constant('fat-tree' as const), k: fc.constantFrom(2, 4, 6) }),
+      fc.record({
+        kind: fc.constant('three-tier' as const),
+        pods: fc.integer({ min: 1, max: 3 }),
+        tors: fc.integer({ min: 1, max: 3 }),
+        hvs: fc.integer({ min: 1, max: 3 }),
+        aggs: fc.integer({ min: 1, max: 3 }),
+        cores: fc.integer({ min: 1, max: 3 }),
+      }),
+      fc.record({
+        kind: fc.constant('leaf-spine' as const),
+        leaves: fc.integer({ min: 1, max: 5 }),
+        spines: fc.integer({ min: 1, max: 4 }),
+        hvs: fc.integer({ min: 1, max: 4 }),
+      }),
+    ),
+    palette: fc.constantFrom([1], [1, 2], [1, 2, 3], [0.1, 0.2, 0.3], [0.1, 0.7, 1.3, 2]),
+    picks: fc.array(fc.nat(), { minLength: 200, maxLength: 200 }),
+    uniformUplinks: fc.boolean(),
+    oddHosts: fc.array(fc.tuple(fc.nat(), fc.nat(), fc.boolean()), { maxLength: 2 }),
+  })
+  .map(({ shape, palette, picks, uniformUplinks, oddHosts }) => {
+    const g =
+      shape.kind === 'fat-tree'
+        ? fatTree(shape.k)
+        : shape.kind === 'three-tier'
+          ? threeTier({ pods: shape.pods, torsPerPod: shape.tors, hypervisorsPerTor: shape.hvs, aggPerPod: shape.aggs, cores: shape.cores })
+          : leafSpine({ leaves: shape.leaves, spines: shape.spines, hypervisorsPerLeaf: shape.hvs });
+    const hvs = g.nodes.filter((x) => x.kind === 'hypervisor').map((x) => x.id);
+    const sws = g.nodes.filter((x) => x.kind === 'switch').map((x) => x.id);
+    let links: LinkSpec[] = [...g.links];
+    for (const [h, s, dual] of oddHosts) {
+      const hv = hvs[h % hvs.length]!;
+      if (dual) {
+        const sw = sws[s % sws.length]!;
+        if (!links.some((l) => (l.a === hv && l.b === sw) || (l.a === sw && l.b === hv))) links.push({ a: hv, b: sw, capacityBps: 1 });
+      } else links = links.filter((l) => l.a !== hv && l.b !== hv);
+    }
+    const weights: Record<string, number> = {};
+    links.forEach((l, i) => {
+      const uplink = hvs.includes(l.a) || hvs.includes(l.b);
+      weights[l.a < l.b ? `${l.a}-${l.b}` : `${l.b}-${l.a}`] = uplink && uniformUplinks ? palette[0] : palette[picks[i % picks.length]! % palette.length]!;
+    });
+    return { nodes: g.nodes, links, weights, hvs, sws };
+  });
+
+test('paths: the attachment-switch oracle gives exactly the costs and paths of the general search', () => {
+  fc.assert(
+    fc.property(randomDataCentre, ({ nodes, links, weights, hvs, sws }) => {
+      const b = build({ nodes, links }, { links: weights });
+      const general = createPathOracle(b.topology, b.weights, { algorithm: 'general' });
+      // a tiny cache forces evicted trees to be recomputed mid-way
+      const small = createPathOracle(b.topology, b.weights, { pathCacheBytes: 1 });
+      const ends = [...hvs, ...sws.slice(0, 2)];
+      for (const x of ends) {
+        for (const y of ends) {
+          const want = outcome(() => general.cost(x, y));
+          assert.deepEqual(outcome(() => b.oracle.cost(x, y)), want, `cost ${x} ${y}`);
+          assert.deepEqual(outcome(() => small.cost(x, y)), want, `cost ${x} ${y}`);
+          const wantPath = outcome(() => general.path(x, y).map((l) => l.id));
+          assert.deepEqual(outcome(() => b.oracle.path(x, y).map((l) => l.id)), wantPath, `path ${x} ${y}`);
+          assert.deepEqual(outcome(() => small.path(x, y).map((l) => l.id)), wantPath, `path ${x} ${y}`);
+        }
+      }
+    }),
+    { numRuns: 120 },
+  );
+});
+
+/** A value or the error code it threw, so both oracles can be compared on failures too. */
+function outcome<T>(f: () => T): { ok: T } | { code: string } {
+  try {
+    return { ok: f() };
+  } catch (e) {
+    if (isScoreError(e, 'NO_PATH')) return { code: 'NO_PATH' };
+    throw e;
+  }
+}
