@@ -104,6 +104,14 @@ export const ConnectivityDto = Type.Object({
   blackoutMs: Type.Number({ description: 'longest run of lost probes, ms' }),
 });
 
+export const PlanReviewDto = Type.Object({
+  verdict: Type.Union([Type.Literal('approved'), Type.Literal('skipped'), Type.Literal('superseded')], {
+    description: 'superseded: a newer orchestration run started before anyone reviewed it',
+  }),
+  at: Type.Number(),
+  migration: Type.Union([Type.String(), Type.Null()], { description: 'approved: the id of the record that carried the action out' }),
+});
+
 export const MigrationStatus = Type.Union([
   Type.Literal('planned'),
   Type.Literal('declined'),
@@ -134,6 +142,7 @@ export const MigrationRecordDto = Type.Object({
   }),
   error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
   connectivity: Type.Optional(Type.Union([ConnectivityDto, Type.Null()], { description: "what the VM's peers saw while it moved, when the driver measured it" })),
+  review: Type.Optional(Type.Union([PlanReviewDto, Type.Null()], { description: 'planned records only: what the operator did with the proposed action' })),
 });
 
 export const OrchestrationStartBody = Type.Object(
@@ -183,6 +192,7 @@ export const NorthEventDto = Type.Object({
     Type.Literal('migration-finished'),
     Type.Literal('orchestration'),
     Type.Literal('cost'),
+    Type.Literal('plan-reviewed'),
   ]),
   at: Type.Number(),
   data: Type.Record(Type.String(), Type.Unknown()),
@@ -224,6 +234,8 @@ export type AgentDecide = Static<typeof AgentDecideBody>;
 export type AgentDecideResult = Static<typeof AgentDecideDto>;
 export type AgentCost = Static<typeof AgentCostDto>;
 export type Decision = Static<typeof DecisionDto>;
+export type PlanReview = Static<typeof PlanReviewDto>;
+export type PlanVerdict = 'approve' | 'skip';
 
 /** What the HTTP layer calls. Methods throw ScoreError with a stable code on bad input. */
 export interface ControllerService {
@@ -242,6 +254,11 @@ export interface ControllerService {
   orchestration(): Orchestration;
   startOrchestration(body: OrchestrationStart): Orchestration;
   stopOrchestration(): Promise<Orchestration>;
+  /**
+   * Approve or skip one action of a plan (a `planned` record with a target). Approving carries it
+   * out as a one-migration run; answers the planned record with its review.
+   */
+  reviewPlan(id: string, verdict: PlanVerdict): MigrationRecord;
   registerAgent(hypervisor: string, url: string): Hypervisor;
   migrationDone(vm: string, hypervisor: string, migrationId?: string, port?: number): Host;
   subscribe(listener: (e: NorthEvent) => void): () => void;

@@ -27,6 +27,8 @@ export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   UNKNOWN_HYPERVISOR: 404,
   UNKNOWN_LINK: 404,
   NO_AGENT: 404,
+  UNKNOWN_MIGRATION: 404,
+  PLAN_NOT_PENDING: 409,
   // Both endpoints exist and are known, the network just does not join them: not a "no such
   // resource" 404, which clients would confuse with a misspelt hypervisor name.
   NO_PATH: 422,
@@ -38,6 +40,8 @@ export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   AGENT_UNREACHABLE: 502,
   MIGRATION_FAILED: 502,
   MIGRATION_TIMEOUT: 504,
+  // The server is fine; a build step was skipped. 503 tells a client to retry after a deploy.
+  WEB_NOT_BUILT: 503,
 };
 
 export function errorPayload(code: string, message: string, details?: Record<string, unknown>): ErrorPayload {

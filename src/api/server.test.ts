@@ -15,6 +15,7 @@ import type {
   Orchestration,
   OrchestrationStart,
   PathCost,
+  PlanVerdict,
   Topology,
   VmTraffic,
   Weights,
@@ -130,8 +131,10 @@ class FakeService implements ControllerService {
   }
   migrations(): MigrationRecord[] {
     this.enter('migrations');
-    return [
-      {
+    return [this.succeeded()];
+  }
+  private succeeded(): MigrationRecord {
+    return {
         id: 'm1',
         vm: 'vm1',
         from: 'h1',
@@ -147,8 +150,7 @@ class FakeService implements ControllerService {
         decision: null,
         inputs: { rates: [{ src: 'vm1', dst: 'vm2', bytesPerSecond: 5 }], weights: { '1': 1 }, policyKey: 3 },
         error: null,
-      },
-    ];
+    };
   }
   orchestration(): Orchestration {
     this.enter('orchestration');
@@ -168,6 +170,14 @@ class FakeService implements ControllerService {
       this.state = { ...this.state, state: 'idle' };
       return { ...this.state };
     });
+  }
+  reviewPlan(id: string, verdict: PlanVerdict): MigrationRecord {
+    this.enter('reviewPlan', id, verdict);
+    // p1 is always a pending planned move, p2 one already skipped; anything else is unknown.
+    if (id !== 'p1' && id !== 'p2') throw new ScoreError('UNKNOWN_MIGRATION', `no migration record "${id}"`, { id });
+    if (id === 'p2') throw new ScoreError('PLAN_NOT_PENDING', 'p2 was already skipped', { id });
+    if (verdict === 'approve' && this.state.state !== 'idle') throw new ScoreError('ORCHESTRATION_RUNNING', 'running');
+    return { ...this.succeeded(), id, status: 'planned', step: null, review: { verdict: verdict === 'approve' ? 'approved' : 'skipped', at: 5, migration: null } };
   }
   registerAgent(hypervisor: string, url: string): Hypervisor {
     this.enter('registerAgent', hypervisor, url);
@@ -309,6 +319,21 @@ const CASES: Case[] = [
     expect: (b) => assert.equal((b as Orchestration).state, 'idle'),
     invalid: [{ method: 'POST', url: `${P}/orchestration/stop`, headers: { 'content-type': 'application/json' }, payload: '{"x":' }],
   },
+  ...(['approve', 'skip'] as const).map(
+    (verdict): Case => ({
+      name: `POST /migrations/:id/${verdict}`,
+      access: 'operator',
+      valid: { method: 'POST', url: `${P}/migrations/p1/${verdict}` },
+      expect: (b, svc) => {
+        assert.deepEqual([(b as MigrationRecord).id, (b as MigrationRecord).review?.verdict], ['p1', verdict === 'approve' ? 'approved' : 'skipped']);
+        assert.deepEqual(svc.calls.at(-1)?.args, ['p1', verdict]);
+      },
+      invalid: [
+        { method: 'POST', url: `${P}/migrations/${'m'.repeat(200)}/${verdict}` },
+        { method: 'POST', url: `${P}/migrations/p1/${verdict}`, headers: { 'content-type': 'application/json' }, payload: '{"x":' },
+      ],
+    }),
+  ),
   {
     name: 'POST /agents/register',
     access: 'agent',
@@ -450,7 +475,7 @@ describe('northbound API over inject', () => {
       ['GET', `${P}/health`],
       ['GET', `${P}/openapi.json`],
     ];
-    const expected = routes.map(([m, u]): [string, string] => [m.toLowerCase(), u.replace('/vms/vm1/', '/vms/{vm}/').replace('/links/t1-a1', '/links/{link}').replace('/layers/2', '/layers/{layer}')]);
+    const expected = routes.map(([m, u]): [string, string] => [m.toLowerCase(), u.replace('/vms/vm1/', '/vms/{vm}/').replace('/links/t1-a1', '/links/{link}').replace('/layers/2', '/layers/{layer}').replace('/migrations/p1/', '/migrations/{id}/')]);
     for (const [method, path] of expected) {
       assert.ok(doc.paths[path]?.[method], `${method} ${path} missing from ${Object.keys(doc.paths).join(' ')}`);
     }
@@ -466,6 +491,9 @@ describe('northbound API over inject', () => {
       UNKNOWN_HYPERVISOR: 404,
       UNKNOWN_LINK: 404,
       NO_AGENT: 404,
+      UNKNOWN_MIGRATION: 404,
+      PLAN_NOT_PENDING: 409,
+      WEB_NOT_BUILT: 503,
       NO_PATH: 422,
       ORCHESTRATION_RUNNING: 409,
       ORCHESTRATION_IDLE: 409,
@@ -488,6 +516,8 @@ describe('northbound API over inject', () => {
 
   test('the fake service errors surface through real routes', async () => {
     const cases: [Req, number, string][] = [
+      [{ method: 'POST', url: `${P}/migrations/nope/approve` }, 404, 'UNKNOWN_MIGRATION'],
+      [{ method: 'POST', url: `${P}/migrations/p2/skip` }, 409, 'PLAN_NOT_PENDING'],
       [{ method: 'GET', url: `${P}/vms/nope/traffic` }, 404, 'UNKNOWN_VM'],
       [{ method: 'GET', url: `${P}/vms/nope/peers` }, 404, 'UNKNOWN_VM'],
       [{ method: 'PUT', url: `${P}/weights/links/nope`, payload: { weight: 1 } }, 404, 'UNKNOWN_LINK'],
@@ -587,7 +617,7 @@ describe('northbound API over inject', () => {
     assert.equal(bad.statusCode, 400);
     assert.deepEqual(errorOf(bad.body).details?.unknown, ['bogus']);
     assert.deepEqual(errorOf(bad.body).details?.known, [...NORTH_EVENT_TYPES]);
-    assert.equal(NORTH_EVENT_TYPES.length, 9);
+    assert.equal(NORTH_EVENT_TYPES.length, 10);
     const empty = await app.inject({ method: 'GET', url: `${P}/events?types=,`, headers: AG });
     assert.equal(empty.statusCode, 400);
     const anon = await app.inject({ method: 'GET', url: `${P}/events` });
@@ -776,6 +806,8 @@ describe('fuzz: no input makes the server fail', () => {
       ['GET', 'cost'],
       ['GET', 'cost/history'],
       ['GET', 'migrations'],
+      ['POST', 'migrations/:s/approve'],
+      ['POST', 'migrations/:s/skip'],
       ['GET', 'orchestration'],
       ['POST', 'orchestration/start'],
       ['POST', 'orchestration/stop'],

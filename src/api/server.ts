@@ -74,6 +74,7 @@ const SSE_MAX_BUFFERED_BYTES = 1024 * 1024;
 
 // Path and query schemas owned by the HTTP layer (the contract holds bodies and responses).
 const VmParams = Type.Object({ vm: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false });
+const MigrationParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false });
 const LinkParams = Type.Object({ link: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false });
 // A digit pattern, not Type.Integer: TypeBox's conversion turns "1.5" and "true" into 1, which
 // would silently reweight the wrong layer.
@@ -334,6 +335,29 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
       },
       () => service.migrations(),
     );
+
+    for (const verdict of ['approve', 'skip'] as const) {
+      api.post(
+        `/migrations/:id/${verdict}`,
+        {
+          config: operator,
+          schema: {
+            ...meta({
+              tag: 'orchestration',
+              summary: verdict === 'approve' ? 'Approve one planned action: carry it out now' : 'Skip one planned action',
+              access: 'operator',
+              description:
+                verdict === 'approve'
+                  ? "Only a `planned` record with a target that nobody reviewed yet, while the orchestration is idle. The VM's agent decides again on the network as it is now and migrates; progress arrives as events. Answers the planned record with its review."
+                  : 'Only a `planned` record with a target that nobody reviewed yet. Answers the planned record with its review.',
+            }),
+            params: MigrationParams,
+            response: ok(MigrationRecordDto),
+          },
+        },
+        (req) => service.reviewPlan(req.params.id, verdict),
+      );
+    }
 
     api.get(
       '/orchestration',

@@ -39,6 +39,9 @@ export const ERROR_CODES = {
   MIGRATION_TIMEOUT: 'the migration did not finish in time; the VM stays where the network sees it',
   AGENT_UNREACHABLE: 'the hypervisor agent did not answer',
   NO_AGENT: 'no agent is registered for this hypervisor',
+  UNKNOWN_MIGRATION: 'no migration record with this id',
+  PLAN_NOT_PENDING: 'the record is not a planned action awaiting approval (not planned, already reviewed, superseded, or nothing to move)',
+  WEB_NOT_BUILT: 'the dashboard bundle has not been built (npm run build:web)',
   // Emulation and system
   EMULATION_NOT_ROOT: 'the emulated data centre needs root',
   EMULATION_MISSING_TOOL: 'a system tool (ovs-vsctl, ip, nping, ...) is not installed',

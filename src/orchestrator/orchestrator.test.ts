@@ -156,3 +156,63 @@ test('the audit log survives a controller restart and stays truthful about an in
   const ids = second.records.map((r) => r.id);
   assert.equal(new Set(ids).size, ids.length, 'ids stay unique after the restart');
 });
+
+async function untilIdle(w: ReturnType<typeof fakeWorld>, o: ReturnType<typeof createOrchestrator>): Promise<void> {
+  while (o.status().state !== 'idle') {
+    await w.clock.advance(100);
+    await new Promise((r) => setImmediate(r));
+  }
+  await o.finished();
+}
+
+test('plan review: approving carries one planned move out through the agent, skipping moves nothing', async () => {
+  const w = fakeWorld();
+  const o = await runToEnd(w, 'load-aware', true);
+  const proposals = o.records.filter((r) => r.status === 'planned' && r.to !== null);
+  assert.ok(proposals.length >= 2, 'the plan proposes at least two moves');
+  assert.ok(proposals.every((r) => r.review === null), 'every proposal starts unreviewed');
+  const [first, second] = proposals as [(typeof proposals)[0], (typeof proposals)[0]];
+
+  const skipped = o.review(second.id, 'skip');
+  assert.equal(skipped.review?.verdict, 'skipped');
+  assert.equal(w.driverCalls(), 0, 'a skip never reaches the driver');
+  assert.throws(() => o.review(second.id, 'approve'), (e) => e instanceof ScoreError && e.code === 'PLAN_NOT_PENDING');
+
+  const approved = o.review(first.id, 'approve');
+  assert.equal(approved.review?.verdict, 'approved');
+  assert.equal(o.status().state, 'running');
+  // one migration at a time: nothing else may start while the approved move runs
+  assert.throws(() => o.start({ policy: 'round-robin' }), (e) => e instanceof ScoreError && e.code === 'ORCHESTRATION_RUNNING');
+  await untilIdle(w, o);
+  const carriedOut = o.records.find((r) => r.id === first.review?.migration);
+  assert.ok(carriedOut, 'the planned record points at the record that carried it out');
+  assert.equal(carriedOut.status, 'succeeded');
+  assert.equal(carriedOut.vm, first.vm);
+  assert.equal(w.tracker.get(first.vm), carriedOut.to);
+  // on an unchanged network the agent decides as it planned
+  assert.equal(carriedOut.to, first.to);
+  assert.equal(w.driverCalls(), 1);
+  assert.throws(() => o.review(first.id, 'approve'), (e) => e instanceof ScoreError && e.code === 'PLAN_NOT_PENDING');
+  assert.ok(w.events.some((e) => e.type === 'plan-reviewed' && e.data.id === second.id && e.data.verdict === 'skipped'));
+  assert.ok(w.events.some((e) => e.type === 'migration-finished' && e.data.id === carriedOut.id));
+});
+
+test('plan review: unknown ids, non-plan records and stale plans are refused', async () => {
+  const w = fakeWorld();
+  const o = await runToEnd(w, 'round-robin', true);
+  assert.throws(() => o.review('m9999', 'approve'), (e) => e instanceof ScoreError && e.code === 'UNKNOWN_MIGRATION');
+  const stay = o.records.find((r) => r.status === 'planned' && r.to === null);
+  if (stay !== undefined) assert.throws(() => o.review(stay.id, 'approve'), (e) => e instanceof ScoreError && e.code === 'PLAN_NOT_PENDING');
+  const pendingIds = o.records.filter((r) => r.status === 'planned' && r.to !== null).map((r) => r.id);
+  assert.ok(pendingIds.length > 0);
+  // a new run makes the old plan stale
+  o.start({ policy: 'round-robin' });
+  await untilIdle(w, o);
+  for (const id of pendingIds) {
+    assert.equal(o.records.find((r) => r.id === id)?.review?.verdict, 'superseded');
+    assert.throws(() => o.review(id, 'approve'), (e) => e instanceof ScoreError && e.code === 'PLAN_NOT_PENDING');
+  }
+  const moved = o.records.find((r) => r.status === 'succeeded');
+  assert.ok(moved);
+  assert.throws(() => o.review(moved.id, 'skip'), (e) => e instanceof ScoreError && e.code === 'PLAN_NOT_PENDING');
+});

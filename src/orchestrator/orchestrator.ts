@@ -4,7 +4,7 @@ import { totalCost } from '../core/cost.ts';
 import type { PolicyName } from '../core/policies.ts';
 import { startRound } from '../core/policies.ts';
 import type { DecisionMode } from '../core/decision.ts';
-import type { AgentDecide, AgentDecideResult, MigrationRecord, NorthEvent, Orchestration } from '../api/contract.ts';
+import type { AgentDecide, AgentDecideResult, MigrationRecord, NorthEvent, Orchestration, PlanReview, PlanVerdict } from '../api/contract.ts';
 import { ScoreError, isScoreError } from '../errors/errors.ts';
 import type { Clock } from '../runtime/clock.ts';
 
@@ -61,6 +61,8 @@ export interface Orchestrator {
   stop(): Promise<Orchestration>;
   /** resolves when the current run ends */
   finished(): Promise<void>;
+  /** approve (carry out now) or skip a pending plan action; answers the planned record */
+  review(id: string, verdict: PlanVerdict): MigrationRecord;
 }
 
 export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
@@ -76,8 +78,86 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     deps.emit({ type: 'orchestration', at: deps.clock.now(), data: { ...state } });
   };
 
+  interface Ask {
+    readonly vm: string;
+    readonly policyKey: number;
+    readonly policy: PolicyName;
+    readonly round: number;
+    readonly plan: boolean;
+    readonly mode?: DecisionMode;
+    readonly migrationCost?: number;
+  }
+
+  /**
+   * Asks one VM's agent and, unless planning, waits until the tracker sees the VM at its target.
+   * Returns where the VM moved (null: it did not), after the record is final.
+   */
+  async function askOne(a: Ask, snap: Snapshot, placement: Map<string, string>, migrationsSoFar: number): Promise<{ record: MigrationRecord; movedTo: string | null }> {
+    const from = deps.hypervisorOf(a.vm) ?? placement.get(a.vm) ?? '?';
+    const record: MigrationRecord = {
+      id: `m${++seq}`,
+      vm: a.vm,
+      from,
+      to: null,
+      policy: a.policy,
+      round: a.round,
+      step: null,
+      status: a.plan ? 'planned' : 'started',
+      startedAt: deps.clock.now(),
+      finishedAt: null,
+      totalCostBefore: totalCost(placement, snap.traffic, snap.oracle),
+      totalCostAfter: null,
+      decision: null,
+      inputs: { rates: [...snap.rates], weights: snap.weights, policyKey: a.policyKey },
+      error: null,
+      connectivity: null,
+      ...(a.plan ? { review: null } : {}),
+    };
+    records.push(record);
+    deps.onRecord?.(record);
+    let movedTo: string | null = null;
+    try {
+      const result = await deps.decide(from, { vm: a.vm, migrate: !a.plan, migrationId: record.id, ...(a.mode ? { mode: a.mode } : {}), ...(a.migrationCost !== undefined ? { migrationCost: a.migrationCost } : {}) });
+      record.decision = result.decision;
+      record.to = result.decision.to;
+      record.connectivity = result.connectivity ?? null;
+      if (a.plan) {
+        record.status = 'planned';
+      } else if (result.error !== null) {
+        record.status = 'failed';
+        record.error = result.error;
+      } else if (!result.migrated || result.decision.to === null) {
+        record.status = 'declined';
+      } else {
+        const to = result.decision.to;
+        deps.emit({ type: 'migration-started', at: record.startedAt, data: { id: record.id, vm: a.vm, from, to } });
+        // The agent's report is authoritative, but the orchestrator moves on only once the
+        // tracker agrees: a VM is always at exactly one known place.
+        const confirmed = await waitFor(() => deps.hypervisorOf(a.vm) === to, deps.confirmMs ?? 5000);
+        if (confirmed) {
+          record.status = 'succeeded';
+          movedTo = to;
+          placement.set(a.vm, to);
+          record.step = migrationsSoFar + 1;
+          record.totalCostAfter = totalCost(placement, snap.traffic, snap.oracle);
+        } else {
+          record.status = 'timeout';
+          record.error = { code: 'MIGRATION_TIMEOUT', message: `${a.vm} was not seen on ${to} in time; it is where the network sees it (${deps.hypervisorOf(a.vm) ?? 'unknown'})` };
+        }
+      }
+    } catch (e) {
+      record.status = 'failed';
+      record.error = isScoreError(e) ? { code: e.code, message: e.message } : { code: 'AGENT_UNREACHABLE', message: String(e) };
+    }
+    record.finishedAt = deps.clock.now();
+    deps.onRecord?.(record);
+    if (!a.plan) deps.emit({ type: 'migration-finished', at: record.finishedAt, data: { id: record.id, vm: record.vm, from: record.from, to: record.to, status: record.status, step: record.step } });
+    return { record, movedTo };
+  }
+
   async function run(o: StartOptions): Promise<void> {
     const maxRounds = o.maxRounds ?? (o.plan ? 1 : 20);
+    const plan = o.plan ?? false;
     let migrations = 0;
     deps.onSettled?.(0);
     for (let round = 1; round <= maxRounds && !stopRequested; round++) {
@@ -89,67 +169,16 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       let moved = 0;
       while (!next.done && !stopRequested) {
         const ask = next.value;
-        const from = deps.hypervisorOf(ask.vm) ?? placement.get(ask.vm) ?? '?';
-        const before = totalCost(placement, snap.traffic, snap.oracle);
-        const record: MigrationRecord = {
-          id: `m${++seq}`,
-          vm: ask.vm,
-          from,
-          to: null,
-          policy: o.policy,
-          round,
-          step: null,
-          status: o.plan ? 'planned' : 'started',
-          startedAt: deps.clock.now(),
-          finishedAt: null,
-          totalCostBefore: before,
-          totalCostAfter: null,
-          decision: null,
-          inputs: { rates: [...snap.rates], weights: snap.weights, policyKey: ask.cost },
-          error: null,
-          connectivity: null,
-        };
-        records.push(record);
-        deps.onRecord?.(record);
-        let movedTo: string | null = null;
-        try {
-          const result = await deps.decide(from, { vm: ask.vm, migrate: !o.plan, migrationId: record.id, ...(o.mode ? { mode: o.mode } : {}), ...(o.migrationCost !== undefined ? { migrationCost: o.migrationCost } : {}) });
-          record.decision = result.decision;
-          record.to = result.decision.to;
-          record.connectivity = result.connectivity ?? null;
-          if (o.plan) {
-            record.status = 'planned';
-          } else if (result.error !== null) {
-            record.status = 'failed';
-            record.error = result.error;
-          } else if (!result.migrated || result.decision.to === null) {
-            record.status = 'declined';
-          } else {
-            const to = result.decision.to;
-            deps.emit({ type: 'migration-started', at: record.startedAt, data: { id: record.id, vm: ask.vm, from, to } });
-            // The agent's report is authoritative, but the orchestrator moves on only once the
-            // tracker agrees: a VM is always at exactly one known place.
-            const confirmed = await waitFor(() => deps.hypervisorOf(ask.vm) === to, deps.confirmMs ?? 5000);
-            if (confirmed) {
-              record.status = 'succeeded';
-              movedTo = to;
-              placement.set(ask.vm, to);
-              migrations += 1;
-              moved += 1;
-              record.step = migrations;
-              record.totalCostAfter = totalCost(placement, snap.traffic, snap.oracle);
-            } else {
-              record.status = 'timeout';
-              record.error = { code: 'MIGRATION_TIMEOUT', message: `${ask.vm} was not seen on ${to} in time; it is where the network sees it (${deps.hypervisorOf(ask.vm) ?? 'unknown'})` };
-            }
-          }
-        } catch (e) {
-          record.status = 'failed';
-          record.error = isScoreError(e) ? { code: e.code, message: e.message } : { code: 'AGENT_UNREACHABLE', message: String(e) };
+        const { movedTo } = await askOne(
+          { vm: ask.vm, policyKey: ask.cost, policy: o.policy, round, plan, ...(o.mode ? { mode: o.mode } : {}), ...(o.migrationCost !== undefined ? { migrationCost: o.migrationCost } : {}) },
+          snap,
+          placement,
+          migrations,
+        );
+        if (movedTo !== null) {
+          migrations += 1;
+          moved += 1;
         }
-        record.finishedAt = deps.clock.now();
-        deps.onRecord?.(record);
-        if (!o.plan) deps.emit({ type: 'migration-finished', at: record.finishedAt, data: { id: record.id, vm: record.vm, from: record.from, to: record.to, status: record.status, step: record.step } });
         set({ migrations });
         if (movedTo !== null) {
           await deps.clock.sleep(deps.settleMs ?? 3000);
@@ -157,12 +186,46 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         }
         next = gen.next({ movedTo });
       }
-      if (moved === 0 || o.plan) {
-        set({ converged: !o.plan && moved === 0 });
+      if (moved === 0 || plan) {
+        set({ converged: !plan && moved === 0 });
         break;
       }
     }
   }
+
+  /** An approved plan action, carried out alone: the agent decides again on the network as it is now. */
+  async function runApproved(planned: MigrationRecord): Promise<void> {
+    const snap = deps.snapshot();
+    const mode = planned.decision?.mode === 'first' || planned.decision?.mode === 'best' ? planned.decision.mode : undefined;
+    const { record, movedTo } = await askOne(
+      {
+        vm: planned.vm,
+        policyKey: planned.inputs.policyKey,
+        policy: planned.policy as PolicyName,
+        round: planned.round,
+        plan: false,
+        ...(mode ? { mode } : {}),
+        ...(planned.decision ? { migrationCost: planned.decision.migrationCost } : {}),
+      },
+      snap,
+      new Map(snap.placement),
+      0,
+    );
+    planned.review = { ...(planned.review ?? { verdict: 'approved', at: record.startedAt }), migration: record.id };
+    deps.onRecord?.(planned);
+    set({ migrations: movedTo === null ? 0 : 1 });
+    // Let the statistics catch up before anything else is decided, as between steps of a run.
+    if (movedTo !== null) await deps.clock.sleep(deps.settleMs ?? 3000);
+  }
+
+  function reviewed(r: MigrationRecord, verdict: PlanReview['verdict']): void {
+    r.review = { verdict, at: deps.clock.now(), migration: null };
+    deps.onRecord?.(r);
+    deps.emit({ type: 'plan-reviewed', at: r.review.at, data: { id: r.id, vm: r.vm, verdict } });
+  }
+
+  /** Whether an operator can still act on this record: a planned move nobody has reviewed. */
+  const pending = (r: MigrationRecord): boolean => r.status === 'planned' && r.to !== null && (r.review === undefined || r.review === null);
 
   async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
     const end = deps.clock.now() + ms;
@@ -178,6 +241,8 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     status: () => state,
     start(o) {
       if (state.state !== 'idle') throw new ScoreError('ORCHESTRATION_RUNNING', `orchestration is ${state.state} (policy ${state.policy ?? '?'}); stop it first`);
+      // A plan describes the network it was made on; once anything else runs, it is stale.
+      for (const r of records) if (pending(r)) reviewed(r, 'superseded');
       stopRequested = false;
       set({ state: 'running', policy: o.policy, plan: o.plan ?? false, round: 0, migrations: 0, converged: false, lastError: null });
       running = run(o)
@@ -193,5 +258,25 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       return state;
     },
     finished: () => running,
+    review(id, verdict) {
+      const r = records.find((x) => x.id === id);
+      if (r === undefined) throw new ScoreError('UNKNOWN_MIGRATION', `no migration record "${id}"`, { id });
+      if (!pending(r)) {
+        const why = r.status !== 'planned' ? `its status is ${r.status}` : r.to === null ? 'its decision was to stay' : `it was already ${r.review?.verdict ?? 'reviewed'}`;
+        throw new ScoreError('PLAN_NOT_PENDING', `${id} is not a pending plan action: ${why}`, { id, status: r.status, review: r.review ?? null });
+      }
+      if (verdict === 'skip') {
+        reviewed(r, 'skipped');
+        return { ...r };
+      }
+      if (state.state !== 'idle') throw new ScoreError('ORCHESTRATION_RUNNING', `orchestration is ${state.state} (policy ${state.policy ?? '?'}); approve when it is idle`);
+      stopRequested = false;
+      reviewed(r, 'approved');
+      set({ state: 'running', policy: r.policy, plan: false, round: r.round, migrations: 0, converged: false, lastError: null });
+      running = runApproved(r)
+        .catch((e: unknown) => set({ lastError: e instanceof Error ? e.message : String(e) }))
+        .finally(() => set({ state: 'idle' }));
+      return { ...r };
+    },
   };
 }

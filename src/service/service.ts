@@ -265,6 +265,7 @@ export function createService(o: ServiceOptions): Service {
       return orchestrator.start({ policy, ...(body.mode ? { mode: body.mode } : {}), ...(body.plan !== undefined ? { plan: body.plan } : {}), ...(body.maxRounds ? { maxRounds: body.maxRounds } : {}), ...(body.migrationCost !== undefined ? { migrationCost: body.migrationCost } : {}) });
     },
     stopOrchestration: () => orchestrator.stop(),
+    reviewPlan: (id, verdict) => orchestrator.review(id, verdict),
     registerAgent(hypervisor, url) {
       const d = requireHypervisor(hypervisor);
       agents.set(hypervisor, url.replace(/\/+$/, ''));
