@@ -1,6 +1,9 @@
 import type { PathOracle } from './paths.ts';
 import type { Placement, TrafficMatrix } from './cost.ts';
 import { vmCost, worthMigrating } from './cost.ts';
+import type { MigrationCostFn } from './migration-cost.ts';
+import type { RailCheck, RailCode, ResourceDimension, Resources } from './rails.ts';
+import { exceeds } from './rails.ts';
 
 /**
  * Algorithm 1 of the paper, run for one VM by its hypervisor. Candidates are the hosts of u's
@@ -8,11 +11,15 @@ import { vmCost, worthMigrating } from './cost.ts';
  * weight) down to the first collocated one (cost 0, where the paper's loop stops). Mode `first`
  * migrates to the first candidate that satisfies Eq. 3, exactly as the paper; mode `best`
  * evaluates every candidate and takes the cheapest one that satisfies it. A hypervisor at
- * capacity is never a target.
+ * capacity (slots, or CPU/memory when `resources` is given) is never a target.
+ *
+ * Rails: when `rail` is given, a candidate that satisfies Eq. 3 but that the rail vetoes gets the
+ * verdict 'rail' (with the rail's code and reason) and the search goes on to the next candidate,
+ * so the decision says which move a rail held back. Without `rail` nothing changes.
  */
 export type DecisionMode = 'first' | 'best';
 
-export type CandidateVerdict = 'chosen' | 'improves' | 'no-gain' | 'full' | 'not-evaluated';
+export type CandidateVerdict = 'chosen' | 'improves' | 'no-gain' | 'full' | 'rail' | 'not-evaluated';
 
 export interface Candidate {
   readonly hypervisor: string;
@@ -23,6 +30,13 @@ export interface Candidate {
   /** C_A(u) if u moved there; null when not evaluated (full, or `first` mode stopped earlier) */
   readonly costThere: number | null;
   readonly verdict: CandidateVerdict;
+  /** c_m for this target; only set when c_m is a function of the move */
+  readonly migrationCost?: number;
+  /** for 'full' on CPU or memory (slots leave it unset, as before) */
+  readonly limit?: ResourceDimension;
+  /** for 'rail': which rail held the move back, and why */
+  readonly rail?: RailCode;
+  readonly railReason?: string;
 }
 
 export interface Decision {
@@ -33,6 +47,7 @@ export interface Decision {
   readonly costBefore: number;
   /** C_A(u) at the target, or costBefore when staying */
   readonly costAfter: number;
+  /** c_m of the chosen move; when staying with a per-move c_m, the least c_m among the evaluated candidates (0 if none) */
   readonly migrationCost: number;
   readonly mode: DecisionMode;
   readonly candidates: readonly Candidate[];
@@ -48,17 +63,24 @@ export interface DecisionInput {
   readonly capacity: ReadonlyMap<string, number>;
   /** VMs each hypervisor hosts now */
   readonly load: ReadonlyMap<string, number>;
-  readonly migrationCost: number;
+  /** c_m: a number (the paper) or a function of the move (e.g. the pre-copy model, see migration-cost.ts) */
+  readonly migrationCost: number | MigrationCostFn;
   readonly mode: DecisionMode;
   /** tie-break order of VMs (lower first); the paper's "lower VM number" */
   readonly rank: ReadonlyMap<string, number>;
+  /** CPU and memory capacity and use, checked besides the slots */
+  readonly resources?: Resources;
+  /** veto on a move that satisfies Eq. 3 (see rails.ts: railsAllow) */
+  readonly rail?: (vm: string, from: string, to: string) => RailCheck;
 }
 
 export function decide(input: DecisionInput): Decision {
-  const { vm, placement, traffic, oracle, capacity, load, migrationCost, mode, rank } = input;
+  const { vm, placement, traffic, oracle, capacity, load, mode, rank, resources, rail } = input;
   const from = placement.get(vm);
   if (from === undefined) throw new Error(`VM ${vm} has no placement`);
   const costBefore = vmCost(vm, placement, traffic, oracle);
+  const cmFn = typeof input.migrationCost === 'number' ? null : input.migrationCost;
+  const cmFixed = typeof input.migrationCost === 'number' ? input.migrationCost : 0;
 
   const flows: { peer: string; host: string; cost: number }[] = [];
   for (const [peer, rate] of traffic.peers.get(vm) ?? []) {
@@ -71,7 +93,9 @@ export function decide(input: DecisionInput): Decision {
 
   const candidates: Candidate[] = [];
   const seen = new Set<string>();
-  let chosen: { host: string; cost: number; index: number } | null = null;
+  let chosen: { host: string; cost: number; cm: number; index: number } | null = null;
+  let railBlocked: Candidate | null = null;
+  let leastCm = Infinity;
   for (const f of flows) {
     if (seen.has(f.host)) continue;
     seen.add(f.host);
@@ -83,23 +107,49 @@ export function decide(input: DecisionInput): Decision {
       candidates.push({ hypervisor: f.host, viaPeer: f.peer, flowCost: f.cost, costThere: null, verdict: 'full' });
       continue;
     }
+    const limit = resources === undefined ? null : exceeds(resources, vm, f.host);
+    if (limit !== null) {
+      candidates.push({ hypervisor: f.host, viaPeer: f.peer, flowCost: f.cost, costThere: null, verdict: 'full', limit });
+      continue;
+    }
     const costThere = vmCost(vm, placement, traffic, oracle, f.host);
-    const improves = worthMigrating(costBefore, costThere, migrationCost);
-    candidates.push({ hypervisor: f.host, viaPeer: f.peer, flowCost: f.cost, costThere, verdict: improves ? 'improves' : 'no-gain' });
+    const cm = cmFn === null ? cmFixed : cmFn(vm, from, f.host);
+    if (cm < leastCm) leastCm = cm;
+    const improves = worthMigrating(costBefore, costThere, cm);
+    if (improves && rail !== undefined) {
+      const check = rail(vm, from, f.host);
+      if (!check.ok) {
+        const c: Candidate = { hypervisor: f.host, viaPeer: f.peer, flowCost: f.cost, costThere, verdict: 'rail', rail: check.code, railReason: check.reason, ...(cmFn === null ? {} : { migrationCost: cm }) };
+        candidates.push(c);
+        if (railBlocked === null || costThere < (railBlocked.costThere ?? Infinity)) railBlocked = c;
+        continue;
+      }
+    }
+    const verdict = improves ? 'improves' : 'no-gain';
+    candidates.push(
+      cmFn === null
+        ? { hypervisor: f.host, viaPeer: f.peer, flowCost: f.cost, costThere, verdict }
+        : { hypervisor: f.host, viaPeer: f.peer, flowCost: f.cost, costThere, verdict, migrationCost: cm },
+    );
     if (improves && (chosen === null || costThere < chosen.cost)) {
-      chosen = { host: f.host, cost: costThere, index: candidates.length - 1 };
+      chosen = { host: f.host, cost: costThere, cm, index: candidates.length - 1 };
     }
   }
 
   if (chosen === null) {
+    const migrationCost = cmFn === null ? cmFixed : leastCm === Infinity ? 0 : leastCm;
     const reason =
-      flows.length === 0
-        ? costBefore === 0 && (traffic.peers.get(vm)?.size ?? 0) > 0
-          ? 'already collocated with every peer'
-          : 'no traffic'
-        : candidates.every((c) => c.verdict === 'full')
-          ? 'every candidate hypervisor is full'
-          : `no candidate saves more than c_m = ${migrationCost}`;
+      railBlocked !== null
+        ? `rail ${railBlocked.rail ?? ''} holds back the move to ${railBlocked.hypervisor} (C_A(${vm}) ${fmt(costBefore)} -> ${fmt(railBlocked.costThere ?? costBefore)}): ${railBlocked.railReason ?? ''}`
+        : flows.length === 0
+          ? costBefore === 0 && (traffic.peers.get(vm)?.size ?? 0) > 0
+            ? 'already collocated with every peer'
+            : 'no traffic'
+          : candidates.every((c) => c.verdict === 'full')
+            ? 'every candidate hypervisor is full'
+            : cmFn === null
+              ? `no candidate saves more than c_m = ${migrationCost}`
+              : 'no candidate saves more than its c_m';
     return { vm, from, to: null, costBefore, costAfter: costBefore, migrationCost, mode, candidates, reason };
   }
   const final = candidates.map((c, i) => (i === chosen.index ? { ...c, verdict: 'chosen' as const } : c));
@@ -110,11 +160,20 @@ export function decide(input: DecisionInput): Decision {
     to: chosen.host,
     costBefore,
     costAfter: chosen.cost,
-    migrationCost,
+    migrationCost: chosen.cm,
     mode,
     candidates: final,
-    reason: `moving next to ${via} on ${chosen.host} cuts C_A(${vm}) from ${fmt(costBefore)} to ${fmt(chosen.cost)} (saving ${fmt(costBefore - chosen.cost)} > c_m ${fmt(migrationCost)})`,
+    reason: `moving next to ${via} on ${chosen.host} cuts C_A(${vm}) from ${fmt(costBefore)} to ${fmt(chosen.cost)} (saving ${fmt(costBefore - chosen.cost)} > c_m ${fmt(chosen.cm)})`,
   };
+}
+
+/**
+ * The same decision with its move held back by a rail applied after the choice (the stability
+ * rule, or a limit met when simultaneous moves are admitted): it stays, and says why.
+ */
+export function holdBack(d: Decision, code: RailCode, why: string): Decision {
+  const candidates = d.candidates.map((c) => (c.verdict === 'chosen' ? { ...c, verdict: 'rail' as const, rail: code, railReason: why } : c));
+  return { ...d, to: null, costAfter: d.costBefore, candidates, reason: `rail ${code} holds back the move to ${d.to ?? '?'}: ${why}` };
 }
 
 function fmt(x: number): string {

@@ -2,7 +2,10 @@ import type { PathOracle } from './paths.ts';
 import type { Placement, TrafficMatrix } from './cost.ts';
 import { totalCost, vmCost } from './cost.ts';
 import type { Decision, DecisionMode } from './decision.ts';
-import { decide } from './decision.ts';
+import { decide, holdBack } from './decision.ts';
+import type { MigrationCostFn } from './migration-cost.ts';
+import type { RailCheck, RailConfig, ResourceSpec } from './rails.ts';
+import { beginRound, createRailState, moveUse, noteChoice, railsActive, railsAllow, recordMigration, resources } from './rails.ts';
 
 /**
  * The orchestration policies of section III.B.8 as pure planners. A round is a generator: it
@@ -98,8 +101,9 @@ export interface Step {
   readonly totalAfter: number;
 }
 
-export interface PolicyRun {
-  readonly policy: PolicyName;
+/** `P` is the strategy's name; the paper's two policies by default (baselines.ts widens it). */
+export interface PolicyRun<P extends string = PolicyName> {
+  readonly policy: P;
   readonly initialCost: number;
   readonly finalCost: number;
   readonly steps: readonly Step[];
@@ -118,14 +122,23 @@ export interface RunInput {
   readonly oracle: PathOracle;
   readonly capacity: ReadonlyMap<string, number>;
   readonly rank: ReadonlyMap<string, number>;
-  readonly migrationCost: number;
+  /** c_m: a number, or a function of the move (see migration-cost.ts) */
+  readonly migrationCost: number | MigrationCostFn;
   readonly mode?: DecisionMode;
   readonly maxRounds?: number;
   /** stop after this many migrations (e.g. a budget); default unlimited */
   readonly maxMigrations?: number;
+  /** safety rails (rails.ts); none by default */
+  readonly rails?: RailConfig;
+  /** CPU and memory capacity besides the slots in `capacity` */
+  readonly resources?: ResourceSpec;
 }
 
-/** Runs rounds until one migrates nothing (converged) or a limit is reached. */
+/**
+ * Runs rounds until one migrates nothing (converged) or a limit is reached. With rails, a round in
+ * which a rail held back some move is not a fixed point (the rail may let it through later), so
+ * the run goes on until a round neither moves nor holds back anything, or maxRounds.
+ */
 export function runPolicy(input: RunInput): PolicyRun {
   const { policy, vms, traffic, oracle, capacity, rank, migrationCost } = input;
   const mode = input.mode ?? 'first';
@@ -136,23 +149,35 @@ export function runPolicy(input: RunInput): PolicyRun {
   for (const h of placement.values()) load.set(h, (load.get(h) ?? 0) + 1);
   const ctx: RoundContext = { vms, traffic, oracle, rank };
   const initialCost = totalCost(placement, traffic, oracle);
+  const railState = railsActive(input.rails) ? createRailState(input.rails) : null;
+  const res = input.resources === undefined ? undefined : resources(input.resources, placement);
+  let round = 0;
+  const rail = railState === null ? undefined : (vm: string, from: string, to: string): RailCheck => railsAllow(railState, vm, from, to, round);
   let total = initialCost;
   const steps: Step[] = [];
   const decisions: (Decision & { round: number })[] = [];
-  let round = 0;
   let converged = false;
   while (round < maxRounds && steps.length < maxMigrations) {
     round += 1;
+    if (railState !== null) beginRound(railState, round);
+    let held = 0;
     const gen = startRound(policy, ctx, placement);
     let next = gen.next({ movedTo: null });
     while (!next.done) {
-      const d = decide({ vm: next.value.vm, placement, traffic, oracle, capacity, load, migrationCost, mode, rank });
+      let d = decide({ vm: next.value.vm, placement, traffic, oracle, capacity, load, migrationCost, mode, rank, resources: res, rail });
+      if (railState !== null) {
+        const stable = noteChoice(railState, d.vm, d.to, round);
+        if (!stable.ok) d = holdBack(d, stable.code, stable.reason);
+        if (d.to === null && d.candidates.some((c) => c.verdict === 'rail')) held += 1;
+      }
       decisions.push({ ...d, round });
       let movedTo: string | null = null;
       if (d.to !== null && steps.length < maxMigrations) {
         placement.set(d.vm, d.to);
         load.set(d.from, (load.get(d.from) ?? 1) - 1);
         load.set(d.to, (load.get(d.to) ?? 0) + 1);
+        if (res !== undefined) moveUse(res, d.vm, d.from, d.to);
+        if (railState !== null) recordMigration(railState, d.vm, d.from, d.to, round);
         const totalAfter = total - (d.costBefore - d.costAfter);
         steps.push({ step: steps.length + 1, round, decision: { ...d, to: d.to }, totalBefore: total, totalAfter });
         total = totalAfter;
@@ -160,7 +185,7 @@ export function runPolicy(input: RunInput): PolicyRun {
       }
       next = gen.next({ movedTo });
     }
-    if (next.value === 0) {
+    if (next.value === 0 && held === 0) {
       converged = true;
       break;
     }
