@@ -265,10 +265,20 @@ function attachmentOracle(
     return rows[grp]!;
   }
 
+  // Callers ask for one source against many destinations in a row (C_A(u) sums over u's peers
+  // from one host), so the source's lookup is remembered.
+  let lastA = '';
+  let lastIa: number | undefined = undefined;
   return {
     cost(a, b) {
       if (a === b) return 0;
-      const ia = index.get(a);
+      let ia: number | undefined;
+      if (a === lastA) ia = lastIa;
+      else {
+        ia = index.get(a);
+        lastA = a;
+        lastIa = ia;
+      }
       const ib = index.get(b);
       if (ia === undefined || ib === undefined || hvGroup[ia]! < 0 || hvGroup[ib]! < 0) return general.cost(a, b);
       const lo = ia < ib ? ia : ib;
