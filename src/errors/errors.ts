@@ -8,6 +8,8 @@ export const ERROR_CODES = {
   SCENARIO_PARSE: 'the scenario file is not valid YAML or JSON',
   SCENARIO_INVALID: 'the scenario does not match the schema or is inconsistent',
   CLI_USAGE: 'a command-line option has a bad value',
+  WORKLOAD_PARSE: 'a workload file (traffic matrix, flow trace, placement CSV) is malformed',
+  WORKLOAD_INVALID: 'a workload does not fit the topology or its parameters are inconsistent',
   // Core model
   TOPOLOGY_INVALID: 'the topology is inconsistent (unknown node, duplicate link, disconnected)',
   NO_PATH: 'there is no path between two nodes',
