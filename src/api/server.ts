@@ -34,6 +34,7 @@ import { allows, bearerToken, createAuthenticator, type Access } from './auth.ts
 import { errorPayload, toHttpFailure } from './http-errors.ts';
 import { NORTH_EVENT_TYPES, openEventStream } from './sse.ts';
 import { ScoreError } from '../errors/errors.ts';
+import { DASHBOARD_PATH, readWebFile, sendWebFile } from '../web/static.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -56,6 +57,8 @@ export interface ApiServerOptions {
   readonly bodyLimit?: number;
   /** serve `GET /metrics` (Prometheus text format) and count every request */
   readonly metrics?: ApiMetrics;
+  /** serve the dashboard's built files from this folder at /dashboard/ (and redirect / there) */
+  readonly web?: { readonly dir: string };
 }
 
 /** What the API needs from a metrics registry; kept free of prom-client so the API does not depend on it. */
@@ -467,6 +470,22 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
         const text = await metrics.render();
         return reply.type(metrics.contentType).send(text);
       },
+    );
+  }
+
+  const web = options.web;
+  if (web !== undefined) {
+    // The page and its script are public (they hold no data); every API call they make needs the
+    // operator token, which the page asks for.
+    const pub = { access: 'public' as const };
+    const hidden = { hide: true };
+    app.get('/', { config: pub, schema: hidden }, (_req, reply) => reply.redirect(DASHBOARD_PATH));
+    app.get('/dashboard', { config: pub, schema: hidden }, (_req, reply) => reply.redirect(DASHBOARD_PATH));
+    app.get(DASHBOARD_PATH, { config: pub, schema: hidden }, async (_req, reply) => sendWebFile(reply, await readWebFile(web.dir, 'index.html')));
+    app.get(
+      `${DASHBOARD_PATH}:file`,
+      { config: pub, schema: { ...hidden, params: Type.Object({ file: Type.String({ minLength: 1, maxLength: 128 }) }) } },
+      async (req, reply) => sendWebFile(reply, await readWebFile(web.dir, req.params.file)),
     );
   }
 

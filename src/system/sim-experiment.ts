@@ -23,14 +23,29 @@ export interface SimExperimentOptions {
   /** virtual ms after each migration before the next decision (default 3000) */
   readonly settleMs?: number;
   readonly warmupMs?: number;
+  /**
+   * Real ms per settle period (one orchestration step): virtual time is slowed to this pace so a
+   * person, or a browser, can watch the VMs move. 0 (the default) runs as fast as the machine.
+   */
+  readonly paceMs?: number;
   /** called once the stack is up, e.g. to print the API address */
   readonly onReady?: (stack: Stack) => void;
 }
 
-export async function runSimExperiment(o: SimExperimentOptions): Promise<RunRecord> {
+/** A running experiment: the stack and agents stand, the clock runs, orchestration not yet started. */
+export interface SimExperiment {
+  readonly stack: Stack;
+  /** runs the policy to its end; call once */
+  run(): Promise<RunRecord>;
+  /** stops the clock, the agents and the stack; safe to call more than once */
+  stop(): Promise<void>;
+}
+
+export async function startSimExperiment(o: SimExperimentOptions): Promise<SimExperiment> {
   const clock = virtualClock();
   const sim = createSimDataPlane({ model: o.model, clock, stepMs: PUMP_MS });
   const settleMs = o.settleMs ?? 3000;
+  const realPerPump = o.paceMs !== undefined && o.paceMs > 0 ? (o.paceMs * PUMP_MS) / settleMs : 0;
   const timeline: TimelinePoint[] = [];
   let stack: Stack | null = null;
   stack = await startStack({
@@ -42,26 +57,46 @@ export async function runSimExperiment(o: SimExperimentOptions): Promise<RunReco
       if (stack) timeline.push(measuredPoint(stack, k, clock.now() / 1000));
     },
   });
+  const running = stack;
   let pumping = true;
   const pump = (async () => {
     while (pumping) {
       await clock.advance(PUMP_MS);
-      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => (realPerPump > 0 ? setTimeout(r, realPerPump) : setImmediate(r)));
     }
   })();
   const agents: RunningAgent[] = [];
+  let stopped: Promise<void> | null = null;
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      pumping = false;
+      await pump;
+      await Promise.all(agents.map((a) => a.stop()));
+      await running.stop();
+    })());
   try {
     sim.bootVms();
     await clock.sleep(o.warmupMs ?? 5000);
     for (const h of o.model.scenario.hypervisors) {
-      agents.push(await startAgent({ hypervisor: h.id, apiUrl: stack.apiUrl, token: stack.tokens.agent, driver: simDriver(sim) }));
+      agents.push(await startAgent({ hypervisor: h.id, apiUrl: running.apiUrl, token: running.tokens.agent, driver: simDriver(sim) }));
     }
-    o.onReady?.(stack);
-    return await orchestrate(stack, { policy: o.policy, model: o.model, file: o.file, source: 'demo', clock, settleMs, timeline });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  o.onReady?.(running);
+  return {
+    stack: running,
+    run: () => orchestrate(running, { policy: o.policy, model: o.model, file: o.file, source: 'demo', clock, settleMs, timeline }),
+    stop,
+  };
+}
+
+export async function runSimExperiment(o: SimExperimentOptions): Promise<RunRecord> {
+  const e = await startSimExperiment(o);
+  try {
+    return await e.run();
   } finally {
-    pumping = false;
-    await pump;
-    await Promise.all(agents.map((a) => a.stop()));
-    await stack.stop();
+    await e.stop();
   }
 }

@@ -15,6 +15,7 @@ import { controllerApi } from '../agent/api-client.ts';
 import { agentCaller, buildAgentServer } from '../agent/server.ts';
 import type { Access } from '../api/auth.ts';
 import { createStackMetrics, type StackMetrics } from '../metrics/metrics.ts';
+import { DASHBOARD_PATH, DEFAULT_WEB_DIR } from '../web/static.ts';
 import type { MigrationDriver } from '../agent/drivers/driver.ts';
 
 /**
@@ -46,10 +47,14 @@ export interface StackOptions {
   readonly auditPath?: string;
   /** who may scrape GET /metrics (default 'agent': the agent or operator token) */
   readonly metricsAccess?: Access;
+  /** the dashboard's built files (default dist/web; null: no dashboard) */
+  readonly webDir?: string | null;
 }
 
 export interface Stack {
   readonly runtime: Runtime;
+  /** the dashboard's address (served by the API server) */
+  readonly dashboardUrl: string;
   readonly service: Service;
   readonly api: FastifyInstance;
   readonly apiUrl: string;
@@ -106,7 +111,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     ...(o.auditPath !== undefined ? { audit: auditFile(o.auditPath) } : {}),
   });
   const unbind = metrics.bind({ runtime, service, dataPlane: o.dataPlane });
-  const api = buildApiServer({ service, tokens, metrics: { contentType: metrics.contentType, render: () => metrics.render(), apiRequest: (m, r, s) => metrics.apiRequest(m, r, s), ...(o.metricsAccess !== undefined ? { access: o.metricsAccess } : {}) } });
+  const api = buildApiServer({ service, tokens, metrics: { contentType: metrics.contentType, render: () => metrics.render(), apiRequest: (m, r, s) => metrics.apiRequest(m, r, s), ...(o.metricsAccess !== undefined ? { access: o.metricsAccess } : {}) }, ...(o.webDir === null ? {} : { web: { dir: o.webDir ?? DEFAULT_WEB_DIR } }) });
   await api.listen({ host: o.apiHost ?? '127.0.0.1', port: o.apiPort ?? 0 });
   const addr = api.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
@@ -116,6 +121,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     service,
     api,
     apiUrl,
+    dashboardUrl: `${apiUrl}${DASHBOARD_PATH}`,
     tokens,
     metrics,
     async stop() {

@@ -1,9 +1,32 @@
 import type { Command } from 'commander';
 import { loadScenarioFile } from '../../scenario/load.ts';
 import { simulate, type RunRecord } from '../../sim/run.ts';
-import { runSimExperiment } from '../../system/sim-experiment.ts';
-import { printRuns } from './simulate.ts';
+import { startSimExperiment, type SimExperiment } from '../../system/sim-experiment.ts';
+import type { Stack } from '../../system/stack.ts';
+import { parseNumberOption, printRuns } from './simulate.ts';
 import { writeRunOutputs } from '../output.ts';
+
+const POLICIES = ['round-robin', 'load-aware'] as const;
+
+/** The dashboard lines a command prints for a running stack. */
+export function dashboardLines(label: string, stack: Pick<Stack, 'dashboardUrl' | 'tokens'>): string[] {
+  return [`  ${label}dashboard ${stack.dashboardUrl} (give it the operator token, or open ${stack.dashboardUrl}#token=${encodeURIComponent(stack.tokens.operator)})`];
+}
+
+/** Resolves on the first SIGINT or SIGTERM, with its name. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (s: NodeJS.Signals) => () => {
+      process.off('SIGINT', int);
+      process.off('SIGTERM', term);
+      resolve(s);
+    };
+    const int = on('SIGINT');
+    const term = on('SIGTERM');
+    process.once('SIGINT', int);
+    process.once('SIGTERM', term);
+  });
+}
 
 function sameSteps(a: RunRecord, b: RunRecord): boolean {
   return a.steps.length === b.steps.length && a.steps.every((s, i) => s.vm === b.steps[i]?.vm && s.to === b.steps[i]?.to);
@@ -22,40 +45,66 @@ export function registerDemo(program: Command): void {
     .option('-s, --scenario <file|name>', 'scenario to run', 'paper')
     .option('-o, --out <dir>', 'output directory', 'score-out/demo')
     .option('--no-png', 'write SVG figures only')
-    .action(async (opts: { scenario: string; out: string; png: boolean }) => {
+    .option('--pace <ms>', 'real milliseconds per orchestration step, so the dashboard shows VMs moving (default: as fast as possible)')
+    .option('--wait <seconds>', 'wait this long after the controllers are up before orchestrating (time to open the dashboard)')
+    .option('--hold', 'keep the controllers, agents and dashboards up after the run until Ctrl-C or SIGTERM')
+    .action(async (opts: { scenario: string; out: string; png: boolean; pace?: string; wait?: string; hold?: boolean }) => {
       const started = performance.now();
+      const paceMs = parseNumberOption('--pace', opts.pace, 0);
+      const waitS = parseNumberOption('--wait', opts.wait, 0);
       const { file, model } = loadScenarioFile(opts.scenario);
       console.log(`S-CORE demo: scenario "${model.scenario.name}" on the simulated data plane`);
       console.log(
         `  ${model.topology.hypervisors.length} hypervisors, ${model.topology.nodes.size - model.topology.hypervisors.length} switches, ${model.topology.links.length} links, ${model.vms.length} VMs, ${model.flows.length} flows; c_m = ${model.migrationCost}`,
       );
       // Two independent systems, one per policy, side by side: each has its own clock and data plane.
-      const runs: RunRecord[] = await Promise.all(
-        (['round-robin', 'load-aware'] as const).map((policy) =>
-          runSimExperiment({
+      const starting = await Promise.allSettled(
+        POLICIES.map((policy) =>
+          startSimExperiment({
             model,
             file,
             policy,
-            onReady: (stack) =>
-              console.log(`  ${policy}: controller API at ${stack.apiUrl}/api/v1 (operator token ${stack.tokens.operator}), ${stack.runtime.channels.size} switches, ${model.scenario.hypervisors.length} agents over HTTP`),
+            ...(paceMs !== undefined ? { paceMs } : {}),
+            onReady: (stack) => {
+              console.log(`  ${policy}: controller API at ${stack.apiUrl}/api/v1 (operator token ${stack.tokens.operator}), ${stack.runtime.channels.size} switches, ${model.scenario.hypervisors.length} agents over HTTP`);
+              for (const l of dashboardLines(`${policy}: `, stack)) console.log(l);
+            },
           }),
         ),
       );
-      printRuns(model, runs, { out: (s) => console.log(s) });
-      const [rr, la] = runs;
-      if (rr && la) {
-        const dominated = la.timeline.every((p, i) => p.totalCost <= (rr.timeline[i]?.totalCost ?? rr.finalCost) + 1e-9);
-        console.log(
-          `\nResult: Round-Robin reaches cost ${rr.finalCost} after ${rr.migrations} migrations, Load-Aware ${la.finalCost} after ${la.migrations}; ` +
-            `Load-Aware's cost is ${dominated ? 'never above' : 'NOT always at or below'} Round-Robin's.`,
-        );
-        const model1 = simulate(model, { policy: 'round-robin', file });
-        const model2 = simulate(model, { policy: 'load-aware', file });
-        const agree = sameSteps(rr, model1) && sameSteps(la, model2);
-        console.log(`Cross-check: the live system's migrations ${agree ? 'match' : 'DIFFER FROM'} the pure model planner's (score simulate) step for step.`);
+      const experiments = starting.flatMap((r): SimExperiment[] => (r.status === 'fulfilled' ? [r.value] : []));
+      try {
+        const failed = starting.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed !== undefined) throw failed.reason;
+        if (waitS !== undefined && waitS > 0) {
+          console.log(`  waiting ${waitS} s before orchestrating`);
+          await new Promise((r) => setTimeout(r, waitS * 1000));
+        }
+        const runs: RunRecord[] = await Promise.all(experiments.map((e) => e.run()));
+        printRuns(model, runs, { out: (s) => console.log(s) });
+        const [rr, la] = runs;
+        if (rr && la) {
+          const dominated = la.timeline.every((p, i) => p.totalCost <= (rr.timeline[i]?.totalCost ?? rr.finalCost) + 1e-9);
+          console.log(
+            `\nResult: Round-Robin reaches cost ${rr.finalCost} after ${rr.migrations} migrations, Load-Aware ${la.finalCost} after ${la.migrations}; ` +
+              `Load-Aware's cost is ${dominated ? 'never above' : 'NOT always at or below'} Round-Robin's.`,
+          );
+          const model1 = simulate(model, { policy: 'round-robin', file });
+          const model2 = simulate(model, { policy: 'load-aware', file });
+          const agree = sameSteps(rr, model1) && sameSteps(la, model2);
+          console.log(`Cross-check: the live system's migrations ${agree ? 'match' : 'DIFFER FROM'} the pure model planner's (score simulate) step for step.`);
+        }
+        const written = await writeRunOutputs(opts.out, runs, opts.png);
+        console.log(`Wrote ${written.join(', ')}`);
+        console.log(`Done in ${((performance.now() - started) / 1000).toFixed(2)} s.`);
+        if (opts.hold === true) {
+          console.log('Holding: the controllers, agents and dashboards stay up (the dashboards can plan and run again); Ctrl-C or SIGTERM stops.');
+          experiments.forEach((e, i) => dashboardLines(`${POLICIES[i] ?? ''}: `, e.stack).forEach((l) => console.log(l)));
+          const signal = await untilSignal();
+          console.log(`${signal}: stopping the controllers and agents`);
+        }
+      } finally {
+        await Promise.all(experiments.map((e) => e.stop()));
       }
-      const written = await writeRunOutputs(opts.out, runs, opts.png);
-      console.log(`Wrote ${written.join(', ')}`);
-      console.log(`Done in ${((performance.now() - started) / 1000).toFixed(2)} s.`);
     });
 }
