@@ -48,21 +48,31 @@ export function placeRandom(vms: readonly string[], capacity: ReadonlyMap<string
 
 /**
  * The application layout itself: the VMs of logical rack r go to the hypervisors of rack r,
- * filling each hypervisor to capacity before the next (in topology order). Traffic is then as
- * local as the model made it, and in-rack partners often share a host.
+ * dealt round-robin over the hypervisors that still have a free slot (in topology order), so a
+ * rack's VMs share its hosts evenly. Traffic is then as local as the model made it, and hosts
+ * keep free slots when the DC is not full (filling hosts to the brim instead would leave
+ * S-CORE no target next to any peer: Algorithm 1 only moves a VM to a peer's host).
  */
 export function placePacked(layout: AppLayout, capacity: ReadonlyMap<string, number>): Map<string, string> {
   const placement = new Map<string, string>();
   const { racks } = layout.structure;
   for (let r = 0; r < racks.length; r++) {
-    let vm = layout.rackStart[r]!;
+    const start = layout.rackStart[r]!;
     const end = layout.rackStart[r + 1]!;
-    for (const h of racks[r]!.hypervisors) {
-      const c = Math.max(0, Math.floor(capacity.get(h) ?? 0));
-      for (let k = 0; k < c && vm < end; k++, vm++) placement.set(layout.vms[vm]!, h);
+    const hosts = racks[r]!.hypervisors.filter((h) => Math.floor(capacity.get(h) ?? 0) > 0);
+    const room = hosts.map((h) => Math.floor(capacity.get(h)!));
+    let vm = start;
+    while (vm < end && hosts.length > 0) {
+      for (let i = 0; i < hosts.length && vm < end; i++) {
+        if (room[i]! > 0) {
+          placement.set(layout.vms[vm++]!, hosts[i]!);
+          room[i]! -= 1;
+        }
+      }
+      if (room.every((x) => x === 0)) break;
     }
     if (vm < end) {
-      throw new ScoreError('CAPACITY_EXCEEDED', `rack ${racks[r]!.id} cannot hold its ${end - layout.rackStart[r]!} VMs`, { rack: racks[r]!.id });
+      throw new ScoreError('CAPACITY_EXCEEDED', `rack ${racks[r]!.id} cannot hold its ${end - start} VMs`, { rack: racks[r]!.id });
     }
   }
   return placement;

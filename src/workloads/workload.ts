@@ -34,7 +34,7 @@ import { readPlacementCsv, readTrafficCsv } from './csv.ts';
  *    (see layout.ts). "Rack-local" traffic is between VMs of one logical rack, "pod-local" of
  *    one logical pod.
  *  - The initial placement is `packed` (the layout itself: each logical rack on its physical
- *    rack, hosts filled in order; traffic as local as the model made it), `random` (uniform over
+ *    rack, spread evenly over its hosts; traffic as local as the model made it), `random` (uniform over
  *    hypervisors with a free slot: locality destroyed, which S-CORE must recover), or `file`
  *    (a `vm,hypervisor` CSV).
  *
