@@ -97,6 +97,23 @@ test('same seed gives byte-identical workloads; another seed gives another one',
   }
 });
 
+test('no model emits a self-pair or the same pair twice, and every flow names workload VMs', () => {
+  const t = topo(fatTree(8));
+  for (const o of MODELS) {
+    const w = generateWorkload(t, { ...o, vms: 500 });
+    const vms = new Set(w.vms);
+    const seen = new Set<string>();
+    for (const f of w.flows) {
+      assert.ok(vms.has(f.src) && vms.has(f.dst), `${o.model}: ${f.src}-${f.dst}`);
+      assert.notEqual(f.src, f.dst, o.model);
+      assert.ok(f.rate > 0 && Number.isFinite(f.rate), `${o.model}: rate ${f.rate}`);
+      const key = f.src < f.dst ? `${f.src} ${f.dst}` : `${f.dst} ${f.src}`;
+      assert.ok(!seen.has(key), `${o.model}: ${key} twice`);
+      seen.add(key);
+    }
+  }
+});
+
 test('the placement choice does not change the traffic of a seed', () => {
   const t = topo(fatTree(8));
   const packed = generateWorkload(t, { model: 'partners', vms: 300, slotsPerHypervisor: 4, seed: 3, placement: 'packed' });
