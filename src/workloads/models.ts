@@ -86,6 +86,8 @@ export interface RateParams {
   readonly rateMu: number;
   /** lognormal shape: larger is heavier-tailed */
   readonly rateSigma: number;
+  /** in-rack pairs' rates are this many times larger (Kandula et al.: in-rack servers exchange more); default 1 */
+  readonly rackRateFactor?: number;
 }
 
 /** Kandula et al. (IMC 2009): a median of 2 in-rack and 4 out-of-rack correspondents per server. */
@@ -103,7 +105,8 @@ export const PARTNER_DEFAULTS: PartnerParams = {
   outOfRackMedian: 4,
   podProbability: 0.5,
   rateMu: Math.log(100_000),
-  rateSigma: 1.5,
+  rateSigma: 2,
+  rackRateFactor: 1,
 };
 
 /** Spread models: a number of peers per VM, each peer's class drawn by the given fractions. */
@@ -171,7 +174,9 @@ export function spreadPairs(layout: AppLayout, p: SpreadParams, rng: Rng): Pair[
 /** One lognormal rate per pair, rounded to whole bytes/s (at least 1). */
 export function pairRates(pairs: readonly Pair[], p: RateParams, rng: Rng): number[] {
   checkRates(p);
-  return pairs.map(() => Math.max(1, Math.round(lognormal(rng, p.rateMu, p.rateSigma))));
+  const rack = p.rackRateFactor ?? 1;
+  checkNonNegative('rackRateFactor', rack);
+  return pairs.map((pr) => Math.max(1, Math.round((pr.cls === 'rack' ? rack : 1) * lognormal(rng, p.rateMu, p.rateSigma))));
 }
 
 export function pairFlows(layout: AppLayout, pairs: readonly Pair[], rates: readonly number[]): DirectedFlow[] {
