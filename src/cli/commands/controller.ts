@@ -199,6 +199,7 @@ export function registerController(program: Command): void {
         ...(opts.audit ? { auditPath: opts.audit } : {}),
       });
       console.log(`${stamp()} S-CORE controller up: OpenFlow on port ${running.port}, API at ${running.stack.apiUrl}/api/v1; Ctrl-C stops`);
+      console.log(`${stamp()} dashboard at ${running.stack.dashboardUrl} (it asks for the operator token)`);
       if (envTokens === undefined) console.log(`${stamp()} tokens (set SCORE_OPERATOR_TOKEN and SCORE_AGENT_TOKEN to choose them): operator ${tokens.operator}  agent ${tokens.agent}`);
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));

@@ -12,6 +12,7 @@ import { requireRoot } from '../../emulation/exec.ts';
 import { cleanLeftovers } from '../../emulation/ovs.ts';
 import { startTraffic, type TrafficHandle } from '../../emulation/traffic.ts';
 import { parseNumberOption } from './simulate.ts';
+import { dashboardLines } from './demo.ts';
 
 export interface EmulateOptions {
   readonly scenario: string;
@@ -199,7 +200,10 @@ async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]
       rateTolerance: o.tolerance,
       shape: o.shape,
       out: (s) => console.log(s),
-      onReady: (stack, dc) => console.log(`  ${policy}: run prefix ${dc.prefix}, controller API at ${stack.apiUrl}/api/v1 (operator token ${stack.tokens.operator}), ${model.scenario.hypervisors.length} agents over HTTP`),
+      onReady: (stack, dc) => {
+        console.log(`  ${policy}: run prefix ${dc.prefix}, controller API at ${stack.apiUrl}/api/v1 (operator token ${stack.tokens.operator}), ${model.scenario.hypervisors.length} agents over HTTP`);
+        for (const l of dashboardLines(`${policy}: `, stack)) console.log(l);
+      },
     });
     runs.push(r.record);
     losses.push({ policy, losses: r.losses });

@@ -25,7 +25,8 @@ export function renderLineChart(root: SVGSVGElement, series: readonly Series[], 
   const all = series.map((s) => ({ ...s, points: s.points.slice(-MAX_POINTS) }));
   const xs = all.flatMap((s) => s.points.map((p) => p.x));
   const ys = all.flatMap((s) => s.points.map((p) => p.y));
-  const sc = chartScale(xs, ys, W, H);
+  // The top margin holds the y-axis label and the legend, clear of the plot.
+  const sc = chartScale(xs, ys, W, H, { left: 64, right: 16, top: 26, bottom: 30 });
   const fmt = o.yFormat ?? formatNumber;
   root.setAttribute('viewBox', `0 0 ${W} ${H}`);
   const parts: SVGElement[] = [];
@@ -57,7 +58,7 @@ export function renderLineChart(root: SVGSVGElement, series: readonly Series[], 
   if (all.length > 1) {
     const legend = svg('g', { class: 'legend' });
     all.forEach((s, i) => {
-      const g = svg('g', { class: `series ${s.className}`, transform: `translate(${80 + i * 170} 8)` });
+      const g = svg('g', { class: `series ${s.className}`, transform: `translate(${W - 16 - (all.length - i) * 118} 9)` });
       g.append(svg('line', { x1: 0, x2: 18, y1: 0, y2: 0 }), svg('text', { x: 22, y: 4 }, s.name));
       legend.append(g);
     });
