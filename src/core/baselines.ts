@@ -367,9 +367,9 @@ export function runGreedy(input: StrategyInput): StrategyRun {
 /**
  * The optimum as a run. Steps are synthetic: one per VM whose host differs, ordered so that each
  * target has room when its move is applied (lowest rank first among those that can go). If the
- * remaining moves form a cycle of full hypervisors, one VM of the cycle takes a detour through the
- * hypervisor with room that is cheapest for it (one extra step); if no hypervisor has room at
- * all, the lowest-ranked move is applied anyway and the capacity is exceeded until the cycle
+ * remaining moves form a cycle of full hypervisors, the first pending VM (by rank) that fits
+ * anywhere else takes a detour through the hypervisor with room that is cheapest for it (an extra
+ * step); if none fits anywhere, the lowest-ranked move is applied anyway and the capacity is exceeded until the cycle
  * closes (a real data centre could not do that swap either). The run's rounds count is 1.
  */
 export function runOptimal(input: StrategyInput): { run: StrategyRun; explored: number; proven: boolean } {
@@ -393,19 +393,21 @@ export function runOptimal(input: StrategyInput): { run: StrategyRun; explored: 
       move(vm, opt.placement.get(vm)!, why);
       continue;
     }
-    const vm = pending[0]!;
-    const from = w.placement.get(vm)!;
-    let detour: string | null = null;
-    let detourCost = Infinity;
-    for (const h of input.capacity.keys()) {
-      if (h === from || w.blocked(vm, from, h) !== null) continue;
-      const c = vmCost(vm, w.placement, traffic, oracle, h);
-      if (c < detourCost) [detour, detourCost] = [h, c];
+    // a cycle: the first VM (by rank) that can step aside somewhere takes the detour cheapest for it
+    let detour: { vm: string; to: string; cost: number } | null = null;
+    for (const vm of pending) {
+      const from = w.placement.get(vm)!;
+      for (const h of input.capacity.keys()) {
+        if (h === from || w.blocked(vm, from, h) !== null) continue;
+        const c = vmCost(vm, w.placement, traffic, oracle, h);
+        if (detour === null || c < detour.cost) detour = { vm, to: h, cost: c };
+      }
+      if (detour !== null) break;
     }
     if (detour !== null && detours++ < input.vms.length) {
-      move(vm, detour, `detour to ${detour}: the optimal moves form a cycle of full hypervisors`);
+      move(detour.vm, detour.to, `detour to ${detour.to}: the optimal moves form a cycle of full hypervisors`);
     } else {
-      pending.shift();
+      const vm = pending.shift()!;
       move(vm, opt.placement.get(vm)!, `${why}; no hypervisor has room, so the cycle overfills ${opt.placement.get(vm)!} until it closes`);
     }
   }
