@@ -26,7 +26,7 @@ function csv(head: readonly string[], rows: readonly (readonly (string | number 
 
 export function scaleSummaryCsv(r: ScaleResult): string {
   return csv(
-    ['topology', 'workload', 'seed', 'vms', 'strategy', 'initial_cost', 'final_cost', 'cost_reduction', 'migrations', 'vms_migrated', 'fraction_migrated', 'rounds', 'converged'],
+    ['topology', 'workload', 'seed', 'vms', 'strategy', 'initial_cost', 'final_cost', 'cost_reduction', 'reduction_at_half_migrated', 'migrations', 'vms_migrated', 'fraction_migrated', 'migration_bytes', 'rounds', 'converged'],
     r.strategies.map((s) => [
       r.topology.name,
       r.workload.name,
@@ -36,9 +36,11 @@ export function scaleSummaryCsv(r: ScaleResult): string {
       s.initialCost,
       s.finalCost,
       s.costReduction,
+      s.reductionAtHalfMigrated,
       s.migrations,
       s.vmsMigrated,
       s.fractionMigrated,
+      s.migrationBytes,
       s.rounds,
       s.converged,
     ]),
@@ -47,11 +49,11 @@ export function scaleSummaryCsv(r: ScaleResult): string {
 
 export function scaleRoundsCsv(r: ScaleResult): string {
   const layers = r.layerNames.length;
-  const head = ['strategy', 'round', 'cost', 'migrations'];
+  const head = ['strategy', 'round', 'cost', 'migrations', 'migration_bytes'];
   for (let i = 1; i <= layers; i++) head.push(`layer${i}_mean_utilisation`, `layer${i}_max_utilisation`, `layer${i}_load_bps`);
   const rows = r.strategies.flatMap((s) =>
     s.perRound.map((p) => {
-      const row: (string | number)[] = [s.strategy, p.round, p.cost, p.migrations];
+      const row: (string | number)[] = [s.strategy, p.round, p.cost, p.migrations, p.migrationBytes];
       for (let i = 0; i < layers; i++) {
         const l = p.layers[i];
         row.push(l?.meanUtilisation ?? '', l?.maxUtilisation ?? '', l?.loadBps ?? '');
@@ -68,6 +70,7 @@ export function scaleSummaryTable(r: ScaleResult): string[][] {
     s.initialCost.toExponential(3),
     s.finalCost.toExponential(3),
     pct(s.costReduction),
+    pct(s.reductionAtHalfMigrated),
     String(s.migrations),
     pct(s.fractionMigrated),
     `${s.rounds}${s.converged ? '' : ' (cap)'}`,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runScale, quantiles, type ScaleWorkload, type StrategyRunner } from './scale.ts';
+import { runScale, quantiles, DEFAULT_MIGRATION_MODEL, type ScaleWorkload, type StrategyRunner } from './scale.ts';
 import { topologyFromSpec } from '../topologies/spec.ts';
 import { randomWorkload } from '../workloads/random.ts';
 import { seededRng } from '../core/random.ts';
@@ -40,6 +40,10 @@ test('a scale run: per-round costs and migrations add up to each strategy’s ru
     assert.ok(s.finalCost < s.initialCost, `${s.strategy} lowers the cost`);
     assert.equal(s.perRound[0]!.layers.length, 3);
     assert.equal(s.vmCostQuantiles.final.length, 101);
+    // every migration sends at least the VM's memory once (4 GiB by default)
+    assert.ok(s.migrationBytes >= s.migrations * 4 * 2 ** 30);
+    assert.equal(s.perRound.reduce((n, p) => n + p.migrationBytes, 0), s.migrationBytes);
+    assert.ok(s.reductionAtHalfMigrated >= 0 && s.reductionAtHalfMigrated <= s.costReduction + 1e-9);
     // costs never rise from round to round under Algorithm 1 with c_m = 0
     s.perRound.slice(1).forEach((p, i) => assert.ok(p.cost <= s.perRound[i]!.cost + 1e-6));
   }
@@ -59,4 +63,20 @@ test('quantiles: 101 points from the minimum to the maximum', () => {
   assert.equal(q[50], 3);
   assert.equal(q[100], 5);
   assert.deepEqual(quantiles([]), []);
+});
+
+test('migration traffic is charged to the links it crosses during its round', () => {
+  const topology = topologyFromSpec('fat-tree:4');
+  const run = (roundSeconds: number) =>
+    runScale({ topology, workload: workload(7), strategies: [['la', policy('load-aware')]], migration: { ...DEFAULT_MIGRATION_MODEL, roundSeconds } }).result.strategies[0]!;
+  const slow = run(1e12);
+  const fast = run(60);
+  const r1 = (s: typeof slow) => s.perRound[1]!;
+  assert.ok(r1(fast).migrations > 0);
+  // the same placements; only the migration load differs, and it lands on the access layer at least
+  assert.equal(r1(fast).cost, r1(slow).cost);
+  assert.ok(r1(fast).layers[0]!.loadBps > r1(slow).layers[0]!.loadBps);
+  const extra = r1(fast).layers.reduce((n, l) => n + l.loadBps, 0) - r1(slow).layers.reduce((n, l) => n + l.loadBps, 0);
+  // every migration crosses at least the two access links of its hypervisors
+  assert.ok(extra >= (2 * r1(fast).migrationBytes * 8) / 60 - 1);
 });

@@ -2,12 +2,13 @@ import type { DirectedFlow, Placement, TrafficMatrix } from '../core/cost.ts';
 import { trafficMatrix, vmCost } from '../core/cost.ts';
 import type { Layers } from '../core/layers.ts';
 import type { PathOracle } from '../core/paths.ts';
-import type { PolicyRun } from '../core/policies.ts';
+import type { StrategyRun as PolicyRun } from '../core/baselines.ts';
 import { rankOf } from '../core/policies.ts';
 import type { Topology } from '../core/topology.ts';
 import { build } from '../core/test-support.ts';
 import type { GeneratedTopology } from '../topologies/generate.ts';
-import type { LayerUtilisation } from './fluid.ts';
+import type { LayerUtilisation, LinkLoad } from './fluid.ts';
+import { preCopy } from '../core/migration-cost.ts';
 import { layerUtilisation, linkLoads } from './fluid.ts';
 import { layerNames } from './run.ts';
 
@@ -27,7 +28,34 @@ export interface ScaleWorkload {
   readonly placement: Placement;
   readonly capacity: ReadonlyMap<string, number>;
   readonly flows: readonly DirectedFlow[];
+  readonly resources?: ReadonlyMap<string, MigratingVm>;
 }
+
+/** What the pre-copy model needs to know about a VM. */
+export interface MigratingVm {
+  readonly memoryBytes: number;
+  readonly dirtyRateBytesPerSec: number;
+}
+
+/** How migrations are priced and charged to the network (Clark et al.'s pre-copy model). */
+export interface MigrationModel {
+  /** used for VMs without drawn resources */
+  readonly defaults: MigratingVm;
+  readonly bandwidthBytesPerSec: number;
+  readonly maxRounds: number;
+  readonly stopCopyBytes: number;
+  /** a round's migrations are spread over this many seconds when charged to the links */
+  readonly roundSeconds: number;
+}
+
+export const DEFAULT_MIGRATION_MODEL: MigrationModel = {
+  // 4 GiB, 10 MB/s dirtied; 1 Gb/s reserved for migration; Xen's 30-round limit; 50 MB stop-copy
+  defaults: { memoryBytes: 4 * 2 ** 30, dirtyRateBytesPerSec: 10e6 },
+  bandwidthBytesPerSec: 125e6,
+  maxRounds: 30,
+  stopCopyBytes: 50e6,
+  roundSeconds: 60,
+};
 
 export interface StrategyContext {
   readonly vms: readonly string[];
@@ -38,6 +66,7 @@ export interface StrategyContext {
   readonly rank: ReadonlyMap<string, number>;
   readonly topology: Topology;
   readonly seed: number;
+  readonly resources?: ReadonlyMap<string, MigratingVm>;
   /** runs so far in this comparison, for baselines that borrow another's budget */
   readonly previous: ReadonlyMap<string, PolicyRun>;
 }
@@ -50,6 +79,9 @@ export interface RoundPoint {
   readonly round: number;
   readonly cost: number;
   readonly migrations: number;
+  /** bytes the round's migrations sent (pre-copy model) */
+  readonly migrationBytes: number;
+  /** at the end of the round, with the round's migration traffic spread over roundSeconds on the links it crossed */
   readonly layers: readonly LayerUtilisation[];
 }
 
@@ -63,6 +95,9 @@ export interface StrategyResult {
   /** distinct VMs that moved at least once */
   readonly vmsMigrated: number;
   readonly fractionMigrated: number;
+  /** 1 − cost/initial at the step where half the VMs had moved (the final reduction if fewer ever moved) */
+  readonly reductionAtHalfMigrated: number;
+  readonly migrationBytes: number;
   readonly rounds: number;
   readonly converged: boolean;
   readonly perRound: readonly RoundPoint[];
@@ -85,6 +120,7 @@ export interface ScaleInput {
   readonly strategies: readonly (readonly [string, StrategyRunner])[];
   /** per-layer utilisation per round costs one pass over every flow's path; off for the largest runs */
   readonly utilisation?: boolean;
+  readonly migration?: MigrationModel;
   /** called after each strategy with its wall time, for progress and benchmarks */
   readonly onStrategy?: (name: string, index: number, total: number, ms: number) => void;
   readonly onStart?: (name: string, index: number, total: number) => void;
@@ -115,12 +151,23 @@ export function runScale(input: ScaleInput): ScaleOutput {
   input.strategies.forEach(([name, runner], i) => {
     input.onStart?.(name, i, input.strategies.length);
     const t0 = performance.now();
-    const run = runner({ vms: w.vms, placement: w.placement, traffic, oracle: built.oracle, capacity: w.capacity, rank, topology: built.topology, seed: w.seed, previous });
+    const run = runner({
+      vms: w.vms,
+      placement: w.placement,
+      traffic,
+      oracle: built.oracle,
+      capacity: w.capacity,
+      rank,
+      topology: built.topology,
+      seed: w.seed,
+      previous,
+      ...(w.resources === undefined ? {} : { resources: w.resources }),
+    });
     const ms = performance.now() - t0;
     timing[name] = +ms.toFixed(1);
     previous.set(name, run);
     input.onStrategy?.(name, i, input.strategies.length, ms);
-    results.push(summarise(name, run, { ...view, flows: w.flows, traffic, initial: w.placement, vms: w.vms, initialVmCosts, utilisation: input.utilisation ?? true }));
+    results.push(summarise(name, run, { ...view, flows: w.flows, traffic, initial: w.placement, vms: w.vms, initialVmCosts, utilisation: input.utilisation ?? true, migration: input.migration ?? DEFAULT_MIGRATION_MODEL, resources: w.resources }));
   });
   return {
     result: {
@@ -150,36 +197,75 @@ interface SummaryInput {
   readonly vms: readonly string[];
   readonly initialVmCosts: readonly number[];
   readonly utilisation: boolean;
+  readonly migration: MigrationModel;
+  readonly resources: ReadonlyMap<string, MigratingVm> | undefined;
+}
+
+function bytesMoved(s: SummaryInput, vm: string): number {
+  const v = s.resources?.get(vm) ?? s.migration.defaults;
+  return preCopy({ ...v, bandwidthBytesPerSec: s.migration.bandwidthBytesPerSec, maxRounds: s.migration.maxRounds, stopCopyBytes: s.migration.stopCopyBytes }).bytesMoved;
+}
+
+/** Adds migration traffic (bytes over from→to's path, spread over `seconds`) to link loads, by direction. */
+function chargeMigrations(s: SummaryInput, loads: LinkLoad[], moves: readonly { from: string; to: string; bytes: number }[], seconds: number): LinkLoad[] {
+  const byId = new Map(loads.map((l, i) => [l.link, i]));
+  const out = [...loads];
+  for (const m of moves) {
+    let at = m.from;
+    for (const link of s.oracle.path(m.from, m.to)) {
+      const i = byId.get(link.id);
+      const bits = (m.bytes * 8) / seconds;
+      const forward = link.a === at;
+      at = forward ? link.b : link.a;
+      if (i === undefined) continue;
+      const l = out[i]!;
+      const abBps = l.abBps + (forward ? bits : 0);
+      const baBps = l.baBps + (forward ? 0 : bits);
+      out[i] = { ...l, abBps, baBps, active: true, utilisation: Math.max(abBps, baBps) / l.capacityBps };
+    }
+  }
+  return out;
 }
 
 function summarise(name: string, run: PolicyRun, s: SummaryInput): StrategyResult {
   const placement = new Map(s.initial);
-  const layersAt = (): LayerUtilisation[] => (s.utilisation ? layerUtilisation(linkLoads(s, placement, s.flows), s.layers.maxLayer) : []);
-  const perRound: RoundPoint[] = [{ round: 0, cost: run.initialCost, migrations: 0, layers: layersAt() }];
+  const layersAt = (moves: readonly { from: string; to: string; bytes: number }[]): LayerUtilisation[] =>
+    s.utilisation ? layerUtilisation(chargeMigrations(s, linkLoads(s, placement, s.flows), moves, s.migration.roundSeconds), s.layers.maxLayer) : [];
+  const perRound: RoundPoint[] = [{ round: 0, cost: run.initialCost, migrations: 0, migrationBytes: 0, layers: layersAt([]) }];
   const moved = new Set<string>();
+  const half = Math.floor(s.vms.length / 2);
+  let atHalf: number | null = null;
+  let totalBytes = 0;
   let i = 0;
   for (let round = 1; round <= run.rounds; round++) {
-    let migrations = 0;
     let cost = perRound.at(-1)!.cost;
+    const moves: { from: string; to: string; bytes: number }[] = [];
     while (i < run.steps.length && run.steps[i]!.round === round) {
       const st = run.steps[i]!;
+      const bytes = bytesMoved(s, st.decision.vm);
+      moves.push({ from: st.decision.from, to: st.decision.to, bytes });
       placement.set(st.decision.vm, st.decision.to);
       moved.add(st.decision.vm);
       cost = st.totalAfter;
-      migrations += 1;
+      if (atHalf === null && half > 0 && moved.size >= half) atHalf = cost;
       i += 1;
     }
-    perRound.push({ round, cost, migrations, layers: layersAt() });
+    const migrationBytes = moves.reduce((n, m) => n + m.bytes, 0);
+    totalBytes += migrationBytes;
+    perRound.push({ round, cost, migrations: moves.length, migrationBytes, layers: layersAt(moves) });
   }
   const finalVmCosts = s.vms.map((vm) => vmCost(vm, run.finalPlacement, s.traffic, s.oracle));
+  const reduction = (c: number): number => (run.initialCost === 0 ? 0 : 1 - c / run.initialCost);
   return {
     strategy: name,
     initialCost: run.initialCost,
     finalCost: run.finalCost,
-    costReduction: run.initialCost === 0 ? 0 : 1 - run.finalCost / run.initialCost,
+    costReduction: reduction(run.finalCost),
     migrations: run.steps.length,
     vmsMigrated: moved.size,
     fractionMigrated: s.vms.length === 0 ? 0 : moved.size / s.vms.length,
+    reductionAtHalfMigrated: reduction(atHalf ?? run.finalCost),
+    migrationBytes: totalBytes,
     rounds: run.rounds,
     converged: run.converged,
     perRound,

@@ -1,37 +1,54 @@
 import { ScoreError } from '../errors/errors.ts';
-import { runPolicy, type PolicyRun } from '../core/policies.ts';
-import type { StrategyContext, StrategyRunner } from './scale.ts';
+import { runStrategy, STRATEGY_NAMES, type StrategyName, type StrategyRun } from '../core/baselines.ts';
+import { preCopyMigrationCost, type MigrationCostFn } from '../core/migration-cost.ts';
+import type { DecisionMode } from '../core/decision.ts';
+import type { RailConfig, ResourceSpec } from '../core/rails.ts';
+import { seededRng } from '../core/random.ts';
+import { DEFAULT_MIGRATION_MODEL, type MigrationModel, type StrategyContext, type StrategyRunner } from './scale.ts';
 
 /**
- * Strategy names as the command line takes them, and the runner each name stands for.
+ * Strategy names as the command line takes them, and how the simulator runs each one.
+ * `random` borrows Load-Aware's migration count as its budget when Load-Aware ran first (same
+ * number of moves, no intelligence), else one move per VM. `optimal` is exact and exponential: it
+ * is part of "all" only for instances of at most OPTIMAL_MAX_VMS VMs.
  */
-export const STRATEGY_ALIASES: Readonly<Record<string, string>> = {
+export const STRATEGY_ALIASES: Readonly<Record<string, StrategyName>> = {
   rr: 'round-robin',
   'round-robin': 'round-robin',
   la: 'load-aware',
   'load-aware': 'load-aware',
   none: 'none',
+  distributed: 'distributed',
+  dist: 'distributed',
+  random: 'random',
+  greedy: 'greedy',
+  optimal: 'optimal',
+  opt: 'optimal',
 };
 
-export const ALL_STRATEGIES = ['none', 'round-robin', 'load-aware'] as const;
+export const OPTIMAL_MAX_VMS = 12;
 
-export interface RailOptions {
-  readonly cooldownRounds?: number;
-  readonly stableRounds?: number;
-  readonly maxPerRound?: number;
-  readonly maxPerHypervisor?: number;
-}
+export type RailOptions = RailConfig;
 
 export interface StrategyOptions {
-  readonly migrationCost: number;
+  /** c_m: a number, or 'precopy' to price each move with the pre-copy model (migration-cost.ts) */
+  readonly migrationCost: number | 'precopy';
+  /** seconds a move's saving is counted over when c_m is 'precopy' */
+  readonly amortisationSeconds?: number;
+  readonly migration?: MigrationModel;
+  readonly mode?: DecisionMode;
+  /** migration budget per run */
+  readonly maxMigrations?: number;
   readonly maxRounds: number;
   readonly rails: RailOptions;
-  readonly onRound?: (round: number, migrations: number) => void;
+  readonly resources?: ResourceSpec;
+  /** optimal: search nodes before giving up (the result is then not proven optimal) */
+  readonly maxNodes?: number;
 }
 
-export function parseStrategies(value: string): string[] {
-  if (value === 'all') return [...ALL_STRATEGIES];
-  const out: string[] = [];
+export function parseStrategies(value: string, vms = Infinity): StrategyName[] {
+  if (value === 'all') return STRATEGY_NAMES.filter((n) => n !== 'optimal' || vms <= OPTIMAL_MAX_VMS);
+  const out: StrategyName[] = [];
   for (const raw of value.split(',')) {
     const name = STRATEGY_ALIASES[raw.trim()];
     if (name === undefined) {
@@ -42,17 +59,49 @@ export function parseStrategies(value: string): string[] {
   return out;
 }
 
-export function strategyRunner(name: string, o: StrategyOptions): StrategyRunner {
-  return (ctx: StrategyContext): PolicyRun => {
-    const base = { vms: ctx.vms, placement: ctx.placement, traffic: ctx.traffic, oracle: ctx.oracle, capacity: ctx.capacity, rank: ctx.rank, migrationCost: o.migrationCost, maxRounds: o.maxRounds };
-    switch (name) {
-      case 'round-robin':
-      case 'load-aware':
-        return runPolicy({ ...base, policy: name });
-      case 'none':
-        return runPolicy({ ...base, policy: 'round-robin', maxRounds: 0 });
-      default:
-        throw new ScoreError('CLI_USAGE', `unknown strategy "${name}"`);
+// Streams of the seed: the random baseline must not share draws with the workload generator.
+const RANDOM_STRATEGY_STREAM = 0x5eed;
+
+export function strategyRunner(name: StrategyName, o: StrategyOptions): StrategyRunner {
+  return (ctx: StrategyContext): StrategyRun => {
+    const rails = Object.values(o.rails).some((v) => v !== undefined) ? o.rails : undefined;
+    const model = o.migration ?? DEFAULT_MIGRATION_MODEL;
+    const migrationCost: number | MigrationCostFn =
+      o.migrationCost === 'precopy'
+        ? preCopyMigrationCost({
+            oracle: ctx.oracle,
+            ...(ctx.resources === undefined ? {} : { vms: ctx.resources }),
+            defaults: model.defaults,
+            bandwidthBytesPerSec: model.bandwidthBytesPerSec,
+            maxRounds: model.maxRounds,
+            stopCopyBytes: model.stopCopyBytes,
+            amortisationSeconds: o.amortisationSeconds ?? 300,
+          })
+        : o.migrationCost;
+    const base = {
+      vms: ctx.vms,
+      placement: ctx.placement,
+      traffic: ctx.traffic,
+      oracle: ctx.oracle,
+      capacity: ctx.capacity,
+      rank: ctx.rank,
+      migrationCost,
+      maxRounds: o.maxRounds,
+      ...(o.mode === undefined ? {} : { mode: o.mode }),
+      ...(o.maxMigrations === undefined ? {} : { maxMigrations: o.maxMigrations }),
+      ...(rails === undefined ? {} : { rails }),
+      ...(o.resources === undefined ? {} : { resources: o.resources }),
+    };
+    if (name === 'random') {
+      const budget = o.maxMigrations ?? ctx.previous.get('load-aware')?.steps.length ?? ctx.vms.length;
+      return runStrategy(name, { ...base, maxMigrations: budget, rng: seededRng((ctx.seed ^ RANDOM_STRATEGY_STREAM) >>> 0) });
     }
+    if (name === 'optimal') {
+      if (ctx.vms.length > OPTIMAL_MAX_VMS) {
+        throw new ScoreError('CLI_USAGE', `the exact optimum is for small instances (at most ${OPTIMAL_MAX_VMS} VMs), not ${ctx.vms.length}`);
+      }
+      return runStrategy(name, { ...base, ...(o.maxNodes === undefined ? {} : { maxNodes: o.maxNodes }) });
+    }
+    return runStrategy(name, base);
   };
 }

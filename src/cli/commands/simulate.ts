@@ -46,6 +46,11 @@ export function printRuns(model: Model, runs: readonly RunRecord[], { out }: Pri
   out(costTable(runs));
 }
 
+function parseMode(mode: string): DecisionMode {
+  if (mode !== 'first' && mode !== 'best') throw new ScoreError('CLI_USAGE', `--mode: expected first or best, got "${mode}"`);
+  return mode;
+}
+
 export function registerSimulate(program: Command): void {
   program
     .command('simulate')
@@ -67,8 +72,10 @@ export function registerSimulate(program: Command): void {
     .option('--max-per-hypervisor <n>', 'scale mode rail: migrations per round per hypervisor (in or out)')
     .option('--no-utilisation', 'scale mode: skip per-layer utilisation (one pass over every flow path per round)')
     .option('--progress', 'scale mode: show progress on stderr (default on a terminal)')
-    .option('--cm <cost>', 'migration cost c_m (overrides the scenario; scale mode default 0)')
-    .option('--mode <first|best>', 'scenario mode: Algorithm 1 candidate choice: first improving (paper) or best')
+    .option('--cm <cost|precopy>', 'migration cost c_m (overrides the scenario; scale mode default 0; scale mode "precopy": priced per move by the pre-copy model)')
+    .option('--amortisation <seconds>', 'scale mode with --cm precopy: seconds a move\'s saving is counted over', '300')
+    .option('--max-migrations <n|pct%>', 'scale mode: migration budget per strategy, a count or a share of the VMs')
+    .option('--mode <first|best>', 'Algorithm 1 candidate choice: first improving (paper) or best')
     .option('--max-rounds <n>', 'stop after this many rounds')
     .option('-o, --out <dir>', 'output directory')
     .option('--no-png', 'write SVG figures only')
@@ -93,7 +100,10 @@ export function registerSimulate(program: Command): void {
             trafficFile: opts.traffic,
           },
           strategies: opts.strategies,
-          migrationCost: parseNumberOption('--cm', opts.cm, 0) ?? 0,
+          migrationCost: opts.cm === 'precopy' ? 'precopy' : (parseNumberOption('--cm', opts.cm, 0) ?? 0),
+          amortisationSeconds: parseNumberOption('--amortisation', opts.amortisation, 1),
+          ...(opts.maxMigrations === undefined ? {} : { maxMigrations: opts.maxMigrations }),
+          ...(opts.mode === undefined ? {} : { mode: parseMode(opts.mode) }),
           maxRounds: int('--max-rounds', opts.maxRounds, 1) ?? 20,
           rails: {
             cooldownRounds: int('--cooldown', opts.cooldown, 0),
@@ -111,9 +121,7 @@ export function registerSimulate(program: Command): void {
       }
       if (opts.scenario === undefined) throw new ScoreError('CLI_USAGE', 'give --scenario <file|name> or --topology <spec>');
       const policies = parsePolicies(opts.policy);
-      if (opts.mode !== undefined && opts.mode !== 'first' && opts.mode !== 'best') {
-        throw new ScoreError('CLI_USAGE', `--mode: expected first or best, got "${opts.mode}"`);
-      }
+      if (opts.mode !== undefined) parseMode(opts.mode);
       const migrationCost = parseNumberOption('--cm', opts.cm, 0);
       const maxRounds = parseNumberOption('--max-rounds', opts.maxRounds, 1);
       const { file, model } = loadScenarioFile(opts.scenario);
@@ -150,6 +158,8 @@ interface SimulateCliOptions {
   utilisation: boolean;
   progress?: boolean;
   cm?: string;
+  amortisation?: string;
+  maxMigrations?: string;
   mode?: string;
   maxRounds?: string;
   out?: string;
