@@ -7,6 +7,8 @@ import { seededRng } from '../core/random.ts';
 import { runPolicy } from '../core/policies.ts';
 import { totalCost, trafficMatrix } from '../core/cost.ts';
 import { build } from '../core/test-support.ts';
+import { workloadFromOptions } from './workload-options.ts';
+import { strategyRunner } from './strategies.ts';
 
 function workload(seed: number) {
   return (topology: { hypervisors: readonly string[] }): ScaleWorkload => ({
@@ -79,4 +81,16 @@ test('migration traffic is charged to the links it crosses during its round', ()
   const extra = r1(fast).layers.reduce((n, l) => n + l.loadBps, 0) - r1(slow).layers.reduce((n, l) => n + l.loadBps, 0);
   // every migration crosses at least the two access links of its hypervisors
   assert.ok(extra >= (2 * r1(fast).migrationBytes * 8) / 60 - 1);
+});
+
+test('quality (issue #6): on fat-tree(16) with 4,096 VMs under the partner model, Load-Aware saves at least 70% while migrating at most half the VMs', () => {
+  const { result } = runScale({
+    topology: topologyFromSpec('fat-tree:16'),
+    workload: (t) => workloadFromOptions(t, { model: 'partners', vms: 4096, slots: 8, placement: 'random', seed: 1 }),
+    strategies: [['load-aware', strategyRunner('load-aware', { migrationCost: 0, maxRounds: 20, rails: {}, maxMigrations: 2048 })]],
+    utilisation: false,
+  });
+  const la = result.strategies[0]!;
+  assert.ok(la.vmsMigrated <= 2048, `${la.vmsMigrated} VMs moved`);
+  assert.ok(la.costReduction >= 0.7, `reduction ${la.costReduction}`);
 });
