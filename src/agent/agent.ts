@@ -1,3 +1,4 @@
+import type { RailCheck, RailCode } from '../core/rails.ts';
 import { trafficMatrix, vmCost } from '../core/cost.ts';
 import { decide, type DecisionMode } from '../core/decision.ts';
 import type { PathOracle } from '../core/paths.ts';
@@ -91,6 +92,7 @@ export function createAgent(o: AgentOptions): Agent {
           rank: x.rank,
           migrationCost: body.migrationCost ?? o.migrationCost ?? 0,
           mode: body.mode ?? o.mode ?? 'first',
+          ...(body.blocked !== undefined && body.blocked.length > 0 ? { rail: blockedRail(body.blocked) } : {}),
         });
         const decision = { ...d, candidates: [...d.candidates] };
         if (!body.migrate || d.to === null) return { decision, migrated: false, error: null };
@@ -109,5 +111,14 @@ export function createAgent(o: AgentOptions): Agent {
         busy.delete(body.vm);
       }
     },
+  };
+}
+
+/** The controller's rail verdicts for this VM's targets, as the veto Algorithm 1 takes. */
+function blockedRail(blocked: readonly { hypervisor: string; rail: RailCode; reason: string }[]): (vm: string, from: string, to: string) => RailCheck {
+  const byHost = new Map(blocked.map((b) => [b.hypervisor, b]));
+  return (_vm, _from, to) => {
+    const b = byHost.get(to);
+    return b === undefined ? { ok: true } : { ok: false, code: b.rail, reason: b.reason };
   };
 }

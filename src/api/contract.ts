@@ -84,6 +84,8 @@ export const CandidateDto = Type.Object({
   flowCost: Type.Number(),
   costThere: Type.Union([Type.Number(), Type.Null()]),
   verdict: Type.String(),
+  rail: Type.Optional(Type.String({ description: "verdict 'rail': which safety rail held this move back" })),
+  railReason: Type.Optional(Type.String()),
 });
 
 export const DecisionDto = Type.Object({
@@ -115,6 +117,7 @@ export const PlanReviewDto = Type.Object({
 export const MigrationStatus = Type.Union([
   Type.Literal('planned'),
   Type.Literal('declined'),
+  Type.Literal('held'),
   Type.Literal('started'),
   Type.Literal('succeeded'),
   Type.Literal('failed'),
@@ -145,6 +148,19 @@ export const MigrationRecordDto = Type.Object({
   review: Type.Optional(Type.Union([PlanReviewDto, Type.Null()], { description: 'planned records only: what the operator did with the proposed action' })),
 });
 
+/** Safety rails for a live run (src/core/rails.ts); every one is off unless given. */
+export const RailsBody = Type.Object(
+  {
+    cooldownRounds: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: 'a VM that migrated in round r may not move again in rounds r..r+K' })),
+    noReturnRounds: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: 'nor go back to the hypervisor it left (default: the cooldown)' })),
+    maxPerRound: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, description: 'migrations per round, all hypervisors together' })),
+    maxPerHypervisor: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, description: 'migrations per round touching one hypervisor, as source or target' })),
+  },
+  { additionalProperties: false },
+);
+
+export const RailCodeDto = Type.Union([Type.Literal('cooldown'), Type.Literal('no-return'), Type.Literal('stable'), Type.Literal('max-per-round'), Type.Literal('max-per-hypervisor')]);
+
 export const OrchestrationStartBody = Type.Object(
   {
     policy: Type.Union([Type.Literal('round-robin'), Type.Literal('load-aware'), Type.Literal('rr'), Type.Literal('la')]),
@@ -152,6 +168,7 @@ export const OrchestrationStartBody = Type.Object(
     plan: Type.Optional(Type.Boolean({ description: 'dry run: decide, migrate nothing' })),
     maxRounds: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     migrationCost: Type.Optional(Type.Number({ minimum: 0 })),
+    rails: Type.Optional(RailsBody),
   },
   { additionalProperties: false },
 );
@@ -208,6 +225,12 @@ export const AgentDecideBody = Type.Object(
     migrationId: Type.String({ maxLength: 128 }),
     mode: Type.Optional(Type.Union([Type.Literal('first'), Type.Literal('best')])),
     migrationCost: Type.Optional(Type.Number({ minimum: 0 })),
+    blocked: Type.Optional(
+      Type.Array(Type.Object({ hypervisor: Type.String({ minLength: 1, maxLength: 64 }), rail: RailCodeDto, reason: Type.String({ maxLength: 512 }) }, { additionalProperties: false }), {
+        maxItems: 100000,
+        description: 'targets a safety rail forbids for this VM now: Algorithm 1 skips them with verdict "rail"',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -297,10 +297,10 @@ const CASES: Case[] = [
   {
     name: 'POST /orchestration/start',
     access: 'operator',
-    valid: { method: 'POST', url: `${P}/orchestration/start`, payload: { policy: 'la', mode: 'best', plan: true, maxRounds: 3, migrationCost: 0 } },
+    valid: { method: 'POST', url: `${P}/orchestration/start`, payload: { policy: 'la', mode: 'best', plan: true, maxRounds: 3, migrationCost: 0, rails: { cooldownRounds: 2, maxPerRound: 4, maxPerHypervisor: 1 } } },
     expect: (b, svc) => {
       assert.deepEqual([(b as Orchestration).state, (b as Orchestration).policy], ['running', 'la']);
-      assert.deepEqual(svc.calls.at(-1)?.args, [{ policy: 'la', mode: 'best', plan: true, maxRounds: 3, migrationCost: 0 }]);
+      assert.deepEqual(svc.calls.at(-1)?.args, [{ policy: 'la', mode: 'best', plan: true, maxRounds: 3, migrationCost: 0, rails: { cooldownRounds: 2, maxPerRound: 4, maxPerHypervisor: 1 } }]);
     },
     invalid: [
       { method: 'POST', url: `${P}/orchestration/start`, payload: { policy: 'random' } },
@@ -308,6 +308,9 @@ const CASES: Case[] = [
       { method: 'POST', url: `${P}/orchestration/start`, payload: { policy: 'la', maxRounds: 2.5 } },
       { method: 'POST', url: `${P}/orchestration/start`, payload: { policy: 'la', migrationCost: -1 } },
       { method: 'POST', url: `${P}/orchestration/start`, payload: { policy: 'la', plan: 'yes' } },
+      { method: 'POST', url: `${P}/orchestration/start`, payload: { policy: 'la', rails: { maxPerRound: 0 } } },
+      { method: 'POST', url: `${P}/orchestration/start`, payload: { policy: 'la', rails: { cooldownRounds: -1 } } },
+      { method: 'POST', url: `${P}/orchestration/start`, payload: { policy: 'la', rails: { stableRounds: 2 } } },
       { method: 'POST', url: `${P}/orchestration/start` },
     ],
   },

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { runPolicy, type PolicyName } from '../core/policies.ts';
 import { decide } from '../core/decision.ts';
+import type { RailCheck, RailConfig } from '../core/rails.ts';
+import { totalCost } from '../core/cost.ts';
 import { createOrchestrator, type OrchestratorDeps } from './orchestrator.ts';
 import { virtualClock } from '../runtime/clock.ts';
 import type { AgentDecideResult, NorthEvent } from '../api/contract.ts';
@@ -31,7 +33,12 @@ function fakeWorld(opts: { driverFails?: (vm: string) => boolean; neverConfirm?:
       if (opts.agentDies?.(body.vm)) return Promise.reject(new ScoreError('AGENT_UNREACHABLE', 'agent died mid-migration'));
       const load = new Map<string, number>();
       for (const h of tracker.values()) load.set(h, (load.get(h) ?? 0) + 1);
-      const d = decide({ vm: body.vm, placement: tracker, traffic: model.traffic, oracle: model.oracle, capacity: model.capacity, load, rank: model.rank, migrationCost: 0, mode: body.mode ?? 'first' });
+      const blocked = new Map((body.blocked ?? []).map((b) => [b.hypervisor, b]));
+      const rail = (_vm: string, _from: string, to: string): RailCheck => {
+        const b = blocked.get(to);
+        return b ? { ok: false, code: b.rail, reason: b.reason } : { ok: true };
+      };
+      const d = decide({ vm: body.vm, placement: tracker, traffic: model.traffic, oracle: model.oracle, capacity: model.capacity, load, rank: model.rank, migrationCost: 0, mode: body.mode ?? 'first', rail });
       const decision = { ...d, candidates: [...d.candidates] };
       if (!body.migrate || d.to === null) return Promise.resolve({ decision, migrated: false, error: null });
       driverCalls += 1;
@@ -43,9 +50,9 @@ function fakeWorld(opts: { driverFails?: (vm: string) => boolean; neverConfirm?:
   return { model, tracker, clock, deps, events, driverCalls: () => driverCalls };
 }
 
-async function runToEnd(w: ReturnType<typeof fakeWorld>, policy: PolicyName, plan = false) {
+async function runToEnd(w: ReturnType<typeof fakeWorld>, policy: PolicyName, plan = false, rails?: RailConfig) {
   const o = createOrchestrator(w.deps);
-  o.start({ policy, plan });
+  o.start({ policy, plan, ...(rails ? { rails } : {}) });
   let done = false;
   const finished = o.finished().then(() => (done = true));
   while (!done) {
@@ -215,4 +222,44 @@ test('plan review: unknown ids, non-plan records and stale plans are refused', a
   const moved = o.records.find((r) => r.status === 'succeeded');
   assert.ok(moved);
   assert.throws(() => o.review(moved.id, 'skip'), (e) => e instanceof ScoreError && e.code === 'PLAN_NOT_PENDING');
+});
+
+test('safety rails in a live run: per-round and per-hypervisor limits hold every round, held VMs are recorded, the run still reaches cost 0', async () => {
+  for (const policy of ['round-robin', 'load-aware'] as const) {
+    const w = fakeWorld();
+    const o = await runToEnd(w, policy, false, { maxPerRound: 2, maxPerHypervisor: 1 });
+    const moved = o.records.filter((r) => r.status === 'succeeded');
+    const rounds = new Set(moved.map((r) => r.round));
+    for (const round of rounds) {
+      const inRound = moved.filter((r) => r.round === round);
+      assert.ok(inRound.length <= 2, `${policy} round ${round}: ${inRound.length} migrations`);
+      const touches = new Map<string, number>();
+      for (const r of inRound) for (const h of [r.from, r.to!]) touches.set(h, (touches.get(h) ?? 0) + 1);
+      assert.ok([...touches.values()].every((n) => n <= 1), `${policy} round ${round}: a hypervisor in two migrations`);
+    }
+    // a limit slows the run down but does not stop it
+    assert.ok(rounds.size >= 3, `${policy}: ${rounds.size} rounds`);
+    assert.equal(totalCost(w.tracker, w.model.traffic, w.model.oracle), 0, policy);
+    assert.equal(o.status().converged, true);
+    // every skip is explained: a held record, or a candidate with verdict 'rail'
+    const held = o.records.filter((r) => r.status === 'held');
+    const railed = o.records.filter((r) => r.decision?.candidates.some((c) => c.verdict === 'rail'));
+    assert.ok(held.length + railed.length > 0, policy);
+    for (const r of held) assert.match(r.error?.message ?? '', /^(max-per-round|max-per-hypervisor): /);
+  }
+});
+
+test('safety rails in a live run: with a cooldown no VM migrates in consecutive rounds or returns where it was', async () => {
+  const w = fakeWorld();
+  const o = await runToEnd(w, 'round-robin', false, { cooldownRounds: 1 });
+  const moved = o.records.filter((r) => r.status === 'succeeded');
+  const byVm = new Map<string, typeof moved>();
+  for (const r of moved) byVm.set(r.vm, [...(byVm.get(r.vm) ?? []), r]);
+  for (const [vm, rs] of byVm) {
+    for (let i = 1; i < rs.length; i++) {
+      assert.ok(rs[i]!.round - rs[i - 1]!.round > 1, `${vm} moved in rounds ${rs[i - 1]!.round} and ${rs[i]!.round}`);
+      assert.notEqual(rs[i]!.to, rs[i - 1]!.from, `${vm} went back`);
+    }
+  }
+  assert.equal(totalCost(w.tracker, w.model.traffic, w.model.oracle), 0);
 });

@@ -7,6 +7,8 @@ import type { DecisionMode } from '../core/decision.ts';
 import type { AgentDecide, AgentDecideResult, MigrationRecord, NorthEvent, Orchestration, PlanReview, PlanVerdict } from '../api/contract.ts';
 import { ScoreError, isScoreError } from '../errors/errors.ts';
 import type { Clock } from '../runtime/clock.ts';
+import type { RailCheck, RailCode, RailConfig, RailState } from '../core/rails.ts';
+import { beginRound, createRailState, railsActive, recordMigration, targetRailsAllow, vmRailsAllow } from '../core/rails.ts';
 
 /**
  * Migration orchestration (section III.B.8): Round-Robin and Load-Aware, driven by the core's
@@ -52,6 +54,8 @@ export interface StartOptions {
   readonly plan?: boolean;
   readonly maxRounds?: number;
   readonly migrationCost?: number;
+  /** safety rails (src/core/rails.ts); the N-rounds-stable rule is for planners only */
+  readonly rails?: RailConfig;
 }
 
 export interface Orchestrator {
@@ -86,6 +90,8 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     readonly plan: boolean;
     readonly mode?: DecisionMode;
     readonly migrationCost?: number;
+    /** targets the rails forbid for this VM now */
+    readonly blocked?: readonly { hypervisor: string; rail: RailCode; reason: string }[];
   }
 
   /**
@@ -117,7 +123,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     deps.onRecord?.(record);
     let movedTo: string | null = null;
     try {
-      const result = await deps.decide(from, { vm: a.vm, migrate: !a.plan, migrationId: record.id, ...(a.mode ? { mode: a.mode } : {}), ...(a.migrationCost !== undefined ? { migrationCost: a.migrationCost } : {}) });
+      const result = await deps.decide(from, { vm: a.vm, migrate: !a.plan, migrationId: record.id, ...(a.mode ? { mode: a.mode } : {}), ...(a.migrationCost !== undefined ? { migrationCost: a.migrationCost } : {}), ...(a.blocked && a.blocked.length > 0 ? { blocked: [...a.blocked] } : {}) });
       record.decision = result.decision;
       record.to = result.decision.to;
       record.connectivity = result.connectivity ?? null;
@@ -155,29 +161,76 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     return { record, movedTo };
   }
 
+  /** A VM a rail keeps from moving this round: recorded (the audit log explains every skip), the agent is not asked. */
+  function holdOne(a: Ask, snap: Snapshot, placement: Map<string, string>, from: string, check: RailCheck & { ok: false }): void {
+    const now = deps.clock.now();
+    const record: MigrationRecord = {
+      id: `m${++seq}`,
+      vm: a.vm,
+      from,
+      to: null,
+      policy: a.policy,
+      round: a.round,
+      step: null,
+      status: 'held',
+      startedAt: now,
+      finishedAt: now,
+      totalCostBefore: totalCost(placement, snap.traffic, snap.oracle),
+      totalCostAfter: null,
+      decision: null,
+      inputs: { rates: [...snap.rates], weights: snap.weights, policyKey: a.policyKey },
+      error: { code: 'RAIL_HELD', message: `${check.code}: ${check.reason}` },
+      connectivity: null,
+    };
+    records.push(record);
+    deps.onRecord?.(record);
+  }
+
+  /** Hypervisors the rails forbid as this VM's target now (no-return, per-hypervisor limit). */
+  function blockedTargets(rails: RailState, vm: string, placement: ReadonlyMap<string, string>, round: number): { hypervisor: string; rail: RailCode; reason: string }[] {
+    const out: { hypervisor: string; rail: RailCode; reason: string }[] = [];
+    for (const h of new Set(placement.values())) {
+      const c = targetRailsAllow(rails, vm, h, round);
+      if (!c.ok) out.push({ hypervisor: h, rail: c.code, reason: c.reason });
+    }
+    return out;
+  }
+
   async function run(o: StartOptions): Promise<void> {
     const maxRounds = o.maxRounds ?? (o.plan ? 1 : 20);
     const plan = o.plan ?? false;
+    const rails = !plan && railsActive(o.rails) ? createRailState(o.rails) : null;
     let migrations = 0;
     deps.onSettled?.(0);
     for (let round = 1; round <= maxRounds && !stopRequested; round++) {
       set({ round });
+      if (rails !== null) beginRound(rails, round);
       const snap = deps.snapshot();
       const placement = new Map(snap.placement);
       const gen = startRound(o.policy, { vms: snap.vms, traffic: snap.traffic, oracle: snap.oracle, rank: snap.rank }, placement);
       let next = gen.next({ movedTo: null });
       let moved = 0;
+      let held = 0;
       while (!next.done && !stopRequested) {
         const ask = next.value;
-        const { movedTo } = await askOne(
-          { vm: ask.vm, policyKey: ask.cost, policy: o.policy, round, plan, ...(o.mode ? { mode: o.mode } : {}), ...(o.migrationCost !== undefined ? { migrationCost: o.migrationCost } : {}) },
-          snap,
-          placement,
-          migrations,
-        );
+        const a: Ask = { vm: ask.vm, policyKey: ask.cost, policy: o.policy, round, plan, ...(o.mode ? { mode: o.mode } : {}), ...(o.migrationCost !== undefined ? { migrationCost: o.migrationCost } : {}) };
+        const from = deps.hypervisorOf(ask.vm) ?? placement.get(ask.vm) ?? '?';
+        if (rails !== null) {
+          const check = vmRailsAllow(rails, ask.vm, from, round);
+          if (!check.ok) {
+            holdOne(a, snap, placement, from, check);
+            held += 1;
+            next = gen.next({ movedTo: null });
+            continue;
+          }
+        }
+        const blocked = rails === null ? [] : blockedTargets(rails, ask.vm, placement, round);
+        const { record, movedTo } = await askOne({ ...a, ...(blocked.length > 0 ? { blocked } : {}) }, snap, placement, migrations);
+        if (record.decision?.candidates.some((c) => c.verdict === 'rail')) held += 1;
         if (movedTo !== null) {
           migrations += 1;
           moved += 1;
+          if (rails !== null) recordMigration(rails, ask.vm, record.from, movedTo, round);
         }
         set({ migrations });
         if (movedTo !== null) {
@@ -186,7 +239,8 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         }
         next = gen.next({ movedTo });
       }
-      if (moved === 0 || plan) {
+      // A round in which a rail held something back is no fixed point: the rail may let it through later.
+      if ((moved === 0 && held === 0) || plan) {
         set({ converged: !plan && moved === 0 });
         break;
       }
