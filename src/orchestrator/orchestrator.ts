@@ -94,12 +94,8 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     readonly blocked?: readonly { hypervisor: string; rail: RailCode; reason: string }[];
   }
 
-  /**
-   * Asks one VM's agent and, unless planning, waits until the tracker sees the VM at its target.
-   * Returns where the VM moved (null: it did not), after the record is final.
-   */
-  async function askOne(a: Ask, snap: Snapshot, placement: Map<string, string>, migrationsSoFar: number): Promise<{ record: MigrationRecord; movedTo: string | null }> {
-    const from = deps.hypervisorOf(a.vm) ?? placement.get(a.vm) ?? '?';
+  /** A new audit record for asking (or holding) one VM, pushed and reported. */
+  function openRecord(a: Ask, snap: Snapshot, placement: Map<string, string>, from: string, status: MigrationRecord['status']): MigrationRecord {
     const record: MigrationRecord = {
       id: `m${++seq}`,
       vm: a.vm,
@@ -108,7 +104,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       policy: a.policy,
       round: a.round,
       step: null,
-      status: a.plan ? 'planned' : 'started',
+      status,
       startedAt: deps.clock.now(),
       finishedAt: null,
       totalCostBefore: totalCost(placement, snap.traffic, snap.oracle),
@@ -121,6 +117,16 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     };
     records.push(record);
     deps.onRecord?.(record);
+    return record;
+  }
+
+  /**
+   * Asks one VM's agent and, unless planning, waits until the tracker sees the VM at its target.
+   * Returns where the VM moved (null: it did not), after the record is final.
+   */
+  async function askOne(a: Ask, snap: Snapshot, placement: Map<string, string>, migrationsSoFar: number): Promise<{ record: MigrationRecord; movedTo: string | null }> {
+    const from = deps.hypervisorOf(a.vm) ?? placement.get(a.vm) ?? '?';
+    const record = openRecord(a, snap, placement, from, a.plan ? 'planned' : 'started');
     let movedTo: string | null = null;
     try {
       const result = await deps.decide(from, { vm: a.vm, migrate: !a.plan, migrationId: record.id, ...(a.mode ? { mode: a.mode } : {}), ...(a.migrationCost !== undefined ? { migrationCost: a.migrationCost } : {}), ...(a.blocked && a.blocked.length > 0 ? { blocked: [...a.blocked] } : {}) });
@@ -163,26 +169,9 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
 
   /** A VM a rail keeps from moving this round: recorded (the audit log explains every skip), the agent is not asked. */
   function holdOne(a: Ask, snap: Snapshot, placement: Map<string, string>, from: string, check: RailCheck & { ok: false }): void {
-    const now = deps.clock.now();
-    const record: MigrationRecord = {
-      id: `m${++seq}`,
-      vm: a.vm,
-      from,
-      to: null,
-      policy: a.policy,
-      round: a.round,
-      step: null,
-      status: 'held',
-      startedAt: now,
-      finishedAt: now,
-      totalCostBefore: totalCost(placement, snap.traffic, snap.oracle),
-      totalCostAfter: null,
-      decision: null,
-      inputs: { rates: [...snap.rates], weights: snap.weights, policyKey: a.policyKey },
-      error: { code: 'RAIL_HELD', message: `${check.code}: ${check.reason}` },
-      connectivity: null,
-    };
-    records.push(record);
+    const record = openRecord(a, snap, placement, from, 'held');
+    record.finishedAt = record.startedAt;
+    record.error = { code: 'RAIL_HELD', message: `${check.code}: ${check.reason}` };
     deps.onRecord?.(record);
   }
 

@@ -11,6 +11,7 @@ import type { LayerUtilisation, LinkLoad } from './fluid.ts';
 import { preCopy } from '../core/migration-cost.ts';
 import { layerUtilisation, linkLoads } from './fluid.ts';
 import { layerNames } from './run.ts';
+import type { Workload } from '../workloads/workload.ts';
 
 /**
  * The scale simulator: one generated topology and workload, several strategies, each from the
@@ -20,16 +21,8 @@ import { layerNames } from './run.ts';
  * Per round it records the overall cost C_A, the migrations made and the per-layer utilisation
  * at the end of the round; per VM it records the distribution of C_A(u) before and after.
  */
-export interface ScaleWorkload {
-  readonly name: string;
-  readonly seed: number;
-  readonly params: Readonly<Record<string, unknown>>;
-  readonly vms: readonly string[];
-  readonly placement: Placement;
-  readonly capacity: ReadonlyMap<string, number>;
-  readonly flows: readonly DirectedFlow[];
-  readonly resources?: ReadonlyMap<string, MigratingVm>;
-}
+/** A generated workload (src/workloads): its VMs, traffic, placement, capacity and, optionally, per-VM resources. */
+export type ScaleWorkload = Workload;
 
 /** What the pre-copy model needs to know about a VM. */
 export interface MigratingVm {
