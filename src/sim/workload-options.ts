@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Topology } from '../core/topology.ts';
 import { ScoreError } from '../errors/errors.ts';
-import { generateWorkload, type FileText, type WorkloadOptions as GeneratorOptions } from '../workloads/workload.ts';
+import { generateWorkload, ONOFF_DEFAULTS, PARTNER_DEFAULTS, RANDOM_DEFAULTS, WIDESPREAD_DEFAULTS, type FileText, type WorkloadOptions as GeneratorOptions } from '../workloads/workload.ts';
 import type { ScaleWorkload } from './scale.ts';
 
 /**
@@ -18,6 +18,30 @@ export interface WorkloadOptions {
   readonly trafficFile?: string;
   /** draw per-VM CPU, memory and dirty rate (for the pre-copy migration cost) */
   readonly resources?: boolean;
+  /** model parameters as `name=value` (e.g. rackLocalFraction=0.5); numbers only */
+  readonly params?: readonly string[];
+}
+
+const PARAMS: Readonly<Record<string, object>> = {
+  partners: PARTNER_DEFAULTS,
+  onoff: ONOFF_DEFAULTS,
+  widespread: WIDESPREAD_DEFAULTS,
+  random: RANDOM_DEFAULTS,
+  csv: { durationSec: 0 },
+};
+
+/** `name=value` pairs checked against the model's own parameters, so a typo is an error, not a silent default. */
+export function parseModelParams(model: string, pairs: readonly string[]): Record<string, number> {
+  const known = Object.keys(PARAMS[model] ?? {});
+  const out: Record<string, number> = {};
+  for (const pair of pairs) {
+    const m = /^([A-Za-z]+)=(.+)$/.exec(pair);
+    const value = m ? Number(m[2]) : NaN;
+    if (m === null || !Number.isFinite(value)) throw new ScoreError('CLI_USAGE', `--param: expected name=number, got "${pair}"`);
+    if (!known.includes(m[1]!)) throw new ScoreError('CLI_USAGE', `--param: the ${model} model has no parameter "${m[1]}"; it has ${known.join(', ')}`);
+    out[m[1]!] = value;
+  }
+  return out;
 }
 
 const MODELS = ['partners', 'onoff', 'widespread', 'random', 'csv'] as const;
@@ -39,6 +63,7 @@ export function workloadFromOptions(topology: Topology, o: WorkloadOptions): Sca
   if (o.model !== 'csv' && o.vms > topology.hypervisors.length * o.slots) {
     throw new ScoreError('CAPACITY_EXCEEDED', `${o.vms} VMs do not fit ${topology.hypervisors.length} hypervisors × ${o.slots} slots`, { vms: o.vms, slots: o.slots });
   }
+  const params = parseModelParams(o.model, o.params ?? []);
   const placement = o.placement === 'random' || o.placement === 'packed' ? o.placement : 'file';
   const common = {
     vms: o.vms,
@@ -49,6 +74,8 @@ export function workloadFromOptions(topology: Topology, o: WorkloadOptions): Sca
     ...(o.resources === true ? { resources: true } : {}),
   } as const;
   const options: GeneratorOptions =
-    o.model === 'csv' ? { ...common, model: 'csv', trafficFile: readText(o.trafficFile!, 'traffic') } : { ...common, model: o.model as Exclude<(typeof MODELS)[number], 'csv'> };
+    o.model === 'csv'
+      ? { ...common, model: 'csv', trafficFile: readText(o.trafficFile!, 'traffic'), params }
+      : { ...common, model: o.model as Exclude<(typeof MODELS)[number], 'csv'>, params };
   return generateWorkload(topology, options);
 }

@@ -66,6 +66,7 @@ export function registerSimulate(program: Command): void {
     .option('--placement <random|packed|file.csv>', 'scale mode: initial placement', 'random')
     .option('--traffic <file.csv>', 'scale mode, workload csv: traffic matrix (src,dst,rate) or flow trace (time,src,dst,bytes)')
     .option('--seed <n>', 'scale mode: random seed', '1')
+    .option('--param <name=value...>', 'scale mode: workload model parameters, e.g. rackLocalFraction=0.5 rateSigma=1.5')
     .option('--cooldown <rounds>', 'scale mode rail: rounds a migrated VM waits before it may move again')
     .option('--stable <rounds>', 'scale mode rail: a move is made only after the VM chose the same target this many rounds in a row')
     .option('--max-per-round <n>', 'scale mode rail: migrations per round, globally')
@@ -98,6 +99,7 @@ export function registerSimulate(program: Command): void {
             placement: opts.placement,
             seed: int('--seed', opts.seed, 0)!,
             trafficFile: opts.traffic,
+            params: opts.param ?? [],
           },
           strategies: opts.strategies,
           migrationCost: opts.cm === 'precopy' ? 'precopy' : (parseNumberOption('--cm', opts.cm, 0) ?? 0),
@@ -151,6 +153,7 @@ interface SimulateCliOptions {
   placement: string;
   traffic?: string;
   seed: string;
+  param?: string[];
   cooldown?: string;
   stable?: string;
   maxPerRound?: string;
