@@ -75,51 +75,91 @@ export interface DecisionInput {
 }
 
 export function decide(input: DecisionInput): Decision {
-  const { vm, placement, traffic, oracle, capacity, load, mode, rank, resources, rail } = input;
+  const { vm, placement, traffic, oracle, capacity, load, rank } = input;
   const from = placement.get(vm);
   if (from === undefined) throw new Error(`VM ${vm} has no placement`);
-  const costBefore = vmCost(vm, placement, traffic, oracle);
-  const cmFn = typeof input.migrationCost === 'number' ? null : input.migrationCost;
-  const cmFixed = typeof input.migrationCost === 'number' ? input.migrationCost : 0;
-
-  const flows: { peer: string; host: string; cost: number }[] = [];
-  for (const [peer, rate] of traffic.peers.get(vm) ?? []) {
+  const peers = traffic.peers.get(vm);
+  const flows: Flow<string>[] = [];
+  // C_A(u) is summed here, term by term in vmCost's order, so it is the same number vmCost gives.
+  let costBefore = 0;
+  for (const [peer, rate] of peers ?? []) {
     const host = placement.get(peer);
-    if (host === undefined) continue;
+    if (host === undefined) throw new Error(`VM ${peer} has no placement`);
     const cost = rate * oracle.cost(from, host);
-    if (cost > 0) flows.push({ peer, host, cost });
+    costBefore += cost;
+    if (cost > 0) flows.push({ peer, host, cost, rank: rank.get(peer) ?? 0 });
   }
-  flows.sort((a, b) => b.cost - a.cost || (rank.get(a.peer) ?? 0) - (rank.get(b.peer) ?? 0));
+  const view: DecisionView<string> = {
+    name: (h) => h,
+    full: (h) => (load.get(h) ?? 0) >= (capacity.get(h) ?? 0),
+    costAt: (h) => vmCost(vm, placement, traffic, oracle, h),
+  };
+  return decideAmong(vm, from, costBefore, flows, peers?.size ?? 0, view, input);
+}
+
+/** A flow of u that proposes its peer's host; `H` is however the caller names hypervisors. */
+export interface Flow<H> {
+  readonly peer: string;
+  readonly host: H;
+  /** λ × path cost now */
+  readonly cost: number;
+  /** the peer's tie-break rank */
+  readonly rank: number;
+}
+
+export interface DecisionView<H> {
+  name(h: H): string;
+  /** no slot left */
+  full(h: H): boolean;
+  /** C_A(u) with u on h */
+  costAt(h: H): number;
+}
+
+export type DecisionOptions = Pick<DecisionInput, 'migrationCost' | 'mode' | 'resources' | 'rail'>;
+
+/**
+ * The body of `decide` once u's flows are known, so a planner with its own (indexed) state
+ * decides exactly as `decide` does. `flows` holds the flows with cost > 0 in u's peer order; it is
+ * sorted in place. With `round`, the decision carries it (as runPolicy records decisions).
+ */
+export function decideAmong<H>(vm: string, from: string, costBefore: number, flows: Flow<H>[], peerCount: number, view: DecisionView<H>, o: DecisionOptions): Decision;
+export function decideAmong<H>(vm: string, from: string, costBefore: number, flows: Flow<H>[], peerCount: number, view: DecisionView<H>, o: DecisionOptions, round: number): Decision & { readonly round: number };
+export function decideAmong<H>(vm: string, from: string, costBefore: number, flows: Flow<H>[], peerCount: number, view: DecisionView<H>, o: DecisionOptions, round?: number): Decision {
+  const { mode, resources, rail } = o;
+  const cmFn = typeof o.migrationCost === 'number' ? null : o.migrationCost;
+  const cmFixed = typeof o.migrationCost === 'number' ? o.migrationCost : 0;
+  flows.sort((a, b) => b.cost - a.cost || a.rank - b.rank);
 
   const candidates: Candidate[] = [];
-  const seen = new Set<string>();
+  const seen = new Set<H>();
   let chosen: { host: string; cost: number; cm: number; index: number } | null = null;
   let railBlocked: Candidate | null = null;
   let leastCm = Infinity;
   for (const f of flows) {
     if (seen.has(f.host)) continue;
     seen.add(f.host);
+    const host = view.name(f.host);
     if (mode === 'first' && chosen !== null) {
-      candidates.push({ hypervisor: f.host, viaPeer: f.peer, flowCost: f.cost, costThere: null, verdict: 'not-evaluated' });
+      candidates.push({ hypervisor: host, viaPeer: f.peer, flowCost: f.cost, costThere: null, verdict: 'not-evaluated' });
       continue;
     }
-    if ((load.get(f.host) ?? 0) >= (capacity.get(f.host) ?? 0)) {
-      candidates.push({ hypervisor: f.host, viaPeer: f.peer, flowCost: f.cost, costThere: null, verdict: 'full' });
+    if (view.full(f.host)) {
+      candidates.push({ hypervisor: host, viaPeer: f.peer, flowCost: f.cost, costThere: null, verdict: 'full' });
       continue;
     }
-    const limit = resources === undefined ? null : exceeds(resources, vm, f.host);
+    const limit = resources === undefined ? null : exceeds(resources, vm, host);
     if (limit !== null) {
-      candidates.push({ hypervisor: f.host, viaPeer: f.peer, flowCost: f.cost, costThere: null, verdict: 'full', limit });
+      candidates.push({ hypervisor: host, viaPeer: f.peer, flowCost: f.cost, costThere: null, verdict: 'full', limit });
       continue;
     }
-    const costThere = vmCost(vm, placement, traffic, oracle, f.host);
-    const cm = cmFn === null ? cmFixed : cmFn(vm, from, f.host);
+    const costThere = view.costAt(f.host);
+    const cm = cmFn === null ? cmFixed : cmFn(vm, from, host);
     if (cm < leastCm) leastCm = cm;
     const improves = worthMigrating(costBefore, costThere, cm);
     if (improves && rail !== undefined) {
-      const check = rail(vm, from, f.host);
+      const check = rail(vm, from, host);
       if (!check.ok) {
-        const c: Candidate = { hypervisor: f.host, viaPeer: f.peer, flowCost: f.cost, costThere, verdict: 'rail', rail: check.code, railReason: check.reason, ...(cmFn === null ? {} : { migrationCost: cm }) };
+        const c: Candidate = { hypervisor: host, viaPeer: f.peer, flowCost: f.cost, costThere, verdict: 'rail', rail: check.code, railReason: check.reason, ...(cmFn === null ? {} : { migrationCost: cm }) };
         candidates.push(c);
         if (railBlocked === null || costThere < (railBlocked.costThere ?? Infinity)) railBlocked = c;
         continue;
@@ -128,11 +168,11 @@ export function decide(input: DecisionInput): Decision {
     const verdict = improves ? 'improves' : 'no-gain';
     candidates.push(
       cmFn === null
-        ? { hypervisor: f.host, viaPeer: f.peer, flowCost: f.cost, costThere, verdict }
-        : { hypervisor: f.host, viaPeer: f.peer, flowCost: f.cost, costThere, verdict, migrationCost: cm },
+        ? { hypervisor: host, viaPeer: f.peer, flowCost: f.cost, costThere, verdict }
+        : { hypervisor: host, viaPeer: f.peer, flowCost: f.cost, costThere, verdict, migrationCost: cm },
     );
     if (improves && (chosen === null || costThere < chosen.cost)) {
-      chosen = { host: f.host, cost: costThere, cm, index: candidates.length - 1 };
+      chosen = { host, cost: costThere, cm, index: candidates.length - 1 };
     }
   }
 
@@ -142,7 +182,7 @@ export function decide(input: DecisionInput): Decision {
       railBlocked !== null
         ? `rail ${railBlocked.rail ?? ''} holds back the move to ${railBlocked.hypervisor} (C_A(${vm}) ${fmt(costBefore)} -> ${fmt(railBlocked.costThere ?? costBefore)}): ${railBlocked.railReason ?? ''}`
         : flows.length === 0
-          ? costBefore === 0 && (traffic.peers.get(vm)?.size ?? 0) > 0
+          ? costBefore === 0 && peerCount > 0
             ? 'already collocated with every peer'
             : 'no traffic'
           : candidates.every((c) => c.verdict === 'full')
@@ -150,21 +190,17 @@ export function decide(input: DecisionInput): Decision {
             : cmFn === null
               ? `no candidate saves more than c_m = ${migrationCost}`
               : 'no candidate saves more than its c_m';
-    return { vm, from, to: null, costBefore, costAfter: costBefore, migrationCost, mode, candidates, reason };
+    if (round === undefined) return { vm, from, to: null, costBefore, costAfter: costBefore, migrationCost, mode, candidates, reason };
+    const d: Decision & { readonly round: number } = { vm, from, to: null, costBefore, costAfter: costBefore, migrationCost, mode, candidates, reason, round };
+    return d;
   }
-  const final = candidates.map((c, i) => (i === chosen.index ? { ...c, verdict: 'chosen' as const } : c));
-  const via = final[chosen.index]!.viaPeer;
-  return {
-    vm,
-    from,
-    to: chosen.host,
-    costBefore,
-    costAfter: chosen.cost,
-    migrationCost: chosen.cm,
-    mode,
-    candidates: final,
-    reason: `moving next to ${via} on ${chosen.host} cuts C_A(${vm}) from ${fmt(costBefore)} to ${fmt(chosen.cost)} (saving ${fmt(costBefore - chosen.cost)} > c_m ${fmt(chosen.cm)})`,
-  };
+  const picked = candidates[chosen.index]!;
+  candidates[chosen.index] = { ...picked, verdict: 'chosen' };
+  const reason = `moving next to ${picked.viaPeer} on ${chosen.host} cuts C_A(${vm}) from ${fmt(costBefore)} to ${fmt(chosen.cost)} (saving ${fmt(costBefore - chosen.cost)} > c_m ${fmt(chosen.cm)})`;
+  if (round === undefined) return { vm, from, to: chosen.host, costBefore, costAfter: chosen.cost, migrationCost: chosen.cm, mode, candidates, reason };
+  // built with the round in place: copying 65k decisions to add it cost a noticeable share of a round
+  const d: Decision & { readonly round: number } = { vm, from, to: chosen.host, costBefore, costAfter: chosen.cost, migrationCost: chosen.cm, mode, candidates, reason, round };
+  return d;
 }
 
 /**
@@ -177,5 +213,7 @@ export function holdBack(d: Decision, code: RailCode, why: string): Decision {
 }
 
 function fmt(x: number): string {
+  // toFixed is slow, and for an integer below 1e21 (costs usually are) it changes nothing.
+  if (Number.isInteger(x) && Math.abs(x) < 1e21) return String(x);
   return String(+x.toFixed(2));
 }
