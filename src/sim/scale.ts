@@ -3,7 +3,7 @@ import { trafficMatrix, vmCost } from '../core/cost.ts';
 import type { Layers } from '../core/layers.ts';
 import type { PathOracle } from '../core/paths.ts';
 import type { StrategyRun as PolicyRun } from '../core/baselines.ts';
-import { rankOf } from '../core/policies.ts';
+import { rankOf, type RunInput } from '../core/policies.ts';
 import type { Topology } from '../core/topology.ts';
 import { build } from '../core/test-support.ts';
 import type { GeneratedTopology } from '../topologies/generate.ts';
@@ -50,13 +50,8 @@ export const DEFAULT_MIGRATION_MODEL: MigrationModel = {
   roundSeconds: 60,
 };
 
-export interface StrategyContext {
-  readonly vms: readonly string[];
-  readonly placement: Placement;
-  readonly traffic: TrafficMatrix;
-  readonly oracle: PathOracle;
-  readonly capacity: ReadonlyMap<string, number>;
-  readonly rank: ReadonlyMap<string, number>;
+/** What every strategy gets: the planners' own inputs, plus what baselines may borrow. */
+export interface StrategyContext extends Pick<RunInput, 'vms' | 'placement' | 'traffic' | 'oracle' | 'capacity' | 'rank'> {
   readonly topology: Topology;
   readonly seed: number;
   readonly resources?: ReadonlyMap<string, MigratingVm>;
