@@ -70,8 +70,11 @@ test('score simulate --json gives the run records on stdout', async (t) => {
 test('score simulate --topology runs the scale simulator: a summary per strategy, JSON, CSV and figures; bad options are CLI_USAGE', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'score-cli-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const r = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '32', '--slots', '4', '--seed', '5', '--strategies', 'none,rr,la', '--no-png', '--out', 'out'], dir);
+  const r = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '32', '--slots', '4', '--seed', '5', '--strategies', 'none,rr,la', '--no-png', '--progress', '--out', 'out'], dir);
   assert.equal(r.code, 0, r.stderr);
+  // progress goes to stderr (one line per strategy when it is not a terminal), never into stdout
+  assert.match(r.stderr, /^1\/3 none done in [\d.]+ s\n2\/3 round-robin done in [\d.]+ s\n3\/3 load-aware done in [\d.]+ s\n$/);
+  assert.doesNotMatch(r.stdout, /done in/);
   assert.match(r.stdout, /fat-tree\(4\): 16 hypervisors, 20 switches; workload \S+ \(seed 5\): 32 VMs/);
   for (const name of ['none', 'round-robin', 'load-aware']) assert.match(r.stdout, new RegExp(`│ ${name} +│`));
   for (const f of ['scale.json', 'summary.csv', 'rounds.csv', 'cost-per-round.svg', 'migrations-per-round.svg', 'vm-cost-cdf.svg', 'utilisation-per-layer.svg']) {

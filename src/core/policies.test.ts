@@ -119,3 +119,16 @@ test('property: on one snapshot, a larger c_m makes a subset of the VMs willing 
     { numRuns: 40 },
   );
 });
+
+test('onRound reports every round with the migrations so far and changes nothing', () => {
+  const { model } = loadScenarioFile('paper');
+  const input = { policy: 'round-robin' as const, vms: model.vms, placement: model.placement, traffic: model.traffic, oracle: model.oracle, capacity: model.capacity, rank: model.rank, migrationCost: 0 };
+  const seen: [number, number][] = [];
+  const withHook = runPolicy({ ...input, onRound: (round, migrations) => seen.push([round, migrations]) });
+  const without = runPolicy(input);
+  assert.deepEqual(withHook, without);
+  assert.equal(seen.length, without.rounds);
+  assert.deepEqual(seen.map(([r]) => r), Array.from({ length: without.rounds }, (_, i) => i + 1));
+  assert.equal(seen.at(-1)![1], without.steps.length);
+  seen.slice(1).forEach(([, m], i) => assert.ok(m >= seen[i]![1]));
+});

@@ -120,6 +120,8 @@ export interface RunInput {
   readonly rails?: RailConfig;
   /** CPU and memory capacity besides the slots in `capacity` */
   readonly resources?: ResourceSpec;
+  /** told after every round, with the migrations made so far (progress for long runs; no effect on the run) */
+  readonly onRound?: (round: number, migrations: number) => void;
 }
 
 /**
@@ -183,6 +185,7 @@ export function runPolicy(input: RunInput): PolicyRun {
         order.moved(u, from);
       }
     }
+    input.onRound?.(round, steps.length);
     if (moves === 0 && held === 0) {
       converged = true;
       break;

@@ -39,6 +39,8 @@ export interface StrategyOptions {
   readonly mode?: DecisionMode;
   /** migration budget per run */
   readonly maxMigrations?: number;
+  /** progress: after every round of the round-based strategies */
+  readonly onRound?: (round: number, migrations: number) => void;
   readonly maxRounds: number;
   readonly rails: RailOptions;
   readonly resources?: ResourceSpec;
@@ -89,6 +91,7 @@ export function strategyRunner(name: StrategyName, o: StrategyOptions): Strategy
       maxRounds: o.maxRounds,
       ...(o.mode === undefined ? {} : { mode: o.mode }),
       ...(o.maxMigrations === undefined ? {} : { maxMigrations: o.maxMigrations }),
+      ...(o.onRound === undefined ? {} : { onRound: o.onRound }),
       ...(rails === undefined ? {} : { rails }),
       ...(o.resources === undefined ? {} : { resources: o.resources }),
     };

@@ -43,7 +43,7 @@ export interface ScaleCliOptions {
   readonly progress: boolean;
 }
 
-function progressReporter(enabled: boolean): { start: (name: string, i: number, n: number) => void; done: (name: string, i: number, n: number, ms: number) => void } {
+function progressReporter(enabled: boolean): { start: (name: string, i: number, n: number) => void; done: (name: string, i: number, n: number, ms: number) => void; round: (name: string, i: number, n: number, round: number, max: number, migrations: number) => void } {
   const tty = process.stderr.isTTY;
   const bar = (frac: number): string => {
     const width = 24;
@@ -53,6 +53,9 @@ function progressReporter(enabled: boolean): { start: (name: string, i: number, 
   return {
     start: (name, i, n) => {
       if (enabled && tty) process.stderr.write(`\r${bar(i / n)} ${i + 1}/${n} ${name} ...`.padEnd(79));
+    },
+    round: (name, i, n, round, max, migrations) => {
+      if (enabled && tty) process.stderr.write(`\r${bar((i + round / max) / n)} ${i + 1}/${n} ${name}: round ${round}, ${migrations} migrations`.padEnd(79));
     },
     done: (name, i, n, ms) => {
       if (!enabled) return;
@@ -77,7 +80,7 @@ export async function runScaleCli(o: ScaleCliOptions): Promise<ScaleOutput> {
     topology,
     workload: (t) => workloadFromOptions(t, { ...o.workload, resources: o.migrationCost === 'precopy' }),
     strategies: names.map(
-      (n) =>
+      (n, index) =>
         [
           n,
           (ctx) => {
@@ -89,6 +92,7 @@ export async function runScaleCli(o: ScaleCliOptions): Promise<ScaleOutput> {
               ...(o.amortisationSeconds === undefined ? {} : { amortisationSeconds: o.amortisationSeconds }),
               ...(o.mode === undefined ? {} : { mode: o.mode }),
               ...(maxMigrations === undefined ? {} : { maxMigrations }),
+              onRound: (round, migrations) => progress.round(n, index, names.length, round, o.maxRounds, migrations),
             })(ctx);
           },
         ] as const,
