@@ -158,3 +158,59 @@ test('dashboard in headless Chromium: refused without the operator token, live t
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('dashboard in headless Chromium: a dry-run plan lists its moves; Approve carries one out, Skip drops another', { skip: gate.skip, timeout: 180_000 }, async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await buildWeb();
+  const { model, file } = loadScenarioFile('paper');
+  let exp: SimExperiment | null = null;
+  let browser: Browser | null = null;
+  try {
+    exp = await startSimExperiment({ model, file, policy: 'load-aware', paceMs: 300 });
+    const stack = exp.stack;
+    const review = async (id: string): Promise<string | null> => {
+      const res = await fetch(`${stack.apiUrl}/api/v1/migrations`, { headers: { authorization: `Bearer ${stack.tokens.operator}` } });
+      const records = (await res.json()) as { id: string; review?: { verdict: string } | null }[];
+      return records.find((r) => r.id === id)?.review?.verdict ?? null;
+    };
+    browser = await launch();
+    const page = await (await browser.newContext({ viewport: { width: 1280, height: 1400 } })).newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(stack.dashboardUrl);
+    await page.fill('#token', stack.tokens.operator);
+    await page.click('#token-form button[type=submit]');
+    await page.waitForSelector('#app[data-state="live"]', { timeout: 20_000 });
+    await until('every VM is drawn', async () => (await page.locator('#topology [data-vm]').count()) === model.vms.length);
+    const before = await domHosts(page);
+
+    await page.click('#plan');
+    const items = page.locator('#plan-list li[data-id]');
+    await until('the plan lists at least two moves', async () => (await items.count()) >= 2, 60_000);
+    await until('the plan run is over (Approve enabled)', async () => !(await items.first().locator('button[data-action="approve"]').isDisabled()), 60_000);
+    assert.deepEqual(await domHosts(page), before, 'a plan moves nothing');
+    const [first, second] = [items.nth(0), items.nth(1)];
+    const approvedId = (await first.getAttribute('data-id'))!;
+    const approvedVm = (await first.getAttribute('data-vm'))!;
+    const skippedId = (await second.getAttribute('data-id'))!;
+    const skippedVm = (await second.getAttribute('data-vm'))!;
+    await page.screenshot({ path: join(ARTIFACTS, '6-plan.png'), fullPage: true });
+
+    await second.locator('button[data-action="skip"]').click();
+    await until('the skipped move leaves the pending plan', async () => (await page.locator(`#plan-list li[data-id="${skippedId}"]`).count()) === 0);
+    assert.equal(await review(skippedId), 'skipped');
+
+    await page.locator(`#plan-list li[data-id="${approvedId}"] button[data-action="approve"]`).click();
+    await until(`${approvedVm} moves on the page after Approve`, async () => (await domHosts(page))[approvedVm] !== before[approvedVm], 60_000);
+    assert.equal(await review(approvedId), 'approved');
+    const truth = Object.fromEntries(stack.service.hosts().map((h) => [h.vm, h.hypervisor]));
+    assert.equal(truth[approvedVm], (await domHosts(page))[approvedVm], 'the page shows the approved VM where the network sees it');
+    if (skippedVm !== approvedVm) assert.equal(truth[skippedVm], before[skippedVm], 'the skipped VM stays');
+    await until('the approved move is in the log as succeeded', async () => (await page.locator(`#log-body tr[data-vm="${approvedVm}"][data-status="succeeded"]`).count()) === 1);
+    await page.screenshot({ path: join(ARTIFACTS, '7-approved.png'), fullPage: true });
+    assert.deepEqual(pageErrors, [], 'no script errors on the page');
+  } finally {
+    await browser?.close();
+    await exp?.stop();
+  }
+});
