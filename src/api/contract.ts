@@ -159,7 +159,7 @@ export const RailsBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const RailCodeDto = Type.Union([Type.Literal('cooldown'), Type.Literal('no-return'), Type.Literal('stable'), Type.Literal('max-per-round'), Type.Literal('max-per-hypervisor')]);
+export const RailCodeDto = Type.Union([Type.Literal('cooldown'), Type.Literal('no-return'), Type.Literal('stable'), Type.Literal('max-per-round'), Type.Literal('max-per-hypervisor'), Type.Literal('plan')]);
 
 export const OrchestrationStartBody = Type.Object(
   {

@@ -27,7 +27,8 @@ export interface RailConfig {
   readonly maxPerHypervisor?: number;
 }
 
-export type RailCode = 'cooldown' | 'no-return' | 'stable' | 'max-per-round' | 'max-per-hypervisor';
+/** `plan`: not a rail of its own: the operator approved a planned move, so every other target is off. */
+export type RailCode = 'cooldown' | 'no-return' | 'stable' | 'max-per-round' | 'max-per-hypervisor' | 'plan';
 
 export type RailCheck = { readonly ok: true } | { readonly ok: false; readonly code: RailCode; readonly reason: string };
 

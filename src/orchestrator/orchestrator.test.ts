@@ -263,3 +263,20 @@ test('safety rails in a live run: with a cooldown no VM migrates in consecutive 
   }
   assert.equal(totalCost(w.tracker, w.model.traffic, w.model.oracle), 0);
 });
+
+test('plan review: an approved move is carried out only as planned; on a changed network it declines rather than going elsewhere', async () => {
+  const w = fakeWorld();
+  const o = await runToEnd(w, 'load-aware', true);
+  const plan = o.records.find((r) => r.status === 'planned' && r.vm === 'vm3' && r.to !== null)!;
+  assert.equal(plan.to, w.model.placement.get('vm23'), 'the plan moves vm3 next to its peer vm23');
+  // the network changes before the operator approves: vm23 moves to hv20
+  w.tracker.set('vm23', 'hv20');
+  o.review(plan.id, 'approve');
+  await untilIdle(w, o);
+  const done = o.records.find((r) => r.id === plan.review?.migration)!;
+  assert.equal(done.status, 'declined', 'the approved target no longer pays, so nothing moves');
+  assert.equal(w.tracker.get('vm3'), plan.from);
+  const elsewhere = done.decision!.candidates.find((c) => c.hypervisor === 'hv20');
+  assert.equal(elsewhere?.verdict, 'rail', 'the better target now (next to vm23) was not approved');
+  assert.match(elsewhere?.railReason ?? '', /approved vm3 -> /);
+});

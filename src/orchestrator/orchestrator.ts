@@ -236,7 +236,11 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     }
   }
 
-  /** An approved plan action, carried out alone: the agent decides again on the network as it is now. */
+  /**
+   * An approved plan action, carried out alone and only as planned: the agent decides again on the
+   * network as it is now with every other target off, so the VM goes to the approved hypervisor if
+   * that move still satisfies Eq. 3 and fits, and stays (declined, with the reason) otherwise.
+   */
   async function runApproved(planned: MigrationRecord): Promise<void> {
     const snap = deps.snapshot();
     const mode = planned.decision?.mode === 'first' || planned.decision?.mode === 'best' ? planned.decision.mode : undefined;
@@ -249,6 +253,9 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         plan: false,
         ...(mode ? { mode } : {}),
         ...(planned.decision ? { migrationCost: planned.decision.migrationCost } : {}),
+        blocked: [...new Set(snap.placement.values())]
+          .filter((h) => h !== planned.to)
+          .map((h) => ({ hypervisor: h, rail: 'plan' as const, reason: `the operator approved ${planned.vm} -> ${planned.to ?? '?'}, not ${h}` })),
       },
       snap,
       new Map(snap.placement),
