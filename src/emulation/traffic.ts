@@ -227,8 +227,12 @@ class Supervised implements Generator {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.restartTimer);
-    const pid = this.child?.pid;
+    const child = this.child;
+    const pid = child?.pid;
     if (pid !== undefined) await terminate(pid, 1000);
+    // terminate() sees the process gone before Node's 'close' event for it may have run: the
+    // generator is stopped now, so it must not go on reporting the dead pid.
+    if (this.child === child) this.child = undefined;
   }
 }
 
