@@ -6,12 +6,13 @@
  */
 import { parseArgs } from 'node:util';
 import { threeTier } from '../src/topologies/generate.ts';
-import { build } from '../src/core/test-support.ts';
+import { build } from '../src/core/build.ts';
 import { randomWorkload } from '../src/workloads/random.ts';
 import { seededRng } from '../src/core/random.ts';
 import { trafficMatrix } from '../src/core/cost.ts';
 import { rankOf, runPolicy, type PolicyName } from '../src/core/policies.ts';
 import { createPathOracle } from '../src/core/paths.ts';
+import { median } from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -36,12 +37,6 @@ const w = randomWorkload({
 });
 const traffic = trafficMatrix(w.flows);
 const rank = rankOf(w.vms);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 function round(policy: PolicyName, cold: boolean): { ms: number; migrations: number; asked: number; before: number; after: number } {
   // cold: a fresh path oracle, so the round pays for every shortest-path tree it needs

@@ -17,16 +17,13 @@ import { startTraffic } from '../src/emulation/traffic.ts';
 import { links } from '../src/controller/discovery.ts';
 import { runEmulatedExperiment } from '../src/system/emulated-experiment.ts';
 import { isRoot } from '../src/emulation/system-gate.ts';
+import { median } from './support.ts';
 
 const { values } = parseArgs({ options: { repeats: { type: 'string', default: '3' }, 'cpu-seconds': { type: 'string', default: '10' } } });
 if (!isRoot()) {
   console.log(JSON.stringify({ bench: 'emulated', skipped: 'needs root and Open vSwitch' }));
   process.exit(0);
 }
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const { model, file } = loadScenarioFile('paper');
 
 async function once(measureCpu: boolean): Promise<{ connectMs: number; discoveryMs: number; cpuPercent?: number; polls?: number; pollMs?: number }> {

@@ -7,11 +7,8 @@
  *   node --import tsx bench/scale-round.bench.ts [--k 32] [--vms 65536] [--slots 16] [--model partners] [--seed 42] [--repeats 5] [--no-general]
  */
 import { parseArgs } from 'node:util';
-import { fatTree } from '../src/topologies/generate.ts';
-import { build } from '../src/core/test-support.ts';
-import { generateWorkload, type WorkloadModel } from '../src/workloads/workload.ts';
-import { trafficMatrix } from '../src/core/cost.ts';
-import { rankOf, runPolicy, type PolicyName } from '../src/core/policies.ts';
+import { runPolicy, type PolicyName } from '../src/core/policies.ts';
+import { fatTreeWorkload, median, rssSampler } from './support.ts';
 import { createPathOracle, type PathOracle } from '../src/core/paths.ts';
 
 const { values } = parseArgs({
@@ -28,28 +25,11 @@ const { values } = parseArgs({
   },
 });
 const repeats = Number(values.repeats);
-const t0 = performance.now();
-const topo = fatTree(Number(values.k));
-const built = build(topo);
-const model = values.model as Exclude<WorkloadModel, 'csv'>;
+const model = values.model;
 // the workload module's defaults for the model, started from a random placement
-const w = generateWorkload(built.topology, { model, vms: Number(values.vms), slotsPerHypervisor: Number(values.slots), placement: 'random', seed: Number(values.seed) });
-const traffic = trafficMatrix(w.flows);
-const rank = rankOf(w.vms);
-const setupMs = performance.now() - t0;
+const { built, topologyName, w, traffic, rank, setupMs } = fatTreeWorkload({ k: Number(values.k), vms: Number(values.vms), slots: Number(values.slots), model, seed: Number(values.seed) });
 
-let peakRss = process.memoryUsage().rss;
-const sample = (): void => {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
-};
-// RSS between samples is invisible; a timer catches the peaks inside long rounds too.
-const sampler = setInterval(sample, 20);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
+const rss = rssSampler();
 
 interface RoundResult {
   ms: number;
@@ -66,7 +46,7 @@ function round(policy: PolicyName, oracle: PathOracle): RoundResult {
   const r = runPolicy({ policy, vms: w.vms, placement: w.placement, traffic, oracle, capacity: w.capacity, rank, migrationCost: 0, maxRounds: 1 });
   const ms = performance.now() - t;
   const cpu = process.cpuUsage(c);
-  sample();
+  rss.sample();
   return { ms, cpuMs: (cpu.user + cpu.system) / 1000, migrations: r.steps.length, asked: r.decisions.length, before: r.initialCost, after: r.finalCost };
 }
 
@@ -96,7 +76,7 @@ for (const policy of ['load-aware', 'round-robin'] as const) {
     results[`${policy}-${cold ? 'cold' : 'warm'}`] = summary(runs);
   }
 }
-const peakRssFast = peakRss;
+const peakRssFast = rss.peak();
 
 let general: { cold: Record<string, number | number[]>; warm: Record<string, number | number[]>; peakRssMB: number } | { skipped: string };
 if (values['no-general']) {
@@ -105,9 +85,9 @@ if (values['no-general']) {
   const oracle = createPathOracle(built.topology, built.weights, { algorithm: 'general' });
   const cold = round('load-aware', oracle);
   const warm = round('load-aware', oracle);
-  general = { cold: summary([cold]), warm: summary([warm]), peakRssMB: +(peakRss / 2 ** 20).toFixed(1) };
+  general = { cold: summary([cold]), warm: summary([warm]), peakRssMB: +(rss.peak() / 2 ** 20).toFixed(1) };
 }
-clearInterval(sampler);
+rss.stop();
 
 const la = results['load-aware-cold']!;
 const laMs = la.medianMs as number;
@@ -115,7 +95,7 @@ console.log(
   JSON.stringify(
     {
       bench: 'scale-round',
-      topology: topo.name,
+      topology: topologyName,
       hypervisors: built.topology.hypervisors.length,
       switches: built.topology.nodes.size - built.topology.hypervisors.length,
       vms: w.vms.length,

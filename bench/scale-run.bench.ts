@@ -7,11 +7,8 @@
  *   node --import tsx bench/scale-run.bench.ts [--k 48] [--vms 100000] [--slots 8] [--model partners] [--max-rounds 10] [--no-baseline]
  */
 import { parseArgs } from 'node:util';
-import { fatTree } from '../src/topologies/generate.ts';
-import { build } from '../src/core/test-support.ts';
-import { generateWorkload, type WorkloadModel } from '../src/workloads/workload.ts';
-import { trafficMatrix } from '../src/core/cost.ts';
-import { rankOf, runPolicy, type PolicyName } from '../src/core/policies.ts';
+import { runPolicy, type PolicyName } from '../src/core/policies.ts';
+import { fatTreeWorkload, rssSampler } from './support.ts';
 import { createPathOracle } from '../src/core/paths.ts';
 
 const { values } = parseArgs({
@@ -27,23 +24,12 @@ const { values } = parseArgs({
 });
 const maxRounds = Number(values['max-rounds']);
 
-let peakRss = process.memoryUsage().rss;
-const sample = (): void => {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
-};
-// RSS between samples is invisible; a timer catches the peaks inside long rounds too.
-const sampler = setInterval(sample, 20);
+const rss = rssSampler();
 
-const t0 = performance.now();
-const topo = fatTree(Number(values.k));
-const built = build(topo);
-const model = values.model as Exclude<WorkloadModel, 'csv'>;
+const model = values.model;
 // the workload module's defaults for the model, started from a random placement
-const w = generateWorkload(built.topology, { model, vms: Number(values.vms), slotsPerHypervisor: Number(values.slots), placement: 'random', seed: Number(values.seed) });
-const traffic = trafficMatrix(w.flows);
-const rank = rankOf(w.vms);
-const setupMs = performance.now() - t0;
-sample();
+const { built, topologyName, w, traffic, rank, setupMs } = fatTreeWorkload({ k: Number(values.k), vms: Number(values.vms), slots: Number(values.slots), model, seed: Number(values.seed) });
+rss.sample();
 
 function run(policy: PolicyName): Record<string, unknown> {
   // a fresh oracle: the run pays for every tree it needs
@@ -54,7 +40,7 @@ function run(policy: PolicyName): Record<string, unknown> {
   const r = runPolicy({ policy, vms: w.vms, placement: w.placement, traffic, oracle, capacity: w.capacity, rank, migrationCost: 0, maxRounds });
   const ms = performance.now() - t;
   const cpu = process.cpuUsage(c);
-  sample();
+  rss.sample();
   const migrated = new Set(r.steps.map((s) => s.decision.vm)).size;
   const perRound = Array.from({ length: r.rounds }, (_, i) => r.steps.filter((s) => s.round === i + 1).length);
   return {
@@ -75,15 +61,15 @@ function run(policy: PolicyName): Record<string, unknown> {
 }
 
 const la = run('load-aware');
-const peakRssLa = peakRss;
+const peakRssLa = rss.peak();
 const rr = values['no-baseline'] ? { skipped: '--no-baseline' } : run('round-robin');
-clearInterval(sampler);
+rss.stop();
 
 console.log(
   JSON.stringify(
     {
       bench: 'scale-run',
-      topology: topo.name,
+      topology: topologyName,
       hypervisors: built.topology.hypervisors.length,
       switches: built.topology.nodes.size - built.topology.hypervisors.length,
       vms: w.vms.length,
@@ -96,7 +82,7 @@ console.log(
       loadAwareVsRoundRobinWall: 'wallMs' in rr ? +((la.wallMs as number) / (rr.wallMs as number)).toFixed(3) : null,
       // peak RSS up to the end of the Load-Aware run, and over the whole process (with the baseline)
       peakRssMB: +(peakRssLa / 2 ** 20).toFixed(1),
-      peakRssProcessMB: +(peakRss / 2 ** 20).toFixed(1),
+      peakRssProcessMB: +(rss.peak() / 2 ** 20).toFixed(1),
       pass: la.rounds === maxRounds || la.converged === true,
     },
     null,

@@ -1,7 +1,7 @@
 import type { Placement } from './cost.ts';
 import { totalCost, vmCost, worthMigrating } from './cost.ts';
 import type { Candidate, Decision, DecisionMode } from './decision.ts';
-import { decide, holdBack } from './decision.ts';
+import { decide, fmt, holdBack } from './decision.ts';
 import { solveOptimal } from './exact.ts';
 import type { PolicyName, PolicyRun, RunInput, Step } from './policies.ts';
 import { runPolicy } from './policies.ts';
@@ -455,10 +455,6 @@ class Heap<T> {
     a[i] = last;
     return top;
   }
-}
-
-function fmt(x: number): string {
-  return String(+x.toFixed(2));
 }
 
 /** True when the placement puts at most `capacity` VMs on each hypervisor. */

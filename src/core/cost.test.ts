@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { totalCost, trafficMatrix, vmCost, lambda, worthMigrating } from './cost.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
-import { build } from './test-support.ts';
+import { build } from './build.ts';
 import { threeTier } from '../topologies/generate.ts';
 import { randomWorkload } from '../workloads/random.ts';
 import { seededRng } from './random.ts';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { decide, type DecisionMode } from './decision.ts';
 import { totalCost, trafficMatrix } from './cost.ts';
-import { build } from './test-support.ts';
+import { build } from './build.ts';
 import { threeTier } from '../topologies/generate.ts';
 import { randomWorkload } from '../workloads/random.ts';
 import { seededRng } from './random.ts';

@@ -212,7 +212,8 @@ export function holdBack(d: Decision, code: RailCode, why: string): Decision {
   return { ...d, to: null, costAfter: d.costBefore, candidates, reason: `rail ${code} holds back the move to ${d.to ?? '?'}: ${why}` };
 }
 
-function fmt(x: number): string {
+/** A cost as decisions' reasons print it: at most two decimals. */
+export function fmt(x: number): string {
   // toFixed is slow, and for an integer below 1e21 (costs usually are) it changes nothing.
   if (Number.isInteger(x) && Math.abs(x) < 1e21) return String(x);
   return String(+x.toFixed(2));

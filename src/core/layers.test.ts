@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { fatTree, leafSpine, threeTier } from '../topologies/generate.ts';
-import { build } from './test-support.ts';
+import { build } from './build.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 
 test('paper scenario: hypervisor-ToR links weigh 1, ToR-aggregation 2, aggregation-core 3', () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { threeTier, fatTree, leafSpine } from '../topologies/generate.ts';
 import { createPathOracle } from './paths.ts';
-import { build } from './test-support.ts';
+import { build } from './build.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { isScoreError } from '../errors/errors.ts';
 import type { TopoNode, LinkSpec } from './topology.ts';

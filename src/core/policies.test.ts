@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { rankOf, runPolicy, loadAwareRound, type PolicyName, type RunInput } from './policies.ts';
 import { totalCost, trafficMatrix, vmCost } from './cost.ts';
-import { build } from './test-support.ts';
+import { build } from './build.ts';
 import { threeTier, leafSpine } from '../topologies/generate.ts';
 import { randomWorkload } from '../workloads/random.ts';
 import { seededRng } from './random.ts';

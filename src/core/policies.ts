@@ -208,6 +208,17 @@ export function runPolicy(input: RunInput): PolicyRun {
  * matrix's keys in its order and each one's peers (CSR) keep the matrix's order, so every sum is
  * taken in the same order as vmCost and totalCost take it and gives the same number.
  */
+/** The index of `name`, numbering names in first-seen order. */
+function intern(ids: Map<string, number>, names: string[], name: string): number {
+  let i = ids.get(name);
+  if (i === undefined) {
+    i = names.length;
+    ids.set(name, i);
+    names.push(name);
+  }
+  return i;
+}
+
 class IndexedState {
   readonly names: string[] = [];
   readonly hvNames: string[] = [];
@@ -269,23 +280,11 @@ class IndexedState {
   }
 
   private vm(name: string): number {
-    let i = this.id.get(name);
-    if (i === undefined) {
-      i = this.names.length;
-      this.id.set(name, i);
-      this.names.push(name);
-    }
-    return i;
+    return intern(this.id, this.names, name);
   }
 
   hypervisor(name: string): number {
-    let i = this.hvId.get(name);
-    if (i === undefined) {
-      i = this.hvNames.length;
-      this.hvId.set(name, i);
-      this.hvNames.push(name);
-    }
-    return i;
+    return intern(this.hvId, this.hvNames, name);
   }
 
   indicesOf(vms: readonly string[]): Int32Array {

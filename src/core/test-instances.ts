@@ -3,7 +3,7 @@ import type { StrategyInput } from './baselines.ts';
 import { rankOf } from './policies.ts';
 import type { ResourceSpec } from './rails.ts';
 import { seededRng } from './random.ts';
-import { build, type Built } from './test-support.ts';
+import { build, type Built } from './build.ts';
 import { leafSpine, threeTier } from '../topologies/generate.ts';
 import { randomWorkload } from '../workloads/random.ts';
 

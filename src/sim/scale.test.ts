@@ -6,8 +6,8 @@ import { randomWorkload } from '../workloads/random.ts';
 import { seededRng } from '../core/random.ts';
 import { runPolicy } from '../core/policies.ts';
 import { totalCost, trafficMatrix } from '../core/cost.ts';
-import { build } from '../core/test-support.ts';
-import { workloadFromOptions } from './workload-options.ts';
+import { build } from '../core/build.ts';
+import { generateWorkload } from '../workloads/workload.ts';
 import { strategyRunner } from './strategies.ts';
 
 function workload(seed: number) {
@@ -26,7 +26,7 @@ const policy =
 
 test('a scale run: per-round costs and migrations add up to each strategy’s run, and the last round is the final cost', () => {
   const topology = topologyFromSpec('fat-tree:4');
-  const { result } = runScale({ topology, workload: workload(7), strategies: [['rr', policy('round-robin')], ['la', policy('load-aware')]] });
+  const result = runScale({ topology, workload: workload(7), strategies: [['rr', policy('round-robin')], ['la', policy('load-aware')]] });
   assert.equal(result.topology.hypervisors, 16);
   assert.equal(result.workload.vms, 48);
   const built = build(topology);
@@ -53,7 +53,7 @@ test('a scale run: per-round costs and migrations add up to each strategy’s ru
 
 test('two scale runs with the same seed are identical; another seed differs', () => {
   const topology = topologyFromSpec('fat-tree:4');
-  const run = (seed: number) => JSON.stringify(runScale({ topology, workload: workload(seed), strategies: [['la', policy('load-aware')]] }).result);
+  const run = (seed: number) => JSON.stringify(runScale({ topology, workload: workload(seed), strategies: [['la', policy('load-aware')]] }));
   assert.equal(run(3), run(3));
   assert.notEqual(run(3), run(4));
 });
@@ -70,7 +70,7 @@ test('quantiles: 101 points from the minimum to the maximum', () => {
 test('migration traffic is charged to the links it crosses during its round', () => {
   const topology = topologyFromSpec('fat-tree:4');
   const run = (roundSeconds: number) =>
-    runScale({ topology, workload: workload(7), strategies: [['la', policy('load-aware')]], migration: { ...DEFAULT_MIGRATION_MODEL, roundSeconds } }).result.strategies[0]!;
+    runScale({ topology, workload: workload(7), strategies: [['la', policy('load-aware')]], migration: { ...DEFAULT_MIGRATION_MODEL, roundSeconds } }).strategies[0]!;
   const slow = run(1e12);
   const fast = run(60);
   const r1 = (s: typeof slow) => s.perRound[1]!;
@@ -84,9 +84,9 @@ test('migration traffic is charged to the links it crosses during its round', ()
 });
 
 test('quality (issue #6): on fat-tree(16) with 4,096 VMs under the partner model, Load-Aware saves at least 70% while migrating at most half the VMs', () => {
-  const { result } = runScale({
+  const result = runScale({
     topology: topologyFromSpec('fat-tree:16'),
-    workload: (t) => workloadFromOptions(t, { model: 'partners', vms: 4096, slots: 8, placement: 'random', seed: 1 }),
+    workload: (t) => generateWorkload(t, { model: 'partners', vms: 4096, slotsPerHypervisor: 8, placement: 'random', seed: 1 }),
     strategies: [['load-aware', strategyRunner('load-aware', { migrationCost: 0, maxRounds: 20, rails: {}, maxMigrations: 2048 })]],
     utilisation: false,
   });

@@ -5,7 +5,7 @@ import type { PathOracle } from '../core/paths.ts';
 import type { StrategyRun as PolicyRun } from '../core/baselines.ts';
 import { rankOf, type RunInput } from '../core/policies.ts';
 import type { Topology } from '../core/topology.ts';
-import { build } from '../core/test-support.ts';
+import { build } from '../core/build.ts';
 import type { GeneratedTopology } from '../topologies/generate.ts';
 import type { LayerUtilisation, LinkLoad } from './fluid.ts';
 import { preCopy } from '../core/migration-cost.ts';
@@ -16,7 +16,7 @@ import type { Workload } from '../workloads/workload.ts';
 /**
  * The scale simulator: one generated topology and workload, several strategies, each from the
  * same initial placement. The result is plain JSON and deterministic (no wall-clock time in it:
- * timings are returned beside it), so two runs with the same seed are byte-identical.
+ * the caller times the strategies if it wants), so two runs with the same seed are byte-identical.
  *
  * Per round it records the overall cost C_A, the migrations made and the per-layer utilisation
  * at the end of the round; per VM it records the distribution of C_A(u) before and after.
@@ -109,15 +109,6 @@ export interface ScaleInput {
   /** per-layer utilisation per round costs one pass over every flow's path; off for the largest runs */
   readonly utilisation?: boolean;
   readonly migration?: MigrationModel;
-  /** called after each strategy with its wall time, for progress and benchmarks */
-  readonly onStrategy?: (name: string, index: number, total: number, ms: number) => void;
-  readonly onStart?: (name: string, index: number, total: number) => void;
-}
-
-export interface ScaleOutput {
-  readonly result: ScaleResult;
-  /** wall-clock milliseconds per strategy (kept out of the deterministic result) */
-  readonly timing: Readonly<Record<string, number>>;
 }
 
 export function quantiles(xs: readonly number[], points = 101): number[] {
@@ -126,19 +117,16 @@ export function quantiles(xs: readonly number[], points = 101): number[] {
   return Array.from({ length: points }, (_, i) => s[Math.min(s.length - 1, Math.round((i / (points - 1)) * (s.length - 1)))]!);
 }
 
-export function runScale(input: ScaleInput): ScaleOutput {
+export function runScale(input: ScaleInput): ScaleResult {
   const built = build(input.topology);
   const w = input.workload(built.topology);
   const traffic = trafficMatrix(w.flows);
   const rank = rankOf(w.vms);
   const previous = new Map<string, PolicyRun>();
   const results: StrategyResult[] = [];
-  const timing: Record<string, number> = {};
   const view = { topology: built.topology, layers: built.layers, oracle: built.oracle };
   const initialVmCosts = w.vms.map((vm) => vmCost(vm, w.placement, traffic, built.oracle));
-  input.strategies.forEach(([name, runner], i) => {
-    input.onStart?.(name, i, input.strategies.length);
-    const t0 = performance.now();
+  for (const [name, runner] of input.strategies) {
     const run = runner({
       vms: w.vms,
       placement: w.placement,
@@ -151,27 +139,21 @@ export function runScale(input: ScaleInput): ScaleOutput {
       previous,
       ...(w.resources === undefined ? {} : { resources: w.resources }),
     });
-    const ms = performance.now() - t0;
-    timing[name] = +ms.toFixed(1);
     previous.set(name, run);
-    input.onStrategy?.(name, i, input.strategies.length, ms);
     results.push(summarise(name, run, { ...view, flows: w.flows, traffic, initial: w.placement, vms: w.vms, initialVmCosts, utilisation: input.utilisation ?? true, migration: input.migration ?? DEFAULT_MIGRATION_MODEL, resources: w.resources }));
-  });
+  }
   return {
-    result: {
-      kind: 'score-scale',
-      version: 1,
-      topology: {
-        name: input.topology.name,
-        hypervisors: built.topology.hypervisors.length,
-        switches: built.topology.nodes.size - built.topology.hypervisors.length,
-        links: built.topology.links.length,
-      },
-      layerNames: layerNames(built.layers.maxLayer),
-      workload: { name: w.name, seed: w.seed, params: w.params, vms: w.vms.length, flows: w.flows.length },
-      strategies: results,
+    kind: 'score-scale',
+    version: 1,
+    topology: {
+      name: input.topology.name,
+      hypervisors: built.topology.hypervisors.length,
+      switches: built.topology.nodes.size - built.topology.hypervisors.length,
+      links: built.topology.links.length,
     },
-    timing,
+    layerNames: layerNames(built.layers.maxLayer),
+    workload: { name: w.name, seed: w.seed, params: w.params, vms: w.vms.length, flows: w.flows.length },
+    strategies: results,
   };
 }
 
@@ -196,6 +178,7 @@ function bytesMoved(s: SummaryInput, vm: string): number {
 
 /** Adds migration traffic (bytes over from→to's path, spread over `seconds`) to link loads, by direction. */
 function chargeMigrations(s: SummaryInput, loads: LinkLoad[], moves: readonly { from: string; to: string; bytes: number }[], seconds: number): LinkLoad[] {
+  if (moves.length === 0) return loads;
   const byId = new Map(loads.map((l, i) => [l.link, i]));
   const out = [...loads];
   for (const m of moves) {

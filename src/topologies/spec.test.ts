@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { topologyFromSpec } from './spec.ts';
 import { isScoreError } from '../errors/errors.ts';
-import { build } from '../core/test-support.ts';
+import { build } from '../core/build.ts';
 
 test('fat-tree:K has K^3/4 hypervisors and (K/2)^2 cores', () => {
   const g = topologyFromSpec('fat-tree:8');

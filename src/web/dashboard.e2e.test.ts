@@ -36,6 +36,18 @@ async function until(what: string, f: () => Promise<boolean>, ms = 20_000): Prom
   }
 }
 
+/** A page logged in with the operator token and live, collecting the page's script errors. */
+async function openLive(browser: Browser, stack: SimExperiment['stack']): Promise<{ page: Page; pageErrors: string[] }> {
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 1400 } })).newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(stack.dashboardUrl);
+  await page.fill('#token', stack.tokens.operator);
+  await page.click('#token-form button[type=submit]');
+  await page.waitForSelector('#app[data-state="live"]', { timeout: 20_000 });
+  return { page, pageErrors };
+}
+
 // In-page code as strings: this project has Node's types, not the browser's.
 const costPoints = (page: Page): Promise<number[]> => page.evaluate<number[]>("[...document.querySelectorAll('#cost-chart circle.pt')].map((e) => Number(e.getAttribute('data-y')))");
 
@@ -77,13 +89,7 @@ test('dashboard in headless Chromium: refused without the operator token, live t
     assert.match(await anon.locator('#refused-reason').innerText(), /operator token/);
 
     // --- live with the operator token
-    const page = await (await browser.newContext({ viewport: { width: 1280, height: 1400 } })).newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(stack.dashboardUrl);
-    await page.fill('#token', stack.tokens.operator);
-    await page.click('#token-form button[type=submit]');
-    await page.waitForSelector('#app[data-state="live"]', { timeout: 20_000 });
+    const { page, pageErrors } = await openLive(browser, stack);
     assert.equal(await page.evaluate("sessionStorage.getItem('score.operatorToken') !== null"), true, 'the token is kept for the tab');
     await until('every VM is drawn', async () => (await page.locator('#topology [data-vm]').count()) === model.vms.length);
     const switches = (await page.evaluate<string[]>("[...document.querySelectorAll('#topology [data-switch]')].map((e) => e.getAttribute('data-switch'))")).sort();
@@ -174,13 +180,7 @@ test('dashboard in headless Chromium: a dry-run plan lists its moves; Approve ca
       return records.find((r) => r.id === id)?.review?.verdict ?? null;
     };
     browser = await launch();
-    const page = await (await browser.newContext({ viewport: { width: 1280, height: 1400 } })).newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(stack.dashboardUrl);
-    await page.fill('#token', stack.tokens.operator);
-    await page.click('#token-form button[type=submit]');
-    await page.waitForSelector('#app[data-state="live"]', { timeout: 20_000 });
+    const { page, pageErrors } = await openLive(browser, stack);
     await until('every VM is drawn', async () => (await page.locator('#topology [data-vm]').count()) === model.vms.length);
     const before = await domHosts(page);
 

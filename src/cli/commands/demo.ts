@@ -8,9 +8,9 @@ import { writeRunOutputs } from '../output.ts';
 
 const POLICIES = ['round-robin', 'load-aware'] as const;
 
-/** The dashboard lines a command prints for a running stack. */
-export function dashboardLines(label: string, stack: Pick<Stack, 'dashboardUrl' | 'tokens'>): string[] {
-  return [`  ${label}dashboard ${stack.dashboardUrl} (give it the operator token, or open ${stack.dashboardUrl}#token=${encodeURIComponent(stack.tokens.operator)})`];
+/** The dashboard line a command prints for a running stack. */
+export function dashboardLine(label: string, stack: Pick<Stack, 'dashboardUrl' | 'tokens'>): string {
+  return `  ${label}dashboard ${stack.dashboardUrl} (give it the operator token, or open ${stack.dashboardUrl}#token=${encodeURIComponent(stack.tokens.operator)})`;
 }
 
 /** Resolves on the first SIGINT or SIGTERM, with its name. */
@@ -67,7 +67,7 @@ export function registerDemo(program: Command): void {
             ...(paceMs !== undefined ? { paceMs } : {}),
             onReady: (stack) => {
               console.log(`  ${policy}: controller API at ${stack.apiUrl}/api/v1 (operator token ${stack.tokens.operator}), ${stack.runtime.channels.size} switches, ${model.scenario.hypervisors.length} agents over HTTP`);
-              for (const l of dashboardLines(`${policy}: `, stack)) console.log(l);
+              console.log(dashboardLine(`${policy}: `, stack));
             },
           }),
         ),
@@ -99,7 +99,7 @@ export function registerDemo(program: Command): void {
         console.log(`Done in ${((performance.now() - started) / 1000).toFixed(2)} s.`);
         if (opts.hold === true) {
           console.log('Holding: the controllers, agents and dashboards stay up (the dashboards can plan and run again); Ctrl-C or SIGTERM stops.');
-          experiments.forEach((e, i) => dashboardLines(`${POLICIES[i] ?? ''}: `, e.stack).forEach((l) => console.log(l)));
+          experiments.forEach((e, i) => console.log(dashboardLine(`${POLICIES[i] ?? ''}: `, e.stack)));
           const signal = await untilSignal();
           console.log(`${signal}: stopping the controllers and agents`);
         }

@@ -12,7 +12,7 @@ import { requireRoot } from '../../emulation/exec.ts';
 import { cleanLeftovers } from '../../emulation/ovs.ts';
 import { startTraffic, type TrafficHandle } from '../../emulation/traffic.ts';
 import { parseNumberOption } from './simulate.ts';
-import { dashboardLines } from './demo.ts';
+import { dashboardLine } from './demo.ts';
 
 export interface EmulateOptions {
   readonly scenario: string;
@@ -202,7 +202,7 @@ async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]
       out: (s) => console.log(s),
       onReady: (stack, dc) => {
         console.log(`  ${policy}: run prefix ${dc.prefix}, controller API at ${stack.apiUrl}/api/v1 (operator token ${stack.tokens.operator}), ${model.scenario.hypervisors.length} agents over HTTP`);
-        for (const l of dashboardLines(`${policy}: `, stack)) console.log(l);
+        console.log(dashboardLine(`${policy}: `, stack));
       },
     });
     runs.push(r.record);

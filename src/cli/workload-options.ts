@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Topology } from '../core/topology.ts';
 import { ScoreError } from '../errors/errors.ts';
-import { generateWorkload, ONOFF_DEFAULTS, PARTNER_DEFAULTS, RANDOM_DEFAULTS, WIDESPREAD_DEFAULTS, type FileText, type WorkloadOptions as GeneratorOptions } from '../workloads/workload.ts';
-import type { ScaleWorkload } from './scale.ts';
+import { generateWorkload, ONOFF_DEFAULTS, PARTNER_DEFAULTS, RANDOM_DEFAULTS, WIDESPREAD_DEFAULTS, type FileText, type WorkloadModel, type WorkloadOptions as GeneratorOptions } from '../workloads/workload.ts';
+import type { ScaleWorkload } from '../sim/scale.ts';
 
 /**
  * The workload a scale run uses, as the command line describes it: a model name, or `csv` with a
@@ -22,17 +22,19 @@ export interface WorkloadOptions {
   readonly params?: readonly string[];
 }
 
-const PARAMS: Readonly<Record<string, object>> = {
+// Each model and its parameters with their defaults: the names `--param` accepts.
+const PARAMS = {
   partners: PARTNER_DEFAULTS,
   onoff: ONOFF_DEFAULTS,
   widespread: WIDESPREAD_DEFAULTS,
   random: RANDOM_DEFAULTS,
   csv: { durationSec: 0 },
-};
+} as const satisfies Readonly<Record<WorkloadModel, object>>;
+const MODELS = Object.keys(PARAMS) as WorkloadModel[];
 
 /** `name=value` pairs checked against the model's own parameters, so a typo is an error, not a silent default. */
 export function parseModelParams(model: string, pairs: readonly string[]): Record<string, number> {
-  const known = Object.keys(PARAMS[model] ?? {});
+  const known = Object.keys((PARAMS as Readonly<Record<string, object>>)[model] ?? {});
   const out: Record<string, number> = {};
   for (const pair of pairs) {
     const m = /^([A-Za-z]+)=(.+)$/.exec(pair);
@@ -43,8 +45,6 @@ export function parseModelParams(model: string, pairs: readonly string[]): Recor
   }
   return out;
 }
-
-const MODELS = ['partners', 'onoff', 'widespread', 'random', 'csv'] as const;
 
 function readText(file: string, what: string): FileText {
   try {
@@ -76,6 +76,6 @@ export function workloadFromOptions(topology: Topology, o: WorkloadOptions): Sca
   const options: GeneratorOptions =
     o.model === 'csv'
       ? { ...common, model: 'csv', trafficFile: readText(o.trafficFile!, 'traffic'), params }
-      : { ...common, model: o.model as Exclude<(typeof MODELS)[number], 'csv'>, params };
+      : { ...common, model: o.model as Exclude<WorkloadModel, 'csv'>, params };
   return generateWorkload(topology, options);
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseModelParams, workloadFromOptions } from './workload-options.ts';
 import { topologyFromSpec } from '../topologies/spec.ts';
-import { build } from '../core/test-support.ts';
+import { build } from '../core/build.ts';
 import { isScoreError } from '../errors/errors.ts';
 
 const topology = build(topologyFromSpec('fat-tree:4')).topology;

@@ -2,7 +2,7 @@ import { buildTopology, type LinkSpec, type Topology, type TopoNode } from './to
 import { assignWeights, learnLayers, type Layers, type WeightOverrides } from './layers.ts';
 import { createPathOracle, type PathOracle } from './paths.ts';
 
-/** Topology, layers, weights and paths in one step, for tests and benchmarks. */
+/** Topology, layers, weights and paths in one step (the scale simulator, tests and benchmarks). */
 export interface Built {
   readonly topology: Topology;
   readonly layers: Layers;
