@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createAgent } from './agent.ts';
 import type { ControllerApi } from './api-client.ts';
 import type { MigrationDriver } from './drivers/driver.ts';
-import { buildAgentServer, agentCaller } from './server.ts';
+import { buildAgentServer, agentCaller, controllerVerifier, verifierOf } from './server.ts';
 import { isScoreError, ScoreError } from '../errors/errors.ts';
 import type { VmTraffic } from '../api/contract.ts';
 
@@ -91,7 +91,7 @@ test('agent: a second migration of the same VM cannot start while one runs; fore
 
 test('agent HTTP API: token required, bad bodies are 400, decide works over real HTTP', async (t) => {
   const a = createAgent({ hypervisor: 'hv1', api: fakeApi([]), driver: driver() });
-  const app = buildAgentServer(a, 'secret');
+  const app = buildAgentServer(a, controllerVerifier(verifierOf('secret')));
   await app.listen({ host: '127.0.0.1', port: 0 });
   t.after(() => app.close());
   const addr = app.server.address();

@@ -1,4 +1,4 @@
-import type { CostMatrix, Host, Hypervisor, VmTraffic } from '../api/contract.ts';
+import type { AgentRegistered, CostMatrix, Host, Hypervisor, VmTraffic } from '../api/contract.ts';
 import { ScoreError, ERROR_CODES, type ErrorCode } from '../errors/errors.ts';
 
 /** The agent's view of the controller's northbound API (real HTTP, bearer token). */
@@ -6,7 +6,8 @@ export interface ControllerApi {
   vmTraffic(vm: string): Promise<VmTraffic>;
   costMatrix(): Promise<CostMatrix>;
   hypervisors(): Promise<Hypervisor[]>;
-  register(hypervisor: string, url: string): Promise<Hypervisor>;
+  /** answers with the verifier of the controller's calls to this agent (null: none configured) */
+  register(hypervisor: string, url: string): Promise<AgentRegistered>;
   migrationDone(vm: string, hypervisor: string, migrationId: string, port?: number): Promise<Host>;
 }
 

@@ -5,23 +5,49 @@ import { AgentCostBody, AgentDecideBody, type AgentDecide, type AgentDecideResul
 import { ScoreError, isScoreError, type ErrorCode } from '../errors/errors.ts';
 import type { Agent } from './agent.ts';
 
-/** The agent's own small HTTP API, called by the controller's orchestrator (agent token). */
+/** The agent's own small HTTP API, called by the controller's orchestrator (controller credential). */
 const STATUS: Partial<Record<ErrorCode, number>> = { UNKNOWN_VM: 404, MIGRATION_IN_PROGRESS: 409, API_BAD_REQUEST: 400, API_UNAUTHORIZED: 401, AGENT_UNREACHABLE: 502, NO_PATH: 422 };
 
-/** Compares digests, so neither the token's bytes nor its length leak through timing. */
-function sameToken(given: string, expected: string): boolean {
-  const digest = (x: string): Buffer => createHash('sha256').update(x).digest();
-  return timingSafeEqual(digest(given), digest(expected));
+const digest = (x: string): Buffer => createHash('sha256').update(x, 'utf8').digest();
+
+/**
+ * How an agent recognises the controller's calls: it holds only the SHA-256 of the token the
+ * controller sends to this hypervisor (src/api/identity.ts), learnt when it registers, so nothing
+ * it holds opens another agent. Until then it accepts no one.
+ */
+export interface ControllerVerifier {
+  /** hex SHA-256 of the controller's token for this hypervisor */
+  set(sha256hex: string): void;
+  accepts(token: string): boolean;
 }
 
-export function buildAgentServer(agent: Agent, token: string): FastifyInstance {
+export function controllerVerifier(sha256hex?: string): ControllerVerifier {
+  let expected: Buffer | null = null;
+  const v: ControllerVerifier = {
+    set(hex) {
+      if (!/^[0-9a-f]{64}$/i.test(hex)) throw new ScoreError('API_BAD_REQUEST', 'the controller verifier must be 64 hex digits (SHA-256)');
+      expected = Buffer.from(hex, 'hex');
+    },
+    // Digests on both sides: neither the token's bytes nor its length leak through timing.
+    accepts: (token) => expected !== null && timingSafeEqual(digest(token), expected),
+  };
+  if (sha256hex !== undefined) v.set(sha256hex);
+  return v;
+}
+
+/** The verifier of a known token (tests, and set-ups that configure both sides by hand). */
+export function verifierOf(token: string): string {
+  return digest(token).toString('hex');
+}
+
+export function buildAgentServer(agent: Agent, controller: ControllerVerifier): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 16 * 1024 }).withTypeProvider<TypeBoxTypeProvider>();
   // TypeBox's own checker, as the controller's API uses: no AJV compile per agent at start-up.
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
   app.addHook('onRequest', (req, _reply, next) => {
     const h = req.headers.authorization ?? '';
-    if (req.url !== '/agent/v1/health' && (!h.startsWith('Bearer ') || !sameToken(h.slice(7), token))) {
-      next(new ScoreError('API_UNAUTHORIZED', 'a valid agent token is required'));
+    if (req.url !== '/agent/v1/health' && (!h.startsWith('Bearer ') || !controller.accepts(h.slice(7)))) {
+      next(new ScoreError('API_UNAUTHORIZED', "only the controller's credential for this hypervisor is accepted"));
       return;
     }
     next();
@@ -43,14 +69,22 @@ export function buildAgentServer(agent: Agent, token: string): FastifyInstance {
   return app;
 }
 
-/** The orchestrator's side: POST to an agent's /agent/v1/decide. */
-export function agentCaller(token: string, timeoutMs = 30_000): (url: string, body: AgentDecide) => Promise<AgentDecideResult> {
-  return async (url, body) => {
+/**
+ * The orchestrator's side: POST to an agent's /agent/v1/decide. `token` is one token for every
+ * agent, or the controller credential's token per hypervisor (ControllerCredential.tokenFor).
+ */
+export function agentCaller(
+  token: string | ((hypervisor: string) => string),
+  timeoutMs = 30_000,
+): (url: string, body: AgentDecide, hypervisor?: string) => Promise<AgentDecideResult> {
+  return async (url, body, hypervisor) => {
+    if (typeof token !== 'string' && hypervisor === undefined) throw new ScoreError('INTERNAL', `agent call to ${url} without the hypervisor its token is for`);
+    const bearer = typeof token === 'string' ? token : token(hypervisor!);
     let res: Response;
     try {
       res = await fetch(`${url}/agent/v1/decide`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
       });

@@ -188,6 +188,12 @@ export const AgentRegisterBody = Type.Object(
   { additionalProperties: false },
 );
 
+/** The register answer: the hypervisor, and how its agent recognises the controller's calls. */
+export const AgentRegisteredDto = Type.Object({
+  ...HypervisorDto.properties,
+  controllerCall: Type.Union([Type.Object({ sha256: Type.String({ description: "hex SHA-256 of the token the controller sends to this hypervisor's agent" }) }), Type.Null()]),
+});
+
 export const MigrationDoneBody = Type.Object(
   {
     vm: Type.String({ minLength: 1, maxLength: 64 }),
@@ -256,6 +262,7 @@ export type NorthEvent = Static<typeof NorthEventDto>;
 export type AgentDecide = Static<typeof AgentDecideBody>;
 export type AgentDecideResult = Static<typeof AgentDecideDto>;
 export type AgentCost = Static<typeof AgentCostDto>;
+export type AgentRegistered = Static<typeof AgentRegisteredDto>;
 export type Decision = Static<typeof DecisionDto>;
 export type PlanReview = Static<typeof PlanReviewDto>;
 export type PlanVerdict = 'approve' | 'skip';
@@ -287,8 +294,12 @@ export interface ControllerService {
   subscribe(listener: (e: NorthEvent) => void): () => void;
 }
 
-/** Tokens: agents and operators have distinct ones; operator endpoints refuse an agent token. */
+/**
+ * Tokens: the operator's, and optionally one agent token shared by every hypervisor (test set-ups
+ * only, behind an explicit opt-in). Agents normally hold per-hypervisor credentials instead
+ * (src/api/credential-store.ts).
+ */
 export interface ApiTokens {
   readonly operator: string;
-  readonly agent: string;
+  readonly agent?: string;
 }

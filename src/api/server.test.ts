@@ -383,7 +383,7 @@ describe('northbound API over inject', () => {
   let app: ApiServer;
   before(async () => {
     svc = new FakeService();
-    app = buildApiServer({ service: svc, tokens: TOKENS });
+    app = buildApiServer({ service: svc, tokens: TOKENS, allowSharedAgentToken: true });
     await app.ready();
   });
   after(() => app.close());
@@ -477,6 +477,11 @@ describe('northbound API over inject', () => {
       ['GET', `${P}/events`],
       ['GET', `${P}/health`],
       ['GET', `${P}/openapi.json`],
+      // the credential routes, tested in identity.test.ts
+      ['GET', `${P}/credentials`],
+      ['POST', `${P}/credentials`],
+      ['POST', `${P}/credentials/{id}/revoke`],
+      ['GET', `${P}/audit/refusals`],
     ];
     const expected = routes.map(([m, u]): [string, string] => [m.toLowerCase(), u.replace('/vms/vm1/', '/vms/{vm}/').replace('/links/t1-a1', '/links/{link}').replace('/layers/2', '/layers/{layer}').replace('/migrations/p1/', '/migrations/{id}/')]);
     for (const [method, path] of expected) {
@@ -704,7 +709,7 @@ describe('server-sent events over a real socket', () => {
   let base: string;
   before(async () => {
     svc = new FakeService();
-    app = buildApiServer({ service: svc, tokens: TOKENS, heartbeatMs: 100 });
+    app = buildApiServer({ service: svc, tokens: TOKENS, allowSharedAgentToken: true, heartbeatMs: 100 });
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}${P}`;
   });
@@ -770,7 +775,7 @@ describe('server-sent events over a real socket', () => {
 
   test('close() ends open streams instead of waiting for the clients', async () => {
     const svc2 = new FakeService();
-    const app2 = buildApiServer({ service: svc2, tokens: TOKENS });
+    const app2 = buildApiServer({ service: svc2, tokens: TOKENS, allowSharedAgentToken: true });
     await app2.listen({ host: '127.0.0.1', port: 0 });
     const url = `http://127.0.0.1:${(app2.server.address() as AddressInfo).port}${P}/events`;
     const res = await fetch(url, { headers: AG });
@@ -791,7 +796,7 @@ const FUZZ_RUNS = 6000;
 describe('fuzz: no input makes the server fail', () => {
   test('thousands of random requests with valid tokens never get a 500', async () => {
     const svc = new FakeService();
-    const app = buildApiServer({ service: svc, tokens: TOKENS });
+    const app = buildApiServer({ service: svc, tokens: TOKENS, allowSharedAgentToken: true });
     await app.ready();
     // Mostly each route with its own method, so requests get past routing into validation and
     // the handlers; the rest pair any method with any path.

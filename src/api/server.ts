@@ -12,6 +12,7 @@ import { TypeBoxValidatorCompiler, type FastifyPluginCallbackTypebox, type TypeB
 import { Type, type TSchema } from 'typebox';
 import {
   AgentRegisterBody,
+  AgentRegisteredDto,
   CostDto,
   CostMatrixDto,
   ErrorBody,
@@ -30,7 +31,10 @@ import {
   type ApiTokens,
   type ControllerService,
 } from './contract.ts';
-import { allows, bearerToken, createAuthenticator, type Access } from './auth.ts';
+import { allows, bearerToken, createAuthenticator, type Access, type Principal } from './auth.ts';
+import { memoryCredentialStore, type CredentialStore } from './credential-store.ts';
+import { checkMigrationDone, checkRegister, refusalLog, type ControllerCredential, type Refusal, type RefusalLog } from './identity.ts';
+import { credentialRoutes } from './routes/credentials.ts';
 import { errorPayload, toHttpFailure } from './http-errors.ts';
 import { NORTH_EVENT_TYPES, openEventStream } from './sse.ts';
 import { ScoreError } from '../errors/errors.ts';
@@ -42,6 +46,12 @@ declare module 'fastify' {
     access?: Access;
     /** accept `?token=` besides the Authorization header (EventSource cannot set headers) */
     queryToken?: boolean;
+  }
+  interface FastifyRequest {
+    /** who sent the request, once authenticated (null on public routes) */
+    principal: Principal | null;
+    /** the credential's name for audit lines, also for a revoked one */
+    credentialName: string | null;
   }
 }
 
@@ -59,6 +69,16 @@ export interface ApiServerOptions {
   readonly metrics?: ApiMetrics;
   /** serve the dashboard's built files from this folder at /dashboard/ (and redirect / there) */
   readonly web?: { readonly dir: string };
+  /** per-hypervisor agent credentials (default: a fresh in-memory store) */
+  readonly credentials?: CredentialStore;
+  /** accept `tokens.agent` as an agent that may act as any hypervisor: test set-ups only */
+  readonly allowSharedAgentToken?: boolean;
+  /** the controller's credential for calling agents; registering agents learn its verifier */
+  readonly controllerCredential?: ControllerCredential;
+  /** where refused requests (403, revoked credentials) go (default: kept in memory) */
+  readonly refusals?: RefusalLog;
+  /** ms since epoch for audit lines (default Date.now) */
+  readonly now?: () => number;
 }
 
 /** What the API needs from a metrics registry; kept free of prom-client so the API does not depend on it. */
@@ -134,9 +154,17 @@ export function redactUrl(url: string): string {
  */
 export function buildApiServer(options: ApiServerOptions): ApiServer {
   const { service } = options;
-  const authenticate = createAuthenticator(options.tokens);
+  const credentials = options.credentials ?? memoryCredentialStore();
+  const refusals = options.refusals ?? refusalLog();
+  const now = options.now ?? Date.now;
+  const authenticate = createAuthenticator({ tokens: options.tokens, credentials, ...(options.allowSharedAgentToken !== undefined ? { allowSharedAgentToken: options.allowSharedAgentToken } : {}) });
   const heartbeatMs = options.heartbeatMs ?? 15_000;
-  const streams = new Set<() => void>();
+  // open event streams, with the id of the credential that opened each (null: operator, shared)
+  const streams = new Map<() => void, string | null>();
+  // Revocation takes effect at once: the revoked credential's open streams end now.
+  const unwatchRevocations = credentials.onRevoke((c) => {
+    for (const [close, id] of [...streams]) if (id === c.id) close();
+  });
 
   const base = Fastify({
     logger: options.logger === true ? { serializers: { req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url) }) } } : false,
@@ -169,9 +197,15 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
     void jsonParser(req, typeof body === 'string' ? body : body.toString('utf8'), done);
   });
 
+  base.decorateRequest('principal', null);
+  base.decorateRequest('credentialName', null);
+
   base.setErrorHandler((err, req, reply) => {
     const failure = toHttpFailure(err);
     if (failure.internal) req.log.error({ err }, 'request failed');
+    if (req.credentialName !== null && (failure.status === 403 || failure.body.error.code === 'CREDENTIAL_REVOKED')) {
+      refusals.record({ kind: 'refusal', at: now(), credential: req.credentialName, code: failure.body.error.code as Refusal['code'], method: req.method, route: req.routeOptions.url ?? '', message: failure.body.error.message });
+    }
     if (failure.status === 401) void reply.header('www-authenticate', 'Bearer realm="s-core"');
     return reply.code(failure.status).send(failure.body);
   });
@@ -192,7 +226,15 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
       const q = (req.query as Record<string, unknown> | undefined)?.token;
       if (typeof q === 'string') token = q;
     }
-    const verdict = allows(access, authenticate(token));
+    const auth = authenticate(token);
+    if (auth !== null && 'revoked' in auth) {
+      req.credentialName = `${auth.revoked.hypervisor}/${auth.revoked.id}`;
+      done(new ScoreError('CREDENTIAL_REVOKED', `credential ${auth.revoked.id} was revoked`, { credential: auth.revoked.id }));
+      return;
+    }
+    req.principal = auth?.principal ?? null;
+    req.credentialName = auth?.principal.name ?? null;
+    const verdict = allows(access, req.principal?.role ?? null);
     if (verdict === 'unauthenticated') done(new ScoreError('API_UNAUTHORIZED', 'a valid token is required (Authorization: Bearer <token>)'));
     else if (verdict === 'forbidden') done(new ScoreError('API_FORBIDDEN', `${req.method} ${req.routeOptions.url ?? ''} needs the operator token`));
     else done();
@@ -210,7 +252,8 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
 
   // Open event streams keep their sockets busy, so server.close() would wait for clients forever.
   base.addHook('preClose', (done) => {
-    for (const close of [...streams]) close();
+    unwatchRevocations();
+    for (const close of [...streams.keys()]) close();
     done();
   });
 
@@ -392,12 +435,21 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
       {
         config: agent,
         schema: {
-          ...meta({ tag: 'agents', summary: "Register a hypervisor's agent URL", access: 'agent', description: 'The controller calls POST <url>/agent/v1/decide and /agent/v1/cost on it.' }),
+          ...meta({
+            tag: 'agents',
+            summary: "Register a hypervisor's agent URL",
+            access: 'agent',
+            description: "The controller calls POST <url>/agent/v1/decide and /agent/v1/cost on it. An agent credential registers only its own hypervisor (else 403 AGENT_IDENTITY_MISMATCH). The answer's controllerCall.sha256 is how the agent recognises the controller's calls.",
+          }),
           body: AgentRegisterBody,
-          response: ok(HypervisorDto),
+          response: ok(AgentRegisteredDto),
         },
       },
-      (req) => service.registerAgent(req.body.hypervisor, req.body.url),
+      (req) => {
+        if (req.principal !== null) checkRegister(req.principal, req.body.hypervisor);
+        const hv = service.registerAgent(req.body.hypervisor, req.body.url);
+        return { ...hv, controllerCall: options.controllerCredential !== undefined ? { sha256: options.controllerCredential.verifierFor(hv.name) } : null };
+      },
     );
 
     api.post(
@@ -405,12 +457,20 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
       {
         config: agent,
         schema: {
-          ...meta({ tag: 'agents', summary: 'A migration finished: the VM now runs on this hypervisor', access: 'agent' }),
+          ...meta({
+            tag: 'agents',
+            summary: 'A migration finished: the VM now runs on this hypervisor',
+            access: 'agent',
+            description: "An agent credential reports only VMs on its hypervisor or in a running migration from or to it (else 403 AGENT_VM_NOT_OURS).",
+          }),
           body: MigrationDoneBody,
           response: ok(HostDto),
         },
       },
-      (req) => service.migrationDone(req.body.vm, req.body.hypervisor, req.body.migrationId, req.body.port),
+      (req) => {
+        if (req.principal !== null) checkMigrationDone(req.principal, req.body.vm, { hosts: service.hosts(), migrations: service.migrations() });
+        return service.migrationDone(req.body.vm, req.body.hypervisor, req.body.migrationId, req.body.port);
+      },
     );
 
     api.get(
@@ -448,7 +508,7 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
           types = new Set(wanted);
         }
         const close = openEventStream(reply, service, types, { heartbeatMs, maxBufferedBytes: SSE_MAX_BUFFERED_BYTES });
-        streams.add(close);
+        streams.set(close, req.principal?.role === 'agent' ? (req.principal.credential?.id ?? null) : null);
         reply.raw.once('close', () => streams.delete(close));
       },
     );
@@ -456,6 +516,7 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
     done();
   };
   void app.register(routes, { prefix: API_PREFIX });
+  void app.register(credentialRoutes({ credentials, refusals }), { prefix: API_PREFIX });
 
   if (metrics !== undefined) {
     const access = metrics.access ?? 'agent';

@@ -44,6 +44,11 @@ export const ERROR_CODES = {
   NO_AGENT: 'no agent is registered for this hypervisor',
   UNKNOWN_MIGRATION: 'no migration record with this id',
   PLAN_NOT_PENDING: 'the record is not a planned action awaiting approval (not planned, already reviewed, superseded, or nothing to move)',
+  AGENT_IDENTITY_MISMATCH: "an agent credential was used for another hypervisor than the one it is bound to",
+  AGENT_VM_NOT_OURS: 'an agent reported a migration of a VM that is neither on its hypervisor nor in a running migration from or to it',
+  CREDENTIAL_REVOKED: 'the credential was revoked',
+  UNKNOWN_CREDENTIAL: 'no credential with this id',
+  SHARED_AGENT_TOKEN_DISABLED: 'a shared agent token was configured without the explicit opt-in for test set-ups',
   WEB_NOT_BUILT: 'the dashboard bundle has not been built (npm run build:web)',
   // Emulation and system
   EMULATION_NOT_ROOT: 'the emulated data centre needs root',

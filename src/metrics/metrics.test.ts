@@ -139,7 +139,8 @@ test('GET /metrics on a live stack: Prometheus text, token required, counters mo
     }
   })();
   const agents: RunningAgent[] = [];
-  const scrape = async (token: string | null = stack.tokens.agent) => fetch(`${stack.apiUrl}/metrics`, token === null ? {} : { headers: { authorization: `Bearer ${token}` } });
+  const agentToken = await stack.issueAgentToken(model.scenario.hypervisors[0]!.id);
+  const scrape = async (token: string | null = agentToken) => fetch(`${stack.apiUrl}/metrics`, token === null ? {} : { headers: { authorization: `Bearer ${token}` } });
   const read = async () => {
     const res = await scrape();
     assert.equal(res.status, 200);
@@ -160,8 +161,8 @@ test('GET /metrics on a live stack: Prometheus text, token required, counters mo
 
     sim.bootVms();
     await clock.sleep(4000);
-    for (const h of model.scenario.hypervisors) agents.push(await startAgent({ hypervisor: h.id, apiUrl: stack.apiUrl, token: stack.tokens.agent, driver: simDriver(sim) }));
-    assert.equal((await fetch(`${stack.apiUrl}/api/v1/no/such/route/4711`, { headers: { authorization: `Bearer ${stack.tokens.agent}` } })).status, 404);
+    for (const h of model.scenario.hypervisors) agents.push(await startAgent({ hypervisor: h.id, apiUrl: stack.apiUrl, token: await stack.issueAgentToken(h.id), driver: simDriver(sim) }));
+    assert.equal((await fetch(`${stack.apiUrl}/api/v1/no/such/route/4711`, { headers: { authorization: `Bearer ${agentToken}` } })).status, 404);
 
     const before = await read();
     assert.equal(valueOf(before, 'score_switches_connected'), model.scenario.switches.length + model.scenario.hypervisors.length);

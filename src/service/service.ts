@@ -28,8 +28,8 @@ export interface ServiceOptions {
   readonly defaultCapacity?: number;
   /** relative tolerance under which measured rates count as equal (default 0.05) */
   readonly rateTolerance?: number;
-  /** calls an agent's /agent/v1/decide */
-  readonly callAgent: (url: string, body: AgentDecide) => Promise<AgentDecideResult>;
+  /** calls an agent's /agent/v1/decide; `hypervisor` is whose agent it is (its call token depends on it) */
+  readonly callAgent: (url: string, body: AgentDecide, hypervisor: string) => Promise<AgentDecideResult>;
   readonly settleMs?: number;
   readonly confirmMs?: number;
   readonly historyLimit?: number;
@@ -130,7 +130,7 @@ export function createService(o: ServiceOptions): Service {
     decide(hypervisor, body) {
       const url = agents.get(hypervisor);
       if (url === undefined) throw new ScoreError('NO_AGENT', `no agent is registered for hypervisor ${hypervisor}`, { hypervisor });
-      return o.callAgent(url, body);
+      return o.callAgent(url, body, hypervisor);
     },
   });
 

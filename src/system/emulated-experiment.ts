@@ -126,7 +126,7 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
     // one full rate window (5 s) before the first decision, so rates are averages, not single seconds
     await new Promise((r) => setTimeout(r, 5000));
     for (const h of o.model.scenario.hypervisors) {
-      agents.push(spawnAgent({ hypervisor: h.id, apiUrl: stack.apiUrl, token: stack.tokens.agent, prefix: dc.prefix, scenarioFile: o.file }));
+      agents.push(spawnAgent({ hypervisor: h.id, apiUrl: stack.apiUrl, token: await stack.issueAgentToken(h.id), prefix: dc.prefix, scenarioFile: o.file }));
     }
     await until(() => stack.service.hypervisors().every((h) => h.agent !== null), 60_000, 'every agent process registering');
     o.onReady?.(stack, dc);

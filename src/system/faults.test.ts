@@ -35,7 +35,7 @@ async function system(o: { clock: VirtualClock; sim: SimDataPlane; driverFor: (h
     async boot() {
       o.sim.bootVms();
       await o.clock.sleep(4000);
-      for (const h of model.scenario.hypervisors) agents.set(h.id, await startAgent({ hypervisor: h.id, apiUrl: stack.apiUrl, token: stack.tokens.agent, driver: o.driverFor(h.id, agents) }));
+      for (const h of model.scenario.hypervisors) agents.set(h.id, await startAgent({ hypervisor: h.id, apiUrl: stack.apiUrl, token: await stack.issueAgentToken(h.id), driver: o.driverFor(h.id, agents) }));
     },
     async run(policy: 'round-robin' | 'load-aware') {
       stack.service.startOrchestration({ policy });

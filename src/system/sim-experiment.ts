@@ -78,7 +78,7 @@ export async function startSimExperiment(o: SimExperimentOptions): Promise<SimEx
     sim.bootVms();
     await clock.sleep(o.warmupMs ?? 5000);
     for (const h of o.model.scenario.hypervisors) {
-      agents.push(await startAgent({ hypervisor: h.id, apiUrl: running.apiUrl, token: running.tokens.agent, driver: simDriver(sim) }));
+      agents.push(await startAgent({ hypervisor: h.id, apiUrl: running.apiUrl, token: await running.issueAgentToken(h.id), driver: simDriver(sim) }));
     }
   } catch (e) {
     await stop();

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Model } from '../scenario/model.ts';
 import { scenarioDpids } from '../scenario/dpids.ts';
@@ -12,7 +13,9 @@ import type { DataPlane } from '../runtime/dataplane.ts';
 import { describeEvent, type Controller, type ControllerEvent } from '../controller/controller.ts';
 import { createAgent, type Agent } from '../agent/agent.ts';
 import { controllerApi } from '../agent/api-client.ts';
-import { agentCaller, buildAgentServer } from '../agent/server.ts';
+import { agentCaller, buildAgentServer, controllerVerifier } from '../agent/server.ts';
+import { memoryCredentialStore, type CredentialStore } from '../api/credential-store.ts';
+import { controllerCredential, refusalLog, type ControllerCredential, type Refusal, type RefusalLog } from '../api/identity.ts';
 import type { Access } from '../api/auth.ts';
 import { createStackMetrics, type StackMetrics } from '../metrics/metrics.ts';
 import { DASHBOARD_PATH, DEFAULT_WEB_DIR } from '../web/static.ts';
@@ -49,6 +52,16 @@ export interface StackOptions {
   readonly metricsAccess?: Access;
   /** the dashboard's built files (default dist/web; null: no dashboard) */
   readonly webDir?: string | null;
+  /** accept `tokens.agent` as one token for every hypervisor: test set-ups only (warns at start) */
+  readonly allowSharedAgentToken?: boolean;
+  /** per-hypervisor agent credentials (default: in memory) */
+  readonly credentials?: CredentialStore;
+  /** the key the controller derives its per-agent call tokens from (default: random) */
+  readonly controllerKey?: Uint8Array;
+  /** a refused request (403, revoked credential); it is also appended to the audit file */
+  readonly onRefusal?: (r: Refusal) => void;
+  /** start-up warnings (default: console.warn) */
+  readonly onWarning?: (message: string) => void;
 }
 
 export interface Stack {
@@ -61,18 +74,37 @@ export interface Stack {
   readonly tokens: ApiTokens;
   /** this stack's Prometheus registry (also served at GET /metrics) */
   readonly metrics: StackMetrics;
+  readonly credentials: CredentialStore;
+  readonly refusals: RefusalLog;
+  readonly controllerCredential: ControllerCredential;
+  /** issues a credential bound to this hypervisor and answers its token */
+  issueAgentToken(hypervisor: string): Promise<string>;
   stop(): Promise<void>;
 }
 
-export function newTokens(): ApiTokens {
-  return { operator: randomBytes(18).toString('base64url'), agent: randomBytes(18).toString('base64url') };
+/** A fresh operator token; with `sharedAgent`, also a shared agent token (test set-ups only). */
+export function newTokens(o: { sharedAgent?: boolean } = {}): ApiTokens {
+  return { operator: randomBytes(18).toString('base64url'), ...(o.sharedAgent === true ? { agent: randomBytes(18).toString('base64url') } : {}) };
 }
+
+export const SHARED_AGENT_TOKEN_WARNING =
+  'the shared agent token is enabled (--allow-shared-agent-token): any holder can act as any hypervisor. For test set-ups only; give each agent its own credential (score credentials issue).';
 
 export async function startStack(o: StackOptions): Promise<Stack> {
   const tokens = o.tokens ?? newTokens();
+  const credentials = o.credentials ?? memoryCredentialStore({ now: () => Date.now() });
+  const caller = controllerCredential(o.controllerKey);
+  const refusals = refusalLog({
+    sink: (r) => {
+      if (o.auditPath !== undefined) appendFileSync(o.auditPath, JSON.stringify(r) + '\n');
+      o.onRefusal?.(r);
+    },
+  });
+  if (tokens.agent !== undefined && o.allowSharedAgentToken === true) (o.onWarning ?? ((m: string) => console.warn(`WARN ${m}`)))(SHARED_AGENT_TOKEN_WARNING);
   const s = o.model?.scenario;
   const dpids = s ? scenarioDpids(s) : new Map<string, bigint>();
   let service: Service | null = null;
+  const callAgent = agentCaller((hv) => caller.tokenFor(hv));
   const metrics = createStackMetrics({ clock: o.clock });
   const runtime = await startRuntime({
     dataPlane: metrics.instrument(o.dataPlane),
@@ -103,7 +135,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     runtime,
     clock: o.clock,
     ...(o.model ? { vmNames: new Map([...o.model.vmInfo].map(([vm, i]) => [i.mac, vm])), capacities: o.model.capacity } : o.vmNames ? { vmNames: o.vmNames } : {}),
-    callAgent: metrics.timeDecisions(agentCaller(tokens.agent)),
+    callAgent: (url, body, hypervisor) => metrics.timeDecisions((u, b) => callAgent(u, b, hypervisor))(url, body),
     ...(o.settleMs !== undefined ? { settleMs: o.settleMs } : {}),
     ...(o.confirmMs !== undefined ? { confirmMs: o.confirmMs } : {}),
     ...(o.rateTolerance !== undefined ? { rateTolerance: o.rateTolerance } : {}),
@@ -111,7 +143,14 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     ...(o.auditPath !== undefined ? { audit: auditFile(o.auditPath) } : {}),
   });
   const unbind = metrics.bind({ runtime, service, dataPlane: o.dataPlane });
-  const api = buildApiServer({ service, tokens, metrics: { contentType: metrics.contentType, render: () => metrics.render(), apiRequest: (m, r, s) => metrics.apiRequest(m, r, s), ...(o.metricsAccess !== undefined ? { access: o.metricsAccess } : {}) }, ...(o.webDir === null ? {} : { web: { dir: o.webDir ?? DEFAULT_WEB_DIR } }) });
+  const api = buildApiServer({
+    service,
+    tokens,
+    credentials,
+    refusals,
+    controllerCredential: caller,
+    ...(o.allowSharedAgentToken !== undefined ? { allowSharedAgentToken: o.allowSharedAgentToken } : {}),
+    metrics: { contentType: metrics.contentType, render: () => metrics.render(), apiRequest: (m, r, s) => metrics.apiRequest(m, r, s), ...(o.metricsAccess !== undefined ? { access: o.metricsAccess } : {}) }, ...(o.webDir === null ? {} : { web: { dir: o.webDir ?? DEFAULT_WEB_DIR } }) });
   await api.listen({ host: o.apiHost ?? '127.0.0.1', port: o.apiPort ?? 0 });
   const addr = api.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
@@ -124,6 +163,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     dashboardUrl: `${apiUrl}${DASHBOARD_PATH}`,
     tokens,
     metrics,
+    credentials,
+    refusals,
+    controllerCredential: caller,
+    issueAgentToken: async (hypervisor) => (await credentials.issue(hypervisor)).token,
     async stop() {
       unbind();
       await api.close();
@@ -143,10 +186,19 @@ export interface RunningAgent {
 export async function startAgent(o: { hypervisor: string; apiUrl: string; token: string; driver: MigrationDriver; host?: string; port?: number }): Promise<RunningAgent> {
   const api = controllerApi(o.apiUrl, o.token);
   const agent = createAgent({ hypervisor: o.hypervisor, api, driver: o.driver });
-  const server = buildAgentServer(agent, o.token);
+  const verifier = controllerVerifier();
+  const server = buildAgentServer(agent, verifier);
   await server.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
   const addr = server.server.address();
   const url = `http://${o.host ?? '127.0.0.1'}:${typeof addr === 'object' && addr !== null ? addr.port : 0}`;
-  await api.register(o.hypervisor, url);
+  let registered;
+  try {
+    registered = await api.register(o.hypervisor, url);
+  } catch (e) {
+    await server.close();
+    throw e;
+  }
+  // Without it the agent accepts no caller: a controller that does not say how to recognise it.
+  if (registered.controllerCall !== null) verifier.set(registered.controllerCall.sha256);
   return { hypervisor: o.hypervisor, agent, url, stop: () => server.close() };
 }

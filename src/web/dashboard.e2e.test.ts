@@ -82,7 +82,7 @@ test('dashboard in headless Chromium: refused without the operator token, live t
     assert.match(await anon.locator('#refused-reason').innerText(), /401 API_UNAUTHORIZED/);
     assert.equal(await anon.locator('#topology [data-vm]').count(), 0);
     await anon.screenshot({ path: join(ARTIFACTS, '1-refused.png'), fullPage: true });
-    await anon.fill('#token', stack.tokens.agent);
+    await anon.fill('#token', await stack.issueAgentToken(model.scenario.hypervisors[0]!.id));
     await anon.click('#token-form button[type=submit]');
     await until('the agent token is refused with 403', async () => /403/.test(await anon.locator('#refused-reason').innerText()));
     assert.equal(await state(anon), 'refused');

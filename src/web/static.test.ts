@@ -7,7 +7,7 @@ import { buildApiServer, type ApiServer } from '../api/server.ts';
 import type { ControllerService } from '../api/contract.ts';
 import { buildWeb } from './build.ts';
 
-const TOKENS = { operator: 'operator-secret-0123456789', agent: 'agent-secret-abcdefghij' };
+const TOKENS = { operator: 'operator-secret-0123456789' };
 // The dashboard routes never reach the service; any call would be a bug.
 const service = new Proxy({} as ControllerService, {
   get: (_t, p) => () => {
