@@ -479,7 +479,6 @@ describe('northbound API over inject', () => {
       ['GET', `${P}/openapi.json`],
       // the credential routes, tested in identity.test.ts
       ['GET', `${P}/credentials`],
-      ['POST', `${P}/credentials`],
       ['POST', `${P}/credentials/{id}/revoke`],
       ['GET', `${P}/audit/refusals`],
     ];

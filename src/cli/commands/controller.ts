@@ -33,6 +33,8 @@ export interface ControllerRunOptions {
   readonly apiHost?: string;
   readonly apiPort?: number;
   readonly tokens?: ApiTokens;
+  /** accept `tokens.agent` as one token for every hypervisor (test set-ups only; warns) */
+  readonly allowSharedAgentToken?: boolean;
   /** audit log file (JSON lines), kept across restarts */
   readonly auditPath?: string;
 }
@@ -89,6 +91,9 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
     apiPort: o.apiPort ?? 0,
     ...(o.tokens ? { tokens: o.tokens } : {}),
     ...(o.auditPath ? { auditPath: o.auditPath } : {}),
+    ...(o.allowSharedAgentToken === true ? { allowSharedAgentToken: true } : {}),
+    onWarning: (m) => line(`WARN ${m}`),
+    onRefusal: (r) => line(`WARN refused ${r.method} ${r.route} for ${r.credential}: ${r.code} ${r.message}`),
     onEvent: (_e, text) => line(text),
     onError: (message, err) => line(`WARN ${message}: ${err instanceof ScoreError ? `${err.code} ${err.message}` : String(err)}`),
     onPoll: (c) => {
@@ -141,6 +146,7 @@ interface CliOptions {
   apiHost: string;
   apiPort: string;
   audit?: string;
+  allowSharedAgentToken?: boolean;
 }
 
 function readPem(option: string, path: string): string {
@@ -167,6 +173,7 @@ export function registerController(program: Command): void {
     .option('--api-host <address>', 'northbound API address', '127.0.0.1')
     .option('--api-port <port>', 'northbound API port', '8080')
     .option('--audit <file>', 'keep the orchestration audit log in this file (JSON lines), restored at start')
+    .option('--allow-shared-agent-token', 'test set-ups only: also accept one agent token (SCORE_AGENT_TOKEN) for every hypervisor')
     .action(async (opts: CliOptions) => {
       const port = parseNumberOption('--port', opts.port, 0) as number;
       if (!Number.isInteger(port) || port > 65535) throw new ScoreError('CLI_USAGE', `--port: expected 0-65535, got "${opts.port}"`);
@@ -182,9 +189,14 @@ export function registerController(program: Command): void {
             }
           : undefined;
       const apiPort = parseNumberOption('--api-port', opts.apiPort, 0) as number;
-      // tokens from the environment (so agents can be given theirs), else fresh ones printed once
-      const envTokens = process.env.SCORE_OPERATOR_TOKEN && process.env.SCORE_AGENT_TOKEN ? { operator: process.env.SCORE_OPERATOR_TOKEN, agent: process.env.SCORE_AGENT_TOKEN } : undefined;
-      const tokens = envTokens ?? newTokens();
+      // The operator token from the environment, else a fresh one printed once. Agents get their
+      // own credentials (score credentials issue); a shared agent token only on explicit request.
+      const shared = opts.allowSharedAgentToken === true;
+      const envAgent = process.env.SCORE_AGENT_TOKEN;
+      if (!shared && envAgent) throw new ScoreError('SHARED_AGENT_TOKEN_DISABLED', 'SCORE_AGENT_TOKEN is set: a shared agent token needs --allow-shared-agent-token (test set-ups only); agents normally get their own credential from `score credentials issue <hypervisor>`');
+      const fresh = newTokens({ sharedAgent: shared });
+      const envOperator = process.env.SCORE_OPERATOR_TOKEN;
+      const tokens = { operator: envOperator || fresh.operator, ...(shared ? { agent: envAgent || fresh.agent! } : {}) };
       const running = await startController({
         port,
         host: opts.host,
@@ -196,11 +208,14 @@ export function registerController(program: Command): void {
         apiHost: opts.apiHost,
         apiPort,
         tokens,
+        ...(shared ? { allowSharedAgentToken: true } : {}),
         ...(opts.audit ? { auditPath: opts.audit } : {}),
       });
       console.log(`${stamp()} S-CORE controller up: OpenFlow on port ${running.port}, API at ${running.stack.apiUrl}/api/v1; Ctrl-C stops`);
       console.log(`${stamp()} dashboard at ${running.stack.dashboardUrl} (it asks for the operator token)`);
-      if (envTokens === undefined) console.log(`${stamp()} tokens (set SCORE_OPERATOR_TOKEN and SCORE_AGENT_TOKEN to choose them): operator ${tokens.operator}  agent ${tokens.agent}`);
+      if (!envOperator) console.log(`${stamp()} operator token (set SCORE_OPERATOR_TOKEN to choose it): ${tokens.operator}`);
+      if (shared && !envAgent) console.log(`${stamp()} shared agent token (test set-ups only): ${tokens.agent}`);
+      console.log(`${stamp()} agents need their own credential: score credentials issue <hypervisor> --controller ${running.stack.apiUrl}`);
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
