@@ -16,7 +16,7 @@ import { controllerApi } from '../agent/api-client.ts';
 import { agentCaller, buildAgentServer, controllerVerifier } from '../agent/server.ts';
 import { memoryCredentialStore, type CredentialStore } from '../api/credential-store.ts';
 import { controllerCredential, refusalLog, type ControllerCredential, type Refusal, type RefusalLog } from '../api/identity.ts';
-import type { Access } from '../api/auth.ts';
+import { createAuthenticator, type Access } from '../api/auth.ts';
 import { createStackMetrics, type StackMetrics } from '../metrics/metrics.ts';
 import { DASHBOARD_PATH, DEFAULT_WEB_DIR } from '../web/static.ts';
 import type { MigrationDriver } from '../agent/drivers/driver.ts';
@@ -92,6 +92,8 @@ export const SHARED_AGENT_TOKEN_WARNING =
 
 export async function startStack(o: StackOptions): Promise<Stack> {
   const tokens = o.tokens ?? newTokens();
+  // Bad or unauthorised tokens fail here, before anything is started.
+  createAuthenticator({ tokens, ...(o.allowSharedAgentToken !== undefined ? { allowSharedAgentToken: o.allowSharedAgentToken } : {}) });
   const credentials = o.credentials ?? memoryCredentialStore({ now: () => Date.now() });
   const caller = controllerCredential(o.controllerKey);
   const refusals = refusalLog({

@@ -1,0 +1,228 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadScenarioFile } from '../scenario/load.ts';
+import { createSimDataPlane } from '../dataplane/sim.ts';
+import { virtualClock } from '../runtime/clock.ts';
+import { simDriver } from '../agent/drivers/sim.ts';
+import { agentCaller } from '../agent/server.ts';
+import { startAgent, startStack, type RunningAgent } from './stack.ts';
+import { credentialsClient, formatCredentials } from '../cli/commands/credentials.ts';
+import { auditFile } from '../service/audit-file.ts';
+import { startController } from '../cli/commands/controller.ts';
+import { isScoreError } from '../errors/errors.ts';
+import type { AgentRegistered, Host } from '../api/contract.ts';
+import type { Refusal } from '../api/identity.ts';
+
+/**
+ * Per-hypervisor identity through the real servers: the controller's API and the agents' APIs
+ * listen on loopback sockets, every call below is a real HTTP request.
+ */
+test('per-hypervisor credentials: an agent acts only as itself, the controller alone calls agents, revocation is immediate', async (t) => {
+  const { model } = loadScenarioFile('paper');
+  const clock = virtualClock();
+  const sim = createSimDataPlane({ model, clock, stepMs: 250 });
+  const dir = mkdtempSync(join(tmpdir(), 'score-identity-'));
+  const auditPath = join(dir, 'audit.jsonl');
+  const logged: Refusal[] = [];
+  const stack = await startStack({ model, dataPlane: sim.dataPlane, clock, webDir: null, auditPath, onRefusal: (r) => logged.push(r) });
+  let pumping = true;
+  const pump = (async () => {
+    while (pumping) {
+      await clock.advance(250);
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  const agents: RunningAgent[] = [];
+  t.after(async () => {
+    pumping = false;
+    await pump;
+    await Promise.all(agents.map((a) => a.stop()));
+    await stack.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const api = `${stack.apiUrl}/api/v1`;
+  const call = async (token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> => {
+    const res = await fetch(`${api}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    return { status: res.status, json: await res.json() };
+  };
+  const code = (r: { json: unknown }): string | undefined => (r.json as { error?: { code: string } }).error?.code;
+
+  sim.bootVms();
+  await clock.sleep(4000);
+  const hosts = stack.service.hosts();
+  const vmOn = (hv: string): Host => {
+    const h = hosts.find((x) => x.hypervisor === hv);
+    assert.ok(h, `a VM on ${hv}`);
+    return h;
+  };
+
+  // --- the operator issues one credential per hypervisor over the API (the CLI's client)
+  const operator = credentialsClient(stack.apiUrl, stack.tokens.operator);
+  const issued = new Map<string, { id: string; token: string }>();
+  for (const hv of ['hv16', 'hv17', 'hv18']) {
+    const r = await operator.issue(hv);
+    assert.equal(r.credential.hypervisor, hv);
+    assert.match(r.token, /^cred-[0-9a-f]{12}\./);
+    issued.set(hv, { id: r.credential.id, token: r.token });
+  }
+  const tok = (hv: string): string => issued.get(hv)!.token;
+  const listed = await operator.list();
+  assert.deepEqual(listed.map((c) => [c.hypervisor, c.revokedAt]), [['hv16', null], ['hv17', null], ['hv18', null]]);
+  assert.ok(!JSON.stringify(listed).includes(tok('hv16').split('.')[1]!), 'the list never shows a secret');
+  assert.equal(formatCredentials(listed).length, 3);
+
+  // --- hv16 registers as itself, but not as hv17
+  const asOther = await call(tok('hv16'), 'POST', '/agents/register', { hypervisor: 'hv17', url: 'http://127.0.0.1:9' });
+  assert.equal(asOther.status, 403);
+  assert.equal(code(asOther), 'AGENT_IDENTITY_MISMATCH');
+  assert.equal(stack.service.hypervisors().find((h) => h.name === 'hv17')?.agent, null, 'hv17 has no agent URL after the refusal');
+
+  // --- hv16 cannot report a migration of a VM on hv18 (towards itself or anywhere)
+  const stolen = vmOn('hv18');
+  for (const target of ['hv16', 'hv19']) {
+    const r = await call(tok('hv16'), 'POST', '/agents/migration-done', { vm: stolen.vm, hypervisor: target, migrationId: 'forged', port: 9 });
+    assert.equal(r.status, 403);
+    assert.equal(code(r), 'AGENT_VM_NOT_OURS');
+  }
+  assert.equal(stack.service.hosts().find((h) => h.vm === stolen.vm)?.hypervisor, 'hv18', 'the VM is still where it was');
+  // its own VM it may report (no port: nothing moves, the answer is where the network sees it)
+  const own = await call(tok('hv16'), 'POST', '/agents/migration-done', { vm: vmOn('hv16').vm, hypervisor: 'hv16' });
+  assert.equal(own.status, 200);
+
+  // --- hv16 reads what an agent needs, and no operator route
+  for (const path of ['/hypervisors', '/paths/matrix', `/vms/${vmOn('hv16').vm}/traffic`]) assert.equal((await call(tok('hv16'), 'GET', path)).status, 200, path);
+  const operatorRoutes: [string, string, unknown?][] = [
+    ['GET', '/migrations'],
+    ['GET', '/orchestration'],
+    ['POST', '/orchestration/start', { policy: 'load-aware' }],
+    ['PUT', '/weights/layers/1', { weight: 5 }],
+    ['GET', '/credentials'],
+    ['POST', '/credentials', { hypervisor: 'hv16' }],
+    ['POST', `/credentials/${issued.get('hv17')!.id}/revoke`],
+    ['GET', '/audit/refusals'],
+  ];
+  for (const [method, path, body] of operatorRoutes) {
+    const r = await call(tok('hv16'), method, path, body);
+    assert.equal(r.status, 403, `${method} ${path}`);
+    assert.equal(code(r), 'API_FORBIDDEN');
+  }
+  assert.equal(stack.service.orchestration().state, 'idle');
+  assert.equal((await operator.list()).length, 3, 'no credential was issued by an agent');
+
+  // --- refusals are in the audit log with the credential's name: API, controller log, audit file
+  const hv16Name = `hv16/${issued.get('hv16')!.id}`;
+  const refusals = (await call(stack.tokens.operator, 'GET', '/audit/refusals')).json as Refusal[];
+  assert.equal(refusals.length, 3 + operatorRoutes.length);
+  assert.ok(refusals.every((r) => r.credential === hv16Name));
+  assert.deepEqual(
+    refusals.slice(0, 3).map((r) => [r.code, r.route]),
+    [
+      ['AGENT_IDENTITY_MISMATCH', '/api/v1/agents/register'],
+      ['AGENT_VM_NOT_OURS', '/api/v1/agents/migration-done'],
+      ['AGENT_VM_NOT_OURS', '/api/v1/agents/migration-done'],
+    ],
+  );
+  assert.equal(logged.length, refusals.length);
+  const fileLines = readFileSync(auditPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Refusal);
+  assert.deepEqual(fileLines.map((r) => [r.kind, r.credential, r.code]), refusals.map((r) => ['refusal', hv16Name, r.code]));
+  assert.deepEqual(auditFile(auditPath).load(), [], 'refusal lines do not read back as migration records');
+
+  // --- agents: each registers with its own credential and learns how to recognise the controller
+  for (const hv of ['hv16', 'hv17', 'hv18']) agents.push(await startAgent({ hypervisor: hv, apiUrl: stack.apiUrl, token: tok(hv), driver: simDriver(sim) }));
+  const agentUrl = (hv: string): string => agents.find((a) => a.hypervisor === hv)!.url;
+  const reg = await call(tok('hv17'), 'POST', '/agents/register', { hypervisor: 'hv17', url: agentUrl('hv17') });
+  assert.equal((reg.json as AgentRegistered).controllerCall?.sha256, stack.controllerCredential.verifierFor('hv17'));
+  const decideOn = async (hv: string, token: string): Promise<number> =>
+    (
+      await fetch(`${agentUrl(hv)}/agent/v1/decide`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ vm: vmOn(hv).vm, migrate: true, migrationId: 'forged' }),
+      })
+    ).status;
+  // an agent's credential opens no agent, its own included; nor does the controller's token for hv16 (which hv16 sees) open hv17
+  for (const hv of ['hv16', 'hv17', 'hv18']) {
+    for (const from of ['hv16', 'hv17', 'hv18']) assert.equal(await decideOn(hv, tok(from)), 401, `${from}'s credential on ${hv}'s agent`);
+  }
+  assert.equal(await decideOn('hv17', stack.controllerCredential.tokenFor('hv16')), 401);
+  assert.equal(await decideOn('hv17', stack.tokens.operator), 401);
+  assert.equal(agents.reduce((n, a) => n + a.agent.driverCalls(), 0), 0, 'no refused call reached a driver');
+  // the controller's credential works on every agent
+  const controllerCall = agentCaller((hv) => stack.controllerCredential.tokenFor(hv));
+  for (const hv of ['hv16', 'hv17', 'hv18']) {
+    const r = await controllerCall(agentUrl(hv), { vm: vmOn(hv).vm, migrate: false, migrationId: `check-${hv}` }, hv);
+    assert.equal(r.decision.from, hv);
+    assert.equal(r.error, null);
+  }
+
+  // --- revocation: hv18's next request is refused and its open event stream ends; hv17's stays
+  const open = async (token: string): Promise<ReadableStreamDefaultReader<Uint8Array>> => {
+    const res = await fetch(`${api}/events?types=cost`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    assert.match(new TextDecoder().decode(first.value), /^: connected/);
+    return reader;
+  };
+  const hv18Stream = await open(tok('hv18'));
+  const hv17Stream = await open(tok('hv17'));
+  const revoked = await operator.revoke(issued.get('hv18')!.id);
+  assert.ok(revoked.revokedAt !== null);
+  const ended = await Promise.race([
+    (async () => {
+      for (;;) if ((await hv18Stream.read()).done) return true;
+    })(),
+    new Promise<false>((r) => setTimeout(() => r(false), 10_000).unref()),
+  ]);
+  assert.equal(ended, true, "the revoked credential's event stream closed");
+  const after = await call(tok('hv18'), 'GET', '/hypervisors');
+  assert.equal(after.status, 401);
+  assert.equal(code(after), 'CREDENTIAL_REVOKED');
+  const next = await hv17Stream.read();
+  assert.equal(next.done, false, "another credential's stream goes on");
+  await hv17Stream.cancel();
+  assert.equal((await call(tok('hv17'), 'GET', '/hypervisors')).status, 200);
+  const last = ((await call(stack.tokens.operator, 'GET', '/audit/refusals')).json as Refusal[]).at(-1)!;
+  assert.deepEqual([last.credential, last.code], [`hv18/${issued.get('hv18')!.id}`, 'CREDENTIAL_REVOKED']);
+  assert.deepEqual((await operator.list()).map((c) => c.revokedAt !== null), [false, false, true]);
+  await assert.rejects(operator.revoke('cred-000000000000'), (e) => isScoreError(e, 'UNKNOWN_CREDENTIAL'));
+  await assert.rejects(credentialsClient(stack.apiUrl, tok('hv16')).list(), (e) => isScoreError(e, 'API_FORBIDDEN'));
+});
+
+test('the shared agent token works only behind the opt-in, and the controller warns at start', async () => {
+  const tokens = { operator: 'operator-token-0123456789', agent: 'shared-agent-token-abcdef' };
+  const { model } = loadScenarioFile('paper');
+  const clock = virtualClock();
+  await assert.rejects(
+    startStack({ model, dataPlane: createSimDataPlane({ model, clock }).dataPlane, clock, webDir: null, tokens }),
+    (e) => isScoreError(e, 'SHARED_AGENT_TOKEN_DISABLED'),
+  );
+  const warnings: string[] = [];
+  const stack = await startStack({ model, dataPlane: createSimDataPlane({ model, clock }).dataPlane, clock, webDir: null, tokens, allowSharedAgentToken: true, onWarning: (m) => warnings.push(m) });
+  try {
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /shared agent token is enabled/);
+    await clock.advance(3000);
+    // opted in, it keeps its old powers: it may register any hypervisor
+    const res = await fetch(`${stack.apiUrl}/api/v1/agents/register`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.agent}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ hypervisor: 'hv17', url: 'http://127.0.0.1:9' }),
+    });
+    assert.equal(res.status, 200);
+  } finally {
+    await stack.stop();
+  }
+  // the controller command prints the warning in its log
+  const lines: string[] = [];
+  const c = await startController({ port: 0, host: '127.0.0.1', pollMs: 1000, reportMs: 60_000, apiPort: 0, tokens, allowSharedAgentToken: true, out: (l) => lines.push(l) });
+  await c.stop();
+  assert.ok(lines.some((l) => /WARN the shared agent token is enabled/.test(l)), lines.join('\n'));
+});
