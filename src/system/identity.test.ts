@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { createSimDataPlane } from '../dataplane/sim.ts';
 import { virtualClock } from '../runtime/clock.ts';
@@ -15,6 +17,8 @@ import { startController } from '../cli/commands/controller.ts';
 import { isScoreError } from '../errors/errors.ts';
 import type { AgentRegistered, Host } from '../api/contract.ts';
 import type { Refusal } from '../api/identity.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/score.js', import.meta.url));
 
 /**
  * Per-hypervisor identity through the real servers: the controller's API and the agents' APIs
@@ -168,7 +172,7 @@ test('per-hypervisor credentials: an agent acts only as itself, the controller a
     assert.equal(res.status, 200);
     const reader = res.body!.getReader();
     const first = await reader.read();
-    assert.match(new TextDecoder().decode(first.value), /^: connected/);
+    assert.match(new TextDecoder().decode(first.value as Uint8Array), /^: connected/);
     return reader;
   };
   const hv18Stream = await open(tok('hv18'));
@@ -194,6 +198,28 @@ test('per-hypervisor credentials: an agent acts only as itself, the controller a
   assert.deepEqual((await operator.list()).map((c) => c.revokedAt !== null), [false, false, true]);
   await assert.rejects(operator.revoke('cred-000000000000'), (e) => isScoreError(e, 'UNKNOWN_CREDENTIAL'));
   await assert.rejects(credentialsClient(stack.apiUrl, tok('hv16')).list(), (e) => isScoreError(e, 'API_FORBIDDEN'));
+
+  // --- the same through the `score credentials` command
+  const score = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      execFile(process.execPath, [BIN, 'credentials', ...args, '--controller', stack.apiUrl], { env: { ...process.env, SCORE_OPERATOR_TOKEN: stack.tokens.operator }, timeout: 60_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+  const issuedByCli = await score('issue', 'hv19');
+  assert.equal(issuedByCli.code, 0, issuedByCli.stderr);
+  const cliToken = issuedByCli.stdout.trim();
+  assert.match(cliToken, /^cred-[0-9a-f]{12}\.\S+$/);
+  const cliId = cliToken.split('.')[0]!;
+  assert.equal((await call(cliToken, 'POST', '/agents/register', { hypervisor: 'hv19', url: 'http://127.0.0.1:9' })).status, 200);
+  const listedByCli = await score('list');
+  assert.match(listedByCli.stdout, new RegExp(`^${cliId}  hv19 .* active$`, 'm'));
+  assert.match(listedByCli.stdout, new RegExp(`^${issued.get('hv18')!.id}  hv18 .* revoked `, 'm'));
+  assert.equal((await score('revoke', cliId)).stdout.trim(), `revoked ${cliId} (hv19)`);
+  assert.equal(code(await call(cliToken, 'GET', '/hypervisors')), 'CREDENTIAL_REVOKED');
+  const unknown = await score('revoke', 'cred-ffffffffffff');
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /UNKNOWN_CREDENTIAL/);
 });
 
 test('the shared agent token works only behind the opt-in, and the controller warns at start', async () => {
