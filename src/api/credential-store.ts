@@ -78,7 +78,8 @@ export function memoryCredentialStore(o: MemoryStoreOptions = {}): CredentialSto
       }
       return Promise.resolve(revoked);
     },
-    list: () => Promise.resolve([...byId.values()].map((e) => e.credential).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1))),
+    // issue order (the map keeps it), which is also creation-time order
+    list: () => Promise.resolve([...byId.values()].map((e) => e.credential)),
     verify(token) {
       const dot = token.indexOf('.');
       const id = dot > 0 ? token.slice(0, dot) : '';

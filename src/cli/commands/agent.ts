@@ -16,7 +16,7 @@ export function registerAgent(program: Command): void {
     .description('run a hypervisor agent: registers with the controller and decides/migrates its VMs')
     .requiredOption('--controller <url>', 'the controller API, e.g. http://127.0.0.1:8080')
     .requiredOption('--hypervisor <name>', "this hypervisor's name as the controller knows it (its switch name)")
-    .option('--token <token>', 'agent token (or env SCORE_AGENT_TOKEN)')
+    .option('--token <token>', "this hypervisor's credential from `score credentials issue` (or env SCORE_AGENT_TOKEN)")
     .option('--driver <libvirt|emulated>', 'how to migrate', 'libvirt')
     .option('--emulation-prefix <prefix>', 'with --driver emulated: the run prefix `score emulate` printed')
     .option('--scenario <file|name>', "with --driver emulated: the emulated data centre's scenario")
