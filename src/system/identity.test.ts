@@ -251,4 +251,12 @@ test('the shared agent token works only behind the opt-in, and the controller wa
   const c = await startController({ port: 0, host: '127.0.0.1', pollMs: 1000, reportMs: 60_000, apiPort: 0, tokens, allowSharedAgentToken: true, out: (l) => lines.push(l) });
   await c.stop();
   assert.ok(lines.some((l) => /WARN the shared agent token is enabled/.test(l)), lines.join('\n'));
+  // a shared token in the environment without the flag stops `score controller` before it starts
+  const refused = await new Promise<{ code: number; stderr: string }>((resolve) => {
+    execFile(process.execPath, [BIN, 'controller', '--port', '0', '--api-port', '0'], { env: { ...process.env, SCORE_AGENT_TOKEN: 'shared' }, timeout: 60_000 }, (err, _stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
+    );
+  });
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /SHARED_AGENT_TOKEN_DISABLED/);
 });
