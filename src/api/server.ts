@@ -149,7 +149,7 @@ export function redactUrl(url: string): string {
 
 /**
  * The northbound HTTP API (fastify): JSON over `/api/v1`, validated against the contract's TypeBox
- * schemas, bearer-token auth with distinct operator and agent tokens, and an SSE event stream.
+ * schemas, bearer-token auth (the operator token, per-hypervisor agent credentials), and an SSE event stream.
  * The caller listens (or injects); `close()` also ends open event streams.
  */
 export function buildApiServer(options: ApiServerOptions): ApiServer {
@@ -269,7 +269,7 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
       },
       components: {
         securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'operator or agent token' },
+          bearer: { type: 'http', scheme: 'bearer', description: 'operator token or an agent credential' },
           queryToken: { type: 'apiKey', in: 'query', name: 'token', description: 'only on /events, for EventSource' },
         },
       },

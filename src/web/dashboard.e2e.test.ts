@@ -71,7 +71,7 @@ test('dashboard in headless Chromium: refused without the operator token, live t
     const stack = exp.stack;
     browser = await launch();
 
-    // --- refused: no token, a wrong token, the agent token
+    // --- refused: no token, a wrong token, an agent credential
     const anon = await (await browser.newContext()).newPage();
     await anon.goto(stack.dashboardUrl);
     assert.equal(await state(anon), 'need-token');
@@ -84,7 +84,7 @@ test('dashboard in headless Chromium: refused without the operator token, live t
     await anon.screenshot({ path: join(ARTIFACTS, '1-refused.png'), fullPage: true });
     await anon.fill('#token', await stack.issueAgentToken(model.scenario.hypervisors[0]!.id));
     await anon.click('#token-form button[type=submit]');
-    await until('the agent token is refused with 403', async () => /403/.test(await anon.locator('#refused-reason').innerText()));
+    await until('an agent credential is refused with 403', async () => /403/.test(await anon.locator('#refused-reason').innerText()));
     assert.equal(await state(anon), 'refused');
     assert.match(await anon.locator('#refused-reason').innerText(), /operator token/);
 

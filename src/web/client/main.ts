@@ -47,7 +47,7 @@ function say(text: string, error = false): void {
 function refusal(e: unknown): string | null {
   if (!(e instanceof ApiError)) return null;
   if (e.status === 401) return `The controller refused this token (401 ${e.code}). Enter the operator token the controller printed at start.`;
-  if (e.status === 403) return `This token may not run the dashboard (403 ${e.code}): it is the agent token; the dashboard needs the operator token.`;
+  if (e.status === 403) return `This token may not run the dashboard (403 ${e.code}): it is an agent's credential; the dashboard needs the operator token.`;
   return null;
 }
 
