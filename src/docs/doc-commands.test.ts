@@ -1,0 +1,135 @@
+/**
+ * Every command README.md and docs/*.md show that needs no root, run as written from a copy of
+ * the repository with nothing beside it (issue 15). The convention for doc authors is in
+ * docs/architecture.md ("Documented commands are tested"); root-only blocks run in
+ * doc-commands.system.test.ts.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadScenarioFile } from '../scenario/load.ts';
+import { startSimExperiment, type SimExperiment } from '../system/sim-experiment.ts';
+import { missingKeyLines, normalise, parseDocCommands } from './doc-commands.ts';
+import { type RepoCopy, checkResult, commandEnv, copyRepository, readDocs, runShell } from './doc-run.ts';
+
+// ---- the convention itself ----
+
+const SAMPLE = [
+  '```sh',
+  '$ npx score simulate --scenario paper \\',
+  '    --policy la',
+  'Cost 25000 -> 0 in 2.5 s',
+  '...',
+  '$ echo done',
+  '```',
+  '',
+  '<!-- doc-test: exit 2 -->',
+  '<!-- doc-test: skip needs your own file -->',
+  '```console',
+  '$ npx score simulate --scenario mine.yaml',
+  '```',
+  '```',
+  '$ not run',
+  '```',
+  '```sh',
+  'npm test',
+  '```',
+  '```json',
+  '{ "a": 1 }',
+  '```',
+].join('\n');
+
+test('parser: commands, continuations, key lines, elisions and directives', () => {
+  const p = parseDocCommands('x.md', SAMPLE);
+  assert.equal(p.blocks.length, 2);
+  const [a, b] = p.blocks;
+  assert.equal(a?.line, 1);
+  assert.deepEqual(a?.commands, [
+    { line: 2, text: 'npx score simulate --scenario paper  --policy la', expect: [{ line: 4, text: 'Cost 25000 -> 0 in 2.5 s' }] },
+    { line: 6, text: 'echo done', expect: [] },
+  ]);
+  assert.equal(a?.mode, 'run');
+  assert.equal(a?.exit, 0);
+  assert.equal(b?.mode, 'skip');
+  assert.equal(b?.skipReason, 'needs your own file');
+  assert.equal(b?.exit, 2);
+  assert.equal(b?.root, false);
+  // A "$ " line in an unlabelled block, and a sh block with no "$ " line, are convention errors.
+  assert.deepEqual(
+    p.errors.map((e) => e.split(':').slice(0, 2).join(':')),
+    ['x.md:14', 'x.md:17'],
+  );
+});
+
+test('key lines: volatile parts masked, everything else compared', () => {
+  const out = 'Done in 1.93 s.\n  la: API at http://127.0.0.1:40213/api/v1 (operator token abc_DEF-1)\nerror at /tmp/q/s-core/x.yaml';
+  assert.deepEqual(missingKeyLines([{ text: 'Done in 2.01 s.' }], out), []);
+  assert.deepEqual(missingKeyLines([{ text: '  la:   API at http://127.0.0.1:8080/api/v1 (operator token zz)' }], out), []);
+  assert.deepEqual(missingKeyLines([{ text: 'error at /path/to/s-core/x.yaml' }], out, '/tmp/q/s-core'), []);
+  // A number that is not a duration still has to be right.
+  assert.deepEqual(missingKeyLines([{ text: 'Done in 2.01 s!' }, { text: 'la: API at http://127.0.0.1:1/api/v2' }], out), [
+    'Done in 2.01 s!',
+    'la: API at http://127.0.0.1:1/api/v2',
+  ]);
+  assert.equal(normalise('│ 3    │ 15000 │'), '│ 3 │ 15000 │');
+});
+
+// ---- the docs ----
+
+const docs = readDocs();
+
+test('README.md and docs/*.md follow the doc-test convention (docs/architecture.md)', () => {
+  assert.deepEqual(docs.errors, []);
+  assert.ok(docs.blocks.length >= 10, `only ${docs.blocks.length} runnable blocks found`);
+});
+
+let copy: RepoCopy | undefined;
+let live: SimExperiment | undefined;
+
+before(() => {
+  copy = copyRepository();
+});
+
+after(async () => {
+  await live?.stop();
+  copy?.remove();
+});
+
+/** A controller with the paper's data centre on the simulated data plane, for `live` blocks. */
+async function liveEnv(): Promise<Record<string, string>> {
+  if (live === undefined) {
+    const { model, file } = loadScenarioFile('paper');
+    live = await startSimExperiment({ model, file, policy: 'load-aware' });
+  }
+  const { apiUrl, tokens } = live.stack;
+  return { C: apiUrl, S: `${apiUrl}/api/v1`, OP: tokens.operator, AG: tokens.agent };
+}
+
+for (const block of docs.blocks.filter((b) => !b.root)) {
+  const name = `${block.file}:${block.line} (${block.mode}): ${block.commands.map((c) => c.text).join(' ; ')}`;
+  if (block.mode === 'skip') {
+    test(name, { skip: `doc-test: skip ${block.skipReason ?? ''}` }, () => {});
+    continue;
+  }
+  test(name, async () => {
+    const cwd = copy?.root;
+    assert.ok(cwd !== undefined);
+    const env = commandEnv(block.mode === 'live' ? await liveEnv() : {});
+    const problems: string[] = [];
+    for (const cmd of block.commands) {
+      const server = block.mode === 'long-running';
+      const r = await runShell(cmd.text, {
+        cwd,
+        env,
+        timeoutMs: server ? 60_000 : 180_000,
+        ...(server ? { until: (out: string) => missingKeyLines(cmd.expect, out, cwd).length === 0 } : {}),
+      });
+      problems.push(...checkResult(block.file, cmd, block.exit, r, cwd));
+      // An API example answers JSON; an error body means the example is wrong.
+      if (block.mode === 'live' && /"error":\s*\{/.test(r.output)) {
+        problems.push(`${block.file}:${cmd.line}: \`${cmd.text}\` answered an error:\n${r.output.slice(0, 600)}`);
+      }
+      if (problems.length > 0) break;
+    }
+    assert.ok(problems.length === 0, problems.join('\n'));
+  });
+}
