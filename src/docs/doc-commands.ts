@@ -7,9 +7,11 @@
  * - Fenced blocks labelled `console` or `sh` hold commands; any other label (or none) never runs.
  * - A command is a line starting with `$ `; a line ending in `\` continues it. The lines after it,
  *   up to the next `$ ` line or the end of the block, are what it prints: each is a key line its
- *   output must contain (see {@link normalise}); a line that is just `...` is an elision.
+ *   output must contain (see {@link normalise}); a line that is just `...` is an elision, and one
+ *   ending in `...` need only match up to there.
  * - An HTML comment right above the block, `<!-- doc-test: DIRECTIVE -->`, changes how it runs:
- *   `exit N`, `root`, `live`, `long-running`, `skip REASON` (see {@link Mode}); several may stack.
+ *   `exit N`, `root`, `live`, `long-running`, `skip REASON` (see {@link Mode}), `allow-error CODE`;
+ *   several may stack, one per comment.
  * - A `console`/`sh` block without a `$ ` line, or a `$ ` line in a block of another label, is a
  *   convention error: every example is either run or says why not.
  */
@@ -44,6 +46,8 @@ export interface DocBlock {
   /** Expected exit code of every command (default 0). */
   readonly exit: number;
   readonly skipReason?: string;
+  /** `live` blocks: error codes an answer may carry (`allow-error CODE`), e.g. a 409 the example can meet */
+  readonly allowErrors: readonly string[];
   readonly commands: readonly DocCommand[];
 }
 
@@ -93,17 +97,19 @@ export function parseDocCommands(file: string, markdown: string): DocParse {
     let root = false;
     let exit = 0;
     let skipReason: string | undefined;
+    const allowErrors: string[] = [];
     for (const d of directives) {
       const [word = '', ...rest] = d.split(/\s+/);
       if (word === 'exit' && /^\d+$/.test(rest[0] ?? '')) exit = Number(rest[0]);
       else if (word === 'root') root = true;
+      else if (word === 'allow-error' && /^[A-Z_]+$/.test(rest[0] ?? '')) allowErrors.push(rest[0] ?? '');
       else if (word === 'live' || word === 'long-running') mode = word;
       else if (word === 'skip' && rest.length > 0) {
         mode = 'skip';
         skipReason = rest.join(' ');
       } else errors.push(`${where}: unknown doc-test directive "${d}"`);
     }
-    blocks.push({ file, line: open + 1, mode, root, exit, ...(skipReason === undefined ? {} : { skipReason }), commands: commandsOf(body, open + 2) });
+    blocks.push({ file, line: open + 1, mode, root, exit, allowErrors, ...(skipReason === undefined ? {} : { skipReason }), commands: commandsOf(body, open + 2) });
   }
   return { blocks, errors };
 }
@@ -161,5 +167,6 @@ export function normalise(text: string, root?: string): string {
 export function missingKeyLines(expect: readonly { readonly text: string }[], output: string, root?: string): string[] {
   // Searched in the whole output, so a long output line the doc wraps over two lines still matches.
   const all = normalise(output, root);
-  return expect.map((e) => e.text).filter((t) => !all.includes(normalise(t)));
+  // A key line ending in "..." need only match up to there (a long list the doc cuts short).
+  return expect.map((e) => e.text).filter((t) => !all.includes(normalise(t.replace(/\s*(\.\.\.|…)\s*$/, ''))));
 }

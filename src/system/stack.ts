@@ -136,6 +136,8 @@ export interface RunningAgent {
   readonly hypervisor: string;
   readonly agent: Agent;
   readonly url: string;
+  /** registers again (idempotent): what a running agent does to check its controller is there */
+  register(): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -147,6 +149,12 @@ export async function startAgent(o: { hypervisor: string; apiUrl: string; token:
   await server.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
   const addr = server.server.address();
   const url = `http://${o.host ?? '127.0.0.1'}:${typeof addr === 'object' && addr !== null ? addr.port : 0}`;
-  await api.register(o.hypervisor, url);
-  return { hypervisor: o.hypervisor, agent, url, stop: () => server.close() };
+  try {
+    await api.register(o.hypervisor, url);
+  } catch (e) {
+    // Nothing half-started: an agent that could not register does not keep its port open.
+    await server.close();
+    throw e;
+  }
+  return { hypervisor: o.hypervisor, agent, url, register: () => api.register(o.hypervisor, url), stop: () => server.close() };
 }
