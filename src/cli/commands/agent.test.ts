@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startAgent } from '../../system/stack.ts';
+import type { MigrationDriver } from '../../agent/drivers/driver.ts';
 
 const bin = fileURLToPath(new URL('../../../bin/score.js', import.meta.url));
 
@@ -57,9 +58,9 @@ test('score agent with an unreachable controller exits 1 with AGENT_UNREACHABLE 
 test('startAgent closes its own server when the controller cannot be reached', async () => {
   const controller = await freePort();
   const own = await freePort();
-  const driver = { name: 'none', migrate: () => Promise.reject(new Error('not used')) };
+  const driver: MigrationDriver = { name: 'none', migrate: () => Promise.reject(new Error('not used')) };
   await assert.rejects(
-    startAgent({ hypervisor: 'hv16', apiUrl: `http://127.0.0.1:${controller}`, token: 'ag', driver: driver as never, port: own }),
+    startAgent({ hypervisor: 'hv16', apiUrl: `http://127.0.0.1:${controller}`, token: 'ag', driver, port: own }),
     (e: Error & { code?: string }) => e.code === 'AGENT_UNREACHABLE',
   );
   assert.equal(await refused(own), true);
