@@ -104,8 +104,13 @@ async function liveEnv(): Promise<Record<string, string>> {
   return { C: apiUrl, S: `${apiUrl}/api/v1`, OP: tokens.operator, AG: tokens.agent };
 }
 
-for (const block of docs.blocks.filter((b) => !b.root)) {
-  const name = `${block.file}:${block.line} (${block.mode}): ${block.commands.map((c) => c.text).join(' ; ')}`;
+const blocks = docs.blocks.filter((b) => !b.root);
+// The live controller's clock pump keeps a core busy: stop it after the last block that uses it.
+const lastLive = blocks.findLastIndex((b) => b.mode === 'live');
+
+for (const [index, block] of blocks.entries()) {
+  const first = block.commands[0]?.text.replace(/\s+#.*$/, '') ?? '';
+  const name = `${block.file}:${block.line} (${block.mode}): ${first.length > 70 ? `${first.slice(0, 67)}...` : first}${block.commands.length > 1 ? ` (+${block.commands.length - 1})` : ''}`;
   if (block.mode === 'skip') {
     test(name, { skip: `doc-test: skip ${block.skipReason ?? ''}` }, () => {});
     continue;
@@ -123,13 +128,17 @@ for (const block of docs.blocks.filter((b) => !b.root)) {
         timeoutMs: server ? 60_000 : 180_000,
         ...(server ? { until: (out: string) => missingKeyLines(cmd.expect, out, cwd).length === 0 } : {}),
       });
-      problems.push(...checkResult(block.file, cmd, block.exit, r, cwd));
+      problems.push(...checkResult(block.file, cmd, block.exit, r, cwd, server));
       // An API example answers JSON; an error body means the example is wrong.
       const code = /"error":\s*\{\s*"code":\s*"([A-Z_]+)"/.exec(r.output)?.[1];
       if (block.mode === 'live' && code !== undefined && !block.allowErrors.includes(code)) {
         problems.push(`${block.file}:${cmd.line}: \`${cmd.text}\` answered an error:\n${r.output.slice(0, 600)}`);
       }
       if (problems.length > 0) break;
+    }
+    if (index === lastLive) {
+      await live?.stop();
+      live = undefined;
     }
     assert.ok(problems.length === 0, problems.join('\n'));
   });
