@@ -71,6 +71,12 @@ test('key lines: volatile parts masked, everything else compared', () => {
     'la: API at http://127.0.0.1:1/api/v2',
   ]);
   assert.equal(normalise('│ 3    │ 15000 │'), '│ 3 │ 15000 │');
+  // "..." inside a key line is any text within one output line, never across lines.
+  const probes = 'load-aware: vm1 -> hv19: 7 of 125 probes lost, longest gap 70 ms\nnext line';
+  assert.deepEqual(missingKeyLines([{ text: 'load-aware: vm1 -> hv19: ... probes lost, longest gap ...' }], probes), []);
+  assert.deepEqual(missingKeyLines([{ text: 'Wrote a.json, ...' }], 'Wrote a.json, b.csv, c.svg'), []);
+  assert.equal(missingKeyLines([{ text: 'vm1 -> hv19: ... next line' }], probes).length, 1);
+  assert.equal(missingKeyLines([{ text: 'vm1 -> hv20: ... probes lost' }], probes).length, 1);
 });
 
 // ---- the docs ----

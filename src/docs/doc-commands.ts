@@ -7,8 +7,8 @@
  * - Fenced blocks labelled `console` or `sh` hold commands; any other label (or none) never runs.
  * - A command is a line starting with `$ `; a line ending in `\` continues it. The lines after it,
  *   up to the next `$ ` line or the end of the block, are what it prints: each is a key line its
- *   output must contain (see {@link normalise}); a line that is just `...` is an elision, and one
- *   ending in `...` need only match up to there.
+ *   output must contain (see {@link normalise}); a line that is just `...` is an elision, and
+ *   `...` within a line stands for any text on that output line (a measured value, a long tail).
  * - An HTML comment right above the block, `<!-- doc-test: DIRECTIVE -->`, changes how it runs:
  *   `exit N`, `root`, `live`, `long-running`, `skip REASON` (see {@link Mode}), `allow-error CODE`;
  *   several may stack, one per comment.
@@ -167,6 +167,14 @@ export function normalise(text: string, root?: string): string {
 export function missingKeyLines(expect: readonly { readonly text: string }[], output: string, root?: string): string[] {
   // Searched in the whole output, so a long output line the doc wraps over two lines still matches.
   const all = normalise(output, root);
-  // A key line ending in "..." need only match up to there (a long list the doc cuts short).
-  return expect.map((e) => e.text).filter((t) => !all.includes(normalise(t.replace(/\s*(\.\.\.|…)\s*$/, ''))));
+  const lines = output.split('\n').map((l) => normalise(l, root));
+  return expect
+    .map((e) => e.text)
+    .filter((t) => {
+      const n = normalise(t);
+      if (!n.includes('...')) return !all.includes(n);
+      // "..." stands for any text within one output line; at the end it cuts a long line short.
+      const re = new RegExp(n.split(/\s*\.\.\.\s*/).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*'));
+      return !lines.some((l) => re.test(l));
+    });
 }
