@@ -5,6 +5,7 @@ import type { Controller, ControllerEvent } from '../controller/controller.ts';
 import { formatDpid, type Dpid } from '../controller/commands.ts';
 import type { AgentDecide, AgentDecideResult, ControllerService, Cost, Host, Hypervisor, MigrationRecord, NorthEvent, VmTraffic } from '../api/contract.ts';
 import { ScoreError } from '../errors/errors.ts';
+import { layerWeights } from '../core/layers.ts';
 import type { Runtime } from '../runtime/controller-runtime.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { createOrchestrator, type Orchestrator, type Snapshot } from '../orchestrator/orchestrator.ts';
@@ -151,7 +152,8 @@ export function createService(o: ServiceOptions): Service {
   };
 
   const weightsDto = () => ({
-    layers: Object.fromEntries(Object.entries(c().options.weights?.layers ?? {}).map(([k, v]) => [String(k), v])),
+    // Every layer's effective weight, not only the overridden ones.
+    layers: Object.fromEntries([...layerWeights(c().view.layers, c().options.weights)].map(([k, v]) => [String(k), v])),
     links: Object.fromEntries(c().view.weights),
   });
 
