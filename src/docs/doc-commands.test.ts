@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { startSimExperiment, type SimExperiment } from '../system/sim-experiment.ts';
 import { missingKeyLines, normalise, parseDocCommands } from './doc-commands.ts';
-import { type RepoCopy, checkResult, commandEnv, copyRepository, readDocs, runShell } from './doc-run.ts';
+import { type CommandResult, type RepoCopy, checkResult, commandEnv, copyRepository, readDocs, runShell } from './doc-run.ts';
 
 // ---- the convention itself ----
 
@@ -128,12 +128,19 @@ for (const [index, block] of blocks.entries()) {
     const problems: string[] = [];
     for (const cmd of block.commands) {
       const server = block.mode === 'long-running';
-      const r = await runShell(cmd.text, {
-        cwd,
-        env,
-        timeoutMs: server ? 60_000 : 180_000,
-        ...(server ? { until: (out: string) => missingKeyLines(cmd.expect, out, cwd).length === 0 } : {}),
-      });
+      const run = (): Promise<CommandResult> =>
+        runShell(cmd.text, {
+          cwd,
+          env,
+          timeoutMs: server ? 60_000 : 180_000,
+          ...(server ? { until: (out: string) => missingKeyLines(cmd.expect, out, cwd).length === 0 } : {}),
+        });
+      let r = await run();
+      // A documented fixed port (6653, 8080) may be held a moment by another test on this machine.
+      for (let retry = 0; server && retry < 3 && r.output.includes('EADDRINUSE'); retry++) {
+        await new Promise((done) => setTimeout(done, 3000));
+        r = await run();
+      }
       problems.push(...checkResult(block.file, cmd, block.exit, r, cwd, server));
       // An API example answers JSON; an error body means the example is wrong.
       const code = /"error":\s*\{\s*"code":\s*"([A-Z_]+)"/.exec(r.output)?.[1];
