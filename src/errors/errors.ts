@@ -49,6 +49,7 @@ export const ERROR_CODES = {
   EMULATION_NOT_ROOT: 'the emulated data centre needs root',
   EMULATION_MISSING_TOOL: 'a system tool (ovs-vsctl, ip, nping, ...) is not installed',
   EMULATION_COMMAND: 'a system command failed',
+  LISTEN_FAILED: 'a server could not listen on its address (port in use, address not available)',
   INTERNAL: 'a bug in S-CORE',
 } as const;
 

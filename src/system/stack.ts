@@ -1,3 +1,4 @@
+import { ScoreError } from '../errors/errors.ts';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Model } from '../scenario/model.ts';
@@ -112,7 +113,16 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   });
   const unbind = metrics.bind({ runtime, service, dataPlane: o.dataPlane });
   const api = buildApiServer({ service, tokens, metrics: { contentType: metrics.contentType, render: () => metrics.render(), apiRequest: (m, r, s) => metrics.apiRequest(m, r, s), ...(o.metricsAccess !== undefined ? { access: o.metricsAccess } : {}) }, ...(o.webDir === null ? {} : { web: { dir: o.webDir ?? DEFAULT_WEB_DIR } }) });
-  await api.listen({ host: o.apiHost ?? '127.0.0.1', port: o.apiPort ?? 0 });
+  try {
+    await api.listen({ host: o.apiHost ?? '127.0.0.1', port: o.apiPort ?? 0 });
+  } catch (e) {
+    // Nothing half-started: the controller (and its switch listener) stops with the API server.
+    unbind();
+    await api.close().catch(() => undefined);
+    await runtime.stop();
+    const why = e instanceof Error ? e.message : String(e);
+    throw new ScoreError('LISTEN_FAILED', `the API server cannot listen on ${o.apiHost ?? '127.0.0.1'}:${o.apiPort ?? 0}: ${why}`, { host: o.apiHost ?? '127.0.0.1', port: o.apiPort ?? 0 }, { cause: e });
+  }
   const addr = api.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
   const apiUrl = `http://${o.apiHost === '0.0.0.0' || o.apiHost === undefined ? '127.0.0.1' : o.apiHost}:${port}`;

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nameHosts, startController } from './controller.ts';
 import { FakeSwitch, until } from '../../openflow/connection/fake-switch.testing.ts';
+import { createServer } from 'node:net';
 
 test('switches that are not the scenario\'s, and scenario switches that never connect, are warned about', async () => {
   const lines: string[] = [];
@@ -45,4 +46,29 @@ test('the log names hosts by VM, as the summary does; dpids and unknown MACs sta
   assert.equal(nameHosts('host 02:00:00:00:00:09 moved hv16:4 -> hv23:5 (rarp)', names), 'host 02:00:00:00:00:09 moved hv16:4 -> hv23:5 (rarp)');
   // An 8-byte dpid contains MAC-like runs; it is left alone.
   assert.equal(nameHosts('switch up t1 (00:00:00:00:00:00:00:03) with 4 ports', names), 'switch up t1 (00:00:00:00:00:00:00:03) with 4 ports');
+});
+
+test('an API port in use is LISTEN_FAILED, and the switch listener it had opened is closed again', async () => {
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  const apiPort = (busy.address() as { port: number }).port;
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const ofPort = (probe.address() as { port: number }).port;
+  await new Promise((r) => probe.close(r));
+  try {
+    await assert.rejects(
+      startController({ port: ofPort, host: '127.0.0.1', pollMs: 1000, reportMs: 60_000, apiPort, out: () => {} }),
+      (e: Error & { code?: string }) => e.code === 'LISTEN_FAILED' && e.message.includes(`127.0.0.1:${apiPort}`),
+    );
+    // The OpenFlow port is free again: a new listener can take it.
+    const again = createServer();
+    await new Promise<void>((resolve, reject) => {
+      again.once('error', reject);
+      again.listen(ofPort, '127.0.0.1', resolve);
+    });
+    await new Promise((r) => again.close(r));
+  } finally {
+    await new Promise((r) => busy.close(r));
+  }
 });
