@@ -76,7 +76,13 @@ export const PathCostDto = Type.Object({ from: Type.String(), to: Type.String(),
 
 export const CostMatrixDto = Type.Object({ hypervisors: Type.Array(Type.String()), cost: Type.Array(Type.Array(Type.Number())) });
 
-export const CostDto = Type.Object({ at: Type.Number({ description: 'ms since epoch (or virtual ms)' }), cost: Type.Number(), layers: Type.Array(Type.Object({ layer: Type.Integer(), meanUtilisation: Type.Number(), activeLinks: Type.Integer() })) });
+export const CostDto = Type.Object({
+  at: Type.Number({ description: 'ms since epoch (or virtual ms)' }),
+  cost: Type.Number(),
+  layers: Type.Array(Type.Object({ layer: Type.Integer(), meanUtilisation: Type.Number(), activeLinks: Type.Integer() })),
+  settling: Type.Optional(Type.Boolean({ description: 'history and cost events: taken while a migration settled; cost and layers repeat the last settled sample' })),
+  measuredCost: Type.Optional(Type.Number({ description: 'with settling: the cost measured at that moment (not a real saving)' })),
+});
 
 export const CandidateDto = Type.Object({
   hypervisor: Type.String(),

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { isScoreError } from '../errors/errors.ts';
+import { exitCodeFor, isScoreError } from '../errors/errors.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerSimulate } from './commands/simulate.ts';
 import { registerAgent } from './commands/agent.ts';
@@ -30,7 +30,7 @@ try {
     process.exitCode = e.exitCode;
   } else if (isScoreError(e)) {
     console.error(`score: error ${e.code}: ${e.message}`);
-    process.exitCode = e.code === 'INTERNAL' ? 1 : 2;
+    process.exitCode = exitCodeFor(e.code);
   } else {
     console.error(e);
     process.exitCode = 1;

@@ -12,6 +12,8 @@ import type { ScaleWorkload } from '../sim/scale.ts';
 export interface WorkloadOptions {
   readonly model: string;
   readonly vms: number;
+  /** `--vms` was given (a CSV workload refuses one that contradicts its file) */
+  readonly vmsGiven?: boolean;
   readonly slots: number;
   readonly placement: string;
   readonly seed: number;

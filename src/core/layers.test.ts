@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { fatTree, leafSpine, threeTier } from '../topologies/generate.ts';
 import { build } from './build.ts';
+import { assignWeights, layerWeights } from './layers.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 
 test('paper scenario: hypervisor-ToR links weigh 1, ToR-aggregation 2, aggregation-core 3', () => {
@@ -74,4 +75,14 @@ test('a link no hypervisor reaches gets no weight', () => {
   });
   assert.equal(b.weights.has('x-y'), false);
   assert.equal(b.weights.get('h1-t1'), 1);
+});
+
+test('layerWeights: every layer 1..maxLayer, overridden or the default i; link overrides do not change it', () => {
+  const { model } = loadScenarioFile('paper');
+  assert.deepEqual([...layerWeights(model.layers)], [[1, 1], [2, 2], [3, 3]]);
+  const overrides = { layers: { 2: 7 }, links: { 'a1-t1': 5 } };
+  assert.deepEqual([...layerWeights(model.layers, overrides)], [[1, 1], [2, 7], [3, 3]]);
+  const w = assignWeights(model.layers, overrides);
+  assert.equal(w.get('a1-t1'), 5, 'the link override wins');
+  assert.equal(w.get('a2-t1'), 7, 'the other layer-2 links weigh the layer weight');
 });

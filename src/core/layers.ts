@@ -53,6 +53,17 @@ export function learnLayers(topo: Topology): Layers {
 }
 
 /** Incremental per-layer weights (default c_i = i), then the operator's per-layer and per-link overrides. */
+/**
+ * The effective weight of every link layer 1..maxLayer: the operator's layer override, else the
+ * learner's default (layer i weighs i, the paper's c_i). A link override beats its layer's weight
+ * for that link alone ({@link assignWeights}), so this is what a link without one weighs.
+ */
+export function layerWeights(layers: Layers, overrides: WeightOverrides = {}): Map<number, number> {
+  const out = new Map<number, number>();
+  for (let layer = 1; layer <= layers.maxLayer; layer++) out.set(layer, overrides.layers?.[layer] ?? layer);
+  return out;
+}
+
 export function assignWeights(layers: Layers, overrides: WeightOverrides = {}): Map<string, number> {
   const weights = new Map<string, number>();
   for (const [id, layer] of layers.linkLayer) {

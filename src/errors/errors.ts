@@ -54,6 +54,7 @@ export const ERROR_CODES = {
   EMULATION_NOT_ROOT: 'the emulated data centre needs root',
   EMULATION_MISSING_TOOL: 'a system tool (ovs-vsctl, ip, nping, ...) is not installed',
   EMULATION_COMMAND: 'a system command failed',
+  LISTEN_FAILED: 'a server could not listen on its address (port in use, address not available)',
   INTERNAL: 'a bug in S-CORE',
 } as const;
 
@@ -77,4 +78,29 @@ export class ScoreError extends Error {
 
 export function isScoreError(e: unknown, code?: ErrorCode): e is ScoreError {
   return e instanceof ScoreError && (code === undefined || e.code === code);
+}
+
+/**
+ * Codes that mean the user's input was wrong (a command line, a file, a name): the `score`
+ * command exits 2 for these and 1 for every other failure, which happened at run time (an
+ * unreachable controller, a failed system command, a bug).
+ */
+const INPUT_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'SCENARIO_NOT_FOUND',
+  'SCENARIO_PARSE',
+  'SCENARIO_INVALID',
+  'CLI_USAGE',
+  'WORKLOAD_PARSE',
+  'WORKLOAD_INVALID',
+  'TOPOLOGY_INVALID',
+  'UNKNOWN_VM',
+  'UNKNOWN_HYPERVISOR',
+  'UNKNOWN_LINK',
+  'CAPACITY_EXCEEDED',
+  'EMULATION_NOT_ROOT',
+]);
+
+/** The `score` command's exit code for an error: 2 bad input, 1 a failure at run time. */
+export function exitCodeFor(code: ErrorCode): 1 | 2 {
+  return INPUT_ERRORS.has(code) ? 2 : 1;
 }

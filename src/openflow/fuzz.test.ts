@@ -5,7 +5,7 @@
 // reproducible seed. SCORE_FUZZ_RUNS scales it (CI default: 1,000,000 inputs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { ScoreError } from '../errors/errors.ts';
@@ -17,12 +17,11 @@ const BATCH = 1000;
 const OF_CODES = new Set(['OF_TRUNCATED', 'OF_BAD_LENGTH', 'OF_BAD_VERSION', 'OF_UNKNOWN_TYPE', 'OF_BAD_VALUE', 'OF_ENCODE']);
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-const PACKETS = fileURLToPath(new URL('../../../shared/vectors/openflow13/ryu/packet_data/', import.meta.url));
-const vectors = existsSync(PACKETS)
-  ? readdirSync(PACKETS)
-      .filter((f) => f.endsWith('.packet'))
-      .map((f) => new Uint8Array(readFileSync(PACKETS + f)))
-  : [];
+// The Ryu vectors the repository carries (src/openflow/vectors/ryu/SOURCES.md).
+const PACKETS = fileURLToPath(new URL('./vectors/ryu/packet_data/', import.meta.url));
+const vectors = readdirSync(PACKETS)
+  .filter((f) => f.endsWith('.packet'))
+  .map((f) => new Uint8Array(readFileSync(PACKETS + f)));
 const generated = fc.sample(arb.message, { numRuns: 300, seed: 0x5c0e }).map(encodeMessage);
 const corpus = [...vectors, ...generated];
 

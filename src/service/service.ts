@@ -5,6 +5,8 @@ import type { Controller, ControllerEvent } from '../controller/controller.ts';
 import { formatDpid, type Dpid } from '../controller/commands.ts';
 import type { AgentDecide, AgentDecideResult, ControllerService, Cost, Host, Hypervisor, MigrationRecord, NorthEvent, VmTraffic } from '../api/contract.ts';
 import { ScoreError } from '../errors/errors.ts';
+import { layerWeights } from '../core/layers.ts';
+import { settlingTracker } from './cost-settling.ts';
 import type { Runtime } from '../runtime/controller-runtime.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { createOrchestrator, type Orchestrator, type Snapshot } from '../orchestrator/orchestrator.ts';
@@ -55,8 +57,10 @@ export function createService(o: ServiceOptions): Service {
   const agents = new Map<string, string>();
   const history: Cost[] = [];
   const limit = o.historyLimit ?? 3600;
+  const settle = settlingTracker(o.settleMs ?? 3000);
 
   const emit = (e: NorthEvent): void => {
+    settle.onEvent(e);
     for (const l of listeners) {
       try {
         l(e);
@@ -125,7 +129,13 @@ export function createService(o: ServiceOptions): Service {
     emit,
     ...(o.settleMs !== undefined ? { settleMs: o.settleMs } : {}),
     ...(o.confirmMs !== undefined ? { confirmMs: o.confirmMs } : {}),
-    ...(o.onSettled !== undefined ? { onSettled: o.onSettled } : {}),
+    // The network has settled by the orchestrator's clock: record the settled cost now, before
+    // the next migration starts (cost-settling.ts).
+    onSettled: (k: number) => {
+      settle.settled();
+      service.sample();
+      o.onSettled?.(k);
+    },
     ...(o.audit !== undefined ? { history: o.audit.load(), onRecord: (r: MigrationRecord) => o.audit!.append(r) } : {}),
     decide(hypervisor, body) {
       const url = agents.get(hypervisor);
@@ -151,7 +161,8 @@ export function createService(o: ServiceOptions): Service {
   };
 
   const weightsDto = () => ({
-    layers: Object.fromEntries(Object.entries(c().options.weights?.layers ?? {}).map(([k, v]) => [String(k), v])),
+    // Every layer's effective weight, not only the overridden ones.
+    layers: Object.fromEntries([...layerWeights(c().view.layers, c().options.weights)].map(([k, v]) => [String(k), v])),
     links: Object.fromEntries(c().view.weights),
   });
 
@@ -167,10 +178,11 @@ export function createService(o: ServiceOptions): Service {
       else if (e.type === 'host-moved') emit({ type: 'vm-moved', at, data: { vm: vmName(e.mac), mac: e.mac, from: hvName(e.from.dpid), to: hvName(e.to.dpid), via: e.via } });
     },
     sample() {
-      const s = costNow();
+      // While a migration settles the sample holds the last settled value (cost-settling.ts).
+      const s = settle.sample(costNow(), measuredFlows().map((f) => `${f.src}>${f.dst}`));
       history.push(s);
       if (history.length > limit) history.splice(0, history.length - limit);
-      emit({ type: 'cost', at: s.at, data: { cost: s.cost, layers: s.layers } });
+      emit({ type: 'cost', at: s.at, data: { cost: s.cost, layers: s.layers, ...(s.settling === true ? { settling: true, measuredCost: s.measuredCost } : {}) } });
     },
     topology() {
       const view = c().view;

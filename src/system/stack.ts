@@ -1,3 +1,4 @@
+import { ScoreError } from '../errors/errors.ts';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
@@ -153,7 +154,16 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     controllerCredential: caller,
     ...(o.allowSharedAgentToken !== undefined ? { allowSharedAgentToken: o.allowSharedAgentToken } : {}),
     metrics: { contentType: metrics.contentType, render: () => metrics.render(), apiRequest: (m, r, s) => metrics.apiRequest(m, r, s), ...(o.metricsAccess !== undefined ? { access: o.metricsAccess } : {}) }, ...(o.webDir === null ? {} : { web: { dir: o.webDir ?? DEFAULT_WEB_DIR } }) });
-  await api.listen({ host: o.apiHost ?? '127.0.0.1', port: o.apiPort ?? 0 });
+  try {
+    await api.listen({ host: o.apiHost ?? '127.0.0.1', port: o.apiPort ?? 0 });
+  } catch (e) {
+    // Nothing half-started: the controller (and its switch listener) stops with the API server.
+    unbind();
+    await api.close().catch(() => undefined);
+    await runtime.stop();
+    const why = e instanceof Error ? e.message : String(e);
+    throw new ScoreError('LISTEN_FAILED', `the API server cannot listen on ${o.apiHost ?? '127.0.0.1'}:${o.apiPort ?? 0}: ${why}`, { host: o.apiHost ?? '127.0.0.1', port: o.apiPort ?? 0 }, { cause: e });
+  }
   const addr = api.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
   const apiUrl = `http://${o.apiHost === '0.0.0.0' || o.apiHost === undefined ? '127.0.0.1' : o.apiHost}:${port}`;
@@ -181,6 +191,8 @@ export interface RunningAgent {
   readonly hypervisor: string;
   readonly agent: Agent;
   readonly url: string;
+  /** registers again (idempotent): what a running agent does to check its controller is there */
+  register(): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -193,14 +205,17 @@ export async function startAgent(o: { hypervisor: string; apiUrl: string; token:
   await server.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
   const addr = server.server.address();
   const url = `http://${o.host ?? '127.0.0.1'}:${typeof addr === 'object' && addr !== null ? addr.port : 0}`;
-  let registered;
+  const register = async (): Promise<void> => {
+    const registered = await api.register(o.hypervisor, url);
+    // Without it the agent accepts no caller: a controller that does not say how to recognise it.
+    if (registered.controllerCall !== null) verifier.set(registered.controllerCall.sha256);
+  };
   try {
-    registered = await api.register(o.hypervisor, url);
+    await register();
   } catch (e) {
+    // Nothing half-started: an agent that could not register does not keep its port open.
     await server.close();
     throw e;
   }
-  // Without it the agent accepts no caller: a controller that does not say how to recognise it.
-  if (registered.controllerCall !== null) verifier.set(registered.controllerCall.sha256);
-  return { hypervisor: o.hypervisor, agent, url, stop: () => server.close() };
+  return { hypervisor: o.hypervisor, agent, url, register, stop: () => server.close() };
 }

@@ -5,6 +5,8 @@ import { emulatedDriver } from '../../agent/drivers/emulated.ts';
 import { loadScenarioFile } from '../../scenario/load.ts';
 import type { MigrationDriver } from '../../agent/drivers/driver.ts';
 import { startAgent } from '../../system/stack.ts';
+import { keepRegistered } from '../../agent/keepalive.ts';
+import { parseNumberOption } from './simulate.ts';
 
 /**
  * `score agent`: one process per hypervisor. It registers with the controller's API and serves
@@ -22,7 +24,8 @@ export function registerAgent(program: Command): void {
     .option('--scenario <file|name>', "with --driver emulated: the emulated data centre's scenario")
     .option('--listen <host:port>', "this agent's own API", '127.0.0.1:0')
     .option('--libvirt-uri <template>', 'destination URI, {host} is the target hypervisor', 'qemu+ssh://{host}/system')
-    .action(async (opts: { controller: string; hypervisor: string; token?: string; driver: string; listen: string; libvirtUri: string; emulationPrefix?: string; scenario?: string }) => {
+    .option('--check-ms <ms>', 'how often a running agent re-registers to check the controller is there (back-off from 1 s to 30 s while it is not)', '10000')
+    .action(async (opts: { controller: string; hypervisor: string; token?: string; driver: string; listen: string; libvirtUri: string; emulationPrefix?: string; scenario?: string; checkMs: string }) => {
       const token = opts.token ?? process.env.SCORE_AGENT_TOKEN;
       if (!token) throw new ScoreError('CLI_USAGE', '--token or SCORE_AGENT_TOKEN is required');
       const m = /^(.+):(\d+)$/.exec(opts.listen);
@@ -37,12 +40,22 @@ export function registerAgent(program: Command): void {
       } else {
         throw new ScoreError('CLI_USAGE', `--driver: expected libvirt or emulated, got "${opts.driver}"`);
       }
+      // An unreachable controller at start is a failure: startAgent closes its port and throws
+      // AGENT_UNREACHABLE, and the command exits 1.
       const agent = await startAgent({ hypervisor: opts.hypervisor, apiUrl: opts.controller, token, driver, host: m[1]!, port: Number(m[2]) });
       console.log(`agent for ${opts.hypervisor} (${driver.name} driver) listening on ${agent.url}, registered with ${opts.controller}`);
+      // Once running, losing the controller is a state to ride out, not a failure: retry with back-off.
+      const stamp = (): string => new Date().toISOString().slice(11, 23);
+      const keep = keepRegistered({
+        register: () => agent.register(),
+        log: (l) => console.error(`${stamp()} agent ${opts.hypervisor}: ${l}`),
+        intervalMs: parseNumberOption('--check-ms', opts.checkMs, 100) ?? 10_000,
+      });
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
+      keep.stop();
       await agent.stop();
     });
 }

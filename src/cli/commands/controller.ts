@@ -12,6 +12,9 @@ import { newTokens, startStack, type Stack } from '../../system/stack.ts';
 import { loadScenarioFile } from '../../scenario/load.ts';
 import { formatBps } from '../../scenario/bandwidth.ts';
 import { parseNumberOption } from './simulate.ts';
+import { scenarioDpids } from '../../scenario/dpids.ts';
+import type { Dpid } from '../../controller/commands.ts';
+import { matchScenario, missingWarning, strangerWarning } from '../../controller/scenario-match.ts';
 
 /**
  * `score controller`: the S-CORE controller over real OpenFlow 1.3 switches. This is a
@@ -37,6 +40,8 @@ export interface ControllerRunOptions {
   readonly allowSharedAgentToken?: boolean;
   /** audit log file (JSON lines), kept across restarts */
   readonly auditPath?: string;
+  /** with a scenario: warn about its switches not connected this long after start (default 15 s) */
+  readonly missingAfterMs?: number;
 }
 
 export interface RunningController {
@@ -64,12 +69,39 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
   };
 
   let model: Model | undefined;
+  let expected: { readonly name: string; readonly dpids: ReadonlyMap<string, Dpid> } | undefined;
   if (o.scenario !== undefined) {
     const loaded = loadScenarioFile(o.scenario);
     model = loaded.model;
+    expected = { name: loaded.scenario.name, dpids: scenarioDpids(loaded.scenario) };
     line(`scenario ${loaded.scenario.name} (${loaded.file}): ${loaded.scenario.switches.length} switches, ${loaded.scenario.hypervisors.length} hypervisors; names by dpid`);
   }
   const vmNames = new Map([...(model?.vmInfo ?? [])].map(([vm, info]) => [info.mac.toLowerCase(), vm]));
+  const withVmNames = (text: string): string => nameHosts(text, vmNames);
+  // Switches that are not the scenario's, and scenario switches that never connect, are said
+  // out loud: otherwise nothing gets a name and no host is learned, silently.
+  const connected = new Set<Dpid>();
+  const warned = new Set<Dpid>();
+  let lastMissing: string | null = null;
+  const started = realClock.now();
+  const onSwitch = (e: ctl.ControllerEvent): void => {
+    if (expected === undefined) return;
+    if (e.type === 'switch-down') connected.delete(e.dpid);
+    if (e.type !== 'switch-up') return;
+    connected.add(e.dpid);
+    if (![...expected.dpids.values()].includes(e.dpid) && !warned.has(e.dpid)) {
+      warned.add(e.dpid);
+      line(`WARN ${strangerWarning(expected.name, e.dpid, expected.dpids)}`);
+    }
+  };
+  const checkMissing = (): void => {
+    if (expected === undefined || realClock.now() - started < (o.missingAfterMs ?? 15_000)) return;
+    const text = missingWarning(expected.name, matchScenario(expected.dpids, connected), expected.dpids.size);
+    if (text !== null && text !== lastMissing) line(`WARN ${text}`);
+    lastMissing = text;
+  };
+  const missingTimer = expected === undefined ? undefined : setInterval(checkMissing, 1000);
+  missingTimer?.unref();
 
   const dataPlane = openflowDataPlane({
     port: o.port,
@@ -94,7 +126,10 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
     ...(o.allowSharedAgentToken === true ? { allowSharedAgentToken: true } : {}),
     onWarning: (m) => line(`WARN ${m}`),
     onRefusal: (r) => line(`WARN refused ${r.method} ${r.route} for ${r.credential}: ${r.code} ${r.message}`),
-    onEvent: (_e, text) => line(text),
+    onEvent: (e, text) => {
+      line(withVmNames(text));
+      onSwitch(e);
+    },
     onError: (message, err) => line(`WARN ${message}: ${err instanceof ScoreError ? `${err.code} ${err.message}` : String(err)}`),
     onPoll: (c) => {
       const now = realClock.now();
@@ -104,7 +139,25 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
     },
   });
   const port = dataPlane.address().port;
-  return { runtime: stack.runtime, dataPlane, port, stack, stop: () => stack.stop() };
+  return {
+    runtime: stack.runtime,
+    dataPlane,
+    port,
+    stack,
+    stop: () => {
+      clearInterval(missingTimer);
+      return stack.stop();
+    },
+  };
+}
+
+/** A log line with every MAC the scenario knows shown as its VM, `vm3 (00:00:00:00:00:03)`, as the summary names them. */
+export function nameHosts(text: string, vmNames: ReadonlyMap<string, string>): string {
+  if (vmNames.size === 0) return text;
+  return text.replace(/(?<![0-9a-f:])(?:[0-9a-f]{2}:){5}[0-9a-f]{2}(?![0-9a-f:])/gi, (mac) => {
+    const vm = vmNames.get(mac.toLowerCase());
+    return vm === undefined ? mac : `${vm} (${mac})`;
+  });
 }
 
 /** The periodic summary: measured VM-pair rates and link utilisation per layer. */

@@ -66,8 +66,14 @@ export function registerDemo(program: Command): void {
             policy,
             ...(paceMs !== undefined ? { paceMs } : {}),
             onReady: (stack) => {
-              console.log(`  ${policy}: controller API at ${stack.apiUrl}/api/v1 (operator token ${stack.tokens.operator}), ${stack.runtime.channels.size} switches, ${model.scenario.hypervisors.length} agents over HTTP`);
-              console.log(dashboardLine(`${policy}: `, stack));
+              // Addresses and tokens only when someone can use them: without --hold or --wait the
+              // controllers stop a second or two later, when the run ends.
+              if (opts.hold === true || (waitS ?? 0) > 0) {
+                console.log(`  ${policy}: controller API at ${stack.apiUrl}/api/v1 (operator token ${stack.tokens.operator}), ${stack.runtime.channels.size} switches, ${model.scenario.hypervisors.length} agents over HTTP`);
+                console.log(dashboardLine(`${policy}: `, stack));
+              } else {
+                console.log(`  ${policy}: controller and API on loopback, ${stack.runtime.channels.size} switches, ${model.scenario.hypervisors.length} agents over HTTP (they stop when the run ends; --hold keeps them up for the dashboard)`);
+              }
             },
           }),
         ),

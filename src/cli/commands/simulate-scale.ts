@@ -6,6 +6,7 @@ import { runScale, type ScaleResult } from '../../sim/scale.ts';
 import { strategyRunner, parseStrategies } from '../../sim/strategies.ts';
 import { workloadFromOptions, type WorkloadOptions } from '../workload-options.ts';
 import { topologyFromSpec } from '../../topologies/spec.ts';
+import { buildTopology } from '../../core/topology.ts';
 import { renderSvg, svgToPng } from '../../report/charts.ts';
 import {
   scaleCdfSpec,
@@ -21,8 +22,8 @@ import type { DecisionMode } from '../../core/decision.ts';
 
 /**
  * `score simulate --topology ...`: the scale simulator from the command line. Progress goes to
- * stderr (a bar on a terminal, one line per strategy otherwise) so stdout stays a clean table or
- * JSON document.
+ * stderr (on a terminal a bar; elsewhere only with --progress, one line per strategy) so stdout
+ * stays a clean table or JSON document; with --json the list of written files goes to stderr too.
  */
 export interface ScaleCliOptions {
   readonly topology: string;
@@ -67,20 +68,33 @@ function progressReporter(enabled: boolean): { start: (name: string, i: number, 
 
 export async function runScaleCli(o: ScaleCliOptions): Promise<ScaleResult> {
   const topology = topologyFromSpec(o.topology, { oversubscription: o.oversubscription });
-  const names = parseStrategies(o.strategies, o.workload.vms);
+  // Whether `all` includes the exact optimum depends on the VMs the workload really has: a CSV
+  // decides its own (read once more here, on the bare topology; runScale reads it for the run).
+  const workloadOptions = { ...o.workload, resources: o.migrationCost === 'precopy' };
+  let vms = o.workload.vms;
+  if (o.workload.model === 'csv') {
+    vms = workloadFromOptions(buildTopology(topology.nodes, topology.links), workloadOptions).vms.length;
+    if (o.workload.vmsGiven === true && o.workload.vms !== vms) {
+      throw new ScoreError('CLI_USAGE', `--vms ${o.workload.vms} contradicts the traffic file, which has ${vms} VMs: leave --vms out with --workload csv`, {
+        vms: o.workload.vms,
+        inFile: vms,
+      });
+    }
+  }
+  const names = parseStrategies(o.strategies, vms);
   const budget = (vms: number): number | undefined => {
     if (o.maxMigrations === undefined) return undefined;
     const m = /^(\d+(?:\.\d+)?)(%?)$/.exec(o.maxMigrations);
     if (m === null) throw new ScoreError('CLI_USAGE', `--max-migrations: expected a count or a percentage of the VMs (e.g. 50%), got "${o.maxMigrations}"`);
     return m[2] === '%' ? Math.floor((Number(m[1]) / 100) * vms) : Math.floor(Number(m[1]));
   };
-  budget(o.workload.vms);
+  budget(vms);
   const progress = progressReporter(o.progress);
   // Wall time per strategy, measured here in the shell: the simulator's result stays deterministic.
   const timing: Record<string, number> = {};
   const result = runScale({
     topology,
-    workload: (t) => workloadFromOptions(t, { ...o.workload, resources: o.migrationCost === 'precopy' }),
+    workload: (t) => workloadFromOptions(t, workloadOptions),
     strategies: names.map(
       (n, index) =>
         [
@@ -129,6 +143,7 @@ export async function runScaleCli(o: ScaleCliOptions): Promise<ScaleResult> {
   }
   if (o.json) {
     console.log(JSON.stringify(result, null, 2));
+    console.error(`Wrote ${written.join(', ')}`);
     return result;
   }
   console.log(

@@ -61,7 +61,7 @@ export function registerSimulate(program: Command): void {
     .option('--strategies <list>', 'scale mode: "all" or a comma list of strategies', 'all')
     .option('--oversubscription <tor:agg>', 'scale mode, three-tier: oversubscription ratios, e.g. 2.5:4')
     .option('-w, --workload <model>', 'scale mode: traffic model', 'partners')
-    .option('--vms <n>', 'scale mode: number of VMs', '4096')
+    .option('--vms <n>', 'scale mode: number of VMs (default 4096; not with --workload csv, whose traffic file decides)')
     .option('--slots <n>', 'scale mode: VM slots per hypervisor', '8')
     .option('--placement <random|packed|file.csv>', 'scale mode: initial placement', 'random')
     .option('--traffic <file.csv>', 'scale mode, workload csv: traffic matrix (src,dst,rate) or flow trace (time,src,dst,bytes)')
@@ -78,9 +78,9 @@ export function registerSimulate(program: Command): void {
     .option('--max-migrations <n|pct%>', 'scale mode: migration budget per strategy, a count or a share of the VMs')
     .option('--mode <first|best>', 'Algorithm 1 candidate choice: first improving (paper) or best')
     .option('--max-rounds <n>', 'stop after this many rounds')
-    .option('-o, --out <dir>', 'output directory')
+    .option('-o, --out <dir>', 'output directory (default score-out/simulate, with --topology score-out/scale)')
     .option('--no-png', 'write SVG figures only')
-    .option('--json', 'print the results as JSON instead of tables')
+    .option('--json', 'print the results as JSON on stdout instead of tables (the files are still written to --out)')
     .action(async (opts: SimulateCliOptions) => {
       if (opts.topology !== undefined) {
         requireNoScenario(opts.scenario);
@@ -94,7 +94,8 @@ export function registerSimulate(program: Command): void {
           oversubscription: opts.oversubscription,
           workload: {
             model: opts.workload,
-            vms: int('--vms', opts.vms, 1)!,
+            vms: int('--vms', opts.vms, 1) ?? DEFAULT_SCALE_VMS,
+            vmsGiven: opts.vms !== undefined,
             slots: int('--slots', opts.slots, 1)!,
             placement: opts.placement,
             seed: int('--seed', opts.seed, 0)!,
@@ -137,9 +138,14 @@ export function registerSimulate(program: Command): void {
         printRuns(model, runs, { out: (s) => console.log(s) });
       }
       const written = await writeRunOutputs(opts.out ?? 'score-out/simulate', runs, opts.png);
-      if (!opts.json) console.log(`\nWrote ${written.join(', ')}`);
+      // With --json stdout is the document alone; say on stderr where the files went.
+      if (opts.json) console.error(`Wrote ${written.join(', ')}`);
+      else console.log(`\nWrote ${written.join(', ')}`);
     });
 }
+
+/** `--vms` when not given, for the generated workload models. */
+const DEFAULT_SCALE_VMS = 4096;
 
 interface SimulateCliOptions {
   scenario?: string;
@@ -148,7 +154,7 @@ interface SimulateCliOptions {
   strategies: string;
   oversubscription?: string;
   workload: string;
-  vms: string;
+  vms?: string;
   slots: string;
   placement: string;
   traffic?: string;
