@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { ScoreError } from '../errors/errors.ts';
 import type { FastifyInstance } from 'fastify';
 import type { Model } from '../scenario/model.ts';
 import { scenarioDpids } from '../scenario/dpids.ts';
@@ -81,6 +82,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     ...(o.probeMs !== undefined ? { probeMs: o.probeMs } : {}),
     controller: {
       nonce: o.nonce ?? new Uint8Array(randomBytes(8)),
+      // the LLDP probes' HMAC key: fresh per run, never sent (src/controller/probe-auth.ts)
+      secret: new Uint8Array(randomBytes(32)),
       names: new Map([...dpids].map(([n, d]) => [d, n])),
       hypervisors: new Set((s?.hypervisors ?? []).map((h) => dpids.get(h.id)!)),
       // the scenario says what the links are sold as; a switch's port speed says what the NIC negotiated
@@ -112,7 +115,16 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   });
   const unbind = metrics.bind({ runtime, service, dataPlane: o.dataPlane });
   const api = buildApiServer({ service, tokens, metrics: { contentType: metrics.contentType, render: () => metrics.render(), apiRequest: (m, r, s) => metrics.apiRequest(m, r, s), ...(o.metricsAccess !== undefined ? { access: o.metricsAccess } : {}) }, ...(o.webDir === null ? {} : { web: { dir: o.webDir ?? DEFAULT_WEB_DIR } }) });
-  await api.listen({ host: o.apiHost ?? '127.0.0.1', port: o.apiPort ?? 0 });
+  try {
+    await api.listen({ host: o.apiHost ?? '127.0.0.1', port: o.apiPort ?? 0 });
+  } catch (e) {
+    // nothing half-up: no OpenFlow listener without its API
+    unbind();
+    await api.close().catch(() => undefined);
+    await runtime.stop();
+    const why = (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
+    throw new ScoreError('LISTEN_FAILED', `cannot serve the API on ${o.apiHost ?? '127.0.0.1'}:${o.apiPort ?? 0}: ${why}`, { host: o.apiHost ?? '127.0.0.1', port: o.apiPort ?? 0, errno: why }, { cause: e });
+  }
   const addr = api.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
   const apiUrl = `http://${o.apiHost === '0.0.0.0' || o.apiHost === undefined ? '127.0.0.1' : o.apiHost}:${port}`;
