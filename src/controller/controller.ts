@@ -301,6 +301,7 @@ export function flowStats(c: Controller, dpid: Dpid, entries: readonly FlowStatE
 
 export function portStats(c: Controller, dpid: Dpid, entries: readonly PortStatEntry[], now: number): void {
   for (const e of entries) {
+    if (!isPhysicalPort(e.port)) continue; // LOCAL's counters are the switch's own traffic
     const k = `${dpid.toString(16)}:${e.port}`;
     // what we injected ourselves is not traffic between VMs; a port counter reset shows as a
     // count going backwards and starts a new baseline either way

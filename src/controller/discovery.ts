@@ -203,18 +203,19 @@ export function onPacketIn(
     existing.lastSeen = now;
     return none;
   }
-  for (const end of [from, to]) {
-    const seen = hostSeenAt(end);
-    if (seen !== undefined && now - seen < s.hostHoldMs) return rejectProbe(s, 'host-port', to, from);
-  }
+  const seen = [hostSeenAt(from), hostSeenAt(to)].filter((x): x is number => x !== undefined);
+  if (seen.some((t) => now - t < s.hostHoldMs)) return rejectProbe(s, 'host-port', to, from);
   const back = s.heard.get(`${portKey(to)}>${portKey(from)}`);
   if (back === undefined || now - back > s.ttlMs) {
     // One direction only so far: ask the other one now instead of waiting for the next round.
+    // Where a host is placed, that is also worth a log line: a cable there would have said
+    // PORT_STATUS; a host replaying a probe would not.
+    const result = seen.length > 0 ? rejectProbe(s, 'host-port', to, from) : none;
     const info = s.switches.get(dpid)?.get(inPort);
     const last = s.echoedAt.get(portKey(to));
-    if (info === undefined || !info.up || (last !== undefined && now - last < s.maxProbeAgeMs / 4)) return none;
+    if (info === undefined || !info.up || (last !== undefined && now - last < s.maxProbeAgeMs / 4)) return result;
     s.echoedAt.set(portKey(to), now);
-    return { events: [], commands: [probeFrame(s, dpid, info, now)] };
+    return { events: result.events, commands: [probeFrame(s, dpid, info, now)] };
   }
   const events: DiscoveryEvent[] = [];
   // A port has one peer: a new peer on either end replaces the old link.
