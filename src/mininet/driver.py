@@ -42,6 +42,7 @@ class Prefixed(Topo):
         import re
         for n in inner.nodes():
             info = dict(inner.nodeInfo(n))
+            info.pop('isSwitch', None)
             if inner.isSwitch(n):
                 if 'dpid' not in info:
                     info['dpid'] = '%x' % int(re.findall(r'\d+', n)[0])

@@ -11,9 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { systemTestGate } from '../emulation/system-gate.ts';
 import { startController, type RunningController } from '../cli/commands/controller.ts';
 import { links } from '../controller/discovery.ts';
-import { startRootOvs, stopRootOvs, type RootOvs } from './root-ovs.ts';
+import { cleanMininetRun, startRootOvs, stopRootOvs, type RootOvs } from './root-ovs.ts';
 
-const gate = systemTestGate({ root: true, tools: ['mn', 'ovs-vswitchd', 'ovsdb-server', 'ovs-vsctl', '/usr/bin/python3', 'tshark'] });
+const gate = systemTestGate({ root: true, tools: ['mn', 'mnexec', 'ovs-vswitchd', 'ovsdb-server', 'ovs-vsctl', '/usr/bin/python3'] });
 const DRIVER = fileURLToPath(new URL('./driver.py', import.meta.url));
 const LOCAL = 0xfffffffe;
 
@@ -42,11 +42,15 @@ async function mininet(ovs: RootOvs, ctl: RunningController, topo: string, steps
     }
   } catch (e) {
     child.kill('SIGKILL');
+    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
+    // Mininet had no chance to clean up: the next topology must not meet its interfaces
+    await cleanMininetRun(ovs);
     throw e;
   } finally {
     clearTimeout(timer);
   }
-  const code = await new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', (c) => r(c))));
+  const code = await new Promise<number | null>((r) => (child.exitCode !== null || child.signalCode !== null ? r(child.exitCode) : child.once('exit', (c) => r(c))));
+  if (code !== 0) await cleanMininetRun(ovs);
   assert.equal(code, 0, `driver ${topo} failed:\n${stderr.slice(-3000)}`);
   return lines;
 }

@@ -52,6 +52,14 @@ function runProcesses(prefix: string): number[] {
   return out;
 }
 
+/** What a Mininet run killed half way leaves: its host shells and its interfaces. The daemons stay. */
+export async function cleanMininetRun(ovs: RootOvs): Promise<void> {
+  for (const pid of runProcesses(ovs.prefix)) await terminate(pid, 1000).catch(() => undefined);
+  for (const name of await listLinks().catch(() => [] as string[])) {
+    if (name.startsWith(ovs.prefix)) await delLink(name).catch(() => undefined);
+  }
+}
+
 export async function stopRootOvs(ovs: RootOvs): Promise<void> {
   for (const pid of runProcesses(ovs.prefix)) await terminate(pid, 1000).catch(() => undefined);
   for (const pidfile of [ovs.paths.vswitchdPidfile, ovs.paths.ovsdbPidfile]) {
