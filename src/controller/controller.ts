@@ -211,7 +211,7 @@ export function packetIn(c: Controller, dpid: Dpid, inPort: number, frame: Uint8
     c.reservedPortFrames += 1;
     return done(c, [], []);
   }
-  const probe = discovery.onPacketIn(c.disc, dpid, inPort, frame, now, (p) => lastSeenAt(c.hosts, p));
+  const probe = discovery.onPacketIn(c.disc, dpid, inPort, frame, now, (p) => lastSeenAt(c.hosts, p, true));
   if (probe !== null) {
     const linkEvents = probe.events.filter((e) => e.type !== 'probe-rejected');
     return done(c, [...afterLinkEvents(c, linkEvents), ...probe.commands], probe.events);

@@ -14,8 +14,11 @@ import { authTlv, checkProbe } from './probe-auth.ts';
  *   that replays a captured probe from its own port gives one direction only; the controller
  *   answers a first direction with an immediate probe back out of the receiving port, so a real
  *   cable is confirmed within one round trip;
- * - no host was seen at either end within `hostHoldMs`: a probe arriving where a host lives is
- *   evidence to weigh, not a link (it is reported as `probe-rejected`, reason `host-port`).
+ * - no host that speaks IP (ARP or IPv4) was seen at either end within `hostHoldMs`: a probe
+ *   arriving where a host lives is evidence to weigh, not a link (it is reported as
+ *   `probe-rejected`, reason `host-port`). Other frames seen there (an interface's IPv6
+ *   multicast on a cable not discovered yet) do not hold a link back: once both directions are
+ *   proven, what was learned on the port was never a host and is forgotten.
  * Port-down and switch-down remove links at once; links not re-confirmed within `ttlMs` age out.
  */
 export interface DiscoveredLink {

@@ -92,10 +92,17 @@ export function forgetPort(s: HostState, at: PortRef): string[] {
   return gone;
 }
 
-/** When a host was last seen at `at` (ms), or undefined when none lives there. */
-export function lastSeenAt(s: HostState, at: PortRef): number | undefined {
+/**
+ * When a host was last seen at `at` (ms), or undefined when none lives there. `withIp`: only
+ * hosts that spoke ARP or IPv4 there count (an interface's own IPv6 multicast chatter on a cable
+ * not discovered yet is not a host speaking).
+ */
+export function lastSeenAt(s: HostState, at: PortRef, withIp = false): number | undefined {
   let last: number | undefined;
-  for (const e of s.byMac.values()) if (sameRef(e.at, at) && (last === undefined || e.lastSeen > last)) last = e.lastSeen;
+  for (const e of s.byMac.values()) {
+    if (withIp && e.ip === undefined) continue;
+    if (sameRef(e.at, at) && (last === undefined || e.lastSeen > last)) last = e.lastSeen;
+  }
   return last;
 }
 
