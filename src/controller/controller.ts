@@ -1,14 +1,18 @@
+import { ScoreError } from '../errors/errors.ts';
 import { parseFrame } from '../packet/index.ts';
 import type { Dpid, PortRef, SwitchCommand } from './commands.ts';
 import { PATH_COOKIE_TAG, PATH_COOKIE_TAG_MASK, formatDpid } from './commands.ts';
 import type { DiscoveryEvent, DiscoveryState, SwitchPortInfo } from './discovery.ts';
 import * as discovery from './discovery.ts';
+import { isEcho, expireFloods } from './flood.ts';
 import type { HostEvent, HostState } from './hosts.ts';
-import { createHosts, forgetPort, learn, setLocation } from './hosts.ts';
+import { createHosts, forgetPort, lastSeenAt, learn, setLocation } from './hosts.ts';
+import { dueRetries, onAccepted, onRefused } from './install-tracker.ts';
 import type { NetworkConfig, NetworkView } from './network.ts';
 import { buildView } from './network.ts';
 import type { RoutingState } from './routing.ts';
-import { createRouting, onRuleRemoved, refreshPaths, reinstallOn, routePacket } from './routing.ts';
+import { createRouting, ensurePath, onRuleRemoved, refreshPaths, reinstallOn, removePath, routePacket } from './routing.ts';
+import { isPhysicalPort } from './ports.ts';
 import type { RateTracker } from './rates.ts';
 import { addSample, createRateTracker, forget } from './rates.ts';
 
@@ -19,8 +23,16 @@ import { addSample, createRateTracker, forget } from './rates.ts';
  * delivers them. No sockets, no clock, no timers here.
  */
 export interface ControllerOptions extends NetworkConfig {
+  /** 8 bytes on every probe: tells our probes from another controller's (not a secret) */
   readonly nonce: Uint8Array;
+  /**
+   * the probes' HMAC key (probe-auth.ts): random, at least 16 bytes, never sent. Without one the
+   * nonce is used, which authenticates nothing (it travels in every probe): tests only.
+   */
+  readonly secret?: Uint8Array;
   readonly linkTtlMs?: number;
+  /** oldest LLDP probe believed, ms (default 2000) */
+  readonly maxProbeAgeMs?: number;
   readonly idleTimeout?: number;
 }
 
@@ -29,7 +41,11 @@ export type ControllerEvent =
   | HostEvent
   | { readonly type: 'switch-up'; readonly dpid: Dpid; readonly ports: number }
   | { readonly type: 'switch-down'; readonly dpid: Dpid }
-  | { readonly type: 'packet-malformed'; readonly dpid: Dpid; readonly inPort: number; readonly error: string };
+  | { readonly type: 'packet-malformed'; readonly dpid: Dpid; readonly inPort: number; readonly error: string }
+  /** a switch refused a rule of the path: the path is out of every switch and tried again in retryInMs */
+  | { readonly type: 'path-rejected'; readonly src: string; readonly dst: string; readonly dpid: Dpid; readonly error: string; readonly retryInMs: number }
+  /** a path refused before is now accepted by every switch on it */
+  | { readonly type: 'path-installed'; readonly src: string; readonly dst: string; readonly attempts: number };
 
 export interface FlowStatEntry {
   readonly cookie: bigint;
@@ -60,6 +76,10 @@ export interface Controller {
   /** bytes this controller sent out of each port itself (LLDP probes, ARP replies): not VM traffic */
   readonly injected: Map<string, bigint>;
   readonly log: ControllerEvent[];
+  /** ms: the latest clock reading any handler was given (handlers without one use it) */
+  now: number;
+  /** packet-ins from reserved ports (LOCAL, ...) dropped unread */
+  reservedPortFrames: number;
 }
 
 export interface Result {
@@ -68,7 +88,10 @@ export interface Result {
 }
 
 export function createController(options: ControllerOptions): Controller {
-  const disc = discovery.createDiscovery(options.nonce, options.linkTtlMs);
+  const disc = discovery.createDiscovery(options.nonce, options.secret ?? options.nonce, {
+    ...(options.linkTtlMs !== undefined ? { ttlMs: options.linkTtlMs } : {}),
+    ...(options.maxProbeAgeMs !== undefined ? { maxProbeAgeMs: options.maxProbeAgeMs } : {}),
+  });
   const hosts = createHosts();
   return {
     options,
@@ -80,7 +103,13 @@ export function createController(options: ControllerOptions): Controller {
     portRates: createRateTracker(),
     injected: new Map(),
     log: [],
+    now: 0,
+    reservedPortFrames: 0,
   };
+}
+
+function at(c: Controller, now: number | undefined): void {
+  if (now !== undefined && now > c.now) c.now = now;
 }
 
 function hostDpids(c: Controller): Set<Dpid> {
@@ -92,7 +121,7 @@ function rebuild(c: Controller): void {
 }
 
 function isHostPort(c: Controller, p: PortRef): boolean {
-  if (discovery.isLinkPort(c.disc, p)) return false;
+  if (!isPhysicalPort(p.port) || discovery.isLinkPort(c.disc, p)) return false;
   const declared = c.options.hypervisors;
   return declared === undefined || declared.size === 0 || declared.has(p.dpid);
 }
@@ -110,8 +139,8 @@ function afterLinkEvents(c: Controller, events: DiscoveryEvent[]): SwitchCommand
   return refreshPaths(c.routing, ctx(c));
 }
 
-function ctx(c: Controller): { view: NetworkView; disc: DiscoveryState; hosts: HostState } {
-  return { view: c.view, disc: c.disc, hosts: c.hosts };
+function ctx(c: Controller): { view: NetworkView; disc: DiscoveryState; hosts: HostState; now: number } {
+  return { view: c.view, disc: c.disc, hosts: c.hosts, now: c.now };
 }
 
 function done(c: Controller, commands: SwitchCommand[], events: ControllerEvent[]): Result {
@@ -127,7 +156,9 @@ function done(c: Controller, commands: SwitchCommand[], events: ControllerEvent[
   return { commands, events };
 }
 
-export function switchUp(c: Controller, dpid: Dpid, ports: readonly SwitchPortInfo[]): Result {
+/** `now`: ms on the controller's clock (stamps the probes); omitted, the latest one seen. */
+export function switchUp(c: Controller, dpid: Dpid, ports: readonly SwitchPortInfo[], now?: number): Result {
+  at(c, now);
   const linkEvents = discovery.switchUp(c.disc, dpid, ports);
   const commands: SwitchCommand[] = [
     // Start from a known table: our old path rules go, the table-miss rule sends to us.
@@ -137,42 +168,70 @@ export function switchUp(c: Controller, dpid: Dpid, ports: readonly SwitchPortIn
   commands.push(...afterLinkEvents(c, linkEvents));
   if (linkEvents.length === 0) rebuild(c);
   commands.push(...reinstallOn(c.routing, dpid));
-  commands.push(...discovery.probes(c.disc, dpid));
+  commands.push(...discovery.probes(c.disc, c.now, dpid));
   return done(c, commands, [{ type: 'switch-up', dpid, ports: ports.length }, ...linkEvents]);
 }
 
-export function switchDown(c: Controller, dpid: Dpid): Result {
+export function switchDown(c: Controller, dpid: Dpid, now?: number): Result {
+  at(c, now);
   const events = discovery.switchDown(c.disc, dpid);
   const commands = afterLinkEvents(c, events);
   if (events.length === 0) rebuild(c);
   return done(c, commands, [{ type: 'switch-down', dpid }, ...events]);
 }
 
-export function portStatus(c: Controller, dpid: Dpid, port: SwitchPortInfo, deleted = false): Result {
-  const events = discovery.portStatus(c.disc, dpid, port, deleted);
-  const commands = afterLinkEvents(c, events);
+/**
+ * PORT_STATUS is a fact (OpenFlow 1.3.5 section 7.4.3): a port that went down or away takes its
+ * link, its hosts and every path through it with it at once. Traffic for a host no longer placed
+ * is flooded to the edge ports until the host is heard again, wherever its cable now is.
+ */
+export function portStatus(c: Controller, dpid: Dpid, port: SwitchPortInfo, deleted = false, now?: number): Result {
+  at(c, now);
+  if (!isPhysicalPort(port.port)) return done(c, [], []);
+  const events: ControllerEvent[] = discovery.portStatus(c.disc, dpid, port, deleted);
+  const commands = afterLinkEvents(c, events as DiscoveryEvent[]);
+  if (deleted || !port.up) {
+    const ref = { dpid, port: port.port };
+    const gone = forgetPort(c.hosts, ref);
+    if (gone.length > 0) {
+      for (const mac of gone) events.push({ type: 'host-removed', mac, at: ref, reason: deleted ? 'port-deleted' : 'port-down' });
+      rebuild(c);
+      for (const mac of gone) commands.push(...refreshPaths(c.routing, ctx(c), mac));
+    }
+  }
   // A port that came up may have a neighbour: probe it now rather than at the next round.
-  if (port.up && !deleted) commands.push(...discovery.probes(c.disc, dpid).filter((x) => x.kind === 'packet-out' && x.ports[0] === port.port));
+  if (port.up && !deleted) commands.push(...discovery.probes(c.disc, c.now, dpid, port.port));
   return done(c, commands, events);
 }
 
 export function packetIn(c: Controller, dpid: Dpid, inPort: number, frame: Uint8Array, now: number): Result {
-  const linkEvents = discovery.onPacketIn(c.disc, dpid, inPort, frame, now);
-  if (linkEvents !== null) return done(c, afterLinkEvents(c, linkEvents), linkEvents);
+  at(c, now);
+  // LOCAL, CONTROLLER, ...: the switch itself talking (the bridge's interface), never a host or a link
+  if (!isPhysicalPort(inPort)) {
+    c.reservedPortFrames += 1;
+    return done(c, [], []);
+  }
+  const probe = discovery.onPacketIn(c.disc, dpid, inPort, frame, now, (p) => lastSeenAt(c.hosts, p, true));
+  if (probe !== null) {
+    const linkEvents = probe.events.filter((e) => e.type !== 'probe-rejected');
+    return done(c, [...afterLinkEvents(c, linkEvents), ...probe.commands], probe.events);
+  }
+  const here = { dpid, port: inPort };
+  // our own flood coming back over a cable not discovered yet: not the sender speaking here
+  if (isEcho(c.routing.floods, frame, here, now)) return done(c, [], []);
   let parsed;
   try {
     parsed = parseFrame(frame);
   } catch (e) {
     return done(c, [], [{ type: 'packet-malformed', dpid, inPort, error: e instanceof Error ? e.message : String(e) }]);
   }
-  const at = { dpid, port: inPort };
-  const hostEvents = learn(c.hosts, parsed, at, now, (p) => isHostPort(c, p));
+  const hostEvents = learn(c.hosts, parsed, here, now, (p) => isHostPort(c, p));
   const commands: SwitchCommand[] = [];
   if (hostEvents.length > 0) {
     rebuild(c);
     for (const e of hostEvents) if (e.type === 'host-moved') commands.push(...refreshPaths(c.routing, ctx(c), e.mac));
   }
-  commands.push(...routePacket(c.routing, ctx(c), at, parsed, frame));
+  commands.push(...routePacket(c.routing, ctx(c), here, parsed, frame));
   return done(c, commands, hostEvents);
 }
 
@@ -184,10 +243,43 @@ export function setWeights(c: Controller, weights: NonNullable<ControllerOptions
 }
 
 /** The agent's "migration done": authoritative, whatever the data plane has shown so far. */
-export function vmMoved(c: Controller, mac: string, at: PortRef, now: number): Result {
-  const events = setLocation(c.hosts, mac, at, now, 'agent');
+export function vmMoved(c: Controller, mac: string, where: PortRef, now: number): Result {
+  if (!isPhysicalPort(where.port)) {
+    throw new ScoreError('RESERVED_PORT', `port ${where.port} is a reserved OpenFlow port (LOCAL, CONTROLLER, ...): no VM can be there`, { mac, port: where.port });
+  }
+  at(c, now);
+  const events = setLocation(c.hosts, mac, where, now, 'agent');
   rebuild(c);
   return done(c, refreshPaths(c.routing, ctx(c), mac), events);
+}
+
+/**
+ * The switch refused a rule (an OFPT_ERROR answering its FLOW_MOD, e.g. FLOW_MOD_FAILED/
+ * TABLE_FULL): the path is not installed. It is taken out of every switch (no half paths),
+ * reported, and tried again after a back-off; meanwhile the controller forwards its packets.
+ */
+export function flowRejected(c: Controller, dpid: Dpid, cookie: bigint, error: string, now?: number): Result {
+  at(c, now);
+  const key = c.routing.byCookie.get(cookie);
+  const path = key === undefined ? undefined : c.routing.paths.get(key);
+  if (key === undefined || path === undefined) return done(c, [], []);
+  const retryInMs = onRefused(c.routing.install, key, cookie, c.now, error);
+  forget(c.flowRates, key);
+  const commands = removePath(c.routing, key);
+  return done(c, commands, [{ type: 'path-rejected', src: path.src, dst: path.dst, dpid, error, retryInMs }]);
+}
+
+/** The switch confirmed (by a barrier) that it holds these rules: paths complete on every switch are installed. */
+export function flowsAccepted(c: Controller, dpid: Dpid, cookies: readonly bigint[], now?: number): Result {
+  at(c, now);
+  const events: ControllerEvent[] = [];
+  for (const cookie of cookies) {
+    const key = c.routing.byCookie.get(cookie);
+    const was = onAccepted(c.routing.install, key, cookie, dpid);
+    const p = key === undefined ? undefined : c.routing.paths.get(key);
+    if (was !== undefined && p !== undefined) events.push({ type: 'path-installed', src: p.src, dst: p.dst, attempts: was.attempts + 1 });
+  }
+  return done(c, [], events);
 }
 
 export function flowRemoved(c: Controller, cookie: bigint): Result {
@@ -209,6 +301,7 @@ export function flowStats(c: Controller, dpid: Dpid, entries: readonly FlowStatE
 
 export function portStats(c: Controller, dpid: Dpid, entries: readonly PortStatEntry[], now: number): void {
   for (const e of entries) {
+    if (!isPhysicalPort(e.port)) continue; // LOCAL's counters are the switch's own traffic
     const k = `${dpid.toString(16)}:${e.port}`;
     // what we injected ourselves is not traffic between VMs; a port counter reset shows as a
     // count going backwards and starts a new baseline either way
@@ -218,11 +311,21 @@ export function portStats(c: Controller, dpid: Dpid, entries: readonly PortStatE
   }
 }
 
-/** Periodic work: LLDP probes to every port, links that stopped answering aged out. */
+/** Periodic work: LLDP probes to every port, links that stopped answering aged out, refused paths retried. */
 export function tick(c: Controller, now: number): Result {
+  at(c, now);
   const expired = discovery.expire(c.disc, now);
+  expireFloods(c.routing.floods, now);
   const commands = afterLinkEvents(c, expired);
-  commands.push(...discovery.probes(c.disc));
+  for (const key of dueRetries(c.routing.install, now)) {
+    const want = c.routing.wanted.get(key);
+    if (want === undefined) {
+      c.routing.install.backoff.delete(key);
+      continue;
+    }
+    commands.push(...ensurePath(c.routing, ctx(c), want.src, want.dst).commands);
+  }
+  commands.push(...discovery.probes(c.disc, now));
   return done(c, commands, expired);
 }
 
@@ -308,6 +411,14 @@ export function describeEvent(c: Controller, e: ControllerEvent): string {
       return `host ${e.mac}${e.ip ? ` (${e.ip})` : ''} at ${port(e.at)}`;
     case 'host-moved':
       return `host ${e.mac} moved ${port(e.from)} -> ${port(e.to)} (${e.via})`;
+    case 'host-removed':
+      return `host ${e.mac} gone from ${port(e.at)} (${e.reason})`;
+    case 'probe-rejected':
+      return `WARN LLDP probe claiming ${port(e.claimed)} at ${port(e.at)} rejected (${e.reason})`;
+    case 'path-rejected':
+      return `WARN path ${e.src} -> ${e.dst} refused by ${sw(e.dpid)}: ${e.error}; retry in ${e.retryInMs} ms`;
+    case 'path-installed':
+      return `path ${e.src} -> ${e.dst} installed after ${e.attempts} attempts`;
     case 'packet-malformed':
       return `malformed packet-in from ${port({ dpid: e.dpid, port: e.inPort })}: ${e.error}`;
   }

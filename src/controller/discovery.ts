@@ -1,13 +1,25 @@
 import { buildLldpProbe, parseFrame } from '../packet/index.ts';
 import type { Dpid, PortRef, SwitchCommand } from './commands.ts';
 import { portKey } from './commands.ts';
+import { isPhysicalPort } from './ports.ts';
+import { authTlv, checkProbe } from './probe-auth.ts';
 
 /**
- * Topology discovery by LLDP. Each switch port gets a probe carrying (dpid, port) and this
- * controller's nonce; a probe that comes back in at another switch's port proves a link. A probe
- * without our nonce (another controller's, or a forged one) is ignored, so LLDP relayed by a
- * learning switch cannot make phantom links. Port-down and switch-down remove links at once;
- * links not re-confirmed within `ttlMs` age out.
+ * Topology discovery by LLDP. Each switch port gets a probe carrying (dpid, port), this
+ * controller's nonce, a timestamp and an HMAC over them keyed by the controller's secret
+ * (probe-auth.ts). What makes a link, in order:
+ * - the probe is ours (nonce), untampered (HMAC) and fresh (at most `maxProbeAgeMs` old), and
+ *   neither end is a reserved port: a forged probe, or one replayed later, is nothing;
+ * - both directions were heard within `ttlMs`: A's probe came in at B and B's probe at A. A host
+ *   that replays a captured probe from its own port gives one direction only; the controller
+ *   answers a first direction with an immediate probe back out of the receiving port, so a real
+ *   cable is confirmed within one round trip;
+ * - no host that speaks IP (ARP or IPv4) was seen at either end within `hostHoldMs`: a probe
+ *   arriving where a host lives is evidence to weigh, not a link (it is reported as
+ *   `probe-rejected`, reason `host-port`). Other frames seen there (an interface's IPv6
+ *   multicast on a cable not discovered yet) do not hold a link back: once both directions are
+ *   proven, what was learned on the port was never a host and is forgotten.
+ * Port-down and switch-down remove links at once; links not re-confirmed within `ttlMs` age out.
  */
 export interface DiscoveredLink {
   readonly a: PortRef;
@@ -25,23 +37,57 @@ export interface SwitchPortInfo {
 
 export interface DiscoveryState {
   readonly nonce: Uint8Array;
+  /** HMAC key of the probes; never sent anywhere */
+  readonly secret: Uint8Array;
   readonly ttlMs: number;
+  readonly maxProbeAgeMs: number;
+  readonly hostHoldMs: number;
   readonly switches: Map<Dpid, Map<number, SwitchPortInfo>>;
   /** by canonical key; lastSeen in ms */
   readonly links: Map<string, { link: DiscoveredLink; lastSeen: number }>;
   /** port key -> link key */
   readonly byPort: Map<string, string>;
+  /** `from>to` port keys -> when an authenticated probe last went that way (ms) */
+  readonly heard: Map<string, number>;
+  /** port key -> when we last sent an on-demand probe out of it (ms) */
+  readonly echoedAt: Map<string, number>;
+  /** LLDP frames not believed, by reason (for logs and metrics) */
+  readonly rejected: Map<ProbeRejection, number>;
 }
+
+export type ProbeRejection = 'foreign' | 'unsigned' | 'bad-signature' | 'stale' | 'from-the-future' | 'reserved-port' | 'host-port';
 
 export type DiscoveryEvent =
   | { readonly type: 'link-added'; readonly link: DiscoveredLink }
-  | { readonly type: 'link-removed'; readonly link: DiscoveredLink; readonly reason: 'port-down' | 'switch-down' | 'expired' | 'replaced' };
+  | { readonly type: 'link-removed'; readonly link: DiscoveredLink; readonly reason: 'port-down' | 'switch-down' | 'expired' | 'replaced' }
+  /** an LLDP frame with our nonce that did not prove a link (forged, replayed, stale, where a host lives) */
+  | { readonly type: 'probe-rejected'; readonly at: PortRef; readonly claimed: PortRef; readonly reason: ProbeRejection };
 
-/** OpenFlow port numbers above this are reserved (LOCAL, CONTROLLER, ...); they have no links. */
-const MAX_PHYSICAL_PORT = 0xffffff00;
+export interface DiscoveryOptions {
+  /** links not re-confirmed for this long age out (ms, default 5000) */
+  readonly ttlMs?: number;
+  /** oldest probe believed (ms, default 2000): its trip out, through the peer and back to us */
+  readonly maxProbeAgeMs?: number;
+  /** a host seen at a port this recently (ms, default ttlMs) keeps probes there from making a link */
+  readonly hostHoldMs?: number;
+}
 
-export function createDiscovery(nonce: Uint8Array, ttlMs = 5_000): DiscoveryState {
-  return { nonce, ttlMs, switches: new Map(), links: new Map(), byPort: new Map() };
+/** `secret`: the probes' HMAC key, at least 16 random bytes in production (see probe-auth.ts). */
+export function createDiscovery(nonce: Uint8Array, secret: Uint8Array, o: DiscoveryOptions = {}): DiscoveryState {
+  const ttlMs = o.ttlMs ?? 5_000;
+  return {
+    nonce,
+    secret,
+    ttlMs,
+    maxProbeAgeMs: o.maxProbeAgeMs ?? 2_000,
+    hostHoldMs: o.hostHoldMs ?? ttlMs,
+    switches: new Map(),
+    links: new Map(),
+    byPort: new Map(),
+    heard: new Map(),
+    echoedAt: new Map(),
+    rejected: new Map(),
+  };
 }
 
 function canonical(x: PortRef, y: PortRef): DiscoveredLink {
@@ -63,7 +109,7 @@ function removeLink(s: DiscoveryState, key: string, reason: 'port-down' | 'switc
 
 export function switchUp(s: DiscoveryState, dpid: Dpid, ports: readonly SwitchPortInfo[]): DiscoveryEvent[] {
   const events = s.switches.has(dpid) ? switchDown(s, dpid) : [];
-  s.switches.set(dpid, new Map(ports.filter((p) => p.port < MAX_PHYSICAL_PORT).map((p) => [p.port, p])));
+  s.switches.set(dpid, new Map(ports.filter((p) => isPhysicalPort(p.port)).map((p) => [p.port, p])));
   return events;
 }
 
@@ -78,7 +124,7 @@ export function switchDown(s: DiscoveryState, dpid: Dpid): DiscoveryEvent[] {
 
 export function portStatus(s: DiscoveryState, dpid: Dpid, port: SwitchPortInfo, deleted = false): DiscoveryEvent[] {
   const ports = s.switches.get(dpid);
-  if (ports === undefined || port.port >= MAX_PHYSICAL_PORT) return [];
+  if (ports === undefined || !isPhysicalPort(port.port)) return [];
   if (deleted) ports.delete(port.port);
   else ports.set(port.port, port);
   if (deleted || !port.up) {
@@ -88,25 +134,49 @@ export function portStatus(s: DiscoveryState, dpid: Dpid, port: SwitchPortInfo, 
   return [];
 }
 
-/** Probes for every up port of every switch (or of one switch), to send as packet-outs. */
-export function probes(s: DiscoveryState, only?: Dpid): SwitchCommand[] {
+function probeFrame(s: DiscoveryState, dpid: Dpid, p: SwitchPortInfo, now: number): SwitchCommand {
+  const claim = { nonce: s.nonce, dpid, port: p.port };
+  const frame = buildLldpProbe({ srcMac: p.hwAddr, ...claim, extraTlvs: [authTlv(s.secret, claim, now)] });
+  return { kind: 'packet-out', dpid, ports: [p.port], frame };
+}
+
+/** Probes, stamped `now` (ms), for every up port of every switch, or of one switch, or one port. */
+export function probes(s: DiscoveryState, now: number, only?: Dpid, onlyPort?: number): SwitchCommand[] {
   const out: SwitchCommand[] = [];
   for (const [dpid, ports] of s.switches) {
     if (only !== undefined && dpid !== only) continue;
     for (const p of ports.values()) {
-      if (!p.up) continue;
-      const frame = buildLldpProbe({ srcMac: p.hwAddr, dpid, port: p.port, nonce: s.nonce });
-      out.push({ kind: 'packet-out', dpid, ports: [p.port], frame });
+      if (!p.up || (onlyPort !== undefined && p.port !== onlyPort)) continue;
+      out.push(probeFrame(s, dpid, p, now));
     }
   }
   return out;
 }
 
+export interface ProbeResult {
+  readonly events: DiscoveryEvent[];
+  /** on-demand probes to send (the reverse direction of a link heard one way) */
+  readonly commands: SwitchCommand[];
+}
+
+function rejectProbe(s: DiscoveryState, reason: ProbeRejection, at: PortRef, claimed: PortRef): ProbeResult {
+  s.rejected.set(reason, (s.rejected.get(reason) ?? 0) + 1);
+  return { events: [{ type: 'probe-rejected', at, claimed, reason }], commands: [] };
+}
+
 /**
  * A packet-in that may be one of our probes. Returns null when the frame is not LLDP (the caller
- * handles it), [] for LLDP that proves nothing new, or the link events.
+ * handles it), else what it proved: link events, rejections, and probes to send. `hostSeenAt`
+ * says when a host was last seen at a port (undefined: none lives there).
  */
-export function onPacketIn(s: DiscoveryState, dpid: Dpid, inPort: number, frame: Uint8Array, now: number): DiscoveryEvent[] | null {
+export function onPacketIn(
+  s: DiscoveryState,
+  dpid: Dpid,
+  inPort: number,
+  frame: Uint8Array,
+  now: number,
+  hostSeenAt: (p: PortRef) => number | undefined = () => undefined,
+): ProbeResult | null {
   let parsed;
   try {
     parsed = parseFrame(frame, { lldpNonce: s.nonce });
@@ -114,18 +184,41 @@ export function onPacketIn(s: DiscoveryState, dpid: Dpid, inPort: number, frame:
     return null;
   }
   if (parsed.net.type !== 'lldp') return null;
+  const none: ProbeResult = { events: [], commands: [] };
   const verdict = parsed.net.probe;
-  if (verdict === undefined || !verdict.accepted) return [];
+  if (verdict === undefined || !verdict.accepted) {
+    // another controller's probe, or LLDP from a real device: not ours to judge, not news
+    s.rejected.set('foreign', (s.rejected.get('foreign') ?? 0) + 1);
+    return none;
+  }
   const from: PortRef = { dpid: verdict.dpid, port: verdict.port };
   const to: PortRef = { dpid, port: inPort };
+  if (!isPhysicalPort(from.port) || !isPhysicalPort(to.port)) return rejectProbe(s, 'reserved-port', to, from);
+  const check = checkProbe(parsed.net.lldp, s.secret, now, s.maxProbeAgeMs);
+  if (!check.ok) return rejectProbe(s, check.reason, to, from);
   // A probe from a switch we do not know (or to itself) proves nothing usable.
-  if (!s.switches.has(from.dpid) || !s.switches.has(dpid) || portKey(from) === portKey(to)) return [];
+  if (!s.switches.has(from.dpid) || !s.switches.has(dpid) || portKey(from) === portKey(to)) return none;
   const link = canonical(from, to);
   const key = linkKey(link);
   const existing = s.links.get(key);
+  s.heard.set(`${portKey(from)}>${portKey(to)}`, now);
   if (existing !== undefined) {
     existing.lastSeen = now;
-    return [];
+    return none;
+  }
+  const seen = [hostSeenAt(from), hostSeenAt(to)].filter((x): x is number => x !== undefined);
+  if (seen.some((t) => now - t < s.hostHoldMs)) return rejectProbe(s, 'host-port', to, from);
+  const back = s.heard.get(`${portKey(to)}>${portKey(from)}`);
+  if (back === undefined || now - back > s.ttlMs) {
+    // One direction only so far: ask the other one now instead of waiting for the next round.
+    // Where a host is placed, that is also worth a log line: a cable there would have said
+    // PORT_STATUS; a host replaying a probe would not.
+    const result = seen.length > 0 ? rejectProbe(s, 'host-port', to, from) : none;
+    const info = s.switches.get(dpid)?.get(inPort);
+    const last = s.echoedAt.get(portKey(to));
+    if (info === undefined || !info.up || (last !== undefined && now - last < s.maxProbeAgeMs / 4)) return result;
+    s.echoedAt.set(portKey(to), now);
+    return { events: result.events, commands: [probeFrame(s, dpid, info, now)] };
   }
   const events: DiscoveryEvent[] = [];
   // A port has one peer: a new peer on either end replaces the old link.
@@ -137,7 +230,7 @@ export function onPacketIn(s: DiscoveryState, dpid: Dpid, inPort: number, frame:
   s.byPort.set(portKey(link.a), key);
   s.byPort.set(portKey(link.b), key);
   events.push({ type: 'link-added', link });
-  return events;
+  return { events, commands: [] };
 }
 
 export function expire(s: DiscoveryState, now: number): DiscoveryEvent[] {
@@ -145,6 +238,8 @@ export function expire(s: DiscoveryState, now: number): DiscoveryEvent[] {
   for (const [key, entry] of [...s.links]) {
     if (now - entry.lastSeen > s.ttlMs) events.push(...removeLink(s, key, 'expired'));
   }
+  for (const [k, t] of [...s.heard]) if (now - t > s.ttlMs) s.heard.delete(k);
+  for (const [k, t] of [...s.echoedAt]) if (now - t > s.ttlMs) s.echoedAt.delete(k);
   return events;
 }
 

@@ -56,7 +56,7 @@ export function pump(h: Harness, commands: readonly SwitchCommand[], first?: Wal
 }
 
 export function connectAll(h: Harness): void {
-  for (const sw of h.fabric.switches.values()) pump(h, ctl.switchUp(h.controller, sw.dpid, portInfos(sw)).commands);
+  for (const sw of h.fabric.switches.values()) pump(h, ctl.switchUp(h.controller, sw.dpid, portInfos(sw), h.now).commands);
 }
 
 export function hostSends(h: Harness, mac: string, frame: Uint8Array): Walk {

@@ -21,7 +21,9 @@ export interface HostState {
 
 export type HostEvent =
   | { readonly type: 'host-added'; readonly mac: string; readonly at: PortRef; readonly ip?: string }
-  | { readonly type: 'host-moved'; readonly mac: string; readonly from: PortRef; readonly to: PortRef; readonly via: string };
+  | { readonly type: 'host-moved'; readonly mac: string; readonly from: PortRef; readonly to: PortRef; readonly via: string }
+  /** the port it was on went down or away (PORT_STATUS), or turned out to be a link */
+  | { readonly type: 'host-removed'; readonly mac: string; readonly at: PortRef; readonly reason: 'port-down' | 'port-deleted' | 'link-port' };
 
 export function createHosts(): HostState {
   return { byMac: new Map(), byIp: new Map() };
@@ -74,7 +76,10 @@ export function learn(
   return setLocation(s, mac, at, now, 'packet', ip);
 }
 
-/** Hosts behind a port that turned out to be a switch-to-switch link were never hosts. */
+/**
+ * Forgets the hosts behind a port: it turned out to be a switch-to-switch link (they were never
+ * hosts there), or it went down or away (they are not there any more). Returns their MACs.
+ */
 export function forgetPort(s: HostState, at: PortRef): string[] {
   const gone: string[] = [];
   for (const [mac, e] of s.byMac) {
@@ -85,6 +90,20 @@ export function forgetPort(s: HostState, at: PortRef): string[] {
     }
   }
   return gone;
+}
+
+/**
+ * When a host was last seen at `at` (ms), or undefined when none lives there. `withIp`: only
+ * hosts that spoke ARP or IPv4 there count (an interface's own IPv6 multicast chatter on a cable
+ * not discovered yet is not a host speaking).
+ */
+export function lastSeenAt(s: HostState, at: PortRef, withIp = false): number | undefined {
+  let last: number | undefined;
+  for (const e of s.byMac.values()) {
+    if (withIp && e.ip === undefined) continue;
+    if (sameRef(e.at, at) && (last === undefined || e.lastSeen > last)) last = e.lastSeen;
+  }
+  return last;
 }
 
 export function hostsOn(s: HostState, dpid: Dpid): HostEntry[] {

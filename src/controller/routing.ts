@@ -3,20 +3,31 @@ import type { Dpid, FlowRule, PortRef, SwitchCommand } from './commands.ts';
 import { ALL_ONES_64, PATH_COOKIE_TAG } from './commands.ts';
 import type { DiscoveryState } from './discovery.ts';
 import { isLinkPort } from './discovery.ts';
+import type { FloodState } from './flood.ts';
+import { createFloodState, flood } from './flood.ts';
 import type { HostState } from './hosts.ts';
+import type { InstallState } from './install-tracker.ts';
+import { createInstallState, expectConfirmation, forgetCookie, inBackoff } from './install-tracker.ts';
 import type { NetworkView } from './network.ts';
+import { isPhysicalPort } from './ports.ts';
 
 /**
  * L2 routing over the least-weight paths of the core. A path is installed as a whole, on every
  * switch it crosses, for one (source MAC, destination MAC) direction, with its own cookie so it
- * can be removed as a whole when a link fails or a VM moves. Rules have no hard timeout (their
- * byte counters are the flow statistics) and an idle timeout, so unused paths leave the tables.
- * Broadcast never floods the switches: ARP for a known VM is answered by the controller, and
- * anything else is sent only to host ports, one packet-out per switch, so the redundant
- * topology cannot loop.
+ * can be removed as a whole when a link fails or a VM moves. Every rule also matches the port
+ * the packet should come in by (the source host's port on the first hop, the link's port after):
+ * a host that moved without saying so sends from a port no rule expects, so its packets reach
+ * the controller and it is re-learned, instead of riding stale rules (the POX l2_multi bug).
+ * Rules have no hard timeout (their byte counters are the flow statistics) and an idle timeout,
+ * so unused paths leave the tables. A path counts as installed only once every switch on it
+ * accepted its rule (install-tracker.ts). Broadcast never floods the switches: ARP for a known
+ * VM is answered by the controller, and anything else is sent to every edge port by packet-outs
+ * (flood.ts), so the redundant topology cannot loop.
  */
 export interface Hop {
   readonly dpid: Dpid;
+  /** where the packet enters this switch: the source host's port, or the previous link's port */
+  readonly inPort: number;
   readonly outPort: number;
 }
 
@@ -37,19 +48,23 @@ export interface RoutingState {
   nextId: bigint;
   readonly idleTimeout: number;
   readonly priority: number;
+  readonly install: InstallState;
+  readonly floods: FloodState;
 }
 
 export interface RoutingContext {
   readonly view: NetworkView;
   readonly disc: DiscoveryState;
   readonly hosts: HostState;
+  /** ms, the controller's latest clock reading (back-offs, flood echoes) */
+  readonly now: number;
 }
 
 export function createRouting(idleTimeout = 60, priority = 100): RoutingState {
-  return { wanted: new Map(), paths: new Map(), byCookie: new Map(), nextId: 1n, idleTimeout, priority };
+  return { wanted: new Map(), paths: new Map(), byCookie: new Map(), nextId: 1n, idleTimeout, priority, install: createInstallState(), floods: createFloodState() };
 }
 
-const pairKey = (src: string, dst: string): string => `${src}>${dst}`;
+export const pairKey = (src: string, dst: string): string => `${src}>${dst}`;
 
 /** The hops from src's port to dst's port, or null if either is unknown or unreachable. */
 export function computeHops(ctx: RoutingContext, src: string, dst: string): { hops: Hop[]; links: string[] } | null {
@@ -57,7 +72,7 @@ export function computeHops(ctx: RoutingContext, src: string, dst: string): { ho
   const hd = ctx.hosts.byMac.get(dst);
   if (hs === undefined || hd === undefined) return null;
   if (!ctx.disc.switches.has(hs.at.dpid) || !ctx.disc.switches.has(hd.at.dpid)) return null;
-  if (hs.at.dpid === hd.at.dpid) return { hops: [{ dpid: hd.at.dpid, outPort: hd.at.port }], links: [] };
+  if (hs.at.dpid === hd.at.dpid) return { hops: [{ dpid: hd.at.dpid, inPort: hs.at.port, outPort: hd.at.port }], links: [] };
   let path;
   try {
     path = ctx.view.oracle.path(ctx.view.nameOf(hs.at.dpid), ctx.view.nameOf(hd.at.dpid));
@@ -66,21 +81,23 @@ export function computeHops(ctx: RoutingContext, src: string, dst: string): { ho
   }
   const hops: Hop[] = [];
   let at = hs.at.dpid;
+  let inPort = hs.at.port;
   for (const link of path) {
     const ends = ctx.view.ports.get(link.id);
     if (ends === undefined) return null;
     const [here, there] = ends.a.dpid === at ? [ends.a, ends.b] : [ends.b, ends.a];
-    hops.push({ dpid: at, outPort: here.port });
+    hops.push({ dpid: at, inPort, outPort: here.port });
     at = there.dpid;
+    inPort = there.port;
   }
-  hops.push({ dpid: at, outPort: hd.at.port });
+  hops.push({ dpid: at, inPort, outPort: hd.at.port });
   return { hops, links: path.map((l) => l.id) };
 }
 
 function rule(state: RoutingState, p: InstalledPath, hop: Hop): FlowRule {
   return {
     priority: state.priority,
-    match: { ethSrc: p.src, ethDst: p.dst },
+    match: { inPort: hop.inPort, ethSrc: p.src, ethDst: p.dst },
     actions: [{ type: 'output', port: hop.outPort }],
     cookie: p.cookie,
     idleTimeout: state.idleTimeout,
@@ -94,18 +111,28 @@ function deleteCommands(p: InstalledPath): SwitchCommand[] {
 }
 
 function sameHops(a: readonly Hop[], b: readonly Hop[]): boolean {
-  return a.length === b.length && a.every((h, i) => h.dpid === b[i]!.dpid && h.outPort === b[i]!.outPort);
+  return a.length === b.length && a.every((h, i) => h.dpid === b[i]!.dpid && h.inPort === b[i]!.inPort && h.outPort === b[i]!.outPort);
 }
 
-/** Installs (or keeps, or replaces) the path for one direction. */
-export function ensurePath(state: RoutingState, ctx: RoutingContext, src: string, dst: string): { commands: SwitchCommand[]; path: InstalledPath | null } {
+/**
+ * Installs (or keeps, or replaces) the path for one direction. `path` is null when there is no
+ * path, or while a refused path waits out its back-off; `hops` is where packets should go anyway
+ * (the controller forwards them by packet-out until the rules are in).
+ */
+export function ensurePath(
+  state: RoutingState,
+  ctx: RoutingContext,
+  src: string,
+  dst: string,
+): { commands: SwitchCommand[]; path: InstalledPath | null; hops: readonly Hop[] | null } {
   const key = pairKey(src, dst);
   state.wanted.set(key, { src, dst });
   const old = state.paths.get(key);
   const next = computeHops(ctx, src, dst);
-  if (old !== undefined && next !== null && sameHops(old.hops, next.hops)) return { commands: [], path: old };
+  if (old !== undefined && next !== null && sameHops(old.hops, next.hops)) return { commands: [], path: old, hops: old.hops };
   const commands: SwitchCommand[] = old !== undefined ? removePath(state, key) : [];
-  if (next === null) return { commands, path: null };
+  if (next === null) return { commands, path: null, hops: null };
+  if (inBackoff(state.install, key, ctx.now)) return { commands, path: null, hops: next.hops };
   const cookie = PATH_COOKIE_TAG | state.nextId;
   state.nextId += 1n;
   const path: InstalledPath = { src, dst, cookie, hops: next.hops, links: next.links };
@@ -113,7 +140,8 @@ export function ensurePath(state: RoutingState, ctx: RoutingContext, src: string
   state.byCookie.set(cookie, key);
   // Install from the destination end backwards, so a packet sent along the path meets rules.
   for (const hop of [...path.hops].reverse()) commands.push({ kind: 'flow-add', dpid: hop.dpid, rule: rule(state, path, hop) });
-  return { commands, path };
+  expectConfirmation(state.install, cookie, path.hops.map((h) => h.dpid));
+  return { commands, path, hops: path.hops };
 }
 
 export function removePath(state: RoutingState, key: string): SwitchCommand[] {
@@ -121,6 +149,7 @@ export function removePath(state: RoutingState, key: string): SwitchCommand[] {
   if (p === undefined) return [];
   state.paths.delete(key);
   state.byCookie.delete(p.cookie);
+  forgetCookie(state.install, p.cookie);
   return deleteCommands(p);
 }
 
@@ -138,7 +167,11 @@ export function refreshPaths(state: RoutingState, ctx: RoutingContext, onlyMac?:
 export function reinstallOn(state: RoutingState, dpid: Dpid): SwitchCommand[] {
   const out: SwitchCommand[] = [];
   for (const p of state.paths.values()) {
-    for (const hop of p.hops) if (hop.dpid === dpid) out.push({ kind: 'flow-add', dpid, rule: rule(state, p, hop) });
+    for (const hop of p.hops) {
+      if (hop.dpid !== dpid) continue;
+      out.push({ kind: 'flow-add', dpid, rule: rule(state, p, hop) });
+      expectConfirmation(state.install, p.cookie, [dpid]);
+    }
   }
   return out;
 }
@@ -151,24 +184,22 @@ export function onRuleRemoved(state: RoutingState, cookie: bigint): SwitchComman
   return removePath(state, key);
 }
 
-/** Ports where VMs may be: up, not switch-to-switch, on a hypervisor switch when those are declared. */
+/**
+ * Edge ports: up, physical (never LOCAL or another reserved port), with no discovered link, on
+ * every switch. Not only the hypervisors' (declared or learned): a host that never spoke may sit
+ * on any switch, and learning which switches have hosts from the hosts already seen is exactly
+ * how the silent ones were missed.
+ */
 export function hostPorts(ctx: RoutingContext): PortRef[] {
   const out: PortRef[] = [];
-  const explicit = ctx.view.hypervisors.size > 0;
   for (const [dpid, ports] of ctx.disc.switches) {
-    if (explicit && !ctx.view.hypervisors.has(dpid)) continue;
-    for (const p of ports.values()) if (p.up && !isLinkPort(ctx.disc, { dpid, port: p.port })) out.push({ dpid, port: p.port });
+    for (const p of ports.values()) if (p.up && isPhysicalPort(p.port) && !isLinkPort(ctx.disc, { dpid, port: p.port })) out.push({ dpid, port: p.port });
   }
   return out;
 }
 
-function floodToHosts(ctx: RoutingContext, except: PortRef, frame: Uint8Array): SwitchCommand[] {
-  const bySwitch = new Map<Dpid, number[]>();
-  for (const p of hostPorts(ctx)) {
-    if (p.dpid === except.dpid && p.port === except.port) continue;
-    bySwitch.set(p.dpid, [...(bySwitch.get(p.dpid) ?? []), p.port]);
-  }
-  return [...bySwitch].map(([dpid, ports]) => ({ kind: 'packet-out' as const, dpid, ports, frame }));
+function floodToHosts(state: RoutingState, ctx: RoutingContext, except: PortRef, frame: Uint8Array): SwitchCommand[] {
+  return flood(state.floods, hostPorts(ctx), except, frame, ctx.now);
 }
 
 /**
@@ -180,22 +211,22 @@ export function routePacket(state: RoutingState, ctx: RoutingContext, at: PortRe
   const net = frame.net;
   if (net.type === 'arp' && net.arp.op === ARP_OP.REQUEST) {
     const owner = ctx.hosts.byIp.get(net.arp.targetIp);
-    if (owner === undefined) return floodToHosts(ctx, at, raw);
+    if (owner === undefined) return floodToHosts(state, ctx, at, raw);
     if (owner === net.arp.senderMac) return []; // gratuitous: nobody needs an answer
     const reply = buildArpReply({ senderMac: owner, senderIp: net.arp.targetIp, targetMac: net.arp.senderMac, targetIp: net.arp.senderIp });
     return [{ kind: 'packet-out', dpid: at.dpid, ports: [at.port], frame: reply }];
   }
   if (net.type === 'rarp') return [];
   const dst = frame.eth.dst;
-  if (isMulticastMac(dst) || !ctx.hosts.byMac.has(dst)) return floodToHosts(ctx, at, raw);
+  if (isMulticastMac(dst) || !ctx.hosts.byMac.has(dst)) return floodToHosts(state, ctx, at, raw);
   const src = frame.eth.src;
   const forward = ensurePath(state, ctx, src, dst);
   const backward = ensurePath(state, ctx, dst, src);
   const commands = [...forward.commands, ...backward.commands];
-  const path = forward.path;
-  if (path !== null) {
+  const hops = forward.hops;
+  if (hops !== null) {
     // Send this packet on from where it is, if that switch is on the path, else from the start.
-    const hop = path.hops.find((h) => h.dpid === at.dpid) ?? path.hops[0]!;
+    const hop = hops.find((h) => h.dpid === at.dpid) ?? hops[0]!;
     commands.push({ kind: 'packet-out', dpid: hop.dpid, ports: [hop.outPort], frame: raw });
   }
   return commands;

@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   OF_HANDSHAKE: 'the OpenFlow handshake failed (no common version, no features reply)',
   OF_SWITCH_ERROR: 'the switch answered with an OpenFlow ERROR message',
   PACKET_MALFORMED: 'a packet (Ethernet, ARP, IPv4, LLDP, ...) is malformed',
+  RESERVED_PORT: 'a reserved OpenFlow port (LOCAL, CONTROLLER, ...) was given where a host or link port is needed',
   // Northbound API, agents, orchestration
   API_BAD_REQUEST: 'the request body, path or query does not match the API schema',
   API_UNAUTHORIZED: 'no valid token was given',
@@ -54,7 +55,8 @@ export const ERROR_CODES = {
   EMULATION_NOT_ROOT: 'the emulated data centre needs root',
   EMULATION_MISSING_TOOL: 'a system tool (ovs-vsctl, ip, nping, ...) is not installed',
   EMULATION_COMMAND: 'a system command failed',
-  LISTEN_FAILED: 'a server could not listen on its address (port in use, address not available)',
+  LISTEN_FAILED: 'a listening socket could not be opened (port in use, address not available, no permission)',
+  TLS_INVALID: 'the TLS certificate, key or CA cannot be read or used',
   INTERNAL: 'a bug in S-CORE',
 } as const;
 

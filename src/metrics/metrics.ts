@@ -147,6 +147,13 @@ export function createStackMetrics(o: { clock: Clock }): StackMetrics {
     collect: sweepConnections,
   });
   for (const c of OPENFLOW_ERROR_CODES) ofErrors.labels(c).inc(0);
+  const untrusted = new Counter({
+    name: 'score_rejected_total',
+    help: 'What the controller did not take as true: path (a path a switch refused a rule of; retried with back-off), lldp_probe (an LLDP probe with our nonce that was forged, stale, replayed where a host lives or on a reserved port)',
+    labelNames: ['kind'] as const,
+    registers,
+  });
+  for (const k of ['path', 'lldp_probe'] as const) untrusted.labels(k).inc(0);
 
   const pollDuration = new Histogram({
     name: 'score_stats_poll_duration_seconds',
@@ -251,6 +258,8 @@ export function createStackMetrics(o: { clock: Clock }): StackMetrics {
             },
             portStatus: (dpid, port, reason) => events.portStatus(dpid, port, reason),
             flowRemoved: (dpid, cookie) => events.flowRemoved(dpid, cookie),
+            flowRejected: (dpid, cookie, error) => events.flowRejected(dpid, cookie, error),
+            flowsAccepted: (dpid, cookies) => events.flowsAccepted(dpid, cookies),
           }),
         stop: () => dp.stop(),
       };
@@ -263,6 +272,8 @@ export function createStackMetrics(o: { clock: Clock }): StackMetrics {
     },
     controllerEvent(e) {
       if (e.type === 'packet-malformed') ofErrors.labels('malformed_packet_in').inc();
+      else if (e.type === 'path-rejected') untrusted.labels('path').inc();
+      else if (e.type === 'probe-rejected') untrusted.labels('lldp_probe').inc();
     },
     timeDecisions(call) {
       return async (url, body) => {

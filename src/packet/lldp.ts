@@ -251,6 +251,8 @@ export interface LldpProbeOptions {
   readonly nonce: Uint8Array;
   readonly systemName?: string;
   readonly ttl?: number;
+  /** further TLVs after the probe TLV, e.g. the controller's authenticator */
+  readonly extraTlvs?: readonly LldpTlv[];
 }
 
 function hex16(n: bigint): string {
@@ -272,7 +274,7 @@ export function buildLldpProbe(o: LldpProbeOptions): Uint8Array {
     ttl: o.ttl ?? LLDP_DEFAULT_TTL,
     ...(o.systemName !== undefined ? { systemName: o.systemName } : {}),
     probe: { nonce: o.nonce, dpid: o.dpid, port: o.port },
-    extraTlvs: [],
+    extraTlvs: o.extraTlvs ?? [],
   };
   return buildEthernet({ src: o.srcMac, dst: LLDP_MULTICAST_MAC }, ETHERTYPE.LLDP, encodeLldp(lldp), { pad: true });
 }

@@ -68,20 +68,26 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   await o.dataPlane.start({
     switchUp(ch) {
       channels.set(ch.dpid, ch);
-      apply(ctl.switchUp(controller, ch.dpid, ch.ports));
+      apply(ctl.switchUp(controller, ch.dpid, ch.ports, o.clock.now()));
     },
     switchDown(dpid) {
       channels.delete(dpid);
-      apply(ctl.switchDown(controller, dpid));
+      apply(ctl.switchDown(controller, dpid, o.clock.now()));
     },
     packetIn(dpid, inPort, frame) {
       apply(ctl.packetIn(controller, dpid, inPort, frame, o.clock.now()));
     },
     portStatus(dpid, port, reason) {
-      apply(ctl.portStatus(controller, dpid, port, reason === 'delete'));
+      apply(ctl.portStatus(controller, dpid, port, reason === 'delete', o.clock.now()));
     },
     flowRemoved(_dpid, cookie) {
       apply(ctl.flowRemoved(controller, cookie));
+    },
+    flowRejected(dpid, cookie, error) {
+      apply(ctl.flowRejected(controller, dpid, cookie, error, o.clock.now()));
+    },
+    flowsAccepted(dpid, cookies) {
+      apply(ctl.flowsAccepted(controller, dpid, cookies, o.clock.now()));
     },
   });
 

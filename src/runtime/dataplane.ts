@@ -20,6 +20,10 @@ export interface DataPlaneEvents {
   packetIn(dpid: Dpid, inPort: number, frame: Uint8Array): void;
   portStatus(dpid: Dpid, port: SwitchPortInfo, reason: 'add' | 'delete' | 'modify'): void;
   flowRemoved(dpid: Dpid, cookie: bigint): void;
+  /** the switch refused a flow-add of ours (an ERROR answering its FLOW_MOD) */
+  flowRejected(dpid: Dpid, cookie: bigint, error: string): void;
+  /** the switch confirmed (barrier) that it holds the rules of these cookies */
+  flowsAccepted(dpid: Dpid, cookies: readonly bigint[]): void;
 }
 
 export interface DataPlane {

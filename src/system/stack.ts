@@ -116,6 +116,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     ...(o.probeMs !== undefined ? { probeMs: o.probeMs } : {}),
     controller: {
       nonce: o.nonce ?? new Uint8Array(randomBytes(8)),
+      // the LLDP probes' HMAC key: fresh per run, never sent (src/controller/probe-auth.ts)
+      secret: new Uint8Array(randomBytes(32)),
       names: new Map([...dpids].map(([n, d]) => [d, n])),
       hypervisors: new Set((s?.hypervisors ?? []).map((h) => dpids.get(h.id)!)),
       // the scenario says what the links are sold as; a switch's port speed says what the NIC negotiated
@@ -157,12 +159,12 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   try {
     await api.listen({ host: o.apiHost ?? '127.0.0.1', port: o.apiPort ?? 0 });
   } catch (e) {
-    // Nothing half-started: the controller (and its switch listener) stops with the API server.
+    // nothing half-up: no OpenFlow listener without its API
     unbind();
     await api.close().catch(() => undefined);
     await runtime.stop();
-    const why = e instanceof Error ? e.message : String(e);
-    throw new ScoreError('LISTEN_FAILED', `the API server cannot listen on ${o.apiHost ?? '127.0.0.1'}:${o.apiPort ?? 0}: ${why}`, { host: o.apiHost ?? '127.0.0.1', port: o.apiPort ?? 0 }, { cause: e });
+    const why = (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
+    throw new ScoreError('LISTEN_FAILED', `cannot serve the API on ${o.apiHost ?? '127.0.0.1'}:${o.apiPort ?? 0}: ${why}`, { host: o.apiHost ?? '127.0.0.1', port: o.apiPort ?? 0, errno: why }, { cause: e });
   }
   const addr = api.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : 0;

@@ -206,7 +206,7 @@ function readPem(option: string, path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    throw new ScoreError('CLI_USAGE', `${option}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { path });
+    throw new ScoreError('TLS_INVALID', `${option}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { path });
   }
 }
 

@@ -79,7 +79,10 @@ export interface ConnectionOptions extends Partial<ConnectionTimers> {
 
 export interface ConnectionEvents {
   ready: [];
-  /** asynchronous switch messages once ready: PACKET_IN, PORT_STATUS, FLOW_REMOVED */
+  /**
+   * asynchronous switch messages once ready: PACKET_IN, PORT_STATUS, FLOW_REMOVED, and ERRORs
+   * answering a fire-and-forget message (a refused FLOW_MOD: its xid is what post/postAll returned)
+   */
   message: [OfMessage];
   close: [reason: ScoreError, wasReady: boolean];
 }
@@ -240,18 +243,21 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     return xid;
   }
 
-  /** Several messages as one write: one syscall, and back-pressure counts the batch once. */
-  postAll(items: readonly { msg: OfMessage; what: string }[]): void {
+  /** Several messages as one write: one syscall, and back-pressure counts the batch once. Returns their xids, in order. */
+  postAll(items: readonly { msg: OfMessage; what: string }[]): number[] {
     this.assertOpen('send');
-    if (items.length === 0) return;
+    if (items.length === 0) return [];
     const w = new Writer(4096);
+    const xids: number[] = [];
     for (const { msg, what } of items) {
       const xid = this.tracker.allocate();
       this.tracker.remember(xid, what);
       encodeInto(w, { ...msg, xid });
+      xids.push(xid);
     }
     this.stats.txMessages += items.length - 1;
     this.writeBytes(w.result());
+    return xids;
   }
 
   /** Sends a request and resolves with its reply (all parts, for multipart). */
@@ -446,6 +452,7 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
         code: m.code,
         data: hex(m.data),
       });
+      if (this.stateValue === 'ready' && m.xid !== 0) this.emit('message', m);
       return;
     }
     if (ASYNC.has(m.type)) {

@@ -7,7 +7,7 @@ import type { Dpid, SwitchCommand } from '../../controller/commands.ts';
 import type { SwitchPortInfo } from '../../controller/discovery.ts';
 import type { DataPlane, DataPlaneEvents, SwitchChannel } from '../../runtime/dataplane.ts';
 import { ScoreError } from '../../errors/errors.ts';
-import { OFPP, OFPTT, OFPG } from '../constants.ts';
+import { OFPP, OFPTT, OFPG, describeError } from '../constants.ts';
 import type { OfMessage } from '../messages.ts';
 import type { ConnectionStats, OfConnection } from './connection.ts';
 import { formatDpidHex } from './connection.ts';
@@ -40,6 +40,45 @@ export interface OpenflowDataPlane extends DataPlane {
 export function openflowDataPlane(o: OpenflowDataPlaneOptions = {}): OpenflowDataPlane {
   const log = o.log ?? silentLog;
   let server: OfServer | undefined;
+  let events: DataPlaneEvents | undefined;
+  /** per connection: xid of a flow-add still unanswered -> its cookie */
+  const flowAdds = new WeakMap<OfConnection, Map<number, bigint>>();
+
+  /**
+   * A batch with flow-adds is followed by a barrier. The switch answers every message before the
+   * barrier first (OpenFlow 1.3.5 section 6.2), so an ERROR for a flow-add arrives before the
+   * BARRIER_REPLY: what is still unanswered then was accepted.
+   */
+  const confirm = (conn: OfConnection, xids: readonly number[], commands: readonly SwitchCommand[]): void => {
+    const pending = flowAdds.get(conn) ?? new Map<number, bigint>();
+    flowAdds.set(conn, pending);
+    const mine: number[] = [];
+    commands.forEach((c, i) => {
+      if (c.kind !== 'flow-add') return;
+      const xid = xids[i];
+      if (xid === undefined) return;
+      pending.set(xid, c.rule.cookie);
+      mine.push(xid);
+    });
+    if (mine.length === 0) return;
+    const dpid = conn.dpid as bigint;
+    conn.barrier().then(
+      () => {
+        const accepted: bigint[] = [];
+        for (const xid of mine) {
+          const cookie = pending.get(xid);
+          if (cookie === undefined) continue; // refused: reported already
+          pending.delete(xid);
+          accepted.push(cookie);
+        }
+        if (accepted.length > 0) events?.flowsAccepted(dpid, accepted);
+      },
+      (e: unknown) => {
+        for (const xid of mine) pending.delete(xid);
+        log('debug', `dpid ${formatDpidHex(dpid)}: no barrier reply, flow-adds unconfirmed: ${e instanceof Error ? e.message : String(e)}`);
+      },
+    );
+  };
 
   const channel = (conn: OfConnection): SwitchChannel => {
     const dpid = conn.dpid as bigint;
@@ -49,7 +88,8 @@ export function openflowDataPlane(o: OpenflowDataPlaneOptions = {}): OpenflowDat
         return [...conn.ports.values()].filter((p) => isSwitchPort(p.portNo)).map(portInfo);
       },
       send(commands: readonly SwitchCommand[]) {
-        conn.postAll(commands.map((c) => ({ msg: commandToMessage(c), what: describeCommand(c) })));
+        const xids = conn.postAll(commands.map((c) => ({ msg: commandToMessage(c), what: describeCommand(c) })));
+        confirm(conn, xids, commands);
       },
       async flowStats() {
         const bodies = await conn.multipart({
@@ -89,13 +129,22 @@ export function openflowDataPlane(o: OpenflowDataPlaneOptions = {}): OpenflowDat
       case 'FLOW_REMOVED':
         events.flowRemoved(dpid, m.cookie);
         return;
+      case 'ERROR': {
+        const pending = flowAdds.get(conn);
+        const cookie = pending?.get(m.xid);
+        if (cookie === undefined) return;
+        pending?.delete(m.xid);
+        events.flowRejected(dpid, cookie, describeError(m.errType, m.code));
+        return;
+      }
       default:
         return;
     }
   };
 
   return {
-    async start(events) {
+    async start(ev) {
+      events = ev;
       if (server !== undefined) throw new ScoreError('INTERNAL', 'the OpenFlow data plane is already started', {});
       const s = new OfServer({
         port: o.port,
@@ -108,12 +157,12 @@ export function openflowDataPlane(o: OpenflowDataPlaneOptions = {}): OpenflowDat
         maxQueueBytes: o.maxQueueBytes,
         log,
       });
-      s.on('switch-up', (conn) => events.switchUp(channel(conn)));
+      s.on('switch-up', (conn) => ev.switchUp(channel(conn)));
       s.on('switch-down', (conn, reason) => {
         log('info', `switch ${formatDpidHex(conn.dpid as bigint)} down (${reason.code}): ${reason.message}`);
-        events.switchDown(conn.dpid as bigint);
+        ev.switchDown(conn.dpid as bigint);
       });
-      s.on('message', (conn, m) => dispatch(events, conn, m));
+      s.on('message', (conn, m) => dispatch(ev, conn, m));
       server = s;
       try {
         await s.listen();

@@ -135,7 +135,9 @@ export type PlaneEvent =
   | { type: 'down'; dpid: bigint }
   | { type: 'packet-in'; dpid: bigint; inPort: number; frame: Uint8Array }
   | { type: 'port-status'; dpid: bigint; port: SwitchPortInfo; reason: string }
-  | { type: 'flow-removed'; dpid: bigint; cookie: bigint };
+  | { type: 'flow-removed'; dpid: bigint; cookie: bigint }
+  | { type: 'flow-rejected'; dpid: bigint; cookie: bigint; error: string }
+  | { type: 'flows-accepted'; dpid: bigint; cookies: readonly bigint[] };
 
 export interface TestPlane {
   readonly plane: OpenflowDataPlane;
@@ -161,6 +163,8 @@ export async function startPlane(o: OpenflowDataPlaneOptions = {}): Promise<Test
     packetIn: (dpid, inPort, frame) => events.push({ type: 'packet-in', dpid, inPort, frame }),
     portStatus: (dpid, p, reason) => events.push({ type: 'port-status', dpid, port: p, reason }),
     flowRemoved: (dpid, cookie) => events.push({ type: 'flow-removed', dpid, cookie }),
+    flowRejected: (dpid, cookie, error) => events.push({ type: 'flow-rejected', dpid, cookie, error }),
+    flowsAccepted: (dpid, cookies) => events.push({ type: 'flows-accepted', dpid, cookies }),
   };
   await plane.start(ev);
   return {

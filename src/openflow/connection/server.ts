@@ -56,7 +56,14 @@ export class OfServer extends EventEmitter<OfServerEvents> {
     const accept = (socket: Socket): void => this.accept(socket);
     if (options.tls !== undefined) {
       const { cert, key, ca } = options.tls;
-      const tls = createTlsServer({ cert, key, ...(ca === undefined ? {} : { ca, requestCert: true, rejectUnauthorized: true }) }, accept);
+      let tls;
+      try {
+        tls = createTlsServer({ cert, key, ...(ca === undefined ? {} : { ca, requestCert: true, rejectUnauthorized: true }) }, accept);
+      } catch (e) {
+        // a PEM that does not parse, a key that does not match its certificate, a bad CA
+        const why = e instanceof Error ? ((e as NodeJS.ErrnoException).code ?? e.message) : String(e);
+        throw new ScoreError('TLS_INVALID', `cannot use the TLS certificate/key/CA for the OpenFlow listener: ${why}`, { errno: why }, { cause: e });
+      }
       tls.on('tlsClientError', (e, s) => this.log('warn', `TLS handshake with ${s.remoteAddress ?? '?'} failed: ${e.message}`));
       this.server = tls;
     } else {
@@ -65,13 +72,13 @@ export class OfServer extends EventEmitter<OfServerEvents> {
     this.server.on('error', (e) => this.log('error', `OpenFlow listener error: ${e.message}`));
   }
 
-  /** @throws ScoreError CLI_USAGE when the address cannot be bound (in use, not local, no permission) */
+  /** @throws ScoreError LISTEN_FAILED when the address cannot be bound (in use, not local, no permission) */
   listen(): Promise<{ port: number; host: string }> {
     const port = this.options.port ?? DEFAULT_OPENFLOW_PORT;
     const host = this.options.host ?? '0.0.0.0';
     return new Promise((resolve, reject) => {
       const onError = (e: NodeJS.ErrnoException): void => {
-        reject(new ScoreError('CLI_USAGE', `cannot listen for switches on ${host}:${port}: ${e.code ?? e.message}`, { host, port, errno: e.code }, { cause: e }));
+        reject(new ScoreError('LISTEN_FAILED', `cannot listen for switches on ${host}:${port}: ${e.code ?? e.message}`, { host, port, errno: e.code }, { cause: e }));
       };
       this.server.once('error', onError);
       this.server.listen(port, host, () => {

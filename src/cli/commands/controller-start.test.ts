@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, createConnection, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isScoreError } from '../../errors/errors.ts';
+import { startController } from './controller.ts';
+
+/*
+ * Issue 10, item 6: bad start-up input. A port that cannot be bound (OpenFlow or API) or TLS
+ * files that cannot be used end start-up with a stable code and leave nothing listening.
+ */
+
+const bin = fileURLToPath(new URL('../../../bin/score.js', import.meta.url));
+
+async function occupy(): Promise<{ server: Server; port: number }> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const a = server.address();
+  return { server, port: typeof a === 'object' && a !== null ? a.port : 0 };
+}
+
+async function freePort(): Promise<number> {
+  const { server, port } = await occupy();
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', () => resolve(true));
+  });
+}
+
+const quiet = { out: () => undefined, pollMs: 1000, reportMs: 60_000, host: '127.0.0.1' };
+
+test('issue input 6: the API port is taken: LISTEN_FAILED, and the OpenFlow port is closed again', async () => {
+  const taken = await occupy();
+  const ofPort = await freePort();
+  try {
+    await assert.rejects(startController({ ...quiet, port: ofPort, apiPort: taken.port }), (e) => isScoreError(e, 'LISTEN_FAILED') && e.message.includes(String(taken.port)) && /EADDRINUSE/.test(e.message));
+    assert.ok(await refused(ofPort), 'no OpenFlow listener left behind');
+  } finally {
+    taken.server.close();
+  }
+});
+
+test('same kind: the OpenFlow port taken (LISTEN_FAILED), TLS files that are not PEM (TLS_INVALID)', async () => {
+  const taken = await occupy();
+  const apiPort = await freePort();
+  try {
+    await assert.rejects(startController({ ...quiet, port: taken.port, apiPort }), (e) => isScoreError(e, 'LISTEN_FAILED') && /EADDRINUSE/.test(e.message));
+    assert.ok(await refused(apiPort), 'no API either');
+    const ofPort = await freePort();
+    await assert.rejects(startController({ ...quiet, port: ofPort, apiPort, tls: { cert: 'not a certificate', key: 'not a key' } }), (e) => isScoreError(e, 'TLS_INVALID'));
+    assert.ok(await refused(ofPort));
+    assert.ok(await refused(apiPort));
+  } finally {
+    taken.server.close();
+  }
+});
+
+function score(args: string[]): Promise<{ code: number | string; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { timeout: 60_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number | string }).code ?? (err as { signal?: string }).signal ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('`score controller` with a taken API port, or unreadable TLS files, exits 2 with "score: error CODE: message" and no stack trace', { timeout: 120_000 }, async () => {
+  const taken = await occupy();
+  const dir = mkdtempSync(join(tmpdir(), 'score-ctl-'));
+  try {
+    const ofPort = await freePort();
+    const r = await score(['controller', '--host', '127.0.0.1', '--port', String(ofPort), '--api-port', String(taken.port)]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`^score: error LISTEN_FAILED: cannot serve the API on 127\\.0\\.0\\.1:${taken.port}: EADDRINUSE\\n$`));
+    writeFileSync(join(dir, 'bad.pem'), 'garbage\n');
+    const t = await score(['controller', '--host', '127.0.0.1', '--port', String(ofPort), '--api-port', '0', '--tls-cert', join(dir, 'bad.pem'), '--tls-key', join(dir, 'bad.pem')]);
+    assert.equal(t.code, 2, t.stderr);
+    assert.match(t.stderr, /^score: error TLS_INVALID: cannot use the TLS certificate\/key\/CA for the OpenFlow listener: .+\n$/);
+    const missing = await score(['controller', '--port', String(ofPort), '--tls-cert', join(dir, 'nope.pem'), '--tls-key', join(dir, 'nope.pem')]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^score: error TLS_INVALID: --tls-cert: cannot read .*nope\.pem: ENOENT\n$/);
+  } finally {
+    taken.server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

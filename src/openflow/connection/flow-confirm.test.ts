@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { OFPET, OFPFMFC } from '../constants.ts';
+import type { SwitchCommand } from '../../controller/commands.ts';
+import { FakeSwitch, startPlane, until } from './fake-switch.testing.ts';
+
+/*
+ * Issue 10, item 5 at the wire: a FLOW_MOD the switch refuses is reported with its cookie (the
+ * ERROR answers the FLOW_MOD's xid), and the barrier behind the batch confirms the others.
+ */
+
+const T = { timeout: 20_000 };
+
+function add(dpid: bigint, cookie: bigint, ethDst: string): SwitchCommand {
+  return { kind: 'flow-add', dpid, rule: { priority: 100, match: { inPort: 1, ethSrc: '00:00:00:00:00:01', ethDst }, actions: [{ type: 'output', port: 2 }], cookie, idleTimeout: 60, hardTimeout: 0 } };
+}
+
+test('a refused FLOW_MOD becomes flowRejected(cookie, "FLOW_MOD_FAILED/TABLE_FULL"); the barrier reply confirms the rest', T, async () => {
+  const tp = await startPlane();
+  const sw = await FakeSwitch.up(tp.port, 0x10n);
+  try {
+    const ch = await tp.channel(0x10n);
+    ch.send([add(0x10n, 0x5c01n, '00:00:00:00:00:02'), add(0x10n, 0x5c02n, '00:00:00:00:00:03'), add(0x10n, 0x5c03n, '00:00:00:00:00:04')]);
+    const mods = [await sw.next('FLOW_MOD'), await sw.next('FLOW_MOD'), await sw.next('FLOW_MOD')];
+    const barrier = await sw.next('BARRIER_REQUEST');
+    // the table is full at the second rule: OVS answers that FLOW_MOD's xid, then the barrier
+    const refused = mods.find((m) => m.cookie === 0x5c02n)!;
+    sw.send({ type: 'ERROR', xid: refused.xid, errType: OFPET.FLOW_MOD_FAILED, code: OFPFMFC.TABLE_FULL, data: new Uint8Array(0) });
+    sw.send({ type: 'BARRIER_REPLY', xid: barrier.xid });
+    const accepted = await until(() => tp.events.find((e) => e.type === 'flows-accepted'), 'flows-accepted');
+    const rejected = tp.events.filter((e) => e.type === 'flow-rejected');
+    assert.deepEqual(rejected.map((e) => (e.type === 'flow-rejected' ? [e.dpid, e.cookie, e.error] : [])), [[0x10n, 0x5c02n, 'FLOW_MOD_FAILED/TABLE_FULL']]);
+    assert.ok(accepted.type === 'flows-accepted');
+    assert.deepEqual([...accepted.cookies].sort(), [0x5c01n, 0x5c03n]);
+    // a batch of packet-outs only needs no barrier
+    ch.send([{ kind: 'packet-out', dpid: 0x10n, ports: [1], frame: new Uint8Array(60) }]);
+    await sw.next('PACKET_OUT');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(sw.inbox.filter((m) => m.type === 'BARRIER_REQUEST').length, 0);
+  } finally {
+    sw.close();
+    await tp.stop();
+  }
+});
+
+test('an ERROR for another message (not a flow-add of ours) rejects no path', T, async () => {
+  const tp = await startPlane();
+  const sw = await FakeSwitch.up(tp.port, 0x11n);
+  try {
+    const ch = await tp.channel(0x11n);
+    ch.send([{ kind: 'flow-delete', dpid: 0x11n, cookie: 0x5c00n, cookieMask: 0xff00n }]);
+    const del = await sw.next('FLOW_MOD');
+    sw.send({ type: 'ERROR', xid: del.xid, errType: OFPET.FLOW_MOD_FAILED, code: OFPFMFC.UNKNOWN, data: new Uint8Array(0) });
+    sw.send({ type: 'ERROR', xid: 0, errType: OFPET.FLOW_MOD_FAILED, code: OFPFMFC.TABLE_FULL, data: new Uint8Array(0) });
+    await until(() => tp.logs.some((l) => l.includes('FLOW_MOD_FAILED')), 'the error logged');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(tp.events.filter((e) => e.type === 'flow-rejected').length, 0);
+  } finally {
+    sw.close();
+    await tp.stop();
+  }
+});
