@@ -335,9 +335,9 @@ test('migration-done names the target: a source reports only its running migrati
   await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
   const fakeUrl = `http://127.0.0.1:${(fake.address() as { port: number }).port}`;
   t.after(async () => {
-    stack.service.stopOrchestration();
     pumping = true;
-    for (let i = 0; i < 2000 && stack.service.orchestration().state !== 'idle'; i++) await new Promise((r) => setTimeout(r, 5));
+    // it stops once the current migration times out (the stand-in moved nothing)
+    if (stack.service.orchestration().state !== 'idle') await stack.service.stopOrchestration().catch(() => undefined);
     quit = true;
     await pump;
     await stack.stop();
