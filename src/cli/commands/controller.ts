@@ -93,7 +93,7 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
     ...(o.auditPath ? { auditPath: o.auditPath } : {}),
     ...(o.allowSharedAgentToken === true ? { allowSharedAgentToken: true } : {}),
     onWarning: (m) => line(`WARN ${m}`),
-    onRefusal: (r) => line(`WARN refused ${r.method} ${r.route} for ${r.credential}: ${r.code} ${r.message}`),
+    onRefusal: (r) => line(`WARN refused ${r.method} ${r.route} for ${r.credential}: ${r.code} ${r.message}${r.suppressed !== undefined ? ` (${r.suppressed} earlier refusals of it not logged: rate limit)` : ''}`),
     onEvent: (_e, text) => line(text),
     onError: (message, err) => line(`WARN ${message}: ${err instanceof ScoreError ? `${err.code} ${err.message}` : String(err)}`),
     onPoll: (c) => {
