@@ -32,8 +32,8 @@ export interface AuthOptions {
 /**
  * Token checks that take the same time whatever the guess: both sides are hashed first, so
  * timingSafeEqual always compares 32 bytes and the token length does not leak either.
- * Throws CLI_USAGE for empty or equal tokens and SHARED_AGENT_TOKEN_DISABLED for a shared agent
- * token without the opt-in.
+ * Throws CLI_USAGE for empty or equal tokens, SHARED_AGENT_TOKEN_MISUSED for a shared agent token
+ * shaped like a credential (`cred-...`) and SHARED_AGENT_TOKEN_DISABLED for one without the opt-in.
  */
 export function createAuthenticator(o: AuthOptions): (token: string | undefined) => Authentication {
   const { tokens } = o;
@@ -43,6 +43,10 @@ export function createAuthenticator(o: AuthOptions): (token: string | undefined)
   }
   if (tokens.operator === tokens.agent) {
     throw new ScoreError('CLI_USAGE', 'the operator and agent API tokens must differ (agents must not get operator rights)');
+  }
+  if (tokens.agent !== undefined && /^cred-/.test(tokens.agent)) {
+    // An agent's own credential given to the controller as the shared token would let every holder of it act as any hypervisor.
+    throw new ScoreError('SHARED_AGENT_TOKEN_MISUSED', 'the shared agent token looks like an agent credential (cred-...): set the controller\'s SCORE_SHARED_AGENT_TOKEN, not an agent\'s SCORE_AGENT_TOKEN');
   }
   if (tokens.agent !== undefined && o.allowSharedAgentToken !== true) {
     throw new ScoreError('SHARED_AGENT_TOKEN_DISABLED', 'a shared agent token lets any agent act as any hypervisor; it needs the explicit opt-in (allowSharedAgentToken, --allow-shared-agent-token) and is for test set-ups only');

@@ -32,27 +32,78 @@ test('register: an agent credential only as its own hypervisor; the shared token
   checkRegister({ role: 'operator', name: 'operator' }, 'hv17');
 });
 
-test('migration-done: a VM on this hypervisor, or in a running migration from or to it; nothing else', () => {
+test('migration-done: a VM arriving at this hypervisor, or the target of a running migration it is the source of; nothing else', () => {
   const hosts = [host('vm1', 'hv16'), host('vm2', 'hv18'), host('vm3', 'hv18')];
-  const ok = (p: Principal, vm: string, migrations: MigrationRecord[] = []) => checkMigrationDone(p, vm, { hosts, migrations });
-  const refused = (p: Principal, vm: string, migrations: MigrationRecord[] = []) => assert.throws(() => ok(p, vm, migrations), (e) => isScoreError(e, 'AGENT_VM_NOT_OURS'));
-  ok(agent('hv16'), 'vm1');
-  ok(agent('hv16'), hosts[0]!.mac, []);
-  refused(agent('hv16'), 'vm2');
-  refused(agent('hv16'), 'vm9');
-  // the network already sees vm2 at its target while the source agent reports the move it made
-  ok(agent('hv16'), 'vm2', [record('vm2', 'hv16', 'started')]);
-  ok(agent('hv16'), 'vm2', [record('vm2', 'hv18', 'started', 'hv16')]);
+  type Claim = { vm: string; hypervisor: string; migrationId?: string };
+  const ok = (p: Principal, claim: Claim, migrations: MigrationRecord[] = []) => checkMigrationDone(p, claim, { hosts, migrations });
+  const refused = (p: Principal, claim: Claim, migrations: MigrationRecord[] = []) => assert.throws(() => ok(p, claim, migrations), (e) => isScoreError(e, 'AGENT_VM_NOT_OURS'));
+  const hv16 = agent('hv16');
+  ok(hv16, { vm: 'vm1', hypervisor: 'hv16' });
+  ok(hv16, { vm: hosts[0]!.mac, hypervisor: 'hv16' });
+  // its own VM, but to another hypervisor without a running record of that move
+  refused(hv16, { vm: 'vm1', hypervisor: 'hv17' });
+  refused(hv16, { vm: 'vm1', hypervisor: 'hv17', migrationId: 'forged' });
+  refused(hv16, { vm: 'vm2', hypervisor: 'hv16' });
+  refused(hv16, { vm: 'vm9', hypervisor: 'hv16' });
+  // the source reports the move it made: the record's id, and its target if decided
+  const out = record('vm2', 'hv16', 'started');
+  ok(hv16, { vm: 'vm2', hypervisor: 'hv19', migrationId: out.id }, [out]);
+  refused(hv16, { vm: 'vm2', hypervisor: 'hv19', migrationId: 'forged' }, [out]);
+  refused(hv16, { vm: 'vm2', hypervisor: 'hv19' }, [out]);
+  const decided = record('vm2', 'hv16', 'started', 'hv19');
+  ok(hv16, { vm: 'vm2', hypervisor: 'hv19', migrationId: decided.id }, [decided]);
+  refused(hv16, { vm: 'vm2', hypervisor: 'hv17', migrationId: decided.id }, [decided]);
+  // a record of another VM does not lend its id
+  refused(hv16, { vm: 'vm3', hypervisor: 'hv19', migrationId: out.id }, [out]);
+  // the target side: the VM arriving at it, never elsewhere
+  const incoming = record('vm2', 'hv18', 'started', 'hv16');
+  ok(hv16, { vm: 'vm2', hypervisor: 'hv16', migrationId: incoming.id }, [incoming]);
+  refused(hv16, { vm: 'vm2', hypervisor: 'hv17', migrationId: incoming.id }, [incoming]);
+  refused(hv16, { vm: 'vm2', hypervisor: 'hv16' }, [record('vm2', 'hv18', 'started', 'hv17')]);
   // records that are over, or of another VM or hypervisor, do not count
-  for (const r of [record('vm2', 'hv16', 'succeeded'), record('vm2', 'hv16', 'failed'), record('vm3', 'hv16', 'started'), record('vm2', 'hv17', 'started')]) refused(agent('hv16'), 'vm2', [r]);
-  ok(agent(null), 'vm2');
-  ok({ role: 'operator', name: 'operator' }, 'vm2');
+  for (const r of [record('vm2', 'hv16', 'succeeded'), record('vm2', 'hv16', 'failed'), record('vm3', 'hv16', 'started'), record('vm2', 'hv17', 'started')]) {
+    refused(hv16, { vm: 'vm2', hypervisor: 'hv19', migrationId: r.id }, [r]);
+  }
+  ok(agent(null), { vm: 'vm2', hypervisor: 'hv17' });
+  ok({ role: 'operator', name: 'operator' }, { vm: 'vm2', hypervisor: 'hv17' });
 });
 
-test('refusal log: keeps the last ones, and a failing sink does not lose them', () => {
+test('refusal messages quote caller-supplied values, so a newline cannot forge a log line', () => {
+  assert.throws(
+    () => checkRegister(agent('hv16'), 'hv17\nWARN forged'),
+    (e) => isScoreError(e, 'AGENT_IDENTITY_MISMATCH') && !e.message.includes('\n') && e.message.includes(String.raw`"hv17\nWARN forged"`),
+  );
+  assert.throws(
+    () => checkMigrationDone(agent('hv16'), { vm: 'vm2\r\nx', hypervisor: 'hv16', migrationId: 'a\nb' }, { hosts: [], migrations: [] }),
+    (e) => isScoreError(e, 'AGENT_VM_NOT_OURS') && !/[\r\n]/.test(e.message),
+  );
+});
+
+test('refusal log: keeps the last ones, and a failing sink does not lose them', async () => {
   const seen: Refusal[] = [];
-  const log = refusalLog({ limit: 2, sink: (r) => { seen.push(r); if (r.at === 2) throw new Error('disk full'); } });
-  for (const at of [1, 2, 3]) log.record({ kind: 'refusal', at, credential: 'hv16/cred-000000000001', code: 'API_FORBIDDEN', method: 'GET', route: '/api/v1/migrations', message: 'm' });
-  assert.deepEqual(log.recent().map((r) => r.at), [2, 3]);
+  const log = refusalLog({ limit: 2, sink: (r) => { seen.push(r); if (r.at === 2000) throw new Error('disk full'); } });
+  for (const at of [1000, 2000, 3000]) log.record({ kind: 'refusal', at, credential: 'hv16/cred-000000000001', code: 'API_FORBIDDEN', method: 'GET', route: '/api/v1/migrations', message: 'm' });
+  assert.deepEqual(log.recent().map((r) => r.at), [2000, 3000]);
+  await log.flush();
   assert.equal(seen.length, 3);
+});
+
+test('refusal log: at most N lines per credential and second, the rest counted on its next line; writes leave the caller at once', async () => {
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  const written: Refusal[] = [];
+  const log = refusalLog({ perCredentialPerSecond: 3, sink: async (r) => { await gate; written.push(r); } });
+  const refuse = (credential: string, at: number): void => log.record({ kind: 'refusal', at, credential, code: 'API_FORBIDDEN', method: 'GET', route: '/api/v1/migrations', message: 'm' });
+  for (let i = 0; i < 100; i++) refuse('hv16/cred-000000000001', 5000 + i);
+  refuse('hv17/cred-000000000002', 5500);
+  // nothing is written while the sink is blocked, yet record() returned for all 101
+  assert.equal(written.length, 0);
+  assert.deepEqual(log.recent().map((r) => r.credential), ['hv16/cred-000000000001', 'hv16/cred-000000000001', 'hv16/cred-000000000001', 'hv17/cred-000000000002']);
+  refuse('hv16/cred-000000000001', 6001);
+  const last = log.recent().at(-1)!;
+  assert.deepEqual([last.at, last.suppressed], [6001, 97]);
+  release();
+  await log.flush();
+  assert.equal(written.length, 5);
+  assert.equal(written.filter((r) => r.suppressed !== undefined).length, 1);
 });

@@ -35,55 +35,114 @@ export interface Refusal {
   readonly method: string;
   /** the route pattern, never the raw URL (which may carry a token) */
   readonly route: string;
+  /** caller-supplied values in it are JSON-quoted, so they cannot forge a log line */
   readonly message: string;
+  /** refusals of the same credential left out (rate limit) since its previous line */
+  readonly suppressed?: number;
 }
 
 export interface RefusalLog {
   record(r: Refusal): void;
   /** the most recent refusals, oldest first */
   recent(): Refusal[];
+  /** resolves when every line handed to the sink so far is written */
+  flush(): Promise<void>;
 }
 
-/** Keeps the last `limit` refusals in memory and hands each to `sink` (the audit file, a log line). */
-export function refusalLog(o: { limit?: number; sink?: (r: Refusal) => void } = {}): RefusalLog {
+export interface RefusalLogOptions {
+  /** refusals kept in memory (default 1000) */
+  readonly limit?: number;
+  /** lines kept per credential per second of `at` (default 20); the rest are counted, and the count rides on its next line */
+  readonly perCredentialPerSecond?: number;
+  /** where kept refusals go (the audit file, a log line); may write asynchronously */
+  readonly sink?: (r: Refusal) => void | Promise<void>;
+}
+
+/**
+ * Keeps the last `limit` refusals in memory and hands each to `sink`, at most
+ * `perCredentialPerSecond` per credential and second, so that one credential hammering a
+ * forbidden route neither floods the audit file nor pushes the other credentials' lines out.
+ * Seconds are taken from the refusals' own `at`; the sink's writes are chained, never awaited by
+ * the request that was refused.
+ */
+export function refusalLog(o: RefusalLogOptions = {}): RefusalLog {
   const limit = o.limit ?? 1000;
+  const perSecond = o.perCredentialPerSecond ?? 20;
   const kept: Refusal[] = [];
+  const windows = new Map<string, { second: number; lines: number; suppressed: number }>();
+  let writes: Promise<void> = Promise.resolve();
   return {
     record(r) {
-      kept.push(r);
-      if (kept.length > limit) kept.splice(0, kept.length - limit);
-      try {
-        o.sink?.(r);
-      } catch {
-        // a full disk must not turn a 403 into a 500; the in-memory copy still holds it
+      const second = Math.floor(r.at / 1000);
+      let w = windows.get(r.credential);
+      if (w === undefined || w.second !== second) {
+        // a long-lived controller sees few credentials, but do not let the map grow without bound
+        if (w === undefined && windows.size >= 10_000) windows.clear();
+        w = { second, lines: 0, suppressed: w?.suppressed ?? 0 };
+        windows.set(r.credential, w);
       }
+      if (w.lines >= perSecond) {
+        w.suppressed += 1;
+        return;
+      }
+      w.lines += 1;
+      const line: Refusal = w.suppressed > 0 ? { ...r, suppressed: w.suppressed } : r;
+      w.suppressed = 0;
+      kept.push(line);
+      if (kept.length > limit) kept.splice(0, kept.length - limit);
+      const sink = o.sink;
+      if (sink === undefined) return;
+      // a full disk must not turn a 403 into a 500; the in-memory copy still holds it
+      writes = writes.then(() => sink(line)).catch(() => undefined);
     },
     recent: () => [...kept],
+    flush: () => writes,
   };
 }
+
+/** A caller-supplied value as it appears in a refusal message: quoted, newlines and all escaped. */
+const q = (v: string): string => JSON.stringify(v);
 
 /** Registering: an agent bound to a hypervisor registers only as that hypervisor. */
 export function checkRegister(p: Principal, hypervisor: string): void {
   if (p.role === 'agent' && p.hypervisor !== null && p.hypervisor !== hypervisor) {
-    throw new ScoreError('AGENT_IDENTITY_MISMATCH', `credential ${p.name} is bound to ${p.hypervisor}; it cannot register as ${hypervisor}`, { credential: p.name, hypervisor });
+    throw new ScoreError('AGENT_IDENTITY_MISMATCH', `credential ${p.name} is bound to ${p.hypervisor}; it cannot register as ${q(hypervisor)}`, { credential: p.name, hypervisor });
   }
 }
 
+/** What a `migration-done` report claims. */
+export interface MigrationDoneClaim {
+  readonly vm: string;
+  /** where the VM runs now */
+  readonly hypervisor: string;
+  readonly migrationId?: string | undefined;
+}
+
 /**
- * Reporting a finished migration of `vm`: allowed for the agent of the hypervisor the network sees
- * the VM on, and for the source or target of a migration record that is still running for this
- * VM (the source agent reports the move it made; the network may see the VM at the target first).
+ * Reporting a finished migration: for an agent bound to hypervisor `me`, either
+ * (a) the VM arrived at `me` (`claim.hypervisor === me`), and the network sees it on `me` or a
+ *     running (`started`) record moves it to `me` or to a target not decided yet; or
+ * (b) `me` is the source of the running record `claim.migrationId` of this VM, and the claimed
+ *     target is that record's target (or the record has none yet: the source agent reports before
+ *     the controller hears the decision).
+ * Anything else is AGENT_VM_NOT_OURS (403). The shared token and the operator are not bound.
  */
-export function checkMigrationDone(p: Principal, vm: string, facts: { hosts: readonly Host[]; migrations: readonly MigrationRecord[] }): void {
+export function checkMigrationDone(p: Principal, claim: MigrationDoneClaim, facts: { hosts: readonly Host[]; migrations: readonly MigrationRecord[] }): void {
   if (p.role !== 'agent' || p.hypervisor === null) return;
   const me = p.hypervisor;
+  const { vm } = claim;
   const host = facts.hosts.find((h) => h.vm === vm || h.mac === vm);
-  if (host !== undefined && host.hypervisor === me) return;
   const names = new Set([vm, ...(host !== undefined ? [host.vm, host.mac] : [])]);
-  const running = facts.migrations.some((r) => r.status === 'started' && names.has(r.vm) && (r.from === me || r.to === me));
-  if (running) return;
-  throw new ScoreError('AGENT_VM_NOT_OURS', `credential ${p.name} may not report a migration of ${vm}: it is not on ${me} and no running migration moves it from or to ${me}`, {
-    credential: p.name,
-    vm,
-  });
+  const running = facts.migrations.filter((r) => r.status === 'started' && names.has(r.vm));
+  if (claim.hypervisor === me) {
+    if (host !== undefined && host.hypervisor === me) return;
+    if (running.some((r) => r.to === me || r.to === null)) return;
+  } else if (claim.migrationId !== undefined && running.some((r) => r.id === claim.migrationId && r.from === me && (r.to === null || r.to === claim.hypervisor))) {
+    return;
+  }
+  throw new ScoreError(
+    'AGENT_VM_NOT_OURS',
+    `credential ${p.name} may not report ${q(vm)} on ${q(claim.hypervisor)}: only a VM arriving at ${me}, or the target of a running migration ${me} is the source of (migration id ${claim.migrationId === undefined ? 'missing' : q(claim.migrationId)})`,
+    { credential: p.name, vm, hypervisor: claim.hypervisor, ...(claim.migrationId !== undefined ? { migrationId: claim.migrationId } : {}) },
+  );
 }

@@ -215,18 +215,20 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
     return reply.code(404).send(errorPayload('API_NOT_FOUND', `no route ${req.method} ${path}`, { method: req.method, path }));
   });
 
+  const requestToken = (req: FastifyRequest, queryToken: boolean): string | undefined => {
+    const token = bearerToken(req.headers.authorization);
+    if (token !== undefined || !queryToken) return token;
+    const q = (req.query as Record<string, unknown> | undefined)?.token;
+    return typeof q === 'string' ? q : undefined;
+  };
+
   base.addHook('onRequest', (req, _reply, done) => {
     const { access, queryToken } = req.routeOptions.config;
     if (access === undefined || access === 'public') {
       done();
       return;
     }
-    let token = bearerToken(req.headers.authorization);
-    if (token === undefined && queryToken === true) {
-      const q = (req.query as Record<string, unknown> | undefined)?.token;
-      if (typeof q === 'string') token = q;
-    }
-    const auth = authenticate(token);
+    const auth = authenticate(requestToken(req, queryToken === true));
     if (auth !== null && 'revoked' in auth) {
       req.credentialName = `${auth.revoked.hypervisor}/${auth.revoked.id}`;
       done(new ScoreError('CREDENTIAL_REVOKED', `credential ${auth.revoked.id} was revoked`, { credential: auth.revoked.id }));
@@ -461,14 +463,14 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
             tag: 'agents',
             summary: 'A migration finished: the VM now runs on this hypervisor',
             access: 'agent',
-            description: "An agent credential reports only VMs on its hypervisor or in a running migration from or to it (else 403 AGENT_VM_NOT_OURS).",
+            description: "An agent credential reports only a VM arriving at its own hypervisor, or, as the source of the running migration `migrationId`, that migration's target (else 403 AGENT_VM_NOT_OURS). A `port` that is a switch-to-switch link: 403 NOT_A_HOST_PORT.",
           }),
           body: MigrationDoneBody,
           response: ok(HostDto),
         },
       },
       (req) => {
-        if (req.principal !== null) checkMigrationDone(req.principal, req.body.vm, { hosts: service.hosts(), migrations: service.migrations() });
+        if (req.principal !== null) checkMigrationDone(req.principal, req.body, { hosts: service.hosts(), migrations: service.migrations() });
         return service.migrationDone(req.body.vm, req.body.hypervisor, req.body.migrationId, req.body.port);
       },
     );
@@ -507,6 +509,13 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
           }
           types = new Set(wanted);
         }
+        // A revocation between authentication and here would find no stream to close: check
+        // again now; from here on the stream is registered (synchronously) and revocation ends it.
+        const credential = req.principal?.role === 'agent' ? req.principal.credential : null;
+        if (credential !== null) {
+          const again = authenticate(requestToken(req, true));
+          if (again === null || 'revoked' in again) throw new ScoreError('CREDENTIAL_REVOKED', `credential ${credential.id} was revoked`, { credential: credential.id });
+        }
         const close = openEventStream(reply, service, types, { heartbeatMs, maxBufferedBytes: SSE_MAX_BUFFERED_BYTES });
         streams.set(close, req.principal?.role === 'agent' ? (req.principal.credential?.id ?? null) : null);
         reply.raw.once('close', () => streams.delete(close));
@@ -516,7 +525,7 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
     done();
   };
   void app.register(routes, { prefix: API_PREFIX });
-  void app.register(credentialRoutes({ credentials, refusals }), { prefix: API_PREFIX });
+  void app.register(credentialRoutes({ credentials, refusals, knowsHypervisor: (hv) => service.hypervisors().some((h) => h.name === hv) }), { prefix: API_PREFIX });
 
   if (metrics !== undefined) {
     const access = metrics.access ?? 'agent';

@@ -120,7 +120,8 @@ function rebuild(c: Controller): void {
   c.view = buildView(c.disc, c.options, hostDpids(c));
 }
 
-function isHostPort(c: Controller, p: PortRef): boolean {
+/** Whether a VM may be on (dpid, port): a physical port, not a discovered switch-to-switch link, on a hypervisor's switch. */
+export function isHostPort(c: Controller, p: PortRef): boolean {
   if (!isPhysicalPort(p.port) || discovery.isLinkPort(c.disc, p)) return false;
   const declared = c.options.hypervisors;
   return declared === undefined || declared.size === 0 || declared.has(p.dpid);

@@ -48,6 +48,8 @@ export interface Service extends ControllerService {
   sample(): void;
   snapshot(): Snapshot;
   hypervisorOf(vm: string): string | undefined;
+  /** forgets a hypervisor's agent URL (its credential was revoked); true if one was registered */
+  unregisterAgent(hypervisor: string): boolean;
 }
 
 export function createService(o: ServiceOptions): Service {
@@ -283,9 +285,14 @@ export function createService(o: ServiceOptions): Service {
       agents.set(hypervisor, url.replace(/\/+$/, ''));
       return hypervisorDto(d);
     },
+    unregisterAgent: (hypervisor) => agents.delete(hypervisor),
     migrationDone(vm, hypervisor, _migrationId, port) {
       const mac = macOf(vm);
       const d = requireHypervisor(hypervisor);
+      // A link port would make the controller deliver the VM's traffic into the fabric.
+      if (port !== undefined && !ctl.isHostPort(c(), { dpid: d, port })) {
+        throw new ScoreError('NOT_A_HOST_PORT', `port ${port} of ${hypervisor} is a switch-to-switch link, not a VM's port`, { hypervisor, port });
+      }
       if (port !== undefined) o.runtime.apply(ctl.vmMoved(c(), mac, { dpid: d, port }, o.clock.now()));
       return hostDto(mac);
     },

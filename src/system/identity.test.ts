@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { createSimDataPlane } from '../dataplane/sim.ts';
@@ -17,6 +18,8 @@ import { startController } from '../cli/commands/controller.ts';
 import { isScoreError } from '../errors/errors.ts';
 import type { AgentRegistered, Host } from '../api/contract.ts';
 import type { Refusal } from '../api/identity.ts';
+import { memoryCredentialStore, type CredentialStore } from '../api/credential-store.ts';
+import type { AgentDecideResult, MigrationRecord } from '../api/contract.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/score.js', import.meta.url));
 
@@ -99,6 +102,14 @@ test('per-hypervisor credentials: an agent acts only as itself, the controller a
   // its own VM it may report (no port: nothing moves, the answer is where the network sees it)
   const own = await call(tok('hv16'), 'POST', '/agents/migration-done', { vm: vmOn('hv16').vm, hypervisor: 'hv16' });
   assert.equal(own.status, 200);
+  // but not send its own VM to another hypervisor's port: no running migration of it says so
+  const hijack = await call(tok('hv16'), 'POST', '/agents/migration-done', { vm: vmOn('hv16').vm, hypervisor: 'hv17', port: 9 });
+  assert.equal(hijack.status, 403);
+  assert.equal(code(hijack), 'AGENT_VM_NOT_OURS');
+  assert.equal(stack.service.hosts().find((h) => h.vm === vmOn('hv16').vm)?.hypervisor, 'hv16', 'its VM is still on hv16');
+  // a name with a newline cannot forge a line of the controller's log or the audit file
+  const forged = await call(tok('hv16'), 'POST', '/agents/register', { hypervisor: 'hv17\nWARN forged', url: 'http://127.0.0.1:9' });
+  assert.equal(code(forged), 'AGENT_IDENTITY_MISMATCH');
 
   // --- hv16 reads what an agent needs, and no operator route
   for (const path of ['/hypervisors', '/paths/matrix', `/vms/${vmOn('hv16').vm}/traffic`]) assert.equal((await call(tok('hv16'), 'GET', path)).status, 200, path);
@@ -123,16 +134,21 @@ test('per-hypervisor credentials: an agent acts only as itself, the controller a
   // --- refusals are in the audit log with the credential's name: API, controller log, audit file
   const hv16Name = `hv16/${issued.get('hv16')!.id}`;
   const refusals = (await call(stack.tokens.operator, 'GET', '/audit/refusals')).json as Refusal[];
-  assert.equal(refusals.length, 3 + operatorRoutes.length);
+  assert.equal(refusals.length, 5 + operatorRoutes.length);
   assert.ok(refusals.every((r) => r.credential === hv16Name));
   assert.deepEqual(
-    refusals.slice(0, 3).map((r) => [r.code, r.route]),
+    refusals.slice(0, 5).map((r) => [r.code, r.route]),
     [
       ['AGENT_IDENTITY_MISMATCH', '/api/v1/agents/register'],
       ['AGENT_VM_NOT_OURS', '/api/v1/agents/migration-done'],
       ['AGENT_VM_NOT_OURS', '/api/v1/agents/migration-done'],
+      ['AGENT_VM_NOT_OURS', '/api/v1/agents/migration-done'],
+      ['AGENT_IDENTITY_MISMATCH', '/api/v1/agents/register'],
     ],
   );
+  assert.ok(refusals[4]!.message.includes(String.raw`"hv17\nWARN forged"`) && !refusals[4]!.message.includes('\n'), refusals[4]!.message);
+  // the file and the log are written off the request path: wait for them
+  await stack.refusals.flush();
   assert.equal(logged.length, refusals.length);
   const fileLines = readFileSync(auditPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Refusal);
   assert.deepEqual(fileLines.map((r) => [r.kind, r.credential, r.code]), refusals.map((r) => ['refusal', hv16Name, r.code]));
@@ -177,8 +193,16 @@ test('per-hypervisor credentials: an agent acts only as itself, the controller a
   };
   const hv18Stream = await open(tok('hv18'));
   const hv17Stream = await open(tok('hv17'));
+  const agentOf = (hv: string): string | null | undefined => stack.service.hypervisors().find((h) => h.name === hv)?.agent;
+  assert.equal(agentOf('hv18'), agentUrl('hv18'));
   const revoked = await operator.revoke(issued.get('hv18')!.id);
   assert.ok(revoked.revokedAt !== null);
+  // the controller stops calling hv18's agent: its URL is gone
+  assert.equal(agentOf('hv18'), null, "a revoked hypervisor's agent is unregistered");
+  // a second credential of hv17 revoked (a rotation) leaves hv17's agent, which still has one
+  const spare = await operator.issue('hv17');
+  await operator.revoke(spare.credential.id);
+  assert.equal(agentOf('hv17'), agentUrl('hv17'));
   const ended = await Promise.race([
     (async () => {
       for (;;) if ((await hv18Stream.read()).done) return true;
@@ -195,7 +219,12 @@ test('per-hypervisor credentials: an agent acts only as itself, the controller a
   assert.equal((await call(tok('hv17'), 'GET', '/hypervisors')).status, 200);
   const last = ((await call(stack.tokens.operator, 'GET', '/audit/refusals')).json as Refusal[]).at(-1)!;
   assert.deepEqual([last.credential, last.code], [`hv18/${issued.get('hv18')!.id}`, 'CREDENTIAL_REVOKED']);
-  assert.deepEqual((await operator.list()).map((c) => c.revokedAt !== null), [false, false, true]);
+  assert.deepEqual((await operator.list()).map((c) => c.revokedAt !== null), [false, false, true, true]);
+  // a hypervisor the controller does not know: issued, with a warning; a known one has none
+  const typo = await operator.issue('hv9999');
+  assert.match(typo.warning ?? '', /does not know a hypervisor "hv9999"/);
+  assert.equal(typo.credential.hypervisor, 'hv9999');
+  assert.equal((await operator.issue('hv16')).warning, undefined);
   await assert.rejects(operator.revoke('cred-000000000000'), (e) => isScoreError(e, 'UNKNOWN_CREDENTIAL'));
   await assert.rejects(credentialsClient(stack.apiUrl, tok('hv16')).list(), (e) => isScoreError(e, 'API_FORBIDDEN'));
 
@@ -251,12 +280,147 @@ test('the shared agent token works only behind the opt-in, and the controller wa
   const c = await startController({ port: 0, host: '127.0.0.1', pollMs: 1000, reportMs: 60_000, apiPort: 0, tokens, allowSharedAgentToken: true, out: (l) => lines.push(l) });
   await c.stop();
   assert.ok(lines.some((l) => /WARN the shared agent token is enabled/.test(l)), lines.join('\n'));
-  // a shared token in the environment without the flag stops `score controller` before it starts
-  const refused = await new Promise<{ code: number; stderr: string }>((resolve) => {
-    execFile(process.execPath, [BIN, 'controller', '--port', '0', '--api-port', '0'], { env: { ...process.env, SCORE_AGENT_TOKEN: 'shared' }, timeout: 60_000 }, (err, _stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
-    );
+  // an agent's credential given as the shared token is refused, opt-in or not
+  await assert.rejects(
+    startStack({ model, dataPlane: createSimDataPlane({ model, clock }).dataPlane, clock, webDir: null, tokens: { ...tokens, agent: 'cred-0123456789ab.secret' }, allowSharedAgentToken: true }),
+    (e) => isScoreError(e, 'SHARED_AGENT_TOKEN_MISUSED'),
+  );
+  // `score controller` reads its shared token from SCORE_SHARED_AGENT_TOKEN (SCORE_AGENT_TOKEN is an agent's own credential)
+  const controllerWith = (env: Record<string, string>, ...flags: string[]): Promise<{ code: number; stderr: string }> =>
+    new Promise((resolve) => {
+      const { SCORE_AGENT_TOKEN: _a, SCORE_SHARED_AGENT_TOKEN: _s, ...rest } = process.env;
+      execFile(process.execPath, [BIN, 'controller', '--port', '0', '--api-port', '0', ...flags], { env: { ...rest, ...env }, timeout: 60_000 }, (err, _stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
+      );
+    });
+  const [withoutFlag, credAsShared] = await Promise.all([
+    controllerWith({ SCORE_SHARED_AGENT_TOKEN: 'shared' }),
+    controllerWith({ SCORE_SHARED_AGENT_TOKEN: 'cred-0123456789ab.secret' }, '--allow-shared-agent-token'),
+  ]);
+  // without the flag it stops before it starts; with a credential as the shared token too
+  assert.equal(withoutFlag.code, 2);
+  assert.match(withoutFlag.stderr, /SHARED_AGENT_TOKEN_DISABLED/);
+  assert.equal(credAsShared.code, 2);
+  assert.match(credAsShared.stderr, /SHARED_AGENT_TOKEN_MISUSED/);
+});
+
+test('migration-done names the target: a source reports only its running migration, to its target; a target only arrivals; never a link port', async (t) => {
+  const { model } = loadScenarioFile('paper');
+  const clock = virtualClock();
+  const sim = createSimDataPlane({ model, clock, stepMs: 250 });
+  const stack = await startStack({ model, dataPlane: sim.dataPlane, clock, webDir: null });
+  // The clock runs only while `pumping`: paused, the orchestrator waits for its confirmation with
+  // the record `started` and its target known, for as long as the test needs.
+  let pumping = true;
+  let quit = false;
+  const pump = (async () => {
+    while (!quit) {
+      if (pumping) await clock.advance(250);
+      await new Promise((r) => setTimeout(r, pumping ? 0 : 5));
+    }
+  })();
+  // Stand-in agents: every hypervisor's decide answers "moved to <target>" without moving anything.
+  const targetFor = new Map<string, string>();
+  const fake = createServer((req, res) => {
+    const from = (req.url ?? '').split('/')[1] ?? '';
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => {
+      const vm = (JSON.parse(body) as { vm: string }).vm;
+      const to = targetFor.get(from) ?? null;
+      const answer: AgentDecideResult = { decision: { vm, from, to, costBefore: 2, costAfter: 1, migrationCost: 0, mode: 'first', candidates: [], reason: 'test' }, migrated: to !== null, error: null };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+    });
   });
-  assert.equal(refused.code, 2);
-  assert.match(refused.stderr, /SHARED_AGENT_TOKEN_DISABLED/);
+  await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+  const fakeUrl = `http://127.0.0.1:${(fake.address() as { port: number }).port}`;
+  t.after(async () => {
+    pumping = true;
+    // it stops once the current migration times out (the stand-in moved nothing)
+    if (stack.service.orchestration().state !== 'idle') await stack.service.stopOrchestration().catch(() => undefined);
+    quit = true;
+    await pump;
+    await stack.stop();
+    await new Promise<void>((r) => fake.close(() => r()));
+  });
+  sim.bootVms();
+  await clock.sleep(4000);
+  const hvs = stack.service.hypervisors().map((h) => h.name);
+  const [a, b, c] = [hvs[0]!, hvs[1]!, hvs[2]!];
+  // whichever hypervisor the orchestrator asks first sends its VM to one of the others
+  for (const hv of hvs) {
+    targetFor.set(hv, hv === a ? b : a);
+    stack.service.registerAgent(hv, `${fakeUrl}/${hv}`);
+  }
+  pumping = false;
+  stack.service.startOrchestration({ policy: 'load-aware', maxRounds: 1 });
+  let record: MigrationRecord | undefined;
+  // generous: the stand-in answers over real HTTP on a loaded machine
+  for (const end = Date.now() + 30_000; Date.now() < end && record === undefined; ) {
+    record = stack.service.migrations().find((r) => r.status === 'started' && r.to !== null);
+    if (record === undefined) await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.ok(record, 'a running migration with its target decided');
+  const { id, vm, from, to } = record as MigrationRecord & { to: string };
+  const third = [a, b, c].find((h) => h !== from && h !== to)!;
+  const operator = credentialsClient(stack.apiUrl, stack.tokens.operator);
+  const tok = new Map<string, string>();
+  for (const hv of [from, to, third]) tok.set(hv, (await operator.issue(hv)).token);
+  const done = async (hv: string, body: Record<string, unknown>): Promise<{ status: number; code: string | undefined }> => {
+    const res = await fetch(`${stack.apiUrl}/api/v1/agents/migration-done`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tok.get(hv)!}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const json = (await res.json()) as { error?: { code: string } };
+    return { status: res.status, code: json.error?.code };
+  };
+  const where = (): string | undefined => stack.service.hosts().find((h) => h.vm === vm)?.hypervisor;
+  assert.equal(where(), from);
+  // the source: a forged migration id, or another target than the record's, is refused
+  assert.deepEqual(await done(from, { vm, hypervisor: to, migrationId: 'm-forged', port: 5 }), { status: 403, code: 'AGENT_VM_NOT_OURS' });
+  assert.deepEqual(await done(from, { vm, hypervisor: third, migrationId: id, port: 5 }), { status: 403, code: 'AGENT_VM_NOT_OURS' });
+  // the target side may report the VM arriving at itself, not somewhere else
+  assert.deepEqual(await done(to, { vm, hypervisor: third, migrationId: id, port: 5 }), { status: 403, code: 'AGENT_VM_NOT_OURS' });
+  // an uninvolved hypervisor cannot use the record either
+  assert.deepEqual(await done(third, { vm, hypervisor: third, migrationId: id, port: 5 }), { status: 403, code: 'AGENT_VM_NOT_OURS' });
+  assert.equal(where(), from, 'no refused report moved the VM');
+  // the port must be one a VM can be on, not the target switch's link into the fabric
+  const linkPort = stack.service.topology().links.flatMap((l) => [l.a, l.b]).find((p) => p.switch === to)!;
+  assert.ok(linkPort, `${to} has a link`);
+  assert.deepEqual(await done(from, { vm, hypervisor: to, migrationId: id, port: linkPort.port }), { status: 403, code: 'NOT_A_HOST_PORT' });
+  assert.equal(where(), from);
+  // the honest reports pass: the source names its record and target, the target its arrival
+  assert.equal((await done(from, { vm, hypervisor: to, migrationId: id })).status, 200);
+  assert.equal((await done(to, { vm, hypervisor: to, migrationId: id })).status, 200);
+});
+
+test('a credential revoked between authentication and the opening of its event stream gets no stream', async () => {
+  const { model } = loadScenarioFile('paper');
+  const clock = virtualClock();
+  const inner = memoryCredentialStore();
+  // Revokes `victim` right after it passed authentication: the race, made deterministic.
+  let victim: string | null = null;
+  const credentials: CredentialStore = {
+    ...inner,
+    verify(token) {
+      const v = inner.verify(token);
+      if (v !== null && v.status === 'active' && v.credential.id === victim) {
+        victim = null;
+        void inner.revoke(v.credential.id);
+      }
+      return v;
+    },
+  };
+  const stack = await startStack({ model, dataPlane: createSimDataPlane({ model, clock }).dataPlane, clock, webDir: null, credentials });
+  try {
+    const { credential, token } = await credentials.issue('hv16');
+    victim = credential.id;
+    const res = await fetch(`${stack.apiUrl}/api/v1/events`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) });
+    assert.equal(res.status, 401);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'CREDENTIAL_REVOKED');
+    assert.equal(victim, null, 'the revocation happened after authentication');
+  } finally {
+    await stack.stop();
+  }
 });

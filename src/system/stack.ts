@@ -1,6 +1,6 @@
 import { ScoreError } from '../errors/errors.ts';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Model } from '../scenario/model.ts';
 import { scenarioDpids } from '../scenario/dpids.ts';
@@ -98,9 +98,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const credentials = o.credentials ?? memoryCredentialStore({ now: () => Date.now() });
   const caller = controllerCredential(o.controllerKey);
   const refusals = refusalLog({
-    sink: (r) => {
-      if (o.auditPath !== undefined) appendFileSync(o.auditPath, JSON.stringify(r) + '\n');
+    // rate-limited per credential and written off the request path (refusalLog chains the writes)
+    sink: async (r) => {
       o.onRefusal?.(r);
+      if (o.auditPath !== undefined) await appendFile(o.auditPath, JSON.stringify(r) + '\n');
     },
   });
   if (tokens.agent !== undefined && o.allowSharedAgentToken === true) (o.onWarning ?? ((m: string) => console.warn(`WARN ${m}`)))(SHARED_AGENT_TOKEN_WARNING);
@@ -148,6 +149,14 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     ...(o.auditPath !== undefined ? { audit: auditFile(o.auditPath) } : {}),
   });
   const unbind = metrics.bind({ runtime, service, dataPlane: o.dataPlane });
+  // A revoked hypervisor's agent is no longer called (the orchestrator then gets NO_AGENT for
+  // it), unless another active credential of that hypervisor remains, e.g. during a rotation.
+  const svc = service;
+  const unwatchRevocations = credentials.onRevoke((revoked) => {
+    void credentials.list().then((all) => {
+      if (!all.some((c) => c.hypervisor === revoked.hypervisor && c.revokedAt === null)) svc.unregisterAgent(revoked.hypervisor);
+    }, (e: unknown) => o.onError?.(`revoking ${revoked.id}: the agent list was not updated`, e));
+  });
   const api = buildApiServer({
     service,
     tokens,
@@ -183,6 +192,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     issueAgentToken: async (hypervisor) => (await credentials.issue(hypervisor)).token,
     async stop() {
       unbind();
+      unwatchRevocations();
+      await refusals.flush();
       await api.close();
       await runtime.stop();
     },

@@ -18,6 +18,7 @@ export const CredentialDto = Type.Object({
 export const IssuedCredentialDto = Type.Object({
   credential: CredentialDto,
   token: Type.String({ description: 'the bearer token; shown only here, the controller keeps its SHA-256 only' }),
+  warning: Type.Optional(Type.String({ description: 'set when the controller does not know this hypervisor (yet): the credential is issued anyway, for a hypervisor that has not connected' })),
 });
 export const IssueCredentialBody = Type.Object({ hypervisor: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
 export const RefusalDto = Type.Object({
@@ -28,6 +29,7 @@ export const RefusalDto = Type.Object({
   method: Type.String(),
   route: Type.String(),
   message: Type.String(),
+  suppressed: Type.Optional(Type.Integer({ description: 'refusals of this credential left out (rate limit) since its previous line' })),
 });
 export type CredentialInfo = Static<typeof CredentialDto>;
 export type IssuedCredential = Static<typeof IssuedCredentialDto>;
@@ -37,7 +39,7 @@ const errors = { '4xx': ErrorBody, '5xx': ErrorBody };
 const operator = { access: 'operator' as const };
 const doc = (summary: string, description?: string) => ({ tags: ['credentials'], summary, description: `${description ?? summary}\n\nAuth: operator token.`, security: [{ bearer: [] }] });
 
-export function credentialRoutes(o: { credentials: CredentialStore; refusals: RefusalLog }): FastifyPluginCallbackTypebox {
+export function credentialRoutes(o: { credentials: CredentialStore; refusals: RefusalLog; knowsHypervisor?: (hypervisor: string) => boolean }): FastifyPluginCallbackTypebox {
   return (api, _opts, done) => {
     api.get('/credentials', { config: operator, schema: { ...doc('Agent credentials, revoked ones included (no secrets)'), response: { 200: Type.Array(CredentialDto), ...errors } } }, () => o.credentials.list());
 
@@ -46,12 +48,19 @@ export function credentialRoutes(o: { credentials: CredentialStore; refusals: Re
       {
         config: operator,
         schema: {
-          ...doc('Issue a credential for one hypervisor', 'The answer holds the token once; give it to that hypervisor\'s `score agent --token`. The hypervisor need not be connected yet.'),
+          ...doc(
+            'Issue a credential for one hypervisor',
+            'The answer holds the token once; give it to that hypervisor\'s `score agent --token`. The hypervisor need not be connected yet: for a name the controller does not know, the credential is issued and the answer carries a `warning` (a typo would otherwise go unnoticed until the agent fails to register).',
+          ),
           body: IssueCredentialBody,
           response: { 200: IssuedCredentialDto, ...errors },
         },
       },
-      (req) => o.credentials.issue(req.body.hypervisor),
+      async (req) => {
+        const issued = await o.credentials.issue(req.body.hypervisor);
+        if (o.knowsHypervisor === undefined || o.knowsHypervisor(req.body.hypervisor)) return issued;
+        return { ...issued, warning: `the controller does not know a hypervisor ${JSON.stringify(req.body.hypervisor)} (yet): the credential works once a hypervisor of that name connects` };
+      },
     );
 
     api.post(

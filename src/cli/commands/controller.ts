@@ -125,7 +125,7 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
     ...(o.auditPath ? { auditPath: o.auditPath } : {}),
     ...(o.allowSharedAgentToken === true ? { allowSharedAgentToken: true } : {}),
     onWarning: (m) => line(`WARN ${m}`),
-    onRefusal: (r) => line(`WARN refused ${r.method} ${r.route} for ${r.credential}: ${r.code} ${r.message}`),
+    onRefusal: (r) => line(`WARN refused ${r.method} ${r.route} for ${r.credential}: ${r.code} ${r.message}${r.suppressed !== undefined ? ` (${r.suppressed} earlier refusals of it not logged: rate limit)` : ''}`),
     onEvent: (e, text) => {
       line(withVmNames(text));
       onSwitch(e);
@@ -226,7 +226,7 @@ export function registerController(program: Command): void {
     .option('--api-host <address>', 'northbound API address', '127.0.0.1')
     .option('--api-port <port>', 'northbound API port', '8080')
     .option('--audit <file>', 'keep the orchestration audit log in this file (JSON lines), restored at start')
-    .option('--allow-shared-agent-token', 'test set-ups only: also accept one agent token (SCORE_AGENT_TOKEN) for every hypervisor')
+    .option('--allow-shared-agent-token', 'test set-ups only: also accept one agent token (SCORE_SHARED_AGENT_TOKEN, else a fresh one) for every hypervisor')
     .action(async (opts: CliOptions) => {
       const port = parseNumberOption('--port', opts.port, 0) as number;
       if (!Number.isInteger(port) || port > 65535) throw new ScoreError('CLI_USAGE', `--port: expected 0-65535, got "${opts.port}"`);
@@ -245,8 +245,9 @@ export function registerController(program: Command): void {
       // The operator token from the environment, else a fresh one printed once. Agents get their
       // own credentials (score credentials issue); a shared agent token only on explicit request.
       const shared = opts.allowSharedAgentToken === true;
-      const envAgent = process.env.SCORE_AGENT_TOKEN;
-      if (!shared && envAgent) throw new ScoreError('SHARED_AGENT_TOKEN_DISABLED', 'SCORE_AGENT_TOKEN is set: a shared agent token needs --allow-shared-agent-token (test set-ups only); agents normally get their own credential from `score credentials issue <hypervisor>`');
+      // SCORE_AGENT_TOKEN is an agent's own credential (score agent); the controller ignores it.
+      const envAgent = process.env.SCORE_SHARED_AGENT_TOKEN;
+      if (!shared && envAgent) throw new ScoreError('SHARED_AGENT_TOKEN_DISABLED', 'SCORE_SHARED_AGENT_TOKEN is set: a shared agent token needs --allow-shared-agent-token (test set-ups only); agents normally get their own credential from `score credentials issue <hypervisor>`');
       const fresh = newTokens({ sharedAgent: shared });
       const envOperator = process.env.SCORE_OPERATOR_TOKEN;
       const tokens = { operator: envOperator || fresh.operator, ...(shared ? { agent: envAgent || fresh.agent! } : {}) };

@@ -67,7 +67,8 @@ export function registerCredentials(program: Command): void {
   });
   common(cmd.command('issue').argument('<hypervisor>').description('issue a credential bound to this hypervisor; prints its token (shown only once) on stdout')).action(
     async (hypervisor: string, o: Opts) => {
-      const { credential, token } = await client(o).issue(hypervisor);
+      const { credential, token, warning } = await client(o).issue(hypervisor);
+      if (warning !== undefined) console.error(`WARN ${warning}`);
       console.error(`issued ${credential.id} for ${credential.hypervisor}; start its agent with: score agent --hypervisor ${credential.hypervisor} --token <this token>`);
       console.log(token);
     },
