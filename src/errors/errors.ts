@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   CLI_USAGE: 'a command-line option has a bad value',
   WORKLOAD_PARSE: 'a workload file (traffic matrix, flow trace, placement CSV) is malformed',
   WORKLOAD_INVALID: 'a workload does not fit the topology or its parameters are inconsistent',
+  TIMELINE_PARSE: 'a traffic trace (time,src,dst,rate CSV) is malformed',
+  TIMELINE_INVALID: 'traffic phases or trace changes are out of time order or name unknown VMs',
   // Core model
   TOPOLOGY_INVALID: 'the topology is inconsistent (unknown node, duplicate link, disconnected)',
   NO_PATH: 'there is no path between two nodes',
