@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   UNKNOWN_LINK: 'no such link',
   ORCHESTRATION_RUNNING: 'orchestration is already running (stop it first)',
   ORCHESTRATION_IDLE: 'orchestration is not running',
+  CONTINUOUS_INVALID: 'continuous orchestration options are out of range (period, stable rounds, budget, pricing)',
   MIGRATION_IN_PROGRESS: 'this VM is already being migrated',
   MIGRATION_FAILED: 'the migration driver failed; the VM stays where it was',
   MIGRATION_TIMEOUT: 'the migration did not finish in time; the VM stays where the network sees it',
