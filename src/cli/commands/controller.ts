@@ -12,6 +12,7 @@ import { newTokens, startStack, type Stack } from '../../system/stack.ts';
 import { loadScenarioFile } from '../../scenario/load.ts';
 import { formatBps } from '../../scenario/bandwidth.ts';
 import { parseNumberOption } from './simulate.ts';
+import { continuousStart, type ContinuousCliOptions } from '../continuous-options.ts';
 
 /**
  * `score controller`: the S-CORE controller over real OpenFlow 1.3 switches. This is a
@@ -128,7 +129,7 @@ export function report(c: ctl.Controller, now: number, vmNames: ReadonlyMap<stri
   return lines;
 }
 
-interface CliOptions {
+interface CliOptions extends ContinuousCliOptions {
   port: string;
   host: string;
   scenario?: string;
@@ -167,7 +168,15 @@ export function registerController(program: Command): void {
     .option('--api-host <address>', 'northbound API address', '127.0.0.1')
     .option('--api-port <port>', 'northbound API port', '8080')
     .option('--audit <file>', 'keep the orchestration audit log in this file (JSON lines), restored at start')
+    .option('--orchestrate <policy>', 'run continuous orchestration from the start: rr or la (re-plans every --every, until stopped)')
+    .option('--every <duration>', 'continuous mode: period between planning rounds, e.g. 10s, 500ms, 1m (default 10s)')
+    .option('--stable-rounds <n>', 'continuous mode: a VM moves after choosing the same target in N consecutive periods (default 3)')
+    .option('--max-per-period <n>', 'continuous mode: migration budget per period (default 4)')
+    .option('--quiet <duration>', 'continuous mode: hold off this long after a link or switch changed (default 10s)')
+    .option('--cm <cost>', 'continuous mode: fixed migration cost c_m instead of the pre-copy price')
+    .option('--vm-memory <size>', 'continuous mode: VM memory for the pre-copy price, e.g. 4GiB (default), 64KiB')
     .action(async (opts: CliOptions) => {
+      const continuous = continuousStart(opts);
       const port = parseNumberOption('--port', opts.port, 0) as number;
       if (!Number.isInteger(port) || port > 65535) throw new ScoreError('CLI_USAGE', `--port: expected 0-65535, got "${opts.port}"`);
       const pollMs = parseNumberOption('--poll-ms', opts.pollMs, 50) as number;
@@ -201,6 +210,18 @@ export function registerController(program: Command): void {
       console.log(`${stamp()} S-CORE controller up: OpenFlow on port ${running.port}, API at ${running.stack.apiUrl}/api/v1; Ctrl-C stops`);
       console.log(`${stamp()} dashboard at ${running.stack.dashboardUrl} (it asks for the operator token)`);
       if (envTokens === undefined) console.log(`${stamp()} tokens (set SCORE_OPERATOR_TOKEN and SCORE_AGENT_TOKEN to choose them): operator ${tokens.operator}  agent ${tokens.agent}`);
+      if (continuous !== null) {
+        const service = running.stack.service;
+        let said: string | null = null;
+        service.subscribe((e) => {
+          if (e.type === 'migration-finished') console.log(`${stamp()} migration ${String(e.data.id)}: ${String(e.data.vm)} ${String(e.data.from)} -> ${String(e.data.to)} ${String(e.data.status)}`);
+          const hold = e.type === 'orchestration' ? ((e.data.continuous as { holdOff?: string | null } | undefined)?.holdOff ?? null) : said;
+          if (hold !== said) console.log(`${stamp()} continuous orchestration ${hold === null ? 'planning again' : `holding off: ${hold}`}`);
+          said = hold;
+        });
+        service.startOrchestration(continuous);
+        console.log(`${stamp()} continuous orchestration (${continuous.policy}) every ${continuous.continuous!.everyMs} ms; stop it with POST /api/v1/orchestration/stop`);
+      }
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
