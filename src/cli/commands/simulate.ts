@@ -9,6 +9,7 @@ import { costTable, reasonTable, stepTable, utilisationTable } from '../../repor
 import { writeRunOutputs } from '../output.ts';
 import { requireNoScenario, runScaleCli } from './simulate-scale.ts';
 import { runEpochsCli } from './simulate-epochs.ts';
+import { simulatePhases } from '../../sim/phased.ts';
 
 const POLICIES: Record<string, PolicyName> = { rr: 'round-robin', 'round-robin': 'round-robin', la: 'load-aware', 'load-aware': 'load-aware' };
 
@@ -159,6 +160,15 @@ export function registerSimulate(program: Command): void {
       } else {
         console.log(`Scenario ${model.scenario.name} (${file}): ${model.topology.hypervisors.length} hypervisors, ${model.vms.length} VMs, ${model.flows.length} flows`);
         printRuns(model, runs, { out: (s) => console.log(s) });
+        if (model.timeline.segments.length > 1) {
+          // traffic that changes in time: the fluid model re-plans at every phase (src/sim/phased.ts)
+          console.log('\nTraffic phases (each policy re-plans from where the previous phase left the VMs):');
+          for (const policy of policies) {
+            for (const ph of simulatePhases(model, { policy, ...(migrationCost !== undefined ? { migrationCost } : {}), ...(maxRounds !== undefined ? { maxRounds } : {}) })) {
+              console.log(`  ${policy} from ${ph.startSec} s: ${ph.flows} flows, cost ${+ph.costAtStart.toFixed(2)} -> ${+ph.costAfter.toFixed(2)} in ${ph.migrations} migration(s)${ph.moves.length > 0 ? `: ${ph.moves.map((m) => `${m.vm} ${m.from}->${m.to}`).join(', ')}` : ''}`);
+            }
+          }
+        }
       }
       const written = await writeRunOutputs(opts.out ?? 'score-out/simulate', runs, opts.png);
       if (!opts.json) console.log(`\nWrote ${written.join(', ')}`);
