@@ -8,7 +8,7 @@ import { totalCost, trafficMatrix, type DirectedFlow } from '../core/cost.ts';
 import { createOrchestrator, type OrchestratorDeps } from './orchestrator.ts';
 import { virtualClock } from '../runtime/clock.ts';
 import type { AgentDecideResult, NorthEvent } from '../api/contract.ts';
-import { isScoreError } from '../errors/errors.ts';
+import { isScoreError, ScoreError } from '../errors/errors.ts';
 import { flowsAt, type Timeline } from '../scenario/timeline.ts';
 import { minimumMigrationsToColocate } from '../sim/phased.ts';
 import {
@@ -29,7 +29,7 @@ const QUIET: NetworkSignals = { lastChangeAt: null, lastChange: null, switchesDo
  * A fake network and agents whose traffic follows a timeline (or a function of the clock): the
  * snapshot gives the rates of now, agents decide with the core, a "driver" moves the VM.
  */
-function world(o: { scenario?: string; traffic?: (tSec: number) => readonly DirectedFlow[]; network?: (now: number) => NetworkSignals } = {}) {
+function world(o: { scenario?: string; traffic?: (tSec: number) => readonly DirectedFlow[]; network?: (now: number) => NetworkSignals; agentDown?: (hv: string) => boolean } = {}) {
   const { model } = loadScenarioFile(o.scenario ?? 'paper');
   const tl: Timeline = model.timeline;
   const trafficAt = o.traffic ?? ((t: number) => flowsAt(tl, t));
@@ -47,6 +47,7 @@ function world(o: { scenario?: string; traffic?: (tSec: number) => readonly Dire
     ...(o.network ? { network: () => o.network!(clock.now()) } : {}),
     decide(hv, body): Promise<AgentDecideResult> {
       decideCalls += 1;
+      if (o.agentDown?.(hv)) return Promise.reject(new ScoreError('NO_AGENT', `no agent is registered for hypervisor ${hv}`));
       assert.equal(tracker.get(body.vm), hv, 'the orchestrator asks the agent of the VM\'s hypervisor');
       const load = new Map<string, number>();
       for (const h of tracker.values()) load.set(h, (load.get(h) ?? 0) + 1);
@@ -210,4 +211,15 @@ test('hold-off: nothing is planned while a link is down or the network just chan
   assert.ok(holds.some((m) => m.startsWith('network changed: switch-up t2')), holds.join(' | '));
   assert.ok(w.events.some((e) => e.type === 'orchestration' && typeof (e.data.continuous as { holdOff?: unknown } | undefined)?.holdOff === 'string'));
   assert.ok(Math.abs(w.cost()) < 1e-9);
+});
+
+test('a hypervisor without an agent: its VMs get one failed record each, not one per period; the others converge', async () => {
+  const w = world({ agentDown: (hv) => hv === 'hv16' });
+  const { o } = await runFor(w, { everyMs: 5000, migrationCost: 0, stableRounds: 1 }, 120);
+  const failed = o.records.filter((r) => r.status === 'failed');
+  assert.deepEqual(failed.map((r) => r.vm).sort(), ['vm1', 'vm2', 'vm3']);
+  assert.ok(failed.every((r) => r.error?.code === 'NO_AGENT'));
+  assert.ok(o.continuousState()!.period >= 20);
+  assert.ok(o.records.some((r) => r.status === 'succeeded'), 'VMs elsewhere still move');
+  assert.equal(o.status().lastError, null);
 });

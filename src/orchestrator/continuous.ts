@@ -114,12 +114,16 @@ export interface ContinuousState {
   lastMoved: Record<string, number>;
   /** hypervisors each VM left, with the period (pruned once they no longer bind) */
   left: Record<string, { host: string; period: number }[]>;
-  /** every VM's hosts in order, for the oscillation count */
+  /** the latest migrations (at most MOVES_KEPT), for the oscillation count */
   moves: { vm: string; from: string; to: string; period: number }[];
+  /** per VM, the error code its agent last answered with (recorded once, not every period) */
+  errors: Record<string, string>;
 }
 
+export const MOVES_KEPT = 10_000;
+
 export function createContinuousState(config: ContinuousConfig): ContinuousState {
-  return { config, period: 0, migrations: 0, holdOff: null, choices: {}, lastMoved: {}, left: {}, moves: [] };
+  return { config, period: 0, migrations: 0, holdOff: null, choices: {}, lastMoved: {}, left: {}, moves: [], errors: {} };
 }
 
 export interface Candidate {
@@ -187,6 +191,7 @@ export function noteMigration(s: ContinuousState, vm: string, from: string, to: 
   s.left[vm] = [...(s.left[vm] ?? []).filter((l) => s.period - l.period <= s.config.noReturnRounds), { host: from, period: s.period }];
   delete s.choices[vm];
   s.moves.push({ vm, from, to, period: s.period });
+  if (s.moves.length > MOVES_KEPT) s.moves.splice(0, s.moves.length - MOVES_KEPT);
 }
 
 /**

@@ -318,12 +318,17 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
               }
             }
           }
+          delete st.errors[vm];
         } catch (e) {
-          // one unreachable agent must not stop the others, nor continuous mode
-          const r = openRecord({ vm, policyKey, policy: o.policy, round: st.period, plan: false }, snap, placement, from, 'failed');
-          r.finishedAt = deps.clock.now();
-          r.error = isScoreError(e) ? { code: e.code, message: e.message } : { code: 'AGENT_UNREACHABLE', message: String(e) };
-          deps.onRecord?.(r);
+          // one unreachable agent must not stop the others, nor continuous mode; said once per VM and error
+          const error = isScoreError(e) ? { code: e.code, message: e.message } : { code: 'AGENT_UNREACHABLE', message: String(e) };
+          if (st.errors[vm] !== error.code) {
+            st.errors[vm] = error.code;
+            const r = openRecord({ vm, policyKey, policy: o.policy, round: st.period, plan: false }, snap, placement, from, 'failed');
+            r.finishedAt = deps.clock.now();
+            r.error = error;
+            deps.onRecord?.(r);
+          }
         }
         next = gen.next({ movedTo });
       }
