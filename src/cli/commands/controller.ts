@@ -227,6 +227,8 @@ export function registerController(program: Command): void {
         process.once('SIGTERM', () => resolve('SIGTERM'));
       });
       console.log(`${stamp()} ${signal}: stopping (switches disconnected, listener closed)`);
+      // continuous mode runs until stopped: end it (after a migration in flight) before the controller
+      if (running.stack.service.orchestrator.status().state !== 'idle') await running.stack.service.orchestrator.stop().catch(() => undefined);
       await running.stop();
     });
 }
