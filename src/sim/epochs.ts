@@ -138,8 +138,10 @@ export function runEpochs(input: EpochInput): EpochResult {
   const results = (input.strategies ?? EPOCH_STRATEGIES).map((s) => runOne(s));
   return { kind: 'score-epochs', version: 1, epochs: input.epochs.length, epochSeconds: input.epochSeconds, oscillationWindow: k, strategies: results };
 
-  function plan(placement: Placement, e: number, cm: number | MigrationCostFn, policy: PolicyName) {
-    return runPolicy({ policy, vms: input.vms, placement, traffic: traffics[e]!, oracle: input.oracle, capacity: input.capacity, rank, migrationCost: cm, maxRounds: input.maxRounds ?? 20 });
+  function plan(placement: Placement, e: number, cm: number | MigrationCostFn, policy: PolicyName, noReturnWithin = false) {
+    const maxRounds = input.maxRounds ?? 20;
+    // no-return inside one epoch's planning too: a VM never goes back where it left in an earlier round of it
+    return runPolicy({ policy, vms: input.vms, placement, traffic: traffics[e]!, oracle: input.oracle, capacity: input.capacity, rank, migrationCost: cm, maxRounds, ...(noReturnWithin ? { rails: { noReturnRounds: maxRounds } } : {}) });
   }
 
   function runOne(s: EpochStrategy): EpochStrategyResult {
@@ -157,7 +159,7 @@ export function runEpochs(input: EpochInput): EpochResult {
       if (replan) {
         const barred = (vm: string, to: string): boolean => (left.get(vm) ?? []).some((l) => l.host === to && e - l.epoch <= k);
         const cm: number | MigrationCostFn = s.kind === 'one-shot' || (s.kind === 'continuous' && !s.hysteresis) ? 0 : s.kind === 'continuous' ? (vm, from, to) => (barred(vm, to) ? Infinity : price(vm, from, to)) : price;
-        const run = plan(placement, e, cm, s.policy);
+        const run = plan(placement, e, cm, s.policy, s.kind === 'continuous' && s.hysteresis);
         steps = run.steps.map((st) => st.decision);
         placement = run.finalPlacement;
       }
