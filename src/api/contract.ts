@@ -167,6 +167,23 @@ export const RailsBody = Type.Object(
 
 export const RailCodeDto = Type.Union([Type.Literal('cooldown'), Type.Literal('no-return'), Type.Literal('stable'), Type.Literal('max-per-round'), Type.Literal('max-per-hypervisor'), Type.Literal('plan')]);
 
+/** Continuous mode (src/orchestrator/continuous.ts): re-plan every `everyMs` until stopped. */
+export const ContinuousBody = Type.Object(
+  {
+    everyMs: Type.Integer({ minimum: 100, maximum: 86_400_000, description: 'period between planning rounds' }),
+    stableRounds: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'a VM moves only after choosing the same target in N consecutive periods (default 3)' })),
+    noReturnRounds: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000, description: 'a VM never returns to a hypervisor it left within R periods (default 20)' })),
+    cooldownRounds: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000, description: 'periods a VM stays put after it moved (default 1)' })),
+    maxPerPeriod: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, description: 'migration budget per period (default 4)' })),
+    quietMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400_000, description: 'hold off this long after a link or switch changed (default 10 s)' })),
+    memoryBytes: Type.Optional(Type.Number({ minimum: 0, description: 'pre-copy pricing: VM memory (default 4 GiB); ignored when migrationCost is given' })),
+    dirtyRateBytesPerSec: Type.Optional(Type.Number({ minimum: 0 })),
+    bandwidthBytesPerSec: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    amortisationSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'seconds a move must keep saving to pay for its migration traffic (default 300)' })),
+  },
+  { additionalProperties: false },
+);
+
 export const OrchestrationStartBody = Type.Object(
   {
     policy: Type.Union([Type.Literal('round-robin'), Type.Literal('load-aware'), Type.Literal('rr'), Type.Literal('la')]),
@@ -175,6 +192,7 @@ export const OrchestrationStartBody = Type.Object(
     maxRounds: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     migrationCost: Type.Optional(Type.Number({ minimum: 0 })),
     rails: Type.Optional(RailsBody),
+    continuous: Type.Optional(ContinuousBody),
   },
   { additionalProperties: false },
 );
@@ -187,6 +205,14 @@ export const OrchestrationDto = Type.Object({
   migrations: Type.Integer(),
   converged: Type.Boolean(),
   lastError: Type.Union([Type.String(), Type.Null()]),
+  continuous: Type.Optional(
+    Type.Object({
+      everyMs: Type.Integer(),
+      period: Type.Integer(),
+      migrations: Type.Integer(),
+      holdOff: Type.Union([Type.String(), Type.Null()], { description: 'why planning waits now (network changing), null when planning' }),
+    }),
+  ),
 });
 
 export const AgentRegisterBody = Type.Object(

@@ -8,6 +8,7 @@ import type { Fabric, FabricSwitch, Walk } from './fabric.ts';
 import { addSwitch, attachHost, connect, createFabric, execute, moveHost, portInfos, sendFromHost } from './fabric.ts';
 import { expireIdle, matches, type TableEntry } from './flowtable.ts';
 import { scenarioDpids } from '../scenario/dpids.ts';
+import { flowsAt } from '../scenario/timeline.ts';
 
 /**
  * The simulated data plane: the scenario's switches as in-memory OpenFlow-style switches behind
@@ -85,7 +86,8 @@ export function createSimDataPlane(o: SimOptions): SimDataPlane {
   });
 
   const ipOf = new Map(s.vms.map((v) => [v.name, v.ip]));
-  const flows = model.flows.map((f) => ({ ...f, carry: 0 }));
+  // Traffic follows the scenario's timeline (phases, trace); byte remainders are kept per flow.
+  const carry = new Map<string, number>();
 
   /** One real UDP packet from src to dst: the first packet of a flow, which makes the controller install its path. */
   const firstPacket = (src: string, dst: string): Walk => {
@@ -120,16 +122,17 @@ export function createSimDataPlane(o: SimOptions): SimDataPlane {
 
   const flowTraffic = (ms: number): void => {
     const now = clock.now();
-    for (const f of flows) {
+    for (const f of flowsAt(model.timeline, (now - ms) / 1000)) {
       const path = trace(f.src, f.dst);
       if (path === null) {
         report(firstPacket(f.src, f.dst));
         continue;
       }
       // Whole bytes only, as counters are; the remainder carries to the next step.
-      const exact = (f.rate * ms) / 1000 + f.carry;
+      const k = `${f.src}>${f.dst}`;
+      const exact = (f.rate * ms) / 1000 + (carry.get(k) ?? 0);
       const bytes = Math.floor(exact);
-      f.carry = exact - bytes;
+      carry.set(k, exact - bytes);
       const b = BigInt(bytes);
       const packets = BigInt(Math.max(1, Math.round(bytes / 64)));
       for (const e of path.entries) {

@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   CLI_USAGE: 'a command-line option has a bad value',
   WORKLOAD_PARSE: 'a workload file (traffic matrix, flow trace, placement CSV) is malformed',
   WORKLOAD_INVALID: 'a workload does not fit the topology or its parameters are inconsistent',
+  TIMELINE_PARSE: 'a traffic trace (time,src,dst,rate CSV) is malformed',
+  TIMELINE_INVALID: 'traffic phases or trace changes are out of time order or name unknown VMs',
   // Core model
   TOPOLOGY_INVALID: 'the topology is inconsistent (unknown node, duplicate link, disconnected)',
   NO_PATH: 'there is no path between two nodes',
@@ -37,6 +39,7 @@ export const ERROR_CODES = {
   UNKNOWN_LINK: 'no such link',
   ORCHESTRATION_RUNNING: 'orchestration is already running (stop it first)',
   ORCHESTRATION_IDLE: 'orchestration is not running',
+  CONTINUOUS_INVALID: 'continuous orchestration options are out of range (period, stable rounds, budget, pricing)',
   MIGRATION_IN_PROGRESS: 'this VM is already being migrated',
   MIGRATION_FAILED: 'the migration driver failed; the VM stays where it was',
   MIGRATION_TIMEOUT: 'the migration did not finish in time; the VM stays where the network sees it',

@@ -9,6 +9,8 @@ import { ScoreError, isScoreError } from '../errors/errors.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { RailCheck, RailCode, RailConfig, RailState } from '../core/rails.ts';
 import { beginRound, createRailState, railsActive, recordMigration, targetRailsAllow, vmRailsAllow } from '../core/rails.ts';
+import type { ContinuousConfig, ContinuousState, NetworkSignals } from './continuous.ts';
+import { barredTargets, createContinuousState, holdOffReason, noteChoice, noteMigration, pickTarget, pricingFn, vmHeld } from './continuous.ts';
 
 /**
  * Migration orchestration (section III.B.8): Round-Robin and Load-Aware, driven by the core's
@@ -46,6 +48,8 @@ export interface OrchestratorDeps {
   readonly onRecord?: (r: MigrationRecord) => void;
   /** records of earlier runs (e.g. loaded from the audit file after a restart) */
   readonly history?: readonly MigrationRecord[];
+  /** what the network is doing now, for continuous mode's hold-off (default: never changing) */
+  readonly network?: () => NetworkSignals;
 }
 
 export interface StartOptions {
@@ -56,6 +60,8 @@ export interface StartOptions {
   readonly migrationCost?: number;
   /** safety rails (src/core/rails.ts); the N-rounds-stable rule is for planners only */
   readonly rails?: RailConfig;
+  /** re-plan every period until stopped (continuous.ts); `rails`, `maxRounds`, `plan` do not apply */
+  readonly continuous?: ContinuousConfig;
 }
 
 export interface Orchestrator {
@@ -67,6 +73,8 @@ export interface Orchestrator {
   finished(): Promise<void>;
   /** approve (carry out now) or skip a pending plan action; answers the planned record */
   review(id: string, verdict: PlanVerdict): MigrationRecord;
+  /** continuous mode's state (plain data), null unless continuous mode ran */
+  continuousState(): ContinuousState | null;
 }
 
 export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
@@ -74,6 +82,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
   let state: Orchestration = { state: 'idle', policy: null, plan: false, round: 0, migrations: 0, converged: false, lastError: null };
   let running: Promise<void> = Promise.resolve();
   let stopRequested = false;
+  let continuous: ContinuousState | null = null;
   // ids stay unique across restarts: continue after the highest one in the history
   let seq = records.reduce((m, r) => Math.max(m, Number(/^m(\d+)$/.exec(r.id)?.[1] ?? 0)), 0);
 
@@ -237,6 +246,98 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
   }
 
   /**
+   * Continuous mode: every period, unless the network is changing, each VM (in the policy's
+   * order, on the rates measured over the controller's window) is asked what it would do, with
+   * every candidate evaluated and nothing moved; the orchestrator prices each candidate (pre-copy
+   * by default), keeps the best net saving and moves the VM only once it chose the same target in
+   * N consecutive periods, within the budget, never back to a hypervisor it left recently. Holds
+   * and hold-offs are written to the audit log with their reason.
+   */
+  async function runContinuous(o: StartOptions & { continuous: ContinuousConfig }): Promise<void> {
+    const st = createContinuousState(o.continuous);
+    continuous = st;
+    const cfg = o.continuous;
+    const publish = (): void => set({ round: st.period, migrations: st.migrations, continuous: { everyMs: cfg.everyMs, period: st.period, migrations: st.migrations, holdOff: st.holdOff?.reason ?? null } });
+    deps.onSettled?.(0);
+    while (!stopRequested) {
+      st.period += 1;
+      const inFlight = records.filter((r) => r.status === 'started').map((r) => `${r.id} (${r.vm})`);
+      const signals = deps.network?.() ?? { lastChangeAt: null, lastChange: null, switchesDown: [], linksDown: [], inFlight: [] };
+      const reason = holdOffReason({ ...signals, inFlight: [...signals.inFlight, ...inFlight] }, deps.clock.now(), cfg.quietMs);
+      if (reason !== null) {
+        if (st.holdOff?.reason.split(':')[0] !== reason.split(':')[0]) {
+          const r = openRecord({ vm: '*', policyKey: 0, policy: o.policy, round: st.period, plan: false }, deps.snapshot(), new Map(deps.snapshot().placement), '-', 'held');
+          r.finishedAt = r.startedAt;
+          r.error = { code: 'HOLD_OFF', message: reason };
+          deps.onRecord?.(r);
+        }
+        st.holdOff = { reason, since: st.holdOff?.since ?? deps.clock.now() };
+        // a choice must be confirmed on N consecutive periods of a quiet network
+        st.choices = {};
+        publish();
+        await deps.clock.sleep(cfg.everyMs);
+        continue;
+      }
+      st.holdOff = null;
+      publish();
+      const snap = deps.snapshot();
+      const placement = new Map(snap.placement);
+      const cm = pricingFn(cfg, snap.oracle);
+      const gen = startRound(o.policy, { vms: snap.vms, traffic: snap.traffic, oracle: snap.oracle, rank: snap.rank }, placement);
+      let next = gen.next({ movedTo: null });
+      let moved = 0;
+      while (!next.done && !stopRequested) {
+        const { vm, cost: policyKey } = next.value;
+        const from = deps.hypervisorOf(vm) ?? placement.get(vm) ?? '?';
+        let movedTo: string | null = null;
+        const barred = barredTargets(st, vm).map((b) => ({ hypervisor: b.hypervisor, rail: 'no-return' as const, reason: b.reason }));
+        try {
+          const probe = await deps.decide(from, { vm, migrate: false, migrationId: `probe-${st.period}-${vm}`, mode: 'best', migrationCost: 0, ...(barred.length > 0 ? { blocked: barred } : {}) });
+          const pick = pickTarget(st, vm, from, probe.decision.costBefore, probe.decision.candidates, cm);
+          const { stable, count } = noteChoice(st, vm, pick?.to ?? null);
+          const a: Ask = { vm, policyKey, policy: o.policy, round: st.period, plan: false, mode: 'best' };
+          if (pick !== null && !stable) {
+            // said once per new choice, not every period
+            if (count === 1) holdOne(a, snap, placement, from, { ok: false, code: 'stable', reason: `${vm} -> ${pick.to} saves ${pick.net.toFixed(1)} net of c_m ${pick.migrationCost.toFixed(1)}; moves once chosen in ${cfg.stableRounds} consecutive periods` });
+          } else if (pick !== null) {
+            const held = vmHeld(st, vm, moved);
+            if (held !== null) {
+              holdOne(a, snap, placement, from, { ok: false, ...held });
+            } else {
+              const blocked = [...new Set([...placement.values(), ...probe.decision.candidates.map((c) => c.hypervisor)])]
+                .filter((h) => h !== pick.to && h !== from)
+                .map((h) => ({ hypervisor: h, rail: 'stable' as const, reason: `continuous mode chose ${pick.to} for ${vm} in ${cfg.stableRounds} consecutive periods` }));
+              const res = await askOne({ ...a, migrationCost: pick.migrationCost, blocked }, snap, placement, st.migrations);
+              movedTo = res.movedTo;
+              if (movedTo !== null) {
+                noteMigration(st, vm, from, movedTo);
+                moved += 1;
+                publish();
+                await deps.clock.sleep(deps.settleMs ?? 3000);
+                deps.onSettled?.(st.migrations);
+              }
+            }
+          }
+          delete st.errors[vm];
+        } catch (e) {
+          // one unreachable agent must not stop the others, nor continuous mode; said once per VM and error
+          const error = isScoreError(e) ? { code: e.code, message: e.message } : { code: 'AGENT_UNREACHABLE', message: String(e) };
+          if (st.errors[vm] !== error.code) {
+            st.errors[vm] = error.code;
+            const r = openRecord({ vm, policyKey, policy: o.policy, round: st.period, plan: false }, snap, placement, from, 'failed');
+            r.finishedAt = deps.clock.now();
+            r.error = error;
+            deps.onRecord?.(r);
+          }
+        }
+        next = gen.next({ movedTo });
+      }
+      set({ converged: moved === 0 && Object.keys(st.choices).length === 0 });
+      if (!stopRequested) await deps.clock.sleep(cfg.everyMs);
+    }
+  }
+
+  /**
    * An approved plan action, carried out alone and only as planned: the agent decides again on the
    * network as it is now with every other target off, so the VM goes to the approved hypervisor if
    * that move still satisfies Eq. 3 and fits, and stays (declined, with the reason) otherwise.
@@ -294,8 +395,10 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       // A plan describes the network it was made on; once anything else runs, it is stale.
       for (const r of records) if (pending(r)) reviewed(r, 'superseded');
       stopRequested = false;
-      set({ state: 'running', policy: o.policy, plan: o.plan ?? false, round: 0, migrations: 0, converged: false, lastError: null });
-      running = run(o)
+      if (o.continuous === undefined) state = { state: state.state, policy: state.policy, plan: state.plan, round: state.round, migrations: state.migrations, converged: state.converged, lastError: state.lastError };
+      set({ state: 'running', policy: o.policy, plan: o.continuous ? false : (o.plan ?? false), round: 0, migrations: 0, converged: false, lastError: null });
+      const c = o.continuous;
+      running = (c !== undefined ? runContinuous({ ...o, continuous: c }) : run(o))
         .catch((e: unknown) => set({ lastError: e instanceof Error ? e.message : String(e) }))
         .finally(() => set({ state: 'idle' }));
       return state;
@@ -308,6 +411,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       return state;
     },
     finished: () => running,
+    continuousState: () => continuous,
     review(id, verdict) {
       const r = records.find((x) => x.id === id);
       if (r === undefined) throw new ScoreError('UNKNOWN_MIGRATION', `no migration record "${id}"`, { id });

@@ -4,9 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { Value } from 'typebox/value';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ScoreError } from '../errors/errors.ts';
-import { ScenarioSchema, type ScenarioFile } from './schema.ts';
+import { ScenarioSchema, type ScenarioFile, type TrafficEntry } from './schema.ts';
 import { parseDpid } from './dpids.ts';
 import { DEFAULT_HYPERVISOR_CAPACITY, buildModel, macKey, type Model } from './model.ts';
+import { parseTrafficTrace, type TrafficChange } from './timeline.ts';
 
 export interface FieldProblem {
   /** JSON pointer into the file, e.g. /vms/3/host */
@@ -32,7 +33,28 @@ export function loadScenarioFile(nameOrPath: string): { file: string; scenario: 
   const file = resolveScenarioPath(nameOrPath);
   const text = readFileSync(file, 'utf8');
   const scenario = parseScenario(text, file);
-  return { file, scenario, model: buildModel(scenario) };
+  return { file, scenario, model: buildModel(scenario, scenario.trace === undefined ? [] : loadTrace(scenario, file)) };
+}
+
+/** Reads and checks the scenario's trace file (relative to the scenario file): every VM it names must exist. */
+function loadTrace(scenario: ScenarioFile, file: string): TrafficChange[] {
+  const path = resolve(dirname(file), scenario.trace!);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ScoreError('SCENARIO_INVALID', `${file}: /trace: cannot read "${path}": ${e instanceof Error ? e.message : String(e)}`, { file, trace: path }, { cause: e });
+  }
+  const changes = parseTrafficTrace(text, path);
+  const vms = new Set(scenario.vms.map((v) => v.name));
+  for (const c of changes) {
+    for (const f of c.set ?? []) {
+      for (const vm of [f.src, f.dst]) {
+        if (!vms.has(vm)) throw new ScoreError('TIMELINE_INVALID', `${path}: at ${c.atSec} s: "${vm}" is not a VM of scenario ${scenario.name}`, { file: path, vm });
+      }
+    }
+  }
+  return changes;
 }
 
 /** Parses and validates scenario text. Nothing partial is returned: every problem is reported at once. */
@@ -138,6 +160,26 @@ function consistencyProblems(s: ScenarioFile): FieldProblem[] {
       out.push({ path: `/traffic/${i}`, message: 'expected "rate", or both "packetBytes" and "pps"' });
     } else if (t.rate !== undefined && byPackets) {
       out.push({ path: `/traffic/${i}`, message: 'give either "rate" or "packetBytes"+"pps", not both' });
+    }
+  });
+  let lastAt = 0;
+  (s.phases ?? []).forEach((p, i) => {
+    if (p.at < lastAt) out.push({ path: `/phases/${i}/at`, message: `phase at ${p.at} s comes before the previous one (${lastAt} s): phases must be in time order` });
+    lastAt = Math.max(lastAt, p.at);
+    if (p.traffic === undefined && p.set === undefined && p.stop === undefined) out.push({ path: `/phases/${i}`, message: 'expected "traffic", "set" or "stop"' });
+    for (const field of ['traffic', 'set', 'stop'] as const) {
+      (p[field] ?? []).forEach((t, j) => {
+        for (const end of ['src', 'dst'] as const) {
+          if (!vmNames.has(t[end])) out.push({ path: `/phases/${i}/${field}/${j}/${end}`, message: `expected a VM name, got "${t[end]}"` });
+        }
+        if (t.src === t.dst) out.push({ path: `/phases/${i}/${field}/${j}`, message: 'a VM cannot send to itself' });
+        if (field !== 'stop') {
+          const e = t as TrafficEntry;
+          if ((e.rate === undefined) === (e.packetBytes === undefined || e.pps === undefined)) {
+            out.push({ path: `/phases/${i}/${field}/${j}`, message: 'expected "rate", or both "packetBytes" and "pps" (not both)' });
+          }
+        }
+      });
     }
   });
   if (out.length === 0) out.push(...connectivityProblems(s));

@@ -9,6 +9,7 @@ import type { Topology } from '../core/topology.ts';
 import { buildTopology } from '../core/topology.ts';
 import { parseBandwidth } from './bandwidth.ts';
 import type { ScenarioFile, TrafficEntry } from './schema.ts';
+import { buildTimeline, type Timeline, type TrafficChange } from './timeline.ts';
 
 /** Everything the core needs, derived from a validated scenario file. Pure. */
 export interface Model {
@@ -26,6 +27,8 @@ export interface Model {
   readonly flows: readonly DirectedFlow[];
   readonly traffic: TrafficMatrix;
   readonly migrationCost: number;
+  /** traffic over time: segment 0 is `flows`; later ones come from `phases` and the trace */
+  readonly timeline: Timeline;
 }
 
 export const DEFAULT_HYPERVISOR_CAPACITY = 5;
@@ -41,7 +44,21 @@ export function macKey(mac: string): string {
   return mac.toLowerCase();
 }
 
-export function buildModel(s: ScenarioFile): Model {
+/** The scenario's phases as timeline changes, merged in time order with a trace's (phases first at equal times). */
+export function scenarioChanges(s: ScenarioFile, trace: readonly TrafficChange[] = []): TrafficChange[] {
+  const flows = (ts: readonly TrafficEntry[] | undefined) => ts?.map((t) => ({ src: t.src, dst: t.dst, rate: trafficRateBytes(t) }));
+  const phases: TrafficChange[] = (s.phases ?? []).map((p) => {
+    const replace = flows(p.traffic);
+    const set = flows(p.set);
+    return { atSec: p.at, ...(replace ? { replace } : {}), ...(set ? { set } : {}), ...(p.stop ? { stop: p.stop } : {}) };
+  });
+  return [...phases.map((c, i) => ({ c, i })), ...trace.map((c, i) => ({ c, i: phases.length + i }))]
+    .sort((a, b) => a.c.atSec - b.c.atSec || a.i - b.i)
+    .map((x) => x.c);
+}
+
+/** `trace`: the scenario's trace file, already parsed (the loader reads it). */
+export function buildModel(s: ScenarioFile, trace: readonly TrafficChange[] = []): Model {
   const topology = buildTopology(
     [
       ...s.switches.map((x) => ({ id: x.id, kind: 'switch' as const })),
@@ -74,5 +91,6 @@ export function buildModel(s: ScenarioFile): Model {
     flows,
     traffic: trafficMatrix(flows),
     migrationCost: s.migrationCost ?? 0,
+    timeline: buildTimeline(flows, scenarioChanges(s, trace)),
   };
 }

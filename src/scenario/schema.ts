@@ -62,6 +62,18 @@ export const TrafficSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** A change to the traffic at `at` seconds: `traffic` replaces the whole matrix; `set` starts or re-rates flows; `stop` ends flows. */
+export const PhaseSchema = Type.Object(
+  {
+    at: Type.Number({ minimum: 0, description: 'seconds from the start of the experiment' }),
+    description: Type.Optional(Type.String()),
+    traffic: Type.Optional(Type.Array(TrafficSchema)),
+    set: Type.Optional(Type.Array(TrafficSchema)),
+    stop: Type.Optional(Type.Array(Type.Object({ src: Id, dst: Id }, { additionalProperties: false }))),
+  },
+  { additionalProperties: false },
+);
+
 export const ScenarioSchema = Type.Object(
   {
     name: Id,
@@ -72,6 +84,8 @@ export const ScenarioSchema = Type.Object(
     links: Type.Array(LinkSchema, { minItems: 1 }),
     vms: Type.Array(VmSchema),
     traffic: Type.Array(TrafficSchema),
+    phases: Type.Optional(Type.Array(PhaseSchema)),
+    trace: Type.Optional(Type.String({ minLength: 1, description: 'a time,src,dst,rate CSV, relative to the scenario file' })),
     weights: Type.Optional(
       Type.Object(
         {
@@ -101,3 +115,4 @@ export const ScenarioSchema = Type.Object(
 
 export type ScenarioFile = Static<typeof ScenarioSchema>;
 export type TrafficEntry = Static<typeof TrafficSchema>;
+export type PhaseEntry = Static<typeof PhaseSchema>;

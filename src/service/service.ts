@@ -13,6 +13,7 @@ import { createOrchestrator, type Orchestrator, type Snapshot } from '../orchest
 import { quantizeRates } from './traffic.ts';
 import { layerUtilisation } from '../sim/fluid.ts';
 import type { AuditLog } from './audit-file.ts';
+import { continuousConfig, type NetworkSignals } from '../orchestrator/continuous.ts';
 
 /**
  * The northbound service: what the HTTP API serves, over the running controller. VMs are named
@@ -124,8 +125,34 @@ export function createService(o: ServiceOptions): Service {
     return { at: o.clock.now(), cost: totalCost(s.placement, trafficMatrix(flows), s.oracle), layers: layersNow() };
   };
 
+  // What continuous mode's hold-off needs: the last topology change, and what is down now.
+  const net = { lastChangeAt: null as number | null, lastChange: null as string | null, switchesDown: new Map<string, number>(), linksDown: new Map<string, number>() };
+  const network = (): NetworkSignals => ({
+    lastChangeAt: net.lastChangeAt,
+    lastChange: net.lastChange,
+    switchesDown: [...net.switchesDown].map(([name, since]) => ({ name, since })).sort((a, b) => (a.name < b.name ? -1 : 1)),
+    linksDown: [...net.linksDown].map(([id, since]) => ({ id, since })).sort((a, b) => (a.id < b.id ? -1 : 1)),
+    inFlight: [],
+  });
+  const noteNetwork = (e: ControllerEvent, at: number): void => {
+    const end = (p: { dpid: Dpid; port: number }) => `${hvName(p.dpid)}:${p.port}`;
+    if (e.type === 'link-added' || e.type === 'link-removed') {
+      const ends = [end(e.link.a), end(e.link.b)].sort();
+      const id = `${ends[0]!}-${ends[1]!}`;
+      if (e.type === 'link-added') net.linksDown.delete(id);
+      else net.linksDown.set(id, at);
+      net.lastChange = `${e.type} ${id}`;
+    } else if (e.type === 'switch-up' || e.type === 'switch-down') {
+      if (e.type === 'switch-up') net.switchesDown.delete(hvName(e.dpid));
+      else net.switchesDown.set(hvName(e.dpid), at);
+      net.lastChange = `${e.type} ${hvName(e.dpid)}`;
+    } else return;
+    net.lastChangeAt = at;
+  };
+
   const orchestrator = createOrchestrator({
     clock: o.clock,
+    network,
     snapshot,
     hypervisorOf,
     emit,
@@ -174,6 +201,7 @@ export function createService(o: ServiceOptions): Service {
     hypervisorOf,
     onControllerEvent(e) {
       const at = o.clock.now();
+      noteNetwork(e, at);
       const port = (p: { dpid: Dpid; port: number }) => ({ switch: hvName(p.dpid), port: p.port });
       if (e.type === 'link-added' || e.type === 'link-removed') emit({ type: e.type, at, data: { a: port(e.link.a), b: port(e.link.b), ...(e.type === 'link-removed' ? { reason: e.reason } : {}) } });
       else if (e.type === 'host-added') emit({ type: 'host-added', at, data: { vm: vmName(e.mac), mac: e.mac, hypervisor: hvName(e.at.dpid), port: e.at.port } });
@@ -276,6 +304,21 @@ export function createService(o: ServiceOptions): Service {
     orchestration: () => orchestrator.status(),
     startOrchestration(body) {
       const policy: PolicyName = body.policy === 'rr' || body.policy === 'round-robin' ? 'round-robin' : 'load-aware';
+      if (body.continuous !== undefined) {
+        const { everyMs, stableRounds, noReturnRounds, cooldownRounds, maxPerPeriod, quietMs, memoryBytes, dirtyRateBytesPerSec, bandwidthBytesPerSec, amortisationSeconds } = body.continuous;
+        const precopy = Object.fromEntries(Object.entries({ memoryBytes, dirtyRateBytesPerSec, bandwidthBytesPerSec, amortisationSeconds }).filter(([, v]) => v !== undefined));
+        const config = continuousConfig({
+          everyMs,
+          ...(stableRounds !== undefined ? { stableRounds } : {}),
+          ...(noReturnRounds !== undefined ? { noReturnRounds } : {}),
+          ...(cooldownRounds !== undefined ? { cooldownRounds } : {}),
+          ...(maxPerPeriod !== undefined ? { maxPerPeriod } : {}),
+          ...(quietMs !== undefined ? { quietMs } : {}),
+          ...(body.migrationCost !== undefined ? { migrationCost: body.migrationCost } : {}),
+          precopy,
+        });
+        return orchestrator.start({ policy, continuous: config });
+      }
       return orchestrator.start({ policy, ...(body.mode ? { mode: body.mode } : {}), ...(body.plan !== undefined ? { plan: body.plan } : {}), ...(body.maxRounds ? { maxRounds: body.maxRounds } : {}), ...(body.migrationCost !== undefined ? { migrationCost: body.migrationCost } : {}), ...(body.rails !== undefined ? { rails: body.rails } : {}) });
     },
     stopOrchestration: () => orchestrator.stop(),

@@ -9,6 +9,7 @@ import { openflowDataPlane } from '../openflow/connection/index.ts';
 import { silentLog } from '../openflow/connection/log.ts';
 import { buildDataCentre, type DataCentre } from '../emulation/datacentre.ts';
 import { startTraffic, type TrafficHandle } from '../emulation/traffic.ts';
+import { startTimedTraffic } from '../emulation/timed-traffic.ts';
 import { links as discoveredLinks } from '../controller/discovery.ts';
 import * as ctl from '../controller/controller.ts';
 import { ScoreError } from '../errors/errors.ts';
@@ -120,7 +121,7 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
     // VMs say hello, as booting VMs do: the tracker knows every VM and so every hypervisor's load
     await Promise.all(o.model.vms.map((vm) => dc!.announce(vm, 1)));
     await until(() => c.hosts.byMac.size === o.model.vms.length, 10_000, 'every VM being seen');
-    traffic = await startTraffic(dc);
+    traffic = o.model.timeline.segments.length > 1 ? await startTimedTraffic(dc) : await startTraffic(dc);
     const expected = o.model.flows.length;
     await until(() => ctl.pairRates(c, Date.now()).filter((r) => r.bytesPerSecond > 0).length >= expected, 20_000, 'rates measured for every flow');
     // one full rate window (5 s) before the first decision, so rates are averages, not single seconds

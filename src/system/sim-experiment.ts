@@ -1,7 +1,7 @@
 import type { Model } from '../scenario/model.ts';
 import type { PolicyName } from '../core/policies.ts';
 import { createSimDataPlane } from '../dataplane/sim.ts';
-import { virtualClock } from '../runtime/clock.ts';
+import { virtualClock, type Clock } from '../runtime/clock.ts';
 import type { TimelinePoint } from '../sim/fluid.ts';
 import type { RunRecord } from '../sim/run.ts';
 import { simDriver } from '../agent/drivers/sim.ts';
@@ -35,6 +35,8 @@ export interface SimExperimentOptions {
 /** A running experiment: the stack and agents stand, the clock runs, orchestration not yet started. */
 export interface SimExperiment {
   readonly stack: Stack;
+  /** the experiment's virtual clock (it runs until stop) */
+  readonly clock: Clock;
   /** runs the policy to its end; call once */
   run(): Promise<RunRecord>;
   /** stops the clock, the agents and the stack; safe to call more than once */
@@ -87,6 +89,7 @@ export async function startSimExperiment(o: SimExperimentOptions): Promise<SimEx
   o.onReady?.(running);
   return {
     stack: running,
+    clock,
     run: () => orchestrate(running, { policy: o.policy, model: o.model, file: o.file, source: 'demo', clock, settleMs, timeline }),
     stop,
   };

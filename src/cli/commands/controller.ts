@@ -15,6 +15,7 @@ import { parseNumberOption } from './simulate.ts';
 import { scenarioDpids } from '../../scenario/dpids.ts';
 import type { Dpid } from '../../controller/commands.ts';
 import { matchScenario, missingWarning, strangerWarning } from '../../controller/scenario-match.ts';
+import { continuousStart, type ContinuousCliOptions } from '../continuous-options.ts';
 
 /**
  * `score controller`: the S-CORE controller over real OpenFlow 1.3 switches. This is a
@@ -186,7 +187,7 @@ export function report(c: ctl.Controller, now: number, vmNames: ReadonlyMap<stri
   return lines;
 }
 
-interface CliOptions {
+interface CliOptions extends ContinuousCliOptions {
   port: string;
   host: string;
   scenario?: string;
@@ -227,7 +228,15 @@ export function registerController(program: Command): void {
     .option('--api-port <port>', 'northbound API port', '8080')
     .option('--audit <file>', 'keep the orchestration audit log in this file (JSON lines), restored at start')
     .option('--allow-shared-agent-token', 'test set-ups only: also accept one agent token (SCORE_SHARED_AGENT_TOKEN, else a fresh one) for every hypervisor')
+    .option('--orchestrate <policy>', 'run continuous orchestration from the start: rr or la (re-plans every --every, until stopped)')
+    .option('--every <duration>', 'continuous mode: period between planning rounds, e.g. 10s, 500ms, 1m (default 10s)')
+    .option('--stable-rounds <n>', 'continuous mode: a VM moves after choosing the same target in N consecutive periods (default 3)')
+    .option('--max-per-period <n>', 'continuous mode: migration budget per period (default 4)')
+    .option('--quiet <duration>', 'continuous mode: hold off this long after a link or switch changed (default 10s)')
+    .option('--cm <cost>', 'continuous mode: fixed migration cost c_m instead of the pre-copy price')
+    .option('--vm-memory <size>', 'continuous mode: VM memory for the pre-copy price, e.g. 4GiB (default), 64KiB')
     .action(async (opts: CliOptions) => {
+      const continuous = continuousStart(opts);
       const port = parseNumberOption('--port', opts.port, 0) as number;
       if (!Number.isInteger(port) || port > 65535) throw new ScoreError('CLI_USAGE', `--port: expected 0-65535, got "${opts.port}"`);
       const pollMs = parseNumberOption('--poll-ms', opts.pollMs, 50) as number;
@@ -270,11 +279,25 @@ export function registerController(program: Command): void {
       if (!envOperator) console.log(`${stamp()} operator token (set SCORE_OPERATOR_TOKEN to choose it): ${tokens.operator}`);
       if (shared && !envAgent) console.log(`${stamp()} shared agent token (test set-ups only): ${tokens.agent}`);
       console.log(`${stamp()} agents need their own credential: score credentials issue <hypervisor> --controller ${running.stack.apiUrl}`);
+      if (continuous !== null) {
+        const service = running.stack.service;
+        let said: string | null = null;
+        service.subscribe((e) => {
+          if (e.type === 'migration-finished') console.log(`${stamp()} migration ${String(e.data.id)}: ${String(e.data.vm)} ${String(e.data.from)} -> ${String(e.data.to)} ${String(e.data.status)}`);
+          const hold = e.type === 'orchestration' ? ((e.data.continuous as { holdOff?: string | null } | undefined)?.holdOff ?? null) : said;
+          if (hold !== said) console.log(`${stamp()} continuous orchestration ${hold === null ? 'planning again' : `holding off: ${hold}`}`);
+          said = hold;
+        });
+        service.startOrchestration(continuous);
+        console.log(`${stamp()} continuous orchestration (${continuous.policy}) every ${continuous.continuous!.everyMs} ms; stop it with POST /api/v1/orchestration/stop`);
+      }
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
       });
       console.log(`${stamp()} ${signal}: stopping (switches disconnected, listener closed)`);
+      // continuous mode runs until stopped: end it (after a migration in flight) before the controller
+      if (running.stack.service.orchestrator.status().state !== 'idle') await running.stack.service.orchestrator.stop().catch(() => undefined);
       await running.stop();
     });
 }

@@ -10,7 +10,8 @@ import type { Model } from '../../scenario/model.ts';
 import { buildDataCentre, type DataCentre, type DataCentrePlan } from '../../emulation/datacentre.ts';
 import { requireRoot } from '../../emulation/exec.ts';
 import { cleanLeftovers } from '../../emulation/ovs.ts';
-import { startTraffic, type TrafficHandle } from '../../emulation/traffic.ts';
+import { startTraffic, type TrafficHandle, type TrafficOptions } from '../../emulation/traffic.ts';
+import { entrySegments, startTimedTraffic } from '../../emulation/timed-traffic.ts';
 import { parseNumberOption } from './simulate.ts';
 import { dashboardLine } from './demo.ts';
 
@@ -102,9 +103,12 @@ export async function runEmulation(
     for (const l of describeDataCentre(model, dc.plan, { netns: dc.ovs.netns, runDir: dc.ovs.paths.runDir, dbSocket: dc.ovs.paths.dbSocket, controller: opts.controller, shaped: dc.shaped })) io.out(l);
     let traffic: TrafficHandle | undefined;
     if (opts.traffic && !interrupted) {
-      traffic = await startTraffic(dc, {
-        onExit: (g, e) => io.out(`traffic: ${g.spec.tool} for ${g.flow} (${g.spec.role}) exited (${e.code ?? e.signal ?? '?'}); restarting${e.stderr === '' ? '' : `: ${e.stderr.split('\n').pop() ?? ''}`}`),
-      });
+      const onExit: TrafficOptions['onExit'] = (g, e) => io.out(`traffic: ${g.spec.tool} for ${g.flow} (${g.spec.role}) exited (${e.code ?? e.signal ?? '?'}); restarting${e.stderr === '' ? '' : `: ${e.stderr.split('\n').pop() ?? ''}`}`);
+      // traffic that changes in time (phases, trace) follows the scenario's timeline
+      traffic =
+        model.timeline.segments.length > 1
+          ? await startTimedTraffic(dc, { onExit, onSegment: (i, at) => io.out(`traffic: phase ${i} from ${(at / 1000).toFixed(1)} s: ${entrySegments(model)[i]!.entries.map((x) => `${x.src}->${x.dst}`).join(', ')}`), onError: (e) => io.out(`traffic: changing phase failed: ${String(e)}`) })
+          : await startTraffic(dc, { onExit });
       io.out(`Traffic: ${traffic.flows.map((f) => `${f.flow} (${f.generator}/${f.protocol})`).join(', ')}`);
     }
     if (!interrupted) {

@@ -8,6 +8,8 @@ import type { Model } from '../../scenario/model.ts';
 import { costTable, reasonTable, stepTable, utilisationTable } from '../../report/tables.ts';
 import { writeRunOutputs } from '../output.ts';
 import { requireNoScenario, runScaleCli } from './simulate-scale.ts';
+import { runEpochsCli } from './simulate-epochs.ts';
+import { simulatePhases } from '../../sim/phased.ts';
 
 const POLICIES: Record<string, PolicyName> = { rr: 'round-robin', 'round-robin': 'round-robin', la: 'load-aware', 'load-aware': 'load-aware' };
 
@@ -81,6 +83,12 @@ export function registerSimulate(program: Command): void {
     .option('-o, --out <dir>', 'output directory (default score-out/simulate, with --topology score-out/scale)')
     .option('--no-png', 'write SVG figures only')
     .option('--json', 'print the results as JSON on stdout instead of tables (the files are still written to --out)')
+    .option('--epochs <n>', 'scale mode over time: epochs; compares never, one-shot, continuous RR/LA ± hysteresis, clairvoyant')
+    .option('--evolve <model>', 'with --epochs: static, churn:RATE, diurnal:PERIOD, onoff, trace:FILE', 'churn:0.1')
+    .option('--epoch-seconds <s>', 'with --epochs: length of an epoch', '3600')
+    .option('--period <s>', 'with --epochs: continuous mode\'s planning period (its detection delay)', '60')
+    .option('--horizon <s>', 'with --epochs: seconds a move must keep saving to pay for its pre-copy traffic (default: one epoch)')
+    .option('--return-window <epochs>', 'with --epochs: no-return window with hysteresis, and K of the oscillation count', '4')
     .action(async (opts: SimulateCliOptions) => {
       if (opts.topology !== undefined) {
         requireNoScenario(opts.scenario);
@@ -89,6 +97,23 @@ export function registerSimulate(program: Command): void {
           if (n !== undefined && !Number.isInteger(n)) throw new ScoreError('CLI_USAGE', `${name}: expected an integer, got "${v}"`);
           return n;
         };
+        if (opts.epochs !== undefined) {
+          await runEpochsCli({
+            topology: opts.topology,
+            oversubscription: opts.oversubscription,
+            workload: { model: opts.workload, vms: int('--vms', opts.vms, 1)!, slots: int('--slots', opts.slots, 1)!, placement: opts.placement, seed: int('--seed', opts.seed, 0)!, trafficFile: opts.traffic, params: opts.param ?? [] },
+            epochs: int('--epochs', opts.epochs, 1)!,
+            evolve: opts.evolve,
+            epochSeconds: parseNumberOption('--epoch-seconds', opts.epochSeconds, 1)!,
+            periodSeconds: parseNumberOption('--period', opts.period, 0)!,
+            ...(opts.horizon === undefined ? {} : { horizonSeconds: parseNumberOption('--horizon', opts.horizon, 1)! }),
+            noReturnEpochs: int('--return-window', opts.returnWindow, 0)!,
+            out: opts.out ?? 'score-out/epochs',
+            png: opts.png,
+            json: opts.json === true,
+          });
+          return;
+        }
         await runScaleCli({
           topology: opts.topology,
           oversubscription: opts.oversubscription,
@@ -136,6 +161,15 @@ export function registerSimulate(program: Command): void {
       } else {
         console.log(`Scenario ${model.scenario.name} (${file}): ${model.topology.hypervisors.length} hypervisors, ${model.vms.length} VMs, ${model.flows.length} flows`);
         printRuns(model, runs, { out: (s) => console.log(s) });
+        if (model.timeline.segments.length > 1) {
+          // traffic that changes in time: the fluid model re-plans at every phase (src/sim/phased.ts)
+          console.log('\nTraffic phases (each policy re-plans from where the previous phase left the VMs):');
+          for (const policy of policies) {
+            for (const ph of simulatePhases(model, { policy, ...(migrationCost !== undefined ? { migrationCost } : {}), ...(maxRounds !== undefined ? { maxRounds } : {}) })) {
+              console.log(`  ${policy} from ${ph.startSec} s: ${ph.flows} flows, cost ${+ph.costAtStart.toFixed(2)} -> ${+ph.costAfter.toFixed(2)} in ${ph.migrations} migration(s)${ph.moves.length > 0 ? `: ${ph.moves.map((m) => `${m.vm} ${m.from}->${m.to}`).join(', ')}` : ''}`);
+            }
+          }
+        }
       }
       const written = await writeRunOutputs(opts.out ?? 'score-out/simulate', runs, opts.png);
       // With --json stdout is the document alone; say on stderr where the files went.
@@ -171,6 +205,12 @@ interface SimulateCliOptions {
   maxMigrations?: string;
   mode?: string;
   maxRounds?: string;
+  epochs?: string;
+  evolve: string;
+  epochSeconds: string;
+  period: string;
+  horizon?: string;
+  returnWindow: string;
   out?: string;
   png: boolean;
   json?: boolean;

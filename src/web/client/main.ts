@@ -75,7 +75,7 @@ function renderRecords(): void {
   renderPlan(byId('plan-list'), records, busy);
   byId('pending-count').textContent = String(records.filter(isPending).length);
   const o = orchestration;
-  byId('orch').textContent = o === null ? '' : `orchestration ${o.state}${o.policy ? ` (${o.policy}${o.plan ? ', plan' : ''})` : ''}, round ${o.round}, ${o.migrations} migration(s)${o.converged ? ', converged' : ''}${o.lastError ? `, error: ${o.lastError}` : ''}`;
+  byId('orch').textContent = o === null ? '' : `orchestration ${o.state}${o.policy ? ` (${o.policy}${o.plan ? ', plan' : ''})` : ''}, round ${o.round}, ${o.migrations} migration(s)${o.converged ? ', converged' : ''}${o.continuous ? `, continuous every ${o.continuous.everyMs / 1000} s (period ${o.continuous.period})${o.continuous.holdOff ? `, holding off: ${o.continuous.holdOff}` : ''}` : ''}${o.lastError ? `, error: ${o.lastError}` : ''}`;
   byId<HTMLButtonElement>('run').disabled = busy;
   byId<HTMLButtonElement>('plan').disabled = busy;
   byId<HTMLButtonElement>('stop').disabled = !busy;

@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../../../bin/score.js', import.meta.url));
+
+function score(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { cwd, timeout: 120_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('score simulate --epochs: every strategy on one timeline, JSON/CSV/figures; a trace replays; bad options are CLI_USAGE', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'score-epochs-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '64', '--epochs', '4', '--evolve', 'churn:0.2', '--out', 'out', '--no-png'], dir);
+  assert.equal(r.code, 0, r.stderr);
+  for (const s of ['never', 'one-shot', 'continuous-rr', 'continuous-rr-hyst', 'continuous-la', 'continuous-la-hyst', 'clairvoyant']) assert.match(r.stdout, new RegExp(`│ ${s} `));
+  for (const f of ['epochs.json', 'epochs.csv', 'cumulative-cost.svg', 'cost-per-epoch.svg', 'migrations-per-epoch.svg']) assert.ok(existsSync(join(dir, 'out', f)), f);
+  const doc = JSON.parse(readFileSync(join(dir, 'out', 'epochs.json'), 'utf8')) as { epochs: number; strategies: { strategy: string; perEpoch: unknown[]; oscillations: number; hysteresis: boolean; kind: string }[] };
+  assert.equal(doc.epochs, 4);
+  assert.ok(doc.strategies.every((s) => s.perEpoch.length === 4));
+  assert.ok(doc.strategies.filter((s) => s.hysteresis && s.kind === 'continuous').every((s) => s.oscillations === 0));
+  assert.equal(readFileSync(join(dir, 'out', 'epochs.csv'), 'utf8').trim().split('\n').length, 1 + 7 * 4);
+
+  writeFileSync(join(dir, 'trace.csv'), 'time,src,dst,rate\n0,vm01,vm64,1MB/s\n3600,vm01,vm64,0\n3600,vm02,vm63,1MB/s\n');
+  const tr = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '64', '--epochs', '3', '--evolve', 'trace:trace.csv', '--out', 'tr', '--no-png', '--json'], dir);
+  assert.equal(tr.code, 0, tr.stderr);
+  const never = (JSON.parse(tr.stdout) as { strategies: { strategy: string; perEpoch: { cost: number }[] }[] }).strategies.find((s) => s.strategy === 'never')!;
+  assert.equal(never.perEpoch.length, 3);
+  assert.ok(never.perEpoch.every((p) => p.cost >= 0));
+
+  for (const bad of [['--evolve', 'churn:2'], ['--evolve', 'onoff']]) {
+    const b = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '64', '--epochs', '2', ...bad, '--out', 'bad'], dir);
+    assert.equal(b.code, 2, `${bad.join(' ')}: ${b.stderr}`);
+    assert.match(b.stderr, /CLI_USAGE/);
+  }
+});

@@ -1,0 +1,129 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import Table from 'cli-table3';
+import { ScoreError } from '../../errors/errors.ts';
+import { build } from '../../core/build.ts';
+import { seededRng } from '../../core/random.ts';
+import type { DirectedFlow } from '../../core/cost.ts';
+import { churnEpochs, diurnalEpochs, runEpochs, type EpochResult } from '../../sim/epochs.ts';
+import { workloadFromOptions, type WorkloadOptions } from '../workload-options.ts';
+import { topologyFromSpec } from '../../topologies/spec.ts';
+import { generateWorkload, onOffEpochs } from '../../workloads/workload.ts';
+import { buildTimeline, flowsAt, parseTrafficTrace } from '../../scenario/timeline.ts';
+import { renderSvg, svgToPng } from '../../report/charts.ts';
+import { epochCsv, epochCumulativeSpec, epochCostSpec, epochMigrationsSpec, epochSummaryRows } from '../../report/epochs.ts';
+
+/**
+ * `score simulate --topology ... --epochs N --evolve MODEL`: the scale simulator over time. The
+ * evolution is `churn:RATE` (share of pairs re-partnered per epoch), `diurnal:PERIOD` (epochs per
+ * cycle between the workload's traffic and cross-pod traffic on the same VMs), `onoff` (the
+ * Benson ON/OFF model's windows; needs --workload onoff), `trace:FILE` (a time,src,dst,rate CSV
+ * sampled at each epoch's start) or `static`.
+ */
+export interface EpochsCliOptions {
+  readonly topology: string;
+  readonly oversubscription?: string;
+  readonly workload: WorkloadOptions;
+  readonly epochs: number;
+  readonly evolve: string;
+  readonly epochSeconds: number;
+  readonly periodSeconds: number;
+  readonly horizonSeconds?: number;
+  readonly noReturnEpochs: number;
+  readonly out: string;
+  readonly png: boolean;
+  readonly json: boolean;
+}
+
+export async function runEpochsCli(o: EpochsCliOptions): Promise<EpochResult> {
+  const topology = topologyFromSpec(o.topology, { oversubscription: o.oversubscription });
+  const built = build(topology);
+  const w = workloadFromOptions(built.topology, o.workload);
+  const epochs = evolve(o, built.topology, w.flows, new Set(w.vms));
+  const t0 = performance.now();
+  const result = runEpochs({
+    vms: w.vms,
+    placement: w.placement,
+    capacity: w.capacity,
+    oracle: built.oracle,
+    epochs,
+    epochSeconds: o.epochSeconds,
+    periodSeconds: o.periodSeconds,
+    noReturnEpochs: o.noReturnEpochs,
+    ...(o.horizonSeconds === undefined ? {} : { amortisationSeconds: o.horizonSeconds }),
+  });
+  const ms = performance.now() - t0;
+  mkdirSync(o.out, { recursive: true });
+  const written: string[] = [];
+  const put = (name: string, data: string | Buffer): void => {
+    const p = join(o.out, name);
+    writeFileSync(p, data);
+    written.push(relative(process.cwd(), p) || p);
+  };
+  const doc = { ...result, topology: topology.name, workload: { name: w.name, seed: w.seed, vms: w.vms.length, flows: w.flows.length }, evolve: o.evolve };
+  put('epochs.json', JSON.stringify(doc, null, 2) + '\n');
+  put('epochs.csv', epochCsv(result));
+  const subtitle = `${topology.name}, ${w.vms.length} VMs, ${w.name}, ${o.evolve}, ${o.epochs} epochs of ${o.epochSeconds} s`;
+  for (const [name, spec] of [
+    ['cumulative-cost', epochCumulativeSpec(result, subtitle)],
+    ['cost-per-epoch', epochCostSpec(result, subtitle)],
+    ['migrations-per-epoch', epochMigrationsSpec(result, subtitle)],
+  ] as const) {
+    const svg = await renderSvg(spec);
+    put(`${name}.svg`, svg);
+    if (o.png) put(`${name}.png`, svgToPng(svg));
+  }
+  if (o.json) {
+    console.log(JSON.stringify(doc, null, 2));
+    return result;
+  }
+  console.log(`${subtitle}; ${(ms / 1000).toFixed(1)} s`);
+  const t = new Table({
+    style: { head: [], border: [] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+    head: ['strategy', 'total', 'vs one-shot', 'vs clairvoyant', 'cost integral', 'migration traffic', 'migrations', 'moved >1', `oscillations (K=${o.noReturnEpochs})`],
+  });
+  for (const row of epochSummaryRows(result)) t.push(row);
+  console.log(t.toString());
+  console.log('total = ∫ C_A dt + Σ migration bytes × path weight (bytes × weight, shown ×1e12)');
+  console.log(`Wrote ${written.join(', ')}`);
+  return result;
+}
+
+function evolve(o: EpochsCliOptions, topology: Parameters<typeof generateWorkload>[0], flows: readonly DirectedFlow[], vms: ReadonlySet<string>): DirectedFlow[][] {
+  const [kind, arg] = o.evolve.split(/:(.*)/s) as [string, string | undefined];
+  const n = o.epochs;
+  if (kind === 'static') return Array.from({ length: n }, () => [...flows]);
+  if (kind === 'churn') {
+    const rate = Number(arg);
+    if (arg === undefined || !(rate >= 0 && rate <= 1)) throw new ScoreError('CLI_USAGE', `--evolve churn:RATE: expected a share of pairs between 0 and 1, got "${arg ?? ''}"`);
+    return churnEpochs(flows, n, rate, seededRng((o.workload.seed ^ 0xc4a9) >>> 0));
+  }
+  if (kind === 'diurnal') {
+    const period = Number(arg ?? 24);
+    if (!Number.isInteger(period) || period < 2) throw new ScoreError('CLI_USAGE', `--evolve diurnal:PERIOD: expected an integer number of epochs >= 2, got "${arg ?? ''}"`);
+    if (o.workload.model === 'csv') throw new ScoreError('CLI_USAGE', '--evolve diurnal needs a generated workload, not csv');
+    // the same VMs talking across pods instead: the widespread model with no rack- or pod-local peers
+    const remote = generateWorkload(topology, { model: 'widespread', vms: o.workload.vms, slotsPerHypervisor: o.workload.slots, seed: o.workload.seed, params: { rackLocalFraction: 0, podLocalFraction: 0, meanPeers: 4, rateMu: Math.log(100_000), rateSigma: 2 } });
+    return diurnalEpochs(flows, remote.flows, n, period);
+  }
+  if (kind === 'onoff') {
+    if (o.workload.model !== 'onoff') throw new ScoreError('CLI_USAGE', '--evolve onoff needs --workload onoff');
+    return onOffEpochs(topology, { model: 'onoff', vms: o.workload.vms, slotsPerHypervisor: o.workload.slots, seed: o.workload.seed }, n);
+  }
+  if (kind === 'trace') {
+    if (arg === undefined || arg === '') throw new ScoreError('CLI_USAGE', '--evolve trace:FILE needs a file');
+    let text: string;
+    try {
+      text = readFileSync(arg, 'utf8');
+    } catch (e) {
+      throw new ScoreError('CLI_USAGE', `--evolve trace: cannot read ${arg}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+    const changes = parseTrafficTrace(text, arg);
+    for (const c of changes) for (const f of c.set ?? []) for (const vm of [f.src, f.dst]) if (!vms.has(vm)) throw new ScoreError('TIMELINE_INVALID', `${arg}: at ${c.atSec} s: "${vm}" is not a VM of the workload`, { vm });
+    // the trace replaces the generated traffic from t = 0
+    const tl = buildTimeline([], changes);
+    return Array.from({ length: n }, (_, e) => [...flowsAt(tl, e * o.epochSeconds)]);
+  }
+  throw new ScoreError('CLI_USAGE', `--evolve: expected static, churn:RATE, diurnal:PERIOD, onoff or trace:FILE, got "${o.evolve}"`);
+}

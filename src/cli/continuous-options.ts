@@ -1,0 +1,74 @@
+import { ScoreError } from '../errors/errors.ts';
+import type { OrchestrationStart } from '../api/contract.ts';
+
+/**
+ * `score controller --orchestrate POLICY --every DURATION [...]`: the continuous-mode start body
+ * the controller gives its own orchestrator, from command-line text. Errors: CLI_USAGE.
+ */
+export interface ContinuousCliOptions {
+  readonly orchestrate?: string;
+  readonly every?: string;
+  readonly stableRounds?: string;
+  readonly maxPerPeriod?: string;
+  readonly quiet?: string;
+  /** a fixed c_m instead of pre-copy pricing */
+  readonly cm?: string;
+  readonly vmMemory?: string;
+}
+
+/** "500ms", "10s", "2m", "1h", or a plain number of seconds → ms. */
+export function parseDuration(option: string, text: string): number {
+  const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  if (m === null) throw new ScoreError('CLI_USAGE', `${option}: expected a duration such as 500ms, 10s, 2m or 1h, got "${text}"`);
+  const ms = Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(ms);
+}
+
+/** "4GiB", "512MiB", "64KiB", "1e9" (bytes) → bytes. */
+export function parseBytes(option: string, text: string): number {
+  const m = /^\s*([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)\s*(B|KiB|MiB|GiB|kB|MB|GB)?\s*$/.exec(text);
+  if (m === null) throw new ScoreError('CLI_USAGE', `${option}: expected a size such as 4GiB, 512MiB or a number of bytes, got "${text}"`);
+  const scale = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, kB: 1e3, MB: 1e6, GB: 1e9 }[(m[2] ?? 'B') as 'B'];
+  return Number(m[1]) * scale;
+}
+
+function int(option: string, text: string | undefined, min: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new ScoreError('CLI_USAGE', `${option}: expected an integer >= ${min}, got "${text}"`);
+  return n;
+}
+
+/** null when --orchestrate is not given; --every without --orchestrate is an error. */
+export function continuousStart(o: ContinuousCliOptions): OrchestrationStart | null {
+  if (o.orchestrate === undefined) {
+    for (const [k, v] of Object.entries(o)) if (v !== undefined) throw new ScoreError('CLI_USAGE', `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --orchestrate POLICY`);
+    return null;
+  }
+  const policy = o.orchestrate;
+  if (policy !== 'rr' && policy !== 'la' && policy !== 'round-robin' && policy !== 'load-aware') {
+    throw new ScoreError('CLI_USAGE', `--orchestrate: expected rr, la, round-robin or load-aware, got "${policy}"`);
+  }
+  const everyMs = parseDuration('--every', o.every ?? '10s');
+  if (everyMs < 100) throw new ScoreError('CLI_USAGE', `--every: at least 100ms, got "${o.every}"`);
+  const stableRounds = int('--stable-rounds', o.stableRounds, 1);
+  const maxPerPeriod = int('--max-per-period', o.maxPerPeriod, 1);
+  const quietMs = o.quiet === undefined ? undefined : parseDuration('--quiet', o.quiet);
+  let migrationCost: number | undefined;
+  if (o.cm !== undefined) {
+    migrationCost = Number(o.cm);
+    if (!Number.isFinite(migrationCost) || migrationCost < 0) throw new ScoreError('CLI_USAGE', `--cm: expected a number >= 0, got "${o.cm}"`);
+  }
+  const memoryBytes = o.vmMemory === undefined ? undefined : parseBytes('--vm-memory', o.vmMemory);
+  return {
+    policy,
+    ...(migrationCost !== undefined ? { migrationCost } : {}),
+    continuous: {
+      everyMs,
+      ...(stableRounds !== undefined ? { stableRounds } : {}),
+      ...(maxPerPeriod !== undefined ? { maxPerPeriod } : {}),
+      ...(quietMs !== undefined ? { quietMs } : {}),
+      ...(memoryBytes !== undefined ? { memoryBytes } : {}),
+    },
+  };
+}

@@ -1,0 +1,225 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadScenarioFile } from '../scenario/load.ts';
+import { runPolicy } from '../core/policies.ts';
+import { decide } from '../core/decision.ts';
+import type { RailCheck } from '../core/rails.ts';
+import { totalCost, trafficMatrix, type DirectedFlow } from '../core/cost.ts';
+import { createOrchestrator, type OrchestratorDeps } from './orchestrator.ts';
+import { virtualClock } from '../runtime/clock.ts';
+import type { AgentDecideResult, NorthEvent } from '../api/contract.ts';
+import { isScoreError, ScoreError } from '../errors/errors.ts';
+import { flowsAt, type Timeline } from '../scenario/timeline.ts';
+import { minimumMigrationsToColocate } from '../sim/phased.ts';
+import {
+  continuousConfig,
+  countOscillations,
+  createContinuousState,
+  holdOffReason,
+  noteChoice,
+  noteMigration,
+  pickTarget,
+  type ContinuousRequest,
+  type NetworkSignals,
+} from './continuous.ts';
+
+const QUIET: NetworkSignals = { lastChangeAt: null, lastChange: null, switchesDown: [], linksDown: [], inFlight: [] };
+
+/**
+ * A fake network and agents whose traffic follows a timeline (or a function of the clock): the
+ * snapshot gives the rates of now, agents decide with the core, a "driver" moves the VM.
+ */
+function world(o: { scenario?: string; traffic?: (tSec: number) => readonly DirectedFlow[]; network?: (now: number) => NetworkSignals; agentDown?: (hv: string) => boolean } = {}) {
+  const { model } = loadScenarioFile(o.scenario ?? 'paper');
+  const tl: Timeline = model.timeline;
+  const trafficAt = o.traffic ?? ((t: number) => flowsAt(tl, t));
+  const tracker = new Map(model.placement);
+  const clock = virtualClock();
+  const events: NorthEvent[] = [];
+  let decideCalls = 0;
+  const deps: OrchestratorDeps = {
+    clock,
+    settleMs: 1000,
+    confirmMs: 500,
+    snapshot: () => ({ vms: model.vms, placement: new Map(tracker), traffic: trafficMatrix(trafficAt(clock.now() / 1000)), oracle: model.oracle, rank: model.rank, rates: [], weights: {} }),
+    hypervisorOf: (vm) => tracker.get(vm),
+    emit: (e) => events.push(e),
+    ...(o.network ? { network: () => o.network!(clock.now()) } : {}),
+    decide(hv, body): Promise<AgentDecideResult> {
+      decideCalls += 1;
+      if (o.agentDown?.(hv)) return Promise.reject(new ScoreError('NO_AGENT', `no agent is registered for hypervisor ${hv}`));
+      assert.equal(tracker.get(body.vm), hv, 'the orchestrator asks the agent of the VM\'s hypervisor');
+      const load = new Map<string, number>();
+      for (const h of tracker.values()) load.set(h, (load.get(h) ?? 0) + 1);
+      const blocked = new Map((body.blocked ?? []).map((b) => [b.hypervisor, b]));
+      const rail = (_vm: string, _from: string, to: string): RailCheck => {
+        const b = blocked.get(to);
+        return b ? { ok: false, code: b.rail, reason: b.reason } : { ok: true };
+      };
+      const traffic = trafficMatrix(trafficAt(clock.now() / 1000));
+      const d = decide({ vm: body.vm, placement: tracker, traffic, oracle: model.oracle, capacity: model.capacity, load, rank: model.rank, migrationCost: body.migrationCost ?? 0, mode: body.mode ?? 'first', rail });
+      const decision = { ...d, candidates: [...d.candidates] };
+      if (!body.migrate || d.to === null) return Promise.resolve({ decision, migrated: false, error: null });
+      tracker.set(body.vm, d.to);
+      return Promise.resolve({ decision, migrated: true, error: null });
+    },
+  };
+  const cost = () => totalCost(tracker, trafficMatrix(trafficAt(clock.now() / 1000)), model.oracle);
+  return { model, tracker, clock, deps, events, cost, trafficAt, decideCalls: () => decideCalls };
+}
+
+/** Runs continuous mode for `seconds` of virtual time, then stops it. */
+async function runFor(w: ReturnType<typeof world>, req: ContinuousRequest, seconds: number, policy: 'load-aware' | 'round-robin' = 'load-aware', at?: (tSec: number) => void) {
+  const o = createOrchestrator(w.deps);
+  o.start({ policy, continuous: continuousConfig(req) });
+  const end = w.clock.now() + seconds * 1000;
+  while (w.clock.now() < end) {
+    await w.clock.advance(250);
+    await new Promise((r) => setImmediate(r));
+    at?.(w.clock.now() / 1000);
+  }
+  const stopping = o.stop();
+  while (o.status().state !== 'idle') {
+    await w.clock.advance(250);
+    await new Promise((r) => setImmediate(r));
+  }
+  await stopping;
+  const moves = o.records.filter((r) => r.status === 'succeeded').map((r) => ({ vm: r.vm, from: r.from, to: r.to!, period: r.round, at: r.startedAt }));
+  return { o, moves };
+}
+
+test('continuous config: defaults, and out-of-range options are refused with CONTINUOUS_INVALID', () => {
+  const c = continuousConfig({ everyMs: 5000 });
+  assert.equal(c.stableRounds, 3);
+  assert.equal(c.pricing.kind, 'precopy');
+  assert.equal(continuousConfig({ everyMs: 5000, migrationCost: 7 }).pricing.kind, 'fixed');
+  for (const bad of [{ everyMs: 10 }, { everyMs: 1000, stableRounds: 0 }, { everyMs: 1000, maxPerPeriod: 1.5 }, { everyMs: 1000, precopy: { bandwidthBytesPerSec: 0 } }, { everyMs: 1000, migrationCost: -1 }]) {
+    assert.throws(() => continuousConfig(bad), (e: unknown) => isScoreError(e) && e.code === 'CONTINUOUS_INVALID', JSON.stringify(bad));
+  }
+});
+
+test('the stable rule, no-return and the price: pure decisions', () => {
+  const s = createContinuousState(continuousConfig({ everyMs: 1000, stableRounds: 3, noReturnRounds: 5 }));
+  s.period = 1;
+  assert.deepEqual(noteChoice(s, 'a', 'h2'), { stable: false, count: 1 });
+  s.period = 2;
+  assert.deepEqual(noteChoice(s, 'a', 'h2'), { stable: false, count: 2 });
+  s.period = 3;
+  assert.deepEqual(noteChoice(s, 'a', 'h3'), { stable: false, count: 1 }, 'another target starts over');
+  s.period = 5;
+  assert.deepEqual(noteChoice(s, 'a', 'h3'), { stable: false, count: 1 }, 'a gap starts over');
+  s.period = 6;
+  noteChoice(s, 'a', 'h3');
+  s.period = 7;
+  assert.deepEqual(noteChoice(s, 'a', 'h3'), { stable: true, count: 3 });
+  noteMigration(s, 'a', 'h1', 'h3');
+  const cands = [
+    { hypervisor: 'h1', costThere: 0, verdict: 'improves' },
+    { hypervisor: 'h2', costThere: 40, verdict: 'improves' },
+    { hypervisor: 'h4', costThere: null, verdict: 'full' },
+  ];
+  // h1 is the best but a's no-return bars it; h2 saves 60 - 40 = 20, more than c_m 10
+  assert.deepEqual(pickTarget(s, 'a', 'h3', 60, cands, () => 10), { to: 'h2', costAfter: 40, migrationCost: 10, net: 10 });
+  assert.equal(pickTarget(s, 'a', 'h3', 60, cands, () => 25), null, 'not worth its migration traffic');
+  s.period = 13;
+  assert.equal(pickTarget(s, 'a', 'h3', 60, cands, () => 10)?.to, 'h1', 'no-return lapses after R periods');
+  assert.equal(countOscillations([{ vm: 'a', from: 'h1', to: 'h2', period: 1 }, { vm: 'a', from: 'h2', to: 'h1', period: 4 }], 3), 1);
+  assert.equal(countOscillations([{ vm: 'a', from: 'h1', to: 'h2', period: 1 }, { vm: 'a', from: 'h2', to: 'h1', period: 5 }], 3), 0);
+});
+
+test('hold-off reasons: migration in flight, switch reconnecting, link down, a recent change; a long outage is the new normal', () => {
+  assert.equal(holdOffReason(QUIET, 1000, 10_000), null);
+  assert.match(holdOffReason({ ...QUIET, inFlight: ['m3 (vm1)'] }, 0, 10_000)!, /in flight: m3/);
+  assert.match(holdOffReason({ ...QUIET, switchesDown: [{ name: 't1', since: 0 }] }, 5000, 10_000)!, /reconnecting: t1/);
+  assert.match(holdOffReason({ ...QUIET, linksDown: [{ id: 'a1:1-t1:3', since: 0 }] }, 5000, 10_000)!, /link\(s\) down: a1:1-t1:3/);
+  assert.equal(holdOffReason({ ...QUIET, linksDown: [{ id: 'a1:1-t1:3', since: 0 }] }, 60_001, 10_000), null);
+  assert.match(holdOffReason({ ...QUIET, lastChangeAt: 1000, lastChange: 'link-added x' }, 4000, 10_000)!, /link-added x 3\.0 s ago/);
+});
+
+test('stationary traffic: continuous mode makes no more migrations than one-shot, and none after it converged', async () => {
+  for (const policy of ['load-aware', 'round-robin'] as const) {
+    const w = world();
+    const oneShot = runPolicy({ policy, vms: w.model.vms, placement: w.model.placement, traffic: w.model.traffic, oracle: w.model.oracle, capacity: w.model.capacity, rank: w.model.rank, migrationCost: 0 });
+    // 40 periods of 5 s; c_m = 0 so the price does not do the work the rules must do
+    const { moves, o } = await runFor(w, { everyMs: 5000, migrationCost: 0, stableRounds: 2 }, 200, policy);
+    assert.ok(moves.length > 0);
+    assert.ok(moves.length <= oneShot.steps.length, `${policy}: continuous ${moves.length} vs one-shot ${oneShot.steps.length}`);
+    assert.ok(Math.abs(w.cost()) < 1e-9, 'it reaches cost 0 as the one-shot run does');
+    const lastMove = Math.max(...moves.map((m) => m.period));
+    assert.ok(o.continuousState()!.period > lastMove + 20, 'many quiet periods after the last move');
+    assert.equal(countOscillations(moves, 1000), 0);
+  }
+  // with the default pre-copy pricing (4 GiB VMs) the paper's 500 B/s flows never pay for a move
+  const w = world();
+  const { moves, o } = await runFor(w, { everyMs: 5000 }, 60);
+  assert.equal(moves.length, 0);
+  assert.ok(o.continuousState()!.period >= 10);
+});
+
+test('paper-phases: after the pairs change partners, continuous mode re-converges to cost 0 alone, with the fewest migrations', async () => {
+  const w = world({ scenario: 'paper-phases' });
+  let atChange: Map<string, string> | null = null;
+  const { moves, o } = await runFor(w, { everyMs: 5000, stableRounds: 3, precopy: { memoryBytes: 64 * 1024, dirtyRateBytesPerSec: 0 } }, 300, 'load-aware', (t) => {
+    if (atChange === null && t >= 120) atChange = new Map(w.tracker);
+  });
+  assert.equal(o.status().lastError, null);
+  const before = moves.filter((m) => m.at < 120_000);
+  const after = moves.filter((m) => m.at >= 120_000);
+  assert.equal(before.length, 6, 'the first phase converges as the paper does');
+  const newFlows = flowsAt(w.model.timeline, 200);
+  const min = minimumMigrationsToColocate(atChange!, newFlows);
+  assert.ok(min > 0);
+  assert.equal(after.length, min, `after the change: ${after.map((m) => `${m.vm}:${m.from}->${m.to}`).join(' ')}`);
+  assert.ok(Math.abs(w.cost()) < 1e-9, `cost after the change ${w.cost()}`);
+  // no VM returns within the no-return window (vm3 may go home 23 periods later: the traffic changed)
+  assert.equal(countOscillations(moves, 20), 0, moves.map((m) => `${m.vm}:${m.from}->${m.to}@${m.period}`).join(' '));
+  // every stable-rule hold is in the audit log with its reason
+  assert.ok(o.records.some((r) => r.status === 'held' && r.error?.code === 'RAIL_HELD' && r.error.message.startsWith('stable:')));
+});
+
+test('never ping-pong: traffic that flips faster than N periods moves nothing; slower flips never send a VM back', async () => {
+  const { model } = loadScenarioFile('paper');
+  const a = [{ src: 'vm1', dst: 'vm6', rate: 500 }];
+  const b = [{ src: 'vm1', dst: 'vm23', rate: 500 }];
+  // flips every period (5 s): vm1 never chooses one target in 3 consecutive periods
+  const fast = world({ traffic: (t) => (Math.floor(t / 5) % 2 === 0 ? a : b) });
+  const r1 = await runFor(fast, { everyMs: 5000, migrationCost: 0, stableRounds: 3 }, 200);
+  assert.equal(r1.moves.length, 0);
+  // flips every 30 s: moves happen, but never back to a hypervisor left within the no-return window
+  const slow = world({ traffic: (t) => (Math.floor(t / 30) % 2 === 0 ? a : b) });
+  const r2 = await runFor(slow, { everyMs: 5000, migrationCost: 0, stableRounds: 2, noReturnRounds: 20 }, 300);
+  assert.ok(r2.moves.length >= 1);
+  assert.equal(countOscillations(r2.moves, 20), 0, JSON.stringify(r2.moves));
+  assert.ok(r2.moves.every((m) => m.vm === 'vm1' || model.vms.includes(m.vm)));
+});
+
+test('hold-off: nothing is planned while a link is down or the network just changed; the reason is audited and published', async () => {
+  // link down from 0 to 40 s, then a switch reconnects at 60 s
+  const net = (now: number): NetworkSignals =>
+    now < 40_000
+      ? { ...QUIET, linksDown: [{ id: 'hv16:1-t1:1', since: 0 }], lastChangeAt: 0, lastChange: 'link-removed hv16:1-t1:1' }
+      : now < 60_000
+        ? { ...QUIET, lastChangeAt: 40_000, lastChange: 'link-added hv16:1-t1:1' }
+        : { ...QUIET, lastChangeAt: 60_000, lastChange: 'switch-up t2' };
+  const w = world({ network: net });
+  const { moves, o } = await runFor(w, { everyMs: 5000, migrationCost: 0, stableRounds: 1, quietMs: 10_000 }, 120);
+  const first = Math.min(...moves.map((m) => m.at));
+  assert.ok(first >= 50_000, `first move at ${first} ms, while the network was changing`);
+  const holds = o.records.filter((r) => r.error?.code === 'HOLD_OFF').map((r) => r.error!.message);
+  assert.ok(holds.some((m) => m.startsWith('link(s) down: hv16:1-t1:1')), holds.join(' | '));
+  assert.ok(holds.some((m) => m.startsWith('network changed: link-added')), holds.join(' | '));
+  assert.ok(holds.some((m) => m.startsWith('network changed: switch-up t2')), holds.join(' | '));
+  assert.ok(w.events.some((e) => e.type === 'orchestration' && typeof (e.data.continuous as { holdOff?: unknown } | undefined)?.holdOff === 'string'));
+  assert.ok(Math.abs(w.cost()) < 1e-9);
+});
+
+test('a hypervisor without an agent: its VMs get one failed record each, not one per period; the others converge', async () => {
+  const w = world({ agentDown: (hv) => hv === 'hv16' });
+  const { o } = await runFor(w, { everyMs: 5000, migrationCost: 0, stableRounds: 1 }, 120);
+  const failed = o.records.filter((r) => r.status === 'failed');
+  assert.deepEqual(failed.map((r) => r.vm).sort(), ['vm1', 'vm2', 'vm3']);
+  assert.ok(failed.every((r) => r.error?.code === 'NO_AGENT'));
+  assert.ok(o.continuousState()!.period >= 20);
+  assert.ok(o.records.some((r) => r.status === 'succeeded'), 'VMs elsewhere still move');
+  assert.equal(o.status().lastError, null);
+});

@@ -1,0 +1,245 @@
+import { ScoreError } from '../errors/errors.ts';
+import { preCopyMigrationCost, type MigrationCostFn } from '../core/migration-cost.ts';
+import type { PathOracle } from '../core/paths.ts';
+
+/**
+ * Continuous orchestration: re-plan every period from the rates measured over the controller's
+ * window, and move a VM only when the move stays worth it. Pure decisions and plain, JSON-
+ * serialisable state (another process may persist it); the loop that asks agents lives in
+ * orchestrator.ts.
+ *
+ * Against oscillation, three independent guards (each sufficient for the case it names):
+ *  - price: a move must save more than its pre-copy migration traffic amortised over a horizon
+ *    (Eq. 3 with c_m from migration-cost.ts), so a move and its reverse cannot both pay under
+ *    the same traffic;
+ *  - stable (N periods): a VM moves only after choosing the same target in N consecutive
+ *    periods (the authors' Ryu prototype used N = 3), so a transient in the measured rates
+ *    (a phase change half-way through the window) moves nothing;
+ *  - no-return (R periods): a VM never goes back to a hypervisor it left within R periods,
+ *    whatever the traffic says.
+ * A per-period migration budget caps how much migration traffic one period puts on the network.
+ */
+export interface ContinuousConfig {
+  /** period between planning rounds, ms */
+  readonly everyMs: number;
+  /** N consecutive periods choosing the same target before a move (default 3) */
+  readonly stableRounds: number;
+  /** a VM may not return to a hypervisor it left within this many periods (default 20) */
+  readonly noReturnRounds: number;
+  /** a VM that moved may not move again for this many periods (default 1) */
+  readonly cooldownRounds: number;
+  /** migrations per period, all hypervisors together (default 4) */
+  readonly maxPerPeriod: number;
+  /** after the network changed (link, switch), wait this long before planning again (default 10 s) */
+  readonly quietMs: number;
+  /** how moves are priced: a fixed c_m, or the pre-copy model (default) */
+  readonly pricing: { readonly kind: 'fixed'; readonly migrationCost: number } | ({ readonly kind: 'precopy' } & PreCopyPricing);
+}
+
+export interface PreCopyPricing {
+  readonly memoryBytes: number;
+  readonly dirtyRateBytesPerSec: number;
+  readonly bandwidthBytesPerSec: number;
+  readonly maxRounds: number;
+  readonly stopCopyBytes: number;
+  /** seconds a move's saving is counted over */
+  readonly amortisationSeconds: number;
+}
+
+/** 4 GiB VMs dirtying 10 MB/s over 1 Gb/s, Xen's 30 rounds, 50 MB stop-copy, savings over 5 min (as the scale simulator's). */
+export const DEFAULT_PRECOPY_PRICING: PreCopyPricing = {
+  memoryBytes: 4 * 2 ** 30,
+  dirtyRateBytesPerSec: 10e6,
+  bandwidthBytesPerSec: 125e6,
+  maxRounds: 30,
+  stopCopyBytes: 50e6,
+  amortisationSeconds: 300,
+};
+
+export interface ContinuousRequest {
+  readonly everyMs: number;
+  readonly stableRounds?: number;
+  readonly noReturnRounds?: number;
+  readonly cooldownRounds?: number;
+  readonly maxPerPeriod?: number;
+  readonly quietMs?: number;
+  /** a number: fixed c_m; absent: pre-copy pricing */
+  readonly migrationCost?: number;
+  readonly precopy?: Partial<PreCopyPricing>;
+}
+
+/** Fills defaults and checks ranges; throws ScoreError CONTINUOUS_INVALID. */
+export function continuousConfig(r: ContinuousRequest): ContinuousConfig {
+  const int = (v: number | undefined, d: number, min: number, name: string): number => {
+    const x = v ?? d;
+    if (!Number.isInteger(x) || x < min) throw new ScoreError('CONTINUOUS_INVALID', `continuous: ${name} must be an integer ≥ ${min}, got ${String(v)}`, { [name]: v });
+    return x;
+  };
+  if (!(r.everyMs >= 100) || !Number.isFinite(r.everyMs)) throw new ScoreError('CONTINUOUS_INVALID', `continuous: everyMs must be at least 100 ms, got ${r.everyMs}`, { everyMs: r.everyMs });
+  const pre = { ...DEFAULT_PRECOPY_PRICING, ...r.precopy };
+  for (const [k, v] of Object.entries(pre)) {
+    if (!(v >= 0) || !Number.isFinite(v) || ((k === 'bandwidthBytesPerSec' || k === 'amortisationSeconds' || k === 'maxRounds') && !(v > 0))) {
+      throw new ScoreError('CONTINUOUS_INVALID', `continuous: precopy.${k} must be a finite number${k === 'bandwidthBytesPerSec' || k === 'amortisationSeconds' || k === 'maxRounds' ? ' > 0' : ' ≥ 0'}, got ${v}`, { [k]: v });
+    }
+  }
+  if (r.migrationCost !== undefined && !(r.migrationCost >= 0)) throw new ScoreError('CONTINUOUS_INVALID', `continuous: migrationCost must be ≥ 0, got ${r.migrationCost}`, {});
+  return {
+    everyMs: r.everyMs,
+    stableRounds: int(r.stableRounds, 3, 1, 'stableRounds'),
+    noReturnRounds: int(r.noReturnRounds, 20, 0, 'noReturnRounds'),
+    cooldownRounds: int(r.cooldownRounds, 1, 0, 'cooldownRounds'),
+    maxPerPeriod: int(r.maxPerPeriod, 4, 1, 'maxPerPeriod'),
+    quietMs: int(r.quietMs, 10_000, 0, 'quietMs'),
+    pricing: r.migrationCost !== undefined ? { kind: 'fixed', migrationCost: r.migrationCost } : { kind: 'precopy', ...pre },
+  };
+}
+
+/** c_m(vm, from, to) under the config's pricing, in Eq. 3's units (bytes/s × path weight). */
+export function pricingFn(c: ContinuousConfig, oracle: PathOracle): MigrationCostFn {
+  const p = c.pricing;
+  if (p.kind === 'fixed') return () => p.migrationCost;
+  return preCopyMigrationCost({ oracle, defaults: p, bandwidthBytesPerSec: p.bandwidthBytesPerSec, maxRounds: p.maxRounds, stopCopyBytes: p.stopCopyBytes, amortisationSeconds: p.amortisationSeconds });
+}
+
+/** Everything continuous mode remembers between periods: plain data only. */
+export interface ContinuousState {
+  readonly config: ContinuousConfig;
+  period: number;
+  migrations: number;
+  /** why planning is held off now, and since when (ms); null when planning */
+  holdOff: { reason: string; since: number } | null;
+  /** each VM's latest chosen target and in how many consecutive periods it chose it */
+  choices: Record<string, { to: string; count: number; period: number }>;
+  /** period of each VM's last migration */
+  lastMoved: Record<string, number>;
+  /** hypervisors each VM left, with the period (pruned once they no longer bind) */
+  left: Record<string, { host: string; period: number }[]>;
+  /** the latest migrations (at most MOVES_KEPT), for the oscillation count */
+  moves: { vm: string; from: string; to: string; period: number }[];
+  /** per VM, the error code its agent last answered with (recorded once, not every period) */
+  errors: Record<string, string>;
+}
+
+export const MOVES_KEPT = 10_000;
+
+export function createContinuousState(config: ContinuousConfig): ContinuousState {
+  return { config, period: 0, migrations: 0, holdOff: null, choices: {}, lastMoved: {}, left: {}, moves: [], errors: {} };
+}
+
+export interface Candidate {
+  readonly hypervisor: string;
+  /** C_A(u) there; null when not evaluated (full, rail) */
+  readonly costThere: number | null;
+  readonly verdict: string;
+}
+
+/**
+ * The best move for one VM: the candidate with the largest saving net of c_m, if positive, among
+ * those the decision evaluated and that are not barred by no-return. Ties: first listed.
+ */
+export function pickTarget(s: ContinuousState, vm: string, from: string, costBefore: number, candidates: readonly Candidate[], cm: MigrationCostFn): { to: string; costAfter: number; migrationCost: number; net: number } | null {
+  let best: { to: string; costAfter: number; migrationCost: number; net: number } | null = null;
+  for (const c of candidates) {
+    if (c.costThere === null || c.hypervisor === from || c.verdict === 'full' || c.verdict === 'rail') continue;
+    if (barredReturn(s, vm, c.hypervisor) !== null) continue;
+    const m = cm(vm, from, c.hypervisor);
+    const net = costBefore - c.costThere - m;
+    if (net > 0 && (best === null || net > best.net)) best = { to: c.hypervisor, costAfter: c.costThere, migrationCost: m, net };
+  }
+  return best;
+}
+
+/** Why the VM may not go back to `to` now, or null. */
+export function barredReturn(s: ContinuousState, vm: string, to: string): string | null {
+  for (const l of s.left[vm] ?? []) {
+    if (l.host === to && s.period - l.period <= s.config.noReturnRounds) return `${vm} left ${to} in period ${l.period}; it may not return before period ${l.period + s.config.noReturnRounds + 1}`;
+  }
+  return null;
+}
+
+/** Hypervisors the VM may not go back to now (for the agent's `blocked` list). */
+export function barredTargets(s: ContinuousState, vm: string): { hypervisor: string; reason: string }[] {
+  return (s.left[vm] ?? []).filter((l) => s.period - l.period <= s.config.noReturnRounds).map((l) => ({ hypervisor: l.host, reason: barredReturn(s, vm, l.host)! }));
+}
+
+/** Why this VM may not move at all this period (cooldown, budget), or null. */
+export function vmHeld(s: ContinuousState, vm: string, movedThisPeriod: number): { code: 'cooldown' | 'max-per-round'; reason: string } | null {
+  const last = s.lastMoved[vm];
+  if (last !== undefined && s.period - last <= s.config.cooldownRounds) return { code: 'cooldown', reason: `${vm} migrated in period ${last}; cooldown of ${s.config.cooldownRounds} period(s)` };
+  if (movedThisPeriod >= s.config.maxPerPeriod) return { code: 'max-per-round', reason: `period ${s.period} already has ${movedThisPeriod} migration(s), the budget per period` };
+  return null;
+}
+
+/**
+ * Notes this period's choice (null: stay) and says whether the move is stable: chosen in
+ * `stableRounds` consecutive periods. A different target, a gap, or a "stay" starts over.
+ */
+export function noteChoice(s: ContinuousState, vm: string, to: string | null): { stable: boolean; count: number } {
+  if (to === null) {
+    delete s.choices[vm];
+    return { stable: false, count: 0 };
+  }
+  const prev = s.choices[vm];
+  const count = prev !== undefined && prev.to === to && prev.period === s.period - 1 ? prev.count + 1 : prev !== undefined && prev.to === to && prev.period === s.period ? prev.count : 1;
+  s.choices[vm] = { to, count, period: s.period };
+  return { stable: count >= s.config.stableRounds, count };
+}
+
+export function noteMigration(s: ContinuousState, vm: string, from: string, to: string): void {
+  s.migrations += 1;
+  s.lastMoved[vm] = s.period;
+  s.left[vm] = [...(s.left[vm] ?? []).filter((l) => s.period - l.period <= s.config.noReturnRounds), { host: from, period: s.period }];
+  delete s.choices[vm];
+  s.moves.push({ vm, from, to, period: s.period });
+  if (s.moves.length > MOVES_KEPT) s.moves.splice(0, s.moves.length - MOVES_KEPT);
+}
+
+/**
+ * Oscillations in a move history: a VM arriving back at a hypervisor it left within `k` periods
+ * (epochs). The count the simulator reports and the live tests assert to be zero.
+ */
+export function countOscillations(moves: readonly { vm: string; from: string; to: string; period: number }[], k: number): number {
+  const leftAt = new Map<string, { host: string; period: number }[]>();
+  let n = 0;
+  for (const m of moves) {
+    const past = leftAt.get(m.vm) ?? [];
+    if (past.some((l) => l.host === m.to && m.period - l.period <= k)) n += 1;
+    past.push({ host: m.from, period: m.period });
+    leftAt.set(m.vm, past);
+  }
+  return n;
+}
+
+/** What the network is doing, as the service sees it. */
+export interface NetworkSignals {
+  /** ms of the last topology change (link or switch up/down), null if none */
+  readonly lastChangeAt: number | null;
+  readonly lastChange: string | null;
+  /** switches known but not connected now, since when (ms) */
+  readonly switchesDown: readonly { readonly name: string; readonly since: number }[];
+  /** links known down now, since when (ms) */
+  readonly linksDown: readonly { readonly id: string; readonly since: number }[];
+  /** migrations started and not finished (by anyone) */
+  readonly inFlight: readonly string[];
+}
+
+/** A switch or link down this long is the network as it now is, not a change in progress: planning resumes on it. */
+export const DOWN_IS_NEW_NORMAL_QUIET_PERIODS = 6;
+
+/**
+ * Why planning must wait now, or null: a migration in flight; a switch not (re)connected or a
+ * link down, for up to 6 quiet periods (longer, the network is re-planned as it now is); any
+ * topology change within the last quiet period. Reasons name what changed, for the audit log.
+ */
+export function holdOffReason(n: NetworkSignals, now: number, quietMs: number): string | null {
+  if (n.inFlight.length > 0) return `migration in flight: ${n.inFlight.join(', ')}`;
+  const recent = (since: number): boolean => now - since < DOWN_IS_NEW_NORMAL_QUIET_PERIODS * quietMs;
+  const sw = n.switchesDown.filter((x) => recent(x.since)).map((x) => x.name);
+  if (sw.length > 0) return `switch(es) reconnecting: ${sw.join(', ')}`;
+  const links = n.linksDown.filter((x) => recent(x.since)).map((x) => x.id);
+  if (links.length > 0) return `link(s) down: ${links.join(', ')}`;
+  if (n.lastChangeAt !== null && now - n.lastChangeAt < quietMs) {
+    return `network changed: ${n.lastChange ?? 'topology'} ${((now - n.lastChangeAt) / 1000).toFixed(1)} s ago; waiting ${(quietMs / 1000).toFixed(1)} s for it to settle`;
+  }
+  return null;
+}

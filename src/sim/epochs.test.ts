@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fatTree } from '../topologies/generate.ts';
+import { build } from '../core/build.ts';
+import { generateWorkload } from '../workloads/workload.ts';
+import { seededRng } from '../core/random.ts';
+import { churnEpochs, diurnalEpochs, runEpochs, type EpochResult } from './epochs.ts';
+import type { DirectedFlow } from '../core/cost.ts';
+
+// fat-tree(8): 128 hypervisors with 8 slots, 768 VMs: the properties, quickly; docs/scale.md has fat-tree(16)
+function instance(seed = 1) {
+  const b = build(fatTree(8));
+  const w = generateWorkload(b.topology, { model: 'partners', vms: 768, slotsPerHypervisor: 8, seed });
+  return { b, w };
+}
+
+const by = (r: EpochResult, name: string) => r.strategies.find((s) => s.strategy === name)!;
+
+test('churn keeps the talking VMs and the total rate, and re-pairs about the given share', () => {
+  const { w } = instance();
+  const epochs = churnEpochs(w.flows, 4, 0.2, seededRng(3));
+  assert.equal(epochs.length, 4);
+  const total = (fs: readonly DirectedFlow[]) => fs.reduce((a, f) => a + f.rate, 0);
+  const pairs = (fs: readonly DirectedFlow[]) => new Set(fs.map((f) => (f.src < f.dst ? `${f.src}|${f.dst}` : `${f.dst}|${f.src}`)));
+  for (const e of epochs) assert.ok(Math.abs(total(e) - total(w.flows)) < 1e-6 * total(w.flows));
+  const p0 = pairs(epochs[0]!);
+  const p1 = pairs(epochs[1]!);
+  const changed = [...p0].filter((p) => !p1.has(p)).length / p0.size;
+  assert.ok(changed > 0.15 && changed <= 0.2 + 1e-9, `changed ${changed}`);
+  assert.equal(pairs(churnEpochs(w.flows, 3, 0, seededRng(3))[2]!).size, p0.size, 'no churn, same pairs');
+  const talking = (fs: readonly DirectedFlow[]) => [...new Set(fs.flatMap((f) => [f.src, f.dst]))].sort();
+  assert.deepEqual(talking(epochs[3]!), talking(w.flows));
+});
+
+test('diurnal: epoch 0 is all local, half a period later all remote', () => {
+  const local = [{ src: 'a', dst: 'b', rate: 10 }];
+  const remote = [{ src: 'a', dst: 'c', rate: 4 }];
+  const e = diurnalEpochs(local, remote, 5, 4);
+  assert.deepEqual(e[0], [{ src: 'a', dst: 'b', rate: 10 }]);
+  assert.deepEqual(e[2], [{ src: 'a', dst: 'c', rate: 4 }]);
+  assert.equal(e[1]!.length, 2);
+  assert.deepEqual(e[4], e[0]);
+});
+
+test('stationary workload: continuous mode makes no more migrations than one-shot', () => {
+  const { b, w } = instance();
+  const epochs = Array.from({ length: 5 }, () => w.flows);
+  const r = runEpochs({ vms: w.vms, placement: w.placement, capacity: w.capacity, oracle: b.oracle, epochs, epochSeconds: 3600 });
+  const oneShot = by(r, 'one-shot');
+  assert.ok(oneShot.migrations > 0);
+  for (const name of ['continuous-la', 'continuous-la-hyst', 'continuous-rr-hyst']) {
+    assert.ok(by(r, name).migrations <= oneShot.migrations, `${name}: ${by(r, name).migrations} vs one-shot ${oneShot.migrations}`);
+    // after the first epoch nothing changes, so nothing moves
+    assert.ok(by(r, name).perEpoch.slice(1).every((p) => p.migrations === 0), name);
+  }
+  assert.equal(by(r, 'never').migrations, 0);
+  assert.equal(by(r, 'never').total, by(r, 'never').costIntegral);
+});
+
+test('churn: continuous LA with hysteresis follows the traffic, never oscillates, beats one-shot, and is near the clairvoyant reference', () => {
+  const { b, w } = instance();
+  const epochs = churnEpochs(w.flows, 6, 0.1, seededRng(7));
+  const r = runEpochs({ vms: w.vms, placement: w.placement, capacity: w.capacity, oracle: b.oracle, epochs, epochSeconds: 3600 });
+  const hyst = by(r, 'continuous-la-hyst');
+  for (const s of r.strategies) {
+    // the books add up
+    assert.ok(Math.abs(s.total - (s.costIntegral + s.migrationWeighted)) <= 1e-9 * s.total);
+    assert.ok(Math.abs(s.perEpoch.at(-1)!.cumulative - s.total) <= 1e-9 * s.total);
+    assert.equal(s.perEpoch.reduce((a, p) => a + p.migrations, 0), s.migrations);
+  }
+  assert.equal(hyst.oscillations, 0);
+  assert.equal(by(r, 'continuous-rr-hyst').oscillations, 0);
+  assert.ok(hyst.perEpoch.slice(1).some((p) => p.migrations > 0), 'it keeps following the traffic');
+  assert.ok(hyst.total < by(r, 'one-shot').total, `${hyst.total} vs one-shot ${by(r, 'one-shot').total}`);
+  assert.ok(hyst.total < by(r, 'never').total);
+  assert.ok(hyst.total <= 1.15 * by(r, 'clairvoyant').total, `${hyst.total} vs clairvoyant ${by(r, 'clairvoyant').total}`);
+  // without hysteresis it moves far more
+  assert.ok(by(r, 'continuous-la').migrations > hyst.migrations);
+});

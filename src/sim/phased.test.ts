@@ -1,0 +1,27 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadScenarioFile } from '../scenario/load.ts';
+import { flowsAt } from '../scenario/timeline.ts';
+import { minimumMigrationsToColocate, simulatePhases } from './phased.ts';
+
+test('fluid model on paper-phases: each phase re-converges to cost 0 with the fewest migrations its pairs need', () => {
+  const { model } = loadScenarioFile('paper-phases');
+  for (const policy of ['load-aware', 'round-robin'] as const) {
+    const [p0, p1] = simulatePhases(model, { policy });
+    assert.deepEqual([p0!.startSec, p0!.costAtStart, p0!.costAfter, p0!.migrations], [0, 25000, 0, 6]);
+    assert.equal(p1!.startSec, 120);
+    assert.ok(p1!.costAtStart > 0, 'the change makes the old placement costly');
+    assert.equal(p1!.costAfter, 0);
+    const at = new Map(model.placement);
+    for (const m of p0!.moves) at.set(m.vm, m.to);
+    assert.equal(p1!.migrations, minimumMigrationsToColocate(at, flowsAt(model.timeline, 120)), policy);
+    assert.deepEqual(p1!.layers.map((l) => l.loadBps).slice(1), [0, 0], 'no traffic above the hypervisors');
+  }
+});
+
+test('the minimum to co-locate: group size minus the most members on one hypervisor', () => {
+  const at = new Map([['a', 'h1'], ['b', 'h2'], ['c', 'h2'], ['d', 'h3'], ['e', 'h3']]);
+  assert.equal(minimumMigrationsToColocate(at, [{ src: 'a', dst: 'b' }, { src: 'b', dst: 'c' }, { src: 'd', dst: 'e' }]), 1);
+  assert.equal(minimumMigrationsToColocate(at, [{ src: 'a', dst: 'd' }, { src: 'b', dst: 'e' }]), 2);
+  assert.equal(minimumMigrationsToColocate(at, []), 0);
+});
