@@ -39,10 +39,13 @@ function int(option: string, text: string | undefined, min: number): number | un
   return n;
 }
 
+const CONTINUOUS_KEYS = ['every', 'stableRounds', 'maxPerPeriod', 'quiet', 'cm', 'vmMemory'] as const;
+
 /** null when --orchestrate is not given; --every without --orchestrate is an error. */
 export function continuousStart(o: ContinuousCliOptions): OrchestrationStart | null {
   if (o.orchestrate === undefined) {
-    for (const [k, v] of Object.entries(o)) if (v !== undefined) throw new ScoreError('CLI_USAGE', `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --orchestrate POLICY`);
+    // Only this command's continuous-mode options: o may be the whole command's option object.
+    for (const k of CONTINUOUS_KEYS) if (o[k] !== undefined) throw new ScoreError('CLI_USAGE', `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --orchestrate POLICY`);
     return null;
   }
   const policy = o.orchestrate;

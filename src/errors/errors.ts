@@ -105,6 +105,10 @@ const INPUT_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'UNKNOWN_LINK',
   'CAPACITY_EXCEEDED',
   'EMULATION_NOT_ROOT',
+  'TLS_INVALID',
+  'TIMELINE_PARSE',
+  'TIMELINE_INVALID',
+  'CONTINUOUS_INVALID',
 ]);
 
 /** The `score` command's exit code for an error: 2 bad input, 1 a failure at run time. */

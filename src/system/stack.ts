@@ -221,7 +221,7 @@ export async function startAgent(o: { hypervisor: string; apiUrl: string; token:
   const register = async (): Promise<void> => {
     const registered = await api.register(o.hypervisor, url);
     // Without it the agent accepts no caller: a controller that does not say how to recognise it.
-    if (registered.controllerCall !== null) verifier.set(registered.controllerCall.sha256);
+    if (registered.controllerCall != null) verifier.set(registered.controllerCall.sha256);
   };
   try {
     await register();

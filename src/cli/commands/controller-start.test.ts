@@ -76,13 +76,13 @@ function score(args: string[]): Promise<{ code: number | string; stdout: string;
   });
 }
 
-test('`score controller` with a taken API port, or unreadable TLS files, exits 2 with "score: error CODE: message" and no stack trace', { timeout: 120_000 }, async () => {
+test('`score controller` with a taken API port (a failure at run time: 1) or unreadable TLS files (bad input: 2) exits with "score: error CODE: message" and no stack trace', { timeout: 120_000 }, async () => {
   const taken = await occupy();
   const dir = mkdtempSync(join(tmpdir(), 'score-ctl-'));
   try {
     const ofPort = await freePort();
     const r = await score(['controller', '--host', '127.0.0.1', '--port', String(ofPort), '--api-port', String(taken.port)]);
-    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`^score: error LISTEN_FAILED: cannot serve the API on 127\\.0\\.0\\.1:${taken.port}: EADDRINUSE\\n$`));
     writeFileSync(join(dir, 'bad.pem'), 'garbage\n');
     const t = await score(['controller', '--host', '127.0.0.1', '--port', String(ofPort), '--api-port', '0', '--tls-cert', join(dir, 'bad.pem'), '--tls-key', join(dir, 'bad.pem')]);
