@@ -27,6 +27,8 @@ export const ERROR_CODES = {
   OF_DISCONNECTED: 'the switch connection closed',
   OF_HANDSHAKE: 'the OpenFlow handshake failed (no common version, no features reply)',
   OF_SWITCH_ERROR: 'the switch answered with an OpenFlow ERROR message',
+  OF_NOT_MASTER: 'this controller is not MASTER on the switch (a SLAVE sends no flow-mods or packet-outs)',
+  OF_ROLE_STALE: 'the switch refused a role request: its generation id is older than one the switch has seen (OFPRRFC_STALE)',
   PACKET_MALFORMED: 'a packet (Ethernet, ARP, IPv4, LLDP, ...) is malformed',
   // Northbound API, agents, orchestration
   API_BAD_REQUEST: 'the request body, path or query does not match the API schema',
@@ -45,6 +47,9 @@ export const ERROR_CODES = {
   UNKNOWN_MIGRATION: 'no migration record with this id',
   PLAN_NOT_PENDING: 'the record is not a planned action awaiting approval (not planned, already reviewed, superseded, or nothing to move)',
   WEB_NOT_BUILT: 'the dashboard bundle has not been built (npm run build:web)',
+  // Controller cluster (etcd)
+  CLUSTER_UNAVAILABLE: 'the cluster store (etcd) cannot be reached or refused the request',
+  CLUSTER_NOT_LEADER: 'this controller is not (or no longer) the cluster leader: the write was not done',
   // Emulation and system
   EMULATION_NOT_ROOT: 'the emulated data centre needs root',
   EMULATION_MISSING_TOOL: 'a system tool (ovs-vsctl, ip, nping, ...) is not installed',
