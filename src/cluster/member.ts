@@ -79,6 +79,7 @@ export class ClusterMember extends EventEmitter<MemberEvents> {
   private readonly marginMs: number;
   private readonly now: () => number;
   private readonly log: (level: 'info' | 'warn', message: string) => void;
+  private info: MemberInfo;
   private lease: Lease | undefined;
   private myKey: string | undefined;
   private myRevision: string | undefined;
@@ -91,9 +92,12 @@ export class ClusterMember extends EventEmitter<MemberEvents> {
   private waiting: Watcher | undefined;
   /** wall time (ms) of becoming leader, for failover measurements */
   electedAt: number | undefined;
+  /** leader changes this member has observed (a new leader id or generation) */
+  failovers = 0;
 
   constructor(private readonly o: MemberOptions) {
     super();
+    this.info = o.info;
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(o.info.id)) throw new ScoreError('CLI_USAGE', `--id: want 1-64 chars [A-Za-z0-9._-], got "${o.info.id}"`, { id: o.info.id });
     this.ttlSec = o.ttlSec ?? 2;
     if (!Number.isInteger(this.ttlSec) || this.ttlSec < 1) throw new ScoreError('CLI_USAGE', `lease TTL must be a whole number of seconds >= 1, got ${this.ttlSec}`, {});
@@ -115,7 +119,7 @@ export class ClusterMember extends EventEmitter<MemberEvents> {
   }
 
   get id(): string {
-    return this.o.info.id;
+    return this.info.id;
   }
 
   /** Our generation id while leader. */
@@ -139,7 +143,8 @@ export class ClusterMember extends EventEmitter<MemberEvents> {
    * is recorded (leader or follower); `elected` fires later if we win.
    * @throws ScoreError CLUSTER_UNAVAILABLE when etcd cannot be reached
    */
-  async start(): Promise<void> {
+  async start(extra: { apiUrl?: string } = {}): Promise<void> {
+    this.info = { ...this.info, ...extra };
     const lease = this.client.lease(this.ttlSec);
     this.lease = lease;
     lease.on('keepaliveFired', () => {
@@ -155,7 +160,7 @@ export class ClusterMember extends EventEmitter<MemberEvents> {
       const id = await lease.grant();
       this.validUntil = grantAt + this.ttlSec * 1000;
       this.myKey = `${this.electionPrefix}${id}`;
-      const put = await lease.put(this.myKey).value(JSON.stringify(this.o.info)).exec();
+      const put = await lease.put(this.myKey).value(JSON.stringify(this.info)).exec();
       this.myRevision = put.header.revision;
     } catch (e) {
       throw new ScoreError('CLUSTER_UNAVAILABLE', `cannot join the election at ${this.o.endpoints.join(',')}: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
@@ -282,6 +287,7 @@ export class ClusterMember extends EventEmitter<MemberEvents> {
     }
     const prev = this.leaderValue;
     if (prev?.id === next?.id && prev?.generation === next?.generation) return;
+    if (prev !== undefined && next !== undefined) this.failovers += 1;
     this.leaderValue = next;
     this.emit('leader', next);
   }

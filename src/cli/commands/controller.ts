@@ -12,6 +12,8 @@ import { newTokens, startStack, type Stack } from '../../system/stack.ts';
 import { loadScenarioFile } from '../../scenario/load.ts';
 import { formatBps } from '../../scenario/bandwidth.ts';
 import { parseNumberOption } from './simulate.ts';
+import { type ClusterHandle, type ClusterOptions, joinCluster, prepareCluster } from '../../cluster/attach.ts';
+import { parseClusterUrl } from '../../cluster/member.ts';
 
 /**
  * `score controller`: the S-CORE controller over real OpenFlow 1.3 switches. This is a
@@ -35,6 +37,8 @@ export interface ControllerRunOptions {
   readonly tokens?: ApiTokens;
   /** audit log file (JSON lines), kept across restarts */
   readonly auditPath?: string;
+  /** cluster mode (docs/cluster.md): etcd election, OpenFlow roles, shared store */
+  readonly cluster?: ClusterOptions;
 }
 
 export interface RunningController {
@@ -42,6 +46,7 @@ export interface RunningController {
   readonly dataPlane: OpenflowDataPlane;
   readonly port: number;
   readonly stack: Stack;
+  readonly cluster?: ClusterHandle;
   stop(): Promise<void>;
 }
 
@@ -69,7 +74,7 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
   }
   const vmNames = new Map([...(model?.vmInfo ?? [])].map(([vm, info]) => [info.mac.toLowerCase(), vm]));
 
-  const dataPlane = openflowDataPlane({
+  const ofPlane = openflowDataPlane({
     port: o.port,
     host: o.host,
     tls: o.tls,
@@ -77,6 +82,8 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
     echoTimeoutMs: o.echoTimeoutMs,
     log,
   });
+  const cluster = o.cluster === undefined ? undefined : prepareCluster(ofPlane, o.cluster, log);
+  const dataPlane: OpenflowDataPlane = cluster?.plane ?? ofPlane;
   let lastReport = 0;
   // the whole controller: runtime, northbound service and its HTTP API (agents attach there)
   const stack = await startStack({
@@ -99,7 +106,20 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
     },
   });
   const port = dataPlane.address().port;
-  return { runtime: stack.runtime, dataPlane, port, stack, stop: () => stack.stop() };
+  let leave: (() => Promise<void>) | undefined;
+  if (cluster !== undefined) {
+    try {
+      leave = await joinCluster(cluster, { apiUrl: stack.apiUrl, registry: stack.metrics.registry, runtime: stack.runtime }, log);
+    } catch (e) {
+      await stack.stop();
+      throw e;
+    }
+  }
+  const stop = async (): Promise<void> => {
+    await leave?.();
+    await stack.stop();
+  };
+  return { runtime: stack.runtime, dataPlane, port, stack, ...(cluster ? { cluster } : {}), stop };
 }
 
 /** The periodic summary: measured VM-pair rates and link utilisation per layer. */
@@ -141,6 +161,9 @@ interface CliOptions {
   apiHost: string;
   apiPort: string;
   audit?: string;
+  cluster?: string;
+  id?: string;
+  leaseTtl: string;
 }
 
 function readPem(option: string, path: string): string {
@@ -167,6 +190,9 @@ export function registerController(program: Command): void {
     .option('--api-host <address>', 'northbound API address', '127.0.0.1')
     .option('--api-port <port>', 'northbound API port', '8080')
     .option('--audit <file>', 'keep the orchestration audit log in this file (JSON lines), restored at start')
+    .option('--cluster <etcd://HOST:PORT[,...]>', 'run as one of several controllers: leader elected in etcd, MASTER on every switch (docs/cluster.md)')
+    .option('--id <name>', 'this controller\'s name in the cluster (with --cluster)')
+    .option('--lease-ttl <s>', 'cluster lease TTL: a dead leader is replaced this long after its last keepalive', '2')
     .action(async (opts: CliOptions) => {
       const port = parseNumberOption('--port', opts.port, 0) as number;
       if (!Number.isInteger(port) || port > 65535) throw new ScoreError('CLI_USAGE', `--port: expected 0-65535, got "${opts.port}"`);
@@ -185,6 +211,11 @@ export function registerController(program: Command): void {
       // tokens from the environment (so agents can be given theirs), else fresh ones printed once
       const envTokens = process.env.SCORE_OPERATOR_TOKEN && process.env.SCORE_AGENT_TOKEN ? { operator: process.env.SCORE_OPERATOR_TOKEN, agent: process.env.SCORE_AGENT_TOKEN } : undefined;
       const tokens = envTokens ?? newTokens();
+      if ((opts.cluster === undefined) !== (opts.id === undefined)) throw new ScoreError('CLI_USAGE', '--cluster and --id go together');
+      const cluster =
+        opts.cluster !== undefined && opts.id !== undefined
+          ? { endpoints: parseClusterUrl(opts.cluster), id: opts.id, ttlSec: parseNumberOption('--lease-ttl', opts.leaseTtl, 1) as number }
+          : undefined;
       const running = await startController({
         port,
         host: opts.host,
@@ -197,8 +228,17 @@ export function registerController(program: Command): void {
         apiPort,
         tokens,
         ...(opts.audit ? { auditPath: opts.audit } : {}),
+        ...(cluster ? { cluster } : {}),
+      });
+      running.cluster?.member.on('stepped-down', (reason) => {
+        if (reason === 'stopped') return; // our own SIGINT/SIGTERM stop
+        // A demoted leader's in-memory view is stale; a fresh process (systemd Restart=always)
+        // rejoins as a standby with the current state from etcd and the switches.
+        console.log(`${stamp()} cluster: no longer leader (${reason}); exiting with 75 so a fresh standby replaces this process`);
+        process.exit(75);
       });
       console.log(`${stamp()} S-CORE controller up: OpenFlow on port ${running.port}, API at ${running.stack.apiUrl}/api/v1; Ctrl-C stops`);
+      if (running.cluster) console.log(`${stamp()} cluster member ${running.cluster.member.id} (${running.cluster.member.role}), etcd ${opts.cluster ?? ''}`);
       console.log(`${stamp()} dashboard at ${running.stack.dashboardUrl} (it asks for the operator token)`);
       if (envTokens === undefined) console.log(`${stamp()} tokens (set SCORE_OPERATOR_TOKEN and SCORE_AGENT_TOKEN to choose them): operator ${tokens.operator}  agent ${tokens.agent}`);
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
