@@ -89,7 +89,13 @@ export function clusterDataPlane(inner: OpenflowDataPlane, member: ClusterMember
     return round;
   };
 
-  member.on('elected', () => void assignAll());
+  member.on('elected', (generation) => {
+    const t0 = Date.now();
+    void assignAll().then(() => {
+      const master = [...ready.keys()].filter((d) => inner.connection(d)?.role === 'MASTER').length;
+      log('info', `cluster: MASTER on ${master} of ${ready.size} switches (generation ${generation}) ${Date.now() - t0} ms after election`);
+    });
+  });
   member.on('stepped-down', (reason) => {
     log('warn', `cluster: stepped down (${reason}); switches asked SLAVE, nothing more is written`);
     const held = [...active];
