@@ -335,10 +335,8 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
   /** Sends a request and resolves with its reply (all parts, for multipart). */
   request(msg: OfMessage, expects: readonly OfMessageType[], what: string = msg.type): Promise<OfMessage[]> {
     if (this.stateValue === 'closed') return Promise.reject(this.disconnected(what));
-    try {
-      this.assertMayWrite(msg.type, what);
-    } catch (e) {
-      return Promise.reject(e as Error);
+    if (this.roleValue === 'SLAVE' && MASTER_ONLY.has(msg.type)) {
+      return Promise.reject(new ScoreError('OF_NOT_MASTER', `${what}: this controller is SLAVE on ${this.label()}`, { type: msg.type }));
     }
     const xid = this.tracker.allocate();
     const reply = this.tracker.expect(xid, what, expects);
