@@ -49,6 +49,8 @@ export interface StackOptions {
   readonly metricsAccess?: Access;
   /** the dashboard's built files (default dist/web; null: no dashboard) */
   readonly webDir?: string | null;
+  /** extra routes and hooks, added before the API listens (cluster mode: src/cluster/api.ts) */
+  readonly beforeListen?: (api: FastifyInstance, tokens: ApiTokens) => void;
 }
 
 export interface Stack {
@@ -112,6 +114,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   });
   const unbind = metrics.bind({ runtime, service, dataPlane: o.dataPlane });
   const api = buildApiServer({ service, tokens, metrics: { contentType: metrics.contentType, render: () => metrics.render(), apiRequest: (m, r, s) => metrics.apiRequest(m, r, s), ...(o.metricsAccess !== undefined ? { access: o.metricsAccess } : {}) }, ...(o.webDir === null ? {} : { web: { dir: o.webDir ?? DEFAULT_WEB_DIR } }) });
+  o.beforeListen?.(api, tokens);
   await api.listen({ host: o.apiHost ?? '127.0.0.1', port: o.apiPort ?? 0 });
   const addr = api.server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : 0;

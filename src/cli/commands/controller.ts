@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
 import type { Command } from 'commander';
 import { ScoreError } from '../../errors/errors.ts';
 import * as ctl from '../../controller/controller.ts';
@@ -14,6 +15,7 @@ import { formatBps } from '../../scenario/bandwidth.ts';
 import { parseNumberOption } from './simulate.ts';
 import { type ClusterHandle, type ClusterOptions, joinCluster, prepareCluster } from '../../cluster/attach.ts';
 import { parseClusterUrl } from '../../cluster/member.ts';
+import { installClusterApi } from '../../cluster/api.ts';
 
 /**
  * `score controller`: the S-CORE controller over real OpenFlow 1.3 switches. This is a
@@ -96,6 +98,7 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
     apiPort: o.apiPort ?? 0,
     ...(o.tokens ? { tokens: o.tokens } : {}),
     ...(o.auditPath ? { auditPath: o.auditPath } : {}),
+    ...(cluster ? { beforeListen: (api: FastifyInstance, tokens: ApiTokens) => installClusterApi(api, cluster, tokens) } : {}),
     onEvent: (_e, text) => line(text),
     onError: (message, err) => line(`WARN ${message}: ${err instanceof ScoreError ? `${err.code} ${err.message}` : String(err)}`),
     onPoll: (c) => {
