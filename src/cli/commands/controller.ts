@@ -13,6 +13,7 @@ import { newTokens, startStack, type Stack } from '../../system/stack.ts';
 import { loadScenarioFile } from '../../scenario/load.ts';
 import { formatBps } from '../../scenario/bandwidth.ts';
 import { parseNumberOption } from './simulate.ts';
+import { consoleOut } from '../../logging/console.ts';
 import { type ClusterHandle, type ClusterOptions, joinCluster, prepareCluster } from '../../cluster/attach.ts';
 import { parseClusterUrl } from '../../cluster/member.ts';
 import { installClusterApi } from '../../cluster/api.ts';
@@ -59,7 +60,7 @@ function stamp(): string {
 }
 
 export async function startController(o: ControllerRunOptions): Promise<RunningController> {
-  const out = o.out ?? ((s: string) => console.log(s));
+  const out = o.out ?? consoleOut('score-controller');
   const line = (s: string): void => out(`${stamp()} ${s}`);
   const minLevel = o.verbose === true ? 0 : 1;
   const log: OfLog = (level, message, details) => {
@@ -197,6 +198,7 @@ export function registerController(program: Command): void {
     .option('--id <name>', 'this controller\'s name in the cluster (with --cluster)')
     .option('--lease-ttl <s>', 'cluster lease TTL: a dead leader is replaced this long after its last keepalive', '2')
     .action(async (opts: CliOptions) => {
+      const say = consoleOut('score-controller');
       const port = parseNumberOption('--port', opts.port, 0) as number;
       if (!Number.isInteger(port) || port > 65535) throw new ScoreError('CLI_USAGE', `--port: expected 0-65535, got "${opts.port}"`);
       const pollMs = parseNumberOption('--poll-ms', opts.pollMs, 50) as number;
@@ -232,23 +234,24 @@ export function registerController(program: Command): void {
         tokens,
         ...(opts.audit ? { auditPath: opts.audit } : {}),
         ...(cluster ? { cluster } : {}),
+        out: say,
       });
       running.cluster?.member.on('stepped-down', (reason) => {
         if (reason === 'stopped') return; // our own SIGINT/SIGTERM stop
         // A demoted leader's in-memory view is stale; a fresh process (systemd Restart=always)
         // rejoins as a standby with the current state from etcd and the switches.
-        console.log(`${stamp()} cluster: no longer leader (${reason}); exiting with 75 so a fresh standby replaces this process`);
+        say(`${stamp()} cluster: no longer leader (${reason}); exiting with 75 so a fresh standby replaces this process`);
         process.exit(75);
       });
-      console.log(`${stamp()} S-CORE controller up: OpenFlow on port ${running.port}, API at ${running.stack.apiUrl}/api/v1; Ctrl-C stops`);
-      if (running.cluster) console.log(`${stamp()} cluster member ${running.cluster.member.id} (${running.cluster.member.role}), etcd ${opts.cluster ?? ''}`);
-      console.log(`${stamp()} dashboard at ${running.stack.dashboardUrl} (it asks for the operator token)`);
-      if (envTokens === undefined) console.log(`${stamp()} tokens (set SCORE_OPERATOR_TOKEN and SCORE_AGENT_TOKEN to choose them): operator ${tokens.operator}  agent ${tokens.agent}`);
+      say(`${stamp()} S-CORE controller up: OpenFlow on port ${running.port}, API at ${running.stack.apiUrl}/api/v1; Ctrl-C stops`);
+      if (running.cluster) say(`${stamp()} cluster member ${running.cluster.member.id} (${running.cluster.member.role}), etcd ${opts.cluster ?? ''}`);
+      say(`${stamp()} dashboard at ${running.stack.dashboardUrl} (it asks for the operator token)`);
+      if (envTokens === undefined) say(`${stamp()} tokens (set SCORE_OPERATOR_TOKEN and SCORE_AGENT_TOKEN to choose them): operator ${tokens.operator}  agent ${tokens.agent}`);
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
       });
-      console.log(`${stamp()} ${signal}: stopping (switches disconnected, listener closed)`);
+      say(`${stamp()} ${signal}: stopping (switches disconnected, listener closed)`);
       await running.stop();
     });
 }
