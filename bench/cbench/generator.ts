@@ -82,7 +82,14 @@ const seqOf = (data: Uint8Array): number | undefined => {
   return new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(42);
 };
 
-class EmulatedSwitch {
+/** Cabling between emulated switches: a packet-out on a cabled port arrives as a packet-in at its peer. */
+export interface Wiring {
+  /** ports of switch `id` (1-based), cabled or not */
+  portCount(id: number): number;
+  peer(id: number, port: number): { readonly sw: number; readonly port: number } | undefined;
+}
+
+export class EmulatedSwitch {
   private readonly parser = new OfStreamParser();
   private socket: Socket | undefined;
   ready = false;
@@ -91,8 +98,12 @@ class EmulatedSwitch {
   readonly outstanding = new Map<number, number>();
   private readonly dst: Uint8Array;
 
+  /** set by runFabric: where packet-outs go */
+  fabric: { readonly wiring: Wiring; readonly byId: ReadonlyMap<number, EmulatedSwitch> } | undefined;
+  packetOuts = 0;
+
   constructor(
-    private readonly id: number,
+    readonly id: number,
     private readonly o: Required<LoadOptions>,
     private readonly onAnswer: (sw: EmulatedSwitch, rttMs: number) => void,
     private readonly nextSeq: () => number,
@@ -139,7 +150,7 @@ class EmulatedSwitch {
     this.packetIn(frame(src, this.dst, seq, 0x0b000000 | n, 0x0a000000 | this.id), 2 + (n % (HOST_PORTS - 1)));
   }
 
-  private packetIn(data: Uint8Array, inPort: number): void {
+  packetIn(data: Uint8Array, inPort: number): void {
     this.send({ type: 'PACKET_IN', xid: 0, bufferId: 0xffffffff, totalLen: data.length, reason: 0, tableId: 0, cookie: 0n, match: [{ field: 'in_port', value: inPort }], data });
   }
 
@@ -174,6 +185,15 @@ class EmulatedSwitch {
         this.answerMultipart(m);
         return;
       case 'PACKET_OUT': {
+        this.packetOuts += 1;
+        if (this.fabric !== undefined) {
+          for (const a of m.actions) {
+            if (a.type !== 'OUTPUT') continue;
+            const peer = this.fabric.wiring.peer(this.id, a.port);
+            if (peer !== undefined) this.fabric.byId.get(peer.sw)?.packetIn(m.data, peer.port);
+          }
+          return;
+        }
         const seq = seqOf(m.data);
         if (seq === undefined) return;
         const t = this.outstanding.get(seq);
@@ -188,7 +208,8 @@ class EmulatedSwitch {
   }
 
   private answerMultipart(m: Extract<OfMessage, { type: 'MULTIPART_REQUEST' }>): void {
-    const ports = Array.from({ length: HOST_PORTS }, (_, i) => ({
+    const count = this.fabric?.wiring.portCount(this.id) ?? HOST_PORTS;
+    const ports = Array.from({ length: count }, (_, i) => ({
       portNo: i + 1,
       hwAddr: `02:ff:00:00:${(this.id & 0xff).toString(16).padStart(2, '0')}:${(i + 1).toString(16).padStart(2, '0')}`,
       name: `s${this.id}-p${i + 1}`,
@@ -208,9 +229,12 @@ class EmulatedSwitch {
       case 'FLOW':
         this.send({ type: 'MULTIPART_REPLY', xid: m.xid, flags: 0, body: { kind: 'FLOW', flows: [] } });
         return;
-      case 'PORT_STATS':
-        this.send({ type: 'MULTIPART_REPLY', xid: m.xid, flags: 0, body: { kind: 'PORT_STATS', ports: [] } });
+      case 'PORT_STATS': {
+        const z = 0n;
+        const stats = ports.map((p) => ({ portNo: p.portNo, rxPackets: z, txPackets: z, rxBytes: z, txBytes: z, rxDropped: z, txDropped: z, rxErrors: z, txErrors: z, rxFrameErr: z, rxOverErr: z, rxCrcErr: z, collisions: z, durationSec: 1, durationNsec: 0 }));
+        this.send({ type: 'MULTIPART_REPLY', xid: m.xid, flags: 0, body: { kind: 'PORT_STATS', ports: stats } });
         return;
+      }
       default:
         return;
     }
@@ -279,3 +303,21 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/**
+ * Switches cabled per `wiring` (dpids 1..n), connected to a controller, answering its handshake,
+ * statistics and LLDP probes (packet-outs on cabled ports come back as packet-ins at the peer), so
+ * the controller discovers the topology. Resolves with a stop function once all are connected.
+ */
+export async function startFabric(o: { host: string; port: number; switches: number; wiring: Wiring }): Promise<{ readonly switches: readonly EmulatedSwitch[]; stop(): void }> {
+  const opts: Required<LoadOptions> = { host: o.host, port: o.port, switches: o.switches, mode: 'latency', durationMs: 0, warmupMs: 15_000, window: 1, macs: 1 };
+  const byId = new Map<number, EmulatedSwitch>();
+  const switches = Array.from({ length: o.switches }, (_, i) => {
+    const s = new EmulatedSwitch(i + 1, opts, () => undefined, () => 0);
+    byId.set(i + 1, s);
+    s.fabric = { wiring: o.wiring, byId };
+    return s;
+  });
+  await Promise.all(switches.map((s) => s.connect(10_000)));
+  return { switches, stop: () => switches.forEach((s) => s.close()) };
+}
