@@ -1,6 +1,6 @@
 /**
- * Three `score controller --cluster` processes on a real etcd (ONE member on loopback, its own
- * data dir) and the paper data centre on Open vSwitch with every switch connected to all three.
+ * Three `score controller --cluster` processes on a real three-member etcd cluster (loopback
+ * ports, a data dir per member; every controller is given all three endpoints) and the paper data centre on Open vSwitch with every switch connected to all three.
  * The leader is SIGKILLed twice; switches must report the next leader as MASTER, the others as
  * SLAVE, and pings between a communicating VM pair must never go without a reply for a second.
  * Needs root, OVS and etcd: skipped with a reason otherwise, mandatory in CI.
@@ -20,7 +20,7 @@ const BRIDGES = 18;
 
 test('paper data centre, three controllers on etcd: leader SIGKILLed twice, the next one is MASTER everywhere, pings never stop for 1 s', { skip: gate.skip, timeout: 240_000 }, async (t) => {
   const { model } = loadScenarioFile('paper');
-  const etcd = await startEtcd({ size: 1 });
+  const etcd = await startEtcd({ size: 3 });
   const procs: ControllerProcess[] = [];
   let dc: DataCentre | undefined;
   const dump = (): string => procs.map((p) => `--- ${p.id}\n${p.lines.slice(-40).map((l) => l.text).join('\n')}`).join('\n');
