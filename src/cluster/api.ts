@@ -9,6 +9,8 @@
  *   with `x-score-proxied-to: <leader id>`. Proxy, not a 307: fetch drops Authorization when a
  *   redirect crosses origins, so agents would arrive at the leader without their token.
  *   No leader known (an election under way): 503 CLUSTER_NOT_LEADER, retry shortly.
+ * - `GET /api/v1/cluster/events`: the leader's events from etcd, resumable on any member with
+ *   Last-Event-ID (src/cluster/events.ts).
  * - Reads on a follower are answered from its own state; a standby holds no switch in its
  *   runtime, so network reads are empty there until it leads (docs/cluster.md).
  */
@@ -16,6 +18,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiTokens } from '../api/contract.ts';
 import { errorPayload } from '../api/http-errors.ts';
 import type { ClusterHandle } from './attach.ts';
+import { installClusterEvents } from './events.ts';
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -25,6 +28,7 @@ function bearer(req: FastifyRequest): string | undefined {
 }
 
 export function installClusterApi(api: FastifyInstance, h: ClusterHandle, tokens: ApiTokens): void {
+  installClusterEvents(api, h, tokens);
   api.get('/api/v1/cluster', { schema: { hide: true } }, async (req, reply) => {
     const t = bearer(req);
     if (t === undefined || (t !== tokens.operator && t !== tokens.agent)) {

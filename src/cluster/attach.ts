@@ -8,6 +8,8 @@ import type { Registry } from 'prom-client';
 import { etcdStore } from '../store/etcd.ts';
 import type { Store } from '../store/store.ts';
 import { ClusterMember } from './member.ts';
+import { publishEvents } from './events.ts';
+import type { NorthEvent } from '../api/contract.ts';
 import { registerClusterMetrics } from './metrics.ts';
 import { type ClusterDataPlane, clusterDataPlane } from './role-plane.ts';
 
@@ -49,8 +51,13 @@ export function prepareCluster(inner: OpenflowDataPlane, o: ClusterOptions, log:
  * API URL followers redirect to), and the leader publishing its view every `publishMs`.
  * @returns stop: resigns (a follower takes over at once) and stops publishing
  */
-export async function joinCluster(h: ClusterHandle, o: { apiUrl: string; registry: Registry; runtime: Runtime; publishMs?: number }, log: OfLog): Promise<() => Promise<void>> {
+export async function joinCluster(
+  h: ClusterHandle,
+  o: { apiUrl: string; registry: Registry; runtime: Runtime; service: { subscribe(listener: (e: NorthEvent) => void): () => void }; publishMs?: number },
+  log: OfLog,
+): Promise<() => Promise<void>> {
   registerClusterMetrics(o.registry, h.member, h.plane);
+  const unpublish = publishEvents(h, o.service, log);
   await h.member.start({ apiUrl: o.apiUrl });
   const timer = setInterval(() => {
     if (h.member.role !== 'leader') return;
@@ -68,6 +75,7 @@ export async function joinCluster(h: ClusterHandle, o: { apiUrl: string; registr
   timer.unref();
   return async () => {
     clearInterval(timer);
+    unpublish();
     await h.member.stop();
   };
 }

@@ -113,7 +113,7 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
   let leave: (() => Promise<void>) | undefined;
   if (cluster !== undefined) {
     try {
-      leave = await joinCluster(cluster, { apiUrl: stack.apiUrl, registry: stack.metrics.registry, runtime: stack.runtime }, log);
+      leave = await joinCluster(cluster, { apiUrl: stack.apiUrl, registry: stack.metrics.registry, runtime: stack.runtime, service: stack.service }, log);
     } catch (e) {
       await stack.stop();
       throw e;
