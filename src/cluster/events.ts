@@ -74,7 +74,8 @@ export function installClusterEvents(api: FastifyInstance, h: ClusterHandle, tok
       const text = kv.value.toString();
       let type = 'event';
       try {
-        type = String((JSON.parse(text) as { type?: unknown }).type ?? 'event').replace(/[\r\n]/g, '');
+        const t = (JSON.parse(text) as { type?: unknown }).type;
+        type = (typeof t === 'string' ? t : 'event').replace(/[\r\n]/g, '');
       } catch {
         return;
       }
