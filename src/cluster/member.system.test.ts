@@ -7,6 +7,8 @@ import { systemTestGate } from '../emulation/system-gate.ts';
 import { etcdStore } from '../store/etcd.ts';
 import { startEtcd } from './etcd-process.ts';
 import { ClusterMember, parseClusterUrl } from './member.ts';
+import { clusterAuditLog } from './audit.ts';
+import type { MigrationRecord } from '../api/contract.ts';
 
 const gate = systemTestGate({ tools: ['etcd'] });
 
@@ -87,6 +89,59 @@ test('real etcd: one leader, growing generation ids, fenced store writes, takeov
     assert.ok(genC > genB);
     assert.ok(Date.now() - stopAt < 1500, `resign hands over in ${Date.now() - stopAt} ms`);
     console.log(`# election: lease cut -> old leader stepped down ${downAt - cutAt} ms, new leader ${takeoverMs} ms (ttl 2 s); resign handover ${(c.electedAt ?? 0) - stopAt} ms`);
+  } finally {
+    for (const m of members) await m.stop().catch(() => undefined);
+    await etcd.stop();
+  }
+});
+
+test('real etcd: migration records are stored per leader generation, loaded after a restart, unfinished ones reported failed', { skip: gate.skip, timeout: 60_000 }, async () => {
+  const etcd = await startEtcd({ size: 1 });
+  const members: ClusterMember[] = [];
+  try {
+    const mk = async (id: string): Promise<ClusterMember> => {
+      const m = new ClusterMember({ endpoints: etcd.endpoints, info: { id }, cluster: 'audit', ttlSec: 2 });
+      members.push(m);
+      await m.start();
+      return m;
+    };
+    const a = await mk('a');
+    await until(() => a.role === 'leader', 'a leads');
+    const b = await mk('b');
+    const logs: string[] = [];
+    const log = (_l: string, msg: string): void => void logs.push(msg);
+    const storeA = etcdStore(a.client, { prefix: `${a.prefix}state/`, fence: () => a.fence() });
+    const storeB = etcdStore(b.client, { prefix: `${b.prefix}state/`, fence: () => b.fence() });
+    const auditA = await clusterAuditLog({ store: storeA, member: a }, log);
+    const rec = (id: string, status: 'started' | 'succeeded', finishedAt: number | null): MigrationRecord => ({
+      id, vm: 'vm1', from: 'hv1', to: 'hv2', policy: 'load-aware', round: 1, step: 1, status, startedAt: 1, finishedAt,
+      totalCostBefore: 10, totalCostAfter: finishedAt === null ? null : 5, decision: null, inputs: { rates: [], weights: {}, policyKey: 0 }, error: null,
+    });
+    auditA.append(rec('m1', 'started', null));
+    auditA.append(rec('m1', 'succeeded', 2));
+    auditA.append(rec('m2', 'started', null)); // a dies during this one
+    await until(() => undefined, 'nothing', 300).catch(() => undefined);
+    // a follower's audit log writes nothing
+    const auditB = await clusterAuditLog({ store: storeB, member: b }, log);
+    auditB.append(rec('m1', 'started', null));
+    assert.ok(logs.some((l) => l.includes('not the leader')), logs.join('\n'));
+
+    const genA = a.generation as bigint;
+    const bElected = new Promise<bigint>((resolve) => b.once('elected', resolve));
+    await a.stop();
+    const genB = await bElected;
+    // the new leader's restart view: a's records, ids prefixed by a's generation; m2 interrupted
+    const reloaded = (await clusterAuditLog({ store: storeB, member: b }, log)).load();
+    assert.deepEqual(reloaded.map((r) => [r.id, r.status, r.error?.code ?? null]).sort(), [
+      [`g${genA}-m1`, 'succeeded', null],
+      [`g${genA}-m2`, 'failed', 'MIGRATION_TIMEOUT'],
+    ]);
+    // b's own m1 does not overwrite a's m1
+    const auditB2 = await clusterAuditLog({ store: storeB, member: b }, log);
+    auditB2.append(rec('m1', 'started', null));
+    await until(() => undefined, 'nothing', 300).catch(() => undefined);
+    const keys = (await storeB.list('migrations/')).map((e) => e.key);
+    assert.deepEqual(keys.sort(), [`migrations/g${genA}-m1`, `migrations/g${genA}-m2`, `migrations/g${genB}-m1`].sort());
   } finally {
     for (const m of members) await m.stop().catch(() => undefined);
     await etcd.stop();

@@ -5,7 +5,7 @@ import { scenarioDpids } from '../scenario/dpids.ts';
 import type { ApiTokens } from '../api/contract.ts';
 import { buildApiServer } from '../api/server.ts';
 import { createService, type Service } from '../service/service.ts';
-import { auditFile } from '../service/audit-file.ts';
+import { type AuditLog, auditFile } from '../service/audit-file.ts';
 import { startRuntime, type Runtime } from '../runtime/controller-runtime.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { DataPlane } from '../runtime/dataplane.ts';
@@ -45,6 +45,8 @@ export interface StackOptions {
   readonly nonce?: Uint8Array;
   /** persist the orchestrator's audit log here (JSON lines), and restore it at start */
   readonly auditPath?: string;
+  /** or any other audit log (cluster mode: src/cluster/audit.ts); wins over auditPath */
+  readonly audit?: AuditLog;
   /** who may scrape GET /metrics (default 'agent': the agent or operator token) */
   readonly metricsAccess?: Access;
   /** the dashboard's built files (default dist/web; null: no dashboard) */
@@ -110,7 +112,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     ...(o.confirmMs !== undefined ? { confirmMs: o.confirmMs } : {}),
     ...(o.rateTolerance !== undefined ? { rateTolerance: o.rateTolerance } : {}),
     ...(o.onSettled !== undefined ? { onSettled: o.onSettled } : {}),
-    ...(o.auditPath !== undefined ? { audit: auditFile(o.auditPath) } : {}),
+    ...(o.audit !== undefined ? { audit: o.audit } : o.auditPath !== undefined ? { audit: auditFile(o.auditPath) } : {}),
   });
   const unbind = metrics.bind({ runtime, service, dataPlane: o.dataPlane });
   const api = buildApiServer({ service, tokens, metrics: { contentType: metrics.contentType, render: () => metrics.render(), apiRequest: (m, r, s) => metrics.apiRequest(m, r, s), ...(o.metricsAccess !== undefined ? { access: o.metricsAccess } : {}) }, ...(o.webDir === null ? {} : { web: { dir: o.webDir ?? DEFAULT_WEB_DIR } }) });

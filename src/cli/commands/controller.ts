@@ -17,6 +17,7 @@ import { consoleOut } from '../../logging/console.ts';
 import { type ClusterHandle, type ClusterOptions, joinCluster, prepareCluster } from '../../cluster/attach.ts';
 import { parseClusterUrl } from '../../cluster/member.ts';
 import { installClusterApi } from '../../cluster/api.ts';
+import { clusterAuditLog } from '../../cluster/audit.ts';
 
 /**
  * `score controller`: the S-CORE controller over real OpenFlow 1.3 switches. This is a
@@ -87,6 +88,8 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
   });
   const cluster = o.cluster === undefined ? undefined : prepareCluster(ofPlane, o.cluster, log);
   const dataPlane: OpenflowDataPlane = cluster?.plane ?? ofPlane;
+  // cluster mode: migration records in etcd (a file would be per machine)
+  const clusterAudit = cluster === undefined ? undefined : await clusterAuditLog(cluster, log);
   let lastReport = 0;
   // the whole controller: runtime, northbound service and its HTTP API (agents attach there)
   const stack = await startStack({
@@ -99,6 +102,7 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
     apiPort: o.apiPort ?? 0,
     ...(o.tokens ? { tokens: o.tokens } : {}),
     ...(o.auditPath ? { auditPath: o.auditPath } : {}),
+    ...(clusterAudit ? { audit: clusterAudit } : {}),
     ...(cluster ? { beforeListen: (api: FastifyInstance, tokens: ApiTokens) => installClusterApi(api, cluster, tokens) } : {}),
     onEvent: (_e, text) => line(text),
     onError: (message, err) => line(`WARN ${message}: ${err instanceof ScoreError ? `${err.code} ${err.message}` : String(err)}`),
