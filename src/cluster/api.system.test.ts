@@ -84,8 +84,10 @@ test('followers proxy writes to the leader with the caller\'s token and report t
     const w = await call(b.stack.apiUrl, 'PUT', '/weights/layers/1', tokens.operator, { weight: 7 });
     assert.equal(w.status, 200, JSON.stringify(w.json));
     assert.equal(w.proxied, 'a');
-    const onA = (await call(a.stack.apiUrl, 'GET', '/weights', tokens.agent)).json as { layers: Record<string, number> } | { layers: { layer: number; weight: number }[] };
-    assert.match(JSON.stringify(onA), /7/, 'the leader applied the write');
+    const onA = (await call(a.stack.apiUrl, 'GET', '/weights', tokens.agent)).json as { layers: Record<string, number> };
+    assert.equal(onA.layers['1'], 7, 'the leader applied the write');
+    const onB = (await call(b.stack.apiUrl, 'GET', '/weights', tokens.agent)).json as { layers: Record<string, number> };
+    assert.notEqual(onB.layers['1'], 7, 'a standby does not apply writes itself');
     // tokens are checked on the follower already (every member has the same tokens): an agent
     // token may not set weights, and nothing travels
     const denied = await call(b.stack.apiUrl, 'PUT', '/weights/layers/1', tokens.agent, { weight: 8 });
@@ -103,13 +105,21 @@ test('followers proxy writes to the leader with the caller\'s token and report t
     await a.stop();
     ctls.splice(ctls.indexOf(a), 1);
     await waitFor(() => b.cluster?.member.role === 'leader', 'b leads after a resigned', 10_000);
+    // the operator's override made on a is in force on b (applied from the store at takeover)
+    const layerOne = async (): Promise<number | undefined> => ((await call(b.stack.apiUrl, 'GET', '/weights', tokens.agent)).json as { layers: Record<string, number> }).layers['1'];
+    assert.notEqual(((await call(b.stack.apiUrl, 'GET', '/weights', tokens.agent)).json as { layers: Record<string, number> }).layers['2'], undefined);
+    await waitFor(async () => (await layerOne()) === 7, 'layer 1 weight 7 on the new leader', 10_000);
     const own = await call(b.stack.apiUrl, 'PUT', '/weights/layers/1', tokens.operator, { weight: 9 });
     assert.equal(own.status, 200);
     assert.equal(own.proxied, null, 'the leader answers itself');
-    // the client comes back after the failover with its last event id: it gets what it missed
-    // (the new leader's weight change), once, and nothing it already had
-    const resumed = await readEvents(`${b.stack.apiUrl}/api/v1/cluster/events`, { authorization: `Bearer ${tokens.agent}`, 'last-event-id': lastId.toString() }, (xs) => weightEvents(xs).length >= 1);
-    assert.deepEqual(weightEvents(resumed).map((x) => x.data.data), [{ layer: 1, weight: 9 }]);
+    // the client comes back after the failover with its last event id: it gets what it missed,
+    // once, and nothing it already had: the new leader re-applying the stored override (a new
+    // event), then the operator's change on the new leader
+    const resumed = await readEvents(`${b.stack.apiUrl}/api/v1/cluster/events`, { authorization: `Bearer ${tokens.agent}`, 'last-event-id': lastId.toString() }, (xs) => weightEvents(xs).length >= 2);
+    assert.deepEqual(weightEvents(resumed).map((x) => x.data.data), [
+      { layer: 1, weight: 7 },
+      { layer: 1, weight: 9 },
+    ]);
     assert.ok(resumed.every((x, i) => x.id > lastId && (i === 0 || x.id > (resumed[i - 1] as Sse).id)), 'ids grow across the failover');
     assert.equal((await fetch(`${b.stack.apiUrl}/api/v1/cluster/events`)).status, 401);
     assert.equal(b.cluster?.member.failovers, 1);

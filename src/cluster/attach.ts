@@ -9,7 +9,7 @@ import { etcdStore } from '../store/etcd.ts';
 import type { Store } from '../store/store.ts';
 import { ClusterMember } from './member.ts';
 import { publishEvents } from './events.ts';
-import type { NorthEvent } from '../api/contract.ts';
+import { type WeightService, shareWeights } from './weights.ts';
 import { registerClusterMetrics } from './metrics.ts';
 import { type ClusterDataPlane, clusterDataPlane } from './role-plane.ts';
 
@@ -53,11 +53,12 @@ export function prepareCluster(inner: OpenflowDataPlane, o: ClusterOptions, log:
  */
 export async function joinCluster(
   h: ClusterHandle,
-  o: { apiUrl: string; registry: Registry; runtime: Runtime; service: { subscribe(listener: (e: NorthEvent) => void): () => void }; publishMs?: number },
+  o: { apiUrl: string; registry: Registry; runtime: Runtime; service: WeightService; publishMs?: number },
   log: OfLog,
 ): Promise<() => Promise<void>> {
   registerClusterMetrics(o.registry, h.member, h.plane);
   const unpublish = publishEvents(h, o.service, log);
+  const unshare = shareWeights({ store: h.store, service: o.service, isLeader: () => h.member.role === 'leader', onElected: (fn) => h.member.on('elected', fn), log });
   await h.member.start({ apiUrl: o.apiUrl });
   const timer = setInterval(() => {
     if (h.member.role !== 'leader') return;
@@ -76,6 +77,7 @@ export async function joinCluster(
   return async () => {
     clearInterval(timer);
     unpublish();
+    unshare();
     await h.member.stop();
   };
 }
