@@ -138,7 +138,7 @@ test('a leader cut off from etcd but not from the switches steps down and cannot
       const roles = (x: RunningController): string => (x.cluster?.plane.switchesView() ?? []).map((s) => s.role).sort().join(',');
       await waitFor(() => roles(a) === 'MASTER,MASTER' && roles(b) === 'SLAVE,SLAVE' && roles(c) === 'SLAVE,SLAVE', 'a MASTER, b and c SLAVE on both switches', 15_000);
       await waitFor(() => a.runtime.controller.disc.links.size >= 1, 'a discovered the link', 10_000);
-      await a.cluster?.store.put('weights/overrides', { by: 'a' });
+      await a.cluster?.store.put('test/fencing', { by: 'a' });
 
       const steppedDown = new Promise<number>((resolve) => a.cluster?.member.once('stepped-down', () => resolve(Date.now())));
       const cutAt = Date.now();
@@ -158,9 +158,9 @@ test('a leader cut off from etcd but not from the switches steps down and cannot
         assert.throws(() => conn.post(addFlow(0xdeadn)), (e: unknown) => isScoreError(e, 'OF_NOT_MASTER'));
       }
       // ... and not the shared state
-      await assert.rejects(a.cluster?.store.put('weights/overrides', { by: 'a-late' }) ?? Promise.resolve(), (e: unknown) => isScoreError(e, 'CLUSTER_NOT_LEADER'));
-      await next.cluster?.store.put('weights/overrides', { by: 'next' });
-      assert.deepEqual(await next.cluster?.store.get('weights/overrides'), { by: 'next' });
+      await assert.rejects(a.cluster?.store.put('test/fencing', { by: 'a-late' }) ?? Promise.resolve(), (e: unknown) => isScoreError(e, 'CLUSTER_NOT_LEADER'));
+      await next.cluster?.store.put('test/fencing', { by: 'next' });
+      assert.deepEqual(await next.cluster?.store.get('test/fencing'), { by: 'next' });
 
       await sleep(1000); // a's timers (LLDP probes, statistics) keep running; nothing of it may land
       for (const br of [n('s1'), n('s2')]) assert.doesNotMatch(await ofctl(o, 'dump-flows', br), /cookie=0xdead/);

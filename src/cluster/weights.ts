@@ -31,6 +31,11 @@ export function overrideOf(e: NorthEvent): WeightOverride | undefined {
   return undefined;
 }
 
+function isOverride(x: unknown): x is WeightOverride {
+  const o = x as Partial<WeightOverride> | null;
+  return typeof o === 'object' && o !== null && (o.kind === 'link' || o.kind === 'layer') && typeof o.target === 'string' && typeof o.weight === 'number';
+}
+
 export interface WeightService {
   subscribe(listener: (e: NorthEvent) => void): () => void;
   setLinkWeight(link: string, weight: number): unknown;
@@ -55,7 +60,9 @@ export function shareWeights(o: { store: Store; service: WeightService; isLeader
     void (async () => {
       let stored: WeightOverride[] = [];
       try {
-        stored = ((await o.store.get(KEY)) as WeightOverride[] | undefined) ?? [];
+        const raw = await o.store.get(KEY);
+        stored = Array.isArray(raw) ? raw.filter(isOverride) : [];
+        if (raw !== undefined && (!Array.isArray(raw) || stored.length !== raw.length)) o.log('warn', `cluster: ${KEY} holds entries that are not weight overrides; they are ignored`);
       } catch (e) {
         o.log('warn', `cluster: weight overrides not read: ${e instanceof Error ? e.message : String(e)}`);
       }
