@@ -11,6 +11,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { findTool } from '../src/emulation/system-gate.ts';
 import { freePort } from '../src/cluster/etcd-process.ts';
@@ -23,6 +24,8 @@ const arg = (name: string, def: string): string => {
 const SWITCHES = arg('switches', '16,256').split(',').map(Number);
 const SECONDS = Number(arg('seconds', '5'));
 const ONLY = new Set(arg('only', 'score,osken,ovs').split(','));
+
+const otcSocket = (port: number): string => join(tmpdir(), `score-bench-otc-${port}.ctl`);
 
 interface Peer {
   readonly name: string;
@@ -52,7 +55,7 @@ const peers: Peer[] = [
     available: () => (findTool('ovs-testcontroller') === undefined ? 'ovs-testcontroller not installed (Debian openvswitch-testcontroller)' : undefined),
     // its control socket goes to the temp dir, not /var/run/openvswitch (which may not exist)
     start: (port) =>
-      spawn('ovs-testcontroller', ['-O', 'OpenFlow13', `--unixctl=${join(tmpdir(), `score-bench-otc-${port}.ctl`)}`, `ptcp:${port}:127.0.0.1`, '-vconsole:off', '-vsyslog:off'], { stdio: 'ignore' }),
+      spawn('ovs-testcontroller', ['-O', 'OpenFlow13', `--unixctl=${otcSocket(port)}`, `ptcp:${port}:127.0.0.1`, '-vconsole:off', '-vsyslog:off'], { stdio: 'ignore' }),
   },
 ];
 
@@ -109,6 +112,8 @@ for (const peer of peers.filter((p) => ONLY.has(p.name) || (p.name === 'ovs-test
         console.error(`# ${peer.name} ${n} switches ${mode}: ${r.responsesPerSecond} responses/s${r.latencyMs ? `, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms` : ''} (${r.connected}/${n} connected)`);
       } finally {
         child.kill('SIGKILL');
+        // ovs-testcontroller's control socket outlives a SIGKILL
+        if (peer.name === 'ovs-testcontroller') rmSync(otcSocket(port), { force: true });
       }
     }
   }
