@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   OF_DISCONNECTED: 'the switch connection closed',
   OF_HANDSHAKE: 'the OpenFlow handshake failed (no common version, no features reply)',
   OF_SWITCH_ERROR: 'the switch answered with an OpenFlow ERROR message',
+  OF_NOT_MASTER: 'this controller is not MASTER on the switch (a SLAVE sends no flow-mods or packet-outs)',
+  OF_ROLE_STALE: 'the switch refused a role request: its generation id is older than one the switch has seen (OFPRRFC_STALE)',
   PACKET_MALFORMED: 'a packet (Ethernet, ARP, IPv4, LLDP, ...) is malformed',
   RESERVED_PORT: 'a reserved OpenFlow port (LOCAL, CONTROLLER, ...) was given where a host or link port is needed',
   // Northbound API, agents, orchestration
@@ -56,6 +58,9 @@ export const ERROR_CODES = {
   UNKNOWN_CREDENTIAL: 'no credential with this id',
   SHARED_AGENT_TOKEN_DISABLED: 'a shared agent token was configured without the explicit opt-in for test set-ups',
   WEB_NOT_BUILT: 'the dashboard bundle has not been built (npm run build:web)',
+  // Controller cluster (etcd)
+  CLUSTER_UNAVAILABLE: 'the cluster store (etcd) cannot be reached or refused the request',
+  CLUSTER_NOT_LEADER: 'this controller is not (or no longer) the cluster leader: the write was not done',
   // Emulation and system
   EMULATION_NOT_ROOT: 'the emulated data centre needs root',
   EMULATION_MISSING_TOOL: 'a system tool (ovs-vsctl, ip, nping, ...) is not installed',

@@ -7,7 +7,7 @@ import { scenarioDpids } from '../scenario/dpids.ts';
 import type { ApiTokens } from '../api/contract.ts';
 import { buildApiServer } from '../api/server.ts';
 import { createService, type Service } from '../service/service.ts';
-import { auditFile } from '../service/audit-file.ts';
+import { type AuditLog, auditFile } from '../service/audit-file.ts';
 import { startRuntime, type Runtime } from '../runtime/controller-runtime.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { DataPlane } from '../runtime/dataplane.ts';
@@ -49,6 +49,8 @@ export interface StackOptions {
   readonly nonce?: Uint8Array;
   /** persist the orchestrator's audit log here (JSON lines), and restore it at start */
   readonly auditPath?: string;
+  /** or any other audit log (cluster mode: src/cluster/audit.ts); wins over auditPath */
+  readonly audit?: AuditLog;
   /** who may scrape GET /metrics (default 'agent': the agent or operator token) */
   readonly metricsAccess?: Access;
   /** the dashboard's built files (default dist/web; null: no dashboard) */
@@ -63,6 +65,8 @@ export interface StackOptions {
   readonly onRefusal?: (r: Refusal) => void;
   /** start-up warnings (default: console.warn) */
   readonly onWarning?: (message: string) => void;
+  /** extra routes and hooks, added before the API listens (cluster mode: src/cluster/api.ts) */
+  readonly beforeListen?: (api: FastifyInstance, tokens: ApiTokens) => void;
 }
 
 export interface Stack {
@@ -146,7 +150,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     ...(o.confirmMs !== undefined ? { confirmMs: o.confirmMs } : {}),
     ...(o.rateTolerance !== undefined ? { rateTolerance: o.rateTolerance } : {}),
     ...(o.onSettled !== undefined ? { onSettled: o.onSettled } : {}),
-    ...(o.auditPath !== undefined ? { audit: auditFile(o.auditPath) } : {}),
+    ...(o.audit !== undefined ? { audit: o.audit } : o.auditPath !== undefined ? { audit: auditFile(o.auditPath) } : {}),
   });
   const unbind = metrics.bind({ runtime, service, dataPlane: o.dataPlane });
   // A revoked hypervisor's agent is no longer called (the orchestrator then gets NO_AGENT for
@@ -165,6 +169,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     controllerCredential: caller,
     ...(o.allowSharedAgentToken !== undefined ? { allowSharedAgentToken: o.allowSharedAgentToken } : {}),
     metrics: { contentType: metrics.contentType, render: () => metrics.render(), apiRequest: (m, r, s) => metrics.apiRequest(m, r, s), ...(o.metricsAccess !== undefined ? { access: o.metricsAccess } : {}) }, ...(o.webDir === null ? {} : { web: { dir: o.webDir ?? DEFAULT_WEB_DIR } }) });
+  o.beforeListen?.(api, tokens);
   try {
     await api.listen({ host: o.apiHost ?? '127.0.0.1', port: o.apiPort ?? 0 });
   } catch (e) {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
 import type { Command } from 'commander';
 import { ScoreError } from '../../errors/errors.ts';
 import * as ctl from '../../controller/controller.ts';
@@ -16,6 +17,11 @@ import { scenarioDpids } from '../../scenario/dpids.ts';
 import type { Dpid } from '../../controller/commands.ts';
 import { matchScenario, missingWarning, strangerWarning } from '../../controller/scenario-match.ts';
 import { continuousStart, type ContinuousCliOptions } from '../continuous-options.ts';
+import { consoleOut } from '../../logging/console.ts';
+import { type ClusterHandle, type ClusterOptions, joinCluster, prepareCluster } from '../../cluster/attach.ts';
+import { parseClusterUrl } from '../../cluster/member.ts';
+import { installClusterApi } from '../../cluster/api.ts';
+import { clusterAuditLog } from '../../cluster/audit.ts';
 
 /**
  * `score controller`: the S-CORE controller over real OpenFlow 1.3 switches. This is a
@@ -43,6 +49,8 @@ export interface ControllerRunOptions {
   readonly auditPath?: string;
   /** with a scenario: warn about its switches not connected this long after start (default 15 s) */
   readonly missingAfterMs?: number;
+  /** cluster mode (docs/cluster.md): etcd election, OpenFlow roles, shared store */
+  readonly cluster?: ClusterOptions;
 }
 
 export interface RunningController {
@@ -50,6 +58,7 @@ export interface RunningController {
   readonly dataPlane: OpenflowDataPlane;
   readonly port: number;
   readonly stack: Stack;
+  readonly cluster?: ClusterHandle;
   stop(): Promise<void>;
 }
 
@@ -60,7 +69,7 @@ function stamp(): string {
 }
 
 export async function startController(o: ControllerRunOptions): Promise<RunningController> {
-  const out = o.out ?? ((s: string) => console.log(s));
+  const out = o.out ?? consoleOut('score-controller');
   const line = (s: string): void => out(`${stamp()} ${s}`);
   const minLevel = o.verbose === true ? 0 : 1;
   const log: OfLog = (level, message, details) => {
@@ -104,7 +113,7 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
   const missingTimer = expected === undefined ? undefined : setInterval(checkMissing, 1000);
   missingTimer?.unref();
 
-  const dataPlane = openflowDataPlane({
+  const ofPlane = openflowDataPlane({
     port: o.port,
     host: o.host,
     tls: o.tls,
@@ -112,6 +121,10 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
     echoTimeoutMs: o.echoTimeoutMs,
     log,
   });
+  const cluster = o.cluster === undefined ? undefined : prepareCluster(ofPlane, o.cluster, log);
+  const dataPlane: OpenflowDataPlane = cluster?.plane ?? ofPlane;
+  // cluster mode: migration records in etcd (a file would be per machine)
+  const clusterAudit = cluster === undefined ? undefined : await clusterAuditLog(cluster, log);
   let lastReport = 0;
   // the whole controller: runtime, northbound service and its HTTP API (agents attach there)
   const stack = await startStack({
@@ -127,6 +140,8 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
     ...(o.allowSharedAgentToken === true ? { allowSharedAgentToken: true } : {}),
     onWarning: (m) => line(`WARN ${m}`),
     onRefusal: (r) => line(`WARN refused ${r.method} ${r.route} for ${r.credential}: ${r.code} ${r.message}${r.suppressed !== undefined ? ` (${r.suppressed} earlier refusals of it not logged: rate limit)` : ''}`),
+    ...(clusterAudit ? { audit: clusterAudit } : {}),
+    ...(cluster ? { beforeListen: (api: FastifyInstance, tokens: ApiTokens) => installClusterApi(api, cluster, tokens) } : {}),
     onEvent: (e, text) => {
       line(withVmNames(text));
       onSwitch(e);
@@ -140,16 +155,21 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
     },
   });
   const port = dataPlane.address().port;
-  return {
-    runtime: stack.runtime,
-    dataPlane,
-    port,
-    stack,
-    stop: () => {
-      clearInterval(missingTimer);
-      return stack.stop();
-    },
+  let leave: (() => Promise<void>) | undefined;
+  if (cluster !== undefined) {
+    try {
+      leave = await joinCluster(cluster, { apiUrl: stack.apiUrl, registry: stack.metrics.registry, runtime: stack.runtime, service: stack.service }, log);
+    } catch (e) {
+      await stack.stop();
+      throw e;
+    }
+  }
+  const stop = async (): Promise<void> => {
+    clearInterval(missingTimer);
+    await leave?.();
+    await stack.stop();
   };
+  return { runtime: stack.runtime, dataPlane, port, stack, ...(cluster ? { cluster } : {}), stop };
 }
 
 /** A log line with every MAC the scenario knows shown as its VM, `vm3 (00:00:00:00:00:03)`, as the summary names them. */
@@ -201,6 +221,9 @@ interface CliOptions extends ContinuousCliOptions {
   apiPort: string;
   audit?: string;
   allowSharedAgentToken?: boolean;
+  cluster?: string;
+  id?: string;
+  leaseTtl: string;
 }
 
 function readPem(option: string, path: string): string {
@@ -235,8 +258,12 @@ export function registerController(program: Command): void {
     .option('--quiet <duration>', 'continuous mode: hold off this long after a link or switch changed (default 10s)')
     .option('--cm <cost>', 'continuous mode: fixed migration cost c_m instead of the pre-copy price')
     .option('--vm-memory <size>', 'continuous mode: VM memory for the pre-copy price, e.g. 4GiB (default), 64KiB')
+    .option('--cluster <etcd://HOST:PORT[,...]>', 'run as one of several controllers: leader elected in etcd, MASTER on every switch (docs/cluster.md)')
+    .option('--id <name>', 'this controller\'s name in the cluster (with --cluster)')
+    .option('--lease-ttl <s>', 'cluster lease TTL: a dead leader is replaced this long after its last keepalive', '2')
     .action(async (opts: CliOptions) => {
       const continuous = continuousStart(opts);
+      const say = consoleOut('score-controller');
       const port = parseNumberOption('--port', opts.port, 0) as number;
       if (!Number.isInteger(port) || port > 65535) throw new ScoreError('CLI_USAGE', `--port: expected 0-65535, got "${opts.port}"`);
       const pollMs = parseNumberOption('--poll-ms', opts.pollMs, 50) as number;
@@ -260,6 +287,11 @@ export function registerController(program: Command): void {
       const fresh = newTokens({ sharedAgent: shared });
       const envOperator = process.env.SCORE_OPERATOR_TOKEN;
       const tokens = { operator: envOperator || fresh.operator, ...(shared ? { agent: envAgent || fresh.agent! } : {}) };
+      if ((opts.cluster === undefined) !== (opts.id === undefined)) throw new ScoreError('CLI_USAGE', '--cluster and --id go together');
+      const cluster =
+        opts.cluster !== undefined && opts.id !== undefined
+          ? { endpoints: parseClusterUrl(opts.cluster), id: opts.id, ttlSec: parseNumberOption('--lease-ttl', opts.leaseTtl, 1) as number }
+          : undefined;
       const running = await startController({
         port,
         host: opts.host,
@@ -273,29 +305,39 @@ export function registerController(program: Command): void {
         tokens,
         ...(shared ? { allowSharedAgentToken: true } : {}),
         ...(opts.audit ? { auditPath: opts.audit } : {}),
+        ...(cluster ? { cluster } : {}),
+        out: say,
       });
-      console.log(`${stamp()} S-CORE controller up: OpenFlow on port ${running.port}, API at ${running.stack.apiUrl}/api/v1; Ctrl-C stops`);
-      console.log(`${stamp()} dashboard at ${running.stack.dashboardUrl} (it asks for the operator token)`);
-      if (!envOperator) console.log(`${stamp()} operator token (set SCORE_OPERATOR_TOKEN to choose it): ${tokens.operator}`);
-      if (shared && !envAgent) console.log(`${stamp()} shared agent token (test set-ups only): ${tokens.agent}`);
-      console.log(`${stamp()} agents need their own credential: score credentials issue <hypervisor> --controller ${running.stack.apiUrl}`);
+      running.cluster?.member.on('stepped-down', (reason) => {
+        if (reason === 'stopped') return; // our own SIGINT/SIGTERM stop
+        // A demoted leader's in-memory view is stale; a fresh process (systemd Restart=always)
+        // rejoins as a standby with the current state from etcd and the switches.
+        say(`${stamp()} cluster: no longer leader (${reason}); exiting with 75 so a fresh standby replaces this process`);
+        process.exit(75);
+      });
+      say(`${stamp()} S-CORE controller up: OpenFlow on port ${running.port}, API at ${running.stack.apiUrl}/api/v1; Ctrl-C stops`);
+      if (running.cluster) say(`${stamp()} cluster member ${running.cluster.member.id} (${running.cluster.member.role}), etcd ${opts.cluster ?? ''}`);
+      say(`${stamp()} dashboard at ${running.stack.dashboardUrl} (it asks for the operator token)`);
+      if (!envOperator) say(`${stamp()} operator token (set SCORE_OPERATOR_TOKEN to choose it): ${tokens.operator}`);
+      if (shared && !envAgent) say(`${stamp()} shared agent token (test set-ups only): ${tokens.agent}`);
+      say(`${stamp()} agents need their own credential: score credentials issue <hypervisor> --controller ${running.stack.apiUrl}`);
       if (continuous !== null) {
         const service = running.stack.service;
         let said: string | null = null;
         service.subscribe((e) => {
-          if (e.type === 'migration-finished') console.log(`${stamp()} migration ${String(e.data.id)}: ${String(e.data.vm)} ${String(e.data.from)} -> ${String(e.data.to)} ${String(e.data.status)}`);
+          if (e.type === 'migration-finished') say(`${stamp()} migration ${String(e.data.id)}: ${String(e.data.vm)} ${String(e.data.from)} -> ${String(e.data.to)} ${String(e.data.status)}`);
           const hold = e.type === 'orchestration' ? ((e.data.continuous as { holdOff?: string | null } | undefined)?.holdOff ?? null) : said;
-          if (hold !== said) console.log(`${stamp()} continuous orchestration ${hold === null ? 'planning again' : `holding off: ${hold}`}`);
+          if (hold !== said) say(`${stamp()} continuous orchestration ${hold === null ? 'planning again' : `holding off: ${hold}`}`);
           said = hold;
         });
         service.startOrchestration(continuous);
-        console.log(`${stamp()} continuous orchestration (${continuous.policy}) every ${continuous.continuous!.everyMs} ms; stop it with POST /api/v1/orchestration/stop`);
+        say(`${stamp()} continuous orchestration (${continuous.policy}) every ${continuous.continuous!.everyMs} ms; stop it with POST /api/v1/orchestration/stop`);
       }
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
       });
-      console.log(`${stamp()} ${signal}: stopping (switches disconnected, listener closed)`);
+      say(`${stamp()} ${signal}: stopping (switches disconnected, listener closed)`);
       // continuous mode runs until stopped: end it (after a migration in flight) before the controller
       if (running.stack.service.orchestrator.status().state !== 'idle') await running.stack.service.orchestrator.stop().catch(() => undefined);
       await running.stop();

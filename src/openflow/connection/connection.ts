@@ -22,9 +22,11 @@ import {
   OFPBMC,
   OFPBRC,
   OFPCML,
+  OFPCR,
   OFPET,
   OFPHFC,
   OFPPR,
+  OFPRRFC,
   OFPT,
   describeError,
   nameOf,
@@ -85,7 +87,20 @@ export interface ConnectionEvents {
    */
   message: [OfMessage];
   close: [reason: ScoreError, wasReady: boolean];
+  /** our role on this switch changed: a ROLE_REPLY, or the switch refusing a write with IS_SLAVE */
+  role: [role: ControllerRole, generationId: bigint | undefined];
 }
+
+/**
+ * Our role on one switch (OpenFlow 1.3 section 6.3.5). EQUAL is where every switch starts
+ * (a controller that never sent ROLE_REQUEST is EQUAL); only a SLAVE is refused writes.
+ */
+export type ControllerRole = 'EQUAL' | 'MASTER' | 'SLAVE';
+
+const ROLE_NUMBER: Readonly<Record<ControllerRole, number>> = { EQUAL: OFPCR.ROLE_EQUAL, MASTER: OFPCR.ROLE_MASTER, SLAVE: OFPCR.ROLE_SLAVE };
+
+/** Messages that change the switch's state or send packets: a SLAVE may not send them (spec 6.3.5). */
+const MASTER_ONLY = new Set<OfMessageType>(['PACKET_OUT', 'FLOW_MOD', 'GROUP_MOD', 'PORT_MOD', 'TABLE_MOD', 'METER_MOD']);
 
 export interface ConnectionStats {
   rxMessages: number;
@@ -166,6 +181,8 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
   private readonly seqOf = new WeakMap<OfMessage, number>();
   private early: { seq: number; m: OfMessage }[] = [];
   private closeReason: ScoreError | undefined;
+  private roleValue: ControllerRole = 'EQUAL';
+  private generation: bigint | undefined;
 
   /** "ip:port" of the switch, for logs before the dpid is known */
   readonly remote: string;
@@ -225,6 +242,65 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     return this.closeReason;
   }
 
+  /** Our role as the switch last confirmed it (EQUAL until a ROLE_REQUEST is answered). */
+  get role(): ControllerRole {
+    return this.roleValue;
+  }
+
+  /** The generation id of our last accepted MASTER/SLAVE role request. */
+  get generationId(): bigint | undefined {
+    return this.generation;
+  }
+
+  /**
+   * OFPT_ROLE_REQUEST (OpenFlow 1.3 section 7.3.9): asks the switch to make us MASTER or SLAVE
+   * (generationId: u64, compared by the switch in wrap-around order; it must only grow between
+   * masters) or EQUAL (generation ignored). Resolves with the role and generation id of the
+   * switch's ROLE_REPLY. Until the reply, our own role is unchanged.
+   * @throws ScoreError OF_ROLE_STALE when the switch has seen a newer generation id (it then
+   *   also treats us as SLAVE, so we record that); OF_SWITCH_ERROR for any other refusal;
+   *   OF_DISCONNECTED, OF_TIMEOUT
+   */
+  async requestRole(role: ControllerRole, generationId: bigint): Promise<{ role: ControllerRole; generationId: bigint }> {
+    let replies: OfMessage[];
+    try {
+      replies = await this.request({ type: 'ROLE_REQUEST', xid: 0, role: ROLE_NUMBER[role], generationId }, ['ROLE_REPLY'], `ROLE_REQUEST ${role} generation ${generationId}`);
+    } catch (e) {
+      if (isScoreError(e, 'OF_SWITCH_ERROR') && e.details.errType === OFPET.ROLE_REQUEST_FAILED && e.details.code === OFPRRFC.STALE) {
+        this.setRole('SLAVE', this.generation);
+        throw new ScoreError('OF_ROLE_STALE', `${this.label()} refused ROLE_REQUEST ${role} with generation ${generationId}: a newer generation id is known to the switch`, {
+          dpid: this.dpid === undefined ? undefined : formatDpidHex(this.dpid),
+          role,
+          generationId: generationId.toString(),
+        }, { cause: e });
+      }
+      throw e;
+    }
+    const reply = replies[0];
+    if (reply?.type !== 'ROLE_REPLY') throw new ScoreError('INTERNAL', 'ROLE_REQUEST answered by something else', {});
+    const got = (Object.keys(ROLE_NUMBER) as ControllerRole[]).find((k) => ROLE_NUMBER[k] === reply.role);
+    if (got === undefined) throw new ScoreError('OF_BAD_VALUE', `ROLE_REPLY with unknown role ${reply.role}`, { role: reply.role });
+    this.setRole(got, reply.generationId);
+    return { role: got, generationId: reply.generationId };
+  }
+
+  private setRole(role: ControllerRole, generationId: bigint | undefined): void {
+    const changed = role !== this.roleValue || generationId !== this.generation;
+    this.roleValue = role;
+    this.generation = generationId;
+    if (changed) {
+      this.log('info', `${this.label()}: role ${role}${generationId === undefined ? '' : ` (generation ${generationId})`}`);
+      this.emitSafely('role', role, generationId);
+    }
+  }
+
+  /** A SLAVE's writes are refused here, before the switch would refuse them (fencing, spec 6.3.5). */
+  private assertMayWrite(type: OfMessageType, what: string): void {
+    if (this.roleValue === 'SLAVE' && MASTER_ONLY.has(type)) {
+      throw new ScoreError('OF_NOT_MASTER', `${what}: this controller is SLAVE on ${this.label()}`, { dpid: this.dpid === undefined ? undefined : formatDpidHex(this.dpid), type });
+    }
+  }
+
   label(): string {
     return this.dpid === undefined ? this.remote : `dpid ${formatDpidHex(this.dpid)}`;
   }
@@ -237,6 +313,7 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
    */
   post(msg: OfMessage, what: string = msg.type): number {
     this.assertOpen(what);
+    this.assertMayWrite(msg.type, what);
     const xid = this.tracker.allocate();
     this.tracker.remember(xid, what);
     this.write({ ...msg, xid });
@@ -247,6 +324,7 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
   postAll(items: readonly { msg: OfMessage; what: string }[]): number[] {
     this.assertOpen('send');
     if (items.length === 0) return [];
+    for (const { msg, what } of items) this.assertMayWrite(msg.type, what);
     const w = new Writer(4096);
     const xids: number[] = [];
     for (const { msg, what } of items) {
@@ -263,6 +341,9 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
   /** Sends a request and resolves with its reply (all parts, for multipart). */
   request(msg: OfMessage, expects: readonly OfMessageType[], what: string = msg.type): Promise<OfMessage[]> {
     if (this.stateValue === 'closed') return Promise.reject(this.disconnected(what));
+    if (this.roleValue === 'SLAVE' && MASTER_ONLY.has(msg.type)) {
+      return Promise.reject(new ScoreError('OF_NOT_MASTER', `${what}: this controller is SLAVE on ${this.label()}`, { type: msg.type }));
+    }
     const xid = this.tracker.allocate();
     const reply = this.tracker.expect(xid, what, expects);
     this.write({ ...msg, xid });
@@ -442,6 +523,11 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
       }
       default:
         break;
+    }
+    if (m.type === 'ERROR' && m.errType === OFPET.BAD_REQUEST && m.code === OFPBRC.IS_SLAVE && this.roleValue !== 'SLAVE') {
+      // The switch made another controller MASTER (OpenFlow 1.3 has no ROLE_STATUS to tell us):
+      // its refusal is how a demoted master learns it, and from now on we refuse writes ourselves.
+      this.setRole('SLAVE', this.generation);
     }
     if (this.tracker.offer(m)) return;
     if (m.type === 'ERROR') {

@@ -4,7 +4,7 @@
  * (translate.ts) and the runtime's DataPlane over real switches (dataplane.ts).
  */
 export { OfConnection, DEFAULT_TIMERS, errorReplyFor, formatDpidHex } from './connection.ts';
-export type { ConnectionEvents, ConnectionOptions, ConnectionState, ConnectionStats, ConnectionTimers } from './connection.ts';
+export type { ConnectionEvents, ConnectionOptions, ConnectionState, ConnectionStats, ConnectionTimers, ControllerRole } from './connection.ts';
 export { OfServer, DEFAULT_OPENFLOW_PORT } from './server.ts';
 export type { OfServerEvents, OfServerOptions, TlsOptions } from './server.ts';
 export { RequestTracker, mergeMultipart, switchError } from './requests.ts';

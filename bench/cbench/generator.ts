@@ -1,0 +1,323 @@
+/**
+ * A cbench-style OpenFlow 1.3 load generator (after the Cbench tool of the OFlops suite): N
+ * emulated switches connect to a controller, complete the handshake, and send PACKET_INs for new
+ * flows (a fresh source MAC per packet, from a pool of `macs` per switch, to a destination the
+ * controller has learned during warm-up).
+ *
+ * A packet-in counts as answered when the controller sends the PACKET_OUT carrying that frame
+ * (every controller compared here sends one per packet-in when the switch has no buffers; flow-mods
+ * come along but are not counted, as learning switches and S-CORE install different numbers).
+ * Each frame carries its sequence number, so a reply is matched to its request exactly.
+ *
+ * - throughput mode: every switch keeps `window` packet-ins outstanding; responses/s over the run
+ * - latency mode: every switch has one packet-in outstanding; round-trip times (p50, p99)
+ *
+ * The generator is one Node process: at high rates it can be the bottleneck itself, for every
+ * controller alike (its own ceiling is measured with `--controller echo`, bench/cbench/run.ts).
+ */
+import { type Socket, createConnection } from 'node:net';
+import { encodeMessage } from '../../src/openflow/encode.ts';
+import { OfStreamParser } from '../../src/openflow/stream.ts';
+import type { OfMessage } from '../../src/openflow/messages.ts';
+
+export interface LoadOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly switches: number;
+  readonly mode: 'throughput' | 'latency';
+  /** measured run, ms */
+  readonly durationMs: number;
+  /** before measuring: handshakes done, destinations learned (ms to wait for that at most) */
+  readonly warmupMs?: number;
+  /** outstanding packet-ins per switch in throughput mode (default 32) */
+  readonly window?: number;
+  /** source MACs per switch (default 1000) */
+  readonly macs?: number;
+}
+
+export interface LoadResult {
+  readonly mode: 'throughput' | 'latency';
+  readonly switches: number;
+  readonly connected: number;
+  readonly sent: number;
+  readonly answered: number;
+  readonly responsesPerSecond: number;
+  readonly latencyMs: { readonly p50: number; readonly p99: number; readonly mean: number } | null;
+  readonly durationMs: number;
+}
+
+const DST_PORT = 1;
+const HOST_PORTS = 4;
+
+function mac(sw: number, n: number): Uint8Array {
+  return Uint8Array.from([0x02, (sw >> 8) & 0xff, sw & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
+}
+
+/** Ethernet + IPv4 + UDP, 64 bytes, with the sequence number in the UDP payload. */
+function frame(src: Uint8Array, dst: Uint8Array, seq: number, srcIp: number, dstIp: number): Uint8Array {
+  const f = new Uint8Array(64);
+  const v = new DataView(f.buffer);
+  f.set(dst, 0);
+  f.set(src, 6);
+  v.setUint16(12, 0x0800);
+  v.setUint8(14, 0x45);
+  v.setUint16(16, 50); // IPv4 total length
+  v.setUint8(22, 64); // ttl
+  v.setUint8(23, 17); // UDP
+  v.setUint32(26, srcIp);
+  v.setUint32(30, dstIp);
+  let sum = 0;
+  for (let i = 14; i < 34; i += 2) sum += v.getUint16(i);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  v.setUint16(24, ~sum & 0xffff);
+  v.setUint16(34, 40000);
+  v.setUint16(36, 40001);
+  v.setUint16(38, 30); // UDP length
+  v.setUint32(42, seq);
+  return f;
+}
+
+const seqOf = (data: Uint8Array): number | undefined => {
+  if (data.length < 46 || data[12] !== 0x08 || data[13] !== 0x00 || data[23] !== 17) return undefined;
+  return new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(42);
+};
+
+/** Cabling between emulated switches: a packet-out on a cabled port arrives as a packet-in at its peer. */
+export interface Wiring {
+  /** ports of switch `id` (1-based), cabled or not */
+  portCount(id: number): number;
+  peer(id: number, port: number): { readonly sw: number; readonly port: number } | undefined;
+}
+
+export class EmulatedSwitch {
+  private readonly parser = new OfStreamParser();
+  private socket: Socket | undefined;
+  ready = false;
+  private nextMac = 0;
+  /** seq -> send time (ms, performance.now) */
+  readonly outstanding = new Map<number, number>();
+  private readonly dst: Uint8Array;
+
+  /** set by runFabric: where packet-outs go */
+  fabric: { readonly wiring: Wiring; readonly byId: ReadonlyMap<number, EmulatedSwitch> } | undefined;
+  packetOuts = 0;
+
+  constructor(
+    readonly id: number,
+    private readonly o: Required<LoadOptions>,
+    private readonly onAnswer: (sw: EmulatedSwitch, rttMs: number) => void,
+    private readonly nextSeq: () => number,
+  ) {
+    this.dst = mac(id, 0xffffff);
+  }
+
+  /** Resolves either way: a controller that accepts fewer switches (ovs-testcontroller takes 16) leaves the rest unconnected. */
+  connect(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const s = createConnection({ host: this.o.host, port: this.o.port }, () => resolve());
+      s.setNoDelay(true);
+      s.setTimeout(timeoutMs, () => {
+        s.destroy();
+        resolve();
+      });
+      s.once('connect', () => s.setTimeout(0));
+      s.once('error', () => resolve());
+      s.on('error', () => undefined);
+      s.on('data', (b: Buffer) => this.onData(b));
+      this.socket = s;
+      this.send({ type: 'HELLO', xid: 1, elements: [{ type: 'VERSIONBITMAP', versions: [4] }] });
+    });
+  }
+
+  close(): void {
+    this.socket?.destroy();
+  }
+
+  private send(m: OfMessage): void {
+    this.socket?.write(encodeMessage(m));
+  }
+
+  /** The destination host says hello once, so learning controllers know where it is. */
+  announceDestination(): void {
+    this.packetIn(frame(this.dst, Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), 0, 0x0a000000 | this.id, 0x0a0000ff), DST_PORT);
+  }
+
+  sendNew(): void {
+    const seq = this.nextSeq();
+    const n = this.nextMac++ % this.o.macs;
+    const src = mac(this.id, n);
+    this.outstanding.set(seq, performance.now());
+    this.packetIn(frame(src, this.dst, seq, 0x0b000000 | n, 0x0a000000 | this.id), 2 + (n % (HOST_PORTS - 1)));
+  }
+
+  packetIn(data: Uint8Array, inPort: number): void {
+    this.send({ type: 'PACKET_IN', xid: 0, bufferId: 0xffffffff, totalLen: data.length, reason: 0, tableId: 0, cookie: 0n, match: [{ field: 'in_port', value: inPort }], data });
+  }
+
+  private onData(b: Buffer): void {
+    for (const item of this.parser.push(b)) {
+      if (item.kind !== 'message') continue;
+      this.onMessage(item.message);
+    }
+  }
+
+  private onMessage(m: OfMessage): void {
+    switch (m.type) {
+      case 'FEATURES_REQUEST':
+        this.send({ type: 'FEATURES_REPLY', xid: m.xid, datapathId: BigInt(this.id), nBuffers: 0, nTables: 254, auxiliaryId: 0, capabilities: 0x47, reserved: 0 });
+        // not every controller asks for PORT_DESC (ovs-testcontroller does not): the features
+        // reply is where all of them have the switch
+        this.ready = true;
+        return;
+      case 'GET_CONFIG_REQUEST':
+        this.send({ type: 'GET_CONFIG_REPLY', xid: m.xid, flags: 0, missSendLen: 0xffff });
+        return;
+      case 'ECHO_REQUEST':
+        this.send({ type: 'ECHO_REPLY', xid: m.xid, data: m.data });
+        return;
+      case 'BARRIER_REQUEST':
+        this.send({ type: 'BARRIER_REPLY', xid: m.xid });
+        return;
+      case 'ROLE_REQUEST':
+        this.send({ type: 'ROLE_REPLY', xid: m.xid, role: m.role, generationId: m.generationId });
+        return;
+      case 'MULTIPART_REQUEST':
+        this.answerMultipart(m);
+        return;
+      case 'PACKET_OUT': {
+        this.packetOuts += 1;
+        if (this.fabric !== undefined) {
+          for (const a of m.actions) {
+            if (a.type !== 'OUTPUT') continue;
+            const peer = this.fabric.wiring.peer(this.id, a.port);
+            if (peer !== undefined) this.fabric.byId.get(peer.sw)?.packetIn(m.data, peer.port);
+          }
+          return;
+        }
+        const seq = seqOf(m.data);
+        if (seq === undefined) return;
+        const t = this.outstanding.get(seq);
+        if (t === undefined) return;
+        this.outstanding.delete(seq);
+        this.onAnswer(this, performance.now() - t);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private answerMultipart(m: Extract<OfMessage, { type: 'MULTIPART_REQUEST' }>): void {
+    const count = this.fabric?.wiring.portCount(this.id) ?? HOST_PORTS;
+    const ports = Array.from({ length: count }, (_, i) => ({
+      portNo: i + 1,
+      hwAddr: `02:ff:00:00:${(this.id & 0xff).toString(16).padStart(2, '0')}:${(i + 1).toString(16).padStart(2, '0')}`,
+      name: `s${this.id}-p${i + 1}`,
+      config: 0,
+      state: 0,
+      curr: 0,
+      advertised: 0,
+      supported: 0,
+      peer: 0,
+      currSpeed: 10_000_000,
+      maxSpeed: 0,
+    }));
+    switch (m.body.kind) {
+      case 'PORT_DESC':
+        this.send({ type: 'MULTIPART_REPLY', xid: m.xid, flags: 0, body: { kind: 'PORT_DESC', ports } });
+        return;
+      case 'FLOW':
+        this.send({ type: 'MULTIPART_REPLY', xid: m.xid, flags: 0, body: { kind: 'FLOW', flows: [] } });
+        return;
+      case 'PORT_STATS': {
+        const z = 0n;
+        const stats = ports.map((p) => ({ portNo: p.portNo, rxPackets: z, txPackets: z, rxBytes: z, txBytes: z, rxDropped: z, txDropped: z, rxErrors: z, txErrors: z, rxFrameErr: z, rxOverErr: z, rxCrcErr: z, collisions: z, durationSec: 1, durationNsec: 0 }));
+        this.send({ type: 'MULTIPART_REPLY', xid: m.xid, flags: 0, body: { kind: 'PORT_STATS', ports: stats } });
+        return;
+      }
+      default:
+        return;
+    }
+  }
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+/** Runs one measurement against a listening controller. */
+export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  const o: Required<LoadOptions> = { warmupMs: 15_000, window: 32, macs: 1000, ...opts };
+  let seq = 1;
+  let measuring = false;
+  let answered = 0;
+  let sent = 0;
+  const rtts: number[] = [];
+  const onAnswer = (sw: EmulatedSwitch, rtt: number): void => {
+    if (measuring) {
+      answered += 1;
+      if (o.mode === 'latency') rtts.push(rtt);
+    }
+    if (!running) return;
+    sw.sendNew();
+    if (measuring) sent += 1;
+  };
+  let running = false;
+  const switches = Array.from({ length: o.switches }, (_, i) => new EmulatedSwitch(i + 1, o, onAnswer, () => seq++));
+  try {
+    await Promise.all(switches.map((s) => s.connect(5000)));
+    const deadline = Date.now() + Math.min(o.warmupMs, 10_000);
+    while (switches.some((s) => !s.ready) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const connected = switches.filter((s) => s.ready).length;
+    for (const s of switches) if (s.ready) s.announceDestination();
+    await new Promise((r) => setTimeout(r, 500));
+    // warm-up traffic: every controller has learned the destination and seen the first sources
+    running = true;
+    const perSwitch = o.mode === 'latency' ? 1 : o.window;
+    for (const s of switches) if (s.ready) for (let k = 0; k < perSwitch; k++) s.sendNew();
+    await new Promise((r) => setTimeout(r, 1000));
+    measuring = true;
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, o.durationMs));
+    measuring = false;
+    running = false;
+    const elapsed = performance.now() - t0;
+    rtts.sort((a, b) => a - b);
+    return {
+      mode: o.mode,
+      switches: o.switches,
+      connected,
+      sent,
+      answered,
+      responsesPerSecond: Math.round((answered / elapsed) * 1000),
+      latencyMs:
+        o.mode === 'latency' && rtts.length > 0
+          ? { p50: round3(percentile(rtts, 50)), p99: round3(percentile(rtts, 99)), mean: round3(rtts.reduce((a, b) => a + b, 0) / rtts.length) }
+          : null,
+      durationMs: Math.round(elapsed),
+    };
+  } finally {
+    for (const s of switches) s.close();
+  }
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/**
+ * Switches cabled per `wiring` (dpids 1..n), connected to a controller, answering its handshake,
+ * statistics and LLDP probes (packet-outs on cabled ports come back as packet-ins at the peer), so
+ * the controller discovers the topology. Resolves with a stop function once all are connected.
+ */
+export async function startFabric(o: { host: string; port: number; switches: number; wiring: Wiring }): Promise<{ readonly switches: readonly EmulatedSwitch[]; stop(): void }> {
+  const opts: Required<LoadOptions> = { host: o.host, port: o.port, switches: o.switches, mode: 'latency', durationMs: 0, warmupMs: 15_000, window: 1, macs: 1 };
+  const byId = new Map<number, EmulatedSwitch>();
+  const switches = Array.from({ length: o.switches }, (_, i) => {
+    const s = new EmulatedSwitch(i + 1, opts, () => undefined, () => 0);
+    byId.set(i + 1, s);
+    s.fabric = { wiring: o.wiring, byId };
+    return s;
+  });
+  await Promise.all(switches.map((s) => s.connect(10_000)));
+  return { switches, stop: () => switches.forEach((s) => s.close()) };
+}

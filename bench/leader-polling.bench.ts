@@ -1,0 +1,133 @@
+/**
+ * The leader's cost of watching a large fabric: `score controller` (its own process) with
+ * fat-tree(16) = 320 emulated switches (bench/cbench/generator.ts startFabric: cabled per the
+ * topology, answering statistics and forwarding LLDP probes), statistics polled every second.
+ * Every second for `--seconds` (default 30): the controller's CPU (% of one core) and RSS from
+ * /proc; from its /metrics: switches, links discovered, statistics rounds and their duration.
+ * JSON on stdout.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { fatTree } from '../src/topologies/generate.ts';
+import { freePort } from '../src/cluster/etcd-process.ts';
+import { type Wiring, startFabric } from './cbench/generator.ts';
+import { median } from './support.ts';
+
+const arg = (name: string, def: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? def) : def;
+};
+const K = Number(arg('k', '16'));
+const SECONDS = Number(arg('seconds', '30'));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const TOKEN = 'bench-agent-token';
+
+const topo = fatTree(K);
+const switchIds = topo.nodes.filter((n) => n.kind === 'switch').map((n) => n.id);
+const idOf = new Map(switchIds.map((s, i) => [s, i + 1]));
+const ports = new Map<number, { peer?: { sw: number; port: number } }[]>();
+for (const s of switchIds) ports.set(idOf.get(s) as number, []);
+const switchLinks = topo.links.filter((l) => idOf.has(l.a) && idOf.has(l.b));
+for (const l of topo.links) {
+  const a = idOf.get(l.a);
+  const b = idOf.get(l.b);
+  if (a !== undefined && b === undefined) ports.get(a)?.push({});
+  if (b !== undefined && a === undefined) ports.get(b)?.push({});
+}
+for (const l of switchLinks) {
+  const a = idOf.get(l.a) as number;
+  const b = idOf.get(l.b) as number;
+  const pa = ports.get(a) as { peer?: { sw: number; port: number } }[];
+  const pb = ports.get(b) as { peer?: { sw: number; port: number } }[];
+  pa.push({ peer: { sw: b, port: pb.length + 1 } });
+  pb.push({ peer: { sw: a, port: pa.length } });
+}
+const wiring: Wiring = {
+  portCount: (id) => ports.get(id)?.length ?? 0,
+  peer: (id, port) => ports.get(id)?.[port - 1]?.peer,
+};
+
+function procUsage(pid: number): { ticks: number; rssMiB: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { ticks: Number(f[11]) + Number(f[12]), rssMiB: (Number(f[21]) * 4096) / 1048576 };
+}
+
+async function metrics(apiPort: number): Promise<Map<string, number>> {
+  const r = await fetch(`http://127.0.0.1:${apiPort}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const out = new Map<string, number>();
+  for (const line of (await r.text()).split('\n')) {
+    const m = /^([a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$/.exec(line);
+    if (m !== null) out.set(m[1] as string, Number(m[2]));
+  }
+  return out;
+}
+
+const ofPort = await freePort();
+const apiPort = await freePort();
+const child = spawn(process.execPath, [`${ROOT}bin/score.js`, 'controller', '--port', String(ofPort), '--host', '127.0.0.1', '--api-port', String(apiPort), '--poll-ms', '1000', '--report-ms', '3600000'], {
+  stdio: 'ignore',
+  env: { ...process.env, SCORE_OPERATOR_TOKEN: 'bench-op-token', SCORE_AGENT_TOKEN: TOKEN },
+});
+const pid = child.pid as number;
+try {
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      await metrics(apiPort);
+      break;
+    } catch {
+      if (Date.now() - t0 > 30_000) throw new Error('the controller did not start');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  const fabric = await startFabric({ host: '127.0.0.1', port: ofPort, switches: switchIds.length, wiring });
+  const connectStart = Date.now();
+  let m = await metrics(apiPort);
+  while ((m.get('score_switches_connected') !== switchIds.length || m.get('score_links_discovered') !== switchLinks.length) && Date.now() - connectStart < 60_000) {
+    await new Promise((r) => setTimeout(r, 500));
+    m = await metrics(apiPort);
+  }
+  const discoveredMs = Date.now() - connectStart;
+  const startMetrics = m;
+  const samples: { cpuPercent: number; rssMiB: number }[] = [];
+  let prev = procUsage(pid);
+  let prevAt = performance.now();
+  for (let i = 0; i < SECONDS; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const u = procUsage(pid);
+    const at = performance.now();
+    samples.push({ cpuPercent: Math.round(((u.ticks - prev.ticks) / 100 / ((at - prevAt) / 1000)) * 1000) / 10, rssMiB: Math.round(u.rssMiB) });
+    prev = u;
+    prevAt = at;
+  }
+  const end = await metrics(apiPort);
+  fabric.stop();
+  const polls = (end.get('score_stats_poll_duration_seconds_count') ?? 0) - (startMetrics.get('score_stats_poll_duration_seconds_count') ?? 0);
+  const pollSeconds = (end.get('score_stats_poll_duration_seconds_sum') ?? 0) - (startMetrics.get('score_stats_poll_duration_seconds_sum') ?? 0);
+  const cpu = samples.map((s) => s.cpuPercent);
+  const rss = samples.map((s) => s.rssMiB);
+  console.log(
+    JSON.stringify({
+      bench: 'leader-polling',
+      node: process.version,
+      topology: topo.name,
+      switches: switchIds.length,
+      links: switchLinks.length,
+      connected: end.get('score_switches_connected') ?? 0,
+      linksDiscovered: end.get('score_links_discovered') ?? 0,
+      discoveredWithinMs: discoveredMs,
+      pollMs: 1000,
+      seconds: SECONDS,
+      statisticsRounds: polls,
+      meanRoundMs: polls > 0 ? Math.round((pollSeconds / polls) * 1000 * 10) / 10 : null,
+      pollFailures: (end.get('score_stats_poll_failures_total') ?? 0) - (startMetrics.get('score_stats_poll_failures_total') ?? 0),
+      cpuPercentOfOneCore: { median: median(cpu), max: Math.max(...cpu) },
+      rssMiB: { median: median(rss), max: Math.max(...rss) },
+      perSecond: samples,
+    }),
+  );
+} finally {
+  child.kill('SIGKILL');
+}

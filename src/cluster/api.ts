@@ -1,0 +1,84 @@
+/**
+ * One address for clients: any controller of the cluster serves the API.
+ *
+ * - `GET /api/v1/cluster` (agent or operator token): this member's role, the leader (id, API
+ *   URL, generation), failovers seen, this controller's role on each connected switch, and the
+ *   leader's last published view (what a standby knows).
+ * - On a follower, every write (POST/PUT/PATCH/DELETE under /api/v1) is proxied to the leader
+ *   with the caller's Authorization header, and the leader's answer (status, body) is returned
+ *   with `x-score-proxied-to: <leader id>`. Proxy, not a 307: fetch drops Authorization when a
+ *   redirect crosses origins, so agents would arrive at the leader without their token.
+ *   No leader known (an election under way): 503 CLUSTER_NOT_LEADER, retry shortly.
+ * - `GET /api/v1/cluster/events`: the leader's events from etcd, resumable on any member with
+ *   Last-Event-ID (src/cluster/events.ts).
+ * - Reads on a follower are answered from its own state; a standby holds no switch in its
+ *   runtime, so network reads are empty there until it leads (docs/cluster.md).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ApiTokens } from '../api/contract.ts';
+import { errorPayload } from '../api/http-errors.ts';
+import type { ClusterHandle } from './attach.ts';
+import { installClusterEvents } from './events.ts';
+
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+function bearer(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  return typeof h === 'string' && h.startsWith('Bearer ') ? h.slice(7) : undefined;
+}
+
+export function installClusterApi(api: FastifyInstance, h: ClusterHandle, tokens: ApiTokens): void {
+  installClusterEvents(api, h, tokens);
+  api.get('/api/v1/cluster', { schema: { hide: true } }, async (req, reply) => {
+    const t = bearer(req);
+    if (t === undefined || (t !== tokens.operator && t !== tokens.agent)) {
+      return reply.code(401).send(errorPayload('API_UNAUTHORIZED', 'a valid agent or operator token is required'));
+    }
+    const m = h.member;
+    let leaderView: unknown;
+    try {
+      leaderView = await h.leaderView();
+    } catch {
+      leaderView = null;
+    }
+    return {
+      id: m.id,
+      role: m.role,
+      generation: m.generation?.toString() ?? null,
+      leader: m.leader === undefined ? null : { id: m.leader.id, apiUrl: m.leader.apiUrl ?? null, generation: m.leader.generation.toString() },
+      failovers: m.failovers,
+      switches: h.plane.switchesView(),
+      leaderView: leaderView ?? null,
+    };
+  });
+
+  api.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!WRITES.has(req.method) || !req.url.startsWith('/api/v1/')) return;
+    const m = h.member;
+    if (m.role === 'leader') return;
+    const leader = m.leader;
+    if (leader === undefined || leader.id === m.id || leader.apiUrl === undefined) {
+      return reply.code(503).send(errorPayload('CLUSTER_NOT_LEADER', `this controller (${m.id}) is not the leader and no leader is known yet: retry shortly`, { role: m.role }));
+    }
+    const headers: Record<string, string> = {};
+    if (typeof req.headers.authorization === 'string') headers.authorization = req.headers.authorization;
+    if (req.body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(`${leader.apiUrl}${req.url}`, {
+        method: req.method,
+        headers,
+        ...(req.body === undefined ? {} : { body: JSON.stringify(req.body) }),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (e) {
+      return reply.code(503).send(errorPayload('CLUSTER_UNAVAILABLE', `the leader ${leader.id} at ${leader.apiUrl} did not answer: ${e instanceof Error ? e.message : String(e)}`, { leader: leader.id }));
+    }
+    const text = await res.text();
+    return reply
+      .code(res.status)
+      .header('content-type', res.headers.get('content-type') ?? 'application/json')
+      .header('x-score-proxied-to', leader.id)
+      .send(text);
+  });
+}

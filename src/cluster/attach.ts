@@ -1,0 +1,83 @@
+/**
+ * `score controller --cluster`: the glue between a controller stack and its cluster membership.
+ * Small on purpose so the controller command only gains a few lines (src/cli/commands/controller.ts).
+ */
+import type { Runtime } from '../runtime/controller-runtime.ts';
+import type { OfLog, OpenflowDataPlane } from '../openflow/connection/index.ts';
+import type { Registry } from 'prom-client';
+import { etcdStore } from '../store/etcd.ts';
+import type { Store } from '../store/store.ts';
+import { ClusterMember } from './member.ts';
+import { publishEvents } from './events.ts';
+import { type WeightService, shareWeights } from './weights.ts';
+import { registerClusterMetrics } from './metrics.ts';
+import { type ClusterDataPlane, clusterDataPlane } from './role-plane.ts';
+
+export interface ClusterOptions {
+  /** etcd client URLs (parseClusterUrl) */
+  readonly endpoints: readonly string[];
+  readonly id: string;
+  /** lease TTL, s (default 2) */
+  readonly ttlSec?: number;
+  /** cluster name, keys under `score/<name>/` (default "default") */
+  readonly name?: string;
+}
+
+export interface ClusterHandle {
+  readonly member: ClusterMember;
+  readonly plane: ClusterDataPlane;
+  /** shared state: reads anywhere, writes only while leader (fenced) */
+  readonly store: Store;
+  /** the leader's last published view (what a standby knows of the leader's world) */
+  leaderView(): Promise<unknown>;
+}
+
+/** Step 1, before the stack starts: the member (not yet campaigning) and the role-aware data plane. */
+export function prepareCluster(inner: OpenflowDataPlane, o: ClusterOptions, log: OfLog): ClusterHandle {
+  const member = new ClusterMember({
+    endpoints: o.endpoints,
+    info: { id: o.id },
+    ...(o.ttlSec === undefined ? {} : { ttlSec: o.ttlSec }),
+    ...(o.name === undefined ? {} : { cluster: o.name }),
+    log: (level, message) => log(level, message),
+  });
+  const plane = clusterDataPlane(inner, member, log);
+  const store = etcdStore(member.client, { prefix: `${member.prefix}state/`, fence: () => member.fence() });
+  return { member, plane, store, leaderView: () => store.get('view/summary') };
+}
+
+/**
+ * Step 2, once the stack listens: cluster metrics on its registry, the campaign (announcing the
+ * API URL followers redirect to), and the leader publishing its view every `publishMs`.
+ * @returns stop: resigns (a follower takes over at once) and stops publishing
+ */
+export async function joinCluster(
+  h: ClusterHandle,
+  o: { apiUrl: string; registry: Registry; runtime: Runtime; service: WeightService; publishMs?: number },
+  log: OfLog,
+): Promise<() => Promise<void>> {
+  registerClusterMetrics(o.registry, h.member, h.plane);
+  const unpublish = publishEvents(h, o.service, log);
+  const unshare = shareWeights({ store: h.store, service: o.service, isLeader: () => h.member.role === 'leader', onElected: (fn) => h.member.on('elected', fn), log });
+  await h.member.start({ apiUrl: o.apiUrl });
+  const timer = setInterval(() => {
+    if (h.member.role !== 'leader') return;
+    const c = o.runtime.controller;
+    const summary = {
+      leader: h.member.id,
+      generation: String(h.member.generation ?? 0n),
+      at: new Date().toISOString(),
+      switches: [...c.disc.switches.keys()].map((d) => d.toString(16)),
+      links: c.disc.links.size,
+      hosts: [...c.hosts.byMac.entries()].map(([mac, hst]) => ({ mac, dpid: hst.at.dpid.toString(16), port: hst.at.port })),
+    };
+    h.store.put('view/summary', summary).catch((e: unknown) => log('warn', `cluster: publishing the view failed: ${e instanceof Error ? e.message : String(e)}`));
+  }, o.publishMs ?? 1000);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    unpublish();
+    unshare();
+    await h.member.stop();
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * The orchestrator's audit log (migration records) in the cluster store instead of a file:
+ * `migrations/g<generation>-<id>`, one key per record, rewritten when the record changes (started,
+ * then finished). Record ids restart with every controller process (`m1`, `m2`, ...), so the key
+ * carries the writing leader's generation, and records of earlier leaders are loaded with that
+ * prefix in their id: no two records share an id, none overwrites another.
+ *
+ * Loaded at controller start (src/cli/commands/controller.ts), with the file log's rule: a record
+ * that never finished is reported failed ("the controller stopped during this migration"), never
+ * as a migration that happened. Writes are fenced (only the leader's land); a refused or failed
+ * write is logged, the orchestrator is not stopped by it.
+ *
+ * Limit: a standby loads the records when it starts; records the leader writes later are in etcd
+ * but reach a standby's history only when it restarts (docs/cluster.md).
+ */
+import type { MigrationRecord } from '../api/contract.ts';
+import type { OfLog } from '../openflow/connection/index.ts';
+import type { AuditLog } from '../service/audit-file.ts';
+import type { ClusterHandle } from './attach.ts';
+
+const INTERRUPTED = { code: 'MIGRATION_TIMEOUT', message: 'the controller stopped during this migration; the VM is where the network sees it' };
+
+export async function clusterAuditLog(h: Pick<ClusterHandle, 'store' | 'member'>, log: OfLog): Promise<AuditLog> {
+  const entries = await h.store.list('migrations/');
+  const records: MigrationRecord[] = entries.map((e) => {
+    const r = e.value as MigrationRecord;
+    const gen = e.key.slice('migrations/'.length).split('-')[0] ?? 'g?';
+    return { ...r, id: `${gen}-${r.id}` };
+  });
+  return {
+    load: () =>
+      records.map((r) =>
+        r.finishedAt === null && (r.status === 'started' || r.status === 'planned') ? { ...r, status: 'failed' as const, error: INTERRUPTED } : r,
+      ),
+    append(record) {
+      const gen = h.member.generation;
+      if (gen === undefined) {
+        log('warn', `cluster: migration record ${record.id} not stored: this controller is not the leader`);
+        return;
+      }
+      h.store.put(`migrations/g${gen}-${record.id}`, record).catch((e: unknown) => log('warn', `cluster: migration record ${record.id} not stored: ${e instanceof Error ? e.message : String(e)}`));
+    },
+  };
+}

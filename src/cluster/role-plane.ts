@@ -1,0 +1,149 @@
+/**
+ * The OpenFlow data plane of a clustered controller: every switch connects to every controller,
+ * and this layer decides what the controller runtime may see and do.
+ *
+ * - Leader: each switch is asked ROLE_REQUEST MASTER with the leader's generation id (the etcd
+ *   election key's create revision, member.ts); only after the switch's ROLE_REPLY is the switch
+ *   handed to the runtime (discovery, routing, statistics, orchestration run there).
+ * - Follower: each switch is asked ROLE_REQUEST SLAVE with the current leader's generation (never
+ *   a larger one, which would make the switch refuse its own leader). A SLAVE gets no packet-ins
+ *   and may send no flow-mods or packet-outs (OpenFlow 1.3 section 6.3.5), so the runtime sees
+ *   nothing; the connection keeps the switch's ports (PORT_DESC, PORT_STATUS) and role.
+ * - Elected: every connected switch is re-asked as MASTER, then handed to the runtime, which
+ *   starts it like a fresh switch (table-miss rule, its own path rules replaced, LLDP probes).
+ * - Stepped down: every write through a channel is refused here (CLUSTER_NOT_LEADER) and every
+ *   switch is asked SLAVE. Switches fence independently: the new leader's larger generation makes
+ *   them refuse the old master (OFPBRC_IS_SLAVE, OFPRRFC_STALE).
+ */
+import type { Dpid } from '../controller/commands.ts';
+import { ScoreError, isScoreError } from '../errors/errors.ts';
+import type { ControllerRole, OfLog, OpenflowDataPlane } from '../openflow/connection/index.ts';
+import { formatDpidHex } from '../openflow/connection/index.ts';
+import type { DataPlaneEvents, SwitchChannel } from '../runtime/dataplane.ts';
+import type { ClusterMember } from './member.ts';
+
+export interface StandbySwitch {
+  readonly dpid: string;
+  readonly role: ControllerRole;
+  readonly ports: number;
+  /** handed to this controller's runtime (only while leader) */
+  readonly active: boolean;
+}
+
+export interface ClusterDataPlane extends OpenflowDataPlane {
+  /** What this controller knows of each connected switch, leader or not. */
+  switchesView(): StandbySwitch[];
+  /** Resolves when every connected switch has answered the role request of the current term. */
+  settled(): Promise<void>;
+}
+
+export function clusterDataPlane(inner: OpenflowDataPlane, member: ClusterMember, log: OfLog): ClusterDataPlane {
+  const ready = new Map<Dpid, SwitchChannel>();
+  const active = new Set<Dpid>();
+  let events: DataPlaneEvents | undefined;
+  let pending: Promise<void> = Promise.resolve();
+
+  const fenced = (ch: SwitchChannel): SwitchChannel => ({
+    dpid: ch.dpid,
+    get ports() {
+      return ch.ports;
+    },
+    send(commands) {
+      if (member.role !== 'leader') {
+        throw new ScoreError('CLUSTER_NOT_LEADER', `not sent to ${formatDpidHex(ch.dpid)}: this controller is no longer the cluster leader`, { commands: commands.length });
+      }
+      ch.send(commands);
+    },
+    flowStats: () => ch.flowStats(),
+    portStats: () => ch.portStats(),
+  });
+
+  const assign = async (dpid: Dpid): Promise<void> => {
+    const conn = inner.connection(dpid);
+    const ch = ready.get(dpid);
+    if (conn === undefined || ch === undefined) return;
+    const generation = member.generation;
+    try {
+      if (member.role === 'leader' && generation !== undefined) {
+        await conn.requestRole('MASTER', generation);
+        if (member.role !== 'leader' || inner.connection(dpid) !== conn || active.has(dpid)) return;
+        active.add(dpid);
+        events?.switchUp(fenced(ch));
+      } else if (member.role !== 'stopped') {
+        // the leader's own generation: a larger one would make the switch refuse the leader
+        await conn.requestRole('SLAVE', member.leader?.generation ?? 0n);
+      }
+    } catch (e) {
+      if (isScoreError(e, 'OF_ROLE_STALE')) {
+        // a newer generation reached the switch first: we are SLAVE there, which is what fencing wants
+        log('warn', `dpid ${formatDpidHex(dpid)}: role request refused as stale (${e.message})`);
+        return;
+      }
+      log('warn', `dpid ${formatDpidHex(dpid)}: role request failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+
+  const assignAll = (): Promise<void> => {
+    const round = Promise.all([...ready.keys()].map((d) => assign(d))).then(() => undefined);
+    pending = round;
+    return round;
+  };
+
+  member.on('elected', (generation) => {
+    const t0 = Date.now();
+    void assignAll().then(() => {
+      const master = [...ready.keys()].filter((d) => inner.connection(d)?.role === 'MASTER').length;
+      log('info', `cluster: MASTER on ${master} of ${ready.size} switches (generation ${generation}) ${Date.now() - t0} ms after election`);
+    });
+  });
+  member.on('stepped-down', (reason) => {
+    log('warn', `cluster: stepped down (${reason}); switches asked SLAVE, nothing more is written`);
+    const held = [...active];
+    active.clear();
+    for (const d of held) events?.switchDown(d);
+    void assignAll();
+  });
+
+  return {
+    ...inner,
+    async start(ev) {
+      events = ev;
+      await inner.start({
+        switchUp(ch) {
+          ready.set(ch.dpid, ch);
+          pending = assign(ch.dpid);
+        },
+        switchDown(dpid) {
+          ready.delete(dpid);
+          if (active.delete(dpid)) ev.switchDown(dpid);
+        },
+        packetIn(dpid, inPort, frame) {
+          if (active.has(dpid)) ev.packetIn(dpid, inPort, frame);
+        },
+        portStatus(dpid, port, reason) {
+          if (active.has(dpid)) ev.portStatus(dpid, port, reason);
+        },
+        flowRemoved(dpid, cookie) {
+          if (active.has(dpid)) ev.flowRemoved(dpid, cookie);
+        },
+        flowRejected(dpid, cookie, error) {
+          if (active.has(dpid)) ev.flowRejected(dpid, cookie, error);
+        },
+        flowsAccepted(dpid, cookies) {
+          if (active.has(dpid)) ev.flowsAccepted(dpid, cookies);
+        },
+      });
+    },
+    stop: () => inner.stop(),
+    address: () => inner.address(),
+    connectionStats: (d) => inner.connectionStats(d),
+    connection: (d) => inner.connection(d),
+    switchesView() {
+      return [...ready.keys()].map((d) => {
+        const conn = inner.connection(d);
+        return { dpid: formatDpidHex(d), role: conn?.role ?? 'EQUAL', ports: conn?.ports.size ?? 0, active: active.has(d) };
+      });
+    },
+    settled: () => pending,
+  };
+}
