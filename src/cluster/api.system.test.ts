@@ -9,6 +9,7 @@ import { startEtcd } from './etcd-process.ts';
 import { waitFor } from './cluster.testing.ts';
 
 const gate = systemTestGate({ tools: ['etcd'] });
+// One agent token shared by every member: a test set-up (per-agent credentials are per process, not yet in etcd: docs/cluster.md)
 const tokens = { operator: 'op-secret-1', agent: 'agent-secret-1' };
 
 interface Sse {
@@ -62,7 +63,7 @@ test('followers proxy writes to the leader with the caller\'s token and report t
   const ctls: RunningController[] = [];
   try {
     const start = async (id: string): Promise<RunningController> => {
-      const c = await startController({ port: 0, host: '127.0.0.1', scenario: 'paper', pollMs: 1000, reportMs: 1e9, out: () => undefined, tokens, cluster: { endpoints: etcd.endpoints, id, ttlSec: 2, name: 'api' } });
+      const c = await startController({ port: 0, host: '127.0.0.1', scenario: 'paper', pollMs: 1000, reportMs: 1e9, out: () => undefined, tokens, allowSharedAgentToken: true, cluster: { endpoints: etcd.endpoints, id, ttlSec: 2, name: 'api' } });
       ctls.push(c);
       return c;
     };

@@ -86,3 +86,11 @@ test('layerWeights: every layer 1..maxLayer, overridden or the default i; link o
   assert.equal(w.get('a1-t1'), 5, 'the link override wins');
   assert.equal(w.get('a2-t1'), 7, 'the other layer-2 links weigh the layer weight');
 });
+
+test('layerWeights: an override for a layer not discovered yet shows as set (no switches connected)', () => {
+  const { model } = loadScenarioFile('paper');
+  const none = { ...model.layers, maxLayer: 0, linkLayer: new Map<string, number>() };
+  assert.deepEqual([...layerWeights(none)], []);
+  assert.deepEqual([...layerWeights(none, { layers: { 1: 7 } })], [[1, 7]]);
+  assert.deepEqual([...layerWeights(model.layers, { layers: { 5: 9 } })], [[1, 1], [2, 2], [3, 3], [5, 9]]);
+});

@@ -54,14 +54,17 @@ export function learnLayers(topo: Topology): Layers {
 
 /** Incremental per-layer weights (default c_i = i), then the operator's per-layer and per-link overrides. */
 /**
- * The effective weight of every link layer 1..maxLayer: the operator's layer override, else the
+ * The effective weight of every link layer 1..maxLayer (and of any layer the operator set): the operator's layer override, else the
  * learner's default (layer i weighs i, the paper's c_i). A link override beats its layer's weight
  * for that link alone ({@link assignWeights}), so this is what a link without one weighs.
  */
 export function layerWeights(layers: Layers, overrides: WeightOverrides = {}): Map<number, number> {
   const out = new Map<number, number>();
   for (let layer = 1; layer <= layers.maxLayer; layer++) out.set(layer, overrides.layers?.[layer] ?? layer);
-  return out;
+  // An override for a layer not (yet) discovered still is the operator's setting: it shows, so a
+  // write is visible before the switches connect (a cluster standby taking over, say).
+  for (const [k, w] of Object.entries(overrides.layers ?? {})) if (!out.has(Number(k))) out.set(Number(k), w);
+  return new Map([...out].sort((a, b) => a[0] - b[0]));
 }
 
 export function assignWeights(layers: Layers, overrides: WeightOverrides = {}): Map<string, number> {
