@@ -12,7 +12,7 @@ import { smallInstance } from '../src/core/test-instances.ts';
 
 const { values } = parseArgs({ options: { instances: { type: 'string', default: '200' } } });
 const total = Number(values.instances);
-const names: StrategyName[] = ['none', 'round-robin', 'load-aware', 'distributed', 'random', 'greedy'];
+const names: StrategyName[] = ['none', 'round-robin', 'load-aware', 'distributed', 'random', 'greedy', 'gain-order', 'lookahead'];
 const acc = new Map<StrategyName, { gap: number; atOptimum: number; migrations: number; reduction: number }>();
 let optimumReduction = 0;
 let proven = 0;

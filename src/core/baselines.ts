@@ -10,6 +10,8 @@ import { beginRound, createRailState, exceeds, moveUse, noteChoice, railsActive,
 import type { Rng } from './random.ts';
 import { randomInt } from './random.ts';
 import { cmp } from './topology.ts';
+import { runGainOrder } from './gain-order.ts';
+import type { Nearby } from './nearby.ts';
 
 /**
  * Every strategy the simulator compares, each returning the same run shape as `runPolicy`, so
@@ -34,9 +36,9 @@ import { cmp } from './topology.ts';
  * Rails (rails.ts) apply to every strategy that migrates; the stability rule needs a per-round
  * re-evaluation, so only the paper's policies and distributed honour it.
  */
-export type StrategyName = PolicyName | 'distributed' | 'none' | 'random' | 'greedy' | 'optimal';
+export type StrategyName = PolicyName | 'distributed' | 'none' | 'random' | 'greedy' | 'gain-order' | 'lookahead' | 'optimal';
 
-export const STRATEGY_NAMES: readonly StrategyName[] = ['none', 'round-robin', 'load-aware', 'distributed', 'random', 'greedy', 'optimal'];
+export const STRATEGY_NAMES: readonly StrategyName[] = ['none', 'round-robin', 'load-aware', 'distributed', 'random', 'greedy', 'gain-order', 'lookahead', 'optimal'];
 
 export type StrategyRun = PolicyRun<StrategyName>;
 
@@ -45,6 +47,10 @@ export interface StrategyInput extends Omit<RunInput, 'policy'> {
   readonly rng?: Rng;
   /** optimal: give up after this many search nodes (then the run is the best found, not proven) */
   readonly maxNodes?: number;
+  /** gain-order, lookahead: temporary extra VMs per hypervisor while a swap is carried out (default 0) */
+  readonly overcommit?: number;
+  /** gain-order, lookahead: each hypervisor's rack mates (nearby.ts; computed from the path costs when absent and small) */
+  readonly nearby?: Nearby;
 }
 
 export function runStrategy(name: StrategyName, input: StrategyInput): StrategyRun {
@@ -60,6 +66,11 @@ export function runStrategy(name: StrategyName, input: StrategyInput): StrategyR
       return runRandom(input);
     case 'greedy':
       return runGreedy(input);
+    // gain-order.ts: moves and swaps by largest gain; lookahead adds ejections
+    case 'gain-order':
+      return runGainOrder(input, { overcommit: input.overcommit });
+    case 'lookahead':
+      return runGainOrder(input, { lookahead: true, overcommit: input.overcommit }, 'lookahead');
     case 'optimal':
       return runOptimal(input).run;
   }

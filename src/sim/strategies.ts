@@ -22,6 +22,9 @@ export const STRATEGY_ALIASES: Readonly<Record<string, StrategyName>> = {
   dist: 'distributed',
   random: 'random',
   greedy: 'greedy',
+  'gain-order': 'gain-order',
+  gain: 'gain-order',
+  lookahead: 'lookahead',
   optimal: 'optimal',
   opt: 'optimal',
 };
