@@ -54,7 +54,7 @@ interface Action {
   readonly moves: readonly Move[];
 }
 
-const gainOf = (a: Action): number => a.saving - a.cm;
+const gainOf = (a: Action): number => (process.env.GPM ? (a.saving - a.cm) / a.moves.length : a.saving - a.cm);
 
 export function runGainOrder(input: StrategyInput, o: GainOrderOptions = {}, policy: 'gain-order' | 'lookahead' = 'gain-order'): StrategyRun {
   const { traffic, oracle, capacity, rank } = input;
@@ -212,13 +212,22 @@ export function runGainOrder(input: StrategyInput, o: GainOrderOptions = {}, pol
     }
     for (const n of near) if (!seen.has(n) && fitsRes(u, n)) consider({ kind: 'move', u, y: n, saving: savingTo(n), cm: cm(u, x, n), moves: [[u, x, n]] }, cu);
     if (lookahead) {
-      // u and a peer v, both away from each other, go together to a hypervisor with two free
-      // slots next to one of them: neither move may pay alone
+      // u and a peer v go together to a hypervisor with two free slots next to where their other
+      // peers are (or one of them): neither move may pay alone, and a collocated pair moves as one
       for (const [v, l] of traffic.peers.get(u) ?? []) {
         const y = placement.get(v);
-        if (y === undefined || y === x || !(l > 0)) continue;
+        if (y === undefined || !(l > 0)) continue;
+        const zs = new Set<string>();
+        const add = (h: string): void => {
+          if (room(h, -1)) zs.add(h);
+          for (const n of roomNear(h, 2, 2)) zs.add(n);
+        };
+        add(x);
+        add(y);
+        for (const q of traffic.peers.get(u)?.keys() ?? []) if (q !== v) add(placement.get(q) ?? x);
+        for (const q of traffic.peers.get(v)?.keys() ?? []) if (q !== u) add(placement.get(q) ?? y);
         const cv = cost(v);
-        for (const z of [...roomNear(x, 2, 2), ...roomNear(y, 2, 2)]) {
+        for (const z of zs) {
           if (z === x || z === y || !fitsRes(u, z) || !fitsRes(v, z)) continue;
           const saving = pairSaving(u, x, z, savingTo(z), v, y, z, cv - cost(v, z));
           consider({ kind: 'together', u, y: z, w: v, z, saving, cm: cm(u, x, z) + cm(v, y, z), moves: [[u, x, z], [v, y, z]] }, cu + cv);

@@ -4,6 +4,7 @@ import { preCopyMigrationCost, type MigrationCostFn } from '../core/migration-co
 import type { DecisionMode } from '../core/decision.ts';
 import type { RailConfig, ResourceSpec } from '../core/rails.ts';
 import { seededRng } from '../core/random.ts';
+import { rackMates } from '../core/nearby.ts';
 import { DEFAULT_MIGRATION_MODEL, type MigrationModel, type StrategyContext, type StrategyRunner } from './scale.ts';
 
 /**
@@ -108,6 +109,8 @@ export function strategyRunner(name: StrategyName, o: StrategyOptions): Strategy
       }
       return runStrategy(name, { ...base, ...(o.maxNodes === undefined ? {} : { maxNodes: o.maxNodes }) });
     }
+    // the gain-ordered planners look for room next to a full peer hypervisor among its rack mates
+    if (name === 'gain-order' || name === 'lookahead') return runStrategy(name, { ...base, nearby: rackMates(ctx.topology) });
     return runStrategy(name, base);
   };
 }

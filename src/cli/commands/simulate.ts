@@ -81,6 +81,7 @@ export function registerSimulate(program: Command): void {
     .option('-o, --out <dir>', 'output directory')
     .option('--no-png', 'write SVG figures only')
     .option('--json', 'print the results as JSON instead of tables')
+    .option('--reference <none|metis>', 'scale mode: a METIS hierarchical-partitioning reference placement and each strategy\'s gap to the best known one', 'none')
     .action(async (opts: SimulateCliOptions) => {
       if (opts.topology !== undefined) {
         requireNoScenario(opts.scenario);
@@ -118,6 +119,7 @@ export function registerSimulate(program: Command): void {
           png: opts.png,
           json: opts.json === true,
           progress: opts.progress === true || process.stderr.isTTY,
+          reference: parseReference(opts.reference),
         });
         return;
       }
@@ -141,7 +143,13 @@ export function registerSimulate(program: Command): void {
     });
 }
 
+function parseReference(v: string | undefined): 'none' | 'metis' {
+  if (v === undefined || v === 'none' || v === 'metis') return v ?? 'none';
+  throw new ScoreError('CLI_USAGE', `--reference: expected none or metis, got "${v}"`);
+}
+
 interface SimulateCliOptions {
+  reference?: string;
   scenario?: string;
   topology?: string;
   policy: string;
