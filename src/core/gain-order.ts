@@ -54,7 +54,10 @@ interface Action {
   readonly moves: readonly Move[];
 }
 
-const gainOf = (a: Action): number => (process.env.GPM ? (a.saving - a.cm) / a.moves.length : a.saving - a.cm);
+const gainOf = (a: Action): number => a.saving - a.cm;
+
+/** look-ahead pair moves are tried with this many of a VM's heaviest peers */
+const TOGETHER_PEERS = 3;
 
 export function runGainOrder(input: StrategyInput, o: GainOrderOptions = {}, policy: 'gain-order' | 'lookahead' = 'gain-order'): StrategyRun {
   const { traffic, oracle, capacity, rank } = input;
@@ -214,18 +217,21 @@ export function runGainOrder(input: StrategyInput, o: GainOrderOptions = {}, pol
     if (lookahead) {
       // u and a peer v go together to a hypervisor with two free slots next to where their other
       // peers are (or one of them): neither move may pay alone, and a collocated pair moves as one
-      for (const [v, l] of traffic.peers.get(u) ?? []) {
+      // (candidates: two free slots at or next to u's hypervisor, its peers' or v's; v among u's
+      // TOGETHER_PEERS heaviest peers, which bounds the work per VM)
+      const zu = new Set<string>();
+      const add = (zs: Set<string>, h: string): void => {
+        if (room(h, -1)) zs.add(h);
+        for (const n of roomNear(h, 2, 1)) zs.add(n);
+      };
+      add(zu, x);
+      for (const q of traffic.peers.get(u)?.keys() ?? []) add(zu, placement.get(q) ?? x);
+      const heaviest = [...(traffic.peers.get(u) ?? [])].filter(([, l]) => l > 0).sort((a, b) => b[1] - a[1] || (rank.get(a[0]) ?? 0) - (rank.get(b[0]) ?? 0)).slice(0, TOGETHER_PEERS);
+      for (const [v] of heaviest) {
         const y = placement.get(v);
-        if (y === undefined || !(l > 0)) continue;
-        const zs = new Set<string>();
-        const add = (h: string): void => {
-          if (room(h, -1)) zs.add(h);
-          for (const n of roomNear(h, 2, 2)) zs.add(n);
-        };
-        add(x);
-        add(y);
-        for (const q of traffic.peers.get(u)?.keys() ?? []) if (q !== v) add(placement.get(q) ?? x);
-        for (const q of traffic.peers.get(v)?.keys() ?? []) if (q !== u) add(placement.get(q) ?? y);
+        if (y === undefined) continue;
+        const zs = new Set(zu);
+        add(zs, y);
         const cv = cost(v);
         for (const z of zs) {
           if (z === x || z === y || !fitsRes(u, z) || !fitsRes(v, z)) continue;
@@ -339,15 +345,16 @@ export function runGainOrder(input: StrategyInput, o: GainOrderOptions = {}, pol
       apply(act);
       applied += 1;
       const again = new Set<string>();
-      const touched = new Set<string>();
+      const freed = new Map<string, number>();
       for (const [vm, from, to] of act.moves) {
         again.add(vm);
-        touched.add(from);
-        touched.add(to);
+        freed.set(from, (freed.get(from) ?? 0) + 1);
+        freed.set(to, (freed.get(to) ?? 0) - 1);
         for (const p of traffic.peers.get(vm)?.keys() ?? []) again.add(p);
       }
-      // room changed on these hypervisors: whoever wanted them (peers of their VMs) is re-priced
-      for (const h of touched) for (const x of members.get(h) ?? []) for (const p of traffic.peers.get(x)?.keys() ?? []) again.add(p);
+      // a hypervisor that has more room now may be what a peer of its VMs was waiting for; one with
+      // less room only makes other entries stale-high, and those are re-checked at the top
+      for (const [h, n] of freed) if (n > 0) for (const x of members.get(h) ?? []) for (const p of traffic.peers.get(x)?.keys() ?? []) again.add(p);
       for (const u of again) if (placement.has(u)) refresh(u);
     }
     if (stop) break;
