@@ -102,6 +102,18 @@ export function runGainOrder(input: StrategyInput, o: GainOrderOptions = {}, pol
     if (cap.memoryBytes !== undefined && (res.use.memoryBytes.get(h) ?? 0) - (dOut?.memoryBytes ?? 0) + (dIn?.memoryBytes ?? 0) > cap.memoryBytes) return false;
     return true;
   };
+  /** CPU/memory of `h` with both `a` and `b` added */
+  const fitsBoth = (h: string, a: string, b: string): boolean => {
+    if (res === undefined) return true;
+    const cap = res.spec.hosts.get(h);
+    if (cap === undefined) return true;
+    const da = res.spec.demand.get(a);
+    const db = res.spec.demand.get(b);
+    if (cap.slots !== undefined && (res.use.slots.get(h) ?? 0) + 2 > cap.slots) return false;
+    if (cap.cpu !== undefined && (res.use.cpu.get(h) ?? 0) + (da?.cpu ?? 0) + (db?.cpu ?? 0) > cap.cpu + 1e-9) return false;
+    if (cap.memoryBytes !== undefined && (res.use.memoryBytes.get(h) ?? 0) + (da?.memoryBytes ?? 0) + (db?.memoryBytes ?? 0) > cap.memoryBytes) return false;
+    return true;
+  };
   const railsOk = (moves: readonly Move[]): boolean => {
     if (rails === null) return true;
     if (moves.length === 1) return railsAllow(rails, moves[0]![0], moves[0]![1], moves[0]![2], round).ok;
@@ -234,7 +246,7 @@ export function runGainOrder(input: StrategyInput, o: GainOrderOptions = {}, pol
         add(zs, y);
         const cv = cost(v);
         for (const z of zs) {
-          if (z === x || z === y || !fitsRes(u, z) || !fitsRes(v, z)) continue;
+          if (z === x || z === y || !fitsBoth(z, u, v)) continue;
           const saving = pairSaving(u, x, z, savingTo(z), v, y, z, cv - cost(v, z));
           consider({ kind: 'together', u, y: z, w: v, z, saving, cm: cm(u, x, z) + cm(v, y, z), moves: [[u, x, z], [v, y, z]] }, cu + cv);
         }
