@@ -2,7 +2,7 @@
  * Each strategy's gap to the exact optimum on random small instances (6-12 VMs, 2 slots per
  * hypervisor, an 8-hypervisor three-tier or a 12-hypervisor leaf-spine, c_m = 0). The gap is
  * (final cost − optimum) / initial cost, so 0 is optimal and the optimum's own reduction is the
- * ceiling. Random gets Load-Aware's migration count as its budget. gain-order and lookahead carry
+ * ceiling. Random gets Load-Aware's migration count as its budget. gain-swap and lookahead carry
  * a swap out through a free slot elsewhere (3 migrations); lookahead-overcommit-1 is lookahead
  * allowed one temporary extra VM per hypervisor (2 migrations per swap). Prints one JSON object.
  *   node --import tsx bench/optimality-gap.bench.ts [--instances N]
@@ -14,7 +14,7 @@ import { smallInstance } from '../src/core/test-instances.ts';
 
 const { values } = parseArgs({ options: { instances: { type: 'string', default: '200' } } });
 const total = Number(values.instances);
-const names: StrategyName[] = ['none', 'round-robin', 'load-aware', 'distributed', 'random', 'greedy', 'gain-order', 'lookahead'];
+const names: StrategyName[] = ['none', 'round-robin', 'load-aware', 'distributed', 'random', 'greedy', 'gain-order', 'gain-swap', 'lookahead'];
 const acc = new Map<string, { gap: number; atOptimum: number; migrations: number; reduction: number }>();
 let optimumReduction = 0;
 let proven = 0;

@@ -61,7 +61,7 @@ test('decideWithSwap: a full candidate is paired with one of its VMs when the pa
   assert.equal(high.swap, undefined);
 });
 
-test('gain-order: a swap goes through a free slot elsewhere (3 migrations), or with overcommit 1 in 2 migrations, never beyond capacity + overcommit', () => {
+test('gain-swap: a swap goes through a free slot elsewhere (3 migrations), or with overcommit 1 in 2 migrations, never beyond capacity + overcommit', () => {
   const inst = fullPair();
   const check = (overcommit: number, migrations: number): void => {
     const run = runGainOrder({ ...inst, maxMigrations: migrations }, { overcommit });
@@ -108,9 +108,9 @@ test('property: a pair taken by the rule (Eq. 3 for a pair) never raises the tot
   );
 });
 
-test('property: gain-order and lookahead never exceed slots, CPU or memory after any migration, and every action lowers C_A', () => {
+test('property: gain-swap and lookahead never exceed slots, CPU or memory after any migration, and every action lowers C_A', () => {
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: 2 ** 31 }), fc.constantFrom('gain-order' as const, 'lookahead' as const), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 50 }), (seed, name, slots, cm) => {
+    fc.property(fc.integer({ min: 0, max: 2 ** 31 }), fc.constantFrom('gain-swap' as const, 'lookahead' as const), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 50 }), (seed, name, slots, cm) => {
       const inst = smallInstance(seed, { vms: 20, slots, topology: seed % 2, withResources: true });
       const run = runStrategy(name, { ...inst, migrationCost: cm });
       const p = new Map(inst.placement);

@@ -59,7 +59,7 @@ const gainOf = (a: Action): number => a.saving - a.cm;
 /** look-ahead pair moves are tried with this many of a VM's heaviest peers */
 const TOGETHER_PEERS = 3;
 
-export function runGainOrder(input: StrategyInput, o: GainOrderOptions = {}, policy: 'gain-order' | 'lookahead' = 'gain-order'): StrategyRun {
+export function runGainOrder(input: StrategyInput, o: GainOrderOptions = {}, policy: 'gain-swap' | 'lookahead' = 'gain-swap'): StrategyRun {
   const { traffic, oracle, capacity, rank } = input;
   const swaps = o.swaps ?? true;
   const lookahead = o.lookahead ?? false;

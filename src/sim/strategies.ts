@@ -25,6 +25,8 @@ export const STRATEGY_ALIASES: Readonly<Record<string, StrategyName>> = {
   greedy: 'greedy',
   'gain-order': 'gain-order',
   gain: 'gain-order',
+  'gain-swap': 'gain-swap',
+  swap: 'gain-swap',
   lookahead: 'lookahead',
   optimal: 'optimal',
   opt: 'optimal',
@@ -110,7 +112,7 @@ export function strategyRunner(name: StrategyName, o: StrategyOptions): Strategy
       return runStrategy(name, { ...base, ...(o.maxNodes === undefined ? {} : { maxNodes: o.maxNodes }) });
     }
     // the gain-ordered planners look for room next to a full peer hypervisor among its rack mates
-    if (name === 'gain-order' || name === 'lookahead') return runStrategy(name, { ...base, nearby: rackMates(ctx.topology) });
+    if (name === 'gain-swap' || name === 'lookahead') return runStrategy(name, { ...base, nearby: rackMates(ctx.topology) });
     return runStrategy(name, base);
   };
 }
