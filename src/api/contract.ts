@@ -163,7 +163,7 @@ export const RailCodeDto = Type.Union([Type.Literal('cooldown'), Type.Literal('n
 
 export const OrchestrationStartBody = Type.Object(
   {
-    policy: Type.Union([Type.Literal('round-robin'), Type.Literal('load-aware'), Type.Literal('rr'), Type.Literal('la')]),
+    policy: Type.Union([Type.Literal('round-robin'), Type.Literal('load-aware'), Type.Literal('rr'), Type.Literal('la'), Type.Literal('gain-order'), Type.Literal('gain')]),
     mode: Type.Optional(Type.Union([Type.Literal('first'), Type.Literal('best')])),
     plan: Type.Optional(Type.Boolean({ description: 'dry run: decide, migrate nothing' })),
     maxRounds: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),

@@ -11,7 +11,7 @@ import type { RailCheck, RailCode, RailConfig, RailState } from '../core/rails.t
 import { beginRound, createRailState, railsActive, recordMigration, targetRailsAllow, vmRailsAllow } from '../core/rails.ts';
 
 /**
- * Migration orchestration (section III.B.8): Round-Robin and Load-Aware, driven by the core's
+ * Migration orchestration (section III.B.8): Round-Robin, Load-Aware and gain-ordered, driven by the core's
  * round generators, asking each VM's hypervisor agent to run Algorithm 1 and migrate. One
  * migration at a time. Every decision is written to the audit log with the inputs it used (rates,
  * weights, the policy's key) and the candidates it rejected. In plan mode each agent decides
@@ -26,6 +26,8 @@ export interface Snapshot {
   readonly rank: ReadonlyMap<string, number>;
   readonly rates: readonly { src: string; dst: string; bytesPerSecond: number }[];
   readonly weights: Readonly<Record<string, number>>;
+  /** VMs each hypervisor may host (the gain-ordered policy needs it) */
+  readonly capacity?: ReadonlyMap<string, number>;
 }
 
 export interface OrchestratorDeps {
@@ -196,7 +198,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       if (rails !== null) beginRound(rails, round);
       const snap = deps.snapshot();
       const placement = new Map(snap.placement);
-      const gen = startRound(o.policy, { vms: snap.vms, traffic: snap.traffic, oracle: snap.oracle, rank: snap.rank }, placement);
+      const gen = startRound(o.policy, { vms: snap.vms, traffic: snap.traffic, oracle: snap.oracle, rank: snap.rank, ...(snap.capacity === undefined ? {} : { capacity: snap.capacity }), ...(o.migrationCost === undefined ? {} : { migrationCost: o.migrationCost }) }, placement);
       let next = gen.next({ movedTo: null });
       let moved = 0;
       let held = 0;

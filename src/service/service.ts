@@ -106,6 +106,7 @@ export function createService(o: ServiceOptions): Service {
       rank: new Map(vms.map((v, i) => [v, i])),
       rates: raw.map((f) => ({ src: f.src, dst: f.dst, bytesPerSecond: f.rate })),
       weights: Object.fromEntries(c().view.weights),
+      capacity: new Map([...c().view.hypervisors].map((d) => { const name = hvName(d); return [name, o.capacities?.get(name) ?? o.defaultCapacity ?? 5]; })),
     };
   };
 
@@ -261,7 +262,7 @@ export function createService(o: ServiceOptions): Service {
     migrations: () => orchestrator.records.map((r) => ({ ...r })),
     orchestration: () => orchestrator.status(),
     startOrchestration(body) {
-      const policy: PolicyName = body.policy === 'rr' || body.policy === 'round-robin' ? 'round-robin' : 'load-aware';
+      const policy: PolicyName = body.policy === 'rr' || body.policy === 'round-robin' ? 'round-robin' : body.policy === 'gain-order' || body.policy === 'gain' ? 'gain-order' : 'load-aware';
       return orchestrator.start({ policy, ...(body.mode ? { mode: body.mode } : {}), ...(body.plan !== undefined ? { plan: body.plan } : {}), ...(body.maxRounds ? { maxRounds: body.maxRounds } : {}), ...(body.migrationCost !== undefined ? { migrationCost: body.migrationCost } : {}), ...(body.rails !== undefined ? { rails: body.rails } : {}) });
     },
     stopOrchestration: () => orchestrator.stop(),
