@@ -24,18 +24,21 @@ test('score demo prints the step tables and costs and writes JSON, CSV, SVG and 
   assert.match(r.stdout, /== round-robin: 6 migration\(s\) in \d round\(s\), cost 25000 -> 0/);
   assert.match(r.stdout, /== load-aware: 6 migration\(s\) in \d round\(s\), cost 25000 -> 0/);
   assert.match(r.stdout, /Load-Aware's cost is never above Round-Robin's/);
+  // the gain-ordered policy takes the largest saving first (issue 14)
+  assert.match(r.stdout, /Gain-ordered \(largest saving first\): cost 0 after 6 migrations, along 50,38,26,14,8,2,0 /);
+  assert.match(r.stdout, /Cross-check: the live system's migrations match/);
   for (const f of ['runs.json', 'timeline.csv', 'steps.csv', 'fig3-utilisation.svg', 'fig3-utilisation.png', 'fig4-cost.svg', 'fig4-cost.png']) {
     assert.ok(existsSync(join(dir, 'out', f)), f);
   }
   const runs = JSON.parse(readFileSync(join(dir, 'out', 'runs.json'), 'utf8')) as { runs: { policy: string; finalCost: number; migrations: number }[] };
-  assert.deepEqual(runs.runs.map((x) => [x.policy, x.finalCost, x.migrations]), [['round-robin', 0, 6], ['load-aware', 0, 6]]);
+  assert.deepEqual(runs.runs.map((x) => [x.policy, x.finalCost, x.migrations]), [['round-robin', 0, 6], ['load-aware', 0, 6], ['gain-order', 0, 6]]);
   const svg = readFileSync(join(dir, 'out', 'fig4-cost.svg'), 'utf8');
   assert.match(svg, /^<svg/);
   assert.match(svg, /Round-Robin/);
   const png = readFileSync(join(dir, 'out', 'fig4-cost.png'));
   assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
   const csv = readFileSync(join(dir, 'out', 'timeline.csv'), 'utf8').trim().split('\n');
-  assert.equal(csv.length, 1 + 7 + 7);
+  assert.equal(csv.length, 1 + 7 + 7 + 7);
   assert.match(csv[0]!, /^policy,step,time_s,total_cost,layer1_mean_utilisation/);
 });
 

@@ -9,13 +9,13 @@ import { costTable, reasonTable, stepTable, utilisationTable } from '../../repor
 import { writeRunOutputs } from '../output.ts';
 import { requireNoScenario, runScaleCli } from './simulate-scale.ts';
 
-const POLICIES: Record<string, PolicyName> = { rr: 'round-robin', 'round-robin': 'round-robin', la: 'load-aware', 'load-aware': 'load-aware' };
+const POLICIES: Record<string, PolicyName> = { rr: 'round-robin', 'round-robin': 'round-robin', la: 'load-aware', 'load-aware': 'load-aware', gain: 'gain-order', 'gain-order': 'gain-order' };
 
 export function parsePolicies(value: string): PolicyName[] {
   const names = value === 'both' ? ['rr', 'la'] : value.split(',');
   return names.map((n) => {
     const p = POLICIES[n.trim()];
-    if (p === undefined) throw new ScoreError('CLI_USAGE', `--policy: expected rr, la, both (or round-robin, load-aware), got "${n}"`);
+    if (p === undefined) throw new ScoreError('CLI_USAGE', `--policy: expected rr, la, gain, both (or round-robin, load-aware, gain-order; a comma list), got "${n}"`);
     return p;
   });
 }
