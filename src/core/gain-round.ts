@@ -69,7 +69,7 @@ export class GainOrder {
       const k = this.key(u);
       if (k <= 0) continue;
       if (k < heap.topCost - 1e-9 * Math.max(1, heap.topCost)) {
-        heap.push(k, this.s.rank[u]!, u, ++version[u]!);
+        heap.push(k, this.s.rank[u]!, u, ++version[u]);
         continue;
       }
       asked[u] = 1;
