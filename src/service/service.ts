@@ -263,7 +263,7 @@ export function createService(o: ServiceOptions): Service {
     orchestration: () => orchestrator.status(),
     startOrchestration(body) {
       const policy: PolicyName = body.policy === 'rr' || body.policy === 'round-robin' ? 'round-robin' : body.policy === 'gain-order' || body.policy === 'gain' ? 'gain-order' : 'load-aware';
-      return orchestrator.start({ policy, ...(body.mode ? { mode: body.mode } : {}), ...(body.plan !== undefined ? { plan: body.plan } : {}), ...(body.maxRounds ? { maxRounds: body.maxRounds } : {}), ...(body.migrationCost !== undefined ? { migrationCost: body.migrationCost } : {}), ...(body.rails !== undefined ? { rails: body.rails } : {}) });
+      return orchestrator.start({ policy, ...(body.mode ? { mode: body.mode } : {}), ...(body.plan !== undefined ? { plan: body.plan } : {}), ...(body.maxRounds ? { maxRounds: body.maxRounds } : {}), ...(body.migrationCost !== undefined ? { migrationCost: body.migrationCost } : {}), ...(body.rails !== undefined ? { rails: body.rails } : {}), ...(body.swaps !== undefined ? { swaps: body.swaps } : {}), ...(body.overcommit !== undefined ? { overcommit: body.overcommit } : {}) });
     },
     stopOrchestration: () => orchestrator.stop(),
     reviewPlan: (id, verdict) => orchestrator.review(id, verdict),
