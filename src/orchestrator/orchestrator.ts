@@ -199,8 +199,8 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
   /** what carrying out an exchange needs from this orchestrator (exchange.ts) */
   function exchangeDeps(a: Ask): ExchangeDeps {
     return {
-      decide: deps.decide,
-      hypervisorOf: deps.hypervisorOf,
+      decide: (hv, body) => deps.decide(hv, body),
+      hypervisorOf: (vm) => deps.hypervisorOf(vm),
       open: (vm, from, snap, placement) => openRecord({ ...a, vm }, snap, placement, from, 'started'),
       finish: (r) => {
         r.finishedAt = deps.clock.now();
