@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findTool, systemTestsRequired } from '../emulation/system-gate.ts';
 
 const bin = fileURLToPath(new URL('../../bin/score.js', import.meta.url));
 
@@ -93,12 +94,20 @@ test('score simulate --topology runs the scale simulator: a summary per strategy
   const again = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '32', '--slots', '4', '--seed', '5', '--strategies', 'none,rr,la', '--no-png', '--out', 'out2'], dir);
   assert.equal(again.code, 0, again.stderr);
   assert.equal(readFileSync(join(dir, 'out2', 'scale.json'), 'utf8'), readFileSync(join(dir, 'out', 'scale.json'), 'utf8'));
+  if (findTool('gpmetis') !== undefined || systemTestsRequired()) {
+    // the METIS reference and each strategy's gap to the best known placement (issue 14)
+    const ref = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '32', '--slots', '4', '--seed', '5', '--strategies', 'la,gain-order,lookahead', '--reference', 'metis', '--no-png', '--out', 'out3'], dir);
+    assert.equal(ref.code, 0, ref.stderr);
+    assert.match(ref.stdout, /Reference metis-hierarchical: C_A \S+ \(\d+\.\d% reduction\); best known \S+ \((load-aware|gain-order|lookahead|metis-hierarchical)\)/);
+    assert.match(ref.stdout, /Gap to the best known placement \(\(final − best\) \/ initial\): load-aware \d+\.\d%, gain-order \d+\.\d%, lookahead \d+\.\d%/);
+  }
   for (const bad of [
     ['--topology', 'fat-tree:5'],
     ['--topology', 'fat-tree:4', '--strategies', 'magic'],
     ['--topology', 'fat-tree:4', '--vms', '-3'],
     ['--topology', 'fat-tree:4', '--scenario', 'paper'],
     ['--topology', 'fat-tree:4', '--vms', '1000', '--slots', '2'],
+    ['--topology', 'fat-tree:4', '--reference', 'oracle'],
   ]) {
     const e = await score(['simulate', ...bad, '--out', 'bad'], dir);
     assert.equal(e.code, 2, `${bad.join(' ')}: ${e.stderr}`);
