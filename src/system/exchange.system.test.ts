@@ -38,17 +38,3 @@ test('exchanges on Open vSwitch: blocked single moves, pairs carried out one mig
   // every migrating VM with peers is reached again after its blackout
   for (const l of r.losses.filter((x) => x.sent > 0)) assert.ok(l.received > 0, `${l.vm} -> ${l.to}: peers reach it again`);
 });
-
-test('the gain-ordered policy on Open vSwitch (paper scenario): cost 0 in 6 migrations, the two largest savings first as in the model', { skip, timeout: 300_000 }, async () => {
-  const { model, file } = loadScenarioFile('paper');
-  const r = await runEmulatedExperiment({ model, file, policy: 'gain-order' });
-  const m = simulate(model, { policy: 'gain-order', file });
-  assert.equal(r.record.migrations, 6);
-  assert.ok(Math.abs(r.record.finalCost) < 1e-6, `final cost ${r.record.finalCost}`);
-  // measured rates differ by a few percent between flows, so only the clearly largest savings
-  // (12 flow units each, model: 50 -> 38 -> 26) are pinned, in either order (they tie in the
-  // model); the rest may swap places with near-equals
-  const key = (s: { vm: string; to: string }): string => `${s.vm}->${s.to}`;
-  assert.deepEqual(new Set(r.record.steps.slice(0, 2).map(key)), new Set(m.steps.slice(0, 2).map(key)));
-  assert.deepEqual(new Set(r.record.steps.map((s) => s.vm)), new Set(m.steps.map((s) => s.vm)));
-});
