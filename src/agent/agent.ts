@@ -1,6 +1,7 @@
 import type { RailCheck, RailCode } from '../core/rails.ts';
 import { trafficMatrix, vmCost } from '../core/cost.ts';
-import { decide, type DecisionMode } from '../core/decision.ts';
+import { decide, fmt, type Decision, type DecisionMode } from '../core/decision.ts';
+import { decideWithSwap } from '../core/swap.ts';
 import type { PathOracle } from '../core/paths.ts';
 import type { AgentDecide, AgentDecideResult } from '../api/contract.ts';
 import { ScoreError, isScoreError } from '../errors/errors.ts';
@@ -67,8 +68,58 @@ export function createAgent(o: AgentOptions): Agent {
       rank: new Map(byMac.map((x, i) => [x.vm, i])),
       capacity: new Map(hvs.map((h) => [h.name, h.capacity])),
       load: new Map(hvs.map((h) => [h.name, h.vms.length])),
+      members: new Map(hvs.map((h) => [h.name, h.vms])),
+      flows,
     };
   }
+
+  /**
+   * Algorithm 1 with exchanges (core/swap.ts): the partners' traffic comes from the API like u's,
+   * one request per VM on a full candidate.
+   */
+  async function decideSwap(body: AgentDecide, x: Awaited<ReturnType<typeof inputs>>, d: Decision): Promise<Decision> {
+    const full = d.candidates.filter((c) => c.verdict === 'full' && c.limit === undefined).map((c) => c.hypervisor);
+    if (full.length === 0) return d;
+    const placement = new Map(x.placement);
+    const flows = [...x.flows];
+    const rank = new Map(x.rank);
+    for (const h of full) {
+      for (const w of x.members.get(h) ?? []) {
+        if (w === body.vm) continue;
+        const t = await o.api.vmTraffic(w);
+        placement.set(w, t.hypervisor);
+        if (!rank.has(w)) rank.set(w, rank.size);
+        for (const p of t.peers) {
+          if (!placement.has(p.vm)) placement.set(p.vm, p.hypervisor);
+          if (!rank.has(p.vm)) rank.set(p.vm, rank.size);
+          // u's own flows are already in; the matrix adds both directions of each flow once
+          if (p.lambda > 0 && p.vm !== body.vm) flows.push({ src: w, dst: p.vm, rate: p.lambda });
+        }
+      }
+    }
+    const seen = new Set<string>();
+    const unique = flows.filter((f) => {
+      const k = f.src < f.dst ? `${f.src} ${f.dst}` : `${f.dst} ${f.src}`;
+      if (seen.has(k)) return false;
+      seen.add(k);
+      return true;
+    });
+    return decideWithSwap({
+      vm: body.vm,
+      placement,
+      traffic: trafficMatrix(unique),
+      oracle: x.oracle,
+      capacity: x.capacity,
+      load: x.load,
+      rank,
+      members: x.members,
+      migrationCost: body.migrationCost ?? o.migrationCost ?? 0,
+      mode: body.mode ?? o.mode ?? 'first',
+      ...(body.blocked !== undefined && body.blocked.length > 0 ? { rail: blockedRail(body.blocked) } : {}),
+    });
+  }
+
+  const leg = (body: AgentDecide, x: Awaited<ReturnType<typeof inputs>>): Promise<AgentDecideResult> => legOf(o, body, x, () => (calls += 1));
 
   return {
     hypervisor: o.hypervisor,
@@ -82,7 +133,8 @@ export function createAgent(o: AgentOptions): Agent {
       busy.add(body.vm);
       try {
         const x = await inputs(body.vm);
-        const d = decide({
+        if (body.target !== undefined) return await leg(body, x);
+        let d: Decision = decide({
           vm: body.vm,
           placement: x.placement,
           traffic: x.matrix,
@@ -94,8 +146,10 @@ export function createAgent(o: AgentOptions): Agent {
           mode: body.mode ?? o.mode ?? 'first',
           ...(body.blocked !== undefined && body.blocked.length > 0 ? { rail: blockedRail(body.blocked) } : {}),
         });
+        if (d.to === null && body.swaps === true) d = await decideSwap(body, x, d);
         const decision = { ...d, candidates: [...d.candidates] };
-        if (!body.migrate || d.to === null) return { decision, migrated: false, error: null };
+        // an exchange is two VMs on two hypervisors: the orchestrator carries it out leg by leg
+        if (!body.migrate || d.to === null || 'swap' in d) return { decision, migrated: false, error: null };
         calls += 1;
         let port: number | undefined;
         let connectivity: Connectivity | undefined;
@@ -112,6 +166,38 @@ export function createAgent(o: AgentOptions): Agent {
       }
     },
   };
+}
+
+/** One leg of an exchange: the orchestrator chose the target; the agent checks it has room and migrates. */
+async function legOf(o: AgentOptions, body: AgentDecide, x: { traffic: { hypervisor: string }; placement: Map<string, string>; matrix: ReturnType<typeof trafficMatrix>; oracle: PathOracle; capacity: Map<string, number>; load: Map<string, number> }, count: () => void): Promise<AgentDecideResult> {
+  const to = body.target!;
+  const from = x.traffic.hypervisor;
+  if (!x.capacity.has(to)) throw new ScoreError('UNKNOWN_HYPERVISOR', `no hypervisor "${to}"`, { hypervisor: to });
+  const before = vmCost(body.vm, x.placement, x.matrix, x.oracle);
+  const after = vmCost(body.vm, x.placement, x.matrix, x.oracle, to);
+  const decision = {
+    vm: body.vm,
+    from,
+    to,
+    costBefore: before,
+    costAfter: after,
+    migrationCost: body.migrationCost ?? o.migrationCost ?? 0,
+    mode: body.mode ?? o.mode ?? 'first',
+    candidates: [],
+    reason: `one leg of an exchange the orchestrator carries out (${body.migrationId}): ${body.vm} ${from} -> ${to}, C_A(${body.vm}) ${fmt(before)} -> ${fmt(after)}`,
+  };
+  if (!body.migrate) return { decision, migrated: false, error: null };
+  count();
+  let port: number | undefined;
+  let connectivity: Connectivity | undefined;
+  try {
+    ({ port, connectivity } = await o.driver.migrate(body.vm, from, to));
+  } catch (e) {
+    const err = isScoreError(e) ? e : new ScoreError('MIGRATION_FAILED', e instanceof Error ? e.message : String(e));
+    return { decision, migrated: false, error: { code: 'MIGRATION_FAILED', message: err.message } };
+  }
+  await o.api.migrationDone(body.vm, to, body.migrationId, port);
+  return { decision, migrated: true, error: null, ...(connectivity ? { connectivity } : {}) };
 }
 
 /** The controller's rail verdicts for this VM's targets, as the veto Algorithm 1 takes. */

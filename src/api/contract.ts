@@ -104,6 +104,20 @@ export const DecisionDto = Type.Object({
   mode: Type.String(),
   candidates: Type.Array(CandidateDto),
   reason: Type.String(),
+  swap: Type.Optional(
+    Type.Object(
+      {
+        vm: Type.String(),
+        from: Type.String(),
+        to: Type.String(),
+        costBefore: Type.Number(),
+        costAfter: Type.Number(),
+        migrationCost: Type.Number(),
+        saving: Type.Number({ description: 'drop of the total C_A for the pair (Eq. 3 for a pair: above both moves\' c_m)' }),
+      },
+      { description: 'an exchange: the partner VM moves from the full target back to this VM\'s hypervisor; the orchestrator carries the pair out' },
+    ),
+  ),
 });
 
 export const ConnectivityDto = Type.Object({
@@ -186,13 +200,15 @@ export const ContinuousBody = Type.Object(
 
 export const OrchestrationStartBody = Type.Object(
   {
-    policy: Type.Union([Type.Literal('round-robin'), Type.Literal('load-aware'), Type.Literal('rr'), Type.Literal('la')]),
+    policy: Type.Union([Type.Literal('round-robin'), Type.Literal('load-aware'), Type.Literal('rr'), Type.Literal('la'), Type.Literal('gain-order'), Type.Literal('gain')]),
     mode: Type.Optional(Type.Union([Type.Literal('first'), Type.Literal('best')])),
     plan: Type.Optional(Type.Boolean({ description: 'dry run: decide, migrate nothing' })),
     maxRounds: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     migrationCost: Type.Optional(Type.Number({ minimum: 0 })),
     rails: Type.Optional(RailsBody),
     continuous: Type.Optional(ContinuousBody),
+    swaps: Type.Optional(Type.Boolean({ description: 'let agents propose exchanges with a VM on a full hypervisor; carried out as single migrations, a VM always at exactly one place' })),
+    overcommit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1, description: 'temporary extra VMs per hypervisor while an exchange is carried out (0: through a free slot elsewhere)' })),
   },
   { additionalProperties: false },
 );
@@ -263,6 +279,8 @@ export const AgentDecideBody = Type.Object(
     migrationId: Type.String({ maxLength: 128 }),
     mode: Type.Optional(Type.Union([Type.Literal('first'), Type.Literal('best')])),
     migrationCost: Type.Optional(Type.Number({ minimum: 0 })),
+    swaps: Type.Optional(Type.Boolean({ description: 'when no single move qualifies, consider an exchange with a VM on a full candidate; the agent migrates nothing then and answers the pair' })),
+    target: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'one leg of an exchange the orchestrator carries out: migrate to this hypervisor, no decision of the agent\'s own' })),
     blocked: Type.Optional(
       Type.Array(Type.Object({ hypervisor: Type.String({ minLength: 1, maxLength: 64 }), rail: RailCodeDto, reason: Type.String({ maxLength: 512 }) }, { additionalProperties: false }), {
         maxItems: 100000,

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findTool, systemTestsRequired } from '../emulation/system-gate.ts';
 
 const bin = fileURLToPath(new URL('../../bin/score.js', import.meta.url));
 
@@ -24,18 +25,21 @@ test('score demo prints the step tables and costs and writes JSON, CSV, SVG and 
   assert.match(r.stdout, /== round-robin: 6 migration\(s\) in \d round\(s\), cost 25000 -> 0/);
   assert.match(r.stdout, /== load-aware: 6 migration\(s\) in \d round\(s\), cost 25000 -> 0/);
   assert.match(r.stdout, /Load-Aware's cost is never above Round-Robin's/);
+  // the gain-ordered policy takes the largest saving first (issue 14)
+  assert.match(r.stdout, /Gain-ordered \(largest saving first\): cost 0 after 6 migrations, along 50,38,26,14,8,2,0 /);
+  assert.match(r.stdout, /Cross-check: the live system's migrations match/);
   for (const f of ['runs.json', 'timeline.csv', 'steps.csv', 'fig3-utilisation.svg', 'fig3-utilisation.png', 'fig4-cost.svg', 'fig4-cost.png']) {
     assert.ok(existsSync(join(dir, 'out', f)), f);
   }
   const runs = JSON.parse(readFileSync(join(dir, 'out', 'runs.json'), 'utf8')) as { runs: { policy: string; finalCost: number; migrations: number }[] };
-  assert.deepEqual(runs.runs.map((x) => [x.policy, x.finalCost, x.migrations]), [['round-robin', 0, 6], ['load-aware', 0, 6]]);
+  assert.deepEqual(runs.runs.map((x) => [x.policy, x.finalCost, x.migrations]), [['round-robin', 0, 6], ['load-aware', 0, 6], ['gain-order', 0, 6]]);
   const svg = readFileSync(join(dir, 'out', 'fig4-cost.svg'), 'utf8');
   assert.match(svg, /^<svg/);
   assert.match(svg, /Round-Robin/);
   const png = readFileSync(join(dir, 'out', 'fig4-cost.png'));
   assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
   const csv = readFileSync(join(dir, 'out', 'timeline.csv'), 'utf8').trim().split('\n');
-  assert.equal(csv.length, 1 + 7 + 7);
+  assert.equal(csv.length, 1 + 7 + 7 + 7);
   assert.match(csv[0]!, /^policy,step,time_s,total_cost,layer1_mean_utilisation/);
 });
 
@@ -90,12 +94,20 @@ test('score simulate --topology runs the scale simulator: a summary per strategy
   const again = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '32', '--slots', '4', '--seed', '5', '--strategies', 'none,rr,la', '--no-png', '--out', 'out2'], dir);
   assert.equal(again.code, 0, again.stderr);
   assert.equal(readFileSync(join(dir, 'out2', 'scale.json'), 'utf8'), readFileSync(join(dir, 'out', 'scale.json'), 'utf8'));
+  if (findTool('gpmetis') !== undefined || systemTestsRequired()) {
+    // the METIS reference and each strategy's gap to the best known placement (issue 14)
+    const ref = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '32', '--slots', '4', '--seed', '5', '--strategies', 'la,gain-order,lookahead', '--reference', 'metis', '--no-png', '--out', 'out3'], dir);
+    assert.equal(ref.code, 0, ref.stderr);
+    assert.match(ref.stdout, /Reference metis-hierarchical: C_A \S+ \(\d+\.\d% reduction\); best known \S+ \((load-aware|gain-order|lookahead|metis-hierarchical)\)/);
+    assert.match(ref.stdout, /Gap to the best known placement \(\(final − best\) \/ initial\): load-aware \d+\.\d%, gain-order \d+\.\d%, lookahead \d+\.\d%/);
+  }
   for (const bad of [
     ['--topology', 'fat-tree:5'],
     ['--topology', 'fat-tree:4', '--strategies', 'magic'],
     ['--topology', 'fat-tree:4', '--vms', '-3'],
     ['--topology', 'fat-tree:4', '--scenario', 'paper'],
     ['--topology', 'fat-tree:4', '--vms', '1000', '--slots', '2'],
+    ['--topology', 'fat-tree:4', '--reference', 'oracle'],
   ]) {
     const e = await score(['simulate', ...bad, '--out', 'bad'], dir);
     assert.equal(e.code, 2, `${bad.join(' ')}: ${e.stderr}`);

@@ -10,6 +10,8 @@ import { beginRound, createRailState, exceeds, moveUse, noteChoice, railsActive,
 import type { Rng } from './random.ts';
 import { randomInt } from './random.ts';
 import { cmp } from './topology.ts';
+import { runGainOrder } from './gain-order.ts';
+import type { Nearby } from './nearby.ts';
 
 /**
  * Every strategy the simulator compares, each returning the same run shape as `runPolicy`, so
@@ -30,13 +32,15 @@ import { cmp } from './topology.ts';
  *    all VMs and all their peers' hosts with room that satisfies Eq. 3, until none qualifies (or
  *    maxMigrations). A heap keeps each VM's best move; a move re-evaluates only the moved VM, its
  *    peers, and the peers of the VMs on the hypervisor it left (whose room grew).
+ *  - gain-order: Algorithm 1 asked in order of each VM's best saving (gain-round.ts, a policy).
+ *  - gain-swap, lookahead: largest gain first with swaps, and with look-ahead (gain-order.ts).
  *  - optimal: the exact optimum of C_A (exact.ts), ignoring c_m; steps are synthetic.
  * Rails (rails.ts) apply to every strategy that migrates; the stability rule needs a per-round
  * re-evaluation, so only the paper's policies and distributed honour it.
  */
-export type StrategyName = PolicyName | 'distributed' | 'none' | 'random' | 'greedy' | 'optimal';
+export type StrategyName = PolicyName | 'distributed' | 'none' | 'random' | 'greedy' | 'gain-swap' | 'lookahead' | 'optimal';
 
-export const STRATEGY_NAMES: readonly StrategyName[] = ['none', 'round-robin', 'load-aware', 'distributed', 'random', 'greedy', 'optimal'];
+export const STRATEGY_NAMES: readonly StrategyName[] = ['none', 'round-robin', 'load-aware', 'distributed', 'random', 'greedy', 'gain-order', 'gain-swap', 'lookahead', 'optimal'];
 
 export type StrategyRun = PolicyRun<StrategyName>;
 
@@ -45,12 +49,17 @@ export interface StrategyInput extends Omit<RunInput, 'policy'> {
   readonly rng?: Rng;
   /** optimal: give up after this many search nodes (then the run is the best found, not proven) */
   readonly maxNodes?: number;
+  /** gain-swap, lookahead: temporary extra VMs per hypervisor while a swap is carried out (default 0) */
+  readonly overcommit?: number;
+  /** gain-swap, lookahead: each hypervisor's rack mates (nearby.ts; computed from the path costs when absent and small) */
+  readonly nearby?: Nearby;
 }
 
 export function runStrategy(name: StrategyName, input: StrategyInput): StrategyRun {
   switch (name) {
     case 'round-robin':
     case 'load-aware':
+    case 'gain-order':
       return runPolicy({ ...input, policy: name });
     case 'none':
       return runNone(input);
@@ -60,6 +69,11 @@ export function runStrategy(name: StrategyName, input: StrategyInput): StrategyR
       return runRandom(input);
     case 'greedy':
       return runGreedy(input);
+    // gain-order.ts: moves and swaps by largest gain; lookahead adds ejections and pair moves
+    case 'gain-swap':
+      return runGainOrder(input, { overcommit: input.overcommit });
+    case 'lookahead':
+      return runGainOrder(input, { lookahead: true, overcommit: input.overcommit }, 'lookahead');
     case 'optimal':
       return runOptimal(input).run;
   }

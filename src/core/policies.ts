@@ -5,6 +5,7 @@ import type { Decision, DecisionMode } from './decision.ts';
 import { decideAmong, holdBack, type DecisionOptions, type DecisionView, type Flow } from './decision.ts';
 import type { MigrationCostFn } from './migration-cost.ts';
 import type { RailCheck, RailConfig, ResourceSpec } from './rails.ts';
+import { GainOrder, gainOrderRound } from './gain-round.ts';
 import { beginRound, createRailState, moveUse, noteChoice, railsActive, railsAllow, recordMigration, resources } from './rails.ts';
 
 /**
@@ -17,9 +18,10 @@ import { beginRound, createRailState, moveUse, noteChoice, railsActive, railsAll
  *  - Load-Aware: repeatedly the VM with the highest C_A(u) among those not yet asked this round;
  *    costs are re-read after every migration; a VM that declines is skipped for the rest of the
  *    round; VMs with cost 0 have nothing to gain and are not asked.
+ *  - gain-order: the VM whose best move saves most first (gain-round.ts).
  * Ties go to the lower rank (lower VM number).
  */
-export type PolicyName = 'round-robin' | 'load-aware';
+export type PolicyName = 'round-robin' | 'load-aware' | 'gain-order';
 
 export interface Ask {
   readonly vm: string;
@@ -37,6 +39,10 @@ export interface RoundContext {
   readonly traffic: TrafficMatrix;
   readonly oracle: PathOracle;
   readonly rank: ReadonlyMap<string, number>;
+  /** VMs each hypervisor may host (the gain-ordered policy prices only moves with room) */
+  readonly capacity?: ReadonlyMap<string, number>;
+  /** c_m, for the gain-ordered policy's key (default 0) */
+  readonly migrationCost?: number | MigrationCostFn;
 }
 
 export type Round = Generator<Ask, number, Outcome>;
@@ -77,6 +83,7 @@ export function* loadAwareRound(ctx: RoundContext, initial: Placement): Round {
 }
 
 export function startRound(policy: PolicyName, ctx: RoundContext, placement: Placement): Round {
+  if (policy === 'gain-order') return gainOrderRound(ctx, placement, new IndexedState(ctx.traffic, ctx.oracle, placement, ctx.vms, ctx.rank), new CostHeap());
   return policy === 'round-robin' ? roundRobinRound(ctx, placement) : loadAwareRound(ctx, placement);
 }
 
@@ -159,7 +166,8 @@ export function runPolicy(input: RunInput): PolicyRun {
     if (railState !== null) beginRound(railState, round);
     let held = 0;
     let moves = 0;
-    const order = policy === 'round-robin' ? new RoundRobinOrder(state, vmIds) : new LoadAwareOrder(state, vmIds);
+    const order: Order =
+      policy === 'round-robin' ? new RoundRobinOrder(state, vmIds) : policy === 'gain-order' ? new GainOrder(state, vmIds, load, cap, migrationCost, new CostHeap()) : new LoadAwareOrder(state, vmIds);
     for (let u = order.next(); u >= 0; u = order.next()) {
       let d = state.decide(u, load, cap, options, round);
       if (railState !== null) {
@@ -219,7 +227,7 @@ function intern(ids: Map<string, number>, names: string[], name: string): number
   return i;
 }
 
-class IndexedState {
+export class IndexedState {
   readonly names: string[] = [];
   readonly hvNames: string[] = [];
   /** hypervisor of each VM, -1 if it has none */
@@ -479,7 +487,7 @@ function strictRanks(rank: Float64Array): boolean {
  * Highest cost first, lower rank first among equals, over parallel typed arrays. The sift steps
  * are those of the object heap it replaced, so even ties between equal ranks pop in the same order.
  */
-class CostHeap {
+export class CostHeap {
   size = 0;
   topCost = 0;
   topVm = 0;

@@ -68,7 +68,7 @@ test('decide: a rail that holds back a qualifying move is named in the candidate
   assert.match(d.reason, /^rail cooldown holds back the move to hv19/);
 });
 
-const MIGRATING: readonly StrategyName[] = ['round-robin', 'load-aware', 'distributed', 'random', 'greedy'];
+const MIGRATING: readonly StrategyName[] = ['round-robin', 'load-aware', 'distributed', 'random', 'greedy', 'gain-order', 'gain-swap', 'lookahead'];
 
 function run(name: StrategyName, inst: SmallInstance, rails: RailConfig, seed: number, cm = 0): StrategyRun {
   return runStrategy(name, { ...inst, rails, migrationCost: cm, rng: seededRng(seed), maxRounds: 12, maxMigrations: name === 'random' ? 15 : undefined });

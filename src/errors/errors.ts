@@ -46,6 +46,7 @@ export const ERROR_CODES = {
   MIGRATION_FAILED: 'the migration driver failed; the VM stays where it was',
   MIGRATION_TIMEOUT: 'the migration did not finish in time; the VM stays where the network sees it',
   RAIL_HELD: 'a safety rail (cooldown, per-round or per-hypervisor limit) held a migration back this round',
+  SWAP_NO_ROOM: 'an exchange needs a free slot elsewhere (or a temporary overcommit) to be carried out one VM at a time; there is none',
   AGENT_UNREACHABLE: 'the hypervisor agent did not answer',
   NO_AGENT: 'no agent is registered for this hypervisor',
   UNKNOWN_MIGRATION: 'no migration record with this id',

@@ -11,9 +11,10 @@ import type { RailCheck, RailCode, RailConfig, RailState } from '../core/rails.t
 import { beginRound, createRailState, railsActive, recordMigration, targetRailsAllow, vmRailsAllow } from '../core/rails.ts';
 import type { ContinuousConfig, ContinuousState, NetworkSignals } from './continuous.ts';
 import { barredTargets, createContinuousState, holdOffReason, noteChoice, noteMigration, pickTarget, pricingFn, vmHeld } from './continuous.ts';
+import { carryExchange, type ExchangeDeps } from './exchange.ts';
 
 /**
- * Migration orchestration (section III.B.8): Round-Robin and Load-Aware, driven by the core's
+ * Migration orchestration (section III.B.8): Round-Robin, Load-Aware and gain-ordered, driven by the core's
  * round generators, asking each VM's hypervisor agent to run Algorithm 1 and migrate. One
  * migration at a time. Every decision is written to the audit log with the inputs it used (rates,
  * weights, the policy's key) and the candidates it rejected. In plan mode each agent decides
@@ -28,6 +29,8 @@ export interface Snapshot {
   readonly rank: ReadonlyMap<string, number>;
   readonly rates: readonly { src: string; dst: string; bytesPerSecond: number }[];
   readonly weights: Readonly<Record<string, number>>;
+  /** VMs each hypervisor may host (the gain-ordered policy needs it) */
+  readonly capacity?: ReadonlyMap<string, number>;
 }
 
 export interface OrchestratorDeps {
@@ -62,6 +65,10 @@ export interface StartOptions {
   readonly rails?: RailConfig;
   /** re-plan every period until stopped (continuous.ts); `rails`, `maxRounds`, `plan` do not apply */
   readonly continuous?: ContinuousConfig;
+  /** agents may propose exchanges with a VM on a full hypervisor (exchange.ts carries them out) */
+  readonly swaps?: boolean;
+  /** temporary extra VMs per hypervisor while an exchange is carried out: 0 (through a free slot elsewhere) or 1 */
+  readonly overcommit?: number;
 }
 
 export interface Orchestrator {
@@ -101,6 +108,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     readonly migrationCost?: number;
     /** targets the rails forbid for this VM now */
     readonly blocked?: readonly { hypervisor: string; rail: RailCode; reason: string }[];
+    readonly swaps?: boolean;
   }
 
   /** A new audit record for asking (or holding) one VM, pushed and reported. */
@@ -138,12 +146,15 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     const record = openRecord(a, snap, placement, from, a.plan ? 'planned' : 'started');
     let movedTo: string | null = null;
     try {
-      const result = await deps.decide(from, { vm: a.vm, migrate: !a.plan, migrationId: record.id, ...(a.mode ? { mode: a.mode } : {}), ...(a.migrationCost !== undefined ? { migrationCost: a.migrationCost } : {}), ...(a.blocked && a.blocked.length > 0 ? { blocked: [...a.blocked] } : {}) });
+      const result = await deps.decide(from, { vm: a.vm, migrate: !a.plan, migrationId: record.id, ...(a.mode ? { mode: a.mode } : {}), ...(a.migrationCost !== undefined ? { migrationCost: a.migrationCost } : {}), ...(a.blocked && a.blocked.length > 0 ? { blocked: [...a.blocked] } : {}), ...(a.swaps === true ? { swaps: true } : {}) });
       record.decision = result.decision;
       record.to = result.decision.to;
       record.connectivity = result.connectivity ?? null;
       if (a.plan) {
         record.status = 'planned';
+      } else if (result.error === null && result.decision.swap !== undefined && result.decision.to !== null) {
+        // an exchange: carried out by the caller, leg by leg
+        record.status = 'started';
       } else if (result.error !== null) {
         record.status = 'failed';
         record.error = result.error;
@@ -194,6 +205,27 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     return out;
   }
 
+  /** what carrying out an exchange needs from this orchestrator (exchange.ts) */
+  function exchangeDeps(a: Ask): ExchangeDeps {
+    return {
+      decide: (hv, body) => deps.decide(hv, body),
+      hypervisorOf: (vm) => deps.hypervisorOf(vm),
+      open: (vm, from, snap, placement) => openRecord({ ...a, vm }, snap, placement, from, 'started'),
+      finish: (r) => {
+        r.finishedAt = deps.clock.now();
+        deps.onRecord?.(r);
+        deps.emit({ type: 'migration-finished', at: r.finishedAt, data: { id: r.id, vm: r.vm, from: r.from, to: r.to, status: r.status, step: r.step } });
+      },
+      started: (r, to) => deps.emit({ type: 'migration-started', at: r.startedAt, data: { id: r.id, vm: r.vm, from: r.from, to } }),
+      waitFor: (vm, to) => waitFor(() => deps.hypervisorOf(vm) === to, deps.confirmMs ?? 5000),
+      settle: async (migrations) => {
+        await deps.clock.sleep(deps.settleMs ?? 3000);
+        deps.onSettled?.(migrations);
+      },
+      ...(a.migrationCost !== undefined ? { migrationCost: a.migrationCost } : {}),
+    };
+  }
+
   async function run(o: StartOptions): Promise<void> {
     const maxRounds = o.maxRounds ?? (o.plan ? 1 : 20);
     const plan = o.plan ?? false;
@@ -205,13 +237,13 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       if (rails !== null) beginRound(rails, round);
       const snap = deps.snapshot();
       const placement = new Map(snap.placement);
-      const gen = startRound(o.policy, { vms: snap.vms, traffic: snap.traffic, oracle: snap.oracle, rank: snap.rank }, placement);
+      const gen = startRound(o.policy, { vms: snap.vms, traffic: snap.traffic, oracle: snap.oracle, rank: snap.rank, ...(snap.capacity === undefined ? {} : { capacity: snap.capacity }), ...(o.migrationCost === undefined ? {} : { migrationCost: o.migrationCost }) }, placement);
       let next = gen.next({ movedTo: null });
       let moved = 0;
       let held = 0;
       while (!next.done && !stopRequested) {
         const ask = next.value;
-        const a: Ask = { vm: ask.vm, policyKey: ask.cost, policy: o.policy, round, plan, ...(o.mode ? { mode: o.mode } : {}), ...(o.migrationCost !== undefined ? { migrationCost: o.migrationCost } : {}) };
+        const a: Ask = { vm: ask.vm, policyKey: ask.cost, policy: o.policy, round, plan, ...(o.mode ? { mode: o.mode } : {}), ...(o.migrationCost !== undefined ? { migrationCost: o.migrationCost } : {}), ...(o.swaps === true && !plan ? { swaps: true } : {}) };
         const from = deps.hypervisorOf(ask.vm) ?? placement.get(ask.vm) ?? '?';
         if (rails !== null) {
           const check = vmRailsAllow(rails, ask.vm, from, round);
@@ -224,6 +256,14 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         }
         const blocked = rails === null ? [] : blockedTargets(rails, ask.vm, placement, round);
         const { record, movedTo } = await askOne({ ...a, ...(blocked.length > 0 ? { blocked } : {}) }, snap, placement, migrations);
+        if (record.status === 'started' && record.decision?.swap !== undefined) {
+          const legs = await carryExchange(exchangeDeps(a), record, snap, placement, o.overcommit ?? 0, migrations);
+          migrations += legs;
+          moved += legs;
+          set({ migrations });
+          // the round's order was computed without the partner's move: the next round starts from a fresh snapshot
+          break;
+        }
         if (record.decision?.candidates.some((c) => c.verdict === 'rail')) held += 1;
         if (movedTo !== null) {
           migrations += 1;

@@ -113,6 +113,7 @@ export function createService(o: ServiceOptions): Service {
       rank: new Map(vms.map((v, i) => [v, i])),
       rates: raw.map((f) => ({ src: f.src, dst: f.dst, bytesPerSecond: f.rate })),
       weights: Object.fromEntries(c().view.weights),
+      capacity: new Map([...c().view.hypervisors].map((d) => { const name = hvName(d); return [name, o.capacities?.get(name) ?? o.defaultCapacity ?? 5]; })),
     };
   };
 
@@ -303,7 +304,7 @@ export function createService(o: ServiceOptions): Service {
     migrations: () => orchestrator.records.map((r) => ({ ...r })),
     orchestration: () => orchestrator.status(),
     startOrchestration(body) {
-      const policy: PolicyName = body.policy === 'rr' || body.policy === 'round-robin' ? 'round-robin' : 'load-aware';
+      const policy: PolicyName = body.policy === 'rr' || body.policy === 'round-robin' ? 'round-robin' : body.policy === 'gain-order' || body.policy === 'gain' ? 'gain-order' : 'load-aware';
       if (body.continuous !== undefined) {
         const { everyMs, stableRounds, noReturnRounds, cooldownRounds, maxPerPeriod, quietMs, memoryBytes, dirtyRateBytesPerSec, bandwidthBytesPerSec, amortisationSeconds } = body.continuous;
         const precopy = Object.fromEntries(Object.entries({ memoryBytes, dirtyRateBytesPerSec, bandwidthBytesPerSec, amortisationSeconds }).filter(([, v]) => v !== undefined));
@@ -319,7 +320,7 @@ export function createService(o: ServiceOptions): Service {
         });
         return orchestrator.start({ policy, continuous: config });
       }
-      return orchestrator.start({ policy, ...(body.mode ? { mode: body.mode } : {}), ...(body.plan !== undefined ? { plan: body.plan } : {}), ...(body.maxRounds ? { maxRounds: body.maxRounds } : {}), ...(body.migrationCost !== undefined ? { migrationCost: body.migrationCost } : {}), ...(body.rails !== undefined ? { rails: body.rails } : {}) });
+      return orchestrator.start({ policy, ...(body.mode ? { mode: body.mode } : {}), ...(body.plan !== undefined ? { plan: body.plan } : {}), ...(body.maxRounds ? { maxRounds: body.maxRounds } : {}), ...(body.migrationCost !== undefined ? { migrationCost: body.migrationCost } : {}), ...(body.rails !== undefined ? { rails: body.rails } : {}), ...(body.swaps !== undefined ? { swaps: body.swaps } : {}), ...(body.overcommit !== undefined ? { overcommit: body.overcommit } : {}) });
     },
     stopOrchestration: () => orchestrator.stop(),
     reviewPlan: (id, verdict) => orchestrator.review(id, verdict),

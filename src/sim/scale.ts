@@ -100,6 +100,19 @@ export interface ScaleResult {
   readonly layerNames: readonly string[];
   readonly workload: { readonly name: string; readonly seed: number; readonly params: Readonly<Record<string, unknown>>; readonly vms: number; readonly flows: number };
   readonly strategies: readonly StrategyResult[];
+  /** a reference placement (e.g. METIS partitioning, reference.ts) and each strategy's distance to the best known cost (gap.ts) */
+  readonly reference?: ReferenceResult;
+}
+
+export interface ReferenceResult {
+  readonly method: string;
+  readonly cost: number;
+  /** 1 − cost/initial */
+  readonly reduction: number;
+  /** the least cost of the reference and every strategy's final placement, and who reached it */
+  readonly bestKnown: { readonly cost: number; readonly by: string };
+  /** per strategy: (final − best known) / initial */
+  readonly gapToBest: Readonly<Record<string, number>>;
 }
 
 export interface ScaleInput {
@@ -109,6 +122,8 @@ export interface ScaleInput {
   /** per-layer utilisation per round costs one pass over every flow's path; off for the largest runs */
   readonly utilisation?: boolean;
   readonly migration?: MigrationModel;
+  /** computes a reference placement's cost on the same instance (none by default) */
+  readonly reference?: (ctx: Omit<StrategyContext, 'previous'>) => { readonly method: string; readonly cost: number };
 }
 
 export function quantiles(xs: readonly number[], points = 101): number[] {
@@ -142,6 +157,8 @@ export function runScale(input: ScaleInput): ScaleResult {
     previous.set(name, run);
     results.push(summarise(name, run, { ...view, flows: w.flows, traffic, initial: w.placement, vms: w.vms, initialVmCosts, utilisation: input.utilisation ?? true, migration: input.migration ?? DEFAULT_MIGRATION_MODEL, resources: w.resources }));
   }
+  const ctx = { vms: w.vms, placement: w.placement, traffic, oracle: built.oracle, capacity: w.capacity, rank, topology: built.topology, seed: w.seed };
+  const reference = input.reference === undefined ? undefined : referenceResult(input.reference(ctx), results);
   return {
     kind: 'score-scale',
     version: 1,
@@ -154,6 +171,21 @@ export function runScale(input: ScaleInput): ScaleResult {
     layerNames: layerNames(built.layers.maxLayer),
     workload: { name: w.name, seed: w.seed, params: w.params, vms: w.vms.length, flows: w.flows.length },
     strategies: results,
+    ...(reference === undefined ? {} : { reference }),
+  };
+}
+
+function referenceResult(ref: { readonly method: string; readonly cost: number }, results: readonly StrategyResult[]): ReferenceResult {
+  const initial = results[0]?.initialCost ?? 0;
+  let best = { cost: ref.cost, by: ref.method };
+  for (const r of results) if (r.finalCost < best.cost) best = { cost: r.finalCost, by: r.strategy };
+  const rel = (c: number): number => (initial === 0 ? 0 : c / initial);
+  return {
+    method: ref.method,
+    cost: ref.cost,
+    reduction: 1 - rel(ref.cost),
+    bestKnown: best,
+    gapToBest: Object.fromEntries(results.map((r) => [r.strategy, rel(r.finalCost - best.cost)])),
   };
 }
 

@@ -4,6 +4,7 @@ import { preCopyMigrationCost, type MigrationCostFn } from '../core/migration-co
 import type { DecisionMode } from '../core/decision.ts';
 import type { RailConfig, ResourceSpec } from '../core/rails.ts';
 import { seededRng } from '../core/random.ts';
+import { rackMates } from '../core/nearby.ts';
 import { DEFAULT_MIGRATION_MODEL, type MigrationModel, type StrategyContext, type StrategyRunner } from './scale.ts';
 
 /**
@@ -22,6 +23,11 @@ export const STRATEGY_ALIASES: Readonly<Record<string, StrategyName>> = {
   dist: 'distributed',
   random: 'random',
   greedy: 'greedy',
+  'gain-order': 'gain-order',
+  gain: 'gain-order',
+  'gain-swap': 'gain-swap',
+  swap: 'gain-swap',
+  lookahead: 'lookahead',
   optimal: 'optimal',
   opt: 'optimal',
 };
@@ -105,6 +111,8 @@ export function strategyRunner(name: StrategyName, o: StrategyOptions): Strategy
       }
       return runStrategy(name, { ...base, ...(o.maxNodes === undefined ? {} : { maxNodes: o.maxNodes }) });
     }
+    // the gain-ordered planners look for room next to a full peer hypervisor among its rack mates
+    if (name === 'gain-swap' || name === 'lookahead') return runStrategy(name, { ...base, nearby: rackMates(ctx.topology) });
     return runStrategy(name, base);
   };
 }

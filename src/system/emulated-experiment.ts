@@ -37,6 +37,8 @@ export interface EmulatedRun {
   readonly losses: readonly MigrationLoss[];
   readonly discoveryMs: number;
   readonly buildMs: number;
+  /** audit records of the exchanges agents proposed (with swaps on) */
+  readonly exchanges: readonly { readonly id: string; readonly vm: string; readonly status: string; readonly reason: string }[];
 }
 
 export interface EmulatedExperimentOptions {
@@ -47,6 +49,9 @@ export interface EmulatedExperimentOptions {
   readonly out?: (s: string) => void;
   readonly rateTolerance?: number;
   readonly shape?: boolean;
+  /** agents may propose exchanges, carried out leg by leg (POST /orchestration/start `swaps`, `overcommit`) */
+  readonly swaps?: boolean;
+  readonly overcommit?: number;
   /** called once everything stands (e.g. to print addresses) */
   readonly onReady?: (stack: Stack, dc: DataCentre) => void;
 }
@@ -131,12 +136,16 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
     }
     await until(() => stack.service.hypervisors().every((h) => h.agent !== null), 60_000, 'every agent process registering');
     o.onReady?.(stack, dc);
-    const record = await orchestrate(stack, { policy: o.policy, model: o.model, file: o.file, source: 'emulate', clock: realClock, settleMs, timeline });
+    const record = await orchestrate(stack, { policy: o.policy, model: o.model, file: o.file, source: 'emulate', clock: realClock, settleMs, timeline, ...(o.swaps === true ? { swaps: true } : {}), ...(o.overcommit === undefined ? {} : { overcommit: o.overcommit }) });
     const losses: MigrationLoss[] = stack.service
       .migrations()
       .filter((r) => r.status === 'succeeded' && r.connectivity)
       .map((r) => ({ vm: r.vm, to: r.to!, sent: r.connectivity!.sent, received: r.connectivity!.received, blackoutMs: r.connectivity!.blackoutMs }));
-    return { record, losses, discoveryMs, buildMs };
+    const exchanges = stack.service
+      .migrations()
+      .filter((r) => r.decision?.swap !== undefined)
+      .map((r) => ({ id: r.id, vm: r.vm, status: r.status, reason: r.decision!.reason }));
+    return { record, losses, discoveryMs, buildMs, exchanges };
   } finally {
     await Promise.all(agents.map((a) => a.stop()));
     await traffic?.stop();

@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import Table from 'cli-table3';
 import { ScoreError } from '../../errors/errors.ts';
 import { runScale, type ScaleResult } from '../../sim/scale.ts';
+import { metisReference } from '../../sim/reference.ts';
 import { strategyRunner, parseStrategies } from '../../sim/strategies.ts';
 import { workloadFromOptions, type WorkloadOptions } from '../workload-options.ts';
 import { topologyFromSpec } from '../../topologies/spec.ts';
@@ -42,6 +43,8 @@ export interface ScaleCliOptions {
   readonly png: boolean;
   readonly json: boolean;
   readonly progress: boolean;
+  /** 'metis': a hierarchical-partitioning reference (gpmetis) and each strategy's gap to the best known placement */
+  readonly reference?: 'none' | 'metis';
 }
 
 function progressReporter(enabled: boolean): { start: (name: string, i: number, n: number) => void; done: (name: string, i: number, n: number, ms: number) => void; round: (name: string, i: number, n: number, round: number, max: number, migrations: number) => void } {
@@ -119,6 +122,7 @@ export async function runScaleCli(o: ScaleCliOptions): Promise<ScaleResult> {
         ] as const,
     ),
     utilisation: o.utilisation,
+    ...(o.reference === 'metis' ? { reference: (ctx) => metisReference({ topology: ctx.topology, oracle: ctx.oracle, vms: ctx.vms, traffic: ctx.traffic, capacity: ctx.capacity, seed: ctx.seed }) } : {}),
   });
   mkdirSync(o.out, { recursive: true });
   const written: string[] = [];
@@ -157,6 +161,11 @@ export async function runScaleCli(o: ScaleCliOptions): Promise<ScaleResult> {
   });
   scaleSummaryTable(result).forEach((row, i) => t.push([...row, `${((timing[result.strategies[i]!.strategy] ?? 0) / 1000).toFixed(2)} s`]));
   console.log(t.toString());
+  const ref = result.reference;
+  if (ref !== undefined) {
+    console.log(`Reference ${ref.method}: C_A ${ref.cost.toExponential(3)} (${(100 * ref.reduction).toFixed(1)}% reduction); best known ${ref.bestKnown.cost.toExponential(3)} (${ref.bestKnown.by})`);
+    console.log(`Gap to the best known placement ((final − best) / initial): ${Object.entries(ref.gapToBest).map(([s, g]) => `${s} ${(100 * g).toFixed(1)}%`).join(', ')}`);
+  }
   console.log(`Wrote ${written.join(', ')}`);
   return result;
 }

@@ -11,13 +11,13 @@ import { requireNoScenario, runScaleCli } from './simulate-scale.ts';
 import { runEpochsCli } from './simulate-epochs.ts';
 import { simulatePhases } from '../../sim/phased.ts';
 
-const POLICIES: Record<string, PolicyName> = { rr: 'round-robin', 'round-robin': 'round-robin', la: 'load-aware', 'load-aware': 'load-aware' };
+const POLICIES: Record<string, PolicyName> = { rr: 'round-robin', 'round-robin': 'round-robin', la: 'load-aware', 'load-aware': 'load-aware', gain: 'gain-order', 'gain-order': 'gain-order' };
 
 export function parsePolicies(value: string): PolicyName[] {
   const names = value === 'both' ? ['rr', 'la'] : value.split(',');
   return names.map((n) => {
     const p = POLICIES[n.trim()];
-    if (p === undefined) throw new ScoreError('CLI_USAGE', `--policy: expected rr, la, both (or round-robin, load-aware), got "${n}"`);
+    if (p === undefined) throw new ScoreError('CLI_USAGE', `--policy: expected rr, la, gain, both (or round-robin, load-aware, gain-order; a comma list), got "${n}"`);
     return p;
   });
 }
@@ -89,6 +89,7 @@ export function registerSimulate(program: Command): void {
     .option('--period <s>', 'with --epochs: continuous mode\'s planning period (its detection delay)', '60')
     .option('--horizon <s>', 'with --epochs: seconds a move must keep saving to pay for its pre-copy traffic (default: one epoch)')
     .option('--return-window <epochs>', 'with --epochs: no-return window with hysteresis, and K of the oscillation count', '4')
+    .option('--reference <none|metis>', 'scale mode: a METIS hierarchical-partitioning reference placement and each strategy\'s gap to the best known one', 'none')
     .action(async (opts: SimulateCliOptions) => {
       if (opts.topology !== undefined) {
         requireNoScenario(opts.scenario);
@@ -144,6 +145,7 @@ export function registerSimulate(program: Command): void {
           png: opts.png,
           json: opts.json === true,
           progress: opts.progress === true || process.stderr.isTTY,
+          reference: parseReference(opts.reference),
         });
         return;
       }
@@ -181,7 +183,13 @@ export function registerSimulate(program: Command): void {
 /** `--vms` when not given, for the generated workload models. */
 const DEFAULT_SCALE_VMS = 4096;
 
+function parseReference(v: string | undefined): 'none' | 'metis' {
+  if (v === undefined || v === 'none' || v === 'metis') return v ?? 'none';
+  throw new ScoreError('CLI_USAGE', `--reference: expected none or metis, got "${v}"`);
+}
+
 interface SimulateCliOptions {
+  reference?: string;
   scenario?: string;
   topology?: string;
   policy: string;
