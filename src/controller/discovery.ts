@@ -51,6 +51,8 @@ export interface DiscoveryState {
   readonly heard: Map<string, number>;
   /** port key -> when we last sent an on-demand probe out of it (ms) */
   readonly echoedAt: Map<string, number>;
+  /** the newest send time (ms) of any authentic probe processed: how far our hearing has got */
+  latestHeard: number;
   /** LLDP frames not believed, by reason (for logs and metrics) */
   readonly rejected: Map<ProbeRejection, number>;
 }
@@ -86,6 +88,7 @@ export function createDiscovery(nonce: Uint8Array, secret: Uint8Array, o: Discov
     heard: new Map(),
     echoedAt: new Map(),
     rejected: new Map(),
+    latestHeard: 0,
   };
 }
 
@@ -194,15 +197,25 @@ export function onPacketIn(
   const to: PortRef = { dpid, port: inPort };
   if (!isPhysicalPort(from.port) || !isPhysicalPort(to.port)) return rejectProbe(s, 'reserved-port', to, from);
   const check = checkProbe(parsed.net.lldp, s.secret, now, s.maxProbeAgeMs);
-  if (!check.ok) return rejectProbe(s, check.reason, to, from);
-  // A probe from a switch we do not know (or to itself) proves nothing usable.
-  if (!s.switches.has(from.dpid) || !s.switches.has(dpid) || portKey(from) === portKey(to)) return none;
   const link = canonical(from, to);
   const key = linkKey(link);
   const existing = s.links.get(key);
+  if (!check.ok) {
+    // An authentic probe that waited in our own queue (a busy controller) still shows the link
+    // was there when it was sent: it keeps a known link, it never makes a new one.
+    if (check.reason === 'stale' && existing !== undefined) {
+      existing.lastSeen = Math.max(existing.lastSeen, check.sentAt);
+      s.latestHeard = Math.max(s.latestHeard, check.sentAt);
+      return none;
+    }
+    return rejectProbe(s, check.reason, to, from);
+  }
+  s.latestHeard = Math.max(s.latestHeard, check.sentAt);
+  // A probe from a switch we do not know (or to itself) proves nothing usable.
+  if (!s.switches.has(from.dpid) || !s.switches.has(dpid) || portKey(from) === portKey(to)) return none;
   s.heard.set(`${portKey(from)}>${portKey(to)}`, now);
   if (existing !== undefined) {
-    existing.lastSeen = now;
+    existing.lastSeen = Math.max(existing.lastSeen, check.sentAt);
     return none;
   }
   const seen = [hostSeenAt(from), hostSeenAt(to)].filter((x): x is number => x !== undefined);
@@ -231,10 +244,17 @@ export function onPacketIn(
   return { events, commands: [] };
 }
 
+/**
+ * Links whose probes stopped coming back. Ages are measured against the newest probe we have
+ * processed, not the wall clock: when the controller itself falls behind (a blocked event loop,
+ * packet-ins queued), every link looks silent, and dropping them all would cut the fabric. A
+ * controller that hears nothing at all for 2 TTLs expires by the clock again.
+ */
 export function expire(s: DiscoveryState, now: number): DiscoveryEvent[] {
   const events: DiscoveryEvent[] = [];
+  const heardUpTo = Math.min(now, Math.max(s.latestHeard, now - 2 * s.ttlMs));
   for (const [key, entry] of [...s.links]) {
-    if (now - entry.lastSeen > s.ttlMs) events.push(...removeLink(s, key, 'expired'));
+    if (heardUpTo - entry.lastSeen > s.ttlMs) events.push(...removeLink(s, key, 'expired'));
   }
   for (const [k, t] of [...s.heard]) if (now - t > s.ttlMs) s.heard.delete(k);
   for (const [k, t] of [...s.echoedAt]) if (now - t > s.ttlMs) s.echoedAt.delete(k);
