@@ -31,7 +31,7 @@ export interface ControllerOptions extends NetworkConfig {
    */
   readonly secret?: Uint8Array;
   readonly linkTtlMs?: number;
-  /** oldest LLDP probe believed, ms (default 2000) */
+  /** oldest LLDP probe believed, ms (default linkTtlMs, 5000) */
   readonly maxProbeAgeMs?: number;
   readonly idleTimeout?: number;
 }

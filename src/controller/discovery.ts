@@ -14,11 +14,12 @@ import { authTlv, checkProbe } from './probe-auth.ts';
  *   that replays a captured probe from its own port gives one direction only; the controller
  *   answers a first direction with an immediate probe back out of the receiving port, so a real
  *   cable is confirmed within one round trip;
- * - no host that speaks IP (ARP or IPv4) was seen at either end within `hostHoldMs`: a probe
- *   arriving where a host lives is evidence to weigh, not a link (it is reported as
- *   `probe-rejected`, reason `host-port`). Other frames seen there (an interface's IPv6
- *   multicast on a cable not discovered yet) do not hold a link back: once both directions are
- *   proven, what was learned on the port was never a host and is forgotten.
+ * - a probe arriving where a host that speaks ARP/IPv4 is placed, with the other direction not
+ *   proven, is evidence to weigh, not a link: it is reported (`probe-rejected`, `host-port`).
+ *   Once both directions are proven, the cable is the stronger evidence (no single host can
+ *   produce both), and what was learned on its ports was never a host there: it is forgotten.
+ *   On a loaded fabric a host can be learned on a cable whose link just expired; holding the
+ *   link back because of that host would cut the fabric (seen on the paper's data centre).
  * Port-down and switch-down remove links at once; links not re-confirmed within `ttlMs` age out.
  */
 export interface DiscoveredLink {
@@ -41,7 +42,6 @@ export interface DiscoveryState {
   readonly secret: Uint8Array;
   readonly ttlMs: number;
   readonly maxProbeAgeMs: number;
-  readonly hostHoldMs: number;
   readonly switches: Map<Dpid, Map<number, SwitchPortInfo>>;
   /** by canonical key; lastSeen in ms */
   readonly links: Map<string, { link: DiscoveredLink; lastSeen: number }>;
@@ -51,6 +51,8 @@ export interface DiscoveryState {
   readonly heard: Map<string, number>;
   /** port key -> when we last sent an on-demand probe out of it (ms) */
   readonly echoedAt: Map<string, number>;
+  /** the newest send time (ms) of any authentic probe processed: how far our hearing has got */
+  latestHeard: number;
   /** LLDP frames not believed, by reason (for logs and metrics) */
   readonly rejected: Map<ProbeRejection, number>;
 }
@@ -66,10 +68,8 @@ export type DiscoveryEvent =
 export interface DiscoveryOptions {
   /** links not re-confirmed for this long age out (ms, default 5000) */
   readonly ttlMs?: number;
-  /** oldest probe believed (ms, default 2000): its trip out, through the peer and back to us */
+  /** oldest probe believed (ms, default ttlMs): its trip out, through the peer and back to us */
   readonly maxProbeAgeMs?: number;
-  /** a host seen at a port this recently (ms, default ttlMs) keeps probes there from making a link */
-  readonly hostHoldMs?: number;
 }
 
 /** `secret`: the probes' HMAC key, at least 16 random bytes in production (see probe-auth.ts). */
@@ -79,14 +79,16 @@ export function createDiscovery(nonce: Uint8Array, secret: Uint8Array, o: Discov
     nonce,
     secret,
     ttlMs,
-    maxProbeAgeMs: o.maxProbeAgeMs ?? 2_000,
-    hostHoldMs: o.hostHoldMs ?? ttlMs,
+    // A probe as old as a link's lifetime proves nothing; younger ones are fine (a loaded
+    // controller or a shaped link delays them by seconds: 2 s dropped links of the paper fabric).
+    maxProbeAgeMs: o.maxProbeAgeMs ?? ttlMs,
     switches: new Map(),
     links: new Map(),
     byPort: new Map(),
     heard: new Map(),
     echoedAt: new Map(),
     rejected: new Map(),
+    latestHeard: 0,
   };
 }
 
@@ -195,19 +197,28 @@ export function onPacketIn(
   const to: PortRef = { dpid, port: inPort };
   if (!isPhysicalPort(from.port) || !isPhysicalPort(to.port)) return rejectProbe(s, 'reserved-port', to, from);
   const check = checkProbe(parsed.net.lldp, s.secret, now, s.maxProbeAgeMs);
-  if (!check.ok) return rejectProbe(s, check.reason, to, from);
-  // A probe from a switch we do not know (or to itself) proves nothing usable.
-  if (!s.switches.has(from.dpid) || !s.switches.has(dpid) || portKey(from) === portKey(to)) return none;
   const link = canonical(from, to);
   const key = linkKey(link);
   const existing = s.links.get(key);
+  if (!check.ok) {
+    // An authentic probe that waited in our own queue (a busy controller) still shows the link
+    // was there when it was sent: it keeps a known link, it never makes a new one.
+    if (check.reason === 'stale' && existing !== undefined) {
+      existing.lastSeen = Math.max(existing.lastSeen, check.sentAt);
+      s.latestHeard = Math.max(s.latestHeard, check.sentAt);
+      return none;
+    }
+    return rejectProbe(s, check.reason, to, from);
+  }
+  s.latestHeard = Math.max(s.latestHeard, check.sentAt);
+  // A probe from a switch we do not know (or to itself) proves nothing usable.
+  if (!s.switches.has(from.dpid) || !s.switches.has(dpid) || portKey(from) === portKey(to)) return none;
   s.heard.set(`${portKey(from)}>${portKey(to)}`, now);
   if (existing !== undefined) {
-    existing.lastSeen = now;
+    existing.lastSeen = Math.max(existing.lastSeen, check.sentAt);
     return none;
   }
   const seen = [hostSeenAt(from), hostSeenAt(to)].filter((x): x is number => x !== undefined);
-  if (seen.some((t) => now - t < s.hostHoldMs)) return rejectProbe(s, 'host-port', to, from);
   const back = s.heard.get(`${portKey(to)}>${portKey(from)}`);
   if (back === undefined || now - back > s.ttlMs) {
     // One direction only so far: ask the other one now instead of waiting for the next round.
@@ -233,10 +244,17 @@ export function onPacketIn(
   return { events, commands: [] };
 }
 
+/**
+ * Links whose probes stopped coming back. Ages are measured against the newest probe we have
+ * processed, not the wall clock: when the controller itself falls behind (a blocked event loop,
+ * packet-ins queued), every link looks silent, and dropping them all would cut the fabric. A
+ * controller that hears nothing at all for 2 TTLs expires by the clock again.
+ */
 export function expire(s: DiscoveryState, now: number): DiscoveryEvent[] {
   const events: DiscoveryEvent[] = [];
+  const heardUpTo = Math.min(now, Math.max(s.latestHeard, now - 2 * s.ttlMs));
   for (const [key, entry] of [...s.links]) {
-    if (now - entry.lastSeen > s.ttlMs) events.push(...removeLink(s, key, 'expired'));
+    if (heardUpTo - entry.lastSeen > s.ttlMs) events.push(...removeLink(s, key, 'expired'));
   }
   for (const [k, t] of [...s.heard]) if (now - t > s.ttlMs) s.heard.delete(k);
   for (const [k, t] of [...s.echoedAt]) if (now - t > s.ttlMs) s.echoedAt.delete(k);

@@ -16,7 +16,7 @@ const lldpOf = (frame: Uint8Array) => decodeLldp(decodeEthernet(frame).payload);
 test('a probe is believed within its window only: fresh yes, stale, from the future, another key, unsigned no', () => {
   const f = probe(7n, 3, 10_000);
   assert.deepEqual(checkProbe(lldpOf(f), secret, 10_500, 2000), { ok: true, sentAt: 10_000 });
-  assert.deepEqual(checkProbe(lldpOf(f), secret, 12_001, 2000), { ok: false, reason: 'stale' });
+  assert.deepEqual(checkProbe(lldpOf(f), secret, 12_001, 2000), { ok: false, reason: 'stale', sentAt: 10_000 });
   assert.deepEqual(checkProbe(lldpOf(f), secret, 9_000, 2000), { ok: false, reason: 'from-the-future' });
   assert.deepEqual(checkProbe(lldpOf(probe(7n, 3, 10_000, new Uint8Array(32).fill(4))), secret, 10_000, 2000), { ok: false, reason: 'bad-signature' });
   assert.deepEqual(checkProbe(lldpOf(buildLldpProbe({ srcMac: '02:00:00:00:00:01', dpid: 7n, port: 3, nonce })), secret, 10_000, 2000), { ok: false, reason: 'unsigned' });

@@ -52,7 +52,9 @@ export function authTlv(secret: Uint8Array, claim: ProbeClaim, nowMs: number): L
 
 export type ProbeCheck =
   | { readonly ok: true; readonly sentAt: number }
-  | { readonly ok: false; readonly reason: 'unsigned' | 'bad-signature' | 'stale' | 'from-the-future' };
+  /** stale: authentic but old; `sentAt` still tells when the claim was true */
+  | { readonly ok: false; readonly reason: 'stale'; readonly sentAt: number }
+  | { readonly ok: false; readonly reason: 'unsigned' | 'bad-signature' | 'from-the-future' };
 
 function isAuthTlv(t: LldpTlv): boolean {
   return (
@@ -77,6 +79,6 @@ export function checkProbe(lldp: LldpPacket, secret: Uint8Array, nowMs: number, 
   if (!timingSafeEqual(expected, tlv.value.subarray(12))) return { ok: false, reason: 'bad-signature' };
   const sentAt = Number(ts);
   if (sentAt > nowMs + skewMs) return { ok: false, reason: 'from-the-future' };
-  if (nowMs - sentAt > maxAgeMs) return { ok: false, reason: 'stale' };
+  if (nowMs - sentAt > maxAgeMs) return { ok: false, reason: 'stale', sentAt };
   return { ok: true, sentAt };
 }
