@@ -57,7 +57,8 @@ export function copyRepository(root = REPO): RepoCopy {
 
 /** The environment documented commands see: the user's, without the test runner's own variables. */
 export function commandEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...extra };
+  // The docs show what a terminal shows: readable log lines, not the JSON a pipe gets (src/logging).
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', SCORE_LOG_FORMAT: 'text', ...extra };
   delete env.NODE_TEST_CONTEXT;
   delete env.NODE_OPTIONS;
   return env;

@@ -8,7 +8,7 @@ import type { RunRecord } from '../sim/run.ts';
  * Fig. 3: mean utilisation per link layer (over links that carry traffic) after each migration.
  * Fig. 4: overall communication cost C_A after each migration.
  */
-const POLICY_LABEL: Record<string, string> = { 'round-robin': 'Round-Robin', 'load-aware': 'Load-Aware' };
+const POLICY_LABEL: Record<string, string> = { 'round-robin': 'Round-Robin', 'load-aware': 'Load-Aware', 'gain-order': 'Gain-ordered' };
 
 export function costChartSpec(runs: readonly RunRecord[]): TopLevelSpec {
   const values = runs.flatMap((r) =>

@@ -137,7 +137,7 @@ test('parseRuns takes runs.json and a single run record, and names the file and 
     [JSON.stringify({ kind: 'score-runs', version: 2, runs }), 'CLI_USAGE', /version: expected 1, got number 2/],
     [JSON.stringify({ kind: 'score-runs', version: 1, runs: [] }), 'CLI_USAGE', /runs: the list is empty/],
     [JSON.stringify({ kind: 'score-runs', version: 1, runs: [runs[0], { ...runs[1], steps: [{ ...runs[1]!.steps[0], to: 7 }] }] }), 'CLI_USAGE', /runs\[1\]\.steps\[0\]\.to: expected a string, got number 7/],
-    [JSON.stringify({ ...runs[0], policy: 'random' }), 'CLI_USAGE', /\$\.policy: expected "round-robin" or "load-aware", got "random"/],
+    [JSON.stringify({ ...runs[0], policy: 'random' }), 'CLI_USAGE', /\$\.policy: expected "round-robin" or "load-aware" or "gain-order", got "random"/],
   ];
   for (const [text, code, message] of cases) {
     assert.throws(() => parseRuns(text, 'x.json'), (e) => isScoreError(e, code) && message.test(e.message), text.slice(0, 60));

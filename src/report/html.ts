@@ -22,7 +22,7 @@ export interface ReportInput {
   readonly inputFile?: string;
 }
 
-const POLICY_LABEL: Record<string, string> = { 'round-robin': 'Round-Robin', 'load-aware': 'Load-Aware' };
+const POLICY_LABEL: Record<string, string> = { 'round-robin': 'Round-Robin', 'load-aware': 'Load-Aware', 'gain-order': 'Gain-ordered' };
 const SOURCE_LABEL: Record<string, string> = {
   demo: 'score demo (whole system on the simulated data plane)',
   simulate: 'score simulate (pure model, fluid data plane)',

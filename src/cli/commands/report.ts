@@ -67,7 +67,7 @@ const RUN: Check = obj({
   version: oneOf(1),
   source: oneOf('simulate', 'demo', 'emulate'),
   scenario: obj({ name: str, file: str }),
-  policy: oneOf('round-robin', 'load-aware'),
+  policy: oneOf('round-robin', 'load-aware', 'gain-order'),
   params: obj({ migrationCost: numb, decisionMode: oneOf('first', 'best'), stepSeconds: numb, maxRounds: numb }),
   initialPlacement: record(str),
   finalPlacement: record(str),
