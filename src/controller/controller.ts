@@ -120,6 +120,20 @@ function rebuild(c: Controller): void {
   c.view = buildView(c.disc, c.options, hostDpids(c));
 }
 
+/**
+ * Whether a host event can change the view. The view depends on hosts only through which
+ * switches carry them (`buildView`'s hostDpids), and not at all when the hypervisors are
+ * declared: a new host on a switch already counted as a hypervisor changes nothing. Skipping
+ * that rebuild keeps a burst of new MACs (cbench, a rack booting) O(1) per packet-in instead of
+ * O(hosts). Moves and removals always rebuild: a switch may lose its last host.
+ */
+function changesView(c: Controller, e: HostEvent): boolean {
+  if (e.type !== 'host-added') return true;
+  const declared = c.options.hypervisors;
+  if (declared !== undefined && declared.size > 0) return false;
+  return !c.view.hypervisors.has(e.at.dpid);
+}
+
 /** Whether a VM may be on (dpid, port): a physical port, not a discovered switch-to-switch link, on a hypervisor's switch. */
 export function isHostPort(c: Controller, p: PortRef): boolean {
   if (!isPhysicalPort(p.port) || discovery.isLinkPort(c.disc, p)) return false;
@@ -191,6 +205,8 @@ export function portStatus(c: Controller, dpid: Dpid, port: SwitchPortInfo, dele
   if (!isPhysicalPort(port.port)) return done(c, [], []);
   const events: ControllerEvent[] = discovery.portStatus(c.disc, dpid, port, deleted);
   const commands = afterLinkEvents(c, events as DiscoveryEvent[]);
+  // a link's port came back with a new speed: its capacity follows now, not at some later rebuild
+  if (events.length === 0 && port.up && !deleted && discovery.isLinkPort(c.disc, { dpid, port: port.port })) rebuild(c);
   if (deleted || !port.up) {
     const ref = { dpid, port: port.port };
     const gone = forgetPort(c.hosts, ref);
@@ -229,7 +245,7 @@ export function packetIn(c: Controller, dpid: Dpid, inPort: number, frame: Uint8
   const hostEvents = learn(c.hosts, parsed, here, now, (p) => isHostPort(c, p));
   const commands: SwitchCommand[] = [];
   if (hostEvents.length > 0) {
-    rebuild(c);
+    if (hostEvents.some((e) => changesView(c, e))) rebuild(c);
     for (const e of hostEvents) if (e.type === 'host-moved') commands.push(...refreshPaths(c.routing, ctx(c), e.mac));
   }
   commands.push(...routePacket(c.routing, ctx(c), here, parsed, frame));

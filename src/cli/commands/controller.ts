@@ -18,6 +18,7 @@ import type { Dpid } from '../../controller/commands.ts';
 import { matchScenario, missingWarning, strangerWarning } from '../../controller/scenario-match.ts';
 import { continuousStart, type ContinuousCliOptions } from '../continuous-options.ts';
 import { consoleOut } from '../../logging/console.ts';
+import { hostLineLimiter } from './host-lines.ts';
 import { type ClusterHandle, type ClusterOptions, joinCluster, prepareCluster } from '../../cluster/attach.ts';
 import { parseClusterUrl } from '../../cluster/member.ts';
 import { installClusterApi } from '../../cluster/api.ts';
@@ -126,6 +127,7 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
   // cluster mode: migration records in etcd (a file would be per machine)
   const clusterAudit = cluster === undefined ? undefined : await clusterAuditLog(cluster, log);
   let lastReport = 0;
+  const hostLines = o.verbose === true ? undefined : hostLineLimiter();
   // the whole controller: runtime, northbound service and its HTTP API (agents attach there)
   const stack = await startStack({
     ...(model ? { model } : {}),
@@ -143,12 +145,14 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
     ...(clusterAudit ? { audit: clusterAudit } : {}),
     ...(cluster ? { beforeListen: (api: FastifyInstance, tokens: ApiTokens) => installClusterApi(api, cluster, tokens) } : {}),
     onEvent: (e, text) => {
-      line(withVmNames(text));
+      for (const l of hostLines === undefined ? [text] : hostLines.lines(e, text, realClock.now())) line(withVmNames(l));
       onSwitch(e);
     },
     onError: (message, err) => line(`WARN ${message}: ${err instanceof ScoreError ? `${err.code} ${err.message}` : String(err)}`),
     onPoll: (c) => {
       const now = realClock.now();
+      const held = hostLines?.flush(now) ?? null;
+      if (held !== null) line(held);
       if (now - lastReport < o.reportMs) return;
       lastReport = now;
       for (const l of report(c, now, vmNames)) out(l);

@@ -452,14 +452,22 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
       this.close(new ScoreError('INTERNAL', `stream parser threw: ${String(e)}`, {}, { cause: e }));
       return;
     }
-    for (const item of items) {
-      if (this.isClosed()) return;
-      try {
-        this.onItem(item);
-      } catch (e) {
-        // A bug here or in a listener must not take the process, or other switches, down.
-        this.log('error', `${this.label()}: handling a message failed: ${String(e)}`, { error: isScoreError(e) ? e.toJSON() : String(e) });
+    // Answers to the messages of one chunk leave in one write, not one syscall each (a burst of
+    // PACKET_INs spent most of the controller's busy time in socket writes); same bytes, same order.
+    const batch = items.length > 1;
+    if (batch) this.socket.cork();
+    try {
+      for (const item of items) {
+        if (this.isClosed()) return;
+        try {
+          this.onItem(item);
+        } catch (e) {
+          // A bug here or in a listener must not take the process, or other switches, down.
+          this.log('error', `${this.label()}: handling a message failed: ${String(e)}`, { error: isScoreError(e) ? e.toJSON() : String(e) });
+        }
       }
+    } finally {
+      if (batch) this.socket.uncork();
     }
   }
 

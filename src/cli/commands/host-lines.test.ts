@@ -1,0 +1,25 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { hostLineLimiter } from './host-lines.ts';
+import type { ControllerEvent } from '../../controller/controller.ts';
+
+const added = (n: number): ControllerEvent => ({ type: 'host-added', mac: `02:00:00:00:00:${n.toString(16).padStart(2, '0')}`, at: { dpid: 1n, port: 1 } });
+const moved: ControllerEvent = { type: 'host-moved', mac: '02:00:00:00:00:01', from: { dpid: 1n, port: 1 }, to: { dpid: 2n, port: 1 }, via: 'rarp' };
+
+test('host-added lines: up to the limit per window printed, the rest summed up once the window is over; other events always printed', () => {
+  const l = hostLineLimiter(2, 1000);
+  assert.deepEqual(l.lines(added(1), 'h1', 0), ['h1']);
+  assert.deepEqual(l.lines(added(2), 'h2', 10), ['h2']);
+  assert.deepEqual(l.lines(added(3), 'h3', 20), []);
+  assert.deepEqual(l.lines(added(4), 'h4', 30), []);
+  assert.deepEqual(l.lines(moved, 'm', 40), ['m'], 'a move is never held back');
+  assert.equal(l.flush(500), null, 'window not over yet');
+  const next = l.lines(added(5), 'h5', 1000);
+  assert.equal(next.length, 2);
+  assert.match(next[0] ?? '', /^2 more hosts learned/);
+  assert.equal(next[1], 'h5');
+  assert.deepEqual(l.lines(added(6), 'h6', 1001), ['h6']);
+  assert.deepEqual(l.lines(added(7), 'h7', 1002), []);
+  assert.match(l.flush(2000) ?? '', /^1 more hosts learned/, 'a timer says it when no further host comes');
+  assert.equal(l.flush(3000), null, 'said once');
+});

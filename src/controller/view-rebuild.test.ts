@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildArpRequest } from '../packet/index.ts';
+import * as ctl from './controller.ts';
+import type { SwitchPortInfo } from './discovery.ts';
+
+const ports = (dpid: number): SwitchPortInfo[] =>
+  [1, 2, 3].map((port) => ({ port, hwAddr: `02:00:00:00:${dpid.toString(16).padStart(2, '0')}:0${port}`, up: true, speedKbps: 0, name: `p${port}` }));
+const arp = (n: number): Uint8Array => buildArpRequest({ senderMac: `0a:00:00:00:00:${n.toString(16).padStart(2, '0')}`, senderIp: `10.0.0.${n}`, targetIp: '10.0.0.250' });
+
+test('host view: a switch is a hypervisor from its first host on; more hosts there keep the same view; moving its last host away drops it', () => {
+  const c = ctl.createController({ nonce: new Uint8Array(8) });
+  ctl.switchUp(c, 1n, ports(1), 0);
+  ctl.switchUp(c, 2n, ports(2), 0);
+  assert.deepEqual([...c.view.hypervisors], []);
+  ctl.packetIn(c, 1n, 1, arp(1), 1);
+  assert.deepEqual([...c.view.hypervisors], [1n], 'first host makes s1 a hypervisor');
+  const view = c.view;
+  for (let n = 2; n < 40; n += 1) ctl.packetIn(c, 1n, 1 + (n % 3), arp(n), 1 + n);
+  assert.equal(c.hosts.byMac.size, 39);
+  assert.equal(c.view, view, 'no rebuild: the set of host-carrying switches did not change');
+  ctl.packetIn(c, 2n, 1, arp(50), 100);
+  assert.deepEqual(new Set(c.view.hypervisors), new Set([1n, 2n]), 'a new switch with a host: rebuilt');
+  ctl.vmMoved(c, '0a:00:00:00:00:32', { dpid: 1n, port: 2 }, 200);
+  assert.deepEqual([...c.view.hypervisors], [1n], 's2 lost its only host');
+});
+
+test('host view with declared hypervisors: hosts never rebuild it, and it stays what was declared', () => {
+  const c = ctl.createController({ nonce: new Uint8Array(8), hypervisors: new Set([2n]) });
+  ctl.switchUp(c, 1n, ports(1), 0);
+  ctl.switchUp(c, 2n, ports(2), 0);
+  const view = c.view;
+  for (let n = 1; n < 10; n += 1) ctl.packetIn(c, 2n, 1, arp(n), n);
+  assert.equal(c.hosts.byMac.size, 9);
+  assert.equal(c.view, view);
+  assert.deepEqual([...c.view.hypervisors], [2n]);
+});
