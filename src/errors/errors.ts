@@ -49,6 +49,10 @@ export const ERROR_CODES = {
   EMULATION_NOT_ROOT: 'the emulated data centre needs root',
   EMULATION_MISSING_TOOL: 'a system tool (ovs-vsctl, ip, nping, ...) is not installed',
   EMULATION_COMMAND: 'a system command failed',
+  // Real guests (QEMU, libvirt)
+  IMAGE_BUILD: 'the guest image could not be built (kernel package, busybox, initramfs)',
+  VM_BOOT: 'a QEMU guest did not start or did not come up in time',
+  QMP_PROTOCOL: 'the QEMU monitor (QMP) connection failed or answered with an error',
   INTERNAL: 'a bug in S-CORE',
 } as const;
 
