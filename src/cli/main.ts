@@ -6,6 +6,7 @@ import { registerAgent } from './commands/agent.ts';
 import { registerEmulate } from './commands/emulate.ts';
 import { registerController } from './commands/controller.ts';
 import { registerReport } from './commands/report.ts';
+import { registerImage } from './commands/image.ts';
 
 /** Composition root of the `score` command: each command registers itself from its own module. */
 const program = new Command()
@@ -20,6 +21,7 @@ registerAgent(program);
 registerEmulate(program);
 registerController(program);
 registerReport(program);
+registerImage(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -45,7 +45,8 @@ export function parseQmpLines(buffer: string): { messages: QmpMessage[]; rest: s
     else if ('return' in o) messages.push({ kind: 'return', id: o.id, value: o.return });
     else if ('error' in o) {
       const err = o.error as { class?: unknown; desc?: unknown } | null;
-      messages.push({ kind: 'error', id: o.id, class: String(err?.class ?? 'GenericError'), desc: String(err?.desc ?? '') });
+      const text = (v: unknown, dflt: string): string => (typeof v === 'string' ? v : dflt);
+      messages.push({ kind: 'error', id: o.id, class: text(err?.class, 'GenericError'), desc: text(err?.desc, '') });
     } else if (typeof o.event === 'string') messages.push({ kind: 'event', event: o as unknown as QmpEvent });
     else throw new ScoreError('QMP_PROTOCOL', `QMP sent an object of no known kind: ${line.slice(0, 120)}`);
   }
