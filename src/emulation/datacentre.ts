@@ -459,6 +459,20 @@ function handle(
     await nsExec(v.namespace, resolveTool('python3'), '-c', ANNOUNCE_PY, VM_IFACE, v.mac, v.ip, String(rounds));
   };
 
+  /** Undoes a half-done move: the cable, whatever it is called now, back on its old port. */
+  const uncable = async (from: PortRef, renamed: string): Promise<void> => {
+    const names = await listLinks(ovs.netns);
+    if (names.includes(renamed)) {
+      await vsctl(ovs, '--if-exists', 'del-port', renamed);
+      await runBatch(ovs, 'ip', ovs.netns, 'unmove', [
+        ['link', 'set', 'dev', renamed, 'down'],
+        ['link', 'set', 'dev', renamed, 'name', from.iface],
+        ['link', 'set', 'dev', from.iface, 'up'],
+      ]);
+    }
+    await vsctl(ovs, '--may-exist', ...addPortArgs(from.bridge, from.iface, { ofport: from.port }));
+  };
+
   const moveVm = async (name: string, to: string, mo: MoveOptions = {}): Promise<PortRef> => {
     const v = vm(name);
     const target = bridge(to);
@@ -484,9 +498,9 @@ function handle(
       ]);
       await vsctl(ovs, ...addPortArgs(target.name, iface, { ofport: port }));
     } catch (e) {
-      // Half-moved cabling is not repaired; the record points back at the old port so that a
-      // retry starts from where the VM most likely still is.
+      // A VM is always at one known place: put the cable back on the source port.
       current.set(name, from);
+      await uncable(from, iface).catch(() => undefined);
       throw e;
     }
     if (mo.announce ?? true) await announce(v.name);

@@ -126,11 +126,15 @@ export async function startGuest(spec: GuestSpec, place: GuestPlace, o: { incomi
     if (Date.now() > deadline) return fail('no QMP socket in time');
     await sleep(20);
   }
-  try {
-    const qmp = await connectQmp(paths.qmp);
-    qmp.close();
-  } catch (e) {
-    return fail(`QMP: ${e instanceof Error ? e.message : String(e)}`);
+  // the socket file appears just before QEMU listens on it: retry a refused connection
+  for (;;) {
+    try {
+      (await connectQmp(paths.qmp)).close();
+      break;
+    } catch (e) {
+      if (exited || Date.now() > deadline) return fail(`QMP: ${e instanceof Error ? e.message : String(e)}`);
+      await sleep(50);
+    }
   }
   if (o.incoming !== true) {
     for (;;) {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { ScoreError } from '../../errors/errors.ts';
+import { ScoreError, isScoreError } from '../../errors/errors.ts';
 import type { Model } from '../../scenario/model.ts';
 import { attachDataCentre, type DataCentre } from '../../emulation/datacentre.ts';
 import { resolveTool } from '../../emulation/exec.ts';
@@ -59,6 +59,10 @@ export function emulatedDriver(o: EmulatedDriverOptions): MigrationDriver {
       try {
         port = (await dc.moveVm(vm, to)).port;
         totalTimeMs = performance.now() - t0;
+      } catch (e) {
+        await Promise.all(probes.map((p) => p.stop()));
+        // moveVm put the cable back on the source port: the VM is where it was
+        throw isScoreError(e, 'MIGRATION_FAILED') ? e : new ScoreError('MIGRATION_FAILED', `re-cabling ${vm} to ${to} failed: ${e instanceof Error ? e.message : String(e)}`, { vm, to }, { cause: e });
       } finally {
         await new Promise((r) => setTimeout(r, o.probeAfterMs ?? 800));
       }
