@@ -13,6 +13,18 @@ import { links as discoveredLinks } from '../controller/discovery.ts';
 import * as ctl from '../controller/controller.ts';
 import { ScoreError } from '../errors/errors.ts';
 import { startStack, type Stack } from './stack.ts';
+import type { MigrationFigures } from '../agent/drivers/driver.ts';
+import { buildImage } from '../image/build.ts';
+import { guestInsteadOfNamespace } from '../vm/fleet.ts';
+import { forEachLimit } from '../emulation/datacentre.ts';
+
+export type VmKind = 'namespace' | 'qemu';
+
+/** The VMs that become QEMU guests with --vms qemu: those with traffic (either end of a flow). */
+export function guestVms(model: Model): string[] {
+  const inFlows = new Set(model.scenario.traffic.flatMap((t) => [t.src, t.dst]));
+  return model.scenario.vms.map((v) => v.name).filter((v) => inFlows.has(v));
+}
 import { measuredPoint, orchestrate } from './live-run.ts';
 
 /**
@@ -29,6 +41,8 @@ export interface MigrationLoss {
   readonly received: number;
   /** longest run of consecutive lost probes × the probe interval: the blackout */
   readonly blackoutMs: number;
+  /** the migration's own figures (QEMU's query-migrate with --vms qemu) */
+  readonly figures?: MigrationFigures;
 }
 
 export interface EmulatedRun {
@@ -46,6 +60,10 @@ export interface EmulatedExperimentOptions {
   readonly out?: (s: string) => void;
   readonly rateTolerance?: number;
   readonly shape?: boolean;
+  /** what a VM is: a network namespace (default) or a real QEMU guest (src/vm; the VMs with traffic) */
+  readonly vms?: VmKind;
+  /** with vms 'qemu': each guest's memory, MiB (default 96) */
+  readonly guestMiB?: number;
   /** called once everything stands (e.g. to print addresses) */
   readonly onReady?: (stack: Stack, dc: DataCentre) => void;
 }
@@ -68,10 +86,11 @@ interface AgentProcess {
 }
 
 /** One `score agent` process per hypervisor, each with its own HTTP server, driving the emulated data centre. */
-function spawnAgent(o: { hypervisor: string; apiUrl: string; token: string; prefix: string; scenarioFile: string }): AgentProcess {
+function spawnAgent(o: { hypervisor: string; apiUrl: string; token: string; prefix: string; scenarioFile: string; qemu?: { probeFrom: string | undefined } }): AgentProcess {
+  const driver = o.qemu === undefined ? ['--driver', 'emulated'] : ['--driver', 'qemu', ...(o.qemu.probeFrom !== undefined ? ['--probe-from', o.qemu.probeFrom] : [])];
   const child = spawn(
     process.execPath,
-    [SCORE_BIN, 'agent', '--controller', o.apiUrl, '--hypervisor', o.hypervisor, '--driver', 'emulated', '--emulation-prefix', o.prefix, '--scenario', o.scenarioFile, '--listen', '127.0.0.1:0'],
+    [SCORE_BIN, 'agent', '--controller', o.apiUrl, '--hypervisor', o.hypervisor, ...driver, '--emulation-prefix', o.prefix, '--scenario', o.scenarioFile, '--listen', '127.0.0.1:0'],
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SCORE_AGENT_TOKEN: o.token } },
   );
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -113,20 +132,32 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
     dc = await buildDataCentre(o.model, { controller: `tcp:127.0.0.1:${dataPlane.address().port}`, shape: o.shape ?? true });
     const buildMs = Date.now() - buildStart;
     const c = stack.runtime.controller;
+    const guests = o.vms === 'qemu' ? guestVms(o.model) : [];
+    if (guests.length > 0) {
+      const bootStart = Date.now();
+      const image = await buildImage();
+      // a few at a time: TCG boots are CPU-bound
+      await forEachLimit(guests, 3, async (vm) => {
+        await guestInsteadOfNamespace(dc!, o.model, vm, { image, memoryMiB: o.guestMiB ?? 96, bootTimeoutMs: 180_000 });
+      });
+      out(`  ${o.policy}: ${guests.length} QEMU guests (${guests.join(', ')}) booted in ${Date.now() - bootStart} ms; the other VMs stay namespaces`);
+    }
     await until(() => stack.runtime.channels.size === o.model.topology.nodes.size, 10_000, 'every switch connecting');
     // from the last switch connecting to the last link found
     const discoveryMs = await until(() => discoveredLinks(c.disc).length === o.model.topology.links.length, 10_000, 'discovery of every link');
     out(`  ${o.policy}: ${stack.runtime.channels.size} switches connected, ${discoveredLinks(c.disc).length} links discovered in ${discoveryMs} ms`);
     // VMs say hello, as booting VMs do: the tracker knows every VM and so every hypervisor's load
-    await Promise.all(o.model.vms.map((vm) => dc!.announce(vm, 1)));
+    // (guests make themselves known with their own traffic and its replies)
+    await Promise.all(o.model.vms.filter((vm) => !guests.includes(vm)).map((vm) => dc!.announce(vm, 1)));
     await until(() => c.hosts.byMac.size === o.model.vms.length, 10_000, 'every VM being seen');
-    traffic = await startTraffic(dc);
+    // guests generate the scenario's flows themselves (their /init); namespaces get nping/iperf3
+    if (guests.length === 0) traffic = await startTraffic(dc);
     const expected = o.model.flows.length;
     await until(() => ctl.pairRates(c, Date.now()).filter((r) => r.bytesPerSecond > 0).length >= expected, 20_000, 'rates measured for every flow');
     // one full rate window (5 s) before the first decision, so rates are averages, not single seconds
     await new Promise((r) => setTimeout(r, 5000));
     for (const h of o.model.scenario.hypervisors) {
-      agents.push(spawnAgent({ hypervisor: h.id, apiUrl: stack.apiUrl, token: stack.tokens.agent, prefix: dc.prefix, scenarioFile: o.file }));
+      agents.push(spawnAgent({ hypervisor: h.id, apiUrl: stack.apiUrl, token: stack.tokens.agent, prefix: dc.prefix, scenarioFile: o.file, ...(guests.length > 0 ? { qemu: { probeFrom: o.model.vms.find((v) => !guests.includes(v)) } } : {}) }));
     }
     await until(() => stack.service.hypervisors().every((h) => h.agent !== null), 60_000, 'every agent process registering');
     o.onReady?.(stack, dc);
@@ -134,7 +165,7 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
     const losses: MigrationLoss[] = stack.service
       .migrations()
       .filter((r) => r.status === 'succeeded' && r.connectivity)
-      .map((r) => ({ vm: r.vm, to: r.to!, sent: r.connectivity!.sent, received: r.connectivity!.received, blackoutMs: r.connectivity!.blackoutMs }));
+      .map((r) => ({ vm: r.vm, to: r.to!, sent: r.connectivity!.sent, received: r.connectivity!.received, blackoutMs: r.connectivity!.blackoutMs, ...(r.figures ? { figures: r.figures } : {}) }));
     return { record, losses, discoveryMs, buildMs };
   } finally {
     await Promise.all(agents.map((a) => a.stop()));

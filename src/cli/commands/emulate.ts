@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { PolicyName } from '../../core/policies.ts';
 import { simulate, type RunRecord } from '../../sim/run.ts';
-import { runEmulatedExperiment, type MigrationLoss } from '../../system/emulated-experiment.ts';
+import { runEmulatedExperiment, type MigrationLoss, type VmKind } from '../../system/emulated-experiment.ts';
+import { qemuFiguresTable } from '../../vm/report.ts';
 import { parsePolicies, printRuns } from './simulate.ts';
 import { writeRunOutputs } from '../output.ts';
 import { ScoreError } from '../../errors/errors.ts';
@@ -145,7 +146,8 @@ export function registerEmulate(program: Command): void {
     .option('-p, --policy <rr|la|both>', "run the paper's experiment: in-process controller, API and agents orchestrate live migrations (ignores --controller)")
     .option('-o, --out <dir>', 'with --policy: output directory', 'score-out/emulate')
     .option('--tolerance <fraction>', 'with --policy: measured rates this close count as equal', '0.05')
-    .action(async (raw: RawEmulateOptions & { policy?: string; out: string; tolerance: string }) => {
+    .option('--vms <namespace|qemu>', 'with --policy: VMs with traffic are real QEMU guests live-migrated through QMP (qemu), or namespaces', 'namespace')
+    .action(async (raw: RawEmulateOptions & { policy?: string; out: string; tolerance: string; vms: string }) => {
       if (raw.clean === true) {
         requireRoot('score emulate --clean');
         const r = await cleanLeftovers();
@@ -160,7 +162,8 @@ export function registerEmulate(program: Command): void {
         if (raw.scenario === undefined) throw new ScoreError('CLI_USAGE', '--scenario is required');
         const tolerance = Number(raw.tolerance);
         if (!(tolerance >= 0 && tolerance < 1)) throw new ScoreError('CLI_USAGE', `--tolerance: expected a fraction in [0, 1), got "${raw.tolerance}"`);
-        await runEmulatedPolicies({ scenario: raw.scenario, policies: parsePolicies(raw.policy), out: raw.out, tolerance, shape: raw.shape });
+        if (raw.vms !== 'namespace' && raw.vms !== 'qemu') throw new ScoreError('CLI_USAGE', `--vms: expected namespace or qemu, got "${raw.vms}"`);
+        await runEmulatedPolicies({ scenario: raw.scenario, policies: parsePolicies(raw.policy), out: raw.out, tolerance, shape: raw.shape, vms: raw.vms });
         return;
       }
       const opts = parseEmulateOptions(raw);
@@ -186,7 +189,7 @@ export function registerEmulate(program: Command): void {
 }
 
 /** `score emulate --policy`: the paper's experiment on Open vSwitch, reported like `score demo`. */
-async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]; out: string; tolerance: number; shape: boolean }): Promise<void> {
+async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]; out: string; tolerance: number; shape: boolean; vms: VmKind }): Promise<void> {
   const started = performance.now();
   const { file, model } = loadScenarioFile(o.scenario);
   console.log(`S-CORE emulate: scenario "${model.scenario.name}" on real Open vSwitch bridges (userspace datapath) and network namespaces`);
@@ -199,6 +202,7 @@ async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]
       policy,
       rateTolerance: o.tolerance,
       shape: o.shape,
+      vms: o.vms,
       out: (s) => console.log(s),
       onReady: (stack, dc) => {
         console.log(`  ${policy}: run prefix ${dc.prefix}, controller API at ${stack.apiUrl}/api/v1 (operator token ${stack.tokens.operator}), ${model.scenario.hypervisors.length} agents over HTTP`);
@@ -213,6 +217,7 @@ async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]
   for (const { policy, losses: l } of losses) {
     for (const x of l) console.log(`  ${policy}: ${x.vm} -> ${x.to}: ${x.sent - x.received} of ${x.sent} probes lost, longest gap ${x.blackoutMs} ms`);
   }
+  if (o.vms === 'qemu') for (const line of qemuFiguresTable(losses)) console.log(line);
   for (const r of runs) {
     const m = simulate(model, { policy: r.policy, file });
     const same = r.steps.length === m.steps.length && r.steps.every((s, i) => s.vm === m.steps[i]?.vm && s.to === m.steps[i]?.to);
