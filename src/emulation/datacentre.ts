@@ -479,12 +479,15 @@ function handle(
     if (target.kind !== 'hypervisor') throw new ScoreError('UNKNOWN_HYPERVISOR', `"${to}" is not a hypervisor`, { hypervisor: to });
     const from = portOf(name);
     if (from.node === to) return from;
-    const used = [...current.values()].filter((p) => p.node === to).map((p) => p.port);
+    // ports this handle knows of, and any the bridge has besides (QEMU guests' taps, src/vm)
+    const onBridge = new Set((await vsctl(ovs, 'list-ports', target.name)).split('\n').map((x) => x.trim()));
+    const ofports = [...parseOfports(await vsctl(ovs, '-f', 'csv', '--no-headings', '--columns=name,ofport', 'list', 'Interface'))].filter(([n]) => onBridge.has(n)).map(([, p]) => p);
+    const used = [...[...current.values()].filter((p) => p.node === to).map((p) => p.port), ...ofports];
     const port = lowestFreePort(target.links, used);
     const nodeIdx = plan.bridges.indexOf(target) + 1;
     const iface = resourceName(plan.prefix, portLocalName(target.name.slice(plan.prefix.length + 1), nodeIdx, port));
     const next: PortRef = { node: to, bridge: target.name, port, iface };
-    // The port number is taken before the first await, so concurrent moves cannot pick the same.
+    // Moves run one at a time (see moveVm below), so no other move takes this number meanwhile.
     current.set(name, next);
     try {
       await vsctl(ovs, 'del-port', from.bridge, from.iface);
