@@ -55,7 +55,7 @@ export function fleetRun(model: Model, prefix: string): FleetRun {
   };
 }
 
-const vmDir = (r: FleetRun): string => join(r.ovs.paths.runDir, 'vm');
+export const vmDir = (r: FleetRun): string => join(r.ovs.paths.runDir, 'vm');
 const recordPath = (r: FleetRun, vm: string): string => join(vmDir(r), `${vm.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
 const ovsOf = (r: FleetRun): OvsInstance => ({ ...r.ovs, ovsdbPid: readPidfile(r.ovs.paths.ovsdbPidfile) ?? 0, vswitchdPid: readPidfile(r.ovs.paths.vswitchdPidfile) ?? 0, relays: new Map() });
 
@@ -90,7 +90,7 @@ async function usedPorts(r: FleetRun, bridge: string): Promise<number[]> {
 }
 
 /** A port (number and tap name) on `hv`'s bridge: `want` if given, else the lowest free one. */
-async function reservePort(r: FleetRun, hv: string, want?: number): Promise<{ bridge: string; port: number; tap: string }> {
+export async function reservePort(r: FleetRun, hv: string, want?: number): Promise<{ bridge: string; port: number; tap: string }> {
   const idx = r.plan.bridges.findIndex((b) => b.node === hv);
   const b = r.plan.bridges[idx];
   if (b === undefined || b.kind !== 'hypervisor') throw new ScoreError('UNKNOWN_HYPERVISOR', `"${hv}" is not a hypervisor of this run`, { hypervisor: hv });
@@ -99,12 +99,12 @@ async function reservePort(r: FleetRun, hv: string, want?: number): Promise<{ br
   return { bridge: b.name, port, tap };
 }
 
-async function plug(r: FleetRun, at: { bridge: string; port: number; tap: string }): Promise<void> {
+export async function plug(r: FleetRun, at: { bridge: string; port: number; tap: string }): Promise<void> {
   await addTap(r.ovs.netns, at.tap);
   await vsctl(ovsOf(r), ...addPortArgs(at.bridge, at.tap, { ofport: at.port }));
 }
 
-async function unplug(r: FleetRun, at: { bridge: string; tap: string }): Promise<void> {
+export async function unplug(r: FleetRun, at: { bridge: string; tap: string }): Promise<void> {
   await vsctl(ovsOf(r), '--if-exists', 'del-port', at.bridge, at.tap).catch(() => undefined);
   await delTap(r.ovs.netns, at.tap);
 }
