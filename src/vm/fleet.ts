@@ -22,11 +22,12 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFile
 import { join } from 'node:path';
 import { ScoreError, isScoreError } from '../errors/errors.ts';
 import type { Model } from '../scenario/model.ts';
-import { planDataCentre, lowestFreePort, type DataCentre, portLocalName, parseOfports, VM_PREFIX_LENGTH, type DataCentrePlan } from '../emulation/datacentre.ts';
+import { planDataCentre, lowestFreePort, type DataCentre, type PortRef, portLocalName, parseOfports, VM_PREFIX_LENGTH, type DataCentrePlan } from '../emulation/datacentre.ts';
 import { resourceName, runDirName } from '../emulation/names.ts';
 import { ovsEnv, ovsPaths, vsctl, addPortArgs, type OvsInstance } from '../emulation/ovs.ts';
 import { readPidfile, sleep } from '../emulation/procs.ts';
 import { delNetns } from '../emulation/netns.ts';
+import { run } from '../emulation/exec.ts';
 import { tmpdir } from 'node:os';
 import type { MigrationFigures } from '../agent/drivers/driver.ts';
 import type { GuestFlow } from '../image/guest.ts';
@@ -180,10 +181,21 @@ export function fleetOf(dc: Pick<DataCentre, 'plan' | 'ovs'>): FleetRun {
  * @throws ScoreError VM_BOOT (the VM is then gone from the network: the caller stops the run)
  */
 export async function guestInsteadOfNamespace(dc: DataCentre, model: Model, vm: string, o: PlaceGuestOptions): Promise<GuestRecord> {
+  const p = await unplugNamespace(dc, vm);
+  return placeGuest(fleetOf(dc), model, vm, { ...o, at: { hypervisor: p.node, port: p.port } });
+}
+
+/**
+ * Takes a namespace VM off its bridge port and removes it, returning the port it had. The cable
+ * is deleted from the switch side first: a namespace's devices die asynchronously after `ip netns
+ * delete`, and the port's name is about to be taken by a tap.
+ */
+export async function unplugNamespace(dc: DataCentre, vm: string): Promise<PortRef> {
   const p = dc.vmPort(vm);
   await vsctl(dc.ovs, '--if-exists', 'del-port', p.bridge, p.iface);
+  await run('ip', ['-n', dc.ovs.netns, 'link', 'del', p.iface]).catch(() => undefined);
   await delNetns(dc.vmNamespace(vm));
-  return placeGuest(fleetOf(dc), model, vm, { ...o, at: { hypervisor: p.node, port: p.port } });
+  return p;
 }
 
 /** Stops every guest of the run (the run's own cleanup would kill them too; this is the orderly way). */

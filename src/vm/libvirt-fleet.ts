@@ -12,13 +12,11 @@ import { ScoreError } from '../errors/errors.ts';
 import type { Model } from '../scenario/model.ts';
 import type { DataCentre } from '../emulation/datacentre.ts';
 import { VM_PREFIX_LENGTH } from '../emulation/datacentre.ts';
-import { delNetns } from '../emulation/netns.ts';
-import { vsctl } from '../emulation/ovs.ts';
 import { sleep } from '../emulation/procs.ts';
 import { READY_LINE } from '../image/guest.ts';
 import type { MigrationDriver } from '../agent/drivers/driver.ts';
 import { libvirtDriver } from '../agent/drivers/libvirt.ts';
-import { fleetOf, guestFlows, plug, reservePort, unplug, vmDir, type FleetRun, type PlaceGuestOptions } from './fleet.ts';
+import { fleetOf, guestFlows, plug, unplugNamespace, reservePort, unplug, vmDir, type FleetRun, type PlaceGuestOptions } from './fleet.ts';
 import { destinationXml, domainXml, parseJobInfo, startLibvirtd, virsh, writeXml, type Libvirtd } from './libvirt.ts';
 import type { GuestSpec } from './qemu.ts';
 
@@ -55,11 +53,9 @@ export async function startLibvirtFleet(dc: DataCentre, hypervisors: readonly st
   return {
     hosts,
     async placeDomain(model, vm, o) {
-      const p = dc.vmPort(vm);
       const info = model.vmInfo.get(vm);
       if (info === undefined) throw new ScoreError('UNKNOWN_VM', `no VM "${vm}" in the scenario`, { vm });
-      await vsctl(dc.ovs, '--if-exists', 'del-port', p.bridge, p.iface);
-      await delNetns(dc.vmNamespace(vm));
+      const p = await unplugNamespace(dc, vm);
       const at = await reservePort(r, p.node, p.port);
       await plug(r, at);
       const spec: GuestSpec = { vm, image: o.image, mac: info.mac, cidr: `${info.ip}/${VM_PREFIX_LENGTH}`, flows: o.flows ?? guestFlows(model, vm), ...(o.memoryMiB !== undefined ? { memoryMiB: o.memoryMiB } : {}) };
