@@ -14,17 +14,9 @@ import * as ctl from '../controller/controller.ts';
 import { ScoreError } from '../errors/errors.ts';
 import { startStack, type Stack } from './stack.ts';
 import type { MigrationFigures } from '../agent/drivers/driver.ts';
-import { buildImage } from '../image/build.ts';
-import { guestInsteadOfNamespace } from '../vm/fleet.ts';
-import { forEachLimit } from '../emulation/datacentre.ts';
+import { guestVms, startScenarioGuests, vmKind, type VmKind } from '../vm/emulate.ts';
 
-export type VmKind = 'namespace' | 'qemu';
-
-/** The VMs that become QEMU guests with --vms qemu: those with traffic (either end of a flow). */
-export function guestVms(model: Model): string[] {
-  const inFlows = new Set(model.scenario.traffic.flatMap((t) => [t.src, t.dst]));
-  return model.scenario.vms.map((v) => v.name).filter((v) => inFlows.has(v));
-}
+export { guestVms, type VmKind };
 import { measuredPoint, orchestrate } from './live-run.ts';
 
 /**
@@ -132,16 +124,7 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
     dc = await buildDataCentre(o.model, { controller: `tcp:127.0.0.1:${dataPlane.address().port}`, shape: o.shape ?? true });
     const buildMs = Date.now() - buildStart;
     const c = stack.runtime.controller;
-    const guests = o.vms === 'qemu' ? guestVms(o.model) : [];
-    if (guests.length > 0) {
-      const bootStart = Date.now();
-      const image = await buildImage();
-      // a few at a time: TCG boots are CPU-bound
-      await forEachLimit(guests, 3, async (vm) => {
-        await guestInsteadOfNamespace(dc!, o.model, vm, { image, memoryMiB: o.guestMiB ?? 96, bootTimeoutMs: 180_000 });
-      });
-      out(`  ${o.policy}: ${guests.length} QEMU guests (${guests.join(', ')}) booted in ${Date.now() - bootStart} ms; the other VMs stay namespaces`);
-    }
+    const guests = vmKind(o.model, o.vms) === 'qemu' ? await startScenarioGuests(dc, o.model, { ...(o.guestMiB !== undefined ? { memoryMiB: o.guestMiB } : {}), out: (s) => out(`  ${o.policy}: ${s}`) }) : [];
     await until(() => stack.runtime.channels.size === o.model.topology.nodes.size, 10_000, 'every switch connecting');
     // from the last switch connecting to the last link found
     const discoveryMs = await until(() => discoveredLinks(c.disc).length === o.model.topology.links.length, 10_000, 'discovery of every link');

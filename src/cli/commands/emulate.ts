@@ -3,6 +3,7 @@ import type { PolicyName } from '../../core/policies.ts';
 import { simulate, type RunRecord } from '../../sim/run.ts';
 import { runEmulatedExperiment, type MigrationLoss, type VmKind } from '../../system/emulated-experiment.ts';
 import { qemuFiguresTable } from '../../vm/report.ts';
+import { startScenarioGuests, vmKind } from '../../vm/emulate.ts';
 import { parsePolicies, printRuns } from './simulate.ts';
 import { writeRunOutputs } from '../output.ts';
 import { ScoreError } from '../../errors/errors.ts';
@@ -22,6 +23,8 @@ export interface EmulateOptions {
   readonly shape: boolean;
   /** Seconds to run; undefined: until SIGINT/SIGTERM. */
   readonly durationS?: number;
+  /** VMs with traffic as QEMU guests (src/vm/emulate.ts); default the scenario's choice */
+  readonly vms?: VmKind;
 }
 
 export interface RawEmulateOptions {
@@ -31,6 +34,13 @@ export interface RawEmulateOptions {
   shape: boolean;
   duration?: string;
   clean?: boolean;
+  vms?: string;
+}
+
+/** `--vms`: namespace, qemu or absent. */
+export function parseVms(v: string | undefined): VmKind | undefined {
+  if (v === undefined || v === 'namespace' || v === 'qemu') return v;
+  throw new ScoreError('CLI_USAGE', `--vms: expected namespace or qemu, got "${v}"`);
 }
 
 export function parseEmulateOptions(raw: RawEmulateOptions): EmulateOptions {
@@ -40,7 +50,8 @@ export function parseEmulateOptions(raw: RawEmulateOptions): EmulateOptions {
     throw new ScoreError('CLI_USAGE', `--controller: expected tcp:HOST:PORT, ssl:HOST:PORT or unix:/PATH, got "${raw.controller}"`);
   }
   const durationS = parseNumberOption('--duration', raw.duration, 0.001);
-  return { scenario: raw.scenario, controller: raw.controller, traffic: raw.traffic, shape: raw.shape, ...(durationS === undefined ? {} : { durationS }) };
+  const vms = parseVms(raw.vms);
+  return { scenario: raw.scenario, controller: raw.controller, traffic: raw.traffic, shape: raw.shape, ...(durationS === undefined ? {} : { durationS }), ...(vms === undefined ? {} : { vms }) };
 }
 
 /** What `score emulate` prints once the data centre stands. Pure. */
@@ -101,8 +112,10 @@ export async function runEmulation(
     dc = await buildDataCentre(model, { controller: opts.controller, shape: opts.shape });
     io.out(`Built ${dc.plan.bridges.length} bridges, ${dc.plan.links.length} links, ${dc.plan.vms.length} VMs in ${dc.timings.total} ms (run prefix ${dc.prefix})`);
     for (const l of describeDataCentre(model, dc.plan, { netns: dc.ovs.netns, runDir: dc.ovs.paths.runDir, dbSocket: dc.ovs.paths.dbSocket, controller: opts.controller, shaped: dc.shaped })) io.out(l);
+    // real guests make their flows themselves: no generators in namespaces for them
+    const guests = vmKind(model, opts.vms) === 'qemu' && !interrupted ? await startScenarioGuests(dc, model, { out: io.out }) : [];
     let traffic: TrafficHandle | undefined;
-    if (opts.traffic && !interrupted) {
+    if (opts.traffic && !interrupted && guests.length === 0) {
       traffic = await startTraffic(dc, {
         onExit: (g, e) => io.out(`traffic: ${g.spec.tool} for ${g.flow} (${g.spec.role}) exited (${e.code ?? e.signal ?? '?'}); restarting${e.stderr === '' ? '' : `: ${e.stderr.split('\n').pop() ?? ''}`}`),
       });
@@ -146,8 +159,8 @@ export function registerEmulate(program: Command): void {
     .option('-p, --policy <rr|la|both>', "run the paper's experiment: in-process controller, API and agents orchestrate live migrations (ignores --controller)")
     .option('-o, --out <dir>', 'with --policy: output directory', 'score-out/emulate')
     .option('--tolerance <fraction>', 'with --policy: measured rates this close count as equal', '0.05')
-    .option('--vms <namespace|qemu>', 'with --policy: VMs with traffic are real QEMU guests live-migrated through QMP (qemu), or namespaces', 'namespace')
-    .action(async (raw: RawEmulateOptions & { policy?: string; out: string; tolerance: string; vms: string }) => {
+    .option('--vms <namespace|qemu>', "VMs with traffic as real QEMU guests that make their flows themselves and live-migrate through QMP (qemu), or as namespaces; default the scenario's emulation.vms, else namespace")
+    .action(async (raw: RawEmulateOptions & { policy?: string; out: string; tolerance: string }) => {
       if (raw.clean === true) {
         requireRoot('score emulate --clean');
         const r = await cleanLeftovers();
@@ -162,8 +175,8 @@ export function registerEmulate(program: Command): void {
         if (raw.scenario === undefined) throw new ScoreError('CLI_USAGE', '--scenario is required');
         const tolerance = Number(raw.tolerance);
         if (!(tolerance >= 0 && tolerance < 1)) throw new ScoreError('CLI_USAGE', `--tolerance: expected a fraction in [0, 1), got "${raw.tolerance}"`);
-        if (raw.vms !== 'namespace' && raw.vms !== 'qemu') throw new ScoreError('CLI_USAGE', `--vms: expected namespace or qemu, got "${raw.vms}"`);
-        await runEmulatedPolicies({ scenario: raw.scenario, policies: parsePolicies(raw.policy), out: raw.out, tolerance, shape: raw.shape, vms: raw.vms });
+        const vms = parseVms(raw.vms);
+        await runEmulatedPolicies({ scenario: raw.scenario, policies: parsePolicies(raw.policy), out: raw.out, tolerance, shape: raw.shape, ...(vms !== undefined ? { vms } : {}) });
         return;
       }
       const opts = parseEmulateOptions(raw);
@@ -189,7 +202,7 @@ export function registerEmulate(program: Command): void {
 }
 
 /** `score emulate --policy`: the paper's experiment on Open vSwitch, reported like `score demo`. */
-async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]; out: string; tolerance: number; shape: boolean; vms: VmKind }): Promise<void> {
+async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]; out: string; tolerance: number; shape: boolean; vms?: VmKind }): Promise<void> {
   const started = performance.now();
   const { file, model } = loadScenarioFile(o.scenario);
   console.log(`S-CORE emulate: scenario "${model.scenario.name}" on real Open vSwitch bridges (userspace datapath) and network namespaces`);
@@ -202,7 +215,7 @@ async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]
       policy,
       rateTolerance: o.tolerance,
       shape: o.shape,
-      vms: o.vms,
+      ...(o.vms !== undefined ? { vms: o.vms } : {}),
       out: (s) => console.log(s),
       onReady: (stack, dc) => {
         console.log(`  ${policy}: run prefix ${dc.prefix}, controller API at ${stack.apiUrl}/api/v1 (operator token ${stack.tokens.operator}), ${model.scenario.hypervisors.length} agents over HTTP`);
@@ -217,7 +230,7 @@ async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]
   for (const { policy, losses: l } of losses) {
     for (const x of l) console.log(`  ${policy}: ${x.vm} -> ${x.to}: ${x.sent - x.received} of ${x.sent} probes lost, longest gap ${x.blackoutMs} ms`);
   }
-  if (o.vms === 'qemu') for (const line of qemuFiguresTable(losses)) console.log(line);
+  if (vmKind(model, o.vms) === 'qemu') for (const line of qemuFiguresTable(losses)) console.log(line);
   for (const r of runs) {
     const m = simulate(model, { policy: r.policy, file });
     const same = r.steps.length === m.steps.length && r.steps.every((s, i) => s.vm === m.steps[i]?.vm && s.to === m.steps[i]?.to);
