@@ -9,6 +9,8 @@
  *
  *   score.ip=10.0.0.1/24              eth0's address (the MAC comes from QEMU's -device ...,mac=)
  *   score.flow=DST,PAYLOAD,INTERVAL   one per flow: `ping -s PAYLOAD -i INTERVAL DST` from the guest
+ *   score.dirty=PAGES,MS              memory load: rewrite PAGES 4 KiB pages of random data every MS
+ *                                     ms, cycling through a 32 MiB working set (pre-copy experiments)
  */
 import { ScoreError } from '../errors/errors.ts';
 
@@ -40,6 +42,7 @@ for a in $(cat /proc/cmdline); do
   case "$a" in
     score.ip=*) addr="\${a#score.ip=}" ;;
     score.flow=*) flows="$flows \${a#score.flow=}" ;;
+    score.dirty=*) dirty="\${a#score.dirty=}" ;;
   esac
 done
 ip link set lo up
@@ -51,6 +54,17 @@ for f in $flows; do
   ping -q -s "$2" -i "$3" "$1" >/dev/null 2>&1 &
   echo "score-guest: flow to $1 payload $2 interval $3"
 done
+if [ -n "$dirty" ]; then
+  set -- $(echo "$dirty" | tr , ' ')
+  # random, not zeros: QEMU sends a zero page as a marker, not as 4 KiB
+  dd if=/dev/urandom of=/tmp/random bs=4096 count=256 2>/dev/null
+  (off=0; while true; do
+    dd if=/tmp/random of=/tmp/dirty bs=4096 count="$1" seek=$off conv=notrunc 2>/dev/null
+    off=$(( (off + $1) % 8192 ))
+    usleep $(( $2 * 1000 ))
+  done) &
+  echo "score-guest: dirtying $1 pages every $2 ms"
+fi
 echo "${READY_LINE}"
 while true; do sleep 3600; done
 `;
@@ -72,7 +86,7 @@ const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
  * @param cidr e.g. `10.0.0.1/24`
  * @throws ScoreError SCENARIO_INVALID for an address or flow the guest cannot carry out
  */
-export function guestCmdline(cidr: string, flows: readonly GuestFlow[] = []): string {
+export function guestCmdline(cidr: string, flows: readonly GuestFlow[] = [], dirty?: { readonly pages: number; readonly everyMs: number }): string {
   const [ip, len] = cidr.split('/');
   if (ip === undefined || !IPV4.test(ip) || len === undefined || !/^\d{1,2}$/.test(len) || Number(len) > 32) {
     throw new ScoreError('SCENARIO_INVALID', `guest address must be IPv4/prefix, got "${cidr}"`, { cidr });
@@ -87,6 +101,12 @@ export function guestCmdline(cidr: string, flows: readonly GuestFlow[] = []): st
     // ping's interval has millisecond resolution: print at most 3 decimals, never 0
     const interval = Math.max(0.001, Math.round(1000 / f.pps) / 1000);
     parts.push(`score.flow=${f.dst},${f.packetBytes - IPV4_ICMP_HEADERS},${interval}`);
+  }
+  if (dirty !== undefined) {
+    if (!Number.isInteger(dirty.pages) || dirty.pages < 1 || dirty.pages > 256 || !Number.isInteger(dirty.everyMs) || dirty.everyMs < 1) {
+      throw new ScoreError('SCENARIO_INVALID', 'memory load: 1-256 pages every >= 1 ms', { ...dirty });
+    }
+    parts.push(`score.dirty=${dirty.pages},${dirty.everyMs}`);
   }
   return parts.join(' ');
 }

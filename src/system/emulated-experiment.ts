@@ -142,7 +142,8 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
     for (const h of o.model.scenario.hypervisors) {
       agents.push(spawnAgent({ hypervisor: h.id, apiUrl: stack.apiUrl, token: stack.tokens.agent, prefix: dc.prefix, scenarioFile: o.file, ...(guests.length > 0 ? { qemu: { probeFrom: o.model.vms.find((v) => !guests.includes(v)) } } : {}) }));
     }
-    await until(() => stack.service.hypervisors().every((h) => h.agent !== null), 60_000, 'every agent process registering');
+    // eight Node processes starting beside booted guests on a loaded machine: give them time
+    await until(() => stack.service.hypervisors().every((h) => h.agent !== null), guests.length > 0 ? 180_000 : 60_000, 'every agent process registering');
     o.onReady?.(stack, dc);
     const record = await orchestrate(stack, { policy: o.policy, model: o.model, file: o.file, source: 'emulate', clock: realClock, settleMs, timeline });
     const losses: MigrationLoss[] = stack.service

@@ -133,6 +133,8 @@ export interface PlaceGuestOptions {
   /** default: the scenario's flows from this VM (guestFlows) */
   readonly flows?: readonly GuestFlow[];
   readonly bootTimeoutMs?: number;
+  /** a memory-dirtying load inside the guest */
+  readonly dirty?: GuestSpec['dirty'];
   /** where to start it; default the VM's planned hypervisor and port */
   readonly at?: { readonly hypervisor: string; readonly port: number };
 }
@@ -153,6 +155,7 @@ export async function placeGuest(r: FleetRun, model: Model, vm: string, o: Place
     mac: pv.mac,
     cidr: `${pv.ip}/${VM_PREFIX_LENGTH}`,
     flows: o.flows ?? guestFlows(model, vm),
+    ...(o.dirty !== undefined ? { dirty: o.dirty } : {}),
     ...(o.memoryMiB !== undefined ? { memoryMiB: o.memoryMiB } : {}),
     ...(o.tbMiB !== undefined ? { tbMiB: o.tbMiB } : {}),
   };
@@ -213,7 +216,7 @@ export interface QueryMigrate {
   readonly 'total-time'?: number;
   readonly downtime?: number;
   readonly 'setup-time'?: number;
-  readonly ram?: { readonly transferred?: number; readonly total?: number; readonly 'dirty-pages-rate'?: number };
+  readonly ram?: { readonly transferred?: number; readonly total?: number; readonly 'dirty-pages-rate'?: number; readonly mbps?: number; readonly 'dirty-sync-count'?: number; readonly 'normal-bytes'?: number };
   readonly 'socket-address'?: ReadonlyArray<{ readonly type?: string; readonly host?: string; readonly port?: string }>;
 }
 
@@ -245,6 +248,8 @@ export interface MigrateOptions {
 export interface MigrateOutcome {
   readonly record: GuestRecord;
   readonly figures: MigrationFigures;
+  /** QEMU's last query-migrate answer, whole */
+  readonly info: QueryMigrate;
 }
 
 /**
@@ -257,7 +262,7 @@ export async function migrateGuest(r: FleetRun, vm: string, from: string, to: st
   if (src === undefined) throw new ScoreError('UNKNOWN_VM', `no QEMU guest "${vm}" in run ${r.plan.prefix}`, { vm });
   if (src.hypervisor !== from) throw new ScoreError('MIGRATION_FAILED', `${vm} runs on ${src.hypervisor}, not ${from}`, { vm, from, at: src.hypervisor });
   if (!guestAlive(src)) throw new ScoreError('MIGRATION_FAILED', `${vm}'s QEMU (pid ${src.pid}) is not running`, { vm });
-  if (to === from) return { record: src, figures: figuresOf({}) };
+  if (to === from) return { record: src, figures: figuresOf({}), info: {} };
   const at = await reservePort(r, to);
   await plug(r, at);
   let dst: Guest | undefined;
@@ -300,7 +305,7 @@ export async function migrateGuest(r: FleetRun, vm: string, from: string, to: st
     // the source is paused (postmigrate) now: nothing of it may reach the network again
     await stopGuest(src);
     await unplug(r, { bridge: src.bridge, tap: src.place.tap });
-    return { record: moved, figures: figuresOf(final) };
+    return { record: moved, figures: figuresOf(final), info: final };
   } catch (e) {
     if (dst !== undefined) await stopGuest(dst).catch(() => undefined);
     await unplug(r, at).catch(() => undefined);

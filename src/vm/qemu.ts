@@ -32,6 +32,8 @@ export interface GuestSpec {
   readonly cidr: string;
   readonly flows?: readonly GuestFlow[];
   readonly memoryMiB?: number;
+  /** a memory-dirtying load inside the guest (pre-copy experiments) */
+  readonly dirty?: { readonly pages: number; readonly everyMs: number };
   /** TCG translation cache; QEMU's default (1 GiB on 64-bit hosts) is most of a guest's RSS */
   readonly tbMiB?: number;
 }
@@ -68,7 +70,7 @@ export function qemuArgs(spec: GuestSpec, place: GuestPlace, paths: { qmp: strin
     '-machine', 'pc', '-accel', `tcg,tb-size=${spec.tbMiB ?? DEFAULT_TB_MIB}`,
     '-m', String(spec.memoryMiB ?? DEFAULT_GUEST_MIB), '-smp', '1',
     '-kernel', spec.image.kernel, '-initrd', spec.image.initrd,
-    '-append', guestCmdline(spec.cidr, spec.flows ?? []),
+    '-append', guestCmdline(spec.cidr, spec.flows ?? [], spec.dirty),
     '-serial', `file:${paths.serial}`,
     // vnet_hdr off: no checksum offload, so frames leave the tap complete (OVS's userspace
     // datapath would forward partial checksums as they are, as with the namespaces' veths)
