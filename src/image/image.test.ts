@@ -34,7 +34,8 @@ test('guest command line: address and one score.flow per flow (ICMP payload = pa
     guestCmdline('10.0.0.1/24', [{ dst: '10.0.0.6', packetBytes: 50, pps: 10 }, { dst: '10.0.0.7', packetBytes: 1000, pps: 3 }]),
     'console=ttyS0 panic=-1 quiet score.ip=10.0.0.1/24 score.flow=10.0.0.6,22,0.1 score.flow=10.0.0.7,972,0.333',
   );
-  for (const bad of [() => guestCmdline('10.0.0.1'), () => guestCmdline('10.0.0.1/24', [{ dst: 'x; reboot', packetBytes: 50, pps: 1 }]), () => guestCmdline('10.0.0.1/24', [{ dst: '10.0.0.2', packetBytes: 20, pps: 1 }]), () => guestCmdline('10.0.0.1/24', [{ dst: '10.0.0.2', packetBytes: 50, pps: 0 }])]) {
+  assert.equal(guestCmdline('10.0.0.1/24', [], { pages: 64, everyMs: 50 }), 'console=ttyS0 panic=-1 quiet score.ip=10.0.0.1/24 score.dirty=64,50');
+  for (const bad of [() => guestCmdline('10.0.0.1/24', [], { pages: 0, everyMs: 50 }), () => guestCmdline('10.0.0.1/24', [], { pages: 300, everyMs: 50 }), () => guestCmdline('10.0.0.1'), () => guestCmdline('10.0.0.1/24', [{ dst: 'x; reboot', packetBytes: 50, pps: 1 }]), () => guestCmdline('10.0.0.1/24', [{ dst: '10.0.0.2', packetBytes: 20, pps: 1 }]), () => guestCmdline('10.0.0.1/24', [{ dst: '10.0.0.2', packetBytes: 50, pps: 0 }])]) {
     assert.throws(bad, (e) => isScoreError(e, 'SCENARIO_INVALID'));
   }
 });
