@@ -285,9 +285,15 @@ export async function migrateGuest(r: FleetRun, vm: string, from: string, to: st
       await q.execute('migrate', { uri: `tcp:127.0.0.1:${port}` });
       const deadline = Date.now() + (o.timeoutMs ?? 120_000);
       let cancelled = false;
+      // QEMU zeroes ram.dirty-pages-rate once completed: keep the last one measured while active
+      let dirtyRate: number | undefined;
       for (;;) {
         const info = await q.execute<QueryMigrate>('query-migrate');
-        if (info.status === 'completed' || info.status === 'failed' || info.status === 'cancelled') return info;
+        const rate = info.ram?.['dirty-pages-rate'];
+        if (info.status === 'active' && rate !== undefined && rate > 0) dirtyRate = rate;
+        if (info.status === 'completed' || info.status === 'failed' || info.status === 'cancelled') {
+          return dirtyRate !== undefined && info.ram !== undefined && !(info.ram['dirty-pages-rate'] ?? 0) ? { ...info, ram: { ...info.ram, 'dirty-pages-rate': dirtyRate } } : info;
+        }
         if (!cancelled && Date.now() > deadline) {
           cancelled = true;
           await q.execute('migrate_cancel').catch(() => undefined);

@@ -26,7 +26,7 @@ export interface MigrationFigures {
   readonly setupTimeMs: number | null;
   /** memory pages sent, bytes (QEMU's `ram.transferred`); 0 when no memory was copied */
   readonly transferredBytes: number;
-  /** the guest's dirty-page rate at the last pre-copy round, pages/s (QEMU's `ram.dirty-pages-rate`) */
+  /** the guest's dirty-page rate during pre-copy, pages/s (QEMU's `ram.dirty-pages-rate`, last seen while active) */
   readonly dirtyPagesRate: number | null;
   /** the guest's memory, bytes (QEMU's `ram.total`); null when there is no guest memory */
   readonly memoryBytes: number | null;
