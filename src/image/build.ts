@@ -74,15 +74,22 @@ async function kernelDeb(dir: string, pkg: string): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const have = readdirSync(dir).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
   if (have !== undefined) return join(dir, have);
-  await new Promise<void>((resolve, reject) => {
-    execFile('apt-get', ['download', pkg], { cwd: dir, timeout: 300_000 }, (err, _out, stderr) => {
-      if (err) reject(new ScoreError('IMAGE_BUILD', `apt-get download ${pkg} failed: ${stderr.trim() || err.message}`, { pkg }, { cause: err }));
-      else resolve();
+  // into a scratch dir, then renamed: another process building at the same time never sees half a .deb
+  const tmp = mkdtempSync(join(dir, '.download-'));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      execFile('apt-get', ['download', pkg], { cwd: tmp, timeout: 300_000 }, (err, _out, stderr) => {
+        if (err) reject(new ScoreError('IMAGE_BUILD', `apt-get download ${pkg} failed: ${stderr.trim() || err.message}`, { pkg }, { cause: err }));
+        else resolve();
+      });
     });
-  });
-  const got = readdirSync(dir).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
-  if (got === undefined) throw new ScoreError('IMAGE_BUILD', `apt-get download ${pkg} left no .deb in ${dir}`, { pkg });
-  return join(dir, got);
+    const got = readdirSync(tmp).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
+    if (got === undefined) throw new ScoreError('IMAGE_BUILD', `apt-get download ${pkg} left no .deb`, { pkg });
+    renameSync(join(tmp, got), join(dir, got));
+    return join(dir, got);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 export interface BuildImageOptions {
@@ -152,8 +159,18 @@ export async function buildImage(o: BuildImageOptions = {}): Promise<GuestImage>
     copyFileSync(join(x, 'boot', vmlinuz), join(out, 'vmlinuz'));
     writeFileSync(join(out, 'initrd.img'), gzipSync(cpio, { level: 6 }));
     writeFileSync(join(out, 'manifest.json'), `${JSON.stringify({ key, kernelPackage: pkg, kernelVersion, deb: deb.split('/').pop(), modules: VIRTIO_NET_MODULES, format: IMAGE_FORMAT, initrdBytes: statSync(join(out, 'initrd.img')).size }, null, 2)}\n`);
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(out, dir);
+    if (existsSync(manifestPath)) {
+      // another process finished the same key meanwhile (same inputs, same image): keep theirs,
+      // or a forced rebuild replaces it
+      if (o.force !== true) return { key, dir, kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.img'), kernelPackage: pkg, kernelVersion, built: false };
+      rmSync(dir, { recursive: true, force: true });
+    }
+    try {
+      renameSync(out, dir);
+    } catch (e) {
+      if (!existsSync(manifestPath)) throw e;
+      return { key, dir, kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.img'), kernelPackage: pkg, kernelVersion, built: false };
+    }
     return { key, dir, kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.img'), kernelPackage: pkg, kernelVersion, built: true };
   } catch (e) {
     throw wrap('building the guest image', e);
