@@ -119,7 +119,9 @@ test('qemu driver: a guest live-migrates while a peer pings it; the controller s
     // the controller follows the move from QEMU's own announcement (no agent here to tell it)
     assert.ok(await until(() => c.hosts.byMac.get(mac)?.at.dpid === dc.dpidOf('h2'), 5000), 'the controller sees the guest on h2');
     const moved = c.log.slice(movedEvents).find((e) => e.type === 'host-moved' && e.mac === mac);
+    // QEMU's RARP, or the guest's own first packet from the new port if it beats the RARP
     assert.ok(moved?.type === 'host-moved' && (moved.via === 'rarp' || moved.via === 'packet'), `moved via ${moved?.type === 'host-moved' ? moved.via : 'nothing'}`);
+    console.log(`  the controller saw the move via ${moved.via}`);
     assert.equal(c.hosts.byMac.get(mac)?.at.port, res.port, 'at the port the driver reports');
     // exactly one place: the source QEMU is gone, its tap left h1's bridge, the record says h2
     const after = readRecord(fleetOf(dc), 'g1')!;
