@@ -25,7 +25,7 @@ import type { Model } from '../scenario/model.ts';
 import { planDataCentre, lowestFreePort, type DataCentre, type PortRef, portLocalName, parseOfports, VM_PREFIX_LENGTH, type DataCentrePlan } from '../emulation/datacentre.ts';
 import { resourceName, runDirName } from '../emulation/names.ts';
 import { ovsEnv, ovsPaths, vsctl, addPortArgs, type OvsInstance } from '../emulation/ovs.ts';
-import { readPidfile, sleep } from '../emulation/procs.ts';
+import { cmdlineOf, readPidfile, sleep } from '../emulation/procs.ts';
 import { delNetns } from '../emulation/netns.ts';
 import { run } from '../emulation/exec.ts';
 import { tmpdir } from 'node:os';
@@ -233,12 +233,16 @@ export function figuresOf(q: QueryMigrate): MigrationFigures {
   };
 }
 
+/** QEMU's own defaults (qapi/migration.json): 300 ms downtime limit, 128 MiB/s bandwidth cap. */
+export const QEMU_DOWNTIME_LIMIT_MS = 300;
+export const QEMU_MAX_BANDWIDTH = 128 * 1024 * 1024;
+
 export interface MigrateOptions {
   /** give up (migrate_cancel) after this long, ms; default 120 s */
   readonly timeoutMs?: number;
-  /** QEMU's downtime limit, ms (migrate-set-parameters downtime-limit); default QEMU's (300) */
+  /** QEMU's downtime limit, ms (migrate-set-parameters downtime-limit); default QEMU's 300 */
   readonly downtimeLimitMs?: number;
-  /** QEMU's bandwidth cap, bytes/s (migrate-set-parameters max-bandwidth); default QEMU's */
+  /** QEMU's bandwidth cap, bytes/s (migrate-set-parameters max-bandwidth); default QEMU's 128 MiB/s */
   readonly maxBandwidthBytes?: number;
   /** called once the destination QEMU waits for the stream (tests kill it here) */
   readonly onDestinationReady?: (destination: Guest) => void | Promise<void>;
@@ -277,11 +281,8 @@ export async function migrateGuest(r: FleetRun, vm: string, from: string, to: st
     });
     await o.onDestinationReady?.(dst);
     const final = await withQmp(src, async (q) => {
-      const params = {
-        ...(o.downtimeLimitMs !== undefined ? { 'downtime-limit': o.downtimeLimitMs } : {}),
-        ...(o.maxBandwidthBytes !== undefined ? { 'max-bandwidth': o.maxBandwidthBytes } : {}),
-      };
-      if (Object.keys(params).length > 0) await q.execute('migrate-set-parameters', params);
+      // always set: parameters stay in the source QEMU, and an earlier caller's must not linger
+      await q.execute('migrate-set-parameters', { 'downtime-limit': o.downtimeLimitMs ?? QEMU_DOWNTIME_LIMIT_MS, 'max-bandwidth': o.maxBandwidthBytes ?? QEMU_MAX_BANDWIDTH });
       await q.execute('migrate', { uri: `tcp:127.0.0.1:${port}` });
       const deadline = Date.now() + (o.timeoutMs ?? 120_000);
       let cancelled = false;
@@ -328,4 +329,56 @@ async function resumeSource(src: Guest): Promise<void> {
     const s = await q.execute<{ status: string }>('query-status');
     if (s.status !== 'running') await q.execute('cont');
   }).catch(() => undefined);
+}
+
+/**
+ * After an agent died in the middle of a migration: what QEMU says wins. Every live QEMU of `vm`
+ * in the run (found by its pidfile and QMP socket) is asked; an outgoing migration still active
+ * is cancelled (the source keeps running, as for any failed migration); then the one guest that
+ * runs is kept and recorded where its tap is, a paused source with no running peer is resumed,
+ * and every other QEMU of the VM (a destination left waiting or a source left paused after the
+ * switch-over) is stopped and unplugged.
+ * @returns the record now, or undefined when no QEMU of the VM is left
+ */
+export async function reconcileGuest(r: FleetRun, vm: string): Promise<GuestRecord | undefined> {
+  const dir = vmDir(r);
+  const rec = readRecord(r, vm);
+  const candidates: Array<{ tag: string; pid: number; qmpSocket: string; status: string; migrating: boolean; tap: string }> = [];
+  for (const f of existsSync(dir) ? readdirSync(dir) : []) {
+    if (!f.startsWith(`${vm}.`) || !f.endsWith('.pid')) continue;
+    const tag = f.slice(vm.length + 1, -'.pid'.length);
+    const qmpSocket = join(dir, `${vm}.${tag}.qmp`);
+    const pid = readPidfile(join(dir, f));
+    if (pid === undefined || !guestAlive({ pid, qmpSocket })) continue;
+    const tap = /ifname=([^,]+)/.exec(cmdlineOf(pid).join(' '))?.[1] ?? '';
+    const state = await withQmp({ qmpSocket }, async (q) => ({ status: (await q.execute<{ status: string }>('query-status')).status, migration: (await q.execute<QueryMigrate>('query-migrate')).status })).catch(() => undefined);
+    if (state !== undefined) candidates.push({ tag, pid, qmpSocket, status: state.status, migrating: state.migration === 'active' || state.migration === 'setup', tap });
+  }
+  for (const c of candidates.filter((x) => x.migrating)) {
+    await withQmp(c, async (q) => {
+      await q.execute('migrate_cancel');
+      for (let i = 0; i < 200 && ['active', 'setup', 'cancelling'].includes((await q.execute<QueryMigrate>('query-migrate')).status ?? ''); i++) await sleep(50);
+      c.status = (await q.execute<{ status: string }>('query-status')).status;
+    }).catch(() => undefined);
+  }
+  let keep = candidates.find((c) => c.status === 'running' && c.qmpSocket === rec?.qmpSocket) ?? candidates.find((c) => c.status === 'running');
+  if (keep === undefined) {
+    // nobody runs: a source paused by a switch-over whose destination is gone
+    keep = candidates.find((c) => c.status === 'postmigrate' || c.status === 'paused');
+    if (keep !== undefined) await withQmp(keep, (q) => q.execute('cont'));
+  }
+  const ovs = ovsOf(r);
+  for (const c of candidates.filter((x) => x !== keep)) {
+    const bridge = (await vsctl(ovs, 'iface-to-br', c.tap).catch(() => '')).trim();
+    await stopGuest({ spec: { vm } as GuestSpec, place: { netns: r.ovs.netns, tap: c.tap, dir, tag: c.tag }, pid: c.pid, qmpSocket: c.qmpSocket, serialLog: '' });
+    if (bridge !== '') await unplug(r, { bridge, tap: c.tap });
+  }
+  if (keep === undefined) return undefined;
+  const bridge = (await vsctl(ovs, 'iface-to-br', keep.tap)).trim();
+  const b = r.plan.bridges.find((x) => x.name === bridge);
+  const port = parseOfports(await vsctl(ovs, '-f', 'csv', '--no-headings', '--columns=name,ofport', 'list', 'Interface')).get(keep.tap);
+  if (b === undefined || port === undefined || rec === undefined) throw new ScoreError('MIGRATION_FAILED', `${vm} runs on tap ${keep.tap}, which is on no hypervisor bridge of the run`, { vm });
+  const now: GuestRecord = { spec: rec.spec, place: { ...rec.place, tap: keep.tap, tag: keep.tag }, pid: keep.pid, qmpSocket: keep.qmpSocket, serialLog: join(dir, `${vm}.${keep.tag}.serial.log`), hypervisor: b.node, bridge: b.name, port };
+  writeRecord(r, now);
+  return now;
 }

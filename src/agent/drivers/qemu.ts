@@ -1,5 +1,5 @@
 import type { Connectivity, MigrationDriver } from './driver.ts';
-import { migrateGuest, type FleetRun, type MigrateOptions } from '../../vm/fleet.ts';
+import { migrateGuest, reconcileGuest, type FleetRun, type MigrateOptions } from '../../vm/fleet.ts';
 
 /**
  * Live migration of real QEMU guests in the emulated data centre, through QMP (src/vm/fleet.ts):
@@ -7,7 +7,8 @@ import { migrateGuest, type FleetRun, type MigrateOptions } from '../../vm/fleet
  * (total time, downtime, setup time, bytes, dirty-page rate) are the result. A failed migration
  * leaves the guest running at the source and rejects with MIGRATION_FAILED and QEMU's reason.
  * Stateless: every call reads where the guest is from the run's records, so one agent process per
- * hypervisor (or a restarted one) drives the same guests.
+ * hypervisor (or a restarted one) drives the same guests; and first reconciles the VM with what
+ * QEMU says (fleet.ts reconcileGuest), so a migration its predecessor left half done is settled.
  */
 export interface QemuDriverOptions extends MigrateOptions {
   readonly run: FleetRun;
@@ -21,6 +22,8 @@ export function qemuDriver(o: QemuDriverOptions): MigrationDriver {
   return {
     name: 'qemu',
     async migrate(vm, from, to) {
+      // an agent that died mid-migration may have left two QEMUs of this VM: QEMU says which runs
+      await reconcileGuest(o.run, vm);
       const probe = o.probe?.(vm);
       let outcome: Awaited<ReturnType<typeof migrateGuest>>;
       try {
