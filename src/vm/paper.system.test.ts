@@ -19,8 +19,11 @@ const skip = gate.skip === false ? false : gate.skip;
 test('paper experiment with live-migrated QEMU guests (load-aware): cost 0 in 6 migrations, the simulated step table, QEMU figures for each', { skip, timeout: 900_000 }, async () => {
   const { model, file } = loadScenarioFile('paper');
   assert.deepEqual(guestVms(model), ['vm1', 'vm2', 'vm3', 'vm5', 'vm6', 'vm9', 'vm10', 'vm11', 'vm21', 'vm22', 'vm23']);
-  const r = await runEmulatedExperiment({ model, file, policy: 'load-aware', vms: 'qemu' });
+  const r = await runEmulatedExperiment({ model, file, policy: 'load-aware', vms: 'qemu', out: (s) => console.log(s) });
   const m = simulate(model, { policy: 'load-aware', file });
+  // what went on, for a CI log to explain a failure
+  console.log(`  steps ${JSON.stringify(r.record.steps.map((s) => [s.vm, s.to]))}, final cost ${r.record.finalCost}`);
+  for (const l of r.losses) console.log(`  ${l.vm} -> ${l.to}: ${JSON.stringify(l.figures)}`);
   assert.equal(r.record.migrations, 6);
   assert.ok(Math.abs(r.record.finalCost) < 1e-6, `final cost ${r.record.finalCost}`);
   assert.deepEqual(r.record.steps.map((s) => [s.vm, s.to]), m.steps.map((s) => [s.vm, s.to]), 'the same step table as the simulated run');
