@@ -158,9 +158,9 @@ export function registerEmulate(program: Command): void {
     .option('--clean', 'remove what crashed runs left behind (namespaces, links, daemons, run dirs) and exit')
     .option('-p, --policy <rr|la|both>', "run the paper's experiment: in-process controller, API and agents orchestrate live migrations (ignores --controller)")
     .option('-o, --out <dir>', 'with --policy: output directory', 'score-out/emulate')
-    .option('--tolerance <fraction>', 'with --policy: measured rates this close count as equal', '0.05')
+    .option('--tolerance <fraction>', 'with --policy: measured rates this close count as equal (default 0.05; 0.2 with QEMU guests)')
     .option('--vms <namespace|qemu>', "VMs with traffic as real QEMU guests that make their flows themselves and live-migrate through QMP (qemu), or as namespaces; default the scenario's emulation.vms, else namespace")
-    .action(async (raw: RawEmulateOptions & { policy?: string; out: string; tolerance: string }) => {
+    .action(async (raw: RawEmulateOptions & { policy?: string; out: string; tolerance?: string }) => {
       if (raw.clean === true) {
         requireRoot('score emulate --clean');
         const r = await cleanLeftovers();
@@ -173,8 +173,8 @@ export function registerEmulate(program: Command): void {
       if (raw.policy !== undefined) {
         requireRoot('score emulate --policy');
         if (raw.scenario === undefined) throw new ScoreError('CLI_USAGE', '--scenario is required');
-        const tolerance = Number(raw.tolerance);
-        if (!(tolerance >= 0 && tolerance < 1)) throw new ScoreError('CLI_USAGE', `--tolerance: expected a fraction in [0, 1), got "${raw.tolerance}"`);
+        const tolerance = raw.tolerance === undefined ? undefined : Number(raw.tolerance);
+        if (tolerance !== undefined && !(tolerance >= 0 && tolerance < 1)) throw new ScoreError('CLI_USAGE', `--tolerance: expected a fraction in [0, 1), got "${raw.tolerance}"`);
         const vms = parseVms(raw.vms);
         await runEmulatedPolicies({ scenario: raw.scenario, policies: parsePolicies(raw.policy), out: raw.out, tolerance, shape: raw.shape, ...(vms !== undefined ? { vms } : {}) });
         return;
@@ -202,7 +202,7 @@ export function registerEmulate(program: Command): void {
 }
 
 /** `score emulate --policy`: the paper's experiment on Open vSwitch, reported like `score demo`. */
-async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]; out: string; tolerance: number; shape: boolean; vms?: VmKind }): Promise<void> {
+async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]; out: string; tolerance: number | undefined; shape: boolean; vms?: VmKind }): Promise<void> {
   const started = performance.now();
   const { file, model } = loadScenarioFile(o.scenario);
   console.log(`S-CORE emulate: scenario "${model.scenario.name}" on real Open vSwitch bridges (userspace datapath) and network namespaces`);
@@ -213,7 +213,7 @@ async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]
       model,
       file,
       policy,
-      rateTolerance: o.tolerance,
+      ...(o.tolerance !== undefined ? { rateTolerance: o.tolerance } : {}),
       shape: o.shape,
       ...(o.vms !== undefined ? { vms: o.vms } : {}),
       out: (s) => console.log(s),
