@@ -6,7 +6,7 @@ import type { PathOracle } from '../core/paths.ts';
 import type { AgentDecide, AgentDecideResult } from '../api/contract.ts';
 import { ScoreError, isScoreError } from '../errors/errors.ts';
 import type { ControllerApi } from './api-client.ts';
-import type { Connectivity, MigrationDriver } from './drivers/driver.ts';
+import type { Connectivity, MigrationDriver, MigrationFigures } from './drivers/driver.ts';
 
 /**
  * The hypervisor agent's logic: it asks the network for what Algorithm 1 needs (the VM's traffic
@@ -153,14 +153,15 @@ export function createAgent(o: AgentOptions): Agent {
         calls += 1;
         let port: number | undefined;
         let connectivity: Connectivity | undefined;
+        let figures: MigrationFigures | undefined;
         try {
-          ({ port, connectivity } = await o.driver.migrate(body.vm, d.from, d.to));
+          ({ port, connectivity, figures } = await o.driver.migrate(body.vm, d.from, d.to));
         } catch (e) {
           const err = isScoreError(e) ? e : new ScoreError('MIGRATION_FAILED', e instanceof Error ? e.message : String(e));
           return { decision, migrated: false, error: { code: err.code === 'MIGRATION_FAILED' ? err.code : 'MIGRATION_FAILED', message: err.message } };
         }
         await o.api.migrationDone(body.vm, d.to, body.migrationId, port);
-        return { decision, migrated: true, error: null, ...(connectivity ? { connectivity } : {}) };
+        return { decision, migrated: true, error: null, ...(connectivity ? { connectivity } : {}), ...(figures ? { figures } : {}) };
       } finally {
         busy.delete(body.vm);
       }

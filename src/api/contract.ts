@@ -126,6 +126,16 @@ export const ConnectivityDto = Type.Object({
   blackoutMs: Type.Number({ description: 'longest run of lost probes, ms' }),
 });
 
+export const MigrationFiguresDto = Type.Object({
+  source: Type.Union([Type.Literal('qemu'), Type.Literal('libvirt'), Type.Literal('wall-clock'), Type.Literal('simulated')], { description: 'who measured' }),
+  totalTimeMs: Type.Number(),
+  downtimeMs: Type.Union([Type.Number(), Type.Null()]),
+  setupTimeMs: Type.Union([Type.Number(), Type.Null()]),
+  transferredBytes: Type.Number(),
+  dirtyPagesRate: Type.Union([Type.Number(), Type.Null()], { description: 'pages/s' }),
+  memoryBytes: Type.Union([Type.Number(), Type.Null()]),
+});
+
 export const PlanReviewDto = Type.Object({
   verdict: Type.Union([Type.Literal('approved'), Type.Literal('skipped'), Type.Literal('superseded')], {
     description: 'superseded: a newer orchestration run started before anyone reviewed it',
@@ -165,6 +175,7 @@ export const MigrationRecordDto = Type.Object({
   }),
   error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
   connectivity: Type.Optional(Type.Union([ConnectivityDto, Type.Null()], { description: "what the VM's peers saw while it moved, when the driver measured it" })),
+  figures: Type.Optional(Type.Union([MigrationFiguresDto, Type.Null()], { description: "the migration's own figures (QEMU's query-migrate for real guests)" })),
   review: Type.Optional(Type.Union([PlanReviewDto, Type.Null()], { description: 'planned records only: what the operator did with the proposed action' })),
 });
 
@@ -294,6 +305,7 @@ export const AgentDecideDto = Type.Object({
   decision: DecisionDto,
   migrated: Type.Boolean(),
   connectivity: Type.Optional(ConnectivityDto),
+  figures: Type.Optional(MigrationFiguresDto),
   error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
 });
 

@@ -7,6 +7,7 @@ import { registerEmulate } from './commands/emulate.ts';
 import { registerController } from './commands/controller.ts';
 import { registerReport } from './commands/report.ts';
 import { registerCredentials } from './commands/credentials.ts';
+import { registerImage } from './commands/image.ts';
 
 /** Composition root of the `score` command: each command registers itself from its own module. */
 const program = new Command()
@@ -22,6 +23,7 @@ registerEmulate(program);
 registerController(program);
 registerReport(program);
 registerCredentials(program);
+registerImage(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -67,3 +67,14 @@ test('decide with c_m as a function of the move: a far target can be too dear wh
   // a constant c_m leaves the candidates exactly as before: no per-candidate c_m field
   assert.ok(decide({ ...base, migrationCost: 0 }).candidates.every((c) => !('migrationCost' in c)));
 });
+
+test('pre-copy with a writable working set: a round leaves at most the WWS dirty; the default is the uniform model', () => {
+  const base = { memoryBytes: 96 * 2 ** 20, dirtyRateBytesPerSec: 14e6, bandwidthBytesPerSec: 17e6, maxRounds: 1000, stopCopyBytes: 5e6 };
+  const uniform = preCopy(base);
+  assert.deepEqual(preCopy({ ...base, writableWorkingSetBytes: base.memoryBytes }), uniform);
+  const wws = preCopy({ ...base, writableWorkingSetBytes: 32 * 2 ** 20 });
+  assert.ok(wws.bytesMoved < uniform.bytesMoved, `${wws.bytesMoved} < ${uniform.bytesMoved}`);
+  // every round after the first sends at most the WWS
+  assert.ok(wws.bytesMoved <= base.memoryBytes + wws.rounds * 32 * 2 ** 20 + 1);
+  assert.throws(() => preCopy({ ...base, writableWorkingSetBytes: -1 }), RangeError);
+});

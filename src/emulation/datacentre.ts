@@ -459,18 +459,35 @@ function handle(
     await nsExec(v.namespace, resolveTool('python3'), '-c', ANNOUNCE_PY, VM_IFACE, v.mac, v.ip, String(rounds));
   };
 
+  /** Undoes a half-done move: the cable, whatever it is called now, back on its old port. */
+  const uncable = async (from: PortRef, renamed: string): Promise<void> => {
+    const names = await listLinks(ovs.netns);
+    if (names.includes(renamed)) {
+      await vsctl(ovs, '--if-exists', 'del-port', renamed);
+      await runBatch(ovs, 'ip', ovs.netns, 'unmove', [
+        ['link', 'set', 'dev', renamed, 'down'],
+        ['link', 'set', 'dev', renamed, 'name', from.iface],
+        ['link', 'set', 'dev', from.iface, 'up'],
+      ]);
+    }
+    await vsctl(ovs, '--may-exist', ...addPortArgs(from.bridge, from.iface, { ofport: from.port }));
+  };
+
   const moveVm = async (name: string, to: string, mo: MoveOptions = {}): Promise<PortRef> => {
     const v = vm(name);
     const target = bridge(to);
     if (target.kind !== 'hypervisor') throw new ScoreError('UNKNOWN_HYPERVISOR', `"${to}" is not a hypervisor`, { hypervisor: to });
     const from = portOf(name);
     if (from.node === to) return from;
-    const used = [...current.values()].filter((p) => p.node === to).map((p) => p.port);
+    // ports this handle knows of, and any the bridge has besides (QEMU guests' taps, src/vm)
+    const onBridge = new Set((await vsctl(ovs, 'list-ports', target.name)).split('\n').map((x) => x.trim()));
+    const ofports = [...parseOfports(await vsctl(ovs, '-f', 'csv', '--no-headings', '--columns=name,ofport', 'list', 'Interface'))].filter(([n]) => onBridge.has(n)).map(([, p]) => p);
+    const used = [...[...current.values()].filter((p) => p.node === to).map((p) => p.port), ...ofports];
     const port = lowestFreePort(target.links, used);
     const nodeIdx = plan.bridges.indexOf(target) + 1;
     const iface = resourceName(plan.prefix, portLocalName(target.name.slice(plan.prefix.length + 1), nodeIdx, port));
     const next: PortRef = { node: to, bridge: target.name, port, iface };
-    // The port number is taken before the first await, so concurrent moves cannot pick the same.
+    // Moves run one at a time (see moveVm below), so no other move takes this number meanwhile.
     current.set(name, next);
     try {
       await vsctl(ovs, 'del-port', from.bridge, from.iface);
@@ -484,9 +501,9 @@ function handle(
       ]);
       await vsctl(ovs, ...addPortArgs(target.name, iface, { ofport: port }));
     } catch (e) {
-      // Half-moved cabling is not repaired; the record points back at the old port so that a
-      // retry starts from where the VM most likely still is.
+      // A VM is always at one known place: put the cable back on the source port.
       current.set(name, from);
+      await uncable(from, iface).catch(() => undefined);
       throw e;
     }
     if (mo.announce ?? true) await announce(v.name);

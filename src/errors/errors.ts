@@ -68,6 +68,10 @@ export const ERROR_CODES = {
   EMULATION_COMMAND: 'a system command failed',
   LISTEN_FAILED: 'a listening socket could not be opened (port in use, address not available, no permission)',
   TLS_INVALID: 'the TLS certificate, key or CA cannot be read or used',
+  // Real guests (QEMU, libvirt)
+  IMAGE_BUILD: 'the guest image could not be built (kernel package, busybox, initramfs)',
+  VM_BOOT: 'a QEMU guest did not start or did not come up in time',
+  QMP_PROTOCOL: 'the QEMU monitor (QMP) connection failed or answered with an error',
   INTERNAL: 'a bug in S-CORE',
 } as const;
 

@@ -150,6 +150,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       record.decision = result.decision;
       record.to = result.decision.to;
       record.connectivity = result.connectivity ?? null;
+      if (result.figures !== undefined) record.figures = result.figures;
       if (a.plan) {
         record.status = 'planned';
       } else if (result.error === null && result.decision.swap !== undefined && result.decision.to !== null) {

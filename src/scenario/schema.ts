@@ -109,6 +109,16 @@ export const ScenarioSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    emulation: Type.Optional(
+      Type.Object(
+        {
+          // what a VM with traffic is in `score emulate`: a network namespace or a QEMU guest (docs/vms.md)
+          vms: Type.Optional(Type.Union([Type.Literal('namespace'), Type.Literal('qemu')])),
+          guestMemoryMiB: Type.Optional(Type.Integer({ minimum: 64, maximum: 4096 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

@@ -10,11 +10,35 @@ export interface Connectivity {
   readonly blackoutMs: number;
 }
 
+/**
+ * The migration's own figures, the same shape from every driver. QEMU's come from its
+ * `query-migrate` (libvirt's from the job info, which reads the same counters); a driver that has
+ * no such counter says null, never a made-up value.
+ */
+export interface MigrationFigures {
+  /** who measured: QEMU itself, libvirt's job info, or the driver's wall clock (namespace, simulated) */
+  readonly source: 'qemu' | 'libvirt' | 'wall-clock' | 'simulated';
+  /** from the start of the migration until the VM runs at the destination, ms */
+  readonly totalTimeMs: number;
+  /** the stop-and-copy pause (QEMU's `downtime`), ms; null when not measured */
+  readonly downtimeMs: number | null;
+  /** QEMU's `setup-time`, ms */
+  readonly setupTimeMs: number | null;
+  /** memory pages sent, bytes (QEMU's `ram.transferred`); 0 when no memory was copied */
+  readonly transferredBytes: number;
+  /** the guest's dirty-page rate during pre-copy, pages/s (QEMU's `ram.dirty-pages-rate`, last seen while active) */
+  readonly dirtyPagesRate: number | null;
+  /** the guest's memory, bytes (QEMU's `ram.total`); null when there is no guest memory */
+  readonly memoryBytes: number | null;
+}
+
 export interface MigrationResult {
   /** the VM's OpenFlow port on the destination hypervisor's switch, if the driver knows it */
   readonly port?: number;
   /** what the VM's peers saw while it moved, when the driver measured it */
   readonly connectivity?: Connectivity;
+  /** how the move went, as the hypervisor measured it */
+  readonly figures?: MigrationFigures;
 }
 
 export interface MigrationDriver {

@@ -1,16 +1,24 @@
 import { execFile } from 'node:child_process';
 import { ScoreError } from '../../errors/errors.ts';
-import type { MigrationDriver } from './driver.ts';
+import type { MigrationDriver, MigrationFigures } from './driver.ts';
 
 /**
  * Live migration with libvirt: `virsh migrate --live` of the VM's domain to the destination
  * hypervisor's libvirt URI. The agent runs on the source host; `uriFor` maps a hypervisor name to
- * its URI (default qemu+ssh://NAME/system). Only the command construction is tested here: no
- * libvirt on CI machines.
+ * its URI (default qemu+ssh://NAME/system). Where the destination needs its own domain XML (its
+ * NIC on the destination's bridge), `prepare` supplies it and is told how the migration ended;
+ * with `jobInfo` the figures come from libvirt's job info on the destination (`virsh domjobinfo
+ * --completed`, QEMU's counters). A failed `virsh migrate` leaves the domain running at the
+ * source (libvirt's own guarantee for pre-copy) and rejects with MIGRATION_FAILED and virsh's
+ * message. The emulated data centre's libvirt hosts are in src/vm/libvirt.ts.
  */
 export interface LibvirtOptions {
   /** hypervisor name -> destination URI */
   readonly uriFor?: (hypervisor: string) => string;
+  /** hypervisor name -> the URI virsh connects to for the source (default: virsh's default) */
+  readonly sourceUriFor?: (hypervisor: string) => string;
+  /** hypervisor name -> the address QEMU streams to (--migrateuri), e.g. tcp://10.0.0.2:49152 */
+  readonly migrateUriFor?: (hypervisor: string) => string;
   /** VM name -> libvirt domain name (default: the same) */
   readonly domainFor?: (vm: string) => string;
   /** keep the domain defined on the destination and remove it from the source (default true) */
@@ -18,33 +26,85 @@ export interface LibvirtOptions {
   /** seconds before virsh gives up (--timeout, suspends the VM to finish) */
   readonly timeoutSeconds?: number;
   readonly virsh?: string;
+  /** before the migration: the destination's domain XML file, and what to do after */
+  readonly prepare?: (vm: string, from: string, to: string) => Promise<Preparation>;
+  /** read the figures from the destination's job info (default false) */
+  readonly jobInfo?: boolean;
+  /** parses `virsh domjobinfo --completed` (src/vm/libvirt.ts parseJobInfo) */
+  readonly parseJobInfo?: (text: string) => MigrationFigures;
 }
 
-export function virshMigrateArgs(vm: string, to: string, o: LibvirtOptions = {}): string[] {
+export interface Preparation {
+  /** path of the destination's domain XML (--xml) */
+  readonly xmlPath?: string;
+  /** the VM runs at the destination: tidy the source (its tap) */
+  commit(): Promise<void>;
+  /** the migration failed: undo what prepare made (the destination's tap) */
+  abort(): Promise<void>;
+}
+
+function safe(what: string, value: string): void {
+  // execFile passes arguments verbatim, but an option-looking name would still be parsed by virsh
+  if (value.startsWith('-') || /[\s\0]/.test(value)) throw new ScoreError('MIGRATION_FAILED', `refusing ${what} "${value}"`, { [what]: value });
+}
+
+export function virshMigrateArgs(vm: string, to: string, o: LibvirtOptions = {}, extra: { from?: string; xmlPath?: string } = {}): string[] {
   const uri = (o.uriFor ?? ((h: string) => `qemu+ssh://${h}/system`))(to);
   const domain = (o.domainFor ?? ((v: string) => v))(vm);
-  for (const [what, value] of [['domain', domain], ['uri', uri]] as const) {
-    // execFile passes arguments verbatim, but an option-looking name would still be parsed by virsh
-    if (value.startsWith('-') || /[\s\0]/.test(value)) throw new ScoreError('MIGRATION_FAILED', `refusing ${what} "${value}"`, { [what]: value });
+  safe('domain', domain);
+  safe('uri', uri);
+  const args: string[] = [];
+  if (o.sourceUriFor !== undefined && extra.from !== undefined) {
+    const src = o.sourceUriFor(extra.from);
+    safe('uri', src);
+    args.push('-c', src);
   }
-  const args = ['migrate', '--live', '--verbose'];
+  args.push('migrate', '--live', '--verbose');
   if (o.persistent ?? true) args.push('--persistent', '--undefinesource');
   if (o.timeoutSeconds !== undefined) args.push('--timeout', String(o.timeoutSeconds));
   args.push('--domain', domain, '--desturi', uri);
+  if (o.migrateUriFor !== undefined) {
+    const m = o.migrateUriFor(to);
+    safe('migrateuri', m);
+    args.push('--migrateuri', m);
+  }
+  if (extra.xmlPath !== undefined) {
+    safe('xml', extra.xmlPath);
+    args.push('--xml', extra.xmlPath);
+  }
   return args;
 }
 
+function runVirsh(file: string, args: readonly string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
+      if (err) reject(new ScoreError('MIGRATION_FAILED', `virsh ${args.join(' ')} failed: ${stderr.trim() || err.message}`, { args: [...args] }, { cause: err }));
+      else resolve(stdout);
+    });
+  });
+}
+
 export function libvirtDriver(o: LibvirtOptions = {}): MigrationDriver {
+  const file = o.virsh ?? 'virsh';
   return {
     name: 'libvirt',
-    migrate(vm, _from, to) {
-      const args = virshMigrateArgs(vm, to, o);
-      return new Promise((resolve, reject) => {
-        execFile(o.virsh ?? 'virsh', args, { timeout: ((o.timeoutSeconds ?? 300) + 30) * 1000 }, (err, _stdout, stderr) => {
-          if (err) reject(new ScoreError('MIGRATION_FAILED', `virsh ${args.join(' ')} failed: ${stderr.trim() || err.message}`, { args }, { cause: err }));
-          else resolve({});
-        });
-      });
+    async migrate(vm, from, to) {
+      const prep = await o.prepare?.(vm, from, to);
+      const args = virshMigrateArgs(vm, to, o, { from, ...(prep?.xmlPath !== undefined ? { xmlPath: prep.xmlPath } : {}) });
+      try {
+        await runVirsh(file, args, ((o.timeoutSeconds ?? 300) + 30) * 1000);
+      } catch (e) {
+        await prep?.abort().catch(() => undefined);
+        throw e;
+      }
+      let figures: MigrationFigures | undefined;
+      if (o.jobInfo === true && o.parseJobInfo !== undefined) {
+        const dest = (o.uriFor ?? ((h: string) => `qemu+ssh://${h}/system`))(to);
+        const domain = (o.domainFor ?? ((v: string) => v))(vm);
+        figures = o.parseJobInfo(await runVirsh(file, ['-c', dest, 'domjobinfo', '--domain', domain, '--completed'], 30_000).catch(() => ''));
+      }
+      await prep?.commit();
+      return figures === undefined ? {} : { figures };
     },
   };
 }

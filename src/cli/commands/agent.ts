@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { ScoreError } from '../../errors/errors.ts';
 import { libvirtDriver } from '../../agent/drivers/libvirt.ts';
-import { emulatedDriver } from '../../agent/drivers/emulated.ts';
+import { emulatedDriver, probe } from '../../agent/drivers/emulated.ts';
+import { qemuDriver } from '../../agent/drivers/qemu.ts';
+import { fleetRun } from '../../vm/fleet.ts';
 import { loadScenarioFile } from '../../scenario/load.ts';
 import type { MigrationDriver } from '../../agent/drivers/driver.ts';
 import { startAgent } from '../../system/stack.ts';
@@ -19,13 +21,14 @@ export function registerAgent(program: Command): void {
     .requiredOption('--controller <url>', 'the controller API, e.g. http://127.0.0.1:8080')
     .requiredOption('--hypervisor <name>', "this hypervisor's name as the controller knows it (its switch name)")
     .option('--token <token>', "this hypervisor's credential from `score credentials issue` (or env SCORE_AGENT_TOKEN)")
-    .option('--driver <libvirt|emulated>', 'how to migrate', 'libvirt')
+    .option('--driver <libvirt|emulated|qemu>', 'how to migrate (qemu: real QEMU guests of `score emulate --vms qemu`, through QMP)', 'libvirt')
+    .option('--probe-from <vm>', 'with --driver qemu: a namespace VM that pings the moving guest every 10 ms')
     .option('--emulation-prefix <prefix>', 'with --driver emulated: the run prefix `score emulate` printed')
     .option('--scenario <file|name>', "with --driver emulated: the emulated data centre's scenario")
     .option('--listen <host:port>', "this agent's own API", '127.0.0.1:0')
     .option('--libvirt-uri <template>', 'destination URI, {host} is the target hypervisor', 'qemu+ssh://{host}/system')
     .option('--check-ms <ms>', 'how often a running agent re-registers to check the controller is there (back-off from 1 s to 30 s while it is not)', '10000')
-    .action(async (opts: { controller: string; hypervisor: string; token?: string; driver: string; listen: string; libvirtUri: string; emulationPrefix?: string; scenario?: string; checkMs: string }) => {
+    .action(async (opts: { controller: string; hypervisor: string; token?: string; driver: string; listen: string; libvirtUri: string; emulationPrefix?: string; scenario?: string; checkMs: string; probeFrom?: string }) => {
       const token = opts.token ?? process.env.SCORE_AGENT_TOKEN;
       if (!token) throw new ScoreError('CLI_USAGE', '--token or SCORE_AGENT_TOKEN is required');
       const m = /^(.+):(\d+)$/.exec(opts.listen);
@@ -37,8 +40,16 @@ export function registerAgent(program: Command): void {
         if (!opts.emulationPrefix || !opts.scenario) throw new ScoreError('CLI_USAGE', '--driver emulated needs --emulation-prefix and --scenario');
         const { model } = loadScenarioFile(opts.scenario);
         driver = emulatedDriver({ model, prefix: opts.emulationPrefix });
+      } else if (opts.driver === 'qemu') {
+        if (!opts.emulationPrefix || !opts.scenario) throw new ScoreError('CLI_USAGE', '--driver qemu needs --emulation-prefix and --scenario');
+        const { model } = loadScenarioFile(opts.scenario);
+        const run = fleetRun(model, opts.emulationPrefix);
+        const from = opts.probeFrom;
+        if (from !== undefined && !model.vmInfo.has(from)) throw new ScoreError('CLI_USAGE', `--probe-from: no VM "${from}" in the scenario`);
+        const ns = from === undefined ? undefined : run.plan.vms.find((v) => v.name === from)?.namespace;
+        driver = qemuDriver({ run, ...(ns !== undefined ? { probe: (vm: string) => probe(ns, model.vmInfo.get(vm)!.ip) } : {}) });
       } else {
-        throw new ScoreError('CLI_USAGE', `--driver: expected libvirt or emulated, got "${opts.driver}"`);
+        throw new ScoreError('CLI_USAGE', `--driver: expected libvirt, emulated or qemu, got "${opts.driver}"`);
       }
       // An unreachable controller at start is a failure: startAgent closes its port and throws
       // AGENT_UNREACHABLE, and the command exits 1.

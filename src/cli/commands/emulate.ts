@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import type { PolicyName } from '../../core/policies.ts';
 import { simulate, type RunRecord } from '../../sim/run.ts';
-import { runEmulatedExperiment, type MigrationLoss } from '../../system/emulated-experiment.ts';
+import { runEmulatedExperiment, type MigrationLoss, type VmKind } from '../../system/emulated-experiment.ts';
+import { qemuFiguresTable } from '../../vm/report.ts';
+import { startScenarioGuests, vmKind } from '../../vm/emulate.ts';
 import { parsePolicies, printRuns } from './simulate.ts';
 import { writeRunOutputs } from '../output.ts';
 import { ScoreError } from '../../errors/errors.ts';
@@ -22,6 +24,8 @@ export interface EmulateOptions {
   readonly shape: boolean;
   /** Seconds to run; undefined: until SIGINT/SIGTERM. */
   readonly durationS?: number;
+  /** VMs with traffic as QEMU guests (src/vm/emulate.ts); default the scenario's choice */
+  readonly vms?: VmKind;
 }
 
 export interface RawEmulateOptions {
@@ -31,6 +35,13 @@ export interface RawEmulateOptions {
   shape: boolean;
   duration?: string;
   clean?: boolean;
+  vms?: string;
+}
+
+/** `--vms`: namespace, qemu or absent. */
+export function parseVms(v: string | undefined): VmKind | undefined {
+  if (v === undefined || v === 'namespace' || v === 'qemu') return v;
+  throw new ScoreError('CLI_USAGE', `--vms: expected namespace or qemu, got "${v}"`);
 }
 
 export function parseEmulateOptions(raw: RawEmulateOptions): EmulateOptions {
@@ -40,7 +51,8 @@ export function parseEmulateOptions(raw: RawEmulateOptions): EmulateOptions {
     throw new ScoreError('CLI_USAGE', `--controller: expected tcp:HOST:PORT, ssl:HOST:PORT or unix:/PATH, got "${raw.controller}"`);
   }
   const durationS = parseNumberOption('--duration', raw.duration, 0.001);
-  return { scenario: raw.scenario, controller: raw.controller, traffic: raw.traffic, shape: raw.shape, ...(durationS === undefined ? {} : { durationS }) };
+  const vms = parseVms(raw.vms);
+  return { scenario: raw.scenario, controller: raw.controller, traffic: raw.traffic, shape: raw.shape, ...(durationS === undefined ? {} : { durationS }), ...(vms === undefined ? {} : { vms }) };
 }
 
 /** What `score emulate` prints once the data centre stands. Pure. */
@@ -101,8 +113,10 @@ export async function runEmulation(
     dc = await buildDataCentre(model, { controller: opts.controller, shape: opts.shape });
     io.out(`Built ${dc.plan.bridges.length} bridges, ${dc.plan.links.length} links, ${dc.plan.vms.length} VMs in ${dc.timings.total} ms (run prefix ${dc.prefix})`);
     for (const l of describeDataCentre(model, dc.plan, { netns: dc.ovs.netns, runDir: dc.ovs.paths.runDir, dbSocket: dc.ovs.paths.dbSocket, controller: opts.controller, shaped: dc.shaped })) io.out(l);
+    // real guests make their flows themselves: no generators in namespaces for them
+    const guests = vmKind(model, opts.vms) === 'qemu' && !interrupted ? await startScenarioGuests(dc, model, { out: io.out }) : [];
     let traffic: TrafficHandle | undefined;
-    if (opts.traffic && !interrupted) {
+    if (opts.traffic && !interrupted && guests.length === 0) {
       const onExit: TrafficOptions['onExit'] = (g, e) => io.out(`traffic: ${g.spec.tool} for ${g.flow} (${g.spec.role}) exited (${e.code ?? e.signal ?? '?'}); restarting${e.stderr === '' ? '' : `: ${e.stderr.split('\n').pop() ?? ''}`}`);
       // traffic that changes in time (phases, trace) follows the scenario's timeline
       traffic =
@@ -148,10 +162,11 @@ export function registerEmulate(program: Command): void {
     .option('--clean', 'remove what crashed runs left behind (namespaces, links, daemons, run dirs) and exit')
     .option('-p, --policy <rr|la|both>', "run the paper's experiment: in-process controller, API and agents orchestrate live migrations (ignores --controller)")
     .option('-o, --out <dir>', 'with --policy: output directory', 'score-out/emulate')
-    .option('--tolerance <fraction>', 'with --policy: measured rates this close count as equal', '0.05')
+    .option('--tolerance <fraction>', 'with --policy: measured rates this close count as equal (default 0.05; 0.2 with QEMU guests)')
     .option('--swaps', 'with --policy: agents may propose exchanges with a VM on a full hypervisor, carried out one migration at a time')
     .option('--overcommit <0|1>', 'with --swaps: temporary extra VMs per hypervisor during an exchange (0: through a free slot elsewhere)', '0')
-    .action(async (raw: RawEmulateOptions & { policy?: string; out: string; tolerance: string; swaps?: boolean; overcommit: string }) => {
+    .option('--vms <namespace|qemu>', "VMs with traffic as real QEMU guests that make their flows themselves and live-migrate through QMP (qemu), or as namespaces; default the scenario's emulation.vms, else namespace")
+    .action(async (raw: RawEmulateOptions & { policy?: string; out: string; tolerance?: string; swaps?: boolean; overcommit: string }) => {
       if (raw.clean === true) {
         requireRoot('score emulate --clean');
         const r = await cleanLeftovers();
@@ -164,11 +179,12 @@ export function registerEmulate(program: Command): void {
       if (raw.policy !== undefined) {
         requireRoot('score emulate --policy');
         if (raw.scenario === undefined) throw new ScoreError('CLI_USAGE', '--scenario is required');
-        const tolerance = Number(raw.tolerance);
-        if (!(tolerance >= 0 && tolerance < 1)) throw new ScoreError('CLI_USAGE', `--tolerance: expected a fraction in [0, 1), got "${raw.tolerance}"`);
+        const tolerance = raw.tolerance === undefined ? undefined : Number(raw.tolerance);
+        if (tolerance !== undefined && !(tolerance >= 0 && tolerance < 1)) throw new ScoreError('CLI_USAGE', `--tolerance: expected a fraction in [0, 1), got "${raw.tolerance}"`);
         const overcommit = Number(raw.overcommit);
         if (overcommit !== 0 && overcommit !== 1) throw new ScoreError('CLI_USAGE', `--overcommit: expected 0 or 1, got "${raw.overcommit}"`);
-        await runEmulatedPolicies({ scenario: raw.scenario, policies: parsePolicies(raw.policy), out: raw.out, tolerance, shape: raw.shape, swaps: raw.swaps === true, overcommit });
+        const vms = parseVms(raw.vms);
+        await runEmulatedPolicies({ scenario: raw.scenario, policies: parsePolicies(raw.policy), out: raw.out, tolerance, shape: raw.shape, swaps: raw.swaps === true, overcommit, ...(vms !== undefined ? { vms } : {}) });
         return;
       }
       const opts = parseEmulateOptions(raw);
@@ -194,7 +210,7 @@ export function registerEmulate(program: Command): void {
 }
 
 /** `score emulate --policy`: the paper's experiment on Open vSwitch, reported like `score demo`. */
-async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]; out: string; tolerance: number; shape: boolean; swaps?: boolean; overcommit?: number }): Promise<void> {
+async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]; out: string; tolerance: number | undefined; shape: boolean; swaps?: boolean; overcommit?: number; vms?: VmKind }): Promise<void> {
   const started = performance.now();
   const { file, model } = loadScenarioFile(o.scenario);
   console.log(`S-CORE emulate: scenario "${model.scenario.name}" on real Open vSwitch bridges (userspace datapath) and network namespaces`);
@@ -205,9 +221,10 @@ async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]
       model,
       file,
       policy,
-      rateTolerance: o.tolerance,
+      ...(o.tolerance !== undefined ? { rateTolerance: o.tolerance } : {}),
       shape: o.shape,
       ...(o.swaps === true ? { swaps: true, overcommit: o.overcommit ?? 0 } : {}),
+      ...(o.vms !== undefined ? { vms: o.vms } : {}),
       out: (s) => console.log(s),
       onReady: (stack, dc) => {
         console.log(`  ${policy}: run prefix ${dc.prefix}, controller API at ${stack.apiUrl}/api/v1 (operator token ${stack.tokens.operator}), ${model.scenario.hypervisors.length} agents over HTTP`);
@@ -227,6 +244,7 @@ async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]
     // the scenario planner moves one VM at a time; the exchanges are in the audit log
     for (const r of runs) console.log(`Exchanges (${r.policy}): ${r.migrations} migrations to cost ${+r.finalCost.toFixed(2)}; the pair decisions are in the audit log (records with decision.swap).`);
   }
+  if (vmKind(model, o.vms) === 'qemu') for (const line of qemuFiguresTable(losses)) console.log(line);
   for (const r of o.swaps === true ? [] : runs) {
     const m = simulate(model, { policy: r.policy, file });
     const same = r.steps.length === m.steps.length && r.steps.every((s, i) => s.vm === m.steps[i]?.vm && s.to === m.steps[i]?.to);

@@ -187,3 +187,9 @@ export function formatPercent(ratio: number): string {
   if (p === 0) return '0%';
   return p < 0.01 ? `${p.toExponential(1)}%` : `${+p.toPrecision(3)}%`;
 }
+
+/** A migration's own figures (QEMU's query-migrate or libvirt's job info), as one line of text. */
+export function figuresLine(f: { source: string; totalTimeMs: number; downtimeMs: number | null; setupTimeMs: number | null; transferredBytes: number; dirtyPagesRate: number | null }): string {
+  const ms = (v: number | null): string => (v === null ? '–' : `${formatNumber(v)} ms`);
+  return `${f.source}: total ${ms(f.totalTimeMs)}, downtime ${ms(f.downtimeMs)}, setup ${ms(f.setupTimeMs)}, ${(f.transferredBytes / 1e6).toFixed(1)} MB sent${f.dirtyPagesRate === null ? '' : `, ${formatNumber(f.dirtyPagesRate)} dirty pages/s`}`;
+}

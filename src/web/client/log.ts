@@ -1,6 +1,6 @@
 import type { MigrationRecord } from '../../api/contract.ts';
 import { html } from './dom.ts';
-import { formatNumber } from './layout.ts';
+import { figuresLine, formatNumber } from './layout.ts';
 
 const SHOWN = 200;
 
@@ -25,6 +25,7 @@ function candidatesTable(r: MigrationRecord): HTMLElement {
           html('tbody', {}, ...rows),
         ),
     ...(r.connectivity ? [html('p', {}, `peers' probes: ${r.connectivity.received}/${r.connectivity.sent} answered, longest gap ${r.connectivity.blackoutMs} ms`)] : []),
+    ...(r.figures ? [html('p', { class: 'figures' }, figuresLine(r.figures))] : []),
   );
 }
 

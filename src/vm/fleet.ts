@@ -1,0 +1,384 @@
+/**
+ * QEMU guests placed on the hypervisors of an emulated data centre, and their live migration.
+ *
+ * Where each guest is lives on disk, in `<runDir>/vm/<vm>.json` (a GuestRecord, replaced
+ * atomically after each move), so that any process of the run (the builder, one `score agent` per
+ * hypervisor, a restarted agent) finds the guest, its QMP socket and its bridge port the way a
+ * libvirt host finds its domains. The bridge port numbering follows datacentre.ts: a guest takes
+ * the VM's planned port, a moved guest the lowest free number above the bridge's links; its tap
+ * is named after that port (`<prefix>-<hv>-e<port>`), like the namespaces' cables.
+ *
+ * A migration (QEMU pre-copy, over TCP on the OVS namespace's loopback):
+ *   1. a tap on the destination bridge and a destination QEMU with the same devices, `-incoming
+ *      defer`, then QMP `migrate-incoming tcp:127.0.0.1:0` (QEMU picks the port and reports it);
+ *   2. QMP `migrate` on the source, `query-migrate` polled until completed, failed or cancelled;
+ *      past the deadline, `migrate_cancel`;
+ *   3. completed: the destination runs and QEMU has sent its RARP announcements from there; the
+ *      source QEMU quits and its tap leaves the source bridge (PORT_STATUS delete); the record
+ *      moves. Failed: the destination QEMU and tap go, the source is resumed if QEMU left it
+ *      paused, the record stays, and the error says why.
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ScoreError, isScoreError } from '../errors/errors.ts';
+import type { Model } from '../scenario/model.ts';
+import { planDataCentre, lowestFreePort, type DataCentre, type PortRef, portLocalName, parseOfports, VM_PREFIX_LENGTH, type DataCentrePlan } from '../emulation/datacentre.ts';
+import { resourceName, runDirName } from '../emulation/names.ts';
+import { ovsEnv, ovsPaths, vsctl, addPortArgs, type OvsInstance } from '../emulation/ovs.ts';
+import { cmdlineOf, readPidfile, sleep } from '../emulation/procs.ts';
+import { delNetns } from '../emulation/netns.ts';
+import { run } from '../emulation/exec.ts';
+import { tmpdir } from 'node:os';
+import type { MigrationFigures } from '../agent/drivers/driver.ts';
+import type { GuestFlow } from '../image/guest.ts';
+import { addTap, delTap, guestAlive, startGuest, stopGuest, withQmp, type Guest, type GuestSpec } from './qemu.ts';
+
+export interface GuestRecord extends Guest {
+  readonly hypervisor: string;
+  readonly bridge: string;
+  readonly port: number;
+}
+
+/** What the fleet needs of a run: its plan (pure, from model + prefix) and its Open vSwitch. */
+export interface FleetRun {
+  readonly plan: DataCentrePlan;
+  readonly ovs: Pick<OvsInstance, 'netns' | 'paths' | 'env' | 'prefix'>;
+}
+
+/** A run built by another process, found by its prefix (as attachDataCentre does, without the namespaces). */
+export function fleetRun(model: Model, prefix: string): FleetRun {
+  const runDir = join(tmpdir(), runDirName(prefix));
+  if (!existsSync(runDir)) throw new ScoreError('EMULATION_COMMAND', `no emulated data centre with prefix "${prefix}" (${runDir} does not exist)`, { prefix });
+  const paths = ovsPaths(runDir);
+  return {
+    plan: planDataCentre(model, prefix),
+    ovs: { prefix, netns: resourceName(prefix, 'ovs'), paths, env: ovsEnv(paths) },
+  };
+}
+
+export const vmDir = (r: FleetRun): string => join(r.ovs.paths.runDir, 'vm');
+const recordPath = (r: FleetRun, vm: string): string => join(vmDir(r), `${vm.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
+const ovsOf = (r: FleetRun): OvsInstance => ({ ...r.ovs, ovsdbPid: readPidfile(r.ovs.paths.ovsdbPidfile) ?? 0, vswitchdPid: readPidfile(r.ovs.paths.vswitchdPidfile) ?? 0, relays: new Map() });
+
+export function readRecord(r: FleetRun, vm: string): GuestRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(recordPath(r, vm), 'utf8')) as GuestRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeRecord(r: FleetRun, g: GuestRecord): void {
+  mkdirSync(vmDir(r), { recursive: true });
+  const p = recordPath(r, g.spec.vm);
+  writeFileSync(`${p}.tmp`, JSON.stringify(g));
+  renameSync(`${p}.tmp`, p);
+}
+
+/** Every guest record of the run. */
+export function listRecords(r: FleetRun): GuestRecord[] {
+  if (!existsSync(vmDir(r))) return [];
+  return readdirSync(vmDir(r))
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(readFileSync(join(vmDir(r), f), 'utf8')) as GuestRecord);
+}
+
+async function usedPorts(r: FleetRun, bridge: string): Promise<number[]> {
+  const ovs = ovsOf(r);
+  const names = new Set((await vsctl(ovs, 'list-ports', bridge)).split('\n').map((s) => s.trim()).filter((s) => s !== ''));
+  const all = parseOfports(await vsctl(ovs, '-f', 'csv', '--no-headings', '--columns=name,ofport', 'list', 'Interface'));
+  return [...all].filter(([n]) => names.has(n)).map(([, p]) => p);
+}
+
+/** A port (number and tap name) on `hv`'s bridge: `want` if given, else the lowest free one. */
+export async function reservePort(r: FleetRun, hv: string, want?: number): Promise<{ bridge: string; port: number; tap: string }> {
+  const idx = r.plan.bridges.findIndex((b) => b.node === hv);
+  const b = r.plan.bridges[idx];
+  if (b === undefined || b.kind !== 'hypervisor') throw new ScoreError('UNKNOWN_HYPERVISOR', `"${hv}" is not a hypervisor of this run`, { hypervisor: hv });
+  const port = want ?? lowestFreePort(b.links, await usedPorts(r, b.name));
+  const tap = resourceName(r.plan.prefix, portLocalName(b.name.slice(r.plan.prefix.length + 1), idx + 1, port));
+  return { bridge: b.name, port, tap };
+}
+
+export async function plug(r: FleetRun, at: { bridge: string; port: number; tap: string }): Promise<void> {
+  await addTap(r.ovs.netns, at.tap);
+  await vsctl(ovsOf(r), ...addPortArgs(at.bridge, at.tap, { ofport: at.port }));
+}
+
+export async function unplug(r: FleetRun, at: { bridge: string; tap: string }): Promise<void> {
+  await vsctl(ovsOf(r), '--if-exists', 'del-port', at.bridge, at.tap).catch(() => undefined);
+  await delTap(r.ovs.netns, at.tap);
+}
+
+/** The guest's flows: the scenario's traffic from this VM, as ICMP of the scenario's size and rate. */
+export function guestFlows(model: Model, vm: string): GuestFlow[] {
+  const out: GuestFlow[] = [];
+  for (const t of model.scenario.traffic) {
+    if (t.src !== vm) continue;
+    const dst = model.vmInfo.get(t.dst)?.ip;
+    if (dst === undefined) continue;
+    const bytesPerS = model.flows.find((f) => f.src === t.src && f.dst === t.dst)?.rate ?? 0;
+    // ICMP needs 28 bytes of headers: smaller scenario packets are sent at that size
+    const packetBytes = Math.max(28, t.packetBytes ?? 1000);
+    const pps = t.pps ?? bytesPerS / packetBytes;
+    if (pps > 0) out.push({ dst, packetBytes, pps });
+  }
+  return out;
+}
+
+export interface PlaceGuestOptions {
+  readonly image: GuestSpec['image'];
+  readonly memoryMiB?: number;
+  readonly tbMiB?: number;
+  /** default: the scenario's flows from this VM (guestFlows) */
+  readonly flows?: readonly GuestFlow[];
+  readonly bootTimeoutMs?: number;
+  /** a memory-dirtying load inside the guest */
+  readonly dirty?: GuestSpec['dirty'];
+  /** where to start it; default the VM's planned hypervisor and port */
+  readonly at?: { readonly hypervisor: string; readonly port: number };
+}
+
+/**
+ * Starts `vm` as a QEMU guest on its planned hypervisor and port, with its scenario MAC and IP.
+ * The port must be free: a namespace VM of the same name is the caller's to remove first.
+ * @throws ScoreError VM_BOOT (nothing left behind)
+ */
+export async function placeGuest(r: FleetRun, model: Model, vm: string, o: PlaceGuestOptions): Promise<GuestRecord> {
+  const pv = r.plan.vms.find((v) => v.name === vm);
+  if (pv === undefined) throw new ScoreError('UNKNOWN_VM', `no VM "${vm}" in the scenario`, { vm });
+  const hv = o.at?.hypervisor ?? pv.hypervisor;
+  const at = await reservePort(r, hv, o.at?.port ?? pv.port.port);
+  const spec: GuestSpec = {
+    vm,
+    image: o.image,
+    mac: pv.mac,
+    cidr: `${pv.ip}/${VM_PREFIX_LENGTH}`,
+    flows: o.flows ?? guestFlows(model, vm),
+    ...(o.dirty !== undefined ? { dirty: o.dirty } : {}),
+    ...(o.memoryMiB !== undefined ? { memoryMiB: o.memoryMiB } : {}),
+    ...(o.tbMiB !== undefined ? { tbMiB: o.tbMiB } : {}),
+  };
+  await plug(r, at);
+  let g: Guest;
+  try {
+    g = await startGuest(spec, { netns: r.ovs.netns, tap: at.tap, dir: vmDir(r), tag: `${hv}-0` }, o.bootTimeoutMs !== undefined ? { bootTimeoutMs: o.bootTimeoutMs } : {});
+  } catch (e) {
+    await unplug(r, at);
+    throw e;
+  }
+  const rec: GuestRecord = { ...g, hypervisor: hv, bridge: at.bridge, port: at.port };
+  writeRecord(r, rec);
+  return rec;
+}
+
+/** The fleet's view of a data centre this process built (or attached to). */
+export function fleetOf(dc: Pick<DataCentre, 'plan' | 'ovs'>): FleetRun {
+  return { plan: dc.plan, ovs: dc.ovs };
+}
+
+/**
+ * Turns a namespace VM of a built data centre into a QEMU guest at the same bridge port: the
+ * namespace (and with it its veth) goes, a tap of the same name takes the port number, and the
+ * guest boots with the VM's MAC and IP. The data centre's own moveVm/exec no longer apply to it.
+ * @throws ScoreError VM_BOOT (the VM is then gone from the network: the caller stops the run)
+ */
+export async function guestInsteadOfNamespace(dc: DataCentre, model: Model, vm: string, o: PlaceGuestOptions): Promise<GuestRecord> {
+  const p = await unplugNamespace(dc, vm);
+  return placeGuest(fleetOf(dc), model, vm, { ...o, at: { hypervisor: p.node, port: p.port } });
+}
+
+/**
+ * Takes a namespace VM off its bridge port and removes it, returning the port it had. The cable
+ * is deleted from the switch side first: a namespace's devices die asynchronously after `ip netns
+ * delete`, and the port's name is about to be taken by a tap.
+ */
+export async function unplugNamespace(dc: DataCentre, vm: string): Promise<PortRef> {
+  const p = dc.vmPort(vm);
+  await vsctl(dc.ovs, '--if-exists', 'del-port', p.bridge, p.iface);
+  await run('ip', ['-n', dc.ovs.netns, 'link', 'del', p.iface]).catch(() => undefined);
+  await delNetns(dc.vmNamespace(vm));
+  return p;
+}
+
+/** Stops every guest of the run (the run's own cleanup would kill them too; this is the orderly way). */
+export async function stopAllGuests(r: FleetRun): Promise<void> {
+  await Promise.all(listRecords(r).map(async (g) => {
+    await stopGuest(g);
+    await unplug(r, { bridge: g.bridge, tap: g.place.tap });
+  }));
+}
+
+/** QEMU's `query-migrate` reply, the parts used here (docs: qapi/migration.json MigrationInfo). */
+export interface QueryMigrate {
+  readonly status?: string;
+  readonly 'error-desc'?: string;
+  readonly 'total-time'?: number;
+  readonly downtime?: number;
+  readonly 'setup-time'?: number;
+  readonly ram?: { readonly transferred?: number; readonly total?: number; readonly 'dirty-pages-rate'?: number; readonly mbps?: number; readonly 'dirty-sync-count'?: number; readonly 'normal-bytes'?: number };
+  readonly 'socket-address'?: ReadonlyArray<{ readonly type?: string; readonly host?: string; readonly port?: string }>;
+}
+
+/** The figures of a completed migration, from QEMU's own counters. Pure. */
+export function figuresOf(q: QueryMigrate): MigrationFigures {
+  return {
+    source: 'qemu',
+    totalTimeMs: q['total-time'] ?? 0,
+    downtimeMs: q.downtime ?? null,
+    setupTimeMs: q['setup-time'] ?? null,
+    transferredBytes: q.ram?.transferred ?? 0,
+    dirtyPagesRate: q.ram?.['dirty-pages-rate'] ?? null,
+    memoryBytes: q.ram?.total ?? null,
+  };
+}
+
+/** QEMU's own defaults (qapi/migration.json): 300 ms downtime limit, 128 MiB/s bandwidth cap. */
+export const QEMU_DOWNTIME_LIMIT_MS = 300;
+export const QEMU_MAX_BANDWIDTH = 128 * 1024 * 1024;
+
+export interface MigrateOptions {
+  /** give up (migrate_cancel) after this long, ms; default 120 s */
+  readonly timeoutMs?: number;
+  /** QEMU's downtime limit, ms (migrate-set-parameters downtime-limit); default QEMU's 300 */
+  readonly downtimeLimitMs?: number;
+  /** QEMU's bandwidth cap, bytes/s (migrate-set-parameters max-bandwidth); default QEMU's 128 MiB/s */
+  readonly maxBandwidthBytes?: number;
+  /** called once the destination QEMU waits for the stream (tests kill it here) */
+  readonly onDestinationReady?: (destination: Guest) => void | Promise<void>;
+  readonly pollMs?: number;
+}
+
+export interface MigrateOutcome {
+  readonly record: GuestRecord;
+  readonly figures: MigrationFigures;
+  /** QEMU's last query-migrate answer, whole */
+  readonly info: QueryMigrate;
+}
+
+/**
+ * Live-migrates `vm`'s guest from `from` to `to` (see the module comment for the steps).
+ * @throws ScoreError MIGRATION_FAILED with QEMU's reason (destination died, cancelled after the
+ *   timeout, QMP error); the guest is then running at `from` and its record unchanged
+ */
+export async function migrateGuest(r: FleetRun, vm: string, from: string, to: string, o: MigrateOptions = {}): Promise<MigrateOutcome> {
+  const src = readRecord(r, vm);
+  if (src === undefined) throw new ScoreError('UNKNOWN_VM', `no QEMU guest "${vm}" in run ${r.plan.prefix}`, { vm });
+  if (src.hypervisor !== from) throw new ScoreError('MIGRATION_FAILED', `${vm} runs on ${src.hypervisor}, not ${from}`, { vm, from, at: src.hypervisor });
+  if (!guestAlive(src)) throw new ScoreError('MIGRATION_FAILED', `${vm}'s QEMU (pid ${src.pid}) is not running`, { vm });
+  if (to === from) return { record: src, figures: figuresOf({}), info: {} };
+  const at = await reservePort(r, to);
+  await plug(r, at);
+  let dst: Guest | undefined;
+  try {
+    dst = await startGuest(src.spec, { netns: r.ovs.netns, tap: at.tap, dir: vmDir(r), tag: `${to}-${Date.now().toString(36)}` }, { incoming: true });
+    const port = await withQmp(dst, async (q) => {
+      await q.execute('migrate-incoming', { uri: 'tcp:127.0.0.1:0' });
+      const info = await q.execute<QueryMigrate>('query-migrate');
+      const p = info['socket-address']?.find((a) => a.port !== undefined)?.port;
+      if (p === undefined) throw new ScoreError('MIGRATION_FAILED', 'the destination QEMU did not say which port it listens on', { vm });
+      return p;
+    });
+    await o.onDestinationReady?.(dst);
+    const final = await withQmp(src, async (q) => {
+      // always set: parameters stay in the source QEMU, and an earlier caller's must not linger
+      await q.execute('migrate-set-parameters', { 'downtime-limit': o.downtimeLimitMs ?? QEMU_DOWNTIME_LIMIT_MS, 'max-bandwidth': o.maxBandwidthBytes ?? QEMU_MAX_BANDWIDTH });
+      await q.execute('migrate', { uri: `tcp:127.0.0.1:${port}` });
+      const deadline = Date.now() + (o.timeoutMs ?? 120_000);
+      let cancelled = false;
+      // QEMU zeroes ram.dirty-pages-rate once completed: keep the last one measured while active
+      let dirtyRate: number | undefined;
+      for (;;) {
+        const info = await q.execute<QueryMigrate>('query-migrate');
+        const rate = info.ram?.['dirty-pages-rate'];
+        if (info.status === 'active' && rate !== undefined && rate > 0) dirtyRate = rate;
+        if (info.status === 'completed' || info.status === 'failed' || info.status === 'cancelled') {
+          return dirtyRate !== undefined && info.ram !== undefined && !(info.ram['dirty-pages-rate'] ?? 0) ? { ...info, ram: { ...info.ram, 'dirty-pages-rate': dirtyRate } } : info;
+        }
+        if (!cancelled && Date.now() > deadline) {
+          cancelled = true;
+          await q.execute('migrate_cancel').catch(() => undefined);
+        }
+        await sleep(o.pollMs ?? 50);
+      }
+    });
+    if (final.status !== 'completed') {
+      throw new ScoreError('MIGRATION_FAILED', `QEMU reports the migration of ${vm} to ${to} ${final.status}${final['error-desc'] ? `: ${final['error-desc']}` : final.status === 'cancelled' ? ` after ${o.timeoutMs ?? 120_000} ms` : ''}`, { vm, to, status: final.status });
+    }
+    const status = await withQmp(dst, (q) => q.execute<{ status: string }>('query-status'));
+    if (status.status !== 'running') throw new ScoreError('MIGRATION_FAILED', `the destination QEMU of ${vm} is ${status.status} after the migration`, { vm, to });
+    const moved: GuestRecord = { ...dst, hypervisor: to, bridge: at.bridge, port: at.port };
+    writeRecord(r, moved);
+    // the source is paused (postmigrate) now: nothing of it may reach the network again
+    await stopGuest(src);
+    await unplug(r, { bridge: src.bridge, tap: src.place.tap });
+    return { record: moved, figures: figuresOf(final), info: final };
+  } catch (e) {
+    if (dst !== undefined) await stopGuest(dst).catch(() => undefined);
+    await unplug(r, at).catch(() => undefined);
+    await resumeSource(src);
+    if (isScoreError(e, 'MIGRATION_FAILED')) throw e;
+    throw new ScoreError('MIGRATION_FAILED', `migration of ${vm} to ${to} failed: ${e instanceof Error ? e.message : String(e)}`, { vm, to }, { cause: e });
+  }
+}
+
+/** After a failed migration the source must run: QEMU resumes it itself unless the switch-over had begun. */
+async function resumeSource(src: Guest): Promise<void> {
+  if (!guestAlive(src)) return;
+  await withQmp(src, async (q) => {
+    const s = await q.execute<{ status: string }>('query-status');
+    if (s.status !== 'running') await q.execute('cont');
+  }).catch(() => undefined);
+}
+
+/**
+ * After an agent died in the middle of a migration: what QEMU says wins. Every live QEMU of `vm`
+ * in the run (found by its pidfile and QMP socket) is asked; an outgoing migration still active
+ * is cancelled (the source keeps running, as for any failed migration); then the one guest that
+ * runs is kept and recorded where its tap is, a paused source with no running peer is resumed,
+ * and every other QEMU of the VM (a destination left waiting or a source left paused after the
+ * switch-over) is stopped and unplugged.
+ * @returns the record now, or undefined when no QEMU of the VM is left
+ */
+export async function reconcileGuest(r: FleetRun, vm: string): Promise<GuestRecord | undefined> {
+  const dir = vmDir(r);
+  const rec = readRecord(r, vm);
+  const candidates: Array<{ tag: string; pid: number; qmpSocket: string; status: string; migrating: boolean; tap: string }> = [];
+  for (const f of existsSync(dir) ? readdirSync(dir) : []) {
+    if (!f.startsWith(`${vm}.`) || !f.endsWith('.pid')) continue;
+    const tag = f.slice(vm.length + 1, -'.pid'.length);
+    const qmpSocket = join(dir, `${vm}.${tag}.qmp`);
+    const pid = readPidfile(join(dir, f));
+    if (pid === undefined || !guestAlive({ pid, qmpSocket })) continue;
+    const tap = /ifname=([^,]+)/.exec(cmdlineOf(pid).join(' '))?.[1] ?? '';
+    const state = await withQmp({ qmpSocket }, async (q) => ({ status: (await q.execute<{ status: string }>('query-status')).status, migration: (await q.execute<QueryMigrate>('query-migrate')).status })).catch(() => undefined);
+    if (state !== undefined) candidates.push({ tag, pid, qmpSocket, status: state.status, migrating: state.migration === 'active' || state.migration === 'setup', tap });
+  }
+  for (const c of candidates.filter((x) => x.migrating)) {
+    await withQmp(c, async (q) => {
+      await q.execute('migrate_cancel');
+      for (let i = 0; i < 200 && ['active', 'setup', 'cancelling'].includes((await q.execute<QueryMigrate>('query-migrate')).status ?? ''); i++) await sleep(50);
+      c.status = (await q.execute<{ status: string }>('query-status')).status;
+    }).catch(() => undefined);
+  }
+  let keep = candidates.find((c) => c.status === 'running' && c.qmpSocket === rec?.qmpSocket) ?? candidates.find((c) => c.status === 'running');
+  if (keep === undefined) {
+    // nobody runs: a source paused by a switch-over whose destination is gone
+    keep = candidates.find((c) => c.status === 'postmigrate' || c.status === 'paused');
+    if (keep !== undefined) await withQmp(keep, (q) => q.execute('cont'));
+  }
+  const ovs = ovsOf(r);
+  for (const c of candidates.filter((x) => x !== keep)) {
+    const bridge = (await vsctl(ovs, 'iface-to-br', c.tap).catch(() => '')).trim();
+    await stopGuest({ spec: { vm } as GuestSpec, place: { netns: r.ovs.netns, tap: c.tap, dir, tag: c.tag }, pid: c.pid, qmpSocket: c.qmpSocket, serialLog: '' });
+    if (bridge !== '') await unplug(r, { bridge, tap: c.tap });
+  }
+  if (keep === undefined) return undefined;
+  const bridge = (await vsctl(ovs, 'iface-to-br', keep.tap)).trim();
+  const b = r.plan.bridges.find((x) => x.name === bridge);
+  const port = parseOfports(await vsctl(ovs, '-f', 'csv', '--no-headings', '--columns=name,ofport', 'list', 'Interface')).get(keep.tap);
+  if (b === undefined || port === undefined || rec === undefined) throw new ScoreError('MIGRATION_FAILED', `${vm} runs on tap ${keep.tap}, which is on no hypervisor bridge of the run`, { vm });
+  const now: GuestRecord = { spec: rec.spec, place: { ...rec.place, tap: keep.tap, tag: keep.tag }, pid: keep.pid, qmpSocket: keep.qmpSocket, serialLog: join(dir, `${vm}.${keep.tag}.serial.log`), hypervisor: b.node, bridge: b.name, port };
+  writeRecord(r, now);
+  return now;
+}
