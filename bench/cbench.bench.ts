@@ -41,7 +41,7 @@ const peers: Peer[] = [
     start: (port) =>
       spawn(process.execPath, [`${ROOT}bin/score.js`, 'controller', '--port', String(port), '--host', '127.0.0.1', '--api-port', '0', '--poll-ms', '1000', '--report-ms', '3600000'], {
         stdio: 'ignore',
-        env: { ...process.env, SCORE_OPERATOR_TOKEN: 'bench-op', SCORE_AGENT_TOKEN: 'bench-agent' },
+        env: { ...process.env, SCORE_OPERATOR_TOKEN: 'bench-op' },
       }),
   },
   {

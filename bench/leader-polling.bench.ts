@@ -21,7 +21,7 @@ const arg = (name: string, def: string): string => {
 const K = Number(arg('k', '16'));
 const SECONDS = Number(arg('seconds', '30'));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const TOKEN = 'bench-agent-token';
+const TOKEN = 'bench-op-token'; // the operator token reads /metrics
 
 const topo = fatTree(K);
 const switchIds = topo.nodes.filter((n) => n.kind === 'switch').map((n) => n.id);
@@ -68,7 +68,7 @@ const ofPort = await freePort();
 const apiPort = await freePort();
 const child = spawn(process.execPath, [`${ROOT}bin/score.js`, 'controller', '--port', String(ofPort), '--host', '127.0.0.1', '--api-port', String(apiPort), '--poll-ms', '1000', '--report-ms', '3600000'], {
   stdio: 'ignore',
-  env: { ...process.env, SCORE_OPERATOR_TOKEN: 'bench-op-token', SCORE_AGENT_TOKEN: TOKEN },
+  env: { ...process.env, SCORE_OPERATOR_TOKEN: TOKEN },
 });
 const pid = child.pid as number;
 try {

@@ -49,8 +49,8 @@ export function continuousStart(o: ContinuousCliOptions): OrchestrationStart | n
     return null;
   }
   const policy = o.orchestrate;
-  if (policy !== 'rr' && policy !== 'la' && policy !== 'round-robin' && policy !== 'load-aware') {
-    throw new ScoreError('CLI_USAGE', `--orchestrate: expected rr, la, round-robin or load-aware, got "${policy}"`);
+  if (policy !== 'rr' && policy !== 'la' && policy !== 'round-robin' && policy !== 'load-aware' && policy !== 'gain' && policy !== 'gain-order') {
+    throw new ScoreError('CLI_USAGE', `--orchestrate: expected rr, la, gain (or round-robin, load-aware, gain-order), got "${policy}"`);
   }
   const everyMs = parseDuration('--every', o.every ?? '10s');
   if (everyMs < 100) throw new ScoreError('CLI_USAGE', `--every: at least 100ms, got "${o.every}"`);

@@ -57,12 +57,19 @@ export function installClusterApi(api: FastifyInstance, h: ClusterHandle, tokens
     const m = h.member;
     if (m.role === 'leader') return;
     const leader = m.leader;
+    // A request another member already forwarded is not forwarded again: two members that each
+    // think the other leads (or a leader that advertises an address that reaches a follower) would
+    // otherwise pass it around until every hop timed out.
+    if (req.headers['x-score-proxied-from'] !== undefined) {
+      return reply.code(503).send(errorPayload('CLUSTER_NOT_LEADER', `this controller (${m.id}) is not the leader either; forwarded by ${String(req.headers['x-score-proxied-from'])}: retry shortly`, { role: m.role }));
+    }
     if (leader === undefined || leader.id === m.id || leader.apiUrl === undefined) {
       return reply.code(503).send(errorPayload('CLUSTER_NOT_LEADER', `this controller (${m.id}) is not the leader and no leader is known yet: retry shortly`, { role: m.role }));
     }
     const headers: Record<string, string> = {};
     if (typeof req.headers.authorization === 'string') headers.authorization = req.headers.authorization;
     if (req.body !== undefined) headers['content-type'] = 'application/json';
+    headers['x-score-proxied-from'] = m.id;
     let res: Response;
     try {
       res = await fetch(`${leader.apiUrl}${req.url}`, {

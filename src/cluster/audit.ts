@@ -27,6 +27,9 @@ export async function clusterAuditLog(h: Pick<ClusterHandle, 'store' | 'member'>
     const gen = e.key.slice('migrations/'.length).split('-')[0] ?? 'g?';
     return { ...r, id: `${gen}-${r.id}` };
   });
+  // Writes go one after another: a record is written when it starts and again when it ends, and two
+  // concurrent puts may land in either order, which would leave a finished migration "started".
+  let chain: Promise<void> = Promise.resolve();
   return {
     load: () =>
       records.map((r) =>
@@ -38,7 +41,11 @@ export async function clusterAuditLog(h: Pick<ClusterHandle, 'store' | 'member'>
         log('warn', `cluster: migration record ${record.id} not stored: this controller is not the leader`);
         return;
       }
-      h.store.put(`migrations/g${gen}-${record.id}`, record).catch((e: unknown) => log('warn', `cluster: migration record ${record.id} not stored: ${e instanceof Error ? e.message : String(e)}`));
+      const key = `migrations/g${gen}-${record.id}`;
+      const value = structuredClone(record);
+      chain = chain
+        .then(() => h.store.put(key, value))
+        .catch((e: unknown) => log('warn', `cluster: migration record ${record.id} not stored: ${e instanceof Error ? e.message : String(e)}`));
     },
   };
 }

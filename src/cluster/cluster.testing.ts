@@ -22,14 +22,14 @@ export function spawnController(o: { id: string; ofPort: number; apiPort: number
     BIN, 'controller',
     '--port', String(o.ofPort), '--host', '127.0.0.1',
     '--api-port', String(o.apiPort),
-    '--cluster', cluster, '--id', o.id,
+    '--allow-shared-agent-token', '--cluster', cluster, '--id', o.id,
     '--poll-ms', '500', '--report-ms', '3600000',
     ...(o.scenario === undefined ? [] : ['--scenario', o.scenario]),
     ...(o.extra ?? []),
   ];
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, SCORE_OPERATOR_TOKEN: 'op-token-cluster-test', SCORE_AGENT_TOKEN: 'agent-token-cluster-test' },
+    env: { ...process.env, SCORE_OPERATOR_TOKEN: 'op-token-cluster-test', SCORE_SHARED_AGENT_TOKEN: 'agent-token-cluster-test' },
   });
   const lines: { at: number; text: string }[] = [];
   let exited = false;

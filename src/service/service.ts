@@ -306,6 +306,9 @@ export function createService(o: ServiceOptions): Service {
     startOrchestration(body) {
       const policy: PolicyName = body.policy === 'rr' || body.policy === 'round-robin' ? 'round-robin' : body.policy === 'gain-order' || body.policy === 'gain' ? 'gain-order' : 'load-aware';
       if (body.continuous !== undefined) {
+        // continuous mode has its own hysteresis and budget; these one-shot options would be dropped silently
+        const oneShot = (['swaps', 'overcommit', 'rails', 'plan', 'maxRounds', 'mode'] as const).filter((k) => body[k] !== undefined);
+        if (oneShot.length > 0) throw new ScoreError('CONTINUOUS_INVALID', `continuous mode does not take ${oneShot.join(', ')} (it re-plans with its own stable-rounds, no-return and per-period budget)`, { options: oneShot });
         const { everyMs, stableRounds, noReturnRounds, cooldownRounds, maxPerPeriod, quietMs, memoryBytes, dirtyRateBytesPerSec, bandwidthBytesPerSec, amortisationSeconds } = body.continuous;
         const precopy = Object.fromEntries(Object.entries({ memoryBytes, dirtyRateBytesPerSec, bandwidthBytesPerSec, amortisationSeconds }).filter(([, v]) => v !== undefined));
         const config = continuousConfig({

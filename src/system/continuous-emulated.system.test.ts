@@ -25,10 +25,10 @@ import { countOscillations } from '../orchestrator/continuous.ts';
 const gate = systemTestGate({ root: true, tools: ['ovs-vswitchd', 'ovsdb-server', 'ovs-vsctl', 'ovs-ofctl', 'ip', 'nping', 'ping', 'tc', 'ethtool', 'ss'] });
 const CHANGE_S = 75;
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+async function until(cond: () => boolean, ms: number, what: string, why: () => string = () => ''): Promise<void> {
   const t0 = Date.now();
   while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`${what} did not happen within ${ms} ms`);
+    if (Date.now() - t0 > ms) throw new Error(`${what} did not happen within ${ms} ms${why()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -67,7 +67,13 @@ test('emulated paper-phases: continuous S-CORE re-converges to cost 0 after the 
     assert.ok(o.records.every((r) => r.status !== 'started'), 'no migration in flight at the change');
     const min = minimumMigrationsToColocate(atChange, flowsAt(model.timeline, CHANGE_S + 1));
     // after the change: wait for the minimum number of moves, then for a quiet minute
-    await until(() => moved().length - before >= min, 150_000, `${min} migrations after the change`);
+    // on failure, say what continuous mode did: its moves, holds (HOLD_OFF reasons) and errors
+    const story = (): string =>
+      `; records: ${o.records
+        .slice(-40)
+        .map((r) => `${r.vm}:${r.status}${r.to !== null ? `->${r.to}` : ''}@${r.round}${r.error ? ` ${r.error.code} ${r.error.message}` : ''}`)
+        .join(' | ')}`;
+    await until(() => moved().length - before >= min, 150_000, `${min} migrations after the change`, story);
     await new Promise((r) => setTimeout(r, 30_000));
     const moves = moved().map((r) => ({ vm: r.vm, from: r.from, to: r.to!, period: r.round }));
     const show = moves.map((m) => `${m.vm}:${m.from}->${m.to}@${m.period}`).join(' ');

@@ -96,3 +96,9 @@ test('`score controller` with a taken API port (a failure at run time: 1) or unr
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('`score controller --cluster` without the same tokens on every member (operator and shared agent token, opted in) exits 2 with CLI_USAGE, before touching etcd', { timeout: 60_000 }, async () => {
+  const r = await score(['controller', '--port', '0', '--api-port', '0', '--cluster', 'etcd://127.0.0.1:1', '--id', 'c1']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^score: error CLI_USAGE: --cluster needs the same tokens on every member: set SCORE_OPERATOR_TOKEN and SCORE_SHARED_AGENT_TOKEN and give --allow-shared-agent-token/);
+});

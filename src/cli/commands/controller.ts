@@ -292,6 +292,11 @@ export function registerController(program: Command): void {
       const envOperator = process.env.SCORE_OPERATOR_TOKEN;
       const tokens = { operator: envOperator || fresh.operator, ...(shared ? { agent: envAgent || fresh.agent! } : {}) };
       if ((opts.cluster === undefined) !== (opts.id === undefined)) throw new ScoreError('CLI_USAGE', '--cluster and --id go together');
+      // Agent credentials and the operator token live in one controller's memory, not in etcd yet:
+      // every member must accept the same tokens, or a follower refuses what the leader issued.
+      if (opts.cluster !== undefined && (!shared || !envAgent || !envOperator)) {
+        throw new ScoreError('CLI_USAGE', '--cluster needs the same tokens on every member: set SCORE_OPERATOR_TOKEN and SCORE_SHARED_AGENT_TOKEN and give --allow-shared-agent-token (per-agent credentials are not shared through etcd yet; docs/cluster.md)');
+      }
       const cluster =
         opts.cluster !== undefined && opts.id !== undefined
           ? { endpoints: parseClusterUrl(opts.cluster), id: opts.id, ttlSec: parseNumberOption('--lease-ttl', opts.leaseTtl, 1) as number }
