@@ -2,6 +2,7 @@ import type { Dpid, SwitchCommand } from '../controller/commands.ts';
 import * as ctl from '../controller/controller.ts';
 import type { Controller, ControllerEvent, ControllerOptions } from '../controller/controller.ts';
 import type { Clock } from './clock.ts';
+import { isScoreError } from '../errors/errors.ts';
 import type { DataPlane, SwitchChannel } from './dataplane.ts';
 
 /**
@@ -104,6 +105,9 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
             if (edges.has(ch.dpid)) ctl.flowStats(controller, ch.dpid, await ch.flowStats(), o.clock.now());
             ctl.portStats(controller, ch.dpid, await ch.portStats(), o.clock.now());
           } catch (e) {
+            // A switch that went away while we asked is not a statistics failure: its switch-down
+            // event says what happened (an operator's del-controller races the poll).
+            if (isScoreError(e, 'OF_DISCONNECTED')) return;
             stats.failures += 1;
             onError(`statistics from ${ch.dpid.toString(16)} failed`, e);
           }
