@@ -1,3 +1,4 @@
+import { runToEnd } from './run-to-end.testing.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { totalCost, trafficMatrix } from '../core/cost.ts';
@@ -7,7 +8,7 @@ import { SMALL_TOPOLOGIES } from '../core/test-instances.ts';
 import { virtualClock } from '../runtime/clock.ts';
 import type { AgentDecideResult } from '../api/contract.ts';
 import { ScoreError } from '../errors/errors.ts';
-import { createOrchestrator, type OrchestratorDeps } from './orchestrator.ts';
+import type { OrchestratorDeps } from './orchestrator.ts';
 
 /**
  * a and b talk heavily from two full hypervisors, each with a VM that talks to c, itself on a full
@@ -64,27 +65,18 @@ function world(o: { failLeg?: number } = {}) {
   return { deps, clock, tracker, traffic, oracle: b.oracle, initial, over: () => over, hosts: { h1, h5 } };
 }
 
-async function runToEnd(w: ReturnType<typeof world>, opts: { policy: PolicyName; swaps: boolean; overcommit?: number }) {
-  const o = createOrchestrator(w.deps);
-  o.start({ policy: opts.policy, swaps: opts.swaps, ...(opts.overcommit === undefined ? {} : { overcommit: opts.overcommit }) });
-  let done = false;
-  const finished = o.finished().then(() => (done = true));
-  while (!done) {
-    await w.clock.advance(100);
-    await new Promise((r) => setImmediate(r));
-  }
-  await finished;
-  return o;
+function runSwaps(w: ReturnType<typeof world>, opts: { policy: PolicyName; swaps: boolean; overcommit?: number }) {
+  return runToEnd(w, { policy: opts.policy, swaps: opts.swaps, ...(opts.overcommit === undefined ? {} : { overcommit: opts.overcommit }) });
 }
 
 test('live exchange: without swaps nothing can move; with swaps the pair goes through a free slot in 3 confirmed migrations, never over capacity, and the audit log explains the pair', async () => {
   const plain = world();
-  const o0 = await runToEnd(plain, { policy: 'load-aware', swaps: false });
+  const o0 = await runSwaps(plain, { policy: 'load-aware', swaps: false });
   assert.equal(o0.records.filter((r) => r.status === 'succeeded').length, 0);
   assert.ok(o0.records.some((r) => r.decision?.reason === 'every candidate hypervisor is full'));
 
   const w = world();
-  const o = await runToEnd(w, { policy: 'load-aware', swaps: true });
+  const o = await runSwaps(w, { policy: 'load-aware', swaps: true });
   const pairs = o.records.filter((r) => r.decision?.swap !== undefined);
   assert.ok(pairs.length >= 1);
   for (const pair of pairs) {
@@ -103,7 +95,7 @@ test('live exchange: without swaps nothing can move; with swaps the pair goes th
 
 test('live exchange with a declared overcommit of 1: 2 migrations, at most one VM over on one hypervisor', async () => {
   const w = world();
-  const o = await runToEnd(w, { policy: 'load-aware', swaps: true, overcommit: 1 });
+  const o = await runSwaps(w, { policy: 'load-aware', swaps: true, overcommit: 1 });
   const pairs = o.records.filter((r) => r.decision?.swap !== undefined && r.status === 'succeeded').length;
   assert.ok(pairs >= 1);
   assert.deepEqual(o.records.filter((r) => r.step !== null).map((r) => r.step), Array.from({ length: 2 * pairs }, (_, i) => i + 1));
@@ -113,7 +105,7 @@ test('live exchange with a declared overcommit of 1: 2 migrations, at most one V
 
 test('live exchange: a failed leg stops the exchange with every VM where the tracker sees it', async () => {
   const w = world({ failLeg: 2 });
-  const o = await runToEnd(w, { policy: 'load-aware', swaps: true });
+  const o = await runSwaps(w, { policy: 'load-aware', swaps: true });
   const pair = o.records.find((r) => r.decision?.swap !== undefined);
   assert.ok(pair !== undefined);
   assert.equal(pair.status, 'failed');

@@ -1,3 +1,4 @@
+import { runToEnd } from './run-to-end.testing.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadScenarioFile } from '../scenario/load.ts';
@@ -50,23 +51,14 @@ function fakeWorld(opts: { driverFails?: (vm: string) => boolean; neverConfirm?:
   return { model, tracker, clock, deps, events, driverCalls: () => driverCalls };
 }
 
-async function runToEnd(w: ReturnType<typeof fakeWorld>, policy: PolicyName, plan = false, rails?: RailConfig) {
-  const o = createOrchestrator(w.deps);
-  o.start({ policy, plan, ...(rails ? { rails } : {}) });
-  let done = false;
-  const finished = o.finished().then(() => (done = true));
-  while (!done) {
-    await w.clock.advance(100);
-    await new Promise((r) => setImmediate(r));
-  }
-  await finished;
-  return o;
+function runPolicyLive(w: ReturnType<typeof fakeWorld>, policy: PolicyName, plan = false, rails?: RailConfig) {
+  return runToEnd(w, { policy, plan, ...(rails ? { rails } : {}) });
 }
 
 test('orchestrating through agents gives exactly the core planner\'s steps, for both policies', async () => {
   for (const policy of ['round-robin', 'load-aware'] as const) {
     const w = fakeWorld();
-    const o = await runToEnd(w, policy);
+    const o = await runPolicyLive(w, policy);
     const core = runPolicy({ policy, vms: w.model.vms, placement: w.model.placement, traffic: w.model.traffic, oracle: w.model.oracle, capacity: w.model.capacity, rank: w.model.rank, migrationCost: 0 });
     const moved = o.records.filter((r) => r.status === 'succeeded');
     assert.deepEqual(moved.map((r) => [r.vm, r.from, r.to]), core.steps.map((s) => [s.decision.vm, s.decision.from, s.decision.to]));
@@ -81,7 +73,7 @@ test('orchestrating through agents gives exactly the core planner\'s steps, for 
 
 test('plan mode decides for every VM and never calls the driver', async () => {
   const w = fakeWorld();
-  const o = await runToEnd(w, 'load-aware', true);
+  const o = await runPolicyLive(w, 'load-aware', true);
   assert.equal(w.driverCalls(), 0);
   assert.ok(o.records.length > 0);
   assert.ok(o.records.every((r) => r.status === 'planned'));
@@ -91,7 +83,7 @@ test('plan mode decides for every VM and never calls the driver', async () => {
 
 test('a failing driver leaves the VM where it was and says so', async () => {
   const w = fakeWorld({ driverFails: (vm) => vm === 'vm3' });
-  const o = await runToEnd(w, 'load-aware');
+  const o = await runPolicyLive(w, 'load-aware');
   const failed = o.records.filter((r) => r.status === 'failed');
   assert.ok(failed.length >= 1);
   assert.ok(failed.every((r) => r.vm === 'vm3' && r.error?.code === 'MIGRATION_FAILED'));
@@ -100,7 +92,7 @@ test('a failing driver leaves the VM where it was and says so', async () => {
 
 test('an agent that dies mid-migration: recorded as failed, the tracker stays truthful', async () => {
   const w = fakeWorld({ agentDies: (vm) => vm === 'vm1' });
-  const o = await runToEnd(w, 'round-robin');
+  const o = await runPolicyLive(w, 'round-robin');
   const r = o.records.find((x) => x.vm === 'vm1')!;
   assert.equal(r.status, 'failed');
   assert.equal(r.error?.code, 'AGENT_UNREACHABLE');
@@ -111,7 +103,7 @@ test('an agent that dies mid-migration: recorded as failed, the tracker stays tr
 
 test('a migration the network never confirms times out without moving the VM in the books', async () => {
   const w = fakeWorld({ neverConfirm: true });
-  const o = await runToEnd(w, 'round-robin');
+  const o = await runPolicyLive(w, 'round-robin');
   const timeouts = o.records.filter((r) => r.status === 'timeout');
   assert.ok(timeouts.length >= 1);
   assert.equal(timeouts[0]!.error?.code, 'MIGRATION_TIMEOUT');
@@ -174,7 +166,7 @@ async function untilIdle(w: ReturnType<typeof fakeWorld>, o: ReturnType<typeof c
 
 test('plan review: approving carries one planned move out through the agent, skipping moves nothing', async () => {
   const w = fakeWorld();
-  const o = await runToEnd(w, 'load-aware', true);
+  const o = await runPolicyLive(w, 'load-aware', true);
   const proposals = o.records.filter((r) => r.status === 'planned' && r.to !== null);
   assert.ok(proposals.length >= 2, 'the plan proposes at least two moves');
   assert.ok(proposals.every((r) => r.review === null), 'every proposal starts unreviewed');
@@ -206,7 +198,7 @@ test('plan review: approving carries one planned move out through the agent, ski
 
 test('plan review: unknown ids, non-plan records and stale plans are refused', async () => {
   const w = fakeWorld();
-  const o = await runToEnd(w, 'round-robin', true);
+  const o = await runPolicyLive(w, 'round-robin', true);
   assert.throws(() => o.review('m9999', 'approve'), (e) => e instanceof ScoreError && e.code === 'UNKNOWN_MIGRATION');
   const stay = o.records.find((r) => r.status === 'planned' && r.to === null);
   if (stay !== undefined) assert.throws(() => o.review(stay.id, 'approve'), (e) => e instanceof ScoreError && e.code === 'PLAN_NOT_PENDING');
@@ -227,7 +219,7 @@ test('plan review: unknown ids, non-plan records and stale plans are refused', a
 test('safety rails in a live run: per-round and per-hypervisor limits hold every round, held VMs are recorded, the run still reaches cost 0', async () => {
   for (const policy of ['round-robin', 'load-aware'] as const) {
     const w = fakeWorld();
-    const o = await runToEnd(w, policy, false, { maxPerRound: 2, maxPerHypervisor: 1 });
+    const o = await runPolicyLive(w, policy, false, { maxPerRound: 2, maxPerHypervisor: 1 });
     const moved = o.records.filter((r) => r.status === 'succeeded');
     const rounds = new Set(moved.map((r) => r.round));
     for (const round of rounds) {
@@ -251,7 +243,7 @@ test('safety rails in a live run: per-round and per-hypervisor limits hold every
 
 test('safety rails in a live run: with a cooldown no VM migrates in consecutive rounds or returns where it was', async () => {
   const w = fakeWorld();
-  const o = await runToEnd(w, 'round-robin', false, { cooldownRounds: 1 });
+  const o = await runPolicyLive(w, 'round-robin', false, { cooldownRounds: 1 });
   const moved = o.records.filter((r) => r.status === 'succeeded');
   const byVm = new Map<string, typeof moved>();
   for (const r of moved) byVm.set(r.vm, [...(byVm.get(r.vm) ?? []), r]);
@@ -266,7 +258,7 @@ test('safety rails in a live run: with a cooldown no VM migrates in consecutive 
 
 test('plan review: an approved move is carried out only as planned; on a changed network it declines rather than going elsewhere', async () => {
   const w = fakeWorld();
-  const o = await runToEnd(w, 'load-aware', true);
+  const o = await runPolicyLive(w, 'load-aware', true);
   const plan = o.records.find((r) => r.status === 'planned' && r.vm === 'vm3' && r.to !== null)!;
   assert.equal(plan.to, w.model.placement.get('vm23'), 'the plan moves vm3 next to its peer vm23');
   // the network changes before the operator approves: vm23 moves to hv20
