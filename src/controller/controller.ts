@@ -184,7 +184,7 @@ export function switchUp(c: Controller, dpid: Dpid, ports: readonly SwitchPortIn
   if (linkEvents.length === 0) rebuild(c);
   commands.push(...reinstallOn(c.routing, dpid));
   commands.push(...discovery.probes(c.disc, c.now, dpid));
-  return done(c, commands, [{ type: 'switch-up', dpid, ports: ports.length }, ...linkEvents]);
+  return done(c, commands, [{ type: 'switch-up', dpid, ports: ports.filter((p) => isPhysicalPort(p.port)).length }, ...linkEvents]);
 }
 
 export function switchDown(c: Controller, dpid: Dpid, now?: number): Result {

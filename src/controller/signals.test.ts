@@ -194,6 +194,11 @@ test('same kind: LOCAL/CONTROLLER in port lists, probes and the agent API are ne
   const ports = [...portInfos(sw), { port: LOCAL, hwAddr: 'be:ef:00:00:00:01', up: true, speedKbps: 0, name: 's1' }];
   const up = ctl.switchUp(m.controller, m.sw(1), ports, m.now);
   assert.ok(up.commands.every((c) => c.kind !== 'packet-out' || !c.ports.includes(LOCAL)), 'no probe out of LOCAL');
+  assert.deepEqual(
+    up.events.filter((e) => e.type === 'switch-up').map((e) => e.type === 'switch-up' && e.ports),
+    [portInfos(sw).length],
+    'switch-up counts physical ports only',
+  );
   // an ARP from the CONTROLLER port number
   const arp = ctl.packetIn(m.controller, m.sw(1), 0xfffffffd, buildArpRequest({ senderMac: 'be:ef:00:00:00:02', senderIp: '10.0.0.99', targetIp: '10.0.0.1' }), m.now);
   assert.equal(m.controller.hosts.byMac.size, 0);
