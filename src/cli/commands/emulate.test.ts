@@ -10,6 +10,7 @@ import { planDataCentre } from '../../emulation/datacentre.ts';
 import { listLinks, listNetns } from '../../emulation/netns.ts';
 import { systemTestGate } from '../../emulation/system-gate.ts';
 import { describeDataCentre, parseEmulateOptions, registerEmulate, runEmulation } from './emulate.ts';
+import { guestVms } from '../../vm/emulate.ts';
 
 const base = { scenario: 'paper', controller: 'tcp:127.0.0.1:6653', traffic: true, shape: true };
 
@@ -32,6 +33,19 @@ test('the printout names every bridge with its dpid, every VM with its namespace
   assert.match(text, /^ {2}ip netns exec sc1234-vm1 ping -c 3 10\.0\.0\.6$/m, 'first Table II pair');
   assert.equal(lines.filter((l) => /dpid [0-9a-f]{16}/.test(l)).length, 18);
   assert.equal(lines.filter((l) => / port \d+$/.test(l)).length, 24);
+});
+
+test('with QEMU guests the printout says which VMs are guests and pings a guest from a namespace', () => {
+  const { model } = loadScenarioFile('paper');
+  const plan = planDataCentre(model, 'sc1234');
+  const lines = describeDataCentre(model, plan, { netns: 'sc1234-ovs', runDir: '/r', dbSocket: '/r/db.sock', controller: 'tcp:127.0.0.1:6653', shaped: true }, new Set(guestVms(model)));
+  const text = lines.join('\n');
+  assert.match(text, /^ {2}vm1 +qemu guest +10\.0\.0\.1 /m);
+  assert.match(text, /^ {2}vm24 +sc1234-vm24 +10\.0\.0\.24 /m, 'a VM without traffic stays a namespace');
+  const hint = lines.find((l) => l.includes('ip netns exec'));
+  assert.ok(hint !== undefined);
+  const ns = /ip netns exec (\S+) ping -c 3 10\.0\.0\.6$/.exec(hint.trim())?.[1];
+  assert.ok(ns !== undefined && !guestVms(model).some((g) => ns === `sc1234-${g}`), `pings from a namespace, not a guest: ${hint}`);
 });
 
 const gate = systemTestGate({ root: true, tools: ['ovsdb-tool', 'ovsdb-server', 'ovs-vswitchd', 'ovs-vsctl', 'ovs-ofctl', 'ip', 'tc', 'ethtool', 'nping', 'iperf3', 'ss', 'python3'] });

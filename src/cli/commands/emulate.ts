@@ -3,7 +3,7 @@ import type { PolicyName } from '../../core/policies.ts';
 import { simulate, type RunRecord } from '../../sim/run.ts';
 import { runEmulatedExperiment, type MigrationLoss, type VmKind } from '../../system/emulated-experiment.ts';
 import { qemuFiguresTable } from '../../vm/report.ts';
-import { startScenarioGuests, vmKind } from '../../vm/emulate.ts';
+import { guestVms, startScenarioGuests, vmKind } from '../../vm/emulate.ts';
 import { parsePolicies, printRuns } from './simulate.ts';
 import { writeRunOutputs } from '../output.ts';
 import { ScoreError } from '../../errors/errors.ts';
@@ -60,6 +60,8 @@ export function describeDataCentre(
   model: Model,
   plan: DataCentrePlan,
   run: { readonly netns: string; readonly runDir: string; readonly dbSocket: string; readonly controller: string; readonly shaped: boolean },
+  /** VMs that run as QEMU guests: they have no namespace to `ip netns exec` into. */
+  guests: ReadonlySet<string> = new Set(),
 ): string[] {
   const lines: string[] = [];
   const w = Math.max(...plan.bridges.map((b) => b.node.length), 4);
@@ -70,12 +72,15 @@ export function describeDataCentre(
   }
   lines.push(`Links: ${plan.links.length}, ${run.shaped ? 'shaped to their capacity with tc (both directions)' : 'not shaped (--no-shape)'}`);
   const vw = Math.max(...plan.vms.map((v) => v.name.length), 2);
-  lines.push('VMs (namespace, eth0 address and MAC, hypervisor port):');
+  lines.push(`VMs (${guests.size > 0 ? 'namespace or QEMU guest' : 'namespace'}, eth0 address and MAC, hypervisor port):`);
   for (const v of plan.vms) {
-    lines.push(`  ${v.name.padEnd(vw)}  ${v.namespace.padEnd(15)}  ${v.ip.padEnd(15)}  ${v.mac}  ${v.hypervisor} port ${v.port.port}`);
+    const where = guests.has(v.name) ? 'qemu guest' : v.namespace;
+    lines.push(`  ${v.name.padEnd(vw)}  ${where.padEnd(15)}  ${v.ip.padEnd(15)}  ${v.mac}  ${v.hypervisor} port ${v.port.port}`);
   }
   const first = model.scenario.traffic[0];
-  const [src, dst] = first !== undefined ? [first.src, first.dst] : [plan.vms[0]?.name, plan.vms[1]?.name];
+  const [pairSrc, dst] = first !== undefined ? [first.src, first.dst] : [plan.vms[0]?.name, plan.vms[1]?.name];
+  // a guest has no namespace: ping it from the first VM that is one
+  const src = pairSrc !== undefined && guests.has(pairSrc) ? plan.vms.find((v) => !guests.has(v.name) && v.name !== dst)?.name : pairSrc;
   const srcNs = plan.vms.find((v) => v.name === src)?.namespace;
   const dstIp = plan.vms.find((v) => v.name === dst)?.ip;
   if (srcNs !== undefined && dstIp !== undefined) {
@@ -112,7 +117,8 @@ export async function runEmulation(
   try {
     dc = await buildDataCentre(model, { controller: opts.controller, shape: opts.shape });
     io.out(`Built ${dc.plan.bridges.length} bridges, ${dc.plan.links.length} links, ${dc.plan.vms.length} VMs in ${dc.timings.total} ms (run prefix ${dc.prefix})`);
-    for (const l of describeDataCentre(model, dc.plan, { netns: dc.ovs.netns, runDir: dc.ovs.paths.runDir, dbSocket: dc.ovs.paths.dbSocket, controller: opts.controller, shaped: dc.shaped })) io.out(l);
+    const guestNames = new Set(vmKind(model, opts.vms) === 'qemu' ? guestVms(model) : []);
+    for (const l of describeDataCentre(model, dc.plan, { netns: dc.ovs.netns, runDir: dc.ovs.paths.runDir, dbSocket: dc.ovs.paths.dbSocket, controller: opts.controller, shaped: dc.shaped }, guestNames)) io.out(l);
     // real guests make their flows themselves: no generators in namespaces for them
     const guests = vmKind(model, opts.vms) === 'qemu' && !interrupted ? await startScenarioGuests(dc, model, { out: io.out }) : [];
     let traffic: TrafficHandle | undefined;
