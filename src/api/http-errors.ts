@@ -48,6 +48,9 @@ export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   MIGRATION_TIMEOUT: 504,
   // The server is fine; a build step was skipped. 503 tells a client to retry after a deploy.
   WEB_NOT_BUILT: 503,
+  // cluster mode: retry shortly, or on another member
+  CLUSTER_UNAVAILABLE: 503,
+  CLUSTER_NOT_LEADER: 503,
 };
 
 export function errorPayload(code: string, message: string, details?: Record<string, unknown>): ErrorPayload {

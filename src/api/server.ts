@@ -228,7 +228,14 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
       done();
       return;
     }
-    const auth = authenticate(requestToken(req, queryToken === true));
+    let auth;
+    try {
+      auth = authenticate(requestToken(req, queryToken === true));
+    } catch (e) {
+      // a cluster member out of contact with etcd refuses agent credentials (CLUSTER_UNAVAILABLE)
+      done(e as Error);
+      return;
+    }
     if (auth !== null && 'revoked' in auth) {
       req.credentialName = `${auth.revoked.hypervisor}/${auth.revoked.id}`;
       done(new ScoreError('CREDENTIAL_REVOKED', `credential ${auth.revoked.id} was revoked`, { credential: auth.revoked.id }));

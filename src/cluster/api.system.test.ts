@@ -9,7 +9,8 @@ import { startEtcd } from './etcd-process.ts';
 import { waitFor } from './cluster.testing.ts';
 
 const gate = systemTestGate({ tools: ['etcd'] });
-// One agent token shared by every member: a test set-up (per-agent credentials are per process, not yet in etcd: docs/cluster.md)
+// The shared agent token (opted in, the same on every member) still works in a cluster; per-agent
+// credentials in a cluster: src/cluster/identity.system.test.ts
 const tokens = { operator: 'op-secret-1', agent: 'agent-secret-1' };
 
 interface Sse {

@@ -15,25 +15,17 @@
  *   runtime, so network reads are empty there until it leads (docs/cluster.md).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ApiTokens } from '../api/contract.ts';
+import type { CredentialStore } from '../api/credential-store.ts';
 import { errorPayload } from '../api/http-errors.ts';
 import type { ClusterHandle } from './attach.ts';
 import { installClusterEvents } from './events.ts';
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-function bearer(req: FastifyRequest): string | undefined {
-  const h = req.headers.authorization;
-  return typeof h === 'string' && h.startsWith('Bearer ') ? h.slice(7) : undefined;
-}
-
-export function installClusterApi(api: FastifyInstance, h: ClusterHandle, tokens: ApiTokens): void {
-  installClusterEvents(api, h, tokens);
-  api.get('/api/v1/cluster', { schema: { hide: true } }, async (req, reply) => {
-    const t = bearer(req);
-    if (t === undefined || (t !== tokens.operator && t !== tokens.agent)) {
-      return reply.code(401).send(errorPayload('API_UNAUTHORIZED', 'a valid agent or operator token is required'));
-    }
+export function installClusterApi(api: FastifyInstance, h: ClusterHandle, o: { credentials: CredentialStore }): void {
+  installClusterEvents(api, h, o);
+  // the API's own authentication (src/api/server.ts): operator token or an agent credential
+  api.get('/api/v1/cluster', { config: { access: 'agent' }, schema: { hide: true } }, async () => {
     const m = h.member;
     let leaderView: unknown;
     try {

@@ -16,20 +16,29 @@ export interface ControllerProcess {
   exited(): boolean;
 }
 
+/** The operator token every spawned member gets (SCORE_OPERATOR_TOKEN). */
+export const CLUSTER_OPERATOR_TOKEN = 'op-token-cluster-test';
+
+function withoutShared(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { SCORE_SHARED_AGENT_TOKEN: _s, ...rest } = env;
+  return rest;
+}
+
 export function spawnController(o: { id: string; ofPort: number; apiPort: number; endpoints: readonly string[]; scenario?: string; extra?: readonly string[] }): ControllerProcess {
   const cluster = `etcd://${o.endpoints.map((u) => u.replace(/^https?:\/\//, '')).join(',')}`;
   const args = [
     BIN, 'controller',
     '--port', String(o.ofPort), '--host', '127.0.0.1',
     '--api-port', String(o.apiPort),
-    '--allow-shared-agent-token', '--cluster', cluster, '--id', o.id,
+    '--cluster', cluster, '--id', o.id,
     '--poll-ms', '500', '--report-ms', '3600000',
     ...(o.scenario === undefined ? [] : ['--scenario', o.scenario]),
     ...(o.extra ?? []),
   ];
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, SCORE_OPERATOR_TOKEN: 'op-token-cluster-test', SCORE_SHARED_AGENT_TOKEN: 'agent-token-cluster-test' },
+    // agents use their own credentials (in etcd); no shared agent token
+    env: { ...withoutShared(process.env), SCORE_OPERATOR_TOKEN: CLUSTER_OPERATOR_TOKEN },
   });
   const lines: { at: number; text: string }[] = [];
   let exited = false;

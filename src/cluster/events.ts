@@ -8,7 +8,8 @@
  * compacts its history (no automatic compaction unless etcd is configured for it).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ApiTokens, NorthEvent } from '../api/contract.ts';
+import type { NorthEvent } from '../api/contract.ts';
+import type { CredentialStore } from '../api/credential-store.ts';
 import { errorPayload } from '../api/http-errors.ts';
 import type { OfLog } from '../openflow/connection/index.ts';
 import type { ClusterHandle } from './attach.ts';
@@ -30,39 +31,58 @@ export function publishEvents(h: ClusterHandle, service: { subscribe(listener: (
   });
 }
 
-function token(req: FastifyRequest): string | undefined {
-  const h = req.headers.authorization;
-  if (typeof h === 'string' && h.startsWith('Bearer ')) return h.slice(7);
-  const q = (req.query as Record<string, unknown> | undefined)?.token;
-  return typeof q === 'string' ? q : undefined;
-}
-
 function lastEventId(req: FastifyRequest): bigint | undefined {
   const raw = req.headers['last-event-id'] ?? (req.query as Record<string, unknown> | undefined)?.lastEventId;
   if (typeof raw !== 'string' || !/^\d{1,19}$/.test(raw)) return undefined;
   return BigInt(raw);
 }
 
-export function installClusterEvents(api: FastifyInstance, h: ClusterHandle, tokens: ApiTokens, heartbeatMs = 15_000): void {
+/**
+ * Authentication is the API's own (src/api/server.ts: the route's `access`, header or `?token=`):
+ * operator token or an agent credential, and in cluster mode the credentials are etcd's
+ * (src/cluster/identity.ts). A stream opened with an agent credential ends when that credential
+ * is revoked, on whichever member it was revoked.
+ */
+export function installClusterEvents(api: FastifyInstance, h: ClusterHandle, o: { credentials: CredentialStore }, heartbeatMs = 15_000): void {
   const key = `${h.member.prefix}state/${EVENTS_KEY}`;
-  api.get('/api/v1/cluster/events', { schema: { hide: true }, exposeHeadRoute: false }, async (req: FastifyRequest, reply: FastifyReply) => {
-    const t = token(req);
-    if (t === undefined || (t !== tokens.operator && t !== tokens.agent)) {
-      return reply.code(401).send(errorPayload('API_UNAUTHORIZED', 'a valid agent or operator token is required'));
-    }
+  // open streams by the id of the credential that opened them
+  const streams = new Map<() => void, string>();
+  const unwatch = o.credentials.onRevoke((c) => {
+    for (const [close, id] of [...streams]) if (id === c.id) close();
+  });
+  api.addHook('preClose', (done) => {
+    unwatch();
+    for (const close of [...streams.keys()]) close();
+    done();
+  });
+  api.get('/api/v1/cluster/events', { config: { access: 'agent', queryToken: true }, schema: { hide: true }, exposeHeadRoute: false }, async (req: FastifyRequest, reply: FastifyReply) => {
+    const credential = req.principal?.role === 'agent' ? req.principal.credential : null;
+    // a revocation while the watch is being set up (the awaits below) must still end this stream
+    let revokedMeanwhile = false;
+    const unwatchEarly = credential === null ? () => undefined : o.credentials.onRevoke((c) => {
+      if (c.id === credential.id) revokedMeanwhile = true;
+    });
     const client = h.member.client;
     let from: bigint;
     const after = lastEventId(req);
-    try {
-      from = after !== undefined ? after + 1n : BigInt((await client.get(key).exec()).header.revision) + 1n;
-    } catch (e) {
-      return reply.code(503).send(errorPayload('CLUSTER_UNAVAILABLE', `etcd: ${e instanceof Error ? e.message : String(e)}`));
-    }
     let watcher;
     try {
-      watcher = await client.watch().key(key).startRevision(from.toString()).create();
-    } catch (e) {
-      return reply.code(503).send(errorPayload('CLUSTER_UNAVAILABLE', `etcd watch: ${e instanceof Error ? e.message : String(e)}`));
+      try {
+        from = after !== undefined ? after + 1n : BigInt((await client.get(key).exec()).header.revision) + 1n;
+      } catch (e) {
+        return reply.code(503).send(errorPayload('CLUSTER_UNAVAILABLE', `etcd: ${e instanceof Error ? e.message : String(e)}`));
+      }
+      try {
+        watcher = await client.watch().key(key).startRevision(from.toString()).create();
+      } catch (e) {
+        return reply.code(503).send(errorPayload('CLUSTER_UNAVAILABLE', `etcd watch: ${e instanceof Error ? e.message : String(e)}`));
+      }
+    } finally {
+      unwatchEarly();
+    }
+    if (revokedMeanwhile && credential !== null) {
+      await watcher.cancel().catch(() => undefined);
+      return reply.code(401).send(errorPayload('CREDENTIAL_REVOKED', `credential ${credential.id} was revoked`, { credential: credential.id }));
     }
     reply.hijack();
     const res = reply.raw;
@@ -86,9 +106,13 @@ export function installClusterEvents(api: FastifyInstance, h: ClusterHandle, tok
       res.end();
     });
     const w = watcher;
-    res.once('close', () => {
+    const close = (): void => {
+      streams.delete(close);
       clearInterval(beat);
       void w.cancel().catch(() => undefined);
-    });
+      res.end();
+    };
+    if (credential !== null) streams.set(close, credential.id);
+    res.once('close', close);
   });
 }

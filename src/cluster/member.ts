@@ -131,6 +131,20 @@ export class ClusterMember extends EventEmitter<MemberEvents> {
     return this.leaderValue;
   }
 
+  /** lease TTL, ms */
+  get ttlMs(): number {
+    return this.ttlSec * 1000;
+  }
+
+  /**
+   * True while our lease is surely alive (its last answered keepalive was sent less than a TTL
+   * ago), leader or not: a member out of contact may have missed what others wrote to etcd
+   * (src/cluster/identity.ts refuses agent credentials then).
+   */
+  inContact(): boolean {
+    return (this.roleValue === 'leader' || this.roleValue === 'follower') && this.now() < this.validUntil;
+  }
+
   /** The store fence: our election key, while we are leader and our lease is surely alive. */
   fence(): Fence | undefined {
     if (this.roleValue !== 'leader' || this.myKey === undefined || this.myRevision === undefined) return undefined;

@@ -68,9 +68,10 @@ test('same kind: the OpenFlow port taken (LISTEN_FAILED), TLS files that are not
   }
 });
 
-function score(args: string[]): Promise<{ code: number | string; stdout: string; stderr: string }> {
+function score(args: string[], env: Record<string, string> = {}): Promise<{ code: number | string; stdout: string; stderr: string }> {
+  const { SCORE_OPERATOR_TOKEN: _o, SCORE_SHARED_AGENT_TOKEN: _s, ...rest } = process.env;
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { timeout: 60_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+    execFile(process.execPath, [bin, ...args], { timeout: 60_000, killSignal: 'SIGKILL', env: { ...rest, ...env } }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number | string }).code ?? (err as { signal?: string }).signal ?? 1) : 0, stdout, stderr });
     });
   });
@@ -97,8 +98,17 @@ test('`score controller` with a taken API port (a failure at run time: 1) or unr
   }
 });
 
-test('`score controller --cluster` without the same tokens on every member (operator and shared agent token, opted in) exits 2 with CLI_USAGE, before touching etcd', { timeout: 60_000 }, async () => {
-  const r = await score(['controller', '--port', '0', '--api-port', '0', '--cluster', 'etcd://127.0.0.1:1', '--id', 'c1']);
+test('`score controller --cluster` needs the same operator token on every member (SCORE_OPERATOR_TOKEN), and a shared agent token only if opted in: else exit 2 with CLI_USAGE, before touching etcd', { timeout: 60_000 }, async () => {
+  const cluster = ['controller', '--port', '0', '--api-port', '0', '--cluster', 'etcd://127.0.0.1:1', '--id', 'c1'];
+  const r = await score(cluster);
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /^score: error CLI_USAGE: --cluster needs the same tokens on every member: set SCORE_OPERATOR_TOKEN and SCORE_SHARED_AGENT_TOKEN and give --allow-shared-agent-token/);
+  assert.match(r.stderr, /^score: error CLI_USAGE: --cluster needs the same operator token on every member: set SCORE_OPERATOR_TOKEN/);
+  const shared = await score([...cluster, '--allow-shared-agent-token'], { SCORE_OPERATOR_TOKEN: 'op' });
+  assert.equal(shared.code, 2, shared.stderr);
+  assert.match(shared.stderr, /CLI_USAGE: --cluster needs the same operator token on every member: set SCORE_OPERATOR_TOKEN \(and SCORE_SHARED_AGENT_TOKEN/);
+  // no shared agent token needed any more (agent credentials are in etcd): it goes on to etcd,
+  // which is not there, and fails at run time (1), not on its usage
+  const noShared = await score(cluster, { SCORE_OPERATOR_TOKEN: 'op' });
+  assert.equal(noShared.code, 1, noShared.stderr);
+  assert.match(noShared.stderr, /^score: error CLUSTER_UNAVAILABLE: /);
 });

@@ -23,6 +23,7 @@ import { type ClusterHandle, type ClusterOptions, joinCluster, prepareCluster } 
 import { parseClusterUrl } from '../../cluster/member.ts';
 import { installClusterApi } from '../../cluster/api.ts';
 import { clusterAuditLog } from '../../cluster/audit.ts';
+import { startClusterIdentity } from '../../cluster/identity.ts';
 
 /**
  * `score controller`: the S-CORE controller over real OpenFlow 1.3 switches. This is a
@@ -126,38 +127,48 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
   const dataPlane: OpenflowDataPlane = cluster?.plane ?? ofPlane;
   // cluster mode: migration records in etcd (a file would be per machine)
   const clusterAudit = cluster === undefined ? undefined : await clusterAuditLog(cluster, log);
+  // cluster mode: agent credentials and the agent-call key in etcd, the same on every member
+  const identity = cluster === undefined ? undefined : await startClusterIdentity({ member: cluster.member, log: (level, message) => log(level, message) });
   let lastReport = 0;
   const hostLines = o.verbose === true ? undefined : hostLineLimiter();
   // the whole controller: runtime, northbound service and its HTTP API (agents attach there)
-  const stack = await startStack({
-    ...(model ? { model } : {}),
-    dataPlane,
-    clock: realClock,
-    ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
-    ...(o.probeMs !== undefined ? { probeMs: o.probeMs } : {}),
-    apiHost: o.apiHost ?? '127.0.0.1',
-    apiPort: o.apiPort ?? 0,
-    ...(o.tokens ? { tokens: o.tokens } : {}),
-    ...(o.auditPath ? { auditPath: o.auditPath } : {}),
-    ...(o.allowSharedAgentToken === true ? { allowSharedAgentToken: true } : {}),
-    onWarning: (m) => line(`WARN ${m}`),
-    onRefusal: (r) => line(`WARN refused ${r.method} ${r.route} for ${r.credential}: ${r.code} ${r.message}${r.suppressed !== undefined ? ` (${r.suppressed} earlier refusals of it not logged: rate limit)` : ''}`),
-    ...(clusterAudit ? { audit: clusterAudit } : {}),
-    ...(cluster ? { beforeListen: (api: FastifyInstance, tokens: ApiTokens) => installClusterApi(api, cluster, tokens) } : {}),
-    onEvent: (e, text) => {
-      for (const l of hostLines === undefined ? [text] : hostLines.lines(e, text, realClock.now())) line(withVmNames(l));
-      onSwitch(e);
-    },
-    onError: (message, err) => line(`WARN ${message}: ${err instanceof ScoreError ? `${err.code} ${err.message}` : String(err)}`),
-    onPoll: (c) => {
-      const now = realClock.now();
-      const held = hostLines?.flush(now) ?? null;
-      if (held !== null) line(held);
-      if (now - lastReport < o.reportMs) return;
-      lastReport = now;
-      for (const l of report(c, now, vmNames)) out(l);
-    },
-  });
+  let stack: Stack;
+  try {
+    stack = await startStack({
+      ...(model ? { model } : {}),
+      dataPlane,
+      clock: realClock,
+      ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
+      ...(o.probeMs !== undefined ? { probeMs: o.probeMs } : {}),
+      apiHost: o.apiHost ?? '127.0.0.1',
+      apiPort: o.apiPort ?? 0,
+      ...(o.tokens ? { tokens: o.tokens } : {}),
+      ...(o.auditPath ? { auditPath: o.auditPath } : {}),
+      ...(o.allowSharedAgentToken === true ? { allowSharedAgentToken: true } : {}),
+      onWarning: (m) => line(`WARN ${m}`),
+      onRefusal: (r) => line(`WARN refused ${r.method} ${r.route} for ${r.credential}: ${r.code} ${r.message}${r.suppressed !== undefined ? ` (${r.suppressed} earlier refusals of it not logged: rate limit)` : ''}`),
+      ...(clusterAudit ? { audit: clusterAudit } : {}),
+      ...(identity ? { credentials: identity.credentials, controllerKey: identity.controllerKey } : {}),
+      ...(cluster && identity ? { beforeListen: (api: FastifyInstance) => installClusterApi(api, cluster, { credentials: identity.credentials }) } : {}),
+      onEvent: (e, text) => {
+        for (const l of hostLines === undefined ? [text] : hostLines.lines(e, text, realClock.now())) line(withVmNames(l));
+        onSwitch(e);
+      },
+      onError: (message, err) => line(`WARN ${message}: ${err instanceof ScoreError ? `${err.code} ${err.message}` : String(err)}`),
+      onPoll: (c) => {
+        const now = realClock.now();
+        const held = hostLines?.flush(now) ?? null;
+        if (held !== null) line(held);
+        if (now - lastReport < o.reportMs) return;
+        lastReport = now;
+        for (const l of report(c, now, vmNames)) out(l);
+      },
+    });
+  } catch (e) {
+    await identity?.close();
+    await cluster?.member.stop().catch(() => undefined);
+    throw e;
+  }
   const port = dataPlane.address().port;
   let leave: (() => Promise<void>) | undefined;
   if (cluster !== undefined) {
@@ -165,6 +176,7 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
       leave = await joinCluster(cluster, { apiUrl: stack.apiUrl, registry: stack.metrics.registry, runtime: stack.runtime, service: stack.service }, log);
     } catch (e) {
       await stack.stop();
+      await identity?.close();
       throw e;
     }
   }
@@ -172,6 +184,7 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
     clearInterval(missingTimer);
     await leave?.();
     await stack.stop();
+    await identity?.close();
   };
   return { runtime: stack.runtime, dataPlane, port, stack, ...(cluster ? { cluster } : {}), stop };
 }
@@ -292,10 +305,11 @@ export function registerController(program: Command): void {
       const envOperator = process.env.SCORE_OPERATOR_TOKEN;
       const tokens = { operator: envOperator || fresh.operator, ...(shared ? { agent: envAgent || fresh.agent! } : {}) };
       if ((opts.cluster === undefined) !== (opts.id === undefined)) throw new ScoreError('CLI_USAGE', '--cluster and --id go together');
-      // Agent credentials and the operator token live in one controller's memory, not in etcd yet:
-      // every member must accept the same tokens, or a follower refuses what the leader issued.
-      if (opts.cluster !== undefined && (!shared || !envAgent || !envOperator)) {
-        throw new ScoreError('CLI_USAGE', '--cluster needs the same tokens on every member: set SCORE_OPERATOR_TOKEN and SCORE_SHARED_AGENT_TOKEN and give --allow-shared-agent-token (per-agent credentials are not shared through etcd yet; docs/cluster.md)');
+      // Agent credentials live in etcd (src/cluster/identity.ts); the operator token is configuration,
+      // not in etcd: a fresh one per member would make each member refuse the others' operator.
+      // A shared agent token (opted in) must then be the same on every member too.
+      if (opts.cluster !== undefined && (!envOperator || (shared && !envAgent))) {
+        throw new ScoreError('CLI_USAGE', '--cluster needs the same operator token on every member: set SCORE_OPERATOR_TOKEN (and SCORE_SHARED_AGENT_TOKEN if --allow-shared-agent-token is given); agent credentials are shared through etcd (docs/cluster.md)');
       }
       const cluster =
         opts.cluster !== undefined && opts.id !== undefined
