@@ -33,6 +33,11 @@ export interface CredentialStore {
   verify(token: string): Verified | null;
   /** called once per revocation, after it took effect (also for revocations made elsewhere) */
   onRevoke(listener: (c: Credential) => void): () => void;
+  /**
+   * Shared stores only: false while `verify` refuses every agent credential (cluster mode, the
+   * local copy is not surely current); open agent streams end then (src/cluster/events.ts).
+   */
+  available?(): boolean;
 }
 
 const ID_PATTERN = /^cred-[0-9a-f]{12}$/;

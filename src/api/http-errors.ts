@@ -51,6 +51,7 @@ export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   // cluster mode: retry shortly, or on another member
   CLUSTER_UNAVAILABLE: 503,
   CLUSTER_NOT_LEADER: 503,
+  CLUSTER_UNCONFIRMED: 503,
 };
 
 export function errorPayload(code: string, message: string, details?: Record<string, unknown>): ErrorPayload {

@@ -41,16 +41,25 @@ function lastEventId(req: FastifyRequest): bigint | undefined {
  * Authentication is the API's own (src/api/server.ts: the route's `access`, header or `?token=`):
  * operator token or an agent credential, and in cluster mode the credentials are etcd's
  * (src/cluster/identity.ts). A stream opened with an agent credential ends when that credential
- * is revoked, on whichever member it was revoked.
+ * is revoked, on whichever member it was revoked, and when this member stops accepting agent
+ * credentials (`credentials.available()` false: it may have missed a revocation), checked every
+ * `sweepMs`, with an `error` event (CLUSTER_UNAVAILABLE) first.
  */
-export function installClusterEvents(api: FastifyInstance, h: ClusterHandle, o: { credentials: CredentialStore }, heartbeatMs = 15_000): void {
+export function installClusterEvents(api: FastifyInstance, h: ClusterHandle, o: { credentials: CredentialStore; sweepMs?: number }, heartbeatMs = 15_000): void {
   const key = `${h.member.prefix}state/${EVENTS_KEY}`;
-  // open streams by the id of the credential that opened them
+  // open streams by the id of the credential that opened them, with what ends them for loss of contact
   const streams = new Map<() => void, string>();
+  const unavailable = new Map<() => void, () => void>();
   const unwatch = o.credentials.onRevoke((c) => {
     for (const [close, id] of [...streams]) if (id === c.id) close();
   });
+  const sweep = setInterval(() => {
+    if (o.credentials.available?.() !== false) return;
+    for (const end of [...unavailable.values()]) end();
+  }, o.sweepMs ?? 100);
+  sweep.unref();
   api.addHook('preClose', (done) => {
+    clearInterval(sweep);
     unwatch();
     for (const close of [...streams.keys()]) close();
     done();
@@ -108,11 +117,18 @@ export function installClusterEvents(api: FastifyInstance, h: ClusterHandle, o: 
     const w = watcher;
     const close = (): void => {
       streams.delete(close);
+      unavailable.delete(close);
       clearInterval(beat);
       void w.cancel().catch(() => undefined);
       res.end();
     };
-    if (credential !== null) streams.set(close, credential.id);
+    if (credential !== null) {
+      streams.set(close, credential.id);
+      unavailable.set(close, () => {
+        res.write(`event: error\ndata: ${JSON.stringify({ code: 'CLUSTER_UNAVAILABLE', message: `this controller (${h.member.id}) may have missed a revocation: agent credentials are refused until it is back; reconnect, to another member if need be` })}\n\n`);
+        close();
+      });
+    }
     res.once('close', close);
   });
 }

@@ -22,7 +22,7 @@
  * CLUSTER_UNAVAILABLE), so a revoked credential is accepted nowhere once its revocation answered.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Etcd3, Watcher } from 'etcd3';
+import type { Etcd3, IWatchResponse, Watcher } from 'etcd3';
 import { ScoreError } from '../errors/errors.ts';
 import type { Credential, CredentialStore, Verified } from '../api/credential-store.ts';
 import type { Fence } from '../store/etcd.ts';
@@ -38,6 +38,8 @@ export interface IdentityMember {
   inContact(): boolean;
   /** lease TTL, ms */
   readonly ttlMs: number;
+  /** the member's lease id (its acknowledgement key is bound to it), once granted */
+  leaseId?(): string | undefined;
 }
 
 export interface ClusterIdentity {
@@ -46,6 +48,8 @@ export interface ClusterIdentity {
   readonly controllerKey: Uint8Array;
   /** etcd revision of the credentials this member applied */
   appliedRevision(): bigint;
+  /** true while this member accepts agent credentials (its copy is surely current) */
+  available(): boolean;
   close(): Promise<void>;
 }
 
@@ -99,7 +103,18 @@ export interface ClusterIdentityOptions {
   readonly now?: () => number;
   /** how often the leader checks the members' acknowledgements, ms (default 10) */
   readonly ackPollMs?: number;
+  /** how often the leader writes the heartbeat key, ms (default a third of the lease TTL) */
+  readonly heartbeatMs?: number;
 }
+
+/** A credential held in memory, with the etcd revision of the record it came from. */
+interface Held {
+  readonly credential: Credential;
+  readonly hash: Buffer;
+  readonly modRevision: bigint;
+}
+
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /**
  * Loads the credentials and the controller key from etcd and starts watching the credentials.
@@ -111,15 +126,26 @@ export async function startClusterIdentity(o: ClusterIdentityOptions): Promise<C
   const { client } = member;
   const now = o.now ?? Date.now;
   const log = o.log ?? (() => undefined);
-  const credPrefix = `${member.prefix}state/identity/credentials/`;
+  const identityPrefix = `${member.prefix}state/identity/`;
+  const credPrefix = `${identityPrefix}credentials/`;
+  const heartbeatKey = `${identityPrefix}heartbeat`;
   const ackPrefix = `${member.prefix}identity-acks/`;
   const electionPrefix = `${member.prefix}election/`;
   const controllerKey = await sharedControllerKey(client, member.prefix);
 
-  const byId = new Map<string, { credential: Credential; hash: Buffer }>();
+  const byId = new Map<string, Held>();
   const listeners = new Set<(c: Credential) => void>();
   let applied = 0n;
+  /** the watch is up and everything it may have skipped was read again (resync) */
   let watching = false;
+  /**
+   * performance.now() of the last proof that our copy was current: a quorum read of every
+   * credential (load), or the leader's heartbeat arriving through the watch (the watch delivers
+   * in revision order, so a heartbeat written at revision h means we saw every change before h).
+   */
+  let freshAt = -Infinity;
+  let closed = false;
+  let watcher: Watcher | undefined;
 
   const fire = (c: Credential): void => {
     for (const l of listeners) {
@@ -130,16 +156,23 @@ export async function startClusterIdentity(o: ClusterIdentityOptions): Promise<C
       }
     }
   };
-  /** Applies one stored record (or a deletion); a revocation seen for the first time fires the listeners. */
-  const apply = (id: string, value: Stored | null): void => {
+  /**
+   * Applies one stored record (or a deletion) at etcd revision `rev`. A record older than the one
+   * held is ignored (the watch may replay what a load or our own write already applied), and a
+   * revocation is never undone; a revocation seen for the first time fires the listeners.
+   */
+  const apply = (id: string, value: Stored | null, rev: bigint): void => {
     const before = byId.get(id);
+    if (before !== undefined && rev < before.modRevision) return;
     if (value === null) {
       byId.delete(id);
       return;
     }
-    const credential: Credential = { id: value.id, hypervisor: value.hypervisor, createdAt: value.createdAt, revokedAt: value.revokedAt };
-    byId.set(id, { credential, hash: Buffer.from(value.sha256, 'hex') });
-    if (credential.revokedAt !== null && before?.credential.revokedAt == null) fire(credential);
+    const wasRevoked = before?.credential.revokedAt ?? null;
+    if (value.revokedAt === null && wasRevoked !== null) log('warn', `cluster: ${credPrefix}${id} says active again after its revocation; it stays revoked`);
+    const credential: Credential = { id: value.id, hypervisor: value.hypervisor, createdAt: value.createdAt, revokedAt: value.revokedAt ?? wasRevoked };
+    byId.set(id, { credential, hash: Buffer.from(value.sha256, 'hex'), modRevision: rev });
+    if (credential.revokedAt !== null && wasRevoked === null) fire(credential);
   };
   const parse = (key: string, text: string): Stored | undefined => {
     try {
@@ -155,62 +188,158 @@ export async function startClusterIdentity(o: ClusterIdentityOptions): Promise<C
   let ackChain: Promise<void> = Promise.resolve();
   const ack = (): void => {
     const rev = applied;
+    const lease = member.leaseId?.();
     ackChain = ackChain
       .then(async () => {
-        await client.put(`${ackPrefix}${member.id}`).value(rev.toString()).exec();
+        if (closed) return;
+        // bound to our election lease: the key goes when this member does
+        const put = client.put(`${ackPrefix}${member.id}`).value(rev.toString());
+        await (lease === undefined ? put : put.lease(lease)).exec();
       })
-      .catch((e: unknown) => log('warn', `cluster: credential acknowledgement not written: ${e instanceof Error ? e.message : String(e)}`));
+      .catch((e: unknown) => log('warn', `cluster: credential acknowledgement not written: ${message(e)}`));
   };
 
-  let watcher: Watcher;
-  try {
+  /** Reads every credential (a quorum read): the copy is then current as of that read. */
+  const load = async (): Promise<void> => {
     const r = await client.getAll().prefix(credPrefix).exec();
+    const rev = BigInt(r.header.revision);
+    const seen = new Set<string>();
     for (const kv of r.kvs) {
       const v = parse(kv.key.toString(), kv.value.toString());
-      if (v !== undefined) apply(v.id, v);
+      if (v === undefined) continue;
+      seen.add(v.id);
+      apply(v.id, v, BigInt(kv.mod_revision));
     }
-    applied = BigInt(r.header.revision);
-    watcher = await client.watch().prefix(credPrefix).startRevision((applied + 1n).toString()).create();
+    for (const [id, held] of [...byId]) if (!seen.has(id) && held.modRevision <= rev) byId.delete(id);
+    if (rev > applied) applied = rev;
+    freshAt = performance.now();
+  };
+
+  const onData = (res: IWatchResponse): void => {
+    let heartbeat = false;
+    let changed = false;
+    // a batch of a backlog replay carries the current revision in its header: only the events
+    // say how far we got; a reply without events (progress) is current up to its header
+    let upTo = res.events.length === 0 ? BigInt(res.header.revision) : 0n;
+    for (const ev of res.events) {
+      const key = ev.kv.key.toString();
+      const rev = BigInt(ev.kv.mod_revision);
+      if (rev > upTo) upTo = rev;
+      if (key === heartbeatKey) heartbeat = true;
+      if (!key.startsWith(credPrefix)) continue;
+      changed = true;
+      const id = key.slice(credPrefix.length);
+      if (ev.type === 'Delete') apply(id, null, rev);
+      else {
+        const v = parse(key, ev.kv.value.toString());
+        if (v !== undefined) apply(id, v, rev);
+      }
+    }
+    if (upTo > applied) applied = upTo;
+    if (heartbeat && watching) freshAt = performance.now();
+    if (changed && watching) ack();
+  };
+
+  /**
+   * Until `load` succeeds again: no agent credential is accepted. Used after the watch reconnected
+   * (etcd3 resumes it from the reconnect reply's revision, so events in between may be skipped:
+   * the read brings them) and after a watch error (the watch is opened again after the read).
+   */
+  let resyncing: Promise<void> | undefined;
+  const resync = (reopen: boolean): void => {
+    watching = false;
+    if (closed || resyncing !== undefined) return;
+    resyncing = (async () => {
+      while (!closed) {
+        try {
+          if (reopen) {
+            await watcher?.cancel().catch(() => undefined);
+            watcher = undefined;
+          }
+          await load();
+          if (reopen) await openWatch();
+          if (closed) return;
+          watching = true;
+          ack();
+          log('info', `cluster: agent credentials read again from etcd (revision ${applied})`);
+          return;
+        } catch (e) {
+          log('warn', `cluster: reading the agent credentials again failed (${message(e)}); agent credentials refused meanwhile`);
+          await new Promise((r) => {
+            setTimeout(r, Math.max(100, member.ttlMs / 3)).unref();
+          });
+        }
+      }
+    })().finally(() => {
+      resyncing = undefined;
+    });
+  };
+
+  const openWatch = async (): Promise<void> => {
+    // the whole identity prefix: the credentials and the leader's heartbeat
+    const w = await client.watch().prefix(identityPrefix).startRevision((applied + 1n).toString()).create();
+    if (closed) {
+      await w.cancel().catch(() => undefined);
+      return;
+    }
+    watcher = w;
+    w.on('data', onData);
+    w.on('disconnected', () => {
+      watching = false;
+    });
+    w.on('connected', () => {
+      if (watcher === w) resync(false);
+    });
+    w.on('error', (e) => {
+      log('warn', `cluster: credentials watch failed (${message(e)}); reading them again`);
+      if (watcher === w) resync(true);
+    });
+  };
+
+  try {
+    await load();
+    await openWatch();
   } catch (e) {
     throw unavailable('loading the agent credentials', e);
   }
   watching = true;
   ack();
-  watcher.on('data', (res) => {
-    for (const ev of res.events) {
-      const key = ev.kv.key.toString();
-      const id = key.slice(credPrefix.length);
-      if (ev.type === 'Delete') apply(id, null);
-      else {
-        const v = parse(key, ev.kv.value.toString());
-        if (v !== undefined) apply(id, v);
-      }
-    }
-    const rev = BigInt(res.header.revision);
-    if (rev > applied) applied = rev;
-    ack();
-  });
-  // While the watch is down this member may miss a revocation: it accepts no agent credential
-  // until the watch is back (it resumes from the last revision it saw, so nothing is skipped).
-  watcher.on('disconnected', () => {
-    watching = false;
-  });
-  watcher.on('connected', () => {
-    watching = true;
-  });
-  watcher.on('error', () => {
-    watching = false;
-  });
+
+  // The leader's heartbeat (fenced: only the leader writes it): every member that sees it through
+  // its watch knows its copy is current up to that moment.
+  let beating = false;
+  const beat = setInterval(
+    () => {
+      const fence = member.fence();
+      if (fence === undefined || beating || closed) return;
+      beating = true;
+      client
+        .if(fence.key, 'Create', '==', fence.createRevision)
+        .then(client.put(heartbeatKey).value(JSON.stringify({ leader: member.id, at: now() })))
+        .commit()
+        .catch((e: unknown) => log('warn', `cluster: credentials heartbeat not written: ${message(e)}`))
+        .finally(() => {
+          beating = false;
+        });
+    },
+    o.heartbeatMs ?? Math.max(50, Math.floor(member.ttlMs / 3)),
+  );
+  beat.unref();
+
+  /** true while this member's copy is surely current (see `freshAt`) and its lease alive */
+  const available = (): boolean => watching && member.inContact() && performance.now() - freshAt <= member.ttlMs;
 
   /**
    * Waits until every member with a live election key acknowledged revision `rev`, at most one
-   * lease TTL (plus 100 ms): a member still behind then is out of contact and refuses agent
-   * credentials itself.
+   * lease TTL (plus 100 ms). A member still behind then has not seen a heartbeat written after
+   * `rev`, so its copy stops counting as current at most one TTL after `rev` was committed and
+   * it refuses agent credentials until it catches up.
+   * @returns the members that did not acknowledge (empty: all did)
    */
-  const settle = async (rev: bigint): Promise<void> => {
+  const settle = async (rev: bigint): Promise<string[]> => {
     const deadline = Date.now() + member.ttlMs + 100;
     let missing: string[] = [];
-    for (;;) {
+    while (!closed) {
       try {
         const [election, acks] = await Promise.all([client.getAll().prefix(electionPrefix).strings(), client.getAll().prefix(ackPrefix).strings()]);
         const ids = Object.values(election).flatMap((v) => {
@@ -225,64 +354,100 @@ export async function startClusterIdentity(o: ClusterIdentityOptions): Promise<C
           const a = acks[`${ackPrefix}${id}`];
           return a === undefined || !/^\d+$/.test(a) || BigInt(a) < rev;
         });
-        if (missing.length === 0) return;
+        if (missing.length === 0) return [];
       } catch (e) {
-        missing = [`(etcd: ${e instanceof Error ? e.message : String(e)})`];
+        missing = [`(etcd: ${message(e)})`];
       }
       if (Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, o.ackPollMs ?? 10));
     }
+    if (closed) return ['(this controller is stopping)'];
     log('warn', `cluster: credential change (revision ${rev}) not acknowledged by ${missing.join(', ')} within the lease TTL; they refuse agent credentials until they catch up`);
+    return missing;
   };
 
-  /** A fenced write of one record; resolves once every live member applied it (settle). */
-  const write = async (value: Stored): Promise<void> => {
+  /**
+   * A fenced write of one record, only if the record is still at revision `expect` (0: absent).
+   * @returns the commit revision, or 'conflict' when the record changed meanwhile
+   */
+  const write = async (value: Stored, expect: bigint): Promise<bigint | 'conflict'> => {
     const fence = member.fence();
     if (fence === undefined) throw new ScoreError('CLUSTER_NOT_LEADER', `credential ${value.id}: this controller is not the cluster leader`, { id: value.id });
     const key = `${credPrefix}${value.id}`;
     let r;
     try {
-      r = await client.if(fence.key, 'Create', '==', fence.createRevision).then(client.put(key).value(JSON.stringify(value))).commit();
+      r = await client
+        .if(fence.key, 'Create', '==', fence.createRevision)
+        .and(key, 'Mod', '==', expect.toString())
+        .then(client.put(key).value(JSON.stringify(value)))
+        .else(client.get(fence.key))
+        .commit();
     } catch (e) {
       throw unavailable(`writing credential ${value.id}`, e);
     }
-    if (!r.succeeded) throw new ScoreError('CLUSTER_NOT_LEADER', `credential ${value.id}: refused, the election key ${fence.key} is gone: leadership was lost`, { id: value.id });
-    // our own copy at once (the watch brings the same record again; applying it twice is harmless)
-    apply(value.id, value);
-    await settle(BigInt(r.header.revision));
+    if (!r.succeeded) {
+      const held = r.responses[0]?.response_range?.kvs[0]?.create_revision;
+      if (held !== fence.createRevision) throw new ScoreError('CLUSTER_NOT_LEADER', `credential ${value.id}: refused, the election key ${fence.key} is gone: leadership was lost`, { id: value.id });
+      return 'conflict';
+    }
+    const rev = BigInt(r.header.revision);
+    // our own copy at once (the watch brings the same record again; apply ignores it then)
+    apply(value.id, value, rev);
+    return rev;
   };
 
-  const readStored = async (id: string): Promise<Stored | undefined> => {
-    let text: string | null;
+  const readStored = async (id: string): Promise<{ value: Stored; modRevision: bigint } | undefined> => {
+    let kv;
     try {
-      text = await client.get(`${credPrefix}${id}`).string();
+      kv = (await client.get(`${credPrefix}${id}`).exec()).kvs[0];
     } catch (e) {
       throw unavailable(`reading credential ${id}`, e);
     }
-    return text === null ? undefined : parse(`${credPrefix}${id}`, text);
+    const value = kv === undefined ? undefined : parse(`${credPrefix}${id}`, kv.value.toString());
+    return kv === undefined || value === undefined ? undefined : { value, modRevision: BigInt(kv.mod_revision) };
   };
 
   const credentials: CredentialStore = {
     async issue(hypervisor) {
       if (hypervisor.length === 0 || hypervisor.length > 64) throw new ScoreError('API_BAD_REQUEST', 'a hypervisor name has 1 to 64 characters', { hypervisor });
-      let id: string;
-      // 48 random bits: a clash is unlikely, and etcd is asked, not only our copy
-      do id = `cred-${randomBytes(6).toString('hex')}`;
-      while (byId.has(id) || (await readStored(id)) !== undefined);
-      const token = `${id}.${randomBytes(32).toString('base64url')}`;
-      const value: Stored = { id, hypervisor, createdAt: now(), revokedAt: null, sha256: digest(token).toString('hex') };
-      await write(value);
-      return { credential: { id, hypervisor, createdAt: value.createdAt, revokedAt: null }, token };
+      for (;;) {
+        // 48 random bits; the write itself is create-if-absent, so a clash is tried again
+        const id = `cred-${randomBytes(6).toString('hex')}`;
+        if (byId.has(id)) continue;
+        const token = `${id}.${randomBytes(32).toString('base64url')}`;
+        const value: Stored = { id, hypervisor, createdAt: now(), revokedAt: null, sha256: digest(token).toString('hex') };
+        const rev = await write(value, 0n);
+        if (rev === 'conflict') continue;
+        // Not confirmed everywhere in time: still answered, the token is shown only now; a
+        // member that did not confirm does not know the credential yet and refuses it (401).
+        await settle(rev);
+        return { credential: { id, hypervisor, createdAt: value.createdAt, revokedAt: null }, token };
+      }
     },
     async revoke(id) {
-      // etcd, not the copy: the authoritative record (the leader is the only writer)
-      const stored = ID_PATTERN.test(id) ? await readStored(id) : undefined;
-      if (stored === undefined) throw new ScoreError('UNKNOWN_CREDENTIAL', `no credential "${id}"`, { id });
-      const c: Credential = { id: stored.id, hypervisor: stored.hypervisor, createdAt: stored.createdAt, revokedAt: stored.revokedAt };
-      if (stored.revokedAt !== null) return c;
-      const value: Stored = { ...stored, revokedAt: now() };
-      await write(value);
-      return { ...c, revokedAt: value.revokedAt };
+      for (;;) {
+        // etcd, not the copy: the authoritative record
+        const stored = ID_PATTERN.test(id) ? await readStored(id) : undefined;
+        if (stored === undefined) throw new ScoreError('UNKNOWN_CREDENTIAL', `no credential "${id}"`, { id });
+        let value = stored.value;
+        let rev = stored.modRevision;
+        if (value.revokedAt === null) {
+          value = { ...value, revokedAt: now() };
+          const written = await write(value, stored.modRevision);
+          if (written === 'conflict') continue;
+          rev = written;
+        }
+        // also when it was revoked already: answering again means every live member confirmed
+        const missing = await settle(rev);
+        if (missing.length > 0) {
+          throw new ScoreError(
+            'CLUSTER_UNCONFIRMED',
+            `credential ${id} is revoked in etcd (revision ${rev}), but ${missing.join(', ')} did not confirm it within the lease TTL: they refuse every agent credential until they catch up; check them, then revoke again to confirm`,
+            { id, members: missing, revision: rev.toString() },
+          );
+        }
+        return { id: value.id, hypervisor: value.hypervisor, createdAt: value.createdAt, revokedAt: value.revokedAt };
+      }
     },
     list: () => Promise.resolve([...byId.values()].map((e) => e.credential).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1))),
     verify(token) {
@@ -291,8 +456,12 @@ export async function startClusterIdentity(o: ClusterIdentityOptions): Promise<C
       const entry = ID_PATTERN.test(id) ? byId.get(id) : undefined;
       const match = timingSafeEqual(digest(token), entry?.hash ?? NOTHING);
       if (entry === undefined || !match) return null;
-      if (!watching || !member.inContact()) {
-        throw new ScoreError('CLUSTER_UNAVAILABLE', `this controller (${member.id}) is out of contact with etcd and may have missed a revocation: agent credentials are refused until it is back; try another member`, { member: member.id });
+      if (!available()) {
+        throw new ScoreError(
+          'CLUSTER_UNAVAILABLE',
+          `this controller (${member.id}) cannot show that its copy of the agent credentials is current (etcd out of reach, or no leader heartbeat through its watch for a lease TTL) and may have missed a revocation: agent credentials are refused until it is back; try another member`,
+          { member: member.id },
+        );
       }
       const v: Verified = { status: entry.credential.revokedAt === null ? 'active' : 'revoked', credential: entry.credential };
       return v;
@@ -301,15 +470,21 @@ export async function startClusterIdentity(o: ClusterIdentityOptions): Promise<C
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    available,
   };
 
   return {
     credentials,
     controllerKey,
     appliedRevision: () => applied,
+    available,
     async close() {
+      closed = true;
+      watching = false;
+      clearInterval(beat);
       listeners.clear();
-      await watcher.cancel().catch(() => undefined);
+      await watcher?.cancel().catch(() => undefined);
+      await resyncing;
       await ackChain;
     },
   };

@@ -12,8 +12,10 @@
  * leader counts itself leader only until (send time of its last answered keepalive) + ttl minus
  * a margin, and steps down by itself when that passes (cut off from etcd, or too slow to renew),
  * before any other member can be elected. It also steps down when its key is gone or the lease
- * is reported lost. A member that stepped down does not campaign again: the process restarts
- * (systemd Restart=always) with a fresh, cold state (docs/cluster.md).
+ * is reported lost. A follower steps down too when its lease is lost or runs out, or its campaign
+ * fails. A member that stepped down does not campaign again: `stepped-down` fires (leader or
+ * follower) and the process exits 75 to be restarted (systemd Restart=always) with a fresh, cold
+ * state (docs/cluster.md).
  */
 import { EventEmitter } from 'node:events';
 import { Etcd3, type IKeyValue, type Lease, type Watcher } from 'etcd3';
@@ -55,7 +57,10 @@ export interface MemberEvents {
   elected: [generation: bigint];
   /** the leader as the election shows it (undefined: none right now) */
   leader: [LeaderView | undefined];
-  /** this member was leader and is no longer: stop writing anything, anywhere */
+  /**
+   * this member left the election for good, leader or follower (lease lost or run out, election
+   * error): stop writing anything, anywhere; `score controller` exits 75 then (docs/cluster.md)
+   */
   'stepped-down': [reason: string];
 }
 
@@ -82,6 +87,7 @@ export class ClusterMember extends EventEmitter<MemberEvents> {
   private info: MemberInfo;
   private lease: Lease | undefined;
   private myKey: string | undefined;
+  private leaseIdValue: string | undefined;
   private myRevision: string | undefined;
   private roleValue: MemberRole = 'starting';
   private validUntil = 0;
@@ -145,6 +151,11 @@ export class ClusterMember extends EventEmitter<MemberEvents> {
     return (this.roleValue === 'leader' || this.roleValue === 'follower') && this.now() < this.validUntil;
   }
 
+  /** our lease id, once granted (other keys of this member are bound to it: src/cluster/identity.ts) */
+  leaseId(): string | undefined {
+    return this.leaseIdValue;
+  }
+
   /** The store fence: our election key, while we are leader and our lease is surely alive. */
   fence(): Fence | undefined {
     if (this.roleValue !== 'leader' || this.myKey === undefined || this.myRevision === undefined) return undefined;
@@ -173,6 +184,7 @@ export class ClusterMember extends EventEmitter<MemberEvents> {
       const grantAt = this.now();
       const id = await lease.grant();
       this.validUntil = grantAt + this.ttlSec * 1000;
+      this.leaseIdValue = id;
       this.myKey = `${this.electionPrefix}${id}`;
       const put = await lease.put(this.myKey).value(JSON.stringify(this.info)).exec();
       this.myRevision = put.header.revision;
@@ -208,6 +220,10 @@ export class ClusterMember extends EventEmitter<MemberEvents> {
     if (this.roleValue === 'leader' && this.now() > this.validUntil - this.marginMs) {
       this.stepDown(`lease not renewed for ${this.now() - this.keepaliveSentAt} ms (ttl ${this.ttlSec} s): cut off from etcd?`);
     }
+    // a follower whose lease may have run out is no candidate any more (its key may be gone)
+    if (this.roleValue === 'follower' && this.now() > this.validUntil) {
+      this.stepDown(`lease not renewed for ${this.now() - this.keepaliveSentAt} ms (ttl ${this.ttlSec} s): cut off from etcd?`);
+    }
   }
 
   private stepDown(reason: string): void {
@@ -215,7 +231,8 @@ export class ClusterMember extends EventEmitter<MemberEvents> {
     const was = this.roleValue;
     this.roleValue = 'stepped-down';
     this.log('warn', `cluster: ${this.id} steps down (${reason})`);
-    if (was === 'leader') this.emit('stepped-down', reason);
+    // followers too: a member that left the election never comes back by itself
+    if (was === 'leader' || was === 'follower') this.emit('stepped-down', reason);
     this.lease?.release();
   }
 

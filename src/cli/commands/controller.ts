@@ -128,7 +128,13 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
   // cluster mode: migration records in etcd (a file would be per machine)
   const clusterAudit = cluster === undefined ? undefined : await clusterAuditLog(cluster, log);
   // cluster mode: agent credentials and the agent-call key in etcd, the same on every member
-  const identity = cluster === undefined ? undefined : await startClusterIdentity({ member: cluster.member, log: (level, message) => log(level, message) });
+  const identity =
+    cluster === undefined
+      ? undefined
+      : await startClusterIdentity({ member: cluster.member, log: (level, message) => log(level, message) }).catch(async (e: unknown) => {
+          await cluster.member.stop().catch(() => undefined); // closes its etcd client
+          throw e;
+        });
   let lastReport = 0;
   const hostLines = o.verbose === true ? undefined : hostLineLimiter();
   // the whole controller: runtime, northbound service and its HTTP API (agents attach there)
@@ -182,9 +188,10 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
   }
   const stop = async (): Promise<void> => {
     clearInterval(missingTimer);
+    // identity first: its watch, heartbeat and a settle in progress use the member's client, which leave() closes
+    await identity?.close();
     await leave?.();
     await stack.stop();
-    await identity?.close();
   };
   return { runtime: stack.runtime, dataPlane, port, stack, ...(cluster ? { cluster } : {}), stop };
 }
@@ -333,9 +340,10 @@ export function registerController(program: Command): void {
       });
       running.cluster?.member.on('stepped-down', (reason) => {
         if (reason === 'stopped') return; // our own SIGINT/SIGTERM stop
-        // A demoted leader's in-memory view is stale; a fresh process (systemd Restart=always)
-        // rejoins as a standby with the current state from etcd and the switches.
-        say(`${stamp()} cluster: no longer leader (${reason}); exiting with 75 so a fresh standby replaces this process`);
+        // A demoted leader's in-memory view is stale, and a follower that left the election never
+        // campaigns again; a fresh process (systemd Restart=always) rejoins as a standby with the
+        // current state from etcd and the switches.
+        say(`${stamp()} cluster: left the election (${reason}); exiting with 75 so a fresh standby replaces this process`);
         process.exit(75);
       });
       say(`${stamp()} S-CORE controller up: OpenFlow on port ${running.port}, API at ${running.stack.apiUrl}/api/v1; Ctrl-C stops`);
