@@ -2,6 +2,7 @@
 // its own data dir; src/cluster/etcd-process.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Etcd3 } from 'etcd3';
 import { isScoreError } from '../errors/errors.ts';
 import { systemTestGate } from '../emulation/system-gate.ts';
 import { etcdStore } from '../store/etcd.ts';
@@ -144,6 +145,44 @@ test('real etcd: migration records are stored per leader generation, loaded afte
     assert.deepEqual(keys.sort(), [`migrations/g${genA}-m1`, `migrations/g${genA}-m2`, `migrations/g${genB}-m1`].sort());
   } finally {
     for (const m of members) await m.stop().catch(() => undefined);
+    await etcd.stop();
+  }
+});
+
+test('real etcd: a follower whose lease is lost or runs out steps down and says so (stepped-down), as a leader does', { skip: gate.skip, timeout: 60_000 }, async () => {
+  const etcd = await startEtcd({ size: 1 });
+  const members: ClusterMember[] = [];
+  const admin = new Etcd3({ hosts: [...etcd.endpoints] });
+  try {
+    const mk = (id: string): ClusterMember => {
+      const m = new ClusterMember({ endpoints: etcd.endpoints, info: { id }, cluster: 'fs', ttlSec: 1 });
+      members.push(m);
+      return m;
+    };
+    const a = mk('a');
+    await a.start();
+    await until(() => a.role === 'leader', 'a to lead');
+    const b = mk('b');
+    const c = mk('c');
+    await b.start();
+    await c.start();
+    assert.equal(b.role, 'follower');
+    const bDown = new Promise<string>((resolve) => b.once('stepped-down', resolve));
+    const cDown = new Promise<string>((resolve) => c.once('stepped-down', resolve));
+    // b's lease revoked behind its back (as etcd does when it expired): b leaves the election
+    await admin.leaseClient.leaseRevoke({ ID: b.leaseId() as string });
+    const bReason = await Promise.race([bDown, new Promise<string>((_r, reject) => setTimeout(() => reject(new Error('b never stepped down')), 5_000))]);
+    assert.equal(b.role, 'stepped-down');
+    assert.equal(b.inContact(), false);
+    // c stops renewing (cut off from etcd): it steps down once its lease may have run out
+    c.abandon();
+    const cReason = await Promise.race([cDown, new Promise<string>((_r, reject) => setTimeout(() => reject(new Error('c never stepped down')), 5_000))]);
+    assert.match(cReason, /lease not renewed|lease lost/);
+    assert.equal(a.role, 'leader', 'the leader is not affected');
+    console.log(`# follower step-down: revoked lease -> "${bReason}"; abandoned lease -> "${cReason}"`);
+  } finally {
+    for (const m of members) await m.stop().catch(() => undefined);
+    admin.close();
     await etcd.stop();
   }
 });
