@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import type { InjectOptions } from 'fastify';
 import { buildApiServer, redactUrl, type ApiServer } from './server.ts';
+import { memoryCredentialStore, type CredentialStore } from './credential-store.ts';
 import type {
   ControllerService,
   Cost,
@@ -791,6 +792,33 @@ describe('server-sent events over a real socket', () => {
     assert.ok(Date.now() - t0 < 2000);
     assert.equal(svc2.listeners.size, 0);
     await assert.rejects(r.next(1000), /stream ended/);
+  });
+});
+
+describe('a shared credential store that stops vouching for its copy (cluster mode)', () => {
+  test('ends the streams opened with its agent credentials, and only those', async () => {
+    const svc = new FakeService();
+    const inner = memoryCredentialStore();
+    let available = true;
+    const credentials: CredentialStore = { ...inner, available: () => available };
+    const app = buildApiServer({ service: svc, tokens: TOKENS, allowSharedAgentToken: true, credentials, heartbeatMs: 60_000 });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}${P}/events`;
+      const { token } = await inner.issue('hv1');
+      const agent = new SseReader((await fetch(url, { headers: { authorization: `Bearer ${token}` } })).body!);
+      const operator = new SseReader((await fetch(url, { headers: OP })).body!);
+      await agent.next();
+      await operator.next();
+      await until(() => svc.listeners.size === 2);
+      available = false;
+      await assert.rejects(agent.next(2000), /stream ended/);
+      await until(() => svc.listeners.size === 1);
+      svc.emit({ type: 'cost', at: 1, data: {} });
+      assert.equal((await operator.nextEvent()).event, 'cost', 'the operator stream stays open');
+    } finally {
+      await app.close();
+    }
   });
 });
 

@@ -165,6 +165,16 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
   const unwatchRevocations = credentials.onRevoke((c) => {
     for (const [close, id] of [...streams]) if (id === c.id) close();
   });
+  // A shared store (cluster mode) that stops vouching for its copy may have missed a revocation:
+  // the streams opened with one of its credentials end too (checked every 100 ms).
+  const sweep =
+    credentials.available === undefined
+      ? undefined
+      : setInterval(() => {
+          if (credentials.available?.() !== false) return;
+          for (const [close, id] of [...streams]) if (id !== null) close();
+        }, 100);
+  sweep?.unref();
 
   const base = Fastify({
     logger: options.logger === true ? { serializers: { req: (req: FastifyRequest) => ({ method: req.method, url: redactUrl(req.url) }) } } : false,
@@ -261,6 +271,7 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
 
   // Open event streams keep their sockets busy, so server.close() would wait for clients forever.
   base.addHook('preClose', (done) => {
+    clearInterval(sweep);
     unwatchRevocations();
     for (const close of [...streams.keys()]) close();
     done();

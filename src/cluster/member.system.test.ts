@@ -170,7 +170,9 @@ test('real etcd: a follower whose lease is lost or runs out steps down and says 
     const bDown = new Promise<string>((resolve) => b.once('stepped-down', resolve));
     const cDown = new Promise<string>((resolve) => c.once('stepped-down', resolve));
     // b's lease revoked behind its back (as etcd does when it expired): b leaves the election
-    await admin.leaseClient.leaseRevoke({ ID: b.leaseId() as string });
+    const bLease = b.leaseId();
+    assert.ok(bLease !== undefined);
+    await admin.leaseClient.leaseRevoke({ ID: bLease });
     const bReason = await Promise.race([bDown, new Promise<string>((_r, reject) => setTimeout(() => reject(new Error('b never stepped down')), 5_000))]);
     assert.equal(b.role, 'stepped-down');
     assert.equal(b.inContact(), false);
