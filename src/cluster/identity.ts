@@ -307,11 +307,19 @@ export async function startClusterIdentity(o: ClusterIdentityOptions): Promise<C
 
   // The leader's heartbeat (fenced: only the leader writes it): every member that sees it through
   // its watch knows its copy is current up to that moment.
+  // Checked every 100 ms so that a new leader beats at once (the members' last heartbeat came
+  // from the old leader, a TTL or so ago), then every heartbeatMs.
+  const heartbeatMs = o.heartbeatMs ?? Math.max(50, Math.floor(member.ttlMs / 3));
   let beating = false;
+  let beatFence = '';
+  let beatAt = -Infinity;
   const beat = setInterval(
     () => {
       const fence = member.fence();
       if (fence === undefined || beating || closed) return;
+      if (fence.createRevision === beatFence && performance.now() - beatAt < heartbeatMs) return;
+      beatFence = fence.createRevision;
+      beatAt = performance.now();
       beating = true;
       client
         .if(fence.key, 'Create', '==', fence.createRevision)
@@ -322,7 +330,7 @@ export async function startClusterIdentity(o: ClusterIdentityOptions): Promise<C
           beating = false;
         });
     },
-    o.heartbeatMs ?? Math.max(50, Math.floor(member.ttlMs / 3)),
+    Math.min(100, heartbeatMs),
   );
   beat.unref();
 
