@@ -246,19 +246,35 @@ export async function startClusterIdentity(o: ClusterIdentityOptions): Promise<C
    * the read brings them) and after a watch error (the watch is opened again after the read).
    */
   let resyncing: Promise<void> | undefined;
+  /** the current watch stream is up */
+  let connected = true;
+  /** counts the watch's reconnections: a read that started before the last one is read again */
+  let epoch = 0;
+  /** etcd cancelled the watch: a new one is opened after the read */
+  let reopenNeeded = false;
   const resync = (reopen: boolean): void => {
     watching = false;
+    if (reopen) reopenNeeded = true;
     if (closed || resyncing !== undefined) return;
     resyncing = (async () => {
       while (!closed) {
         try {
-          if (reopen) {
+          const started = epoch;
+          const reopenWatch = reopenNeeded;
+          if (reopenWatch) {
             await watcher?.cancel().catch(() => undefined);
             watcher = undefined;
           }
           await load();
-          if (reopen) await openWatch();
+          if (reopenWatch) {
+            await openWatch();
+            reopenNeeded = false;
+            connected = true;
+          }
           if (closed) return;
+          // it reconnected again, or failed, while we read: read again
+          if (started !== epoch || reopenNeeded) continue;
+          if (!connected) return; // down again: its next 'connected' reads again
           watching = true;
           ack();
           log('info', `cluster: agent credentials read again from etcd (revision ${applied})`);
@@ -283,16 +299,25 @@ export async function startClusterIdentity(o: ClusterIdentityOptions): Promise<C
       return;
     }
     watcher = w;
-    w.on('data', onData);
+    w.on('data', (res) => {
+      if (watcher === w) onData(res);
+    });
     w.on('disconnected', () => {
+      if (watcher !== w) return;
+      connected = false;
       watching = false;
     });
     w.on('connected', () => {
-      if (watcher === w) resync(false);
+      if (watcher !== w) return;
+      connected = true;
+      epoch += 1;
+      resync(false);
     });
     w.on('error', (e) => {
+      if (watcher !== w) return;
       log('warn', `cluster: credentials watch failed (${message(e)}); reading them again`);
-      if (watcher === w) resync(true);
+      connected = false;
+      resync(true);
     });
   };
 
