@@ -3,6 +3,9 @@
 // (SIGSTOP): its watch stream stays open and receives nothing, as on a node cut off from quorum,
 // while the other two nodes keep quorum and the leader revokes a credential. The follower's lease
 // is taken as alive (hand-made member), so only the heartbeat can tell it that its copy is stale.
+// Then m2 is killed and started again: the watch reconnects, and the member reads every credential
+// again before it accepts one.
+import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Etcd3 } from 'etcd3';
@@ -23,7 +26,7 @@ async function until<T>(probe: () => T | undefined | false, what: string, ms = 1
   }
 }
 
-test('etcd credential store: a member whose watch silently stalls refuses agent credentials within a TTL; the revocation answers 503 naming it', { skip: gate.skip, timeout: 120_000 }, async () => {
+test('etcd credential store: a member whose watch silently stalls refuses agent credentials within a TTL, the revocation answers 503 naming it; after a reconnect it reads everything again', { skip: gate.skip, timeout: 120_000 }, async () => {
   const etcd = await startEtcd({ size: 3 });
   const clients: Etcd3[] = [];
   const ids: ClusterIdentity[] = [];
@@ -51,7 +54,8 @@ test('etcd credential store: a member whose watch silently stalls refuses agent 
     const member = (id: string, c: Etcd3, o: Partial<IdentityMember> = {}): IdentityMember => ({ client: c, prefix, id, fence: () => undefined, inContact: () => true, ttlMs, ...o });
     const lead = await startClusterIdentity({ member: member('lead', client(quorum), { fence: () => fence }) });
     ids.push(lead);
-    const f = await startClusterIdentity({ member: member('f', client([frozen.clientUrl])) });
+    const fLog: string[] = [];
+    const f = await startClusterIdentity({ member: member('f', client([frozen.clientUrl])), log: (_l, m) => fLog.push(m) });
     ids.push(f);
     const one = await lead.credentials.issue('hv1');
     assert.equal(f.credentials.verify(one.token)?.status, 'active');
@@ -88,6 +92,23 @@ test('etcd credential store: a member whose watch silently stalls refuses agent 
     }, 'f to see the revocation');
     const again = await lead.credentials.revoke(one.credential.id);
     assert.notEqual(again.revokedAt, null);
+
+    // f's etcd node is killed and started again (same data dir): f's watch drops and reconnects;
+    // meanwhile f refuses, and once back it reads every credential again before it accepts one
+    const two = await lead.credentials.issue('hv2');
+    assert.equal(f.credentials.verify(two.token)?.status, 'active');
+    const [cmd, ...args] = frozen.process.spawnargs;
+    await new Promise<void>((resolve) => {
+      frozen.process.once('exit', () => resolve());
+      frozen.process.kill('SIGKILL');
+    });
+    await until(() => !f.available(), 'f to notice its watch is down', 5_000);
+    assert.throws(() => f.credentials.verify(two.token), (e: unknown) => isScoreError(e, 'CLUSTER_UNAVAILABLE'));
+    await assert.rejects(lead.credentials.revoke(two.credential.id), (e: unknown) => isScoreError(e, 'CLUSTER_UNCONFIRMED'));
+    frozen.process = spawn(cmd as string, args, { stdio: 'ignore' });
+    await until(() => f.available(), 'f back with a current copy', 30_000);
+    assert.equal(f.credentials.verify(two.token)?.status, 'revoked', 'the revocation made while it was away');
+    assert.ok(fLog.some((l) => /agent credentials read again from etcd/.test(l)), fLog.join('\n'));
   } finally {
     if (stopped) frozen.process.kill('SIGCONT');
     for (const i of ids) await i.close().catch(() => undefined);

@@ -11,15 +11,24 @@
  *   derives its per-agent call tokens from; created once, by whichever member starts first
  *   (create-if-absent transaction), never changed: a new leader derives the same tokens, so agents
  *   keep accepting the controller without registering again;
+ * - `<prefix>state/identity/heartbeat`: `{ leader, at }`, rewritten (fenced) by the leader every
+ *   third of the lease TTL;
  * - `<prefix>identity-acks/<member id>`: the last etcd revision of the credentials this member
- *   applied (unfenced: every member writes its own).
+ *   applied (unfenced: every member writes its own; bound to the member's lease).
  *
- * Each member keeps a copy of the credentials fed by an etcd watch, so `verify` answers from
- * memory, synchronously. Issuing and revoking run on the leader (followers proxy the write:
- * src/cluster/api.ts) and answer once every live member (one with an election key) acknowledged
- * the change, or after the lease TTL: by then a member that did not acknowledge has not heard
- * from etcd for a whole TTL and refuses every agent credential (fail closed, 503
- * CLUSTER_UNAVAILABLE), so a revoked credential is accepted nowhere once its revocation answered.
+ * Each member keeps a copy of the credentials fed by an etcd watch on `state/identity/`, so
+ * `verify` answers from memory, synchronously. It accepts agent credentials only while it can
+ * show the copy is current: lease alive, watch up, and within one TTL either a full read or a
+ * leader heartbeat through the watch (events arrive in revision order, so a heartbeat seen means
+ * every earlier change was seen; a watch that silently stops delivering shows as missing
+ * heartbeats). After a reconnect or a watch error it reads everything again before trusting the
+ * copy. Otherwise: 503 CLUSTER_UNAVAILABLE (fail closed).
+ *
+ * Issuing and revoking run on the leader (followers proxy the write: src/cluster/api.ts) and
+ * answer once every live member (one with an election key) acknowledged the change. A member
+ * that did not within one TTL has seen no heartbeat written after the change, so it refuses
+ * agent credentials by then; the revocation answers 503 CLUSTER_UNCONFIRMED naming it (an issue
+ * still answers: the token is shown only once).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Etcd3, IWatchResponse, Watcher } from 'etcd3';
