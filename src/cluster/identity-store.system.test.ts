@@ -91,6 +91,19 @@ test('etcd credential store: acknowledged changes, fail-closed members, leader-o
     assert.equal(revokedOnF.length, 1, 'no second notification');
     assert.equal(f.credentials.verify(one.token)?.status, 'active');
 
+    // a record written behind the leader's back that un-revokes: no member's copy goes back to active
+    const twoKey = `${prefix}state/identity/credentials/${two.credential.id}`;
+    const rogue = JSON.parse((await admin.get(twoKey).string()) ?? '{}') as Record<string, unknown>;
+    const put = await admin.put(twoKey).value(JSON.stringify({ ...rogue, revokedAt: null })).exec();
+    const rogueRev = BigInt(put.header.revision);
+    const deadline = Date.now() + 5000;
+    while (f.appliedRevision() < rogueRev && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(f.appliedRevision() >= rogueRev, 'f applied the rogue record');
+    assert.equal(f.credentials.verify(two.token)?.status, 'revoked', 'a revocation is never undone');
+    assert.ok(warnings.some((w) => /stays revoked/.test(w)), warnings.join('\n'));
+    // (a member that loads it fresh could not know: put the revoked record back for the ones below)
+    await admin.put(twoKey).value(JSON.stringify(rogue));
+
     // a member out of contact with etcd refuses agent credentials, whatever its copy says
     fInContact = false;
     assert.throws(() => f.credentials.verify(one.token), (e: unknown) => isScoreError(e, 'CLUSTER_UNAVAILABLE'));
