@@ -237,6 +237,10 @@ test('cluster identity: credentials and the agent-call key live in etcd; issue/r
     // refuses every agent credential (fail closed) while the operator still gets answers
     const t19 = (await call(next.stack.apiUrl, 'POST', '/credentials', OP, { hypervisor: 'hv19' })).json.token as string;
     assert.equal((await call(other.stack.apiUrl, 'GET', '/hosts', t19)).status, 200);
+    // its streams opened with an agent credential end too (it may have missed their revocation)
+    const t19Streams = [await openStream(`${other.stack.apiUrl}/api/v1/events`, t19), await openStream(`${other.stack.apiUrl}/api/v1/cluster/events`, t19)];
+    streams.push(...t19Streams);
+    const cutAt = Date.now();
     other.cluster?.member.abandon();
     const refused = await waitFor(async () => {
       const r = await call(other.stack.apiUrl, 'GET', '/hosts', t19);
@@ -245,6 +249,8 @@ test('cluster identity: credentials and the agent-call key live in etcd; issue/r
     assert.equal(refused.status, 503);
     assert.equal(refused.json.error?.code, 'CLUSTER_UNAVAILABLE');
     assert.equal((await call(other.stack.apiUrl, 'GET', '/hosts', OP)).status, 200);
+    const cutEnded = await within(Promise.all(t19Streams.map((x) => x.ended)), 5_000, "the cut-off member's agent streams end");
+    console.log(`# cut-off member: its 2 agent streams ended ${Math.max(...cutEnded) - cutAt} ms after its keepalives stopped`);
   } finally {
     for (const s of streams) s.abort();
     stopRoles();
