@@ -53,7 +53,9 @@ export async function clusterAuditLog(h: Pick<ClusterHandle, 'store' | 'member'>
       const gen = h.member.generation;
       if (gen === undefined) {
         log('warn', `cluster: migration record ${record.id} not stored: this controller is not the leader`);
-        return Promise.reject(new ScoreError('CLUSTER_NOT_LEADER', `migration record ${record.id} not stored: this controller is not the leader`));
+        const refused = Promise.reject(new ScoreError('CLUSTER_NOT_LEADER', `migration record ${record.id} not stored: this controller is not the leader`));
+        refused.catch(() => undefined); // said above; a caller that does not wait must not crash the process
+        return refused;
       }
       const key = recordKey(record.id, gen);
       const value = structuredClone(record);

@@ -107,7 +107,7 @@ export function reconciled(r: MigrationRecord, x: MigrationOutcome | null, step:
 export function resumeOptions(p: RunProgress, finished: readonly MigrationRecord[]): StartOptions {
   let migrations = p.migrations;
   let rails = p.rails;
-  let continuous = p.continuous === null ? null : structuredClone(p.continuous);
+  const continuous = p.continuous === null ? null : structuredClone(p.continuous);
   for (const r of finished) {
     if (r.status !== 'succeeded' || r.to === null) continue;
     migrations += 1;

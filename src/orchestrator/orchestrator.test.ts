@@ -139,7 +139,7 @@ test('the audit log survives a controller restart and stays truthful about an in
   }
   const succeededBefore = first.records.filter((r) => r.status === 'succeeded').map((r) => r.id);
   // the last line written for an unfinished record is "started": simulate the crash at that point
-  log.append({ ...first.records.at(-1)!, id: 'm999', status: 'started', finishedAt: null });
+  void log.append({ ...first.records.at(-1)!, id: 'm999', status: 'started', finishedAt: null });
   const restored = log.load();
   assert.deepEqual(restored.filter((r) => r.status === 'succeeded').map((r) => r.id).sort(), [...succeededBefore].sort());
   const interrupted = restored.find((r) => r.id === 'm999')!;

@@ -250,7 +250,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       record.error = isScoreError(e) ? { code: e.code, message: e.message } : { code: 'AGENT_UNREACHABLE', message: String(e) };
     }
     record.finishedAt = deps.clock.now();
-    persist(record);
+    void persist(record);
     if (!a.plan) deps.emit({ type: 'migration-finished', at: record.finishedAt, data: { id: record.id, vm: record.vm, from: record.from, to: record.to, status: record.status, step: record.step } });
     return { record, movedTo };
   }
@@ -260,7 +260,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     const record = openRecord(a, snap, placement, from, 'held');
     record.finishedAt = record.startedAt;
     record.error = { code: 'RAIL_HELD', message: `${check.code}: ${check.reason}` };
-    persist(record);
+    void persist(record);
   }
 
   /** Hypervisors the rails forbid as this VM's target now (no-return, per-hypervisor limit). */
@@ -281,7 +281,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       open: (vm, from, snap, placement) => openRecord({ ...a, vm }, snap, placement, from, 'started'),
       finish: (r) => {
         r.finishedAt = deps.clock.now();
-        persist(r);
+        void persist(r);
         deps.emit({ type: 'migration-finished', at: r.finishedAt, data: { id: r.id, vm: r.vm, from: r.from, to: r.to, status: r.status, step: r.step } });
       },
       started: (r, to) => deps.emit({ type: 'migration-started', at: r.startedAt, data: { id: r.id, vm: r.vm, from: r.from, to } }),
@@ -380,7 +380,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
           const r = openRecord({ vm: '*', policyKey: 0, policy: o.policy, round: st.period, plan: false }, deps.snapshot(), new Map(deps.snapshot().placement), '-', 'held');
           r.finishedAt = r.startedAt;
           r.error = { code: 'HOLD_OFF', message: reason };
-          persist(r);
+          void persist(r);
         }
         st.holdOff = { reason, since: st.holdOff?.since ?? deps.clock.now() };
         // a choice must be confirmed on N consecutive periods of a quiet network
@@ -438,7 +438,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
             const r = openRecord({ vm, policyKey, policy: o.policy, round: st.period, plan: false }, snap, placement, from, 'failed');
             r.finishedAt = deps.clock.now();
             r.error = error;
-            persist(r);
+            void persist(r);
           }
         }
         next = gen.next({ movedTo });
@@ -474,7 +474,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       0,
     );
     planned.review = { ...(planned.review ?? { verdict: 'approved', at: record.startedAt }), migration: record.id };
-    persist(planned);
+    void persist(planned);
     set({ migrations: movedTo === null ? 0 : 1 });
     // Let the statistics catch up before anything else is decided, as between steps of a run.
     if (movedTo !== null) await deps.clock.sleep(deps.settleMs ?? 3000);
@@ -482,7 +482,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
 
   function reviewed(r: MigrationRecord, verdict: PlanReview['verdict']): void {
     r.review = { verdict, at: deps.clock.now(), migration: null };
-    persist(r);
+    void persist(r);
     deps.emit({ type: 'plan-reviewed', at: r.review.at, data: { id: r.id, vm: r.vm, verdict } });
   }
 
