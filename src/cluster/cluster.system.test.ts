@@ -129,12 +129,12 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
     const initial = new Map(model.vms.map((vm) => [vm, model.placement.get(vm) as string]));
     assert.ok(totalCost(initial, model.traffic, model.oracle) > 0, 'the paper placement starts above cost 0');
 
-    // a communicating pair on different hypervisors: pinged every 20 ms throughout
-    const flow = model.flows.find((f) => model.placement.get(f.src) !== model.placement.get(f.dst));
-    assert.ok(flow !== undefined);
-    const ping = startPing(dc.vmNamespace(flow.src), model.vmInfo.get(flow.dst)?.ip as string, 0.02);
-    t.after(() => ping.stop());
-    await waitFor(() => ping.replies.length >= 10, `pings ${flow.src} -> ${flow.dst} answered`, 30_000);
+    // every communicating pair, pinged every 20 ms throughout (from the flow's source)
+    const pairs = model.flows.filter((f, i) => model.flows.findIndex((g) => (g.src === f.dst && g.dst === f.src) || (g.src === f.src && g.dst === f.dst)) === i);
+    const pings = pairs.map((f) => ({ src: f.src, dst: f.dst, run: startPing(dc!.vmNamespace(f.src), model.vmInfo.get(f.dst)?.ip as string, 0.02) }));
+    t.after(() => Promise.all(pings.map((p) => p.run.stop())));
+    await waitFor(() => pings.every((p) => p.run.replies.length >= 10), 'every pair answering pings', 30_000);
+    say(`pinging ${pings.length} communicating pairs every 20 ms: ${pings.map((p) => `${p.src}->${p.dst}`).join(', ')}`);
 
     // the orchestration is started through c3, a follower: it reaches the leader
     await api(apiOf(2), 'POST', '/orchestration/start', { policy: 'la' });
@@ -194,7 +194,7 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
       const o = await api<Orchestration>(apiOf(last), 'GET', '/orchestration');
       return o.state === 'idle' && o.policy !== null ? o : undefined;
     }, 'the orchestration ending on c3', 180_000, 500).catch(fail);
-    await ping.stop();
+    await Promise.all(pings.map((p) => p.run.stop()));
     say(`orchestration ended: ${JSON.stringify(end)}`);
     assert.equal(end.lastError, null);
     assert.equal(end.converged, true, 'Load-Aware converged');
@@ -234,11 +234,16 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
     const gens = new Set(moves.map((r) => r.id.split('-')[0]));
     assert.ok(gens.size >= 2, `migrations by more than one leader: ${moves.map((r) => r.id).join(', ')}`);
 
-    const gap = ping.maxGapMs();
+    const gaps = pings.map((p) => ({ pair: `${p.src}->${p.dst}`, inFlight: p.src === inFlight?.vm || p.dst === inFlight?.vm, replies: p.run.replies.length, gap: p.run.maxGapMs() }));
     say(`failovers (lease ttl 2 s): ${failovers.map((f) => `${f.killed} killed ${f.when} migrations -> next leader elected ${f.electedMs} ms, ROLE_REPLY MASTER from 18 switches ${f.masterMs} ms, seen in OVSDB ${f.ovsdbMs} ms, orchestration continued ${f.resumedMs} ms`).join('; ')}`);
-    say(`migrations: ${moves.map((r) => `${r.id} ${r.vm} ${r.from}->${r.to ?? '?'}`).join(', ')}; in flight at the 2nd kill: ${settled.id} ${settled.status}; ping ${flow.src}->${flow.dst}: ${ping.replies.length} replies, longest gap ${gap} ms`);
+    say(`migrations: ${moves.map((r) => `${r.id} ${r.vm} ${r.from}->${r.to ?? '?'}`).join(', ')}; in flight at the 2nd kill: ${settled.id} ${settled.status}`);
+    say(`longest ping gap per pair: ${gaps.map((g) => `${g.pair} ${g.gap} ms (${g.replies} replies)${g.inFlight ? ' [the VM in flight]' : ''}`).join(', ')}`);
     for (const f of failovers) assert.ok(f.electedMs < 2000 + 3000, `elected ${f.electedMs} ms after the kill: within 3 s of the 2 s lease expiring`);
-    assert.ok(gap < 1000, `longest ping gap ${gap} ms (must stay under 1 s)`);
+    // A VM whose migration was in flight when its leader died is re-cabled while no controller
+    // can re-route it: its pairs wait for the next leader (MASTER ~2 s after the kill). Every
+    // other pair must keep its installed paths: no gap of 1 s.
+    for (const g of gaps.filter((x) => !x.inFlight)) assert.ok(g.gap < 1000, `${g.pair}: longest ping gap ${g.gap} ms (must stay under 1 s)`);
+    for (const g of gaps.filter((x) => x.inFlight)) assert.ok(g.gap < 5000, `${g.pair} (the VM in flight at the kill): longest ping gap ${g.gap} ms, more than the failover itself`);
   } finally {
     await Promise.all(
       agents.map(
