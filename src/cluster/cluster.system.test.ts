@@ -184,7 +184,7 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
       for (const i of alive.filter((i) => i !== next)) assert.equal(roles.get(ports[i]?.of as number)?.slave, BRIDGES, `${ids[i]} SLAVE everywhere`);
       const resumed = await waitFor(() => nextProc.lines.find((l) => l.text.includes('cluster: orchestration (load-aware) continues')), `${nextProc.id} continuing the orchestration`, 60_000).catch(fail);
       failovers.push({ killed: leader.id, when, electedMs: electedAt - killedAt, masterMs: confirmed.at - killedAt, ovsdbMs, resumedMs: resumed.at - killedAt });
-      say(`${nextProc.id} leads: ${resumed.text.replace(/^.*cluster: /, '')}`);
+      say(`${nextProc.id} leads: ${resumed.text.replace(/^.*cluster: /, '').replace(/"}$/, '')}`);
     }
 
     // the last leader (c3) runs the orchestration to its end
@@ -217,7 +217,7 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
     const moves = all.filter((r) => r.status === 'succeeded');
     const story = (): string =>
       `records: ${all.map((r) => `${r.id} ${r.vm} ${r.from}->${r.to ?? '-'} ${r.status}${r.error ? ` (${r.error.code}: ${r.error.message})` : ''}`).join('; ')}\n` +
-      procs.map((p) => p.lines.filter((l) => /cluster: (migration|warm-up|orchestration|\d+ agent)/.test(l.text)).map((l) => `${p.id}: ${l.text}`).join('\n')).join('\n');
+      procs.map((p) => p.lines.filter((l) => /cluster: (migration|warm-up|orchestration|\d+ agent|stored agent)/.test(l.text)).map((l) => `${p.id}: ${l.text}`).join('\n')).join('\n');
     say(story());
     for (const vm of model.vms) {
       let at = initial.get(vm) as string;

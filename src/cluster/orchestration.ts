@@ -68,6 +68,8 @@ export interface OrchestrationShareOptions {
   readonly rateWindowMs?: number;
   /** how long to wait for an agent still deciding or migrating (default 120 s) */
   readonly reconcileMs?: number;
+  /** how long to wait for the agent of a migration left in flight to be registered (default 15 s) */
+  readonly agentWaitMs?: number;
 }
 
 export interface OrchestrationShare {
@@ -150,7 +152,11 @@ export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationS
     const open = records.filter((r) => r.finishedAt === null && r.status === 'started');
     const done: MigrationRecord[] = [];
     for (const r of open) {
-      const url = o.service.hypervisors().find((h) => h.name === r.from)?.agent ?? null;
+      // an agent not known from the store registers again within its --check-ms
+      const urlEnd = Date.now() + (o.agentWaitMs ?? 15_000);
+      const urlOf = (): string | null => o.service.hypervisors().find((h) => h.name === r.from)?.agent ?? null;
+      while (urlOf() === null && Date.now() < urlEnd) await sleep(100);
+      const url = urlOf();
       let final: MigrationRecord;
       const step = Math.max(0, ...mine.map((m) => m.step ?? 0)) + 1;
       if (url === null) {
@@ -170,13 +176,18 @@ export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationS
     return done;
   }
 
-  async function warmUp(reconciledRecords: readonly MigrationRecord[]): Promise<void> {
+  type Summary = { switches?: string[]; links?: number; hosts?: { mac: string; dpid: string; port: number }[] } | undefined;
+
+  /** Until this leader holds as many switches as the old one did (agents are registered per hypervisor switch). */
+  async function switchesBack(summary: Summary, end: number): Promise<void> {
     const c = o.runtime.controller;
-    const summary = (await o.store.get('view/summary').catch(() => undefined)) as { switches?: string[]; links?: number; hosts?: { mac: string; dpid: string; port: number }[] } | undefined;
-    const wantSwitches = summary?.switches?.length ?? 0;
+    while (c.disc.switches.size < (summary?.switches?.length ?? 0) && Date.now() < end) await sleep(50);
+  }
+
+  async function warmUp(summary: Summary, reconciledRecords: readonly MigrationRecord[], end: number): Promise<void> {
+    const c = o.runtime.controller;
     const wantLinks = summary?.links ?? 0;
-    const end = Date.now() + (o.warmMs ?? 20_000);
-    while ((c.disc.switches.size < wantSwitches || c.disc.links.size < wantLinks) && Date.now() < end) await sleep(100);
+    while (c.disc.links.size < wantLinks && Date.now() < end) await sleep(100);
     // hosts that keep quiet are not re-learned from packets: place them where the old leader saw
     // them (a host that moved is re-learned from its next frame); the reconciled VMs are not
     // placed, their agents said where they went
@@ -204,6 +215,9 @@ export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationS
   }
 
   async function takeOver(): Promise<void> {
+    const summary = (await o.store.get('view/summary').catch(() => undefined)) as Summary;
+    const end = Date.now() + (o.warmMs ?? 20_000);
+    await switchesBack(summary, end);
     const n = await loadAgents(o.store, o.service, o.log);
     if (n > 0) o.log('info', `cluster: ${n} agent registration(s) from the store`);
     const stored = (await o.store.get(KEY)) as StoredOrchestration | undefined;
@@ -211,7 +225,7 @@ export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationS
     const resume = stored?.status.state === 'running' && stored.progress !== null ? resumeOptions(stored.progress, finished) : undefined;
     const cli = stored === undefined ? o.cliStart : undefined;
     if (resume === undefined && cli === undefined) return;
-    await warmUp(finished);
+    await warmUp(summary, finished, end);
     if (!o.isLeader()) return;
     if (o.service.orchestrator.status().state !== 'idle') return; // an operator started one meanwhile
     if (resume !== undefined) {
