@@ -235,15 +235,30 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
     assert.ok(gens.size >= 2, `migrations by more than one leader: ${moves.map((r) => r.id).join(', ')}`);
 
     const gaps = pings.map((p) => ({ pair: `${p.src}->${p.dst}`, inFlight: p.src === inFlight?.vm || p.dst === inFlight?.vm, replies: p.run.replies.length, gap: p.run.maxGapMs() }));
+    // every silence of 1 s or more, and whether one of the pair's own VMs was migrating then (its
+    // record's window, from asking the agent to the record's end, plus the re-learning after it)
+    const silences = pings.flatMap((p) => {
+      const out: { pair: string; fromMs: number; ms: number; migration: string | null }[] = [];
+      const rs = p.run.replies;
+      for (let i = 1; i < rs.length; i++) {
+        const a = (rs[i - 1] as number) * 1000;
+        const b = (rs[i] as number) * 1000;
+        if (b - a < 1000) continue;
+        const own = all.find((r) => (r.vm === p.src || r.vm === p.dst) && r.status === 'succeeded' && r.startedAt - 500 <= b && (r.finishedAt ?? Infinity) + 2000 >= a);
+        out.push({ pair: `${p.src}->${p.dst}`, fromMs: Math.round(a - t0), ms: Math.round(b - a), migration: own === undefined ? null : `${own.id} ${own.vm}` });
+      }
+      return out;
+    });
     say(`failovers (lease ttl 2 s): ${failovers.map((f) => `${f.killed} killed ${f.when} migrations -> next leader elected ${f.electedMs} ms, ROLE_REPLY MASTER from 18 switches ${f.masterMs} ms, seen in OVSDB ${f.ovsdbMs} ms, orchestration continued ${f.resumedMs} ms`).join('; ')}`);
     say(`migrations: ${moves.map((r) => `${r.id} ${r.vm} ${r.from}->${r.to ?? '?'}`).join(', ')}; in flight at the 2nd kill: ${settled.id} ${settled.status}`);
     say(`longest ping gap per pair: ${gaps.map((g) => `${g.pair} ${g.gap} ms (${g.replies} replies)${g.inFlight ? ' [the VM in flight]' : ''}`).join(', ')}`);
     for (const f of failovers) assert.ok(f.electedMs < 2000 + 3000, `elected ${f.electedMs} ms after the kill: within 3 s of the 2 s lease expiring`);
-    // A VM whose migration was in flight when its leader died is re-cabled while no controller
-    // can re-route it: its pairs wait for the next leader (MASTER ~2 s after the kill). Every
-    // other pair must keep its installed paths: no gap of 1 s.
-    for (const g of gaps.filter((x) => !x.inFlight)) assert.ok(g.gap < 1000, `${g.pair}: longest ping gap ${g.gap} ms (must stay under 1 s)`);
-    for (const g of gaps.filter((x) => x.inFlight)) assert.ok(g.gap < 5000, `${g.pair} (the VM in flight at the kill): longest ping gap ${g.gap} ms, more than the failover itself`);
+    say(`silences of 1 s or more: ${silences.length === 0 ? 'none' : silences.map((x) => `${x.pair} ${x.ms} ms at ${(x.fromMs / 1000).toFixed(1)} s${x.migration === null ? '' : ` (during its VM's migration ${x.migration})`}`).join(', ')}`);
+    // The failovers must not interrupt forwarding: no pair goes silent for 1 s unless one of its
+    // own VMs was being migrated then (re-cabled: its blackout, measured in docs/vms.md; the VM
+    // in flight at a kill also waits for the next leader to re-route it, ~2 s).
+    for (const x of silences) assert.ok(x.migration !== null, `${x.pair}: silent ${x.ms} ms at ${(x.fromMs / 1000).toFixed(1)} s with neither VM migrating (must stay under 1 s)`);
+    for (const g of gaps) assert.ok(g.gap < 5000, `${g.pair}: longest ping gap ${g.gap} ms, more than a migration and a failover together`);
   } finally {
     await Promise.all(
       agents.map(
