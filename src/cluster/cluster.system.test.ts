@@ -8,8 +8,8 @@
  * A Load-Aware orchestration runs while the leader is SIGKILLed twice: first between migrations
  * (a migration finished, the next not begun), then during one (the source agent reports its
  * driver moving the VM). After each kill the switches must report the next leader as MASTER and
- * the others as SLAVE; pings between a communicating VM pair must never go without a reply for
- * a second; the new leader reconciles the interrupted migration from the agent and continues the
+ * the others as SLAVE; pings on every communicating pair must never go without a reply for a
+ * second unless one of the pair's VMs is being migrated (its blackout); the new leader reconciles the interrupted migration from the agent and continues the
  * run. It must end at cost 0 (the scenario's traffic on the VMs' real cabling), with every VM at
  * exactly one place that the leader and the cabling agree on, and the migration records in etcd
  * neither lost nor doubled: per VM, the succeeded records chain from its first place to its last.
