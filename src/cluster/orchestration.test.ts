@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { MigrationRecord } from '../api/contract.ts';
+import type { MigrationRecord, NorthEvent } from '../api/contract.ts';
+import type { Service } from '../service/service.ts';
+import type { Runtime } from '../runtime/controller-runtime.ts';
+import type { StartOptions } from '../orchestrator/orchestrator.ts';
 import { memoryStore } from '../store/store.ts';
-import { reconciled, resumeOptions } from './orchestration.ts';
+import { reconciled, resumeOptions, shareOrchestration } from './orchestration.ts';
 import { agentChanges, loadAgents } from './agents.ts';
 import { forwardsToLeader } from './api.ts';
 import { recordKey } from './audit.ts';
@@ -81,4 +84,104 @@ test('followers forward writes and reads of the leader\'s state, and keep their 
 test('record keys: ids that name their generation are kept, older ones get the writer\'s', () => {
   assert.equal(recordKey('g7-m3', 9n), 'migrations/g7-m3');
   assert.equal(recordKey('m3', 9n), 'migrations/g9-m3');
+});
+
+/** shareOrchestration on a memory store with a fake service and runtime (no agents called). */
+function fakeMember(o: { stored?: unknown; cli?: boolean }) {
+  const store = memoryStore();
+  const listeners = new Set<(e: NorthEvent) => void>();
+  const started: StartOptions[] = [];
+  let cliStarts = 0;
+  let elected: (() => void) | undefined;
+  let leader = false;
+  const status = { state: 'idle', policy: null, plan: false, round: 0, migrations: 0, converged: false, lastError: null };
+  const records: MigrationRecord[] = [];
+  const service = {
+    subscribe: (l: (e: NorthEvent) => void) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    orchestrator: {
+      records,
+      status: () => status,
+      progress: () => ({ options: { policy: 'load-aware' as const }, round: 2, migrations: 3, rails: null, continuous: null }),
+      start: (s: StartOptions) => {
+        started.push(s);
+        return status;
+      },
+    },
+    hypervisors: () => [],
+    hosts: () => [],
+    hypervisorOf: () => undefined,
+    registerAgent: () => undefined,
+  };
+  const runtime = { controller: { disc: { switches: new Map(), links: new Map() }, hosts: { byMac: new Map() } }, apply: () => undefined };
+  const share = shareOrchestration({
+    store,
+    service: service as unknown as Service,
+    runtime: runtime as unknown as Runtime,
+    audit: { load: () => [], append: () => undefined },
+    memberId: 'c2',
+    isLeader: () => leader,
+    onElected: (fn) => (elected = fn),
+    agentToken: () => 't',
+    ...(o.cli === true ? { cliStart: () => void (cliStarts += 1) } : {}),
+    log: () => undefined,
+    warmMs: 100,
+    rateWindowMs: 0,
+  });
+  return {
+    store,
+    share,
+    started,
+    cliStarts: () => cliStarts,
+    emit: (e: NorthEvent) => listeners.forEach((l) => l(e)),
+    async elect() {
+      if (o.stored !== undefined) await store.put('orchestration/state', o.stored);
+      leader = true;
+      elected?.();
+      await share.takeover();
+    },
+    setLeader: (v: boolean) => (leader = v),
+  };
+}
+
+const running = { status: { state: 'running', policy: 'load-aware', plan: false, round: 2, migrations: 3, converged: false, lastError: null }, progress: { options: { policy: 'load-aware', rails: { cooldownRounds: 1 } }, round: 2, migrations: 3, rails: null, continuous: null }, by: 'c1', at: 'x' };
+
+test('takeover: a recorded running run continues; an ended one does not; continuous mode from the command line starts only on a leader of a cluster with no recorded run', async () => {
+  const a = fakeMember({ stored: running, cli: true });
+  await a.elect();
+  assert.equal(a.started.length, 1);
+  assert.deepEqual(a.started[0]?.resume, { round: 2, migrations: 3, rails: null, continuous: null });
+  assert.deepEqual(a.started[0]?.rails, { cooldownRounds: 1 });
+  assert.equal(a.cliStarts(), 0, 'the recorded run wins over --orchestrate');
+
+  const b = fakeMember({ stored: { ...running, status: { ...running.status, state: 'idle' } }, cli: true });
+  await b.elect();
+  assert.deepEqual([b.started.length, b.cliStarts()], [0, 0], 'an ended or stopped run stays ended');
+
+  const c = fakeMember({ cli: true });
+  // a standby given --orchestrate does nothing until elected
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(c.cliStarts(), 0);
+  await c.elect();
+  assert.deepEqual([c.started.length, c.cliStarts()], [0, 1]);
+});
+
+test('the leader records the orchestration state on each orchestration event; a follower, or a member stopping on purpose, does not', async () => {
+  const m = fakeMember({});
+  const ev = (state: string): NorthEvent => ({ type: 'orchestration', at: 1, data: { state, policy: 'load-aware', plan: false, round: 2, migrations: 3, converged: false, lastError: null } });
+  m.emit(ev('running'));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(await m.store.get('orchestration/state'), undefined, 'a follower writes nothing');
+  m.setLeader(true);
+  m.emit(ev('running'));
+  await new Promise((r) => setTimeout(r, 20));
+  const got = (await m.store.get('orchestration/state')) as { status: { state: string }; progress: { migrations: number }; by: string };
+  assert.deepEqual([got.status.state, got.progress.migrations, got.by], ['running', 3, 'c2']);
+  m.share.quiesce();
+  m.emit(ev('stopping'));
+  m.emit(ev('idle'));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(((await m.store.get('orchestration/state')) as { status: { state: string } }).status.state, 'running', 'a shutdown does not record the run as stopped');
 });
