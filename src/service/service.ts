@@ -39,6 +39,8 @@ export interface ServiceOptions {
   readonly onSettled?: (migrations: number) => void;
   /** persists the orchestrator's audit log (and restores it after a restart) */
   readonly audit?: AuditLog;
+  /** prefix of new migration record ids (cluster mode: the leader's generation) */
+  readonly idPrefix?: () => string;
 }
 
 export interface Service extends ControllerService {
@@ -159,6 +161,7 @@ export function createService(o: ServiceOptions): Service {
     emit,
     ...(o.settleMs !== undefined ? { settleMs: o.settleMs } : {}),
     ...(o.confirmMs !== undefined ? { confirmMs: o.confirmMs } : {}),
+    ...(o.idPrefix !== undefined ? { idPrefix: o.idPrefix } : {}),
     // The network has settled by the orchestrator's clock: record the settled cost now, before
     // the next migration starts (cost-settling.ts).
     onSettled: (k: number) => {
