@@ -332,21 +332,24 @@ export async function migrateGuest(r: FleetRun, vm: string, from: string, to: st
         await q.execute('migrate_cancel').catch(() => undefined);
       }
       // a MIGRATION event (status change) wakes the loop at once; the poll only refreshes figures
-      await new Promise<void>((res) => {
-        const done = (): void => {
-          clearTimeout(t);
-          wake.delete(done);
-          res();
-        };
-        const t = setTimeout(done, o.pollMs ?? 100);
-        wake.add(done);
-      });
+      await wokenOrAfter(wake, o.pollMs ?? 100);
     }
     if (final.status !== 'completed') {
       throw new ScoreError('MIGRATION_FAILED', `QEMU reports the migration of ${vm} to ${to} ${final.status}${final['error-desc'] ? `: ${final['error-desc']}` : final.status === 'cancelled' ? ` after ${o.timeoutMs ?? 120_000} ms` : ''}`, { vm, to, status: final.status });
     }
-    const status = await dq.execute<{ status: string }>('query-status');
-    if (status.status !== 'running') throw new ScoreError('MIGRATION_FAILED', `the destination QEMU of ${vm} is ${status.status} after the migration`, { vm, to });
+    // the source is done once it sent everything; the destination runs once it loaded it all
+    // (its RESUME event): wait for that, woken by its events
+    const dstWake = new Set<() => void>();
+    dq.onEvent(() => {
+      for (const w of [...dstWake]) w();
+    });
+    const dstDeadline = Date.now() + 30_000;
+    for (let status = ''; ; ) {
+      status = (await dq.execute<{ status: string }>('query-status')).status;
+      if (status === 'running') break;
+      if (status !== 'inmigrate' || Date.now() > dstDeadline) throw new ScoreError('MIGRATION_FAILED', `the destination QEMU of ${vm} is ${status} after the migration`, { vm, to });
+      await wokenOrAfter(dstWake, 50);
+    }
     srcQ.close();
     dstQ.close();
     const moved: GuestRecord = { ...dst, hypervisor: to, bridge: at.bridge, port: at.port };
@@ -368,6 +371,19 @@ export async function migrateGuest(r: FleetRun, vm: string, from: string, to: st
     if (isScoreError(e, 'MIGRATION_FAILED')) throw e;
     throw new ScoreError('MIGRATION_FAILED', `migration of ${vm} to ${to} failed: ${e instanceof Error ? e.message : String(e)}`, { vm, to }, { cause: e });
   }
+}
+
+/** Resolves after `ms`, or earlier when one of `wake`'s functions is called (a QMP event came). */
+function wokenOrAfter(wake: Set<() => void>, ms: number): Promise<void> {
+  return new Promise<void>((res) => {
+    const done = (): void => {
+      clearTimeout(t);
+      wake.delete(done);
+      res();
+    };
+    const t = setTimeout(done, ms);
+    wake.add(done);
+  });
 }
 
 /** After a failed migration the source must run: QEMU resumes it itself unless the switch-over had begun. */
