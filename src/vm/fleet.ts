@@ -11,12 +11,15 @@
  * A migration (QEMU pre-copy, over TCP on the OVS namespace's loopback):
  *   1. a tap on the destination bridge and a destination QEMU with the same devices, `-incoming
  *      defer`, then QMP `migrate-incoming tcp:127.0.0.1:0` (QEMU picks the port and reports it);
- *   2. QMP `migrate` on the source, `query-migrate` polled until completed, failed or cancelled;
- *      past the deadline, `migrate_cancel`;
- *   3. completed: the destination runs and QEMU has sent its RARP announcements from there; the
- *      source QEMU quits and its tap leaves the source bridge (PORT_STATUS delete); the record
- *      moves. Failed: the destination QEMU and tap go, the source is resumed if QEMU left it
- *      paused, the record stays, and the error says why.
+ *   2. QMP `migrate` on the source; its MIGRATION events (capability `events`) wake the driver
+ *      the moment the status changes (`query-migrate` refreshes the figures in between); past
+ *      the deadline, `migrate_cancel`. The source's STOP event is the switch-over: `onSwitchover`
+ *      tells the caller at once, so the network can follow while QEMU copies the rest;
+ *   3. completed: once the destination runs (it finishes loading after the source is done) and
+ *      has sent its RARP announcements, the source QEMU quits and its tap leaves the source
+ *      bridge (PORT_STATUS delete); the record moves. Failed: the destination QEMU and tap go,
+ *      the source is resumed if QEMU left it paused, a reported switch-over is reported back to
+ *      the source, the record stays, and the error says why.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
