@@ -6,7 +6,7 @@ import type { PathOracle } from '../core/paths.ts';
 import type { AgentDecide, AgentDecideResult } from '../api/contract.ts';
 import { ScoreError, isScoreError } from '../errors/errors.ts';
 import type { ControllerApi } from './api-client.ts';
-import type { Connectivity, MigrationDriver, MigrationFigures } from './drivers/driver.ts';
+import type { Connectivity, MigrationDriver, MigrationFigures, MigrationHooks } from './drivers/driver.ts';
 
 /**
  * The hypervisor agent's logic: it asks the network for what Algorithm 1 needs (the VM's traffic
@@ -189,7 +189,7 @@ export function createAgent(o: AgentOptions): Agent {
         let connectivity: Connectivity | undefined;
         let figures: MigrationFigures | undefined;
         try {
-          ({ port, connectivity, figures } = await noting(o.driver, body.migrationId, note).migrate(body.vm, d.from, d.to));
+          ({ port, connectivity, figures } = await noting(o.driver, body.migrationId, note).migrate(body.vm, d.from, d.to, switchoverHook(o, body.vm, body.migrationId)));
         } catch (e) {
           const err = isScoreError(e) ? e : new ScoreError('MIGRATION_FAILED', e instanceof Error ? e.message : String(e));
           return { decision, migrated: false, error: { code: err.code === 'MIGRATION_FAILED' ? err.code : 'MIGRATION_FAILED', message: err.message } };
@@ -231,7 +231,7 @@ async function legOf(o: AgentOptions, body: AgentDecide, x: { traffic: { hypervi
   let port: number | undefined;
   let connectivity: Connectivity | undefined;
   try {
-    ({ port, connectivity } = await o.driver.migrate(body.vm, from, to));
+    ({ port, connectivity } = await o.driver.migrate(body.vm, from, to, switchoverHook(o, body.vm, body.migrationId)));
   } catch (e) {
     const err = isScoreError(e) ? e : new ScoreError('MIGRATION_FAILED', e instanceof Error ? e.message : String(e));
     return { decision, migrated: false, error: { code: 'MIGRATION_FAILED', message: err.message } };
@@ -244,10 +244,10 @@ async function legOf(o: AgentOptions, body: AgentDecide, x: { traffic: { hypervi
 function noting(driver: MigrationDriver, id: string, note: (x: MigrationOutcome) => void): MigrationDriver {
   return {
     name: driver.name,
-    async migrate(vm, from, to) {
+    async migrate(vm, from, to, hooks) {
       note({ id, vm, from, to, state: 'running', error: null });
       try {
-        const r = await driver.migrate(vm, from, to);
+        const r = await driver.migrate(vm, from, to, hooks);
         note({ id, vm, from, to, state: 'succeeded', error: null });
         return r;
       } catch (e) {
@@ -256,6 +256,15 @@ function noting(driver: MigrationDriver, id: string, note: (x: MigrationOutcome)
       }
     },
   };
+}
+
+/**
+ * The driver's switch-over, told to the controller the moment it happens (the same authoritative
+ * report as the one after the migration), so the network follows the VM during QEMU's pause
+ * rather than after it. A report that fails is not the migration's failure: the final one follows.
+ */
+function switchoverHook(o: AgentOptions, vm: string, migrationId: string): MigrationHooks {
+  return { onSwitchover: (hypervisor, port) => o.api.migrationDone(vm, hypervisor, migrationId, port).then(() => undefined, () => undefined) };
 }
 
 /** The controller's rail verdicts for this VM's targets, as the veto Algorithm 1 takes. */

@@ -130,17 +130,23 @@ export function ensurePath(
   const old = state.paths.get(key);
   const next = computeHops(ctx, src, dst);
   if (old !== undefined && next !== null && sameHops(old.hops, next.hops)) return { commands: [], path: old, hops: old.hops };
-  const commands: SwitchCommand[] = old !== undefined ? removePath(state, key) : [];
-  if (next === null) return { commands, path: null, hops: null };
-  if (inBackoff(state.install, key, ctx.now)) return { commands, path: null, hops: next.hops };
+  const removed: SwitchCommand[] = old !== undefined ? removePath(state, key) : [];
+  if (next === null) return { commands: removed, path: null, hops: null };
+  if (inBackoff(state.install, key, ctx.now)) return { commands: removed, path: null, hops: next.hops };
   const cookie = PATH_COOKIE_TAG | state.nextId;
   state.nextId += 1n;
   const path: InstalledPath = { src, dst, cookie, hops: next.hops, links: next.links };
   state.paths.set(key, path);
   state.byCookie.set(cookie, key);
+  const commands: SwitchCommand[] = [];
   // Install from the destination end backwards, so a packet sent along the path meets rules.
   for (const hop of [...path.hops].reverse()) commands.push({ kind: 'flow-add', dpid: hop.dpid, rule: rule(state, path, hop) });
   expectConfirmation(state.install, cookie, path.hops.map((h) => h.dpid));
+  // Make before break: the old path's rules go after the new ones are in. Where both paths have
+  // a rule of the same match (the hop where a moved VM's path turns off), the new flow-add
+  // replaces the old rule in place (OpenFlow 1.3.5 section 6.4, identical match and priority),
+  // so the delete by the old cookie leaves it alone and packets never fall to the table-miss.
+  commands.push(...removed);
   return { commands, path, hops: path.hops };
 }
 
@@ -160,7 +166,9 @@ export function refreshPaths(state: RoutingState, ctx: RoutingContext, onlyMac?:
     if (onlyMac !== undefined && p.src !== onlyMac && p.dst !== onlyMac) continue;
     commands.push(...ensurePath(state, ctx, p.src, p.dst).commands);
   }
-  return commands;
+  // every path's new rules before any old path's deletes (each delete names its own cookie, so
+  // the order across paths changes nothing else): no moment with neither in a switch's table
+  return [...commands.filter((c) => c.kind !== 'flow-delete'), ...commands.filter((c) => c.kind === 'flow-delete')];
 }
 
 /** All rules of a switch, e.g. after it reconnected with an empty table. */
