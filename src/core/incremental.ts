@@ -379,8 +379,8 @@ export class IncrementalPlanner {
         break;
       }
     }
-    const finalPlacement = new Map<string, string>();
-    for (let u = 0; u < n; u++) finalPlacement.set(this.names[u]!, this.hvNames[this.host[u]!]!);
+    // a snapshot of the hosts behind a map view: copying 65k names into a Map was a large share of a small epoch
+    const finalPlacement = new PlacementView(this.names, this.id, this.hvNames, Int32Array.from(this.host));
     return { policy: o.policy, initialCost, finalCost: this.total, steps, decisions, rounds: round, converged, finalPlacement, asked };
   }
 
@@ -395,8 +395,11 @@ export class IncrementalPlanner {
     this.onHv[to]!.push(u);
   }
 
-  /** for the orders: C_A(u) where u is, and whether every term is finite and >= 0 */
-  exactCost(u: number): { sum: number; sound: boolean } {
+  /** set by `exactCost`: whether every term of the last sum was finite and >= 0 */
+  lastSound = true;
+
+  /** for the orders: C_A(u) where u is (and `lastSound`) */
+  exactCost(u: number): number {
     const x = this.host[u]!;
     const row = this.peers[u]!;
     const rr = this.rates[u]!;
@@ -407,12 +410,48 @@ export class IncrementalPlanner {
       if (!(t >= 0 && t < Infinity)) sound = false;
       sum += t;
     }
-    return { sum, sound };
+    this.lastSound = sound;
+    return sum;
   }
 
   /** for the orders */
   view(): { readonly peers: number[][]; readonly rates: number[][]; readonly host: Int32Array; readonly rank: Float64Array; dist(a: number, b: number): number } {
     return { peers: this.peers, rates: this.rates, host: this.host, rank: this.rank, dist: (a, b) => this.dist(a, b) };
+  }
+}
+
+/** A placement as a read-only map over a snapshot of host numbers. */
+class PlacementView implements ReadonlyMap<string, string> {
+  constructor(
+    private readonly names: readonly string[],
+    private readonly id: ReadonlyMap<string, number>,
+    private readonly hvNames: readonly string[],
+    private readonly hosts: Int32Array,
+  ) {}
+  get size(): number {
+    return this.names.length;
+  }
+  get(vm: string): string | undefined {
+    const u = this.id.get(vm);
+    return u === undefined ? undefined : this.hvNames[this.hosts[u]!];
+  }
+  has(vm: string): boolean {
+    return this.id.has(vm);
+  }
+  forEach(f: (host: string, vm: string, map: ReadonlyMap<string, string>) => void): void {
+    for (let u = 0; u < this.names.length; u++) f(this.hvNames[this.hosts[u]!]!, this.names[u]!, this);
+  }
+  *entries(): MapIterator<[string, string]> {
+    for (let u = 0; u < this.names.length; u++) yield [this.names[u]!, this.hvNames[this.hosts[u]!]!];
+  }
+  *keys(): MapIterator<string> {
+    yield* this.names;
+  }
+  *values(): MapIterator<string> {
+    for (let u = 0; u < this.names.length; u++) yield this.hvNames[this.hosts[u]!]!;
+  }
+  [Symbol.iterator](): MapIterator<[string, string]> {
+    return this.entries();
   }
 }
 
@@ -543,7 +582,7 @@ class LoadAwareInc implements IncOrder {
   /** has the from-scratch round asked clean VM u already? (its key now is its key at the round's start) */
   private askedAlready(u: number): boolean {
     if (!this.anyAsked) return false;
-    const c = this.p.exactCost(u).sum;
+    const c = this.p.exactCost(u);
     if (!(c > 0)) return false;
     return c > this.minCost || (c === this.minCost && this.s.rank[u]! < this.minRank);
   }
@@ -641,8 +680,8 @@ class LoadAwareInc implements IncOrder {
     this.touch(u);
     this.inRound[u] = 1;
     const v = ++this.version[u]!;
-    const { sum, sound } = this.p.exactCost(u);
-    this.bound[u] = sound ? sum : NaN;
+    const sum = this.p.exactCost(u);
+    this.bound[u] = this.p.lastSound ? sum : NaN;
     this.exact[u] = 1;
     if (sum > 0) this.heap.push(sum, this.s.rank[u]!, u, v);
   }
