@@ -33,7 +33,7 @@ async function until(cond: () => boolean, ms: number, what: string, why: () => s
   }
 }
 
-test('emulated paper-phases: continuous S-CORE re-converges to cost 0 after the partner change, with the fewest migrations', { skip: gate.skip, timeout: 700_000 }, async () => {
+test('emulated paper-phases: continuous S-CORE re-converges to cost 0 after the partner change, with the fewest migrations', { skip: gate.skip, timeout: 700_000 }, async (t) => {
   const { file } = loadScenarioFile('paper-phases');
   const model = buildModel(parseScenario(readFileSync(file, 'utf8').replace('  - at: 120', `  - at: ${CHANGE_S}`), file));
   const dataPlane = openflowDataPlane({ port: 0, host: '127.0.0.1', log: silentLog });
@@ -78,6 +78,9 @@ test('emulated paper-phases: continuous S-CORE re-converges to cost 0 after the 
     await until(() => moved().length - before >= min, 400_000, `${min} migrations after the change`, story);
     await new Promise((r) => setTimeout(r, 30_000));
     const moves = moved().map((r) => ({ vm: r.vm, from: r.from, to: r.to!, period: r.round }));
+    // how long re-converging took, in periods, and what held choices back meanwhile
+    const changePeriod = o.records.filter((r) => r.startedAt <= t0 + CHANGE_S * 1000).reduce((m, r) => Math.max(m, r.round), 0);
+    t.diagnostic(`change in period ~${changePeriod}; last move in period ${moves.at(-1)?.period ?? '-'}${story()}`);
     const show = moves.map((m) => `${m.vm}:${m.from}->${m.to}@${m.period}`).join(' ');
     assert.equal(before, 6, `the first phase converges as in the paper: ${show}`);
     assert.ok(Math.abs(costBefore) < 1e-6, `cost before the change ${costBefore}`);
