@@ -19,7 +19,8 @@ import { DEFAULT_MIGRATION_MODEL, type MigratingVm, type MigrationModel } from '
  * into the epoch, and until then the epoch runs on the old placement.
  *  - never: never moves;
  *  - one-shot: plans once on epoch 0's traffic at t0 (today's batch orchestration), then stops;
- *  - continuous: plans on epoch e's traffic after the detection delay;
+ *  - continuous: plans on epoch e's traffic after the detection delay (with `measureEpochs`, on
+ *    the mean of the last epochs' rates, as a longer measurement window sees them);
  *  - clairvoyant: plans on epoch e's traffic at its very start (the reference: no online
  *    planner can know a change before it happens).
  * Costs are integrated over time: C_A is bytes/s × path weight, so C_A × seconds and a
@@ -72,6 +73,12 @@ export interface EpochInput {
   readonly periodSeconds?: number;
   /** with hysteresis, N periods of the stable rule before a move (default 3) */
   readonly stableRounds?: number;
+  /**
+   * continuous mode plans on rates averaged over this many epochs, the current one and those
+   * before it (default 1: the current epoch only). An operator measuring rates over a window
+   * longer than the traffic's fluctuations (Benson's ON/OFF) sees their mean, not one draw.
+   */
+  readonly measureEpochs?: number;
 }
 
 export interface EpochPoint {
@@ -134,14 +141,22 @@ export function runEpochs(input: EpochInput): EpochResult {
   };
   const price: MigrationCostFn = (vm, from, to) => migrationCostUnits(bytesOf(vm), input.oracle.cost(from, to), horizon);
   const traffics = input.epochs.map((f) => trafficMatrix(f));
+  const window = input.measureEpochs ?? 1;
+  if (!(Number.isInteger(window) && window >= 1)) throw new ScoreError('WORKLOAD_INVALID', `measureEpochs must be an integer >= 1, got ${window}`, { measureEpochs: window });
+  // what continuous mode measures at epoch e: the mean over the window (fewer epochs at the start)
+  const measured = window === 1 ? traffics : input.epochs.map((_, e) => {
+    const from = Math.max(0, e - window + 1);
+    const span = e - from + 1;
+    return trafficMatrix(merge(input.epochs.slice(from, e + 1).flatMap((fl) => fl.map((f) => ({ ...f, rate: f.rate / span })))));
+  });
   const rank = rankOf(input.vms);
   const results = (input.strategies ?? EPOCH_STRATEGIES).map((s) => runOne(s));
   return { kind: 'score-epochs', version: 1, epochs: input.epochs.length, epochSeconds: input.epochSeconds, oscillationWindow: k, strategies: results };
 
-  function plan(placement: Placement, e: number, cm: number | MigrationCostFn, policy: PolicyName, noReturnWithin = false) {
+  function plan(placement: Placement, e: number, cm: number | MigrationCostFn, policy: PolicyName, noReturnWithin = false, traffic = traffics[e]!) {
     const maxRounds = input.maxRounds ?? 20;
     // no-return inside one epoch's planning too: a VM never goes back where it left in an earlier round of it
-    return runPolicy({ policy, vms: input.vms, placement, traffic: traffics[e]!, oracle: input.oracle, capacity: input.capacity, rank, migrationCost: cm, maxRounds, ...(noReturnWithin ? { rails: { noReturnRounds: maxRounds } } : {}) });
+    return runPolicy({ policy, vms: input.vms, placement, traffic, oracle: input.oracle, capacity: input.capacity, rank, migrationCost: cm, maxRounds, ...(noReturnWithin ? { rails: { noReturnRounds: maxRounds } } : {}) });
   }
 
   function runOne(s: EpochStrategy): EpochStrategyResult {
@@ -159,11 +174,11 @@ export function runEpochs(input: EpochInput): EpochResult {
       if (replan) {
         const barred = (vm: string, to: string): boolean => (left.get(vm) ?? []).some((l) => l.host === to && e - l.epoch <= k);
         const cm: number | MigrationCostFn = s.kind === 'one-shot' || (s.kind === 'continuous' && !s.hysteresis) ? 0 : s.kind === 'continuous' ? (vm, from, to) => (barred(vm, to) ? Infinity : price(vm, from, to)) : price;
-        const run = plan(placement, e, cm, s.policy, s.kind === 'continuous' && s.hysteresis);
+        const run = plan(placement, e, cm, s.policy, s.kind === 'continuous' && s.hysteresis, s.kind === 'continuous' ? measured[e]! : traffics[e]!);
         steps = run.steps.map((st) => st.decision);
         placement = run.finalPlacement;
       }
-    let bytes = 0;
+      let bytes = 0;
       let weighted = 0;
       for (const m of steps) {
         const b = bytesOf(m.vm);
