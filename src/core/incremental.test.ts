@@ -156,6 +156,11 @@ test('a converged planner with no change asks nobody; a change makes only its en
   const [a, b] = [inst.vms[0]!, inst.vms[5]!];
   planner.updateTraffic([{ a, b, rate: 77 }]);
   assert.equal(planner.dirtyCount, 2);
+  planner.markDirty([a, inst.vms[7]!]);
+  assert.equal(planner.dirtyCount, 3, 'a VM is dirty once');
+  const after = planner.plan({ policy: 'load-aware', migrationCost: 0 });
+  assert.ok(after.asked >= 1 && after.asked < inst.vms.length, `asked ${after.asked}`);
+  assert.deepEqual([...after.finalPlacement].sort(), [...planner.placement()].sort());
 });
 
 test('bad input to the incremental planner is a WORKLOAD_INVALID error', () => {
@@ -163,6 +168,7 @@ test('bad input to the incremental planner is a WORKLOAD_INVALID error', () => {
   const planner = new IncrementalPlanner(inst);
   assert.throws(() => planner.updateTraffic([{ a: 'nope', b: inst.vms[0]!, rate: 1 }]), (e) => isScoreError(e, 'WORKLOAD_INVALID'));
   assert.throws(() => planner.updateTraffic([{ a: inst.vms[1]!, b: inst.vms[0]!, rate: -1 }]), (e) => isScoreError(e, 'WORKLOAD_INVALID'));
+  assert.throws(() => planner.markDirty(['nope']), (e) => isScoreError(e, 'WORKLOAD_INVALID'));
   const missing = new Map(inst.placement);
   missing.delete(inst.vms[2]!);
   assert.throws(() => new IncrementalPlanner({ ...inst, placement: missing }), (e) => isScoreError(e, 'WORKLOAD_INVALID'));
