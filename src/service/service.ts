@@ -129,16 +129,24 @@ export function createService(o: ServiceOptions): Service {
   };
 
   // What continuous mode's hold-off needs: the last topology change, and what is down now.
-  const net = { lastChangeAt: null as number | null, lastChange: null as string | null, switchesDown: new Map<string, number>(), linksDown: new Map<string, number>() };
+  const net = { lastChangeAt: null as number | null, lastChange: null as string | null, switchesDown: new Map<string, number>(), linksDown: new Map<string, number>(), pathsRejected: new Map<string, number>() };
   const network = (): NetworkSignals => ({
     lastChangeAt: net.lastChangeAt,
     lastChange: net.lastChange,
     switchesDown: [...net.switchesDown].map(([name, since]) => ({ name, since })).sort((a, b) => (a.name < b.name ? -1 : 1)),
     linksDown: [...net.linksDown].map(([id, since]) => ({ id, since })).sort((a, b) => (a.id < b.id ? -1 : 1)),
     inFlight: [],
+    pathsRejected: [...net.pathsRejected].map(([id, since]) => ({ id, since })).sort((a, b) => (a.id < b.id ? -1 : 1)),
   });
   const noteNetwork = (e: ControllerEvent, at: number): void => {
     const end = (p: { dpid: Dpid; port: number }) => `${hvName(p.dpid)}:${p.port}`;
+    // a refused path is outstanding until the controller installs it (its retry), not a topology change
+    if (e.type === 'path-rejected' || e.type === 'path-installed') {
+      const id = `${vmName(e.src)}->${vmName(e.dst)}`;
+      if (e.type === 'path-installed') net.pathsRejected.delete(id);
+      else if (!net.pathsRejected.has(id)) net.pathsRejected.set(id, at);
+      return;
+    }
     if (e.type === 'link-added' || e.type === 'link-removed') {
       const ends = [end(e.link.a), end(e.link.b)].sort();
       const id = `${ends[0]!}-${ends[1]!}`;
