@@ -137,6 +137,8 @@ const CONTROLLER_ONLY = new Set<OfMessageType>([
 const ASYNC = new Set<OfMessageType>(['PACKET_IN', 'PORT_STATUS', 'FLOW_REMOVED']);
 
 const ECHO_MEMORY = 8;
+/** postAll's buffer, reused: its result is copied out before anything else can encode */
+const batchWriter = new Writer(4096);
 /** asynchronous messages held during the handshake */
 const EARLY_MAX = 10_000;
 
@@ -320,17 +322,25 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     return xid;
   }
 
-  /** Several messages as one write: one syscall, and back-pressure counts the batch once. Returns their xids, in order. */
-  postAll(items: readonly { msg: OfMessage; what: string }[]): number[] {
+  /**
+   * Several messages as one write: one syscall, and back-pressure counts the batch once. Returns
+   * their xids, in order. `what` (for error reports) may be a function, called only if the switch
+   * refuses the message: building a description per message costs more than encoding it.
+   */
+  postAll(items: readonly { msg: OfMessage; what: string | (() => string) }[]): number[] {
     this.assertOpen('send');
     if (items.length === 0) return [];
-    for (const { msg, what } of items) this.assertMayWrite(msg.type, what);
-    const w = new Writer(4096);
+    for (const { msg, what } of items) if (this.roleValue === 'SLAVE') this.assertMayWrite(msg.type, typeof what === 'string' ? what : what());
+    const w = batchWriter;
+    w.reset();
     const xids: number[] = [];
     for (const { msg, what } of items) {
       const xid = this.tracker.allocate();
       this.tracker.remember(xid, what);
-      encodeInto(w, { ...msg, xid });
+      const start = w.pos;
+      // the xid is written over the message's own, rather than encoding a copy of the message
+      encodeInto(w, msg);
+      w.dv.setUint32(start + 4, xid);
       xids.push(xid);
     }
     this.stats.txMessages += items.length - 1;
@@ -502,7 +512,8 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
   private onMessage(m: OfMessage): void {
     this.stats.rxMessages += 1;
     const seq = ++this.seq;
-    this.seqOf.set(m, seq);
+    // only the handshake asks which message came first
+    if (this.stateValue !== 'ready') this.seqOf.set(m, seq);
     if (this.stateValue === 'hello') {
       if (m.type !== 'HELLO') {
         this.close(new ScoreError('OF_HANDSHAKE', `expected HELLO first, got ${m.type}`, { type: m.type }));
