@@ -14,10 +14,10 @@
  *   node --import tsx bench/cbench.bench.ts [--switches 16,256] [--seconds 5] [--rounds 1]
  *     [--only score,osken,ovs,null] [--pin auto|none]
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism, tmpdir } from 'node:os';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { findTool } from '../src/emulation/system-gate.ts';
 import { freePort } from '../src/cluster/etcd-process.ts';
@@ -79,14 +79,33 @@ const peers: Peer[] = [
   },
 ];
 
-/** The generator as its own process (bench/cbench/load-once.ts), pinned to core 0 when PIN. */
-function generate(port: number, switches: number, mode: 'throughput' | 'latency'): Promise<LoadResult> {
+/**
+ * The generator as its own process (bench/cbench/load-once.ts), pinned to core 0 when PIN.
+ * `onPhase` runs when its measured run starts and ends.
+ */
+function generate(port: number, switches: number, mode: 'throughput' | 'latency', onPhase: (phase: string) => void): Promise<LoadResult> {
   const args = ['--import', 'tsx', `${ROOT}bench/cbench/load-once.ts`, String(port), String(switches), mode, String(SECONDS)];
   const [cmd, argv]: [string, string[]] = PIN ? ['taskset', ['-c', '0', process.execPath, ...args]] : [process.execPath, args];
   return new Promise((resolve, reject) => {
-    execFile(cmd, argv, { cwd: ROOT, timeout: (SECONDS + 60) * 1000, maxBuffer: 1 << 20 }, (err, stdout) => {
-      if (err) reject(new Error(`generator failed: ${err.message}`));
-      else resolve(JSON.parse(stdout.trim().split('\n').pop() as string) as LoadResult);
+    const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), (SECONDS + 60) * 1000);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+      for (let i = err.indexOf('\n'); i >= 0; i = err.indexOf('\n')) {
+        const line = err.slice(0, i);
+        err = err.slice(i + 1);
+        const m = /^cbench-phase (\w+)$/.exec(line);
+        if (m) onPhase(m[1] as string);
+        else if (line.trim() !== '') console.error(`# generator: ${line}`);
+      }
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`generator exited with ${code}`));
+      else resolve(JSON.parse(out.trim().split('\n').pop() as string) as LoadResult);
     });
   });
 }
@@ -108,11 +127,10 @@ async function listening(port: number, ms: number): Promise<boolean> {
   return false;
 }
 
-/** CPU seconds and RSS of a process from /proc (Linux). */
-async function usage(pid: number | undefined): Promise<{ cpuS: number; rssMiB: number } | null> {
+/** CPU seconds and RSS of a process from /proc (Linux); for a taskset wrapper, the process it became. */
+function usageSync(pid: number | undefined): { cpuS: number; rssMiB: number } | null {
   if (pid === undefined) return null;
   try {
-    const { readFileSync } = await import('node:fs');
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(f[11]) + Number(f[12]);
@@ -123,7 +141,7 @@ async function usage(pid: number | undefined): Promise<{ cpuS: number; rssMiB: n
   }
 }
 
-type Run = LoadResult & { round: number; controllerCpu: number | null; controllerRssMiB: number | null };
+type Run = LoadResult & { round: number; controllerCpu: number | null; responsesPerControllerCpuS: number | null; controllerRssMiB: number | null };
 const runs = new Map<string, Run[]>();
 const unavailable: Record<string, string> = {};
 const chosen = peers.filter((p) => ONLY.has(p.name));
@@ -141,16 +159,18 @@ for (let round = 1; round <= ROUNDS; round++) {
         const child = peer.start(port);
         try {
           if (!(await listening(port, 20_000))) throw new Error(`${peer.name} did not listen on ${port}`);
-          const before = await usage(child.pid);
-          const t0 = performance.now();
-          const r = await generate(port, n, mode);
-          const wall = (performance.now() - t0) / 1000;
-          const after = await usage(child.pid);
-          // CPU over the generator's whole life (handshakes and warm-up too), in cores
-          const cpu = before && after ? Math.round(((after.cpuS - before.cpuS) / wall) * 100) / 100 : null;
-          runs.get(peer.name)?.push({ ...r, round, controllerCpu: cpu, controllerRssMiB: after?.rssMiB ?? null });
+          // the controller's CPU time over the measured run only (not handshakes or warm-up)
+          const marks = new Map<string, { cpuS: number; rssMiB: number } | null>();
+          const r = await generate(port, n, mode, (phase) => marks.set(phase, usageSync(child.pid)));
+          const before = marks.get('start');
+          const after = marks.get('end');
+          const cpuS = before && after ? after.cpuS - before.cpuS : null;
+          const cpu = cpuS === null ? null : Math.round((cpuS / (r.durationMs / 1000)) * 100) / 100;
+          // responses per CPU-second of the controller: what it costs, whatever else the machine runs
+          const perCpuS = cpuS ? Math.round(r.answered / cpuS) : null;
+          runs.get(peer.name)?.push({ ...r, round, controllerCpu: cpu, responsesPerControllerCpuS: perCpuS, controllerRssMiB: after?.rssMiB ?? null });
           console.error(
-            `# round ${round} ${peer.name} ${n} switches ${mode}: ${r.responsesPerSecond} responses/s${r.latencyMs ? `, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms` : ''} (${r.connected}/${n} connected; generator ${r.generatorCpu} cores, controller ${cpu} cores)`,
+            `# round ${round} ${peer.name} ${n} switches ${mode}: ${r.responsesPerSecond} responses/s${r.latencyMs ? `, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms` : ''} (${r.connected}/${n} connected; generator ${r.generatorCpu} cores, controller ${cpu} cores, ${perCpuS} per controller CPU-s)`,
           );
         } finally {
           child.kill('SIGKILL');
@@ -181,6 +201,7 @@ const summary = Object.fromEntries(
             p99Ms: l.length ? round2(median(l.map((r) => r.latencyMs?.p99 ?? NaN))) : null,
             generatorCpu: t.length ? round2(median(t.map((r) => r.generatorCpu))) : null,
             controllerCpu: t.length ? round2(median(t.map((r) => r.controllerCpu ?? NaN))) : null,
+            responsesPerControllerCpuS: t.length ? Math.round(median(t.map((r) => r.responsesPerControllerCpuS ?? NaN))) : null,
           },
         ];
       }),
@@ -197,8 +218,22 @@ const ratio = (other: string, n: number): { perRound: number[]; median: number |
   }
   return { perRound, median: perRound.length ? round2(median(perRound)) : null };
 };
+/** score / other in responses per controller CPU-second (medians): the cost per answer, less exposed to the machine's other load */
+const perCpuRatio = (other: string, n: number): number | null => {
+  const a = (summary.score as Record<string, { responsesPerControllerCpuS: number | null }> | undefined)?.[String(n)]?.responsesPerControllerCpuS;
+  const b = (summary[other] as Record<string, { responsesPerControllerCpuS: number | null }> | undefined)?.[String(n)]?.responsesPerControllerCpuS;
+  return a && b ? round2(a / b) : null;
+};
 const ratios = Object.fromEntries(
-  SWITCHES.map((n) => [String(n), { scoreVsOsken: ratio('osken', n), scoreVsOvsTestcontroller: ratio('ovs-testcontroller', n), scoreVsNull: ratio('null', n) }]),
+  SWITCHES.map((n) => [
+    String(n),
+    {
+      scoreVsOsken: ratio('osken', n),
+      scoreVsOvsTestcontroller: ratio('ovs-testcontroller', n),
+      scoreVsNull: ratio('null', n),
+      perControllerCpuS: { scoreVsOsken: perCpuRatio('osken', n), scoreVsOvsTestcontroller: perCpuRatio('ovs-testcontroller', n), scoreVsNull: perCpuRatio('null', n) },
+    },
+  ]),
 );
 
 console.log(

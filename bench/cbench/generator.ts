@@ -33,6 +33,8 @@ export interface LoadOptions {
   readonly window?: number;
   /** source MACs per switch (default 1000) */
   readonly macs?: number;
+  /** called when the measured run starts and ends (the bench reads the controller's CPU time then) */
+  readonly onPhase?: (phase: 'start' | 'end') => void;
 }
 
 export interface LoadResult {
@@ -374,7 +376,7 @@ function percentile(sorted: readonly number[], p: number): number {
 
 /** Runs one measurement against a listening controller. */
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
-  const o: Required<LoadOptions> = { warmupMs: 15_000, window: 32, macs: 1000, ...opts };
+  const o: Required<LoadOptions> = { warmupMs: 15_000, window: 32, macs: 1000, onPhase: () => undefined, ...opts };
   const ledger = new Ledger();
   let measuring = false;
   let answered = 0;
@@ -403,12 +405,14 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     const perSwitch = o.mode === 'latency' ? 1 : o.window;
     for (const s of switches) if (s.ready) for (let k = 0; k < perSwitch; k++) s.sendNew();
     await new Promise((r) => setTimeout(r, 1000));
+    o.onPhase('start');
     measuring = true;
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     await new Promise((r) => setTimeout(r, o.durationMs));
     measuring = false;
     running = false;
+    o.onPhase('end');
     const elapsed = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     rtts.sort((a, b) => a - b);
@@ -439,7 +443,7 @@ const round3 = (x: number): number => Math.round(x * 1000) / 1000;
  * the controller discovers the topology. Resolves with a stop function once all are connected.
  */
 export async function startFabric(o: { host: string; port: number; switches: number; wiring: Wiring }): Promise<{ readonly switches: readonly EmulatedSwitch[]; stop(): void }> {
-  const opts: Required<LoadOptions> = { host: o.host, port: o.port, switches: o.switches, mode: 'latency', durationMs: 0, warmupMs: 15_000, window: 1, macs: 1 };
+  const opts: Required<LoadOptions> = { host: o.host, port: o.port, switches: o.switches, mode: 'latency', durationMs: 0, warmupMs: 15_000, window: 1, macs: 1, onPhase: () => undefined };
   const byId = new Map<number, EmulatedSwitch>();
   const switches = Array.from({ length: o.switches }, (_, i) => {
     const s = new EmulatedSwitch(i + 1, opts, () => undefined, new Ledger());

@@ -11,5 +11,7 @@ const r = await runLoad({
   mode: mode === 'latency' ? 'latency' : 'throughput',
   durationMs: Number(seconds ?? 5) * 1000,
   ...(window !== undefined ? { window: Number(window) } : {}),
+  // on stderr, for the bench to read the controller's CPU time over exactly the measured run
+  onPhase: (phase) => process.stderr.write(`cbench-phase ${phase}\n`),
 });
 console.log(JSON.stringify(r));

@@ -183,6 +183,9 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
   private readonly seqOf = new WeakMap<OfMessage, number>();
   private early: { seq: number; m: OfMessage }[] = [];
   private closeReason: ScoreError | undefined;
+  /** the barrier barrierSoon() callers wait for, not sent yet */
+  private nextBarrier: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
+  private handlingChunk = false;
   private roleValue: ControllerRole = 'EQUAL';
   private generation: bigint | undefined;
 
@@ -368,9 +371,32 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     return mergeMultipart<K>(body.kind, parts);
   }
 
+  /**
+   * One barrier shared by every caller until it is sent: at the end of the received chunk being
+   * handled (inside the same write as the answers to it), else a microtask later. Resolves once
+   * the switch has processed everything sent before the call. A burst of packet-ins, each
+   * installing rules to confirm, costs one barrier (one request, one timer, one reply) per
+   * chunk instead of one per packet-in.
+   */
+  barrierSoon(): Promise<void> {
+    if (this.nextBarrier !== undefined) return this.nextBarrier.promise;
+    let settle!: { resolve: () => void; reject: (e: unknown) => void };
+    const promise = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    this.nextBarrier = { promise, ...settle };
+    if (!this.handlingChunk) queueMicrotask(() => this.sendNextBarrier());
+    return promise;
+  }
+
+  private sendNextBarrier(): void {
+    const b = this.nextBarrier;
+    if (b === undefined) return;
+    this.nextBarrier = undefined;
+    this.barrier().then(b.resolve, b.reject);
+  }
+
   /** Resolves once the switch has processed everything sent before it. */
-  async barrier(): Promise<void> {
-    await this.request({ type: 'BARRIER_REQUEST', xid: 0 }, ['BARRIER_REPLY'], 'BARRIER_REQUEST');
+  barrier(): Promise<void> {
+    return this.request({ type: 'BARRIER_REQUEST', xid: 0 }, ['BARRIER_REPLY'], 'BARRIER_REQUEST').then(() => undefined);
   }
 
   /** Ends the connection; safe to call more than once (only the first reason counts). */
@@ -464,8 +490,10 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     }
     // Answers to the messages of one chunk leave in one write, not one syscall each (a burst of
     // PACKET_INs spent most of the controller's busy time in socket writes); same bytes, same order.
-    const batch = items.length > 1;
+    // Also for one message: its answer is often several writes (the commands, then a barrier).
+    const batch = items.length > 0;
     if (batch) this.socket.cork();
+    this.handlingChunk = true;
     try {
       for (const item of items) {
         if (this.isClosed()) return;
@@ -477,6 +505,8 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
         }
       }
     } finally {
+      this.handlingChunk = false;
+      this.sendNextBarrier();
       if (batch) this.socket.uncork();
     }
   }
