@@ -186,6 +186,8 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
   /** the barrier barrierSoon() callers wait for, not sent yet */
   private nextBarrier: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
   private handlingChunk = false;
+  /** writes are being held until the end of this turn */
+  private corked = false;
   private roleValue: ControllerRole = 'EQUAL';
   private generation: bigint | undefined;
 
@@ -458,6 +460,17 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
       }
       return;
     }
+    // Everything written to this switch in one turn of the event loop leaves in one syscall: the
+    // answers to a chunk of PACKET_INs, or the packet-outs of a flood reaching every switch
+    // (a burst spent most of the controller's busy time in socket writes). Same bytes, same order.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     if (!this.socket.write(bytes)) this.blocked = true;
   }
 
@@ -488,11 +501,8 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
       this.close(new ScoreError('INTERNAL', `stream parser threw: ${String(e)}`, {}, { cause: e }));
       return;
     }
-    // Answers to the messages of one chunk leave in one write, not one syscall each (a burst of
-    // PACKET_INs spent most of the controller's busy time in socket writes); same bytes, same order.
-    // Also for one message: its answer is often several writes (the commands, then a barrier).
-    const batch = items.length > 0;
-    if (batch) this.socket.cork();
+    // the answers to the messages of one chunk leave in one write (writeBytes corks until the
+    // turn ends), with one barrier for all of them at the end
     this.handlingChunk = true;
     try {
       for (const item of items) {
@@ -507,7 +517,6 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     } finally {
       this.handlingChunk = false;
       this.sendNextBarrier();
-      if (batch) this.socket.uncork();
     }
   }
 
@@ -647,9 +656,11 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
       this.post({ type: 'SET_CONFIG', xid: 0, flags: 0, missSendLen: OFPCML.NO_BUFFER }, 'SET_CONFIG miss_send_len=NO_BUFFER');
       const parts = await this.request({ type: 'MULTIPART_REQUEST', xid: 0, flags: 0, body: { kind: 'PORT_DESC' } }, ['MULTIPART_REPLY'], 'PORT_DESC multipart request');
       if (this.stateValue !== 'port-desc') return;
-      // What the switch said before its PORT_DESC reply, the reply already reflects.
+      // A port status sent before its PORT_DESC reply, the reply already reflects. Packet-ins
+      // and flow-removeds are news whenever they came (a host's first packet, during the
+      // handshake, must not be lost).
       const cutoff = this.seqOf.get(parts[parts.length - 1] as OfMessage) ?? 0;
-      const later = this.early.filter((e) => e.seq > cutoff).map((e) => e.m);
+      const later = this.early.filter((e) => e.m.type !== 'PORT_STATUS' || e.seq > cutoff).map((e) => e.m);
       this.early = [];
       for (const b of mergeMultipart('PORT_DESC', parts)) for (const p of b.ports) this.ports.set(p.portNo, p);
       this.to('ready');
