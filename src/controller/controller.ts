@@ -115,8 +115,9 @@ function at(c: Controller, now: number | undefined): void {
   if (now !== undefined && now > c.now) c.now = now;
 }
 
+/** O(switches), not O(hosts): every switch going down rebuilds the view, with any number of hosts known. */
 function hostDpids(c: Controller): Set<Dpid> {
-  return new Set([...c.hosts.byMac.values()].map((h) => h.at.dpid));
+  return new Set(c.hosts.perSwitch.keys());
 }
 
 function rebuild(c: Controller): void {
