@@ -208,22 +208,23 @@ const summary = Object.fromEntries(
     ),
   ]),
 );
-/** score / other, per round (same round, same point) and the median of those */
-const ratio = (other: string, n: number): { perRound: number[]; median: number | null } => {
+/**
+ * score / other, per round (same round, same point) and the median of those: in responses/s,
+ * and in responses per controller CPU-second (the cost per answer, less exposed to how much of
+ * the machine each process got)
+ */
+const ratio = (other: string, n: number, of: (r: Run) => number | null = (r) => r.responsesPerSecond): { perRound: number[]; median: number | null } => {
   const perRound: number[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     const s = pick('score', n, 'throughput').find((r) => r.round === round);
     const o = pick(other, n, 'throughput').find((r) => r.round === round);
-    if (s && o && o.responsesPerSecond > 0) perRound.push(round2(s.responsesPerSecond / o.responsesPerSecond));
+    const a = s ? of(s) : null;
+    const b = o ? of(o) : null;
+    if (a !== null && b) perRound.push(round2(a / b));
   }
   return { perRound, median: perRound.length ? round2(median(perRound)) : null };
 };
-/** score / other in responses per controller CPU-second (medians): the cost per answer, less exposed to the machine's other load */
-const perCpuRatio = (other: string, n: number): number | null => {
-  const a = (summary.score as Record<string, { responsesPerControllerCpuS: number | null }> | undefined)?.[String(n)]?.responsesPerControllerCpuS;
-  const b = (summary[other] as Record<string, { responsesPerControllerCpuS: number | null }> | undefined)?.[String(n)]?.responsesPerControllerCpuS;
-  return a && b ? round2(a / b) : null;
-};
+const perCpuRatio = (other: string, n: number): { perRound: number[]; median: number | null } => ratio(other, n, (r) => r.responsesPerControllerCpuS);
 const ratios = Object.fromEntries(
   SWITCHES.map((n) => [
     String(n),

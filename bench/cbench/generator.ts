@@ -12,8 +12,10 @@
  * - throughput mode: every switch keeps `window` packet-ins outstanding; responses/s over the run
  * - latency mode: every switch has one packet-in outstanding; round-trip times (p50, p99)
  *
- * The generator is one Node process: at high rates it can be the bottleneck itself, for every
- * controller alike (its own ceiling is measured with `--controller echo`, bench/cbench/run.ts).
+ * The generator is one Node process (the bench runs it as its own, pinned to a core): at high
+ * rates it could be the bottleneck itself, for every controller alike. It reports its own CPU
+ * time over the measured run, and bench/cbench/null-controller.ts (a responder doing no work)
+ * shows its ceiling.
  */
 import { type Socket, createConnection } from 'node:net';
 import { encodeMessage } from '../../src/openflow/encode.ts';
