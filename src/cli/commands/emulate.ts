@@ -162,7 +162,7 @@ export function registerEmulate(program: Command): void {
     .option('--clean', 'remove what crashed runs left behind (namespaces, links, daemons, run dirs) and exit')
     .option('-p, --policy <rr|la|both>', "run the paper's experiment: in-process controller, API and agents orchestrate live migrations (ignores --controller)")
     .option('-o, --out <dir>', 'with --policy: output directory', 'score-out/emulate')
-    .option('--tolerance <fraction>', 'with --policy: measured rates this close count as equal (default 0.05; 0.2 with QEMU guests)')
+    .option('--tolerance <fraction>', 'with --policy: measured rates this close count as equal (default 0.15; 0.2 with QEMU guests)')
     .option('--swaps', 'with --policy: agents may propose exchanges with a VM on a full hypervisor, carried out one migration at a time')
     .option('--overcommit <0|1>', 'with --swaps: temporary extra VMs per hypervisor during an exchange (0: through a free slot elsewhere)', '0')
     .option('--vms <namespace|qemu>', "VMs with traffic as real QEMU guests that make their flows themselves and live-migrate through QMP (qemu), or as namespaces; default the scenario's emulation.vms, else namespace")
