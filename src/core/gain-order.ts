@@ -35,6 +35,8 @@ export interface GainOrderOptions {
   readonly lookahead?: boolean;
   /** temporary extra VMs per hypervisor while a swap is carried out (default 0: detour through a free slot) */
   readonly overcommit?: number;
+  /** stop after this many actions (a move, swap, ejection or pair move each count one); the live orchestrator plans one at a time */
+  readonly maxActions?: number;
 }
 
 type Move = readonly [vm: string, from: string, to: string];
@@ -66,6 +68,8 @@ export function runGainOrder(input: StrategyInput, o: GainOrderOptions = {}, pol
   const overcommit = input.resources === undefined ? Math.max(0, Math.floor(o.overcommit ?? 0)) : 0;
   const maxRounds = input.maxRounds ?? 20;
   const maxMigrations = input.maxMigrations ?? Infinity;
+  const maxActions = o.maxActions ?? Infinity;
+  let actions = 0;
   const placement = new Map(input.placement);
   const load = new Map<string, number>();
   const members = new Map<string, Set<string>>();
@@ -356,6 +360,11 @@ export function runGainOrder(input: StrategyInput, o: GainOrderOptions = {}, pol
       }
       apply(act);
       applied += 1;
+      actions += 1;
+      if (actions >= maxActions) {
+        stop = true;
+        break;
+      }
       const again = new Set<string>();
       const freed = new Map<string, number>();
       for (const [vm, from, to] of act.moves) {
