@@ -87,6 +87,18 @@ export function runGainOrder(input: StrategyInput, o: GainOrderOptions = {}, pol
   const cmFixed = typeof input.migrationCost === 'number' ? input.migrationCost : 0;
   const cm = (vm: string, from: string, to: string): number => (cmFn === null ? cmFixed : cmFn(vm, from, to));
   const cost = (u: string, at?: string): number => vmCost(u, placement, traffic, oracle, at);
+  // C_A(u) where u is, kept until u or a peer of u moves: a VM on a full candidate is priced by
+  // every VM that wants its hypervisor
+  const costCache = new Map<string, number>();
+  const costNow = (u: string): number => {
+    let c = costCache.get(u);
+    if (c === undefined) costCache.set(u, (c = cost(u)));
+    return c;
+  };
+  // with c_m ≥ 0 a pair action's gain is at most a + C_A(w) (pairSaving: w's cost stays ≥ 0 and,
+  // by the triangle inequality of path costs, the shared flow only subtracts), which prunes
+  // partners that cannot beat the best action found so far without changing which one wins
+  const prunable = typeof input.migrationCost === 'number' && input.migrationCost >= 0;
   const initialCost = totalCost(placement, traffic, oracle);
   let total = initialCost;
   let round = 0;
@@ -174,9 +186,10 @@ export function runGainOrder(input: StrategyInput, o: GainOrderOptions = {}, pol
   function evaluate(u: string): Action | null {
     const x = placement.get(u);
     if (x === undefined) return null;
-    const cu = cost(u);
+    const cu = costNow(u);
     if (cu === 0) return null;
     let best: Action | null = null;
+    const bestGain = (): number => (best === null ? -Infinity : gainOf(best));
     const consider = (act: Action, before: number): void => {
       if (worthMigrating(before, before - act.saving, act.cm) && better(act, best) && railsOk(act.moves)) best = act;
     };
@@ -201,7 +214,8 @@ export function runGainOrder(input: StrategyInput, o: GainOrderOptions = {}, pol
       if (!swaps && !lookahead) continue;
       const a = savingTo(y);
       for (const w of members.get(y) ?? []) {
-        const cw = cost(w);
+        const cw = costNow(w);
+        if (prunable && a + cw < bestGain()) continue;
         if (swaps && fitsAfter(y, w, u) && fitsAfter(x, u, w)) {
           let moves: Move[] | null = null;
           if (overcommit > 0 && room(y, overcommit)) moves = [[u, x, y], [w, y, x]];
@@ -248,7 +262,7 @@ export function runGainOrder(input: StrategyInput, o: GainOrderOptions = {}, pol
         if (y === undefined) continue;
         const zs = new Set(zu);
         add(zs, y);
-        const cv = cost(v);
+        const cv = costNow(v);
         for (const z of zs) {
           if (z === x || z === y || !fitsBoth(z, u, v)) continue;
           const saving = pairSaving(u, x, z, savingTo(z), v, y, z, cv - cost(v, z));
@@ -265,6 +279,8 @@ export function runGainOrder(input: StrategyInput, o: GainOrderOptions = {}, pol
       const before = cost(vm);
       const after = cost(vm, to);
       placement.set(vm, to);
+      costCache.delete(vm);
+      for (const p of traffic.peers.get(vm)?.keys() ?? []) costCache.delete(p);
       load.set(from, (load.get(from) ?? 1) - 1);
       load.set(to, (load.get(to) ?? 0) + 1);
       members.get(from)?.delete(vm);
