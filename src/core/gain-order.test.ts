@@ -178,3 +178,23 @@ test('lookahead: mean gap to the exact optimum at most 5% of the initial cost on
   assert.ok(gap / counted <= 0.05, `mean gap ${(100 * gap) / counted}%`);
   assert.ok(gap < greedyGap);
 });
+
+test('lookahead-staged: one consistent run of two stages; stage 1 prices first moves in c_m, a VM moved again is not priced', () => {
+  let priced = 0;
+  for (let seed = 1; seed <= 20; seed++) {
+    const inst = smallInstance(seed, { vms: 14, slots: 2, partners: 3 });
+    const run = runStrategy('lookahead-staged', inst);
+    assert.equal(run.policy, 'lookahead-staged');
+    assert.equal(run.finalCost, totalCost(run.finalPlacement, inst.traffic, inst.oracle));
+    let total = run.initialCost;
+    run.steps.forEach((st, i) => {
+      assert.equal(st.step, i + 1);
+      assert.ok(Math.abs(st.totalBefore - total) <= 1e-6 * Math.max(1, total), `seed ${seed} step ${i + 1} continues the chain`);
+      total = st.totalAfter;
+    });
+    assert.ok(Math.abs(total - run.finalCost) <= 1e-6 * Math.max(1, total));
+    for (const st of run.steps) if (st.decision.migrationCost > 0 && st.decision.from === inst.placement.get(st.decision.vm)) priced += 1;
+    for (let i = 1; i < run.steps.length; i++) assert.ok(run.steps[i]!.round >= run.steps[i - 1]!.round);
+  }
+  assert.ok(priced > 0, 'some first moves carried the price');
+});

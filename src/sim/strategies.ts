@@ -28,6 +28,8 @@ export const STRATEGY_ALIASES: Readonly<Record<string, StrategyName>> = {
   'gain-swap': 'gain-swap',
   swap: 'gain-swap',
   lookahead: 'lookahead',
+  'lookahead-staged': 'lookahead-staged',
+  staged: 'lookahead-staged',
   optimal: 'optimal',
   opt: 'optimal',
 };
@@ -112,7 +114,7 @@ export function strategyRunner(name: StrategyName, o: StrategyOptions): Strategy
       return runStrategy(name, { ...base, ...(o.maxNodes === undefined ? {} : { maxNodes: o.maxNodes }) });
     }
     // the gain-ordered planners look for room next to a full peer hypervisor among its rack mates
-    if (name === 'gain-swap' || name === 'lookahead') return runStrategy(name, { ...base, nearby: rackMates(ctx.topology) });
+    if (name === 'gain-swap' || name === 'lookahead' || name === 'lookahead-staged') return runStrategy(name, { ...base, nearby: rackMates(ctx.topology) });
     return runStrategy(name, base);
   };
 }
