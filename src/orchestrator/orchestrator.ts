@@ -12,6 +12,7 @@ import { beginRound, createRailState, railsActive, recordMigration, targetRailsA
 import type { ContinuousConfig, ContinuousState, NetworkSignals } from './continuous.ts';
 import { barredTargets, createContinuousState, holdOffReason, noteChoice, noteMigration, pickTarget, pricingFn, vmHeld } from './continuous.ts';
 import { carryExchange, type ExchangeDeps } from './exchange.ts';
+import { carryAction, nextLookaheadAction } from './lookahead.ts';
 
 /**
  * Migration orchestration (section III.B.8): Round-Robin, Load-Aware and gain-ordered, driven by the core's
@@ -120,6 +121,11 @@ export interface StartOptions {
   readonly overcommit?: number;
   /** continue a run another controller recorded (cluster takeover): its round, count and rails/continuous state */
   readonly resume?: Pick<RunProgress, 'round' | 'migrations' | 'rails' | 'continuous'>;
+  /**
+   * the look-ahead (lookahead.ts): the core's gain-ordered planner with exchanges, ejections and
+   * pair moves decides centrally, one action at a time, carried out as `target` legs; gain-order only
+   */
+  readonly lookahead?: boolean;
 }
 
 export interface Orchestrator {
@@ -308,6 +314,30 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       if (rails !== null) beginRound(rails, round);
       const snap = deps.snapshot();
       const placement = new Map(snap.placement);
+      if (o.lookahead === true) {
+        // one planned action after another on this round's rates, until none pays; a round that
+        // carried nothing out is the fixed point
+        let moved = 0;
+        let failed = false;
+        while (!stopRequested) {
+          const steps = nextLookaheadAction(snap, placement, { ...(o.migrationCost === undefined ? {} : { migrationCost: o.migrationCost }), ...(o.overcommit === undefined ? {} : { overcommit: o.overcommit }) });
+          if (steps.length === 0) break;
+          const a: Ask = { vm: steps[0]!.decision.vm, policyKey: steps[0]!.totalBefore - steps.at(-1)!.totalAfter, policy: o.policy, round, plan: false, ...(o.migrationCost !== undefined ? { migrationCost: o.migrationCost } : {}) };
+          const r = await carryAction(exchangeDeps(a), steps, snap, placement, migrations);
+          migrations += r.done;
+          moved += r.done;
+          set({ migrations });
+          if (r.failed) {
+            failed = true;
+            break;
+          }
+        }
+        if (moved === 0 || stopRequested) {
+          set({ converged: moved === 0 && !failed && !stopRequested });
+          break;
+        }
+        continue;
+      }
       const gen = startRound(o.policy, { vms: snap.vms, traffic: snap.traffic, oracle: snap.oracle, rank: snap.rank, ...(snap.capacity === undefined ? {} : { capacity: snap.capacity }), ...(o.migrationCost === undefined ? {} : { migrationCost: o.migrationCost }) }, placement);
       let next = gen.next({ movedTo: null });
       let moved = 0;

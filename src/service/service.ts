@@ -318,7 +318,7 @@ export function createService(o: ServiceOptions): Service {
       const policy: PolicyName = body.policy === 'rr' || body.policy === 'round-robin' ? 'round-robin' : body.policy === 'gain-order' || body.policy === 'gain' ? 'gain-order' : 'load-aware';
       if (body.continuous !== undefined) {
         // continuous mode has its own hysteresis and budget; these one-shot options would be dropped silently
-        const oneShot = (['swaps', 'overcommit', 'rails', 'plan', 'maxRounds', 'mode'] as const).filter((k) => body[k] !== undefined);
+        const oneShot = (['swaps', 'overcommit', 'rails', 'plan', 'maxRounds', 'mode', 'lookahead'] as const).filter((k) => body[k] !== undefined);
         if (oneShot.length > 0) throw new ScoreError('CONTINUOUS_INVALID', `continuous mode does not take ${oneShot.join(', ')} (it re-plans with its own stable-rounds, no-return and per-period budget)`, { options: oneShot });
         const { everyMs, stableRounds, noReturnRounds, cooldownRounds, maxPerPeriod, quietMs, memoryBytes, dirtyRateBytesPerSec, bandwidthBytesPerSec, amortisationSeconds } = body.continuous;
         const precopy = Object.fromEntries(Object.entries({ memoryBytes, dirtyRateBytesPerSec, bandwidthBytesPerSec, amortisationSeconds }).filter(([, v]) => v !== undefined));
@@ -334,7 +334,14 @@ export function createService(o: ServiceOptions): Service {
         });
         return orchestrator.start({ policy, continuous: config });
       }
-      return orchestrator.start({ policy, ...(body.mode ? { mode: body.mode } : {}), ...(body.plan !== undefined ? { plan: body.plan } : {}), ...(body.maxRounds ? { maxRounds: body.maxRounds } : {}), ...(body.migrationCost !== undefined ? { migrationCost: body.migrationCost } : {}), ...(body.rails !== undefined ? { rails: body.rails } : {}), ...(body.swaps !== undefined ? { swaps: body.swaps } : {}), ...(body.overcommit !== undefined ? { overcommit: body.overcommit } : {}) });
+      if (body.lookahead === true) {
+        // the planner decides for every VM at once: a policy's order, a dry run or rails per VM do not apply
+        const other = (['plan', 'rails', 'mode', 'swaps'] as const).filter((k) => body[k] !== undefined);
+        if (policy !== 'gain-order' || other.length > 0) {
+          throw new ScoreError('API_BAD_REQUEST', `lookahead goes with the gain-order policy alone${other.length > 0 ? `, not with ${other.join(', ')}` : `, not ${policy}`}`, { policy, options: other });
+        }
+      }
+      return orchestrator.start({ policy, ...(body.lookahead === true ? { lookahead: true } : {}), ...(body.mode ? { mode: body.mode } : {}), ...(body.plan !== undefined ? { plan: body.plan } : {}), ...(body.maxRounds ? { maxRounds: body.maxRounds } : {}), ...(body.migrationCost !== undefined ? { migrationCost: body.migrationCost } : {}), ...(body.rails !== undefined ? { rails: body.rails } : {}), ...(body.swaps !== undefined ? { swaps: body.swaps } : {}), ...(body.overcommit !== undefined ? { overcommit: body.overcommit } : {}) });
     },
     stopOrchestration: () => orchestrator.stop(),
     reviewPlan: (id, verdict) => orchestrator.review(id, verdict),
