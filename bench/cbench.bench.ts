@@ -1,21 +1,28 @@
 /**
  * Controller capacity, measured like cbench: the same load generator (bench/cbench/generator.ts)
  * against S-CORE (`score controller`), os-ken (Debian python3-os-ken with the bench's own
- * learning-switch app, bench/cbench/osken_learning_switch.py) and ovs-testcontroller (Debian
- * openvswitch-testcontroller, C). Each controller runs as its own process on a loopback port.
+ * learning-switch app, bench/cbench/osken_learning_switch.py), ovs-testcontroller (Debian
+ * openvswitch-testcontroller, C) and `null` (bench/cbench/null-controller.ts: a Node responder
+ * doing nothing but answer, the ceiling of a Node controller under this generator). The
+ * generator and each controller run as their own processes on loopback; with two or more cores
+ * the generator is pinned to core 0 and the controller to core 1 (taskset), the same for all.
  * For 16 and 256 switches: responses/s (throughput mode, 32 outstanding per switch) and round
- * trip p50/p99 (latency mode, one outstanding per switch). JSON on stdout.
+ * trip p50/p99 (latency mode, one outstanding per switch). `--rounds N` repeats everything,
+ * the controllers taking turns within each point, and reports medians and per-round ratios.
+ * JSON on stdout.
  *
- *   node --import tsx bench/cbench.bench.ts [--switches 16,256] [--seconds 5] [--only score,osken,ovs]
+ *   node --import tsx bench/cbench.bench.ts [--switches 16,256] [--seconds 5] [--rounds 1]
+ *     [--only score,osken,ovs,null] [--pin auto|none]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { tmpdir } from 'node:os';
-import { rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { findTool } from '../src/emulation/system-gate.ts';
 import { freePort } from '../src/cluster/etcd-process.ts';
-import { type LoadResult, runLoad } from './cbench/generator.ts';
+import type { LoadResult } from './cbench/generator.ts';
+import { median } from './support.ts';
 
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,7 +30,10 @@ const arg = (name: string, def: string): string => {
 };
 const SWITCHES = arg('switches', '16,256').split(',').map(Number);
 const SECONDS = Number(arg('seconds', '5'));
-const ONLY = new Set(arg('only', 'score,osken,ovs').split(','));
+const ROUNDS = Number(arg('rounds', '1'));
+const ONLY = new Set(arg('only', 'score,osken,ovs,null').split(',').map((n) => (n === 'ovs' ? 'ovs-testcontroller' : n)));
+/** generator on core 0, controller on core 1 */
+const PIN = arg('pin', 'auto') !== 'none' && availableParallelism() >= 2 && findTool('taskset') !== undefined;
 
 const otcSocket = (port: number): string => join(tmpdir(), `score-bench-otc-${port}.ctl`);
 
@@ -33,13 +43,18 @@ interface Peer {
   readonly start: (port: number) => ChildProcess;
 }
 
+/** A command, pinned to one core when PIN. */
+function pinned(core: number, cmd: string, args: readonly string[], options: Parameters<typeof spawn>[2]): ChildProcess {
+  return PIN ? spawn('taskset', ['-c', String(core), cmd, ...args], options) : spawn(cmd, args, options);
+}
+
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const peers: Peer[] = [
   {
     name: 'score',
     available: () => undefined,
     start: (port) =>
-      spawn(process.execPath, [`${ROOT}bin/score.js`, 'controller', '--port', String(port), '--host', '127.0.0.1', '--api-port', '0', '--poll-ms', '1000', '--report-ms', '3600000'], {
+      pinned(1, process.execPath, [`${ROOT}bin/score.js`, 'controller', '--port', String(port), '--host', '127.0.0.1', '--api-port', '0', '--poll-ms', '1000', '--report-ms', '3600000'], {
         stdio: 'ignore',
         env: { ...process.env, SCORE_OPERATOR_TOKEN: 'bench-op' },
       }),
@@ -48,16 +63,52 @@ const peers: Peer[] = [
     name: 'osken',
     available: () => (findTool('osken-manager') === undefined ? 'osken-manager not installed (Debian python3-os-ken)' : undefined),
     start: (port) =>
-      spawn('osken-manager', ['--ofp-listen-host', '127.0.0.1', '--ofp-tcp-listen-port', String(port), `${ROOT}bench/cbench/osken_learning_switch.py`], { stdio: 'ignore' }),
+      pinned(1, 'osken-manager', ['--ofp-listen-host', '127.0.0.1', '--ofp-tcp-listen-port', String(port), `${ROOT}bench/cbench/osken_learning_switch.py`], { stdio: 'ignore' }),
   },
   {
     name: 'ovs-testcontroller',
     available: () => (findTool('ovs-testcontroller') === undefined ? 'ovs-testcontroller not installed (Debian openvswitch-testcontroller)' : undefined),
     // its control socket goes to the temp dir, not /var/run/openvswitch (which may not exist)
     start: (port) =>
-      spawn('ovs-testcontroller', ['-O', 'OpenFlow13', `--unixctl=${otcSocket(port)}`, `ptcp:${port}:127.0.0.1`, '-vconsole:off', '-vsyslog:off'], { stdio: 'ignore' }),
+      pinned(1, 'ovs-testcontroller', ['-O', 'OpenFlow13', `--unixctl=${otcSocket(port)}`, `ptcp:${port}:127.0.0.1`, '-vconsole:off', '-vsyslog:off'], { stdio: 'ignore' }),
+  },
+  {
+    name: 'null',
+    available: () => undefined,
+    start: (port) => pinned(1, process.execPath, ['--import', 'tsx', `${ROOT}bench/cbench/null-controller.ts`, String(port)], { stdio: 'ignore', cwd: ROOT }),
   },
 ];
+
+/**
+ * The generator as its own process (bench/cbench/load-once.ts), pinned to core 0 when PIN.
+ * `onPhase` runs when its measured run starts and ends.
+ */
+function generate(port: number, switches: number, mode: 'throughput' | 'latency', onPhase: (phase: string) => void): Promise<LoadResult> {
+  const args = ['--import', 'tsx', `${ROOT}bench/cbench/load-once.ts`, String(port), String(switches), mode, String(SECONDS)];
+  const [cmd, argv]: [string, string[]] = PIN ? ['taskset', ['-c', '0', process.execPath, ...args]] : [process.execPath, args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), (SECONDS + 60) * 1000);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString();
+      for (let i = err.indexOf('\n'); i >= 0; i = err.indexOf('\n')) {
+        const line = err.slice(0, i);
+        err = err.slice(i + 1);
+        const m = /^cbench-phase (\w+)$/.exec(line);
+        if (m) onPhase(m[1] as string);
+        else if (line.trim() !== '') console.error(`# generator: ${line}`);
+      }
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`generator exited with ${code}`));
+      else resolve(JSON.parse(out.trim().split('\n').pop() as string) as LoadResult);
+    });
+  });
+}
 
 async function listening(port: number, ms: number): Promise<boolean> {
   const { createConnection } = await import('node:net');
@@ -76,11 +127,10 @@ async function listening(port: number, ms: number): Promise<boolean> {
   return false;
 }
 
-/** CPU seconds and RSS of a process from /proc (Linux). */
-async function usage(pid: number | undefined): Promise<{ cpuS: number; rssMiB: number } | null> {
+/** CPU seconds and RSS of a process from /proc (Linux); for a taskset wrapper, the process it became. */
+function usageSync(pid: number | undefined): { cpuS: number; rssMiB: number } | null {
   if (pid === undefined) return null;
   try {
-    const { readFileSync } = await import('node:fs');
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(f[11]) + Number(f[12]);
@@ -91,50 +141,100 @@ async function usage(pid: number | undefined): Promise<{ cpuS: number; rssMiB: n
   }
 }
 
-const results: Record<string, unknown> = {};
-for (const peer of peers.filter((p) => ONLY.has(p.name) || (p.name === 'ovs-testcontroller' && ONLY.has('ovs')))) {
-  const why = peer.available();
-  if (why !== undefined) {
-    results[peer.name] = { available: false, reason: why };
-    continue;
-  }
-  const runs: (LoadResult & { controllerCpuS: number | null; controllerRssMiB: number | null })[] = [];
+type Run = LoadResult & { round: number; controllerCpu: number | null; responsesPerControllerCpuS: number | null; controllerRssMiB: number | null };
+const runs = new Map<string, Run[]>();
+const unavailable: Record<string, string> = {};
+const chosen = peers.filter((p) => ONLY.has(p.name));
+for (const p of chosen) {
+  const why = p.available();
+  if (why !== undefined) unavailable[p.name] = why;
+  else runs.set(p.name, []);
+}
+
+for (let round = 1; round <= ROUNDS; round++) {
   for (const n of SWITCHES) {
     for (const mode of ['throughput', 'latency'] as const) {
-      const port = await freePort();
-      const child = peer.start(port);
-      try {
-        if (!(await listening(port, 20_000))) throw new Error(`${peer.name} did not listen on ${port}`);
-        const before = await usage(child.pid);
-        const r = await runLoad({ host: '127.0.0.1', port, switches: n, mode, durationMs: SECONDS * 1000 });
-        const after = await usage(child.pid);
-        runs.push({ ...r, controllerCpuS: before && after ? Math.round((after.cpuS - before.cpuS) * 100) / 100 : null, controllerRssMiB: after?.rssMiB ?? null });
-        console.error(`# ${peer.name} ${n} switches ${mode}: ${r.responsesPerSecond} responses/s${r.latencyMs ? `, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms` : ''} (${r.connected}/${n} connected)`);
-      } finally {
-        child.kill('SIGKILL');
-        // ovs-testcontroller's control socket outlives a SIGKILL
-        if (peer.name === 'ovs-testcontroller') rmSync(otcSocket(port), { force: true });
+      for (const peer of chosen.filter((p) => runs.has(p.name))) {
+        const port = await freePort();
+        const child = peer.start(port);
+        try {
+          if (!(await listening(port, 20_000))) throw new Error(`${peer.name} did not listen on ${port}`);
+          // the controller's CPU time over the measured run only (not handshakes or warm-up)
+          const marks = new Map<string, { cpuS: number; rssMiB: number } | null>();
+          const r = await generate(port, n, mode, (phase) => marks.set(phase, usageSync(child.pid)));
+          const before = marks.get('start');
+          const after = marks.get('end');
+          const cpuS = before && after ? after.cpuS - before.cpuS : null;
+          const cpu = cpuS === null ? null : Math.round((cpuS / (r.durationMs / 1000)) * 100) / 100;
+          // responses per CPU-second of the controller: what it costs, whatever else the machine runs
+          const perCpuS = cpuS ? Math.round(r.answered / cpuS) : null;
+          runs.get(peer.name)?.push({ ...r, round, controllerCpu: cpu, responsesPerControllerCpuS: perCpuS, controllerRssMiB: after?.rssMiB ?? null });
+          console.error(
+            `# round ${round} ${peer.name} ${n} switches ${mode}: ${r.responsesPerSecond} responses/s${r.latencyMs ? `, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms` : ''} (${r.connected}/${n} connected; generator ${r.generatorCpu} cores, controller ${cpu} cores, ${perCpuS} per controller CPU-s)`,
+          );
+        } finally {
+          child.kill('SIGKILL');
+          // ovs-testcontroller's control socket outlives a SIGKILL
+          if (peer.name === 'ovs-testcontroller') rmSync(otcSocket(port), { force: true });
+        }
       }
     }
   }
-  results[peer.name] = { available: true, runs };
 }
 
-const rate = (name: string, n: number): number | undefined =>
-  ((results[name] as { runs?: LoadResult[] } | undefined)?.runs ?? []).find((r) => r.switches === n && r.mode === 'throughput')?.responsesPerSecond;
+const pick = (name: string, n: number, mode: string): Run[] => (runs.get(name) ?? []).filter((r) => r.switches === n && r.mode === mode);
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+const summary = Object.fromEntries(
+  [...runs.keys()].map((name) => [
+    name,
+    Object.fromEntries(
+      SWITCHES.map((n) => {
+        const t = pick(name, n, 'throughput');
+        const l = pick(name, n, 'latency').filter((r) => r.latencyMs !== null);
+        return [
+          String(n),
+          {
+            connected: Math.min(...[...t, ...l].map((r) => r.connected)),
+            responsesPerSecond: t.length ? Math.round(median(t.map((r) => r.responsesPerSecond))) : null,
+            latencyModeResponsesPerSecond: l.length ? Math.round(median(l.map((r) => r.responsesPerSecond))) : null,
+            p50Ms: l.length ? round2(median(l.map((r) => r.latencyMs?.p50 ?? NaN))) : null,
+            p99Ms: l.length ? round2(median(l.map((r) => r.latencyMs?.p99 ?? NaN))) : null,
+            generatorCpu: t.length ? round2(median(t.map((r) => r.generatorCpu))) : null,
+            controllerCpu: t.length ? round2(median(t.map((r) => r.controllerCpu ?? NaN))) : null,
+            responsesPerControllerCpuS: t.length ? Math.round(median(t.map((r) => r.responsesPerControllerCpuS ?? NaN))) : null,
+          },
+        ];
+      }),
+    ),
+  ]),
+);
+/**
+ * score / other, per round (same round, same point) and the median of those: in responses/s,
+ * and in responses per controller CPU-second (the cost per answer, less exposed to how much of
+ * the machine each process got)
+ */
+const ratio = (other: string, n: number, of: (r: Run) => number | null = (r) => r.responsesPerSecond): { perRound: number[]; median: number | null } => {
+  const perRound: number[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const s = pick('score', n, 'throughput').find((r) => r.round === round);
+    const o = pick(other, n, 'throughput').find((r) => r.round === round);
+    const a = s ? of(s) : null;
+    const b = o ? of(o) : null;
+    if (a !== null && b) perRound.push(round2(a / b));
+  }
+  return { perRound, median: perRound.length ? round2(median(perRound)) : null };
+};
+const perCpuRatio = (other: string, n: number): { perRound: number[]; median: number | null } => ratio(other, n, (r) => r.responsesPerControllerCpuS);
 const ratios = Object.fromEntries(
-  SWITCHES.map((n) => {
-    const s = rate('score', n);
-    const k = rate('osken', n);
-    const c = rate('ovs-testcontroller', n);
-    return [
-      String(n),
-      {
-        scoreVsOsken: s !== undefined && k ? Math.round((s / k) * 10) / 10 : null,
-        scoreVsOvsTestcontroller: s !== undefined && c ? Math.round((s / c) * 100) / 100 : null,
-      },
-    ];
-  }),
+  SWITCHES.map((n) => [
+    String(n),
+    {
+      scoreVsOsken: ratio('osken', n),
+      scoreVsOvsTestcontroller: ratio('ovs-testcontroller', n),
+      scoreVsNull: ratio('null', n),
+      perControllerCpuS: { scoreVsOsken: perCpuRatio('osken', n), scoreVsOvsTestcontroller: perCpuRatio('ovs-testcontroller', n), scoreVsNull: perCpuRatio('null', n) },
+    },
+  ]),
 );
 
 console.log(
@@ -142,9 +242,13 @@ console.log(
     bench: 'cbench',
     node: process.version,
     seconds: SECONDS,
-    generator: 'bench/cbench/generator.ts (one Node process; 32 outstanding per switch in throughput mode, 1 in latency mode)',
+    rounds: ROUNDS,
+    pinned: PIN ? 'generator on core 0, controller on core 1 (taskset)' : false,
+    generator: 'bench/cbench/generator.ts (its own Node process; raw-byte fast path; 32 outstanding per switch in throughput mode, 1 in latency mode)',
     targets: { scoreVsOsken: '>= 10', scoreVsOvsTestcontroller: '>= 0.5', p99LightLoadMs: '< 1' },
-    results,
+    unavailable,
+    summary,
     ratios,
+    runs: Object.fromEntries(runs),
   }),
 );

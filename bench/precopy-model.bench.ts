@@ -8,17 +8,18 @@
  *   sudo node --import tsx bench/precopy-model.bench.ts [--bandwidth-mib 16]
  */
 import { parseArgs } from 'node:util';
+import { loadavg } from 'node:os';
 import { parseScenario } from '../src/scenario/load.ts';
 import { buildModel } from '../src/scenario/model.ts';
 import { buildDataCentre } from '../src/emulation/datacentre.ts';
 import { isRoot } from '../src/emulation/system-gate.ts';
 import { buildImage } from '../src/image/build.ts';
-import { preCopy } from '../src/core/migration-cost.ts';
+import { preCopy, qemuStopCopyBytes } from '../src/core/migration-cost.ts';
 import { fleetOf, guestInsteadOfNamespace, migrateGuest, stopAllGuests } from '../src/vm/fleet.ts';
 
 const { values } = parseArgs({ options: { 'bandwidth-mib': { type: 'string', default: '16' } } });
 if (!isRoot()) {
-  console.log(JSON.stringify({ bench: 'precopy-model', skipped: 'needs root, Open vSwitch and QEMU' }));
+  console.log(JSON.stringify({ bench: 'precopy-model', loadAverage: loadavg().map((x) => Math.round(x * 10) / 10), skipped: 'needs root, Open vSwitch and QEMU' }));
   process.exit(0);
 }
 const model = buildModel(
@@ -52,12 +53,16 @@ for (const dirty of loads) {
     const dirtyRate = (figures.dirtyPagesRate ?? 0) * 4096;
     const input = { memoryBytes: idleBytes, dirtyRateBytesPerSec: dirtyRate, bandwidthBytesPerSec: bandwidth, maxRounds: 1000, stopCopyBytes: bandwidth * 0.3 };
     const p = preCopy(input);
+    // the stop-copy threshold fitted to QEMU (QEMU_STOP_COPY_SECONDS) instead of bandwidth × limit
+    const fit = preCopy({ ...input, stopCopyBytes: qemuStopCopyBytes(bandwidth) });
     // the load rewrites one 32 MiB region: the model with that writable working set
     const w = preCopy({ ...input, writableWorkingSetBytes: 32 * 2 ** 20 });
     rows.push({
       load: dirty === undefined ? 'idle' : `${dirty.pages} pages / ${dirty.everyMs} ms`,
       measured: { bytes: figures.transferredBytes, totalMs: figures.totalTimeMs, downtimeMs: figures.downtimeMs, dirtyPagesPerS: figures.dirtyPagesRate, mbps: info.ram?.mbps, syncRounds: info.ram?.['dirty-sync-count'] },
       model: { bytes: Math.round(p.bytesMoved), totalMs: Math.round(p.migrationSeconds * 1000), downtimeMs: Math.round(p.downtimeSeconds * 1000), rounds: p.rounds, converged: p.converged },
+      modelFitted: { bytes: Math.round(fit.bytesMoved), totalMs: Math.round(fit.migrationSeconds * 1000), downtimeMs: Math.round(fit.downtimeSeconds * 1000), rounds: fit.rounds, converged: fit.converged },
+      bytesRatioFitted: +(figures.transferredBytes / fit.bytesMoved).toFixed(3),
       modelWithWws: { bytes: Math.round(w.bytesMoved), totalMs: Math.round(w.migrationSeconds * 1000), rounds: w.rounds },
       bytesRatio: +(figures.transferredBytes / p.bytesMoved).toFixed(3),
       bytesRatioWithWws: +(figures.transferredBytes / w.bytesMoved).toFixed(3),
@@ -68,4 +73,4 @@ for (const dirty of loads) {
     await dc.stop();
   }
 }
-console.log(JSON.stringify({ bench: 'precopy-model', bandwidthCapBytesPerSec: cap, downtimeLimitMs: 300, guestMemoryMiB: 96, memoryBytesFromIdleRun: idleBytes, rows }, null, 2));
+console.log(JSON.stringify({ bench: 'precopy-model', loadAverage: loadavg().map((x) => Math.round(x * 10) / 10), bandwidthCapBytesPerSec: cap, downtimeLimitMs: 300, guestMemoryMiB: 96, memoryBytesFromIdleRun: idleBytes, rows }, null, 2));

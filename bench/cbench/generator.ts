@@ -12,12 +12,14 @@
  * - throughput mode: every switch keeps `window` packet-ins outstanding; responses/s over the run
  * - latency mode: every switch has one packet-in outstanding; round-trip times (p50, p99)
  *
- * The generator is one Node process: at high rates it can be the bottleneck itself, for every
- * controller alike (its own ceiling is measured with `--controller echo`, bench/cbench/run.ts).
+ * The generator is one Node process (the bench runs it as its own, pinned to a core): at high
+ * rates it could be the bottleneck itself, for every controller alike. It reports its own CPU
+ * time over the measured run, and bench/cbench/null-controller.ts (a responder doing no work)
+ * shows its ceiling.
  */
 import { type Socket, createConnection } from 'node:net';
 import { encodeMessage } from '../../src/openflow/encode.ts';
-import { OfStreamParser } from '../../src/openflow/stream.ts';
+import { decodeMessage } from '../../src/openflow/decode.ts';
 import type { OfMessage } from '../../src/openflow/messages.ts';
 
 export interface LoadOptions {
@@ -33,6 +35,8 @@ export interface LoadOptions {
   readonly window?: number;
   /** source MACs per switch (default 1000) */
   readonly macs?: number;
+  /** called when the measured run starts and ends (the bench reads the controller's CPU time then) */
+  readonly onPhase?: (phase: 'start' | 'end') => void;
 }
 
 export interface LoadResult {
@@ -44,6 +48,8 @@ export interface LoadResult {
   readonly responsesPerSecond: number;
   readonly latencyMs: { readonly p50: number; readonly p99: number; readonly mean: number } | null;
   readonly durationMs: number;
+  /** the generator's own CPU time over the measured run, in cores (1 = one core saturated) */
+  readonly generatorCpu: number;
 }
 
 const DST_PORT = 1;
@@ -77,10 +83,49 @@ function frame(src: Uint8Array, dst: Uint8Array, seq: number, srcIp: number, dst
   return f;
 }
 
-const seqOf = (data: Uint8Array): number | undefined => {
-  if (data.length < 46 || data[12] !== 0x08 || data[13] !== 0x00 || data[23] !== 17) return undefined;
-  return new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(42);
-};
+function encodePacketIn(data: Uint8Array, inPort: number): Uint8Array {
+  return encodeMessage({ type: 'PACKET_IN', xid: 0, bufferId: 0xffffffff, totalLen: data.length, reason: 0, tableId: 0, cookie: 0n, match: [{ field: 'in_port', value: inPort }], data });
+}
+
+/** Byte offsets in the PACKET_IN this generator sends (OpenFlow 1.3: header, buffer id, total
+ * length, reason, table, cookie, an OXM match holding only in_port, 2 bytes pad, the frame). */
+const PI_IN_PORT = 32;
+const PI_DATA = 42;
+const PI_LEN = PI_DATA + 64;
+/** OpenFlow 1.3 message types the fast path reads without the codec */
+const T_PACKET_OUT = 13;
+const T_FLOW_MOD = 14;
+const T_BARRIER_REQUEST = 20;
+const T_BARRIER_REPLY = 21;
+
+/**
+ * When each packet-in was sent, by sequence number: two typed arrays used as a ring (at most
+ * switches x window are outstanding, far below its size), so matching an answer allocates nothing.
+ */
+export class Ledger {
+  private static readonly SIZE = 1 << 20;
+  private readonly seqs = new Uint32Array(Ledger.SIZE);
+  private readonly at = new Float64Array(Ledger.SIZE);
+  private next = 1;
+
+  /** a fresh sequence number, sent now */
+  open(now: number): number {
+    const seq = this.next;
+    this.next = this.next >= 0xfffffffe ? 1 : this.next + 1;
+    const i = seq & (Ledger.SIZE - 1);
+    this.seqs[i] = seq;
+    this.at[i] = now;
+    return seq;
+  }
+
+  /** the send time of an outstanding packet-in, which is then closed; undefined for an unknown or repeated answer */
+  close(seq: number): number | undefined {
+    const i = seq & (Ledger.SIZE - 1);
+    if (seq === 0 || this.seqs[i] !== seq) return undefined;
+    this.seqs[i] = 0;
+    return this.at[i];
+  }
+}
 
 /** Cabling between emulated switches: a packet-out on a cabled port arrives as a packet-in at its peer. */
 export interface Wiring {
@@ -89,14 +134,26 @@ export interface Wiring {
   peer(id: number, port: number): { readonly sw: number; readonly port: number } | undefined;
 }
 
+/**
+ * One emulated switch. The load itself (PACKET_IN out, PACKET_OUT / FLOW_MOD / BARRIER in) is
+ * read and written as raw bytes at fixed offsets, and everything one received chunk triggers
+ * leaves in one socket write, as cbench (C) does: a generator that decoded every message into
+ * objects would measure itself. The handshake, statistics and the fabric mode go through the
+ * codec.
+ */
 export class EmulatedSwitch {
-  private readonly parser = new OfStreamParser();
   private socket: Socket | undefined;
   ready = false;
   private nextMac = 0;
-  /** seq -> send time (ms, performance.now) */
-  readonly outstanding = new Map<number, number>();
   private readonly dst: Uint8Array;
+  /** unparsed tail of the previous chunk */
+  private rest: Buffer | undefined;
+  /** while a chunk is handled: what it triggers, written once at the end */
+  private out: Buffer = Buffer.allocUnsafe(16 * 1024);
+  private outLen = 0;
+  private batching = false;
+  /** a PACKET_IN of this switch (in_port, source MAC, IPs, seq patched per packet) */
+  private readonly template: Buffer;
 
   /** set by runFabric: where packet-outs go */
   fabric: { readonly wiring: Wiring; readonly byId: ReadonlyMap<number, EmulatedSwitch> } | undefined;
@@ -106,9 +163,13 @@ export class EmulatedSwitch {
     readonly id: number,
     private readonly o: Required<LoadOptions>,
     private readonly onAnswer: (sw: EmulatedSwitch, rttMs: number) => void,
-    private readonly nextSeq: () => number,
+    private readonly ledger: Ledger,
   ) {
     this.dst = mac(id, 0xffffff);
+    this.template = Buffer.from(encodePacketIn(frame(mac(id, 0), this.dst, 0, 0x0b000000, 0x0a000000 | id), 2));
+    if (this.template.length !== PI_LEN || this.template.readUInt32BE(PI_IN_PORT - 4) !== 0x80000004) {
+      throw new Error('PACKET_IN layout is not the one the generator patches');
+    }
   }
 
   /** Resolves either way: a controller that accepts fewer switches (ovs-testcontroller takes 16) leaves the rest unconnected. */
@@ -134,7 +195,26 @@ export class EmulatedSwitch {
   }
 
   private send(m: OfMessage): void {
-    this.socket?.write(encodeMessage(m));
+    this.sendBytes(encodeMessage(m));
+  }
+
+  private sendBytes(b: Uint8Array): void {
+    if (!this.batching) {
+      this.socket?.write(b);
+      return;
+    }
+    this.reserve(b.length).set(b, this.outLen - b.length);
+  }
+
+  /** room for n more bytes in the batch; returns the batch buffer (the n bytes end at outLen) */
+  private reserve(n: number): Buffer {
+    if (this.outLen + n > this.out.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.outLen + n));
+      this.out.copy(next, 0, 0, this.outLen);
+      this.out = next;
+    }
+    this.outLen += n;
+    return this.out;
   }
 
   /** The destination host says hello once, so learning controllers know where it is. */
@@ -142,23 +222,81 @@ export class EmulatedSwitch {
     this.packetIn(frame(this.dst, Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), 0, 0x0a000000 | this.id, 0x0a0000ff), DST_PORT);
   }
 
+  /** A PACKET_IN for a new flow: the next source MAC of this switch, a fresh sequence number. */
   sendNew(): void {
-    const seq = this.nextSeq();
     const n = this.nextMac++ % this.o.macs;
-    const src = mac(this.id, n);
-    this.outstanding.set(seq, performance.now());
-    this.packetIn(frame(src, this.dst, seq, 0x0b000000 | n, 0x0a000000 | this.id), 2 + (n % (HOST_PORTS - 1)));
+    const seq = this.ledger.open(performance.now());
+    let b: Buffer;
+    let at: number;
+    if (this.batching) {
+      b = this.reserve(PI_LEN);
+      at = this.outLen - PI_LEN;
+    } else {
+      b = Buffer.allocUnsafe(PI_LEN);
+      at = 0;
+    }
+    this.template.copy(b, at);
+    b.writeUInt32BE(2 + (n % (HOST_PORTS - 1)), at + PI_IN_PORT);
+    const f = at + PI_DATA;
+    // source MAC 02:ss:ss:nn:nn:nn (as mac()), source IP 11.n
+    b[f + 9] = (n >> 16) & 0xff;
+    b[f + 10] = (n >> 8) & 0xff;
+    b[f + 11] = n & 0xff;
+    b.writeUInt32BE((0x0b000000 | n) >>> 0, f + 26);
+    b.writeUInt16BE(0, f + 24);
+    let sum = 0;
+    for (let i = 14; i < 34; i += 2) sum += b.readUInt16BE(f + i);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    b.writeUInt16BE(~sum & 0xffff, f + 24);
+    b.writeUInt32BE(seq, f + 42);
+    if (!this.batching) this.socket?.write(b);
   }
 
   packetIn(data: Uint8Array, inPort: number): void {
-    this.send({ type: 'PACKET_IN', xid: 0, bufferId: 0xffffffff, totalLen: data.length, reason: 0, tableId: 0, cookie: 0n, match: [{ field: 'in_port', value: inPort }], data });
+    this.sendBytes(encodePacketIn(data, inPort));
   }
 
-  private onData(b: Buffer): void {
-    for (const item of this.parser.push(b)) {
-      if (item.kind !== 'message') continue;
-      this.onMessage(item.message);
+  private onData(chunk: Buffer): void {
+    const buf = this.rest === undefined ? chunk : Buffer.concat([this.rest, chunk]);
+    this.rest = undefined;
+    this.batching = true;
+    this.outLen = 0;
+    let off = 0;
+    try {
+      while (buf.length - off >= 8) {
+        const len = buf.readUInt16BE(off + 2);
+        if (len < 8) {
+          this.socket?.destroy();
+          return;
+        }
+        if (buf.length - off < len) break;
+        const type = buf[off + 1];
+        if (type === T_PACKET_OUT && this.fabric === undefined) this.onPacketOut(buf, off, len);
+        else if (type === T_BARRIER_REQUEST) {
+          const b = this.reserve(8);
+          buf.copy(b, this.outLen - 8, off, off + 8);
+          b[this.outLen - 7] = T_BARRIER_REPLY;
+          b.writeUInt16BE(8, this.outLen - 6);
+        } else if (type !== T_FLOW_MOD || this.fabric !== undefined) {
+          this.onMessage(decodeMessage(buf.subarray(off, off + len)));
+        }
+        off += len;
+      }
+      if (off < buf.length) this.rest = Buffer.from(buf.subarray(off));
+    } finally {
+      this.batching = false;
+      if (this.outLen > 0) this.socket?.write(Buffer.from(this.out.subarray(0, this.outLen)));
+      this.outLen = 0;
     }
+  }
+
+  /** PACKET_OUT: actions_len at 16, the frame after the actions; our sequence number in its UDP payload */
+  private onPacketOut(buf: Buffer, off: number, len: number): void {
+    this.packetOuts += 1;
+    const data = off + 24 + buf.readUInt16BE(off + 16);
+    if (off + len - data < 46 || buf[data + 12] !== 0x08 || buf[data + 13] !== 0x00 || buf[data + 23] !== 17) return;
+    const t = this.ledger.close(buf.readUInt32BE(data + 42));
+    if (t !== undefined) this.onAnswer(this, performance.now() - t);
   }
 
   private onMessage(m: OfMessage): void {
@@ -186,20 +324,12 @@ export class EmulatedSwitch {
         return;
       case 'PACKET_OUT': {
         this.packetOuts += 1;
-        if (this.fabric !== undefined) {
-          for (const a of m.actions) {
-            if (a.type !== 'OUTPUT') continue;
-            const peer = this.fabric.wiring.peer(this.id, a.port);
-            if (peer !== undefined) this.fabric.byId.get(peer.sw)?.packetIn(m.data, peer.port);
-          }
-          return;
+        if (this.fabric === undefined) return;
+        for (const a of m.actions) {
+          if (a.type !== 'OUTPUT') continue;
+          const peer = this.fabric.wiring.peer(this.id, a.port);
+          if (peer !== undefined) this.fabric.byId.get(peer.sw)?.packetIn(m.data, peer.port);
         }
-        const seq = seqOf(m.data);
-        if (seq === undefined) return;
-        const t = this.outstanding.get(seq);
-        if (t === undefined) return;
-        this.outstanding.delete(seq);
-        this.onAnswer(this, performance.now() - t);
         return;
       }
       default:
@@ -248,8 +378,8 @@ function percentile(sorted: readonly number[], p: number): number {
 
 /** Runs one measurement against a listening controller. */
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
-  const o: Required<LoadOptions> = { warmupMs: 15_000, window: 32, macs: 1000, ...opts };
-  let seq = 1;
+  const o: Required<LoadOptions> = { warmupMs: 15_000, window: 32, macs: 1000, onPhase: () => undefined, ...opts };
+  const ledger = new Ledger();
   let measuring = false;
   let answered = 0;
   let sent = 0;
@@ -264,7 +394,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     if (measuring) sent += 1;
   };
   let running = false;
-  const switches = Array.from({ length: o.switches }, (_, i) => new EmulatedSwitch(i + 1, o, onAnswer, () => seq++));
+  const switches = Array.from({ length: o.switches }, (_, i) => new EmulatedSwitch(i + 1, o, onAnswer, ledger));
   try {
     await Promise.all(switches.map((s) => s.connect(5000)));
     const deadline = Date.now() + Math.min(o.warmupMs, 10_000);
@@ -277,12 +407,16 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     const perSwitch = o.mode === 'latency' ? 1 : o.window;
     for (const s of switches) if (s.ready) for (let k = 0; k < perSwitch; k++) s.sendNew();
     await new Promise((r) => setTimeout(r, 1000));
+    o.onPhase('start');
     measuring = true;
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     await new Promise((r) => setTimeout(r, o.durationMs));
     measuring = false;
     running = false;
+    o.onPhase('end');
     const elapsed = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     rtts.sort((a, b) => a - b);
     return {
       mode: o.mode,
@@ -296,6 +430,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
           ? { p50: round3(percentile(rtts, 50)), p99: round3(percentile(rtts, 99)), mean: round3(rtts.reduce((a, b) => a + b, 0) / rtts.length) }
           : null,
       durationMs: Math.round(elapsed),
+      generatorCpu: Math.round(((cpu.user + cpu.system) / 1000 / elapsed) * 100) / 100,
     };
   } finally {
     for (const s of switches) s.close();
@@ -310,10 +445,10 @@ const round3 = (x: number): number => Math.round(x * 1000) / 1000;
  * the controller discovers the topology. Resolves with a stop function once all are connected.
  */
 export async function startFabric(o: { host: string; port: number; switches: number; wiring: Wiring }): Promise<{ readonly switches: readonly EmulatedSwitch[]; stop(): void }> {
-  const opts: Required<LoadOptions> = { host: o.host, port: o.port, switches: o.switches, mode: 'latency', durationMs: 0, warmupMs: 15_000, window: 1, macs: 1 };
+  const opts: Required<LoadOptions> = { host: o.host, port: o.port, switches: o.switches, mode: 'latency', durationMs: 0, warmupMs: 15_000, window: 1, macs: 1, onPhase: () => undefined };
   const byId = new Map<number, EmulatedSwitch>();
   const switches = Array.from({ length: o.switches }, (_, i) => {
-    const s = new EmulatedSwitch(i + 1, opts, () => undefined, () => 0);
+    const s = new EmulatedSwitch(i + 1, opts, () => undefined, new Ledger());
     byId.set(i + 1, s);
     s.fabric = { wiring: o.wiring, byId };
     return s;

@@ -1,13 +1,17 @@
-// One generator run from the command line, for profiling a controller by hand:
-//   node --import tsx bench/cbench/load-once.ts PORT SWITCHES throughput|latency SECONDS
+// One generator run as its own process (the bench runs it so, pinned to its own core), or from
+// the command line for profiling a controller by hand. Prints the LoadResult as JSON.
+//   node --import tsx bench/cbench/load-once.ts PORT SWITCHES throughput|latency SECONDS [WINDOW]
 import { runLoad } from './generator.ts';
 
-const [port, switches, mode, seconds] = process.argv.slice(2);
+const [port, switches, mode, seconds, window] = process.argv.slice(2);
 const r = await runLoad({
   host: '127.0.0.1',
   port: Number(port ?? 6653),
   switches: Number(switches ?? 16),
   mode: mode === 'latency' ? 'latency' : 'throughput',
   durationMs: Number(seconds ?? 5) * 1000,
+  ...(window !== undefined ? { window: Number(window) } : {}),
+  // on stderr, for the bench to read the controller's CPU time over exactly the measured run
+  onPhase: (phase) => process.stderr.write(`cbench-phase ${phase}\n`),
 });
 console.log(JSON.stringify(r));

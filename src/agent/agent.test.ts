@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createAgent } from './agent.ts';
 import type { ControllerApi } from './api-client.ts';
 import type { MigrationDriver } from './drivers/driver.ts';
-import { buildAgentServer, agentCaller, controllerVerifier, verifierOf } from './server.ts';
+import { buildAgentServer, agentCaller, agentMigrationOutcome, controllerVerifier, verifierOf } from './server.ts';
 import { isScoreError, ScoreError } from '../errors/errors.ts';
 import type { VmTraffic } from '../api/contract.ts';
 
@@ -107,4 +107,40 @@ test('agent HTTP API: token required, bad bodies are 400, decide works over real
   const unknown = await fetch(`${url}/agent/v1/cost`, { method: 'POST', headers: { authorization: 'Bearer secret', 'content-type': 'application/json' }, body: '{"vm":"vm7"}' });
   assert.equal(unknown.status, 404);
   await assert.rejects(agentCaller('secret', 1000)('http://127.0.0.1:1', { vm: 'vm1', migrate: false, migrationId: 'y' }), (e) => isScoreError(e, 'AGENT_UNREACHABLE'));
+});
+
+test('agent: remembers what became of each migration by the orchestrator id (a new cluster leader reconciles from it)', async () => {
+  const done: unknown[] = [];
+  const slow = driver(false, 50);
+  const a = createAgent({ hypervisor: 'hv1', api: fakeApi(done), driver: slow });
+  assert.equal(a.outcome('g3-m1'), undefined);
+  const p = a.decide({ vm: 'vm1', migrate: true, migrationId: 'g3-m1' });
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(a.outcome('g3-m1')?.state, 'running');
+  await p;
+  assert.deepEqual(a.outcome('g3-m1'), { id: 'g3-m1', vm: 'vm1', from: 'hv1', to: 'hv2', state: 'succeeded', error: null });
+  // the driver fails: the VM stayed, said so
+  const b = createAgent({ hypervisor: 'hv1', api: fakeApi([]), driver: driver(true) });
+  await b.decide({ vm: 'vm1', migrate: true, migrationId: 'g3-m2' });
+  assert.equal(b.outcome('g3-m2')?.state, 'failed');
+  assert.equal(b.outcome('g3-m2')?.error?.code, 'MIGRATION_FAILED');
+  // Algorithm 1's inputs fail: nothing moved
+  await assert.rejects(b.decide({ vm: 'vm9', migrate: true, migrationId: 'g3-m3' }));
+  assert.equal(b.outcome('g3-m3')?.state, 'failed');
+  // a plan (no migrate) is not an outcome
+  await b.decide({ vm: 'vm1', migrate: false, migrationId: 'g3-m4' });
+  assert.equal(b.outcome('g3-m4'), undefined);
+  // over HTTP, with the controller's credential only
+  const verifier = controllerVerifier(verifierOf('ctl'));
+  const app = buildAgentServer(a, verifier);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  try {
+    const addr = app.server.address();
+    const url = `http://127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}`;
+    assert.equal((await agentMigrationOutcome(url, 'g3-m1', 'ctl'))?.state, 'succeeded');
+    assert.equal(await agentMigrationOutcome(url, 'g9-m9', 'ctl'), null);
+    await assert.rejects(agentMigrationOutcome(url, 'g3-m1', 'wrong'), (e: unknown) => isScoreError(e, 'AGENT_UNREACHABLE'));
+  } finally {
+    await app.close();
+  }
 });

@@ -6,7 +6,7 @@ import type { PathOracle } from '../core/paths.ts';
 import type { AgentDecide, AgentDecideResult } from '../api/contract.ts';
 import { ScoreError, isScoreError } from '../errors/errors.ts';
 import type { ControllerApi } from './api-client.ts';
-import type { Connectivity, MigrationDriver, MigrationFigures } from './drivers/driver.ts';
+import type { Connectivity, MigrationDriver, MigrationFigures, MigrationHooks } from './drivers/driver.ts';
 
 /**
  * The hypervisor agent's logic: it asks the network for what Algorithm 1 needs (the VM's traffic
@@ -27,7 +27,30 @@ export interface Agent {
   decide(body: AgentDecide): Promise<AgentDecideResult>;
   /** how many times the driver was called (plan mode must leave it at 0) */
   readonly driverCalls: () => number;
+  /**
+   * What became of a migration this agent was asked to carry out, by the orchestrator's id:
+   * a new cluster leader reconciles a migration its predecessor left in flight from this
+   * (src/cluster/orchestration.ts). Undefined: never asked to migrate with this id (or forgotten:
+   * the agent keeps the latest OUTCOMES_KEPT, in memory).
+   */
+  outcome(migrationId: string): MigrationOutcome | undefined;
 }
+
+export interface MigrationOutcome {
+  readonly id: string;
+  readonly vm: string;
+  readonly from: string;
+  /** null while deciding and when declined */
+  readonly to: string | null;
+  /**
+   * deciding: Algorithm 1 runs (to not known yet); running: the driver is moving the VM;
+   * declined: the decision was to stay; failed: the VM stayed at `from`
+   */
+  readonly state: 'deciding' | 'declined' | 'running' | 'succeeded' | 'failed';
+  readonly error: { code: string; message: string } | null;
+}
+
+export const OUTCOMES_KEPT = 1000;
 
 function matrixOracle(m: { hypervisors: string[]; cost: number[][] }): PathOracle {
   const index = new Map(m.hypervisors.map((h, i) => [h, i]));
@@ -46,6 +69,12 @@ function matrixOracle(m: { hypervisors: string[]; cost: number[][] }): PathOracl
 export function createAgent(o: AgentOptions): Agent {
   const busy = new Set<string>();
   let calls = 0;
+  const outcomes = new Map<string, MigrationOutcome>();
+  const note = (x: MigrationOutcome): void => {
+    outcomes.delete(x.id);
+    outcomes.set(x.id, x);
+    if (outcomes.size > OUTCOMES_KEPT) outcomes.delete(outcomes.keys().next().value as string);
+  };
 
   async function inputs(vm: string) {
     const [traffic, matrix, hvs] = await Promise.all([o.api.vmTraffic(vm), o.api.costMatrix(), o.api.hypervisors()]);
@@ -119,11 +148,12 @@ export function createAgent(o: AgentOptions): Agent {
     });
   }
 
-  const leg = (body: AgentDecide, x: Awaited<ReturnType<typeof inputs>>): Promise<AgentDecideResult> => legOf(o, body, x, () => (calls += 1));
+  const leg = (body: AgentDecide, x: Awaited<ReturnType<typeof inputs>>): Promise<AgentDecideResult> => legOf({ ...o, driver: noting(o.driver, body.migrationId, note) }, body, x, () => (calls += 1));
 
   return {
     hypervisor: o.hypervisor,
     driverCalls: () => calls,
+    outcome: (id) => outcomes.get(id),
     async cost(vm) {
       const x = await inputs(vm);
       return { vm, hypervisor: o.hypervisor, cost: vmCost(vm, x.placement, x.matrix, x.oracle) };
@@ -131,6 +161,7 @@ export function createAgent(o: AgentOptions): Agent {
     async decide(body) {
       if (busy.has(body.vm)) throw new ScoreError('MIGRATION_IN_PROGRESS', `${body.vm} is already being migrated`, { vm: body.vm });
       busy.add(body.vm);
+      if (body.migrate) note({ id: body.migrationId, vm: body.vm, from: o.hypervisor, to: null, state: 'deciding', error: null });
       try {
         const x = await inputs(body.vm);
         if (body.target !== undefined) return await leg(body, x);
@@ -149,19 +180,27 @@ export function createAgent(o: AgentOptions): Agent {
         if (d.to === null && body.swaps === true) d = await decideSwap(body, x, d);
         const decision = { ...d, candidates: [...d.candidates] };
         // an exchange is two VMs on two hypervisors: the orchestrator carries it out leg by leg
-        if (!body.migrate || d.to === null || 'swap' in d) return { decision, migrated: false, error: null };
+        if (!body.migrate || d.to === null || 'swap' in d) {
+          if (body.migrate) note({ id: body.migrationId, vm: body.vm, from: o.hypervisor, to: null, state: 'declined', error: null });
+          return { decision, migrated: false, error: null };
+        }
         calls += 1;
         let port: number | undefined;
         let connectivity: Connectivity | undefined;
         let figures: MigrationFigures | undefined;
         try {
-          ({ port, connectivity, figures } = await o.driver.migrate(body.vm, d.from, d.to));
+          ({ port, connectivity, figures } = await noting(o.driver, body.migrationId, note).migrate(body.vm, d.from, d.to, switchoverHook(o, body.vm, body.migrationId)));
         } catch (e) {
           const err = isScoreError(e) ? e : new ScoreError('MIGRATION_FAILED', e instanceof Error ? e.message : String(e));
           return { decision, migrated: false, error: { code: err.code === 'MIGRATION_FAILED' ? err.code : 'MIGRATION_FAILED', message: err.message } };
         }
         await o.api.migrationDone(body.vm, d.to, body.migrationId, port);
         return { decision, migrated: true, error: null, ...(connectivity ? { connectivity } : {}), ...(figures ? { figures } : {}) };
+      } catch (e) {
+        // nothing moved: Algorithm 1's inputs failed (the driver's own failures are noted by it)
+        const x = outcomes.get(body.migrationId);
+        if (body.migrate && x?.state === 'deciding') note({ ...x, state: 'failed', error: { code: isScoreError(e) ? e.code : 'INTERNAL', message: e instanceof Error ? e.message : String(e) } });
+        throw e;
       } finally {
         busy.delete(body.vm);
       }
@@ -192,13 +231,40 @@ async function legOf(o: AgentOptions, body: AgentDecide, x: { traffic: { hypervi
   let port: number | undefined;
   let connectivity: Connectivity | undefined;
   try {
-    ({ port, connectivity } = await o.driver.migrate(body.vm, from, to));
+    ({ port, connectivity } = await o.driver.migrate(body.vm, from, to, switchoverHook(o, body.vm, body.migrationId)));
   } catch (e) {
     const err = isScoreError(e) ? e : new ScoreError('MIGRATION_FAILED', e instanceof Error ? e.message : String(e));
     return { decision, migrated: false, error: { code: 'MIGRATION_FAILED', message: err.message } };
   }
   await o.api.migrationDone(body.vm, to, body.migrationId, port);
   return { decision, migrated: true, error: null, ...(connectivity ? { connectivity } : {}) };
+}
+
+/** The driver, with each migration's outcome noted under the orchestrator's id as it starts and ends. */
+function noting(driver: MigrationDriver, id: string, note: (x: MigrationOutcome) => void): MigrationDriver {
+  return {
+    name: driver.name,
+    async migrate(vm, from, to, hooks) {
+      note({ id, vm, from, to, state: 'running', error: null });
+      try {
+        const r = await driver.migrate(vm, from, to, hooks);
+        note({ id, vm, from, to, state: 'succeeded', error: null });
+        return r;
+      } catch (e) {
+        note({ id, vm, from, to, state: 'failed', error: { code: isScoreError(e) ? e.code : 'MIGRATION_FAILED', message: e instanceof Error ? e.message : String(e) } });
+        throw e;
+      }
+    },
+  };
+}
+
+/**
+ * The driver's switch-over, told to the controller the moment it happens (the same authoritative
+ * report as the one after the migration), so the network follows the VM during QEMU's pause
+ * rather than after it. A report that fails is not the migration's failure: the final one follows.
+ */
+function switchoverHook(o: AgentOptions, vm: string, migrationId: string): MigrationHooks {
+  return { onSwitchover: (hypervisor, port) => o.api.migrationDone(vm, hypervisor, migrationId, port).then(() => undefined, () => undefined) };
 }
 
 /** The controller's rail verdicts for this VM's targets, as the veto Algorithm 1 takes. */

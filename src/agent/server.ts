@@ -3,10 +3,10 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AgentCostBody, AgentDecideBody, type AgentDecide, type AgentDecideResult } from '../api/contract.ts';
 import { ScoreError, isScoreError, type ErrorCode } from '../errors/errors.ts';
-import type { Agent } from './agent.ts';
+import type { Agent, MigrationOutcome } from './agent.ts';
 
 /** The agent's own small HTTP API, called by the controller's orchestrator (controller credential). */
-const STATUS: Partial<Record<ErrorCode, number>> = { UNKNOWN_VM: 404, MIGRATION_IN_PROGRESS: 409, API_BAD_REQUEST: 400, API_UNAUTHORIZED: 401, AGENT_UNREACHABLE: 502, NO_PATH: 422 };
+const STATUS: Partial<Record<ErrorCode, number>> = { UNKNOWN_VM: 404, UNKNOWN_MIGRATION: 404, MIGRATION_IN_PROGRESS: 409, API_BAD_REQUEST: 400, API_UNAUTHORIZED: 401, AGENT_UNREACHABLE: 502, NO_PATH: 422 };
 
 const digest = (x: string): Buffer => createHash('sha256').update(x, 'utf8').digest();
 
@@ -66,6 +66,12 @@ export function buildAgentServer(agent: Agent, controller: ControllerVerifier): 
   // Replies are the agent's own typed objects; plain JSON.stringify serialises them.
   app.post('/agent/v1/cost', { schema: { body: AgentCostBody } }, (req) => agent.cost(req.body.vm));
   app.post('/agent/v1/decide', { schema: { body: AgentDecideBody } }, (req) => agent.decide(req.body));
+  // what became of a migration, by the orchestrator's id (a new cluster leader reconciles from it)
+  app.get<{ Params: { id: string } }>('/agent/v1/migrations/:id', (req) => {
+    const x = agent.outcome(req.params.id);
+    if (x === undefined) throw new ScoreError('UNKNOWN_MIGRATION', `this agent was not asked to carry out migration ${req.params.id} (or has forgotten it)`, { id: req.params.id });
+    return x;
+  });
   return app;
 }
 
@@ -98,4 +104,22 @@ export function agentCaller(
     }
     return parsed;
   };
+}
+
+/**
+ * The orchestrator's side of GET /agent/v1/migrations/:id: what the agent did with a migration.
+ * @returns the outcome, or null when the agent does not know the id (404)
+ * @throws ScoreError AGENT_UNREACHABLE (no answer, refused, or another error)
+ */
+export async function agentMigrationOutcome(url: string, id: string, bearer: string, timeoutMs = 5000): Promise<MigrationOutcome | null> {
+  let res: Response;
+  try {
+    res = await fetch(`${url}/agent/v1/migrations/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${bearer}` }, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (e) {
+    throw new ScoreError('AGENT_UNREACHABLE', `agent ${url} did not answer: ${e instanceof Error ? e.message : String(e)}`, { url }, { cause: e });
+  }
+  const body = (await res.json().catch(() => null)) as (MigrationOutcome & { error?: { code: string; message: string } | null }) | null;
+  if (res.status === 404 && body?.error?.code === 'UNKNOWN_MIGRATION') return null;
+  if (!res.ok || body === null) throw new ScoreError('AGENT_UNREACHABLE', `agent ${url}: ${res.status} ${body?.error?.message ?? ''}`, { url, status: res.status });
+  return body;
 }

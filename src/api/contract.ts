@@ -220,6 +220,7 @@ export const OrchestrationStartBody = Type.Object(
     continuous: Type.Optional(ContinuousBody),
     swaps: Type.Optional(Type.Boolean({ description: 'let agents propose exchanges with a VM on a full hypervisor; carried out as single migrations, a VM always at exactly one place' })),
     overcommit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1, description: 'temporary extra VMs per hypervisor while an exchange is carried out (0: through a free slot elsewhere)' })),
+    lookahead: Type.Optional(Type.Boolean({ description: 'gain-order only: the controller plans centrally with the look-ahead (moves, exchanges, ejections, pair moves, largest gain first) and carries each action out as single confirmed migrations' })),
   },
   { additionalProperties: false },
 );

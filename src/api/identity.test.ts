@@ -53,6 +53,9 @@ test('migration-done: a VM arriving at this hypervisor, or the target of a runni
   const decided = record('vm2', 'hv16', 'started', 'hv19');
   ok(hv16, { vm: 'vm2', hypervisor: 'hv19', migrationId: decided.id }, [decided]);
   refused(hv16, { vm: 'vm2', hypervisor: 'hv17', migrationId: decided.id }, [decided]);
+  // a switch-over reported and then failed: the source says the VM runs on with it
+  ok(hv16, { vm: 'vm2', hypervisor: 'hv16', migrationId: decided.id }, [decided]);
+  refused(hv16, { vm: 'vm2', hypervisor: 'hv16', migrationId: 'forged' }, [decided]);
   // a record of another VM does not lend its id
   refused(hv16, { vm: 'vm3', hypervisor: 'hv19', migrationId: out.id }, [out]);
   // the target side: the VM arriving at it, never elsewhere

@@ -137,6 +137,8 @@ export function checkMigrationDone(p: Principal, claim: MigrationDoneClaim, fact
   if (claim.hypervisor === me) {
     if (host !== undefined && host.hypervisor === me) return;
     if (running.some((r) => r.to === me || r.to === null)) return;
+    // the source of a running migration whose switch-over failed: the VM runs on here
+    if (claim.migrationId !== undefined && running.some((r) => r.id === claim.migrationId && r.from === me)) return;
   } else if (claim.migrationId !== undefined && running.some((r) => r.id === claim.migrationId && r.from === me && (r.to === null || r.to === claim.hypervisor))) {
     return;
   }

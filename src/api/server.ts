@@ -481,7 +481,7 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
             tag: 'agents',
             summary: 'A migration finished: the VM now runs on this hypervisor',
             access: 'agent',
-            description: "An agent credential reports only a VM arriving at its own hypervisor, or, as the source of the running migration `migrationId`, that migration's target (else 403 AGENT_VM_NOT_OURS). A `port` that is a switch-to-switch link: 403 NOT_A_HOST_PORT.",
+            description: "Also sent at the switch-over (QEMU paused the source for its last copy: the VM is about to run only there, and the network follows at once), and again with the source if that switch-over fails. An agent credential reports only a VM arriving at its own hypervisor, or, as the source of the running migration `migrationId`, that migration's target (else 403 AGENT_VM_NOT_OURS). A `port` that is a switch-to-switch link: 403 NOT_A_HOST_PORT.",
           }),
           body: MigrationDoneBody,
           response: ok(HostDto),

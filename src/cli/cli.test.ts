@@ -100,6 +100,11 @@ test('score simulate --topology runs the scale simulator: a summary per strategy
     assert.equal(ref.code, 0, ref.stderr);
     assert.match(ref.stdout, /Reference metis-hierarchical: C_A \S+ \(\d+\.\d% reduction\); best known \S+ \((load-aware|gain-order|lookahead|metis-hierarchical)\)/);
     assert.match(ref.stdout, /Gap to the best known placement \(\(final − best\) \/ initial\): load-aware \d+\.\d%, gain-order \d+\.\d%, lookahead \d+\.\d%/);
+    // the slot-capacity lower bound beside it, never above what any strategy or the reference reached
+    const bound = /Lower bound \(slot-capacity\): C_A ≥ (\S+): no placement within capacity cuts more than (\d+\.\d)%/.exec(ref.stdout);
+    assert.ok(bound !== null, ref.stdout);
+    const doc = JSON.parse(readFileSync(join(dir, 'out3', 'scale.json'), 'utf8')) as { reference: { bestKnown: { cost: number }; lowerBound: { cost: number } } };
+    assert.ok(doc.reference.lowerBound.cost <= doc.reference.bestKnown.cost);
   }
   for (const bad of [
     ['--topology', 'fat-tree:5'],

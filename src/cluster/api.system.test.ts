@@ -88,8 +88,11 @@ test('followers proxy writes to the leader with the caller\'s token and report t
     assert.equal(w.proxied, 'a');
     const onA = (await call(a.stack.apiUrl, 'GET', '/weights', tokens.agent)).json as { layers: Record<string, number> };
     assert.equal(onA.layers['1'], 7, 'the leader applied the write');
-    const onB = (await call(b.stack.apiUrl, 'GET', '/weights', tokens.agent)).json as { layers: Record<string, number> };
-    assert.notEqual(onB.layers['1'], 7, 'a standby does not apply writes itself');
+    // a read of the leader's state through the follower is the leader's answer
+    const viaB = await call(b.stack.apiUrl, 'GET', '/weights', tokens.agent);
+    assert.equal(viaB.proxied, 'a', 'the follower forwards the read');
+    assert.equal((viaB.json as { layers: Record<string, number> }).layers['1'], 7);
+    assert.notEqual(b.stack.service.weights().layers['1'], 7, 'a standby does not apply writes itself');
     // tokens are checked on the follower already (every member has the same tokens): an agent
     // token may not set weights, and nothing travels
     const denied = await call(b.stack.apiUrl, 'PUT', '/weights/layers/1', tokens.agent, { weight: 8 });

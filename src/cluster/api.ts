@@ -11,8 +11,12 @@
  *   No leader known (an election under way): 503 CLUSTER_NOT_LEADER, retry shortly.
  * - `GET /api/v1/cluster/events`: the leader's events from etcd, resumable on any member with
  *   Last-Event-ID (src/cluster/events.ts).
- * - Reads on a follower are answered from its own state; a standby holds no switch in its
- *   runtime, so network reads are empty there until it leads (docs/cluster.md).
+ * - Reads of what only the leader knows (its network view, costs, migrations, orchestration:
+ *   LEADER_READS) are proxied to the leader the same way, so an agent or operator pointed at a
+ *   standby gets the leader's answers (Algorithm 1's inputs among them). With no leader known
+ *   they are answered from the member's own state (a standby has no network view) with
+ *   `x-score-answered-by: <member id>`. Other reads (/cluster, /health, /events, /metrics,
+ *   credentials) are always the member's own.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CredentialStore } from '../api/credential-store.ts';
@@ -21,6 +25,16 @@ import type { ClusterHandle } from './attach.ts';
 import { installClusterEvents } from './events.ts';
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** GET routes under /api/v1 whose answer is the leader's state (the path, without the query). */
+const LEADER_READS = /^\/api\/v1\/(topology|hosts|hypervisors|vms\/[^/]+\/(traffic|peers)|weights(\/.*)?|paths\/(cost|matrix)|cost(\/history)?|migrations|orchestration)$/;
+
+/** Whether a follower forwards this request to the leader. */
+export function forwardsToLeader(method: string, url: string): boolean {
+  if (!url.startsWith('/api/v1/')) return false;
+  if (WRITES.has(method)) return true;
+  return method === 'GET' && LEADER_READS.test(url.split('?')[0] ?? '');
+}
 
 export function installClusterApi(api: FastifyInstance, h: ClusterHandle, o: { credentials: CredentialStore }): void {
   installClusterEvents(api, h, o);
@@ -45,10 +59,15 @@ export function installClusterApi(api: FastifyInstance, h: ClusterHandle, o: { c
   });
 
   api.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!WRITES.has(req.method) || !req.url.startsWith('/api/v1/')) return;
+    if (!forwardsToLeader(req.method, req.url)) return;
     const m = h.member;
     if (m.role === 'leader') return;
     const leader = m.leader;
+    if (!WRITES.has(req.method) && (leader === undefined || leader.id === m.id || leader.apiUrl === undefined || req.headers['x-score-proxied-from'] !== undefined)) {
+      // a read with no leader to ask: this member's own (possibly empty) state, said so
+      void reply.header('x-score-answered-by', m.id);
+      return;
+    }
     // A request another member already forwarded is not forwarded again: two members that each
     // think the other leads (or a leader that advertises an address that reaches a follower) would
     // otherwise pass it around until every hop timed out.

@@ -12,6 +12,10 @@ import { publishEvents } from './events.ts';
 import { type WeightService, shareWeights } from './weights.ts';
 import { registerClusterMetrics } from './metrics.ts';
 import { type ClusterDataPlane, clusterDataPlane } from './role-plane.ts';
+import { shareAgents } from './agents.ts';
+import { type OrchestrationShare, shareOrchestration } from './orchestration.ts';
+import type { Service } from '../service/service.ts';
+import type { AuditLog } from '../service/audit-file.ts';
 
 export interface ClusterOptions {
   /** etcd client URLs (parseClusterUrl) */
@@ -46,19 +50,53 @@ export function prepareCluster(inner: OpenflowDataPlane, o: ClusterOptions, log:
   return { member, plane, store, leaderView: () => store.get('view/summary') };
 }
 
+export interface JoinedCluster {
+  /** resigns (a follower takes over at once) and stops publishing */
+  leave(): Promise<void>;
+  /** the orchestration's store link (quiesce it before stopping the orchestrator on purpose) */
+  readonly orchestration: OrchestrationShare;
+}
+
 /**
- * Step 2, once the stack listens: cluster metrics on its registry, the campaign (announcing the
- * API URL followers redirect to), and the leader publishing its view every `publishMs`.
- * @returns stop: resigns (a follower takes over at once) and stops publishing
+ * Step 2, once the stack listens: cluster metrics on its registry, weights, agent registrations
+ * and orchestration shared through the store (a new leader takes them over), the campaign
+ * (announcing the API URL followers forward to), and the leader publishing its view every `publishMs`.
  */
 export async function joinCluster(
   h: ClusterHandle,
-  o: { apiUrl: string; registry: Registry; runtime: Runtime; service: WeightService; publishMs?: number },
+  o: {
+    apiUrl: string;
+    registry: Registry;
+    runtime: Runtime;
+    service: Service & WeightService;
+    audit: AuditLog;
+    agentToken: (hypervisor: string) => string;
+    /** continuous mode from the command line (it runs on the leader only) */
+    cliStart?: () => void;
+    publishMs?: number;
+  },
   log: OfLog,
-): Promise<() => Promise<void>> {
+): Promise<JoinedCluster> {
   registerClusterMetrics(o.registry, h.member, h.plane);
   const unpublish = publishEvents(h, o.service, log);
-  const unshare = shareWeights({ store: h.store, service: o.service, isLeader: () => h.member.role === 'leader', onElected: (fn) => h.member.on('elected', fn), log });
+  const isLeader = (): boolean => h.member.role === 'leader';
+  const onElected = (fn: () => void): void => {
+    h.member.on('elected', fn);
+  };
+  const unshare = shareWeights({ store: h.store, service: o.service, isLeader, onElected, log });
+  const unshareAgents = shareAgents({ store: h.store, dir: o.service, isLeader, log });
+  const orchestration = shareOrchestration({
+    store: h.store,
+    service: o.service,
+    runtime: o.runtime,
+    audit: o.audit,
+    memberId: h.member.id,
+    isLeader,
+    onElected,
+    agentToken: o.agentToken,
+    ...(o.cliStart === undefined ? {} : { cliStart: o.cliStart }),
+    log,
+  });
   await h.member.start({ apiUrl: o.apiUrl });
   const timer = setInterval(() => {
     if (h.member.role !== 'leader') return;
@@ -74,10 +112,15 @@ export async function joinCluster(
     h.store.put('view/summary', summary).catch((e: unknown) => log('warn', `cluster: publishing the view failed: ${e instanceof Error ? e.message : String(e)}`));
   }, o.publishMs ?? 1000);
   timer.unref();
-  return async () => {
-    clearInterval(timer);
-    unpublish();
-    unshare();
-    await h.member.stop();
+  return {
+    orchestration,
+    async leave() {
+      clearInterval(timer);
+      unpublish();
+      unshare();
+      unshareAgents();
+      orchestration.stop();
+      await h.member.stop();
+    },
   };
 }

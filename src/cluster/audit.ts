@@ -17,16 +17,30 @@ import type { MigrationRecord } from '../api/contract.ts';
 import type { OfLog } from '../openflow/connection/index.ts';
 import type { AuditLog } from '../service/audit-file.ts';
 import type { ClusterHandle } from './attach.ts';
+import { ScoreError } from '../errors/errors.ts';
 
 const INTERRUPTED = { code: 'MIGRATION_TIMEOUT', message: 'the controller stopped during this migration; the VM is where the network sees it' };
 
-export async function clusterAuditLog(h: Pick<ClusterHandle, 'store' | 'member'>, log: OfLog): Promise<AuditLog> {
-  const entries = await h.store.list('migrations/');
-  const records: MigrationRecord[] = entries.map((e) => {
+/** A record id that already names its leader's generation (`g<generation>-m<n>`, cluster mode). */
+const GLOBAL_ID = /^g\d+-/;
+
+/** Every record in the store, as written (unfinished ones included), with ids unique across leaders. */
+export async function storedRecords(store: ClusterHandle['store']): Promise<MigrationRecord[]> {
+  const entries = await store.list('migrations/');
+  return entries.map((e) => {
     const r = e.value as MigrationRecord;
-    const gen = e.key.slice('migrations/'.length).split('-')[0] ?? 'g?';
-    return { ...r, id: `${gen}-${r.id}` };
+    // the key is `migrations/<id>`; records of older versions had ids without the generation
+    return { ...r, id: e.key.slice('migrations/'.length) };
   });
+}
+
+/** The record's key: its id when that names the generation, else prefixed with the writer's. */
+export function recordKey(id: string, generation: bigint): string {
+  return GLOBAL_ID.test(id) ? `migrations/${id}` : `migrations/g${generation}-${id}`;
+}
+
+export async function clusterAuditLog(h: Pick<ClusterHandle, 'store' | 'member'>, log: OfLog): Promise<AuditLog> {
+  const records = await storedRecords(h.store);
   // Writes go one after another: a record is written when it starts and again when it ends, and two
   // concurrent puts may land in either order, which would leave a finished migration "started".
   let chain: Promise<void> = Promise.resolve();
@@ -39,13 +53,15 @@ export async function clusterAuditLog(h: Pick<ClusterHandle, 'store' | 'member'>
       const gen = h.member.generation;
       if (gen === undefined) {
         log('warn', `cluster: migration record ${record.id} not stored: this controller is not the leader`);
-        return;
+        const refused = Promise.reject(new ScoreError('CLUSTER_NOT_LEADER', `migration record ${record.id} not stored: this controller is not the leader`));
+        refused.catch(() => undefined); // said above; a caller that does not wait must not crash the process
+        return refused;
       }
-      const key = `migrations/g${gen}-${record.id}`;
+      const key = recordKey(record.id, gen);
       const value = structuredClone(record);
-      chain = chain
-        .then(() => h.store.put(key, value))
-        .catch((e: unknown) => log('warn', `cluster: migration record ${record.id} not stored: ${e instanceof Error ? e.message : String(e)}`));
+      const put = chain.then(() => h.store.put(key, value));
+      chain = put.catch((e: unknown) => log('warn', `cluster: migration record ${record.id} not stored: ${e instanceof Error ? e.message : String(e)}`));
+      return put;
     },
   };
 }

@@ -1,106 +1,281 @@
 /**
  * Three `score controller --cluster` processes on a real three-member etcd cluster (loopback
- * ports, a data dir per member; every controller is given all three endpoints) and the paper data centre on Open vSwitch with every switch connected to all three.
- * The leader is SIGKILLed twice; switches must report the next leader as MASTER, the others as
- * SLAVE, and pings between a communicating VM pair must never go without a reply for a second.
+ * ports, a data dir per member; every controller is given all three endpoints), the paper data
+ * centre on Open vSwitch with every switch connected to all three, its traffic (nping/iperf3 in
+ * the VM namespaces) and one `score agent --driver emulated` process per hypervisor, pointed at
+ * c3 (a follower until the end: it forwards their reads and writes to whoever leads).
+ *
+ * A Load-Aware orchestration runs while the leader is SIGKILLed twice: first between migrations
+ * (a migration finished, the next not begun), then during one (the source agent reports its
+ * driver moving the VM). After each kill the switches must report the next leader as MASTER and
+ * the others as SLAVE; pings on every communicating pair must never go without a reply for a
+ * second unless one of the pair's VMs is being migrated (its blackout); the new leader reconciles the interrupted migration from the agent and continues the
+ * run. It must end at cost 0 (the scenario's traffic on the VMs' real cabling), with every VM at
+ * exactly one place that the leader and the cabling agree on, and the migration records in etcd
+ * neither lost nor doubled: per VM, the succeeded records chain from its first place to its last.
  * Needs root, OVS and etcd: skipped with a reason otherwise, mandatory in CI.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Etcd3 } from 'etcd3';
 import { systemTestGate } from '../emulation/system-gate.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
-import { buildDataCentre, type DataCentre } from '../emulation/datacentre.ts';
+import { attachDataCentre, buildDataCentre, type DataCentre } from '../emulation/datacentre.ts';
+import { startTraffic, type TrafficHandle } from '../emulation/traffic.ts';
+import { totalCost } from '../core/cost.ts';
+import type { Hypervisor, MigrationRecord, Orchestration } from '../api/contract.ts';
+import { controllerCredential } from '../api/identity.ts';
+import { agentMigrationOutcome } from '../agent/server.ts';
+import { sharedControllerKey } from './identity.ts';
 import { startEtcd } from './etcd-process.ts';
 import { freePort } from './etcd-process.ts';
 import { type ControllerProcess, connectAll, killAll, rolesByPort, spawnController, startPing, waitFor } from './cluster.testing.ts';
 
-const gate = systemTestGate({ root: true, tools: ['etcd', 'ovs-vswitchd', 'ovsdb-server', 'ovs-vsctl', 'ovs-ofctl', 'ip', 'ping', 'tc', 'ethtool'] });
+const gate = systemTestGate({ root: true, tools: ['etcd', 'ovs-vswitchd', 'ovsdb-server', 'ovs-vsctl', 'ovs-ofctl', 'ip', 'ping', 'tc', 'ethtool', 'nping', 'iperf3'] });
 
 const BRIDGES = 18;
+const OPERATOR = 'op-token-cluster-test';
+const BIN = fileURLToPath(new URL('../../bin/score.js', import.meta.url));
 
-test('paper data centre, three controllers on etcd: leader SIGKILLed twice, the next one is MASTER everywhere, pings never stop for 1 s', { skip: gate.skip, timeout: 240_000 }, async (t) => {
-  const { model } = loadScenarioFile('paper');
+async function api<T>(base: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  const r = await fetch(`${base}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${OPERATOR}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${method} ${path} on ${base}: ${r.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+test('paper data centre, three controllers on etcd, Load-Aware running: leader SIGKILLed between migrations and during one; MASTER follows, no ping silence of 1 s but a migrating VM\'s, cost 0, every VM at one place, no record lost or doubled', { skip: gate.skip, timeout: 420_000 }, async (t) => {
+  const loaded = loadScenarioFile('paper');
+  const { model } = loaded;
   const etcd = await startEtcd({ size: 3 });
+  const client = new Etcd3({ hosts: [...etcd.endpoints] });
   const procs: ControllerProcess[] = [];
+  const agents: ChildProcess[] = [];
+  const agentLines: string[] = [];
   let dc: DataCentre | undefined;
-  const dump = (): string => procs.map((p) => `--- ${p.id}\n${p.lines.slice(-40).map((l) => l.text).join('\n')}`).join('\n');
+  let traffic: TrafficHandle | undefined;
+  const t0 = Date.now();
+  const say = (s: string): void => console.log(`# ${((Date.now() - t0) / 1000).toFixed(1)} s: ${s}`);
+  const dump = (): string => `${procs.map((p) => `--- ${p.id}\n${p.lines.slice(-60).map((l) => l.text).join('\n')}`).join('\n')}\n--- agents\n${agentLines.slice(-40).join('\n')}`;
+  const fail = (e: unknown): never => {
+    throw new Error(`${String(e)}\n${dump()}`);
+  };
+  const records = async (): Promise<MigrationRecord[]> => {
+    const kvs = await client.getAll().prefix('score/default/state/migrations/').strings();
+    return Object.entries(kvs).map(([k, v]) => ({ ...(JSON.parse(v) as MigrationRecord), id: k.slice('score/default/state/migrations/'.length) }));
+  };
   try {
     const ids = ['c1', 'c2', 'c3'];
     const ports = await Promise.all(ids.map(async () => ({ of: await freePort(), api: await freePort() })));
+    const apiOf = (i: number): string => `http://127.0.0.1:${ports[i]?.api ?? 0}`;
     const spawnOne = (i: number): ControllerProcess =>
       spawnController({ id: ids[i] as string, ofPort: ports[i]?.of as number, apiPort: ports[i]?.api as number, endpoints: etcd.endpoints, scenario: 'paper' });
-    // c1 first so it leads; the others queue behind it
+    const leads = (i: number): boolean => procs[i]?.lines.some((l) => l.text.includes(`${ids[i]} is LEADER`)) ?? false;
+    // c1 first so it leads; the others queue behind it (c2 then c3)
     procs.push(spawnOne(0));
-    await waitFor(() => procs[0]?.lines.some((l) => l.text.includes('c1 is LEADER')), 'c1 elected', 30_000).catch((e: unknown) => {
+    await waitFor(() => leads(0), 'c1 elected', 30_000).catch((e: unknown) => {
       throw new Error(`${String(e)}\n${dump()}\n${etcd.logs()}`);
     });
-    procs.push(spawnOne(1), spawnOne(2));
-    await waitFor(() => procs.slice(1).every((p) => p.lines.some((l) => l.text.includes('is a candidate'))), 'c2, c3 candidates', 30_000);
+    procs.push(spawnOne(1));
+    await waitFor(() => procs[1]?.lines.some((l) => l.text.includes('is a candidate')), 'c2 candidate', 30_000);
+    procs.push(spawnOne(2));
+    await waitFor(() => procs[2]?.lines.some((l) => l.text.includes('is a candidate')), 'c3 candidate', 30_000);
 
     dc = await buildDataCentre(model, { controller: `tcp:127.0.0.1:${ports[0]?.of}` });
     const bridges = dc.plan.bridges.map((b) => b.name);
     assert.equal(bridges.length, BRIDGES);
     await connectAll(dc.ovs, bridges, ports.map((p) => p.of));
-
     const ovs = dc.ovs;
     const masterIs = async (port: number): Promise<boolean> => {
       const roles = await rolesByPort(ovs);
       const others = ports.map((p) => p.of).filter((p) => p !== port);
       return roles.get(port)?.master === BRIDGES && others.every((p) => (roles.get(p)?.master ?? 0) === 0);
     };
-    await waitFor(() => masterIs(ports[0]?.of as number), 'c1 MASTER on all 18 switches', 30_000).catch((e: unknown) => {
-      throw new Error(`${String(e)}\n${dump()}`);
-    });
+    await waitFor(() => masterIs(ports[0]?.of as number), 'c1 MASTER on all 18 switches', 30_000).catch(fail);
     await waitFor(async () => {
       const r = await rolesByPort(ovs);
       return ports.slice(1).every((p) => r.get(p.of)?.slave === BRIDGES);
     }, 'c2, c3 SLAVE on all 18 switches', 30_000);
 
-    // a communicating pair on different hypervisors, as far apart as the scenario has them
-    const flow = model.flows.find((f) => model.placement.get(f.src) !== model.placement.get(f.dst));
-    assert.ok(flow !== undefined);
-    const dstIp = model.vmInfo.get(flow.dst)?.ip as string;
-    const ping = startPing(dc.vmNamespace(flow.src), dstIp, 0.02);
-    t.after(() => ping.stop());
-    await waitFor(() => ping.replies.length >= 10, `pings ${flow.src} -> ${flow.dst} answered`, 30_000);
+    // VMs say hello as booting VMs do, then the scenario's traffic; the leader measures every flow
+    await Promise.all(model.vms.map((vm) => dc!.announce(vm, 1)));
+    await waitFor(async () => (await api<unknown[]>(apiOf(0), 'GET', '/hosts')).length === model.vms.length, 'every VM seen by c1', 20_000).catch(fail);
+    traffic = await startTraffic(dc);
+    const prefix = dc.prefix;
+    // one agent per hypervisor, all pointed at c3 (it forwards to the leader)
+    for (const h of model.scenario.hypervisors) {
+      // each agent its own credential, issued through c3 (forwarded to the leader, kept in etcd)
+      const { token } = await api<{ token: string }>(apiOf(2), 'POST', '/credentials', { hypervisor: h.id });
+      const child = spawn(process.execPath, [BIN, 'agent', '--controller', apiOf(2), '--hypervisor', h.id, '--driver', 'emulated', '--emulation-prefix', prefix, '--scenario', loaded.file, '--listen', '127.0.0.1:0', '--check-ms', '1000'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, SCORE_AGENT_TOKEN: token },
+      });
+      const take = (b: Buffer): void => {
+        for (const l of b.toString().split('\n')) if (l.trim() !== '') agentLines.push(`${h.id}: ${l}`);
+      };
+      child.stdout?.on('data', take);
+      child.stderr?.on('data', take);
+      agents.push(child);
+    }
+    await waitFor(async () => (await api<Hypervisor[]>(apiOf(2), 'GET', '/hypervisors')).every((h) => h.agent !== null), 'every agent registered (through c3)', 60_000).catch(fail);
+    // a full rate window before the first decision
+    await new Promise((r) => setTimeout(r, 6000));
+    const initial = new Map(model.vms.map((vm) => [vm, model.placement.get(vm) as string]));
+    assert.ok(totalCost(initial, model.traffic, model.oracle) > 0, 'the paper placement starts above cost 0');
 
-    const failovers: { killed: string; electedMs: number; masterMs: number; ovsdbMs: number }[] = [];
+    // every communicating pair, pinged every 20 ms throughout (from the flow's source)
+    const pairs = model.flows.filter((f, i) => model.flows.findIndex((g) => (g.src === f.dst && g.dst === f.src) || (g.src === f.src && g.dst === f.dst)) === i);
+    const pings = pairs.map((f) => ({ src: f.src, dst: f.dst, run: startPing(dc!.vmNamespace(f.src), model.vmInfo.get(f.dst)?.ip as string, 0.02) }));
+    t.after(() => Promise.all(pings.map((p) => p.run.stop())));
+    await waitFor(() => pings.every((p) => p.run.replies.length >= 10), 'every pair answering pings', 30_000);
+    say(`pinging ${pings.length} communicating pairs every 20 ms: ${pings.map((p) => `${p.src}->${p.dst}`).join(', ')}`);
+
+    // the orchestration is started through c3, a follower: it reaches the leader
+    await api(apiOf(2), 'POST', '/orchestration/start', { policy: 'la' });
+    say('Load-Aware started (POST to c3, forwarded to c1)');
+
+    // the controllers' agent-call key, as every member reads it from etcd
+    const calls = controllerCredential(await sharedControllerKey(client, 'score/default/'));
+    const failovers: { killed: string; when: string; electedMs: number; masterMs: number; ovsdbMs: number; resumedMs: number }[] = [];
     let alive = [0, 1, 2];
-    for (let round = 0; round < 2; round++) {
-      const leaderIdx = alive.find((i) => procs[i]?.lines.some((l) => l.text.includes(`${ids[i]} is LEADER`))) as number;
+    let inFlight: MigrationRecord | undefined;
+    for (const when of ['between', 'during'] as const) {
+      const leaderIdx = alive.find(leads) as number;
       const leader = procs[leaderIdx] as ControllerProcess;
-      await new Promise((r) => setTimeout(r, 1500)); // pings flow under this leader for a while
+      const gen = (await api<{ generation: string }>(apiOf(leaderIdx), 'GET', '/cluster')).generation;
+      const mine = async (): Promise<MigrationRecord[]> => (await records()).filter((r) => r.id.startsWith(`g${gen}-`));
+      if (when === 'between') {
+        // a migration of this leader finished, none begun since: the leader is settling
+        await waitFor(async () => {
+          const rs = await mine();
+          return rs.some((r) => r.status === 'succeeded') && rs.every((r) => r.finishedAt !== null);
+        }, `a finished migration of ${leader.id}`, 120_000).catch(fail);
+      } else {
+        // a migration of this leader whose agent is moving the VM right now
+        await waitFor(async () => {
+          const open = (await mine()).find((r) => r.status === 'started' && r.finishedAt === null);
+          if (open === undefined) return undefined;
+          const hvs = await api<Hypervisor[]>(apiOf(2), 'GET', '/hypervisors').catch(() => [] as Hypervisor[]);
+          const url = hvs.find((h) => h.name === open.from)?.agent;
+          if (url === undefined || url === null) return undefined;
+          const x = await agentMigrationOutcome(url, open.id, calls.tokenFor(open.from)).catch(() => null);
+          if (x?.state !== 'running') return undefined;
+          inFlight = open;
+          return true;
+        }, `a migration of ${leader.id} in its agent's hands`, 120_000, 20).catch(fail);
+      }
       const killedAt = Date.now();
       leader.child.kill('SIGKILL');
+      say(`${leader.id} SIGKILLed ${when} migrations${inFlight && when === 'during' ? ` (${inFlight.id}: ${inFlight.vm} leaving ${inFlight.from})` : ''}`);
       alive = alive.filter((i) => i !== leaderIdx);
-      const next = await waitFor(
-        () => alive.find((i) => procs[i]?.lines.some((l) => l.text.includes(`${ids[i]} is LEADER`))),
-        `a new leader after killing ${leader.id}`,
-        15_000,
-      ).catch((e: unknown) => {
-        throw new Error(`${String(e)}\n${dump()}`);
-      });
+      const next = await waitFor(() => alive.find(leads), `a new leader after killing ${leader.id}`, 15_000).catch(fail);
       const nextProc = procs[next] as ControllerProcess;
       const electedAt = nextProc.lines.find((l) => l.text.includes(`${nextProc.id} is LEADER`))?.at ?? 0;
       const confirmed = await waitFor(() => nextProc.lines.find((l) => /cluster: MASTER on \d+ of \d+ switches/.test(l.text)), `${nextProc.id} role replies`, 15_000);
       assert.match(confirmed.text, new RegExp(`MASTER on ${BRIDGES} of ${BRIDGES} switches`), 'every switch answered ROLE_REPLY MASTER');
-      await waitFor(() => masterIs(ports[next]?.of as number), `${nextProc.id} MASTER on all switches`, 15_000, 20).catch((e: unknown) => {
-        throw new Error(`${String(e)}\n${dump()}`);
-      });
-      failovers.push({ killed: leader.id, electedMs: electedAt - killedAt, masterMs: confirmed.at - killedAt, ovsdbMs: Date.now() - killedAt });
-      // remaining followers are SLAVE everywhere
+      await waitFor(() => masterIs(ports[next]?.of as number), `${nextProc.id} MASTER on all switches`, 15_000, 20).catch(fail);
+      const ovsdbMs = Date.now() - killedAt;
       const roles = await rolesByPort(ovs);
       for (const i of alive.filter((i) => i !== next)) assert.equal(roles.get(ports[i]?.of as number)?.slave, BRIDGES, `${ids[i]} SLAVE everywhere`);
-      await new Promise((r) => setTimeout(r, 2000)); // and traffic keeps flowing under the new leader
+      const resumed = await waitFor(() => nextProc.lines.find((l) => l.text.includes('cluster: orchestration (load-aware) continues')), `${nextProc.id} continuing the orchestration`, 60_000).catch(fail);
+      failovers.push({ killed: leader.id, when, electedMs: electedAt - killedAt, masterMs: confirmed.at - killedAt, ovsdbMs, resumedMs: resumed.at - killedAt });
+      say(`${nextProc.id} leads: ${resumed.text.replace(/^.*cluster: /, '').replace(/"}$/, '')}`);
     }
-    await ping.stop();
-    const gap = ping.maxGapMs();
-    console.log(`# failovers (lease ttl 2 s): ${failovers.map((f) => `${f.killed} killed -> next leader elected ${f.electedMs} ms, ROLE_REPLY MASTER from 18 switches ${f.masterMs} ms, seen in OVSDB ${f.ovsdbMs} ms`).join('; ')}; ping ${flow.src}->${flow.dst}: ${ping.replies.length} replies, longest gap ${gap} ms`);
+
+    // the last leader (c3) runs the orchestration to its end
+    const last = alive[0] as number;
+    assert.equal(alive.length, 1);
+    const end = await waitFor(async () => {
+      const o = await api<Orchestration>(apiOf(last), 'GET', '/orchestration');
+      return o.state === 'idle' && o.policy !== null ? o : undefined;
+    }, 'the orchestration ending on c3', 180_000, 500).catch(fail);
+    await Promise.all(pings.map((p) => p.run.stop()));
+    say(`orchestration ended: ${JSON.stringify(end)}`);
+    assert.equal(end.lastError, null);
+    assert.equal(end.converged, true, 'Load-Aware converged');
+
+    // every VM at exactly one place: the cabling (read fresh from OVS) and the leader agree
+    const truth = await attachDataCentre(model, prefix);
+    const finalPlace = new Map(model.vms.map((vm) => [vm, truth.hypervisorOf(vm)]));
+    const hvs = await api<Hypervisor[]>(apiOf(last), 'GET', '/hypervisors');
+    const listed = hvs.flatMap((h) => h.vms.map((vm) => [vm, h.name] as const));
+    assert.equal(listed.length, model.vms.length, `each VM listed once: ${JSON.stringify(listed)}`);
+    for (const [vm, h] of listed) assert.equal(h, finalPlace.get(vm), `${vm}: the leader says ${h}, the cabling ${finalPlace.get(vm) ?? '?'}`);
+    const cost = totalCost(finalPlace, model.traffic, model.oracle);
+    assert.equal(cost, 0, `cost at the end: ${cost}`);
+
+    // the records in etcd: all finished; per VM the succeeded ones chain from its first place to its last
+    const all = (await records()).sort((a, b) => a.startedAt - b.startedAt);
+    assert.equal(new Set(all.map((r) => r.id)).size, all.length);
+    const unfinished = all.filter((r) => r.finishedAt === null);
+    assert.deepEqual(unfinished.map((r) => r.id), [], 'no record left unfinished');
+    const moves = all.filter((r) => r.status === 'succeeded');
+    const story = (): string =>
+      `records: ${all.map((r) => `${r.id} ${r.vm} ${r.from}->${r.to ?? '-'} ${r.status}${r.error ? ` (${r.error.code}: ${r.error.message})` : ''}`).join('; ')}\n` +
+      procs.map((p) => p.lines.filter((l) => /cluster: (migration|warm-up|orchestration|\d+ agent|stored agent)/.test(l.text)).map((l) => `${p.id}: ${l.text}`).join('\n')).join('\n');
+    say(story());
+    for (const vm of model.vms) {
+      let at = initial.get(vm) as string;
+      for (const r of moves.filter((m) => m.vm === vm)) {
+        assert.equal(r.from, at, `${r.id}: ${vm} moved from ${r.from} but was on ${at} (a doubled or lost record)\n${story()}`);
+        assert.notEqual(r.to, null);
+        at = r.to as string;
+      }
+      assert.equal(at, finalPlace.get(vm), `${vm}: the records end on ${at}, the VM is on ${finalPlace.get(vm) ?? '?'} (a lost record)\n${story()}\n${agentLines.join('\n')}`);
+    }
+    assert.ok(inFlight !== undefined);
+    const settled = all.find((r) => r.id === inFlight?.id);
+    assert.ok(settled !== undefined && (settled.status === 'succeeded' || settled.status === 'failed'), `the migration in flight at the kill is reconciled: ${JSON.stringify(settled)}`);
+    const gens = new Set(moves.map((r) => r.id.split('-')[0]));
+    assert.ok(gens.size >= 2, `migrations by more than one leader: ${moves.map((r) => r.id).join(', ')}`);
+
+    const gaps = pings.map((p) => ({ pair: `${p.src}->${p.dst}`, inFlight: p.src === inFlight?.vm || p.dst === inFlight?.vm, replies: p.run.replies.length, gap: p.run.maxGapMs() }));
+    // every silence of 1 s or more, and whether one of the pair's own VMs was migrating then (its
+    // record's window, from asking the agent to the record's end, plus the re-learning after it)
+    const silences = pings.flatMap((p) => {
+      const out: { pair: string; fromMs: number; ms: number; migration: string | null }[] = [];
+      const rs = p.run.replies;
+      for (let i = 1; i < rs.length; i++) {
+        const a = (rs[i - 1] as number) * 1000;
+        const b = (rs[i] as number) * 1000;
+        if (b - a < 1000) continue;
+        const own = all.find((r) => (r.vm === p.src || r.vm === p.dst) && r.status === 'succeeded' && r.startedAt - 500 <= b && (r.finishedAt ?? Infinity) + 2000 >= a);
+        out.push({ pair: `${p.src}->${p.dst}`, fromMs: Math.round(a - t0), ms: Math.round(b - a), migration: own === undefined ? null : `${own.id} ${own.vm}` });
+      }
+      return out;
+    });
+    say(`failovers (lease ttl 2 s): ${failovers.map((f) => `${f.killed} killed ${f.when} migrations -> next leader elected ${f.electedMs} ms, ROLE_REPLY MASTER from 18 switches ${f.masterMs} ms, seen in OVSDB ${f.ovsdbMs} ms, orchestration continued ${f.resumedMs} ms`).join('; ')}`);
+    say(`migrations: ${moves.map((r) => `${r.id} ${r.vm} ${r.from}->${r.to ?? '?'}`).join(', ')}; in flight at the 2nd kill: ${settled.id} ${settled.status}`);
+    say(`longest ping gap per pair: ${gaps.map((g) => `${g.pair} ${g.gap} ms (${g.replies} replies)${g.inFlight ? ' [the VM in flight]' : ''}`).join(', ')}`);
     for (const f of failovers) assert.ok(f.electedMs < 2000 + 3000, `elected ${f.electedMs} ms after the kill: within 3 s of the 2 s lease expiring`);
-    assert.ok(gap < 1000, `longest ping gap ${gap} ms (must stay under 1 s)`);
+    say(`silences of 1 s or more: ${silences.length === 0 ? 'none' : silences.map((x) => `${x.pair} ${x.ms} ms at ${(x.fromMs / 1000).toFixed(1)} s${x.migration === null ? '' : ` (during its VM's migration ${x.migration})`}`).join(', ')}`);
+    // The failovers must not interrupt forwarding: no pair goes silent for 1 s unless one of its
+    // own VMs was being migrated then (re-cabled: its blackout, measured in docs/vms.md; the VM
+    // in flight at a kill also waits for the next leader to re-route it, ~2 s).
+    for (const x of silences) assert.ok(x.migration !== null, `${x.pair}: silent ${x.ms} ms at ${(x.fromMs / 1000).toFixed(1)} s with neither VM migrating (must stay under 1 s)`);
+    for (const g of gaps) assert.ok(g.gap < 5000, `${g.pair}: longest ping gap ${g.gap} ms, more than a migration and a failover together`);
   } finally {
+    await Promise.all(
+      agents.map(
+        (a) =>
+          new Promise<void>((resolve) => {
+            if (a.exitCode !== null || a.signalCode !== null) return resolve();
+            a.once('exit', () => resolve());
+            a.kill('SIGTERM');
+          }),
+      ),
+    );
+    await traffic?.stop();
     await killAll(procs);
     await dc?.stop();
+    client.close();
     await etcd.stop();
   }
 });

@@ -118,13 +118,13 @@ test('real etcd: migration records are stored per leader generation, loaded afte
       id, vm: 'vm1', from: 'hv1', to: 'hv2', policy: 'load-aware', round: 1, step: 1, status, startedAt: 1, finishedAt,
       totalCostBefore: 10, totalCostAfter: finishedAt === null ? null : 5, decision: null, inputs: { rates: [], weights: {}, policyKey: 0 }, error: null,
     });
-    auditA.append(rec('m1', 'started', null));
-    auditA.append(rec('m1', 'succeeded', 2));
-    auditA.append(rec('m2', 'started', null)); // a dies during this one
+    void auditA.append(rec('m1', 'started', null));
+    void auditA.append(rec('m1', 'succeeded', 2));
+    void auditA.append(rec('m2', 'started', null)); // a dies during this one
     await until(() => undefined, 'nothing', 300).catch(() => undefined);
     // a follower's audit log writes nothing
     const auditB = await clusterAuditLog({ store: storeB, member: b }, log);
-    auditB.append(rec('m1', 'started', null));
+    void auditB.append(rec('m1', 'started', null));
     assert.ok(logs.some((l) => l.includes('not the leader')), logs.join('\n'));
 
     const genA = a.generation as bigint;
@@ -139,7 +139,7 @@ test('real etcd: migration records are stored per leader generation, loaded afte
     ]);
     // b's own m1 does not overwrite a's m1
     const auditB2 = await clusterAuditLog({ store: storeB, member: b }, log);
-    auditB2.append(rec('m1', 'started', null));
+    void auditB2.append(rec('m1', 'started', null));
     await until(() => undefined, 'nothing', 300).catch(() => undefined);
     const keys = (await storeB.list('migrations/')).map((e) => e.key);
     assert.deepEqual(keys.sort(), [`migrations/g${genA}-m1`, `migrations/g${genA}-m2`, `migrations/g${genB}-m1`].sort());

@@ -75,6 +75,7 @@ export interface Controller {
   readonly portRates: RateTracker<string>;
   /** bytes this controller sent out of each port itself (LLDP probes, ARP replies): not VM traffic */
   readonly injected: Map<string, bigint>;
+  /** the latest events, oldest first: the last LOG_KEEP (10,000) and up to 1,000 more */
   readonly log: ControllerEvent[];
   /** ms: the latest clock reading any handler was given (handlers without one use it) */
   now: number;
@@ -108,12 +109,15 @@ export function createController(options: ControllerOptions): Controller {
   };
 }
 
+const LOG_KEEP = 10_000;
+
 function at(c: Controller, now: number | undefined): void {
   if (now !== undefined && now > c.now) c.now = now;
 }
 
+/** O(switches), not O(hosts): every switch going down rebuilds the view, with any number of hosts known. */
 function hostDpids(c: Controller): Set<Dpid> {
-  return new Set([...c.hosts.byMac.values()].map((h) => h.at.dpid));
+  return new Set(c.hosts.perSwitch.keys());
 }
 
 function rebuild(c: Controller): void {
@@ -166,8 +170,9 @@ function done(c: Controller, commands: SwitchCommand[], events: ControllerEvent[
       c.injected.set(k, (c.injected.get(k) ?? 0n) + BigInt(cmd.frame.length));
     }
   }
-  c.log.push(...events);
-  if (c.log.length > 10_000) c.log.splice(0, c.log.length - 10_000);
+  for (const e of events) c.log.push(e);
+  // trimmed a thousand at a time: one event at a time would move 10,000 entries per event
+  if (c.log.length > LOG_KEEP + 1000) c.log.splice(0, c.log.length - LOG_KEEP);
   return { commands, events };
 }
 

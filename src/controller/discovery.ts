@@ -1,4 +1,4 @@
-import { buildLldpProbe, parseFrame } from '../packet/index.ts';
+import { ETHERTYPE, buildLldpProbe, ethertypeOf, parseFrame } from '../packet/index.ts';
 import type { Dpid, PortRef, SwitchCommand } from './commands.ts';
 import { portKey } from './commands.ts';
 import { isPhysicalPort } from './ports.ts';
@@ -179,6 +179,8 @@ export function onPacketIn(
   now: number,
   hostSeenAt: (p: PortRef) => number | undefined = () => undefined,
 ): ProbeResult | null {
+  // most packet-ins are not LLDP: they are decoded once, by the caller, not twice
+  if (ethertypeOf(frame) !== ETHERTYPE.LLDP) return null;
   let parsed;
   try {
     parsed = parseFrame(frame, { lldpNonce: s.nonce });

@@ -17,6 +17,8 @@ export interface HostEntry {
 export interface HostState {
   readonly byMac: Map<string, HostEntry>;
   readonly byIp: Map<string, string>;
+  /** hosts per switch (switches with none absent): which switches carry hosts, without walking every host */
+  readonly perSwitch: Map<Dpid, number>;
 }
 
 export type HostEvent =
@@ -26,7 +28,13 @@ export type HostEvent =
   | { readonly type: 'host-removed'; readonly mac: string; readonly at: PortRef; readonly reason: 'port-down' | 'port-deleted' | 'link-port' };
 
 export function createHosts(): HostState {
-  return { byMac: new Map(), byIp: new Map() };
+  return { byMac: new Map(), byIp: new Map(), perSwitch: new Map() };
+}
+
+function count(s: HostState, dpid: Dpid, by: 1 | -1): void {
+  const n = (s.perSwitch.get(dpid) ?? 0) + by;
+  if (n > 0) s.perSwitch.set(dpid, n);
+  else s.perSwitch.delete(dpid);
 }
 
 function sameRef(a: PortRef, b: PortRef): boolean {
@@ -45,6 +53,7 @@ export function setLocation(s: HostState, mac: string, at: PortRef, now: number,
   }
   if (e === undefined) {
     s.byMac.set(mac, { mac, ip: ip === '0.0.0.0' ? undefined : ip, at, lastSeen: now });
+    count(s, at.dpid, 1);
     return [{ type: 'host-added', mac, at, ...(ip !== undefined && ip !== '0.0.0.0' ? { ip } : {}) }];
   }
   if (ip !== undefined && ip !== '0.0.0.0') e.ip = ip;
@@ -52,6 +61,8 @@ export function setLocation(s: HostState, mac: string, at: PortRef, now: number,
   if (sameRef(e.at, at)) return [];
   const from = e.at;
   e.at = at;
+  count(s, from.dpid, -1);
+  count(s, at.dpid, 1);
   return [{ type: 'host-moved', mac, from, to: at, via }];
 }
 
@@ -85,6 +96,7 @@ export function forgetPort(s: HostState, at: PortRef): string[] {
   for (const [mac, e] of s.byMac) {
     if (sameRef(e.at, at)) {
       s.byMac.delete(mac);
+      count(s, e.at.dpid, -1);
       if (e.ip !== undefined && s.byIp.get(e.ip) === mac) s.byIp.delete(e.ip);
       gone.push(mac);
     }

@@ -50,6 +50,12 @@ export interface RoutingState {
   readonly priority: number;
   readonly install: InstallState;
   readonly floods: FloodState;
+  /**
+   * the view each path's hops were computed in: computeHops depends only on the view (rebuilt,
+   * as a new object, on every switch and link change) and on where the two hosts are, so a path
+   * computed in the current view between the same two ports still holds
+   */
+  readonly computedIn: WeakMap<InstalledPath, NetworkView>;
 }
 
 export interface RoutingContext {
@@ -61,7 +67,7 @@ export interface RoutingContext {
 }
 
 export function createRouting(idleTimeout = 60, priority = 100): RoutingState {
-  return { wanted: new Map(), paths: new Map(), byCookie: new Map(), nextId: 1n, idleTimeout, priority, install: createInstallState(), floods: createFloodState() };
+  return { wanted: new Map(), paths: new Map(), byCookie: new Map(), nextId: 1n, idleTimeout, priority, install: createInstallState(), floods: createFloodState(), computedIn: new WeakMap() };
 }
 
 export const pairKey = (src: string, dst: string): string => `${src}>${dst}`;
@@ -114,6 +120,26 @@ function sameHops(a: readonly Hop[], b: readonly Hop[]): boolean {
   return a.length === b.length && a.every((h, i) => h.dpid === b[i]!.dpid && h.inPort === b[i]!.inPort && h.outPort === b[i]!.outPort);
 }
 
+/** Both hosts are still where the path starts and ends, on switches still connected. */
+function sameEnds(ctx: RoutingContext, p: InstalledPath): boolean {
+  const hs = ctx.hosts.byMac.get(p.src);
+  const hd = ctx.hosts.byMac.get(p.dst);
+  const first = p.hops[0];
+  const last = p.hops[p.hops.length - 1];
+  return (
+    hs !== undefined &&
+    hd !== undefined &&
+    first !== undefined &&
+    last !== undefined &&
+    hs.at.dpid === first.dpid &&
+    hs.at.port === first.inPort &&
+    hd.at.dpid === last.dpid &&
+    hd.at.port === last.outPort &&
+    ctx.disc.switches.has(first.dpid) &&
+    ctx.disc.switches.has(last.dpid)
+  );
+}
+
 /**
  * Installs (or keeps, or replaces) the path for one direction. `path` is null when there is no
  * path, or while a refused path waits out its back-off; `hops` is where packets should go anyway
@@ -126,21 +152,36 @@ export function ensurePath(
   dst: string,
 ): { commands: SwitchCommand[]; path: InstalledPath | null; hops: readonly Hop[] | null } {
   const key = pairKey(src, dst);
-  state.wanted.set(key, { src, dst });
   const old = state.paths.get(key);
+  // the common case on a packet-in: the path is there and nothing it depends on changed
+  if (old !== undefined && state.computedIn.get(old) === ctx.view && sameEnds(ctx, old)) {
+    if (!state.wanted.has(key)) state.wanted.set(key, { src, dst });
+    return { commands: [], path: old, hops: old.hops };
+  }
+  state.wanted.set(key, { src, dst });
   const next = computeHops(ctx, src, dst);
-  if (old !== undefined && next !== null && sameHops(old.hops, next.hops)) return { commands: [], path: old, hops: old.hops };
-  const commands: SwitchCommand[] = old !== undefined ? removePath(state, key) : [];
-  if (next === null) return { commands, path: null, hops: null };
-  if (inBackoff(state.install, key, ctx.now)) return { commands, path: null, hops: next.hops };
+  if (old !== undefined && next !== null && sameHops(old.hops, next.hops)) {
+    state.computedIn.set(old, ctx.view);
+    return { commands: [], path: old, hops: old.hops };
+  }
+  const removed: SwitchCommand[] = old !== undefined ? removePath(state, key) : [];
+  if (next === null) return { commands: removed, path: null, hops: null };
+  if (inBackoff(state.install, key, ctx.now)) return { commands: removed, path: null, hops: next.hops };
   const cookie = PATH_COOKIE_TAG | state.nextId;
   state.nextId += 1n;
   const path: InstalledPath = { src, dst, cookie, hops: next.hops, links: next.links };
   state.paths.set(key, path);
+  state.computedIn.set(path, ctx.view);
   state.byCookie.set(cookie, key);
+  const commands: SwitchCommand[] = [];
   // Install from the destination end backwards, so a packet sent along the path meets rules.
   for (const hop of [...path.hops].reverse()) commands.push({ kind: 'flow-add', dpid: hop.dpid, rule: rule(state, path, hop) });
   expectConfirmation(state.install, cookie, path.hops.map((h) => h.dpid));
+  // Make before break: the old path's rules go after the new ones are in. Where both paths have
+  // a rule of the same match (the hop where a moved VM's path turns off), the new flow-add
+  // replaces the old rule in place (OpenFlow 1.3.5 section 6.4, identical match and priority),
+  // so the delete by the old cookie leaves it alone and packets never fall to the table-miss.
+  commands.push(...removed);
   return { commands, path, hops: path.hops };
 }
 
@@ -160,7 +201,9 @@ export function refreshPaths(state: RoutingState, ctx: RoutingContext, onlyMac?:
     if (onlyMac !== undefined && p.src !== onlyMac && p.dst !== onlyMac) continue;
     commands.push(...ensurePath(state, ctx, p.src, p.dst).commands);
   }
-  return commands;
+  // every path's new rules before any old path's deletes (each delete names its own cookie, so
+  // the order across paths changes nothing else): no moment with neither in a switch's table
+  return [...commands.filter((c) => c.kind !== 'flow-delete'), ...commands.filter((c) => c.kind === 'flow-delete')];
 }
 
 /** All rules of a switch, e.g. after it reconnected with an empty table. */

@@ -57,6 +57,27 @@ test('same kind: a host moved without any port status speaks first from its new 
   assert.ok(ping(m, h(m, 'h2'), h(m, 'h3')));
 });
 
+test('a moved VM\'s paths are made before they are broken: on every switch the new rules go in before the old path\'s are deleted', () => {
+  const m = linear(3);
+  start(m);
+  assert.deepEqual(pingall(m), []);
+  moveHost(m.fabric, h(m, 'h3').mac, m.sw(1));
+  const at = m.fabric.hosts.get(h(m, 'h3').mac)!;
+  const r = ctl.vmMoved(m.controller, h(m, 'h3').mac, at, m.now);
+  const bySwitch = new Map<bigint, SwitchCommand[]>();
+  for (const c of r.commands) bySwitch.set(c.dpid, [...(bySwitch.get(c.dpid) ?? []), c]);
+  assert.ok(r.commands.some((c) => c.kind === 'flow-delete'), 'the old paths are deleted');
+  for (const [dpid, cmds] of bySwitch) {
+    const lastAdd = cmds.map((c) => c.kind).lastIndexOf('flow-add');
+    const firstDelete = cmds.findIndex((c) => c.kind === 'flow-delete');
+    assert.ok(firstDelete === -1 || lastAdd < firstDelete, `s${dpid}: ${cmds.map((c) => c.kind).join(', ')}`);
+  }
+  pump(m, r.commands);
+  // the hop where h1 -> h3 turns off (s1) kept a rule for it throughout: replaced, not deleted
+  assert.ok(m.fabric.switches.get(m.sw(1))!.table.entries.some((e) => e.rule.match.ethDst === h(m, 'h3').mac && e.rule.match.ethSrc === h(m, 'h1').mac));
+  assert.deepEqual(pingall(m), []);
+});
+
 test('same kind: a port that goes down (not deleted) takes its host and every path to it at once', () => {
   const m = linear(3);
   start(m);

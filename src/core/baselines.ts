@@ -10,7 +10,7 @@ import { beginRound, createRailState, exceeds, moveUse, noteChoice, railsActive,
 import type { Rng } from './random.ts';
 import { randomInt } from './random.ts';
 import { cmp } from './topology.ts';
-import { runGainOrder } from './gain-order.ts';
+import { runGainOrder, runStaged } from './gain-order.ts';
 import type { Nearby } from './nearby.ts';
 
 /**
@@ -34,13 +34,15 @@ import type { Nearby } from './nearby.ts';
  *    peers, and the peers of the VMs on the hypervisor it left (whose room grew).
  *  - gain-order: Algorithm 1 asked in order of each VM's best saving (gain-round.ts, a policy).
  *  - gain-swap, lookahead: largest gain first with swaps, and with look-ahead (gain-order.ts).
+ *  - lookahead-staged: the look-ahead twice (gain-order.ts, runStaged): first with a price on
+ *    each VM's first move, then unpriced from where the first stage ended.
  *  - optimal: the exact optimum of C_A (exact.ts), ignoring c_m; steps are synthetic.
  * Rails (rails.ts) apply to every strategy that migrates; the stability rule needs a per-round
  * re-evaluation, so only the paper's policies and distributed honour it.
  */
-export type StrategyName = PolicyName | 'distributed' | 'none' | 'random' | 'greedy' | 'gain-swap' | 'lookahead' | 'optimal';
+export type StrategyName = PolicyName | 'distributed' | 'none' | 'random' | 'greedy' | 'gain-swap' | 'lookahead' | 'lookahead-staged' | 'optimal';
 
-export const STRATEGY_NAMES: readonly StrategyName[] = ['none', 'round-robin', 'load-aware', 'distributed', 'random', 'greedy', 'gain-order', 'gain-swap', 'lookahead', 'optimal'];
+export const STRATEGY_NAMES: readonly StrategyName[] = ['none', 'round-robin', 'load-aware', 'distributed', 'random', 'greedy', 'gain-order', 'gain-swap', 'lookahead', 'lookahead-staged', 'optimal'];
 
 export type StrategyRun = PolicyRun<StrategyName>;
 
@@ -74,6 +76,8 @@ export function runStrategy(name: StrategyName, input: StrategyInput): StrategyR
       return runGainOrder(input, { overcommit: input.overcommit });
     case 'lookahead':
       return runGainOrder(input, { lookahead: true, overcommit: input.overcommit }, 'lookahead');
+    case 'lookahead-staged':
+      return runStaged(input, { overcommit: input.overcommit });
     case 'optimal':
       return runOptimal(input).run;
   }

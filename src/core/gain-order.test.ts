@@ -26,6 +26,29 @@ test('paper: the gain-ordered policy reaches cost 0 in 6 migrations along 50,38,
   assert.deepEqual([la.initialCost, ...la.steps.map((s) => s.totalAfter)].map((c) => c / unit), [50, 38, 26, 14, 12, 6, 0]);
 });
 
+test('paper with measured rates: when the vm5-vm21 pair measures lightest of the three 12-unit pairs, the gain order ends at 5 migrations (why live runs equalise rates within a tolerance)', () => {
+  const pairs = [['vm1', 'vm6'], ['vm2', 'vm10'], ['vm3', 'vm23'], ['vm6', 'vm11'], ['vm9', 'vm22'], ['vm21', 'vm5']] as const;
+  const run = (scale: Readonly<Record<string, number>>) =>
+    runStrategy('gain-order', { ...paper(), traffic: trafficMatrix(pairs.map(([src, dst]) => ({ src, dst, rate: 500 * (scale[src] ?? 1) }))) });
+  // vm9 takes hv23's fourth slot (its tie with vm22 goes to the lower number), vm3 the fifth; vm21
+  // then goes to hv17, vm11 fills it, and vm1 has no room next to vm6: 2 units stay
+  for (const [scale, order] of [
+    [{ vm3: 1.05, vm9: 1.1 }, ['vm9', 'vm3', 'vm21', 'vm2', 'vm11']],
+    [{ vm3: 1.1, vm9: 1.05 }, ['vm3', 'vm9', 'vm21', 'vm2', 'vm11']],
+  ] as const) {
+    const r = run(scale);
+    assert.deepEqual(r.steps.map((s) => s.decision.vm), order);
+    assert.equal(r.finalCost, 1000);
+  }
+  // in every other order of the three pairs it reaches 0 in 6
+  const others: Readonly<Record<string, number>>[] = [{}, { vm9: 1.1, vm21: 1.05 }, { vm3: 1.1, vm21: 1.05 }, { vm3: 1.05, vm21: 1.1 }, { vm9: 1.05, vm21: 1.1 }];
+  for (const scale of others) {
+    const r = run(scale);
+    assert.equal(r.steps.length, 6, JSON.stringify(scale));
+    assert.equal(r.finalCost, 0);
+  }
+});
+
 /** a and b talk heavily but sit on two full hypervisors, each next to a VM they do not talk to */
 function fullPair(): StrategyInput {
   const b = SMALL_TOPOLOGIES[0]!;
@@ -154,4 +177,24 @@ test('lookahead: mean gap to the exact optimum at most 5% of the initial cost on
   }
   assert.ok(gap / counted <= 0.05, `mean gap ${(100 * gap) / counted}%`);
   assert.ok(gap < greedyGap);
+});
+
+test('lookahead-staged: one consistent run of two stages; stage 1 prices first moves in c_m, a VM moved again is not priced', () => {
+  let priced = 0;
+  for (let seed = 1; seed <= 20; seed++) {
+    const inst = smallInstance(seed, { vms: 14, slots: 2, partners: 3 });
+    const run = runStrategy('lookahead-staged', inst);
+    assert.equal(run.policy, 'lookahead-staged');
+    assert.equal(run.finalCost, totalCost(run.finalPlacement, inst.traffic, inst.oracle));
+    let total = run.initialCost;
+    run.steps.forEach((st, i) => {
+      assert.equal(st.step, i + 1);
+      assert.ok(Math.abs(st.totalBefore - total) <= 1e-6 * Math.max(1, total), `seed ${seed} step ${i + 1} continues the chain`);
+      total = st.totalAfter;
+    });
+    assert.ok(Math.abs(total - run.finalCost) <= 1e-6 * Math.max(1, total));
+    for (const st of run.steps) if (st.decision.migrationCost > 0 && st.decision.from === inst.placement.get(st.decision.vm)) priced += 1;
+    for (let i = 1; i < run.steps.length; i++) assert.ok(run.steps[i]!.round >= run.steps[i - 1]!.round);
+  }
+  assert.ok(priced > 0, 'some first moves carried the price');
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { migrationCostUnits, migrationTraffic, preCopy, preCopyMigrationCost } from './migration-cost.ts';
+import { QEMU_STOP_COPY_SECONDS, migrationCostUnits, migrationTraffic, preCopy, preCopyMigrationCost, qemuStopCopyBytes } from './migration-cost.ts';
 import { decide } from './decision.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 
@@ -77,4 +77,16 @@ test('pre-copy with a writable working set: a round leaves at most the WWS dirty
   // every round after the first sends at most the WWS
   assert.ok(wws.bytesMoved <= base.memoryBytes + wws.rounds * 32 * 2 ** 20 + 1);
   assert.throws(() => preCopy({ ...base, writableWorkingSetBytes: -1 }), RangeError);
+});
+
+test('the QEMU-fitted stop-copy threshold: 6 ms of the bandwidth; on the simulator\'s default VM it changes the downtime, not the bytes', () => {
+  assert.equal(qemuStopCopyBytes(125e6), 125e6 * QEMU_STOP_COPY_SECONDS);
+  assert.throws(() => qemuStopCopyBytes(0), RangeError);
+  // 4 GiB, 10 MB/s dirtied, 125 MB/s: the fixed 50 MB threshold vs QEMU's behaviour
+  const base = { memoryBytes: 4 * GiB, dirtyRateBytesPerSec: 10e6, bandwidthBytesPerSec: 125e6, maxRounds: 30 };
+  const fixed = preCopy({ ...base, stopCopyBytes: 50e6 });
+  const fitted = preCopy({ ...base, stopCopyBytes: qemuStopCopyBytes(125e6) });
+  assert.ok(fitted.rounds > fixed.rounds);
+  assert.ok(Math.abs(fitted.bytesMoved / fixed.bytesMoved - 1) < 0.001, `${fitted.bytesMoved} vs ${fixed.bytesMoved}`);
+  assert.ok(fitted.downtimeSeconds < 0.006 && fixed.downtimeSeconds > 0.1, `${fitted.downtimeSeconds} vs ${fixed.downtimeSeconds}`);
 });

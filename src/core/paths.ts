@@ -14,6 +14,18 @@ export interface PathOracle {
   cost(a: string, b: string): number;
   /** the links from a to b in order; [] for a == b */
   path(a: string, b: string): readonly TopoLink[];
+  /**
+   * Optional fast access for planners that keep hypervisors by number: `index(name)` is a
+   * number for a node the fast path answers (-1 otherwise) and `cost(ia, ib)` gives exactly
+   * `cost(a, b)` for two such numbers (same arithmetic, same NO_PATH error), without the
+   * string lookups that dominate a decision's time at scale.
+   */
+  readonly indexed?: IndexedCost;
+}
+
+export interface IndexedCost {
+  index(name: string): number;
+  cost(ia: number, ib: number): number;
 }
 
 export interface PathOptions {
@@ -269,7 +281,22 @@ function attachmentOracle(
   // from one host), so the source's lookup is remembered.
   let lastA = '';
   let lastIa: number | undefined = undefined;
+  const indexed: IndexedCost = {
+    index(name) {
+      const i = index.get(name);
+      return i === undefined || hvGroup[i]! < 0 ? -1 : i;
+    },
+    cost(ia, ib) {
+      if (ia === ib) return 0;
+      const lo = ia < ib ? ia : ib;
+      const hi = ia < ib ? ib : ia;
+      const d = row(hvGroup[lo]!)[hvCol[hi]!]! + hvUpW[hi]!;
+      if (d === Infinity) throw new ScoreError('NO_PATH', `no path between ${ids[ia]!} and ${ids[ib]!}`, { a: ids[ia]!, b: ids[ib]! });
+      return d;
+    },
+  };
   return {
+    indexed,
     cost(a, b) {
       if (a === b) return 0;
       let ia: number | undefined;

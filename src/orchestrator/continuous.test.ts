@@ -134,6 +134,10 @@ test('hold-off reasons: migration in flight, switch reconnecting, link down, a r
   assert.match(holdOffReason({ ...QUIET, linksDown: [{ id: 'a1:1-t1:3', since: 0 }] }, 5000, 10_000)!, /link\(s\) down: a1:1-t1:3/);
   assert.equal(holdOffReason({ ...QUIET, linksDown: [{ id: 'a1:1-t1:3', since: 0 }] }, 60_001, 10_000), null);
   assert.match(holdOffReason({ ...QUIET, lastChangeAt: 1000, lastChange: 'link-added x' }, 4000, 10_000)!, /link-added x 3\.0 s ago/);
+  // a path a switch refused and not installed since: its packets go through the controller
+  assert.match(holdOffReason({ ...QUIET, pathsRejected: [{ id: 'vm1->vm2', since: 0 }] }, 5000, 10_000)!, /refused by a switch, not installed yet: vm1->vm2/);
+  assert.equal(holdOffReason({ ...QUIET, pathsRejected: [{ id: 'vm1->vm2', since: 0 }] }, 60_001, 10_000), null, 'refused for 6 quiet periods: the network as it is');
+  assert.equal(holdOffReason({ ...QUIET, pathsRejected: [] }, 5000, 10_000), null);
 });
 
 test('stationary traffic: continuous mode makes no more migrations than one-shot, and none after it converged', async () => {

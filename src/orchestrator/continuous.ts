@@ -221,15 +221,22 @@ export interface NetworkSignals {
   readonly linksDown: readonly { readonly id: string; readonly since: number }[];
   /** migrations started and not finished (by anyone) */
   readonly inFlight: readonly string[];
+  /**
+   * paths a switch refused (OFPT_ERROR on their FLOW_MOD, controller event `path-rejected`) and
+   * not installed since, with when they were first refused (ms): their traffic goes through the
+   * controller meanwhile, so measured rates and costs are not those of the installed network
+   */
+  readonly pathsRejected?: readonly { readonly id: string; readonly since: number }[];
 }
 
 /** A switch or link down this long is the network as it now is, not a change in progress: planning resumes on it. */
 export const DOWN_IS_NEW_NORMAL_QUIET_PERIODS = 6;
 
 /**
- * Why planning must wait now, or null: a migration in flight; a switch not (re)connected or a
- * link down, for up to 6 quiet periods (longer, the network is re-planned as it now is); any
- * topology change within the last quiet period. Reasons name what changed, for the audit log.
+ * Why planning must wait now, or null: a migration in flight; a switch not (re)connected, a
+ * link down or a path a switch refused and the controller has not installed since, for up to 6
+ * quiet periods (longer, the network is re-planned as it now is); any topology change within
+ * the last quiet period. Reasons name what changed, for the audit log.
  */
 export function holdOffReason(n: NetworkSignals, now: number, quietMs: number): string | null {
   if (n.inFlight.length > 0) return `migration in flight: ${n.inFlight.join(', ')}`;
@@ -238,6 +245,8 @@ export function holdOffReason(n: NetworkSignals, now: number, quietMs: number): 
   if (sw.length > 0) return `switch(es) reconnecting: ${sw.join(', ')}`;
   const links = n.linksDown.filter((x) => recent(x.since)).map((x) => x.id);
   if (links.length > 0) return `link(s) down: ${links.join(', ')}`;
+  const refused = (n.pathsRejected ?? []).filter((x) => recent(x.since)).map((x) => x.id);
+  if (refused.length > 0) return `path(s) refused by a switch, not installed yet: ${refused.join(', ')}`;
   if (n.lastChangeAt !== null && now - n.lastChangeAt < quietMs) {
     return `network changed: ${n.lastChange ?? 'topology'} ${((now - n.lastChangeAt) / 1000).toFixed(1)} s ago; waiting ${(quietMs / 1000).toFixed(1)} s for it to settle`;
   }

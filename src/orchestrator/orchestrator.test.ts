@@ -139,7 +139,7 @@ test('the audit log survives a controller restart and stays truthful about an in
   }
   const succeededBefore = first.records.filter((r) => r.status === 'succeeded').map((r) => r.id);
   // the last line written for an unfinished record is "started": simulate the crash at that point
-  log.append({ ...first.records.at(-1)!, id: 'm999', status: 'started', finishedAt: null });
+  void log.append({ ...first.records.at(-1)!, id: 'm999', status: 'started', finishedAt: null });
   const restored = log.load();
   assert.deepEqual(restored.filter((r) => r.status === 'succeeded').map((r) => r.id).sort(), [...succeededBefore].sort());
   const interrupted = restored.find((r) => r.id === 'm999')!;
@@ -271,4 +271,43 @@ test('plan review: an approved move is carried out only as planned; on a changed
   const elsewhere = done.decision!.candidates.find((c) => c.hypervisor === 'hv20');
   assert.equal(elsewhere?.verdict, 'rail', 'the better target now (next to vm23) was not approved');
   assert.match(elsewhere?.railReason ?? '', /approved vm3 -> /);
+});
+
+test('a run resumed from its recorded progress (cluster takeover) ends where an uninterrupted run ends, with unique ids and steps continuing', async () => {
+  // the whole run, for reference
+  const ref = await runPolicyLive(fakeWorld(), 'load-aware', false, { cooldownRounds: 1 });
+  const refMoves = ref.records.filter((r) => r.status === 'succeeded');
+  // the first leader: stops after two migrations ("dies"), its progress recorded
+  const w = fakeWorld();
+  // its own clock, which stops when it "dies"
+  const itsClock = virtualClock();
+  const first = createOrchestrator({ ...w.deps, clock: itsClock, idPrefix: () => 'g5-' });
+  first.start({ policy: 'load-aware', rails: { cooldownRounds: 1 } });
+  while (first.records.filter((r) => r.status === 'succeeded').length < 2) {
+    await itsClock.advance(100);
+    await new Promise((r) => setImmediate(r));
+  }
+  const progress = first.progress();
+  assert.ok(progress !== null);
+  assert.equal(progress.migrations, 2);
+  assert.deepEqual(progress.options, { policy: 'load-aware', rails: { cooldownRounds: 1 } });
+  assert.ok(progress.rails !== null && progress.rails.lastMoved.length === 2, 'the cooldowns travel with the progress');
+  const json = JSON.parse(JSON.stringify(progress)) as typeof progress;
+  // the next leader: the same tracker (the network), the old records, its own id prefix
+  const second = await runToEnd({ ...w, deps: { ...w.deps, history: first.records.map((r) => ({ ...r })), idPrefix: () => 'g9-' } }, { ...json.options, resume: json });
+  const moves = second.records.filter((r) => r.status === 'succeeded');
+  assert.deepEqual(moves.map((r) => [r.vm, r.from, r.to]), refMoves.map((r) => [r.vm, r.from, r.to]));
+  assert.deepEqual(moves.map((r) => r.step), refMoves.map((r) => r.step));
+  assert.ok(moves.slice(0, 2).every((r) => r.id.startsWith('g5-')) && moves.slice(2).every((r) => r.id.startsWith('g9-')), moves.map((r) => r.id).join(','));
+  assert.equal(new Set(second.records.map((r) => r.id)).size, second.records.length);
+  assert.equal(second.status().migrations, refMoves.length);
+  assert.equal(totalCost(w.tracker, w.model.traffic, w.model.oracle), 0);
+});
+
+test('a started record that cannot be stored (a leader that lost its lease) is never sent to an agent', async () => {
+  const w = fakeWorld();
+  const o = await runToEnd({ ...w, deps: { ...w.deps, onRecord: (r) => (r.status === 'started' && r.finishedAt === null ? Promise.reject(new ScoreError('CLUSTER_NOT_LEADER', 'fenced')) : undefined) } }, { policy: 'load-aware', maxRounds: 1 });
+  assert.equal(w.driverCalls(), 0);
+  assert.ok(o.records.length > 0 && o.records.every((r) => r.status === 'failed' && r.error?.code === 'CLUSTER_NOT_LEADER'));
+  assert.deepEqual(w.tracker, new Map(w.model.placement));
 });

@@ -12,6 +12,7 @@ import { beginRound, createRailState, railsActive, recordMigration, targetRailsA
 import type { ContinuousConfig, ContinuousState, NetworkSignals } from './continuous.ts';
 import { barredTargets, createContinuousState, holdOffReason, noteChoice, noteMigration, pickTarget, pricingFn, vmHeld } from './continuous.ts';
 import { carryExchange, type ExchangeDeps } from './exchange.ts';
+import { carryAction, nextLookaheadAction } from './lookahead.ts';
 
 /**
  * Migration orchestration (section III.B.8): Round-Robin, Load-Aware and gain-ordered, driven by the core's
@@ -47,12 +48,61 @@ export interface OrchestratorDeps {
   readonly confirmMs?: number;
   /** called with the migration count when the network has settled: at the start, and after each migration */
   readonly onSettled?: (migrations: number) => void;
-  /** every record when it starts and when it ends (the audit log's persistence) */
-  readonly onRecord?: (r: MigrationRecord) => void;
+  /**
+   * every record when it starts and when it ends (the audit log's persistence). A promise makes
+   * the orchestrator wait for a started record to be stored before it asks the agent, and not
+   * ask at all when storing fails (a cluster leader that lost its lease: no unrecorded migration).
+   */
+  readonly onRecord?: (r: MigrationRecord) => void | Promise<void>;
   /** records of earlier runs (e.g. loaded from the audit file after a restart) */
   readonly history?: readonly MigrationRecord[];
   /** what the network is doing now, for continuous mode's hold-off (default: never changing) */
   readonly network?: () => NetworkSignals;
+  /**
+   * prefix of new record ids (default none: `m1`, `m2`, ...). A cluster leader gives
+   * `g<generation>-` so ids stay unique across leaders (agents remember outcomes by id).
+   */
+  readonly idPrefix?: () => string;
+}
+
+/**
+ * Where a run stands, as plain JSON: what a new cluster leader needs to continue it
+ * (src/cluster/orchestration.ts). Rails and continuous state are the run's memory (cooldowns,
+ * no-return, stable choices); the rest is re-read from the network.
+ */
+export interface RunProgress {
+  /** the options the run was started with (without `resume`) */
+  readonly options: Omit<StartOptions, 'resume'>;
+  /** the round (one-shot) or period (continuous) in progress */
+  readonly round: number;
+  readonly migrations: number;
+  readonly rails: RailSnapshot | null;
+  readonly continuous: ContinuousState | null;
+}
+
+/** RailState as JSON (its maps as entry lists). */
+export interface RailSnapshot {
+  readonly round: number;
+  readonly movesThisRound: number;
+  readonly perHypervisor: [string, number][];
+  readonly lastMoved: [string, number][];
+  readonly left: [string, { host: string; round: number }[]][];
+  readonly choice: [string, { to: string; count: number; round: number }][];
+}
+
+export function railSnapshot(r: RailState): RailSnapshot {
+  return { round: r.round, movesThisRound: r.movesThisRound, perHypervisor: [...r.perHypervisor], lastMoved: [...r.lastMoved], left: [...r.left], choice: [...r.choice] };
+}
+
+export function restoreRails(config: RailConfig | undefined, s: RailSnapshot): RailState {
+  const r = createRailState(config);
+  r.round = s.round;
+  r.movesThisRound = s.movesThisRound;
+  for (const [k, v] of s.perHypervisor) r.perHypervisor.set(k, v);
+  for (const [k, v] of s.lastMoved) r.lastMoved.set(k, v);
+  for (const [k, v] of s.left) r.left.set(k, v);
+  for (const [k, v] of s.choice) r.choice.set(k, v);
+  return r;
 }
 
 export interface StartOptions {
@@ -69,6 +119,13 @@ export interface StartOptions {
   readonly swaps?: boolean;
   /** temporary extra VMs per hypervisor while an exchange is carried out: 0 (through a free slot elsewhere) or 1 */
   readonly overcommit?: number;
+  /** continue a run another controller recorded (cluster takeover): its round, count and rails/continuous state */
+  readonly resume?: Pick<RunProgress, 'round' | 'migrations' | 'rails' | 'continuous'>;
+  /**
+   * the look-ahead (lookahead.ts): the core's gain-ordered planner with exchanges, ejections and
+   * pair moves decides centrally, one action at a time, carried out as `target` legs; gain-order only
+   */
+  readonly lookahead?: boolean;
 }
 
 export interface Orchestrator {
@@ -82,6 +139,8 @@ export interface Orchestrator {
   review(id: string, verdict: PlanVerdict): MigrationRecord;
   /** continuous mode's state (plain data), null unless continuous mode ran */
   continuousState(): ContinuousState | null;
+  /** the current or last run's progress (plain data), null before the first run */
+  progress(): RunProgress | null;
 }
 
 export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
@@ -90,8 +149,17 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
   let running: Promise<void> = Promise.resolve();
   let stopRequested = false;
   let continuous: ContinuousState | null = null;
+  let options: Omit<StartOptions, 'resume'> | null = null;
+  let currentRails: RailState | null = null;
   // ids stay unique across restarts: continue after the highest one in the history
   let seq = records.reduce((m, r) => Math.max(m, Number(/^m(\d+)$/.exec(r.id)?.[1] ?? 0)), 0);
+
+  /** hands a record to onRecord; the promise (never an unhandled rejection) says whether it was stored */
+  const persist = (r: MigrationRecord): Promise<void> => {
+    const p = Promise.resolve(deps.onRecord?.(r));
+    p.catch(() => undefined);
+    return p;
+  };
 
   const set = (patch: Partial<Orchestration>): void => {
     state = { ...state, ...patch };
@@ -111,10 +179,13 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     readonly swaps?: boolean;
   }
 
+  /** the store write of the record openRecord opened last */
+  let opened: Promise<void> = Promise.resolve();
+
   /** A new audit record for asking (or holding) one VM, pushed and reported. */
   function openRecord(a: Ask, snap: Snapshot, placement: Map<string, string>, from: string, status: MigrationRecord['status']): MigrationRecord {
     const record: MigrationRecord = {
-      id: `m${++seq}`,
+      id: `${deps.idPrefix?.() ?? ''}m${++seq}`,
       vm: a.vm,
       from,
       to: null,
@@ -133,7 +204,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       ...(a.plan ? { review: null } : {}),
     };
     records.push(record);
-    deps.onRecord?.(record);
+    opened = persist(record);
     return record;
   }
 
@@ -146,6 +217,8 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     const record = openRecord(a, snap, placement, from, a.plan ? 'planned' : 'started');
     let movedTo: string | null = null;
     try {
+      // a migration nobody could find after this controller died is one never asked for
+      if (!a.plan) await opened;
       const result = await deps.decide(from, { vm: a.vm, migrate: !a.plan, migrationId: record.id, ...(a.mode ? { mode: a.mode } : {}), ...(a.migrationCost !== undefined ? { migrationCost: a.migrationCost } : {}), ...(a.blocked && a.blocked.length > 0 ? { blocked: [...a.blocked] } : {}), ...(a.swaps === true ? { swaps: true } : {}) });
       record.decision = result.decision;
       record.to = result.decision.to;
@@ -183,7 +256,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       record.error = isScoreError(e) ? { code: e.code, message: e.message } : { code: 'AGENT_UNREACHABLE', message: String(e) };
     }
     record.finishedAt = deps.clock.now();
-    deps.onRecord?.(record);
+    void persist(record);
     if (!a.plan) deps.emit({ type: 'migration-finished', at: record.finishedAt, data: { id: record.id, vm: record.vm, from: record.from, to: record.to, status: record.status, step: record.step } });
     return { record, movedTo };
   }
@@ -193,7 +266,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     const record = openRecord(a, snap, placement, from, 'held');
     record.finishedAt = record.startedAt;
     record.error = { code: 'RAIL_HELD', message: `${check.code}: ${check.reason}` };
-    deps.onRecord?.(record);
+    void persist(record);
   }
 
   /** Hypervisors the rails forbid as this VM's target now (no-return, per-hypervisor limit). */
@@ -214,7 +287,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       open: (vm, from, snap, placement) => openRecord({ ...a, vm }, snap, placement, from, 'started'),
       finish: (r) => {
         r.finishedAt = deps.clock.now();
-        deps.onRecord?.(r);
+        void persist(r);
         deps.emit({ type: 'migration-finished', at: r.finishedAt, data: { id: r.id, vm: r.vm, from: r.from, to: r.to, status: r.status, step: r.step } });
       },
       started: (r, to) => deps.emit({ type: 'migration-started', at: r.startedAt, data: { id: r.id, vm: r.vm, from: r.from, to } }),
@@ -230,14 +303,41 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
   async function run(o: StartOptions): Promise<void> {
     const maxRounds = o.maxRounds ?? (o.plan ? 1 : 20);
     const plan = o.plan ?? false;
-    const rails = !plan && railsActive(o.rails) ? createRailState(o.rails) : null;
-    let migrations = 0;
-    deps.onSettled?.(0);
-    for (let round = 1; round <= maxRounds && !stopRequested; round++) {
+    const rails = !plan && railsActive(o.rails) ? (o.resume?.rails ? restoreRails(o.rails, o.resume.rails) : createRailState(o.rails)) : null;
+    currentRails = rails;
+    let migrations = o.resume?.migrations ?? 0;
+    if (migrations > 0) set({ migrations });
+    deps.onSettled?.(migrations);
+    // a resumed run redoes its interrupted round from a fresh snapshot (what moved is in it)
+    for (let round = Math.max(1, o.resume?.round ?? 1); round <= maxRounds && !stopRequested; round++) {
       set({ round });
       if (rails !== null) beginRound(rails, round);
       const snap = deps.snapshot();
       const placement = new Map(snap.placement);
+      if (o.lookahead === true) {
+        // one planned action after another on this round's rates, until none pays; a round that
+        // carried nothing out is the fixed point
+        let moved = 0;
+        let failed = false;
+        while (!stopRequested) {
+          const steps = nextLookaheadAction(snap, placement, { ...(o.migrationCost === undefined ? {} : { migrationCost: o.migrationCost }), ...(o.overcommit === undefined ? {} : { overcommit: o.overcommit }) });
+          if (steps.length === 0) break;
+          const a: Ask = { vm: steps[0]!.decision.vm, policyKey: steps[0]!.totalBefore - steps.at(-1)!.totalAfter, policy: o.policy, round, plan: false, ...(o.migrationCost !== undefined ? { migrationCost: o.migrationCost } : {}) };
+          const r = await carryAction(exchangeDeps(a), steps, snap, placement, migrations);
+          migrations += r.done;
+          moved += r.done;
+          set({ migrations });
+          if (r.failed) {
+            failed = true;
+            break;
+          }
+        }
+        if (moved === 0 || stopRequested) {
+          set({ converged: moved === 0 && !failed && !stopRequested });
+          break;
+        }
+        continue;
+      }
       const gen = startRound(o.policy, { vms: snap.vms, traffic: snap.traffic, oracle: snap.oracle, rank: snap.rank, ...(snap.capacity === undefined ? {} : { capacity: snap.capacity }), ...(o.migrationCost === undefined ? {} : { migrationCost: o.migrationCost }) }, placement);
       let next = gen.next({ movedTo: null });
       let moved = 0;
@@ -295,7 +395,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
    * and hold-offs are written to the audit log with their reason.
    */
   async function runContinuous(o: StartOptions & { continuous: ContinuousConfig }): Promise<void> {
-    const st = createContinuousState(o.continuous);
+    const st = o.resume?.continuous ? { ...structuredClone(o.resume.continuous), config: o.continuous, holdOff: null } : createContinuousState(o.continuous);
     continuous = st;
     const cfg = o.continuous;
     const publish = (): void => set({ round: st.period, migrations: st.migrations, continuous: { everyMs: cfg.everyMs, period: st.period, migrations: st.migrations, holdOff: st.holdOff?.reason ?? null } });
@@ -310,7 +410,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
           const r = openRecord({ vm: '*', policyKey: 0, policy: o.policy, round: st.period, plan: false }, deps.snapshot(), new Map(deps.snapshot().placement), '-', 'held');
           r.finishedAt = r.startedAt;
           r.error = { code: 'HOLD_OFF', message: reason };
-          deps.onRecord?.(r);
+          void persist(r);
         }
         st.holdOff = { reason, since: st.holdOff?.since ?? deps.clock.now() };
         // a choice must be confirmed on N consecutive periods of a quiet network
@@ -368,7 +468,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
             const r = openRecord({ vm, policyKey, policy: o.policy, round: st.period, plan: false }, snap, placement, from, 'failed');
             r.finishedAt = deps.clock.now();
             r.error = error;
-            deps.onRecord?.(r);
+            void persist(r);
           }
         }
         next = gen.next({ movedTo });
@@ -404,7 +504,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       0,
     );
     planned.review = { ...(planned.review ?? { verdict: 'approved', at: record.startedAt }), migration: record.id };
-    deps.onRecord?.(planned);
+    void persist(planned);
     set({ migrations: movedTo === null ? 0 : 1 });
     // Let the statistics catch up before anything else is decided, as between steps of a run.
     if (movedTo !== null) await deps.clock.sleep(deps.settleMs ?? 3000);
@@ -412,7 +512,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
 
   function reviewed(r: MigrationRecord, verdict: PlanReview['verdict']): void {
     r.review = { verdict, at: deps.clock.now(), migration: null };
-    deps.onRecord?.(r);
+    void persist(r);
     deps.emit({ type: 'plan-reviewed', at: r.review.at, data: { id: r.id, vm: r.vm, verdict } });
   }
 
@@ -436,6 +536,9 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       // A plan describes the network it was made on; once anything else runs, it is stale.
       for (const r of records) if (pending(r)) reviewed(r, 'superseded');
       stopRequested = false;
+      const { resume: _resume, ...startOptions } = o;
+      options = startOptions;
+      currentRails = null;
       if (o.continuous === undefined) state = { state: state.state, policy: state.policy, plan: state.plan, round: state.round, migrations: state.migrations, converged: state.converged, lastError: state.lastError };
       set({ state: 'running', policy: o.policy, plan: o.continuous ? false : (o.plan ?? false), round: 0, migrations: 0, converged: false, lastError: null });
       const c = o.continuous;
@@ -453,6 +556,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     },
     finished: () => running,
     continuousState: () => continuous,
+    progress: () => (options === null ? null : { options, round: state.round, migrations: state.migrations, rails: currentRails === null ? null : railSnapshot(currentRails), continuous }),
     review(id, verdict) {
       const r = records.find((x) => x.id === id);
       if (r === undefined) throw new ScoreError('UNKNOWN_MIGRATION', `no migration record "${id}"`, { id });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isScoreError } from '../errors/errors.ts';
-import { ETHERTYPE, buildEthernet, decodeEthernet, encodeEthernet } from './ethernet.ts';
+import { ETHERTYPE, buildEthernet, decodeEthernet, encodeEthernet, ethertypeOf } from './ethernet.ts';
 import * as arb from './arbitraries.testing.ts';
 
 const malformed = (e: unknown): boolean => isScoreError(e, 'PACKET_MALFORMED');
@@ -64,6 +64,25 @@ describe('Ethernet II', () => {
     const f = decodeEthernet(buf);
     assert.equal(Object.getPrototypeOf(f.payload), Uint8Array.prototype);
     assert.deepEqual(f.payload, Uint8Array.of(1, 2, 3, 4));
+  });
+
+  it('reads the EtherType after the tags without decoding, exactly when decoding would succeed', () => {
+    // bytes that are often tag TPIDs, so stacks of tags and frames cut inside one come up
+    const byte = fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(0x81, 0x00, 0x88, 0xa8, 0xcc));
+    fc.assert(
+      fc.property(fc.array(byte, { maxLength: 30 }), (bytes) => {
+        const b = Uint8Array.from(bytes);
+        let decoded: number | undefined;
+        try {
+          decoded = decodeEthernet(b).ethertype;
+        } catch (e) {
+          assert.ok(malformed(e));
+        }
+        assert.equal(ethertypeOf(b), decoded);
+      }),
+      { numRuns: 3000 },
+    );
+    assert.equal(ethertypeOf(arb.hex('0180c200000e 020000000001 8100 0005 88cc 0000')), ETHERTYPE.LLDP);
   });
 
   it('rejects truncated headers and tags', () => {

@@ -70,6 +70,23 @@ export function decodeEthernet(bytes: Uint8Array): EthernetFrame {
   return { dst, src, vlans, ethertype: type, payload: view(bytes, off + 2) };
 }
 
+/**
+ * The EtherType after any VLAN tags, read without decoding the frame (no allocation), or
+ * undefined when the header or a tag is cut short (decodeEthernet would throw). Lets a caller
+ * that wants one kind of frame (LLDP) skip decoding all the others.
+ */
+export function ethertypeOf(bytes: Uint8Array): number | undefined {
+  if (bytes.length < ETHERNET_HEADER_LENGTH) return undefined;
+  let off = 12;
+  let type = u16(bytes, off);
+  while (isTpid(type)) {
+    if (bytes.length < off + 6) return undefined;
+    off += 4;
+    type = u16(bytes, off);
+  }
+  return type;
+}
+
 export function encodeEthernet(frame: EthernetFrame, options: EncodeEthernetOptions = {}): Uint8Array {
   checkUint(frame.ethertype, 16, 'ethertype');
   if (isTpid(frame.ethertype)) {

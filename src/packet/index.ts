@@ -30,6 +30,7 @@ export {
   buildEthernet,
   decodeEthernet,
   encodeEthernet,
+  ethertypeOf,
 } from './ethernet.ts';
 export type { EncodeEthernetOptions, EthernetFrame, FrameAddressing, VlanTag, VlanTpid } from './ethernet.ts';
 

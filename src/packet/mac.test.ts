@@ -62,6 +62,23 @@ describe('MAC addresses', () => {
       }),
     );
   });
+
+  it('accepts exactly what the written grammar says (the hand-written parser against a regular expression)', () => {
+    const grammar = /^([0-9a-f]{2})([:-])([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})$/i;
+    // near-MACs: two characters per group (hex digits of both cases and their neighbours in the
+    // code table), separators of both kinds and others, so both verdicts come up often
+    const digit = fc.constantFrom(...'0123456789abcdefABCDEF/:@G`g\u0141'.split(''));
+    const near = fc
+      .tuple(fc.array(digit, { minLength: 12, maxLength: 12 }), fc.array(fc.constantFrom(':', ':', ':', '-', '.'), { minLength: 5, maxLength: 5 }))
+      .map(([d, sep]) => d.map((c, i) => (i % 2 === 1 && i < 11 ? c + sep[(i - 1) / 2] : c)).join(''));
+    fc.assert(
+      fc.property(fc.oneof(near, fc.string({ maxLength: 20 })), (text) => {
+        assert.equal(isValidMac(text), grammar.test(text), text);
+        if (grammar.test(text)) assert.equal(normalizeMac(text), text.toLowerCase().replaceAll('-', ':'));
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
 
 describe('IPv4 addresses', () => {

@@ -7,18 +7,46 @@ export const BROADCAST_MAC: MacAddress = 'ff:ff:ff:ff:ff:ff';
 export const ZERO_MAC: MacAddress = '00:00:00:00:00:00';
 
 const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-// Colon or dash separated, as printed by ip(8), ovs-ofctl and Windows respectively; mixed
-// separators are rejected because they are always a typo.
-const MAC_RE = /^([0-9a-f]{2})([:-])([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})$/i;
+
+/** The value of one hex digit's char code, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30; // 0-9
+  const l = c | 0x20; // A-F -> a-f
+  return l >= 0x61 && l <= 0x66 ? l - 0x57 : -1;
+}
+
+/**
+ * Octet `i` of a MAC written `aa:bb:cc:dd:ee:ff` or `aa-bb-cc-dd-ee-ff` (either case), or -1 when
+ * `text` is not one. Colon or dash separated, as printed by ip(8), ovs-ofctl and Windows
+ * respectively; mixed separators are rejected because they are always a typo. By hand rather than
+ * by a regular expression: the controller checks the MACs of every packet-in.
+ */
+function octet(text: string, i: number): number {
+  const hi = hexDigit(text.charCodeAt(i * 3));
+  const lo = hexDigit(text.charCodeAt(i * 3 + 1));
+  return hi < 0 || lo < 0 ? -1 : (hi << 4) | lo;
+}
 
 export function isValidMac(text: string): boolean {
-  return typeof text === 'string' && MAC_RE.test(text);
+  if (typeof text !== 'string' || text.length !== 17) return false;
+  const sep = text.charCodeAt(2);
+  if (sep !== 0x3a && sep !== 0x2d) return false; // ':' or '-'
+  for (let i = 0; i < 6; i++) {
+    if (octet(text, i) < 0) return false;
+    if (i < 5 && text.charCodeAt(i * 3 + 2) !== sep) return false;
+  }
+  return true;
+}
+
+function invalid(mac: unknown): never {
+  throw malformed(`not a MAC address: ${JSON.stringify(mac)}`, { field: 'mac', value: mac });
 }
 
 export function macToBytes(mac: string): Uint8Array {
-  const m = typeof mac === 'string' ? MAC_RE.exec(mac) : null;
-  if (!m) throw malformed(`not a MAC address: ${JSON.stringify(mac)}`, { field: 'mac', value: mac });
-  return Uint8Array.from([m[1], m[3], m[4], m[5], m[6], m[7]], (h) => parseInt(h ?? '', 16));
+  if (!isValidMac(mac)) invalid(mac);
+  const out = new Uint8Array(6);
+  for (let i = 0; i < 6; i++) out[i] = octet(mac, i);
+  return out;
 }
 
 export function macFromBytes(bytes: Uint8Array, offset = 0): MacAddress {
@@ -28,12 +56,23 @@ export function macFromBytes(bytes: Uint8Array, offset = 0): MacAddress {
   return s;
 }
 
+/** Already `aa:bb:cc:dd:ee:ff` with lower-case digits (what every MAC made here looks like). */
+function isNormal(mac: string): boolean {
+  for (let i = 0; i < 17; i++) {
+    const c = mac.charCodeAt(i);
+    if (i % 3 === 2 ? c !== 0x3a : !((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
+}
+
 export function normalizeMac(mac: string): MacAddress {
-  return macFromBytes(macToBytes(mac));
+  if (!isValidMac(mac)) invalid(mac);
+  return isNormal(mac) ? mac : macFromBytes(macToBytes(mac));
 }
 
 function firstOctet(mac: string): number {
-  return macToBytes(mac)[0] ?? 0;
+  if (!isValidMac(mac)) invalid(mac);
+  return octet(mac, 0);
 }
 
 /** The I/G bit: set for group (multicast) addresses, which includes broadcast. */
@@ -42,12 +81,16 @@ export function isMulticastMac(mac: string): boolean {
 }
 
 export function isBroadcastMac(mac: string): boolean {
-  return normalizeMac(mac) === BROADCAST_MAC;
+  if (!isValidMac(mac)) invalid(mac);
+  for (let i = 0; i < 6; i++) if (octet(mac, i) !== 0xff) return false;
+  return true;
 }
 
 /** Individual (not group), not all-zero: the only kind a host or VM may own. */
 export function isUnicastMac(mac: string): boolean {
-  return !isMulticastMac(mac) && normalizeMac(mac) !== ZERO_MAC;
+  if (isMulticastMac(mac)) return false;
+  for (let i = 0; i < 6; i++) if (octet(mac, i) !== 0) return true;
+  return false;
 }
 
 /** The U/L bit: set for addresses assigned locally rather than from an IEEE OUI. */

@@ -48,18 +48,27 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   const stats: PollStats = { polls: 0, lastPollMs: 0, failures: 0 };
   const onError = o.onError ?? (() => undefined);
 
-  const deliver = (commands: readonly SwitchCommand[]): void => {
-    const bySwitch = new Map<Dpid, SwitchCommand[]>();
-    for (const c of commands) bySwitch.set(c.dpid, [...(bySwitch.get(c.dpid) ?? []), c]);
-    for (const [dpid, list] of bySwitch) {
-      const ch = channels.get(dpid);
-      if (ch === undefined) continue; // switch gone: its rules went with it
-      try {
-        ch.send(list);
-      } catch (e) {
-        onError(`sending to ${dpid.toString(16)} failed`, e);
-      }
+  const sendTo = (dpid: Dpid, list: readonly SwitchCommand[]): void => {
+    const ch = channels.get(dpid);
+    if (ch === undefined) return; // switch gone: its rules went with it
+    try {
+      ch.send(list);
+    } catch (e) {
+      onError(`sending to ${dpid.toString(16)} failed`, e);
     }
+  };
+  const deliver = (commands: readonly SwitchCommand[]): void => {
+    if (commands.length === 0) return;
+    // a packet-in's answer usually goes to one switch: no grouping then
+    const first = commands[0] as SwitchCommand;
+    if (commands.every((c) => c.dpid === first.dpid)) return sendTo(first.dpid, commands);
+    const bySwitch = new Map<Dpid, SwitchCommand[]>();
+    for (const c of commands) {
+      const list = bySwitch.get(c.dpid);
+      if (list === undefined) bySwitch.set(c.dpid, [c]);
+      else list.push(c);
+    }
+    for (const [dpid, list] of bySwitch) sendTo(dpid, list);
   };
   const apply = (r: ctl.Result): void => {
     deliver(r.commands);

@@ -9,7 +9,8 @@ import type { MigrationRecord } from '../api/contract.ts';
  */
 export interface AuditLog {
   load(): MigrationRecord[];
-  append(record: MigrationRecord): void;
+  /** a promise, when given, settles once the record is stored (rejects: not stored) */
+  append(record: MigrationRecord): void | Promise<void>;
 }
 
 export function auditFile(path: string): AuditLog {

@@ -28,3 +28,32 @@ test('continuous orchestration with swaps, rails or plan is refused with CONTINU
     await stack.stop();
   }
 });
+
+test('continuous mode holds off while a path a switch refused is outstanding, and plans again once it is installed', async () => {
+  const { model } = loadScenarioFile('paper');
+  const clock = virtualClock();
+  const sim = createSimDataPlane({ model, clock, stepMs: 250 });
+  const stack = await startStack({ model, dataPlane: sim.dataPlane, clock, webDir: null });
+  try {
+    // vm1 -> vm2's path refused by hv16's switch
+    const [src, dst, dpid] = ['00:00:00:00:00:01', '00:00:00:00:00:02', 0x116n];
+    stack.service.onControllerEvent({ type: 'path-rejected', src, dst, dpid, error: 'FLOW_MOD_FAILED/TABLE_FULL', retryInMs: 1000 });
+    stack.service.startOrchestration({ policy: 'la', continuous: { everyMs: 1000 } });
+    const o = stack.service.orchestrator;
+    for (let i = 0; i < 100 && o.status().continuous?.holdOff == null; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.match(o.status().continuous?.holdOff ?? '', /refused by a switch, not installed yet: vm1->vm2/);
+    assert.ok(o.records.some((r) => r.error?.code === 'HOLD_OFF' && /refused by a switch/.test(r.error.message)), 'the audit log says why');
+    stack.service.onControllerEvent({ type: 'path-installed', src, dst, attempts: 2 });
+    for (let i = 0; i < 200 && o.status().continuous?.holdOff != null; i++) {
+      await clock.advance(1000);
+    }
+    assert.equal(o.status().continuous?.holdOff, null, 'planning resumes once the path is installed');
+    // the loop sleeps on the virtual clock: keep it running until the stop is seen
+    let stopped = false;
+    const stopping = o.stop().then(() => (stopped = true));
+    for (let i = 0; i < 200 && !stopped; i++) await clock.advance(1000);
+    await stopping;
+  } finally {
+    await stack.stop();
+  }
+});

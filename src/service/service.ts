@@ -39,6 +39,8 @@ export interface ServiceOptions {
   readonly onSettled?: (migrations: number) => void;
   /** persists the orchestrator's audit log (and restores it after a restart) */
   readonly audit?: AuditLog;
+  /** prefix of new migration record ids (cluster mode: the leader's generation) */
+  readonly idPrefix?: () => string;
 }
 
 export interface Service extends ControllerService {
@@ -127,16 +129,24 @@ export function createService(o: ServiceOptions): Service {
   };
 
   // What continuous mode's hold-off needs: the last topology change, and what is down now.
-  const net = { lastChangeAt: null as number | null, lastChange: null as string | null, switchesDown: new Map<string, number>(), linksDown: new Map<string, number>() };
+  const net = { lastChangeAt: null as number | null, lastChange: null as string | null, switchesDown: new Map<string, number>(), linksDown: new Map<string, number>(), pathsRejected: new Map<string, number>() };
   const network = (): NetworkSignals => ({
     lastChangeAt: net.lastChangeAt,
     lastChange: net.lastChange,
     switchesDown: [...net.switchesDown].map(([name, since]) => ({ name, since })).sort((a, b) => (a.name < b.name ? -1 : 1)),
     linksDown: [...net.linksDown].map(([id, since]) => ({ id, since })).sort((a, b) => (a.id < b.id ? -1 : 1)),
     inFlight: [],
+    pathsRejected: [...net.pathsRejected].map(([id, since]) => ({ id, since })).sort((a, b) => (a.id < b.id ? -1 : 1)),
   });
   const noteNetwork = (e: ControllerEvent, at: number): void => {
     const end = (p: { dpid: Dpid; port: number }) => `${hvName(p.dpid)}:${p.port}`;
+    // a refused path is outstanding until the controller installs it (its retry), not a topology change
+    if (e.type === 'path-rejected' || e.type === 'path-installed') {
+      const id = `${vmName(e.src)}->${vmName(e.dst)}`;
+      if (e.type === 'path-installed') net.pathsRejected.delete(id);
+      else if (!net.pathsRejected.has(id)) net.pathsRejected.set(id, at);
+      return;
+    }
     if (e.type === 'link-added' || e.type === 'link-removed') {
       const ends = [end(e.link.a), end(e.link.b)].sort();
       const id = `${ends[0]!}-${ends[1]!}`;
@@ -159,6 +169,7 @@ export function createService(o: ServiceOptions): Service {
     emit,
     ...(o.settleMs !== undefined ? { settleMs: o.settleMs } : {}),
     ...(o.confirmMs !== undefined ? { confirmMs: o.confirmMs } : {}),
+    ...(o.idPrefix !== undefined ? { idPrefix: o.idPrefix } : {}),
     // The network has settled by the orchestrator's clock: record the settled cost now, before
     // the next migration starts (cost-settling.ts).
     onSettled: (k: number) => {
@@ -307,7 +318,7 @@ export function createService(o: ServiceOptions): Service {
       const policy: PolicyName = body.policy === 'rr' || body.policy === 'round-robin' ? 'round-robin' : body.policy === 'gain-order' || body.policy === 'gain' ? 'gain-order' : 'load-aware';
       if (body.continuous !== undefined) {
         // continuous mode has its own hysteresis and budget; these one-shot options would be dropped silently
-        const oneShot = (['swaps', 'overcommit', 'rails', 'plan', 'maxRounds', 'mode'] as const).filter((k) => body[k] !== undefined);
+        const oneShot = (['swaps', 'overcommit', 'rails', 'plan', 'maxRounds', 'mode', 'lookahead'] as const).filter((k) => body[k] !== undefined);
         if (oneShot.length > 0) throw new ScoreError('CONTINUOUS_INVALID', `continuous mode does not take ${oneShot.join(', ')} (it re-plans with its own stable-rounds, no-return and per-period budget)`, { options: oneShot });
         const { everyMs, stableRounds, noReturnRounds, cooldownRounds, maxPerPeriod, quietMs, memoryBytes, dirtyRateBytesPerSec, bandwidthBytesPerSec, amortisationSeconds } = body.continuous;
         const precopy = Object.fromEntries(Object.entries({ memoryBytes, dirtyRateBytesPerSec, bandwidthBytesPerSec, amortisationSeconds }).filter(([, v]) => v !== undefined));
@@ -323,7 +334,14 @@ export function createService(o: ServiceOptions): Service {
         });
         return orchestrator.start({ policy, continuous: config });
       }
-      return orchestrator.start({ policy, ...(body.mode ? { mode: body.mode } : {}), ...(body.plan !== undefined ? { plan: body.plan } : {}), ...(body.maxRounds ? { maxRounds: body.maxRounds } : {}), ...(body.migrationCost !== undefined ? { migrationCost: body.migrationCost } : {}), ...(body.rails !== undefined ? { rails: body.rails } : {}), ...(body.swaps !== undefined ? { swaps: body.swaps } : {}), ...(body.overcommit !== undefined ? { overcommit: body.overcommit } : {}) });
+      if (body.lookahead === true) {
+        // the planner decides for every VM at once: a policy's order, a dry run or rails per VM do not apply
+        const other = (['plan', 'rails', 'mode', 'swaps'] as const).filter((k) => body[k] !== undefined);
+        if (policy !== 'gain-order' || other.length > 0) {
+          throw new ScoreError('API_BAD_REQUEST', `lookahead goes with the gain-order policy alone${other.length > 0 ? `, not with ${other.join(', ')}` : `, not ${policy}`}`, { policy, options: other });
+        }
+      }
+      return orchestrator.start({ policy, ...(body.lookahead === true ? { lookahead: true } : {}), ...(body.mode ? { mode: body.mode } : {}), ...(body.plan !== undefined ? { plan: body.plan } : {}), ...(body.maxRounds ? { maxRounds: body.maxRounds } : {}), ...(body.migrationCost !== undefined ? { migrationCost: body.migrationCost } : {}), ...(body.rails !== undefined ? { rails: body.rails } : {}), ...(body.swaps !== undefined ? { swaps: body.swaps } : {}), ...(body.overcommit !== undefined ? { overcommit: body.overcommit } : {}) });
     },
     stopOrchestration: () => orchestrator.stop(),
     reviewPlan: (id, verdict) => orchestrator.review(id, verdict),

@@ -2,9 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fatTree } from '../topologies/generate.ts';
 import { build } from '../core/build.ts';
-import { generateWorkload } from '../workloads/workload.ts';
+import { generateWorkload, onOffEpochs } from '../workloads/workload.ts';
+import { isScoreError } from '../errors/errors.ts';
 import { seededRng } from '../core/random.ts';
-import { churnEpochs, diurnalEpochs, runEpochs, type EpochResult } from './epochs.ts';
+import { churnEpochs, diurnalEpochs, EPOCH_STRATEGIES, runEpochs, type EpochResult } from './epochs.ts';
 import type { DirectedFlow } from '../core/cost.ts';
 
 // fat-tree(8): 128 hypervisors with 8 slots, 768 VMs: the properties, quickly; docs/scale.md has fat-tree(16)
@@ -76,4 +77,19 @@ test('churn: continuous LA with hysteresis follows the traffic, never oscillates
   assert.ok(hyst.total <= 1.15 * by(r, 'clairvoyant').total, `${hyst.total} vs clairvoyant ${by(r, 'clairvoyant').total}`);
   // without hysteresis it moves far more
   assert.ok(by(r, 'continuous-la').migrations > hyst.migrations);
+});
+
+test('ON/OFF: measured over several epochs, continuous mode sees the mean rates and moves less than on one epoch\'s draw', () => {
+  const b = build(fatTree(8));
+  const w = generateWorkload(b.topology, { model: 'onoff', vms: 768, slotsPerHypervisor: 8, seed: 1 });
+  const epochs = onOffEpochs(b.topology, { model: 'onoff', vms: 768, slotsPerHypervisor: 8, seed: 1 }, 6);
+  const base = { vms: w.vms, placement: w.placement, capacity: w.capacity, oracle: b.oracle, epochs, epochSeconds: 3600, strategies: EPOCH_STRATEGIES.filter((s) => s.name === 'continuous-la-hyst' || s.name === 'one-shot') };
+  const one = runEpochs(base);
+  const three = runEpochs({ ...base, measureEpochs: 3 });
+  // one-shot does not measure over time: the window changes nothing for it
+  assert.equal(by(three, 'one-shot').total, by(one, 'one-shot').total);
+  const [m1, m3] = [by(one, 'continuous-la-hyst'), by(three, 'continuous-la-hyst')];
+  assert.ok(m3.perEpoch.slice(1).reduce((a, p) => a + p.migrations, 0) < m1.perEpoch.slice(1).reduce((a, p) => a + p.migrations, 0), `after the first epoch: ${m3.migrations} vs ${m1.migrations} migrations`);
+  assert.equal(m3.oscillations, 0);
+  assert.throws(() => runEpochs({ ...base, measureEpochs: 0 }), (e) => isScoreError(e, 'WORKLOAD_INVALID'));
 });

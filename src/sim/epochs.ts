@@ -19,7 +19,8 @@ import { DEFAULT_MIGRATION_MODEL, type MigratingVm, type MigrationModel } from '
  * into the epoch, and until then the epoch runs on the old placement.
  *  - never: never moves;
  *  - one-shot: plans once on epoch 0's traffic at t0 (today's batch orchestration), then stops;
- *  - continuous: plans on epoch e's traffic after the detection delay;
+ *  - continuous: plans on epoch e's traffic after the detection delay (with `measureEpochs`, on
+ *    the mean of the last epochs' rates, as a longer measurement window sees them);
  *  - clairvoyant: plans on epoch e's traffic at its very start (the reference: no online
  *    planner can know a change before it happens).
  * Costs are integrated over time: C_A is bytes/s × path weight, so C_A × seconds and a
@@ -32,6 +33,15 @@ import { DEFAULT_MIGRATION_MODEL, type MigratingVm, type MigrationModel } from '
  * c_m = 0 and nothing else. Clairvoyant prices moves as hysteresis does; one-shot uses c_m = 0
  * as the paper does.
  */
+/**
+ * The pricing horizon by default: 4 h. It used to be one epoch, which tied the price of a move to
+ * the simulation's time step. On fat-tree(16) with 4,096 VMs (docs/scale.md, horizons 1-20 h on
+ * churn 5/10/20%, diurnal and ON/OFF) 2-4 h gave the lowest totals everywhere: shorter, the price
+ * refuses moves whose value outlives it (one-shot then wins on ON/OFF); longer, moves are made
+ * whose pairs change before they pay back.
+ */
+export const DEFAULT_HORIZON_SECONDS = 4 * 3600;
+
 export type EpochStrategyKind = 'never' | 'one-shot' | 'continuous' | 'clairvoyant';
 
 export interface EpochStrategy {
@@ -63,7 +73,7 @@ export interface EpochInput {
   readonly strategies?: readonly EpochStrategy[];
   readonly migration?: MigrationModel;
   readonly resources?: ReadonlyMap<string, MigratingVm>;
-  /** horizon over which a move's saving is counted when pricing (default: one epoch) */
+  /** horizon over which a move's saving is counted when pricing, seconds (default DEFAULT_HORIZON_SECONDS) */
   readonly amortisationSeconds?: number;
   /** no-return window with hysteresis, and the K of the oscillation count (default 4) */
   readonly noReturnEpochs?: number;
@@ -72,6 +82,12 @@ export interface EpochInput {
   readonly periodSeconds?: number;
   /** with hysteresis, N periods of the stable rule before a move (default 3) */
   readonly stableRounds?: number;
+  /**
+   * continuous mode plans on rates averaged over this many epochs, the current one and those
+   * before it (default 1: the current epoch only). An operator measuring rates over a window
+   * longer than the traffic's fluctuations (Benson's ON/OFF) sees their mean, not one draw.
+   */
+  readonly measureEpochs?: number;
 }
 
 export interface EpochPoint {
@@ -119,7 +135,7 @@ export function runEpochs(input: EpochInput): EpochResult {
   if (!(input.epochSeconds > 0)) throw new ScoreError('WORKLOAD_INVALID', `epochSeconds must be > 0, got ${input.epochSeconds}`, {});
   const model = input.migration ?? DEFAULT_MIGRATION_MODEL;
   const k = input.noReturnEpochs ?? 4;
-  const horizon = input.amortisationSeconds ?? input.epochSeconds;
+  const horizon = input.amortisationSeconds ?? DEFAULT_HORIZON_SECONDS;
   const period = input.periodSeconds ?? 60;
   const stable = input.stableRounds ?? 3;
   const bytesCache = new Map<string, number>();
@@ -134,14 +150,22 @@ export function runEpochs(input: EpochInput): EpochResult {
   };
   const price: MigrationCostFn = (vm, from, to) => migrationCostUnits(bytesOf(vm), input.oracle.cost(from, to), horizon);
   const traffics = input.epochs.map((f) => trafficMatrix(f));
+  const window = input.measureEpochs ?? 1;
+  if (!(Number.isInteger(window) && window >= 1)) throw new ScoreError('WORKLOAD_INVALID', `measureEpochs must be an integer >= 1, got ${window}`, { measureEpochs: window });
+  // what continuous mode measures at epoch e: the mean over the window (fewer epochs at the start)
+  const measured = window === 1 ? traffics : input.epochs.map((_, e) => {
+    const from = Math.max(0, e - window + 1);
+    const span = e - from + 1;
+    return trafficMatrix(merge(input.epochs.slice(from, e + 1).flatMap((fl) => fl.map((f) => ({ ...f, rate: f.rate / span })))));
+  });
   const rank = rankOf(input.vms);
   const results = (input.strategies ?? EPOCH_STRATEGIES).map((s) => runOne(s));
   return { kind: 'score-epochs', version: 1, epochs: input.epochs.length, epochSeconds: input.epochSeconds, oscillationWindow: k, strategies: results };
 
-  function plan(placement: Placement, e: number, cm: number | MigrationCostFn, policy: PolicyName, noReturnWithin = false) {
+  function plan(placement: Placement, e: number, cm: number | MigrationCostFn, policy: PolicyName, noReturnWithin = false, traffic = traffics[e]!) {
     const maxRounds = input.maxRounds ?? 20;
     // no-return inside one epoch's planning too: a VM never goes back where it left in an earlier round of it
-    return runPolicy({ policy, vms: input.vms, placement, traffic: traffics[e]!, oracle: input.oracle, capacity: input.capacity, rank, migrationCost: cm, maxRounds, ...(noReturnWithin ? { rails: { noReturnRounds: maxRounds } } : {}) });
+    return runPolicy({ policy, vms: input.vms, placement, traffic, oracle: input.oracle, capacity: input.capacity, rank, migrationCost: cm, maxRounds, ...(noReturnWithin ? { rails: { noReturnRounds: maxRounds } } : {}) });
   }
 
   function runOne(s: EpochStrategy): EpochStrategyResult {
@@ -159,11 +183,11 @@ export function runEpochs(input: EpochInput): EpochResult {
       if (replan) {
         const barred = (vm: string, to: string): boolean => (left.get(vm) ?? []).some((l) => l.host === to && e - l.epoch <= k);
         const cm: number | MigrationCostFn = s.kind === 'one-shot' || (s.kind === 'continuous' && !s.hysteresis) ? 0 : s.kind === 'continuous' ? (vm, from, to) => (barred(vm, to) ? Infinity : price(vm, from, to)) : price;
-        const run = plan(placement, e, cm, s.policy, s.kind === 'continuous' && s.hysteresis);
+        const run = plan(placement, e, cm, s.policy, s.kind === 'continuous' && s.hysteresis, s.kind === 'continuous' ? measured[e]! : traffics[e]!);
         steps = run.steps.map((st) => st.decision);
         placement = run.finalPlacement;
       }
-    let bytes = 0;
+      let bytes = 0;
       let weighted = 0;
       for (const m of steps) {
         const b = bytesOf(m.vm);

@@ -113,6 +113,8 @@ export interface ReferenceResult {
   readonly bestKnown: { readonly cost: number; readonly by: string };
   /** per strategy: (final − best known) / initial */
   readonly gapToBest: Readonly<Record<string, number>>;
+  /** a cost no placement within capacity can go below (bound.ts), and the reduction it caps */
+  readonly lowerBound?: { readonly method: string; readonly cost: number; readonly maxReduction: number };
 }
 
 export interface ScaleInput {
@@ -123,7 +125,7 @@ export interface ScaleInput {
   readonly utilisation?: boolean;
   readonly migration?: MigrationModel;
   /** computes a reference placement's cost on the same instance (none by default) */
-  readonly reference?: (ctx: Omit<StrategyContext, 'previous'>) => { readonly method: string; readonly cost: number };
+  readonly reference?: (ctx: Omit<StrategyContext, 'previous'>) => { readonly method: string; readonly cost: number; readonly lowerBound?: { readonly method: string; readonly cost: number } };
 }
 
 export function quantiles(xs: readonly number[], points = 101): number[] {
@@ -175,7 +177,7 @@ export function runScale(input: ScaleInput): ScaleResult {
   };
 }
 
-function referenceResult(ref: { readonly method: string; readonly cost: number }, results: readonly StrategyResult[]): ReferenceResult {
+function referenceResult(ref: { readonly method: string; readonly cost: number; readonly lowerBound?: { readonly method: string; readonly cost: number } }, results: readonly StrategyResult[]): ReferenceResult {
   const initial = results[0]?.initialCost ?? 0;
   let best = { cost: ref.cost, by: ref.method };
   for (const r of results) if (r.finalCost < best.cost) best = { cost: r.finalCost, by: r.strategy };
@@ -186,6 +188,7 @@ function referenceResult(ref: { readonly method: string; readonly cost: number }
     reduction: 1 - rel(ref.cost),
     bestKnown: best,
     gapToBest: Object.fromEntries(results.map((r) => [r.strategy, rel(r.finalCost - best.cost)])),
+    ...(ref.lowerBound === undefined ? {} : { lowerBound: { method: ref.lowerBound.method, cost: ref.lowerBound.cost, maxReduction: 1 - rel(ref.lowerBound.cost) } }),
   };
 }
 

@@ -11,7 +11,8 @@ import { DEFAULT_MIGRATION_MODEL, type MigrationModel, type StrategyContext, typ
  * Strategy names as the command line takes them, and how the simulator runs each one.
  * `random` borrows Load-Aware's migration count as its budget when Load-Aware ran first (same
  * number of moves, no intelligence), else one move per VM. `optimal` is exact and exponential: it
- * is part of "all" only for instances of at most OPTIMAL_MAX_VMS VMs.
+ * is part of "all" only for instances of at most OPTIMAL_MAX_VMS VMs; `lookahead-staged` (two
+ * look-ahead runs) only when named.
  */
 export const STRATEGY_ALIASES: Readonly<Record<string, StrategyName>> = {
   rr: 'round-robin',
@@ -28,6 +29,8 @@ export const STRATEGY_ALIASES: Readonly<Record<string, StrategyName>> = {
   'gain-swap': 'gain-swap',
   swap: 'gain-swap',
   lookahead: 'lookahead',
+  'lookahead-staged': 'lookahead-staged',
+  staged: 'lookahead-staged',
   optimal: 'optimal',
   opt: 'optimal',
 };
@@ -55,7 +58,8 @@ export interface StrategyOptions {
 }
 
 export function parseStrategies(value: string, vms = Infinity): StrategyName[] {
-  if (value === 'all') return STRATEGY_NAMES.filter((n) => n !== 'optimal' || vms <= OPTIMAL_MAX_VMS);
+  // lookahead-staged runs the look-ahead twice: named, not part of "all"
+  if (value === 'all') return STRATEGY_NAMES.filter((n) => n !== 'lookahead-staged' && (n !== 'optimal' || vms <= OPTIMAL_MAX_VMS));
   const out: StrategyName[] = [];
   for (const raw of value.split(',')) {
     const name = STRATEGY_ALIASES[raw.trim()];
@@ -112,7 +116,7 @@ export function strategyRunner(name: StrategyName, o: StrategyOptions): Strategy
       return runStrategy(name, { ...base, ...(o.maxNodes === undefined ? {} : { maxNodes: o.maxNodes }) });
     }
     // the gain-ordered planners look for room next to a full peer hypervisor among its rack mates
-    if (name === 'gain-swap' || name === 'lookahead') return runStrategy(name, { ...base, nearby: rackMates(ctx.topology) });
+    if (name === 'gain-swap' || name === 'lookahead' || name === 'lookahead-staged') return runStrategy(name, { ...base, nearby: rackMates(ctx.topology) });
     return runStrategy(name, base);
   };
 }

@@ -19,13 +19,13 @@ export function measuredPoint(stack: Stack, step: number, time: number): Timelin
 
 export async function orchestrate(
   stack: Stack,
-  o: { policy: PolicyName; model: Model; file: string; source: RunRecord['source']; clock: Clock; settleMs: number; timeline: TimelinePoint[]; maxRounds?: number; swaps?: boolean; overcommit?: number },
+  o: { policy: PolicyName; model: Model; file: string; source: RunRecord['source']; clock: Clock; settleMs: number; timeline: TimelinePoint[]; maxRounds?: number; swaps?: boolean; overcommit?: number; lookahead?: boolean },
 ): Promise<RunRecord> {
   const initialPlacement = Object.fromEntries(stack.service.snapshot().placement);
   const res = await fetch(`${stack.apiUrl}/api/v1/orchestration/start`, {
     method: 'POST',
     headers: { authorization: `Bearer ${stack.tokens.operator}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ policy: o.policy, ...(o.maxRounds ? { maxRounds: o.maxRounds } : {}), ...(o.swaps === true ? { swaps: true } : {}), ...(o.overcommit === undefined ? {} : { overcommit: o.overcommit }) }),
+    body: JSON.stringify({ policy: o.policy, ...(o.maxRounds ? { maxRounds: o.maxRounds } : {}), ...(o.swaps === true ? { swaps: true } : {}), ...(o.overcommit === undefined ? {} : { overcommit: o.overcommit }), ...(o.lookahead === true ? { lookahead: true } : {}) }),
   });
   if (!res.ok) throw new Error(`starting orchestration failed: ${res.status} ${await res.text()}`);
   await stack.service.orchestrator.finished();

@@ -67,6 +67,8 @@ export interface StackOptions {
   readonly onWarning?: (message: string) => void;
   /** extra routes and hooks, added before the API listens (cluster mode: src/cluster/api.ts) */
   readonly beforeListen?: (api: FastifyInstance, tokens: ApiTokens) => void;
+  /** prefix of new migration record ids (cluster mode: the leader's generation) */
+  readonly idPrefix?: () => string;
 }
 
 export interface Stack {
@@ -151,6 +153,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     ...(o.rateTolerance !== undefined ? { rateTolerance: o.rateTolerance } : {}),
     ...(o.onSettled !== undefined ? { onSettled: o.onSettled } : {}),
     ...(o.audit !== undefined ? { audit: o.audit } : o.auditPath !== undefined ? { audit: auditFile(o.auditPath) } : {}),
+    ...(o.idPrefix !== undefined ? { idPrefix: o.idPrefix } : {}),
   });
   const unbind = metrics.bind({ runtime, service, dataPlane: o.dataPlane });
   // A revoked hypervisor's agent is no longer called (the orchestrator then gets NO_AGENT for

@@ -11,12 +11,15 @@
  * A migration (QEMU pre-copy, over TCP on the OVS namespace's loopback):
  *   1. a tap on the destination bridge and a destination QEMU with the same devices, `-incoming
  *      defer`, then QMP `migrate-incoming tcp:127.0.0.1:0` (QEMU picks the port and reports it);
- *   2. QMP `migrate` on the source, `query-migrate` polled until completed, failed or cancelled;
- *      past the deadline, `migrate_cancel`;
- *   3. completed: the destination runs and QEMU has sent its RARP announcements from there; the
- *      source QEMU quits and its tap leaves the source bridge (PORT_STATUS delete); the record
- *      moves. Failed: the destination QEMU and tap go, the source is resumed if QEMU left it
- *      paused, the record stays, and the error says why.
+ *   2. QMP `migrate` on the source; its MIGRATION events (capability `events`) wake the driver
+ *      the moment the status changes (`query-migrate` refreshes the figures in between); past
+ *      the deadline, `migrate_cancel`. The source's STOP event is the switch-over: `onSwitchover`
+ *      tells the caller at once, so the network can follow while QEMU copies the rest;
+ *   3. completed: once the destination runs (it finishes loading after the source is done) and
+ *      has sent its RARP announcements, the source QEMU quits and its tap leaves the source
+ *      bridge (PORT_STATUS delete); the record moves. Failed: the destination QEMU and tap go,
+ *      the source is resumed if QEMU left it paused, a reported switch-over is reported back to
+ *      the source, the record stays, and the error says why.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,9 +32,10 @@ import { cmdlineOf, readPidfile, sleep } from '../emulation/procs.ts';
 import { delNetns } from '../emulation/netns.ts';
 import { run } from '../emulation/exec.ts';
 import { tmpdir } from 'node:os';
-import type { MigrationFigures } from '../agent/drivers/driver.ts';
+import type { MigrationFigures, MigrationHooks } from '../agent/drivers/driver.ts';
 import type { GuestFlow } from '../image/guest.ts';
 import { addTap, delTap, guestAlive, startGuest, stopGuest, withQmp, type Guest, type GuestSpec } from './qemu.ts';
+import { connectQmp, type QmpClient, type QmpEvent } from './qmp.ts';
 
 export interface GuestRecord extends Guest {
   readonly hypervisor: string;
@@ -246,6 +250,11 @@ export interface MigrateOptions {
   readonly maxBandwidthBytes?: number;
   /** called once the destination QEMU waits for the stream (tests kill it here) */
   readonly onDestinationReady?: (destination: Guest) => void | Promise<void>;
+  /** every QMP event of either QEMU while the migration runs (STOP, RESUME, MIGRATION status, ...) */
+  readonly onQmpEvent?: (side: 'source' | 'destination', e: QmpEvent) => void;
+  /** see MigrationHooks (src/agent/drivers/driver.ts): at QEMU's STOP of the source, and back if it fails */
+  readonly onSwitchover?: MigrationHooks['onSwitchover'];
+  /** query-migrate refresh while no MIGRATION event comes, ms (default 100); status changes wake it at once */
   readonly pollMs?: number;
 }
 
@@ -270,43 +279,82 @@ export async function migrateGuest(r: FleetRun, vm: string, from: string, to: st
   const at = await reservePort(r, to);
   await plug(r, at);
   let dst: Guest | undefined;
+  // One QMP connection to each QEMU for the whole migration (QEMU serves one client per socket):
+  // their events say the moment the source stops and the destination runs, rather than a poll.
+  let dstQ: QmpClient | undefined;
+  let srcQ: QmpClient | undefined;
+  let migrating = false;
+  /** set once the switch-over was reported (onSwitchover), so a failure reports the way back */
+  let switchedOver: Promise<void> | undefined;
   try {
     dst = await startGuest(src.spec, { netns: r.ovs.netns, tap: at.tap, dir: vmDir(r), tag: `${to}-${Date.now().toString(36)}` }, { incoming: true });
-    const port = await withQmp(dst, async (q) => {
-      await q.execute('migrate-incoming', { uri: 'tcp:127.0.0.1:0' });
-      const info = await q.execute<QueryMigrate>('query-migrate');
-      const p = info['socket-address']?.find((a) => a.port !== undefined)?.port;
-      if (p === undefined) throw new ScoreError('MIGRATION_FAILED', 'the destination QEMU did not say which port it listens on', { vm });
-      return p;
-    });
+    dstQ = await connectQmp(dst.qmpSocket);
+    const dq = dstQ;
+    dq.onEvent((e) => o.onQmpEvent?.('destination', e));
+    await dq.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
+    await dq.execute('migrate-incoming', { uri: 'tcp:127.0.0.1:0' });
+    const port = (await dq.execute<QueryMigrate>('query-migrate'))['socket-address']?.find((a) => a.port !== undefined)?.port;
+    if (port === undefined) throw new ScoreError('MIGRATION_FAILED', 'the destination QEMU did not say which port it listens on', { vm });
     await o.onDestinationReady?.(dst);
-    const final = await withQmp(src, async (q) => {
-      // always set: parameters stay in the source QEMU, and an earlier caller's must not linger
-      await q.execute('migrate-set-parameters', { 'downtime-limit': o.downtimeLimitMs ?? QEMU_DOWNTIME_LIMIT_MS, 'max-bandwidth': o.maxBandwidthBytes ?? QEMU_MAX_BANDWIDTH });
-      await q.execute('migrate', { uri: `tcp:127.0.0.1:${port}` });
-      const deadline = Date.now() + (o.timeoutMs ?? 120_000);
-      let cancelled = false;
-      // QEMU zeroes ram.dirty-pages-rate once completed: keep the last one measured while active
-      let dirtyRate: number | undefined;
-      for (;;) {
-        const info = await q.execute<QueryMigrate>('query-migrate');
-        const rate = info.ram?.['dirty-pages-rate'];
-        if (info.status === 'active' && rate !== undefined && rate > 0) dirtyRate = rate;
-        if (info.status === 'completed' || info.status === 'failed' || info.status === 'cancelled') {
-          return dirtyRate !== undefined && info.ram !== undefined && !(info.ram['dirty-pages-rate'] ?? 0) ? { ...info, ram: { ...info.ram, 'dirty-pages-rate': dirtyRate } } : info;
-        }
-        if (!cancelled && Date.now() > deadline) {
-          cancelled = true;
-          await q.execute('migrate_cancel').catch(() => undefined);
-        }
-        await sleep(o.pollMs ?? 50);
-      }
+    srcQ = await connectQmp(src.qmpSocket);
+    const q = srcQ;
+    const wake = new Set<() => void>();
+    q.onEvent((e) => {
+      o.onQmpEvent?.('source', e);
+      if (e.event === 'MIGRATION') for (const w of [...wake]) w();
+      // QEMU stops the source for the last copy (migration_completion): the switch-over begins
+      if (e.event === 'STOP' && migrating && switchedOver === undefined && o.onSwitchover !== undefined) switchedOver = Promise.resolve().then(() => o.onSwitchover?.(to, at.port)).catch(() => undefined);
     });
+    // always set: parameters stay in the source QEMU, and an earlier caller's must not linger
+    await q.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
+    await q.execute('migrate-set-parameters', { 'downtime-limit': o.downtimeLimitMs ?? QEMU_DOWNTIME_LIMIT_MS, 'max-bandwidth': o.maxBandwidthBytes ?? QEMU_MAX_BANDWIDTH });
+    migrating = true;
+    await q.execute('migrate', { uri: `tcp:127.0.0.1:${port}` });
+    const deadline = Date.now() + (o.timeoutMs ?? 120_000);
+    let cancelled = false;
+    // QEMU zeroes ram.dirty-pages-rate once completed: keep the last one measured while active
+    let dirtyRate: number | undefined;
+    let final: QueryMigrate;
+    let figureRetries = 0;
+    for (;;) {
+      const info = await q.execute<QueryMigrate>('query-migrate');
+      const rate = info.ram?.['dirty-pages-rate'];
+      if (info.status === 'active' && rate !== undefined && rate > 0) dirtyRate = rate;
+      // QEMU says completed a moment before its migration thread fills in total-time and
+      // downtime (migration_calculate_complete): woken by the event, ask again for the figures
+      if (info.status === 'completed' && !(info['total-time'] ?? 0) && figureRetries++ < 100) {
+        await sleep(10);
+        continue;
+      }
+      if (info.status === 'completed' || info.status === 'failed' || info.status === 'cancelled') {
+        final = dirtyRate !== undefined && info.ram !== undefined && !(info.ram['dirty-pages-rate'] ?? 0) ? { ...info, ram: { ...info.ram, 'dirty-pages-rate': dirtyRate } } : info;
+        break;
+      }
+      if (!cancelled && Date.now() > deadline) {
+        cancelled = true;
+        await q.execute('migrate_cancel').catch(() => undefined);
+      }
+      // a MIGRATION event (status change) wakes the loop at once; the poll only refreshes figures
+      await wokenOrAfter(wake, o.pollMs ?? 100);
+    }
     if (final.status !== 'completed') {
       throw new ScoreError('MIGRATION_FAILED', `QEMU reports the migration of ${vm} to ${to} ${final.status}${final['error-desc'] ? `: ${final['error-desc']}` : final.status === 'cancelled' ? ` after ${o.timeoutMs ?? 120_000} ms` : ''}`, { vm, to, status: final.status });
     }
-    const status = await withQmp(dst, (q) => q.execute<{ status: string }>('query-status'));
-    if (status.status !== 'running') throw new ScoreError('MIGRATION_FAILED', `the destination QEMU of ${vm} is ${status.status} after the migration`, { vm, to });
+    // the source is done once it sent everything; the destination runs once it loaded it all
+    // (its RESUME event): wait for that, woken by its events
+    const dstWake = new Set<() => void>();
+    dq.onEvent(() => {
+      for (const w of [...dstWake]) w();
+    });
+    const dstDeadline = Date.now() + 30_000;
+    for (let status = ''; ; ) {
+      status = (await dq.execute<{ status: string }>('query-status')).status;
+      if (status === 'running') break;
+      if (status !== 'inmigrate' || Date.now() > dstDeadline) throw new ScoreError('MIGRATION_FAILED', `the destination QEMU of ${vm} is ${status} after the migration`, { vm, to });
+      await wokenOrAfter(dstWake, 50);
+    }
+    srcQ.close();
+    dstQ.close();
     const moved: GuestRecord = { ...dst, hypervisor: to, bridge: at.bridge, port: at.port };
     writeRecord(r, moved);
     // the source is paused (postmigrate) now: nothing of it may reach the network again
@@ -314,12 +362,31 @@ export async function migrateGuest(r: FleetRun, vm: string, from: string, to: st
     await unplug(r, { bridge: src.bridge, tap: src.place.tap });
     return { record: moved, figures: figuresOf(final), info: final };
   } catch (e) {
+    srcQ?.close();
+    dstQ?.close();
     if (dst !== undefined) await stopGuest(dst).catch(() => undefined);
     await unplug(r, at).catch(() => undefined);
     await resumeSource(src);
+    if (switchedOver !== undefined) {
+      await switchedOver;
+      await Promise.resolve(o.onSwitchover?.(from, src.port)).catch(() => undefined);
+    }
     if (isScoreError(e, 'MIGRATION_FAILED')) throw e;
     throw new ScoreError('MIGRATION_FAILED', `migration of ${vm} to ${to} failed: ${e instanceof Error ? e.message : String(e)}`, { vm, to }, { cause: e });
   }
+}
+
+/** Resolves after `ms`, or earlier when one of `wake`'s functions is called (a QMP event came). */
+function wokenOrAfter(wake: Set<() => void>, ms: number): Promise<void> {
+  return new Promise<void>((res) => {
+    const done = (): void => {
+      clearTimeout(t);
+      wake.delete(done);
+      res();
+    };
+    const t = setTimeout(done, ms);
+    wake.add(done);
+  });
 }
 
 /** After a failed migration the source must run: QEMU resumes it itself unless the switch-over had begun. */

@@ -17,7 +17,7 @@ import { READY_LINE } from '../image/guest.ts';
 import type { MigrationDriver } from '../agent/drivers/driver.ts';
 import { libvirtDriver } from '../agent/drivers/libvirt.ts';
 import { fleetOf, guestFlows, plug, unplugNamespace, reservePort, unplug, vmDir, type FleetRun, type PlaceGuestOptions } from './fleet.ts';
-import { destinationXml, domainXml, parseJobInfo, startLibvirtd, virsh, writeXml, type Libvirtd } from './libvirt.ts';
+import { destinationXml, domainXml, libvirtUri, parseJobInfo, startLibvirtd, virsh, writeXml, type Libvirtd } from './libvirt.ts';
 import type { GuestSpec } from './qemu.ts';
 
 export interface LibvirtFleet {
@@ -48,8 +48,6 @@ export async function startLibvirtFleet(dc: DataCentre, hypervisors: readonly st
     if (h === undefined) throw new ScoreError('UNKNOWN_HYPERVISOR', `no libvirtd for hypervisor "${hv}"`, { hypervisor: hv });
     return h;
   };
-  const bridgeOf = (hv: string): string => dc.bridgeOf(hv);
-
   return {
     hosts,
     async placeDomain(model, vm, o) {
@@ -79,34 +77,7 @@ export async function startLibvirtFleet(dc: DataCentre, hypervisors: readonly st
       }
       return out;
     },
-    driver(o = {}) {
-      return libvirtDriver({
-        uriFor: (hv) => host(hv).uri,
-        sourceUriFor: (hv) => host(hv).uri,
-        // libvirt picks a free port of its migration range on the destination
-        migrateUriFor: () => 'tcp://127.0.0.1',
-        persistent: false,
-        ...(o.timeoutSeconds !== undefined ? { timeoutSeconds: o.timeoutSeconds } : {}),
-        virsh: 'virsh',
-        jobInfo: true,
-        parseJobInfo,
-        prepare: async (vm, from, to) => {
-          const src = host(from);
-          host(to);
-          const xml = await virsh(src.uri, ['dumpxml', '--domain', vm, '--migratable']);
-          const fromTap = /<target dev='([^']+)'/.exec(xml)?.[1];
-          if (fromTap === undefined) throw new ScoreError('MIGRATION_FAILED', `${vm}'s domain has no tap`, { vm });
-          const at = await reservePort(r, to);
-          await plug(r, at);
-          const xmlPath = writeXml(src.dir, `${vm}-to-${to}`, destinationXml(xml, { fromTap, toTap: at.tap, fromLog: serialLog(r, vm, from), toLog: serialLog(r, vm, to) }));
-          return {
-            xmlPath,
-            commit: () => unplug(r, { bridge: bridgeOf(from), tap: fromTap }),
-            abort: () => unplug(r, at),
-          };
-        },
-      });
-    },
+    driver: (o = {}) => libvirtFleetDriver(r, host, o),
     async stop() {
       for (const h of hosts.values()) {
         for (const name of (await virsh(h.uri, ['list', '--name'], 10_000).catch(() => '')).split('\n').map((s) => s.trim()).filter((s) => s !== '')) {
@@ -116,4 +87,52 @@ export async function startLibvirtFleet(dc: DataCentre, hypervisors: readonly st
       }
     },
   };
+}
+
+/** Where a hypervisor's libvirtd of the run listens (startLibvirtd's layout under the run dir). */
+export function libvirtHostOf(r: FleetRun, hv: string): Pick<Libvirtd, 'uri' | 'dir'> {
+  const b = r.plan.bridges.find((x) => x.node === hv);
+  if (b === undefined || b.kind !== 'hypervisor') throw new ScoreError('UNKNOWN_HYPERVISOR', `"${hv}" is not a hypervisor of this run`, { hypervisor: hv });
+  const dir = join(r.ovs.paths.runDir, 'libvirt', hv);
+  return { dir, uri: libvirtUri(dir) };
+}
+
+/**
+ * The libvirt driver for the run's libvirt hosts, from any process of the run (a `score agent
+ * --driver libvirt --emulation-prefix` process finds the daemons by the run's directory layout):
+ * the destination's tap is plugged into the destination bridge and named in the destination XML;
+ * after the migration the source's tap leaves the source bridge, or on failure the destination's.
+ */
+export function libvirtFleetDriver(r: FleetRun, host: (hv: string) => Pick<Libvirtd, 'uri' | 'dir'> = (hv) => libvirtHostOf(r, hv), o: { timeoutSeconds?: number } = {}): MigrationDriver {
+  const bridgeOf = (hv: string): string => {
+    const b = r.plan.bridges.find((x) => x.node === hv);
+    if (b === undefined) throw new ScoreError('UNKNOWN_HYPERVISOR', `"${hv}" is not a hypervisor of this run`, { hypervisor: hv });
+    return b.name;
+  };
+  return libvirtDriver({
+    uriFor: (hv) => host(hv).uri,
+    sourceUriFor: (hv) => host(hv).uri,
+    // libvirt picks a free port of its migration range on the destination
+    migrateUriFor: () => 'tcp://127.0.0.1',
+    persistent: false,
+    ...(o.timeoutSeconds !== undefined ? { timeoutSeconds: o.timeoutSeconds } : {}),
+    virsh: 'virsh',
+    jobInfo: true,
+    parseJobInfo,
+    prepare: async (vm, from, to) => {
+      const src = host(from);
+      host(to);
+      const xml = await virsh(src.uri, ['dumpxml', '--domain', vm, '--migratable']);
+      const fromTap = /<target dev='([^']+)'/.exec(xml)?.[1];
+      if (fromTap === undefined) throw new ScoreError('MIGRATION_FAILED', `${vm}'s domain has no tap`, { vm });
+      const at = await reservePort(r, to);
+      await plug(r, at);
+      const xmlPath = writeXml(src.dir, `${vm}-to-${to}`, destinationXml(xml, { fromTap, toTap: at.tap, fromLog: serialLog(r, vm, from), toLog: serialLog(r, vm, to) }));
+      return {
+        xmlPath,
+        commit: () => unplug(r, { bridge: bridgeOf(from), tap: fromTap }),
+        abort: () => unplug(r, at),
+      };
+    },
+  });
 }

@@ -9,23 +9,19 @@ import { spawn } from 'node:child_process';
 import { systemTestGate } from '../emulation/system-gate.ts';
 import { parseScenario } from '../scenario/load.ts';
 import { buildModel } from '../scenario/model.ts';
-import { openflowDataPlane } from '../openflow/connection/index.ts';
-import { silentLog } from '../openflow/connection/log.ts';
-import { realClock } from '../runtime/clock.ts';
-import { startStack } from '../system/stack.ts';
-import { buildDataCentre, type DataCentre } from '../emulation/datacentre.ts';
-import { listLinks, listNetns } from '../emulation/netns.ts';
+import type { Stack } from '../system/stack.ts';
+import type { DataCentre } from '../emulation/datacentre.ts';
 import { resolveTool } from '../emulation/exec.ts';
 import { isRunning } from '../emulation/procs.ts';
 import { vsctl } from '../emulation/ovs.ts';
 import { isScoreError } from '../errors/errors.ts';
-import { buildImage } from '../image/build.ts';
 import { qemuDriver } from '../agent/drivers/qemu.ts';
 import { fleetOf, guestInsteadOfNamespace, listRecords, readRecord, reconcileGuest } from './fleet.ts';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { guestAlive, withQmp } from './qemu.ts';
+import { until, withGuestRun } from './guest-run.testing.ts';
 
 const gate = systemTestGate({ root: true, tools: ['ovs-vswitchd', 'ovsdb-server', 'ovs-vsctl', 'ip', 'ping', 'qemu-system-x86_64', 'busybox', 'apt-get', 'dpkg-deb'] });
 const skip = gate.skip === false ? false : gate.skip;
@@ -42,15 +38,6 @@ traffic:
   - { src: g1, dst: peer, packetBytes: 100, pps: 10 }
 `;
 const model = buildModel(parseScenario(YAML, 'vm-test.yaml'));
-
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}
 
 /** A peer pinging every 10 ms; stop() says how many went out and came back. */
 function pinger(ns: string, ip: string): { stop: () => Promise<{ sent: number; received: number }> } {
@@ -77,24 +64,16 @@ async function answers(dc: DataCentre, ip: string): Promise<boolean> {
   }
 }
 
-async function withGuest(fn: (x: { dc: DataCentre; stack: Awaited<ReturnType<typeof startStack>> }) => Promise<void>): Promise<string> {
-  const image = await buildImage();
-  const dataPlane = openflowDataPlane({ port: 0, host: '127.0.0.1', log: silentLog });
-  const stack = await startStack({ model, dataPlane, clock: realClock, pollMs: 500, probeMs: 500, webDir: null });
-  let dc: DataCentre | undefined;
-  try {
-    dc = await buildDataCentre(model, { controller: `tcp:127.0.0.1:${dataPlane.address().port}`, shape: false });
+/** The run with g1 as a QEMU guest on h1 (guest-run.testing.ts removes everything afterwards). */
+function withGuest(fn: (x: { dc: DataCentre; stack: Stack }) => Promise<void>): Promise<string> {
+  return withGuestRun(model, async ({ stack, dc, image }) => {
     await guestInsteadOfNamespace(dc, model, 'g1', { image, memoryMiB: 96 });
     await fn({ dc, stack });
-    return dc.prefix;
-  } finally {
-    await dc?.stop();
-    await stack.stop();
-  }
+  });
 }
 
 test('qemu driver: a guest live-migrates while a peer pings it; the controller sees it arrive from its RARP; one QEMU remains', { skip, timeout: 240_000 }, async () => {
-  const prefix = await withGuest(async ({ dc, stack }) => {
+  await withGuest(async ({ dc, stack }) => {
     const c = stack.runtime.controller;
     const mac = model.vmInfo.get('g1')!.mac;
     // the guest's own flow (ICMP to the peer) makes the controller learn it on h1
@@ -117,10 +96,16 @@ test('qemu driver: a guest live-migrates while a peer pings it; the controller s
     assert.ok(f.memoryBytes !== null && f.memoryBytes >= 96 * 1024 * 1024 && f.memoryBytes < 128 * 1024 * 1024, `ram.total ${f.memoryBytes}`);
     // the controller follows the move from QEMU's own announcement (no agent here to tell it)
     assert.ok(await until(() => c.hosts.byMac.get(mac)?.at.dpid === dc.dpidOf('h2'), 5000), 'the controller sees the guest on h2');
-    const moved = c.log.slice(movedEvents).find((e) => e.type === 'host-moved' && e.mac === mac);
-    // QEMU's RARP, or the guest's own first packet from the new port if it beats the RARP
-    assert.ok(moved?.type === 'host-moved' && (moved.via === 'rarp' || moved.via === 'packet'), `moved via ${moved?.type === 'host-moved' ? moved.via : 'nothing'}`);
-    console.log(`  the controller saw the move via ${moved.via}`);
+    // The network's own signals (issue 11 item 4): QEMU's RARP (or the guest's first packet from
+    // the new port) moves it; or the source tap going down (PORT_STATUS) takes it off h1 first and
+    // the RARP then places it on h2. Which comes first is a race inside ovs-vswitchd.
+    const mine = c.log.slice(movedEvents).filter((e) => 'mac' in e && e.mac === mac);
+    const moved = mine.find((e) => e.type === 'host-moved');
+    const removed = mine.findIndex((e) => e.type === 'host-removed' && e.at.dpid === dc.dpidOf('h1'));
+    const added = mine.findIndex((e) => e.type === 'host-added' && e.at.dpid === dc.dpidOf('h2'));
+    const via = moved?.type === 'host-moved' ? moved.via : removed >= 0 && added > removed ? 'port status, then the announcement' : 'nothing';
+    assert.ok(via === 'rarp' || via === 'packet' || via === 'port status, then the announcement', `moved via ${via}; the guest's events: ${JSON.stringify(mine, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v))}`);
+    console.log(`  the controller saw the move via ${via}`);
     assert.equal(c.hosts.byMac.get(mac)?.at.port, res.port, 'at the port the driver reports');
     // exactly one place: the source QEMU is gone, its tap left h1's bridge, the record says h2
     const after = readRecord(fleetOf(dc), 'g1')!;
@@ -134,7 +119,6 @@ test('qemu driver: a guest live-migrates while a peer pings it; the controller s
     assert.ok(seen.received > 0 && seen.received >= seen.sent * 0.5, `the peer kept reaching the guest (${seen.received} of ${seen.sent})`);
     assert.ok(await answers(dc, '10.9.0.1'), 'the guest answers on h2');
   });
-  assert.deepEqual([...(await listNetns()), ...(await listLinks())].filter((n) => n.startsWith(`${prefix}-`)), [], 'nothing of the run is left');
 });
 
 test('qemu driver: the destination killed mid-migration -> MIGRATION_FAILED, the guest still runs and answers at the source', { skip, timeout: 240_000 }, async () => {

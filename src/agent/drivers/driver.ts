@@ -41,7 +41,20 @@ export interface MigrationResult {
   readonly figures?: MigrationFigures;
 }
 
+/**
+ * What a driver tells its caller while a migration runs. `onSwitchover(hypervisor, port)`: the VM
+ * is about to run at (hypervisor, port) and nowhere else: QEMU paused the source for its last
+ * copy, so from now on the network should deliver to the destination port (packets wait in its
+ * tap until the guest resumes, instead of being lost at the paused source). Called again with the
+ * source when that switch-over fails and the source runs on. The agent passes it to the
+ * controller at once (the same report as "migration done": authoritative). Errors are the
+ * caller's to swallow: the migration does not wait for the network.
+ */
+export interface MigrationHooks {
+  readonly onSwitchover?: (hypervisor: string, port: number) => void | Promise<void>;
+}
+
 export interface MigrationDriver {
   readonly name: string;
-  migrate(vm: string, from: string, to: string): Promise<MigrationResult>;
+  migrate(vm: string, from: string, to: string, hooks?: MigrationHooks): Promise<MigrationResult>;
 }

@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process';
 import { ScoreError, isScoreError } from '../../errors/errors.ts';
 import type { Model } from '../../scenario/model.ts';
 import { attachDataCentre, type DataCentre } from '../../emulation/datacentre.ts';
-import { resolveTool } from '../../emulation/exec.ts';
-import type { Connectivity, MigrationDriver } from './driver.ts';
+import type { MigrationDriver } from './driver.ts';
+import { probe } from './probe.ts';
+
+export { probe } from './probe.ts';
 
 /**
  * Live migration in the emulated data centre, from an agent process: attach to the run that
@@ -11,27 +12,6 @@ import type { Connectivity, MigrationDriver } from './driver.ts';
  * hypervisor's bridge and announce it with RARP and gratuitous ARP, as QEMU does. While it moves,
  * each peer pings it every 10 ms, so the result says what the peers lost.
  */
-const PROBE_MS = 10;
-
-/** Pings `ip` from namespace `ns` every 10 ms until stopped: what a peer lost, and its longest gap. */
-export function probe(ns: string, ip: string): { stop: () => Promise<Connectivity> } {
-  const child = spawn(resolveTool('ip'), ['netns', 'exec', ns, 'ping', '-n', '-i', String(PROBE_MS / 1000), '-W', '1', ip], { stdio: ['ignore', 'pipe', 'ignore'] });
-  let text = '';
-  child.stdout.on('data', (d: Buffer) => (text += d.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  return {
-    async stop() {
-      child.kill('SIGINT');
-      await exited;
-      const m = /(\d+) packets transmitted, (\d+) received/.exec(text);
-      const seqs = [...text.matchAll(/icmp_seq=(\d+)/g)].map((x) => Number(x[1]));
-      let gap = 0;
-      for (let i = 1; i < seqs.length; i++) gap = Math.max(gap, seqs[i]! - seqs[i - 1]! - 1);
-      return { sent: Number(m?.[1] ?? 0), received: Number(m?.[2] ?? 0), blackoutMs: gap * PROBE_MS };
-    },
-  };
-}
-
 export interface EmulatedDriverOptions {
   readonly model: Model;
   readonly prefix: string;

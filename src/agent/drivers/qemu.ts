@@ -21,13 +21,13 @@ export interface QemuDriverOptions extends MigrateOptions {
 export function qemuDriver(o: QemuDriverOptions): MigrationDriver {
   return {
     name: 'qemu',
-    async migrate(vm, from, to) {
+    async migrate(vm, from, to, hooks) {
       // an agent that died mid-migration may have left two QEMUs of this VM: QEMU says which runs
       await reconcileGuest(o.run, vm);
       const probe = o.probe?.(vm);
       let outcome: Awaited<ReturnType<typeof migrateGuest>>;
       try {
-        outcome = await migrateGuest(o.run, vm, from, to, o);
+        outcome = await migrateGuest(o.run, vm, from, to, { ...o, ...(hooks?.onSwitchover !== undefined ? { onSwitchover: hooks.onSwitchover } : {}) });
       } catch (e) {
         await probe?.stop().catch(() => undefined);
         throw e;

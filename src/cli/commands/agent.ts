@@ -4,6 +4,7 @@ import { libvirtDriver } from '../../agent/drivers/libvirt.ts';
 import { emulatedDriver, probe } from '../../agent/drivers/emulated.ts';
 import { qemuDriver } from '../../agent/drivers/qemu.ts';
 import { fleetRun } from '../../vm/fleet.ts';
+import { libvirtFleetDriver } from '../../vm/libvirt-fleet.ts';
 import { loadScenarioFile } from '../../scenario/load.ts';
 import type { MigrationDriver } from '../../agent/drivers/driver.ts';
 import { startAgent } from '../../system/stack.ts';
@@ -23,8 +24,8 @@ export function registerAgent(program: Command): void {
     .option('--token <token>', "this hypervisor's credential from `score credentials issue` (or env SCORE_AGENT_TOKEN)")
     .option('--driver <libvirt|emulated|qemu>', 'how to migrate (qemu: real QEMU guests of `score emulate --vms qemu`, through QMP)', 'libvirt')
     .option('--probe-from <vm>', 'with --driver qemu: a namespace VM that pings the moving guest every 10 ms')
-    .option('--emulation-prefix <prefix>', 'with --driver emulated: the run prefix `score emulate` printed')
-    .option('--scenario <file|name>', "with --driver emulated: the emulated data centre's scenario")
+    .option('--emulation-prefix <prefix>', 'with --driver emulated, qemu or libvirt: the run prefix `score emulate` printed (libvirt: its per-hypervisor libvirtd hosts)')
+    .option('--scenario <file|name>', "with --emulation-prefix: the emulated data centre's scenario")
     .option('--listen <host:port>', "this agent's own API", '127.0.0.1:0')
     .option('--libvirt-uri <template>', 'destination URI, {host} is the target hypervisor', 'qemu+ssh://{host}/system')
     .option('--check-ms <ms>', 'how often a running agent re-registers to check the controller is there (back-off from 1 s to 30 s while it is not)', '10000')
@@ -34,7 +35,12 @@ export function registerAgent(program: Command): void {
       const m = /^(.+):(\d+)$/.exec(opts.listen);
       if (m === null) throw new ScoreError('CLI_USAGE', `--listen: expected host:port, got "${opts.listen}"`);
       let driver: MigrationDriver;
-      if (opts.driver === 'libvirt') {
+      if (opts.driver === 'libvirt' && opts.emulationPrefix !== undefined) {
+        // the libvirt hosts of an emulated data centre (src/vm/libvirt-fleet.ts), found by the run's prefix
+        if (!opts.scenario) throw new ScoreError('CLI_USAGE', '--driver libvirt with --emulation-prefix needs --scenario');
+        const { model } = loadScenarioFile(opts.scenario);
+        driver = libvirtFleetDriver(fleetRun(model, opts.emulationPrefix));
+      } else if (opts.driver === 'libvirt') {
         driver = libvirtDriver({ uriFor: (h) => opts.libvirtUri.replace('{host}', h) });
       } else if (opts.driver === 'emulated') {
         if (!opts.emulationPrefix || !opts.scenario) throw new ScoreError('CLI_USAGE', '--driver emulated needs --emulation-prefix and --scenario');

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nameHosts, startController } from './controller.ts';
+import { nameHosts, parseAdvertiseUrl, startController } from './controller.ts';
 import { FakeSwitch, until } from '../../openflow/connection/fake-switch.testing.ts';
 import { createServer } from 'node:net';
 
@@ -72,5 +72,13 @@ test('an API port in use is LISTEN_FAILED, and the switch listener it had opened
     await new Promise((r) => again.close(r));
   } finally {
     await new Promise((r) => busy.close(r));
+  }
+});
+
+test('--advertise-url: an http(s) origin; anything else is a usage error', () => {
+  assert.equal(parseAdvertiseUrl('http://10.0.0.11:8080/'), 'http://10.0.0.11:8080');
+  assert.equal(parseAdvertiseUrl('https://c1.example:8443'), 'https://c1.example:8443');
+  for (const bad of ['10.0.0.11:8080', 'ftp://x:1', 'http://x:1/api', 'http://u:p@x:1', 'http://x:1/?a=1']) {
+    assert.throws(() => parseAdvertiseUrl(bad), (e: unknown) => (e as { code?: string }).code === 'CLI_USAGE', bad);
   }
 });

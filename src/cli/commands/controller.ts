@@ -24,6 +24,8 @@ import { parseClusterUrl } from '../../cluster/member.ts';
 import { installClusterApi } from '../../cluster/api.ts';
 import { clusterAuditLog } from '../../cluster/audit.ts';
 import { startClusterIdentity } from '../../cluster/identity.ts';
+import type { JoinedCluster } from '../../cluster/attach.ts';
+import type { OrchestrationStart } from '../../api/contract.ts';
 
 /**
  * `score controller`: the S-CORE controller over real OpenFlow 1.3 switches. This is a
@@ -53,6 +55,10 @@ export interface ControllerRunOptions {
   readonly missingAfterMs?: number;
   /** cluster mode (docs/cluster.md): etcd election, OpenFlow roles, shared store */
   readonly cluster?: ClusterOptions;
+  /** cluster mode: the API URL other members forward writes to (default from --api-host and the port) */
+  readonly advertiseUrl?: string;
+  /** cluster mode: continuous orchestration from the command line, started by a leader (never by a standby) */
+  readonly orchestrate?: OrchestrationStart;
 }
 
 export interface RunningController {
@@ -61,6 +67,8 @@ export interface RunningController {
   readonly port: number;
   readonly stack: Stack;
   readonly cluster?: ClusterHandle;
+  /** cluster mode: stop recording the orchestration's state (before stopping it on purpose) */
+  quiesce(): void;
   stop(): Promise<void>;
 }
 
@@ -155,6 +163,8 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
       onRefusal: (r) => line(`WARN refused ${r.method} ${r.route} for ${r.credential}: ${r.code} ${r.message}${r.suppressed !== undefined ? ` (${r.suppressed} earlier refusals of it not logged: rate limit)` : ''}`),
       ...(clusterAudit ? { audit: clusterAudit } : {}),
       ...(identity ? { credentials: identity.credentials, controllerKey: identity.controllerKey } : {}),
+      // cluster mode: record ids name the leader's generation, so they are unique across leaders
+      ...(cluster ? { idPrefix: () => `g${cluster.member.generation ?? 0n}-` } : {}),
       ...(cluster && identity ? { beforeListen: (api: FastifyInstance) => installClusterApi(api, cluster, { credentials: identity.credentials }) } : {}),
       onEvent: (e, text) => {
         for (const l of hostLines === undefined ? [text] : hostLines.lines(e, text, realClock.now())) line(withVmNames(l));
@@ -176,10 +186,27 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
     throw e;
   }
   const port = dataPlane.address().port;
-  let leave: (() => Promise<void>) | undefined;
-  if (cluster !== undefined) {
+  let joined: JoinedCluster | undefined;
+  if (cluster !== undefined && clusterAudit !== undefined) {
+    const advertised = o.advertiseUrl ?? stack.apiUrl;
+    if ((o.apiHost === '0.0.0.0' || o.apiHost === '::') && o.advertiseUrl === undefined) {
+      line(`WARN cluster: the API listens on ${o.apiHost} but other members are told ${advertised}; give --advertise-url with an address they can reach`);
+    }
+    const orchestrate = o.orchestrate;
     try {
-      leave = await joinCluster(cluster, { apiUrl: stack.apiUrl, registry: stack.metrics.registry, runtime: stack.runtime, service: stack.service }, log);
+      joined = await joinCluster(
+        cluster,
+        {
+          apiUrl: advertised,
+          registry: stack.metrics.registry,
+          runtime: stack.runtime,
+          service: stack.service,
+          audit: clusterAudit,
+          agentToken: (hv) => stack.controllerCredential.tokenFor(hv),
+          ...(orchestrate === undefined ? {} : { cliStart: () => void stack.service.startOrchestration(orchestrate) }),
+        },
+        log,
+      );
     } catch (e) {
       await stack.stop();
       await identity?.close();
@@ -190,10 +217,24 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
     clearInterval(missingTimer);
     // identity first: its watch, heartbeat and a settle in progress use the member's client, which leave() closes
     await identity?.close();
-    await leave?.();
+    await joined?.leave();
     await stack.stop();
   };
-  return { runtime: stack.runtime, dataPlane, port, stack, ...(cluster ? { cluster } : {}), stop };
+  return { runtime: stack.runtime, dataPlane, port, stack, ...(cluster ? { cluster } : {}), quiesce: () => joined?.orchestration.quiesce(), stop };
+}
+
+/** `--advertise-url`: an http(s) URL without path, query or credentials. */
+export function parseAdvertiseUrl(text: string): string {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    throw new ScoreError('CLI_USAGE', `--advertise-url: "${text}" is not a URL (want http://HOST:PORT)`);
+  }
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || (u.pathname !== '/' && u.pathname !== '') || u.search !== '' || u.hash !== '' || u.username !== '' || u.password !== '') {
+    throw new ScoreError('CLI_USAGE', `--advertise-url: want http(s)://HOST:PORT without a path, got "${text}"`);
+  }
+  return `${u.protocol}//${u.host}`;
 }
 
 /** A log line with every MAC the scenario knows shown as its VM, `vm3 (00:00:00:00:00:03)`, as the summary names them. */
@@ -248,6 +289,7 @@ interface CliOptions extends ContinuousCliOptions {
   cluster?: string;
   id?: string;
   leaseTtl: string;
+  advertiseUrl?: string;
 }
 
 function readPem(option: string, path: string): string {
@@ -285,6 +327,7 @@ export function registerController(program: Command): void {
     .option('--cluster <etcd://HOST:PORT[,...]>', 'run as one of several controllers: leader elected in etcd, MASTER on every switch (docs/cluster.md)')
     .option('--id <name>', 'this controller\'s name in the cluster (with --cluster)')
     .option('--lease-ttl <s>', 'cluster lease TTL: a dead leader is replaced this long after its last keepalive', '2')
+    .option('--advertise-url <url>', 'cluster: the API URL other members forward writes to, e.g. http://10.0.0.11:8080 (default http://<api-host>:<api-port>)')
     .action(async (opts: CliOptions) => {
       const continuous = continuousStart(opts);
       const say = consoleOut('score-controller');
@@ -322,6 +365,8 @@ export function registerController(program: Command): void {
         opts.cluster !== undefined && opts.id !== undefined
           ? { endpoints: parseClusterUrl(opts.cluster), id: opts.id, ttlSec: parseNumberOption('--lease-ttl', opts.leaseTtl, 1) as number }
           : undefined;
+      if (opts.advertiseUrl !== undefined && opts.cluster === undefined) throw new ScoreError('CLI_USAGE', '--advertise-url needs --cluster');
+      const advertiseUrl = opts.advertiseUrl === undefined ? undefined : parseAdvertiseUrl(opts.advertiseUrl);
       const running = await startController({
         port,
         host: opts.host,
@@ -336,6 +381,9 @@ export function registerController(program: Command): void {
         ...(shared ? { allowSharedAgentToken: true } : {}),
         ...(opts.audit ? { auditPath: opts.audit } : {}),
         ...(cluster ? { cluster } : {}),
+        ...(advertiseUrl === undefined ? {} : { advertiseUrl }),
+        // in a cluster, continuous mode runs on the leader only: the member starts it when elected
+        ...(cluster && continuous !== null ? { orchestrate: continuous } : {}),
         out: say,
       });
       running.cluster?.member.on('stepped-down', (reason) => {
@@ -361,15 +409,21 @@ export function registerController(program: Command): void {
           if (hold !== said) say(`${stamp()} continuous orchestration ${hold === null ? 'planning again' : `holding off: ${hold}`}`);
           said = hold;
         });
-        service.startOrchestration(continuous);
-        say(`${stamp()} continuous orchestration (${continuous.policy}) every ${continuous.continuous!.everyMs} ms; stop it with POST /api/v1/orchestration/stop`);
+        if (running.cluster === undefined) {
+          service.startOrchestration(continuous);
+          say(`${stamp()} continuous orchestration (${continuous.policy}) every ${continuous.continuous!.everyMs} ms; stop it with POST /api/v1/orchestration/stop`);
+        } else {
+          say(`${stamp()} continuous orchestration (${continuous.policy}) every ${continuous.continuous!.everyMs} ms runs on the cluster leader (a recorded run continues instead); stop it with POST /api/v1/orchestration/stop`);
+        }
       }
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
       });
       say(`${stamp()} ${signal}: stopping (switches disconnected, listener closed)`);
-      // continuous mode runs until stopped: end it (after a migration in flight) before the controller
+      // continuous mode runs until stopped: end it (after a migration in flight) before the controller;
+      // in a cluster, without recording it as stopped: the next leader continues it
+      running.quiesce();
       if (running.stack.service.orchestrator.status().state !== 'idle') await running.stack.service.orchestrator.stop().catch(() => undefined);
       await running.stop();
     });

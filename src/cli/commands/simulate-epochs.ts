@@ -30,6 +30,8 @@ export interface EpochsCliOptions {
   readonly periodSeconds: number;
   readonly horizonSeconds?: number;
   readonly noReturnEpochs: number;
+  /** continuous mode's measurement window, epochs */
+  readonly measureEpochs?: number;
   readonly out: string;
   readonly png: boolean;
   readonly json: boolean;
@@ -51,6 +53,7 @@ export async function runEpochsCli(o: EpochsCliOptions): Promise<EpochResult> {
     periodSeconds: o.periodSeconds,
     noReturnEpochs: o.noReturnEpochs,
     ...(o.horizonSeconds === undefined ? {} : { amortisationSeconds: o.horizonSeconds }),
+    ...(o.measureEpochs === undefined ? {} : { measureEpochs: o.measureEpochs }),
   });
   const ms = performance.now() - t0;
   mkdirSync(o.out, { recursive: true });

@@ -4,6 +4,7 @@ import Table from 'cli-table3';
 import { ScoreError } from '../../errors/errors.ts';
 import { runScale, type ScaleResult } from '../../sim/scale.ts';
 import { metisReference } from '../../sim/reference.ts';
+import { capacityLowerBound } from '../../sim/bound.ts';
 import { strategyRunner, parseStrategies } from '../../sim/strategies.ts';
 import { workloadFromOptions, type WorkloadOptions } from '../workload-options.ts';
 import { topologyFromSpec } from '../../topologies/spec.ts';
@@ -122,7 +123,14 @@ export async function runScaleCli(o: ScaleCliOptions): Promise<ScaleResult> {
         ] as const,
     ),
     utilisation: o.utilisation,
-    ...(o.reference === 'metis' ? { reference: (ctx) => metisReference({ topology: ctx.topology, oracle: ctx.oracle, vms: ctx.vms, traffic: ctx.traffic, capacity: ctx.capacity, seed: ctx.seed }) } : {}),
+    ...(o.reference === 'metis'
+      ? {
+          reference: (ctx) => ({
+            ...metisReference({ topology: ctx.topology, oracle: ctx.oracle, vms: ctx.vms, traffic: ctx.traffic, capacity: ctx.capacity, seed: ctx.seed }),
+            lowerBound: capacityLowerBound({ topology: ctx.topology, oracle: ctx.oracle, vms: ctx.vms, traffic: ctx.traffic, capacity: ctx.capacity }),
+          }),
+        }
+      : {}),
   });
   mkdirSync(o.out, { recursive: true });
   const written: string[] = [];
@@ -165,6 +173,8 @@ export async function runScaleCli(o: ScaleCliOptions): Promise<ScaleResult> {
   if (ref !== undefined) {
     console.log(`Reference ${ref.method}: C_A ${ref.cost.toExponential(3)} (${(100 * ref.reduction).toFixed(1)}% reduction); best known ${ref.bestKnown.cost.toExponential(3)} (${ref.bestKnown.by})`);
     console.log(`Gap to the best known placement ((final − best) / initial): ${Object.entries(ref.gapToBest).map(([s, g]) => `${s} ${(100 * g).toFixed(1)}%`).join(', ')}`);
+    const lb = ref.lowerBound;
+    if (lb !== undefined) console.log(`Lower bound (${lb.method}): C_A ≥ ${lb.cost.toExponential(3)}: no placement within capacity cuts more than ${(100 * lb.maxReduction).toFixed(1)}%`);
   }
   console.log(`Wrote ${written.join(', ')}`);
   return result;

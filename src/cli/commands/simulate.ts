@@ -87,7 +87,8 @@ export function registerSimulate(program: Command): void {
     .option('--evolve <model>', 'with --epochs: static, churn:RATE, diurnal:PERIOD, onoff, trace:FILE', 'churn:0.1')
     .option('--epoch-seconds <s>', 'with --epochs: length of an epoch', '3600')
     .option('--period <s>', 'with --epochs: continuous mode\'s planning period (its detection delay)', '60')
-    .option('--horizon <s>', 'with --epochs: seconds a move must keep saving to pay for its pre-copy traffic (default: one epoch)')
+    .option('--horizon <s>', 'with --epochs: seconds a move must keep saving to pay for its pre-copy traffic (default 14400: 4 h)')
+    .option('--measure-epochs <n>', 'with --epochs: continuous mode plans on rates averaged over the last N epochs', '1')
     .option('--return-window <epochs>', 'with --epochs: no-return window with hysteresis, and K of the oscillation count', '4')
     .option('--reference <none|metis>', 'scale mode: a METIS hierarchical-partitioning reference placement and each strategy\'s gap to the best known one', 'none')
     .action(async (opts: SimulateCliOptions) => {
@@ -109,6 +110,7 @@ export function registerSimulate(program: Command): void {
             periodSeconds: parseNumberOption('--period', opts.period, 0)!,
             ...(opts.horizon === undefined ? {} : { horizonSeconds: parseNumberOption('--horizon', opts.horizon, 1)! }),
             noReturnEpochs: int('--return-window', opts.returnWindow, 0)!,
+            measureEpochs: int('--measure-epochs', opts.measureEpochs, 1)!,
             out: opts.out ?? 'score-out/epochs',
             png: opts.png,
             json: opts.json === true,
@@ -218,6 +220,7 @@ interface SimulateCliOptions {
   epochSeconds: string;
   period: string;
   horizon?: string;
+  measureEpochs?: string;
   returnWindow: string;
   out?: string;
   png: boolean;

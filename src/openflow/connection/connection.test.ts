@@ -390,6 +390,25 @@ test('asynchronous messages become data-plane events: packet-in (in_port from th
   }
 });
 
+test('a packet-in sent during the handshake, before the PORT_DESC reply, is delivered once the switch is up', T, async () => {
+  const tp = await startPlane();
+  const sw = await FakeSwitch.connect(tp.port);
+  try {
+    sw.send({ type: 'HELLO', xid: 1, elements: [] });
+    const fr = await sw.next('FEATURES_REQUEST');
+    sw.send({ type: 'FEATURES_REPLY', xid: fr.xid, datapathId: 14n, nBuffers: 0, nTables: 1, auxiliaryId: 0, capabilities: 0, reserved: 0 });
+    const pd = await sw.next('MULTIPART_REQUEST', 3000, (m) => m.body.kind === 'PORT_DESC');
+    sw.send({ type: 'PACKET_IN', xid: 0, bufferId: 0xffffffff, totalLen: 60, reason: 0, tableId: 0, cookie: 0n, match: [{ field: 'in_port', value: 1 }], data: new Uint8Array(60) });
+    await new Promise((r) => setTimeout(r, 30));
+    sw.send({ type: 'MULTIPART_REPLY', xid: pd.xid, flags: 0, body: { kind: 'PORT_DESC', ports: [port(1)] } });
+    await tp.channel(14n);
+    await until(() => tp.events.find((e) => e.type === 'packet-in'), 'the packet-in delivered');
+  } finally {
+    sw.close();
+    await tp.stop();
+  }
+});
+
 test('port status right behind the PORT_DESC reply (same TCP chunk) is kept; one before it is covered by the reply', T, async () => {
   const tp = await startPlane();
   const sw = await FakeSwitch.connect(tp.port);

@@ -137,6 +137,8 @@ const CONTROLLER_ONLY = new Set<OfMessageType>([
 const ASYNC = new Set<OfMessageType>(['PACKET_IN', 'PORT_STATUS', 'FLOW_REMOVED']);
 
 const ECHO_MEMORY = 8;
+/** postAll's buffer, reused: its result is copied out before anything else can encode */
+const batchWriter = new Writer(4096);
 /** asynchronous messages held during the handshake */
 const EARLY_MAX = 10_000;
 
@@ -181,6 +183,11 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
   private readonly seqOf = new WeakMap<OfMessage, number>();
   private early: { seq: number; m: OfMessage }[] = [];
   private closeReason: ScoreError | undefined;
+  /** the barrier barrierSoon() callers wait for, not sent yet */
+  private nextBarrier: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
+  private handlingChunk = false;
+  /** writes are being held until the end of this turn */
+  private corked = false;
   private roleValue: ControllerRole = 'EQUAL';
   private generation: bigint | undefined;
 
@@ -320,17 +327,25 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     return xid;
   }
 
-  /** Several messages as one write: one syscall, and back-pressure counts the batch once. Returns their xids, in order. */
-  postAll(items: readonly { msg: OfMessage; what: string }[]): number[] {
+  /**
+   * Several messages as one write: one syscall, and back-pressure counts the batch once. Returns
+   * their xids, in order. `what` (for error reports) may be a function, called only if the switch
+   * refuses the message: building a description per message costs more than encoding it.
+   */
+  postAll(items: readonly { msg: OfMessage; what: string | (() => string) }[]): number[] {
     this.assertOpen('send');
     if (items.length === 0) return [];
-    for (const { msg, what } of items) this.assertMayWrite(msg.type, what);
-    const w = new Writer(4096);
+    for (const { msg, what } of items) if (this.roleValue === 'SLAVE') this.assertMayWrite(msg.type, typeof what === 'string' ? what : what());
+    const w = batchWriter;
+    w.reset();
     const xids: number[] = [];
     for (const { msg, what } of items) {
       const xid = this.tracker.allocate();
       this.tracker.remember(xid, what);
-      encodeInto(w, { ...msg, xid });
+      const start = w.pos;
+      // the xid is written over the message's own, rather than encoding a copy of the message
+      encodeInto(w, msg);
+      w.dv.setUint32(start + 4, xid);
       xids.push(xid);
     }
     this.stats.txMessages += items.length - 1;
@@ -358,9 +373,32 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     return mergeMultipart<K>(body.kind, parts);
   }
 
+  /**
+   * One barrier shared by every caller until it is sent: at the end of the received chunk being
+   * handled (inside the same write as the answers to it), else a microtask later. Resolves once
+   * the switch has processed everything sent before the call. A burst of packet-ins, each
+   * installing rules to confirm, costs one barrier (one request, one timer, one reply) per
+   * chunk instead of one per packet-in.
+   */
+  barrierSoon(): Promise<void> {
+    if (this.nextBarrier !== undefined) return this.nextBarrier.promise;
+    let settle!: { resolve: () => void; reject: (e: unknown) => void };
+    const promise = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    this.nextBarrier = { promise, ...settle };
+    if (!this.handlingChunk) queueMicrotask(() => this.sendNextBarrier());
+    return promise;
+  }
+
+  private sendNextBarrier(): void {
+    const b = this.nextBarrier;
+    if (b === undefined) return;
+    this.nextBarrier = undefined;
+    this.barrier().then(b.resolve, b.reject);
+  }
+
   /** Resolves once the switch has processed everything sent before it. */
-  async barrier(): Promise<void> {
-    await this.request({ type: 'BARRIER_REQUEST', xid: 0 }, ['BARRIER_REPLY'], 'BARRIER_REQUEST');
+  barrier(): Promise<void> {
+    return this.request({ type: 'BARRIER_REQUEST', xid: 0 }, ['BARRIER_REPLY'], 'BARRIER_REQUEST').then(() => undefined);
   }
 
   /** Ends the connection; safe to call more than once (only the first reason counts). */
@@ -422,6 +460,17 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
       }
       return;
     }
+    // Everything written to this switch in one turn of the event loop leaves in one syscall: the
+    // answers to a chunk of PACKET_INs, or the packet-outs of a flood reaching every switch
+    // (a burst spent most of the controller's busy time in socket writes). Same bytes, same order.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     if (!this.socket.write(bytes)) this.blocked = true;
   }
 
@@ -452,10 +501,9 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
       this.close(new ScoreError('INTERNAL', `stream parser threw: ${String(e)}`, {}, { cause: e }));
       return;
     }
-    // Answers to the messages of one chunk leave in one write, not one syscall each (a burst of
-    // PACKET_INs spent most of the controller's busy time in socket writes); same bytes, same order.
-    const batch = items.length > 1;
-    if (batch) this.socket.cork();
+    // the answers to the messages of one chunk leave in one write (writeBytes corks until the
+    // turn ends), with one barrier for all of them at the end
+    this.handlingChunk = true;
     try {
       for (const item of items) {
         if (this.isClosed()) return;
@@ -467,7 +515,8 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
         }
       }
     } finally {
-      if (batch) this.socket.uncork();
+      this.handlingChunk = false;
+      this.sendNextBarrier();
     }
   }
 
@@ -502,7 +551,8 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
   private onMessage(m: OfMessage): void {
     this.stats.rxMessages += 1;
     const seq = ++this.seq;
-    this.seqOf.set(m, seq);
+    // only the handshake asks which message came first
+    if (this.stateValue !== 'ready') this.seqOf.set(m, seq);
     if (this.stateValue === 'hello') {
       if (m.type !== 'HELLO') {
         this.close(new ScoreError('OF_HANDSHAKE', `expected HELLO first, got ${m.type}`, { type: m.type }));
@@ -606,9 +656,11 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
       this.post({ type: 'SET_CONFIG', xid: 0, flags: 0, missSendLen: OFPCML.NO_BUFFER }, 'SET_CONFIG miss_send_len=NO_BUFFER');
       const parts = await this.request({ type: 'MULTIPART_REQUEST', xid: 0, flags: 0, body: { kind: 'PORT_DESC' } }, ['MULTIPART_REPLY'], 'PORT_DESC multipart request');
       if (this.stateValue !== 'port-desc') return;
-      // What the switch said before its PORT_DESC reply, the reply already reflects.
+      // A port status sent before its PORT_DESC reply, the reply already reflects. Packet-ins
+      // and flow-removeds are news whenever they came (a host's first packet, during the
+      // handshake, must not be lost).
       const cutoff = this.seqOf.get(parts[parts.length - 1] as OfMessage) ?? 0;
-      const later = this.early.filter((e) => e.seq > cutoff).map((e) => e.m);
+      const later = this.early.filter((e) => e.m.type !== 'PORT_STATUS' || e.seq > cutoff).map((e) => e.m);
       this.early = [];
       for (const b of mergeMultipart('PORT_DESC', parts)) for (const p of b.ports) this.ports.set(p.portNo, p);
       this.to('ready');

@@ -43,41 +43,53 @@ export function openflowDataPlane(o: OpenflowDataPlaneOptions = {}): OpenflowDat
   let events: DataPlaneEvents | undefined;
   /** per connection: xid of a flow-add still unanswered -> its cookie */
   const flowAdds = new WeakMap<OfConnection, Map<number, bigint>>();
+  /** per connection: the barrier not sent yet, and the flow-adds it will confirm */
+  const awaiting = new WeakMap<OfConnection, { readonly barrier: Promise<void>; readonly xids: number[] }>();
 
   /**
-   * A batch with flow-adds is followed by a barrier. The switch answers every message before the
-   * barrier first (OpenFlow 1.3.5 section 6.2), so an ERROR for a flow-add arrives before the
-   * BARRIER_REPLY: what is still unanswered then was accepted.
+   * Flow-adds are followed by a barrier (one per received chunk: barrierSoon). The switch answers
+   * every message before the barrier first (OpenFlow 1.3.5 section 6.2), so an ERROR for a
+   * flow-add arrives before the BARRIER_REPLY: what is still unanswered then was accepted.
    */
   const confirm = (conn: OfConnection, xids: readonly number[], commands: readonly SwitchCommand[]): void => {
-    const pending = flowAdds.get(conn) ?? new Map<number, bigint>();
-    flowAdds.set(conn, pending);
-    const mine: number[] = [];
-    commands.forEach((c, i) => {
-      if (c.kind !== 'flow-add') return;
+    let pending = flowAdds.get(conn);
+    let batch: number[] | undefined;
+    for (let i = 0; i < commands.length; i++) {
+      const c = commands[i] as SwitchCommand;
       const xid = xids[i];
-      if (xid === undefined) return;
+      if (c.kind !== 'flow-add' || xid === undefined) continue;
+      if (pending === undefined) flowAdds.set(conn, (pending = new Map<number, bigint>()));
       pending.set(xid, c.rule.cookie);
-      mine.push(xid);
-    });
-    if (mine.length === 0) return;
+      batch ??= batchFor(conn, pending);
+      batch.push(xid);
+    }
+  };
+
+  /** The flow-adds the connection's next barrier confirms (barrierSoon: the same one until it is sent). */
+  const batchFor = (conn: OfConnection, table: Map<number, bigint>): number[] => {
+    const barrier = conn.barrierSoon();
+    const open = awaiting.get(conn);
+    if (open !== undefined && open.barrier === barrier) return open.xids;
+    const xids: number[] = [];
+    awaiting.set(conn, { barrier, xids });
     const dpid = conn.dpid as bigint;
-    conn.barrier().then(
+    barrier.then(
       () => {
         const accepted: bigint[] = [];
-        for (const xid of mine) {
-          const cookie = pending.get(xid);
+        for (const x of xids) {
+          const cookie = table.get(x);
           if (cookie === undefined) continue; // refused: reported already
-          pending.delete(xid);
+          table.delete(x);
           accepted.push(cookie);
         }
         if (accepted.length > 0) events?.flowsAccepted(dpid, accepted);
       },
       (e: unknown) => {
-        for (const xid of mine) pending.delete(xid);
+        for (const x of xids) table.delete(x);
         log('debug', `dpid ${formatDpidHex(dpid)}: no barrier reply, flow-adds unconfirmed: ${e instanceof Error ? e.message : String(e)}`);
       },
     );
+    return xids;
   };
 
   const channel = (conn: OfConnection): SwitchChannel => {
@@ -88,7 +100,7 @@ export function openflowDataPlane(o: OpenflowDataPlaneOptions = {}): OpenflowDat
         return [...conn.ports.values()].filter((p) => isSwitchPort(p.portNo)).map(portInfo);
       },
       send(commands: readonly SwitchCommand[]) {
-        const xids = conn.postAll(commands.map((c) => ({ msg: commandToMessage(c), what: describeCommand(c) })));
+        const xids = conn.postAll(commands.map((c) => ({ msg: commandToMessage(c), what: () => describeCommand(c) })));
         confirm(conn, xids, commands);
       },
       async flowStats() {

@@ -60,3 +60,35 @@ test('an ERROR for another message (not a flow-add of ours) rejects no path', T,
     await tp.stop();
   }
 });
+
+test('flow-adds sent in one turn share one barrier; flow-adds sent after it went out wait for the next one', T, async () => {
+  const tp = await startPlane();
+  const sw = await FakeSwitch.up(tp.port, 0x12n);
+  try {
+    const ch = await tp.channel(0x12n);
+    // two answers in the same turn (as for two packet-ins of one TCP chunk)
+    ch.send([add(0x12n, 0x5d01n, '00:00:00:00:00:02')]);
+    ch.send([add(0x12n, 0x5d02n, '00:00:00:00:00:03'), { kind: 'packet-out', dpid: 0x12n, ports: [1], frame: new Uint8Array(60) }]);
+    await sw.next('FLOW_MOD');
+    await sw.next('FLOW_MOD');
+    const first = await sw.next('BARRIER_REQUEST');
+    // sent after the first barrier left: the first barrier's reply must not confirm it
+    ch.send([add(0x12n, 0x5d03n, '00:00:00:00:00:04')]);
+    await sw.next('FLOW_MOD');
+    const second = await sw.next('BARRIER_REQUEST');
+    assert.notEqual(first.xid, second.xid);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(sw.inbox.filter((m) => m.type === 'BARRIER_REQUEST').length, 0, 'two barriers in all');
+    sw.send({ type: 'BARRIER_REPLY', xid: first.xid });
+    const one = await until(() => tp.events.find((e) => e.type === 'flows-accepted'), 'first flows-accepted');
+    assert.ok(one.type === 'flows-accepted');
+    assert.deepEqual([...one.cookies].sort(), [0x5d01n, 0x5d02n]);
+    sw.send({ type: 'BARRIER_REPLY', xid: second.xid });
+    const two = await until(() => tp.events.filter((e) => e.type === 'flows-accepted')[1], 'second flows-accepted');
+    assert.ok(two.type === 'flows-accepted');
+    assert.deepEqual([...two.cookies], [0x5d03n]);
+  } finally {
+    sw.close();
+    await tp.stop();
+  }
+});

@@ -25,7 +25,7 @@ const SENT_MEMORY = 1024;
 export class RequestTracker {
   private nextXid = 1;
   private readonly pending = new Map<number, Pending>();
-  private readonly sent = new Map<number, string>();
+  private readonly sent = new Map<number, string | (() => string)>();
 
   constructor(private readonly timeoutMs: number) {}
 
@@ -42,8 +42,8 @@ export class RequestTracker {
     }
   }
 
-  /** Remembers a message we sent without waiting for a reply, e.g. a FLOW_MOD. */
-  remember(xid: number, what: string): void {
+  /** Remembers a message we sent without waiting for a reply, e.g. a FLOW_MOD (`what`: its description, or how to make it). */
+  remember(xid: number, what: string | (() => string)): void {
     this.sent.set(xid, what);
     if (this.sent.size > SENT_MEMORY) {
       const oldest = this.sent.keys().next().value;
@@ -99,7 +99,10 @@ export class RequestTracker {
 
   /** What we sent with this xid, for error reports. */
   describe(xid: number): string | undefined {
-    return this.pending.get(xid)?.what ?? this.sent.get(xid);
+    const p = this.pending.get(xid);
+    if (p !== undefined) return p.what;
+    const what = this.sent.get(xid);
+    return typeof what === 'function' ? what() : what;
   }
 
   /** Connection gone: every waiting request fails with the reason. */

@@ -1,0 +1,175 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { trafficMatrix, type DirectedFlow, type Placement, type TrafficMatrix } from './cost.ts';
+import { IncrementalPlanner, type PairRate } from './incremental.ts';
+import { rankOf, runPolicy, type PolicyRun } from './policies.ts';
+import { seededRng, type Rng } from './random.ts';
+import { build } from './build.ts';
+import { smallInstance } from './test-instances.ts';
+import { fatTree } from '../topologies/generate.ts';
+import type { MigrationCostFn } from './migration-cost.ts';
+import type { PathOracle } from './paths.ts';
+import { isScoreError } from '../errors/errors.ts';
+
+/** the migrations of a run, as comparable rows */
+function moves(r: PolicyRun): string[] {
+  return r.steps.map((s) => `${s.round}:${s.decision.vm}:${s.decision.from}>${s.decision.to}:${s.decision.costBefore}:${s.decision.costAfter}`);
+}
+
+/** unordered pairs of a matrix with their λ */
+function pairsOf(t: TrafficMatrix): Map<string, { a: string; b: string; rate: number }> {
+  const out = new Map<string, { a: string; b: string; rate: number }>();
+  for (const [u, row] of t.peers) for (const [v, r] of row) if (u < v) out.set(`${u}\u0000${v}`, { a: u, b: v, rate: r });
+  return out;
+}
+
+/** a random change: some pairs re-rated, some removed, some new ones */
+function randomChange(rng: Rng, vms: readonly string[], t: TrafficMatrix, share: number): PairRate[] {
+  const out: PairRate[] = [];
+  for (const p of pairsOf(t).values()) {
+    const x = rng();
+    if (x < share / 3) out.push({ a: p.a, b: p.b, rate: 0 });
+    else if (x < (2 * share) / 3) out.push({ a: p.a, b: p.b, rate: 1 + Math.floor(rng() * 100) });
+  }
+  const fresh = Math.max(1, Math.round((share / 3) * pairsOf(t).size));
+  for (let i = 0; i < fresh; i++) {
+    const a = vms[Math.floor(rng() * vms.length)]!;
+    const b = vms[Math.floor(rng() * vms.length)]!;
+    if (a !== b) out.push({ a, b, rate: 1 + Math.floor(rng() * 100) });
+  }
+  return out;
+}
+
+/** the same change applied to a flow list, rebuilt from scratch (no shared state with the planner) */
+function applyToFlows(t: TrafficMatrix, changes: readonly PairRate[]): DirectedFlow[] {
+  const pairs = pairsOf(t);
+  for (const c of changes) {
+    const [a, b] = c.a < c.b ? [c.a, c.b] : [c.b, c.a];
+    if (c.rate > 0) pairs.set(`${a}\u0000${b}`, { a, b, rate: c.rate });
+    else pairs.delete(`${a}\u0000${b}`);
+  }
+  return [...pairs.values()].map((p) => ({ src: p.a, dst: p.b, rate: p.rate }));
+}
+
+interface Case {
+  readonly vms: readonly string[];
+  readonly placement: Placement;
+  readonly traffic: TrafficMatrix;
+  readonly oracle: PathOracle;
+  readonly capacity: ReadonlyMap<string, number>;
+}
+
+function check(label: string, c: Case, seed: number, o: { policy: 'load-aware' | 'round-robin'; cm: number | MigrationCostFn; maxRounds: number; maxMigrations?: number; epochs: number; share: number }): void {
+  const rng = seededRng(seed);
+  const rank = rankOf(c.vms);
+  const planner = new IncrementalPlanner(c);
+  let placement: Placement = c.placement;
+  let traffic = c.traffic;
+  for (let e = 0; e < o.epochs; e++) {
+    const opts = { policy: o.policy, migrationCost: o.cm, maxRounds: o.maxRounds, ...(o.maxMigrations === undefined ? {} : { maxMigrations: o.maxMigrations }) };
+    const inc = planner.plan(opts);
+    const ref = runPolicy({ ...opts, vms: c.vms, placement, traffic, oracle: c.oracle, capacity: c.capacity, rank });
+    const at = `${label} seed ${seed} epoch ${e}`;
+    assert.deepEqual(moves(inc), moves(ref), `${at}: the same migrations as from scratch`);
+    assert.equal(inc.rounds, ref.rounds, `${at}: rounds`);
+    assert.equal(inc.converged, ref.converged, `${at}: converged`);
+    assert.deepEqual([...inc.finalPlacement].sort(), [...ref.finalPlacement].sort(), `${at}: placement`);
+    const tol = 1e-9 * Math.max(1, ref.initialCost);
+    assert.ok(Math.abs(inc.initialCost - ref.initialCost) <= tol && Math.abs(inc.finalCost - ref.finalCost) <= tol, `${at}: totals ${inc.initialCost}/${inc.finalCost} vs ${ref.initialCost}/${ref.finalCost}`);
+    assert.ok(inc.asked <= ref.decisions.length || e === 0, `${at}: asked ${inc.asked} of ${ref.decisions.length}`);
+    placement = ref.finalPlacement;
+    // the next epoch's traffic: a change applied to the planner, and the same change rebuilt from a flow list
+    const change = randomChange(rng, c.vms, traffic, o.share);
+    planner.updateTraffic(change);
+    const scratch = trafficMatrix(applyToFlows(traffic, change));
+    assert.deepEqual([...pairsOf(planner.traffic()).values()].sort((x, y) => (x.a + x.b < y.a + y.b ? -1 : 1)), [...pairsOf(scratch).values()].sort((x, y) => (x.a + x.b < y.a + y.b ? -1 : 1)), `${at}: the planner's traffic after the change`);
+    // rows keep Map order in the planner; the from-scratch matrix of the new flow list may order them differently,
+    // so the exact comparison runs on the planner's own matrix and the flow-list one must agree on the moves
+    const viaFlows = runPolicy({ ...opts, vms: c.vms, placement, traffic: scratch, oracle: c.oracle, capacity: c.capacity, rank });
+    const viaOwn = runPolicy({ ...opts, vms: c.vms, placement, traffic: planner.traffic(), oracle: c.oracle, capacity: c.capacity, rank });
+    assert.deepEqual(
+      viaOwn.steps.map((s) => `${s.decision.vm}>${s.decision.to}`),
+      viaFlows.steps.map((s) => `${s.decision.vm}>${s.decision.to}`),
+      `${at}: row order does not change the decisions`,
+    );
+    traffic = planner.traffic();
+  }
+}
+
+const PRICE: MigrationCostFn = (vm, from, to) => (vm.length % 3) * 5 + (from < to ? 3 : 7);
+
+test('incremental planning makes exactly the migrations of from-scratch planning (random small instances, tight slots, changes each epoch)', () => {
+  for (let seed = 1; seed <= 60; seed++) {
+    const topology = seed % 2;
+    const inst = smallInstance(seed, { vms: 14 + (seed % 10), slots: 2 + (seed % 3), topology, partners: 1 + (seed % 3) });
+    const c: Case = { vms: inst.vms, placement: inst.placement, traffic: inst.traffic, oracle: inst.oracle, capacity: inst.capacity };
+    const policy = seed % 3 === 0 ? 'round-robin' : 'load-aware';
+    const cm = seed % 4 === 0 ? PRICE : seed % 4 === 1 ? 10 : 0;
+    check('small', c, seed, { policy, cm, maxRounds: seed % 5 === 0 ? 1 : 20, epochs: 4, share: 0.3 });
+    check('small budget', c, seed + 1000, { policy, cm, maxRounds: 20, maxMigrations: 1 + (seed % 4), epochs: 3, share: 0.2 });
+  }
+});
+
+test('incremental planning on a fat-tree (the indexed path oracle) makes exactly the migrations of from-scratch planning', () => {
+  const built = build(fatTree(4));
+  const hvs = built.topology.hypervisors;
+  for (let seed = 1; seed <= 8; seed++) {
+    const rng = seededRng(seed * 7919);
+    const slots = 2 + (seed % 2);
+    const vms = Array.from({ length: hvs.length * slots - 3 }, (_, i) => `vm${i + 1}`);
+    const order = vms.map((v) => [rng(), v] as const).sort((a, b) => a[0] - b[0]);
+    const placement = new Map(order.map(([, v], i) => [v, hvs[i % hvs.length]!]));
+    const flows: DirectedFlow[] = [];
+    for (const v of vms) for (let k = 0; k < 2; k++) flows.push({ src: v, dst: vms[Math.floor(rng() * vms.length)]!, rate: 1 + Math.floor(rng() * 1000) });
+    const c: Case = { vms, placement, traffic: trafficMatrix(flows), oracle: built.oracle, capacity: new Map(hvs.map((h) => [h, slots])) };
+    assert.ok(built.oracle.indexed !== undefined, 'the fat-tree oracle has the indexed fast path');
+    check('fat-tree(4)', c, seed, { policy: seed % 2 === 0 ? 'round-robin' : 'load-aware', cm: seed % 3 === 0 ? PRICE : 0, maxRounds: 20, epochs: 5, share: 0.15 });
+  }
+});
+
+test('incremental planning on fat-tree(8) with a few hundred VMs and small changes (clean VMs outside the round matter) matches from scratch', () => {
+  const built = build(fatTree(8));
+  const hvs = built.topology.hypervisors;
+  for (let seed = 1; seed <= 6; seed++) {
+    const rng = seededRng(seed * 104729);
+    const slots = 3;
+    const vms = Array.from({ length: hvs.length * slots - 5 }, (_, i) => `vm${i + 1}`);
+    const order = vms.map((v) => [rng(), v] as const).sort((a, b) => a[0] - b[0]);
+    const placement = new Map(order.map(([, v], i) => [v, hvs[i % hvs.length]!]));
+    const flows: DirectedFlow[] = [];
+    for (const v of vms) for (let k = 0; k < 3; k++) flows.push({ src: v, dst: vms[Math.floor(rng() * vms.length)]!, rate: Math.round(Math.exp(rng() * 8)) });
+    const c: Case = { vms, placement, traffic: trafficMatrix(flows), oracle: built.oracle, capacity: new Map(hvs.map((h) => [h, slots])) };
+    check('fat-tree(8)', c, seed, { policy: seed % 3 === 0 ? 'round-robin' : 'load-aware', cm: 0, maxRounds: 20, epochs: 6, share: 0.03 + 0.02 * (seed % 3) });
+  }
+});
+
+test('a converged planner with no change asks nobody; a change makes only its endpoints dirty', () => {
+  const inst = smallInstance(3, { vms: 20, slots: 3, partners: 2 });
+  const planner = new IncrementalPlanner(inst);
+  assert.equal(planner.dirtyCount, inst.vms.length, 'a new planner knows no fixed point: every VM is dirty');
+  const first = planner.plan({ policy: 'load-aware', migrationCost: 0 });
+  assert.equal(first.converged, true);
+  const again = planner.plan({ policy: 'load-aware', migrationCost: 0 });
+  assert.equal(again.asked, 0);
+  assert.equal(again.steps.length, 0);
+  assert.equal(again.converged, true);
+  const [a, b] = [inst.vms[0]!, inst.vms[5]!];
+  planner.updateTraffic([{ a, b, rate: 77 }]);
+  assert.equal(planner.dirtyCount, 2);
+  planner.markDirty([a, inst.vms[7]!]);
+  assert.equal(planner.dirtyCount, 3, 'a VM is dirty once');
+  const after = planner.plan({ policy: 'load-aware', migrationCost: 0 });
+  assert.ok(after.asked >= 1 && after.asked < inst.vms.length, `asked ${after.asked}`);
+  assert.deepEqual([...after.finalPlacement].sort(), [...planner.placement()].sort());
+});
+
+test('bad input to the incremental planner is a WORKLOAD_INVALID error', () => {
+  const inst = smallInstance(4, { vms: 10, slots: 3 });
+  const planner = new IncrementalPlanner(inst);
+  assert.throws(() => planner.updateTraffic([{ a: 'nope', b: inst.vms[0]!, rate: 1 }]), (e) => isScoreError(e, 'WORKLOAD_INVALID'));
+  assert.throws(() => planner.updateTraffic([{ a: inst.vms[1]!, b: inst.vms[0]!, rate: -1 }]), (e) => isScoreError(e, 'WORKLOAD_INVALID'));
+  assert.throws(() => planner.markDirty(['nope']), (e) => isScoreError(e, 'WORKLOAD_INVALID'));
+  const missing = new Map(inst.placement);
+  missing.delete(inst.vms[2]!);
+  assert.throws(() => new IncrementalPlanner({ ...inst, placement: missing }), (e) => isScoreError(e, 'WORKLOAD_INVALID'));
+});

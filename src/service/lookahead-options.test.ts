@@ -1,0 +1,36 @@
+/**
+ * The look-ahead is the gain-ordered planner's: the service refuses it with another policy or
+ * with per-VM options it would otherwise ignore (plan, rails, mode, swaps), and continuous mode
+ * refuses it too; nothing starts then.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadScenarioFile } from '../scenario/load.ts';
+import { createSimDataPlane } from '../dataplane/sim.ts';
+import { virtualClock } from '../runtime/clock.ts';
+import { startStack } from '../system/stack.ts';
+import { isScoreError } from '../errors/errors.ts';
+
+test('lookahead with another policy or with plan, rails, mode or swaps is refused with API_BAD_REQUEST; with continuous with CONTINUOUS_INVALID; nothing starts', async () => {
+  const { model } = loadScenarioFile('paper');
+  const clock = virtualClock();
+  const sim = createSimDataPlane({ model, clock, stepMs: 250 });
+  const stack = await startStack({ model, dataPlane: sim.dataPlane, clock, webDir: null });
+  try {
+    for (const body of [
+      { policy: 'la' as const, lookahead: true },
+      { policy: 'rr' as const, lookahead: true },
+      { policy: 'gain' as const, lookahead: true, plan: true },
+      { policy: 'gain-order' as const, lookahead: true, rails: { cooldownRounds: 2 } },
+      { policy: 'gain' as const, lookahead: true, swaps: true },
+      { policy: 'gain' as const, lookahead: true, mode: 'best' as const },
+    ]) {
+      assert.throws(() => stack.service.startOrchestration(body), (e: unknown) => isScoreError(e, 'API_BAD_REQUEST') && /lookahead goes with the gain-order policy alone/.test(e.message), JSON.stringify(body));
+      assert.equal(stack.service.orchestration().state, 'idle');
+    }
+    assert.throws(() => stack.service.startOrchestration({ policy: 'gain', lookahead: true, continuous: { everyMs: 1000 } }), (e: unknown) => isScoreError(e, 'CONTINUOUS_INVALID') && e.message.includes('lookahead'));
+    assert.equal(stack.service.orchestration().state, 'idle');
+  } finally {
+    await stack.stop();
+  }
+});
