@@ -84,9 +84,13 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
       throw new Error(`${String(e)}\n${dump()}\n${etcd.logs()}`);
     });
     procs.push(spawnOne(1));
-    await waitFor(() => procs[1]?.lines.some((l) => l.text.includes('is a candidate')), 'c2 candidate', 30_000);
+    await waitFor(() => procs[1]?.lines.some((l) => l.text.includes('is a candidate')), 'c2 candidate', 30_000).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n${dump()}`);
+    });
     procs.push(spawnOne(2));
-    await waitFor(() => procs[2]?.lines.some((l) => l.text.includes('is a candidate')), 'c3 candidate', 30_000);
+    await waitFor(() => procs[2]?.lines.some((l) => l.text.includes('is a candidate')), 'c3 candidate', 30_000).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n${dump()}`);
+    });
 
     dc = await buildDataCentre(model, { controller: `tcp:127.0.0.1:${ports[0]?.of}` });
     const bridges = dc.plan.bridges.map((b) => b.name);
