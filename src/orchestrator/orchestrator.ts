@@ -183,12 +183,12 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
   let opened: Promise<void> = Promise.resolve();
 
   /** A new audit record for asking (or holding) one VM, pushed and reported. */
-  function openRecord(a: Ask, snap: Snapshot, placement: Map<string, string>, from: string, status: MigrationRecord['status']): MigrationRecord {
+  function openRecord(a: Ask, snap: Snapshot, placement: Map<string, string>, from: string, status: MigrationRecord['status'], leg?: { to: string; decision: MigrationRecord['decision'] }): MigrationRecord {
     const record: MigrationRecord = {
       id: `${deps.idPrefix?.() ?? ''}m${++seq}`,
       vm: a.vm,
       from,
-      to: null,
+      to: leg?.to ?? null,
       policy: a.policy,
       round: a.round,
       step: null,
@@ -197,7 +197,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       finishedAt: null,
       totalCostBefore: totalCost(placement, snap.traffic, snap.oracle),
       totalCostAfter: null,
-      decision: null,
+      decision: leg?.decision ?? null,
       inputs: { rates: [...snap.rates], weights: snap.weights, policyKey: a.policyKey },
       error: null,
       connectivity: null,
@@ -284,7 +284,10 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     return {
       decide: (hv, body) => deps.decide(hv, body),
       hypervisorOf: (vm) => deps.hypervisorOf(vm),
-      open: (vm, from, snap, placement) => openRecord({ ...a, vm }, snap, placement, from, 'started'),
+      open: (vm, from, to, decision, snap, placement) => {
+        const record = openRecord({ ...a, vm }, snap, placement, from, 'started', { to, decision });
+        return { record, stored: opened };
+      },
       finish: (r) => {
         r.finishedAt = deps.clock.now();
         void persist(r);
