@@ -19,6 +19,8 @@ import type { Snapshot } from './orchestrator.ts';
 export interface ExchangeDeps {
   decide(hypervisor: string, body: AgentDecide): Promise<AgentDecideResult>;
   hypervisorOf(vm: string): string | undefined;
+  /** a leg failed: the controller must not keep its VM at `to` (the orchestrator's restore); what was done, for the record, or null */
+  undoSwitchover(vm: string, from: string, to: string): string | null;
   /**
    * a new audit record for one leg, with its target (and the planner's decision, if any) already
    * in it; `stored` settles once the started record is stored, rejecting when storing failed (a
@@ -87,6 +89,7 @@ export async function carryExchange(d: ExchangeDeps, pair: MigrationRecord, snap
     if (result.error !== null || !result.migrated) {
       leg.status = 'failed';
       leg.error = result.error ?? { code: 'MIGRATION_FAILED', message: `${vm} was not migrated` };
+      leg.error = { ...leg.error, message: leg.error.message + (d.undoSwitchover(vm, from, to) ?? '') };
       d.finish(leg);
       return stop(`${vm}: ${leg.error.message}`);
     }

@@ -52,7 +52,7 @@ export async function carryAction(d: ExchangeDeps, steps: readonly Step[], snap:
       const result = await d.decide(from, { vm, migrate: true, migrationId: leg.id, target: to, ...(d.migrationCost !== undefined ? { migrationCost: d.migrationCost } : {}) });
       leg.connectivity = result.connectivity ?? null;
       if (result.figures !== undefined) leg.figures = result.figures;
-      if (result.error !== null || !result.migrated) return fail(result.error?.code ?? 'MIGRATION_FAILED', result.error?.message ?? `${vm} was not migrated`);
+      if (result.error !== null || !result.migrated) return fail(result.error?.code ?? 'MIGRATION_FAILED', (result.error?.message ?? `${vm} was not migrated`) + (d.undoSwitchover(vm, from, to) ?? ''));
     } catch (e) {
       return fail(isScoreError(e) ? e.code : 'AGENT_UNREACHABLE', isScoreError(e) ? e.message : String(e));
     }

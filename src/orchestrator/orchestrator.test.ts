@@ -311,3 +311,35 @@ test('a started record that cannot be stored (a leader that lost its lease) is n
   assert.ok(o.records.length > 0 && o.records.every((r) => r.status === 'failed' && r.error?.code === 'CLUSTER_NOT_LEADER'));
   assert.deepEqual(w.tracker, new Map(w.model.placement));
 });
+
+test('a migration that failed after its switch-over was reported, whose report back to the source was lost, is put back at its source in the controller\'s view', async () => {
+  let failing: string | null = null;
+  const w = fakeWorld({ driverFails: (vm) => failing === null || failing === vm ? ((failing = vm), true) : false });
+  const restored: [string, string][] = [];
+  const o = await runToEnd(
+    {
+      ...w,
+      deps: {
+        ...w.deps,
+        async decide(hv, body) {
+          const r = await w.deps.decide(hv, body);
+          // the early switch-over report landed; the one back to the source did not
+          if (r.error !== null && r.decision.to !== null) w.tracker.set(body.vm, r.decision.to);
+          return r;
+        },
+        restore: (vm, from) => {
+          restored.push([vm, from]);
+          w.tracker.set(vm, from);
+        },
+      },
+    },
+    { policy: 'round-robin', maxRounds: 1 },
+  );
+  const failed = o.records.filter((r) => r.status === 'failed');
+  assert.equal(failed.length, 1);
+  assert.deepEqual(restored, [[failed[0]!.vm, failed[0]!.from]]);
+  assert.equal(w.tracker.get(failed[0]!.vm), failed[0]!.from, 'the VM is where it runs: at its source');
+  assert.match(failed[0]!.error?.message ?? '', /report back was lost\): put back at /);
+  // the run goes on from the corrected view: the other VMs still move
+  assert.ok(o.records.some((r) => r.status === 'succeeded'));
+});

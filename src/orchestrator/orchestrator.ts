@@ -54,6 +54,13 @@ export interface OrchestratorDeps {
    * ask at all when storing fails (a cluster leader that lost its lease: no unrecorded migration).
    */
   readonly onRecord?: (r: MigrationRecord) => void | Promise<void>;
+  /**
+   * puts a VM back at `from` in the controller's view (as the agent's own report back would):
+   * asked when a migration failed while the controller still has the VM at its target, i.e. the
+   * agent's report back to the source after a failed switch-over was lost. A failed migration's
+   * VM runs at its source (the drivers resume it there).
+   */
+  readonly restore?: (vm: string, from: string) => void;
   /** records of earlier runs (e.g. loaded from the audit file after a restart) */
   readonly history?: readonly MigrationRecord[];
   /** what the network is doing now, for continuous mode's hold-off (default: never changing) */
@@ -161,6 +168,13 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     return p;
   };
 
+  /** after a failed migration from `from` to `to`: the controller must not keep the VM at `to`; says what it did, or null */
+  const undoSwitchover = (vm: string, from: string, to: string | null): string | null => {
+    if (to === null || to === from || deps.restore === undefined || deps.hypervisorOf(vm) !== to) return null;
+    deps.restore(vm, from);
+    return `; the controller still had ${vm} at ${to} (the agent's report back was lost): put back at ${from}`;
+  };
+
   const set = (patch: Partial<Orchestration>): void => {
     state = { ...state, ...patch };
     deps.emit({ type: 'orchestration', at: deps.clock.now(), data: { ...state } });
@@ -231,7 +245,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         record.status = 'started';
       } else if (result.error !== null) {
         record.status = 'failed';
-        record.error = result.error;
+        record.error = { ...result.error, message: result.error.message + (undoSwitchover(a.vm, from, result.decision.to) ?? '') };
       } else if (!result.migrated || result.decision.to === null) {
         record.status = 'declined';
       } else {
@@ -284,6 +298,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     return {
       decide: (hv, body) => deps.decide(hv, body),
       hypervisorOf: (vm) => deps.hypervisorOf(vm),
+      undoSwitchover,
       open: (vm, from, to, decision, snap, placement) => {
         const record = openRecord({ ...a, vm }, snap, placement, from, 'started', { to, decision });
         return { record, stored: opened };
