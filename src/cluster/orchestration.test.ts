@@ -5,7 +5,7 @@ import type { Service } from '../service/service.ts';
 import type { Runtime } from '../runtime/controller-runtime.ts';
 import type { StartOptions } from '../orchestrator/orchestrator.ts';
 import { memoryStore } from '../store/store.ts';
-import { reconciled, resumeOptions, shareOrchestration } from './orchestration.ts';
+import { RECONCILE_MS, reconciled, resumeOptions, shareOrchestration } from './orchestration.ts';
 import { agentChanges, loadAgents } from './agents.ts';
 import { forwardsToLeader } from './api.ts';
 import { recordKey } from './audit.ts';
@@ -87,7 +87,7 @@ test('record keys: ids that name their generation are kept, older ones get the w
 });
 
 /** shareOrchestration on a memory store with a fake service and runtime (no agents called). */
-function fakeMember(o: { stored?: unknown; cli?: boolean }) {
+function fakeMember(o: { stored?: unknown; cli?: boolean; warmMs?: number }) {
   const store = memoryStore();
   const listeners = new Set<(e: NorthEvent) => void>();
   const started: StartOptions[] = [];
@@ -114,6 +114,7 @@ function fakeMember(o: { stored?: unknown; cli?: boolean }) {
     hosts: () => [],
     hypervisorOf: () => undefined,
     registerAgent: () => undefined,
+    reconciled: new Set<string>(),
   };
   const runtime = { controller: { disc: { switches: new Map(), links: new Map() }, hosts: { byMac: new Map() } }, apply: () => undefined };
   const share = shareOrchestration({
@@ -127,11 +128,13 @@ function fakeMember(o: { stored?: unknown; cli?: boolean }) {
     agentToken: () => 't',
     ...(o.cli === true ? { cliStart: () => void (cliStarts += 1) } : {}),
     log: () => undefined,
-    warmMs: 100,
+    warmMs: o.warmMs ?? 100,
     rateWindowMs: 0,
+    agentWaitMs: 50,
   });
   return {
     store,
+    service,
     share,
     started,
     cliStarts: () => cliStarts,
@@ -184,4 +187,26 @@ test('the leader records the orchestration state on each orchestration event; a 
   m.emit(ev('idle'));
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(((await m.store.get('orchestration/state')) as { status: { state: string } }).status.state, 'running', 'a shutdown does not record the run as stopped');
+});
+
+test('takeover: the old leader\'s records are loaded before the wait for its switches, and a record finished by reconciling is named for the agents\' late reports', async () => {
+  const m = fakeMember({ warmMs: 400 });
+  // what this process loaded at its start: the record as interrupted
+  m.service.orchestrator.records.push({ ...started, status: 'failed', finishedAt: 1, error: { code: 'INTERRUPTED', message: 'x' } });
+  await m.store.put(recordKey(started.id, 7n), started);
+  await m.store.put('view/summary', { switches: ['1'], links: 0, hosts: [] });
+  m.service.reconciled.add('stale-from-an-earlier-leadership');
+  m.setLeader(true);
+  const done = m.elect();
+  await new Promise((r) => setTimeout(r, 100));
+  // still waiting for the switch: the agents' reports are already checked against the store's records
+  assert.deepEqual(m.service.orchestrator.records.map((r) => [r.id, r.status]), [[started.id, 'started']]);
+  assert.equal(m.service.reconciled.size, 0, 'a new leadership starts with none reconciled');
+  await done;
+  assert.deepEqual(m.service.orchestrator.records.map((r) => [r.id, r.status]), [[started.id, 'failed']]);
+  assert.deepEqual([...m.service.reconciled], [started.id]);
+});
+
+test('reconciling waits longer than the QEMU driver may take (120 s migration timeout + 30 s for the destination, vm/fleet.ts)', () => {
+  assert.ok(RECONCILE_MS >= 120_000 + 30_000 + 30_000, String(RECONCILE_MS));
 });

@@ -40,6 +40,13 @@ import { loadAgents } from './agents.ts';
 
 const KEY = 'orchestration/state';
 
+/**
+ * The reconciliation's wait for an agent still migrating: the QEMU driver's own limits (120 s
+ * migration timeout, then up to 30 s for the destination to run, vm/fleet.ts) plus 30 s for the
+ * agent's reports and the emulated driver's probes.
+ */
+export const RECONCILE_MS = 180_000;
+
 /** What `orchestration/state` holds. */
 export interface StoredOrchestration {
   readonly status: Orchestration;
@@ -66,7 +73,10 @@ export interface OrchestrationShareOptions {
   readonly warmMs?: number;
   /** one rate window, waited after the view is complete (default 6 s) */
   readonly rateWindowMs?: number;
-  /** how long to wait for an agent still deciding or migrating (default 120 s) */
+  /**
+   * how long to wait for an agent still deciding or migrating (default RECONCILE_MS): longer than
+   * the driver may take, or the record would say failed while the migration goes on
+   */
   readonly reconcileMs?: number;
   /** how long to wait for the agent of a migration left in flight to be registered (default 15 s) */
   readonly agentWaitMs?: number;
@@ -137,7 +147,7 @@ export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationS
   });
 
   async function outcomeOf(r: MigrationRecord, url: string): Promise<MigrationOutcome | null> {
-    const end = Date.now() + (o.reconcileMs ?? 120_000);
+    const end = Date.now() + (o.reconcileMs ?? RECONCILE_MS);
     for (;;) {
       const x = await agentMigrationOutcome(url, r.id, o.agentToken(r.from));
       if (x === null || (x.state !== 'deciding' && x.state !== 'running') || Date.now() > end) return x;
@@ -169,6 +179,8 @@ export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationS
         }
       }
       Object.assign(r, final);
+      // the agent's final report may still be on its way: it is accepted for this record (api/identity.ts)
+      o.service.reconciled.add(r.id);
       await o.audit.append(r);
       done.push(r);
       o.log('info', `cluster: migration ${r.id} (${r.vm} ${r.from} -> ${r.to ?? '?'}) left in flight by the old leader: reconciled from the agent as ${r.status}`);
@@ -215,6 +227,16 @@ export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationS
   }
 
   async function takeOver(): Promise<void> {
+    o.service.reconciled.clear();
+    // agents' reports are checked against the records: the old leader's, not the ones this
+    // process loaded at its start, from the first moment of this leadership (reconcile reloads)
+    try {
+      const records = await storedRecords(o.store);
+      const mine = o.service.orchestrator.records;
+      if (o.service.orchestrator.status().state === 'idle') mine.splice(0, mine.length, ...records);
+    } catch (e) {
+      o.log('warn', `cluster: migration records not loaded before the warm-up: ${errText(e)}`);
+    }
     const summary = (await o.store.get('view/summary').catch(() => undefined)) as Summary;
     const end = Date.now() + (o.warmMs ?? 20_000);
     await switchesBack(summary, end);

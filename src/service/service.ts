@@ -53,6 +53,8 @@ export interface Service extends ControllerService {
   hypervisorOf(vm: string): string | undefined;
   /** forgets a hypervisor's agent URL (its credential was revoked); true if one was registered */
   unregisterAgent(hypervisor: string): boolean;
+  /** filled by a cluster leader's reconciliation (cluster/orchestration.ts) */
+  readonly reconciled: Set<string>;
 }
 
 export function createService(o: ServiceOptions): Service {
@@ -333,6 +335,7 @@ export function createService(o: ServiceOptions): Service {
     cost: costNow,
     costHistory: () => [...history],
     migrations: () => orchestrator.records.map((r) => ({ ...r })),
+    reconciled: new Set<string>(),
     orchestration: () => orchestrator.status(),
     startOrchestration(body) {
       const policy: PolicyName = body.policy === 'rr' || body.policy === 'round-robin' ? 'round-robin' : body.policy === 'gain-order' || body.policy === 'gain' ? 'gain-order' : 'load-aware';
