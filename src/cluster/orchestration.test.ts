@@ -210,3 +210,40 @@ test('takeover: the old leader\'s records are loaded before the wait for its swi
 test('reconciling waits longer than the QEMU driver may take (120 s migration timeout + 30 s for the destination, vm/fleet.ts)', () => {
   assert.ok(RECONCILE_MS >= 120_000 + 30_000 + 30_000, String(RECONCILE_MS));
 });
+
+test('resuming with the counted record ids: a migration is counted once, whichever of its record and the progress reached the store last', () => {
+  const rec = (id: string, vm: string, startedAt: number, step: number | null, to = 'hv16'): MigrationRecord => ({ ...started, id, vm, to, status: 'succeeded', startedAt, finishedAt: startedAt + 1, step });
+  const a = rec('g7-m1', 'vm1', 1000, 1);
+  const b = rec('g7-m2', 'vm2', 2000, 2);
+  const before = rec('g6-m9', 'vm9', 10, 4);
+  const pair = rec('g7-m3', 'vm3', 3000, null);
+  const options = { policy: 'load-aware' as const, rails: { cooldownRounds: 2 } };
+  const railsWith = (...moves: [string, number][]) => {
+    const st = createRailState(options.rails);
+    for (const [vm, round] of moves) recordMigration(st, vm, 'hv17', 'hv16', round);
+    return railSnapshot(st);
+  };
+  // the progress counting b landed, b's final record did not: reconciled as succeeded, not counted again
+  const twice = resumeOptions({ options, round: 1, migrations: 2, rails: railsWith(['vm1', 1], ['vm2', 1]), continuous: null, counted: [a.id, b.id], since: 500 }, [b], [before, a, b, pair]);
+  assert.equal(twice.resume?.migrations, 2);
+  assert.deepEqual(twice.resume?.counted, [a.id, b.id]);
+  // b's final record landed, the progress counting it did not: counted now (count and rails), records of earlier runs and an exchange's pair record not
+  const missed = resumeOptions({ options, round: 1, migrations: 1, rails: railsWith(['vm1', 1]), continuous: null, counted: [a.id], since: 500 }, [], [before, a, b, pair]);
+  assert.equal(missed.resume?.migrations, 2);
+  assert.deepEqual(new Map(missed.resume?.rails?.lastMoved), new Map([['vm1', 1], ['vm2', 1]]));
+  assert.deepEqual(missed.resume?.counted, [a.id, b.id]);
+  assert.equal(missed.resume?.since, 500);
+});
+
+test('the orchestration state is stored as it was at the event, not as the run changed it before the write', async () => {
+  const m = fakeMember({});
+  const live = { options: { policy: 'load-aware' as const }, round: 2, migrations: 3, rails: null, continuous: null, counted: ['g7-m1'] };
+  (m.service.orchestrator as { progress: () => unknown }).progress = () => live;
+  m.setLeader(true);
+  m.emit({ type: 'orchestration', at: 1, data: { state: 'running', policy: 'load-aware', plan: false, round: 2, migrations: 3, converged: false, lastError: null } });
+  live.migrations = 4;
+  live.counted.push('g7-m2');
+  await new Promise((r) => setTimeout(r, 20));
+  const got = (await m.store.get('orchestration/state')) as { progress: { migrations: number; counted: string[] } };
+  assert.deepEqual([got.progress.migrations, got.progress.counted], [3, ['g7-m1']]);
+});

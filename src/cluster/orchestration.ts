@@ -115,14 +115,25 @@ export function reconciled(r: MigrationRecord, x: MigrationOutcome | null, step:
   }
 }
 
-/** The run to continue (pure): the recorded progress plus a migration reconciliation found finished. */
-export function resumeOptions(p: RunProgress, finished: readonly MigrationRecord[]): StartOptions {
+/**
+ * The run to continue (pure): the recorded progress plus each succeeded migration of the run
+ * (`all`: every record, after reconciliation) it does not count yet (RunProgress.counted): the
+ * record's final write and the progress go to the store separately, and either may be the one
+ * the old leader's death cut off. Progress without `counted` (older versions): plus the
+ * migrations the reconciliation found finished.
+ */
+export function resumeOptions(p: RunProgress, finished: readonly MigrationRecord[], all: readonly MigrationRecord[] = finished): StartOptions {
   let migrations = p.migrations;
   let rails = p.rails;
   const continuous = p.continuous === null ? null : structuredClone(p.continuous);
-  for (const r of finished) {
+  const counted = p.counted === undefined ? undefined : new Set(p.counted);
+  const since = p.since ?? Number.NEGATIVE_INFINITY;
+  // a migration's record has its step once it succeeded; an exchange's pair record does not (its legs do)
+  const toCount = counted === undefined ? finished : all.filter((r) => !counted.has(r.id) && r.step !== null && r.startedAt >= since);
+  for (const r of toCount) {
     if (r.status !== 'succeeded' || r.to === null) continue;
     migrations += 1;
+    counted?.add(r.id);
     if (rails !== null) {
       const st = restoreRails(p.options.rails, rails);
       recordMigration(st, r.vm, r.from, r.to, r.round);
@@ -130,7 +141,7 @@ export function resumeOptions(p: RunProgress, finished: readonly MigrationRecord
     }
     if (continuous !== null) noteMigration(continuous, r.vm, r.from, r.to);
   }
-  return { ...p.options, resume: { round: p.round, migrations, rails, continuous } };
+  return { ...p.options, resume: { round: p.round, migrations, rails, continuous, ...(counted === undefined ? {} : { counted: [...counted], ...(p.since === undefined ? {} : { since: p.since }) }) } };
 }
 
 export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationShare {
@@ -139,7 +150,8 @@ export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationS
   let last: Promise<void> = Promise.resolve();
   const write = (status: Orchestration): void => {
     if (quiet || !o.isLeader()) return;
-    const value: StoredOrchestration = { status, progress: o.service.orchestrator.progress(), by: o.memberId, at: new Date().toISOString() };
+    // a copy as of this event: the put runs later, after the run changed its live state
+    const value: StoredOrchestration = { status, progress: structuredClone(o.service.orchestrator.progress()), by: o.memberId, at: new Date().toISOString() };
     chain = chain.then(() => o.store.put(KEY, value)).catch((e: unknown) => o.log('warn', `cluster: orchestration state not stored: ${errText(e)}`));
   };
   const unsubscribe = o.service.subscribe((e: NorthEvent) => {
@@ -244,7 +256,7 @@ export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationS
     if (n > 0) o.log('info', `cluster: ${n} agent registration(s) from the store`);
     const stored = (await o.store.get(KEY)) as StoredOrchestration | undefined;
     const finished = await reconcile();
-    const resume = stored?.status.state === 'running' && stored.progress !== null ? resumeOptions(stored.progress, finished) : undefined;
+    const resume = stored?.status.state === 'running' && stored.progress !== null ? resumeOptions(stored.progress, finished, o.service.orchestrator.records) : undefined;
     const cli = stored === undefined ? o.cliStart : undefined;
     if (resume === undefined && cli === undefined) return;
     await warmUp(summary, finished, end);

@@ -147,3 +147,12 @@ test('live exchange: a leg is asked of its agent only once its started record is
   for (const r of legs) assert.notEqual(r.to, null, 'the started leg record names its target');
   assert.ok(o.records.some((r) => r.status === 'failed' && r.error?.code === 'CLUSTER_NOT_LEADER'));
 });
+
+test('live exchange: progress counts the legs by their record ids, not the pair\'s record', async () => {
+  const w = world();
+  const o = await runSwaps(w, { policy: 'load-aware', swaps: true });
+  const legs = o.records.filter((r) => r.step !== null && r.status === 'succeeded').map((r) => r.id);
+  assert.ok(legs.length >= 3);
+  assert.deepEqual(o.progress()?.counted, legs);
+  assert.equal(o.progress()?.migrations, legs.length);
+});

@@ -343,3 +343,17 @@ test('a migration that failed after its switch-over was reported, whose report b
   // the run goes on from the corrected view: the other VMs still move
   assert.ok(o.records.some((r) => r.status === 'succeeded'));
 });
+
+test('progress names the records it counts (a new leader counts from them), carried on by a resumed run', async () => {
+  const w = fakeWorld();
+  const o = await runToEnd(w, { policy: 'round-robin' });
+  const p = o.progress()!;
+  const moved = o.records.filter((r) => r.status === 'succeeded').map((r) => r.id);
+  assert.equal(moved.length, p.migrations);
+  assert.deepEqual(p.counted, moved);
+  assert.equal(typeof p.since, 'number');
+  const again = createOrchestrator(w.deps);
+  again.start({ policy: 'round-robin', resume: { round: 1, migrations: 1, rails: null, continuous: null, counted: ['g1-m1'], since: 42 } });
+  await again.stop();
+  assert.deepEqual([again.progress()?.counted?.[0], again.progress()?.since], ['g1-m1', 42]);
+});
