@@ -144,3 +144,34 @@ test('agent: remembers what became of each migration by the orchestrator id (a n
     await app.close();
   }
 });
+
+test('agent: after a failed switch-over the report back to the source is retried until it lands (it has no later report to make up for it)', async () => {
+  const done: { vm: string; hv: string; id: string; port?: number }[] = [];
+  const api = fakeApi(done);
+  let refusals = 2;
+  const flaky: ControllerApi = {
+    ...api,
+    // a leader change: the first reports back to the source get 503
+    migrationDone: (vm, hv, id, port) => (hv === 'hv1' && refusals-- > 0 ? Promise.reject(new ScoreError('CLUSTER_UNCONFIRMED', 'no leader')) : api.migrationDone(vm, hv, id, port)),
+  };
+  const d: MigrationDriver = {
+    name: 'switch-over fails',
+    async migrate(_vm, from, to, hooks) {
+      await hooks?.onSwitchover?.(to, 9);
+      await hooks?.onSwitchover?.(from, 3);
+      throw new ScoreError('MIGRATION_FAILED', 'destination died after the switch-over');
+    },
+  };
+  const a = createAgent({ hypervisor: 'hv1', api: flaky, driver: d, correctionBackoffMs: [1, 1, 1] });
+  const r = await a.decide({ vm: 'vm1', migrate: true, migrationId: 'm1' });
+  assert.equal(r.migrated, false);
+  assert.equal(r.error?.code, 'MIGRATION_FAILED');
+  assert.deepEqual(done, [{ vm: 'vm1', hv: 'hv2', id: 'm1', port: 9 }, { vm: 'vm1', hv: 'hv1', id: 'm1', port: 3 }]);
+  assert.equal(refusals, -1, 'two refused, the third landed');
+
+  // a correction refused every time is given up after the backoff list, and the result still comes
+  const done2: typeof done = [];
+  const never: ControllerApi = { ...fakeApi(done2), migrationDone: () => Promise.reject(new ScoreError('CLUSTER_UNCONFIRMED', 'no leader')) };
+  const b = createAgent({ hypervisor: 'hv1', api: never, driver: d, correctionBackoffMs: [1, 1] });
+  assert.equal((await b.decide({ vm: 'vm1', migrate: true, migrationId: 'm2' })).error?.code, 'MIGRATION_FAILED');
+});

@@ -19,7 +19,15 @@ export interface AgentOptions {
   readonly driver: MigrationDriver;
   readonly mode?: DecisionMode;
   readonly migrationCost?: number;
+  /**
+   * ms to wait before each retry of the report that a VM whose switch-over failed runs on at its
+   * source (default CORRECTION_BACKOFF_MS): the one report that undoes the early switch-over report
+   */
+  readonly correctionBackoffMs?: readonly number[];
 }
+
+/** retries of the correction report: long enough together (~4 s) to outlast a cluster leader change's 503s */
+export const CORRECTION_BACKOFF_MS: readonly number[] = [250, 500, 1000, 2000];
 
 export interface Agent {
   readonly hypervisor: string;
@@ -189,7 +197,7 @@ export function createAgent(o: AgentOptions): Agent {
         let connectivity: Connectivity | undefined;
         let figures: MigrationFigures | undefined;
         try {
-          ({ port, connectivity, figures } = await noting(o.driver, body.migrationId, note).migrate(body.vm, d.from, d.to, switchoverHook(o, body.vm, body.migrationId)));
+          ({ port, connectivity, figures } = await noting(o.driver, body.migrationId, note).migrate(body.vm, d.from, d.to, switchoverHook(o, body.vm, d.from, body.migrationId)));
         } catch (e) {
           const err = isScoreError(e) ? e : new ScoreError('MIGRATION_FAILED', e instanceof Error ? e.message : String(e));
           return { decision, migrated: false, error: { code: err.code === 'MIGRATION_FAILED' ? err.code : 'MIGRATION_FAILED', message: err.message } };
@@ -231,7 +239,7 @@ async function legOf(o: AgentOptions, body: AgentDecide, x: { traffic: { hypervi
   let port: number | undefined;
   let connectivity: Connectivity | undefined;
   try {
-    ({ port, connectivity } = await o.driver.migrate(body.vm, from, to, switchoverHook(o, body.vm, body.migrationId)));
+    ({ port, connectivity } = await o.driver.migrate(body.vm, from, to, switchoverHook(o, body.vm, from, body.migrationId)));
   } catch (e) {
     const err = isScoreError(e) ? e : new ScoreError('MIGRATION_FAILED', e instanceof Error ? e.message : String(e));
     return { decision, migrated: false, error: { code: 'MIGRATION_FAILED', message: err.message } };
@@ -261,10 +269,28 @@ function noting(driver: MigrationDriver, id: string, note: (x: MigrationOutcome)
 /**
  * The driver's switch-over, told to the controller the moment it happens (the same authoritative
  * report as the one after the migration), so the network follows the VM during QEMU's pause
- * rather than after it. A report that fails is not the migration's failure: the final one follows.
+ * rather than after it. A report to the target that fails is not the migration's failure: the
+ * final one follows. The report back to the source (`from`: the switch-over failed, the VM runs
+ * on there) has no later one to make up for it, so it is retried with a short backoff: lost, the
+ * controller would keep the VM at the target while it runs at the source.
  */
-function switchoverHook(o: AgentOptions, vm: string, migrationId: string): MigrationHooks {
-  return { onSwitchover: (hypervisor, port) => o.api.migrationDone(vm, hypervisor, migrationId, port).then(() => undefined, () => undefined) };
+function switchoverHook(o: AgentOptions, vm: string, from: string, migrationId: string): MigrationHooks {
+  return {
+    async onSwitchover(hypervisor, port) {
+      const waits = hypervisor === from ? (o.correctionBackoffMs ?? CORRECTION_BACKOFF_MS) : [];
+      for (let i = 0; ; i++) {
+        try {
+          await o.api.migrationDone(vm, hypervisor, migrationId, port);
+          return;
+        } catch {
+          const wait = waits[i];
+          // given up: the orchestrator corrects the controller's view from the failed result
+          if (wait === undefined) return;
+          await new Promise((r) => setTimeout(r, wait));
+        }
+      }
+    },
+  };
 }
 
 /** The controller's rail verdicts for this VM's targets, as the veto Algorithm 1 takes. */

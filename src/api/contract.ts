@@ -344,6 +344,11 @@ export interface ControllerService {
   cost(): Cost;
   costHistory(): Cost[];
   migrations(): MigrationRecord[];
+  /**
+   * ids of migration records this controller finished by reconciling them from their agents since
+   * it last became cluster leader (their agents' late migration-done reports are still accepted)
+   */
+  readonly reconciled?: ReadonlySet<string>;
   orchestration(): Orchestration;
   startOrchestration(body: OrchestrationStart): Orchestration;
   stopOrchestration(): Promise<Orchestration>;

@@ -71,6 +71,26 @@ test('migration-done: a VM arriving at this hypervisor, or the target of a runni
   ok({ role: 'operator', name: 'operator' }, { vm: 'vm2', hypervisor: 'hv17' });
 });
 
+test('migration-done: the source\'s late report of a migration this leader finished by reconciling it still counts, for that record\'s VM, source and target only', () => {
+  const hosts = [host('vm1', 'hv16'), host('vm2', 'hv19')];
+  const hv16 = agent('hv16');
+  type Claim = { vm: string; hypervisor: string; migrationId?: string };
+  const check = (claim: Claim, migrations: MigrationRecord[], reconciled: string[]) => () => checkMigrationDone(hv16, claim, { hosts, migrations, reconciled: new Set(reconciled) });
+  const notOurs = (e: unknown) => isScoreError(e, 'AGENT_VM_NOT_OURS');
+  // reconcile polled between the agent noting success and its final report: the record is over
+  const won = record('vm1', 'hv16', 'succeeded', 'hv19');
+  check({ vm: 'vm1', hypervisor: 'hv19', migrationId: won.id }, [won], [won.id])();
+  assert.throws(check({ vm: 'vm1', hypervisor: 'hv19', migrationId: won.id }, [won], []), notOurs, 'finished, but not by this leader\'s reconciliation');
+  assert.throws(check({ vm: 'vm1', hypervisor: 'hv17', migrationId: won.id }, [won], [won.id]), notOurs, 'another target');
+  assert.throws(check({ vm: 'vm2', hypervisor: 'hv19', migrationId: won.id }, [won], [won.id]), notOurs, 'another VM');
+  assert.throws(check({ vm: 'vm1', hypervisor: 'hv19', migrationId: 'forged' }, [won], [won.id]), notOurs);
+  assert.throws(() => checkMigrationDone(agent('hv17'), { vm: 'vm1', hypervisor: 'hv19', migrationId: won.id }, { hosts, migrations: [won], reconciled: new Set([won.id]) }), notOurs, 'not its source');
+  // reconcile gave up waiting (MIGRATION_TIMEOUT, no target known): the source's final word, either way
+  const late = record('vm2', 'hv16', 'failed');
+  check({ vm: 'vm2', hypervisor: 'hv18', migrationId: late.id }, [late], [late.id])();
+  check({ vm: 'vm2', hypervisor: 'hv16', migrationId: late.id }, [late], [late.id])();
+});
+
 test('refusal messages quote caller-supplied values, so a newline cannot forge a log line', () => {
   assert.throws(
     () => checkRegister(agent('hv16'), 'hv17\nWARN forged'),

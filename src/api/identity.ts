@@ -124,10 +124,12 @@ export interface MigrationDoneClaim {
  *     running (`started`) record moves it to `me` or to a target not decided yet; or
  * (b) `me` is the source of the running record `claim.migrationId` of this VM, and the claimed
  *     target is that record's target (or the record has none yet: the source agent reports before
- *     the controller hears the decision).
+ *     the controller hears the decision); or
+ * (c) as (b), for a record this controller finished by reconciling it since it became cluster
+ *     leader (`facts.reconciled`: ids), the source reporting that record's target or itself.
  * Anything else is AGENT_VM_NOT_OURS (403). The shared token and the operator are not bound.
  */
-export function checkMigrationDone(p: Principal, claim: MigrationDoneClaim, facts: { hosts: readonly Host[]; migrations: readonly MigrationRecord[] }): void {
+export function checkMigrationDone(p: Principal, claim: MigrationDoneClaim, facts: { hosts: readonly Host[]; migrations: readonly MigrationRecord[]; reconciled?: ReadonlySet<string> | undefined }): void {
   if (p.role !== 'agent' || p.hypervisor === null) return;
   const me = p.hypervisor;
   const { vm } = claim;
@@ -141,6 +143,13 @@ export function checkMigrationDone(p: Principal, claim: MigrationDoneClaim, fact
     if (claim.migrationId !== undefined && running.some((r) => r.id === claim.migrationId && r.from === me)) return;
   } else if (claim.migrationId !== undefined && running.some((r) => r.id === claim.migrationId && r.from === me && (r.to === null || r.to === claim.hypervisor))) {
     return;
+  }
+  // (c) a migration the old leader started and this leader finished by reconciling it from the
+  // agent (cluster/orchestration.ts) while the agent was still about to report it: the source's
+  // last word on where the VM runs (its target, or itself) still counts
+  if (claim.migrationId !== undefined && facts.reconciled?.has(claim.migrationId) === true) {
+    const r = facts.migrations.find((m) => m.id === claim.migrationId && names.has(m.vm) && m.from === me);
+    if (r !== undefined && (claim.hypervisor === me || r.to === null || r.to === claim.hypervisor)) return;
   }
   throw new ScoreError(
     'AGENT_VM_NOT_OURS',

@@ -488,7 +488,7 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
         },
       },
       (req) => {
-        if (req.principal !== null) checkMigrationDone(req.principal, req.body, { hosts: service.hosts(), migrations: service.migrations() });
+        if (req.principal !== null) checkMigrationDone(req.principal, req.body, { hosts: service.hosts(), migrations: service.migrations(), reconciled: service.reconciled });
         return service.migrationDone(req.body.vm, req.body.hypervisor, req.body.migrationId, req.body.port);
       },
     );

@@ -5,7 +5,7 @@ import type { Service } from '../service/service.ts';
 import type { Runtime } from '../runtime/controller-runtime.ts';
 import type { StartOptions } from '../orchestrator/orchestrator.ts';
 import { memoryStore } from '../store/store.ts';
-import { reconciled, resumeOptions, shareOrchestration } from './orchestration.ts';
+import { RECONCILE_MS, reconciled, resumeOptions, shareOrchestration } from './orchestration.ts';
 import { agentChanges, loadAgents } from './agents.ts';
 import { forwardsToLeader } from './api.ts';
 import { recordKey } from './audit.ts';
@@ -87,7 +87,7 @@ test('record keys: ids that name their generation are kept, older ones get the w
 });
 
 /** shareOrchestration on a memory store with a fake service and runtime (no agents called). */
-function fakeMember(o: { stored?: unknown; cli?: boolean }) {
+function fakeMember(o: { stored?: unknown; cli?: boolean; warmMs?: number }) {
   const store = memoryStore();
   const listeners = new Set<(e: NorthEvent) => void>();
   const started: StartOptions[] = [];
@@ -114,6 +114,7 @@ function fakeMember(o: { stored?: unknown; cli?: boolean }) {
     hosts: () => [],
     hypervisorOf: () => undefined,
     registerAgent: () => undefined,
+    reconciled: new Set<string>(),
   };
   const runtime = { controller: { disc: { switches: new Map(), links: new Map() }, hosts: { byMac: new Map() } }, apply: () => undefined };
   const share = shareOrchestration({
@@ -127,11 +128,13 @@ function fakeMember(o: { stored?: unknown; cli?: boolean }) {
     agentToken: () => 't',
     ...(o.cli === true ? { cliStart: () => void (cliStarts += 1) } : {}),
     log: () => undefined,
-    warmMs: 100,
+    warmMs: o.warmMs ?? 100,
     rateWindowMs: 0,
+    agentWaitMs: 50,
   });
   return {
     store,
+    service,
     share,
     started,
     cliStarts: () => cliStarts,
@@ -184,4 +187,63 @@ test('the leader records the orchestration state on each orchestration event; a 
   m.emit(ev('idle'));
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(((await m.store.get('orchestration/state')) as { status: { state: string } }).status.state, 'running', 'a shutdown does not record the run as stopped');
+});
+
+test('takeover: the old leader\'s records are loaded before the wait for its switches, and a record finished by reconciling is named for the agents\' late reports', async () => {
+  const m = fakeMember({ warmMs: 400 });
+  // what this process loaded at its start: the record as interrupted
+  m.service.orchestrator.records.push({ ...started, status: 'failed', finishedAt: 1, error: { code: 'INTERRUPTED', message: 'x' } });
+  await m.store.put(recordKey(started.id, 7n), started);
+  await m.store.put('view/summary', { switches: ['1'], links: 0, hosts: [] });
+  m.service.reconciled.add('stale-from-an-earlier-leadership');
+  m.setLeader(true);
+  const done = m.elect();
+  await new Promise((r) => setTimeout(r, 100));
+  // still waiting for the switch: the agents' reports are already checked against the store's records
+  assert.deepEqual(m.service.orchestrator.records.map((r) => [r.id, r.status]), [[started.id, 'started']]);
+  assert.equal(m.service.reconciled.size, 0, 'a new leadership starts with none reconciled');
+  await done;
+  assert.deepEqual(m.service.orchestrator.records.map((r) => [r.id, r.status]), [[started.id, 'failed']]);
+  assert.deepEqual([...m.service.reconciled], [started.id]);
+});
+
+test('reconciling waits longer than the QEMU driver may take (120 s migration timeout + 30 s for the destination, vm/fleet.ts)', () => {
+  assert.ok(RECONCILE_MS >= 120_000 + 30_000 + 30_000, String(RECONCILE_MS));
+});
+
+test('resuming with the counted record ids: a migration is counted once, whichever of its record and the progress reached the store last', () => {
+  const rec = (id: string, vm: string, startedAt: number, step: number | null, to = 'hv16'): MigrationRecord => ({ ...started, id, vm, to, status: 'succeeded', startedAt, finishedAt: startedAt + 1, step });
+  const a = rec('g7-m1', 'vm1', 1000, 1);
+  const b = rec('g7-m2', 'vm2', 2000, 2);
+  const before = rec('g6-m9', 'vm9', 10, 4);
+  const pair = rec('g7-m3', 'vm3', 3000, null);
+  const options = { policy: 'load-aware' as const, rails: { cooldownRounds: 2 } };
+  const railsWith = (...moves: [string, number][]) => {
+    const st = createRailState(options.rails);
+    for (const [vm, round] of moves) recordMigration(st, vm, 'hv17', 'hv16', round);
+    return railSnapshot(st);
+  };
+  // the progress counting b landed, b's final record did not: reconciled as succeeded, not counted again
+  const twice = resumeOptions({ options, round: 1, migrations: 2, rails: railsWith(['vm1', 1], ['vm2', 1]), continuous: null, counted: [a.id, b.id], since: 500 }, [b], [before, a, b, pair]);
+  assert.equal(twice.resume?.migrations, 2);
+  assert.deepEqual(twice.resume?.counted, [a.id, b.id]);
+  // b's final record landed, the progress counting it did not: counted now (count and rails), records of earlier runs and an exchange's pair record not
+  const missed = resumeOptions({ options, round: 1, migrations: 1, rails: railsWith(['vm1', 1]), continuous: null, counted: [a.id], since: 500 }, [], [before, a, b, pair]);
+  assert.equal(missed.resume?.migrations, 2);
+  assert.deepEqual(new Map(missed.resume?.rails?.lastMoved), new Map([['vm1', 1], ['vm2', 1]]));
+  assert.deepEqual(missed.resume?.counted, [a.id, b.id]);
+  assert.equal(missed.resume?.since, 500);
+});
+
+test('the orchestration state is stored as it was at the event, not as the run changed it before the write', async () => {
+  const m = fakeMember({});
+  const live = { options: { policy: 'load-aware' as const }, round: 2, migrations: 3, rails: null, continuous: null, counted: ['g7-m1'] };
+  (m.service.orchestrator as { progress: () => unknown }).progress = () => live;
+  m.setLeader(true);
+  m.emit({ type: 'orchestration', at: 1, data: { state: 'running', policy: 'load-aware', plan: false, round: 2, migrations: 3, converged: false, lastError: null } });
+  live.migrations = 4;
+  live.counted.push('g7-m2');
+  await new Promise((r) => setTimeout(r, 20));
+  const got = (await m.store.get('orchestration/state')) as { progress: { migrations: number; counted: string[] } };
+  assert.deepEqual([got.progress.migrations, got.progress.counted], [3, ['g7-m1']]);
 });

@@ -40,6 +40,13 @@ import { loadAgents } from './agents.ts';
 
 const KEY = 'orchestration/state';
 
+/**
+ * The reconciliation's wait for an agent still migrating: the QEMU driver's own limits (120 s
+ * migration timeout, then up to 30 s for the destination to run, vm/fleet.ts) plus 30 s for the
+ * agent's reports and the emulated driver's probes.
+ */
+export const RECONCILE_MS = 180_000;
+
 /** What `orchestration/state` holds. */
 export interface StoredOrchestration {
   readonly status: Orchestration;
@@ -66,7 +73,10 @@ export interface OrchestrationShareOptions {
   readonly warmMs?: number;
   /** one rate window, waited after the view is complete (default 6 s) */
   readonly rateWindowMs?: number;
-  /** how long to wait for an agent still deciding or migrating (default 120 s) */
+  /**
+   * how long to wait for an agent still deciding or migrating (default RECONCILE_MS): longer than
+   * the driver may take, or the record would say failed while the migration goes on
+   */
   readonly reconcileMs?: number;
   /** how long to wait for the agent of a migration left in flight to be registered (default 15 s) */
   readonly agentWaitMs?: number;
@@ -105,14 +115,25 @@ export function reconciled(r: MigrationRecord, x: MigrationOutcome | null, step:
   }
 }
 
-/** The run to continue (pure): the recorded progress plus a migration reconciliation found finished. */
-export function resumeOptions(p: RunProgress, finished: readonly MigrationRecord[]): StartOptions {
+/**
+ * The run to continue (pure): the recorded progress plus each succeeded migration of the run
+ * (`all`: every record, after reconciliation) it does not count yet (RunProgress.counted): the
+ * record's final write and the progress go to the store separately, and either may be the one
+ * the old leader's death cut off. Progress without `counted` (older versions): plus the
+ * migrations the reconciliation found finished.
+ */
+export function resumeOptions(p: RunProgress, finished: readonly MigrationRecord[], all: readonly MigrationRecord[] = finished): StartOptions {
   let migrations = p.migrations;
   let rails = p.rails;
   const continuous = p.continuous === null ? null : structuredClone(p.continuous);
-  for (const r of finished) {
+  const counted = p.counted === undefined ? undefined : new Set(p.counted);
+  const since = p.since ?? Number.NEGATIVE_INFINITY;
+  // a migration's record has its step once it succeeded; an exchange's pair record does not (its legs do)
+  const toCount = counted === undefined ? finished : all.filter((r) => !counted.has(r.id) && r.step !== null && r.startedAt >= since);
+  for (const r of toCount) {
     if (r.status !== 'succeeded' || r.to === null) continue;
     migrations += 1;
+    counted?.add(r.id);
     if (rails !== null) {
       const st = restoreRails(p.options.rails, rails);
       recordMigration(st, r.vm, r.from, r.to, r.round);
@@ -120,7 +141,7 @@ export function resumeOptions(p: RunProgress, finished: readonly MigrationRecord
     }
     if (continuous !== null) noteMigration(continuous, r.vm, r.from, r.to);
   }
-  return { ...p.options, resume: { round: p.round, migrations, rails, continuous } };
+  return { ...p.options, resume: { round: p.round, migrations, rails, continuous, ...(counted === undefined ? {} : { counted: [...counted], ...(p.since === undefined ? {} : { since: p.since }) }) } };
 }
 
 export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationShare {
@@ -129,7 +150,8 @@ export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationS
   let last: Promise<void> = Promise.resolve();
   const write = (status: Orchestration): void => {
     if (quiet || !o.isLeader()) return;
-    const value: StoredOrchestration = { status, progress: o.service.orchestrator.progress(), by: o.memberId, at: new Date().toISOString() };
+    // a copy as of this event: the put runs later, after the run changed its live state
+    const value: StoredOrchestration = { status, progress: structuredClone(o.service.orchestrator.progress()), by: o.memberId, at: new Date().toISOString() };
     chain = chain.then(() => o.store.put(KEY, value)).catch((e: unknown) => o.log('warn', `cluster: orchestration state not stored: ${errText(e)}`));
   };
   const unsubscribe = o.service.subscribe((e: NorthEvent) => {
@@ -137,7 +159,7 @@ export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationS
   });
 
   async function outcomeOf(r: MigrationRecord, url: string): Promise<MigrationOutcome | null> {
-    const end = Date.now() + (o.reconcileMs ?? 120_000);
+    const end = Date.now() + (o.reconcileMs ?? RECONCILE_MS);
     for (;;) {
       const x = await agentMigrationOutcome(url, r.id, o.agentToken(r.from));
       if (x === null || (x.state !== 'deciding' && x.state !== 'running') || Date.now() > end) return x;
@@ -169,6 +191,8 @@ export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationS
         }
       }
       Object.assign(r, final);
+      // the agent's final report may still be on its way: it is accepted for this record (api/identity.ts)
+      o.service.reconciled.add(r.id);
       await o.audit.append(r);
       done.push(r);
       o.log('info', `cluster: migration ${r.id} (${r.vm} ${r.from} -> ${r.to ?? '?'}) left in flight by the old leader: reconciled from the agent as ${r.status}`);
@@ -215,6 +239,16 @@ export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationS
   }
 
   async function takeOver(): Promise<void> {
+    o.service.reconciled.clear();
+    // agents' reports are checked against the records: the old leader's, not the ones this
+    // process loaded at its start, from the first moment of this leadership (reconcile reloads)
+    try {
+      const records = await storedRecords(o.store);
+      const mine = o.service.orchestrator.records;
+      if (o.service.orchestrator.status().state === 'idle') mine.splice(0, mine.length, ...records);
+    } catch (e) {
+      o.log('warn', `cluster: migration records not loaded before the warm-up: ${errText(e)}`);
+    }
     const summary = (await o.store.get('view/summary').catch(() => undefined)) as Summary;
     const end = Date.now() + (o.warmMs ?? 20_000);
     await switchesBack(summary, end);
@@ -222,7 +256,7 @@ export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationS
     if (n > 0) o.log('info', `cluster: ${n} agent registration(s) from the store`);
     const stored = (await o.store.get(KEY)) as StoredOrchestration | undefined;
     const finished = await reconcile();
-    const resume = stored?.status.state === 'running' && stored.progress !== null ? resumeOptions(stored.progress, finished) : undefined;
+    const resume = stored?.status.state === 'running' && stored.progress !== null ? resumeOptions(stored.progress, finished, o.service.orchestrator.records) : undefined;
     const cli = stored === undefined ? o.cliStart : undefined;
     if (resume === undefined && cli === undefined) return;
     await warmUp(summary, finished, end);

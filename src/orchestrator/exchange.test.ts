@@ -6,7 +6,7 @@ import { rankOf, type PolicyName } from '../core/policies.ts';
 import { decideWithSwap } from '../core/swap.ts';
 import { SMALL_TOPOLOGIES } from '../core/test-instances.ts';
 import { virtualClock } from '../runtime/clock.ts';
-import type { AgentDecideResult } from '../api/contract.ts';
+import type { AgentDecideResult, MigrationRecord } from '../api/contract.ts';
 import { ScoreError } from '../errors/errors.ts';
 import type { OrchestratorDeps } from './orchestrator.ts';
 
@@ -113,4 +113,46 @@ test('live exchange: a failed leg stops the exchange with every VM where the tra
   // each VM in exactly one place, within capacity
   assert.equal(new Set(w.tracker.keys()).size, 6);
   assert.equal(w.over(), 0);
+});
+
+test('live exchange: a leg is asked of its agent only once its started record is stored, and that record already names its target', async () => {
+  const w = world();
+  let legsAsked = 0;
+  let fenced = false;
+  const decide = w.deps.decide.bind(w.deps);
+  const stored: MigrationRecord[] = [];
+  const deps: OrchestratorDeps = {
+    ...w.deps,
+    async decide(hv, body) {
+      if (body.target !== undefined) legsAsked += 1;
+      const res = await decide(hv, body);
+      // the leader loses its lease right after an agent proposed an exchange
+      if (res.decision.swap !== undefined) fenced = true;
+      return res;
+    },
+    onRecord: (r) => {
+      stored.push(structuredClone(r));
+      return fenced && r.status === 'started' && r.finishedAt === null ? Promise.reject(new ScoreError('CLUSTER_NOT_LEADER', 'fenced')) : undefined;
+    },
+  };
+  const before = new Map(w.tracker);
+  const o = await runSwaps({ ...w, deps }, { policy: 'load-aware', swaps: true });
+  assert.ok(fenced, 'an exchange was proposed');
+  assert.equal(legsAsked, 0, 'no leg asked without its stored record');
+  assert.deepEqual(w.tracker, before);
+  const pair = o.records.find((r) => r.decision?.swap !== undefined);
+  assert.equal(pair?.status, 'failed');
+  const legs = stored.filter((r) => r.status === 'started' && r.id !== pair?.id && r.decision === null);
+  assert.ok(legs.length > 0);
+  for (const r of legs) assert.notEqual(r.to, null, 'the started leg record names its target');
+  assert.ok(o.records.some((r) => r.status === 'failed' && r.error?.code === 'CLUSTER_NOT_LEADER'));
+});
+
+test('live exchange: progress counts the legs by their record ids, not the pair\'s record', async () => {
+  const w = world();
+  const o = await runSwaps(w, { policy: 'load-aware', swaps: true });
+  const legs = o.records.filter((r) => r.step !== null && r.status === 'succeeded').map((r) => r.id);
+  assert.ok(legs.length >= 3);
+  assert.deepEqual(o.progress()?.counted, legs);
+  assert.equal(o.progress()?.migrations, legs.length);
 });

@@ -19,8 +19,14 @@ import type { Snapshot } from './orchestrator.ts';
 export interface ExchangeDeps {
   decide(hypervisor: string, body: AgentDecide): Promise<AgentDecideResult>;
   hypervisorOf(vm: string): string | undefined;
-  /** a new audit record for one leg */
-  open(vm: string, from: string, snap: Snapshot, placement: Map<string, string>): MigrationRecord;
+  /** a leg failed: the controller must not keep its VM at `to` (the orchestrator's restore); what was done, for the record, or null */
+  undoSwitchover(vm: string, from: string, to: string): string | null;
+  /**
+   * a new audit record for one leg, with its target (and the planner's decision, if any) already
+   * in it; `stored` settles once the started record is stored, rejecting when storing failed (a
+   * leader that lost its lease): the leg must then not be asked of the agent
+   */
+  open(vm: string, from: string, to: string, decision: MigrationRecord['decision'], snap: Snapshot, placement: Map<string, string>): { record: MigrationRecord; stored: Promise<void> };
   finish(r: MigrationRecord): void;
   started(r: MigrationRecord, to: string): void;
   /** true once the tracker sees vm on `to` */
@@ -66,10 +72,11 @@ export async function carryExchange(d: ExchangeDeps, pair: MigrationRecord, snap
     return done;
   };
   for (const [vm, from, to] of legs) {
-    const leg = d.open(vm, from, snap, placement);
-    leg.to = to;
+    const { record: leg, stored } = d.open(vm, from, to, null, snap, placement);
     let result: AgentDecideResult;
     try {
+      // a leg nobody could find after this controller died is one never asked for
+      await stored;
       result = await d.decide(from, { vm, migrate: true, migrationId: leg.id, target: to, ...(d.migrationCost !== undefined ? { migrationCost: d.migrationCost } : {}) });
     } catch (e) {
       leg.status = 'failed';
@@ -82,6 +89,7 @@ export async function carryExchange(d: ExchangeDeps, pair: MigrationRecord, snap
     if (result.error !== null || !result.migrated) {
       leg.status = 'failed';
       leg.error = result.error ?? { code: 'MIGRATION_FAILED', message: `${vm} was not migrated` };
+      leg.error = { ...leg.error, message: leg.error.message + (d.undoSwitchover(vm, from, to) ?? '') };
       d.finish(leg);
       return stop(`${vm}: ${leg.error.message}`);
     }

@@ -5,7 +5,7 @@ import { runStrategy } from '../core/baselines.ts';
 import { rankOf } from '../core/policies.ts';
 import { SMALL_TOPOLOGIES } from '../core/test-instances.ts';
 import { virtualClock } from '../runtime/clock.ts';
-import type { AgentDecideResult } from '../api/contract.ts';
+import type { AgentDecideResult, MigrationRecord } from '../api/contract.ts';
 import { ScoreError } from '../errors/errors.ts';
 import type { OrchestratorDeps } from './orchestrator.ts';
 import { runToEnd } from './run-to-end.testing.ts';
@@ -90,4 +90,34 @@ test('live look-ahead: a leg that fails stops its action there; the VM stays whe
   assert.equal(w.tracker.get(failed[0]!.vm), failed[0]!.from, 'the failed leg\'s VM is where it was');
   assert.equal(o.status().converged, false);
   assert.equal(w.over(), 0);
+});
+
+test('live look-ahead: a leg is asked of its agent only once its started record is stored, and that record already names its target and the planner\'s decision', async () => {
+  const w = world();
+  let legsAsked = 0;
+  const decide = w.deps.decide.bind(w.deps);
+  const stored: MigrationRecord[] = [];
+  const deps: OrchestratorDeps = {
+    ...w.deps,
+    decide: (hv, body) => {
+      if (body.target !== undefined) legsAsked += 1;
+      return decide(hv, body);
+    },
+    // a cluster leader that lost its lease: started records are refused
+    onRecord: (r) => {
+      stored.push(structuredClone(r));
+      return r.status === 'started' && r.finishedAt === null ? Promise.reject(new ScoreError('CLUSTER_NOT_LEADER', 'fenced')) : undefined;
+    },
+  };
+  const before = new Map(w.tracker);
+  const o = await runToEnd({ ...w, deps }, { policy: 'gain-order', lookahead: true, maxRounds: 1 });
+  assert.equal(legsAsked, 0, 'no leg asked without its stored record');
+  assert.deepEqual(w.tracker, before);
+  assert.ok(o.records.length > 0 && o.records.every((r) => r.status === 'failed' && r.error?.code === 'CLUSTER_NOT_LEADER'));
+  const started = stored.filter((r) => r.status === 'started');
+  assert.ok(started.length > 0);
+  for (const r of started) {
+    assert.notEqual(r.to, null, 'the started record names its target');
+    assert.match(r.decision?.reason ?? '', /^largest gain first/, 'and carries the planner\'s decision');
+  }
 });

@@ -38,10 +38,8 @@ export async function carryAction(d: ExchangeDeps, steps: readonly Step[], snap:
   const records: MigrationRecord[] = [];
   for (const st of steps) {
     const { vm, from, to } = st.decision;
-    const leg = d.open(vm, from, snap, placement);
+    const { record: leg, stored } = d.open(vm, from, to, { ...st.decision, candidates: [...st.decision.candidates] }, snap, placement);
     records.push(leg);
-    leg.to = to;
-    leg.decision = { ...st.decision, candidates: [...st.decision.candidates] };
     const fail = (code: string, message: string, status: 'failed' | 'timeout' = 'failed'): { done: number; failed: boolean; records: MigrationRecord[] } => {
       leg.status = status;
       leg.error = { code, message };
@@ -49,10 +47,12 @@ export async function carryAction(d: ExchangeDeps, steps: readonly Step[], snap:
       return { done, failed: true, records };
     };
     try {
+      // a leg nobody could find after this controller died is one never asked for
+      await stored;
       const result = await d.decide(from, { vm, migrate: true, migrationId: leg.id, target: to, ...(d.migrationCost !== undefined ? { migrationCost: d.migrationCost } : {}) });
       leg.connectivity = result.connectivity ?? null;
       if (result.figures !== undefined) leg.figures = result.figures;
-      if (result.error !== null || !result.migrated) return fail(result.error?.code ?? 'MIGRATION_FAILED', result.error?.message ?? `${vm} was not migrated`);
+      if (result.error !== null || !result.migrated) return fail(result.error?.code ?? 'MIGRATION_FAILED', (result.error?.message ?? `${vm} was not migrated`) + (d.undoSwitchover(vm, from, to) ?? ''));
     } catch (e) {
       return fail(isScoreError(e) ? e.code : 'AGENT_UNREACHABLE', isScoreError(e) ? e.message : String(e));
     }

@@ -311,3 +311,49 @@ test('a started record that cannot be stored (a leader that lost its lease) is n
   assert.ok(o.records.length > 0 && o.records.every((r) => r.status === 'failed' && r.error?.code === 'CLUSTER_NOT_LEADER'));
   assert.deepEqual(w.tracker, new Map(w.model.placement));
 });
+
+test('a migration that failed after its switch-over was reported, whose report back to the source was lost, is put back at its source in the controller\'s view', async () => {
+  let failing: string | null = null;
+  const w = fakeWorld({ driverFails: (vm) => failing === null || failing === vm ? ((failing = vm), true) : false });
+  const restored: [string, string][] = [];
+  const o = await runToEnd(
+    {
+      ...w,
+      deps: {
+        ...w.deps,
+        async decide(hv, body) {
+          const r = await w.deps.decide(hv, body);
+          // the early switch-over report landed; the one back to the source did not
+          if (r.error !== null && r.decision.to !== null) w.tracker.set(body.vm, r.decision.to);
+          return r;
+        },
+        restore: (vm, from) => {
+          restored.push([vm, from]);
+          w.tracker.set(vm, from);
+        },
+      },
+    },
+    { policy: 'round-robin', maxRounds: 1 },
+  );
+  const failed = o.records.filter((r) => r.status === 'failed');
+  assert.equal(failed.length, 1);
+  assert.deepEqual(restored, [[failed[0]!.vm, failed[0]!.from]]);
+  assert.equal(w.tracker.get(failed[0]!.vm), failed[0]!.from, 'the VM is where it runs: at its source');
+  assert.match(failed[0]!.error?.message ?? '', /report back was lost\): put back at /);
+  // the run goes on from the corrected view: the other VMs still move
+  assert.ok(o.records.some((r) => r.status === 'succeeded'));
+});
+
+test('progress names the records it counts (a new leader counts from them), carried on by a resumed run', async () => {
+  const w = fakeWorld();
+  const o = await runToEnd(w, { policy: 'round-robin' });
+  const p = o.progress()!;
+  const moved = o.records.filter((r) => r.status === 'succeeded').map((r) => r.id);
+  assert.equal(moved.length, p.migrations);
+  assert.deepEqual(p.counted, moved);
+  assert.equal(typeof p.since, 'number');
+  const again = createOrchestrator(w.deps);
+  again.start({ policy: 'round-robin', resume: { round: 1, migrations: 1, rails: null, continuous: null, counted: ['g1-m1'], since: 42 } });
+  await again.stop();
+  assert.deepEqual([again.progress()?.counted?.[0], again.progress()?.since], ['g1-m1', 42]);
+});

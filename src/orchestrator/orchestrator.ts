@@ -54,6 +54,13 @@ export interface OrchestratorDeps {
    * ask at all when storing fails (a cluster leader that lost its lease: no unrecorded migration).
    */
   readonly onRecord?: (r: MigrationRecord) => void | Promise<void>;
+  /**
+   * puts a VM back at `from` in the controller's view (as the agent's own report back would):
+   * asked when a migration failed while the controller still has the VM at its target, i.e. the
+   * agent's report back to the source after a failed switch-over was lost. A failed migration's
+   * VM runs at its source (the drivers resume it there).
+   */
+  readonly restore?: (vm: string, from: string) => void;
   /** records of earlier runs (e.g. loaded from the audit file after a restart) */
   readonly history?: readonly MigrationRecord[];
   /** what the network is doing now, for continuous mode's hold-off (default: never changing) */
@@ -78,6 +85,14 @@ export interface RunProgress {
   readonly migrations: number;
   readonly rails: RailSnapshot | null;
   readonly continuous: ContinuousState | null;
+  /**
+   * ids of the migration records `migrations`, rails and continuous state count (succeeded
+   * migrations of this run, legs included): a new leader counts a succeeded record of the run
+   * that is not in it, and none twice (absent in progress written by older versions)
+   */
+  readonly counted?: readonly string[];
+  /** when the run started (the clock's ms; records of the run start at or after it) */
+  readonly since?: number;
 }
 
 /** RailState as JSON (its maps as entry lists). */
@@ -120,7 +135,7 @@ export interface StartOptions {
   /** temporary extra VMs per hypervisor while an exchange is carried out: 0 (through a free slot elsewhere) or 1 */
   readonly overcommit?: number;
   /** continue a run another controller recorded (cluster takeover): its round, count and rails/continuous state */
-  readonly resume?: Pick<RunProgress, 'round' | 'migrations' | 'rails' | 'continuous'>;
+  readonly resume?: Pick<RunProgress, 'round' | 'migrations' | 'rails' | 'continuous' | 'counted' | 'since'>;
   /**
    * the look-ahead (lookahead.ts): the core's gain-ordered planner with exchanges, ejections and
    * pair moves decides centrally, one action at a time, carried out as `target` legs; gain-order only
@@ -151,6 +166,11 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
   let continuous: ContinuousState | null = null;
   let options: Omit<StartOptions, 'resume'> | null = null;
   let currentRails: RailState | null = null;
+  /** RunProgress.counted and .since of the current run */
+  let counted: string[] = [];
+  let since = 0;
+  /** succeeded legs not yet in `counted` */
+  const legsDone: string[] = [];
   // ids stay unique across restarts: continue after the highest one in the history
   let seq = records.reduce((m, r) => Math.max(m, Number(/^m(\d+)$/.exec(r.id)?.[1] ?? 0)), 0);
 
@@ -159,6 +179,13 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     const p = Promise.resolve(deps.onRecord?.(r));
     p.catch(() => undefined);
     return p;
+  };
+
+  /** after a failed migration from `from` to `to`: the controller must not keep the VM at `to`; says what it did, or null */
+  const undoSwitchover = (vm: string, from: string, to: string | null): string | null => {
+    if (to === null || to === from || deps.restore === undefined || deps.hypervisorOf(vm) !== to) return null;
+    deps.restore(vm, from);
+    return `; the controller still had ${vm} at ${to} (the agent's report back was lost): put back at ${from}`;
   };
 
   const set = (patch: Partial<Orchestration>): void => {
@@ -183,12 +210,12 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
   let opened: Promise<void> = Promise.resolve();
 
   /** A new audit record for asking (or holding) one VM, pushed and reported. */
-  function openRecord(a: Ask, snap: Snapshot, placement: Map<string, string>, from: string, status: MigrationRecord['status']): MigrationRecord {
+  function openRecord(a: Ask, snap: Snapshot, placement: Map<string, string>, from: string, status: MigrationRecord['status'], leg?: { to: string; decision: MigrationRecord['decision'] }): MigrationRecord {
     const record: MigrationRecord = {
       id: `${deps.idPrefix?.() ?? ''}m${++seq}`,
       vm: a.vm,
       from,
-      to: null,
+      to: leg?.to ?? null,
       policy: a.policy,
       round: a.round,
       step: null,
@@ -197,7 +224,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       finishedAt: null,
       totalCostBefore: totalCost(placement, snap.traffic, snap.oracle),
       totalCostAfter: null,
-      decision: null,
+      decision: leg?.decision ?? null,
       inputs: { rates: [...snap.rates], weights: snap.weights, policyKey: a.policyKey },
       error: null,
       connectivity: null,
@@ -231,7 +258,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         record.status = 'started';
       } else if (result.error !== null) {
         record.status = 'failed';
-        record.error = result.error;
+        record.error = { ...result.error, message: result.error.message + (undoSwitchover(a.vm, from, result.decision.to) ?? '') };
       } else if (!result.migrated || result.decision.to === null) {
         record.status = 'declined';
       } else {
@@ -284,8 +311,14 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     return {
       decide: (hv, body) => deps.decide(hv, body),
       hypervisorOf: (vm) => deps.hypervisorOf(vm),
-      open: (vm, from, snap, placement) => openRecord({ ...a, vm }, snap, placement, from, 'started'),
+      undoSwitchover,
+      open: (vm, from, to, decision, snap, placement) => {
+        const record = openRecord({ ...a, vm }, snap, placement, from, 'started', { to, decision });
+        return { record, stored: opened };
+      },
       finish: (r) => {
+        // counted once the run adds the legs to its migration count (published together)
+        if (r.status === 'succeeded') legsDone.push(r.id);
         r.finishedAt = deps.clock.now();
         void persist(r);
         deps.emit({ type: 'migration-finished', at: r.finishedAt, data: { id: r.id, vm: r.vm, from: r.from, to: r.to, status: r.status, step: r.step } });
@@ -325,6 +358,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
           const a: Ask = { vm: steps[0]!.decision.vm, policyKey: steps[0]!.totalBefore - steps.at(-1)!.totalAfter, policy: o.policy, round, plan: false, ...(o.migrationCost !== undefined ? { migrationCost: o.migrationCost } : {}) };
           const r = await carryAction(exchangeDeps(a), steps, snap, placement, migrations);
           migrations += r.done;
+          counted.push(...legsDone.splice(0));
           moved += r.done;
           set({ migrations });
           if (r.failed) {
@@ -360,6 +394,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         if (record.status === 'started' && record.decision?.swap !== undefined) {
           const legs = await carryExchange(exchangeDeps(a), record, snap, placement, o.overcommit ?? 0, migrations);
           migrations += legs;
+          counted.push(...legsDone.splice(0));
           moved += legs;
           set({ migrations });
           // the round's order was computed without the partner's move: the next round starts from a fresh snapshot
@@ -369,6 +404,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         if (movedTo !== null) {
           migrations += 1;
           moved += 1;
+          counted.push(record.id);
           if (rails !== null) recordMigration(rails, ask.vm, record.from, movedTo, round);
         }
         set({ migrations });
@@ -452,6 +488,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
               movedTo = res.movedTo;
               if (movedTo !== null) {
                 noteMigration(st, vm, from, movedTo);
+                counted.push(res.record.id);
                 moved += 1;
                 publish();
                 await deps.clock.sleep(deps.settleMs ?? 3000);
@@ -539,6 +576,9 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       const { resume: _resume, ...startOptions } = o;
       options = startOptions;
       currentRails = null;
+      counted = [...(o.resume?.counted ?? [])];
+      legsDone.length = 0;
+      since = o.resume?.since ?? deps.clock.now();
       if (o.continuous === undefined) state = { state: state.state, policy: state.policy, plan: state.plan, round: state.round, migrations: state.migrations, converged: state.converged, lastError: state.lastError };
       set({ state: 'running', policy: o.policy, plan: o.continuous ? false : (o.plan ?? false), round: 0, migrations: 0, converged: false, lastError: null });
       const c = o.continuous;
@@ -556,7 +596,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     },
     finished: () => running,
     continuousState: () => continuous,
-    progress: () => (options === null ? null : { options, round: state.round, migrations: state.migrations, rails: currentRails === null ? null : railSnapshot(currentRails), continuous }),
+    progress: () => (options === null ? null : { options, round: state.round, migrations: state.migrations, rails: currentRails === null ? null : railSnapshot(currentRails), continuous, counted: [...counted], since }),
     review(id, verdict) {
       const r = records.find((x) => x.id === id);
       if (r === undefined) throw new ScoreError('UNKNOWN_MIGRATION', `no migration record "${id}"`, { id });

@@ -53,6 +53,8 @@ export interface Service extends ControllerService {
   hypervisorOf(vm: string): string | undefined;
   /** forgets a hypervisor's agent URL (its credential was revoked); true if one was registered */
   unregisterAgent(hypervisor: string): boolean;
+  /** filled by a cluster leader's reconciliation (cluster/orchestration.ts) */
+  readonly reconciled: Set<string>;
 }
 
 export function createService(o: ServiceOptions): Service {
@@ -161,6 +163,15 @@ export function createService(o: ServiceOptions): Service {
     net.lastChangeAt = at;
   };
 
+  /** the port each VM was on when it was last asked to migrate (restore's way back) */
+  const askedAt = new Map<string, { dpid: Dpid; port: number }>();
+  const hostAt = (vm: string): { dpid: Dpid; port: number } | undefined => {
+    try {
+      return c().hosts.byMac.get(macOf(vm))?.at;
+    } catch {
+      return undefined;
+    }
+  };
   const orchestrator = createOrchestrator({
     clock: o.clock,
     network,
@@ -181,7 +192,18 @@ export function createService(o: ServiceOptions): Service {
     decide(hypervisor, body) {
       const url = agents.get(hypervisor);
       if (url === undefined) throw new ScoreError('NO_AGENT', `no agent is registered for hypervisor ${hypervisor}`, { hypervisor });
+      // where a VM asked to migrate is plugged now: the place restore() puts it back at
+      if (body.migrate) {
+        const at = hostAt(body.vm);
+        if (at !== undefined) askedAt.set(body.vm, at);
+      }
       return o.callAgent(url, body, hypervisor);
+    },
+    restore(vm, from) {
+      const at = askedAt.get(vm);
+      // a failed migration's VM runs on at the port it had on its source (the drivers resume it there)
+      if (at === undefined || hvName(at.dpid) !== from) return;
+      o.runtime.apply(ctl.vmMoved(c(), macOf(vm), at, o.clock.now()));
     },
   });
 
@@ -313,6 +335,7 @@ export function createService(o: ServiceOptions): Service {
     cost: costNow,
     costHistory: () => [...history],
     migrations: () => orchestrator.records.map((r) => ({ ...r })),
+    reconciled: new Set<string>(),
     orchestration: () => orchestrator.status(),
     startOrchestration(body) {
       const policy: PolicyName = body.policy === 'rr' || body.policy === 'round-robin' ? 'round-robin' : body.policy === 'gain-order' || body.policy === 'gain' ? 'gain-order' : 'load-aware';
