@@ -9,6 +9,7 @@ import { createSimDataPlane } from '../dataplane/sim.ts';
 import { virtualClock } from '../runtime/clock.ts';
 import { startStack } from '../system/stack.ts';
 import { isScoreError } from '../errors/errors.ts';
+import { rememberRejected } from './service.ts';
 
 test('continuous orchestration with swaps, rails or plan is refused with CONTINUOUS_INVALID, naming them; nothing starts', async () => {
   const { model } = loadScenarioFile('paper');
@@ -56,4 +57,13 @@ test('continuous mode holds off while a path a switch refused is outstanding, an
   } finally {
     await stack.stop();
   }
+});
+
+test('refused paths are remembered from their first refusal, and only the newest are kept', () => {
+  const m = new Map<string, number>();
+  rememberRejected(m, 'vm1->vm2', 10, 3);
+  rememberRejected(m, 'vm1->vm2', 20, 3);
+  assert.equal(m.get('vm1->vm2'), 10, 'outstanding since the first refusal');
+  for (let i = 3; i <= 6; i++) rememberRejected(m, `vm1->vm${i}`, i * 10, 3);
+  assert.deepEqual([...m.keys()], ['vm1->vm4', 'vm1->vm5', 'vm1->vm6']);
 });

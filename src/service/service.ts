@@ -21,6 +21,23 @@ import { continuousConfig, type NetworkSignals } from '../orchestrator/continuou
  * rates go through the same tolerance-based quantisation for the agents and the orchestrator, so
  * both see equal flows as equal.
  */
+
+/** Outstanding refused paths remembered for continuous mode's hold-off, oldest dropped first. */
+export const MAX_PATHS_REJECTED_KEPT = 1024;
+
+/**
+ * Notes a refused path (`id` "vmA->vmB", `at` ms) unless already outstanding since earlier. A pair
+ * that never gets its path back (host gone, pair idle) would otherwise stay forever: beyond `max`
+ * the oldest go (the hold-off looks at the last few periods only, src/orchestrator/continuous.ts).
+ */
+export function rememberRejected(outstanding: Map<string, number>, id: string, at: number, max = MAX_PATHS_REJECTED_KEPT): void {
+  if (outstanding.has(id)) return;
+  outstanding.set(id, at);
+  for (const old of outstanding.keys()) {
+    if (outstanding.size <= max) break;
+    outstanding.delete(old);
+  }
+}
 export interface ServiceOptions {
   readonly runtime: Runtime;
   readonly clock: Clock;
@@ -146,7 +163,7 @@ export function createService(o: ServiceOptions): Service {
     if (e.type === 'path-rejected' || e.type === 'path-installed') {
       const id = `${vmName(e.src)}->${vmName(e.dst)}`;
       if (e.type === 'path-installed') net.pathsRejected.delete(id);
-      else if (!net.pathsRejected.has(id)) net.pathsRejected.set(id, at);
+      else rememberRejected(net.pathsRejected, id, at);
       return;
     }
     if (e.type === 'link-added' || e.type === 'link-removed') {
