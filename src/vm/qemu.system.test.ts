@@ -11,11 +11,11 @@ import { parseScenario } from '../scenario/load.ts';
 import { buildModel } from '../scenario/model.ts';
 import type { Stack } from '../system/stack.ts';
 import type { DataCentre } from '../emulation/datacentre.ts';
-import { resolveTool } from '../emulation/exec.ts';
 import { isRunning } from '../emulation/procs.ts';
 import { vsctl } from '../emulation/ovs.ts';
 import { isScoreError } from '../errors/errors.ts';
 import { qemuDriver } from '../agent/drivers/qemu.ts';
+import { probe } from '../agent/drivers/probe.ts';
 import { fleetOf, guestInsteadOfNamespace, listRecords, readRecord, reconcileGuest } from './fleet.ts';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,22 +38,6 @@ traffic:
   - { src: g1, dst: peer, packetBytes: 100, pps: 10 }
 `;
 const model = buildModel(parseScenario(YAML, 'vm-test.yaml'));
-
-/** A peer pinging every 10 ms; stop() says how many went out and came back. */
-function pinger(ns: string, ip: string): { stop: () => Promise<{ sent: number; received: number }> } {
-  const child = spawn(resolveTool('ip'), ['netns', 'exec', ns, 'ping', '-n', '-i', '0.01', '-W', '1', ip], { stdio: ['ignore', 'pipe', 'ignore'] });
-  let text = '';
-  child.stdout.on('data', (d: Buffer) => (text += d.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  return {
-    async stop() {
-      child.kill('SIGINT');
-      await exited;
-      const m = /(\d+) packets transmitted, (\d+) received/.exec(text);
-      return { sent: Number(m?.[1] ?? 0), received: Number(m?.[2] ?? 0) };
-    },
-  };
-}
 
 async function answers(dc: DataCentre, ip: string): Promise<boolean> {
   try {
@@ -80,7 +64,7 @@ test('qemu driver: a guest live-migrates while a peer pings it; the controller s
     assert.ok(await until(() => c.hosts.byMac.get(mac)?.at.dpid === dc.dpidOf('h1'), 30_000), 'the controller learns the guest on h1');
     assert.ok(await answers(dc, '10.9.0.1'), 'the guest answers on h1');
     const before = readRecord(fleetOf(dc), 'g1')!;
-    const ping = pinger(dc.vmNamespace('peer'), '10.9.0.1');
+    const ping = probe(dc.vmNamespace('peer'), '10.9.0.1');
     await new Promise((r) => setTimeout(r, 300));
     const driver = qemuDriver({ run: fleetOf(dc) });
     const movedEvents = c.log.length;
