@@ -40,10 +40,24 @@ export interface CredentialStore {
   available?(): boolean;
 }
 
-const ID_PATTERN = /^cred-[0-9a-f]{12}$/;
-const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+/** A credential id: `cred-` and 12 hex digits (the token is `<id>.<secret>`). */
+export const ID_PATTERN = /^cred-[0-9a-f]{12}$/;
+/** What a store keeps of a token: its SHA-256 (32 bytes). */
+export const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 // Compared against when the id is unknown, so a miss costs the same hash-and-compare as a hit.
 const NOTHING = digest('no such credential');
+
+/**
+ * The entry a bearer token names, if its SHA-256 matches: the id before the first dot picks the
+ * entry, the hash is compared in constant time (also for an unknown id). Shared by every store.
+ */
+export function entryForToken<E extends { readonly hash: Buffer }>(byId: ReadonlyMap<string, E>, token: string): E | undefined {
+  const dot = token.indexOf('.');
+  const id = dot > 0 ? token.slice(0, dot) : '';
+  const entry = ID_PATTERN.test(id) ? byId.get(id) : undefined;
+  const match = timingSafeEqual(digest(token), entry?.hash ?? NOTHING);
+  return match ? entry : undefined;
+}
 
 export interface MemoryStoreOptions {
   /** ms since epoch (default Date.now) */
@@ -86,11 +100,8 @@ export function memoryCredentialStore(o: MemoryStoreOptions = {}): CredentialSto
     // issue order (the map keeps it), which is also creation-time order
     list: () => Promise.resolve([...byId.values()].map((e) => e.credential)),
     verify(token) {
-      const dot = token.indexOf('.');
-      const id = dot > 0 ? token.slice(0, dot) : '';
-      const entry = ID_PATTERN.test(id) ? byId.get(id) : undefined;
-      const match = timingSafeEqual(digest(token), entry?.hash ?? NOTHING);
-      if (entry === undefined || !match) return null;
+      const entry = entryForToken(byId, token);
+      if (entry === undefined) return null;
       return { status: entry.credential.revokedAt === null ? 'active' : 'revoked', credential: entry.credential };
     },
     onRevoke(listener) {

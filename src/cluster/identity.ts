@@ -30,10 +30,10 @@
  * agent credentials by then; the revocation answers 503 CLUSTER_UNCONFIRMED naming it (an issue
  * still answers: the token is shown only once).
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Etcd3, IWatchResponse, Watcher } from 'etcd3';
 import { ScoreError } from '../errors/errors.ts';
-import type { Credential, CredentialStore, Verified } from '../api/credential-store.ts';
+import { type Credential, type CredentialStore, type Verified, ID_PATTERN, digest, entryForToken } from '../api/credential-store.ts';
 import type { Fence } from '../store/etcd.ts';
 
 /** What this module needs of a cluster member (src/cluster/member.ts). */
@@ -70,9 +70,6 @@ interface Stored {
   readonly sha256: string;
 }
 
-const ID_PATTERN = /^cred-[0-9a-f]{12}$/;
-const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
-const NOTHING = digest('no such credential');
 
 function isStored(x: unknown): x is Stored {
   const s = x as Partial<Stored> | null;
@@ -493,11 +490,8 @@ export async function startClusterIdentity(o: ClusterIdentityOptions): Promise<C
     },
     list: () => Promise.resolve([...byId.values()].map((e) => e.credential).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1))),
     verify(token) {
-      const dot = token.indexOf('.');
-      const id = dot > 0 ? token.slice(0, dot) : '';
-      const entry = ID_PATTERN.test(id) ? byId.get(id) : undefined;
-      const match = timingSafeEqual(digest(token), entry?.hash ?? NOTHING);
-      if (entry === undefined || !match) return null;
+      const entry = entryForToken(byId, token);
+      if (entry === undefined) return null;
       if (!available()) {
         throw new ScoreError(
           'CLUSTER_UNAVAILABLE',
