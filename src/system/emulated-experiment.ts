@@ -103,11 +103,20 @@ function spawnAgent(o: { hypervisor: string; apiUrl: string; token: string; pref
   };
 }
 
+/**
+ * How long the orchestrator waits after a move before it reads rates again, ms. The peers' 10 ms
+ * probes during a move cross the moved VM's paths and end before the agent reports; the next
+ * reading must not see them. A rate averages from the newest flow-stats sample back to the newest
+ * sample at least 5 s (the rate window) older, polled every 1 s, so it reaches back up to 6 s, and
+ * on a loaded machine a poll answers up to about a second late: 5 + 1 + 1 s, plus a margin. With
+ * 6.5 s the window could still hold the probes' last second, and the final cost read a probe pair
+ * (1,438 once in CI, 6,942 once on a loaded machine) though every VM was next to its peers.
+ */
+export const EMULATED_SETTLE_MS = 8500;
+
 export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promise<EmulatedRun> {
   const out = o.out ?? (() => undefined);
-  // the peers' 10 ms probes during a move cross the moved VM's paths; the next cost reading waits
-  // until they have left the 5 s rate window
-  const settleMs = o.settleMs ?? 6500;
+  const settleMs = o.settleMs ?? EMULATED_SETTLE_MS;
   const dataPlane = openflowDataPlane({ port: 0, host: '127.0.0.1', log: silentLog });
   const timeline: TimelinePoint[] = [];
   const t0 = Date.now();
