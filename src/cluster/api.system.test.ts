@@ -120,7 +120,9 @@ test('followers proxy writes to the leader with the caller\'s token and report t
     // the client comes back after the failover with its last event id: it gets what it missed,
     // once, and nothing it already had: the new leader re-applying the stored override (a new
     // event), then the operator's change on the new leader
-    const resumed = await readEvents(`${b.stack.apiUrl}/api/v1/cluster/events`, { authorization: `Bearer ${tokens.agent}`, 'last-event-id': lastId.toString() }, (xs) => weightEvents(xs).length >= 2);
+    // (as the dashboard does it: EventSource's query token, and the Last-Event-ID header it sends
+    // itself when it reconnects)
+    const resumed = await readEvents(`${b.stack.apiUrl}/api/v1/cluster/events?token=${encodeURIComponent(tokens.operator)}`, { 'last-event-id': lastId.toString() }, (xs) => weightEvents(xs).length >= 2);
     assert.deepEqual(weightEvents(resumed).map((x) => x.data.data), [
       { layer: 1, weight: 7 },
       { layer: 1, weight: 9 },

@@ -165,7 +165,7 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
       agents.push(spawnAgent({ hypervisor: h.id, apiUrl: stack.apiUrl, token: await stack.issueAgentToken(h.id), prefix: dc.prefix, scenarioFile: o.file, ...(guests.length > 0 ? { qemu: { probeFrom: o.model.vms.find((v) => !guests.includes(v)) } } : {}) }));
     }
     // eight Node processes starting beside booted guests on a loaded machine: give them time
-    await until(() => stack.service.hypervisors().every((h) => h.agent !== null), guests.length > 0 ? 180_000 : 60_000, 'every agent process registering');
+    await until(() => stack.service.hypervisors().every((h) => h.agent !== null), guests.length > 0 ? 180_000 : 120_000, 'every agent process registering');
     o.onReady?.(stack, dc);
     const record = await orchestrate(stack, { policy: o.policy, model: o.model, file: o.file, source: 'emulate', clock: realClock, settleMs, timeline, ...(o.swaps === true ? { swaps: true } : {}), ...(o.overcommit === undefined ? {} : { overcommit: o.overcommit }), ...(o.lookahead === true ? { lookahead: true } : {}) });
     const losses: MigrationLoss[] = stack.service

@@ -31,7 +31,12 @@ export async function call<T>(token: string, method: 'GET' | 'POST', path: strin
   return JSON.parse(text) as T;
 }
 
-/** The event stream; EventSource cannot send headers, hence the query token. */
-export function eventSource(token: string): EventSource {
-  return new EventSource(`${API}/events?token=${encodeURIComponent(token)}`);
+/**
+ * The event stream; EventSource cannot send headers, hence the query token. In cluster mode it is
+ * the leader's stream through etcd (`/cluster/events`, served by every member), so the dashboard
+ * keeps seeing migrations and costs across a failover; on a reconnect EventSource sends
+ * Last-Event-ID itself and the member replays what was missed.
+ */
+export function eventSource(token: string, cluster: boolean): EventSource {
+  return new EventSource(`${API}${cluster ? '/cluster/events' : '/events'}?token=${encodeURIComponent(token)}`);
 }

@@ -23,6 +23,8 @@ const topology = new TopologyView(byId<SVGSVGElement>('topology'));
 
 let token = '';
 let events: EventSource | null = null;
+/** the controller is a cluster member: events come from the leader's stream in etcd */
+let cluster = false;
 let history: Cost[] = [];
 let records: MigrationRecord[] = [];
 let orchestration: Orchestration | null = null;
@@ -156,7 +158,7 @@ function disconnect(): void {
 
 function subscribe(): void {
   disconnect();
-  const es = eventSource(token);
+  const es = eventSource(token, cluster);
   events = es;
   let opened = false;
   es.onopen = () => {
@@ -193,6 +195,17 @@ async function loadAll(): Promise<void> {
   renderCharts();
 }
 
+/** `GET /cluster` answers only in cluster mode (404 otherwise). */
+async function isClusterMember(): Promise<boolean> {
+  try {
+    await api<unknown>('GET', '/cluster');
+    return true;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return false;
+    throw e;
+  }
+}
+
 async function connect(): Promise<void> {
   if (token === '') {
     setState('need-token');
@@ -202,6 +215,7 @@ async function connect(): Promise<void> {
   try {
     // An operator-only route: the agent token must be refused here, not halfway through loading.
     await api<Orchestration>('GET', '/orchestration');
+    cluster = await isClusterMember();
     await loadAll();
     subscribe();
   } catch (e) {
