@@ -10,7 +10,7 @@
  * exactly the second's (at rates like the first's: same scenario rate), within seconds of the
  * change; and a migrated guest's destination QEMU logs the switch. Then continuous orchestration
  * re-converges to cost 0 with the fewest migrations for the new pairs. Needs root, Open vSwitch,
- * QEMU, busybox-static and apt-get; mandatory in CI. About 8 minutes; run it alone.
+ * QEMU, busybox-static and apt-get; mandatory in CI. About 6 minutes; run it alone.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
