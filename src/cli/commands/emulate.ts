@@ -124,7 +124,10 @@ export async function runEmulation(
     const guests = vmKind(model, opts.vms) === 'qemu' && !interrupted ? await startScenarioGuests(dc, model, { out: io.out }) : [];
     // the guests' schedules (every phase) and the common start, over their control channels
     const guestTraffic = guests.length > 0 && !interrupted ? await startGuestTraffic(fleetOf(dc), model, guests, { onSegment: (i, at) => io.out(`traffic: guests switch to phase ${i} at ${(at / 1000).toFixed(1)} s (by their own clocks): ${model.timeline.segments[i]!.flows.map((f) => `${f.src}->${f.dst}`).join(', ')}`) }) : undefined;
-    if (guestTraffic !== undefined) dc.onStop(() => Promise.resolve(guestTraffic.stop()));
+    if (guestTraffic !== undefined) {
+      dc.onStop(() => Promise.resolve(guestTraffic.stop()));
+      io.out(`Traffic: made inside the ${guests.length} guests, ${model.timeline.segments.length} phase(s) from a common start: ${model.timeline.segments[0]!.flows.map((f) => `${f.src}->${f.dst}`).join(', ')}`);
+    }
     let traffic: TrafficHandle | undefined;
     if (opts.traffic && !interrupted && guests.length === 0) {
       const onExit: TrafficOptions['onExit'] = (g, e) => io.out(`traffic: ${g.spec.tool} for ${g.flow} (${g.spec.role}) exited (${e.code ?? e.signal ?? '?'}); restarting${e.stderr === '' ? '' : `: ${e.stderr.split('\n').pop() ?? ''}`}`);
