@@ -11,6 +11,22 @@
  *   score.flow=DST,PAYLOAD,INTERVAL   one per flow: `ping -s PAYLOAD -i INTERVAL DST` from the guest
  *   score.dirty=PAGES,MS              memory load: rewrite PAGES 4 KiB pages of random data every MS
  *                                     ms, cycling through a 32 MiB working set (pre-copy experiments)
+ *
+ * Traffic that changes in time (scenario phases, trace) comes over the guest's control channel
+ * instead: its second serial port (ttyS1, a unix socket on the host, QEMU `-serial chardev:`),
+ * not the command line, since a schedule has no size bound (the x86 command line holds 2 KiB) and
+ * its start must be given when the host starts the experiment, long after boot. The host writes
+ * (after READY_LINE, so the port is open and nothing is lost to the UART's FIFO reset on open):
+ *
+ *   seg MS [DST,PAYLOAD,INTERVAL ...]   one per segment, in time order: from MS ms after the start
+ *                                       exactly these flows run (none: the guest is silent)
+ *   go ELAPSED                          start: the host's start was ELAPSED ms ago
+ *
+ * and the guest answers `score-guest: go SEGMENTS` on the channel. The guest keeps time with its
+ * own monotonic clock (/proc/uptime): its start is `uptime - ELAPSED`, each segment's flows are
+ * started (and the previous ones killed) at start + MS. QEMU migrates guest time (the clock stands
+ * still while the guest is paused), so a migrated guest keeps its schedule, late by at most the
+ * migration's downtime.
  */
 import { ScoreError } from '../errors/errors.ts';
 
@@ -54,6 +70,55 @@ for f in $flows; do
   ping -q -s "$2" -i "$3" "$1" >/dev/null 2>&1 &
   echo "score-guest: flow to $1 payload $2 interval $3"
 done
+now_ms() {
+  read up _ < /proc/uptime
+  # "123.45": whole seconds, then the two decimals (prefixed with 1 so "05" is not octal)
+  echo $(( \${up%.*} * 1000 + 1\${up#*.} * 10 - 1000 ))
+}
+run_schedule() {
+  base=$(( $(now_ms) - $1 ))
+  pids=""
+  while read -r at fl; do
+    while :; do
+      rem=$(( base + at - $(now_ms) ))
+      [ "$rem" -le 0 ] && break
+      [ "$rem" -gt 1000 ] && rem=1000
+      usleep $(( rem * 1000 ))
+    done
+    [ -n "$pids" ] && kill $pids 2>/dev/null
+    pids=""
+    for f in $fl; do
+      set -- $(echo "$f" | tr , ' ')
+      ping -q -s "$2" -i "$3" "$1" >/dev/null 2>&1 &
+      pids="$pids $!"
+    done
+    echo "score-guest: segment at $at ms (clock $(( $(now_ms) - base )) ms): \${fl:-no flows}"
+  done < /tmp/schedule
+}
+# the host's control channel (ttyS1, present when QEMU has a second serial port): the traffic
+# schedule and its start (see guest.ts). Opened before READY_LINE: the host writes only after it,
+# and bytes that reach the UART before the port is opened are lost when the driver resets its FIFO.
+if grep -q '^1: uart:[0-9]' /proc/tty/driver/serial 2>/dev/null; then
+  (exec 3<>/dev/ttyS1
+  stty -F /dev/ttyS1 raw -echo
+  : > /tmp/schedule
+  : > /tmp/control-open
+  n=0
+  while read -r cmd rest <&3; do
+    case "$cmd" in
+      seg) echo "$rest" >> /tmp/schedule; n=$((n + 1)) ;;
+      go)
+        run_schedule "$rest" &
+        # the controller learns the guest even if its first segment gives it no flow
+        arping -U -c 1 -I eth0 "\${addr%/*}" >/dev/null 2>&1 &
+        echo "score-guest: go $n" >&3
+        echo "score-guest: schedule of $n segments started, $rest ms after the host's start"
+        break ;;
+    esac
+  done) &
+  i=0
+  while [ ! -e /tmp/control-open ] && [ $i -lt 100 ]; do usleep 50000; i=$((i + 1)); done
+fi
 if [ -n "$dirty" ]; then
   set -- $(echo "$dirty" | tr , ' ')
   # random, not zeros: QEMU sends a zero page as a marker, not as 4 KiB
@@ -82,6 +147,51 @@ const IPV4_ICMP_HEADERS = 28;
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
 /**
+ * One flow as /init reads it: `DST,PAYLOAD,INTERVAL` for `ping -s PAYLOAD -i INTERVAL DST`.
+ * @throws ScoreError SCENARIO_INVALID for a flow the guest cannot carry out
+ */
+export function flowArg(f: GuestFlow): string {
+  if (!IPV4.test(f.dst)) throw new ScoreError('SCENARIO_INVALID', `guest flow destination must be IPv4, got "${f.dst}"`, { dst: f.dst });
+  if (!(f.pps > 0) || !Number.isFinite(f.pps)) throw new ScoreError('SCENARIO_INVALID', `guest flow to ${f.dst}: pps must be > 0`, { pps: f.pps });
+  if (!(f.packetBytes >= IPV4_ICMP_HEADERS) || !Number.isInteger(f.packetBytes)) {
+    throw new ScoreError('SCENARIO_INVALID', `guest flow to ${f.dst}: packets are at least ${IPV4_ICMP_HEADERS} bytes (IPv4 + ICMP)`, { packetBytes: f.packetBytes });
+  }
+  // ping's interval has millisecond resolution: print at most 3 decimals, never 0
+  const interval = Math.max(0.001, Math.round(1000 / f.pps) / 1000);
+  return `${f.dst},${f.packetBytes - IPV4_ICMP_HEADERS},${interval}`;
+}
+
+/** One segment of a guest's schedule: from `startSec` (after the host's start) exactly these flows. */
+export interface GuestSegment {
+  readonly startSec: number;
+  readonly flows: readonly GuestFlow[];
+}
+
+/** The guest's answer on its control channel once it took the schedule and started it. */
+export const GO_LINE = 'score-guest: go';
+
+/**
+ * What the host writes on a guest's control channel (see the module comment): one `seg` line per
+ * segment, then `go ELAPSED`. Pure.
+ * @param elapsedMs how long ago (ms) the host's common start was; 0 = now
+ * @throws ScoreError SCENARIO_INVALID for segments out of order, not starting at 0, or a bad flow
+ */
+export function scheduleLines(segments: readonly GuestSegment[], elapsedMs: number): string[] {
+  if (segments.length === 0 || segments[0]!.startSec !== 0) throw new ScoreError('SCENARIO_INVALID', 'a guest schedule starts with a segment at 0 s', {});
+  if (!(elapsedMs >= 0) || !Number.isFinite(elapsedMs)) throw new ScoreError('SCENARIO_INVALID', `the time since the start must be >= 0 ms, got ${elapsedMs}`, { elapsedMs });
+  const out: string[] = [];
+  let last = -1;
+  for (const seg of segments) {
+    const ms = Math.round(seg.startSec * 1000);
+    if (!(ms > last)) throw new ScoreError('SCENARIO_INVALID', `guest schedule segments must be in time order (${seg.startSec} s)`, { startSec: seg.startSec });
+    last = ms;
+    out.push(['seg', String(ms), ...seg.flows.map(flowArg)].join(' '));
+  }
+  out.push(`go ${Math.round(elapsedMs)}`);
+  return out;
+}
+
+/**
  * The kernel command line for one guest: serial console, its address and its flows.
  * @param cidr e.g. `10.0.0.1/24`
  * @throws ScoreError SCENARIO_INVALID for an address or flow the guest cannot carry out
@@ -92,16 +202,7 @@ export function guestCmdline(cidr: string, flows: readonly GuestFlow[] = [], dir
     throw new ScoreError('SCENARIO_INVALID', `guest address must be IPv4/prefix, got "${cidr}"`, { cidr });
   }
   const parts = ['console=ttyS0', 'panic=-1', 'quiet', `score.ip=${cidr}`];
-  for (const f of flows) {
-    if (!IPV4.test(f.dst)) throw new ScoreError('SCENARIO_INVALID', `guest flow destination must be IPv4, got "${f.dst}"`, { dst: f.dst });
-    if (!(f.pps > 0) || !Number.isFinite(f.pps)) throw new ScoreError('SCENARIO_INVALID', `guest flow to ${f.dst}: pps must be > 0`, { pps: f.pps });
-    if (!(f.packetBytes >= IPV4_ICMP_HEADERS) || !Number.isInteger(f.packetBytes)) {
-      throw new ScoreError('SCENARIO_INVALID', `guest flow to ${f.dst}: packets are at least ${IPV4_ICMP_HEADERS} bytes (IPv4 + ICMP)`, { packetBytes: f.packetBytes });
-    }
-    // ping's interval has millisecond resolution: print at most 3 decimals, never 0
-    const interval = Math.max(0.001, Math.round(1000 / f.pps) / 1000);
-    parts.push(`score.flow=${f.dst},${f.packetBytes - IPV4_ICMP_HEADERS},${interval}`);
-  }
+  for (const f of flows) parts.push(`score.flow=${flowArg(f)}`);
   if (dirty !== undefined) {
     if (!Number.isInteger(dirty.pages) || dirty.pages < 1 || dirty.pages > 256 || !Number.isInteger(dirty.everyMs) || dirty.everyMs < 1) {
       throw new ScoreError('SCENARIO_INVALID', 'memory load: 1-256 pages every >= 1 ms', { ...dirty });

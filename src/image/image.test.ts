@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { imageKey, parseKernelDepends, IMAGE_FORMAT, defaultCacheDir } from './build.ts';
-import { guestCmdline, INIT_SCRIPT, VIRTIO_NET_MODULES } from './guest.ts';
+import { guestCmdline, scheduleLines, INIT_SCRIPT, VIRTIO_NET_MODULES } from './guest.ts';
 import { isScoreError } from '../errors/errors.ts';
 import { qemuArgs } from '../vm/qemu.ts';
 
@@ -43,7 +43,7 @@ test('guest command line: address and one score.flow per flow (ICMP payload = pa
 test('QEMU command line: TCG with a small translation cache, the tap, the scenario MAC, QMP; -incoming only for a destination', () => {
   const spec = { vm: 'vm1', image: { kernel: '/k', initrd: '/i' }, mac: '00:00:00:00:00:01', cidr: '10.0.0.1/24' };
   const place = { netns: 'sc0000-ovs', tap: 'sc0000-hv16-e2', dir: '/r', tag: 'hv16-0' };
-  const paths = { qmp: '/r/q', serial: '/r/s', pidfile: '/r/p' };
+  const paths = { qmp: '/r/q', serial: '/r/s', pidfile: '/r/p', control: '/r/c' };
   const a = qemuArgs(spec, place, paths, false);
   const after = (flag: string): string | undefined => a[a.indexOf(flag) + 1];
   assert.equal(after('-accel'), 'tcg,tb-size=32');
@@ -51,6 +51,25 @@ test('QEMU command line: TCG with a small translation cache, the tap, the scenar
   assert.match(after('-netdev') ?? '', /^tap,id=n0,ifname=sc0000-hv16-e2,script=no,downscript=no,vnet_hdr=off$/);
   assert.match(after('-device') ?? '', /mac=00:00:00:00:00:01/);
   assert.match(after('-append') ?? '', /score\.ip=10\.0\.0\.1\/24/);
+  // ttyS1: the control channel (schedule and start), on source and destination alike
+  assert.deepEqual(a.filter((x, i) => a[i - 1] === '-serial'), ['file:/r/s', 'chardev:control']);
+  assert.equal(after('-chardev'), 'socket,id=control,path=/r/c,server=on,wait=off');
   assert.ok(!a.includes('-incoming'));
   assert.deepEqual(qemuArgs(spec, place, paths, true).slice(-2), ['-incoming', 'defer']);
+});
+
+test('guest schedule: one seg line per segment (ms from the start, the flows as ping arguments), then go with the elapsed ms', () => {
+  assert.deepEqual(
+    scheduleLines([{ startSec: 0, flows: [{ dst: '10.0.0.6', packetBytes: 50, pps: 10 }] }, { startSec: 120, flows: [{ dst: '10.0.0.10', packetBytes: 50, pps: 10 }, { dst: '10.0.0.7', packetBytes: 1000, pps: 3 }] }, { startSec: 200.5, flows: [] }], 1234.4),
+    ['seg 0 10.0.0.6,22,0.1', 'seg 120000 10.0.0.10,22,0.1 10.0.0.7,972,0.333', 'seg 200500', 'go 1234'],
+  );
+  for (const bad of [
+    () => scheduleLines([], 0),
+    () => scheduleLines([{ startSec: 1, flows: [] }], 0),
+    () => scheduleLines([{ startSec: 0, flows: [] }, { startSec: 0, flows: [] }], 0),
+    () => scheduleLines([{ startSec: 0, flows: [] }], -1),
+    () => scheduleLines([{ startSec: 0, flows: [{ dst: '10.0.0.2; reboot', packetBytes: 50, pps: 1 }] }], 0),
+  ]) {
+    assert.throws(bad, (e) => isScoreError(e, 'SCENARIO_INVALID'));
+  }
 });

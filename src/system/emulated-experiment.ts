@@ -15,7 +15,8 @@ import * as ctl from '../controller/controller.ts';
 import { ScoreError } from '../errors/errors.ts';
 import { startStack, type Stack } from './stack.ts';
 import type { MigrationFigures } from '../agent/drivers/driver.ts';
-import { guestVms, startScenarioGuests, vmKind, type VmKind } from '../vm/emulate.ts';
+import { guestVms, startGuestTraffic, startScenarioGuests, vmKind, type GuestTrafficHandle, type VmKind } from '../vm/emulate.ts';
+import { fleetOf } from '../vm/fleet.ts';
 
 export { guestVms, type VmKind };
 import { measuredPoint, orchestrate } from './live-run.ts';
@@ -140,6 +141,7 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
   });
   let dc: DataCentre | undefined;
   let traffic: TrafficHandle | undefined;
+  let guestTraffic: GuestTrafficHandle | undefined;
   const agents: AgentProcess[] = [];
   try {
     const buildStart = Date.now();
@@ -154,8 +156,10 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
     // VMs say hello, as booting VMs do: the tracker knows every VM and so every hypervisor's load
     // (guests make themselves known with their own traffic and its replies)
     await Promise.all(o.model.vms.filter((vm) => !guests.includes(vm)).map((vm) => dc!.announce(vm, 1)));
+    // guests generate the scenario's flows themselves (their /init, following the timeline by
+    // their own clock from the start given here); namespaces get nping/iperf3
+    if (guests.length > 0) guestTraffic = await startGuestTraffic(fleetOf(dc), o.model, guests);
     await until(() => c.hosts.byMac.size === o.model.vms.length, 10_000, 'every VM being seen');
-    // guests generate the scenario's flows themselves (their /init); namespaces get nping/iperf3
     if (guests.length === 0) traffic = o.model.timeline.segments.length > 1 ? await startTimedTraffic(dc) : await startTraffic(dc);
     const expected = o.model.flows.length;
     await until(() => ctl.pairRates(c, Date.now()).filter((r) => r.bytesPerSecond > 0).length >= expected, 20_000, 'rates measured for every flow');
@@ -181,6 +185,7 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
   } finally {
     await Promise.all(agents.map((a) => a.stop()));
     await traffic?.stop();
+    guestTraffic?.stop();
     await dc?.stop();
     await stack.stop();
   }

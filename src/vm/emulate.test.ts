@@ -6,6 +6,7 @@ import { isScoreError } from '../errors/errors.ts';
 import { guestVms, vmKind } from './emulate.ts';
 import { parseVms } from '../cli/commands/emulate.ts';
 import { qemuFiguresTable } from './report.ts';
+import { guestFlows, guestSegments } from './fleet.ts';
 
 const yaml = (emulation: string): string => `
 name: t
@@ -43,4 +44,25 @@ test("the figures table: QEMU's numbers and the probes, '-' where nothing was me
   assert.match(lines[2]!, /policy\s+vm\s+to\s+total ms\s+downtime ms/);
   assert.match(lines[3]!, /load-aware\s+vm3\s+hv23\s+912\s+142\s+3\s+77\.8\s+0\s+10\/200\s+100$/);
   assert.match(lines[4]!, /vm1\s+hv17\s+-\s+-\s+-\s+-\s+-\s+0\/10\s+0$/);
+});
+
+test('a guest follows the timeline: one segment per phase / trace change, each with the flows it sends then, in the scenario\'s packet shape', () => {
+  const { model } = loadScenarioFile('paper-phases');
+  const ip = (vm: string): string => model.vmInfo.get(vm)!.ip;
+  assert.deepEqual(guestSegments(model, 'vm1'), [
+    { startSec: 0, flows: [{ dst: ip('vm6'), packetBytes: 50, pps: 10 }] },
+    { startSec: 120, flows: [{ dst: ip('vm10'), packetBytes: 50, pps: 10 }] },
+  ]);
+  // a destination only: silent in both segments, but a guest
+  assert.deepEqual(guestSegments(model, 'vm5').map((s) => s.flows.length), [0, 0]);
+  assert.deepEqual(guestFlows(model, 'vm1'), [{ dst: ip('vm6'), packetBytes: 50, pps: 10 }]);
+  // a VM that sends only after a change (here a trace line: 1000-byte packets at its rate) is a guest too
+  const traced = buildModel(parseScenario(yaml(''), 't.yaml'), [{ atSec: 30, set: [{ src: 'b', dst: 'a', rate: 2000 }] }, { atSec: 60, stop: [{ src: 'c', dst: 'a' }] }]);
+  assert.deepEqual(guestVms(traced), ['a', 'b', 'c']);
+  assert.deepEqual(guestSegments(traced, 'b'), [
+    { startSec: 0, flows: [] },
+    { startSec: 30, flows: [{ dst: '10.0.0.1', packetBytes: 1000, pps: 2 }] },
+    { startSec: 60, flows: [{ dst: '10.0.0.1', packetBytes: 1000, pps: 2 }] },
+  ]);
+  assert.deepEqual(guestSegments(traced, 'c').map((s) => s.flows.length), [1, 1, 0]);
 });

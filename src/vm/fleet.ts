@@ -33,7 +33,10 @@ import { delNetns } from '../emulation/netns.ts';
 import { run } from '../emulation/exec.ts';
 import { tmpdir } from 'node:os';
 import type { MigrationFigures, MigrationHooks } from '../agent/drivers/driver.ts';
-import type { GuestFlow } from '../image/guest.ts';
+import type { GuestFlow, GuestSegment } from '../image/guest.ts';
+import type { TrafficEntry } from '../scenario/schema.ts';
+import { trafficRateBytes } from '../scenario/model.ts';
+import { entrySegments } from '../emulation/timed-traffic.ts';
 import { addTap, delTap, guestAlive, startGuest, stopGuest, withQmp, type Guest, type GuestSpec } from './qemu.ts';
 import { connectQmp, type QmpClient, type QmpEvent } from './qmp.ts';
 
@@ -114,20 +117,36 @@ export async function unplug(r: FleetRun, at: { bridge: string; tap: string }): 
   await delTap(r.ovs.netns, at.tap);
 }
 
-/** The guest's flows: the scenario's traffic from this VM, as ICMP of the scenario's size and rate. */
+/**
+ * A scenario flow as the guest sends it: ICMP echo requests of the scenario's packet size at its
+ * packet rate (`pps`, else rate / packetBytes; packets default to 1000 bytes). ICMP needs 28
+ * bytes of headers: smaller scenario packets are sent at that size. Pure.
+ * @returns undefined for a destination with no address or a rate of 0
+ */
+function guestFlowOf(model: Model, t: TrafficEntry): GuestFlow | undefined {
+  const dst = model.vmInfo.get(t.dst)?.ip;
+  if (dst === undefined) return undefined;
+  const packetBytes = Math.max(28, t.packetBytes ?? 1000);
+  const pps = t.pps ?? trafficRateBytes(t) / packetBytes;
+  return pps > 0 ? { dst, packetBytes, pps } : undefined;
+}
+
+/** The guest's flows: the scenario's traffic from this VM at t = 0 (segment 0 of the timeline). Pure. */
 export function guestFlows(model: Model, vm: string): GuestFlow[] {
-  const out: GuestFlow[] = [];
-  for (const t of model.scenario.traffic) {
-    if (t.src !== vm) continue;
-    const dst = model.vmInfo.get(t.dst)?.ip;
-    if (dst === undefined) continue;
-    const bytesPerS = model.flows.find((f) => f.src === t.src && f.dst === t.dst)?.rate ?? 0;
-    // ICMP needs 28 bytes of headers: smaller scenario packets are sent at that size
-    const packetBytes = Math.max(28, t.packetBytes ?? 1000);
-    const pps = t.pps ?? bytesPerS / packetBytes;
-    if (pps > 0) out.push({ dst, packetBytes, pps });
-  }
-  return out;
+  return guestSegments(model, vm)[0]?.flows.slice() ?? [];
+}
+
+/**
+ * The guest's schedule: for each segment of the scenario's timeline (phases, trace; one segment
+ * for stationary traffic) the flows this VM sends then, as the namespaces' generators would make
+ * them (timed-traffic.ts entrySegments: a written entry keeps its packet shape, a trace line is
+ * sent as 1000-byte packets at its rate). Pure.
+ */
+export function guestSegments(model: Model, vm: string): GuestSegment[] {
+  return entrySegments(model).map((seg) => ({
+    startSec: seg.startSec,
+    flows: seg.entries.filter((t) => t.src === vm).flatMap((t) => guestFlowOf(model, t) ?? []),
+  }));
 }
 
 export interface PlaceGuestOptions {

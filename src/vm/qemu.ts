@@ -17,7 +17,8 @@ import { ScoreError } from '../errors/errors.ts';
 import { resolveTool, run } from '../emulation/exec.ts';
 import { cmdlineOf, isRunning, sleep, terminate } from '../emulation/procs.ts';
 import type { GuestImage } from '../image/build.ts';
-import { READY_LINE, guestCmdline, type GuestFlow } from '../image/guest.ts';
+import { GO_LINE, READY_LINE, guestCmdline, scheduleLines, type GuestFlow, type GuestSegment } from '../image/guest.ts';
+import { createConnection } from 'node:net';
 import { connectQmp, type QmpClient } from './qmp.ts';
 
 export const DEFAULT_GUEST_MIB = 96;
@@ -63,7 +64,7 @@ export interface Guest {
 }
 
 /** QEMU's command line for a guest. Source and destination of a migration get the same devices. Pure. */
-export function qemuArgs(spec: GuestSpec, place: GuestPlace, paths: { qmp: string; serial: string; pidfile: string }, incoming: boolean): string[] {
+export function qemuArgs(spec: GuestSpec, place: GuestPlace, paths: { qmp: string; serial: string; pidfile: string; control: string }, incoming: boolean): string[] {
   return [
     '-name', `guest=${spec.vm},debug-threads=off`,
     '-nodefaults', '-no-user-config', '-display', 'none',
@@ -72,6 +73,10 @@ export function qemuArgs(spec: GuestSpec, place: GuestPlace, paths: { qmp: strin
     '-kernel', spec.image.kernel, '-initrd', spec.image.initrd,
     '-append', guestCmdline(spec.cidr, spec.flows ?? [], spec.dirty),
     '-serial', `file:${paths.serial}`,
+    // ttyS1: the host's control channel (traffic schedule and start, src/image/guest.ts); a
+    // destination has it too (same devices), though its guest no longer reads it
+    '-chardev', `socket,id=control,path=${paths.control},server=on,wait=off`,
+    '-serial', 'chardev:control',
     // vnet_hdr off: no checksum offload, so frames leave the tap complete (OVS's userspace
     // datapath would forward partial checksums as they are, as with the namespaces' veths)
     '-netdev', `tap,id=n0,ifname=${place.tap},script=no,downscript=no,vnet_hdr=off`,
@@ -82,9 +87,42 @@ export function qemuArgs(spec: GuestSpec, place: GuestPlace, paths: { qmp: strin
   ];
 }
 
-function guestPaths(place: GuestPlace, vm: string): { qmp: string; serial: string; pidfile: string } {
+function guestPaths(place: GuestPlace, vm: string): { qmp: string; serial: string; pidfile: string; control: string } {
   const base = join(place.dir, `${vm}.${place.tag}`);
-  return { qmp: `${base}.qmp`, serial: `${base}.serial.log`, pidfile: `${base}.pid` };
+  return { qmp: `${base}.qmp`, serial: `${base}.serial.log`, pidfile: `${base}.pid`, control: `${base}.control` };
+}
+
+/** The unix socket of a running guest's control channel (its ttyS1). */
+export const controlSocketOf = (g: Pick<Guest, 'place' | 'spec'>): string => guestPaths(g.place, g.spec.vm).control;
+
+/**
+ * Gives a booted guest its traffic schedule over its control channel and starts it (protocol:
+ * src/image/guest.ts). The elapsed time since `startedAt` is taken as the lines are written, so
+ * guests told one after another share the host's start.
+ * @param startedAt the host's common start, ms since the epoch (Date.now())
+ * @throws ScoreError VM_BOOT when the channel does not open or the guest does not answer in time
+ */
+export async function sendSchedule(g: Pick<Guest, 'place' | 'spec'>, segments: readonly GuestSegment[], startedAt: number, timeoutMs = 10_000): Promise<void> {
+  const path = controlSocketOf(g);
+  // the lines are checked before anything is sent
+  scheduleLines(segments, 0);
+  await new Promise<void>((resolve, reject) => {
+    const sock = createConnection(path);
+    let heard = '';
+    const done = (e?: Error): void => {
+      clearTimeout(timer);
+      sock.destroy();
+      if (e === undefined) resolve();
+      else reject(new ScoreError('VM_BOOT', `guest ${g.spec.vm} did not take its traffic schedule on ${path}: ${e.message}${heard === '' ? '' : ` (heard "${heard.trim()}")`}`, { vm: g.spec.vm }, { cause: e }));
+    };
+    const timer = setTimeout(() => done(new Error(`no "${GO_LINE}" within ${timeoutMs} ms`)), timeoutMs);
+    sock.once('error', (e) => done(e));
+    sock.once('connect', () => sock.write(`${scheduleLines(segments, Math.max(0, Date.now() - startedAt)).join('\n')}\n`));
+    sock.on('data', (d: Buffer) => {
+      heard += d.toString('utf8');
+      if (heard.includes(GO_LINE)) done();
+    });
+  });
 }
 
 /** Creates the tap (down until QEMU opens it; the caller plugs it into a bridge). */

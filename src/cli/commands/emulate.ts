@@ -3,7 +3,8 @@ import type { PolicyName } from '../../core/policies.ts';
 import { simulate, type RunRecord } from '../../sim/run.ts';
 import { runEmulatedExperiment, type MigrationLoss, type VmKind } from '../../system/emulated-experiment.ts';
 import { qemuFiguresTable } from '../../vm/report.ts';
-import { guestVms, startScenarioGuests, vmKind } from '../../vm/emulate.ts';
+import { guestVms, startGuestTraffic, startScenarioGuests, vmKind } from '../../vm/emulate.ts';
+import { fleetOf } from '../../vm/fleet.ts';
 import { parsePolicies, printRuns } from './simulate.ts';
 import { writeRunOutputs } from '../output.ts';
 import { ScoreError } from '../../errors/errors.ts';
@@ -121,6 +122,12 @@ export async function runEmulation(
     for (const l of describeDataCentre(model, dc.plan, { netns: dc.ovs.netns, runDir: dc.ovs.paths.runDir, dbSocket: dc.ovs.paths.dbSocket, controller: opts.controller, shaped: dc.shaped }, guestNames)) io.out(l);
     // real guests make their flows themselves: no generators in namespaces for them
     const guests = vmKind(model, opts.vms) === 'qemu' && !interrupted ? await startScenarioGuests(dc, model, { out: io.out }) : [];
+    // the guests' schedules (every phase) and the common start, over their control channels
+    const guestTraffic = guests.length > 0 && !interrupted ? await startGuestTraffic(fleetOf(dc), model, guests, { onSegment: (i, at) => io.out(`traffic: guests switch to phase ${i} at ${(at / 1000).toFixed(1)} s (by their own clocks): ${model.timeline.segments[i]!.flows.map((f) => `${f.src}->${f.dst}`).join(', ')}`) }) : undefined;
+    if (guestTraffic !== undefined) {
+      dc.onStop(() => Promise.resolve(guestTraffic.stop()));
+      io.out(`Traffic: made inside the ${guests.length} guests, ${model.timeline.segments.length} phase(s) from a common start: ${model.timeline.segments[0]!.flows.map((f) => `${f.src}->${f.dst}`).join(', ')}`);
+    }
     let traffic: TrafficHandle | undefined;
     if (opts.traffic && !interrupted && guests.length === 0) {
       const onExit: TrafficOptions['onExit'] = (g, e) => io.out(`traffic: ${g.spec.tool} for ${g.flow} (${g.spec.role}) exited (${e.code ?? e.signal ?? '?'}); restarting${e.stderr === '' ? '' : `: ${e.stderr.split('\n').pop() ?? ''}`}`);
