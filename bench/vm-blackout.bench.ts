@@ -17,7 +17,7 @@
  * pause, same peer, same network, but no move: its translation cache stays warm. The TCG
  * translation blocks each QEMU made afterwards (HMP `info jit`, TB count: a destination QEMU's
  * are all made after it resumed) say what the guest had to translate anew before answering.
- *   sudo node --import tsx bench/vm-blackout.bench.ts [--migrations 20] [--memory 96] [--no-pause] [--trace FILE]
+ *   sudo node --import tsx bench/vm-blackout.bench.ts [--migrations 20] [--memory 96] [--no-pause] [--downtime-limit MS] [--trace FILE]
  * (--trace: every migration's stamps and the peer's answers as JSON lines, for a closer look;
  * --no-switchover-report: the controller learns the move from the data plane only, as before)
  */
@@ -44,7 +44,7 @@ import type { SwitchCommand } from '../src/controller/commands.ts';
 import { median } from './support.ts';
 import { controllerApi } from '../src/agent/api-client.ts';
 
-const { values } = parseArgs({ options: { migrations: { type: 'string', default: '20' }, memory: { type: 'string', default: '96' }, trace: { type: 'string' }, 'no-switchover-report': { type: 'boolean', default: false }, 'no-pause': { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { migrations: { type: 'string', default: '20' }, memory: { type: 'string', default: '96' }, trace: { type: 'string' }, 'no-switchover-report': { type: 'boolean', default: false }, 'no-pause': { type: 'boolean', default: false }, 'downtime-limit': { type: 'string' } } });
 const withPause = !values['no-pause'];
 const early = !values['no-switchover-report'];
 if (!isRoot()) {
@@ -219,6 +219,7 @@ try {
   await api.hypervisors();
   const q = qemuDriver({
     run: fleetOf(dc),
+    ...(values['downtime-limit'] !== undefined ? { downtimeLimitMs: Number(values['downtime-limit']) } : {}),
     onQmpEvent: (side, e) => tracing?.qmp.push({ side, what: e.event, at: qmpAt(e) }),
   });
   const n = emulatedDriver({ model, prefix: dc.prefix, dc, probeAfterMs: 0 });
@@ -293,6 +294,7 @@ console.log(
       probeIntervalMs: 10,
       migrations: results.qemu.length,
       guestMemoryMiB: Number(values.memory),
+      downtimeLimitMs: values['downtime-limit'] === undefined ? 300 : Number(values['downtime-limit']),
       loadAverage: { ...load, after: loadavg().map(round) },
       ...Object.fromEntries(kinds.map((k) => [k, ofKind(k)])),
       switchoverReport: early,
