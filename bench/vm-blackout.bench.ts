@@ -12,7 +12,12 @@
  * probes held and answered late. (An agent-reported move is stamped at its flow-mods: the
  * controller sends them in the same call.) Prints one JSON object: p50, p95, max per kind, medians of each step, the
  * machine's load average before and after.
- *   sudo node --import tsx bench/vm-blackout.bench.ts [--migrations 6] [--memory 96] [--trace FILE]
+ * A third kind, 'qemu-pause', is the control: right after each QEMU migration the same guest is
+ * paused in place (QMP stop, cont) for as long as that migration's STOP -> RESUME took. Same
+ * pause, same peer, same network, but no move: its translation cache stays warm. The TCG
+ * translation blocks each QEMU made afterwards (HMP `info jit`, TB count: a destination QEMU's
+ * are all made after it resumed) say what the guest had to translate anew before answering.
+ *   sudo node --import tsx bench/vm-blackout.bench.ts [--migrations 20] [--memory 96] [--no-pause] [--downtime-limit MS] [--trace FILE]
  * (--trace: every migration's stamps and the peer's answers as JSON lines, for a closer look;
  * --no-switchover-report: the controller learns the move from the data plane only, as before)
  */
@@ -31,13 +36,16 @@ import { buildImage } from '../src/image/build.ts';
 import { emulatedDriver } from '../src/agent/drivers/emulated.ts';
 import { qemuDriver } from '../src/agent/drivers/qemu.ts';
 import { longestLossMs, longestWait, probeTimeline, type ProbeTimeline } from '../src/agent/drivers/probe.ts';
-import { fleetOf, guestInsteadOfNamespace } from '../src/vm/fleet.ts';
+import { fleetOf, guestInsteadOfNamespace, readRecord, type GuestRecord } from '../src/vm/fleet.ts';
+import { withQmp } from '../src/vm/qemu.ts';
+import type { QmpEvent } from '../src/vm/qmp.ts';
 import type { DataPlane, DataPlaneEvents } from '../src/runtime/dataplane.ts';
 import type { SwitchCommand } from '../src/controller/commands.ts';
 import { median } from './support.ts';
 import { controllerApi } from '../src/agent/api-client.ts';
 
-const { values } = parseArgs({ options: { migrations: { type: 'string', default: '6' }, memory: { type: 'string', default: '96' }, trace: { type: 'string' }, 'no-switchover-report': { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { migrations: { type: 'string', default: '20' }, memory: { type: 'string', default: '96' }, trace: { type: 'string' }, 'no-switchover-report': { type: 'boolean', default: false }, 'no-pause': { type: 'boolean', default: false }, 'downtime-limit': { type: 'string' } } });
+const withPause = !values['no-pause'];
 const early = !values['no-switchover-report'];
 if (!isRoot()) {
   console.log(JSON.stringify({ bench: 'vm-blackout', skipped: 'needs root, Open vSwitch and QEMU' }));
@@ -76,6 +84,10 @@ interface Trace {
   flowMods: number[];
   accepted: number[];
   portStatus: Array<{ at: number; reason: string }>;
+  /** RARP packet-ins from the VM's MAC (QEMU's self-announcements) */
+  rarp: number[];
+  /** the machine's 1-minute load average when the migration began */
+  load: number;
 }
 let tracing: Trace | undefined;
 /** when the data-plane input being handled now arrived (the controller handles it synchronously) */
@@ -106,6 +118,9 @@ function tapped(dp: ReturnType<typeof openflowDataPlane>): DataPlane & { address
         },
         packetIn(dpid, inPort, frame) {
           inputAt = wall();
+          const t = tracing;
+          // a RARP (0x8035) from the moving VM's MAC: QEMU announcing the guest at its new place
+          if (t !== undefined && frame.length >= 14 && frame[12] === 0x80 && frame[13] === 0x35 && macText(frame.subarray(6, 12)) === t.mac) t.rarp.push(inputAt);
           ev.packetIn(dpid, inPort, frame);
         },
         portStatus(dpid, port, reason) {
@@ -121,6 +136,8 @@ function tapped(dp: ReturnType<typeof openflowDataPlane>): DataPlane & { address
   };
 }
 
+const macText = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+
 function quantile(xs: readonly number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] ?? NaN;
@@ -135,11 +152,13 @@ interface Measured {
 }
 
 /** One migration's figures: blackout both ways, and the steps between the trace's stamps. */
-function measure(t: Trace, p: ProbeTimeline, kind: 'qemu' | 'namespace'): Measured {
+type Kind = 'qemu' | 'qemu-pause' | 'namespace';
+function measure(t: Trace, p: ProbeTimeline, kind: Kind): Measured {
   const wait = longestWait(p);
   const at = (side: string, what: string): number => t.qmp.find((e) => e.side === side && e.what === what)?.at ?? NaN;
-  const stop = kind === 'qemu' ? at('source', 'STOP') : t.start;
-  const resume = kind === 'qemu' ? at('destination', 'RESUME') : NaN;
+  const isQemu = kind !== 'namespace';
+  const stop = isQemu ? at('source', 'STOP') : t.start;
+  const resume = isQemu ? at('destination', 'RESUME') : NaN;
   const d = (a: number | undefined, b: number | undefined): number => (a === undefined || b === undefined ? NaN : round(b - a));
   const known = t.hostMoved?.at;
   const flowMod = known === undefined ? undefined : t.flowMods.find((x) => x >= known);
@@ -148,7 +167,7 @@ function measure(t: Trace, p: ProbeTimeline, kind: 'qemu' | 'namespace'): Measur
     lossMs: longestLossMs(p),
     waitMs: round(wait.ms),
     steps: {
-      ...(kind === 'qemu' ? { stopToResume: d(stop, resume), stopToControllerKnows: d(stop, t.hostMoved?.at), resumeToControllerKnows: d(resume, t.hostMoved?.at), resumeToFirstAnswer: d(resume, wait.answeredAtMs) } : { startToControllerKnows: d(stop, t.hostMoved?.at) }),
+      ...(isQemu ? { stopToResume: d(stop, resume), stopToControllerKnows: d(stop, t.hostMoved?.at), resumeToControllerKnows: d(resume, t.hostMoved?.at), resumeToFirstRarp: d(resume, t.rarp[0]), resumeToFirstAnswer: d(resume, wait.answeredAtMs) } : { startToControllerKnows: d(stop, t.hostMoved?.at) }),
       controllerKnowsToFlowMod: d(known, flowMod),
       flowModToBarrier: d(flowMod, accepted),
       barrierToFirstAnswer: d(accepted, wait.answeredAtMs),
@@ -177,10 +196,16 @@ const stack = await startStack({
   },
 });
 const dc = await buildDataCentre(model, { controller: `tcp:127.0.0.1:${dataPlane.address().port}`, shape: false });
-const results: Record<'qemu' | 'namespace', Measured[]> = { qemu: [], namespace: [] };
-const vias: Record<'qemu' | 'namespace', string[]> = { qemu: [], namespace: [] };
-const qemuDowntime: number[] = [];
-const qemuTotal: number[] = [];
+const kinds: Kind[] = withPause ? ['qemu', 'qemu-pause', 'namespace'] : ['qemu', 'namespace'];
+const results: Record<Kind, Measured[]> = { qemu: [], 'qemu-pause': [], namespace: [] };
+const vias: Record<Kind, string[]> = { qemu: [], 'qemu-pause': [], namespace: [] };
+const loads: Record<Kind, number[]> = { qemu: [], 'qemu-pause': [], namespace: [] };
+const qemuDowntime: Record<Kind, number[]> = { qemu: [], 'qemu-pause': [], namespace: [] };
+const qemuTotal: Record<Kind, number[]> = { qemu: [], 'qemu-pause': [], namespace: [] };
+/** translation blocks a QEMU made: a destination's since it resumed, a paused guest's in the 800 ms after cont */
+const tbsMade: Record<Kind, number[]> = { qemu: [], 'qemu-pause': [], namespace: [] };
+const tbCount = async (g: Pick<GuestRecord, 'qmpSocket'>): Promise<number> => Number(/TB count\s+(\d+)/.exec(await withQmp(g, (qq) => qq.execute<string>('human-monitor-command', { 'command-line': 'info jit' })))?.[1] ?? NaN);
+const qmpAt = (e: QmpEvent): number => (e.timestamp === undefined ? wall() : e.timestamp.seconds * 1000 + e.timestamp.microseconds / 1000);
 try {
   await guestInsteadOfNamespace(dc, model, 'guest', { image, memoryMiB: Number(values.memory) });
   await dc.announce('ns');
@@ -194,32 +219,55 @@ try {
   await api.hypervisors();
   const q = qemuDriver({
     run: fleetOf(dc),
-    onQmpEvent: (side, e) => tracing?.qmp.push({ side, what: e.event, at: e.timestamp === undefined ? wall() : e.timestamp.seconds * 1000 + e.timestamp.microseconds / 1000 }),
+    ...(values['downtime-limit'] !== undefined ? { downtimeLimitMs: Number(values['downtime-limit']) } : {}),
+    onQmpEvent: (side, e) => tracing?.qmp.push({ side, what: e.event, at: qmpAt(e) }),
   });
   const n = emulatedDriver({ model, prefix: dc.prefix, dc, probeAfterMs: 0 });
-  const one = async (kind: 'qemu' | 'namespace', vm: string, ip: string, from: string, to: string): Promise<void> => {
+  /** the last QEMU migration's STOP -> RESUME, ms: how long the control pauses the guest */
+  let lastPauseMs = 35;
+  const one = async (kind: Kind, vm: string, ip: string, from: string, to: string): Promise<void> => {
     const p = probeTimeline(peerNs, ip);
     await new Promise((res) => setTimeout(res, 300));
-    const t: Trace = { mac: macOf(vm), start: wall(), qmp: [], flowMods: [], accepted: [], portStatus: [] };
+    const t: Trace = { mac: macOf(vm), start: wall(), qmp: [], flowMods: [], accepted: [], portStatus: [], rarp: [], load: round(loadavg()[0]!) };
     tracing = t;
     // as an agent does (src/agent/agent.ts): the switch-over goes to the controller's API at once
     const hooks = early ? { onSwitchover: (hv: string, port: number) => api.migrationDone(vm, hv, 'bench', port).then(() => undefined) } : {};
-    const r = await (kind === 'qemu' ? q : n).migrate(vm, from, to, hooks);
-    await new Promise((res) => setTimeout(res, 800));
+    let r: { figures?: { downtimeMs: number | null; totalTimeMs: number } } = {};
+    if (kind === 'qemu-pause') {
+      // the control: the same guest paused where it is, no move (the controller is told nothing)
+      const g = readRecord(fleetOf(dc), vm)!;
+      await withQmp(g, async (qq) => {
+        qq.onEvent((e) => t.qmp.push({ side: e.event === 'STOP' ? 'source' : 'destination', what: e.event, at: qmpAt(e) }));
+        const before = Number(/TB count\s+(\d+)/.exec(await qq.execute<string>('human-monitor-command', { 'command-line': 'info jit' }))?.[1] ?? NaN);
+        await qq.execute('stop');
+        await new Promise((res) => setTimeout(res, Math.max(0, lastPauseMs - 3)));
+        await qq.execute('cont');
+        await new Promise((res) => setTimeout(res, 800));
+        tbsMade[kind].push(Number(/TB count\s+(\d+)/.exec(await qq.execute<string>('human-monitor-command', { 'command-line': 'info jit' }))?.[1] ?? NaN) - before);
+      });
+    } else {
+      r = await (kind === 'namespace' ? n : q).migrate(vm, from, to, hooks);
+      await new Promise((res) => setTimeout(res, 800));
+      if (kind === 'qemu') tbsMade[kind].push(await tbCount(readRecord(fleetOf(dc), vm)!));
+    }
     tracing = undefined;
     const timeline = await p.stop();
     results[kind].push(measure(t, timeline, kind));
     if (values.trace !== undefined) appendFileSync(values.trace, `${JSON.stringify({ kind, trace: t, replies: timeline.replies.map((x) => [x.seq, round(x.atMs - t.start), x.rttMs]) })}\n`);
     vias[kind].push(t.hostMoved?.via ?? 'none');
+    loads[kind].push(t.load);
     if (kind === 'qemu') {
-      qemuDowntime.push(r.figures!.downtimeMs ?? NaN);
-      qemuTotal.push(r.figures!.totalTimeMs);
+      qemuDowntime[kind].push(r.figures!.downtimeMs ?? NaN);
+      qemuTotal[kind].push(r.figures!.totalTimeMs);
+      const ms = results.qemu.at(-1)!.steps.stopToResume!;
+      if (Number.isFinite(ms)) lastPauseMs = ms;
     }
   };
   let at = 'h1';
   for (let i = 0; i < Number(values.migrations); i++) {
     const to = at === 'h1' ? 'h2' : 'h1';
     await one('qemu', 'guest', '10.9.2.1', at, to);
+    if (withPause) await one('qemu-pause', 'guest', '10.9.2.1', to, to);
     await one('namespace', 'ns', '10.9.2.2', at, to);
     at = to;
   }
@@ -228,8 +276,17 @@ try {
   await stack.stop();
 }
 const stepMedians = (ms: Measured[]): Record<string, number> => Object.fromEntries(Object.keys(ms[0]?.steps ?? {}).map((k) => [k, round(median(ms.map((m) => m.steps[k]!).filter((x) => !Number.isNaN(x))))]));
-const qs = summary(results.qemu.map((m) => m.waitMs));
-const ns = summary(results.namespace.map((m) => m.waitMs));
+const ofKind = (k: Kind): Record<string, unknown> => ({
+  waitMs: summary(results[k].map((m) => m.waitMs)),
+  lostRunMs: summary(results[k].map((m) => m.lossMs)),
+  ...(k === 'qemu' ? { qemuDowntimeMs: summary(qemuDowntime[k]), qemuTotalMs: summary(qemuTotal[k]) } : {}),
+  ...(k === 'namespace' ? {} : { translationBlocksMade: summary(tbsMade[k]) }),
+  stepMediansMs: stepMedians(results[k]),
+  learnedVia: vias[k],
+  loadAtStart: summary(loads[k]),
+  steps: results[k].map((m) => m.steps),
+});
+const p95 = (k: Kind, f: (m: Measured) => number): number => quantile(results[k].map(f), 0.95);
 console.log(
   JSON.stringify(
     {
@@ -237,27 +294,13 @@ console.log(
       probeIntervalMs: 10,
       migrations: results.qemu.length,
       guestMemoryMiB: Number(values.memory),
+      downtimeLimitMs: values['downtime-limit'] === undefined ? 300 : Number(values['downtime-limit']),
       loadAverage: { ...load, after: loadavg().map(round) },
-      qemu: {
-        waitMs: qs,
-        lostRunMs: summary(results.qemu.map((m) => m.lossMs)),
-        qemuDowntimeMs: summary(qemuDowntime),
-        qemuTotalMs: summary(qemuTotal),
-        stepMediansMs: stepMedians(results.qemu),
-        learnedVia: vias.qemu,
-        steps: results.qemu.map((m) => m.steps),
-      },
-      namespace: {
-        waitMs: ns,
-        lostRunMs: summary(results.namespace.map((m) => m.lossMs)),
-        stepMediansMs: stepMedians(results.namespace),
-        learnedVia: vias.namespace,
-        steps: results.namespace.map((m) => m.steps),
-      },
+      ...Object.fromEntries(kinds.map((k) => [k, ofKind(k)])),
       switchoverReport: early,
-      ratioP50: +(qs.p50 / Math.max(1, ns.p50)).toFixed(2),
-      target: { p95Ms: 50, metByWait: qs.p95 < 50, metByLostRun: quantile(results.qemu.map((m) => m.lossMs), 0.95) < 50 },
-      note: 'TCG guests on a shared 2-core machine; wait = the longest a probe waited until the peer heard back (its answer or a later one); lostRun = longest run of unanswered probes × 10 ms',
+      ratioP50: +(median(results.qemu.map((m) => m.waitMs)) / Math.max(1, median(results.namespace.map((m) => m.waitMs)))).toFixed(2),
+      target: Object.fromEntries(kinds.filter((k) => k !== 'namespace').map((k) => [k, { p95Ms: 50, metByWait: p95(k, (m) => m.waitMs) < 50, metByLostRun: p95(k, (m) => m.lossMs) < 50 }])),
+      note: 'TCG guests on a shared 2-core machine; wait = the longest a probe waited until the peer heard back (its answer or a later one); lostRun = longest run of unanswered probes × 10 ms; qemu-pause = the same guest paused in place as long as the migration before paused it (no move, warm translation cache); translationBlocksMade = TCG blocks translated after RESUME (migration: by ~1 s after; pause: within 800 ms of cont)',
     },
     null,
     2,

@@ -239,7 +239,7 @@ export interface QueryMigrate {
   readonly 'total-time'?: number;
   readonly downtime?: number;
   readonly 'setup-time'?: number;
-  readonly ram?: { readonly transferred?: number; readonly total?: number; readonly 'dirty-pages-rate'?: number; readonly mbps?: number; readonly 'dirty-sync-count'?: number; readonly 'normal-bytes'?: number };
+  readonly ram?: { readonly transferred?: number; readonly total?: number; readonly remaining?: number; readonly 'dirty-pages-rate'?: number; readonly mbps?: number; readonly 'dirty-sync-count'?: number; readonly 'normal-bytes'?: number; readonly normal?: number; readonly duplicate?: number };
   readonly 'socket-address'?: ReadonlyArray<{ readonly type?: string; readonly host?: string; readonly port?: string }>;
 }
 
@@ -275,6 +275,8 @@ export interface MigrateOptions {
   readonly onSwitchover?: MigrationHooks['onSwitchover'];
   /** query-migrate refresh while no MIGRATION event comes, ms (default 100); status changes wake it at once */
   readonly pollMs?: number;
+  /** every query-migrate answer of the source while it migrates (pre-copy experiments: bytes per dirty sync) */
+  readonly onProgress?: (info: QueryMigrate) => void;
 }
 
 export interface MigrateOutcome {
@@ -320,7 +322,8 @@ export async function migrateGuest(r: FleetRun, vm: string, from: string, to: st
     const wake = new Set<() => void>();
     q.onEvent((e) => {
       o.onQmpEvent?.('source', e);
-      if (e.event === 'MIGRATION') for (const w of [...wake]) w();
+      // a status change, or a dirty-bitmap sync (MIGRATION_PASS: a new pre-copy round): refresh now
+      if (e.event === 'MIGRATION' || e.event === 'MIGRATION_PASS') for (const w of [...wake]) w();
       // QEMU stops the source for the last copy (migration_completion): the switch-over begins
       if (e.event === 'STOP' && migrating && switchedOver === undefined && o.onSwitchover !== undefined) switchedOver = Promise.resolve().then(() => o.onSwitchover?.(to, at.port)).catch(() => undefined);
     });
@@ -337,6 +340,7 @@ export async function migrateGuest(r: FleetRun, vm: string, from: string, to: st
     let figureRetries = 0;
     for (;;) {
       const info = await q.execute<QueryMigrate>('query-migrate');
+      o.onProgress?.(info);
       const rate = info.ram?.['dirty-pages-rate'];
       if (info.status === 'active' && rate !== undefined && rate > 0) dirtyRate = rate;
       // QEMU says completed a moment before its migration thread fills in total-time and
