@@ -45,7 +45,9 @@ for (const sigma of values.sigmas.split(',').map(Number)) {
   const fromForest = budgetAnneal(input, budget, { iterations, temperature: 0.05, seed: 1 });
   const t1 = performance.now();
   const stage1 = runStagedFirst({ vms: ctx.vms, placement: ctx.placement, traffic: ctx.traffic, oracle: ctx.oracle, capacity: ctx.capacity, rank: ctx.rank, migrationCost: 0, maxRounds: 20, nearby: input.nearby });
-  const fromStaged = budgetAnneal(input, budget, { iterations, temperature: 0.01, seed: 1, start: stage1.finalPlacement });
+  const stage1Moved = ctx.vms.filter((vm) => stage1.finalPlacement.get(vm) !== ctx!.placement.get(vm)).length;
+  // a start that already moves more VMs than the budget is no start (σ = 1.5: stage 1 moves more than half)
+  const fromStaged = stage1Moved <= budget ? budgetAnneal(input, budget, { iterations, temperature: 0.01, seed: 1, start: stage1.finalPlacement }) : null;
   out.push({
     sigma,
     budgetVms: budget,
@@ -54,7 +56,10 @@ for (const sigma of values.sigmas.split(',').map(Number)) {
     forestUncapacitatedReductionPct: pct(s.forestUncapacitatedReduction),
     forestUncapacitatedVmsMoved: s.forestVmsMoved,
     annealFromForest: { startPct: pct(fromForest.start.reduction), startMoved: fromForest.start.moved, reductionPct: pct(fromForest.reduction), moved: fromForest.moved },
-    annealFromStagedStage1: { startPct: pct(fromStaged.start.reduction), startMoved: fromStaged.start.moved, reductionPct: pct(fromStaged.reduction), moved: fromStaged.moved },
+    annealFromStagedStage1:
+      fromStaged === null
+        ? { skipped: `stage 1 ends with ${stage1Moved} VMs away from their start, more than the budget`, stage1ReductionPct: pct(1 - stage1.finalCost / stage1.initialCost) }
+        : { startPct: pct(fromStaged.start.reduction), startMoved: fromStaged.start.moved, reductionPct: pct(fromStaged.reduction), moved: fromStaged.moved },
     seconds: { structureAndForestAnneal: +((t1 - t0) / 1000).toFixed(1), stage1AndAnneal: +((performance.now() - t1) / 1000).toFixed(1) },
   });
 }
