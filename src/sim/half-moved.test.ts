@@ -84,6 +84,8 @@ test('budget structure: the forest is within the top pairs; its trees moved whol
       assert.ok(s.topPairsShare <= 1 + 1e-12);
       assert.ok(s.forestVmsMoved <= budget, `seed ${seed}: ${s.forestVmsMoved} moved for a forest of ${budget} edges`);
       assert.equal(s.initialCost, totalCost(inst.placement, inst.traffic, inst.oracle));
+      assert.equal(movedCount(s.forestPlacement, inst.placement), s.forestVmsMoved);
+      assert.ok(Math.abs(1 - totalCost(s.forestPlacement, inst.traffic, inst.oracle) / s.initialCost - s.forestUncapacitatedReduction) < 1e-9);
     }
   }
 });

@@ -42,6 +42,8 @@ export interface BudgetStructure {
   /** 1 − cost/initial when every forest tree sits on one hypervisor of its best member, slots ignored */
   readonly forestUncapacitatedReduction: number;
   readonly forestVmsMoved: number;
+  /** that placement (slots ignored) */
+  readonly forestPlacement: Map<string, string>;
 }
 
 export interface AnnealOptions {
@@ -200,6 +202,7 @@ export function budgetStructure(input: BudgetInput, budget: number): BudgetStruc
     forestShare: share(weight),
     forestUncapacitatedReduction: 1 - share(totalOf(x, host)),
     forestVmsMoved: moved,
+    forestPlacement: new Map(input.vms.map((v, i) => [v, x.hosts[host[i]!]!])),
   };
 }
 
