@@ -74,12 +74,7 @@ export const FIRST_MOVE_PRICE = 0.3;
  * price in their c_m. One run: steps numbered on, rounds added.
  */
 export function runStaged(input: StrategyInput, o: { readonly overcommit?: number | undefined } = {}): StrategyRun {
-  const initial = input.placement;
-  const start = totalCost(initial, input.traffic, input.oracle);
-  const price = input.vms.length === 0 ? 0 : (FIRST_MOVE_PRICE * start) / input.vms.length;
-  const base = input.migrationCost;
-  const priced = (vm: string, from: string, to: string): number => (typeof base === 'number' ? base : base(vm, from, to)) + (from === initial.get(vm) ? price : 0);
-  const one = runGainOrder({ ...input, migrationCost: priced }, { lookahead: true, overcommit: o.overcommit }, 'lookahead');
+  const one = runStagedFirst(input, o);
   const left = (input.maxMigrations ?? Infinity) - one.steps.length;
   const two = left <= 0 ? null : runGainOrder({ ...input, placement: one.finalPlacement, maxMigrations: left }, { lookahead: true, overcommit: o.overcommit }, 'lookahead');
   const steps = [...one.steps, ...(two?.steps ?? []).map((st, i) => ({ ...st, step: one.steps.length + i + 1, round: one.rounds + st.round }))];
@@ -94,6 +89,16 @@ export function runStaged(input: StrategyInput, o: { readonly overcommit?: numbe
     converged: two?.converged ?? false,
     finalPlacement: two?.finalPlacement ?? one.finalPlacement,
   };
+}
+
+/** Stage 1 of `lookahead-staged` alone: the look-ahead with the price on first moves (see runStaged). */
+export function runStagedFirst(input: StrategyInput, o: { readonly overcommit?: number | undefined } = {}): StrategyRun {
+  const initial = input.placement;
+  const start = totalCost(initial, input.traffic, input.oracle);
+  const price = input.vms.length === 0 ? 0 : (FIRST_MOVE_PRICE * start) / input.vms.length;
+  const base = input.migrationCost;
+  const priced = (vm: string, from: string, to: string): number => (typeof base === 'number' ? base : base(vm, from, to)) + (from === initial.get(vm) ? price : 0);
+  return runGainOrder({ ...input, migrationCost: priced }, { lookahead: true, overcommit: o.overcommit }, 'lookahead');
 }
 
 export function runGainOrder(input: StrategyInput, o: GainOrderOptions = {}, policy: 'gain-swap' | 'lookahead' = 'gain-swap'): StrategyRun {
