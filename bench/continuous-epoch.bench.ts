@@ -58,7 +58,7 @@ const changedVms = new Set(changes.flatMap((c) => [c.a, c.b])).size;
 const key = (r: PolicyRun): string => r.steps.map((s) => `${s.decision.vm}>${s.decision.to}`).join(',');
 const full: { ms: number; run: PolicyRun }[] = [];
 const scratch: { ms: number; run: PolicyRun }[] = [];
-const epoch: { ms: number; run: PolicyRun & { asked: number } }[] = [];
+const epoch: { ms: number; run: PolicyRun & { asked: number; bounded: number } }[] = [];
 for (let i = 0; i < repeats; i++) {
   let t = performance.now();
   const f = runPolicy({ policy: 'load-aware', vms: w.vms, placement: converged.finalPlacement, traffic: newTraffic, oracle, capacity: w.capacity, rank, migrationCost: 0, maxRounds: 1 });
@@ -99,7 +99,7 @@ console.log(
       diffMs: +diffMs.toFixed(1),
       fullRound: { ...summary(full), asked: full[0]!.run.decisions.length },
       scratchRound: { ...summary(scratch), asked: (scratch[0]!.run as PolicyRun & { asked: number }).asked },
-      epoch: { ...summary(epoch), asked: epoch[0]!.run.asked },
+      epoch: { ...summary(epoch), asked: epoch[0]!.run.asked, setAsideByBound: epoch[0]!.run.bounded },
       sameMigrations: same,
       ratio: +(epochMs / fullMs).toFixed(3),
       ratioWithDiff: +((epochMs + diffMs) / fullMs).toFixed(3),
