@@ -10,6 +10,8 @@ import { fatTree } from '../topologies/generate.ts';
 import type { MigrationCostFn } from './migration-cost.ts';
 import type { PathOracle } from './paths.ts';
 import { isScoreError } from '../errors/errors.ts';
+import { generateWorkload } from '../workloads/workload.ts';
+import { churnEpochs } from '../sim/epochs.ts';
 
 /** the migrations of a run, as comparable rows */
 function moves(r: PolicyRun): string[] {
@@ -59,15 +61,18 @@ interface Case {
   readonly capacity: ReadonlyMap<string, number>;
 }
 
-function check(label: string, c: Case, seed: number, o: { policy: 'load-aware' | 'round-robin'; cm: number | MigrationCostFn; maxRounds: number; maxMigrations?: number; epochs: number; share: number }): void {
+/** checks every epoch against from scratch; returns how many VMs the home/away bound set aside in all */
+function check(label: string, c: Case, seed: number, o: { policy: 'load-aware' | 'round-robin'; cm: number | MigrationCostFn; maxRounds: number; maxMigrations?: number; epochs: number; share: number; cmNonNegative?: boolean }): number {
   const rng = seededRng(seed);
   const rank = rankOf(c.vms);
   const planner = new IncrementalPlanner(c);
   let placement: Placement = c.placement;
   let traffic = c.traffic;
+  let bounded = 0;
   for (let e = 0; e < o.epochs; e++) {
     const opts = { policy: o.policy, migrationCost: o.cm, maxRounds: o.maxRounds, ...(o.maxMigrations === undefined ? {} : { maxMigrations: o.maxMigrations }) };
-    const inc = planner.plan(opts);
+    const inc = planner.plan({ ...opts, migrationCostNonNegative: o.cmNonNegative === true });
+    bounded += inc.bounded;
     const ref = runPolicy({ ...opts, vms: c.vms, placement, traffic, oracle: c.oracle, capacity: c.capacity, rank });
     const at = `${label} seed ${seed} epoch ${e}`;
     assert.deepEqual(moves(inc), moves(ref), `${at}: the same migrations as from scratch`);
@@ -94,25 +99,29 @@ function check(label: string, c: Case, seed: number, o: { policy: 'load-aware' |
     );
     traffic = planner.traffic();
   }
+  return bounded;
 }
 
 const PRICE: MigrationCostFn = (vm, from, to) => (vm.length % 3) * 5 + (from < to ? 3 : 7);
 
 test('incremental planning makes exactly the migrations of from-scratch planning (random small instances, tight slots, changes each epoch)', () => {
+  let bounded = 0;
   for (let seed = 1; seed <= 60; seed++) {
     const topology = seed % 2;
     const inst = smallInstance(seed, { vms: 14 + (seed % 10), slots: 2 + (seed % 3), topology, partners: 1 + (seed % 3) });
     const c: Case = { vms: inst.vms, placement: inst.placement, traffic: inst.traffic, oracle: inst.oracle, capacity: inst.capacity };
     const policy = seed % 3 === 0 ? 'round-robin' : 'load-aware';
     const cm = seed % 4 === 0 ? PRICE : seed % 4 === 1 ? 10 : 0;
-    check('small', c, seed, { policy, cm, maxRounds: seed % 5 === 0 ? 1 : 20, epochs: 4, share: 0.3 });
-    check('small budget', c, seed + 1000, { policy, cm, maxRounds: 20, maxMigrations: 1 + (seed % 4), epochs: 3, share: 0.2 });
+    bounded += check('small', c, seed, { policy, cm, maxRounds: seed % 5 === 0 ? 1 : 20, epochs: 4, share: 0.3, cmNonNegative: seed % 8 === 0 });
+    bounded += check('small budget', c, seed + 1000, { policy, cm, maxRounds: 20, maxMigrations: 1 + (seed % 4), epochs: 3, share: 0.2, cmNonNegative: seed % 8 === 0 });
   }
+  assert.ok(bounded > 0, 'the home/away bound set VMs aside (it is exercised)');
 });
 
 test('incremental planning on a fat-tree (the indexed path oracle) makes exactly the migrations of from-scratch planning', () => {
   const built = build(fatTree(4));
   const hvs = built.topology.hypervisors;
+  let bounded = 0;
   for (let seed = 1; seed <= 8; seed++) {
     const rng = seededRng(seed * 7919);
     const slots = 2 + (seed % 2);
@@ -123,13 +132,15 @@ test('incremental planning on a fat-tree (the indexed path oracle) makes exactly
     for (const v of vms) for (let k = 0; k < 2; k++) flows.push({ src: v, dst: vms[Math.floor(rng() * vms.length)]!, rate: 1 + Math.floor(rng() * 1000) });
     const c: Case = { vms, placement, traffic: trafficMatrix(flows), oracle: built.oracle, capacity: new Map(hvs.map((h) => [h, slots])) };
     assert.ok(built.oracle.indexed !== undefined, 'the fat-tree oracle has the indexed fast path');
-    check('fat-tree(4)', c, seed, { policy: seed % 2 === 0 ? 'round-robin' : 'load-aware', cm: seed % 3 === 0 ? PRICE : 0, maxRounds: 20, epochs: 5, share: 0.15 });
+    bounded += check('fat-tree(4)', c, seed, { policy: seed % 2 === 0 ? 'round-robin' : 'load-aware', cm: seed % 3 === 0 ? PRICE : 0, maxRounds: 20, epochs: 5, share: 0.15, cmNonNegative: true });
   }
+  assert.ok(bounded > 0, 'the home/away bound set VMs aside (it is exercised)');
 });
 
 test('incremental planning on fat-tree(8) with a few hundred VMs and small changes (clean VMs outside the round matter) matches from scratch', () => {
   const built = build(fatTree(8));
   const hvs = built.topology.hypervisors;
+  let bounded = 0;
   for (let seed = 1; seed <= 6; seed++) {
     const rng = seededRng(seed * 104729);
     const slots = 3;
@@ -139,8 +150,37 @@ test('incremental planning on fat-tree(8) with a few hundred VMs and small chang
     const flows: DirectedFlow[] = [];
     for (const v of vms) for (let k = 0; k < 3; k++) flows.push({ src: v, dst: vms[Math.floor(rng() * vms.length)]!, rate: Math.round(Math.exp(rng() * 8)) });
     const c: Case = { vms, placement, traffic: trafficMatrix(flows), oracle: built.oracle, capacity: new Map(hvs.map((h) => [h, slots])) };
-    check('fat-tree(8)', c, seed, { policy: seed % 3 === 0 ? 'round-robin' : 'load-aware', cm: 0, maxRounds: 20, epochs: 6, share: 0.03 + 0.02 * (seed % 3) });
+    bounded += check('fat-tree(8)', c, seed, { policy: seed % 3 === 0 ? 'round-robin' : 'load-aware', cm: 0, maxRounds: 20, epochs: 6, share: 0.03 + 0.02 * (seed % 3) });
   }
+  assert.ok(bounded > 0, 'the home/away bound set VMs aside (it is exercised)');
+});
+
+test('the home/away bound is used only on a metric oracle with c_m >= 0, and the moves are the same either way', () => {
+  const built = build(fatTree(4));
+  const hvs = built.topology.hypervisors;
+  const rng = seededRng(31);
+  const vms = Array.from({ length: hvs.length * 3 - 4 }, (_, i) => `vm${i + 1}`);
+  const placement = new Map(vms.map((v, i) => [v, hvs[(i * 7) % hvs.length]!]));
+  const flows: DirectedFlow[] = [];
+  for (const v of vms) for (let k = 0; k < 3; k++) flows.push({ src: v, dst: vms[Math.floor(rng() * vms.length)]!, rate: 1 + Math.floor(rng() * 1000) });
+  const traffic = trafficMatrix(flows);
+  const capacity = new Map(hvs.map((h) => [h, 3]));
+  // the same costs without the claim
+  const unknown: PathOracle = { cost: (a, b) => built.oracle.cost(a, b), path: (a, b) => built.oracle.path(a, b) };
+  const run = (oracle: PathOracle, cm: number | MigrationCostFn, nonNegative: boolean) => {
+    const planner = new IncrementalPlanner({ vms, placement, traffic, oracle, capacity });
+    planner.plan({ policy: 'load-aware', migrationCost: cm, maxRounds: 20 });
+    planner.updateTraffic(randomChange(seededRng(5), vms, traffic, 0.2));
+    return planner.plan({ policy: 'load-aware', migrationCost: cm, maxRounds: 20, migrationCostNonNegative: nonNegative });
+  };
+  const withBound = run(built.oracle, 0, false);
+  assert.ok(withBound.bounded > 0, 'metric oracle, c_m 0: the bound is used');
+  assert.equal(run(unknown, 0, false).bounded, 0, 'an oracle that does not claim a metric: no bound');
+  assert.equal(run(built.oracle, -1, false).bounded, 0, 'a negative c_m: no bound');
+  assert.equal(run(built.oracle, PRICE, false).bounded, 0, 'a c_m function not declared non-negative: no bound');
+  assert.ok(run(built.oracle, PRICE, true).bounded > 0, 'declared non-negative: the bound is used');
+  assert.deepEqual(moves(run(unknown, 0, false)), moves(withBound), 'the bound changes no move');
+  assert.deepEqual(moves(run(unknown, PRICE, false)), moves(run(built.oracle, PRICE, true)), 'the bound changes no move (priced)');
 });
 
 test('a converged planner with no change asks nobody; a change makes only its endpoints dirty', () => {
@@ -172,4 +212,37 @@ test('bad input to the incremental planner is a WORKLOAD_INVALID error', () => {
   const missing = new Map(inst.placement);
   missing.delete(inst.vms[2]!);
   assert.throws(() => new IncrementalPlanner({ ...inst, placement: missing }), (e) => isScoreError(e, 'WORKLOAD_INVALID'));
+});
+
+/** what changed between two matrices, as pair rates */
+function diff(before: TrafficMatrix, after: TrafficMatrix): PairRate[] {
+  const out: PairRate[] = [];
+  for (const [a, row] of after.peers) for (const [b, r] of row) if (a < b && before.peers.get(a)?.get(b) !== r) out.push({ a, b, rate: r });
+  for (const [a, row] of before.peers) for (const b of row.keys()) if (a < b && after.peers.get(a)?.get(b) === undefined) out.push({ a, b, rate: 0 });
+  return out;
+}
+
+test("the benchmark's shape on fat-tree(8): partner workload converged, pairs re-partnered, one round and to convergence, same moves as from scratch", () => {
+  const built = build(fatTree(8));
+  let bounded = 0;
+  for (let seed = 1; seed <= 6; seed++) {
+    const w = generateWorkload(built.topology, { model: 'partners', vms: 128 * (1 + (seed % 3)), slotsPerHypervisor: 4 + (seed % 3) * 2, placement: 'random', seed });
+    const traffic = trafficMatrix(w.flows);
+    const rank = rankOf(w.vms);
+    const base = { vms: w.vms, oracle: built.oracle, capacity: w.capacity };
+    const conv = runPolicy({ ...base, policy: 'load-aware', placement: w.placement, traffic, rank, migrationCost: 0, maxRounds: 20 });
+    const [, next] = churnEpochs(w.flows, 2, 0.05 + 0.05 * (seed % 4), seededRng(seed)) as [DirectedFlow[], DirectedFlow[]];
+    const nt = trafficMatrix(next);
+    for (const maxRounds of [1, 20]) {
+      const planner = new IncrementalPlanner({ ...base, placement: conv.finalPlacement, traffic });
+      assert.equal(planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 1 }).steps.length, 0, 'converged');
+      planner.updateTraffic(diff(traffic, nt));
+      const inc = planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds });
+      const ref = runPolicy({ ...base, policy: 'load-aware', placement: conv.finalPlacement, traffic: nt, rank, migrationCost: 0, maxRounds });
+      assert.deepEqual(moves(inc), moves(ref), `seed ${seed}, ${maxRounds} rounds`);
+      assert.ok(inc.steps.length > 0, 'the change moves VMs');
+      bounded += inc.bounded;
+    }
+  }
+  assert.ok(bounded > 0, 'the home/away bound set VMs aside');
 });

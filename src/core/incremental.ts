@@ -26,6 +26,13 @@ import { ScoreError } from '../errors/errors.ts';
  *    waits for the next round.
  *  - Round-Robin asks by rank, so a VM that becomes dirty mid-round is asked later in the round
  *    when its rank is above the current one, else next round.
+ * A dirty VM whose peers on its own host carry at least as much traffic as all its other peers
+ * surely declines (`surelyDeclines`: on a metric, a move to h brings each other peer at most
+ * cost(x, h) closer and takes each home peer exactly cost(x, h) away, so it saves at most
+ * cost(x, h)·(R_away − R_home) ≤ 0 ≤ c_m). Such a VM is treated like a clean one: not asked, its
+ * key fixed until a peer moves, and "asked already" judged on the lowest key asked since it was
+ * set aside (a suffix minimum over the round's asks; see LoadAwareInc). The bound needs no path
+ * cost, so a VM set aside costs O(degree) instead of a key, a heap entry and an ask.
  * So `plan` makes exactly the migrations `runPolicy` makes over every VM on the same traffic and
  * placement (same VMs, hosts, rounds, C_A before/after); `incremental.test.ts` checks that on
  * random instances. What differs: `decisions` holds only the VMs actually asked, and the totals
@@ -58,6 +65,11 @@ export interface PlanOptions {
   readonly mode?: DecisionMode;
   readonly maxRounds?: number;
   readonly maxMigrations?: number;
+  /**
+   * c_m as a function is >= 0 for every move (the pre-copy model's prices are). Lets a function
+   * c_m use the home/away bound; a fixed c_m uses it when >= 0. Default false.
+   */
+  readonly migrationCostNonNegative?: boolean;
 }
 
 export class IncrementalPlanner {
@@ -82,6 +94,15 @@ export class IncrementalPlanner {
   private dirty: Uint8Array;
   private dirtyList: number[] = [];
   private total = 0;
+  /**
+   * per VM: C_A(u) as `exactCost` last summed it, NaN when u's row, u's host or a peer's host has
+   * changed since (so a hit is bit-identical to summing again)
+   */
+  private readonly keyMemo: Float64Array;
+  /** whether the home/away bound holds in the current plan (metric oracle, c_m >= 0) */
+  private boundOk = false;
+  /** VMs the bound set aside in the current plan */
+  private bounded = 0;
 
   constructor(input: IncrementalInput) {
     this.oracle = input.oracle;
@@ -132,6 +153,7 @@ export class IncrementalPlanner {
       }
     }
     this.dirty = new Uint8Array(n);
+    this.keyMemo = new Float64Array(n).fill(NaN);
     for (let u = 0; u < n; u++) this.markDirtyIndex(u);
     this.total = this.totalCost();
   }
@@ -204,6 +226,8 @@ export class IncrementalPlanner {
       this.total += (c.rate - old) * this.dist(this.host[a]!, this.host[b]!);
       this.setEntry(a, b, c.rate);
       this.setEntry(b, a, c.rate);
+      this.keyMemo[a] = NaN;
+      this.keyMemo[b] = NaN;
       this.markDirtyIndex(a);
       this.markDirtyIndex(b);
     }
@@ -265,6 +289,29 @@ export class IncrementalPlanner {
   }
 
   /**
+   * u surely declines, from its peers' hosts alone: R_home (rates of peers on u's host) >= R_away
+   * (the others). Sound when `boundOk` (see the module comment); rounding of the two sums
+   * (relative 1e-15) is far below Eq. 3's 1e-9 noise allowance. O(degree), no path cost.
+   */
+  surelyDeclines(u: number): boolean {
+    if (!this.boundOk) return false;
+    const x = this.host[u]!;
+    const row = this.peers[u]!;
+    const rr = this.rates[u]!;
+    let home = 0;
+    let away = 0;
+    for (let i = 0; i < row.length; i++) {
+      const r = rr[i]!;
+      if (!(r >= 0 && r < Infinity)) return false;
+      if (this.host[row[i]!] === x) home += r;
+      else away += r;
+    }
+    if (away > home) return false;
+    this.bounded += 1;
+    return true;
+  }
+
+  /**
    * Would u decline? The numeric part of Algorithm 1 without building the decision: true when
    * no non-full candidate saves more than its c_m, which is exactly when `decideAmong` stays
    * (slots only, no rails). Candidates are the hosts of peers with a positive flow cost.
@@ -273,8 +320,8 @@ export class IncrementalPlanner {
     const x = this.host[u]!;
     const row = this.peers[u]!;
     const rr = this.rates[u]!;
-    let before = 0;
-    for (let i = 0; i < row.length; i++) before += rr[i]! * this.dist(x, this.host[row[i]!]!);
+    // the same sum as exactCost's (same terms, same order), usually remembered from the key
+    const before = this.exactCost(u);
     if (before === 0) return true;
     for (let i = 0; i < row.length; i++) {
       const h = this.host[row[i]!]!;
@@ -317,13 +364,15 @@ export class IncrementalPlanner {
    * Declines found by the numeric check are counted, not built: `decisions` holds the moves and
    * the declines of VMs that got as far as a full decision.
    */
-  plan(o: PlanOptions): PolicyRun & { readonly asked: number } {
+  plan(o: PlanOptions): PolicyRun & { readonly asked: number; readonly bounded: number } {
     const mode = o.mode ?? 'first';
     const maxRounds = o.maxRounds ?? 20;
     const maxMigrations = o.maxMigrations ?? Infinity;
     const cmFn = typeof o.migrationCost === 'number' ? null : o.migrationCost;
     const cmFixed = typeof o.migrationCost === 'number' ? o.migrationCost : 0;
     const n = this.names.length;
+    this.boundOk = this.oracle.metric === true && (cmFn === null ? cmFixed >= 0 : o.migrationCostNonNegative === true);
+    this.bounded = 0;
     const initialCost = this.total;
     const steps: Step[] = [];
     const decisions: (Decision & { round: number })[] = [];
@@ -341,7 +390,7 @@ export class IncrementalPlanner {
       let moves = 0;
       for (let u = order.next(); u >= 0; u = order.next()) {
         asked += 1;
-        if (this.declines(u, cmFn, cmFixed)) continue;
+        if (this.surelyDeclines(u) || this.declines(u, cmFn, cmFixed)) continue;
         const d = this.decide(u, mode, o.migrationCost, round);
         decisions.push(d);
         if (d.to === null) continue;
@@ -381,11 +430,13 @@ export class IncrementalPlanner {
     }
     // a snapshot of the hosts behind a map view: copying 65k names into a Map was a large share of a small epoch
     const finalPlacement = new PlacementView(this.names, this.id, this.hvNames, Int32Array.from(this.host));
-    return { policy: o.policy, initialCost, finalCost: this.total, steps, decisions, rounds: round, converged, finalPlacement, asked };
+    return { policy: o.policy, initialCost, finalCost: this.total, steps, decisions, rounds: round, converged, finalPlacement, asked, bounded: this.bounded };
   }
 
   private moveVm(u: number, from: number, to: number): void {
     this.host[u] = to;
+    this.keyMemo[u] = NaN;
+    for (const p of this.peers[u]!) this.keyMemo[p] = NaN;
     this.load[from]! -= 1;
     this.load[to]! += 1;
     const list = this.onHv[from]!;
@@ -400,6 +451,11 @@ export class IncrementalPlanner {
 
   /** for the orders: C_A(u) where u is (and `lastSound`) */
   exactCost(u: number): number {
+    const memo = this.keyMemo[u]!;
+    if (memo === memo) {
+      this.lastSound = true;
+      return memo;
+    }
     const x = this.host[u]!;
     const row = this.peers[u]!;
     const rr = this.rates[u]!;
@@ -411,6 +467,7 @@ export class IncrementalPlanner {
       sum += t;
     }
     this.lastSound = sound;
+    if (sound) this.keyMemo[u] = sum;
     return sum;
   }
 
@@ -529,9 +586,14 @@ class RoundRobinInc implements IncOrder {
 /**
  * Load-Aware over the dirty VMs, with the lazy upper bounds of policies.ts's LoadAwareOrder (so
  * a VM is asked on its exact cost, in the eager rule's order), plus the "asked already" test for
- * VMs outside the heap: with keys compared as (cost desc, rank asc), a clean VM's key is fixed
- * in the round, and the from-scratch round has asked it iff its key is above the lowest key asked
- * so far (`minCost`, `minRank`).
+ * VMs outside the heap. Keys compare as (cost desc, rank asc). A VM outside the heap (clean, or
+ * set aside by the home/away bound) would decline and keeps its key from the moment it left
+ * (`since`: the number of asks then; 0 for a clean VM) until a peer moves; the from-scratch round
+ * has asked it iff some ask since then had a key at or below its own. Between two migrations the
+ * asks' keys only fall, and every migration is an ask of the heap, so at the points where the test
+ * runs (before a move, after a move) the lowest key asked since `since` over the heap's asks is
+ * the lowest over all of the from-scratch round's asks. The asks are kept as a suffix-minimum
+ * stack (indices and keys rising), answered by binary search.
  */
 class LoadAwareInc implements IncOrder {
   private readonly heap = new CostHeap();
@@ -542,9 +604,15 @@ class LoadAwareInc implements IncOrder {
   private touched: number[] = [];
   private readonly bound: Float64Array;
   private readonly exact: Uint8Array;
-  private minCost = Infinity;
-  private minRank = -Infinity;
-  private anyAsked = false;
+  /** per VM outside the heap: asks made in the round when it left the heap (0: since the round began) */
+  private readonly since: Int32Array;
+  /** asks made in this round */
+  private asks = 0;
+  /** suffix minima of the asks' keys: ask index, cost, rank; bottom to top indices and keys rise */
+  private readonly stIdx: Int32Array;
+  private readonly stCost: Float64Array;
+  private readonly stRank: Float64Array;
+  private stTop = 0;
   private readonly s: ReturnType<IncrementalPlanner['view']>;
 
   constructor(
@@ -557,6 +625,10 @@ class LoadAwareInc implements IncOrder {
     this.inRound = new Uint8Array(n);
     this.bound = new Float64Array(n).fill(NaN);
     this.exact = new Uint8Array(n);
+    this.since = new Int32Array(n);
+    this.stIdx = new Int32Array(n + 1);
+    this.stCost = new Float64Array(n + 1);
+    this.stRank = new Float64Array(n + 1);
   }
 
   begin(explicit: readonly number[]): void {
@@ -565,13 +637,13 @@ class LoadAwareInc implements IncOrder {
       this.inRound[u] = 0;
       this.bound[u] = NaN;
       this.exact[u] = 0;
+      this.since[u] = 0;
       this.version[u]! += 1;
     }
     this.touched = [];
     this.heap.size = 0;
-    this.minCost = Infinity;
-    this.minRank = -Infinity;
-    this.anyAsked = false;
+    this.asks = 0;
+    this.stTop = 0;
     for (const u of explicit) this.pushExact(u);
   }
 
@@ -581,10 +653,20 @@ class LoadAwareInc implements IncOrder {
 
   /** has the from-scratch round asked clean VM u already? (its key now is its key at the round's start) */
   private askedAlready(u: number): boolean {
-    if (!this.anyAsked) return false;
+    // the first stacked ask at or after `since`: the lowest key asked since u left the heap
+    const from = this.since[u]!;
+    let lo = 0;
+    let hi = this.stTop;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.stIdx[mid]! < from) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === this.stTop) return false;
     const c = this.p.exactCost(u);
     if (!(c > 0)) return false;
-    return c > this.minCost || (c === this.minCost && this.s.rank[u]! < this.minRank);
+    const minCost = this.stCost[lo]!;
+    return c > minCost || (c === minCost && this.s.rank[u]! < this.stRank[lo]!);
   }
 
   next(): number {
@@ -600,11 +682,13 @@ class LoadAwareInc implements IncOrder {
       asked[u] = 1;
       const c = heap.topCost;
       const r = this.s.rank[u]!;
-      if (!this.anyAsked || c < this.minCost || (c === this.minCost && r > this.minRank)) {
-        this.minCost = c;
-        this.minRank = r;
-      }
-      this.anyAsked = true;
+      // drop stacked asks whose key is not below this one: this ask is lower and later
+      while (this.stTop > 0 && (this.stCost[this.stTop - 1]! > c || (this.stCost[this.stTop - 1] === c && this.stRank[this.stTop - 1]! <= r))) this.stTop -= 1;
+      this.stIdx[this.stTop] = this.asks;
+      this.stCost[this.stTop] = c;
+      this.stRank[this.stTop] = r;
+      this.stTop += 1;
+      this.asks += 1;
       return u;
     }
     return -1;
@@ -662,6 +746,8 @@ class LoadAwareInc implements IncOrder {
 
   opened(w: number): void {
     if (this.asked[w] === 1 || this.inRound[w] === 1) return;
+    // the bound holds whatever is full: a VM it sets aside keeps its key and its `since`
+    if (this.p.surelyDeclines(w)) return;
     if (this.askedAlready(w)) {
       this.touch(w);
       this.asked[w] = 1;
@@ -678,6 +764,15 @@ class LoadAwareInc implements IncOrder {
 
   private pushExact(u: number): void {
     this.touch(u);
+    if (this.p.surelyDeclines(u)) {
+      // set aside like a clean VM, its key fixed from now until a peer moves; any heap entry is void
+      this.inRound[u] = 0;
+      this.exact[u] = 0;
+      this.bound[u] = NaN;
+      this.version[u]! += 1;
+      this.since[u] = this.asks;
+      return;
+    }
     this.inRound[u] = 1;
     const v = ++this.version[u]!;
     const sum = this.p.exactCost(u);

@@ -213,3 +213,44 @@ function outcome<T>(f: () => T): { ok: T } | { code: string } {
     throw e;
   }
 }
+
+test('paths: oracle.metric is claimed only where the triangle inequality holds between hypervisors', () => {
+  // hypervisors may get a second link (to a switch or to another hypervisor): then nothing is claimed
+  const graph = fc.tuple(randomGraph, fc.array(fc.tuple(fc.nat(), fc.nat(), fc.integer({ min: 1, max: 5 })), { maxLength: 2 }));
+  fc.assert(
+    fc.property(graph, ([{ nodes, links, hv, sw }, second]) => {
+      const all = [...links];
+      for (const [h, x, w] of second) {
+        const a = hv[h % hv.length]!;
+        const b = x % 2 === 0 ? sw[x % sw.length]! : hv[x % hv.length]!;
+        if (a !== b && !all.some((l) => (l.a === a && l.b === b) || (l.a === b && l.b === a))) all.push({ a, b, capacityBps: 1, w });
+      }
+      const b = build({ nodes, links: all }, { links: Object.fromEntries(all.map((l) => [l.a < l.b ? `${l.a}-${l.b}` : `${l.b}-${l.a}`, l.w])) });
+      const singleHomed = hv.every((h) => all.filter((l) => l.a === h || l.b === h).length === 1);
+      assert.equal(b.oracle.metric, singleHomed);
+      if (!singleHomed) return;
+      for (const x of hv) for (const y of hv) for (const z of hv) assert.ok(b.oracle.cost(x, z) <= b.oracle.cost(x, y) + b.oracle.cost(y, z) + 1e-9, `${x} ${y} ${z}`);
+    }),
+    { numRuns: 150 },
+  );
+  // a dual-homed hypervisor that may not carry transit breaks the inequality: it is not claimed
+  const b = build(
+    {
+      nodes: [...['s1', 's2', 's3'].map((id): TopoNode => ({ id, kind: 'switch' })), ...['h1', 'h2', 'hm'].map((id): TopoNode => ({ id, kind: 'hypervisor' }))],
+      links: [
+        { a: 'h1', b: 's1', capacityBps: 1 },
+        { a: 'h2', b: 's2', capacityBps: 1 },
+        { a: 'hm', b: 's1', capacityBps: 1 },
+        { a: 'hm', b: 's2', capacityBps: 1 },
+        { a: 's1', b: 's3', capacityBps: 1 },
+        { a: 's2', b: 's3', capacityBps: 1 },
+      ],
+    },
+    { links: { 'h1-s1': 1, 'h2-s2': 1, 'hm-s1': 1, 'hm-s2': 1, 's1-s3': 10, 's2-s3': 10 } },
+  );
+  assert.ok(b.oracle.cost('h1', 'h2') > b.oracle.cost('h1', 'hm') + b.oracle.cost('hm', 'h2'), 'the inequality fails here');
+  assert.equal(b.oracle.metric, false);
+  assert.equal(createPathOracle(b.topology, b.weights, { hypervisorTransit: true }).metric, true, 'with transit the costs are a shortest-path metric');
+  assert.equal(build(fatTree(4)).oracle.metric, true);
+  assert.equal(loadScenarioFile('paper').model.oracle.metric, true);
+});

@@ -21,6 +21,14 @@ export interface PathOracle {
    * string lookups that dominate a decision's time at scale.
    */
   readonly indexed?: IndexedCost;
+  /**
+   * true when cost is known to obey the triangle inequality between hypervisors,
+   * cost(a, c) <= cost(a, b) + cost(b, c): least-weight paths where hypervisors may be transit
+   * nodes, or where every hypervisor hangs off one switch by one link (a path a..b..c then
+   * passes b's switch, and a..switch..c is a path without b). Planners use it for bounds that
+   * are exact only on a metric (incremental.ts); absent means unknown.
+   */
+  readonly metric?: boolean;
 }
 
 export interface IndexedCost {
@@ -91,9 +99,12 @@ export function createPathOracle(topo: Topology, weights: ReadonlyMap<string, nu
   }
   const graph: Graph = { start, nbr, nbrLink, nbrW };
   const transit = options.hypervisorTransit === true;
+  let singleHomed = true;
+  for (let i = 0; i < n && singleHomed; i++) if (isHv[i] === 1) singleHomed = start[i + 1]! - start[i]! === 1 && isHv[nbr[start[i]!]!] === 0;
+  const metric = transit || singleHomed;
   const general = generalOracle(ids, index, links, graph, transit ? new Uint8Array(n) : isHv);
-  if (transit || options.algorithm === 'general') return general;
-  return attachmentOracle(ids, index, links, graph, isHv, general, options.pathCacheBytes ?? 64 * 2 ** 20);
+  if (transit || options.algorithm === 'general') return { ...general, metric };
+  return { ...attachmentOracle(ids, index, links, graph, isHv, general, options.pathCacheBytes ?? 64 * 2 ** 20), metric };
 }
 
 /** One least-weight tree per source node, kept for the oracle's lifetime. */
