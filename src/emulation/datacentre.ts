@@ -237,6 +237,14 @@ export interface BuildOptions {
 export interface MoveOptions {
   /** Send RARP + gratuitous ARP from the VM afterwards, as QEMU does; default true. */
   readonly announce?: boolean;
+  /**
+   * Called with the destination port once the VM is paused (its cable down and renamed: it sends
+   * nothing from the source any more) and before it is plugged in there, as QEMU's
+   * pause-before-switchover lets a caller act between the source's last run and the destination's
+   * first. If it rejects, the VM is put back on its source port (same OpenFlow port number) and
+   * running again, and moveVm rejects with its error.
+   */
+  readonly beforePlug?: (port: number) => Promise<void>;
 }
 
 export interface DataCentre {
@@ -473,6 +481,55 @@ function handle(
     await vsctl(ovs, '--may-exist', ...addPortArgs(from.bridge, from.iface, { ofport: from.port }));
   };
 
+  /**
+   * A move with a pause between unplugging and plugging (MoveOptions.beforePlug): the cable goes
+   * down and takes its new name in one `ip` batch (the source stops hearing the VM), then the
+   * caller's step, then one OVS transaction swaps the source port for the destination port while
+   * the cable comes up. Three commands, the last two at once, where the plain move runs them in a row.
+   */
+  const pausedMove = async (name: string, from: PortRef, next: PortRef, beforePlug: (port: number) => Promise<void>): Promise<void> => {
+    const back = async (): Promise<void> => {
+      current.set(name, from);
+      await vsctl(ovs, '--if-exists', 'del-port', next.iface);
+      const names = await listLinks(ovs.netns).catch(() => [] as string[]);
+      if (names.includes(next.iface)) {
+        await runBatch(ovs, 'ip', ovs.netns, 'unpause', [
+          ['link', 'set', 'dev', next.iface, 'down'],
+          ['link', 'set', 'dev', next.iface, 'name', from.iface],
+          ['link', 'set', 'dev', from.iface, 'up'],
+        ]);
+      } else {
+        await run('ip', ['-n', ovs.netns, 'link', 'set', 'dev', from.iface, 'up']);
+      }
+      // re-attach under its own name and number: the netdev went away under OVS while renamed
+      await vsctl(ovs, '--if-exists', 'del-port', from.bridge, from.iface, '--', ...addPortArgs(from.bridge, from.iface, { ofport: from.port }));
+    };
+    try {
+      await runBatch(ovs, 'ip', ovs.netns, 'pause', [
+        ['link', 'set', 'dev', from.iface, 'down'],
+        ['link', 'set', 'dev', from.iface, 'name', next.iface],
+      ]);
+    } catch (e) {
+      await back().catch(() => undefined);
+      throw e;
+    }
+    try {
+      await beforePlug(next.port);
+    } catch (e) {
+      await back();
+      throw e;
+    }
+    try {
+      await Promise.all([
+        vsctl(ovs, 'del-port', from.bridge, from.iface, '--', ...addPortArgs(next.bridge, next.iface, { ofport: next.port })),
+        run('ip', ['-n', ovs.netns, 'link', 'set', 'dev', next.iface, 'up']),
+      ]);
+    } catch (e) {
+      await back().catch(() => undefined);
+      throw e;
+    }
+  };
+
   const moveVm = async (name: string, to: string, mo: MoveOptions = {}): Promise<PortRef> => {
     const v = vm(name);
     const target = bridge(to);
@@ -489,6 +546,10 @@ function handle(
     const next: PortRef = { node: to, bridge: target.name, port, iface };
     // Moves run one at a time (see moveVm below), so no other move takes this number meanwhile.
     current.set(name, next);
+    if (mo.beforePlug !== undefined) return pausedMove(name, from, next, mo.beforePlug).then(async () => {
+      if (mo.announce ?? true) await announce(v.name);
+      return next;
+    });
     try {
       await vsctl(ovs, 'del-port', from.bridge, from.iface);
       // The same cable, renamed after its new port: the VM's eth0 keeps address, MAC, routes and
