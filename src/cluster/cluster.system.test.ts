@@ -67,7 +67,7 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
   const say = (s: string): void => console.log(`# ${((Date.now() - t0) / 1000).toFixed(1)} s: ${s}`);
   const dump = (): string => `${procs.map((p) => `--- ${p.id}\n${p.lines.slice(-60).map((l) => l.text).join('\n')}`).join('\n')}\n--- agents\n${agentLines.slice(-40).join('\n')}`;
   const fail = (e: unknown): never => {
-    throw new Error(`${String(e)}\n${dump()}`);
+    throw new Error(`${String(e)}\n${dump()}\n${etcd.logs()}`);
   };
   const records = async (): Promise<MigrationRecord[]> => {
     const kvs = await client.getAll().prefix('score/default/state/migrations/').strings();
@@ -214,11 +214,11 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
     const listed = hvs.flatMap((h) => h.vms.map((vm) => [vm, h.name] as const));
     assert.equal(listed.length, model.vms.length, `each VM listed once: ${JSON.stringify(listed)}`);
     for (const [vm, h] of listed) assert.equal(h, finalPlace.get(vm), `${vm}: the leader says ${h}, the cabling ${finalPlace.get(vm) ?? '?'}`);
-    const cost = totalCost(finalPlace, model.traffic, model.oracle);
-    assert.equal(cost, 0, `cost at the end: ${cost}`);
-
     // the records in etcd: all finished; per VM the succeeded ones chain from its first place to its last
     const all = (await records()).sort((a, b) => a.startedAt - b.startedAt);
+    const cost = totalCost(finalPlace, model.traffic, model.oracle);
+    assert.equal(cost, 0, `cost at the end: ${cost}\nrecords: ${all.map((r) => `${r.id} ${r.vm} ${r.from}->${r.to ?? '-'} ${r.status}${r.error ? ` (${r.error.code}: ${r.error.message})` : ''}`).join('; ')}\n${agentLines.slice(-60).join('\n')}`);
+
     assert.equal(new Set(all.map((r) => r.id)).size, all.length);
     const unfinished = all.filter((r) => r.finishedAt === null);
     assert.deepEqual(unfinished.map((r) => r.id), [], 'no record left unfinished');
