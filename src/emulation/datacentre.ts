@@ -1,4 +1,3 @@
-import { appendFileSync } from 'node:fs';
 /**
  * The emulated data centre: a scenario built on this machine out of real Open vSwitch bridges
  * (userspace datapath, one isolated instance per run, see ovs.ts) and network namespaces, the way
@@ -537,11 +536,6 @@ function handle(
       // re-attach under its own name and number: the netdev went away under OVS while renamed
       await vsctl(ovs, '--if-exists', 'del-port', from.bridge, from.iface, '--', ...addPortArgs(from.bridge, from.iface, { ofport: from.port }));
     };
-    const T: [string, number][] = [['start', Date.now()]];
-    const trace = (k: string): void => {
-      T.push([k, Date.now()]);
-      if (k === 'done' && process.env.SCORE_MOVE_TRACE) appendFileSync(process.env.SCORE_MOVE_TRACE, `${name} ${JSON.stringify(T)}\n`);
-    };
     try {
       await runBatch(ovs, 'ip', ovs.netns, `pause-${name}`, [
         ['link', 'set', 'dev', from.iface, 'down'],
@@ -551,10 +545,8 @@ function handle(
       await back().catch(() => undefined);
       throw e;
     }
-    trace('paused');
     try {
       await beforePlug(next.port);
-      trace('claimed');
     } catch (e) {
       await back();
       throw e;
@@ -563,12 +555,8 @@ function handle(
       // up before OVS takes it: a port added while down is reported down (PORT_STATUS), and a
       // controller forgets the hosts behind a port that is down, the VM's new place among them
       await run('ip', ['-n', ovs.netns, 'link', 'set', 'dev', next.iface, 'up']);
-      trace('up');
       await vsctl(ovs, 'del-port', from.bridge, from.iface, '--', ...addPortArgs(next.bridge, next.iface, { ofport: next.port }));
-      trace('vsctl');
-      await restoreNeighbours(ovs, model, name, ns, neighbours).catch(() => trace('neigh-failed'));
-      trace('neigh');
-      trace('done');
+      await restoreNeighbours(ovs, model, name, ns, neighbours).catch(() => undefined);
     } catch (e) {
       await back().catch(() => undefined);
       throw e;
