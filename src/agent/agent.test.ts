@@ -175,3 +175,81 @@ test('agent: after a failed switch-over the report back to the source is retried
   const b = createAgent({ hypervisor: 'hv1', api: never, driver: d, correctionBackoffMs: [1, 1] });
   assert.equal((await b.decide({ vm: 'vm1', migrate: true, migrationId: 'm2' })).error?.code, 'MIGRATION_FAILED');
 });
+
+test('agent: in cluster mode the switch-over waits for a ready leader, and the claim is the early report to it', async () => {
+  const done: { vm: string; hv: string; id: string; port?: number }[] = [];
+  const answers = [false, false, true];
+  const asked: boolean[] = [];
+  const api: ControllerApi = {
+    ...fakeApi(done),
+    controlReady: () => {
+      const ready = answers.shift() ?? true;
+      asked.push(ready);
+      return Promise.resolve({ cluster: true, ready, reason: ready ? '' : 'electing' });
+    },
+  };
+  const d: MigrationDriver = {
+    name: 'paused move',
+    async migrate(_vm, _from, to, hooks) {
+      const claim = await hooks?.awaitControl?.();
+      assert.ok(claim !== undefined, 'a claim in cluster mode');
+      await claim(to, 11);
+      return { port: 11 };
+    },
+  };
+  const a = createAgent({ hypervisor: 'hv1', api, driver: d, controlPollMs: 1 });
+  const r = await a.decide({ vm: 'vm1', migrate: true, migrationId: 'm1' });
+  assert.equal(r.migrated, true);
+  assert.deepEqual(asked, [false, false, true], 'asked until ready');
+  // the claim, then the final report
+  assert.deepEqual(done, [{ vm: 'vm1', hv: 'hv2', id: 'm1', port: 11 }, { vm: 'vm1', hv: 'hv2', id: 'm1', port: 11 }]);
+});
+
+test('agent: a claim no leader takes rejects CLUSTER_NOT_LEADER; no ready leader within the wait fails SWITCHOVER_NO_LEADER, nothing moved', async () => {
+  const done: unknown[] = [];
+  const base = fakeApi(done);
+  const noLeader: ControllerApi = { ...base, migrationDone: () => Promise.reject(new ScoreError('CLUSTER_UNAVAILABLE', 'the leader did not answer')), controlReady: () => Promise.resolve({ cluster: true, ready: true, reason: '' }) };
+  let claimError: unknown;
+  const d1: MigrationDriver = {
+    name: 'claim refused',
+    async migrate(_vm, _from, to, hooks) {
+      const claim = await hooks?.awaitControl?.();
+      claimError = await claim?.(to, 11).then(() => undefined, (e: unknown) => e);
+      throw new ScoreError('MIGRATION_FAILED', 'put back');
+    },
+  };
+  await createAgent({ hypervisor: 'hv1', api: noLeader, driver: d1 }).decide({ vm: 'vm1', migrate: true, migrationId: 'm1' });
+  assert.ok(isScoreError(claimError, 'CLUSTER_NOT_LEADER'), String(claimError));
+
+  const never: ControllerApi = { ...base, controlReady: () => Promise.resolve({ cluster: true, ready: false, reason: 'no leader' }) };
+  const moved: string[] = [];
+  const d2: MigrationDriver = {
+    name: 'waits',
+    async migrate(vm, _from, to, hooks) {
+      await hooks?.awaitControl?.();
+      moved.push(`${vm}->${to}`);
+      return { port: 1 };
+    },
+  };
+  const a = createAgent({ hypervisor: 'hv1', api: never, driver: d2, switchoverWaitMs: 30, controlPollMs: 5 });
+  const r = await a.decide({ vm: 'vm1', migrate: true, migrationId: 'm2' });
+  assert.equal(r.migrated, false);
+  assert.equal(r.error?.code, 'MIGRATION_FAILED');
+  assert.match(r.error?.message ?? '', /no controller leader ready/);
+  assert.equal(a.outcome('m2')?.error?.code, 'SWITCHOVER_NO_LEADER', 'the stable code in the outcome a new leader reconciles from');
+  assert.deepEqual(moved, []);
+  assert.deepEqual(done, []);
+
+  // not a cluster: no wait, no claim
+  const single: ControllerApi = { ...base, controlReady: () => Promise.resolve({ cluster: false, ready: true, reason: 'not a cluster' }) };
+  let got: unknown = 'unset';
+  const d3: MigrationDriver = {
+    name: 'single',
+    async migrate(_vm, _from, _to, hooks) {
+      got = await hooks?.awaitControl?.();
+      return { port: 1 };
+    },
+  };
+  assert.equal((await createAgent({ hypervisor: 'hv1', api: single, driver: d3 }).decide({ vm: 'vm1', migrate: true, migrationId: 'm3' })).migrated, true);
+  assert.equal(got, undefined);
+});

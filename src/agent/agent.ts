@@ -24,7 +24,21 @@ export interface AgentOptions {
    * source (default CORRECTION_BACKOFF_MS): the one report that undoes the early switch-over report
    */
   readonly correctionBackoffMs?: readonly number[];
+  /**
+   * cluster mode: how long a migration may wait for a controller leader ready to re-route the VM
+   * before it is switched over (MigrationHooks.awaitControl), ms; default SWITCHOVER_WAIT_MS
+   */
+  readonly switchoverWaitMs?: number;
+  /** how often that wait asks the controller, ms (default 50) */
+  readonly controlPollMs?: number;
 }
+
+/**
+ * The switch-over's wait for a controller leader: an election (lease TTL 2 s, then about 2 s)
+ * plus the new leader's role requests and link discovery, several times over; short against the
+ * new leader's reconciliation wait (180 s, cluster/orchestration.ts), so the migration ends before it.
+ */
+export const SWITCHOVER_WAIT_MS = 15_000;
 
 /** retries of the correction report: long enough together (~4 s) to outlast a cluster leader change's 503s */
 export const CORRECTION_BACKOFF_MS: readonly number[] = [250, 500, 1000, 2000];
@@ -275,7 +289,29 @@ function noting(driver: MigrationDriver, id: string, note: (x: MigrationOutcome)
  * controller would keep the VM at the target while it runs at the source.
  */
 function switchoverHook(o: AgentOptions, vm: string, from: string, migrationId: string): MigrationHooks {
+  let deadline: number | undefined;
   return {
+    async awaitControl() {
+      const ask = o.api.controlReady?.bind(o.api);
+      if (ask === undefined) return undefined;
+      deadline ??= Date.now() + (o.switchoverWaitMs ?? SWITCHOVER_WAIT_MS);
+      for (;;) {
+        const r = await ask();
+        if (!r.cluster) return undefined;
+        if (r.ready) break;
+        if (Date.now() >= deadline) {
+          throw new ScoreError('SWITCHOVER_NO_LEADER', `no controller leader ready to re-route ${vm} within ${o.switchoverWaitMs ?? SWITCHOVER_WAIT_MS} ms (last answer: ${r.reason}); not switched over, ${vm} stays on ${from}`, { vm, hypervisor: from, migrationId });
+        }
+        await new Promise((res) => setTimeout(res, o.controlPollMs ?? 50));
+      }
+      return async (hypervisor: string, port: number) => {
+        try {
+          await o.api.migrationDone(vm, hypervisor, migrationId, port);
+        } catch (e) {
+          throw new ScoreError('CLUSTER_NOT_LEADER', `the switch-over of ${vm} to ${hypervisor} port ${port} was not taken by a leader: ${e instanceof Error ? e.message : String(e)}`, { vm, hypervisor, port }, { cause: e });
+        }
+      };
+    },
     async onSwitchover(hypervisor, port) {
       const waits = hypervisor === from ? (o.correctionBackoffMs ?? CORRECTION_BACKOFF_MS) : [];
       for (let i = 0; ; i++) {

@@ -9,6 +9,13 @@ export interface ControllerApi {
   /** answers with the verifier of the controller's calls to this agent (null: none configured) */
   register(hypervisor: string, url: string): Promise<AgentRegistered>;
   migrationDone(vm: string, hypervisor: string, migrationId: string, port?: number): Promise<Host>;
+  /**
+   * Whether a controller leader can re-route a VM now (`GET /api/v1/cluster/ready`, answered by
+   * the leader through any member). `cluster: false`: the controller is not a cluster (the route
+   * does not exist there). Not ready when no leader answers (an election under way, a member
+   * refusing agent credentials meanwhile, the leader unreachable).
+   */
+  controlReady?(): Promise<{ readonly cluster: boolean; readonly ready: boolean; readonly reason: string }>;
 }
 
 export function controllerApi(baseUrl: string, token: string, timeoutMs = 5000): ControllerApi {
@@ -46,5 +53,22 @@ export function controllerApi(baseUrl: string, token: string, timeoutMs = 5000):
     hypervisors: () => call('GET', '/hypervisors'),
     register: (hypervisor, url) => call('POST', '/agents/register', { hypervisor, url }),
     migrationDone: (vm, hypervisor, migrationId, port) => call('POST', '/agents/migration-done', { vm, hypervisor, migrationId, ...(port !== undefined ? { port } : {}) }),
+    async controlReady() {
+      let res: Response;
+      try {
+        res = await fetch(`${base}/api/v1/cluster/ready`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(Math.min(timeoutMs, 2000)) });
+      } catch (e) {
+        return { cluster: true, ready: false, reason: `controller unreachable: ${e instanceof Error ? e.message : String(e)}` };
+      }
+      const text = await res.text();
+      if (res.status === 404) return { cluster: false, ready: true, reason: 'not a cluster' };
+      if (!res.ok) return { cluster: true, ready: false, reason: `${res.status} ${text.slice(0, 200)}` };
+      try {
+        const r = JSON.parse(text) as { ready?: unknown; reason?: unknown };
+        return { cluster: true, ready: r.ready === true, reason: typeof r.reason === 'string' ? r.reason : '' };
+      } catch {
+        return { cluster: true, ready: false, reason: `not JSON: ${text.slice(0, 200)}` };
+      }
+    },
   };
 }

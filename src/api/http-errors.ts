@@ -52,6 +52,7 @@ export const STATUS_BY_CODE: Readonly<Partial<Record<ErrorCode, number>>> = {
   CLUSTER_UNAVAILABLE: 503,
   CLUSTER_NOT_LEADER: 503,
   CLUSTER_UNCONFIRMED: 503,
+  SWITCHOVER_NO_LEADER: 503,
 };
 
 export function errorPayload(code: string, message: string, details?: Record<string, unknown>): ErrorPayload {

@@ -4,6 +4,8 @@
  * - `GET /api/v1/cluster` (agent or operator token): this member's role, the leader (id, API
  *   URL, generation), failovers seen, this controller's role on each connected switch, and the
  *   leader's last published view (what a standby knows).
+ * - `GET /api/v1/cluster/ready` (agent or operator token, forwarded to the leader): whether the
+ *   leader can re-route a VM now (readiness.ts); agents wait for it before a switch-over.
  * - On a follower, every write (POST/PUT/PATCH/DELETE under /api/v1) is proxied to the leader
  *   with the caller's Authorization header, and the leader's answer (status, body) is returned
  *   with `x-score-proxied-to: <leader id>`. Proxy, not a 307: fetch drops Authorization when a
@@ -23,11 +25,12 @@ import type { CredentialStore } from '../api/credential-store.ts';
 import { errorPayload } from '../api/http-errors.ts';
 import type { ClusterHandle } from './attach.ts';
 import { installClusterEvents } from './events.ts';
+import type { Readiness } from './readiness.ts';
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** GET routes under /api/v1 whose answer is the leader's state (the path, without the query). */
-const LEADER_READS = /^\/api\/v1\/(topology|hosts|hypervisors|vms\/[^/]+\/(traffic|peers)|weights(\/.*)?|paths\/(cost|matrix)|cost(\/history)?|migrations|orchestration)$/;
+const LEADER_READS = /^\/api\/v1\/(cluster\/ready|topology|hosts|hypervisors|vms\/[^/]+\/(traffic|peers)|weights(\/.*)?|paths\/(cost|matrix)|cost(\/history)?|migrations|orchestration)$/;
 
 /** Whether a follower forwards this request to the leader. */
 export function forwardsToLeader(method: string, url: string): boolean {
@@ -36,8 +39,13 @@ export function forwardsToLeader(method: string, url: string): boolean {
   return method === 'GET' && LEADER_READS.test(url.split('?')[0] ?? '');
 }
 
-export function installClusterApi(api: FastifyInstance, h: ClusterHandle, o: { credentials: CredentialStore }): void {
+export function installClusterApi(api: FastifyInstance, h: ClusterHandle, o: { credentials: CredentialStore; ready?: () => Readiness | undefined }): void {
   installClusterEvents(api, h, o);
+  // forwarded to the leader (LEADER_READS); answered here by the leader, or by a member that
+  // knows no leader (then not ready). An agent waits for it before switching a VM over.
+  api.get('/api/v1/cluster/ready', { config: { access: 'agent' }, schema: { hide: true } }, () => {
+    return o.ready?.() ?? { ready: false, member: h.member.id, reason: `${h.member.id} has not joined the cluster yet` };
+  });
   // the API's own authentication (src/api/server.ts): operator token or an agent credential
   api.get('/api/v1/cluster', { config: { access: 'agent' }, schema: { hide: true } }, async () => {
     const m = h.member;

@@ -16,6 +16,7 @@ import { shareAgents } from './agents.ts';
 import { type OrchestrationShare, shareOrchestration } from './orchestration.ts';
 import type { Service } from '../service/service.ts';
 import type { AuditLog } from '../service/audit-file.ts';
+import { type Readiness, readiness } from './readiness.ts';
 
 export interface ClusterOptions {
   /** etcd client URLs (parseClusterUrl) */
@@ -55,6 +56,8 @@ export interface JoinedCluster {
   leave(): Promise<void>;
   /** the orchestration's store link (quiesce it before stopping the orchestrator on purpose) */
   readonly orchestration: OrchestrationShare;
+  /** whether this member, as leader, can re-route a VM now (`GET /api/v1/cluster/ready`) */
+  ready(): Readiness;
 }
 
 /**
@@ -97,9 +100,25 @@ export async function joinCluster(
     ...(o.cliStart === undefined ? {} : { cliStart: o.cliStart }),
     log,
   });
+  // The previous leader's view as this member was elected: the links and switches a new leader
+  // must hold again before it is ready to re-route a VM. Read before this member republishes it.
+  let expected: { switches: number; links: number } | 'pending' = { switches: 0, links: 0 };
+  h.member.on('elected', () => {
+    expected = 'pending';
+    h.store
+      .get('view/summary')
+      .then((v) => {
+        const s = v as { switches?: unknown[]; links?: number } | undefined;
+        expected = { switches: s?.switches?.length ?? 0, links: s?.links ?? 0 };
+      })
+      .catch((e: unknown) => {
+        log('warn', `cluster: the previous leader's view was not read (${e instanceof Error ? e.message : String(e)}); ready once MASTER everywhere`);
+        expected = { switches: 0, links: 0 };
+      });
+  });
   await h.member.start({ apiUrl: o.apiUrl });
   const timer = setInterval(() => {
-    if (h.member.role !== 'leader') return;
+    if (h.member.role !== 'leader' || expected === 'pending') return;
     const c = o.runtime.controller;
     const summary = {
       leader: h.member.id,
@@ -114,6 +133,16 @@ export async function joinCluster(
   timer.unref();
   return {
     orchestration,
+    ready: () =>
+      readiness({
+        memberId: h.member.id,
+        role: h.member.role,
+        generation: h.member.generation,
+        switches: h.plane.switchesView(),
+        runtimeSwitches: o.runtime.controller.disc.switches.size,
+        links: o.runtime.controller.disc.links.size,
+        expected,
+      }),
     async leave() {
       clearInterval(timer);
       unpublish();

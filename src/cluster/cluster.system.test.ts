@@ -9,8 +9,10 @@
  * (a migration finished, the next not begun), then during one (the source agent reports its
  * driver moving the VM). After each kill the switches must report the next leader as MASTER and
  * the others as SLAVE; pings on every communicating pair must never go without a reply for a
- * second unless one of the pair's VMs is being migrated (its blackout); the new leader reconciles the interrupted migration from the agent and continues the
- * run. It must end at cost 0 (the scenario's traffic on the VMs' real cabling), with every VM at
+ * second, the pairs of migrating VMs and of the VM in flight at the kill included (its agent holds
+ * the switch-over until a leader can re-route it, and the leader installs its paths to the new port
+ * before it is plugged in there); the new leader reconciles the interrupted migration from the
+ * agent and continues the run. It must end at cost 0 (the scenario's traffic on the VMs' real cabling), with every VM at
  * exactly one place that the leader and the cabling agree on, and the migration records in etcd
  * neither lost nor doubled: per VM, the succeeded records chain from its first place to its last.
  * Needs root, OVS and etcd: skipped with a reason otherwise, mandatory in CI.
@@ -51,7 +53,7 @@ async function api<T>(base: string, method: 'GET' | 'POST', path: string, body?:
   return JSON.parse(text) as T;
 }
 
-test('paper data centre, three controllers on etcd, Load-Aware running: leader SIGKILLed between migrations and during one; MASTER follows, no ping silence of 1 s but a migrating VM\'s, cost 0, every VM at one place, no record lost or doubled', { skip: gate.skip, timeout: 420_000 }, async (t) => {
+test('paper data centre, three controllers on etcd, Load-Aware running: leader SIGKILLed between migrations and during one; MASTER follows, no ping silence of 1 s on any communicating pair, cost 0, every VM at one place, no record lost or doubled', { skip: gate.skip, timeout: 420_000 }, async (t) => {
   const loaded = loadScenarioFile('paper');
   const { model } = loaded;
   const etcd = await startEtcd({ size: 3 });
@@ -65,7 +67,7 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
   const say = (s: string): void => console.log(`# ${((Date.now() - t0) / 1000).toFixed(1)} s: ${s}`);
   const dump = (): string => `${procs.map((p) => `--- ${p.id}\n${p.lines.slice(-60).map((l) => l.text).join('\n')}`).join('\n')}\n--- agents\n${agentLines.slice(-40).join('\n')}`;
   const fail = (e: unknown): never => {
-    throw new Error(`${String(e)}\n${dump()}`);
+    throw new Error(`${String(e)}\n${dump()}\n${etcd.logs()}`);
   };
   const records = async (): Promise<MigrationRecord[]> => {
     const kvs = await client.getAll().prefix('score/default/state/migrations/').strings();
@@ -212,11 +214,11 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
     const listed = hvs.flatMap((h) => h.vms.map((vm) => [vm, h.name] as const));
     assert.equal(listed.length, model.vms.length, `each VM listed once: ${JSON.stringify(listed)}`);
     for (const [vm, h] of listed) assert.equal(h, finalPlace.get(vm), `${vm}: the leader says ${h}, the cabling ${finalPlace.get(vm) ?? '?'}`);
-    const cost = totalCost(finalPlace, model.traffic, model.oracle);
-    assert.equal(cost, 0, `cost at the end: ${cost}`);
-
     // the records in etcd: all finished; per VM the succeeded ones chain from its first place to its last
     const all = (await records()).sort((a, b) => a.startedAt - b.startedAt);
+    const cost = totalCost(finalPlace, model.traffic, model.oracle);
+    assert.equal(cost, 0, `cost at the end: ${cost}\nrecords: ${all.map((r) => `${r.id} ${r.vm} ${r.from}->${r.to ?? '-'} ${r.status}${r.error ? ` (${r.error.code}: ${r.error.message})` : ''}`).join('; ')}\n${agentLines.slice(-60).join('\n')}`);
+
     assert.equal(new Set(all.map((r) => r.id)).size, all.length);
     const unfinished = all.filter((r) => r.finishedAt === null);
     assert.deepEqual(unfinished.map((r) => r.id), [], 'no record left unfinished');
@@ -260,11 +262,14 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
     say(`longest ping gap per pair: ${gaps.map((g) => `${g.pair} ${g.gap} ms (${g.replies} replies)${g.inFlight ? ' [the VM in flight]' : ''}`).join(', ')}`);
     for (const f of failovers) assert.ok(f.electedMs < 2000 + 3000, `elected ${f.electedMs} ms after the kill: within 3 s of the 2 s lease expiring`);
     say(`silences of 1 s or more: ${silences.length === 0 ? 'none' : silences.map((x) => `${x.pair} ${x.ms} ms at ${(x.fromMs / 1000).toFixed(1)} s${x.migration === null ? '' : ` (during its VM's migration ${x.migration})`}`).join(', ')}`);
-    // The failovers must not interrupt forwarding: no pair goes silent for 1 s unless one of its
-    // own VMs was being migrated then (re-cabled: its blackout, measured in docs/vms.md; the VM
-    // in flight at a kill also waits for the next leader to re-route it, ~2 s).
-    for (const x of silences) assert.ok(x.migration !== null, `${x.pair}: silent ${x.ms} ms at ${(x.fromMs / 1000).toFixed(1)} s with neither VM migrating (must stay under 1 s)`);
-    for (const g of gaps) assert.ok(g.gap < 5000, `${g.pair}: longest ping gap ${g.gap} ms, more than a migration and a failover together`);
+    // The issue's bound, for every communicating pair: neither the failovers nor a migration (the
+    // one in flight at the kill included) leaves a pair without a reply for 1 s.
+    assert.deepEqual(
+      silences.map((x) => `${x.pair}: silent ${x.ms} ms at ${(x.fromMs / 1000).toFixed(1)} s${x.migration === null ? ' with neither VM migrating' : ` during its VM's migration ${x.migration}`}${x.pair.split('->').includes(settled.vm) ? ' (the VM in flight at the kill)' : ''}`),
+      [],
+      'no communicating pair may go 1 s without a ping reply',
+    );
+    for (const g of gaps) assert.ok(g.gap < 1000, `${g.pair}: longest ping gap ${g.gap} ms (must stay under 1 s)`);
   } finally {
     await Promise.all(
       agents.map(

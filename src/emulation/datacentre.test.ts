@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { isScoreError } from '../errors/errors.ts';
+import { isScoreError, ScoreError } from '../errors/errors.ts';
 import { loadScenarioFile, parseScenario } from '../scenario/load.ts';
 import { buildModel, type Model } from '../scenario/model.ts';
 import {
@@ -488,6 +488,46 @@ test("the paper's data centre on Open vSwitch: wiring, numbering, shaping, forwa
       assert.equal((await dc.moveVm('vm3', 'hv16', { announce: false })).port, 4);
       await assert.rejects(dc.moveVm('vm3', 't1'), (e: unknown) => isScoreError(e, 'UNKNOWN_HYPERVISOR'));
       await assert.rejects(dc.moveVm('vm99', 'hv17'), (e: unknown) => isScoreError(e, 'UNKNOWN_VM'));
+    });
+
+    await t.test('moveVm with beforePlug: called with the destination port while the VM is unplugged; a rejection puts it back where it was', async () => {
+      const hv16 = dc.bridgeOf('hv16');
+      const hv17 = dc.bridgeOf('hv17');
+      const before = dc.vmPort('vm3');
+      assert.equal(before.node, 'hv16');
+      const unplugged = async (): Promise<boolean> => {
+        const names = await listLinks(dc.ovs.netns);
+        return !names.includes(before.iface) && !(await vsctl(o, 'list-ports', hv17)).includes(`${dc.prefix}-hv17-e5`);
+      };
+      let seen: { port: number; unplugged: boolean } | undefined;
+      await assert.rejects(
+        dc.moveVm('vm3', 'hv17', {
+          announce: false,
+          beforePlug: async (port) => {
+            seen = { port, unplugged: await unplugged() };
+            throw new ScoreError('CLUSTER_NOT_LEADER', 'no leader took it');
+          },
+        }),
+        (e: unknown) => isScoreError(e, 'CLUSTER_NOT_LEADER'),
+      );
+      assert.deepEqual(seen, { port: 5, unplugged: true });
+      assert.deepEqual(dc.vmPort('vm3'), before, 'back at its source');
+      assert.equal((await vsctl(o, 'port-to-br', before.iface)).trim(), hv16);
+      assert.equal((await vsctl(o, 'get', 'Interface', before.iface, 'ofport')).trim(), String(before.port), 'same OpenFlow port number');
+      await ofctl(o, 'add-flow', hv16, 'priority=1,actions=NORMAL');
+      assert.match(await dc.exec('vm3', 'ping', '-c', '2', '-i', '0.2', '-W', '2', '10.0.0.1'), /2 received/, 'vm3 reaches vm1 on hv16 again');
+
+      const t0 = performance.now();
+      let plugged: boolean | undefined;
+      const moved = await dc.moveVm('vm3', 'hv17', { announce: false, beforePlug: async () => void (plugged = !(await unplugged())) });
+      t.diagnostic(`paused moveVm ${(performance.now() - t0).toFixed(0)} ms`);
+      assert.equal(plugged, false);
+      assert.deepEqual(moved, { node: 'hv17', bridge: hv17, port: 5, iface: `${dc.prefix}-hv17-e5` });
+      assert.ok(!(await vsctl(o, 'list-ports', hv16)).includes(before.iface));
+      assert.equal((await vsctl(o, 'get', 'Interface', moved.iface, 'ofport')).trim(), '5');
+      assert.match(await dc.exec('vm3', 'ping', '-c', '2', '-i', '0.2', '-W', '2', '10.0.0.4'), /2 received/, 'vm3 reaches vm4 on hv17');
+      assert.equal((await dc.moveVm('vm3', 'hv16', { announce: false })).port, before.port);
+      await ofctl(o, 'del-flows', hv16);
     });
 
     await t.test('shaping survives link flaps and OVS reconfiguration (moves)', () => checkShaping(dc));

@@ -237,6 +237,14 @@ export interface BuildOptions {
 export interface MoveOptions {
   /** Send RARP + gratuitous ARP from the VM afterwards, as QEMU does; default true. */
   readonly announce?: boolean;
+  /**
+   * Called with the destination port once the VM is paused (its cable down and renamed: it sends
+   * nothing from the source any more) and before it is plugged in there, as QEMU's
+   * pause-before-switchover lets a caller act between the source's last run and the destination's
+   * first. If it rejects, the VM is put back on its source port (same OpenFlow port number) and
+   * running again, and moveVm rejects with its error.
+   */
+  readonly beforePlug?: (port: number) => Promise<void>;
 }
 
 export interface DataCentre {
@@ -288,6 +296,37 @@ export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (i
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   if (errors.length > 0) throw errors[0];
+}
+
+/**
+ * The neighbour (ARP/NDP) entries a VM holds on its cable, with their addresses. A migrated guest
+ * keeps them (they are in its memory), but the emulation takes the VM's cable down while it
+ * moves, and Linux invalidates a device's neighbour entries when its carrier goes: the VM's next
+ * packets then wait in an unresolved entry until ARP retransmits, 1 s later (retrans_time_ms),
+ * which was most of a moving VM's own ping silence. So they are read before and put back after.
+ */
+async function vmNeighbours(ns: string): Promise<{ dst: string; lladdr: string }[]> {
+  const out = (await run('ip', ['-n', ns, '-j', 'neigh', 'show', 'dev', VM_IFACE])).stdout.trim();
+  const entries = (out === '' ? [] : JSON.parse(out)) as { dst?: string; lladdr?: string; state?: string[] }[];
+  return entries.filter((e) => e.dst !== undefined && e.lladdr !== undefined && !(e.state ?? []).some((x) => x === 'FAILED' || x === 'INCOMPLETE' || x === 'PERMANENT' || x === 'NOARP')).map((e) => ({ dst: e.dst as string, lladdr: e.lladdr as string }));
+}
+
+/**
+ * Puts them back as STALE (valid: used at once, confirmed lazily by unicast probes, as after a real
+ * migration), with the VM's traffic peers of the scenario among them: an entry being re-resolved
+ * when they were read (its peer moved just before) has no address to read, though the guest talks
+ * to that peer. `-force`: one refused line does not stop the others.
+ */
+async function restoreNeighbours(ovs: OvsInstance, model: Model, vmName: string, ns: string, read: readonly { dst: string; lladdr: string }[]): Promise<void> {
+  const entries = new Map(read.map((e) => [e.dst, e.lladdr]));
+  for (const peer of model.traffic.peers.get(vmName)?.keys() ?? []) {
+    const info = model.vmInfo.get(peer);
+    if (info !== undefined && !entries.has(info.ip)) entries.set(info.ip, info.mac);
+  }
+  if (entries.size === 0) return;
+  const file = join(ovs.paths.runDir, `neigh-${vmName}.batch`);
+  writeFileSync(file, batch([...entries].map(([dst, lladdr]) => ['neigh', 'replace', dst, 'lladdr', lladdr, 'dev', VM_IFACE, 'nud', 'stale'])));
+  await run('ip', ['-n', ns, '-force', '-batch', file]);
 }
 
 /** `ip -batch` / `tc -batch` lines, one command per line (names never contain spaces). */
@@ -473,6 +512,57 @@ function handle(
     await vsctl(ovs, '--may-exist', ...addPortArgs(from.bridge, from.iface, { ofport: from.port }));
   };
 
+  /**
+   * A move with a pause between unplugging and plugging (MoveOptions.beforePlug): the cable goes
+   * down and takes its new name in one `ip` batch (the source stops hearing the VM), then the
+   * caller's step, then the cable comes up and one OVS transaction swaps the source port for the
+   * destination port.
+   */
+  const pausedMove = async (name: string, ns: string, from: PortRef, next: PortRef, beforePlug: (port: number) => Promise<void>): Promise<void> => {
+    const neighbours = await vmNeighbours(ns).catch(() => []);
+    const back = async (): Promise<void> => {
+      current.set(name, from);
+      await vsctl(ovs, '--if-exists', 'del-port', next.iface);
+      const names = await listLinks(ovs.netns).catch(() => [] as string[]);
+      if (names.includes(next.iface)) {
+        await runBatch(ovs, 'ip', ovs.netns, `unpause-${name}`, [
+          ['link', 'set', 'dev', next.iface, 'down'],
+          ['link', 'set', 'dev', next.iface, 'name', from.iface],
+          ['link', 'set', 'dev', from.iface, 'up'],
+        ]);
+      } else {
+        await run('ip', ['-n', ovs.netns, 'link', 'set', 'dev', from.iface, 'up']);
+      }
+      // re-attach under its own name and number: the netdev went away under OVS while renamed
+      await vsctl(ovs, '--if-exists', 'del-port', from.bridge, from.iface, '--', ...addPortArgs(from.bridge, from.iface, { ofport: from.port }));
+    };
+    try {
+      await runBatch(ovs, 'ip', ovs.netns, `pause-${name}`, [
+        ['link', 'set', 'dev', from.iface, 'down'],
+        ['link', 'set', 'dev', from.iface, 'name', next.iface],
+      ]);
+    } catch (e) {
+      await back().catch(() => undefined);
+      throw e;
+    }
+    try {
+      await beforePlug(next.port);
+    } catch (e) {
+      await back();
+      throw e;
+    }
+    try {
+      // up before OVS takes it: a port added while down is reported down (PORT_STATUS), and a
+      // controller forgets the hosts behind a port that is down, the VM's new place among them
+      await run('ip', ['-n', ovs.netns, 'link', 'set', 'dev', next.iface, 'up']);
+      await vsctl(ovs, 'del-port', from.bridge, from.iface, '--', ...addPortArgs(next.bridge, next.iface, { ofport: next.port }));
+      await restoreNeighbours(ovs, model, name, ns, neighbours).catch(() => undefined);
+    } catch (e) {
+      await back().catch(() => undefined);
+      throw e;
+    }
+  };
+
   const moveVm = async (name: string, to: string, mo: MoveOptions = {}): Promise<PortRef> => {
     const v = vm(name);
     const target = bridge(to);
@@ -489,6 +579,11 @@ function handle(
     const next: PortRef = { node: to, bridge: target.name, port, iface };
     // Moves run one at a time (see moveVm below), so no other move takes this number meanwhile.
     current.set(name, next);
+    if (mo.beforePlug !== undefined) return pausedMove(name, v.namespace, from, next, mo.beforePlug).then(async () => {
+      if (mo.announce ?? true) await announce(v.name);
+      return next;
+    });
+    const neighbours = await vmNeighbours(v.namespace).catch(() => []);
     try {
       await vsctl(ovs, 'del-port', from.bridge, from.iface);
       // The same cable, renamed after its new port: the VM's eth0 keeps address, MAC, routes and
@@ -500,6 +595,7 @@ function handle(
         ['link', 'set', 'dev', iface, 'up'],
       ]);
       await vsctl(ovs, ...addPortArgs(target.name, iface, { ofport: port }));
+      await restoreNeighbours(ovs, model, name, v.namespace, neighbours).catch(() => undefined);
     } catch (e) {
       // A VM is always at one known place: put the cable back on the source port.
       current.set(name, from);

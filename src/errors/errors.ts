@@ -63,6 +63,7 @@ export const ERROR_CODES = {
   CLUSTER_UNAVAILABLE: 'the cluster store (etcd) cannot be reached or refused the request',
   CLUSTER_NOT_LEADER: 'this controller is not (or no longer) the cluster leader: the write was not done',
   CLUSTER_UNCONFIRMED: 'the change is stored in etcd, but some live members did not confirm it within the lease TTL (they refuse agent credentials until they catch up)',
+  SWITCHOVER_NO_LEADER: 'no controller leader was ready to re-route the VM within the switch-over wait: the migration was not switched over and the VM stays at its source',
   // Emulation and system
   EMULATION_NOT_ROOT: 'the emulated data centre needs root',
   EMULATION_MISSING_TOOL: 'a system tool (ovs-vsctl, ip, nping, ...) is not installed',

@@ -52,6 +52,21 @@ export interface MigrationResult {
  */
 export interface MigrationHooks {
   readonly onSwitchover?: (hypervisor: string, port: number) => void | Promise<void>;
+  /**
+   * Cluster mode: the switch-over waits for a controller that can re-route the VM. Called before
+   * the driver touches the VM; resolves once the controller cluster has a leader that is MASTER on
+   * its switches and knows the links its predecessor knew (`GET /api/v1/cluster/ready`), at once
+   * when the controller is not a cluster (then with undefined). Resolves with `claim(hypervisor,
+   * port)`: the driver calls it with the VM paused at the source (it sends nothing there any more)
+   * and its destination port chosen but not yet plugged; it reports the switch-over to the leader,
+   * which installs the VM's paths to that port before the VM arrives there, so the switch-over
+   * needs no controller afterwards. `claim` rejects with CLUSTER_NOT_LEADER when no leader took the
+   * report (the leader died since the wait): the driver puts the VM back on its source and waits
+   * again. Rejects with SWITCHOVER_NO_LEADER when no leader is ready within the agent's bound
+   * (AgentOptions.switchoverWaitMs, counted from the first wait): the migration fails, the VM at
+   * its source. Drivers that do not call it switch over without waiting (QEMU, libvirt).
+   */
+  readonly awaitControl?: () => Promise<((hypervisor: string, port: number) => Promise<void>) | undefined>;
 }
 
 export interface MigrationDriver {

@@ -24,7 +24,7 @@ export interface EmulatedDriverOptions {
 export function emulatedDriver(o: EmulatedDriverOptions): MigrationDriver {
   return {
     name: 'emulated',
-    async migrate(vm, from, to) {
+    async migrate(vm, from, to, hooks) {
       // Fresh state every time: other agent processes move VMs too, and port numbers follow.
       const dc = o.dc ?? (await attachDataCentre(o.model, o.prefix));
       if (dc.hypervisorOf(vm) !== from) throw new ScoreError('MIGRATION_FAILED', `${vm} is cabled to ${dc.hypervisorOf(vm)}, not ${from}`, { vm, from });
@@ -37,11 +37,26 @@ export function emulatedDriver(o: EmulatedDriverOptions): MigrationDriver {
       const t0 = performance.now();
       let totalTimeMs = 0;
       try {
-        port = (await dc.moveVm(vm, to)).port;
+        // Cluster mode: not while no controller leader could re-route the VM (one just died):
+        // the VM runs on at its source meanwhile. The leader takes the switch-over while the VM is
+        // paused, before it is plugged in at the destination (make before break: its paths to the
+        // new port are in the switches when it arrives, whatever happens to the leader after).
+        for (;;) {
+          const claim = await hooks?.awaitControl?.();
+          try {
+            port = (await dc.moveVm(vm, to, claim === undefined ? {} : { beforePlug: (p) => claim(to, p) })).port;
+            break;
+          } catch (e) {
+            // the leader died between its readiness and the report: the VM is back at its source
+            if (claim !== undefined && isScoreError(e, 'CLUSTER_NOT_LEADER')) continue;
+            throw e;
+          }
+        }
         totalTimeMs = performance.now() - t0;
       } catch (e) {
         await Promise.all(probes.map((p) => p.stop()));
-        // moveVm put the cable back on the source port: the VM is where it was
+        // nothing moved, or moveVm put the cable back on the source port: the VM is where it was
+        if (isScoreError(e, 'SWITCHOVER_NO_LEADER')) throw e;
         throw isScoreError(e, 'MIGRATION_FAILED') ? e : new ScoreError('MIGRATION_FAILED', `re-cabling ${vm} to ${to} failed: ${e instanceof Error ? e.message : String(e)}`, { vm, to }, { cause: e });
       } finally {
         await new Promise((r) => setTimeout(r, o.probeAfterMs ?? 800));

@@ -144,6 +144,8 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
           throw e;
         });
   let lastReport = 0;
+  // set once the stack listens and the member joined (the readiness route answers "not ready" before)
+  let joined: JoinedCluster | undefined;
   const hostLines = o.verbose === true ? undefined : hostLineLimiter();
   // the whole controller: runtime, northbound service and its HTTP API (agents attach there)
   let stack: Stack;
@@ -165,7 +167,7 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
       ...(identity ? { credentials: identity.credentials, controllerKey: identity.controllerKey } : {}),
       // cluster mode: record ids name the leader's generation, so they are unique across leaders
       ...(cluster ? { idPrefix: () => `g${cluster.member.generation ?? 0n}-` } : {}),
-      ...(cluster && identity ? { beforeListen: (api: FastifyInstance) => installClusterApi(api, cluster, { credentials: identity.credentials }) } : {}),
+      ...(cluster && identity ? { beforeListen: (api: FastifyInstance) => installClusterApi(api, cluster, { credentials: identity.credentials, ready: () => joined?.ready() }) } : {}),
       onEvent: (e, text) => {
         for (const l of hostLines === undefined ? [text] : hostLines.lines(e, text, realClock.now())) line(withVmNames(l));
         onSwitch(e);
@@ -186,7 +188,6 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
     throw e;
   }
   const port = dataPlane.address().port;
-  let joined: JoinedCluster | undefined;
   if (cluster !== undefined && clusterAudit !== undefined) {
     const advertised = o.advertiseUrl ?? stack.apiUrl;
     if ((o.apiHost === '0.0.0.0' || o.apiHost === '::') && o.advertiseUrl === undefined) {
