@@ -10,6 +10,11 @@ const args = process.argv.slice(2);
 const firstOption = args.findIndex((a) => a.startsWith('-'));
 const filters = firstOption < 0 ? args : args.slice(0, firstOption);
 const benchArgs = firstOption < 0 ? [] : args.slice(firstOption).filter((a, i) => !(i === 0 && a === '--'));
+if (benchArgs.length > 0 && filters.length === 0) {
+  // every bench parses its own options strictly: one bench's option is another's error
+  console.error('bench options need a bench name first: npm run bench -- NAME --option value');
+  process.exit(2);
+}
 const files = readdirSync(dir)
   .filter((f) => f.endsWith('.bench.ts'))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))

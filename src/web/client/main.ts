@@ -115,6 +115,8 @@ const redrawCharts = throttle(renderCharts, 250);
 function onEvent(e: NorthEvent): void {
   switch (e.type) {
     case 'cost':
+      // a replayed sample (cluster stream after a reconnect) that loadAll already brought
+      if (history.length > 0 && e.at <= history[history.length - 1]!.at) break;
       history.push({ at: e.at, cost: e.data.cost as number, layers: e.data.layers as Cost['layers'] });
       if (history.length > HISTORY) history = history.slice(-HISTORY);
       redrawCharts();
@@ -162,7 +164,8 @@ function subscribe(): void {
   events = es;
   let opened = false;
   es.onopen = () => {
-    // No replay: after a reconnect, what happened meanwhile is read from the routes.
+    // After a reconnect, what happened meanwhile is read from the routes (in cluster mode the
+    // member also replays it from Last-Event-ID; onEvent drops cost samples it already has).
     if (opened) void loadAll().catch(onError);
     opened = true;
     setState('live');
