@@ -11,6 +11,9 @@
  *    round over every VM on the new traffic and the same placement, state built from the matrix.
  *  - from-scratch round with the same code: a new incremental planner built on the new traffic
  *    (every VM dirty), one round: the same decision code without the incremental state.
+ * `epoch.asked` counts the epoch's asks; `epoch.vmsSetAsideByBound` the distinct VMs the home/away
+ * bound found to surely decline (each once; before it was renamed, `setAsideByBound` counted the
+ * bound's answers, several per VM).
  * The epoch must make exactly the full round's migrations (checked here, at scale). Target: the
  * epoch under a tenth of the full round. Prints one JSON object (medians over --repeats).
  *   node --import tsx bench/continuous-epoch.bench.ts [--k 32] [--vms 65536] [--slots 16] [--churn 0.1] [--repeats 3] [--seed 42]
@@ -104,7 +107,7 @@ console.log(
       diffMs: +diffMs.toFixed(1),
       fullRound: { ...summary(full), asked: full[0]!.run.decisions.length },
       scratchRound: { ...summary(scratch), asked: (scratch[0]!.run as PolicyRun & { asked: number }).asked },
-      epoch: { ...summary(epoch), asked: epoch[0]!.run.asked, setAsideByBound: epoch[0]!.run.bounded, updateTrafficMedianMs: +median(updateMs).toFixed(1) },
+      epoch: { ...summary(epoch), asked: epoch[0]!.run.asked, vmsSetAsideByBound: epoch[0]!.run.bounded, updateTrafficMedianMs: +median(updateMs).toFixed(1) },
       sameMigrations: same,
       ratio: +(epochMs / fullMs).toFixed(3),
       ratioWithDiff: +((epochMs + diffMs) / fullMs).toFixed(3),

@@ -101,8 +101,12 @@ export class IncrementalPlanner {
   private readonly keyMemo: Float64Array;
   /** whether the home/away bound holds in the current plan (metric oracle, c_m >= 0) */
   private boundOk = false;
-  /** VMs the bound set aside in the current plan */
-  private bounded = 0;
+  /**
+   * distinct VMs the home/away bound found to surely decline in the current plan (set aside, or
+   * declined unpriced when asked), each counted once however often the bound answered for it
+   */
+  private readonly boundSeen: Uint8Array;
+  private boundList: number[] = [];
 
   constructor(input: IncrementalInput) {
     this.oracle = input.oracle;
@@ -153,6 +157,7 @@ export class IncrementalPlanner {
       }
     }
     this.dirty = new Uint8Array(n);
+    this.boundSeen = new Uint8Array(n);
     this.keyMemo = new Float64Array(n).fill(NaN);
     for (let u = 0; u < n; u++) this.markDirtyIndex(u);
     this.total = this.totalCost();
@@ -307,7 +312,10 @@ export class IncrementalPlanner {
       else away += r;
     }
     if (away > home) return false;
-    this.bounded += 1;
+    if (this.boundSeen[u] === 0) {
+      this.boundSeen[u] = 1;
+      this.boundList.push(u);
+    }
     return true;
   }
 
@@ -362,7 +370,9 @@ export class IncrementalPlanner {
    * Rounds from the current placement until one moves nothing, `maxRounds` or the budget, asking
    * only dirty VMs (see the module comment). Applies its moves to the planner's placement.
    * Declines found by the numeric check are counted, not built: `decisions` holds the moves and
-   * the declines of VMs that got as far as a full decision.
+   * the declines of VMs that got as far as a full decision. `asked`: asks made (a VM asked in
+   * several rounds counts once per round); `bounded`: distinct VMs the home/away bound found to
+   * surely decline in this plan (each once, however many times the bound answered for it).
    */
   plan(o: PlanOptions): PolicyRun & { readonly asked: number; readonly bounded: number } {
     const mode = o.mode ?? 'first';
@@ -372,7 +382,8 @@ export class IncrementalPlanner {
     const cmFixed = typeof o.migrationCost === 'number' ? o.migrationCost : 0;
     const n = this.names.length;
     this.boundOk = this.oracle.metric === true && (cmFn === null ? cmFixed >= 0 : o.migrationCostNonNegative === true);
-    this.bounded = 0;
+    for (const u of this.boundList) this.boundSeen[u] = 0;
+    this.boundList = [];
     const initialCost = this.total;
     const steps: Step[] = [];
     const decisions: (Decision & { round: number })[] = [];
@@ -430,7 +441,7 @@ export class IncrementalPlanner {
     }
     // a snapshot of the hosts behind a map view: copying 65k names into a Map was a large share of a small epoch
     const finalPlacement = new PlacementView(this.names, this.id, this.hvNames, Int32Array.from(this.host));
-    return { policy: o.policy, initialCost, finalCost: this.total, steps, decisions, rounds: round, converged, finalPlacement, asked, bounded: this.bounded };
+    return { policy: o.policy, initialCost, finalCost: this.total, steps, decisions, rounds: round, converged, finalPlacement, asked, bounded: this.boundList.length };
   }
 
   private moveVm(u: number, from: number, to: number): void {
