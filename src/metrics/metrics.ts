@@ -117,7 +117,7 @@ export function createStackMetrics(o: { clock: Clock }): StackMetrics {
     },
   });
 
-  // Counted in a plain array per packet-in and added to the counter when it is read: a labelled
+  // Counted in a plain map per packet-in and added to the counter when it is read: a labelled
   // inc() hashes and validates its labels, which cost more than the rest of a packet-in's metrics.
   const packetInCounts = new Map<PacketKind, number>(PACKET_KINDS.map((k) => [k, 0]));
   const packetIns = new Counter({
