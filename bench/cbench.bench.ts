@@ -6,13 +6,16 @@
  * doing nothing but answer, the ceiling of a Node controller under this generator). The
  * generator and each controller run as their own processes on loopback; with two or more cores
  * the generator is pinned to core 0 and the controller to core 1 (taskset), the same for all.
- * For 16 and 256 switches: responses/s (throughput mode, 32 outstanding per switch) and round
- * trip p50/p99 (latency mode, one outstanding per switch). `--rounds N` repeats everything,
- * the controllers taking turns within each point, and reports medians and per-round ratios.
- * JSON on stdout.
+ * For 16 and 256 switches: responses/s (throughput mode, 32 outstanding per switch), round
+ * trip p50/p99 in cbench's latency mode (one outstanding per switch, the next sent on the answer:
+ * a closed loop that runs the controller flat out) and at light load (paced mode: `--light-rate`
+ * packet-ins/s in all, default 1,000, sent on a timer whatever the answers do). `--rounds N`
+ * repeats everything, the controllers taking turns within each point, and reports medians and
+ * per-round ratios. Every run records the machine's 1-minute load average beside it. JSON on stdout.
  *
  *   node --import tsx bench/cbench.bench.ts [--switches 16,256] [--seconds 5] [--rounds 1]
- *     [--only score,osken,ovs,null] [--pin auto|none]
+ *     [--only score,osken,ovs,null] [--modes throughput,latency,paced] [--light-rate 1000]
+ *     [--pin auto|none]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +35,8 @@ const SWITCHES = arg('switches', '16,256').split(',').map(Number);
 const SECONDS = Number(arg('seconds', '5'));
 const ROUNDS = Number(arg('rounds', '1'));
 const ONLY = new Set(arg('only', 'score,osken,ovs,null').split(',').map((n) => (n === 'ovs' ? 'ovs-testcontroller' : n)));
+const MODES = arg('modes', 'throughput,latency,paced').split(',') as ('throughput' | 'latency' | 'paced')[];
+const LIGHT_RATE = Number(arg('light-rate', '1000'));
 /** generator on core 0, controller on core 1 */
 const PIN = arg('pin', 'auto') !== 'none' && availableParallelism() >= 2 && findTool('taskset') !== undefined;
 
@@ -83,8 +88,8 @@ const peers: Peer[] = [
  * The generator as its own process (bench/cbench/load-once.ts), pinned to core 0 when PIN.
  * `onPhase` runs when its measured run starts and ends.
  */
-function generate(port: number, switches: number, mode: 'throughput' | 'latency', onPhase: (phase: string) => void): Promise<LoadResult> {
-  const args = ['--import', 'tsx', `${ROOT}bench/cbench/load-once.ts`, String(port), String(switches), mode, String(SECONDS)];
+function generate(port: number, switches: number, mode: 'throughput' | 'latency' | 'paced', onPhase: (phase: string) => void): Promise<LoadResult> {
+  const args = ['--import', 'tsx', `${ROOT}bench/cbench/load-once.ts`, String(port), String(switches), mode, String(SECONDS), ...(mode === 'paced' ? [String(LIGHT_RATE)] : [])];
   const [cmd, argv]: [string, string[]] = PIN ? ['taskset', ['-c', '0', process.execPath, ...args]] : [process.execPath, args];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -141,7 +146,16 @@ function usageSync(pid: number | undefined): { cpuS: number; rssMiB: number } | 
   }
 }
 
-type Run = LoadResult & { round: number; controllerCpu: number | null; responsesPerControllerCpuS: number | null; controllerRssMiB: number | null };
+/** the 1-minute load average (runnable and waiting processes): how busy the shared machine was */
+function loadAverage(): number | null {
+  try {
+    return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  } catch {
+    return null;
+  }
+}
+
+type Run = LoadResult & { round: number; controllerCpu: number | null; responsesPerControllerCpuS: number | null; controllerRssMiB: number | null; loadAverage: { start: number | null; end: number | null } };
 const runs = new Map<string, Run[]>();
 const unavailable: Record<string, string> = {};
 const chosen = peers.filter((p) => ONLY.has(p.name));
@@ -153,7 +167,7 @@ for (const p of chosen) {
 
 for (let round = 1; round <= ROUNDS; round++) {
   for (const n of SWITCHES) {
-    for (const mode of ['throughput', 'latency'] as const) {
+    for (const mode of MODES) {
       for (const peer of chosen.filter((p) => runs.has(p.name))) {
         const port = await freePort();
         const child = peer.start(port);
@@ -161,16 +175,21 @@ for (let round = 1; round <= ROUNDS; round++) {
           if (!(await listening(port, 20_000))) throw new Error(`${peer.name} did not listen on ${port}`);
           // the controller's CPU time over the measured run only (not handshakes or warm-up)
           const marks = new Map<string, { cpuS: number; rssMiB: number } | null>();
-          const r = await generate(port, n, mode, (phase) => marks.set(phase, usageSync(child.pid)));
+          const loads = new Map<string, number | null>();
+          const r = await generate(port, n, mode, (phase) => {
+            marks.set(phase, usageSync(child.pid));
+            loads.set(phase, loadAverage());
+          });
           const before = marks.get('start');
           const after = marks.get('end');
           const cpuS = before && after ? after.cpuS - before.cpuS : null;
           const cpu = cpuS === null ? null : Math.round((cpuS / (r.durationMs / 1000)) * 100) / 100;
           // responses per CPU-second of the controller: what it costs, whatever else the machine runs
           const perCpuS = cpuS ? Math.round(r.answered / cpuS) : null;
-          runs.get(peer.name)?.push({ ...r, round, controllerCpu: cpu, responsesPerControllerCpuS: perCpuS, controllerRssMiB: after?.rssMiB ?? null });
+          const loadAvg = { start: loads.get('start') ?? null, end: loads.get('end') ?? null };
+          runs.get(peer.name)?.push({ ...r, round, controllerCpu: cpu, responsesPerControllerCpuS: perCpuS, controllerRssMiB: after?.rssMiB ?? null, loadAverage: loadAvg });
           console.error(
-            `# round ${round} ${peer.name} ${n} switches ${mode}: ${r.responsesPerSecond} responses/s${r.latencyMs ? `, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms` : ''} (${r.connected}/${n} connected; generator ${r.generatorCpu} cores, controller ${cpu} cores, ${perCpuS} per controller CPU-s)`,
+            `# round ${round} ${peer.name} ${n} switches ${mode}: ${r.responsesPerSecond} responses/s${r.latencyMs ? `, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms` : ''} (${r.connected}/${n} connected; generator ${r.generatorCpu} cores, controller ${cpu} cores, ${perCpuS} per controller CPU-s; load average ${loadAvg.start} -> ${loadAvg.end})`,
           );
         } finally {
           child.kill('SIGKILL');
@@ -191,17 +210,33 @@ const summary = Object.fromEntries(
       SWITCHES.map((n) => {
         const t = pick(name, n, 'throughput');
         const l = pick(name, n, 'latency').filter((r) => r.latencyMs !== null);
+        const p = pick(name, n, 'paced').filter((r) => r.latencyMs !== null);
+        const all = [...t, ...l, ...p];
+        const loads = all.map((r) => r.loadAverage.end).filter((x): x is number => x !== null);
         return [
           String(n),
           {
-            connected: Math.min(...[...t, ...l].map((r) => r.connected)),
+            connected: all.length ? Math.min(...all.map((r) => r.connected)) : null,
             responsesPerSecond: t.length ? Math.round(median(t.map((r) => r.responsesPerSecond))) : null,
             latencyModeResponsesPerSecond: l.length ? Math.round(median(l.map((r) => r.responsesPerSecond))) : null,
+            /** cbench's latency mode (closed loop, one outstanding per switch: the controller flat out) */
             p50Ms: l.length ? round2(median(l.map((r) => r.latencyMs?.p50 ?? NaN))) : null,
             p99Ms: l.length ? round2(median(l.map((r) => r.latencyMs?.p99 ?? NaN))) : null,
+            /** light load: paced mode, LIGHT_RATE packet-ins/s in all */
+            lightLoad: p.length
+              ? {
+                  ratePerSecond: LIGHT_RATE,
+                  p50Ms: round2(median(p.map((r) => r.latencyMs?.p50 ?? NaN))),
+                  p99Ms: round2(median(p.map((r) => r.latencyMs?.p99 ?? NaN))),
+                  p99MsPerRound: p.map((r) => r.latencyMs?.p99 ?? NaN),
+                  controllerCpu: round2(median(p.map((r) => r.controllerCpu ?? NaN))),
+                }
+              : null,
             generatorCpu: t.length ? round2(median(t.map((r) => r.generatorCpu))) : null,
             controllerCpu: t.length ? round2(median(t.map((r) => r.controllerCpu ?? NaN))) : null,
             responsesPerControllerCpuS: t.length ? Math.round(median(t.map((r) => r.responsesPerControllerCpuS ?? NaN))) : null,
+            /** 1-minute load average at the end of this controller's runs: median, lowest, highest */
+            loadAverage: loads.length ? { median: round2(median(loads)), min: Math.min(...loads), max: Math.max(...loads) } : null,
           },
         ];
       }),
@@ -244,8 +279,10 @@ console.log(
     seconds: SECONDS,
     rounds: ROUNDS,
     pinned: PIN ? 'generator on core 0, controller on core 1 (taskset)' : false,
-    generator: 'bench/cbench/generator.ts (its own Node process; raw-byte fast path; 32 outstanding per switch in throughput mode, 1 in latency mode)',
-    targets: { scoreVsOsken: '>= 10', scoreVsOvsTestcontroller: '>= 0.5', p99LightLoadMs: '< 1' },
+    generator: `bench/cbench/generator.ts (its own Node process; raw-byte fast path; 32 outstanding per switch in throughput mode, 1 in latency mode, ${LIGHT_RATE} packet-ins/s in all in paced mode)`,
+    modes: MODES,
+    lightRatePerSecond: LIGHT_RATE,
+    targets: { scoreVsOsken: '>= 10', scoreVsOvsTestcontroller: '>= 0.5', p99LightLoadMs: '< 1 (paced mode)' },
     unavailable,
     summary,
     ratios,

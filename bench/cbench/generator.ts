@@ -10,7 +10,12 @@
  * Each frame carries its sequence number, so a reply is matched to its request exactly.
  *
  * - throughput mode: every switch keeps `window` packet-ins outstanding; responses/s over the run
- * - latency mode: every switch has one packet-in outstanding; round-trip times (p50, p99)
+ * - latency mode (cbench's): every switch has one packet-in outstanding, the next one sent as the
+ *   answer arrives; round-trip times (p50, p99). With 16 switches this is a closed loop at the
+ *   controller's full speed, not light load: it measures queueing in a saturated controller.
+ * - paced mode (light load): `rate` packet-ins per second in all, spread evenly over time and
+ *   round-robin over the switches, each sent when due whether or not earlier ones were answered
+ *   (an open loop, so a slow answer cannot slow the offered load); round-trip times (p50, p99)
  *
  * The generator is one Node process (the bench runs it as its own, pinned to a core): at high
  * rates it could be the bottleneck itself, for every controller alike. It reports its own CPU
@@ -26,7 +31,7 @@ export interface LoadOptions {
   readonly host: string;
   readonly port: number;
   readonly switches: number;
-  readonly mode: 'throughput' | 'latency';
+  readonly mode: 'throughput' | 'latency' | 'paced';
   /** measured run, ms */
   readonly durationMs: number;
   /** before measuring: handshakes done, destinations learned (ms to wait for that at most) */
@@ -35,12 +40,14 @@ export interface LoadOptions {
   readonly window?: number;
   /** source MACs per switch (default 1000) */
   readonly macs?: number;
+  /** paced mode: packet-ins per second, all switches together (default 1000) */
+  readonly rate?: number;
   /** called when the measured run starts and ends (the bench reads the controller's CPU time then) */
   readonly onPhase?: (phase: 'start' | 'end') => void;
 }
 
 export interface LoadResult {
-  readonly mode: 'throughput' | 'latency';
+  readonly mode: 'throughput' | 'latency' | 'paced';
   readonly switches: number;
   readonly connected: number;
   readonly sent: number;
@@ -48,6 +55,8 @@ export interface LoadResult {
   readonly responsesPerSecond: number;
   readonly latencyMs: { readonly p50: number; readonly p99: number; readonly mean: number } | null;
   readonly durationMs: number;
+  /** paced mode: the offered rate, packet-ins/s */
+  readonly offeredRate: number | null;
   /** the generator's own CPU time over the measured run, in cores (1 = one core saturated) */
   readonly generatorCpu: number;
 }
@@ -378,7 +387,8 @@ function percentile(sorted: readonly number[], p: number): number {
 
 /** Runs one measurement against a listening controller. */
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
-  const o: Required<LoadOptions> = { warmupMs: 15_000, window: 32, macs: 1000, onPhase: () => undefined, ...opts };
+  const o: Required<LoadOptions> = { warmupMs: 15_000, window: 32, macs: 1000, rate: 1000, onPhase: () => undefined, ...opts };
+  const paced = o.mode === 'paced';
   const ledger = new Ledger();
   let measuring = false;
   let answered = 0;
@@ -387,9 +397,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const onAnswer = (sw: EmulatedSwitch, rtt: number): void => {
     if (measuring) {
       answered += 1;
-      if (o.mode === 'latency') rtts.push(rtt);
+      if (o.mode !== 'throughput') rtts.push(rtt);
     }
-    if (!running) return;
+    if (!running || paced) return;
     sw.sendNew();
     if (measuring) sent += 1;
   };
@@ -404,8 +414,26 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     await new Promise((r) => setTimeout(r, 500));
     // warm-up traffic: every controller has learned the destination and seen the first sources
     running = true;
-    const perSwitch = o.mode === 'latency' ? 1 : o.window;
-    for (const s of switches) if (s.ready) for (let k = 0; k < perSwitch; k++) s.sendNew();
+    const ready = switches.filter((s) => s.ready);
+    let pacer: NodeJS.Timeout | undefined;
+    if (paced && ready.length > 0) {
+      // every millisecond (as often as a timer fires), the packet-ins due by now, one switch
+      // after another: spread evenly, and independent of when answers come
+      const start = performance.now();
+      let due = 0;
+      let next = 0;
+      pacer = setInterval(() => {
+        const target = Math.floor(((performance.now() - start) * o.rate) / 1000);
+        for (; due < target; due++) {
+          (ready[next] as EmulatedSwitch).sendNew();
+          next = (next + 1) % ready.length;
+          if (measuring) sent += 1;
+        }
+      }, 1);
+    } else {
+      const perSwitch = o.mode === 'latency' ? 1 : o.window;
+      for (const s of ready) for (let k = 0; k < perSwitch; k++) s.sendNew();
+    }
     await new Promise((r) => setTimeout(r, 1000));
     o.onPhase('start');
     measuring = true;
@@ -414,6 +442,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     await new Promise((r) => setTimeout(r, o.durationMs));
     measuring = false;
     running = false;
+    if (pacer !== undefined) clearInterval(pacer);
     o.onPhase('end');
     const elapsed = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
@@ -426,10 +455,11 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       answered,
       responsesPerSecond: Math.round((answered / elapsed) * 1000),
       latencyMs:
-        o.mode === 'latency' && rtts.length > 0
+        o.mode !== 'throughput' && rtts.length > 0
           ? { p50: round3(percentile(rtts, 50)), p99: round3(percentile(rtts, 99)), mean: round3(rtts.reduce((a, b) => a + b, 0) / rtts.length) }
           : null,
       durationMs: Math.round(elapsed),
+      offeredRate: paced ? o.rate : null,
       generatorCpu: Math.round(((cpu.user + cpu.system) / 1000 / elapsed) * 100) / 100,
     };
   } finally {
@@ -445,7 +475,7 @@ const round3 = (x: number): number => Math.round(x * 1000) / 1000;
  * the controller discovers the topology. Resolves with a stop function once all are connected.
  */
 export async function startFabric(o: { host: string; port: number; switches: number; wiring: Wiring }): Promise<{ readonly switches: readonly EmulatedSwitch[]; stop(): void }> {
-  const opts: Required<LoadOptions> = { host: o.host, port: o.port, switches: o.switches, mode: 'latency', durationMs: 0, warmupMs: 15_000, window: 1, macs: 1, onPhase: () => undefined };
+  const opts: Required<LoadOptions> = { host: o.host, port: o.port, switches: o.switches, mode: 'latency', durationMs: 0, warmupMs: 15_000, window: 1, macs: 1, rate: 0, onPhase: () => undefined };
   const byId = new Map<number, EmulatedSwitch>();
   const switches = Array.from({ length: o.switches }, (_, i) => {
     const s = new EmulatedSwitch(i + 1, opts, () => undefined, new Ledger());

@@ -1,6 +1,7 @@
 // One generator run as its own process (the bench runs it so, pinned to its own core), or from
 // the command line for profiling a controller by hand. Prints the LoadResult as JSON.
-//   node --import tsx bench/cbench/load-once.ts PORT SWITCHES throughput|latency SECONDS [WINDOW]
+//   node --import tsx bench/cbench/load-once.ts PORT SWITCHES throughput|latency|paced SECONDS [WINDOW|RATE]
+// (the fifth argument is the window in throughput mode, the rate in packet-ins/s in paced mode)
 import { runLoad } from './generator.ts';
 
 const [port, switches, mode, seconds, window] = process.argv.slice(2);
@@ -8,9 +9,9 @@ const r = await runLoad({
   host: '127.0.0.1',
   port: Number(port ?? 6653),
   switches: Number(switches ?? 16),
-  mode: mode === 'latency' ? 'latency' : 'throughput',
+  mode: mode === 'latency' || mode === 'paced' ? mode : 'throughput',
   durationMs: Number(seconds ?? 5) * 1000,
-  ...(window !== undefined ? { window: Number(window) } : {}),
+  ...(window !== undefined ? (mode === 'paced' ? { rate: Number(window) } : { window: Number(window) }) : {}),
   // on stderr, for the bench to read the controller's CPU time over exactly the measured run
   onPhase: (phase) => process.stderr.write(`cbench-phase ${phase}\n`),
 });

@@ -73,8 +73,12 @@ export interface Controller {
   readonly flowRates: RateTracker<string>;
   /** tx bytes/s per port, keyed by portKey */
   readonly portRates: RateTracker<string>;
-  /** bytes this controller sent out of each port itself (LLDP probes, ARP replies): not VM traffic */
-  readonly injected: Map<string, bigint>;
+  /**
+   * bytes this controller sent out of each port itself (LLDP probes, ARP replies): not VM
+   * traffic. Per switch, per port, as a number (exact up to 2^53 bytes): counted on every
+   * packet-out, where a string key and a BigInt sum per packet cost more than the rest of it.
+   */
+  readonly injected: Map<Dpid, Map<number, number>>;
   /** the latest events, oldest first: the last LOG_KEEP (10,000) and up to 1,000 more */
   readonly log: ControllerEvent[];
   /** ms: the latest clock reading any handler was given (handlers without one use it) */
@@ -165,10 +169,9 @@ function ctx(c: Controller): { view: NetworkView; disc: DiscoveryState; hosts: H
 function done(c: Controller, commands: SwitchCommand[], events: ControllerEvent[]): Result {
   for (const cmd of commands) {
     if (cmd.kind !== 'packet-out') continue;
-    for (const port of cmd.ports) {
-      const k = `${cmd.dpid.toString(16)}:${port}`;
-      c.injected.set(k, (c.injected.get(k) ?? 0n) + BigInt(cmd.frame.length));
-    }
+    let perPort = c.injected.get(cmd.dpid);
+    if (perPort === undefined) c.injected.set(cmd.dpid, (perPort = new Map<number, number>()));
+    for (const port of cmd.ports) perPort.set(port, (perPort.get(port) ?? 0) + cmd.frame.length);
   }
   for (const e of events) c.log.push(e);
   // trimmed a thousand at a time: one event at a time would move 10,000 entries per event
@@ -327,7 +330,7 @@ export function portStats(c: Controller, dpid: Dpid, entries: readonly PortStatE
     const k = `${dpid.toString(16)}:${e.port}`;
     // what we injected ourselves is not traffic between VMs; a port counter reset shows as a
     // count going backwards and starts a new baseline either way
-    const own = c.injected.get(k) ?? 0n;
+    const own = BigInt(c.injected.get(dpid)?.get(e.port) ?? 0);
     const count = e.txBytes >= own ? e.txBytes - own : e.txBytes;
     addSample(c.portRates, k, { count, duration: e.durationSec + e.durationNsec / 1e9 }, now);
   }

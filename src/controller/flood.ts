@@ -15,12 +15,17 @@ import { portKey } from './commands.ts';
 export interface FloodState {
   /** frame digest -> ports it was sent out of, and when (ms) */
   readonly recent: Map<string, { readonly ports: Set<string>; readonly at: number }>;
+  /**
+   * per port: the latest `at` of a `recent` entry holding it. A packet-in on a port with none
+   * in the window cannot be an echo, and is let through without hashing its frame.
+   */
+  readonly portAt: Map<string, number>;
   readonly windowMs: number;
   echoes: number;
 }
 
 export function createFloodState(windowMs = 2_000): FloodState {
-  return { recent: new Map(), windowMs, echoes: 0 };
+  return { recent: new Map(), portAt: new Map(), windowMs, echoes: 0 };
 }
 
 function digest(frame: Uint8Array): string {
@@ -39,7 +44,9 @@ export function flood(s: FloodState, ports: readonly PortRef[], except: PortRef,
   if (sent.size > 0) {
     const d = digest(frame);
     const prev = s.recent.get(d);
-    s.recent.set(d, { ports: prev !== undefined && now - prev.at <= s.windowMs ? new Set([...prev.ports, ...sent]) : sent, at: now });
+    const ports = prev !== undefined && now - prev.at <= s.windowMs ? new Set([...prev.ports, ...sent]) : sent;
+    s.recent.set(d, { ports, at: now });
+    for (const k of ports) s.portAt.set(k, now);
   }
   if (s.recent.size > 4096) expireFloods(s, now);
   return [...bySwitch].map(([dpid, list]) => ({ kind: 'packet-out' as const, dpid, ports: list, frame }));
@@ -48,6 +55,8 @@ export function flood(s: FloodState, ports: readonly PortRef[], except: PortRef,
 /** True when `frame` arriving at `at` is a copy of our own recent flood coming back over an unknown cable. */
 export function isEcho(s: FloodState, frame: Uint8Array, at: PortRef, now: number): boolean {
   if (s.recent.size === 0) return false;
+  const flooded = s.portAt.get(portKey(at));
+  if (flooded === undefined || now - flooded > s.windowMs) return false;
   const e = s.recent.get(digest(frame));
   if (e === undefined || now - e.at > s.windowMs || !e.ports.has(portKey(at))) return false;
   s.echoes += 1;
@@ -56,4 +65,5 @@ export function isEcho(s: FloodState, frame: Uint8Array, at: PortRef, now: numbe
 
 export function expireFloods(s: FloodState, now: number): void {
   for (const [k, e] of [...s.recent]) if (now - e.at > s.windowMs) s.recent.delete(k);
+  for (const [k, at] of [...s.portAt]) if (now - at > s.windowMs) s.portAt.delete(k);
 }

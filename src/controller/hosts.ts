@@ -49,7 +49,8 @@ export function setLocation(s: HostState, mac: string, at: PortRef, now: number,
       const prev = s.byMac.get(owner);
       if (prev) prev.ip = undefined;
     }
-    s.byIp.set(ip, mac);
+    // a known host speaking again (nearly every packet-in) changes nothing here
+    if (owner !== mac) s.byIp.set(ip, mac);
   }
   if (e === undefined) {
     s.byMac.set(mac, { mac, ip: ip === '0.0.0.0' ? undefined : ip, at, lastSeen: now });

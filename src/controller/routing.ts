@@ -5,7 +5,7 @@ import type { DiscoveryState } from './discovery.ts';
 import { isLinkPort } from './discovery.ts';
 import type { FloodState } from './flood.ts';
 import { createFloodState, flood } from './flood.ts';
-import type { HostState } from './hosts.ts';
+import type { HostEntry, HostState } from './hosts.ts';
 import type { InstallState } from './install-tracker.ts';
 import { createInstallState, expectConfirmation, forgetCookie, inBackoff } from './install-tracker.ts';
 import type { NetworkView } from './network.ts';
@@ -41,7 +41,11 @@ export interface InstalledPath {
 }
 
 export interface RoutingState {
-  /** directions that carry traffic: kept while unreachable, so a path returns with its links */
+  /**
+   * directions that carry traffic: kept while unreachable, so a path returns with its links.
+   * Every key of `paths` is one of these (a path is only set after its direction is wanted, and a
+   * direction stops being wanted only with its path removed): the packet-in fast path relies on it.
+   */
   readonly wanted: Map<string, { readonly src: string; readonly dst: string }>;
   readonly paths: Map<string, InstalledPath>;
   readonly byCookie: Map<bigint, string>;
@@ -120,10 +124,11 @@ function sameHops(a: readonly Hop[], b: readonly Hop[]): boolean {
   return a.length === b.length && a.every((h, i) => h.dpid === b[i]!.dpid && h.inPort === b[i]!.inPort && h.outPort === b[i]!.outPort);
 }
 
-/** Both hosts are still where the path starts and ends, on switches still connected. */
-function sameEnds(ctx: RoutingContext, p: InstalledPath): boolean {
-  const hs = ctx.hosts.byMac.get(p.src);
-  const hd = ctx.hosts.byMac.get(p.dst);
+/**
+ * Both hosts are still where the path starts and ends, on switches still connected. `hs`/`hd`:
+ * the hosts' entries (ctx.hosts.byMac of p.src and p.dst), passed by a caller that has them.
+ */
+function sameEnds(ctx: RoutingContext, p: InstalledPath, hs: HostEntry | undefined, hd: HostEntry | undefined): boolean {
   const first = p.hops[0];
   const last = p.hops[p.hops.length - 1];
   return (
@@ -150,13 +155,17 @@ export function ensurePath(
   ctx: RoutingContext,
   src: string,
   dst: string,
+  ends?: { readonly hs: HostEntry | undefined; readonly hd: HostEntry | undefined },
 ): { commands: SwitchCommand[]; path: InstalledPath | null; hops: readonly Hop[] | null } {
   const key = pairKey(src, dst);
   const old = state.paths.get(key);
-  // the common case on a packet-in: the path is there and nothing it depends on changed
-  if (old !== undefined && state.computedIn.get(old) === ctx.view && sameEnds(ctx, old)) {
-    if (!state.wanted.has(key)) state.wanted.set(key, { src, dst });
-    return { commands: [], path: old, hops: old.hops };
+  // The common case on a packet-in: the path is there and nothing it depends on changed (and,
+  // having a path, the direction is wanted already). Each lookup in these tables, with tens of
+  // thousands of hosts, costs a cache miss: the caller's host entries are used when it has them.
+  if (old !== undefined && state.computedIn.get(old) === ctx.view) {
+    const hs = ends === undefined ? ctx.hosts.byMac.get(src) : ends.hs;
+    const hd = ends === undefined ? ctx.hosts.byMac.get(dst) : ends.hd;
+    if (sameEnds(ctx, old, hs, hd)) return { commands: [], path: old, hops: old.hops };
   }
   state.wanted.set(key, { src, dst });
   const next = computeHops(ctx, src, dst);
@@ -261,10 +270,12 @@ export function routePacket(state: RoutingState, ctx: RoutingContext, at: PortRe
   }
   if (net.type === 'rarp') return [];
   const dst = frame.eth.dst;
-  if (isMulticastMac(dst) || !ctx.hosts.byMac.has(dst)) return floodToHosts(state, ctx, at, raw);
+  const hd = isMulticastMac(dst) ? undefined : ctx.hosts.byMac.get(dst);
+  if (hd === undefined) return floodToHosts(state, ctx, at, raw);
   const src = frame.eth.src;
-  const forward = ensurePath(state, ctx, src, dst);
-  const backward = ensurePath(state, ctx, dst, src);
+  const hs = ctx.hosts.byMac.get(src);
+  const forward = ensurePath(state, ctx, src, dst, { hs, hd });
+  const backward = ensurePath(state, ctx, dst, src, { hs: hd, hd: hs });
   const commands = [...forward.commands, ...backward.commands];
   const hops = forward.hops;
   if (hops !== null) {

@@ -137,8 +137,13 @@ const CONTROLLER_ONLY = new Set<OfMessageType>([
 const ASYNC = new Set<OfMessageType>(['PACKET_IN', 'PORT_STATUS', 'FLOW_REMOVED']);
 
 const ECHO_MEMORY = 8;
-/** postAll's buffer, reused: its result is copied out before anything else can encode */
+/** postAll's buffer while writes are held up (blocked): its result is copied out before anything else can encode */
 const batchWriter = new Writer(4096);
+/**
+ * a turn's output is sent once it holds this many bytes, without waiting for the turn to end: the
+ * socket's answer (write() false) then holds up the rest, within maxQueueBytes, as for any write
+ */
+const TURN_MAX_BYTES = 64 * 1024;
 /** asynchronous messages held during the handshake */
 const EARLY_MAX = 10_000;
 
@@ -186,8 +191,12 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
   /** the barrier barrierSoon() callers wait for, not sent yet */
   private nextBarrier: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
   private handlingChunk = false;
-  /** writes are being held until the end of this turn */
-  private corked = false;
+  /**
+   * everything written to the switch in this turn of the event loop, sent as one socket write
+   * when the turn ends (sendTurn); messages are encoded straight into it
+   */
+  private turnOut: Writer | undefined;
+  private turnPending = false;
   private roleValue: ControllerRole = 'EQUAL';
   private generation: bigint | undefined;
 
@@ -336,21 +345,68 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     this.assertOpen('send');
     if (items.length === 0) return [];
     for (const { msg, what } of items) if (this.roleValue === 'SLAVE') this.assertMayWrite(msg.type, typeof what === 'string' ? what : what());
-    const w = batchWriter;
-    w.reset();
+    // Encoded straight into this turn's output, unless writes are held up (then queued as one
+    // message, as before). A message that cannot be encoded leaves none of the batch behind.
+    const direct = !this.blocked;
+    const w = direct ? this.turnWriter() : batchWriter;
+    const mark = direct ? w.pos : 0;
+    if (!direct) w.reset();
     const xids: number[] = [];
-    for (const { msg, what } of items) {
-      const xid = this.tracker.allocate();
-      this.tracker.remember(xid, what);
-      const start = w.pos;
-      // the xid is written over the message's own, rather than encoding a copy of the message
-      encodeInto(w, msg);
-      w.dv.setUint32(start + 4, xid);
-      xids.push(xid);
+    try {
+      for (const { msg, what } of items) {
+        const xid = this.tracker.allocate();
+        this.tracker.remember(xid, what);
+        const start = w.pos;
+        // the xid is written over the message's own, rather than encoding a copy of the message
+        encodeInto(w, msg);
+        w.dv.setUint32(start + 4, xid);
+        xids.push(xid);
+      }
+    } catch (e) {
+      w.pos = mark;
+      throw e;
     }
-    this.stats.txMessages += items.length - 1;
-    this.writeBytes(w.result());
+    if (direct) {
+      this.stats.txMessages += items.length;
+      this.turnWritten(w);
+    } else {
+      this.stats.txMessages += items.length - 1;
+      this.writeBytes(w.result());
+    }
     return xids;
+  }
+
+  private turnWriter(): Writer {
+    this.turnOut ??= new Writer(4096);
+    return this.turnOut;
+  }
+
+  /** After bytes went into this turn's output: a long burst is sent on, so back-pressure still bounds it. */
+  private turnWritten(w: Writer): void {
+    if (w.pos >= TURN_MAX_BYTES) this.sendTurn();
+    else this.scheduleTurn();
+  }
+
+  private scheduleTurn(): void {
+    if (this.turnPending) return;
+    this.turnPending = true;
+    process.nextTick(() => this.sendTurn());
+  }
+
+  /**
+   * Everything written to this switch in one turn of the event loop leaves in one socket write:
+   * the answers to a chunk of PACKET_INs, or the packet-outs of a flood reaching every switch (a
+   * burst spent most of the controller's busy time in per-message socket writes). Same bytes,
+   * same order.
+   */
+  private sendTurn(): void {
+    this.turnPending = false;
+    const w = this.turnOut;
+    if (w === undefined || w.pos === 0) return;
+    const bytes = w.result();
+    w.reset();
+    if (this.stateValue === 'closed') return;
+    if (!this.socket.write(bytes)) this.blocked = true;
   }
 
   /** Sends a request and resolves with its reply (all parts, for multipart). */
@@ -413,6 +469,10 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     this.queuedBytes = 0;
     this.tracker.failAll(new ScoreError('OF_DISCONNECTED', `connection closed: ${reason.message}`, { reason: reason.code }, { cause: reason }));
     if (graceful) {
+      // what this turn wrote (the final ERROR) goes before the end
+      this.turnPending = false;
+      if (this.turnOut !== undefined && this.turnOut.pos > 0) this.socket.write(this.turnOut.result());
+      this.turnOut?.reset();
       // Lets a final ERROR reach the switch; a peer that never closes its side is cut after 1 s.
       this.socket.end();
       const t = setTimeout(() => this.socket.destroy(), 1000).unref();
@@ -460,18 +520,9 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
       }
       return;
     }
-    // Everything written to this switch in one turn of the event loop leaves in one syscall: the
-    // answers to a chunk of PACKET_INs, or the packet-outs of a flood reaching every switch
-    // (a burst spent most of the controller's busy time in socket writes). Same bytes, same order.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    if (!this.socket.write(bytes)) this.blocked = true;
+    const w = this.turnWriter();
+    w.bytes(bytes, 'message');
+    this.turnWritten(w);
   }
 
   private flush(): void {

@@ -126,7 +126,12 @@ export function openflowDataPlane(o: OpenflowDataPlaneOptions = {}): OpenflowDat
     const dpid = conn.dpid as bigint;
     switch (m.type) {
       case 'PACKET_IN': {
-        const inPort = m.match.find((f) => f.field === 'in_port');
+        let inPort: (typeof m.match)[number] | undefined;
+        for (const f of m.match) {
+          if (f.field !== 'in_port') continue;
+          inPort = f;
+          break;
+        }
         if (inPort === undefined || inPort.field !== 'in_port') {
           log('warn', `dpid ${formatDpidHex(dpid)}: PACKET_IN without in_port dropped`, { bytes: m.data.length });
           return;

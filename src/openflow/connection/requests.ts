@@ -25,7 +25,13 @@ const SENT_MEMORY = 1024;
 export class RequestTracker {
   private nextXid = 1;
   private readonly pending = new Map<number, Pending>();
-  private readonly sent = new Map<number, string | (() => string)>();
+  /**
+   * the newest SENT_MEMORY remembered messages, oldest overwritten first: a ring rather than a
+   * Map, since one is remembered per message sent and looked up only when a switch refuses one
+   */
+  private readonly sentXid = new Float64Array(SENT_MEMORY).fill(-1);
+  private readonly sentWhat: (string | (() => string) | undefined)[] = new Array<undefined>(SENT_MEMORY).fill(undefined);
+  private sentNext = 0;
 
   constructor(private readonly timeoutMs: number) {}
 
@@ -44,11 +50,9 @@ export class RequestTracker {
 
   /** Remembers a message we sent without waiting for a reply, e.g. a FLOW_MOD (`what`: its description, or how to make it). */
   remember(xid: number, what: string | (() => string)): void {
-    this.sent.set(xid, what);
-    if (this.sent.size > SENT_MEMORY) {
-      const oldest = this.sent.keys().next().value;
-      if (oldest !== undefined) this.sent.delete(oldest);
-    }
+    this.sentXid[this.sentNext] = xid;
+    this.sentWhat[this.sentNext] = what;
+    this.sentNext = (this.sentNext + 1) % SENT_MEMORY;
   }
 
   /**
@@ -101,8 +105,14 @@ export class RequestTracker {
   describe(xid: number): string | undefined {
     const p = this.pending.get(xid);
     if (p !== undefined) return p.what;
-    const what = this.sent.get(xid);
-    return typeof what === 'function' ? what() : what;
+    // newest first: an xid remembered twice (after wrapping around) is the later message
+    for (let k = 1; k <= SENT_MEMORY; k++) {
+      const i = (this.sentNext - k + SENT_MEMORY) % SENT_MEMORY;
+      if (this.sentXid[i] !== xid) continue;
+      const what = this.sentWhat[i];
+      return typeof what === 'function' ? what() : what;
+    }
+    return undefined;
   }
 
   /** Connection gone: every waiting request fails with the reason. */
@@ -110,7 +120,8 @@ export class RequestTracker {
     for (const p of [...this.pending.values()]) {
       this.settle(p, new ScoreError(reason.code, `${p.what} (xid ${p.xid}): ${reason.message}`, { ...reason.details, xid: p.xid }, { cause: reason }));
     }
-    this.sent.clear();
+    this.sentXid.fill(-1);
+    this.sentWhat.fill(undefined);
   }
 
   private settle(p: Pending, result: OfMessage[] | ScoreError): void {
