@@ -22,11 +22,11 @@
  *                                       exactly these flows run (none: the guest is silent)
  *   go ELAPSED                          start: the host's start was ELAPSED ms ago
  *
- * and the guest answers `score-guest: go SEGMENTS` on the channel. The guest keeps time with its
- * own monotonic clock (/proc/uptime): its start is `uptime - ELAPSED`, each segment's flows are
- * started (and the previous ones killed) at start + MS. QEMU migrates guest time (the clock stands
- * still while the guest is paused), so a migrated guest keeps its schedule, late by at most the
- * migration's downtime.
+ * and the guest answers `score-guest: go SEGMENTS` on the channel (the host checks SEGMENTS is the
+ * number of seg lines it wrote). The guest keeps time with its own monotonic clock (/proc/uptime):
+ * its start is `uptime - ELAPSED`, each segment's flows are started (and the previous ones killed)
+ * at start + MS. QEMU migrates guest time (the clock stands still while the guest is paused), so a
+ * migrated guest keeps its schedule, late by at most the migration's downtime.
  */
 import { ScoreError } from '../errors/errors.ts';
 
