@@ -22,11 +22,11 @@
  *                                       exactly these flows run (none: the guest is silent)
  *   go ELAPSED                          start: the host's start was ELAPSED ms ago
  *
- * and the guest answers `score-guest: go SEGMENTS` on the channel. The guest keeps time with its
- * own monotonic clock (/proc/uptime): its start is `uptime - ELAPSED`, each segment's flows are
- * started (and the previous ones killed) at start + MS. QEMU migrates guest time (the clock stands
- * still while the guest is paused), so a migrated guest keeps its schedule, late by at most the
- * migration's downtime.
+ * and the guest answers `score-guest: go SEGMENTS` on the channel (the host checks SEGMENTS is the
+ * number of seg lines it wrote). The guest keeps time with its own monotonic clock (/proc/uptime):
+ * its start is `uptime - ELAPSED`, each segment's flows are started (and the previous ones killed)
+ * at start + MS. QEMU migrates guest time (the clock stands still while the guest is paused), so a
+ * migrated guest keeps its schedule, late by at most the migration's downtime.
  */
 import { ScoreError } from '../errors/errors.ts';
 
@@ -38,6 +38,12 @@ export const VIRTIO_NET_MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_d
 
 /** Printed on the serial console once eth0 is configured and the flows started. */
 export const READY_LINE = 'score-guest: ready';
+
+/**
+ * Printed on the serial console instead of READY_LINE when the guest has a control channel (ttyS1)
+ * but could not open it in time: a schedule written then would be lost, so the host fails the boot.
+ */
+export const CONTROL_CLOSED_LINE = 'score-guest: control channel not open';
 
 /**
  * The guest's PID 1 (busybox ash). It never exits: PID 1 exiting panics the kernel, and the guest
@@ -117,7 +123,9 @@ if grep -q '^1: uart:[0-9]' /proc/tty/driver/serial 2>/dev/null; then
     esac
   done) &
   i=0
-  while [ ! -e /tmp/control-open ] && [ $i -lt 100 ]; do usleep 50000; i=$((i + 1)); done
+  while [ ! -e /tmp/control-open ] && [ $i -lt 400 ]; do usleep 50000; i=$((i + 1)); done
+  # not open after 20 s: say so rather than READY, or the host's first segment would be lost unseen
+  [ -e /tmp/control-open ] || control_closed=1
 fi
 if [ -n "$dirty" ]; then
   set -- $(echo "$dirty" | tr , ' ')
@@ -130,7 +138,7 @@ if [ -n "$dirty" ]; then
   done) &
   echo "score-guest: dirtying $1 pages every $2 ms"
 fi
-echo "${READY_LINE}"
+if [ -n "$control_closed" ]; then echo "${CONTROL_CLOSED_LINE}"; else echo "${READY_LINE}"; fi
 while true; do sleep 3600; done
 `;
 
@@ -171,21 +179,36 @@ export interface GuestSegment {
 export const GO_LINE = 'score-guest: go';
 
 /**
+ * The latest time a schedule may name, ms (about 31.7 years): far beyond any experiment, and small
+ * enough that the guest's shell arithmetic (64-bit, base + at) cannot overflow and that JavaScript
+ * prints the number in plain digits (from 1e21 on it prints exponent notation, which ash rejects).
+ */
+export const MAX_SCHEDULE_MS = 1e12;
+
+/**
  * What the host writes on a guest's control channel (see the module comment): one `seg` line per
- * segment, then `go ELAPSED`. Pure.
+ * segment, then `go ELAPSED`. The guest keeps whole milliseconds: segments whose starts round to
+ * the same ms (a trace's close samples) are merged, the later one kept, since it is what runs
+ * from that millisecond on. Pure.
  * @param elapsedMs how long ago (ms) the host's common start was; 0 = now
- * @throws ScoreError SCENARIO_INVALID for segments out of order, not starting at 0, or a bad flow
+ * @throws ScoreError SCENARIO_INVALID for segments out of order, not starting at 0, starting after
+ *   MAX_SCHEDULE_MS, an elapsed time outside 0..MAX_SCHEDULE_MS, or a bad flow
  */
 export function scheduleLines(segments: readonly GuestSegment[], elapsedMs: number): string[] {
   if (segments.length === 0 || segments[0]!.startSec !== 0) throw new ScoreError('SCENARIO_INVALID', 'a guest schedule starts with a segment at 0 s', {});
-  if (!(elapsedMs >= 0) || !Number.isFinite(elapsedMs)) throw new ScoreError('SCENARIO_INVALID', `the time since the start must be >= 0 ms, got ${elapsedMs}`, { elapsedMs });
+  if (!(elapsedMs >= 0 && elapsedMs <= MAX_SCHEDULE_MS)) throw new ScoreError('SCENARIO_INVALID', `the time since the start must be 0..${MAX_SCHEDULE_MS} ms, got ${elapsedMs}`, { elapsedMs });
   const out: string[] = [];
-  let last = -1;
+  let lastSec = -1;
+  let lastMs = -1;
   for (const seg of segments) {
+    if (!(seg.startSec > lastSec)) throw new ScoreError('SCENARIO_INVALID', `guest schedule segments must be in time order (${seg.startSec} s)`, { startSec: seg.startSec });
     const ms = Math.round(seg.startSec * 1000);
-    if (!(ms > last)) throw new ScoreError('SCENARIO_INVALID', `guest schedule segments must be in time order (${seg.startSec} s)`, { startSec: seg.startSec });
-    last = ms;
-    out.push(['seg', String(ms), ...seg.flows.map(flowArg)].join(' '));
+    if (!(ms <= MAX_SCHEDULE_MS)) throw new ScoreError('SCENARIO_INVALID', `a guest schedule segment starts at ${seg.startSec} s, after the latest ${MAX_SCHEDULE_MS / 1000} s`, { startSec: seg.startSec });
+    const line = ['seg', String(ms), ...seg.flows.map(flowArg)].join(' ');
+    if (ms === lastMs) out[out.length - 1] = line;
+    else out.push(line);
+    lastSec = seg.startSec;
+    lastMs = ms;
   }
   out.push(`go ${Math.round(elapsedMs)}`);
   return out;

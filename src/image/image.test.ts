@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { imageKey, parseKernelDepends, IMAGE_FORMAT, defaultCacheDir } from './build.ts';
-import { guestCmdline, scheduleLines, INIT_SCRIPT, VIRTIO_NET_MODULES } from './guest.ts';
+import { guestCmdline, scheduleLines, INIT_SCRIPT, VIRTIO_NET_MODULES, CONTROL_CLOSED_LINE, READY_LINE, MAX_SCHEDULE_MS } from './guest.ts';
 import { isScoreError } from '../errors/errors.ts';
 import { qemuArgs } from '../vm/qemu.ts';
 
@@ -56,6 +56,10 @@ test('QEMU command line: TCG with a small translation cache, the tap, the scenar
   assert.equal(after('-chardev'), 'socket,id=control,path=/r/c,server=on,wait=off');
   assert.ok(!a.includes('-incoming'));
   assert.deepEqual(qemuArgs(spec, place, paths, true).slice(-2), ['-incoming', 'defer']);
+  // a panicked guest ends QEMU instead of rebooting into a schedule-less /init; the destination of
+  // a migration has the same option (QEMU does not migrate it, but the guest must behave alike)
+  assert.ok(a.includes('-no-reboot'));
+  assert.deepEqual(qemuArgs(spec, place, paths, true).slice(0, -2), a);
 });
 
 test('guest schedule: one seg line per segment (ms from the start, the flows as ping arguments), then go with the elapsed ms', () => {
@@ -72,4 +76,34 @@ test('guest schedule: one seg line per segment (ms from the start, the flows as 
   ]) {
     assert.throws(bad, (e) => isScoreError(e, 'SCENARIO_INVALID'));
   }
+});
+
+test('guest schedule: starts closer than 1 ms merge into one line, the later segment kept', () => {
+  const f = (dst: string): { dst: string; packetBytes: number; pps: number } => ({ dst, packetBytes: 50, pps: 10 });
+  assert.deepEqual(
+    scheduleLines([{ startSec: 0, flows: [f('10.0.0.2')] }, { startSec: 0.0004, flows: [f('10.0.0.3')] }, { startSec: 1.0001, flows: [] }, { startSec: 1.0003, flows: [f('10.0.0.4')] }, { startSec: 2, flows: [] }], 0),
+    ['seg 0 10.0.0.3,22,0.1', 'seg 1000 10.0.0.4,22,0.1', 'seg 2000', 'go 0'],
+  );
+  // going back in time is still an error, also within one millisecond
+  assert.throws(() => scheduleLines([{ startSec: 0, flows: [] }, { startSec: 1.0004, flows: [] }, { startSec: 1.0002, flows: [] }], 0), (e) => isScoreError(e, 'SCENARIO_INVALID'));
+});
+
+test('guest schedule: times past MAX_SCHEDULE_MS are SCENARIO_INVALID (no exponent notation reaches the shell)', () => {
+  assert.deepEqual(scheduleLines([{ startSec: 0, flows: [] }, { startSec: MAX_SCHEDULE_MS / 1000, flows: [] }], MAX_SCHEDULE_MS), ['seg 0', `seg ${MAX_SCHEDULE_MS}`, `go ${MAX_SCHEDULE_MS}`]);
+  for (const bad of [
+    () => scheduleLines([{ startSec: 0, flows: [] }, { startSec: 1e18, flows: [] }], 0),
+    () => scheduleLines([{ startSec: 0, flows: [] }, { startSec: MAX_SCHEDULE_MS / 1000 + 1, flows: [] }], 0),
+    () => scheduleLines([{ startSec: 0, flows: [] }, { startSec: Infinity, flows: [] }], 0),
+    () => scheduleLines([{ startSec: 0, flows: [] }, { startSec: NaN, flows: [] }], 0),
+    () => scheduleLines([{ startSec: 0, flows: [] }], 1e21),
+  ]) {
+    assert.throws(bad, (e) => isScoreError(e, 'SCENARIO_INVALID'));
+  }
+  for (const line of scheduleLines([{ startSec: 0, flows: [] }, { startSec: MAX_SCHEDULE_MS / 1000, flows: [] }], 0)) assert.match(line, /^(seg|go) \d+$/);
+});
+
+test('/init prints CONTROL_CLOSED_LINE instead of READY_LINE when ttyS1 did not open', () => {
+  assert.match(INIT_SCRIPT, /\[ -e \/tmp\/control-open \] \|\| control_closed=1/);
+  assert.ok(INIT_SCRIPT.includes(`if [ -n "$control_closed" ]; then echo "${CONTROL_CLOSED_LINE}"; else echo "${READY_LINE}"; fi`));
+  assert.ok(!CONTROL_CLOSED_LINE.includes(READY_LINE));
 });

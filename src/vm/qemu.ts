@@ -17,7 +17,7 @@ import { ScoreError } from '../errors/errors.ts';
 import { resolveTool, run } from '../emulation/exec.ts';
 import { cmdlineOf, isRunning, sleep, terminate } from '../emulation/procs.ts';
 import type { GuestImage } from '../image/build.ts';
-import { GO_LINE, READY_LINE, guestCmdline, scheduleLines, type GuestFlow, type GuestSegment } from '../image/guest.ts';
+import { CONTROL_CLOSED_LINE, GO_LINE, READY_LINE, guestCmdline, scheduleLines, type GuestFlow, type GuestSegment } from '../image/guest.ts';
 import { createConnection } from 'node:net';
 import { connectQmp, type QmpClient } from './qmp.ts';
 
@@ -70,6 +70,9 @@ export function qemuArgs(spec: GuestSpec, place: GuestPlace, paths: { qmp: strin
     '-nodefaults', '-no-user-config', '-display', 'none',
     '-machine', 'pc', '-accel', `tcg,tb-size=${spec.tbMiB ?? DEFAULT_TB_MIB}`,
     '-m', String(spec.memoryMiB ?? DEFAULT_GUEST_MIB), '-smp', '1',
+    // a kernel panic (panic=-1) or reboot ends QEMU instead of re-running /init, which would come
+    // up with no schedule and stay silent unnoticed; an exited QEMU is what the liveness checks see
+    '-no-reboot',
     '-kernel', spec.image.kernel, '-initrd', spec.image.initrd,
     '-append', guestCmdline(spec.cidr, spec.flows ?? [], spec.dirty),
     '-serial', `file:${paths.serial}`,
@@ -98,32 +101,45 @@ export const controlSocketOf = (g: Pick<Guest, 'place' | 'spec'>): string => gue
 /**
  * Gives a booted guest its traffic schedule over its control channel and starts it (protocol:
  * src/image/guest.ts). The elapsed time since `startedAt` is taken as the lines are written, so
- * guests told one after another share the host's start.
+ * guests told one after another share the host's start. The guest's answer counts the segments it
+ * read; it must be the number of `seg` lines sent, or a segment was lost on the way.
  * @param startedAt the host's common start, ms since the epoch (Date.now())
- * @throws ScoreError VM_BOOT when the channel does not open or the guest does not answer in time
+ * @throws ScoreError VM_BOOT when the channel does not open, the guest does not answer in time, or
+ *   it answers with another segment count (details: vm, sent, counted)
+ * @throws ScoreError SCENARIO_INVALID for a schedule scheduleLines rejects, before anything is sent
  */
 export async function sendSchedule(g: Pick<Guest, 'place' | 'spec'>, segments: readonly GuestSegment[], startedAt: number, timeoutMs = 10_000): Promise<void> {
   const path = controlSocketOf(g);
-  // the lines are checked before anything is sent
-  scheduleLines(segments, 0);
+  // the lines are checked before anything is sent; close starts may merge, so count the lines
+  const sent = scheduleLines(segments, 0).length - 1;
   await new Promise<void>((resolve, reject) => {
     const sock = createConnection(path);
     let heard = '';
-    const done = (e?: Error): void => {
+    let finished = false;
+    const done = (e?: Error, details: Record<string, unknown> = {}): void => {
+      if (finished) return;
+      finished = true;
       clearTimeout(timer);
       sock.destroy();
       if (e === undefined) resolve();
-      else reject(new ScoreError('VM_BOOT', `guest ${g.spec.vm} did not take its traffic schedule on ${path}: ${e.message}${heard === '' ? '' : ` (heard "${heard.trim()}")`}`, { vm: g.spec.vm }, { cause: e }));
+      else reject(new ScoreError('VM_BOOT', `guest ${g.spec.vm} did not take its traffic schedule on ${path}: ${e.message}${heard === '' ? '' : ` (heard "${heard.trim()}")`}`, { vm: g.spec.vm, ...details }, { cause: e }));
     };
     const timer = setTimeout(() => done(new Error(`no "${GO_LINE}" within ${timeoutMs} ms`)), timeoutMs);
     sock.once('error', (e) => done(e));
     sock.once('connect', () => sock.write(`${scheduleLines(segments, Math.max(0, Date.now() - startedAt)).join('\n')}\n`));
     sock.on('data', (d: Buffer) => {
       heard += d.toString('utf8');
-      if (heard.includes(GO_LINE)) done();
+      const answer = new RegExp(`${GO_LINE} (\\d+)\\r?\\n`).exec(heard);
+      if (answer === null) return;
+      const counted = Number(answer[1]);
+      if (counted === sent) done();
+      else done(new Error(`it counted ${counted} segments, the host sent ${sent}`), { sent, counted });
     });
   });
 }
+
+/** The longest unix socket path: sun_path holds 108 bytes on Linux, one of them the final NUL. */
+export const MAX_UNIX_SOCKET_PATH = 107;
 
 /** Creates the tap (down until QEMU opens it; the caller plugs it into a bridge). */
 export async function addTap(netns: string, tap: string): Promise<void> {
@@ -138,12 +154,21 @@ export async function delTap(netns: string, tap: string): Promise<void> {
 /**
  * Starts a guest. Without `incoming` it resolves once the guest's init printed READY_LINE
  * (eth0 configured, flows started); with it, once QMP answers (the guest waits for a migration).
- * @throws ScoreError VM_BOOT when QEMU exits or the guest is not up within `bootTimeoutMs`
- *   (default 60 s: TCG on a loaded 2-core machine); the process and tap are removed first
+ * @throws ScoreError VM_BOOT when QEMU exits, the guest reports its control channel did not open
+ *   (CONTROL_CLOSED_LINE) or it is not up within `bootTimeoutMs` (default 60 s: TCG on a loaded
+ *   2-core machine); the process and tap are removed first. Also VM_BOOT, before anything starts,
+ *   when a socket path is longer than MAX_UNIX_SOCKET_PATH bytes.
  */
 export async function startGuest(spec: GuestSpec, place: GuestPlace, o: { incoming?: boolean; bootTimeoutMs?: number } = {}): Promise<Guest> {
-  mkdirSync(place.dir, { recursive: true });
   const paths = guestPaths(place, spec.vm);
+  // QEMU would fail to bind with a bare "path too long" in its stderr: say which path and why first
+  for (const socket of [paths.qmp, paths.control]) {
+    const bytes = Buffer.byteLength(socket);
+    if (bytes > MAX_UNIX_SOCKET_PATH) {
+      throw new ScoreError('VM_BOOT', `guest ${spec.vm} (${place.tag}): its socket path ${socket} is ${bytes} bytes, unix sockets take at most ${MAX_UNIX_SOCKET_PATH}: use a shorter run directory (TMPDIR) or VM name`, { vm: spec.vm, tag: place.tag, path: socket, bytes });
+    }
+  }
+  mkdirSync(place.dir, { recursive: true });
   const args = qemuArgs(spec, place, paths, o.incoming ?? false);
   const errLog = `${paths.serial}.stderr`;
   const errFd = openSync(errLog, 'w');
@@ -179,7 +204,9 @@ export async function startGuest(spec: GuestSpec, place: GuestPlace, o: { incomi
   if (o.incoming !== true) {
     for (;;) {
       if (exited) return fail('QEMU exited during boot');
-      if (existsSync(paths.serial) && readFileSync(paths.serial, 'utf8').includes(READY_LINE)) break;
+      const serialText = existsSync(paths.serial) ? readFileSync(paths.serial, 'utf8') : '';
+      if (serialText.includes(READY_LINE)) break;
+      if (serialText.includes(CONTROL_CLOSED_LINE)) return fail(`the guest could not open its control channel (ttyS1): "${CONTROL_CLOSED_LINE}"`);
       if (Date.now() > deadline) return fail(`no "${READY_LINE}" on the serial console within ${o.bootTimeoutMs ?? 60_000} ms`);
       await sleep(100);
     }
