@@ -2,9 +2,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { RunRecord } from '../sim/run.ts';
 import { costChartSpec, renderSvg, svgToPng, utilisationChartSpec } from '../report/charts.ts';
-import { stepsCsv, timelineCsv } from '../report/csv.ts';
+import { hasMigrationFigures, migrationsCsv, stepsCsv, timelineCsv } from '../report/csv.ts';
 
-/** Writes a set of runs as JSON, CSV and the two figures (SVG + PNG); returns the paths written. */
+/**
+ * Writes a set of runs as JSON, CSV and the two figures (SVG + PNG); returns the paths written.
+ * migrations.csv only when some step carries measured migrations (`score emulate --policy`).
+ */
 export async function writeRunOutputs(dir: string, runs: readonly RunRecord[], png = true): Promise<string[]> {
   mkdirSync(dir, { recursive: true });
   const written: string[] = [];
@@ -16,6 +19,7 @@ export async function writeRunOutputs(dir: string, runs: readonly RunRecord[], p
   put('runs.json', JSON.stringify({ kind: 'score-runs', version: 1, runs }, null, 2) + '\n');
   put('timeline.csv', timelineCsv(runs));
   put('steps.csv', stepsCsv(runs));
+  if (hasMigrationFigures(runs)) put('migrations.csv', migrationsCsv(runs));
   const figures: [string, string][] = [
     ['fig3-utilisation', await renderSvg(utilisationChartSpec(runs))],
     ['fig4-cost', await renderSvg(costChartSpec(runs))],

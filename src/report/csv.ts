@@ -34,3 +34,28 @@ export function stepsCsv(runs: readonly RunRecord[]): string {
   );
   return csv(head, rows);
 }
+
+/** True when some step of some run carries a measured migration (emulated runs): then migrations.csv is worth writing. */
+export function hasMigrationFigures(runs: readonly RunRecord[]): boolean {
+  return runs.some((r) => r.steps.some((s) => s.migration !== undefined || s.probes !== undefined));
+}
+
+/**
+ * One row per measured migration: the driver's figures (RunRecord step `migration`; ms, bytes,
+ * pages/s, as QEMU's query-migrate gives them) and the peers' probes (`probes`); empty cells
+ * where nothing was measured.
+ */
+export function migrationsCsv(runs: readonly RunRecord[]): string {
+  const head = ['policy', 'step', 'vm', 'from', 'to', 'source', 'total_time_ms', 'downtime_ms', 'setup_time_ms', 'transferred_bytes', 'dirty_pages_rate', 'memory_bytes', 'probes_sent', 'probes_received', 'probes_lost', 'longest_gap_ms'];
+  const v = (x: number | string | null | undefined): string | number => x ?? '';
+  const rows = runs.flatMap((r) =>
+    r.steps
+      .filter((s) => s.migration !== undefined || s.probes !== undefined)
+      .map((s) => {
+        const f = s.migration;
+        const p = s.probes;
+        return [r.policy, s.step, s.vm, s.from, s.to, v(f?.source), v(f?.totalTimeMs), v(f?.downtimeMs), v(f?.setupTimeMs), v(f?.transferredBytes), v(f?.dirtyPagesRate), v(f?.memoryBytes), v(p?.sent), v(p?.received), p ? p.sent - p.received : '', v(p?.blackoutMs)];
+      }),
+  );
+  return csv(head, rows);
+}

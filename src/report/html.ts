@@ -125,6 +125,41 @@ function decisionsTable(run: RunRecord): string {
   return table(head, rows, 'decisions');
 }
 
+/**
+ * Emulated runs: each migration's own figures (QEMU's query-migrate with --vms qemu) beside what
+ * the peers' 10 ms probes saw; '' when no step carries them (simulated runs, demo). Units as in
+ * src/vm/report.ts qemuFiguresTable: ms, MB (10^6 bytes), dirty pages/s; "-" where not measured.
+ */
+function migrationsTable(run: RunRecord): string {
+  const measured = run.steps.filter((s) => s.migration !== undefined || s.probes !== undefined);
+  if (measured.length === 0) return '';
+  const n = (v: number | null | undefined, digits = 0): string => (v === null || v === undefined ? '-' : v.toFixed(digits));
+  const head = [['step', 'vm', 'to', 'measured by', 'total ms', 'downtime ms', 'setup ms', 'MB sent', 'dirty pages/s', 'memory MB', 'probes lost', 'longest gap ms'].map((h) => th(h))];
+  const rows = measured.map((s) => {
+    const f = s.migration;
+    const p = s.probes;
+    return [
+      '<tr class="migration-row">',
+      num(String(s.step)),
+      td(s.vm),
+      td(s.to),
+      td(f?.source ?? '-'),
+      num(n(f?.totalTimeMs)),
+      num(n(f?.downtimeMs)),
+      num(n(f?.setupTimeMs)),
+      num(f ? (f.transferredBytes / 1e6).toFixed(1) : '-'),
+      num(n(f?.dirtyPagesRate)),
+      num(f === undefined || f.memoryBytes === null ? '-' : (f.memoryBytes / 1e6).toFixed(0)),
+      num(p ? `${p.sent - p.received}/${p.sent}` : '-'),
+      num(n(p?.blackoutMs)),
+      '</tr>',
+    ];
+  });
+  return `<h3>Migrations as measured</h3>
+<p class="note">Each migration's own figures (QEMU's query-migrate with <code>--vms qemu</code>, else the driver's wall clock) and the probes the VM's peers sent it every 10 ms while it moved; longest gap: the longest run of lost probes.</p>
+${table(head, rows, 'migrations')}`;
+}
+
 function utilisationTable(run: RunRecord): string {
   if (run.timeline.length === 0) return '';
   const head = [[th('step'), ...run.layerNames.map((n, i) => th(`L${i + 1} ${n}`))]];
@@ -225,7 +260,7 @@ code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: .92e
 @media print {
   body { padding: 0; max-width: none; font-size: 10pt; }
   h2 { break-after: avoid; }
-  figure, table.steps, table.summary, table.costs { break-inside: avoid; }
+  figure, table.steps, table.summary, table.costs, table.migrations { break-inside: avoid; }
   section.policy { break-before: page; }
   td.moved, thead th { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
@@ -252,6 +287,7 @@ export function reportHtml(input: ReportInput): string {
   const policySections = runs.map((r, i) => {
     const label = labels[i] ?? r.policy;
     const declined = r.decisions.filter((d) => d.to === null).length;
+    const measured = migrationsTable(r);
     return `<section class="policy" id="${slug(r.policy, i)}">
 <h2>${esc(label)}</h2>
 <p>${r.migrations} migration(s) in ${r.rounds} round(s), C_A ${esc(fmtCost(r.initialCost))} &rarr; ${esc(fmtCost(r.finalCost))}${r.converged ? '' : ' (not converged: round limit reached)'}; ${r.decisions.length} VM(s) asked, ${declined} declined.</p>
@@ -259,7 +295,7 @@ export function reportHtml(input: ReportInput): string {
 <p class="note">One column per VM that moved, headed by its first host; each row is one migration and names the VM's new host.</p>
 ${stepTable(r)}
 <h3>Decisions</h3>
-${decisionsTable(r)}
+${decisionsTable(r)}${measured === '' ? '' : `\n${measured}`}
 <h3>Mean utilisation per link layer</h3>
 <p class="note">Over links that carry traffic (active links in brackets).</p>
 ${utilisationTable(r)}

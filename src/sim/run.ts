@@ -4,6 +4,7 @@ import type { DecisionMode } from '../core/decision.ts';
 import type { Model } from '../scenario/model.ts';
 import type { TimelinePoint } from './fluid.ts';
 import { replay } from './fluid.ts';
+import type { Connectivity, MigrationFigures } from '../agent/drivers/driver.ts';
 
 /**
  * One policy on one scenario, planned by the core and replayed on the fluid data plane: the
@@ -60,6 +61,13 @@ export interface StepRecord {
   readonly totalBefore: number;
   readonly totalAfter: number;
   readonly reason: string;
+  /**
+   * `score emulate --policy` only: the migration's own figures as its driver measured them (QEMU's
+   * query-migrate with --vms qemu, the wall clock for namespaces); absent for simulated runs.
+   */
+  readonly migration?: MigrationFigures;
+  /** `score emulate --policy` only: the peers' 10 ms probes to the VM while it moved; absent for simulated runs */
+  readonly probes?: Connectivity;
 }
 
 export interface SimulateOptions {

@@ -19,7 +19,7 @@ import { guestVms, startGuestTraffic, startScenarioGuests, vmKind, type GuestTra
 import { fleetOf } from '../vm/fleet.ts';
 
 export { guestVms, type VmKind };
-import { measuredPoint, orchestrate } from './live-run.ts';
+import { measuredPoint, orchestrate, withMeasuredMigrations } from './live-run.ts';
 
 /**
  * The paper's experiment for real: the controller speaks OpenFlow 1.3 to Open vSwitch bridges
@@ -171,7 +171,9 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
     // eight Node processes starting beside booted guests on a loaded machine: give them time
     await until(() => stack.service.hypervisors().every((h) => h.agent !== null), guests.length > 0 ? 180_000 : 120_000, 'every agent process registering');
     o.onReady?.(stack, dc);
-    const record = await orchestrate(stack, { policy: o.policy, model: o.model, file: o.file, source: 'emulate', clock: realClock, settleMs, timeline, ...(o.swaps === true ? { swaps: true } : {}), ...(o.overcommit === undefined ? {} : { overcommit: o.overcommit }), ...(o.lookahead === true ? { lookahead: true } : {}) });
+    const orchestrated = await orchestrate(stack, { policy: o.policy, model: o.model, file: o.file, source: 'emulate', clock: realClock, settleMs, timeline, ...(o.swaps === true ? { swaps: true } : {}), ...(o.overcommit === undefined ? {} : { overcommit: o.overcommit }), ...(o.lookahead === true ? { lookahead: true } : {}) });
+    // the figures and probes reach runs.json, migrations.csv and `score report` through the steps
+    const record = withMeasuredMigrations(orchestrated, stack.service.migrations());
     const losses: MigrationLoss[] = stack.service
       .migrations()
       .filter((r) => r.status === 'succeeded' && r.connectivity)

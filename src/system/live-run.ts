@@ -3,6 +3,7 @@ import type { PolicyName } from '../core/policies.ts';
 import * as ctl from '../controller/controller.ts';
 import { layerUtilisation, type TimelinePoint } from '../sim/fluid.ts';
 import { layerNames, type RunRecord } from '../sim/run.ts';
+import type { MigrationRecord } from '../api/contract.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Stack } from './stack.ts';
 
@@ -70,4 +71,18 @@ export async function orchestrate(
       .filter((r) => r.decision !== null)
       .map((r) => ({ ...r.decision!, round: r.round })),
   };
+}
+
+/**
+ * The run record with each step's measured migration: the driver's figures and the peers' probes
+ * from the audit record of the same step and VM (a succeeded one). Steps without such a record,
+ * or whose record measured nothing, stay as they were. Pure.
+ */
+export function withMeasuredMigrations(record: RunRecord, migrations: readonly Pick<MigrationRecord, 'vm' | 'step' | 'status' | 'figures' | 'connectivity'>[]): RunRecord {
+  const steps = record.steps.map((s) => {
+    const m = migrations.find((r) => r.status === 'succeeded' && r.step === s.step && r.vm === s.vm);
+    if (m === undefined) return s;
+    return { ...s, ...(m.figures ? { migration: m.figures } : {}), ...(m.connectivity ? { probes: m.connectivity } : {}) };
+  });
+  return { ...record, steps };
 }

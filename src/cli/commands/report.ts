@@ -27,6 +27,7 @@ const numb: Check = (v, p) => (typeof v === 'number' && Number.isFinite(v) ? und
 const bool: Check = (v, p) => (typeof v === 'boolean' ? undefined : `${p}: expected true or false, got ${describe(v)}`);
 const oneOf = (...xs: unknown[]): Check => (v, p) => (xs.includes(v) ? undefined : `${p}: expected ${xs.map((x) => JSON.stringify(x)).join(' or ')}, got ${describe(v)}`);
 const nullable = (c: Check): Check => (v, p) => (v === null ? undefined : c(v, p));
+const optional = (c: Check): Check => (v, p) => (v === undefined ? undefined : c(v, p));
 
 function obj(fields: Record<string, Check>): Check {
   return (v, p) => {
@@ -80,6 +81,12 @@ const RUN: Check = obj({
   steps: arr(obj({
     step: numb, round: numb, time: numb, vm: nonEmptyStr, from: str, to: str,
     vmCostBefore: numb, vmCostAfter: numb, totalBefore: numb, totalAfter: numb, reason: str,
+    // emulated runs only (src/sim/run.ts StepRecord)
+    migration: optional(obj({
+      source: oneOf('qemu', 'libvirt', 'wall-clock', 'simulated'), totalTimeMs: numb, downtimeMs: nullable(numb), setupTimeMs: nullable(numb),
+      transferredBytes: numb, dirtyPagesRate: nullable(numb), memoryBytes: nullable(numb),
+    })),
+    probes: optional(obj({ sent: numb, received: numb, blackoutMs: numb })),
   })),
   timeline: arr(obj({
     step: numb, time: numb, totalCost: numb,
