@@ -24,3 +24,18 @@ test('readiness: not ready as follower, while reading the old view, before every
   // a cluster's first leader has no predecessor's view to match
   assert.equal(readiness({ ...base, links: 0, expected: { switches: 0, links: 0 } }).ready, true);
 });
+
+test('readiness: once the catch-up is over (latched or bounded), a stale or unreachable previous view no longer holds it back; MASTER on the connected switches still does', () => {
+  // the previous view names 3 switches and 5 links; one switch and its links are gone for good
+  const stale: ReadinessInput = { ...base, expected: { switches: 3, links: 5 } };
+  assert.equal(readiness(stale).ready, false);
+  assert.equal(readiness(stale).caughtUp, false);
+  const over = readiness({ ...stale, caughtUp: true });
+  assert.equal(over.ready, true, over.reason);
+  assert.equal(over.caughtUp, true);
+  assert.equal(readiness({ ...stale, expected: 'pending', caughtUp: true }).ready, true, 'the view not read in time');
+  assert.match(readiness({ ...stale, caughtUp: true, switches: [sw('MASTER'), sw('SLAVE')] }).reason, /MASTER on 1 of 2/);
+  assert.match(readiness({ ...stale, caughtUp: true, role: 'follower' }).reason, /not the leader/);
+  // reached without the bound: reported caught up, which the caller latches for the term
+  assert.equal(readiness(base).caughtUp, true);
+});
