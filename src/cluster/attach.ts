@@ -16,7 +16,7 @@ import { shareAgents } from './agents.ts';
 import { type OrchestrationShare, shareOrchestration } from './orchestration.ts';
 import type { Service } from '../service/service.ts';
 import type { AuditLog } from '../service/audit-file.ts';
-import { type Readiness, readiness } from './readiness.ts';
+import { type Readiness, catchUpLatch, readiness } from './readiness.ts';
 
 export interface ClusterOptions {
   /** etcd client URLs (parseClusterUrl) */
@@ -113,11 +113,9 @@ export async function joinCluster(
   let expected: { switches: number; links: number } | 'pending' = { switches: 0, links: 0 };
   // Caught up once this term (latched), or given up on after the bound: the view may be stale or
   // name what is gone for good, and readiness must not stay false for the whole term.
-  let electedAt = Date.now();
-  let caughtUp = false;
+  const catchUp = catchUpLatch(o.catchUpMs ?? CATCH_UP_MS);
   h.member.on('elected', () => {
-    electedAt = Date.now();
-    caughtUp = false;
+    catchUp.elected();
     expected = 'pending';
     h.store
       .get('view/summary')
@@ -156,9 +154,9 @@ export async function joinCluster(
         runtimeSwitches: o.runtime.controller.disc.switches.size,
         links: o.runtime.controller.disc.links.size,
         expected,
-        caughtUp: caughtUp || Date.now() - electedAt >= (o.catchUpMs ?? CATCH_UP_MS),
+        caughtUp: catchUp.over(),
       });
-      if (h.member.role === 'leader' && r.caughtUp) caughtUp = true;
+      catchUp.saw(r, h.member.role === 'leader');
       return r;
     },
     async leave() {

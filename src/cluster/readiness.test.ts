@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readiness, type ReadinessInput } from './readiness.ts';
+import { catchUpLatch, readiness, type ReadinessInput } from './readiness.ts';
 
 const sw = (role: 'MASTER' | 'SLAVE' | 'EQUAL', active = role === 'MASTER') => ({ dpid: '1', role, ports: 3, active });
 const base: ReadinessInput = { memberId: 'c2', role: 'leader', generation: 42n, switches: [sw('MASTER'), sw('MASTER')], runtimeSwitches: 2, links: 2, expected: { switches: 2, links: 2 } };
@@ -38,4 +38,26 @@ test('readiness: once the catch-up is over (latched or bounded), a stale or unre
   assert.match(readiness({ ...stale, caughtUp: true, role: 'follower' }).reason, /not the leader/);
   // reached without the bound: reported caught up, which the caller latches for the term
   assert.equal(readiness(base).caughtUp, true);
+});
+
+test('catchUpLatch: over once caught up in a term (a link lost later does not undo it), or after the bound; an election starts over', () => {
+  let t = 0;
+  const l = catchUpLatch(5000, () => t);
+  const input = (): ReadinessInput => ({ ...base, caughtUp: l.over() });
+  assert.equal(l.over(), false);
+  l.saw(readiness(input()), true);
+  assert.equal(l.over(), true, 'latched');
+  // a link lost after the catch-up: still ready
+  const r = readiness({ ...input(), links: 1 });
+  assert.equal(r.ready, true, r.reason);
+  l.elected();
+  assert.equal(l.over(), false, 'a new term');
+  assert.equal(readiness({ ...input(), links: 1 }).ready, false);
+  l.saw(readiness({ ...input(), links: 1 }), true);
+  assert.equal(l.over(), false, 'not caught up: not latched');
+  l.saw(readiness(input()), false);
+  assert.equal(l.over(), false, 'a follower latches nothing');
+  t = 5000;
+  assert.equal(l.over(), true, 'the bound');
+  assert.equal(readiness({ ...input(), links: 1, runtimeSwitches: 1 }).ready, true);
 });

@@ -69,3 +69,23 @@ export function readiness(i: ReadinessInput): Readiness {
     reason,
   };
 }
+
+/**
+ * The catch-up state of one leadership term (ReadinessInput.caughtUp): over once the readiness
+ * of this term reported it caught up (latched until the next election), or once `boundMs` passed
+ * since the election. `now` in ms (Date.now in production).
+ */
+export function catchUpLatch(boundMs: number, now: () => number = Date.now): { elected(): void; over(): boolean; saw(r: Readiness, leader: boolean): void } {
+  let electedAt = now();
+  let latched = false;
+  return {
+    elected() {
+      electedAt = now();
+      latched = false;
+    },
+    over: () => latched || now() - electedAt >= boundMs,
+    saw(r, leader) {
+      if (leader && r.caughtUp) latched = true;
+    },
+  };
+}
