@@ -6,6 +6,9 @@ import type { MigrationDriver } from './drivers/driver.ts';
 import { buildAgentServer, agentCaller, agentMigrationOutcome, controllerVerifier, verifierOf } from './server.ts';
 import { isScoreError, ScoreError } from '../errors/errors.ts';
 import type { VmTraffic } from '../api/contract.ts';
+import { emulatedDriver } from './drivers/emulated.ts';
+import type { Model } from '../scenario/model.ts';
+import type { DataCentre, MoveOptions } from '../emulation/datacentre.ts';
 
 // vm1 on hv1 talks to vm2 on hv2 (500 B/s); hv1-hv2 cost 2
 function fakeApi(done: unknown[]): ControllerApi {
@@ -252,4 +255,66 @@ test('agent: a claim no leader takes rejects CLUSTER_NOT_LEADER; no ready leader
   };
   assert.equal((await createAgent({ hypervisor: 'hv1', api: single, driver: d3 }).decide({ vm: 'vm1', migrate: true, migrationId: 'm3' })).migrated, true);
   assert.equal(got, undefined);
+});
+
+// vm1 on hv1, no peers (no probes); the data centre is a fake that pauses, calls the claim and
+// puts the VM back on its source when the claim rejects, as pausedMove does
+const emuModel = { vmInfo: new Map([['vm1', { ip: '10.0.0.1' }]]), traffic: { peers: new Map() } } as unknown as Model;
+
+function fakeDc(): { dc: DataCentre; moves: string[]; at: () => string } {
+  let at = 'hv1';
+  const moves: string[] = [];
+  const dc = {
+    hypervisorOf: () => at,
+    vmNamespace: () => 'ns',
+    async moveVm(vm: string, to: string, mo: MoveOptions = {}) {
+      moves.push(`${vm}->${to}`);
+      // a guard against an endless loop: the test fails instead of hanging
+      if (moves.length > 50) throw new Error('more than 50 paused moves');
+      await mo.beforePlug?.(7); // rejects: the fake's back() is "stay at the source"
+      at = to;
+      return { node: to, bridge: 'b', port: 7, iface: 'i' };
+    },
+  } as unknown as DataCentre;
+  return { dc, moves, at: () => at };
+}
+
+function api(migrationDone: ControllerApi['migrationDone']): ControllerApi {
+  return { ...fakeApi([]), migrationDone, controlReady: () => Promise.resolve({ cluster: true, ready: true, reason: '' }) };
+}
+
+test('agent + emulated driver: a permanent refusal of the claim (404 UNKNOWN_VM) fails the migration once with that code, the VM at its source', async () => {
+  const f = fakeDc();
+  let reports = 0;
+  const a = createAgent({
+    hypervisor: 'hv1',
+    api: api(() => {
+      reports++;
+      return Promise.reject(new ScoreError('UNKNOWN_VM', 'controller API POST /agents/migration-done: 404 no VM', { status: 404 }));
+    }),
+    driver: emulatedDriver({ model: emuModel, prefix: 't', dc: f.dc, probeAfterMs: 0 }),
+    controlPollMs: 1,
+  });
+  const r = await a.decide({ vm: 'vm1', migrate: true, migrationId: 'm1' });
+  assert.equal(r.migrated, false);
+  assert.deepEqual(f.moves, ['vm1->hv2'], 'one paused move, no retry of a permanent refusal');
+  assert.equal(reports, 1);
+  assert.equal(f.at(), 'hv1');
+  assert.equal(a.outcome('m1')?.error?.code, 'UNKNOWN_VM', 'the controller\'s code, not CLUSTER_NOT_LEADER');
+});
+
+test('agent + emulated driver: claims no leader takes (503) are retried, but at most maxClaims times, then SWITCHOVER_NO_LEADER', async () => {
+  const f = fakeDc();
+  const a = createAgent({
+    hypervisor: 'hv1',
+    api: api(() => Promise.reject(new ScoreError('CLUSTER_NOT_LEADER', '503 electing', { status: 503 }))),
+    driver: emulatedDriver({ model: emuModel, prefix: 't', dc: f.dc, probeAfterMs: 0 }),
+    controlPollMs: 1,
+    maxClaims: 3,
+  });
+  const r = await a.decide({ vm: 'vm1', migrate: true, migrationId: 'm2' });
+  assert.equal(r.migrated, false);
+  assert.equal(f.moves.length, 3);
+  assert.equal(f.at(), 'hv1');
+  assert.equal(a.outcome('m2')?.error?.code, 'SWITCHOVER_NO_LEADER');
 });

@@ -31,6 +31,8 @@ export interface AgentOptions {
   readonly switchoverWaitMs?: number;
   /** how often that wait asks the controller, ms (default 50) */
   readonly controlPollMs?: number;
+  /** switch-over reports a migration makes at most (claims no leader took), default MAX_CLAIMS */
+  readonly maxClaims?: number;
 }
 
 /**
@@ -39,6 +41,9 @@ export interface AgentOptions {
  * new leader's reconciliation wait (180 s, cluster/orchestration.ts), so the migration ends before it.
  */
 export const SWITCHOVER_WAIT_MS = 15_000;
+
+/** switch-over reports (claims) a migration makes at most before it fails SWITCHOVER_NO_LEADER */
+export const MAX_CLAIMS = 5;
 
 /** retries of the correction report: long enough together (~4 s) to outlast a cluster leader change's 503s */
 export const CORRECTION_BACKOFF_MS: readonly number[] = [250, 500, 1000, 2000];
@@ -290,24 +295,33 @@ function noting(driver: MigrationDriver, id: string, note: (x: MigrationOutcome)
  */
 function switchoverHook(o: AgentOptions, vm: string, from: string, migrationId: string): MigrationHooks {
   let deadline: number | undefined;
+  let claims = 0;
+  const waitMs = o.switchoverWaitMs ?? SWITCHOVER_WAIT_MS;
+  const noLeader = (why: string): ScoreError =>
+    new ScoreError('SWITCHOVER_NO_LEADER', `no controller leader ready to re-route ${vm} within ${waitMs} ms (${why}); not switched over, ${vm} stays on ${from}`, { vm, hypervisor: from, migrationId, claims });
   return {
     async awaitControl() {
       const ask = o.api.controlReady?.bind(o.api);
       if (ask === undefined) return undefined;
-      deadline ??= Date.now() + (o.switchoverWaitMs ?? SWITCHOVER_WAIT_MS);
+      deadline ??= Date.now() + waitMs;
+      // a claim no leader took puts the driver back here: the bound covers those rounds too
+      if (claims >= (o.maxClaims ?? MAX_CLAIMS)) throw noLeader(`${claims} switch-over reports not taken`);
+      if (claims > 0 && Date.now() >= deadline) throw noLeader(`last of ${claims} switch-over reports not taken`);
       for (;;) {
         const r = await ask();
         if (!r.cluster) return undefined;
         if (r.ready) break;
-        if (Date.now() >= deadline) {
-          throw new ScoreError('SWITCHOVER_NO_LEADER', `no controller leader ready to re-route ${vm} within ${o.switchoverWaitMs ?? SWITCHOVER_WAIT_MS} ms (last answer: ${r.reason}); not switched over, ${vm} stays on ${from}`, { vm, hypervisor: from, migrationId });
-        }
+        if (Date.now() >= deadline) throw noLeader(`last answer: ${r.reason}`);
         await new Promise((res) => setTimeout(res, o.controlPollMs ?? 50));
       }
       return async (hypervisor: string, port: number) => {
+        claims++;
         try {
           await o.api.migrationDone(vm, hypervisor, migrationId, port);
         } catch (e) {
+          // a refusal no other leader would answer differently (UNKNOWN_VM, AGENT_VM_NOT_OURS,
+          // NOT_A_HOST_PORT, ...) keeps its code: the migration fails with it, no new round
+          if (!retryableClaimError(e)) throw e;
           throw new ScoreError('CLUSTER_NOT_LEADER', `the switch-over of ${vm} to ${hypervisor} port ${port} was not taken by a leader: ${e instanceof Error ? e.message : String(e)}`, { vm, hypervisor, port }, { cause: e });
         }
       };
@@ -327,6 +341,17 @@ function switchoverHook(o: AgentOptions, vm: string, from: string, migrationId: 
       }
     },
   };
+}
+
+/**
+ * Whether a failed switch-over report may go to another (or a recovered) leader: the cluster's
+ * codes (no leader, store unreachable), a 503, or the controller not reachable at all. Anything
+ * else is the controller's definite answer about this VM or port.
+ */
+export function retryableClaimError(e: unknown): boolean {
+  if (!isScoreError(e)) return true;
+  if (e.code.startsWith('CLUSTER_') || e.code === 'AGENT_UNREACHABLE') return true;
+  return e.details['status'] === 503;
 }
 
 /** The controller's rail verdicts for this VM's targets, as the veto Algorithm 1 takes. */

@@ -13,13 +13,23 @@ export interface ControllerApi {
    * Whether a controller leader can re-route a VM now (`GET /api/v1/cluster/ready`, answered by
    * the leader through any member). `cluster: false`: the controller is not a cluster (the route
    * does not exist there). Not ready when no leader answers (an election under way, a member
-   * refusing agent credentials meanwhile, the leader unreachable).
+   * refusing agent credentials meanwhile, the leader unreachable). Which of the two the
+   * controller is, is learned from its first definite answer (404 or a JSON answer) and kept: a
+   * failed request (network error, 401, 5xx) is "not ready" for a cluster, or one seen as neither
+   * yet, and "not a cluster" for a single controller.
    */
-  controlReady?(): Promise<{ readonly cluster: boolean; readonly ready: boolean; readonly reason: string }>;
+  controlReady?(): Promise<ControlReadiness>;
+}
+
+export interface ControlReadiness {
+  readonly cluster: boolean;
+  readonly ready: boolean;
+  readonly reason: string;
 }
 
 export function controllerApi(baseUrl: string, token: string, timeoutMs = 5000): ControllerApi {
   const base = baseUrl.replace(/\/+$/, '');
+  let mode: 'cluster' | 'single' | undefined;
   async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
@@ -54,20 +64,29 @@ export function controllerApi(baseUrl: string, token: string, timeoutMs = 5000):
     register: (hypervisor, url) => call('POST', '/agents/register', { hypervisor, url }),
     migrationDone: (vm, hypervisor, migrationId, port) => call('POST', '/agents/migration-done', { vm, hypervisor, migrationId, ...(port !== undefined ? { port } : {}) }),
     async controlReady() {
+      // Cluster or single controller is learned from the first definite answer (a 404: no cluster
+      // API; a JSON answer: a cluster) and kept: a single controller briefly unreachable or
+      // failing then does not hold the move back (its real errors show in the reports that follow).
+      const unsure = (reason: string): ControlReadiness => (mode === 'single' ? { cluster: false, ready: true, reason: `single controller (${reason})` } : { cluster: true, ready: false, reason });
       let res: Response;
+      let text: string;
       try {
         res = await fetch(`${base}/api/v1/cluster/ready`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(Math.min(timeoutMs, 2000)) });
+        text = await res.text();
       } catch (e) {
-        return { cluster: true, ready: false, reason: `controller unreachable: ${e instanceof Error ? e.message : String(e)}` };
+        return unsure(`controller unreachable: ${e instanceof Error ? e.message : String(e)}`);
       }
-      const text = await res.text();
-      if (res.status === 404) return { cluster: false, ready: true, reason: 'not a cluster' };
-      if (!res.ok) return { cluster: true, ready: false, reason: `${res.status} ${text.slice(0, 200)}` };
+      if (res.status === 404) {
+        mode = 'single';
+        return { cluster: false, ready: true, reason: 'not a cluster' };
+      }
+      if (!res.ok) return unsure(`${res.status} ${text.slice(0, 200)}`);
       try {
         const r = JSON.parse(text) as { ready?: unknown; reason?: unknown };
+        mode = 'cluster';
         return { cluster: true, ready: r.ready === true, reason: typeof r.reason === 'string' ? r.reason : '' };
       } catch {
-        return { cluster: true, ready: false, reason: `not JSON: ${text.slice(0, 200)}` };
+        return unsure(`not JSON: ${text.slice(0, 200)}`);
       }
     },
   };

@@ -16,7 +16,7 @@ import { shareAgents } from './agents.ts';
 import { type OrchestrationShare, shareOrchestration } from './orchestration.ts';
 import type { Service } from '../service/service.ts';
 import type { AuditLog } from '../service/audit-file.ts';
-import { type Readiness, readiness } from './readiness.ts';
+import { type Readiness, catchUpLatch, readiness } from './readiness.ts';
 
 export interface ClusterOptions {
   /** etcd client URLs (parseClusterUrl) */
@@ -61,6 +61,12 @@ export interface JoinedCluster {
 }
 
 /**
+ * How long after its election a leader's readiness waits for its predecessor's switches and links
+ * (ms): a few LLDP rounds, well inside the agents' switch-over wait (agent.ts SWITCHOVER_WAIT_MS).
+ */
+export const CATCH_UP_MS = 5_000;
+
+/**
  * Step 2, once the stack listens: cluster metrics on its registry, weights, agent registrations
  * and orchestration shared through the store (a new leader takes them over), the campaign
  * (announcing the API URL followers forward to), and the leader publishing its view every `publishMs`.
@@ -77,6 +83,8 @@ export async function joinCluster(
     /** continuous mode from the command line (it runs on the leader only) */
     cliStart?: () => void;
     publishMs?: number;
+    /** how long readiness waits for the previous leader's switches and links after an election, ms (default CATCH_UP_MS) */
+    catchUpMs?: number;
   },
   log: OfLog,
 ): Promise<JoinedCluster> {
@@ -103,7 +111,11 @@ export async function joinCluster(
   // The previous leader's view as this member was elected: the links and switches a new leader
   // must hold again before it is ready to re-route a VM. Read before this member republishes it.
   let expected: { switches: number; links: number } | 'pending' = { switches: 0, links: 0 };
+  // Caught up once this term (latched), or given up on after the bound: the view may be stale or
+  // name what is gone for good, and readiness must not stay false for the whole term.
+  const catchUp = catchUpLatch(o.catchUpMs ?? CATCH_UP_MS);
   h.member.on('elected', () => {
+    catchUp.elected();
     expected = 'pending';
     h.store
       .get('view/summary')
@@ -133,8 +145,8 @@ export async function joinCluster(
   timer.unref();
   return {
     orchestration,
-    ready: () =>
-      readiness({
+    ready: () => {
+      const r = readiness({
         memberId: h.member.id,
         role: h.member.role,
         generation: h.member.generation,
@@ -142,7 +154,11 @@ export async function joinCluster(
         runtimeSwitches: o.runtime.controller.disc.switches.size,
         links: o.runtime.controller.disc.links.size,
         expected,
-      }),
+        caughtUp: catchUp.over(),
+      });
+      catchUp.saw(r, h.member.role === 'leader');
+      return r;
+    },
     async leave() {
       clearInterval(timer);
       unpublish();

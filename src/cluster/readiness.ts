@@ -22,6 +22,13 @@ export interface ReadinessInput {
    * it is being read (the view is not republished meanwhile); none for a cluster's first leader
    */
   readonly expected: { readonly switches: number; readonly links: number } | 'pending';
+  /**
+   * the catch-up with the previous leader's view is over: reached once this term (latched), or
+   * its bound passed (cluster/attach.ts CATCH_UP_MS). The view is a plain put that may be from an
+   * earlier run or name a switch or link that is gone for good: after that, only MASTER on the
+   * switches connected now is required.
+   */
+  readonly caughtUp?: boolean;
 }
 
 export interface Readiness {
@@ -30,27 +37,55 @@ export interface Readiness {
   readonly generation: string | null;
   readonly switches: { readonly master: number; readonly connected: number; readonly discovered: number; readonly expected: number | null };
   readonly links: { readonly discovered: number; readonly expected: number | null };
+  /** the previous leader's switches and links are back, or no longer waited for (ReadinessInput.caughtUp) */
+  readonly caughtUp: boolean;
   /** why not ready (empty when ready) */
   readonly reason: string;
 }
 
-/** Pure: ready when leader, MASTER and handed to the runtime on every connected switch, and as many switches and links as the previous leader's view. */
+/**
+ * Pure: ready when leader, MASTER and handed to the runtime on every connected switch, and (until
+ * the catch-up is over, `caughtUp`) as many switches and links as the previous leader's view.
+ */
 export function readiness(i: ReadinessInput): Readiness {
   const master = i.switches.filter((s) => s.role === 'MASTER' && s.active).length;
+  const over = i.caughtUp === true;
   const exp = i.expected === 'pending' ? null : i.expected;
+  const behind = !over && exp !== null && (i.runtimeSwitches < exp.switches || i.links < exp.links);
   let reason = '';
   if (i.role !== 'leader') reason = `${i.memberId} is not the leader`;
-  else if (i.expected === 'pending') reason = 'reading the previous leader\'s view';
+  else if (i.expected === 'pending' && !over) reason = 'reading the previous leader\'s view';
   else if (i.switches.length === 0) reason = 'no switch connected';
   else if (master < i.switches.length) reason = `MASTER on ${master} of ${i.switches.length} connected switches`;
-  else if (exp !== null && i.runtimeSwitches < exp.switches) reason = `${i.runtimeSwitches} of ${exp.switches} switches back`;
-  else if (exp !== null && i.links < exp.links) reason = `${i.links} of ${exp.links} links re-discovered`;
+  else if (!over && exp !== null && i.runtimeSwitches < exp.switches) reason = `${i.runtimeSwitches} of ${exp.switches} switches back`;
+  else if (!over && exp !== null && i.links < exp.links) reason = `${i.links} of ${exp.links} links re-discovered`;
   return {
     ready: reason === '',
     member: i.memberId,
     generation: i.generation?.toString() ?? null,
     switches: { master, connected: i.switches.length, discovered: i.runtimeSwitches, expected: exp?.switches ?? null },
     links: { discovered: i.links, expected: exp?.links ?? null },
+    caughtUp: over || (i.expected !== 'pending' && !behind),
     reason,
+  };
+}
+
+/**
+ * The catch-up state of one leadership term (ReadinessInput.caughtUp): over once the readiness
+ * of this term reported it caught up (latched until the next election), or once `boundMs` passed
+ * since the election. `now` in ms (Date.now in production).
+ */
+export function catchUpLatch(boundMs: number, now: () => number = Date.now): { elected(): void; over(): boolean; saw(r: Readiness, leader: boolean): void } {
+  let electedAt = now();
+  let latched = false;
+  return {
+    elected() {
+      electedAt = now();
+      latched = false;
+    },
+    over: () => latched || now() - electedAt >= boundMs,
+    saw(r, leader) {
+      if (leader && r.caughtUp) latched = true;
+    },
   };
 }

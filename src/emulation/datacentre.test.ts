@@ -512,6 +512,12 @@ test("the paper's data centre on Open vSwitch: wiring, numbering, shaping, forwa
       );
       assert.deepEqual(seen, { port: 5, unplugged: true });
       assert.deepEqual(dc.vmPort('vm3'), before, 'back at its source');
+      // the carrier loss flushed vm3's neighbour entries: put back as on the way forward
+      const neigh = (await run('ip', ['-n', dc.vmNamespace('vm3'), '-j', 'neigh', 'show', 'dev', 'eth0'])).stdout;
+      const known = new Set((JSON.parse(neigh === '' ? '[]' : neigh) as { dst: string }[]).map((e) => e.dst));
+      const peers = [...(paper.traffic.peers.get('vm3')?.keys() ?? [])].map((p) => paper.vmInfo.get(p)!.ip);
+      assert.ok(peers.length > 0);
+      for (const ip of peers) assert.ok(known.has(ip), `neighbour entry of peer ${ip} restored (have ${[...known].join(', ')})`);
       assert.equal((await vsctl(o, 'port-to-br', before.iface)).trim(), hv16);
       assert.equal((await vsctl(o, 'get', 'Interface', before.iface, 'ofport')).trim(), String(before.port), 'same OpenFlow port number');
       await ofctl(o, 'add-flow', hv16, 'priority=1,actions=NORMAL');

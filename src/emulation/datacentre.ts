@@ -535,6 +535,8 @@ function handle(
       }
       // re-attach under its own name and number: the netdev went away under OVS while renamed
       await vsctl(ovs, '--if-exists', 'del-port', from.bridge, from.iface, '--', ...addPortArgs(from.bridge, from.iface, { ofport: from.port }));
+      // the carrier loss flushed the VM's neighbour entries, as on the way forward
+      await restoreNeighbours(ovs, model, name, ns, neighbours).catch(() => undefined);
     };
     try {
       await runBatch(ovs, 'ip', ovs.netns, `pause-${name}`, [

@@ -98,6 +98,11 @@ export function createService(o: ServiceOptions): Service {
     for (const [mac, e] of c().hosts.byMac) if (vmName(mac) === vm || mac === vm) return e.mac;
     throw new ScoreError('UNKNOWN_VM', `no VM "${vm}" is known to the controller`, { vm });
   };
+  /** the MAC of a VM of the scenario (or registered), whether or not the controller holds it now */
+  const knownMac = (vm: string): string | undefined => {
+    for (const [mac, name] of o.vmNames ?? []) if (name === vm || mac === vm) return mac;
+    return undefined;
+  };
   const hvName = (d: Dpid): string => c().view.nameOf(d);
   const hypervisorOf = (vm: string): string | undefined => {
     try {
@@ -418,7 +423,12 @@ export function createService(o: ServiceOptions): Service {
     },
     unregisterAgent: (hypervisor) => agents.delete(hypervisor),
     migrationDone(vm, hypervisor, _migrationId, port) {
-      const mac = macOf(vm);
+      // A VM of the scenario the controller does not hold now (its source port just went down
+      // under a paused switch-over, or a new leader has not heard it yet) is placed by its known
+      // MAC; only an agent's report with a port can place it. The permission check
+      // (api/identity.ts checkMigrationDone) ran before, on the running migration record.
+      const known = knownMac(vm);
+      const mac = known !== undefined && port !== undefined && !c().hosts.byMac.has(known) ? known : macOf(vm);
       const d = requireHypervisor(hypervisor);
       // A link port would make the controller deliver the VM's traffic into the fabric.
       if (port !== undefined && !ctl.isHostPort(c(), { dpid: d, port })) {

@@ -61,10 +61,12 @@ export interface MigrationHooks {
    * and its destination port chosen but not yet plugged; it reports the switch-over to the leader,
    * which installs the VM's paths to that port before the VM arrives there, so the switch-over
    * needs no controller afterwards. `claim` rejects with CLUSTER_NOT_LEADER when no leader took the
-   * report (the leader died since the wait): the driver puts the VM back on its source and waits
-   * again. Rejects with SWITCHOVER_NO_LEADER when no leader is ready within the agent's bound
-   * (AgentOptions.switchoverWaitMs, counted from the first wait): the migration fails, the VM at
-   * its source. Drivers that do not call it switch over without waiting (QEMU, libvirt).
+   * report (the leader died since the wait, a 503, the controller unreachable): the driver puts the
+   * VM back on its source and waits again. Any other refusal (UNKNOWN_VM, AGENT_VM_NOT_OURS,
+   * NOT_A_HOST_PORT, ...) rejects with its own code: the driver puts the VM back and the migration
+   * fails with that code. Rejects with SWITCHOVER_NO_LEADER when no leader is ready within the
+   * agent's bound (AgentOptions.switchoverWaitMs, counted from the first wait), or after
+   * AgentOptions.maxClaims claims no leader took: the migration fails, the VM at its source. Drivers that do not call it switch over without waiting (QEMU, libvirt).
    */
   readonly awaitControl?: () => Promise<((hypervisor: string, port: number) => Promise<void>) | undefined>;
 }

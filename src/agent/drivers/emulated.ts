@@ -36,15 +36,20 @@ export function emulatedDriver(o: EmulatedDriverOptions): MigrationDriver {
       let port: number;
       const t0 = performance.now();
       let totalTimeMs = 0;
+      let refused: unknown;
       try {
         // Cluster mode: not while no controller leader could re-route the VM (one just died):
         // the VM runs on at its source meanwhile. The leader takes the switch-over while the VM is
         // paused, before it is plugged in at the destination (make before break: its paths to the
         // new port are in the switches when it arrives, whatever happens to the leader after).
+        // Rounds are bounded by awaitControl (the agent's wait and claim count).
         for (;;) {
           const claim = await hooks?.awaitControl?.();
           try {
-            port = (await dc.moveVm(vm, to, claim === undefined ? {} : { beforePlug: (p) => claim(to, p) })).port;
+            port = (await dc.moveVm(vm, to, claim === undefined ? {} : { beforePlug: (p) => claim(to, p).catch((err: unknown) => {
+                    refused = err;
+                    throw err;
+                  }) })).port;
             break;
           } catch (e) {
             // the leader died between its readiness and the report: the VM is back at its source
@@ -55,8 +60,9 @@ export function emulatedDriver(o: EmulatedDriverOptions): MigrationDriver {
         totalTimeMs = performance.now() - t0;
       } catch (e) {
         await Promise.all(probes.map((p) => p.stop()));
-        // nothing moved, or moveVm put the cable back on the source port: the VM is where it was
-        if (isScoreError(e, 'SWITCHOVER_NO_LEADER')) throw e;
+        // nothing moved, or moveVm put the cable back on the source port: the VM is where it was;
+        // the controller's own refusal of the switch-over keeps its code (UNKNOWN_VM, ...)
+        if (isScoreError(e, 'SWITCHOVER_NO_LEADER') || (refused !== undefined && e === refused)) throw e;
         throw isScoreError(e, 'MIGRATION_FAILED') ? e : new ScoreError('MIGRATION_FAILED', `re-cabling ${vm} to ${to} failed: ${e instanceof Error ? e.message : String(e)}`, { vm, to }, { cause: e });
       } finally {
         await new Promise((r) => setTimeout(r, o.probeAfterMs ?? 800));
