@@ -503,7 +503,7 @@ function handle(
     const names = await listLinks(ovs.netns);
     if (names.includes(renamed)) {
       await vsctl(ovs, '--if-exists', 'del-port', renamed);
-      await runBatch(ovs, 'ip', ovs.netns, 'unmove', [
+      await runBatch(ovs, 'ip', ovs.netns, `unmove-${renamed}`, [
         ['link', 'set', 'dev', renamed, 'down'],
         ['link', 'set', 'dev', renamed, 'name', from.iface],
         ['link', 'set', 'dev', from.iface, 'up'],
@@ -579,7 +579,8 @@ function handle(
     const nodeIdx = plan.bridges.indexOf(target) + 1;
     const iface = resourceName(plan.prefix, portLocalName(target.name.slice(plan.prefix.length + 1), nodeIdx, port));
     const next: PortRef = { node: to, bridge: target.name, port, iface };
-    // Moves run one at a time (see moveVm below), so no other move takes this number meanwhile.
+    // Moves run one at a time per handle (see moveVm below), so no other move of this handle takes
+    // this number meanwhile; agent processes attach handles of their own, hence per-VM batch files.
     current.set(name, next);
     if (mo.beforePlug !== undefined) return pausedMove(name, v.namespace, from, next, mo.beforePlug).then(async () => {
       if (mo.announce ?? true) await announce(v.name);
@@ -591,7 +592,7 @@ function handle(
       // The same cable, renamed after its new port: the VM's eth0 keeps address, MAC, routes and
       // sockets, and only sees a short carrier loss, as a migrated guest sees a short pause.
       // (The kernel renames only a link that is down, and applies a rename before flags.)
-      await runBatch(ovs, 'ip', ovs.netns, 'move', [
+      await runBatch(ovs, 'ip', ovs.netns, `move-${name}`, [
         ['link', 'set', 'dev', from.iface, 'down'],
         ['link', 'set', 'dev', from.iface, 'name', iface],
         ['link', 'set', 'dev', iface, 'up'],
