@@ -43,3 +43,32 @@ test('a lost controller is retried with doubling back-off, capped, and its retur
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(calls, after, 'stop() ends the checks');
 });
+
+test('a final refusal (a revoked credential) ends the retries and is reported once', async () => {
+  const lines: string[] = [];
+  const finals: unknown[] = [];
+  let calls = 0;
+  const revoked = new Error('401 credential cred-1 was revoked');
+  const keep = keepRegistered({
+    register: () => {
+      calls++;
+      return calls === 1 ? Promise.resolve({}) : Promise.reject(revoked);
+    },
+    log: (l) => lines.push(l),
+    intervalMs: 10,
+    initialMs: 10,
+    maxMs: 10,
+    permanent: (e) => e === revoked,
+    onPermanent: (e) => finals.push(e),
+  });
+  try {
+    await until(() => finals.length === 1, 5000);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(calls, 2, 'no attempt after the final refusal');
+    assert.deepEqual(finals, [revoked]);
+    assert.deepEqual(lines, [], 'not reported as an unreachable controller');
+    assert.equal(keep.failures(), 0);
+  } finally {
+    keep.stop();
+  }
+});

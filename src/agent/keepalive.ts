@@ -6,7 +6,8 @@
  * per failure streak, with each retry's delay; when it answers again it says that too.
  *
  * Only for an agent that was registered once: at start-up an unreachable controller is an error
- * the command reports and exits on (`score agent`, exit 1).
+ * the command reports and exits on (`score agent`, exit 1). An answer no retry can change (the
+ * agent's credential was revoked: `permanent`) ends the retries and goes to `onPermanent` once.
  */
 export interface KeepRegisteredOptions {
   /** POST /agents/register; rejects when the controller cannot be reached */
@@ -19,6 +20,10 @@ export interface KeepRegisteredOptions {
   readonly initialMs?: number;
   /** longest retry delay, ms (default 30 000) */
   readonly maxMs?: number;
+  /** whether a failure is final (no retry); default: none is */
+  readonly permanent?: (e: unknown) => boolean;
+  /** called once with the final failure; the agent stops checking afterwards */
+  readonly onPermanent?: (e: unknown) => void;
 }
 
 export interface KeepRegistered {
@@ -49,6 +54,11 @@ export function keepRegistered(o: KeepRegisteredOptions): KeepRegistered {
       schedule(intervalMs);
     } catch (e) {
       if (stopped) return;
+      if (o.permanent?.(e) === true) {
+        stopped = true;
+        o.onPermanent?.(e);
+        return;
+      }
       failures++;
       const delay = Math.min(maxMs, initialMs * 2 ** (failures - 1));
       const why = e instanceof Error ? e.message : String(e);

@@ -63,6 +63,12 @@ test('migration-done: a VM arriving at this hypervisor, or the target of a runni
   ok(hv16, { vm: 'vm2', hypervisor: 'hv16', migrationId: incoming.id }, [incoming]);
   refused(hv16, { vm: 'vm2', hypervisor: 'hv17', migrationId: incoming.id }, [incoming]);
   refused(hv16, { vm: 'vm2', hypervisor: 'hv16' }, [record('vm2', 'hv18', 'started', 'hv17')]);
+  // a running record whose target is not decided yet lends nothing to a third hypervisor: while
+  // hv18's migration of vm2 is being decided, hv16 cannot claim vm2 arrived at it, with or
+  // without the record's id (only the source reports such a move, as above)
+  const undecided = record('vm2', 'hv18', 'started');
+  refused(hv16, { vm: 'vm2', hypervisor: 'hv16' }, [undecided]);
+  refused(hv16, { vm: 'vm2', hypervisor: 'hv16', migrationId: undecided.id }, [undecided]);
   // records that are over, or of another VM or hypervisor, do not count
   for (const r of [record('vm2', 'hv16', 'succeeded'), record('vm2', 'hv16', 'failed'), record('vm3', 'hv16', 'started'), record('vm2', 'hv17', 'started')]) {
     refused(hv16, { vm: 'vm2', hypervisor: 'hv19', migrationId: r.id }, [r]);

@@ -121,7 +121,8 @@ export interface MigrationDoneClaim {
 /**
  * Reporting a finished migration: for an agent bound to hypervisor `me`, either
  * (a) the VM arrived at `me` (`claim.hypervisor === me`), and the network sees it on `me` or a
- *     running (`started`) record moves it to `me` or to a target not decided yet; or
+ *     running (`started`) record moves it to `me` (a record whose target is not decided yet does
+ *     not: any hypervisor could claim it then; its source reports it, as (b)); or
  * (b) `me` is the source of the running record `claim.migrationId` of this VM, and the claimed
  *     target is that record's target (or the record has none yet: the source agent reports before
  *     the controller hears the decision); or
@@ -138,7 +139,7 @@ export function checkMigrationDone(p: Principal, claim: MigrationDoneClaim, fact
   const running = facts.migrations.filter((r) => r.status === 'started' && names.has(r.vm));
   if (claim.hypervisor === me) {
     if (host !== undefined && host.hypervisor === me) return;
-    if (running.some((r) => r.to === me || r.to === null)) return;
+    if (running.some((r) => r.to === me)) return;
     // the source of a running migration whose switch-over failed: the VM runs on here
     if (claim.migrationId !== undefined && running.some((r) => r.id === claim.migrationId && r.from === me)) return;
   } else if (claim.migrationId !== undefined && running.some((r) => r.id === claim.migrationId && r.from === me && (r.to === null || r.to === claim.hypervisor))) {

@@ -424,3 +424,43 @@ test('a credential revoked between authentication and the opening of its event s
     await stack.stop();
   }
 });
+
+/**
+ * A running `score agent` process whose credential is revoked: its next check is refused with
+ * CREDENTIAL_REVOKED, which no retry changes, so it stops with that code instead of retrying as
+ * if the controller were unreachable.
+ */
+test('a running score agent whose credential is revoked stops with CREDENTIAL_REVOKED', async (t) => {
+  const { model } = loadScenarioFile('paper');
+  const clock = virtualClock();
+  const stack = await startStack({ model, dataPlane: createSimDataPlane({ model, clock }).dataPlane, clock, webDir: null });
+  t.after(() => stack.stop());
+  const operator = credentialsClient(stack.apiUrl, stack.tokens.operator);
+  const issued = await operator.issue('hv16');
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
+    });
+  });
+  let out = '';
+  const exited = new Promise<{ code: number; stderr: string }>((resolve) => {
+    const child = execFile(process.execPath, [BIN, 'agent', '--controller', stack.apiUrl, '--hypervisor', 'hv16', '--driver', 'libvirt', '--listen', `127.0.0.1:${port}`, '--check-ms', '100'], { env: { ...process.env, SCORE_AGENT_TOKEN: issued.token }, timeout: 60_000 }, (err, _stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
+    );
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    t.after(() => child.kill('SIGKILL'));
+  });
+  const t0 = Date.now();
+  while (!out.includes('registered with')) {
+    assert.ok(Date.now() - t0 < 30_000, `the agent did not register: ${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await operator.revoke(issued.credential.id);
+  const r = await exited;
+  assert.notEqual(r.code, 0, r.stderr);
+  assert.match(r.stderr, /CREDENTIAL_REVOKED/);
+  assert.match(r.stderr, /score credentials issue hv16/);
+  assert.doesNotMatch(r.stderr, /unreachable/);
+});

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ScoreError } from '../../errors/errors.ts';
+import { ScoreError, isScoreError } from '../../errors/errors.ts';
 import { libvirtDriver } from '../../agent/drivers/libvirt.ts';
 import { emulatedDriver, probe } from '../../agent/drivers/emulated.ts';
 import { qemuDriver } from '../../agent/drivers/qemu.ts';
@@ -63,16 +63,28 @@ export function registerAgent(program: Command): void {
       console.log(`agent for ${opts.hypervisor} (${driver.name} driver) listening on ${agent.url}, registered with ${opts.controller}`);
       // Once running, losing the controller is a state to ride out, not a failure: retry with back-off.
       const stamp = (): string => new Date().toISOString().slice(11, 23);
+      let revoked: string | undefined;
+      let wake = (): void => undefined;
       const keep = keepRegistered({
         register: () => agent.register(),
         log: (l) => console.error(`${stamp()} agent ${opts.hypervisor}: ${l}`),
         intervalMs: parseNumberOption('--check-ms', opts.checkMs, 100) ?? 10_000,
+        // revoked: no retry brings it back; the operator issues a new credential and restarts us
+        permanent: (e) => isScoreError(e, 'CREDENTIAL_REVOKED'),
+        onPermanent: (e) => {
+          revoked = e instanceof Error ? e.message : String(e);
+          wake();
+        },
       });
       await new Promise<void>((resolve) => {
+        wake = resolve;
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
       keep.stop();
       await agent.stop();
+      if (revoked !== undefined) {
+        throw new ScoreError('CREDENTIAL_REVOKED', `agent ${opts.hypervisor}: the controller refuses this agent's credential, it was revoked (${revoked}); issue a new one (score credentials issue ${opts.hypervisor}) and start the agent with it`, { hypervisor: opts.hypervisor });
+      }
     });
 }
