@@ -71,7 +71,12 @@ export function preCopy(input: PreCopyInput): PreCopyResult {
  * 17 MB/s), so the guest is paused for what the rest takes at full speed, not at `bandwidth`.
  * `preCopy` has one bandwidth for every round: a threshold of what it sends in 6 ms reproduces
  * the measured downtimes (2-34 ms over three runs, at every load that converged), and moves the
- * bytes by under 1% against the `bandwidth × limit` reading.
+ * bytes by under 1% against the `bandwidth × limit` reading. Measured with
+ * `npm run bench -- precopy-model` (bench/precopy-model.bench.ts; figures in docs/vms.md).
+ *
+ * It is the default wherever the model prices a migration: `DEFAULT_MIGRATION_MODEL` (scale
+ * simulator, src/sim/scale.ts) and continuous mode's `DEFAULT_PRECOPY_PRICING`
+ * (src/orchestrator/continuous.ts), each at its 1 Gb/s (125 MB/s): 0.75 MB.
  */
 export const QEMU_STOP_COPY_SECONDS = 0.006;
 

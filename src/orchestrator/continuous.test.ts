@@ -11,6 +11,7 @@ import type { AgentDecideResult, NorthEvent } from '../api/contract.ts';
 import { isScoreError, ScoreError } from '../errors/errors.ts';
 import { flowsAt, type Timeline } from '../scenario/timeline.ts';
 import { minimumMigrationsToColocate } from '../sim/phased.ts';
+import type { PathOracle } from '../core/paths.ts';
 import {
   continuousConfig,
   countOscillations,
@@ -19,6 +20,7 @@ import {
   noteChoice,
   noteMigration,
   pickTarget,
+  pricingFn,
   type ContinuousRequest,
   type NetworkSignals,
 } from './continuous.ts';
@@ -96,6 +98,29 @@ test('continuous config: defaults, and out-of-range options are refused with CON
   for (const bad of [{ everyMs: 10 }, { everyMs: 1000, stableRounds: 0 }, { everyMs: 1000, maxPerPeriod: 1.5 }, { everyMs: 1000, precopy: { bandwidthBytesPerSec: 0 } }, { everyMs: 1000, migrationCost: -1 }]) {
     assert.throws(() => continuousConfig(bad), (e: unknown) => isScoreError(e) && e.code === 'CONTINUOUS_INVALID', JSON.stringify(bad));
   }
+});
+
+test('continuous pricing defaults to QEMU\'s stop-copy threshold (bandwidth × 6 ms), following the bandwidth unless set', () => {
+  const oracle: PathOracle = { cost: (a, b) => (a === b ? 0 : 2), path: () => [] };
+  const priced = (precopy: ContinuousRequest['precopy']): { stop: number; cm: number } => {
+    const c = continuousConfig({ everyMs: 5000, ...(precopy === undefined ? {} : { precopy }) });
+    assert.equal(c.pricing.kind, 'precopy');
+    return { stop: c.pricing.kind === 'precopy' ? c.pricing.stopCopyBytes : NaN, cm: pricingFn(c, oracle)('vm', 'a', 'b') };
+  };
+  // 1 Gb/s: 125 MB/s × 6 ms
+  const d = priced(undefined);
+  assert.ok(Math.abs(d.stop - 750_000) < 1e-6, String(d.stop));
+  // the default VM (4 GiB, 10 MB/s dirtied): each round leaves r = 10/125 of the last; 4 GiB × r³ = 2.2 MB is
+  // above 0.75 MB, 4 GiB × r⁴ = 0.18 MB is not: four rounds and the stop-copy, over path weight 2 and 300 s
+  const m = 4 * 2 ** 30;
+  const r = 10e6 / 125e6;
+  assert.ok(Math.abs(d.cm / ((m * (1 + r + r ** 2 + r ** 3 + r ** 4) * 2) / 300) - 1) < 1e-12, String(d.cm));
+  // a request with another bandwidth gets that bandwidth's threshold; an explicit threshold is kept
+  assert.ok(Math.abs(priced({ bandwidthBytesPerSec: 12.5e6 }).stop - 75_000) < 1e-6);
+  const fixed = priced({ stopCopyBytes: 50e6 });
+  assert.equal(fixed.stop, 50e6);
+  // the old fixed 50 MB stops after two rounds (4 GiB × r² = 27.5 MB left): fewer bytes by 4 GiB × (r³ + r⁴)
+  assert.ok(Math.abs(fixed.cm / ((m * (1 + r + r ** 2) * 2) / 300) - 1) < 1e-12, String(fixed.cm));
 });
 
 test('the stable rule, no-return and the price: pure decisions', () => {

@@ -1,5 +1,5 @@
 import { ScoreError } from '../errors/errors.ts';
-import { preCopyMigrationCost, type MigrationCostFn } from '../core/migration-cost.ts';
+import { preCopyMigrationCost, qemuStopCopyBytes, type MigrationCostFn } from '../core/migration-cost.ts';
 import type { PathOracle } from '../core/paths.ts';
 
 /**
@@ -41,18 +41,24 @@ export interface PreCopyPricing {
   readonly dirtyRateBytesPerSec: number;
   readonly bandwidthBytesPerSec: number;
   readonly maxRounds: number;
+  /** stop-copy threshold, bytes; when not given, QEMU's: `qemuStopCopyBytes(bandwidthBytesPerSec)` */
   readonly stopCopyBytes: number;
   /** seconds a move's saving is counted over */
   readonly amortisationSeconds: number;
 }
 
-/** 4 GiB VMs dirtying 10 MB/s over 1 Gb/s, Xen's 30 rounds, 50 MB stop-copy, savings over 5 min (as the scale simulator's). */
+/**
+ * 4 GiB VMs dirtying 10 MB/s over 1 Gb/s, Xen's 30 rounds, savings over 5 min (as the scale
+ * simulator's); the stop-copy threshold fitted to QEMU 7.2, bandwidth × 6 ms = 0.75 MB
+ * (`qemuStopCopyBytes`, bench/precopy-model.bench.ts, docs/vms.md). `continuousConfig` recomputes
+ * it from the bandwidth when a request sets the bandwidth but not the threshold.
+ */
 export const DEFAULT_PRECOPY_PRICING: PreCopyPricing = {
   memoryBytes: 4 * 2 ** 30,
   dirtyRateBytesPerSec: 10e6,
   bandwidthBytesPerSec: 125e6,
   maxRounds: 30,
-  stopCopyBytes: 50e6,
+  stopCopyBytes: qemuStopCopyBytes(125e6),
   amortisationSeconds: 300,
 };
 
@@ -76,12 +82,14 @@ export function continuousConfig(r: ContinuousRequest): ContinuousConfig {
     return x;
   };
   if (!(r.everyMs >= 100) || !Number.isFinite(r.everyMs)) throw new ScoreError('CONTINUOUS_INVALID', `continuous: everyMs must be at least 100 ms, got ${r.everyMs}`, { everyMs: r.everyMs });
-  const pre = { ...DEFAULT_PRECOPY_PRICING, ...r.precopy };
-  for (const [k, v] of Object.entries(pre)) {
+  const given = { ...DEFAULT_PRECOPY_PRICING, ...r.precopy };
+  for (const [k, v] of Object.entries(given)) {
     if (!(v >= 0) || !Number.isFinite(v) || ((k === 'bandwidthBytesPerSec' || k === 'amortisationSeconds' || k === 'maxRounds') && !(v > 0))) {
       throw new ScoreError('CONTINUOUS_INVALID', `continuous: precopy.${k} must be a finite number${k === 'bandwidthBytesPerSec' || k === 'amortisationSeconds' || k === 'maxRounds' ? ' > 0' : ' ≥ 0'}, got ${v}`, { [k]: v });
     }
   }
+  // QEMU's threshold scales with the bandwidth (it is what the bandwidth sends in 6 ms)
+  const pre = r.precopy?.stopCopyBytes === undefined ? { ...given, stopCopyBytes: qemuStopCopyBytes(given.bandwidthBytesPerSec) } : given;
   if (r.migrationCost !== undefined && !(r.migrationCost >= 0)) throw new ScoreError('CONTINUOUS_INVALID', `continuous: migrationCost must be ≥ 0, got ${r.migrationCost}`, {});
   return {
     everyMs: r.everyMs,
