@@ -1,8 +1,9 @@
 /**
  * One QEMU guest on one hypervisor of the emulated data centre: a `qemu-system-x86_64` process
  * running the image of src/image in the run's Open vSwitch namespace, its NIC a tap there that the
- * caller plugs into the hypervisor's bridge. TCG only: on these machines /dev/kvm exists but a KVM
- * guest hangs at boot (ECOSYSTEM-NOTES), so KVM is not tried.
+ * caller plugs into the hypervisor's bridge. TCG only: on these machines /dev/kvm is PVM (kvm_pvm,
+ * no vmx/svm: they are VMs themselves), under which a stock Debian kernel crawls rather than boots
+ * (docs/vms.md, "KVM on these machines"), so KVM is not tried.
  *
  * Why in the OVS namespace: a tap lives in the namespace of the process that opens it, and OVS
  * (userspace datapath) can only add interfaces of its own namespace. It also makes cleanup free:
