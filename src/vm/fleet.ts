@@ -153,6 +153,8 @@ export interface PlaceGuestOptions {
   readonly image: GuestSpec['image'];
   readonly memoryMiB?: number;
   readonly tbMiB?: number;
+  /** the QEMU's CPU weight as a nice value (GuestSpec.cpuNice); the migrations' destinations get it too */
+  readonly cpuNice?: number;
   /** default: the scenario's flows from this VM (guestFlows) */
   readonly flows?: readonly GuestFlow[];
   readonly bootTimeoutMs?: number;
@@ -181,6 +183,7 @@ export async function placeGuest(r: FleetRun, model: Model, vm: string, o: Place
     ...(o.dirty !== undefined ? { dirty: o.dirty } : {}),
     ...(o.memoryMiB !== undefined ? { memoryMiB: o.memoryMiB } : {}),
     ...(o.tbMiB !== undefined ? { tbMiB: o.tbMiB } : {}),
+    ...(o.cpuNice !== undefined ? { cpuNice: o.cpuNice } : {}),
   };
   await plug(r, at);
   let g: Guest;

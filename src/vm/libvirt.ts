@@ -118,7 +118,7 @@ function xmlEscape(s: string): string {
 }
 
 /**
- * A domain for the guest image: type qemu (TCG; KVM hangs at boot here), the image's kernel and
+ * A domain for the guest image: type qemu (TCG; KVM crawls at boot here, docs/vms.md), the image's kernel and
  * initramfs booted directly, the serial console to a file, the NIC an existing tap (`managed='no'`:
  * the caller plugs it into the hypervisor's OVS bridge), no graphics. Pure.
  */

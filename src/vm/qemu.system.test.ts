@@ -21,6 +21,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { guestAlive, withQmp } from './qemu.ts';
+import { niceMechanism, parseAutogroup } from './sched.ts';
 import { until, withGuestRun } from './guest-run.testing.ts';
 
 const gate = systemTestGate({ root: true, tools: ['ovs-vswitchd', 'ovsdb-server', 'ovs-vsctl', 'ip', 'ping', 'qemu-system-x86_64', 'busybox', 'apt-get', 'dpkg-deb'] });
@@ -49,9 +50,9 @@ async function answers(dc: DataCentre, ip: string): Promise<boolean> {
 }
 
 /** The run with g1 as a QEMU guest on h1 (guest-run.testing.ts removes everything afterwards). */
-function withGuest(fn: (x: { dc: DataCentre; stack: Stack }) => Promise<void>): Promise<string> {
+function withGuest(fn: (x: { dc: DataCentre; stack: Stack }) => Promise<void>, o: { cpuNice?: number } = {}): Promise<string> {
   return withGuestRun(model, async ({ stack, dc, image }) => {
-    await guestInsteadOfNamespace(dc, model, 'g1', { image, memoryMiB: 96 });
+    await guestInsteadOfNamespace(dc, model, 'g1', { image, memoryMiB: 96, ...o });
     await fn({ dc, stack });
   });
 }
@@ -64,6 +65,9 @@ test('qemu driver: a guest live-migrates while a peer pings it; the controller s
     assert.ok(await until(() => c.hosts.byMac.get(mac)?.at.dpid === dc.dpidOf('h1'), 30_000), 'the controller learns the guest on h1');
     assert.ok(await answers(dc, '10.9.0.1'), 'the guest answers on h1');
     const before = readRecord(fleetOf(dc), 'g1')!;
+    // cpuNice (src/vm/sched.ts): the guest's QEMU leads its own session, weighted as asked
+    const cpuNiceOf = (pid: number): number | undefined => (niceMechanism(readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8')) === 'autogroup' ? parseAutogroup(readFileSync(`/proc/${pid}/autogroup`, 'utf8')) : Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
+    assert.equal(cpuNiceOf(before.pid), -5, "the source QEMU's CPU nice");
     const ping = probe(dc.vmNamespace('peer'), '10.9.0.1');
     await new Promise((r) => setTimeout(r, 300));
     const driver = qemuDriver({ run: fleetOf(dc) });
@@ -96,13 +100,14 @@ test('qemu driver: a guest live-migrates while a peer pings it; the controller s
     assert.equal(after.hypervisor, 'h2');
     assert.ok(!isRunning(before.pid), 'the source QEMU has exited');
     assert.ok(guestAlive(after));
+    assert.equal(cpuNiceOf(after.pid), -5, "the destination QEMU got the guest's CPU nice too");
     assert.equal(listRecords(fleetOf(dc)).length, 1);
     const h1Ports = (await vsctl(dc.ovs, 'list-ports', dc.bridgeOf('h1'))).split('\n').filter((s) => s !== '');
     assert.ok(!h1Ports.includes(before.place.tap), "the source tap is off h1's bridge");
     assert.equal((await withQmp(after, (q) => q.execute<{ status: string }>('query-status'))).status, 'running');
     assert.ok(seen.received > 0 && seen.received >= seen.sent * 0.5, `the peer kept reaching the guest (${seen.received} of ${seen.sent})`);
     assert.ok(await answers(dc, '10.9.0.1'), 'the guest answers on h2');
-  });
+  }, { cpuNice: -5 });
 });
 
 test('qemu driver: the destination killed mid-migration -> MIGRATION_FAILED, the guest still runs and answers at the source', { skip, timeout: 240_000 }, async () => {

@@ -1,8 +1,9 @@
 /**
  * One QEMU guest on one hypervisor of the emulated data centre: a `qemu-system-x86_64` process
  * running the image of src/image in the run's Open vSwitch namespace, its NIC a tap there that the
- * caller plugs into the hypervisor's bridge. TCG only: on these machines /dev/kvm exists but a KVM
- * guest hangs at boot (ECOSYSTEM-NOTES), so KVM is not tried.
+ * caller plugs into the hypervisor's bridge. TCG only: on these machines /dev/kvm is PVM (kvm_pvm,
+ * no vmx/svm: they are VMs themselves), under which a stock Debian kernel crawls rather than boots
+ * (docs/vms.md, "KVM on these machines"), so KVM is not tried.
  *
  * Why in the OVS namespace: a tap lives in the namespace of the process that opens it, and OVS
  * (userspace datapath) can only add interfaces of its own namespace. It also makes cleanup free:
@@ -16,6 +17,7 @@ import { join } from 'node:path';
 import { ScoreError } from '../errors/errors.ts';
 import { resolveTool, run } from '../emulation/exec.ts';
 import { cmdlineOf, isRunning, sleep, terminate } from '../emulation/procs.ts';
+import { checkedNice, setCpuNice } from './sched.ts';
 import type { GuestImage } from '../image/build.ts';
 import { CONTROL_CLOSED_LINE, GO_LINE, READY_LINE, guestCmdline, scheduleLines, type GuestFlow, type GuestSegment } from '../image/guest.ts';
 import { createConnection } from 'node:net';
@@ -37,6 +39,13 @@ export interface GuestSpec {
   readonly dirty?: { readonly pages: number; readonly everyMs: number };
   /** TCG translation cache; QEMU's default (1 GiB on 64-bit hosts) is most of a guest's RSS */
   readonly tbMiB?: number;
+  /**
+   * the QEMU's CPU weight as a nice value (-20..19; src/vm/sched.ts: its session's autogroup),
+   * given to the source and, with the same spec, to a migration's destination as it starts;
+   * default: the kernel's (0). A migrated TCG guest re-translates its code on a busy CPU before it
+   * answers: a higher weight shortens that (docs/vms.md)
+   */
+  readonly cpuNice?: number;
 }
 
 export interface GuestPlace {
@@ -157,7 +166,8 @@ export async function delTap(netns: string, tap: string): Promise<void> {
  * @throws ScoreError VM_BOOT when QEMU exits, the guest reports its control channel did not open
  *   (CONTROL_CLOSED_LINE) or it is not up within `bootTimeoutMs` (default 60 s: TCG on a loaded
  *   2-core machine); the process and tap are removed first. Also VM_BOOT, before anything starts,
- *   when a socket path is longer than MAX_UNIX_SOCKET_PATH bytes.
+ *   when a socket path is longer than MAX_UNIX_SOCKET_PATH bytes, or the kernel refuses the CPU
+ *   nice (`cpuNice`); SCENARIO_INVALID for a `cpuNice` outside -20..19, before QEMU starts.
  */
 export async function startGuest(spec: GuestSpec, place: GuestPlace, o: { incoming?: boolean; bootTimeoutMs?: number } = {}): Promise<Guest> {
   const paths = guestPaths(place, spec.vm);
@@ -168,6 +178,8 @@ export async function startGuest(spec: GuestSpec, place: GuestPlace, o: { incomi
       throw new ScoreError('VM_BOOT', `guest ${spec.vm} (${place.tag}): its socket path ${socket} is ${bytes} bytes, unix sockets take at most ${MAX_UNIX_SOCKET_PATH}: use a shorter run directory (TMPDIR) or VM name`, { vm: spec.vm, tag: place.tag, path: socket, bytes });
     }
   }
+  // a bad value is refused before QEMU starts, not after it runs
+  if (spec.cpuNice !== undefined) checkedNice(spec.cpuNice);
   mkdirSync(place.dir, { recursive: true });
   const args = qemuArgs(spec, place, paths, o.incoming ?? false);
   const errLog = `${paths.serial}.stderr`;
@@ -185,6 +197,15 @@ export async function startGuest(spec: GuestSpec, place: GuestPlace, o: { incomi
     const stderr = existsSync(errLog) ? readFileSync(errLog, 'utf8').trim().split('\n').slice(-3).join(' | ') : '';
     throw new ScoreError('VM_BOOT', `guest ${spec.vm} (${place.tag}): ${why}${stderr === '' ? '' : `: ${stderr}`}`, { vm: spec.vm, tag: place.tag, serialLog: paths.serial });
   };
+  // spawn returned after the child's setsid and exec (detached): the session, and with it the
+  // autogroup, is QEMU's alone; `ip netns exec` execs QEMU under the same pid
+  if (spec.cpuNice !== undefined) {
+    try {
+      setCpuNice(pid, spec.cpuNice);
+    } catch (e) {
+      return fail(e instanceof Error ? e.message : String(e));
+    }
+  }
   const deadline = Date.now() + (o.bootTimeoutMs ?? 60_000);
   while (!existsSync(paths.qmp)) {
     if (exited) return fail('QEMU exited before its QMP socket appeared');
