@@ -79,6 +79,8 @@ export interface ApiServerOptions {
   readonly refusals?: RefusalLog;
   /** ms since epoch for audit lines (default Date.now) */
   readonly now?: () => number;
+  /** hypervisors the controller expects (its scenario's), known before their switches connect */
+  readonly expectedHypervisors?: ReadonlySet<string>;
 }
 
 /** What the API needs from a metrics registry; kept free of prom-client so the API does not depend on it. */
@@ -543,7 +545,7 @@ export function buildApiServer(options: ApiServerOptions): ApiServer {
     done();
   };
   void app.register(routes, { prefix: API_PREFIX });
-  void app.register(credentialRoutes({ credentials, refusals, knowsHypervisor: (hv) => service.hypervisors().some((h) => h.name === hv) }), { prefix: API_PREFIX });
+  void app.register(credentialRoutes({ credentials, refusals, knowsHypervisor: (hv) => options.expectedHypervisors?.has(hv) === true || service.hypervisors().some((h) => h.name === hv) }), { prefix: API_PREFIX });
 
   if (metrics !== undefined) {
     const access = metrics.access ?? 'agent';

@@ -464,3 +464,14 @@ test('a running score agent whose credential is revoked stops with CREDENTIAL_RE
   assert.match(r.stderr, /score credentials issue hv16/);
   assert.doesNotMatch(r.stderr, /unreachable/);
 });
+
+test("a controller started with a scenario knows its hypervisors before their switches connect: no 'unknown hypervisor' warning for them", async () => {
+  const c = await startController({ port: 0, host: '127.0.0.1', scenario: 'paper', pollMs: 1000, reportMs: 60_000, apiPort: 0, out: () => undefined });
+  try {
+    const operator = credentialsClient(c.stack.apiUrl, c.stack.tokens.operator);
+    assert.equal((await operator.issue('hv16')).warning, undefined, 'hv16 is a hypervisor of the paper scenario');
+    assert.match((await operator.issue('hv9999')).warning ?? '', /does not know a hypervisor "hv9999"/);
+  } finally {
+    await c.stop();
+  }
+});

@@ -170,6 +170,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     credentials,
     refusals,
     controllerCredential: caller,
+    ...(s !== undefined ? { expectedHypervisors: new Set(s.hypervisors.map((h) => h.id)) } : {}),
     ...(o.allowSharedAgentToken !== undefined ? { allowSharedAgentToken: o.allowSharedAgentToken } : {}),
     metrics: { contentType: metrics.contentType, render: () => metrics.render(), apiRequest: (m, r, s) => metrics.apiRequest(m, r, s), ...(o.metricsAccess !== undefined ? { access: o.metricsAccess } : {}) }, ...(o.webDir === null ? {} : { web: { dir: o.webDir ?? DEFAULT_WEB_DIR } }) });
   o.beforeListen?.(api, tokens);
