@@ -329,3 +329,208 @@ export function budgetAnneal(input: BudgetInput, budget: number, o: AnnealOption
   const placement = new Map(input.vms.map((v, i) => [v, x.hosts[host[i]!]!]));
   return { placement, initialCost: x.initialCost, cost: final, reduction: x.initialCost === 0 ? 0 : 1 - final / x.initialCost, moved, start };
 }
+
+/**
+ * Upper bounds on what any placement with at most `budget` VMs away from their start can save
+ * (slots ignored, so they hold within the slots too), and how high each bound is at least.
+ * C_A is a sum over pairs of λ(u, v) × pathCost(x_u, x_v) with fixed path costs, so a pair's cost
+ * changes only if one of its VMs moves: with S the VMs away from their start,
+ *
+ *  - coverage: saving ≤ Σ of the initial cost of the pairs with a VM in S (budgeted maximum
+ *    weighted vertex coverage). Its LP relaxation (max Σ w_e y_e, y_e ≤ x_u + x_v, y_e ≤ 1,
+ *    Σ x ≤ budget) is 100% whenever 2·budget ≥ VMs: x = budget/VMs ≥ ½ everywhere covers every
+ *    pair. `coverageGreedy` is the greedy set's coverage: the bound is at least that.
+ *  - star: saving ≤ F(S) = Σ initial cost of the pairs inside S + Σ_{u ∈ S} σ_u, where σ_u is the
+ *    most u can save on its pairs with unmoved VMs from one hypervisor h:
+ *    max_h Σ_{v ∉ S} λ(u, v)·(c(x_u, x_v) − c(h, x_v)) (a pair inside S saves at most its initial
+ *    cost; each pair is counted once). On an ultrametric oracle (fat-trees, leaf-spine: the cost
+ *    depends only on the level the path turns at) the best h is a host of one of those VMs, so
+ *    only those are tried; otherwise every hypervisor is. `starSearch` maximises F over sets of
+ *    `budget` VMs by annealing: the star bound's value is at least what it finds.
+ *
+ * Both are valid bounds only if their maximum over S is known; what is computed here are values
+ * the maximum is at least, which say how far each bound is from useful. Shares of the initial cost.
+ */
+export interface SetBounds {
+  /** Σ initial cost of pairs with a VM in the set, as a share of the initial cost */
+  readonly coverageShare: number;
+  /** F(set) as a share of the initial cost */
+  readonly starShare: number;
+}
+
+/** True when c(a, c) ≤ max(c(a, b), c(b, c)) for all hypervisors: for every cost t, "≤ t" is an equivalence. */
+function isUltrametric(x: Indexed): boolean {
+  const H = x.hosts.length;
+  const levels = [...new Set(x.cost)].sort((a, b) => a - b);
+  for (const t of levels) {
+    // classes of "reachable through steps ≤ t"; an ultrametric has every pair of a class within t
+    const cls = new Int32Array(H).fill(-1);
+    for (let a = 0; a < H; a++) {
+      if (cls[a]! >= 0) continue;
+      cls[a] = a;
+      for (let b = a + 1; b < H; b++) if (x.cost[a * H + b]! <= t) cls[b] = a;
+    }
+    for (let a = 0; a < H; a++) for (let b = a + 1; b < H; b++) if ((cls[a] === cls[b]) !== (x.cost[a * H + b]! <= t)) return false;
+  }
+  return true;
+}
+
+interface Star {
+  readonly x: Indexed;
+  readonly ultra: boolean;
+  readonly allHosts: readonly number[];
+}
+
+function starOf(input: BudgetInput): Star {
+  const x = index(input);
+  return { x, ultra: isUltrametric(x), allHosts: x.hosts.map((_, i) => i) };
+}
+
+/** σ_u for u in S (inS marks S) */
+function sigma(st: Star, inS: Uint8Array, u: number): number {
+  const { x } = st;
+  const H = x.hosts.length;
+  const peers = x.adj[u]!;
+  const home = x.init[u]!;
+  const candidates = st.ultra ? peers.filter(([v]) => !inS[v]).map(([v]) => x.init[v]!) : st.allHosts;
+  let best = 0;
+  for (const h of candidates) {
+    let s = 0;
+    for (const [v, l] of peers) if (!inS[v]) s += l * (x.cost[home * H + x.init[v]!]! - x.cost[h * H + x.init[v]!]!);
+    if (s > best) best = s;
+  }
+  return best;
+}
+
+function weightOf(x: Indexed, u: number, v: number, l: number): number {
+  return l * x.cost[x.init[u]! * x.hosts.length + x.init[v]!]!;
+}
+
+function setSums(st: Star, inS: Uint8Array): { coverage: number; star: number } {
+  const { x } = st;
+  let coverage = 0;
+  let star = 0;
+  for (const e of x.edges) {
+    if (inS[e.u] || inS[e.v]) coverage += e.w;
+    if (inS[e.u] && inS[e.v]) star += e.w;
+  }
+  for (let u = 0; u < x.n; u++) if (inS[u]) star += sigma(st, inS, u);
+  return { coverage, star };
+}
+
+/** Both bounds' values for one set of moved VMs (e.g. the VMs a strategy had moved at half). */
+export function setBounds(input: BudgetInput, moved: ReadonlySet<string>): SetBounds {
+  const st = starOf(input);
+  const inS = Uint8Array.from(input.vms, (v) => (moved.has(v) ? 1 : 0));
+  const { coverage, star } = setSums(st, inS);
+  const share = (c: number): number => (st.x.initialCost === 0 ? 0 : c / st.x.initialCost);
+  return { coverageShare: share(coverage), starShare: share(star) };
+}
+
+export interface BoundWitnesses {
+  /** the oracle is an ultrametric (σ_u then tries the unmoved peers' hosts only) */
+  readonly ultrametric: boolean;
+  /** the coverage LP relaxation's value when 2·budget ≥ VMs (x = budget/VMs covers every pair), else null */
+  readonly coverageLpShare: number | null;
+  /** coverage of the greedy set of `budget` VMs (largest uncovered initial cost first): the coverage bound is at least this */
+  readonly coverageGreedyShare: number;
+  /** F of the best set of `budget` VMs annealing found (started from the greedy set): the star bound is at least this */
+  readonly starSearchShare: number;
+  readonly starSearchSet: readonly string[];
+}
+
+export function boundWitnesses(input: BudgetInput, budget: number, o: { readonly iterations: number; readonly temperature: number; readonly seed: number }): BoundWitnesses {
+  const st = starOf(input);
+  const { x } = st;
+  const n = x.n;
+  const k = Math.min(budget, n);
+  const share = (c: number): number => (x.initialCost === 0 ? 0 : c / x.initialCost);
+  // greedy coverage: the VM whose uncovered pairs carry most, repeatedly
+  const gain = new Float64Array(n);
+  for (const e of x.edges) {
+    gain[e.u]! += e.w;
+    gain[e.v]! += e.w;
+  }
+  const inS = new Uint8Array(n);
+  let covered = 0;
+  for (let i = 0; i < k; i++) {
+    let b = -1;
+    for (let u = 0; u < n; u++) if (!inS[u] && (b < 0 || gain[u]! > gain[b]!)) b = u;
+    inS[b] = 1;
+    covered += gain[b]!;
+    for (const [v, l] of x.adj[b]!) if (!inS[v]) gain[v]! -= weightOf(x, b, v, l);
+  }
+  const coverageGreedyShare = share(covered);
+  // annealing on F over sets of k VMs: exchange one in S for one outside (a peer of S most of the time)
+  let F = setSums(st, inS).star;
+  const inList: number[] = [];
+  const outList: number[] = [];
+  const pos = new Int32Array(n);
+  for (let u = 0; u < n; u++) {
+    const list = inS[u] ? inList : outList;
+    pos[u] = list.length;
+    list.push(u);
+  }
+  const mark = new Int32Array(n);
+  let stamp = 0;
+  // the terms of F that involve a or b: σ of them and of their peers in S, and their pairs inside S
+  const local = (a: number, b: number): number => {
+    stamp += 1;
+    let s = 0;
+    for (const w of [a, b]) {
+      for (const z of [w, ...x.adj[w]!.map(([p]) => p)]) {
+        if (mark[z] === stamp) continue;
+        mark[z] = stamp;
+        if (inS[z]) s += sigma(st, inS, z);
+      }
+    }
+    for (const [p, l] of x.adj[a]!) if (inS[a] && inS[p]) s += weightOf(x, a, p, l);
+    for (const [p, l] of x.adj[b]!) if (p !== a && inS[b] && inS[p]) s += weightOf(x, b, p, l);
+    return s;
+  };
+  const rng = seededRng(o.seed);
+  const meanCost = n === 0 ? 0 : (2 * x.initialCost) / n;
+  let best = F;
+  let bestSet = Uint8Array.from(inS);
+  for (let it = 0; it < o.iterations && k > 0 && k < n; it++) {
+    const temp = o.temperature * meanCost * (1 - it / o.iterations);
+    const b = inList[Math.floor(rng() * inList.length)]!;
+    let a: number;
+    if (rng() < 0.7) {
+      const u = inList[Math.floor(rng() * inList.length)]!;
+      const peers = x.adj[u]!;
+      if (peers.length === 0) continue;
+      a = peers[Math.floor(rng() * peers.length)]![0];
+      if (inS[a]) continue;
+    } else a = outList[Math.floor(rng() * outList.length)]!;
+    const before = local(a, b);
+    inS[a] = 1;
+    inS[b] = 0;
+    const delta = local(a, b) - before;
+    if (delta >= 0 || (temp > 0 && rng() < Math.exp(delta / temp))) {
+      F += delta;
+      const pa = pos[a]!;
+      const pb = pos[b]!;
+      inList[pb] = a;
+      pos[a] = pb;
+      outList[pa] = b;
+      pos[b] = pa;
+      if (F > best) {
+        best = F;
+        bestSet = Uint8Array.from(inS);
+      }
+    } else {
+      inS[a] = 0;
+      inS[b] = 1;
+    }
+  }
+  // the running F drifts by rounding; the best set's F is recomputed
+  const starSearchShare = share(setSums(st, bestSet).star);
+  return {
+    ultrametric: st.ultra,
+    coverageLpShare: 2 * budget >= n ? (x.initialCost === 0 ? 0 : 1) : null,
+    coverageGreedyShare,
+    starSearchShare,
+    starSearchSet: input.vms.filter((_, i) => bestSet[i]),
+  };
+}
