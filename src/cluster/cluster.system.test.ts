@@ -149,7 +149,7 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
 
     // the controllers' agent-call key, as every member reads it from etcd
     const calls = controllerCredential(await sharedControllerKey(client, 'score/default/'));
-    const failovers: { killed: string; when: string; electedMs: number; masterMs: number; ovsdbMs: number; resumedMs: number }[] = [];
+    const failovers: { killed: string; when: string; electedMs: number; masterMs: number; ovsdbMs: number; resumedMs: number; takeoverMs: number; takeover: string }[] = [];
     let alive = [0, 1, 2];
     let inFlight: MigrationRecord | undefined;
     for (const when of ['between', 'during'] as const) {
@@ -191,7 +191,12 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
       const roles = await rolesByPort(ovs);
       for (const i of alive.filter((i) => i !== next)) assert.equal(roles.get(ports[i]?.of as number)?.slave, BRIDGES, `${ids[i]} SLAVE everywhere`);
       const resumed = await waitFor(() => nextProc.lines.find((l) => l.text.includes('cluster: orchestration (load-aware) continues')), `${nextProc.id} continuing the orchestration`, 60_000).catch(fail);
-      failovers.push({ killed: leader.id, when, electedMs: electedAt - killedAt, masterMs: confirmed.at - killedAt, ovsdbMs, resumedMs: resumed.at - killedAt });
+      // make before break: the new leader routed its predecessor's pairs, then deleted the older
+      // generations' rules on every switch (src/cluster/takeover.ts)
+      const takeover = await waitFor(() => nextProc.lines.find((l) => l.text.includes('cluster takeover: ') && l.text.includes('older generations deleted')), `${nextProc.id} taking over the rules`, 30_000).catch(fail);
+      assert.match(takeover.text, new RegExp(`older generations deleted on ${BRIDGES} switches`), 'every switch cleaned of the older generations');
+      assert.doesNotMatch(takeover.text, /abandoned/);
+      failovers.push({ killed: leader.id, when, electedMs: electedAt - killedAt, masterMs: confirmed.at - killedAt, ovsdbMs, resumedMs: resumed.at - killedAt, takeoverMs: takeover.at - killedAt, takeover: takeover.text.replace(/^.*cluster takeover: /, '').replace(/"}$/, '') });
       say(`${nextProc.id} leads: ${resumed.text.replace(/^.*cluster: /, '').replace(/"}$/, '')}`);
     }
 
@@ -257,7 +262,7 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
       }
       return out;
     });
-    say(`failovers (lease ttl 2 s): ${failovers.map((f) => `${f.killed} killed ${f.when} migrations -> next leader elected ${f.electedMs} ms, ROLE_REPLY MASTER from 18 switches ${f.masterMs} ms, seen in OVSDB ${f.ovsdbMs} ms, orchestration continued ${f.resumedMs} ms`).join('; ')}`);
+    say(`failovers (lease ttl 2 s): ${failovers.map((f) => `${f.killed} killed ${f.when} migrations -> next leader elected ${f.electedMs} ms, ROLE_REPLY MASTER from 18 switches ${f.masterMs} ms, seen in OVSDB ${f.ovsdbMs} ms, orchestration continued ${f.resumedMs} ms, old rules replaced ${f.takeoverMs} ms (${f.takeover})`).join('; ')}`);
     say(`migrations: ${moves.map((r) => `${r.id} ${r.vm} ${r.from}->${r.to ?? '?'}`).join(', ')}; in flight at the 2nd kill: ${settled.id} ${settled.status}`);
     say(`longest ping gap per pair: ${gaps.map((g) => `${g.pair} ${g.gap} ms (${g.replies} replies)${g.inFlight ? ' [the VM in flight]' : ''}`).join(', ')}`);
     for (const f of failovers) assert.ok(f.electedMs < 2000 + 3000, `elected ${f.electedMs} ms after the kill: within 3 s of the 2 s lease expiring`);
