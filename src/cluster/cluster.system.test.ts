@@ -26,6 +26,8 @@ import { systemTestGate } from '../emulation/system-gate.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { attachDataCentre, buildDataCentre, type DataCentre } from '../emulation/datacentre.ts';
 import { startTraffic, type TrafficHandle } from '../emulation/traffic.ts';
+import { ofctl } from '../emulation/ovs.ts';
+import { generationCookie, generationSlot } from '../controller/commands.ts';
 import { totalCost } from '../core/cost.ts';
 import type { Hypervisor, MigrationRecord, Orchestration } from '../api/contract.ts';
 import { controllerCredential } from '../api/identity.ts';
@@ -177,6 +179,11 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
           return true;
         }, `a migration of ${leader.id} in its agent's hands`, 120_000, 20).catch(fail);
       }
+      // a rule of the leader's generation that no successor re-installs (no VM has this MAC): the
+      // takeover must find it and delete it by cookie and mask, on real OVS
+      const marker = `0x${(generationCookie(generationSlot(BigInt(gen))) | 0xffff_fff0n).toString(16)}`;
+      await ofctl(ovs, 'add-flow', bridges[0] as string, `cookie=${marker},priority=100,dl_dst=02:ff:ff:ff:ff:01,actions=drop`);
+      assert.match(await ofctl(ovs, 'dump-flows', bridges[0] as string, `cookie=${marker}/-1`), /dl_dst=02:ff:ff:ff:ff:01/);
       const killedAt = Date.now();
       leader.child.kill('SIGKILL');
       say(`${leader.id} SIGKILLed ${when} migrations${inFlight && when === 'during' ? ` (${inFlight.id}: ${inFlight.vm} leaving ${inFlight.from})` : ''}`);
@@ -196,6 +203,8 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
       const takeover = await waitFor(() => nextProc.lines.find((l) => l.text.includes('cluster takeover: ') && l.text.includes('older generations deleted')), `${nextProc.id} taking over the rules`, 30_000).catch(fail);
       assert.match(takeover.text, new RegExp(`older generations deleted on ${BRIDGES} switches`), 'every switch cleaned of the older generations');
       assert.doesNotMatch(takeover.text, /abandoned/);
+      assert.match(takeover.text, /\(([1-9]\d*) deletes\)/, 'the marker rule of the old generation at least');
+      assert.doesNotMatch(await ofctl(ovs, 'dump-flows', bridges[0] as string, `cookie=${marker}/-1`), /dl_dst/, `the old generation's marker rule (${marker}) deleted`);
       failovers.push({ killed: leader.id, when, electedMs: electedAt - killedAt, masterMs: confirmed.at - killedAt, ovsdbMs, resumedMs: resumed.at - killedAt, takeoverMs: takeover.at - killedAt, takeover: takeover.text.replace(/^.*cluster takeover: /, '').replace(/"}$/, '') });
       say(`${nextProc.id} leads: ${resumed.text.replace(/^.*cluster: /, '').replace(/"}$/, '')}`);
     }
