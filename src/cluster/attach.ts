@@ -21,6 +21,14 @@ import * as ctl from '../controller/controller.ts';
 import { generationSlot } from '../controller/commands.ts';
 import { isConfirmed } from '../controller/install-tracker.ts';
 import { type TakeoverEffects, cleanSwitch, runTakeover } from './takeover.ts';
+import { storedRecords } from './audit.ts';
+
+/**
+ * A VM whose migration was in flight at the election, or ended this recently before it (ms), is
+ * not placed from the previous leader's view: the view is published once a second and may show
+ * it where it was; its agent's report or its next frame places it.
+ */
+const UNSETTLED_MS = 10_000;
 
 /** The previous leader's published view, as much of it as a takeover reads. */
 interface PublishedView {
@@ -128,20 +136,50 @@ export async function joinCluster(
   // must hold again before it is ready to re-route a VM. Read before this member republishes it.
   let expected: { switches: number; links: number } | 'pending' = { switches: 0, links: 0 };
   let previous: PublishedView | undefined;
+  /** VMs not to place from the previous view (UNSETTLED_MS); undefined until the records are read */
+  let unsettled: ReadonlySet<string> | 'all' | undefined;
   // Caught up once this term (latched), or given up on after the bound: the view may be stale or
   // name what is gone for good, and readiness must not stay false for the whole term.
   const catchUp = catchUpLatch(o.catchUpMs ?? CATCH_UP_MS);
   let cleaning = false;
-  const effects = takeoverEffects(h, o.runtime, () => previous, () => ready(), () => catchUp.over(), () => {
-    cleaning = true;
-  }, log);
+  const names = (): Map<string, string> => new Map(o.service.hosts().map((x) => [x.mac.toLowerCase(), x.vm]));
+  const effects = takeoverEffects(
+    h,
+    o.runtime,
+    {
+      view: () => previous,
+      // undefined while the records are being read
+      placeable: () => {
+        const u = unsettled;
+        if (u === undefined) return undefined;
+        const byMac = names();
+        return (mac) => u !== 'all' && !u.has(byMac.get(mac.toLowerCase()) ?? mac);
+      },
+      ready: () => ready().ready,
+      boundPassed: () => catchUp.over(),
+      cleaningStarts: () => {
+        cleaning = true;
+      },
+    },
+    log,
+  );
   h.member.on('elected', (generation) => {
     // before any switch is handed over (the role requests are under way): this term's cookies
     ctl.useGeneration(o.runtime.controller, generation);
     catchUp.elected();
     expected = 'pending';
     previous = undefined;
+    unsettled = undefined;
     cleaning = false;
+    const electedAt = Date.now();
+    storedRecords(h.store)
+      .then((records) => {
+        unsettled = new Set(records.filter((r) => r.status === 'started' || (r.finishedAt !== null && r.finishedAt > electedAt - UNSETTLED_MS)).map((r) => r.vm));
+      })
+      .catch((e: unknown) => {
+        log('warn', `cluster takeover: migration records not read (${e instanceof Error ? e.message : String(e)}); no host is placed from the previous leader's view`);
+        unsettled = 'all';
+      });
     h.store
       .get('view/summary')
       .then((v) => {
@@ -222,10 +260,15 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 function takeoverEffects(
   h: ClusterHandle,
   runtime: Runtime,
-  view: () => PublishedView | undefined,
-  ready: () => Readiness,
-  boundPassed: () => boolean,
-  cleaningStarts: () => void,
+  t: {
+    /** the previous leader's view, once read */
+    view(): PublishedView | undefined;
+    /** which hosts of the view may be placed from it; undefined until that is known */
+    placeable(): ((mac: string) => boolean) | undefined;
+    ready(): boolean;
+    boundPassed(): boolean;
+    cleaningStarts(): void;
+  },
   log: OfLog,
 ): TakeoverEffects {
   const c = (): ctl.Controller => runtime.controller;
@@ -234,16 +277,17 @@ function takeoverEffects(
     isLeader,
     async caughtUp() {
       // the moment an agent may switch a VM over too: MASTER everywhere, the old switches and links back
-      while (isLeader() && !ready().ready && !boundPassed()) await sleep(50);
+      while (isLeader() && (!t.ready() || t.placeable() === undefined) && !t.boundPassed()) await sleep(50);
     },
     installPaths() {
-      const v = view();
+      const v = t.view();
+      const may = t.placeable() ?? ((): boolean => false);
       let placed = 0;
       // quiet hosts are not re-learned from packets (their pairs ride the old rules): place them
       // where the previous leader saw them; a host that moved since is re-learned from its next
       // frame (the rules match the port it came in by) or reported by its agent
       for (const hst of v?.hosts ?? []) {
-        if (c().hosts.byMac.has(hst.mac)) continue;
+        if (c().hosts.byMac.has(hst.mac) || !may(hst.mac)) continue;
         const dpid = BigInt(`0x${hst.dpid}`);
         if (!c().disc.switches.has(dpid)) continue;
         try {
@@ -266,7 +310,7 @@ function takeoverEffects(
       return all();
     },
     switches() {
-      cleaningStarts();
+      t.cleaningStarts();
       return [...runtime.channels.keys()];
     },
     async barrier(dpid) {

@@ -10,7 +10,9 @@
  *   and may send no flow-mods or packet-outs (OpenFlow 1.3 section 6.3.5), so the runtime sees
  *   nothing; the connection keeps the switch's ports (PORT_DESC, PORT_STATUS) and role.
  * - Elected: every connected switch is re-asked as MASTER, then handed to the runtime, which
- *   starts it like a fresh switch (table-miss rule, its own path rules replaced, LLDP probes).
+ *   starts it (table-miss rule, LLDP probes) keeping the rules it holds: the previous leader's go
+ *   only once this leader's own are in (takeover.ts, via onHandover). A failed role request is
+ *   sent again a bounded number of times (ROLE_RETRY_DELAYS_MS).
  * - Stepped down: every write through a channel is refused here (CLUSTER_NOT_LEADER) and every
  *   switch is asked SLAVE. Switches fence independently: the new leader's larger generation makes
  *   them refuse the old master (OFPBRC_IS_SLAVE, OFPRRFC_STALE).
