@@ -17,6 +17,30 @@ import { type OrchestrationShare, shareOrchestration } from './orchestration.ts'
 import type { Service } from '../service/service.ts';
 import type { AuditLog } from '../service/audit-file.ts';
 import { type Readiness, catchUpLatch, readiness } from './readiness.ts';
+import * as ctl from '../controller/controller.ts';
+import { generationSlot } from '../controller/commands.ts';
+import { isConfirmed } from '../controller/install-tracker.ts';
+import { type TakeoverEffects, cleanSwitch, runTakeover } from './takeover.ts';
+import { storedRecords } from './audit.ts';
+
+/**
+ * A VM whose migration was in flight at the election, or ended this recently before it (ms), is
+ * not placed from the previous leader's view: the view is published once a second and may show
+ * it where it was; its agent's report or its next frame places it.
+ */
+const UNSETTLED_MS = 10_000;
+
+/** The previous leader's published view, as much of it as a takeover reads. */
+interface PublishedView {
+  readonly switches?: readonly string[];
+  readonly links?: number;
+  readonly hosts?: readonly { readonly mac: string; readonly dpid: string; readonly port: number }[];
+  /** the directions it routed (source MAC, destination MAC) */
+  readonly pairs?: readonly (readonly [string, string])[];
+}
+
+/** How long a takeover waits for the switches to confirm its new paths before deleting the older generations anyway, ms. */
+export const TAKEOVER_CONFIRM_MS = 2_000;
 
 export interface ClusterOptions {
   /** etcd client URLs (parseClusterUrl) */
@@ -111,22 +135,79 @@ export async function joinCluster(
   // The previous leader's view as this member was elected: the links and switches a new leader
   // must hold again before it is ready to re-route a VM. Read before this member republishes it.
   let expected: { switches: number; links: number } | 'pending' = { switches: 0, links: 0 };
+  let previous: PublishedView | undefined;
+  /** VMs not to place from the previous view (UNSETTLED_MS); undefined until the records are read */
+  let unsettled: ReadonlySet<string> | 'all' | undefined;
   // Caught up once this term (latched), or given up on after the bound: the view may be stale or
   // name what is gone for good, and readiness must not stay false for the whole term.
   const catchUp = catchUpLatch(o.catchUpMs ?? CATCH_UP_MS);
-  h.member.on('elected', () => {
+  let cleaning = false;
+  const names = (): Map<string, string> => new Map(o.service.hosts().map((x) => [x.mac.toLowerCase(), x.vm]));
+  const effects = takeoverEffects(
+    h,
+    o.runtime,
+    {
+      view: () => previous,
+      // undefined while the records are being read
+      placeable: () => {
+        const u = unsettled;
+        if (u === undefined) return undefined;
+        const byMac = names();
+        return (mac) => u !== 'all' && !u.has(byMac.get(mac.toLowerCase()) ?? mac);
+      },
+      ready: () => ready().ready,
+      boundPassed: () => catchUp.over(),
+      cleaningStarts: () => {
+        cleaning = true;
+      },
+    },
+    log,
+  );
+  h.member.on('elected', (generation) => {
+    // before any switch is handed over (the role requests are under way): this term's cookies
+    ctl.useGeneration(o.runtime.controller, generation);
     catchUp.elected();
     expected = 'pending';
+    previous = undefined;
+    unsettled = undefined;
+    cleaning = false;
+    const electedAt = Date.now();
+    storedRecords(h.store)
+      .then((records) => {
+        unsettled = new Set(records.filter((r) => r.status === 'started' || (r.finishedAt !== null && r.finishedAt > electedAt - UNSETTLED_MS)).map((r) => r.vm));
+      })
+      .catch((e: unknown) => {
+        log('warn', `cluster takeover: migration records not read (${e instanceof Error ? e.message : String(e)}); no host is placed from the previous leader's view`);
+        unsettled = 'all';
+      });
     h.store
       .get('view/summary')
       .then((v) => {
-        const s = v as { switches?: unknown[]; links?: number } | undefined;
+        const s = v as PublishedView | undefined;
+        previous = s;
         expected = { switches: s?.switches?.length ?? 0, links: s?.links ?? 0 };
       })
       .catch((e: unknown) => {
         log('warn', `cluster: the previous leader's view was not read (${e instanceof Error ? e.message : String(e)}); ready once MASTER everywhere`);
         expected = { switches: 0, links: 0 };
       });
+    const t0 = Date.now();
+    runTakeover(effects, generationSlot(generation))
+      .then((r) => {
+        log(
+          r.abandoned ? 'warn' : 'info',
+          `cluster takeover: ${r.pairs} pairs of the previous leader routed${r.confirmed ? ' and confirmed' : ' (not all confirmed)'}, older generations deleted on ${r.switches} switches (${r.deletes} deletes) ${Date.now() - t0} ms after election${r.abandoned ? '; abandoned: no longer leader' : ''}`,
+        );
+      })
+      .catch((e: unknown) => log('warn', `cluster takeover failed: ${e instanceof Error ? e.message : String(e)}`));
+  });
+  // a switch handed over later in the term (it reconnected): its older generations go once the
+  // runtime's re-installed paths are in (cleanSwitch starts with a barrier)
+  h.plane.onHandover((dpid) => {
+    if (!cleaning || h.member.generation === undefined) return;
+    cleanSwitch(effects, dpid, generationSlot(h.member.generation)).catch((e: unknown) =>
+      log('warn', `cluster: switch ${dpid.toString(16)} not cleaned of older generations: ${e instanceof Error ? e.message : String(e)}`),
+    );
   });
   await h.member.start({ apiUrl: o.apiUrl });
   const timer = setInterval(() => {
@@ -139,14 +220,14 @@ export async function joinCluster(
       switches: [...c.disc.switches.keys()].map((d) => d.toString(16)),
       links: c.disc.links.size,
       hosts: [...c.hosts.byMac.entries()].map(([mac, hst]) => ({ mac, dpid: hst.at.dpid.toString(16), port: hst.at.port })),
+      // the directions routed: a successor installs them before it deletes these rules (takeover.ts)
+      pairs: [...c.routing.wanted.values()].map((w) => [w.src, w.dst]),
     };
     h.store.put('view/summary', summary).catch((e: unknown) => log('warn', `cluster: publishing the view failed: ${e instanceof Error ? e.message : String(e)}`));
   }, o.publishMs ?? 1000);
   timer.unref();
-  return {
-    orchestration,
-    ready: () => {
-      const r = readiness({
+  const ready = (): Readiness => {
+    const r = readiness({
         memberId: h.member.id,
         role: h.member.role,
         generation: h.member.generation,
@@ -155,10 +236,13 @@ export async function joinCluster(
         links: o.runtime.controller.disc.links.size,
         expected,
         caughtUp: catchUp.over(),
-      });
-      catchUp.saw(r, h.member.role === 'leader');
-      return r;
-    },
+    });
+    catchUp.saw(r, h.member.role === 'leader');
+    return r;
+  };
+  return {
+    orchestration,
+    ready,
     async leave() {
       clearInterval(timer);
       unpublish();
@@ -167,5 +251,83 @@ export async function joinCluster(
       orchestration.stop();
       await h.member.stop();
     },
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The takeover's effects on this member's runtime, data plane and the previous leader's view. */
+function takeoverEffects(
+  h: ClusterHandle,
+  runtime: Runtime,
+  t: {
+    /** the previous leader's view, once read */
+    view(): PublishedView | undefined;
+    /** which hosts of the view may be placed from it; undefined until that is known */
+    placeable(): ((mac: string) => boolean) | undefined;
+    ready(): boolean;
+    boundPassed(): boolean;
+    cleaningStarts(): void;
+  },
+  log: OfLog,
+): TakeoverEffects {
+  const c = (): ctl.Controller => runtime.controller;
+  const isLeader = (): boolean => h.member.role === 'leader';
+  return {
+    isLeader,
+    async caughtUp() {
+      // the moment an agent may switch a VM over too: MASTER everywhere, the old switches and links back
+      while (isLeader() && (!t.ready() || t.placeable() === undefined) && !t.boundPassed()) await sleep(50);
+    },
+    installPaths() {
+      const v = t.view();
+      const may = t.placeable() ?? ((): boolean => false);
+      let placed = 0;
+      // quiet hosts are not re-learned from packets (their pairs ride the old rules): place them
+      // where the previous leader saw them; a host that moved since is re-learned from its next
+      // frame (the rules match the port it came in by) or reported by its agent
+      for (const hst of v?.hosts ?? []) {
+        if (c().hosts.byMac.has(hst.mac) || !may(hst.mac)) continue;
+        const dpid = BigInt(`0x${hst.dpid}`);
+        if (!c().disc.switches.has(dpid)) continue;
+        try {
+          runtime.apply(ctl.vmMoved(c(), hst.mac, { dpid, port: hst.port }, Date.now()));
+          placed += 1;
+        } catch (e) {
+          log('warn', `cluster takeover: host ${hst.mac} from the previous leader's view not placed: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      const pairs = (v?.pairs ?? []).map(([src, dst]) => ({ src, dst }));
+      const r = ctl.routePairs(c(), pairs, Date.now());
+      runtime.apply(r);
+      log('info', `cluster takeover: ${placed} hosts placed from the previous leader's view, ${r.cookies.length} of its ${pairs.length} directions routed`);
+      return { cookies: r.cookies, pairs: pairs.length };
+    },
+    async confirmed(cookies) {
+      const end = Date.now() + TAKEOVER_CONFIRM_MS;
+      const all = (): boolean => cookies.every((k) => isConfirmed(c().routing.install, k));
+      while (isLeader() && !all() && Date.now() < end) await sleep(20);
+      return all();
+    },
+    switches() {
+      t.cleaningStarts();
+      return [...runtime.channels.keys()];
+    },
+    async barrier(dpid) {
+      const conn = h.plane.connection(dpid);
+      if (conn === undefined) throw new Error('the switch is not connected');
+      await conn.barrier();
+    },
+    async pathCookies(dpid) {
+      const ch = runtime.channels.get(dpid);
+      if (ch === undefined) throw new Error('the switch is not handed to the runtime');
+      return (await ch.flowStats()).map((f) => f.cookie);
+    },
+    send(dpid, commands) {
+      const ch = runtime.channels.get(dpid);
+      if (ch === undefined) throw new Error('the switch is not handed to the runtime');
+      ch.send(commands);
+    },
+    log: (level, message) => log(level, message),
   };
 }

@@ -26,6 +26,8 @@ import { systemTestGate } from '../emulation/system-gate.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { attachDataCentre, buildDataCentre, type DataCentre } from '../emulation/datacentre.ts';
 import { startTraffic, type TrafficHandle } from '../emulation/traffic.ts';
+import { ofctl } from '../emulation/ovs.ts';
+import { generationCookie, generationSlot } from '../controller/commands.ts';
 import { totalCost } from '../core/cost.ts';
 import type { Hypervisor, MigrationRecord, Orchestration } from '../api/contract.ts';
 import { controllerCredential } from '../api/identity.ts';
@@ -149,7 +151,7 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
 
     // the controllers' agent-call key, as every member reads it from etcd
     const calls = controllerCredential(await sharedControllerKey(client, 'score/default/'));
-    const failovers: { killed: string; when: string; electedMs: number; masterMs: number; ovsdbMs: number; resumedMs: number }[] = [];
+    const failovers: { killed: string; when: string; electedMs: number; masterMs: number; ovsdbMs: number; resumedMs: number; takeoverMs: number; takeover: string }[] = [];
     let alive = [0, 1, 2];
     let inFlight: MigrationRecord | undefined;
     for (const when of ['between', 'during'] as const) {
@@ -177,6 +179,11 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
           return true;
         }, `a migration of ${leader.id} in its agent's hands`, 120_000, 20).catch(fail);
       }
+      // a rule of the leader's generation that no successor re-installs (no VM has this MAC): the
+      // takeover must find it and delete it by cookie and mask, on real OVS
+      const marker = `0x${(generationCookie(generationSlot(BigInt(gen))) | 0xffff_fff0n).toString(16)}`;
+      await ofctl(ovs, 'add-flow', bridges[0] as string, `cookie=${marker},priority=100,dl_dst=02:ff:ff:ff:ff:01,actions=drop`);
+      assert.match(await ofctl(ovs, 'dump-flows', bridges[0] as string, `cookie=${marker}/-1`), /dl_dst=02:ff:ff:ff:ff:01/);
       const killedAt = Date.now();
       leader.child.kill('SIGKILL');
       say(`${leader.id} SIGKILLed ${when} migrations${inFlight && when === 'during' ? ` (${inFlight.id}: ${inFlight.vm} leaving ${inFlight.from})` : ''}`);
@@ -191,7 +198,15 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
       const roles = await rolesByPort(ovs);
       for (const i of alive.filter((i) => i !== next)) assert.equal(roles.get(ports[i]?.of as number)?.slave, BRIDGES, `${ids[i]} SLAVE everywhere`);
       const resumed = await waitFor(() => nextProc.lines.find((l) => l.text.includes('cluster: orchestration (load-aware) continues')), `${nextProc.id} continuing the orchestration`, 60_000).catch(fail);
-      failovers.push({ killed: leader.id, when, electedMs: electedAt - killedAt, masterMs: confirmed.at - killedAt, ovsdbMs, resumedMs: resumed.at - killedAt });
+      // make before break: the new leader routed its predecessor's pairs, then deleted the older
+      // generations' rules on every switch (src/cluster/takeover.ts)
+      const takeover = await waitFor(() => nextProc.lines.find((l) => l.text.includes('cluster takeover: ') && l.text.includes('older generations deleted')), `${nextProc.id} taking over the rules`, 30_000).catch(fail);
+      assert.match(takeover.text, new RegExp(`older generations deleted on ${BRIDGES} switches`), 'every switch cleaned of the older generations');
+      assert.doesNotMatch(takeover.text, /abandoned/);
+      assert.match(takeover.text, /\(([1-9]\d*) deletes\)/, 'the marker rule of the old generation at least');
+      assert.doesNotMatch(await ofctl(ovs, 'dump-flows', bridges[0] as string, `cookie=${marker}/-1`), /dl_dst/, `the old generation's marker rule (${marker}) deleted`);
+      say(`${nextProc.id} took the rules over at ${((takeover.at - t0) / 1000).toFixed(1)} s (elected at ${((electedAt - t0) / 1000).toFixed(1)} s)`);
+      failovers.push({ killed: leader.id, when, electedMs: electedAt - killedAt, masterMs: confirmed.at - killedAt, ovsdbMs, resumedMs: resumed.at - killedAt, takeoverMs: takeover.at - killedAt, takeover: takeover.text.replace(/^.*cluster takeover: /, '').replace(/"}$/, '') });
       say(`${nextProc.id} leads: ${resumed.text.replace(/^.*cluster: /, '').replace(/"}$/, '')}`);
     }
 
@@ -242,7 +257,17 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
     const gens = new Set(moves.map((r) => r.id.split('-')[0]));
     assert.ok(gens.size >= 2, `migrations by more than one leader: ${moves.map((r) => r.id).join(', ')}`);
 
-    const gaps = pings.map((p) => ({ pair: `${p.src}->${p.dst}`, inFlight: p.src === inFlight?.vm || p.dst === inFlight?.vm, replies: p.run.replies.length, gap: p.run.maxGapMs() }));
+    // when each pair's longest gap began (s since the test's start), to tell a takeover from a move
+    const gapStart = (rs: readonly number[]): string => {
+      let at = 0;
+      let best = -1;
+      for (let i = 1; i < rs.length; i++) {
+        const d = (rs[i] as number) - (rs[i - 1] as number);
+        if (d > best) [best, at] = [d, rs[i - 1] as number];
+      }
+      return ((at * 1000 - t0) / 1000).toFixed(1);
+    };
+    const gaps = pings.map((p) => ({ pair: `${p.src}->${p.dst}`, inFlight: p.src === inFlight?.vm || p.dst === inFlight?.vm, replies: p.run.replies.length, gap: p.run.maxGapMs(), from: gapStart(p.run.replies) }));
     // every silence of 1 s or more, and whether one of the pair's own VMs was migrating then (its
     // record's window, from asking the agent to the record's end, plus the re-learning after it)
     const silences = pings.flatMap((p) => {
@@ -257,9 +282,10 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
       }
       return out;
     });
-    say(`failovers (lease ttl 2 s): ${failovers.map((f) => `${f.killed} killed ${f.when} migrations -> next leader elected ${f.electedMs} ms, ROLE_REPLY MASTER from 18 switches ${f.masterMs} ms, seen in OVSDB ${f.ovsdbMs} ms, orchestration continued ${f.resumedMs} ms`).join('; ')}`);
+    say(`failovers (lease ttl 2 s): ${failovers.map((f) => `${f.killed} killed ${f.when} migrations -> next leader elected ${f.electedMs} ms, ROLE_REPLY MASTER from 18 switches ${f.masterMs} ms, seen in OVSDB ${f.ovsdbMs} ms, orchestration continued ${f.resumedMs} ms, old rules replaced ${f.takeoverMs} ms (${f.takeover})`).join('; ')}`);
     say(`migrations: ${moves.map((r) => `${r.id} ${r.vm} ${r.from}->${r.to ?? '?'}`).join(', ')}; in flight at the 2nd kill: ${settled.id} ${settled.status}`);
-    say(`longest ping gap per pair: ${gaps.map((g) => `${g.pair} ${g.gap} ms (${g.replies} replies)${g.inFlight ? ' [the VM in flight]' : ''}`).join(', ')}`);
+    say(`longest ping gap per pair: ${gaps.map((g) => `${g.pair} ${g.gap} ms from ${g.from} s (${g.replies} replies)${g.inFlight ? ' [the VM in flight]' : ''}`).join(', ')}`);
+    say(`migration windows: ${all.filter((r) => r.status === 'succeeded').map((r) => `${r.id} ${r.vm} ${((r.startedAt - t0) / 1000).toFixed(1)}–${(((r.finishedAt ?? r.startedAt) - t0) / 1000).toFixed(1)} s`).join(', ')}`);
     for (const f of failovers) assert.ok(f.electedMs < 2000 + 3000, `elected ${f.electedMs} ms after the kill: within 3 s of the 2 s lease expiring`);
     say(`silences of 1 s or more: ${silences.length === 0 ? 'none' : silences.map((x) => `${x.pair} ${x.ms} ms at ${(x.fromMs / 1000).toFixed(1)} s${x.migration === null ? '' : ` (during its VM's migration ${x.migration})`}`).join(', ')}`);
     // The issue's bound, for every communicating pair: neither the failovers nor a migration (the

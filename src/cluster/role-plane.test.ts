@@ -4,12 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { isScoreError } from '../errors/errors.ts';
-import { OFPCR } from '../openflow/constants.ts';
+import { OFPCR, OFPET, OFPRRFC } from '../openflow/constants.ts';
 import { openflowDataPlane, silentLog } from '../openflow/connection/index.ts';
 import { FakeSwitch, until } from '../openflow/connection/fake-switch.testing.ts';
 import type { DataPlaneEvents, SwitchChannel } from '../runtime/dataplane.ts';
 import type { ClusterMember, MemberRole, LeaderView } from './member.ts';
-import { clusterDataPlane } from './role-plane.ts';
+import { clusterDataPlane, roleRetryDelay } from './role-plane.ts';
 
 class ScriptedMember extends EventEmitter {
   role: MemberRole = 'follower';
@@ -91,6 +91,92 @@ test('follower: SLAVE with the leader\'s generation, runtime sees nothing; elect
     assert.equal(roles.asked[2]?.role, OFPCR.ROLE_SLAVE);
   } finally {
     roles.stop();
+    sw.close();
+    await plane.stop();
+  }
+});
+
+test('roleRetryDelay: bounded, growing waits', () => {
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 0].map((a) => roleRetryDelay(a)), [100, 200, 400, 800, 1600, null, null]);
+  assert.equal(roleRetryDelay(1, [7]), 7);
+  assert.equal(roleRetryDelay(2, [7]), null);
+});
+
+test('a ROLE_REQUEST MASTER the switch refused (not as stale) is sent again, and the switch is handed over then', { timeout: 30_000 }, async () => {
+  const member = new ScriptedMember();
+  const plane = clusterDataPlane(openflowDataPlane({ port: 0, host: '127.0.0.1', log: silentLog }), member as unknown as ClusterMember, silentLog, { roleRetryDelaysMs: [50, 50] });
+  const seen: string[] = [];
+  const handedOver: bigint[] = [];
+  plane.onHandover((d) => handedOver.push(d));
+  const events: DataPlaneEvents = {
+    switchUp: (ch) => seen.push(`up ${ch.dpid}`),
+    switchDown: (d) => seen.push(`down ${d}`),
+    packetIn: () => undefined,
+    portStatus: () => undefined,
+    flowRemoved: () => undefined,
+    flowRejected: () => undefined,
+    flowsAccepted: () => undefined,
+  };
+  await plane.start(events);
+  const sw = await FakeSwitch.up(plane.address().port, 0x22n);
+  const asked: number[] = [];
+  let on = true;
+  // the first MASTER request is refused (OFPRRFC_UNSUP), every other request answered
+  void (async () => {
+    let refused = false;
+    while (on) {
+      try {
+        const rq = await sw.next('ROLE_REQUEST', 200);
+        asked.push(rq.role);
+        if (rq.role === OFPCR.ROLE_MASTER && !refused) {
+          refused = true;
+          sw.send({ type: 'ERROR', xid: rq.xid, errType: OFPET.ROLE_REQUEST_FAILED, code: OFPRRFC.UNSUP, data: new Uint8Array(24) });
+        } else sw.send({ type: 'ROLE_REPLY', xid: rq.xid, role: rq.role, generationId: rq.generationId });
+      } catch {
+        // nothing asked in this interval
+      }
+    }
+  })();
+  try {
+    await until(() => plane.switchesView()[0]?.role === 'SLAVE', 'SLAVE confirmed');
+    member.elect(12n);
+    await until(() => seen.includes('up 34'), 'switch handed to the runtime after the retry');
+    assert.deepEqual(asked, [OFPCR.ROLE_SLAVE, OFPCR.ROLE_MASTER, OFPCR.ROLE_MASTER]);
+    assert.deepEqual(handedOver, [0x22n]);
+    assert.equal(plane.switchesView()[0]?.role, 'MASTER');
+  } finally {
+    on = false;
+    sw.close();
+    await plane.stop();
+  }
+});
+
+test('role requests are retried a bounded number of times, then given up until the switch reconnects', { timeout: 30_000 }, async () => {
+  const member = new ScriptedMember();
+  const plane = clusterDataPlane(openflowDataPlane({ port: 0, host: '127.0.0.1', log: silentLog }), member as unknown as ClusterMember, silentLog, { roleRetryDelaysMs: [30, 30] });
+  await plane.start({ switchUp: () => undefined, switchDown: () => undefined, packetIn: () => undefined, portStatus: () => undefined, flowRemoved: () => undefined, flowRejected: () => undefined, flowsAccepted: () => undefined });
+  const sw = await FakeSwitch.up(plane.address().port, 0x23n);
+  const asked: number[] = [];
+  let on = true;
+  void (async () => {
+    while (on) {
+      try {
+        const rq = await sw.next('ROLE_REQUEST', 200);
+        asked.push(rq.role);
+        sw.send({ type: 'ERROR', xid: rq.xid, errType: OFPET.ROLE_REQUEST_FAILED, code: OFPRRFC.BAD_ROLE, data: new Uint8Array(24) });
+      } catch {
+        // nothing asked in this interval
+      }
+    }
+  })();
+  try {
+    await until(() => asked.length >= 3, 'the first request and two retries');
+    await plane.settled();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(asked.length, 3, 'no retry beyond the bound');
+    assert.notEqual(plane.switchesView()[0]?.role, 'SLAVE');
+  } finally {
+    on = false;
     sw.close();
     await plane.stop();
   }

@@ -10,7 +10,9 @@
  *   and may send no flow-mods or packet-outs (OpenFlow 1.3 section 6.3.5), so the runtime sees
  *   nothing; the connection keeps the switch's ports (PORT_DESC, PORT_STATUS) and role.
  * - Elected: every connected switch is re-asked as MASTER, then handed to the runtime, which
- *   starts it like a fresh switch (table-miss rule, its own path rules replaced, LLDP probes).
+ *   starts it (table-miss rule, LLDP probes) keeping the rules it holds: the previous leader's go
+ *   only once this leader's own are in (takeover.ts, via onHandover). A failed role request is
+ *   sent again a bounded number of times (ROLE_RETRY_DELAYS_MS).
  * - Stepped down: every write through a channel is refused here (CLUSTER_NOT_LEADER) and every
  *   switch is asked SLAVE. Switches fence independently: the new leader's larger generation makes
  *   them refuse the old master (OFPBRC_IS_SLAVE, OFPRRFC_STALE).
@@ -35,10 +37,31 @@ export interface ClusterDataPlane extends OpenflowDataPlane {
   switchesView(): StandbySwitch[];
   /** Resolves when every connected switch has answered the role request of the current term. */
   settled(): Promise<void>;
+  /** Calls `fn` after each switch is handed to the runtime (the runtime's switch-up commands were sent). */
+  onHandover(fn: (dpid: Dpid) => void): void;
 }
 
-export function clusterDataPlane(inner: OpenflowDataPlane, member: ClusterMember, log: OfLog): ClusterDataPlane {
+/**
+ * The waits before re-sending a ROLE_REQUEST that failed (no reply in time, an error other than
+ * STALE, a send refused while the connection was busy), ms: a switch whose request failed once
+ * would otherwise stay without this controller's role (MASTER: not handed to the runtime, so the
+ * leader is never ready) until it reconnects. Bounded: 5 tries after the first, 3.1 s in all.
+ */
+export const ROLE_RETRY_DELAYS_MS: readonly number[] = [100, 200, 400, 800, 1600];
+
+/** Pure: the wait before retry number `attempt` (1-based), or null when no retry is left. */
+export function roleRetryDelay(attempt: number, delays: readonly number[] = ROLE_RETRY_DELAYS_MS): number | null {
+  return attempt >= 1 && attempt <= delays.length ? (delays[attempt - 1] as number) : null;
+}
+
+export interface ClusterDataPlaneOptions {
+  /** role request retry waits (default ROLE_RETRY_DELAYS_MS) */
+  readonly roleRetryDelaysMs?: readonly number[];
+}
+
+export function clusterDataPlane(inner: OpenflowDataPlane, member: ClusterMember, log: OfLog, opts: ClusterDataPlaneOptions = {}): ClusterDataPlane {
   const ready = new Map<Dpid, SwitchChannel>();
+  const handover: ((dpid: Dpid) => void)[] = [];
   const active = new Set<Dpid>();
   let events: DataPlaneEvents | undefined;
   let pending: Promise<void> = Promise.resolve();
@@ -62,24 +85,40 @@ export function clusterDataPlane(inner: OpenflowDataPlane, member: ClusterMember
     const conn = inner.connection(dpid);
     const ch = ready.get(dpid);
     if (conn === undefined || ch === undefined) return;
-    const generation = member.generation;
-    try {
-      if (member.role === 'leader' && generation !== undefined) {
-        await conn.requestRole('MASTER', generation);
-        if (member.role !== 'leader' || inner.connection(dpid) !== conn || active.has(dpid)) return;
-        active.add(dpid);
-        events?.switchUp(fenced(ch));
-      } else if (member.role !== 'stopped') {
-        // the leader's own generation: a larger one would make the switch refuse the leader
-        await conn.requestRole('SLAVE', member.leader?.generation ?? 0n);
-      }
-    } catch (e) {
-      if (isScoreError(e, 'OF_ROLE_STALE')) {
-        // a newer generation reached the switch first: we are SLAVE there, which is what fencing wants
-        log('warn', `dpid ${formatDpidHex(dpid)}: role request refused as stale (${e.message})`);
+    // what this request is for: a retry only while it still is (same connection, role, generation)
+    const term = (): string => `${member.role}/${String(member.generation)}/${String(member.leader?.generation)}`;
+    const asked = term();
+    for (let attempt = 0; ; attempt++) {
+      const generation = member.generation;
+      try {
+        if (member.role === 'leader' && generation !== undefined) {
+          await conn.requestRole('MASTER', generation);
+          if (member.role !== 'leader' || inner.connection(dpid) !== conn || active.has(dpid)) return;
+          active.add(dpid);
+          events?.switchUp(fenced(ch));
+          for (const fn of handover) fn(dpid);
+        } else if (member.role !== 'stopped') {
+          // the leader's own generation: a larger one would make the switch refuse the leader
+          await conn.requestRole('SLAVE', member.leader?.generation ?? 0n);
+        }
         return;
+      } catch (e) {
+        if (isScoreError(e, 'OF_ROLE_STALE')) {
+          // a newer generation reached the switch first: we are SLAVE there, which is what fencing wants
+          log('warn', `dpid ${formatDpidHex(dpid)}: role request refused as stale (${e.message})`);
+          return;
+        }
+        const wait = roleRetryDelay(attempt + 1, opts.roleRetryDelaysMs);
+        const why = e instanceof Error ? e.message : String(e);
+        if (wait === null || isScoreError(e, 'OF_DISCONNECTED')) {
+          log('warn', `dpid ${formatDpidHex(dpid)}: role request failed${attempt > 0 ? ` (${attempt + 1} tries)` : ''}: ${why}`);
+          return;
+        }
+        log('warn', `dpid ${formatDpidHex(dpid)}: role request failed (${why}); again in ${wait} ms`);
+        await new Promise((r) => setTimeout(r, wait));
+        // superseded: the switch reconnected (its own assign runs) or the term changed (assignAll runs)
+        if (inner.connection(dpid) !== conn || ready.get(dpid) !== ch || term() !== asked || member.role === 'stopped') return;
       }
-      log('warn', `dpid ${formatDpidHex(dpid)}: role request failed: ${e instanceof Error ? e.message : String(e)}`);
     }
   };
 
@@ -145,5 +184,8 @@ export function clusterDataPlane(inner: OpenflowDataPlane, member: ClusterMember
       });
     },
     settled: () => pending,
+    onHandover(fn) {
+      handover.push(fn);
+    },
   };
 }

@@ -1,7 +1,7 @@
 import { ScoreError } from '../errors/errors.ts';
 import { parseFrame } from '../packet/index.ts';
 import type { Dpid, PortRef, SwitchCommand } from './commands.ts';
-import { PATH_COOKIE_TAG, PATH_COOKIE_TAG_MASK, formatDpid } from './commands.ts';
+import { PATH_COOKIE_TAG, PATH_COOKIE_TAG_MASK, formatDpid, generationSlot } from './commands.ts';
 import type { DiscoveryEvent, DiscoveryState, SwitchPortInfo } from './discovery.ts';
 import * as discovery from './discovery.ts';
 import { isEcho, expireFloods } from './flood.ts';
@@ -34,6 +34,13 @@ export interface ControllerOptions extends NetworkConfig {
   /** oldest LLDP probe believed, ms (default linkTtlMs, 5000) */
   readonly maxProbeAgeMs?: number;
   readonly idleTimeout?: number;
+  /**
+   * a switch handed over keeps the path rules it holds (cluster mode): they are a previous
+   * leader's, and forward until this controller's own replace them and the cluster takeover
+   * deletes the older generations' (src/cluster/takeover.ts). Alone (false, the default), a
+   * switch starts from a table without path rules.
+   */
+  readonly keepPathRules?: boolean;
 }
 
 export type ControllerEvent =
@@ -184,8 +191,9 @@ export function switchUp(c: Controller, dpid: Dpid, ports: readonly SwitchPortIn
   at(c, now);
   const linkEvents = discovery.switchUp(c.disc, dpid, ports);
   const commands: SwitchCommand[] = [
-    // Start from a known table: our old path rules go, the table-miss rule sends to us.
-    { kind: 'flow-delete', dpid, cookie: PATH_COOKIE_TAG, cookieMask: PATH_COOKIE_TAG_MASK },
+    // Start from a known table: our old path rules go (unless a cluster takeover keeps them
+    // forwarding until its own are in), the table-miss rule sends to us.
+    ...(c.options.keepPathRules === true ? [] : [{ kind: 'flow-delete', dpid, cookie: PATH_COOKIE_TAG, cookieMask: PATH_COOKIE_TAG_MASK } as const]),
     { kind: 'flow-add', dpid, rule: { priority: 0, match: {}, actions: [{ type: 'controller' }], cookie: 0n, idleTimeout: 0, hardTimeout: 0 } },
   ];
   commands.push(...afterLinkEvents(c, linkEvents));
@@ -265,6 +273,34 @@ export function setWeights(c: Controller, weights: NonNullable<ControllerOptions
   c.options = { ...c.options, weights };
   rebuild(c);
   return done(c, refreshPaths(c.routing, ctx(c)), []);
+}
+
+/**
+ * The cookie generation of the paths installed from now on (a cluster leader's generation id at
+ * its election; commands.ts pathCookie). Paths installed before keep their cookies.
+ */
+export function useGeneration(c: Controller, generation: bigint): void {
+  c.routing.generationSlot = generationSlot(generation);
+}
+
+/**
+ * Installs the path of each direction whose two hosts are known (a new leader, for the pairs its
+ * predecessor routed: make before break). Returns the commands and the cookies of the paths now
+ * held for these directions, for the caller to wait until the switches confirmed them.
+ */
+export function routePairs(c: Controller, pairs: readonly { readonly src: string; readonly dst: string }[], now: number): Result & { cookies: bigint[] } {
+  at(c, now);
+  const commands: SwitchCommand[] = [];
+  const cookies: bigint[] = [];
+  for (const { src, dst } of pairs) {
+    if (src === dst || !c.hosts.byMac.has(src) || !c.hosts.byMac.has(dst)) continue;
+    const r = ensurePath(c.routing, ctx(c), src, dst);
+    commands.push(...r.commands);
+    if (r.path !== null) cookies.push(r.path.cookie);
+  }
+  // every new rule before any delete, as refreshPaths does
+  const ordered = [...commands.filter((x) => x.kind !== 'flow-delete'), ...commands.filter((x) => x.kind === 'flow-delete')];
+  return { ...done(c, ordered, []), cookies };
 }
 
 /** The agent's "migration done": authoritative, whatever the data plane has shown so far. */

@@ -1,6 +1,6 @@
 import { ARP_OP, buildArpReply, isMulticastMac, type ParsedFrame } from '../packet/index.ts';
 import type { Dpid, FlowRule, PortRef, SwitchCommand } from './commands.ts';
-import { ALL_ONES_64, PATH_COOKIE_TAG } from './commands.ts';
+import { ALL_ONES_64, pathCookie } from './commands.ts';
 import type { DiscoveryState } from './discovery.ts';
 import { isLinkPort } from './discovery.ts';
 import type { FloodState } from './flood.ts';
@@ -50,6 +50,8 @@ export interface RoutingState {
   readonly paths: Map<string, InstalledPath>;
   readonly byCookie: Map<bigint, string>;
   nextId: bigint;
+  /** the cookie generation slot of new paths (commands.ts pathCookie): 0 alone, the leader's in a cluster */
+  generationSlot: bigint;
   readonly idleTimeout: number;
   readonly priority: number;
   readonly install: InstallState;
@@ -71,7 +73,7 @@ export interface RoutingContext {
 }
 
 export function createRouting(idleTimeout = 60, priority = 100): RoutingState {
-  return { wanted: new Map(), paths: new Map(), byCookie: new Map(), nextId: 1n, idleTimeout, priority, install: createInstallState(), floods: createFloodState(), computedIn: new WeakMap() };
+  return { wanted: new Map(), paths: new Map(), byCookie: new Map(), nextId: 1n, generationSlot: 0n, idleTimeout, priority, install: createInstallState(), floods: createFloodState(), computedIn: new WeakMap() };
 }
 
 export const pairKey = (src: string, dst: string): string => `${src}>${dst}`;
@@ -176,7 +178,7 @@ export function ensurePath(
   const removed: SwitchCommand[] = old !== undefined ? removePath(state, key) : [];
   if (next === null) return { commands: removed, path: null, hops: null };
   if (inBackoff(state.install, key, ctx.now)) return { commands: removed, path: null, hops: next.hops };
-  const cookie = PATH_COOKIE_TAG | state.nextId;
+  const cookie = pathCookie(state.generationSlot, state.nextId);
   state.nextId += 1n;
   const path: InstalledPath = { src, dst, cookie, hops: next.hops, links: next.links };
   state.paths.set(key, path);

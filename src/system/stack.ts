@@ -47,6 +47,8 @@ export interface StackOptions {
   readonly vmNames?: ReadonlyMap<string, string>;
   readonly onSettled?: (migrations: number) => void;
   readonly nonce?: Uint8Array;
+  /** cluster mode: a switch handed over keeps its path rules (controller option keepPathRules; src/cluster/takeover.ts) */
+  readonly keepPathRules?: boolean;
   /** persist the orchestrator's audit log here (JSON lines), and restore it at start */
   readonly auditPath?: string;
   /** or any other audit log (cluster mode: src/cluster/audit.ts); wins over auditPath */
@@ -123,6 +125,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     ...(o.probeMs !== undefined ? { probeMs: o.probeMs } : {}),
     controller: {
       nonce: o.nonce ?? new Uint8Array(randomBytes(8)),
+      ...(o.keepPathRules === true ? { keepPathRules: true } : {}),
       // the LLDP probes' HMAC key: fresh per run, never sent (src/controller/probe-auth.ts)
       secret: new Uint8Array(randomBytes(32)),
       names: new Map([...dpids].map(([n, d]) => [d, n])),

@@ -154,6 +154,8 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
       ...(model ? { model } : {}),
       dataPlane,
       clock: realClock,
+      // cluster mode: a new leader keeps its predecessor's rules forwarding until its own are in
+      ...(cluster ? { keepPathRules: true } : {}),
       ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
       ...(o.probeMs !== undefined ? { probeMs: o.probeMs } : {}),
       apiHost: o.apiHost ?? '127.0.0.1',

@@ -1,0 +1,182 @@
+// Make before break at a cluster takeover: the cookie layout, the generation delete as OpenFlow
+// bytes, the controller keeping a predecessor's rules, and the order of the takeover's steps.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  GENERATION_COOKIE_MASK,
+  PATH_COOKIE_TAG,
+  PATH_COOKIE_TAG_MASK,
+  type Dpid,
+  type SwitchCommand,
+  generationCookie,
+  generationSlot,
+  pathCookie,
+  slotOfCookie,
+} from '../controller/commands.ts';
+import * as ctl from '../controller/controller.ts';
+import { OFPFC, OFPG, OFPP, OFPTT, decodeMessage, encodeMessage } from '../openflow/index.ts';
+import { commandToMessage } from '../openflow/connection/translate.ts';
+import { type TakeoverEffects, cleanSwitch, runTakeover, staleGenerationDeletes } from './takeover.ts';
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+test('path cookies: tag | generation slot (24 bits) | path id (32 bits); the generation mask selects one generation', () => {
+  assert.equal(generationSlot(0x1234_5678n), 0x34_5678n, 'the low 24 bits of the generation id');
+  const c = pathCookie(0x34_5678n, 9n);
+  assert.equal(c, 0x5c34_5678_0000_0009n);
+  assert.equal(c & PATH_COOKIE_TAG_MASK, PATH_COOKIE_TAG, 'still a path rule for the single-controller clear-all');
+  assert.equal(slotOfCookie(c), 0x34_5678n);
+  assert.equal(c & GENERATION_COOKIE_MASK, generationCookie(0x34_5678n));
+  assert.notEqual(pathCookie(0x34_5679n, 9n) & GENERATION_COOKIE_MASK, generationCookie(0x34_5678n), 'the next generation is not selected');
+  assert.equal(GENERATION_COOKIE_MASK, 0xffff_ffff_0000_0000n);
+  assert.equal(slotOfCookie(0n), null, 'the table-miss rule is no path rule');
+  assert.equal(slotOfCookie(0x1200_0000_0000_0001n), null, 'another application\'s cookie');
+  // a single controller's cookies are generation 0, as before
+  assert.equal(pathCookie(0n, 5n), PATH_COOKIE_TAG | 5n);
+});
+
+test('a generation delete is OFPFC_DELETE with cookie and cookie_mask in every table (OpenFlow 1.3.5 §7.3.4.1, A.3.4.1)', () => {
+  const [del] = staleGenerationDeletes(7n, [pathCookie(0x00_0042n, 3n)], 0x00_0043n);
+  assert.ok(del !== undefined);
+  const bytes = encodeMessage({ ...commandToMessage(del), xid: 5 });
+  // ofp_flow_mod: header(8) cookie(8) cookie_mask(8) table_id(1) command(1) idle(2) hard(2)
+  // priority(2) buffer_id(4) out_port(4) out_group(4) flags(2) pad(2), then an empty match (4 + 4 pad);
+  // priority is the builder's default OFP_DEFAULT_PRIORITY, which a non-strict delete ignores
+  assert.equal(
+    hex(bytes.subarray(0, 48)),
+    '040e0038' + '00000005' + '5c00004200000000' + 'ffffffff00000000' + 'ff' + '03' + '0000' + '0000' + '8000' + 'ffffffff' + 'ffffffff' + 'ffffffff' + '0000' + '0000',
+  );
+  assert.equal(hex(bytes.subarray(48)), '0001000400000000', 'OFPMT_OXM match with no field');
+  const m = decodeMessage(bytes);
+  assert.equal(m.type, 'FLOW_MOD');
+  if (m.type !== 'FLOW_MOD') return;
+  assert.equal(m.command, OFPFC.DELETE);
+  assert.equal(m.tableId, OFPTT.ALL);
+  assert.equal(m.cookie, 0x5c00_0042_0000_0000n);
+  assert.equal(m.cookieMask, GENERATION_COOKIE_MASK);
+  assert.equal(m.outPort, OFPP.ANY);
+  assert.equal(m.outGroup, OFPG.ANY);
+  assert.deepEqual(m.match, []);
+  // the switch's rule: (rule cookie & mask) == (cookie & mask)
+  assert.equal(pathCookie(0x42n, 77n) & m.cookieMask, m.cookie & m.cookieMask, 'the old generation\'s rules match');
+  assert.notEqual(pathCookie(0x43n, 77n) & m.cookieMask, m.cookie & m.cookieMask, 'the new generation\'s do not');
+});
+
+test('staleGenerationDeletes: one delete per older generation found; its own generation, the table-miss and foreign cookies stay', () => {
+  const own = 0x100n;
+  const cookies = [pathCookie(0xffn, 1n), pathCookie(0xffn, 2n), pathCookie(own, 1n), 0n, 0x77n, pathCookie(0x3n, 1n)];
+  assert.deepEqual(staleGenerationDeletes(9n, cookies, own), [
+    { kind: 'flow-delete', dpid: 9n, cookie: generationCookie(0x3n), cookieMask: GENERATION_COOKIE_MASK },
+    { kind: 'flow-delete', dpid: 9n, cookie: generationCookie(0xffn), cookieMask: GENERATION_COOKIE_MASK },
+  ]);
+  assert.deepEqual(staleGenerationDeletes(9n, [pathCookie(own, 4n), 0n], own), []);
+});
+
+test('controller: with keepPathRules a switch handed over keeps its rules; paths of a generation carry its cookie; routePairs routes the known pairs', () => {
+  const ports = [1, 2, 3].map((p) => ({ port: p, hwAddr: `02:00:00:00:00:0${p}`, up: true, speedKbps: 1_000_000, name: `p${p}` }));
+  const alone = ctl.createController({ nonce: new Uint8Array(8) });
+  const first = ctl.switchUp(alone, 1n, ports, 0);
+  assert.ok(first.commands.some((c) => c.kind === 'flow-delete' && c.cookieMask === PATH_COOKIE_TAG_MASK), 'alone: the switch starts without path rules');
+
+  const c = ctl.createController({ nonce: new Uint8Array(8), keepPathRules: true });
+  ctl.useGeneration(c, 0x1_0000_0042n);
+  const up = ctl.switchUp(c, 1n, ports, 0);
+  assert.ok(!up.commands.some((x) => x.kind === 'flow-delete'), 'no rule deleted at the handover');
+  assert.ok(up.commands.some((x) => x.kind === 'flow-add' && x.rule.priority === 0), 'the table-miss rule is (re)installed');
+
+  const a = '02:aa:00:00:00:01';
+  const b = '02:aa:00:00:00:02';
+  ctl.vmMoved(c, a, { dpid: 1n, port: 1 }, 10);
+  ctl.vmMoved(c, b, { dpid: 1n, port: 2 }, 10);
+  const r = ctl.routePairs(c, [{ src: a, dst: b }, { src: b, dst: a }, { src: a, dst: '02:aa:00:00:00:09' }], 20);
+  assert.equal(r.cookies.length, 2, 'the pair with an unknown host is not routed');
+  for (const k of r.cookies) assert.equal(slotOfCookie(k), 0x42n);
+  const adds = r.commands.filter((x) => x.kind === 'flow-add');
+  assert.equal(adds.length, 2);
+  assert.deepEqual(adds.map((x) => (x.kind === 'flow-add' ? x.rule.match : null)), [
+    { inPort: 1, ethSrc: a, ethDst: b },
+    { inPort: 2, ethSrc: b, ethDst: a },
+  ]);
+  // routed again: nothing new, the same cookies to wait for
+  const again = ctl.routePairs(c, [{ src: a, dst: b }], 30);
+  assert.deepEqual(again.commands, []);
+  assert.deepEqual(again.cookies, [r.cookies[0]]);
+});
+
+/** Effects that record what the takeover did, in order. */
+function recorder(o: { switches: Dpid[]; cookies: Map<Dpid, bigint[]>; confirmed?: boolean; leaderUntil?: string; sendThrows?: Dpid }): { e: TakeoverEffects; steps: string[]; sent: SwitchCommand[] } {
+  const steps: string[] = [];
+  const sent: SwitchCommand[] = [];
+  let leader = true;
+  const step = (s: string): void => {
+    steps.push(s);
+    if (s === o.leaderUntil) leader = false;
+  };
+  const e: TakeoverEffects = {
+    isLeader: () => leader,
+    caughtUp: () => Promise.resolve(step('caught-up')),
+    installPaths: () => {
+      step('install');
+      return { cookies: [pathCookie(2n, 1n)], pairs: 1 };
+    },
+    confirmed: () => {
+      step('confirmed');
+      return Promise.resolve(o.confirmed ?? true);
+    },
+    switches: () => o.switches,
+    barrier: (d) => Promise.resolve(step(`barrier ${d}`)),
+    pathCookies: (d) => {
+      step(`read ${d}`);
+      return Promise.resolve(o.cookies.get(d) ?? []);
+    },
+    send: (d, commands) => {
+      if (d === o.sendThrows) throw new Error('not the leader');
+      step(`delete ${d}`);
+      sent.push(...commands);
+    },
+    log: () => undefined,
+  };
+  return { e, steps, sent };
+}
+
+test('takeover order: caught up, install new, confirmed, then per switch barrier, read, delete the old generation; never a delete before the install', async () => {
+  const cookies = new Map<Dpid, bigint[]>([
+    [1n, [pathCookie(1n, 5n), pathCookie(2n, 1n), 0n]],
+    [2n, [pathCookie(2n, 1n)]],
+  ]);
+  const { e, steps, sent } = recorder({ switches: [1n, 2n], cookies });
+  const r = await runTakeover(e, 2n);
+  assert.deepEqual(r, { pairs: 1, confirmed: true, switches: 2, deletes: 1, abandoned: false });
+  assert.deepEqual(steps.slice(0, 3), ['caught-up', 'install', 'confirmed']);
+  const at = (s: string): number => steps.indexOf(s);
+  assert.ok(at('barrier 1') > at('confirmed') && at('read 1') > at('barrier 1') && at('delete 1') > at('read 1'), steps.join(', '));
+  assert.ok(at('read 2') > at('barrier 2'));
+  assert.equal(at('delete 2'), -1, 'switch 2 holds only the new generation: nothing to delete');
+  assert.deepEqual(sent, [{ kind: 'flow-delete', dpid: 1n, cookie: generationCookie(1n), cookieMask: GENERATION_COOKIE_MASK }]);
+});
+
+test('takeover: leadership lost before or after the install deletes nothing; a fenced send fails that switch only', async () => {
+  const cookies = new Map<Dpid, bigint[]>([[1n, [pathCookie(1n, 5n)]], [2n, [pathCookie(1n, 6n)]]]);
+  for (const until of ['caught-up', 'install', 'confirmed']) {
+    const { e, steps, sent } = recorder({ switches: [1n, 2n], cookies, leaderUntil: until });
+    const r = await runTakeover(e, 2n);
+    assert.equal(r.abandoned, true, until);
+    assert.deepEqual(sent, [], `no delete after losing leadership at ${until}`);
+    assert.ok(!steps.some((s) => s.startsWith('barrier') || s.startsWith('read')), steps.join(', '));
+  }
+  const { e, sent } = recorder({ switches: [1n, 2n], cookies, sendThrows: 1n });
+  const r = await runTakeover(e, 2n);
+  assert.equal(r.switches, 1);
+  assert.equal(sent.length, 1);
+  // the paths were not all confirmed in time: the older generations still go, after the install
+  const late = recorder({ switches: [1n], cookies, confirmed: false });
+  const lr = await runTakeover(late.e, 2n);
+  assert.equal(lr.confirmed, false);
+  assert.deepEqual(late.steps, ['caught-up', 'install', 'confirmed', 'barrier 1', 'read 1', 'delete 1']);
+});
+
+test('cleanSwitch (a switch handed over later): barrier before the read, the read before the delete', async () => {
+  const { e, steps } = recorder({ switches: [4n], cookies: new Map([[4n, [pathCookie(9n, 1n), pathCookie(3n, 1n)]]]) });
+  assert.equal(await cleanSwitch(e, 4n, 3n), 1);
+  assert.deepEqual(steps, ['barrier 4', 'read 4', 'delete 4']);
+});
