@@ -5,7 +5,7 @@
  * a crashed run's leftovers are recognisable). Never a system etcd, never a non-loopback address.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +58,22 @@ async function healthy(url: string, ms: number): Promise<boolean> {
 }
 
 /**
+ * Where the members keep their data: memory (/dev/shm) where there is one. etcd fsyncs its log on
+ * every write; on this project's shared, loaded machines a disk sync took 0.1-0.4 s ("leader is
+ * overloaded likely from slow disk"), which delayed lease keep-alives enough that a test cluster's
+ * first controller leader lost its 2 s lease while the test was still setting up. These members
+ * hold a test's throwaway state only.
+ */
+function dataRoot(): string {
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return tmpdir();
+  }
+}
+
+/**
  * Starts `size` etcd members (1 or 3) on loopback and waits until every one reports healthy.
  * @throws ScoreError EMULATION_MISSING_TOOL without etcd; EMULATION_COMMAND when a member does not
  *   become healthy within `startMs` (default 20 s; everything started is removed first)
@@ -73,7 +89,7 @@ export async function startEtcd(o: { size?: 1 | 3; prefix?: string; startMs?: nu
       name: `m${i}`,
       client: await freePort(),
       peer: await freePort(),
-      dataDir: mkdtempSync(join(tmpdir(), `score-etcd-${prefix}-m${i}-`)),
+      dataDir: mkdtempSync(join(dataRoot(), `score-etcd-${prefix}-m${i}-`)),
     });
   }
   const initial = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peer}`).join(',');
