@@ -40,6 +40,14 @@ import { type ControllerProcess, connectAll, killAll, rolesByPort, spawnControll
 const gate = systemTestGate({ root: true, tools: ['etcd', 'ovs-vswitchd', 'ovsdb-server', 'ovs-vsctl', 'ovs-ofctl', 'ip', 'ping', 'tc', 'ethtool', 'nping', 'iperf3'] });
 
 const BRIDGES = 18;
+/**
+ * The members' lease TTL. Not the 2 s default: a leader steps down once its lease is not surely
+ * alive (400 ms before it can expire), and on a loaded 2-core machine a 3-member etcd sometimes
+ * answered no keep-alive for 1.6 s, so the first leader stepped down while the test was still
+ * setting up (3 of 10 runs in one session). The issue's bound is relative to the lease (MASTER
+ * within 3 s of it expiring), so it is asserted against this TTL.
+ */
+const LEASE_TTL_S = 3;
 const OPERATOR = 'op-token-cluster-test';
 const BIN = fileURLToPath(new URL('../../bin/score.js', import.meta.url));
 
@@ -80,7 +88,7 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
     const ports = await Promise.all(ids.map(async () => ({ of: await freePort(), api: await freePort() })));
     const apiOf = (i: number): string => `http://127.0.0.1:${ports[i]?.api ?? 0}`;
     const spawnOne = (i: number): ControllerProcess =>
-      spawnController({ id: ids[i] as string, ofPort: ports[i]?.of as number, apiPort: ports[i]?.api as number, endpoints: etcd.endpoints, scenario: 'paper' });
+      spawnController({ id: ids[i] as string, ofPort: ports[i]?.of as number, apiPort: ports[i]?.api as number, endpoints: etcd.endpoints, scenario: 'paper', extra: ['--lease-ttl', String(LEASE_TTL_S)] });
     const leads = (i: number): boolean => procs[i]?.lines.some((l) => l.text.includes(`${ids[i]} is LEADER`)) ?? false;
     // c1 first so it leads; the others queue behind it (c2 then c3)
     procs.push(spawnOne(0));
@@ -282,11 +290,11 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
       }
       return out;
     });
-    say(`failovers (lease ttl 2 s): ${failovers.map((f) => `${f.killed} killed ${f.when} migrations -> next leader elected ${f.electedMs} ms, ROLE_REPLY MASTER from 18 switches ${f.masterMs} ms, seen in OVSDB ${f.ovsdbMs} ms, orchestration continued ${f.resumedMs} ms, old rules replaced ${f.takeoverMs} ms (${f.takeover})`).join('; ')}`);
+    say(`failovers (lease ttl ${LEASE_TTL_S} s): ${failovers.map((f) => `${f.killed} killed ${f.when} migrations -> next leader elected ${f.electedMs} ms, ROLE_REPLY MASTER from 18 switches ${f.masterMs} ms, seen in OVSDB ${f.ovsdbMs} ms, orchestration continued ${f.resumedMs} ms, old rules replaced ${f.takeoverMs} ms (${f.takeover})`).join('; ')}`);
     say(`migrations: ${moves.map((r) => `${r.id} ${r.vm} ${r.from}->${r.to ?? '?'}`).join(', ')}; in flight at the 2nd kill: ${settled.id} ${settled.status}`);
     say(`longest ping gap per pair: ${gaps.map((g) => `${g.pair} ${g.gap} ms from ${g.from} s (${g.replies} replies)${g.inFlight ? ' [the VM in flight]' : ''}`).join(', ')}`);
     say(`migration windows: ${all.filter((r) => r.status === 'succeeded').map((r) => `${r.id} ${r.vm} ${((r.startedAt - t0) / 1000).toFixed(1)}–${(((r.finishedAt ?? r.startedAt) - t0) / 1000).toFixed(1)} s`).join(', ')}`);
-    for (const f of failovers) assert.ok(f.electedMs < 2000 + 3000, `elected ${f.electedMs} ms after the kill: within 3 s of the 2 s lease expiring`);
+    for (const f of failovers) assert.ok(f.electedMs < LEASE_TTL_S * 1000 + 3000, `elected ${f.electedMs} ms after the kill: within 3 s of the ${LEASE_TTL_S} s lease expiring`);
     say(`silences of 1 s or more: ${silences.length === 0 ? 'none' : silences.map((x) => `${x.pair} ${x.ms} ms at ${(x.fromMs / 1000).toFixed(1)} s${x.migration === null ? '' : ` (during its VM's migration ${x.migration})`}`).join(', ')}`);
     // The issue's bound, for every communicating pair: neither the failovers nor a migration (the
     // one in flight at the kill included) leaves a pair without a reply for 1 s.
