@@ -1,6 +1,6 @@
 import type { Placement, TrafficMatrix } from './cost.ts';
 import { worthMigrating } from './cost.ts';
-import type { Decision, DecisionMode } from './decision.ts';
+import type { Candidate, Decision, DecisionMode } from './decision.ts';
 import { decideAmong, type DecisionView, type Flow } from './decision.ts';
 import type { MigrationCostFn } from './migration-cost.ts';
 import type { IndexedCost, PathOracle } from './paths.ts';
@@ -345,9 +345,15 @@ export class IncrementalPlanner {
     return true;
   }
 
-  private decide(u: number, mode: DecisionMode, migrationCost: number | MigrationCostFn, round: number): Decision & { readonly round: number } {
+  /**
+   * Algorithm 1 for u, numbers only: the flows sorted as `decideAmong` sorts them, each distinct
+   * candidate host tried in that order (the first worth it in `first` mode, the cheapest worth it
+   * in `best`), and what the candidates looked like kept in a `Replay` so the full record
+   * (candidates, reason) is built by `decideAmong` itself only when read, identically. Returns
+   * null to stay (never after `declines` said no, with slots only and no rails).
+   */
+  private choose(u: number, mode: DecisionMode, cmFn: MigrationCostFn | null, cmFixed: number, round: number): Chosen | null {
     const x = this.host[u]!;
-    const from = this.hvNames[x]!;
     const row = this.peers[u]!;
     const rr = this.rates[u]!;
     const flows: Flow<number>[] = [];
@@ -358,12 +364,43 @@ export class IncrementalPlanner {
       costBefore += cost;
       if (cost > 0) flows.push({ peer: this.names[v]!, host: this.host[v]!, cost, rank: this.rank[v]! });
     }
-    const view: DecisionView<number> = {
-      name: (h) => this.hvNames[h]!,
-      full: (h) => this.load[h]! >= this.cap[h]!,
-      costAt: (h) => this.costAt(u, h),
-    };
-    return decideAmong(this.names[u]!, from, costBefore, flows, row.length, view, { migrationCost, mode }, round);
+    flows.sort(byCostThenRank);
+    const from = this.hvNames[x]!;
+    const vm = this.names[u]!;
+    // per distinct candidate host in order: host, -1 full / 1 evaluated, C_A there, c_m
+    const hosts: number[] = [];
+    const costs: number[] = [];
+    const cms: number[] = [];
+    let best = -1;
+    let bestCost = Infinity;
+    let bestCm = 0;
+    for (let f = 0; f < flows.length; f++) {
+      const h = flows[f]!.host;
+      if (hosts.includes(h)) continue;
+      hosts.push(h);
+      if (mode === 'first' && best >= 0) {
+        costs.push(NaN);
+        cms.push(NaN);
+        continue;
+      }
+      if (this.load[h]! >= this.cap[h]!) {
+        costs.push(NaN);
+        cms.push(NaN);
+        continue;
+      }
+      const there = this.costAt(u, h);
+      const cm = cmFn === null ? cmFixed : cmFn(vm, from, this.hvNames[h]!);
+      costs.push(there);
+      cms.push(cm);
+      if (worthMigrating(costBefore, there, cm) && (best < 0 || there < bestCost)) {
+        best = h;
+        bestCost = there;
+        bestCm = cm;
+      }
+    }
+    if (best < 0) return null;
+    const replay = new Replay(vm, from, costBefore, flows, row.length, hosts, costs, cms, this.hvNames, cmFn === null ? cmFixed : null, mode);
+    return { target: best, replay, decision: lazyDecision(replay, vm, from, this.hvNames[best]!, costBefore, bestCost, bestCm, mode, round) };
   }
 
   /**
@@ -402,9 +439,10 @@ export class IncrementalPlanner {
       for (let u = order.next(); u >= 0; u = order.next()) {
         asked += 1;
         if (this.surelyDeclines(u) || this.declines(u, cmFn, cmFixed)) continue;
-        const d = this.decide(u, mode, o.migrationCost, round);
+        const chosen = this.choose(u, mode, cmFn, cmFixed, round);
+        if (chosen === null) continue;
+        const d = chosen.decision;
         decisions.push(d);
-        if (d.to === null) continue;
         if (steps.length >= maxMigrations) {
           // the budget is spent: what is left of the round waits for the next plan
           this.markDirtyIndex(u);
@@ -413,11 +451,11 @@ export class IncrementalPlanner {
           break;
         }
         const from = this.host[u]!;
-        const to = this.hvId.get(d.to)!;
+        const to = chosen.target;
         order.beforeMove(u);
         this.moveVm(u, from, to);
         const totalAfter = this.total - (d.costBefore - d.costAfter);
-        steps.push({ step: steps.length + 1, round, decision: { vm: d.vm, from: d.from, to: d.to, costBefore: d.costBefore, costAfter: d.costAfter, migrationCost: d.migrationCost, mode: d.mode, candidates: d.candidates, reason: d.reason }, totalBefore: this.total, totalAfter });
+        steps.push({ step: steps.length + 1, round, decision: lazyDecision(chosen.replay, d.vm, d.from, d.to, d.costBefore, d.costAfter, d.migrationCost, d.mode), totalBefore: this.total, totalAfter });
         this.total = totalAfter;
         moves += 1;
         this.markDirtyIndex(u);
@@ -486,6 +524,91 @@ export class IncrementalPlanner {
   view(): { readonly peers: number[][]; readonly rates: number[][]; readonly host: Int32Array; readonly rank: Float64Array; dist(a: number, b: number): number } {
     return { peers: this.peers, rates: this.rates, host: this.host, rank: this.rank, dist: (a, b) => this.dist(a, b) };
   }
+}
+
+const byCostThenRank = (a: Flow<number>, b: Flow<number>): number => b.cost - a.cost || a.rank - b.rank;
+
+interface Chosen {
+  readonly target: number;
+  readonly replay: Replay;
+  readonly decision: Decision & { readonly to: string; readonly round: number };
+}
+
+/**
+ * What a move's decision saw, kept so its record is built by `decideAmong` (the code every other
+ * planner uses) when first read and not per move: the sorted flows, and per distinct candidate
+ * host in their order, C_A there (NaN: full, or not evaluated in `first` mode after the choice)
+ * and its c_m. `decideAmong` asks `full` and `costAt` only of the hosts `choose` looked at, in the
+ * same order, so the record is the one a decision on the spot would have made.
+ */
+class Replay {
+  private made: Decision | undefined;
+  constructor(
+    private readonly vm: string,
+    private readonly from: string,
+    private readonly costBefore: number,
+    private readonly flows: readonly Flow<number>[],
+    private readonly peerCount: number,
+    private readonly hosts: readonly number[],
+    private readonly costs: readonly number[],
+    private readonly cms: readonly number[],
+    private readonly hvNames: readonly string[],
+    /** c_m when it is a number; null when it was a function of the move */
+    private readonly cmFixed: number | null,
+    private readonly mode: DecisionMode,
+  ) {}
+  decision(): Decision {
+    if (this.made !== undefined) return this.made;
+    const { hosts, costs, cms, hvNames } = this;
+    const at = (h: number): number => {
+      const i = hosts.indexOf(h);
+      if (i < 0) throw new Error(`replay: host ${h} was not a candidate`);
+      return i;
+    };
+    const view: DecisionView<number> = { name: (h) => hvNames[h]!, full: (h) => Number.isNaN(costs[at(h)]!), costAt: (h) => costs[at(h)]! };
+    const migrationCost: number | MigrationCostFn = this.cmFixed ?? ((_vm, _from, to) => cms[hosts.findIndex((h) => hvNames[h] === to)]!);
+    this.made = decideAmong(this.vm, this.from, this.costBefore, this.flows.slice(), this.peerCount, view, { migrationCost, mode: this.mode });
+    return this.made;
+  }
+}
+
+/** a move's decision: the numbers now, `candidates` and `reason` built from the replay when first read */
+function lazyDecision(r: Replay, vm: string, from: string, to: string, costBefore: number, costAfter: number, migrationCost: number, mode: DecisionMode): Decision & { readonly to: string };
+function lazyDecision(r: Replay, vm: string, from: string, to: string, costBefore: number, costAfter: number, migrationCost: number, mode: DecisionMode, round: number): Decision & { readonly to: string; readonly round: number };
+function lazyDecision(r: Replay, vm: string, from: string, to: string, costBefore: number, costAfter: number, migrationCost: number, mode: DecisionMode, round?: number): Decision & { readonly to: string; readonly round?: number } {
+  if (round === undefined) {
+    return {
+      vm,
+      from,
+      to,
+      costBefore,
+      costAfter,
+      migrationCost,
+      mode,
+      get candidates(): readonly Candidate[] {
+        return r.decision().candidates;
+      },
+      get reason(): string {
+        return r.decision().reason;
+      },
+    };
+  }
+  return {
+    vm,
+    from,
+    to,
+    costBefore,
+    costAfter,
+    migrationCost,
+    mode,
+    get candidates(): readonly Candidate[] {
+      return r.decision().candidates;
+    },
+    get reason(): string {
+      return r.decision().reason;
+    },
+    round,
+  };
 }
 
 /** A placement as a read-only map over a snapshot of host numbers. */
