@@ -99,6 +99,11 @@ export class IncrementalPlanner {
    * changed since (so a hit is bit-identical to summing again)
    */
   private readonly keyMemo: Float64Array;
+  /**
+   * per VM: whether R_home >= R_away (1), not (0), or unknown (-1); forgotten exactly when
+   * `keyMemo` is (u's row, u's host or a peer's host changed), as it reads the same inputs
+   */
+  private readonly homeMemo: Int8Array;
   /** whether the home/away bound holds in the current plan (metric oracle, c_m >= 0) */
   private boundOk = false;
   /**
@@ -159,6 +164,7 @@ export class IncrementalPlanner {
     this.dirty = new Uint8Array(n);
     this.boundSeen = new Uint8Array(n);
     this.keyMemo = new Float64Array(n).fill(NaN);
+    this.homeMemo = new Int8Array(n).fill(-1);
     for (let u = 0; u < n; u++) this.markDirtyIndex(u);
     this.total = this.totalCost();
   }
@@ -221,44 +227,26 @@ export class IncrementalPlanner {
    * Map would) and marks both endpoints dirty. O(changes × row length).
    */
   updateTraffic(changes: readonly PairRate[]): void {
-    for (const c of changes) {
-      if (!(c.rate >= 0 && Number.isFinite(c.rate))) throw new ScoreError('WORKLOAD_INVALID', `rate of ${c.a}-${c.b} must be a finite number >= 0, got ${c.rate}`, { a: c.a, b: c.b });
+    const { id, peers, rates, host, keyMemo, homeMemo } = this;
+    for (let k = 0; k < changes.length; k++) {
+      const c = changes[k]!;
+      const rate = c.rate;
+      if (!(rate >= 0 && Number.isFinite(rate))) throw new ScoreError('WORKLOAD_INVALID', `rate of ${c.a}-${c.b} must be a finite number >= 0, got ${rate}`, { a: c.a, b: c.b });
       if (c.a === c.b) continue;
-      const a = this.vmId(c.a);
-      const b = this.vmId(c.b);
-      const old = this.rateOf(a, b);
-      if (old === c.rate) continue;
-      this.total += (c.rate - old) * this.dist(this.host[a]!, this.host[b]!);
-      this.setEntry(a, b, c.rate);
-      this.setEntry(b, a, c.rate);
-      this.keyMemo[a] = NaN;
-      this.keyMemo[b] = NaN;
+      const a = id.get(c.a) ?? this.vmId(c.a);
+      const b = id.get(c.b) ?? this.vmId(c.b);
+      const ia = indexIn(peers[a]!, b);
+      const old = ia < 0 ? 0 : rates[a]![ia]!;
+      if (old === rate) continue;
+      this.total += (rate - old) * this.dist(host[a]!, host[b]!);
+      setAt(peers[a]!, rates[a]!, ia, b, rate);
+      setAt(peers[b]!, rates[b]!, indexIn(peers[b]!, a), a, rate);
+      keyMemo[a] = NaN;
+      keyMemo[b] = NaN;
+      homeMemo[a] = -1;
+      homeMemo[b] = -1;
       this.markDirtyIndex(a);
       this.markDirtyIndex(b);
-    }
-  }
-
-  private rateOf(a: number, b: number): number {
-    const row = this.peers[a]!;
-    for (let i = 0; i < row.length; i++) if (row[i] === b) return this.rates[a]![i]!;
-    return 0;
-  }
-
-  private setEntry(a: number, b: number, rate: number): void {
-    const row = this.peers[a]!;
-    const rr = this.rates[a]!;
-    for (let i = 0; i < row.length; i++) {
-      if (row[i] !== b) continue;
-      if (rate > 0) rr[i] = rate;
-      else {
-        row.splice(i, 1);
-        rr.splice(i, 1);
-      }
-      return;
-    }
-    if (rate > 0) {
-      row.push(b);
-      rr.push(rate);
     }
   }
 
@@ -300,6 +288,20 @@ export class IncrementalPlanner {
    */
   surelyDeclines(u: number): boolean {
     if (!this.boundOk) return false;
+    let m = this.homeMemo[u]!;
+    if (m < 0) {
+      m = this.homeAtLeastAway(u) ? 1 : 0;
+      this.homeMemo[u] = m;
+    }
+    if (m === 0) return false;
+    if (this.boundSeen[u] === 0) {
+      this.boundSeen[u] = 1;
+      this.boundList.push(u);
+    }
+    return true;
+  }
+
+  private homeAtLeastAway(u: number): boolean {
     const x = this.host[u]!;
     const row = this.peers[u]!;
     const rr = this.rates[u]!;
@@ -311,12 +313,7 @@ export class IncrementalPlanner {
       if (this.host[row[i]!] === x) home += r;
       else away += r;
     }
-    if (away > home) return false;
-    if (this.boundSeen[u] === 0) {
-      this.boundSeen[u] = 1;
-      this.boundList.push(u);
-    }
-    return true;
+    return away <= home;
   }
 
   /**
@@ -462,9 +459,12 @@ export class IncrementalPlanner {
         for (const p of this.peers[u]!) this.markDirtyIndex(p);
         order.moved(u, from);
         if (this.load[from]! < this.cap[from]! && this.load[from]! + 1 >= this.cap[from]!) {
-          // `from` just stopped being full: it is a new candidate for every VM with a peer on it
+          // `from` just stopped being full: it is a new candidate for every VM with a peer on it,
+          // except those on `from` itself (a VM's own host is no candidate)
+          const host = this.host;
           for (const q of this.onHv[from]!) {
             for (const w of this.peers[q]!) {
+              if (host[w] === from) continue;
               this.markDirtyIndex(w);
               order.opened(w);
             }
@@ -485,7 +485,11 @@ export class IncrementalPlanner {
   private moveVm(u: number, from: number, to: number): void {
     this.host[u] = to;
     this.keyMemo[u] = NaN;
-    for (const p of this.peers[u]!) this.keyMemo[p] = NaN;
+    this.homeMemo[u] = -1;
+    for (const p of this.peers[u]!) {
+      this.keyMemo[p] = NaN;
+      this.homeMemo[p] = -1;
+    }
     this.load[from]! -= 1;
     this.load[to]! += 1;
     const list = this.onHv[from]!;
@@ -523,6 +527,30 @@ export class IncrementalPlanner {
   /** for the orders */
   view(): { readonly peers: number[][]; readonly rates: number[][]; readonly host: Int32Array; readonly rank: Float64Array; dist(a: number, b: number): number } {
     return { peers: this.peers, rates: this.rates, host: this.host, rank: this.rank, dist: (a, b) => this.dist(a, b) };
+  }
+}
+
+/** where v is in a row, or -1 */
+function indexIn(row: readonly number[], v: number): number {
+  for (let i = 0; i < row.length; i++) if (row[i] === v) return i;
+  return -1;
+}
+
+/** sets entry i of a row to (v, rate): appended when i < 0, removed (order kept, no garbage) when rate is 0 */
+function setAt(row: number[], rr: number[], i: number, v: number, rate: number): void {
+  if (i < 0) {
+    if (rate > 0) {
+      row.push(v);
+      rr.push(rate);
+    }
+  } else if (rate > 0) rr[i] = rate;
+  else {
+    for (let j = i + 1; j < row.length; j++) {
+      row[j - 1] = row[j]!;
+      rr[j - 1] = rr[j]!;
+    }
+    row.length -= 1;
+    rr.length -= 1;
   }
 }
 
