@@ -16,16 +16,14 @@
  * bound's answers, several per VM).
  * The epoch must make exactly the full round's migrations (checked here, at scale). Target: the
  * epoch under a tenth of the full round. Prints one JSON object (medians over --repeats).
- * Each timed part starts after a full garbage collection (so one part's garbage is not collected
- * in another's time; each part's own garbage still is) and is timed in wall time and in process
- * CPU time (`cpu*`: on this shared, loaded machine wall time also counts the time others run).
+ * Each timed part is timed in wall time and in process CPU time (`cpu*`: on this shared, loaded
+ * machine wall time also counts the time others run). No collection is forced between the parts:
+ * a forced full GC before a part made the part after it 2-5 times slower (CPU time).
  * The epoch's moves carry their decision records built when first read; `explainMs` is the time
  * to read them all (what an audit log of every move would add), reported beside the epoch.
  *   node --import tsx bench/continuous-epoch.bench.ts [--k 32] [--vms 65536] [--slots 16] [--churn 0.1] [--repeats 3] [--seed 42]
  */
 import { parseArgs } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { runPolicy, type PolicyRun } from '../src/core/policies.ts';
 import { trafficMatrix, type DirectedFlow, type TrafficMatrix } from '../src/core/cost.ts';
 import { IncrementalPlanner, type PairRate } from '../src/core/incremental.ts';
@@ -44,8 +42,6 @@ const { values } = parseArgs({
   },
 });
 const repeats = Number(values.repeats);
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 const cpuNow = (): number => {
   const c = process.cpuUsage();
   return (c.user + c.system) / 1000;
@@ -81,13 +77,11 @@ const updateMs: number[] = [];
 const explainMs: number[] = [];
 const epoch: { ms: number; cpuMs: number; run: PolicyRun & { asked: number; bounded: number } }[] = [];
 for (let i = 0; i < repeats; i++) {
-  gc();
   let t = performance.now();
   let c = cpuNow();
   const f = runPolicy({ policy: 'load-aware', vms: w.vms, placement: converged.finalPlacement, traffic: newTraffic, oracle, capacity: w.capacity, rank, migrationCost: 0, maxRounds: 1 });
   full.push({ ms: performance.now() - t, cpuMs: cpuNow() - c, run: f });
   rss.sample();
-  gc();
   t = performance.now();
   c = cpuNow();
   const fresh = new IncrementalPlanner({ ...base, placement: converged.finalPlacement, traffic: newTraffic });
@@ -97,7 +91,6 @@ for (let i = 0; i < repeats; i++) {
   const planner = new IncrementalPlanner({ ...base, placement: converged.finalPlacement, traffic });
   const settle = planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 1 });
   if (settle.steps.length !== 0) throw new Error('the converged placement is not a fixed point');
-  gc();
   t = performance.now();
   c = cpuNow();
   planner.updateTraffic(changes);
