@@ -403,8 +403,9 @@ export class IncrementalPlanner {
   /**
    * Rounds from the current placement until one moves nothing, `maxRounds` or the budget, asking
    * only dirty VMs (see the module comment). Applies its moves to the planner's placement.
-   * Declines found by the numeric check are counted, not built: `decisions` holds the moves and
-   * the declines of VMs that got as far as a full decision. `asked`: asks made (a VM asked in
+   * Declines found by the numeric check are counted, not built: `decisions` holds the moves'
+   * decisions (the same objects' data as `steps`), whose `candidates` and `reason` are built when
+   * first read (see `Replay`; equal to `runPolicy`'s records). `asked`: asks made (a VM asked in
    * several rounds counts once per round); `bounded`: distinct VMs the home/away bound found to
    * surely decline in this plan (each once, however many times the bound answered for it).
    */
