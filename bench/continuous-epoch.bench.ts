@@ -16,6 +16,11 @@
  * bound's answers, several per VM).
  * The epoch must make exactly the full round's migrations (checked here, at scale). Target: the
  * epoch under a tenth of the full round. Prints one JSON object (medians over --repeats).
+ * Each timed part is timed in wall time and in process CPU time (`cpu*`: on this shared, loaded
+ * machine wall time also counts the time others run). No collection is forced between the parts:
+ * a forced full GC before a part made the part after it 2-5 times slower (CPU time).
+ * The epoch's moves carry their decision records built when first read; `explainMs` is the time
+ * to read them all (what an audit log of every move would add), reported beside the epoch.
  *   node --import tsx bench/continuous-epoch.bench.ts [--k 32] [--vms 65536] [--slots 16] [--churn 0.1] [--repeats 3] [--seed 42]
  */
 import { parseArgs } from 'node:util';
@@ -37,6 +42,10 @@ const { values } = parseArgs({
   },
 });
 const repeats = Number(values.repeats);
+const cpuNow = (): number => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+};
 const { built, topologyName, w, traffic, rank, setupMs } = fatTreeWorkload({ k: Number(values.k), vms: Number(values.vms), slots: Number(values.slots), model: 'partners', seed: Number(values.seed) });
 const rss = rssSampler();
 const oracle = built.oracle;
@@ -62,36 +71,52 @@ const diffMs = performance.now() - t0;
 const changedVms = new Set(changes.flatMap((c) => [c.a, c.b])).size;
 
 const key = (r: PolicyRun): string => r.steps.map((s) => `${s.decision.vm}>${s.decision.to}`).join(',');
-const full: { ms: number; run: PolicyRun }[] = [];
-const scratch: { ms: number; run: PolicyRun }[] = [];
+const full: { ms: number; cpuMs: number; run: PolicyRun }[] = [];
+const scratch: { ms: number; cpuMs: number; run: PolicyRun }[] = [];
 const updateMs: number[] = [];
-const epoch: { ms: number; run: PolicyRun & { asked: number; bounded: number } }[] = [];
+const explainMs: number[] = [];
+const epoch: { ms: number; cpuMs: number; run: PolicyRun & { asked: number; bounded: number } }[] = [];
 for (let i = 0; i < repeats; i++) {
   let t = performance.now();
+  let c = cpuNow();
   const f = runPolicy({ policy: 'load-aware', vms: w.vms, placement: converged.finalPlacement, traffic: newTraffic, oracle, capacity: w.capacity, rank, migrationCost: 0, maxRounds: 1 });
-  full.push({ ms: performance.now() - t, run: f });
+  full.push({ ms: performance.now() - t, cpuMs: cpuNow() - c, run: f });
   rss.sample();
   t = performance.now();
+  c = cpuNow();
   const fresh = new IncrementalPlanner({ ...base, placement: converged.finalPlacement, traffic: newTraffic });
   const s = fresh.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 1 });
-  scratch.push({ ms: performance.now() - t, run: s });
+  scratch.push({ ms: performance.now() - t, cpuMs: cpuNow() - c, run: s });
   // the continuous planner as it stands when the change arrives: converged on the old traffic (untimed)
   const planner = new IncrementalPlanner({ ...base, placement: converged.finalPlacement, traffic });
   const settle = planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 1 });
   if (settle.steps.length !== 0) throw new Error('the converged placement is not a fixed point');
   t = performance.now();
+  c = cpuNow();
   planner.updateTraffic(changes);
   updateMs.push(performance.now() - t);
   const e = planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 1 });
-  epoch.push({ ms: performance.now() - t, run: e });
+  epoch.push({ ms: performance.now() - t, cpuMs: cpuNow() - c, run: e });
+  t = performance.now();
+  let chars = 0;
+  for (const st of e.steps) chars += st.decision.reason.length + st.decision.candidates.length;
+  explainMs.push(performance.now() - t);
+  if (chars === 0 && e.steps.length > 0) throw new Error('empty decision records');
   rss.sample();
 }
-const same = epoch.every((e) => key(e.run) === key(full[0]!.run)) && scratch.every((s) => key(s.run) === key(full[0]!.run));
+// the records read back must be the full round's (candidates, verdicts, reasons), not only its moves
+const records = (r: PolicyRun): string => JSON.stringify(r.steps.map((st) => st.decision));
+const sameRecords = epoch.every((e) => records(e.run) === records(full[0]!.run));
+const same = sameRecords && epoch.every((e) => key(e.run) === key(full[0]!.run)) && scratch.every((s) => key(s.run) === key(full[0]!.run));
 const fullMs = median(full.map((r) => r.ms));
 const scratchMs = median(scratch.map((r) => r.ms));
 const epochMs = median(epoch.map((r) => r.ms));
+const fullCpu = median(full.map((r) => r.cpuMs));
+const epochCpu = median(epoch.map((r) => r.cpuMs));
+const ratios = epoch.map((e, i) => +(e.ms / full[i]!.ms).toFixed(3));
+const cpuRatios = epoch.map((e, i) => +(e.cpuMs / full[i]!.cpuMs).toFixed(3));
 rss.stop();
-const summary = (r: { ms: number; run: PolicyRun }[]): object => ({ medianMs: +median(r.map((x) => x.ms)).toFixed(1), runsMs: r.map((x) => +x.ms.toFixed(1)), migrations: r[0]!.run.steps.length, costBefore: Math.round(r[0]!.run.initialCost), costAfter: Math.round(r[0]!.run.finalCost) });
+const summary = (r: { ms: number; cpuMs: number; run: PolicyRun }[]): object => ({ medianMs: +median(r.map((x) => x.ms)).toFixed(1), runsMs: r.map((x) => +x.ms.toFixed(1)), cpuMedianMs: +median(r.map((x) => x.cpuMs)).toFixed(1), cpuRunsMs: r.map((x) => +x.cpuMs.toFixed(1)), migrations: r[0]!.run.steps.length, costBefore: Math.round(r[0]!.run.initialCost), costAfter: Math.round(r[0]!.run.finalCost) });
 console.log(
   JSON.stringify(
     {
@@ -107,9 +132,12 @@ console.log(
       diffMs: +diffMs.toFixed(1),
       fullRound: { ...summary(full), asked: full[0]!.run.decisions.length },
       scratchRound: { ...summary(scratch), asked: (scratch[0]!.run as PolicyRun & { asked: number }).asked },
-      epoch: { ...summary(epoch), asked: epoch[0]!.run.asked, vmsSetAsideByBound: epoch[0]!.run.bounded, updateTrafficMedianMs: +median(updateMs).toFixed(1) },
+      epoch: { ...summary(epoch), asked: epoch[0]!.run.asked, vmsSetAsideByBound: epoch[0]!.run.bounded, updateTrafficMedianMs: +median(updateMs).toFixed(1), explainMedianMs: +median(explainMs).toFixed(1) },
       sameMigrations: same,
       ratio: +(epochMs / fullMs).toFixed(3),
+      ratios,
+      ratioCpu: +(epochCpu / fullCpu).toFixed(3),
+      cpuRatios,
       ratioWithDiff: +((epochMs + diffMs) / fullMs).toFixed(3),
       ratioToScratchSameCode: +(epochMs / scratchMs).toFixed(3),
       target: 0.1,

@@ -8,6 +8,7 @@ import { build } from './build.ts';
 import { smallInstance } from './test-instances.ts';
 import { fatTree } from '../topologies/generate.ts';
 import type { MigrationCostFn } from './migration-cost.ts';
+import type { DecisionMode } from './decision.ts';
 import type { PathOracle } from './paths.ts';
 import { isScoreError } from '../errors/errors.ts';
 import { generateWorkload } from '../workloads/workload.ts';
@@ -62,7 +63,7 @@ interface Case {
 }
 
 /** checks every epoch against from scratch; returns how many VMs the home/away bound set aside in all */
-function check(label: string, c: Case, seed: number, o: { policy: 'load-aware' | 'round-robin'; cm: number | MigrationCostFn; maxRounds: number; maxMigrations?: number; epochs: number; share: number; cmNonNegative?: boolean }): number {
+function check(label: string, c: Case, seed: number, o: { policy: 'load-aware' | 'round-robin'; cm: number | MigrationCostFn; mode?: DecisionMode; maxRounds: number; maxMigrations?: number; epochs: number; share: number; cmNonNegative?: boolean }): number {
   const rng = seededRng(seed);
   const rank = rankOf(c.vms);
   const planner = new IncrementalPlanner(c);
@@ -70,13 +71,28 @@ function check(label: string, c: Case, seed: number, o: { policy: 'load-aware' |
   let traffic = c.traffic;
   let bounded = 0;
   for (let e = 0; e < o.epochs; e++) {
-    const opts = { policy: o.policy, migrationCost: o.cm, maxRounds: o.maxRounds, ...(o.maxMigrations === undefined ? {} : { maxMigrations: o.maxMigrations }) };
+    const opts = { policy: o.policy, migrationCost: o.cm, mode: o.mode ?? 'first', maxRounds: o.maxRounds, ...(o.maxMigrations === undefined ? {} : { maxMigrations: o.maxMigrations }) };
     const inc = planner.plan({ ...opts, migrationCostNonNegative: o.cmNonNegative === true });
     assert.ok(inc.bounded <= c.vms.length, `${label} seed ${seed} epoch ${e}: the bound set aside ${inc.bounded} of ${c.vms.length} VMs (each counted once)`);
     bounded += inc.bounded;
     const ref = runPolicy({ ...opts, vms: c.vms, placement, traffic, oracle: c.oracle, capacity: c.capacity, rank });
     const at = `${label} seed ${seed} epoch ${e}`;
     assert.deepEqual(moves(inc), moves(ref), `${at}: the same migrations as from scratch`);
+    // the records are built when read (from what each decision saw): they must be the ones a decision on the spot makes
+    assert.deepEqual(
+      inc.steps.map((s) => ({ ...s, decision: { ...s.decision } })),
+      ref.steps.map((s) => ({ ...s, decision: { ...s.decision }, totalBefore: inc.steps[s.step - 1]?.totalBefore, totalAfter: inc.steps[s.step - 1]?.totalAfter })),
+      `${at}: the same step records (candidates, reasons)`,
+    );
+    assert.deepEqual(
+      inc.decisions.map((d) => ({ ...d })),
+      // with a migration budget runPolicy goes on deciding after it is spent; the planner stops at the first move over it
+      ref.decisions
+        .filter((d) => d.to !== null)
+        .slice(0, inc.decisions.length)
+        .map((d) => ({ ...d })),
+      `${at}: the same decision records for the moves`,
+    );
     assert.equal(inc.rounds, ref.rounds, `${at}: rounds`);
     assert.equal(inc.converged, ref.converged, `${at}: converged`);
     assert.deepEqual([...inc.finalPlacement].sort(), [...ref.finalPlacement].sort(), `${at}: placement`);
@@ -113,8 +129,8 @@ test('incremental planning makes exactly the migrations of from-scratch planning
     const c: Case = { vms: inst.vms, placement: inst.placement, traffic: inst.traffic, oracle: inst.oracle, capacity: inst.capacity };
     const policy = seed % 3 === 0 ? 'round-robin' : 'load-aware';
     const cm = seed % 4 === 0 ? PRICE : seed % 4 === 1 ? 10 : 0;
-    bounded += check('small', c, seed, { policy, cm, maxRounds: seed % 5 === 0 ? 1 : 20, epochs: 4, share: 0.3, cmNonNegative: seed % 8 === 0 });
-    bounded += check('small budget', c, seed + 1000, { policy, cm, maxRounds: 20, maxMigrations: 1 + (seed % 4), epochs: 3, share: 0.2, cmNonNegative: seed % 8 === 0 });
+    bounded += check('small', c, seed, { policy, cm, mode: seed % 3 === 1 ? 'best' : 'first', maxRounds: seed % 5 === 0 ? 1 : 20, epochs: 4, share: 0.3, cmNonNegative: seed % 8 === 0 });
+    bounded += check('small budget', c, seed + 1000, { policy, cm, mode: seed % 3 === 2 ? 'best' : 'first', maxRounds: 20, maxMigrations: 1 + (seed % 4), epochs: 3, share: 0.2, cmNonNegative: seed % 8 === 0 });
   }
   assert.ok(bounded > 0, 'the home/away bound set VMs aside (it is exercised)');
 });
@@ -133,7 +149,7 @@ test('incremental planning on a fat-tree (the indexed path oracle) makes exactly
     for (const v of vms) for (let k = 0; k < 2; k++) flows.push({ src: v, dst: vms[Math.floor(rng() * vms.length)]!, rate: 1 + Math.floor(rng() * 1000) });
     const c: Case = { vms, placement, traffic: trafficMatrix(flows), oracle: built.oracle, capacity: new Map(hvs.map((h) => [h, slots])) };
     assert.ok(built.oracle.indexed !== undefined, 'the fat-tree oracle has the indexed fast path');
-    bounded += check('fat-tree(4)', c, seed, { policy: seed % 2 === 0 ? 'round-robin' : 'load-aware', cm: seed % 3 === 0 ? PRICE : 0, maxRounds: 20, epochs: 5, share: 0.15, cmNonNegative: true });
+    bounded += check('fat-tree(4)', c, seed, { policy: seed % 2 === 0 ? 'round-robin' : 'load-aware', cm: seed % 3 === 0 ? PRICE : 0, mode: seed % 4 === 1 ? 'best' : 'first', maxRounds: 20, epochs: 5, share: 0.15, cmNonNegative: true });
   }
   assert.ok(bounded > 0, 'the home/away bound set VMs aside (it is exercised)');
 });

@@ -1,6 +1,6 @@
 import type { Placement, TrafficMatrix } from './cost.ts';
 import { worthMigrating } from './cost.ts';
-import type { Decision, DecisionMode } from './decision.ts';
+import type { Candidate, Decision, DecisionMode } from './decision.ts';
 import { decideAmong, type DecisionView, type Flow } from './decision.ts';
 import type { MigrationCostFn } from './migration-cost.ts';
 import type { IndexedCost, PathOracle } from './paths.ts';
@@ -99,6 +99,11 @@ export class IncrementalPlanner {
    * changed since (so a hit is bit-identical to summing again)
    */
   private readonly keyMemo: Float64Array;
+  /**
+   * per VM: whether R_home >= R_away (1), not (0), or unknown (-1); forgotten exactly when
+   * `keyMemo` is (u's row, u's host or a peer's host changed), as it reads the same inputs
+   */
+  private readonly homeMemo: Int8Array;
   /** whether the home/away bound holds in the current plan (metric oracle, c_m >= 0) */
   private boundOk = false;
   /**
@@ -159,6 +164,7 @@ export class IncrementalPlanner {
     this.dirty = new Uint8Array(n);
     this.boundSeen = new Uint8Array(n);
     this.keyMemo = new Float64Array(n).fill(NaN);
+    this.homeMemo = new Int8Array(n).fill(-1);
     for (let u = 0; u < n; u++) this.markDirtyIndex(u);
     this.total = this.totalCost();
   }
@@ -221,44 +227,26 @@ export class IncrementalPlanner {
    * Map would) and marks both endpoints dirty. O(changes × row length).
    */
   updateTraffic(changes: readonly PairRate[]): void {
-    for (const c of changes) {
-      if (!(c.rate >= 0 && Number.isFinite(c.rate))) throw new ScoreError('WORKLOAD_INVALID', `rate of ${c.a}-${c.b} must be a finite number >= 0, got ${c.rate}`, { a: c.a, b: c.b });
+    const { id, peers, rates, host, keyMemo, homeMemo } = this;
+    for (let k = 0; k < changes.length; k++) {
+      const c = changes[k]!;
+      const rate = c.rate;
+      if (!(rate >= 0 && Number.isFinite(rate))) throw new ScoreError('WORKLOAD_INVALID', `rate of ${c.a}-${c.b} must be a finite number >= 0, got ${rate}`, { a: c.a, b: c.b });
       if (c.a === c.b) continue;
-      const a = this.vmId(c.a);
-      const b = this.vmId(c.b);
-      const old = this.rateOf(a, b);
-      if (old === c.rate) continue;
-      this.total += (c.rate - old) * this.dist(this.host[a]!, this.host[b]!);
-      this.setEntry(a, b, c.rate);
-      this.setEntry(b, a, c.rate);
-      this.keyMemo[a] = NaN;
-      this.keyMemo[b] = NaN;
+      const a = id.get(c.a) ?? this.vmId(c.a);
+      const b = id.get(c.b) ?? this.vmId(c.b);
+      const ia = indexIn(peers[a]!, b);
+      const old = ia < 0 ? 0 : rates[a]![ia]!;
+      if (old === rate) continue;
+      this.total += (rate - old) * this.dist(host[a]!, host[b]!);
+      setAt(peers[a]!, rates[a]!, ia, b, rate);
+      setAt(peers[b]!, rates[b]!, indexIn(peers[b]!, a), a, rate);
+      keyMemo[a] = NaN;
+      keyMemo[b] = NaN;
+      homeMemo[a] = -1;
+      homeMemo[b] = -1;
       this.markDirtyIndex(a);
       this.markDirtyIndex(b);
-    }
-  }
-
-  private rateOf(a: number, b: number): number {
-    const row = this.peers[a]!;
-    for (let i = 0; i < row.length; i++) if (row[i] === b) return this.rates[a]![i]!;
-    return 0;
-  }
-
-  private setEntry(a: number, b: number, rate: number): void {
-    const row = this.peers[a]!;
-    const rr = this.rates[a]!;
-    for (let i = 0; i < row.length; i++) {
-      if (row[i] !== b) continue;
-      if (rate > 0) rr[i] = rate;
-      else {
-        row.splice(i, 1);
-        rr.splice(i, 1);
-      }
-      return;
-    }
-    if (rate > 0) {
-      row.push(b);
-      rr.push(rate);
     }
   }
 
@@ -300,6 +288,20 @@ export class IncrementalPlanner {
    */
   surelyDeclines(u: number): boolean {
     if (!this.boundOk) return false;
+    let m = this.homeMemo[u]!;
+    if (m < 0) {
+      m = this.homeAtLeastAway(u) ? 1 : 0;
+      this.homeMemo[u] = m;
+    }
+    if (m === 0) return false;
+    if (this.boundSeen[u] === 0) {
+      this.boundSeen[u] = 1;
+      this.boundList.push(u);
+    }
+    return true;
+  }
+
+  private homeAtLeastAway(u: number): boolean {
     const x = this.host[u]!;
     const row = this.peers[u]!;
     const rr = this.rates[u]!;
@@ -311,12 +313,7 @@ export class IncrementalPlanner {
       if (this.host[row[i]!] === x) home += r;
       else away += r;
     }
-    if (away > home) return false;
-    if (this.boundSeen[u] === 0) {
-      this.boundSeen[u] = 1;
-      this.boundList.push(u);
-    }
-    return true;
+    return away <= home;
   }
 
   /**
@@ -345,9 +342,15 @@ export class IncrementalPlanner {
     return true;
   }
 
-  private decide(u: number, mode: DecisionMode, migrationCost: number | MigrationCostFn, round: number): Decision & { readonly round: number } {
+  /**
+   * Algorithm 1 for u, numbers only: the flows sorted as `decideAmong` sorts them, each distinct
+   * candidate host tried in that order (the first worth it in `first` mode, the cheapest worth it
+   * in `best`), and what the candidates looked like kept in a `Replay` so the full record
+   * (candidates, reason) is built by `decideAmong` itself only when read, identically. Returns
+   * null to stay (never after `declines` said no, with slots only and no rails).
+   */
+  private choose(u: number, mode: DecisionMode, cmFn: MigrationCostFn | null, cmFixed: number, round: number): Chosen | null {
     const x = this.host[u]!;
-    const from = this.hvNames[x]!;
     const row = this.peers[u]!;
     const rr = this.rates[u]!;
     const flows: Flow<number>[] = [];
@@ -358,19 +361,51 @@ export class IncrementalPlanner {
       costBefore += cost;
       if (cost > 0) flows.push({ peer: this.names[v]!, host: this.host[v]!, cost, rank: this.rank[v]! });
     }
-    const view: DecisionView<number> = {
-      name: (h) => this.hvNames[h]!,
-      full: (h) => this.load[h]! >= this.cap[h]!,
-      costAt: (h) => this.costAt(u, h),
-    };
-    return decideAmong(this.names[u]!, from, costBefore, flows, row.length, view, { migrationCost, mode }, round);
+    flows.sort(byCostThenRank);
+    const from = this.hvNames[x]!;
+    const vm = this.names[u]!;
+    // per distinct candidate host in order: host, -1 full / 1 evaluated, C_A there, c_m
+    const hosts: number[] = [];
+    const costs: number[] = [];
+    const cms: number[] = [];
+    let best = -1;
+    let bestCost = Infinity;
+    let bestCm = 0;
+    for (let f = 0; f < flows.length; f++) {
+      const h = flows[f]!.host;
+      if (hosts.includes(h)) continue;
+      hosts.push(h);
+      if (mode === 'first' && best >= 0) {
+        costs.push(NaN);
+        cms.push(NaN);
+        continue;
+      }
+      if (this.load[h]! >= this.cap[h]!) {
+        costs.push(NaN);
+        cms.push(NaN);
+        continue;
+      }
+      const there = this.costAt(u, h);
+      const cm = cmFn === null ? cmFixed : cmFn(vm, from, this.hvNames[h]!);
+      costs.push(there);
+      cms.push(cm);
+      if (worthMigrating(costBefore, there, cm) && (best < 0 || there < bestCost)) {
+        best = h;
+        bestCost = there;
+        bestCm = cm;
+      }
+    }
+    if (best < 0) return null;
+    const replay = new Replay(vm, from, costBefore, flows, row.length, hosts, costs, cms, this.hvNames, cmFn === null ? cmFixed : null, mode);
+    return { target: best, replay, decision: lazyDecision(replay, vm, from, this.hvNames[best]!, costBefore, bestCost, bestCm, mode, round) };
   }
 
   /**
    * Rounds from the current placement until one moves nothing, `maxRounds` or the budget, asking
    * only dirty VMs (see the module comment). Applies its moves to the planner's placement.
-   * Declines found by the numeric check are counted, not built: `decisions` holds the moves and
-   * the declines of VMs that got as far as a full decision. `asked`: asks made (a VM asked in
+   * Declines found by the numeric check are counted, not built: `decisions` holds the moves'
+   * decisions (the same objects' data as `steps`), whose `candidates` and `reason` are built when
+   * first read (see `Replay`; equal to `runPolicy`'s records). `asked`: asks made (a VM asked in
    * several rounds counts once per round); `bounded`: distinct VMs the home/away bound found to
    * surely decline in this plan (each once, however many times the bound answered for it).
    */
@@ -402,9 +437,10 @@ export class IncrementalPlanner {
       for (let u = order.next(); u >= 0; u = order.next()) {
         asked += 1;
         if (this.surelyDeclines(u) || this.declines(u, cmFn, cmFixed)) continue;
-        const d = this.decide(u, mode, o.migrationCost, round);
+        const chosen = this.choose(u, mode, cmFn, cmFixed, round);
+        if (chosen === null) continue;
+        const d = chosen.decision;
         decisions.push(d);
-        if (d.to === null) continue;
         if (steps.length >= maxMigrations) {
           // the budget is spent: what is left of the round waits for the next plan
           this.markDirtyIndex(u);
@@ -413,20 +449,23 @@ export class IncrementalPlanner {
           break;
         }
         const from = this.host[u]!;
-        const to = this.hvId.get(d.to)!;
+        const to = chosen.target;
         order.beforeMove(u);
         this.moveVm(u, from, to);
         const totalAfter = this.total - (d.costBefore - d.costAfter);
-        steps.push({ step: steps.length + 1, round, decision: { vm: d.vm, from: d.from, to: d.to, costBefore: d.costBefore, costAfter: d.costAfter, migrationCost: d.migrationCost, mode: d.mode, candidates: d.candidates, reason: d.reason }, totalBefore: this.total, totalAfter });
+        steps.push({ step: steps.length + 1, round, decision: lazyDecision(chosen.replay, d.vm, d.from, d.to, d.costBefore, d.costAfter, d.migrationCost, d.mode), totalBefore: this.total, totalAfter });
         this.total = totalAfter;
         moves += 1;
         this.markDirtyIndex(u);
         for (const p of this.peers[u]!) this.markDirtyIndex(p);
         order.moved(u, from);
         if (this.load[from]! < this.cap[from]! && this.load[from]! + 1 >= this.cap[from]!) {
-          // `from` just stopped being full: it is a new candidate for every VM with a peer on it
+          // `from` just stopped being full: it is a new candidate for every VM with a peer on it,
+          // except those on `from` itself (a VM's own host is no candidate)
+          const host = this.host;
           for (const q of this.onHv[from]!) {
             for (const w of this.peers[q]!) {
+              if (host[w] === from) continue;
               this.markDirtyIndex(w);
               order.opened(w);
             }
@@ -447,7 +486,11 @@ export class IncrementalPlanner {
   private moveVm(u: number, from: number, to: number): void {
     this.host[u] = to;
     this.keyMemo[u] = NaN;
-    for (const p of this.peers[u]!) this.keyMemo[p] = NaN;
+    this.homeMemo[u] = -1;
+    for (const p of this.peers[u]!) {
+      this.keyMemo[p] = NaN;
+      this.homeMemo[p] = -1;
+    }
     this.load[from]! -= 1;
     this.load[to]! += 1;
     const list = this.onHv[from]!;
@@ -486,6 +529,115 @@ export class IncrementalPlanner {
   view(): { readonly peers: number[][]; readonly rates: number[][]; readonly host: Int32Array; readonly rank: Float64Array; dist(a: number, b: number): number } {
     return { peers: this.peers, rates: this.rates, host: this.host, rank: this.rank, dist: (a, b) => this.dist(a, b) };
   }
+}
+
+/** where v is in a row, or -1 */
+function indexIn(row: readonly number[], v: number): number {
+  for (let i = 0; i < row.length; i++) if (row[i] === v) return i;
+  return -1;
+}
+
+/** sets entry i of a row to (v, rate): appended when i < 0, removed (order kept, no garbage) when rate is 0 */
+function setAt(row: number[], rr: number[], i: number, v: number, rate: number): void {
+  if (i < 0) {
+    if (rate > 0) {
+      row.push(v);
+      rr.push(rate);
+    }
+  } else if (rate > 0) rr[i] = rate;
+  else {
+    for (let j = i + 1; j < row.length; j++) {
+      row[j - 1] = row[j]!;
+      rr[j - 1] = rr[j]!;
+    }
+    row.length -= 1;
+    rr.length -= 1;
+  }
+}
+
+const byCostThenRank = (a: Flow<number>, b: Flow<number>): number => b.cost - a.cost || a.rank - b.rank;
+
+interface Chosen {
+  readonly target: number;
+  readonly replay: Replay;
+  readonly decision: Decision & { readonly to: string; readonly round: number };
+}
+
+/**
+ * What a move's decision saw, kept so its record is built by `decideAmong` (the code every other
+ * planner uses) when first read and not per move: the sorted flows, and per distinct candidate
+ * host in their order, C_A there (NaN: full, or not evaluated in `first` mode after the choice)
+ * and its c_m. `decideAmong` asks `full` and `costAt` only of the hosts `choose` looked at, in the
+ * same order, so the record is the one a decision on the spot would have made.
+ */
+class Replay {
+  private made: Decision | undefined;
+  constructor(
+    private readonly vm: string,
+    private readonly from: string,
+    private readonly costBefore: number,
+    private readonly flows: readonly Flow<number>[],
+    private readonly peerCount: number,
+    private readonly hosts: readonly number[],
+    private readonly costs: readonly number[],
+    private readonly cms: readonly number[],
+    private readonly hvNames: readonly string[],
+    /** c_m when it is a number; null when it was a function of the move */
+    private readonly cmFixed: number | null,
+    private readonly mode: DecisionMode,
+  ) {}
+  decision(): Decision {
+    if (this.made !== undefined) return this.made;
+    const { hosts, costs, cms, hvNames } = this;
+    const at = (h: number): number => {
+      const i = hosts.indexOf(h);
+      if (i < 0) throw new Error(`replay: host ${h} was not a candidate`);
+      return i;
+    };
+    const view: DecisionView<number> = { name: (h) => hvNames[h]!, full: (h) => Number.isNaN(costs[at(h)]!), costAt: (h) => costs[at(h)]! };
+    const migrationCost: number | MigrationCostFn = this.cmFixed ?? ((_vm, _from, to) => cms[hosts.findIndex((h) => hvNames[h] === to)]!);
+    this.made = decideAmong(this.vm, this.from, this.costBefore, this.flows.slice(), this.peerCount, view, { migrationCost, mode: this.mode });
+    return this.made;
+  }
+}
+
+/** a move's decision: the numbers now, `candidates` and `reason` built from the replay when first read */
+function lazyDecision(r: Replay, vm: string, from: string, to: string, costBefore: number, costAfter: number, migrationCost: number, mode: DecisionMode): Decision & { readonly to: string };
+function lazyDecision(r: Replay, vm: string, from: string, to: string, costBefore: number, costAfter: number, migrationCost: number, mode: DecisionMode, round: number): Decision & { readonly to: string; readonly round: number };
+function lazyDecision(r: Replay, vm: string, from: string, to: string, costBefore: number, costAfter: number, migrationCost: number, mode: DecisionMode, round?: number): Decision & { readonly to: string; readonly round?: number } {
+  if (round === undefined) {
+    return {
+      vm,
+      from,
+      to,
+      costBefore,
+      costAfter,
+      migrationCost,
+      mode,
+      get candidates(): readonly Candidate[] {
+        return r.decision().candidates;
+      },
+      get reason(): string {
+        return r.decision().reason;
+      },
+    };
+  }
+  return {
+    vm,
+    from,
+    to,
+    costBefore,
+    costAfter,
+    migrationCost,
+    mode,
+    get candidates(): readonly Candidate[] {
+      return r.decision().candidates;
+    },
+    get reason(): string {
+      return r.decision().reason;
+    },
+    round,
+  };
 }
 
 /** A placement as a read-only map over a snapshot of host numbers. */
