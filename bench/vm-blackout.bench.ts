@@ -44,7 +44,7 @@ import { qemuDriver } from '../src/agent/drivers/qemu.ts';
 import { longestLossMs, longestWait, probeTimeline, type ProbeTimeline } from '../src/agent/drivers/probe.ts';
 import { fleetOf, guestInsteadOfNamespace, readRecord, type GuestRecord } from '../src/vm/fleet.ts';
 import { withQmp } from '../src/vm/qemu.ts';
-import { parseAutogroup, setCpuNice } from '../src/vm/sched.ts';
+import { checkedNice, parseAutogroup, setCpuNice } from '../src/vm/sched.ts';
 import type { QmpEvent } from '../src/vm/qmp.ts';
 import type { DataPlane, DataPlaneEvents } from '../src/runtime/dataplane.ts';
 import type { SwitchCommand } from '../src/controller/commands.ts';
@@ -52,8 +52,9 @@ import { median } from './support.ts';
 import { controllerApi } from '../src/agent/api-client.ts';
 
 const { values } = parseArgs({ options: { migrations: { type: 'string', default: '20' }, memory: { type: 'string', default: '96' }, trace: { type: 'string' }, 'no-switchover-report': { type: 'boolean', default: false }, 'no-pause': { type: 'boolean', default: false }, 'downtime-limit': { type: 'string' }, boost: { type: 'string' }, 'boost-network': { type: 'string' } } });
-const boostNetwork = values['boost-network'] === undefined ? undefined : Number(values['boost-network']);
-const boost = values.boost === undefined ? undefined : Number(values.boost);
+// checked before anything starts: a bad value must not leave a half-built data centre behind
+const boostNetwork = values['boost-network'] === undefined ? undefined : checkedNice(Number(values['boost-network']));
+const boost = values.boost === undefined ? undefined : checkedNice(Number(values.boost));
 const withPause = !values['no-pause'];
 const early = !values['no-switchover-report'];
 if (!isRoot()) {
@@ -206,10 +207,6 @@ const stack = await startStack({
 });
 const dc = await buildDataCentre(model, { controller: `tcp:127.0.0.1:${dataPlane.address().port}`, shape: false });
 const ownNiceBefore = parseAutogroup(readFileSync('/proc/self/autogroup', 'utf8'));
-if (boostNetwork !== undefined) {
-  setCpuNice(dc.ovs.vswitchdPid, boostNetwork);
-  setCpuNice(process.pid, boostNetwork);
-}
 const kinds: Kind[] = ['qemu', ...(boost !== undefined ? (['qemu-boost'] as const) : []), ...(withPause ? (['qemu-pause'] as const) : []), 'namespace'];
 const perKind = <T>(): Record<Kind, T[]> => ({ qemu: [], 'qemu-boost': [], 'qemu-pause': [], namespace: [] });
 const results = perKind<Measured>();
@@ -224,6 +221,10 @@ const autogroupNice = (pid: number, nice: number): void => void setCpuNice(pid, 
 const tbCount = async (g: Pick<GuestRecord, 'qmpSocket'>): Promise<number> => Number(/TB count\s+(\d+)/.exec(await withQmp(g, (qq) => qq.execute<string>('human-monitor-command', { 'command-line': 'info jit' })))?.[1] ?? NaN);
 const qmpAt = (e: QmpEvent): number => (e.timestamp === undefined ? wall() : e.timestamp.seconds * 1000 + e.timestamp.microseconds / 1000);
 try {
+  if (boostNetwork !== undefined) {
+    setCpuNice(dc.ovs.vswitchdPid, boostNetwork);
+    setCpuNice(process.pid, boostNetwork);
+  }
   await guestInsteadOfNamespace(dc, model, 'guest', { image, memoryMiB: Number(values.memory) });
   await dc.announce('ns');
   await dc.announce('peer');
@@ -303,9 +304,10 @@ try {
     nsAt = other(nsAt);
   }
 } finally {
+  // our own weight first: the session's autogroup may be the caller's shell too
+  if (boostNetwork !== undefined && ownNiceBefore !== undefined) setCpuNice(process.pid, ownNiceBefore);
   await dc.stop();
   await stack.stop();
-  if (boostNetwork !== undefined && ownNiceBefore !== undefined) setCpuNice(process.pid, ownNiceBefore);
 }
 const stepMedians = (ms: Measured[]): Record<string, number> => Object.fromEntries(Object.keys(ms[0]?.steps ?? {}).map((k) => [k, round(median(ms.map((m) => m.steps[k]!).filter((x) => !Number.isNaN(x))))]));
 const ofKind = (k: Kind): Record<string, unknown> => ({

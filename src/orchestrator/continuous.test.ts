@@ -116,7 +116,7 @@ test('continuous pricing defaults to QEMU\'s stop-copy threshold (bandwidth × 6
   const r = 10e6 / 125e6;
   assert.ok(Math.abs(d.cm / ((m * (1 + r + r ** 2 + r ** 3 + r ** 4) * 2) / 300) - 1) < 1e-12, String(d.cm));
   // a request with another bandwidth gets that bandwidth's threshold; an explicit threshold is kept
-  assert.ok(Math.abs(priced({ bandwidthBytesPerSec: 12.5e6 }).stop - 75_000) < 1e-6);
+  assert.ok(Math.abs(priced({ bandwidthBytesPerSec: 12.5e6 }).stop - 75_000) < 1e-6, `threshold at 12.5 MB/s: ${priced({ bandwidthBytesPerSec: 12.5e6 }).stop}, expected 75 kB`);
   const fixed = priced({ stopCopyBytes: 50e6 });
   assert.equal(fixed.stop, 50e6);
   // the old fixed 50 MB stops after two rounds (4 GiB × r² = 27.5 MB left): fewer bytes by 4 GiB × (r³ + r⁴)

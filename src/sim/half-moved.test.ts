@@ -165,12 +165,12 @@ test('half-moved bounds: the best placement with the budget (slots ignored) is w
         maxStar = Math.max(maxStar, b.starShare);
       }
       assert.ok(best <= maxStar + 1e-9, `seed ${seed} budget ${budget}: optimum saves ${best} > star bound ${maxStar}`);
-      assert.ok(maxStar <= maxCoverage + 1e-9);
+      assert.ok(maxStar <= maxCoverage + 1e-9, `star bound ${maxStar} above the coverage bound ${maxCoverage}`);
       const w = boundWitnesses(input, budget, { iterations: 2000, temperature: 0.05, seed });
       assert.ok(w.coverageGreedyShare <= maxCoverage + 1e-9, `greedy ${w.coverageGreedyShare} > max coverage ${maxCoverage}`);
       assert.ok(w.starSearchShare <= maxStar + 1e-9, `search ${w.starSearchShare} > max star ${maxStar}`);
       assert.equal(w.starSearchSet.length, budget);
-      assert.ok(Math.abs(setBounds(input, new Set(w.starSearchSet)).starShare - w.starSearchShare) < 1e-12);
+      assert.ok(Math.abs(setBounds(input, new Set(w.starSearchSet)).starShare - w.starSearchShare) < 1e-12, 'the witness set gives the star share reported for it');
       // 2·budget < VMs here, so the LP relaxation's closed form does not apply
       assert.equal(w.coverageLpShare, null);
     }
@@ -198,7 +198,7 @@ test('half-moved bounds: with half the VMs as budget the coverage LP relaxation 
   const hw = boundWitnesses(hub, 1, { iterations: 0, temperature: 0, seed: 1 });
   assert.equal(hw.ultrametric, false);
   // initial cost 30; on b u's pairs cost 3, so the star bound of {u} is 27/30 (26/30 from a peer's host)
-  assert.ok(Math.abs(setBounds(hub, new Set(['u'])).starShare - 27 / 30) < 1e-12);
+  assert.ok(Math.abs(setBounds(hub, new Set(['u'])).starShare - 27 / 30) < 1e-12, `star of u: ${setBounds(hub, new Set(['u'])).starShare}, expected 27/30`);
   const moved = new Map(hub.placement).set('u', 'b');
-  assert.ok(Math.abs(1 - totalCost(moved, hub.traffic, oracle) / 30 - 27 / 30) < 1e-12);
+  assert.ok(Math.abs(1 - totalCost(moved, hub.traffic, oracle) / 30 - 27 / 30) < 1e-12, `moving u to the hub saves ${1 - totalCost(moved, hub.traffic, oracle) / 30}, expected 27/30`);
 });

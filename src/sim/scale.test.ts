@@ -69,12 +69,12 @@ test('quantiles: 101 points from the minimum to the maximum', () => {
 
 test('the default migration model stops as QEMU does (bandwidth × 6 ms left): every migration of a default VM sends 4 GiB × (1 + r + r² + r³ + r⁴)', () => {
   // r = 10 MB/s dirtied / 125 MB/s: 4 GiB × r³ = 2.2 MB is above 0.75 MB, 4 GiB × r⁴ = 0.18 MB is not
-  assert.ok(Math.abs(DEFAULT_MIGRATION_MODEL.stopCopyBytes - 750_000) < 1e-6);
+  assert.ok(Math.abs(DEFAULT_MIGRATION_MODEL.stopCopyBytes - 750_000) < 1e-6, `stop-copy default ${DEFAULT_MIGRATION_MODEL.stopCopyBytes}, expected 0.75 MB`);
   const r = 10e6 / 125e6;
   const perVm = 4 * 2 ** 30 * (1 + r + r ** 2 + r ** 3 + r ** 4);
   const result = runScale({ topology: topologyFromSpec('fat-tree:4'), workload: workload(7), strategies: [['la', policy('load-aware')]], utilisation: false });
   const la = result.strategies[0]!;
-  assert.ok(la.migrations > 0);
+  assert.ok(la.migrations > 0, 'Load-Aware migrates');
   for (const p of la.perRound) assert.ok(Math.abs(p.migrationBytes - p.migrations * perVm) <= 1e-9 * perVm * Math.max(1, p.migrations), `round ${p.round}: ${p.migrationBytes}`);
 });
 

@@ -76,11 +76,16 @@ export function registerAgent(program: Command): void {
           wake();
         },
       });
+      let onSignal = (): void => undefined;
       await new Promise<void>((resolve) => {
         wake = resolve;
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
+        onSignal = resolve;
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
       });
+      // woken by a revocation, the signal listeners are still there: Ctrl-C must work again
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       keep.stop();
       await agent.stop();
       if (revoked !== undefined) {
