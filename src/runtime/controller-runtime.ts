@@ -18,6 +18,12 @@ export interface RuntimeOptions {
   readonly pollMs?: number;
   /** LLDP probe period (default 1 s) */
   readonly probeMs?: number;
+  /**
+   * the probes of a period are sent in this many parts, spread evenly over it (controller.ts
+   * `tick` with a share; default 1: every switch at once). Each switch is still probed once a
+   * period; with hundreds of switches a part holds the event loop a tenth as long.
+   */
+  readonly probeShares?: number;
   readonly onEvent?: (e: ControllerEvent, c: Controller) => void;
   readonly onError?: (message: string, err: unknown) => void;
   /** after each statistics round */
@@ -41,6 +47,9 @@ export interface Runtime {
   apply(result: ctl.Result): void;
   stop(): Promise<void>;
 }
+
+/** statistics requests sent per turn of the event loop (see poll) */
+export const POLL_BATCH = 32;
 
 export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   const controller = ctl.createController(o.controller);
@@ -108,20 +117,28 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     const t0 = o.clock.now();
     try {
       const edges = new Set(ctl.edgeSwitches(controller));
-      await Promise.all(
-        [...channels.values()].map(async (ch) => {
-          try {
-            if (edges.has(ch.dpid)) ctl.flowStats(controller, ch.dpid, await ch.flowStats(), o.clock.now());
-            ctl.portStats(controller, ch.dpid, await ch.portStats(), o.clock.now());
-          } catch (e) {
-            // A switch that went away while we asked is not a statistics failure: its switch-down
-            // event says what happened (an operator's del-controller races the poll).
-            if (isScoreError(e, 'OF_DISCONNECTED')) return;
-            stats.failures += 1;
-            onError(`statistics from ${ch.dpid.toString(16)} failed`, e);
-          }
-        }),
-      );
+      const ask = async (ch: SwitchChannel): Promise<void> => {
+        try {
+          if (edges.has(ch.dpid)) ctl.flowStats(controller, ch.dpid, await ch.flowStats(), o.clock.now());
+          ctl.portStats(controller, ch.dpid, await ch.portStats(), o.clock.now());
+        } catch (e) {
+          // A switch that went away while we asked is not a statistics failure: its switch-down
+          // event says what happened (an operator's del-controller races the poll).
+          if (isScoreError(e, 'OF_DISCONNECTED')) return;
+          stats.failures += 1;
+          onError(`statistics from ${ch.dpid.toString(16)} failed`, e);
+        }
+      };
+      // The requests go out POLL_BATCH switches at a time, the event loop free in between:
+      // asking hundreds of switches in one go held every packet-in behind it for milliseconds.
+      const asked: Promise<void>[] = [];
+      const all = [...channels.values()];
+      for (let i = 0; i < all.length; i++) {
+        if (i > 0 && i % POLL_BATCH === 0) await new Promise((r) => setImmediate(r));
+        const ch = all[i] as SwitchChannel;
+        if (channels.get(ch.dpid) === ch) asked.push(ask(ch));
+      }
+      await Promise.all(asked);
       stats.polls += 1;
       stats.lastPollMs = o.clock.now() - t0;
       o.onPoll?.(controller);
@@ -131,7 +148,15 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   };
 
   const stopPoll = o.clock.every(o.pollMs ?? 1000, () => void poll());
-  const stopProbe = o.clock.every(o.probeMs ?? 1000, () => apply(ctl.tick(controller, o.clock.now())));
+  const shares = Math.max(1, Math.floor(o.probeShares ?? 1));
+  let share = 0;
+  const stopProbe =
+    shares === 1
+      ? o.clock.every(o.probeMs ?? 1000, () => apply(ctl.tick(controller, o.clock.now())))
+      : o.clock.every((o.probeMs ?? 1000) / shares, () => {
+          apply(ctl.tick(controller, o.clock.now(), { index: share, of: shares }));
+          share = (share + 1) % shares;
+        });
 
   return {
     controller,

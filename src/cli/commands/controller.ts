@@ -72,6 +72,9 @@ export interface RunningController {
   stop(): Promise<void>;
 }
 
+/** LLDP probes of a period sent in this many parts (runtime `probeShares`) */
+const PROBE_SHARES = 10;
+
 const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
 function stamp(): string {
@@ -156,6 +159,8 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
       clock: realClock,
       ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
       ...(o.probeMs !== undefined ? { probeMs: o.probeMs } : {}),
+      // a tenth of the switches probed every tenth of the period: no stall of the whole round
+      probeShares: PROBE_SHARES,
       apiHost: o.apiHost ?? '127.0.0.1',
       apiPort: o.apiPort ?? 0,
       ...(o.tokens ? { tokens: o.tokens } : {}),
@@ -169,7 +174,7 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
       ...(cluster ? { idPrefix: () => `g${cluster.member.generation ?? 0n}-` } : {}),
       ...(cluster && identity ? { beforeListen: (api: FastifyInstance) => installClusterApi(api, cluster, { credentials: identity.credentials, ready: () => joined?.ready() }) } : {}),
       onEvent: (e, text) => {
-        for (const l of hostLines === undefined ? [text] : hostLines.lines(e, text, realClock.now())) line(withVmNames(l));
+        for (const l of hostLines === undefined ? [text()] : hostLines.lines(e, text, realClock.now())) line(withVmNames(l));
         onSwitch(e);
       },
       onError: (message, err) => line(`WARN ${message}: ${err instanceof ScoreError ? `${err.code} ${err.message}` : String(err)}`),
