@@ -18,6 +18,11 @@ export interface HostLineLimiter {
   flush(now: number): string | null;
 }
 
+/** not a closure per call: that costs more than the rest of a held-back line's handling */
+function lineOf(text: string | (() => string)): string {
+  return typeof text === 'string' ? text : text();
+}
+
 export function hostLineLimiter(perWindow = 20, windowMs = 1000): HostLineLimiter {
   let windowStart = Number.NEGATIVE_INFINITY;
   let printed = 0;
@@ -30,8 +35,7 @@ export function hostLineLimiter(perWindow = 20, windowMs = 1000): HostLineLimite
   };
   return {
     lines(e, text, now) {
-      const line = (): string => (typeof text === 'string' ? text : text());
-      if (e.type !== 'host-added') return [line()];
+      if (e.type !== 'host-added') return [lineOf(text)];
       const out: string[] = [];
       if (now - windowStart >= windowMs) {
         const summary = flush(now);
@@ -44,7 +48,7 @@ export function hostLineLimiter(perWindow = 20, windowMs = 1000): HostLineLimite
         return out;
       }
       printed += 1;
-      out.push(line());
+      out.push(lineOf(text));
       return out;
     },
     flush,
