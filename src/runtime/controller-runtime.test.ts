@@ -3,12 +3,11 @@ import assert from 'node:assert/strict';
 import type { Dpid, SwitchCommand } from '../controller/commands.ts';
 import type { DataPlaneEvents, SwitchChannel } from './dataplane.ts';
 import { virtualClock } from './clock.ts';
-import { POLL_BATCH, startRuntime } from './controller-runtime.ts';
+import { startRuntime } from './controller-runtime.ts';
 
 /** n switches of 4 up ports each, recording what the runtime sends and which statistics it asks for */
 function fakeSwitches(n: number) {
   const sent: { dpid: Dpid; c: SwitchCommand }[] = [];
-  const portStatsAsked: Dpid[] = [];
   const channels: SwitchChannel[] = Array.from({ length: n }, (_, i) => {
     const dpid = BigInt(i + 1);
     return {
@@ -16,16 +15,12 @@ function fakeSwitches(n: number) {
       ports: [1, 2, 3, 4].map((port) => ({ port, hwAddr: `02:00:00:00:${(i + 1).toString(16).padStart(2, '0')}:0${port}`, up: true, speedKbps: 10_000_000, name: `s${i + 1}-p${port}` })),
       send: (cs) => cs.forEach((c) => sent.push({ dpid, c })),
       flowStats: () => Promise.resolve([]),
-      portStats: () => {
-        portStatsAsked.push(dpid);
-        return Promise.resolve([]);
-      },
+      portStats: () => Promise.resolve([]),
     };
   });
   let events: DataPlaneEvents | undefined;
   return {
     sent,
-    portStatsAsked,
     dataPlane: {
       start: (ev: DataPlaneEvents) => {
         events = ev;
@@ -69,20 +64,5 @@ test('probeShares default: every port probed at once, once a period', async () =
   assert.equal(probesOf(f.sent).length, 0);
   await clock.advance(1);
   assert.equal(probesOf(f.sent).length, 12);
-  await rt.stop();
-});
-
-test('a statistics round asks every switch once, POLL_BATCH switches per turn of the event loop', async () => {
-  const clock = virtualClock();
-  const n = POLL_BATCH * 2 + 5;
-  const f = fakeSwitches(n);
-  const rt = await startRuntime({ controller: { nonce: new Uint8Array(8) }, dataPlane: f.dataPlane, clock, pollMs: 3_600_000, probeMs: 3_600_000 });
-  f.connect();
-  const round = rt.poll();
-  assert.equal(f.portStatsAsked.length, POLL_BATCH, 'the first batch at once, the rest after the event loop turned');
-  await round;
-  assert.equal(f.portStatsAsked.length, n);
-  assert.equal(new Set(f.portStatsAsked).size, n);
-  assert.equal(rt.stats.polls, 1);
   await rt.stop();
 });
