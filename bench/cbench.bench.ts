@@ -11,16 +11,21 @@
  * a closed loop that runs the controller flat out) and at light load (paced mode: `--light-rate`
  * packet-ins/s in all, default 1,000, sent on a timer whatever the answers do). `--rounds N`
  * repeats everything, the controllers taking turns within each point, and reports medians and
- * per-round ratios. Every run records the machine's 1-minute load average beside it. JSON on stdout.
+ * per-round ratios. Every controller gets the same warm-up before each measured run: `--warmup`
+ * seconds (default 3) of the same load, unmeasured, after the handshakes and the destinations'
+ * announcements, so tables, caches and the JIT (or the interpreter's caches) reach a steady state
+ * before counting starts. Every run records the machine's 1-minute load average beside it.
+ * `--baseline DIR` adds `score-base`: `DIR/bin/score.js` (another checkout of S-CORE, e.g. the
+ * parent commit), run alike, for a before/after in the same conditions. JSON on stdout.
  *
  *   node --import tsx bench/cbench.bench.ts [--switches 16,256] [--seconds 5] [--rounds 1]
- *     [--only score,osken,ovs,null] [--modes throughput,latency,paced] [--light-rate 1000]
- *     [--pin auto|none]
+ *     [--warmup 3] [--only score,osken,ovs,null] [--modes throughput,latency,paced]
+ *     [--light-rate 1000] [--pin auto|none] [--baseline DIR]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism, tmpdir } from 'node:os';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { findTool } from '../src/emulation/system-gate.ts';
 import { freePort } from '../src/cluster/etcd-process.ts';
@@ -34,7 +39,9 @@ const arg = (name: string, def: string): string => {
 const SWITCHES = arg('switches', '16,256').split(',').map(Number);
 const SECONDS = Number(arg('seconds', '5'));
 const ROUNDS = Number(arg('rounds', '1'));
-const ONLY = new Set(arg('only', 'score,osken,ovs,null').split(',').map((n) => (n === 'ovs' ? 'ovs-testcontroller' : n)));
+const WARMUP = Number(arg('warmup', '3'));
+const BASELINE = arg('baseline', '');
+const ONLY = new Set(arg('only', `score,osken,ovs,null${BASELINE === '' ? '' : ',score-base'}`).split(',').map((n) => (n === 'ovs' ? 'ovs-testcontroller' : n)));
 const MODES = arg('modes', 'throughput,latency,paced').split(',') as ('throughput' | 'latency' | 'paced')[];
 const LIGHT_RATE = Number(arg('light-rate', '1000'));
 /** generator on core 0, controller on core 1 */
@@ -54,15 +61,18 @@ function pinned(core: number, cmd: string, args: readonly string[], options: Par
 }
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** `score controller` of the checkout at `root` */
+const scoreController = (root: string) => (port: number): ChildProcess =>
+  pinned(1, process.execPath, [join(root, 'bin/score.js'), 'controller', '--port', String(port), '--host', '127.0.0.1', '--api-port', '0', '--poll-ms', '1000', '--report-ms', '3600000'], {
+    stdio: 'ignore',
+    env: { ...process.env, SCORE_OPERATOR_TOKEN: 'bench-op' },
+  });
 const peers: Peer[] = [
+  { name: 'score', available: () => undefined, start: scoreController(ROOT) },
   {
-    name: 'score',
-    available: () => undefined,
-    start: (port) =>
-      pinned(1, process.execPath, [`${ROOT}bin/score.js`, 'controller', '--port', String(port), '--host', '127.0.0.1', '--api-port', '0', '--poll-ms', '1000', '--report-ms', '3600000'], {
-        stdio: 'ignore',
-        env: { ...process.env, SCORE_OPERATOR_TOKEN: 'bench-op' },
-      }),
+    name: 'score-base',
+    available: () => (BASELINE === '' ? 'no --baseline DIR given' : existsSync(join(BASELINE, 'bin/score.js')) ? undefined : `no bin/score.js in ${BASELINE}`),
+    start: scoreController(BASELINE),
   },
   {
     name: 'osken',
@@ -89,7 +99,7 @@ const peers: Peer[] = [
  * `onPhase` runs when its measured run starts and ends.
  */
 function generate(port: number, switches: number, mode: 'throughput' | 'latency' | 'paced', onPhase: (phase: string) => void): Promise<LoadResult> {
-  const args = ['--import', 'tsx', `${ROOT}bench/cbench/load-once.ts`, String(port), String(switches), mode, String(SECONDS), ...(mode === 'paced' ? [String(LIGHT_RATE)] : [])];
+  const args = ['--import', 'tsx', `${ROOT}bench/cbench/load-once.ts`, String(port), String(switches), mode, String(SECONDS), ...(mode === 'paced' ? [String(LIGHT_RATE)] : []), '--warmup', String(WARMUP)];
   const [cmd, argv]: [string, string[]] = PIN ? ['taskset', ['-c', '0', process.execPath, ...args]] : [process.execPath, args];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -267,7 +277,13 @@ const ratios = Object.fromEntries(
       scoreVsOsken: ratio('osken', n),
       scoreVsOvsTestcontroller: ratio('ovs-testcontroller', n),
       scoreVsNull: ratio('null', n),
-      perControllerCpuS: { scoreVsOsken: perCpuRatio('osken', n), scoreVsOvsTestcontroller: perCpuRatio('ovs-testcontroller', n), scoreVsNull: perCpuRatio('null', n) },
+      ...(runs.has('score-base') ? { scoreVsScoreBase: ratio('score-base', n) } : {}),
+      perControllerCpuS: {
+        scoreVsOsken: perCpuRatio('osken', n),
+        scoreVsOvsTestcontroller: perCpuRatio('ovs-testcontroller', n),
+        scoreVsNull: perCpuRatio('null', n),
+        ...(runs.has('score-base') ? { scoreVsScoreBase: perCpuRatio('score-base', n) } : {}),
+      },
     },
   ]),
 );
@@ -277,7 +293,9 @@ console.log(
     bench: 'cbench',
     node: process.version,
     seconds: SECONDS,
+    warmupSeconds: WARMUP,
     rounds: ROUNDS,
+    ...(BASELINE === '' ? {} : { baseline: BASELINE }),
     pinned: PIN ? 'generator on core 0, controller on core 1 (taskset)' : false,
     generator: `bench/cbench/generator.ts (its own Node process; raw-byte fast path; 32 outstanding per switch in throughput mode, 1 in latency mode, ${LIGHT_RATE} packet-ins/s in all in paced mode)`,
     modes: MODES,

@@ -36,6 +36,11 @@ export interface LoadOptions {
   readonly durationMs: number;
   /** before measuring: handshakes done, destinations learned (ms to wait for that at most) */
   readonly warmupMs?: number;
+  /**
+   * then the load itself, unmeasured, for this long (ms, default 1000): the controller's tables,
+   * caches and JIT (or interpreter) get to a steady state before the measured run
+   */
+  readonly loadWarmupMs?: number;
   /** outstanding packet-ins per switch in throughput mode (default 32) */
   readonly window?: number;
   /** source MACs per switch (default 1000) */
@@ -387,7 +392,7 @@ function percentile(sorted: readonly number[], p: number): number {
 
 /** Runs one measurement against a listening controller. */
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
-  const o: Required<LoadOptions> = { warmupMs: 15_000, window: 32, macs: 1000, rate: 1000, onPhase: () => undefined, ...opts };
+  const o: Required<LoadOptions> = { warmupMs: 15_000, loadWarmupMs: 1000, window: 32, macs: 1000, rate: 1000, onPhase: () => undefined, ...opts };
   const paced = o.mode === 'paced';
   const ledger = new Ledger();
   let measuring = false;
@@ -434,7 +439,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       const perSwitch = o.mode === 'latency' ? 1 : o.window;
       for (const s of ready) for (let k = 0; k < perSwitch; k++) s.sendNew();
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, o.loadWarmupMs));
     o.onPhase('start');
     measuring = true;
     const t0 = performance.now();
@@ -475,7 +480,7 @@ const round3 = (x: number): number => Math.round(x * 1000) / 1000;
  * the controller discovers the topology. Resolves with a stop function once all are connected.
  */
 export async function startFabric(o: { host: string; port: number; switches: number; wiring: Wiring }): Promise<{ readonly switches: readonly EmulatedSwitch[]; stop(): void }> {
-  const opts: Required<LoadOptions> = { host: o.host, port: o.port, switches: o.switches, mode: 'latency', durationMs: 0, warmupMs: 15_000, window: 1, macs: 1, rate: 0, onPhase: () => undefined };
+  const opts: Required<LoadOptions> = { host: o.host, port: o.port, switches: o.switches, mode: 'latency', durationMs: 0, warmupMs: 15_000, loadWarmupMs: 0, window: 1, macs: 1, rate: 0, onPhase: () => undefined };
   const byId = new Map<number, EmulatedSwitch>();
   const switches = Array.from({ length: o.switches }, (_, i) => {
     const s = new EmulatedSwitch(i + 1, opts, () => undefined, new Ledger());

@@ -163,3 +163,26 @@ test('flow statistics: rates per VM pair from first-hop counters, paths carry th
   assert.equal(ctl.weightIfMoved(h.controller, b.mac, h.dpidOf.get('hv20')!), 6);
   assert.deepEqual(ctl.edgeSwitches(h.controller).length, 8);
 });
+
+test('tick in shares: every up port of every switch probed exactly once over the shares; ageing and retries only at share 0', () => {
+  const { h } = paper();
+  const all = ctl.tick(h.controller, 2_000).commands.filter((c) => c.kind === 'packet-out');
+  const key = (c: (typeof all)[number]): string => (c.kind === 'packet-out' ? `${c.dpid}:${c.ports.join(',')}` : '');
+  const whole = all.map(key).sort();
+  assert.ok(whole.length > 20, 'the paper data centre has probes to send');
+  const shares = 7;
+  const parts: string[] = [];
+  for (let index = 0; index < shares; index++) {
+    const r = ctl.tick(h.controller, 2_000, { index, of: shares });
+    assert.ok(r.commands.every((c) => c.kind === 'packet-out'));
+    parts.push(...r.commands.map(key));
+  }
+  assert.deepEqual(parts.sort(), whole, 'the same probes, each once');
+  // links age out at share 0 only: long after the last probe answer, a non-zero share leaves them
+  const links = discoveredLinks(h.controller.disc).length;
+  const late = ctl.tick(h.controller, 60_000, { index: 3, of: shares });
+  assert.equal(late.events.length, 0);
+  assert.equal(discoveredLinks(h.controller.disc).length, links);
+  const expired = ctl.tick(h.controller, 60_000, { index: 0, of: shares });
+  assert.ok(expired.events.some((e) => e.type === 'link-removed'), 'share 0 ages links out');
+});

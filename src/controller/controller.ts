@@ -372,9 +372,16 @@ export function portStats(c: Controller, dpid: Dpid, entries: readonly PortStatE
   }
 }
 
-/** Periodic work: LLDP probes to every port, links that stopped answering aged out, refused paths retried. */
-export function tick(c: Controller, now: number): Result {
+/**
+ * Periodic work: LLDP probes to every port, links that stopped answering aged out, refused paths
+ * retried. With `share` ({ index, of }: called `of` times per period, index 0 to of - 1 in turn),
+ * only that share of the switches is probed (discovery.ts `inShare`), and the ageing and retries
+ * are done at share 0: the same work per period, spread out. Probing 256 switches' 1,024 ports at
+ * once (an HMAC each) held the event loop for milliseconds, every packet-in waiting behind it.
+ */
+export function tick(c: Controller, now: number, share?: discovery.ProbeShare): Result {
   at(c, now);
+  if (share !== undefined && share.index !== 0) return done(c, discovery.probes(c.disc, now, undefined, undefined, share), []);
   const expired = discovery.expire(c.disc, now);
   expireFloods(c.routing.floods, now);
   const commands = afterLinkEvents(c, expired);
@@ -386,7 +393,7 @@ export function tick(c: Controller, now: number): Result {
     }
     commands.push(...ensurePath(c.routing, ctx(c), want.src, want.dst).commands);
   }
-  commands.push(...discovery.probes(c.disc, now));
+  commands.push(...discovery.probes(c.disc, now, undefined, undefined, share));
   return done(c, commands, expired);
 }
 

@@ -142,11 +142,29 @@ function probeFrame(s: DiscoveryState, dpid: Dpid, p: SwitchPortInfo, now: numbe
   return { kind: 'packet-out', dpid, ports: [p.port], frame };
 }
 
-/** Probes, stamped `now` (ms), for every up port of every switch, or of one switch, or one port. */
-export function probes(s: DiscoveryState, now: number, only?: Dpid, onlyPort?: number): SwitchCommand[] {
+/**
+ * One of `of` equal shares of the switches, by dpid: share `index` (0 <= index < of) holds the
+ * switches whose dpid mod `of` is `index`. A switch's share never changes (not by others joining
+ * or leaving), so probing share 0, 1, ..., of - 1 in turn probes every switch exactly once.
+ */
+export interface ProbeShare {
+  readonly index: number;
+  readonly of: number;
+}
+
+export function inShare(dpid: Dpid, share: ProbeShare): boolean {
+  return Number(dpid % BigInt(share.of)) === share.index;
+}
+
+/**
+ * Probes, stamped `now` (ms), for every up port of every switch, or of one switch, or one port,
+ * or of the switches of one share.
+ */
+export function probes(s: DiscoveryState, now: number, only?: Dpid, onlyPort?: number, share?: ProbeShare): SwitchCommand[] {
   const out: SwitchCommand[] = [];
   for (const [dpid, ports] of s.switches) {
     if (only !== undefined && dpid !== only) continue;
+    if (share !== undefined && !inShare(dpid, share)) continue;
     for (const p of ports.values()) {
       if (!p.up || (onlyPort !== undefined && p.port !== onlyPort)) continue;
       out.push(probeFrame(s, dpid, p, now));

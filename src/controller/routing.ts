@@ -38,6 +38,14 @@ export interface InstalledPath {
   readonly hops: readonly Hop[];
   /** topology link ids, in order */
   readonly links: readonly string[];
+  /**
+   * the view the hops were computed in: computeHops depends only on the view (rebuilt, as a new
+   * object, on every switch and link change) and on where the two hosts are, so a path computed
+   * in the current view between the same two ports still holds. A field, not a WeakMap beside
+   * the paths: with 512,000 paths (cbench, 256 switches) the WeakMap's ephemeron table was a
+   * large part of every garbage collection and of each new path's cost.
+   */
+  computedIn: NetworkView;
 }
 
 export interface RoutingState {
@@ -56,12 +64,6 @@ export interface RoutingState {
   readonly priority: number;
   readonly install: InstallState;
   readonly floods: FloodState;
-  /**
-   * the view each path's hops were computed in: computeHops depends only on the view (rebuilt,
-   * as a new object, on every switch and link change) and on where the two hosts are, so a path
-   * computed in the current view between the same two ports still holds
-   */
-  readonly computedIn: WeakMap<InstalledPath, NetworkView>;
 }
 
 export interface RoutingContext {
@@ -73,7 +75,7 @@ export interface RoutingContext {
 }
 
 export function createRouting(idleTimeout = 60, priority = 100): RoutingState {
-  return { wanted: new Map(), paths: new Map(), byCookie: new Map(), nextId: 1n, generationSlot: 0n, idleTimeout, priority, install: createInstallState(), floods: createFloodState(), computedIn: new WeakMap() };
+  return { wanted: new Map(), paths: new Map(), byCookie: new Map(), nextId: 1n, generationSlot: 0n, idleTimeout, priority, install: createInstallState(), floods: createFloodState() };
 }
 
 export const pairKey = (src: string, dst: string): string => `${src}>${dst}`;
@@ -164,7 +166,7 @@ export function ensurePath(
   // The common case on a packet-in: the path is there and nothing it depends on changed (and,
   // having a path, the direction is wanted already). Each lookup in these tables, with tens of
   // thousands of hosts, costs a cache miss: the caller's host entries are used when it has them.
-  if (old !== undefined && state.computedIn.get(old) === ctx.view) {
+  if (old !== undefined && old.computedIn === ctx.view) {
     const hs = ends === undefined ? ctx.hosts.byMac.get(src) : ends.hs;
     const hd = ends === undefined ? ctx.hosts.byMac.get(dst) : ends.hd;
     if (sameEnds(ctx, old, hs, hd)) return { commands: [], path: old, hops: old.hops };
@@ -172,7 +174,7 @@ export function ensurePath(
   state.wanted.set(key, { src, dst });
   const next = computeHops(ctx, src, dst);
   if (old !== undefined && next !== null && sameHops(old.hops, next.hops)) {
-    state.computedIn.set(old, ctx.view);
+    old.computedIn = ctx.view;
     return { commands: [], path: old, hops: old.hops };
   }
   const removed: SwitchCommand[] = old !== undefined ? removePath(state, key) : [];
@@ -180,9 +182,8 @@ export function ensurePath(
   if (inBackoff(state.install, key, ctx.now)) return { commands: removed, path: null, hops: next.hops };
   const cookie = pathCookie(state.generationSlot, state.nextId);
   state.nextId += 1n;
-  const path: InstalledPath = { src, dst, cookie, hops: next.hops, links: next.links };
+  const path: InstalledPath = { src, dst, cookie, hops: next.hops, links: next.links, computedIn: ctx.view };
   state.paths.set(key, path);
-  state.computedIn.set(path, ctx.view);
   state.byCookie.set(cookie, key);
   const commands: SwitchCommand[] = [];
   // Install from the destination end backwards, so a packet sent along the path meets rules.

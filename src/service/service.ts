@@ -188,8 +188,10 @@ export function createService(o: ServiceOptions): Service {
     inFlight: [],
     pathsRejected: [...net.pathsRejected].map(([id, since]) => ({ id, since })).sort((a, b) => (a.id < b.id ? -1 : 1)),
   });
+  // per event, closures cost: each named one is also named at run time (tsx's keepNames)
+  const end = (p: { dpid: Dpid; port: number }): string => `${hvName(p.dpid)}:${p.port}`;
+  const portOf = (p: { dpid: Dpid; port: number }): { switch: string; port: number } => ({ switch: hvName(p.dpid), port: p.port });
   const noteNetwork = (e: ControllerEvent, at: number): void => {
-    const end = (p: { dpid: Dpid; port: number }) => `${hvName(p.dpid)}:${p.port}`;
     // a refused path is outstanding until the controller installs it (its retry), not a topology change
     if (e.type === 'path-rejected' || e.type === 'path-installed') {
       const id = `${vmName(e.src)}->${vmName(e.dst)}`;
@@ -284,8 +286,7 @@ export function createService(o: ServiceOptions): Service {
     onControllerEvent(e) {
       const at = o.clock.now();
       noteNetwork(e, at);
-      const port = (p: { dpid: Dpid; port: number }) => ({ switch: hvName(p.dpid), port: p.port });
-      if (e.type === 'link-added' || e.type === 'link-removed') emit({ type: e.type, at, data: { a: port(e.link.a), b: port(e.link.b), ...(e.type === 'link-removed' ? { reason: e.reason } : {}) } });
+      if (e.type === 'link-added' || e.type === 'link-removed') emit({ type: e.type, at, data: { a: portOf(e.link.a), b: portOf(e.link.b), ...(e.type === 'link-removed' ? { reason: e.reason } : {}) } });
       else if (e.type === 'host-added') emit({ type: 'host-added', at, data: { vm: vmName(e.mac), mac: e.mac, hypervisor: hvName(e.at.dpid), port: e.at.port } });
       else if (e.type === 'host-moved') emit({ type: 'vm-moved', at, data: { vm: vmName(e.mac), mac: e.mac, from: hvName(e.from.dpid), to: hvName(e.to.dpid), via: e.via } });
     },

@@ -36,10 +36,13 @@ export interface StackOptions {
   readonly apiPort?: number;
   readonly pollMs?: number;
   readonly probeMs?: number;
+  /** the runtime's `probeShares`: LLDP probes of a period sent in this many parts (default 1) */
+  readonly probeShares?: number;
   readonly settleMs?: number;
   readonly confirmMs?: number;
   readonly rateTolerance?: number;
-  readonly onEvent?: (e: ControllerEvent, describe: string) => void;
+  /** `describe()`: the event's log line, built only when called (most host-added lines are not printed) */
+  readonly onEvent?: (e: ControllerEvent, describe: () => string) => void;
   /** after each statistics round (after the service took its cost sample) */
   readonly onPoll?: (c: Controller) => void;
   readonly onError?: (message: string, err: unknown) => void;
@@ -123,6 +126,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     clock: o.clock,
     ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
     ...(o.probeMs !== undefined ? { probeMs: o.probeMs } : {}),
+    ...(o.probeShares !== undefined ? { probeShares: o.probeShares } : {}),
     controller: {
       nonce: o.nonce ?? new Uint8Array(randomBytes(8)),
       ...(o.keepPathRules === true ? { keepPathRules: true } : {}),
@@ -137,7 +141,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     onEvent: (e, c) => {
       metrics.controllerEvent(e);
       service?.onControllerEvent(e);
-      o.onEvent?.(e, describeEvent(c, e));
+      o.onEvent?.(e, () => describeEvent(c, e));
     },
     onPoll: (c) => {
       service?.sample();

@@ -72,6 +72,14 @@ export interface RunningController {
   stop(): Promise<void>;
 }
 
+/**
+ * LLDP probes of a period sent in this many parts (runtime `probeShares`). 1: all at once. Ten
+ * parts took the held-up event loop out of cbench's 256-switch light load, but made discovery of
+ * fat-tree(16) (bench/leader-polling) take 46 s instead of 14-16 s on 6 December, not understood
+ * yet: off until it is.
+ */
+const PROBE_SHARES = 1;
+
 const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
 function stamp(): string {
@@ -158,6 +166,7 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
       ...(cluster ? { keepPathRules: true } : {}),
       ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
       ...(o.probeMs !== undefined ? { probeMs: o.probeMs } : {}),
+      probeShares: PROBE_SHARES,
       apiHost: o.apiHost ?? '127.0.0.1',
       apiPort: o.apiPort ?? 0,
       ...(o.tokens ? { tokens: o.tokens } : {}),
@@ -171,7 +180,7 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
       ...(cluster ? { idPrefix: () => `g${cluster.member.generation ?? 0n}-` } : {}),
       ...(cluster && identity ? { beforeListen: (api: FastifyInstance) => installClusterApi(api, cluster, { credentials: identity.credentials, ready: () => joined?.ready() }) } : {}),
       onEvent: (e, text) => {
-        for (const l of hostLines === undefined ? [text] : hostLines.lines(e, text, realClock.now())) line(withVmNames(l));
+        for (const l of hostLines === undefined ? [text()] : hostLines.lines(e, text, realClock.now())) line(withVmNames(l));
         onSwitch(e);
       },
       onError: (message, err) => line(`WARN ${message}: ${err instanceof ScoreError ? `${err.code} ${err.message}` : String(err)}`),

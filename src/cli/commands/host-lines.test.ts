@@ -23,3 +23,18 @@ test('host-added lines: up to the limit per window printed, the rest summed up o
   assert.match(l.flush(2000) ?? '', /^1 more hosts learned/, 'a timer says it when no further host comes');
   assert.equal(l.flush(3000), null, 'said once');
 });
+
+test('host-added lines: a line given as a function is built only when printed', () => {
+  const l = hostLineLimiter(1, 1000);
+  let built = 0;
+  const text = (t: string) => () => {
+    built += 1;
+    return t;
+  };
+  assert.deepEqual(l.lines(added(1), text('h1'), 0), ['h1']);
+  assert.deepEqual(l.lines(added(2), text('h2'), 1), []);
+  assert.deepEqual(l.lines(added(3), text('h3'), 2), []);
+  assert.equal(built, 1, 'the held-back lines were never built');
+  assert.deepEqual(l.lines(moved, text('m'), 3), ['m']);
+  assert.equal(built, 2);
+});

@@ -8,10 +8,19 @@
 import type { ControllerEvent } from '../../controller/controller.ts';
 
 export interface HostLineLimiter {
-  /** The lines to print for this event, whose own line is `text` (`now`: ms): none when held back, a summary first when a window with held lines just ended. */
-  lines(e: ControllerEvent, text: string, now: number): string[];
+  /**
+   * The lines to print for this event, whose own line is `text` (`now`: ms): none when held back,
+   * a summary first when a window with held lines just ended. `text` may be a function, called
+   * only when the line is printed: a burst of new hosts then builds no line it holds back.
+   */
+  lines(e: ControllerEvent, text: string | (() => string), now: number): string[];
   /** The summary of lines held back in a window that is over at `now` (ms), or null; for a timer, so a quiet controller still says it. */
   flush(now: number): string | null;
+}
+
+/** not a closure per call: that costs more than the rest of a held-back line's handling */
+function lineOf(text: string | (() => string)): string {
+  return typeof text === 'string' ? text : text();
 }
 
 export function hostLineLimiter(perWindow = 20, windowMs = 1000): HostLineLimiter {
@@ -26,7 +35,7 @@ export function hostLineLimiter(perWindow = 20, windowMs = 1000): HostLineLimite
   };
   return {
     lines(e, text, now) {
-      if (e.type !== 'host-added') return [text];
+      if (e.type !== 'host-added') return [lineOf(text)];
       const out: string[] = [];
       if (now - windowStart >= windowMs) {
         const summary = flush(now);
@@ -39,7 +48,7 @@ export function hostLineLimiter(perWindow = 20, windowMs = 1000): HostLineLimite
         return out;
       }
       printed += 1;
-      out.push(text);
+      out.push(lineOf(text));
       return out;
     },
     flush,

@@ -501,3 +501,57 @@ test('xids: never 0, skip ones in use, wrap at 2^32', async () => {
   t.offer({ type: 'BARRIER_REPLY', xid: 2 });
   assert.deepEqual(await p, [{ type: 'BARRIER_REPLY', xid: 2 }]);
 });
+
+test('remembered messages: a describe function is called with its argument, only when asked', () => {
+  const t = new RequestTracker(1000);
+  const calls: number[] = [];
+  const describe = (n: number): string => {
+    calls.push(n);
+    return `message ${n}`;
+  };
+  t.remember(5, describe, 41);
+  t.remember(6, describe, 42);
+  t.remember(7, 'a string');
+  assert.deepEqual(calls, [], 'nothing described while nothing was refused');
+  assert.equal(t.describe(6), 'message 42');
+  assert.equal(t.describe(7), 'a string');
+  assert.deepEqual(calls, [42]);
+});
+
+const flowAdd = commandToMessage({
+  kind: 'flow-add',
+  dpid: 0x31n,
+  rule: { priority: 100, match: { inPort: 1, ethSrc: '02:00:00:00:00:01', ethDst: '02:00:00:00:00:02' }, actions: [{ type: 'output', port: 2 }], cookie: 0n, idleTimeout: 60, hardTimeout: 0 },
+});
+
+test('postEach: the messages go out in order, a refused one is reported with its own description; a big batch does not keep its buffer', T, async () => {
+  const tp = await startPlane();
+  const sw = await FakeSwitch.up(tp.port, 0x31n);
+  try {
+    await tp.channel(0x31n);
+    const conn = tp.plane.connection(0x31n)!;
+    const described: number[] = [];
+    const cookies = [1n, 2n, 3n];
+    const xids = conn.postEach(
+      cookies,
+      (cookie) => ({ ...flowAdd, cookie }),
+      (cookie) => {
+        described.push(Number(cookie));
+        return `flow ${cookie}`;
+      },
+    );
+    const got = [await sw.next('FLOW_MOD'), await sw.next('FLOW_MOD'), await sw.next('FLOW_MOD')];
+    assert.deepEqual(got.map((m) => [m.xid, m.cookie]), xids.map((x, i) => [x, cookies[i]]));
+    sw.send({ type: 'ERROR', xid: xids[1]!, errType: OFPET.FLOW_MOD_FAILED, code: 1, data: new Uint8Array(0) });
+    await until(() => tp.logs.find((l) => l.includes('for flow 2')), 'the refusal, described');
+    assert.deepEqual(described, [2], 'only the refused message was described');
+    // 2,000 flow-adds in one batch: about 170 KiB, over a turn's 64 KiB, so sent at once; the
+    // buffer it grew (to 256 KiB) is not kept
+    conn.postEach(Array.from({ length: 2000 }, (_, i) => BigInt(i + 10)), (cookie) => ({ ...flowAdd, cookie }), () => 'bulk');
+    assert.ok(conn.turnBufferBytes <= 128 * 1024, `dropped once sent (${conn.turnBufferBytes})`);
+    await until(() => sw.inbox.filter((m) => m.type === 'FLOW_MOD').length >= 2000 || undefined, 'the batch at the switch', 5000);
+  } finally {
+    sw.close();
+    await tp.stop();
+  }
+});

@@ -100,7 +100,7 @@ export function openflowDataPlane(o: OpenflowDataPlaneOptions = {}): OpenflowDat
         return [...conn.ports.values()].filter((p) => isSwitchPort(p.portNo)).map(portInfo);
       },
       send(commands: readonly SwitchCommand[]) {
-        const xids = conn.postAll(commands.map((c) => ({ msg: commandToMessage(c), what: () => describeCommand(c) })));
+        const xids = conn.postEach(commands, commandToMessage, describeCommand);
         confirm(conn, xids, commands);
       },
       async flowStats() {

@@ -30,7 +30,9 @@ export class RequestTracker {
    * Map, since one is remembered per message sent and looked up only when a switch refuses one
    */
   private readonly sentXid = new Float64Array(SENT_MEMORY).fill(-1);
-  private readonly sentWhat: (string | (() => string) | undefined)[] = new Array<undefined>(SENT_MEMORY).fill(undefined);
+  private readonly sentWhat: (string | ((arg: never) => string) | undefined)[] = new Array<undefined>(SENT_MEMORY).fill(undefined);
+  /** what a remembered describe function is called with */
+  private readonly sentArg: unknown[] = new Array<undefined>(SENT_MEMORY).fill(undefined);
   private sentNext = 0;
 
   constructor(private readonly timeoutMs: number) {}
@@ -48,10 +50,14 @@ export class RequestTracker {
     }
   }
 
-  /** Remembers a message we sent without waiting for a reply, e.g. a FLOW_MOD (`what`: its description, or how to make it). */
-  remember(xid: number, what: string | (() => string)): void {
+  /**
+   * Remembers a message we sent without waiting for a reply, e.g. a FLOW_MOD. `what`: its
+   * description, or how to make it: a function, called with `arg` only if it is asked for.
+   */
+  remember<T>(xid: number, what: string | ((arg: T) => string), arg?: T): void {
     this.sentXid[this.sentNext] = xid;
     this.sentWhat[this.sentNext] = what;
+    this.sentArg[this.sentNext] = arg;
     this.sentNext = (this.sentNext + 1) % SENT_MEMORY;
   }
 
@@ -109,8 +115,8 @@ export class RequestTracker {
     for (let k = 1; k <= SENT_MEMORY; k++) {
       const i = (this.sentNext - k + SENT_MEMORY) % SENT_MEMORY;
       if (this.sentXid[i] !== xid) continue;
-      const what = this.sentWhat[i];
-      return typeof what === 'function' ? what() : what;
+      const what = this.sentWhat[i] as string | ((arg: unknown) => string) | undefined;
+      return typeof what === 'function' ? what(this.sentArg[i]) : what;
     }
     return undefined;
   }
@@ -122,6 +128,7 @@ export class RequestTracker {
     }
     this.sentXid.fill(-1);
     this.sentWhat.fill(undefined);
+    this.sentArg.fill(undefined);
   }
 
   private settle(p: Pending, result: OfMessage[] | ScoreError): void {

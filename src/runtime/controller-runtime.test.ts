@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Dpid, SwitchCommand } from '../controller/commands.ts';
+import type { DataPlaneEvents, SwitchChannel } from './dataplane.ts';
+import { virtualClock } from './clock.ts';
+import { startRuntime } from './controller-runtime.ts';
+
+/** n switches of 4 up ports each, recording what the runtime sends and which statistics it asks for */
+function fakeSwitches(n: number) {
+  const sent: { dpid: Dpid; c: SwitchCommand }[] = [];
+  const channels: SwitchChannel[] = Array.from({ length: n }, (_, i) => {
+    const dpid = BigInt(i + 1);
+    return {
+      dpid,
+      ports: [1, 2, 3, 4].map((port) => ({ port, hwAddr: `02:00:00:00:${(i + 1).toString(16).padStart(2, '0')}:0${port}`, up: true, speedKbps: 10_000_000, name: `s${i + 1}-p${port}` })),
+      send: (cs) => cs.forEach((c) => sent.push({ dpid, c })),
+      flowStats: () => Promise.resolve([]),
+      portStats: () => Promise.resolve([]),
+    };
+  });
+  let events: DataPlaneEvents | undefined;
+  return {
+    sent,
+    dataPlane: {
+      start: (ev: DataPlaneEvents) => {
+        events = ev;
+        return Promise.resolve();
+      },
+      stop: () => Promise.resolve(),
+    },
+    connect: () => channels.forEach((ch) => events?.switchUp(ch)),
+  };
+}
+
+const probesOf = (sent: { dpid: Dpid; c: SwitchCommand }[]): string[] =>
+  sent.filter((s) => s.c.kind === 'packet-out').map((s) => (s.c.kind === 'packet-out' ? `${s.dpid}:${s.c.ports.join(',')}` : ''));
+
+test('probeShares: the probes of a period go out in parts, each port of each switch probed once a period', async () => {
+  const clock = virtualClock();
+  const f = fakeSwitches(12);
+  const rt = await startRuntime({ controller: { nonce: new Uint8Array(8) }, dataPlane: f.dataPlane, clock, pollMs: 3_600_000, probeMs: 1000, probeShares: 4 });
+  f.connect();
+  f.sent.length = 0;
+  await clock.advance(250);
+  const first = probesOf(f.sent);
+  assert.ok(first.length > 0 && first.length < 48, `a part, not all 48 ports at once (${first.length})`);
+  await clock.advance(750);
+  const period = probesOf(f.sent).sort();
+  assert.equal(period.length, 48);
+  assert.equal(new Set(period).size, 48, 'each port once');
+  f.sent.length = 0;
+  await clock.advance(1000);
+  assert.deepEqual(probesOf(f.sent).sort(), period, 'and again the next period');
+  await rt.stop();
+});
+
+test('probeShares default: every port probed at once, once a period', async () => {
+  const clock = virtualClock();
+  const f = fakeSwitches(3);
+  const rt = await startRuntime({ controller: { nonce: new Uint8Array(8) }, dataPlane: f.dataPlane, clock, pollMs: 3_600_000, probeMs: 1000 });
+  f.connect();
+  f.sent.length = 0;
+  await clock.advance(999);
+  assert.equal(probesOf(f.sent).length, 0);
+  await clock.advance(1);
+  assert.equal(probesOf(f.sent).length, 12);
+  await rt.stop();
+});
