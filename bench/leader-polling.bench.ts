@@ -7,7 +7,9 @@
  * preloaded into it; every `--gc-every` seconds (default 10; 0: never) the heap used right after a
  * forced full collection, the live heap, which is what a leak grows (heap used between collections
  * also counts garbage not yet collected); `--snapshot-dir DIR` writes a V8 heap snapshot there after
- * discovery and at the end, for a diff in Chrome DevTools. From its /metrics: switches, links
+ * discovery and at the end, for a diff in Chrome DevTools (at k = 16 writing one stalls the
+ * controller for longer than the switches' 15 s silence limit and they disconnect: use a smaller
+ * --k, or take the figures after a snapshot as void). From its /metrics: switches, links
  * discovered, statistics rounds and their duration. JSON on stdout.
  */
 import { spawn } from 'node:child_process';
