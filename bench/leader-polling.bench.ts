@@ -3,8 +3,14 @@
  * fat-tree(16) = 320 emulated switches (bench/cbench/generator.ts startFabric: cabled per the
  * topology, answering statistics and forwarding LLDP probes), statistics polled every second.
  * Every second for `--seconds` (default 30): the controller's CPU (% of one core) and RSS from
- * /proc; from its /metrics: switches, links discovered, statistics rounds and their duration.
- * JSON on stdout.
+ * /proc; its V8 heap (used, total; external and array buffers) through bench/heap-probe.mjs,
+ * preloaded into it; every `--gc-every` seconds (default 10; 0: never) the heap used right after a
+ * forced full collection, the live heap, which is what a leak grows (heap used between collections
+ * also counts garbage not yet collected); `--snapshot-dir DIR` writes a V8 heap snapshot there after
+ * discovery and at the end, for a diff in Chrome DevTools (at k = 16 writing one stalls the
+ * controller for longer than the switches' 15 s silence limit and they disconnect: use a smaller
+ * --k, or take the figures after a snapshot as void). From its /metrics: switches, links
+ * discovered, statistics rounds and their duration. JSON on stdout.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -20,6 +26,12 @@ const arg = (name: string, def: string): string => {
 };
 const K = Number(arg('k', '16'));
 const SECONDS = Number(arg('seconds', '30'));
+const GC_EVERY = Number(arg('gc-every', '10'));
+const SNAPSHOT_DIR = arg('snapshot-dir', '');
+if (!Number.isInteger(SECONDS) || SECONDS < 1 || !Number.isInteger(GC_EVERY) || GC_EVERY < 0) {
+  console.error('--seconds must be an integer >= 1 and --gc-every an integer >= 0');
+  process.exit(2);
+}
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TOKEN = 'bench-op-token'; // the operator token reads /metrics
 
@@ -66,11 +78,40 @@ async function metrics(apiPort: number): Promise<Map<string, number>> {
 
 const ofPort = await freePort();
 const apiPort = await freePort();
-const child = spawn(process.execPath, [`${ROOT}bin/score.js`, 'controller', '--port', String(ofPort), '--host', '127.0.0.1', '--api-port', String(apiPort), '--poll-ms', '1000', '--report-ms', '3600000'], {
-  stdio: 'ignore',
+const child = spawn(process.execPath, ['--expose-gc', '--import', `${ROOT}bench/heap-probe.mjs`, `${ROOT}bin/score.js`, 'controller', '--port', String(ofPort), '--host', '127.0.0.1', '--api-port', String(apiPort), '--poll-ms', '1000', '--report-ms', '3600000'], {
+  stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
   env: { ...process.env, SCORE_OPERATOR_TOKEN: TOKEN },
 });
 const pid = child.pid as number;
+const MiB = (b: number): number => Math.round((b / 1048576) * 10) / 10;
+
+interface HeapReply {
+  readonly type: string;
+  readonly id: number;
+  readonly heapUsed: number;
+  readonly heapTotal: number;
+  readonly external: number;
+  readonly arrayBuffers: number;
+  readonly path?: string;
+}
+let nextId = 0;
+const waiting = new Map<number, (r: HeapReply) => void>();
+child.on('message', (r: HeapReply) => {
+  waiting.get(r.id)?.(r);
+  waiting.delete(r.id);
+});
+/** asks the probe in the controller; 60 s bound (a snapshot of a few hundred MiB takes a while) */
+function ask(msg: { type: 'heap'; gc: boolean } | { type: 'snapshot'; path: string }): Promise<HeapReply> {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`the controller's heap probe did not answer ${msg.type}`)), 60_000);
+    waiting.set(id, (r) => {
+      clearTimeout(t);
+      resolve(r);
+    });
+    child.send({ ...msg, id });
+  });
+}
 try {
   const t0 = Date.now();
   for (;;) {
@@ -91,23 +132,49 @@ try {
   }
   const discoveredMs = Date.now() - connectStart;
   const startMetrics = m;
-  const samples: { cpuPercent: number; rssMiB: number }[] = [];
+  const snapshots: string[] = [];
+  if (SNAPSHOT_DIR !== '') snapshots.push((await ask({ type: 'snapshot', path: `${SNAPSHOT_DIR}/leader-start.heapsnapshot` })).path ?? '');
+  const samples: { second: number; cpuPercent: number; rssMiB: number; heapUsedMiB: number; heapTotalMiB: number; externalMiB: number; arrayBuffersMiB: number; liveHeapMiB?: number }[] = [];
   let prev = procUsage(pid);
   let prevAt = performance.now();
   for (let i = 0; i < SECONDS; i++) {
     await new Promise((r) => setTimeout(r, 1000));
     const u = procUsage(pid);
     const at = performance.now();
-    samples.push({ cpuPercent: Math.round(((u.ticks - prev.ticks) / 100 / ((at - prevAt) / 1000)) * 1000) / 10, rssMiB: Math.round(u.rssMiB) });
-    prev = u;
-    prevAt = at;
+    const h = await ask({ type: 'heap', gc: false });
+    const sample: (typeof samples)[number] = {
+      second: i + 1,
+      cpuPercent: Math.round(((u.ticks - prev.ticks) / 100 / ((at - prevAt) / 1000)) * 1000) / 10,
+      rssMiB: Math.round(u.rssMiB),
+      heapUsedMiB: MiB(h.heapUsed),
+      heapTotalMiB: MiB(h.heapTotal),
+      externalMiB: MiB(h.external),
+      arrayBuffersMiB: MiB(h.arrayBuffers),
+    };
+    // after the CPU and RSS reading: the forced collection's CPU lands in the next second's figure
+    if (GC_EVERY > 0 && (i + 1) % GC_EVERY === 0) sample.liveHeapMiB = MiB((await ask({ type: 'heap', gc: true })).heapUsed);
+    samples.push(sample);
+    prev = procUsage(pid);
+    prevAt = performance.now();
   }
+  if (SNAPSHOT_DIR !== '') snapshots.push((await ask({ type: 'snapshot', path: `${SNAPSHOT_DIR}/leader-end.heapsnapshot` })).path ?? '');
   const end = await metrics(apiPort);
   fabric.stop();
   const polls = (end.get('score_stats_poll_duration_seconds_count') ?? 0) - (startMetrics.get('score_stats_poll_duration_seconds_count') ?? 0);
   const pollSeconds = (end.get('score_stats_poll_duration_seconds_sum') ?? 0) - (startMetrics.get('score_stats_poll_duration_seconds_sum') ?? 0);
   const cpu = samples.map((s) => s.cpuPercent);
   const rss = samples.map((s) => s.rssMiB);
+  const live = samples.filter((s) => s.liveHeapMiB !== undefined).map((s) => ({ second: s.second, mib: s.liveHeapMiB as number }));
+  // least-squares slope, MiB per minute, over the second half (past the warm-up)
+  const slope = (pts: readonly { x: number; y: number }[]): number | null => {
+    if (pts.length < 2) return null;
+    const mx = pts.reduce((a, p) => a + p.x, 0) / pts.length;
+    const my = pts.reduce((a, p) => a + p.y, 0) / pts.length;
+    const sxx = pts.reduce((a, p) => a + (p.x - mx) ** 2, 0);
+    return sxx === 0 ? null : Math.round((pts.reduce((a, p) => a + (p.x - mx) * (p.y - my), 0) / sxx) * 60 * 10) / 10;
+  };
+  const half = Math.floor(SECONDS / 2);
+  const tenths = (xs: readonly number[]): number[] => Array.from({ length: 10 }, (_, d) => xs.slice(Math.floor((d * xs.length) / 10), Math.floor(((d + 1) * xs.length) / 10))).filter((c) => c.length > 0).map((c) => median(c));
   console.log(
     JSON.stringify({
       bench: 'leader-polling',
@@ -124,7 +191,10 @@ try {
       meanRoundMs: polls > 0 ? Math.round((pollSeconds / polls) * 1000 * 10) / 10 : null,
       pollFailures: (end.get('score_stats_poll_failures_total') ?? 0) - (startMetrics.get('score_stats_poll_failures_total') ?? 0),
       cpuPercentOfOneCore: { median: median(cpu), max: Math.max(...cpu) },
-      rssMiB: { median: median(rss), max: Math.max(...rss) },
+      rssMiB: { median: median(rss), max: Math.max(...rss), mediansByTenth: tenths(rss), slopeSecondHalfMiBPerMin: slope(samples.filter((s) => s.second > half).map((s) => ({ x: s.second, y: s.rssMiB }))) },
+      heapUsedMiB: { median: median(samples.map((s) => s.heapUsedMiB)), max: Math.max(...samples.map((s) => s.heapUsedMiB)), mediansByTenth: tenths(samples.map((s) => s.heapUsedMiB)) },
+      liveHeapMiB: { gcEverySeconds: GC_EVERY, points: live, slopeSecondHalfMiBPerMin: slope(live.filter((p) => p.second > half).map((p) => ({ x: p.second, y: p.mib }))) },
+      snapshots,
       perSecond: samples,
     }),
   );
