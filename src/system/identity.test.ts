@@ -320,7 +320,10 @@ test('migration-done names the target: a source reports only its running migrati
     }
   })();
   // Stand-in agents: every hypervisor's decide answers "moved to <target>" without moving anything.
+  // The first answer is held back until released: meanwhile the record runs with no target yet.
   const targetFor = new Map<string, string>();
+  let held: (() => void) | undefined;
+  let holding = true;
   const fake = createServer((req, res) => {
     const from = (req.url ?? '').split('/')[1] ?? '';
     let body = '';
@@ -329,7 +332,13 @@ test('migration-done names the target: a source reports only its running migrati
       const vm = (JSON.parse(body) as { vm: string }).vm;
       const to = targetFor.get(from) ?? null;
       const answer: AgentDecideResult = { decision: { vm, from, to, costBefore: 2, costAfter: 1, migrationCost: 0, mode: 'first', candidates: [], reason: 'test' }, migrated: to !== null, error: null };
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+      const send = (): void => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+      if (holding) {
+        holding = false;
+        held = send;
+      } else {
+        send();
+      }
     });
   });
   await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
@@ -354,18 +363,9 @@ test('migration-done names the target: a source reports only its running migrati
   }
   pumping = false;
   stack.service.startOrchestration({ policy: 'load-aware', maxRounds: 1 });
-  let record: MigrationRecord | undefined;
-  // generous: the stand-in answers over real HTTP on a loaded machine
-  for (const end = Date.now() + 30_000; Date.now() < end && record === undefined; ) {
-    record = stack.service.migrations().find((r) => r.status === 'started' && r.to !== null);
-    if (record === undefined) await new Promise((r) => setTimeout(r, 5));
-  }
-  assert.ok(record, 'a running migration with its target decided');
-  const { id, vm, from, to } = record as MigrationRecord & { to: string };
-  const third = [a, b, c].find((h) => h !== from && h !== to)!;
   const operator = credentialsClient(stack.apiUrl, stack.tokens.operator);
   const tok = new Map<string, string>();
-  for (const hv of [from, to, third]) tok.set(hv, (await operator.issue(hv)).token);
+  for (const hv of hvs) tok.set(hv, (await operator.issue(hv)).token);
   const done = async (hv: string, body: Record<string, unknown>): Promise<{ status: number; code: string | undefined }> => {
     const res = await fetch(`${stack.apiUrl}/api/v1/agents/migration-done`, {
       method: 'POST',
@@ -375,6 +375,30 @@ test('migration-done names the target: a source reports only its running migrati
     const json = (await res.json()) as { error?: { code: string } };
     return { status: res.status, code: json.error?.code };
   };
+  // while the source's decide is still out, the record has no target: no other hypervisor may
+  // claim the VM arrived at it, with the record's id or without
+  let undecided: MigrationRecord | undefined;
+  for (const end = Date.now() + 30_000; Date.now() < end && (undecided === undefined || held === undefined); ) {
+    undecided = stack.service.migrations().find((r) => r.status === 'started' && r.to === null);
+    if (undecided === undefined || held === undefined) await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.ok(undecided, 'a running migration whose target is not decided yet');
+  const before = stack.service.hosts().find((h) => h.vm === undecided.vm)?.hypervisor;
+  for (const other of hvs.filter((h) => h !== undecided.from)) {
+    assert.deepEqual(await done(other, { vm: undecided.vm, hypervisor: other, port: 5 }), { status: 403, code: 'AGENT_VM_NOT_OURS' }, `${other} claiming ${undecided.vm}`);
+    assert.deepEqual(await done(other, { vm: undecided.vm, hypervisor: other, migrationId: undecided.id, port: 5 }), { status: 403, code: 'AGENT_VM_NOT_OURS' }, `${other} claiming ${undecided.vm} with its record's id`);
+  }
+  assert.equal(stack.service.hosts().find((h) => h.vm === undecided.vm)?.hypervisor, before, 'no refused claim moved the VM');
+  held?.();
+  let record: MigrationRecord | undefined;
+  // generous: the stand-in answers over real HTTP on a loaded machine
+  for (const end = Date.now() + 30_000; Date.now() < end && record === undefined; ) {
+    record = stack.service.migrations().find((r) => r.status === 'started' && r.to !== null);
+    if (record === undefined) await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.ok(record, 'a running migration with its target decided');
+  const { id, vm, from, to } = record as MigrationRecord & { to: string };
+  const third = [a, b, c].find((h) => h !== from && h !== to)!;
   const where = (): string | undefined => stack.service.hosts().find((h) => h.vm === vm)?.hypervisor;
   assert.equal(where(), from);
   // the source: a forged migration id, or another target than the record's, is refused
