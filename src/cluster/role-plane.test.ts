@@ -102,7 +102,9 @@ test('roleRetryDelay: bounded, growing waits', () => {
   assert.equal(roleRetryDelay(2, [7]), null);
 });
 
-test('a ROLE_REQUEST MASTER the switch refused (not as stale) is sent again, and the switch is handed over then', { timeout: 30_000 }, async () => {
+// The member's view of the leader comes from its own watch, which may land before or after
+// 'elected': the retry must not depend on which.
+for (const leaderViewLate of [false, true]) test(`a ROLE_REQUEST MASTER the switch refused (not as stale) is sent again, and the switch is handed over then${leaderViewLate ? ' (the leader view updated after elected)' : ''}`, { timeout: 30_000 }, async () => {
   const member = new ScriptedMember();
   const plane = clusterDataPlane(openflowDataPlane({ port: 0, host: '127.0.0.1', log: silentLog }), member as unknown as ClusterMember, silentLog, { roleRetryDelaysMs: [50, 50] });
   const seen: string[] = [];
@@ -139,7 +141,14 @@ test('a ROLE_REQUEST MASTER the switch refused (not as stale) is sent again, and
   })();
   try {
     await until(() => plane.switchesView()[0]?.role === 'SLAVE', 'SLAVE confirmed');
-    member.elect(12n);
+    if (leaderViewLate) {
+      member.role = 'leader';
+      member.generation = 12n;
+      member.emit('elected', 12n);
+      setTimeout(() => (member.leader = { id: 'me', generation: 12n }), 10);
+    } else {
+      member.elect(12n);
+    }
     await until(() => seen.includes('up 34'), 'switch handed to the runtime after the retry');
     assert.deepEqual(asked, [OFPCR.ROLE_SLAVE, OFPCR.ROLE_MASTER, OFPCR.ROLE_MASTER]);
     assert.deepEqual(handedOver, [0x22n]);

@@ -85,8 +85,11 @@ export function clusterDataPlane(inner: OpenflowDataPlane, member: ClusterMember
     const conn = inner.connection(dpid);
     const ch = ready.get(dpid);
     if (conn === undefined || ch === undefined) return;
-    // what this request is for: a retry only while it still is (same connection, role, generation)
-    const term = (): string => `${member.role}/${String(member.generation)}/${String(member.leader?.generation)}`;
+    // what this request is for: a retry only while it still is (same connection, role, own
+    // generation). Not the leader's generation as this member sees it: that view is refreshed by
+    // its own watch, which may land after 'elected', and would cancel the very retry a takeover
+    // needs; a SLAVE retry reads the leader's generation afresh each attempt.
+    const term = (): string => `${member.role}/${String(member.generation)}`;
     const asked = term();
     for (let attempt = 0; ; attempt++) {
       const generation = member.generation;
