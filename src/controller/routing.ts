@@ -80,6 +80,23 @@ export function createRouting(idleTimeout = 60, priority = 100): RoutingState {
 
 export const pairKey = (src: string, dst: string): string => `${src}>${dst}`;
 
+const PATH_ID_MAX = (1n << 32n) - 1n;
+
+/**
+ * The next path's cookie. A cookie holds 32 bits of path id (commands.ts), so after 2^32 paths
+ * the ids wrap around: an id whose cookie still names a live path is skipped, else a FLOW_REMOVED
+ * or a delete by cookie for the old path would hit the new one. 0 is never used.
+ */
+export function nextPathCookie(state: Pick<RoutingState, 'nextId' | 'generationSlot' | 'byCookie'>): bigint {
+  for (;;) {
+    const id = state.nextId & PATH_ID_MAX;
+    state.nextId = id === PATH_ID_MAX ? 1n : id + 1n;
+    if (id === 0n) continue;
+    const cookie = pathCookie(state.generationSlot, id);
+    if (!state.byCookie.has(cookie)) return cookie;
+  }
+}
+
 /** The hops from src's port to dst's port, or null if either is unknown or unreachable. */
 export function computeHops(ctx: RoutingContext, src: string, dst: string): { hops: Hop[]; links: string[] } | null {
   const hs = ctx.hosts.byMac.get(src);
@@ -180,8 +197,7 @@ export function ensurePath(
   const removed: SwitchCommand[] = old !== undefined ? removePath(state, key) : [];
   if (next === null) return { commands: removed, path: null, hops: null };
   if (inBackoff(state.install, key, ctx.now)) return { commands: removed, path: null, hops: next.hops };
-  const cookie = pathCookie(state.generationSlot, state.nextId);
-  state.nextId += 1n;
+  const cookie = nextPathCookie(state);
   const path: InstalledPath = { src, dst, cookie, hops: next.hops, links: next.links, computedIn: ctx.view };
   state.paths.set(key, path);
   state.byCookie.set(cookie, key);
