@@ -605,23 +605,6 @@ class Replay {
 function lazyDecision(r: Replay, vm: string, from: string, to: string, costBefore: number, costAfter: number, migrationCost: number, mode: DecisionMode): Decision & { readonly to: string };
 function lazyDecision(r: Replay, vm: string, from: string, to: string, costBefore: number, costAfter: number, migrationCost: number, mode: DecisionMode, round: number): Decision & { readonly to: string; readonly round: number };
 function lazyDecision(r: Replay, vm: string, from: string, to: string, costBefore: number, costAfter: number, migrationCost: number, mode: DecisionMode, round?: number): Decision & { readonly to: string; readonly round?: number } {
-  if (round === undefined) {
-    return {
-      vm,
-      from,
-      to,
-      costBefore,
-      costAfter,
-      migrationCost,
-      mode,
-      get candidates(): readonly Candidate[] {
-        return r.decision().candidates;
-      },
-      get reason(): string {
-        return r.decision().reason;
-      },
-    };
-  }
   return {
     vm,
     from,
@@ -636,7 +619,8 @@ function lazyDecision(r: Replay, vm: string, from: string, to: string, costBefor
     get reason(): string {
       return r.decision().reason;
     },
-    round,
+    // no `round` key at all outside rounds, as the full round's records have none
+    ...(round === undefined ? {} : { round }),
   };
 }
 
