@@ -31,6 +31,7 @@ import type { OfLog } from '../openflow/connection/index.ts';
 import { type RunProgress, type StartOptions, railSnapshot, restoreRails } from '../orchestrator/orchestrator.ts';
 import { noteMigration } from '../orchestrator/continuous.ts';
 import { recordMigration } from '../core/rails.ts';
+import { byOpening, isCounted, pruneCounted } from '../orchestrator/counted.ts';
 import type { Runtime } from '../runtime/controller-runtime.ts';
 import type { Service } from '../service/service.ts';
 import type { AuditLog } from '../service/audit-file.ts';
@@ -129,11 +130,13 @@ export function resumeOptions(p: RunProgress, finished: readonly MigrationRecord
   const counted = p.counted === undefined ? undefined : new Set(p.counted);
   const since = p.since ?? Number.NEGATIVE_INFINITY;
   // a migration's record has its step once it succeeded; an exchange's pair record does not (its legs do)
-  const toCount = counted === undefined ? finished : all.filter((r) => !counted.has(r.id) && r.step !== null && r.startedAt >= since);
+  const toCount = counted === undefined ? finished : all.filter((r) => !isCounted(counted, p.countedThrough, r.id) && r.step !== null && r.startedAt >= since);
+  const added: string[] = [];
   for (const r of toCount) {
     if (r.status !== 'succeeded' || r.to === null) continue;
     migrations += 1;
     counted?.add(r.id);
+    added.push(r.id);
     if (rails !== null) {
       const st = restoreRails(p.options.rails, rails);
       recordMigration(st, r.vm, r.from, r.to, r.round);
@@ -141,7 +144,18 @@ export function resumeOptions(p: RunProgress, finished: readonly MigrationRecord
     }
     if (continuous !== null) noteMigration(continuous, r.vm, r.from, r.to);
   }
-  return { ...p.options, resume: { round: p.round, migrations, rails, continuous, ...(counted === undefined ? {} : { counted: [...counted], ...(p.since === undefined ? {} : { since: p.since }) }) } };
+  // the listed ids in counting order (records opened earlier first), kept short
+  const list = counted === undefined ? undefined : pruneCounted([...(p.counted ?? []), ...added.sort(byOpening)], p.countedThrough);
+  return {
+    ...p.options,
+    resume: {
+      round: p.round,
+      migrations,
+      rails,
+      continuous,
+      ...(list === undefined ? {} : { counted: list.ids, ...(list.through === undefined ? {} : { countedThrough: list.through }), ...(p.since === undefined ? {} : { since: p.since }) }),
+    },
+  };
 }
 
 export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationShare {

@@ -13,6 +13,7 @@ import type { ContinuousConfig, ContinuousState, NetworkSignals } from './contin
 import { barredTargets, createContinuousState, holdOffReason, noteChoice, noteMigration, pickTarget, pricingFn, vmHeld } from './continuous.ts';
 import { carryExchange, type ExchangeDeps } from './exchange.ts';
 import { carryAction, nextLookaheadAction } from './lookahead.ts';
+import { pruneCounted } from './counted.ts';
 
 /**
  * Migration orchestration (section III.B.8): Round-Robin, Load-Aware and gain-ordered, driven by the core's
@@ -91,6 +92,11 @@ export interface RunProgress {
    * that is not in it, and none twice (absent in progress written by older versions)
    */
   readonly counted?: readonly string[];
+  /**
+   * every countable record of the run opened at or before this id is counted (older ids are no
+   * longer listed in `counted`; orchestrator/counted.ts says why one id can stand for them)
+   */
+  readonly countedThrough?: string;
   /** when the run started (the clock's ms; records of the run start at or after it) */
   readonly since?: number;
 }
@@ -135,7 +141,7 @@ export interface StartOptions {
   /** temporary extra VMs per hypervisor while an exchange is carried out: 0 (through a free slot elsewhere) or 1 */
   readonly overcommit?: number;
   /** continue a run another controller recorded (cluster takeover): its round, count and rails/continuous state */
-  readonly resume?: Pick<RunProgress, 'round' | 'migrations' | 'rails' | 'continuous' | 'counted' | 'since'>;
+  readonly resume?: Pick<RunProgress, 'round' | 'migrations' | 'rails' | 'continuous' | 'counted' | 'countedThrough' | 'since'>;
   /**
    * the look-ahead (lookahead.ts): the core's gain-ordered planner with exchanges, ejections and
    * pair moves decides centrally, one action at a time, carried out as `target` legs; gain-order only
@@ -166,9 +172,14 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
   let continuous: ContinuousState | null = null;
   let options: Omit<StartOptions, 'resume'> | null = null;
   let currentRails: RailState | null = null;
-  /** RunProgress.counted and .since of the current run */
+  /** RunProgress.counted, .countedThrough and .since of the current run */
   let counted: string[] = [];
+  let countedThrough: string | undefined;
   let since = 0;
+  /** counts succeeded migrations of this run (in the order they finished), keeping the list short */
+  const countSucceeded = (ids: readonly string[]): void => {
+    ({ ids: counted, through: countedThrough } = pruneCounted([...counted, ...ids], countedThrough));
+  };
   /** succeeded legs not yet in `counted` */
   const legsDone: string[] = [];
   // ids stay unique across restarts: continue after the highest one in the history
@@ -358,7 +369,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
           const a: Ask = { vm: steps[0]!.decision.vm, policyKey: steps[0]!.totalBefore - steps.at(-1)!.totalAfter, policy: o.policy, round, plan: false, ...(o.migrationCost !== undefined ? { migrationCost: o.migrationCost } : {}) };
           const r = await carryAction(exchangeDeps(a), steps, snap, placement, migrations);
           migrations += r.done;
-          counted.push(...legsDone.splice(0));
+          countSucceeded(legsDone.splice(0));
           moved += r.done;
           set({ migrations });
           if (r.failed) {
@@ -394,7 +405,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         if (record.status === 'started' && record.decision?.swap !== undefined) {
           const legs = await carryExchange(exchangeDeps(a), record, snap, placement, o.overcommit ?? 0, migrations);
           migrations += legs;
-          counted.push(...legsDone.splice(0));
+          countSucceeded(legsDone.splice(0));
           moved += legs;
           set({ migrations });
           // the round's order was computed without the partner's move: the next round starts from a fresh snapshot
@@ -404,7 +415,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         if (movedTo !== null) {
           migrations += 1;
           moved += 1;
-          counted.push(record.id);
+          countSucceeded([record.id]);
           if (rails !== null) recordMigration(rails, ask.vm, record.from, movedTo, round);
         }
         set({ migrations });
@@ -488,7 +499,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
               movedTo = res.movedTo;
               if (movedTo !== null) {
                 noteMigration(st, vm, from, movedTo);
-                counted.push(res.record.id);
+                countSucceeded([res.record.id]);
                 moved += 1;
                 publish();
                 await deps.clock.sleep(deps.settleMs ?? 3000);
@@ -577,6 +588,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       options = startOptions;
       currentRails = null;
       counted = [...(o.resume?.counted ?? [])];
+      countedThrough = o.resume?.countedThrough;
       legsDone.length = 0;
       since = o.resume?.since ?? deps.clock.now();
       if (o.continuous === undefined) state = { state: state.state, policy: state.policy, plan: state.plan, round: state.round, migrations: state.migrations, converged: state.converged, lastError: state.lastError };
@@ -596,7 +608,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     },
     finished: () => running,
     continuousState: () => continuous,
-    progress: () => (options === null ? null : { options, round: state.round, migrations: state.migrations, rails: currentRails === null ? null : railSnapshot(currentRails), continuous, counted: [...counted], since }),
+    progress: () => (options === null ? null : { options, round: state.round, migrations: state.migrations, rails: currentRails === null ? null : railSnapshot(currentRails), continuous, counted: [...counted], ...(countedThrough === undefined ? {} : { countedThrough }), since }),
     review(id, verdict) {
       const r = records.find((x) => x.id === id);
       if (r === undefined) throw new ScoreError('UNKNOWN_MIGRATION', `no migration record "${id}"`, { id });

@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { MigrationRecord } from '../api/contract.ts';
+import { resumeOptions } from '../cluster/orchestration.ts';
+import { seededRng } from '../core/random.ts';
+import { byOpening, COUNTED_KEEP, isCounted, pruneCounted, recordOrder } from './counted.ts';
+import type { RunProgress } from './orchestrator.ts';
+
+test('record ids order by generation, then by sequence number; other ids have no order', () => {
+  assert.deepEqual(recordOrder('g12-m345'), [12n, 345]);
+  assert.deepEqual(recordOrder('m7'), [0n, 7]);
+  for (const id of ['probe-1-vm3', 'g1-m', 'gx-m1', 'm1x', '']) assert.equal(recordOrder(id), null, id);
+  assert.deepEqual(['g3-m1', 'g2-m10', 'g2-m9', 'm4', 'g10-m1'].sort(byOpening), ['m4', 'g2-m9', 'g2-m10', 'g3-m1', 'g10-m1']);
+});
+
+test('a short list is kept as it is; a long one is summed up by its latest dropped id', () => {
+  const ids = Array.from({ length: 7 }, (_, i) => `g3-m${i + 1}`);
+  assert.deepEqual(pruneCounted(ids.slice(0, 6), undefined, 3), { ids: ids.slice(0, 6), through: undefined });
+  const p = pruneCounted(ids, 'g2-m40', 3);
+  assert.deepEqual(p, { ids: ['g3-m5', 'g3-m6', 'g3-m7'], through: 'g3-m4' });
+  for (const id of ids) assert.equal(isCounted(new Set(p.ids), p.through, id), true, id);
+  assert.equal(isCounted(new Set(p.ids), p.through, 'g2-m41'), true, 'older generation');
+  assert.equal(isCounted(new Set(p.ids), p.through, 'g3-m8'), false, 'not counted yet');
+  assert.equal(isCounted(new Set(p.ids), p.through, 'g4-m1'), false, 'a later leader');
+  assert.equal(isCounted(new Set(p.ids), p.through, 'other'), false, 'an id without order is counted only when listed');
+  // an id without the record form among those to drop: nothing is summed up
+  const odd = ['x', ...ids.slice(1)];
+  assert.deepEqual(pruneCounted(odd, undefined, 3), { ids: odd, through: undefined });
+  assert.deepEqual(pruneCounted(ids, 'odd', 3), { ids, through: 'odd' });
+});
+
+const base: MigrationRecord = {
+  id: '', vm: '', from: 'hv1', to: 'hv2', policy: 'load-aware', round: 1, step: null, status: 'started', startedAt: 0, finishedAt: null,
+  totalCostBefore: 0, totalCostAfter: null, decision: null, inputs: { rates: [], weights: {}, policyKey: 0 }, error: null, connectivity: null,
+};
+
+test('leaders die at random points of a long run: the resumed count is exact and the stored list stays short', () => {
+  for (const seed of [1, 2, 3]) {
+    const rng = seededRng(seed);
+    const store = new Map<string, MigrationRecord>();
+    let stored: RunProgress = { options: { policy: 'load-aware' }, round: 1, migrations: 0, rails: null, continuous: null, counted: [], since: 0 };
+    let succeeded = 0;
+    let longest = 0;
+    let clock = 1;
+    for (let gen = 1; gen <= 12; gen++) {
+      // the new leader: reconciled records are final (the agent said), then the run is resumed
+      const all = [...store.values()].map((r) => (r.status === 'started' ? { ...r, ...(r.to === 'hv2' ? { status: 'succeeded' as const, step: 0, finishedAt: clock } : { status: 'failed' as const, finishedAt: clock }) } : r));
+      for (const r of all) store.set(r.id, r);
+      const resumed = resumeOptions(stored, [], all).resume;
+      assert.ok(resumed !== undefined, 'resumed');
+      assert.equal(resumed.migrations, succeeded, `seed ${seed} generation ${gen}: every succeeded migration counted once`);
+      let migrations = resumed.migrations;
+      let counted = { ids: [...(resumed.counted ?? [])], through: resumed.countedThrough };
+      const write = (): void => {
+        stored = { ...stored, migrations, counted: counted.ids, ...(counted.through === undefined ? {} : { countedThrough: counted.through }) };
+        longest = Math.max(longest, counted.ids.length);
+      };
+      write();
+      const opens = Math.floor(rng() * 1500);
+      for (let seq = 1; seq <= opens; seq++) {
+        const ok = rng() < 0.8;
+        const id = `g${gen}-m${seq}`;
+        const rec: MigrationRecord = { ...base, id, vm: `vm${seq}`, to: ok ? 'hv2' : 'hv3', startedAt: clock++ };
+        store.set(id, rec);
+        const dies = rng() < 0.003;
+        // the migration finishes at the agent whatever happens to the leader
+        succeeded += ok ? 1 : 0;
+        // the final record write and the progress write are separate: either may be lost
+        if (dies && rng() < 0.5) break;
+        if (!dies || rng() < 0.5) store.set(id, { ...rec, status: ok ? 'succeeded' : 'declined', step: ok ? migrations + 1 : null, finishedAt: clock });
+        if (!ok) continue;
+        migrations += 1;
+        counted = pruneCounted([...counted.ids, id], counted.through);
+        if (dies) break;
+        write();
+      }
+    }
+    assert.ok(succeeded > 2 * COUNTED_KEEP, `a long run (${succeeded} migrations)`);
+    assert.ok(longest <= 2 * COUNTED_KEEP, `the stored list stays short (${longest})`);
+  }
+});
