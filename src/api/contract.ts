@@ -177,6 +177,9 @@ export const MigrationRecordDto = Type.Object({
   connectivity: Type.Optional(Type.Union([ConnectivityDto, Type.Null()], { description: "what the VM's peers saw while it moved, when the driver measured it" })),
   figures: Type.Optional(Type.Union([MigrationFiguresDto, Type.Null()], { description: "the migration's own figures (QEMU's query-migrate for real guests)" })),
   review: Type.Optional(Type.Union([PlanReviewDto, Type.Null()], { description: 'planned records only: what the operator did with the proposed action' })),
+  confirmedLateAt: Type.Optional(
+    Type.Number({ description: 'a migration that timed out waiting for the network (MIGRATION_TIMEOUT) and was seen at its target later in the run: when (ms), it then counts as succeeded' }),
+  ),
 });
 
 /** Safety rails for a live run (src/core/rails.ts); every one is off unless given. */

@@ -23,6 +23,10 @@ test('a short list is kept as it is; a long one is summed up by its latest dropp
   assert.equal(isCounted(new Set(p.ids), p.through, 'g3-m8'), false, 'not counted yet');
   assert.equal(isCounted(new Set(p.ids), p.through, 'g4-m1'), false, 'a later leader');
   assert.equal(isCounted(new Set(p.ids), p.through, 'other'), false, 'an id without order is counted only when listed');
+  // a timed-out migration that may still be confirmed (g3-m2): nothing at or after it is summed up
+  const held = pruneCounted(ids.filter((id) => id !== 'g3-m2'), undefined, 2, ['g3-m2']);
+  assert.deepEqual(held, { ids: ['g3-m3', 'g3-m4', 'g3-m5', 'g3-m6', 'g3-m7'], through: 'g3-m1' });
+  assert.equal(isCounted(new Set(held.ids), held.through, 'g3-m2'), false, 'not taken for counted before it is');
   // an id without the record form among those to drop: nothing is summed up
   const odd = ['x', ...ids.slice(1)];
   assert.deepEqual(pruneCounted(odd, undefined, 3), { ids: odd, through: undefined });

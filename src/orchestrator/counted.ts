@@ -45,25 +45,38 @@ export function isCounted(ids: ReadonlySet<string>, through: string | undefined,
 
 /**
  * The counted set after counting more ids (pure): `ids` in counting order. Once more than
- * 2 × `keep` are listed, all but the newest `keep` are summed into `through` (the latest of them
- * and the old `through`), as long as every one of them has the record id form; otherwise nothing
- * is dropped.
+ * 2 × `keep` are listed, the oldest listed ids beyond the newest `keep` are summed into `through`
+ * (the latest of them and the old `through`), as long as every one of them has the record id form
+ * (otherwise nothing is dropped). `notFrom`: ids of records that may still become countable later
+ * (a timed-out migration the network may yet see arrive); no id at or after the earliest of them
+ * is summed up, so such a record is never taken for counted before it is.
  */
-export function pruneCounted(ids: readonly string[], through: string | undefined, keep = COUNTED_KEEP): { ids: string[]; through: string | undefined } {
+export function pruneCounted(ids: readonly string[], through: string | undefined, keep = COUNTED_KEEP, notFrom: readonly string[] = []): { ids: string[]; through: string | undefined } {
   if (ids.length <= 2 * keep) return { ids: [...ids], through };
-  const dropped = ids.slice(0, ids.length - keep);
-  let latest = through === undefined ? null : recordOrder(through);
-  if (through !== undefined && latest === null) return { ids: [...ids], through };
-  let latestId = through;
-  for (const id of dropped) {
+  const unchanged = { ids: [...ids], through };
+  let limit: readonly [bigint, number] | null = null;
+  for (const id of notFrom) {
     const o = recordOrder(id);
-    if (o === null) return { ids: [...ids], through };
+    if (o === null) return unchanged;
+    if (limit === null || compareOrder(o, limit) < 0) limit = o;
+  }
+  let latest = through === undefined ? null : recordOrder(through);
+  if (through !== undefined && latest === null) return unchanged;
+  let latestId = through;
+  const kept: string[] = [];
+  for (const [i, id] of ids.entries()) {
+    const o = recordOrder(id);
+    if (o === null) return unchanged;
+    if (i >= ids.length - keep || (limit !== null && compareOrder(o, limit) >= 0)) {
+      kept.push(id);
+      continue;
+    }
     if (latest === null || compareOrder(o, latest) > 0) {
       latest = o;
       latestId = id;
     }
   }
-  return { ids: ids.slice(ids.length - keep), through: latestId };
+  return { ids: kept, through: latestId };
 }
 
 /** sort comparator: records opened earlier first (ids without the record id form keep their place) */

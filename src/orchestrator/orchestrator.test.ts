@@ -111,6 +111,40 @@ test('a migration the network never confirms times out without moving the VM in 
   assert.deepEqual([...w.tracker], [...w.model.placement]);
 });
 
+test('a migration the network confirms after the wait counts once it is seen: record succeeded (confirmedLateAt), count, cooldown', async () => {
+  const w = fakeWorld();
+  const decide = w.deps.decide.bind(w.deps);
+  let late: { vm: string; from: string; to: string } | null = null;
+  const deps: OrchestratorDeps = {
+    ...w.deps,
+    async decide(hv, body) {
+      const r = await decide(hv, body);
+      if (late === null && r.migrated && r.decision.to !== null) {
+        // the VM arrived, but the network sees it only 2 s later (the wait is 500 ms)
+        const moved = { vm: body.vm, from: hv, to: r.decision.to };
+        late = moved;
+        w.tracker.set(moved.vm, moved.from);
+        void w.clock.sleep(2000).then(() => w.tracker.set(moved.vm, moved.to));
+      }
+      return r;
+    },
+  };
+  const o = await runToEnd({ ...w, deps }, { policy: 'round-robin', rails: { cooldownRounds: 2 } });
+  assert.ok(late !== null, 'a migration happened');
+  const { vm, to } = late as { vm: string; from: string; to: string };
+  const first = o.records.find((r) => r.vm === vm && r.to === to)!;
+  assert.equal(first.status, 'succeeded', `was ${first.status} (${first.error?.message ?? ''})`);
+  assert.equal(first.error, null);
+  assert.ok(first.confirmedLateAt !== undefined && first.confirmedLateAt >= first.finishedAt! + 1000, 'confirmed in a later round, after the wait');
+  const succeeded = o.records.filter((r) => r.status === 'succeeded');
+  assert.equal(o.status().migrations, succeeded.length, 'the late one is counted');
+  assert.deepEqual([...succeeded.map((r) => r.step)].sort((a, b) => a! - b!), succeeded.map((_, i) => i + 1), 'steps stay one per migration');
+  assert.ok(o.progress()?.counted?.includes(first.id), 'and listed as counted for a new leader');
+  // the cooldown applies from the round it moved in: it does not move again in the next two
+  for (const r of succeeded) if (r.vm === vm && r !== first) assert.ok(r.round > first.round + 2, `${vm} moved again in round ${r.round}`);
+  assert.equal(totalCost(w.tracker, w.model.traffic, w.model.oracle), 0);
+});
+
 test('orchestration cannot start twice; stop ends a run', async () => {
   const w = fakeWorld();
   const o = createOrchestrator(w.deps);

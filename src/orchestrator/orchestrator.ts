@@ -13,7 +13,7 @@ import type { ContinuousConfig, ContinuousState, NetworkSignals } from './contin
 import { barredTargets, createContinuousState, holdOffReason, noteChoice, noteMigration, pickTarget, pricingFn, vmHeld } from './continuous.ts';
 import { carryExchange, type ExchangeDeps } from './exchange.ts';
 import { carryAction, nextLookaheadAction } from './lookahead.ts';
-import { pruneCounted } from './counted.ts';
+import { COUNTED_KEEP, pruneCounted } from './counted.ts';
 
 /**
  * Migration orchestration (section III.B.8): Round-Robin, Load-Aware and gain-ordered, driven by the core's
@@ -176,10 +176,39 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
   let counted: string[] = [];
   let countedThrough: string | undefined;
   let since = 0;
+  /** this run's timed-out migrations (the agent said it moved the VM) whose arrival the network may still see */
+  const lateWatch: MigrationRecord[] = [];
   /** counts succeeded migrations of this run (in the order they finished), keeping the list short */
   const countSucceeded = (ids: readonly string[]): void => {
-    ({ ids: counted, through: countedThrough } = pruneCounted([...counted, ...ids], countedThrough));
+    ({ ids: counted, through: countedThrough } = pruneCounted([...counted, ...ids], countedThrough, COUNTED_KEEP, lateWatch.map((r) => r.id)));
   };
+  /**
+   * A migration the network saw arrive only after the wait (MIGRATION_TIMEOUT) is a migration
+   * all the same: its record becomes `succeeded` (with `confirmedLateAt`) and `onMoved` counts it
+   * (migration count, rails, continuous state), so its no-return and cooldown hold and the VM is
+   * not moved straight back. Checked at the start of each round or period; a VM the network sees
+   * back at its source is not watched any more.
+   */
+  function confirmLate(migrationsSoFar: number, onMoved: (r: MigrationRecord, to: string) => void): number {
+    let confirmed = 0;
+    for (const r of [...lateWatch]) {
+      const at = deps.hypervisorOf(r.vm);
+      if (r.to !== null && at !== r.from && at !== r.to) continue;
+      lateWatch.splice(lateWatch.indexOf(r), 1);
+      if (r.to === null || at === r.from) continue;
+      const snap = deps.snapshot();
+      confirmed += 1;
+      r.status = 'succeeded';
+      r.confirmedLateAt = deps.clock.now();
+      r.step = migrationsSoFar + confirmed;
+      r.totalCostAfter = totalCost(snap.placement, snap.traffic, snap.oracle);
+      r.error = null;
+      void persist(r);
+      countSucceeded([r.id]);
+      onMoved(r, r.to);
+    }
+    return confirmed;
+  }
   /** succeeded legs not yet in `counted` */
   const legsDone: string[] = [];
   // ids stay unique across restarts: continue after the highest one in the history
@@ -287,6 +316,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         } else {
           record.status = 'timeout';
           record.error = { code: 'MIGRATION_TIMEOUT', message: `${a.vm} was not seen on ${to} in time; it is where the network sees it (${deps.hypervisorOf(a.vm) ?? 'unknown'})` };
+          lateWatch.push(record);
         }
       }
     } catch (e) {
@@ -356,6 +386,10 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     for (let round = Math.max(1, o.resume?.round ?? 1); round <= maxRounds && !stopRequested; round++) {
       set({ round });
       if (rails !== null) beginRound(rails, round);
+      migrations += confirmLate(migrations, (r, to) => {
+        if (rails !== null) recordMigration(rails, r.vm, r.from, to, r.round);
+      });
+      set({ migrations });
       const snap = deps.snapshot();
       const placement = new Map(snap.placement);
       if (o.lookahead === true) {
@@ -449,7 +483,11 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     deps.onSettled?.(0);
     while (!stopRequested) {
       st.period += 1;
-      const inFlight = records.filter((r) => r.status === 'started').map((r) => `${r.id} (${r.vm})`);
+      const inFlight = [
+        ...records.filter((r) => r.status === 'started'),
+        // timed out and seen at neither end yet: where it is, is not known
+        ...lateWatch.filter((r) => deps.hypervisorOf(r.vm) !== r.from && deps.hypervisorOf(r.vm) !== r.to),
+      ].map((r) => `${r.id} (${r.vm})`);
       const signals = deps.network?.() ?? { lastChangeAt: null, lastChange: null, switchesDown: [], linksDown: [], inFlight: [] };
       const reason = holdOffReason({ ...signals, inFlight: [...signals.inFlight, ...inFlight] }, deps.clock.now(), cfg.quietMs);
       if (reason !== null) {
@@ -467,6 +505,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         continue;
       }
       st.holdOff = null;
+      if (confirmLate(st.migrations, (r, to) => noteMigration(st, r.vm, r.from, to)) > 0) deps.onSettled?.(st.migrations);
       publish();
       const snap = deps.snapshot();
       const placement = new Map(snap.placement);
@@ -496,6 +535,9 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
                 .filter((h) => h !== pick.to && h !== from)
                 .map((h) => ({ hypervisor: h, rail: 'stable' as const, reason: `continuous mode chose ${pick.to} for ${vm} in ${cfg.stableRounds} consecutive periods` }));
               const res = await askOne({ ...a, migrationCost: pick.migrationCost, blocked }, snap, placement, st.migrations);
+              // the agent says it moved the VM, the network does not see it there yet: the rest of
+              // this period's choices read a view that may be wrong, so plan again next period
+              if (res.record.status === 'timeout') break;
               movedTo = res.movedTo;
               if (movedTo !== null) {
                 noteMigration(st, vm, from, movedTo);
@@ -587,6 +629,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       const { resume: _resume, ...startOptions } = o;
       options = startOptions;
       currentRails = null;
+      lateWatch.length = 0;
       counted = [...(o.resume?.counted ?? [])];
       countedThrough = o.resume?.countedThrough;
       legsDone.length = 0;
