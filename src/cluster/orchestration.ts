@@ -31,7 +31,7 @@ import type { OfLog } from '../openflow/connection/index.ts';
 import { type RunProgress, type StartOptions, railSnapshot, restoreRails } from '../orchestrator/orchestrator.ts';
 import { noteMigration } from '../orchestrator/continuous.ts';
 import { recordMigration } from '../core/rails.ts';
-import { byOpening, isCounted, pruneCounted } from '../orchestrator/counted.ts';
+import { byOpening, inRun, isCounted, pruneCounted } from '../orchestrator/counted.ts';
 import type { Runtime } from '../runtime/controller-runtime.ts';
 import type { Service } from '../service/service.ts';
 import type { AuditLog } from '../service/audit-file.ts';
@@ -130,7 +130,7 @@ export function resumeOptions(p: RunProgress, finished: readonly MigrationRecord
   const counted = p.counted === undefined ? undefined : new Set(p.counted);
   const since = p.since ?? Number.NEGATIVE_INFINITY;
   // a migration's record has its step once it succeeded; an exchange's pair record does not (its legs do)
-  const toCount = counted === undefined ? finished : all.filter((r) => !isCounted(counted, p.countedThrough, r.id) && r.step !== null && r.startedAt >= since);
+  const toCount = counted === undefined ? finished : all.filter((r) => !isCounted(counted, p.countedThrough, r.id) && r.step !== null && inRun(r.id, r.startedAt, p.sinceId, since));
   const added: string[] = [];
   for (const r of toCount) {
     if (r.status !== 'succeeded' || r.to === null) continue;
@@ -153,7 +153,7 @@ export function resumeOptions(p: RunProgress, finished: readonly MigrationRecord
       migrations,
       rails,
       continuous,
-      ...(list === undefined ? {} : { counted: list.ids, ...(list.through === undefined ? {} : { countedThrough: list.through }), ...(p.since === undefined ? {} : { since: p.since }) }),
+      ...(list === undefined ? {} : { counted: list.ids, ...(list.through === undefined ? {} : { countedThrough: list.through }), ...(p.since === undefined ? {} : { since: p.since }), ...(p.sinceId === undefined ? {} : { sinceId: p.sinceId }) }),
     },
   };
 }

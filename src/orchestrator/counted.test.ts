@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { MigrationRecord } from '../api/contract.ts';
 import { resumeOptions } from '../cluster/orchestration.ts';
 import { seededRng } from '../core/random.ts';
-import { byOpening, COUNTED_KEEP, isCounted, pruneCounted, recordOrder } from './counted.ts';
+import { byOpening, COUNTED_KEEP, inRun, isCounted, pruneCounted, recordOrder } from './counted.ts';
 import type { RunProgress } from './orchestrator.ts';
 
 test('record ids order by generation, then by sequence number; other ids have no order', () => {
@@ -31,6 +31,15 @@ test('a short list is kept as it is; a long one is summed up by its latest dropp
   const odd = ['x', ...ids.slice(1)];
   assert.deepEqual(pruneCounted(odd, undefined, 3), { ids: odd, through: undefined });
   assert.deepEqual(pruneCounted(ids, 'odd', 3), { ids, through: 'odd' });
+});
+
+test('a record is of the run by its id, not by the clock of the member that opened it', () => {
+  assert.equal(inRun('g8-m1', 100, 'g7-m4', 500), true, 'a later leader whose clock is behind');
+  assert.equal(inRun('g6-m9', 9_999, 'g7-m4', 500), false, 'an earlier run, whatever its clock said');
+  assert.equal(inRun('g7-m3', 9_999, 'g7-m4', 500), false);
+  assert.equal(inRun('g7-m4', 0, 'g7-m4', 500), true);
+  assert.equal(inRun('other', 600, 'g7-m4', 500), true, 'no record id form: by the clock');
+  assert.equal(inRun('g8-m1', 100, undefined, 500), false, 'progress without sinceId (older versions): by the clock');
 });
 
 const base: MigrationRecord = {
@@ -82,4 +91,13 @@ test('leaders die at random points of a long run: the resumed count is exact and
     assert.ok(succeeded > 2 * COUNTED_KEEP, `a long run (${succeeded} migrations)`);
     assert.ok(longest <= 2 * COUNTED_KEEP, `the stored list stays short (${longest})`);
   }
+});
+
+test('resuming counts a new leader\'s migration whose clock is behind the one that started the run', () => {
+  const rec = (id: string, startedAt: number): MigrationRecord => ({ ...base, id, vm: id, status: 'succeeded', step: 1, startedAt, finishedAt: startedAt + 1 });
+  const p: RunProgress = { options: { policy: 'load-aware' }, round: 1, migrations: 1, rails: null, continuous: null, counted: ['g7-m4'], since: 5_000, sinceId: 'g7-m4' };
+  const r = resumeOptions(p, [], [rec('g6-m9', 6_000), rec('g7-m4', 5_000), rec('g8-m1', 4_000)]).resume;
+  assert.equal(r?.migrations, 2, 'g8-m1 counted, g6-m9 (an earlier run) not');
+  assert.deepEqual(r?.counted, ['g7-m4', 'g8-m1']);
+  assert.equal(r?.sinceId, 'g7-m4', 'kept for the next leader');
 });

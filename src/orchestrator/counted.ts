@@ -85,3 +85,13 @@ export function byOpening(a: string, b: string): number {
   const y = recordOrder(b);
   return x === null || y === null ? 0 : compareOrder(x, y);
 }
+
+/**
+ * Whether record `id` belongs to a run (pure): at or after the run's first id `sinceId` in id
+ * order; when either id has no record id form, by the clock (`startedAt` >= `since`, ms).
+ */
+export function inRun(id: string, startedAt: number, sinceId: string | undefined, since: number): boolean {
+  const o = recordOrder(id);
+  const first = sinceId === undefined ? null : recordOrder(sinceId);
+  return o !== null && first !== null ? compareOrder(o, first) >= 0 : startedAt >= since;
+}

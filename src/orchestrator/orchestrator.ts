@@ -99,6 +99,11 @@ export interface RunProgress {
   readonly countedThrough?: string;
   /** when the run started (the clock's ms; records of the run start at or after it) */
   readonly since?: number;
+  /**
+   * the id the run's first record got or would have got: records at or after it in id order
+   * (orchestrator/counted.ts) are the run's, whatever the clocks of the members that opened them
+   */
+  readonly sinceId?: string;
 }
 
 /** RailState as JSON (its maps as entry lists). */
@@ -141,7 +146,7 @@ export interface StartOptions {
   /** temporary extra VMs per hypervisor while an exchange is carried out: 0 (through a free slot elsewhere) or 1 */
   readonly overcommit?: number;
   /** continue a run another controller recorded (cluster takeover): its round, count and rails/continuous state */
-  readonly resume?: Pick<RunProgress, 'round' | 'migrations' | 'rails' | 'continuous' | 'counted' | 'countedThrough' | 'since'>;
+  readonly resume?: Pick<RunProgress, 'round' | 'migrations' | 'rails' | 'continuous' | 'counted' | 'countedThrough' | 'since' | 'sinceId'>;
   /**
    * the look-ahead (lookahead.ts): the core's gain-ordered planner with exchanges, ejections and
    * pair moves decides centrally, one action at a time, carried out as `target` legs; gain-order only
@@ -172,10 +177,11 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
   let continuous: ContinuousState | null = null;
   let options: Omit<StartOptions, 'resume'> | null = null;
   let currentRails: RailState | null = null;
-  /** RunProgress.counted, .countedThrough and .since of the current run */
+  /** RunProgress.counted, .countedThrough, .since and .sinceId of the current run */
   let counted: string[] = [];
   let countedThrough: string | undefined;
   let since = 0;
+  let sinceId = '';
   /** this run's timed-out migrations (the agent said it moved the VM) whose arrival the network may still see */
   const lateWatch: MigrationRecord[] = [];
   /** counts succeeded migrations of this run (in the order they finished), keeping the list short */
@@ -634,6 +640,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       countedThrough = o.resume?.countedThrough;
       legsDone.length = 0;
       since = o.resume?.since ?? deps.clock.now();
+      sinceId = o.resume?.sinceId ?? `${deps.idPrefix?.() ?? ''}m${seq + 1}`;
       if (o.continuous === undefined) state = { state: state.state, policy: state.policy, plan: state.plan, round: state.round, migrations: state.migrations, converged: state.converged, lastError: state.lastError };
       set({ state: 'running', policy: o.policy, plan: o.continuous ? false : (o.plan ?? false), round: 0, migrations: 0, converged: false, lastError: null });
       const c = o.continuous;
@@ -651,7 +658,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     },
     finished: () => running,
     continuousState: () => continuous,
-    progress: () => (options === null ? null : { options, round: state.round, migrations: state.migrations, rails: currentRails === null ? null : railSnapshot(currentRails), continuous, counted: [...counted], ...(countedThrough === undefined ? {} : { countedThrough }), since }),
+    progress: () => (options === null ? null : { options, round: state.round, migrations: state.migrations, rails: currentRails === null ? null : railSnapshot(currentRails), continuous, counted: [...counted], ...(countedThrough === undefined ? {} : { countedThrough }), since, sinceId }),
     review(id, verdict) {
       const r = records.find((x) => x.id === id);
       if (r === undefined) throw new ScoreError('UNKNOWN_MIGRATION', `no migration record "${id}"`, { id });
