@@ -22,6 +22,7 @@ import { generationSlot } from '../controller/commands.ts';
 import { isConfirmed } from '../controller/install-tracker.ts';
 import { type TakeoverEffects, cleanSwitch, runTakeover } from './takeover.ts';
 import { storedRecords } from './audit.ts';
+import { type PublishedView, type ViewPublisher, SUMMARY_KEY, readView, viewPublisher } from './view-publish.ts';
 
 /**
  * A VM whose migration was in flight at the election, or ended this recently before it (ms), is
@@ -29,15 +30,6 @@ import { storedRecords } from './audit.ts';
  * it where it was; its agent's report or its next frame places it.
  */
 const UNSETTLED_MS = 10_000;
-
-/** The previous leader's published view, as much of it as a takeover reads. */
-interface PublishedView {
-  readonly switches?: readonly string[];
-  readonly links?: number;
-  readonly hosts?: readonly { readonly mac: string; readonly dpid: string; readonly port: number }[];
-  /** the directions it routed (source MAC, destination MAC) */
-  readonly pairs?: readonly (readonly [string, string])[];
-}
 
 /** How long a takeover waits for the switches to confirm its new paths before deleting the older generations anyway, ms. */
 export const TAKEOVER_CONFIRM_MS = 2_000;
@@ -72,7 +64,7 @@ export function prepareCluster(inner: OpenflowDataPlane, o: ClusterOptions, log:
   });
   const plane = clusterDataPlane(inner, member, log);
   const store = etcdStore(member.client, { prefix: `${member.prefix}state/`, fence: () => member.fence() });
-  return { member, plane, store, leaderView: () => store.get('view/summary') };
+  return { member, plane, store, leaderView: () => store.get(SUMMARY_KEY) };
 }
 
 export interface JoinedCluster {
@@ -136,6 +128,9 @@ export async function joinCluster(
   // must hold again before it is ready to re-route a VM. Read before this member republishes it.
   let expected: { switches: number; links: number } | 'pending' = { switches: 0, links: 0 };
   let previous: PublishedView | undefined;
+  // the term's publisher (chunked lists under versions: view-publish.ts); one publish at a time
+  let publisher: ViewPublisher | undefined;
+  let publishing = false;
   /** VMs not to place from the previous view (UNSETTLED_MS); undefined until the records are read */
   let unsettled: ReadonlySet<string> | 'all' | undefined;
   // Caught up once this term (latched), or given up on after the bound: the view may be stale or
@@ -180,10 +175,9 @@ export async function joinCluster(
         log('warn', `cluster takeover: migration records not read (${e instanceof Error ? e.message : String(e)}); no host is placed from the previous leader's view`);
         unsettled = 'all';
       });
-    h.store
-      .get('view/summary')
-      .then((v) => {
-        const s = v as PublishedView | undefined;
+    publisher = viewPublisher(h.store, String(generation));
+    readView(h.store)
+      .then((s) => {
         previous = s;
         expected = { switches: s?.switches?.length ?? 0, links: s?.links ?? 0 };
       })
@@ -211,9 +205,9 @@ export async function joinCluster(
   });
   await h.member.start({ apiUrl: o.apiUrl });
   const timer = setInterval(() => {
-    if (h.member.role !== 'leader' || expected === 'pending') return;
+    if (h.member.role !== 'leader' || expected === 'pending' || publisher === undefined || publishing) return;
     const c = o.runtime.controller;
-    const summary = {
+    const view = {
       leader: h.member.id,
       generation: String(h.member.generation ?? 0n),
       at: new Date().toISOString(),
@@ -221,9 +215,15 @@ export async function joinCluster(
       links: c.disc.links.size,
       hosts: [...c.hosts.byMac.entries()].map(([mac, hst]) => ({ mac, dpid: hst.at.dpid.toString(16), port: hst.at.port })),
       // the directions routed: a successor installs them before it deletes these rules (takeover.ts)
-      pairs: [...c.routing.wanted.values()].map((w) => [w.src, w.dst]),
+      pairs: [...c.routing.wanted.values()].map((w): [string, string] => [w.src, w.dst]),
     };
-    h.store.put('view/summary', summary).catch((e: unknown) => log('warn', `cluster: publishing the view failed: ${e instanceof Error ? e.message : String(e)}`));
+    publishing = true;
+    publisher
+      .publish(view)
+      .catch((e: unknown) => log('warn', `cluster: publishing the view failed: ${e instanceof Error ? e.message : String(e)}`))
+      .finally(() => {
+        publishing = false;
+      });
   }, o.publishMs ?? 1000);
   timer.unref();
   const ready = (): Readiness => {
