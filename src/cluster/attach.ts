@@ -282,21 +282,18 @@ function takeoverEffects(
     installPaths() {
       const v = t.view();
       const may = t.placeable() ?? ((): boolean => false);
-      let placed = 0;
       // quiet hosts are not re-learned from packets (their pairs ride the old rules): place them
-      // where the previous leader saw them; a host that moved since is re-learned from its next
-      // frame (the rules match the port it came in by) or reported by its agent
-      for (const hst of v?.hosts ?? []) {
-        if (c().hosts.byMac.has(hst.mac) || !may(hst.mac)) continue;
-        const dpid = BigInt(`0x${hst.dpid}`);
-        if (!c().disc.switches.has(dpid)) continue;
-        try {
-          runtime.apply(ctl.vmMoved(c(), hst.mac, { dpid, port: hst.port }, Date.now()));
-          placed += 1;
-        } catch (e) {
-          log('warn', `cluster takeover: host ${hst.mac} from the previous leader's view not placed: ${e instanceof Error ? e.message : String(e)}`);
-        }
-      }
+      // where the previous leader saw them, all at once (one view rebuild); a host that moved
+      // since is re-learned from its next frame (the rules match the port it came in by) or
+      // reported by its agent
+      const places = (v?.hosts ?? [])
+        .filter((hst) => !c().hosts.byMac.has(hst.mac) && may(hst.mac))
+        .map((hst) => ({ mac: hst.mac, at: { dpid: BigInt(`0x${hst.dpid}`), port: hst.port } }))
+        .filter((p) => c().disc.switches.has(p.at.dpid));
+      const placing = ctl.placeHosts(c(), places, Date.now());
+      runtime.apply(placing);
+      for (const r of placing.refused) log('warn', `cluster takeover: host ${r.mac} from the previous leader's view not placed: ${r.error.message}`);
+      const placed = placing.placed;
       const pairs = (v?.pairs ?? []).map(([src, dst]) => ({ src, dst }));
       const r = ctl.routePairs(c(), pairs, Date.now());
       runtime.apply(r);

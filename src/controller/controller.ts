@@ -315,6 +315,41 @@ export function vmMoved(c: Controller, mac: string, where: PortRef, now: number)
 }
 
 /**
+ * Many hosts placed at once (a new cluster leader placing the quiet hosts of its predecessor's
+ * view): the same as `vmMoved` for each, but the view is rebuilt once and the paths of the placed
+ * hosts refreshed in one pass, where one `vmMoved` per host rebuilt the view (all-pairs paths of
+ * the fabric) and walked every wanted direction each time. A place on a reserved port is skipped
+ * and reported in `refused` (RESERVED_PORT), the others are placed.
+ */
+export function placeHosts(
+  c: Controller,
+  places: readonly { readonly mac: string; readonly at: PortRef }[],
+  now: number,
+): Result & { placed: number; refused: { mac: string; error: ScoreError }[] } {
+  at(c, now);
+  const events: ControllerEvent[] = [];
+  const refused: { mac: string; error: ScoreError }[] = [];
+  const moved = new Set<string>();
+  for (const { mac, at: where } of places) {
+    if (!isPhysicalPort(where.port)) {
+      refused.push({ mac, error: new ScoreError('RESERVED_PORT', `port ${where.port} is a reserved OpenFlow port (LOCAL, CONTROLLER, ...): no VM can be there`, { mac, port: where.port }) });
+      continue;
+    }
+    events.push(...setLocation(c.hosts, mac, where, now, 'agent'));
+    moved.add(mac);
+  }
+  if (moved.size === 0) return { ...done(c, [], events), placed: 0, refused };
+  rebuild(c);
+  const commands: SwitchCommand[] = [];
+  for (const p of [...c.routing.wanted.values()]) {
+    if (moved.has(p.src) || moved.has(p.dst)) commands.push(...ensurePath(c.routing, ctx(c), p.src, p.dst).commands);
+  }
+  // every new rule before any delete, as refreshPaths does
+  const ordered = [...commands.filter((x) => x.kind !== 'flow-delete'), ...commands.filter((x) => x.kind === 'flow-delete')];
+  return { ...done(c, ordered, events), placed: moved.size, refused };
+}
+
+/**
  * The switch refused a rule (an OFPT_ERROR answering its FLOW_MOD, e.g. FLOW_MOD_FAILED/
  * TABLE_FULL): the path is not installed. It is taken out of every switch (no half paths),
  * reported, and tried again after a back-off; meanwhile the controller forwards its packets.
