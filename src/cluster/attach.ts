@@ -315,10 +315,11 @@ function takeoverEffects(
       if (conn === undefined) throw new Error('the switch is not connected');
       await conn.barrier();
     },
-    async pathCookies(dpid) {
+    async pathCookies(dpid, filter) {
       const ch = runtime.channels.get(dpid);
       if (ch === undefined) throw new Error('the switch is not handed to the runtime');
-      return (await ch.flowStats()).map((f) => f.cookie);
+      // the switch selects the rules (a big table read whole may time out)
+      return (await ch.flowStats(filter)).map((f) => f.cookie);
     },
     send(dpid, commands) {
       const ch = runtime.channels.get(dpid);

@@ -14,9 +14,10 @@ import {
   slotOfCookie,
 } from '../controller/commands.ts';
 import * as ctl from '../controller/controller.ts';
-import { OFPFC, OFPG, OFPP, OFPTT, decodeMessage, encodeMessage } from '../openflow/index.ts';
+import { OFPFC, OFPG, OFPP, OFPTT, decodeMessage, encodeMessage, flowStatsRequest } from '../openflow/index.ts';
+import type { CookieFilter } from '../runtime/dataplane.ts';
 import { commandToMessage } from '../openflow/connection/translate.ts';
-import { type TakeoverEffects, cleanSwitch, runTakeover, staleGenerationDeletes } from './takeover.ts';
+import { PATH_RULES_FILTER, type TakeoverEffects, cleanSwitch, runTakeover, staleGenerationDeletes } from './takeover.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -104,8 +105,14 @@ test('controller: with keepPathRules a switch handed over keeps its rules; paths
 });
 
 /** Effects that record what the takeover did, in order. */
-function recorder(o: { switches: Dpid[]; cookies: Map<Dpid, bigint[]>; confirmed?: boolean; leaderUntil?: string; sendThrows?: Dpid }): { e: TakeoverEffects; steps: string[]; sent: SwitchCommand[] } {
+function recorder(o: { switches: Dpid[]; cookies: Map<Dpid, bigint[]>; confirmed?: boolean; leaderUntil?: string; sendThrows?: Dpid }): {
+  e: TakeoverEffects;
+  steps: string[];
+  sent: SwitchCommand[];
+  filters: CookieFilter[];
+} {
   const steps: string[] = [];
+  const filters: CookieFilter[] = [];
   const sent: SwitchCommand[] = [];
   let leader = true;
   const step = (s: string): void => {
@@ -125,8 +132,9 @@ function recorder(o: { switches: Dpid[]; cookies: Map<Dpid, bigint[]>; confirmed
     },
     switches: () => o.switches,
     barrier: (d) => Promise.resolve(step(`barrier ${d}`)),
-    pathCookies: (d) => {
+    pathCookies: (d, filter) => {
       step(`read ${d}`);
+      filters.push(filter);
       return Promise.resolve(o.cookies.get(d) ?? []);
     },
     send: (d, commands) => {
@@ -136,7 +144,7 @@ function recorder(o: { switches: Dpid[]; cookies: Map<Dpid, bigint[]>; confirmed
     },
     log: () => undefined,
   };
-  return { e, steps, sent };
+  return { e, steps, sent, filters };
 }
 
 test('takeover order: caught up, install new, confirmed, then per switch barrier, read, delete the old generation; never a delete before the install', async () => {
@@ -176,7 +184,23 @@ test('takeover: leadership lost before or after the install deletes nothing; a f
 });
 
 test('cleanSwitch (a switch handed over later): barrier before the read, the read before the delete', async () => {
-  const { e, steps } = recorder({ switches: [4n], cookies: new Map([[4n, [pathCookie(9n, 1n), pathCookie(3n, 1n)]]]) });
+  const { e, steps, filters } = recorder({ switches: [4n], cookies: new Map([[4n, [pathCookie(9n, 1n), pathCookie(3n, 1n)]]]) });
   assert.equal(await cleanSwitch(e, 4n, 3n), 1);
   assert.deepEqual(steps, ['barrier 4', 'read 4', 'delete 4']);
+  assert.deepEqual(filters, [{ cookie: PATH_COOKIE_TAG, cookieMask: PATH_COOKIE_TAG_MASK }], 'the switch is asked for S-CORE path rules only');
+});
+
+test('the read of a switch\'s path rules is a multipart FLOW request with cookie and cookie_mask (OpenFlow 1.3.5 §7.3.5.2, §7.3.4.1): the bytes', () => {
+  const bytes = encodeMessage(flowStatsRequest({ xid: 9, ...PATH_RULES_FILTER }));
+  // ofp_header(8): version 4, OFPT_MULTIPART_REQUEST 18, length 56, xid; ofp_multipart_request:
+  // type OFPMP_FLOW 1, flags 0, pad(4); ofp_flow_stats_request: table_id OFPTT_ALL, pad(3),
+  // out_port OFPP_ANY, out_group OFPG_ANY, pad(4), cookie, cookie_mask; then an empty OXM match
+  assert.equal(
+    hex(bytes),
+    '04120038' + '00000009' + '0001' + '0000' + '00000000' + 'ff' + '000000' + 'ffffffff' + 'ffffffff' + '00000000' + '5c00000000000000' + 'ff00000000000000' + '0001000400000000',
+  );
+  const m = decodeMessage(bytes);
+  assert.ok(m.type === 'MULTIPART_REQUEST' && m.body.kind === 'FLOW');
+  assert.equal(m.body.cookie, PATH_COOKIE_TAG);
+  assert.equal(m.body.cookieMask, PATH_COOKIE_TAG_MASK);
 });

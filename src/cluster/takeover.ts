@@ -23,7 +23,15 @@
  * re-learned every pair from packet-ins: a pair could go silent for over a second.
  */
 import type { Dpid, SwitchCommand } from '../controller/commands.ts';
-import { GENERATION_COOKIE_MASK, generationCookie, slotOfCookie } from '../controller/commands.ts';
+import { GENERATION_COOKIE_MASK, PATH_COOKIE_TAG, PATH_COOKIE_TAG_MASK, generationCookie, slotOfCookie } from '../controller/commands.ts';
+import type { CookieFilter } from '../runtime/dataplane.ts';
+
+/**
+ * The flow-statistics filter of the read before the deletes: S-CORE's path rules only (cookie and
+ * cookie_mask of a multipart FLOW request, OpenFlow 1.3.5 sections 7.3.5.2 and 7.3.4.1), so the
+ * switch sends those and not its whole table (another application's rules, the table-miss).
+ */
+export const PATH_RULES_FILTER: CookieFilter = { cookie: PATH_COOKIE_TAG, cookieMask: PATH_COOKIE_TAG_MASK };
 
 /**
  * Pure: the deletes that clear every generation other than `ownSlot` from a switch whose path
@@ -55,8 +63,8 @@ export interface TakeoverEffects {
   switches(): Dpid[];
   /** a barrier on the switch (its reply means every earlier message was applied) */
   barrier(dpid: Dpid): Promise<void>;
-  /** the cookies of the path rules the switch holds (flow statistics) */
-  pathCookies(dpid: Dpid): Promise<bigint[]>;
+  /** the cookies of the rules the switch holds that match `filter` (flow statistics, filtered by the switch) */
+  pathCookies(dpid: Dpid, filter: CookieFilter): Promise<bigint[]>;
   /** sends through the fenced channel (throws once this member is not the leader) */
   send(dpid: Dpid, commands: readonly SwitchCommand[]): void;
   log(level: 'info' | 'warn', message: string): void;
@@ -80,7 +88,7 @@ export interface TakeoverReport {
 export async function cleanSwitch(e: TakeoverEffects, dpid: Dpid, ownSlot: bigint): Promise<number> {
   await e.barrier(dpid);
   if (!e.isLeader()) return 0;
-  const deletes = staleGenerationDeletes(dpid, await e.pathCookies(dpid), ownSlot);
+  const deletes = staleGenerationDeletes(dpid, await e.pathCookies(dpid, PATH_RULES_FILTER), ownSlot);
   if (deletes.length === 0 || !e.isLeader()) return 0;
   e.send(dpid, deletes);
   return deletes.length;

@@ -555,3 +555,27 @@ test('postEach: the messages go out in order, a refused one is reported with its
     await tp.stop();
   }
 });
+
+test('flow statistics with a cookie filter: the request carries cookie and cookie_mask (the switch selects the flows); without one, every flow', T, async () => {
+  const tp = await startPlane();
+  const sw = await FakeSwitch.up(tp.port, 0x21n);
+  try {
+    const ch = await tp.channel(0x21n);
+    const filtered = ch.flowStats({ cookie: 0x5c00_0000_0000_0000n, cookieMask: 0xff00_0000_0000_0000n });
+    const rq = await sw.next('MULTIPART_REQUEST', 3000, (m) => m.body.kind === 'FLOW');
+    assert.ok(rq.body.kind === 'FLOW');
+    assert.equal(rq.body.cookie, 0x5c00_0000_0000_0000n);
+    assert.equal(rq.body.cookieMask, 0xff00_0000_0000_0000n);
+    assert.equal(rq.body.tableId, OFPTT.ALL);
+    sw.send({ type: 'MULTIPART_REPLY', xid: rq.xid, flags: 0, body: { kind: 'FLOW', flows: [flow(0x5c00_0000_0000_0007n)] } });
+    assert.deepEqual((await filtered).map((f) => f.cookie), [0x5c00_0000_0000_0007n]);
+    const all = ch.flowStats();
+    const rq2 = await sw.next('MULTIPART_REQUEST', 3000, (m) => m.body.kind === 'FLOW');
+    assert.ok(rq2.body.kind === 'FLOW' && rq2.body.cookieMask === 0n);
+    sw.send({ type: 'MULTIPART_REPLY', xid: rq2.xid, flags: 0, body: { kind: 'FLOW', flows: [] } });
+    assert.deepEqual(await all, []);
+  } finally {
+    sw.close();
+    await tp.stop();
+  }
+});
