@@ -19,7 +19,6 @@ import type { AuditLog } from '../service/audit-file.ts';
 import { type Readiness, catchUpLatch, readiness } from './readiness.ts';
 import * as ctl from '../controller/controller.ts';
 import { generationSlot } from '../controller/commands.ts';
-import { isConfirmed } from '../controller/install-tracker.ts';
 import { type TakeoverEffects, cleanSwitch, runTakeover } from './takeover.ts';
 import { storedRecords } from './audit.ts';
 import { type PublishedView, type ViewPublisher, SUMMARY_KEY, readView, viewPublisher } from './view-publish.ts';
@@ -136,7 +135,8 @@ export async function joinCluster(
   // Caught up once this term (latched), or given up on after the bound: the view may be stale or
   // name what is gone for good, and readiness must not stay false for the whole term.
   const catchUp = catchUpLatch(o.catchUpMs ?? CATCH_UP_MS);
-  let cleaning = false;
+  /** false until this term's takeover starts cleaning; then the directions whose old rules stay */
+  let cleaning: ReadonlySet<string> | false = false;
   const names = (): Map<string, string> => new Map(o.service.hosts().map((x) => [x.mac.toLowerCase(), x.vm]));
   const effects = takeoverEffects(
     h,
@@ -152,8 +152,8 @@ export async function joinCluster(
       },
       ready: () => ready().ready,
       boundPassed: () => catchUp.over(),
-      cleaningStarts: () => {
-        cleaning = true;
+      cleaningStarts: (kept) => {
+        cleaning = kept;
       },
     },
     log,
@@ -190,7 +190,7 @@ export async function joinCluster(
       .then((r) => {
         log(
           r.abandoned ? 'warn' : 'info',
-          `cluster takeover: ${r.pairs} pairs of the previous leader routed${r.confirmed ? ' and confirmed' : ' (not all confirmed)'}, older generations deleted on ${r.switches} switches (${r.deletes} deletes) ${Date.now() - t0} ms after election${r.abandoned ? '; abandoned: no longer leader' : ''}`,
+          `cluster takeover: ${r.pairs} pairs of the previous leader routed${r.confirmed ? ' and confirmed' : ' (not all confirmed)'}${r.kept.length > 0 ? `, ${r.kept.length} refused (their old rules kept)` : ''}, older generations deleted on ${r.switches} switches (${r.deletes} deletes) ${Date.now() - t0} ms after election${r.abandoned ? '; abandoned: no longer leader' : ''}`,
         );
       })
       .catch((e: unknown) => log('warn', `cluster takeover failed: ${e instanceof Error ? e.message : String(e)}`));
@@ -198,8 +198,8 @@ export async function joinCluster(
   // a switch handed over later in the term (it reconnected): its older generations go once the
   // runtime's re-installed paths are in (cleanSwitch starts with a barrier)
   h.plane.onHandover((dpid) => {
-    if (!cleaning || h.member.generation === undefined) return;
-    cleanSwitch(effects, dpid, generationSlot(h.member.generation)).catch((e: unknown) =>
+    if (cleaning === false || h.member.generation === undefined) return;
+    cleanSwitch(effects, dpid, generationSlot(h.member.generation), cleaning).catch((e: unknown) =>
       log('warn', `cluster: switch ${dpid.toString(16)} not cleaned of older generations: ${e instanceof Error ? e.message : String(e)}`),
     );
   });
@@ -267,7 +267,7 @@ function takeoverEffects(
     placeable(): ((mac: string) => boolean) | undefined;
     ready(): boolean;
     boundPassed(): boolean;
-    cleaningStarts(): void;
+    cleaningStarts(kept: ReadonlySet<string>): void;
   },
   log: OfLog,
 ): TakeoverEffects {
@@ -298,16 +298,17 @@ function takeoverEffects(
       const r = ctl.routePairs(c(), pairs, Date.now());
       runtime.apply(r);
       log('info', `cluster takeover: ${placed} hosts placed from the previous leader's view, ${r.cookies.length} of its ${pairs.length} directions routed`);
-      return { cookies: r.cookies, pairs: pairs.length };
+      return { paths: r.routed, pairs: pairs.length };
     },
     async confirmed(cookies) {
+      // a refused path is no confirmed one (install-tracker's isConfirmed alone says it is)
       const end = Date.now() + TAKEOVER_CONFIRM_MS;
-      const all = (): boolean => cookies.every((k) => isConfirmed(c().routing.install, k));
-      while (isLeader() && !all() && Date.now() < end) await sleep(20);
-      return all();
+      const pending = (): boolean => cookies.some((k) => ctl.pathStatus(c(), k) === 'pending');
+      while (isLeader() && pending() && Date.now() < end) await sleep(20);
+      return new Map(cookies.map((k) => [k, ctl.pathStatus(c(), k)]));
     },
-    switches() {
-      t.cleaningStarts();
+    switches(kept) {
+      t.cleaningStarts(kept);
       return [...runtime.channels.keys()];
     },
     async barrier(dpid) {
@@ -315,11 +316,11 @@ function takeoverEffects(
       if (conn === undefined) throw new Error('the switch is not connected');
       await conn.barrier();
     },
-    async pathCookies(dpid, filter) {
+    async pathRules(dpid, filter) {
       const ch = runtime.channels.get(dpid);
       if (ch === undefined) throw new Error('the switch is not handed to the runtime');
       // the switch selects the rules (a big table read whole may time out)
-      return (await ch.flowStats(filter)).map((f) => f.cookie);
+      return ch.flowStats(filter);
     },
     send(dpid, commands) {
       const ch = runtime.channels.get(dpid);

@@ -74,7 +74,16 @@ export function createSimDataPlane(o: SimOptions): SimDataPlane {
       return Promise.resolve(
         selected.map((e: TableEntry): FlowStatEntry => {
           const age = Math.max(0, now - e.installedAt);
-          return { cookie: e.rule.cookie, byteCount: e.bytes, packetCount: e.packets, durationSec: Math.floor(age / 1000), durationNsec: (age % 1000) * 1e6 };
+          const m = e.rule.match;
+          return {
+            cookie: e.rule.cookie,
+            byteCount: e.bytes,
+            packetCount: e.packets,
+            durationSec: Math.floor(age / 1000),
+            durationNsec: (age % 1000) * 1e6,
+            ...(m.ethSrc === undefined ? {} : { ethSrc: m.ethSrc }),
+            ...(m.ethDst === undefined ? {} : { ethDst: m.ethDst }),
+          };
         }),
       );
     },

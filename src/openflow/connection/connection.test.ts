@@ -5,7 +5,8 @@ import { encodeMessage } from '../encode.ts';
 import { decodeMessage } from '../decode.ts';
 import { OFPBRC, OFPCML, OFPET, OFPFC, OFPFF, OFPHFC, OFPMPF, OFPP, OFPPC, OFPPR, OFPPS, OFPTT, OFPT, OFPRR, OFPR } from '../constants.ts';
 import { FakeSwitch, flow, port, startPlane, until } from './fake-switch.testing.ts';
-import { commandToMessage, portInfo } from './translate.ts';
+import { commandToMessage, flowStatEntry, portInfo } from './translate.ts';
+import { oxm } from '../builders.ts';
 import { RequestTracker } from './requests.ts';
 
 const T = { timeout: 20_000 };
@@ -578,4 +579,13 @@ test('flow statistics with a cookie filter: the request carries cookie and cooki
     sw.close();
     await tp.stop();
   }
+});
+
+test('a flow statistics entry carries the rule\'s eth_src/eth_dst (a path rule\'s direction); a masked one is no direction', () => {
+  const e = flowStatEntry({ ...flow(0x5cn), match: [oxm('in_port', 3), oxm('eth_dst', '02:00:00:00:00:02'), oxm('eth_src', '02:00:00:00:00:01')] });
+  assert.equal(e.ethSrc, '02:00:00:00:00:01');
+  assert.equal(e.ethDst, '02:00:00:00:00:02');
+  const masked = flowStatEntry({ ...flow(0x5cn), match: [{ field: 'eth_src', value: '02:00:00:00:00:01', mask: 'ff:ff:ff:00:00:00' }] });
+  assert.equal(masked.ethSrc, undefined);
+  assert.equal(flowStatEntry(flow(0n)).ethDst, undefined);
 });
