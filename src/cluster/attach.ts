@@ -18,8 +18,9 @@ import type { Service } from '../service/service.ts';
 import type { AuditLog } from '../service/audit-file.ts';
 import { type Readiness, catchUpLatch, readiness } from './readiness.ts';
 import * as ctl from '../controller/controller.ts';
+import type { DiscoveryState } from '../controller/discovery.ts';
 import { generationSlot } from '../controller/commands.ts';
-import { type TakeoverEffects, cleanSwitch, runTakeover } from './takeover.ts';
+import { type TakeoverEffects, cleanLateSwitch, runTakeover } from './takeover.ts';
 import { storedRecords } from './audit.ts';
 import { type PublishedView, type ViewPublisher, SUMMARY_KEY, readView, viewPublisher } from './view-publish.ts';
 
@@ -137,6 +138,8 @@ export async function joinCluster(
   const catchUp = catchUpLatch(o.catchUpMs ?? CATCH_UP_MS);
   /** false until this term's takeover starts cleaning; then the directions whose old rules stay */
   let cleaning: ReadonlySet<string> | false = false;
+  // how many links each switch had while connected this term: what a switch handed over again waits for
+  const linksSeen = linkMemory();
   const names = (): Map<string, string> => new Map(o.service.hosts().map((x) => [x.mac.toLowerCase(), x.vm]));
   const effects = takeoverEffects(
     h,
@@ -151,6 +154,7 @@ export async function joinCluster(
         return (mac) => u !== 'all' && !u.has(byMac.get(mac.toLowerCase()) ?? mac);
       },
       ready: () => ready().ready,
+      linksSeen: (dpid) => linksSeen.of(dpid),
       boundPassed: () => catchUp.over(),
       cleaningStarts: (kept) => {
         cleaning = kept;
@@ -195,18 +199,20 @@ export async function joinCluster(
       })
       .catch((e: unknown) => log('warn', `cluster takeover failed: ${e instanceof Error ? e.message : String(e)}`));
   });
-  // a switch handed over later in the term (it reconnected): its older generations go once the
-  // runtime's re-installed paths are in (cleanSwitch starts with a barrier)
+  // a switch handed over later in the term (it reconnected): its older generations go once its
+  // links are back and the paths through it confirmed (make before break for it too)
   h.plane.onHandover((dpid) => {
     if (cleaning === false || h.member.generation === undefined) return;
-    cleanSwitch(effects, dpid, generationSlot(h.member.generation), cleaning).catch((e: unknown) =>
+    cleanLateSwitch(effects, dpid, generationSlot(h.member.generation), cleaning).catch((e: unknown) =>
       log('warn', `cluster: switch ${dpid.toString(16)} not cleaned of older generations: ${e instanceof Error ? e.message : String(e)}`),
     );
   });
   await h.member.start({ apiUrl: o.apiUrl });
   const timer = setInterval(() => {
-    if (h.member.role !== 'leader' || expected === 'pending' || publisher === undefined || publishing) return;
+    if (h.member.role !== 'leader') return;
     const c = o.runtime.controller;
+    linksSeen.update(c.disc);
+    if (expected === 'pending' || publisher === undefined || publishing) return;
     const view = {
       leader: h.member.id,
       generation: String(h.member.generation ?? 0n),
@@ -256,6 +262,29 @@ export async function joinCluster(
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The discovered links with an end on `dpid`. */
+function linksOf(disc: DiscoveryState, dpid: bigint): number {
+  let n = 0;
+  for (const { link } of disc.links.values()) if (link.a.dpid === dpid || link.b.dpid === dpid) n += 1;
+  return n;
+}
+
+/** Per switch, how many links it had the last time it had any (updated by the caller, e.g. every second). */
+function linkMemory(): { update(disc: DiscoveryState): void; of(dpid: bigint): number } {
+  const seen = new Map<bigint, number>();
+  return {
+    update(disc) {
+      const now = new Map<bigint, number>();
+      for (const { link } of disc.links.values()) {
+        now.set(link.a.dpid, (now.get(link.a.dpid) ?? 0) + 1);
+        now.set(link.b.dpid, (now.get(link.b.dpid) ?? 0) + 1);
+      }
+      for (const [d, n] of now) seen.set(d, n);
+    },
+    of: (dpid) => seen.get(dpid) ?? 0,
+  };
+}
+
 /** The takeover's effects on this member's runtime, data plane and the previous leader's view. */
 function takeoverEffects(
   h: ClusterHandle,
@@ -266,6 +295,8 @@ function takeoverEffects(
     /** which hosts of the view may be placed from it; undefined until that is known */
     placeable(): ((mac: string) => boolean) | undefined;
     ready(): boolean;
+    /** the links the switch had when last seen with some this term (0: none seen) */
+    linksSeen(dpid: bigint): number;
     boundPassed(): boolean;
     cleaningStarts(kept: ReadonlySet<string>): void;
   },
@@ -310,6 +341,17 @@ function takeoverEffects(
     switches(kept) {
       t.cleaningStarts(kept);
       return [...runtime.channels.keys()];
+    },
+    async switchSettled(dpid) {
+      // its links back (as many as it had when last seen this term, at least one), then the
+      // paths through it (re-installed as the links came) confirmed; each wait bounded
+      const want = Math.max(1, t.linksSeen(dpid));
+      const linksEnd = Date.now() + CATCH_UP_MS;
+      while (isLeader() && c().disc.switches.has(dpid) && linksOf(c().disc, dpid) < want && Date.now() < linksEnd) await sleep(50);
+      const pathsEnd = Date.now() + TAKEOVER_CONFIRM_MS;
+      const pendingOn = (): boolean => [...c().routing.install.unconfirmed.values()].some((waiting) => waiting.has(dpid));
+      while (isLeader() && pendingOn() && Date.now() < pathsEnd) await sleep(50);
+      if (linksOf(c().disc, dpid) < want) log('warn', `cluster: switch ${dpid.toString(16)} handed over again has ${linksOf(c().disc, dpid)} of its ${want} links after ${CATCH_UP_MS} ms; cleaning its older generations now`);
     },
     async barrier(dpid) {
       const conn = h.plane.connection(dpid);

@@ -19,7 +19,17 @@ import { isConfirmed } from '../controller/install-tracker.ts';
 import { OFPFC, OFPG, OFPP, OFPTT, decodeMessage, encodeMessage, flowStatsRequest } from '../openflow/index.ts';
 import type { CookieFilter } from '../runtime/dataplane.ts';
 import { commandToMessage } from '../openflow/connection/translate.ts';
-import { type HeldRule, PATH_RULES_FILTER, type RoutedPath, type TakeoverEffects, cleanSwitch, directionKey, runTakeover, staleGenerationDeletes } from './takeover.ts';
+import {
+  type HeldRule,
+  PATH_RULES_FILTER,
+  type RoutedPath,
+  type TakeoverEffects,
+  cleanLateSwitch,
+  cleanSwitch,
+  directionKey,
+  runTakeover,
+  staleGenerationDeletes,
+} from './takeover.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -149,6 +159,7 @@ function recorder(o: {
       keptSeen.push([...kept]);
       return o.switches;
     },
+    switchSettled: (d) => Promise.resolve(step(`settled ${d}`)),
     barrier: (d) => Promise.resolve(step(`barrier ${d}`)),
     pathRules: (d, filter) => {
       step(`read ${d}`);
@@ -285,4 +296,18 @@ test('takeover: a new path a switch refused does not count as confirmed; the old
     { kind: 'flow-delete', dpid: 3n, cookie: generationCookie(1n), cookieMask: GENERATION_COOKIE_MASK },
   ]);
   assert.ok(logs.some((m) => /1 new paths refused.*rules for them are kept.*02:aa:00:00:00:01 -> 02:aa:00:00:00:02/.test(m)), logs.join('\n'));
+});
+
+test('a switch handed over later in the term is cleaned only once it settled (links back, paths through it confirmed), keeping the refused directions; not at all if leadership went meanwhile', async () => {
+  const a = '02:aa:00:00:00:01';
+  const b = '02:aa:00:00:00:02';
+  const rules = new Map<Dpid, HeldRule[]>([[5n, [{ cookie: pathCookie(1n, 5n), ethSrc: a, ethDst: b }, { cookie: pathCookie(1n, 6n), ethSrc: b, ethDst: a }]]]);
+  const { e, steps, sent } = recorder({ switches: [5n], cookies: rules });
+  assert.equal(await cleanLateSwitch(e, 5n, 2n, new Set([directionKey(a, b)])), 1);
+  assert.deepEqual(steps, ['settled 5', 'barrier 5', 'read 5', 'delete 5']);
+  assert.deepEqual(sent, [{ kind: 'flow-delete', dpid: 5n, cookie: pathCookie(1n, 6n), cookieMask: ALL_ONES_64 }]);
+  const gone = recorder({ switches: [5n], cookies: rules, leaderUntil: 'settled 5' });
+  assert.equal(await cleanLateSwitch(gone.e, 5n, 2n, new Set()), 0);
+  assert.deepEqual(gone.steps, ['settled 5']);
+  assert.deepEqual(gone.sent, []);
 });

@@ -18,8 +18,8 @@
  *
  * Deletes never precede the new rules. Every write goes through the fenced channel, so a member
  * that lost its leadership meanwhile changes nothing (and the switches refuse it anyway). A switch
- * handed over later in the term (reconnected) gets step 3 after the runtime re-installed its
- * paths on it. Before this, a new leader deleted every path rule as it took a switch and
+ * handed over later in the term (reconnected) gets step 3 once its links are back and the paths
+ * through it confirmed (cleanLateSwitch). Before this, a new leader deleted every path rule as it took a switch and
  * re-learned every pair from packet-ins: a pair could go silent for over a second.
  */
 import type { Dpid, SwitchCommand } from '../controller/commands.ts';
@@ -98,6 +98,12 @@ export interface TakeoverEffects {
    * is cleaned as it comes (cleanSwitch), keeping the rules of the directions in `kept` too
    */
   switches(kept: ReadonlySet<string>): Dpid[];
+  /**
+   * a switch handed over later in the term: resolves once its links are discovered again and the
+   * paths through it are confirmed, or the bounds passed (its rules are not cleaned before: they
+   * are what forwards through it until its links and paths are back)
+   */
+  switchSettled(dpid: Dpid): Promise<void>;
   /** a barrier on the switch (its reply means every earlier message was applied) */
   barrier(dpid: Dpid): Promise<void>;
   /** the rules the switch holds that match `filter` (flow statistics, filtered by the switch) */
@@ -135,6 +141,18 @@ export async function cleanSwitch(e: TakeoverEffects, dpid: Dpid, ownSlot: bigin
   if (deletes.length === 0 || !e.isLeader()) return 0;
   e.send(dpid, deletes);
   return deletes.length;
+}
+
+/**
+ * A switch handed over later in the term (it reconnected): make before break for it too. Its
+ * links are re-found and the paths through it re-installed and confirmed first (switchSettled),
+ * then step 3. Cleaning it at once deleted the previous generation's rules while this leader had
+ * none there yet: its traffic went to the controller until its links were discovered again.
+ */
+export async function cleanLateSwitch(e: TakeoverEffects, dpid: Dpid, ownSlot: bigint, keep: ReadonlySet<string>): Promise<number> {
+  await e.switchSettled(dpid);
+  if (!e.isLeader()) return 0;
+  return cleanSwitch(e, dpid, ownSlot, keep);
 }
 
 /** Steps 1–3 at an election (module comment). */
