@@ -60,7 +60,7 @@ test('the published view of 100,000 directions and 20,000 hosts fits etcd reques
 
 test('an unchanged list is not written again; a changed one gets a new version and the old chunks go', async () => {
   const store = limitedStore();
-  const p = viewPublisher(store, '7', 1024);
+  const p = viewPublisher(store, '7', 1024, 0);
   const view = bigView(200, 50);
   await p.publish(view);
   const first = (await store.list('view/pairs/')).map((e) => e.key);
@@ -76,15 +76,15 @@ test('an unchanged list is not written again; a changed one gets a new version a
 
 test('a new term deletes the list versions its predecessor left', async () => {
   const store = limitedStore();
-  await viewPublisher(store, '7', 1024).publish(bigView(200, 50));
-  await viewPublisher(store, '9', 1024).publish(bigView(100, 50));
+  await viewPublisher(store, '7', 1024, 0).publish(bigView(200, 50));
+  await viewPublisher(store, '9', 1024, 0).publish(bigView(100, 50));
   const keys = [...(await store.list('view/pairs/')), ...(await store.list('view/hosts/'))].map((e) => e.key);
   assert.ok(keys.length > 0 && keys.every((k) => /^view\/(pairs|hosts)\/9-/.test(k)), keys.join(' '));
 });
 
 test('a publish that fails half way (fenced) leaves the previous complete view readable', async () => {
   const store = limitedStore();
-  const p = viewPublisher(store, '7', 1024);
+  const p = viewPublisher(store, '7', 1024, 0);
   const v1 = bigView(200, 50);
   await p.publish(v1);
   let n = 0;
@@ -99,7 +99,7 @@ test('a publish that fails half way (fenced) leaves the previous complete view r
 
 test('a reader never mixes two versions: chunks replaced between its summary and chunk reads make it start over', async () => {
   const store = limitedStore();
-  const p = viewPublisher(store, '7', 1024);
+  const p = viewPublisher(store, '7', 1024, 0);
   const v1 = bigView(200, 50);
   const v2 = { ...v1, pairs: v1.pairs.map(([a, b]): [string, string] => [b, a]) };
   await p.publish(v1);
@@ -127,4 +127,20 @@ test('a summary of the former inline shape is read as it is; none published read
 test('chunkBounds: runs of at most maxBytes; an oversized item alone', () => {
   assert.deepEqual(chunkBounds(['aaaa', 'bb', 'cc', 'dddddddddd', 'e'], 8), [0, 2, 3, 4]);
   assert.deepEqual(chunkBounds([], 8), []);
+});
+
+test('small lists stay in the summary (one put a publish); a list that grows past the bound moves to chunks and back', async () => {
+  const store = limitedStore();
+  const p = viewPublisher(store, '7', 1024, 4096);
+  const small = bigView(20, 10);
+  await p.publish(small);
+  assert.deepEqual(store.puts, [SUMMARY_KEY]);
+  assert.deepEqual(((await store.get(SUMMARY_KEY)) as { pairs: unknown }).pairs, small.pairs);
+  const big = bigView(400, 10);
+  await p.publish(big);
+  assert.ok((await store.list('view/pairs/')).length > 1);
+  assert.deepEqual((await readView(store))?.pairs, big.pairs);
+  await p.publish(small);
+  assert.deepEqual(await store.list('view/pairs/'), [], 'the chunks go once the list is inline again');
+  assert.deepEqual((await readView(store))?.pairs, small.pairs);
 });

@@ -6,7 +6,8 @@
  * whole view went stale, the switch and link counts a new leader's readiness waits for included.
  * So the summary (`view/summary`: switches, link count, and one reference per list) stays small,
  * and each long list (`pairs`, `hosts`) is stored in chunks of at most CHUNK_BYTES under its own
- * version: `view/<list>/<version>/<index>`, every chunk naming its version and index.
+ * version: `view/<list>/<version>/<index>`, every chunk naming its version and index. A list of at
+ * most INLINE_BYTES stays in the summary (one write a second for a small data centre).
  *
  * Write order (each write fenced, src/store/etcd.ts): a changed list's chunks under a new
  * version, then the summary pointing at that version, then the older versions' chunks deleted. A
@@ -23,6 +24,11 @@ import type { Store } from '../store/store.ts';
 export const ETCD_REQUEST_LIMIT_BYTES = 1.5 * 1024 * 1024;
 /** the most JSON bytes of list items in one chunk: far below the limit, whatever the key and fence add */
 export const CHUNK_BYTES = 256 * 1024;
+/**
+ * a list whose JSON is at most this long stays in the summary itself (bytes): one put a second, as
+ * before, for a data centre of this size; two such lists keep the summary far below the limit
+ */
+export const INLINE_BYTES = 64 * 1024;
 /** a reader starts over at most this many times when publishes keep replacing what it reads */
 const READ_ATTEMPTS = 5;
 
@@ -97,19 +103,26 @@ export interface ViewPublisher {
  * A publisher for one leader term (`term`: e.g. its generation id, so two terms never write the
  * same version). Its first publish also deletes every list version a predecessor left.
  */
-export function viewPublisher(store: Store, term: string, chunkBytes = CHUNK_BYTES): ViewPublisher {
+export function viewPublisher(store: Store, term: string, chunkBytes = CHUNK_BYTES, inlineBytes = INLINE_BYTES): ViewPublisher {
   let seq = 0;
   const last = new Map<ListName, { text: string; ref: ListRef }>();
   let swept = false;
   return {
     async publish(view) {
       const refs: Partial<Record<ListName, ListRef>> = {};
+      const inline: Partial<Record<ListName, readonly unknown[]>> = {};
       const stale: string[] = [];
       for (const name of LIST_NAMES) {
         const items: readonly unknown[] = view[name];
         const texts = items.map((x) => JSON.stringify(x));
         const text = texts.join(',');
         const prev = last.get(name);
+        if (Buffer.byteLength(text) <= inlineBytes) {
+          inline[name] = items;
+          if (prev !== undefined) for (let c = 0; c < prev.ref.chunks; c++) stale.push(chunkKey(name, prev.ref.version, c));
+          last.delete(name);
+          continue;
+        }
         if (prev !== undefined && prev.text === text) {
           refs[name] = prev.ref;
           continue;
@@ -127,13 +140,13 @@ export function viewPublisher(store: Store, term: string, chunkBytes = CHUNK_BYT
         last.set(name, { text, ref });
       }
       const { pairs: _pairs, hosts: _hosts, ...rest } = view;
-      await store.put(SUMMARY_KEY, { ...rest, lists: refs });
+      await store.put(SUMMARY_KEY, { ...rest, ...inline, lists: refs });
       if (!swept) {
         // what earlier terms left (their summary no longer names it): once per term
         for (const name of LIST_NAMES) {
-          const current = (refs[name] as ListRef).version;
+          const current = refs[name]?.version;
           for (const e of await store.list(`view/${name}/`)) {
-            if (!e.key.startsWith(`view/${name}/${current}/`)) stale.push(e.key);
+            if (current === undefined || !e.key.startsWith(`view/${name}/${current}/`)) stale.push(e.key);
           }
         }
         swept = true;
