@@ -22,7 +22,8 @@ function limitedStore(): Store & { puts: string[]; largest: number; hook?: (key:
       return inner.put(key, value);
     },
     delete: (key) => inner.delete(key),
-    list: (prefix) => inner.list(prefix),
+    list: () => Promise.reject(new Error('the publisher lists keys only: values of every chunk at once pass a response limit')),
+    keys: (prefix) => inner.keys(prefix),
   };
   return s;
 }
@@ -63,13 +64,13 @@ test('an unchanged list is not written again; a changed one gets a new version a
   const p = viewPublisher(store, '7', 1024, 0);
   const view = bigView(200, 50);
   await p.publish(view);
-  const first = (await store.list('view/pairs/')).map((e) => e.key);
+  const first = await store.keys('view/pairs/');
   assert.ok(first.length > 1, 'several chunks');
   store.puts.length = 0;
   await p.publish({ ...view, links: 3 });
   assert.deepEqual(store.puts, [SUMMARY_KEY], 'only the summary when the lists did not change');
   await p.publish({ ...view, pairs: view.pairs.slice(1) });
-  const second = (await store.list('view/pairs/')).map((e) => e.key);
+  const second = await store.keys('view/pairs/');
   assert.ok(second.every((k) => !first.includes(k)), 'the old version is deleted');
   assert.deepEqual((await readView(store))?.pairs, view.pairs.slice(1));
 });
@@ -78,7 +79,7 @@ test('a new term deletes the list versions its predecessor left', async () => {
   const store = limitedStore();
   await viewPublisher(store, '7', 1024, 0).publish(bigView(200, 50));
   await viewPublisher(store, '9', 1024, 0).publish(bigView(100, 50));
-  const keys = [...(await store.list('view/pairs/')), ...(await store.list('view/hosts/'))].map((e) => e.key);
+  const keys = [...(await store.keys('view/pairs/')), ...(await store.keys('view/hosts/'))];
   assert.ok(keys.length > 0 && keys.every((k) => /^view\/(pairs|hosts)\/9-/.test(k)), keys.join(' '));
 });
 
@@ -138,9 +139,9 @@ test('small lists stay in the summary (one put a publish); a list that grows pas
   assert.deepEqual(((await store.get(SUMMARY_KEY)) as { pairs: unknown }).pairs, small.pairs);
   const big = bigView(400, 10);
   await p.publish(big);
-  assert.ok((await store.list('view/pairs/')).length > 1);
+  assert.ok((await store.keys('view/pairs/')).length > 1);
   assert.deepEqual((await readView(store))?.pairs, big.pairs);
   await p.publish(small);
-  assert.deepEqual(await store.list('view/pairs/'), [], 'the chunks go once the list is inline again');
+  assert.deepEqual(await store.keys('view/pairs/'), [], 'the chunks go once the list is inline again');
   assert.deepEqual((await readView(store))?.pairs, small.pairs);
 });

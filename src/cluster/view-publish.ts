@@ -145,8 +145,9 @@ export function viewPublisher(store: Store, term: string, chunkBytes = CHUNK_BYT
         // what earlier terms left (their summary no longer names it): once per term
         for (const name of LIST_NAMES) {
           const current = refs[name]?.version;
-          for (const e of await store.list(`view/${name}/`)) {
-            if (current === undefined || !e.key.startsWith(`view/${name}/${current}/`)) stale.push(e.key);
+          // keys only: the values of a large list's chunks together pass a response limit (4 MiB in etcd3's gRPC)
+          for (const k of await store.keys(`view/${name}/`)) {
+            if (current === undefined || !k.startsWith(`view/${name}/${current}/`)) stale.push(k);
           }
         }
         swept = true;
