@@ -18,10 +18,11 @@ import type { Service } from '../service/service.ts';
 import type { AuditLog } from '../service/audit-file.ts';
 import { type Readiness, catchUpLatch, readiness } from './readiness.ts';
 import * as ctl from '../controller/controller.ts';
+import type { DiscoveryState } from '../controller/discovery.ts';
 import { generationSlot } from '../controller/commands.ts';
-import { isConfirmed } from '../controller/install-tracker.ts';
-import { type TakeoverEffects, cleanSwitch, runTakeover } from './takeover.ts';
+import { type TakeoverEffects, cleanLateSwitch, runTakeover } from './takeover.ts';
 import { storedRecords } from './audit.ts';
+import { type PublishedView, type ViewPublisher, SUMMARY_KEY, readView, viewPublisher } from './view-publish.ts';
 
 /**
  * A VM whose migration was in flight at the election, or ended this recently before it (ms), is
@@ -29,15 +30,6 @@ import { storedRecords } from './audit.ts';
  * it where it was; its agent's report or its next frame places it.
  */
 const UNSETTLED_MS = 10_000;
-
-/** The previous leader's published view, as much of it as a takeover reads. */
-interface PublishedView {
-  readonly switches?: readonly string[];
-  readonly links?: number;
-  readonly hosts?: readonly { readonly mac: string; readonly dpid: string; readonly port: number }[];
-  /** the directions it routed (source MAC, destination MAC) */
-  readonly pairs?: readonly (readonly [string, string])[];
-}
 
 /** How long a takeover waits for the switches to confirm its new paths before deleting the older generations anyway, ms. */
 export const TAKEOVER_CONFIRM_MS = 2_000;
@@ -72,7 +64,7 @@ export function prepareCluster(inner: OpenflowDataPlane, o: ClusterOptions, log:
   });
   const plane = clusterDataPlane(inner, member, log);
   const store = etcdStore(member.client, { prefix: `${member.prefix}state/`, fence: () => member.fence() });
-  return { member, plane, store, leaderView: () => store.get('view/summary') };
+  return { member, plane, store, leaderView: () => store.get(SUMMARY_KEY) };
 }
 
 export interface JoinedCluster {
@@ -136,12 +128,18 @@ export async function joinCluster(
   // must hold again before it is ready to re-route a VM. Read before this member republishes it.
   let expected: { switches: number; links: number } | 'pending' = { switches: 0, links: 0 };
   let previous: PublishedView | undefined;
+  // the term's publisher (chunked lists under versions: view-publish.ts); one publish at a time
+  let publisher: ViewPublisher | undefined;
+  let publishing = false;
   /** VMs not to place from the previous view (UNSETTLED_MS); undefined until the records are read */
   let unsettled: ReadonlySet<string> | 'all' | undefined;
   // Caught up once this term (latched), or given up on after the bound: the view may be stale or
   // name what is gone for good, and readiness must not stay false for the whole term.
   const catchUp = catchUpLatch(o.catchUpMs ?? CATCH_UP_MS);
-  let cleaning = false;
+  /** false until this term's takeover starts cleaning; then the directions whose old rules stay */
+  let cleaning: ReadonlySet<string> | false = false;
+  // how many links each switch had while connected this term: what a switch handed over again waits for
+  const linksSeen = linkMemory();
   const names = (): Map<string, string> => new Map(o.service.hosts().map((x) => [x.mac.toLowerCase(), x.vm]));
   const effects = takeoverEffects(
     h,
@@ -156,9 +154,10 @@ export async function joinCluster(
         return (mac) => u !== 'all' && !u.has(byMac.get(mac.toLowerCase()) ?? mac);
       },
       ready: () => ready().ready,
+      linksSeen: (dpid) => linksSeen.of(dpid),
       boundPassed: () => catchUp.over(),
-      cleaningStarts: () => {
-        cleaning = true;
+      cleaningStarts: (kept) => {
+        cleaning = kept;
       },
     },
     log,
@@ -180,10 +179,9 @@ export async function joinCluster(
         log('warn', `cluster takeover: migration records not read (${e instanceof Error ? e.message : String(e)}); no host is placed from the previous leader's view`);
         unsettled = 'all';
       });
-    h.store
-      .get('view/summary')
-      .then((v) => {
-        const s = v as PublishedView | undefined;
+    publisher = viewPublisher(h.store, String(generation));
+    readView(h.store)
+      .then((s) => {
         previous = s;
         expected = { switches: s?.switches?.length ?? 0, links: s?.links ?? 0 };
       })
@@ -196,24 +194,26 @@ export async function joinCluster(
       .then((r) => {
         log(
           r.abandoned ? 'warn' : 'info',
-          `cluster takeover: ${r.pairs} pairs of the previous leader routed${r.confirmed ? ' and confirmed' : ' (not all confirmed)'}, older generations deleted on ${r.switches} switches (${r.deletes} deletes) ${Date.now() - t0} ms after election${r.abandoned ? '; abandoned: no longer leader' : ''}`,
+          `cluster takeover: ${r.pairs} pairs of the previous leader routed${r.confirmed ? ' and confirmed' : ' (not all confirmed)'}${r.kept.length > 0 ? `, ${r.kept.length} refused (their old rules kept)` : ''}, older generations deleted on ${r.switches} switches (${r.deletes} deletes) ${Date.now() - t0} ms after election${r.abandoned ? '; abandoned: no longer leader' : ''}`,
         );
       })
       .catch((e: unknown) => log('warn', `cluster takeover failed: ${e instanceof Error ? e.message : String(e)}`));
   });
-  // a switch handed over later in the term (it reconnected): its older generations go once the
-  // runtime's re-installed paths are in (cleanSwitch starts with a barrier)
+  // a switch handed over later in the term (it reconnected): its older generations go once its
+  // links are back and the paths through it confirmed (make before break for it too)
   h.plane.onHandover((dpid) => {
-    if (!cleaning || h.member.generation === undefined) return;
-    cleanSwitch(effects, dpid, generationSlot(h.member.generation)).catch((e: unknown) =>
+    if (cleaning === false || h.member.generation === undefined) return;
+    cleanLateSwitch(effects, dpid, generationSlot(h.member.generation), cleaning).catch((e: unknown) =>
       log('warn', `cluster: switch ${dpid.toString(16)} not cleaned of older generations: ${e instanceof Error ? e.message : String(e)}`),
     );
   });
   await h.member.start({ apiUrl: o.apiUrl });
   const timer = setInterval(() => {
-    if (h.member.role !== 'leader' || expected === 'pending') return;
+    if (h.member.role !== 'leader') return;
     const c = o.runtime.controller;
-    const summary = {
+    linksSeen.update(c.disc);
+    if (expected === 'pending' || publisher === undefined || publishing) return;
+    const view = {
       leader: h.member.id,
       generation: String(h.member.generation ?? 0n),
       at: new Date().toISOString(),
@@ -221,9 +221,15 @@ export async function joinCluster(
       links: c.disc.links.size,
       hosts: [...c.hosts.byMac.entries()].map(([mac, hst]) => ({ mac, dpid: hst.at.dpid.toString(16), port: hst.at.port })),
       // the directions routed: a successor installs them before it deletes these rules (takeover.ts)
-      pairs: [...c.routing.wanted.values()].map((w) => [w.src, w.dst]),
+      pairs: [...c.routing.wanted.values()].map((w): [string, string] => [w.src, w.dst]),
     };
-    h.store.put('view/summary', summary).catch((e: unknown) => log('warn', `cluster: publishing the view failed: ${e instanceof Error ? e.message : String(e)}`));
+    publishing = true;
+    publisher
+      .publish(view)
+      .catch((e: unknown) => log('warn', `cluster: publishing the view failed: ${e instanceof Error ? e.message : String(e)}`))
+      .finally(() => {
+        publishing = false;
+      });
   }, o.publishMs ?? 1000);
   timer.unref();
   const ready = (): Readiness => {
@@ -256,6 +262,29 @@ export async function joinCluster(
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The discovered links with an end on `dpid`. */
+function linksOf(disc: DiscoveryState, dpid: bigint): number {
+  let n = 0;
+  for (const { link } of disc.links.values()) if (link.a.dpid === dpid || link.b.dpid === dpid) n += 1;
+  return n;
+}
+
+/** Per switch, how many links it had the last time it had any (updated by the caller, e.g. every second). */
+function linkMemory(): { update(disc: DiscoveryState): void; of(dpid: bigint): number } {
+  const seen = new Map<bigint, number>();
+  return {
+    update(disc) {
+      const now = new Map<bigint, number>();
+      for (const { link } of disc.links.values()) {
+        now.set(link.a.dpid, (now.get(link.a.dpid) ?? 0) + 1);
+        now.set(link.b.dpid, (now.get(link.b.dpid) ?? 0) + 1);
+      }
+      for (const [d, n] of now) seen.set(d, n);
+    },
+    of: (dpid) => seen.get(dpid) ?? 0,
+  };
+}
+
 /** The takeover's effects on this member's runtime, data plane and the previous leader's view. */
 function takeoverEffects(
   h: ClusterHandle,
@@ -266,8 +295,10 @@ function takeoverEffects(
     /** which hosts of the view may be placed from it; undefined until that is known */
     placeable(): ((mac: string) => boolean) | undefined;
     ready(): boolean;
+    /** the links the switch had when last seen with some this term (0: none seen) */
+    linksSeen(dpid: bigint): number;
     boundPassed(): boolean;
-    cleaningStarts(): void;
+    cleaningStarts(kept: ReadonlySet<string>): void;
   },
   log: OfLog,
 ): TakeoverEffects {
@@ -282,46 +313,56 @@ function takeoverEffects(
     installPaths() {
       const v = t.view();
       const may = t.placeable() ?? ((): boolean => false);
-      let placed = 0;
       // quiet hosts are not re-learned from packets (their pairs ride the old rules): place them
-      // where the previous leader saw them; a host that moved since is re-learned from its next
-      // frame (the rules match the port it came in by) or reported by its agent
-      for (const hst of v?.hosts ?? []) {
-        if (c().hosts.byMac.has(hst.mac) || !may(hst.mac)) continue;
-        const dpid = BigInt(`0x${hst.dpid}`);
-        if (!c().disc.switches.has(dpid)) continue;
-        try {
-          runtime.apply(ctl.vmMoved(c(), hst.mac, { dpid, port: hst.port }, Date.now()));
-          placed += 1;
-        } catch (e) {
-          log('warn', `cluster takeover: host ${hst.mac} from the previous leader's view not placed: ${e instanceof Error ? e.message : String(e)}`);
-        }
-      }
+      // where the previous leader saw them, all at once (one view rebuild); a host that moved
+      // since is re-learned from its next frame (the rules match the port it came in by) or
+      // reported by its agent
+      const places = (v?.hosts ?? [])
+        .filter((hst) => !c().hosts.byMac.has(hst.mac) && may(hst.mac))
+        .map((hst) => ({ mac: hst.mac, at: { dpid: BigInt(`0x${hst.dpid}`), port: hst.port } }))
+        .filter((p) => c().disc.switches.has(p.at.dpid));
+      const placing = ctl.placeHosts(c(), places, Date.now());
+      runtime.apply(placing);
+      for (const r of placing.refused) log('warn', `cluster takeover: host ${r.mac} from the previous leader's view not placed: ${r.error.message}`);
+      const placed = placing.placed;
       const pairs = (v?.pairs ?? []).map(([src, dst]) => ({ src, dst }));
       const r = ctl.routePairs(c(), pairs, Date.now());
       runtime.apply(r);
       log('info', `cluster takeover: ${placed} hosts placed from the previous leader's view, ${r.cookies.length} of its ${pairs.length} directions routed`);
-      return { cookies: r.cookies, pairs: pairs.length };
+      return { paths: r.routed, pairs: pairs.length };
     },
     async confirmed(cookies) {
+      // a refused path is no confirmed one (install-tracker's isConfirmed alone says it is)
       const end = Date.now() + TAKEOVER_CONFIRM_MS;
-      const all = (): boolean => cookies.every((k) => isConfirmed(c().routing.install, k));
-      while (isLeader() && !all() && Date.now() < end) await sleep(20);
-      return all();
+      const pending = (): boolean => cookies.some((k) => ctl.pathStatus(c(), k) === 'pending');
+      while (isLeader() && pending() && Date.now() < end) await sleep(20);
+      return new Map(cookies.map((k) => [k, ctl.pathStatus(c(), k)]));
     },
-    switches() {
-      t.cleaningStarts();
+    switches(kept) {
+      t.cleaningStarts(kept);
       return [...runtime.channels.keys()];
+    },
+    async switchSettled(dpid) {
+      // its links back (as many as it had when last seen this term, at least one), then the
+      // paths through it (re-installed as the links came) confirmed; each wait bounded
+      const want = Math.max(1, t.linksSeen(dpid));
+      const linksEnd = Date.now() + CATCH_UP_MS;
+      while (isLeader() && c().disc.switches.has(dpid) && linksOf(c().disc, dpid) < want && Date.now() < linksEnd) await sleep(50);
+      const pathsEnd = Date.now() + TAKEOVER_CONFIRM_MS;
+      const pendingOn = (): boolean => [...c().routing.install.unconfirmed.values()].some((waiting) => waiting.has(dpid));
+      while (isLeader() && pendingOn() && Date.now() < pathsEnd) await sleep(50);
+      if (linksOf(c().disc, dpid) < want) log('warn', `cluster: switch ${dpid.toString(16)} handed over again has ${linksOf(c().disc, dpid)} of its ${want} links after ${CATCH_UP_MS} ms; cleaning its older generations now`);
     },
     async barrier(dpid) {
       const conn = h.plane.connection(dpid);
       if (conn === undefined) throw new Error('the switch is not connected');
       await conn.barrier();
     },
-    async pathCookies(dpid) {
+    async pathRules(dpid, filter) {
       const ch = runtime.channels.get(dpid);
       if (ch === undefined) throw new Error('the switch is not handed to the runtime');
-      return (await ch.flowStats()).map((f) => f.cookie);
+      // the switch selects the rules (a big table read whole may time out)
+      return ch.flowStats(filter);
     },
     send(dpid, commands) {
       const ch = runtime.channels.get(dpid);

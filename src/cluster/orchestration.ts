@@ -38,6 +38,7 @@ import type { AuditLog } from '../service/audit-file.ts';
 import type { Store } from '../store/store.ts';
 import { storedRecords } from './audit.ts';
 import { loadAgents } from './agents.ts';
+import { readView } from './view-publish.ts';
 
 const KEY = 'orchestration/state';
 
@@ -263,7 +264,7 @@ export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationS
     } catch (e) {
       o.log('warn', `cluster: migration records not loaded before the warm-up: ${errText(e)}`);
     }
-    const summary = (await o.store.get('view/summary').catch(() => undefined)) as Summary;
+    const summary = (await readView(o.store).catch(() => undefined)) as Summary;
     const end = Date.now() + (o.warmMs ?? 20_000);
     await switchesBack(summary, end);
     const n = await loadAgents(o.store, o.service, o.log);

@@ -77,7 +77,7 @@ export function clusterDataPlane(inner: OpenflowDataPlane, member: ClusterMember
       }
       ch.send(commands);
     },
-    flowStats: () => ch.flowStats(),
+    flowStats: (filter) => ch.flowStats(filter),
     portStats: () => ch.portStats(),
   });
 

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  ALL_ONES_64,
   GENERATION_COOKIE_MASK,
   PATH_COOKIE_TAG,
   PATH_COOKIE_TAG_MASK,
@@ -14,9 +15,21 @@ import {
   slotOfCookie,
 } from '../controller/commands.ts';
 import * as ctl from '../controller/controller.ts';
-import { OFPFC, OFPG, OFPP, OFPTT, decodeMessage, encodeMessage } from '../openflow/index.ts';
+import { isConfirmed } from '../controller/install-tracker.ts';
+import { OFPFC, OFPG, OFPP, OFPTT, decodeMessage, encodeMessage, flowStatsRequest } from '../openflow/index.ts';
+import type { CookieFilter } from '../runtime/dataplane.ts';
 import { commandToMessage } from '../openflow/connection/translate.ts';
-import { type TakeoverEffects, cleanSwitch, runTakeover, staleGenerationDeletes } from './takeover.ts';
+import {
+  type HeldRule,
+  PATH_RULES_FILTER,
+  type RoutedPath,
+  type TakeoverEffects,
+  cleanLateSwitch,
+  cleanSwitch,
+  directionKey,
+  runTakeover,
+  staleGenerationDeletes,
+} from './takeover.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -36,7 +49,7 @@ test('path cookies: tag | generation slot (24 bits) | path id (32 bits); the gen
 });
 
 test('a generation delete is OFPFC_DELETE with cookie and cookie_mask in every table (OpenFlow 1.3.5 §7.3.4.1, A.3.4.1)', () => {
-  const [del] = staleGenerationDeletes(7n, [pathCookie(0x00_0042n, 3n)], 0x00_0043n);
+  const [del] = staleGenerationDeletes(7n, [{ cookie: pathCookie(0x00_0042n, 3n) }], 0x00_0043n);
   assert.ok(del !== undefined);
   const bytes = encodeMessage({ ...commandToMessage(del), xid: 5 });
   // ofp_flow_mod: header(8) cookie(8) cookie_mask(8) table_id(1) command(1) idle(2) hard(2)
@@ -65,11 +78,11 @@ test('a generation delete is OFPFC_DELETE with cookie and cookie_mask in every t
 test('staleGenerationDeletes: one delete per older generation found; its own generation, the table-miss and foreign cookies stay', () => {
   const own = 0x100n;
   const cookies = [pathCookie(0xffn, 1n), pathCookie(0xffn, 2n), pathCookie(own, 1n), 0n, 0x77n, pathCookie(0x3n, 1n)];
-  assert.deepEqual(staleGenerationDeletes(9n, cookies, own), [
+  assert.deepEqual(staleGenerationDeletes(9n, cookies.map((cookie) => ({ cookie })), own), [
     { kind: 'flow-delete', dpid: 9n, cookie: generationCookie(0x3n), cookieMask: GENERATION_COOKIE_MASK },
     { kind: 'flow-delete', dpid: 9n, cookie: generationCookie(0xffn), cookieMask: GENERATION_COOKIE_MASK },
   ]);
-  assert.deepEqual(staleGenerationDeletes(9n, [pathCookie(own, 4n), 0n], own), []);
+  assert.deepEqual(staleGenerationDeletes(9n, [{ cookie: pathCookie(own, 4n) }, { cookie: 0n }], own), []);
 });
 
 test('controller: with keepPathRules a switch handed over keeps its rules; paths of a generation carry its cookie; routePairs routes the known pairs', () => {
@@ -104,8 +117,26 @@ test('controller: with keepPathRules a switch handed over keeps its rules; paths
 });
 
 /** Effects that record what the takeover did, in order. */
-function recorder(o: { switches: Dpid[]; cookies: Map<Dpid, bigint[]>; confirmed?: boolean; leaderUntil?: string; sendThrows?: Dpid }): { e: TakeoverEffects; steps: string[]; sent: SwitchCommand[] } {
+function recorder(o: {
+  switches: Dpid[];
+  cookies: Map<Dpid, (bigint | HeldRule)[]>;
+  confirmed?: boolean;
+  /** the installed paths (default one, pathCookie(2n, 1n)) */
+  paths?: RoutedPath[];
+  /** status per cookie (default all confirmed, or all pending with confirmed: false) */
+  status?: Map<bigint, 'pending' | 'confirmed' | 'lost'>;
+  leaderUntil?: string;
+  sendThrows?: Dpid;
+}): {
+  e: TakeoverEffects;
+  steps: string[];
+  sent: SwitchCommand[];
+  filters: CookieFilter[];
+  keptSeen: string[][];
+} {
   const steps: string[] = [];
+  const filters: CookieFilter[] = [];
+  const keptSeen: string[][] = [];
   const sent: SwitchCommand[] = [];
   let leader = true;
   const step = (s: string): void => {
@@ -117,17 +148,23 @@ function recorder(o: { switches: Dpid[]; cookies: Map<Dpid, bigint[]>; confirmed
     caughtUp: () => Promise.resolve(step('caught-up')),
     installPaths: () => {
       step('install');
-      return { cookies: [pathCookie(2n, 1n)], pairs: 1 };
+      const paths = o.paths ?? [{ src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02', cookie: pathCookie(2n, 1n) }];
+      return { paths, pairs: paths.length };
     },
-    confirmed: () => {
+    confirmed: (cookies) => {
       step('confirmed');
-      return Promise.resolve(o.confirmed ?? true);
+      return Promise.resolve(o.status ?? new Map(cookies.map((k) => [k, o.confirmed === false ? 'pending' : 'confirmed'])));
     },
-    switches: () => o.switches,
+    switches: (kept) => {
+      keptSeen.push([...kept]);
+      return o.switches;
+    },
+    switchSettled: (d) => Promise.resolve(step(`settled ${d}`)),
     barrier: (d) => Promise.resolve(step(`barrier ${d}`)),
-    pathCookies: (d) => {
+    pathRules: (d, filter) => {
       step(`read ${d}`);
-      return Promise.resolve(o.cookies.get(d) ?? []);
+      filters.push(filter);
+      return Promise.resolve((o.cookies.get(d) ?? []).map((x) => (typeof x === 'bigint' ? { cookie: x } : x)));
     },
     send: (d, commands) => {
       if (d === o.sendThrows) throw new Error('not the leader');
@@ -136,7 +173,7 @@ function recorder(o: { switches: Dpid[]; cookies: Map<Dpid, bigint[]>; confirmed
     },
     log: () => undefined,
   };
-  return { e, steps, sent };
+  return { e, steps, sent, filters, keptSeen };
 }
 
 test('takeover order: caught up, install new, confirmed, then per switch barrier, read, delete the old generation; never a delete before the install', async () => {
@@ -146,7 +183,7 @@ test('takeover order: caught up, install new, confirmed, then per switch barrier
   ]);
   const { e, steps, sent } = recorder({ switches: [1n, 2n], cookies });
   const r = await runTakeover(e, 2n);
-  assert.deepEqual(r, { pairs: 1, confirmed: true, switches: 2, deletes: 1, abandoned: false });
+  assert.deepEqual(r, { pairs: 1, confirmed: true, kept: [], switches: 2, deletes: 1, abandoned: false });
   assert.deepEqual(steps.slice(0, 3), ['caught-up', 'install', 'confirmed']);
   const at = (s: string): number => steps.indexOf(s);
   assert.ok(at('barrier 1') > at('confirmed') && at('read 1') > at('barrier 1') && at('delete 1') > at('read 1'), steps.join(', '));
@@ -176,7 +213,101 @@ test('takeover: leadership lost before or after the install deletes nothing; a f
 });
 
 test('cleanSwitch (a switch handed over later): barrier before the read, the read before the delete', async () => {
-  const { e, steps } = recorder({ switches: [4n], cookies: new Map([[4n, [pathCookie(9n, 1n), pathCookie(3n, 1n)]]]) });
+  const { e, steps, filters } = recorder({ switches: [4n], cookies: new Map([[4n, [pathCookie(9n, 1n), pathCookie(3n, 1n)]]]) });
   assert.equal(await cleanSwitch(e, 4n, 3n), 1);
   assert.deepEqual(steps, ['barrier 4', 'read 4', 'delete 4']);
+  assert.deepEqual(filters, [{ cookie: PATH_COOKIE_TAG, cookieMask: PATH_COOKIE_TAG_MASK }], 'the switch is asked for S-CORE path rules only');
+});
+
+test('the read of a switch\'s path rules is a multipart FLOW request with cookie and cookie_mask (OpenFlow 1.3.5 §7.3.5.2, §7.3.4.1): the bytes', () => {
+  const bytes = encodeMessage(flowStatsRequest({ xid: 9, ...PATH_RULES_FILTER }));
+  // ofp_header(8): version 4, OFPT_MULTIPART_REQUEST 18, length 56, xid; ofp_multipart_request:
+  // type OFPMP_FLOW 1, flags 0, pad(4); ofp_flow_stats_request: table_id OFPTT_ALL, pad(3),
+  // out_port OFPP_ANY, out_group OFPG_ANY, pad(4), cookie, cookie_mask; then an empty OXM match
+  assert.equal(
+    hex(bytes),
+    '04120038' + '00000009' + '0001' + '0000' + '00000000' + 'ff' + '000000' + 'ffffffff' + 'ffffffff' + '00000000' + '5c00000000000000' + 'ff00000000000000' + '0001000400000000',
+  );
+  const m = decodeMessage(bytes);
+  assert.ok(m.type === 'MULTIPART_REQUEST' && m.body.kind === 'FLOW');
+  assert.equal(m.body.cookie, PATH_COOKIE_TAG);
+  assert.equal(m.body.cookieMask, PATH_COOKIE_TAG_MASK);
+});
+
+test('pathStatus: a path a switch refused (an OpenFlow error for its FLOW_MOD) is lost, not confirmed; one every switch accepted is confirmed', () => {
+  const ports = [1, 2, 3].map((p) => ({ port: p, hwAddr: `02:00:00:00:00:0${p}`, up: true, speedKbps: 1_000_000, name: `p${p}` }));
+  const c = ctl.createController({ nonce: new Uint8Array(8), keepPathRules: true });
+  ctl.switchUp(c, 1n, ports, 0);
+  const a = '02:aa:00:00:00:01';
+  const b = '02:aa:00:00:00:02';
+  ctl.placeHosts(c, [{ mac: a, at: { dpid: 1n, port: 1 } }, { mac: b, at: { dpid: 1n, port: 2 } }], 10);
+  const r = ctl.routePairs(c, [{ src: a, dst: b }, { src: b, dst: a }], 20);
+  assert.deepEqual(r.routed.map((x) => [x.src, x.dst]), [[a, b], [b, a]]);
+  const [ab, ba] = r.routed.map((x) => x.cookie) as [bigint, bigint];
+  assert.equal(ctl.pathStatus(c, ab), 'pending');
+  ctl.flowsAccepted(c, 1n, [ab], 30);
+  ctl.flowRejected(c, 1n, ba, 'FLOW_MOD_FAILED/TABLE_FULL', 30);
+  assert.equal(ctl.pathStatus(c, ab), 'confirmed');
+  assert.equal(ctl.pathStatus(c, ba), 'lost');
+  // what the takeover asked before: nobody waits for the refused cookie any more
+  assert.equal(isConfirmed(c.routing.install, ba), true);
+});
+
+test('staleGenerationDeletes with directions to keep: their old rules stay, that generation\'s others go one cookie at a time, other generations as a whole', () => {
+  const a = '02:aa:00:00:00:01';
+  const b = '02:aa:00:00:00:02';
+  const rules: HeldRule[] = [
+    { cookie: pathCookie(1n, 5n), ethSrc: a, ethDst: b },
+    { cookie: pathCookie(1n, 6n), ethSrc: b, ethDst: a },
+    { cookie: pathCookie(1n, 6n), ethSrc: b, ethDst: a },
+    { cookie: pathCookie(3n, 7n), ethSrc: b, ethDst: a },
+    { cookie: pathCookie(9n, 1n), ethSrc: a, ethDst: b },
+  ];
+  assert.deepEqual(staleGenerationDeletes(4n, rules, 9n, new Set([directionKey(a.toUpperCase(), b)])), [
+    { kind: 'flow-delete', dpid: 4n, cookie: pathCookie(1n, 6n), cookieMask: ALL_ONES_64 },
+    { kind: 'flow-delete', dpid: 4n, cookie: generationCookie(3n), cookieMask: GENERATION_COOKIE_MASK },
+  ]);
+});
+
+test('takeover: a new path a switch refused does not count as confirmed; the old rules of that direction are kept, the rest deleted, and the log says so', async () => {
+  const a = '02:aa:00:00:00:01';
+  const b = '02:aa:00:00:00:02';
+  const paths: RoutedPath[] = [
+    { src: a, dst: b, cookie: pathCookie(2n, 1n) },
+    { src: b, dst: a, cookie: pathCookie(2n, 2n) },
+  ];
+  const cookies = new Map<Dpid, HeldRule[]>([
+    [1n, [{ cookie: pathCookie(1n, 5n), ethSrc: a, ethDst: b }, { cookie: pathCookie(2n, 2n), ethSrc: b, ethDst: a }]],
+    [2n, [{ cookie: pathCookie(1n, 5n), ethSrc: a, ethDst: b }, { cookie: pathCookie(1n, 8n), ethSrc: '02:aa:00:00:00:03', ethDst: a }]],
+    [3n, [{ cookie: pathCookie(1n, 9n), ethSrc: '02:aa:00:00:00:03', ethDst: a }]],
+  ]);
+  const status = new Map<bigint, 'pending' | 'confirmed' | 'lost'>([
+    [pathCookie(2n, 1n), 'lost'],
+    [pathCookie(2n, 2n), 'confirmed'],
+  ]);
+  const logs: string[] = [];
+  const rec = recorder({ switches: [1n, 2n, 3n], cookies, paths, status });
+  const r = await runTakeover({ ...rec.e, log: (_l, m) => logs.push(m) }, 2n);
+  assert.equal(r.confirmed, false, 'a refused path is no confirmed one');
+  assert.deepEqual(r.kept, [directionKey(a, b)]);
+  assert.deepEqual(rec.keptSeen, [[directionKey(a, b)]], 'switches handed over later keep them too');
+  assert.deepEqual(rec.sent, [
+    { kind: 'flow-delete', dpid: 2n, cookie: pathCookie(1n, 8n), cookieMask: ALL_ONES_64 },
+    { kind: 'flow-delete', dpid: 3n, cookie: generationCookie(1n), cookieMask: GENERATION_COOKIE_MASK },
+  ]);
+  assert.ok(logs.some((m) => /1 new paths refused.*rules for them are kept.*02:aa:00:00:00:01 -> 02:aa:00:00:00:02/.test(m)), logs.join('\n'));
+});
+
+test('a switch handed over later in the term is cleaned only once it settled (links back, paths through it confirmed), keeping the refused directions; not at all if leadership went meanwhile', async () => {
+  const a = '02:aa:00:00:00:01';
+  const b = '02:aa:00:00:00:02';
+  const rules = new Map<Dpid, HeldRule[]>([[5n, [{ cookie: pathCookie(1n, 5n), ethSrc: a, ethDst: b }, { cookie: pathCookie(1n, 6n), ethSrc: b, ethDst: a }]]]);
+  const { e, steps, sent } = recorder({ switches: [5n], cookies: rules });
+  assert.equal(await cleanLateSwitch(e, 5n, 2n, new Set([directionKey(a, b)])), 1);
+  assert.deepEqual(steps, ['settled 5', 'barrier 5', 'read 5', 'delete 5']);
+  assert.deepEqual(sent, [{ kind: 'flow-delete', dpid: 5n, cookie: pathCookie(1n, 6n), cookieMask: ALL_ONES_64 }]);
+  const gone = recorder({ switches: [5n], cookies: rules, leaderUntil: 'settled 5' });
+  assert.equal(await cleanLateSwitch(gone.e, 5n, 2n, new Set()), 0);
+  assert.deepEqual(gone.steps, ['settled 5']);
+  assert.deepEqual(gone.sent, []);
 });

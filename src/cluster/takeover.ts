@@ -18,27 +18,66 @@
  *
  * Deletes never precede the new rules. Every write goes through the fenced channel, so a member
  * that lost its leadership meanwhile changes nothing (and the switches refuse it anyway). A switch
- * handed over later in the term (reconnected) gets step 3 after the runtime re-installed its
- * paths on it. Before this, a new leader deleted every path rule as it took a switch and
+ * handed over later in the term (reconnected) gets step 3 once its links are back and the paths
+ * through it confirmed (cleanLateSwitch). Before this, a new leader deleted every path rule as it took a switch and
  * re-learned every pair from packet-ins: a pair could go silent for over a second.
  */
 import type { Dpid, SwitchCommand } from '../controller/commands.ts';
-import { GENERATION_COOKIE_MASK, generationCookie, slotOfCookie } from '../controller/commands.ts';
+import { ALL_ONES_64, GENERATION_COOKIE_MASK, PATH_COOKIE_TAG, PATH_COOKIE_TAG_MASK, generationCookie, slotOfCookie } from '../controller/commands.ts';
+import type { CookieFilter } from '../runtime/dataplane.ts';
 
 /**
- * Pure: the deletes that clear every generation other than `ownSlot` from a switch whose path
- * rules carry `cookies` (one delete per generation found, by cookie and mask). Other cookies
- * (the table-miss rule's 0, anyone else's) are left alone.
+ * The flow-statistics filter of the read before the deletes: S-CORE's path rules only (cookie and
+ * cookie_mask of a multipart FLOW request, OpenFlow 1.3.5 sections 7.3.5.2 and 7.3.4.1), so the
+ * switch sends those and not its whole table (another application's rules, the table-miss).
  */
-export function staleGenerationDeletes(dpid: Dpid, cookies: Iterable<bigint>, ownSlot: bigint): SwitchCommand[] {
-  const slots = new Set<bigint>();
-  for (const c of cookies) {
-    const s = slotOfCookie(c);
-    if (s !== null && s !== ownSlot) slots.add(s);
+export const PATH_RULES_FILTER: CookieFilter = { cookie: PATH_COOKIE_TAG, cookieMask: PATH_COOKIE_TAG_MASK };
+
+/** A path rule as the switch reports it (flow statistics): its cookie and direction. */
+export interface HeldRule {
+  readonly cookie: bigint;
+  readonly ethSrc?: string;
+  readonly ethDst?: string;
+}
+
+/** The key of a direction (as routing.ts pairKey), MACs in lower case. */
+export const directionKey = (src: string, dst: string): string => `${src.toLowerCase()}>${dst.toLowerCase()}`;
+
+/**
+ * Pure: the deletes that clear every generation other than `ownSlot` from a switch holding
+ * `rules`: one delete per generation found, by cookie and mask. Other cookies (the table-miss
+ * rule's 0, anyone else's) are left alone. A rule of an older generation for a direction in
+ * `keep` (its new path was refused: the old rule is all that still forwards it) stays: that
+ * generation's other rules are then deleted one cookie at a time (cookie_mask all ones).
+ */
+export function staleGenerationDeletes(dpid: Dpid, rules: Iterable<HeldRule>, ownSlot: bigint, keep: ReadonlySet<string> = new Set()): SwitchCommand[] {
+  const bySlot = new Map<bigint, { cookies: Set<bigint>; kept: Set<bigint> }>();
+  for (const r of rules) {
+    const s = slotOfCookie(r.cookie);
+    if (s === null || s === ownSlot) continue;
+    let g = bySlot.get(s);
+    if (g === undefined) bySlot.set(s, (g = { cookies: new Set(), kept: new Set() }));
+    g.cookies.add(r.cookie);
+    if (keep.size > 0 && r.ethSrc !== undefined && r.ethDst !== undefined && keep.has(directionKey(r.ethSrc, r.ethDst))) g.kept.add(r.cookie);
   }
-  return [...slots]
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-    .map((s) => ({ kind: 'flow-delete', dpid, cookie: generationCookie(s), cookieMask: GENERATION_COOKIE_MASK }));
+  const cmp = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
+  const out: SwitchCommand[] = [];
+  for (const s of [...bySlot.keys()].sort(cmp)) {
+    const g = bySlot.get(s) as { cookies: Set<bigint>; kept: Set<bigint> };
+    if (g.kept.size === 0) {
+      out.push({ kind: 'flow-delete', dpid, cookie: generationCookie(s), cookieMask: GENERATION_COOKIE_MASK });
+      continue;
+    }
+    for (const c of [...g.cookies].sort(cmp)) if (!g.kept.has(c)) out.push({ kind: 'flow-delete', dpid, cookie: c, cookieMask: ALL_ONES_64 });
+  }
+  return out;
+}
+
+/** A path the takeover installed for one of the previous leader's directions. */
+export interface RoutedPath {
+  readonly src: string;
+  readonly dst: string;
+  readonly cookie: bigint;
 }
 
 /** What a takeover does to the world: injected, so the order of its steps is testable. */
@@ -47,16 +86,28 @@ export interface TakeoverEffects {
   isLeader(): boolean;
   /** resolves once the leader holds the previous leader's switches and links again, or its bound passed */
   caughtUp(): Promise<void>;
-  /** places the view's quiet hosts and installs this leader's path for each of the view's pairs; the cookies to wait for */
-  installPaths(): { readonly cookies: readonly bigint[]; readonly pairs: number };
-  /** resolves true once every one of these cookies is confirmed by the switches, false at the bound */
-  confirmed(cookies: readonly bigint[]): Promise<boolean>;
-  /** the switches handed to the runtime now */
-  switches(): Dpid[];
+  /** places the view's quiet hosts and installs this leader's path for each of the view's pairs; the paths to wait for */
+  installPaths(): { readonly paths: readonly RoutedPath[]; readonly pairs: number };
+  /**
+   * resolves once no path is pending any more or the bound passed: each cookie's status then
+   * (controller.ts pathStatus: 'lost' = refused by a switch, or gone before it was confirmed)
+   */
+  confirmed(cookies: readonly bigint[]): Promise<ReadonlyMap<bigint, 'pending' | 'confirmed' | 'lost'>>;
+  /**
+   * the switches handed to the runtime now; from here on a switch handed over later in the term
+   * is cleaned as it comes (cleanSwitch), keeping the rules of the directions in `kept` too
+   */
+  switches(kept: ReadonlySet<string>): Dpid[];
+  /**
+   * a switch handed over later in the term: resolves once its links are discovered again and the
+   * paths through it are confirmed, or the bounds passed (its rules are not cleaned before: they
+   * are what forwards through it until its links and paths are back)
+   */
+  switchSettled(dpid: Dpid): Promise<void>;
   /** a barrier on the switch (its reply means every earlier message was applied) */
   barrier(dpid: Dpid): Promise<void>;
-  /** the cookies of the path rules the switch holds (flow statistics) */
-  pathCookies(dpid: Dpid): Promise<bigint[]>;
+  /** the rules the switch holds that match `filter` (flow statistics, filtered by the switch) */
+  pathRules(dpid: Dpid, filter: CookieFilter): Promise<HeldRule[]>;
   /** sends through the fenced channel (throws once this member is not the leader) */
   send(dpid: Dpid, commands: readonly SwitchCommand[]): void;
   log(level: 'info' | 'warn', message: string): void;
@@ -64,8 +115,13 @@ export interface TakeoverEffects {
 
 export interface TakeoverReport {
   readonly pairs: number;
-  /** the new paths were all confirmed before the old generations were deleted (else the bound passed) */
+  /** the new paths were all confirmed before the old generations were deleted (else the bound passed, or some were lost) */
   readonly confirmed: boolean;
+  /**
+   * directions (directionKey) whose new path was refused by a switch or lost before it was
+   * confirmed: the previous leader's rules for them were kept
+   */
+  readonly kept: readonly string[];
   /** switches cleaned, and generation deletes sent */
   readonly switches: number;
   readonly deletes: number;
@@ -74,33 +130,55 @@ export interface TakeoverReport {
 }
 
 /**
- * Step 3 on one switch: barrier, read the generations it holds, delete the older ones. Returns
- * the number of deletes sent. A failure (switch gone, fenced) deletes nothing more.
+ * Step 3 on one switch: barrier, read the path rules it holds, delete the older generations'
+ * (but the rules of the directions in `keep`). Returns the number of deletes sent. A failure
+ * (switch gone, fenced) deletes nothing more.
  */
-export async function cleanSwitch(e: TakeoverEffects, dpid: Dpid, ownSlot: bigint): Promise<number> {
+export async function cleanSwitch(e: TakeoverEffects, dpid: Dpid, ownSlot: bigint, keep: ReadonlySet<string> = new Set()): Promise<number> {
   await e.barrier(dpid);
   if (!e.isLeader()) return 0;
-  const deletes = staleGenerationDeletes(dpid, await e.pathCookies(dpid), ownSlot);
+  const deletes = staleGenerationDeletes(dpid, await e.pathRules(dpid, PATH_RULES_FILTER), ownSlot, keep);
   if (deletes.length === 0 || !e.isLeader()) return 0;
   e.send(dpid, deletes);
   return deletes.length;
 }
 
+/**
+ * A switch handed over later in the term (it reconnected): make before break for it too. Its
+ * links are re-found and the paths through it re-installed and confirmed first (switchSettled),
+ * then step 3. Cleaning it at once deleted the previous generation's rules while this leader had
+ * none there yet: its traffic went to the controller until its links were discovered again.
+ */
+export async function cleanLateSwitch(e: TakeoverEffects, dpid: Dpid, ownSlot: bigint, keep: ReadonlySet<string>): Promise<number> {
+  await e.switchSettled(dpid);
+  if (!e.isLeader()) return 0;
+  return cleanSwitch(e, dpid, ownSlot, keep);
+}
+
 /** Steps 1–3 at an election (module comment). */
 export async function runTakeover(e: TakeoverEffects, ownSlot: bigint): Promise<TakeoverReport> {
-  const abandoned = (pairs: number, confirmed: boolean): TakeoverReport => ({ pairs, confirmed, switches: 0, deletes: 0, abandoned: true });
+  const abandoned = (pairs: number, confirmed: boolean, kept: readonly string[] = []): TakeoverReport => ({ pairs, confirmed, kept, switches: 0, deletes: 0, abandoned: true });
   await e.caughtUp();
   if (!e.isLeader()) return abandoned(0, false);
-  const { cookies, pairs } = e.installPaths();
-  const confirmed = await e.confirmed(cookies);
-  if (!e.isLeader()) return abandoned(pairs, confirmed);
-  if (!confirmed) e.log('warn', `cluster takeover: not every path of the previous leader's ${pairs} pairs was confirmed in time; deleting the older generations anyway`);
+  const { paths, pairs } = e.installPaths();
+  const status = await e.confirmed(paths.map((p) => p.cookie));
+  const lost = paths.filter((p) => status.get(p.cookie) === 'lost');
+  const pending = paths.filter((p) => status.get(p.cookie) === 'pending').length;
+  const kept = lost.map((p) => directionKey(p.src, p.dst));
+  const confirmed = lost.length === 0 && pending === 0;
+  if (!e.isLeader()) return abandoned(pairs, confirmed, kept);
+  if (pending > 0) e.log('warn', `cluster takeover: ${pending} of the previous leader's ${pairs} pairs were not confirmed in time; deleting their older generations anyway`);
+  if (lost.length > 0) {
+    const some = lost.slice(0, 10).map((p) => `${p.src} -> ${p.dst}`).join(', ');
+    e.log('warn', `cluster takeover: ${lost.length} new paths refused by a switch (or gone before confirmed): the previous leader's rules for them are kept (${some}${lost.length > 10 ? ', ...' : ''})`);
+  }
+  const keep = new Set(kept);
   let switches = 0;
   let deletes = 0;
   await Promise.all(
-    e.switches().map(async (dpid) => {
+    e.switches(keep).map(async (dpid) => {
       try {
-        const sent = await cleanSwitch(e, dpid, ownSlot); // awaited first: `deletes += await` would lose concurrent counts
+        const sent = await cleanSwitch(e, dpid, ownSlot, keep); // awaited first: `deletes += await` would lose concurrent counts
         deletes += sent;
         switches += 1;
       } catch (err) {
@@ -108,5 +186,5 @@ export async function runTakeover(e: TakeoverEffects, ownSlot: bigint): Promise<
       }
     }),
   );
-  return { pairs, confirmed, switches, deletes, abandoned: !e.isLeader() };
+  return { pairs, confirmed, kept, switches, deletes, abandoned: !e.isLeader() };
 }

@@ -56,6 +56,9 @@ export type ControllerEvent =
 
 export interface FlowStatEntry {
   readonly cookie: bigint;
+  /** the rule's eth_src / eth_dst match, when it has one (a path rule: its direction) */
+  readonly ethSrc?: string;
+  readonly ethDst?: string;
   readonly byteCount: bigint;
   readonly packetCount: bigint;
   readonly durationSec: number;
@@ -288,19 +291,39 @@ export function useGeneration(c: Controller, generation: bigint): void {
  * predecessor routed: make before break). Returns the commands and the cookies of the paths now
  * held for these directions, for the caller to wait until the switches confirmed them.
  */
-export function routePairs(c: Controller, pairs: readonly { readonly src: string; readonly dst: string }[], now: number): Result & { cookies: bigint[] } {
+export function routePairs(
+  c: Controller,
+  pairs: readonly { readonly src: string; readonly dst: string }[],
+  now: number,
+): Result & { cookies: bigint[]; routed: { src: string; dst: string; cookie: bigint }[] } {
   at(c, now);
   const commands: SwitchCommand[] = [];
   const cookies: bigint[] = [];
+  const routed: { src: string; dst: string; cookie: bigint }[] = [];
   for (const { src, dst } of pairs) {
     if (src === dst || !c.hosts.byMac.has(src) || !c.hosts.byMac.has(dst)) continue;
     const r = ensurePath(c.routing, ctx(c), src, dst);
     commands.push(...r.commands);
-    if (r.path !== null) cookies.push(r.path.cookie);
+    if (r.path !== null) {
+      cookies.push(r.path.cookie);
+      routed.push({ src, dst, cookie: r.path.cookie });
+    }
   }
   // every new rule before any delete, as refreshPaths does
   const ordered = [...commands.filter((x) => x.kind !== 'flow-delete'), ...commands.filter((x) => x.kind === 'flow-delete')];
-  return { ...done(c, ordered, []), cookies };
+  return { ...done(c, ordered, []), cookies, routed };
+}
+
+/**
+ * Where the path of `cookie` stands: 'pending' while a switch on it has not answered, 'confirmed'
+ * once every switch accepted it (the barrier after it with no error), 'lost' when it is no longer
+ * held under this cookie: a switch refused it (an OpenFlow error for its FLOW_MOD: the path was
+ * taken out, `flowRejected`) or it was replaced or removed before it was confirmed.
+ * (`isConfirmed` alone also says true for a refused path: it only knows nobody is waiting.)
+ */
+export function pathStatus(c: Controller, cookie: bigint): 'pending' | 'confirmed' | 'lost' {
+  if (c.routing.install.unconfirmed.has(cookie)) return 'pending';
+  return c.routing.byCookie.has(cookie) ? 'confirmed' : 'lost';
 }
 
 /** The agent's "migration done": authoritative, whatever the data plane has shown so far. */
@@ -312,6 +335,41 @@ export function vmMoved(c: Controller, mac: string, where: PortRef, now: number)
   const events = setLocation(c.hosts, mac, where, now, 'agent');
   rebuild(c);
   return done(c, refreshPaths(c.routing, ctx(c), mac), events);
+}
+
+/**
+ * Many hosts placed at once (a new cluster leader placing the quiet hosts of its predecessor's
+ * view): the same as `vmMoved` for each, but the view is rebuilt once and the paths of the placed
+ * hosts refreshed in one pass, where one `vmMoved` per host rebuilt the view (all-pairs paths of
+ * the fabric) and walked every wanted direction each time. A place on a reserved port is skipped
+ * and reported in `refused` (RESERVED_PORT), the others are placed.
+ */
+export function placeHosts(
+  c: Controller,
+  places: readonly { readonly mac: string; readonly at: PortRef }[],
+  now: number,
+): Result & { placed: number; refused: { mac: string; error: ScoreError }[] } {
+  at(c, now);
+  const events: ControllerEvent[] = [];
+  const refused: { mac: string; error: ScoreError }[] = [];
+  const moved = new Set<string>();
+  for (const { mac, at: where } of places) {
+    if (!isPhysicalPort(where.port)) {
+      refused.push({ mac, error: new ScoreError('RESERVED_PORT', `port ${where.port} is a reserved OpenFlow port (LOCAL, CONTROLLER, ...): no VM can be there`, { mac, port: where.port }) });
+      continue;
+    }
+    events.push(...setLocation(c.hosts, mac, where, now, 'agent'));
+    moved.add(mac);
+  }
+  if (moved.size === 0) return { ...done(c, [], events), placed: 0, refused };
+  rebuild(c);
+  const commands: SwitchCommand[] = [];
+  for (const p of [...c.routing.wanted.values()]) {
+    if (moved.has(p.src) || moved.has(p.dst)) commands.push(...ensurePath(c.routing, ctx(c), p.src, p.dst).commands);
+  }
+  // every new rule before any delete, as refreshPaths does
+  const ordered = [...commands.filter((x) => x.kind !== 'flow-delete'), ...commands.filter((x) => x.kind === 'flow-delete')];
+  return { ...done(c, ordered, events), placed: moved.size, refused };
 }
 
 /**

@@ -68,12 +68,22 @@ export function createSimDataPlane(o: SimOptions): SimDataPlane {
     send(commands: readonly SwitchCommand[]) {
       report(execute(fabric, commands, clock.now()));
     },
-    flowStats() {
+    flowStats(filter) {
       const now = clock.now();
+      const selected = filter === undefined ? sw.table.entries : sw.table.entries.filter((e) => (e.rule.cookie & filter.cookieMask) === (filter.cookie & filter.cookieMask));
       return Promise.resolve(
-        sw.table.entries.map((e: TableEntry): FlowStatEntry => {
+        selected.map((e: TableEntry): FlowStatEntry => {
           const age = Math.max(0, now - e.installedAt);
-          return { cookie: e.rule.cookie, byteCount: e.bytes, packetCount: e.packets, durationSec: Math.floor(age / 1000), durationNsec: (age % 1000) * 1e6 };
+          const m = e.rule.match;
+          return {
+            cookie: e.rule.cookie,
+            byteCount: e.bytes,
+            packetCount: e.packets,
+            durationSec: Math.floor(age / 1000),
+            durationNsec: (age % 1000) * 1e6,
+            ...(m.ethSrc === undefined ? {} : { ethSrc: m.ethSrc }),
+            ...(m.ethDst === undefined ? {} : { ethDst: m.ethDst }),
+          };
         }),
       );
     },

@@ -10,8 +10,20 @@ export interface SwitchChannel {
   readonly dpid: Dpid;
   readonly ports: readonly SwitchPortInfo[];
   send(commands: readonly SwitchCommand[]): void;
-  flowStats(): Promise<FlowStatEntry[]>;
+  /**
+   * The switch's flows (OpenFlow 1.3.5 section 7.3.5.2, every table), or with `filter` only those
+   * whose cookie matches it under the mask (the request's cookie and cookie_mask, section 7.3.4.1):
+   * the switch selects them, so a large table is not sent whole. A data plane without a switch-side
+   * filter may return more; callers check the cookies they get.
+   */
+  flowStats(filter?: CookieFilter): Promise<FlowStatEntry[]>;
   portStats(): Promise<PortStatEntry[]>;
+}
+
+/** Flows whose cookie & mask equals cookie & mask. */
+export interface CookieFilter {
+  readonly cookie: bigint;
+  readonly cookieMask: bigint;
 }
 
 export interface DataPlaneEvents {

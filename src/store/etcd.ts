@@ -90,5 +90,14 @@ export function etcdStore(client: Etcd3, o: EtcdStoreOptions): Store {
         revision: BigInt(kv.mod_revision),
       }));
     },
+    async keys(prefix) {
+      let keys: string[];
+      try {
+        keys = await client.getAll().prefix(`${o.prefix}${prefix}`).sort('Key', 'Ascend').keys();
+      } catch (e) {
+        throw unavailable(`keys ${prefix}`, e);
+      }
+      return keys.map((k) => k.slice(o.prefix.length));
+    },
   };
 }

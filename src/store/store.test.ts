@@ -20,6 +20,7 @@ test('memory store: put/get/list by prefix in key order, delete, JSON copies (no
   assert.ok((list[0]?.revision ?? 0n) > (list[1]?.revision ?? 0n), 'revisions grow with each write');
   await s.delete('migrations/a');
   assert.deepEqual((await s.list('migrations/')).map((e) => e.key), ['migrations/b']);
+  assert.deepEqual(await s.keys('migrations/'), ['migrations/b'], 'keys only, the same keys as list');
 });
 
 test('memory store: bad keys and non-JSON values are refused with a stable code', async () => {

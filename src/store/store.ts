@@ -30,6 +30,8 @@ export interface Store {
   delete(key: string): Promise<void>;
   /** every key starting with `prefix`, in key order */
   list(prefix: string): Promise<StoreEntry[]>;
+  /** the keys only (no values: a large prefix read whole may exceed a response limit), in key order */
+  keys(prefix: string): Promise<string[]>;
 }
 
 export function assertKey(key: string): void {
@@ -77,6 +79,9 @@ export function memoryStore(): Store {
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
         .map(([key, e]) => ({ key, value: JSON.parse(e.text) as unknown, revision: e.revision }));
       return Promise.resolve(out);
+    },
+    keys(prefix) {
+      return Promise.resolve([...data.keys()].filter((k) => k.startsWith(prefix)).sort());
     },
   };
 }

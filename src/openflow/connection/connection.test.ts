@@ -5,7 +5,8 @@ import { encodeMessage } from '../encode.ts';
 import { decodeMessage } from '../decode.ts';
 import { OFPBRC, OFPCML, OFPET, OFPFC, OFPFF, OFPHFC, OFPMPF, OFPP, OFPPC, OFPPR, OFPPS, OFPTT, OFPT, OFPRR, OFPR } from '../constants.ts';
 import { FakeSwitch, flow, port, startPlane, until } from './fake-switch.testing.ts';
-import { commandToMessage, portInfo } from './translate.ts';
+import { commandToMessage, flowStatEntry, portInfo } from './translate.ts';
+import { oxm } from '../builders.ts';
 import { RequestTracker } from './requests.ts';
 
 const T = { timeout: 20_000 };
@@ -554,4 +555,37 @@ test('postEach: the messages go out in order, a refused one is reported with its
     sw.close();
     await tp.stop();
   }
+});
+
+test('flow statistics with a cookie filter: the request carries cookie and cookie_mask (the switch selects the flows); without one, every flow', T, async () => {
+  const tp = await startPlane();
+  const sw = await FakeSwitch.up(tp.port, 0x21n);
+  try {
+    const ch = await tp.channel(0x21n);
+    const filtered = ch.flowStats({ cookie: 0x5c00_0000_0000_0000n, cookieMask: 0xff00_0000_0000_0000n });
+    const rq = await sw.next('MULTIPART_REQUEST', 3000, (m) => m.body.kind === 'FLOW');
+    assert.ok(rq.body.kind === 'FLOW');
+    assert.equal(rq.body.cookie, 0x5c00_0000_0000_0000n);
+    assert.equal(rq.body.cookieMask, 0xff00_0000_0000_0000n);
+    assert.equal(rq.body.tableId, OFPTT.ALL);
+    sw.send({ type: 'MULTIPART_REPLY', xid: rq.xid, flags: 0, body: { kind: 'FLOW', flows: [flow(0x5c00_0000_0000_0007n)] } });
+    assert.deepEqual((await filtered).map((f) => f.cookie), [0x5c00_0000_0000_0007n]);
+    const all = ch.flowStats();
+    const rq2 = await sw.next('MULTIPART_REQUEST', 3000, (m) => m.body.kind === 'FLOW');
+    assert.ok(rq2.body.kind === 'FLOW' && rq2.body.cookieMask === 0n);
+    sw.send({ type: 'MULTIPART_REPLY', xid: rq2.xid, flags: 0, body: { kind: 'FLOW', flows: [] } });
+    assert.deepEqual(await all, []);
+  } finally {
+    sw.close();
+    await tp.stop();
+  }
+});
+
+test('a flow statistics entry carries the rule\'s eth_src/eth_dst (a path rule\'s direction); a masked one is no direction', () => {
+  const e = flowStatEntry({ ...flow(0x5cn), match: [oxm('in_port', 3), oxm('eth_dst', '02:00:00:00:00:02'), oxm('eth_src', '02:00:00:00:00:01')] });
+  assert.equal(e.ethSrc, '02:00:00:00:00:01');
+  assert.equal(e.ethDst, '02:00:00:00:00:02');
+  const masked = flowStatEntry({ ...flow(0x5cn), match: [{ field: 'eth_src', value: '02:00:00:00:00:01', mask: 'ff:ff:ff:00:00:00' }] });
+  assert.equal(masked.ethSrc, undefined);
+  assert.equal(flowStatEntry(flow(0n)).ethDst, undefined);
 });

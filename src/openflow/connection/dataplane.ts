@@ -103,14 +103,14 @@ export function openflowDataPlane(o: OpenflowDataPlaneOptions = {}): OpenflowDat
         const xids = conn.postEach(commands, commandToMessage, describeCommand);
         confirm(conn, xids, commands);
       },
-      async flowStats() {
+      async flowStats(filter) {
         const bodies = await conn.multipart({
           kind: 'FLOW',
           tableId: OFPTT.ALL,
           outPort: OFPP.ANY,
           outGroup: OFPG.ANY,
-          cookie: 0n,
-          cookieMask: 0n,
+          cookie: filter?.cookie ?? 0n,
+          cookieMask: filter?.cookieMask ?? 0n,
           match: [],
         });
         return bodies.flatMap((b) => b.flows.map(flowStatEntry));
