@@ -342,62 +342,95 @@ export class IncrementalPlanner {
     return true;
   }
 
+  /** scratch for `choose`: u's flows with cost > 0 (peer, host, cost), then their order */
+  private fPeer = new Int32Array(64);
+  private fHost = new Int32Array(64);
+  private fCost = new Float64Array(64);
+  private fOrder = new Int32Array(64);
+  /** scratch for `choose`: distinct candidate hosts in order, C_A there (NaN: full or not evaluated), c_m */
+  private cHost = new Int32Array(64);
+  private cCost = new Float64Array(64);
+  private cCm = new Float64Array(64);
+
   /**
    * Algorithm 1 for u, numbers only: the flows sorted as `decideAmong` sorts them, each distinct
    * candidate host tried in that order (the first worth it in `first` mode, the cheapest worth it
-   * in `best`), and what the candidates looked like kept in a `Replay` so the full record
-   * (candidates, reason) is built by `decideAmong` itself only when read, identically. Returns
-   * null to stay (never after `declines` said no, with slots only and no rails).
+   * in `best`). On a move, what the candidates looked like is appended to `log` so the full
+   * record (candidates, reason) is built by `decideAmong` itself only when read, identically
+   * (see `MoveLog`); returns the move's number in the log, or -1 to stay (never after `declines`
+   * said no, with slots only and no rails). Allocates nothing but the log's growth.
    */
-  private choose(u: number, mode: DecisionMode, cmFn: MigrationCostFn | null, cmFixed: number, round: number): Chosen | null {
+  private choose(u: number, mode: DecisionMode, cmFn: MigrationCostFn | null, cmFixed: number, log: MoveLog): number {
     const x = this.host[u]!;
     const row = this.peers[u]!;
     const rr = this.rates[u]!;
-    const flows: Flow<number>[] = [];
+    if (row.length > this.fPeer.length) this.growScratch(row.length);
+    const { fPeer, fHost, fCost, fOrder, cHost, cCost, cCm, rank } = this;
+    let nf = 0;
     let costBefore = 0;
     for (let i = 0; i < row.length; i++) {
       const v = row[i]!;
-      const cost = rr[i]! * this.dist(x, this.host[v]!);
+      const hv = this.host[v]!;
+      const cost = rr[i]! * this.dist(x, hv);
       costBefore += cost;
-      if (cost > 0) flows.push({ peer: this.names[v]!, host: this.host[v]!, cost, rank: this.rank[v]! });
+      if (cost > 0) {
+        fPeer[nf] = v;
+        fHost[nf] = hv;
+        fCost[nf] = cost;
+        // insertion by (cost desc, rank asc), `decideAmong`'s order (unique: ranks are distinct)
+        let j = nf;
+        while (j > 0) {
+          const o = fOrder[j - 1]!;
+          if (!((cost - fCost[o]! || rank[fPeer[o]!]! - rank[v]!) > 0)) break;
+          fOrder[j] = o;
+          j -= 1;
+        }
+        fOrder[j] = nf;
+        nf += 1;
+      }
     }
-    flows.sort(byCostThenRank);
     const from = this.hvNames[x]!;
     const vm = this.names[u]!;
-    // per distinct candidate host in order: host, -1 full / 1 evaluated, C_A there, c_m
-    const hosts: number[] = [];
-    const costs: number[] = [];
-    const cms: number[] = [];
+    let nc = 0;
     let best = -1;
     let bestCost = Infinity;
     let bestCm = 0;
-    for (let f = 0; f < flows.length; f++) {
-      const h = flows[f]!.host;
-      if (hosts.includes(h)) continue;
-      hosts.push(h);
-      if (mode === 'first' && best >= 0) {
-        costs.push(NaN);
-        cms.push(NaN);
-        continue;
-      }
-      if (this.load[h]! >= this.cap[h]!) {
-        costs.push(NaN);
-        cms.push(NaN);
+    for (let f = 0; f < nf; f++) {
+      const h = fHost[fOrder[f]!]!;
+      let dup = false;
+      for (let c = 0; c < nc && !dup; c++) dup = cHost[c] === h;
+      if (dup) continue;
+      cHost[nc] = h;
+      if ((mode === 'first' && best >= 0) || this.load[h]! >= this.cap[h]!) {
+        cCost[nc] = NaN;
+        cCm[nc] = NaN;
+        nc += 1;
         continue;
       }
       const there = this.costAt(u, h);
       const cm = cmFn === null ? cmFixed : cmFn(vm, from, this.hvNames[h]!);
-      costs.push(there);
-      cms.push(cm);
+      cCost[nc] = there;
+      cCm[nc] = cm;
+      nc += 1;
       if (worthMigrating(costBefore, there, cm) && (best < 0 || there < bestCost)) {
         best = h;
         bestCost = there;
         bestCm = cm;
       }
     }
-    if (best < 0) return null;
-    const replay = new Replay(vm, from, costBefore, flows, row.length, hosts, costs, cms, this.hvNames, cmFn === null ? cmFixed : null, mode);
-    return { target: best, replay, decision: lazyDecision(replay, vm, from, this.hvNames[best]!, costBefore, bestCost, bestCm, mode, round) };
+    if (best < 0) return -1;
+    return log.add(u, x, best, row.length, costBefore, bestCost, bestCm, fPeer, fHost, fCost, fOrder, nf, cHost, cCost, cCm, nc);
+  }
+
+  private growScratch(n: number): void {
+    const m = Math.max(n, 2 * this.fPeer.length);
+    this.fPeer = new Int32Array(m);
+    this.fHost = new Int32Array(m);
+    this.fCost = new Float64Array(m);
+    this.fOrder = new Int32Array(m);
+    this.cHost = new Int32Array(m);
+    this.cCost = new Float64Array(m);
+    this.cCm = new Float64Array(m);
   }
 
   /**
@@ -405,7 +438,7 @@ export class IncrementalPlanner {
    * only dirty VMs (see the module comment). Applies its moves to the planner's placement.
    * Declines found by the numeric check are counted, not built: `decisions` holds the moves'
    * decisions (the same objects' data as `steps`), whose `candidates` and `reason` are built when
-   * first read (see `Replay`; equal to `runPolicy`'s records). `asked`: asks made (a VM asked in
+   * first read (see `MoveLog`; equal to `runPolicy`'s records). `asked`: asks made (a VM asked in
    * several rounds counts once per round); `bounded`: distinct VMs the home/away bound found to
    * surely decline in this plan (each once, however many times the bound answered for it).
    */
@@ -422,6 +455,7 @@ export class IncrementalPlanner {
     const initialCost = this.total;
     const steps: Step[] = [];
     const decisions: (Decision & { round: number })[] = [];
+    const log = new MoveLog(this.names, this.hvNames, this.rank, cmFn === null ? cmFixed : null, mode);
     let asked = 0;
     let round = 0;
     let converged = false;
@@ -437,10 +471,10 @@ export class IncrementalPlanner {
       for (let u = order.next(); u >= 0; u = order.next()) {
         asked += 1;
         if (this.surelyDeclines(u) || this.declines(u, cmFn, cmFixed)) continue;
-        const chosen = this.choose(u, mode, cmFn, cmFixed, round);
-        if (chosen === null) continue;
-        const d = chosen.decision;
-        decisions.push(d);
+        const k = this.choose(u, mode, cmFn, cmFixed, log);
+        if (k < 0) continue;
+        const d = new LazyDecision(log, k, round);
+        decisions.push(d as LazyDecision & { round: number });
         if (steps.length >= maxMigrations) {
           // the budget is spent: what is left of the round waits for the next plan
           this.markDirtyIndex(u);
@@ -449,11 +483,11 @@ export class IncrementalPlanner {
           break;
         }
         const from = this.host[u]!;
-        const to = chosen.target;
+        const to = log.target(k);
         order.beforeMove(u);
         this.moveVm(u, from, to);
         const totalAfter = this.total - (d.costBefore - d.costAfter);
-        steps.push({ step: steps.length + 1, round, decision: lazyDecision(chosen.replay, d.vm, d.from, d.to, d.costBefore, d.costAfter, d.migrationCost, d.mode), totalBefore: this.total, totalAfter });
+        steps.push({ step: steps.length + 1, round, decision: new LazyDecision(log, k, undefined), totalBefore: this.total, totalAfter });
         this.total = totalAfter;
         moves += 1;
         this.markDirtyIndex(u);
@@ -555,73 +589,196 @@ function setAt(row: number[], rr: number[], i: number, v: number, rate: number):
   }
 }
 
-const byCostThenRank = (a: Flow<number>, b: Flow<number>): number => b.cost - a.cost || a.rank - b.rank;
-
-interface Chosen {
-  readonly target: number;
-  readonly replay: Replay;
-  readonly decision: Decision & { readonly to: string; readonly round: number };
-}
 
 /**
- * What a move's decision saw, kept so its record is built by `decideAmong` (the code every other
- * planner uses) when first read and not per move: the sorted flows, and per distinct candidate
- * host in their order, C_A there (NaN: full, or not evaluated in `first` mode after the choice)
- * and its c_m. `decideAmong` asks `full` and `costAt` only of the hosts `choose` looked at, in the
- * same order, so the record is the one a decision on the spot would have made.
+ * What each move's decision saw, kept in flat arrays so its record is built by `decideAmong` (the
+ * code every other planner uses) when first read and not per move, and a move costs no objects
+ * beyond its two record shells: per move, u, its host, the target, the peer count, C_A before and
+ * after, c_m; its flows with cost > 0 in `decideAmong`'s order (peer, host, cost); and per
+ * distinct candidate host in that order, C_A there (NaN: full, or not evaluated in `first` mode
+ * after the choice) and its c_m. `decideAmong` asks `full` and `costAt` only of the hosts
+ * `choose` looked at, in the same order, so the record is the one a decision on the spot would
+ * have made. A copy, not a view: later plans and traffic changes do not alter it.
  */
-class Replay {
-  private made: Decision | undefined;
+class MoveLog {
+  /** per move: u, from, to, peer count, start of its flows and of its candidates in the arrays below, flows, candidates */
+  private mi: Int32Array = new Int32Array(8 * 1024);
+  /** per move: C_A before, after, c_m */
+  private mf: Float64Array = new Float64Array(3 * 1024);
+  private fi: Int32Array = new Int32Array(2 * 4096);
+  private ff: Float64Array = new Float64Array(4096);
+  private ci: Int32Array = new Int32Array(4096);
+  private cf: Float64Array = new Float64Array(2 * 4096);
+  private nMoves = 0;
+  private nFlows = 0;
+  private nCands = 0;
+  private made: (Decision | undefined)[] = [];
+
   constructor(
-    private readonly vm: string,
-    private readonly from: string,
-    private readonly costBefore: number,
-    private readonly flows: readonly Flow<number>[],
-    private readonly peerCount: number,
-    private readonly hosts: readonly number[],
-    private readonly costs: readonly number[],
-    private readonly cms: readonly number[],
+    readonly names: readonly string[],
     private readonly hvNames: readonly string[],
+    private readonly rank: Float64Array,
     /** c_m when it is a number; null when it was a function of the move */
     private readonly cmFixed: number | null,
-    private readonly mode: DecisionMode,
+    readonly mode: DecisionMode,
   ) {}
-  decision(): Decision {
-    if (this.made !== undefined) return this.made;
-    const { hosts, costs, cms, hvNames } = this;
+
+  add(u: number, from: number, to: number, peerCount: number, costBefore: number, costAfter: number, cm: number, fPeer: Int32Array, fHost: Int32Array, fCost: Float64Array, fOrder: Int32Array, nf: number, cHost: Int32Array, cCost: Float64Array, cCm: Float64Array, nc: number): number {
+    const k = this.nMoves++;
+    if (8 * this.nMoves > this.mi.length) {
+      this.mi = grownI(this.mi, 8 * this.nMoves);
+      this.mf = grownF(this.mf, 3 * this.nMoves);
+    }
+    if (2 * (this.nFlows + nf) > this.fi.length) {
+      this.fi = grownI(this.fi, 2 * (this.nFlows + nf));
+      this.ff = grownF(this.ff, this.nFlows + nf);
+    }
+    if (this.nCands + nc > this.ci.length) {
+      this.ci = grownI(this.ci, this.nCands + nc);
+      this.cf = grownF(this.cf, 2 * (this.nCands + nc));
+    }
+    const { mi, mf, fi, ff, ci, cf } = this;
+    const m = 8 * k;
+    mi[m] = u;
+    mi[m + 1] = from;
+    mi[m + 2] = to;
+    mi[m + 3] = peerCount;
+    mi[m + 4] = this.nFlows;
+    mi[m + 5] = nf;
+    mi[m + 6] = this.nCands;
+    mi[m + 7] = nc;
+    mf[3 * k] = costBefore;
+    mf[3 * k + 1] = costAfter;
+    mf[3 * k + 2] = cm;
+    for (let f = 0; f < nf; f++) {
+      const o = fOrder[f]!;
+      fi[2 * this.nFlows] = fPeer[o]!;
+      fi[2 * this.nFlows + 1] = fHost[o]!;
+      ff[this.nFlows] = fCost[o]!;
+      this.nFlows += 1;
+    }
+    for (let c = 0; c < nc; c++) {
+      ci[this.nCands] = cHost[c]!;
+      cf[2 * this.nCands] = cCost[c]!;
+      cf[2 * this.nCands + 1] = cCm[c]!;
+      this.nCands += 1;
+    }
+    return k;
+  }
+
+  vm(k: number): string {
+    return this.names[this.mi[8 * k]!]!;
+  }
+  from(k: number): string {
+    return this.hvNames[this.mi[8 * k + 1]!]!;
+  }
+  target(k: number): number {
+    return this.mi[8 * k + 2]!;
+  }
+  costBefore(k: number): number {
+    return this.mf[3 * k]!;
+  }
+  costAfter(k: number): number {
+    return this.mf[3 * k + 1]!;
+  }
+  migrationCost(k: number): number {
+    return this.mf[3 * k + 2]!;
+  }
+  to(k: number): string {
+    return this.hvNames[this.mi[8 * k + 2]!]!;
+  }
+
+  decision(k: number): Decision {
+    const done = this.made[k];
+    if (done !== undefined) return done;
+    const { mi, fi, ff, ci, cf, hvNames } = this;
+    const peerCount = mi[8 * k + 3]!;
+    const f0 = mi[8 * k + 4]!;
+    const nf = mi[8 * k + 5]!;
+    const c0 = mi[8 * k + 6]!;
+    const nc = mi[8 * k + 7]!;
+    const flows: Flow<number>[] = [];
+    for (let f = f0; f < f0 + nf; f++) flows.push({ peer: this.names[fi[2 * f]!]!, host: fi[2 * f + 1]!, cost: ff[f]!, rank: this.rank[fi[2 * f]!]! });
     const at = (h: number): number => {
-      const i = hosts.indexOf(h);
-      if (i < 0) throw new Error(`replay: host ${h} was not a candidate`);
-      return i;
+      for (let c = c0; c < c0 + nc; c++) if (ci[c] === h) return c;
+      throw new Error(`move log: host ${h} was not a candidate`);
     };
-    const view: DecisionView<number> = { name: (h) => hvNames[h]!, full: (h) => Number.isNaN(costs[at(h)]!), costAt: (h) => costs[at(h)]! };
-    const migrationCost: number | MigrationCostFn = this.cmFixed ?? ((_vm, _from, to) => cms[hosts.findIndex((h) => hvNames[h] === to)]!);
-    this.made = decideAmong(this.vm, this.from, this.costBefore, this.flows.slice(), this.peerCount, view, { migrationCost, mode: this.mode });
-    return this.made;
+    const view: DecisionView<number> = { name: (h) => hvNames[h]!, full: (h) => Number.isNaN(cf[2 * at(h)]!), costAt: (h) => cf[2 * at(h)]! };
+    const migrationCost: number | MigrationCostFn =
+      this.cmFixed ??
+      ((_vm, _from, to) => {
+        for (let c = c0; c < c0 + nc; c++) if (hvNames[ci[c]!] === to) return cf[2 * c + 1]!;
+        throw new Error(`move log: ${to} was not a candidate`);
+      });
+    const d = decideAmong(this.vm(k), this.from(k), this.costBefore(k), flows, peerCount, view, { migrationCost, mode: this.mode });
+    this.made[k] = d;
+    return d;
   }
 }
 
-/** a move's decision: the numbers now, `candidates` and `reason` built from the replay when first read */
-function lazyDecision(r: Replay, vm: string, from: string, to: string, costBefore: number, costAfter: number, migrationCost: number, mode: DecisionMode): Decision & { readonly to: string };
-function lazyDecision(r: Replay, vm: string, from: string, to: string, costBefore: number, costAfter: number, migrationCost: number, mode: DecisionMode, round: number): Decision & { readonly to: string; readonly round: number };
-function lazyDecision(r: Replay, vm: string, from: string, to: string, costBefore: number, costAfter: number, migrationCost: number, mode: DecisionMode, round?: number): Decision & { readonly to: string; readonly round?: number } {
-  return {
-    vm,
-    from,
-    to,
-    costBefore,
-    costAfter,
-    migrationCost,
-    mode,
-    get candidates(): readonly Candidate[] {
-      return r.decision().candidates;
+function grownI(a: Int32Array, need: number): Int32Array {
+  const b = new Int32Array(Math.max(need, 2 * a.length));
+  b.set(a);
+  return b;
+}
+
+function grownF(a: Float64Array, need: number): Float64Array {
+  const b = new Float64Array(Math.max(need, 2 * a.length));
+  b.set(a);
+  return b;
+}
+
+/** own enumerable getters for a move's record, shared by every `LazyDecision` (a literal's getters cost two closures and a slow-path object each) */
+const RECORD_GETTERS: PropertyDescriptorMap = {
+  candidates: {
+    get(this: LazyDecision): readonly Candidate[] {
+      return this.built().candidates;
     },
-    get reason(): string {
-      return r.decision().reason;
+    enumerable: true,
+  },
+  reason: {
+    get(this: LazyDecision): string {
+      return this.built().reason;
     },
-    // no `round` key at all outside rounds, as the full round's records have none
-    ...(round === undefined ? {} : { round }),
-  };
+    enumerable: true,
+  },
+};
+
+/**
+ * A move's decision: the numbers now, `candidates` and `reason` built from the move log when first
+ * read. They are own enumerable properties, as on a plain record (spread, JSON and deep equality
+ * see the same keys in the same order as runPolicy's records); `round` only when given (the steps'
+ * records have none).
+ */
+class LazyDecision implements Decision {
+  readonly vm: string;
+  readonly from: string;
+  readonly to: string;
+  readonly costBefore: number;
+  readonly costAfter: number;
+  readonly migrationCost: number;
+  readonly mode: DecisionMode;
+  declare readonly candidates: readonly Candidate[];
+  declare readonly reason: string;
+  declare readonly round?: number;
+  readonly #log: MoveLog;
+  readonly #k: number;
+  constructor(log: MoveLog, k: number, round: number | undefined) {
+    this.vm = log.vm(k);
+    this.from = log.from(k);
+    this.to = log.to(k);
+    this.costBefore = log.costBefore(k);
+    this.costAfter = log.costAfter(k);
+    this.migrationCost = log.migrationCost(k);
+    this.mode = log.mode;
+    this.#log = log;
+    this.#k = k;
+    Object.defineProperties(this, RECORD_GETTERS);
+    if (round !== undefined) (this as { round?: number }).round = round;
+  }
+  built(): Decision {
+    return this.#log.decision(this.#k);
+  }
 }
 
 /** A placement as a read-only map over a snapshot of host numbers. */
