@@ -78,8 +78,7 @@ export class IncrementalPlanner {
   private readonly hvNames: string[] = [];
   private readonly hvId = new Map<string, number>();
   /** per VM: peers and rates in the order a Map-based traffic matrix would hold them */
-  private readonly peers: number[][];
-  private readonly rates: number[][];
+  readonly rows: Rows;
   private readonly host: Int32Array;
   private readonly rank: Float64Array;
   private load: Float64Array;
@@ -152,14 +151,12 @@ export class IncrementalPlanner {
       this.load[this.host[u]!]! += 1;
       this.onHv[this.host[u]!]!.push(u);
     }
-    this.peers = Array.from({ length: n }, () => []);
-    this.rates = Array.from({ length: n }, () => []);
+    const degree = new Int32Array(n);
+    for (const [u, row] of input.traffic.peers) degree[this.vmId(u)] = row.size;
+    this.rows = new Rows(degree);
     for (const [u, row] of input.traffic.peers) {
       const ui = this.vmId(u);
-      for (const [v, r] of row) {
-        this.peers[ui]!.push(this.vmId(v));
-        this.rates[ui]!.push(r);
-      }
+      for (const [v, r] of row) this.rows.append(ui, this.vmId(v), r);
     }
     this.dirty = new Uint8Array(n);
     this.boundSeen = new Uint8Array(n);
@@ -214,9 +211,12 @@ export class IncrementalPlanner {
   /** the traffic matrix the planner holds now (for checks and from-scratch comparisons) */
   traffic(): TrafficMatrix {
     const peers = new Map<string, Map<string, number>>();
+    const { start, len, adj, rate } = this.rows;
     for (let u = 0; u < this.names.length; u++) {
-      if (this.peers[u]!.length === 0) continue;
-      peers.set(this.names[u]!, new Map(this.peers[u]!.map((v, i) => [this.names[v]!, this.rates[u]![i]!])));
+      if (len[u] === 0) continue;
+      const row = new Map<string, number>();
+      for (let i = start[u]!; i < start[u]! + len[u]!; i++) row.set(this.names[adj[i]!]!, rate[i]!);
+      peers.set(this.names[u]!, row);
     }
     return { peers };
   }
@@ -227,7 +227,7 @@ export class IncrementalPlanner {
    * Map would) and marks both endpoints dirty. O(changes × row length).
    */
   updateTraffic(changes: readonly PairRate[]): void {
-    const { id, peers, rates, host, keyMemo, homeMemo } = this;
+    const { id, rows, host, keyMemo, homeMemo } = this;
     for (let k = 0; k < changes.length; k++) {
       const c = changes[k]!;
       const rate = c.rate;
@@ -235,12 +235,12 @@ export class IncrementalPlanner {
       if (c.a === c.b) continue;
       const a = id.get(c.a) ?? this.vmId(c.a);
       const b = id.get(c.b) ?? this.vmId(c.b);
-      const ia = indexIn(peers[a]!, b);
-      const old = ia < 0 ? 0 : rates[a]![ia]!;
+      const ia = rows.indexOf(a, b);
+      const old = ia < 0 ? 0 : rows.rate[ia]!;
       if (old === rate) continue;
       this.total += (rate - old) * this.dist(host[a]!, host[b]!);
-      setAt(peers[a]!, rates[a]!, ia, b, rate);
-      setAt(peers[b]!, rates[b]!, indexIn(peers[b]!, a), a, rate);
+      rows.set(a, ia, b, rate);
+      rows.set(b, rows.indexOf(b, a), a, rate);
       keyMemo[a] = NaN;
       keyMemo[b] = NaN;
       homeMemo[a] = -1;
@@ -260,10 +260,10 @@ export class IncrementalPlanner {
 
   /** C_A(u) with u on hypervisor h, terms in row order (vmCost's order) */
   private costAt(u: number, h: number): number {
-    const row = this.peers[u]!;
-    const rr = this.rates[u]!;
+    const { adj, rate } = this.rows;
+    const end = this.rows.start[u]! + this.rows.len[u]!;
     let sum = 0;
-    for (let i = 0; i < row.length; i++) sum += rr[i]! * this.dist(h, this.host[row[i]!]!);
+    for (let i = this.rows.start[u]!; i < end; i++) sum += rate[i]! * this.dist(h, this.host[adj[i]!]!);
     return sum;
   }
 
@@ -271,11 +271,12 @@ export class IncrementalPlanner {
   totalCost(): number {
     let sum = 0;
     for (let u = 0; u < this.names.length; u++) {
-      const row = this.peers[u]!;
+      const { adj, rate } = this.rows;
       const nu = this.names[u]!;
-      for (let i = 0; i < row.length; i++) {
-        const v = row[i]!;
-        if (nu < this.names[v]!) sum += this.rates[u]![i]! * this.dist(this.host[u]!, this.host[v]!);
+      const end = this.rows.start[u]! + this.rows.len[u]!;
+      for (let i = this.rows.start[u]!; i < end; i++) {
+        const v = adj[i]!;
+        if (nu < this.names[v]!) sum += rate[i]! * this.dist(this.host[u]!, this.host[v]!);
       }
     }
     return sum;
@@ -303,14 +304,14 @@ export class IncrementalPlanner {
 
   private homeAtLeastAway(u: number): boolean {
     const x = this.host[u]!;
-    const row = this.peers[u]!;
-    const rr = this.rates[u]!;
+    const { adj, rate } = this.rows;
+    const end = this.rows.start[u]! + this.rows.len[u]!;
     let home = 0;
     let away = 0;
-    for (let i = 0; i < row.length; i++) {
-      const r = rr[i]!;
+    for (let i = this.rows.start[u]!; i < end; i++) {
+      const r = rate[i]!;
       if (!(r >= 0 && r < Infinity)) return false;
-      if (this.host[row[i]!] === x) home += r;
+      if (this.host[adj[i]!] === x) home += r;
       else away += r;
     }
     return away <= home;
@@ -323,18 +324,19 @@ export class IncrementalPlanner {
    */
   private declines(u: number, cmFn: MigrationCostFn | null, cmFixed: number): boolean {
     const x = this.host[u]!;
-    const row = this.peers[u]!;
-    const rr = this.rates[u]!;
+    const { adj, rate } = this.rows;
+    const s = this.rows.start[u]!;
+    const end = s + this.rows.len[u]!;
     // the same sum as exactCost's (same terms, same order), usually remembered from the key
     const before = this.exactCost(u);
     if (before === 0) return true;
-    for (let i = 0; i < row.length; i++) {
-      const h = this.host[row[i]!]!;
+    for (let i = s; i < end; i++) {
+      const h = this.host[adj[i]!]!;
       if (h === x || this.load[h]! >= this.cap[h]!) continue;
-      if (!(rr[i]! * this.dist(x, h) > 0)) continue;
+      if (!(rate[i]! * this.dist(x, h) > 0)) continue;
       // a host seen through an earlier peer was already tried
       let seen = false;
-      for (let j = 0; j < i && !seen; j++) seen = this.host[row[j]!] === h && rr[j]! > 0;
+      for (let j = s; j < i && !seen; j++) seen = this.host[adj[j]!] === h && rate[j]! > 0;
       if (seen) continue;
       const cm = cmFn === null ? cmFixed : cmFn(this.names[u]!, this.hvNames[x]!, this.hvNames[h]!);
       if (worthMigrating(before, this.costAt(u, h), cm)) return false;
@@ -362,16 +364,17 @@ export class IncrementalPlanner {
    */
   private choose(u: number, mode: DecisionMode, cmFn: MigrationCostFn | null, cmFixed: number, log: MoveLog): number {
     const x = this.host[u]!;
-    const row = this.peers[u]!;
-    const rr = this.rates[u]!;
-    if (row.length > this.fPeer.length) this.growScratch(row.length);
+    const { adj, rate } = this.rows;
+    const s = this.rows.start[u]!;
+    const deg = this.rows.len[u]!;
+    if (deg > this.fPeer.length) this.growScratch(deg);
     const { fPeer, fHost, fCost, fOrder, cHost, cCost, cCm, rank } = this;
     let nf = 0;
     let costBefore = 0;
-    for (let i = 0; i < row.length; i++) {
-      const v = row[i]!;
+    for (let i = s; i < s + deg; i++) {
+      const v = adj[i]!;
       const hv = this.host[v]!;
-      const cost = rr[i]! * this.dist(x, hv);
+      const cost = rate[i]! * this.dist(x, hv);
       costBefore += cost;
       if (cost > 0) {
         fPeer[nf] = v;
@@ -419,7 +422,7 @@ export class IncrementalPlanner {
       }
     }
     if (best < 0) return -1;
-    return log.add(u, x, best, row.length, costBefore, bestCost, bestCm, fPeer, fHost, fCost, fOrder, nf, cHost, cCost, cCm, nc);
+    return log.add(u, x, best, deg, costBefore, bestCost, bestCm, fPeer, fHost, fCost, fOrder, nf, cHost, cCost, cCm, nc);
   }
 
   private growScratch(n: number): void {
@@ -491,14 +494,16 @@ export class IncrementalPlanner {
         this.total = totalAfter;
         moves += 1;
         this.markDirtyIndex(u);
-        for (const p of this.peers[u]!) this.markDirtyIndex(p);
+        const { start, len, adj } = this.rows;
+        for (let i = start[u]!; i < start[u]! + len[u]!; i++) this.markDirtyIndex(adj[i]!);
         order.moved(u, from);
         if (this.load[from]! < this.cap[from]! && this.load[from]! + 1 >= this.cap[from]!) {
           // `from` just stopped being full: it is a new candidate for every VM with a peer on it,
           // except those on `from` itself (a VM's own host is no candidate)
           const host = this.host;
           for (const q of this.onHv[from]!) {
-            for (const w of this.peers[q]!) {
+            for (let i = start[q]!; i < start[q]! + len[q]!; i++) {
+              const w = adj[i]!;
               if (host[w] === from) continue;
               this.markDirtyIndex(w);
               order.opened(w);
@@ -521,9 +526,10 @@ export class IncrementalPlanner {
     this.host[u] = to;
     this.keyMemo[u] = NaN;
     this.homeMemo[u] = -1;
-    for (const p of this.peers[u]!) {
-      this.keyMemo[p] = NaN;
-      this.homeMemo[p] = -1;
+    const { start, len, adj } = this.rows;
+    for (let i = start[u]!; i < start[u]! + len[u]!; i++) {
+      this.keyMemo[adj[i]!] = NaN;
+      this.homeMemo[adj[i]!] = -1;
     }
     this.load[from]! -= 1;
     this.load[to]! += 1;
@@ -545,12 +551,12 @@ export class IncrementalPlanner {
       return memo;
     }
     const x = this.host[u]!;
-    const row = this.peers[u]!;
-    const rr = this.rates[u]!;
+    const { adj, rate } = this.rows;
+    const end = this.rows.start[u]! + this.rows.len[u]!;
     let sum = 0;
     let sound = true;
-    for (let i = 0; i < row.length; i++) {
-      const t = rr[i]! * this.dist(x, this.host[row[i]!]!);
+    for (let i = this.rows.start[u]!; i < end; i++) {
+      const t = rate[i]! * this.dist(x, this.host[adj[i]!]!);
       if (!(t >= 0 && t < Infinity)) sound = false;
       sum += t;
     }
@@ -560,35 +566,92 @@ export class IncrementalPlanner {
   }
 
   /** for the orders */
-  view(): { readonly peers: number[][]; readonly rates: number[][]; readonly host: Int32Array; readonly rank: Float64Array; dist(a: number, b: number): number } {
-    return { peers: this.peers, rates: this.rates, host: this.host, rank: this.rank, dist: (a, b) => this.dist(a, b) };
+  view(): { readonly rows: Rows; readonly host: Int32Array; readonly rank: Float64Array; dist(a: number, b: number): number } {
+    return { rows: this.rows, host: this.host, rank: this.rank, dist: (a, b) => this.dist(a, b) };
   }
 }
 
-/** where v is in a row, or -1 */
-function indexIn(row: readonly number[], v: number): number {
-  for (let i = 0; i < row.length; i++) if (row[i] === v) return i;
-  return -1;
-}
+/**
+ * Per-VM rows of (peer, rate) in flat typed arrays (CSR with slack): row u is adj/rate[start[u] ..
+ * start[u] + len[u]), room for cap[u] entries. A row that outgrows its room moves to the end with
+ * twice the room (its old room is left unused: the waste is at most the rows' total room), so a
+ * traffic change writes in place and allocates only when the store doubles. Entries keep the
+ * order a Map-based row would: appended at the end, removed with the rest shifted down.
+ * `adj` and `rate` may be replaced by `append`; nothing holds them across a traffic change.
+ */
+class Rows {
+  readonly start: Int32Array;
+  readonly len: Int32Array;
+  private readonly cap: Int32Array;
+  adj: Int32Array;
+  rate: Float64Array;
+  private used = 0;
 
-/** sets entry i of a row to (v, rate): appended when i < 0, removed (order kept, no garbage) when rate is 0 */
-function setAt(row: number[], rr: number[], i: number, v: number, rate: number): void {
-  if (i < 0) {
-    if (rate > 0) {
-      row.push(v);
-      rr.push(rate);
+  /** room for each row's `degree` entries and some more */
+  constructor(degree: Int32Array) {
+    const n = degree.length;
+    this.start = new Int32Array(n);
+    this.len = new Int32Array(n);
+    this.cap = new Int32Array(n);
+    let total = 0;
+    for (let u = 0; u < n; u++) {
+      const c = degree[u]! + (degree[u]! >> 1) + 2;
+      this.start[u] = total;
+      this.cap[u] = c;
+      total += c;
     }
-  } else if (rate > 0) rr[i] = rate;
-  else {
-    for (let j = i + 1; j < row.length; j++) {
-      row[j - 1] = row[j]!;
-      rr[j - 1] = rr[j]!;
+    this.used = total;
+    this.adj = new Int32Array(total + (total >> 2) + 16);
+    this.rate = new Float64Array(this.adj.length);
+  }
+
+  /** where v is in u's row (an index into adj/rate), or -1 */
+  indexOf(u: number, v: number): number {
+    const adj = this.adj;
+    const end = this.start[u]! + this.len[u]!;
+    for (let i = this.start[u]!; i < end; i++) if (adj[i] === v) return i;
+    return -1;
+  }
+
+  append(u: number, v: number, r: number): void {
+    if (this.len[u] === this.cap[u]) this.move(u, 2 * this.cap[u]! + 2);
+    const i = this.start[u]! + this.len[u]!;
+    this.adj[i] = v;
+    this.rate[i] = r;
+    this.len[u]! += 1;
+  }
+
+  /** sets entry i (from `indexOf`) of u's row to (v, r): appended when i < 0, removed when r is 0 */
+  set(u: number, i: number, v: number, r: number): void {
+    if (i < 0) {
+      if (r > 0) this.append(u, v, r);
+    } else if (r > 0) this.rate[i] = r;
+    else {
+      const end = this.start[u]! + this.len[u]!;
+      this.adj.copyWithin(i, i + 1, end);
+      this.rate.copyWithin(i, i + 1, end);
+      this.len[u]! -= 1;
     }
-    row.length -= 1;
-    rr.length -= 1;
+  }
+
+  private move(u: number, room: number): void {
+    if (this.used + room > this.adj.length) {
+      const size = Math.max(this.used + room, 2 * this.adj.length);
+      const adj = new Int32Array(size);
+      adj.set(this.adj.subarray(0, this.used));
+      const rate = new Float64Array(size);
+      rate.set(this.rate.subarray(0, this.used));
+      this.adj = adj;
+      this.rate = rate;
+    }
+    const s = this.start[u]!;
+    this.adj.copyWithin(this.used, s, s + this.len[u]!);
+    this.rate.copyWithin(this.used, s, s + this.len[u]!);
+    this.start[u] = this.used;
+    this.cap[u] = room;
+    this.used += room;
   }
 }
-
 
 /**
  * What each move's decision saw, kept in flat arrays so its record is built by `decideAmong` (the
@@ -843,11 +906,11 @@ class RoundRobinInc implements IncOrder {
   private doneList: number[] = [];
   private at = -Infinity;
   private readonly rank: Float64Array;
-  private readonly peers: number[][];
+  private readonly rows: Rows;
   constructor(p: IncrementalPlanner, n: number) {
     const v = p.view();
     this.rank = v.rank;
-    this.peers = v.peers;
+    this.rows = v.rows;
     this.queued = new Uint8Array(n);
     this.done = new Uint8Array(n);
   }
@@ -876,7 +939,8 @@ class RoundRobinInc implements IncOrder {
   beforeMove(): void {}
   moved(u: number): void {
     // peers later in the order are asked with u where it is now
-    for (const p of this.peers[u]!) this.push(p);
+    const { start, len, adj } = this.rows;
+    for (let i = start[u]!; i < start[u]! + len[u]!; i++) this.push(adj[i]!);
   }
   opened(w: number): void {
     this.push(w);
@@ -1003,7 +1067,8 @@ class LoadAwareInc implements IncOrder {
 
   beforeMove(u: number): void {
     // peers outside the round are judged on their key before u moves (their key at the round's start)
-    for (const q of this.s.peers[u]!) this.settle(q);
+    const { start, len, adj } = this.s.rows;
+    for (let i = start[u]!; i < start[u]! + len[u]!; i++) this.settle(adj[i]!);
   }
 
   /** a clean VM the round has not reached: mark it asked if the from-scratch round has asked it */
@@ -1017,24 +1082,19 @@ class LoadAwareInc implements IncOrder {
 
   moved(u: number, from: number): void {
     const s = this.s;
-    const row = s.peers[u]!;
-    for (let e = 0; e < row.length; e++) {
-      const p = row[e]!;
+    const { rows } = s;
+    const end = rows.start[u]! + rows.len[u]!;
+    for (let e = rows.start[u]!; e < end; e++) {
+      const p = rows.adj[e]!;
       if (this.asked[p] === 1) continue;
       const b = this.bound[p]!;
       if (this.inRound[p] === 0 || Number.isNaN(b)) {
         this.pushExact(p);
         continue;
       }
-      let r = NaN;
-      const pr = s.peers[p]!;
-      for (let f = 0; f < pr.length; f++) {
-        if (pr[f] === u) {
-          r = s.rates[p]![f]!;
-          break;
-        }
-      }
-      if (Number.isNaN(r)) continue;
+      const f = rows.indexOf(p, u);
+      if (f < 0) continue;
+      const r = rows.rate[f]!;
       const hp = s.host[p]!;
       const before = r * s.dist(hp, from);
       const after = r * s.dist(hp, s.host[u]!);
