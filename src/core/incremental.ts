@@ -111,6 +111,8 @@ export class IncrementalPlanner {
    */
   private readonly boundSeen: Uint8Array;
   private boundList: number[] = [];
+  private rrOrder: RoundRobinInc | undefined;
+  private laOrder: LoadAwareInc | undefined;
 
   constructor(input: IncrementalInput) {
     this.oracle = input.oracle;
@@ -462,7 +464,9 @@ export class IncrementalPlanner {
     let asked = 0;
     let round = 0;
     let converged = false;
-    const order = o.policy === 'round-robin' ? new RoundRobinInc(this, n) : new LoadAwareInc(this, n);
+    // kept from plan to plan (each round's `begin` clears what the last one touched): a new
+    // order's per-VM arrays were megabytes of fresh memory each period
+    const order = o.policy === 'round-robin' ? (this.rrOrder ??= new RoundRobinInc(this, n)) : (this.laOrder ??= new LoadAwareInc(this, n));
     let stopped = false;
     while (round < maxRounds && steps.length < maxMigrations) {
       round += 1;
@@ -518,7 +522,7 @@ export class IncrementalPlanner {
       }
     }
     // a snapshot of the hosts behind a map view: copying 65k names into a Map was a large share of a small epoch
-    const finalPlacement = new PlacementView(this.names, this.id, this.hvNames, Int32Array.from(this.host));
+    const finalPlacement = new PlacementView(this.names, this.id, this.hvNames, this.host.slice());
     return { policy: o.policy, initialCost, finalCost: this.total, steps, decisions, rounds: round, converged, finalPlacement, asked, bounded: this.boundList.length };
   }
 
@@ -627,9 +631,13 @@ class Rows {
       if (r > 0) this.append(u, v, r);
     } else if (r > 0) this.rate[i] = r;
     else {
-      const end = this.start[u]! + this.len[u]!;
-      this.adj.copyWithin(i, i + 1, end);
-      this.rate.copyWithin(i, i + 1, end);
+      // by hand: copyWithin's call costs more than moving a few entries
+      const { adj, rate } = this;
+      const end = this.start[u]! + this.len[u]! - 1;
+      for (let j = i; j < end; j++) {
+        adj[j] = adj[j + 1]!;
+        rate[j] = rate[j + 1]!;
+      }
       this.len[u]! -= 1;
     }
   }
@@ -644,9 +652,12 @@ class Rows {
       this.adj = adj;
       this.rate = rate;
     }
+    const { adj, rate } = this;
     const s = this.start[u]!;
-    this.adj.copyWithin(this.used, s, s + this.len[u]!);
-    this.rate.copyWithin(this.used, s, s + this.len[u]!);
+    for (let j = 0; j < this.len[u]!; j++) {
+      adj[this.used + j] = adj[s + j]!;
+      rate[this.used + j] = rate[s + j]!;
+    }
     this.start[u] = this.used;
     this.cap[u] = room;
     this.used += room;
