@@ -89,6 +89,15 @@ export class IncrementalPlanner {
   private readonly fast: IndexedCost | undefined;
   /** per hypervisor: its number in `fast`, or -1 */
   private oi: Int32Array;
+  /**
+   * `fast`'s whole cost table when it has one (see IndexedCost.table), and per hypervisor with
+   * oi >= 0 its row offset, column and uplink weight there: a cost is then two loads from small
+   * per-planner arrays and one from the table, the same arithmetic as `fast.cost`
+   */
+  private readonly tab: Float64Array | undefined;
+  private readonly tRow: Int32Array;
+  private readonly tCol: Int32Array;
+  private readonly tUp: Float64Array;
   /** VMs to ask in the next plan's first round */
   private dirty: Uint8Array;
   private dirtyList: number[] = [];
@@ -148,6 +157,21 @@ export class IncrementalPlanner {
     for (let h = 0; h < hn; h++) {
       this.cap[h] = input.capacity.get(this.hvNames[h]!) ?? 0;
       this.oi[h] = this.fast?.index(this.hvNames[h]!) ?? -1;
+    }
+    // at most 2^22 cells (32 MiB): fat-tree(32)'s is 512 x 512
+    const table = this.fast?.table?.(1 << 22);
+    this.tab = table?.rows;
+    this.tRow = new Int32Array(hn);
+    this.tCol = new Int32Array(hn);
+    this.tUp = new Float64Array(hn);
+    if (table !== undefined) {
+      for (let h = 0; h < hn; h++) {
+        const f = this.oi[h]!;
+        if (f < 0) continue;
+        this.tRow[h] = table.group[f]! * table.cols;
+        this.tCol[h] = table.col[f]!;
+        this.tUp[h] = table.up[f]!;
+      }
     }
     for (let u = 0; u < n; u++) {
       this.load[this.host[u]!]! += 1;
@@ -256,6 +280,11 @@ export class IncrementalPlanner {
     if (ha === hb) return 0;
     const fa = this.oi[ha]!;
     const fb = this.oi[hb]!;
+    if (this.tab !== undefined && fa >= 0 && fb >= 0) {
+      const d = fa < fb ? this.tab[this.tRow[ha]! + this.tCol[hb]!]! + this.tUp[hb]! : this.tab[this.tRow[hb]! + this.tCol[ha]!]! + this.tUp[ha]!;
+      // no path: `fast.cost` throws the oracle's error
+      if (d !== Infinity) return d;
+    }
     if (this.fast !== undefined && fa >= 0 && fb >= 0) return this.fast.cost(fa, fb);
     return this.oracle.cost(this.hvNames[ha]!, this.hvNames[hb]!);
   }
