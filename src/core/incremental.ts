@@ -112,6 +112,14 @@ export class IncrementalPlanner {
    * `keyMemo` is (u's row, u's host or a peer's host changed), as it reads the same inputs
    */
   private readonly homeMemo: Int8Array;
+  /** per VM: R_away (rates of peers on other hypervisors) when `homeMemo` >= 0 and the rates are finite, else NaN */
+  private readonly awayMemo: Float64Array;
+  /**
+   * the least and the largest cost between two different hypervisors when every hypervisor is in
+   * the cost table and every pair has a path (else NaN): dLo·R_away <= C_A(u) <= dHi·R_away
+   */
+  readonly dLo: number = NaN;
+  readonly dHi: number = NaN;
   /** whether the home/away bound holds in the current plan (metric oracle, c_m >= 0) */
   private boundOk = false;
   /**
@@ -165,12 +173,31 @@ export class IncrementalPlanner {
     this.tCol = new Int32Array(hn);
     this.tUp = new Float64Array(hn);
     if (table !== undefined) {
+      let all = true;
+      let upLo = Infinity;
+      let upHi = -Infinity;
       for (let h = 0; h < hn; h++) {
         const f = this.oi[h]!;
-        if (f < 0) continue;
+        if (f < 0) {
+          all = false;
+          continue;
+        }
         this.tRow[h] = table.group[f]! * table.cols;
         this.tCol[h] = table.col[f]!;
         this.tUp[h] = table.up[f]!;
+        upLo = Math.min(upLo, table.up[f]!);
+        upHi = Math.max(upHi, table.up[f]!);
+      }
+      // every cost is a cell plus an uplink weight, so the extremes of both bound it
+      let cLo = Infinity;
+      let cHi = -Infinity;
+      for (const c of table.rows) {
+        cLo = Math.min(cLo, c);
+        cHi = Math.max(cHi, c);
+      }
+      if (all && hn > 1 && cHi < Infinity && cLo + upLo > 0) {
+        this.dLo = cLo + upLo;
+        this.dHi = cHi + upHi;
       }
     }
     for (let u = 0; u < n; u++) {
@@ -188,6 +215,7 @@ export class IncrementalPlanner {
     this.boundSeen = new Uint8Array(n);
     this.keyMemo = new Float64Array(n).fill(NaN);
     this.homeMemo = new Int8Array(n).fill(-1);
+    this.awayMemo = new Float64Array(n).fill(NaN);
     for (let u = 0; u < n; u++) this.markDirtyIndex(u);
     this.total = this.totalCost();
   }
@@ -339,12 +367,14 @@ export class IncrementalPlanner {
     const end = this.rows.start[u]! + this.rows.len[u]!;
     let home = 0;
     let away = 0;
+    this.awayMemo[u] = NaN;
     for (let i = this.rows.start[u]!; i < end; i++) {
       const r = rate[i]!;
       if (!(r >= 0 && r < Infinity)) return false;
       if (this.host[adj[i]!] === x) home += r;
       else away += r;
     }
+    this.awayMemo[u] = away;
     return away <= home;
   }
 
@@ -571,6 +601,22 @@ export class IncrementalPlanner {
     list[i] = list[list.length - 1]!;
     list.pop();
     this.onHv[to]!.push(u);
+  }
+
+  /**
+   * Is C_A(u) surely above (1), surely below (-1) `level`, or too close to tell (0), from
+   * R_away alone (dLo·R_away <= C_A(u) <= dHi·R_away; no path cost read)? A relative margin of
+   * 1e-9 covers the rounding of both sums, so a sure answer never depends on it; 0 also when
+   * u's remembered key makes the exact comparison cheap, or the bounds do not apply.
+   */
+  keySide(u: number, level: number): number {
+    if (this.dLo !== this.dLo || this.keyMemo[u] === this.keyMemo[u]) return 0;
+    if (this.homeMemo[u]! < 0) this.homeMemo[u] = this.homeAtLeastAway(u) ? 1 : 0;
+    const away = this.awayMemo[u]!;
+    if (away !== away) return 0;
+    if (away * this.dHi * (1 + 1e-9) < level) return -1;
+    if (away * this.dLo * (1 - 1e-9) > level) return 1;
+    return 0;
   }
 
   /** set by `exactCost`: whether every term of the last sum was finite and >= 0 */
@@ -1074,6 +1120,9 @@ class LoadAwareInc implements IncOrder {
       else hi = mid;
     }
     if (lo === this.stTop) return false;
+    // most VMs outside the round are far above or below the lowest key asked: no path cost needed
+    const side = this.p.keySide(u, this.stCost[lo]!);
+    if (side !== 0) return side > 0;
     const c = this.p.exactCost(u);
     if (!(c > 0)) return false;
     const minCost = this.stCost[lo]!;
