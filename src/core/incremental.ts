@@ -501,8 +501,9 @@ export class IncrementalPlanner {
    * Rounds from the current placement until one moves nothing, `maxRounds` or the budget, asking
    * only dirty VMs (see the module comment). Applies its moves to the planner's placement.
    * Declines found by the numeric check are counted, not built: `decisions` holds the moves'
-   * decisions (the same objects' data as `steps`), whose `candidates` and `reason` are built when
-   * first read (see `MoveLog`; equal to `runPolicy`'s records). `asked`: asks made (a VM asked in
+   * decisions (the same data as `steps`' with the round; the list is made when first read, as a
+   * period that only applies the steps never needs it), whose `candidates` and `reason` are built
+   * when first read (see `MoveLog`; equal to `runPolicy`'s records). `asked`: asks made (a VM asked in
    * several rounds counts once per round); `bounded`: distinct VMs the home/away bound found to
    * surely decline in this plan (each once, however many times the bound answered for it).
    */
@@ -518,7 +519,8 @@ export class IncrementalPlanner {
     this.boundList = [];
     const initialCost = this.total;
     const steps: Step[] = [];
-    const decisions: (Decision & { round: number })[] = [];
+    /** per move log entry (each decision made, applied or not): its round */
+    const decisionRounds: number[] = [];
     const log = new MoveLog(this.names, this.hvNames, this.rank, cmFn === null ? cmFixed : null, mode);
     let asked = 0;
     let round = 0;
@@ -539,8 +541,7 @@ export class IncrementalPlanner {
         if (this.surelyDeclines(u) || this.declines(u, cmFn, cmFixed)) continue;
         const k = this.choose(u, mode, cmFn, cmFixed, log);
         if (k < 0) continue;
-        const d = new LazyDecision(log, k, round);
-        decisions.push(d as LazyDecision & { round: number });
+        decisionRounds.push(round);
         if (steps.length >= maxMigrations) {
           // the budget is spent: what is left of the round waits for the next plan
           this.markDirtyIndex(u);
@@ -552,7 +553,7 @@ export class IncrementalPlanner {
         const to = log.target(k);
         order.beforeMove(u);
         this.moveVm(u, from, to);
-        const totalAfter = this.total - (d.costBefore - d.costAfter);
+        const totalAfter = this.total - (log.costBefore(k) - log.costAfter(k));
         steps.push({ step: steps.length + 1, round, decision: new LazyDecision(log, k, undefined), totalBefore: this.total, totalAfter });
         this.total = totalAfter;
         moves += 1;
@@ -582,7 +583,21 @@ export class IncrementalPlanner {
     }
     // a snapshot of the hosts behind a map view: copying 65k names into a Map was a large share of a small epoch
     const finalPlacement = new PlacementView(this.names, this.id, this.hvNames, this.host.slice());
-    return { policy: o.policy, initialCost, finalCost: this.total, steps, decisions, rounds: round, converged, finalPlacement, asked, bounded: this.boundList.length };
+    let decisions: (Decision & { round: number })[] | undefined;
+    return {
+      policy: o.policy,
+      initialCost,
+      finalCost: this.total,
+      steps,
+      get decisions(): (Decision & { round: number })[] {
+        return (decisions ??= decisionRounds.map((r, k) => new LazyDecision(log, k, r) as LazyDecision & { round: number }));
+      },
+      rounds: round,
+      converged,
+      finalPlacement,
+      asked,
+      bounded: this.boundList.length,
+    };
   }
 
   private moveVm(u: number, from: number, to: number): void {
