@@ -78,8 +78,7 @@ export class IncrementalPlanner {
   private readonly hvNames: string[] = [];
   private readonly hvId = new Map<string, number>();
   /** per VM: peers and rates in the order a Map-based traffic matrix would hold them */
-  private readonly peers: number[][];
-  private readonly rates: number[][];
+  readonly rows: Rows;
   private readonly host: Int32Array;
   private readonly rank: Float64Array;
   private load: Float64Array;
@@ -90,6 +89,15 @@ export class IncrementalPlanner {
   private readonly fast: IndexedCost | undefined;
   /** per hypervisor: its number in `fast`, or -1 */
   private oi: Int32Array;
+  /**
+   * `fast`'s whole cost table when it has one (see IndexedCost.table), and per hypervisor with
+   * oi >= 0 its row offset, column and uplink weight there: a cost is then two loads from small
+   * per-planner arrays and one from the table, the same arithmetic as `fast.cost`
+   */
+  private readonly tab: Float64Array | undefined;
+  private readonly tRow: Int32Array;
+  private readonly tCol: Int32Array;
+  private readonly tUp: Float64Array;
   /** VMs to ask in the next plan's first round */
   private dirty: Uint8Array;
   private dirtyList: number[] = [];
@@ -104,6 +112,14 @@ export class IncrementalPlanner {
    * `keyMemo` is (u's row, u's host or a peer's host changed), as it reads the same inputs
    */
   private readonly homeMemo: Int8Array;
+  /** per VM: R_away (rates of peers on other hypervisors) when `homeMemo` >= 0 and the rates are finite, else NaN */
+  private readonly awayMemo: Float64Array;
+  /**
+   * the least and the largest cost between two different hypervisors when every hypervisor is in
+   * the cost table and every pair has a path (else NaN): dLo·R_away <= C_A(u) <= dHi·R_away
+   */
+  readonly dLo: number = NaN;
+  readonly dHi: number = NaN;
   /** whether the home/away bound holds in the current plan (metric oracle, c_m >= 0) */
   private boundOk = false;
   /**
@@ -112,6 +128,8 @@ export class IncrementalPlanner {
    */
   private readonly boundSeen: Uint8Array;
   private boundList: number[] = [];
+  private rrOrder: RoundRobinInc | undefined;
+  private laOrder: LoadAwareInc | undefined;
 
   constructor(input: IncrementalInput) {
     this.oracle = input.oracle;
@@ -148,23 +166,56 @@ export class IncrementalPlanner {
       this.cap[h] = input.capacity.get(this.hvNames[h]!) ?? 0;
       this.oi[h] = this.fast?.index(this.hvNames[h]!) ?? -1;
     }
+    // at most 2^22 cells (32 MiB): fat-tree(32)'s is 512 x 512
+    const table = this.fast?.table?.(1 << 22);
+    this.tab = table?.rows;
+    this.tRow = new Int32Array(hn);
+    this.tCol = new Int32Array(hn);
+    this.tUp = new Float64Array(hn);
+    if (table !== undefined) {
+      let all = true;
+      let upLo = Infinity;
+      let upHi = -Infinity;
+      for (let h = 0; h < hn; h++) {
+        const f = this.oi[h]!;
+        if (f < 0) {
+          all = false;
+          continue;
+        }
+        this.tRow[h] = table.group[f]! * table.cols;
+        this.tCol[h] = table.col[f]!;
+        this.tUp[h] = table.up[f]!;
+        upLo = Math.min(upLo, table.up[f]!);
+        upHi = Math.max(upHi, table.up[f]!);
+      }
+      // every cost is a cell plus an uplink weight, so the extremes of both bound it
+      let cLo = Infinity;
+      let cHi = -Infinity;
+      for (const c of table.rows) {
+        cLo = Math.min(cLo, c);
+        cHi = Math.max(cHi, c);
+      }
+      if (all && hn > 1 && cHi < Infinity && cLo + upLo > 0) {
+        this.dLo = cLo + upLo;
+        this.dHi = cHi + upHi;
+      }
+    }
     for (let u = 0; u < n; u++) {
       this.load[this.host[u]!]! += 1;
       this.onHv[this.host[u]!]!.push(u);
     }
-    this.peers = Array.from({ length: n }, () => []);
-    this.rates = Array.from({ length: n }, () => []);
+    const degree = new Int32Array(n);
+    for (const [u, row] of input.traffic.peers) degree[this.vmId(u)] = row.size;
+    this.rows = new Rows(degree);
     for (const [u, row] of input.traffic.peers) {
       const ui = this.vmId(u);
-      for (const [v, r] of row) {
-        this.peers[ui]!.push(this.vmId(v));
-        this.rates[ui]!.push(r);
-      }
+      for (const [v, r] of row) this.rows.append(ui, this.vmId(v), r);
     }
     this.dirty = new Uint8Array(n);
     this.boundSeen = new Uint8Array(n);
     this.keyMemo = new Float64Array(n).fill(NaN);
     this.homeMemo = new Int8Array(n).fill(-1);
+    this.awayMemo = new Float64Array(n).fill(NaN);
     for (let u = 0; u < n; u++) this.markDirtyIndex(u);
     this.total = this.totalCost();
   }
@@ -214,9 +265,12 @@ export class IncrementalPlanner {
   /** the traffic matrix the planner holds now (for checks and from-scratch comparisons) */
   traffic(): TrafficMatrix {
     const peers = new Map<string, Map<string, number>>();
+    const { start, len, adj, rate } = this.rows;
     for (let u = 0; u < this.names.length; u++) {
-      if (this.peers[u]!.length === 0) continue;
-      peers.set(this.names[u]!, new Map(this.peers[u]!.map((v, i) => [this.names[v]!, this.rates[u]![i]!])));
+      if (len[u] === 0) continue;
+      const row = new Map<string, number>();
+      for (let i = start[u]!; i < start[u]! + len[u]!; i++) row.set(this.names[adj[i]!]!, rate[i]!);
+      peers.set(this.names[u]!, row);
     }
     return { peers };
   }
@@ -227,7 +281,7 @@ export class IncrementalPlanner {
    * Map would) and marks both endpoints dirty. O(changes × row length).
    */
   updateTraffic(changes: readonly PairRate[]): void {
-    const { id, peers, rates, host, keyMemo, homeMemo } = this;
+    const { id, rows, host, keyMemo, homeMemo } = this;
     for (let k = 0; k < changes.length; k++) {
       const c = changes[k]!;
       const rate = c.rate;
@@ -235,12 +289,12 @@ export class IncrementalPlanner {
       if (c.a === c.b) continue;
       const a = id.get(c.a) ?? this.vmId(c.a);
       const b = id.get(c.b) ?? this.vmId(c.b);
-      const ia = indexIn(peers[a]!, b);
-      const old = ia < 0 ? 0 : rates[a]![ia]!;
+      const ia = rows.indexOf(a, b);
+      const old = ia < 0 ? 0 : rows.rate[ia]!;
       if (old === rate) continue;
       this.total += (rate - old) * this.dist(host[a]!, host[b]!);
-      setAt(peers[a]!, rates[a]!, ia, b, rate);
-      setAt(peers[b]!, rates[b]!, indexIn(peers[b]!, a), a, rate);
+      rows.set(a, ia, b, rate);
+      rows.set(b, rows.indexOf(b, a), a, rate);
       keyMemo[a] = NaN;
       keyMemo[b] = NaN;
       homeMemo[a] = -1;
@@ -254,16 +308,21 @@ export class IncrementalPlanner {
     if (ha === hb) return 0;
     const fa = this.oi[ha]!;
     const fb = this.oi[hb]!;
+    if (this.tab !== undefined && fa >= 0 && fb >= 0) {
+      const d = fa < fb ? this.tab[this.tRow[ha]! + this.tCol[hb]!]! + this.tUp[hb]! : this.tab[this.tRow[hb]! + this.tCol[ha]!]! + this.tUp[ha]!;
+      // no path: `fast.cost` throws the oracle's error
+      if (d !== Infinity) return d;
+    }
     if (this.fast !== undefined && fa >= 0 && fb >= 0) return this.fast.cost(fa, fb);
     return this.oracle.cost(this.hvNames[ha]!, this.hvNames[hb]!);
   }
 
   /** C_A(u) with u on hypervisor h, terms in row order (vmCost's order) */
   private costAt(u: number, h: number): number {
-    const row = this.peers[u]!;
-    const rr = this.rates[u]!;
+    const { adj, rate } = this.rows;
+    const end = this.rows.start[u]! + this.rows.len[u]!;
     let sum = 0;
-    for (let i = 0; i < row.length; i++) sum += rr[i]! * this.dist(h, this.host[row[i]!]!);
+    for (let i = this.rows.start[u]!; i < end; i++) sum += rate[i]! * this.dist(h, this.host[adj[i]!]!);
     return sum;
   }
 
@@ -271,11 +330,12 @@ export class IncrementalPlanner {
   totalCost(): number {
     let sum = 0;
     for (let u = 0; u < this.names.length; u++) {
-      const row = this.peers[u]!;
+      const { adj, rate } = this.rows;
       const nu = this.names[u]!;
-      for (let i = 0; i < row.length; i++) {
-        const v = row[i]!;
-        if (nu < this.names[v]!) sum += this.rates[u]![i]! * this.dist(this.host[u]!, this.host[v]!);
+      const end = this.rows.start[u]! + this.rows.len[u]!;
+      for (let i = this.rows.start[u]!; i < end; i++) {
+        const v = adj[i]!;
+        if (nu < this.names[v]!) sum += rate[i]! * this.dist(this.host[u]!, this.host[v]!);
       }
     }
     return sum;
@@ -303,16 +363,18 @@ export class IncrementalPlanner {
 
   private homeAtLeastAway(u: number): boolean {
     const x = this.host[u]!;
-    const row = this.peers[u]!;
-    const rr = this.rates[u]!;
+    const { adj, rate } = this.rows;
+    const end = this.rows.start[u]! + this.rows.len[u]!;
     let home = 0;
     let away = 0;
-    for (let i = 0; i < row.length; i++) {
-      const r = rr[i]!;
+    this.awayMemo[u] = NaN;
+    for (let i = this.rows.start[u]!; i < end; i++) {
+      const r = rate[i]!;
       if (!(r >= 0 && r < Infinity)) return false;
-      if (this.host[row[i]!] === x) home += r;
+      if (this.host[adj[i]!] === x) home += r;
       else away += r;
     }
+    this.awayMemo[u] = away;
     return away <= home;
   }
 
@@ -323,18 +385,19 @@ export class IncrementalPlanner {
    */
   private declines(u: number, cmFn: MigrationCostFn | null, cmFixed: number): boolean {
     const x = this.host[u]!;
-    const row = this.peers[u]!;
-    const rr = this.rates[u]!;
+    const { adj, rate } = this.rows;
+    const s = this.rows.start[u]!;
+    const end = s + this.rows.len[u]!;
     // the same sum as exactCost's (same terms, same order), usually remembered from the key
     const before = this.exactCost(u);
     if (before === 0) return true;
-    for (let i = 0; i < row.length; i++) {
-      const h = this.host[row[i]!]!;
+    for (let i = s; i < end; i++) {
+      const h = this.host[adj[i]!]!;
       if (h === x || this.load[h]! >= this.cap[h]!) continue;
-      if (!(rr[i]! * this.dist(x, h) > 0)) continue;
+      if (!(rate[i]! * this.dist(x, h) > 0)) continue;
       // a host seen through an earlier peer was already tried
       let seen = false;
-      for (let j = 0; j < i && !seen; j++) seen = this.host[row[j]!] === h && rr[j]! > 0;
+      for (let j = s; j < i && !seen; j++) seen = this.host[adj[j]!] === h && rate[j]! > 0;
       if (seen) continue;
       const cm = cmFn === null ? cmFixed : cmFn(this.names[u]!, this.hvNames[x]!, this.hvNames[h]!);
       if (worthMigrating(before, this.costAt(u, h), cm)) return false;
@@ -342,70 +405,105 @@ export class IncrementalPlanner {
     return true;
   }
 
+  /** scratch for `choose`: u's flows with cost > 0 (peer, host, cost), then their order */
+  private fPeer = new Int32Array(64);
+  private fHost = new Int32Array(64);
+  private fCost = new Float64Array(64);
+  private fOrder = new Int32Array(64);
+  /** scratch for `choose`: distinct candidate hosts in order, C_A there (NaN: full or not evaluated), c_m */
+  private cHost = new Int32Array(64);
+  private cCost = new Float64Array(64);
+  private cCm = new Float64Array(64);
+
   /**
    * Algorithm 1 for u, numbers only: the flows sorted as `decideAmong` sorts them, each distinct
    * candidate host tried in that order (the first worth it in `first` mode, the cheapest worth it
-   * in `best`), and what the candidates looked like kept in a `Replay` so the full record
-   * (candidates, reason) is built by `decideAmong` itself only when read, identically. Returns
-   * null to stay (never after `declines` said no, with slots only and no rails).
+   * in `best`). On a move, what the candidates looked like is appended to `log` so the full
+   * record (candidates, reason) is built by `decideAmong` itself only when read, identically
+   * (see `MoveLog`); returns the move's number in the log, or -1 to stay (never after `declines`
+   * said no, with slots only and no rails). Allocates nothing but the log's growth.
    */
-  private choose(u: number, mode: DecisionMode, cmFn: MigrationCostFn | null, cmFixed: number, round: number): Chosen | null {
+  private choose(u: number, mode: DecisionMode, cmFn: MigrationCostFn | null, cmFixed: number, log: MoveLog): number {
     const x = this.host[u]!;
-    const row = this.peers[u]!;
-    const rr = this.rates[u]!;
-    const flows: Flow<number>[] = [];
+    const { adj, rate } = this.rows;
+    const s = this.rows.start[u]!;
+    const deg = this.rows.len[u]!;
+    if (deg > this.fPeer.length) this.growScratch(deg);
+    const { fPeer, fHost, fCost, fOrder, cHost, cCost, cCm, rank } = this;
+    let nf = 0;
     let costBefore = 0;
-    for (let i = 0; i < row.length; i++) {
-      const v = row[i]!;
-      const cost = rr[i]! * this.dist(x, this.host[v]!);
+    for (let i = s; i < s + deg; i++) {
+      const v = adj[i]!;
+      const hv = this.host[v]!;
+      const cost = rate[i]! * this.dist(x, hv);
       costBefore += cost;
-      if (cost > 0) flows.push({ peer: this.names[v]!, host: this.host[v]!, cost, rank: this.rank[v]! });
+      if (cost > 0) {
+        fPeer[nf] = v;
+        fHost[nf] = hv;
+        fCost[nf] = cost;
+        // insertion by (cost desc, rank asc), `decideAmong`'s order (unique: ranks are distinct)
+        let j = nf;
+        while (j > 0) {
+          const o = fOrder[j - 1]!;
+          if (!((cost - fCost[o]! || rank[fPeer[o]!]! - rank[v]!) > 0)) break;
+          fOrder[j] = o;
+          j -= 1;
+        }
+        fOrder[j] = nf;
+        nf += 1;
+      }
     }
-    flows.sort(byCostThenRank);
     const from = this.hvNames[x]!;
     const vm = this.names[u]!;
-    // per distinct candidate host in order: host, -1 full / 1 evaluated, C_A there, c_m
-    const hosts: number[] = [];
-    const costs: number[] = [];
-    const cms: number[] = [];
+    let nc = 0;
     let best = -1;
     let bestCost = Infinity;
     let bestCm = 0;
-    for (let f = 0; f < flows.length; f++) {
-      const h = flows[f]!.host;
-      if (hosts.includes(h)) continue;
-      hosts.push(h);
-      if (mode === 'first' && best >= 0) {
-        costs.push(NaN);
-        cms.push(NaN);
-        continue;
-      }
-      if (this.load[h]! >= this.cap[h]!) {
-        costs.push(NaN);
-        cms.push(NaN);
+    for (let f = 0; f < nf; f++) {
+      const h = fHost[fOrder[f]!]!;
+      let dup = false;
+      for (let c = 0; c < nc && !dup; c++) dup = cHost[c] === h;
+      if (dup) continue;
+      cHost[nc] = h;
+      if ((mode === 'first' && best >= 0) || this.load[h]! >= this.cap[h]!) {
+        cCost[nc] = NaN;
+        cCm[nc] = NaN;
+        nc += 1;
         continue;
       }
       const there = this.costAt(u, h);
       const cm = cmFn === null ? cmFixed : cmFn(vm, from, this.hvNames[h]!);
-      costs.push(there);
-      cms.push(cm);
+      cCost[nc] = there;
+      cCm[nc] = cm;
+      nc += 1;
       if (worthMigrating(costBefore, there, cm) && (best < 0 || there < bestCost)) {
         best = h;
         bestCost = there;
         bestCm = cm;
       }
     }
-    if (best < 0) return null;
-    const replay = new Replay(vm, from, costBefore, flows, row.length, hosts, costs, cms, this.hvNames, cmFn === null ? cmFixed : null, mode);
-    return { target: best, replay, decision: lazyDecision(replay, vm, from, this.hvNames[best]!, costBefore, bestCost, bestCm, mode, round) };
+    if (best < 0) return -1;
+    return log.add(u, x, best, deg, costBefore, bestCost, bestCm, fPeer, fHost, fCost, fOrder, nf, cHost, cCost, cCm, nc);
+  }
+
+  private growScratch(n: number): void {
+    const m = Math.max(n, 2 * this.fPeer.length);
+    this.fPeer = new Int32Array(m);
+    this.fHost = new Int32Array(m);
+    this.fCost = new Float64Array(m);
+    this.fOrder = new Int32Array(m);
+    this.cHost = new Int32Array(m);
+    this.cCost = new Float64Array(m);
+    this.cCm = new Float64Array(m);
   }
 
   /**
    * Rounds from the current placement until one moves nothing, `maxRounds` or the budget, asking
    * only dirty VMs (see the module comment). Applies its moves to the planner's placement.
    * Declines found by the numeric check are counted, not built: `decisions` holds the moves'
-   * decisions (the same objects' data as `steps`), whose `candidates` and `reason` are built when
-   * first read (see `Replay`; equal to `runPolicy`'s records). `asked`: asks made (a VM asked in
+   * decisions (the same data as `steps`' with the round; the list is made when first read, as a
+   * period that only applies the steps never needs it), whose `candidates` and `reason` are built
+   * when first read (see `MoveLog`; equal to `runPolicy`'s records). `asked`: asks made (a VM asked in
    * several rounds counts once per round); `bounded`: distinct VMs the home/away bound found to
    * surely decline in this plan (each once, however many times the bound answered for it).
    */
@@ -421,11 +519,15 @@ export class IncrementalPlanner {
     this.boundList = [];
     const initialCost = this.total;
     const steps: Step[] = [];
-    const decisions: (Decision & { round: number })[] = [];
+    /** per move log entry (each decision made, applied or not): its round */
+    const decisionRounds: number[] = [];
+    const log = new MoveLog(this.names, this.hvNames, this.rank, cmFn === null ? cmFixed : null, mode);
     let asked = 0;
     let round = 0;
     let converged = false;
-    const order = o.policy === 'round-robin' ? new RoundRobinInc(this, n) : new LoadAwareInc(this, n);
+    // kept from plan to plan (each round's `begin` clears what the last one touched): a new
+    // order's per-VM arrays were megabytes of fresh memory each period
+    const order = o.policy === 'round-robin' ? (this.rrOrder ??= new RoundRobinInc(this, n)) : (this.laOrder ??= new LoadAwareInc(this, n));
     let stopped = false;
     while (round < maxRounds && steps.length < maxMigrations) {
       round += 1;
@@ -437,10 +539,9 @@ export class IncrementalPlanner {
       for (let u = order.next(); u >= 0; u = order.next()) {
         asked += 1;
         if (this.surelyDeclines(u) || this.declines(u, cmFn, cmFixed)) continue;
-        const chosen = this.choose(u, mode, cmFn, cmFixed, round);
-        if (chosen === null) continue;
-        const d = chosen.decision;
-        decisions.push(d);
+        const k = this.choose(u, mode, cmFn, cmFixed, log);
+        if (k < 0) continue;
+        decisionRounds.push(round);
         if (steps.length >= maxMigrations) {
           // the budget is spent: what is left of the round waits for the next plan
           this.markDirtyIndex(u);
@@ -449,22 +550,24 @@ export class IncrementalPlanner {
           break;
         }
         const from = this.host[u]!;
-        const to = chosen.target;
+        const to = log.target(k);
         order.beforeMove(u);
         this.moveVm(u, from, to);
-        const totalAfter = this.total - (d.costBefore - d.costAfter);
-        steps.push({ step: steps.length + 1, round, decision: lazyDecision(chosen.replay, d.vm, d.from, d.to, d.costBefore, d.costAfter, d.migrationCost, d.mode), totalBefore: this.total, totalAfter });
+        const totalAfter = this.total - (log.costBefore(k) - log.costAfter(k));
+        steps.push({ step: steps.length + 1, round, decision: new LazyDecision(log, k, undefined), totalBefore: this.total, totalAfter });
         this.total = totalAfter;
         moves += 1;
         this.markDirtyIndex(u);
-        for (const p of this.peers[u]!) this.markDirtyIndex(p);
+        const { start, len, adj } = this.rows;
+        for (let i = start[u]!; i < start[u]! + len[u]!; i++) this.markDirtyIndex(adj[i]!);
         order.moved(u, from);
         if (this.load[from]! < this.cap[from]! && this.load[from]! + 1 >= this.cap[from]!) {
           // `from` just stopped being full: it is a new candidate for every VM with a peer on it,
           // except those on `from` itself (a VM's own host is no candidate)
           const host = this.host;
           for (const q of this.onHv[from]!) {
-            for (const w of this.peers[q]!) {
+            for (let i = start[q]!; i < start[q]! + len[q]!; i++) {
+              const w = adj[i]!;
               if (host[w] === from) continue;
               this.markDirtyIndex(w);
               order.opened(w);
@@ -479,17 +582,32 @@ export class IncrementalPlanner {
       }
     }
     // a snapshot of the hosts behind a map view: copying 65k names into a Map was a large share of a small epoch
-    const finalPlacement = new PlacementView(this.names, this.id, this.hvNames, Int32Array.from(this.host));
-    return { policy: o.policy, initialCost, finalCost: this.total, steps, decisions, rounds: round, converged, finalPlacement, asked, bounded: this.boundList.length };
+    const finalPlacement = new PlacementView(this.names, this.id, this.hvNames, this.host.slice());
+    let decisions: (Decision & { round: number })[] | undefined;
+    return {
+      policy: o.policy,
+      initialCost,
+      finalCost: this.total,
+      steps,
+      get decisions(): (Decision & { round: number })[] {
+        return (decisions ??= decisionRounds.map((r, k) => new LazyDecision(log, k, r) as LazyDecision & { round: number }));
+      },
+      rounds: round,
+      converged,
+      finalPlacement,
+      asked,
+      bounded: this.boundList.length,
+    };
   }
 
   private moveVm(u: number, from: number, to: number): void {
     this.host[u] = to;
     this.keyMemo[u] = NaN;
     this.homeMemo[u] = -1;
-    for (const p of this.peers[u]!) {
-      this.keyMemo[p] = NaN;
-      this.homeMemo[p] = -1;
+    const { start, len, adj } = this.rows;
+    for (let i = start[u]!; i < start[u]! + len[u]!; i++) {
+      this.keyMemo[adj[i]!] = NaN;
+      this.homeMemo[adj[i]!] = -1;
     }
     this.load[from]! -= 1;
     this.load[to]! += 1;
@@ -498,6 +616,22 @@ export class IncrementalPlanner {
     list[i] = list[list.length - 1]!;
     list.pop();
     this.onHv[to]!.push(u);
+  }
+
+  /**
+   * Is C_A(u) surely above (1), surely below (-1) `level`, or too close to tell (0), from
+   * R_away alone (dLo·R_away <= C_A(u) <= dHi·R_away; no path cost read)? A relative margin of
+   * 1e-9 covers the rounding of both sums, so a sure answer never depends on it; 0 also when
+   * u's remembered key makes the exact comparison cheap, or the bounds do not apply.
+   */
+  keySide(u: number, level: number): number {
+    if (this.dLo !== this.dLo || this.keyMemo[u] === this.keyMemo[u]) return 0;
+    if (this.homeMemo[u]! < 0) this.homeMemo[u] = this.homeAtLeastAway(u) ? 1 : 0;
+    const away = this.awayMemo[u]!;
+    if (away !== away) return 0;
+    if (away * this.dHi * (1 + 1e-9) < level) return -1;
+    if (away * this.dLo * (1 - 1e-9) > level) return 1;
+    return 0;
   }
 
   /** set by `exactCost`: whether every term of the last sum was finite and >= 0 */
@@ -511,12 +645,12 @@ export class IncrementalPlanner {
       return memo;
     }
     const x = this.host[u]!;
-    const row = this.peers[u]!;
-    const rr = this.rates[u]!;
+    const { adj, rate } = this.rows;
+    const end = this.rows.start[u]! + this.rows.len[u]!;
     let sum = 0;
     let sound = true;
-    for (let i = 0; i < row.length; i++) {
-      const t = rr[i]! * this.dist(x, this.host[row[i]!]!);
+    for (let i = this.rows.start[u]!; i < end; i++) {
+      const t = rate[i]! * this.dist(x, this.host[adj[i]!]!);
       if (!(t >= 0 && t < Infinity)) sound = false;
       sum += t;
     }
@@ -526,102 +660,292 @@ export class IncrementalPlanner {
   }
 
   /** for the orders */
-  view(): { readonly peers: number[][]; readonly rates: number[][]; readonly host: Int32Array; readonly rank: Float64Array; dist(a: number, b: number): number } {
-    return { peers: this.peers, rates: this.rates, host: this.host, rank: this.rank, dist: (a, b) => this.dist(a, b) };
+  view(): { readonly rows: Rows; readonly host: Int32Array; readonly rank: Float64Array; dist(a: number, b: number): number } {
+    return { rows: this.rows, host: this.host, rank: this.rank, dist: (a, b) => this.dist(a, b) };
   }
-}
-
-/** where v is in a row, or -1 */
-function indexIn(row: readonly number[], v: number): number {
-  for (let i = 0; i < row.length; i++) if (row[i] === v) return i;
-  return -1;
-}
-
-/** sets entry i of a row to (v, rate): appended when i < 0, removed (order kept, no garbage) when rate is 0 */
-function setAt(row: number[], rr: number[], i: number, v: number, rate: number): void {
-  if (i < 0) {
-    if (rate > 0) {
-      row.push(v);
-      rr.push(rate);
-    }
-  } else if (rate > 0) rr[i] = rate;
-  else {
-    for (let j = i + 1; j < row.length; j++) {
-      row[j - 1] = row[j]!;
-      rr[j - 1] = rr[j]!;
-    }
-    row.length -= 1;
-    rr.length -= 1;
-  }
-}
-
-const byCostThenRank = (a: Flow<number>, b: Flow<number>): number => b.cost - a.cost || a.rank - b.rank;
-
-interface Chosen {
-  readonly target: number;
-  readonly replay: Replay;
-  readonly decision: Decision & { readonly to: string; readonly round: number };
 }
 
 /**
- * What a move's decision saw, kept so its record is built by `decideAmong` (the code every other
- * planner uses) when first read and not per move: the sorted flows, and per distinct candidate
- * host in their order, C_A there (NaN: full, or not evaluated in `first` mode after the choice)
- * and its c_m. `decideAmong` asks `full` and `costAt` only of the hosts `choose` looked at, in the
- * same order, so the record is the one a decision on the spot would have made.
+ * Per-VM rows of (peer, rate) in flat typed arrays (CSR with slack): row u is adj/rate[start[u] ..
+ * start[u] + len[u]), room for cap[u] entries. A row that outgrows its room moves to the end with
+ * twice the room (its old room is left unused: the waste is at most the rows' total room), so a
+ * traffic change writes in place and allocates only when the store doubles. Entries keep the
+ * order a Map-based row would: appended at the end, removed with the rest shifted down.
+ * `adj` and `rate` may be replaced by `append`; nothing holds them across a traffic change.
  */
-class Replay {
-  private made: Decision | undefined;
-  constructor(
-    private readonly vm: string,
-    private readonly from: string,
-    private readonly costBefore: number,
-    private readonly flows: readonly Flow<number>[],
-    private readonly peerCount: number,
-    private readonly hosts: readonly number[],
-    private readonly costs: readonly number[],
-    private readonly cms: readonly number[],
-    private readonly hvNames: readonly string[],
-    /** c_m when it is a number; null when it was a function of the move */
-    private readonly cmFixed: number | null,
-    private readonly mode: DecisionMode,
-  ) {}
-  decision(): Decision {
-    if (this.made !== undefined) return this.made;
-    const { hosts, costs, cms, hvNames } = this;
-    const at = (h: number): number => {
-      const i = hosts.indexOf(h);
-      if (i < 0) throw new Error(`replay: host ${h} was not a candidate`);
-      return i;
-    };
-    const view: DecisionView<number> = { name: (h) => hvNames[h]!, full: (h) => Number.isNaN(costs[at(h)]!), costAt: (h) => costs[at(h)]! };
-    const migrationCost: number | MigrationCostFn = this.cmFixed ?? ((_vm, _from, to) => cms[hosts.findIndex((h) => hvNames[h] === to)]!);
-    this.made = decideAmong(this.vm, this.from, this.costBefore, this.flows.slice(), this.peerCount, view, { migrationCost, mode: this.mode });
-    return this.made;
+class Rows {
+  readonly start: Int32Array;
+  readonly len: Int32Array;
+  private readonly cap: Int32Array;
+  adj: Int32Array;
+  rate: Float64Array;
+  private used = 0;
+
+  /** room for each row's `degree` entries and some more */
+  constructor(degree: Int32Array) {
+    const n = degree.length;
+    this.start = new Int32Array(n);
+    this.len = new Int32Array(n);
+    this.cap = new Int32Array(n);
+    let total = 0;
+    for (let u = 0; u < n; u++) {
+      const c = degree[u]! + (degree[u]! >> 1) + 2;
+      this.start[u] = total;
+      this.cap[u] = c;
+      total += c;
+    }
+    this.used = total;
+    this.adj = new Int32Array(total + (total >> 2) + 16);
+    this.rate = new Float64Array(this.adj.length);
+  }
+
+  /** where v is in u's row (an index into adj/rate), or -1 */
+  indexOf(u: number, v: number): number {
+    const adj = this.adj;
+    const end = this.start[u]! + this.len[u]!;
+    for (let i = this.start[u]!; i < end; i++) if (adj[i] === v) return i;
+    return -1;
+  }
+
+  append(u: number, v: number, r: number): void {
+    if (this.len[u] === this.cap[u]) this.move(u, 2 * this.cap[u]! + 2);
+    const i = this.start[u]! + this.len[u]!;
+    this.adj[i] = v;
+    this.rate[i] = r;
+    this.len[u]! += 1;
+  }
+
+  /** sets entry i (from `indexOf`) of u's row to (v, r): appended when i < 0, removed when r is 0 */
+  set(u: number, i: number, v: number, r: number): void {
+    if (i < 0) {
+      if (r > 0) this.append(u, v, r);
+    } else if (r > 0) this.rate[i] = r;
+    else {
+      // by hand: copyWithin's call costs more than moving a few entries
+      const { adj, rate } = this;
+      const end = this.start[u]! + this.len[u]! - 1;
+      for (let j = i; j < end; j++) {
+        adj[j] = adj[j + 1]!;
+        rate[j] = rate[j + 1]!;
+      }
+      this.len[u]! -= 1;
+    }
+  }
+
+  private move(u: number, room: number): void {
+    if (this.used + room > this.adj.length) {
+      const size = Math.max(this.used + room, 2 * this.adj.length);
+      const adj = new Int32Array(size);
+      adj.set(this.adj.subarray(0, this.used));
+      const rate = new Float64Array(size);
+      rate.set(this.rate.subarray(0, this.used));
+      this.adj = adj;
+      this.rate = rate;
+    }
+    const { adj, rate } = this;
+    const s = this.start[u]!;
+    for (let j = 0; j < this.len[u]!; j++) {
+      adj[this.used + j] = adj[s + j]!;
+      rate[this.used + j] = rate[s + j]!;
+    }
+    this.start[u] = this.used;
+    this.cap[u] = room;
+    this.used += room;
   }
 }
 
-/** a move's decision: the numbers now, `candidates` and `reason` built from the replay when first read */
-function lazyDecision(r: Replay, vm: string, from: string, to: string, costBefore: number, costAfter: number, migrationCost: number, mode: DecisionMode): Decision & { readonly to: string };
-function lazyDecision(r: Replay, vm: string, from: string, to: string, costBefore: number, costAfter: number, migrationCost: number, mode: DecisionMode, round: number): Decision & { readonly to: string; readonly round: number };
-function lazyDecision(r: Replay, vm: string, from: string, to: string, costBefore: number, costAfter: number, migrationCost: number, mode: DecisionMode, round?: number): Decision & { readonly to: string; readonly round?: number } {
-  return {
-    vm,
-    from,
-    to,
-    costBefore,
-    costAfter,
-    migrationCost,
-    mode,
-    get candidates(): readonly Candidate[] {
-      return r.decision().candidates;
-    },
-    get reason(): string {
-      return r.decision().reason;
-    },
-    // no `round` key at all outside rounds, as the full round's records have none
-    ...(round === undefined ? {} : { round }),
-  };
+/**
+ * What each move's decision saw, kept in flat arrays so its record is built by `decideAmong` (the
+ * code every other planner uses) when first read and not per move, and a move costs no objects
+ * beyond its two record shells: per move, u, its host, the target, the peer count, C_A before and
+ * after, c_m; its flows with cost > 0 in `decideAmong`'s order (peer, host, cost); and per
+ * distinct candidate host in that order, C_A there (NaN: full, or not evaluated in `first` mode
+ * after the choice) and its c_m. `decideAmong` asks `full` and `costAt` only of the hosts
+ * `choose` looked at, in the same order, so the record is the one a decision on the spot would
+ * have made. A copy, not a view: later plans and traffic changes do not alter it.
+ */
+class MoveLog {
+  /** per move: u, from, to, peer count, start of its flows and of its candidates in the arrays below, flows, candidates */
+  private mi: Int32Array = new Int32Array(8 * 1024);
+  /** per move: C_A before, after, c_m */
+  private mf: Float64Array = new Float64Array(3 * 1024);
+  private fi: Int32Array = new Int32Array(2 * 4096);
+  private ff: Float64Array = new Float64Array(4096);
+  private ci: Int32Array = new Int32Array(4096);
+  private cf: Float64Array = new Float64Array(2 * 4096);
+  private nMoves = 0;
+  private nFlows = 0;
+  private nCands = 0;
+  private made: (Decision | undefined)[] = [];
+
+  constructor(
+    readonly names: readonly string[],
+    private readonly hvNames: readonly string[],
+    private readonly rank: Float64Array,
+    /** c_m when it is a number; null when it was a function of the move */
+    private readonly cmFixed: number | null,
+    readonly mode: DecisionMode,
+  ) {}
+
+  add(u: number, from: number, to: number, peerCount: number, costBefore: number, costAfter: number, cm: number, fPeer: Int32Array, fHost: Int32Array, fCost: Float64Array, fOrder: Int32Array, nf: number, cHost: Int32Array, cCost: Float64Array, cCm: Float64Array, nc: number): number {
+    const k = this.nMoves++;
+    if (8 * this.nMoves > this.mi.length) {
+      this.mi = grownI(this.mi, 8 * this.nMoves);
+      this.mf = grownF(this.mf, 3 * this.nMoves);
+    }
+    if (2 * (this.nFlows + nf) > this.fi.length) {
+      this.fi = grownI(this.fi, 2 * (this.nFlows + nf));
+      this.ff = grownF(this.ff, this.nFlows + nf);
+    }
+    if (this.nCands + nc > this.ci.length) {
+      this.ci = grownI(this.ci, this.nCands + nc);
+      this.cf = grownF(this.cf, 2 * (this.nCands + nc));
+    }
+    const { mi, mf, fi, ff, ci, cf } = this;
+    const m = 8 * k;
+    mi[m] = u;
+    mi[m + 1] = from;
+    mi[m + 2] = to;
+    mi[m + 3] = peerCount;
+    mi[m + 4] = this.nFlows;
+    mi[m + 5] = nf;
+    mi[m + 6] = this.nCands;
+    mi[m + 7] = nc;
+    mf[3 * k] = costBefore;
+    mf[3 * k + 1] = costAfter;
+    mf[3 * k + 2] = cm;
+    for (let f = 0; f < nf; f++) {
+      const o = fOrder[f]!;
+      fi[2 * this.nFlows] = fPeer[o]!;
+      fi[2 * this.nFlows + 1] = fHost[o]!;
+      ff[this.nFlows] = fCost[o]!;
+      this.nFlows += 1;
+    }
+    for (let c = 0; c < nc; c++) {
+      ci[this.nCands] = cHost[c]!;
+      cf[2 * this.nCands] = cCost[c]!;
+      cf[2 * this.nCands + 1] = cCm[c]!;
+      this.nCands += 1;
+    }
+    return k;
+  }
+
+  vm(k: number): string {
+    return this.names[this.mi[8 * k]!]!;
+  }
+  from(k: number): string {
+    return this.hvNames[this.mi[8 * k + 1]!]!;
+  }
+  target(k: number): number {
+    return this.mi[8 * k + 2]!;
+  }
+  costBefore(k: number): number {
+    return this.mf[3 * k]!;
+  }
+  costAfter(k: number): number {
+    return this.mf[3 * k + 1]!;
+  }
+  migrationCost(k: number): number {
+    return this.mf[3 * k + 2]!;
+  }
+  to(k: number): string {
+    return this.hvNames[this.mi[8 * k + 2]!]!;
+  }
+
+  decision(k: number): Decision {
+    const done = this.made[k];
+    if (done !== undefined) return done;
+    const { mi, fi, ff, ci, cf, hvNames } = this;
+    const peerCount = mi[8 * k + 3]!;
+    const f0 = mi[8 * k + 4]!;
+    const nf = mi[8 * k + 5]!;
+    const c0 = mi[8 * k + 6]!;
+    const nc = mi[8 * k + 7]!;
+    const flows: Flow<number>[] = [];
+    for (let f = f0; f < f0 + nf; f++) flows.push({ peer: this.names[fi[2 * f]!]!, host: fi[2 * f + 1]!, cost: ff[f]!, rank: this.rank[fi[2 * f]!]! });
+    const at = (h: number): number => {
+      for (let c = c0; c < c0 + nc; c++) if (ci[c] === h) return c;
+      throw new Error(`move log: host ${h} was not a candidate`);
+    };
+    const view: DecisionView<number> = { name: (h) => hvNames[h]!, full: (h) => Number.isNaN(cf[2 * at(h)]!), costAt: (h) => cf[2 * at(h)]! };
+    const migrationCost: number | MigrationCostFn =
+      this.cmFixed ??
+      ((_vm, _from, to) => {
+        for (let c = c0; c < c0 + nc; c++) if (hvNames[ci[c]!] === to) return cf[2 * c + 1]!;
+        throw new Error(`move log: ${to} was not a candidate`);
+      });
+    const d = decideAmong(this.vm(k), this.from(k), this.costBefore(k), flows, peerCount, view, { migrationCost, mode: this.mode });
+    this.made[k] = d;
+    return d;
+  }
+}
+
+function grownI(a: Int32Array, need: number): Int32Array {
+  const b = new Int32Array(Math.max(need, 2 * a.length));
+  b.set(a);
+  return b;
+}
+
+function grownF(a: Float64Array, need: number): Float64Array {
+  const b = new Float64Array(Math.max(need, 2 * a.length));
+  b.set(a);
+  return b;
+}
+
+/**
+ * Own enumerable getters for a move's record, the same two descriptors for every `LazyDecision`
+ * (a literal's getters cost two closures and a slow-path object each; one `defineProperty` per
+ * getter is about twice as fast as `defineProperties`).
+ */
+const CANDIDATES_GETTER: PropertyDescriptor = {
+  get(this: LazyDecision): readonly Candidate[] {
+    return this.built().candidates;
+  },
+  enumerable: true,
+};
+const REASON_GETTER: PropertyDescriptor = {
+  get(this: LazyDecision): string {
+    return this.built().reason;
+  },
+  enumerable: true,
+};
+
+/**
+ * A move's decision: the numbers now, `candidates` and `reason` built from the move log when first
+ * read. They are own enumerable properties, as on a plain record (spread, JSON and deep equality
+ * see the same keys in the same order as runPolicy's records); `round` only when given (the steps'
+ * records have none).
+ */
+class LazyDecision implements Decision {
+  readonly vm: string;
+  readonly from: string;
+  readonly to: string;
+  readonly costBefore: number;
+  readonly costAfter: number;
+  readonly migrationCost: number;
+  readonly mode: DecisionMode;
+  declare readonly candidates: readonly Candidate[];
+  declare readonly reason: string;
+  declare readonly round?: number;
+  readonly #log: MoveLog;
+  readonly #k: number;
+  constructor(log: MoveLog, k: number, round: number | undefined) {
+    this.vm = log.vm(k);
+    this.from = log.from(k);
+    this.to = log.to(k);
+    this.costBefore = log.costBefore(k);
+    this.costAfter = log.costAfter(k);
+    this.migrationCost = log.migrationCost(k);
+    this.mode = log.mode;
+    this.#log = log;
+    this.#k = k;
+    Object.defineProperty(this, 'candidates', CANDIDATES_GETTER);
+    Object.defineProperty(this, 'reason', REASON_GETTER);
+    if (round !== undefined) (this as { round?: number }).round = round;
+  }
+  built(): Decision {
+    return this.#log.decision(this.#k);
+  }
 }
 
 /** A placement as a read-only map over a snapshot of host numbers. */
@@ -683,11 +1007,11 @@ class RoundRobinInc implements IncOrder {
   private doneList: number[] = [];
   private at = -Infinity;
   private readonly rank: Float64Array;
-  private readonly peers: number[][];
+  private readonly rows: Rows;
   constructor(p: IncrementalPlanner, n: number) {
     const v = p.view();
     this.rank = v.rank;
-    this.peers = v.peers;
+    this.rows = v.rows;
     this.queued = new Uint8Array(n);
     this.done = new Uint8Array(n);
   }
@@ -716,7 +1040,8 @@ class RoundRobinInc implements IncOrder {
   beforeMove(): void {}
   moved(u: number): void {
     // peers later in the order are asked with u where it is now
-    for (const p of this.peers[u]!) this.push(p);
+    const { start, len, adj } = this.rows;
+    for (let i = start[u]!; i < start[u]! + len[u]!; i++) this.push(adj[i]!);
   }
   opened(w: number): void {
     this.push(w);
@@ -810,6 +1135,9 @@ class LoadAwareInc implements IncOrder {
       else hi = mid;
     }
     if (lo === this.stTop) return false;
+    // most VMs outside the round are far above or below the lowest key asked: no path cost needed
+    const side = this.p.keySide(u, this.stCost[lo]!);
+    if (side !== 0) return side > 0;
     const c = this.p.exactCost(u);
     if (!(c > 0)) return false;
     const minCost = this.stCost[lo]!;
@@ -843,7 +1171,8 @@ class LoadAwareInc implements IncOrder {
 
   beforeMove(u: number): void {
     // peers outside the round are judged on their key before u moves (their key at the round's start)
-    for (const q of this.s.peers[u]!) this.settle(q);
+    const { start, len, adj } = this.s.rows;
+    for (let i = start[u]!; i < start[u]! + len[u]!; i++) this.settle(adj[i]!);
   }
 
   /** a clean VM the round has not reached: mark it asked if the from-scratch round has asked it */
@@ -857,24 +1186,19 @@ class LoadAwareInc implements IncOrder {
 
   moved(u: number, from: number): void {
     const s = this.s;
-    const row = s.peers[u]!;
-    for (let e = 0; e < row.length; e++) {
-      const p = row[e]!;
+    const { rows } = s;
+    const end = rows.start[u]! + rows.len[u]!;
+    for (let e = rows.start[u]!; e < end; e++) {
+      const p = rows.adj[e]!;
       if (this.asked[p] === 1) continue;
       const b = this.bound[p]!;
       if (this.inRound[p] === 0 || Number.isNaN(b)) {
         this.pushExact(p);
         continue;
       }
-      let r = NaN;
-      const pr = s.peers[p]!;
-      for (let f = 0; f < pr.length; f++) {
-        if (pr[f] === u) {
-          r = s.rates[p]![f]!;
-          break;
-        }
-      }
-      if (Number.isNaN(r)) continue;
+      const f = rows.indexOf(p, u);
+      if (f < 0) continue;
+      const r = rows.rate[f]!;
       const hp = s.host[p]!;
       const before = r * s.dist(hp, from);
       const after = r * s.dist(hp, s.host[u]!);

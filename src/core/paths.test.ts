@@ -204,6 +204,30 @@ test('paths: the attachment-switch oracle gives exactly the costs and paths of t
   );
 });
 
+test('paths: the indexed cost table gives exactly the indexed costs (Infinity where they throw NO_PATH), and is withheld above its size limit', () => {
+  fc.assert(
+    fc.property(randomDataCentre, ({ nodes, links, weights, hvs }) => {
+      const b = build({ nodes, links }, { links: weights });
+      const fast = b.oracle.indexed!;
+      const t = fast.table!(1 << 20)!;
+      assert.ok(t !== undefined, 'a small table is given');
+      const ix = hvs.map((h) => fast.index(h)).filter((i) => i >= 0);
+      for (const ia of ix) {
+        for (const ib of ix) {
+          if (ia === ib) continue;
+          const lo = Math.min(ia, ib);
+          const hi = Math.max(ia, ib);
+          const fromTable = t.rows[t.group[lo]! * t.cols + t.col[hi]!]! + t.up[hi]!;
+          const want = outcome(() => fast.cost(ia, ib));
+          assert.deepEqual('ok' in want ? { ok: fromTable } : { code: fromTable === Infinity ? 'NO_PATH' : `finite ${fromTable}` }, want, `table ${ia} ${ib}`);
+        }
+      }
+      if (t.rows.length > 0) assert.equal(fast.table!(t.rows.length - 1), undefined, 'withheld when larger than asked');
+    }),
+    { numRuns: 120 },
+  );
+});
+
 /** A value or the error code it threw, so both oracles can be compared on failures too. */
 function outcome<T>(f: () => T): { ok: T } | { code: string } {
   try {

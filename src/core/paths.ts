@@ -34,6 +34,22 @@ export interface PathOracle {
 export interface IndexedCost {
   index(name: string): number;
   cost(ia: number, ib: number): number;
+  /**
+   * Optional: the whole table behind `cost`, for planners that sum many costs, or undefined when
+   * it would hold more than `maxCells` numbers. For ia != ib (both from `index`), with lo the
+   * smaller and hi the larger, cost(ia, ib) is `rows[group[lo] * cols + col[hi]] + up[hi]`, the
+   * same arithmetic; Infinity there means no path (`cost` throws NO_PATH). The first call
+   * computes every row (one search per group). The arrays are the oracle's: read only.
+   */
+  table?(maxCells: number): CostTable | undefined;
+}
+
+export interface CostTable {
+  readonly group: Int32Array;
+  readonly col: Int32Array;
+  readonly up: Float64Array;
+  readonly rows: Float64Array;
+  readonly cols: number;
 }
 
 export interface PathOptions {
@@ -292,6 +308,7 @@ function attachmentOracle(
   // from one host), so the source's lookup is remembered.
   let lastA = '';
   let lastIa: number | undefined = undefined;
+  let flat: CostTable | undefined;
   const indexed: IndexedCost = {
     index(name) {
       const i = index.get(name);
@@ -304,6 +321,15 @@ function attachmentOracle(
       const d = row(hvGroup[lo]!)[hvCol[hi]!]! + hvUpW[hi]!;
       if (d === Infinity) throw new ScoreError('NO_PATH', `no path between ${ids[ia]!} and ${ids[ib]!}`, { a: ids[ia]!, b: ids[ib]! });
       return d;
+    },
+    table(maxCells) {
+      if (groupSw.length * cols > maxCells) return undefined;
+      if (flat === undefined) {
+        const all = new Float64Array(groupSw.length * cols);
+        for (let grp = 0; grp < groupSw.length; grp++) all.set(row(grp), grp * cols);
+        flat = { group: hvGroup, col: hvCol, up: hvUpW, rows: all, cols };
+      }
+      return flat;
     },
   };
   return {
