@@ -5,7 +5,7 @@ import { runPolicy } from '../core/policies.ts';
 import { decide } from '../core/decision.ts';
 import type { RailCheck } from '../core/rails.ts';
 import { totalCost, trafficMatrix, type DirectedFlow } from '../core/cost.ts';
-import { createOrchestrator, type OrchestratorDeps } from './orchestrator.ts';
+import { createOrchestrator, LATE_WATCH_CONFIRMS, type OrchestratorDeps } from './orchestrator.ts';
 import { virtualClock } from '../runtime/clock.ts';
 import type { AgentDecideResult, NorthEvent } from '../api/contract.ts';
 import { isScoreError, ScoreError } from '../errors/errors.ts';
@@ -198,7 +198,8 @@ test('a move the network confirms only after the wait is noted when seen: counte
         const moved = { vm: body.vm, from: hv, to: r.decision.to };
         late = moved;
         w.tracker.set(moved.vm, moved.from);
-        void w.clock.sleep(3000).then(() => w.tracker.set(moved.vm, moved.to));
+        // seen there only after the next period began (a quiet VM): still at its source then
+        void w.clock.sleep(7000).then(() => w.tracker.set(moved.vm, moved.to));
       }
       return r;
     },
@@ -214,6 +215,34 @@ test('a move the network confirms only after the wait is noted when seen: counte
   assert.equal(countOscillations(moves, 1000), 0, JSON.stringify(moves));
   // the late move changes the order the others move in; without exchanges that order can end above 0 (3,000 here)
   assert.ok(w.cost() < initial, `cost ${w.cost()} at the end, ${initial} at the start`);
+});
+
+test('a move the network never confirms holds continuous mode off for a bounded time only, then it plans again', async () => {
+  const w = world();
+  const decide = w.deps.decide.bind(w.deps);
+  let lost: { vm: string; from: string; to: string } | null = null;
+  w.deps = {
+    ...w.deps,
+    async decide(hv, body) {
+      const r = await decide(hv, body);
+      if (lost === null && r.migrated && r.decision.to !== null) {
+        // the agent says it moved the VM; the network goes on seeing it at its source
+        lost = { vm: body.vm, from: hv, to: r.decision.to };
+        w.tracker.set(body.vm, hv);
+      }
+      return r;
+    },
+  };
+  const { o } = await runFor(w, { everyMs: 5000, migrationCost: 0, stableRounds: 2 }, 200);
+  assert.ok(lost !== null, 'a migration happened');
+  const { vm } = lost as { vm: string; from: string; to: string };
+  const timedOut = o.records.find((r) => r.vm === vm && r.status === 'timeout');
+  assert.ok(timedOut !== undefined, 'its record stays timeout');
+  assert.ok(o.records.some((r) => r.error?.code === 'HOLD_OFF' && /in flight/.test(r.error.message) && r.error.message.includes(timedOut.id)), 'held off while it was watched');
+  const window = Math.max(LATE_WATCH_CONFIRMS * w.deps.confirmMs!, 2 * 5000);
+  const later = o.records.filter((r) => r.status === 'succeeded' && r.startedAt > timedOut.finishedAt! + window);
+  assert.ok(later.length > 0, 'moves again once the watch ended');
+  assert.equal(o.continuousState()!.holdOff, null, 'not held off at the end');
 });
 
 test('paper-phases: after the pairs change partners, continuous mode re-converges to cost 0 alone, with the fewest migrations', async () => {

@@ -11,11 +11,13 @@
  * Why a single id can stand for all older ones: record ids are `g<generation>-m<seq>` in a cluster
  * (`m<seq>` on a single controller), and that order is the order records were opened: the
  * generation only grows from leader to leader, and `seq` within an orchestrator. The orchestrator
- * runs one migration at a time and counts a record after it finished and before the next one opens;
- * a new leader counts its predecessor's missed records before it opens any. So when a record is
- * counted, every earlier succeeded record of the run has been counted already, and "every
- * countable record at or before `through` is counted" holds. Ids that do not have this form are
- * never summed up (kept listed).
+ * runs one migration at a time and counts a record after it finished and before the next one opens,
+ * except the legs of an exchange or look-ahead action (counted together once the action ends) and
+ * a timed-out migration confirmed late (counted when the network sees it arrive); a new leader
+ * counts its predecessor's missed records before it opens any. Ids are summed up only when listed
+ * (so counted) and never at or past a record that may still become countable (`notFrom`: the
+ * watched timeouts); legs are appended together. So "every countable record at or before `through`
+ * is counted" holds. Ids that do not have the form are never summed up (kept listed).
  */
 
 /** listed ids kept after a prune; pruning starts at twice this many */

@@ -169,6 +169,9 @@ export interface Orchestrator {
   progress(): RunProgress | null;
 }
 
+/** a timed-out migration is watched for its late arrival this many confirmation waits (`confirmMs`) after it timed out (continuous mode: at least two periods) */
+export const LATE_WATCH_CONFIRMS = 6;
+
 export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
   const records: MigrationRecord[] = [...(deps.history ?? [])];
   let state: Orchestration = { state: 'idle', policy: null, plan: false, round: 0, migrations: 0, converged: false, lastError: null };
@@ -184,6 +187,9 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
   let sinceId = '';
   /** this run's timed-out migrations (the agent said it moved the VM) whose arrival the network may still see */
   const lateWatch: MigrationRecord[] = [];
+  /** how long a timed-out migration is watched for its late arrival (ms after it timed out) */
+  const lateWatchMs = (): number => Math.max(LATE_WATCH_CONFIRMS * (deps.confirmMs ?? 5000), 2 * (options?.continuous?.everyMs ?? 0));
+  const watching = (r: MigrationRecord): boolean => deps.clock.now() - (r.finishedAt ?? r.startedAt) <= lateWatchMs();
   /** counts succeeded migrations of this run (in the order they finished), keeping the list short */
   const countSucceeded = (ids: readonly string[]): void => {
     ({ ids: counted, through: countedThrough } = pruneCounted([...counted, ...ids], countedThrough, COUNTED_KEEP, lateWatch.map((r) => r.id)));
@@ -192,16 +198,19 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
    * A migration the network saw arrive only after the wait (MIGRATION_TIMEOUT) is a migration
    * all the same: its record becomes `succeeded` (with `confirmedLateAt`) and `onMoved` counts it
    * (migration count, rails, continuous state), so its no-return and cooldown hold and the VM is
-   * not moved straight back. Checked at the start of each round or period; a VM the network sees
-   * back at its source is not watched any more.
+   * not moved straight back. Checked at the start of each round or period and at the end of a
+   * run, for LATE_WATCH_CONFIRMS × confirmMs after the timeout (at least two periods). Where the network still places
+   * the VM at its source proves nothing (a quiet VM is not re-learned), so only that time, or the
+   * VM seen at a third hypervisor, ends the watch; the record then stays `timeout`.
    */
   function confirmLate(migrationsSoFar: number, onMoved: (r: MigrationRecord, to: string) => void): number {
     let confirmed = 0;
     for (const r of [...lateWatch]) {
       const at = deps.hypervisorOf(r.vm);
-      if (r.to !== null && at !== r.from && at !== r.to) continue;
+      const arrived = r.to !== null && at === r.to;
+      if (!arrived && (at === undefined || at === r.from) && watching(r)) continue;
       lateWatch.splice(lateWatch.indexOf(r), 1);
-      if (r.to === null || at === r.from) continue;
+      if (!arrived || r.to === null) continue;
       const snap = deps.snapshot();
       confirmed += 1;
       r.status = 'succeeded';
@@ -366,6 +375,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       finish: (r) => {
         // counted once the run adds the legs to its migration count (published together)
         if (r.status === 'succeeded') legsDone.push(r.id);
+        if (r.status === 'timeout' && r.to !== null) lateWatch.push(r);
         r.finishedAt = deps.clock.now();
         void persist(r);
         deps.emit({ type: 'migration-finished', at: r.finishedAt, data: { id: r.id, vm: r.vm, from: r.from, to: r.to, status: r.status, step: r.step } });
@@ -388,14 +398,28 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     let migrations = o.resume?.migrations ?? 0;
     if (migrations > 0) set({ migrations });
     deps.onSettled?.(migrations);
+    /** timed-out migrations seen at their target since: counted (a late move takes from the budget of the round it is seen in) */
+    const late = (): number => {
+      const n = confirmLate(migrations, (r, to) => {
+        if (rails !== null) recordMigration(rails, r.vm, r.from, to, r.round);
+      });
+      migrations += n;
+      if (n > 0) set({ migrations });
+      return n;
+    };
+    /** at what looks like the fixed point: waits out the watched timeouts; true when one arrived after all */
+    const lateArrivals = async (): Promise<boolean> => {
+      while (lateWatch.length > 0 && !stopRequested) {
+        if (late() > 0) return true;
+        await deps.clock.sleep(Math.min(1000, deps.confirmMs ?? 5000));
+      }
+      return false;
+    };
     // a resumed run redoes its interrupted round from a fresh snapshot (what moved is in it)
     for (let round = Math.max(1, o.resume?.round ?? 1); round <= maxRounds && !stopRequested; round++) {
       set({ round });
       if (rails !== null) beginRound(rails, round);
-      migrations += confirmLate(migrations, (r, to) => {
-        if (rails !== null) recordMigration(rails, r.vm, r.from, to, r.round);
-      });
-      set({ migrations });
+      late();
       const snap = deps.snapshot();
       const placement = new Map(snap.placement);
       if (o.lookahead === true) {
@@ -417,6 +441,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
             break;
           }
         }
+        if (moved === 0 && !failed && !stopRequested && (await lateArrivals())) continue;
         if (moved === 0 || stopRequested) {
           set({ converged: moved === 0 && !failed && !stopRequested });
           break;
@@ -467,6 +492,8 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       }
       // A round in which a rail held something back is no fixed point: the rail may let it through later.
       if ((moved === 0 && held === 0) || plan) {
+        // a timed-out migration may still arrive: then this was no fixed point
+        if (!plan && (await lateArrivals())) continue;
         set({ converged: !plan && moved === 0 });
         break;
       }
@@ -489,10 +516,11 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     deps.onSettled?.(0);
     while (!stopRequested) {
       st.period += 1;
+      if (confirmLate(st.migrations, (r, to) => noteMigration(st, r.vm, r.from, to)) > 0) deps.onSettled?.(st.migrations);
       const inFlight = [
         ...records.filter((r) => r.status === 'started'),
-        // timed out and seen at neither end yet: where it is, is not known
-        ...lateWatch.filter((r) => deps.hypervisorOf(r.vm) !== r.from && deps.hypervisorOf(r.vm) !== r.to),
+        // timed out and not seen at its target yet, for a bounded time: where it is, is not known
+        ...lateWatch.filter(watching),
       ].map((r) => `${r.id} (${r.vm})`);
       const signals = deps.network?.() ?? { lastChangeAt: null, lastChange: null, switchesDown: [], linksDown: [], inFlight: [] };
       const reason = holdOffReason({ ...signals, inFlight: [...signals.inFlight, ...inFlight] }, deps.clock.now(), cfg.quietMs);
@@ -511,7 +539,6 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         continue;
       }
       st.holdOff = null;
-      if (confirmLate(st.migrations, (r, to) => noteMigration(st, r.vm, r.from, to)) > 0) deps.onSettled?.(st.migrations);
       publish();
       const snap = deps.snapshot();
       const placement = new Map(snap.placement);
