@@ -129,6 +129,7 @@ try {
   while ((m.get('score_switches_connected') !== switchIds.length || m.get('score_links_discovered') !== switchLinks.length) && Date.now() - connectStart < 60_000) {
     await new Promise((r) => setTimeout(r, 500));
     m = await metrics(apiPort);
+    if (process.env.TRACE_DISCOVERY) console.error(`# ${Date.now() - connectStart} ms: ${m.get('score_switches_connected')} switches, ${m.get('score_links_discovered')} links`);
   }
   const discoveredMs = Date.now() - connectStart;
   const startMetrics = m;
