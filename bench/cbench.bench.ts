@@ -16,7 +16,10 @@
  * announcements, so tables, caches and the JIT (or the interpreter's caches) reach a steady state
  * before counting starts. Every run records the machine's 1-minute load average beside it.
  * `--baseline DIR` adds `score-base`: `DIR/bin/score.js` (another checkout of S-CORE, e.g. the
- * parent commit), run alike, for a before/after in the same conditions. JSON on stdout.
+ * parent commit), run alike, for a before/after in the same conditions. Paced mode runs the
+ * generator and the controller at `nice -n -10` (`--priority none`: not). The generator reports its
+ * own event-loop delay and every Node controller (bench/cbench/loop-probe.mjs, preloaded) its own,
+ * over the measured run. JSON on stdout.
  *
  *   node --import tsx bench/cbench.bench.ts [--switches 16,256] [--seconds 5] [--rounds 1]
  *     [--warmup 3] [--only score,osken,ovs,null] [--modes throughput,latency,paced]

@@ -10,7 +10,8 @@
  * discovery and at the end, for a diff in Chrome DevTools (at k = 16 writing one stalls the
  * controller for longer than the switches' 15 s silence limit and they disconnect: use a smaller
  * --k, or take the figures after a snapshot as void). From its /metrics: switches, links
- * discovered, statistics rounds and their duration. JSON on stdout.
+ * discovered, statistics rounds and their duration. JSON on stdout; with TRACE_DISCOVERY=1 set,
+ * the switches and links found every 0.5 s until discovery is done, on stderr.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
