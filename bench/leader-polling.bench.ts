@@ -10,7 +10,8 @@
  * discovery and at the end, for a diff in Chrome DevTools (at k = 16 writing one stalls the
  * controller for longer than the switches' 15 s silence limit and they disconnect: use a smaller
  * --k, or take the figures after a snapshot as void). From its /metrics: switches, links
- * discovered, statistics rounds and their duration. JSON on stdout.
+ * discovered, statistics rounds and their duration. JSON on stdout; with TRACE_DISCOVERY=1 set,
+ * the switches and links found every 0.5 s until discovery is done, on stderr.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -129,6 +130,7 @@ try {
   while ((m.get('score_switches_connected') !== switchIds.length || m.get('score_links_discovered') !== switchLinks.length) && Date.now() - connectStart < 60_000) {
     await new Promise((r) => setTimeout(r, 500));
     m = await metrics(apiPort);
+    if (process.env.TRACE_DISCOVERY) console.error(`# ${Date.now() - connectStart} ms: ${m.get('score_switches_connected')} switches, ${m.get('score_links_discovered')} links`);
   }
   const discoveredMs = Date.now() - connectStart;
   const startMetrics = m;

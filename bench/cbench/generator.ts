@@ -23,6 +23,7 @@
  * shows its ceiling.
  */
 import { type Socket, createConnection } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { encodeMessage } from '../../src/openflow/encode.ts';
 import { decodeMessage } from '../../src/openflow/decode.ts';
 import type { OfMessage } from '../../src/openflow/messages.ts';
@@ -64,6 +65,11 @@ export interface LoadResult {
   readonly offeredRate: number | null;
   /** the generator's own CPU time over the measured run, in cores (1 = one core saturated) */
   readonly generatorCpu: number;
+  /**
+   * how late the generator's own event loop ran over the measured run (monitorEventLoopDelay,
+   * 1 ms sampling; ms): a round trip cannot be timed finer than this, for any controller
+   */
+  readonly generatorLoopDelayMs: { readonly p50: number; readonly p99: number; readonly max: number };
 }
 
 const DST_PORT = 1;
@@ -166,6 +172,8 @@ export class EmulatedSwitch {
   private out: Buffer = Buffer.allocUnsafe(16 * 1024);
   private outLen = 0;
   private batching = false;
+  /** when the chunk being handled arrived (performance.now(), ms) */
+  private arrivedAt = 0;
   /** a PACKET_IN of this switch (in_port, source MAC, IPs, seq patched per packet) */
   private readonly template: Buffer;
 
@@ -271,6 +279,8 @@ export class EmulatedSwitch {
   }
 
   private onData(chunk: Buffer): void {
+    // the arrival time of every answer in this chunk: taken first, before any parsing
+    this.arrivedAt = performance.now();
     const buf = this.rest === undefined ? chunk : Buffer.concat([this.rest, chunk]);
     this.rest = undefined;
     this.batching = true;
@@ -310,7 +320,7 @@ export class EmulatedSwitch {
     const data = off + 24 + buf.readUInt16BE(off + 16);
     if (off + len - data < 46 || buf[data + 12] !== 0x08 || buf[data + 13] !== 0x00 || buf[data + 23] !== 17) return;
     const t = this.ledger.close(buf.readUInt32BE(data + 42));
-    if (t !== undefined) this.onAnswer(this, performance.now() - t);
+    if (t !== undefined) this.onAnswer(this, this.arrivedAt - t);
   }
 
   private onMessage(m: OfMessage): void {
@@ -444,11 +454,14 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     measuring = true;
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
     await new Promise((r) => setTimeout(r, o.durationMs));
     measuring = false;
     running = false;
     if (pacer !== undefined) clearInterval(pacer);
     o.onPhase('end');
+    loop.disable();
     const elapsed = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     rtts.sort((a, b) => a - b);
@@ -466,6 +479,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       durationMs: Math.round(elapsed),
       offeredRate: paced ? o.rate : null,
       generatorCpu: Math.round(((cpu.user + cpu.system) / 1000 / elapsed) * 100) / 100,
+      generatorLoopDelayMs: { p50: round3(loop.percentile(50) / 1e6), p99: round3(loop.percentile(99) / 1e6), max: round3(loop.max / 1e6) },
     };
   } finally {
     for (const s of switches) s.close();

@@ -73,12 +73,14 @@ export interface RunningController {
 }
 
 /**
- * LLDP probes of a period sent in this many parts (runtime `probeShares`). 1: all at once. Ten
- * parts took the held-up event loop out of cbench's 256-switch light load, but made discovery of
- * fat-tree(16) (bench/leader-polling) take 46 s instead of 14-16 s on 6 December, not understood
- * yet: off until it is.
+ * LLDP probes of a period sent in this many parts (runtime `probeShares`): all 1,024 HMAC'd probes
+ * of 256 switches at once held the event loop for milliseconds, every packet-in behind them. On 6
+ * December one run of bench/leader-polling with ten parts found fat-tree(16)'s links in 46 s (14-16
+ * s before), and they were turned off; that run also had the statistics requests sent 32 switches
+ * a turn (since taken out). With ten parts alone, three runs found all 2,048 links in 6.7, 11.7 and
+ * 12.0 s, against 10.4, 6.7 and 17.2 s all at once, alternating, same session (docs/cluster.md).
  */
-const PROBE_SHARES = 1;
+const PROBE_SHARES = 10;
 
 const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 

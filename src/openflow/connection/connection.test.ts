@@ -551,6 +551,23 @@ test('postEach: the messages go out in order, a refused one is reported with its
     conn.postEach(Array.from({ length: 2000 }, (_, i) => BigInt(i + 10)), (cookie) => ({ ...flowAdd, cookie }), () => 'bulk');
     assert.ok(conn.turnBufferBytes <= 128 * 1024, `dropped once sent (${conn.turnBufferBytes})`);
     await until(() => sw.inbox.filter((m) => m.type === 'FLOW_MOD').length >= 2000 || undefined, 'the batch at the switch', 5000);
+    // with `keep`, what is remembered for the error report is keep(item), not the item (a command
+    // with its frame): describe is called with that
+    const kept: unknown[] = [];
+    const items = [{ cookie: 7n, frame: new Uint8Array(1000) }];
+    const [x] = conn.postEach(
+      items,
+      (i) => ({ ...flowAdd, cookie: i.cookie }),
+      (k: { cookie: bigint }) => {
+        kept.push(k);
+        return `kept ${k.cookie}`;
+      },
+      (i) => ({ cookie: i.cookie }),
+    );
+    await sw.next('FLOW_MOD');
+    sw.send({ type: 'ERROR', xid: x!, errType: OFPET.FLOW_MOD_FAILED, code: 1, data: new Uint8Array(0) });
+    await until(() => tp.logs.find((l) => l.includes('for kept 7')), 'the refusal, described from what was kept');
+    assert.deepEqual(kept, [{ cookie: 7n }], 'describe got the kept summary, not the item');
   } finally {
     sw.close();
     await tp.stop();

@@ -79,16 +79,42 @@ export function commandToMessage(c: SwitchCommand): OfMessage {
   }
 }
 
-/** A short description for logs and switch error reports. */
-export function describeCommand(c: SwitchCommand): string {
+/**
+ * What a switch error report says about a command we sent, without the command: a connection
+ * remembers its last 1,024 sent messages for those reports, and whole commands kept their frames
+ * (every LLDP probe's) and rules alive, ~150 MiB at 320 switches.
+ */
+export type CommandSummary =
+  | { readonly kind: 'flow-add'; readonly priority: number; readonly cookie: bigint }
+  | { readonly kind: 'flow-delete'; readonly cookie: bigint; readonly cookieMask: bigint }
+  | { readonly kind: 'packet-out'; readonly ports: readonly number[]; readonly bytes: number };
+
+export function summarizeCommand(c: SwitchCommand): CommandSummary {
   switch (c.kind) {
     case 'flow-add':
-      return `FLOW_MOD add priority ${c.rule.priority} cookie 0x${c.rule.cookie.toString(16)}`;
+      return { kind: 'flow-add', priority: c.rule.priority, cookie: c.rule.cookie };
     case 'flow-delete':
-      return `FLOW_MOD delete cookie 0x${c.cookie.toString(16)}/0x${c.cookieMask.toString(16)}`;
+      return { kind: 'flow-delete', cookie: c.cookie, cookieMask: c.cookieMask };
     case 'packet-out':
-      return `PACKET_OUT to port(s) ${c.ports.join(',')} (${c.frame.length} bytes)`;
+      return { kind: 'packet-out', ports: c.ports, bytes: c.frame.length };
   }
+}
+
+/** A short description of a sent command, from its summary, for switch error reports. */
+export function describeSummary(s: CommandSummary): string {
+  switch (s.kind) {
+    case 'flow-add':
+      return `FLOW_MOD add priority ${s.priority} cookie 0x${s.cookie.toString(16)}`;
+    case 'flow-delete':
+      return `FLOW_MOD delete cookie 0x${s.cookie.toString(16)}/0x${s.cookieMask.toString(16)}`;
+    case 'packet-out':
+      return `PACKET_OUT to port(s) ${s.ports.join(',')} (${s.bytes} bytes)`;
+  }
+}
+
+/** A short description for logs and switch error reports. */
+export function describeCommand(c: SwitchCommand): string {
+  return describeSummary(summarizeCommand(c));
 }
 
 export function flowStatEntry(f: FlowStats): FlowStatEntry {
