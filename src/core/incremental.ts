@@ -128,6 +128,9 @@ export class IncrementalPlanner {
    */
   private readonly boundSeen: Uint8Array;
   private boundList: number[] = [];
+  /** the running plan's c_m (for `staysOff`) */
+  private cmFnNow: MigrationCostFn | null = null;
+  private cmFixedNow = 0;
   private rrOrder: RoundRobinInc | undefined;
   private laOrder: LoadAwareInc | undefined;
 
@@ -514,6 +517,8 @@ export class IncrementalPlanner {
     const cmFn = typeof o.migrationCost === 'number' ? null : o.migrationCost;
     const cmFixed = typeof o.migrationCost === 'number' ? o.migrationCost : 0;
     const n = this.names.length;
+    this.cmFnNow = cmFn;
+    this.cmFixedNow = cmFixed;
     this.boundOk = this.oracle.metric === true && (cmFn === null ? cmFixed >= 0 : o.migrationCostNonNegative === true);
     for (const u of this.boundList) this.boundSeen[u] = 0;
     this.boundList = [];
@@ -570,7 +575,7 @@ export class IncrementalPlanner {
               const w = adj[i]!;
               if (host[w] === from) continue;
               this.markDirtyIndex(w);
-              order.opened(w);
+              order.opened(w, from);
             }
           }
         }
@@ -657,6 +662,22 @@ export class IncrementalPlanner {
     this.lastSound = sound;
     if (sound) this.keyMemo[u] = sum;
     return sum;
+  }
+
+  /**
+   * For the orders: would u, whose only new input is a freed slot on h, still decline a move to
+   * h? Exactly `declines`' test for h (the same sums, in the same order, the same c_m), so the
+   * answer never differs from asking u; false when a sum is not finite and >= 0 (then u is asked).
+   * O(degree) path costs, where asking would cost a key, a heap entry and every candidate's sum.
+   */
+  staysOff(u: number, h: number): boolean {
+    const before = this.exactCost(u);
+    if (!this.lastSound) return false;
+    if (before === 0) return true;
+    const there = this.costAt(u, h);
+    if (!(there >= 0 && there < Infinity)) return false;
+    const cm = this.cmFnNow === null ? this.cmFixedNow : this.cmFnNow(this.names[u]!, this.hvNames[this.host[u]!]!, this.hvNames[h]!);
+    return !worthMigrating(before, there, cm);
   }
 
   /** for the orders */
@@ -990,8 +1011,8 @@ interface IncOrder {
   /** u is about to move (its peers still see it where it was) */
   beforeMove(u: number): void;
   moved(u: number, from: number): void;
-  /** w has a new candidate host (one stopped being full) */
-  opened(w: number): void;
+  /** w has a new candidate host h (h stopped being full) */
+  opened(w: number, h: number): void;
   /** every VM still waiting in this round */
   drain(f: (u: number) => void): void;
 }
@@ -1215,14 +1236,17 @@ class LoadAwareInc implements IncOrder {
     }
   }
 
-  opened(w: number): void {
+  opened(w: number, h: number): void {
     if (this.asked[w] === 1 || this.inRound[w] === 1) return;
     // the bound holds whatever is full: a VM it sets aside keeps its key and its `since`
     if (this.p.surelyDeclines(w)) return;
     if (this.askedAlready(w)) {
       this.touch(w);
       this.asked[w] = 1;
-    } else this.pushExact(w);
+    } else if (!this.p.staysOff(w, h)) this.pushExact(w);
+    // else: w is clean (outside the round, not asked) but for h's slot, so it declined every other
+    // candidate on these same inputs; declining h too, it stays clean: its key and `since` unchanged,
+    // it would decline when the round reaches it (a later change to its inputs pushes it again)
   }
 
   drain(f: (u: number) => void): void {
