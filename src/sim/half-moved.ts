@@ -66,7 +66,8 @@ export interface AnnealResult {
   readonly start: { readonly reduction: number; readonly moved: number };
 }
 
-interface Indexed {
+/** The instance on indices: hosts, initial hypervisor per VM, slots, path costs (H × H), pairs. */
+export interface Indexed {
   readonly hosts: string[];
   readonly n: number;
   readonly init: Int32Array;
@@ -78,7 +79,7 @@ interface Indexed {
   readonly initialCost: number;
 }
 
-function index(input: BudgetInput): Indexed {
+export function index(input: BudgetInput): Indexed {
   const hosts = [...input.capacity.keys()];
   const hi = new Map(hosts.map((h, i) => [h, i]));
   const vi = new Map(input.vms.map((v, i) => [v, i]));
@@ -155,7 +156,7 @@ function trees(forest: readonly number[][]): number[][] {
   return out;
 }
 
-function totalOf(x: Indexed, host: Int32Array): number {
+export function totalOf(x: Indexed, host: Int32Array): number {
   const H = x.hosts.length;
   let t = 0;
   for (let u = 0; u < x.n; u++) for (const [v, l] of x.adj[u]!) if (v > u) t += l * x.cost[host[u]! * H + host[v]!]!;
@@ -359,7 +360,7 @@ export interface SetBounds {
 }
 
 /** True when c(a, c) ≤ max(c(a, b), c(b, c)) for all hypervisors: for every cost t, "≤ t" is an equivalence. */
-function isUltrametric(x: Indexed): boolean {
+export function isUltrametric(x: Indexed): boolean {
   const H = x.hosts.length;
   const levels = [...new Set(x.cost)].sort((a, b) => a - b);
   for (const t of levels) {
