@@ -129,3 +129,22 @@ test('split-star bound: off an ultrametric every hypervisor is tried (a hub no p
   };
   assert.ok(Math.abs(splitStarBound(st, 1, splits) - 27 / 30) < 1e-12, `bound ${splitStarBound(st, 1, splits)}`);
 });
+
+test('split-star bound: a VM with more partners than any fixed scratch size (a hub of 70) is bounded, not refused', () => {
+  const leaves = Array.from({ length: 70 }, (_, i) => `p${i}`);
+  const vms = ['hub', ...leaves];
+  const rate = (i: number): number => 1 + (i % 3);
+  const hub: BudgetInput = {
+    vms,
+    placement: new Map(vms.map((v, i) => [v, `h${i}`])),
+    traffic: { peers: new Map([['hub', new Map(leaves.map((v, i) => [v, rate(i)]))], ...leaves.map((v, i) => [v, new Map([['hub', rate(i)]])] as const)]) },
+    oracle: { cost: (a, b) => (a === b ? 0 : 2), path: () => [] },
+    capacity: new Map(vms.map((_, i) => [`h${i}`, 100])),
+    nearby: new Map(),
+  };
+  // with one VM away the best is one heaviest pair together (rate 3 of the total)
+  const total = leaves.reduce((s, _, i) => s + rate(i), 0);
+  const o = optimiseSplits(splitStar(hub), 1, { iterations: 20, muSteps: 4, muHigh: 2 });
+  assert.ok(Number.isFinite(o.share), `share ${o.share}`);
+  assert.ok(o.share >= 3 / total - 1e-12 && o.share <= 1 + 1e-12, `bound ${o.share} against the optimum ${3 / total}`);
+});

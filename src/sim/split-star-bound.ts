@@ -162,7 +162,9 @@ function descend(st: SplitStar, budget: number, start: Splits, iterations: numbe
   const gAlpha = x.adj.map((peers) => new Float64Array(peers.length));
   const gOwn = new Float64Array(n);
   const gGive = x.adj.map((peers) => new Float64Array(peers.length));
-  const moves = new Uint8Array(64);
+  // scratch sized to the largest degree (a hub's partners all need a slot)
+  const maxDegree = x.adj.reduce((m, peers) => Math.max(m, peers.length), 0);
+  const moves = new Uint8Array(maxDegree + 1);
   const meanCost = n === 0 ? 0 : (2 * x.initialCost) / n;
   let last = bestVal;
   for (let it = 0; it < iterations; it++) {
@@ -208,7 +210,7 @@ function descend(st: SplitStar, budget: number, start: Splits, iterations: numbe
         cur.alpha[v]![j] = 1 - a;
       }
     }
-    const p = new Float64Array(64);
+    const p = new Float64Array(maxDegree + 1);
     const k2 = eta * meanCost * meanCost;
     for (let v = 0; v < n; v++) {
       const d = cur.give[v]!.length;
