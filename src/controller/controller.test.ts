@@ -186,3 +186,21 @@ test('tick in shares: every up port of every switch probed exactly once over the
   const expired = ctl.tick(h.controller, 60_000, { index: 0, of: shares });
   assert.ok(expired.events.some((e) => e.type === 'link-removed'), 'share 0 ages links out');
 });
+
+test('tick in shares: a link gets as many probe rounds before it ages out as with all probes at once', () => {
+  const { h } = paper();
+  ctl.tick(h.controller, 2_000);
+  const d = h.controller.disc as { latestHeard: number; ttlMs: number; links: Map<string, { lastSeen: number }> };
+  const [key, entry] = [...d.links][0]!;
+  const share = { index: 0, of: 10, periodMs: 1000 };
+  for (const e of d.links.values()) e.lastSeen = 100_000;
+  // other shares' probes kept coming back for ttl + half a period after this link's last answer
+  d.latestHeard = 100_000 + d.ttlMs + 500;
+  entry.lastSeen = 100_000;
+  for (const e of d.links.values()) if (e !== entry) e.lastSeen = d.latestHeard;
+  assert.equal(ctl.tick(h.controller, d.latestHeard + 100, share).events.filter((e) => e.type === 'link-removed').length, 0, 'within the shares\' spread: kept');
+  assert.ok(d.links.has(key), 'the link is still there');
+  d.latestHeard = 100_000 + d.ttlMs + 1000;
+  const gone = ctl.tick(h.controller, d.latestHeard + 100, share).events.filter((e) => e.type === 'link-removed');
+  assert.ok(gone.length > 0 && !d.links.has(key), 'a period more: aged out');
+});

@@ -440,7 +440,7 @@ export function portStats(c: Controller, dpid: Dpid, entries: readonly PortStatE
 export function tick(c: Controller, now: number, share?: discovery.ProbeShare): Result {
   at(c, now);
   if (share !== undefined && share.index !== 0) return done(c, discovery.probes(c.disc, now, undefined, undefined, share), []);
-  const expired = discovery.expire(c.disc, now);
+  const expired = discovery.expire(c.disc, now, share);
   expireFloods(c.routing.floods, now);
   const commands = afterLinkEvents(c, expired);
   for (const key of dueRetries(c.routing.install, now)) {

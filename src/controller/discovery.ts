@@ -150,6 +150,8 @@ function probeFrame(s: DiscoveryState, dpid: Dpid, p: SwitchPortInfo, now: numbe
 export interface ProbeShare {
   readonly index: number;
   readonly of: number;
+  /** the probe period all shares make up (ms); sets how much later than a link's own probes the newest probe can be */
+  readonly periodMs?: number;
 }
 
 export function inShare(dpid: Dpid, share: ProbeShare): boolean {
@@ -270,11 +272,15 @@ export function onPacketIn(
  * packet-ins queued), every link looks silent, and dropping them all would cut the fabric. A
  * controller that hears nothing at all for 2 TTLs expires by the clock again.
  */
-export function expire(s: DiscoveryState, now: number): DiscoveryEvent[] {
+export function expire(s: DiscoveryState, now: number, share?: ProbeShare): DiscoveryEvent[] {
   const events: DiscoveryEvent[] = [];
   const heardUpTo = Math.min(now, Math.max(s.latestHeard, now - 2 * s.ttlMs));
+  // probes in shares: the newest probe heard can be up to (of - 1)/of of a period younger than a
+  // link's own switches' probes, so a link gets that much more before it counts as silent (the
+  // same number of lost probe rounds as with all probes at once)
+  const slack = share === undefined || share.of <= 1 ? 0 : ((share.periodMs ?? 0) * (share.of - 1)) / share.of;
   for (const [key, entry] of [...s.links]) {
-    if (heardUpTo - entry.lastSeen > s.ttlMs) events.push(...removeLink(s, key, 'expired'));
+    if (heardUpTo - entry.lastSeen > s.ttlMs + slack) events.push(...removeLink(s, key, 'expired'));
   }
   for (const [k, t] of [...s.heard]) if (now - t > s.ttlMs) s.heard.delete(k);
   for (const [k, t] of [...s.echoedAt]) if (now - t > s.ttlMs) s.echoedAt.delete(k);

@@ -144,7 +144,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     shares === 1
       ? o.clock.every(o.probeMs ?? 1000, () => apply(ctl.tick(controller, o.clock.now())))
       : o.clock.every((o.probeMs ?? 1000) / shares, () => {
-          apply(ctl.tick(controller, o.clock.now(), { index: share, of: shares }));
+          apply(ctl.tick(controller, o.clock.now(), { index: share, of: shares, periodMs: o.probeMs ?? 1000 }));
           share = (share + 1) % shares;
         });
 
