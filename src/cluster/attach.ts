@@ -136,8 +136,8 @@ export async function joinCluster(
   // Caught up once this term (latched), or given up on after the bound: the view may be stale or
   // name what is gone for good, and readiness must not stay false for the whole term.
   const catchUp = catchUpLatch(o.catchUpMs ?? CATCH_UP_MS);
-  /** false until this term's takeover starts cleaning; then the directions whose old rules stay */
-  let cleaning: ReadonlySet<string> | false = false;
+  /** false until this term's takeover starts cleaning */
+  let cleaning = false;
   // how many links each switch had while connected this term: what a switch handed over again waits for
   const linksSeen = linkMemory();
   const names = (): Map<string, string> => new Map(o.service.hosts().map((x) => [x.mac.toLowerCase(), x.vm]));
@@ -156,8 +156,8 @@ export async function joinCluster(
       ready: () => ready().ready,
       linksSeen: (dpid) => linksSeen.of(dpid),
       boundPassed: () => catchUp.over(),
-      cleaningStarts: (kept) => {
-        cleaning = kept;
+      cleaningStarts: () => {
+        cleaning = true;
       },
     },
     log,
@@ -194,7 +194,7 @@ export async function joinCluster(
       .then((r) => {
         log(
           r.abandoned ? 'warn' : 'info',
-          `cluster takeover: ${r.pairs} pairs of the previous leader routed${r.confirmed ? ' and confirmed' : ' (not all confirmed)'}${r.kept.length > 0 ? `, ${r.kept.length} refused (their old rules kept)` : ''}, older generations deleted on ${r.switches} switches (${r.deletes} deletes) ${Date.now() - t0} ms after election${r.abandoned ? '; abandoned: no longer leader' : ''}`,
+          `cluster takeover: ${r.pairs} pairs of the previous leader routed${r.confirmed ? ' and confirmed' : ' (not all confirmed)'}${r.refused.length > 0 ? `, ${r.refused.length} refused (to the controller until their retry lands)` : ''}, older generations deleted on ${r.switches} switches (${r.deletes} deletes) ${Date.now() - t0} ms after election${r.abandoned ? '; abandoned: no longer leader' : ''}`,
         );
       })
       .catch((e: unknown) => log('warn', `cluster takeover failed: ${e instanceof Error ? e.message : String(e)}`));
@@ -203,7 +203,7 @@ export async function joinCluster(
   // links are back and the paths through it confirmed (make before break for it too)
   h.plane.onHandover((dpid) => {
     if (cleaning === false || h.member.generation === undefined) return;
-    cleanLateSwitch(effects, dpid, generationSlot(h.member.generation), cleaning).catch((e: unknown) =>
+    cleanLateSwitch(effects, dpid, generationSlot(h.member.generation)).catch((e: unknown) =>
       log('warn', `cluster: switch ${dpid.toString(16)} not cleaned of older generations: ${e instanceof Error ? e.message : String(e)}`),
     );
   });
@@ -298,7 +298,7 @@ function takeoverEffects(
     /** the links the switch had when last seen with some this term (0: none seen) */
     linksSeen(dpid: bigint): number;
     boundPassed(): boolean;
-    cleaningStarts(kept: ReadonlySet<string>): void;
+    cleaningStarts(): void;
   },
   log: OfLog,
 ): TakeoverEffects {
@@ -331,15 +331,15 @@ function takeoverEffects(
       log('info', `cluster takeover: ${placed} hosts placed from the previous leader's view, ${r.cookies.length} of its ${pairs.length} directions routed`);
       return { paths: r.routed, pairs: pairs.length };
     },
-    async confirmed(cookies) {
+    async confirmed(paths) {
       // a refused path is no confirmed one (install-tracker's isConfirmed alone says it is)
       const end = Date.now() + TAKEOVER_CONFIRM_MS;
-      const pending = (): boolean => cookies.some((k) => ctl.pathStatus(c(), k) === 'pending');
+      const pending = (): boolean => paths.some((p) => c().routing.install.unconfirmed.has(p.cookie));
       while (isLeader() && pending() && Date.now() < end) await sleep(20);
-      return new Map(cookies.map((k) => [k, ctl.pathStatus(c(), k)]));
+      return new Map(paths.map((p) => [p.cookie, ctl.pathStatus(c(), p)]));
     },
-    switches(kept) {
-      t.cleaningStarts(kept);
+    switches() {
+      t.cleaningStarts();
       return [...runtime.channels.keys()];
     },
     async switchSettled(dpid) {
