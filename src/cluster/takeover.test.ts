@@ -130,6 +130,8 @@ function recorder(o: {
   status?: Map<bigint, ctl.PathStatus>;
   leaderUntil?: string;
   sendThrows?: Dpid;
+  /** the previous leader's view was read (default true) */
+  viewRead?: boolean;
 }): {
   e: TakeoverEffects;
   steps: string[];
@@ -150,13 +152,16 @@ function recorder(o: {
     installPaths: () => {
       step('install');
       const paths = o.paths ?? [{ src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02', cookie: pathCookie(2n, 1n) }];
-      return { paths, pairs: paths.length };
+      return { paths, pairs: paths.length, viewRead: o.viewRead ?? true };
     },
     confirmed: (paths) => {
       step('confirmed');
       return Promise.resolve(o.status ?? new Map(paths.map((p): [bigint, ctl.PathStatus] => [p.cookie, { state: o.confirmed === false ? 'pending' : 'confirmed' }])));
     },
-    switches: () => o.switches,
+    switches: () => {
+      step('switches');
+      return o.switches;
+    },
     switchSettled: (d) => Promise.resolve(step(`settled ${d}`)),
     barrier: (d) => Promise.resolve(step(`barrier ${d}`)),
     pathRules: (d, filter) => {
@@ -181,8 +186,8 @@ test('takeover order: caught up, install new, confirmed, then per switch barrier
   ]);
   const { e, steps, sent } = recorder({ switches: [1n, 2n], cookies });
   const r = await runTakeover(e, 2n);
-  assert.deepEqual(r, { pairs: 1, confirmed: true, refused: [], switches: 2, deletes: 1, abandoned: false });
-  assert.deepEqual(steps.slice(0, 3), ['caught-up', 'install', 'confirmed']);
+  assert.deepEqual(r, { pairs: 1, confirmed: true, refused: [], switches: 2, deletes: 1, abandoned: false, viewRead: true });
+  assert.deepEqual(steps.slice(0, 4), ['caught-up', 'install', 'confirmed', 'switches']);
   const at = (s: string): number => steps.indexOf(s);
   assert.ok(at('barrier 1') > at('confirmed') && at('read 1') > at('barrier 1') && at('delete 1') > at('read 1'), steps.join(', '));
   assert.ok(at('read 2') > at('barrier 2'));
@@ -207,7 +212,18 @@ test('takeover: leadership lost before or after the install deletes nothing; a f
   const late = recorder({ switches: [1n], cookies, confirmed: false });
   const lr = await runTakeover(late.e, 2n);
   assert.equal(lr.confirmed, false);
-  assert.deepEqual(late.steps, ['caught-up', 'install', 'confirmed', 'barrier 1', 'read 1', 'delete 1']);
+  assert.deepEqual(late.steps, ['caught-up', 'install', 'confirmed', 'switches', 'barrier 1', 'read 1', 'delete 1']);
+});
+
+test('takeover: the previous leader\'s view not read (store down) deletes no older generation this term, nor on a switch handed over later, and says so', async () => {
+  const cookies = new Map<Dpid, bigint[]>([[1n, [pathCookie(1n, 5n)]], [2n, [pathCookie(1n, 6n)]]]);
+  const logs: string[] = [];
+  const rec = recorder({ switches: [1n, 2n], cookies, paths: [], viewRead: false });
+  const r = await runTakeover({ ...rec.e, log: (_l, m) => logs.push(m) }, 2n);
+  assert.deepEqual(r, { pairs: 0, confirmed: true, refused: [], switches: 0, deletes: 0, abandoned: false, viewRead: false });
+  assert.deepEqual(rec.steps, ['caught-up', 'install', 'confirmed'], 'no switch list taken: late switches are not cleaned either');
+  assert.deepEqual(rec.sent, []);
+  assert.ok(logs.some((m) => /view was not read.*no older generation is deleted/.test(m)), logs.join('\n'));
 });
 
 test('cleanSwitch (a switch handed over later): barrier before the read, the read before the delete', async () => {

@@ -79,8 +79,12 @@ export interface TakeoverEffects {
   isLeader(): boolean;
   /** resolves once the leader holds the previous leader's switches and links again, or its bound passed */
   caughtUp(): Promise<void>;
-  /** places the view's quiet hosts and installs this leader's path for each of the view's pairs; the paths to wait for */
-  installPaths(): { readonly paths: readonly RoutedPath[]; readonly pairs: number };
+  /**
+   * places the view's quiet hosts and installs this leader's path for each of the view's pairs;
+   * the paths to wait for, and whether the previous leader's view was read (false: the store did
+   * not answer, so which directions its rules forward is unknown; not false when none was published)
+   */
+  installPaths(): { readonly paths: readonly RoutedPath[]; readonly pairs: number; readonly viewRead: boolean };
   /**
    * resolves once no path is pending any more or the bound passed: each path's status then, by
    * cookie (controller.ts pathStatus)
@@ -120,6 +124,11 @@ export interface TakeoverReport {
   readonly deletes: number;
   /** not completed: no longer leader */
   readonly abandoned: boolean;
+  /**
+   * the previous leader's view was read (or none was published); false: it could not be read, so
+   * no older generation was deleted this term (its rules age out by their idle timeout)
+   */
+  readonly viewRead: boolean;
 }
 
 /**
@@ -150,10 +159,13 @@ export async function cleanLateSwitch(e: TakeoverEffects, dpid: Dpid, ownSlot: b
 
 /** Steps 1–3 at an election (module comment). */
 export async function runTakeover(e: TakeoverEffects, ownSlot: bigint): Promise<TakeoverReport> {
-  const abandoned = (pairs: number, confirmed: boolean, refused: readonly string[] = []): TakeoverReport => ({ pairs, confirmed, refused, switches: 0, deletes: 0, abandoned: true });
+  let viewRead = true;
+  const abandoned = (pairs: number, confirmed: boolean, refused: readonly string[] = []): TakeoverReport => ({ pairs, confirmed, refused, switches: 0, deletes: 0, abandoned: true, viewRead });
   await e.caughtUp();
   if (!e.isLeader()) return abandoned(0, false);
-  const { paths, pairs } = e.installPaths();
+  const installed = e.installPaths();
+  const { paths, pairs } = installed;
+  viewRead = installed.viewRead;
   const status = await e.confirmed(paths);
   const refusedPaths: { p: RoutedPath; by: Dpid | undefined }[] = [];
   let pending = 0;
@@ -165,6 +177,11 @@ export async function runTakeover(e: TakeoverEffects, ownSlot: bigint): Promise<
   const refused = refusedPaths.map(({ p }) => directionKey(p.src, p.dst));
   const confirmed = refusedPaths.length === 0 && pending === 0;
   if (!e.isLeader()) return abandoned(pairs, confirmed, refused);
+  if (!viewRead) {
+    // deleting them would silence every direction the predecessor routed until re-learned
+    e.log('warn', "cluster takeover: the previous leader's view was not read: its directions are unknown, so no older generation is deleted this term (those rules age out by their idle timeout)");
+    return { pairs, confirmed, refused, switches: 0, deletes: 0, abandoned: false, viewRead };
+  }
   if (pending > 0) e.log('warn', `cluster takeover: ${pending} of the previous leader's ${pairs} pairs were not confirmed in time; deleting their older generations anyway`);
   if (refusedPaths.length > 0) {
     const by = (d: Dpid | undefined): string => (d === undefined ? 'a switch' : `switch ${d.toString(16)}`);
@@ -187,5 +204,5 @@ export async function runTakeover(e: TakeoverEffects, ownSlot: bigint): Promise<
       }
     }),
   );
-  return { pairs, confirmed, refused, switches, deletes, abandoned: !e.isLeader() };
+  return { pairs, confirmed, refused, switches, deletes, abandoned: !e.isLeader(), viewRead };
 }

@@ -199,3 +199,41 @@ export async function readView(store: Store): Promise<PublishedView | undefined>
   }
   throw new ScoreError('CLUSTER_UNAVAILABLE', `the published view kept changing while it was read (${READ_ATTEMPTS} attempts)`, {});
 }
+
+/**
+ * What a new leader knows of its predecessor's view: `read` (the view), `none` (nothing was
+ * published: a first leader), or `unread` (the store did not answer within the bound). `unread` is
+ * not `none`: a view that was published but not read lists directions whose rules still forward.
+ */
+export type PreviousView =
+  | { readonly state: 'read'; readonly view: PublishedView }
+  | { readonly state: 'none' }
+  | { readonly state: 'unread'; readonly error: string; readonly attempts: number };
+
+/**
+ * `readView`, tried again after a failure with a doubling wait (firstWaitMs, 2×, ... at most
+ * 1 s) as long as the next try starts within `boundMs` of the first (a new leader's catch-up
+ * bound) and `wanted()` (still this term's leader). Never throws: a store that kept failing is
+ * `unread` with the last error. `now`/`sleep` are injectable for tests (ms).
+ */
+export async function readPreviousView(
+  store: Store,
+  boundMs: number,
+  o: { readonly firstWaitMs?: number; readonly wanted?: () => boolean; readonly now?: () => number; readonly sleep?: (ms: number) => Promise<void> } = {},
+): Promise<PreviousView> {
+  const now = o.now ?? Date.now;
+  const sleep = o.sleep ?? ((ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms)));
+  const start = now();
+  let wait = o.firstWaitMs ?? 100;
+  for (let attempts = 1; ; attempts++) {
+    try {
+      const view = await readView(store);
+      return view === undefined ? { state: 'none' } : { state: 'read', view };
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      if (now() + wait - start > boundMs || (o.wanted !== undefined && !o.wanted())) return { state: 'unread', error, attempts };
+      await sleep(wait);
+      wait = Math.min(1_000, wait * 2);
+    }
+  }
+}
