@@ -173,3 +173,32 @@ test('readPreviousView: a store that fails is read again with a doubling wait up
   assert.equal((await readPreviousView(store, 5_000, { ...clock, wanted: () => false })).state, 'unread');
   assert.equal(t, 0);
 });
+
+test('a failed summary put or delete leaks no chunk: the stale versions are deleted by the next publish that lands', async () => {
+  const store = limitedStore();
+  const p = viewPublisher(store, '7', 1024, 0);
+  const v0 = bigView(200, 50);
+  const v1 = { ...v0, pairs: v0.pairs.map(([a, b]): [string, string] => [b, a]) };
+  const v2 = { ...v0, pairs: v0.pairs.slice(1) };
+  const versions = async (): Promise<string[]> => [...new Set((await store.keys('view/pairs/')).map((k) => k.split('/')[2] as string))].sort();
+  await p.publish(v0);
+  const put = store.put.bind(store);
+  // the summary put fails: v1's chunks are written but never named
+  store.put = (key, value) => (key === SUMMARY_KEY ? Promise.reject(new ScoreError('CLUSTER_UNAVAILABLE', 'etcd put failed', {})) : put(key, value));
+  await assert.rejects(p.publish(v1), /etcd put failed/);
+  assert.deepEqual((await readView(store))?.pairs, v0.pairs, 'the summary still names v0, whole');
+  store.put = put;
+  await p.publish(v1);
+  assert.deepEqual((await readView(store))?.pairs, v1.pairs);
+  assert.equal((await versions()).length, 1, `only the named version is left: ${(await versions()).join(' ')}`);
+  // a delete fails: retried by the next publish, even one that changes nothing
+  const del = store.delete.bind(store);
+  store.delete = () => Promise.reject(new ScoreError('CLUSTER_UNAVAILABLE', 'etcd delete failed', {}));
+  await assert.rejects(p.publish(v2), /etcd delete failed/);
+  assert.equal((await versions()).length, 2);
+  store.delete = del;
+  await p.publish(v2);
+  const named = ((await store.get(SUMMARY_KEY)) as { lists: { pairs: { version: string } } }).lists.pairs.version;
+  assert.deepEqual(await versions(), [named], 'v1 and the failed v1 attempt are gone');
+  assert.deepEqual((await readView(store))?.pairs, v2.pairs);
+});
