@@ -20,7 +20,7 @@ import { type Readiness, catchUpLatch, readiness } from './readiness.ts';
 import * as ctl from '../controller/controller.ts';
 import type { DiscoveryState } from '../controller/discovery.ts';
 import { generationSlot } from '../controller/commands.ts';
-import { type TakeoverEffects, cleanLateSwitch, runTakeover } from './takeover.ts';
+import { type TakeoverEffects, cleanLateSwitch, runTakeover, settleSwitch } from './takeover.ts';
 import { storedRecords } from './audit.ts';
 import { type PreviousView, type ViewPublisher, SUMMARY_KEY, readPreviousView, viewPublisher } from './view-publish.ts';
 
@@ -351,16 +351,22 @@ function takeoverEffects(
       t.cleaningStarts();
       return [...runtime.channels.keys()];
     },
-    async switchSettled(dpid) {
-      // its links back (as many as it had when last seen this term, at least one), then the
-      // paths through it (re-installed as the links came) confirmed; each wait bounded
-      const want = Math.max(1, t.linksSeen(dpid));
-      const linksEnd = Date.now() + CATCH_UP_MS;
-      while (isLeader() && c().disc.switches.has(dpid) && linksOf(c().disc, dpid) < want && Date.now() < linksEnd) await sleep(50);
-      const pathsEnd = Date.now() + TAKEOVER_CONFIRM_MS;
-      const pendingOn = (): boolean => [...c().routing.install.unconfirmed.values()].some((waiting) => waiting.has(dpid));
-      while (isLeader() && pendingOn() && Date.now() < pathsEnd) await sleep(50);
-      if (linksOf(c().disc, dpid) < want) log('warn', `cluster: switch ${dpid.toString(16)} handed over again has ${linksOf(c().disc, dpid)} of its ${want} links after ${CATCH_UP_MS} ms; cleaning its older generations now`);
+    switchSettled(dpid) {
+      return settleSwitch(
+        dpid,
+        {
+          isLeader,
+          present: () => c().disc.switches.has(dpid),
+          links: () => linksOf(c().disc, dpid),
+          linksSeen: t.linksSeen(dpid),
+          pathsPending: () => [...c().routing.install.unconfirmed.values()].some((waiting) => waiting.has(dpid)),
+          now: Date.now,
+          sleep,
+          log: (level, message) => log(level, message),
+        },
+        CATCH_UP_MS,
+        TAKEOVER_CONFIRM_MS,
+      );
     },
     async barrier(dpid) {
       const conn = h.plane.connection(dpid);

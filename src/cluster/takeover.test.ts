@@ -31,6 +31,7 @@ import {
   cleanSwitch,
   directionKey,
   runTakeover,
+  settleSwitch,
   staleGenerationDeletes,
 } from './takeover.ts';
 
@@ -319,4 +320,25 @@ test('a switch handed over later in the term is cleaned only once it settled (li
   assert.equal(await cleanLateSwitch(gone.e, 5n, 2n), 0);
   assert.deepEqual(gone.steps, ['settled 5']);
   assert.deepEqual(gone.sent, []);
+});
+
+test('settleSwitch: a switch that never had a link waits for none (no full catch-up wait, no warning); one that had links waits for them, bounded', async () => {
+  const run = async (linksSeen: number, linksNow: () => number): Promise<{ waited: number; warns: string[] }> => {
+    let t = 0;
+    const warns: string[] = [];
+    await settleSwitch(
+      7n,
+      { isLeader: () => true, present: () => true, links: linksNow, linksSeen, pathsPending: () => false, now: () => t, sleep: (ms) => ((t += ms), Promise.resolve()), log: (_l, m) => warns.push(m) },
+      5_000,
+      2_000,
+    );
+    return { waited: t, warns };
+  };
+  assert.deepEqual(await run(0, () => 0), { waited: 0, warns: [] }, 'never had links');
+  let calls = 0;
+  const back = await run(2, () => Math.floor(++calls / 20)); // its 2 links come back after ~40 polls
+  assert.ok(back.waited > 0 && back.waited < 5_000 && back.warns.length === 0, JSON.stringify(back));
+  const lost = await run(2, () => 1);
+  assert.equal(lost.waited, 5_000);
+  assert.match(lost.warns[0] ?? '', /has 1 of its 2 links after 5000 ms/);
 });

@@ -206,3 +206,34 @@ export async function runTakeover(e: TakeoverEffects, ownSlot: bigint): Promise<
   );
   return { pairs, confirmed, refused, switches, deletes, abandoned: !e.isLeader(), viewRead };
 }
+
+/** What `switchSettled` looks at: injected, so its waits are testable with a fake clock. */
+export interface SettleProbe {
+  isLeader(): boolean;
+  /** the switch is still connected to this leader's runtime */
+  present(): boolean;
+  /** its links discovered now */
+  links(): number;
+  /** the links it had when last seen with some this term (0: it never had any) */
+  linksSeen: number;
+  /** a path through it waits for its confirmation */
+  pathsPending(): boolean;
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  log(level: 'info' | 'warn', message: string): void;
+}
+
+/**
+ * TakeoverEffects.switchSettled: waits (each wait bounded) for a switch handed over again to have
+ * its links back (as many as it had when last seen this term: a switch that never had a link, a
+ * host-only switch or one first seen now, waits for none) and then for the paths through it to be
+ * confirmed. Warns when the links did not all come back in `linksMs`.
+ */
+export async function settleSwitch(dpid: Dpid, p: SettleProbe, linksMs: number, pathsMs: number): Promise<void> {
+  const want = p.linksSeen;
+  const linksEnd = p.now() + linksMs;
+  while (p.isLeader() && p.present() && p.links() < want && p.now() < linksEnd) await p.sleep(50);
+  const pathsEnd = p.now() + pathsMs;
+  while (p.isLeader() && p.pathsPending() && p.now() < pathsEnd) await p.sleep(50);
+  if (p.links() < want) p.log('warn', `cluster: switch ${dpid.toString(16)} handed over again has ${p.links()} of its ${want} links after ${linksMs} ms; cleaning its older generations now`);
+}
