@@ -20,9 +20,9 @@ import { type Readiness, catchUpLatch, readiness } from './readiness.ts';
 import * as ctl from '../controller/controller.ts';
 import type { DiscoveryState } from '../controller/discovery.ts';
 import { generationSlot } from '../controller/commands.ts';
-import { type TakeoverEffects, cleanLateSwitch, runTakeover } from './takeover.ts';
+import { type TakeoverEffects, cleanLateSwitch, runTakeover, settleSwitch } from './takeover.ts';
 import { storedRecords } from './audit.ts';
-import { type PublishedView, type ViewPublisher, SUMMARY_KEY, readView, viewPublisher } from './view-publish.ts';
+import { type PreviousView, type ViewPublisher, SUMMARY_KEY, readPreviousView, viewPublisher } from './view-publish.ts';
 
 /**
  * A VM whose migration was in flight at the election, or ended this recently before it (ms), is
@@ -127,7 +127,8 @@ export async function joinCluster(
   // The previous leader's view as this member was elected: the links and switches a new leader
   // must hold again before it is ready to re-route a VM. Read before this member republishes it.
   let expected: { switches: number; links: number } | 'pending' = { switches: 0, links: 0 };
-  let previous: PublishedView | undefined;
+  /** undefined while it is being read (with retries, up to the catch-up bound) */
+  let previous: PreviousView | undefined;
   // the term's publisher (chunked lists under versions: view-publish.ts); one publish at a time
   let publisher: ViewPublisher | undefined;
   let publishing = false;
@@ -136,8 +137,8 @@ export async function joinCluster(
   // Caught up once this term (latched), or given up on after the bound: the view may be stale or
   // name what is gone for good, and readiness must not stay false for the whole term.
   const catchUp = catchUpLatch(o.catchUpMs ?? CATCH_UP_MS);
-  /** false until this term's takeover starts cleaning; then the directions whose old rules stay */
-  let cleaning: ReadonlySet<string> | false = false;
+  /** false until this term's takeover starts cleaning */
+  let cleaning = false;
   // how many links each switch had while connected this term: what a switch handed over again waits for
   const linksSeen = linkMemory();
   const names = (): Map<string, string> => new Map(o.service.hosts().map((x) => [x.mac.toLowerCase(), x.vm]));
@@ -146,6 +147,7 @@ export async function joinCluster(
     o.runtime,
     {
       view: () => previous,
+      viewKnown: () => previous !== undefined,
       // undefined while the records are being read
       placeable: () => {
         const u = unsettled;
@@ -156,8 +158,8 @@ export async function joinCluster(
       ready: () => ready().ready,
       linksSeen: (dpid) => linksSeen.of(dpid),
       boundPassed: () => catchUp.over(),
-      cleaningStarts: (kept) => {
-        cleaning = kept;
+      cleaningStarts: () => {
+        cleaning = true;
       },
     },
     log,
@@ -180,21 +182,24 @@ export async function joinCluster(
         unsettled = 'all';
       });
     publisher = viewPublisher(h.store, String(generation));
-    readView(h.store)
-      .then((s) => {
-        previous = s;
-        expected = { switches: s?.switches?.length ?? 0, links: s?.links ?? 0 };
+    // retried up to the catch-up bound: a view not read is not "none published" (takeover.ts)
+    readPreviousView(h.store, o.catchUpMs ?? CATCH_UP_MS, { wanted: () => h.member.generation === generation && h.member.role === 'leader' })
+      .then((p) => {
+        if (h.member.generation !== generation) return; // a later term reads its own
+        previous = p;
+        if (p.state === 'unread') {
+          log('warn', `cluster: the previous leader's view was not read after ${p.attempts} attempts (${p.error}); ready once MASTER everywhere, older generations not deleted this term`);
+        }
+        const v = p.state === 'read' ? p.view : undefined;
+        expected = { switches: v?.switches?.length ?? 0, links: v?.links ?? 0 };
       })
-      .catch((e: unknown) => {
-        log('warn', `cluster: the previous leader's view was not read (${e instanceof Error ? e.message : String(e)}); ready once MASTER everywhere`);
-        expected = { switches: 0, links: 0 };
-      });
+      .catch((e: unknown) => log('warn', `cluster: reading the previous leader's view failed: ${e instanceof Error ? e.message : String(e)}`));
     const t0 = Date.now();
     runTakeover(effects, generationSlot(generation))
       .then((r) => {
         log(
           r.abandoned ? 'warn' : 'info',
-          `cluster takeover: ${r.pairs} pairs of the previous leader routed${r.confirmed ? ' and confirmed' : ' (not all confirmed)'}${r.kept.length > 0 ? `, ${r.kept.length} refused (their old rules kept)` : ''}, older generations deleted on ${r.switches} switches (${r.deletes} deletes) ${Date.now() - t0} ms after election${r.abandoned ? '; abandoned: no longer leader' : ''}`,
+          `cluster takeover: ${r.pairs} pairs of the previous leader routed${r.confirmed ? ' and confirmed' : ' (not all confirmed)'}${r.refused.length > 0 ? `, ${r.refused.length} refused (to the controller until their retry lands)` : ''}, ${r.viewRead ? `older generations deleted on ${r.switches} switches (${r.deletes} deletes)` : 'no older generation deleted (the previous view was not read)'} ${Date.now() - t0} ms after election${r.abandoned ? '; abandoned: no longer leader' : ''}`,
         );
       })
       .catch((e: unknown) => log('warn', `cluster takeover failed: ${e instanceof Error ? e.message : String(e)}`));
@@ -203,7 +208,7 @@ export async function joinCluster(
   // links are back and the paths through it confirmed (make before break for it too)
   h.plane.onHandover((dpid) => {
     if (cleaning === false || h.member.generation === undefined) return;
-    cleanLateSwitch(effects, dpid, generationSlot(h.member.generation), cleaning).catch((e: unknown) =>
+    cleanLateSwitch(effects, dpid, generationSlot(h.member.generation)).catch((e: unknown) =>
       log('warn', `cluster: switch ${dpid.toString(16)} not cleaned of older generations: ${e instanceof Error ? e.message : String(e)}`),
     );
   });
@@ -290,15 +295,16 @@ function takeoverEffects(
   h: ClusterHandle,
   runtime: Runtime,
   t: {
-    /** the previous leader's view, once read */
-    view(): PublishedView | undefined;
+    /** what is known of the previous leader's view; undefined while it is being read */
+    view(): PreviousView | undefined;
+    viewKnown(): boolean;
     /** which hosts of the view may be placed from it; undefined until that is known */
     placeable(): ((mac: string) => boolean) | undefined;
     ready(): boolean;
     /** the links the switch had when last seen with some this term (0: none seen) */
     linksSeen(dpid: bigint): number;
     boundPassed(): boolean;
-    cleaningStarts(kept: ReadonlySet<string>): void;
+    cleaningStarts(): void;
   },
   log: OfLog,
 ): TakeoverEffects {
@@ -309,9 +315,12 @@ function takeoverEffects(
     async caughtUp() {
       // the moment an agent may switch a VM over too: MASTER everywhere, the old switches and links back
       while (isLeader() && (!t.ready() || t.placeable() === undefined) && !t.boundPassed()) await sleep(50);
+      // the view's read ends within about the same bound (its retries): wait for its answer
+      while (isLeader() && !t.viewKnown()) await sleep(50);
     },
     installPaths() {
-      const v = t.view();
+      const known = t.view();
+      const v = known?.state === 'read' ? known.view : undefined;
       const may = t.placeable() ?? ((): boolean => false);
       // quiet hosts are not re-learned from packets (their pairs ride the old rules): place them
       // where the previous leader saw them, all at once (one view rebuild); a host that moved
@@ -329,29 +338,35 @@ function takeoverEffects(
       const r = ctl.routePairs(c(), pairs, Date.now());
       runtime.apply(r);
       log('info', `cluster takeover: ${placed} hosts placed from the previous leader's view, ${r.cookies.length} of its ${pairs.length} directions routed`);
-      return { paths: r.routed, pairs: pairs.length };
+      return { paths: r.routed, pairs: pairs.length, viewRead: known !== undefined && known.state !== 'unread' };
     },
-    async confirmed(cookies) {
+    async confirmed(paths) {
       // a refused path is no confirmed one (install-tracker's isConfirmed alone says it is)
       const end = Date.now() + TAKEOVER_CONFIRM_MS;
-      const pending = (): boolean => cookies.some((k) => ctl.pathStatus(c(), k) === 'pending');
+      const pending = (): boolean => paths.some((p) => c().routing.install.unconfirmed.has(p.cookie));
       while (isLeader() && pending() && Date.now() < end) await sleep(20);
-      return new Map(cookies.map((k) => [k, ctl.pathStatus(c(), k)]));
+      return new Map(paths.map((p) => [p.cookie, ctl.pathStatus(c(), p)]));
     },
-    switches(kept) {
-      t.cleaningStarts(kept);
+    switches() {
+      t.cleaningStarts();
       return [...runtime.channels.keys()];
     },
-    async switchSettled(dpid) {
-      // its links back (as many as it had when last seen this term, at least one), then the
-      // paths through it (re-installed as the links came) confirmed; each wait bounded
-      const want = Math.max(1, t.linksSeen(dpid));
-      const linksEnd = Date.now() + CATCH_UP_MS;
-      while (isLeader() && c().disc.switches.has(dpid) && linksOf(c().disc, dpid) < want && Date.now() < linksEnd) await sleep(50);
-      const pathsEnd = Date.now() + TAKEOVER_CONFIRM_MS;
-      const pendingOn = (): boolean => [...c().routing.install.unconfirmed.values()].some((waiting) => waiting.has(dpid));
-      while (isLeader() && pendingOn() && Date.now() < pathsEnd) await sleep(50);
-      if (linksOf(c().disc, dpid) < want) log('warn', `cluster: switch ${dpid.toString(16)} handed over again has ${linksOf(c().disc, dpid)} of its ${want} links after ${CATCH_UP_MS} ms; cleaning its older generations now`);
+    switchSettled(dpid) {
+      return settleSwitch(
+        dpid,
+        {
+          isLeader,
+          present: () => c().disc.switches.has(dpid),
+          links: () => linksOf(c().disc, dpid),
+          linksSeen: t.linksSeen(dpid),
+          pathsPending: () => [...c().routing.install.unconfirmed.values()].some((waiting) => waiting.has(dpid)),
+          now: Date.now,
+          sleep,
+          log: (level, message) => log(level, message),
+        },
+        CATCH_UP_MS,
+        TAKEOVER_CONFIRM_MS,
+      );
     },
     async barrier(dpid) {
       const conn = h.plane.connection(dpid);

@@ -3,7 +3,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ALL_ONES_64,
   GENERATION_COOKIE_MASK,
   PATH_COOKIE_TAG,
   PATH_COOKIE_TAG_MASK,
@@ -15,6 +14,10 @@ import {
   slotOfCookie,
 } from '../controller/commands.ts';
 import * as ctl from '../controller/controller.ts';
+import type { PortRef } from '../controller/commands.ts';
+import { fatTreeHarness } from '../controller/fat-tree-fabric.testing.ts';
+import type { Hop, InstalledPath } from '../controller/routing.ts';
+import { execute } from '../dataplane/fabric.ts';
 import { isConfirmed } from '../controller/install-tracker.ts';
 import { OFPFC, OFPG, OFPP, OFPTT, decodeMessage, encodeMessage, flowStatsRequest } from '../openflow/index.ts';
 import type { CookieFilter } from '../runtime/dataplane.ts';
@@ -28,6 +31,7 @@ import {
   cleanSwitch,
   directionKey,
   runTakeover,
+  settleSwitch,
   staleGenerationDeletes,
 } from './takeover.ts';
 
@@ -124,19 +128,19 @@ function recorder(o: {
   /** the installed paths (default one, pathCookie(2n, 1n)) */
   paths?: RoutedPath[];
   /** status per cookie (default all confirmed, or all pending with confirmed: false) */
-  status?: Map<bigint, 'pending' | 'confirmed' | 'lost'>;
+  status?: Map<bigint, ctl.PathStatus>;
   leaderUntil?: string;
   sendThrows?: Dpid;
+  /** the previous leader's view was read (default true) */
+  viewRead?: boolean;
 }): {
   e: TakeoverEffects;
   steps: string[];
   sent: SwitchCommand[];
   filters: CookieFilter[];
-  keptSeen: string[][];
 } {
   const steps: string[] = [];
   const filters: CookieFilter[] = [];
-  const keptSeen: string[][] = [];
   const sent: SwitchCommand[] = [];
   let leader = true;
   const step = (s: string): void => {
@@ -149,14 +153,14 @@ function recorder(o: {
     installPaths: () => {
       step('install');
       const paths = o.paths ?? [{ src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02', cookie: pathCookie(2n, 1n) }];
-      return { paths, pairs: paths.length };
+      return { paths, pairs: paths.length, viewRead: o.viewRead ?? true };
     },
-    confirmed: (cookies) => {
+    confirmed: (paths) => {
       step('confirmed');
-      return Promise.resolve(o.status ?? new Map(cookies.map((k) => [k, o.confirmed === false ? 'pending' : 'confirmed'])));
+      return Promise.resolve(o.status ?? new Map(paths.map((p): [bigint, ctl.PathStatus] => [p.cookie, { state: o.confirmed === false ? 'pending' : 'confirmed' }])));
     },
-    switches: (kept) => {
-      keptSeen.push([...kept]);
+    switches: () => {
+      step('switches');
       return o.switches;
     },
     switchSettled: (d) => Promise.resolve(step(`settled ${d}`)),
@@ -173,7 +177,7 @@ function recorder(o: {
     },
     log: () => undefined,
   };
-  return { e, steps, sent, filters, keptSeen };
+  return { e, steps, sent, filters };
 }
 
 test('takeover order: caught up, install new, confirmed, then per switch barrier, read, delete the old generation; never a delete before the install', async () => {
@@ -183,8 +187,8 @@ test('takeover order: caught up, install new, confirmed, then per switch barrier
   ]);
   const { e, steps, sent } = recorder({ switches: [1n, 2n], cookies });
   const r = await runTakeover(e, 2n);
-  assert.deepEqual(r, { pairs: 1, confirmed: true, kept: [], switches: 2, deletes: 1, abandoned: false });
-  assert.deepEqual(steps.slice(0, 3), ['caught-up', 'install', 'confirmed']);
+  assert.deepEqual(r, { pairs: 1, confirmed: true, refused: [], switches: 2, deletes: 1, abandoned: false, viewRead: true });
+  assert.deepEqual(steps.slice(0, 4), ['caught-up', 'install', 'confirmed', 'switches']);
   const at = (s: string): number => steps.indexOf(s);
   assert.ok(at('barrier 1') > at('confirmed') && at('read 1') > at('barrier 1') && at('delete 1') > at('read 1'), steps.join(', '));
   assert.ok(at('read 2') > at('barrier 2'));
@@ -209,7 +213,18 @@ test('takeover: leadership lost before or after the install deletes nothing; a f
   const late = recorder({ switches: [1n], cookies, confirmed: false });
   const lr = await runTakeover(late.e, 2n);
   assert.equal(lr.confirmed, false);
-  assert.deepEqual(late.steps, ['caught-up', 'install', 'confirmed', 'barrier 1', 'read 1', 'delete 1']);
+  assert.deepEqual(late.steps, ['caught-up', 'install', 'confirmed', 'switches', 'barrier 1', 'read 1', 'delete 1']);
+});
+
+test('takeover: the previous leader\'s view not read (store down) deletes no older generation this term, nor on a switch handed over later, and says so', async () => {
+  const cookies = new Map<Dpid, bigint[]>([[1n, [pathCookie(1n, 5n)]], [2n, [pathCookie(1n, 6n)]]]);
+  const logs: string[] = [];
+  const rec = recorder({ switches: [1n, 2n], cookies, paths: [], viewRead: false });
+  const r = await runTakeover({ ...rec.e, log: (_l, m) => logs.push(m) }, 2n);
+  assert.deepEqual(r, { pairs: 0, confirmed: true, refused: [], switches: 0, deletes: 0, abandoned: false, viewRead: false });
+  assert.deepEqual(rec.steps, ['caught-up', 'install', 'confirmed'], 'no switch list taken: late switches are not cleaned either');
+  assert.deepEqual(rec.sent, []);
+  assert.ok(logs.some((m) => /view was not read.*no older generation is deleted/.test(m)), logs.join('\n'));
 });
 
 test('cleanSwitch (a switch handed over later): barrier before the read, the read before the delete', async () => {
@@ -234,7 +249,7 @@ test('the read of a switch\'s path rules is a multipart FLOW request with cookie
   assert.equal(m.body.cookieMask, PATH_COOKIE_TAG_MASK);
 });
 
-test('pathStatus: a path a switch refused (an OpenFlow error for its FLOW_MOD) is lost, not confirmed; one every switch accepted is confirmed', () => {
+test('pathStatus: a path a switch refused (an OpenFlow error for its FLOW_MOD) is refused by that switch, not confirmed; one every switch accepted is confirmed; one replaced is gone', () => {
   const ports = [1, 2, 3].map((p) => ({ port: p, hwAddr: `02:00:00:00:00:0${p}`, up: true, speedKbps: 1_000_000, name: `p${p}` }));
   const c = ctl.createController({ nonce: new Uint8Array(8), keepPathRules: true });
   ctl.switchUp(c, 1n, ports, 0);
@@ -243,71 +258,87 @@ test('pathStatus: a path a switch refused (an OpenFlow error for its FLOW_MOD) i
   ctl.placeHosts(c, [{ mac: a, at: { dpid: 1n, port: 1 } }, { mac: b, at: { dpid: 1n, port: 2 } }], 10);
   const r = ctl.routePairs(c, [{ src: a, dst: b }, { src: b, dst: a }], 20);
   assert.deepEqual(r.routed.map((x) => [x.src, x.dst]), [[a, b], [b, a]]);
-  const [ab, ba] = r.routed.map((x) => x.cookie) as [bigint, bigint];
-  assert.equal(ctl.pathStatus(c, ab), 'pending');
-  ctl.flowsAccepted(c, 1n, [ab], 30);
-  ctl.flowRejected(c, 1n, ba, 'FLOW_MOD_FAILED/TABLE_FULL', 30);
-  assert.equal(ctl.pathStatus(c, ab), 'confirmed');
-  assert.equal(ctl.pathStatus(c, ba), 'lost');
+  const [ab, ba] = r.routed as [RoutedPath, RoutedPath];
+  assert.deepEqual(ctl.pathStatus(c, ab), { state: 'pending' });
+  ctl.flowsAccepted(c, 1n, [ab.cookie], 30);
+  ctl.flowRejected(c, 1n, ba.cookie, 'FLOW_MOD_FAILED/TABLE_FULL', 30);
+  assert.deepEqual(ctl.pathStatus(c, ab), { state: 'confirmed' });
+  assert.deepEqual(ctl.pathStatus(c, ba), { state: 'refused', by: 1n, error: 'FLOW_MOD_FAILED/TABLE_FULL' });
   // what the takeover asked before: nobody waits for the refused cookie any more
-  assert.equal(isConfirmed(c.routing.install, ba), true);
+  assert.equal(isConfirmed(c.routing.install, ba.cookie), true);
+  // a moves: its path is recomputed under a new cookie; the old one is gone, not refused
+  ctl.vmMoved(c, a, { dpid: 1n, port: 3 }, 40);
+  assert.notEqual(c.routing.paths.get(`${a}>${b}`)?.cookie, ab.cookie);
+  assert.deepEqual(ctl.pathStatus(c, ab), { state: 'gone' });
 });
 
-test('staleGenerationDeletes with directions to keep: their old rules stay, that generation\'s others go one cookie at a time, other generations as a whole', () => {
-  const a = '02:aa:00:00:00:01';
-  const b = '02:aa:00:00:00:02';
-  const rules: HeldRule[] = [
-    { cookie: pathCookie(1n, 5n), ethSrc: a, ethDst: b },
-    { cookie: pathCookie(1n, 6n), ethSrc: b, ethDst: a },
-    { cookie: pathCookie(1n, 6n), ethSrc: b, ethDst: a },
-    { cookie: pathCookie(3n, 7n), ethSrc: b, ethDst: a },
-    { cookie: pathCookie(9n, 1n), ethSrc: a, ethDst: b },
-  ];
-  assert.deepEqual(staleGenerationDeletes(4n, rules, 9n, new Set([directionKey(a.toUpperCase(), b)])), [
-    { kind: 'flow-delete', dpid: 4n, cookie: pathCookie(1n, 6n), cookieMask: ALL_ONES_64 },
-    { kind: 'flow-delete', dpid: 4n, cookie: generationCookie(3n), cookieMask: GENERATION_COOKIE_MASK },
-  ]);
-});
-
-test('takeover: a new path a switch refused does not count as confirmed; the old rules of that direction are kept, the rest deleted, and the log says so', async () => {
-  const a = '02:aa:00:00:00:01';
-  const b = '02:aa:00:00:00:02';
-  const paths: RoutedPath[] = [
-    { src: a, dst: b, cookie: pathCookie(2n, 1n) },
-    { src: b, dst: a, cookie: pathCookie(2n, 2n) },
-  ];
-  const cookies = new Map<Dpid, HeldRule[]>([
-    [1n, [{ cookie: pathCookie(1n, 5n), ethSrc: a, ethDst: b }, { cookie: pathCookie(2n, 2n), ethSrc: b, ethDst: a }]],
-    [2n, [{ cookie: pathCookie(1n, 5n), ethSrc: a, ethDst: b }, { cookie: pathCookie(1n, 8n), ethSrc: '02:aa:00:00:00:03', ethDst: a }]],
-    [3n, [{ cookie: pathCookie(1n, 9n), ethSrc: '02:aa:00:00:00:03', ethDst: a }]],
-  ]);
-  const status = new Map<bigint, 'pending' | 'confirmed' | 'lost'>([
-    [pathCookie(2n, 1n), 'lost'],
-    [pathCookie(2n, 2n), 'confirmed'],
-  ]);
+test('a refused takeover path cannot keep its old rules (they were replaced in place on the hops that accepted): the older generation is deleted by mask on every switch and the log names the refusing switch', async () => {
+  // the reproduction: fat-tree(4), a -> b, the second hop of the new path refuses its FLOW_MOD
+  const old = fatTreeHarness(4, 2);
+  const neu = fatTreeHarness(4, 2);
+  ctl.useGeneration(old.controller, 1n);
+  ctl.useGeneration(neu.controller, 2n);
+  const places = (h: typeof old): { mac: string; at: PortRef }[] => h.hosts.map((mac) => ({ mac, at: h.fabric.hosts.get(mac) as PortRef }));
+  ctl.placeHosts(old.controller, places(old), 1);
+  ctl.placeHosts(neu.controller, places(neu), 1);
+  const a = old.hosts[0] as string;
+  const b = old.hosts[7] as string;
+  const fab = old.fabric;
+  execute(fab, ctl.routePairs(old.controller, [{ src: a, dst: b }], 2).commands, 2);
+  const r2 = ctl.routePairs(neu.controller, [{ src: a, dst: b }], 3);
+  const newPath = [...neu.controller.routing.paths.values()][0] as InstalledPath;
+  const refusing = (newPath.hops[1] as Hop).dpid;
+  execute(fab, r2.commands.filter((x) => !(x.kind === 'flow-add' && x.dpid === refusing)), 3);
+  execute(fab, ctl.flowRejected(neu.controller, refusing, newPath.cookie, 'FLOW_MOD_FAILED', 4).commands, 4);
+  const status = new Map([[newPath.cookie, ctl.pathStatus(neu.controller, { src: a, dst: b, cookie: newPath.cookie })]]);
+  assert.deepEqual(status.get(newPath.cookie), { state: 'refused', by: refusing, error: 'FLOW_MOD_FAILED' });
   const logs: string[] = [];
-  const rec = recorder({ switches: [1n, 2n, 3n], cookies, paths, status });
+  const held = new Map<Dpid, HeldRule[]>(
+    [...fab.switches].map(([d, sw]) => [d, sw.table.entries.map((x) => ({ cookie: x.rule.cookie, ethSrc: x.rule.match.ethSrc, ethDst: x.rule.match.ethDst }))]),
+  );
+  const rec = recorder({ switches: [...fab.switches.keys()], cookies: held, paths: [{ src: a, dst: b, cookie: newPath.cookie }], status });
   const r = await runTakeover({ ...rec.e, log: (_l, m) => logs.push(m) }, 2n);
   assert.equal(r.confirmed, false, 'a refused path is no confirmed one');
-  assert.deepEqual(r.kept, [directionKey(a, b)]);
-  assert.deepEqual(rec.keptSeen, [[directionKey(a, b)]], 'switches handed over later keep them too');
-  assert.deepEqual(rec.sent, [
-    { kind: 'flow-delete', dpid: 2n, cookie: pathCookie(1n, 8n), cookieMask: ALL_ONES_64 },
-    { kind: 'flow-delete', dpid: 3n, cookie: generationCookie(1n), cookieMask: GENERATION_COOKIE_MASK },
-  ]);
-  assert.ok(logs.some((m) => /1 new paths refused.*rules for them are kept.*02:aa:00:00:00:01 -> 02:aa:00:00:00:02/.test(m)), logs.join('\n'));
+  assert.deepEqual(r.refused, [directionKey(a, b)]);
+  assert.ok(rec.sent.length > 0);
+  for (const d of rec.sent) assert.deepEqual(d.kind === 'flow-delete' ? [d.cookie, d.cookieMask] : d, [generationCookie(1n), GENERATION_COOKIE_MASK], 'one masked delete per switch, never per cookie');
+  execute(fab, rec.sent, 5);
+  const holding = [...fab.switches].filter(([, sw]) => sw.table.entries.some((x) => x.rule.match.ethSrc === a && x.rule.match.ethDst === b)).map(([d]) => d);
+  assert.deepEqual(holding, [], 'no half path of either generation is left: the direction goes to the controller until the retry');
+  assert.ok(logs.some((m) => m.includes(`${a} -> ${b} refused by switch ${refusing.toString(16)}`) && m.includes('slow path') && !m.includes('kept')), logs.join('\n'));
 });
 
-test('a switch handed over later in the term is cleaned only once it settled (links back, paths through it confirmed), keeping the refused directions; not at all if leadership went meanwhile', async () => {
+test('a switch handed over later in the term is cleaned only once it settled (links back, paths through it confirmed), by generation mask; not at all if leadership went meanwhile', async () => {
   const a = '02:aa:00:00:00:01';
   const b = '02:aa:00:00:00:02';
   const rules = new Map<Dpid, HeldRule[]>([[5n, [{ cookie: pathCookie(1n, 5n), ethSrc: a, ethDst: b }, { cookie: pathCookie(1n, 6n), ethSrc: b, ethDst: a }]]]);
   const { e, steps, sent } = recorder({ switches: [5n], cookies: rules });
-  assert.equal(await cleanLateSwitch(e, 5n, 2n, new Set([directionKey(a, b)])), 1);
+  assert.equal(await cleanLateSwitch(e, 5n, 2n), 1);
   assert.deepEqual(steps, ['settled 5', 'barrier 5', 'read 5', 'delete 5']);
-  assert.deepEqual(sent, [{ kind: 'flow-delete', dpid: 5n, cookie: pathCookie(1n, 6n), cookieMask: ALL_ONES_64 }]);
+  assert.deepEqual(sent, [{ kind: 'flow-delete', dpid: 5n, cookie: generationCookie(1n), cookieMask: GENERATION_COOKIE_MASK }]);
   const gone = recorder({ switches: [5n], cookies: rules, leaderUntil: 'settled 5' });
-  assert.equal(await cleanLateSwitch(gone.e, 5n, 2n, new Set()), 0);
+  assert.equal(await cleanLateSwitch(gone.e, 5n, 2n), 0);
   assert.deepEqual(gone.steps, ['settled 5']);
   assert.deepEqual(gone.sent, []);
+});
+
+test('settleSwitch: a switch that never had a link waits for none (no full catch-up wait, no warning); one that had links waits for them, bounded', async () => {
+  const run = async (linksSeen: number, linksNow: () => number): Promise<{ waited: number; warns: string[] }> => {
+    let t = 0;
+    const warns: string[] = [];
+    await settleSwitch(
+      7n,
+      { isLeader: () => true, present: () => true, links: linksNow, linksSeen, pathsPending: () => false, now: () => t, sleep: (ms) => ((t += ms), Promise.resolve()), log: (_l, m) => warns.push(m) },
+      5_000,
+      2_000,
+    );
+    return { waited: t, warns };
+  };
+  assert.deepEqual(await run(0, () => 0), { waited: 0, warns: [] }, 'never had links');
+  let calls = 0;
+  const back = await run(2, () => Math.floor(++calls / 20)); // its 2 links come back after ~40 polls
+  assert.ok(back.waited > 0 && back.waited < 5_000 && back.warns.length === 0, JSON.stringify(back));
+  const lost = await run(2, () => 1);
+  assert.equal(lost.waited, 5_000);
+  assert.match(lost.warns[0] ?? '', /has 1 of its 2 links after 5000 ms/);
 });

@@ -16,6 +16,13 @@
  *    path tag), and deletes each older generation by cookie and mask (OFPFC_DELETE,
  *    cookie_mask = tag | generation bits, section 7.3.4.1 / A.3.4.1).
  *
+ * A new path a switch refused is taken out of every switch (controller.ts flowRejected). Its
+ * rules have the old ones' match and priority, so every switch that accepted them had already
+ * replaced the old rule in place: the old rules of that direction cannot be "kept" as a working
+ * path (the first hops are gone either way). The refused directions are only named in the log:
+ * their packets go to the controller (slow path) until the retry lands; the older generations are
+ * deleted as a whole.
+ *
  * Deletes never precede the new rules. Every write goes through the fenced channel, so a member
  * that lost its leadership meanwhile changes nothing (and the switches refuse it anyway). A switch
  * handed over later in the term (reconnected) gets step 3 once its links are back and the paths
@@ -23,7 +30,8 @@
  * re-learned every pair from packet-ins: a pair could go silent for over a second.
  */
 import type { Dpid, SwitchCommand } from '../controller/commands.ts';
-import { ALL_ONES_64, GENERATION_COOKIE_MASK, PATH_COOKIE_TAG, PATH_COOKIE_TAG_MASK, generationCookie, slotOfCookie } from '../controller/commands.ts';
+import type { PathStatus } from '../controller/controller.ts';
+import { GENERATION_COOKIE_MASK, PATH_COOKIE_TAG, PATH_COOKIE_TAG_MASK, generationCookie, slotOfCookie } from '../controller/commands.ts';
 import type { CookieFilter } from '../runtime/dataplane.ts';
 
 /**
@@ -45,32 +53,17 @@ export const directionKey = (src: string, dst: string): string => `${src.toLower
 
 /**
  * Pure: the deletes that clear every generation other than `ownSlot` from a switch holding
- * `rules`: one delete per generation found, by cookie and mask. Other cookies (the table-miss
- * rule's 0, anyone else's) are left alone. A rule of an older generation for a direction in
- * `keep` (its new path was refused: the old rule is all that still forwards it) stays: that
- * generation's other rules are then deleted one cookie at a time (cookie_mask all ones).
+ * `rules`: one delete per generation found, by cookie and mask (cookie_mask = tag | generation
+ * bits). Other cookies (the table-miss rule's 0, anyone else's) are left alone.
  */
-export function staleGenerationDeletes(dpid: Dpid, rules: Iterable<HeldRule>, ownSlot: bigint, keep: ReadonlySet<string> = new Set()): SwitchCommand[] {
-  const bySlot = new Map<bigint, { cookies: Set<bigint>; kept: Set<bigint> }>();
+export function staleGenerationDeletes(dpid: Dpid, rules: Iterable<HeldRule>, ownSlot: bigint): SwitchCommand[] {
+  const slots = new Set<bigint>();
   for (const r of rules) {
     const s = slotOfCookie(r.cookie);
-    if (s === null || s === ownSlot) continue;
-    let g = bySlot.get(s);
-    if (g === undefined) bySlot.set(s, (g = { cookies: new Set(), kept: new Set() }));
-    g.cookies.add(r.cookie);
-    if (keep.size > 0 && r.ethSrc !== undefined && r.ethDst !== undefined && keep.has(directionKey(r.ethSrc, r.ethDst))) g.kept.add(r.cookie);
+    if (s !== null && s !== ownSlot) slots.add(s);
   }
   const cmp = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
-  const out: SwitchCommand[] = [];
-  for (const s of [...bySlot.keys()].sort(cmp)) {
-    const g = bySlot.get(s) as { cookies: Set<bigint>; kept: Set<bigint> };
-    if (g.kept.size === 0) {
-      out.push({ kind: 'flow-delete', dpid, cookie: generationCookie(s), cookieMask: GENERATION_COOKIE_MASK });
-      continue;
-    }
-    for (const c of [...g.cookies].sort(cmp)) if (!g.kept.has(c)) out.push({ kind: 'flow-delete', dpid, cookie: c, cookieMask: ALL_ONES_64 });
-  }
-  return out;
+  return [...slots].sort(cmp).map((s) => ({ kind: 'flow-delete', dpid, cookie: generationCookie(s), cookieMask: GENERATION_COOKIE_MASK }));
 }
 
 /** A path the takeover installed for one of the previous leader's directions. */
@@ -86,18 +79,22 @@ export interface TakeoverEffects {
   isLeader(): boolean;
   /** resolves once the leader holds the previous leader's switches and links again, or its bound passed */
   caughtUp(): Promise<void>;
-  /** places the view's quiet hosts and installs this leader's path for each of the view's pairs; the paths to wait for */
-  installPaths(): { readonly paths: readonly RoutedPath[]; readonly pairs: number };
   /**
-   * resolves once no path is pending any more or the bound passed: each cookie's status then
-   * (controller.ts pathStatus: 'lost' = refused by a switch, or gone before it was confirmed)
+   * places the view's quiet hosts and installs this leader's path for each of the view's pairs;
+   * the paths to wait for, and whether the previous leader's view was read (false: the store did
+   * not answer, so which directions its rules forward is unknown; not false when none was published)
    */
-  confirmed(cookies: readonly bigint[]): Promise<ReadonlyMap<bigint, 'pending' | 'confirmed' | 'lost'>>;
+  installPaths(): { readonly paths: readonly RoutedPath[]; readonly pairs: number; readonly viewRead: boolean };
+  /**
+   * resolves once no path is pending any more or the bound passed: each path's status then, by
+   * cookie (controller.ts pathStatus)
+   */
+  confirmed(paths: readonly RoutedPath[]): Promise<ReadonlyMap<bigint, PathStatus>>;
   /**
    * the switches handed to the runtime now; from here on a switch handed over later in the term
-   * is cleaned as it comes (cleanSwitch), keeping the rules of the directions in `kept` too
+   * is cleaned as it comes (cleanLateSwitch)
    */
-  switches(kept: ReadonlySet<string>): Dpid[];
+  switches(): Dpid[];
   /**
    * a switch handed over later in the term: resolves once its links are discovered again and the
    * paths through it are confirmed, or the bounds passed (its rules are not cleaned before: they
@@ -118,26 +115,31 @@ export interface TakeoverReport {
   /** the new paths were all confirmed before the old generations were deleted (else the bound passed, or some were lost) */
   readonly confirmed: boolean;
   /**
-   * directions (directionKey) whose new path was refused by a switch or lost before it was
-   * confirmed: the previous leader's rules for them were kept
+   * directions (directionKey) whose new path a switch refused: their packets go to the controller
+   * until the retry lands (their old rules were replaced in place on the hops that accepted)
    */
-  readonly kept: readonly string[];
+  readonly refused: readonly string[];
   /** switches cleaned, and generation deletes sent */
   readonly switches: number;
   readonly deletes: number;
   /** not completed: no longer leader */
   readonly abandoned: boolean;
+  /**
+   * the previous leader's view was read (or none was published); false: it could not be read, so
+   * no older generation was deleted this term (its rules age out by their idle timeout)
+   */
+  readonly viewRead: boolean;
 }
 
 /**
- * Step 3 on one switch: barrier, read the path rules it holds, delete the older generations'
- * (but the rules of the directions in `keep`). Returns the number of deletes sent. A failure
+ * Step 3 on one switch: barrier, read the path rules it holds, delete the older generations'.
+ * Returns the number of deletes sent. A failure
  * (switch gone, fenced) deletes nothing more.
  */
-export async function cleanSwitch(e: TakeoverEffects, dpid: Dpid, ownSlot: bigint, keep: ReadonlySet<string> = new Set()): Promise<number> {
+export async function cleanSwitch(e: TakeoverEffects, dpid: Dpid, ownSlot: bigint): Promise<number> {
   await e.barrier(dpid);
   if (!e.isLeader()) return 0;
-  const deletes = staleGenerationDeletes(dpid, await e.pathRules(dpid, PATH_RULES_FILTER), ownSlot, keep);
+  const deletes = staleGenerationDeletes(dpid, await e.pathRules(dpid, PATH_RULES_FILTER), ownSlot);
   if (deletes.length === 0 || !e.isLeader()) return 0;
   e.send(dpid, deletes);
   return deletes.length;
@@ -149,36 +151,52 @@ export async function cleanSwitch(e: TakeoverEffects, dpid: Dpid, ownSlot: bigin
  * then step 3. Cleaning it at once deleted the previous generation's rules while this leader had
  * none there yet: its traffic went to the controller until its links were discovered again.
  */
-export async function cleanLateSwitch(e: TakeoverEffects, dpid: Dpid, ownSlot: bigint, keep: ReadonlySet<string>): Promise<number> {
+export async function cleanLateSwitch(e: TakeoverEffects, dpid: Dpid, ownSlot: bigint): Promise<number> {
   await e.switchSettled(dpid);
   if (!e.isLeader()) return 0;
-  return cleanSwitch(e, dpid, ownSlot, keep);
+  return cleanSwitch(e, dpid, ownSlot);
 }
 
 /** Steps 1–3 at an election (module comment). */
 export async function runTakeover(e: TakeoverEffects, ownSlot: bigint): Promise<TakeoverReport> {
-  const abandoned = (pairs: number, confirmed: boolean, kept: readonly string[] = []): TakeoverReport => ({ pairs, confirmed, kept, switches: 0, deletes: 0, abandoned: true });
+  let viewRead = true;
+  const abandoned = (pairs: number, confirmed: boolean, refused: readonly string[] = []): TakeoverReport => ({ pairs, confirmed, refused, switches: 0, deletes: 0, abandoned: true, viewRead });
   await e.caughtUp();
   if (!e.isLeader()) return abandoned(0, false);
-  const { paths, pairs } = e.installPaths();
-  const status = await e.confirmed(paths.map((p) => p.cookie));
-  const lost = paths.filter((p) => status.get(p.cookie) === 'lost');
-  const pending = paths.filter((p) => status.get(p.cookie) === 'pending').length;
-  const kept = lost.map((p) => directionKey(p.src, p.dst));
-  const confirmed = lost.length === 0 && pending === 0;
-  if (!e.isLeader()) return abandoned(pairs, confirmed, kept);
-  if (pending > 0) e.log('warn', `cluster takeover: ${pending} of the previous leader's ${pairs} pairs were not confirmed in time; deleting their older generations anyway`);
-  if (lost.length > 0) {
-    const some = lost.slice(0, 10).map((p) => `${p.src} -> ${p.dst}`).join(', ');
-    e.log('warn', `cluster takeover: ${lost.length} new paths refused by a switch (or gone before confirmed): the previous leader's rules for them are kept (${some}${lost.length > 10 ? ', ...' : ''})`);
+  const installed = e.installPaths();
+  const { paths, pairs } = installed;
+  viewRead = installed.viewRead;
+  const status = await e.confirmed(paths);
+  const refusedPaths: { p: RoutedPath; by: Dpid | undefined }[] = [];
+  let pending = 0;
+  for (const p of paths) {
+    const st = status.get(p.cookie);
+    if (st?.state === 'refused') refusedPaths.push({ p, by: st.by });
+    else if (st === undefined || st.state === 'pending') pending += 1;
   }
-  const keep = new Set(kept);
+  const refused = refusedPaths.map(({ p }) => directionKey(p.src, p.dst));
+  const confirmed = refusedPaths.length === 0 && pending === 0;
+  if (!e.isLeader()) return abandoned(pairs, confirmed, refused);
+  if (!viewRead) {
+    // deleting them would silence every direction the predecessor routed until re-learned
+    e.log('warn', "cluster takeover: the previous leader's view was not read: its directions are unknown, so no older generation is deleted this term (those rules age out by their idle timeout)");
+    return { pairs, confirmed, refused, switches: 0, deletes: 0, abandoned: false, viewRead };
+  }
+  if (pending > 0) e.log('warn', `cluster takeover: ${pending} of the previous leader's ${pairs} pairs were not confirmed in time; deleting their older generations anyway`);
+  if (refusedPaths.length > 0) {
+    const by = (d: Dpid | undefined): string => (d === undefined ? 'a switch' : `switch ${d.toString(16)}`);
+    const some = refusedPaths.slice(0, 10).map(({ p, by: d }) => `${p.src} -> ${p.dst} refused by ${by(d)}`).join(', ');
+    e.log(
+      'warn',
+      `cluster takeover: ${refusedPaths.length} new paths refused: these directions go to the controller (slow path) until the retry lands (${some}${refusedPaths.length > 10 ? ', ...' : ''})`,
+    );
+  }
   let switches = 0;
   let deletes = 0;
   await Promise.all(
-    e.switches(keep).map(async (dpid) => {
+    e.switches().map(async (dpid) => {
       try {
-        const sent = await cleanSwitch(e, dpid, ownSlot, keep); // awaited first: `deletes += await` would lose concurrent counts
+        const sent = await cleanSwitch(e, dpid, ownSlot); // awaited first: `deletes += await` would lose concurrent counts
         deletes += sent;
         switches += 1;
       } catch (err) {
@@ -186,5 +204,36 @@ export async function runTakeover(e: TakeoverEffects, ownSlot: bigint): Promise<
       }
     }),
   );
-  return { pairs, confirmed, kept, switches, deletes, abandoned: !e.isLeader() };
+  return { pairs, confirmed, refused, switches, deletes, abandoned: !e.isLeader(), viewRead };
+}
+
+/** What `switchSettled` looks at: injected, so its waits are testable with a fake clock. */
+export interface SettleProbe {
+  isLeader(): boolean;
+  /** the switch is still connected to this leader's runtime */
+  present(): boolean;
+  /** its links discovered now */
+  links(): number;
+  /** the links it had when last seen with some this term (0: it never had any) */
+  linksSeen: number;
+  /** a path through it waits for its confirmation */
+  pathsPending(): boolean;
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  log(level: 'info' | 'warn', message: string): void;
+}
+
+/**
+ * TakeoverEffects.switchSettled: waits (each wait bounded) for a switch handed over again to have
+ * its links back (as many as it had when last seen this term: a switch that never had a link, a
+ * host-only switch or one first seen now, waits for none) and then for the paths through it to be
+ * confirmed. Warns when the links did not all come back in `linksMs`.
+ */
+export async function settleSwitch(dpid: Dpid, p: SettleProbe, linksMs: number, pathsMs: number): Promise<void> {
+  const want = p.linksSeen;
+  const linksEnd = p.now() + linksMs;
+  while (p.isLeader() && p.present() && p.links() < want && p.now() < linksEnd) await p.sleep(50);
+  const pathsEnd = p.now() + pathsMs;
+  while (p.isLeader() && p.pathsPending() && p.now() < pathsEnd) await p.sleep(50);
+  if (p.links() < want) p.log('warn', `cluster: switch ${dpid.toString(16)} handed over again has ${p.links()} of its ${want} links after ${linksMs} ms; cleaning its older generations now`);
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScoreError } from '../errors/errors.ts';
 import { type Store, encodeValue, memoryStore } from '../store/store.ts';
-import { ETCD_REQUEST_LIMIT_BYTES, SUMMARY_KEY, chunkBounds, readView, viewPublisher } from './view-publish.ts';
+import { ETCD_REQUEST_LIMIT_BYTES, SUMMARY_KEY, chunkBounds, readPreviousView, readView, viewPublisher } from './view-publish.ts';
 
 /** A memory store that refuses, as etcd does, a put whose request is over its limit; counts puts. */
 function limitedStore(): Store & { puts: string[]; largest: number; hook?: (key: string) => Promise<void> } {
@@ -144,4 +144,61 @@ test('small lists stay in the summary (one put a publish); a list that grows pas
   await p.publish(small);
   assert.deepEqual(await store.keys('view/pairs/'), [], 'the chunks go once the list is inline again');
   assert.deepEqual((await readView(store))?.pairs, small.pairs);
+});
+
+test('readPreviousView: a store that fails is read again with a doubling wait up to the bound; "not read" stays apart from "none published"', async () => {
+  const store = limitedStore();
+  let failures = 3;
+  store.hook = () => (failures-- > 0 ? Promise.reject(new ScoreError('CLUSTER_UNAVAILABLE', 'etcd down', {})) : Promise.resolve());
+  let t = 0;
+  const waits: number[] = [];
+  const clock = { now: () => t, sleep: (ms: number) => ((t += ms), waits.push(ms), Promise.resolve()) };
+  assert.deepEqual(await readPreviousView(store, 5_000, clock), { state: 'none' }, 'nothing published, read on the 4th try');
+  assert.deepEqual(waits, [100, 200, 400]);
+  await viewPublisher(store, '7').publish({ switches: ['1'], links: 2, hosts: [], pairs: [['02:00:00:00:00:01', '02:00:00:00:00:02']] });
+  failures = 1;
+  const read = await readPreviousView(store, 5_000, clock);
+  assert.equal(read.state, 'read');
+  assert.deepEqual(read.state === 'read' ? read.view.pairs : null, [['02:00:00:00:00:01', '02:00:00:00:00:02']]);
+  // down for good: unread after the bound, never mistaken for an empty view
+  failures = Infinity;
+  t = 0;
+  waits.length = 0;
+  const down = await readPreviousView(store, 5_000, clock);
+  assert.equal(down.state, 'unread');
+  assert.ok(down.state === 'unread' && /etcd down/.test(down.error) && down.attempts === waits.length + 1, JSON.stringify(down));
+  assert.ok(t <= 5_000 && waits.at(-1) === 1_000, `waited ${t} ms: ${waits.join(', ')}`);
+  // no longer wanted (leadership gone): stops at once
+  t = 0;
+  assert.equal((await readPreviousView(store, 5_000, { ...clock, wanted: () => false })).state, 'unread');
+  assert.equal(t, 0);
+});
+
+test('a failed summary put or delete leaks no chunk: the stale versions are deleted by the next publish that lands', async () => {
+  const store = limitedStore();
+  const p = viewPublisher(store, '7', 1024, 0);
+  const v0 = bigView(200, 50);
+  const v1 = { ...v0, pairs: v0.pairs.map(([a, b]): [string, string] => [b, a]) };
+  const v2 = { ...v0, pairs: v0.pairs.slice(1) };
+  const versions = async (): Promise<string[]> => [...new Set((await store.keys('view/pairs/')).map((k) => k.split('/')[2] as string))].sort();
+  await p.publish(v0);
+  const put = store.put.bind(store);
+  // the summary put fails: v1's chunks are written but never named
+  store.put = (key, value) => (key === SUMMARY_KEY ? Promise.reject(new ScoreError('CLUSTER_UNAVAILABLE', 'etcd put failed', {})) : put(key, value));
+  await assert.rejects(p.publish(v1), /etcd put failed/);
+  assert.deepEqual((await readView(store))?.pairs, v0.pairs, 'the summary still names v0, whole');
+  store.put = put;
+  await p.publish(v1);
+  assert.deepEqual((await readView(store))?.pairs, v1.pairs);
+  assert.equal((await versions()).length, 1, `only the named version is left: ${(await versions()).join(' ')}`);
+  // a delete fails: retried by the next publish, even one that changes nothing
+  const del = store.delete.bind(store);
+  store.delete = () => Promise.reject(new ScoreError('CLUSTER_UNAVAILABLE', 'etcd delete failed', {}));
+  await assert.rejects(p.publish(v2), /etcd delete failed/);
+  assert.equal((await versions()).length, 2);
+  store.delete = del;
+  await p.publish(v2);
+  const named = ((await store.get(SUMMARY_KEY)) as { lists: { pairs: { version: string } } }).lists.pairs.version;
+  assert.deepEqual(await versions(), [named], 'v1 and the failed v1 attempt are gone');
+  assert.deepEqual((await readView(store))?.pairs, v2.pairs);
 });

@@ -10,7 +10,10 @@
  * most INLINE_BYTES stays in the summary (one write a second for a small data centre).
  *
  * Write order (each write fenced, src/store/etcd.ts): a changed list's chunks under a new
- * version, then the summary pointing at that version, then the older versions' chunks deleted. A
+ * version, then the summary pointing at that version, then the older versions' chunks deleted.
+ * The publisher takes a version as the stored one only once that summary was put; chunks no
+ * summary names (the older versions', or a publish's whose summary put failed) wait in a set
+ * that each publish after a summary put deletes from, so a failed put or delete leaks nothing. A
  * list that did not change keeps its version and is not written again. A publish that fails half
  * way leaves the summary pointing at the last complete version. A reader takes the summary, then
  * the chunks it names, and checks every chunk's version, index and the total count: a chunk
@@ -105,54 +108,88 @@ export interface ViewPublisher {
  */
 export function viewPublisher(store: Store, term: string, chunkBytes = CHUNK_BYTES, inlineBytes = INLINE_BYTES): ViewPublisher {
   let seq = 0;
+  /** per list, the version the stored summary names (set only once that summary was put) */
   const last = new Map<ListName, { text: string; ref: ListRef }>();
+  /** chunk keys no summary names any more (or never did), deleted after the next summary put until they are gone */
+  const pending = new Set<string>();
   let swept = false;
   return {
     async publish(view) {
       const refs: Partial<Record<ListName, ListRef>> = {};
       const inline: Partial<Record<ListName, readonly unknown[]>> = {};
-      const stale: string[] = [];
-      for (const name of LIST_NAMES) {
-        const items: readonly unknown[] = view[name];
-        const texts = items.map((x) => JSON.stringify(x));
-        const text = texts.join(',');
-        const prev = last.get(name);
-        if (Buffer.byteLength(text) <= inlineBytes) {
-          inline[name] = items;
-          if (prev !== undefined) for (let c = 0; c < prev.ref.chunks; c++) stale.push(chunkKey(name, prev.ref.version, c));
-          last.delete(name);
-          continue;
+      // what `last` becomes once the summary is put (undefined: the list went inline)
+      const next = new Map<ListName, { text: string; ref: ListRef } | undefined>();
+      const written: string[] = [];
+      const chunksOf = (name: ListName, ref: ListRef): string[] => Array.from({ length: ref.chunks }, (_, c) => chunkKey(name, ref.version, c));
+      try {
+        for (const name of LIST_NAMES) {
+          const items: readonly unknown[] = view[name];
+          const texts = items.map((x) => JSON.stringify(x));
+          const text = texts.join(',');
+          const prev = last.get(name);
+          if (Buffer.byteLength(text) <= inlineBytes) {
+            inline[name] = items;
+            next.set(name, undefined);
+            continue;
+          }
+          if (prev !== undefined && prev.text === text) {
+            refs[name] = prev.ref;
+            continue;
+          }
+          seq += 1;
+          const version = `${term}-${seq}`;
+          const starts = chunkBounds(texts, chunkBytes);
+          for (let c = 0; c < starts.length; c++) {
+            const chunk: Chunk<unknown> = { version, index: c, items: items.slice(starts[c], starts[c + 1] ?? items.length) };
+            written.push(chunkKey(name, version, c));
+            await store.put(chunkKey(name, version, c), chunk);
+          }
+          const ref: ListRef = { version, chunks: starts.length, count: items.length };
+          refs[name] = ref;
+          next.set(name, { text, ref });
         }
-        if (prev !== undefined && prev.text === text) {
-          refs[name] = prev.ref;
-          continue;
-        }
-        seq += 1;
-        const version = `${term}-${seq}`;
-        const starts = chunkBounds(texts, chunkBytes);
-        for (let c = 0; c < starts.length; c++) {
-          const chunk: Chunk<unknown> = { version, index: c, items: items.slice(starts[c], starts[c + 1] ?? items.length) };
-          await store.put(chunkKey(name, version, c), chunk);
-        }
-        const ref: ListRef = { version, chunks: starts.length, count: items.length };
-        refs[name] = ref;
-        if (prev !== undefined) for (let c = 0; c < prev.ref.chunks; c++) stale.push(chunkKey(name, prev.ref.version, c));
-        last.set(name, { text, ref });
+        const { pairs: _pairs, hosts: _hosts, ...rest } = view;
+        await store.put(SUMMARY_KEY, { ...rest, ...inline, lists: refs });
+      } catch (e) {
+        // no summary names this publish's chunks: they go with the next publish that lands
+        for (const k of written) pending.add(k);
+        throw e;
       }
-      const { pairs: _pairs, hosts: _hosts, ...rest } = view;
-      await store.put(SUMMARY_KEY, { ...rest, ...inline, lists: refs });
+      // the summary names the new versions now: the ones it named before are stale
+      for (const [name, now] of next) {
+        const prev = last.get(name);
+        if (prev !== undefined) for (const k of chunksOf(name, prev.ref)) pending.add(k);
+        if (now === undefined) last.delete(name);
+        else last.set(name, now);
+      }
+      const current = new Set<string>();
+      for (const name of LIST_NAMES) {
+        const r = refs[name];
+        if (r !== undefined) for (const k of chunksOf(name, r)) current.add(k);
+      }
       if (!swept) {
         // what earlier terms left (their summary no longer names it): once per term
         for (const name of LIST_NAMES) {
-          const current = refs[name]?.version;
           // keys only: the values of a large list's chunks together pass a response limit (4 MiB in etcd3's gRPC)
-          for (const k of await store.keys(`view/${name}/`)) {
-            if (current === undefined || !k.startsWith(`view/${name}/${current}/`)) stale.push(k);
-          }
+          for (const k of await store.keys(`view/${name}/`)) if (!current.has(k)) pending.add(k);
         }
         swept = true;
       }
-      for (const k of new Set(stale)) await store.delete(k);
+      // every stale key is tried each publish until it is gone (a failed delete is not lost)
+      let failed: Error | undefined;
+      for (const k of [...pending]) {
+        if (current.has(k)) {
+          pending.delete(k);
+          continue;
+        }
+        try {
+          await store.delete(k);
+          pending.delete(k);
+        } catch (e) {
+          failed ??= e instanceof Error ? e : new Error(String(e));
+        }
+      }
+      if (failed !== undefined) throw failed;
     },
   };
 }
@@ -198,4 +235,42 @@ export async function readView(store: Store): Promise<PublishedView | undefined>
     if (!torn) return view;
   }
   throw new ScoreError('CLUSTER_UNAVAILABLE', `the published view kept changing while it was read (${READ_ATTEMPTS} attempts)`, {});
+}
+
+/**
+ * What a new leader knows of its predecessor's view: `read` (the view), `none` (nothing was
+ * published: a first leader), or `unread` (the store did not answer within the bound). `unread` is
+ * not `none`: a view that was published but not read lists directions whose rules still forward.
+ */
+export type PreviousView =
+  | { readonly state: 'read'; readonly view: PublishedView }
+  | { readonly state: 'none' }
+  | { readonly state: 'unread'; readonly error: string; readonly attempts: number };
+
+/**
+ * `readView`, tried again after a failure with a doubling wait (firstWaitMs, 2×, ... at most
+ * 1 s) as long as the next try starts within `boundMs` of the first (a new leader's catch-up
+ * bound) and `wanted()` (still this term's leader). Never throws: a store that kept failing is
+ * `unread` with the last error. `now`/`sleep` are injectable for tests (ms).
+ */
+export async function readPreviousView(
+  store: Store,
+  boundMs: number,
+  o: { readonly firstWaitMs?: number; readonly wanted?: () => boolean; readonly now?: () => number; readonly sleep?: (ms: number) => Promise<void> } = {},
+): Promise<PreviousView> {
+  const now = o.now ?? Date.now;
+  const sleep = o.sleep ?? ((ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms)));
+  const start = now();
+  let wait = o.firstWaitMs ?? 100;
+  for (let attempts = 1; ; attempts++) {
+    try {
+      const view = await readView(store);
+      return view === undefined ? { state: 'none' } : { state: 'read', view };
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      if (now() + wait - start > boundMs || (o.wanted !== undefined && !o.wanted())) return { state: 'unread', error, attempts };
+      await sleep(wait);
+      wait = Math.min(1_000, wait * 2);
+    }
+  }
 }

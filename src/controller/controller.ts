@@ -11,7 +11,7 @@ import { dueRetries, onAccepted, onRefused } from './install-tracker.ts';
 import type { NetworkConfig, NetworkView } from './network.ts';
 import { buildView } from './network.ts';
 import type { RoutingState } from './routing.ts';
-import { createRouting, ensurePath, onRuleRemoved, refreshPaths, reinstallOn, removePath, routePacket } from './routing.ts';
+import { createRouting, ensurePath, onRuleRemoved, pairKey, refreshPaths, reinstallOn, removePath, routePacket } from './routing.ts';
 import { isPhysicalPort } from './ports.ts';
 import type { RateTracker } from './rates.ts';
 import { addSample, createRateTracker, forget } from './rates.ts';
@@ -315,15 +315,24 @@ export function routePairs(
 }
 
 /**
- * Where the path of `cookie` stands: 'pending' while a switch on it has not answered, 'confirmed'
- * once every switch accepted it (the barrier after it with no error), 'lost' when it is no longer
- * held under this cookie: a switch refused it (an OpenFlow error for its FLOW_MOD: the path was
- * taken out, `flowRejected`) or it was replaced or removed before it was confirmed.
+ * Where the path of `cookie` for the direction `src` -> `dst` stands: 'pending' while a switch on
+ * it has not answered; 'confirmed' once every switch accepted it (the barrier after it with no
+ * error); 'refused' when a switch refused it (an OpenFlow error for its FLOW_MOD, OpenFlow 1.3.5
+ * section 6.4): the path was taken out (`flowRejected`), the direction's packets go to the
+ * controller until the retry lands, `by` the switch, `error` its error; 'gone' when it is no longer
+ * held under this cookie for another reason (replaced or removed: a recomputed path, a host gone).
  * (`isConfirmed` alone also says true for a refused path: it only knows nobody is waiting.)
  */
-export function pathStatus(c: Controller, cookie: bigint): 'pending' | 'confirmed' | 'lost' {
-  if (c.routing.install.unconfirmed.has(cookie)) return 'pending';
-  return c.routing.byCookie.has(cookie) ? 'confirmed' : 'lost';
+export type PathStatus =
+  | { readonly state: 'pending' | 'confirmed' | 'gone' }
+  | { readonly state: 'refused'; readonly by: Dpid | undefined; readonly error: string };
+
+export function pathStatus(c: Controller, path: { readonly src: string; readonly dst: string; readonly cookie: bigint }): PathStatus {
+  if (c.routing.install.unconfirmed.has(path.cookie)) return { state: 'pending' };
+  if (c.routing.byCookie.has(path.cookie)) return { state: 'confirmed' };
+  const b = c.routing.install.backoff.get(pairKey(path.src, path.dst));
+  if (b !== undefined && b.cookie === path.cookie) return { state: 'refused', by: b.refusedBy, error: b.lastError };
+  return { state: 'gone' };
 }
 
 /** The agent's "migration done": authoritative, whatever the data plane has shown so far. */
@@ -382,7 +391,7 @@ export function flowRejected(c: Controller, dpid: Dpid, cookie: bigint, error: s
   const key = c.routing.byCookie.get(cookie);
   const path = key === undefined ? undefined : c.routing.paths.get(key);
   if (key === undefined || path === undefined) return done(c, [], []);
-  const retryInMs = onRefused(c.routing.install, key, cookie, c.now, error);
+  const retryInMs = onRefused(c.routing.install, key, cookie, c.now, error, dpid);
   forget(c.flowRates, key);
   const commands = removePath(c.routing, key);
   return done(c, commands, [{ type: 'path-rejected', src: path.src, dst: path.dst, dpid, error, retryInMs }]);

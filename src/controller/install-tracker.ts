@@ -15,6 +15,9 @@ export interface Backoff {
   /** ms; the path is not tried before this */
   retryAt: number;
   lastError: string;
+  /** the cookie of the path last refused, and the switch that refused it */
+  cookie?: bigint;
+  refusedBy?: Dpid;
 }
 
 export interface InstallState {
@@ -70,14 +73,17 @@ export function onAccepted(s: InstallState, key: string | undefined, cookie: big
 }
 
 /** A switch refused the direction's rule: schedules the next try. Returns the wait in ms. */
-export function onRefused(s: InstallState, key: string, cookie: bigint, now: number, error: string): number {
+export function onRefused(s: InstallState, key: string, cookie: bigint, now: number, error: string, dpid?: Dpid): number {
   s.unconfirmed.delete(cookie);
   s.rejections += 1;
-  const b = s.backoff.get(key) ?? { attempts: 0, retryAt: now, lastError: error };
+  const b: Backoff = s.backoff.get(key) ?? { attempts: 0, retryAt: now, lastError: error };
   const wait = Math.min(s.maxMs, s.baseMs * 2 ** b.attempts);
   b.attempts += 1;
   b.retryAt = now + wait;
   b.lastError = error;
+  b.cookie = cookie;
+  if (dpid === undefined) delete b.refusedBy;
+  else b.refusedBy = dpid;
   s.backoff.set(key, b);
   return wait;
 }

@@ -27,7 +27,32 @@ export interface EtcdStoreOptions {
    * Without this option writes are not fenced (a tool writing outside any election).
    */
   readonly fence?: () => Fence | undefined;
+  /** entries per range request of `list` at first (default LIST_PAGE) */
+  readonly listPage?: number;
 }
+
+/**
+ * Entries per range request of `list`, at first. etcd3's gRPC client refuses a response over
+ * 4 MiB ("received message larger than max"): one range over a prefix of large values (migration
+ * records carry every measured pair's rate, ~30 KB each at scale) passed it at ~140 records. A
+ * refused page is asked again at half the size, down to one entry (a value is at most etcd's
+ * 1.5 MiB request limit, so one always fits).
+ */
+export const LIST_PAGE = 32;
+
+/** The first key after every key starting with `prefix` (etcd's range_end for a prefix). */
+function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if ((end[i] as number) < 0xff) {
+      end[i] = (end[i] as number) + 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]); // all 0xff: to the end of the keyspace
+}
+
+const tooLarge = (e: unknown): boolean => /larger than max|RESOURCE_EXHAUSTED|too large/i.test(e instanceof Error ? e.message : String(e));
 
 function unavailable(what: string, e: unknown): ScoreError {
   return new ScoreError('CLUSTER_UNAVAILABLE', `etcd ${what} failed: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e });
@@ -78,17 +103,34 @@ export function etcdStore(client: Etcd3, o: EtcdStoreOptions): Store {
     put: (key, value) => fenced(key, 'put', encodeValue(key, value)),
     delete: (key) => fenced(key, 'delete'),
     async list(prefix) {
-      let kvs;
-      try {
-        kvs = (await client.getAll().prefix(`${o.prefix}${prefix}`).sort('Key', 'Ascend').exec()).kvs;
-      } catch (e) {
-        throw unavailable(`list ${prefix}`, e);
+      // paged (LIST_PAGE): no response holds the whole prefix; every page at the first page's
+      // revision, so the pages are one snapshot
+      const first = Buffer.from(`${o.prefix}${prefix}`);
+      const end = prefixEnd(first);
+      let start = first;
+      let page = Math.max(1, o.listPage ?? LIST_PAGE);
+      let revision: string | undefined;
+      const out: StoreEntry[] = [];
+      for (;;) {
+        let r;
+        try {
+          const q = client.getAll().inRange({ start, end }).sort('Key', 'Ascend').limit(page);
+          r = await (revision === undefined ? q : q.revision(revision)).exec();
+        } catch (e) {
+          if (page > 1 && tooLarge(e)) {
+            page = Math.max(1, Math.floor(page / 2));
+            continue;
+          }
+          throw unavailable(`list ${prefix}`, e);
+        }
+        revision ??= r.header.revision;
+        for (const kv of r.kvs) {
+          out.push({ key: kv.key.toString().slice(o.prefix.length), value: JSON.parse(kv.value.toString()) as unknown, revision: BigInt(kv.mod_revision) });
+        }
+        const last = r.kvs.at(-1);
+        if (!r.more || last === undefined) return out;
+        start = Buffer.concat([last.key, Buffer.from([0])]); // the next key after the last one
       }
-      return kvs.map((kv): StoreEntry => ({
-        key: kv.key.toString().slice(o.prefix.length),
-        value: JSON.parse(kv.value.toString()) as unknown,
-        revision: BigInt(kv.mod_revision),
-      }));
     },
     async keys(prefix) {
       let keys: string[];

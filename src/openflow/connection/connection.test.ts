@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { isScoreError } from '../../errors/errors.ts';
 import { encodeMessage } from '../encode.ts';
 import { decodeMessage } from '../decode.ts';
-import { OFPBRC, OFPCML, OFPET, OFPFC, OFPFF, OFPHFC, OFPMPF, OFPP, OFPPC, OFPPR, OFPPS, OFPTT, OFPT, OFPRR, OFPR } from '../constants.ts';
+import { OFPBRC, OFPCML, OFPET, OFPFC, OFPFF, OFPG, OFPHFC, OFPMP, OFPMPF, OFPP, OFPPC, OFPPR, OFPPS, OFPTT, OFPT, OFPRR, OFPR } from '../constants.ts';
 import { FakeSwitch, flow, port, startPlane, until } from './fake-switch.testing.ts';
 import { commandToMessage, flowStatEntry, portInfo } from './translate.ts';
 import { oxm } from '../builders.ts';
@@ -578,9 +578,26 @@ test('flow statistics with a cookie filter: the request carries cookie and cooki
   const tp = await startPlane();
   const sw = await FakeSwitch.up(tp.port, 0x21n);
   try {
+    const raw: Buffer[] = [];
+    sw.socket.on('data', (b: Buffer) => raw.push(b));
     const ch = await tp.channel(0x21n);
     const filtered = ch.flowStats({ cookie: 0x5c00_0000_0000_0000n, cookieMask: 0xff00_0000_0000_0000n });
     const rq = await sw.next('MULTIPART_REQUEST', 3000, (m) => m.body.kind === 'FLOW');
+    // the bytes on the wire, not our decoder's reading of them (OpenFlow 1.3.5 §7.3.5.2: ofp_header,
+    // ofp_multipart_request, ofp_flow_stats_request, then the ofp_match)
+    const frames: Buffer[] = [];
+    for (let all = Buffer.concat(raw), at = 0; at + 8 <= all.length; at += all.readUInt16BE(at + 2)) frames.push(all.subarray(at, at + all.readUInt16BE(at + 2)));
+    const m = frames.find((f) => f[1] === OFPT.MULTIPART_REQUEST && f.readUInt32BE(4) === rq.xid);
+    assert.ok(m !== undefined, 'the request among the bytes the switch received');
+    assert.equal(m[0], 4, 'version 1.3');
+    assert.equal(m.readUInt16BE(8), OFPMP.FLOW, 'multipart type');
+    assert.equal(m[16], OFPTT.ALL, 'table_id at 16');
+    assert.equal(m.readUInt32BE(20), OFPP.ANY, 'out_port at 20');
+    assert.equal(m.readUInt32BE(24), OFPG.ANY, 'out_group at 24');
+    assert.equal(m.readBigUInt64BE(32), 0x5c00_0000_0000_0000n, 'cookie at 32');
+    assert.equal(m.readBigUInt64BE(40), 0xff00_0000_0000_0000n, 'cookie_mask at 40');
+    assert.deepEqual([m.readUInt16BE(48), m.readUInt16BE(50)], [1, 4], 'match at 48: OFPMT_OXM (1), length 4: empty');
+    assert.equal(m.length, 56);
     assert.ok(rq.body.kind === 'FLOW');
     assert.equal(rq.body.cookie, 0x5c00_0000_0000_0000n);
     assert.equal(rq.body.cookieMask, 0xff00_0000_0000_0000n);
