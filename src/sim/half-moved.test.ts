@@ -1,22 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { totalCost, type Placement } from '../core/cost.ts';
-import { closestByCost, rackMates } from '../core/nearby.ts';
+import { closestByCost } from '../core/nearby.ts';
 import { smallInstance, type SmallInstance } from '../core/test-instances.ts';
 import { boundWitnesses, budgetAnneal, budgetStructure, setBounds, type BudgetInput } from './half-moved.ts';
 import { seededRng } from '../core/random.ts';
 import type { PathOracle } from '../core/paths.ts';
-
-const inputOf = (inst: SmallInstance): BudgetInput => ({
-  vms: inst.vms,
-  placement: inst.placement,
-  traffic: inst.traffic,
-  oracle: inst.oracle,
-  capacity: inst.capacity,
-  nearby: rackMates(inst.built.topology),
-});
-
-const movedCount = (a: Placement, b: Placement): number => [...a].filter(([vm, h]) => b.get(vm) !== h).length;
+import { bruteForce, inputOf, movedCount } from './budget.testing.ts';
 
 test('budget annealing: within the slots, at most the budget of VMs away from their start, cost as stated', () => {
   for (let seed = 1; seed <= 30; seed++) {
@@ -34,31 +24,6 @@ test('budget annealing: within the slots, at most the budget of VMs away from th
     }
   }
 });
-
-/** The least cost over every placement within the slots with at most `budget` VMs away from their start. */
-function bruteForce(inst: SmallInstance, budget: number): number {
-  const hosts = [...inst.capacity.keys()];
-  const load = new Map(hosts.map((h) => [h, 0]));
-  const p = new Map<string, string>();
-  let best = Infinity;
-  const go = (i: number, moved: number): void => {
-    if (i === inst.vms.length) {
-      best = Math.min(best, totalCost(p, inst.traffic, inst.oracle));
-      return;
-    }
-    const vm = inst.vms[i]!;
-    for (const h of hosts) {
-      const away = h === inst.placement.get(vm) ? 0 : 1;
-      if (moved + away > budget || load.get(h)! >= inst.capacity.get(h)!) continue;
-      load.set(h, load.get(h)! + 1);
-      p.set(vm, h);
-      go(i + 1, moved + away);
-      load.set(h, load.get(h)! - 1);
-    }
-  };
-  go(0, 0);
-  return best;
-}
 
 test('budget annealing: never below the best placement with the same budget, and finds it on at least half of small instances', () => {
   let found = 0;

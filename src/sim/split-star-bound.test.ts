@@ -1,21 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { totalCost } from '../core/cost.ts';
-import { rackMates } from '../core/nearby.ts';
-import { smallInstance, type SmallInstance } from '../core/test-instances.ts';
+import { smallInstance } from '../core/test-instances.ts';
 import { seededRng } from '../core/random.ts';
 import type { PathOracle } from '../core/paths.ts';
 import type { BudgetInput } from './half-moved.ts';
 import { evenSplits, optimiseSplits, splitStar, splitStarBound, type Splits } from './split-star-bound.ts';
-
-const inputOf = (inst: SmallInstance): BudgetInput => ({
-  vms: inst.vms,
-  placement: inst.placement,
-  traffic: inst.traffic,
-  oracle: inst.oracle,
-  capacity: inst.capacity,
-  nearby: rackMates(inst.built.topology),
-});
+import { inputOf } from './budget.testing.ts';
 
 /** The largest saving (share of the initial cost) over every placement with at most `budget` VMs away, slots ignored. */
 function bestSaving(input: BudgetInput, budget: number): number {
