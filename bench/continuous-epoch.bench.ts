@@ -23,7 +23,10 @@
  * `decisions` list is made when first read; `explainMs` is the time to read them all (what an
  * audit log of every move would add), reported beside the epoch. One untimed epoch runs before
  * the repetitions (see below).
- *   node --import tsx bench/continuous-epoch.bench.ts [--k 32] [--vms 65536] [--slots 16] [--churn 0.1] [--repeats 3] [--seed 42]
+ * `--sequence N`: also N epochs in a row on one planner (fresh changes each, the placement the
+ * previous epoch left; what a controller re-planning every period pays in steady state), each
+ * against a full round on the same placement and traffic (`sequence`, per epoch).
+ *   node --import tsx bench/continuous-epoch.bench.ts [--k 32] [--vms 65536] [--slots 16] [--churn 0.1] [--repeats 3] [--seed 42] [--sequence N]
  */
 import { parseArgs } from 'node:util';
 import { runPolicy, type PolicyRun } from '../src/core/policies.ts';
@@ -41,6 +44,7 @@ const { values } = parseArgs({
     churn: { type: 'string', default: '0.1' },
     repeats: { type: 'string', default: '3' },
     seed: { type: 'string', default: '42' },
+    sequence: { type: 'string', default: '0' },
   },
 });
 const repeats = Number(values.repeats);
@@ -117,6 +121,34 @@ for (let i = 0; i < repeats; i++) {
   if (chars === 0 && e.steps.length > 0) throw new Error('empty decision records');
   rss.sample();
 }
+// Steady state (--sequence N): one planner, N epochs in a row, each with fresh changes on the
+// placement the previous epoch left (one round per period, as continuous mode runs), so each
+// epoch also re-asks what the previous one left marked (its movers, their peers, VMs offered a
+// freed slot); each against a full round on the same placement and traffic.
+const sequence: { epoch: number; changedPairs: number; asked: number; fullAsked: number; migrations: number; same: boolean; cpuMs: number; fullCpuMs: number; ratioCpu: number }[] = [];
+if (Number(values.sequence) > 0) {
+  const n = Number(values.sequence);
+  const flows = churnEpochs(w.flows, n + 1, Number(values.churn), seededRng(11));
+  const planner = new IncrementalPlanner({ ...base, placement: converged.finalPlacement, traffic });
+  planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 1 });
+  let before = trafficMatrix(flows[0]!);
+  let placement = converged.finalPlacement;
+  for (let i = 1; i <= n; i++) {
+    const now = trafficMatrix(flows[i]!);
+    const ch = diff(before, now);
+    let c = cpuNow();
+    planner.updateTraffic(ch);
+    const e = planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 1 });
+    const cpuMs = cpuNow() - c;
+    c = cpuNow();
+    const f = runPolicy({ policy: 'load-aware', vms: w.vms, placement, traffic: now, oracle, capacity: w.capacity, rank, migrationCost: 0, maxRounds: 1 });
+    const fullCpuMs = cpuNow() - c;
+    sequence.push({ epoch: i, changedPairs: ch.length, asked: e.asked, fullAsked: f.decisions.length, migrations: e.steps.length, same: key(e) === key(f), cpuMs: +cpuMs.toFixed(1), fullCpuMs: +fullCpuMs.toFixed(1), ratioCpu: +(cpuMs / fullCpuMs).toFixed(3) });
+    placement = e.finalPlacement;
+    before = now;
+    rss.sample();
+  }
+}
 // the records read back must be the full round's (candidates, verdicts, reasons), not only its moves
 const records = (r: PolicyRun): string => JSON.stringify(r.steps.map((st) => st.decision));
 const sameRecords = epoch.every((e) => records(e.run) === records(full[0]!.run));
@@ -153,6 +185,7 @@ console.log(
       cpuRatios,
       ratioWithDiff: +((epochMs + diffMs) / fullMs).toFixed(3),
       ratioToScratchSameCode: +(epochMs / scratchMs).toFixed(3),
+      ...(sequence.length > 0 ? { sequence, sequenceRatioCpuMedian: median(sequence.map((x) => x.ratioCpu)) } : {}),
       target: 0.1,
       targetMet: same && epochMs / fullMs < 0.1,
       peakRssMB: Math.round(rss.peak() / 2 ** 20),

@@ -574,8 +574,7 @@ export class IncrementalPlanner {
             for (let i = start[q]!; i < start[q]! + len[q]!; i++) {
               const w = adj[i]!;
               if (host[w] === from) continue;
-              this.markDirtyIndex(w);
-              order.opened(w, from);
+              if (order.opened(w, from)) this.markDirtyIndex(w);
             }
           }
         }
@@ -1011,8 +1010,11 @@ interface IncOrder {
   /** u is about to move (its peers still see it where it was) */
   beforeMove(u: number): void;
   moved(u: number, from: number): void;
-  /** w has a new candidate host h (h stopped being full) */
-  opened(w: number, h: number): void;
+  /**
+   * w has a new candidate host h (h stopped being full); false when w is sure to decline h on
+   * these inputs and so need not be asked in the next round either (nothing of it changed)
+   */
+  opened(w: number, h: number): boolean;
   /** every VM still waiting in this round */
   drain(f: (u: number) => void): void;
 }
@@ -1064,8 +1066,9 @@ class RoundRobinInc implements IncOrder {
     const { start, len, adj } = this.rows;
     for (let i = start[u]!; i < start[u]! + len[u]!; i++) this.push(adj[i]!);
   }
-  opened(w: number): void {
+  opened(w: number): boolean {
     this.push(w);
+    return true;
   }
   drain(f: (u: number) => void): void {
     while (this.heap.size > 0) {
@@ -1236,17 +1239,24 @@ class LoadAwareInc implements IncOrder {
     }
   }
 
-  opened(w: number, h: number): void {
-    if (this.asked[w] === 1 || this.inRound[w] === 1) return;
+  opened(w: number, h: number): boolean {
+    if (this.asked[w] === 1 || this.inRound[w] === 1) return true;
     // the bound holds whatever is full: a VM it sets aside keeps its key and its `since`
-    if (this.p.surelyDeclines(w)) return;
+    if (this.p.surelyDeclines(w)) return true;
     if (this.askedAlready(w)) {
       this.touch(w);
       this.asked[w] = 1;
-    } else if (!this.p.staysOff(w, h)) this.pushExact(w);
-    // else: w is clean (outside the round, not asked) but for h's slot, so it declined every other
+      return true;
+    }
+    if (!this.p.staysOff(w, h)) {
+      this.pushExact(w);
+      return true;
+    }
+    // w is clean (outside the round, not asked) but for h's slot, so it declined every other
     // candidate on these same inputs; declining h too, it stays clean: its key and `since` unchanged,
-    // it would decline when the round reaches it (a later change to its inputs pushes it again)
+    // it would decline when the round reaches it, and in the next round too unless something of it
+    // changes, which marks it then (a peer's move, a change to its row, another host opening)
+    return false;
   }
 
   drain(f: (u: number) => void): void {
