@@ -267,10 +267,13 @@ export async function joinCluster(
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** The discovered links with an end on `dpid`. */
-function linksOf(disc: DiscoveryState, dpid: bigint): number {
-  let n = 0;
-  for (const { link } of disc.links.values()) if (link.a.dpid === dpid || link.b.dpid === dpid) n += 1;
+/** The discovered links per switch (a link counts at both its ends). */
+function linkCounts(disc: DiscoveryState): Map<bigint, number> {
+  const n = new Map<bigint, number>();
+  for (const { link } of disc.links.values()) {
+    n.set(link.a.dpid, (n.get(link.a.dpid) ?? 0) + 1);
+    n.set(link.b.dpid, (n.get(link.b.dpid) ?? 0) + 1);
+  }
   return n;
 }
 
@@ -279,12 +282,7 @@ function linkMemory(): { update(disc: DiscoveryState): void; of(dpid: bigint): n
   const seen = new Map<bigint, number>();
   return {
     update(disc) {
-      const now = new Map<bigint, number>();
-      for (const { link } of disc.links.values()) {
-        now.set(link.a.dpid, (now.get(link.a.dpid) ?? 0) + 1);
-        now.set(link.b.dpid, (now.get(link.b.dpid) ?? 0) + 1);
-      }
-      for (const [d, n] of now) seen.set(d, n);
+      for (const [d, n] of linkCounts(disc)) seen.set(d, n);
     },
     of: (dpid) => seen.get(dpid) ?? 0,
   };
@@ -357,7 +355,7 @@ function takeoverEffects(
         {
           isLeader,
           present: () => c().disc.switches.has(dpid),
-          links: () => linksOf(c().disc, dpid),
+          links: () => linkCounts(c().disc).get(dpid) ?? 0,
           linksSeen: t.linksSeen(dpid),
           pathsPending: () => [...c().routing.install.unconfirmed.values()].some((waiting) => waiting.has(dpid)),
           now: Date.now,

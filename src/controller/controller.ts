@@ -11,7 +11,7 @@ import { dueRetries, onAccepted, onRefused } from './install-tracker.ts';
 import type { NetworkConfig, NetworkView } from './network.ts';
 import { buildView } from './network.ts';
 import type { RoutingState } from './routing.ts';
-import { createRouting, ensurePath, onRuleRemoved, pairKey, refreshPaths, reinstallOn, removePath, routePacket } from './routing.ts';
+import { createRouting, ensurePath, newRulesFirst, onRuleRemoved, pairKey, refreshPaths, reinstallOn, removePath, routePacket } from './routing.ts';
 import { isPhysicalPort } from './ports.ts';
 import type { RateTracker } from './rates.ts';
 import { addSample, createRateTracker, forget } from './rates.ts';
@@ -298,20 +298,14 @@ export function routePairs(
 ): Result & { cookies: bigint[]; routed: { src: string; dst: string; cookie: bigint }[] } {
   at(c, now);
   const commands: SwitchCommand[] = [];
-  const cookies: bigint[] = [];
   const routed: { src: string; dst: string; cookie: bigint }[] = [];
   for (const { src, dst } of pairs) {
     if (src === dst || !c.hosts.byMac.has(src) || !c.hosts.byMac.has(dst)) continue;
     const r = ensurePath(c.routing, ctx(c), src, dst);
     commands.push(...r.commands);
-    if (r.path !== null) {
-      cookies.push(r.path.cookie);
-      routed.push({ src, dst, cookie: r.path.cookie });
-    }
+    if (r.path !== null) routed.push({ src, dst, cookie: r.path.cookie });
   }
-  // every new rule before any delete, as refreshPaths does
-  const ordered = [...commands.filter((x) => x.kind !== 'flow-delete'), ...commands.filter((x) => x.kind === 'flow-delete')];
-  return { ...done(c, ordered, []), cookies, routed };
+  return { ...done(c, newRulesFirst(commands), []), cookies: routed.map((r) => r.cookie), routed };
 }
 
 /**
@@ -372,13 +366,7 @@ export function placeHosts(
   }
   if (moved.size === 0) return { ...done(c, [], events), placed: 0, refused };
   rebuild(c);
-  const commands: SwitchCommand[] = [];
-  for (const p of [...c.routing.wanted.values()]) {
-    if (moved.has(p.src) || moved.has(p.dst)) commands.push(...ensurePath(c.routing, ctx(c), p.src, p.dst).commands);
-  }
-  // every new rule before any delete, as refreshPaths does
-  const ordered = [...commands.filter((x) => x.kind !== 'flow-delete'), ...commands.filter((x) => x.kind === 'flow-delete')];
-  return { ...done(c, ordered, events), placed: moved.size, refused };
+  return { ...done(c, refreshPaths(c.routing, ctx(c), moved), events), placed: moved.size, refused };
 }
 
 /**

@@ -222,15 +222,26 @@ export function removePath(state: RoutingState, key: string): SwitchCommand[] {
   return deleteCommands(p);
 }
 
-/** After a topology change or a VM move: every path that no longer holds is replaced or removed. */
-export function refreshPaths(state: RoutingState, ctx: RoutingContext, onlyMac?: string): SwitchCommand[] {
+/**
+ * After a topology change or a VM move: every path that no longer holds is replaced or removed;
+ * with `only`, the paths to or from that host (or those hosts).
+ */
+export function refreshPaths(state: RoutingState, ctx: RoutingContext, only?: string | ReadonlySet<string>): SwitchCommand[] {
+  const touches = only === undefined ? (): boolean => true : typeof only === 'string' ? (mac: string): boolean => mac === only : (mac: string): boolean => only.has(mac);
   const commands: SwitchCommand[] = [];
   for (const p of [...state.wanted.values()]) {
-    if (onlyMac !== undefined && p.src !== onlyMac && p.dst !== onlyMac) continue;
+    if (!touches(p.src) && !touches(p.dst)) continue;
     commands.push(...ensurePath(state, ctx, p.src, p.dst).commands);
   }
-  // every path's new rules before any old path's deletes (each delete names its own cookie, so
-  // the order across paths changes nothing else): no moment with neither in a switch's table
+  return newRulesFirst(commands);
+}
+
+/**
+ * Commands of several paths reordered: every new rule before any delete (each delete names its own
+ * cookie, so the order across paths changes nothing else): no moment with neither the old nor the
+ * new rule in a switch's table.
+ */
+export function newRulesFirst(commands: readonly SwitchCommand[]): SwitchCommand[] {
   return [...commands.filter((c) => c.kind !== 'flow-delete'), ...commands.filter((c) => c.kind === 'flow-delete')];
 }
 
