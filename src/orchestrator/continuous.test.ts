@@ -11,6 +11,7 @@ import type { AgentDecideResult, NorthEvent } from '../api/contract.ts';
 import { isScoreError, ScoreError } from '../errors/errors.ts';
 import { flowsAt, type Timeline } from '../scenario/timeline.ts';
 import { minimumMigrationsToColocate } from '../sim/phased.ts';
+import { firstMoveSeenLate } from './run-to-end.testing.ts';
 import type { PathOracle } from '../core/paths.ts';
 import {
   continuousConfig,
@@ -188,25 +189,13 @@ test('stationary traffic: continuous mode makes no more migrations than one-shot
 test('a move the network confirms only after the wait is noted when seen: counted, no-return from its source, no oscillation', async () => {
   const w = world();
   const initial = w.cost();
-  const decide = w.deps.decide.bind(w.deps);
-  let late: { vm: string; from: string; to: string } | null = null;
-  w.deps = {
-    ...w.deps,
-    async decide(hv, body) {
-      const r = await decide(hv, body);
-      if (late === null && r.migrated && r.decision.to !== null) {
-        const moved = { vm: body.vm, from: hv, to: r.decision.to };
-        late = moved;
-        w.tracker.set(moved.vm, moved.from);
-        // seen there only after the next period began (a quiet VM): still at its source then
-        void w.clock.sleep(7000).then(() => w.tracker.set(moved.vm, moved.to));
-      }
-      return r;
-    },
-  };
+  // seen there only after the next period began (a quiet VM): still at its source then
+  const { deps, first } = firstMoveSeenLate(w, 7000);
+  w.deps = deps;
   const { moves, o } = await runFor(w, { everyMs: 5000, migrationCost: 0, stableRounds: 2 }, 200);
+  const late = first();
   assert.ok(late !== null, 'a migration happened');
-  const { vm, from, to } = late as { vm: string; from: string; to: string };
+  const { vm, from, to } = late;
   const rec = o.records.find((r) => r.vm === vm && r.to === to && r.from === from)!;
   assert.equal(rec.status, 'succeeded', `was ${rec.status}`);
   assert.ok(rec.confirmedLateAt !== undefined && rec.confirmedLateAt > rec.finishedAt!, 'confirmed after the wait');
@@ -219,23 +208,13 @@ test('a move the network confirms only after the wait is noted when seen: counte
 
 test('a move the network never confirms holds continuous mode off for a bounded time only, then it plans again', async () => {
   const w = world();
-  const decide = w.deps.decide.bind(w.deps);
-  let lost: { vm: string; from: string; to: string } | null = null;
-  w.deps = {
-    ...w.deps,
-    async decide(hv, body) {
-      const r = await decide(hv, body);
-      if (lost === null && r.migrated && r.decision.to !== null) {
-        // the agent says it moved the VM; the network goes on seeing it at its source
-        lost = { vm: body.vm, from: hv, to: r.decision.to };
-        w.tracker.set(body.vm, hv);
-      }
-      return r;
-    },
-  };
+  // the agent says it moved the VM; the network goes on seeing it at its source
+  const { deps, first } = firstMoveSeenLate(w, null);
+  w.deps = deps;
   const { o } = await runFor(w, { everyMs: 5000, migrationCost: 0, stableRounds: 2 }, 200);
+  const lost = first();
   assert.ok(lost !== null, 'a migration happened');
-  const { vm } = lost as { vm: string; from: string; to: string };
+  const { vm } = lost;
   const timedOut = o.records.find((r) => r.vm === vm && r.status === 'timeout');
   assert.ok(timedOut !== undefined, 'its record stays timeout');
   assert.ok(o.records.some((r) => r.error?.code === 'HOLD_OFF' && /in flight/.test(r.error.message) && r.error.message.includes(timedOut.id)), 'held off while it was watched');

@@ -1,4 +1,4 @@
-import { runToEnd } from './run-to-end.testing.ts';
+import { firstMoveSeenLate, runToEnd } from './run-to-end.testing.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadScenarioFile } from '../scenario/load.ts';
@@ -113,25 +113,12 @@ test('a migration the network never confirms times out without moving the VM in 
 
 test('a migration the network confirms after the wait counts once it is seen: record succeeded (confirmedLateAt), count, cooldown', async () => {
   const w = fakeWorld();
-  const decide = w.deps.decide.bind(w.deps);
-  let late: { vm: string; from: string; to: string } | null = null;
-  const deps: OrchestratorDeps = {
-    ...w.deps,
-    async decide(hv, body) {
-      const r = await decide(hv, body);
-      if (late === null && r.migrated && r.decision.to !== null) {
-        // the VM arrived, but the network sees it only 2 s later (the wait is 500 ms)
-        const moved = { vm: body.vm, from: hv, to: r.decision.to };
-        late = moved;
-        w.tracker.set(moved.vm, moved.from);
-        void w.clock.sleep(2000).then(() => w.tracker.set(moved.vm, moved.to));
-      }
-      return r;
-    },
-  };
+  // the VM arrived, but the network sees it only 2 s later (the wait is 500 ms)
+  const { deps, first: reported } = firstMoveSeenLate(w, 2000);
   const o = await runToEnd({ ...w, deps }, { policy: 'round-robin', rails: { cooldownRounds: 2 } });
+  const late = reported();
   assert.ok(late !== null, 'a migration happened');
-  const { vm, to } = late as { vm: string; from: string; to: string };
+  const { vm, to } = late;
   const first = o.records.find((r) => r.vm === vm && r.to === to)!;
   assert.equal(first.status, 'succeeded', `was ${first.status} (${first.error?.message ?? ''})`);
   assert.equal(first.error, null);

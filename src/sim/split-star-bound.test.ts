@@ -1,35 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { totalCost } from '../core/cost.ts';
 import { smallInstance } from '../core/test-instances.ts';
 import { seededRng } from '../core/random.ts';
 import type { PathOracle } from '../core/paths.ts';
 import type { BudgetInput } from './half-moved.ts';
 import { evenSplits, optimiseSplits, splitStar, splitStarBound, type Splits } from './split-star-bound.ts';
-import { inputOf } from './budget.testing.ts';
-
-/** The largest saving (share of the initial cost) over every placement with at most `budget` VMs away, slots ignored. */
-function bestSaving(input: BudgetInput, budget: number): number {
-  const hosts = [...input.capacity.keys()];
-  const p = new Map<string, string>();
-  const initial = totalCost(input.placement, input.traffic, input.oracle);
-  let best = Infinity;
-  const go = (i: number, moved: number): void => {
-    if (i === input.vms.length) {
-      best = Math.min(best, totalCost(p, input.traffic, input.oracle));
-      return;
-    }
-    const vm = input.vms[i]!;
-    for (const h of hosts) {
-      const away = h === input.placement.get(vm) ? 0 : 1;
-      if (moved + away > budget) continue;
-      p.set(vm, h);
-      go(i + 1, moved + away);
-    }
-  };
-  go(0, 0);
-  return 1 - best / initial;
-}
+import { bestSaving, inputOf } from './budget.testing.ts';
 
 /** Random valid splits: α per pair in [0, 1] (both sides summing to 1), each VM's price split at random, summing to at most μ. */
 function randomSplits(input: BudgetInput, mu: number, rng: () => number): Splits {
