@@ -274,8 +274,21 @@ export interface MigrateOptions {
   readonly onDestinationReady?: (destination: Guest) => void | Promise<void>;
   /** every QMP event of either QEMU while the migration runs (STOP, RESUME, MIGRATION status, ...) */
   readonly onQmpEvent?: (side: 'source' | 'destination', e: QmpEvent) => void;
-  /** see MigrationHooks (src/agent/drivers/driver.ts): at QEMU's STOP of the source, and back if it fails */
+  /**
+   * see MigrationHooks (src/agent/drivers/driver.ts): at QEMU's STOP of the source (without
+   * `claim`), and back to the source if the migration fails after the switch-over was reported
+   */
   readonly onSwitchover?: MigrationHooks['onSwitchover'];
+  /**
+   * Cluster mode's switch-over claim (what MigrationHooks.awaitControl resolves with): the source
+   * runs with QEMU's `pause-before-switchover` capability, so the migration stops in status
+   * `pre-switchover` with the source paused and before the destination has the device state; the
+   * claim reports the switch-over to the leader there, and only once it resolves does QEMU go on
+   * (`migrate-continue`). A claim that rejects cancels the migration (QEMU resumes the source) and
+   * migrateGuest rejects with the claim's own error (CLUSTER_NOT_LEADER: the caller waits for a
+   * leader and migrates again; any other code: the migration fails with it).
+   */
+  readonly claim?: (hypervisor: string, port: number) => Promise<void>;
   /** query-migrate refresh while no MIGRATION event comes, ms (default 100); status changes wake it at once */
   readonly pollMs?: number;
   /** every query-migrate answer of the source while it migrates (pre-copy experiments: bytes per dirty sync) */
@@ -310,6 +323,8 @@ export async function migrateGuest(r: FleetRun, vm: string, from: string, to: st
   let migrating = false;
   /** set once the switch-over was reported (onSwitchover), so a failure reports the way back */
   let switchedOver: Promise<void> | undefined;
+  /** the claim's refusal: the migration fails with it, whatever its code */
+  let claimError: unknown;
   try {
     dst = await startGuest(src.spec, { netns: r.ovs.netns, tap: at.tap, dir: vmDir(r), tag: `${to}-${Date.now().toString(36)}` }, { incoming: true });
     dstQ = await connectQmp(dst.qmpSocket);
@@ -328,10 +343,11 @@ export async function migrateGuest(r: FleetRun, vm: string, from: string, to: st
       // a status change, or a dirty-bitmap sync (MIGRATION_PASS: a new pre-copy round): refresh now
       if (e.event === 'MIGRATION' || e.event === 'MIGRATION_PASS') for (const w of [...wake]) w();
       // QEMU stops the source for the last copy (migration_completion): the switch-over begins
-      if (e.event === 'STOP' && migrating && switchedOver === undefined && o.onSwitchover !== undefined) switchedOver = Promise.resolve().then(() => o.onSwitchover?.(to, at.port)).catch(() => undefined);
+      // (with a claim, the claim at pre-switchover is the report)
+      if (e.event === 'STOP' && migrating && o.claim === undefined && switchedOver === undefined && o.onSwitchover !== undefined) switchedOver = Promise.resolve().then(() => o.onSwitchover?.(to, at.port)).catch(() => undefined);
     });
     // always set: parameters stay in the source QEMU, and an earlier caller's must not linger
-    await q.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
+    await q.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }, { capability: 'pause-before-switchover', state: o.claim !== undefined }] });
     await q.execute('migrate-set-parameters', { 'downtime-limit': o.downtimeLimitMs ?? QEMU_DOWNTIME_LIMIT_MS, 'max-bandwidth': o.maxBandwidthBytes ?? QEMU_MAX_BANDWIDTH });
     migrating = true;
     await q.execute('migrate', { uri: `tcp:127.0.0.1:${port}` });
@@ -341,9 +357,25 @@ export async function migrateGuest(r: FleetRun, vm: string, from: string, to: st
     let dirtyRate: number | undefined;
     let final: QueryMigrate;
     let figureRetries = 0;
+    let claimed = false;
     for (;;) {
       const info = await q.execute<QueryMigrate>('query-migrate');
       o.onProgress?.(info);
+      if (info.status === 'pre-switchover' && o.claim !== undefined && !claimed) {
+        // the source is paused and the destination has no device state yet: nothing runs anywhere
+        // until the leader took the switch-over and re-routed the VM to its new port
+        claimed = true;
+        try {
+          await o.claim(to, at.port);
+          switchedOver = Promise.resolve();
+          await q.execute('migrate-continue', { state: 'pre-switchover' });
+        } catch (e) {
+          claimError = e;
+          cancelled = true;
+          await q.execute('migrate_cancel').catch(() => undefined);
+        }
+        continue;
+      }
       const rate = info.ram?.['dirty-pages-rate'];
       if (info.status === 'active' && rate !== undefined && rate > 0) dirtyRate = rate;
       // QEMU says completed a moment before its migration thread fills in total-time and
@@ -364,6 +396,7 @@ export async function migrateGuest(r: FleetRun, vm: string, from: string, to: st
       await wokenOrAfter(wake, o.pollMs ?? 100);
     }
     if (final.status !== 'completed') {
+      if (claimError !== undefined) throw claimError instanceof Error ? claimError : new ScoreError('MIGRATION_FAILED', `the switch-over claim of ${vm} failed`, { vm, to });
       throw new ScoreError('MIGRATION_FAILED', `QEMU reports the migration of ${vm} to ${to} ${final.status}${final['error-desc'] ? `: ${final['error-desc']}` : final.status === 'cancelled' ? ` after ${o.timeoutMs ?? 120_000} ms` : ''}`, { vm, to, status: final.status });
     }
     // the source is done once it sent everything; the destination runs once it loaded it all
@@ -397,7 +430,7 @@ export async function migrateGuest(r: FleetRun, vm: string, from: string, to: st
       await switchedOver;
       await Promise.resolve(o.onSwitchover?.(from, src.port)).catch(() => undefined);
     }
-    if (isScoreError(e, 'MIGRATION_FAILED')) throw e;
+    if (isScoreError(e, 'MIGRATION_FAILED') || (claimError !== undefined && e === claimError)) throw e;
     throw new ScoreError('MIGRATION_FAILED', `migration of ${vm} to ${to} failed: ${e instanceof Error ? e.message : String(e)}`, { vm, to }, { cause: e });
   }
 }
@@ -425,6 +458,12 @@ async function resumeSource(src: Guest): Promise<void> {
 }
 
 /**
+ * An outgoing migration's statuses while it may still finish (qapi/migration.json MigrationStatus):
+ * `pre-switchover` is a source paused for a claim (pause-before-switchover) whose agent died.
+ */
+const MIGRATING_STATES: readonly string[] = ['setup', 'active', 'pre-switchover', 'device'];
+
+/**
  * After an agent died in the middle of a migration: what QEMU says wins. Every live QEMU of `vm`
  * in the run (found by its pidfile and QMP socket) is asked; an outgoing migration still active
  * is cancelled (the source keeps running, as for any failed migration); then the one guest that
@@ -445,12 +484,12 @@ export async function reconcileGuest(r: FleetRun, vm: string): Promise<GuestReco
     if (pid === undefined || !guestAlive({ pid, qmpSocket })) continue;
     const tap = /ifname=([^,]+)/.exec(cmdlineOf(pid).join(' '))?.[1] ?? '';
     const state = await withQmp({ qmpSocket }, async (q) => ({ status: (await q.execute<{ status: string }>('query-status')).status, migration: (await q.execute<QueryMigrate>('query-migrate')).status })).catch(() => undefined);
-    if (state !== undefined) candidates.push({ tag, pid, qmpSocket, status: state.status, migrating: state.migration === 'active' || state.migration === 'setup', tap });
+    if (state !== undefined) candidates.push({ tag, pid, qmpSocket, status: state.status, migrating: MIGRATING_STATES.includes(state.migration ?? ''), tap });
   }
   for (const c of candidates.filter((x) => x.migrating)) {
     await withQmp(c, async (q) => {
       await q.execute('migrate_cancel');
-      for (let i = 0; i < 200 && ['active', 'setup', 'cancelling'].includes((await q.execute<QueryMigrate>('query-migrate')).status ?? ''); i++) await sleep(50);
+      for (let i = 0; i < 200 && [...MIGRATING_STATES, 'cancelling'].includes((await q.execute<QueryMigrate>('query-migrate')).status ?? ''); i++) await sleep(50);
       c.status = (await q.execute<{ status: string }>('query-status')).status;
     }).catch(() => undefined);
   }

@@ -13,7 +13,7 @@ import type { Stack } from '../system/stack.ts';
 import type { DataCentre } from '../emulation/datacentre.ts';
 import { isRunning } from '../emulation/procs.ts';
 import { vsctl } from '../emulation/ovs.ts';
-import { isScoreError } from '../errors/errors.ts';
+import { ScoreError, isScoreError } from '../errors/errors.ts';
 import { qemuDriver } from '../agent/drivers/qemu.ts';
 import { probe } from '../agent/drivers/probe.ts';
 import { fleetOf, guestInsteadOfNamespace, listRecords, readRecord, reconcileGuest } from './fleet.ts';
@@ -143,11 +143,12 @@ test('qemu driver: the destination killed mid-migration -> MIGRATION_FAILED, the
   });
 });
 
-test('an agent killed mid-migration: reconcileGuest cancels the stream, keeps the running source, removes the waiting destination; the next migration works', { skip, timeout: 240_000 }, async () => {
+for (const at of ['stream', 'claim'] as const) {
+test(`an agent killed mid-migration (${at === 'stream' ? 'while memory streams' : "holding QEMU at pre-switchover for its claim"}): reconcileGuest cancels it, keeps the source running, removes the waiting destination; the next migration works`, { skip, timeout: 240_000 }, async () => {
   await withGuest(async ({ dc }) => {
     const before = readRecord(fleetOf(dc), 'g1')!;
     const fixture = fileURLToPath(new URL('./interrupted-migration.fixture.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture, dc.prefix, YAML], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture, dc.prefix, YAML, at], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (d: Buffer) => d.toString().includes('migrating') && resolve());
       child.once('exit', (code) => reject(new Error(`the migrating agent exited (${code}) before it was killed`)));
@@ -173,5 +174,59 @@ test('an agent killed mid-migration: reconcileGuest cancels the stream, keeps th
     let ok = false;
     for (let i = 0; i < 5 && !ok; i++) ok = await answers(dc, '10.9.0.1');
     assert.ok(ok, 'and after the next migration at the destination');
+  });
+});
+}
+
+test('cluster mode: the switch-over waits at QEMU pre-switchover for the claim; a claim no leader took cancels that attempt (the guest runs on at the source) and the next round migrates; a refused claim fails with its code', { skip, timeout: 240_000 }, async () => {
+  await withGuest(async ({ dc }) => {
+    const before = readRecord(fleetOf(dc), 'g1')!;
+    const events: string[] = [];
+    const driver = qemuDriver({ run: fleetOf(dc), onQmpEvent: (side, e) => events.push(`${side}:${e.event}${e.event === 'MIGRATION' ? `:${String((e.data as { status?: string } | undefined)?.status)}` : ''}`) });
+    // a refusal no other leader would answer differently: the migration fails with its code
+    let refusedAt: string[] = [];
+    const refusing = { awaitControl: () => Promise.resolve(() => {
+      refusedAt = [...events];
+      return Promise.reject(new ScoreError('UNKNOWN_VM', 'refused by the test', {}));
+    }) };
+    await assert.rejects(driver.migrate('g1', 'h1', 'h2', refusing), (e: unknown) => isScoreError(e, 'UNKNOWN_VM'));
+    assert.ok(refusedAt.includes('source:MIGRATION:pre-switchover'), `claimed at pre-switchover: ${refusedAt.join(' ')}`);
+    assert.ok(refusedAt.includes('source:STOP') && !refusedAt.includes('destination:RESUME'), `claimed with the source stopped and the destination not running: ${refusedAt.join(' ')}`);
+    const stayed = readRecord(fleetOf(dc), 'g1')!;
+    assert.equal(stayed.hypervisor, 'h1');
+    assert.equal(stayed.pid, before.pid);
+    assert.equal((await withQmp(stayed, (q) => q.execute<{ status: string }>('query-status'))).status, 'running', 'the refused claim left the source running');
+    assert.ok(await answers(dc, '10.9.0.1'), 'the guest answers at the source after the refused claim');
+    // the first claim is not taken (the leader died), the second is
+    events.length = 0;
+    const claims: Array<{ hypervisor: string; port: number; events: string[] }> = [];
+    const switchovers: string[] = [];
+    let rounds = 0;
+    const flaky = {
+      awaitControl: () => {
+        rounds++;
+        return Promise.resolve((hypervisor: string, port: number) => {
+          claims.push({ hypervisor, port, events: [...events] });
+          return claims.length === 1 ? Promise.reject(new ScoreError('CLUSTER_NOT_LEADER', 'no leader took it (test)', {})) : Promise.resolve();
+        });
+      },
+      onSwitchover: (hv: string) => void switchovers.push(hv),
+    };
+    const res = await driver.migrate('g1', 'h1', 'h2', flaky);
+    assert.equal(rounds, 2, 'a second round after the claim no leader took');
+    assert.equal(claims.length, 2);
+    assert.ok(claims.every((c) => c.hypervisor === 'h2'), 'each claim names the destination');
+    assert.equal(claims[1]!.port, res.port, 'the taken claim named the port the guest runs at');
+    const firstRound = claims[1]!.events.slice(0, claims[1]!.events.indexOf('source:MIGRATION:cancelled') + 1);
+    assert.ok(firstRound.length > 0 && firstRound.includes('source:RESUME'), `the first round was cancelled and the source resumed: ${claims[1]!.events.join(' ')}`);
+    assert.deepEqual(switchovers, [], 'no STOP-time switch-over report besides the claims');
+    const after = readRecord(fleetOf(dc), 'g1')!;
+    assert.equal(after.hypervisor, 'h2');
+    assert.ok(!isRunning(before.pid), 'the source QEMU has exited');
+    assert.equal(listRecords(fleetOf(dc)).length, 1);
+    assert.equal((await withQmp(after, (q) => q.execute<{ status: string }>('query-status'))).status, 'running');
+    let ok = false;
+    for (let i = 0; i < 5 && !ok; i++) ok = await answers(dc, '10.9.0.1');
+    assert.ok(ok, 'the guest answers at the destination');
   });
 });

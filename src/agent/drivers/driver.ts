@@ -66,7 +66,7 @@ export interface MigrationHooks {
    * NOT_A_HOST_PORT, ...) rejects with its own code: the driver puts the VM back and the migration
    * fails with that code. Rejects with SWITCHOVER_NO_LEADER when no leader is ready within the
    * agent's bound (AgentOptions.switchoverWaitMs, counted from the first wait), or after
-   * AgentOptions.maxClaims claims no leader took: the migration fails, the VM at its source. Drivers that do not call it switch over without waiting (QEMU, libvirt).
+   * AgentOptions.maxClaims claims no leader took: the migration fails, the VM at its source. QEMU (src/agent/drivers/qemu.ts) calls it at QEMU's pre-switchover pause; libvirt does not call it and switches over without waiting.
    */
   readonly awaitControl?: () => Promise<((hypervisor: string, port: number) => Promise<void>) | undefined>;
 }

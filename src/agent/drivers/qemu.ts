@@ -1,5 +1,6 @@
 import type { Connectivity, MigrationDriver } from './driver.ts';
 import { migrateGuest, reconcileGuest, type FleetRun, type MigrateOptions } from '../../vm/fleet.ts';
+import { isScoreError } from '../../errors/errors.ts';
 
 /**
  * Live migration of real QEMU guests in the emulated data centre, through QMP (src/vm/fleet.ts):
@@ -9,6 +10,10 @@ import { migrateGuest, reconcileGuest, type FleetRun, type MigrateOptions } from
  * Stateless: every call reads where the guest is from the run's records, so one agent process per
  * hypervisor (or a restarted one) drives the same guests; and first reconciles the VM with what
  * QEMU says (fleet.ts reconcileGuest), so a migration its predecessor left half done is settled.
+ * Cluster mode (hooks.awaitControl): the migration starts once a leader is ready and pauses at
+ * QEMU's pre-switchover for the claim (fleet.ts MigrateOptions.claim); a claim no leader took
+ * (CLUSTER_NOT_LEADER) cancels that attempt, the guest runs on at its source, and the driver waits
+ * for a leader and migrates again (rounds bounded by the agent's wait and claim count).
  */
 export interface QemuDriverOptions extends MigrateOptions {
   readonly run: FleetRun;
@@ -27,7 +32,16 @@ export function qemuDriver(o: QemuDriverOptions): MigrationDriver {
       const probe = o.probe?.(vm);
       let outcome: Awaited<ReturnType<typeof migrateGuest>>;
       try {
-        outcome = await migrateGuest(o.run, vm, from, to, { ...o, ...(hooks?.onSwitchover !== undefined ? { onSwitchover: hooks.onSwitchover } : {}) });
+        for (;;) {
+          const claim = await hooks?.awaitControl?.();
+          try {
+            outcome = await migrateGuest(o.run, vm, from, to, { ...o, ...(hooks?.onSwitchover !== undefined ? { onSwitchover: hooks.onSwitchover } : {}), ...(claim !== undefined ? { claim } : {}) });
+            break;
+          } catch (e) {
+            if (claim !== undefined && isScoreError(e, 'CLUSTER_NOT_LEADER')) continue;
+            throw e;
+          }
+        }
       } catch (e) {
         await probe?.stop().catch(() => undefined);
         throw e;
