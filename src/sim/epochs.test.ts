@@ -93,3 +93,28 @@ test('ON/OFF: measured over several epochs, continuous mode sees the mean rates 
   assert.equal(m3.oscillations, 0);
   assert.throws(() => runEpochs({ ...base, measureEpochs: 0 }), (e) => isScoreError(e, 'WORKLOAD_INVALID'));
 });
+
+test('continuous mode without hysteresis re-plans incrementally: every epoch the same migrations and costs as a from-scratch round (churn, diurnal, ON/OFF averaged over 3 epochs)', () => {
+  const { b, w } = instance(2);
+  const onoffW = { model: 'onoff' as const, vms: 768, slotsPerHypervisor: 8, seed: 1 };
+  const cases: Array<{ label: string; placement: typeof w.placement; capacity: typeof w.capacity; vms: readonly string[]; epochs: readonly (readonly DirectedFlow[])[]; measureEpochs?: number }> = [
+    { ...w, label: 'churn 20%', epochs: churnEpochs(w.flows, 5, 0.2, seededRng(5)) },
+    { ...w, label: 'diurnal', epochs: diurnalEpochs(w.flows, churnEpochs(w.flows, 2, 1, seededRng(9))[1]!, 5, 4) },
+  ];
+  const o = generateWorkload(b.topology, onoffW);
+  cases.push({ ...o, label: 'on/off, 3-epoch window', epochs: onOffEpochs(b.topology, onoffW, 5), measureEpochs: 3 });
+  const strategies = EPOCH_STRATEGIES.filter((s) => s.kind === 'continuous' && !s.hysteresis);
+  assert.equal(strategies.length, 2, 'continuous RR and LA');
+  for (const c of cases) {
+    const base = { vms: c.vms, placement: c.placement, capacity: c.capacity, oracle: b.oracle, epochs: c.epochs, epochSeconds: 3600, strategies, ...(c.measureEpochs ? { measureEpochs: c.measureEpochs } : {}) };
+    const inc = runEpochs(base);
+    const full = runEpochs({ ...base, planner: 'full' });
+    for (const s of full.strategies) {
+      const i = by(inc, s.strategy);
+      assert.ok(s.perEpoch.slice(1).some((p) => p.migrations > 0), `${c.label} ${s.strategy}: the later epochs move VMs (the comparison is not empty)`);
+      assert.deepEqual(i.perEpoch, s.perEpoch, `${c.label} ${s.strategy}: per-epoch costs and migrations`);
+      assert.equal(i.oscillations, s.oscillations, `${c.label} ${s.strategy}: oscillations`);
+      assert.equal(i.vmsMovedMoreThanOnce, s.vmsMovedMoreThanOnce, `${c.label} ${s.strategy}: VMs moved more than once`);
+    }
+  }
+});

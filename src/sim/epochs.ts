@@ -1,8 +1,9 @@
-import type { DirectedFlow, Placement } from '../core/cost.ts';
+import type { DirectedFlow, Placement, TrafficMatrix } from '../core/cost.ts';
 import { totalCost, trafficMatrix } from '../core/cost.ts';
 import { rankOf, runPolicy, type PolicyName } from '../core/policies.ts';
 import { preCopy, migrationCostUnits, type MigrationCostFn } from '../core/migration-cost.ts';
 import type { PathOracle } from '../core/paths.ts';
+import { IncrementalPlanner, type PairRate } from '../core/incremental.ts';
 import type { Rng } from '../core/random.ts';
 import { ScoreError } from '../errors/errors.ts';
 import { countOscillations } from '../orchestrator/continuous.ts';
@@ -26,6 +27,13 @@ import { DEFAULT_MIGRATION_MODEL, type MigratingVm, type MigrationModel } from '
  * Costs are integrated over time: C_A is bytes/s × path weight, so C_A × seconds and a
  * migration's bytes × path weight (its traffic on the network) are in the same unit, and their
  * sum is the total a strategy is judged by.
+ *
+ * Planning. Continuous mode without hysteresis keeps one incremental planner per strategy
+ * (src/core/incremental.ts): each epoch it is told the pairs whose measured rate changed and asks
+ * only the VMs whose inputs changed, making exactly the migrations a from-scratch round makes on
+ * the same placement and rates (`planner: 'full'` plans from scratch; epochs.test.ts compares
+ * both). With hysteresis, clairvoyant and one-shot plan from scratch: the in-plan no-return rail
+ * is not one the incremental planner has.
  *
  * Hysteresis (continuous only): each move is priced with the pre-copy model amortised over
  * `amortisationSeconds` (Eq. 3 with a per-move c_m), the stable rule delays moves by N periods,
@@ -88,6 +96,11 @@ export interface EpochInput {
    * longer than the traffic's fluctuations (Benson's ON/OFF) sees their mean, not one draw.
    */
   readonly measureEpochs?: number;
+  /**
+   * how continuous mode without hysteresis plans each epoch: 'incremental' (default; only what
+   * the change touches) or 'full' (a from-scratch round, as before). Same migrations either way.
+   */
+  readonly planner?: 'incremental' | 'full';
 }
 
 export interface EpochPoint {
@@ -170,6 +183,9 @@ export function runEpochs(input: EpochInput): EpochResult {
 
   function runOne(s: EpochStrategy): EpochStrategyResult {
     let placement: Placement = input.placement;
+    const incremental = s.kind === 'continuous' && !s.hysteresis && input.planner !== 'full' && (s.policy === 'load-aware' || s.policy === 'round-robin') ? s.policy : undefined;
+    let planner: IncrementalPlanner | undefined;
+    let plannerTraffic: TrafficMatrix | undefined;
     const moves: { vm: string; from: string; to: string; period: number }[] = [];
     const perEpoch: EpochPoint[] = [];
     const left = new Map<string, { host: string; epoch: number }[]>();
@@ -183,7 +199,14 @@ export function runEpochs(input: EpochInput): EpochResult {
       if (replan) {
         const barred = (vm: string, to: string): boolean => (left.get(vm) ?? []).some((l) => l.host === to && e - l.epoch <= k);
         const cm: number | MigrationCostFn = s.kind === 'one-shot' || (s.kind === 'continuous' && !s.hysteresis) ? 0 : s.kind === 'continuous' ? (vm, from, to) => (barred(vm, to) ? Infinity : price(vm, from, to)) : price;
-        const run = plan(placement, e, cm, s.policy, s.kind === 'continuous' && s.hysteresis, s.kind === 'continuous' ? measured[e]! : traffics[e]!);
+        let run: { readonly steps: readonly { readonly decision: { vm: string; from: string; to: string } }[]; readonly finalPlacement: Placement };
+        if (incremental !== undefined) {
+          const traffic = measured[e]!;
+          if (planner === undefined) planner = new IncrementalPlanner({ vms: input.vms, placement, traffic, oracle: input.oracle, capacity: input.capacity });
+          else planner.updateTraffic(pairChanges(plannerTraffic!, traffic));
+          plannerTraffic = traffic;
+          run = planner.plan({ policy: incremental, migrationCost: 0, maxRounds: input.maxRounds ?? 20 });
+        } else run = plan(placement, e, cm, s.policy, s.kind === 'continuous' && s.hysteresis, s.kind === 'continuous' ? measured[e]! : traffics[e]!);
         steps = run.steps.map((st) => st.decision);
         placement = run.finalPlacement;
       }
@@ -298,5 +321,17 @@ export function diurnalEpochs(local: readonly DirectedFlow[], remote: readonly D
     const w = (1 + Math.cos((2 * Math.PI * e) / periodEpochs)) / 2;
     out.push(merge([...local.map((f) => ({ ...f, rate: f.rate * w })), ...remote.map((f) => ({ ...f, rate: f.rate * (1 - w) }))].filter((f) => f.rate > 0)));
   }
+  return out;
+}
+
+/**
+ * The pairs whose rate differs between two symmetric traffic matrices, as the incremental
+ * planner takes them (rate 0: the pair stopped talking). Each unordered pair once. Pure;
+ * O(entries of both).
+ */
+export function pairChanges(before: TrafficMatrix, after: TrafficMatrix): PairRate[] {
+  const out: PairRate[] = [];
+  for (const [a, row] of after.peers) for (const [b, r] of row) if (a < b && before.peers.get(a)?.get(b) !== r) out.push({ a, b, rate: r });
+  for (const [a, row] of before.peers) for (const b of row.keys()) if (a < b && after.peers.get(a)?.get(b) === undefined) out.push({ a, b, rate: 0 });
   return out;
 }

@@ -36,7 +36,7 @@ test('score simulate --epochs: every strategy on one timeline, JSON/CSV/figures;
   assert.equal(never.perEpoch.length, 3);
   assert.ok(never.perEpoch.every((p) => p.cost >= 0));
 
-  for (const bad of [['--evolve', 'churn:2'], ['--evolve', 'onoff']]) {
+  for (const bad of [['--evolve', 'churn:2'], ['--evolve', 'onoff'], ['--planner', 'scratch']]) {
     const b = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '64', '--epochs', '2', ...bad, '--out', 'bad'], dir);
     assert.equal(b.code, 2, `${bad.join(' ')}: ${b.stderr}`);
     assert.match(b.stderr, /CLI_USAGE/);

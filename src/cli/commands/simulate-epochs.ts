@@ -32,6 +32,8 @@ export interface EpochsCliOptions {
   readonly noReturnEpochs: number;
   /** continuous mode's measurement window, epochs */
   readonly measureEpochs?: number;
+  /** continuous mode without hysteresis: incremental re-planning (default) or from scratch */
+  readonly planner?: 'incremental' | 'full';
   readonly out: string;
   readonly png: boolean;
   readonly json: boolean;
@@ -54,6 +56,7 @@ export async function runEpochsCli(o: EpochsCliOptions): Promise<EpochResult> {
     noReturnEpochs: o.noReturnEpochs,
     ...(o.horizonSeconds === undefined ? {} : { amortisationSeconds: o.horizonSeconds }),
     ...(o.measureEpochs === undefined ? {} : { measureEpochs: o.measureEpochs }),
+    ...(o.planner === undefined ? {} : { planner: o.planner }),
   });
   const ms = performance.now() - t0;
   mkdirSync(o.out, { recursive: true });

@@ -89,6 +89,7 @@ export function registerSimulate(program: Command): void {
     .option('--period <s>', 'with --epochs: continuous mode\'s planning period (its detection delay)', '60')
     .option('--horizon <s>', 'with --epochs: seconds a move must keep saving to pay for its pre-copy traffic (default 14400: 4 h)')
     .option('--measure-epochs <n>', 'with --epochs: continuous mode plans on rates averaged over the last N epochs', '1')
+    .option('--planner <incremental|full>', "with --epochs: how continuous mode without hysteresis re-plans each epoch (same migrations; full: from scratch)", 'incremental')
     .option('--return-window <epochs>', 'with --epochs: no-return window with hysteresis, and K of the oscillation count', '4')
     .option('--reference <none|metis>', 'scale mode: a METIS hierarchical-partitioning reference placement and each strategy\'s gap to the best known one', 'none')
     .action(async (opts: SimulateCliOptions) => {
@@ -111,6 +112,7 @@ export function registerSimulate(program: Command): void {
             ...(opts.horizon === undefined ? {} : { horizonSeconds: parseNumberOption('--horizon', opts.horizon, 1)! }),
             noReturnEpochs: int('--return-window', opts.returnWindow, 0)!,
             measureEpochs: int('--measure-epochs', opts.measureEpochs, 1)!,
+            planner: plannerOption(opts.planner),
             out: opts.out ?? 'score-out/epochs',
             png: opts.png,
             json: opts.json === true,
@@ -221,8 +223,14 @@ interface SimulateCliOptions {
   period: string;
   horizon?: string;
   measureEpochs?: string;
+  planner: string;
   returnWindow: string;
   out?: string;
   png: boolean;
   json?: boolean;
+}
+
+function plannerOption(v: string): 'incremental' | 'full' {
+  if (v === 'incremental' || v === 'full') return v;
+  throw new ScoreError('CLI_USAGE', `--planner: expected incremental or full, got "${v}"`);
 }
