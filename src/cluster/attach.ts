@@ -112,8 +112,9 @@ export async function joinCluster(
   };
   const unshare = shareWeights({ store: h.store, service: o.service, isLeader, onElected, log });
   const unshareAgents = shareAgents({ store: h.store, dir: o.service, isLeader, log });
-  // called by this member's election handler below with the view it read, so each gets that one
-  // snapshot (a member's `elected` listeners run in the order they were added)
+  // called from this member's election handler below with the read of the previous view it
+  // started, so the orchestration's warm-up gets that same snapshot (an `elected` listener of its
+  // own would read the store later, after this member published over it)
   const withPrevious: ((previous: Promise<PreviousView>) => void)[] = [];
   const orchestration = shareOrchestration({
     store: h.store,
