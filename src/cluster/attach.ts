@@ -112,6 +112,10 @@ export async function joinCluster(
   };
   const unshare = shareWeights({ store: h.store, service: o.service, isLeader, onElected, log });
   const unshareAgents = shareAgents({ store: h.store, dir: o.service, isLeader, log });
+  // called from this member's election handler below with the read of the previous view it
+  // started, so the orchestration's warm-up gets that same snapshot (an `elected` listener of its
+  // own would read the store later, after this member published over it)
+  const withPrevious: ((previous: Promise<PreviousView>) => void)[] = [];
   const orchestration = shareOrchestration({
     store: h.store,
     service: o.service,
@@ -119,7 +123,9 @@ export async function joinCluster(
     audit: o.audit,
     memberId: h.member.id,
     isLeader,
-    onElected,
+    onElected: (fn) => {
+      withPrevious.push(fn);
+    },
     agentToken: o.agentToken,
     ...(o.cliStart === undefined ? {} : { cliStart: o.cliStart }),
     log,
@@ -182,8 +188,13 @@ export async function joinCluster(
         unsettled = 'all';
       });
     publisher = viewPublisher(h.store, String(generation));
-    // retried up to the catch-up bound: a view not read is not "none published" (takeover.ts)
-    readPreviousView(h.store, o.catchUpMs ?? CATCH_UP_MS, { wanted: () => h.member.generation === generation && h.member.role === 'leader' })
+    // Read once here, before this member publishes (it publishes once `expected` is set below),
+    // and handed to everything that needs it: the takeover (via `previous`) and the
+    // orchestration's warm-up. Read again later, the store mostly holds this leader's own view.
+    // Retried up to the catch-up bound: a view not read is not "none published" (takeover.ts).
+    const read = readPreviousView(h.store, o.catchUpMs ?? CATCH_UP_MS, { wanted: () => h.member.generation === generation && h.member.role === 'leader' });
+    for (const fn of withPrevious) fn(read);
+    read
       .then((p) => {
         if (h.member.generation !== generation) return; // a later term reads its own
         previous = p;

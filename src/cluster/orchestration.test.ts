@@ -12,6 +12,7 @@ import { recordKey } from './audit.ts';
 import { createContinuousState, continuousConfig } from '../orchestrator/continuous.ts';
 import { createRailState, recordMigration } from '../core/rails.ts';
 import { railSnapshot } from '../orchestrator/orchestrator.ts';
+import { type PreviousView, readPreviousView, viewPublisher } from './view-publish.ts';
 
 const started: MigrationRecord = {
   id: 'g7-m3', vm: 'vm6', from: 'hv17', to: null, policy: 'load-aware', round: 1, step: null, status: 'started', startedAt: 1000, finishedAt: null,
@@ -86,13 +87,18 @@ test('record keys: ids that name their generation are kept, older ones get the w
   assert.equal(recordKey('m3', 9n), 'migrations/g9-m3');
 });
 
-/** shareOrchestration on a memory store with a fake service and runtime (no agents called). */
-function fakeMember(o: { stored?: unknown; cli?: boolean; warmMs?: number }) {
+/**
+ * shareOrchestration on a memory store with a fake service and runtime (no agents called).
+ * `elect` reads the previous view as attach.ts does at an election, then runs `afterRead` (e.g.
+ * this leader's first publish), then hands the snapshot to the takeover.
+ */
+function fakeMember(o: { stored?: unknown; cli?: boolean; warmMs?: number; afterRead?: (store: ReturnType<typeof memoryStore>) => Promise<void> }) {
   const store = memoryStore();
   const listeners = new Set<(e: NorthEvent) => void>();
   const started: StartOptions[] = [];
   let cliStarts = 0;
-  let elected: (() => void) | undefined;
+  let elected: ((previous: Promise<PreviousView>) => void) | undefined;
+  const logs: string[] = [];
   let leader = false;
   const status = { state: 'idle', policy: null, plan: false, round: 0, migrations: 0, converged: false, lastError: null };
   const records: MigrationRecord[] = [];
@@ -127,7 +133,7 @@ function fakeMember(o: { stored?: unknown; cli?: boolean; warmMs?: number }) {
     onElected: (fn) => (elected = fn),
     agentToken: () => 't',
     ...(o.cli === true ? { cliStart: () => void (cliStarts += 1) } : {}),
-    log: () => undefined,
+    log: (_level, message) => logs.push(message),
     warmMs: o.warmMs ?? 100,
     rateWindowMs: 0,
     agentWaitMs: 50,
@@ -135,6 +141,8 @@ function fakeMember(o: { stored?: unknown; cli?: boolean; warmMs?: number }) {
   return {
     store,
     service,
+    runtime,
+    logs,
     share,
     started,
     cliStarts: () => cliStarts,
@@ -142,7 +150,10 @@ function fakeMember(o: { stored?: unknown; cli?: boolean; warmMs?: number }) {
     async elect() {
       if (o.stored !== undefined) await store.put('orchestration/state', o.stored);
       leader = true;
-      elected?.();
+      const previous = readPreviousView(store, 100);
+      await previous;
+      await o.afterRead?.(store);
+      elected?.(previous);
       await share.takeover();
     },
     setLeader: (v: boolean) => (leader = v),
@@ -205,6 +216,34 @@ test('takeover: the old leader\'s records are loaded before the wait for its swi
   await done;
   assert.deepEqual(m.service.orchestrator.records.map((r) => [r.id, r.status]), [[started.id, 'failed']]);
   assert.deepEqual([...m.service.reconciled], [started.id]);
+});
+
+test('takeover: the warm-up waits for the switches of the view read at the election, though this leader published its own before the warm-up ran', async () => {
+  const m = fakeMember({
+    stored: running,
+    warmMs: 5_000,
+    // this leader's first publish (it has one switch so far) replaces the previous leader's view in the store
+    afterRead: (store) => viewPublisher(store, '8').publish({ leader: 'c2', switches: ['1'], links: 0, hosts: [], pairs: [] }),
+  });
+  await viewPublisher(m.store, '7').publish({ leader: 'c1', switches: ['1', '2', '3'], links: 0, hosts: [], pairs: [] });
+  const switches = m.runtime.controller.disc.switches as Map<bigint, unknown>;
+  switches.set(1n, {});
+  const t0 = Date.now();
+  const back = setTimeout(() => {
+    switches.set(2n, {});
+    switches.set(3n, {});
+  }, 300);
+  try {
+    await m.elect();
+  } finally {
+    clearTimeout(back);
+  }
+  const took = Date.now() - t0;
+  assert.equal(((await m.store.get('view/summary')) as { leader: string }).leader, 'c2', "the store holds this leader's view by then");
+  assert.ok(took >= 280, `the warm-up waited for the previous leader's 3 switches (took ${took} ms)`);
+  assert.ok(took < 4_000, `it stopped waiting once they were back, not at its deadline (took ${took} ms)`);
+  assert.ok(m.logs.some((l) => l.includes('warm-up: 3 switches')), m.logs.join('\n'));
+  assert.equal(m.started.length, 1, 'the recorded run continues');
 });
 
 test('reconciling waits longer than the QEMU driver may take (120 s migration timeout + 30 s for the destination, vm/fleet.ts)', () => {

@@ -9,7 +9,8 @@
  *    then records what the agent did: succeeded (the VM is at the target), failed (the VM stayed
  *    at the source), declined, or, when the agent never got the request, failed without a move.
  *    The migration is never asked for again under its id, and the record is finished exactly once;
- * 3. it warms up: hosts of the old leader's published view that it has not re-learned yet are
+ * 3. it warms up: hosts of the old leader's published view (the snapshot read at the election,
+ *    before this member published its own: onElected) that it has not re-learned yet are
  *    placed where that view had them (except the VMs just reconciled, which are waited for where
  *    the agent put them), then it waits until it sees as many switches and links as the old
  *    leader did, and for one full rate window, so the next decision reads measured rates;
@@ -38,7 +39,7 @@ import type { AuditLog } from '../service/audit-file.ts';
 import type { Store } from '../store/store.ts';
 import { storedRecords } from './audit.ts';
 import { loadAgents } from './agents.ts';
-import { readView } from './view-publish.ts';
+import type { PreviousView } from './view-publish.ts';
 
 const KEY = 'orchestration/state';
 
@@ -65,7 +66,13 @@ export interface OrchestrationShareOptions {
   readonly audit: AuditLog;
   readonly memberId: string;
   isLeader(): boolean;
-  onElected(fn: () => void): void;
+  /**
+   * calls `fn` at each election of this member with the previous leader's view as read once at
+   * that election, before this member published its own (attach.ts): the same snapshot the
+   * takeover routes from. Read later from the store, it is mostly this leader's own view already,
+   * and the warm-up would wait for nothing.
+   */
+  onElected(fn: (previous: Promise<PreviousView>) => void): void;
   /** the controller's call token for a hypervisor's agent */
   agentToken(hypervisor: string): string;
   /** starts continuous mode as given on the command line: called by a leader of a cluster with no recorded run */
@@ -215,9 +222,12 @@ export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationS
     return done;
   }
 
-  type Summary = { switches?: string[]; links?: number; hosts?: { mac: string; dpid: string; port: number }[] } | undefined;
+  type Summary = { readonly switches?: readonly string[]; readonly links?: number; readonly hosts?: readonly { mac: string; dpid: string; port: number }[] } | undefined;
 
-  /** Until this leader holds as many switches as the old one did (agents are registered per hypervisor switch). */
+  /**
+   * Until this leader holds as many switches as the previous leader's view (read at the election)
+   * lists, or `end` (ms since the epoch) passed: agents are registered per hypervisor switch.
+   */
   async function switchesBack(summary: Summary, end: number): Promise<void> {
     const c = o.runtime.controller;
     while (c.disc.switches.size < (summary?.switches?.length ?? 0) && Date.now() < end) await sleep(50);
@@ -253,7 +263,7 @@ export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationS
     await sleep(o.rateWindowMs ?? 6000);
   }
 
-  async function takeOver(): Promise<void> {
+  async function takeOver(previous: Promise<PreviousView>): Promise<void> {
     o.service.reconciled.clear();
     // agents' reports are checked against the records: the old leader's, not the ones this
     // process loaded at its start, from the first moment of this leadership (reconcile reloads)
@@ -264,7 +274,9 @@ export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationS
     } catch (e) {
       o.log('warn', `cluster: migration records not loaded before the warm-up: ${errText(e)}`);
     }
-    const summary = (await readView(o.store).catch(() => undefined)) as Summary;
+    const prev = await previous.catch((e: unknown): PreviousView => ({ state: 'unread', error: errText(e), attempts: 0 }));
+    if (prev.state === 'unread') o.log('warn', `cluster: the previous leader's view was not read (${prev.error}): the warm-up waits for no switch, link or host of it`);
+    const summary: Summary = prev.state === 'read' ? prev.view : undefined;
     const end = Date.now() + (o.warmMs ?? 20_000);
     await switchesBack(summary, end);
     const n = await loadAgents(o.store, o.service, o.log);
@@ -286,8 +298,8 @@ export function shareOrchestration(o: OrchestrationShareOptions): OrchestrationS
     }
   }
 
-  o.onElected(() => {
-    last = takeOver().catch((e: unknown) => o.log('warn', `cluster: orchestration takeover failed: ${errText(e)}`));
+  o.onElected((previous) => {
+    last = takeOver(previous).catch((e: unknown) => o.log('warn', `cluster: orchestration takeover failed: ${errText(e)}`));
   });
   return {
     quiesce: () => {

@@ -41,11 +41,12 @@ import type { CookieFilter } from '../runtime/dataplane.ts';
  */
 export const PATH_RULES_FILTER: CookieFilter = { cookie: PATH_COOKIE_TAG, cookieMask: PATH_COOKIE_TAG_MASK };
 
-/** A path rule as the switch reports it (flow statistics): its cookie and direction. */
+/**
+ * A path rule as the switch reports it (flow statistics): its cookie, all the cleaning reads (the
+ * generation is in the cookie; older generations go by cookie and mask, never per direction).
+ */
 export interface HeldRule {
   readonly cookie: bigint;
-  readonly ethSrc?: string;
-  readonly ethDst?: string;
 }
 
 /** The key of a direction (as routing.ts pairKey), MACs in lower case. */

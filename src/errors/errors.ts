@@ -18,6 +18,10 @@ export const ERROR_CODES = {
   UNKNOWN_VM: 'no such VM',
   UNKNOWN_HYPERVISOR: 'no such hypervisor',
   CAPACITY_EXCEEDED: 'a hypervisor would host more VMs than its capacity',
+  // Analysis (src/sim: bounds and searches under a migration budget, reference placements)
+  PLACEMENT_INVALID: 'a placement given to an analysis leaves a VM without a hypervisor, or puts it on one that has no capacity entry',
+  BUDGET_EXCEEDED: 'a start placement given to a budgeted search moves more VMs away from their placement than the migration budget',
+  SPLITS_INVALID: 'the split-star bound\'s splits break its conditions (μ ≥ 0; α ≥ 0 and the two α of a pair sum to 1; π ≥ 0 and a VM\'s π sum to at most μ): the bound would not hold',
   // OpenFlow codec and connections
   OF_TRUNCATED: 'an OpenFlow message or structure is shorter than its length says',
   OF_BAD_LENGTH: 'an OpenFlow length field is impossible (too small, not aligned, past the end)',
@@ -124,6 +128,9 @@ const INPUT_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'TIMELINE_PARSE',
   'TIMELINE_INVALID',
   'CONTINUOUS_INVALID',
+  'PLACEMENT_INVALID',
+  'BUDGET_EXCEEDED',
+  'SPLITS_INVALID',
 ]);
 
 /** The `score` command's exit code for an error: 2 bad input, 1 a failure at run time. */

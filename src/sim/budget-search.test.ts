@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { smallInstance } from '../core/test-instances.ts';
 import { pricedBudgetSearch } from './budget-search.ts';
 import { checkWithinBudget, inputOf, optimaFound } from './budget.testing.ts';
+import { isScoreError } from '../errors/errors.ts';
 
 test('priced budget search: within the slots, at most the budget of VMs away, cost as stated', () => {
   checkWithinBudget((input, budget, seed) => pricedBudgetSearch(input, budget, { iterations: 3000, temperature: 0.05, price: 0.2, seed }));
@@ -17,7 +18,10 @@ test('priced budget search: a start over the slots is refused; a start is kept w
   const inst = smallInstance(7, { vms: 8, slots: 2, topology: 1, partners: 2 });
   const [h] = [...inst.capacity.keys()];
   const crowded = new Map(inst.vms.map((vm) => [vm, h!]));
-  assert.throws(() => pricedBudgetSearch(inputOf(inst), 8, { iterations: 10, temperature: 0, price: 0.2, seed: 1, start: crowded }), /slots/);
+  assert.throws(() => pricedBudgetSearch(inputOf(inst), 8, { iterations: 10, temperature: 0, price: 0.2, seed: 1, start: crowded }), (e) => isScoreError(e, 'CAPACITY_EXCEEDED') && /slots/.test(e.message));
+  const partial = new Map(inst.placement);
+  partial.delete(inst.vms[0]!);
+  assert.throws(() => pricedBudgetSearch(inputOf(inst), 8, { iterations: 10, temperature: 0, price: 0.2, seed: 1, start: partial }), (e) => isScoreError(e, 'PLACEMENT_INVALID') && e.message.includes(inst.vms[0]!));
   const r = pricedBudgetSearch(inputOf(inst), 8, { iterations: 0, temperature: 0, price: 0.2, seed: 1, start: inst.placement });
   assert.ok(r.cost <= r.initialCost + 1e-9);
 });

@@ -1,5 +1,6 @@
 import { seededRng } from '../core/random.ts';
 import { index, totalOf, type BudgetInput, type Indexed } from './half-moved.ts';
+import { ScoreError } from '../errors/errors.ts';
 
 /**
  * The best placement with at most `budget` VMs away from their initial hypervisors, searched with
@@ -58,6 +59,10 @@ function secondLevel(x: Indexed): number[][] {
   return out;
 }
 
+/**
+ * @throws ScoreError PLACEMENT_INVALID (a VM of the input or of `o.start` without a hypervisor of
+ *   `capacity`), CAPACITY_EXCEEDED (`o.start` puts more VMs on a hypervisor than its slots)
+ */
 export function pricedBudgetSearch(input: BudgetInput, budget: number, o: PricedSearchOptions): PricedSearchResult {
   const x = index(input);
   const H = x.hosts.length;
@@ -104,11 +109,11 @@ export function pricedBudgetSearch(input: BudgetInput, budget: number, o: Priced
     const hi = new Map(x.hosts.map((h, i) => [h, i]));
     for (let u = 0; u < n; u++) {
       const t = hi.get(o.start.get(input.vms[u]!) ?? '');
-      if (t === undefined) throw new Error(`start placement: VM ${input.vms[u]} has no hypervisor`);
+      if (t === undefined) throw new ScoreError('PLACEMENT_INVALID', `start placement: VM ${input.vms[u]} has no hypervisor with a capacity`, { vm: input.vms[u], hypervisor: o.start.get(input.vms[u]!) ?? null });
       if (t !== host[u]) moveTo(u, t);
       moved += away(u, t);
     }
-    for (let h = 0; h < H; h++) if (load[h]! > cap[h]!) throw new Error(`start placement: ${x.hosts[h]} over its ${cap[h]} slots`);
+    for (let h = 0; h < H; h++) if (load[h]! > cap[h]!) throw new ScoreError('CAPACITY_EXCEEDED', `start placement: ${x.hosts[h]} holds ${load[h]} VMs, over its ${cap[h]} slots`, { hypervisor: x.hosts[h], vms: load[h], capacity: cap[h] });
   }
   const meanCost = n === 0 ? 0 : (2 * x.initialCost) / n;
   let mu = o.price * meanCost;

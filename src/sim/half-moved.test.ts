@@ -6,6 +6,7 @@ import { boundWitnesses, budgetAnneal, budgetStructure, setBounds, type BudgetIn
 import { seededRng } from '../core/random.ts';
 import type { PathOracle } from '../core/paths.ts';
 import { bestSaving, checkWithinBudget, inputOf, movedCount, optimaFound } from './budget.testing.ts';
+import { exitCodeFor, isScoreError } from '../errors/errors.ts';
 
 test('budget annealing: within the slots, at most the budget of VMs away from their start, cost as stated', () => {
   checkWithinBudget((input, budget, seed) => budgetAnneal(input, budget, { iterations: 3000, temperature: 0.05, seed }));
@@ -42,10 +43,26 @@ test('budget annealing from a start: refuses a start over the budget, keeps a st
   const [vm] = inst.vms;
   const start = new Map(inst.placement);
   start.set(vm!, free);
-  assert.throws(() => budgetAnneal(inputOf(inst), 0, { iterations: 10, temperature: 0, seed: 1, start }), /budget/);
+  assert.throws(() => budgetAnneal(inputOf(inst), 0, { iterations: 10, temperature: 0, seed: 1, start }), (e) => isScoreError(e, 'BUDGET_EXCEEDED') && /budget/.test(e.message));
   const r = budgetAnneal(inputOf(inst), 1, { iterations: 0, temperature: 0, seed: 1, start });
   assert.deepEqual([...r.placement], [...start]);
   assert.equal(r.moved, 1);
+});
+
+test('budgeted analyses: a placement without a VM, a start on an unknown hypervisor or over the slots are input errors with their codes', () => {
+  const inst = smallInstance(7, { vms: 8, slots: 2, topology: 1, partners: 2 });
+  const [vm] = inst.vms;
+  const unplaced = new Map(inst.placement);
+  unplaced.delete(vm!);
+  const placementInvalid = (e: unknown): boolean => isScoreError(e, 'PLACEMENT_INVALID') && e.message.includes(vm!);
+  assert.throws(() => budgetStructure({ ...inputOf(inst), placement: unplaced }, 4), placementInvalid);
+  assert.throws(() => boundWitnesses({ ...inputOf(inst), placement: unplaced }, 4, { iterations: 10, temperature: 0, seed: 1 }), placementInvalid);
+  const elsewhere = new Map(inst.placement).set(vm!, 'no-such-hypervisor');
+  assert.throws(() => budgetAnneal(inputOf(inst), 8, { iterations: 10, temperature: 0, seed: 1, start: elsewhere }), placementInvalid);
+  const [h] = [...inst.capacity.keys()];
+  const crowded = new Map(inst.vms.map((v) => [v, h!]));
+  assert.throws(() => budgetAnneal(inputOf(inst), 8, { iterations: 10, temperature: 0, seed: 1, start: crowded }), (e) => isScoreError(e, 'CAPACITY_EXCEEDED') && e.message.includes(h!));
+  for (const code of ['PLACEMENT_INVALID', 'BUDGET_EXCEEDED', 'CAPACITY_EXCEEDED'] as const) assert.equal(exitCodeFor(code), 2, code);
 });
 
 /** Every set of at most `budget` of `n` items (as index arrays). */

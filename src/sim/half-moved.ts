@@ -2,6 +2,7 @@ import type { Placement, TrafficMatrix } from '../core/cost.ts';
 import type { PathOracle } from '../core/paths.ts';
 import type { Nearby } from '../core/nearby.ts';
 import { seededRng } from '../core/random.ts';
+import { ScoreError } from '../errors/errors.ts';
 
 /**
  * How much a placement can save when only a budget of VMs may leave their hypervisors: the
@@ -79,6 +80,10 @@ export interface Indexed {
   readonly initialCost: number;
 }
 
+/**
+ * The input in arrays (hypervisors in `capacity`'s order, VMs in `vms`' order).
+ * @throws ScoreError PLACEMENT_INVALID (a VM not placed on a hypervisor of `capacity`)
+ */
 export function index(input: BudgetInput): Indexed {
   const hosts = [...input.capacity.keys()];
   const hi = new Map(hosts.map((h, i) => [h, i]));
@@ -88,7 +93,7 @@ export function index(input: BudgetInput): Indexed {
   for (let a = 0; a < H; a++) for (let b = a + 1; b < H; b++) cost[a * H + b] = cost[b * H + a] = input.oracle.cost(hosts[a]!, hosts[b]!);
   const init = Int32Array.from(input.vms, (v) => {
     const h = hi.get(input.placement.get(v) ?? '');
-    if (h === undefined) throw new Error(`VM ${v} has no placement on a known hypervisor`);
+    if (h === undefined) throw new ScoreError('PLACEMENT_INVALID', `VM ${v} has no placement on a hypervisor with a capacity`, { vm: v, hypervisor: input.placement.get(v) ?? null });
     return h;
   });
   const adj: [number, number][][] = input.vms.map(() => []);
@@ -163,6 +168,7 @@ export function totalOf(x: Indexed, host: Int32Array): number {
   return t;
 }
 
+/** @throws ScoreError PLACEMENT_INVALID (index) */
 export function budgetStructure(input: BudgetInput, budget: number): BudgetStructure {
   const x = index(input);
   const H = x.hosts.length;
@@ -207,6 +213,11 @@ export function budgetStructure(input: BudgetInput, budget: number): BudgetStruc
   };
 }
 
+/**
+ * @throws ScoreError PLACEMENT_INVALID (a VM of the input or of `o.start` without a hypervisor of
+ *   `capacity`), BUDGET_EXCEEDED (`o.start` moves more than `budget` VMs), CAPACITY_EXCEEDED
+ *   (`o.start` puts more VMs on a hypervisor than its slots)
+ */
 export function budgetAnneal(input: BudgetInput, budget: number, o: AnnealOptions): AnnealResult {
   const x = index(input);
   const H = x.hosts.length;
@@ -236,13 +247,13 @@ export function budgetAnneal(input: BudgetInput, budget: number, o: AnnealOption
     const hi = new Map(x.hosts.map((h, i) => [h, i]));
     const target = Int32Array.from(input.vms, (v) => hi.get(o.start!.get(v) ?? '') ?? -1);
     for (let u = 0; u < n; u++) {
-      if (target[u]! < 0) throw new Error(`start placement: VM ${input.vms[u]} has no hypervisor`);
+      if (target[u]! < 0) throw new ScoreError('PLACEMENT_INVALID', `start placement: VM ${input.vms[u]} has no hypervisor with a capacity`, { vm: input.vms[u], hypervisor: o.start.get(input.vms[u]!) ?? null });
       if (target[u] !== init[u]) moved += 1;
     }
-    if (moved > budget) throw new Error(`start placement moves ${moved} VMs, more than the budget ${budget}`);
+    if (moved > budget) throw new ScoreError('BUDGET_EXCEEDED', `start placement moves ${moved} VMs, more than the budget ${budget}`, { moved, budget });
     // set directly: a start within capacity is a valid state whatever order it was reached in
     for (let u = 0; u < n; u++) if (target[u] !== host[u]) moveTo(u, target[u]!);
-    for (let h = 0; h < H; h++) if (load[h]! > cap[h]!) throw new Error(`start placement: ${x.hosts[h]} over its ${cap[h]} slots`);
+    for (let h = 0; h < H; h++) if (load[h]! > cap[h]!) throw new ScoreError('CAPACITY_EXCEEDED', `start placement: ${x.hosts[h]} holds ${load[h]} VMs, over its ${cap[h]} slots`, { hypervisor: x.hosts[h], vms: load[h], capacity: cap[h] });
   } else {
     // the forest's trees, largest first, each grown from its best-connected member within capacity
     const { forest } = maxForest(x, budget);
@@ -419,7 +430,7 @@ function setSums(st: Star, inS: Uint8Array): { coverage: number; star: number } 
   return { coverage, star };
 }
 
-/** Both bounds' values for one set of moved VMs (e.g. the VMs a strategy had moved at half). */
+/** Both bounds' values for one set of moved VMs (e.g. the VMs a strategy had moved at half). @throws ScoreError PLACEMENT_INVALID (index) */
 export function setBounds(input: BudgetInput, moved: ReadonlySet<string>): SetBounds {
   const st = starOf(input);
   const inS = Uint8Array.from(input.vms, (v) => (moved.has(v) ? 1 : 0));
@@ -440,6 +451,7 @@ export interface BoundWitnesses {
   readonly starSearchSet: readonly string[];
 }
 
+/** @throws ScoreError PLACEMENT_INVALID (index) */
 export function boundWitnesses(input: BudgetInput, budget: number, o: { readonly iterations: number; readonly temperature: number; readonly seed: number }): BoundWitnesses {
   const st = starOf(input);
   const { x } = st;

@@ -104,6 +104,10 @@ function groupTree(topology: Topology, oracle: PathOracle, capacity: ReadonlyMap
   return { root: level.length === 1 ? level[0]! : { hosts, children: level, capacity: cap(hosts) }, levels: level.length === 1 ? levels : levels + 1 };
 }
 
+/**
+ * @throws ScoreError CAPACITY_EXCEEDED (more VMs than slots), CLI_USAGE (gpmetis failed or is not
+ *   installed), INTERNAL (a part over its slots with no sibling to give to: a bug)
+ */
 export function metisReference(input: ReferenceInput): Reference {
   const { topology, oracle, traffic, capacity } = input;
   const bin = input.gpmetis ?? 'gpmetis';
@@ -206,7 +210,8 @@ export function metisReference(input: ReferenceInput): Reference {
               if (best === null || loss < best.loss) best = { i, q, loss };
             }
           });
-          if (best === null) throw new Error('no sibling has room: capacity was checked before');
+          // a group's members fit its children's capacity (checked at the root, kept by every split)
+          if (best === null) throw new ScoreError('INTERNAL', `METIS reference: part ${p} is over its ${caps[p]} slots and no sibling has room`, { part: p, capacity: caps[p] });
           const b = best as { i: number; q: number };
           part[b.i] = b.q;
           count[p]! -= 1;

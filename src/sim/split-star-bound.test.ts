@@ -6,6 +6,7 @@ import type { PathOracle } from '../core/paths.ts';
 import type { BudgetInput } from './half-moved.ts';
 import { evenSplits, optimiseSplits, splitStar, splitStarBound, type Splits } from './split-star-bound.ts';
 import { bestSaving, inputOf } from './budget.testing.ts';
+import { exitCodeFor, isScoreError } from '../errors/errors.ts';
 
 /** Random valid splits: α per pair in [0, 1] (both sides summing to 1), each VM's price split at random, summing to at most μ. */
 function randomSplits(input: BudgetInput, mu: number, rng: () => number): Splits {
@@ -62,10 +63,14 @@ test('split-star bound: even splits at μ = 0 give every pair (100%); splits tha
   assert.ok(Math.abs(splitStarBound(st, 2, evenSplits(st, 0)) - 1) < 1e-12);
   const s = evenSplits(st, 1);
   const over = { ...s, own: s.own.map((p) => p + 1) };
-  assert.throws(() => splitStarBound(st, 2, over), /sums to/);
+  const refused = (re: RegExp) => (e: unknown): boolean => isScoreError(e, 'SPLITS_INVALID') && re.test(e.message);
+  assert.throws(() => splitStarBound(st, 2, over), refused(/sums to/));
   const lopsided = { ...s, alpha: s.alpha.map((a, u) => (u === 0 ? a.map(() => 0.9) : a)) };
-  assert.throws(() => splitStarBound(st, 2, lopsided), /≠ 1/);
-  assert.throws(() => splitStarBound(st, 2, { ...s, mu: -1 }), /μ/);
+  assert.throws(() => splitStarBound(st, 2, lopsided), refused(/≠ 1/));
+  assert.throws(() => splitStarBound(st, 2, { ...s, mu: -1 }), refused(/μ/));
+  const negative = { ...s, give: s.give.map((g, u) => (u === 0 ? g.map(() => -0.5) : g)) };
+  assert.throws(() => splitStarBound(st, 2, negative), refused(/negative/));
+  assert.equal(exitCodeFor('SPLITS_INVALID'), 2, 'bad splits are bad input');
 });
 
 test('split-star bound: off an ultrametric every hypervisor is tried (a hub no peer sits on is where the optimum is)', () => {

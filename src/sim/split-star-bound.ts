@@ -1,4 +1,5 @@
 import { index, isUltrametric, type BudgetInput, type Indexed } from './half-moved.ts';
+import { ScoreError } from '../errors/errors.ts';
 
 /**
  * A computed upper bound on the saving of any placement with at most `budget` VMs away from their
@@ -50,6 +51,7 @@ export interface SplitStar {
   readonly candidates: readonly Int32Array[];
 }
 
+/** @throws ScoreError PLACEMENT_INVALID (half-moved.ts index) */
 export function splitStar(input: BudgetInput): SplitStar {
   const x = index(input);
   const ultra = isUltrametric(x);
@@ -95,25 +97,28 @@ function star(st: SplitStar, s: Splits, u: number, moves?: Uint8Array): { value:
   return { value: best, h: bestH };
 }
 
-/** Checks the splits' conditions (they make the bound valid) and returns μk + Σ_u Ψ_u as a share of the initial cost. */
+/**
+ * Checks the splits' conditions (they make the bound valid) and returns μk + Σ_u Ψ_u as a share of the initial cost.
+ * @throws ScoreError SPLITS_INVALID (a condition broken: the value would be no bound)
+ */
 export function splitStarBound(st: SplitStar, budget: number, s: Splits): number {
   const { x } = st;
   const tol = 1e-9;
-  if (!(s.mu >= 0)) throw new Error(`μ must be ≥ 0, got ${s.mu}`);
+  if (!(s.mu >= 0)) throw new ScoreError('SPLITS_INVALID', `μ must be ≥ 0, got ${s.mu}`, { mu: s.mu });
   for (let u = 0; u < x.n; u++) {
     const peers = x.adj[u]!;
     for (let i = 0; i < peers.length; i++) {
       const a = s.alpha[u]![i]!;
       const b = s.alpha[peers[i]![0]]![st.back[u]![i]!]!;
-      if (!(a >= -tol && Math.abs(a + b - 1) <= tol)) throw new Error(`α of pair ${u}-${peers[i]![0]}: ${a} + ${b} ≠ 1 or negative`);
+      if (!(a >= -tol && Math.abs(a + b - 1) <= tol)) throw new ScoreError('SPLITS_INVALID', `α of pair ${u}-${peers[i]![0]}: ${a} + ${b} ≠ 1 or negative`, { vm: u, peer: peers[i]![0], alpha: a, other: b });
     }
     let sum = s.own[u]!;
-    if (!(s.own[u]! >= -tol)) throw new Error(`π of VM ${u} negative`);
+    if (!(s.own[u]! >= -tol)) throw new ScoreError('SPLITS_INVALID', `π of VM ${u} negative`, { vm: u, pi: s.own[u] });
     for (const p of s.give[u]!) {
-      if (!(p >= -tol)) throw new Error(`π of VM ${u} negative`);
+      if (!(p >= -tol)) throw new ScoreError('SPLITS_INVALID', `π of VM ${u} negative`, { vm: u, pi: p });
       sum += p;
     }
-    if (sum > s.mu * (1 + tol) + tol) throw new Error(`π of VM ${u} sums to ${sum} > μ = ${s.mu}`);
+    if (sum > s.mu * (1 + tol) + tol) throw new ScoreError('SPLITS_INVALID', `π of VM ${u} sums to ${sum} > μ = ${s.mu}`, { vm: u, sum, mu: s.mu });
   }
   let total = s.mu * budget;
   for (let u = 0; u < x.n; u++) total += Math.max(0, star(st, s, u).value);
