@@ -318,3 +318,43 @@ test('agent + emulated driver: claims no leader takes (503) are retried, but at 
   assert.equal(f.at(), 'hv1');
   assert.equal(a.outcome('m2')?.error?.code, 'SWITCHOVER_NO_LEADER');
 });
+
+test('agent: after a claim no leader took, the next round waits anew, so a round longer than the wait (QEMU re-copies the memory) still migrates', async () => {
+  const done: { vm: string; hv: string; id: string; port?: number }[] = [];
+  let reports = 0;
+  const base = fakeApi(done);
+  const api: ControllerApi = {
+    ...base,
+    migrationDone: (vm, hv, id, port) => {
+      reports++;
+      // the first claim lands on a leader that just died
+      if (reports === 1) return Promise.reject(new ScoreError('CLUSTER_NOT_LEADER', '503 electing', { status: 503 }));
+      return base.migrationDone(vm, hv, id, port);
+    },
+    controlReady: () => Promise.resolve({ cluster: true, ready: true, reason: '' }),
+  };
+  let rounds = 0;
+  const d: MigrationDriver = {
+    name: 'slow pre-copy',
+    async migrate(_vm, _from, to, hooks) {
+      for (;;) {
+        const claim = await hooks?.awaitControl?.();
+        rounds++;
+        // each round's copy takes longer than the whole wait for a leader
+        await new Promise((r) => setTimeout(r, 60));
+        try {
+          await claim?.(to, 11);
+          return { port: 11 };
+        } catch (e) {
+          if (isScoreError(e, 'CLUSTER_NOT_LEADER')) continue;
+          throw e;
+        }
+      }
+    },
+  };
+  const a = createAgent({ hypervisor: 'hv1', api, driver: d, switchoverWaitMs: 30, controlPollMs: 1 });
+  const r = await a.decide({ vm: 'vm1', migrate: true, migrationId: 'm1' });
+  assert.equal(r.migrated, true, `migrated: ${JSON.stringify(r.error)}`);
+  assert.equal(rounds, 2, 'a second round after the claim no leader took');
+  assert.equal(a.outcome('m1')?.state, 'succeeded');
+});

@@ -26,7 +26,8 @@ export interface AgentOptions {
   readonly correctionBackoffMs?: readonly number[];
   /**
    * cluster mode: how long a migration may wait for a controller leader ready to re-route the VM
-   * before it is switched over (MigrationHooks.awaitControl), ms; default SWITCHOVER_WAIT_MS
+   * before it is switched over (MigrationHooks.awaitControl), ms, counted from the first wait and
+   * anew after each claim no leader took; default SWITCHOVER_WAIT_MS
    */
   readonly switchoverWaitMs?: number;
   /** how often that wait asks the controller, ms (default 50) */
@@ -303,10 +304,11 @@ function switchoverHook(o: AgentOptions, vm: string, from: string, migrationId: 
     async awaitControl() {
       const ask = o.api.controlReady?.bind(o.api);
       if (ask === undefined) return undefined;
+      // the bound is on waiting for a leader: each round after a claim no leader took waits anew
+      // (a QEMU round re-copies the memory first, which can take longer than the wait itself);
+      // the rounds are bounded by maxClaims
       deadline ??= Date.now() + waitMs;
-      // a claim no leader took puts the driver back here: the bound covers those rounds too
       if (claims >= (o.maxClaims ?? MAX_CLAIMS)) throw noLeader(`${claims} switch-over reports not taken`);
-      if (claims > 0 && Date.now() >= deadline) throw noLeader(`last of ${claims} switch-over reports not taken`);
       for (;;) {
         const r = await ask();
         if (!r.cluster) return undefined;
@@ -322,6 +324,7 @@ function switchoverHook(o: AgentOptions, vm: string, from: string, migrationId: 
           // a refusal no other leader would answer differently (UNKNOWN_VM, AGENT_VM_NOT_OURS,
           // NOT_A_HOST_PORT, ...) keeps its code: the migration fails with it, no new round
           if (!retryableClaimError(e)) throw e;
+          deadline = undefined;
           throw new ScoreError('CLUSTER_NOT_LEADER', `the switch-over of ${vm} to ${hypervisor} port ${port} was not taken by a leader: ${e instanceof Error ? e.message : String(e)}`, { vm, hypervisor, port }, { cause: e });
         }
       };

@@ -351,7 +351,7 @@ export async function migrateGuest(r: FleetRun, vm: string, from: string, to: st
     await q.execute('migrate-set-parameters', { 'downtime-limit': o.downtimeLimitMs ?? QEMU_DOWNTIME_LIMIT_MS, 'max-bandwidth': o.maxBandwidthBytes ?? QEMU_MAX_BANDWIDTH });
     migrating = true;
     await q.execute('migrate', { uri: `tcp:127.0.0.1:${port}` });
-    const deadline = Date.now() + (o.timeoutMs ?? 120_000);
+    let deadline = Date.now() + (o.timeoutMs ?? 120_000);
     let cancelled = false;
     // QEMU zeroes ram.dirty-pages-rate once completed: keep the last one measured while active
     let dirtyRate: number | undefined;
@@ -367,10 +367,20 @@ export async function migrateGuest(r: FleetRun, vm: string, from: string, to: st
         claimed = true;
         try {
           await o.claim(to, at.port);
-          switchedOver = Promise.resolve();
-          await q.execute('migrate-continue', { state: 'pre-switchover' });
         } catch (e) {
           claimError = e;
+          cancelled = true;
+          await q.execute('migrate_cancel').catch(() => undefined);
+          continue;
+        }
+        switchedOver = Promise.resolve();
+        // the network follows the VM now: a timeout right after this would cancel a switch-over
+        // the leader took (and re-route the VM twice); the device state gets 30 s more
+        deadline = Math.max(deadline, Date.now() + 30_000);
+        try {
+          await q.execute('migrate-continue', { state: 'pre-switchover' });
+        } catch {
+          // a failed continue is QEMU's failure: cancel, MIGRATION_FAILED, the report goes back
           cancelled = true;
           await q.execute('migrate_cancel').catch(() => undefined);
         }
@@ -493,11 +503,13 @@ export async function reconcileGuest(r: FleetRun, vm: string): Promise<GuestReco
       c.status = (await q.execute<{ status: string }>('query-status')).status;
     }).catch(() => undefined);
   }
+  let resumed = candidates.some((c) => c.migrating);
   let keep = candidates.find((c) => c.status === 'running' && c.qmpSocket === rec?.qmpSocket) ?? candidates.find((c) => c.status === 'running');
   if (keep === undefined) {
     // nobody runs: a source paused by a switch-over whose destination is gone
     keep = candidates.find((c) => c.status === 'postmigrate' || c.status === 'paused');
     if (keep !== undefined) await withQmp(keep, (q) => q.execute('cont'));
+    resumed ||= keep !== undefined;
   }
   const ovs = ovsOf(r);
   for (const c of candidates.filter((x) => x !== keep)) {
@@ -506,6 +518,12 @@ export async function reconcileGuest(r: FleetRun, vm: string): Promise<GuestReco
     if (bridge !== '') await unplug(r, { bridge, tap: c.tap });
   }
   if (keep === undefined) return undefined;
+  if (candidates.length > 1 || resumed) {
+    // a migration was settled here: the controller may have been told the VM went elsewhere (a
+    // claim taken before its agent died), and a source that runs again sends nothing by itself;
+    // QEMU's announcement (RARP, as after a migration) lets the network find it where it runs
+    await withQmp(keep, (q) => q.execute('announce-self', { initial: 50, max: 550, rounds: 5, step: 100 })).catch(() => undefined);
+  }
   const bridge = (await vsctl(ovs, 'iface-to-br', keep.tap)).trim();
   const b = r.plan.bridges.find((x) => x.name === bridge);
   const port = parseOfports(await vsctl(ovs, '-f', 'csv', '--no-headings', '--columns=name,ofport', 'list', 'Interface')).get(keep.tap);
@@ -513,4 +531,19 @@ export async function reconcileGuest(r: FleetRun, vm: string): Promise<GuestReco
   const now: GuestRecord = { spec: rec.spec, place: { ...rec.place, tap: keep.tap, tag: keep.tag }, pid: keep.pid, qmpSocket: keep.qmpSocket, serialLog: join(dir, `${vm}.${keep.tag}.serial.log`), hypervisor: b.node, bridge: b.name, port };
   writeRecord(r, now);
   return now;
+}
+
+/**
+ * reconcileGuest for every guest recorded on `hypervisor`: what its agent runs at start, so a
+ * guest its previous process left paused (at pre-switchover, waiting for a claim that never came)
+ * runs again without waiting for its next migration.
+ * @returns the guests' records now (a guest with no QEMU left is not in it)
+ */
+export async function reconcileHypervisor(r: FleetRun, hypervisor: string): Promise<GuestRecord[]> {
+  const out: GuestRecord[] = [];
+  for (const g of listRecords(r).filter((x) => x.hypervisor === hypervisor)) {
+    const now = await reconcileGuest(r, g.spec.vm);
+    if (now !== undefined) out.push(now);
+  }
+  return out;
 }

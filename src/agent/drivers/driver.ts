@@ -58,7 +58,8 @@ export interface MigrationHooks {
    * its switches and knows the links its predecessor knew (`GET /api/v1/cluster/ready`), at once
    * when the controller is not a cluster (then with undefined). Resolves with `claim(hypervisor,
    * port)`: the driver calls it with the VM paused at the source (it sends nothing there any more)
-   * and its destination port chosen but not yet plugged; it reports the switch-over to the leader,
+   * and not yet running at its destination port (emulated: the port chosen, not plugged; QEMU:
+   * the destination QEMU plugged but without the device state, at QEMU's pre-switchover); it reports the switch-over to the leader,
    * which installs the VM's paths to that port before the VM arrives there, so the switch-over
    * needs no controller afterwards. `claim` rejects with CLUSTER_NOT_LEADER when no leader took the
    * report (the leader died since the wait, a 503, the controller unreachable): the driver puts the

@@ -3,7 +3,7 @@ import { ScoreError, isScoreError } from '../../errors/errors.ts';
 import { libvirtDriver } from '../../agent/drivers/libvirt.ts';
 import { emulatedDriver, probe } from '../../agent/drivers/emulated.ts';
 import { qemuDriver } from '../../agent/drivers/qemu.ts';
-import { fleetRun } from '../../vm/fleet.ts';
+import { fleetRun, reconcileHypervisor } from '../../vm/fleet.ts';
 import { libvirtFleetDriver } from '../../vm/libvirt-fleet.ts';
 import { loadScenarioFile } from '../../scenario/load.ts';
 import type { MigrationDriver } from '../../agent/drivers/driver.ts';
@@ -54,6 +54,10 @@ export function registerAgent(program: Command): void {
         if (from !== undefined && !model.vmInfo.has(from)) throw new ScoreError('CLI_USAGE', `--probe-from: no VM "${from}" in the scenario`);
         const ns = from === undefined ? undefined : run.plan.vms.find((v) => v.name === from)?.namespace;
         driver = qemuDriver({ run, ...(ns !== undefined ? { probe: (vm: string) => probe(ns, model.vmInfo.get(vm)!.ip) } : {}) });
+        // a previous agent process may have died mid-migration (a guest left paused at
+        // pre-switchover): QEMU says where each guest runs before this one takes requests
+        const settled = await reconcileHypervisor(run, opts.hypervisor);
+        if (settled.length > 0) console.log(`agent for ${opts.hypervisor}: ${settled.length} QEMU guest(s) checked (${settled.map((g) => `${g.spec.vm} on ${g.hypervisor}`).join(', ')})`);
       } else {
         throw new ScoreError('CLI_USAGE', `--driver: expected libvirt, emulated or qemu, got "${opts.driver}"`);
       }
