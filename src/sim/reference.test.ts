@@ -8,6 +8,7 @@ import { topologyFromSpec } from '../topologies/spec.ts';
 import { generateWorkload } from '../workloads/workload.ts';
 import { randomWorkload } from '../workloads/random.ts';
 import { metisReference } from './reference.ts';
+import { exitCodeFor, isScoreError } from '../errors/errors.ts';
 import { runScale } from './scale.ts';
 import { strategyRunner } from './strategies.ts';
 
@@ -61,4 +62,14 @@ test('a scale run with a reference reports the best known cost and every strateg
     assert.ok(Math.abs(ref.gapToBest[s.strategy]! - (s.finalCost - ref.bestKnown.cost) / s.initialCost) < 1e-12);
   }
   assert.ok(Object.values(ref.gapToBest).some((g) => g === 0) || ref.bestKnown.by === 'metis-hierarchical');
+});
+
+test('METIS reference: gpmetis not installed is EMULATION_MISSING_TOOL, a gpmetis that fails is EMULATION_COMMAND (exit 1: not a bad option)', () => {
+  const { built, w, traffic } = instance(60, 4);
+  const input = { topology: built.topology, oracle: built.oracle, vms: w.vms, traffic, capacity: w.capacity };
+  assert.throws(() => metisReference({ ...input, gpmetis: '/nonexistent/gpmetis' }), (e: unknown) => isScoreError(e, 'EMULATION_MISSING_TOOL') && /not installed/.test(e.message));
+  // a binary that runs and exits 1, as a gpmetis that rejects its input does
+  assert.throws(() => metisReference({ ...input, gpmetis: 'false' }), (e: unknown) => isScoreError(e, 'EMULATION_COMMAND') && /failed/.test(e.message));
+  assert.equal(exitCodeFor('EMULATION_COMMAND'), 1);
+  assert.equal(exitCodeFor('EMULATION_MISSING_TOOL'), 1);
 });

@@ -105,8 +105,8 @@ function groupTree(topology: Topology, oracle: PathOracle, capacity: ReadonlyMap
 }
 
 /**
- * @throws ScoreError CAPACITY_EXCEEDED (more VMs than slots), CLI_USAGE (gpmetis failed or is not
- *   installed), INTERNAL (a part over its slots with no sibling to give to: a bug)
+ * @throws ScoreError CAPACITY_EXCEEDED (more VMs than slots), EMULATION_MISSING_TOOL (gpmetis not
+ *   installed), EMULATION_COMMAND (gpmetis failed), INTERNAL (a part over its slots with no sibling to give to: a bug)
  */
 export function metisReference(input: ReferenceInput): Reference {
   const { topology, oracle, traffic, capacity } = input;
@@ -183,7 +183,9 @@ export function metisReference(input: ReferenceInput): Reference {
       try {
         execFileSync(bin, [`-seed=${input.seed ?? 1}`, '-ufactor=1', `-tpwgts=${tp}`, file, String(k)], { stdio: 'ignore' });
       } catch (e) {
-        throw new ScoreError('CLI_USAGE', `gpmetis failed (${bin}): ${(e as Error).message}; install Debian's metis package`);
+        // not installed is a missing tool; a gpmetis that ran and failed is a failed command (exit 1 both: not the user's option)
+        const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+        throw new ScoreError(missing ? 'EMULATION_MISSING_TOOL' : 'EMULATION_COMMAND', `gpmetis ${missing ? 'is not installed' : 'failed'} (${bin}): ${(e as Error).message}${missing ? "; install Debian's metis package" : ''}`, { tool: bin });
       }
       const part = readFileSync(`${file}.part.${k}`, 'utf8').trim().split('\n').map(Number);
       repair(members, part, caps, local);

@@ -1,5 +1,5 @@
 import { index, isUltrametric, type BudgetInput, type Indexed } from './half-moved.ts';
-import { ScoreError } from '../errors/errors.ts';
+import { ScoreError, isScoreError } from '../errors/errors.ts';
 
 /**
  * A computed upper bound on the saving of any placement with at most `budget` VMs away from their
@@ -110,15 +110,15 @@ export function splitStarBound(st: SplitStar, budget: number, s: Splits): number
     for (let i = 0; i < peers.length; i++) {
       const a = s.alpha[u]![i]!;
       const b = s.alpha[peers[i]![0]]![st.back[u]![i]!]!;
-      if (!(a >= -tol && Math.abs(a + b - 1) <= tol)) throw new ScoreError('SPLITS_INVALID', `α of pair ${u}-${peers[i]![0]}: ${a} + ${b} ≠ 1 or negative`, { vm: u, peer: peers[i]![0], alpha: a, other: b });
+      if (!(a >= -tol && Math.abs(a + b - 1) <= tol)) throw new ScoreError('SPLITS_INVALID', `α of pair ${u}-${peers[i]![0]} (VM indices): ${a} + ${b} ≠ 1 or negative`, { vmIndex: u, peerIndex: peers[i]![0], alpha: a, other: b });
     }
     let sum = s.own[u]!;
-    if (!(s.own[u]! >= -tol)) throw new ScoreError('SPLITS_INVALID', `π of VM ${u} negative`, { vm: u, pi: s.own[u] });
+    if (!(s.own[u]! >= -tol)) throw new ScoreError('SPLITS_INVALID', `π of VM index ${u} negative`, { vmIndex: u, pi: s.own[u] });
     for (const p of s.give[u]!) {
-      if (!(p >= -tol)) throw new ScoreError('SPLITS_INVALID', `π of VM ${u} negative`, { vm: u, pi: p });
+      if (!(p >= -tol)) throw new ScoreError('SPLITS_INVALID', `π of VM index ${u} negative`, { vmIndex: u, pi: p });
       sum += p;
     }
-    if (sum > s.mu * (1 + tol) + tol) throw new ScoreError('SPLITS_INVALID', `π of VM ${u} sums to ${sum} > μ = ${s.mu}`, { vm: u, sum, mu: s.mu });
+    if (sum > s.mu * (1 + tol) + tol) throw new ScoreError('SPLITS_INVALID', `π of VM index ${u} sums to ${sum} > μ = ${s.mu}`, { vmIndex: u, sum, mu: s.mu });
   }
   let total = s.mu * budget;
   for (let u = 0; u < x.n; u++) total += Math.max(0, star(st, s, u).value);
@@ -273,5 +273,11 @@ export function optimiseSplits(st: SplitStar, budget: number, o: OptimiseOptions
       if (fd.value < best.value) best = fd;
     }
   }
-  return { splits: best.splits, share: splitStarBound(st, budget, best.splits) };
+  try {
+    return { splits: best.splits, share: splitStarBound(st, budget, best.splits) };
+  } catch (e) {
+    // the optimiser builds its splits to meet the conditions: a broken one is its bug, not the input's
+    if (isScoreError(e, 'SPLITS_INVALID')) throw new ScoreError('INTERNAL', `the split optimiser made invalid splits: ${e.message}`, e.details, { cause: e });
+    throw e;
+  }
 }
