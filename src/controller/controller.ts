@@ -56,9 +56,6 @@ export type ControllerEvent =
 
 export interface FlowStatEntry {
   readonly cookie: bigint;
-  /** the rule's eth_src / eth_dst match, when it has one (a path rule: its direction) */
-  readonly ethSrc?: string;
-  readonly ethDst?: string;
   readonly byteCount: bigint;
   readonly packetCount: bigint;
   readonly durationSec: number;

@@ -118,21 +118,7 @@ export function describeCommand(c: SwitchCommand): string {
 }
 
 export function flowStatEntry(f: FlowStats): FlowStatEntry {
-  let ethSrc: string | undefined;
-  let ethDst: string | undefined;
-  for (const x of f.match) {
-    if (x.field === 'eth_src' && x.mask === undefined) ethSrc = String(x.value);
-    else if (x.field === 'eth_dst' && x.mask === undefined) ethDst = String(x.value);
-  }
-  return {
-    cookie: f.cookie,
-    byteCount: f.byteCount,
-    packetCount: f.packetCount,
-    durationSec: f.durationSec,
-    durationNsec: f.durationNsec,
-    ...(ethSrc === undefined ? {} : { ethSrc }),
-    ...(ethDst === undefined ? {} : { ethDst }),
-  };
+  return { cookie: f.cookie, byteCount: f.byteCount, packetCount: f.packetCount, durationSec: f.durationSec, durationNsec: f.durationNsec };
 }
 
 export function portStatEntries(ports: readonly PortStats[]): PortStatEntry[] {
