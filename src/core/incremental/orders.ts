@@ -17,6 +17,7 @@ export interface OrderPlanner {
   readonly lastSound: boolean;
   surelyDeclines(u: number): boolean;
   staysOff(u: number, h: number): boolean;
+  declinedNow(u: number): void;
 }
 
 export interface IncOrder {
@@ -257,8 +258,12 @@ export class LoadAwareInc implements IncOrder {
 
   opened(w: number, h: number): boolean {
     if (this.asked[w] === 1 || this.inRound[w] === 1) return true;
-    // the bound holds whatever is full: a VM it sets aside keeps its key and its `since`
-    if (this.p.surelyDeclines(w)) return true;
+    // the bound holds whatever is full: a VM it sets aside keeps its key and its `since`, and
+    // declines in the next round too unless something of it changes (which marks it then)
+    if (this.p.surelyDeclines(w)) {
+      this.p.declinedNow(w);
+      return false;
+    }
     if (this.askedAlready(w)) {
       this.touch(w);
       this.asked[w] = 1;
@@ -292,6 +297,7 @@ export class LoadAwareInc implements IncOrder {
       this.bound[u] = NaN;
       this.version[u]! += 1;
       this.since[u] = this.asks;
+      this.p.declinedNow(u);
       return;
     }
     this.inRound[u] = 1;

@@ -101,9 +101,13 @@ export class IncrementalPlanner {
   private readonly tRow: Int32Array;
   private readonly tCol: Int32Array;
   private readonly tUp: Float64Array;
-  /** VMs to ask in the next plan's first round */
+  /**
+   * VMs to ask in the next plan's first round: `dirty[u]` is 1 for each; `dirtyList` holds each of
+   * them at least once, and may hold VMs unmarked since (see `declinedNow`), skipped when taken
+   */
   private dirty: Uint8Array;
   private dirtyList: number[] = [];
+  private nDirty = 0;
   private total = 0;
   /**
    * per VM: C_A(u) as `exactCost` last summed it, NaN when u's row, u's host or a peer's host has
@@ -245,7 +249,23 @@ export class IncrementalPlanner {
   private markDirtyIndex(u: number): void {
     if (this.dirty[u] === 0) {
       this.dirty[u] = 1;
+      this.nDirty += 1;
       this.dirtyList.push(u);
+    }
+  }
+
+  /**
+   * u declines on its inputs as they are now (asked and declined, or the home/away bound holds):
+   * whatever marked it for the next plan happened before, so on the same inputs it declines there
+   * too and need not be asked; anything of it that changes later (its row, its host, a peer's host,
+   * a peer's hypervisor that stops being full) marks it again. A host that becomes full only
+   * removes a candidate, and c_m is the same function from plan to plan (see the module comment).
+   * A mover and a VM asked before a peer's move are never unmarked here.
+   */
+  declinedNow(u: number): void {
+    if (this.dirty[u] === 1) {
+      this.dirty[u] = 0;
+      this.nDirty -= 1;
     }
   }
 
@@ -256,7 +276,7 @@ export class IncrementalPlanner {
 
   /** VMs the next plan starts from */
   get dirtyCount(): number {
-    return this.dirtyList.length;
+    return this.nDirty;
   }
 
   /** C_A of the current placement and traffic, kept by differences */
@@ -539,16 +559,29 @@ export class IncrementalPlanner {
     let stopped = false;
     while (round < maxRounds && steps.length < maxMigrations) {
       round += 1;
-      const explicit = this.dirtyList;
+      // each VM still marked, once (a VM unmarked and marked again is listed twice)
+      const explicit: number[] = [];
+      for (const u of this.dirtyList) {
+        if (this.dirty[u] === 1) {
+          this.dirty[u] = 0;
+          explicit.push(u);
+        }
+      }
       this.dirtyList = [];
-      for (const u of explicit) this.dirty[u] = 0;
+      this.nDirty = 0;
       order.begin(explicit);
       let moves = 0;
       for (let u = order.next(); u >= 0; u = order.next()) {
         asked += 1;
-        if (this.surelyDeclines(u) || this.declines(u, cmFn, cmFixed)) continue;
+        if (this.surelyDeclines(u) || this.declines(u, cmFn, cmFixed)) {
+          this.declinedNow(u);
+          continue;
+        }
         const k = this.choose(u, mode, cmFn, cmFixed, log);
-        if (k < 0) continue;
+        if (k < 0) {
+          this.declinedNow(u);
+          continue;
+        }
         decisionRounds.push(round);
         if (steps.length >= maxMigrations) {
           // the budget is spent: what is left of the round waits for the next plan
