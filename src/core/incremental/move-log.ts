@@ -14,13 +14,13 @@ import type { MigrationCostFn } from '../migration-cost.ts';
  */
 export class MoveLog {
   /** per move: u, from, to, peer count, start of its flows and of its candidates in the arrays below, flows, candidates */
-  private mi: Int32Array = new Int32Array(8 * 1024);
+  private mi: Int32Array;
   /** per move: C_A before, after, c_m */
-  private mf: Float64Array = new Float64Array(3 * 1024);
-  private fi: Int32Array = new Int32Array(2 * 4096);
-  private ff: Float64Array = new Float64Array(4096);
-  private ci: Int32Array = new Int32Array(4096);
-  private cf: Float64Array = new Float64Array(2 * 4096);
+  private mf: Float64Array;
+  private fi: Int32Array;
+  private ff: Float64Array;
+  private ci: Int32Array;
+  private cf: Float64Array;
   private nMoves = 0;
   private nFlows = 0;
   private nCands = 0;
@@ -33,7 +33,17 @@ export class MoveLog {
     /** c_m when it is a number; null when it was a function of the move */
     private readonly cmFixed: number | null,
     readonly mode: DecisionMode,
-  ) {}
+    /** moves to make room for at first (the arrays grow by doubling past it; growing copies them) */
+    expectMoves = 1024,
+  ) {
+    const m = Math.max(16, expectMoves);
+    this.mi = new Int32Array(8 * m);
+    this.mf = new Float64Array(3 * m);
+    this.fi = new Int32Array(2 * 4 * m);
+    this.ff = new Float64Array(4 * m);
+    this.ci = new Int32Array(4 * m);
+    this.cf = new Float64Array(2 * 4 * m);
+  }
 
   add(u: number, from: number, to: number, peerCount: number, costBefore: number, costAfter: number, cm: number, fPeer: Int32Array, fHost: Int32Array, fCost: Float64Array, fOrder: Int32Array, nf: number, cHost: Int32Array, cCost: Float64Array, cCm: Float64Array, nc: number): number {
     const k = this.nMoves++;

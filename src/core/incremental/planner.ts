@@ -416,6 +416,8 @@ export class IncrementalPlanner {
     const end = s + this.rows.len[u]!;
     // the same sum as exactCost's (same terms, same order), usually remembered from the key
     const before = this.exactCost(u);
+    this.triedVm = u;
+    this.nTried = 0;
     if (before === 0) return true;
     for (let i = s; i < end; i++) {
       const h = this.host[adj[i]!]!;
@@ -426,9 +428,40 @@ export class IncrementalPlanner {
       for (let j = s; j < i && !seen; j++) seen = this.host[adj[j]!] === h && rate[j]! > 0;
       if (seen) continue;
       const cm = cmFn === null ? cmFixed : cmFn(this.names[u]!, this.hvNames[x]!, this.hvNames[h]!);
-      if (worthMigrating(before, this.costAt(u, h), cm)) return false;
+      const there = this.costAt(u, h);
+      if (this.nTried === this.tHost.length) this.growTried();
+      this.tHost[this.nTried] = h;
+      this.tCost[this.nTried] = there;
+      this.tCm[this.nTried] = cm;
+      this.nTried += 1;
+      if (worthMigrating(before, there, cm)) return false;
     }
     return true;
+  }
+
+  /**
+   * what `declines` priced for `triedVm` (host, C_A there, c_m), for `choose` right after it on the
+   * same state: a mover's decision then prices only the hosts `declines` did not reach
+   */
+  private triedVm = -1;
+  /** moves the last plan made (the next move log's first size) */
+  private lastMoves = 0;
+  private nTried = 0;
+  private tHost = new Int32Array(16);
+  private tCost = new Float64Array(16);
+  private tCm = new Float64Array(16);
+
+  private growTried(): void {
+    const m = 2 * this.tHost.length;
+    const h = new Int32Array(m);
+    h.set(this.tHost);
+    const c = new Float64Array(m);
+    c.set(this.tCost);
+    const cm = new Float64Array(m);
+    cm.set(this.tCm);
+    this.tHost = h;
+    this.tCost = c;
+    this.tCm = cm;
   }
 
   /** scratch for `choose`: u's flows with cost > 0 (peer, host, cost), then their order */
@@ -481,6 +514,9 @@ export class IncrementalPlanner {
     }
     const from = this.hvNames[x]!;
     const vm = this.names[u]!;
+    // hosts `declines` priced on this same state (the same sums, the same c_m)
+    const tried = this.triedVm === u ? this.nTried : 0;
+    this.triedVm = -1;
     let nc = 0;
     let best = -1;
     let bestCost = Infinity;
@@ -497,8 +533,10 @@ export class IncrementalPlanner {
         nc += 1;
         continue;
       }
-      const there = this.costAt(u, h);
-      const cm = cmFn === null ? cmFixed : cmFn(vm, from, this.hvNames[h]!);
+      let t = tried;
+      while (t > 0 && this.tHost[t - 1] !== h) t -= 1;
+      const there = t > 0 ? this.tCost[t - 1]! : this.costAt(u, h);
+      const cm = t > 0 ? this.tCm[t - 1]! : cmFn === null ? cmFixed : cmFn(vm, from, this.hvNames[h]!);
       cCost[nc] = there;
       cCm[nc] = cm;
       nc += 1;
@@ -549,7 +587,8 @@ export class IncrementalPlanner {
     const steps: Step[] = [];
     /** per move log entry (each decision made, applied or not): its round */
     const decisionRounds: number[] = [];
-    const log = new MoveLog(this.names, this.hvNames, this.rank, cmFn === null ? cmFixed : null, mode);
+    // room for as many moves as the last plan made, or a share of the VMs marked, whichever is more
+    const log = new MoveLog(this.names, this.hvNames, this.rank, cmFn === null ? cmFixed : null, mode, Math.min(maxMigrations, Math.max(1024, this.lastMoves, this.nDirty >> 1)));
     let asked = 0;
     let round = 0;
     let converged = false;
@@ -621,6 +660,7 @@ export class IncrementalPlanner {
         break;
       }
     }
+    this.lastMoves = steps.length;
     // a snapshot of the hosts behind a map view: copying 65k names into a Map was a large share of a small epoch
     const finalPlacement = new PlacementView(this.names, this.id, this.hvNames, this.host.slice());
     let decisions: (Decision & { round: number })[] | undefined;
