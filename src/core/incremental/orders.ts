@@ -1,5 +1,6 @@
 import { CostHeap } from '../policies.ts';
 import type { Rows } from './rows.ts';
+import { IntList } from './int-list.ts';
 
 /** What the orders read of the planner's state (numbers: VM and hypervisor indices). */
 export interface PlannerView {
@@ -22,7 +23,7 @@ export interface OrderPlanner {
 
 export interface IncOrder {
   /** a new round over these VMs (and whoever becomes dirty during it) */
-  begin(explicit: readonly number[]): void;
+  begin(explicit: IntList): void;
   next(): number;
   /** u is about to move (its peers still see it where it was) */
   beforeMove(u: number): void;
@@ -44,7 +45,7 @@ export class RoundRobinInc implements IncOrder {
   private readonly heap = new CostHeap();
   private readonly queued: Uint8Array;
   private readonly done: Uint8Array;
-  private doneList: number[] = [];
+  private readonly doneList = new IntList();
   private at = -Infinity;
   private readonly rank: Float64Array;
   private readonly rows: Rows;
@@ -55,11 +56,11 @@ export class RoundRobinInc implements IncOrder {
     this.queued = new Uint8Array(n);
     this.done = new Uint8Array(n);
   }
-  begin(explicit: readonly number[]): void {
-    for (const u of this.doneList) this.done[u] = 0;
-    this.doneList = [];
+  begin(explicit: IntList): void {
+    for (let i = 0; i < this.doneList.length; i++) this.done[this.doneList.items[i]!] = 0;
+    this.doneList.clear();
     this.at = -Infinity;
-    for (const u of explicit) this.push(u);
+    for (let i = 0; i < explicit.length; i++) this.push(explicit.items[i]!);
   }
   private push(u: number): void {
     if (this.queued[u] === 1 || this.done[u] === 1 || this.rank[u]! <= this.at) return;
@@ -114,7 +115,7 @@ export class LoadAwareInc implements IncOrder {
   private readonly asked: Uint8Array;
   /** pushed in this round (its key is tracked by the heap, not the "asked already" test) */
   private readonly inRound: Uint8Array;
-  private touched: number[] = [];
+  private readonly touched = new IntList();
   private readonly bound: Float64Array;
   private readonly exact: Uint8Array;
   /** per VM outside the heap: asks made in the round when it left the heap (0: since the round began) */
@@ -144,8 +145,9 @@ export class LoadAwareInc implements IncOrder {
     this.stRank = new Float64Array(n + 1);
   }
 
-  begin(explicit: readonly number[]): void {
-    for (const u of this.touched) {
+  begin(explicit: IntList): void {
+    for (let i = 0; i < this.touched.length; i++) {
+      const u = this.touched.items[i]!;
       this.asked[u] = 0;
       this.inRound[u] = 0;
       this.bound[u] = NaN;
@@ -153,11 +155,11 @@ export class LoadAwareInc implements IncOrder {
       this.since[u] = 0;
       this.version[u]! += 1;
     }
-    this.touched = [];
+    this.touched.clear();
     this.heap.size = 0;
     this.asks = 0;
     this.stTop = 0;
-    for (const u of explicit) this.pushExact(u);
+    for (let i = 0; i < explicit.length; i++) this.pushExact(explicit.items[i]!);
   }
 
   private touch(u: number): void {

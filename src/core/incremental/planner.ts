@@ -6,6 +6,7 @@ import type { IndexedCost, PathOracle } from '../paths.ts';
 import type { PolicyRun, Step } from '../policies.ts';
 import { ScoreError } from '../../errors/errors.ts';
 import { Rows } from './rows.ts';
+import { IntList } from './int-list.ts';
 import { LazyDecision, MoveLog } from './move-log.ts';
 import { PlacementView } from './placement-view.ts';
 import { LoadAwareInc, RoundRobinInc, type PlannerView } from './orders.ts';
@@ -106,7 +107,9 @@ export class IncrementalPlanner {
    * them at least once, and may hold VMs unmarked since (see `declinedNow`), skipped when taken
    */
   private dirty: Uint8Array;
-  private dirtyList: number[] = [];
+  private readonly dirtyList = new IntList();
+  /** the VMs a round starts from (the marked ones, taken from `dirtyList`) */
+  private readonly explicit = new IntList();
   private nDirty = 0;
   private total = 0;
   /**
@@ -134,7 +137,7 @@ export class IncrementalPlanner {
    * declined unpriced when asked), each counted once however often the bound answered for it
    */
   private readonly boundSeen: Uint8Array;
-  private boundList: number[] = [];
+  private readonly boundList = new IntList();
   /** the running plan's c_m (for `staysOff`) */
   private cmFnNow: MigrationCostFn | null = null;
   private cmFixedNow = 0;
@@ -581,8 +584,8 @@ export class IncrementalPlanner {
     this.cmFnNow = cmFn;
     this.cmFixedNow = cmFixed;
     this.boundOk = this.oracle.metric === true && (cmFn === null ? cmFixed >= 0 : o.migrationCostNonNegative === true);
-    for (const u of this.boundList) this.boundSeen[u] = 0;
-    this.boundList = [];
+    for (let i = 0; i < this.boundList.length; i++) this.boundSeen[this.boundList.items[i]!] = 0;
+    this.boundList.clear();
     const initialCost = this.total;
     const steps: Step[] = [];
     /** per move log entry (each decision made, applied or not): its round */
@@ -599,14 +602,16 @@ export class IncrementalPlanner {
     while (round < maxRounds && steps.length < maxMigrations) {
       round += 1;
       // each VM still marked, once (a VM unmarked and marked again is listed twice)
-      const explicit: number[] = [];
-      for (const u of this.dirtyList) {
+      const explicit = this.explicit;
+      explicit.clear();
+      for (let i = 0; i < this.dirtyList.length; i++) {
+        const u = this.dirtyList.items[i]!;
         if (this.dirty[u] === 1) {
           this.dirty[u] = 0;
           explicit.push(u);
         }
       }
-      this.dirtyList = [];
+      this.dirtyList.clear();
       this.nDirty = 0;
       order.begin(explicit);
       let moves = 0;
