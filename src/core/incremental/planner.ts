@@ -590,8 +590,9 @@ export class IncrementalPlanner {
     const steps: Step[] = [];
     /** per move log entry (each decision made, applied or not): its round */
     const decisionRounds: number[] = [];
-    // room for as many moves as the last plan made, or a share of the VMs marked, whichever is more
-    const log = new MoveLog(this.names, this.hvNames, this.rank, cmFn === null ? cmFixed : null, mode, Math.min(maxMigrations, Math.max(1024, this.lastMoves, this.nDirty >> 1)));
+    // room for as many moves as the last plan made (a plan after a quiet one grows it by doubling:
+    // sized on the VMs marked, a settling plan that moves nothing took megabytes it never used)
+    const log = new MoveLog(this.names, this.hvNames, this.rank, cmFn === null ? cmFixed : null, mode, Math.min(maxMigrations, Math.max(1024, this.lastMoves)));
     let asked = 0;
     let round = 0;
     let converged = false;
