@@ -39,8 +39,16 @@ import { LoadAwareInc, RoundRobinInc, type PlannerView } from './orders.ts';
  * cost, so a VM set aside costs O(degree) instead of a key, a heap entry and an ask.
  * So `plan` makes exactly the migrations `runPolicy` makes over every VM on the same traffic and
  * placement (same VMs, hosts, rounds, C_A before/after); `incremental.test.ts` checks that on
- * random instances. What differs: `decisions` holds only the VMs actually asked, and the totals
- * are kept up to date by differences (equal to a from-scratch sum up to rounding).
+ * random instances, with integer and non-integer rates. "Same traffic" is the same rows in the
+ * same order (the planner's rows keep a Map's order: a changed pair stays in place, a new one is
+ * appended): each C_A is summed in row order as runPolicy sums it, so the sums agree to the bit;
+ * a matrix holding the same pairs in another order gives runPolicy itself sums that differ in
+ * the last bits when the rates are not integers. What differs: `decisions` holds only the VMs
+ * actually asked, and the totals are kept up to date by differences (equal to a from-scratch sum
+ * up to rounding).
+ * Between plans, a VM stays marked only if something of it changed after it last declined (asked,
+ * or set aside by the bound): movers, and peers of a mover that the round had asked before the
+ * move (`declinedNow`).
  *
  * Limits (checked): the Load-Aware and Round-Robin policies, VMs with distinct ranks, slots only
  * (no CPU/memory resources, no rails: the continuous orchestrator applies its own), a fixed set of
