@@ -26,21 +26,33 @@ function pairsOf(t: TrafficMatrix): Map<string, { a: string; b: string; rate: nu
   return out;
 }
 
-/** a random change: some pairs re-rated, some removed, some new ones */
-function randomChange(rng: Rng, vms: readonly string[], t: TrafficMatrix, share: number): PairRate[] {
+/**
+ * Non-integer rates: sums of these round, so a planner that summed a VM's terms in another order
+ * than runPolicy (or kept a key by differences) would compare different numbers. Integer rates
+ * times integer path costs sum exactly in any order and cannot show that.
+ */
+const FLOAT = (r: number): number => (r * 1.37) / 3;
+
+/** a random change: some pairs re-rated, some removed, some new ones (rates through `scale`) */
+function randomChange(rng: Rng, vms: readonly string[], t: TrafficMatrix, share: number, scale: (r: number) => number = (r) => r): PairRate[] {
   const out: PairRate[] = [];
   for (const p of pairsOf(t).values()) {
     const x = rng();
     if (x < share / 3) out.push({ a: p.a, b: p.b, rate: 0 });
-    else if (x < (2 * share) / 3) out.push({ a: p.a, b: p.b, rate: 1 + Math.floor(rng() * 100) });
+    else if (x < (2 * share) / 3) out.push({ a: p.a, b: p.b, rate: scale(1 + Math.floor(rng() * 100)) });
   }
   const fresh = Math.max(1, Math.round((share / 3) * pairsOf(t).size));
   for (let i = 0; i < fresh; i++) {
     const a = vms[Math.floor(rng() * vms.length)]!;
     const b = vms[Math.floor(rng() * vms.length)]!;
-    if (a !== b) out.push({ a, b, rate: 1 + Math.floor(rng() * 100) });
+    if (a !== b) out.push({ a, b, rate: scale(1 + Math.floor(rng() * 100)) });
   }
   return out;
+}
+
+/** the same matrix with every rate through f (rows in the same order) */
+function scaled(t: TrafficMatrix, f: (r: number) => number): TrafficMatrix {
+  return { peers: new Map([...t.peers].map(([u, row]) => [u, new Map([...row].map(([v, r]) => [v, f(r)]))])) };
 }
 
 /** the same change applied to a flow list, rebuilt from scratch (no shared state with the planner) */
@@ -63,7 +75,7 @@ interface Case {
 }
 
 /** checks every epoch against from scratch; returns how many VMs the home/away bound set aside in all */
-function check(label: string, c: Case, seed: number, o: { policy: 'load-aware' | 'round-robin'; cm: number | MigrationCostFn; mode?: DecisionMode; maxRounds: number; maxMigrations?: number; epochs: number; share: number; cmNonNegative?: boolean }): number {
+function check(label: string, c: Case, seed: number, o: { policy: 'load-aware' | 'round-robin'; cm: number | MigrationCostFn; mode?: DecisionMode; maxRounds: number; maxMigrations?: number; epochs: number; share: number; cmNonNegative?: boolean; scale?: (r: number) => number }): number {
   const rng = seededRng(seed);
   const rank = rankOf(c.vms);
   const planner = new IncrementalPlanner(c);
@@ -101,7 +113,7 @@ function check(label: string, c: Case, seed: number, o: { policy: 'load-aware' |
     assert.ok(inc.asked <= ref.decisions.length || e === 0, `${at}: asked ${inc.asked} of ${ref.decisions.length}`);
     placement = ref.finalPlacement;
     // the next epoch's traffic: a change applied to the planner, and the same change rebuilt from a flow list
-    const change = randomChange(rng, c.vms, traffic, o.share);
+    const change = randomChange(rng, c.vms, traffic, o.share, o.scale);
     planner.updateTraffic(change);
     const scratch = trafficMatrix(applyToFlows(traffic, change));
     assert.deepEqual([...pairsOf(planner.traffic()).values()].sort((x, y) => (x.a + x.b < y.a + y.b ? -1 : 1)), [...pairsOf(scratch).values()].sort((x, y) => (x.a + x.b < y.a + y.b ? -1 : 1)), `${at}: the planner's traffic after the change`);
@@ -298,4 +310,88 @@ test('a VM the bound set aside after a move is judged on the asks since then: re
   assert.equal(inc.bounded, 7, 'every VM was set aside by the bound at some point, each counted once');
   assert.deepEqual(moves(inc), moves(ref));
   assert.equal(inc.rounds, ref.rounds);
+});
+
+test('with non-integer rates (rates × 1.37 / 3) incremental planning still makes exactly the migrations and records of from-scratch planning', () => {
+  let bounded = 0;
+  // small topologies, tight slots, every policy, mode and c_m kind
+  for (let seed = 1; seed <= 30; seed++) {
+    const inst = smallInstance(seed, { vms: 14 + (seed % 10), slots: 2 + (seed % 3), topology: seed % 2, partners: 1 + (seed % 3) });
+    const c: Case = { vms: inst.vms, placement: inst.placement, traffic: scaled(inst.traffic, FLOAT), oracle: inst.oracle, capacity: inst.capacity };
+    const cm = seed % 4 === 0 ? PRICE : seed % 4 === 1 ? 10 / 3 : 0;
+    bounded += check('small float', c, seed, { policy: seed % 3 === 0 ? 'round-robin' : 'load-aware', cm, mode: seed % 3 === 1 ? 'best' : 'first', maxRounds: seed % 5 === 0 ? 1 : 20, epochs: 4, share: 0.3, cmNonNegative: seed % 8 === 0, scale: FLOAT });
+  }
+  // fat-trees with the indexed oracle and its cost table, a few hundred VMs, small changes
+  const built = build(fatTree(8));
+  const hvs = built.topology.hypervisors;
+  for (let seed = 1; seed <= 4; seed++) {
+    const rng = seededRng(seed * 6007);
+    const vms = Array.from({ length: hvs.length * 3 - 5 }, (_, i) => `vm${i + 1}`);
+    const order = vms.map((v) => [rng(), v] as const).sort((a, b) => a[0] - b[0]);
+    const placement = new Map(order.map(([, v], i) => [v, hvs[i % hvs.length]!]));
+    const flows: DirectedFlow[] = [];
+    for (const v of vms) for (let k = 0; k < 3; k++) flows.push({ src: v, dst: vms[Math.floor(rng() * vms.length)]!, rate: FLOAT(Math.round(Math.exp(rng() * 8))) });
+    const c: Case = { vms, placement, traffic: trafficMatrix(flows), oracle: built.oracle, capacity: new Map(hvs.map((h) => [h, 3])) };
+    bounded += check('fat-tree(8) float', c, seed, { policy: seed % 2 === 0 ? 'round-robin' : 'load-aware', cm: seed % 3 === 0 ? PRICE : 0, mode: seed % 4 === 1 ? 'best' : 'first', maxRounds: 20, epochs: 5, share: 0.03 + 0.02 * (seed % 3), cmNonNegative: true, scale: FLOAT });
+  }
+  // the benchmark's shape: partner workload converged, pairs re-partnered, one round
+  for (let seed = 1; seed <= 3; seed++) {
+    const w = generateWorkload(built.topology, { model: 'partners', vms: 128 * (1 + (seed % 3)), slotsPerHypervisor: 4 + (seed % 3) * 2, placement: 'random', seed });
+    const flows = w.flows.map((f) => ({ ...f, rate: FLOAT(f.rate) }));
+    const traffic = trafficMatrix(flows);
+    const rank = rankOf(w.vms);
+    const base = { vms: w.vms, oracle: built.oracle, capacity: w.capacity };
+    const conv = runPolicy({ ...base, policy: 'load-aware', placement: w.placement, traffic, rank, migrationCost: 0, maxRounds: 20 });
+    const [, next] = churnEpochs(flows, 2, 0.1, seededRng(seed)) as [DirectedFlow[], DirectedFlow[]];
+    const nt = trafficMatrix(next);
+    const planner = new IncrementalPlanner({ ...base, placement: conv.finalPlacement, traffic });
+    assert.equal(planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 1 }).steps.length, 0, 'converged');
+    planner.updateTraffic(diff(traffic, nt));
+    // the planner's rows are the old matrix with the changes applied as a Map applies them (a
+    // changed pair keeps its place, a new one is appended); the new flow list's matrix holds the
+    // same pairs in another order, and with non-integer rates runPolicy's own sums over the two
+    // differ in the last bits: bit-exactness is against runPolicy on the same rows in the same order
+    const own = planner.traffic();
+    const inc = planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 1 });
+    const ref = runPolicy({ ...base, policy: 'load-aware', placement: conv.finalPlacement, traffic: own, rank, migrationCost: 0, maxRounds: 1 });
+    assert.ok(inc.steps.length > 0, 'the change moves VMs');
+    assert.deepEqual(moves(inc), moves(ref), `partners seed ${seed}`);
+    assert.deepEqual(JSON.stringify(inc.steps.map((s) => s.decision)), JSON.stringify(ref.steps.map((s) => s.decision)), `partners seed ${seed}: records`);
+    const viaFlows = runPolicy({ ...base, policy: 'load-aware', placement: conv.finalPlacement, traffic: nt, rank, migrationCost: 0, maxRounds: 1 });
+    const move = (r: PolicyRun) => r.steps.map((s) => `${s.decision.vm}>${s.decision.to}`);
+    assert.deepEqual(move(inc), move(viaFlows), `partners seed ${seed}: the same moves as on the flow list's matrix`);
+    viaFlows.steps.forEach((s, i) => assert.ok(Math.abs(s.decision.costAfter - inc.steps[i]!.decision.costAfter) <= 1e-12 * s.decision.costBefore, `partners seed ${seed}: step ${i + 1} sums within rounding`));
+    bounded += inc.bounded;
+  }
+  assert.ok(bounded > 0, 'the home/away bound set VMs aside (it is exercised)');
+});
+
+test('after a plan only VMs that may not decline on the new inputs stay marked: movers and peers asked before a move, not peers that declined after it', () => {
+  const built = build(fatTree(8));
+  let fewer = 0;
+  for (let seed = 1; seed <= 3; seed++) {
+    const w = generateWorkload(built.topology, { model: 'partners', vms: 384, slotsPerHypervisor: 6, placement: 'random', seed });
+    const traffic = trafficMatrix(w.flows);
+    const base = { vms: w.vms, oracle: built.oracle, capacity: w.capacity };
+    const conv = runPolicy({ ...base, policy: 'load-aware', placement: w.placement, traffic, rank: rankOf(w.vms), migrationCost: 0, maxRounds: 20 });
+    const [, next] = churnEpochs(w.flows, 2, 0.1, seededRng(seed)) as [DirectedFlow[], DirectedFlow[]];
+    const planner = new IncrementalPlanner({ ...base, placement: conv.finalPlacement, traffic });
+    planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 1 });
+    planner.updateTraffic(diff(traffic, trafficMatrix(next)));
+    const run = planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 1 });
+    const own = planner.traffic();
+    const touched = new Set<string>();
+    for (const s of run.steps) {
+      touched.add(s.decision.vm);
+      for (const p of own.peers.get(s.decision.vm)?.keys() ?? []) touched.add(p);
+    }
+    assert.ok(run.steps.length > 0, 'the change moves VMs');
+    assert.ok(planner.dirtyCount >= run.steps.length, 'every mover stays marked');
+    if (planner.dirtyCount < touched.size) fewer += 1;
+    // and the next plan, asking only those, still makes the from-scratch round's moves
+    const again = planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 1 });
+    const ref = runPolicy({ ...base, policy: 'load-aware', placement: run.finalPlacement, traffic: own, rank: rankOf(w.vms), migrationCost: 0, maxRounds: 1 });
+    assert.deepEqual(moves(again), moves(ref), `seed ${seed}: the next plan`);
+  }
+  assert.equal(fewer, 3, 'fewer VMs carried than the movers and all their peers');
 });

@@ -1,0 +1,777 @@
+import type { Placement, TrafficMatrix } from '../cost.ts';
+import { worthMigrating } from '../cost.ts';
+import type { Decision, DecisionMode } from '../decision.ts';
+import type { MigrationCostFn } from '../migration-cost.ts';
+import type { IndexedCost, PathOracle } from '../paths.ts';
+import type { PolicyRun, Step } from '../policies.ts';
+import { ScoreError } from '../../errors/errors.ts';
+import { Rows } from './rows.ts';
+import { IntList } from './int-list.ts';
+import { LazyDecision, MoveLog } from './move-log.ts';
+import { PlacementView } from './placement-view.ts';
+import { LoadAwareInc, RoundRobinInc, type PlannerView } from './orders.ts';
+
+/**
+ * Incremental re-planning for continuous orchestration (issue #12): a planner whose state (VMs'
+ * traffic rows, hosts, loads) persists between planning periods and is updated by what changed,
+ * so a period costs work in proportion to the change, not to the data centre.
+ *
+ * Exactness. After a run that converged, every VM would decline if asked again (a round with no
+ * move). A VM's decision (Algorithm 1) depends only on its own traffic row, its peers' hosts,
+ * whether those hosts are full, and c_m of the moves; so until one of those changes it declines
+ * again, and a round need not ask it. `plan` asks, in each round, exactly the VMs whose inputs may
+ * have changed ("dirty": endpoints of changed pairs, movers, peers of movers, VMs with a peer on
+ * a hypervisor that stopped being full), and places them in the order the from-scratch round
+ * would ask them:
+ *  - Load-Aware asks in decreasing (C_A(u), rank) order; a VM that is not dirty has a fixed key
+ *    during the round, so the from-scratch round has already asked it (and it declined) exactly
+ *    when its key is above the lowest key asked so far. A VM that becomes dirty mid-round is
+ *    therefore pushed only when its key is below that; otherwise, like one asked already, it
+ *    waits for the next round.
+ *  - Round-Robin asks by rank, so a VM that becomes dirty mid-round is asked later in the round
+ *    when its rank is above the current one, else next round.
+ * A dirty VM whose peers on its own host carry at least as much traffic as all its other peers
+ * surely declines (`surelyDeclines`: on a metric, a move to h brings each other peer at most
+ * cost(x, h) closer and takes each home peer exactly cost(x, h) away, so it saves at most
+ * cost(x, h)·(R_away − R_home) ≤ 0 ≤ c_m). Such a VM is treated like a clean one: not asked, its
+ * key fixed until a peer moves, and "asked already" judged on the lowest key asked since it was
+ * set aside (a suffix minimum over the round's asks; see LoadAwareInc). The bound needs no path
+ * cost, so a VM set aside costs O(degree) instead of a key, a heap entry and an ask.
+ * So `plan` makes exactly the migrations `runPolicy` makes over every VM on the same traffic and
+ * placement (same VMs, hosts, rounds, C_A before/after); `incremental.test.ts` checks that on
+ * random instances, with integer and non-integer rates. "Same traffic" is the same rows in the
+ * same order (the planner's rows keep a Map's order: a changed pair stays in place, a new one is
+ * appended): each C_A is summed in row order as runPolicy sums it, so the sums agree to the bit;
+ * a matrix holding the same pairs in another order gives runPolicy itself sums that differ in
+ * the last bits when the rates are not integers. What differs: `decisions` holds only the VMs
+ * actually asked, and the totals are kept up to date by differences (equal to a from-scratch sum
+ * up to rounding).
+ * Between plans, a VM stays marked only if something of it changed after it last declined (asked,
+ * or set aside by the bound): movers, and peers of a mover that the round had asked before the
+ * move (`declinedNow`).
+ *
+ * Limits (checked): the Load-Aware and Round-Robin policies, VMs with distinct ranks, slots only
+ * (no CPU/memory resources, no rails: the continuous orchestrator applies its own), a fixed set of
+ * VMs and hypervisors, and a c_m that is the same function of (vm, from, to) from one plan to the
+ * next (a caller whose pricing changes names the VMs concerned with `markDirty`).
+ */
+export interface PairRate {
+  readonly a: string;
+  readonly b: string;
+  /** λ(a, b), both directions added, bytes/s; 0 removes the pair */
+  readonly rate: number;
+}
+
+export interface IncrementalInput {
+  /** every VM, in rank order (the tie-break: lower first) */
+  readonly vms: readonly string[];
+  readonly placement: Placement;
+  readonly traffic: TrafficMatrix;
+  readonly oracle: PathOracle;
+  readonly capacity: ReadonlyMap<string, number>;
+}
+
+export interface PlanOptions {
+  readonly policy: 'load-aware' | 'round-robin';
+  readonly migrationCost: number | MigrationCostFn;
+  readonly mode?: DecisionMode;
+  readonly maxRounds?: number;
+  readonly maxMigrations?: number;
+  /**
+   * c_m as a function is >= 0 for every move (the pre-copy model's prices are). Lets a function
+   * c_m use the home/away bound; a fixed c_m uses it when >= 0. Default false.
+   */
+  readonly migrationCostNonNegative?: boolean;
+}
+
+export class IncrementalPlanner {
+  readonly names: readonly string[];
+  private readonly id = new Map<string, number>();
+  private readonly hvNames: string[] = [];
+  private readonly hvId = new Map<string, number>();
+  /** per VM: peers and rates in the order a Map-based traffic matrix would hold them */
+  readonly rows: Rows;
+  private readonly host: Int32Array;
+  private readonly rank: Float64Array;
+  private load: Float64Array;
+  private cap: Float64Array;
+  /** per hypervisor: the VMs on it (unordered) */
+  private onHv: number[][];
+  private readonly oracle: PathOracle;
+  private readonly fast: IndexedCost | undefined;
+  /** per hypervisor: its number in `fast`, or -1 */
+  private oi: Int32Array;
+  /**
+   * `fast`'s whole cost table when it has one (see IndexedCost.table), and per hypervisor with
+   * oi >= 0 its row offset, column and uplink weight there: a cost is then two loads from small
+   * per-planner arrays and one from the table, the same arithmetic as `fast.cost`
+   */
+  private readonly tab: Float64Array | undefined;
+  private readonly tRow: Int32Array;
+  private readonly tCol: Int32Array;
+  private readonly tUp: Float64Array;
+  /**
+   * VMs to ask in the next plan's first round: `dirty[u]` is 1 for each; `dirtyList` holds each of
+   * them at least once, and may hold VMs unmarked since (see `declinedNow`), skipped when taken
+   */
+  private dirty: Uint8Array;
+  private readonly dirtyList = new IntList();
+  /** the VMs a round starts from (the marked ones, taken from `dirtyList`) */
+  private readonly explicit = new IntList();
+  private nDirty = 0;
+  private total = 0;
+  /**
+   * per VM: C_A(u) as `exactCost` last summed it, NaN when u's row, u's host or a peer's host has
+   * changed since (so a hit is bit-identical to summing again)
+   */
+  private readonly keyMemo: Float64Array;
+  /**
+   * per VM: whether R_home >= R_away (1), not (0), or unknown (-1); forgotten exactly when
+   * `keyMemo` is (u's row, u's host or a peer's host changed), as it reads the same inputs
+   */
+  private readonly homeMemo: Int8Array;
+  /** per VM: R_away (rates of peers on other hypervisors) when `homeMemo` >= 0 and the rates are finite, else NaN */
+  private readonly awayMemo: Float64Array;
+  /**
+   * the least and the largest cost between two different hypervisors when every hypervisor is in
+   * the cost table and every pair has a path (else NaN): dLo·R_away <= C_A(u) <= dHi·R_away
+   */
+  readonly dLo: number = NaN;
+  readonly dHi: number = NaN;
+  /** whether the home/away bound holds in the current plan (metric oracle, c_m >= 0) */
+  private boundOk = false;
+  /**
+   * distinct VMs the home/away bound found to surely decline in the current plan (set aside, or
+   * declined unpriced when asked), each counted once however often the bound answered for it
+   */
+  private readonly boundSeen: Uint8Array;
+  private readonly boundList = new IntList();
+  /** the running plan's c_m (for `staysOff`) */
+  private cmFnNow: MigrationCostFn | null = null;
+  private cmFixedNow = 0;
+  private rrOrder: RoundRobinInc | undefined;
+  private laOrder: LoadAwareInc | undefined;
+
+  constructor(input: IncrementalInput) {
+    this.oracle = input.oracle;
+    this.fast = input.oracle.indexed;
+    const names: string[] = [];
+    const add = (vm: string): number => {
+      let i = this.id.get(vm);
+      if (i === undefined) {
+        i = names.length;
+        this.id.set(vm, i);
+        names.push(vm);
+      }
+      return i;
+    };
+    for (const vm of input.vms) add(vm);
+    const n = names.length;
+    for (const [vm, h] of input.placement) if (this.id.has(vm)) this.hv(h);
+    for (const h of input.capacity.keys()) this.hv(h);
+    this.names = names;
+    this.rank = new Float64Array(n);
+    for (let u = 0; u < n; u++) this.rank[u] = u;
+    this.host = new Int32Array(n).fill(-1);
+    for (let u = 0; u < n; u++) {
+      const h = input.placement.get(names[u]!);
+      if (h === undefined) throw new ScoreError('WORKLOAD_INVALID', `VM ${names[u]!} has no placement`, { vm: names[u]! });
+      this.host[u] = this.hvId.get(h)!;
+    }
+    const hn = this.hvNames.length;
+    this.load = new Float64Array(hn);
+    this.cap = new Float64Array(hn);
+    this.onHv = Array.from({ length: hn }, () => []);
+    this.oi = new Int32Array(hn);
+    for (let h = 0; h < hn; h++) {
+      this.cap[h] = input.capacity.get(this.hvNames[h]!) ?? 0;
+      this.oi[h] = this.fast?.index(this.hvNames[h]!) ?? -1;
+    }
+    // at most 2^22 cells (32 MiB): fat-tree(32)'s is 512 x 512
+    const table = this.fast?.table?.(1 << 22);
+    this.tab = table?.rows;
+    this.tRow = new Int32Array(hn);
+    this.tCol = new Int32Array(hn);
+    this.tUp = new Float64Array(hn);
+    if (table !== undefined) {
+      let all = true;
+      let upLo = Infinity;
+      let upHi = -Infinity;
+      for (let h = 0; h < hn; h++) {
+        const f = this.oi[h]!;
+        if (f < 0) {
+          all = false;
+          continue;
+        }
+        this.tRow[h] = table.group[f]! * table.cols;
+        this.tCol[h] = table.col[f]!;
+        this.tUp[h] = table.up[f]!;
+        upLo = Math.min(upLo, table.up[f]!);
+        upHi = Math.max(upHi, table.up[f]!);
+      }
+      // every cost is a cell plus an uplink weight, so the extremes of both bound it
+      let cLo = Infinity;
+      let cHi = -Infinity;
+      for (const c of table.rows) {
+        cLo = Math.min(cLo, c);
+        cHi = Math.max(cHi, c);
+      }
+      if (all && hn > 1 && cHi < Infinity && cLo + upLo > 0) {
+        this.dLo = cLo + upLo;
+        this.dHi = cHi + upHi;
+      }
+    }
+    for (let u = 0; u < n; u++) {
+      this.load[this.host[u]!]! += 1;
+      this.onHv[this.host[u]!]!.push(u);
+    }
+    const degree = new Int32Array(n);
+    for (const [u, row] of input.traffic.peers) degree[this.vmId(u)] = row.size;
+    this.rows = new Rows(degree);
+    for (const [u, row] of input.traffic.peers) {
+      const ui = this.vmId(u);
+      for (const [v, r] of row) this.rows.append(ui, this.vmId(v), r);
+    }
+    this.dirty = new Uint8Array(n);
+    this.boundSeen = new Uint8Array(n);
+    this.keyMemo = new Float64Array(n).fill(NaN);
+    this.homeMemo = new Int8Array(n).fill(-1);
+    this.awayMemo = new Float64Array(n).fill(NaN);
+    for (let u = 0; u < n; u++) this.markDirtyIndex(u);
+    this.total = this.totalCost();
+  }
+
+  private hv(name: string): number {
+    let i = this.hvId.get(name);
+    if (i === undefined) {
+      i = this.hvNames.length;
+      this.hvId.set(name, i);
+      this.hvNames.push(name);
+    }
+    return i;
+  }
+
+  private vmId(name: string): number {
+    const i = this.id.get(name);
+    if (i === undefined) throw new ScoreError('WORKLOAD_INVALID', `traffic names VM ${name}, which the planner does not know`, { vm: name });
+    return i;
+  }
+
+  private markDirtyIndex(u: number): void {
+    if (this.dirty[u] === 0) {
+      this.dirty[u] = 1;
+      this.nDirty += 1;
+      this.dirtyList.push(u);
+    }
+  }
+
+  /**
+   * u declines on its inputs as they are now (asked and declined, or the home/away bound holds):
+   * whatever marked it for the next plan happened before, so on the same inputs it declines there
+   * too and need not be asked; anything of it that changes later (its row, its host, a peer's host,
+   * a peer's hypervisor that stops being full) marks it again. A host that becomes full only
+   * removes a candidate, and c_m is the same function from plan to plan (see the module comment).
+   * A mover and a VM asked before a peer's move are never unmarked here.
+   */
+  declinedNow(u: number): void {
+    if (this.dirty[u] === 1) {
+      this.dirty[u] = 0;
+      this.nDirty -= 1;
+    }
+  }
+
+  /** Have these VMs asked in the next plan (e.g. their c_m changed). */
+  markDirty(vms: Iterable<string>): void {
+    for (const vm of vms) this.markDirtyIndex(this.vmId(vm));
+  }
+
+  /** VMs the next plan starts from */
+  get dirtyCount(): number {
+    return this.nDirty;
+  }
+
+  /** C_A of the current placement and traffic, kept by differences */
+  get totalNow(): number {
+    return this.total;
+  }
+
+  placement(): Map<string, string> {
+    return new Map(this.names.map((vm, u) => [vm, this.hvNames[this.host[u]!]!]));
+  }
+
+  /** the traffic matrix the planner holds now (for checks and from-scratch comparisons) */
+  traffic(): TrafficMatrix {
+    const peers = new Map<string, Map<string, number>>();
+    const { start, len, adj, rate } = this.rows;
+    for (let u = 0; u < this.names.length; u++) {
+      if (len[u] === 0) continue;
+      const row = new Map<string, number>();
+      for (let i = start[u]!; i < start[u]! + len[u]!; i++) row.set(this.names[adj[i]!]!, rate[i]!);
+      peers.set(this.names[u]!, row);
+    }
+    return { peers };
+  }
+
+  /**
+   * Applies new pair rates (both rows, as a symmetric matrix holds them: an existing entry is
+   * updated in place, a new one appended, a removed one deleted, so each row keeps the order a
+   * Map would) and marks both endpoints dirty. O(changes × row length).
+   */
+  updateTraffic(changes: readonly PairRate[]): void {
+    const { id, rows, host, keyMemo, homeMemo } = this;
+    for (let k = 0; k < changes.length; k++) {
+      const c = changes[k]!;
+      const rate = c.rate;
+      if (!(rate >= 0 && Number.isFinite(rate))) throw new ScoreError('WORKLOAD_INVALID', `rate of ${c.a}-${c.b} must be a finite number >= 0, got ${rate}`, { a: c.a, b: c.b });
+      if (c.a === c.b) continue;
+      const a = id.get(c.a) ?? this.vmId(c.a);
+      const b = id.get(c.b) ?? this.vmId(c.b);
+      const ia = rows.indexOf(a, b);
+      const old = ia < 0 ? 0 : rows.rate[ia]!;
+      if (old === rate) continue;
+      this.total += (rate - old) * this.dist(host[a]!, host[b]!);
+      rows.set(a, ia, b, rate);
+      rows.set(b, rows.indexOf(b, a), a, rate);
+      keyMemo[a] = NaN;
+      keyMemo[b] = NaN;
+      homeMemo[a] = -1;
+      homeMemo[b] = -1;
+      this.markDirtyIndex(a);
+      this.markDirtyIndex(b);
+    }
+  }
+
+  private dist(ha: number, hb: number): number {
+    if (ha === hb) return 0;
+    const fa = this.oi[ha]!;
+    const fb = this.oi[hb]!;
+    if (this.tab !== undefined && fa >= 0 && fb >= 0) {
+      const d = fa < fb ? this.tab[this.tRow[ha]! + this.tCol[hb]!]! + this.tUp[hb]! : this.tab[this.tRow[hb]! + this.tCol[ha]!]! + this.tUp[ha]!;
+      // no path: `fast.cost` throws the oracle's error
+      if (d !== Infinity) return d;
+    }
+    if (this.fast !== undefined && fa >= 0 && fb >= 0) return this.fast.cost(fa, fb);
+    return this.oracle.cost(this.hvNames[ha]!, this.hvNames[hb]!);
+  }
+
+  /** C_A(u) with u on hypervisor h, terms in row order (vmCost's order) */
+  private costAt(u: number, h: number): number {
+    const { adj, rate } = this.rows;
+    const end = this.rows.start[u]! + this.rows.len[u]!;
+    let sum = 0;
+    for (let i = this.rows.start[u]!; i < end; i++) sum += rate[i]! * this.dist(h, this.host[adj[i]!]!);
+    return sum;
+  }
+
+  /** C_A recomputed from every row (each unordered pair once, from its lower-named end) */
+  totalCost(): number {
+    let sum = 0;
+    for (let u = 0; u < this.names.length; u++) {
+      const { adj, rate } = this.rows;
+      const nu = this.names[u]!;
+      const end = this.rows.start[u]! + this.rows.len[u]!;
+      for (let i = this.rows.start[u]!; i < end; i++) {
+        const v = adj[i]!;
+        if (nu < this.names[v]!) sum += rate[i]! * this.dist(this.host[u]!, this.host[v]!);
+      }
+    }
+    return sum;
+  }
+
+  /**
+   * u surely declines, from its peers' hosts alone: R_home (rates of peers on u's host) >= R_away
+   * (the others). Sound when `boundOk` (see the module comment); rounding of the two sums
+   * (relative 1e-15) is far below Eq. 3's 1e-9 noise allowance. O(degree), no path cost.
+   */
+  surelyDeclines(u: number): boolean {
+    if (!this.boundOk) return false;
+    let m = this.homeMemo[u]!;
+    if (m < 0) {
+      m = this.homeAtLeastAway(u) ? 1 : 0;
+      this.homeMemo[u] = m;
+    }
+    if (m === 0) return false;
+    if (this.boundSeen[u] === 0) {
+      this.boundSeen[u] = 1;
+      this.boundList.push(u);
+    }
+    return true;
+  }
+
+  private homeAtLeastAway(u: number): boolean {
+    const x = this.host[u]!;
+    const { adj, rate } = this.rows;
+    const end = this.rows.start[u]! + this.rows.len[u]!;
+    let home = 0;
+    let away = 0;
+    this.awayMemo[u] = NaN;
+    for (let i = this.rows.start[u]!; i < end; i++) {
+      const r = rate[i]!;
+      if (!(r >= 0 && r < Infinity)) return false;
+      if (this.host[adj[i]!] === x) home += r;
+      else away += r;
+    }
+    this.awayMemo[u] = away;
+    return away <= home;
+  }
+
+  /**
+   * Would u decline? The numeric part of Algorithm 1 without building the decision: true when
+   * no non-full candidate saves more than its c_m, which is exactly when `decideAmong` stays
+   * (slots only, no rails). Candidates are the hosts of peers with a positive flow cost.
+   */
+  private declines(u: number, cmFn: MigrationCostFn | null, cmFixed: number): boolean {
+    const x = this.host[u]!;
+    const { adj, rate } = this.rows;
+    const s = this.rows.start[u]!;
+    const end = s + this.rows.len[u]!;
+    // the same sum as exactCost's (same terms, same order), usually remembered from the key
+    const before = this.exactCost(u);
+    this.triedVm = u;
+    this.nTried = 0;
+    if (before === 0) return true;
+    for (let i = s; i < end; i++) {
+      const h = this.host[adj[i]!]!;
+      if (h === x || this.load[h]! >= this.cap[h]!) continue;
+      if (!(rate[i]! * this.dist(x, h) > 0)) continue;
+      // a host seen through an earlier peer was already tried
+      let seen = false;
+      for (let j = s; j < i && !seen; j++) seen = this.host[adj[j]!] === h && rate[j]! > 0;
+      if (seen) continue;
+      const cm = cmFn === null ? cmFixed : cmFn(this.names[u]!, this.hvNames[x]!, this.hvNames[h]!);
+      const there = this.costAt(u, h);
+      if (this.nTried === this.tHost.length) this.growTried();
+      this.tHost[this.nTried] = h;
+      this.tCost[this.nTried] = there;
+      this.tCm[this.nTried] = cm;
+      this.nTried += 1;
+      if (worthMigrating(before, there, cm)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * what `declines` priced for `triedVm` (host, C_A there, c_m), for `choose` right after it on the
+   * same state: a mover's decision then prices only the hosts `declines` did not reach
+   */
+  private triedVm = -1;
+  /** moves the last plan made (the next move log's first size) */
+  private lastMoves = 0;
+  private nTried = 0;
+  private tHost = new Int32Array(16);
+  private tCost = new Float64Array(16);
+  private tCm = new Float64Array(16);
+
+  private growTried(): void {
+    const m = 2 * this.tHost.length;
+    const h = new Int32Array(m);
+    h.set(this.tHost);
+    const c = new Float64Array(m);
+    c.set(this.tCost);
+    const cm = new Float64Array(m);
+    cm.set(this.tCm);
+    this.tHost = h;
+    this.tCost = c;
+    this.tCm = cm;
+  }
+
+  /** scratch for `choose`: u's flows with cost > 0 (peer, host, cost), then their order */
+  private fPeer = new Int32Array(64);
+  private fHost = new Int32Array(64);
+  private fCost = new Float64Array(64);
+  private fOrder = new Int32Array(64);
+  /** scratch for `choose`: distinct candidate hosts in order, C_A there (NaN: full or not evaluated), c_m */
+  private cHost = new Int32Array(64);
+  private cCost = new Float64Array(64);
+  private cCm = new Float64Array(64);
+
+  /**
+   * Algorithm 1 for u, numbers only: the flows sorted as `decideAmong` sorts them, each distinct
+   * candidate host tried in that order (the first worth it in `first` mode, the cheapest worth it
+   * in `best`). On a move, what the candidates looked like is appended to `log` so the full
+   * record (candidates, reason) is built by `decideAmong` itself only when read, identically
+   * (see `MoveLog`); returns the move's number in the log, or -1 to stay (never after `declines`
+   * said no, with slots only and no rails). Allocates nothing but the log's growth.
+   */
+  private choose(u: number, mode: DecisionMode, cmFn: MigrationCostFn | null, cmFixed: number, log: MoveLog): number {
+    const x = this.host[u]!;
+    const { adj, rate } = this.rows;
+    const s = this.rows.start[u]!;
+    const deg = this.rows.len[u]!;
+    if (deg > this.fPeer.length) this.growScratch(deg);
+    const { fPeer, fHost, fCost, fOrder, cHost, cCost, cCm, rank } = this;
+    let nf = 0;
+    let costBefore = 0;
+    for (let i = s; i < s + deg; i++) {
+      const v = adj[i]!;
+      const hv = this.host[v]!;
+      const cost = rate[i]! * this.dist(x, hv);
+      costBefore += cost;
+      if (cost > 0) {
+        fPeer[nf] = v;
+        fHost[nf] = hv;
+        fCost[nf] = cost;
+        // insertion by (cost desc, rank asc), `decideAmong`'s order (unique: ranks are distinct)
+        let j = nf;
+        while (j > 0) {
+          const o = fOrder[j - 1]!;
+          if (!((cost - fCost[o]! || rank[fPeer[o]!]! - rank[v]!) > 0)) break;
+          fOrder[j] = o;
+          j -= 1;
+        }
+        fOrder[j] = nf;
+        nf += 1;
+      }
+    }
+    const from = this.hvNames[x]!;
+    const vm = this.names[u]!;
+    // hosts `declines` priced on this same state (the same sums, the same c_m)
+    const tried = this.triedVm === u ? this.nTried : 0;
+    this.triedVm = -1;
+    let nc = 0;
+    let best = -1;
+    let bestCost = Infinity;
+    let bestCm = 0;
+    for (let f = 0; f < nf; f++) {
+      const h = fHost[fOrder[f]!]!;
+      let dup = false;
+      for (let c = 0; c < nc && !dup; c++) dup = cHost[c] === h;
+      if (dup) continue;
+      cHost[nc] = h;
+      if ((mode === 'first' && best >= 0) || this.load[h]! >= this.cap[h]!) {
+        cCost[nc] = NaN;
+        cCm[nc] = NaN;
+        nc += 1;
+        continue;
+      }
+      let t = tried;
+      while (t > 0 && this.tHost[t - 1] !== h) t -= 1;
+      const there = t > 0 ? this.tCost[t - 1]! : this.costAt(u, h);
+      const cm = t > 0 ? this.tCm[t - 1]! : cmFn === null ? cmFixed : cmFn(vm, from, this.hvNames[h]!);
+      cCost[nc] = there;
+      cCm[nc] = cm;
+      nc += 1;
+      if (worthMigrating(costBefore, there, cm) && (best < 0 || there < bestCost)) {
+        best = h;
+        bestCost = there;
+        bestCm = cm;
+      }
+    }
+    if (best < 0) return -1;
+    return log.add(u, x, best, deg, costBefore, bestCost, bestCm, fPeer, fHost, fCost, fOrder, nf, cHost, cCost, cCm, nc);
+  }
+
+  private growScratch(n: number): void {
+    const m = Math.max(n, 2 * this.fPeer.length);
+    this.fPeer = new Int32Array(m);
+    this.fHost = new Int32Array(m);
+    this.fCost = new Float64Array(m);
+    this.fOrder = new Int32Array(m);
+    this.cHost = new Int32Array(m);
+    this.cCost = new Float64Array(m);
+    this.cCm = new Float64Array(m);
+  }
+
+  /**
+   * Rounds from the current placement until one moves nothing, `maxRounds` or the budget, asking
+   * only dirty VMs (see the module comment). Applies its moves to the planner's placement.
+   * Declines found by the numeric check are counted, not built: `decisions` holds the moves'
+   * decisions (the same data as `steps`' with the round; the list is made when first read, as a
+   * period that only applies the steps never needs it), whose `candidates` and `reason` are built
+   * when first read (see `MoveLog`; equal to `runPolicy`'s records). `asked`: asks made (a VM asked in
+   * several rounds counts once per round); `bounded`: distinct VMs the home/away bound found to
+   * surely decline in this plan (each once, however many times the bound answered for it).
+   */
+  plan(o: PlanOptions): PolicyRun & { readonly asked: number; readonly bounded: number } {
+    const mode = o.mode ?? 'first';
+    const maxRounds = o.maxRounds ?? 20;
+    const maxMigrations = o.maxMigrations ?? Infinity;
+    const cmFn = typeof o.migrationCost === 'number' ? null : o.migrationCost;
+    const cmFixed = typeof o.migrationCost === 'number' ? o.migrationCost : 0;
+    const n = this.names.length;
+    this.cmFnNow = cmFn;
+    this.cmFixedNow = cmFixed;
+    this.boundOk = this.oracle.metric === true && (cmFn === null ? cmFixed >= 0 : o.migrationCostNonNegative === true);
+    for (let i = 0; i < this.boundList.length; i++) this.boundSeen[this.boundList.items[i]!] = 0;
+    this.boundList.clear();
+    const initialCost = this.total;
+    const steps: Step[] = [];
+    /** per move log entry (each decision made, applied or not): its round */
+    const decisionRounds: number[] = [];
+    // room for as many moves as the last plan made (a plan after a quiet one grows it by doubling:
+    // sized on the VMs marked, a settling plan that moves nothing took megabytes it never used)
+    const log = new MoveLog(this.names, this.hvNames, this.rank, cmFn === null ? cmFixed : null, mode, Math.min(maxMigrations, Math.max(1024, this.lastMoves)));
+    let asked = 0;
+    let round = 0;
+    let converged = false;
+    // kept from plan to plan (each round's `begin` clears what the last one touched): a new
+    // order's per-VM arrays were megabytes of fresh memory each period
+    const order = o.policy === 'round-robin' ? (this.rrOrder ??= new RoundRobinInc(this, n)) : (this.laOrder ??= new LoadAwareInc(this, n));
+    let stopped = false;
+    while (round < maxRounds && steps.length < maxMigrations) {
+      round += 1;
+      // each VM still marked, once (a VM unmarked and marked again is listed twice)
+      const explicit = this.explicit;
+      explicit.clear();
+      for (let i = 0; i < this.dirtyList.length; i++) {
+        const u = this.dirtyList.items[i]!;
+        if (this.dirty[u] === 1) {
+          this.dirty[u] = 0;
+          explicit.push(u);
+        }
+      }
+      this.dirtyList.clear();
+      this.nDirty = 0;
+      order.begin(explicit);
+      let moves = 0;
+      for (let u = order.next(); u >= 0; u = order.next()) {
+        asked += 1;
+        if (this.surelyDeclines(u) || this.declines(u, cmFn, cmFixed)) {
+          this.declinedNow(u);
+          continue;
+        }
+        const k = this.choose(u, mode, cmFn, cmFixed, log);
+        if (k < 0) {
+          this.declinedNow(u);
+          continue;
+        }
+        decisionRounds.push(round);
+        if (steps.length >= maxMigrations) {
+          // the budget is spent: what is left of the round waits for the next plan
+          this.markDirtyIndex(u);
+          order.drain((v) => this.markDirtyIndex(v));
+          stopped = true;
+          break;
+        }
+        const from = this.host[u]!;
+        const to = log.target(k);
+        order.beforeMove(u);
+        this.moveVm(u, from, to);
+        const totalAfter = this.total - (log.costBefore(k) - log.costAfter(k));
+        steps.push({ step: steps.length + 1, round, decision: new LazyDecision(log, k, undefined), totalBefore: this.total, totalAfter });
+        this.total = totalAfter;
+        moves += 1;
+        this.markDirtyIndex(u);
+        const { start, len, adj } = this.rows;
+        for (let i = start[u]!; i < start[u]! + len[u]!; i++) this.markDirtyIndex(adj[i]!);
+        order.moved(u, from);
+        if (this.load[from]! < this.cap[from]! && this.load[from]! + 1 >= this.cap[from]!) {
+          // `from` just stopped being full: it is a new candidate for every VM with a peer on it,
+          // except those on `from` itself (a VM's own host is no candidate)
+          const host = this.host;
+          for (const q of this.onHv[from]!) {
+            for (let i = start[q]!; i < start[q]! + len[q]!; i++) {
+              const w = adj[i]!;
+              if (host[w] === from) continue;
+              if (order.opened(w, from)) this.markDirtyIndex(w);
+            }
+          }
+        }
+      }
+      if (stopped) break;
+      if (moves === 0) {
+        converged = true;
+        break;
+      }
+    }
+    this.lastMoves = steps.length;
+    // a snapshot of the hosts behind a map view: copying 65k names into a Map was a large share of a small epoch
+    const finalPlacement = new PlacementView(this.names, this.id, this.hvNames, this.host.slice());
+    let decisions: (Decision & { round: number })[] | undefined;
+    return {
+      policy: o.policy,
+      initialCost,
+      finalCost: this.total,
+      steps,
+      get decisions(): (Decision & { round: number })[] {
+        return (decisions ??= decisionRounds.map((r, k) => new LazyDecision(log, k, r) as LazyDecision & { round: number }));
+      },
+      rounds: round,
+      converged,
+      finalPlacement,
+      asked,
+      bounded: this.boundList.length,
+    };
+  }
+
+  private moveVm(u: number, from: number, to: number): void {
+    this.host[u] = to;
+    this.keyMemo[u] = NaN;
+    this.homeMemo[u] = -1;
+    const { start, len, adj } = this.rows;
+    for (let i = start[u]!; i < start[u]! + len[u]!; i++) {
+      this.keyMemo[adj[i]!] = NaN;
+      this.homeMemo[adj[i]!] = -1;
+    }
+    this.load[from]! -= 1;
+    this.load[to]! += 1;
+    const list = this.onHv[from]!;
+    const i = list.indexOf(u);
+    list[i] = list[list.length - 1]!;
+    list.pop();
+    this.onHv[to]!.push(u);
+  }
+
+  /**
+   * Is C_A(u) surely above (1), surely below (-1) `level`, or too close to tell (0), from
+   * R_away alone (dLo·R_away <= C_A(u) <= dHi·R_away; no path cost read)? A relative margin of
+   * 1e-9 covers the rounding of both sums, so a sure answer never depends on it; 0 also when
+   * u's remembered key makes the exact comparison cheap, or the bounds do not apply.
+   */
+  keySide(u: number, level: number): number {
+    if (this.dLo !== this.dLo || this.keyMemo[u] === this.keyMemo[u]) return 0;
+    if (this.homeMemo[u]! < 0) this.homeMemo[u] = this.homeAtLeastAway(u) ? 1 : 0;
+    const away = this.awayMemo[u]!;
+    if (away !== away) return 0;
+    if (away * this.dHi * (1 + 1e-9) < level) return -1;
+    if (away * this.dLo * (1 - 1e-9) > level) return 1;
+    return 0;
+  }
+
+  /** set by `exactCost`: whether every term of the last sum was finite and >= 0 */
+  lastSound = true;
+
+  /** for the orders: C_A(u) where u is (and `lastSound`) */
+  exactCost(u: number): number {
+    const memo = this.keyMemo[u]!;
+    if (memo === memo) {
+      this.lastSound = true;
+      return memo;
+    }
+    const x = this.host[u]!;
+    const { adj, rate } = this.rows;
+    const end = this.rows.start[u]! + this.rows.len[u]!;
+    let sum = 0;
+    let sound = true;
+    for (let i = this.rows.start[u]!; i < end; i++) {
+      const t = rate[i]! * this.dist(x, this.host[adj[i]!]!);
+      if (!(t >= 0 && t < Infinity)) sound = false;
+      sum += t;
+    }
+    this.lastSound = sound;
+    if (sound) this.keyMemo[u] = sum;
+    return sum;
+  }
+
+  /**
+   * For the orders: would u, whose only new input is a freed slot on h, still decline a move to
+   * h? Exactly `declines`' test for h (the same sums, in the same order, the same c_m), so the
+   * answer never differs from asking u; false when a sum is not finite and >= 0 (then u is asked).
+   * O(degree) path costs, where asking would cost a key, a heap entry and every candidate's sum.
+   */
+  staysOff(u: number, h: number): boolean {
+    const before = this.exactCost(u);
+    if (!this.lastSound) return false;
+    if (before === 0) return true;
+    const there = this.costAt(u, h);
+    if (!(there >= 0 && there < Infinity)) return false;
+    const cm = this.cmFnNow === null ? this.cmFixedNow : this.cmFnNow(this.names[u]!, this.hvNames[this.host[u]!]!, this.hvNames[h]!);
+    return !worthMigrating(before, there, cm);
+  }
+
+  /** for the orders */
+  view(): PlannerView {
+    return { rows: this.rows, host: this.host, rank: this.rank, dist: (a, b) => this.dist(a, b) };
+  }
+}
+
