@@ -30,9 +30,11 @@ import { DEFAULT_MIGRATION_MODEL, type MigratingVm, type MigrationModel } from '
  *
  * Planning. Continuous mode without hysteresis keeps one incremental planner per strategy
  * (src/core/incremental.ts): each epoch it is told the pairs whose measured rate changed and asks
- * only the VMs whose inputs changed, making exactly the migrations a from-scratch round makes on
- * the same placement and rates (`planner: 'full'` plans from scratch; epochs.test.ts compares
- * both). With hysteresis, clairvoyant and one-shot plan from scratch: the in-plan no-return rail
+ * only the VMs whose inputs changed, making the migrations a from-scratch round makes on the
+ * same placement and rates (`planner: 'full'` plans from scratch; epochs.test.ts compares both).
+ * Exactly, up to rounding: the planner holds each VM's pairs in the order the changes came, a
+ * fresh matrix in flow order, so with non-integer rates two equal sums may differ in the last
+ * bits and flip an exact tie in Load-Aware's order (never seen in the tests). With hysteresis, clairvoyant and one-shot plan from scratch: the in-plan no-return rail
  * is not one the incremental planner has.
  *
  * Hysteresis (continuous only): each move is priced with the pre-copy model amortised over
@@ -98,7 +100,8 @@ export interface EpochInput {
   readonly measureEpochs?: number;
   /**
    * how continuous mode without hysteresis plans each epoch: 'incremental' (default; only what
-   * the change touches) or 'full' (a from-scratch round, as before). Same migrations either way.
+   * the change touches) or 'full' (a from-scratch round, as before). The same migrations up to
+   * the rounding of sums over rows held in another order (see the module comment).
    */
   readonly planner?: 'incremental' | 'full';
 }
