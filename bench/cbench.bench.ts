@@ -1,6 +1,6 @@
 /**
- * Controller capacity, measured like cbench: the same load generator (bench/cbench/generator.ts)
- * against S-CORE (`score controller`), os-ken (Debian python3-os-ken with the bench's own
+ * Controller capacity, measured like cbench: the same load generator (bench/cbench/cbench-gen.c,
+ * or bench/cbench/generator.ts with `--generator node`) against S-CORE (`score controller`), os-ken (Debian python3-os-ken with the bench's own
  * learning-switch app, bench/cbench/osken_learning_switch.py), ovs-testcontroller (Debian
  * openvswitch-testcontroller, C) and `null` (bench/cbench/null-controller.ts: a Node responder
  * doing nothing but answer, the ceiling of a Node controller under this generator). The
@@ -24,6 +24,12 @@
  *   node --import tsx bench/cbench.bench.ts [--switches 16,256] [--seconds 5] [--rounds 1]
  *     [--warmup 3] [--only score,osken,ovs,null] [--modes throughput,latency,paced]
  *     [--light-rate 1000] [--pin auto|none] [--priority paced|none] [--baseline DIR]
+ *     [--generator c|node]
+ *
+ * `--generator c` (the default) drives the load with bench/cbench/cbench-gen.c, built with `cc -O2`
+ * for the run; `--generator node` with bench/cbench/generator.ts. The C generator is the default
+ * because it is the finer instrument: at light load its own wake-up lateness is tens of
+ * microseconds where the Node generator's event loop ran milliseconds late (docs/cluster.md).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +40,7 @@ import { findTool } from '../src/emulation/system-gate.ts';
 import { freePort } from '../src/cluster/etcd-process.ts';
 import type { LoadResult } from './cbench/generator.ts';
 import { median } from './support.ts';
+import { buildCGenerator } from './cbench/c-generator.ts';
 
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -47,6 +54,16 @@ const BASELINE = arg('baseline', '');
 const ONLY = new Set(arg('only', `score,osken,ovs,null${BASELINE === '' ? '' : ',score-base'}`).split(',').map((n) => (n === 'ovs' ? 'ovs-testcontroller' : n)));
 const MODES = arg('modes', 'throughput,latency,paced').split(',') as ('throughput' | 'latency' | 'paced')[];
 const LIGHT_RATE = Number(arg('light-rate', '1000'));
+/**
+ * `c`: bench/cbench/cbench-gen.c, compiled with `cc -O2` into a temporary directory for this run
+ * (removed at exit); `node`: bench/cbench/generator.ts. Same load, same handshake answers, same
+ * JSON; the C one times a round trip without an event loop of its own in the way.
+ */
+const GENERATOR = arg('generator', 'c');
+if (GENERATOR !== 'c' && GENERATOR !== 'node') throw new Error(`--generator must be c or node, not ${GENERATOR}`);
+const cGen = GENERATOR === 'c' ? buildCGenerator() : undefined;
+process.on('exit', () => cGen?.remove());
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
 /** generator on core 0, controller on core 1 */
 const PIN = arg('pin', 'auto') !== 'none' && availableParallelism() >= 2 && findTool('taskset') !== undefined;
 /**
@@ -127,12 +144,15 @@ const peers: Peer[] = [
 ];
 
 /**
- * The generator as its own process (bench/cbench/load-once.ts), pinned to core 0 when PIN.
+ * The generator as its own process (the C one, or bench/cbench/load-once.ts), pinned to core 0 when PIN.
  * `onPhase` runs when its measured run starts and ends.
  */
 function generate(port: number, switches: number, mode: 'throughput' | 'latency' | 'paced', onPhase: (phase: string) => void): Promise<LoadResult> {
-  const args = ['--import', 'tsx', `${ROOT}bench/cbench/load-once.ts`, String(port), String(switches), mode, String(SECONDS), ...(mode === 'paced' ? [String(LIGHT_RATE)] : []), '--warmup', String(WARMUP)];
-  const [cmd, argv] = wrapped(0, REALTIME.has(mode), process.execPath, args);
+  const common = [String(port), String(switches), mode, String(SECONDS), ...(mode === 'paced' ? [String(LIGHT_RATE)] : []), '--warmup', String(WARMUP)];
+  const [cmd, argv] =
+    cGen !== undefined
+      ? wrapped(0, REALTIME.has(mode), cGen.path, common)
+      : wrapped(0, REALTIME.has(mode), process.execPath, ['--import', 'tsx', `${ROOT}bench/cbench/load-once.ts`, ...common]);
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const timer = setTimeout(() => child.kill('SIGKILL'), (SECONDS + 60) * 1000);
@@ -289,6 +309,7 @@ const summary = Object.fromEntries(
             /** cbench's latency mode (closed loop, one outstanding per switch: the controller flat out) */
             p50Ms: l.length ? round2(median(l.map((r) => r.latencyMs?.p50 ?? NaN))) : null,
             p99Ms: l.length ? round2(median(l.map((r) => r.latencyMs?.p99 ?? NaN))) : null,
+            p99MsPerRound: l.length ? l.map((r) => r.latencyMs?.p99 ?? NaN) : null,
             /** light load: paced mode, LIGHT_RATE packet-ins/s in all */
             lightLoad: p.length
               ? {
@@ -296,6 +317,7 @@ const summary = Object.fromEntries(
                   p50Ms: round2(median(p.map((r) => r.latencyMs?.p50 ?? NaN))),
                   p99Ms: round2(median(p.map((r) => r.latencyMs?.p99 ?? NaN))),
                   p99MsPerRound: p.map((r) => r.latencyMs?.p99 ?? NaN),
+                  maxMsPerRound: p.map((r) => r.latencyMs?.max ?? NaN),
                   controllerCpu: round2(median(p.map((r) => r.controllerCpu ?? NaN))),
                   /** event-loop delay p99 (ms) over the measured run: the generator's, and a Node controller's (null otherwise) */
                   generatorLoopDelayP99Ms: round2(median(p.map((r) => r.generatorLoopDelayMs.p99))),
@@ -357,9 +379,10 @@ console.log(
     warmupSeconds: WARMUP,
     rounds: ROUNDS,
     ...(BASELINE === '' ? {} : { baseline: BASELINE }),
+    generatorKind: GENERATOR,
     pinned: PIN ? 'generator on core 0, controller on core 1 (taskset)' : false,
     raisedPriorityModes: RT ? [...REALTIME].map((m) => `${m} (nice -n -10)`) : [],
-    generator: `bench/cbench/generator.ts (its own Node process; raw-byte fast path; 32 outstanding per switch in throughput mode, 1 in latency mode, ${LIGHT_RATE} packet-ins/s in all in paced mode)`,
+    generator: `${cGen !== undefined ? 'bench/cbench/cbench-gen.c (C, epoll, CLOCK_MONOTONIC, paced on a 1 ms timerfd; cc -O2)' : 'bench/cbench/generator.ts (its own Node process; raw-byte fast path)'}; 32 outstanding per switch in throughput mode, 1 in latency mode, ${LIGHT_RATE} packet-ins/s in all in paced mode`,
     modes: MODES,
     lightRatePerSecond: LIGHT_RATE,
     targets: { scoreVsOsken: '>= 10', scoreVsOvsTestcontroller: '>= 0.5', p99LightLoadMs: '< 1 (paced mode)' },
