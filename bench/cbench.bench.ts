@@ -24,14 +24,14 @@
  *   node --import tsx bench/cbench.bench.ts [--switches 16,256] [--seconds 5] [--rounds 1]
  *     [--warmup 3] [--only score,osken,ovs,null] [--modes throughput,latency,paced]
  *     [--light-rate 1000] [--pin auto|none] [--priority paced|none] [--baseline DIR]
- *     [--generator c|node]
+ *     [--generator c|node] [--rt paced]
  *
  * `--generator c` (the default) drives the load with bench/cbench/cbench-gen.c, built with `cc -O2`
  * for the run; `--generator node` with bench/cbench/generator.ts. The C generator is the default
  * because it is the finer instrument: at light load its own wake-up lateness is tens of
  * microseconds where the Node generator's event loop ran milliseconds late (docs/cluster.md).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism, tmpdir } from 'node:os';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -76,6 +76,25 @@ const PIN = arg('pin', 'auto') !== 'none' && availableParallelism() >= 2 && find
  */
 const REALTIME = new Set(arg('priority', 'paced').split(',').filter((m) => m !== 'none' && m !== ''));
 const RT = findTool('nice') !== undefined;
+/**
+ * Modes (`--rt paced`; default none) whose generator and controller run in the real-time
+ * round-robin class (SCHED_RR, priority 20): the C generator from its start (`chrt -r 20`), the
+ * controller's main thread from the moment it listens (`chrt -r -p 20 PID`), so its start-up
+ * (module loading, where tsx's loader thread once starved beside a SCHED_FIFO main thread) runs in
+ * the normal class. The main thread only: with every thread of a Node process real-time (`chrt
+ * -a`), a helper thread (V8's concurrent GC, tsx's loader) holding the one pinned core ran out its
+ * 100 ms round-robin slice while the main thread waited (the null responder's p99 50-83 ms, loop
+ * delay max 100-120 ms, 6 December 14:36-14:40); left in the normal class, helpers run whenever
+ * the main thread sleeps.
+ * A woken real-time process preempts the other users' work on its core at once: the round trips
+ * are then the controller's own, not the wait for a core on a machine shared by half a dozen
+ * people. Light load uses a fifth of a core at most, and the kernel leaves others 5% of each
+ * core whatever happens (sched_rt_runtime_us). Needs root and --generator c.
+ */
+const RR = new Set(arg('rt', 'none').split(',').filter((m) => m !== 'none' && m !== ''));
+if (RR.size > 0 && (findTool('chrt') === undefined || process.getuid?.() !== 0)) throw new Error('--rt needs chrt (util-linux) and root');
+if (RR.size > 0 && GENERATOR !== 'c') throw new Error('--rt needs --generator c (a Node generator started real-time can starve its loader thread)');
+const RR_PRIORITY = '20';
 
 const otcSocket = (port: number): string => join(tmpdir(), `score-bench-otc-${port}.ctl`);
 
@@ -151,7 +170,9 @@ function generate(port: number, switches: number, mode: 'throughput' | 'latency'
   const common = [String(port), String(switches), mode, String(SECONDS), ...(mode === 'paced' ? [String(LIGHT_RATE)] : []), '--warmup', String(WARMUP)];
   const [cmd, argv] =
     cGen !== undefined
-      ? wrapped(0, REALTIME.has(mode), cGen.path, common)
+      ? RR.has(mode)
+        ? wrapped(0, false, 'chrt', ['-r', RR_PRIORITY, cGen.path, ...common])
+        : wrapped(0, REALTIME.has(mode), cGen.path, common)
       : wrapped(0, REALTIME.has(mode), process.execPath, ['--import', 'tsx', `${ROOT}bench/cbench/load-once.ts`, ...common]);
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -250,6 +271,10 @@ for (let round = 1; round <= ROUNDS; round++) {
         rmSync(loopFile(port), { force: true });
         try {
           if (!(await listening(port, 20_000))) throw new Error(`${peer.name} did not listen on ${port}`);
+          if (RR.has(mode) && child.pid !== undefined) {
+            const r = spawnSync('chrt', ['-r', '-p', RR_PRIORITY, String(child.pid)], { encoding: 'utf8' });
+            if (r.status !== 0) throw new Error(`chrt could not raise ${peer.name} (pid ${child.pid}): ${r.stderr}`);
+          }
           // the controller's CPU time over the measured run only (not handshakes or warm-up)
           const marks = new Map<string, { cpuS: number; rssMiB: number } | null>();
           const loads = new Map<string, number | null>();
@@ -322,7 +347,7 @@ const summary = Object.fromEntries(
                   /** event-loop delay p99 (ms) over the measured run: the generator's, and a Node controller's (null otherwise) */
                   generatorLoopDelayP99Ms: round2(median(p.map((r) => r.generatorLoopDelayMs.p99))),
                   controllerLoopDelayP99Ms: p.every((r) => r.controllerLoopDelayMs !== null) ? round2(median(p.map((r) => r.controllerLoopDelayMs?.p99 ?? NaN))) : null,
-                  raisedPriority: REALTIME.has('paced') && RT,
+                  raisedPriority: RR.has('paced') ? `SCHED_RR ${RR_PRIORITY}` : REALTIME.has('paced') && RT ? 'nice -n -10' : false,
                 }
               : null,
             generatorCpu: t.length ? round2(median(t.map((r) => r.generatorCpu))) : null,
@@ -381,7 +406,7 @@ console.log(
     ...(BASELINE === '' ? {} : { baseline: BASELINE }),
     generatorKind: GENERATOR,
     pinned: PIN ? 'generator on core 0, controller on core 1 (taskset)' : false,
-    raisedPriorityModes: RT ? [...REALTIME].map((m) => `${m} (nice -n -10)`) : [],
+    raisedPriorityModes: [...(RT ? [...REALTIME].filter((m) => !RR.has(m)).map((m) => `${m} (nice -n -10)`) : []), ...[...RR].map((m) => `${m} (SCHED_RR ${RR_PRIORITY}: chrt)`)],
     generator: `${cGen !== undefined ? 'bench/cbench/cbench-gen.c (C, epoll, CLOCK_MONOTONIC, paced on a 1 ms timerfd; cc -O2)' : 'bench/cbench/generator.ts (its own Node process; raw-byte fast path)'}; 32 outstanding per switch in throughput mode, 1 in latency mode, ${LIGHT_RATE} packet-ins/s in all in paced mode`,
     modes: MODES,
     lightRatePerSecond: LIGHT_RATE,
