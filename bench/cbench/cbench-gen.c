@@ -28,7 +28,9 @@
  *
  * Usage (the arguments of bench/cbench/load-once.ts):
  *   cbench-gen PORT SWITCHES throughput|latency|paced SECONDS [WINDOW|RATE] [--warmup SECONDS]
- *              [--host 127.0.0.1] [--macs 1000]
+ *              [--host 127.0.0.1] [--macs 1000] [--dump FILE]
+ * (--dump: every measured round trip as a line "SENT_MS RTT_MS", SENT_MS from the start of the
+ * measured run: when the slow ones happen)
  * Prints one JSON line (the shape of generator.ts's LoadResult, latencyMs with max added) on
  * stdout; "cbench-phase start" / "cbench-phase end" on stderr when the measured run starts and
  * ends. Exit 2 on bad arguments, 1 if the run could not be made.
@@ -89,6 +91,8 @@ static uint32_t ledgerSeq[LEDGER_SIZE];
 static int64_t ledgerAt[LEDGER_SIZE];
 static uint32_t nextSeq = 1;
 static int64_t *rtts; static size_t nrtt, caprtt;
+static int64_t *sentAts; static size_t nsentAt, capsentAt; /* for --dump only */
+static const char *dumpPath;
 static int64_t *lates; static size_t nlate, caplate;
 static int epfd;
 
@@ -278,6 +282,7 @@ static void onMessage(struct sw *s, const uint8_t *m, uint16_t len, int64_t arri
     if (measuring) {
       answered++;
       if (mode != THROUGHPUT) push(&rtts, &nrtt, &caprtt, arrivedAt - ledgerAt[i]);
+      if (mode != THROUGHPUT && dumpPath) push(&sentAts, &nsentAt, &capsentAt, ledgerAt[i]);
     }
     if (running && mode != PACED) sendNew(s);
     return;
@@ -430,6 +435,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[i], "--warmup") == 0 && i + 1 < argc) warmupS = num(argv[++i], "--warmup", 0);
     else if (strcmp(argv[i], "--host") == 0 && i + 1 < argc) host = argv[++i];
     else if (strcmp(argv[i], "--macs") == 0 && i + 1 < argc) macs = (int)num(argv[++i], "--macs", 1);
+    else if (strcmp(argv[i], "--dump") == 0 && i + 1 < argc) dumpPath = argv[++i];
     else if (npos < 5) pos[npos++] = argv[i];
     else { fprintf(stderr, "cbench-gen: unexpected argument %s\n", argv[i]); return 2; }
   }
@@ -533,6 +539,13 @@ int main(int argc, char **argv) {
   printf("{\"mode\":\"%s\",\"switches\":%d,\"connected\":%d,\"sent\":%lld,\"answered\":%lld,\"responsesPerSecond\":%lld,",
          mode == THROUGHPUT ? "throughput" : mode == LATENCY ? "latency" : "paced", nsw, connected, sent, answered,
          (long long)((double)answered / ms * 1000 + 0.5));
+  if (dumpPath) {
+    /* every measured round trip, in the order answered: ms since the measured run began, ms */
+    FILE *d = fopen(dumpPath, "w");
+    if (!d) die(1, "cannot write the --dump file");
+    for (size_t i = 0; i < nrtt; i++) fprintf(d, "%.3f %.3f\n", (double)(sentAts[i] - t0) / 1e6, (double)rtts[i] / 1e6);
+    fclose(d);
+  }
   if (mode != THROUGHPUT && nrtt > 0) {
     qsort(rtts, nrtt, sizeof *rtts, cmp64);
     double sum = 0;
