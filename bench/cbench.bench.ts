@@ -24,7 +24,7 @@
  *   node --import tsx bench/cbench.bench.ts [--switches 16,256] [--seconds 5] [--rounds 1]
  *     [--warmup 3] [--only score,osken,ovs,null] [--modes throughput,latency,paced]
  *     [--light-rate 1000] [--pin auto|none] [--priority paced|none] [--baseline DIR]
- *     [--generator c|node] [--rt paced]
+ *     [--generator c|node] [--rt paced] [--dump DIR]
  *
  * `--generator c` (the default) drives the load with bench/cbench/cbench-gen.c, built with `cc -O2`
  * for the run; `--generator node` with bench/cbench/generator.ts. The C generator is the default
@@ -62,6 +62,8 @@ const LIGHT_RATE = Number(arg('light-rate', '1000'));
 const GENERATOR = arg('generator', 'c');
 if (GENERATOR !== 'c' && GENERATOR !== 'node') throw new Error(`--generator must be c or node, not ${GENERATOR}`);
 const cGen = GENERATOR === 'c' ? buildCGenerator() : undefined;
+/** `--dump DIR` (C generator): every measured round trip of each run into DIR/NAME-SWITCHES-MODE-rROUND.txt (cbench-gen.c --dump) */
+const DUMP = arg('dump', '');
 process.on('exit', () => cGen?.remove());
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
 /** generator on core 0, controller on core 1 */
@@ -166,8 +168,9 @@ const peers: Peer[] = [
  * The generator as its own process (the C one, or bench/cbench/load-once.ts), pinned to core 0 when PIN.
  * `onPhase` runs when its measured run starts and ends.
  */
-function generate(port: number, switches: number, mode: 'throughput' | 'latency' | 'paced', onPhase: (phase: string) => void): Promise<LoadResult> {
+function generate(port: number, switches: number, mode: 'throughput' | 'latency' | 'paced', onPhase: (phase: string) => void, dumpName = ''): Promise<LoadResult> {
   const common = [String(port), String(switches), mode, String(SECONDS), ...(mode === 'paced' ? [String(LIGHT_RATE)] : []), '--warmup', String(WARMUP)];
+  if (cGen !== undefined && DUMP !== '' && dumpName !== '') common.push('--dump', join(DUMP, `${dumpName}.txt`));
   const [cmd, argv] =
     cGen !== undefined
       ? RR.has(mode)
@@ -289,7 +292,7 @@ for (let round = 1; round <= ROUNDS; round++) {
                 // gone already: no figure
               }
             }
-          });
+          }, `${peer.name}-${n}-${mode}-r${round}`);
           const loopDelay = peer.loopProbe === true ? await controllerLoopDelay(port) : null;
           const before = marks.get('start');
           const after = marks.get('end');

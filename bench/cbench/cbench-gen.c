@@ -29,8 +29,8 @@
  * Usage (the arguments of bench/cbench/load-once.ts):
  *   cbench-gen PORT SWITCHES throughput|latency|paced SECONDS [WINDOW|RATE] [--warmup SECONDS]
  *              [--host 127.0.0.1] [--macs 1000] [--dump FILE]
- * (--dump: every measured round trip as a line "SENT_MS RTT_MS", SENT_MS from the start of the
- * measured run: when the slow ones happen)
+ * (--dump: every measured round trip as a line "SENT_MS RTT_MS SWITCH", SENT_MS from the start of
+ * the measured run, SWITCH the dpid that got the answer: when and where the slow ones happen)
  * Prints one JSON line (the shape of generator.ts's LoadResult, latencyMs with max added) on
  * stdout; "cbench-phase start" / "cbench-phase end" on stderr when the measured run starts and
  * ends. Exit 2 on bad arguments, 1 if the run could not be made.
@@ -92,6 +92,7 @@ static int64_t ledgerAt[LEDGER_SIZE];
 static uint32_t nextSeq = 1;
 static int64_t *rtts; static size_t nrtt, caprtt;
 static int64_t *sentAts; static size_t nsentAt, capsentAt; /* for --dump only */
+static int64_t *dumpSw; static size_t ndumpSw, capdumpSw;
 static const char *dumpPath;
 static int64_t *lates; static size_t nlate, caplate;
 static int epfd;
@@ -282,7 +283,10 @@ static void onMessage(struct sw *s, const uint8_t *m, uint16_t len, int64_t arri
     if (measuring) {
       answered++;
       if (mode != THROUGHPUT) push(&rtts, &nrtt, &caprtt, arrivedAt - ledgerAt[i]);
-      if (mode != THROUGHPUT && dumpPath) push(&sentAts, &nsentAt, &capsentAt, ledgerAt[i]);
+      if (mode != THROUGHPUT && dumpPath) {
+        push(&sentAts, &nsentAt, &capsentAt, ledgerAt[i]);
+        push(&dumpSw, &ndumpSw, &capdumpSw, s->id);
+      }
     }
     if (running && mode != PACED) sendNew(s);
     return;
@@ -540,10 +544,10 @@ int main(int argc, char **argv) {
          mode == THROUGHPUT ? "throughput" : mode == LATENCY ? "latency" : "paced", nsw, connected, sent, answered,
          (long long)((double)answered / ms * 1000 + 0.5));
   if (dumpPath) {
-    /* every measured round trip, in the order answered: ms since the measured run began, ms */
+    /* every measured round trip, in the order answered: ms since the measured run began, ms, switch */
     FILE *d = fopen(dumpPath, "w");
     if (!d) die(1, "cannot write the --dump file");
-    for (size_t i = 0; i < nrtt; i++) fprintf(d, "%.3f %.3f\n", (double)(sentAts[i] - t0) / 1e6, (double)rtts[i] / 1e6);
+    for (size_t i = 0; i < nrtt; i++) fprintf(d, "%.3f %.3f %lld\n", (double)(sentAts[i] - t0) / 1e6, (double)rtts[i] / 1e6, (long long)dumpSw[i]);
     fclose(d);
   }
   if (mode != THROUGHPUT && nrtt > 0) {
