@@ -1,6 +1,6 @@
 /**
- * Controller capacity, measured like cbench: the same load generator (bench/cbench/generator.ts)
- * against S-CORE (`score controller`), os-ken (Debian python3-os-ken with the bench's own
+ * Controller capacity, measured like cbench: the same load generator (bench/cbench/cbench-gen.c,
+ * or bench/cbench/generator.ts with `--generator node`) against S-CORE (`score controller`), os-ken (Debian python3-os-ken with the bench's own
  * learning-switch app, bench/cbench/osken_learning_switch.py), ovs-testcontroller (Debian
  * openvswitch-testcontroller, C) and `null` (bench/cbench/null-controller.ts: a Node responder
  * doing nothing but answer, the ceiling of a Node controller under this generator). The
@@ -24,8 +24,14 @@
  *   node --import tsx bench/cbench.bench.ts [--switches 16,256] [--seconds 5] [--rounds 1]
  *     [--warmup 3] [--only score,osken,ovs,null] [--modes throughput,latency,paced]
  *     [--light-rate 1000] [--pin auto|none] [--priority paced|none] [--baseline DIR]
+ *     [--generator c|node] [--rt paced] [--dump DIR]
+ *
+ * `--generator c` (the default) drives the load with bench/cbench/cbench-gen.c, built with `cc -O2`
+ * for the run; `--generator node` with bench/cbench/generator.ts. The C generator is the default
+ * because it is the finer instrument: at light load its own wake-up lateness is tens of
+ * microseconds where the Node generator's event loop ran milliseconds late (docs/cluster.md).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism, tmpdir } from 'node:os';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -34,6 +40,7 @@ import { findTool } from '../src/emulation/system-gate.ts';
 import { freePort } from '../src/cluster/etcd-process.ts';
 import type { LoadResult } from './cbench/generator.ts';
 import { median } from './support.ts';
+import { buildCGenerator } from './cbench/c-generator.ts';
 
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -47,6 +54,18 @@ const BASELINE = arg('baseline', '');
 const ONLY = new Set(arg('only', `score,osken,ovs,null${BASELINE === '' ? '' : ',score-base'}`).split(',').map((n) => (n === 'ovs' ? 'ovs-testcontroller' : n)));
 const MODES = arg('modes', 'throughput,latency,paced').split(',') as ('throughput' | 'latency' | 'paced')[];
 const LIGHT_RATE = Number(arg('light-rate', '1000'));
+/**
+ * `c`: bench/cbench/cbench-gen.c, compiled with `cc -O2` into a temporary directory for this run
+ * (removed at exit); `node`: bench/cbench/generator.ts. Same load, same handshake answers, same
+ * JSON; the C one times a round trip without an event loop of its own in the way.
+ */
+const GENERATOR = arg('generator', 'c');
+if (GENERATOR !== 'c' && GENERATOR !== 'node') throw new Error(`--generator must be c or node, not ${GENERATOR}`);
+const cGen = GENERATOR === 'c' ? buildCGenerator() : undefined;
+/** `--dump DIR` (C generator): every measured round trip of each run into DIR/NAME-SWITCHES-MODE-rROUND.txt (cbench-gen.c --dump) */
+const DUMP = arg('dump', '');
+process.on('exit', () => cGen?.remove());
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
 /** generator on core 0, controller on core 1 */
 const PIN = arg('pin', 'auto') !== 'none' && availableParallelism() >= 2 && findTool('taskset') !== undefined;
 /**
@@ -59,6 +78,25 @@ const PIN = arg('pin', 'auto') !== 'none' && availableParallelism() >= 2 && find
  */
 const REALTIME = new Set(arg('priority', 'paced').split(',').filter((m) => m !== 'none' && m !== ''));
 const RT = findTool('nice') !== undefined;
+/**
+ * Modes (`--rt paced`; default none) whose generator and controller run in the real-time
+ * round-robin class (SCHED_RR, priority 20): the C generator from its start (`chrt -r 20`), the
+ * controller's main thread from the moment it listens (`chrt -r -p 20 PID`), so its start-up
+ * (module loading, where tsx's loader thread once starved beside a SCHED_FIFO main thread) runs in
+ * the normal class. The main thread only: with every thread of a Node process real-time (`chrt
+ * -a`), a helper thread (V8's concurrent GC, tsx's loader) holding the one pinned core ran out its
+ * 100 ms round-robin slice while the main thread waited (the null responder's p99 50-83 ms, loop
+ * delay max 100-120 ms, 6 December 14:36-14:40); left in the normal class, helpers run whenever
+ * the main thread sleeps.
+ * A woken real-time process preempts the other users' work on its core at once: the round trips
+ * are then the controller's own, not the wait for a core on a machine shared by half a dozen
+ * people. Light load uses a fifth of a core at most, and the kernel leaves others 5% of each
+ * core whatever happens (sched_rt_runtime_us). Needs root and --generator c.
+ */
+const RR = new Set(arg('rt', 'none').split(',').filter((m) => m !== 'none' && m !== ''));
+if (RR.size > 0 && (findTool('chrt') === undefined || process.getuid?.() !== 0)) throw new Error('--rt needs chrt (util-linux) and root');
+if (RR.size > 0 && GENERATOR !== 'c') throw new Error('--rt needs --generator c (a Node generator started real-time can starve its loader thread)');
+const RR_PRIORITY = '20';
 
 const otcSocket = (port: number): string => join(tmpdir(), `score-bench-otc-${port}.ctl`);
 
@@ -127,12 +165,18 @@ const peers: Peer[] = [
 ];
 
 /**
- * The generator as its own process (bench/cbench/load-once.ts), pinned to core 0 when PIN.
+ * The generator as its own process (the C one, or bench/cbench/load-once.ts), pinned to core 0 when PIN.
  * `onPhase` runs when its measured run starts and ends.
  */
-function generate(port: number, switches: number, mode: 'throughput' | 'latency' | 'paced', onPhase: (phase: string) => void): Promise<LoadResult> {
-  const args = ['--import', 'tsx', `${ROOT}bench/cbench/load-once.ts`, String(port), String(switches), mode, String(SECONDS), ...(mode === 'paced' ? [String(LIGHT_RATE)] : []), '--warmup', String(WARMUP)];
-  const [cmd, argv] = wrapped(0, REALTIME.has(mode), process.execPath, args);
+function generate(port: number, switches: number, mode: 'throughput' | 'latency' | 'paced', onPhase: (phase: string) => void, dumpName = ''): Promise<LoadResult> {
+  const common = [String(port), String(switches), mode, String(SECONDS), ...(mode === 'paced' ? [String(LIGHT_RATE)] : []), '--warmup', String(WARMUP)];
+  if (cGen !== undefined && DUMP !== '' && dumpName !== '') common.push('--dump', join(DUMP, `${dumpName}.txt`));
+  const [cmd, argv] =
+    cGen !== undefined
+      ? RR.has(mode)
+        ? wrapped(0, false, 'chrt', ['-r', RR_PRIORITY, cGen.path, ...common])
+        : wrapped(0, REALTIME.has(mode), cGen.path, common)
+      : wrapped(0, REALTIME.has(mode), process.execPath, ['--import', 'tsx', `${ROOT}bench/cbench/load-once.ts`, ...common]);
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const timer = setTimeout(() => child.kill('SIGKILL'), (SECONDS + 60) * 1000);
@@ -230,6 +274,10 @@ for (let round = 1; round <= ROUNDS; round++) {
         rmSync(loopFile(port), { force: true });
         try {
           if (!(await listening(port, 20_000))) throw new Error(`${peer.name} did not listen on ${port}`);
+          if (RR.has(mode) && child.pid !== undefined) {
+            const r = spawnSync('chrt', ['-r', '-p', RR_PRIORITY, String(child.pid)], { encoding: 'utf8' });
+            if (r.status !== 0) throw new Error(`chrt could not raise ${peer.name} (pid ${child.pid}): ${r.stderr}`);
+          }
           // the controller's CPU time over the measured run only (not handshakes or warm-up)
           const marks = new Map<string, { cpuS: number; rssMiB: number } | null>();
           const loads = new Map<string, number | null>();
@@ -244,7 +292,7 @@ for (let round = 1; round <= ROUNDS; round++) {
                 // gone already: no figure
               }
             }
-          });
+          }, `${peer.name}-${n}-${mode}-r${round}`);
           const loopDelay = peer.loopProbe === true ? await controllerLoopDelay(port) : null;
           const before = marks.get('start');
           const after = marks.get('end');
@@ -289,6 +337,7 @@ const summary = Object.fromEntries(
             /** cbench's latency mode (closed loop, one outstanding per switch: the controller flat out) */
             p50Ms: l.length ? round2(median(l.map((r) => r.latencyMs?.p50 ?? NaN))) : null,
             p99Ms: l.length ? round2(median(l.map((r) => r.latencyMs?.p99 ?? NaN))) : null,
+            p99MsPerRound: l.length ? l.map((r) => r.latencyMs?.p99 ?? NaN) : null,
             /** light load: paced mode, LIGHT_RATE packet-ins/s in all */
             lightLoad: p.length
               ? {
@@ -296,11 +345,12 @@ const summary = Object.fromEntries(
                   p50Ms: round2(median(p.map((r) => r.latencyMs?.p50 ?? NaN))),
                   p99Ms: round2(median(p.map((r) => r.latencyMs?.p99 ?? NaN))),
                   p99MsPerRound: p.map((r) => r.latencyMs?.p99 ?? NaN),
+                  maxMsPerRound: p.map((r) => r.latencyMs?.max ?? NaN),
                   controllerCpu: round2(median(p.map((r) => r.controllerCpu ?? NaN))),
                   /** event-loop delay p99 (ms) over the measured run: the generator's, and a Node controller's (null otherwise) */
                   generatorLoopDelayP99Ms: round2(median(p.map((r) => r.generatorLoopDelayMs.p99))),
                   controllerLoopDelayP99Ms: p.every((r) => r.controllerLoopDelayMs !== null) ? round2(median(p.map((r) => r.controllerLoopDelayMs?.p99 ?? NaN))) : null,
-                  raisedPriority: REALTIME.has('paced') && RT,
+                  raisedPriority: RR.has('paced') ? `SCHED_RR ${RR_PRIORITY}` : REALTIME.has('paced') && RT ? 'nice -n -10' : false,
                 }
               : null,
             generatorCpu: t.length ? round2(median(t.map((r) => r.generatorCpu))) : null,
@@ -357,9 +407,10 @@ console.log(
     warmupSeconds: WARMUP,
     rounds: ROUNDS,
     ...(BASELINE === '' ? {} : { baseline: BASELINE }),
+    generatorKind: GENERATOR,
     pinned: PIN ? 'generator on core 0, controller on core 1 (taskset)' : false,
-    raisedPriorityModes: RT ? [...REALTIME].map((m) => `${m} (nice -n -10)`) : [],
-    generator: `bench/cbench/generator.ts (its own Node process; raw-byte fast path; 32 outstanding per switch in throughput mode, 1 in latency mode, ${LIGHT_RATE} packet-ins/s in all in paced mode)`,
+    raisedPriorityModes: [...(RT ? [...REALTIME].filter((m) => !RR.has(m)).map((m) => `${m} (nice -n -10)`) : []), ...[...RR].map((m) => `${m} (SCHED_RR ${RR_PRIORITY}: chrt)`)],
+    generator: `${cGen !== undefined ? 'bench/cbench/cbench-gen.c (C, epoll, CLOCK_MONOTONIC, paced on a 1 ms timerfd; cc -O2)' : 'bench/cbench/generator.ts (its own Node process; raw-byte fast path)'}; 32 outstanding per switch in throughput mode, 1 in latency mode, ${LIGHT_RATE} packet-ins/s in all in paced mode`,
     modes: MODES,
     lightRatePerSecond: LIGHT_RATE,
     targets: { scoreVsOsken: '>= 10', scoreVsOvsTestcontroller: '>= 0.5', p99LightLoadMs: '< 1 (paced mode)' },

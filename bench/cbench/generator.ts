@@ -59,7 +59,7 @@ export interface LoadResult {
   readonly sent: number;
   readonly answered: number;
   readonly responsesPerSecond: number;
-  readonly latencyMs: { readonly p50: number; readonly p99: number; readonly mean: number } | null;
+  readonly latencyMs: { readonly p50: number; readonly p99: number; readonly mean: number; readonly max: number } | null;
   readonly durationMs: number;
   /** paced mode: the offered rate, packet-ins/s */
   readonly offeredRate: number | null;
@@ -474,7 +474,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       responsesPerSecond: Math.round((answered / elapsed) * 1000),
       latencyMs:
         o.mode !== 'throughput' && rtts.length > 0
-          ? { p50: round3(percentile(rtts, 50)), p99: round3(percentile(rtts, 99)), mean: round3(rtts.reduce((a, b) => a + b, 0) / rtts.length) }
+          ? { p50: round3(percentile(rtts, 50)), p99: round3(percentile(rtts, 99)), mean: round3(rtts.reduce((a, b) => a + b, 0) / rtts.length), max: round3(rtts[rtts.length - 1] as number) }
           : null,
       durationMs: Math.round(elapsed),
       offeredRate: paced ? o.rate : null,

@@ -24,6 +24,15 @@ export interface RuntimeOptions {
    * period; with hundreds of switches a part holds the event loop a tenth as long.
    */
   readonly probeShares?: number;
+  /**
+   * a statistics round asks its switches in this many parts (every `i % pollShares`-th switch
+   * together), the parts spread evenly over the first half of the poll period (default 1: all at
+   * once). The requests and replies of 256 switches at once held the event loop ~15-20 ms each
+   * second, every packet-in behind them (docs/cluster.md, light-load tail); in parts each holds it
+   * a fraction of that. Each switch is still asked once a round, a round ends when its last part
+   * is answered (so it lasts at least half the period) and rounds still never overlap.
+   */
+  readonly pollShares?: number;
   readonly onEvent?: (e: ControllerEvent, c: Controller) => void;
   readonly onError?: (message: string, err: unknown) => void;
   /** after each statistics round */
@@ -108,6 +117,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   });
 
   let polling = false;
+  const pollShares = Math.max(1, Math.floor(o.pollShares ?? 1));
   const poll = async (): Promise<void> => {
     if (polling) return; // a slow switch must not pile rounds up
     polling = true;
@@ -126,9 +136,18 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
           onError(`statistics from ${ch.dpid.toString(16)} failed`, e);
         }
       };
-      // All at once: sending them 32 switches a turn with the event loop free in between was tried
-      // (6 December) and let a round of 320 switches take the whole second (bench/leader-polling).
-      await Promise.all([...channels.values()].map(ask));
+      // In parts on a fixed schedule, not "32 switches a turn with the event loop free in between"
+      // (tried on 6 December: under load a round of 320 switches then took the whole second,
+      // bench/leader-polling); the default is all at once.
+      const all = [...channels.values()];
+      const parts = Math.min(pollShares, Math.max(1, all.length));
+      const asked: Promise<void>[] = [];
+      for (let k = 0; k < parts; k++) {
+        if (k > 0) await o.clock.sleep(((o.pollMs ?? 1000) / 2) / parts);
+        // a switch gone meanwhile is not asked (its channel would refuse)
+        for (let i = k; i < all.length; i += parts) if (channels.get((all[i] as SwitchChannel).dpid) === all[i]) asked.push(ask(all[i] as SwitchChannel));
+      }
+      await Promise.all(asked);
       stats.polls += 1;
       stats.lastPollMs = o.clock.now() - t0;
       o.onPoll?.(controller);

@@ -38,6 +38,8 @@ export interface StackOptions {
   readonly probeMs?: number;
   /** the runtime's `probeShares`: LLDP probes of a period sent in this many parts (default 1) */
   readonly probeShares?: number;
+  /** the runtime's `pollShares`: a statistics round asks its switches in this many parts (default 1) */
+  readonly pollShares?: number;
   readonly settleMs?: number;
   readonly confirmMs?: number;
   readonly rateTolerance?: number;
@@ -127,6 +129,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
     ...(o.probeMs !== undefined ? { probeMs: o.probeMs } : {}),
     ...(o.probeShares !== undefined ? { probeShares: o.probeShares } : {}),
+    ...(o.pollShares !== undefined ? { pollShares: o.pollShares } : {}),
     controller: {
       nonce: o.nonce ?? new Uint8Array(randomBytes(8)),
       ...(o.keepPathRules === true ? { keepPathRules: true } : {}),

@@ -79,8 +79,19 @@ export interface RunningController {
  * s before), and they were turned off; that run also had the statistics requests sent 32 switches
  * a turn (since taken out). With ten parts alone, three runs found all 2,048 links in 6.7, 11.7 and
  * 12.0 s, against 10.4, 6.7 and 17.2 s all at once, alternating, same session (docs/cluster.md).
+ * A hundred since the C generator could time the light-load tail (6 December 14:50): with ten, each
+ * part of 256 switches' probes (~100) delayed the packet-ins behind it by 1.5-5 ms every 100 ms,
+ * 1-2% of all round trips; with a hundred no 10 ms pattern was left in the round trips.
  */
-const PROBE_SHARES = 10;
+const PROBE_SHARES = 100;
+
+/**
+ * Statistics requests of a round sent in this many parts over the first half of the poll period
+ * (runtime `pollShares`): 256 switches' flow and port statistics at once held the event loop
+ * ~15-20 ms once a second, 17-27 packet-ins behind it (0.4-0.5% of all at 1,000/s); in fifty
+ * parts that once-a-second cluster was gone (C generator, `--dump`, 6 December 14:55).
+ */
+const POLL_SHARES = 50;
 
 const LEVELS: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
@@ -169,6 +180,7 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
       ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
       ...(o.probeMs !== undefined ? { probeMs: o.probeMs } : {}),
       probeShares: PROBE_SHARES,
+      pollShares: POLL_SHARES,
       apiHost: o.apiHost ?? '127.0.0.1',
       apiPort: o.apiPort ?? 0,
       ...(o.tokens ? { tokens: o.tokens } : {}),
