@@ -149,9 +149,6 @@ export class IncrementalPlanner {
   /** the running plan's c_m (for `staysOff`) */
   private cmFnNow: MigrationCostFn | null = null;
   private cmFixedNow = 0;
-  /** per VM: the freed-slot event that last offered it the slot (`offerStamp`'s value then) */
-  private readonly offered: Int32Array;
-  private offerStamp = 0;
   private rrOrder: RoundRobinInc | undefined;
   private laOrder: LoadAwareInc | undefined;
 
@@ -237,7 +234,6 @@ export class IncrementalPlanner {
     }
     this.dirty = new Uint8Array(n);
     this.boundSeen = new Uint8Array(n);
-    this.offered = new Int32Array(n);
     this.keyMemo = new Float64Array(n).fill(NaN);
     this.homeMemo = new Int8Array(n).fill(-1);
     this.awayMemo = new Float64Array(n).fill(NaN);
@@ -655,23 +651,18 @@ export class IncrementalPlanner {
         steps.push({ step: steps.length + 1, round, decision: new LazyDecision(log, k, undefined), totalBefore: this.total, totalAfter });
         this.total = totalAfter;
         moves += 1;
+        this.markDirtyIndex(u);
         const { start, len, adj } = this.rows;
+        for (let i = start[u]!; i < start[u]! + len[u]!; i++) this.markDirtyIndex(adj[i]!);
         order.moved(u, from);
         if (this.load[from]! < this.cap[from]! && this.load[from]! + 1 >= this.cap[from]!) {
           // `from` just stopped being full: it is a new candidate for every VM with a peer on it,
-          // except those on `from` itself (a VM's own host is no candidate). A VM with several
-          // peers there is offered the slot once: a second offer on the same state answers the same
-          const { host, offered } = this;
-          if (this.offerStamp === 0x7fffffff) {
-            offered.fill(0);
-            this.offerStamp = 0;
-          }
-          const stamp = ++this.offerStamp;
+          // except those on `from` itself (a VM's own host is no candidate)
+          const host = this.host;
           for (const q of this.onHv[from]!) {
             for (let i = start[q]!; i < start[q]! + len[q]!; i++) {
               const w = adj[i]!;
-              if (host[w] === from || offered[w] === stamp) continue;
-              offered[w] = stamp;
+              if (host[w] === from) continue;
               if (order.opened(w, from)) this.markDirtyIndex(w);
             }
           }
@@ -703,19 +694,14 @@ export class IncrementalPlanner {
     };
   }
 
-  /** moves u and marks it and its peers for the next round, their remembered sums forgotten */
   private moveVm(u: number, from: number, to: number): void {
     this.host[u] = to;
     this.keyMemo[u] = NaN;
     this.homeMemo[u] = -1;
-    this.markDirtyIndex(u);
     const { start, len, adj } = this.rows;
-    const end = start[u]! + len[u]!;
-    for (let i = start[u]!; i < end; i++) {
-      const p = adj[i]!;
-      this.keyMemo[p] = NaN;
-      this.homeMemo[p] = -1;
-      this.markDirtyIndex(p);
+    for (let i = start[u]!; i < start[u]! + len[u]!; i++) {
+      this.keyMemo[adj[i]!] = NaN;
+      this.homeMemo[adj[i]!] = -1;
     }
     this.load[from]! -= 1;
     this.load[to]! += 1;
