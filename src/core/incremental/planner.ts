@@ -358,28 +358,8 @@ export class IncrementalPlanner {
   private costAt(u: number, h: number): number {
     const { adj, rate } = this.rows;
     const end = this.rows.start[u]! + this.rows.len[u]!;
-    const { tab, oi, host } = this;
-    const fh = oi[h]!;
     let sum = 0;
-    if (tab === undefined || fh < 0) {
-      for (let i = this.rows.start[u]!; i < end; i++) sum += rate[i]! * this.dist(h, host[adj[i]!]!);
-      return sum;
-    }
-    // `dist(h, ·)` with h's table entries read once: the same cell, so the same terms in the same order
-    const { tRow, tCol, tUp } = this;
-    const rowH = tRow[h]!;
-    const colH = tCol[h]!;
-    const upH = tUp[h]!;
-    for (let i = this.rows.start[u]!; i < end; i++) {
-      const hb = host[adj[i]!]!;
-      let d = 0;
-      if (hb !== h) {
-        const fb = oi[hb]!;
-        d = fb < 0 ? Infinity : fh < fb ? tab[rowH + tCol[hb]!]! + tUp[hb]! : tab[tRow[hb]! + colH]! + upH;
-        if (d === Infinity) d = this.dist(h, hb);
-      }
-      sum += rate[i]! * d;
-    }
+    for (let i = this.rows.start[u]!; i < end; i++) sum += rate[i]! * this.dist(h, this.host[adj[i]!]!);
     return sum;
   }
 
@@ -758,37 +738,15 @@ export class IncrementalPlanner {
       this.lastSound = true;
       return memo;
     }
-    const { host, tab, oi } = this;
-    const x = host[u]!;
+    const x = this.host[u]!;
     const { adj, rate } = this.rows;
     const end = this.rows.start[u]! + this.rows.len[u]!;
     let sum = 0;
     let sound = true;
-    const fx = oi[x]!;
-    if (tab === undefined || fx < 0) {
-      for (let i = this.rows.start[u]!; i < end; i++) {
-        const t = rate[i]! * this.dist(x, host[adj[i]!]!);
-        if (!(t >= 0 && t < Infinity)) sound = false;
-        sum += t;
-      }
-    } else {
-      // `dist(x, ·)` with x's table entries read once (as in `costAt`)
-      const { tRow, tCol, tUp } = this;
-      const rowX = tRow[x]!;
-      const colX = tCol[x]!;
-      const upX = tUp[x]!;
-      for (let i = this.rows.start[u]!; i < end; i++) {
-        const hb = host[adj[i]!]!;
-        let d = 0;
-        if (hb !== x) {
-          const fb = oi[hb]!;
-          d = fb < 0 ? Infinity : fx < fb ? tab[rowX + tCol[hb]!]! + tUp[hb]! : tab[tRow[hb]! + colX]! + upX;
-          if (d === Infinity) d = this.dist(x, hb);
-        }
-        const t = rate[i]! * d;
-        if (!(t >= 0 && t < Infinity)) sound = false;
-        sum += t;
-      }
+    for (let i = this.rows.start[u]!; i < end; i++) {
+      const t = rate[i]! * this.dist(x, this.host[adj[i]!]!);
+      if (!(t >= 0 && t < Infinity)) sound = false;
+      sum += t;
     }
     this.lastSound = sound;
     if (sound) this.keyMemo[u] = sum;
