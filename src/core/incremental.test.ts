@@ -395,3 +395,18 @@ test('after a plan only VMs that may not decline on the new inputs stay marked: 
   }
   assert.equal(fewer, 3, 'fewer VMs carried than the movers and all their peers');
 });
+
+test('a plan with another c_m than the last plan asks every VM again (a VM that declined at a high c_m may move at a lower one)', () => {
+  let differed = 0;
+  for (let seed = 1; seed <= 30; seed++) {
+    const inst = smallInstance(seed, { vms: 16 + (seed % 8), slots: 3, partners: 2 });
+    const planner = new IncrementalPlanner(inst);
+    const high = planner.plan({ policy: 'load-aware', migrationCost: 1e12 });
+    assert.equal(high.steps.length, 0, `seed ${seed}: nothing is worth a huge c_m`);
+    const low = planner.plan({ policy: 'load-aware', migrationCost: 0 });
+    const ref = runPolicy({ policy: 'load-aware', vms: inst.vms, placement: inst.placement, traffic: planner.traffic(), oracle: inst.oracle, capacity: inst.capacity, rank: rankOf(inst.vms), migrationCost: 0 });
+    assert.deepEqual(moves(low), moves(ref), `seed ${seed}: the same moves as from scratch at c_m = 0`);
+    if (ref.steps.length > 0) differed++;
+  }
+  assert.ok(differed > 0, 'some instance moves at c_m = 0 (the check is not empty)');
+});

@@ -43,17 +43,22 @@ import { LoadAwareInc, RoundRobinInc, type PlannerView } from './orders.ts';
  * same order (the planner's rows keep a Map's order: a changed pair stays in place, a new one is
  * appended): each C_A is summed in row order as runPolicy sums it, so the sums agree to the bit;
  * a matrix holding the same pairs in another order gives runPolicy itself sums that differ in
- * the last bits when the rates are not integers. What differs: `decisions` holds only the VMs
- * actually asked, and the totals are kept up to date by differences (equal to a from-scratch sum
- * up to rounding).
- * Between plans, a VM stays marked only if something of it changed after it last declined (asked,
- * or set aside by the bound): movers, and peers of a mover that the round had asked before the
- * move (`declinedNow`).
+ * the last bits when the rates are not integers. What differs: `decisions` holds only the moves
+ * (and the one decision the migration limit refused), not every VM's decision as
+ * `PolicyRun.decisions` does for runPolicy, and the totals are kept up to date by differences
+ * (equal to a from-scratch sum up to rounding).
+ * Between plans, a VM stays marked only if something of it may have changed after it last
+ * declined (asked, or set aside by the bound): movers, peers of a mover that the round had asked
+ * before the move (`declinedNow`), VMs a freed slot was offered to after the round asked them,
+ * the VMs still waiting when the migration limit stopped the plan (and the one it refused), and
+ * Load-Aware's VMs with C_A = 0 marked in a round without the bound (never asked: one extra
+ * round at most). All of these are safe over-marking.
  *
- * Limits (checked): the Load-Aware and Round-Robin policies, VMs with distinct ranks, slots only
- * (no CPU/memory resources, no rails: the continuous orchestrator applies its own), a fixed set of
- * VMs and hypervisors, and a c_m that is the same function of (vm, from, to) from one plan to the
- * next (a caller whose pricing changes names the VMs concerned with `markDirty`).
+ * Limits: the Load-Aware and Round-Robin policies, VMs with distinct ranks, slots only (no
+ * CPU/memory resources, no rails: the continuous orchestrator applies its own), a fixed set of VMs
+ * and hypervisors (checked), and c_m: a plan whose c_m differs from the last plan's (another
+ * number, or another function object) asks every VM; a caller whose pricing function changes its
+ * answers for some VMs while staying the same object names them with `markDirty`.
  */
 export interface PairRate {
   readonly a: string;
@@ -589,6 +594,9 @@ export class IncrementalPlanner {
     const cmFn = typeof o.migrationCost === 'number' ? null : o.migrationCost;
     const cmFixed = typeof o.migrationCost === 'number' ? o.migrationCost : 0;
     const n = this.names.length;
+    // a VM left unmarked declined under the last plan's c_m: under another c_m it may not
+    // (a function is compared by identity: pass the same one to keep the plans incremental)
+    if (cmFn !== this.cmFnNow || cmFixed !== this.cmFixedNow) for (let u = 0; u < n; u++) this.markDirtyIndex(u);
     this.cmFnNow = cmFn;
     this.cmFixedNow = cmFixed;
     this.boundOk = this.oracle.metric === true && (cmFn === null ? cmFixed >= 0 : o.migrationCostNonNegative === true);
