@@ -102,3 +102,32 @@ test('pollShares default: every switch asked at once', async () => {
   assert.deepEqual(f.asked.map((a) => a.at), [1000, 1000, 1000, 1000, 1000]);
   await rt.stop();
 });
+
+test('probeShares on a late event loop: the shares follow the clock (overdue ones at once), so a probe cycle still covers every port in its period', async () => {
+  const vc = virtualClock();
+  // a loaded loop: every timer fires three of its periods late
+  const clock = { ...vc, every: (ms: number, fn: () => void) => vc.every(ms * 3, fn) };
+  const f = fakeSwitches(12);
+  const rt = await startRuntime({ controller: { nonce: new Uint8Array(8) }, dataPlane: f.dataPlane, clock, pollMs: 3_600_000, probeMs: 1000, probeShares: 4 });
+  f.connect();
+  f.sent.length = 0;
+  await vc.advance(1500);
+  const probed = new Set(probesOf(f.sent));
+  assert.equal(probed.size, 48, `every port probed within a period and a half of a late loop (${probed.size} of 48)`);
+  await rt.stop();
+});
+
+test('pollShares: a round sleeping between its parts asks nobody and reports nothing after stop()', async () => {
+  const clock = virtualClock();
+  const f = fakeSwitches(8, () => clock.now());
+  let polled = 0;
+  const rt = await startRuntime({ controller: { nonce: new Uint8Array(8) }, dataPlane: f.dataPlane, clock, pollMs: 1000, probeMs: 3_600_000, pollShares: 4, onPoll: () => polled++ });
+  f.connect();
+  await clock.advance(1100);
+  assert.equal(f.asked.length, 2, 'the first part was asked');
+  await rt.stop();
+  await clock.advance(2000);
+  assert.equal(f.asked.length, 2, `no part after stop (asked at ${f.asked.map((a) => a.at).join(', ')})`);
+  assert.equal(polled, 0, 'no onPoll after stop');
+  assert.equal(rt.stats.polls, 0);
+});

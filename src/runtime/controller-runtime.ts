@@ -5,6 +5,9 @@ import type { Clock } from './clock.ts';
 import { isScoreError } from '../errors/errors.ts';
 import type { DataPlane, SwitchChannel } from './dataplane.ts';
 
+/** the least time between two parts of a statistics round, ms (RuntimeOptions.pollShares) */
+const POLL_PART_MIN_MS = 5;
+
 /**
  * The controller's imperative shell: it feeds data-plane events into the pure controller,
  * delivers the commands it returns, polls statistics (flow stats from edge switches only, port
@@ -117,6 +120,7 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
   });
 
   let polling = false;
+  let stopped = false;
   const pollShares = Math.max(1, Math.floor(o.pollShares ?? 1));
   const poll = async (): Promise<void> => {
     if (polling) return; // a slow switch must not pile rounds up
@@ -140,14 +144,21 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
       // (tried on 6 December: under load a round of 320 switches then took the whole second,
       // bench/leader-polling); the default is all at once.
       const all = [...channels.values()];
-      const parts = Math.min(pollShares, Math.max(1, all.length));
+      const spreadMs = (o.pollMs ?? 1000) / 2;
+      // no part closer than POLL_PART_MIN_MS to the next: a short period gets fewer parts (timers
+      // under a millisecond would make the round outlast the period)
+      const parts = Math.max(1, Math.min(pollShares, all.length, Math.floor(spreadMs / POLL_PART_MIN_MS)));
       const asked: Promise<void>[] = [];
       for (let k = 0; k < parts; k++) {
-        if (k > 0) await o.clock.sleep(((o.pollMs ?? 1000) / 2) / parts);
+        // part k is due at t0 + k·step on the clock, not a step after part k-1 ran: a late event
+        // loop sends the overdue parts at once instead of stretching the round
+        if (k > 0) await o.clock.sleep(Math.max(0, t0 + (k * spreadMs) / parts - o.clock.now()));
+        if (stopped) return;
         // a switch gone meanwhile is not asked (its channel would refuse)
         for (let i = k; i < all.length; i += parts) if (channels.get((all[i] as SwitchChannel).dpid) === all[i]) asked.push(ask(all[i] as SwitchChannel));
       }
       await Promise.all(asked);
+      if (stopped) return;
       stats.polls += 1;
       stats.lastPollMs = o.clock.now() - t0;
       o.onPoll?.(controller);
@@ -158,13 +169,22 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
 
   const stopPoll = o.clock.every(o.pollMs ?? 1000, () => void poll());
   const shares = Math.max(1, Math.floor(o.probeShares ?? 1));
-  let share = 0;
+  const probeMs = o.probeMs ?? 1000;
+  const stepMs = probeMs / shares;
+  const probeStart = o.clock.now();
+  /** share ticks sent so far; share k is due at probeStart + (k + 1)·stepMs */
+  let sentShares = 0;
   const stopProbe =
     shares === 1
-      ? o.clock.every(o.probeMs ?? 1000, () => apply(ctl.tick(controller, o.clock.now())))
-      : o.clock.every((o.probeMs ?? 1000) / shares, () => {
-          apply(ctl.tick(controller, o.clock.now(), { index: share, of: shares, periodMs: o.probeMs ?? 1000 }));
-          share = (share + 1) % shares;
+      ? o.clock.every(probeMs, () => apply(ctl.tick(controller, o.clock.now())))
+      : o.clock.every(stepMs, () => {
+          // Shares follow the clock, not the timer's count: a timer fires at most once per event-loop
+          // turn, so with a loop late by more than a step counting callbacks would stretch a probe
+          // cycle (100 parts, 60 ms turns: 6 s, past a link's TTL) and expire healthy links. The
+          // overdue shares go at once, at most one whole cycle.
+          const due = Math.floor((o.clock.now() - probeStart) / stepMs + 1e-9);
+          sentShares = Math.max(sentShares, due - shares);
+          for (; sentShares < due; sentShares++) apply(ctl.tick(controller, o.clock.now(), { index: sentShares % shares, of: shares, periodMs: probeMs }));
         });
 
   return {
@@ -174,6 +194,8 @@ export async function startRuntime(o: RuntimeOptions): Promise<Runtime> {
     poll,
     apply,
     async stop() {
+      // a round sleeping between its parts must neither ask nor report after this
+      stopped = true;
       stopPoll();
       stopProbe();
       await o.dataPlane.stop();
