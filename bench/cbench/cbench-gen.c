@@ -33,7 +33,10 @@
  * the measured run, SWITCH the dpid that got the answer: when and where the slow ones happen)
  * Prints one JSON line (the shape of generator.ts's LoadResult, latencyMs with max added) on
  * stdout; "cbench-phase start" / "cbench-phase end" on stderr when the measured run starts and
- * ends. Exit 2 on bad arguments, 1 if the run could not be made.
+ * ends. Latency and paced modes time only the packet-ins sent in the measured window, and wait up
+ * to 2 s after it for their answers (`unanswered`: those still without one); throughput mode
+ * counts every answer that arrives in the window. Exit 2 on bad arguments, 1 if the run could not
+ * be made (no switch connected).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -87,8 +90,13 @@ static int nsw = 16, macs = 1000, window = 32;
 static double rate = 1000, seconds = 5, warmupS = 1;
 static int running = 0, measuring = 0;
 static long long sent = 0, answered = 0;
+/* latency and paced modes time only packet-ins sent in the measured window (and wait for their
+ * answers a grace period after it); warm-up answers that arrive in the window are not round trips
+ * of the window's load. Throughput mode counts every answer in the window, as cbench does. */
+static long long outstanding = 0;
 static uint32_t ledgerSeq[LEDGER_SIZE];
 static int64_t ledgerAt[LEDGER_SIZE];
+static uint8_t ledgerMeasured[LEDGER_SIZE];
 static uint32_t nextSeq = 1;
 static int64_t *rtts; static size_t nrtt, caprtt;
 static int64_t *sentAts; static size_t nsentAt, capsentAt; /* for --dump only */
@@ -239,7 +247,11 @@ static void sendNew(struct sw *s) {
   put32(f + 42, seq);
   ledgerSeq[seq & (LEDGER_SIZE - 1)] = seq;
   ledgerAt[seq & (LEDGER_SIZE - 1)] = now_ns();
-  if (measuring) sent++;
+  ledgerMeasured[seq & (LEDGER_SIZE - 1)] = (uint8_t)measuring;
+  if (measuring) {
+    sent++;
+    outstanding++;
+  }
 }
 
 static void multipartReply(struct sw *s, const uint8_t *m) {
@@ -280,10 +292,15 @@ static void onMessage(struct sw *s, const uint8_t *m, uint16_t len, int64_t arri
     uint32_t i = seq & (LEDGER_SIZE - 1);
     if (seq == 0 || ledgerSeq[i] != seq) return;
     ledgerSeq[i] = 0;
-    if (measuring) {
+    int sentMeasuring = ledgerMeasured[i];
+    ledgerMeasured[i] = 0;
+    if (sentMeasuring) outstanding--;
+    if (mode == THROUGHPUT) {
+      if (measuring) answered++;
+    } else if (sentMeasuring) {
       answered++;
-      if (mode != THROUGHPUT) push(&rtts, &nrtt, &caprtt, arrivedAt - ledgerAt[i]);
-      if (mode != THROUGHPUT && dumpPath) {
+      push(&rtts, &nrtt, &caprtt, arrivedAt - ledgerAt[i]);
+      if (dumpPath) {
         push(&sentAts, &nsentAt, &capsentAt, ledgerAt[i]);
         push(&dumpSw, &ndumpSw, &capdumpSw, s->id);
       }
@@ -416,6 +433,8 @@ static void loop(int64_t until, int (*cond)(void)) {
   }
 }
 
+static int answersOutstanding(void) { return outstanding > 0; }
+
 static int notAllReady(void) {
   for (int i = 0; i < nsw; i++) if (!sws[i].ready && sws[i].fd >= 0) return 1;
   return 0;
@@ -424,7 +443,8 @@ static int notAllReady(void) {
 static double num(const char *a, const char *what, double lo) {
   char *end;
   double v = strtod(a, &end);
-  if (*a == '\0' || *end != '\0' || !(v >= lo)) {
+  /* at most 1e9: callers cast counts and ports to int, which a larger double would make undefined */
+  if (*a == '\0' || *end != '\0' || !(v >= lo) || !(v <= 1e9)) {
     fprintf(stderr, "cbench-gen: bad %s: %s\n", what, a);
     exit(2);
   }
@@ -512,6 +532,10 @@ int main(int argc, char **argv) {
     frame(p + PI_DATA, dst, bcast, 0, 0x0a000000u | (uint32_t)s->id, 0x0a0000ffu);
     flush(s);
   }
+  if (connected == 0) {
+    errno = 0;
+    die(1, "no switch connected: is a controller listening there?");
+  }
   loop(now_ns() + 500000000LL, NULL);
   running = 1;
   paceStart = now_ns();
@@ -537,6 +561,8 @@ int main(int argc, char **argv) {
   double cpu = cpuSeconds() - cpu0;
   fprintf(stderr, "cbench-phase end\n");
   fflush(stderr);
+  /* the window's last packet-ins are still timed: their answers get up to 2 s more */
+  if (mode != THROUGHPUT) loop(now_ns() + 2000000000LL, answersOutstanding);
   for (int i = 0; i < nsw; i++) closeSw(&sws[i]);
 
   double ms = (double)elapsed / 1e6;
@@ -560,6 +586,7 @@ int main(int argc, char **argv) {
     printf("\"latencyMs\":null,");
   }
   printf("\"durationMs\":%lld,", (long long)(ms + 0.5));
+  if (mode != THROUGHPUT) printf("\"unanswered\":%lld,", outstanding);
   if (mode == PACED) printf("\"offeredRate\":%g,", rate);
   else printf("\"offeredRate\":null,");
   printf("\"generatorCpu\":%.2f,", cpu / (ms / 1000));

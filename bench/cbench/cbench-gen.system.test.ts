@@ -8,6 +8,9 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { systemTestGate } from '../../src/emulation/system-gate.ts';
 import { freePort } from '../../src/cluster/etcd-process.ts';
 import { encodeMessage } from '../../src/openflow/encode.ts';
@@ -72,7 +75,7 @@ interface Conn {
 }
 
 /** A controller that sends every handshake request the compared controllers send and records the answers, decoded by the codec. */
-function checkingResponder(port: number): Promise<{ conns: Conn[]; close(): void }> {
+function checkingResponder(port: number, answerDelayMs = 0): Promise<{ conns: Conn[]; close(): void }> {
   const conns: Conn[] = [];
   const sockets: Socket[] = [];
   const server = createServer((s) => {
@@ -98,7 +101,9 @@ function checkingResponder(port: number): Promise<{ conns: Conn[]; close(): void
         buf = buf.subarray(len);
         if (m.type === 'PACKET_IN') {
           c.packetIns.push(m);
-          send({ type: 'PACKET_OUT', xid: 0, bufferId: 0xffffffff, inPort: 0xfffffffd, actions: [{ type: 'OUTPUT', port: 1, maxLen: 0 }], data: m.data });
+          const out: OfMessage = { type: 'PACKET_OUT', xid: 0, bufferId: 0xffffffff, inPort: 0xfffffffd, actions: [{ type: 'OUTPUT', port: 1, maxLen: 0 }], data: m.data };
+          if (answerDelayMs > 0) setTimeout(() => send(out), answerDelayMs);
+          else send(out);
         } else if (m.type !== 'HELLO') c.replies.push(m);
       }
       rest = Buffer.from(buf);
@@ -203,6 +208,29 @@ test('cbench-gen answers the handshake, sends packet-ins for new flows and times
     }
   });
 
+  await t.test('paced mode times only the packet-ins sent in the measured window, and waits for their late answers', async () => {
+    const port = await freePort();
+    // answers 150 ms late: warm-up packet-ins are answered inside the window, the window's last ones after it
+    const responder = await checkingResponder(port, 150);
+    const dir = mkdtempSync(join(tmpdir(), 'score-test-cbench-dump-'));
+    try {
+      const dump = join(dir, 'rtt.txt');
+      const { code, result: r, stderr } = await runAsync(gen, [String(port), '2', 'paced', '1', '400', '--warmup', '0.5', '--dump', dump]);
+      assert.equal(code, 0, `the generator exits 0 (stderr: ${stderr})`);
+      assert.ok(r !== undefined, 'it prints one JSON line');
+      const rows = readFileSync(dump, 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number));
+      const early = rows.filter(([sentMs]) => sentMs! < 0);
+      assert.equal(early.length, 0, `no round trip of a packet-in sent before the window (${early.length} of ${rows.length})`);
+      assert.equal(r.answered, r.sent, `every packet-in of the window answered and timed (${r.answered} of ${r.sent}), the late ones too`);
+      assert.equal(rows.length, r.sent, 'one round trip per packet-in of the window');
+      assert.equal((r as Result & { unanswered?: number }).unanswered, 0, 'nothing left unanswered');
+      assert.ok(r.latencyMs !== null && r.latencyMs.min >= 140, `every round trip includes the responder's 150 ms (min ${r.latencyMs?.min})`);
+    } finally {
+      responder.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   await t.test('throughput and latency modes against the null responder (its own process)', async () => {
     const port = await freePort();
     const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./null-controller.ts', import.meta.url)), String(port)], {
@@ -234,6 +262,13 @@ test('cbench-gen answers the handshake, sends packet-ins for new flows and times
     }
   });
 
+  await t.test('no controller listening: exit 1, said so', async () => {
+    const port = await freePort();
+    const r = run(gen, [String(port), '2', 'latency', '1', '--warmup', '0']);
+    assert.equal(r.code, 1, `exit 1 when no switch connected (stderr: ${r.stderr})`);
+    assert.match(r.stderr, /no switch connected/);
+  });
+
   await t.test('bad arguments exit 2 with a message', () => {
     const bad = run(gen, ['6653', '4', 'sideways', '1']);
     assert.equal(bad.code, 2, 'an unknown mode is an input error');
@@ -241,5 +276,7 @@ test('cbench-gen answers the handshake, sends packet-ins for new flows and times
     const none = run(gen, []);
     assert.equal(none.code, 2, 'no arguments is an input error');
     assert.match(none.stderr, /usage: cbench-gen/, 'with the usage');
+    const huge = run(gen, ['6653', '1e12', 'latency', '1']);
+    assert.equal(huge.code, 2, 'a switch count past 1e9 is an input error, not an overflowing cast');
   });
 });
