@@ -30,10 +30,10 @@
  */
 import { parseArgs } from 'node:util';
 import { runPolicy, type PolicyRun } from '../src/core/policies.ts';
-import { trafficMatrix, type DirectedFlow, type TrafficMatrix } from '../src/core/cost.ts';
-import { IncrementalPlanner, type PairRate } from '../src/core/incremental.ts';
+import { trafficMatrix, type DirectedFlow } from '../src/core/cost.ts';
+import { IncrementalPlanner } from '../src/core/incremental.ts';
 import { seededRng } from '../src/core/random.ts';
-import { churnEpochs } from '../src/sim/epochs.ts';
+import { churnEpochs, pairChanges } from '../src/sim/epochs.ts';
 import { fatTreeWorkload, median, rssSampler } from './support.ts';
 
 const { values } = parseArgs({
@@ -64,15 +64,8 @@ const convergeMs = performance.now() - t0;
 const [, next] = churnEpochs(w.flows, 2, Number(values.churn), seededRng(7)) as [DirectedFlow[], DirectedFlow[]];
 const newTraffic = trafficMatrix(next);
 
-/** what changed between two measured matrices, as pair rates (what continuous mode learns from a period's rates) */
-function diff(before: TrafficMatrix, after: TrafficMatrix): PairRate[] {
-  const out: PairRate[] = [];
-  for (const [a, row] of after.peers) for (const [b, r] of row) if (a < b && before.peers.get(a)?.get(b) !== r) out.push({ a, b, rate: r });
-  for (const [a, row] of before.peers) for (const b of row.keys()) if (a < b && after.peers.get(a)?.get(b) === undefined) out.push({ a, b, rate: 0 });
-  return out;
-}
 t0 = performance.now();
-const changes = diff(traffic, newTraffic);
+const changes = pairChanges(traffic, newTraffic);
 const diffMs = performance.now() - t0;
 const changedVms = new Set(changes.flatMap((c) => [c.a, c.b])).size;
 
@@ -135,7 +128,7 @@ if (Number(values.sequence) > 0) {
   let placement = converged.finalPlacement;
   for (let i = 1; i <= n; i++) {
     const now = trafficMatrix(flows[i]!);
-    const ch = diff(before, now);
+    const ch = pairChanges(before, now);
     let c = cpuNow();
     planner.updateTraffic(ch);
     const e = planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 1 });

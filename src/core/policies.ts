@@ -381,14 +381,14 @@ class RoundRobinOrder implements Order {
 class LoadAwareOrder implements Order {
   /** the cost of the VM `next` returned */
   cost = 0;
-  private readonly version: Int32Array;
+  readonly version: Int32Array;
   private readonly asked: Uint8Array;
   /** per VM: an upper bound on C_A(u) (0 = known zero), or NaN when it must be recomputed on every change */
-  private readonly bound: Float64Array;
+  readonly bound: Float64Array;
   /** per VM: its latest heap entry is its exact cost */
-  private readonly exact: Uint8Array;
+  readonly exact: Uint8Array;
   private readonly lazy: boolean;
-  private readonly heap = new CostHeap();
+  readonly heap = new CostHeap();
 
   constructor(
     private readonly s: IndexedState,
@@ -442,18 +442,7 @@ class LoadAwareOrder implements Order {
       }
       if (Number.isNaN(r)) continue; // u is not in p's sum: p's cost did not change
       const hp = s.hvNames[s.host[p]!]!;
-      const before = r * s.oracle.cost(hp, xName);
-      const after = r * s.oracle.cost(hp, yName);
-      if (!(r > 0 && before >= 0 && after >= 0 && after < Infinity)) {
-        this.pushExact(p);
-      } else if (after <= before) {
-        if (b > 0) this.exact[p] = 0;
-      } else {
-        const nb = (b + (after - before)) * (1 + 1e-9);
-        this.bound[p] = nb;
-        this.exact[p] = 0;
-        this.heap.push(nb, s.rank[p]!, p, ++this.version[p]!);
-      }
+      if (!raisePeerBound(this, p, s.rank[p]!, r, r * s.oracle.cost(hp, xName), r * s.oracle.cost(hp, yName))) this.pushExact(p);
     }
   }
 
@@ -487,6 +476,36 @@ function strictRanks(rank: Float64Array): boolean {
  * Highest cost first, lower rank first among equals, over parallel typed arrays. The sift steps
  * are those of the object heap it replaced, so even ties between equal ranks pop in the same order.
  */
+/** Load-Aware's lazy keys: per VM an upper bound on C_A, whether it is exact, and its heap entry's version */
+export interface LazyBounds {
+  readonly heap: CostHeap;
+  readonly bound: Float64Array;
+  readonly exact: Uint8Array;
+  readonly version: Int32Array;
+}
+
+/**
+ * After a VM that p talks to at rate r moved, p's term of C_A went from `before` to `after`: a
+ * drop leaves p's bound valid (no longer exact); a rise raises it by the difference (with a
+ * relative margin against rounding) and re-queues p. runPolicy's Load-Aware order and the
+ * incremental planner's share this arithmetic, so their keys are the same to the bit.
+ * @returns false when the terms give no usable bound (a zero rate, no path): p's key must be
+ *   recomputed exactly
+ */
+export function raisePeerBound(k: LazyBounds, p: number, rank: number, r: number, before: number, after: number): boolean {
+  if (!(r > 0 && before >= 0 && after >= 0 && after < Infinity)) return false;
+  const b = k.bound[p]!;
+  if (after <= before) {
+    if (b > 0) k.exact[p] = 0;
+    return true;
+  }
+  const nb = (b + (after - before)) * (1 + 1e-9);
+  k.bound[p] = nb;
+  k.exact[p] = 0;
+  k.heap.push(nb, rank, p, ++k.version[p]!);
+  return true;
+}
+
 export class CostHeap {
   size = 0;
   topCost = 0;

@@ -1,4 +1,4 @@
-import { CostHeap } from '../policies.ts';
+import { CostHeap, raisePeerBound } from '../policies.ts';
 import type { Rows } from './rows.ts';
 import { IntList } from './int-list.ts';
 
@@ -110,14 +110,14 @@ export class RoundRobinInc implements IncOrder {
  * stack (indices and keys rising), answered by binary search.
  */
 export class LoadAwareInc implements IncOrder {
-  private readonly heap = new CostHeap();
-  private readonly version: Int32Array;
+  readonly heap = new CostHeap();
+  readonly version: Int32Array;
   private readonly asked: Uint8Array;
   /** pushed in this round (its key is tracked by the heap, not the "asked already" test) */
   private readonly inRound: Uint8Array;
   private readonly touched = new IntList();
-  private readonly bound: Float64Array;
-  private readonly exact: Uint8Array;
+  readonly bound: Float64Array;
+  readonly exact: Uint8Array;
   /** per VM outside the heap: asks made in the round when it left the heap (0: since the round began) */
   private readonly since: Int32Array;
   /** asks made in this round */
@@ -243,18 +243,7 @@ export class LoadAwareInc implements IncOrder {
       if (f < 0) continue;
       const r = rows.rate[f]!;
       const hp = s.host[p]!;
-      const before = r * s.dist(hp, from);
-      const after = r * s.dist(hp, s.host[u]!);
-      if (!(r > 0 && before >= 0 && after >= 0 && after < Infinity)) {
-        this.pushExact(p);
-      } else if (after <= before) {
-        if (b > 0) this.exact[p] = 0;
-      } else {
-        const nb = (b + (after - before)) * (1 + 1e-9);
-        this.bound[p] = nb;
-        this.exact[p] = 0;
-        this.heap.push(nb, s.rank[p]!, p, ++this.version[p]!);
-      }
+      if (!raisePeerBound(this, p, s.rank[p]!, r, r * s.dist(hp, from), r * s.dist(hp, s.host[u]!))) this.pushExact(p);
     }
   }
 
