@@ -36,9 +36,24 @@ test('score simulate --epochs: every strategy on one timeline, JSON/CSV/figures;
   assert.equal(never.perEpoch.length, 3);
   assert.ok(never.perEpoch.every((p) => p.cost >= 0));
 
-  for (const bad of [['--evolve', 'churn:2'], ['--evolve', 'onoff'], ['--planner', 'scratch']]) {
+  // --strategies picks the timeline's strategies; --max-rounds bounds each plan (one round moves fewer VMs here)
+  const picked = async (rounds: string) => {
+    const p = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '64', '--epochs', '3', '--evolve', 'churn:0.2', '--strategies', 'one-shot,continuous-la', '--max-rounds', rounds, '--out', `mr${rounds}`, '--no-png', '--json'], dir);
+    assert.equal(p.code, 0, p.stderr);
+    return (JSON.parse(p.stdout) as { strategies: { strategy: string; migrations: number }[] }).strategies;
+  };
+  const one = await picked('1');
+  const twenty = await picked('20');
+  assert.deepEqual(one.map((s) => s.strategy), ['one-shot', 'continuous-la'], 'only the strategies asked for');
+  assert.ok(one[0]!.migrations < twenty[0]!.migrations, `one round moves fewer than twenty: ${one[0]!.migrations} vs ${twenty[0]!.migrations}`);
+
+  for (const bad of [['--evolve', 'churn:2'], ['--evolve', 'onoff'], ['--planner', 'scratch'], ['--cm', '3'], ['--max-migrations', '10'], ['--reference', 'metis'], ['--strategies', 'greedy']]) {
     const b = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '64', '--epochs', '2', ...bad, '--out', 'bad'], dir);
     assert.equal(b.code, 2, `${bad.join(' ')}: ${b.stderr}`);
     assert.match(b.stderr, /CLI_USAGE/);
   }
+  // and an --epochs option without --epochs is not silently dropped
+  const noEpochs = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '64', '--strategies', 'none', '--planner', 'full', '--out', 'ne'], dir);
+  assert.equal(noEpochs.code, 2, noEpochs.stderr);
+  assert.match(noEpochs.stderr, /CLI_USAGE: --planner: only with --epochs/);
 });

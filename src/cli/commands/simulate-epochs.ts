@@ -5,7 +5,7 @@ import { ScoreError } from '../../errors/errors.ts';
 import { build } from '../../core/build.ts';
 import { seededRng } from '../../core/random.ts';
 import type { DirectedFlow } from '../../core/cost.ts';
-import { churnEpochs, diurnalEpochs, runEpochs, type EpochResult } from '../../sim/epochs.ts';
+import { churnEpochs, diurnalEpochs, runEpochs, type EpochResult, type EpochStrategy } from '../../sim/epochs.ts';
 import { workloadFromOptions, type WorkloadOptions } from '../workload-options.ts';
 import { topologyFromSpec } from '../../topologies/spec.ts';
 import { generateWorkload, onOffEpochs } from '../../workloads/workload.ts';
@@ -30,6 +30,12 @@ export interface EpochsCliOptions {
   readonly periodSeconds: number;
   readonly horizonSeconds?: number;
   readonly noReturnEpochs: number;
+  /** rounds of one plan (default 20) */
+  readonly maxRounds?: number;
+  /** with hysteresis, periods of the stable rule before a move (default 3) */
+  readonly stableRounds?: number;
+  /** the timeline's strategies (default all of EPOCH_STRATEGIES) */
+  readonly strategies?: readonly EpochStrategy[];
   /** continuous mode's measurement window, epochs */
   readonly measureEpochs?: number;
   /** continuous mode without hysteresis: incremental re-planning (default) or from scratch */
@@ -57,6 +63,9 @@ export async function runEpochsCli(o: EpochsCliOptions): Promise<EpochResult> {
     ...(o.horizonSeconds === undefined ? {} : { amortisationSeconds: o.horizonSeconds }),
     ...(o.measureEpochs === undefined ? {} : { measureEpochs: o.measureEpochs }),
     ...(o.planner === undefined ? {} : { planner: o.planner }),
+    ...(o.maxRounds === undefined ? {} : { maxRounds: o.maxRounds }),
+    ...(o.stableRounds === undefined ? {} : { stableRounds: o.stableRounds }),
+    ...(o.strategies === undefined ? {} : { strategies: o.strategies }),
   });
   const ms = performance.now() - t0;
   mkdirSync(o.out, { recursive: true });

@@ -10,6 +10,7 @@ import { writeRunOutputs } from '../output.ts';
 import { requireNoScenario, runScaleCli } from './simulate-scale.ts';
 import { runEpochsCli } from './simulate-epochs.ts';
 import { simulatePhases } from '../../sim/phased.ts';
+import { EPOCH_STRATEGIES, type EpochStrategy } from '../../sim/epochs.ts';
 
 const POLICIES: Record<string, PolicyName> = { rr: 'round-robin', 'round-robin': 'round-robin', la: 'load-aware', 'load-aware': 'load-aware', gain: 'gain-order', 'gain-order': 'gain-order' };
 
@@ -60,7 +61,7 @@ export function registerSimulate(program: Command): void {
     .option('-s, --scenario <file|name>', 'scenario file (YAML/JSON) or built-in name, e.g. paper')
     .option('-t, --topology <spec>', 'scale mode: fat-tree:K, three-tier:PODSxTORSxHOSTS or leaf-spine:LEAVESxSPINESxHOSTS')
     .option('-p, --policy <rr|la|both>', 'scenario mode: orchestration policy', 'both')
-    .option('--strategies <list>', 'scale mode: "all" or a comma list of strategies', 'all')
+    .option('--strategies <list>', 'scale mode: "all" or a comma list of strategies (with --epochs: of never, one-shot, continuous-rr[-hyst], continuous-la[-hyst], clairvoyant)', 'all')
     .option('--oversubscription <tor:agg>', 'scale mode, three-tier: oversubscription ratios, e.g. 2.5:4')
     .option('-w, --workload <model>', 'scale mode: traffic model', 'partners')
     .option('--vms <n>', 'scale mode: number of VMs (default 4096; not with --workload csv, whose traffic file decides)')
@@ -70,7 +71,7 @@ export function registerSimulate(program: Command): void {
     .option('--seed <n>', 'scale mode: random seed', '1')
     .option('--param <name=value...>', 'scale mode: workload model parameters, e.g. rackLocalFraction=0.5 rateSigma=1.5')
     .option('--cooldown <rounds>', 'scale mode rail: rounds a migrated VM waits before it may move again')
-    .option('--stable <rounds>', 'scale mode rail: a move is made only after the VM chose the same target this many rounds in a row')
+    .option('--stable <rounds>', 'scale mode rail: a move is made only after the VM chose the same target this many rounds in a row (with --epochs: periods, with hysteresis; default 3)')
     .option('--max-per-round <n>', 'scale mode rail: migrations per round, globally')
     .option('--max-per-hypervisor <n>', 'scale mode rail: migrations per round per hypervisor (in or out)')
     .option('--no-utilisation', 'scale mode: skip per-layer utilisation (one pass over every flow path per round)')
@@ -79,7 +80,7 @@ export function registerSimulate(program: Command): void {
     .option('--amortisation <seconds>', 'scale mode with --cm precopy: seconds a move\'s saving is counted over', '300')
     .option('--max-migrations <n|pct%>', 'scale mode: migration budget per strategy, a count or a share of the VMs')
     .option('--mode <first|best>', 'Algorithm 1 candidate choice: first improving (paper) or best')
-    .option('--max-rounds <n>', 'stop after this many rounds')
+    .option('--max-rounds <n>', 'stop after this many rounds (with --epochs: of each plan)')
     .option('-o, --out <dir>', 'output directory (default score-out/simulate, with --topology score-out/scale)')
     .option('--no-png', 'write SVG figures only')
     .option('--json', 'print the results as JSON on stdout instead of tables (the files are still written to --out)')
@@ -92,9 +93,10 @@ export function registerSimulate(program: Command): void {
     .option('--planner <incremental|full>', "with --epochs: how continuous mode without hysteresis re-plans each epoch (same migrations; full: from scratch)", 'incremental')
     .option('--return-window <epochs>', 'with --epochs: no-return window with hysteresis, and K of the oscillation count', '4')
     .option('--reference <none|metis>', 'scale mode: a METIS hierarchical-partitioning reference placement and each strategy\'s gap to the best known one', 'none')
-    .action(async (opts: SimulateCliOptions) => {
+    .action(async (opts: SimulateCliOptions, cmd: Command) => {
       if (opts.topology !== undefined) {
         requireNoScenario(opts.scenario);
+        rejectUnused(cmd, opts.epochs !== undefined);
         const int = (name: string, v: string | undefined, min: number): number | undefined => {
           const n = parseNumberOption(name, v, min);
           if (n !== undefined && !Number.isInteger(n)) throw new ScoreError('CLI_USAGE', `${name}: expected an integer, got "${v}"`);
@@ -111,6 +113,9 @@ export function registerSimulate(program: Command): void {
             periodSeconds: parseNumberOption('--period', opts.period, 0)!,
             ...(opts.horizon === undefined ? {} : { horizonSeconds: parseNumberOption('--horizon', opts.horizon, 1)! }),
             noReturnEpochs: int('--return-window', opts.returnWindow, 0)!,
+            maxRounds: int('--max-rounds', opts.maxRounds, 1) ?? 20,
+            ...(opts.stable === undefined ? {} : { stableRounds: int('--stable', opts.stable, 1)! }),
+            strategies: epochStrategies(opts.strategies),
             measureEpochs: int('--measure-epochs', opts.measureEpochs, 1)!,
             planner: plannerOption(opts.planner),
             out: opts.out ?? 'score-out/epochs',
@@ -228,6 +233,31 @@ interface SimulateCliOptions {
   out?: string;
   png: boolean;
   json?: boolean;
+}
+
+/** scale-mode options that only the single-snapshot comparison reads, and those only --epochs reads */
+const SNAPSHOT_ONLY = ['cm', 'amortisation', 'maxMigrations', 'mode', 'cooldown', 'maxPerRound', 'maxPerHypervisor', 'reference', 'utilisation', 'progress'] as const;
+const EPOCHS_ONLY = ['evolve', 'epochSeconds', 'period', 'horizon', 'measureEpochs', 'planner', 'returnWindow'] as const;
+
+/**
+ * A scale-mode option the chosen mode does not read is CLI_USAGE, not silently ignored (an
+ * operator who gives `--cm precopy` with `--epochs` must not believe the timeline used it).
+ */
+function rejectUnused(cmd: Command, epochs: boolean): void {
+  const given = (key: string): boolean => cmd.getOptionValueSource(key) === 'cli';
+  const flag = (key: string): string => cmd.options.find((o) => o.attributeName() === key)?.long ?? key;
+  const bad = (epochs ? SNAPSHOT_ONLY : EPOCHS_ONLY).filter(given);
+  if (bad.length > 0) throw new ScoreError('CLI_USAGE', epochs ? `${bad.map(flag).join(', ')}: not used with --epochs (the timeline prices moves with --horizon)` : `${bad.map(flag).join(', ')}: only with --epochs`);
+}
+
+/** --strategies with --epochs: "all" or a comma list of the timeline's strategy names */
+function epochStrategies(v: string): readonly EpochStrategy[] {
+  if (v === 'all') return EPOCH_STRATEGIES;
+  return v.split(',').map((n) => {
+    const s = EPOCH_STRATEGIES.find((e) => e.name === n.trim());
+    if (s === undefined) throw new ScoreError('CLI_USAGE', `--strategies with --epochs: expected "all" or a comma list of ${EPOCH_STRATEGIES.map((e) => e.name).join(', ')}; got "${n}"`);
+    return s;
+  });
 }
 
 function plannerOption(v: string): 'incremental' | 'full' {
