@@ -358,3 +358,74 @@ test('agent: after a claim no leader took, the next round waits anew, so a round
   assert.equal(rounds, 2, 'a second round after the claim no leader took');
   assert.equal(a.outcome('m1')?.state, 'succeeded');
 });
+
+test('agent: once the driver moved the VM, the final report is retried and never turns the result into a failure', async () => {
+  // a leader change: two refusals, then the report lands
+  const done: unknown[] = [];
+  const base = fakeApi(done);
+  let refusals = 2;
+  const flaky: ControllerApi = { ...base, migrationDone: (vm, hv, id, port) => (refusals-- > 0 ? Promise.reject(new ScoreError('CLUSTER_UNCONFIRMED', 'no leader')) : base.migrationDone(vm, hv, id, port)) };
+  const a = createAgent({ hypervisor: 'hv1', api: flaky, driver: driver(), correctionBackoffMs: [1, 1, 1] });
+  const r = await a.decide({ vm: 'vm1', migrate: true, migrationId: 'f1' });
+  assert.equal(r.migrated, true, 'the VM moved');
+  assert.equal(r.error, null, 'no error for a VM that moved');
+  assert.equal(done.length, 1, 'the third attempt landed');
+  assert.equal(a.outcome('f1')?.state, 'succeeded', 'the outcome a new leader reads says it moved');
+
+  // refused for good (a definite answer): logged once, not retried, still migrated
+  const lines: string[] = [];
+  let attempts = 0;
+  const refusing: ControllerApi = { ...base, migrationDone: () => ((attempts += 1), Promise.reject(new ScoreError('AGENT_VM_NOT_OURS', 'no running migration'))) };
+  const b = createAgent({ hypervisor: 'hv1', api: refusing, driver: driver(), correctionBackoffMs: [1, 1, 1], log: (l) => lines.push(l) });
+  const rb = await b.decide({ vm: 'vm1', migrate: true, migrationId: 'f2' });
+  assert.equal(rb.migrated, true, 'the VM moved although the report was refused');
+  assert.equal(rb.error, null, 'no error');
+  assert.equal(attempts, 1, 'a definite refusal is not retried');
+  assert.equal(lines.length, 1, 'said once');
+  assert.match(lines[0]!, /vm1 runs on hv2 \(migration f2\).*AGENT_VM_NOT_OURS|vm1 runs on hv2 \(migration f2\).*no running migration/);
+});
+
+test('agentCaller: a migration longer than the check period is waited for while the agent says it runs; a silent or forgetful agent, a large body, a bound', async (t) => {
+  const serve = async (d: MigrationDriver): Promise<string> => {
+    const a = createAgent({ hypervisor: 'hv1', api: fakeApi([]), driver: d });
+    const app = buildAgentServer(a, controllerVerifier(verifierOf('secret')));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    t.after(() => app.close());
+    const addr = app.server.address();
+    return `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  };
+  // 600 ms of migration against a 150 ms check period: three or four status checks, then the answer
+  const url = await serve(driver(false, 600));
+  const r = await agentCaller('secret', { checkMs: 150 })(url, { vm: 'vm1', migrate: true, migrationId: 'long-1' });
+  assert.equal(r.migrated, true, 'the call waited for the migration');
+  assert.equal(r.decision.to, 'hv2');
+  // the same with a bound shorter than the migration: MIGRATION_TIMEOUT, not "unreachable"
+  const url2 = await serve(driver(false, 900));
+  await assert.rejects(agentCaller('secret', { checkMs: 100, maxMs: 250 })(url2, { vm: 'vm1', migrate: true, migrationId: 'long-2' }), (e) => isScoreError(e, 'MIGRATION_TIMEOUT'));
+  // a decide-only call still gives up after one period
+  const hang: MigrationDriver = { name: 'hang', migrate: () => new Promise(() => undefined) };
+  const url3 = await serve(hang);
+  // an agent that accepts the connection but never answers nor knows the id: a raw server
+  const { createServer } = await import('node:net');
+  const silent = createServer(() => undefined);
+  await new Promise<void>((res) => silent.listen(0, '127.0.0.1', res));
+  t.after(() => silent.close());
+  const sa = silent.address();
+  const silentUrl = `http://127.0.0.1:${typeof sa === 'object' && sa ? sa.port : 0}`;
+  await assert.rejects(agentCaller('secret', { checkMs: 100 })(silentUrl, { vm: 'vm1', migrate: true, migrationId: 's-1' }), (e) => isScoreError(e, 'AGENT_UNREACHABLE') && /nor say how it stands/.test(e.message));
+  // the blocked list the contract allows fits the agent's body limit (16 KiB once refused 160 entries)
+  const blocked = Array.from({ length: 2000 }, (_, i) => ({ hypervisor: `hv-${i}`, rail: 'stable' as const, reason: 'x'.repeat(100) }));
+  const big = await agentCaller('secret', { checkMs: 2000 })(url3, { vm: 'vm1', migrate: false, migrationId: 'b-1', blocked });
+  assert.equal(big.migrated, false, 'a plan-only call answered');
+});
+
+test('agent: `only` leaves Algorithm 1 one target; every other candidate is skipped with its rail and reason', async () => {
+  const a = createAgent({ hypervisor: 'hv1', api: fakeApi([]), driver: driver() });
+  const r = await a.decide({ vm: 'vm1', migrate: false, migrationId: 'o-1', mode: 'best', only: { hypervisor: 'hv3', rail: 'plan', reason: 'approved hv3 only' } });
+  assert.equal(r.decision.to, null, 'hv2 is the only improving target and it is not the one allowed');
+  const c = r.decision.candidates.find((x) => x.hypervisor === 'hv2');
+  assert.ok(c !== undefined, 'hv2 is listed');
+  assert.match(JSON.stringify(c), /approved hv3 only/);
+  const ok = await a.decide({ vm: 'vm1', migrate: false, migrationId: 'o-2', only: { hypervisor: 'hv2', rail: 'plan', reason: 'approved hv2 only' } });
+  assert.equal(ok.decision.to, 'hv2', 'the allowed target is chosen');
+});

@@ -1,4 +1,4 @@
-import type { RailCheck, RailCode } from '../core/rails.ts';
+import type { RailCheck } from '../core/rails.ts';
 import { trafficMatrix, vmCost } from '../core/cost.ts';
 import { decide, fmt, type Decision, type DecisionMode } from '../core/decision.ts';
 import { decideWithSwap } from '../core/swap.ts';
@@ -20,10 +20,13 @@ export interface AgentOptions {
   readonly mode?: DecisionMode;
   readonly migrationCost?: number;
   /**
-   * ms to wait before each retry of the report that a VM whose switch-over failed runs on at its
-   * source (default CORRECTION_BACKOFF_MS): the one report that undoes the early switch-over report
+   * ms to wait before each retry of a report nothing later makes up for (default
+   * CORRECTION_BACKOFF_MS): that a VM whose switch-over failed runs on at its source (it undoes the
+   * early switch-over report), and the final report of a finished migration
    */
   readonly correctionBackoffMs?: readonly number[];
+  /** where the agent says what it could not do but went on (default: stderr) */
+  readonly log?: (line: string) => void;
   /**
    * cluster mode: how long a migration may wait for a controller leader ready to re-route the VM
    * before it is switched over (MigrationHooks.awaitControl), ms, counted from the first wait and
@@ -172,7 +175,7 @@ export function createAgent(o: AgentOptions): Agent {
       members: x.members,
       migrationCost: body.migrationCost ?? o.migrationCost ?? 0,
       mode: body.mode ?? o.mode ?? 'first',
-      ...(body.blocked !== undefined && body.blocked.length > 0 ? { rail: blockedRail(body.blocked) } : {}),
+      ...decisionRail(body),
     });
   }
 
@@ -203,7 +206,7 @@ export function createAgent(o: AgentOptions): Agent {
           rank: x.rank,
           migrationCost: body.migrationCost ?? o.migrationCost ?? 0,
           mode: body.mode ?? o.mode ?? 'first',
-          ...(body.blocked !== undefined && body.blocked.length > 0 ? { rail: blockedRail(body.blocked) } : {}),
+          ...decisionRail(body),
         });
         if (d.to === null && body.swaps === true) d = await decideSwap(body, x, d);
         const decision = { ...d, candidates: [...d.candidates] };
@@ -222,7 +225,7 @@ export function createAgent(o: AgentOptions): Agent {
           const err = isScoreError(e) ? e : new ScoreError('MIGRATION_FAILED', e instanceof Error ? e.message : String(e));
           return { decision, migrated: false, error: { code: err.code === 'MIGRATION_FAILED' ? err.code : 'MIGRATION_FAILED', message: err.message } };
         }
-        await o.api.migrationDone(body.vm, d.to, body.migrationId, port);
+        await finalReport(o, body.vm, d.to, body.migrationId, port);
         return { decision, migrated: true, error: null, ...(connectivity ? { connectivity } : {}), ...(figures ? { figures } : {}) };
       } catch (e) {
         // nothing moved: Algorithm 1's inputs failed (the driver's own failures are noted by it)
@@ -264,7 +267,7 @@ async function legOf(o: AgentOptions, body: AgentDecide, x: { traffic: { hypervi
     const err = isScoreError(e) ? e : new ScoreError('MIGRATION_FAILED', e instanceof Error ? e.message : String(e));
     return { decision, migrated: false, error: { code: 'MIGRATION_FAILED', message: err.message } };
   }
-  await o.api.migrationDone(body.vm, to, body.migrationId, port);
+  await finalReport(o, body.vm, to, body.migrationId, port);
   return { decision, migrated: true, error: null, ...(connectivity ? { connectivity } : {}) };
 }
 
@@ -347,6 +350,31 @@ function switchoverHook(o: AgentOptions, vm: string, from: string, migrationId: 
 }
 
 /**
+ * The report after a migration the driver finished: the VM runs at `to` whatever the controller
+ * answers, so this never throws (a throw would make the decide call fail and the orchestrator
+ * record "failed, the VM stayed" for a VM that moved). A retryable refusal (a leader change, the
+ * controller unreachable: retryableClaimError) is retried after each of correctionBackoffMs; given
+ * up, or refused for good, it is logged and the orchestrator's tracker decides (it waits for the
+ * network to see the VM at `to`, and records a timeout it keeps watching otherwise).
+ */
+async function finalReport(o: AgentOptions, vm: string, to: string, migrationId: string, port: number | undefined): Promise<void> {
+  const waits = o.correctionBackoffMs ?? CORRECTION_BACKOFF_MS;
+  for (let i = 0; ; i++) {
+    try {
+      await o.api.migrationDone(vm, to, migrationId, port);
+      return;
+    } catch (e) {
+      const wait = waits[i];
+      if (wait === undefined || !retryableClaimError(e)) {
+        (o.log ?? ((l: string) => console.error(`agent ${o.hypervisor}: ${l}`)))(`${vm} runs on ${to} (migration ${migrationId}) but the controller did not take the report after ${i + 1} attempt(s): ${e instanceof Error ? e.message : String(e)}; the network's view decides`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+/**
  * Whether a failed switch-over report may go to another (or a recovered) leader: the cluster's
  * codes (no leader, store unreachable), a 503, or the controller not reachable at all. Anything
  * else is the controller's definite answer about this VM or port.
@@ -357,11 +385,19 @@ export function retryableClaimError(e: unknown): boolean {
   return e.details['status'] === 503;
 }
 
-/** The controller's rail verdicts for this VM's targets, as the veto Algorithm 1 takes. */
-function blockedRail(blocked: readonly { hypervisor: string; rail: RailCode; reason: string }[]): (vm: string, from: string, to: string) => RailCheck {
-  const byHost = new Map(blocked.map((b) => [b.hypervisor, b]));
-  return (_vm, _from, to) => {
-    const b = byHost.get(to);
-    return b === undefined ? { ok: true } : { ok: false, code: b.rail, reason: b.reason };
+/**
+ * The controller's rail verdicts for this VM's targets (AgentDecide.blocked, .only), as the veto
+ * Algorithm 1 takes: `{}` when there are none.
+ */
+export function decisionRail(body: Pick<AgentDecide, 'blocked' | 'only'>): { rail?: (vm: string, from: string, to: string) => RailCheck } {
+  const byHost = new Map((body.blocked ?? []).map((b) => [b.hypervisor, b]));
+  const only = body.only;
+  if (byHost.size === 0 && only === undefined) return {};
+  return {
+    rail: (_vm, _from, to) => {
+      if (only !== undefined && to !== only.hypervisor) return { ok: false, code: only.rail, reason: only.reason };
+      const b = byHost.get(to);
+      return b === undefined ? { ok: true } : { ok: false, code: b.rail, reason: b.reason };
+    },
   };
 }

@@ -41,7 +41,8 @@ export function verifierOf(token: string): string {
 }
 
 export function buildAgentServer(agent: Agent, controller: ControllerVerifier): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 16 * 1024 }).withTypeProvider<TypeBoxTypeProvider>();
+  // the contract allows 100,000 blocked targets with a reason each; only the controller gets this far (onRequest checks its credential before the body is read)
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024 }).withTypeProvider<TypeBoxTypeProvider>();
   // TypeBox's own checker, as the controller's API uses: no AJV compile per agent at start-up.
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
   app.addHook('onRequest', (req, _reply, next) => {
@@ -75,35 +76,107 @@ export function buildAgentServer(agent: Agent, controller: ControllerVerifier): 
   return app;
 }
 
+/** How long the orchestrator waits on an agent's decide call (agentCaller). */
+export interface AgentCallTimes {
+  /**
+   * ms without an answer after which a decide-only call gives up (AGENT_UNREACHABLE), and after
+   * which a migrating call asks the agent how its migration stands (and again each time as long)
+   * (default 30 s)
+   */
+  readonly checkMs?: number;
+  /**
+   * the longest a migrating call is waited for while its agent says the migration still runs, ms
+   * (default AGENT_CALL_MAX_MS): past it the call fails MIGRATION_TIMEOUT
+   */
+  readonly maxMs?: number;
+}
+
+/**
+ * A migrating call's bound: longer than any driver's own (QEMU 120 s plus 30 s for the
+ * destination, libvirt 330 s, the cluster switch-over's rounds of up to 15 s each, 5 at most).
+ */
+export const AGENT_CALL_MAX_MS = 15 * 60_000;
+
 /**
  * The orchestrator's side: POST to an agent's /agent/v1/decide. `token` is one token for every
  * agent, or the controller credential's token per hypervisor (ControllerCredential.tokenFor).
+ * A migration takes as long as its memory takes to copy (seconds to minutes), so a migrating call
+ * is not cut off by a fixed timeout (which would record "failed, the VM stayed" while the agent
+ * goes on and moves it): every `checkMs` without an answer the agent is asked how the migration
+ * stands (GET /agent/v1/migrations/:id), and the call waits on while it says deciding or running.
+ * @throws ScoreError AGENT_UNREACHABLE (no answer and no status either, the agent does not know
+ *   the migration, or an error status), MIGRATION_TIMEOUT (still running after `maxMs`),
+ *   API_BAD_REQUEST (the agent refused the request itself: 400, 413), MIGRATION_IN_PROGRESS, UNKNOWN_VM
  */
 export function agentCaller(
   token: string | ((hypervisor: string) => string),
-  timeoutMs = 30_000,
+  times: AgentCallTimes | number = {},
 ): (url: string, body: AgentDecide, hypervisor?: string) => Promise<AgentDecideResult> {
+  const t = typeof times === 'number' ? { checkMs: times } : times;
+  const checkMs = t.checkMs ?? 30_000;
+  const maxMs = t.maxMs ?? AGENT_CALL_MAX_MS;
   return async (url, body, hypervisor) => {
     if (typeof token !== 'string' && hypervisor === undefined) throw new ScoreError('INTERNAL', `agent call to ${url} without the hypervisor its token is for`);
     const bearer = typeof token === 'string' ? token : token(hypervisor!);
+    const abort = new AbortController();
+    const call = fetch(`${url}/agent/v1/decide`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: body.migrate ? abort.signal : AbortSignal.any([abort.signal, AbortSignal.timeout(checkMs)]),
+    });
     let res: Response;
     try {
-      res = await fetch(`${url}/agent/v1/decide`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      res = body.migrate ? await whileRunning(call, abort, url, body.migrationId, bearer, checkMs, maxMs) : await call;
     } catch (e) {
+      if (isScoreError(e)) throw e;
       throw new ScoreError('AGENT_UNREACHABLE', `agent ${url} did not answer: ${e instanceof Error ? e.message : String(e)}`, { url }, { cause: e });
     }
     const parsed = (await res.json().catch(() => null)) as (AgentDecideResult & { error?: { code: string; message: string } }) | null;
     if (!res.ok || parsed === null) {
       const code = parsed?.error?.code;
-      throw new ScoreError(code === 'MIGRATION_IN_PROGRESS' || code === 'UNKNOWN_VM' ? code : 'AGENT_UNREACHABLE', `agent ${url}: ${res.status} ${parsed?.error?.message ?? ''}`, { url, status: res.status });
+      const known = code === 'MIGRATION_IN_PROGRESS' || code === 'UNKNOWN_VM' ? code : res.status === 400 || res.status === 413 ? 'API_BAD_REQUEST' : 'AGENT_UNREACHABLE';
+      throw new ScoreError(known, `agent ${url}: ${res.status} ${parsed?.error?.message ?? ''}`, { url, status: res.status });
     }
     return parsed;
   };
+}
+
+/** The decide call's answer, waited for while the agent says its migration still runs (agentCaller). */
+async function whileRunning(call: Promise<Response>, abort: AbortController, url: string, id: string, bearer: string, checkMs: number, maxMs: number): Promise<Response> {
+  const started = Date.now();
+  let answered = false;
+  const settled = call.finally(() => (answered = true));
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const tick = new Promise<void>((r) => (timer = setTimeout(r, checkMs)));
+    try {
+      await Promise.race([settled, tick]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (answered) return settled;
+    const stop = (e: ScoreError): never => {
+      abort.abort(e);
+      settled.catch(() => undefined);
+      throw e;
+    };
+    let x: MigrationOutcome | null;
+    try {
+      x = await agentMigrationOutcome(url, id, bearer, Math.min(checkMs, 5000));
+    } catch (e) {
+      return stop(new ScoreError('AGENT_UNREACHABLE', `agent ${url} did not answer migration ${id} in ${Math.round((Date.now() - started) / 1000)} s, nor say how it stands: ${e instanceof Error ? e.message : String(e)}`, { url, migrationId: id }, { cause: e }));
+    }
+    if (answered) return settled;
+    if (x === null) return stop(new ScoreError('AGENT_UNREACHABLE', `agent ${url} does not know migration ${id} after ${Math.round((Date.now() - started) / 1000)} s without an answer`, { url, migrationId: id }));
+    if (x.state !== 'deciding' && x.state !== 'running') {
+      // finished: its answer is on the way; one more period for it
+      const late = await Promise.race([settled.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), checkMs).unref())]);
+      if (late) return settled;
+      return stop(new ScoreError('AGENT_UNREACHABLE', `agent ${url} reports migration ${id} ${x.state} but its answer did not come`, { url, migrationId: id, state: x.state }));
+    }
+    if (Date.now() - started > maxMs) return stop(new ScoreError('MIGRATION_TIMEOUT', `agent ${url} still reports migration ${id} ${x.state} after ${Math.round(maxMs / 1000)} s`, { url, migrationId: id, state: x.state }));
+  }
 }
 
 /**

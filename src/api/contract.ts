@@ -302,6 +302,12 @@ export const AgentDecideBody = Type.Object(
         description: 'targets a safety rail forbids for this VM now: Algorithm 1 skips them with verdict "rail"',
       }),
     ),
+    only: Type.Optional(
+      Type.Object({ hypervisor: Type.String({ minLength: 1, maxLength: 64 }), rail: RailCodeDto, reason: Type.String({ maxLength: 512 }) }, {
+        additionalProperties: false,
+        description: 'the one target Algorithm 1 may choose (continuous mode\'s stable choice, an approved plan action): every other candidate is skipped with verdict "rail", this rail and reason',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

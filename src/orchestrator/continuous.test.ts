@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { runPolicy } from '../core/policies.ts';
 import { decide } from '../core/decision.ts';
-import type { RailCheck } from '../core/rails.ts';
 import { totalCost, trafficMatrix, type DirectedFlow } from '../core/cost.ts';
 import { createOrchestrator, LATE_WATCH_CONFIRMS, type OrchestratorDeps } from './orchestrator.ts';
 import { virtualClock } from '../runtime/clock.ts';
@@ -13,6 +12,7 @@ import { flowsAt, type Timeline } from '../scenario/timeline.ts';
 import { minimumMigrationsToColocate } from '../sim/phased.ts';
 import { firstMoveSeenLate } from './run-to-end.testing.ts';
 import type { PathOracle } from '../core/paths.ts';
+import { decisionRail } from '../agent/agent.ts';
 import {
   continuousConfig,
   countOscillations,
@@ -54,11 +54,8 @@ function world(o: { scenario?: string; traffic?: (tSec: number) => readonly Dire
       assert.equal(tracker.get(body.vm), hv, 'the orchestrator asks the agent of the VM\'s hypervisor');
       const load = new Map<string, number>();
       for (const h of tracker.values()) load.set(h, (load.get(h) ?? 0) + 1);
-      const blocked = new Map((body.blocked ?? []).map((b) => [b.hypervisor, b]));
-      const rail = (_vm: string, _from: string, to: string): RailCheck => {
-        const b = blocked.get(to);
-        return b ? { ok: false, code: b.rail, reason: b.reason } : { ok: true };
-      };
+      // the agent's own reading of blocked/only (agent.ts)
+      const { rail } = decisionRail(body);
       const traffic = trafficMatrix(trafficAt(clock.now() / 1000));
       const d = decide({ vm: body.vm, placement: tracker, traffic, oracle: model.oracle, capacity: model.capacity, load, rank: model.rank, migrationCost: body.migrationCost ?? 0, mode: body.mode ?? 'first', rail });
       const decision = { ...d, candidates: [...d.candidates] };

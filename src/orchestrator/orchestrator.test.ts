@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { runPolicy, type PolicyName } from '../core/policies.ts';
 import { decide } from '../core/decision.ts';
-import type { RailCheck, RailConfig } from '../core/rails.ts';
+import type { RailConfig } from '../core/rails.ts';
 import { totalCost } from '../core/cost.ts';
 import { createOrchestrator, type OrchestratorDeps } from './orchestrator.ts';
 import { virtualClock } from '../runtime/clock.ts';
@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { auditFile } from '../service/audit-file.ts';
+import { decisionRail } from '../agent/agent.ts';
 
 /** A fake network + agents: decisions by the core, a "driver" that moves the VM in the tracker. */
 function fakeWorld(opts: { driverFails?: (vm: string) => boolean; neverConfirm?: boolean; agentDies?: (vm: string) => boolean } = {}) {
@@ -34,11 +35,8 @@ function fakeWorld(opts: { driverFails?: (vm: string) => boolean; neverConfirm?:
       if (opts.agentDies?.(body.vm)) return Promise.reject(new ScoreError('AGENT_UNREACHABLE', 'agent died mid-migration'));
       const load = new Map<string, number>();
       for (const h of tracker.values()) load.set(h, (load.get(h) ?? 0) + 1);
-      const blocked = new Map((body.blocked ?? []).map((b) => [b.hypervisor, b]));
-      const rail = (_vm: string, _from: string, to: string): RailCheck => {
-        const b = blocked.get(to);
-        return b ? { ok: false, code: b.rail, reason: b.reason } : { ok: true };
-      };
+      // the agent's own reading of blocked/only (agent.ts)
+      const { rail } = decisionRail(body);
       const d = decide({ vm: body.vm, placement: tracker, traffic: model.traffic, oracle: model.oracle, capacity: model.capacity, load, rank: model.rank, migrationCost: 0, mode: body.mode ?? 'first', rail });
       const decision = { ...d, candidates: [...d.candidates] };
       if (!body.migrate || d.to === null) return Promise.resolve({ decision, migrated: false, error: null });

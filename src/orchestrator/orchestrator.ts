@@ -258,6 +258,8 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     readonly migrationCost?: number;
     /** targets the rails forbid for this VM now */
     readonly blocked?: readonly { hypervisor: string; rail: RailCode; reason: string }[];
+    /** the one target the agent may choose (AgentDecide.only) */
+    readonly only?: { hypervisor: string; rail: RailCode; reason: string };
     readonly swaps?: boolean;
   }
 
@@ -301,7 +303,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     try {
       // a migration nobody could find after this controller died is one never asked for
       if (!a.plan) await opened;
-      const result = await deps.decide(from, { vm: a.vm, migrate: !a.plan, migrationId: record.id, ...(a.mode ? { mode: a.mode } : {}), ...(a.migrationCost !== undefined ? { migrationCost: a.migrationCost } : {}), ...(a.blocked && a.blocked.length > 0 ? { blocked: [...a.blocked] } : {}), ...(a.swaps === true ? { swaps: true } : {}) });
+      const result = await deps.decide(from, { vm: a.vm, migrate: !a.plan, migrationId: record.id, ...(a.mode ? { mode: a.mode } : {}), ...(a.migrationCost !== undefined ? { migrationCost: a.migrationCost } : {}), ...(a.blocked && a.blocked.length > 0 ? { blocked: [...a.blocked] } : {}), ...(a.only ? { only: a.only } : {}), ...(a.swaps === true ? { swaps: true } : {}) });
       record.decision = result.decision;
       record.to = result.decision.to;
       record.connectivity = result.connectivity ?? null;
@@ -564,10 +566,8 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
             if (held !== null) {
               holdOne(a, snap, placement, from, { ok: false, ...held });
             } else {
-              const blocked = [...new Set([...placement.values(), ...probe.decision.candidates.map((c) => c.hypervisor)])]
-                .filter((h) => h !== pick.to && h !== from)
-                .map((h) => ({ hypervisor: h, rail: 'stable' as const, reason: `continuous mode chose ${pick.to} for ${vm} in ${cfg.stableRounds} consecutive periods` }));
-              const res = await askOne({ ...a, migrationCost: pick.migrationCost, blocked }, snap, placement, st.migrations);
+              const only = { hypervisor: pick.to, rail: 'stable' as const, reason: `continuous mode chose ${pick.to} for ${vm} in ${cfg.stableRounds} consecutive periods` };
+              const res = await askOne({ ...a, migrationCost: pick.migrationCost, only }, snap, placement, st.migrations);
               // the agent says it moved the VM, the network does not see it there yet: the rest of
               // this period's choices read a view that may be wrong, so plan again next period
               if (res.record.status === 'timeout') break;
@@ -618,9 +618,8 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         plan: false,
         ...(mode ? { mode } : {}),
         ...(planned.decision ? { migrationCost: planned.decision.migrationCost } : {}),
-        blocked: [...new Set(snap.placement.values())]
-          .filter((h) => h !== planned.to)
-          .map((h) => ({ hypervisor: h, rail: 'plan' as const, reason: `the operator approved ${planned.vm} -> ${planned.to ?? '?'}, not ${h}` })),
+        // a planned record always names its target (a plan action is a move); '?' matches no hypervisor
+        only: { hypervisor: planned.to ?? '?', rail: 'plan' as const, reason: `the operator approved ${planned.vm} -> ${planned.to ?? '?'}, no other target` },
       },
       snap,
       new Map(snap.placement),

@@ -81,12 +81,26 @@ test('a malformed scenario names the file, the field and what was expected', () 
 
   const e11 = invalid((s) => ((s.traffic as Record<string, unknown>[])[0]!.rate = '1Mbps'));
   assert.ok(problems(e11).some((p) => /not both/.test(p.message)));
+
+  // a bandwidth the pattern accepts but a double cannot hold: Infinity would make every cost Infinity
+  const huge = `${'9'.repeat(400)}kbps`;
+  const e13 = invalid((s) => ((s.links as { capacity: unknown }[])[0]!.capacity = huge));
+  assert.deepEqual(problems(e13).map((p) => p.path), ['/links/0/capacity']);
+  const e14 = invalid((s) => {
+    const t = (s.traffic as Record<string, unknown>[])[0]!;
+    delete t.packetBytes;
+    delete t.pps;
+    t.rate = huge;
+  });
+  assert.deepEqual(problems(e14), [{ path: '/traffic/0', message: 'the rate is too large to be a number' }]);
 });
 
 test('a file that is not YAML or JSON gets SCENARIO_PARSE with the file name', () => {
   assert.throws(() => parseScenario('name: [unclosed', 'x.yaml'), (e) => isScoreError(e, 'SCENARIO_PARSE') && e.message.startsWith('x.yaml: not valid YAML'));
   assert.throws(() => parseScenario('{"name": ', 'x.json'), (e) => isScoreError(e, 'SCENARIO_PARSE') && e.message.startsWith('x.json: not valid JSON'));
   assert.throws(() => resolveScenarioPath('no-such-scenario'), (e) => isScoreError(e, 'SCENARIO_NOT_FOUND'));
+  // a directory is not a scenario (it was read as one: a raw EISDIR)
+  assert.throws(() => resolveScenarioPath(SCENARIO_DIR), (e) => isScoreError(e, 'SCENARIO_NOT_FOUND') && /is a directory/.test(e.message));
 });
 
 test('JSON scenarios are read too', () => {

@@ -1,4 +1,4 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Value } from 'typebox/value';
@@ -6,6 +6,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ScoreError } from '../errors/errors.ts';
 import { ScenarioSchema, type ScenarioFile, type TrafficEntry } from './schema.ts';
 import { parseDpid } from './dpids.ts';
+import { parseBandwidth } from './bandwidth.ts';
 import { DEFAULT_HYPERVISOR_CAPACITY, buildModel, macKey, type Model } from './model.ts';
 import { parseTrafficTrace, type TrafficChange } from './timeline.ts';
 
@@ -19,7 +20,9 @@ export interface FieldProblem {
 export const SCENARIO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scenarios');
 
 export function resolveScenarioPath(nameOrPath: string): string {
-  if (existsSync(nameOrPath)) return resolve(nameOrPath);
+  const st = statSync(nameOrPath, { throwIfNoEntry: false });
+  if (st?.isDirectory() === true) throw new ScoreError('SCENARIO_NOT_FOUND', `scenario "${nameOrPath}" is a directory; give a scenario file in it or a built-in name (see ${SCENARIO_DIR})`, { file: nameOrPath });
+  if (st !== undefined) return resolve(nameOrPath);
   for (const ext of ['.yaml', '.yml', '.json']) {
     const p = join(SCENARIO_DIR, nameOrPath + ext);
     if (/^[A-Za-z0-9_-]+$/.test(nameOrPath) && existsSync(p)) return p;
@@ -126,6 +129,7 @@ function consistencyProblems(s: ScenarioFile): FieldProblem[] {
     if (l.a === l.b) out.push({ path: `/links/${i}`, message: `a link must join two different nodes` });
     const key = l.a < l.b ? `${l.a}-${l.b}` : `${l.b}-${l.a}`;
     if (linkKeys.has(key)) out.push({ path: `/links/${i}`, message: `link ${key} is defined twice` });
+    if (!finiteBandwidth(l.capacity)) out.push({ path: `/links/${i}/capacity`, message: `"${String(l.capacity).slice(0, 40)}" is too large to be a capacity` });
     linkKeys.add(key);
   });
   for (const key of Object.keys(s.weights?.links ?? {})) {
@@ -160,6 +164,8 @@ function consistencyProblems(s: ScenarioFile): FieldProblem[] {
       out.push({ path: `/traffic/${i}`, message: 'expected "rate", or both "packetBytes" and "pps"' });
     } else if (t.rate !== undefined && byPackets) {
       out.push({ path: `/traffic/${i}`, message: 'give either "rate" or "packetBytes"+"pps", not both' });
+    } else if (!finiteRate(t)) {
+      out.push({ path: `/traffic/${i}`, message: 'the rate is too large to be a number' });
     }
   });
   let lastAt = 0;
@@ -177,6 +183,8 @@ function consistencyProblems(s: ScenarioFile): FieldProblem[] {
           const e = t as TrafficEntry;
           if ((e.rate === undefined) === (e.packetBytes === undefined || e.pps === undefined)) {
             out.push({ path: `/phases/${i}/${field}/${j}`, message: 'expected "rate", or both "packetBytes" and "pps" (not both)' });
+          } else if (!finiteRate(e)) {
+            out.push({ path: `/phases/${i}/${field}/${j}`, message: 'the rate is too large to be a number' });
           }
         }
       });
@@ -185,6 +193,10 @@ function consistencyProblems(s: ScenarioFile): FieldProblem[] {
   if (out.length === 0) out.push(...connectivityProblems(s));
   return out;
 }
+
+/** a bandwidth the schema's pattern accepts can still overflow a double (400 digits): Infinity would poison every cost */
+const finiteBandwidth = (v: number | string): boolean => Number.isFinite(parseBandwidth(v));
+const finiteRate = (t: TrafficEntry): boolean => (t.rate !== undefined ? finiteBandwidth(t.rate) : Number.isFinite((t.packetBytes ?? 0) * (t.pps ?? 0)));
 
 function connectivityProblems(s: ScenarioFile): FieldProblem[] {
   const adj = new Map<string, string[]>();

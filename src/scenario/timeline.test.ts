@@ -41,6 +41,8 @@ test('a trace CSV is parsed into timed changes; bad lines name the file and line
   bad('time,src,dst,rate\n1,a,a,1\n', 2);
   bad('time,src,dst,rate\n1,a,b,fast\n', 2);
   bad('time,src,dst,rate\n-1,a,b,1\n', 2);
+  bad('time,src,dst,rate\n1,a,b,1e999\n', 2);
+  bad(`time,src,dst,rate\n1,a,b,${'9'.repeat(400)}kbps\n`, 2);
 });
 
 test('paper-phases: the pairs change partners at 120 s; a scenario trace adds to the phases', () => {

@@ -136,6 +136,7 @@ export function parseTrafficTrace(text: string, fileName: string): TrafficChange
         return fail(r.line, `rate "${rateText}" is not a number of bytes/s or a bandwidth such as 12.5kB/s or 100kbps`);
       }
     }
+    if (!Number.isFinite(rate)) fail(r.line, `rate "${rateText.slice(0, 40)}" is too large to be a number`);
     last = atSec;
     const at = changes.at(-1);
     if (at !== undefined && at.atSec === atSec) at.set.push({ src, dst, rate });

@@ -234,7 +234,13 @@ export async function startAgent(o: { hypervisor: string; apiUrl: string; token:
   const agent = createAgent({ hypervisor: o.hypervisor, api, driver: o.driver });
   const verifier = controllerVerifier();
   const server = buildAgentServer(agent, verifier);
-  await server.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
+  try {
+    await server.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
+  } catch (e) {
+    await server.close().catch(() => undefined);
+    const why = (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
+    throw new ScoreError('LISTEN_FAILED', `agent for ${o.hypervisor} cannot listen on ${o.host ?? '127.0.0.1'}:${o.port ?? 0}: ${why}`, { host: o.host ?? '127.0.0.1', port: o.port ?? 0, errno: why }, { cause: e });
+  }
   const addr = server.server.address();
   const url = `http://${o.host ?? '127.0.0.1'}:${typeof addr === 'object' && addr !== null ? addr.port : 0}`;
   const register = async (): Promise<void> => {

@@ -53,6 +53,22 @@ test('score agent with an unreachable controller exits 1 with AGENT_UNREACHABLE 
     );
   });
   assert.equal(bad, 2);
+  // a port already in use: LISTEN_FAILED with the address, not a stack trace
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  const taken = (busy.address() as { port: number }).port;
+  try {
+    const b = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(process.execPath, [bin, 'agent', '--controller', `http://127.0.0.1:${controller}`, '--hypervisor', 'hv16', '--token', 'ag', '--listen', `127.0.0.1:${taken}`], { timeout: 60_000 }, (err, _out, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
+      );
+    });
+    assert.equal(b.code, 1, b.stderr);
+    assert.match(b.stderr, new RegExp(`^score: error LISTEN_FAILED: agent for hv16 cannot listen on 127\\.0\\.0\\.1:${taken}: EADDRINUSE`, 'm'));
+    assert.doesNotMatch(b.stderr, /setupListenHandle/, 'no stack trace');
+  } finally {
+    await new Promise((r) => busy.close(r));
+  }
 });
 
 test('startAgent closes its own server when the controller cannot be reached', async () => {
