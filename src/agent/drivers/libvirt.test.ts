@@ -2,6 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { libvirtDriver, virshMigrateArgs } from './libvirt.ts';
 import { isScoreError } from '../../errors/errors.ts';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 
 test('virsh migrate command: live, persistent, to the destination URI', () => {
   assert.deepEqual(virshMigrateArgs('vm3', 'hv23'), ['migrate', '--live', '--verbose', '--persistent', '--undefinesource', '--domain', 'vm3', '--desturi', 'qemu+ssh://hv23/system']);
@@ -21,4 +24,32 @@ test('a failing virsh is a MIGRATION_FAILED with its stderr', async () => {
   await assert.rejects(d.migrate('vm1', 'hv1', 'hv2'), (e) => isScoreError(e, 'MIGRATION_FAILED'));
   const missing = libvirtDriver({ virsh: '/nonexistent/virsh' });
   await assert.rejects(missing.migrate('vm1', 'hv1', 'hv2'), (e) => isScoreError(e, 'MIGRATION_FAILED'));
+});
+
+test('virsh failing after the destination took over: domstate decides, and the destination side is kept', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'score-virsh-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // a virsh whose migrate fails; domstate answers per URI from a file per end
+  const fake = join(dir, 'virsh');
+  writeFileSync(fake, `#!/bin/sh\nuri=local\nif [ "$1" = "-c" ]; then uri="$2"; shift 2; fi\ncase "$1" in\n  migrate) echo "error: client timed out" >&2; exit 1;;\n  domstate) cat "${dir}/$(echo "$uri" | tr -c 'a-z0-9\\n' _)" 2>/dev/null || exit 1;;\nesac\n`);
+  chmodSync(fake, 0o755);
+  const state = (uri: string, s: string): void => writeFileSync(join(dir, uri.replace(/[^a-z0-9]/g, '_')), `${s}\n`);
+  const calls: string[] = [];
+  const prepare = () => Promise.resolve({ commit: () => (calls.push('commit'), Promise.resolve()), abort: () => (calls.push('abort'), Promise.resolve()) });
+  const d = libvirtDriver({ virsh: fake, uriFor: (h) => `test:///${h}`, sourceUriFor: (h) => `test:///${h}`, prepare });
+  // running at the destination only: done, the destination's tap kept
+  state('test:///hv1', 'shut off');
+  state('test:///hv2', 'running');
+  assert.deepEqual(await d.migrate('vm1', 'hv1', 'hv2'), {}, 'a migration done');
+  assert.deepEqual(calls, ['commit']);
+  // still running at the source: failed, the destination's side undone
+  calls.length = 0;
+  state('test:///hv1', 'running');
+  state('test:///hv2', 'shut off');
+  await assert.rejects(d.migrate('vm1', 'hv1', 'hv2'), (e) => isScoreError(e, 'MIGRATION_FAILED') && /client timed out/.test(e.message));
+  assert.deepEqual(calls, ['abort']);
+  // running at both: failed and said so
+  calls.length = 0;
+  state('test:///hv2', 'running');
+  await assert.rejects(d.migrate('vm1', 'hv1', 'hv2'), (e) => isScoreError(e, 'MIGRATION_FAILED') && /runs at both hv1 and hv2/.test(e.message));
 });

@@ -10,7 +10,9 @@ import type { MigrationDriver, MigrationFigures } from './driver.ts';
  * with `jobInfo` the figures come from libvirt's job info on the destination (`virsh domjobinfo
  * --completed`, QEMU's counters). A failed `virsh migrate` leaves the domain running at the
  * source (libvirt's own guarantee for pre-copy) and rejects with MIGRATION_FAILED and virsh's
- * message. The emulated data centre's libvirt hosts are in src/vm/libvirt.ts.
+ * message, unless `virsh domstate` then finds the domain running at the destination and not at the
+ * source (virsh's client killed by the timeout, a Confirm-phase error): that is a migration done.
+ * The emulated data centre's libvirt hosts are in src/vm/libvirt.ts.
  */
 export interface LibvirtOptions {
   /** hypervisor name -> destination URI */
@@ -84,6 +86,18 @@ function runVirsh(file: string, args: readonly string[], timeoutMs: number): Pro
   });
 }
 
+/** Whether the domain runs at each end (virsh domstate "running"); a query that fails counts as not running. */
+async function runningAt(file: string, o: LibvirtOptions, vm: string, from: string, to: string): Promise<{ from: boolean; to: boolean }> {
+  const domain = (o.domainFor ?? ((v: string) => v))(vm);
+  const state = (uri: string | undefined): Promise<boolean> =>
+    runVirsh(file, [...(uri === undefined ? [] : ['-c', uri]), 'domstate', '--domain', domain], 10_000).then(
+      (out) => out.trim() === 'running',
+      () => false,
+    );
+  const [atFrom, atTo] = await Promise.all([state(o.sourceUriFor?.(from)), state((o.uriFor ?? ((h: string) => `qemu+ssh://${h}/system`))(to))]);
+  return { from: atFrom, to: atTo };
+}
+
 export function libvirtDriver(o: LibvirtOptions = {}): MigrationDriver {
   const file = o.virsh ?? 'virsh';
   return {
@@ -94,7 +108,16 @@ export function libvirtDriver(o: LibvirtOptions = {}): MigrationDriver {
       try {
         await runVirsh(file, args, ((o.timeoutSeconds ?? 300) + 30) * 1000);
       } catch (e) {
+        // virsh failing is not proof the domain stayed: its client can be killed by our timeout,
+        // or the Confirm phase fail, after the destination took over. Ask both ends before undoing
+        // the destination's side (its tap) under a running guest.
+        const at = await runningAt(file, o, vm, from, to);
+        if (at.to && !at.from) {
+          await prep?.commit();
+          return {};
+        }
         await prep?.abort().catch(() => undefined);
+        if (at.to && at.from) throw new ScoreError('MIGRATION_FAILED', `${e instanceof Error ? e.message : String(e)}; and the domain now runs at both ${from} and ${to}`, { vm, from, to, both: true }, { cause: e });
         throw e;
       }
       let figures: MigrationFigures | undefined;
