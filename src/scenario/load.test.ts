@@ -72,6 +72,8 @@ test('a malformed scenario names the file, the field and what was expected', () 
 
   const e9 = invalid((s) => (s.weights = { links: { 'c1-zz': 4 } }));
   assert.ok(problems(e9).some((p) => p.path === '/weights/links/c1-zz'));
+  const e9b = invalid((s) => (s.weights = { layers: { '1': 1, '7': 3 } }));
+  assert.deepEqual(problems(e9b), [{ path: '/weights/layers/7', message: "no link is in layer 7 (this topology's link layers: 1, 2, 3)" }]);
 
   const e10 = invalid((s) => ((s.links as { a: string; b: string }[]) = (s.links as { a: string; b: string }[]).filter((l) => l.a !== 'hv23' && l.b !== 'hv23')));
   assert.deepEqual(problems(e10), [{ path: '/hypervisors/7', message: '"hv23" is not connected to "hv16"' }]);

@@ -7,6 +7,8 @@ import { ScoreError } from '../errors/errors.ts';
 import { ScenarioSchema, type ScenarioFile, type TrafficEntry } from './schema.ts';
 import { parseDpid } from './dpids.ts';
 import { parseBandwidth } from './bandwidth.ts';
+import { buildTopology } from '../core/topology.ts';
+import { learnLayers } from '../core/layers.ts';
 import { DEFAULT_HYPERVISOR_CAPACITY, buildModel, macKey, type Model } from './model.ts';
 import { parseTrafficTrace, type TrafficChange } from './timeline.ts';
 
@@ -191,7 +193,20 @@ function consistencyProblems(s: ScenarioFile): FieldProblem[] {
     }
   });
   if (out.length === 0) out.push(...connectivityProblems(s));
+  if (out.length === 0) out.push(...layerWeightProblems(s));
   return out;
+}
+
+/** A weight for a layer no link is in would be silently unused (link ids are checked alike). */
+function layerWeightProblems(s: ScenarioFile): FieldProblem[] {
+  const keys = Object.keys(s.weights?.layers ?? {});
+  if (keys.length === 0) return [];
+  const topology = buildTopology(
+    [...s.switches.map((x) => ({ id: x.id, kind: 'switch' as const })), ...s.hypervisors.map((x) => ({ id: x.id, kind: 'hypervisor' as const }))],
+    s.links.map((l) => ({ a: l.a, b: l.b, capacityBps: parseBandwidth(l.capacity) })),
+  );
+  const present = [...new Set(learnLayers(topology).linkLayer.values())].sort((a, b) => a - b);
+  return keys.filter((k) => !present.includes(Number(k))).map((k) => ({ path: `/weights/layers/${k}`, message: `no link is in layer ${k} (this topology's link layers: ${present.join(', ')})` }));
 }
 
 /** a bandwidth the schema's pattern accepts can still overflow a double (400 digits): Infinity would poison every cost */
