@@ -72,6 +72,10 @@ test('a malformed scenario names the file, the field and what was expected', () 
 
   const e9 = invalid((s) => (s.weights = { links: { 'c1-zz': 4 } }));
   assert.ok(problems(e9).some((p) => p.path === '/weights/links/c1-zz'));
+  const e15 = invalid((s) => ((s.vms as { mac: string }[])[2]!.mac = '01:00:5e:00:00:01'));
+  assert.deepEqual(problems(e15).map((p) => p.path), ['/vms/2/mac']);
+  const e16 = invalid((s) => ((s.switches as { dpid?: string }[])[0]!.dpid = '0x0'));
+  assert.deepEqual(problems(e16).map((p) => p.path), ['/switches/0/dpid']);
   const e9b = invalid((s) => (s.weights = { layers: { '1': 1, '7': 3 } }));
   assert.deepEqual(problems(e9b), [{ path: '/weights/layers/7', message: "no link is in layer 7 (this topology's link layers: 1, 2, 3)" }]);
 

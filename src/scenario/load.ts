@@ -119,6 +119,7 @@ function consistencyProblems(s: ScenarioFile): FieldProblem[] {
   [...s.switches.map((x, i) => ({ x, path: `/switches/${i}/dpid` })), ...s.hypervisors.map((x, i) => ({ x, path: `/hypervisors/${i}/dpid` }))].forEach(({ x, path }) => {
     if (x.dpid === undefined) return;
     const d = parseDpid(x.dpid);
+    if (d === 0n) out.push({ path, message: 'datapath id 0 cannot be set on a switch (Open vSwitch: "may not be all-zero")' });
     const owner = dpids.get(d);
     if (owner !== undefined) out.push({ path, message: `datapath id ${x.dpid} is already used by "${owner}"` });
     dpids.set(d, x.id);
@@ -147,6 +148,8 @@ function consistencyProblems(s: ScenarioFile): FieldProblem[] {
     if (ips.has(v.ip)) out.push({ path: `/vms/${i}/ip`, message: `IP ${v.ip} is used twice` });
     ips.add(v.ip);
     if (macs.has(macKey(v.mac))) out.push({ path: `/vms/${i}/mac`, message: `MAC ${v.mac} is used twice` });
+    // the group bit (least significant bit of the first octet): a NIC cannot have a multicast or broadcast address
+    else if ((parseInt(v.mac.slice(0, 2), 16) & 1) === 1) out.push({ path: `/vms/${i}/mac`, message: `MAC ${v.mac} is a multicast/broadcast address (first octet odd); a VM's NIC needs a unicast one` });
     macs.add(macKey(v.mac));
     if (nodes.get(v.host) !== 'hypervisor') out.push({ path: `/vms/${i}/host`, message: `expected a hypervisor id, got "${v.host}"` });
     load.set(v.host, (load.get(v.host) ?? 0) + 1);
