@@ -21,6 +21,7 @@ import { EventEmitter } from 'node:events';
 import { Etcd3, type IKeyValue, type Lease, type Watcher } from 'etcd3';
 import { ScoreError } from '../errors/errors.ts';
 import type { Fence } from '../store/etcd.ts';
+import { LeaseValidity } from './lease-validity.ts';
 
 export interface MemberInfo {
   readonly id: string;
@@ -48,7 +49,7 @@ export interface MemberOptions {
   /** per-request etcd deadline, ms (default 1500) */
   readonly requestMs?: number;
   readonly log?: (level: 'info' | 'warn', message: string) => void;
-  /** test hook: the clock (ms) used for lease validity; default Date.now */
+  /** test hook: the clock (ms) used for lease validity; default performance.now (monotonic) */
   readonly now?: () => number;
 }
 
@@ -90,8 +91,10 @@ export class ClusterMember extends EventEmitter<MemberEvents> {
   private leaseIdValue: string | undefined;
   private myRevision: string | undefined;
   private roleValue: MemberRole = 'starting';
-  private validUntil = 0;
-  private keepaliveSentAt = 0;
+  private readonly validity = new LeaseValidity();
+  private get validUntil(): number {
+    return this.validity.validUntil;
+  }
   private checkTimer: NodeJS.Timeout | undefined;
   private observer: Watcher | undefined;
   private leaderValue: LeaderView | undefined;
@@ -108,7 +111,8 @@ export class ClusterMember extends EventEmitter<MemberEvents> {
     this.ttlSec = o.ttlSec ?? 2;
     if (!Number.isInteger(this.ttlSec) || this.ttlSec < 1) throw new ScoreError('CLI_USAGE', `lease TTL must be a whole number of seconds >= 1, got ${this.ttlSec}`, {});
     this.marginMs = o.marginMs ?? 400;
-    this.now = o.now ?? Date.now;
+    // monotonic: a wall clock stepped back would stretch the lease's validity
+    this.now = o.now ?? (() => performance.now());
     this.log = o.log ?? (() => undefined);
     const requestMs = o.requestMs ?? 1500;
     this.client = new Etcd3({
@@ -172,18 +176,15 @@ export class ClusterMember extends EventEmitter<MemberEvents> {
     this.info = { ...this.info, ...extra };
     const lease = this.client.lease(this.ttlSec);
     this.lease = lease;
-    lease.on('keepaliveFired', () => {
-      this.keepaliveSentAt = this.now();
-    });
-    lease.on('keepaliveSucceeded', (res) => {
-      const ttl = Number(res.TTL);
-      if (ttl > 0) this.validUntil = this.keepaliveSentAt + ttl * 1000;
-    });
+    lease.on('keepaliveEstablished', () => this.validity.streamReset());
+    lease.on('keepaliveFailed', () => this.validity.streamReset());
+    lease.on('keepaliveFired', () => this.validity.fired(this.now()));
+    lease.on('keepaliveSucceeded', (res) => this.validity.answered(Number(res.TTL)));
     lease.on('lost', (e) => this.stepDown(`lease lost: ${e.message}`));
     try {
       const grantAt = this.now();
       const id = await lease.grant();
-      this.validUntil = grantAt + this.ttlSec * 1000;
+      this.validity.granted(grantAt, this.ttlSec);
       this.leaseIdValue = id;
       this.myKey = `${this.electionPrefix}${id}`;
       const put = await lease.put(this.myKey).value(JSON.stringify(this.info)).exec();
@@ -218,11 +219,11 @@ export class ClusterMember extends EventEmitter<MemberEvents> {
 
   private check(): void {
     if (this.roleValue === 'leader' && this.now() > this.validUntil - this.marginMs) {
-      this.stepDown(`lease not renewed for ${this.now() - this.keepaliveSentAt} ms (ttl ${this.ttlSec} s): cut off from etcd?`);
+      this.stepDown(`lease not renewed for ${this.now() - this.validity.lastSentAt} ms (ttl ${this.ttlSec} s): cut off from etcd?`);
     }
     // a follower whose lease may have run out is no candidate any more (its key may be gone)
     if (this.roleValue === 'follower' && this.now() > this.validUntil) {
-      this.stepDown(`lease not renewed for ${this.now() - this.keepaliveSentAt} ms (ttl ${this.ttlSec} s): cut off from etcd?`);
+      this.stepDown(`lease not renewed for ${this.now() - this.validity.lastSentAt} ms (ttl ${this.ttlSec} s): cut off from etcd?`);
     }
   }
 

@@ -21,6 +21,11 @@ class ScriptedMember extends EventEmitter {
     this.leader = { id: 'me', generation: g };
     this.emit('elected', g);
   }
+  /** false: the lease is not surely alive (the member's 100 ms check has not stepped it down yet) */
+  leaseAlive = true;
+  fence(): { key: string; createRevision: string } | undefined {
+    return this.role === 'leader' && this.leaseAlive ? { key: 'k', createRevision: '1' } : undefined;
+  }
   stepDown(): void {
     this.role = 'stepped-down';
     this.emit('stepped-down', 'test');
@@ -83,6 +88,10 @@ test('follower: SLAVE with the leader\'s generation, runtime sees nothing; elect
     await until(() => seen.includes('packet-in 33'), 'packet-in reaches the leader\'s runtime');
     channel?.send([{ kind: 'flow-delete', dpid: 0x21n, cookie: 0n, cookieMask: 0n }]);
     await sw.next('FLOW_MOD');
+    // still leader by role, but the lease ran out before the member's check noticed: no write
+    member.leaseAlive = false;
+    assert.throws(() => channel?.send([{ kind: 'flow-delete', dpid: 0x21n, cookie: 0n, cookieMask: 0n }]), (e: unknown) => isScoreError(e, 'CLUSTER_NOT_LEADER') && /lease is not surely alive/.test(e.message));
+    member.leaseAlive = true;
 
     member.stepDown();
     await until(() => seen.includes('down 33'), 'switch withdrawn from the runtime');

@@ -72,8 +72,10 @@ export function clusterDataPlane(inner: OpenflowDataPlane, member: ClusterMember
       return ch.ports;
     },
     send(commands) {
-      if (member.role !== 'leader') {
-        throw new ScoreError('CLUSTER_NOT_LEADER', `not sent to ${formatDpidHex(ch.dpid)}: this controller is no longer the cluster leader`, { commands: commands.length });
+      // the lease's validity, not only the role: between the lease running out and the member's
+      // next check (100 ms) the role still says leader
+      if (member.role !== 'leader' || member.fence() === undefined) {
+        throw new ScoreError('CLUSTER_NOT_LEADER', `not sent to ${formatDpidHex(ch.dpid)}: this controller is no longer the cluster leader${member.role === 'leader' ? ' (its lease is not surely alive)' : ''}`, { commands: commands.length });
       }
       ch.send(commands);
     },
@@ -107,8 +109,11 @@ export function clusterDataPlane(inner: OpenflowDataPlane, member: ClusterMember
         return;
       } catch (e) {
         if (isScoreError(e, 'OF_ROLE_STALE')) {
-          // a newer generation reached the switch first: we are SLAVE there, which is what fencing wants
-          log('warn', `dpid ${formatDpidHex(dpid)}: role request refused as stale (${e.message})`);
+          // a newer generation reached the switch first: we are SLAVE there, which is what fencing
+          // wants of a member that lost the lead; a leader refused has a generation below what the
+          // switch has seen (etcd restored or rebuilt): it controls nothing there, loudly
+          if (member.role === 'leader' && asked === term()) log('error', `CLUSTER_GENERATION_STALE: dpid ${formatDpidHex(dpid)} refused this leader's MASTER request with generation ${String(generation)} (${e.message}): the switch has seen a newer one; an etcd cluster restored or rebuilt restarts revisions low (docs/cluster.md)`);
+          else log('warn', `dpid ${formatDpidHex(dpid)}: role request refused as stale (${e.message})`);
           return;
         }
         const wait = roleRetryDelay(attempt + 1, opts.roleRetryDelaysMs);

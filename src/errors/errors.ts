@@ -66,6 +66,7 @@ export const ERROR_CODES = {
   // Controller cluster (etcd)
   CLUSTER_UNAVAILABLE: 'the cluster store (etcd) cannot be reached or refused the request',
   CLUSTER_NOT_LEADER: 'this controller is not (or no longer) the cluster leader: the write was not done',
+  CLUSTER_GENERATION_STALE: "a switch refused the leader's MASTER request: it has seen a newer generation id than the leader's (an etcd cluster restored or rebuilt restarts revisions low); the leader controls no such switch until the generation passes it",
   CLUSTER_UNCONFIRMED: 'the change is stored in etcd, but some live members did not confirm it within the lease TTL (they refuse agent credentials until they catch up)',
   SWITCHOVER_NO_LEADER: 'no controller leader was ready to re-route the VM within the switch-over wait: the migration was not switched over and the VM stays at its source',
   // Emulation and system
