@@ -42,6 +42,9 @@ function sameRef(a: PortRef, b: PortRef): boolean {
 }
 
 export function setLocation(s: HostState, mac: string, at: PortRef, now: number, via: string, ip?: string): HostEvent[] {
+  // a group or all-zero address is no host: a gratuitous ARP naming ff:ff:ff:ff:ff:ff as its
+  // sender would otherwise be placed, and proxy ARP would answer with it (the asker floods)
+  if (!isUnicastMac(mac)) return [];
   const e = s.byMac.get(mac);
   if (ip !== undefined && ip !== '0.0.0.0') {
     const owner = s.byIp.get(ip);

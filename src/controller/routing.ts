@@ -1,4 +1,4 @@
-import { ARP_OP, buildArpReply, isMulticastMac, type ParsedFrame } from '../packet/index.ts';
+import { ARP_OP, buildArpReply, isMulticastMac, isUnicastMac, type ParsedFrame } from '../packet/index.ts';
 import type { Dpid, FlowRule, PortRef, SwitchCommand } from './commands.ts';
 import { ALL_ONES_64, pathCookie } from './commands.ts';
 import type { DiscoveryState } from './discovery.ts';
@@ -303,6 +303,9 @@ export function routePacket(state: RoutingState, ctx: RoutingContext, at: PortRe
   const hd = isMulticastMac(dst) ? undefined : ctx.hosts.byMac.get(dst);
   if (hd === undefined) return floodToHosts(state, ctx, at, raw);
   const src = frame.eth.src;
+  // IEEE 802: a source address is never a group address (nor all zeros); such a frame is dropped,
+  // not routed: each one would leave two wanted directions no path can ever serve
+  if (!isUnicastMac(src)) return [];
   const hs = ctx.hosts.byMac.get(src);
   const forward = ensurePath(state, ctx, src, dst, { hs, hd });
   const backward = ensurePath(state, ctx, dst, src, { hs: hd, hd: hs });

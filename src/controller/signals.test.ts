@@ -208,6 +208,30 @@ test('issue input 3: `ip link set s1 up`: router solicitations from LOCAL (42949
   assert.ok([...m.controller.hosts.byMac.values()].every((e) => e.at.port !== LOCAL));
 });
 
+test('same kind: a group or all-zero MAC is never a host (a forged gratuitous ARP), and a frame from one makes no wanted path', () => {
+  const m = single(2);
+  start(m);
+  assert.deepEqual(pingall(m), []);
+  const hosts = m.controller.hosts.byMac.size;
+  // h2's port sends a gratuitous ARP naming ff:ff:ff:ff:ff:ff (and then 00:..:00) as the owner of h1's IP
+  for (const forged of ['ff:ff:ff:ff:ff:ff', '00:00:00:00:00:00']) {
+    const garp = buildArpRequest({ senderMac: forged, senderIp: h(m, 'h1').ip, targetIp: h(m, 'h1').ip });
+    pump(m, ctl.packetIn(m.controller, m.sw(1), 2, garp, m.now).commands);
+    assert.equal(m.controller.hosts.byMac.has(forged), false, `${forged} placed as a host`);
+  }
+  assert.equal(m.controller.hosts.byMac.size, hosts);
+  assert.equal(m.controller.hosts.byIp.get(h(m, 'h1').ip), h(m, 'h1').mac, "h1's IP still names h1");
+  // frames with a multicast source to a known VM: dropped, no wanted direction per frame
+  const wanted = m.controller.routing.wanted.size;
+  for (let i = 0; i < 50; i++) {
+    const src = `03:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+    const r = ctl.packetIn(m.controller, m.sw(1), 2, buildEthernet({ src, dst: h(m, 'h1').mac }, ETHERTYPE.IPV4, new Uint8Array(46)), m.now);
+    assert.equal(r.commands.length, 0, 'not forwarded');
+  }
+  assert.equal(m.controller.routing.wanted.size, wanted, 'no wanted direction for a group source');
+  assert.deepEqual(pingall(m), []);
+});
+
 test('same kind: LOCAL/CONTROLLER in port lists, probes and the agent API are never hosts, links or flood targets', () => {
   const m = single(2);
   // a data plane that forgets to filter its port list

@@ -146,8 +146,9 @@ const batchWriter = new Writer(4096);
 const TURN_MAX_BYTES = 64 * 1024;
 /** a turn buffer grown past this (by one large batch) is dropped once sent, not kept */
 const TURN_KEEP_BYTES = 2 * TURN_MAX_BYTES;
-/** asynchronous messages held during the handshake */
+/** asynchronous messages held during the handshake, and their bytes (packet-ins' frames): a peer that never finishes it cannot make us hold more */
 const EARLY_MAX = 10_000;
+const EARLY_MAX_BYTES = 4 * 1024 * 1024;
 
 const itemMessage = (i: { msg: OfMessage }): OfMessage => i.msg;
 const itemWhat = (i: { what: string | (() => string) }): string | (() => string) => i.what;
@@ -193,6 +194,7 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
   private seq = 0;
   private readonly seqOf = new WeakMap<OfMessage, number>();
   private early: { seq: number; m: OfMessage }[] = [];
+  private earlyBytes = 0;
   private closeReason: ScoreError | undefined;
   /** the barrier barrierSoon() callers wait for, not sent yet */
   private nextBarrier: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
@@ -684,8 +686,13 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
       if (this.stateValue === 'ready') this.deliver(m);
       // The handshake resumes a microtask after its last reply, so messages right behind that
       // reply in the same TCP chunk land here first: keep them, and sort them out when ready.
-      else if (this.early.length < EARLY_MAX) this.early.push({ seq, m });
-      else this.log('warn', `${this.label()}: ${m.type} before ready dropped (over ${EARLY_MAX} waiting)`);
+      else {
+        const bytes = 64 + (m.type === 'PACKET_IN' ? m.data.length : 0);
+        if (this.early.length < EARLY_MAX && this.earlyBytes + bytes <= EARLY_MAX_BYTES) {
+          this.early.push({ seq, m });
+          this.earlyBytes += bytes;
+        } else this.log('warn', `${this.label()}: ${m.type} before ready dropped (over ${EARLY_MAX} messages or ${EARLY_MAX_BYTES} bytes waiting)`);
+      }
       return;
     }
     if (CONTROLLER_ONLY.has(m.type)) {
@@ -743,6 +750,7 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
       const cutoff = this.seqOf.get(parts[parts.length - 1] as OfMessage) ?? 0;
       const later = this.early.filter((e) => e.m.type !== 'PORT_STATUS' || e.seq > cutoff).map((e) => e.m);
       this.early = [];
+      this.earlyBytes = 0;
       for (const b of mergeMultipart('PORT_DESC', parts)) for (const p of b.ports) this.ports.set(p.portNo, p);
       this.to('ready');
       this.wasReady = true;

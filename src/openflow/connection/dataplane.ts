@@ -6,7 +6,7 @@
 import type { Dpid, SwitchCommand } from '../../controller/commands.ts';
 import type { SwitchPortInfo } from '../../controller/discovery.ts';
 import type { DataPlane, DataPlaneEvents, SwitchChannel } from '../../runtime/dataplane.ts';
-import { ScoreError } from '../../errors/errors.ts';
+import { ScoreError, isScoreError } from '../../errors/errors.ts';
 import { OFPP, OFPTT, OFPG, describeError } from '../constants.ts';
 import type { OfMessage } from '../messages.ts';
 import type { ConnectionStats, OfConnection } from './connection.ts';
@@ -85,8 +85,24 @@ export function openflowDataPlane(o: OpenflowDataPlaneOptions = {}): OpenflowDat
         if (accepted.length > 0) events?.flowsAccepted(dpid, accepted);
       },
       (e: unknown) => {
-        for (const x of xids) table.delete(x);
-        log('debug', `dpid ${formatDpidHex(dpid)}: no barrier reply, flow-adds unconfirmed: ${e instanceof Error ? e.message : String(e)}`);
+        const why = e instanceof Error ? e.message : String(e);
+        const unconfirmed: bigint[] = [];
+        for (const x of xids) {
+          const cookie = table.get(x);
+          if (cookie === undefined) continue;
+          table.delete(x);
+          unconfirmed.push(cookie);
+        }
+        // gone with its connection: the switch going down takes these paths with it. Still
+        // connected (the barrier timed out on a busy switch): the rules may or may not be there
+        // and no late ERROR is matched any more, so they are handled as refused (the path taken
+        // out everywhere, tried again after a back-off) rather than left pending for good.
+        if (isScoreError(e, 'OF_DISCONNECTED') || conn.state === 'closed') {
+          log('debug', `dpid ${formatDpidHex(dpid)}: no barrier reply, flow-adds unconfirmed: ${why}`);
+          return;
+        }
+        log('warn', `dpid ${formatDpidHex(dpid)}: no barrier reply (${why}): ${unconfirmed.length} flow-add(s) handled as refused`);
+        for (const cookie of unconfirmed) events?.flowRejected(dpid, cookie, `no barrier reply: ${why}`);
       },
     );
     return xids;

@@ -92,3 +92,34 @@ test('flow-adds sent in one turn share one barrier; flow-adds sent after it went
     await tp.stop();
   }
 });
+
+test('a barrier that times out on a connected switch: its flow-adds are handled as refused, not left pending for good; a closed connection rejects none', T, async () => {
+  const tp = await startPlane({ requestTimeoutMs: 200, echoIntervalMs: 60_000 });
+  const sw = await FakeSwitch.up(tp.port, 0x13n);
+  try {
+    const ch = await tp.channel(0x13n);
+    ch.send([add(0x13n, 0x5e01n, '00:00:00:00:00:02'), add(0x13n, 0x5e02n, '00:00:00:00:00:03')]);
+    await sw.next('FLOW_MOD');
+    await sw.next('FLOW_MOD');
+    await sw.next('BARRIER_REQUEST');
+    // a busy switch: no barrier reply within the request timeout
+    const rejected = await until(() => {
+      const r = tp.events.filter((e) => e.type === 'flow-rejected');
+      return r.length >= 2 ? r : undefined;
+    }, 'both flow-adds rejected');
+    assert.deepEqual(rejected.map((e) => (e.type === 'flow-rejected' ? e.cookie : 0n)).sort(), [0x5e01n, 0x5e02n]);
+    assert.ok(rejected.every((e) => e.type === 'flow-rejected' && /no barrier reply/.test(e.error)), 'the reason says so');
+    assert.equal(tp.events.filter((e) => e.type === 'flows-accepted').length, 0, 'nothing confirmed');
+    // now the switch goes away with a barrier outstanding: no rejection (switch-down handles it)
+    ch.send([add(0x13n, 0x5e03n, '00:00:00:00:00:04')]);
+    await sw.next('FLOW_MOD');
+    await sw.next('BARRIER_REQUEST');
+    sw.close();
+    await until(() => tp.events.find((e) => e.type === 'down'), 'switch down');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(tp.events.filter((e) => e.type === 'flow-rejected').length, 2, 'no rejection for a switch that went away');
+  } finally {
+    sw.close();
+    await tp.stop();
+  }
+});
