@@ -41,6 +41,12 @@ export interface ControllerOptions extends NetworkConfig {
    * switch starts from a table without path rules.
    */
   readonly keepPathRules?: boolean;
+  /**
+   * the switch pairs (dpids, either order) the configuration's cables join, e.g. a scenario's
+   * links: discovery refuses a link between any other two switches (`undeclared`), so two hosts
+   * relaying each other's probes cannot join their ports. Without it any pair may be joined.
+   */
+  readonly declaredLinks?: readonly (readonly [Dpid, Dpid])[];
 }
 
 export type ControllerEvent =
@@ -99,10 +105,16 @@ export interface Result {
   readonly events: ControllerEvent[];
 }
 
+function declaredPairs(pairs: readonly (readonly [Dpid, Dpid])[]): (a: Dpid, b: Dpid) => boolean {
+  const keys = new Set(pairs.map(([a, b]) => (a < b ? `${a}-${b}` : `${b}-${a}`)));
+  return (a, b) => keys.has(a < b ? `${a}-${b}` : `${b}-${a}`);
+}
+
 export function createController(options: ControllerOptions): Controller {
   const disc = discovery.createDiscovery(options.nonce, options.secret ?? options.nonce, {
     ...(options.linkTtlMs !== undefined ? { ttlMs: options.linkTtlMs } : {}),
     ...(options.maxProbeAgeMs !== undefined ? { maxProbeAgeMs: options.maxProbeAgeMs } : {}),
+    ...(options.declaredLinks !== undefined ? { declared: declaredPairs(options.declaredLinks) } : {}),
   });
   const hosts = createHosts();
   return {

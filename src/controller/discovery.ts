@@ -55,9 +55,11 @@ export interface DiscoveryState {
   latestHeard: number;
   /** LLDP frames not believed, by reason (for logs and metrics) */
   readonly rejected: Map<ProbeRejection, number>;
+  /** DiscoveryOptions.declared */
+  readonly declared?: (a: Dpid, b: Dpid) => boolean;
 }
 
-export type ProbeRejection = 'foreign' | 'unsigned' | 'bad-signature' | 'stale' | 'from-the-future' | 'reserved-port' | 'host-port';
+export type ProbeRejection = 'foreign' | 'unsigned' | 'bad-signature' | 'stale' | 'from-the-future' | 'reserved-port' | 'host-port' | 'undeclared';
 
 export type DiscoveryEvent =
   | { readonly type: 'link-added'; readonly link: DiscoveredLink }
@@ -68,6 +70,11 @@ export type DiscoveryEvent =
 export interface DiscoveryOptions {
   /** links not re-confirmed for this long age out (ms, default 5000) */
   readonly ttlMs?: number;
+  /**
+   * the switch pairs a cable may join (both directions), e.g. a scenario's links: a proven link
+   * between any other pair is refused (`undeclared`). Without it any pair may be joined.
+   */
+  readonly declared?: (a: Dpid, b: Dpid) => boolean;
   /** oldest probe believed (ms, default ttlMs): its trip out, through the peer and back to us */
   readonly maxProbeAgeMs?: number;
 }
@@ -89,6 +96,7 @@ export function createDiscovery(nonce: Uint8Array, secret: Uint8Array, o: Discov
     echoedAt: new Map(),
     rejected: new Map(),
     latestHeard: 0,
+    ...(o.declared !== undefined ? { declared: o.declared } : {}),
   };
 }
 
@@ -253,6 +261,9 @@ export function onPacketIn(
     s.echoedAt.set(portKey(to), now);
     return { events: result.events, commands: [probeFrame(s, dpid, info, now)] };
   }
+  // Both directions proven, yet no cable the configuration knows joins these switches: two hosts
+  // relaying each other's fresh probes (a wormhole) look exactly like this. Refused, every time.
+  if (s.declared !== undefined && !s.declared(from.dpid, to.dpid)) return rejectProbe(s, 'undeclared', to, from);
   const events: DiscoveryEvent[] = [];
   // A port has one peer: a new peer on either end replaces the old link.
   for (const end of [link.a, link.b]) {

@@ -127,6 +127,39 @@ test('issue input 2: tree,2,2, h1 captures a probe, h3 replays it (once, then ev
   assert.deepEqual(pingall(m), []);
 });
 
+test('same kind: two hosts relaying each other\'s fresh probes both ways (a wormhole) join their ports, unless the configuration declares the cables', () => {
+  const wormhole = (m: MiniNet): string[] => {
+    start(m);
+    assert.deepEqual(pingall(m), []);
+    const events: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      m.now += 1_000;
+      const round = ctl.tick(m.controller, m.now);
+      pump(m, round.commands);
+      // h1 (s2:1) and h3 (s3:1) each hand the probe they received to the other, who sends it in
+      const atH1 = probeOutOf(round.commands, m.sw(2), 1);
+      const atH3 = probeOutOf(round.commands, m.sw(3), 1);
+      for (const [dpid, frame] of [[m.sw(3), atH1], [m.sw(2), atH3]] as const) {
+        const r = ctl.packetIn(m.controller, dpid, 1, frame, m.now);
+        events.push(...r.events.map((e) => (e.type === 'probe-rejected' ? `rejected:${e.reason}` : e.type)));
+        pump(m, r.commands);
+      }
+    }
+    return events;
+  };
+  const open = tree22();
+  const openEvents = wormhole(open);
+  assert.ok(openEvents.includes('link-added'), `without declared cables the wormhole makes a link (the documented limit): ${openEvents.join(',')}`);
+  const closed = tree22({ declaredLinks: [[1n, 2n], [1n, 3n]] });
+  const closedEvents = wormhole(closed);
+  assert.ok(!closedEvents.includes('link-added'), `no link s2:1-s3:1: ${closedEvents.join(',')}`);
+  assert.ok(closedEvents.includes('rejected:undeclared'), 'refused and said why');
+  assert.equal(discoveredLinks(closed.controller.disc).length, 2, 'the two real cables only');
+  assert.deepEqual(hostAt(closed, 'h1'), { dpid: closed.sw(2), port: 1 }, 'h1 still placed');
+  assert.deepEqual(hostAt(closed, 'h3'), { dpid: closed.sw(3), port: 1 }, 'h3 still placed');
+  assert.deepEqual(pingall(closed), []);
+});
+
 test('same kind: a forged probe (our nonce, any port it likes) and an old capture replayed where no host is known make nothing', () => {
   const m = tree22();
   start(m);

@@ -137,6 +137,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       secret: new Uint8Array(randomBytes(32)),
       names: new Map([...dpids].map(([n, d]) => [d, n])),
       hypervisors: new Set((s?.hypervisors ?? []).map((h) => dpids.get(h.id)!)),
+      // the scenario's cables are the only links discovery may prove (no wormhole between two VMs)
+      ...(s !== undefined ? { declaredLinks: s.links.map((l) => [dpids.get(l.a)!, dpids.get(l.b)!] as const) } : {}),
       // the scenario says what the links are sold as; a switch's port speed says what the NIC negotiated
       ...(o.model ? { capacities: new Map(o.model.topology.links.map((l) => [l.id, l.capacityBps])) } : {}),
       ...(o.model ? { weights: { layers: Object.fromEntries(Object.entries(s?.weights?.layers ?? {}).map(([k, v]) => [Number(k), v])), links: s?.weights?.links ?? {} } } : {}),
