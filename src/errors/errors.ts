@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   OF_BAD_VALUE: 'an OpenFlow field holds a value the specification does not allow',
   OF_ENCODE: 'a message cannot be encoded (value out of range, missing field)',
   OF_TIMEOUT: 'a switch did not answer a request in time',
+  OF_REPLY_TOO_LARGE: 'a switch kept sending parts of one multipart reply past the bound (MAX_REPLY_PARTS)',
   OF_DISCONNECTED: 'the switch connection closed',
   OF_HANDSHAKE: 'the OpenFlow handshake failed (no common version, no features reply)',
   OF_SWITCH_ERROR: 'the switch answered with an OpenFlow ERROR message',

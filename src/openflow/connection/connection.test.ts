@@ -7,7 +7,7 @@ import { OFPBRC, OFPCML, OFPET, OFPFC, OFPFF, OFPG, OFPHFC, OFPMP, OFPMPF, OFPP,
 import { FakeSwitch, flow, port, startPlane, until } from './fake-switch.testing.ts';
 import { commandToMessage, flowStatEntry, portInfo } from './translate.ts';
 import { oxm } from '../builders.ts';
-import { RequestTracker } from './requests.ts';
+import { MAX_REPLY_PARTS, RequestTracker } from './requests.ts';
 
 const T = { timeout: 20_000 };
 
@@ -501,6 +501,20 @@ test('xids: never 0, skip ones in use, wrap at 2^32', async () => {
   assert.equal(t.allocate(), 3);
   t.offer({ type: 'BARRIER_REPLY', xid: 2 });
   assert.deepEqual(await p, [{ type: 'BARRIER_REPLY', xid: 2 }]);
+});
+
+test('a multipart reply that never ends fails OF_REPLY_TOO_LARGE after MAX_REPLY_PARTS parts; a long one under the bound is merged', async () => {
+  const t = new RequestTracker(1000);
+  const part = (xid: number, more: boolean) => ({ type: 'MULTIPART_REPLY' as const, xid, flags: more ? OFPMPF.REPLY_MORE : 0, body: { kind: 'PORT_DESC' as const, ports: [] } });
+  const endless = t.expect(9, 'FLOW stats', ['MULTIPART_REPLY'], 1000);
+  let taken = 0;
+  for (let i = 0; i < MAX_REPLY_PARTS + 5; i++) if (t.offer(part(9, true))) taken += 1;
+  await assert.rejects(endless, (e) => isScoreError(e, 'OF_REPLY_TOO_LARGE'));
+  assert.equal(taken, MAX_REPLY_PARTS, 'parts after the failure are not this request\'s any more');
+  const long = t.expect(10, 'PORT_DESC', ['MULTIPART_REPLY'], 1000);
+  for (let i = 0; i < 100; i++) t.offer(part(10, true));
+  t.offer(part(10, false));
+  assert.equal((await long).length, 101);
 });
 
 test('remembered messages: a describe function is called with its argument, only when asked', () => {

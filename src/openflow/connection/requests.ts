@@ -21,6 +21,11 @@ interface Pending extends Settle {
 
 /** How many fire-and-forget xids are remembered for error reports (oldest forgotten first). */
 const SENT_MEMORY = 1024;
+/**
+ * parts of one multipart reply at most: a part is at most 64 KiB, so this bounds one reply near
+ * 512 MiB, far past a real table (OVS packs ~600 flow entries a part: 8,192 parts ~ 5 M rules)
+ */
+export const MAX_REPLY_PARTS = 8192;
 
 export class RequestTracker {
   private nextXid = 1;
@@ -91,6 +96,11 @@ export class RequestTracker {
     p.parts.push(m);
     if (m.type === 'MULTIPART_REPLY') {
       if ((m.flags & OFPMPF.REPLY_MORE) !== 0) {
+        // each part restarts the timer, so without a bound a switch could stream one reply forever
+        if (p.parts.length >= MAX_REPLY_PARTS) {
+          this.settle(p, new ScoreError('OF_REPLY_TOO_LARGE', `${p.what} (xid ${m.xid}): more than ${MAX_REPLY_PARTS} parts and still more to come`, { xid: m.xid, parts: p.parts.length }));
+          return true;
+        }
         p.timer.refresh();
         return true;
       }
