@@ -414,19 +414,10 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     else this.scheduleTurn();
   }
 
-  /**
-   * The turn ends in the event loop's check phase (setImmediate), after every socket read in this
-   * poll phase was handled, not after each read (nextTick): a burst arriving from many switches
-   * at once (a flood per broadcast, each a packet-out to every switch) then leaves in one write
-   * per switch instead of one per switch per packet-in. 256 switches announcing a host each cost
-   * 65,536 socket writes with nextTick, and kept the controller busy seconds after the burst
-   * (docs/cluster.md, "Capacity", run 8). A packet-in handled alone is answered as soon as before:
-   * the check phase follows the poll phase at once.
-   */
   private scheduleTurn(): void {
     if (this.turnPending) return;
     this.turnPending = true;
-    setImmediate(() => this.sendTurn());
+    process.nextTick(() => this.sendTurn());
   }
 
   /**
