@@ -22,7 +22,8 @@
  *
  * Times: CLOCK_MONOTONIC, taken for each packet-in just before it is handed to write(), and for
  * each answer once when read() returns the bytes that hold it (before any parsing). The process
- * also keeps a 1 ms timerfd and records how late each expiry is handled ("generatorLoopDelayMs":
+ * also keeps a 1 ms timerfd and records how late each expiry is handled, one sample per expiry
+ * also when one wake-up catches up several ("generatorLoopDelayMs":
  * the C counterpart of the Node generator's event-loop delay: a round trip cannot be timed finer
  * than the process's own wake-up lateness).
  *
@@ -35,8 +36,9 @@
  * stdout; "cbench-phase start" / "cbench-phase end" on stderr when the measured run starts and
  * ends. Latency and paced modes time only the packet-ins sent in the measured window, and wait up
  * to 2 s after it for their answers (`unanswered`: those still without one); throughput mode
- * counts every answer that arrives in the window. Exit 2 on bad arguments, 1 if the run could not
- * be made (no switch connected).
+ * counts every answer that arrives in the window. Exit 2 on bad arguments (a --dump FILE that
+ * cannot be opened for writing among them: it is opened before any switch connects), 1 if the run
+ * could not be made (no switch connected).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -81,6 +83,9 @@ struct sw {
   int ready;     /* FEATURES_REPLY sent */
   int wantOut;   /* EPOLLOUT armed */
   uint32_t nextMac;
+  /* ledger slots of the packet-ins in `out` not yet handed to write(): stamped by flush() */
+  uint32_t *unstamped;
+  size_t nunstamped, capunstamped;
   struct buf in, out;
   uint8_t tmpl[PI_LEN];
 };
@@ -102,6 +107,7 @@ static int64_t *rtts; static size_t nrtt, caprtt;
 static int64_t *sentAts; static size_t nsentAt, capsentAt; /* for --dump only */
 static int64_t *dumpSw; static size_t ndumpSw, capdumpSw;
 static const char *dumpPath;
+static FILE *dumpFile; /* opened before the run: a path that cannot be written fails at once */
 static int64_t *lates; static size_t nlate, caplate;
 static int epfd;
 
@@ -217,6 +223,13 @@ static void closeSw(struct sw *s) {
 
 static void flush(struct sw *s) {
   size_t off = 0;
+  /* a round trip starts when its packet-in is handed to write(), not when it was queued (a
+   * closed loop queues the next packet-in while it still parses the rest of a read) */
+  if (s->nunstamped > 0) {
+    int64_t at = now_ns();
+    for (size_t k = 0; k < s->nunstamped; k++) ledgerAt[s->unstamped[k]] = at;
+    s->nunstamped = 0;
+  }
   while (s->fd >= 0 && off < s->out.len) {
     ssize_t n = write(s->fd, s->out.p + off, s->out.len - off);
     if (n > 0) off += (size_t)n;
@@ -246,7 +259,13 @@ static void sendNew(struct sw *s) {
   ipChecksum(f);
   put32(f + 42, seq);
   ledgerSeq[seq & (LEDGER_SIZE - 1)] = seq;
-  ledgerAt[seq & (LEDGER_SIZE - 1)] = now_ns();
+  ledgerAt[seq & (LEDGER_SIZE - 1)] = now_ns(); /* replaced by flush() at the write() */
+  if (s->nunstamped == s->capunstamped) {
+    s->capunstamped = s->capunstamped ? s->capunstamped * 2 : 64;
+    s->unstamped = realloc(s->unstamped, s->capunstamped * sizeof *s->unstamped);
+    if (!s->unstamped) die(1, "out of memory");
+  }
+  s->unstamped[s->nunstamped++] = seq & (LEDGER_SIZE - 1);
   ledgerMeasured[seq & (LEDGER_SIZE - 1)] = (uint8_t)measuring;
   if (measuring) {
     sent++;
@@ -398,9 +417,12 @@ static int paceNext;
 static void onTick(int64_t now) {
   uint64_t expirations;
   if (read(tfd, &expirations, sizeof expirations) != sizeof expirations) return;
-  /* the lateness of the earliest expiry handled now (the others were later still for it) */
-  if (measuring) push(&lates, &nlate, &caplate, now - tickAt);
-  tickAt += (int64_t)expirations * TICK_NS;
+  /* one lateness sample per expiry handled now: a wake-up that catches up k missed expiries
+   * was late for each of them (the earliest by the most), not once */
+  for (uint64_t k = 0; k < expirations; k++) {
+    if (measuring) push(&lates, &nlate, &caplate, now - tickAt);
+    tickAt += TICK_NS;
+  }
   if (!(running && mode == PACED)) return;
   long long target = (long long)((double)(now - paceStart) * rate / 1e9);
   int touched = 0;
@@ -464,7 +486,7 @@ int main(int argc, char **argv) {
     else { fprintf(stderr, "cbench-gen: unexpected argument %s\n", argv[i]); return 2; }
   }
   if (npos < 4) {
-    fprintf(stderr, "usage: cbench-gen PORT SWITCHES throughput|latency|paced SECONDS [WINDOW|RATE] [--warmup S] [--host H] [--macs N]\n");
+    fprintf(stderr, "usage: cbench-gen PORT SWITCHES throughput|latency|paced SECONDS [WINDOW|RATE] [--warmup S] [--host H] [--macs N] [--dump FILE]\n");
     return 2;
   }
   int port = (int)num(pos[0], "port", 1);
@@ -481,6 +503,11 @@ int main(int argc, char **argv) {
   }
   struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
   if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) { fprintf(stderr, "cbench-gen: bad host: %s\n", host); return 2; }
+  if (dumpPath) {
+    errno = 0;
+    dumpFile = fopen(dumpPath, "w");
+    if (!dumpFile) die(2, "cannot write the --dump file");
+  }
 
   epfd = epoll_create1(0);
   if (epfd < 0) die(1, "epoll_create1");
@@ -563,16 +590,19 @@ int main(int argc, char **argv) {
   fflush(stderr);
   /* the window's last packet-ins are still timed: their answers get up to 2 s more */
   if (mode != THROUGHPUT) loop(now_ns() + 2000000000LL, answersOutstanding);
+  /* the switches stay connected 200 ms more: the bench reads the controller's event-loop probe on
+   * "cbench-phase end", and closing 256 connections at once holds a controller's loop ~0.1 s,
+   * which the probe counted as the run's longest stall before (docs/cluster.md, run 8) */
+  loop(now_ns() + 200000000LL, NULL);
   for (int i = 0; i < nsw; i++) closeSw(&sws[i]);
 
   double ms = (double)elapsed / 1e6;
   printf("{\"mode\":\"%s\",\"switches\":%d,\"connected\":%d,\"sent\":%lld,\"answered\":%lld,\"responsesPerSecond\":%lld,",
          mode == THROUGHPUT ? "throughput" : mode == LATENCY ? "latency" : "paced", nsw, connected, sent, answered,
          (long long)((double)answered / ms * 1000 + 0.5));
-  if (dumpPath) {
+  if (dumpFile) {
     /* every measured round trip, in the order answered: ms since the measured run began, ms, switch */
-    FILE *d = fopen(dumpPath, "w");
-    if (!d) die(1, "cannot write the --dump file");
+    FILE *d = dumpFile;
     for (size_t i = 0; i < nrtt; i++) fprintf(d, "%.3f %.3f %lld\n", (double)(sentAts[i] - t0) / 1e6, (double)rtts[i] / 1e6, (long long)dumpSw[i]);
     fclose(d);
   }

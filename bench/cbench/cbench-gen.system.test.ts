@@ -269,6 +269,15 @@ test('cbench-gen answers the handshake, sends packet-ins for new flows and times
     assert.match(r.stderr, /no switch connected/);
   });
 
+  await t.test('a --dump file that cannot be written fails before the run: exit 2, said so', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const r = run(gen, [String(port), '2', 'paced', '1', '--warmup', '0', '--dump', join(tmpdir(), `score-no-such-dir-${process.pid}`, 'dump.txt')]);
+    assert.equal(r.code, 2, `an unwritable --dump path is an input error (stderr: ${r.stderr})`);
+    assert.match(r.stderr, /cannot write the --dump file/);
+    assert.ok(Date.now() - started < 5_000, 'without connecting or running first');
+  });
+
   await t.test('bad arguments exit 2 with a message', () => {
     const bad = run(gen, ['6653', '4', 'sideways', '1']);
     assert.equal(bad.code, 2, 'an unknown mode is an input error');
