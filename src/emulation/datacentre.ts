@@ -640,10 +640,10 @@ function handle(
     const next: PortRef = { node: to, bridge: target.name, port, iface };
     // Moves run one at a time per handle (see moveVm below), so no other move of this handle takes
     // this number meanwhile; agent processes attach handles of their own, hence per-VM batch files.
-    current.set(name, next);
     const recordPath = moveRecordPath(ovs.paths.runDir, v);
     const record: MoveRecord = { vm: name, pid: process.pid, start: startTimeOf(process.pid) ?? null, from, next };
     writeMoveRecord(recordPath, record);
+    current.set(name, next);
     /** the move ended at one place: nothing to repair; a failed rollback: anyone may repair */
     const settled = (clean: boolean): void => {
       if (clean) rmSync(recordPath, { force: true });
