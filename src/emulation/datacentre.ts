@@ -513,7 +513,9 @@ function readMoveRecord(path: string): MoveRecord | undefined {
 
 /** Whether the record's mover is still at work (alive, the same process, not given up). */
 export function moverAlive(r: MoveRecord): boolean {
-  if (r.pid === 0 || r.pid === process.pid) return false;
+  if (r.pid === 0) return false;
+  // a move of another handle in this very process is under way
+  if (r.pid === process.pid) return true;
   return isRunning(r.pid) && (r.start === null || startTimeOf(r.pid) === r.start);
 }
 
