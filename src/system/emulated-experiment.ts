@@ -86,6 +86,9 @@ async function until(cond: () => boolean, ms: number, what: string, signal?: Abo
   return Date.now() - t0;
 }
 
+/** How long an agent gets to stop after SIGTERM before SIGKILL, ms. */
+const AGENT_STOP_MS = 5000;
+
 /** The `score` command, for agent processes. */
 const SCORE_BIN = fileURLToPath(new URL('../../bin/score.js', import.meta.url));
 
@@ -110,7 +113,11 @@ function spawnAgent(o: { hypervisor: string; apiUrl: string; token: string; pref
     hypervisor: o.hypervisor,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      // an agent busy with a migration into a data centre being removed may not get to its
+      // shutdown: bounded, so the run's teardown (and a signal's) always ends
+      const late = setTimeout(() => child.kill('SIGKILL'), AGENT_STOP_MS);
       await exited;
+      clearTimeout(late);
     },
   };
 }

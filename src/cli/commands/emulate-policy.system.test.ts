@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listNetns } from '../../emulation/netns.ts';
@@ -59,19 +59,24 @@ async function eventually(what: string, cond: () => boolean | Promise<boolean>, 
 async function startExperiment(dir: string): Promise<{ child: ChildProcess; prefix: string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>; output: () => string }> {
   const scenario = join(dir, 'sigtest.yaml');
   writeFileSync(scenario, YAML);
-  const child = spawn(process.execPath, [join(ROOT, 'bin/score.js'), 'emulate', '--scenario', scenario, '--policy', 'rr', '--out', join(dir, 'out')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  child.stdout?.on('data', (d: Buffer) => (text += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (text += d.toString()));
+  // stderr to a file, not a pipe: the agents inherit it, and a pipe whose reader goes away would
+  // end them (EPIPE) whatever the command does, hiding agents that outlive it
+  const errLog = join(dir, 'stderr.log');
+  const errFd = openSync(errLog, 'w');
+  const child = spawn(process.execPath, [join(ROOT, 'bin/score.js'), 'emulate', '--scenario', scenario, '--policy', 'rr', '--out', join(dir, 'out')], { cwd: ROOT, stdio: ['ignore', 'pipe', errFd] });
+  closeSync(errFd);
+  let stdout = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  const text = (): string => `${stdout}\n${existsSync(errLog) ? readFileSync(errLog, 'utf8') : ''}`;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
   let done = false;
   void exited.then(() => (done = true));
   await eventually('the experiment standing (agents registered)', () => {
-    if (done) throw new Error(`score emulate exited early:\n${text}`);
-    return /run prefix sc[0-9a-z]{4}/.test(text);
+    if (done) throw new Error(`score emulate exited early:\n${text()}`);
+    return /run prefix sc[0-9a-z]{4}/.test(stdout);
   }, 180_000);
-  const prefix = /run prefix (sc[0-9a-z]{4})/.exec(text)?.[1] ?? '';
-  return { child, prefix, exited, output: () => text };
+  const prefix = /run prefix (sc[0-9a-z]{4})/.exec(stdout)?.[1] ?? '';
+  return { child, prefix, exited, output: text };
 }
 
 test('SIGTERM to a running `score emulate --policy` leaves no namespace, OVS daemon or agent of its run', sys, async () => {
