@@ -12,6 +12,7 @@ import {
   hostBatch,
   localNames,
   lowestFreePort,
+  moverAlive,
   parseOfports,
   planDataCentre,
   portLocalName,
@@ -23,7 +24,8 @@ import { run } from './exec.ts';
 import { IFNAME_MAX } from './names.ts';
 import { listLinks, listNetns } from './netns.ts';
 import { liveInstances, ofctl, vsctl } from './ovs.ts';
-import { isRunning } from './procs.ts';
+import { isRunning, startTimeOf } from './procs.ts';
+import { spawnSync } from 'node:child_process';
 import { systemTestGate } from './system-gate.ts';
 import { startTraffic, vmCounters } from './traffic.ts';
 
@@ -141,6 +143,18 @@ test('build commands: one host batch for namespaces and veths, one OVS transacti
   assert.ok(args.includes('other-config:datapath-id=0000000000000c01'));
   assert.equal(args.filter((a) => a === 'fail_mode=secure').length, 18);
   assert.equal(args.filter((a) => a === 'protocols=OpenFlow13').length, 18);
+});
+
+test('a move record counts as under way while its mover lives (same start time), not once it died or gave up', () => {
+  const port = { node: 'h1', bridge: 'b', port: 2, iface: 'b-e2' };
+  const rec = (pid: number, start: string | null): Parameters<typeof moverAlive>[0] => ({ vm: 'vm1', pid, start, from: port, next: { ...port, port: 3 } });
+  const dead = spawnSync('true').pid ?? 0;
+  assert.ok(dead > 0);
+  assert.equal(moverAlive(rec(dead, null)), false, 'dead mover');
+  assert.equal(moverAlive(rec(0, null)), false, 'gave up (its rollback failed)');
+  assert.equal(moverAlive(rec(process.pid, null)), true, 'a move of this process');
+  assert.equal(moverAlive(rec(process.ppid, startTimeOf(process.ppid) ?? null)), true, 'another live process');
+  assert.equal(moverAlive(rec(process.ppid, 'not-its-start')), false, 'a reused pid');
 });
 
 test('ofport listing parses OVS CSV, including unassigned (-1) ports', () => {

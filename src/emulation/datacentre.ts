@@ -27,13 +27,13 @@
  * (1-based position in the scenario), and a port whose `<node>-e<port>` is too long becomes
  * `n<i>-<port>`.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScoreError } from '../errors/errors.ts';
 import type { Model } from '../scenario/model.ts';
 import { requireRoot, resolveTool, run } from './exec.ts';
-import { readPidfile } from './procs.ts';
+import { isRunning, readPidfile, startTimeOf } from './procs.ts';
 import { LOCAL_NAME_MAX, resourceName, runDirName } from './names.ts';
 import { listLinks, listNetns, nsExec, tbfArgs } from './netns.ts';
 import {
@@ -245,6 +245,12 @@ export interface MoveOptions {
    * running again, and moveVm rejects with its error.
    */
   readonly beforePlug?: (port: number) => Promise<void>;
+  /**
+   * Told what went wrong after the VM was plugged in at its destination (the announcement could
+   * not be sent): the move stands, the VM runs at its new port, and the network learns it from its
+   * next frame instead. Default: a `WARN` line on stderr.
+   */
+  readonly onWarning?: (message: string) => void;
 }
 
 export interface DataCentre {
@@ -266,7 +272,11 @@ export interface DataCentre {
   linkPorts(linkId: string): { readonly a: PortRef; readonly b: PortRef };
   /** Both veth ends down (or up): the switches see carrier loss and send PORT_STATUS. */
   setLinkUp(linkId: string, up: boolean): Promise<void>;
-  /** Re-cables the VM to another hypervisor's bridge, keeping namespace, IP and MAC. */
+  /**
+   * Re-cables the VM to another hypervisor's bridge, keeping namespace, IP and MAC. Rejects only
+   * when the VM is back on its source port (or never left it); a failed announcement afterwards
+   * is reported through MoveOptions.onWarning.
+   */
   moveVm(vm: string, toHypervisor: string, opts?: MoveOptions): Promise<PortRef>;
   /** RARP (ethertype 0x8035) and gratuitous ARP from inside the VM, QEMU's announcement. */
   announce(vm: string, rounds?: number): Promise<void>;
@@ -459,6 +469,56 @@ export const ANNOUNCE_PY = [
   '    s.send(rarp); s.send(garp)',
 ].join('\n');
 
+/** pausedMove's error when putting the VM back failed too: `moveError` is the move's own error. */
+class RollbackFailed extends Error {
+  constructor(readonly moveError: unknown) {
+    super('rollback failed');
+  }
+}
+
+// ---- moves in flight (what a process that dies mid-move leaves for the next one) --------------
+
+/**
+ * A move's record, written before the cable is touched and removed once the move ended at one
+ * place (moved, or put back): an agent process that dies between unplugging and plugging leaves
+ * it, with the cable renamed and outside OVS; attachDataCentre then puts the cable back at `from`.
+ * `pid` 0: the mover is alive but gave up (its own rollback failed), anyone may repair.
+ */
+export interface MoveRecord {
+  readonly vm: string;
+  readonly pid: number;
+  /** the mover's start time (/proc stat), so a reused pid is not taken for the mover */
+  readonly start: string | null;
+  readonly from: PortRef;
+  readonly next: PortRef;
+}
+
+export function moveRecordPath(runDir: string, vm: VmPlan): string {
+  return join(runDir, `moving-${vm.namespace}.json`);
+}
+
+function writeMoveRecord(path: string, r: MoveRecord): void {
+  // rename: a reader sees the whole record or none
+  writeFileSync(`${path}.tmp-${process.pid}`, JSON.stringify(r));
+  renameSync(`${path}.tmp-${process.pid}`, path);
+}
+
+function readMoveRecord(path: string): MoveRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as MoveRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the record's mover is still at work (alive, the same process, not given up). */
+export function moverAlive(r: MoveRecord): boolean {
+  if (r.pid === 0) return false;
+  // a move of another handle in this very process is under way
+  if (r.pid === process.pid) return true;
+  return isRunning(r.pid) && (r.start === null || startTimeOf(r.pid) === r.start);
+}
+
 function handle(
   model: Model,
   plan: DataCentrePlan,
@@ -466,7 +526,7 @@ function handle(
   controller: string,
   shaped: boolean,
   timings: Record<string, number>,
-  attached?: { readonly current: ReadonlyMap<string, PortRef> },
+  attached?: { readonly current: ReadonlyMap<string, PortRef>; readonly reserved?: readonly PortRef[] },
 ): DataCentre {
   const bridges = new Map(plan.bridges.map((b) => [b.node, b]));
   const vms = new Map(plan.vms.map((v) => [v.name, v]));
@@ -538,20 +598,22 @@ function handle(
       // the carrier loss flushed the VM's neighbour entries, as on the way forward
       await restoreNeighbours(ovs, model, name, ns, neighbours).catch(() => undefined);
     };
+    const undo = async (e: unknown): Promise<never> => {
+      const ok = await back().then(() => true, () => false);
+      throw ok ? e : new RollbackFailed(e);
+    };
     try {
       await runBatch(ovs, 'ip', ovs.netns, `pause-${name}`, [
         ['link', 'set', 'dev', from.iface, 'down'],
         ['link', 'set', 'dev', from.iface, 'name', next.iface],
       ]);
     } catch (e) {
-      await back().catch(() => undefined);
-      throw e;
+      return undo(e);
     }
     try {
       await beforePlug(next.port);
     } catch (e) {
-      await back();
-      throw e;
+      return undo(e);
     }
     try {
       // up before OVS takes it: a port added while down is reported down (PORT_STATUS), and a
@@ -560,8 +622,7 @@ function handle(
       await vsctl(ovs, 'del-port', from.bridge, from.iface, '--', ...addPortArgs(next.bridge, next.iface, { ofport: next.port }));
       await restoreNeighbours(ovs, model, name, ns, neighbours).catch(() => undefined);
     } catch (e) {
-      await back().catch(() => undefined);
-      throw e;
+      return undo(e);
     }
   };
 
@@ -574,18 +635,47 @@ function handle(
     // ports this handle knows of, and any the bridge has besides (QEMU guests' taps, src/vm)
     const onBridge = new Set((await vsctl(ovs, 'list-ports', target.name)).split('\n').map((x) => x.trim()));
     const ofports = [...parseOfports(await vsctl(ovs, '-f', 'csv', '--no-headings', '--columns=name,ofport', 'list', 'Interface'))].filter(([n]) => onBridge.has(n)).map(([, p]) => p);
-    const used = [...[...current.values()].filter((p) => p.node === to).map((p) => p.port), ...ofports];
+    const used = [...[...current.values(), ...(attached?.reserved ?? [])].filter((p) => p.node === to).map((p) => p.port), ...ofports];
     const port = lowestFreePort(target.links, used);
     const nodeIdx = plan.bridges.indexOf(target) + 1;
     const iface = resourceName(plan.prefix, portLocalName(target.name.slice(plan.prefix.length + 1), nodeIdx, port));
     const next: PortRef = { node: to, bridge: target.name, port, iface };
     // Moves run one at a time per handle (see moveVm below), so no other move of this handle takes
     // this number meanwhile; agent processes attach handles of their own, hence per-VM batch files.
+    const recordPath = moveRecordPath(ovs.paths.runDir, v);
+    const record: MoveRecord = { vm: name, pid: process.pid, start: startTimeOf(process.pid) ?? null, from, next };
+    writeMoveRecord(recordPath, record);
     current.set(name, next);
-    if (mo.beforePlug !== undefined) return pausedMove(name, v.namespace, from, next, mo.beforePlug).then(async () => {
-      if (mo.announce ?? true) await announce(v.name);
+    /** the move ended at one place: nothing to repair; a failed rollback: anyone may repair */
+    const settled = (clean: boolean): void => {
+      if (clean) rmSync(recordPath, { force: true });
+      else writeMoveRecord(recordPath, { ...record, pid: 0 });
+    };
+    // Once the cable is on its new port the move is done: an announcement that fails cannot undo
+    // it (the source port is gone), so it is a warning, not the move's failure (a caller that saw
+    // a failure would put the controller back at the source while the VM runs at the target).
+    const announced = async (): Promise<PortRef> => {
+      if (!(mo.announce ?? true)) return next;
+      try {
+        await announce(v.name);
+      } catch (e) {
+        const msg = `${name} moved to ${to} port ${next.port}, but its announcement (RARP + gratuitous ARP) failed: ${(e instanceof Error ? e.message : String(e)).trim().split('\n').pop() ?? ''}`;
+        (mo.onWarning ?? ((m: string) => console.error(`WARN ${m}`)))(msg);
+      }
       return next;
-    });
+    };
+    if (mo.beforePlug !== undefined) {
+      return pausedMove(name, v.namespace, from, next, mo.beforePlug).then(
+        () => {
+          settled(true);
+          return announced();
+        },
+        (e: unknown) => {
+          settled(!(e instanceof RollbackFailed));
+          throw e instanceof RollbackFailed ? e.moveError : e;
+        },
+      );
+    }
     const neighbours = await vmNeighbours(v.namespace).catch(() => []);
     try {
       await vsctl(ovs, 'del-port', from.bridge, from.iface);
@@ -602,11 +692,11 @@ function handle(
     } catch (e) {
       // A VM is always at one known place: put the cable back on the source port.
       current.set(name, from);
-      await uncable(from, iface).catch(() => undefined);
+      settled(await uncable(from, iface).then(() => true, () => false));
       throw e;
     }
-    if (mo.announce ?? true) await announce(v.name);
-    return next;
+    settled(true);
+    return announced();
   };
 
   return {
@@ -702,15 +792,122 @@ export async function attachDataCentre(model: Model, prefix: string): Promise<Da
   for (const l of JSON.parse((await run('ip', ['-n', ovs.netns, '-j', 'link', 'show'])).stdout) as { ifindex: number; ifname: string }[]) byIndex.set(l.ifindex, l.ifname);
   const ofports = parseOfports(await vsctl(ovs, '-f', 'csv', '--no-headings', '--columns=name,ofport', 'list', 'Interface'));
   const current = new Map<string, PortRef>();
+  /** ports that moves of live agents hold now (each ends at one of its two) */
+  const reserved: PortRef[] = [];
+  const repairs: Array<{ v: VmPlan; cable: string; to: PortRef; record?: string }> = [];
   await forEachLimit(plan.vms, 8, async (v) => {
     const [eth] = JSON.parse((await run('ip', ['-n', v.namespace, '-j', 'link', 'show', VM_IFACE])).stdout) as { link_index?: number }[];
     const iface = eth?.link_index === undefined ? undefined : byIndex.get(eth.link_index);
     if (iface === undefined) throw new ScoreError('EMULATION_COMMAND', `cannot find the switch end of ${v.name}'s cable`, { vm: v.name });
-    const bridgeName = (await vsctl(ovs, 'iface-to-br', iface)).trim();
+    // an unplugged cable (renamed, outside OVS) is not a port: iface-to-br fails
+    const bridgeName = await vsctl(ovs, 'iface-to-br', iface).then((x) => x.trim(), () => undefined);
     const b = plan.bridges.find((x) => x.name === bridgeName);
     const port = ofports.get(iface);
-    if (b === undefined || port === undefined) throw new ScoreError('EMULATION_COMMAND', `${v.name} is cabled to ${iface} on "${bridgeName}", not a bridge of this run`, { vm: v.name });
-    current.set(v.name, { node: b.node, bridge: b.name, port, iface });
+    if (bridgeName !== undefined && b === undefined) throw new ScoreError('EMULATION_COMMAND', `${v.name} is cabled to ${iface} on "${bridgeName}", not a bridge of this run`, { vm: v.name });
+    const plugged: PortRef | undefined = b !== undefined && port !== undefined && port > 0 ? { node: b.node, bridge: b.name, port, iface } : undefined;
+    const recordPath = moveRecordPath(runDir, v);
+    const rec = readMoveRecord(recordPath);
+    if (rec !== undefined && moverAlive(rec)) {
+      current.set(v.name, plugged ?? rec.from);
+      reserved.push(rec.from, rec.next);
+      return;
+    }
+    if (rec === undefined) {
+      if (plugged !== undefined) current.set(v.name, plugged);
+      // unplugged with no record of a move: back at its place in the scenario
+      else repairs.push({ v, cable: iface, to: v.port });
+      return;
+    }
+    // Its mover died (or gave up) mid-move, so the migration failed: the orchestrator puts the
+    // controller's view back at the source, and the cable goes back there too.
+    if (plugged !== undefined && plugged.bridge === rec.from.bridge && plugged.port === rec.from.port) {
+      rmSync(recordPath, { force: true });
+      current.set(v.name, plugged);
+      return;
+    }
+    repairs.push({ v, cable: iface, to: rec.from, record: recordPath });
   });
-  return handle(model, plan, ovs, '', false, {}, { current });
+  for (const r of repairs) {
+    const lock = `${moveRecordPath(runDir, r.v)}.repair`;
+    if (!takeLock(lock)) {
+      // another process is putting it back right now
+      current.set(r.v.name, r.to);
+      continue;
+    }
+    try {
+      if (r.record !== undefined && !existsSync(r.record)) {
+        // another attach put it back between our look and our lock
+        current.set(r.v.name, r.to);
+        continue;
+      }
+      const used = [...current.values(), ...reserved].filter((p) => p.bridge === r.to.bridge).map((p) => p.port);
+      const at = await replug(ovs, plan, r.cable, r.to, used);
+      current.set(r.v.name, at);
+      if (r.record !== undefined) rmSync(r.record, { force: true });
+      console.error(`WARN ${r.v.name}'s cable was left unplugged${r.record === undefined ? '' : ' by a move whose process died'}: plugged back at ${at.node} port ${at.port}`);
+      // as after a migration: the switches learn its place now, not at its next frame
+      await nsExec(r.v.namespace, resolveTool('python3'), '-c', ANNOUNCE_PY, VM_IFACE, r.v.mac, r.v.ip, '3').catch(() => undefined);
+    } finally {
+      rmSync(lock, { force: true });
+    }
+  }
+  return handle(model, plan, ovs, '', false, {}, { current, reserved });
+}
+
+/** An exclusive lock file holding our pid; a lock whose holder is dead is taken over. */
+function takeLock(path: string): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch {
+      let text = '';
+      try {
+        text = readFileSync(path, 'utf8').trim();
+      } catch {
+        continue; // released meanwhile: try again
+      }
+      const holder = Number(text);
+      // empty: its holder is writing its pid this instant
+      if (text === '' || (Number.isInteger(holder) && holder > 0 && isRunning(holder))) return false;
+      rmSync(path, { force: true });
+    }
+  }
+  return false;
+}
+
+/**
+ * Puts an unplugged (or wrongly plugged) VM cable, whatever it is called now, on port `to`: under
+ * its name and number when nothing else holds them (`used`: numbers taken on that bridge), else on
+ * the lowest free number. Resolves with where it is now.
+ */
+async function replug(ovs: OvsInstance, plan: DataCentrePlan, cable: string, to: PortRef, used: readonly number[]): Promise<PortRef> {
+  const b = plan.bridges.find((x) => x.name === to.bridge);
+  if (b === undefined) throw new ScoreError('INTERNAL', `no bridge ${to.bridge} in the plan`, { bridge: to.bridge });
+  const names = await listLinks(ovs.netns);
+  const onBridge = new Set((await vsctl(ovs, 'list-ports', to.bridge)).split('\n').map((x) => x.trim()));
+  const ofports = parseOfports(await vsctl(ovs, '-f', 'csv', '--no-headings', '--columns=name,ofport', 'list', 'Interface'));
+  const taken = [...used, ...[...ofports].filter(([n, p]) => onBridge.has(n) && n !== cable && n !== to.iface && p > 0).map(([, p]) => p)];
+  // the name belongs to another live link (a VM that moved in on that number meanwhile)
+  const nameBusy = names.includes(to.iface) && to.iface !== cable;
+  let target = to;
+  if (nameBusy || taken.includes(to.port)) {
+    const port = lowestFreePort(b.links, [...taken, ...(nameBusy ? [to.port] : [])]);
+    target = { ...to, port, iface: resourceName(plan.prefix, portLocalName(b.name.slice(plan.prefix.length + 1), plan.bridges.indexOf(b) + 1, port)) };
+  }
+  await vsctl(ovs, '--if-exists', 'del-port', cable);
+  if (cable !== target.iface) {
+    // a port record left under the name while the netdev was renamed away
+    await vsctl(ovs, '--if-exists', 'del-port', target.iface);
+    await runBatch(ovs, 'ip', ovs.netns, `replug-${cable}`, [
+      ['link', 'set', 'dev', cable, 'down'],
+      ['link', 'set', 'dev', cable, 'name', target.iface],
+    ]);
+  }
+  // up before OVS takes it (a port added while down is reported down)
+  await run('ip', ['-n', ovs.netns, 'link', 'set', 'dev', target.iface, 'up']);
+  await vsctl(ovs, ...addPortArgs(target.bridge, target.iface, { ofport: target.port }));
+  const port = Number((await vsctl(ovs, 'get', 'Interface', target.iface, 'ofport')).trim());
+  if (!(port > 0)) throw new ScoreError('EMULATION_COMMAND', `Open vSwitch could not open ${target.iface} on ${target.bridge}`, { iface: target.iface });
+  return { ...target, port };
 }

@@ -330,3 +330,50 @@ test('SIGTERM to a process running OVS still cleans everything up', sys, async (
   for (const pid of snap.pids) assert.ok(!isRunning(pid));
   assert.ok(!existsSync(snap.runDir));
 });
+
+test('the exit-time fallback (an uncaught exception) kills what runs in the run namespaces before deleting them', sys, async () => {
+  // A detached process in the OVS namespace, as a QEMU guest or libvirtd is (own session, so
+  // no process-group signal reaches it): only the fallback's per-namespace kill ends it.
+  const script = [
+    "import { spawn } from 'node:child_process';",
+    "import { startOvs } from './src/emulation/ovs.ts';",
+    "import { addNetns } from './src/emulation/netns.ts';",
+    'const o = await startOvs();',
+    "await addNetns(o.prefix + '-h1');",
+    "const guest = spawn('ip', ['netns', 'exec', o.netns, 'sleep', '300'], { stdio: 'ignore', detached: true });",
+    'guest.unref();',
+    "const vmProc = spawn('ip', ['netns', 'exec', o.prefix + '-h1', 'sleep', '300'], { stdio: 'ignore', detached: true });",
+    'vmProc.unref();',
+    'await new Promise((r) => setTimeout(r, 300));',
+    'console.log(JSON.stringify({ prefix: o.prefix, runDir: o.paths.runDir, pids: [o.ovsdbPid, o.vswitchdPid], guests: [guest.pid, vmProc.pid] }));',
+    "setTimeout(() => { throw new Error('injected crash'); }, 100);",
+  ].join('\n');
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: new URL('../..', import.meta.url).pathname,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await exited;
+  const line = out.split('\n')[0] ?? '';
+  assert.ok(line.startsWith('{'), `child printed its run: ${out} ${stderr}`);
+  const snap = JSON.parse(line) as Snapshot & { guests: number[] };
+  try {
+    assert.notEqual(code, 0, 'the child died of its exception');
+    assert.match(stderr, /injected crash/);
+    // SIGKILL was sent before exit; the kernel reaps asynchronously
+    const deadline = Date.now() + 3000;
+    while (snap.guests.some((p) => isRunning(p)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const pid of snap.guests) assert.ok(!isRunning(pid), `process ${pid} in a run namespace still runs`);
+    const ours = (n: string): boolean => n.startsWith(`${snap.prefix}-`);
+    assert.deepEqual((await listNetns()).filter(ours), []);
+    for (const pid of snap.pids) assert.ok(!isRunning(pid));
+    assert.ok(!existsSync(snap.runDir));
+  } finally {
+    for (const pid of snap.guests) if (isRunning(pid)) process.kill(pid, 'SIGKILL');
+    await cleanLeftovers(new RegExp(`^${snap.prefix}$`)).catch(() => undefined);
+  }
+});

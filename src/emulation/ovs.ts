@@ -582,20 +582,43 @@ function onSignal(sig: NodeJS.Signals): void {
   });
 }
 
-/** 'exit' allows only synchronous work: kill daemons and drop namespaces, links and run dirs. */
+/**
+ * 'exit' allows only synchronous work: kill daemons and every process inside the run's namespaces
+ * (QEMU guests and libvirtd are detached into their own sessions and live in the OVS namespace;
+ * traffic generators in the VMs'), then drop namespaces, links and the run dir. When a process
+ * could not be killed or a namespace not listed, the run dir stays: it is how `score emulate
+ * --clean` recognises the run and finds what is left.
+ */
 function onExit(): void {
   for (const r of [...live.values(), ...pendingStarts]) {
     for (const pid of daemonPids(r.paths)) signal(pid, 'SIGKILL');
+    let complete = true;
     try {
       const ip = resolveTool('ip');
-      const nss = parseNetnsList(execFileSync(ip, ['-j', 'netns', 'list'], { encoding: 'utf8' }));
-      for (const ns of nss.filter((n) => belongsToRun(n, r.prefix))) execFileSync(ip, ['netns', 'delete', ns]);
+      const nss = parseNetnsList(execFileSync(ip, ['-j', 'netns', 'list'], { encoding: 'utf8' })).filter((n) => belongsToRun(n, r.prefix));
+      for (const ns of nss) {
+        // a deleted namespace lives on while a process runs in it: kill first
+        const pids = execFileSync(ip, ['netns', 'pids', ns], { encoding: 'utf8' }).split(/\s+/).filter((x) => /^\d+$/.test(x)).map(Number);
+        for (const pid of pids) if (!killNow(pid)) complete = false;
+      }
+      for (const ns of nss) execFileSync(ip, ['netns', 'delete', ns]);
       const links = parseLinkList(execFileSync(ip, ['-j', 'link', 'show'], { encoding: 'utf8' }));
       for (const l of links.filter((n) => belongsToRun(n, r.prefix))) execFileSync(ip, ['link', 'delete', l]);
     } catch {
       // Best effort: cleanLeftovers on the next run finishes the job.
+      complete = false;
     }
-    rmSync(r.paths.runDir, { recursive: true, force: true });
+    if (complete) rmSync(r.paths.runDir, { recursive: true, force: true });
+  }
+}
+
+/** SIGKILL; true when the process is gone or going (ESRCH: already gone), false when refused. */
+function killNow(pid: number): boolean {
+  try {
+    process.kill(pid, 'SIGKILL');
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 

@@ -67,16 +67,27 @@ export interface EmulatedExperimentOptions {
   readonly guestMiB?: number;
   /** called once everything stands (e.g. to print addresses) */
   readonly onReady?: (stack: Stack, dc: DataCentre) => void;
+  /**
+   * Stops the run early (a signal): the experiment rejects with `signal.reason` after removing
+   * everything (agents, traffic, data centre, controller). A step under way that creates things
+   * (the build, booting guests) finishes first, so that it can be removed; waits are cut short.
+   */
+  readonly signal?: AbortSignal;
 }
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<number> {
+async function until(cond: () => boolean, ms: number, what: string, signal?: AbortSignal): Promise<number> {
   const t0 = Date.now();
+  signal?.throwIfAborted();
   while (!cond()) {
+    signal?.throwIfAborted();
     if (Date.now() - t0 > ms) throw new ScoreError('OF_TIMEOUT', `${what} did not happen within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
   return Date.now() - t0;
 }
+
+/** How long an agent gets to stop after SIGTERM before SIGKILL, ms. */
+const AGENT_STOP_MS = 5000;
 
 /** The `score` command, for agent processes. */
 const SCORE_BIN = fileURLToPath(new URL('../../bin/score.js', import.meta.url));
@@ -91,15 +102,22 @@ function spawnAgent(o: { hypervisor: string; apiUrl: string; token: string; pref
   const driver = o.qemu === undefined ? ['--driver', 'emulated'] : ['--driver', 'qemu', ...(o.qemu.probeFrom !== undefined ? ['--probe-from', o.qemu.probeFrom] : [])];
   const child = spawn(
     process.execPath,
-    [SCORE_BIN, 'agent', '--controller', o.apiUrl, '--hypervisor', o.hypervisor, ...driver, '--emulation-prefix', o.prefix, '--scenario', o.scenarioFile, '--listen', '127.0.0.1:0'],
-    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SCORE_AGENT_TOKEN: o.token } },
+    // stdin: a pipe only this process holds; its end (this process gone, however) stops the agent,
+    // which otherwise would retry registering with a controller that is no more
+    [SCORE_BIN, 'agent', '--controller', o.apiUrl, '--hypervisor', o.hypervisor, ...driver, '--emulation-prefix', o.prefix, '--scenario', o.scenarioFile, '--listen', '127.0.0.1:0', '--stop-on-stdin-eof'],
+    { stdio: ['pipe', 'ignore', 'inherit'], env: { ...process.env, SCORE_AGENT_TOKEN: o.token } },
   );
+  child.stdin?.on('error', () => undefined);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   return {
     hypervisor: o.hypervisor,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      // an agent busy with a migration into a data centre being removed may not get to its
+      // shutdown: bounded, so the run's teardown (and a signal's) always ends
+      const late = setTimeout(() => child.kill('SIGKILL'), AGENT_STOP_MS);
       await exited;
+      clearTimeout(late);
     },
   };
 }
@@ -143,35 +161,57 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
   let traffic: TrafficHandle | undefined;
   let guestTraffic: GuestTrafficHandle | undefined;
   const agents: AgentProcess[] = [];
+  const signal = o.signal;
+  // a wait that ends at once when the run is stopped
+  const aborted = new Promise<never>((_, reject) => {
+    if (signal === undefined) return;
+    // the reason as given (the caller recognises it), an Error in any case
+    const fail = (): void => reject(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+    if (signal.aborted) fail();
+    else signal.addEventListener('abort', fail, { once: true });
+  });
+  aborted.catch(() => undefined);
+  const cut = <T>(p: Promise<T>): Promise<T> => {
+    p.catch(() => undefined);
+    return Promise.race([p, aborted]);
+  };
   try {
+    signal?.throwIfAborted();
     const buildStart = Date.now();
     dc = await buildDataCentre(o.model, { controller: `tcp:127.0.0.1:${dataPlane.address().port}`, shape: o.shape ?? true });
     const buildMs = Date.now() - buildStart;
     const c = stack.runtime.controller;
+    signal?.throwIfAborted();
     const guests = vmKind(o.model, o.vms) === 'qemu' ? await startScenarioGuests(dc, o.model, { ...(o.guestMiB !== undefined ? { memoryMiB: o.guestMiB } : {}), out: (s) => out(`  ${o.policy}: ${s}`) }) : [];
-    await until(() => stack.runtime.channels.size === o.model.topology.nodes.size, 10_000, 'every switch connecting');
+    signal?.throwIfAborted();
+    await until(() => stack.runtime.channels.size === o.model.topology.nodes.size, 10_000, 'every switch connecting', signal);
     // from the last switch connecting to the last link found
-    const discoveryMs = await until(() => discoveredLinks(c.disc).length === o.model.topology.links.length, 10_000, 'discovery of every link');
+    const discoveryMs = await until(() => discoveredLinks(c.disc).length === o.model.topology.links.length, 10_000, 'discovery of every link', signal);
     out(`  ${o.policy}: ${stack.runtime.channels.size} switches connected, ${discoveredLinks(c.disc).length} links discovered in ${discoveryMs} ms`);
     // VMs say hello, as booting VMs do: the tracker knows every VM and so every hypervisor's load
     // (guests make themselves known with their own traffic and its replies)
     await Promise.all(o.model.vms.filter((vm) => !guests.includes(vm)).map((vm) => dc!.announce(vm, 1)));
     // guests generate the scenario's flows themselves (their /init, following the timeline by
     // their own clock from the start given here); namespaces get nping/iperf3
+    signal?.throwIfAborted();
     if (guests.length > 0) guestTraffic = await startGuestTraffic(fleetOf(dc), o.model, guests);
-    await until(() => c.hosts.byMac.size === o.model.vms.length, 10_000, 'every VM being seen');
+    await until(() => c.hosts.byMac.size === o.model.vms.length, 10_000, 'every VM being seen', signal);
+    signal?.throwIfAborted();
     if (guests.length === 0) traffic = o.model.timeline.segments.length > 1 ? await startTimedTraffic(dc) : await startTraffic(dc);
     const expected = o.model.flows.length;
-    await until(() => ctl.pairRates(c, Date.now()).filter((r) => r.bytesPerSecond > 0).length >= expected, 20_000, 'rates measured for every flow');
+    await until(() => ctl.pairRates(c, Date.now()).filter((r) => r.bytesPerSecond > 0).length >= expected, 20_000, 'rates measured for every flow', signal);
     // one full rate window (5 s) before the first decision, so rates are averages, not single seconds
-    await new Promise((r) => setTimeout(r, 5000));
+    await cut(new Promise((r) => setTimeout(r, 5000)));
     for (const h of o.model.scenario.hypervisors) {
-      agents.push(spawnAgent({ hypervisor: h.id, apiUrl: stack.apiUrl, token: await stack.issueAgentToken(h.id), prefix: dc.prefix, scenarioFile: o.file, ...(guests.length > 0 ? { qemu: { probeFrom: o.model.vms.find((v) => !guests.includes(v)) } } : {}) }));
+      const token = await stack.issueAgentToken(h.id);
+      // not one more agent once the finally below has stopped the others
+      signal?.throwIfAborted();
+      agents.push(spawnAgent({ hypervisor: h.id, apiUrl: stack.apiUrl, token, prefix: dc.prefix, scenarioFile: o.file, ...(guests.length > 0 ? { qemu: { probeFrom: o.model.vms.find((v) => !guests.includes(v)) } } : {}) }));
     }
     // eight Node processes starting beside booted guests on a loaded machine: give them time
-    await until(() => stack.service.hypervisors().every((h) => h.agent !== null), guests.length > 0 ? 180_000 : 120_000, 'every agent process registering');
+    await until(() => stack.service.hypervisors().every((h) => h.agent !== null), guests.length > 0 ? 180_000 : 120_000, 'every agent process registering', signal);
     o.onReady?.(stack, dc);
-    const orchestrated = await orchestrate(stack, { policy: o.policy, model: o.model, file: o.file, source: 'emulate', clock: realClock, settleMs, timeline, ...(o.swaps === true ? { swaps: true } : {}), ...(o.overcommit === undefined ? {} : { overcommit: o.overcommit }), ...(o.lookahead === true ? { lookahead: true } : {}) });
+    const orchestrated = await cut(orchestrate(stack, { policy: o.policy, model: o.model, file: o.file, source: 'emulate', clock: realClock, settleMs, timeline, ...(o.swaps === true ? { swaps: true } : {}), ...(o.overcommit === undefined ? {} : { overcommit: o.overcommit }), ...(o.lookahead === true ? { lookahead: true } : {}) }));
     // the figures and probes reach runs.json, migrations.csv and `score report` through the steps
     const record = withMeasuredMigrations(orchestrated, stack.service.migrations());
     const losses: MigrationLoss[] = stack.service

@@ -39,6 +39,8 @@ export interface MigrationResult {
   readonly connectivity?: Connectivity;
   /** how the move went, as the hypervisor measured it */
   readonly figures?: MigrationFigures;
+  /** what went wrong after the VM ran at its destination without undoing the move (e.g. its announcement failed) */
+  readonly warnings?: readonly string[];
 }
 
 /**

@@ -37,6 +37,11 @@ export function emulatedDriver(o: EmulatedDriverOptions): MigrationDriver {
       const t0 = performance.now();
       let totalTimeMs = 0;
       let refused: unknown;
+      const warnings: string[] = [];
+      const onWarning = (m: string): void => {
+        warnings.push(m);
+        console.error(`WARN ${m}`);
+      };
       try {
         // Cluster mode: not while no controller leader could re-route the VM (one just died):
         // the VM runs on at its source meanwhile. The leader takes the switch-over while the VM is
@@ -46,7 +51,7 @@ export function emulatedDriver(o: EmulatedDriverOptions): MigrationDriver {
         for (;;) {
           const claim = await hooks?.awaitControl?.();
           try {
-            port = (await dc.moveVm(vm, to, claim === undefined ? {} : { beforePlug: (p) => claim(to, p).catch((err: unknown) => {
+            port = (await dc.moveVm(vm, to, claim === undefined ? { onWarning } : { onWarning, beforePlug: (p) => claim(to, p).catch((err: unknown) => {
                     refused = err;
                     throw err;
                   }) })).port;
@@ -77,6 +82,7 @@ export function emulatedDriver(o: EmulatedDriverOptions): MigrationDriver {
           received: results.reduce((s, r) => s + r.received, 0),
           blackoutMs: Math.max(0, ...results.map((r) => r.blackoutMs)),
         },
+        ...(warnings.length > 0 ? { warnings } : {}),
       };
     },
   };

@@ -29,7 +29,22 @@ export function registerAgent(program: Command): void {
     .option('--listen <host:port>', "this agent's own API", '127.0.0.1:0')
     .option('--libvirt-uri <template>', 'destination URI, {host} is the target hypervisor', 'qemu+ssh://{host}/system')
     .option('--check-ms <ms>', 'how often a running agent re-registers to check the controller is there (back-off from 1 s to 30 s while it is not)', '10000')
-    .action(async (opts: { controller: string; hypervisor: string; token?: string; driver: string; listen: string; libvirtUri: string; emulationPrefix?: string; scenario?: string; checkMs: string; probeFrom?: string }) => {
+    .option('--stop-on-stdin-eof', 'stop (as on SIGTERM) when stdin reaches its end: a parent that spawned the agent with a pipe ends it by dying, whatever kills it')
+    .action(async (opts: { controller: string; hypervisor: string; token?: string; driver: string; listen: string; libvirtUri: string; emulationPrefix?: string; scenario?: string; checkMs: string; probeFrom?: string; stopOnStdinEof?: boolean }) => {
+      // listened to from the start: the parent may die while this agent still starts
+      let orphaned = false;
+      let onOrphaned = (): void => undefined;
+      if (opts.stopOnStdinEof === true) {
+        const gone = (): void => {
+          orphaned = true;
+          onOrphaned();
+        };
+        process.stdin.once('end', gone);
+        process.stdin.once('error', gone);
+        process.stdin.resume();
+        // heard while the agent runs, but not what keeps it running (a failed start still exits)
+        (process.stdin as { unref?: () => void }).unref?.();
+      }
       const token = opts.token ?? process.env.SCORE_AGENT_TOKEN;
       if (!token) throw new ScoreError('CLI_USAGE', '--token or SCORE_AGENT_TOKEN is required');
       const m = /^(.+):(\d+)$/.exec(opts.listen);
@@ -63,6 +78,7 @@ export function registerAgent(program: Command): void {
       }
       // An unreachable controller at start is a failure: startAgent closes its port and throws
       // AGENT_UNREACHABLE, and the command exits 1.
+      if (orphaned) return;
       const agent = await startAgent({ hypervisor: opts.hypervisor, apiUrl: opts.controller, token, driver, host: m[1]!, port: Number(m[2]) });
       console.log(`agent for ${opts.hypervisor} (${driver.name} driver) listening on ${agent.url}, registered with ${opts.controller}`);
       // Once running, losing the controller is a state to ride out, not a failure: retry with back-off.
@@ -84,12 +100,17 @@ export function registerAgent(program: Command): void {
       await new Promise<void>((resolve) => {
         wake = resolve;
         onSignal = resolve;
+        onOrphaned = resolve;
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
+        if (orphaned) resolve();
       });
       // woken by a revocation, the signal listeners are still there: Ctrl-C must work again
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      if (orphaned) console.error(`${stamp()} agent ${opts.hypervisor}: stdin closed (the process that started this agent is gone): stopping`);
+      // an open stdin pipe would keep this process alive
+      if (opts.stopOnStdinEof === true) process.stdin.destroy();
       keep.stop();
       await agent.stop();
       if (revoked !== undefined) {

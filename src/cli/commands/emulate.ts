@@ -200,7 +200,27 @@ export function registerEmulate(program: Command): void {
         const vms = parseVms(raw.vms);
         const policies = parsePolicies(raw.policy);
         if (raw.lookahead === true && (raw.swaps === true || policies.some((p) => p !== 'gain-order'))) throw new ScoreError('CLI_USAGE', '--lookahead goes with --policy gain alone (it plans exchanges itself: no --swaps)');
-        await runEmulatedPolicies({ scenario: raw.scenario, policies, out: raw.out, tolerance, shape: raw.shape, swaps: raw.swaps === true, lookahead: raw.lookahead === true, overcommit, ...(vms !== undefined ? { vms } : {}) });
+        // As plain `score emulate` below: listening until the teardown ends keeps ovs.ts from
+        // re-raising the signal before the experiment removed its agents, traffic and bridges.
+        const stop = new AbortController();
+        let signalled: NodeJS.Signals | undefined;
+        const onSignal = (sig: NodeJS.Signals): void => {
+          signalled ??= sig;
+          stop.abort(new Error(`interrupted by ${sig}`));
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+        try {
+          await runEmulatedPolicies({ scenario: raw.scenario, policies, out: raw.out, tolerance, shape: raw.shape, swaps: raw.swaps === true, lookahead: raw.lookahead === true, overcommit, ...(vms !== undefined ? { vms } : {}), signal: stop.signal });
+        } catch (e) {
+          // the experiment removed everything before rejecting with the signal's reason
+          if (!stop.signal.aborted || e !== stop.signal.reason) throw e;
+          console.log('Interrupted; removed everything.');
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
+        if (signalled !== undefined) process.exitCode = signalled === 'SIGINT' ? 130 : 143;
         return;
       }
       const opts = parseEmulateOptions(raw);
@@ -226,7 +246,7 @@ export function registerEmulate(program: Command): void {
 }
 
 /** `score emulate --policy`: the paper's experiment on Open vSwitch, reported like `score demo`. */
-async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]; out: string; tolerance: number | undefined; shape: boolean; swaps?: boolean; lookahead?: boolean; overcommit?: number; vms?: VmKind }): Promise<void> {
+async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]; out: string; tolerance: number | undefined; shape: boolean; swaps?: boolean; lookahead?: boolean; overcommit?: number; vms?: VmKind; signal?: AbortSignal }): Promise<void> {
   const started = performance.now();
   const { file, model } = loadScenarioFile(o.scenario);
   console.log(`S-CORE emulate: scenario "${model.scenario.name}" on real Open vSwitch bridges (userspace datapath) and network namespaces`);
@@ -237,6 +257,7 @@ async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]
       model,
       file,
       policy,
+      ...(o.signal !== undefined ? { signal: o.signal } : {}),
       ...(o.tolerance !== undefined ? { rateTolerance: o.tolerance } : {}),
       shape: o.shape,
       ...(o.swaps === true ? { swaps: true, overcommit: o.overcommit ?? 0 } : {}),

@@ -1,0 +1,133 @@
+/**
+ * `score emulate --policy` stopped from outside, as a real process: SIGTERM removes everything
+ * (namespaces, OVS daemons, its `score agent` processes), and agents do not outlive a parent that
+ * was killed outright (SIGKILL: their stdin pipe ends). Needs root and Open vSwitch.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { listNetns } from '../../emulation/netns.ts';
+import { cleanLeftovers } from '../../emulation/ovs.ts';
+import { runDirName } from '../../emulation/names.ts';
+import { systemTestGate } from '../../emulation/system-gate.ts';
+
+const gate = systemTestGate({ root: true, tools: ['ovsdb-tool', 'ovsdb-server', 'ovs-vswitchd', 'ovs-vsctl', 'ovs-ofctl', 'ip', 'tc', 'ethtool', 'ping', 'nping', 'python3'] });
+const sys = { skip: gate.skip, timeout: 240_000 };
+
+const YAML = `
+name: sigtest
+switches: [{ id: s1 }]
+hypervisors: [{ id: h1, capacity: 2 }, { id: h2, capacity: 2 }]
+links: [{ a: h1, b: s1, capacity: 10Mbps }, { a: h2, b: s1, capacity: 10Mbps }]
+vms:
+  - { name: vm1, ip: 10.9.0.1, mac: "02:00:00:00:00:01", host: h1 }
+  - { name: vm2, ip: 10.9.0.2, mac: "02:00:00:00:00:02", host: h2 }
+traffic:
+  - { src: vm1, dst: vm2, packetBytes: 50, pps: 10, generator: nping, protocol: tcp }
+`;
+
+const ROOT = new URL('../../..', import.meta.url).pathname;
+
+/** PIDs of processes whose command line mentions the run prefix (its agents, its OVS daemons). */
+function processesOf(prefix: string): { pid: number; cmd: string }[] {
+  const out: { pid: number; cmd: string }[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    let cmd = '';
+    try {
+      cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ');
+    } catch {
+      continue;
+    }
+    if (cmd.includes(prefix)) out.push({ pid: Number(d), cmd });
+  }
+  return out;
+}
+
+async function eventually(what: string, cond: () => boolean | Promise<boolean>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Starts the experiment and resolves once every agent registered (its "run prefix" line). */
+async function startExperiment(dir: string): Promise<{ child: ChildProcess; prefix: string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>; output: () => string }> {
+  const scenario = join(dir, 'sigtest.yaml');
+  writeFileSync(scenario, YAML);
+  // stderr to a file, not a pipe: the agents inherit it, and a pipe whose reader goes away would
+  // end them (EPIPE) whatever the command does, hiding agents that outlive it
+  const errLog = join(dir, 'stderr.log');
+  const errFd = openSync(errLog, 'w');
+  const child = spawn(process.execPath, [join(ROOT, 'bin/score.js'), 'emulate', '--scenario', scenario, '--policy', 'rr', '--out', join(dir, 'out')], { cwd: ROOT, stdio: ['ignore', 'pipe', errFd] });
+  closeSync(errFd);
+  let stdout = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  const text = (): string => `${stdout}\n${existsSync(errLog) ? readFileSync(errLog, 'utf8') : ''}`;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  let done = false;
+  void exited.then(() => (done = true));
+  await eventually('the experiment standing (agents registered)', () => {
+    if (done) throw new Error(`score emulate exited early:\n${text()}`);
+    return /run prefix sc[0-9a-z]{4}/.test(stdout);
+  }, 180_000);
+  const prefix = /run prefix (sc[0-9a-z]{4})/.exec(stdout)?.[1] ?? '';
+  return { child, prefix, exited, output: text };
+}
+
+test('SIGTERM to a running `score emulate --policy` leaves no namespace, OVS daemon or agent of its run', sys, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'score-sigterm-'));
+  let prefix = '';
+  let child: ChildProcess | undefined;
+  try {
+    const x = await startExperiment(dir);
+    ({ prefix, child } = x);
+    const agents = processesOf(prefix).filter((p) => p.cmd.includes(' agent '));
+    assert.equal(agents.length, 2, 'one agent per hypervisor');
+    assert.ok(processesOf(prefix).some((p) => p.cmd.includes('ovs-vswitchd')));
+    assert.ok((await listNetns()).some((n) => n.startsWith(`${prefix}-`)));
+    child.kill('SIGTERM');
+    const { code, signal } = await x.exited;
+    assert.deepEqual((await listNetns()).filter((n) => n.startsWith(`${prefix}-`)), [], 'namespaces left');
+    // the command waits for its agents and daemons to end before it exits: none may be left now
+    assert.deepEqual(processesOf(prefix), [], 'processes of the run left');
+    assert.ok(!existsSync(join(tmpdir(), runDirName(prefix))), 'run dir left');
+    assert.ok(code === 143 || signal === 'SIGTERM', `exit ${String(code)} ${String(signal)}:\n${x.output()}`);
+    assert.match(x.output(), /Interrupted; removed everything\./);
+  } finally {
+    if (child?.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (prefix !== '') {
+      for (const p of processesOf(prefix)) process.kill(p.pid, 'SIGKILL');
+      await cleanLeftovers(new RegExp(`^${prefix}$`)).catch(() => undefined);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('agents of an experiment killed outright (SIGKILL) stop: their stdin pipe ended', sys, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'score-sigkill-'));
+  let prefix = '';
+  let child: ChildProcess | undefined;
+  try {
+    const x = await startExperiment(dir);
+    ({ prefix, child } = x);
+    const agents = processesOf(prefix).filter((p) => p.cmd.includes(' agent '));
+    assert.equal(agents.length, 2);
+    child.kill('SIGKILL');
+    await x.exited;
+    await eventually('the agents exiting', () => processesOf(prefix).filter((p) => p.cmd.includes(' agent ')).length === 0, 15_000);
+  } finally {
+    if (child?.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (prefix !== '') {
+      // what SIGKILL cannot clean: `score emulate --clean`'s job (its owner is dead)
+      for (const p of processesOf(prefix).filter((q) => q.cmd.includes(' agent '))) process.kill(p.pid, 'SIGKILL');
+      await cleanLeftovers(new RegExp(`^${prefix}$`)).catch(() => undefined);
+      assert.deepEqual((await listNetns()).filter((n) => n.startsWith(`${prefix}-`)), []);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
