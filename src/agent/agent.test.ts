@@ -429,3 +429,13 @@ test('agent: `only` leaves Algorithm 1 one target; every other candidate is skip
   const ok = await a.decide({ vm: 'vm1', migrate: false, migrationId: 'o-2', only: { hypervisor: 'hv2', rail: 'plan', reason: 'approved hv2 only' } });
   assert.equal(ok.decision.to, 'hv2', 'the allowed target is chosen');
 });
+
+test("agent: a driver's warnings (the migration did not depend on them) come back with the result, for the migration record", async () => {
+  const warned: MigrationDriver = { name: 'warns', migrate: () => Promise.resolve({ port: 7, warnings: ['vm1 moved to hv2 port 7, but its announcement failed'] }) };
+  const a = createAgent({ hypervisor: 'hv1', api: fakeApi([]), driver: warned });
+  const r = await a.decide({ vm: 'vm1', migrate: true, migrationId: 'w-1' });
+  assert.equal(r.migrated, true);
+  assert.deepEqual(r.warnings, ['vm1 moved to hv2 port 7, but its announcement failed']);
+  const quiet = createAgent({ hypervisor: 'hv1', api: fakeApi([]), driver: driver() });
+  assert.equal((await quiet.decide({ vm: 'vm1', migrate: true, migrationId: 'w-2' })).warnings, undefined, 'none when there are none');
+});

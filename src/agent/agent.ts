@@ -219,14 +219,15 @@ export function createAgent(o: AgentOptions): Agent {
         let port: number | undefined;
         let connectivity: Connectivity | undefined;
         let figures: MigrationFigures | undefined;
+        let warnings: readonly string[] | undefined;
         try {
-          ({ port, connectivity, figures } = await noting(o.driver, body.migrationId, note).migrate(body.vm, d.from, d.to, switchoverHook(o, body.vm, d.from, body.migrationId)));
+          ({ port, connectivity, figures, warnings } = await noting(o.driver, body.migrationId, note).migrate(body.vm, d.from, d.to, switchoverHook(o, body.vm, d.from, body.migrationId)));
         } catch (e) {
           const err = isScoreError(e) ? e : new ScoreError('MIGRATION_FAILED', e instanceof Error ? e.message : String(e));
           return { decision, migrated: false, error: { code: err.code === 'MIGRATION_FAILED' ? err.code : 'MIGRATION_FAILED', message: err.message } };
         }
         await finalReport(o, body.vm, d.to, body.migrationId, port);
-        return { decision, migrated: true, error: null, ...(connectivity ? { connectivity } : {}), ...(figures ? { figures } : {}) };
+        return { decision, migrated: true, error: null, ...(connectivity ? { connectivity } : {}), ...(figures ? { figures } : {}), ...(warnings !== undefined && warnings.length > 0 ? { warnings: [...warnings] } : {}) };
       } catch (e) {
         // nothing moved: Algorithm 1's inputs failed (the driver's own failures are noted by it)
         const x = outcomes.get(body.migrationId);

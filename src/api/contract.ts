@@ -176,6 +176,7 @@ export const MigrationRecordDto = Type.Object({
   error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
   connectivity: Type.Optional(Type.Union([ConnectivityDto, Type.Null()], { description: "what the VM's peers saw while it moved, when the driver measured it" })),
   figures: Type.Optional(Type.Union([MigrationFiguresDto, Type.Null()], { description: "the migration's own figures (QEMU's query-migrate for real guests)" })),
+  warnings: Type.Optional(Type.Array(Type.String(), { description: 'what the driver could not do but the migration did not depend on (e.g. the moved VM\'s announcement failed)' })),
   review: Type.Optional(Type.Union([PlanReviewDto, Type.Null()], { description: 'planned records only: what the operator did with the proposed action' })),
   confirmedLateAt: Type.Optional(
     Type.Number({ description: 'a migration that timed out waiting for the network (MIGRATION_TIMEOUT) and was seen at its target later in the run: when (ms), it then counts as succeeded' }),
@@ -316,6 +317,7 @@ export const AgentDecideDto = Type.Object({
   migrated: Type.Boolean(),
   connectivity: Type.Optional(ConnectivityDto),
   figures: Type.Optional(MigrationFiguresDto),
+  warnings: Type.Optional(Type.Array(Type.String({ maxLength: 2048 }), { maxItems: 32 })),
   error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
 });
 

@@ -17,7 +17,7 @@ import { auditFile } from '../service/audit-file.ts';
 import { decisionRail } from '../agent/agent.ts';
 
 /** A fake network + agents: decisions by the core, a "driver" that moves the VM in the tracker. */
-function fakeWorld(opts: { driverFails?: (vm: string) => boolean; neverConfirm?: boolean; agentDies?: (vm: string) => boolean } = {}) {
+function fakeWorld(opts: { driverFails?: (vm: string) => boolean; neverConfirm?: boolean; agentDies?: (vm: string) => boolean; warns?: (vm: string) => string | undefined } = {}) {
   const { model } = loadScenarioFile('paper');
   const tracker = new Map(model.placement);
   const clock = virtualClock();
@@ -43,7 +43,8 @@ function fakeWorld(opts: { driverFails?: (vm: string) => boolean; neverConfirm?:
       driverCalls += 1;
       if (opts.driverFails?.(body.vm)) return Promise.resolve({ decision, migrated: false, error: { code: 'MIGRATION_FAILED', message: 'driver failed' } });
       if (!opts.neverConfirm) tracker.set(body.vm, d.to);
-      return Promise.resolve({ decision, migrated: true, error: null });
+      const warning = opts.warns?.(body.vm);
+      return Promise.resolve({ decision, migrated: true, error: null, ...(warning !== undefined ? { warnings: [warning] } : {}) });
     },
   };
   return { model, tracker, clock, deps, events, driverCalls: () => driverCalls };
@@ -86,6 +87,15 @@ test('a failing driver leaves the VM where it was and says so', async () => {
   assert.ok(failed.length >= 1);
   assert.ok(failed.every((r) => r.vm === 'vm3' && r.error?.code === 'MIGRATION_FAILED'));
   assert.equal(w.tracker.get('vm3'), 'hv16');
+});
+
+test("a driver's warning lands in its migration record (the audit log), the migration still succeeded", async () => {
+  const w = fakeWorld({ warns: (vm) => (vm === 'vm3' ? 'vm3 moved, but its announcement failed' : undefined) });
+  const o = await runPolicyLive(w, 'load-aware');
+  const r = o.records.find((x) => x.vm === 'vm3' && x.status === 'succeeded');
+  assert.ok(r !== undefined, 'vm3 moved');
+  assert.deepEqual(r.warnings, ['vm3 moved, but its announcement failed']);
+  assert.ok(o.records.filter((x) => x.vm !== 'vm3').every((x) => x.warnings === undefined), 'no warning elsewhere');
 });
 
 test('an agent that dies mid-migration: recorded as failed, the tracker stays truthful', async () => {

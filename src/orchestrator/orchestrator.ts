@@ -308,6 +308,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       record.to = result.decision.to;
       record.connectivity = result.connectivity ?? null;
       if (result.figures !== undefined) record.figures = result.figures;
+      if (result.warnings !== undefined && result.warnings.length > 0) record.warnings = [...result.warnings];
       if (a.plan) {
         record.status = 'planned';
       } else if (result.error === null && result.decision.swap !== undefined && result.decision.to !== null) {
