@@ -428,6 +428,7 @@ test('agent: `only` leaves Algorithm 1 one target; every other candidate is skip
   assert.match(JSON.stringify(c), /approved hv3 only/);
   const ok = await a.decide({ vm: 'vm1', migrate: false, migrationId: 'o-2', only: { hypervisor: 'hv2', rail: 'plan', reason: 'approved hv2 only' } });
   assert.equal(ok.decision.to, 'hv2', 'the allowed target is chosen');
+  await assert.rejects(a.decide({ vm: 'vm1', migrate: false, migrationId: 'o-3', swaps: true, only: { hypervisor: 'hv2', rail: 'plan', reason: 'x' } }), (e) => isScoreError(e, 'API_BAD_REQUEST'));
 });
 
 test("agent: a driver's warnings (the migration did not depend on them) come back with the result, for the migration record", async () => {
@@ -438,4 +439,35 @@ test("agent: a driver's warnings (the migration did not depend on them) come bac
   assert.deepEqual(r.warnings, ['vm1 moved to hv2 port 7, but its announcement failed']);
   const quiet = createAgent({ hypervisor: 'hv1', api: fakeApi([]), driver: driver() });
   assert.equal((await quiet.decide({ vm: 'vm1', migrate: true, migrationId: 'w-2' })).warnings, undefined, 'none when there are none');
+});
+
+test("agentCaller: the call's connection drops, the status says how it ended (carried in the error); one failed status check is a blip, not the end", async (t) => {
+  const { createServer } = await import('node:http');
+  const { agentReportOf } = await import('./server.ts');
+  // an agent whose decide connection dies; its status: running twice, then succeeded to hv2
+  const states = ['running', 'running', 'succeeded'];
+  let gets = 0;
+  const srv = createServer((req, res) => {
+    if (req.method === 'POST') {
+      req.socket.destroy();
+      return;
+    }
+    gets += 1;
+    if (gets === 1) {
+      res.writeHead(500).end('{}'); // a blip
+      return;
+    }
+    const state = states.shift() ?? 'succeeded';
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'd-1', vm: 'vm1', from: 'hv1', to: 'hv2', state, error: null }));
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => srv.close());
+  const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
+  const err = await agentCaller('secret', { checkMs: 100 })(url, { vm: 'vm1', migrate: true, migrationId: 'd-1' }).then(
+    () => assert.fail('no answer came, the call cannot succeed'),
+    (e: unknown) => e,
+  );
+  assert.ok(isScoreError(err, 'AGENT_UNREACHABLE'), String(err));
+  assert.deepEqual(agentReportOf(err), { agentState: 'succeeded', to: 'hv2' }, 'what the agent said travels with the error');
+  assert.ok(gets >= 4, `the blip did not end the wait (${gets} status checks)`);
 });

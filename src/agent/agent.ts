@@ -190,6 +190,8 @@ export function createAgent(o: AgentOptions): Agent {
       return { vm, hypervisor: o.hypervisor, cost: vmCost(vm, x.placement, x.matrix, x.oracle) };
     },
     async decide(body) {
+      // an exchange moves the partner back to this VM's host, which `only` would veto: never both
+      if (body.only !== undefined && body.swaps === true) throw new ScoreError('API_BAD_REQUEST', '`only` (one allowed target) and `swaps` (an exchange, whose partner leg goes elsewhere) cannot be combined', { vm: body.vm });
       if (busy.has(body.vm)) throw new ScoreError('MIGRATION_IN_PROGRESS', `${body.vm} is already being migrated`, { vm: body.vm });
       busy.add(body.vm);
       if (body.migrate) note({ id: body.migrationId, vm: body.vm, from: o.hypervisor, to: null, state: 'deciding', error: null });

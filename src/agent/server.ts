@@ -1,4 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AgentCostBody, AgentDecideBody, type AgentDecide, type AgentDecideResult } from '../api/contract.ts';
@@ -104,9 +106,14 @@ export const AGENT_CALL_MAX_MS = 15 * 60_000;
  * is not cut off by a fixed timeout (which would record "failed, the VM stayed" while the agent
  * goes on and moves it): every `checkMs` without an answer the agent is asked how the migration
  * stands (GET /agent/v1/migrations/:id), and the call waits on while it says deciding or running.
- * @throws ScoreError AGENT_UNREACHABLE (no answer and no status either, the agent does not know
- *   the migration, or an error status), MIGRATION_TIMEOUT (still running after `maxMs`),
- *   API_BAD_REQUEST (the agent refused the request itself: 400, 413), MIGRATION_IN_PROGRESS, UNKNOWN_VM
+ * The POST goes through node:http, which has no time limit of its own (fetch's gives up on an
+ * answer after 300 s). A call whose connection dropped is followed by the status alone.
+ * An error after the agent said how the migration stands carries it in its details
+ * (`agentState`, `to`: AgentReport), so the orchestrator can wait for a VM that moved.
+ * @throws ScoreError AGENT_UNREACHABLE (no answer and no status three times in a row, the agent
+ *   does not know the migration, its answer lost, or an error status), MIGRATION_TIMEOUT (still
+ *   running after `maxMs`), API_BAD_REQUEST (the agent refused the request itself: 400, 413),
+ *   MIGRATION_IN_PROGRESS, UNKNOWN_VM
  */
 export function agentCaller(
   token: string | ((hypervisor: string) => string),
@@ -119,21 +126,16 @@ export function agentCaller(
     if (typeof token !== 'string' && hypervisor === undefined) throw new ScoreError('INTERNAL', `agent call to ${url} without the hypervisor its token is for`);
     const bearer = typeof token === 'string' ? token : token(hypervisor!);
     const abort = new AbortController();
-    const call = fetch(`${url}/agent/v1/decide`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: body.migrate ? abort.signal : AbortSignal.any([abort.signal, AbortSignal.timeout(checkMs)]),
-    });
-    let res: Response;
+    const call = postJson(`${url}/agent/v1/decide`, bearer, JSON.stringify(body), body.migrate ? abort.signal : AbortSignal.any([abort.signal, AbortSignal.timeout(checkMs)]));
+    let res: JsonAnswer;
     try {
       res = body.migrate ? await whileRunning(call, abort, url, body.migrationId, bearer, checkMs, maxMs) : await call;
     } catch (e) {
       if (isScoreError(e)) throw e;
       throw new ScoreError('AGENT_UNREACHABLE', `agent ${url} did not answer: ${e instanceof Error ? e.message : String(e)}`, { url }, { cause: e });
     }
-    const parsed = (await res.json().catch(() => null)) as (AgentDecideResult & { error?: { code: string; message: string } }) | null;
-    if (!res.ok || parsed === null) {
+    const parsed = res.body as (AgentDecideResult & { error?: { code: string; message: string } }) | null;
+    if (res.status < 200 || res.status >= 300 || parsed === null) {
       const code = parsed?.error?.code;
       const known = code === 'MIGRATION_IN_PROGRESS' || code === 'UNKNOWN_VM' ? code : res.status === 400 || res.status === 413 ? 'API_BAD_REQUEST' : 'AGENT_UNREACHABLE';
       throw new ScoreError(known, `agent ${url}: ${res.status} ${parsed?.error?.message ?? ''}`, { url, status: res.status });
@@ -142,40 +144,107 @@ export function agentCaller(
   };
 }
 
+/** What the agent last said of a migration whose answer did not come (in a ScoreError's details). */
+export interface AgentReport {
+  readonly agentState: MigrationOutcome['state'];
+  readonly to: string | null;
+}
+
+/** The agent's report a call's error carries, if it got one (agentCaller). */
+export function agentReportOf(e: unknown): AgentReport | undefined {
+  if (!isScoreError(e)) return undefined;
+  const state = e.details['agentState'];
+  const to = e.details['to'];
+  return typeof state === 'string' ? { agentState: state as AgentReport['agentState'], to: typeof to === 'string' ? to : null } : undefined;
+}
+
+interface JsonAnswer {
+  readonly status: number;
+  /** the parsed body, null when it is not JSON */
+  readonly body: unknown;
+}
+
+function postJson(url: string, bearer: string, body: string, signal: AbortSignal): Promise<JsonAnswer> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(u, { method: 'POST', signal, headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        let parsed: unknown = null;
+        try {
+          parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          parsed = null;
+        }
+        resolve({ status: res.statusCode ?? 0, body: parsed });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** status checks in a row that may fail before the agent counts as gone (one is a blip) */
+const STATUS_MISSES = 3;
+
 /** The decide call's answer, waited for while the agent says its migration still runs (agentCaller). */
-async function whileRunning(call: Promise<Response>, abort: AbortController, url: string, id: string, bearer: string, checkMs: number, maxMs: number): Promise<Response> {
+async function whileRunning(call: Promise<JsonAnswer>, abort: AbortController, url: string, id: string, bearer: string, checkMs: number, maxMs: number): Promise<JsonAnswer> {
   const started = Date.now();
-  let answered = false;
-  const settled = call.finally(() => (answered = true));
-  for (;;) {
+  // set by the call's settling, read after each wait (a holder: TypeScript does not see closures assign)
+  const got: { outcome?: { ok: true; v: JsonAnswer } | { ok: false; e: unknown } } = {};
+  const settled = call.then(
+    (v) => void (got.outcome = { ok: true, v }),
+    (e: unknown) => void (got.outcome = { ok: false, e }),
+  );
+  // functions, not property reads: TypeScript would keep a narrowing across the awaits
+  const answer = (): JsonAnswer | undefined => (got.outcome?.ok === true ? got.outcome.v : undefined);
+  const failure = (): unknown => (got.outcome?.ok === false ? got.outcome.e : undefined);
+  const waiting = (): boolean => got.outcome === undefined;
+  const secs = (): number => Math.round((Date.now() - started) / 1000);
+  const stop = (e: ScoreError): never => {
+    abort.abort(e);
+    throw e;
+  };
+  const wait = async (ms: number): Promise<void> => {
     let timer: NodeJS.Timeout | undefined;
-    const tick = new Promise<void>((r) => (timer = setTimeout(r, checkMs)));
+    // a call that failed already (the connection dropped) is followed by its status, at a shorter period
+    const tick = new Promise<void>((r) => (timer = setTimeout(r, waiting() ? ms : Math.min(ms, 2000))));
     try {
-      await Promise.race([settled, tick]);
+      await (waiting() ? Promise.race([settled, tick]) : tick);
     } finally {
       clearTimeout(timer);
     }
-    if (answered) return settled;
-    const stop = (e: ScoreError): never => {
-      abort.abort(e);
-      settled.catch(() => undefined);
-      throw e;
-    };
+  };
+  let misses = 0;
+  let lastError: unknown;
+  for (;;) {
+    await wait(checkMs);
+    if (answer() !== undefined) return answer()!;
+    lastError = failure() ?? lastError;
     let x: MigrationOutcome | null;
     try {
       x = await agentMigrationOutcome(url, id, bearer, Math.min(checkMs, 5000));
+      misses = 0;
     } catch (e) {
-      return stop(new ScoreError('AGENT_UNREACHABLE', `agent ${url} did not answer migration ${id} in ${Math.round((Date.now() - started) / 1000)} s, nor say how it stands: ${e instanceof Error ? e.message : String(e)}`, { url, migrationId: id }, { cause: e }));
+      if (answer() !== undefined) return answer()!;
+      misses += 1;
+      if (misses < STATUS_MISSES) continue;
+      return stop(new ScoreError('AGENT_UNREACHABLE', `agent ${url} did not answer migration ${id} in ${secs()} s, nor say how it stands (${misses} status checks): ${e instanceof Error ? e.message : String(e)}${lastError instanceof Error ? `; the call itself: ${lastError.message}` : ''}`, { url, migrationId: id }, { cause: e }));
     }
-    if (answered) return settled;
-    if (x === null) return stop(new ScoreError('AGENT_UNREACHABLE', `agent ${url} does not know migration ${id} after ${Math.round((Date.now() - started) / 1000)} s without an answer`, { url, migrationId: id }));
-    if (x.state !== 'deciding' && x.state !== 'running') {
-      // finished: its answer is on the way; one more period for it
-      const late = await Promise.race([settled.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), checkMs).unref())]);
-      if (late) return settled;
-      return stop(new ScoreError('AGENT_UNREACHABLE', `agent ${url} reports migration ${id} ${x.state} but its answer did not come`, { url, migrationId: id, state: x.state }));
+    if (answer() !== undefined) return answer()!;
+    if (x === null) return stop(new ScoreError('AGENT_UNREACHABLE', `agent ${url} does not know migration ${id} after ${secs()} s without an answer`, { url, migrationId: id }));
+    const report = { agentState: x.state, to: x.to };
+    if (x.state === 'deciding' || x.state === 'running') {
+      if (Date.now() - started > maxMs) return stop(new ScoreError('MIGRATION_TIMEOUT', `agent ${url} still reports migration ${id} ${x.state} after ${Math.round(maxMs / 1000)} s`, { url, migrationId: id, ...report }));
+      continue;
     }
-    if (Date.now() - started > maxMs) return stop(new ScoreError('MIGRATION_TIMEOUT', `agent ${url} still reports migration ${id} ${x.state} after ${Math.round(maxMs / 1000)} s`, { url, migrationId: id, state: x.state }));
+    // finished: its answer is on the way (the agent reports to the controller first); one more period for it
+    if (waiting()) await wait(checkMs);
+    if (answer() !== undefined) return answer()!;
+    return stop(new ScoreError('AGENT_UNREACHABLE', `agent ${url} reports migration ${id} ${x.state}${x.to === null ? '' : ` (to ${x.to})`} but its answer did not come`, { url, migrationId: id, ...report }));
   }
 }
 

@@ -57,7 +57,12 @@ export interface DiscoveryState {
   readonly rejected: Map<ProbeRejection, number>;
   /** DiscoveryOptions.declared */
   readonly declared?: (a: Dpid, b: Dpid) => boolean;
+  /** link key -> when an undeclared link was last reported (ms) */
+  readonly undeclaredSaid: Map<string, number>;
 }
+
+/** an undeclared link is reported again after this long (ms) */
+const UNDECLARED_REPEAT_MS = 60_000;
 
 export type ProbeRejection = 'foreign' | 'unsigned' | 'bad-signature' | 'stale' | 'from-the-future' | 'reserved-port' | 'host-port' | 'undeclared';
 
@@ -95,6 +100,7 @@ export function createDiscovery(nonce: Uint8Array, secret: Uint8Array, o: Discov
     heard: new Map(),
     echoedAt: new Map(),
     rejected: new Map(),
+    undeclaredSaid: new Map(),
     latestHeard: 0,
     ...(o.declared !== undefined ? { declared: o.declared } : {}),
   };
@@ -263,7 +269,17 @@ export function onPacketIn(
   }
   // Both directions proven, yet no cable the configuration knows joins these switches: two hosts
   // relaying each other's fresh probes (a wormhole) look exactly like this. Refused, every time.
-  if (s.declared !== undefined && !s.declared(from.dpid, to.dpid)) return rejectProbe(s, 'undeclared', to, from);
+  if (s.declared !== undefined && !s.declared(from.dpid, to.dpid)) {
+    // a real cable the configuration does not list would say so every probe round: counted
+    // every time, reported once a minute per link
+    const said = s.undeclaredSaid.get(key);
+    if (said !== undefined && now - said < UNDECLARED_REPEAT_MS) {
+      s.rejected.set('undeclared', (s.rejected.get('undeclared') ?? 0) + 1);
+      return none;
+    }
+    s.undeclaredSaid.set(key, now);
+    return rejectProbe(s, 'undeclared', to, from);
+  }
   const events: DiscoveryEvent[] = [];
   // A port has one peer: a new peer on either end replaces the old link.
   for (const end of [link.a, link.b]) {

@@ -14,7 +14,7 @@ test('switches that are not the scenario\'s, and scenario switches that never ca
   assert.equal(
     strangerWarning('paper', 1n, expected),
     'switch 00:00:00:00:00:00:00:01 is not in scenario paper, which expects t1 (00:00:00:00:00:00:0b:01), hv16 (00:00:00:00:00:00:01:16): ' +
-      "it gets no name and its hosts no hypervisor. Give the switches the scenario's datapath ids, or run without --scenario",
+      "it gets no name, its hosts no hypervisor and its links are refused (undeclared). Give the switches the scenario's datapath ids, or run without --scenario",
   );
   assert.equal(
     missingWarning('paper', m, 2),

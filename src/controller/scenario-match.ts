@@ -29,7 +29,7 @@ const list = (items: readonly string[], max = 6): string => (items.length > max 
 export function strangerWarning(scenario: string, dpid: Dpid, expected: ReadonlyMap<string, Dpid>): string {
   return (
     `switch ${formatDpid(dpid)} is not in scenario ${scenario}, which expects ${list([...expected].map(([n, d]) => `${n} (${formatDpid(d)})`))}: ` +
-    'it gets no name and its hosts no hypervisor. Give the switches the scenario\'s datapath ids, or run without --scenario'
+    'it gets no name, its hosts no hypervisor and its links are refused (undeclared). Give the switches the scenario\'s datapath ids, or run without --scenario'
   );
 }
 

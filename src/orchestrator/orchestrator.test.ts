@@ -17,7 +17,7 @@ import { auditFile } from '../service/audit-file.ts';
 import { decisionRail } from '../agent/agent.ts';
 
 /** A fake network + agents: decisions by the core, a "driver" that moves the VM in the tracker. */
-function fakeWorld(opts: { driverFails?: (vm: string) => boolean; neverConfirm?: boolean; agentDies?: (vm: string) => boolean; warns?: (vm: string) => string | undefined } = {}) {
+function fakeWorld(opts: { driverFails?: (vm: string) => boolean; neverConfirm?: boolean; agentDies?: (vm: string) => boolean; warns?: (vm: string) => string | undefined; answerLost?: (vm: string) => 'succeeded' | 'running' | undefined } = {}) {
   const { model } = loadScenarioFile('paper');
   const tracker = new Map(model.placement);
   const clock = virtualClock();
@@ -42,6 +42,12 @@ function fakeWorld(opts: { driverFails?: (vm: string) => boolean; neverConfirm?:
       if (!body.migrate || d.to === null) return Promise.resolve({ decision, migrated: false, error: null });
       driverCalls += 1;
       if (opts.driverFails?.(body.vm)) return Promise.resolve({ decision, migrated: false, error: { code: 'MIGRATION_FAILED', message: 'driver failed' } });
+      const lost = opts.answerLost?.(body.vm);
+      if (lost !== undefined) {
+        // the agent moved it (or is still moving it) and said so on its status, but the answer never came
+        if (lost === 'succeeded') tracker.set(body.vm, d.to);
+        return Promise.reject(new ScoreError(lost === 'succeeded' ? 'AGENT_UNREACHABLE' : 'MIGRATION_TIMEOUT', `answer lost (${lost})`, { agentState: lost, to: d.to }));
+      }
       if (!opts.neverConfirm) tracker.set(body.vm, d.to);
       const warning = opts.warns?.(body.vm);
       return Promise.resolve({ decision, migrated: true, error: null, ...(warning !== undefined ? { warnings: [warning] } : {}) });
@@ -87,6 +93,22 @@ test('a failing driver leaves the VM where it was and says so', async () => {
   assert.ok(failed.length >= 1);
   assert.ok(failed.every((r) => r.vm === 'vm3' && r.error?.code === 'MIGRATION_FAILED'));
   assert.equal(w.tracker.get('vm3'), 'hv16');
+});
+
+test('a call that failed after the agent said how its migration stood: moved is confirmed by the network, still running is a timeout kept watched', async () => {
+  const w = fakeWorld({ answerLost: (vm) => (vm === 'vm3' ? 'succeeded' : undefined) });
+  const o = await runPolicyLive(w, 'load-aware');
+  const r = o.records.find((x) => x.vm === 'vm3' && x.to !== null);
+  assert.ok(r !== undefined, 'vm3 asked');
+  assert.equal(r.status, 'succeeded', `not "failed, stayed" for a VM that moved: ${JSON.stringify(r.error)}`);
+  assert.equal(w.tracker.get('vm3'), r.to);
+  assert.equal(o.status().converged, true);
+  const w2 = fakeWorld({ answerLost: (vm) => (vm === 'vm3' ? 'running' : undefined) });
+  const o2 = await runPolicyLive(w2, 'load-aware');
+  const r2 = o2.records.find((x) => x.vm === 'vm3' && x.error?.code === 'MIGRATION_TIMEOUT');
+  assert.ok(r2 !== undefined, 'vm3 recorded');
+  assert.equal(r2.status, 'timeout');
+  assert.notEqual(r2.to, null, 'its target kept, for the late watch');
 });
 
 test("a driver's warning lands in its migration record (the audit log), the migration still succeeded", async () => {

@@ -14,6 +14,7 @@ import { barredTargets, createContinuousState, holdOffReason, noteChoice, noteMi
 import { carryExchange, type ExchangeDeps } from './exchange.ts';
 import { carryAction, nextLookaheadAction } from './lookahead.ts';
 import { COUNTED_KEEP, pruneCounted } from './counted.ts';
+import { agentReportOf } from '../agent/server.ts';
 
 /**
  * Migration orchestration (section III.B.8): Round-Robin, Load-Aware and gain-ordered, driven by the core's
@@ -322,29 +323,51 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       } else {
         const to = result.decision.to;
         deps.emit({ type: 'migration-started', at: record.startedAt, data: { id: record.id, vm: a.vm, from, to } });
-        // The agent's report is authoritative, but the orchestrator moves on only once the
-        // tracker agrees: a VM is always at exactly one known place.
-        const confirmed = await waitFor(() => deps.hypervisorOf(a.vm) === to, deps.confirmMs ?? 5000);
-        if (confirmed) {
-          record.status = 'succeeded';
-          movedTo = to;
-          placement.set(a.vm, to);
-          record.step = migrationsSoFar + 1;
-          record.totalCostAfter = totalCost(placement, snap.traffic, snap.oracle);
-        } else {
-          record.status = 'timeout';
-          record.error = { code: 'MIGRATION_TIMEOUT', message: `${a.vm} was not seen on ${to} in time; it is where the network sees it (${deps.hypervisorOf(a.vm) ?? 'unknown'})` };
-          lateWatch.push(record);
-        }
+        movedTo = await confirmMove(to);
       }
     } catch (e) {
       record.status = 'failed';
       record.error = isScoreError(e) ? { code: e.code, message: e.message } : { code: 'AGENT_UNREACHABLE', message: String(e) };
+      // the call failed but the agent had said how the migration stood: a VM it moved (its
+      // answer lost), or one still moving past the call's bound, is waited for like any other
+      // move, not recorded "failed, stayed" (it may be, or become, at its target)
+      const report = a.plan ? undefined : agentReportOf(e);
+      if (report !== undefined && report.to !== null && report.to !== from) {
+        record.to = report.to;
+        if (report.agentState === 'succeeded') {
+          const lost = isScoreError(e) ? e.message : String(e);
+          record.error = null;
+          movedTo = await confirmMove(report.to, `; the agent's answer was lost (${lost})`);
+        } else if (report.agentState === 'running' || report.agentState === 'deciding') {
+          record.status = 'timeout';
+          lateWatch.push(record);
+        }
+      }
     }
     record.finishedAt = deps.clock.now();
     void persist(record);
     if (!a.plan) deps.emit({ type: 'migration-finished', at: record.finishedAt, data: { id: record.id, vm: record.vm, from: record.from, to: record.to, status: record.status, step: record.step } });
     return { record, movedTo };
+
+    /**
+     * The agent moved the VM to `to`: its report is authoritative, but the orchestrator moves on
+     * only once the tracker agrees (a VM is always at exactly one known place). Returns `to`, or
+     * null when the network has not seen it there in time (then a timeout it keeps watching).
+     */
+    async function confirmMove(to: string, why = ''): Promise<string | null> {
+      const confirmed = await waitFor(() => deps.hypervisorOf(a.vm) === to, deps.confirmMs ?? 5000);
+      if (confirmed) {
+        record.status = 'succeeded';
+        placement.set(a.vm, to);
+        record.step = migrationsSoFar + 1;
+        record.totalCostAfter = totalCost(placement, snap.traffic, snap.oracle);
+        return to;
+      }
+      record.status = 'timeout';
+      record.error = { code: 'MIGRATION_TIMEOUT', message: `${a.vm} was not seen on ${to} in time; it is where the network sees it (${deps.hypervisorOf(a.vm) ?? 'unknown'})${why}` };
+      lateWatch.push(record);
+      return null;
+    }
   }
 
   /** A VM a rail keeps from moving this round: recorded (the audit log explains every skip), the agent is not asked. */

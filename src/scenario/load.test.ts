@@ -74,6 +74,8 @@ test('a malformed scenario names the file, the field and what was expected', () 
   assert.ok(problems(e9).some((p) => p.path === '/weights/links/c1-zz'));
   const e15 = invalid((s) => ((s.vms as { mac: string }[])[2]!.mac = '01:00:5e:00:00:01'));
   assert.deepEqual(problems(e15).map((p) => p.path), ['/vms/2/mac']);
+  const e15b = invalid((s) => ((s.vms as { mac: string }[])[2]!.mac = '00:00:00:00:00:00'));
+  assert.deepEqual(problems(e15b).map((p) => p.path), ['/vms/2/mac']);
   const e16 = invalid((s) => ((s.switches as { dpid?: string }[])[0]!.dpid = '0x0'));
   assert.deepEqual(problems(e16).map((p) => p.path), ['/switches/0/dpid']);
   const e9b = invalid((s) => (s.weights = { layers: { '1': 1, '7': 3 } }));
@@ -107,6 +109,7 @@ test('a file that is not YAML or JSON gets SCENARIO_PARSE with the file name', (
   assert.throws(() => resolveScenarioPath('no-such-scenario'), (e) => isScoreError(e, 'SCENARIO_NOT_FOUND'));
   // a directory is not a scenario (it was read as one: a raw EISDIR)
   assert.throws(() => resolveScenarioPath(SCENARIO_DIR), (e) => isScoreError(e, 'SCENARIO_NOT_FOUND') && /is a directory/.test(e.message));
+  assert.throws(() => resolveScenarioPath(join(SCENARIO_DIR, 'paper.yaml', 'x')), (e) => isScoreError(e, 'SCENARIO_NOT_FOUND') && /ENOTDIR/.test(e.message));
 });
 
 test('JSON scenarios are read too', () => {

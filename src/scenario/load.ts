@@ -22,7 +22,13 @@ export interface FieldProblem {
 export const SCENARIO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scenarios');
 
 export function resolveScenarioPath(nameOrPath: string): string {
-  const st = statSync(nameOrPath, { throwIfNoEntry: false });
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(nameOrPath, { throwIfNoEntry: false });
+  } catch (e) {
+    // ENOTDIR (a path through a file), EACCES, ...: not a scenario we can read
+    throw new ScoreError('SCENARIO_NOT_FOUND', `scenario "${nameOrPath}" cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: nameOrPath });
+  }
   if (st?.isDirectory() === true) throw new ScoreError('SCENARIO_NOT_FOUND', `scenario "${nameOrPath}" is a directory; give a scenario file in it or a built-in name (see ${SCENARIO_DIR})`, { file: nameOrPath });
   if (st !== undefined) return resolve(nameOrPath);
   for (const ext of ['.yaml', '.yml', '.json']) {
@@ -149,6 +155,7 @@ function consistencyProblems(s: ScenarioFile): FieldProblem[] {
     ips.add(v.ip);
     if (macs.has(macKey(v.mac))) out.push({ path: `/vms/${i}/mac`, message: `MAC ${v.mac} is used twice` });
     // the group bit (least significant bit of the first octet): a NIC cannot have a multicast or broadcast address
+    else if (/^(00:){5}00$/.test(v.mac)) out.push({ path: `/vms/${i}/mac`, message: `MAC ${v.mac} is all zeros; a VM's NIC needs a unicast address` });
     else if ((parseInt(v.mac.slice(0, 2), 16) & 1) === 1) out.push({ path: `/vms/${i}/mac`, message: `MAC ${v.mac} is a multicast/broadcast address (first octet odd); a VM's NIC needs a unicast one` });
     macs.add(macKey(v.mac));
     if (nodes.get(v.host) !== 'hypervisor') out.push({ path: `/vms/${i}/host`, message: `expected a hypervisor id, got "${v.host}"` });

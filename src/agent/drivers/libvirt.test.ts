@@ -40,7 +40,8 @@ test('virsh failing after the destination took over: domstate decides, and the d
   // running at the destination only: done, the destination's tap kept
   state('test:///hv1', 'shut off');
   state('test:///hv2', 'running');
-  assert.deepEqual(await d.migrate('vm1', 'hv1', 'hv2'), {}, 'a migration done');
+  const done = await d.migrate('vm1', 'hv1', 'hv2');
+  assert.match(done.warnings?.[0] ?? '', /taken as done/, 'a migration done, said so');
   assert.deepEqual(calls, ['commit']);
   // still running at the source: failed, the destination's side undone
   calls.length = 0;
@@ -52,4 +53,17 @@ test('virsh failing after the destination took over: domstate decides, and the d
   calls.length = 0;
   state('test:///hv2', 'running');
   await assert.rejects(d.migrate('vm1', 'hv1', 'hv2'), (e) => isScoreError(e, 'MIGRATION_FAILED') && /runs at both hv1 and hv2/.test(e.message));
+  // the source cannot be asked (no answer file): the destination's tap stays, nothing undone
+  calls.length = 0;
+  rmSync(join(dir, 'test____hv1'), { force: true });
+  await assert.rejects(d.migrate('vm1', 'hv1', 'hv2'), (e) => isScoreError(e, 'MIGRATION_FAILED') && /state at hv1 is unknown/.test(e.message));
+  assert.deepEqual(calls, [], 'neither committed nor aborted');
+  // paused at the destination (libvirt still finishing): asked again until it settles
+  calls.length = 0;
+  state('test:///hv1', 'shut off');
+  state('test:///hv2', 'paused');
+  setTimeout(() => state('test:///hv2', 'running'), 1200);
+  const late = await d.migrate('vm1', 'hv1', 'hv2');
+  assert.match(late.warnings?.[0] ?? '', /taken as done/);
+  assert.deepEqual(calls, ['commit']);
 });

@@ -34,6 +34,8 @@ export interface LibvirtOptions {
   readonly jobInfo?: boolean;
   /** parses `virsh domjobinfo --completed` (src/vm/libvirt.ts parseJobInfo) */
   readonly parseJobInfo?: (text: string) => MigrationFigures;
+  /** after a failed virsh migrate, how long a paused end is waited for to settle before its state is read, ms (default 30 s) */
+  readonly settleMs?: number;
 }
 
 export interface Preparation {
@@ -86,16 +88,26 @@ function runVirsh(file: string, args: readonly string[], timeoutMs: number): Pro
   });
 }
 
-/** Whether the domain runs at each end (virsh domstate "running"); a query that fails counts as not running. */
-async function runningAt(file: string, o: LibvirtOptions, vm: string, from: string, to: string): Promise<{ from: boolean; to: boolean }> {
+type DomState = 'running' | 'paused' | 'other' | 'unknown';
+
+/**
+ * The domain's state at each end (virsh domstate); a query that fails is `unknown`, not "not
+ * running". While either end is paused (libvirt still migrating or finishing) it asks again, every
+ * second for up to `settleMs`.
+ */
+async function statesAt(file: string, o: LibvirtOptions, vm: string, from: string, to: string, settleMs = 30_000): Promise<{ from: DomState; to: DomState }> {
   const domain = (o.domainFor ?? ((v: string) => v))(vm);
-  const state = (uri: string | undefined): Promise<boolean> =>
+  const state = (uri: string | undefined): Promise<DomState> =>
     runVirsh(file, [...(uri === undefined ? [] : ['-c', uri]), 'domstate', '--domain', domain], 10_000).then(
-      (out) => out.trim() === 'running',
-      () => false,
+      (out) => (out.trim() === 'running' ? 'running' : out.trim() === 'paused' ? 'paused' : 'other'),
+      () => 'unknown',
     );
-  const [atFrom, atTo] = await Promise.all([state(o.sourceUriFor?.(from)), state((o.uriFor ?? ((h: string) => `qemu+ssh://${h}/system`))(to))]);
-  return { from: atFrom, to: atTo };
+  const end = Date.now() + settleMs;
+  for (;;) {
+    const [atFrom, atTo] = await Promise.all([state(o.sourceUriFor?.(from)), state((o.uriFor ?? ((h: string) => `qemu+ssh://${h}/system`))(to))]);
+    if ((atFrom !== 'paused' && atTo !== 'paused') || Date.now() >= end) return { from: atFrom, to: atTo };
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 }
 
 export function libvirtDriver(o: LibvirtOptions = {}): MigrationDriver {
@@ -111,13 +123,19 @@ export function libvirtDriver(o: LibvirtOptions = {}): MigrationDriver {
         // virsh failing is not proof the domain stayed: its client can be killed by our timeout,
         // or the Confirm phase fail, after the destination took over. Ask both ends before undoing
         // the destination's side (its tap) under a running guest.
-        const at = await runningAt(file, o, vm, from, to);
-        if (at.to && !at.from) {
-          await prep?.commit();
-          return {};
+        const at = await statesAt(file, o, vm, from, to, o.settleMs);
+        const why = e instanceof Error ? e.message : String(e);
+        if (at.to === 'running' && at.from === 'other') {
+          // done after all: the source is stopped or gone, the destination runs
+          await prep?.commit().catch(() => undefined);
+          return { warnings: [`virsh migrate failed (${why}) but ${vm} runs at ${to} and no longer at ${from}: taken as done`] };
+        }
+        if (at.to === 'running' && at.from !== 'running') {
+          // the destination runs and the source cannot be told: its tap stays (it may be the live guest)
+          throw new ScoreError('MIGRATION_FAILED', `${why}; ${vm} runs at ${to}, its state at ${from} is ${at.from}: nothing undone, check both`, { vm, from, to, fromState: at.from }, { cause: e });
         }
         await prep?.abort().catch(() => undefined);
-        if (at.to && at.from) throw new ScoreError('MIGRATION_FAILED', `${e instanceof Error ? e.message : String(e)}; and the domain now runs at both ${from} and ${to}`, { vm, from, to, both: true }, { cause: e });
+        if (at.to === 'running') throw new ScoreError('MIGRATION_FAILED', `${why}; and the domain now runs at both ${from} and ${to}`, { vm, from, to, both: true }, { cause: e });
         throw e;
       }
       let figures: MigrationFigures | undefined;

@@ -73,38 +73,41 @@ export function openflowDataPlane(o: OpenflowDataPlaneOptions = {}): OpenflowDat
     const xids: number[] = [];
     awaiting.set(conn, { barrier, xids });
     const dpid = conn.dpid as bigint;
-    barrier.then(
-      () => {
-        const accepted: bigint[] = [];
-        for (const x of xids) {
-          const cookie = table.get(x);
-          if (cookie === undefined) continue; // refused: reported already
-          table.delete(x);
-          accepted.push(cookie);
-        }
-        if (accepted.length > 0) events?.flowsAccepted(dpid, accepted);
-      },
-      (e: unknown) => {
-        const why = e instanceof Error ? e.message : String(e);
-        const unconfirmed: bigint[] = [];
-        for (const x of xids) {
-          const cookie = table.get(x);
-          if (cookie === undefined) continue;
-          table.delete(x);
-          unconfirmed.push(cookie);
-        }
-        // gone with its connection: the switch going down takes these paths with it. Still
-        // connected (the barrier timed out on a busy switch): the rules may or may not be there
-        // and no late ERROR is matched any more, so they are handled as refused (the path taken
-        // out everywhere, tried again after a back-off) rather than left pending for good.
-        if (isScoreError(e, 'OF_DISCONNECTED') || conn.state === 'closed') {
-          log('debug', `dpid ${formatDpidHex(dpid)}: no barrier reply, flow-adds unconfirmed: ${why}`);
-          return;
-        }
-        log('warn', `dpid ${formatDpidHex(dpid)}: no barrier reply (${why}): ${unconfirmed.length} flow-add(s) handled as refused`);
-        for (const cookie of unconfirmed) events?.flowRejected(dpid, cookie, `no barrier reply: ${why}`);
-      },
-    );
+    const accept = (): void => {
+      const accepted: bigint[] = [];
+      for (const x of xids) {
+        const cookie = table.get(x);
+        if (cookie === undefined) continue; // refused: reported already
+        table.delete(x);
+        accepted.push(cookie);
+      }
+      if (accepted.length > 0) events?.flowsAccepted(dpid, accepted);
+    };
+    const unconfirmed = (why: string, asRefused: boolean): void => {
+      const cookies: bigint[] = [];
+      for (const x of xids) {
+        const cookie = table.get(x);
+        if (cookie === undefined) continue;
+        table.delete(x);
+        cookies.push(cookie);
+      }
+      if (!asRefused) {
+        log('debug', `dpid ${formatDpidHex(dpid)}: no barrier reply, flow-adds unconfirmed: ${why}`);
+        return;
+      }
+      log('warn', `dpid ${formatDpidHex(dpid)}: no barrier reply twice (${why}): ${cookies.length} flow-add(s) handled as refused`);
+      for (const cookie of cookies) events?.flowRejected(dpid, cookie, `no barrier reply: ${why}`);
+    };
+    const gone = (e: unknown): boolean => isScoreError(e, 'OF_DISCONNECTED') || conn.state === 'closed';
+    barrier.then(accept, (e: unknown) => {
+      // gone with its connection: the switch going down takes these paths with it. Still
+      // connected (a busy switch, or the barrier queued behind a backlog when its timer started):
+      // one more barrier settles it; without its reply either, the rules may or may not be there
+      // and a late ERROR is no longer matched, so they are handled as refused (the path taken out
+      // everywhere, tried again after a back-off) rather than left pending for good.
+      if (gone(e)) return unconfirmed(e instanceof Error ? e.message : String(e), false);
+      conn.barrier().then(accept, (e2: unknown) => unconfirmed(e2 instanceof Error ? e2.message : String(e2), !gone(e2)));
+    });
     return xids;
   };
 

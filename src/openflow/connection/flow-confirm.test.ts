@@ -93,7 +93,7 @@ test('flow-adds sent in one turn share one barrier; flow-adds sent after it went
   }
 });
 
-test('a barrier that times out on a connected switch: its flow-adds are handled as refused, not left pending for good; a closed connection rejects none', T, async () => {
+test('a barrier that times out twice on a connected switch: its flow-adds are handled as refused, not left pending for good; a second barrier reply confirms them; a closed connection rejects none', T, async () => {
   const tp = await startPlane({ requestTimeoutMs: 200, echoIntervalMs: 60_000 });
   const sw = await FakeSwitch.up(tp.port, 0x13n);
   try {
@@ -110,6 +110,17 @@ test('a barrier that times out on a connected switch: its flow-adds are handled 
     assert.deepEqual(rejected.map((e) => (e.type === 'flow-rejected' ? e.cookie : 0n)).sort(), [0x5e01n, 0x5e02n]);
     assert.ok(rejected.every((e) => e.type === 'flow-rejected' && /no barrier reply/.test(e.error)), 'the reason says so');
     assert.equal(tp.events.filter((e) => e.type === 'flows-accepted').length, 0, 'nothing confirmed');
+    assert.equal(sw.inbox.filter((m) => m.type === 'BARRIER_REQUEST').length, 1, 'a second barrier was tried first');
+    sw.inbox.length = 0;
+    // the first barrier's reply lost, the second one's comes: confirmed, nothing refused
+    ch.send([add(0x13n, 0x5e04n, '00:00:00:00:00:05')]);
+    await sw.next('FLOW_MOD');
+    await sw.next('BARRIER_REQUEST');
+    const again = await sw.next('BARRIER_REQUEST', 3000);
+    sw.send({ type: 'BARRIER_REPLY', xid: again.xid });
+    const ok = await until(() => tp.events.find((e) => e.type === 'flows-accepted'), 'confirmed by the second barrier');
+    assert.ok(ok.type === 'flows-accepted' && ok.cookies.includes(0x5e04n));
+    assert.equal(tp.events.filter((e) => e.type === 'flow-rejected').length, 2, 'no new rejection');
     // now the switch goes away with a barrier outstanding: no rejection (switch-down handles it)
     ch.send([add(0x13n, 0x5e03n, '00:00:00:00:00:04')]);
     await sw.next('FLOW_MOD');
