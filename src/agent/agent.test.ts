@@ -471,3 +471,27 @@ test("agentCaller: the call's connection drops, the status says how it ended (ca
   assert.deepEqual(agentReportOf(err), { agentState: 'succeeded', to: 'hv2' }, 'what the agent said travels with the error');
   assert.ok(gets >= 4, `the blip did not end the wait (${gets} status checks)`);
 });
+
+test('agentCaller: an agent lost after saying its migration runs: the error still carries that report (the orchestrator keeps a watched timeout)', async (t) => {
+  const { createServer } = await import('node:http');
+  const { agentReportOf } = await import('./server.ts');
+  let gets = 0;
+  const srv = createServer((req, res) => {
+    if (req.method === 'POST') return; // never answered
+    gets += 1;
+    if (gets <= 2) res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'l-1', vm: 'vm1', from: 'hv1', to: 'hv2', state: 'running', error: null }));
+    else res.writeHead(503).end('{}');
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    srv.closeAllConnections();
+    srv.close();
+  });
+  const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
+  const err = await agentCaller('secret', { checkMs: 100 })(url, { vm: 'vm1', migrate: true, migrationId: 'l-1' }).then(
+    () => assert.fail('no answer came'),
+    (e: unknown) => e,
+  );
+  assert.ok(isScoreError(err, 'AGENT_UNREACHABLE') && /nor say how it stands/.test(err.message), String(err));
+  assert.deepEqual(agentReportOf(err), { agentState: 'running', to: 'hv2' });
+});

@@ -204,9 +204,12 @@ async function whileRunning(call: Promise<JsonAnswer>, abort: AbortController, u
   const failure = (): unknown => (got.outcome?.ok === false ? got.outcome.e : undefined);
   const waiting = (): boolean => got.outcome === undefined;
   const secs = (): number => Math.round((Date.now() - started) / 1000);
+  // the agent's latest word on the migration: every error after it carries it (AgentReport)
+  let report: AgentReport | undefined;
   const stop = (e: ScoreError): never => {
-    abort.abort(e);
-    throw e;
+    const carried = report === undefined || e.details['agentState'] !== undefined ? e : new ScoreError(e.code, e.message, { ...e.details, ...report }, { cause: e.cause });
+    abort.abort(carried);
+    throw carried;
   };
   const wait = async (ms: number): Promise<void> => {
     let timer: NodeJS.Timeout | undefined;
@@ -236,7 +239,7 @@ async function whileRunning(call: Promise<JsonAnswer>, abort: AbortController, u
     }
     if (answer() !== undefined) return answer()!;
     if (x === null) return stop(new ScoreError('AGENT_UNREACHABLE', `agent ${url} does not know migration ${id} after ${secs()} s without an answer`, { url, migrationId: id }));
-    const report = { agentState: x.state, to: x.to };
+    report = { agentState: x.state, to: x.to };
     if (x.state === 'deciding' || x.state === 'running') {
       if (Date.now() - started > maxMs) return stop(new ScoreError('MIGRATION_TIMEOUT', `agent ${url} still reports migration ${id} ${x.state} after ${Math.round(maxMs / 1000)} s`, { url, migrationId: id, ...report }));
       continue;

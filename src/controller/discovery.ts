@@ -311,6 +311,7 @@ export function expire(s: DiscoveryState, now: number, share?: ProbeShare): Disc
   }
   for (const [k, t] of [...s.heard]) if (now - t > s.ttlMs) s.heard.delete(k);
   for (const [k, t] of [...s.echoedAt]) if (now - t > s.ttlMs) s.echoedAt.delete(k);
+  for (const [k, t] of [...s.undeclaredSaid]) if (now - t > UNDECLARED_REPEAT_MS) s.undeclaredSaid.delete(k);
   return events;
 }
 

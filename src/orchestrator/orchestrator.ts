@@ -332,13 +332,15 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       // answer lost), or one still moving past the call's bound, is waited for like any other
       // move, not recorded "failed, stayed" (it may be, or become, at its target)
       const report = a.plan ? undefined : agentReportOf(e);
-      if (report !== undefined && report.to !== null && report.to !== from) {
-        record.to = report.to;
+      if (report !== undefined && report.to !== null && report.to !== from && (report.agentState === 'succeeded' || report.agentState === 'running')) {
+        const to = report.to;
+        record.to = to;
+        deps.emit({ type: 'migration-started', at: record.startedAt, data: { id: record.id, vm: a.vm, from, to } });
         if (report.agentState === 'succeeded') {
           const lost = isScoreError(e) ? e.message : String(e);
           record.error = null;
-          movedTo = await confirmMove(report.to, `; the agent's answer was lost (${lost})`);
-        } else if (report.agentState === 'running' || report.agentState === 'deciding') {
+          movedTo = await confirmMove(to, `; the agent's answer was lost (${lost})`);
+        } else {
           record.status = 'timeout';
           lateWatch.push(record);
         }

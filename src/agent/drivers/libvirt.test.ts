@@ -31,7 +31,8 @@ test('virsh failing after the destination took over: domstate decides, and the d
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   // a virsh whose migrate fails; domstate answers per URI from a file per end
   const fake = join(dir, 'virsh');
-  writeFileSync(fake, `#!/bin/sh\nuri=local\nif [ "$1" = "-c" ]; then uri="$2"; shift 2; fi\ncase "$1" in\n  migrate) echo "error: client timed out" >&2; exit 1;;\n  domstate) cat "${dir}/$(echo "$uri" | tr -c 'a-z0-9\\n' _)" 2>/dev/null || exit 1;;\nesac\n`);
+  // domstate: the answer file's content; "gone" is virsh's no-such-domain error; no file: no connection
+  writeFileSync(fake, `#!/bin/sh\nuri=local\nif [ "$1" = "-c" ]; then uri="$2"; shift 2; fi\ncase "$1" in\n  migrate) echo "error: client timed out" >&2; exit 1;;\n  domstate) f="${dir}/$(echo "$uri" | tr -c 'a-z0-9\\n' _)"; [ -f "$f" ] || { echo "error: failed to connect to the hypervisor" >&2; exit 1; }; if [ "$(cat "$f")" = gone ]; then echo "error: failed to get domain 'vm1'" >&2; exit 1; fi; cat "$f";;\nesac\n`);
   chmodSync(fake, 0o755);
   const state = (uri: string, s: string): void => writeFileSync(join(dir, uri.replace(/[^a-z0-9]/g, '_')), `${s}\n`);
   const calls: string[] = [];
@@ -58,6 +59,13 @@ test('virsh failing after the destination took over: domstate decides, and the d
   rmSync(join(dir, 'test____hv1'), { force: true });
   await assert.rejects(d.migrate('vm1', 'hv1', 'hv2'), (e) => isScoreError(e, 'MIGRATION_FAILED') && /state at hv1 is unknown/.test(e.message));
   assert.deepEqual(calls, [], 'neither committed nor aborted');
+  // the source's domain is gone (undefined after the move, or transient): a migration done
+  calls.length = 0;
+  state('test:///hv1', 'gone');
+  state('test:///hv2', 'running');
+  const gone = await d.migrate('vm1', 'hv1', 'hv2');
+  assert.match(gone.warnings?.[0] ?? '', /taken as done/, 'no domain at the source is an answer');
+  assert.deepEqual(calls, ['commit']);
   // paused at the destination (libvirt still finishing): asked again until it settles
   calls.length = 0;
   state('test:///hv1', 'shut off');

@@ -90,6 +90,9 @@ function runVirsh(file: string, args: readonly string[], timeoutMs: number): Pro
 
 type DomState = 'running' | 'paused' | 'other' | 'unknown';
 
+/** virsh's answer when the domain does not exist there: after a live migration the source's is gone */
+const NO_DOMAIN = /failed to get domain|domain not found|no domain with matching/i;
+
 /**
  * The domain's state at each end (virsh domstate); a query that fails is `unknown`, not "not
  * running". While either end is paused (libvirt still migrating or finishing) it asks again, every
@@ -100,7 +103,8 @@ async function statesAt(file: string, o: LibvirtOptions, vm: string, from: strin
   const state = (uri: string | undefined): Promise<DomState> =>
     runVirsh(file, [...(uri === undefined ? [] : ['-c', uri]), 'domstate', '--domain', domain], 10_000).then(
       (out) => (out.trim() === 'running' ? 'running' : out.trim() === 'paused' ? 'paused' : 'other'),
-      () => 'unknown',
+      // no such domain is an answer (not there: 'other'); anything else (no connection) is not
+      (e: unknown) => (e instanceof Error && NO_DOMAIN.test(e.message) ? 'other' : 'unknown'),
     );
   const end = Date.now() + settleMs;
   for (;;) {
@@ -133,6 +137,11 @@ export function libvirtDriver(o: LibvirtOptions = {}): MigrationDriver {
         if (at.to === 'running' && at.from !== 'running') {
           // the destination runs and the source cannot be told: its tap stays (it may be the live guest)
           throw new ScoreError('MIGRATION_FAILED', `${why}; ${vm} runs at ${to}, its state at ${from} is ${at.from}: nothing undone, check both`, { vm, from, to, fromState: at.from }, { cause: e });
+        }
+        if (at.from !== 'running' && at.to !== 'other') {
+          // the source is not seen running and the destination is not seen stopped (still paused
+          // after the wait, or not answering): its tap may be under the only copy; undo nothing
+          throw new ScoreError('MIGRATION_FAILED', `${why}; ${vm} is ${at.from} at ${from} and ${at.to} at ${to}: nothing undone, check both`, { vm, from, to, fromState: at.from, toState: at.to }, { cause: e });
         }
         await prep?.abort().catch(() => undefined);
         if (at.to === 'running') throw new ScoreError('MIGRATION_FAILED', `${why}; and the domain now runs at both ${from} and ${to}`, { vm, from, to, both: true }, { cause: e });

@@ -106,7 +106,8 @@ export function openflowDataPlane(o: OpenflowDataPlaneOptions = {}): OpenflowDat
       // and a late ERROR is no longer matched, so they are handled as refused (the path taken out
       // everywhere, tried again after a back-off) rather than left pending for good.
       if (gone(e)) return unconfirmed(e instanceof Error ? e.message : String(e), false);
-      conn.barrier().then(accept, (e2: unknown) => unconfirmed(e2 instanceof Error ? e2.message : String(e2), !gone(e2)));
+      // barrierSoon: batches that time out together share the second barrier
+      conn.barrierSoon().then(accept, (e2: unknown) => unconfirmed(e2 instanceof Error ? e2.message : String(e2), !gone(e2)));
     });
     return xids;
   };
