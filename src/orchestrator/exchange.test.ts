@@ -156,3 +156,28 @@ test('live exchange: progress counts the legs by their record ids, not the pair\
   assert.deepEqual(o.progress()?.counted, legs);
   assert.equal(o.progress()?.migrations, legs.length);
 });
+
+test('live exchange: a leg the agent moved but whose answer was lost is confirmed through the network, and the exchange goes on', async () => {
+  const w = world();
+  let lostOnce = false;
+  const decide = w.deps.decide.bind(w.deps);
+  const deps: OrchestratorDeps = {
+    ...w.deps,
+    async decide(hv, body) {
+      const res = await decide(hv, body);
+      if (body.target !== undefined && !lostOnce && res.migrated) {
+        // the agent moved the VM (the tracker sees it) and said so on its status; the answer never came
+        lostOnce = true;
+        throw new ScoreError('AGENT_UNREACHABLE', 'answer lost', { agentState: 'succeeded', to: body.target });
+      }
+      return res;
+    },
+  };
+  const o = await runSwaps({ ...w, deps }, { policy: 'load-aware', swaps: true });
+  assert.ok(lostOnce, 'a leg lost its answer');
+  const pair = o.records.find((r) => r.decision?.swap !== undefined);
+  assert.ok(pair !== undefined);
+  assert.notEqual(pair.status, 'failed', `not stopped by a leg that moved: ${JSON.stringify(pair.error)}`);
+  assert.equal(new Set(w.tracker.keys()).size, 6);
+  assert.equal(w.over(), 0);
+});

@@ -1,6 +1,7 @@
 import { totalCost } from '../core/cost.ts';
 import type { AgentDecide, AgentDecideResult, MigrationRecord } from '../api/contract.ts';
 import { isScoreError } from '../errors/errors.ts';
+import { agentReportOf } from '../agent/server.ts';
 import type { Snapshot } from './orchestrator.ts';
 
 /**
@@ -73,20 +74,35 @@ export async function carryExchange(d: ExchangeDeps, pair: MigrationRecord, snap
   };
   for (const [vm, from, to] of legs) {
     const { record: leg, stored } = d.open(vm, from, to, null, snap, placement);
-    let result: AgentDecideResult;
+    let result: AgentDecideResult | undefined;
     try {
       // a leg nobody could find after this controller died is one never asked for
       await stored;
       result = await d.decide(from, { vm, migrate: true, migrationId: leg.id, target: to, ...(d.migrationCost !== undefined ? { migrationCost: d.migrationCost } : {}) });
     } catch (e) {
-      leg.status = 'failed';
-      leg.error = isScoreError(e) ? { code: e.code, message: e.message } : { code: 'AGENT_UNREACHABLE', message: String(e) };
-      d.finish(leg);
-      return stop(`${vm}: ${leg.error.message}`);
+      const lost = legOutcomeOf(e, to);
+      const message = isScoreError(e) ? e.message : String(e);
+      if (lost === 'running') {
+        d.started(leg, to);
+        leg.status = 'timeout';
+        leg.error = { code: 'MIGRATION_TIMEOUT', message: `${vm} was still moving to ${to} when the call gave up (${message}); it is where the network sees it` };
+        d.finish(leg);
+        return stop(leg.error.message);
+      }
+      if (lost === 'failed') {
+        leg.status = 'failed';
+        leg.error = isScoreError(e) ? { code: e.code, message } : { code: 'AGENT_UNREACHABLE', message };
+        d.finish(leg);
+        return stop(`${vm}: ${leg.error.message}`);
+      }
+      // moved, its answer lost: confirmed through the network below like any leg
     }
-    leg.decision = result.decision;
-    leg.connectivity = result.connectivity ?? null;
-    if (result.error !== null || !result.migrated) {
+    if (result !== undefined) {
+      leg.decision = result.decision;
+      leg.connectivity = result.connectivity ?? null;
+      if (result.warnings !== undefined && result.warnings.length > 0) leg.warnings = [...result.warnings];
+    }
+    if (result !== undefined && (result.error !== null || !result.migrated)) {
       leg.status = 'failed';
       leg.error = result.error ?? { code: 'MIGRATION_FAILED', message: `${vm} was not migrated` };
       leg.error = { ...leg.error, message: leg.error.message + (d.undoSwitchover(vm, from, to) ?? '') };
@@ -112,4 +128,15 @@ export async function carryExchange(d: ExchangeDeps, pair: MigrationRecord, snap
   pair.to = y;
   pair.totalCostAfter = totalCost(placement, snap.traffic, snap.oracle);
   return done;
+}
+
+/**
+ * A leg's call failed: what the agent last said of it (agentReportOf) decides. `moved`: it
+ * reported the move done and only its answer was lost (confirmed through the network like any
+ * leg); `running`: still moving to `to` when the call gave up (a watched timeout); else `failed`.
+ */
+export function legOutcomeOf(e: unknown, to: string): 'moved' | 'running' | 'failed' {
+  const r = agentReportOf(e);
+  if (r === undefined || r.to !== to) return 'failed';
+  return r.agentState === 'succeeded' ? 'moved' : r.agentState === 'running' ? 'running' : 'failed';
 }

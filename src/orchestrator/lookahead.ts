@@ -3,7 +3,7 @@ import { runGainOrder } from '../core/gain-order.ts';
 import type { Step } from '../core/policies.ts';
 import type { MigrationRecord } from '../api/contract.ts';
 import { isScoreError } from '../errors/errors.ts';
-import type { ExchangeDeps } from './exchange.ts';
+import { legOutcomeOf, type ExchangeDeps } from './exchange.ts';
 import type { Snapshot } from './orchestrator.ts';
 
 /**
@@ -52,9 +52,17 @@ export async function carryAction(d: ExchangeDeps, steps: readonly Step[], snap:
       const result = await d.decide(from, { vm, migrate: true, migrationId: leg.id, target: to, ...(d.migrationCost !== undefined ? { migrationCost: d.migrationCost } : {}) });
       leg.connectivity = result.connectivity ?? null;
       if (result.figures !== undefined) leg.figures = result.figures;
+      if (result.warnings !== undefined && result.warnings.length > 0) leg.warnings = [...result.warnings];
       if (result.error !== null || !result.migrated) return fail(result.error?.code ?? 'MIGRATION_FAILED', (result.error?.message ?? `${vm} was not migrated`) + (d.undoSwitchover(vm, from, to) ?? ''));
     } catch (e) {
-      return fail(isScoreError(e) ? e.code : 'AGENT_UNREACHABLE', isScoreError(e) ? e.message : String(e));
+      const lost = legOutcomeOf(e, to);
+      const message = isScoreError(e) ? e.message : String(e);
+      if (lost === 'running') {
+        d.started(leg, to);
+        return fail('MIGRATION_TIMEOUT', `${vm} was still moving to ${to} when the call gave up (${message}); it is where the network sees it`, 'timeout');
+      }
+      // moved with its answer lost: confirmed through the network below like any step
+      if (lost === 'failed') return fail(isScoreError(e) ? e.code : 'AGENT_UNREACHABLE', message);
     }
     d.started(leg, to);
     if (!(await d.waitFor(vm, to))) return fail('MIGRATION_TIMEOUT', `${vm} was not seen on ${to} in time; it is where the network sees it (${d.hypervisorOf(vm) ?? 'unknown'})`, 'timeout');
