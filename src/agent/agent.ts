@@ -337,17 +337,8 @@ function switchoverHook(o: AgentOptions, vm: string, from: string, migrationId: 
     },
     async onSwitchover(hypervisor, port) {
       const waits = hypervisor === from ? (o.correctionBackoffMs ?? CORRECTION_BACKOFF_MS) : [];
-      for (let i = 0; ; i++) {
-        try {
-          await o.api.migrationDone(vm, hypervisor, migrationId, port);
-          return;
-        } catch {
-          const wait = waits[i];
-          // given up: the orchestrator corrects the controller's view from the failed result
-          if (wait === undefined) return;
-          await new Promise((r) => setTimeout(r, wait));
-        }
-      }
+      // given up: the orchestrator corrects the controller's view from the failed result
+      await report(o, vm, hypervisor, migrationId, port, waits, () => true);
     },
   };
 }
@@ -361,17 +352,23 @@ function switchoverHook(o: AgentOptions, vm: string, from: string, migrationId: 
  * network to see the VM at `to`, and records a timeout it keeps watching otherwise).
  */
 async function finalReport(o: AgentOptions, vm: string, to: string, migrationId: string, port: number | undefined): Promise<void> {
-  const waits = o.correctionBackoffMs ?? CORRECTION_BACKOFF_MS;
+  const failed = await report(o, vm, to, migrationId, port, o.correctionBackoffMs ?? CORRECTION_BACKOFF_MS, retryableClaimError);
+  if (failed === undefined) return;
+  (o.log ?? ((l: string) => console.error(`agent ${o.hypervisor}: ${l}`)))(`${vm} runs on ${to} (migration ${migrationId}) but the controller did not take the report after ${failed.attempts} attempt(s): ${failed.error instanceof Error ? failed.error.message : String(failed.error)}; the network's view decides`);
+}
+
+/**
+ * The report `migration-done` (VM at `hypervisor`), retried after each of `waits` (ms) while
+ * `retryable` says the refusal may change. Undefined once taken; else the last error and attempts.
+ */
+async function report(o: AgentOptions, vm: string, hypervisor: string, migrationId: string, port: number | undefined, waits: readonly number[], retryable: (e: unknown) => boolean): Promise<{ error: unknown; attempts: number } | undefined> {
   for (let i = 0; ; i++) {
     try {
-      await o.api.migrationDone(vm, to, migrationId, port);
-      return;
+      await o.api.migrationDone(vm, hypervisor, migrationId, port);
+      return undefined;
     } catch (e) {
       const wait = waits[i];
-      if (wait === undefined || !retryableClaimError(e)) {
-        (o.log ?? ((l: string) => console.error(`agent ${o.hypervisor}: ${l}`)))(`${vm} runs on ${to} (migration ${migrationId}) but the controller did not take the report after ${i + 1} attempt(s): ${e instanceof Error ? e.message : String(e)}; the network's view decides`);
-        return;
-      }
+      if (wait === undefined || !retryable(e)) return { error: e, attempts: i + 1 };
       await new Promise((r) => setTimeout(r, wait));
     }
   }

@@ -85,7 +85,6 @@ export function learn(
   const announcement = findAnnouncement(frame);
   if (announcement !== undefined) return setLocation(s, announcement.mac, at, now, announcement.via, announcement.ip);
   const mac = frame.eth.src;
-  if (!isUnicastMac(mac)) return [];
   const net = frame.net;
   const ip = net.type === 'arp' ? net.arp.senderIp : net.type === 'ipv4' ? net.ipv4.src : undefined;
   return setLocation(s, mac, at, now, 'packet', ip);

@@ -55,6 +55,25 @@ async function eventually(what: string, cond: () => boolean | Promise<boolean>, 
   }
 }
 
+/**
+ * Whatever a test's run left: the command, every process of its prefix (what SIGKILL cannot
+ * clean is `score emulate --clean`'s job, its owner being dead), its namespaces and bridges, the dir.
+ */
+async function removeRun(child: ChildProcess | undefined, prefix: string, dir: string): Promise<void> {
+  if (child?.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  if (prefix !== '') {
+    for (const p of processesOf(prefix)) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    await cleanLeftovers(new RegExp(`^${prefix}$`)).catch(() => undefined);
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
 /** Starts the experiment and resolves once every agent registered (its "run prefix" line). */
 async function startExperiment(dir: string): Promise<{ child: ChildProcess; prefix: string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>; output: () => string }> {
   const scenario = join(dir, 'sigtest.yaml');
@@ -99,12 +118,7 @@ test('SIGTERM to a running `score emulate --policy` leaves no namespace, OVS dae
     assert.ok(code === 143 || signal === 'SIGTERM', `exit ${String(code)} ${String(signal)}:\n${x.output()}`);
     assert.match(x.output(), /Interrupted; removed everything\./);
   } finally {
-    if (child?.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    if (prefix !== '') {
-      for (const p of processesOf(prefix)) process.kill(p.pid, 'SIGKILL');
-      await cleanLeftovers(new RegExp(`^${prefix}$`)).catch(() => undefined);
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await removeRun(child, prefix, dir);
   }
 });
 
@@ -121,13 +135,7 @@ test('agents of an experiment killed outright (SIGKILL) stop: their stdin pipe e
     await x.exited;
     await eventually('the agents exiting', () => processesOf(prefix).filter((p) => p.cmd.includes(' agent ')).length === 0, 15_000);
   } finally {
-    if (child?.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    if (prefix !== '') {
-      // what SIGKILL cannot clean: `score emulate --clean`'s job (its owner is dead)
-      for (const p of processesOf(prefix).filter((q) => q.cmd.includes(' agent '))) process.kill(p.pid, 'SIGKILL');
-      await cleanLeftovers(new RegExp(`^${prefix}$`)).catch(() => undefined);
-      assert.deepEqual((await listNetns()).filter((n) => n.startsWith(`${prefix}-`)), []);
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await removeRun(child, prefix, dir);
+    if (prefix !== '') assert.deepEqual((await listNetns()).filter((n) => n.startsWith(`${prefix}-`)), []);
   }
 });

@@ -73,17 +73,8 @@ export function openflowDataPlane(o: OpenflowDataPlaneOptions = {}): OpenflowDat
     const xids: number[] = [];
     awaiting.set(conn, { barrier, xids });
     const dpid = conn.dpid as bigint;
-    const accept = (): void => {
-      const accepted: bigint[] = [];
-      for (const x of xids) {
-        const cookie = table.get(x);
-        if (cookie === undefined) continue; // refused: reported already
-        table.delete(x);
-        accepted.push(cookie);
-      }
-      if (accepted.length > 0) events?.flowsAccepted(dpid, accepted);
-    };
-    const unconfirmed = (why: string, asRefused: boolean): void => {
+    /** the batch's cookies still waiting (a refused one was reported already), taken out of the table */
+    const take = (): bigint[] => {
       const cookies: bigint[] = [];
       for (const x of xids) {
         const cookie = table.get(x);
@@ -91,6 +82,14 @@ export function openflowDataPlane(o: OpenflowDataPlaneOptions = {}): OpenflowDat
         table.delete(x);
         cookies.push(cookie);
       }
+      return cookies;
+    };
+    const accept = (): void => {
+      const accepted = take();
+      if (accepted.length > 0) events?.flowsAccepted(dpid, accepted);
+    };
+    const unconfirmed = (why: string, asRefused: boolean): void => {
+      const cookies = take();
       if (!asRefused) {
         log('debug', `dpid ${formatDpidHex(dpid)}: no barrier reply, flow-adds unconfirmed: ${why}`);
         return;
