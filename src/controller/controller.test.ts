@@ -8,6 +8,7 @@ import { moveHost, portInfos, ruleCount, setLinkUp } from '../dataplane/fabric.t
 import { links as discoveredLinks } from './discovery.ts';
 import { linkId } from '../core/topology.ts';
 import { PATH_COOKIE_TAG_MASK, PATH_COOKIE_TAG } from './commands.ts';
+import { DEFAULT_MAX_HOSTS_PER_PORT } from './hosts.ts';
 
 function paper(): { h: Harness; model: ReturnType<typeof loadScenarioFile>['model'] } {
   const { model } = loadScenarioFile('paper');
@@ -203,4 +204,33 @@ test('tick in shares: a link gets as many probe rounds before it ages out as wit
   d.latestHeard = 100_000 + d.ttlMs + 1000;
   const gone = ctl.tick(h.controller, d.latestHeard + 100, share).events.filter((e) => e.type === 'link-removed');
   assert.ok(gone.length > 0 && !d.links.has(key), 'a period more: aged out');
+});
+
+test('a port forging source addresses is held at the host limit: further sources are dropped unlearned, nothing flooded or routed', () => {
+  const { h, model } = paper();
+  announceAll(h, model);
+  const victim = model.vmInfo.get('vm23')!;
+  const at = h.controller.hosts.byMac.get(model.vmInfo.get('vm1')!.mac)!.at;
+  const before = h.controller.hosts.byMac.size;
+  const forged = (i: number): string => `02:66:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+  // vm1 is one host there already: DEFAULT_MAX_HOSTS_PER_PORT - 1 forged sources still fit
+  let now = 10;
+  for (let i = 0; i < DEFAULT_MAX_HOSTS_PER_PORT - 1; i++) {
+    const r = ctl.packetIn(h.controller, at.dpid, at.port, ipFrame(forged(i), victim.mac), now++);
+    assert.equal(r.events[0]?.type, 'host-added', `forged source ${i} is still learned below the limit`);
+  }
+  const over = ctl.packetIn(h.controller, at.dpid, at.port, ipFrame(forged(5000), victim.mac), now++);
+  assert.deepEqual(over.commands, [], 'no packet-out, flood or path for a source over the limit');
+  assert.equal(over.events.length, 1, 'one event');
+  const e = over.events[0]!;
+  assert.ok(e.type === 'host-refused' && !e.quiet && e.limit === DEFAULT_MAX_HOSTS_PER_PORT, `reported: ${JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
+  assert.match(ctl.describeEvent(h.controller, e), /^WARN host 02:66:00:00:13:88 at hv\d+:\d+ not learned/);
+  // an ARP request from a further source would be flooded to every host: dropped as well
+  const arp = ctl.packetIn(h.controller, at.dpid, at.port, buildArpRequest({ senderMac: forged(5001), senderIp: '10.9.9.9', targetIp: '10.200.0.1' }), now++);
+  assert.deepEqual(arp.commands, [], 'the ARP of a refused source is not flooded');
+  assert.ok(arp.events[0]?.type === 'host-refused' && arp.events[0].quiet, 'the next refusal within a minute is quiet');
+  assert.equal(h.controller.hosts.byMac.size, before + DEFAULT_MAX_HOSTS_PER_PORT - 1, 'the table grew to the limit and no further');
+  // vm1 itself still reaches its peers through the full port
+  const w = hostSends(h, model.vmInfo.get('vm1')!.mac, ipFrame(model.vmInfo.get('vm1')!.mac, victim.mac));
+  assert.deepEqual(w.delivered.map((d) => d.mac), [victim.mac], 'the port\'s own VM is unaffected');
 });

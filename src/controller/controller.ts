@@ -47,6 +47,11 @@ export interface ControllerOptions extends NetworkConfig {
    * relaying each other's probes cannot join their ports. Without it any pair may be joined.
    */
   readonly declaredLinks?: readonly (readonly [Dpid, Dpid])[];
+  /**
+   * most hosts learned from frames behind one port (hosts.ts `maxPerPort`, Faucet's
+   * `max_hosts`): default DEFAULT_MAX_HOSTS_PER_PORT (4,096), Infinity for none
+   */
+  readonly maxHostsPerPort?: number;
 }
 
 export type ControllerEvent =
@@ -116,7 +121,7 @@ export function createController(options: ControllerOptions): Controller {
     ...(options.maxProbeAgeMs !== undefined ? { maxProbeAgeMs: options.maxProbeAgeMs } : {}),
     ...(options.declaredLinks !== undefined ? { declared: declaredPairs(options.declaredLinks) } : {}),
   });
-  const hosts = createHosts();
+  const hosts = createHosts(options.maxHostsPerPort);
   return {
     options,
     disc,
@@ -271,6 +276,8 @@ export function packetIn(c: Controller, dpid: Dpid, inPort: number, frame: Uint8
     return done(c, [], [{ type: 'packet-malformed', dpid, inPort, error: e instanceof Error ? e.message : String(e) }]);
   }
   const hostEvents = learn(c.hosts, parsed, here, now, (p) => isHostPort(c, p));
+  // a new source at a port holding its limit of hosts: dropped, neither learned, flooded nor routed
+  if (hostEvents.length === 1 && hostEvents[0]!.type === 'host-refused') return done(c, [], hostEvents);
   const commands: SwitchCommand[] = [];
   if (hostEvents.length > 0) {
     if (hostEvents.some((e) => changesView(c, e))) rebuild(c);
@@ -545,6 +552,8 @@ export function describeEvent(c: Controller, e: ControllerEvent): string {
       return `host ${e.mac} moved ${port(e.from)} -> ${port(e.to)} (${e.via})`;
     case 'host-removed':
       return `host ${e.mac} gone from ${port(e.at)} (${e.reason})`;
+    case 'host-refused':
+      return `WARN host ${e.mac} at ${port(e.at)} not learned, its frames dropped: the port holds its limit of ${e.limit} hosts (${e.count} refused there since the last report; reported once a minute)`;
     case 'probe-rejected':
       return `WARN LLDP probe claiming ${port(e.claimed)} at ${port(e.at)} rejected (${e.reason})`;
     case 'path-rejected':

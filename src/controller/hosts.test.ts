@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { createHosts, forgetPort, setLocation, type HostState } from './hosts.ts';
+import { buildEthernet, encodeIpv4, encodeUdp, ETHERTYPE, IP_PROTOCOL, parseFrame, type ParsedFrame } from '../packet/index.ts';
+import { portKey } from './commands.ts';
+import { createHosts, forgetPort, HOST_REFUSAL_REPEAT_MS, learn, setLocation, type HostState } from './hosts.ts';
 
 /** What perSwitch must say: a count of byMac by switch, switches with no host absent. */
 function recount(s: HostState): Map<bigint, number> {
@@ -28,4 +30,76 @@ test('hosts per switch stay a count of the hosts by switch through adds, moves a
       });
     }),
   );
+});
+
+test('hosts per port stay a count of the hosts by port through adds, moves and forgotten ports', () => {
+  const ref = fc.record({ dpid: fc.bigInt({ min: 1n, max: 3n }), port: fc.integer({ min: 1, max: 3 }) });
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('set' as const), mac: fc.integer({ min: 0, max: 7 }), at: ref }),
+    fc.record({ kind: fc.constant('forget' as const), at: ref }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+      const s = createHosts();
+      ops.forEach((o, i) => {
+        if (o.kind === 'set') setLocation(s, `02:00:00:00:00:0${o.mac}`, o.at, i, 'packet');
+        else forgetPort(s, o.at);
+        const byPort = new Map<string, number>();
+        for (const e of s.byMac.values()) byPort.set(portKey(e.at), (byPort.get(portKey(e.at)) ?? 0) + 1);
+        assert.deepEqual([...s.perPort].sort(), [...byPort].sort(), `per-port counts after op ${i}`);
+      });
+    }),
+  );
+});
+
+/** a frame from `mac` as the controller parses it: UDP over IPv4, so an address is learned with it */
+function frameFrom(mac: string, ip = '10.0.0.9'): ParsedFrame {
+  const addr = { src: ip, dst: '10.0.0.1' };
+  const udp = encodeUdp({ srcPort: 4000, dstPort: 5000, checksum: 0, payload: new Uint8Array(18) }, addr);
+  const packet = encodeIpv4({ dscp: 0, ecn: 0, identification: 1, reservedFlag: false, dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: 64, protocol: IP_PROTOCOL.UDP, ...addr, options: new Uint8Array(0), payload: udp });
+  return parseFrame(buildEthernet({ src: mac, dst: '02:00:00:00:00:ff' }, ETHERTYPE.IPV4, packet));
+}
+
+test('a port holding maxPerPort hosts learns no further source: refused, reported once a minute with the count', () => {
+  const s = createHosts(2);
+  const p1 = { dpid: 1n, port: 1 };
+  const p2 = { dpid: 1n, port: 2 };
+  const anyPort = (): boolean => true;
+  const mac = (i: number): string => `02:00:00:00:01:${i.toString(16).padStart(2, '0')}`;
+  assert.equal(learn(s, frameFrom(mac(1)), p1, 0, anyPort)[0]?.type, 'host-added');
+  assert.equal(learn(s, frameFrom(mac(2)), p1, 1, anyPort)[0]?.type, 'host-added');
+  const first = learn(s, frameFrom(mac(3)), p1, 2, anyPort);
+  assert.deepEqual(first, [{ type: 'host-refused', mac: mac(3), at: p1, limit: 2, count: 1, quiet: false }]);
+  const second = learn(s, frameFrom(mac(4)), p1, 3, anyPort);
+  assert.deepEqual(second, [{ type: 'host-refused', mac: mac(4), at: p1, limit: 2, count: 1, quiet: true }]);
+  assert.equal(learn(s, frameFrom(mac(3)), p1, 4, anyPort)[0]?.type, 'host-refused', 'a refused source stays refused');
+  assert.equal(s.byMac.size, 2, 'nothing refused was learned');
+  assert.equal(s.byMac.has(mac(3)), false, 'the refused source is unknown');
+  // the hosts already there keep speaking (and keep their place)
+  assert.deepEqual(learn(s, frameFrom(mac(1), '10.0.0.7'), p1, 5, anyPort), []);
+  assert.equal(s.byMac.get(mac(1))?.ip, '10.0.0.7', 'a known host speaking at a full port is still learned from');
+  // a known host from elsewhere moving into the full port is refused too (it would be a new host there)
+  assert.equal(learn(s, frameFrom(mac(9)), p2, 6, anyPort)[0]?.type, 'host-added');
+  assert.equal(learn(s, frameFrom(mac(9)), p1, 7, anyPort)[0]?.type, 'host-refused');
+  assert.deepEqual(s.byMac.get(mac(9))?.at, p2, 'the refused move left the host where it was');
+  // a minute after the report, the next refusal is reported with every refusal since
+  const later = learn(s, frameFrom(mac(5)), p1, 2 + HOST_REFUSAL_REPEAT_MS, anyPort);
+  assert.deepEqual(later, [{ type: 'host-refused', mac: mac(5), at: p1, limit: 2, count: 4, quiet: false }]);
+  // a host leaving the port makes room: the next new source is learned
+  assert.equal(learn(s, frameFrom(mac(1)), p2, 70_000, anyPort)[0]?.type, 'host-moved');
+  assert.equal(learn(s, frameFrom(mac(6)), p1, 70_001, anyPort)[0]?.type, 'host-added');
+  // the port going down forgets its hosts: room for the limit again
+  forgetPort(s, p1);
+  assert.equal(s.perPort.has(portKey(p1)), false, 'a port with no host is absent');
+  assert.equal(learn(s, frameFrom(mac(7)), p1, 70_002, anyPort)[0]?.type, 'host-added');
+  // group addresses are never hosts, full port or not
+  assert.deepEqual(learn(s, frameFrom('01:00:5e:00:00:01'), p1, 70_003, anyPort), []);
+});
+
+test('the host limit: Infinity means none, below 1 is refused', () => {
+  const s = createHosts(Number.POSITIVE_INFINITY);
+  for (let i = 0; i < 300; i++) learn(s, frameFrom(`02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`), { dpid: 1n, port: 1 }, i, () => true);
+  assert.equal(s.byMac.size, 300);
+  assert.throws(() => createHosts(0), RangeError);
+  assert.throws(() => createHosts(Number.NaN), RangeError);
 });

@@ -1,5 +1,5 @@
 import { findAnnouncement, isUnicastMac, type ParsedFrame } from '../packet/index.ts';
-import type { Dpid, PortRef } from './commands.ts';
+import { portKey, type Dpid, type PortRef } from './commands.ts';
 
 /**
  * VM tracker: where each VM (by MAC) is attached, learned from packet-ins on host ports (ports
@@ -19,22 +19,49 @@ export interface HostState {
   readonly byIp: Map<string, string>;
   /** hosts per switch (switches with none absent): which switches carry hosts, without walking every host */
   readonly perSwitch: Map<Dpid, number>;
+  /** hosts per port (portKey; ports with none absent): what `maxPerPort` is checked against */
+  readonly perPort: Map<string, number>;
+  /**
+   * most hosts learned from frames behind one port (Faucet's `max_hosts`, a switch's port
+   * security): a frame from a further source there is dropped unlearned, so a port forging
+   * source addresses cannot grow the table, the paths and the switches' flow tables without bound
+   */
+  readonly maxPerPort: number;
+  /** per port (portKey) refusals since the last report and when that report was */
+  readonly refusals: Map<string, { saidAt: number; count: number }>;
 }
 
 export type HostEvent =
   | { readonly type: 'host-added'; readonly mac: string; readonly at: PortRef; readonly ip?: string }
   | { readonly type: 'host-moved'; readonly mac: string; readonly from: PortRef; readonly to: PortRef; readonly via: string }
   /** the port it was on went down or away (PORT_STATUS), or turned out to be a link */
-  | { readonly type: 'host-removed'; readonly mac: string; readonly at: PortRef; readonly reason: 'port-down' | 'port-deleted' | 'link-port' };
+  | { readonly type: 'host-removed'; readonly mac: string; readonly at: PortRef; readonly reason: 'port-down' | 'port-deleted' | 'link-port' }
+  /**
+   * a frame from `mac` at a port already holding `limit` hosts, dropped unlearned. Every refusal
+   * returns one; `quiet` unless it is the port's first in `HOST_REFUSAL_REPEAT_MS` (those are the
+   * ones to log), `count` the refusals there since the last one not quiet, this one included
+   */
+  | { readonly type: 'host-refused'; readonly mac: string; readonly at: PortRef; readonly limit: number; readonly count: number; readonly quiet: boolean };
 
-export function createHosts(): HostState {
-  return { byMac: new Map(), byIp: new Map(), perSwitch: new Map() };
+/** default `maxPerPort`: far above a hypervisor's VMs behind one port, still a bound */
+export const DEFAULT_MAX_HOSTS_PER_PORT = 4096;
+/** a port that keeps sending new sources is reported once a minute, not per frame */
+export const HOST_REFUSAL_REPEAT_MS = 60_000;
+
+/** `maxPerPort`: an integer >= 1, or Infinity for no limit (default DEFAULT_MAX_HOSTS_PER_PORT) */
+export function createHosts(maxPerPort = DEFAULT_MAX_HOSTS_PER_PORT): HostState {
+  if (!(maxPerPort >= 1)) throw new RangeError(`maxPerPort must be >= 1, got ${maxPerPort}`);
+  return { byMac: new Map(), byIp: new Map(), perSwitch: new Map(), perPort: new Map(), maxPerPort, refusals: new Map() };
 }
 
-function count(s: HostState, dpid: Dpid, by: 1 | -1): void {
-  const n = (s.perSwitch.get(dpid) ?? 0) + by;
-  if (n > 0) s.perSwitch.set(dpid, n);
-  else s.perSwitch.delete(dpid);
+function count(s: HostState, at: PortRef, by: 1 | -1): void {
+  const n = (s.perSwitch.get(at.dpid) ?? 0) + by;
+  if (n > 0) s.perSwitch.set(at.dpid, n);
+  else s.perSwitch.delete(at.dpid);
+  const key = portKey(at);
+  const m = (s.perPort.get(key) ?? 0) + by;
+  if (m > 0) s.perPort.set(key, m);
+  else s.perPort.delete(key);
 }
 
 function sameRef(a: PortRef, b: PortRef): boolean {
@@ -57,7 +84,7 @@ export function setLocation(s: HostState, mac: string, at: PortRef, now: number,
   }
   if (e === undefined) {
     s.byMac.set(mac, { mac, ip: ip === '0.0.0.0' ? undefined : ip, at, lastSeen: now });
-    count(s, at.dpid, 1);
+    count(s, at, 1);
     return [{ type: 'host-added', mac, at, ...(ip !== undefined && ip !== '0.0.0.0' ? { ip } : {}) }];
   }
   if (ip !== undefined && ip !== '0.0.0.0') e.ip = ip;
@@ -65,14 +92,16 @@ export function setLocation(s: HostState, mac: string, at: PortRef, now: number,
   if (sameRef(e.at, at)) return [];
   const from = e.at;
   e.at = at;
-  count(s, from.dpid, -1);
-  count(s, at.dpid, 1);
+  count(s, from, -1);
+  count(s, at, 1);
   return [{ type: 'host-moved', mac, from, to: at, via }];
 }
 
 /**
  * Learns from a frame that arrived on a host port. `isHostPort` says whether (dpid, port) may
  * have VMs behind it (not a switch-to-switch link; a hypervisor switch when those are known).
+ * A source new to a port holding `maxPerPort` hosts is not learned: one `host-refused` event,
+ * and the caller drops the frame (a known host speaking there, or leaving it, still counts).
  */
 export function learn(
   s: HostState,
@@ -83,11 +112,30 @@ export function learn(
 ): HostEvent[] {
   if (!isHostPort(at)) return [];
   const announcement = findAnnouncement(frame);
+  const mac = announcement !== undefined ? announcement.mac : frame.eth.src;
+  if (isUnicastMac(mac) && isNewAtFullPort(s, mac, at)) return [refuse(s, mac, at, now)];
   if (announcement !== undefined) return setLocation(s, announcement.mac, at, now, announcement.via, announcement.ip);
-  const mac = frame.eth.src;
   const net = frame.net;
   const ip = net.type === 'arp' ? net.arp.senderIp : net.type === 'ipv4' ? net.ipv4.src : undefined;
   return setLocation(s, mac, at, now, 'packet', ip);
+}
+
+function isNewAtFullPort(s: HostState, mac: string, at: PortRef): boolean {
+  const e = s.byMac.get(mac);
+  if (e !== undefined && sameRef(e.at, at)) return false;
+  return (s.perPort.get(portKey(at)) ?? 0) >= s.maxPerPort;
+}
+
+function refuse(s: HostState, mac: string, at: PortRef, now: number): HostEvent {
+  const key = portKey(at);
+  const r = s.refusals.get(key);
+  if (r !== undefined && now - r.saidAt < HOST_REFUSAL_REPEAT_MS) {
+    r.count += 1;
+    return { type: 'host-refused', mac, at, limit: s.maxPerPort, count: r.count, quiet: true };
+  }
+  const count = (r?.count ?? 0) + 1;
+  s.refusals.set(key, { saidAt: now, count: 0 });
+  return { type: 'host-refused', mac, at, limit: s.maxPerPort, count, quiet: false };
 }
 
 /**
@@ -99,7 +147,7 @@ export function forgetPort(s: HostState, at: PortRef): string[] {
   for (const [mac, e] of s.byMac) {
     if (sameRef(e.at, at)) {
       s.byMac.delete(mac);
-      count(s, e.at.dpid, -1);
+      count(s, e.at, -1);
       if (e.ip !== undefined && s.byIp.get(e.ip) === mac) s.byIp.delete(e.ip);
       gone.push(mac);
     }

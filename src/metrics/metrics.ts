@@ -159,11 +159,11 @@ export function createStackMetrics(o: { clock: Clock }): StackMetrics {
   for (const c of OPENFLOW_ERROR_CODES) ofErrors.labels(c).inc(0);
   const untrusted = new Counter({
     name: 'score_rejected_total',
-    help: 'What the controller did not take as true: path (a path a switch refused a rule of; retried with back-off), lldp_probe (an LLDP probe with our nonce that was forged, stale, replayed where a host lives or on a reserved port)',
+    help: 'What the controller did not take as true: path (a path a switch refused a rule of; retried with back-off), lldp_probe (an LLDP probe with our nonce that was forged, stale, replayed where a host lives or on a reserved port), host (a frame from a new source at a port already holding its limit of hosts, dropped unlearned)',
     labelNames: ['kind'] as const,
     registers,
   });
-  for (const k of ['path', 'lldp_probe'] as const) untrusted.labels(k).inc(0);
+  for (const k of ['path', 'lldp_probe', 'host'] as const) untrusted.labels(k).inc(0);
 
   const pollDuration = new Histogram({
     name: 'score_stats_poll_duration_seconds',
@@ -285,6 +285,7 @@ export function createStackMetrics(o: { clock: Clock }): StackMetrics {
       if (e.type === 'packet-malformed') ofErrors.labels('malformed_packet_in').inc();
       else if (e.type === 'path-rejected') untrusted.labels('path').inc();
       else if (e.type === 'probe-rejected') untrusted.labels('lldp_probe').inc();
+      else if (e.type === 'host-refused') untrusted.labels('host').inc();
     },
     timeDecisions(call) {
       return async (url, body) => {

@@ -40,6 +40,8 @@ export interface StackOptions {
   readonly probeShares?: number;
   /** the runtime's `pollShares`: a statistics round asks its switches in this many parts (default 1) */
   readonly pollShares?: number;
+  /** the controller's `maxHostsPerPort` (default 4,096) */
+  readonly maxHostsPerPort?: number;
   readonly settleMs?: number;
   readonly confirmMs?: number;
   readonly rateTolerance?: number;
@@ -133,6 +135,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     controller: {
       nonce: o.nonce ?? new Uint8Array(randomBytes(8)),
       ...(o.keepPathRules === true ? { keepPathRules: true } : {}),
+      ...(o.maxHostsPerPort !== undefined ? { maxHostsPerPort: o.maxHostsPerPort } : {}),
       // the LLDP probes' HMAC key: fresh per run, never sent (src/controller/probe-auth.ts)
       secret: new Uint8Array(randomBytes(32)),
       names: new Map([...dpids].map(([n, d]) => [d, n])),

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nameHosts, parseAdvertiseUrl, startController } from './controller.ts';
+import { ScoreError } from '../../errors/errors.ts';
+import { nameHosts, parseAdvertiseUrl, parseMaxHosts, startController } from './controller.ts';
 import { FakeSwitch, until } from '../../openflow/connection/fake-switch.testing.ts';
 import { createServer } from 'node:net';
 
@@ -80,5 +81,14 @@ test('--advertise-url: an http(s) origin; anything else is a usage error', () =>
   assert.equal(parseAdvertiseUrl('https://c1.example:8443'), 'https://c1.example:8443');
   for (const bad of ['10.0.0.11:8080', 'ftp://x:1', 'http://x:1/api', 'http://u:p@x:1', 'http://x:1/?a=1']) {
     assert.throws(() => parseAdvertiseUrl(bad), (e: unknown) => (e as { code?: string }).code === 'CLI_USAGE', bad);
+  }
+});
+
+test('--max-hosts-per-port: a whole number >= 1 or "none"; anything else is CLI_USAGE', () => {
+  assert.equal(parseMaxHosts(undefined), undefined);
+  assert.equal(parseMaxHosts('16'), 16);
+  assert.equal(parseMaxHosts('none'), Number.POSITIVE_INFINITY);
+  for (const bad of ['0', '-3', '2.5', 'lots', '']) {
+    assert.throws(() => parseMaxHosts(bad), (e: unknown) => e instanceof ScoreError && e.code === 'CLI_USAGE', `"${bad}" is refused`);
   }
 });

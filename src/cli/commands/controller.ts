@@ -53,6 +53,8 @@ export interface ControllerRunOptions {
   readonly auditPath?: string;
   /** with a scenario: warn about its switches not connected this long after start (default 15 s) */
   readonly missingAfterMs?: number;
+  /** most hosts learned behind one switch port (default 4,096; Infinity: no limit) */
+  readonly maxHostsPerPort?: number;
   /** cluster mode (docs/cluster.md): etcd election, OpenFlow roles, shared store */
   readonly cluster?: ClusterOptions;
   /** cluster mode: the API URL other members forward writes to (default from --api-host and the port) */
@@ -181,6 +183,7 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
       ...(o.probeMs !== undefined ? { probeMs: o.probeMs } : {}),
       probeShares: PROBE_SHARES,
       pollShares: POLL_SHARES,
+      ...(o.maxHostsPerPort !== undefined ? { maxHostsPerPort: o.maxHostsPerPort } : {}),
       apiHost: o.apiHost ?? '127.0.0.1',
       apiPort: o.apiPort ?? 0,
       ...(o.tokens ? { tokens: o.tokens } : {}),
@@ -316,6 +319,16 @@ interface CliOptions extends ContinuousCliOptions {
   id?: string;
   leaseTtl: string;
   advertiseUrl?: string;
+  maxHostsPerPort?: string;
+}
+
+/** `--max-hosts-per-port`: a whole number >= 1, or "none" (no limit: Infinity); CLI_USAGE otherwise */
+export function parseMaxHosts(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'none') return Number.POSITIVE_INFINITY;
+  const n = parseNumberOption('--max-hosts-per-port', value, 1) as number;
+  if (!Number.isInteger(n)) throw new ScoreError('CLI_USAGE', `--max-hosts-per-port: expected a whole number >= 1 or "none", got "${value}"`);
+  return n;
 }
 
 function readPem(option: string, path: string): string {
@@ -339,6 +352,7 @@ export function registerController(program: Command): void {
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--tls-ca <file>', 'PEM CA: switches must present a certificate it signed')
     .option('-v, --verbose', 'also log debug lines (handshake steps, dropped messages)')
+    .option('--max-hosts-per-port <n>', 'most hosts (MACs) learned behind one switch port; frames from further sources there are dropped (default 4096; "none": no limit)')
     .option('--api-host <address>', 'northbound API address', '127.0.0.1')
     .option('--api-port <port>', 'northbound API port', '8080')
     .option('--audit <file>', 'keep the orchestration audit log in this file (JSON lines), restored at start')
@@ -371,6 +385,7 @@ export function registerController(program: Command): void {
             }
           : undefined;
       const apiPort = parseNumberOption('--api-port', opts.apiPort, 0) as number;
+      const maxHostsPerPort = parseMaxHosts(opts.maxHostsPerPort);
       // The operator token from the environment, else a fresh one printed once. Agents get their
       // own credentials (score credentials issue); a shared agent token only on explicit request.
       const shared = opts.allowSharedAgentToken === true;
@@ -405,6 +420,7 @@ export function registerController(program: Command): void {
         apiPort,
         tokens,
         ...(shared ? { allowSharedAgentToken: true } : {}),
+        ...(maxHostsPerPort !== undefined ? { maxHostsPerPort } : {}),
         ...(opts.audit ? { auditPath: opts.audit } : {}),
         ...(cluster ? { cluster } : {}),
         ...(advertiseUrl === undefined ? {} : { advertiseUrl }),

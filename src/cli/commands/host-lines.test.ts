@@ -38,3 +38,11 @@ test('host-added lines: a line given as a function is built only when printed', 
   assert.deepEqual(l.lines(moved, text('m'), 3), ['m']);
   assert.equal(built, 2);
 });
+
+test('a port over its host limit prints its reported refusals only, not the quiet ones between', () => {
+  const l = hostLineLimiter(2, 1000);
+  const refused = (quiet: boolean): ControllerEvent => ({ type: 'host-refused', mac: '02:00:00:00:00:09', at: { dpid: 1n, port: 1 }, limit: 4096, count: 1, quiet });
+  assert.deepEqual(l.lines(refused(false), 'r', 0), ['r'], 'the report is printed');
+  assert.deepEqual(l.lines(refused(true), 'q', 1), [], 'a quiet refusal is not');
+  assert.deepEqual(l.lines(refused(true), 'q', 5000), [], 'nor later in another window');
+});

@@ -2,7 +2,8 @@
  * Rate limit for the controller's "host added" log lines. A burst of new MACs (a rack booting,
  * a scan, cbench) would otherwise print one line per packet-in, and printing was the controller's
  * biggest cost after the view rebuilds. Up to `perWindow` such lines per window are printed as
- * before; the rest are counted and said in one summary line once their window is over. Every
+ * before; the rest are counted and said in one summary line once their window is over. A port
+ * over its host limit says so once a minute (the `quiet` refusals between are not printed). Every
  * other event (moves, removals, links, warnings) is always printed; `--verbose` prints them all.
  */
 import type { ControllerEvent } from '../../controller/controller.ts';
@@ -35,6 +36,8 @@ export function hostLineLimiter(perWindow = 20, windowMs = 1000): HostLineLimite
   };
   return {
     lines(e, text, now) {
+      // a port over its host limit is reported once a minute (hosts.ts); the refusals between are counted there
+      if (e.type === 'host-refused' && e.quiet) return [];
       if (e.type !== 'host-added') return [lineOf(text)];
       const out: string[] = [];
       if (now - windowStart >= windowMs) {
