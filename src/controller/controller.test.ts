@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadScenarioFile } from '../scenario/load.ts';
-import { buildArpRequest, buildEthernet, buildGratuitousArp, buildRarpAnnouncement, ETHERTYPE, buildLldpProbe, encodeIpv4, encodeUdp, IP_PROTOCOL } from '../packet/index.ts';
+import { ARP_OP, buildArpRequest, buildEthernet, buildGratuitousArp, buildRarpAnnouncement, encodeArp, ETHERTYPE, buildLldpProbe, encodeIpv4, encodeUdp, IP_PROTOCOL } from '../packet/index.ts';
 import * as ctl from './controller.ts';
 import { connectAll, harnessFromModel, hostSends, pump, type Harness } from './fabric-harness.ts';
 import { moveHost, portInfos, ruleCount, setLinkUp } from '../dataplane/fabric.ts';
@@ -233,4 +233,49 @@ test('a port forging source addresses is held at the host limit: further sources
   // vm1 itself still reaches its peers through the full port
   const w = hostSends(h, model.vmInfo.get('vm1')!.mac, ipFrame(model.vmInfo.get('vm1')!.mac, victim.mac));
   assert.deepEqual(w.delivered.map((d) => d.mac), [victim.mac], 'the port\'s own VM is unaffected');
+  // the periodic tick tells the quiet refusal once the port's report is a minute old
+  const told = ctl.tick(h.controller, now + 60_000).events.filter((x) => x.type === 'host-refusals');
+  assert.equal(told.length, 1, 'one summary for the port');
+  assert.match(ctl.describeEvent(h.controller, told[0]!), /^WARN 1 more frames from unknown hosts at hv\d+:\d+ dropped in the last minute/);
+});
+
+test('a frame whose sender is placed nowhere gets no path and leaves no wanted direction behind (the announcement naming another host included)', () => {
+  const { h, model } = paper();
+  announceAll(h, model);
+  const vm1 = model.vmInfo.get('vm1')!;
+  const victim = model.vmInfo.get('vm23')!;
+  const at = h.controller.hosts.byMac.get(vm1.mac)!.at;
+  const wanted = h.controller.routing.wanted.size;
+  for (let i = 0; i < 50; i++) {
+    const src = `02:67:00:00:00:${i.toString(16).padStart(2, '0')}`;
+    // a gratuitous ARP reply naming vm1, sent from an address nobody learned, to a known VM
+    const garp = buildEthernet({ src, dst: victim.mac }, ETHERTYPE.ARP, encodeArp({ op: ARP_OP.REPLY, senderMac: vm1.mac, senderIp: vm1.ip, targetMac: vm1.mac, targetIp: vm1.ip }));
+    const r = ctl.packetIn(h.controller, at.dpid, at.port, garp, 100 + i);
+    assert.deepEqual(r.commands, [], `frame ${i}: nothing installed or sent for an unplaced sender`);
+  }
+  assert.equal(h.controller.hosts.byMac.has('02:67:00:00:00:00'), false, 'the frame\'s own source is not learned from an announcement naming another');
+  assert.equal(h.controller.routing.wanted.size, wanted, 'no wanted direction for a sender placed nowhere');
+});
+
+test('a switch reconnecting without a port, or with it down, no longer holds that port\'s hosts', () => {
+  const { h, model } = paper();
+  announceAll(h, model);
+  const vm1 = model.vmInfo.get('vm1')!;
+  const vm2 = model.vmInfo.get('vm2')!;
+  const at1 = h.controller.hosts.byMac.get(vm1.mac)!.at;
+  const at2 = h.controller.hosts.byMac.get(vm2.mac)!.at;
+  const sw = h.fabric.switches.get(at1.dpid)!;
+  ctl.switchDown(h.controller, at1.dpid, 200);
+  // back without vm1's port (deleted while the switch was away) and with vm2's down, if on the same switch
+  const ports = portInfos(sw)
+    .filter((p) => p.port !== at1.port)
+    .map((p) => (at2.dpid === at1.dpid && p.port === at2.port ? { ...p, up: false } : p));
+  const r = ctl.switchUp(h.controller, at1.dpid, ports, 201);
+  assert.equal(h.controller.hosts.byMac.has(vm1.mac), false, 'vm1 is no longer placed on a port its switch does not have');
+  const removed = r.events.filter((e) => e.type === 'host-removed');
+  assert.ok(removed.some((e) => e.type === 'host-removed' && e.mac === vm1.mac && e.reason === 'port-deleted'), `vm1 reported gone: ${removed.map((e) => (e.type === 'host-removed' ? `${e.mac} ${e.reason}` : '')).join(', ')}`);
+  if (at2.dpid === at1.dpid) assert.equal(h.controller.hosts.byMac.has(vm2.mac), false, 'a host on a port that is down is not placed');
+  // every other host of the data centre is still placed
+  const others = model.vms.map((v) => model.vmInfo.get(v)!.mac).filter((m) => m !== vm1.mac && !(at2.dpid === at1.dpid && m === vm2.mac));
+  assert.ok(others.every((m) => h.controller.hosts.byMac.has(m)), 'the other hosts stay');
 });

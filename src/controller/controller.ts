@@ -6,7 +6,7 @@ import type { DiscoveryEvent, DiscoveryState, SwitchPortInfo } from './discovery
 import * as discovery from './discovery.ts';
 import { isEcho, expireFloods } from './flood.ts';
 import type { HostEvent, HostState } from './hosts.ts';
-import { createHosts, forgetPort, lastSeenAt, learn, setLocation } from './hosts.ts';
+import { createHosts, forgetPort, lastSeenAt, learn, portsWithHosts, refusalReports, setLocation } from './hosts.ts';
 import { dueRetries, onAccepted, onRefused } from './install-tracker.ts';
 import type { NetworkConfig, NetworkView } from './network.ts';
 import { buildView } from './network.ts';
@@ -207,6 +207,16 @@ function done(c: Controller, commands: SwitchCommand[], events: ControllerEvent[
 export function switchUp(c: Controller, dpid: Dpid, ports: readonly SwitchPortInfo[], now?: number): Result {
   at(c, now);
   const linkEvents = discovery.switchUp(c.disc, dpid, ports);
+  // hosts placed on a port the switch no longer has, or has down (it changed while disconnected:
+  // no PORT_STATUS told us) are not there; kept, they would fill the port's limit for ever
+  const present = new Map(ports.map((p) => [p.port, p.up]));
+  const ghosts: ControllerEvent[] = [];
+  for (const port of portsWithHosts(c.hosts, dpid)) {
+    const up = present.get(port);
+    if (up === true) continue;
+    const ref = { dpid, port };
+    for (const mac of forgetPort(c.hosts, ref)) ghosts.push({ type: 'host-removed', mac, at: ref, reason: up === undefined ? 'port-deleted' : 'port-down' });
+  }
   const commands: SwitchCommand[] = [
     // Start from a known table: our old path rules go (unless a cluster takeover keeps them
     // forwarding until its own are in), the table-miss rule sends to us.
@@ -214,10 +224,11 @@ export function switchUp(c: Controller, dpid: Dpid, ports: readonly SwitchPortIn
     { kind: 'flow-add', dpid, rule: { priority: 0, match: {}, actions: [{ type: 'controller' }], cookie: 0n, idleTimeout: 0, hardTimeout: 0 } },
   ];
   commands.push(...afterLinkEvents(c, linkEvents));
-  if (linkEvents.length === 0) rebuild(c);
+  if (linkEvents.length === 0 || ghosts.length > 0) rebuild(c);
+  for (const g of ghosts) if (g.type === 'host-removed') commands.push(...refreshPaths(c.routing, ctx(c), g.mac));
   commands.push(...reinstallOn(c.routing, dpid));
   commands.push(...discovery.probes(c.disc, c.now, dpid));
-  return done(c, commands, [{ type: 'switch-up', dpid, ports: ports.filter((p) => isPhysicalPort(p.port)).length }, ...linkEvents]);
+  return done(c, commands, [{ type: 'switch-up', dpid, ports: ports.filter((p) => isPhysicalPort(p.port)).length }, ...linkEvents, ...ghosts]);
 }
 
 export function switchDown(c: Controller, dpid: Dpid, now?: number): Result {
@@ -465,7 +476,7 @@ export function tick(c: Controller, now: number, share?: discovery.ProbeShare): 
     commands.push(...ensurePath(c.routing, ctx(c), want.src, want.dst).commands);
   }
   commands.push(...discovery.probes(c.disc, now, undefined, undefined, share));
-  return done(c, commands, expired);
+  return done(c, commands, [...expired, ...refusalReports(c.hosts, now)]);
 }
 
 /** Switches whose flow tables hold every VM's first hop: the hypervisors' (or, undeclared, the host-facing) switches. */
@@ -553,7 +564,9 @@ export function describeEvent(c: Controller, e: ControllerEvent): string {
     case 'host-removed':
       return `host ${e.mac} gone from ${port(e.at)} (${e.reason})`;
     case 'host-refused':
-      return `WARN host ${e.mac} at ${port(e.at)} not learned, its frames dropped: the port holds its limit of ${e.limit} hosts (${e.count} refused there since the last report; reported once a minute)`;
+      return `WARN host ${e.mac} at ${port(e.at)} not learned, its frames dropped: the port holds its limit of ${e.limit} hosts (--max-hosts-per-port)${e.count > 1 ? `; ${e.count} frames refused there since the last report` : ''}; further refusals there are told once a minute`;
+    case 'host-refusals':
+      return `WARN ${e.count} more frames from unknown hosts at ${port(e.at)} dropped in the last minute: the port holds its limit of ${e.limit} hosts (last: ${e.lastMac})`;
     case 'probe-rejected':
       return `WARN LLDP probe claiming ${port(e.claimed)} at ${port(e.at)} rejected (${e.reason})`;
     case 'path-rejected':

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { buildEthernet, encodeIpv4, encodeUdp, ETHERTYPE, IP_PROTOCOL, parseFrame, type ParsedFrame } from '../packet/index.ts';
 import { portKey } from './commands.ts';
-import { createHosts, forgetPort, HOST_REFUSAL_REPEAT_MS, learn, setLocation, type HostState } from './hosts.ts';
+import { createHosts, forgetPort, HOST_REFUSAL_REPEAT_MS, hostsAtPort, learn, portsWithHosts, refusalReports, setLocation, type HostState } from './hosts.ts';
 
 /** What perSwitch must say: a count of byMac by switch, switches with no host absent. */
 function recount(s: HostState): Map<bigint, number> {
@@ -46,7 +46,9 @@ test('hosts per port stay a count of the hosts by port through adds, moves and f
         else forgetPort(s, o.at);
         const byPort = new Map<string, number>();
         for (const e of s.byMac.values()) byPort.set(portKey(e.at), (byPort.get(portKey(e.at)) ?? 0) + 1);
-        assert.deepEqual([...s.perPort].sort(), [...byPort].sort(), `per-port counts after op ${i}`);
+        const held = [...s.perPort].flatMap(([dpid, ports]) => [...ports].map(([port, n]) => [portKey({ dpid, port }), n] as const));
+        assert.deepEqual(held.sort(), [...byPort].sort(), `per-port counts after op ${i}`);
+        assert.ok([...s.perPort.values()].every((ports) => ports.size > 0), `a switch with no host on any port is absent after op ${i}`);
       });
     }),
   );
@@ -60,7 +62,7 @@ function frameFrom(mac: string, ip = '10.0.0.9'): ParsedFrame {
   return parseFrame(buildEthernet({ src: mac, dst: '02:00:00:00:00:ff' }, ETHERTYPE.IPV4, packet));
 }
 
-test('a port holding maxPerPort hosts learns no further source: refused, reported once a minute with the count', () => {
+test('a port holding maxPerPort hosts learns no further unknown source: refused, told at once, then once a minute with the count', () => {
   const s = createHosts(2);
   const p1 = { dpid: 1n, port: 1 };
   const p2 = { dpid: 1n, port: 2 };
@@ -78,22 +80,33 @@ test('a port holding maxPerPort hosts learns no further source: refused, reporte
   // the hosts already there keep speaking (and keep their place)
   assert.deepEqual(learn(s, frameFrom(mac(1), '10.0.0.7'), p1, 5, anyPort), []);
   assert.equal(s.byMac.get(mac(1))?.ip, '10.0.0.7', 'a known host speaking at a full port is still learned from');
-  // a known host from elsewhere moving into the full port is refused too (it would be a new host there)
+  // a host known elsewhere moving in (a migrated VM's RARP, or its first frame) grows no table: learned
   assert.equal(learn(s, frameFrom(mac(9)), p2, 6, anyPort)[0]?.type, 'host-added');
-  assert.equal(learn(s, frameFrom(mac(9)), p1, 7, anyPort)[0]?.type, 'host-refused');
-  assert.deepEqual(s.byMac.get(mac(9))?.at, p2, 'the refused move left the host where it was');
-  // a minute after the report, the next refusal is reported with every refusal since
-  const later = learn(s, frameFrom(mac(5)), p1, 2 + HOST_REFUSAL_REPEAT_MS, anyPort);
-  assert.deepEqual(later, [{ type: 'host-refused', mac: mac(5), at: p1, limit: 2, count: 4, quiet: false }]);
+  assert.equal(learn(s, frameFrom(mac(9)), p1, 7, anyPort)[0]?.type, 'host-moved', 'a known host moves into a full port');
+  assert.equal(hostsAtPort(s, p1), 3, 'the port now holds one over its limit, from a move');
+  assert.equal(learn(s, frameFrom(mac(9)), p2, 8, anyPort)[0]?.type, 'host-moved');
+  // nothing is told before the minute is over; then the quiet ones are, once
+  assert.deepEqual(refusalReports(s, 2 + HOST_REFUSAL_REPEAT_MS - 1), [], 'not yet');
+  assert.deepEqual(refusalReports(s, 2 + HOST_REFUSAL_REPEAT_MS), [{ type: 'host-refusals', at: p1, limit: 2, count: 2, lastMac: mac(3) }]);
+  assert.deepEqual(refusalReports(s, 2 + 2 * HOST_REFUSAL_REPEAT_MS - 1), [], 'told once');
+  // a refusal within the minute after that summary is quiet; one after it, with nothing told between, is told with the count
+  const quiet = learn(s, frameFrom(mac(5)), p1, 3 + HOST_REFUSAL_REPEAT_MS, anyPort);
+  assert.equal(quiet[0]?.type === 'host-refused' && quiet[0].quiet, true, 'quiet within a minute of the summary');
+  const told = learn(s, frameFrom(mac(6)), p1, 2 + 2 * HOST_REFUSAL_REPEAT_MS, anyPort);
+  assert.deepEqual(told, [{ type: 'host-refused', mac: mac(6), at: p1, limit: 2, count: 2, quiet: false }]);
+  // a port with nothing to tell for a minute is forgotten: its next refusal is told at once
+  assert.deepEqual(refusalReports(s, 2 + 3 * HOST_REFUSAL_REPEAT_MS), []);
+  assert.equal(s.refusals.size, 0, 'nothing kept for a port with nothing to tell');
   // a host leaving the port makes room: the next new source is learned
-  assert.equal(learn(s, frameFrom(mac(1)), p2, 70_000, anyPort)[0]?.type, 'host-moved');
-  assert.equal(learn(s, frameFrom(mac(6)), p1, 70_001, anyPort)[0]?.type, 'host-added');
+  assert.equal(learn(s, frameFrom(mac(1)), p2, 200_000, anyPort)[0]?.type, 'host-moved');
+  assert.equal(learn(s, frameFrom(mac(7)), p1, 200_001, anyPort)[0]?.type, 'host-added');
   // the port going down forgets its hosts: room for the limit again
   forgetPort(s, p1);
-  assert.equal(s.perPort.has(portKey(p1)), false, 'a port with no host is absent');
-  assert.equal(learn(s, frameFrom(mac(7)), p1, 70_002, anyPort)[0]?.type, 'host-added');
+  assert.equal(hostsAtPort(s, p1), 0, 'a forgotten port holds no host');
+  assert.deepEqual(portsWithHosts(s, 1n), [2], 'only port 2 still has hosts');
+  assert.equal(learn(s, frameFrom(mac(8)), p1, 200_002, anyPort)[0]?.type, 'host-added');
   // group addresses are never hosts, full port or not
-  assert.deepEqual(learn(s, frameFrom('01:00:5e:00:00:01'), p1, 70_003, anyPort), []);
+  assert.deepEqual(learn(s, frameFrom('01:00:5e:00:00:01'), p1, 200_003, anyPort), []);
 });
 
 test('the host limit: Infinity means none, below 1 is refused', () => {

@@ -19,16 +19,17 @@ export interface HostState {
   readonly byIp: Map<string, string>;
   /** hosts per switch (switches with none absent): which switches carry hosts, without walking every host */
   readonly perSwitch: Map<Dpid, number>;
-  /** hosts per port (portKey; ports with none absent): what `maxPerPort` is checked against */
-  readonly perPort: Map<string, number>;
+  /** hosts per port by switch (ports and switches with none absent): what `maxPerPort` is checked against */
+  readonly perPort: Map<Dpid, Map<number, number>>;
   /**
    * most hosts learned from frames behind one port (Faucet's `max_hosts`, a switch's port
-   * security): a frame from a further source there is dropped unlearned, so a port forging
-   * source addresses cannot grow the table, the paths and the switches' flow tables without bound
+   * security): a frame from an address not known anywhere, at a port already holding this many,
+   * is dropped unlearned, so a port forging source addresses cannot grow the host table, the
+   * paths and the switches' flow tables without bound
    */
   readonly maxPerPort: number;
-  /** per port (portKey) refusals since the last report and when that report was */
-  readonly refusals: Map<string, { saidAt: number; count: number }>;
+  /** per port (portKey): when it was last reported, and the refusals since not reported yet */
+  readonly refusals: Map<string, { at: PortRef; saidAt: number; count: number; lastMac: string }>;
 }
 
 export type HostEvent =
@@ -37,11 +38,13 @@ export type HostEvent =
   /** the port it was on went down or away (PORT_STATUS), or turned out to be a link */
   | { readonly type: 'host-removed'; readonly mac: string; readonly at: PortRef; readonly reason: 'port-down' | 'port-deleted' | 'link-port' }
   /**
-   * a frame from `mac` at a port already holding `limit` hosts, dropped unlearned. Every refusal
-   * returns one; `quiet` unless it is the port's first in `HOST_REFUSAL_REPEAT_MS` (those are the
-   * ones to log), `count` the refusals there since the last one not quiet, this one included
+   * a frame from `mac`, known nowhere, at a port already holding `limit` hosts: dropped unlearned.
+   * Every such frame gives one; `quiet` unless it is the port's first in `HOST_REFUSAL_REPEAT_MS`
+   * (the ones to log), `count` this one and those at the port not reported yet
    */
-  | { readonly type: 'host-refused'; readonly mac: string; readonly at: PortRef; readonly limit: number; readonly count: number; readonly quiet: boolean };
+  | { readonly type: 'host-refused'; readonly mac: string; readonly at: PortRef; readonly limit: number; readonly count: number; readonly quiet: boolean }
+  /** the quiet refusals at a port since its last report, once that report is a minute old (`refusalReports`) */
+  | { readonly type: 'host-refusals'; readonly at: PortRef; readonly limit: number; readonly count: number; readonly lastMac: string };
 
 /** default `maxPerPort`: far above a hypervisor's VMs behind one port, still a bound */
 export const DEFAULT_MAX_HOSTS_PER_PORT = 4096;
@@ -58,10 +61,21 @@ function count(s: HostState, at: PortRef, by: 1 | -1): void {
   const n = (s.perSwitch.get(at.dpid) ?? 0) + by;
   if (n > 0) s.perSwitch.set(at.dpid, n);
   else s.perSwitch.delete(at.dpid);
-  const key = portKey(at);
-  const m = (s.perPort.get(key) ?? 0) + by;
-  if (m > 0) s.perPort.set(key, m);
-  else s.perPort.delete(key);
+  let ports = s.perPort.get(at.dpid);
+  if (ports === undefined) s.perPort.set(at.dpid, (ports = new Map<number, number>()));
+  const m = (ports.get(at.port) ?? 0) + by;
+  if (m > 0) ports.set(at.port, m);
+  else if (ports.delete(at.port) && ports.size === 0) s.perPort.delete(at.dpid);
+}
+
+/** how many hosts are placed at `at` */
+export function hostsAtPort(s: HostState, at: PortRef): number {
+  return s.perPort.get(at.dpid)?.get(at.port) ?? 0;
+}
+
+/** the ports of `dpid` where hosts are placed */
+export function portsWithHosts(s: HostState, dpid: Dpid): number[] {
+  return [...(s.perPort.get(dpid)?.keys() ?? [])];
 }
 
 function sameRef(a: PortRef, b: PortRef): boolean {
@@ -100,8 +114,9 @@ export function setLocation(s: HostState, mac: string, at: PortRef, now: number,
 /**
  * Learns from a frame that arrived on a host port. `isHostPort` says whether (dpid, port) may
  * have VMs behind it (not a switch-to-switch link; a hypervisor switch when those are known).
- * A source new to a port holding `maxPerPort` hosts is not learned: one `host-refused` event,
- * and the caller drops the frame (a known host speaking there, or leaving it, still counts).
+ * An address known nowhere, at a port holding `maxPerPort` hosts, is not learned: one
+ * `host-refused` event, and the caller drops the frame. A known host speaking at its port, or
+ * moving to another (full or not), grows no table and is learned as before.
  */
 export function learn(
   s: HostState,
@@ -113,17 +128,13 @@ export function learn(
   if (!isHostPort(at)) return [];
   const announcement = findAnnouncement(frame);
   const mac = announcement !== undefined ? announcement.mac : frame.eth.src;
-  if (isUnicastMac(mac) && isNewAtFullPort(s, mac, at)) return [refuse(s, mac, at, now)];
+  if (s.maxPerPort !== Number.POSITIVE_INFINITY && !s.byMac.has(mac) && hostsAtPort(s, at) >= s.maxPerPort && isUnicastMac(mac)) {
+    return [refuse(s, mac, at, now)];
+  }
   if (announcement !== undefined) return setLocation(s, announcement.mac, at, now, announcement.via, announcement.ip);
   const net = frame.net;
   const ip = net.type === 'arp' ? net.arp.senderIp : net.type === 'ipv4' ? net.ipv4.src : undefined;
   return setLocation(s, mac, at, now, 'packet', ip);
-}
-
-function isNewAtFullPort(s: HostState, mac: string, at: PortRef): boolean {
-  const e = s.byMac.get(mac);
-  if (e !== undefined && sameRef(e.at, at)) return false;
-  return (s.perPort.get(portKey(at)) ?? 0) >= s.maxPerPort;
 }
 
 function refuse(s: HostState, mac: string, at: PortRef, now: number): HostEvent {
@@ -131,11 +142,33 @@ function refuse(s: HostState, mac: string, at: PortRef, now: number): HostEvent 
   const r = s.refusals.get(key);
   if (r !== undefined && now - r.saidAt < HOST_REFUSAL_REPEAT_MS) {
     r.count += 1;
+    r.lastMac = mac;
     return { type: 'host-refused', mac, at, limit: s.maxPerPort, count: r.count, quiet: true };
   }
   const count = (r?.count ?? 0) + 1;
-  s.refusals.set(key, { saidAt: now, count: 0 });
+  s.refusals.set(key, { at, saidAt: now, count: 0, lastMac: mac });
   return { type: 'host-refused', mac, at, limit: s.maxPerPort, count, quiet: false };
+}
+
+/**
+ * The reports due at `now` (ms): per port, the quiet refusals since its last report once that is
+ * `HOST_REFUSAL_REPEAT_MS` old, so a burst is told in full when it is over, not at the next
+ * refusal months later. A port with nothing to tell for that long is forgotten: its next refusal
+ * is reported at once. For a periodic caller (the controller's tick).
+ */
+export function refusalReports(s: HostState, now: number): HostEvent[] {
+  const out: HostEvent[] = [];
+  for (const [key, r] of s.refusals) {
+    if (now - r.saidAt < HOST_REFUSAL_REPEAT_MS) continue;
+    if (r.count === 0) {
+      s.refusals.delete(key);
+      continue;
+    }
+    out.push({ type: 'host-refusals', at: r.at, limit: s.maxPerPort, count: r.count, lastMac: r.lastMac });
+    r.saidAt = now;
+    r.count = 0;
+  }
+  return out;
 }
 
 /**

@@ -307,6 +307,9 @@ export function routePacket(state: RoutingState, ctx: RoutingContext, at: PortRe
   // not routed: each one would leave two wanted directions no path can ever serve
   if (!isUnicastMac(src)) return [];
   const hs = ctx.hosts.byMac.get(src);
+  // a sender not placed (refused at a full port, or behind no host port) has no path to get, and
+  // each such direction kept as wanted would be walked on every change for ever
+  if (hs === undefined) return [];
   const forward = ensurePath(state, ctx, src, dst, { hs, hd });
   const backward = ensurePath(state, ctx, dst, src, { hs: hd, hd: hs });
   const commands = [...forward.commands, ...backward.commands];
