@@ -7,6 +7,8 @@ export interface PlannerView {
   readonly rows: Rows;
   readonly host: Int32Array;
   readonly rank: Float64Array;
+  /** p's rate towards u is u's towards p (so u's row gives it without a search of p's) */
+  readonly symmetric: boolean;
   dist(a: number, b: number): number;
 }
 
@@ -239,7 +241,7 @@ export class LoadAwareInc implements IncOrder {
         this.pushExact(p);
         continue;
       }
-      const f = rows.indexOf(p, u);
+      const f = s.symmetric ? e : rows.indexOf(p, u);
       if (f < 0) continue;
       const r = rows.rate[f]!;
       const hp = s.host[p]!;

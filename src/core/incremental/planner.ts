@@ -149,6 +149,8 @@ export class IncrementalPlanner {
    * sum never exceeds the whole (see `costAtUnlessWorse`)
    */
   private readonly termsNonNegative: boolean = false;
+  /** every pair's rate is the same in both its rows (checked at construction, kept by `updateTraffic`) */
+  readonly symmetric: boolean = false;
   /** whether the home/away bound holds in the current plan (metric oracle, c_m >= 0) */
   private boundOk = false;
   /**
@@ -194,6 +196,7 @@ export class IncrementalPlanner {
     this.cap = new Float64Array(hn);
     this.onHv = Array.from({ length: hn }, () => []);
     this.oi = new Int32Array(hn);
+    this.pricedIn = new Float64Array(hn);
     for (let h = 0; h < hn; h++) {
       this.cap[h] = input.capacity.get(this.hvNames[h]!) ?? 0;
       this.oi[h] = this.fast?.index(this.hvNames[h]!) ?? -1;
@@ -248,6 +251,16 @@ export class IncrementalPlanner {
       }
     }
     this.termsNonNegative = ratesSound && this.dLo > 0;
+    // λ(a, b) is one rate for both directions in a traffic matrix; `updateTraffic` keeps it so
+    let symmetric = true;
+    for (let u = 0; u < n && symmetric; u++) {
+      const end = this.rows.start[u]! + this.rows.len[u]!;
+      for (let i = this.rows.start[u]!; i < end && symmetric; i++) {
+        const j = this.rows.indexOf(this.rows.adj[i]!, u);
+        symmetric = j >= 0 && Object.is(this.rows.rate[j], this.rows.rate[i]);
+      }
+    }
+    this.symmetric = symmetric;
     this.dirty = new Uint8Array(n);
     this.boundSeen = new Uint8Array(n);
     this.keyMemo = new Float64Array(n).fill(NaN);
@@ -475,14 +488,16 @@ export class IncrementalPlanner {
     this.triedVm = u;
     this.nTried = 0;
     if (before === 0) return true;
+    // a new stamp for `pricedIn` (2^53 tests before it could repeat)
+    this.declineTest += 1;
     for (let i = s; i < end; i++) {
       const h = this.host[adj[i]!]!;
       if (h === x || this.load[h]! >= this.cap[h]!) continue;
       if (!(rate[i]! * this.dist(x, h) > 0)) continue;
-      // a host seen through an earlier peer was already tried
-      let seen = false;
-      for (let j = s; j < i && !seen; j++) seen = this.host[adj[j]!] === h && rate[j]! > 0;
-      if (seen) continue;
+      // a host seen through an earlier peer with a positive rate was priced then (it passed the
+      // tests above there too), so "priced in this test" is that scan over the earlier peers
+      if (this.pricedIn[h] === this.declineTest) continue;
+      this.pricedIn[h] = this.declineTest;
       const cm = cmFn === null ? cmFixed : cmFn(this.names[u]!, this.hvNames[x]!, this.hvNames[h]!);
       const there = this.costAtUnlessWorse(u, h, before, cm);
       // a partial sum is no price for `choose` to reuse (it prices h again if u moves)
@@ -502,8 +517,14 @@ export class IncrementalPlanner {
    * same state: a mover's decision then prices only the hosts `declines` did not reach
    */
   private triedVm = -1;
+  /** per hypervisor: the `declineTest` that last priced it */
+  private pricedIn: Float64Array;
+  private declineTest = 0;
   /** moves the last plan made (the next move log's first size) */
   private lastMoves = 0;
+  /** flows and candidates the last plan's move log held (its successor's first size, scaled to the moves expected) */
+  private lastFlows = 0;
+  private lastCands = 0;
   private nTried = 0;
   private tHost = new Int32Array(16);
   private tCost = new Float64Array(16);
@@ -650,7 +671,10 @@ export class IncrementalPlanner {
     const decisionRounds: number[] = [];
     // room for as many moves as the last plan made (a plan after a quiet one grows it by doubling:
     // sized on the VMs marked, a settling plan that moves nothing took megabytes it never used)
-    const log = new MoveLog(this.names, this.hvNames, this.rank, cmFn === null ? cmFixed : null, mode, Math.min(maxMigrations, Math.max(1024, this.lastMoves)));
+    const expectMoves = Math.min(maxMigrations, Math.max(1024, this.lastMoves));
+    // the last plan's flows and candidates per move, with a tenth to spare (at fat-tree(32) about 6 and 3 a move)
+    const perMove = (n: number): number => (this.lastMoves > 0 ? Math.ceil((1.1 * n * expectMoves) / this.lastMoves) : 4 * expectMoves);
+    const log = new MoveLog(this.names, this.hvNames, this.rank, cmFn === null ? cmFixed : null, mode, expectMoves, perMove(this.lastFlows), perMove(this.lastCands));
     let asked = 0;
     let round = 0;
     let converged = false;
@@ -724,7 +748,9 @@ export class IncrementalPlanner {
         break;
       }
     }
-    this.lastMoves = steps.length;
+    this.lastMoves = log.moveCount;
+    this.lastFlows = log.flowCount;
+    this.lastCands = log.candidateCount;
     // a snapshot of the hosts behind a map view: copying 65k names into a Map was a large share of a small epoch
     const finalPlacement = new PlacementView(this.names, this.id, this.hvNames, this.host.slice());
     let decisions: (Decision & { round: number })[] | undefined;
@@ -821,7 +847,7 @@ export class IncrementalPlanner {
 
   /** for the orders */
   view(): PlannerView {
-    return { rows: this.rows, host: this.host, rank: this.rank, dist: (a, b) => this.dist(a, b) };
+    return { rows: this.rows, host: this.host, rank: this.rank, symmetric: this.symmetric, dist: (a, b) => this.dist(a, b) };
   }
 }
 
