@@ -9,6 +9,7 @@ import { Rows } from './rows.ts';
 import { IntList } from './int-list.ts';
 import { LazyDecision, MoveLog } from './move-log.ts';
 import { PlacementView } from './placement-view.ts';
+import { classCosts, type ClassCosts } from './class-costs.ts';
 import { LoadAwareInc, RoundRobinInc, type PlannerView } from './orders.ts';
 
 /**
@@ -115,6 +116,8 @@ export class IncrementalPlanner {
   private readonly tRow: Int32Array;
   private readonly tCol: Int32Array;
   private readonly tUp: Float64Array;
+  /** the same costs by attachment class when every hypervisor is in the table and they allow it (see classCosts) */
+  private readonly cc: ClassCosts | undefined;
   /**
    * VMs to ask in the next plan's first round: `dirty[u]` is 1 for each; `dirtyList` holds each of
    * them at least once, and may hold VMs unmarked since (see `declinedNow`), skipped when taken
@@ -234,6 +237,7 @@ export class IncrementalPlanner {
         this.dLo = cLo + upLo;
         this.dHi = cHi + upHi;
       }
+      if (all) this.cc = classCosts(this.tRow, this.tCol, this.tUp, table.rows);
     }
     for (let u = 0; u < n; u++) {
       this.load[this.host[u]!]! += 1;
@@ -372,6 +376,8 @@ export class IncrementalPlanner {
 
   private dist(ha: number, hb: number): number {
     if (ha === hb) return 0;
+    const cc = this.cc;
+    if (cc !== undefined) return cc.palette[cc.code[cc.rowOf[ha]! + cc.colOf[hb]!]!]!;
     const fa = this.oi[ha]!;
     const fb = this.oi[hb]!;
     if (this.tab !== undefined && fa >= 0 && fb >= 0) {
