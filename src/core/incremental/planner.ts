@@ -98,6 +98,7 @@ export class IncrementalPlanner {
   /** per VM: peers and rates in the order a Map-based traffic matrix would hold them */
   readonly rows: Rows;
   private readonly host: Int32Array;
+  /** per VM: its rank, which is its number (VMs are numbered in rank order); the move log reads it for the records */
   private readonly rank: Float64Array;
   private load: Float64Array;
   private cap: Float64Array;
@@ -573,7 +574,7 @@ export class IncrementalPlanner {
     const s = this.rows.start[u]!;
     const deg = this.rows.len[u]!;
     if (deg > this.fPeer.length) this.growScratch(deg);
-    const { fPeer, fHost, fCost, fOrder, cHost, cCost, cCm, rank } = this;
+    const { fPeer, fHost, fCost, fOrder, cHost, cCost, cCm } = this;
     let nf = 0;
     let costBefore = 0;
     for (let i = s; i < s + deg; i++) {
@@ -589,7 +590,8 @@ export class IncrementalPlanner {
         let j = nf;
         while (j > 0) {
           const o = fOrder[j - 1]!;
-          if (!((cost - fCost[o]! || rank[fPeer[o]!]! - rank[v]!) > 0)) break;
+          // (a VM's rank is its number)
+          if (!((cost - fCost[o]! || fPeer[o]! - v) > 0)) break;
           fOrder[j] = o;
           j -= 1;
         }
@@ -853,7 +855,7 @@ export class IncrementalPlanner {
 
   /** for the orders */
   view(): PlannerView {
-    return { rows: this.rows, host: this.host, rank: this.rank, symmetric: this.symmetric, dist: (a, b) => this.dist(a, b) };
+    return { rows: this.rows, host: this.host, symmetric: this.symmetric, dist: (a, b) => this.dist(a, b) };
   }
 }
 
