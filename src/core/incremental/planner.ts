@@ -324,6 +324,10 @@ export class IncrementalPlanner {
     return this.nDirty;
   }
 
+  /** scratch for `updateTraffic`: each change's two VM numbers (-1: unknown name) */
+  private chA = new Int32Array(0);
+  private chB = new Int32Array(0);
+
   /** C_A of the current placement and traffic, kept by differences */
   get totalNow(): number {
     return this.total;
@@ -353,13 +357,31 @@ export class IncrementalPlanner {
    */
   updateTraffic(changes: readonly PairRate[]): void {
     const { id, rows, host, keyMemo, homeMemo } = this;
+    // the names first, in a loop of their own: the two map lookups of one change do not wait for
+    // the last change's row updates, so the processor overlaps more of their cache misses
+    if (this.chA.length < changes.length) {
+      this.chA = new Int32Array(changes.length + (changes.length >> 2));
+      this.chB = new Int32Array(this.chA.length);
+    }
+    const { chA, chB } = this;
+    for (let k = 0; k < changes.length; k++) {
+      const c = changes[k]!;
+      chA[k] = id.get(c.a) ?? -1;
+      chB[k] = id.get(c.b) ?? -1;
+    }
     for (let k = 0; k < changes.length; k++) {
       const c = changes[k]!;
       const rate = c.rate;
       if (!(rate >= 0 && Number.isFinite(rate))) throw new ScoreError('WORKLOAD_INVALID', `rate of ${c.a}-${c.b} must be a finite number >= 0, got ${rate}`, { a: c.a, b: c.b });
-      if (c.a === c.b) continue;
-      const a = id.get(c.a) ?? this.vmId(c.a);
-      const b = id.get(c.b) ?? this.vmId(c.b);
+      let a = chA[k]!;
+      let b = chB[k]!;
+      // a pair of one VM with itself is skipped, also when the planner does not know the name
+      if (a < 0 || b < 0) {
+        if (c.a === c.b) continue;
+        a = this.vmId(c.a);
+        b = this.vmId(c.b);
+      }
+      if (a === b) continue;
       const ia = rows.indexOf(a, b);
       const old = ia < 0 ? 0 : rows.rate[ia]!;
       if (old === rate) continue;
