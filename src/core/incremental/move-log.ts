@@ -35,14 +35,37 @@ export class MoveLog {
     readonly mode: DecisionMode,
     /** moves to make room for at first (the arrays grow by doubling past it; growing copies them) */
     expectMoves = 1024,
+    /**
+     * flows and candidates to make room for at first (default 4 a move; a move at fat-tree(32)
+     * logs about 6 flows, so the flow arrays grew twice a plan: about 1.5% of an epoch's CPU)
+     */
+    expectFlows = 4 * expectMoves,
+    expectCands = 4 * expectMoves,
   ) {
     const m = Math.max(16, expectMoves);
+    const f = Math.max(16, expectFlows);
+    const c = Math.max(16, expectCands);
     this.mi = new Int32Array(8 * m);
     this.mf = new Float64Array(3 * m);
-    this.fi = new Int32Array(2 * 4 * m);
-    this.ff = new Float64Array(4 * m);
-    this.ci = new Int32Array(4 * m);
-    this.cf = new Float64Array(2 * 4 * m);
+    this.fi = new Int32Array(2 * f);
+    this.ff = new Float64Array(f);
+    this.ci = new Int32Array(c);
+    this.cf = new Float64Array(2 * c);
+  }
+
+  /** moves logged so far */
+  get moveCount(): number {
+    return this.nMoves;
+  }
+
+  /** flows logged so far (all moves) */
+  get flowCount(): number {
+    return this.nFlows;
+  }
+
+  /** candidates logged so far (all moves) */
+  get candidateCount(): number {
+    return this.nCands;
   }
 
   add(u: number, from: number, to: number, peerCount: number, costBefore: number, costAfter: number, cm: number, fPeer: Int32Array, fHost: Int32Array, fCost: Float64Array, fOrder: Int32Array, nf: number, cHost: Int32Array, cCost: Float64Array, cCm: Float64Array, nc: number): number {

@@ -2,11 +2,16 @@ import { CostHeap, raisePeerBound } from '../policies.ts';
 import type { Rows } from './rows.ts';
 import { IntList } from './int-list.ts';
 
-/** What the orders read of the planner's state (numbers: VM and hypervisor indices). */
+/**
+ * What the orders read of the planner's state (numbers: VM and hypervisor indices). A VM's rank
+ * (the tie-break) is its number: the planner numbers VMs in rank order, so the orders compare
+ * numbers instead of loading a rank per VM (an array of 65k doubles read at random).
+ */
 export interface PlannerView {
   readonly rows: Rows;
   readonly host: Int32Array;
-  readonly rank: Float64Array;
+  /** p's rate towards u is u's towards p (so u's row gives it without a search of p's) */
+  readonly symmetric: boolean;
   dist(a: number, b: number): number;
 }
 
@@ -47,11 +52,9 @@ export class RoundRobinInc implements IncOrder {
   private readonly done: Uint8Array;
   private readonly doneList = new IntList();
   private at = -Infinity;
-  private readonly rank: Float64Array;
   private readonly rows: Rows;
   constructor(p: OrderPlanner, n: number) {
     const v = p.view();
-    this.rank = v.rank;
     this.rows = v.rows;
     this.queued = new Uint8Array(n);
     this.done = new Uint8Array(n);
@@ -63,10 +66,10 @@ export class RoundRobinInc implements IncOrder {
     for (let i = 0; i < explicit.length; i++) this.push(explicit.items[i]!);
   }
   private push(u: number): void {
-    if (this.queued[u] === 1 || this.done[u] === 1 || this.rank[u]! <= this.at) return;
+    if (this.queued[u] === 1 || this.done[u] === 1 || u <= this.at) return;
     this.queued[u] = 1;
     // the heap pops the highest cost first: key on −rank so the lowest rank comes first
-    this.heap.push(-this.rank[u]!, this.rank[u]!, u, 0);
+    this.heap.push(-u, u, u, 0);
   }
   next(): number {
     if (this.heap.size === 0) return -1;
@@ -75,7 +78,7 @@ export class RoundRobinInc implements IncOrder {
     this.queued[u] = 0;
     this.done[u] = 1;
     this.doneList.push(u);
-    this.at = this.rank[u]!;
+    this.at = u;
     return u;
   }
   beforeMove(): void {}
@@ -184,7 +187,7 @@ export class LoadAwareInc implements IncOrder {
     const c = this.p.exactCost(u);
     if (!(c > 0)) return false;
     const minCost = this.stCost[lo]!;
-    return c > minCost || (c === minCost && this.s.rank[u]! < this.stRank[lo]!);
+    return c > minCost || (c === minCost && u < this.stRank[lo]!);
   }
 
   next(): number {
@@ -199,7 +202,7 @@ export class LoadAwareInc implements IncOrder {
       }
       asked[u] = 1;
       const c = heap.topCost;
-      const r = this.s.rank[u]!;
+      const r = u;
       // drop stacked asks whose key is not below this one: this ask is lower and later
       while (this.stTop > 0 && (this.stCost[this.stTop - 1]! > c || (this.stCost[this.stTop - 1] === c && this.stRank[this.stTop - 1]! <= r))) this.stTop -= 1;
       this.stIdx[this.stTop] = this.asks;
@@ -239,11 +242,11 @@ export class LoadAwareInc implements IncOrder {
         this.pushExact(p);
         continue;
       }
-      const f = rows.indexOf(p, u);
+      const f = s.symmetric ? e : rows.indexOf(p, u);
       if (f < 0) continue;
       const r = rows.rate[f]!;
       const hp = s.host[p]!;
-      if (!raisePeerBound(this, p, s.rank[p]!, r, r * s.dist(hp, from), r * s.dist(hp, s.host[u]!))) this.pushExact(p);
+      if (!raisePeerBound(this, p, p, r, r * s.dist(hp, from), r * s.dist(hp, s.host[u]!))) this.pushExact(p);
     }
   }
 
@@ -296,7 +299,7 @@ export class LoadAwareInc implements IncOrder {
     const sum = this.p.exactCost(u);
     this.bound[u] = this.p.lastSound ? sum : NaN;
     this.exact[u] = 1;
-    if (sum > 0) this.heap.push(sum, this.s.rank[u]!, u, v);
+    if (sum > 0) this.heap.push(sum, u, u, v);
   }
 }
 

@@ -9,6 +9,7 @@ import { Rows } from './rows.ts';
 import { IntList } from './int-list.ts';
 import { LazyDecision, MoveLog } from './move-log.ts';
 import { PlacementView } from './placement-view.ts';
+import { classCosts, type ClassCosts } from './class-costs.ts';
 import { LoadAwareInc, RoundRobinInc, type PlannerView } from './orders.ts';
 
 /**
@@ -97,6 +98,7 @@ export class IncrementalPlanner {
   /** per VM: peers and rates in the order a Map-based traffic matrix would hold them */
   readonly rows: Rows;
   private readonly host: Int32Array;
+  /** per VM: its rank, which is its number (VMs are numbered in rank order); the move log reads it for the records */
   private readonly rank: Float64Array;
   private load: Float64Array;
   private cap: Float64Array;
@@ -115,6 +117,8 @@ export class IncrementalPlanner {
   private readonly tRow: Int32Array;
   private readonly tCol: Int32Array;
   private readonly tUp: Float64Array;
+  /** the same costs by attachment class when every hypervisor is in the table and they allow it (see classCosts) */
+  private readonly cc: ClassCosts | undefined;
   /**
    * VMs to ask in the next plan's first round: `dirty[u]` is 1 for each; `dirtyList` holds each of
    * them at least once, and may hold VMs unmarked since (see `declinedNow`), skipped when taken
@@ -149,6 +153,8 @@ export class IncrementalPlanner {
    * sum never exceeds the whole (see `costAtUnlessWorse`)
    */
   private readonly termsNonNegative: boolean = false;
+  /** every pair's rate is the same in both its rows (checked at construction, kept by `updateTraffic`) */
+  readonly symmetric: boolean = false;
   /** whether the home/away bound holds in the current plan (metric oracle, c_m >= 0) */
   private boundOk = false;
   /**
@@ -194,6 +200,7 @@ export class IncrementalPlanner {
     this.cap = new Float64Array(hn);
     this.onHv = Array.from({ length: hn }, () => []);
     this.oi = new Int32Array(hn);
+    this.pricedIn = new Float64Array(hn);
     for (let h = 0; h < hn; h++) {
       this.cap[h] = input.capacity.get(this.hvNames[h]!) ?? 0;
       this.oi[h] = this.fast?.index(this.hvNames[h]!) ?? -1;
@@ -231,6 +238,7 @@ export class IncrementalPlanner {
         this.dLo = cLo + upLo;
         this.dHi = cHi + upHi;
       }
+      if (all) this.cc = classCosts(this.tRow, this.tCol, this.tUp, table.rows);
     }
     for (let u = 0; u < n; u++) {
       this.load[this.host[u]!]! += 1;
@@ -248,6 +256,16 @@ export class IncrementalPlanner {
       }
     }
     this.termsNonNegative = ratesSound && this.dLo > 0;
+    // λ(a, b) is one rate for both directions in a traffic matrix; `updateTraffic` keeps it so
+    let symmetric = true;
+    for (let u = 0; u < n && symmetric; u++) {
+      const end = this.rows.start[u]! + this.rows.len[u]!;
+      for (let i = this.rows.start[u]!; i < end && symmetric; i++) {
+        const j = this.rows.indexOf(this.rows.adj[i]!, u);
+        symmetric = j >= 0 && Object.is(this.rows.rate[j], this.rows.rate[i]);
+      }
+    }
+    this.symmetric = symmetric;
     this.dirty = new Uint8Array(n);
     this.boundSeen = new Uint8Array(n);
     this.keyMemo = new Float64Array(n).fill(NaN);
@@ -306,6 +324,10 @@ export class IncrementalPlanner {
     return this.nDirty;
   }
 
+  /** scratch for `updateTraffic`: each change's two VM numbers (-1: unknown name) */
+  private chA = new Int32Array(0);
+  private chB = new Int32Array(0);
+
   /** C_A of the current placement and traffic, kept by differences */
   get totalNow(): number {
     return this.total;
@@ -335,13 +357,31 @@ export class IncrementalPlanner {
    */
   updateTraffic(changes: readonly PairRate[]): void {
     const { id, rows, host, keyMemo, homeMemo } = this;
+    // the names first, in a loop of their own: the two map lookups of one change do not wait for
+    // the last change's row updates, so the processor overlaps more of their cache misses
+    if (this.chA.length < changes.length) {
+      this.chA = new Int32Array(changes.length + (changes.length >> 2));
+      this.chB = new Int32Array(this.chA.length);
+    }
+    const { chA, chB } = this;
+    for (let k = 0; k < changes.length; k++) {
+      const c = changes[k]!;
+      chA[k] = id.get(c.a) ?? -1;
+      chB[k] = id.get(c.b) ?? -1;
+    }
     for (let k = 0; k < changes.length; k++) {
       const c = changes[k]!;
       const rate = c.rate;
       if (!(rate >= 0 && Number.isFinite(rate))) throw new ScoreError('WORKLOAD_INVALID', `rate of ${c.a}-${c.b} must be a finite number >= 0, got ${rate}`, { a: c.a, b: c.b });
-      if (c.a === c.b) continue;
-      const a = id.get(c.a) ?? this.vmId(c.a);
-      const b = id.get(c.b) ?? this.vmId(c.b);
+      let a = chA[k]!;
+      let b = chB[k]!;
+      // a pair of one VM with itself is skipped, also when the planner does not know the name
+      if (a < 0 || b < 0) {
+        if (c.a === c.b) continue;
+        a = this.vmId(c.a);
+        b = this.vmId(c.b);
+      }
+      if (a === b) continue;
       const ia = rows.indexOf(a, b);
       const old = ia < 0 ? 0 : rows.rate[ia]!;
       if (old === rate) continue;
@@ -359,6 +399,8 @@ export class IncrementalPlanner {
 
   private dist(ha: number, hb: number): number {
     if (ha === hb) return 0;
+    const cc = this.cc;
+    if (cc !== undefined) return cc.palette[cc.code[cc.rowOf[ha]! + cc.colOf[hb]!]!]!;
     const fa = this.oi[ha]!;
     const fb = this.oi[hb]!;
     if (this.tab !== undefined && fa >= 0 && fb >= 0) {
@@ -475,14 +517,16 @@ export class IncrementalPlanner {
     this.triedVm = u;
     this.nTried = 0;
     if (before === 0) return true;
+    // a new stamp for `pricedIn` (2^53 tests before it could repeat)
+    this.declineTest += 1;
     for (let i = s; i < end; i++) {
       const h = this.host[adj[i]!]!;
       if (h === x || this.load[h]! >= this.cap[h]!) continue;
       if (!(rate[i]! * this.dist(x, h) > 0)) continue;
-      // a host seen through an earlier peer was already tried
-      let seen = false;
-      for (let j = s; j < i && !seen; j++) seen = this.host[adj[j]!] === h && rate[j]! > 0;
-      if (seen) continue;
+      // a host seen through an earlier peer with a positive rate was priced then (it passed the
+      // tests above there too), so "priced in this test" is that scan over the earlier peers
+      if (this.pricedIn[h] === this.declineTest) continue;
+      this.pricedIn[h] = this.declineTest;
       const cm = cmFn === null ? cmFixed : cmFn(this.names[u]!, this.hvNames[x]!, this.hvNames[h]!);
       const there = this.costAtUnlessWorse(u, h, before, cm);
       // a partial sum is no price for `choose` to reuse (it prices h again if u moves)
@@ -502,8 +546,14 @@ export class IncrementalPlanner {
    * same state: a mover's decision then prices only the hosts `declines` did not reach
    */
   private triedVm = -1;
+  /** per hypervisor: the `declineTest` that last priced it */
+  private pricedIn: Float64Array;
+  private declineTest = 0;
   /** moves the last plan made (the next move log's first size) */
   private lastMoves = 0;
+  /** flows and candidates the last plan's move log held (its successor's first size, scaled to the moves expected) */
+  private lastFlows = 0;
+  private lastCands = 0;
   private nTried = 0;
   private tHost = new Int32Array(16);
   private tCost = new Float64Array(16);
@@ -546,7 +596,7 @@ export class IncrementalPlanner {
     const s = this.rows.start[u]!;
     const deg = this.rows.len[u]!;
     if (deg > this.fPeer.length) this.growScratch(deg);
-    const { fPeer, fHost, fCost, fOrder, cHost, cCost, cCm, rank } = this;
+    const { fPeer, fHost, fCost, fOrder, cHost, cCost, cCm } = this;
     let nf = 0;
     let costBefore = 0;
     for (let i = s; i < s + deg; i++) {
@@ -562,7 +612,8 @@ export class IncrementalPlanner {
         let j = nf;
         while (j > 0) {
           const o = fOrder[j - 1]!;
-          if (!((cost - fCost[o]! || rank[fPeer[o]!]! - rank[v]!) > 0)) break;
+          // (a VM's rank is its number)
+          if (!((cost - fCost[o]! || fPeer[o]! - v) > 0)) break;
           fOrder[j] = o;
           j -= 1;
         }
@@ -650,7 +701,10 @@ export class IncrementalPlanner {
     const decisionRounds: number[] = [];
     // room for as many moves as the last plan made (a plan after a quiet one grows it by doubling:
     // sized on the VMs marked, a settling plan that moves nothing took megabytes it never used)
-    const log = new MoveLog(this.names, this.hvNames, this.rank, cmFn === null ? cmFixed : null, mode, Math.min(maxMigrations, Math.max(1024, this.lastMoves)));
+    const expectMoves = Math.min(maxMigrations, Math.max(1024, this.lastMoves));
+    // the last plan's flows and candidates per move, with a tenth to spare (at fat-tree(32) about 6 and 3 a move)
+    const perMove = (n: number): number => (this.lastMoves > 0 ? Math.ceil((1.1 * n * expectMoves) / this.lastMoves) : 4 * expectMoves);
+    const log = new MoveLog(this.names, this.hvNames, this.rank, cmFn === null ? cmFixed : null, mode, expectMoves, perMove(this.lastFlows), perMove(this.lastCands));
     let asked = 0;
     let round = 0;
     let converged = false;
@@ -724,7 +778,9 @@ export class IncrementalPlanner {
         break;
       }
     }
-    this.lastMoves = steps.length;
+    this.lastMoves = log.moveCount;
+    this.lastFlows = log.flowCount;
+    this.lastCands = log.candidateCount;
     // a snapshot of the hosts behind a map view: copying 65k names into a Map was a large share of a small epoch
     const finalPlacement = new PlacementView(this.names, this.id, this.hvNames, this.host.slice());
     let decisions: (Decision & { round: number })[] | undefined;
@@ -821,7 +877,7 @@ export class IncrementalPlanner {
 
   /** for the orders */
   view(): PlannerView {
-    return { rows: this.rows, host: this.host, rank: this.rank, dist: (a, b) => this.dist(a, b) };
+    return { rows: this.rows, host: this.host, symmetric: this.symmetric, dist: (a, b) => this.dist(a, b) };
   }
 }
 
