@@ -410,3 +410,45 @@ test('a plan with another c_m than the last plan asks every VM again (a VM that 
   }
   assert.ok(differed > 0, 'some instance moves at c_m = 0 (the check is not empty)');
 });
+
+test('a host is priced even when an earlier peer on it adds nothing (a rate x cost that underflows to 0): same move as runPolicy', () => {
+  // every two hypervisors 0.25 apart; u on x, its peers p1 and p2 on h. p1's term is 5e-324 x 0.25 = 0:
+  // a decline test that took "an earlier peer with rate > 0 sits there" as "priced already" never
+  // priced h and moved p2 to x instead of u to h
+  const oracle: PathOracle = { cost: (a, b) => (a === b ? 0 : 0.25), path: () => [], metric: true };
+  const vms = ['u', 'p1', 'p2'];
+  const placement = new Map([['u', 'x'], ['p1', 'h'], ['p2', 'h']]);
+  const traffic = trafficMatrix([
+    { src: 'u', dst: 'p1', rate: 5e-324 },
+    { src: 'u', dst: 'p2', rate: 10 },
+  ]);
+  const capacity = new Map([['x', 2], ['h', 3]]);
+  for (const policy of ['load-aware', 'round-robin'] as const) {
+    const opts = { policy, migrationCost: 0, maxRounds: 20 } as const;
+    const ref = runPolicy({ ...opts, vms, placement, traffic, oracle, capacity, rank: rankOf(vms) });
+    assert.deepEqual(ref.steps.map((s) => `${s.decision.vm}>${s.decision.to}`), ['u>h'], `${policy}: the instance is the one described`);
+    const inc = new IncrementalPlanner({ vms, placement, traffic, oracle, capacity }).plan(opts);
+    assert.deepEqual(moves(inc), moves(ref), `${policy}: the planner moves u to h as runPolicy does`);
+  }
+});
+
+test('the incremental planner refuses a one-sided traffic matrix, and a bad change list changes nothing', () => {
+  const inst = smallInstance(4, { vms: 10, slots: 3 });
+  const [a, b, c] = [inst.vms[0]!, inst.vms[1]!, inst.vms[2]!];
+  const oneSided: TrafficMatrix = { peers: new Map([[a, new Map([[b, 5]])], [b, new Map()]]) };
+  assert.throws(() => new IncrementalPlanner({ ...inst, traffic: oneSided }), (e) => isScoreError(e, 'WORKLOAD_INVALID'), 'a pair with a rate in one row only');
+  const planner = new IncrementalPlanner(inst);
+  planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 20 });
+  const before = planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 20 });
+  assert.equal(before.steps.length, 0, 'converged: a second plan moves nothing');
+  for (const bad of [
+    [{ a, b, rate: 7 }, { a: c, b: 'zz', rate: 1 }],
+    [{ a, b, rate: 7 }, { a: c, b, rate: -1 }],
+    [{ a, b, rate: 7 }, { a: c, b, rate: Number.NaN }],
+  ]) {
+    assert.throws(() => planner.updateTraffic(bad), (e) => isScoreError(e, 'WORKLOAD_INVALID'), `refused: ${JSON.stringify(bad)}`);
+    const after = planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 20 });
+    assert.equal(after.asked, 0, `nothing was marked by the refused list ${JSON.stringify(bad)}`);
+    assert.equal(after.steps.length, 0, 'nothing moves');
+  }
+});

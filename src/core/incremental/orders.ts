@@ -10,8 +10,6 @@ import { IntList } from './int-list.ts';
 export interface PlannerView {
   readonly rows: Rows;
   readonly host: Int32Array;
-  /** p's rate towards u is u's towards p (so u's row gives it without a search of p's) */
-  readonly symmetric: boolean;
   dist(a: number, b: number): number;
 }
 
@@ -242,9 +240,9 @@ export class LoadAwareInc implements IncOrder {
         this.pushExact(p);
         continue;
       }
-      const f = s.symmetric ? e : rows.indexOf(p, u);
-      if (f < 0) continue;
-      const r = rows.rate[f]!;
+      // the planner's rows are symmetric (checked at construction, kept by updateTraffic): p's
+      // rate towards u is u's towards p, read from u's row without a search of p's
+      const r = rows.rate[e]!;
       const hp = s.host[p]!;
       if (!raisePeerBound(this, p, p, r, r * s.dist(hp, from), r * s.dist(hp, s.host[u]!))) this.pushExact(p);
     }

@@ -153,8 +153,6 @@ export class IncrementalPlanner {
    * sum never exceeds the whole (see `costAtUnlessWorse`)
    */
   private readonly termsNonNegative: boolean = false;
-  /** every pair's rate is the same in both its rows (checked at construction, kept by `updateTraffic`) */
-  readonly symmetric: boolean = false;
   /** whether the home/away bound holds in the current plan (metric oracle, c_m >= 0) */
   private boundOk = false;
   /**
@@ -265,7 +263,9 @@ export class IncrementalPlanner {
         symmetric = j >= 0 && Object.is(this.rows.rate[j], this.rows.rate[i]);
       }
     }
-    this.symmetric = symmetric;
+    // a traffic matrix is symmetric (cost.ts): one-sided rows would leave VMs whose rows name a
+    // mover unasked, and the plan would differ from runPolicy's without a word
+    if (!symmetric) throw new ScoreError('WORKLOAD_INVALID', 'the traffic matrix is not symmetric: each pair needs one rate in both rows (trafficMatrix builds such)');
     this.dirty = new Uint8Array(n);
     this.boundSeen = new Uint8Array(n);
     this.keyMemo = new Float64Array(n).fill(NaN);
@@ -364,24 +364,27 @@ export class IncrementalPlanner {
       this.chB = new Int32Array(this.chA.length);
     }
     const { chA, chB } = this;
+    // every change is checked before any is applied: a bad list leaves the planner as it was
     for (let k = 0; k < changes.length; k++) {
       const c = changes[k]!;
-      chA[k] = id.get(c.a) ?? -1;
-      chB[k] = id.get(c.b) ?? -1;
+      if (!(c.rate >= 0 && Number.isFinite(c.rate))) throw new ScoreError('WORKLOAD_INVALID', `rate of ${c.a}-${c.b} must be a finite number >= 0, got ${c.rate}`, { a: c.a, b: c.b });
+      const a = id.get(c.a) ?? -1;
+      const b = id.get(c.b) ?? -1;
+      // a pair of one VM with itself is skipped, also when the planner does not know the name;
+      // otherwise an unknown name is the error (vmId throws it, a's before b's)
+      if ((a < 0 || b < 0) && c.a !== c.b) {
+        this.vmId(c.a);
+        this.vmId(c.b);
+      }
+      chA[k] = a;
+      chB[k] = b;
     }
     for (let k = 0; k < changes.length; k++) {
       const c = changes[k]!;
       const rate = c.rate;
-      if (!(rate >= 0 && Number.isFinite(rate))) throw new ScoreError('WORKLOAD_INVALID', `rate of ${c.a}-${c.b} must be a finite number >= 0, got ${rate}`, { a: c.a, b: c.b });
-      let a = chA[k]!;
-      let b = chB[k]!;
-      // a pair of one VM with itself is skipped, also when the planner does not know the name
-      if (a < 0 || b < 0) {
-        if (c.a === c.b) continue;
-        a = this.vmId(c.a);
-        b = this.vmId(c.b);
-      }
-      if (a === b) continue;
+      const a = chA[k]!;
+      const b = chB[k]!;
+      if (a < 0 || a === b) continue;
       const ia = rows.indexOf(a, b);
       const old = ia < 0 ? 0 : rows.rate[ia]!;
       if (old === rate) continue;
@@ -877,7 +880,7 @@ export class IncrementalPlanner {
 
   /** for the orders */
   view(): PlannerView {
-    return { rows: this.rows, host: this.host, symmetric: this.symmetric, dist: (a, b) => this.dist(a, b) };
+    return { rows: this.rows, host: this.host, dist: (a, b) => this.dist(a, b) };
   }
 }
 
