@@ -7,11 +7,11 @@ import * as discovery from './discovery.ts';
 import { isEcho, expireFloods } from './flood.ts';
 import type { HostEvent, HostState } from './hosts.ts';
 import { createHosts, forgetPort, lastSeenAt, learn, setLocation } from './hosts.ts';
-import { dueRetries, onAccepted, onRefused } from './install-tracker.ts';
+import { dueRetries, onAccepted, onRefused, waitsOn } from './install-tracker.ts';
 import type { NetworkConfig, NetworkView } from './network.ts';
 import { buildView } from './network.ts';
 import type { RoutingState } from './routing.ts';
-import { createRouting, ensurePath, newRulesFirst, onRuleRemoved, pairKey, refreshPaths, reinstallOn, removePath, routePacket } from './routing.ts';
+import { createRouting, ensurePath, newRulesFirst, onRuleRemoved, pairKey, pathByCookie, refreshPaths, reinstallOn, removePath, routePacket } from './routing.ts';
 import { isPhysicalPort } from './ports.ts';
 import type { RateTracker } from './rates.ts';
 import { addSample, createRateTracker, forget } from './rates.ts';
@@ -331,8 +331,8 @@ export type PathStatus =
   | { readonly state: 'refused'; readonly by: Dpid | undefined; readonly error: string };
 
 export function pathStatus(c: Controller, path: { readonly src: string; readonly dst: string; readonly cookie: bigint }): PathStatus {
-  if (c.routing.install.unconfirmed.has(path.cookie)) return { state: 'pending' };
-  if (c.routing.byCookie.has(path.cookie)) return { state: 'confirmed' };
+  const held = pathByCookie(c.routing, path.cookie);
+  if (held !== undefined) return { state: c.routing.install.unconfirmed.has(held.id) ? 'pending' : 'confirmed' };
   const b = c.routing.install.backoff.get(pairKey(path.src, path.dst));
   if (b !== undefined && b.cookie === path.cookie) return { state: 'refused', by: b.refusedBy, error: b.lastError };
   return { state: 'gone' };
@@ -385,10 +385,10 @@ export function placeHosts(
  */
 export function flowRejected(c: Controller, dpid: Dpid, cookie: bigint, error: string, now?: number): Result {
   at(c, now);
-  const key = c.routing.byCookie.get(cookie);
-  const path = key === undefined ? undefined : c.routing.paths.get(key);
-  if (key === undefined || path === undefined) return done(c, [], []);
-  const retryInMs = onRefused(c.routing.install, key, cookie, c.now, error, dpid);
+  const path = pathByCookie(c.routing, cookie);
+  if (path === undefined) return done(c, [], []);
+  const key = path.key;
+  const retryInMs = onRefused(c.routing.install, key, path.id, cookie, c.now, error, dpid);
   forget(c.flowRates, key);
   const commands = removePath(c.routing, key);
   return done(c, commands, [{ type: 'path-rejected', src: path.src, dst: path.dst, dpid, error, retryInMs }]);
@@ -399,28 +399,27 @@ export function flowsAccepted(c: Controller, dpid: Dpid, cookies: readonly bigin
   at(c, now);
   const events: ControllerEvent[] = [];
   for (const cookie of cookies) {
-    const key = c.routing.byCookie.get(cookie);
-    const was = onAccepted(c.routing.install, key, cookie, dpid);
-    const p = key === undefined ? undefined : c.routing.paths.get(key);
-    if (was !== undefined && p !== undefined) events.push({ type: 'path-installed', src: p.src, dst: p.dst, attempts: was.attempts + 1 });
+    // a path no longer held (replaced, removed) waits for nobody: its entry went with it
+    const p = pathByCookie(c.routing, cookie);
+    if (p === undefined) continue;
+    const was = onAccepted(c.routing.install, p.key, p.id, dpid);
+    if (was !== undefined) events.push({ type: 'path-installed', src: p.src, dst: p.dst, attempts: was.attempts + 1 });
   }
   return done(c, [], events);
 }
 
 export function flowRemoved(c: Controller, cookie: bigint): Result {
-  const key = c.routing.byCookie.get(cookie);
-  if (key !== undefined) forget(c.flowRates, key);
+  const p = pathByCookie(c.routing, cookie);
+  if (p !== undefined) forget(c.flowRates, p.key);
   return done(c, onRuleRemoved(c.routing, cookie), []);
 }
 
 /** Flow stats from an edge switch: only a path's first hop counts, so no byte is counted twice. */
 export function flowStats(c: Controller, dpid: Dpid, entries: readonly FlowStatEntry[], now: number): void {
   for (const e of entries) {
-    const key = c.routing.byCookie.get(e.cookie);
-    if (key === undefined) continue;
-    const path = c.routing.paths.get(key);
+    const path = pathByCookie(c.routing, e.cookie);
     if (path === undefined || path.hops[0]?.dpid !== dpid) continue;
-    addSample(c.flowRates, key, { count: e.byteCount, duration: e.durationSec + e.durationNsec / 1e9 }, now);
+    addSample(c.flowRates, path.key, { count: e.byteCount, duration: e.durationSec + e.durationNsec / 1e9 }, now);
   }
 }
 
@@ -462,6 +461,17 @@ export function tick(c: Controller, now: number, share?: discovery.ProbeShare): 
 }
 
 /** Switches whose flow tables hold every VM's first hop: the hypervisors' (or, undeclared, the host-facing) switches. */
+/** Whether a path waits for `dpid` to confirm its rule (a cluster takeover waits for none before cleaning the switch). */
+export function pathsPendingOn(c: Controller, dpid: Dpid): boolean {
+  return waitsOn(c.routing.install, dpid);
+}
+
+/** Whether the path of `cookie` is held and some switch on it has not confirmed its rule yet. */
+export function pathPending(c: Controller, cookie: bigint): boolean {
+  const p = pathByCookie(c.routing, cookie);
+  return p !== undefined && c.routing.install.unconfirmed.has(p.id);
+}
+
 export function edgeSwitches(c: Controller): Dpid[] {
   return [...(c.view.hypervisors.size > 0 ? c.view.hypervisors : hostDpids(c))];
 }
