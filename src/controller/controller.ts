@@ -9,7 +9,7 @@ import type { HostEvent, HostState } from './hosts.ts';
 import { createHosts, forgetPort, lastSeenAt, learn, setLocation } from './hosts.ts';
 import { dueRetries, onAccepted, onRefused, waitsOn } from './install-tracker.ts';
 import type { NetworkConfig, NetworkView } from './network.ts';
-import { buildView } from './network.ts';
+import { buildView, defaultName } from './network.ts';
 import type { RoutingState } from './routing.ts';
 import { createRouting, ensurePath, newRulesFirst, onRuleRemoved, pairKey, pathByCookie, refreshPaths, reinstallOn, removePath, routePacket } from './routing.ts';
 import { isPhysicalPort } from './ports.ts';
@@ -81,7 +81,16 @@ export interface Controller {
   readonly disc: DiscoveryState;
   readonly hosts: HostState;
   readonly routing: RoutingState;
+  /**
+   * The network view, always current when read: a change that makes it stale (a switch's first
+   * host, a switch coming or going without link changes) only marks it (`viewStale`), and the
+   * next read rebuilds it. 256 switches each announcing a first host rebuilt it 256 times, each
+   * O(switches), in the first second of a run (docs/cluster.md, Capacity run 9); read in between
+   * by no one, those rebuilds were all but the last wasted.
+   */
   view: NetworkView;
+  /** the view must be rebuilt before it is next read */
+  viewStale: boolean;
   /** bytes/s per installed path direction, keyed `srcMac>dstMac` */
   readonly flowRates: RateTracker<string>;
   /** tx bytes/s per port, keyed by portKey */
@@ -117,12 +126,24 @@ export function createController(options: ControllerOptions): Controller {
     ...(options.declaredLinks !== undefined ? { declared: declaredPairs(options.declaredLinks) } : {}),
   });
   const hosts = createHosts();
-  return {
+  let view = buildView(disc, options, new Set());
+  const c: Controller = {
     options,
     disc,
     hosts,
     routing: createRouting(options.idleTimeout),
-    view: buildView(disc, options, new Set()),
+    get view(): NetworkView {
+      if (c.viewStale) {
+        c.viewStale = false;
+        view = buildView(c.disc, c.options, hostDpids(c));
+      }
+      return view;
+    },
+    set view(v: NetworkView) {
+      view = v;
+      c.viewStale = false;
+    },
+    viewStale: false,
     flowRates: createRateTracker(),
     portRates: createRateTracker(),
     injected: new Map(),
@@ -130,6 +151,7 @@ export function createController(options: ControllerOptions): Controller {
     now: 0,
     reservedPortFrames: 0,
   };
+  return c;
 }
 
 const LOG_KEEP = 10_000;
@@ -147,6 +169,16 @@ function rebuild(c: Controller): void {
   c.view = buildView(c.disc, c.options, hostDpids(c));
 }
 
+/** The view is rebuilt when next read (Controller.view), not now: a burst of such changes costs one rebuild. */
+function staleView(c: Controller): void {
+  c.viewStale = true;
+}
+
+/** A switch's name in the view (the configuration's, else s<hex dpid>), without reading (and so rebuilding) the view. */
+function nameOf(c: Controller, dpid: Dpid): string {
+  return c.options.names?.get(dpid) ?? defaultName(dpid);
+}
+
 /**
  * Whether a host event can change the view. The view depends on hosts only through which
  * switches carry them (`buildView`'s hostDpids), and not at all when the hypervisors are
@@ -158,6 +190,8 @@ function changesView(c: Controller, e: HostEvent): boolean {
   if (e.type !== 'host-added') return true;
   const declared = c.options.hypervisors;
   if (declared !== undefined && declared.size > 0) return false;
+  // already to be rebuilt (with this host's switch): reading the view here would rebuild it now
+  if (c.viewStale) return true;
   return !c.view.hypervisors.has(e.at.dpid);
 }
 
@@ -181,8 +215,16 @@ function afterLinkEvents(c: Controller, events: DiscoveryEvent[]): SwitchCommand
   return refreshPaths(c.routing, ctx(c));
 }
 
-function ctx(c: Controller): { view: NetworkView; disc: DiscoveryState; hosts: HostState; now: number } {
-  return { view: c.view, disc: c.disc, hosts: c.hosts, now: c.now };
+/** The routing context; its view is read (and rebuilt, if stale) only when routing needs it: a flood does not. */
+function ctx(c: Controller): { readonly view: NetworkView; disc: DiscoveryState; hosts: HostState; now: number } {
+  return {
+    get view(): NetworkView {
+      return c.view;
+    },
+    disc: c.disc,
+    hosts: c.hosts,
+    now: c.now,
+  };
 }
 
 function done(c: Controller, commands: SwitchCommand[], events: ControllerEvent[]): Result {
@@ -209,7 +251,7 @@ export function switchUp(c: Controller, dpid: Dpid, ports: readonly SwitchPortIn
     { kind: 'flow-add', dpid, rule: { priority: 0, match: {}, actions: [{ type: 'controller' }], cookie: 0n, idleTimeout: 0, hardTimeout: 0 } },
   ];
   commands.push(...afterLinkEvents(c, linkEvents));
-  if (linkEvents.length === 0) rebuild(c);
+  if (linkEvents.length === 0) staleView(c);
   commands.push(...reinstallOn(c.routing, dpid));
   commands.push(...discovery.probes(c.disc, c.now, dpid));
   return done(c, commands, [{ type: 'switch-up', dpid, ports: ports.filter((p) => isPhysicalPort(p.port)).length }, ...linkEvents]);
@@ -219,7 +261,7 @@ export function switchDown(c: Controller, dpid: Dpid, now?: number): Result {
   at(c, now);
   const events = discovery.switchDown(c.disc, dpid);
   const commands = afterLinkEvents(c, events);
-  if (events.length === 0) rebuild(c);
+  if (events.length === 0) staleView(c);
   return done(c, commands, [{ type: 'switch-down', dpid }, ...events]);
 }
 
@@ -273,7 +315,7 @@ export function packetIn(c: Controller, dpid: Dpid, inPort: number, frame: Uint8
   const hostEvents = learn(c.hosts, parsed, here, now, (p) => isHostPort(c, p));
   const commands: SwitchCommand[] = [];
   if (hostEvents.length > 0) {
-    if (hostEvents.some((e) => changesView(c, e))) rebuild(c);
+    if (hostEvents.some((e) => changesView(c, e))) staleView(c);
     for (const e of hostEvents) if (e.type === 'host-moved') commands.push(...refreshPaths(c.routing, ctx(c), e.mac));
   }
   commands.push(...routePacket(c.routing, ctx(c), here, parsed, frame));
@@ -538,8 +580,8 @@ export function linkUtilisation(c: Controller): LinkUtilisation[] {
 }
 
 export function describeEvent(c: Controller, e: ControllerEvent): string {
-  const sw = (d: Dpid): string => `${c.view.nameOf(d)} (${formatDpid(d)})`;
-  const port = (p: PortRef): string => `${c.view.nameOf(p.dpid)}:${p.port}`;
+  const sw = (d: Dpid): string => `${nameOf(c, d)} (${formatDpid(d)})`;
+  const port = (p: PortRef): string => `${nameOf(c, p.dpid)}:${p.port}`;
   switch (e.type) {
     case 'switch-up':
       return `switch up ${sw(e.dpid)} with ${e.ports} ports`;
