@@ -1,9 +1,9 @@
 import { ARP_OP, buildArpReply, isMulticastMac, isUnicastMac, type ParsedFrame } from '../packet/index.ts';
-import type { Dpid, FlowRule, PortRef, SwitchCommand } from './commands.ts';
-import { ALL_ONES_64, generationCookie, pathIdOf } from './commands.ts';
+import type { Dpid, FlowRule, SwitchCommand, PortRef } from './commands.ts';
+import { ALL_ONES_64, generationCookie, pathIdOf, portKey } from './commands.ts';
 import type { DiscoveryState } from './discovery.ts';
 import { isLinkPort } from './discovery.ts';
-import type { FloodState } from './flood.ts';
+import type { EdgePorts, FloodState } from './flood.ts';
 import { createFloodState, flood } from './flood.ts';
 import type { HostEntry, HostState } from './hosts.ts';
 import type { InstallState } from './install-tracker.ts';
@@ -325,18 +325,35 @@ export function onRuleRemoved(state: RoutingState, cookie: bigint): SwitchComman
  * Edge ports: up, physical (never LOCAL or another reserved port), with no discovered link, on
  * every switch. Not only the hypervisors' (declared or learned): a host that never spoke may sit
  * on any switch, and learning which switches have hosts from the hosts already seen is exactly
- * how the silent ones were missed.
+ * how the silent ones were missed. Computed again only when the switches, their ports or the
+ * links changed (DiscoveryState.version), else the last result (kept in the flood state).
  */
-export function hostPorts(ctx: RoutingContext): PortRef[] {
-  const out: PortRef[] = [];
+export function edgePorts(state: RoutingState, ctx: RoutingContext): EdgePorts {
+  const cached = state.floods.edges;
+  if (cached !== undefined && cached.from === ctx.disc && cached.version === ctx.disc.version) return cached;
+  const perSwitch = new Map<Dpid, readonly number[]>();
+  const keys = new Set<string>();
+  const shared = new Map<string, number[]>();
   for (const [dpid, ports] of ctx.disc.switches) {
-    for (const p of ports.values()) if (p.up && isPhysicalPort(p.port) && !isLinkPort(ctx.disc, { dpid, port: p.port })) out.push({ dpid, port: p.port });
+    const list: number[] = [];
+    for (const p of ports.values()) {
+      if (!p.up || !isPhysicalPort(p.port) || isLinkPort(ctx.disc, { dpid, port: p.port })) continue;
+      list.push(p.port);
+      keys.add(portKey({ dpid, port: p.port }));
+    }
+    if (list.length === 0) continue;
+    const name = list.join(',');
+    const same = shared.get(name);
+    if (same === undefined) shared.set(name, list);
+    perSwitch.set(dpid, same ?? list);
   }
-  return out;
+  const edges: EdgePorts = { from: ctx.disc, version: ctx.disc.version, perSwitch, keys };
+  state.floods.edges = edges;
+  return edges;
 }
 
 function floodToHosts(state: RoutingState, ctx: RoutingContext, except: PortRef, frame: Uint8Array): SwitchCommand[] {
-  return flood(state.floods, hostPorts(ctx), except, frame, ctx.now);
+  return flood(state.floods, edgePorts(state, ctx), except, frame, ctx.now);
 }
 
 /**
