@@ -10,7 +10,7 @@ import { createHosts, forgetPort, lastSeenAt, learn, setLocation } from './hosts
 import { dueRetries, onAccepted, onRefused, waitsOn } from './install-tracker.ts';
 import type { NetworkConfig, NetworkView } from './network.ts';
 import { buildView, defaultName } from './network.ts';
-import type { RoutingState } from './routing.ts';
+import type { RoutingContext, RoutingState } from './routing.ts';
 import { createRouting, ensurePath, newRulesFirst, onRuleRemoved, pairKey, pathByCookie, refreshPaths, reinstallOn, removePath, routePacket } from './routing.ts';
 import { isPhysicalPort } from './ports.ts';
 import type { RateTracker } from './rates.ts';
@@ -215,16 +215,13 @@ function afterLinkEvents(c: Controller, events: DiscoveryEvent[]): SwitchCommand
   return refreshPaths(c.routing, ctx(c));
 }
 
-/** The routing context; its view is read (and rebuilt, if stale) only when routing needs it: a flood does not. */
-function ctx(c: Controller): { readonly view: NetworkView; disc: DiscoveryState; hosts: HostState; now: number } {
-  return {
-    get view(): NetworkView {
-      return c.view;
-    },
-    disc: c.disc,
-    hosts: c.hosts,
-    now: c.now,
-  };
+/**
+ * The routing context: the controller itself (it has view, disc, hosts and now), so its view is
+ * read (and rebuilt, if stale) only when routing needs it (a flood does not), and no object is
+ * made per packet-in for it.
+ */
+function ctx(c: Controller): RoutingContext {
+  return c;
 }
 
 function done(c: Controller, commands: SwitchCommand[], events: ControllerEvent[]): Result {
