@@ -141,10 +141,10 @@ export function pathByCookie(state: Pick<RoutingState, 'byId'>, cookie: bigint):
 }
 
 /** shared by every path within one switch (never written: InstalledPath.links is readonly) */
-const NO_LINKS: string[] = [];
+const NO_LINKS: readonly string[] = [];
 
 /** The hops from src's port to dst's port, or null if either is unknown or unreachable. */
-export function computeHops(ctx: RoutingContext, src: string, dst: string): { hops: Hop[]; links: string[] } | null {
+export function computeHops(ctx: RoutingContext, src: string, dst: string): { hops: Hop[]; links: readonly string[] } | null {
   const hs = ctx.hosts.byMac.get(src);
   const hd = ctx.hosts.byMac.get(dst);
   if (hs === undefined || hd === undefined) return null;
