@@ -352,7 +352,7 @@ function takeoverEffects(
     async confirmed(paths) {
       // a refused path is no confirmed one (install-tracker's isConfirmed alone says it is)
       const end = Date.now() + TAKEOVER_CONFIRM_MS;
-      const pending = (): boolean => paths.some((p) => c().routing.install.unconfirmed.has(p.cookie));
+      const pending = (): boolean => paths.some((p) => ctl.pathPending(c(), p.cookie));
       while (isLeader() && pending() && Date.now() < end) await sleep(20);
       return new Map(paths.map((p) => [p.cookie, ctl.pathStatus(c(), p)]));
     },
@@ -368,7 +368,7 @@ function takeoverEffects(
           present: () => c().disc.switches.has(dpid),
           links: () => linkCounts(c().disc).get(dpid) ?? 0,
           linksSeen: t.linksSeen(dpid),
-          pathsPending: () => [...c().routing.install.unconfirmed.values()].some((waiting) => waiting.has(dpid)),
+          pathsPending: () => ctl.pathsPendingOn(c(), dpid),
           now: Date.now,
           sleep,
           log: (level, message) => log(level, message),

@@ -11,6 +11,7 @@ import {
   generationCookie,
   generationSlot,
   pathCookie,
+  pathIdOf,
   slotOfCookie,
 } from '../controller/commands.ts';
 import * as ctl from '../controller/controller.ts';
@@ -265,7 +266,7 @@ test('pathStatus: a path a switch refused (an OpenFlow error for its FLOW_MOD) i
   assert.deepEqual(ctl.pathStatus(c, ab), { state: 'confirmed' });
   assert.deepEqual(ctl.pathStatus(c, ba), { state: 'refused', by: 1n, error: 'FLOW_MOD_FAILED/TABLE_FULL' });
   // what the takeover asked before: nobody waits for the refused cookie any more
-  assert.equal(isConfirmed(c.routing.install, ba.cookie), true);
+  assert.equal(isConfirmed(c.routing.install, pathIdOf(ba.cookie)), true);
   // a moves: its path is recomputed under a new cookie; the old one is gone, not refused
   ctl.vmMoved(c, a, { dpid: 1n, port: 3 }, 40);
   assert.notEqual(c.routing.paths.get(`${a}>${b}`)?.cookie, ab.cookie);

@@ -83,6 +83,14 @@ export function pathCookie(slot: bigint, id: bigint): bigint {
   return PATH_COOKIE_TAG | (slot << COOKIE_GENERATION_SHIFT) | (id & PATH_ID_MASK);
 }
 
+/**
+ * The path id (1 ≤ id < 2^32) of a path cookie, as a number: the controller keys its paths by it,
+ * since a BigInt key is a heap object per entry and hashed digit by digit on every lookup.
+ */
+export function pathIdOf(cookie: bigint): number {
+  return Number(cookie & PATH_ID_MASK);
+}
+
 /** The cookie value (under GENERATION_COOKIE_MASK) of every path rule of a generation slot. */
 export function generationCookie(slot: bigint): bigint {
   return PATH_COOKIE_TAG | (slot << COOKIE_GENERATION_SHIFT);

@@ -7,11 +7,11 @@ import * as discovery from './discovery.ts';
 import { isEcho, expireFloods } from './flood.ts';
 import type { HostEvent, HostState } from './hosts.ts';
 import { createHosts, forgetPort, lastSeenAt, learn, portsWithHosts, refusalReports, setLocation } from './hosts.ts';
-import { dueRetries, onAccepted, onRefused } from './install-tracker.ts';
+import { dueRetries, onAccepted, onRefused, waitsOn } from './install-tracker.ts';
 import type { NetworkConfig, NetworkView } from './network.ts';
-import { buildView } from './network.ts';
-import type { RoutingState } from './routing.ts';
-import { createRouting, ensurePath, newRulesFirst, onRuleRemoved, pairKey, refreshPaths, reinstallOn, removePath, routePacket } from './routing.ts';
+import { buildView, defaultName } from './network.ts';
+import type { RoutingContext, RoutingState } from './routing.ts';
+import { createRouting, ensurePath, newRulesFirst, onRuleRemoved, pairKey, pathByCookie, refreshPaths, reinstallOn, removePath, routePacket } from './routing.ts';
 import { isPhysicalPort } from './ports.ts';
 import type { RateTracker } from './rates.ts';
 import { addSample, createRateTracker, forget } from './rates.ts';
@@ -86,7 +86,16 @@ export interface Controller {
   readonly disc: DiscoveryState;
   readonly hosts: HostState;
   readonly routing: RoutingState;
+  /**
+   * The network view, always current when read: a change that makes it stale (a switch's first
+   * host, a switch coming or going without link changes) only marks it (`viewStale`), and the
+   * next read rebuilds it. 256 switches each announcing a first host rebuilt it 256 times, each
+   * O(switches), in the first second of a run (docs/cluster.md, Capacity run 9); read in between
+   * by no one, those rebuilds were all but the last wasted.
+   */
   view: NetworkView;
+  /** the view must be rebuilt before it is next read */
+  viewStale: boolean;
   /** bytes/s per installed path direction, keyed `srcMac>dstMac` */
   readonly flowRates: RateTracker<string>;
   /** tx bytes/s per port, keyed by portKey */
@@ -122,12 +131,24 @@ export function createController(options: ControllerOptions): Controller {
     ...(options.declaredLinks !== undefined ? { declared: declaredPairs(options.declaredLinks) } : {}),
   });
   const hosts = createHosts(options.maxHostsPerPort);
-  return {
+  let view = buildView(disc, options, new Set());
+  const c: Controller = {
     options,
     disc,
     hosts,
     routing: createRouting(options.idleTimeout),
-    view: buildView(disc, options, new Set()),
+    get view(): NetworkView {
+      if (c.viewStale) {
+        c.viewStale = false;
+        view = buildView(c.disc, c.options, hostDpids(c));
+      }
+      return view;
+    },
+    set view(v: NetworkView) {
+      view = v;
+      c.viewStale = false;
+    },
+    viewStale: false,
     flowRates: createRateTracker(),
     portRates: createRateTracker(),
     injected: new Map(),
@@ -135,6 +156,7 @@ export function createController(options: ControllerOptions): Controller {
     now: 0,
     reservedPortFrames: 0,
   };
+  return c;
 }
 
 const LOG_KEEP = 10_000;
@@ -152,6 +174,16 @@ function rebuild(c: Controller): void {
   c.view = buildView(c.disc, c.options, hostDpids(c));
 }
 
+/** The view is rebuilt when next read (Controller.view), not now: a burst of such changes costs one rebuild. */
+function staleView(c: Controller): void {
+  c.viewStale = true;
+}
+
+/** A switch's name in the view (the configuration's, else s<hex dpid>), without reading (and so rebuilding) the view. */
+function nameOf(c: Controller, dpid: Dpid): string {
+  return c.options.names?.get(dpid) ?? defaultName(dpid);
+}
+
 /**
  * Whether a host event can change the view. The view depends on hosts only through which
  * switches carry them (`buildView`'s hostDpids), and not at all when the hypervisors are
@@ -163,6 +195,8 @@ function changesView(c: Controller, e: HostEvent): boolean {
   if (e.type !== 'host-added') return true;
   const declared = c.options.hypervisors;
   if (declared !== undefined && declared.size > 0) return false;
+  // already to be rebuilt (with this host's switch): reading the view here would rebuild it now
+  if (c.viewStale) return true;
   return !c.view.hypervisors.has(e.at.dpid);
 }
 
@@ -186,8 +220,13 @@ function afterLinkEvents(c: Controller, events: DiscoveryEvent[]): SwitchCommand
   return refreshPaths(c.routing, ctx(c));
 }
 
-function ctx(c: Controller): { view: NetworkView; disc: DiscoveryState; hosts: HostState; now: number } {
-  return { view: c.view, disc: c.disc, hosts: c.hosts, now: c.now };
+/**
+ * The routing context: the controller itself (it has view, disc, hosts and now), so its view is
+ * read (and rebuilt, if stale) only when routing needs it (a flood does not), and no object is
+ * made per packet-in for it.
+ */
+function ctx(c: Controller): RoutingContext {
+  return c;
 }
 
 function done(c: Controller, commands: SwitchCommand[], events: ControllerEvent[]): Result {
@@ -224,7 +263,8 @@ export function switchUp(c: Controller, dpid: Dpid, ports: readonly SwitchPortIn
     { kind: 'flow-add', dpid, rule: { priority: 0, match: {}, actions: [{ type: 'controller' }], cookie: 0n, idleTimeout: 0, hardTimeout: 0 } },
   ];
   commands.push(...afterLinkEvents(c, linkEvents));
-  if (linkEvents.length === 0 || ghosts.length > 0) rebuild(c);
+  if (linkEvents.length === 0 || ghosts.length > 0) staleView(c);
+  // the view is rebuilt when refreshPaths reads it (Controller.view)
   for (const g of ghosts) if (g.type === 'host-removed') commands.push(...refreshPaths(c.routing, ctx(c), g.mac));
   commands.push(...reinstallOn(c.routing, dpid));
   commands.push(...discovery.probes(c.disc, c.now, dpid));
@@ -235,7 +275,7 @@ export function switchDown(c: Controller, dpid: Dpid, now?: number): Result {
   at(c, now);
   const events = discovery.switchDown(c.disc, dpid);
   const commands = afterLinkEvents(c, events);
-  if (events.length === 0) rebuild(c);
+  if (events.length === 0) staleView(c);
   return done(c, commands, [{ type: 'switch-down', dpid }, ...events]);
 }
 
@@ -291,7 +331,7 @@ export function packetIn(c: Controller, dpid: Dpid, inPort: number, frame: Uint8
   if (hostEvents.length === 1 && hostEvents[0]!.type === 'host-refused') return done(c, [], hostEvents);
   const commands: SwitchCommand[] = [];
   if (hostEvents.length > 0) {
-    if (hostEvents.some((e) => changesView(c, e))) rebuild(c);
+    if (hostEvents.some((e) => changesView(c, e))) staleView(c);
     for (const e of hostEvents) if (e.type === 'host-moved') commands.push(...refreshPaths(c.routing, ctx(c), e.mac));
   }
   commands.push(...routePacket(c.routing, ctx(c), here, parsed, frame));
@@ -349,8 +389,8 @@ export type PathStatus =
   | { readonly state: 'refused'; readonly by: Dpid | undefined; readonly error: string };
 
 export function pathStatus(c: Controller, path: { readonly src: string; readonly dst: string; readonly cookie: bigint }): PathStatus {
-  if (c.routing.install.unconfirmed.has(path.cookie)) return { state: 'pending' };
-  if (c.routing.byCookie.has(path.cookie)) return { state: 'confirmed' };
+  const held = pathByCookie(c.routing, path.cookie);
+  if (held !== undefined) return { state: c.routing.install.unconfirmed.has(held.id) ? 'pending' : 'confirmed' };
   const b = c.routing.install.backoff.get(pairKey(path.src, path.dst));
   if (b !== undefined && b.cookie === path.cookie) return { state: 'refused', by: b.refusedBy, error: b.lastError };
   return { state: 'gone' };
@@ -403,10 +443,10 @@ export function placeHosts(
  */
 export function flowRejected(c: Controller, dpid: Dpid, cookie: bigint, error: string, now?: number): Result {
   at(c, now);
-  const key = c.routing.byCookie.get(cookie);
-  const path = key === undefined ? undefined : c.routing.paths.get(key);
-  if (key === undefined || path === undefined) return done(c, [], []);
-  const retryInMs = onRefused(c.routing.install, key, cookie, c.now, error, dpid);
+  const path = pathByCookie(c.routing, cookie);
+  if (path === undefined) return done(c, [], []);
+  const key = path.key;
+  const retryInMs = onRefused(c.routing.install, key, path.id, cookie, c.now, error, dpid);
   forget(c.flowRates, key);
   const commands = removePath(c.routing, key);
   return done(c, commands, [{ type: 'path-rejected', src: path.src, dst: path.dst, dpid, error, retryInMs }]);
@@ -417,28 +457,27 @@ export function flowsAccepted(c: Controller, dpid: Dpid, cookies: readonly bigin
   at(c, now);
   const events: ControllerEvent[] = [];
   for (const cookie of cookies) {
-    const key = c.routing.byCookie.get(cookie);
-    const was = onAccepted(c.routing.install, key, cookie, dpid);
-    const p = key === undefined ? undefined : c.routing.paths.get(key);
-    if (was !== undefined && p !== undefined) events.push({ type: 'path-installed', src: p.src, dst: p.dst, attempts: was.attempts + 1 });
+    // a path no longer held (replaced, removed) waits for nobody: its entry went with it
+    const p = pathByCookie(c.routing, cookie);
+    if (p === undefined) continue;
+    const was = onAccepted(c.routing.install, p.key, p.id, dpid);
+    if (was !== undefined) events.push({ type: 'path-installed', src: p.src, dst: p.dst, attempts: was.attempts + 1 });
   }
   return done(c, [], events);
 }
 
 export function flowRemoved(c: Controller, cookie: bigint): Result {
-  const key = c.routing.byCookie.get(cookie);
-  if (key !== undefined) forget(c.flowRates, key);
+  const p = pathByCookie(c.routing, cookie);
+  if (p !== undefined) forget(c.flowRates, p.key);
   return done(c, onRuleRemoved(c.routing, cookie), []);
 }
 
 /** Flow stats from an edge switch: only a path's first hop counts, so no byte is counted twice. */
 export function flowStats(c: Controller, dpid: Dpid, entries: readonly FlowStatEntry[], now: number): void {
   for (const e of entries) {
-    const key = c.routing.byCookie.get(e.cookie);
-    if (key === undefined) continue;
-    const path = c.routing.paths.get(key);
+    const path = pathByCookie(c.routing, e.cookie);
     if (path === undefined || path.hops[0]?.dpid !== dpid) continue;
-    addSample(c.flowRates, key, { count: e.byteCount, duration: e.durationSec + e.durationNsec / 1e9 }, now);
+    addSample(c.flowRates, path.key, { count: e.byteCount, duration: e.durationSec + e.durationNsec / 1e9 }, now);
   }
 }
 
@@ -480,6 +519,17 @@ export function tick(c: Controller, now: number, share?: discovery.ProbeShare): 
 }
 
 /** Switches whose flow tables hold every VM's first hop: the hypervisors' (or, undeclared, the host-facing) switches. */
+/** Whether a path waits for `dpid` to confirm its rule (a cluster takeover waits for none before cleaning the switch). */
+export function pathsPendingOn(c: Controller, dpid: Dpid): boolean {
+  return waitsOn(c.routing.install, dpid);
+}
+
+/** Whether the path of `cookie` is held and some switch on it has not confirmed its rule yet. */
+export function pathPending(c: Controller, cookie: bigint): boolean {
+  const p = pathByCookie(c.routing, cookie);
+  return p !== undefined && c.routing.install.unconfirmed.has(p.id);
+}
+
 export function edgeSwitches(c: Controller): Dpid[] {
   return [...(c.view.hypervisors.size > 0 ? c.view.hypervisors : hostDpids(c))];
 }
@@ -546,8 +596,8 @@ export function linkUtilisation(c: Controller): LinkUtilisation[] {
 }
 
 export function describeEvent(c: Controller, e: ControllerEvent): string {
-  const sw = (d: Dpid): string => `${c.view.nameOf(d)} (${formatDpid(d)})`;
-  const port = (p: PortRef): string => `${c.view.nameOf(p.dpid)}:${p.port}`;
+  const sw = (d: Dpid): string => `${nameOf(c, d)} (${formatDpid(d)})`;
+  const port = (p: PortRef): string => `${nameOf(c, p.dpid)}:${p.port}`;
   switch (e.type) {
     case 'switch-up':
       return `switch up ${sw(e.dpid)} with ${e.ports} ports`;

@@ -59,6 +59,11 @@ export interface DiscoveryState {
   readonly declared?: (a: Dpid, b: Dpid) => boolean;
   /** link key -> when an undeclared link was last reported (ms) */
   readonly undeclaredSaid: Map<string, number>;
+  /**
+   * counts every change of `switches` (their ports) and `links`: what is derived from them alone
+   * (routing.ts edgePorts, the flood's port lists) is kept while it is unchanged
+   */
+  version: number;
 }
 
 /** an undeclared link is reported again after this long (ms) */
@@ -102,6 +107,7 @@ export function createDiscovery(nonce: Uint8Array, secret: Uint8Array, o: Discov
     rejected: new Map(),
     undeclaredSaid: new Map(),
     latestHeard: 0,
+    version: 0,
     ...(o.declared !== undefined ? { declared: o.declared } : {}),
   };
 }
@@ -118,6 +124,7 @@ function removeLink(s: DiscoveryState, key: string, reason: 'port-down' | 'switc
   const entry = s.links.get(key);
   if (entry === undefined) return [];
   s.links.delete(key);
+  s.version += 1;
   s.byPort.delete(portKey(entry.link.a));
   s.byPort.delete(portKey(entry.link.b));
   return [{ type: 'link-removed', link: entry.link, reason }];
@@ -126,11 +133,13 @@ function removeLink(s: DiscoveryState, key: string, reason: 'port-down' | 'switc
 export function switchUp(s: DiscoveryState, dpid: Dpid, ports: readonly SwitchPortInfo[]): DiscoveryEvent[] {
   const events = s.switches.has(dpid) ? switchDown(s, dpid) : [];
   s.switches.set(dpid, new Map(ports.filter((p) => isPhysicalPort(p.port)).map((p) => [p.port, p])));
+  s.version += 1;
   return events;
 }
 
 export function switchDown(s: DiscoveryState, dpid: Dpid): DiscoveryEvent[] {
   s.switches.delete(dpid);
+  s.version += 1;
   const events: DiscoveryEvent[] = [];
   for (const [key, { link }] of [...s.links]) {
     if (link.a.dpid === dpid || link.b.dpid === dpid) events.push(...removeLink(s, key, 'switch-down'));
@@ -143,6 +152,7 @@ export function portStatus(s: DiscoveryState, dpid: Dpid, port: SwitchPortInfo, 
   if (ports === undefined || !isPhysicalPort(port.port)) return [];
   if (deleted) ports.delete(port.port);
   else ports.set(port.port, port);
+  s.version += 1;
   if (deleted || !port.up) {
     const key = s.byPort.get(portKey({ dpid, port: port.port }));
     if (key !== undefined) return removeLink(s, key, 'port-down');
@@ -287,6 +297,7 @@ export function onPacketIn(
     if (old !== undefined) events.push(...removeLink(s, old, 'replaced'));
   }
   s.links.set(key, { link, lastSeen: now });
+  s.version += 1;
   s.byPort.set(portKey(link.a), key);
   s.byPort.set(portKey(link.b), key);
   events.push({ type: 'link-added', link });

@@ -12,58 +12,86 @@ import { portKey } from './commands.ts';
  * our own echo, not the sender speaking there: it is dropped (no learning, no second flood).
  * A host's own retransmission arrives at its own port, which is never in its flood.
  */
+/**
+ * The edge ports of every switch (up, physical, no discovered link), as of one discovery version
+ * (discovery.ts DiscoveryState.version): computed once per change of the switches or links, not
+ * per flood. A flood walked every port of every switch and built a key per port each time: 256
+ * switches' first broadcasts were 256 walks of 1,024 ports in the first second of a run.
+ */
+export interface EdgePorts {
+  /** the discovery state and version these were computed from */
+  readonly from: object;
+  readonly version: number;
+  /** per switch with any: its edge port numbers (switches with the same list share one array) */
+  readonly perSwitch: ReadonlyMap<Dpid, readonly number[]>;
+  /** portKey of every edge port */
+  readonly keys: ReadonlySet<string>;
+}
+
+/** One flood of a frame: every port of `edges` but `except` (a portKey). */
+interface Flooded {
+  readonly edges: ReadonlySet<string>;
+  readonly except: string;
+}
+
 export interface FloodState {
-  /** frame digest -> ports it was sent out of, and when (ms) */
-  readonly recent: Map<string, { readonly ports: Set<string>; readonly at: number }>;
+  /** frame digest -> the floods of it in the window, and when the latest was (ms) */
+  readonly recent: Map<string, { readonly floods: Flooded[]; at: number }>;
   /**
-   * per port: the latest `at` of a `recent` entry holding it. A packet-in on a port with none
-   * in the window cannot be an echo, and is let through without hashing its frame.
+   * ms: the latest flood. A packet-in more than the window after it cannot be an echo, and is let
+   * through without hashing its frame.
    */
-  readonly portAt: Map<string, number>;
+  lastAt: number;
   readonly windowMs: number;
   echoes: number;
+  /** routing.ts edgePorts' cache */
+  edges?: EdgePorts;
 }
 
 export function createFloodState(windowMs = 2_000): FloodState {
-  return { recent: new Map(), portAt: new Map(), windowMs, echoes: 0 };
+  return { recent: new Map(), lastAt: -Infinity, windowMs, echoes: 0 };
 }
 
 function digest(frame: Uint8Array): string {
   return createHash('sha256').update(frame).digest('base64');
 }
 
-/** Packet-outs of `frame` to `ports` (grouped per switch) except `except`, remembered for echo detection. */
-export function flood(s: FloodState, ports: readonly PortRef[], except: PortRef, frame: Uint8Array, now: number): SwitchCommand[] {
-  const bySwitch = new Map<Dpid, number[]>();
-  const sent = new Set<string>();
-  for (const p of ports) {
-    if (p.dpid === except.dpid && p.port === except.port) continue;
-    bySwitch.set(p.dpid, [...(bySwitch.get(p.dpid) ?? []), p.port]);
-    sent.add(portKey(p));
+/**
+ * Packet-outs of `frame` to every edge port except `except` (one per switch), remembered for echo
+ * detection. The packet-outs share `edges`' port arrays (only the switch of `except` gets its own).
+ */
+export function flood(s: FloodState, edges: EdgePorts, except: PortRef, frame: Uint8Array, now: number): SwitchCommand[] {
+  const out: SwitchCommand[] = [];
+  for (const [dpid, list] of edges.perSwitch) {
+    const ports = dpid === except.dpid && list.includes(except.port) ? list.filter((p) => p !== except.port) : list;
+    if (ports.length > 0) out.push({ kind: 'packet-out', dpid, ports, frame });
   }
-  if (sent.size > 0) {
+  if (out.length > 0) {
     const d = digest(frame);
+    const sent: Flooded = { edges: edges.keys, except: portKey(except) };
     const prev = s.recent.get(d);
-    const ports = prev !== undefined && now - prev.at <= s.windowMs ? new Set([...prev.ports, ...sent]) : sent;
-    s.recent.set(d, { ports, at: now });
-    for (const k of ports) s.portAt.set(k, now);
+    if (prev !== undefined && now - prev.at <= s.windowMs) {
+      // the same frame flooded again (a retransmission): its ports are added to the earlier ones'
+      if (!prev.floods.some((f) => f.edges === sent.edges && f.except === sent.except)) prev.floods.push(sent);
+      prev.at = now;
+    } else s.recent.set(d, { floods: [sent], at: now });
+    s.lastAt = now;
   }
   if (s.recent.size > 4096) expireFloods(s, now);
-  return [...bySwitch].map(([dpid, list]) => ({ kind: 'packet-out' as const, dpid, ports: list, frame }));
+  return out;
 }
 
 /** True when `frame` arriving at `at` is a copy of our own recent flood coming back over an unknown cable. */
 export function isEcho(s: FloodState, frame: Uint8Array, at: PortRef, now: number): boolean {
-  if (s.recent.size === 0) return false;
-  const flooded = s.portAt.get(portKey(at));
-  if (flooded === undefined || now - flooded > s.windowMs) return false;
+  if (s.recent.size === 0 || now - s.lastAt > s.windowMs) return false;
   const e = s.recent.get(digest(frame));
-  if (e === undefined || now - e.at > s.windowMs || !e.ports.has(portKey(at))) return false;
+  if (e === undefined || now - e.at > s.windowMs) return false;
+  const k = portKey(at);
+  if (!e.floods.some((f) => f.except !== k && f.edges.has(k))) return false;
   s.echoes += 1;
   return true;
 }
 
 export function expireFloods(s: FloodState, now: number): void {
   for (const [k, e] of [...s.recent]) if (now - e.at > s.windowMs) s.recent.delete(k);
-  for (const [k, at] of [...s.portAt]) if (now - at > s.windowMs) s.portAt.delete(k);
 }

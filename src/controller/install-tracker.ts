@@ -21,8 +21,12 @@ export interface Backoff {
 }
 
 export interface InstallState {
-  /** path cookie -> the switches that have not confirmed its rule yet */
-  readonly unconfirmed: Map<bigint, Set<Dpid>>;
+  /**
+   * path id (commands.ts pathIdOf) -> the switches that have not confirmed its rule yet. An array,
+   * not a Set: a path crosses a few switches, and a Set per new path (cbench: thousands a second)
+   * was a large part of the garbage. A number key, not the BigInt cookie, for the same reason.
+   */
+  readonly unconfirmed: Map<number, Dpid[]>;
   /** direction key (`src>dst`) -> its back-off after a refusal */
   readonly backoff: Map<string, Backoff>;
   readonly baseMs: number;
@@ -35,19 +39,31 @@ export function createInstallState(baseMs = 1_000, maxMs = 30_000): InstallState
   return { unconfirmed: new Map(), backoff: new Map(), baseMs, maxMs, rejections: 0 };
 }
 
-/** The rules of `cookie` were just sent to `dpids`. */
-export function expectConfirmation(s: InstallState, cookie: bigint, dpids: Iterable<Dpid>): void {
-  const set = s.unconfirmed.get(cookie) ?? new Set<Dpid>();
-  for (const d of dpids) set.add(d);
-  s.unconfirmed.set(cookie, set);
+/**
+ * The rules of path `id` were just sent to `dpids`. The array is kept (not copied) when the path
+ * had no switch waiting: the caller hands over a fresh one.
+ */
+export function expectConfirmation(s: InstallState, id: number, dpids: Dpid[]): void {
+  const waiting = s.unconfirmed.get(id);
+  if (waiting === undefined) {
+    s.unconfirmed.set(id, dpids);
+    return;
+  }
+  for (const d of dpids) if (!waiting.includes(d)) waiting.push(d);
 }
 
-export function forgetCookie(s: InstallState, cookie: bigint): void {
-  s.unconfirmed.delete(cookie);
+export function forgetPath(s: InstallState, id: number): void {
+  s.unconfirmed.delete(id);
 }
 
-export function isConfirmed(s: InstallState, cookie: bigint): boolean {
-  return !s.unconfirmed.has(cookie);
+export function isConfirmed(s: InstallState, id: number): boolean {
+  return !s.unconfirmed.has(id);
+}
+
+/** Whether any path waits for `dpid` to confirm its rule. */
+export function waitsOn(s: InstallState, dpid: Dpid): boolean {
+  for (const waiting of s.unconfirmed.values()) if (waiting.includes(dpid)) return true;
+  return false;
 }
 
 /** True while the direction is waiting out its back-off. */
@@ -57,24 +73,27 @@ export function inBackoff(s: InstallState, key: string, now: number): boolean {
 }
 
 /**
- * `dpid` accepted the rule of `cookie`. Returns the back-off the direction had when this
- * completed its installation (the path had been refused before), else undefined.
+ * `dpid` accepted the rule of path `id`, the direction `key`'s. Returns the back-off the direction
+ * had when this completed its installation (the path had been refused before), else undefined.
  */
-export function onAccepted(s: InstallState, key: string | undefined, cookie: bigint, dpid: Dpid): Backoff | undefined {
-  const set = s.unconfirmed.get(cookie);
-  if (set === undefined) return undefined;
-  set.delete(dpid);
-  if (set.size > 0) return undefined;
-  s.unconfirmed.delete(cookie);
-  if (key === undefined) return undefined;
+export function onAccepted(s: InstallState, key: string, id: number, dpid: Dpid): Backoff | undefined {
+  const waiting = s.unconfirmed.get(id);
+  if (waiting === undefined) return undefined;
+  const i = waiting.indexOf(dpid);
+  if (i >= 0) {
+    waiting[i] = waiting[waiting.length - 1]!;
+    waiting.pop();
+  }
+  if (waiting.length > 0) return undefined;
+  s.unconfirmed.delete(id);
   const b = s.backoff.get(key);
   s.backoff.delete(key);
   return b;
 }
 
-/** A switch refused the direction's rule: schedules the next try. Returns the wait in ms. */
-export function onRefused(s: InstallState, key: string, cookie: bigint, now: number, error: string, dpid?: Dpid): number {
-  s.unconfirmed.delete(cookie);
+/** A switch refused the direction's rule (path `id`, `cookie`): schedules the next try. Returns the wait in ms. */
+export function onRefused(s: InstallState, key: string, id: number, cookie: bigint, now: number, error: string, dpid?: Dpid): number {
+  s.unconfirmed.delete(id);
   s.rejections += 1;
   const b: Backoff = s.backoff.get(key) ?? { attempts: 0, retryAt: now, lastError: error };
   const wait = Math.min(s.maxMs, s.baseMs * 2 ** b.attempts);

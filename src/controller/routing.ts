@@ -1,13 +1,13 @@
 import { ARP_OP, buildArpReply, isMulticastMac, isUnicastMac, type ParsedFrame } from '../packet/index.ts';
-import type { Dpid, FlowRule, PortRef, SwitchCommand } from './commands.ts';
-import { ALL_ONES_64, pathCookie } from './commands.ts';
+import type { Dpid, FlowRule, SwitchCommand, PortRef } from './commands.ts';
+import { ALL_ONES_64, generationCookie, pathIdOf, portKey } from './commands.ts';
 import type { DiscoveryState } from './discovery.ts';
 import { isLinkPort } from './discovery.ts';
-import type { FloodState } from './flood.ts';
+import type { EdgePorts, FloodState } from './flood.ts';
 import { createFloodState, flood } from './flood.ts';
 import type { HostEntry, HostState } from './hosts.ts';
 import type { InstallState } from './install-tracker.ts';
-import { createInstallState, expectConfirmation, forgetCookie, inBackoff } from './install-tracker.ts';
+import { createInstallState, expectConfirmation, forgetPath, inBackoff } from './install-tracker.ts';
 import type { NetworkView } from './network.ts';
 import { isPhysicalPort } from './ports.ts';
 
@@ -34,6 +34,10 @@ export interface Hop {
 export interface InstalledPath {
   readonly src: string;
   readonly dst: string;
+  /** pairKey(src, dst), the direction's key in `paths` and `wanted` */
+  readonly key: string;
+  /** the path id: the low 32 bits of the cookie (commands.ts pathIdOf), the key of `byId` */
+  readonly id: number;
   readonly cookie: bigint;
   readonly hops: readonly Hop[];
   /** topology link ids, in order */
@@ -51,15 +55,27 @@ export interface InstalledPath {
 export interface RoutingState {
   /**
    * directions that carry traffic: kept while unreachable, so a path returns with its links.
-   * Every key of `paths` is one of these (a path is only set after its direction is wanted, and a
+   * Every key of `paths` is one of these (a path is only set with its direction wanted, and a
    * direction stops being wanted only with its path removed): the packet-in fast path relies on it.
+   * The value is the direction's live path itself when it has one (an InstalledPath has src and
+   * dst), so a new path allocates no second object for it; a plain { src, dst } otherwise.
    */
   readonly wanted: Map<string, { readonly src: string; readonly dst: string }>;
   readonly paths: Map<string, InstalledPath>;
-  readonly byCookie: Map<bigint, string>;
-  nextId: bigint;
+  /**
+   * path id -> path, for every path in `paths`. Keyed by the cookie's 32-bit path id as a number,
+   * not by the BigInt cookie: ids are unique among live paths whatever their generation
+   * (nextPathId), and a number key costs no heap object nor a digit-by-digit hash per lookup
+   * (cbench, 256 switches: ~500,000 paths). pathByCookie checks the whole cookie.
+   */
+  readonly byId: Map<number, InstalledPath>;
+  /** the next path id to try (1 ≤ nextId < 2^32) */
+  nextId: number;
   /** the cookie generation slot of new paths (commands.ts pathCookie): 0 alone, the leader's in a cluster */
   generationSlot: bigint;
+  /** generationCookie(cookieBaseSlot), cached: each new path's cookie is this | its id */
+  cookieBase: bigint;
+  cookieBaseSlot: bigint;
   readonly idleTimeout: number;
   readonly priority: number;
   readonly install: InstallState;
@@ -75,35 +91,65 @@ export interface RoutingContext {
 }
 
 export function createRouting(idleTimeout = 60, priority = 100): RoutingState {
-  return { wanted: new Map(), paths: new Map(), byCookie: new Map(), nextId: 1n, generationSlot: 0n, idleTimeout, priority, install: createInstallState(), floods: createFloodState() };
+  return {
+    wanted: new Map(),
+    paths: new Map(),
+    byId: new Map(),
+    nextId: 1,
+    generationSlot: 0n,
+    cookieBase: generationCookie(0n),
+    cookieBaseSlot: 0n,
+    idleTimeout,
+    priority,
+    install: createInstallState(),
+    floods: createFloodState(),
+  };
 }
 
 export const pairKey = (src: string, dst: string): string => `${src}>${dst}`;
 
-const PATH_ID_MAX = (1n << 32n) - 1n;
+const PATH_ID_MAX = 2 ** 32 - 1;
 
 /**
- * The next path's cookie. A cookie holds 32 bits of path id (commands.ts), so after 2^32 paths
- * the ids wrap around: an id whose cookie still names a live path is skipped, else a FLOW_REMOVED
- * or a delete by cookie for the old path would hit the new one. 0 is never used.
+ * The next path's id. A cookie holds 32 bits of path id (commands.ts), so after 2^32 paths the
+ * ids wrap around: an id a live path still has (in any generation) is skipped, else a
+ * FLOW_REMOVED or a delete by cookie for the old path would hit the new one, and `byId` would
+ * hold two paths under one key. 0 is never used.
  */
-export function nextPathCookie(state: Pick<RoutingState, 'nextId' | 'generationSlot' | 'byCookie'>): bigint {
+export function nextPathId(state: Pick<RoutingState, 'nextId' | 'byId'>): number {
   for (;;) {
-    const id = state.nextId & PATH_ID_MAX;
-    state.nextId = id === PATH_ID_MAX ? 1n : id + 1n;
-    if (id === 0n) continue;
-    const cookie = pathCookie(state.generationSlot, id);
-    if (!state.byCookie.has(cookie)) return cookie;
+    const id = state.nextId;
+    state.nextId = id >= PATH_ID_MAX ? 1 : id + 1;
+    if (id < 1 || id > PATH_ID_MAX) continue;
+    if (!state.byId.has(id)) return id;
   }
 }
 
+/** The cookie of path `id` in the current generation slot: commands.ts pathCookie(generationSlot, id). */
+export function cookieOfId(state: Pick<RoutingState, 'generationSlot' | 'cookieBase' | 'cookieBaseSlot'>, id: number): bigint {
+  if (state.cookieBaseSlot !== state.generationSlot) {
+    state.cookieBase = generationCookie(state.generationSlot);
+    state.cookieBaseSlot = state.generationSlot;
+  }
+  return state.cookieBase | BigInt(id);
+}
+
+/** The live path whose cookie is `cookie` (the whole cookie: same id and generation), else undefined. */
+export function pathByCookie(state: Pick<RoutingState, 'byId'>, cookie: bigint): InstalledPath | undefined {
+  const p = state.byId.get(pathIdOf(cookie));
+  return p !== undefined && p.cookie === cookie ? p : undefined;
+}
+
+/** shared by every path within one switch (never written: InstalledPath.links is readonly) */
+const NO_LINKS: readonly string[] = [];
+
 /** The hops from src's port to dst's port, or null if either is unknown or unreachable. */
-export function computeHops(ctx: RoutingContext, src: string, dst: string): { hops: Hop[]; links: string[] } | null {
+export function computeHops(ctx: RoutingContext, src: string, dst: string): { hops: Hop[]; links: readonly string[] } | null {
   const hs = ctx.hosts.byMac.get(src);
   const hd = ctx.hosts.byMac.get(dst);
   if (hs === undefined || hd === undefined) return null;
   if (!ctx.disc.switches.has(hs.at.dpid) || !ctx.disc.switches.has(hd.at.dpid)) return null;
-  if (hs.at.dpid === hd.at.dpid) return { hops: [{ dpid: hd.at.dpid, inPort: hs.at.port, outPort: hd.at.port }], links: [] };
+  if (hs.at.dpid === hd.at.dpid) return { hops: [{ dpid: hd.at.dpid, inPort: hs.at.port, outPort: hd.at.port }], links: NO_LINKS };
   let path;
   try {
     path = ctx.view.oracle.path(ctx.view.nameOf(hs.at.dpid), ctx.view.nameOf(hd.at.dpid));
@@ -188,23 +234,30 @@ export function ensurePath(
     const hd = ends === undefined ? ctx.hosts.byMac.get(dst) : ends.hd;
     if (sameEnds(ctx, old, hs, hd)) return { commands: [], path: old, hops: old.hops };
   }
-  state.wanted.set(key, { src, dst });
   const next = computeHops(ctx, src, dst);
   if (old !== undefined && next !== null && sameHops(old.hops, next.hops)) {
     old.computedIn = ctx.view;
     return { commands: [], path: old, hops: old.hops };
   }
   const removed: SwitchCommand[] = old !== undefined ? removePath(state, key) : [];
-  if (next === null) return { commands: removed, path: null, hops: null };
-  if (inBackoff(state.install, key, ctx.now)) return { commands: removed, path: null, hops: next.hops };
-  const cookie = nextPathCookie(state);
-  const path: InstalledPath = { src, dst, cookie, hops: next.hops, links: next.links, computedIn: ctx.view };
+  if (next === null || inBackoff(state.install, key, ctx.now)) {
+    state.wanted.set(key, { src, dst });
+    return { commands: removed, path: null, hops: next === null ? null : next.hops };
+  }
+  const id = nextPathId(state);
+  const path: InstalledPath = { src, dst, key, id, cookie: cookieOfId(state, id), hops: next.hops, links: next.links, computedIn: ctx.view };
+  state.wanted.set(key, path);
   state.paths.set(key, path);
-  state.byCookie.set(cookie, key);
+  state.byId.set(id, path);
   const commands: SwitchCommand[] = [];
+  const dpids: Dpid[] = [];
   // Install from the destination end backwards, so a packet sent along the path meets rules.
-  for (const hop of [...path.hops].reverse()) commands.push({ kind: 'flow-add', dpid: hop.dpid, rule: rule(state, path, hop) });
-  expectConfirmation(state.install, cookie, path.hops.map((h) => h.dpid));
+  for (let i = path.hops.length - 1; i >= 0; i--) {
+    const hop = path.hops[i]!;
+    commands.push({ kind: 'flow-add', dpid: hop.dpid, rule: rule(state, path, hop) });
+    dpids.push(hop.dpid);
+  }
+  expectConfirmation(state.install, id, dpids);
   // Make before break: the old path's rules go after the new ones are in. Where both paths have
   // a rule of the same match (the hop where a moved VM's path turns off), the new flow-add
   // replaces the old rule in place (OpenFlow 1.3.5 section 6.4, identical match and priority),
@@ -217,8 +270,10 @@ export function removePath(state: RoutingState, key: string): SwitchCommand[] {
   const p = state.paths.get(key);
   if (p === undefined) return [];
   state.paths.delete(key);
-  state.byCookie.delete(p.cookie);
-  forgetCookie(state.install, p.cookie);
+  state.byId.delete(p.id);
+  forgetPath(state.install, p.id);
+  // still wanted (refused, unreachable): the entry must not keep the old path (and its view) alive
+  if (state.wanted.get(key) === p) state.wanted.set(key, { src: p.src, dst: p.dst });
   return deleteCommands(p);
 }
 
@@ -252,7 +307,7 @@ export function reinstallOn(state: RoutingState, dpid: Dpid): SwitchCommand[] {
     for (const hop of p.hops) {
       if (hop.dpid !== dpid) continue;
       out.push({ kind: 'flow-add', dpid, rule: rule(state, p, hop) });
-      expectConfirmation(state.install, p.cookie, [dpid]);
+      expectConfirmation(state.install, p.id, [dpid]);
     }
   }
   return out;
@@ -260,28 +315,45 @@ export function reinstallOn(state: RoutingState, dpid: Dpid): SwitchCommand[] {
 
 /** A rule the switch dropped for idleness: the whole path goes. */
 export function onRuleRemoved(state: RoutingState, cookie: bigint): SwitchCommand[] {
-  const key = state.byCookie.get(cookie);
-  if (key === undefined) return [];
-  state.wanted.delete(key);
-  return removePath(state, key);
+  const p = pathByCookie(state, cookie);
+  if (p === undefined) return [];
+  state.wanted.delete(p.key);
+  return removePath(state, p.key);
 }
 
 /**
  * Edge ports: up, physical (never LOCAL or another reserved port), with no discovered link, on
  * every switch. Not only the hypervisors' (declared or learned): a host that never spoke may sit
  * on any switch, and learning which switches have hosts from the hosts already seen is exactly
- * how the silent ones were missed.
+ * how the silent ones were missed. Computed again only when the switches, their ports or the
+ * links changed (DiscoveryState.version), else the last result (kept in the flood state).
  */
-export function hostPorts(ctx: RoutingContext): PortRef[] {
-  const out: PortRef[] = [];
+export function edgePorts(state: RoutingState, ctx: RoutingContext): EdgePorts {
+  const cached = state.floods.edges;
+  if (cached !== undefined && cached.from === ctx.disc && cached.version === ctx.disc.version) return cached;
+  const perSwitch = new Map<Dpid, readonly number[]>();
+  const keys = new Set<string>();
+  const shared = new Map<string, number[]>();
   for (const [dpid, ports] of ctx.disc.switches) {
-    for (const p of ports.values()) if (p.up && isPhysicalPort(p.port) && !isLinkPort(ctx.disc, { dpid, port: p.port })) out.push({ dpid, port: p.port });
+    const list: number[] = [];
+    for (const p of ports.values()) {
+      if (!p.up || !isPhysicalPort(p.port) || isLinkPort(ctx.disc, { dpid, port: p.port })) continue;
+      list.push(p.port);
+      keys.add(portKey({ dpid, port: p.port }));
+    }
+    if (list.length === 0) continue;
+    const name = list.join(',');
+    const same = shared.get(name);
+    if (same === undefined) shared.set(name, list);
+    perSwitch.set(dpid, same ?? list);
   }
-  return out;
+  const edges: EdgePorts = { from: ctx.disc, version: ctx.disc.version, perSwitch, keys };
+  state.floods.edges = edges;
+  return edges;
 }
 
 function floodToHosts(state: RoutingState, ctx: RoutingContext, except: PortRef, frame: Uint8Array): SwitchCommand[] {
-  return flood(state.floods, hostPorts(ctx), except, frame, ctx.now);
+  return flood(state.floods, edgePorts(state, ctx), except, frame, ctx.now);
 }
 
 /**
@@ -312,7 +384,8 @@ export function routePacket(state: RoutingState, ctx: RoutingContext, at: PortRe
   if (hs === undefined) return [];
   const forward = ensurePath(state, ctx, src, dst, { hs, hd });
   const backward = ensurePath(state, ctx, dst, src, { hs: hd, hd: hs });
-  const commands = [...forward.commands, ...backward.commands];
+  const commands = forward.commands;
+  for (const c of backward.commands) commands.push(c);
   const hops = forward.hops;
   if (hops !== null) {
     // Send this packet on from where it is, if that switch is on the path, else from the start.

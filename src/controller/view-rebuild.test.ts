@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildArpRequest } from '../packet/index.ts';
+import { buildArpReply, buildArpRequest } from '../packet/index.ts';
 import * as ctl from './controller.ts';
 import type { SwitchPortInfo } from './discovery.ts';
 
@@ -34,4 +34,25 @@ test('host view with declared hypervisors: hosts never rebuild it, and it stays 
   assert.equal(c.hosts.byMac.size, 9);
   assert.equal(c.view, view);
   assert.deepEqual([...c.view.hypervisors], [2n]);
+});
+
+test('first hosts on many switches only mark the view stale; the next read rebuilds it once with all of them, and a path right after is computed in it', () => {
+  const c = ctl.createController({ nonce: new Uint8Array(8) });
+  for (const d of [1n, 2n, 3n]) ctl.switchUp(c, d, ports(Number(d)), 0);
+  const before = c.view;
+  assert.equal(c.viewStale, false, 'read: rebuilt');
+  ctl.packetIn(c, 1n, 1, arp(1), 1);
+  ctl.packetIn(c, 2n, 1, arp(2), 2);
+  ctl.packetIn(c, 3n, 1, arp(3), 3);
+  ctl.packetIn(c, 1n, 2, arp(4), 4);
+  assert.equal(c.viewStale, true, 'three switches got their first host: not rebuilt yet');
+  // a unicast frame between two hosts of s1: routing reads the view, which is rebuilt first
+  const r = ctl.packetIn(c, 1n, 2, buildArpReply({ senderMac: '0a:00:00:00:00:04', senderIp: '10.0.0.4', targetMac: '0a:00:00:00:00:01', targetIp: '10.0.0.1' }), 5);
+  assert.equal(c.viewStale, false, 'routing read the view');
+  assert.notEqual(c.view, before);
+  assert.deepEqual(new Set(c.view.hypervisors), new Set([1n, 2n, 3n]));
+  const path = c.routing.paths.get('0a:00:00:00:00:04>0a:00:00:00:00:01');
+  assert.ok(path !== undefined, 'the path of the frame was installed');
+  assert.equal(path.computedIn, c.view, 'computed in the rebuilt view');
+  assert.ok(r.commands.some((cmd) => cmd.kind === 'flow-add' && cmd.dpid === 1n), 'its rule went to s1');
 });

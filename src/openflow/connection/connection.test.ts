@@ -6,6 +6,8 @@ import { decodeMessage } from '../decode.ts';
 import { OFPBRC, OFPCML, OFPET, OFPFC, OFPFF, OFPG, OFPHFC, OFPMP, OFPMPF, OFPP, OFPPC, OFPPR, OFPPS, OFPTT, OFPT, OFPRR, OFPR } from '../constants.ts';
 import { FakeSwitch, flow, port, startPlane, until } from './fake-switch.testing.ts';
 import { commandToMessage, flowStatEntry, portInfo } from './translate.ts';
+import { openflowDataPlane } from './dataplane.ts';
+import type { SwitchChannel } from '../../runtime/dataplane.ts';
 import { oxm } from '../builders.ts';
 import { MAX_REPLY_PARTS, RequestTracker } from './requests.ts';
 
@@ -632,4 +634,41 @@ test('flow statistics with a cookie filter: the request carries cookie and cooki
 test('a flow statistics entry carries the rule\'s cookie and counters (the cookie says whose rule it is)', () => {
   const e = flowStatEntry({ ...flow(0x5cn), byteCount: 1234n, packetCount: 12n, durationSec: 7, durationNsec: 5, match: [oxm('in_port', 3), oxm('eth_dst', '02:00:00:00:00:02')] });
   assert.deepEqual(e, { cookie: 0x5cn, byteCount: 1234n, packetCount: 12n, durationSec: 7, durationNsec: 5 });
+});
+
+test('writes to another switch while a switch\'s chunk is handled (a flood) leave after the poll phase; the answers to the chunk at the end of its turn', T, async () => {
+  const channels = new Map<bigint, SwitchChannel>();
+  /** socket writes of each switch, seen one tick after a packet-in from switch 1 was handled */
+  let seen: { own: number; other: number } | undefined;
+  const plane = openflowDataPlane({ port: 0, host: '127.0.0.1' });
+  await plane.start({
+    switchUp: (ch) => channels.set(ch.dpid, ch),
+    switchDown: () => undefined,
+    packetIn: (dpid, inPort, frame) => {
+      // the controller's answer to the packet-in's switch, and a flood's copy to the other one
+      for (const d of [1n, 2n]) channels.get(d)?.send([{ kind: 'packet-out', dpid: d, ports: [d === dpid ? inPort : 1], frame }]);
+      const before = { own: plane.connectionStats(1n)!.txWrites, other: plane.connectionStats(2n)!.txWrites };
+      // queued after the connections' own end-of-turn writes (process.nextTick), before the poll phase ends
+      process.nextTick(() => (seen = { own: plane.connectionStats(1n)!.txWrites - before.own, other: plane.connectionStats(2n)!.txWrites - before.other }));
+    },
+    portStatus: () => undefined,
+    flowRemoved: () => undefined,
+    flowRejected: () => undefined,
+    flowsAccepted: () => undefined,
+  });
+  const a = await FakeSwitch.up(plane.address().port, 1n);
+  const b = await FakeSwitch.up(plane.address().port, 2n);
+  try {
+    await until(() => channels.size === 2, 'both switches up');
+    a.send({ type: 'PACKET_IN', xid: 0, bufferId: 0xffffffff, totalLen: 60, reason: OFPR.NO_MATCH, tableId: 0, cookie: 0n, match: [{ field: 'in_port', value: 2 }], data: new Uint8Array(60) });
+    await until(() => seen, 'the packet-in handled');
+    assert.deepEqual(seen, { own: 1, other: 0 }, 'the answer left at the end of the turn, the copy to the other switch not yet');
+    const out = await b.next('PACKET_OUT');
+    assert.equal(out.data.length, 60, 'the other switch still got its copy');
+    await a.next('PACKET_OUT');
+  } finally {
+    a.close();
+    b.close();
+    await plane.stop();
+  }
 });

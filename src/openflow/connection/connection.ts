@@ -113,6 +113,8 @@ export interface ConnectionStats {
   switchErrors: number;
   /** most bytes ever waiting for 'drain' */
   maxQueuedBytes: number;
+  /** socket writes (each holds a turn's messages, or a held-up batch) */
+  txWrites: number;
 }
 
 /** Types only a controller sends: a switch sending one is answered BAD_REQUEST/BAD_TYPE. */
@@ -146,6 +148,18 @@ const batchWriter = new Writer(4096);
 const TURN_MAX_BYTES = 64 * 1024;
 /** a turn buffer grown past this (by one large batch) is dropped once sent, not kept */
 const TURN_KEEP_BYTES = 2 * TURN_MAX_BYTES;
+
+/**
+ * The serial of the connection whose received chunk is being handled (0: none). What that chunk makes the
+ * controller send to other switches (a flood: a packet-out to every switch) leaves with their
+ * next write after the current poll phase (setImmediate), not one write per switch per chunk:
+ * 256 switches each announcing a host were 65,536 socket writes in the first second of a run
+ * (docs/cluster.md, Capacity run 9). The answers to the chunk itself still leave at the end of
+ * this turn (process.nextTick), as before.
+ */
+let reading = 0;
+/** the last OfConnection.serial given */
+let serials = 0;
 /** asynchronous messages held during the handshake, and their bytes (packet-ins' frames): a peer that never finishes it cannot make us hold more */
 const EARLY_MAX = 10_000;
 const EARLY_MAX_BYTES = 4 * 1024 * 1024;
@@ -205,6 +219,10 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
    */
   private turnOut: Writer | undefined;
   private turnPending = false;
+  /** a write after the poll phase is scheduled (scheduleTurn, written while another switch's chunk was handled) */
+  private turnDeferred = false;
+  /** this connection's number for `reading` (1, 2, ...) */
+  private readonly serial = ++serials;
   private roleValue: ControllerRole = 'EQUAL';
   private generation: bigint | undefined;
 
@@ -224,6 +242,7 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     lastEchoRttMs: undefined,
     switchErrors: 0,
     maxQueuedBytes: 0,
+    txWrites: 0,
   };
 
   constructor(
@@ -418,6 +437,15 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
 
   private scheduleTurn(): void {
     if (this.turnPending) return;
+    if (reading !== 0 && reading !== this.serial) {
+      if (this.turnDeferred) return;
+      this.turnDeferred = true;
+      setImmediate(() => {
+        this.turnDeferred = false;
+        this.sendTurn();
+      });
+      return;
+    }
     this.turnPending = true;
     process.nextTick(() => this.sendTurn());
   }
@@ -438,6 +466,7 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     // let it go rather than keep megabytes per switch for good
     if (w.buf.length > TURN_KEEP_BYTES) this.turnOut = undefined;
     if (this.stateValue === 'closed') return;
+    this.stats.txWrites += 1;
     if (!this.socket.write(bytes)) this.blocked = true;
   }
 
@@ -503,7 +532,10 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     if (graceful) {
       // what this turn wrote (the final ERROR) goes before the end
       this.turnPending = false;
-      if (this.turnOut !== undefined && this.turnOut.pos > 0) this.socket.write(this.turnOut.result());
+      if (this.turnOut !== undefined && this.turnOut.pos > 0) {
+        this.stats.txWrites += 1;
+        this.socket.write(this.turnOut.result());
+      }
       this.turnOut?.reset();
       // Lets a final ERROR reach the switch; a peer that never closes its side is cut after 1 s.
       this.socket.end();
@@ -562,6 +594,7 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     while (this.queue.length > 0 && !this.blocked && this.stateValue !== 'closed') {
       const b = this.queue.shift() as Uint8Array;
       this.queuedBytes -= b.length;
+      this.stats.txWrites += 1;
       if (!this.socket.write(b)) this.blocked = true;
     }
   }
@@ -587,6 +620,8 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     // the answers to the messages of one chunk leave in one write (writeBytes corks until the
     // turn ends), with one barrier for all of them at the end
     this.handlingChunk = true;
+    const outer = reading;
+    reading = this.serial;
     try {
       for (const item of items) {
         if (this.isClosed()) return;
@@ -600,6 +635,7 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     } finally {
       this.handlingChunk = false;
       this.sendNextBarrier();
+      reading = outer;
     }
   }
 
