@@ -8,6 +8,7 @@ import { FakeSwitch, flow, port, startPlane, until } from './fake-switch.testing
 import { commandToMessage, flowStatEntry, portInfo } from './translate.ts';
 import { openflowDataPlane } from './dataplane.ts';
 import type { SwitchChannel } from '../../runtime/dataplane.ts';
+import type { SwitchCommand } from '../../controller/commands.ts';
 import { oxm } from '../builders.ts';
 import { MAX_REPLY_PARTS, RequestTracker } from './requests.ts';
 
@@ -665,6 +666,44 @@ test('writes to another switch while a switch\'s chunk is handled (a flood) leav
     assert.deepEqual(seen, { own: 1, other: 0 }, 'the answer left at the end of the turn, the copy to the other switch not yet');
     const out = await b.next('PACKET_OUT');
     assert.equal(out.data.length, 60, 'the other switch still got its copy');
+    await a.next('PACKET_OUT');
+  } finally {
+    a.close();
+    b.close();
+    await plane.stop();
+  }
+});
+
+test('a FLOW_MOD to another switch while a switch\'s chunk is handled is not held back: it leaves at the end of the turn, before the chunk\'s own answers (a path downstream switch first)', T, async () => {
+  const channels = new Map<bigint, SwitchChannel>();
+  /** socket writes of each switch, seen between the two sends' end-of-turn writes */
+  let seen: { own: number; other: number } | undefined;
+  const plane = openflowDataPlane({ port: 0, host: '127.0.0.1' });
+  const rule = (d: bigint): SwitchCommand => ({ kind: 'flow-add', dpid: d, rule: { priority: 10, match: { ethDst: '02:00:00:00:00:02' }, actions: [{ type: 'output', port: 1 }], cookie: 0x5c00000000000001n, idleTimeout: 0, hardTimeout: 0 } });
+  await plane.start({
+    switchUp: (ch) => channels.set(ch.dpid, ch),
+    switchDown: () => undefined,
+    packetIn: (dpid, inPort, frame) => {
+      const before = { own: plane.connectionStats(1n)!.txWrites, other: plane.connectionStats(2n)!.txWrites };
+      // as routing sends a new path 1 -> 2: the downstream switch's rule first, then the first hop's rule and the packet
+      channels.get(2n)?.send([rule(2n)]);
+      // queued after switch 2's end-of-turn write and before switch 1's
+      process.nextTick(() => (seen = { own: plane.connectionStats(1n)!.txWrites - before.own, other: plane.connectionStats(2n)!.txWrites - before.other }));
+      channels.get(dpid)?.send([rule(dpid), { kind: 'packet-out', dpid, ports: [inPort], frame }]);
+    },
+    portStatus: () => undefined,
+    flowRemoved: () => undefined,
+    flowRejected: () => undefined,
+    flowsAccepted: () => undefined,
+  });
+  const a = await FakeSwitch.up(plane.address().port, 1n);
+  const b = await FakeSwitch.up(plane.address().port, 2n);
+  try {
+    await until(() => channels.size === 2, 'both switches up');
+    a.send({ type: 'PACKET_IN', xid: 0, bufferId: 0xffffffff, totalLen: 60, reason: OFPR.NO_MATCH, tableId: 0, cookie: 0n, match: [{ field: 'in_port', value: 2 }], data: new Uint8Array(60) });
+    await until(() => seen, 'the packet-in handled');
+    assert.deepEqual(seen, { own: 0, other: 1 }, 'the downstream switch\'s FLOW_MOD left first, at the end of the turn');
+    await b.next('FLOW_MOD');
     await a.next('PACKET_OUT');
   } finally {
     a.close();

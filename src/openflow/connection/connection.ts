@@ -400,13 +400,16 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     const mark = direct ? w.pos : 0;
     if (!direct) w.reset();
     const xids: number[] = [];
+    let onlyPacketOuts = true;
     try {
       for (const item of items) {
         const xid = this.tracker.allocate();
         this.tracker.remember(xid, describe, keep === undefined ? item : keep(item));
         const start = w.pos;
+        const m = message(item);
+        if (m.type !== 'PACKET_OUT') onlyPacketOuts = false;
         // the xid is written over the message's own, rather than encoding a copy of the message
-        encodeInto(w, message(item));
+        encodeInto(w, m);
         w.dv.setUint32(start + 4, xid);
         xids.push(xid);
       }
@@ -416,7 +419,7 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     }
     if (direct) {
       this.stats.txMessages += items.length;
-      this.turnWritten(w);
+      this.turnWritten(w, onlyPacketOuts);
     } else {
       this.stats.txMessages += items.length - 1;
       this.writeBytes(w.result());
@@ -429,15 +432,26 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
     return this.turnOut;
   }
 
-  /** After bytes went into this turn's output: a long burst is sent on, so back-pressure still bounds it. */
-  private turnWritten(w: Writer): void {
+  /**
+   * After bytes went into this turn's output: a long burst is sent on, so back-pressure still
+   * bounds it. `deferrable`: only PACKET_OUTs were written (see scheduleTurn).
+   */
+  private turnWritten(w: Writer, deferrable = false): void {
     if (w.pos >= TURN_MAX_BYTES) this.sendTurn();
-    else this.scheduleTurn();
+    else this.scheduleTurn(deferrable);
   }
 
-  private scheduleTurn(): void {
+  /**
+   * The end of this turn's output: at the end of the turn (process.nextTick), in the order the
+   * connections were first written to. PACKET_OUTs alone written while another switch's chunk is
+   * handled (a flood's copies) wait for the poll phase's end (setImmediate): one write per switch
+   * for all of the phase's chunks. Anything else is never deferred: routing writes a path's
+   * FLOW_MODs downstream switch first, so a packet sent along it meets rules, and a FLOW_MOD to
+   * switch B held back while A's answers leave would reverse that (review of run 9).
+   */
+  private scheduleTurn(deferrable: boolean): void {
     if (this.turnPending) return;
-    if (reading !== 0 && reading !== this.serial) {
+    if (deferrable && reading !== 0 && reading !== this.serial) {
       if (this.turnDeferred) return;
       this.turnDeferred = true;
       setImmediate(() => {
