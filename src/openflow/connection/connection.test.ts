@@ -637,21 +637,23 @@ test('a flow statistics entry carries the rule\'s cookie and counters (the cooki
   assert.deepEqual(e, { cookie: 0x5cn, byteCount: 1234n, packetCount: 12n, durationSec: 7, durationNsec: 5 });
 });
 
-test('writes to another switch while a switch\'s chunk is handled (a flood) leave after the poll phase; the answers to the chunk at the end of its turn', T, async () => {
+type Writes = { own: number; other: number };
+
+/**
+ * A data plane with switches 1 and 2 up; switch 1 sends one PACKET_IN, `onPacketIn` handles it
+ * (`writes`: socket writes so far to switch 1, `own`, and to switch 2, `other`), then `then` checks.
+ */
+async function onePacketIn(
+  onPacketIn: (channels: ReadonlyMap<bigint, SwitchChannel>, writes: () => Writes, inPort: number, frame: Uint8Array) => void,
+  then: (a: FakeSwitch, b: FakeSwitch) => Promise<void>,
+): Promise<void> {
   const channels = new Map<bigint, SwitchChannel>();
-  /** socket writes of each switch, seen one tick after a packet-in from switch 1 was handled */
-  let seen: { own: number; other: number } | undefined;
   const plane = openflowDataPlane({ port: 0, host: '127.0.0.1' });
+  const writes = (): Writes => ({ own: plane.connectionStats(1n)!.txWrites, other: plane.connectionStats(2n)!.txWrites });
   await plane.start({
     switchUp: (ch) => channels.set(ch.dpid, ch),
     switchDown: () => undefined,
-    packetIn: (dpid, inPort, frame) => {
-      // the controller's answer to the packet-in's switch, and a flood's copy to the other one
-      for (const d of [1n, 2n]) channels.get(d)?.send([{ kind: 'packet-out', dpid: d, ports: [d === dpid ? inPort : 1], frame }]);
-      const before = { own: plane.connectionStats(1n)!.txWrites, other: plane.connectionStats(2n)!.txWrites };
-      // queued after the connections' own end-of-turn writes (process.nextTick), before the poll phase ends
-      process.nextTick(() => (seen = { own: plane.connectionStats(1n)!.txWrites - before.own, other: plane.connectionStats(2n)!.txWrites - before.other }));
-    },
+    packetIn: (_dpid, inPort, frame) => onPacketIn(channels, writes, inPort, frame),
     portStatus: () => undefined,
     flowRemoved: () => undefined,
     flowRejected: () => undefined,
@@ -662,52 +664,57 @@ test('writes to another switch while a switch\'s chunk is handled (a flood) leav
   try {
     await until(() => channels.size === 2, 'both switches up');
     a.send({ type: 'PACKET_IN', xid: 0, bufferId: 0xffffffff, totalLen: 60, reason: OFPR.NO_MATCH, tableId: 0, cookie: 0n, match: [{ field: 'in_port', value: 2 }], data: new Uint8Array(60) });
-    await until(() => seen, 'the packet-in handled');
-    assert.deepEqual(seen, { own: 1, other: 0 }, 'the answer left at the end of the turn, the copy to the other switch not yet');
-    const out = await b.next('PACKET_OUT');
-    assert.equal(out.data.length, 60, 'the other switch still got its copy');
-    await a.next('PACKET_OUT');
+    await then(a, b);
   } finally {
     a.close();
     b.close();
     await plane.stop();
   }
+}
+
+/** the writes since `before`, read by a process.nextTick queued now (after the end-of-turn writes queued so far) */
+function writesAtNextTick(writes: () => Writes, into: (w: Writes) => void): void {
+  const before = writes();
+  process.nextTick(() => {
+    const w = writes();
+    into({ own: w.own - before.own, other: w.other - before.other });
+  });
+}
+
+test('writes to another switch while a switch\'s chunk is handled (a flood) leave after the poll phase; the answers to the chunk at the end of its turn', T, async () => {
+  let seen: Writes | undefined;
+  await onePacketIn(
+    (channels, writes, inPort, frame) => {
+      // the controller's answer to the packet-in's switch, and a flood's copy to the other one
+      for (const d of [1n, 2n]) channels.get(d)?.send([{ kind: 'packet-out', dpid: d, ports: [d === 1n ? inPort : 1], frame }]);
+      writesAtNextTick(writes, (w) => (seen = w));
+    },
+    async (a, b) => {
+      await until(() => seen, 'the packet-in handled');
+      assert.deepEqual(seen, { own: 1, other: 0 }, 'the answer left at the end of the turn, the copy to the other switch not yet');
+      const out = await b.next('PACKET_OUT');
+      assert.equal(out.data.length, 60, 'the other switch still got its copy');
+      await a.next('PACKET_OUT');
+    },
+  );
 });
 
 test('a FLOW_MOD to another switch while a switch\'s chunk is handled is not held back: it leaves at the end of the turn, before the chunk\'s own answers (a path downstream switch first)', T, async () => {
-  const channels = new Map<bigint, SwitchChannel>();
-  /** socket writes of each switch, seen between the two sends' end-of-turn writes */
-  let seen: { own: number; other: number } | undefined;
-  const plane = openflowDataPlane({ port: 0, host: '127.0.0.1' });
+  let seen: Writes | undefined;
   const rule = (d: bigint): SwitchCommand => ({ kind: 'flow-add', dpid: d, rule: { priority: 10, match: { ethDst: '02:00:00:00:00:02' }, actions: [{ type: 'output', port: 1 }], cookie: 0x5c00000000000001n, idleTimeout: 0, hardTimeout: 0 } });
-  await plane.start({
-    switchUp: (ch) => channels.set(ch.dpid, ch),
-    switchDown: () => undefined,
-    packetIn: (dpid, inPort, frame) => {
-      const before = { own: plane.connectionStats(1n)!.txWrites, other: plane.connectionStats(2n)!.txWrites };
+  await onePacketIn(
+    (channels, writes, inPort, frame) => {
       // as routing sends a new path 1 -> 2: the downstream switch's rule first, then the first hop's rule and the packet
       channels.get(2n)?.send([rule(2n)]);
-      // queued after switch 2's end-of-turn write and before switch 1's
-      process.nextTick(() => (seen = { own: plane.connectionStats(1n)!.txWrites - before.own, other: plane.connectionStats(2n)!.txWrites - before.other }));
-      channels.get(dpid)?.send([rule(dpid), { kind: 'packet-out', dpid, ports: [inPort], frame }]);
+      // read after switch 2's end-of-turn write and before switch 1's
+      writesAtNextTick(writes, (w) => (seen = w));
+      channels.get(1n)?.send([rule(1n), { kind: 'packet-out', dpid: 1n, ports: [inPort], frame }]);
     },
-    portStatus: () => undefined,
-    flowRemoved: () => undefined,
-    flowRejected: () => undefined,
-    flowsAccepted: () => undefined,
-  });
-  const a = await FakeSwitch.up(plane.address().port, 1n);
-  const b = await FakeSwitch.up(plane.address().port, 2n);
-  try {
-    await until(() => channels.size === 2, 'both switches up');
-    a.send({ type: 'PACKET_IN', xid: 0, bufferId: 0xffffffff, totalLen: 60, reason: OFPR.NO_MATCH, tableId: 0, cookie: 0n, match: [{ field: 'in_port', value: 2 }], data: new Uint8Array(60) });
-    await until(() => seen, 'the packet-in handled');
-    assert.deepEqual(seen, { own: 0, other: 1 }, 'the downstream switch\'s FLOW_MOD left first, at the end of the turn');
-    await b.next('FLOW_MOD');
-    await a.next('PACKET_OUT');
-  } finally {
-    a.close();
-    b.close();
-    await plane.stop();
-  }
+    async (a, b) => {
+      await until(() => seen, 'the packet-in handled');
+      assert.deepEqual(seen, { own: 0, other: 1 }, 'the downstream switch\'s FLOW_MOD left first, at the end of the turn');
+      await b.next('FLOW_MOD');
+      await a.next('PACKET_OUT');
+    },
+  );
 });
