@@ -518,7 +518,6 @@ export function tick(c: Controller, now: number, share?: discovery.ProbeShare): 
   return done(c, commands, [...expired, ...refusalReports(c.hosts, now)]);
 }
 
-/** Switches whose flow tables hold every VM's first hop: the hypervisors' (or, undeclared, the host-facing) switches. */
 /** Whether a path waits for `dpid` to confirm its rule (a cluster takeover waits for none before cleaning the switch). */
 export function pathsPendingOn(c: Controller, dpid: Dpid): boolean {
   return waitsOn(c.routing.install, dpid);
@@ -530,6 +529,7 @@ export function pathPending(c: Controller, cookie: bigint): boolean {
   return p !== undefined && c.routing.install.unconfirmed.has(p.id);
 }
 
+/** Switches whose flow tables hold every VM's first hop: the hypervisors' (or, undeclared, the host-facing) switches. */
 export function edgeSwitches(c: Controller): Dpid[] {
   return [...(c.view.hypervisors.size > 0 ? c.view.hypervisors : hostDpids(c))];
 }
