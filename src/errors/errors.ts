@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   OF_HANDSHAKE: 'the OpenFlow handshake failed (no common version, no features reply)',
   OF_SWITCH_ERROR: 'the switch answered with an OpenFlow ERROR message',
   OF_NOT_MASTER: 'this controller is not MASTER on the switch (a SLAVE sends no flow-mods or packet-outs)',
+  OF_DPID_CONFLICT: 'two switches seem to share one datapath id: each connection keeps replacing the other (a log line, not thrown)',
   OF_ROLE_STALE: 'the switch refused a role request: its generation id is older than one the switch has seen (OFPRRFC_STALE)',
   PACKET_MALFORMED: 'a packet (Ethernet, ARP, IPv4, LLDP, ...) is malformed',
   RESERVED_PORT: 'a reserved OpenFlow port (LOCAL, CONTROLLER, ...) was given where a host or link port is needed',

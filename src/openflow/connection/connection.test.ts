@@ -5,6 +5,7 @@ import { encodeMessage } from '../encode.ts';
 import { decodeMessage } from '../decode.ts';
 import { OFPBRC, OFPCML, OFPET, OFPFC, OFPFF, OFPG, OFPHFC, OFPMP, OFPMPF, OFPP, OFPPC, OFPPR, OFPPS, OFPTT, OFPT, OFPRR, OFPR } from '../constants.ts';
 import { FakeSwitch, flow, port, startPlane, until } from './fake-switch.testing.ts';
+import { DPID_FLAP_REPLACEMENTS } from './server.ts';
 import { commandToMessage, flowStatEntry, portInfo } from './translate.ts';
 import { openflowDataPlane } from './dataplane.ts';
 import type { SwitchChannel } from '../../runtime/dataplane.ts';
@@ -307,6 +308,30 @@ test('reconnect with the same dpid: old closed and reported down before the new 
   } finally {
     first.close();
     second?.close();
+    await tp.stop();
+  }
+});
+
+test('one datapath id taken over again and again (two switches sharing it) is said once as OF_DPID_CONFLICT; a single reconnect is not', T, async () => {
+  const tp = await startPlane();
+  const switches: FakeSwitch[] = [];
+  const conflicts = (): string[] => tp.logs.filter((l) => l.includes('OF_DPID_CONFLICT'));
+  try {
+    switches.push(await FakeSwitch.up(tp.port, 12n));
+    switches.push(await FakeSwitch.up(tp.port, 12n));
+    await until(() => switches[0]!.closed, 'the first connection replaced');
+    assert.deepEqual(conflicts(), [], 'one replacement is a switch reconnecting: no conflict said');
+    // the two switches keep reconnecting, each connection closing the other's
+    for (let k = 0; k < DPID_FLAP_REPLACEMENTS + 2; k++) {
+      switches.push(await FakeSwitch.up(tp.port, 12n));
+      await until(() => switches.at(-2)!.closed, `replacement ${k + 2}`);
+    }
+    await until(() => conflicts().length > 0, 'the conflict said');
+    assert.equal(conflicts().length, 1, `said once in the window: ${conflicts().join(' | ')}`);
+    assert.match(conflicts()[0]!, /^warn OF_DPID_CONFLICT: switch 0*c connected 3 times in \d+ s/);
+    assert.match(conflicts()[0]!, /127\.0\.0\.1:\d+/);
+  } finally {
+    for (const s of switches) s.close();
     await tp.stop();
   }
 });

@@ -18,6 +18,14 @@ import { isSwitchPort } from './translate.ts';
 
 export const DEFAULT_OPENFLOW_PORT = 6653;
 
+/**
+ * A dpid whose connection is replaced this often within DPID_FLAP_WINDOW_MS is reported as
+ * shared by two switches (OF_DPID_CONFLICT): one switch reconnecting replaces its old connection
+ * once; two switches with one datapath id replace each other on every reconnect, for ever.
+ */
+export const DPID_FLAP_REPLACEMENTS = 3;
+export const DPID_FLAP_WINDOW_MS = 60_000;
+
 export interface TlsOptions {
   readonly cert: string | Buffer;
   readonly key: string | Buffer;
@@ -48,6 +56,8 @@ export class OfServer extends EventEmitter<OfServerEvents> {
   private readonly claims = new Map<bigint, OfConnection>();
   /** ready connections, one per dpid */
   readonly switches = new Map<bigint, OfConnection>();
+  /** per dpid: when its recent replacements were, from which remotes, and when a conflict was last said */
+  private readonly replacements = new Map<bigint, { at: number[]; remotes: string[]; saidAt: number }>();
   private listening = false;
 
   constructor(private readonly options: OfServerOptions = {}) {
@@ -132,6 +142,26 @@ export class OfServer extends EventEmitter<OfServerEvents> {
     this.claims.set(dpid, conn);
     if (old === undefined || old === conn) return;
     this.log('info', `switch ${formatDpidHex(dpid)} reconnected from ${conn.remote}; closing its older connection from ${old.remote}`);
+    this.noteReplacement(dpid, old.remote, conn.remote);
     old.close(new ScoreError('OF_DISCONNECTED', `replaced by a newer connection of the same switch from ${conn.remote}`, { dpid: formatDpidHex(dpid) }));
+  }
+
+  /** Counts a replacement; says OF_DPID_CONFLICT (at most once a window per dpid) when they come too often. */
+  private noteReplacement(dpid: bigint, oldRemote: string, newRemote: string): void {
+    const now = Date.now();
+    let r = this.replacements.get(dpid);
+    if (r === undefined) this.replacements.set(dpid, (r = { at: [], remotes: [], saidAt: Number.NEGATIVE_INFINITY }));
+    r.at.push(now);
+    r.remotes.push(oldRemote, newRemote);
+    while (r.at.length > DPID_FLAP_REPLACEMENTS) r.at.shift();
+    while (r.remotes.length > 2 * DPID_FLAP_REPLACEMENTS) r.remotes.shift();
+    if (r.at.length < DPID_FLAP_REPLACEMENTS || now - r.at[0]! > DPID_FLAP_WINDOW_MS || now - r.saidAt < DPID_FLAP_WINDOW_MS) return;
+    r.saidAt = now;
+    const remotes = [...new Set(r.remotes)].join(', ');
+    this.log(
+      'warn',
+      `OF_DPID_CONFLICT: switch ${formatDpidHex(dpid)} connected ${DPID_FLAP_REPLACEMENTS} times in ${Math.round((now - r.at[0]!) / 1000)} s, each connection replacing the one before (from ${remotes}): two switches may share this datapath id, and each one's connection closes the other's (Open vSwitch: ovs-vsctl get bridge BR datapath-id; set other-config:datapath-id to tell them apart)`,
+      { dpid: formatDpidHex(dpid), remotes },
+    );
   }
 }
