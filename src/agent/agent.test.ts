@@ -495,3 +495,31 @@ test('agentCaller: an agent lost after saying its migration runs: the error stil
   assert.ok(isScoreError(err, 'AGENT_UNREACHABLE') && /nor say how it stands/.test(err.message), String(err));
   assert.deepEqual(agentReportOf(err), { agentState: 'running', to: 'hv2' });
 });
+
+test('agent: stopping gives up a switch-over waiting for a leader at once (SWITCHOVER_NO_LEADER, nothing moved), not after the whole wait', async () => {
+  const done: unknown[] = [];
+  const never: ControllerApi = { ...fakeApi(done), controlReady: () => Promise.resolve({ cluster: true, ready: false, reason: 'controller unreachable' }) };
+  const moved: string[] = [];
+  let waiting = false;
+  const driver: MigrationDriver = {
+    name: 'waits',
+    async migrate(vm, _from, to, hooks) {
+      waiting = true;
+      await hooks?.awaitControl?.();
+      moved.push(`${vm}->${to}`);
+      return { port: 1 };
+    },
+  };
+  const a = createAgent({ hypervisor: 'hv1', api: never, driver, switchoverWaitMs: 60_000, controlPollMs: 5 });
+  const t0 = Date.now();
+  const pending = a.decide({ vm: 'vm1', migrate: true, migrationId: 'm9' });
+  while (!waiting) await new Promise((r) => setTimeout(r, 5));
+  a.stopWaiting();
+  const r = await pending;
+  assert.ok(Date.now() - t0 < 10_000, `given up at once, not after the 60 s wait (${Date.now() - t0} ms)`);
+  assert.equal(r.migrated, false);
+  assert.match(r.error?.message ?? '', /the agent is stopping/);
+  assert.equal(a.outcome('m9')?.error?.code, 'SWITCHOVER_NO_LEADER', 'the VM stayed at its source, as when the wait runs out');
+  assert.deepEqual(moved, [], 'nothing moved');
+  assert.deepEqual(done, [], 'nothing reported');
+});

@@ -65,6 +65,13 @@ export interface Agent {
    * the agent keeps the latest OUTCOMES_KEPT, in memory).
    */
   outcome(migrationId: string): MigrationOutcome | undefined;
+  /**
+   * The agent is stopping (SIGTERM, its parent gone): a migration waiting at its switch-over for
+   * a controller leader gives up now instead of after SWITCHOVER_WAIT_MS (SWITCHOVER_NO_LEADER,
+   * the VM stays at its source, as when the wait runs out), and none waits from now on, so the
+   * agent's HTTP server, which closes after its requests, is not held up to 15 s by each.
+   */
+  stopWaiting(): void;
 }
 
 export interface MigrationOutcome {
@@ -100,6 +107,7 @@ function matrixOracle(m: { hypervisors: string[]; cost: number[][] }): PathOracl
 export function createAgent(o: AgentOptions): Agent {
   const busy = new Set<string>();
   let calls = 0;
+  const stop = { stopping: false };
   const outcomes = new Map<string, MigrationOutcome>();
   const note = (x: MigrationOutcome): void => {
     outcomes.delete(x.id);
@@ -179,12 +187,15 @@ export function createAgent(o: AgentOptions): Agent {
     });
   }
 
-  const leg = (body: AgentDecide, x: Awaited<ReturnType<typeof inputs>>): Promise<AgentDecideResult> => legOf({ ...o, driver: noting(o.driver, body.migrationId, note) }, body, x, () => (calls += 1));
+  const leg = (body: AgentDecide, x: Awaited<ReturnType<typeof inputs>>): Promise<AgentDecideResult> => legOf({ ...o, driver: noting(o.driver, body.migrationId, note) }, body, x, () => (calls += 1), stop);
 
   return {
     hypervisor: o.hypervisor,
     driverCalls: () => calls,
     outcome: (id) => outcomes.get(id),
+    stopWaiting: () => {
+      stop.stopping = true;
+    },
     async cost(vm) {
       const x = await inputs(vm);
       return { vm, hypervisor: o.hypervisor, cost: vmCost(vm, x.placement, x.matrix, x.oracle) };
@@ -223,7 +234,7 @@ export function createAgent(o: AgentOptions): Agent {
         let figures: MigrationFigures | undefined;
         let warnings: readonly string[] | undefined;
         try {
-          ({ port, connectivity, figures, warnings } = await noting(o.driver, body.migrationId, note).migrate(body.vm, d.from, d.to, switchoverHook(o, body.vm, d.from, body.migrationId)));
+          ({ port, connectivity, figures, warnings } = await noting(o.driver, body.migrationId, note).migrate(body.vm, d.from, d.to, switchoverHook(o, body.vm, d.from, body.migrationId, stop)));
         } catch (e) {
           const err = isScoreError(e) ? e : new ScoreError('MIGRATION_FAILED', e instanceof Error ? e.message : String(e));
           return { decision, migrated: false, error: { code: err.code === 'MIGRATION_FAILED' ? err.code : 'MIGRATION_FAILED', message: err.message } };
@@ -243,7 +254,7 @@ export function createAgent(o: AgentOptions): Agent {
 }
 
 /** One leg of an exchange: the orchestrator chose the target; the agent checks it has room and migrates. */
-async function legOf(o: AgentOptions, body: AgentDecide, x: { traffic: { hypervisor: string }; placement: Map<string, string>; matrix: ReturnType<typeof trafficMatrix>; oracle: PathOracle; capacity: Map<string, number>; load: Map<string, number> }, count: () => void): Promise<AgentDecideResult> {
+async function legOf(o: AgentOptions, body: AgentDecide, x: { traffic: { hypervisor: string }; placement: Map<string, string>; matrix: ReturnType<typeof trafficMatrix>; oracle: PathOracle; capacity: Map<string, number>; load: Map<string, number> }, count: () => void, stop: { readonly stopping: boolean }): Promise<AgentDecideResult> {
   const to = body.target!;
   const from = x.traffic.hypervisor;
   if (!x.capacity.has(to)) throw new ScoreError('UNKNOWN_HYPERVISOR', `no hypervisor "${to}"`, { hypervisor: to });
@@ -265,7 +276,7 @@ async function legOf(o: AgentOptions, body: AgentDecide, x: { traffic: { hypervi
   let port: number | undefined;
   let connectivity: Connectivity | undefined;
   try {
-    ({ port, connectivity } = await o.driver.migrate(body.vm, from, to, switchoverHook(o, body.vm, from, body.migrationId)));
+    ({ port, connectivity } = await o.driver.migrate(body.vm, from, to, switchoverHook(o, body.vm, from, body.migrationId, stop)));
   } catch (e) {
     const err = isScoreError(e) ? e : new ScoreError('MIGRATION_FAILED', e instanceof Error ? e.message : String(e));
     return { decision, migrated: false, error: { code: 'MIGRATION_FAILED', message: err.message } };
@@ -300,7 +311,7 @@ function noting(driver: MigrationDriver, id: string, note: (x: MigrationOutcome)
  * on there) has no later one to make up for it, so it is retried with a short backoff: lost, the
  * controller would keep the VM at the target while it runs at the source.
  */
-function switchoverHook(o: AgentOptions, vm: string, from: string, migrationId: string): MigrationHooks {
+function switchoverHook(o: AgentOptions, vm: string, from: string, migrationId: string, stop: { readonly stopping: boolean }): MigrationHooks {
   let deadline: number | undefined;
   let claims = 0;
   const waitMs = o.switchoverWaitMs ?? SWITCHOVER_WAIT_MS;
@@ -319,7 +330,7 @@ function switchoverHook(o: AgentOptions, vm: string, from: string, migrationId: 
         const r = await ask();
         if (!r.cluster) return undefined;
         if (r.ready) break;
-        if (Date.now() >= deadline) throw noLeader(`last answer: ${r.reason}`);
+        if (Date.now() >= deadline || stop.stopping) throw noLeader(stop.stopping ? 'the agent is stopping' : `last answer: ${r.reason}`);
         await new Promise((res) => setTimeout(res, o.controlPollMs ?? 50));
       }
       return async (hypervisor: string, port: number) => {

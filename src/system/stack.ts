@@ -260,5 +260,15 @@ export async function startAgent(o: { hypervisor: string; apiUrl: string; token:
     await server.close();
     throw e;
   }
-  return { hypervisor: o.hypervisor, agent, url, register, stop: () => server.close() };
+  return {
+    hypervisor: o.hypervisor,
+    agent,
+    url,
+    register,
+    stop: () => {
+      // a migration waiting for a controller leader would hold the close up to SWITCHOVER_WAIT_MS
+      agent.stopWaiting();
+      return server.close();
+    },
+  };
 }
