@@ -249,7 +249,7 @@ export function switchUp(c: Controller, dpid: Dpid, ports: readonly SwitchPortIn
   // hosts placed on a port the switch no longer has, or has down (it changed while disconnected:
   // no PORT_STATUS told us) are not there; kept, they would fill the port's limit for ever
   const present = new Map(ports.map((p) => [p.port, p.up]));
-  const ghosts: ControllerEvent[] = [];
+  const ghosts: Extract<HostEvent, { type: 'host-removed' }>[] = [];
   for (const port of portsWithHosts(c.hosts, dpid)) {
     const up = present.get(port);
     if (up === true) continue;
@@ -265,7 +265,7 @@ export function switchUp(c: Controller, dpid: Dpid, ports: readonly SwitchPortIn
   commands.push(...afterLinkEvents(c, linkEvents));
   if (linkEvents.length === 0 || ghosts.length > 0) staleView(c);
   // the view is rebuilt when refreshPaths reads it (Controller.view)
-  for (const g of ghosts) if (g.type === 'host-removed') commands.push(...refreshPaths(c.routing, ctx(c), g.mac));
+  for (const g of ghosts) commands.push(...refreshPaths(c.routing, ctx(c), g.mac));
   commands.push(...reinstallOn(c.routing, dpid));
   commands.push(...discovery.probes(c.disc, c.now, dpid));
   return done(c, commands, [{ type: 'switch-up', dpid, ports: ports.filter((p) => isPhysicalPort(p.port)).length }, ...linkEvents, ...ghosts]);
