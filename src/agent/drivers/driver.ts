@@ -69,7 +69,7 @@ export interface MigrationHooks {
    * NOT_A_HOST_PORT, ...) rejects with its own code: the driver puts the VM back and the migration
    * fails with that code. Rejects with SWITCHOVER_NO_LEADER when no leader is ready within the
    * agent's bound (AgentOptions.switchoverWaitMs, counted from the first wait), or after
-   * AgentOptions.maxClaims claims no leader took: the migration fails, the VM at its source. QEMU (src/agent/drivers/qemu.ts) calls it at QEMU's pre-switchover pause; libvirt does not call it and switches over without waiting.
+   * AgentOptions.maxClaims claims no leader took: the migration fails, the VM at its source. QEMU (src/agent/drivers/qemu.ts) calls it at QEMU's pre-switchover pause; libvirt waits for it before it starts the migration but has no pause before the switch-over, so it never calls `claim` (the VM switches over when the migration converges).
    */
   readonly awaitControl?: () => Promise<((hypervisor: string, port: number) => Promise<void>) | undefined>;
 }

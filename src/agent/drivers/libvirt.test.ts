@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { libvirtDriver, virshMigrateArgs } from './libvirt.ts';
-import { isScoreError } from '../../errors/errors.ts';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { isScoreError, ScoreError } from '../../errors/errors.ts';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 
@@ -74,4 +74,49 @@ test('virsh failing after the destination took over: domstate decides, and the d
   const late = await d.migrate('vm1', 'hv1', 'hv2');
   assert.match(late.warnings?.[0] ?? '', /taken as done/);
   assert.deepEqual(calls, ['commit']);
+});
+
+test('cluster mode: virsh migrate starts only once a leader is ready; no leader, nothing started', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'score-virsh-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const log = join(dir, 'calls');
+  const fake = join(dir, 'virsh');
+  writeFileSync(fake, `#!/bin/sh\necho "$@" >> ${log}\nexit 0\n`);
+  chmodSync(fake, 0o755);
+  const calls = (): string[] => {
+    try {
+      return readFileSync(log, 'utf8').trim().split('\n').filter((l) => l !== '');
+    } catch {
+      return [];
+    }
+  };
+  const order: string[] = [];
+  const prepare = () => (order.push('prepare'), Promise.resolve({ commit: () => Promise.resolve(), abort: () => Promise.resolve() }));
+  const d = libvirtDriver({ virsh: fake, prepare });
+  // a leader becomes ready after a while: virsh is not called before
+  let ready!: () => void;
+  const wait = new Promise<void>((r) => (ready = r));
+  const migrating = d.migrate('vm1', 'hv1', 'hv2', {
+    awaitControl: async () => {
+      order.push('wait');
+      await wait;
+      order.push('ready');
+      return () => Promise.reject(new Error('libvirt must not claim'));
+    },
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(calls(), [], 'no virsh call while no leader is ready');
+  ready();
+  await migrating;
+  assert.equal(calls().filter((c) => c.includes('migrate')).length, 1, 'one migrate once the leader is ready');
+  assert.deepEqual(order, ['wait', 'ready', 'prepare'], 'the wait comes before anything is prepared');
+  // no leader within the agent's bound: that error, and neither virsh nor prepare ran
+  rmSync(log, { force: true });
+  order.length = 0;
+  await assert.rejects(
+    d.migrate('vm1', 'hv1', 'hv2', { awaitControl: () => Promise.reject(new ScoreError('SWITCHOVER_NO_LEADER', 'no leader')) }),
+    (e) => isScoreError(e, 'SWITCHOVER_NO_LEADER'),
+  );
+  assert.deepEqual(calls(), [], 'virsh never called');
+  assert.deepEqual(order, [], 'nothing prepared');
 });

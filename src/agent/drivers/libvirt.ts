@@ -12,6 +12,8 @@ import type { MigrationDriver, MigrationFigures } from './driver.ts';
  * source (libvirt's own guarantee for pre-copy) and rejects with MIGRATION_FAILED and virsh's
  * message, unless `virsh domstate` then finds the domain running at the destination and not at the
  * source (virsh's client killed by the timeout, a Confirm-phase error): that is a migration done.
+ * In a controller cluster (hooks.awaitControl) the migration starts only once a leader is ready;
+ * a wait that runs out rejects with SWITCHOVER_NO_LEADER and nothing is started.
  * The emulated data centre's libvirt hosts are in src/vm/libvirt.ts.
  */
 export interface LibvirtOptions {
@@ -118,7 +120,12 @@ export function libvirtDriver(o: LibvirtOptions = {}): MigrationDriver {
   const file = o.virsh ?? 'virsh';
   return {
     name: 'libvirt',
-    async migrate(vm, from, to) {
+    async migrate(vm, from, to, hooks) {
+      // Cluster mode: no migration starts while the cluster has no ready leader (a failover), so
+      // the switch-over does not land in that gap. libvirt's API has no pause before the
+      // switch-over, so the claim itself is not used: the VM switches over when the migration
+      // converges and the agent's report follows. SWITCHOVER_NO_LEADER: nothing was started.
+      await hooks?.awaitControl?.();
       const prep = await o.prepare?.(vm, from, to);
       const args = virshMigrateArgs(vm, to, o, { from, ...(prep?.xmlPath !== undefined ? { xmlPath: prep.xmlPath } : {}) });
       try {
