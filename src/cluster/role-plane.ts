@@ -144,7 +144,7 @@ export function clusterDataPlane(inner: OpenflowDataPlane, member: ClusterMember
     });
   });
   member.on('stepped-down', (reason) => {
-    log('warn', `cluster: stepped down (${reason}); switches asked SLAVE, nothing more is written`);
+    log('warn', `cluster: stepped down (${reason}); asking every switch for SLAVE; nothing more is written`);
     const held = [...active];
     active.clear();
     for (const d of held) events?.switchDown(d);
