@@ -84,7 +84,7 @@ export function decodeIpv4(bytes: Uint8Array): Ipv4Packet {
     options: view(bytes, IPV4_MIN_HEADER, headerLength),
     payload: view(bytes, headerLength, totalLength),
     checksum,
-    checksumValid: internetChecksum(view(bytes, 0, headerLength)) === 0,
+    checksumValid: internetChecksum(bytes, 0, 0, headerLength) === 0,
   };
 }
 

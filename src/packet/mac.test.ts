@@ -116,6 +116,22 @@ describe('IPv4 addresses', () => {
     assert.throws(() => ipv4FromBytes(Uint8Array.of(1, 2, 3)), malformed);
   });
 
+  it('prints every address right however many others came between (its remembered strings share slots)', () => {
+    const b = new Uint8Array(4);
+    for (let pass = 0; pass < 2; pass++) {
+      // 70,000 addresses of one /8: more than the table's slots, so some share one
+      for (let i = 0; i < 70_000; i++) {
+        b.set([10, (i >>> 16) & 0xff, (i >>> 8) & 0xff, i & 0xff]);
+        assert.equal(ipv4FromBytes(b), `10.${(i >>> 16) & 0xff}.${(i >>> 8) & 0xff}.${i & 0xff}`);
+      }
+    }
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 4, maxLength: 4 }), { minLength: 1, maxLength: 50 }), (addrs) => {
+        for (let pass = 0; pass < 2; pass++) for (const a of addrs) assert.equal(ipv4FromBytes(a), Array.from(a).join('.'));
+      }),
+    );
+  });
+
   it('round-trips through bytes and numbers', () => {
     fc.assert(
       fc.property(arb.ipv4, (ip) => {
