@@ -7,7 +7,9 @@ import type { FlowStatEntry, PortStatEntry } from '../../controller/controller.t
 import type { SwitchPortInfo } from '../../controller/discovery.ts';
 import type { Action } from '../actions.ts';
 import { act, flowMod, oxm, packetOut } from '../builders.ts';
+import type { Writer } from '../bytes.ts';
 import { OFPCML, OFPFC, OFPFF, OFPG, OFPP, OFPPC, OFPPR, OFPPS, OFPTT } from '../constants.ts';
+import { encodePacketOutInto } from '../encode.ts';
 import type { FlowStats, OfMessage, Port, PortStats } from '../messages.ts';
 import type { Match } from '../oxm.ts';
 
@@ -77,6 +79,16 @@ export function commandToMessage(c: SwitchCommand): OfMessage {
         data: c.frame,
       });
   }
+}
+
+/**
+ * A packet-out command's PACKET_OUT written straight into `w` (the bytes of commandToMessage's,
+ * without building it); undefined, nothing written, for the other commands. For postEach.
+ */
+export function encodeCommandInto(w: Writer, c: SwitchCommand): 'PACKET_OUT' | undefined {
+  if (c.kind !== 'packet-out') return undefined;
+  encodePacketOutInto(w, c.inPort ?? OFPP.CONTROLLER, c.ports, c.frame);
+  return 'PACKET_OUT';
 }
 
 /**
