@@ -55,6 +55,11 @@ export class Reader {
     return v;
   }
   u64(): bigint {
+    // zero (a PACKET_IN's cookie from the table-miss rule, most masks) without a new BigInt
+    if (this.dv.getUint32(this.pos) === 0 && this.dv.getUint32(this.pos + 4) === 0) {
+      this.pos += 8;
+      return 0n;
+    }
     const v = this.dv.getBigUint64(this.pos);
     this.pos += 8;
     return v;
