@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildArpRequest } from '../packet/index.ts';
+import { portKey } from './commands.ts';
 import * as ctl from './controller.ts';
 import type { SwitchPortInfo } from './discovery.ts';
+import { type EdgePorts, createFloodState, expireFloods, flood, isEcho } from './flood.ts';
 import { edgePorts } from './routing.ts';
 
 const ports = (dpid: number, up = true): SwitchPortInfo[] =>
@@ -43,4 +45,26 @@ test('edge ports are computed once per change of the switches or links, and shar
   const after = edgePorts(c.routing, routingCtx);
   assert.notEqual(after, first, 'a port went down: computed again');
   assert.deepEqual(after.perSwitch.get(1n), [2, 3]);
+});
+
+test('echo detection hashes only frames of a length flooded in the window, and forgets the lengths with the floods', () => {
+  const s = createFloodState(1_000);
+  const edges: EdgePorts = { from: {}, version: 1, perSwitch: new Map([[1n, [1, 2]], [2n, [1, 2]]]), keys: new Set(['1:1', '1:2', '2:1', '2:2'].map((k) => portKey({ dpid: BigInt(k[0]!), port: Number(k[2]) }))) };
+  const a = new Uint8Array(42).fill(7);
+  flood(s, edges, { dpid: 1n, port: 1 }, a, 0);
+  flood(s, edges, { dpid: 1n, port: 1 }, a, 10); // a retransmission: the same entry
+  assert.deepEqual([...s.lengths], [[42, 1]], 'one flooded frame of 42 bytes');
+  assert.equal(isEcho(s, a, { dpid: 2n, port: 2 }, 20), true, 'our copy back at another edge port');
+  assert.equal(isEcho(s, a, { dpid: 1n, port: 1 }, 20), false, 'the sender at its own port');
+  assert.equal(isEcho(s, new Uint8Array(60).fill(7), { dpid: 2n, port: 2 }, 20), false, 'another length: not ours');
+  assert.equal(isEcho(s, new Uint8Array(42).fill(8), { dpid: 2n, port: 2 }, 20), false, 'same length, other bytes: not ours');
+  const b = new Uint8Array(42).fill(9);
+  flood(s, edges, { dpid: 2n, port: 1 }, b, 500);
+  assert.deepEqual([...s.lengths], [[42, 2]], 'two frames of 42 bytes');
+  expireFloods(s, 1_200);
+  assert.deepEqual([...s.lengths], [[42, 1]], 'the first one expired');
+  assert.equal(isEcho(s, b, { dpid: 1n, port: 2 }, 1_200), true, 'the second still detected');
+  expireFloods(s, 2_000);
+  assert.equal(s.recent.size, 0, 'all expired');
+  assert.equal(s.lengths.size, 0, 'no lengths left');
 });

@@ -36,7 +36,13 @@ interface Flooded {
 
 export interface FloodState {
   /** frame digest -> the floods of it in the window, and when the latest was (ms) */
-  readonly recent: Map<string, { readonly floods: Flooded[]; at: number }>;
+  readonly recent: Map<string, { readonly floods: Flooded[]; at: number; readonly length: number }>;
+  /**
+   * frame length -> how many frames of `recent` have it. A copy of a flooded frame has its
+   * length: a packet-in of any other length is let through without hashing its frame (a sha256
+   * per packet-in while floods were recent was ~1.4% of a packet-in at 16 switches, bench/cbench).
+   */
+  readonly lengths: Map<number, number>;
   /**
    * ms: the latest flood. A packet-in more than the window after it cannot be an echo, and is let
    * through without hashing its frame.
@@ -49,7 +55,7 @@ export interface FloodState {
 }
 
 export function createFloodState(windowMs = 2_000): FloodState {
-  return { recent: new Map(), lastAt: -Infinity, windowMs, echoes: 0 };
+  return { recent: new Map(), lengths: new Map(), lastAt: -Infinity, windowMs, echoes: 0 };
 }
 
 function digest(frame: Uint8Array): string {
@@ -74,7 +80,11 @@ export function flood(s: FloodState, edges: EdgePorts, except: PortRef, frame: U
       // the same frame flooded again (a retransmission): its ports are added to the earlier ones'
       if (!prev.floods.some((f) => f.edges === sent.edges && f.except === sent.except)) prev.floods.push(sent);
       prev.at = now;
-    } else s.recent.set(d, { floods: [sent], at: now });
+    } else {
+      // a digest kept from before the window is replaced: its length is counted once either way
+      if (prev === undefined) s.lengths.set(frame.length, (s.lengths.get(frame.length) ?? 0) + 1);
+      s.recent.set(d, { floods: [sent], at: now, length: frame.length });
+    }
     s.lastAt = now;
   }
   if (s.recent.size > 4096) expireFloods(s, now);
@@ -83,7 +93,7 @@ export function flood(s: FloodState, edges: EdgePorts, except: PortRef, frame: U
 
 /** True when `frame` arriving at `at` is a copy of our own recent flood coming back over an unknown cable. */
 export function isEcho(s: FloodState, frame: Uint8Array, at: PortRef, now: number): boolean {
-  if (s.recent.size === 0 || now - s.lastAt > s.windowMs) return false;
+  if (s.recent.size === 0 || now - s.lastAt > s.windowMs || !s.lengths.has(frame.length)) return false;
   const e = s.recent.get(digest(frame));
   if (e === undefined || now - e.at > s.windowMs) return false;
   const k = portKey(at);
@@ -93,5 +103,11 @@ export function isEcho(s: FloodState, frame: Uint8Array, at: PortRef, now: numbe
 }
 
 export function expireFloods(s: FloodState, now: number): void {
-  for (const [k, e] of [...s.recent]) if (now - e.at > s.windowMs) s.recent.delete(k);
+  for (const [k, e] of [...s.recent]) {
+    if (now - e.at <= s.windowMs) continue;
+    s.recent.delete(k);
+    const n = (s.lengths.get(e.length) ?? 1) - 1;
+    if (n === 0) s.lengths.delete(e.length);
+    else s.lengths.set(e.length, n);
+  }
 }

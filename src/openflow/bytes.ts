@@ -55,6 +55,11 @@ export class Reader {
     return v;
   }
   u64(): bigint {
+    // zero (a PACKET_IN's cookie from the table-miss rule, most masks) without a new BigInt
+    if (this.dv.getUint32(this.pos) === 0 && this.dv.getUint32(this.pos + 4) === 0) {
+      this.pos += 8;
+      return 0n;
+    }
     const v = this.dv.getBigUint64(this.pos);
     this.pos += 8;
     return v;
@@ -62,10 +67,30 @@ export class Reader {
   skip(n: number): void {
     this.pos += n;
   }
-  /** A copy, so decoded messages never alias a buffer the caller may reuse. */
+  /**
+   * A copy, so decoded messages never alias a buffer the caller may reuse. Up to SLAB_MAX_RESULT
+   * bytes the copy goes into the slab Writer.result uses too (as Node's Buffer pool does), not a
+   * new array of its own.
+   * A PACKET_IN's frame is this copy, and every layer of its parse is a view of it: a small
+   * array of its own is allocated inside V8's heap, and the first view of it (its `.buffer`)
+   * moves it out again, a second allocation and copy. Each copy is its own range of the slab;
+   * a slab lives as long as any copy in it.
+   */
   bytes(n: number): Uint8Array {
     if (n === 0) return EMPTY;
-    const out = this.buf.slice(this.pos, this.pos + n);
+    if (n > SLAB_MAX_RESULT) {
+      const own = this.buf.slice(this.pos, this.pos + n);
+      this.pos += n;
+      return own;
+    }
+    if (slabUsed + n > SLAB_SIZE) {
+      slab = new ArrayBuffer(SLAB_SIZE);
+      slabUsed = 0;
+    }
+    const out = new Uint8Array(slab, slabUsed, n);
+    out.set(this.buf.subarray(this.pos, this.pos + n));
+    // 8-byte aligned, as a fresh array would be (a DataView over it reads alike either way)
+    slabUsed += (n + 7) & ~7;
     this.pos += n;
     return out;
   }

@@ -33,7 +33,8 @@ const { writeActions } = actionsMod;
 const { writeInstructions } = instructionsMod;
 const { writeMatch } = oxmMod;
 const { bitmapWords } = decodeMod;
-const { OFP_VERSION, OFPET, OFPHET_VERSIONBITMAP, OFPMBT, OFPMP, OFPQT, OFPT, OFPTFPT, OFPXMC } = K;
+const { OFP_VERSION, OFPET, OFPHET_VERSIONBITMAP, OFPMBT, OFPMP, OFPQT, OFPT, OFPTFPT, OFPXMC, OFP_NO_BUFFER } = K;
+const OFPAT_OUTPUT = K.OFPAT.OUTPUT;
 
 // One growing buffer reused by every call: encoding is synchronous, so it is never shared
 // between two messages, and most messages then cost one allocation (the returned copy).
@@ -48,6 +49,48 @@ export function encodeMessage(msg: OfMessage): Uint8Array {
   w.reset();
   encodeInto(w, msg);
   return w.result();
+}
+
+/**
+ * Appends a PACKET_OUT of `frame` (no buffer id) with one OUTPUT action per port (max_len 0), xid
+ * 0: the bytes `encodeInto` writes for `packetOut({ inPort, actions: ports.map((p) =>
+ * act.output(p, 0)), data: frame })` (OpenFlow 1.3.5 section 7.3.7), written straight from the
+ * fields, with no message object, action objects or generic encoder between. A packet-in's answer
+ * is one of these; the controller sends one per packet-in. `inPort` and each port: unsigned
+ * 32-bit port numbers; OF_ENCODE when one is not, or when the message would pass 65,535 bytes.
+ */
+export function encodePacketOutInto(w: Writer, inPort: number, ports: readonly number[], frame: Uint8Array): void {
+  if (!(inPort >>> 0 === inPort)) throw fail(`PACKET_OUT inPort ${String(inPort)} is not an unsigned 32-bit number`, { field: 'inPort', value: inPort });
+  if (!(frame instanceof Uint8Array)) throw fail('PACKET_OUT data must be a Uint8Array', { field: 'data' });
+  const actionsLen = ports.length * 16;
+  const length = 24 + actionsLen + frame.length;
+  if (length > 0xffff) throw fail(`PACKET_OUT of ${length} bytes does not fit the 16-bit length`, { field: 'message length', length });
+  w.ensure(length);
+  const at = w.pos;
+  const b = w.buf;
+  const dv = w.dv;
+  b[at] = OFP_VERSION;
+  b[at + 1] = OFPT.PACKET_OUT;
+  dv.setUint16(at + 2, length);
+  dv.setUint32(at + 4, 0);
+  dv.setUint32(at + 8, OFP_NO_BUFFER);
+  dv.setUint32(at + 12, inPort);
+  dv.setUint16(at + 16, actionsLen);
+  dv.setUint16(at + 18, 0); // 6 pad bytes
+  dv.setUint32(at + 20, 0);
+  let off = at + 24;
+  for (let i = 0; i < ports.length; i++) {
+    const port = ports[i] as number;
+    if (!(port >>> 0 === port)) throw fail(`OUTPUT port ${String(port)} is not an unsigned 32-bit number`, { field: 'OUTPUT port', value: port });
+    dv.setUint16(off, OFPAT_OUTPUT);
+    dv.setUint16(off + 2, 16);
+    dv.setUint32(off + 4, port);
+    dv.setUint32(off + 8, 0); // max_len 0 and 2 of the 6 pad bytes
+    dv.setUint32(off + 12, 0);
+    off += 16;
+  }
+  b.set(frame, off);
+  w.pos = at + length;
 }
 
 /** Appends one message to `w` (for callers batching many messages into one buffer). */

@@ -9,7 +9,7 @@ export type { Match, OxmBasic, OxmField, OxmFieldName, OxmRaw, OxmValueOf } from
 export { OXM_FIELDS } from './oxm.ts';
 export type * from './messages.ts';
 export { decodeHeader, decodeMessage, type OfHeader } from './decode.ts';
-export { encodeMessage, encodeInto } from './encode.ts';
+export { encodeMessage, encodeInto, encodePacketOutInto } from './encode.ts';
 export { Writer } from './bytes.ts';
 export { OfStreamParser, type StreamItem } from './stream.ts';
 export * from './builders.ts';

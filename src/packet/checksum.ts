@@ -3,13 +3,14 @@ import { ipv4ToBytes, type Ipv4Address } from './ipv4-address.ts';
 /**
  * RFC 1071 one's-complement sum, folded and inverted. A region that already holds its correct
  * checksum sums to 0, which is how decoders verify without zeroing the field first.
- * `initial` lets a pseudo-header sum be carried in without concatenating buffers.
+ * `initial` lets a pseudo-header sum be carried in without concatenating buffers; `start` and
+ * `end` (byte offsets, end exclusive) sum a part of `data` without a view of it.
  */
-export function internetChecksum(data: Uint8Array, initial = 0): number {
+export function internetChecksum(data: Uint8Array, initial = 0, start = 0, end = data.length): number {
   let sum = initial;
-  const even = data.length & ~1;
-  for (let i = 0; i < even; i += 2) sum += ((data[i] ?? 0) << 8) | (data[i + 1] ?? 0);
-  if (even !== data.length) sum += (data[even] ?? 0) << 8;
+  const even = start + ((end - start) & ~1);
+  for (let i = start; i < even; i += 2) sum += ((data[i] ?? 0) << 8) | (data[i + 1] ?? 0);
+  if (even !== end) sum += (data[even] ?? 0) << 8;
   // Folding twice is enough for any input up to 2^16 words; loop anyway so no length can break it.
   while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
   return ~sum & 0xffff;

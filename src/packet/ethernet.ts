@@ -52,18 +52,22 @@ function isTpid(type: number): type is VlanTpid {
   return type === ETHERTYPE.VLAN || type === ETHERTYPE.QINQ;
 }
 
+const NO_VLANS: readonly VlanTag[] = Object.freeze([]);
+
 export function decodeEthernet(bytes: Uint8Array): EthernetFrame {
   need(bytes, 0, ETHERNET_HEADER_LENGTH, 'Ethernet header');
   const dst = macFromBytes(bytes, 0);
   const src = macFromBytes(bytes, 6);
-  const vlans: VlanTag[] = [];
+  // an untagged frame (nearly all) shares one frozen empty list
+  let vlans: readonly VlanTag[] = NO_VLANS;
   let off = 12;
   let type = u16(bytes, off);
   // Any stack of C- and S-tags is accepted; the frame length bounds the loop.
   while (isTpid(type)) {
     need(bytes, off + 2, 4, 'VLAN tag');
     const tci = u16(bytes, off + 2);
-    vlans.push({ tpid: type, pcp: tci >>> 13, dei: ((tci >>> 12) & 1) === 1, vid: tci & 0x0fff });
+    if (vlans === NO_VLANS) vlans = [];
+    (vlans as VlanTag[]).push({ tpid: type, pcp: tci >>> 13, dei: ((tci >>> 12) & 1) === 1, vid: tci & 0x0fff });
     off += 4;
     type = u16(bytes, off);
   }

@@ -20,9 +20,26 @@ export function ipv4ToBytes(ip: string): Uint8Array {
   return Uint8Array.from(m.slice(1, 5), (o) => Number(o));
 }
 
+/**
+ * The last address strings made, in a direct-mapped table of `IPV4_SLOTS` slots: per slot the
+ * 32-bit address and its string (-1: empty). Every IPv4 packet-in reads two addresses, nearly
+ * always of hosts seen before: the string made then is returned, so the host table's IP lookups
+ * find it by identity with its hash computed, and no new string is formatted. Bounded (64 Ki
+ * slots): new addresses only overwrite slots.
+ */
+const IPV4_SLOTS = 1 << 16;
+const slotValue = new Float64Array(IPV4_SLOTS).fill(-1);
+const slotText: Ipv4Address[] = new Array<Ipv4Address>(IPV4_SLOTS).fill('');
+
 export function ipv4FromBytes(bytes: Uint8Array, offset = 0): Ipv4Address {
   need(bytes, offset, 4, 'IPv4 address');
-  return `${bytes[offset] ?? 0}.${bytes[offset + 1] ?? 0}.${bytes[offset + 2] ?? 0}.${bytes[offset + 3] ?? 0}`;
+  const value = ((bytes[offset] as number) * 0x1000000 + (((bytes[offset + 1] as number) << 16) | ((bytes[offset + 2] as number) << 8) | (bytes[offset + 3] as number)));
+  const slot = Math.imul(value | 0, 0x9e3779b1) >>> 16;
+  if (slotValue[slot] === value) return slotText[slot] as Ipv4Address;
+  const text = `${bytes[offset] ?? 0}.${bytes[offset + 1] ?? 0}.${bytes[offset + 2] ?? 0}.${bytes[offset + 3] ?? 0}`;
+  slotValue[slot] = value;
+  slotText[slot] = text;
+  return text;
 }
 
 /** As an unsigned 32-bit number, for prefix arithmetic and OpenFlow match fields. */

@@ -58,6 +58,16 @@ describe('IPv4', () => {
     assert.deepEqual(decodeIpv4(bytes).payload, Uint8Array.of(1, 2));
   });
 
+  it('sums a part of the bytes given by offsets as it sums a copy of that part', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), fc.nat(64), fc.nat(64), fc.nat(0xffff), (bytes, a, b, initial) => {
+        const start = Math.min(a, b, bytes.length);
+        const end = Math.min(Math.max(a, b), bytes.length);
+        assert.equal(internetChecksum(bytes, initial, start, end), internetChecksum(bytes.slice(start, end), initial));
+      }),
+    );
+  });
+
   it('trims link-layer padding using the total length', () => {
     const bytes = encodeIpv4({ ...FIELDS, payload: Uint8Array.of(9) });
     const padded = Uint8Array.of(...bytes, 0, 0, 0, 0, 0);

@@ -46,6 +46,8 @@ export function isFragment(p: Ipv4Fields): boolean {
   return p.moreFragments || p.fragmentOffset !== 0;
 }
 
+const NO_OPTIONS: Uint8Array = Object.freeze(new Uint8Array(0));
+
 export function decodeIpv4(bytes: Uint8Array): Ipv4Packet {
   need(bytes, 0, IPV4_MIN_HEADER, 'IPv4 header');
   const vihl = u8(bytes, 0);
@@ -81,10 +83,11 @@ export function decodeIpv4(bytes: Uint8Array): Ipv4Packet {
     protocol: u8(bytes, 9),
     src: ipv4FromBytes(bytes, 12),
     dst: ipv4FromBytes(bytes, 16),
-    options: view(bytes, IPV4_MIN_HEADER, headerLength),
+    // no options (nearly every header): one shared empty array, not a view per packet
+    options: headerLength === IPV4_MIN_HEADER ? NO_OPTIONS : view(bytes, IPV4_MIN_HEADER, headerLength),
     payload: view(bytes, headerLength, totalLength),
     checksum,
-    checksumValid: internetChecksum(view(bytes, 0, headerLength)) === 0,
+    checksumValid: internetChecksum(bytes, 0, 0, headerLength) === 0,
   };
 }
 

@@ -31,6 +31,24 @@ describe('MAC addresses', () => {
     assert.equal(macFromBytes(Uint8Array.of(9, 1, 2, 3, 4, 5, 6, 7), 2), '02:03:04:05:06:07');
   });
 
+  it('prints every MAC right however many others came between (its remembered strings share slots)', () => {
+    const text = (b: Uint8Array, at: number): string => Array.from(b.subarray(at, at + 6), (x) => x.toString(16).padStart(2, '0')).join(':');
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 8, maxLength: 8 }), { minLength: 1, maxLength: 50 }), (frames) => {
+        // twice over, so the second pass reads what the first left in the table
+        for (let pass = 0; pass < 2; pass++) for (const f of frames) assert.equal(macFromBytes(f, 2), text(f, 2));
+      }),
+    );
+    // 70,000 hosts differing in the last octets only: more than the table's slots, so some share one
+    const b = new Uint8Array(6);
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i = 0; i < 70_000; i++) {
+        b.set([0x02, 0, 0, (i >>> 16) & 0xff, (i >>> 8) & 0xff, i & 0xff]);
+        assert.equal(macFromBytes(b), text(b, 0));
+      }
+    }
+  });
+
   it('rejects anything that is not six two-digit groups with one kind of separator', () => {
     for (const bad of ['', 'aa:bb:cc:dd:ee', 'aa:bb:cc:dd:ee:ff:00', 'aa:bb-cc:dd:ee:ff', 'aabb.ccdd.eeff', 'g0:00:00:00:00:00', 'a:b:c:d:e:f', ' aa:bb:cc:dd:ee:ff']) {
       assert.equal(isValidMac(bad), false, bad);
@@ -96,6 +114,22 @@ describe('IPv4 addresses', () => {
     }
     assert.throws(() => ipv4FromNumber(2 ** 32), malformed);
     assert.throws(() => ipv4FromBytes(Uint8Array.of(1, 2, 3)), malformed);
+  });
+
+  it('prints every address right however many others came between (its remembered strings share slots)', () => {
+    const b = new Uint8Array(4);
+    for (let pass = 0; pass < 2; pass++) {
+      // 70,000 addresses of one /8: more than the table's slots, so some share one
+      for (let i = 0; i < 70_000; i++) {
+        b.set([10, (i >>> 16) & 0xff, (i >>> 8) & 0xff, i & 0xff]);
+        assert.equal(ipv4FromBytes(b), `10.${(i >>> 16) & 0xff}.${(i >>> 8) & 0xff}.${i & 0xff}`);
+      }
+    }
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 4, maxLength: 4 }), { minLength: 1, maxLength: 50 }), (addrs) => {
+        for (let pass = 0; pass < 2; pass++) for (const a of addrs) assert.equal(ipv4FromBytes(a), Array.from(a).join('.'));
+      }),
+    );
   });
 
   it('round-trips through bytes and numbers', () => {

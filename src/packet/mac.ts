@@ -49,10 +49,30 @@ export function macToBytes(mac: string): Uint8Array {
   return out;
 }
 
+/**
+ * The last MAC strings made, in a direct-mapped table of `MAC_SLOTS` slots: per slot a 48-bit
+ * value (a double holds it exactly) and its string. A packet-in's two MACs are nearly always
+ * hosts seen before. Returning the string made then, not a new one, saves its eleven
+ * concatenations, and the host and path tables, whose keys are those very strings, find them by
+ * identity with their hash already computed (a new string is flattened and hashed at each lookup).
+ * Bounded: a flood of new MACs only overwrites slots (64 Ki slots, at most ~3 MiB).
+ */
+const MAC_SLOTS = 1 << 16;
+const slotValue = new Float64Array(MAC_SLOTS).fill(-1);
+const slotText: MacAddress[] = new Array<MacAddress>(MAC_SLOTS).fill('');
+
 export function macFromBytes(bytes: Uint8Array, offset = 0): MacAddress {
   need(bytes, offset, 6, 'MAC address');
+  const hi = ((bytes[offset] as number) << 16) | ((bytes[offset + 1] as number) << 8) | (bytes[offset + 2] as number);
+  const lo = ((bytes[offset + 3] as number) << 16) | ((bytes[offset + 4] as number) << 8) | (bytes[offset + 5] as number);
+  const value = hi * 0x1000000 + lo;
+  // hosts often differ in the last octets only: mix both halves so they spread over the slots
+  const slot = Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> 16;
+  if (slotValue[slot] === value) return slotText[slot] as MacAddress;
   let s = HEX[bytes[offset] ?? 0] ?? '';
   for (let i = 1; i < 6; i++) s += ':' + (HEX[bytes[offset + i] ?? 0] ?? '');
+  slotValue[slot] = value;
+  slotText[slot] = s;
   return s;
 }
 

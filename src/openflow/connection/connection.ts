@@ -97,6 +97,14 @@ export interface ConnectionEvents {
  */
 export type ControllerRole = 'EQUAL' | 'MASTER' | 'SLAVE';
 
+/**
+ * For postEach: writes an item's message straight into `w` (any xid: postEach writes its own over
+ * it) and returns its type, or returns undefined, having written nothing, for an item it does not
+ * encode itself (postEach then encodes `message(item)`). The bytes must be those `message(item)`
+ * encodes to: it only skips building the message.
+ */
+export type DirectEncoder<T> = (w: Writer, item: T) => OfMessageType | undefined;
+
 const ROLE_NUMBER: Readonly<Record<ControllerRole, number>> = { EQUAL: OFPCR.ROLE_EQUAL, MASTER: OFPCR.ROLE_MASTER, SLAVE: OFPCR.ROLE_SLAVE };
 
 /** Messages that change the switch's state or send packets: a SLAVE may not send them (spec 6.3.5). */
@@ -385,11 +393,11 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
    * of a new flow's cost at 256 switches). With `keep`, what is remembered for that is
    * `keep(item)`, and `describe` is called with it: the last 1,024 messages' items stay in memory
    * per switch, and an item holding a frame (an LLDP probe, a flood) kept ~150 MiB of them at 320
-   * switches.
+   * switches. With `encode`, items it encodes itself skip `message` (a packet-in's PACKET_OUT).
    */
   postEach<T>(items: readonly T[], message: (item: T) => OfMessage, describe: (item: T) => string): number[];
-  postEach<T, K>(items: readonly T[], message: (item: T) => OfMessage, describe: (kept: K) => string, keep: (item: T) => K): number[];
-  postEach<T, K>(items: readonly T[], message: (item: T) => OfMessage, describe: (kept: K | T) => string, keep?: (item: T) => K): number[] {
+  postEach<T, K>(items: readonly T[], message: (item: T) => OfMessage, describe: (kept: K) => string, keep: (item: T) => K, encode?: DirectEncoder<T>): number[];
+  postEach<T, K>(items: readonly T[], message: (item: T) => OfMessage, describe: (kept: K | T) => string, keep?: (item: T) => K, encode?: DirectEncoder<T>): number[] {
     this.assertOpen('send');
     if (items.length === 0) return [];
     if (this.roleValue === 'SLAVE') for (const item of items) this.assertMayWrite(message(item).type, describe(keep === undefined ? item : keep(item)));
@@ -406,10 +414,13 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
         const xid = this.tracker.allocate();
         this.tracker.remember(xid, describe, keep === undefined ? item : keep(item));
         const start = w.pos;
-        const m = message(item);
-        if (m.type !== 'PACKET_OUT') onlyPacketOuts = false;
+        const written = encode === undefined ? undefined : encode(w, item);
+        if (written === undefined) {
+          const m = message(item);
+          if (m.type !== 'PACKET_OUT') onlyPacketOuts = false;
+          encodeInto(w, m);
+        } else if (written !== 'PACKET_OUT') onlyPacketOuts = false;
         // the xid is written over the message's own, rather than encoding a copy of the message
-        encodeInto(w, m);
         w.dv.setUint32(start + 4, xid);
         xids.push(xid);
       }

@@ -13,7 +13,7 @@ import type { ConnectionStats, OfConnection } from './connection.ts';
 import { formatDpidHex } from './connection.ts';
 import { type OfLog, silentLog } from './log.ts';
 import { OfServer, type TlsOptions } from './server.ts';
-import { commandToMessage, describeSummary, flowStatEntry, isSwitchPort, portInfo, portStatEntries, portStatusReason, summarizeCommand } from './translate.ts';
+import { commandToMessage, describeSummary, encodeCommandInto, flowStatEntry, isSwitchPort, portInfo, portStatEntries, portStatusReason, summarizeCommand } from './translate.ts';
 
 export interface OpenflowDataPlaneOptions {
   /** default 6653; 0 for any free port */
@@ -119,7 +119,7 @@ export function openflowDataPlane(o: OpenflowDataPlaneOptions = {}): OpenflowDat
         return [...conn.ports.values()].filter((p) => isSwitchPort(p.portNo)).map(portInfo);
       },
       send(commands: readonly SwitchCommand[]) {
-        const xids = conn.postEach(commands, commandToMessage, describeSummary, summarizeCommand);
+        const xids = conn.postEach(commands, commandToMessage, describeSummary, summarizeCommand, encodeCommandInto);
         confirm(conn, xids, commands);
       },
       async flowStats(filter) {
