@@ -750,7 +750,9 @@ export class OfConnection extends EventEmitter<ConnectionEvents> {
       else {
         const bytes = 64 + (m.type === 'PACKET_IN' ? m.data.length : 0);
         if (this.early.length < EARLY_MAX && this.earlyBytes + bytes <= EARLY_MAX_BYTES) {
-          this.early.push({ seq, m });
+          // a small frame is a view into the decoder's shared slab: held, it would keep the whole
+          // slab alive past the bound above; so a held one gets its own copy
+          this.early.push({ seq, m: m.type === 'PACKET_IN' ? { ...m, data: m.data.slice() } : m });
           this.earlyBytes += bytes;
         } else this.log('warn', `${this.label()}: ${m.type} before ready dropped (over ${EARLY_MAX} messages or ${EARLY_MAX_BYTES} bytes waiting)`);
       }

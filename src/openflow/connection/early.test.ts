@@ -31,3 +31,30 @@ test('packet-ins before the handshake ends are held within 4 MiB; the rest are d
     await tp.stop();
   }
 });
+
+test('a held packet-in keeps only its own frame, not the decoder\'s shared slab (the 4 MiB bound counts frame bytes)', { timeout: 30_000 }, async () => {
+  const tp = await startPlane({ echoIntervalMs: 60_000 });
+  const sw = await FakeSwitch.connect(tp.port);
+  try {
+    sw.send({ type: 'HELLO', xid: 1, elements: [{ type: 'VERSIONBITMAP', versions: [1, 4] }] });
+    await sw.next('HELLO');
+    const fr = await sw.next('FEATURES_REQUEST');
+    // small frames, the kind the decoder copies into a slab of its own
+    const frame = new Uint8Array(60).fill(7);
+    for (let i = 0; i < 20; i++) sw.send({ type: 'PACKET_IN', xid: 0, bufferId: 0xffffffff, totalLen: frame.length, reason: 0, tableId: 0, cookie: 0n, match: [{ field: 'in_port', value: 1 }], data: frame });
+    await new Promise((r) => setTimeout(r, 200));
+    sw.send({ type: 'FEATURES_REPLY', xid: fr.xid, datapathId: 0x78n, nBuffers: 0, nTables: 254, auxiliaryId: 0, capabilities: 0x4f, reserved: 0 });
+    const pd = await sw.next('MULTIPART_REQUEST', 5000, (m) => m.body.kind === 'PORT_DESC');
+    sw.send({ type: 'MULTIPART_REPLY', xid: pd.xid, flags: 0, body: { kind: 'PORT_DESC', ports: [port(1)] } });
+    await tp.channel(0x78n);
+    await until(() => tp.events.filter((e) => e.type === 'packet-in').length === 20, 'the 20 held packet-ins delivered', 5000);
+    for (const e of tp.events) {
+      if (e.type !== 'packet-in') continue;
+      assert.deepEqual([...e.frame], [...frame], 'the frame as sent');
+      assert.ok(e.frame.buffer.byteLength <= 4 * frame.length, `a held frame of ${frame.length} bytes keeps ${e.frame.buffer.byteLength} bytes alive`);
+    }
+  } finally {
+    sw.close();
+    await tp.stop();
+  }
+});

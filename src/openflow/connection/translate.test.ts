@@ -108,6 +108,9 @@ test('a flow-add with a field the encoder refuses is left to it (nothing written
     { ...ok, match: { ethDst: 'not a mac' } },
     { ...ok, match: { inPort: 3, ethDst: '02:00:00:00:00:01', ethSrc: '02:00:00:00:00:0g' } },
     { ...ok, actions: [{ type: 'output' as const, port: 1.5 }] },
+    // wrongly typed (a BigInt where a number belongs): left to the generic encoder, not a TypeError
+    { ...ok, match: { inPort: 3n as unknown as number } },
+    { ...ok, match: { ethType: 0x800n as unknown as number } },
   ];
   for (const rule of bad) {
     const c: SwitchCommand = { kind: 'flow-add', dpid: 1n, rule };

@@ -112,8 +112,9 @@ const OUTPUT = OFPAT.OUTPUT;
 const NO_BUFFER_LEN = OFPCML.NO_BUFFER;
 const parseMac = parseMacInto;
 
-const u16ok = (v: number): boolean => (v & 0xffff) === v;
-const u32ok = (v: number): boolean => v >>> 0 === v;
+// typeof first: a wrongly typed value (a BigInt) must fall back to the generic encoder's OF_ENCODE, not throw a TypeError here
+const u16ok = (v: number): boolean => typeof v === 'number' && (v & 0xffff) === v;
+const u32ok = (v: number): boolean => typeof v === 'number' && v >>> 0 === v;
 /** OXM header words (class OPENFLOW_BASIC, field, no mask, length), OpenFlow 1.3.5 section 7.2.3.2 */
 const OXM_IN_PORT = 0x80000004;
 const OXM_ETH_DST = 0x80000606;
