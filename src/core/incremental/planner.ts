@@ -717,15 +717,29 @@ export class IncrementalPlanner {
     let stopped = false;
     while (round < maxRounds && steps.length < maxMigrations) {
       round += 1;
-      // each VM still marked, once (a VM unmarked and marked again is listed twice)
+      // each VM still marked, once (a VM unmarked and marked again is listed twice), in VM order:
+      // the round's start reads each one's row, memos and key, and in VM order those reads walk
+      // the arrays forwards (the rows are laid out by VM) instead of jumping at random; the heap
+      // orders the asks by key and rank whatever the push order
       const explicit = this.explicit;
       explicit.clear();
-      for (let i = 0; i < this.dirtyList.length; i++) {
-        const u = this.dirtyList.items[i]!;
-        if (this.dirty[u] === 1) {
-          this.dirty[u] = 0;
-          explicit.push(u);
+      const dirty = this.dirty;
+      if (this.dirtyList.length * 8 >= n) {
+        for (let u = 0; u < n; u++) {
+          if (dirty[u] === 1) {
+            dirty[u] = 0;
+            explicit.push(u);
+          }
         }
+      } else {
+        for (let i = 0; i < this.dirtyList.length; i++) {
+          const u = this.dirtyList.items[i]!;
+          if (dirty[u] === 1) {
+            dirty[u] = 0;
+            explicit.push(u);
+          }
+        }
+        explicit.items.subarray(0, explicit.length).sort();
       }
       this.dirtyList.clear();
       this.nDirty = 0;
