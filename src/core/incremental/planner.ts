@@ -120,6 +120,14 @@ export class IncrementalPlanner {
   /** the same costs by attachment class when every hypervisor is in the table and they allow it (see classCosts) */
   private readonly cc: ClassCosts | undefined;
   /**
+   * `cc`'s arrays as fields of their own (empty without `cc`), for `distIn`: a sum over a row reads
+   * the one end's class row once instead of through `dist` for every term
+   */
+  private readonly ccRow: Int32Array = new Int32Array(0);
+  private readonly ccCol: Int32Array = new Int32Array(0);
+  private readonly ccCode: Uint8Array = new Uint8Array(0);
+  private readonly ccPalette: Float64Array = new Float64Array(0);
+  /**
    * VMs to ask in the next plan's first round: `dirty[u]` is 1 for each; `dirtyList` holds each of
    * them at least once, and may hold VMs unmarked since (see `declinedNow`), skipped when taken
    */
@@ -237,6 +245,12 @@ export class IncrementalPlanner {
         this.dHi = cHi + upHi;
       }
       if (all) this.cc = classCosts(this.tRow, this.tCol, this.tUp, table.rows);
+      if (this.cc !== undefined) {
+        this.ccRow = this.cc.rowOf;
+        this.ccCol = this.cc.colOf;
+        this.ccCode = this.cc.code;
+        this.ccPalette = this.cc.palette;
+      }
     }
     for (let u = 0; u < n; u++) {
       this.load[this.host[u]!]! += 1;
@@ -415,12 +429,28 @@ export class IncrementalPlanner {
     return this.oracle.cost(this.hvNames[ha]!, this.hvNames[hb]!);
   }
 
+  /**
+   * `dist(ha, hb)` where `rowA` is `ccRow[ha]` when there are class costs (read once by a caller
+   * summing over a row from one end): the same double, one table row load fewer per term
+   */
+  private distIn(ha: number, rowA: number, hb: number): number {
+    if (ha === hb) return 0;
+    if (this.ccPalette.length > 0) return this.ccPalette[this.ccCode[rowA + this.ccCol[hb]!]!]!;
+    return this.dist(ha, hb);
+  }
+
+  /** `ccRow[h]`, or 0 without class costs (for `distIn`) */
+  private rowIn(h: number): number {
+    return this.ccPalette.length > 0 ? this.ccRow[h]! : 0;
+  }
+
   /** C_A(u) with u on hypervisor h, terms in row order (vmCost's order) */
   private costAt(u: number, h: number): number {
     const { adj, rate } = this.rows;
     const end = this.rows.start[u]! + this.rows.len[u]!;
+    const rowH = this.rowIn(h);
     let sum = 0;
-    for (let i = this.rows.start[u]!; i < end; i++) sum += rate[i]! * this.dist(h, this.host[adj[i]!]!);
+    for (let i = this.rows.start[u]!; i < end; i++) sum += rate[i]! * this.distIn(h, rowH, this.host[adj[i]!]!);
     return sum;
   }
 
@@ -439,9 +469,10 @@ export class IncrementalPlanner {
     const end = this.rows.start[u]! + this.rows.len[u]!;
     // not worth once before - sum <= cm + noise (worthMigrating's test, monotone in sum)
     const limit = cm + 1e-9 * Math.max(1, Math.abs(before));
+    const rowH = this.rowIn(h);
     let sum = 0;
     for (let i = this.rows.start[u]!; i < end; i++) {
-      sum += rate[i]! * this.dist(h, this.host[adj[i]!]!);
+      sum += rate[i]! * this.distIn(h, rowH, this.host[adj[i]!]!);
       if (!(before - sum > limit)) {
         this.cut = i + 1 < end;
         return sum;
@@ -522,10 +553,11 @@ export class IncrementalPlanner {
     if (before === 0) return true;
     // a new stamp for `pricedIn` (2^53 tests before it could repeat)
     this.declineTest += 1;
+    const rowX = this.rowIn(x);
     for (let i = s; i < end; i++) {
       const h = this.host[adj[i]!]!;
       if (h === x || this.load[h]! >= this.cap[h]!) continue;
-      if (!(rate[i]! * this.dist(x, h) > 0)) continue;
+      if (!(rate[i]! * this.distIn(x, rowX, h) > 0)) continue;
       // a host seen through an earlier peer with a positive rate was priced then (it passed the
       // tests above there too), so "priced in this test" is that scan over the earlier peers
       if (this.pricedIn[h] === this.declineTest) continue;
@@ -602,10 +634,11 @@ export class IncrementalPlanner {
     const { fPeer, fHost, fCost, fOrder, cHost, cCost, cCm } = this;
     let nf = 0;
     let costBefore = 0;
+    const rowX = this.rowIn(x);
     for (let i = s; i < s + deg; i++) {
       const v = adj[i]!;
       const hv = this.host[v]!;
-      const cost = rate[i]! * this.dist(x, hv);
+      const cost = rate[i]! * this.distIn(x, rowX, hv);
       costBefore += cost;
       if (cost > 0) {
         fPeer[nf] = v;
@@ -866,8 +899,9 @@ export class IncrementalPlanner {
     const end = this.rows.start[u]! + this.rows.len[u]!;
     let sum = 0;
     let sound = true;
+    const rowX = this.rowIn(x);
     for (let i = this.rows.start[u]!; i < end; i++) {
-      const t = rate[i]! * this.dist(x, this.host[adj[i]!]!);
+      const t = rate[i]! * this.distIn(x, rowX, this.host[adj[i]!]!);
       if (!(t >= 0 && t < Infinity)) sound = false;
       sum += t;
     }
