@@ -379,10 +379,16 @@ export class IncrementalPlanner {
     }
     const { chA, chB } = this;
     // every change is checked before any is applied: a bad list leaves the planner as it was
+    // a list made row by row (as pairChanges makes it) names one VM in a run of changes: its
+    // number is looked up once per run
+    let lastName: string | undefined;
+    let lastA = -1;
     for (let k = 0; k < changes.length; k++) {
       const c = changes[k]!;
       if (!(c.rate >= 0 && Number.isFinite(c.rate))) throw new ScoreError('WORKLOAD_INVALID', `rate of ${c.a}-${c.b} must be a finite number >= 0, got ${c.rate}`, { a: c.a, b: c.b });
-      const a = id.get(c.a) ?? -1;
+      const a = c.a === lastName ? lastA : (id.get(c.a) ?? -1);
+      lastName = c.a;
+      lastA = a;
       const b = id.get(c.b) ?? -1;
       // a pair of one VM with itself is skipped, also when the planner does not know the name;
       // otherwise an unknown name is the error (vmId throws it, a's before b's)
@@ -404,7 +410,8 @@ export class IncrementalPlanner {
       if (old === rate) continue;
       this.total += (rate - old) * this.dist(host[a]!, host[b]!);
       rows.set(a, ia, b, rate);
-      rows.set(b, rows.indexOf(b, a), a, rate);
+      // the rows are symmetric (checked at construction, kept here): a pair new in a's row is new in b's
+      rows.set(b, ia < 0 ? -1 : rows.indexOf(b, a), a, rate);
       keyMemo[a] = NaN;
       keyMemo[b] = NaN;
       homeMemo[a] = -1;
