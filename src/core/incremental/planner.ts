@@ -120,6 +120,14 @@ export class IncrementalPlanner {
   /** the same costs by attachment class when every hypervisor is in the table and they allow it (see classCosts) */
   private readonly cc: ClassCosts | undefined;
   /**
+   * `cc`'s arrays as fields of their own (empty without `cc`), for `distIn`: a sum over a row reads
+   * the one end's class row once instead of through `dist` for every term
+   */
+  private readonly ccRow: Int32Array = new Int32Array(0);
+  private readonly ccCol: Int32Array = new Int32Array(0);
+  private readonly ccCode: Uint8Array = new Uint8Array(0);
+  private readonly ccPalette: Float64Array = new Float64Array(0);
+  /**
    * VMs to ask in the next plan's first round: `dirty[u]` is 1 for each; `dirtyList` holds each of
    * them at least once, and may hold VMs unmarked since (see `declinedNow`), skipped when taken
    */
@@ -237,6 +245,12 @@ export class IncrementalPlanner {
         this.dHi = cHi + upHi;
       }
       if (all) this.cc = classCosts(this.tRow, this.tCol, this.tUp, table.rows);
+      if (this.cc !== undefined) {
+        this.ccRow = this.cc.rowOf;
+        this.ccCol = this.cc.colOf;
+        this.ccCode = this.cc.code;
+        this.ccPalette = this.cc.palette;
+      }
     }
     for (let u = 0; u < n; u++) {
       this.load[this.host[u]!]! += 1;
@@ -365,10 +379,16 @@ export class IncrementalPlanner {
     }
     const { chA, chB } = this;
     // every change is checked before any is applied: a bad list leaves the planner as it was
+    // a list made row by row (as pairChanges makes it) names one VM in a run of changes: its
+    // number is looked up once per run
+    let lastName: string | undefined;
+    let lastA = -1;
     for (let k = 0; k < changes.length; k++) {
       const c = changes[k]!;
       if (!(c.rate >= 0 && Number.isFinite(c.rate))) throw new ScoreError('WORKLOAD_INVALID', `rate of ${c.a}-${c.b} must be a finite number >= 0, got ${c.rate}`, { a: c.a, b: c.b });
-      const a = id.get(c.a) ?? -1;
+      const a = c.a === lastName ? lastA : (id.get(c.a) ?? -1);
+      lastName = c.a;
+      lastA = a;
       const b = id.get(c.b) ?? -1;
       // a pair of one VM with itself is skipped, also when the planner does not know the name;
       // otherwise an unknown name is the error (vmId throws it, a's before b's)
@@ -390,7 +410,8 @@ export class IncrementalPlanner {
       if (old === rate) continue;
       this.total += (rate - old) * this.dist(host[a]!, host[b]!);
       rows.set(a, ia, b, rate);
-      rows.set(b, rows.indexOf(b, a), a, rate);
+      // the rows are symmetric (checked at construction, kept here): a pair new in a's row is new in b's
+      rows.set(b, ia < 0 ? -1 : rows.indexOf(b, a), a, rate);
       keyMemo[a] = NaN;
       keyMemo[b] = NaN;
       homeMemo[a] = -1;
@@ -415,12 +436,28 @@ export class IncrementalPlanner {
     return this.oracle.cost(this.hvNames[ha]!, this.hvNames[hb]!);
   }
 
+  /**
+   * `dist(ha, hb)` where `rowA` is `ccRow[ha]` when there are class costs (read once by a caller
+   * summing over a row from one end): the same double, one table row load fewer per term
+   */
+  private distIn(ha: number, rowA: number, hb: number): number {
+    if (ha === hb) return 0;
+    if (this.ccPalette.length > 0) return this.ccPalette[this.ccCode[rowA + this.ccCol[hb]!]!]!;
+    return this.dist(ha, hb);
+  }
+
+  /** `ccRow[h]`, or 0 without class costs (for `distIn`) */
+  private rowIn(h: number): number {
+    return this.ccPalette.length > 0 ? this.ccRow[h]! : 0;
+  }
+
   /** C_A(u) with u on hypervisor h, terms in row order (vmCost's order) */
   private costAt(u: number, h: number): number {
     const { adj, rate } = this.rows;
     const end = this.rows.start[u]! + this.rows.len[u]!;
+    const rowH = this.rowIn(h);
     let sum = 0;
-    for (let i = this.rows.start[u]!; i < end; i++) sum += rate[i]! * this.dist(h, this.host[adj[i]!]!);
+    for (let i = this.rows.start[u]!; i < end; i++) sum += rate[i]! * this.distIn(h, rowH, this.host[adj[i]!]!);
     return sum;
   }
 
@@ -439,9 +476,10 @@ export class IncrementalPlanner {
     const end = this.rows.start[u]! + this.rows.len[u]!;
     // not worth once before - sum <= cm + noise (worthMigrating's test, monotone in sum)
     const limit = cm + 1e-9 * Math.max(1, Math.abs(before));
+    const rowH = this.rowIn(h);
     let sum = 0;
     for (let i = this.rows.start[u]!; i < end; i++) {
-      sum += rate[i]! * this.dist(h, this.host[adj[i]!]!);
+      sum += rate[i]! * this.distIn(h, rowH, this.host[adj[i]!]!);
       if (!(before - sum > limit)) {
         this.cut = i + 1 < end;
         return sum;
@@ -522,10 +560,11 @@ export class IncrementalPlanner {
     if (before === 0) return true;
     // a new stamp for `pricedIn` (2^53 tests before it could repeat)
     this.declineTest += 1;
+    const rowX = this.rowIn(x);
     for (let i = s; i < end; i++) {
       const h = this.host[adj[i]!]!;
       if (h === x || this.load[h]! >= this.cap[h]!) continue;
-      if (!(rate[i]! * this.dist(x, h) > 0)) continue;
+      if (!(rate[i]! * this.distIn(x, rowX, h) > 0)) continue;
       // a host seen through an earlier peer with a positive rate was priced then (it passed the
       // tests above there too), so "priced in this test" is that scan over the earlier peers
       if (this.pricedIn[h] === this.declineTest) continue;
@@ -602,10 +641,11 @@ export class IncrementalPlanner {
     const { fPeer, fHost, fCost, fOrder, cHost, cCost, cCm } = this;
     let nf = 0;
     let costBefore = 0;
+    const rowX = this.rowIn(x);
     for (let i = s; i < s + deg; i++) {
       const v = adj[i]!;
       const hv = this.host[v]!;
-      const cost = rate[i]! * this.dist(x, hv);
+      const cost = rate[i]! * this.distIn(x, rowX, hv);
       costBefore += cost;
       if (cost > 0) {
         fPeer[nf] = v;
@@ -717,15 +757,29 @@ export class IncrementalPlanner {
     let stopped = false;
     while (round < maxRounds && steps.length < maxMigrations) {
       round += 1;
-      // each VM still marked, once (a VM unmarked and marked again is listed twice)
+      // each VM still marked, once (a VM unmarked and marked again is listed twice), in VM order:
+      // the round's start reads each one's row, memos and key, and in VM order those reads walk
+      // the arrays forwards (the rows are laid out by VM) instead of jumping at random; the heap
+      // orders the asks by key and rank whatever the push order
       const explicit = this.explicit;
       explicit.clear();
-      for (let i = 0; i < this.dirtyList.length; i++) {
-        const u = this.dirtyList.items[i]!;
-        if (this.dirty[u] === 1) {
-          this.dirty[u] = 0;
-          explicit.push(u);
+      const dirty = this.dirty;
+      if (this.dirtyList.length * 8 >= n) {
+        for (let u = 0; u < n; u++) {
+          if (dirty[u] === 1) {
+            dirty[u] = 0;
+            explicit.push(u);
+          }
         }
+      } else {
+        for (let i = 0; i < this.dirtyList.length; i++) {
+          const u = this.dirtyList.items[i]!;
+          if (dirty[u] === 1) {
+            dirty[u] = 0;
+            explicit.push(u);
+          }
+        }
+        explicit.items.subarray(0, explicit.length).sort();
       }
       this.dirtyList.clear();
       this.nDirty = 0;
@@ -852,8 +906,9 @@ export class IncrementalPlanner {
     const end = this.rows.start[u]! + this.rows.len[u]!;
     let sum = 0;
     let sound = true;
+    const rowX = this.rowIn(x);
     for (let i = this.rows.start[u]!; i < end; i++) {
-      const t = rate[i]! * this.dist(x, this.host[adj[i]!]!);
+      const t = rate[i]! * this.distIn(x, rowX, this.host[adj[i]!]!);
       if (!(t >= 0 && t < Infinity)) sound = false;
       sum += t;
     }
