@@ -86,6 +86,8 @@ function check(label: string, c: Case, seed: number, o: { policy: 'load-aware' |
     const opts = { policy: o.policy, migrationCost: o.cm, mode: o.mode ?? 'first', maxRounds: o.maxRounds, ...(o.maxMigrations === undefined ? {} : { maxMigrations: o.maxMigrations }) };
     const inc = planner.plan({ ...opts, migrationCostNonNegative: o.cmNonNegative === true });
     assert.ok(inc.bounded <= c.vms.length, `${label} seed ${seed} epoch ${e}: the bound set aside ${inc.bounded} of ${c.vms.length} VMs (each counted once)`);
+    // a round's start unmarks what it takes: a count below 0 is a VM taken without being unmarked
+    assert.ok(planner.dirtyCount >= 0, `${label} seed ${seed} epoch ${e}: ${planner.dirtyCount} VMs marked after the plan`);
     bounded += inc.bounded;
     const ref = runPolicy({ ...opts, vms: c.vms, placement, traffic, oracle: c.oracle, capacity: c.capacity, rank });
     const at = `${label} seed ${seed} epoch ${e}`;
@@ -445,6 +447,9 @@ test('the incremental planner refuses a one-sided traffic matrix, and a bad chan
     [{ a, b, rate: 7 }, { a: c, b: 'zz', rate: 1 }],
     [{ a, b, rate: 7 }, { a: c, b, rate: -1 }],
     [{ a, b, rate: 7 }, { a: c, b, rate: Number.NaN }],
+    // an invalid change inside a run sharing its first name (the name is looked up once per run)
+    [{ a, b, rate: 7 }, { a, b: 'zz', rate: 1 }],
+    [{ a, b, rate: 7 }, { a, b, rate: -1 }],
   ]) {
     assert.throws(() => planner.updateTraffic(bad), (e) => isScoreError(e, 'WORKLOAD_INVALID'), `refused: ${JSON.stringify(bad)}`);
     const after = planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 20 });
