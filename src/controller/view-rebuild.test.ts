@@ -56,3 +56,38 @@ test('first hosts on many switches only mark the view stale; the next read rebui
   assert.equal(path.computedIn, c.view, 'computed in the rebuilt view');
   assert.ok(r.commands.some((cmd) => cmd.kind === 'flow-add' && cmd.dpid === 1n), 'its rule went to s1');
 });
+
+test('paths are the wanted directions that have a path: counted, read and walked from the one table; a removed path leaves its direction wanted, a rule gone idle takes both', () => {
+  const c = ctl.createController({ nonce: new Uint8Array(8) });
+  ctl.switchUp(c, 1n, ports(1), 0);
+  for (let n = 1; n <= 3; n += 1) ctl.packetIn(c, 1n, n, arp(n), n);
+  const mac = (n: number): string => `0a:00:00:00:00:0${n}`;
+  const unicast = (from: number, to: number): Uint8Array => buildArpReply({ senderMac: mac(from), senderIp: `10.0.0.${from}`, targetMac: mac(to), targetIp: `10.0.0.${to}` });
+  ctl.packetIn(c, 1n, 1, unicast(1, 2), 10);
+  ctl.packetIn(c, 1n, 1, unicast(1, 3), 11);
+  const r = c.routing;
+  assert.equal(r.paths.size, 4, 'both directions of two pairs');
+  assert.equal(r.wanted.size, 4);
+  assert.deepEqual([...r.paths.keys()], [...r.wanted.keys()]);
+  const p12 = r.paths.get(`${mac(1)}>${mac(2)}`);
+  assert.ok(p12 !== undefined, 'the path 1>2 is read by its key');
+  assert.equal(r.wanted.get(p12.key), p12, 'the wanted entry is the path itself');
+  // a switch refuses the rule: the path goes, the direction stays wanted with its ends only
+  ctl.flowRejected(c, 1n, p12.cookie, 'table full', 20);
+  assert.equal(r.paths.size, 3);
+  assert.equal(r.paths.get(p12.key), undefined, 'no path while refused');
+  assert.equal(r.paths.has(p12.key), false);
+  assert.deepEqual(r.wanted.get(p12.key), { src: mac(1), dst: mac(2) }, 'still wanted, without the old path');
+  assert.deepEqual([...r.paths.values()].map((p) => p.key).sort(), [...r.wanted.keys()].filter((k) => k !== p12.key).sort(), 'walking paths skips it');
+  let walked = 0;
+  r.paths.forEach((p, k) => {
+    assert.equal(p.key, k, 'forEach gives each path with its own key');
+    walked += 1;
+  });
+  assert.equal(walked, 3);
+  // an idle rule removed: its path and its direction go
+  const p13 = r.paths.get(`${mac(1)}>${mac(3)}`)!;
+  ctl.flowRemoved(c, p13.cookie);
+  assert.equal(r.paths.size, 2);
+  assert.equal(r.wanted.has(p13.key), false, 'no longer wanted');
+});
