@@ -79,6 +79,7 @@ export interface RoutingState {
   readonly idleTimeout: number;
   readonly priority: number;
   readonly install: InstallState;
+  readonly routes: RouteCache;
   readonly floods: FloodState;
 }
 
@@ -148,6 +149,7 @@ export function createRouting(idleTimeout = 60, priority = 100): RoutingState {
     idleTimeout,
     priority,
     install: createInstallState(),
+    routes: { view: undefined, byEnds: new Map(), size: 0 },
     floods: createFloodState(),
   };
 }
@@ -189,22 +191,55 @@ export function pathByCookie(state: Pick<RoutingState, 'byId'>, cookie: bigint):
 /** shared by every path within one switch (never written: InstalledPath.links is readonly) */
 const NO_LINKS: readonly string[] = [];
 
+/** Where a path's packets go: its hops, and the topology links between them in order. */
+export interface Route {
+  readonly hops: readonly Hop[];
+  readonly links: readonly string[];
+}
+
+/**
+ * The routes computed in one view, by the ports they join: every path between the same two ports
+ * in that view has the same hops (computeHops depends only on the view and the two ports), so
+ * they share one hops array and one links array. VMs behind one hypervisor port share it (cbench,
+ * 256 switches: 3 routes per switch for its 1,000 sources, not 2,000 arrays and Hop objects, ~100
+ * bytes a path). Emptied when the view changes, and when it reaches ROUTE_CACHE_MAX routes, so it
+ * never holds more routes than there are paths computed in the current view, nor a bound more.
+ */
+export interface RouteCache {
+  view: NetworkView | undefined;
+  /** source switch -> destination switch -> portPairKey -> route */
+  readonly byEnds: Map<Dpid, Map<Dpid, Map<number, Route>>>;
+  size: number;
+}
+
+export const ROUTE_CACHE_MAX = 65_536;
+/** ports from here on are not cached: portPairKey would no longer be exact in a double */
+const PORT_PAIR_LIMIT = 2 ** 21;
+
+/** inPort and outPort as one number, exact for inPort < 2^21 (outPort < 2^32: an OpenFlow 1.3 port) */
+const portPairKey = (inPort: number, outPort: number): number => inPort * 2 ** 32 + outPort;
+
 /** The hops from src's port to dst's port, or null if either is unknown or unreachable. */
 export function computeHops(ctx: RoutingContext, src: string, dst: string): { hops: Hop[]; links: readonly string[] } | null {
   const hs = ctx.hosts.byMac.get(src);
   const hd = ctx.hosts.byMac.get(dst);
   if (hs === undefined || hd === undefined) return null;
   if (!ctx.disc.switches.has(hs.at.dpid) || !ctx.disc.switches.has(hd.at.dpid)) return null;
-  if (hs.at.dpid === hd.at.dpid) return { hops: [{ dpid: hd.at.dpid, inPort: hs.at.port, outPort: hd.at.port }], links: NO_LINKS };
+  return hopsBetween(ctx, hs.at, hd.at);
+}
+
+/** The hops from port `from` to port `to` in the current view (both on connected switches), or null if unreachable. */
+function hopsBetween(ctx: RoutingContext, from: PortRef, to: PortRef): { hops: Hop[]; links: readonly string[] } | null {
+  if (from.dpid === to.dpid) return { hops: [{ dpid: to.dpid, inPort: from.port, outPort: to.port }], links: NO_LINKS };
   let path;
   try {
-    path = ctx.view.oracle.path(ctx.view.nameOf(hs.at.dpid), ctx.view.nameOf(hd.at.dpid));
+    path = ctx.view.oracle.path(ctx.view.nameOf(from.dpid), ctx.view.nameOf(to.dpid));
   } catch {
     return null;
   }
   const hops: Hop[] = [];
-  let at = hs.at.dpid;
-  let inPort = hs.at.port;
+  let at = from.dpid;
+  let inPort = from.port;
   for (const link of path) {
     const ends = ctx.view.ports.get(link.id);
     if (ends === undefined) return null;
@@ -213,8 +248,39 @@ export function computeHops(ctx: RoutingContext, src: string, dst: string): { ho
     at = there.dpid;
     inPort = there.port;
   }
-  hops.push({ dpid: at, inPort, outPort: hd.at.port });
+  hops.push({ dpid: at, inPort, outPort: to.port });
   return { hops, links: path.map((l) => l.id) };
+}
+
+/**
+ * computeHops through the route cache: the same answer, shared with every path computed in this
+ * view between the same two ports. `hs`/`hd`: the hosts' entries, when the caller has them.
+ */
+function routeOf(state: RoutingState, ctx: RoutingContext, hs: HostEntry | undefined, hd: HostEntry | undefined): Route | null {
+  if (hs === undefined || hd === undefined) return null;
+  const from = hs.at;
+  const to = hd.at;
+  if (!ctx.disc.switches.has(from.dpid) || !ctx.disc.switches.has(to.dpid)) return null;
+  const view = ctx.view;
+  if (from.port >= PORT_PAIR_LIMIT) return hopsBetween(ctx, from, to);
+  const cache = state.routes;
+  if (cache.view !== view || cache.size >= ROUTE_CACHE_MAX) {
+    cache.view = view;
+    cache.byEnds.clear();
+    cache.size = 0;
+  }
+  let toSwitch = cache.byEnds.get(from.dpid);
+  if (toSwitch === undefined) cache.byEnds.set(from.dpid, (toSwitch = new Map<Dpid, Map<number, Route>>()));
+  let byPorts = toSwitch.get(to.dpid);
+  if (byPorts === undefined) toSwitch.set(to.dpid, (byPorts = new Map<number, Route>()));
+  const k = portPairKey(from.port, to.port);
+  const known = byPorts.get(k);
+  if (known !== undefined) return known;
+  const route = hopsBetween(ctx, from, to);
+  if (route === null) return null;
+  byPorts.set(k, route);
+  cache.size += 1;
+  return route;
 }
 
 function rule(state: RoutingState, p: InstalledPath, hop: Hop): FlowRule {
@@ -281,7 +347,7 @@ export function ensurePath(
     const hd = ends === undefined ? ctx.hosts.byMac.get(dst) : ends.hd;
     if (sameEnds(ctx, old, hs, hd)) return { commands: [], path: old, hops: old.hops };
   }
-  const next = computeHops(ctx, src, dst);
+  const next = ends === undefined ? routeOf(state, ctx, ctx.hosts.byMac.get(src), ctx.hosts.byMac.get(dst)) : routeOf(state, ctx, ends.hs, ends.hd);
   if (old !== undefined && next !== null && sameHops(old.hops, next.hops)) {
     old.computedIn = ctx.view;
     return { commands: [], path: old, hops: old.hops };
