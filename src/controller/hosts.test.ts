@@ -29,9 +29,10 @@ test('hosts per switch and per port stay counts of the hosts through adds, moves
         assert.deepEqual(sorted(s.perSwitch), sorted(recount(s)), `per-switch counts after op ${i}`);
         const byPort = new Map<string, number>();
         for (const e of s.byMac.values()) byPort.set(portKey(e.at), (byPort.get(portKey(e.at)) ?? 0) + 1);
-        const held = [...s.perPort].flatMap(([dpid, ports]) => [...ports].map(([port, n]) => [portKey({ dpid, port }), n] as const));
+        const held = [...s.perPort].flatMap(([dpid, ports]) => [...ports].map(([port, h]) => [portKey({ dpid, port }), h.n] as const));
         assert.deepEqual(held.sort(), [...byPort].sort(), `per-port counts after op ${i}`);
         assert.ok([...s.perPort.values()].every((ports) => ports.size > 0), `a switch with no host on any port is absent after op ${i}`);
+        for (const e of s.byMac.values()) assert.equal(e.at, s.perPort.get(e.at.dpid)?.get(e.at.port)?.at, `host ${e.mac} shares its port's PortRef after op ${i}`);
       });
     }),
   );

@@ -54,14 +54,14 @@ export interface InstalledPath {
 
 export interface RoutingState {
   /**
-   * directions that carry traffic: kept while unreachable, so a path returns with its links.
-   * Every key of `paths` is one of these (a path is only set with its direction wanted, and a
-   * direction stops being wanted only with its path removed): the packet-in fast path relies on it.
-   * The value is the direction's live path itself when it has one (an InstalledPath has src and
-   * dst), so a new path allocates no second object for it; a plain { src, dst } otherwise.
+   * directions that carry traffic: kept while unreachable, so a path returns with its links. The
+   * value is the direction's live path itself when it has one (an InstalledPath has src and dst),
+   * else a plain { src, dst }. The one table of directions: `paths` reads the live paths out of it
+   * (isPath), so a new path is one insert into a table of ~500,000 (cbench, 256 switches), not two.
    */
-  readonly wanted: Map<string, { readonly src: string; readonly dst: string }>;
-  readonly paths: Map<string, InstalledPath>;
+  readonly wanted: Map<string, WantedDirection>;
+  /** the live paths by direction key: a read-only view of `wanted` (PathTable), no table of its own */
+  readonly paths: PathTable;
   /**
    * path id -> path, for every path in `paths`. Keyed by the cookie's 32-bit path id as a number,
    * not by the BigInt cookie: ids are unique among live paths whatever their generation
@@ -79,7 +79,53 @@ export interface RoutingState {
   readonly idleTimeout: number;
   readonly priority: number;
   readonly install: InstallState;
+  readonly routes: RouteCache;
   readonly floods: FloodState;
+}
+
+/** A wanted direction: its live path, or only its two ends while it has none. */
+export type WantedDirection = InstalledPath | { readonly src: string; readonly dst: string };
+
+/** Whether a wanted direction has a live path (only an InstalledPath has hops). */
+export function isPath(w: WantedDirection | undefined): w is InstalledPath {
+  return w !== undefined && (w as Partial<InstalledPath>).hops !== undefined;
+}
+
+/**
+ * The live paths, read out of `wanted`: every direction with a path is wanted, and its entry there
+ * is the path, so a second table by the same key held nothing more and cost an insert, a delete
+ * and ~30 bytes per path. `size` is counted (routing.ts changes it with each path set or removed);
+ * iterating walks `wanted`, directions without a path skipped, in the order they were first wanted.
+ */
+export class PathTable implements ReadonlyMap<string, InstalledPath> {
+  /** the live paths in `wanted`: written by ensurePath and removePath alone */
+  count = 0;
+  constructor(private readonly wanted: ReadonlyMap<string, WantedDirection>) {}
+  get size(): number {
+    return this.count;
+  }
+  get(key: string): InstalledPath | undefined {
+    const w = this.wanted.get(key);
+    return isPath(w) ? w : undefined;
+  }
+  has(key: string): boolean {
+    return isPath(this.wanted.get(key));
+  }
+  *entries(): MapIterator<[string, InstalledPath]> {
+    for (const [k, w] of this.wanted) if (isPath(w)) yield [k, w];
+  }
+  *keys(): MapIterator<string> {
+    for (const [k, w] of this.wanted) if (isPath(w)) yield k;
+  }
+  *values(): MapIterator<InstalledPath> {
+    for (const w of this.wanted.values()) if (isPath(w)) yield w;
+  }
+  [Symbol.iterator](): MapIterator<[string, InstalledPath]> {
+    return this.entries();
+  }
+  forEach(fn: (value: InstalledPath, key: string, map: ReadonlyMap<string, InstalledPath>) => void, thisArg?: unknown): void {
+    for (const [k, p] of this.entries()) fn.call(thisArg, p, k, this);
+  }
 }
 
 export interface RoutingContext {
@@ -91,9 +137,10 @@ export interface RoutingContext {
 }
 
 export function createRouting(idleTimeout = 60, priority = 100): RoutingState {
+  const wanted = new Map<string, WantedDirection>();
   return {
-    wanted: new Map(),
-    paths: new Map(),
+    wanted,
+    paths: new PathTable(wanted),
     byId: new Map(),
     nextId: 1,
     generationSlot: 0n,
@@ -102,6 +149,7 @@ export function createRouting(idleTimeout = 60, priority = 100): RoutingState {
     idleTimeout,
     priority,
     install: createInstallState(),
+    routes: { view: undefined, byEnds: new Map(), size: 0 },
     floods: createFloodState(),
   };
 }
@@ -127,11 +175,39 @@ export function nextPathId(state: Pick<RoutingState, 'nextId' | 'byId'>): number
 
 /** The cookie of path `id` in the current generation slot: commands.ts pathCookie(generationSlot, id). */
 export function cookieOfId(state: Pick<RoutingState, 'generationSlot' | 'cookieBase' | 'cookieBaseSlot'>, id: number): bigint {
+  return currentCookieBase(state) | BigInt(id);
+}
+
+/** generationCookie(generationSlot), made again only when the slot changed */
+function currentCookieBase(state: Pick<RoutingState, 'generationSlot' | 'cookieBase' | 'cookieBaseSlot'>): bigint {
   if (state.cookieBaseSlot !== state.generationSlot) {
     state.cookieBase = generationCookie(state.generationSlot);
     state.cookieBaseSlot = state.generationSlot;
   }
-  return state.cookieBase | BigInt(id);
+  return state.cookieBase;
+}
+
+/**
+ * A path as ensurePath makes it. Its cookie is made when read (cookieOfId's value: the cookie base
+ * of the generation slot it was made in, shared by every path of that slot, | its id), not kept:
+ * a BigInt kept per path was 24 bytes and one more object for every collection to trace
+ * (cbench, 256 switches: ~500,000 paths), and a cookie is read a few times in a path's life (its
+ * rules, their confirmations, their deletes).
+ */
+class Path implements InstalledPath {
+  constructor(
+    readonly src: string,
+    readonly dst: string,
+    readonly key: string,
+    readonly id: number,
+    private readonly cookieBase: bigint,
+    readonly hops: readonly Hop[],
+    readonly links: readonly string[],
+    public computedIn: NetworkView,
+  ) {}
+  get cookie(): bigint {
+    return this.cookieBase | BigInt(this.id);
+  }
 }
 
 /** The live path whose cookie is `cookie` (the whole cookie: same id and generation), else undefined. */
@@ -143,22 +219,55 @@ export function pathByCookie(state: Pick<RoutingState, 'byId'>, cookie: bigint):
 /** shared by every path within one switch (never written: InstalledPath.links is readonly) */
 const NO_LINKS: readonly string[] = [];
 
+/** Where a path's packets go: its hops, and the topology links between them in order. */
+export interface Route {
+  readonly hops: readonly Hop[];
+  readonly links: readonly string[];
+}
+
+/**
+ * The routes computed in one view, by the ports they join: every path between the same two ports
+ * in that view has the same hops (computeHops depends only on the view and the two ports), so
+ * they share one hops array and one links array. VMs behind one hypervisor port share it (cbench,
+ * 256 switches: 3 routes per switch for its 1,000 sources, not 2,000 arrays and Hop objects, ~100
+ * bytes a path). Emptied when the view changes, and when it reaches ROUTE_CACHE_MAX routes, so it
+ * never holds more routes than there are paths computed in the current view, nor a bound more.
+ */
+export interface RouteCache {
+  view: NetworkView | undefined;
+  /** source switch -> destination switch -> portPairKey -> route */
+  readonly byEnds: Map<Dpid, Map<Dpid, Map<number, Route>>>;
+  size: number;
+}
+
+export const ROUTE_CACHE_MAX = 65_536;
+/** ports from here on are not cached: portPairKey would no longer be exact in a double */
+const PORT_PAIR_LIMIT = 2 ** 21;
+
+/** inPort and outPort as one number, exact for inPort < 2^21 (outPort < 2^32: an OpenFlow 1.3 port) */
+const portPairKey = (inPort: number, outPort: number): number => inPort * 2 ** 32 + outPort;
+
 /** The hops from src's port to dst's port, or null if either is unknown or unreachable. */
 export function computeHops(ctx: RoutingContext, src: string, dst: string): { hops: Hop[]; links: readonly string[] } | null {
   const hs = ctx.hosts.byMac.get(src);
   const hd = ctx.hosts.byMac.get(dst);
   if (hs === undefined || hd === undefined) return null;
   if (!ctx.disc.switches.has(hs.at.dpid) || !ctx.disc.switches.has(hd.at.dpid)) return null;
-  if (hs.at.dpid === hd.at.dpid) return { hops: [{ dpid: hd.at.dpid, inPort: hs.at.port, outPort: hd.at.port }], links: NO_LINKS };
+  return hopsBetween(ctx, hs.at, hd.at);
+}
+
+/** The hops from port `from` to port `to` in the current view (both on connected switches), or null if unreachable. */
+function hopsBetween(ctx: RoutingContext, from: PortRef, to: PortRef): { hops: Hop[]; links: readonly string[] } | null {
+  if (from.dpid === to.dpid) return { hops: [{ dpid: to.dpid, inPort: from.port, outPort: to.port }], links: NO_LINKS };
   let path;
   try {
-    path = ctx.view.oracle.path(ctx.view.nameOf(hs.at.dpid), ctx.view.nameOf(hd.at.dpid));
+    path = ctx.view.oracle.path(ctx.view.nameOf(from.dpid), ctx.view.nameOf(to.dpid));
   } catch {
     return null;
   }
   const hops: Hop[] = [];
-  let at = hs.at.dpid;
-  let inPort = hs.at.port;
+  let at = from.dpid;
+  let inPort = from.port;
   for (const link of path) {
     const ends = ctx.view.ports.get(link.id);
     if (ends === undefined) return null;
@@ -167,8 +276,39 @@ export function computeHops(ctx: RoutingContext, src: string, dst: string): { ho
     at = there.dpid;
     inPort = there.port;
   }
-  hops.push({ dpid: at, inPort, outPort: hd.at.port });
+  hops.push({ dpid: at, inPort, outPort: to.port });
   return { hops, links: path.map((l) => l.id) };
+}
+
+/**
+ * computeHops through the route cache: the same answer, shared with every path computed in this
+ * view between the same two ports. `hs`/`hd`: the hosts' entries, when the caller has them.
+ */
+function routeOf(state: RoutingState, ctx: RoutingContext, hs: HostEntry | undefined, hd: HostEntry | undefined): Route | null {
+  if (hs === undefined || hd === undefined) return null;
+  const from = hs.at;
+  const to = hd.at;
+  if (!ctx.disc.switches.has(from.dpid) || !ctx.disc.switches.has(to.dpid)) return null;
+  const view = ctx.view;
+  if (from.port >= PORT_PAIR_LIMIT) return hopsBetween(ctx, from, to);
+  const cache = state.routes;
+  if (cache.view !== view || cache.size >= ROUTE_CACHE_MAX) {
+    cache.view = view;
+    cache.byEnds.clear();
+    cache.size = 0;
+  }
+  let toSwitch = cache.byEnds.get(from.dpid);
+  if (toSwitch === undefined) cache.byEnds.set(from.dpid, (toSwitch = new Map<Dpid, Map<number, Route>>()));
+  let byPorts = toSwitch.get(to.dpid);
+  if (byPorts === undefined) toSwitch.set(to.dpid, (byPorts = new Map<number, Route>()));
+  const k = portPairKey(from.port, to.port);
+  const known = byPorts.get(k);
+  if (known !== undefined) return known;
+  const route = hopsBetween(ctx, from, to);
+  if (route === null) return null;
+  byPorts.set(k, route);
+  cache.size += 1;
+  return route;
 }
 
 function rule(state: RoutingState, p: InstalledPath, hop: Hop): FlowRule {
@@ -225,7 +365,8 @@ export function ensurePath(
   ends?: { readonly hs: HostEntry | undefined; readonly hd: HostEntry | undefined },
 ): { commands: SwitchCommand[]; path: InstalledPath | null; hops: readonly Hop[] | null } {
   const key = pairKey(src, dst);
-  const old = state.paths.get(key);
+  const was = state.wanted.get(key);
+  const old = isPath(was) ? was : undefined;
   // The common case on a packet-in: the path is there and nothing it depends on changed (and,
   // having a path, the direction is wanted already). Each lookup in these tables, with tens of
   // thousands of hosts, costs a cache miss: the caller's host entries are used when it has them.
@@ -234,7 +375,7 @@ export function ensurePath(
     const hd = ends === undefined ? ctx.hosts.byMac.get(dst) : ends.hd;
     if (sameEnds(ctx, old, hs, hd)) return { commands: [], path: old, hops: old.hops };
   }
-  const next = computeHops(ctx, src, dst);
+  const next = ends === undefined ? routeOf(state, ctx, ctx.hosts.byMac.get(src), ctx.hosts.byMac.get(dst)) : routeOf(state, ctx, ends.hs, ends.hd);
   if (old !== undefined && next !== null && sameHops(old.hops, next.hops)) {
     old.computedIn = ctx.view;
     return { commands: [], path: old, hops: old.hops };
@@ -245,9 +386,9 @@ export function ensurePath(
     return { commands: removed, path: null, hops: next === null ? null : next.hops };
   }
   const id = nextPathId(state);
-  const path: InstalledPath = { src, dst, key, id, cookie: cookieOfId(state, id), hops: next.hops, links: next.links, computedIn: ctx.view };
+  const path: InstalledPath = new Path(src, dst, key, id, currentCookieBase(state), next.hops, next.links, ctx.view);
   state.wanted.set(key, path);
-  state.paths.set(key, path);
+  state.paths.count += 1;
   state.byId.set(id, path);
   const commands: SwitchCommand[] = [];
   const dpids: Dpid[] = [];
@@ -266,14 +407,17 @@ export function ensurePath(
   return { commands, path, hops: path.hops };
 }
 
+/**
+ * Takes the direction's live path out (the direction stays wanted, with its two ends only: the
+ * entry must not keep the old path, and its view, alive). Returns the deletes of its rules.
+ */
 export function removePath(state: RoutingState, key: string): SwitchCommand[] {
-  const p = state.paths.get(key);
-  if (p === undefined) return [];
-  state.paths.delete(key);
+  const p = state.wanted.get(key);
+  if (!isPath(p)) return [];
+  state.wanted.set(key, { src: p.src, dst: p.dst });
+  state.paths.count -= 1;
   state.byId.delete(p.id);
   forgetPath(state.install, p.id);
-  // still wanted (refused, unreachable): the entry must not keep the old path (and its view) alive
-  if (state.wanted.get(key) === p) state.wanted.set(key, { src: p.src, dst: p.dst });
   return deleteCommands(p);
 }
 
@@ -317,8 +461,9 @@ export function reinstallOn(state: RoutingState, dpid: Dpid): SwitchCommand[] {
 export function onRuleRemoved(state: RoutingState, cookie: bigint): SwitchCommand[] {
   const p = pathByCookie(state, cookie);
   if (p === undefined) return [];
+  const commands = removePath(state, p.key);
   state.wanted.delete(p.key);
-  return removePath(state, p.key);
+  return commands;
 }
 
 /**
@@ -382,8 +527,10 @@ export function routePacket(state: RoutingState, ctx: RoutingContext, at: PortRe
   // a sender not placed (refused at a full port, or behind no host port) has no path to get, and
   // each such direction kept as wanted would be walked on every change for ever
   if (hs === undefined) return [];
-  const forward = ensurePath(state, ctx, src, dst, { hs, hd });
-  const backward = ensurePath(state, ctx, dst, src, { hs: hd, hd: hs });
+  // the host entries' own MAC strings, not the frame's: a new path keeps them (src, dst and its
+  // key's parts), and the frame's copies would be two more strings kept per path
+  const forward = ensurePath(state, ctx, hs.mac, hd.mac, { hs, hd });
+  const backward = ensurePath(state, ctx, hd.mac, hs.mac, { hs: hd, hd: hs });
   const commands = forward.commands;
   for (const c of backward.commands) commands.push(c);
   const hops = forward.hops;

@@ -1,0 +1,169 @@
+/**
+ * The controller's pure core under cbench's new-flow load, in process (no sockets, no OpenFlow
+ * encoding): what a new path and a new host cost in CPU and in heap, for this checkout and,
+ * alternating in the same process, for others (`--baseline DIR`, e.g. a `git worktree` of main).
+ *
+ * The load is cbench-gen.c's: SWITCHES switches of 4 ports, each announcing a destination host
+ * 02:ss:ss:ff:ff:ff on port 1 (an IPv4/UDP frame to broadcast), then packet-ins of 64-byte
+ * IPv4/UDP frames from MACS fresh sources 02:ss:ss:nn:nn:nn per switch on ports 2-4, round-robin
+ * over the switches: every packet-in is a new host and two new paths (forward and backward) until
+ * each switch has sent MACS. Every 32 packet-ins the switches accept the rules sent (flowsAccepted,
+ * as the runtime does on a BARRIER_REPLY), so the install tracker drains as in a live run.
+ *
+ * Per variant and round: CPU time (process.cpuUsage, user + system) of the packet-ins alone, as
+ * packet-ins per CPU-second; time in GC (PerformanceObserver 'gc' entries); and the heap after a
+ * full collection (node --expose-gc) with the controller alive, less the heap before it was made:
+ * bytes per path. JSON on stdout.
+ *
+ *   node --expose-gc --import tsx bench/path-core.bench.ts [--switches 256] [--macs 1000]
+ *     [--rounds 5] [--baseline DIR[,DIR2]]
+ * Run it pinned and alone (flock /tmp/score-bench.lock taskset -c 1 ...): it is a timed measurement.
+ */
+import { performance, PerformanceObserver } from 'node:perf_hooks';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const arg = (name: string, def: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : def;
+};
+const SWITCHES = Number(arg('switches', '256'));
+const MACS = Number(arg('macs', '1000'));
+const ROUNDS = Number(arg('rounds', '5'));
+const ROOTS = [resolve(new URL('..', import.meta.url).pathname), ...arg('baseline', '').split(',').filter((d) => d !== '').map((d) => resolve(d))];
+
+type Ctl = typeof import('../src/controller/controller.ts');
+interface Port { port: number; hwAddr: string; up: boolean; speedKbps: number; name: string }
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) throw new Error('run with node --expose-gc');
+
+function mac(f: Uint8Array, at: number, sw: number, n: number): void {
+  f[at] = 0x02;
+  f[at + 1] = (sw >> 8) & 0xff;
+  f[at + 2] = sw & 0xff;
+  f[at + 3] = (n >> 16) & 0xff;
+  f[at + 4] = (n >> 8) & 0xff;
+  f[at + 5] = n & 0xff;
+}
+
+/** cbench-gen.c's frame(): Ethernet + IPv4 (checksummed) + UDP, 64 bytes */
+function frame(sw: number, srcN: number, dstMac: 'host' | 'broadcast', srcIp: number, dstIp: number): Uint8Array {
+  const f = new Uint8Array(64);
+  const v = new DataView(f.buffer);
+  if (dstMac === 'broadcast') f.fill(0xff, 0, 6);
+  else mac(f, 0, sw, 0xffffff);
+  mac(f, 6, sw, srcN);
+  v.setUint16(12, 0x0800);
+  f[14] = 0x45;
+  v.setUint16(16, 50);
+  f[22] = 64;
+  f[23] = 17;
+  v.setUint32(26, srcIp);
+  v.setUint32(30, dstIp);
+  let sum = 0;
+  for (let i = 14; i < 34; i += 2) sum += v.getUint16(i);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  v.setUint16(24, ~sum & 0xffff);
+  v.setUint16(34, 40000);
+  v.setUint16(36, 40001);
+  v.setUint16(38, 30);
+  return f;
+}
+
+const ports = (sw: number): Port[] =>
+  [1, 2, 3, 4].map((port) => ({ port, hwAddr: `02:ff:${(sw >> 8).toString(16).padStart(2, '0')}:${(sw & 0xff).toString(16).padStart(2, '0')}:00:0${port}`, up: true, speedKbps: 0, name: `p${port}` }));
+
+interface Sample { root: string; round: number; packetIns: number; paths: number; hosts: number; cpuMs: number; perCpuSecond: number; gcMs: number; heapPerPathBytes: number; heapMiB: number }
+
+async function once(ctl: Ctl, root: string, round: number): Promise<Sample> {
+  gc!();
+  gc!();
+  const heap0 = process.memoryUsage().heapUsed;
+  let now = 1;
+  const c = ctl.createController({ nonce: new Uint8Array(8) });
+  for (let s = 1; s <= SWITCHES; s++) ctl.switchUp(c, BigInt(s), ports(s), now);
+  for (let s = 1; s <= SWITCHES; s++) ctl.packetIn(c, BigInt(s), 1, frame(s, 0xffffff, 'broadcast', 0x0a000000 | s, 0x0a0000ff), now);
+  const templates = Array.from({ length: SWITCHES }, (_, i) => frame(i + 1, 0, 'host', 0x0b000000, 0x0a000000 | (i + 1)));
+  const accepted = new Map<bigint, bigint[]>();
+  const total = SWITCHES * MACS;
+  let gcMs = 0;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMs += e.duration;
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < total; i++) {
+    const s = (i % SWITCHES) + 1;
+    const n = Math.floor(i / SWITCHES);
+    // a fresh copy per packet-in, as the OpenFlow decoder hands the core a view of a new chunk
+    const f = templates[s - 1]!.slice();
+    f[9] = (n >> 16) & 0xff;
+    f[10] = (n >> 8) & 0xff;
+    f[11] = n & 0xff;
+    new DataView(f.buffer).setUint32(26, 0x0b000000 | n);
+    if (i % 1000 === 0) now += 1;
+    const r = ctl.packetIn(c, BigInt(s), 2 + (n % 3), f, now);
+    for (const cmd of r.commands) {
+      if (cmd.kind !== 'flow-add') continue;
+      let list = accepted.get(cmd.dpid);
+      if (list === undefined) accepted.set(cmd.dpid, (list = []));
+      list.push(cmd.rule.cookie);
+    }
+    if (i % 32 === 31) {
+      for (const [dpid, cookies] of accepted) ctl.flowsAccepted(c, dpid, cookies, now);
+      accepted.clear();
+    }
+  }
+  const cpu = process.cpuUsage(cpu0);
+  // GC entries are delivered on a later turn of the event loop
+  await new Promise((r) => setTimeout(r, 20));
+  obs.disconnect();
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  gc!();
+  gc!();
+  const heap = process.memoryUsage().heapUsed - heap0;
+  const paths = c.routing.paths.size;
+  const sample = {
+    root,
+    round,
+    packetIns: total,
+    paths,
+    hosts: c.hosts.byMac.size,
+    cpuMs: Math.round(cpuMs),
+    perCpuSecond: Math.round(total / (cpuMs / 1000)),
+    gcMs: Math.round(gcMs),
+    heapPerPathBytes: Math.round(heap / paths),
+    heapMiB: Math.round(heap / 2 ** 20),
+  };
+  return sample;
+}
+
+const ctls: Ctl[] = [];
+for (const root of ROOTS) ctls.push((await import(pathToFileURL(join(root, 'src/controller/controller.ts')).href)) as Ctl);
+const samples: Sample[] = [];
+const t0 = performance.now();
+for (let round = 1; round <= ROUNDS; round++) {
+  // alternate the order: each variant goes first in every other round
+  const order = round % 2 === 1 ? ROOTS.map((_, i) => i) : ROOTS.map((_, i) => ROOTS.length - 1 - i);
+  for (const i of order) {
+    const s = await once(ctls[i]!, ROOTS[i]!, round);
+    samples.push(s);
+    process.stderr.write(`${JSON.stringify(s)}\n`);
+  }
+}
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const summary = ROOTS.map((root) => {
+  const mine = samples.filter((s) => s.root === root);
+  return {
+    root,
+    perCpuSecond: median(mine.map((s) => s.perCpuSecond)),
+    gcMs: median(mine.map((s) => s.gcMs)),
+    heapPerPathBytes: median(mine.map((s) => s.heapPerPathBytes)),
+    heapMiB: median(mine.map((s) => s.heapMiB)),
+  };
+});
+console.log(JSON.stringify({ switches: SWITCHES, macs: MACS, rounds: ROUNDS, node: process.version, wallS: Math.round((performance.now() - t0) / 1000), samples, summary }, null, 2));
