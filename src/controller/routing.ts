@@ -60,7 +60,11 @@ export interface RoutingState {
    * (isPath), so a new path is one insert into a table of ~500,000 (cbench, 256 switches), not two.
    */
   readonly wanted: Map<string, WantedDirection>;
-  /** the live paths by direction key: a read-only view of `wanted` (PathTable), no table of its own */
+  /**
+   * the live paths by direction key: a read-only view of `wanted` (PathTable), no table of its own.
+   * It walks in the order directions were first wanted, not (as a Map of paths would) the order
+   * paths were last set; no reader depends on the order (each direction has its own match).
+   */
   readonly paths: PathTable;
   /**
    * path id -> path, for every path in `paths`. Keyed by the cookie's 32-bit path id as a number,
@@ -297,15 +301,17 @@ function routeOf(state: RoutingState, ctx: RoutingContext, hs: HostEntry | undef
     cache.byEnds.clear();
     cache.size = 0;
   }
+  const k = portPairKey(from.port, to.port);
+  const known = cache.byEnds.get(from.dpid)?.get(to.dpid)?.get(k);
+  if (known !== undefined) return known;
+  const route = hopsBetween(ctx, from, to);
+  // no route (a partitioned fabric): nothing is cached, not even the inner maps, which the bound
+  // on routes would not count
+  if (route === null) return null;
   let toSwitch = cache.byEnds.get(from.dpid);
   if (toSwitch === undefined) cache.byEnds.set(from.dpid, (toSwitch = new Map<Dpid, Map<number, Route>>()));
   let byPorts = toSwitch.get(to.dpid);
   if (byPorts === undefined) toSwitch.set(to.dpid, (byPorts = new Map<number, Route>()));
-  const k = portPairKey(from.port, to.port);
-  const known = byPorts.get(k);
-  if (known !== undefined) return known;
-  const route = hopsBetween(ctx, from, to);
-  if (route === null) return null;
   byPorts.set(k, route);
   cache.size += 1;
   return route;

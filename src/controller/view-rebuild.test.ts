@@ -123,3 +123,16 @@ test('paths between the same two ports in one view share one route (hops and lin
   assert.equal(c.routing.routes.size, 2, 'emptied at ROUTE_CACHE_MAX, then the two new routes');
   assert.deepEqual(c.routing.paths.get(`${mac(5)}>${mac(3)}`)?.hops, [{ dpid: 1n, inPort: 3, outPort: 2 }]);
 });
+
+test('hosts with no route between them (a partitioned fabric) leave nothing in the route cache', () => {
+  const c = ctl.createController({ nonce: new Uint8Array(8) });
+  ctl.switchUp(c, 1n, ports(1), 0);
+  ctl.switchUp(c, 2n, ports(2), 0);
+  const mac = (n: number): string => `0a:00:00:00:00:0${n}`;
+  const unicast = (from: number, to: number): Uint8Array => buildArpReply({ senderMac: mac(from), senderIp: `10.0.0.${from}`, targetMac: mac(to), targetIp: `10.0.0.${to}` });
+  ctl.packetIn(c, 2n, 2, arp(3), 1); // b on switch 2, no link to switch 1
+  ctl.packetIn(c, 1n, 1, unicast(1, 3), 2); // a on switch 1 sends to b
+  assert.equal(c.routing.paths.get(`${mac(1)}>${mac(3)}`), undefined, 'no path without a route');
+  assert.equal(c.routing.routes.size, 0, 'no route cached');
+  assert.equal(c.routing.routes.byEnds.size, 0, 'and no empty inner maps left behind');
+});
