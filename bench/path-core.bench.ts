@@ -22,6 +22,7 @@
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { frame as cbenchFrame, mac } from './cbench/generator.ts';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -46,37 +47,10 @@ const gc: () => void =
     return runInNewContext('gc') as () => void;
   })();
 
-function mac(f: Uint8Array, at: number, sw: number, n: number): void {
-  f[at] = 0x02;
-  f[at + 1] = (sw >> 8) & 0xff;
-  f[at + 2] = sw & 0xff;
-  f[at + 3] = (n >> 16) & 0xff;
-  f[at + 4] = (n >> 8) & 0xff;
-  f[at + 5] = n & 0xff;
-}
-
-/** cbench-gen.c's frame(): Ethernet + IPv4 (checksummed) + UDP, 64 bytes */
+/** cbench-gen.c's frame() (the Node generator's): Ethernet + IPv4 (checksummed) + UDP, 64 bytes */
 function frame(sw: number, srcN: number, dstMac: 'host' | 'broadcast', srcIp: number, dstIp: number): Uint8Array {
-  const f = new Uint8Array(64);
-  const v = new DataView(f.buffer);
-  if (dstMac === 'broadcast') f.fill(0xff, 0, 6);
-  else mac(f, 0, sw, 0xffffff);
-  mac(f, 6, sw, srcN);
-  v.setUint16(12, 0x0800);
-  f[14] = 0x45;
-  v.setUint16(16, 50);
-  f[22] = 64;
-  f[23] = 17;
-  v.setUint32(26, srcIp);
-  v.setUint32(30, dstIp);
-  let sum = 0;
-  for (let i = 14; i < 34; i += 2) sum += v.getUint16(i);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  v.setUint16(24, ~sum & 0xffff);
-  v.setUint16(34, 40000);
-  v.setUint16(36, 40001);
-  v.setUint16(38, 30);
-  return f;
+  const dst = dstMac === 'broadcast' ? new Uint8Array(6).fill(0xff) : mac(sw, 0xffffff);
+  return cbenchFrame(mac(sw, srcN), dst, 0, srcIp, dstIp);
 }
 
 const ports = (sw: number): Port[] =>

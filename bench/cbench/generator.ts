@@ -75,12 +75,12 @@ export interface LoadResult {
 const DST_PORT = 1;
 const HOST_PORTS = 4;
 
-function mac(sw: number, n: number): Uint8Array {
+export function mac(sw: number, n: number): Uint8Array {
   return Uint8Array.from([0x02, (sw >> 8) & 0xff, sw & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
 }
 
-/** Ethernet + IPv4 + UDP, 64 bytes, with the sequence number in the UDP payload. */
-function frame(src: Uint8Array, dst: Uint8Array, seq: number, srcIp: number, dstIp: number): Uint8Array {
+/** Ethernet + IPv4 + UDP, 64 bytes, with the sequence number in the UDP payload (cbench-gen.c's frame()). */
+export function frame(src: Uint8Array, dst: Uint8Array, seq: number, srcIp: number, dstIp: number): Uint8Array {
   const f = new Uint8Array(64);
   const v = new DataView(f.buffer);
   f.set(dst, 0);
