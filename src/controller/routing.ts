@@ -43,7 +43,7 @@ export interface InstalledPath {
   /** topology link ids, in order */
   readonly links: readonly string[];
   /**
-   * the view the hops were computed in: computeHops depends only on the view (rebuilt, as a new
+   * the view the hops were computed in: the hops depend only on the view (rebuilt, as a new
    * object, on every switch and link change) and on where the two hosts are, so a path computed
    * in the current view between the same two ports still holds. A field, not a WeakMap beside
    * the paths: with 512,000 paths (cbench, 256 switches) the WeakMap's ephemeron table was a
@@ -231,7 +231,7 @@ export interface Route {
 
 /**
  * The routes computed in one view, by the ports they join: every path between the same two ports
- * in that view has the same hops (computeHops depends only on the view and the two ports), so
+ * in that view has the same hops (hopsBetween depends only on the view and the two ports), so
  * they share one hops array and one links array. VMs behind one hypervisor port share it (cbench,
  * 256 switches: 3 routes per switch for its 1,000 sources, not 2,000 arrays and Hop objects, ~100
  * bytes a path). Emptied when the view changes, and when it reaches ROUTE_CACHE_MAX routes, so it
@@ -251,16 +251,7 @@ const PORT_PAIR_LIMIT = 2 ** 21;
 /** inPort and outPort as one number, exact for inPort < 2^21 (outPort < 2^32: an OpenFlow 1.3 port) */
 const portPairKey = (inPort: number, outPort: number): number => inPort * 2 ** 32 + outPort;
 
-/** The hops from src's port to dst's port, or null if either is unknown or unreachable. */
-export function computeHops(ctx: RoutingContext, src: string, dst: string): { hops: Hop[]; links: readonly string[] } | null {
-  const hs = ctx.hosts.byMac.get(src);
-  const hd = ctx.hosts.byMac.get(dst);
-  if (hs === undefined || hd === undefined) return null;
-  if (!ctx.disc.switches.has(hs.at.dpid) || !ctx.disc.switches.has(hd.at.dpid)) return null;
-  return hopsBetween(ctx, hs.at, hd.at);
-}
-
-/** The hops from port `from` to port `to` in the current view (both on connected switches), or null if unreachable. */
+/** The hops from port `from` to port `to` in the current view (both on connected switches), or null if unreachable: they depend only on the view and the two ports. */
 function hopsBetween(ctx: RoutingContext, from: PortRef, to: PortRef): { hops: Hop[]; links: readonly string[] } | null {
   if (from.dpid === to.dpid) return { hops: [{ dpid: to.dpid, inPort: from.port, outPort: to.port }], links: NO_LINKS };
   let path;
@@ -285,7 +276,7 @@ function hopsBetween(ctx: RoutingContext, from: PortRef, to: PortRef): { hops: H
 }
 
 /**
- * computeHops through the route cache: the same answer, shared with every path computed in this
+ * hopsBetween through the route cache, for two placed hosts (null when either is not, or its switch is not connected): the same answer, shared with every path computed in this
  * view between the same two ports. `hs`/`hd`: the hosts' entries, when the caller has them.
  */
 function routeOf(state: RoutingState, ctx: RoutingContext, hs: HostEntry | undefined, hd: HostEntry | undefined): Route | null {
@@ -376,12 +367,10 @@ export function ensurePath(
   // The common case on a packet-in: the path is there and nothing it depends on changed (and,
   // having a path, the direction is wanted already). Each lookup in these tables, with tens of
   // thousands of hosts, costs a cache miss: the caller's host entries are used when it has them.
-  if (old !== undefined && old.computedIn === ctx.view) {
-    const hs = ends === undefined ? ctx.hosts.byMac.get(src) : ends.hs;
-    const hd = ends === undefined ? ctx.hosts.byMac.get(dst) : ends.hd;
-    if (sameEnds(ctx, old, hs, hd)) return { commands: [], path: old, hops: old.hops };
-  }
-  const next = ends === undefined ? routeOf(state, ctx, ctx.hosts.byMac.get(src), ctx.hosts.byMac.get(dst)) : routeOf(state, ctx, ends.hs, ends.hd);
+  const hs = ends === undefined ? ctx.hosts.byMac.get(src) : ends.hs;
+  const hd = ends === undefined ? ctx.hosts.byMac.get(dst) : ends.hd;
+  if (old !== undefined && old.computedIn === ctx.view && sameEnds(ctx, old, hs, hd)) return { commands: [], path: old, hops: old.hops };
+  const next = routeOf(state, ctx, hs, hd);
   if (old !== undefined && next !== null && sameHops(old.hops, next.hops)) {
     old.computedIn = ctx.view;
     return { commands: [], path: old, hops: old.hops };

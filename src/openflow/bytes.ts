@@ -78,19 +78,7 @@ export class Reader {
    */
   bytes(n: number): Uint8Array {
     if (n === 0) return EMPTY;
-    if (n > SLAB_MAX_RESULT) {
-      const own = this.buf.slice(this.pos, this.pos + n);
-      this.pos += n;
-      return own;
-    }
-    if (slabUsed + n > SLAB_SIZE) {
-      slab = new ArrayBuffer(SLAB_SIZE);
-      slabUsed = 0;
-    }
-    const out = new Uint8Array(slab, slabUsed, n);
-    out.set(this.buf.subarray(this.pos, this.pos + n));
-    // 8-byte aligned, as a fresh array would be (a DataView over it reads alike either way)
-    slabUsed += (n + 7) & ~7;
+    const out = copyOut(this.buf, this.pos, n);
     this.pos += n;
     return out;
   }
@@ -255,16 +243,7 @@ export class Writer {
    * Their `.buffer` is the slab, so use byteOffset/byteLength when going through it.
    */
   result(): Uint8Array {
-    const n = this.pos;
-    if (n > SLAB_MAX_RESULT) return this.buf.slice(0, n);
-    if (slabUsed + n > SLAB_SIZE) {
-      slab = new ArrayBuffer(SLAB_SIZE);
-      slabUsed = 0;
-    }
-    const out = new Uint8Array(slab, slabUsed, n);
-    out.set(this.buf.subarray(0, n));
-    slabUsed += (n + 7) & ~7;
-    return out;
+    return copyOut(this.buf, 0, this.pos);
   }
 }
 
@@ -272,6 +251,23 @@ const SLAB_SIZE = 64 * 1024;
 const SLAB_MAX_RESULT = 2048;
 let slab = new ArrayBuffer(SLAB_SIZE);
 let slabUsed = 0;
+
+/**
+ * A copy of `n` bytes of `buf` from `start`: up to SLAB_MAX_RESULT bytes a range of the shared
+ * slab (Reader.bytes, Writer.result), beyond it an array of its own.
+ */
+function copyOut(buf: Uint8Array, start: number, n: number): Uint8Array {
+  if (n > SLAB_MAX_RESULT) return buf.slice(start, start + n);
+  if (slabUsed + n > SLAB_SIZE) {
+    slab = new ArrayBuffer(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, n);
+  out.set(buf.subarray(start, start + n));
+  // 8-byte aligned, as a fresh array would be (a DataView over it reads alike either way)
+  slabUsed += (n + 7) & ~7;
+  return out;
+}
 
 // ---- addresses: the codec shows MACs and IPs as strings, the form operators read and type ----
 

@@ -9,7 +9,7 @@ import { Rows } from './rows.ts';
 import { IntList } from './int-list.ts';
 import { LazyDecision, MoveLog } from './move-log.ts';
 import { PlacementView } from './placement-view.ts';
-import { classCosts, type ClassCosts } from './class-costs.ts';
+import { classCosts } from './class-costs.ts';
 import { LoadAwareInc, RoundRobinInc, type PlannerView } from './orders.ts';
 
 /**
@@ -117,11 +117,10 @@ export class IncrementalPlanner {
   private readonly tRow: Int32Array;
   private readonly tCol: Int32Array;
   private readonly tUp: Float64Array;
-  /** the same costs by attachment class when every hypervisor is in the table and they allow it (see classCosts) */
-  private readonly cc: ClassCosts | undefined;
   /**
-   * `cc`'s arrays as fields of their own (empty without `cc`), for `distIn`: a sum over a row reads
-   * the one end's class row once instead of through `dist` for every term
+   * the same costs by attachment class (classCosts' arrays, as fields of their own: `distIn`'s sum
+   * over a row reads the one end's class row once) when every hypervisor is in the table and they
+   * allow it; all empty otherwise
    */
   private readonly ccRow: Int32Array = new Int32Array(0);
   private readonly ccCol: Int32Array = new Int32Array(0);
@@ -244,12 +243,12 @@ export class IncrementalPlanner {
         this.dLo = cLo + upLo;
         this.dHi = cHi + upHi;
       }
-      if (all) this.cc = classCosts(this.tRow, this.tCol, this.tUp, table.rows);
-      if (this.cc !== undefined) {
-        this.ccRow = this.cc.rowOf;
-        this.ccCol = this.cc.colOf;
-        this.ccCode = this.cc.code;
-        this.ccPalette = this.cc.palette;
+      const cc = all ? classCosts(this.tRow, this.tCol, this.tUp, table.rows) : undefined;
+      if (cc !== undefined) {
+        this.ccRow = cc.rowOf;
+        this.ccCol = cc.colOf;
+        this.ccCode = cc.code;
+        this.ccPalette = cc.palette;
       }
     }
     for (let u = 0; u < n; u++) {
@@ -423,8 +422,7 @@ export class IncrementalPlanner {
 
   private dist(ha: number, hb: number): number {
     if (ha === hb) return 0;
-    const cc = this.cc;
-    if (cc !== undefined) return cc.palette[cc.code[cc.rowOf[ha]! + cc.colOf[hb]!]!]!;
+    if (this.ccPalette.length > 0) return this.ccPalette[this.ccCode[this.ccRow[ha]! + this.ccCol[hb]!]!]!;
     const fa = this.oi[ha]!;
     const fb = this.oi[hb]!;
     if (this.tab !== undefined && fa >= 0 && fb >= 0) {
