@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScoreError } from '../../errors/errors.ts';
 import { nameHosts, parseAdvertiseUrl, parseMaxHosts, startController } from './controller.ts';
+import { parseTolerance } from './simulate.ts';
 import { FakeSwitch, until } from '../../openflow/connection/fake-switch.testing.ts';
 import { createServer } from 'node:net';
 
@@ -81,6 +82,15 @@ test('--advertise-url: an http(s) origin; anything else is a usage error', () =>
   assert.equal(parseAdvertiseUrl('https://c1.example:8443'), 'https://c1.example:8443');
   for (const bad of ['10.0.0.11:8080', 'ftp://x:1', 'http://x:1/api', 'http://u:p@x:1', 'http://x:1/?a=1']) {
     assert.throws(() => parseAdvertiseUrl(bad), (e: unknown) => (e as { code?: string }).code === 'CLI_USAGE', bad);
+  }
+});
+
+test('--tolerance: a fraction in [0, 1); anything else is CLI_USAGE', () => {
+  assert.equal(parseTolerance(undefined), undefined);
+  assert.equal(parseTolerance('0'), 0);
+  assert.equal(parseTolerance('0.15'), 0.15);
+  for (const bad of ['1', '-0.1', '1.5', 'lots', '', ' ', 'NaN']) {
+    assert.throws(() => parseTolerance(bad), (e: unknown) => e instanceof ScoreError && e.code === 'CLI_USAGE', `"${bad}" is refused`);
   }
 });
 

@@ -12,7 +12,7 @@ import type { ApiTokens } from '../../api/contract.ts';
 import { newTokens, startStack, type Stack } from '../../system/stack.ts';
 import { loadScenarioFile } from '../../scenario/load.ts';
 import { formatBps } from '../../scenario/bandwidth.ts';
-import { parseNumberOption } from './simulate.ts';
+import { parseNumberOption, parseTolerance } from './simulate.ts';
 import { scenarioDpids } from '../../scenario/dpids.ts';
 import type { Dpid } from '../../controller/commands.ts';
 import { matchScenario, missingWarning, strangerWarning } from '../../controller/scenario-match.ts';
@@ -55,6 +55,8 @@ export interface ControllerRunOptions {
   readonly missingAfterMs?: number;
   /** most hosts learned behind one switch port (default 4,096; Infinity: no limit) */
   readonly maxHostsPerPort?: number;
+  /** measured rates this close (relative) count as equal when orchestrating (service default 0.05) */
+  readonly rateTolerance?: number;
   /** cluster mode (docs/cluster.md): etcd election, OpenFlow roles, shared store */
   readonly cluster?: ClusterOptions;
   /** cluster mode: the API URL other members forward writes to (default from --api-host and the port) */
@@ -184,6 +186,7 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
       probeShares: PROBE_SHARES,
       pollShares: POLL_SHARES,
       ...(o.maxHostsPerPort !== undefined ? { maxHostsPerPort: o.maxHostsPerPort } : {}),
+      ...(o.rateTolerance !== undefined ? { rateTolerance: o.rateTolerance } : {}),
       apiHost: o.apiHost ?? '127.0.0.1',
       apiPort: o.apiPort ?? 0,
       ...(o.tokens ? { tokens: o.tokens } : {}),
@@ -320,6 +323,7 @@ interface CliOptions extends ContinuousCliOptions {
   leaseTtl: string;
   advertiseUrl?: string;
   maxHostsPerPort?: string;
+  tolerance?: string;
 }
 
 /** `--max-hosts-per-port`: a whole number >= 1, or "none" (no limit: Infinity); CLI_USAGE otherwise */
@@ -353,6 +357,7 @@ export function registerController(program: Command): void {
     .option('--tls-ca <file>', 'PEM CA: switches must present a certificate it signed')
     .option('-v, --verbose', 'also log debug lines (handshake steps, dropped messages)')
     .option('--max-hosts-per-port <n>', 'most hosts (MACs) learned behind one switch port; frames from further sources there are dropped (default 4096; "none": no limit)')
+    .option('--tolerance <fraction>', 'orchestration: measured rates this close count as equal, so ties break by VM number (default 0.05)')
     .option('--api-host <address>', 'northbound API address', '127.0.0.1')
     .option('--api-port <port>', 'northbound API port', '8080')
     .option('--audit <file>', 'keep the orchestration audit log in this file (JSON lines), restored at start')
@@ -386,6 +391,7 @@ export function registerController(program: Command): void {
           : undefined;
       const apiPort = parseNumberOption('--api-port', opts.apiPort, 0) as number;
       const maxHostsPerPort = parseMaxHosts(opts.maxHostsPerPort);
+      const rateTolerance = parseTolerance(opts.tolerance);
       // The operator token from the environment, else a fresh one printed once. Agents get their
       // own credentials (score credentials issue); a shared agent token only on explicit request.
       const shared = opts.allowSharedAgentToken === true;
@@ -421,6 +427,7 @@ export function registerController(program: Command): void {
         tokens,
         ...(shared ? { allowSharedAgentToken: true } : {}),
         ...(maxHostsPerPort !== undefined ? { maxHostsPerPort } : {}),
+        ...(rateTolerance !== undefined ? { rateTolerance } : {}),
         ...(opts.audit ? { auditPath: opts.audit } : {}),
         ...(cluster ? { cluster } : {}),
         ...(advertiseUrl === undefined ? {} : { advertiseUrl }),

@@ -15,7 +15,7 @@ import { requireRoot } from '../../emulation/exec.ts';
 import { cleanLeftovers } from '../../emulation/ovs.ts';
 import { startTraffic, type TrafficHandle, type TrafficOptions } from '../../emulation/traffic.ts';
 import { entrySegments, startTimedTraffic } from '../../emulation/timed-traffic.ts';
-import { parseNumberOption } from './simulate.ts';
+import { parseNumberOption, parseTolerance } from './simulate.ts';
 import { dashboardLine } from './demo.ts';
 
 export interface EmulateOptions {
@@ -193,8 +193,7 @@ export function registerEmulate(program: Command): void {
       if (raw.policy !== undefined) {
         requireRoot('score emulate --policy');
         if (raw.scenario === undefined) throw new ScoreError('CLI_USAGE', '--scenario is required');
-        const tolerance = raw.tolerance === undefined ? undefined : Number(raw.tolerance);
-        if (tolerance !== undefined && !(tolerance >= 0 && tolerance < 1)) throw new ScoreError('CLI_USAGE', `--tolerance: expected a fraction in [0, 1), got "${raw.tolerance}"`);
+        const tolerance = parseTolerance(raw.tolerance);
         const overcommit = Number(raw.overcommit);
         if (overcommit !== 0 && overcommit !== 1) throw new ScoreError('CLI_USAGE', `--overcommit: expected 0 or 1, got "${raw.overcommit}"`);
         const vms = parseVms(raw.vms);

@@ -30,6 +30,17 @@ export function parseNumberOption(name: string, value: string | undefined, min: 
   return n;
 }
 
+/**
+ * `--tolerance`: the relative difference under which measured rates count as equal (service
+ * `rateTolerance`, src/service/traffic.ts quantizeRates), a fraction in [0, 1); CLI_USAGE otherwise.
+ */
+export function parseTolerance(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n < 1)) throw new ScoreError('CLI_USAGE', `--tolerance: expected a fraction in [0, 1), got "${value}"`);
+  return n;
+}
+
 export interface PrintOptions {
   readonly out: (s: string) => void;
 }
