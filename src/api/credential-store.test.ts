@@ -40,7 +40,7 @@ test('authenticator: operator, credential, revoked and unknown tokens; the share
   assert.equal(auth('nope'), null);
   assert.equal(auth(undefined), null);
   await store.revoke(credential.id);
-  assert.ok(auth(token) !== null && 'revoked' in auth(token)!);
+  assert.ok(auth(token) !== null && 'revoked' in auth(token)!, 'auth(token) !== null && \'revoked\' in auth(token)!');
   assert.throws(() => createAuthenticator({ tokens: { operator: 'o', agent: 'shared' } }), (e) => isScoreError(e, 'SHARED_AGENT_TOKEN_DISABLED'));
   const shared = createAuthenticator({ tokens: { operator: 'o', agent: 'shared' }, allowSharedAgentToken: true });
   assert.deepEqual(shared('shared'), { principal: { role: 'agent', name: 'shared-agent-token', hypervisor: null, credential: null } });

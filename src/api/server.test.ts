@@ -494,7 +494,7 @@ describe('northbound API over inject', () => {
     assert.equal(Object.keys(doc.paths).length, expected.length);
     assert.ok(doc.paths[`${P}/weights/links/{link}`]?.put?.security, 'protected routes declare their security');
     assert.equal(doc.paths[`${P}/health`]?.get?.security, undefined);
-    assert.ok(doc.paths[`${P}/topology`]?.get?.responses?.['200']);
+    assert.ok(doc.paths[`${P}/topology`]?.get?.responses?.['200'], 'doc.paths[`${P}/topology`]?.get?.responses?.[\'200\']');
   });
 
   test('ScoreErrors from the service map to stable statuses and keep their code', async () => {
@@ -726,7 +726,7 @@ describe('server-sent events over a real socket', () => {
     const res = await fetch(`${base}/events`, { headers: AG, signal: ac.signal });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
-    assert.ok(res.body);
+    assert.ok(res.body, 'res.body');
     const r = new SseReader(res.body);
     assert.equal(await r.next(), ': connected');
     await until(() => svc.listeners.size === 1);
@@ -746,7 +746,7 @@ describe('server-sent events over a real socket', () => {
     const ac = new AbortController();
     const res = await fetch(`${base}/events?types=cost,%20weight-changed&token=${encodeURIComponent(TOKENS.agent)}`, { signal: ac.signal });
     assert.equal(res.status, 200);
-    assert.ok(res.body);
+    assert.ok(res.body, 'res.body');
     const r = new SseReader(res.body);
     await r.next();
     await until(() => svc.listeners.size === 1);
@@ -763,7 +763,7 @@ describe('server-sent events over a real socket', () => {
   test('heartbeat comments keep the stream alive', async () => {
     const ac = new AbortController();
     const res = await fetch(`${base}/events`, { headers: OP, signal: ac.signal });
-    assert.ok(res.body);
+    assert.ok(res.body, 'res.body');
     const r = new SseReader(res.body);
     assert.equal(await r.next(), ': connected');
     assert.equal(await r.next(1000), ': heartbeat');
@@ -783,13 +783,13 @@ describe('server-sent events over a real socket', () => {
     await app2.listen({ host: '127.0.0.1', port: 0 });
     const url = `http://127.0.0.1:${(app2.server.address() as AddressInfo).port}${P}/events`;
     const res = await fetch(url, { headers: AG });
-    assert.ok(res.body);
+    assert.ok(res.body, 'res.body');
     const r = new SseReader(res.body);
     await r.next();
     assert.equal(svc2.listeners.size, 1);
     const t0 = Date.now();
     await app2.close();
-    assert.ok(Date.now() - t0 < 2000);
+    assert.ok(Date.now() - t0 < 2000, 'Date.now() - t0 < 2000');
     assert.equal(svc2.listeners.size, 0);
     await assert.rejects(r.next(1000), /stream ended/);
   });
@@ -953,7 +953,7 @@ describe('fuzz: no input makes the server fail', () => {
     assert.equal(count, FUZZ_RUNS);
     // The generator must reach the handlers, not only the 404 and 400 paths.
     assert.ok((statuses.get(200) ?? 0) > 100, JSON.stringify([...statuses]));
-    assert.ok((statuses.get(400) ?? 0) > 100);
+    assert.ok((statuses.get(400) ?? 0) > 100, '(statuses.get(400) ?? 0) > 100');
     assert.ok(opened > 0, 'some fuzzed requests opened the event stream');
     // A loose guard against pathological slowness only; the budget is ~20 s, machines vary.
     assert.ok(ms < 60_000, `fuzz took ${ms} ms`);

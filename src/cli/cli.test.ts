@@ -87,7 +87,7 @@ test('score simulate --topology runs the scale simulator: a summary per strategy
   const result = JSON.parse(readFileSync(join(dir, 'out', 'scale.json'), 'utf8')) as { strategies: { strategy: string; costReduction: number; migrations: number }[] };
   assert.deepEqual(result.strategies.map((s) => s.strategy), ['none', 'round-robin', 'load-aware']);
   assert.equal(result.strategies[0]!.migrations, 0);
-  assert.ok(result.strategies[2]!.costReduction > 0);
+  assert.ok(result.strategies[2]!.costReduction > 0, 'result.strategies[2]!.costReduction > 0');
   const summary = readFileSync(join(dir, 'out', 'summary.csv'), 'utf8').trim().split('\n');
   assert.equal(summary.length, 4);
   // the same seed again writes the same scale.json, byte for byte
@@ -104,7 +104,7 @@ test('score simulate --topology runs the scale simulator: a summary per strategy
     const bound = /Lower bound \(slot-capacity\): C_A ≥ (\S+): no placement within capacity cuts more than (\d+\.\d)%/.exec(ref.stdout);
     assert.ok(bound !== null, ref.stdout);
     const doc = JSON.parse(readFileSync(join(dir, 'out3', 'scale.json'), 'utf8')) as { reference: { bestKnown: { cost: number }; lowerBound: { cost: number } } };
-    assert.ok(doc.reference.lowerBound.cost <= doc.reference.bestKnown.cost);
+    assert.ok(doc.reference.lowerBound.cost <= doc.reference.bestKnown.cost, 'doc.reference.lowerBound.cost <= doc.reference.bestKnown.cost');
   }
   for (const bad of [
     ['--topology', 'fat-tree:5'],

@@ -267,7 +267,7 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
       }
       assert.equal(at, finalPlace.get(vm), `${vm}: the records end on ${at}, the VM is on ${finalPlace.get(vm) ?? '?'} (a lost record)\n${story()}\n${agentLines.join('\n')}`);
     }
-    assert.ok(inFlight !== undefined);
+    assert.ok(inFlight !== undefined, 'inFlight !== undefined');
     const settled = all.find((r) => r.id === inFlight?.id);
     assert.ok(settled !== undefined && (settled.status === 'succeeded' || settled.status === 'failed'), `the migration in flight at the kill is reconciled: ${JSON.stringify(settled)}`);
     const gens = new Set(moves.map((r) => r.id.split('-')[0]));

@@ -31,7 +31,7 @@ test('etcd credential store: a member whose watch silently stalls refuses agent 
   const clients: Etcd3[] = [];
   const ids: ClusterIdentity[] = [];
   const frozen = etcd.members[2];
-  assert.ok(frozen !== undefined);
+  assert.ok(frozen !== undefined, 'frozen !== undefined');
   let stopped = false;
   try {
     const prefix = 'score/idfresh/';

@@ -116,7 +116,7 @@ test('etcd credential store: acknowledged changes, fail-closed members, leader-o
     ids.push(late);
     assert.equal(late.credentials.verify(one.token)?.status, 'active');
     assert.equal(late.credentials.verify(two.token)?.status, 'revoked');
-    assert.ok(late.appliedRevision() > 0n);
+    assert.ok(late.appliedRevision() > 0n, 'late.appliedRevision() > 0n');
   } finally {
     for (const i of ids) await i.close().catch(() => undefined);
     for (const c of clients) c.close();

@@ -56,7 +56,7 @@ test('real etcd: one leader, growing generation ids, fenced store writes, takeov
     assert.deepEqual(await storeB.get('weights/overrides'), { l1: 3 }, 'a follower reads the leader\'s state');
     await assert.rejects(storeB.put('weights/overrides', { l1: 4 }), (e: unknown) => isScoreError(e, 'CLUSTER_NOT_LEADER'));
     const fenceA = a.fence();
-    assert.ok(fenceA !== undefined);
+    assert.ok(fenceA !== undefined, 'fenceA !== undefined');
 
     // a stops renewing (as if killed or cut off): it steps down by itself before the lease can
     // expire, and b (next in line) takes over once etcd revokes the lease
@@ -87,7 +87,7 @@ test('real etcd: one leader, growing generation ids, fenced store writes, takeov
     const stopAt = Date.now();
     await b.stop();
     const genC = await cElected;
-    assert.ok(genC > genB);
+    assert.ok(genC > genB, 'genC > genB');
     assert.ok(Date.now() - stopAt < 1500, `resign hands over in ${Date.now() - stopAt} ms`);
     console.log(`# election: lease cut -> old leader stepped down ${downAt - cutAt} ms, new leader ${takeoverMs} ms (ttl 2 s); resign handover ${(c.electedAt ?? 0) - stopAt} ms`);
   } finally {
@@ -171,7 +171,7 @@ test('real etcd: a follower whose lease is lost or runs out steps down and says 
     const cDown = new Promise<string>((resolve) => c.once('stepped-down', resolve));
     // b's lease revoked behind its back (as etcd does when it expired): b leaves the election
     const bLease = b.leaseId();
-    assert.ok(bLease !== undefined);
+    assert.ok(bLease !== undefined, 'bLease !== undefined');
     await admin.leaseClient.leaseRevoke({ ID: bLease });
     const bReason = await Promise.race([bDown, new Promise<string>((_r, reject) => setTimeout(() => reject(new Error('b never stepped down')), 5_000))]);
     assert.equal(b.role, 'stepped-down');

@@ -55,7 +55,7 @@ test('path cookies: tag | generation slot (24 bits) | path id (32 bits); the gen
 
 test('a generation delete is OFPFC_DELETE with cookie and cookie_mask in every table (OpenFlow 1.3.5 §7.3.4.1, A.3.4.1)', () => {
   const [del] = staleGenerationDeletes(7n, [{ cookie: pathCookie(0x00_0042n, 3n) }], 0x00_0043n);
-  assert.ok(del !== undefined);
+  assert.ok(del !== undefined, 'del !== undefined');
   const bytes = encodeMessage({ ...commandToMessage(del), xid: 5 });
   // ofp_flow_mod: header(8) cookie(8) cookie_mask(8) table_id(1) command(1) idle(2) hard(2)
   // priority(2) buffer_id(4) out_port(4) out_group(4) flags(2) pad(2), then an empty match (4 + 4 pad);
@@ -192,7 +192,7 @@ test('takeover order: caught up, install new, confirmed, then per switch barrier
   assert.deepEqual(steps.slice(0, 4), ['caught-up', 'install', 'confirmed', 'switches']);
   const at = (s: string): number => steps.indexOf(s);
   assert.ok(at('barrier 1') > at('confirmed') && at('read 1') > at('barrier 1') && at('delete 1') > at('read 1'), steps.join(', '));
-  assert.ok(at('read 2') > at('barrier 2'));
+  assert.ok(at('read 2') > at('barrier 2'), 'at(\'read 2\') > at(\'barrier 2\')');
   assert.equal(at('delete 2'), -1, 'switch 2 holds only the new generation: nothing to delete');
   assert.deepEqual(sent, [{ kind: 'flow-delete', dpid: 1n, cookie: generationCookie(1n), cookieMask: GENERATION_COOKIE_MASK }]);
 });
@@ -245,7 +245,7 @@ test('the read of a switch\'s path rules is a multipart FLOW request with cookie
     '04120038' + '00000009' + '0001' + '0000' + '00000000' + 'ff' + '000000' + 'ffffffff' + 'ffffffff' + '00000000' + '5c00000000000000' + 'ff00000000000000' + '0001000400000000',
   );
   const m = decodeMessage(bytes);
-  assert.ok(m.type === 'MULTIPART_REQUEST' && m.body.kind === 'FLOW');
+  assert.ok(m.type === 'MULTIPART_REQUEST' && m.body.kind === 'FLOW', 'm.type === \'MULTIPART_REQUEST\' && m.body.kind === \'FLOW\'');
   assert.equal(m.body.cookie, PATH_COOKIE_TAG);
   assert.equal(m.body.cookieMask, PATH_COOKIE_TAG_MASK);
 });
@@ -301,7 +301,7 @@ test('a refused takeover path cannot keep its old rules (they were replaced in p
   const r = await runTakeover({ ...rec.e, log: (_l, m) => logs.push(m) }, 2n);
   assert.equal(r.confirmed, false, 'a refused path is no confirmed one');
   assert.deepEqual(r.refused, [directionKey(a, b)]);
-  assert.ok(rec.sent.length > 0);
+  assert.ok(rec.sent.length > 0, 'rec.sent.length > 0');
   for (const d of rec.sent) assert.deepEqual(d.kind === 'flow-delete' ? [d.cookie, d.cookieMask] : d, [generationCookie(1n), GENERATION_COOKIE_MASK], 'one masked delete per switch, never per cookie');
   execute(fab, rec.sent, 5);
   const holding = [...fab.switches].filter(([, sw]) => sw.table.entries.some((x) => x.rule.match.ethSrc === a && x.rule.match.ethDst === b)).map(([d]) => d);

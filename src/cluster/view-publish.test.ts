@@ -45,7 +45,7 @@ function bigView(directions: number, hosts: number) {
 test('the published view of 100,000 directions and 20,000 hosts fits etcd request by request (one document did not) and reads back whole', async () => {
   const view = bigView(100_000, 20_000);
   // the former design: everything in one document, over the limit (the whole view went stale)
-  assert.ok(Buffer.byteLength(JSON.stringify(view)) > ETCD_REQUEST_LIMIT_BYTES);
+  assert.ok(Buffer.byteLength(JSON.stringify(view)) > ETCD_REQUEST_LIMIT_BYTES, 'Buffer.byteLength(JSON.stringify(view)) > ETCD_REQUEST_LIMIT_BYTES');
   const store = limitedStore();
   await viewPublisher(store, '7').publish(view);
   assert.ok(store.largest < ETCD_REQUEST_LIMIT_BYTES / 4, `largest request ${store.largest} bytes`);
@@ -114,7 +114,7 @@ test('a reader never mixes two versions: chunks replaced between its summary and
     }
   };
   const back = await readView(store);
-  assert.ok(swapped);
+  assert.ok(swapped, 'swapped');
   assert.deepEqual(back?.pairs, v2.pairs);
 });
 
@@ -139,7 +139,7 @@ test('small lists stay in the summary (one put a publish); a list that grows pas
   assert.deepEqual(((await store.get(SUMMARY_KEY)) as { pairs: unknown }).pairs, small.pairs);
   const big = bigView(400, 10);
   await p.publish(big);
-  assert.ok((await store.keys('view/pairs/')).length > 1);
+  assert.ok((await store.keys('view/pairs/')).length > 1, '(await store.keys(\'view/pairs/\')).length > 1');
   assert.deepEqual((await readView(store))?.pairs, big.pairs);
   await p.publish(small);
   assert.deepEqual(await store.keys('view/pairs/'), [], 'the chunks go once the list is inline again');

@@ -39,14 +39,14 @@ test('the real controller over the simulated data plane: discovery, hosts, measu
   assert.deepEqual(measured, model.flows.map((f) => `${f.src}>${f.dst}`).sort());
   for (const r of rates) {
     assert.ok(Math.abs(r.bytesPerSecond - 500) <= 5, `${r.src}>${r.dst}: ${r.bytesPerSecond} B/s`);
-    assert.ok(r.ageMs <= 1000);
+    assert.ok(r.ageMs <= 1000, 'r.ageMs <= 1000');
   }
   // the path monitor sees Table II's path costs
   assert.deepEqual(rates.map((r) => r.pathWeight).sort((a, b) => a - b), [2, 6, 6, 12, 12, 12]);
   assert.equal(sim.counters.loops, 0);
   // per-link utilisation from port counters: the core links of the two cross-pod paths are busy
   const util = ctl.linkUtilisation(runtime.controller).filter((l) => l.layer === 3 && l.abBps + l.baBps > 0);
-  assert.ok(util.length >= 1);
+  assert.ok(util.length >= 1, 'util.length >= 1');
   await runtime.stop();
 });
 
@@ -62,6 +62,6 @@ test('a VM moved in the simulated data plane is found again and its flow follows
   const r = ctl.pairRates(runtime.controller, clock.now()).find((x) => x.src === vm3);
   assert.ok(r, 'vm3 -> vm23 measured after the move');
   assert.equal(r.pathWeight, 0);
-  assert.ok(Math.abs(r.bytesPerSecond - 500) <= 5);
+  assert.ok(Math.abs(r.bytesPerSecond - 500) <= 5, 'Math.abs(r.bytesPerSecond - 500) <= 5');
   await runtime.stop();
 });

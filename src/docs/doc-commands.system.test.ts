@@ -18,7 +18,7 @@ const skip = gate.skip === false ? false : gate.skip;
 const blocks = readDocs().blocks.filter((b) => b.root && b.mode !== 'skip');
 
 test('the docs have root-only examples (score emulate)', () => {
-  assert.ok(blocks.some((b) => b.commands.some((c) => c.text.includes('score emulate'))));
+  assert.ok(blocks.some((b) => b.commands.some((c) => c.text.includes('score emulate'))), 'blocks.some((b) => b.commands.some((c) => c.text.includes(\'score emulate\')))');
 });
 
 let copy: RepoCopy | undefined;
@@ -33,7 +33,7 @@ for (const block of blocks) {
   const first = block.commands[0]?.text.replace(/\s+#.*$/, '') ?? '';
   test(`${block.file}:${block.line} (root, ${block.mode}): ${first}`, { skip }, async () => {
     const cwd = copy?.root;
-    assert.ok(cwd !== undefined);
+    assert.ok(cwd !== undefined, 'cwd !== undefined');
     const problems: string[] = [];
     const server = block.mode === 'long-running';
     for (const cmd of block.commands) {

@@ -125,7 +125,7 @@ for (const [index, block] of blocks.entries()) {
   }
   test(name, async () => {
     const cwd = copy?.root;
-    assert.ok(cwd !== undefined);
+    assert.ok(cwd !== undefined, 'cwd !== undefined');
     const env = commandEnv(block.mode === 'live' ? await liveEnv() : {});
     const problems: string[] = [];
     for (const cmd of block.commands) {

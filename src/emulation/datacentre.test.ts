@@ -140,7 +140,7 @@ test('build commands: one host batch for namespaces and veths, one OVS transacti
   const refs = args.filter((a) => a.startsWith('--id=@'));
   assert.equal(new Set(refs).size, 18, 'each bridge its own controller record');
   assert.equal(args.filter((a) => a.startsWith('ofport_request=')).length, 72);
-  assert.ok(args.includes('other-config:datapath-id=0000000000000c01'));
+  assert.ok(args.includes('other-config:datapath-id=0000000000000c01'), 'args.includes(\'other-config:datapath-id=0000000000000c01\')');
   assert.equal(args.filter((a) => a === 'fail_mode=secure').length, 18);
   assert.equal(args.filter((a) => a === 'protocols=OpenFlow13').length, 18);
 });
@@ -149,7 +149,7 @@ test('a move record counts as under way while its mover lives (same start time),
   const port = { node: 'h1', bridge: 'b', port: 2, iface: 'b-e2' };
   const rec = (pid: number, start: string | null): Parameters<typeof moverAlive>[0] => ({ vm: 'vm1', pid, start, from: port, next: { ...port, port: 3 } });
   const dead = spawnSync('true').pid ?? 0;
-  assert.ok(dead > 0);
+  assert.ok(dead > 0, 'dead > 0');
   assert.equal(moverAlive(rec(dead, null)), false, 'dead mover');
   assert.equal(moverAlive(rec(0, null)), false, 'gave up (its rollback failed)');
   assert.equal(moverAlive(rec(process.pid, null)), true, 'a move of this process');
@@ -243,7 +243,7 @@ async function fakeController(): Promise<{ server: Server; port: number; hellos:
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const addr = server.address();
-  assert.ok(addr !== null && typeof addr === 'object');
+  assert.ok(addr !== null && typeof addr === 'object', 'addr !== null && typeof addr === \'object\'');
   return {
     server,
     port: addr.port,
@@ -334,7 +334,7 @@ test("the paper's data centre on Open vSwitch: wiring, numbering, shaping, forwa
       const want = new Set([...paper.scenario.switches, ...paper.scenario.hypervisors].map((n) => BigInt(n.dpid ?? 'x')));
       await waitFor('18 FEATURES_REPLYs', () => ctl.dpids.size >= 18);
       assert.deepEqual([...ctl.dpids].sort(), [...want].sort());
-      assert.ok(ctl.hellos() >= 18);
+      assert.ok(ctl.hellos() >= 18, 'ctl.hellos() >= 18');
       for (const node of ['c1', 'hv16', 't4']) assert.equal(dc.dpidOf(node), BigInt([...paper.scenario.switches, ...paper.scenario.hypervisors].find((n) => n.id === node)?.dpid ?? 'x'));
     });
 
@@ -342,7 +342,7 @@ test("the paper's data centre on Open vSwitch: wiring, numbering, shaping, forwa
       const out = JSON.parse(await vsctl(o, '-f', 'json', '--columns=name,datapath_type,fail_mode,protocols', 'list', 'Bridge')) as { data: unknown[][] };
       assert.equal(out.data.length, 18);
       for (const [name, dt, fm, protocols] of out.data) {
-        assert.ok(String(name).startsWith(`${dc.prefix}-`));
+        assert.ok(String(name).startsWith(`${dc.prefix}-`), 'String(name).startsWith(`${dc.prefix}-`)');
         assert.deepEqual([dt, fm, protocols], ['netdev', 'secure', 'OpenFlow13'], String(name));
       }
     });
@@ -390,7 +390,7 @@ test("the paper's data centre on Open vSwitch: wiring, numbering, shaping, forwa
       await forEachLimit(paper.scenario.vms, 8, async (v) => {
         assert.equal(dc.vmNamespace(v.name), `${dc.prefix}-${v.name}`);
         const [eth0] = await ipJson(dc.vmNamespace(v.name), 'addr', 'show', 'dev', 'eth0');
-        assert.ok(eth0 !== undefined);
+        assert.ok(eth0 !== undefined, 'eth0 !== undefined');
         assert.equal(eth0.address, v.mac.toLowerCase());
         assert.deepEqual(eth0.addr_info?.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`), [`${v.ip}/24`]);
         assert.equal(eth0.operstate, 'UP', v.name);
@@ -482,7 +482,7 @@ test("the paper's data centre on Open vSwitch: wiring, numbering, shaping, forwa
       t.diagnostic(`moveVm ${(performance.now() - t0).toFixed(0)} ms`);
       assert.deepEqual(moved, { node: 'hv17', bridge: hv17, port: 5, iface: `${dc.prefix}-hv17-e5` });
       assert.equal(dc.hypervisorOf('vm3'), 'hv17');
-      assert.ok(!(await vsctl(o, 'list-ports', hv16)).includes(oldPort.iface));
+      assert.ok(!(await vsctl(o, 'list-ports', hv16)).includes(oldPort.iface), '!(await vsctl(o, \'list-ports\', hv16)).includes(oldPort.iface)');
       assert.equal((await vsctl(o, 'port-to-br', moved.iface)).trim(), hv17);
       assert.equal((await vsctl(o, 'get', 'Interface', moved.iface, 'ofport')).trim(), '5');
       // Flow statistics of the userspace datapath reach OpenFlow with the revalidator's delay.
@@ -530,7 +530,7 @@ test("the paper's data centre on Open vSwitch: wiring, numbering, shaping, forwa
       const neigh = (await run('ip', ['-n', dc.vmNamespace('vm3'), '-j', 'neigh', 'show', 'dev', 'eth0'])).stdout;
       const known = new Set((JSON.parse(neigh === '' ? '[]' : neigh) as { dst: string }[]).map((e) => e.dst));
       const peers = [...(paper.traffic.peers.get('vm3')?.keys() ?? [])].map((p) => paper.vmInfo.get(p)!.ip);
-      assert.ok(peers.length > 0);
+      assert.ok(peers.length > 0, 'peers.length > 0');
       for (const ip of peers) assert.ok(known.has(ip), `neighbour entry of peer ${ip} restored (have ${[...known].join(', ')})`);
       assert.equal((await vsctl(o, 'port-to-br', before.iface)).trim(), hv16);
       assert.equal((await vsctl(o, 'get', 'Interface', before.iface, 'ofport')).trim(), String(before.port), 'same OpenFlow port number');
@@ -543,7 +543,7 @@ test("the paper's data centre on Open vSwitch: wiring, numbering, shaping, forwa
       t.diagnostic(`paused moveVm ${(performance.now() - t0).toFixed(0)} ms`);
       assert.equal(plugged, false);
       assert.deepEqual(moved, { node: 'hv17', bridge: hv17, port: 5, iface: `${dc.prefix}-hv17-e5` });
-      assert.ok(!(await vsctl(o, 'list-ports', hv16)).includes(before.iface));
+      assert.ok(!(await vsctl(o, 'list-ports', hv16)).includes(before.iface), '!(await vsctl(o, \'list-ports\', hv16)).includes(before.iface)');
       assert.equal((await vsctl(o, 'get', 'Interface', moved.iface, 'ofport')).trim(), '5');
       assert.match(await dc.exec('vm3', 'ping', '-c', '2', '-i', '0.2', '-W', '2', '10.0.0.4'), /2 received/, 'vm3 reaches vm4 on hv17');
       assert.equal((await dc.moveVm('vm3', 'hv16', { announce: false })).port, before.port);
@@ -557,7 +557,7 @@ test("the paper's data centre on Open vSwitch: wiring, numbering, shaping, forwa
       assert.equal(traffic.generators.length, 6);
       for (const g of traffic.generators) {
         const pid = g.pid();
-        assert.ok(pid !== undefined && isRunning(pid));
+        assert.ok(pid !== undefined && isRunning(pid), 'pid !== undefined && isRunning(pid)');
         tr.pids.push(pid);
         const ns = (await run('ip', ['netns', 'identify', String(pid)])).stdout.trim();
         assert.equal(ns, dc.vmNamespace(g.spec.vm), `${g.flow} runs in its source VM`);
@@ -602,6 +602,6 @@ test('withDataCentre removes everything, generators included, when the body thro
     }),
     /boom/,
   );
-  assert.ok(tr !== undefined);
+  assert.ok(tr !== undefined, 'tr !== undefined');
   await assertNothingLeft(tr);
 });

@@ -10,7 +10,7 @@ test('a missing tool is EMULATION_MISSING_TOOL', async () => {
 
 test('a failing command is EMULATION_COMMAND with command, exit code and stderr', async () => {
   await assert.rejects(run('sh', ['-c', 'echo bad thing >&2; exit 3']), (e: unknown) => {
-    assert.ok(isScoreError(e, 'EMULATION_COMMAND'));
+    assert.ok(isScoreError(e, 'EMULATION_COMMAND'), 'isScoreError(e, \'EMULATION_COMMAND\')');
     assert.deepEqual(e.details.command, ['sh', '-c', 'echo bad thing >&2; exit 3']);
     assert.equal(e.details.exitCode, 3);
     assert.equal(e.details.stderr, 'bad thing');
@@ -26,7 +26,7 @@ test('arguments are passed verbatim, never through a shell', async () => {
 
 test('a command past its timeout is killed and reported', async () => {
   await assert.rejects(run('sleep', ['5'], { timeoutMs: 100 }), (e: unknown) => {
-    assert.ok(isScoreError(e, 'EMULATION_COMMAND'));
+    assert.ok(isScoreError(e, 'EMULATION_COMMAND'), 'isScoreError(e, \'EMULATION_COMMAND\')');
     assert.equal(e.details.signal, 'SIGKILL');
     return true;
   });

@@ -45,10 +45,10 @@ test('the prefix is recovered from resource and run dir names', () => {
   assert.equal(prefixOf('sc3k9z-h1-e0'), 'sc3k9z');
   assert.equal(prefixOf('eth0'), undefined);
   assert.equal(prefixOf('ovs-netdev'), 'ovs');
-  assert.ok(!RUN_PREFIX_PATTERN.test('ovs'));
+  assert.ok(!RUN_PREFIX_PATTERN.test('ovs'), '!RUN_PREFIX_PATTERN.test(\'ovs\')');
   assert.equal(prefixOfRunDir(runDirName('sc3k9z')), 'sc3k9z');
   assert.equal(prefixOfRunDir('systemd-private-x'), undefined);
-  assert.ok(belongsToRun('sc3k9z-s1', 'sc3k9z'));
-  assert.ok(!belongsToRun('sc3k9zz-s1', 'sc3k9z'));
-  assert.ok(!belongsToRun('sc3k9z', 'sc3k9z'));
+  assert.ok(belongsToRun('sc3k9z-s1', 'sc3k9z'), 'belongsToRun(\'sc3k9z-s1\', \'sc3k9z\')');
+  assert.ok(!belongsToRun('sc3k9zz-s1', 'sc3k9z'), '!belongsToRun(\'sc3k9zz-s1\', \'sc3k9z\')');
+  assert.ok(!belongsToRun('sc3k9z', 'sc3k9z'), '!belongsToRun(\'sc3k9z\', \'sc3k9z\')');
 });

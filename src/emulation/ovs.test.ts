@@ -55,11 +55,11 @@ test('every OVS file of a run lives in its run dir and every command is pointed 
   assert.equal(env.OVS_PKGDATADIR, '/usr/share/openvswitch');
   const db = ovsdbServerArgs(p);
   assert.equal(db[0], p.db);
-  assert.ok(db.includes(`--remote=punix:${p.dbSocket}`));
-  assert.ok(db.includes(`--pidfile=${p.ovsdbPidfile}`));
+  assert.ok(db.includes(`--remote=punix:${p.dbSocket}`), 'db.includes(`--remote=punix:${p.dbSocket}`)');
+  assert.ok(db.includes(`--pidfile=${p.ovsdbPidfile}`), 'db.includes(`--pidfile=${p.ovsdbPidfile}`)');
   const vs = vswitchdArgs(p);
   assert.equal(vs[0], `unix:${p.dbSocket}`);
-  assert.ok(vs.includes(`--pidfile=${p.vswitchdPidfile}`) && vs.includes('--detach'));
+  assert.ok(vs.includes(`--pidfile=${p.vswitchdPidfile}`) && vs.includes('--detach'), 'vs.includes(`--pidfile=${p.vswitchdPidfile}`) && vs.includes(\'--detach\')');
 });
 
 test('bridges are netdev, secure, OpenFlow 1.3 with a fixed dpid in one transaction', () => {
@@ -78,8 +78,8 @@ test('bridges are netdev, secure, OpenFlow 1.3 with a fixed dpid in one transact
     assert.ok(args.includes(s), s);
   }
   const plain = addBridgeArgs('sc1234-s2', { failMode: 'standalone', protocols: 'OpenFlow10,OpenFlow13' });
-  assert.ok(plain.includes('fail_mode=standalone') && plain.includes('protocols=OpenFlow10,OpenFlow13'));
-  assert.ok(!plain.some((a) => a.startsWith('other-config:datapath-id') || a === 'controller=@c'));
+  assert.ok(plain.includes('fail_mode=standalone') && plain.includes('protocols=OpenFlow10,OpenFlow13'), 'plain.includes(\'fail_mode=standalone\') && plain.includes(\'protocols=OpenFlow10,OpenFlow...');
+  assert.ok(!plain.some((a) => a.startsWith('other-config:datapath-id') || a === 'controller=@c'), '!plain.some((a) => a.startsWith(\'other-config:datapath-id\') || a === \'controller=@c\')');
 });
 
 test('datapath ids accept numbers, bigints and hex with or without colons', () => {
@@ -151,7 +151,7 @@ async function listenOnLoopback(): Promise<{ server: Server; port: number; first
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const addr = server.address();
-  assert.ok(addr !== null && typeof addr === 'object');
+  assert.ok(addr !== null && typeof addr === 'object', 'addr !== null && typeof addr === \'object\'');
   return { server, port: addr.port, firstBytes };
 }
 
@@ -220,7 +220,7 @@ test('isolated OVS: two patched netdev bridges carry a ping between two namespac
     await nsExec(h1.ns, 'iperf3', '-c', '10.0.0.2', '-n', '200K');
     await nsExec(h2.ns, 'iperf3', '-s', '-D', '-B', '10.0.0.2');
     lingering.push(...(await netnsPids(h2.ns)));
-    assert.ok(lingering.length > 0);
+    assert.ok(lingering.length > 0, 'lingering.length > 0');
     const flows = await ofctl(o, 'dump-flows', s2);
     assert.match(flows, /n_packets=[1-9]\d*.*actions=NORMAL/);
   } finally {
@@ -256,7 +256,7 @@ test('withOvs cleans up when the body throws', sys, async () => {
     }),
     /boom/,
   );
-  assert.ok(snap !== undefined);
+  assert.ok(snap !== undefined, 'snap !== undefined');
   await assertNothingLeft(snap);
 });
 
@@ -269,23 +269,23 @@ test('cleanLeftovers removes a crashed run and leaves a live one alone', sys, as
     await addNetns(resourceName(alive.prefix, 'h1'));
     // Make `crashed` look like the run of a process that died: its owner is a finished child.
     const dead = spawnSync('true');
-    assert.ok(dead.pid !== undefined && !isRunning(dead.pid));
+    assert.ok(dead.pid !== undefined && !isRunning(dead.pid), 'dead.pid !== undefined && !isRunning(dead.pid)');
     writeFileSync(crashed.paths.ownerFile, JSON.stringify({ pid: dead.pid, startTime: '1' }));
 
     const report = await cleanLeftovers();
-    assert.ok(report.liveRuns.includes(alive.prefix));
-    assert.ok(report.runDirs.includes(crashed.paths.runDir));
+    assert.ok(report.liveRuns.includes(alive.prefix), 'report.liveRuns.includes(alive.prefix)');
+    assert.ok(report.runDirs.includes(crashed.paths.runDir), 'report.runDirs.includes(crashed.paths.runDir)');
     assert.deepEqual([...report.processes].sort(), [crashed.ovsdbPid, crashed.vswitchdPid].sort());
-    assert.ok(report.namespaces.includes(resourceName(crashed.prefix, 'h1')));
-    assert.ok(report.namespaces.includes(crashed.netns));
-    assert.ok(report.links.includes(resourceName(crashed.prefix, 'x-e0')));
-    assert.ok(!existsSync(crashed.paths.runDir));
-    assert.ok(!isRunning(crashed.vswitchdPid) && !isRunning(crashed.ovsdbPid));
+    assert.ok(report.namespaces.includes(resourceName(crashed.prefix, 'h1')), 'report.namespaces.includes(resourceName(crashed.prefix, \'h1\'))');
+    assert.ok(report.namespaces.includes(crashed.netns), 'report.namespaces.includes(crashed.netns)');
+    assert.ok(report.links.includes(resourceName(crashed.prefix, 'x-e0')), 'report.links.includes(resourceName(crashed.prefix, \'x-e0\'))');
+    assert.ok(!existsSync(crashed.paths.runDir), '!existsSync(crashed.paths.runDir)');
+    assert.ok(!isRunning(crashed.vswitchdPid) && !isRunning(crashed.ovsdbPid), '!isRunning(crashed.vswitchdPid) && !isRunning(crashed.ovsdbPid)');
     assert.deepEqual((await listNetns()).filter((n) => n.startsWith(`${crashed.prefix}-`)), []);
     assert.deepEqual((await listLinks()).filter((n) => n.startsWith(`${crashed.prefix}-`)), []);
 
-    assert.ok(isRunning(alive.vswitchdPid) && isRunning(alive.ovsdbPid));
-    assert.ok((await listNetns()).includes(resourceName(alive.prefix, 'h1')));
+    assert.ok(isRunning(alive.vswitchdPid) && isRunning(alive.ovsdbPid), 'isRunning(alive.vswitchdPid) && isRunning(alive.ovsdbPid)');
+    assert.ok((await listNetns()).includes(resourceName(alive.prefix, 'h1')), '(await listNetns()).includes(resourceName(alive.prefix, \'h1\'))');
     const s1 = resourceName(alive.prefix, 's1');
     await addBridge(alive, s1, { dpid: 7 });
     assert.match(await ofctl(alive, 'show', s1), /dpid:0000000000000007/);
@@ -320,15 +320,15 @@ test('SIGTERM to a process running OVS still cleans everything up', sys, async (
     child.once('exit', (code) => reject(new Error(`child exited early with ${String(code)}`)));
   });
   const snap = JSON.parse(line) as Snapshot;
-  assert.ok((await listNetns()).includes(`${snap.prefix}-h1`));
+  assert.ok((await listNetns()).includes(`${snap.prefix}-h1`), '(await listNetns()).includes(`${snap.prefix}-h1`)');
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_c, sig) => resolve(sig)));
   child.kill('SIGTERM');
   assert.equal(await exited, 'SIGTERM', 'the child still dies of the signal');
   const ours = (n: string): boolean => n.startsWith(`${snap.prefix}-`);
   assert.deepEqual((await listNetns()).filter(ours), []);
   assert.deepEqual((await listLinks()).filter(ours), []);
-  for (const pid of snap.pids) assert.ok(!isRunning(pid));
-  assert.ok(!existsSync(snap.runDir));
+  for (const pid of snap.pids) assert.ok(!isRunning(pid), '!isRunning(pid)');
+  assert.ok(!existsSync(snap.runDir), '!existsSync(snap.runDir)');
 });
 
 test('the exit-time fallback (an uncaught exception) kills what runs in the run namespaces before deleting them', sys, async () => {
@@ -370,8 +370,8 @@ test('the exit-time fallback (an uncaught exception) kills what runs in the run 
     for (const pid of snap.guests) assert.ok(!isRunning(pid), `process ${pid} in a run namespace still runs`);
     const ours = (n: string): boolean => n.startsWith(`${snap.prefix}-`);
     assert.deepEqual((await listNetns()).filter(ours), []);
-    for (const pid of snap.pids) assert.ok(!isRunning(pid));
-    assert.ok(!existsSync(snap.runDir));
+    for (const pid of snap.pids) assert.ok(!isRunning(pid), '!isRunning(pid)');
+    assert.ok(!existsSync(snap.runDir), '!existsSync(snap.runDir)');
   } finally {
     for (const pid of snap.guests) if (isRunning(pid)) process.kill(pid, 'SIGKILL');
     await cleanLeftovers(new RegExp(`^${snap.prefix}$`)).catch(() => undefined);

@@ -13,8 +13,8 @@ test('paper-phases as generator entries: nping shapes kept, partners changed at 
   const segs = entrySegments(loadScenarioFile('paper-phases').model);
   assert.deepEqual(segs.map((s) => s.startSec), [0, 120]);
   assert.equal(segs[1]!.entries.length, 6);
-  assert.ok(segs[1]!.entries.every((e) => e.generator === 'nping' && e.packetBytes === 50 && e.pps === 10));
-  assert.ok(segs[1]!.entries.some((e) => e.src === 'vm21' && e.dst === 'vm6'));
+  assert.ok(segs[1]!.entries.every((e) => e.generator === 'nping' && e.packetBytes === 50 && e.pps === 10), 'segs[1]!.entries.every((e) => e.generator === \'nping\' && e.packetBytes === 50 && e.pps ...');
+  assert.ok(segs[1]!.entries.some((e) => e.src === 'vm21' && e.dst === 'vm6'), 'segs[1]!.entries.some((e) => e.src === \'vm21\' && e.dst === \'vm6\')');
   const m = buildModel(loadScenarioFile('paper').scenario, [{ atSec: 5, set: [{ src: 'vm4', dst: 'vm7', rate: 1000 }] }]);
   const later = entrySegments(m)[1]!.entries;
   assert.deepEqual(later.find((e) => e.src === 'vm4'), { src: 'vm4', dst: 'vm7', rate: 8000 });

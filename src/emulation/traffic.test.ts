@@ -61,7 +61,7 @@ test('nping payload makes the IP packet the requested size; never negative', () 
   assert.equal(len(npingArgs({ dstIp: '1.2.3.4', protocol: 'tcp', packetBytes: 50, pps: 1 })), '10');
   assert.equal(len(npingArgs({ dstIp: '1.2.3.4', protocol: 'udp', packetBytes: 50, pps: 1 })), '22');
   assert.equal(len(npingArgs({ dstIp: '1.2.3.4', protocol: 'tcp', packetBytes: 20, pps: 1 })), '0');
-  assert.ok(npingArgs({ dstIp: '1.2.3.4', protocol: 'udp', packetBytes: 50, pps: 1 }).includes('--udp'));
+  assert.ok(npingArgs({ dstIp: '1.2.3.4', protocol: 'udp', packetBytes: 50, pps: 1 }).includes('--udp'), 'npingArgs({ dstIp: \'1.2.3.4\', protocol: \'udp\', packetBytes: 50, pps: 1 }).includes(\'--u...');
 });
 
 test('iperf3: a server per flow on its own port in the destination, a rate-limited long client in the source', () => {
@@ -122,7 +122,7 @@ test('generators run in the VM namespaces, are counted, restarted when they die,
         assert.equal(traffic.generators.length, 3);
         for (const g of traffic.generators) {
           const pid = g.pid();
-          assert.ok(pid !== undefined);
+          assert.ok(pid !== undefined, 'pid !== undefined');
           pids.push(pid);
           assert.equal((await run('ip', ['netns', 'identify', String(pid)])).stdout.trim(), dc.vmNamespace(g.spec.vm));
         }
@@ -137,9 +137,9 @@ test('generators run in the VM namespaces, are counted, restarted when they die,
         assert.equal(exits.length, 0, `unexpected exits: ${JSON.stringify(exits.map(([g, e]) => [g.flow, e]))}`);
 
         const nping = traffic.generators.find((g) => g.spec.tool === 'nping');
-        assert.ok(nping !== undefined);
+        assert.ok(nping !== undefined, 'nping !== undefined');
         const first = nping.pid();
-        assert.ok(first !== undefined);
+        assert.ok(first !== undefined, 'first !== undefined');
         process.kill(first, 'SIGKILL');
         await waitFor('nping restarted', () => nping.pid() !== undefined && nping.pid() !== first);
         assert.equal(exits.length, 1);
@@ -185,7 +185,7 @@ test('generators run in the VM namespaces, are counted, restarted when they die,
       const traffic = await startTraffic(dc, { only: [0] });
       assert.equal(traffic.flows.length, 1);
       const pid = traffic.generators[0]?.pid();
-      assert.ok(pid !== undefined && isRunning(pid));
+      assert.ok(pid !== undefined && isRunning(pid), 'pid !== undefined && isRunning(pid)');
       pids.push(pid);
     });
   } finally {

@@ -38,7 +38,7 @@ test('image: built from the kernel .deb and busybox, cached by content, rebuilt 
     const changed = await buildImage({ cacheDir, busybox: bb });
     assert.equal(changed.built, true);
     assert.notEqual(changed.key, first.key);
-    assert.ok(existsSync(first.initrd) && existsSync(changed.initrd));
+    assert.ok(existsSync(first.initrd) && existsSync(changed.initrd), 'existsSync(first.initrd) && existsSync(changed.initrd)');
   } finally {
     rmSync(cacheDir, { recursive: true, force: true });
   }

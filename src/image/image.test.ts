@@ -54,11 +54,11 @@ test('QEMU command line: TCG with a small translation cache, the tap, the scenar
   // ttyS1: the control channel (schedule and start), on source and destination alike
   assert.deepEqual(a.filter((x, i) => a[i - 1] === '-serial'), ['file:/r/s', 'chardev:control']);
   assert.equal(after('-chardev'), 'socket,id=control,path=/r/c,server=on,wait=off');
-  assert.ok(!a.includes('-incoming'));
+  assert.ok(!a.includes('-incoming'), '!a.includes(\'-incoming\')');
   assert.deepEqual(qemuArgs(spec, place, paths, true).slice(-2), ['-incoming', 'defer']);
   // a panicked guest ends QEMU instead of rebooting into a schedule-less /init; the destination of
   // a migration has the same option (QEMU does not migrate it, but the guest must behave alike)
-  assert.ok(a.includes('-no-reboot'));
+  assert.ok(a.includes('-no-reboot'), 'a.includes(\'-no-reboot\')');
   assert.deepEqual(qemuArgs(spec, place, paths, true).slice(0, -2), a);
 });
 
@@ -104,6 +104,6 @@ test('guest schedule: times past MAX_SCHEDULE_MS are SCENARIO_INVALID (no expone
 
 test('/init prints CONTROL_CLOSED_LINE instead of READY_LINE when ttyS1 did not open', () => {
   assert.match(INIT_SCRIPT, /\[ -e \/tmp\/control-open \] \|\| control_closed=1/);
-  assert.ok(INIT_SCRIPT.includes(`if [ -n "$control_closed" ]; then echo "${CONTROL_CLOSED_LINE}"; else echo "${READY_LINE}"; fi`));
-  assert.ok(!CONTROL_CLOSED_LINE.includes(READY_LINE));
+  assert.ok(INIT_SCRIPT.includes(`if [ -n "$control_closed" ]; then echo "${CONTROL_CLOSED_LINE}"; else echo "${READY_LINE}"; fi`), 'INIT_SCRIPT.includes(`if [ -n "$control_closed" ]; then echo "${CONTROL_CLOSED_LINE}"; ...');
+  assert.ok(!CONTROL_CLOSED_LINE.includes(READY_LINE), '!CONTROL_CLOSED_LINE.includes(READY_LINE)');
 });

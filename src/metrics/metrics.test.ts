@@ -169,14 +169,14 @@ test('GET /metrics on a live stack: Prometheus text, token required, counters mo
     assert.equal(valueOf(before, 'score_links_discovered'), model.topology.links.length);
     assert.equal(valueOf(before, 'score_hosts_known'), model.vmInfo.size);
     assert.ok(valueOf(before, 'score_packet_ins_total', { kind: 'lldp' })! > 0, 'discovery probes came back as packet-ins');
-    assert.ok(valueOf(before, 'score_communication_cost')! > 0);
+    assert.ok(valueOf(before, 'score_communication_cost')! > 0, 'valueOf(before, \'score_communication_cost\')! > 0');
     assert.equal(sumOf(before, 'score_migrations_total'), 0);
-    assert.ok(valueOf(before, 'score_stats_poll_duration_seconds', {}, 'score_stats_poll_duration_seconds_count')! > 0);
+    assert.ok(valueOf(before, 'score_stats_poll_duration_seconds', {}, 'score_stats_poll_duration_seconds_count')! > 0, 'valueOf(before, \'score_stats_poll_duration_seconds\', {}, \'score_stats_poll_duration_sec...');
     assert.equal(valueOf(before, 'score_api_requests_total', { method: 'GET', route: '/metrics', status_code: '401' }), 2);
     assert.equal(valueOf(before, 'score_api_requests_total', { method: 'POST', route: '/api/v1/agents/register', status_code: '200' }), model.scenario.hypervisors.length);
     // the raw URL of an unmatched request must not become a label value
     assert.equal(valueOf(before, 'score_api_requests_total', { method: 'GET', route: 'unmatched', status_code: '404' }), 1);
-    assert.ok(!before.get('score_api_requests_total')!.samples.some((s) => s.labels.route!.includes('4711')));
+    assert.ok(!before.get('score_api_requests_total')!.samples.some((s) => s.labels.route!.includes('4711')), '!before.get(\'score_api_requests_total\')!.samples.some((s) => s.labels.route!.includes(\'...');
 
     const started = await fetch(`${stack.apiUrl}/api/v1/orchestration/start`, {
       method: 'POST',
@@ -193,11 +193,11 @@ test('GET /metrics on a live stack: Prometheus text, token required, counters mo
     assert.equal(valueOf(after, 'score_migrations_total', { status: 'declined' }), records.filter((r) => r.status === 'declined').length);
     assert.equal(valueOf(after, 'score_migrations_total', { status: 'failed' }), 0);
     assert.equal(valueOf(after, 'score_decision_duration_seconds', { outcome: 'answered' }, 'score_decision_duration_seconds_count'), records.length);
-    assert.ok(sumOf(after, 'score_packet_ins_total') > sumOf(before, 'score_packet_ins_total'));
+    assert.ok(sumOf(after, 'score_packet_ins_total') > sumOf(before, 'score_packet_ins_total'), 'sumOf(after, \'score_packet_ins_total\') > sumOf(before, \'score_packet_ins_total\')');
     assert.ok(valueOf(after, 'score_packet_ins_total', { kind: 'rarp' })! >= 6, 'each migrated VM announced itself');
     assert.equal(valueOf(after, 'score_communication_cost'), 0);
     assert.equal(valueOf(after, 'score_layer_mean_utilisation_ratio', { layer: '3' }), 0);
-    assert.ok(sumOf(after, 'score_api_requests_total') > sumOf(before, 'score_api_requests_total'));
+    assert.ok(sumOf(after, 'score_api_requests_total') > sumOf(before, 'score_api_requests_total'), 'sumOf(after, \'score_api_requests_total\') > sumOf(before, \'score_api_requests_total\')');
     assert.equal(valueOf(after, 'score_api_requests_total', { method: 'POST', route: '/api/v1/orchestration/start', status_code: '200' }), 1);
     assert.equal(valueOf(after, 'score_api_requests_total', { method: 'GET', route: '/metrics', status_code: '200' }), 2);
     assert.equal(sumOf(after, 'score_openflow_errors_total'), 0);

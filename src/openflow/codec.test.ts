@@ -124,7 +124,7 @@ test('malformed input gives stable codes', () => {
     try {
       decodeMessage(Uint8Array.from(b));
     } catch (e) {
-      assert.ok(isScoreError(e));
+      assert.ok(isScoreError(e), 'isScoreError(e)');
       return e.code;
     }
     return 'ok';
@@ -206,7 +206,7 @@ test('address text forms', () => {
   for (const bad of ['1::2::3', '12345::', ':', '1:2:3:4:5:6:7:8:9', 'g::']) assert.equal(parseIpv6Into(bad, b, 0), false, bad);
   assert.equal(parseIpv4('10.0.0.1'), 0x0a000001);
   for (const bad of ['10.0.0', '10.0.0.1.2', '256.0.0.0', '1..2.3', '']) assert.equal(parseIpv4(bad), -1, bad);
-  assert.ok(parseMacInto('AA-bb-cc-dd-ee-ff', b, 0));
+  assert.ok(parseMacInto('AA-bb-cc-dd-ee-ff', b, 0), 'parseMacInto(\'AA-bb-cc-dd-ee-ff\', b, 0)');
   assert.equal(parseMacInto('aa:bb:cc:dd:ee', b, 0), false);
 });
 
@@ -214,7 +214,7 @@ test('a Node Buffer as input: decoded bytes are copies, not views of the buffer'
   const buf = Buffer.from(encodeMessage({ type: 'ECHO_REQUEST', xid: 1, data: Uint8Array.of(5, 6, 7) }));
   const m = decodeMessage(buf);
   buf.fill(0);
-  assert.ok(m.type === 'ECHO_REQUEST');
+  assert.ok(m.type === 'ECHO_REQUEST', 'm.type === \'ECHO_REQUEST\'');
   assert.deepStrictEqual(m.data, Uint8Array.of(5, 6, 7));
 });
 

@@ -157,7 +157,7 @@ test(`fuzz: ${TOTAL} random and mutated inputs never throw anything but an OF_* 
     }),
     { numRuns: Math.ceil(TOTAL / BATCH) },
   );
-  assert.ok(count >= TOTAL);
+  assert.ok(count >= TOTAL, 'count >= TOTAL');
   // Sanity: the mix must reach both the accepting and the rejecting paths.
   console.log(`# fuzz: ${count} inputs, ${accepted} accepted`);
   assert.ok(accepted > count * 0.05 && accepted < count * 0.95, `accepted ${accepted} of ${count}`);

@@ -68,7 +68,7 @@ test('a malformed message is reported and parsing continues with the next one', 
   const items = p.push(concat([bad, good]));
   assert.equal(items.length, 2);
   const [first, second] = items;
-  assert.ok(first?.kind === 'error' && isScoreError(first.error, 'OF_UNKNOWN_TYPE') && first.xid === 8 && first.msgType === 200);
+  assert.ok(first?.kind === 'error' && isScoreError(first.error, 'OF_UNKNOWN_TYPE') && first.xid === 8 && first.msgType === 200, 'first?.kind === \'error\' && isScoreError(first.error, \'OF_UNKNOWN_TYPE\') && first.xid ==...');
   assert.equal(first.raw.length, bad.length);
   assert.deepStrictEqual(second, { kind: 'message', message: { type: 'BARRIER_REQUEST', xid: 9 } });
 });
@@ -77,8 +77,8 @@ test('a length below the header is fatal: reported once, then nothing', () => {
   const p = new OfStreamParser();
   const items = p.push(Uint8Array.of(4, 0, 0, 3, 0, 0, 0, 0, 4, 0, 0, 8, 0, 0, 0, 0));
   assert.equal(items.length, 1);
-  assert.ok(items[0]?.kind === 'fatal' && isScoreError(items[0].error, 'OF_BAD_LENGTH'));
-  assert.ok(p.failed);
+  assert.ok(items[0]?.kind === 'fatal' && isScoreError(items[0].error, 'OF_BAD_LENGTH'), 'items[0]?.kind === \'fatal\' && isScoreError(items[0].error, \'OF_BAD_LENGTH\')');
+  assert.ok(p.failed, 'p.failed');
   assert.deepStrictEqual(p.push(encodeMessage({ type: 'BARRIER_REQUEST', xid: 1 })), []);
 });
 
@@ -88,7 +88,7 @@ test('bytes left when the stream ends are a truncated message', () => {
   assert.deepStrictEqual(p.push(b.subarray(0, 12)), []);
   assert.equal(p.buffered, 12);
   const end = p.finish();
-  assert.ok(end[0]?.kind === 'fatal' && isScoreError(end[0].error, 'OF_TRUNCATED'));
+  assert.ok(end[0]?.kind === 'fatal' && isScoreError(end[0].error, 'OF_TRUNCATED'), 'end[0]?.kind === \'fatal\' && isScoreError(end[0].error, \'OF_TRUNCATED\')');
 });
 
 test('decoded messages do not alias the parser buffer', () => {
@@ -96,6 +96,6 @@ test('decoded messages do not alias the parser buffer', () => {
   const b = encodeMessage({ type: 'ECHO_REQUEST', xid: 1, data: Uint8Array.of(7, 7, 7) });
   const [item] = p.push(b);
   p.push(encodeMessage({ type: 'ECHO_REQUEST', xid: 2, data: Uint8Array.of(9, 9, 9) }));
-  assert.ok(item?.kind === 'message' && item.message.type === 'ECHO_REQUEST');
+  assert.ok(item?.kind === 'message' && item.message.type === 'ECHO_REQUEST', 'item?.kind === \'message\' && item.message.type === \'ECHO_REQUEST\'');
   assert.deepStrictEqual([...item.message.data], [7, 7, 7]);
 });

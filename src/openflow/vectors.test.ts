@@ -105,7 +105,7 @@ test('truncated vector is reported as OF_TRUNCATED', () => {
   const file = new Uint8Array(readFileSync(`${PACKETS}libofproto-OFP13-flow_mod.truncated64`));
   assert.throws(() => decodeMessage(file), (e) => isScoreError(e, 'OF_TRUNCATED'));
   const full = new Uint8Array(readFileSync(`${PACKETS}libofproto-OFP13-flow_mod.packet`));
-  assert.ok(full.length > 64);
+  assert.ok(full.length > 64, 'full.length > 64');
   assert.throws(
     () => decodeMessage(full.subarray(0, 64)),
     (e) => isScoreError(e, 'OF_TRUNCATED') && e.details.length === full.length && e.details.available === 64,
@@ -127,7 +127,7 @@ test('the JSON-only vectors are present (9 ofctl requests)', () => {
 for (const name of jsonOnly) {
   test(`JSON-only vector ${name} survives encode/decode`, () => {
     const expected = fromRyu(parseJsonLossless(readFileSync(JSON_DIR + name, 'utf8')), 0);
-    assert.ok(isConcrete(expected));
+    assert.ok(isConcrete(expected), 'isConcrete(expected)');
     const bytes = encodeMessage(expected as OfMessage);
     assertMatches(decodeMessage(bytes), expected);
   });

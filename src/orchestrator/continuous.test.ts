@@ -169,7 +169,7 @@ test('stationary traffic: continuous mode makes no more migrations than one-shot
     const oneShot = runPolicy({ policy, vms: w.model.vms, placement: w.model.placement, traffic: w.model.traffic, oracle: w.model.oracle, capacity: w.model.capacity, rank: w.model.rank, migrationCost: 0 });
     // 40 periods of 5 s; c_m = 0 so the price does not do the work the rules must do
     const { moves, o } = await runFor(w, { everyMs: 5000, migrationCost: 0, stableRounds: 2 }, 200, policy);
-    assert.ok(moves.length > 0);
+    assert.ok(moves.length > 0, 'moves.length > 0');
     assert.ok(moves.length <= oneShot.steps.length, `${policy}: continuous ${moves.length} vs one-shot ${oneShot.steps.length}`);
     assert.ok(Math.abs(w.cost()) < 1e-9, 'it reaches cost 0 as the one-shot run does');
     const lastMove = Math.max(...moves.map((m) => m.period));
@@ -180,7 +180,7 @@ test('stationary traffic: continuous mode makes no more migrations than one-shot
   const w = world();
   const { moves, o } = await runFor(w, { everyMs: 5000 }, 60);
   assert.equal(moves.length, 0);
-  assert.ok(o.continuousState()!.period >= 10);
+  assert.ok(o.continuousState()!.period >= 10, 'o.continuousState()!.period >= 10');
 });
 
 test('a move the network confirms only after the wait is noted when seen: counted, no-return from its source, no oscillation', async () => {
@@ -233,13 +233,13 @@ test('paper-phases: after the pairs change partners, continuous mode re-converge
   assert.equal(before.length, 6, 'the first phase converges as the paper does');
   const newFlows = flowsAt(w.model.timeline, 200);
   const min = minimumMigrationsToColocate(atChange!, newFlows);
-  assert.ok(min > 0);
+  assert.ok(min > 0, 'min > 0');
   assert.equal(after.length, min, `after the change: ${after.map((m) => `${m.vm}:${m.from}->${m.to}`).join(' ')}`);
   assert.ok(Math.abs(w.cost()) < 1e-9, `cost after the change ${w.cost()}`);
   // no VM returns within the no-return window (vm3 may go home 23 periods later: the traffic changed)
   assert.equal(countOscillations(moves, 20), 0, moves.map((m) => `${m.vm}:${m.from}->${m.to}@${m.period}`).join(' '));
   // every stable-rule hold is in the audit log with its reason
-  assert.ok(o.records.some((r) => r.status === 'held' && r.error?.code === 'RAIL_HELD' && r.error.message.startsWith('stable:')));
+  assert.ok(o.records.some((r) => r.status === 'held' && r.error?.code === 'RAIL_HELD' && r.error.message.startsWith('stable:')), 'o.records.some((r) => r.status === \'held\' && r.error?.code === \'RAIL_HELD\' && r.error.m...');
 });
 
 test('never ping-pong: traffic that flips faster than N periods moves nothing; slower flips never send a VM back', async () => {
@@ -253,9 +253,9 @@ test('never ping-pong: traffic that flips faster than N periods moves nothing; s
   // flips every 30 s: moves happen, but never back to a hypervisor left within the no-return window
   const slow = world({ traffic: (t) => (Math.floor(t / 30) % 2 === 0 ? a : b) });
   const r2 = await runFor(slow, { everyMs: 5000, migrationCost: 0, stableRounds: 2, noReturnRounds: 20 }, 300);
-  assert.ok(r2.moves.length >= 1);
+  assert.ok(r2.moves.length >= 1, 'r2.moves.length >= 1');
   assert.equal(countOscillations(r2.moves, 20), 0, JSON.stringify(r2.moves));
-  assert.ok(r2.moves.every((m) => m.vm === 'vm1' || model.vms.includes(m.vm)));
+  assert.ok(r2.moves.every((m) => m.vm === 'vm1' || model.vms.includes(m.vm)), 'r2.moves.every((m) => m.vm === \'vm1\' || model.vms.includes(m.vm))');
 });
 
 test('hold-off: nothing is planned while a link is down or the network just changed; the reason is audited and published', async () => {
@@ -274,8 +274,8 @@ test('hold-off: nothing is planned while a link is down or the network just chan
   assert.ok(holds.some((m) => m.startsWith('link(s) down: hv16:1-t1:1')), holds.join(' | '));
   assert.ok(holds.some((m) => m.startsWith('network changed: link-added')), holds.join(' | '));
   assert.ok(holds.some((m) => m.startsWith('network changed: switch-up t2')), holds.join(' | '));
-  assert.ok(w.events.some((e) => e.type === 'orchestration' && typeof (e.data.continuous as { holdOff?: unknown } | undefined)?.holdOff === 'string'));
-  assert.ok(Math.abs(w.cost()) < 1e-9);
+  assert.ok(w.events.some((e) => e.type === 'orchestration' && typeof (e.data.continuous as { holdOff?: unknown } | undefined)?.holdOff === 'string'), 'w.events.some((e) => e.type === \'orchestration\' && typeof (e.data.continuous as { holdO...');
+  assert.ok(Math.abs(w.cost()) < 1e-9, 'Math.abs(w.cost()) < 1e-9');
 });
 
 test('a hypervisor without an agent: its VMs get one failed record each, not one per period; the others converge', async () => {
@@ -283,8 +283,8 @@ test('a hypervisor without an agent: its VMs get one failed record each, not one
   const { o } = await runFor(w, { everyMs: 5000, migrationCost: 0, stableRounds: 1 }, 120);
   const failed = o.records.filter((r) => r.status === 'failed');
   assert.deepEqual(failed.map((r) => r.vm).sort(), ['vm1', 'vm2', 'vm3']);
-  assert.ok(failed.every((r) => r.error?.code === 'NO_AGENT'));
-  assert.ok(o.continuousState()!.period >= 20);
+  assert.ok(failed.every((r) => r.error?.code === 'NO_AGENT'), 'failed.every((r) => r.error?.code === \'NO_AGENT\')');
+  assert.ok(o.continuousState()!.period >= 20, 'o.continuousState()!.period >= 20');
   assert.ok(o.records.some((r) => r.status === 'succeeded'), 'VMs elsewhere still move');
   assert.equal(o.status().lastError, null);
 });

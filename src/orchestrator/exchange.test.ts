@@ -73,12 +73,12 @@ test('live exchange: without swaps nothing can move; with swaps the pair goes th
   const plain = world();
   const o0 = await runSwaps(plain, { policy: 'load-aware', swaps: false });
   assert.equal(o0.records.filter((r) => r.status === 'succeeded').length, 0);
-  assert.ok(o0.records.some((r) => r.decision?.reason === 'every candidate hypervisor is full'));
+  assert.ok(o0.records.some((r) => r.decision?.reason === 'every candidate hypervisor is full'), 'o0.records.some((r) => r.decision?.reason === \'every candidate hypervisor is full\')');
 
   const w = world();
   const o = await runSwaps(w, { policy: 'load-aware', swaps: true });
   const pairs = o.records.filter((r) => r.decision?.swap !== undefined);
-  assert.ok(pairs.length >= 1);
+  assert.ok(pairs.length >= 1, 'pairs.length >= 1');
   for (const pair of pairs) {
     assert.equal(pair.status, 'succeeded');
     assert.match(pair.decision!.reason, /^exchange with [a-z]: .* is full/);
@@ -86,10 +86,10 @@ test('live exchange: without swaps nothing can move; with swaps the pair goes th
   // every exchange is 3 confirmed migrations, numbered in order
   const legs = o.records.filter((r) => r.step !== null);
   assert.deepEqual(legs.map((r) => r.step), Array.from({ length: 3 * pairs.length }, (_, i) => i + 1));
-  assert.ok(legs.every((r) => r.status === 'succeeded' && /leg/.test(r.decision!.reason)));
+  assert.ok(legs.every((r) => r.status === 'succeeded' && /leg/.test(r.decision!.reason)), 'legs.every((r) => r.status === \'succeeded\' && /leg/.test(r.decision!.reason))');
   assert.equal(w.over(), 0);
   assert.equal(w.tracker.get('a'), w.tracker.get('b'));
-  assert.ok(totalCost(w.tracker, w.traffic, w.oracle) < w.initial);
+  assert.ok(totalCost(w.tracker, w.traffic, w.oracle) < w.initial, 'totalCost(w.tracker, w.traffic, w.oracle) < w.initial');
   assert.equal(o.status().migrations, 3 * pairs.length);
 });
 
@@ -97,7 +97,7 @@ test('live exchange with a declared overcommit of 1: 2 migrations, at most one V
   const w = world();
   const o = await runSwaps(w, { policy: 'load-aware', swaps: true, overcommit: 1 });
   const pairs = o.records.filter((r) => r.decision?.swap !== undefined && r.status === 'succeeded').length;
-  assert.ok(pairs >= 1);
+  assert.ok(pairs >= 1, 'pairs >= 1');
   assert.deepEqual(o.records.filter((r) => r.step !== null).map((r) => r.step), Array.from({ length: 2 * pairs }, (_, i) => i + 1));
   assert.equal(w.over(), 1);
   assert.equal(w.tracker.get('a'), w.tracker.get('b'));
@@ -107,7 +107,7 @@ test('live exchange: a failed leg stops the exchange with every VM where the tra
   const w = world({ failLeg: 2 });
   const o = await runSwaps(w, { policy: 'load-aware', swaps: true });
   const pair = o.records.find((r) => r.decision?.swap !== undefined);
-  assert.ok(pair !== undefined);
+  assert.ok(pair !== undefined, 'pair !== undefined');
   assert.equal(pair.status, 'failed');
   assert.match(pair.error!.message, /stopped after 1 of 3 migrations/);
   // each VM in exactly one place, within capacity
@@ -143,16 +143,16 @@ test('live exchange: a leg is asked of its agent only once its started record is
   const pair = o.records.find((r) => r.decision?.swap !== undefined);
   assert.equal(pair?.status, 'failed');
   const legs = stored.filter((r) => r.status === 'started' && r.id !== pair?.id && r.decision === null);
-  assert.ok(legs.length > 0);
+  assert.ok(legs.length > 0, 'legs.length > 0');
   for (const r of legs) assert.notEqual(r.to, null, 'the started leg record names its target');
-  assert.ok(o.records.some((r) => r.status === 'failed' && r.error?.code === 'CLUSTER_NOT_LEADER'));
+  assert.ok(o.records.some((r) => r.status === 'failed' && r.error?.code === 'CLUSTER_NOT_LEADER'), 'o.records.some((r) => r.status === \'failed\' && r.error?.code === \'CLUSTER_NOT_LEADER\')');
 });
 
 test('live exchange: progress counts the legs by their record ids, not the pair\'s record', async () => {
   const w = world();
   const o = await runSwaps(w, { policy: 'load-aware', swaps: true });
   const legs = o.records.filter((r) => r.step !== null && r.status === 'succeeded').map((r) => r.id);
-  assert.ok(legs.length >= 3);
+  assert.ok(legs.length >= 3, 'legs.length >= 3');
   assert.deepEqual(o.progress()?.counted, legs);
   assert.equal(o.progress()?.migrations, legs.length);
 });
@@ -176,7 +176,7 @@ test('live exchange: a leg the agent moved but whose answer was lost is confirme
   const o = await runSwaps({ ...w, deps }, { policy: 'load-aware', swaps: true });
   assert.ok(lostOnce, 'a leg lost its answer');
   const pair = o.records.find((r) => r.decision?.swap !== undefined);
-  assert.ok(pair !== undefined);
+  assert.ok(pair !== undefined, 'pair !== undefined');
   assert.notEqual(pair.status, 'failed', `not stopped by a leg that moved: ${JSON.stringify(pair.error)}`);
   assert.equal(new Set(w.tracker.keys()).size, 6);
   assert.equal(w.over(), 0);

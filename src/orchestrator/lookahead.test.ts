@@ -64,13 +64,13 @@ test('live look-ahead: where no single move has room, the planner\'s pair action
   const plain = world();
   assert.equal(runStrategy('gain-order', plain.input).steps.length, 0, 'Algorithm 1 in gain order moves nothing here');
   const sim = runStrategy('lookahead', plain.input);
-  assert.ok(sim.finalCost < sim.initialCost);
+  assert.ok(sim.finalCost < sim.initialCost, 'sim.finalCost < sim.initialCost');
 
   const w = world();
   const o = await runToEnd(w, { policy: 'gain-order', lookahead: true });
   const done = o.records.filter((r) => r.status === 'succeeded');
   assert.deepEqual(w.asked, [], 'no agent was asked to decide');
-  assert.ok(done.length >= 2);
+  assert.ok(done.length >= 2, 'done.length >= 2');
   assert.equal(w.over(), 0, 'never over capacity');
   assert.equal(totalCost(w.tracker, w.traffic, w.oracle), sim.finalCost, 'the simulated look-ahead\'s final cost');
   assert.equal(totalCost(w.tracker, w.traffic, w.oracle), 0);
@@ -113,9 +113,9 @@ test('live look-ahead: a leg is asked of its agent only once its started record 
   const o = await runToEnd({ ...w, deps }, { policy: 'gain-order', lookahead: true, maxRounds: 1 });
   assert.equal(legsAsked, 0, 'no leg asked without its stored record');
   assert.deepEqual(w.tracker, before);
-  assert.ok(o.records.length > 0 && o.records.every((r) => r.status === 'failed' && r.error?.code === 'CLUSTER_NOT_LEADER'));
+  assert.ok(o.records.length > 0 && o.records.every((r) => r.status === 'failed' && r.error?.code === 'CLUSTER_NOT_LEADER'), 'o.records.length > 0 && o.records.every((r) => r.status === \'failed\' && r.error?.code =...');
   const started = stored.filter((r) => r.status === 'started');
-  assert.ok(started.length > 0);
+  assert.ok(started.length > 0, 'started.length > 0');
   for (const r of started) {
     assert.notEqual(r.to, null, 'the started record names its target');
     assert.match(r.decision?.reason ?? '', /^largest gain first/, 'and carries the planner\'s decision');

@@ -71,8 +71,8 @@ test('orchestrating through agents gives exactly the core planner\'s steps, for 
     assert.equal(o.status().converged, true);
     assert.equal(o.status().state, 'idle');
     // the audit log keeps every asked VM with its inputs and rejected candidates
-    assert.ok(o.records.every((r) => r.decision !== null && r.inputs.policyKey >= 0));
-    assert.ok(w.events.some((e) => e.type === 'migration-started') && w.events.some((e) => e.type === 'migration-finished'));
+    assert.ok(o.records.every((r) => r.decision !== null && r.inputs.policyKey >= 0), 'o.records.every((r) => r.decision !== null && r.inputs.policyKey >= 0)');
+    assert.ok(w.events.some((e) => e.type === 'migration-started') && w.events.some((e) => e.type === 'migration-finished'), 'w.events.some((e) => e.type === \'migration-started\') && w.events.some((e) => e.type ===...');
   }
 });
 
@@ -80,8 +80,8 @@ test('plan mode decides for every VM and never calls the driver', async () => {
   const w = fakeWorld();
   const o = await runPolicyLive(w, 'load-aware', true);
   assert.equal(w.driverCalls(), 0);
-  assert.ok(o.records.length > 0);
-  assert.ok(o.records.every((r) => r.status === 'planned'));
+  assert.ok(o.records.length > 0, 'o.records.length > 0');
+  assert.ok(o.records.every((r) => r.status === 'planned'), 'o.records.every((r) => r.status === \'planned\')');
   assert.ok(o.records.some((r) => r.to !== null), 'the plan proposes migrations');
   assert.deepEqual([...w.tracker], [...w.model.placement], 'nothing moved');
 });
@@ -90,8 +90,8 @@ test('a failing driver leaves the VM where it was and says so', async () => {
   const w = fakeWorld({ driverFails: (vm) => vm === 'vm3' });
   const o = await runPolicyLive(w, 'load-aware');
   const failed = o.records.filter((r) => r.status === 'failed');
-  assert.ok(failed.length >= 1);
-  assert.ok(failed.every((r) => r.vm === 'vm3' && r.error?.code === 'MIGRATION_FAILED'));
+  assert.ok(failed.length >= 1, 'failed.length >= 1');
+  assert.ok(failed.every((r) => r.vm === 'vm3' && r.error?.code === 'MIGRATION_FAILED'), 'failed.every((r) => r.vm === \'vm3\' && r.error?.code === \'MIGRATION_FAILED\')');
   assert.equal(w.tracker.get('vm3'), 'hv16');
 });
 
@@ -128,14 +128,14 @@ test('an agent that dies mid-migration: recorded as failed, the tracker stays tr
   assert.equal(r.error?.code, 'AGENT_UNREACHABLE');
   assert.equal(w.tracker.get('vm1'), 'hv16');
   // every other VM still converged around it
-  assert.ok(o.records.some((x) => x.status === 'succeeded'));
+  assert.ok(o.records.some((x) => x.status === 'succeeded'), 'o.records.some((x) => x.status === \'succeeded\')');
 });
 
 test('a migration the network never confirms times out without moving the VM in the books', async () => {
   const w = fakeWorld({ neverConfirm: true });
   const o = await runPolicyLive(w, 'round-robin');
   const timeouts = o.records.filter((r) => r.status === 'timeout');
-  assert.ok(timeouts.length >= 1);
+  assert.ok(timeouts.length >= 1, 'timeouts.length >= 1');
   assert.equal(timeouts[0]!.error?.code, 'MIGRATION_TIMEOUT');
   assert.equal(o.records.filter((r) => r.status === 'succeeded').length, 0);
   assert.deepEqual([...w.tracker], [...w.model.placement]);
@@ -243,8 +243,8 @@ test('plan review: approving carries one planned move out through the agent, ski
   assert.equal(carriedOut.to, first.to);
   assert.equal(w.driverCalls(), 1);
   assert.throws(() => o.review(first.id, 'approve'), (e) => e instanceof ScoreError && e.code === 'PLAN_NOT_PENDING');
-  assert.ok(w.events.some((e) => e.type === 'plan-reviewed' && e.data.id === second.id && e.data.verdict === 'skipped'));
-  assert.ok(w.events.some((e) => e.type === 'migration-finished' && e.data.id === carriedOut.id));
+  assert.ok(w.events.some((e) => e.type === 'plan-reviewed' && e.data.id === second.id && e.data.verdict === 'skipped'), 'w.events.some((e) => e.type === \'plan-reviewed\' && e.data.id === second.id && e.data.ve...');
+  assert.ok(w.events.some((e) => e.type === 'migration-finished' && e.data.id === carriedOut.id), 'w.events.some((e) => e.type === \'migration-finished\' && e.data.id === carriedOut.id)');
 });
 
 test('plan review: unknown ids, non-plan records and stale plans are refused', async () => {
@@ -254,7 +254,7 @@ test('plan review: unknown ids, non-plan records and stale plans are refused', a
   const stay = o.records.find((r) => r.status === 'planned' && r.to === null);
   if (stay !== undefined) assert.throws(() => o.review(stay.id, 'approve'), (e) => e instanceof ScoreError && e.code === 'PLAN_NOT_PENDING');
   const pendingIds = o.records.filter((r) => r.status === 'planned' && r.to !== null).map((r) => r.id);
-  assert.ok(pendingIds.length > 0);
+  assert.ok(pendingIds.length > 0, 'pendingIds.length > 0');
   // a new run makes the old plan stale
   o.start({ policy: 'round-robin' });
   await untilIdle(w, o);
@@ -263,7 +263,7 @@ test('plan review: unknown ids, non-plan records and stale plans are refused', a
     assert.throws(() => o.review(id, 'approve'), (e) => e instanceof ScoreError && e.code === 'PLAN_NOT_PENDING');
   }
   const moved = o.records.find((r) => r.status === 'succeeded');
-  assert.ok(moved);
+  assert.ok(moved, 'moved');
   assert.throws(() => o.review(moved.id, 'skip'), (e) => e instanceof ScoreError && e.code === 'PLAN_NOT_PENDING');
 });
 
@@ -339,7 +339,7 @@ test('a run resumed from its recorded progress (cluster takeover) ends where an 
     await new Promise((r) => setImmediate(r));
   }
   const progress = first.progress();
-  assert.ok(progress !== null);
+  assert.ok(progress !== null, 'progress !== null');
   assert.equal(progress.migrations, 2);
   assert.deepEqual(progress.options, { policy: 'load-aware', rails: { cooldownRounds: 1 } });
   assert.ok(progress.rails !== null && progress.rails.lastMoved.length === 2, 'the cooldowns travel with the progress');
@@ -359,7 +359,7 @@ test('a started record that cannot be stored (a leader that lost its lease) is n
   const w = fakeWorld();
   const o = await runToEnd({ ...w, deps: { ...w.deps, onRecord: (r) => (r.status === 'started' && r.finishedAt === null ? Promise.reject(new ScoreError('CLUSTER_NOT_LEADER', 'fenced')) : undefined) } }, { policy: 'load-aware', maxRounds: 1 });
   assert.equal(w.driverCalls(), 0);
-  assert.ok(o.records.length > 0 && o.records.every((r) => r.status === 'failed' && r.error?.code === 'CLUSTER_NOT_LEADER'));
+  assert.ok(o.records.length > 0 && o.records.every((r) => r.status === 'failed' && r.error?.code === 'CLUSTER_NOT_LEADER'), 'o.records.length > 0 && o.records.every((r) => r.status === \'failed\' && r.error?.code =...');
   assert.deepEqual(w.tracker, new Map(w.model.placement));
 });
 
@@ -392,7 +392,7 @@ test('a migration that failed after its switch-over was reported, whose report b
   assert.equal(w.tracker.get(failed[0]!.vm), failed[0]!.from, 'the VM is where it runs: at its source');
   assert.match(failed[0]!.error?.message ?? '', /report back was lost\): put back at /);
   // the run goes on from the corrected view: the other VMs still move
-  assert.ok(o.records.some((r) => r.status === 'succeeded'));
+  assert.ok(o.records.some((r) => r.status === 'succeeded'), 'o.records.some((r) => r.status === \'succeeded\')');
 });
 
 test('progress names the records it counts (a new leader counts from them), carried on by a resumed run', async () => {

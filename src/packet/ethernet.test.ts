@@ -76,7 +76,7 @@ describe('Ethernet II', () => {
         try {
           decoded = decodeEthernet(b).ethertype;
         } catch (e) {
-          assert.ok(malformed(e));
+          assert.ok(malformed(e), 'malformed(e)');
         }
         assert.equal(ethertypeOf(b), decoded);
       }),

@@ -85,7 +85,7 @@ describe('parseFrame', () => {
     const bytes = frame({ ...IP, payload: TCP_BYTES });
     bytes[14 + 8] = 1; // TTL changed without fixing the checksum
     const f = parseFrame(bytes);
-    assert.ok(f.net.type === 'ipv4');
+    assert.ok(f.net.type === 'ipv4', 'f.net.type === \'ipv4\'');
     assert.equal(f.net.ipv4.checksumValid, false);
     assert.equal(f.net.transport.type, 'tcp');
   });
@@ -126,7 +126,7 @@ describe('parseFrame', () => {
         const ethFrame = { ...eth, ethertype: ETHERTYPE.IPV4, payload: ipBytes };
         const f = parseFrame(encodeEthernet(ethFrame));
         assert.deepEqual(f.eth, ethFrame);
-        assert.ok(f.net.type === 'ipv4');
+        assert.ok(f.net.type === 'ipv4', 'f.net.type === \'ipv4\'');
         const { checksum: _c, checksumValid, ...fields } = f.net.ipv4;
         assert.deepEqual(fields, ipv4);
         assert.equal(checksumValid, true);

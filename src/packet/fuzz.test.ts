@@ -37,7 +37,7 @@ function survives(bytes: Uint8Array): void {
   decoded++;
   // A successful parse never reads outside the input.
   const p = result.eth.payload;
-  assert.ok(p.buffer === bytes.buffer && p.byteOffset + p.length <= bytes.byteOffset + bytes.length);
+  assert.ok(p.buffer === bytes.buffer && p.byteOffset + p.length <= bytes.byteOffset + bytes.length, 'p.buffer === bytes.buffer && p.byteOffset + p.length <= bytes.byteOffset + bytes.length');
 }
 
 const macBytes = fc.uint8Array({ minLength: 12, maxLength: 12 });

@@ -10,11 +10,11 @@ describe('packet public API', () => {
   it('turns a probe sent on (dpid, port) into an accepted link end, and a replayed foreign one into a rejection', () => {
     const out = packet.buildLldpProbe({ srcMac: '0a:00:00:00:00:03', dpid: 0x10n, port: 3, nonce });
     const seen = packet.parseFrame(out, { lldpNonce: nonce });
-    assert.ok(seen.net.type === 'lldp');
+    assert.ok(seen.net.type === 'lldp', 'seen.net.type === \'lldp\'');
     assert.deepEqual(seen.net.probe, { accepted: true, dpid: 0x10n, port: 3 });
 
     const stale = packet.parseFrame(out, { lldpNonce: Uint8Array.of(1, 1, 1, 1, 1, 1, 1, 1) });
-    assert.ok(stale.net.type === 'lldp');
+    assert.ok(stale.net.type === 'lldp', 'stale.net.type === \'lldp\'');
     assert.equal(stale.net.probe?.accepted, false);
   });
 

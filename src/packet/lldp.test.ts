@@ -82,18 +82,18 @@ describe('LLDP', () => {
     const other = NONCE.slice();
     other[7] = 9;
     const f = parseFrame(PROBE, { lldpNonce: other });
-    assert.ok(f.net.type === 'lldp');
+    assert.ok(f.net.type === 'lldp', 'f.net.type === \'lldp\'');
     assert.deepEqual(f.net.probe, { accepted: false, reason: 'nonce-mismatch' });
     // no nonce given: no verdict, the probe data is still there
     const plain = parseFrame(PROBE);
-    assert.ok(plain.net.type === 'lldp');
+    assert.ok(plain.net.type === 'lldp', 'plain.net.type === \'lldp\'');
     assert.equal(plain.net.probe, undefined);
     assert.equal(plain.net.lldp.probe?.dpid, 1n);
   });
 
   it('decodes a foreign neighbour and rejects it as not ours', () => {
     const f = parseFrame(FOREIGN, { lldpNonce: NONCE });
-    assert.ok(f.net.type === 'lldp');
+    assert.ok(f.net.type === 'lldp', 'f.net.type === \'lldp\'');
     assert.deepEqual(f.net.probe, { accepted: false, reason: 'no-probe-tlv' });
     const expected: LldpPacket = {
       chassisId: { subtype: 4, id: arb.hex('001b21aabbcc') },
@@ -115,7 +115,7 @@ describe('LLDP', () => {
     fc.assert(
       fc.property(arb.nonce, arb.nonce, arb.dpid, arb.u32, arb.mac, (mine, theirs, dpid, port, srcMac) => {
         const f = parseFrame(buildLldpProbe({ srcMac, dpid, port, nonce: theirs }), { lldpNonce: mine });
-        assert.ok(f.net.type === 'lldp');
+        assert.ok(f.net.type === 'lldp', 'f.net.type === \'lldp\'');
         const same = arb.toHex(mine) === arb.toHex(theirs);
         assert.deepEqual(f.net.probe, same ? { accepted: true, dpid, port } : { accepted: false, reason: 'nonce-mismatch' });
         assert.deepEqual(verifyLldpProbe(f.net.lldp, theirs), { accepted: true, dpid, port });

@@ -118,7 +118,7 @@ describe('ICMP', () => {
     assert.equal(m.kind, 'echo-request');
     assert.equal(m.checksum, 0x4d5a);
     assert.equal(m.checksumValid, true);
-    assert.ok(m.kind === 'echo-request' && m.identifier === 1 && m.sequence === 1 && m.data.length === 32);
+    assert.ok(m.kind === 'echo-request' && m.identifier === 1 && m.sequence === 1 && m.data.length === 32, 'm.kind === \'echo-request\' && m.identifier === 1 && m.sequence === 1 && m.data.length ==...');
     assert.deepEqual(encodeIcmp(m), PING);
   });
 

@@ -111,8 +111,8 @@ test('user text is escaped: a scenario name, VM name or reason with markup stays
   const page = await html([bad]);
   assert.doesNotMatch(page, /<script/i);
   assert.doesNotMatch(page, /<b>vm<\/b>|<i>hv<\/i>/);
-  assert.ok(page.includes('&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; because'));
-  assert.ok(page.includes('<title>S-CORE report: scenario &#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#38; co</title>'));
+  assert.ok(page.includes('&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; because'), 'page.includes(\'&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; because\')');
+  assert.ok(page.includes('<title>S-CORE report: scenario &#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#38; co</title>'), 'page.includes(\'<title>S-CORE report: scenario &#60;script&#62;alert(&#34;x&#34;)&#60;/s...');
   assert.equal(escapeHtml(`<a href='x'>&</a>`), '&#60;a href=&#39;x&#39;&#62;&#38;&#60;/a&#62;');
 });
 

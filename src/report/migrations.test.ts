@@ -107,12 +107,12 @@ test('writeRunOutputs writes migrations.csv for measured runs only', async () =>
   try {
     const plain = join(dir, 'plain');
     const written = await writeRunOutputs(plain, paperRuns(), false);
-    assert.ok(!written.some((p) => p.endsWith('migrations.csv')));
+    assert.ok(!written.some((p) => p.endsWith('migrations.csv')), '!written.some((p) => p.endsWith(\'migrations.csv\'))');
     assert.equal(existsSync(join(plain, 'migrations.csv')), false);
     const emu = join(dir, 'emu');
     const runs = measured(paperRuns());
     const written2 = await writeRunOutputs(emu, runs, false);
-    assert.ok(written2.some((p) => p.endsWith('migrations.csv')));
+    assert.ok(written2.some((p) => p.endsWith('migrations.csv')), 'written2.some((p) => p.endsWith(\'migrations.csv\'))');
     assert.equal(readFileSync(join(emu, 'migrations.csv'), 'utf8'), migrationsCsv(runs));
     // runs.json keeps the figures, and `score report` reads them back
     const back = parseRuns(readFileSync(join(emu, 'runs.json'), 'utf8'), 'runs.json');

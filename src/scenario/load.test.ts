@@ -35,7 +35,7 @@ test("the paper's scenario matches DESIGN.md: 10 switches, 8 hypervisors, 24 VMs
   assert.equal(model.placement.get('vm24'), 'hv22');
   assert.equal(model.placement.get('vm21'), 'hv23');
   assert.deepEqual(model.flows.map((f) => `${f.src}>${f.dst}`), ['vm1>vm6', 'vm2>vm10', 'vm3>vm23', 'vm6>vm11', 'vm9>vm22', 'vm21>vm5']);
-  assert.ok(model.flows.every((f) => f.rate === 500));
+  assert.ok(model.flows.every((f) => f.rate === 500), 'model.flows.every((f) => f.rate === 500)');
   assert.equal(model.topology.linkById.get('a1-c1')?.capacityBps, 2.5e6);
   assert.equal(model.topology.linkById.get('a1-t1')?.capacityBps, 5e6);
   assert.equal(model.topology.linkById.get('hv16-t1')?.capacityBps, 10e6);
@@ -53,10 +53,10 @@ test('a malformed scenario names the file, the field and what was expected', () 
   assert.ok(problems(e2).some((p) => p.path === '/links/0/capacity' && /10Mbps/.test(p.message)), JSON.stringify(problems(e2)));
 
   const e3 = invalid((s) => ((s.vms as Record<string, unknown>[])[0]!.colour = 'red'));
-  assert.ok(problems(e3).some((p) => p.path === '/vms/0' && /unknown field\(s\) "colour"/.test(p.message)));
+  assert.ok(problems(e3).some((p) => p.path === '/vms/0' && /unknown field\(s\) "colour"/.test(p.message)), 'problems(e3).some((p) => p.path === \'/vms/0\' && /unknown field\\(s\\) "colour"/.test(p.me...');
 
   const e4 = invalid((s) => delete s.hypervisors);
-  assert.ok(problems(e4).some((p) => /missing required field\(s\) "hypervisors"/.test(p.message)));
+  assert.ok(problems(e4).some((p) => /missing required field\(s\) "hypervisors"/.test(p.message)), 'problems(e4).some((p) => /missing required field\\(s\\) "hypervisors"/.test(p.message))');
 
   const e5 = invalid((s) => ((s.vms as { mac: string }[])[1]!.mac = '00:00:00:00:00:01'));
   assert.deepEqual(problems(e5), [{ path: '/vms/1/mac', message: 'MAC 00:00:00:00:00:01 is used twice' }]);
@@ -68,10 +68,10 @@ test('a malformed scenario names the file, the field and what was expected', () 
   assert.deepEqual(problems(e7), [{ path: '/hypervisors/0', message: 'hosts 3 VMs but its capacity is 2' }]);
 
   const e8 = invalid((s) => ((s.links as unknown[]).length = 0));
-  assert.ok(problems(e8).some((p) => p.path === '/links'));
+  assert.ok(problems(e8).some((p) => p.path === '/links'), 'problems(e8).some((p) => p.path === \'/links\')');
 
   const e9 = invalid((s) => (s.weights = { links: { 'c1-zz': 4 } }));
-  assert.ok(problems(e9).some((p) => p.path === '/weights/links/c1-zz'));
+  assert.ok(problems(e9).some((p) => p.path === '/weights/links/c1-zz'), 'problems(e9).some((p) => p.path === \'/weights/links/c1-zz\')');
   const e15 = invalid((s) => ((s.vms as { mac: string }[])[2]!.mac = '01:00:5e:00:00:01'));
   assert.deepEqual(problems(e15).map((p) => p.path), ['/vms/2/mac']);
   const e15b = invalid((s) => ((s.vms as { mac: string }[])[2]!.mac = '00:00:00:00:00:00'));
@@ -88,7 +88,7 @@ test('a malformed scenario names the file, the field and what was expected', () 
   assert.deepEqual(problems(e12), [{ path: '/hypervisors/1/dpid', message: 'datapath id 0x0000000000000c01 is already used by "c1"' }]);
 
   const e11 = invalid((s) => ((s.traffic as Record<string, unknown>[])[0]!.rate = '1Mbps'));
-  assert.ok(problems(e11).some((p) => /not both/.test(p.message)));
+  assert.ok(problems(e11).some((p) => /not both/.test(p.message)), 'problems(e11).some((p) => /not both/.test(p.message))');
 
   // a bandwidth the pattern accepts but a double cannot hold: Infinity would make every cost Infinity
   const huge = `${'9'.repeat(400)}kbps`;

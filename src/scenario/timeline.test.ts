@@ -51,8 +51,8 @@ test('paper-phases: the pairs change partners at 120 s; a scenario trace adds to
   assert.deepEqual(flowsAt(model.timeline, 0), [...model.flows].sort((a, b) => (a.src < b.src ? -1 : a.src > b.src ? 1 : 0)));
   const later = flowsAt(model.timeline, 121);
   assert.equal(later.length, 6);
-  assert.ok(later.some((x) => x.src === 'vm21' && x.dst === 'vm6' && x.rate === 500));
-  assert.ok(!later.some((x) => x.src === 'vm1' && x.dst === 'vm6'));
+  assert.ok(later.some((x) => x.src === 'vm21' && x.dst === 'vm6' && x.rate === 500), 'later.some((x) => x.src === \'vm21\' && x.dst === \'vm6\' && x.rate === 500)');
+  assert.ok(!later.some((x) => x.src === 'vm1' && x.dst === 'vm6'), '!later.some((x) => x.src === \'vm1\' && x.dst === \'vm6\')');
 
   const dir = mkdtempSync(join(tmpdir(), 'score-tl-'));
   try {
@@ -62,9 +62,9 @@ test('paper-phases: the pairs change partners at 120 s; a scenario trace adds to
     writeFileSync(join(dir, 's.yaml'), yaml(''));
     const m = loadScenarioFile(join(dir, 's.yaml')).model;
     assert.deepEqual(changeTimes(m.timeline), [60, 120, 200]);
-    assert.ok(flowsAt(m.timeline, 61).some((x) => x.src === 'vm4' && x.dst === 'vm7' && x.rate === 250));
+    assert.ok(flowsAt(m.timeline, 61).some((x) => x.src === 'vm4' && x.dst === 'vm7' && x.rate === 250), 'flowsAt(m.timeline, 61).some((x) => x.src === \'vm4\' && x.dst === \'vm7\' && x.rate === 250)');
     // the phase at 120 s replaces everything, the trace's flow included
-    assert.ok(!flowsAt(m.timeline, 130).some((x) => x.src === 'vm4'));
+    assert.ok(!flowsAt(m.timeline, 130).some((x) => x.src === 'vm4'), '!flowsAt(m.timeline, 130).some((x) => x.src === \'vm4\')');
     writeFileSync(join(dir, 'trace.csv'), 'time,src,dst,rate\n60,vm4,vm99,250\n');
     assert.throws(() => loadScenarioFile(join(dir, 's.yaml')), (e: unknown) => isScoreError(e) && e.code === 'TIMELINE_INVALID' && e.message.includes('vm99'));
   } finally {

@@ -21,8 +21,8 @@ test('property: quantizing keeps order and moves no rate by more than the tolera
   fc.assert(
     fc.property(fc.array(fc.double({ min: 1, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 40 }), fc.double({ min: 0, max: 0.2, noNaN: true }), (rates, tol) => {
       const q = quantizeRates(rates.map((rate, i) => ({ src: `s${i}`, dst: `d${i}`, rate })), tol);
-      q.forEach((f, i) => assert.ok(Math.abs(f.rate - rates[i]!) <= rates[i]! * tol + 1e-9));
-      for (let i = 0; i < rates.length; i++) for (let j = 0; j < rates.length; j++) if (rates[i]! < rates[j]!) assert.ok(q[i]!.rate <= q[j]!.rate);
+      q.forEach((f, i) => assert.ok(Math.abs(f.rate - rates[i]!) <= rates[i]! * tol + 1e-9, 'Math.abs(f.rate - rates[i]!) <= rates[i]! * tol + 1e-9'));
+      for (let i = 0; i < rates.length; i++) for (let j = 0; j < rates.length; j++) if (rates[i]! < rates[j]!) assert.ok(q[i]!.rate <= q[j]!.rate, 'q[i]!.rate <= q[j]!.rate');
     }),
   );
 });

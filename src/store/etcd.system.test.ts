@@ -24,7 +24,7 @@ test('real etcd: 200 records of ~30 KB (6 MB) are refused as one range and liste
     other.close();
     const entries = await store.list('migrations/');
     assert.deepEqual(entries.map((e) => (e.value as { id: number }).id), [...Array(200).keys()]);
-    assert.ok(entries.every((e) => e.key.startsWith('migrations/') && e.revision > 0n));
+    assert.ok(entries.every((e) => e.key.startsWith('migrations/') && e.revision > 0n), 'entries.every((e) => e.key.startsWith(\'migrations/\') && e.revision > 0n)');
   } finally {
     client.close();
     await etcd.stop();

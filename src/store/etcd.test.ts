@@ -72,6 +72,6 @@ test('list halves its page when a page is still refused as too large, down to on
   const fake = fakeEtcd(data);
   const entries = await etcdStore(fake.client, { prefix: 'p/', listPage: 32 }).list('big/');
   assert.equal(entries.length, 6);
-  assert.ok(Math.max(...fake.responses) <= RESPONSE_LIMIT);
+  assert.ok(Math.max(...fake.responses) <= RESPONSE_LIMIT, 'Math.max(...fake.responses) <= RESPONSE_LIMIT');
   assert.deepEqual(await etcdStore(fakeEtcd(new Map()).client, { prefix: 'p/' }).list('none/'), []);
 });

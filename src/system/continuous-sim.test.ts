@@ -44,7 +44,7 @@ test('paper-phases on the simulated data plane: continuous S-CORE re-converges t
     assert.equal(movesBefore, 6, `the first phase converges as in the paper: ${show}`);
     assert.ok(Math.abs(costBefore) < 1e-6, `cost before the change ${costBefore}`);
     const min = minimumMigrationsToColocate(atChange, flowsAt(model.timeline, 121));
-    assert.ok(min > 0);
+    assert.ok(min > 0, 'min > 0');
     assert.equal(after, min, moves.map((m) => `${m.vm}:${m.from}->${m.to}@${m.period}`).join(' '));
     const cost = stack.service.cost();
     assert.ok(Math.abs(cost.cost) < 1e-6, `measured cost after the change ${cost.cost}`);

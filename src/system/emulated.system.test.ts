@@ -101,7 +101,7 @@ test('paper data centre on Open vSwitch: discovery within 3 s, every VM reaches 
       for (const layer of [1, 2, 3]) assert.ok(util.some((u) => u.layer === layer && u.active && u.utilisation > 0), `layer ${layer} has active links with utilisation`);
       const cost = stack.service.cost();
       assert.deepEqual(cost.layers.map((l) => l.layer), [1, 2, 3]);
-      assert.ok(cost.cost > 0);
+      assert.ok(cost.cost > 0, 'cost.cost > 0');
     } finally {
       await traffic.stop();
     }
@@ -113,10 +113,10 @@ test('paper data centre on Open vSwitch: discovery within 3 s, every VM reaches 
 test('failures on Open vSwitch: a core link down reroutes within 1 s and its flows are gone; up restores; a reconnected bridge gets its flows back', { skip, timeout: 120_000 }, async () => {
   await withPaperNetwork(async ({ stack, dc, model }) => {
     const c = stack.runtime.controller;
-    assert.ok((await until(() => discovered(c.disc).length === 24, 5000)) >= 0);
+    assert.ok((await until(() => discovered(c.disc).length === 24, 5000)) >= 0, '(await until(() => discovered(c.disc).length === 24, 5000)) >= 0');
     const a = model.vmInfo.get('vm3')!;
     const b = model.vmInfo.get('vm23')!;
-    assert.ok(await pingOk(dc, 'vm3', b.ip));
+    assert.ok(await pingOk(dc, 'vm3', b.ip), 'await pingOk(dc, \'vm3\', b.ip)');
     const path = c.routing.paths.get(`${a.mac}>${b.mac}`)!;
     const coreLink = path.links.find((id) => c.view.layers.linkLayer.get(id) === 3)!;
     const ends = dc.linkPorts(coreLink);

@@ -66,7 +66,7 @@ test('a failing migration driver: the VM stays, the audit log says MIGRATION_FAI
     const failed = records.filter((r) => r.status === 'failed');
     assert.ok(failed.length >= 1 && failed.every((r) => r.vm === 'vm3' && r.error?.code === 'MIGRATION_FAILED'), JSON.stringify(failed.map((r) => [r.vm, r.error])));
     assert.equal(sim.hostOf('vm3'), 'hv16');
-    assert.ok(records.some((r) => r.status === 'succeeded'));
+    assert.ok(records.some((r) => r.status === 'succeeded'), 'records.some((r) => r.status === \'succeeded\')');
     trackerTruthful(s.stack, sim);
   } finally {
     await s.stop();

@@ -135,7 +135,7 @@ test('per-hypervisor credentials: an agent acts only as itself, the controller a
   const hv16Name = `hv16/${issued.get('hv16')!.id}`;
   const refusals = (await call(stack.tokens.operator, 'GET', '/audit/refusals')).json as Refusal[];
   assert.equal(refusals.length, 5 + operatorRoutes.length);
-  assert.ok(refusals.every((r) => r.credential === hv16Name));
+  assert.ok(refusals.every((r) => r.credential === hv16Name), 'refusals.every((r) => r.credential === hv16Name)');
   assert.deepEqual(
     refusals.slice(0, 5).map((r) => [r.code, r.route]),
     [
@@ -196,7 +196,7 @@ test('per-hypervisor credentials: an agent acts only as itself, the controller a
   const agentOf = (hv: string): string | null | undefined => stack.service.hypervisors().find((h) => h.name === hv)?.agent;
   assert.equal(agentOf('hv18'), agentUrl('hv18'));
   const revoked = await operator.revoke(issued.get('hv18')!.id);
-  assert.ok(revoked.revokedAt !== null);
+  assert.ok(revoked.revokedAt !== null, 'revoked.revokedAt !== null');
   // the controller stops calling hv18's agent: its URL is gone
   assert.equal(agentOf('hv18'), null, "a revoked hypervisor's agent is unregistered");
   // a second credential of hv17 revoked (a rotation) leaves hv17's agent, which still has one

@@ -8,7 +8,7 @@ test('withMeasuredMigrations puts each succeeded record of the same step and VM 
   const { file, model } = loadScenarioFile('paper');
   const run = simulate(model, { policy: 'load-aware', file, source: 'emulate' });
   const [a, b, c] = run.steps;
-  assert.ok(a && b && c);
+  assert.ok(a && b && c, 'a && b && c');
   const figures = { source: 'qemu' as const, totalTimeMs: 1200, downtimeMs: 35, setupTimeMs: 4, transferredBytes: 9e7, dirtyPagesRate: 1000, memoryBytes: 268_435_456 };
   const connectivity = { sent: 150, received: 141, blackoutMs: 90 };
   const out = withMeasuredMigrations(run, [

@@ -27,7 +27,7 @@ test('the whole system on the simulated data plane: controller, API and 8 agents
   for (const r of runs) {
     assert.equal(r.migrations, 6);
     assert.ok(Math.abs(r.initialCost - 25000) < 1, `initial cost measured ${r.initialCost}`);
-    assert.ok(Math.abs(r.finalCost) < 1e-6);
+    assert.ok(Math.abs(r.finalCost) < 1e-6, 'Math.abs(r.finalCost) < 1e-6');
     assert.equal(r.converged, true);
     // measured utilisation of the aggregation and core layers falls to 0
     const last = r.timeline.at(-1)!;
@@ -39,6 +39,6 @@ test('the whole system on the simulated data plane: controller, API and 8 agents
   for (const r of runs) {
     const m = simulate(model, { policy: r.policy, file });
     assert.deepEqual(r.steps.map((s) => [s.vm, s.from, s.to]), m.steps.map((s) => [s.vm, s.from, s.to]));
-    r.timeline.forEach((p, i) => assert.ok(Math.abs(p.totalCost - m.timeline[i]!.totalCost) < 1e-3 * Math.max(1, m.timeline[i]!.totalCost)));
+    r.timeline.forEach((p, i) => assert.ok(Math.abs(p.totalCost - m.timeline[i]!.totalCost) < 1e-3 * Math.max(1, m.timeline[i]!.totalCost), 'Math.abs(p.totalCost - m.timeline[i]!.totalCost) < 1e-3 * Math.max(1, m.timeline[i]!.to...'));
   }
 });

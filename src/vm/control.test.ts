@@ -57,7 +57,7 @@ test('a guest that does not answer, or no channel at all, is VM_BOOT; a bad sche
 test('a guest that counted another number of segments than were sent is VM_BOOT naming the VM and both counts', async () => {
   await fakeGuest(1, async (g) => {
     await assert.rejects(sendSchedule(g, [{ startSec: 0, flows: [] }, { startSec: 10, flows: [] }], Date.now(), 2000), (e) => {
-      assert.ok(isScoreError(e, 'VM_BOOT'));
+      assert.ok(isScoreError(e, 'VM_BOOT'), 'isScoreError(e, \'VM_BOOT\')');
       assert.match(e.message, /guest vm1 .*counted 1 segments, the host sent 2/);
       assert.deepEqual(e.details, { vm: 'vm1', sent: 2, counted: 1 });
       return true;
@@ -74,9 +74,9 @@ test('a socket path longer than a unix socket takes is VM_BOOT before anything i
   const dir = join(tmpdir(), `score-long-${'d'.repeat(MAX_UNIX_SOCKET_PATH)}`);
   const spec = { vm: 'vm1', image: { kernel: '/k', initrd: '/i' }, mac: '02:00:00:00:00:01', cidr: '10.0.0.1/24' };
   await assert.rejects(startGuest(spec, { netns: 'n', tap: 't', dir, tag: 'h1-0' }), (e) => {
-    assert.ok(isScoreError(e, 'VM_BOOT'));
+    assert.ok(isScoreError(e, 'VM_BOOT'), 'isScoreError(e, \'VM_BOOT\')');
     assert.match(e.message, /vm1 .*bytes, unix sockets take at most 107/);
     return true;
   });
-  assert.ok(!existsSync(dir));
+  assert.ok(!existsSync(dir), '!existsSync(dir)');
 });

@@ -51,7 +51,7 @@ test('domain XML: type qemu, the image booted directly, the NIC an unmanaged tap
   assert.match(xml, /<name>vm&lt;1&gt;<\/name>/);
   assert.match(xml, /<target dev='sc0000-hv16-e2' managed='no'\/>/);
   assert.match(xml, /<cmdline>console=ttyS0 panic=-1 quiet score\.ip=10\.0\.0\.1\/24<\/cmdline>/);
-  assert.ok(!xml.includes('<graphics'));
+  assert.ok(!xml.includes('<graphics'), '!xml.includes(\'<graphics\')');
   const dest = destinationXml(xml, { fromTap: 'sc0000-hv16-e2', toTap: 'sc0000-hv17-e5', fromLog: '/r/vm1.hv16.log', toLog: '/r/vm1.hv17.log' });
   assert.match(dest, /<target dev='sc0000-hv17-e5' managed='no'\/>/);
   assert.match(dest, /path='\/r\/vm1\.hv17\.log'/);

@@ -99,7 +99,7 @@ test('qemu driver: a guest live-migrates while a peer pings it; the controller s
     const after = readRecord(fleetOf(dc), 'g1')!;
     assert.equal(after.hypervisor, 'h2');
     assert.ok(!isRunning(before.pid), 'the source QEMU has exited');
-    assert.ok(guestAlive(after));
+    assert.ok(guestAlive(after), 'guestAlive(after)');
     assert.equal(cpuNiceOf(after.pid), -5, "the destination QEMU got the guest's CPU nice too");
     assert.equal(listRecords(fleetOf(dc)).length, 1);
     const h1Ports = (await vsctl(dc.ovs, 'list-ports', dc.bridgeOf('h1'))).split('\n').filter((s) => s !== '');

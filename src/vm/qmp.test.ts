@@ -52,7 +52,7 @@ test('QMP client against a fake monitor: capabilities first, ids matched, errors
     assert.deepEqual(await q.execute('query-status', { a: 1 }), { echo: { a: 1 } });
     await assert.rejects(q.execute('bad'), (e: unknown) => isScoreError(e, 'QMP_PROTOCOL') && e.details.class === 'CommandNotFound');
     assert.deepEqual(seen, ['qmp_capabilities', 'query-status', 'bad']);
-    assert.ok(events.includes('STOP'));
+    assert.ok(events.includes('STOP'), 'events.includes(\'STOP\')');
     await assert.rejects(q.execute('hang'), (e: unknown) => isScoreError(e, 'QMP_PROTOCOL') && /closed/.test(e.message));
     await q.closed;
     await assert.rejects(q.execute('query-status'), (e: unknown) => isScoreError(e, 'QMP_PROTOCOL'));

@@ -125,7 +125,7 @@ test('dashboard in headless Chromium: refused without the operator token, live t
     // the page ends where the network says every VM is
     const truth = Object.fromEntries(stack.service.hosts().map((h) => [h.vm, h.hypervisor]));
     await until('the page shows every VM where the network sees it', async () => JSON.stringify(await domHosts(page)) === JSON.stringify(Object.fromEntries(Object.keys(await domHosts(page)).map((vm) => [vm, truth[vm]]))));
-    assert.ok(Object.keys(truth).some((vm) => truth[vm] !== before[vm]));
+    assert.ok(Object.keys(truth).some((vm) => truth[vm] !== before[vm]), 'Object.keys(truth).some((vm) => truth[vm] !== before[vm])');
 
     // the cost chart falls from the paper's 25000 to 0 (read back from its data points)
     await until('the cost chart reaches 0', async () => (await costPoints(page)).at(-1) === 0);
@@ -147,7 +147,7 @@ test('dashboard in headless Chromium: refused without the operator token, live t
     // --- a score report opened in the same browser shows its figures
     await writeRunOutputs(tmp, [record], false);
     await promisify(execFile)(process.execPath, [join(ROOT, 'bin', 'score.js'), 'report', tmp, '--out', join(tmp, 'report.html')], { cwd: ROOT });
-    assert.ok(existsSync(join(tmp, 'report.html')));
+    assert.ok(existsSync(join(tmp, 'report.html')), 'existsSync(join(tmp, \'report.html\'))');
     const report = await (await browser.newContext({ viewport: { width: 1200, height: 1000 } })).newPage();
     await report.goto(pathToFileURL(join(tmp, 'report.html')).href);
     for (const id of ['#fig4', '#fig3']) {

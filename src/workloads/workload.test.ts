@@ -233,7 +233,7 @@ test('distributions: Poisson mean and lognormal median match their parameters', 
   const mean = ps.reduce((a, b) => a + b, 0) / ps.length;
   assert.ok(Math.abs(mean - 4) < 0.06, `Poisson mean ${mean}`);
   const big = Array.from({ length: 5000 }, () => poisson(rng, 50));
-  assert.ok(Math.abs(big.reduce((a, b) => a + b, 0) / big.length - 50) < 0.5);
+  assert.ok(Math.abs(big.reduce((a, b) => a + b, 0) / big.length - 50) < 0.5, 'Math.abs(big.reduce((a, b) => a + b, 0) / big.length - 50) < 0.5');
   const ln = Array.from({ length: 20001 }, () => lognormal(rng, Math.log(100), 1));
   const m = median(ln);
   assert.ok(m > 95 && m < 105, `lognormal median ${m}`);
@@ -256,6 +256,6 @@ test('partner model: rackRateFactor scales in-rack pairs only, with the same dra
     if (sameRack) assert.ok(Math.abs(f.rate - 4 * b.rate) <= 2, `${f.src}-${f.dst}: ${f.rate} vs 4 × ${b.rate}`);
     else assert.equal(f.rate, b.rate);
   });
-  assert.ok(rack > 0);
+  assert.ok(rack > 0, 'rack > 0');
   assert.throws(() => generateWorkload(FT16, { model: 'partners', vms: 64, slotsPerHypervisor: 8, seed: 5, params: { rackRateFactor: -1 } }), /rackRateFactor/);
 });

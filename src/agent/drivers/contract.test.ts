@@ -63,10 +63,10 @@ function assertFigures(r: MigrationResult, source: MigrationFigures['source']): 
   assert.ok(f !== undefined, 'figures are returned');
   assert.deepEqual(Object.keys(f).sort(), [...FIGURE_KEYS].sort());
   assert.equal(f.source, source);
-  assert.ok(Number.isFinite(f.totalTimeMs) && f.totalTimeMs >= 0);
-  assert.ok(Number.isInteger(f.transferredBytes) && f.transferredBytes >= 0);
+  assert.ok(Number.isFinite(f.totalTimeMs) && f.totalTimeMs >= 0, 'Number.isFinite(f.totalTimeMs) && f.totalTimeMs >= 0');
+  assert.ok(Number.isInteger(f.transferredBytes) && f.transferredBytes >= 0, 'Number.isInteger(f.transferredBytes) && f.transferredBytes >= 0');
   for (const k of ['downtimeMs', 'setupTimeMs', 'dirtyPagesRate', 'memoryBytes'] as const) assert.ok(f[k] === null || (typeof f[k] === 'number' && f[k] >= 0), `${k}: ${String(f[k])}`);
-  if (r.port !== undefined) assert.ok(Number.isInteger(r.port) && r.port > 0);
+  if (r.port !== undefined) assert.ok(Number.isInteger(r.port) && r.port > 0, 'Number.isInteger(r.port) && r.port > 0');
 }
 
 const system = systemTestGate({ root: true, tools: ['ovs-vswitchd', 'ovsdb-server', 'ovs-vsctl', 'ip', 'ping', 'python3', 'ethtool', 'tc'] });

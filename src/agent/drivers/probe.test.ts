@@ -34,7 +34,7 @@ test('silence of a steady stream is 0; fewer than two answers give 0 and no plac
   assert.equal(longestSilence(parsePing(out([reply(1, 1), reply(1.01, 2), reply(1.02, 3)]))).ms, 0);
   const none = longestSilence(parsePing(out([reply(1, 1)])));
   assert.equal(none.ms, 0);
-  assert.ok(Number.isNaN(none.fromMs));
+  assert.ok(Number.isNaN(none.fromMs), 'Number.isNaN(none.fromMs)');
 });
 
 test('wait: a queued probe waits until its late answer; lost ones until the next answer; a ping that sent nothing waits for nothing', () => {
@@ -43,10 +43,10 @@ test('wait: a queued probe waits until its late answer; lost ones until the next
   const w = longestWait(late);
   // seq 4 was sent between seq 3 (1000.019) and seq 5 (1000.050): at 1000.0345, heard at 1000.100
   assert.ok(Math.abs(w.ms - 65.5) < 0.01, `wait ${w.ms}`);
-  assert.ok(Math.abs(w.answeredAtMs - 1_000_100) < 1e-6);
+  assert.ok(Math.abs(w.answeredAtMs - 1_000_100) < 1e-6, 'Math.abs(w.answeredAtMs - 1_000_100) < 1e-6');
   // 185 ms with nothing sent (a starved ping), every probe answered at once: silence, no wait
   const starved = parsePing(out([reply(1000.0, 1), `[1000.186000] 64 bytes from 10.0.0.1: icmp_seq=2 ttl=64 time=1 ms`]));
-  assert.ok(longestSilence(starved).ms > 170);
+  assert.ok(longestSilence(starved).ms > 170, 'longestSilence(starved).ms > 170');
   assert.ok(longestWait(starved).ms < 1.1, `wait ${longestWait(starved).ms}`);
-  assert.ok(Number.isNaN(longestWait(parsePing(out([]))).sentAtMs));
+  assert.ok(Number.isNaN(longestWait(parsePing(out([]))).sentAtMs), 'Number.isNaN(longestWait(parsePing(out([]))).sentAtMs)');
 });

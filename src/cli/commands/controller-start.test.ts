@@ -61,8 +61,8 @@ test('same kind: the OpenFlow port taken (LISTEN_FAILED), TLS files that are not
     assert.ok(await refused(apiPort), 'no API either');
     const ofPort = await freePort();
     await assert.rejects(startController({ ...quiet, port: ofPort, apiPort, tls: { cert: 'not a certificate', key: 'not a key' } }), (e) => isScoreError(e, 'TLS_INVALID'));
-    assert.ok(await refused(ofPort));
-    assert.ok(await refused(apiPort));
+    assert.ok(await refused(ofPort), 'await refused(ofPort)');
+    assert.ok(await refused(apiPort), 'await refused(apiPort)');
   } finally {
     taken.server.close();
   }

@@ -107,8 +107,8 @@ test('SIGTERM to a running `score emulate --policy` leaves no namespace, OVS dae
     ({ prefix, child } = x);
     const agents = processesOf(prefix).filter((p) => p.cmd.includes(' agent '));
     assert.equal(agents.length, 2, 'one agent per hypervisor');
-    assert.ok(processesOf(prefix).some((p) => p.cmd.includes('ovs-vswitchd')));
-    assert.ok((await listNetns()).some((n) => n.startsWith(`${prefix}-`)));
+    assert.ok(processesOf(prefix).some((p) => p.cmd.includes('ovs-vswitchd')), 'processesOf(prefix).some((p) => p.cmd.includes(\'ovs-vswitchd\'))');
+    assert.ok((await listNetns()).some((n) => n.startsWith(`${prefix}-`)), '(await listNetns()).some((n) => n.startsWith(`${prefix}-`))');
     child.kill('SIGTERM');
     const { code, signal } = await x.exited;
     assert.deepEqual((await listNetns()).filter((n) => n.startsWith(`${prefix}-`)), [], 'namespaces left');

@@ -43,7 +43,7 @@ test('with QEMU guests the printout says which VMs are guests and pings a guest 
   assert.match(text, /^ {2}vm1 +qemu guest +10\.0\.0\.1 /m);
   assert.match(text, /^ {2}vm24 +sc1234-vm24 +10\.0\.0\.24 /m, 'a VM without traffic stays a namespace');
   const hint = lines.find((l) => l.includes('ip netns exec'));
-  assert.ok(hint !== undefined);
+  assert.ok(hint !== undefined, 'hint !== undefined');
   const ns = /ip netns exec (\S+) ping -c 3 10\.0\.0\.6$/.exec(hint.trim())?.[1];
   assert.ok(ns !== undefined && !guestVms(model).some((g) => ns === `sc1234-${g}`), `pings from a namespace, not a guest: ${hint}`);
 });

@@ -25,8 +25,8 @@ test('score simulate --epochs: every strategy on one timeline, JSON/CSV/figures;
   for (const f of ['epochs.json', 'epochs.csv', 'cumulative-cost.svg', 'cost-per-epoch.svg', 'migrations-per-epoch.svg']) assert.ok(existsSync(join(dir, 'out', f)), f);
   const doc = JSON.parse(readFileSync(join(dir, 'out', 'epochs.json'), 'utf8')) as { epochs: number; strategies: { strategy: string; perEpoch: unknown[]; oscillations: number; hysteresis: boolean; kind: string }[] };
   assert.equal(doc.epochs, 4);
-  assert.ok(doc.strategies.every((s) => s.perEpoch.length === 4));
-  assert.ok(doc.strategies.filter((s) => s.hysteresis && s.kind === 'continuous').every((s) => s.oscillations === 0));
+  assert.ok(doc.strategies.every((s) => s.perEpoch.length === 4), 'doc.strategies.every((s) => s.perEpoch.length === 4)');
+  assert.ok(doc.strategies.filter((s) => s.hysteresis && s.kind === 'continuous').every((s) => s.oscillations === 0), 'doc.strategies.filter((s) => s.hysteresis && s.kind === \'continuous\').every((s) => s.os...');
   assert.equal(readFileSync(join(dir, 'out', 'epochs.csv'), 'utf8').trim().split('\n').length, 1 + 7 * 4);
 
   writeFileSync(join(dir, 'trace.csv'), 'time,src,dst,rate\n0,vm01,vm64,1MB/s\n3600,vm01,vm64,0\n3600,vm02,vm63,1MB/s\n');
@@ -34,7 +34,7 @@ test('score simulate --epochs: every strategy on one timeline, JSON/CSV/figures;
   assert.equal(tr.code, 0, tr.stderr);
   const never = (JSON.parse(tr.stdout) as { strategies: { strategy: string; perEpoch: { cost: number }[] }[] }).strategies.find((s) => s.strategy === 'never')!;
   assert.equal(never.perEpoch.length, 3);
-  assert.ok(never.perEpoch.every((p) => p.cost >= 0));
+  assert.ok(never.perEpoch.every((p) => p.cost >= 0), 'never.perEpoch.every((p) => p.cost >= 0)');
 
   // --strategies picks the timeline's strategies; --max-rounds bounds each plan (one round moves fewer VMs here)
   const picked = async (rounds: string) => {

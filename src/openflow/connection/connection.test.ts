@@ -23,7 +23,7 @@ test('handshake: HELLO, FEATURES, SET_CONFIG no-buffer, PORT_DESC in parts; rese
     assert.deepEqual(hello.elements, [{ type: 'VERSIONBITMAP', versions: [4] }]);
     sw.send({ type: 'HELLO', xid: 7, elements: [{ type: 'VERSIONBITMAP', versions: [1, 4, 5] }], version: 5 });
     const fr = await sw.next('FEATURES_REQUEST');
-    assert.ok(fr.xid !== 0);
+    assert.ok(fr.xid !== 0, 'fr.xid !== 0');
     assert.equal(tp.events.length, 0, 'not up before the handshake is done');
     sw.send({ type: 'FEATURES_REPLY', xid: fr.xid, datapathId: 0xabcn, nBuffers: 0, nTables: 254, auxiliaryId: 0, capabilities: 0, reserved: 0 });
     const cfg = await sw.next('SET_CONFIG');
@@ -106,7 +106,7 @@ test('keep-alive: echo requests go out and are answered; the switch’s echo is 
   try {
     await tp.channel(1n);
     await until(() => (tp.plane.connectionStats(1n)?.echoReplies ?? 0) >= 2, 'two echo replies');
-    assert.ok((tp.plane.connectionStats(1n)?.lastEchoRttMs ?? -1) >= 0);
+    assert.ok((tp.plane.connectionStats(1n)?.lastEchoRttMs ?? -1) >= 0, '(tp.plane.connectionStats(1n)?.lastEchoRttMs ?? -1) >= 0');
     sw.send({ type: 'ECHO_REQUEST', xid: 0x1234, data: new Uint8Array([1, 2, 3]) });
     const rep = await sw.next('ECHO_REPLY');
     assert.equal(rep.xid, 0x1234);
@@ -256,7 +256,7 @@ test('an undecodable reply fails its request at once instead of timing out', T, 
     const t0 = Date.now();
     sw.sendRaw(b);
     await assert.rejects(p, (e: unknown) => isScoreError(e, 'OF_TRUNCATED') || isScoreError(e, 'OF_BAD_LENGTH'));
-    assert.ok(Date.now() - t0 < 2000);
+    assert.ok(Date.now() - t0 < 2000, 'Date.now() - t0 < 2000');
   } finally {
     sw.close();
     await tp.stop();
@@ -277,7 +277,7 @@ test('fatal framing (length below 8) closes only that switch; another keeps work
     const p = ch7.flowStats();
     await good.answerFlowStats([flow(7n)]);
     assert.deepEqual((await p).map((f) => f.cookie), [7n]);
-    assert.ok(!tp.events.some((e) => e.type === 'down' && e.dpid === 7n));
+    assert.ok(!tp.events.some((e) => e.type === 'down' && e.dpid === 7n), '!tp.events.some((e) => e.type === \'down\' && e.dpid === 7n)');
   } finally {
     bad.close();
     good.close();
@@ -506,17 +506,17 @@ test('SwitchCommand -> FLOW_MOD / PACKET_OUT as the spec and the controller want
     { type: 'APPLY_ACTIONS', actions: [{ type: 'OUTPUT', port: 2, maxLen: 0 }, { type: 'OUTPUT', port: OFPP.CONTROLLER, maxLen: OFPCML.NO_BUFFER }] },
   ]);
   const drop = commandToMessage({ kind: 'flow-add', dpid: 1n, rule: { priority: 1, match: {}, actions: [], cookie: 0n, idleTimeout: 0, hardTimeout: 0 } });
-  assert.ok(drop.type === 'FLOW_MOD' && drop.instructions.length === 0 && drop.flags === 0);
+  assert.ok(drop.type === 'FLOW_MOD' && drop.instructions.length === 0 && drop.flags === 0, 'drop.type === \'FLOW_MOD\' && drop.instructions.length === 0 && drop.flags === 0');
   const del = commandToMessage({ kind: 'flow-delete', dpid: 1n, cookie: 0x5c00000000000000n, cookieMask: 0xff00000000000000n });
-  assert.ok(del.type === 'FLOW_MOD');
+  assert.ok(del.type === 'FLOW_MOD', 'del.type === \'FLOW_MOD\'');
   if (del.type !== 'FLOW_MOD') return;
   assert.deepEqual([del.command, del.tableId, del.outPort, del.outGroup, del.cookie, del.cookieMask], [OFPFC.DELETE, OFPTT.ALL, OFPP.ANY, 0xffffffff, 0x5c00000000000000n, 0xff00000000000000n]);
   const po = commandToMessage({ kind: 'packet-out', dpid: 1n, ports: [3, 4], frame: new Uint8Array(20) });
-  assert.ok(po.type === 'PACKET_OUT');
+  assert.ok(po.type === 'PACKET_OUT', 'po.type === \'PACKET_OUT\'');
   if (po.type !== 'PACKET_OUT') return;
   assert.deepEqual([po.bufferId, po.inPort, po.actions.length], [0xffffffff, OFPP.CONTROLLER, 2]);
   const po2 = commandToMessage({ kind: 'packet-out', dpid: 1n, inPort: 7, ports: [3], frame: new Uint8Array(20) });
-  assert.ok(po2.type === 'PACKET_OUT' && po2.inPort === 7);
+  assert.ok(po2.type === 'PACKET_OUT' && po2.inPort === 7, 'po2.type === \'PACKET_OUT\' && po2.inPort === 7');
   assert.deepEqual(portInfo(port(4, { config: 0, state: OFPPS.LIVE, currSpeed: 5 })), { port: 4, hwAddr: '02:00:00:00:00:04', up: true, speedKbps: 5, name: 'p4' });
 });
 
@@ -640,7 +640,7 @@ test('flow statistics with a cookie filter: the request carries cookie and cooki
     assert.equal(m.readBigUInt64BE(40), 0xff00_0000_0000_0000n, 'cookie_mask at 40');
     assert.deepEqual([m.readUInt16BE(48), m.readUInt16BE(50)], [1, 4], 'match at 48: OFPMT_OXM (1), length 4: empty');
     assert.equal(m.length, 56);
-    assert.ok(rq.body.kind === 'FLOW');
+    assert.ok(rq.body.kind === 'FLOW', 'rq.body.kind === \'FLOW\'');
     assert.equal(rq.body.cookie, 0x5c00_0000_0000_0000n);
     assert.equal(rq.body.cookieMask, 0xff00_0000_0000_0000n);
     assert.equal(rq.body.tableId, OFPTT.ALL);
@@ -648,7 +648,7 @@ test('flow statistics with a cookie filter: the request carries cookie and cooki
     assert.deepEqual((await filtered).map((f) => f.cookie), [0x5c00_0000_0000_0007n]);
     const all = ch.flowStats();
     const rq2 = await sw.next('MULTIPART_REQUEST', 3000, (m) => m.body.kind === 'FLOW');
-    assert.ok(rq2.body.kind === 'FLOW' && rq2.body.cookieMask === 0n);
+    assert.ok(rq2.body.kind === 'FLOW' && rq2.body.cookieMask === 0n, 'rq2.body.kind === \'FLOW\' && rq2.body.cookieMask === 0n');
     sw.send({ type: 'MULTIPART_REPLY', xid: rq2.xid, flags: 0, body: { kind: 'FLOW', flows: [] } });
     assert.deepEqual(await all, []);
   } finally {

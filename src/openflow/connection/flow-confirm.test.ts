@@ -30,7 +30,7 @@ test('a refused FLOW_MOD becomes flowRejected(cookie, "FLOW_MOD_FAILED/TABLE_FUL
     const accepted = await until(() => tp.events.find((e) => e.type === 'flows-accepted'), 'flows-accepted');
     const rejected = tp.events.filter((e) => e.type === 'flow-rejected');
     assert.deepEqual(rejected.map((e) => (e.type === 'flow-rejected' ? [e.dpid, e.cookie, e.error] : [])), [[0x10n, 0x5c02n, 'FLOW_MOD_FAILED/TABLE_FULL']]);
-    assert.ok(accepted.type === 'flows-accepted');
+    assert.ok(accepted.type === 'flows-accepted', 'accepted.type === \'flows-accepted\'');
     assert.deepEqual([...accepted.cookies].sort(), [0x5c01n, 0x5c03n]);
     // a batch of packet-outs only needs no barrier
     ch.send([{ kind: 'packet-out', dpid: 0x10n, ports: [1], frame: new Uint8Array(60) }]);
@@ -81,11 +81,11 @@ test('flow-adds sent in one turn share one barrier; flow-adds sent after it went
     assert.equal(sw.inbox.filter((m) => m.type === 'BARRIER_REQUEST').length, 0, 'two barriers in all');
     sw.send({ type: 'BARRIER_REPLY', xid: first.xid });
     const one = await until(() => tp.events.find((e) => e.type === 'flows-accepted'), 'first flows-accepted');
-    assert.ok(one.type === 'flows-accepted');
+    assert.ok(one.type === 'flows-accepted', 'one.type === \'flows-accepted\'');
     assert.deepEqual([...one.cookies].sort(), [0x5d01n, 0x5d02n]);
     sw.send({ type: 'BARRIER_REPLY', xid: second.xid });
     const two = await until(() => tp.events.filter((e) => e.type === 'flows-accepted')[1], 'second flows-accepted');
-    assert.ok(two.type === 'flows-accepted');
+    assert.ok(two.type === 'flows-accepted', 'two.type === \'flows-accepted\'');
     assert.deepEqual([...two.cookies], [0x5d03n]);
   } finally {
     sw.close();
@@ -119,7 +119,7 @@ test('a barrier that times out twice on a connected switch: its flow-adds are ha
     const again = await sw.next('BARRIER_REQUEST', 3000);
     sw.send({ type: 'BARRIER_REPLY', xid: again.xid });
     const ok = await until(() => tp.events.find((e) => e.type === 'flows-accepted'), 'confirmed by the second barrier');
-    assert.ok(ok.type === 'flows-accepted' && ok.cookies.includes(0x5e04n));
+    assert.ok(ok.type === 'flows-accepted' && ok.cookies.includes(0x5e04n), 'ok.type === \'flows-accepted\' && ok.cookies.includes(0x5e04n)');
     assert.equal(tp.events.filter((e) => e.type === 'flow-rejected').length, 2, 'no new rejection');
     // now the switch goes away with a barrier outstanding: no rejection (switch-down handles it)
     ch.send([add(0x13n, 0x5e03n, '00:00:00:00:00:04')]);

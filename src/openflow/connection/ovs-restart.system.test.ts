@@ -38,14 +38,14 @@ test('real OVS: vswitchd SIGKILLed then restarted: down before up, same dpids, o
       for (const d of dpids) await addBridge(o, n(`s${d}`), { dpid: d, controller: `tcp:127.0.0.1:${ctl.port}` });
       await until(() => dpids.every((d) => runtime.channels.has(d)), 'both switches up', 15_000);
       const before = new Map(dpids.map((d) => [d, dataPlane.connection(d)]));
-      assert.ok([...before.values()].every((c) => c?.state === 'ready'));
+      assert.ok([...before.values()].every((c) => c?.state === 'ready'), '[...before.values()].every((c) => c?.state === \'ready\')');
 
       // A flow from before the crash: it must not survive it.
       const ch1 = runtime.channels.get(1n);
-      assert.ok(ch1 !== undefined);
+      assert.ok(ch1 !== undefined, 'ch1 !== undefined');
       ch1.send([{ kind: 'flow-add', dpid: 1n, rule: { priority: 100, match: { ethDst: '00:00:00:00:00:01' }, actions: [{ type: 'output', port: 1 }], cookie: 0xdeadn, idleTimeout: 0, hardTimeout: 0 } }]);
       await dataPlane.connection(1n)?.barrier();
-      assert.ok((await ch1.flowStats()).some((f) => f.cookie === 0xdeadn));
+      assert.ok((await ch1.flowStats()).some((f) => f.cookie === 0xdeadn), '(await ch1.flowStats()).some((f) => f.cookie === 0xdeadn)');
 
       // Crash: SIGKILL, no goodbye on the OpenFlow channel.
       const killedAt = Date.now();
@@ -74,7 +74,7 @@ test('real OVS: vswitchd SIGKILLed then restarted: down before up, same dpids, o
 
       // Programmed again after the reconnect; the pre-crash flow is gone with the old process.
       const again = runtime.channels.get(1n);
-      assert.ok(again !== undefined && again !== ch1);
+      assert.ok(again !== undefined && again !== ch1, 'again !== undefined && again !== ch1');
       again.send([{ kind: 'flow-add', dpid: 1n, rule: { priority: 200, match: { ethDst: '00:00:00:00:00:02' }, actions: [{ type: 'output', port: 2 }], cookie: 0xbeefn, idleTimeout: 0, hardTimeout: 0 } }]);
       await dataPlane.connection(1n)?.barrier();
       const flows = await again.flowStats();
@@ -135,7 +135,7 @@ test('real OVS: a frozen vswitchd (SIGSTOP) is reported down by the echo timeout
       }
       await until(() => runtime.channels.has(7n), 'switch up again after SIGCONT', 15_000);
       const second = dataPlane.connection(7n);
-      assert.ok(second !== undefined && second !== first && second.state === 'ready');
+      assert.ok(second !== undefined && second !== first && second.state === 'ready', 'second !== undefined && second !== first && second.state === \'ready\'');
       await second.barrier();
       assert.deepEqual(
         lines.flatMap((l) => (/switch (up|down) s7\b/.exec(l) ?? []).slice(1, 2)),

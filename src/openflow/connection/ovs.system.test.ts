@@ -41,7 +41,7 @@ test('real OVS: handshake, flows in and out, port stats, echo, LLDP discovery vi
       // Handshake complete for all three, with their ports (LOCAL hidden).
       await until(() => runtime.channels.size === 3, 'three switches up', 15_000);
       const ch2 = runtime.channels.get(2n);
-      assert.ok(ch2 !== undefined);
+      assert.ok(ch2 !== undefined, 'ch2 !== undefined');
       await until(() => ch2.ports.length === 2, 's2 ports', 5000);
       assert.deepEqual(ch2.ports.map((p) => p.port).sort(), [1, 2]);
       assert.ok(ch2.ports.every((p) => p.up), JSON.stringify(ch2.ports));
@@ -53,7 +53,7 @@ test('real OVS: handshake, flows in and out, port stats, echo, LLDP discovery vi
 
       // A flow installed as a SwitchCommand, read back both ways.
       const ch1 = runtime.channels.get(1n);
-      assert.ok(ch1 !== undefined);
+      assert.ok(ch1 !== undefined, 'ch1 !== undefined');
       ch1.send([
         {
           kind: 'flow-add',
@@ -65,7 +65,7 @@ test('real OVS: handshake, flows in and out, port stats, echo, LLDP discovery vi
       const flows = await ch1.flowStats();
       assert.ok(flows.some((f) => f.cookie === 0x1234abcdn), flows.map((f) => f.cookie.toString(16)).join(','));
       // The table-miss rule the runtime installed is there too.
-      assert.ok(flows.some((f) => f.cookie === 0n));
+      assert.ok(flows.some((f) => f.cookie === 0n), 'flows.some((f) => f.cookie === 0n)');
       const dump = await ofctl(o, 'dump-flows', n('s1'));
       t.diagnostic(dump.trim());
       assert.match(dump, /cookie=0x1234abcd.*priority=1234.*dl_dst=00:00:00:00:00:2a.*actions=output:1/);
@@ -83,7 +83,7 @@ test('real OVS: handshake, flows in and out, port stats, echo, LLDP discovery vi
         await new Promise((r) => setTimeout(r, 100));
         ps = await ch1.portStats();
       }
-      assert.ok(ps.length > 0 && ps.every((p) => p.port <= OFPP.MAX));
+      assert.ok(ps.length > 0 && ps.every((p) => p.port <= OFPP.MAX), 'ps.length > 0 && ps.every((p) => p.port <= OFPP.MAX)');
       assert.ok(ps.some((p) => p.port === 1 && p.rxBytes > 0n), JSON.stringify(ps, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
 
       // Echo keep-alive answered by OVS.

@@ -34,7 +34,7 @@ test('ROLE_REQUEST MASTER: the reply sets role and generation; a later SLAVE rep
   try {
     await tp.channel(0x11n);
     const conn = tp.plane.connection(0x11n);
-    assert.ok(conn !== undefined);
+    assert.ok(conn !== undefined, 'conn !== undefined');
     assert.equal(conn.role, 'EQUAL');
     const roles: [ControllerRole, bigint | undefined][] = [];
     conn.on('role', (r, g) => roles.push([r, g]));
@@ -82,7 +82,7 @@ test('a stale generation id is refused with OF_ROLE_STALE and leaves us SLAVE', 
   try {
     await tp.channel(0x12n);
     const conn = tp.plane.connection(0x12n);
-    assert.ok(conn !== undefined);
+    assert.ok(conn !== undefined, 'conn !== undefined');
     const asked = conn.requestRole('MASTER', 3n);
     const rq = await sw.next('ROLE_REQUEST');
     sw.send({ type: 'ERROR', xid: rq.xid, errType: OFPET.ROLE_REQUEST_FAILED, code: OFPRRFC.STALE, data: encodeMessage(rq).slice(0, 64) });
@@ -101,7 +101,7 @@ test('a demoted master learns it from the switch refusing a write with IS_SLAVE'
   try {
     await tp.channel(0x13n);
     const conn = tp.plane.connection(0x13n);
-    assert.ok(conn !== undefined);
+    assert.ok(conn !== undefined, 'conn !== undefined');
     const asked = conn.requestRole('MASTER', 9n);
     const rq = await sw.next('ROLE_REQUEST');
     sw.send({ type: 'ROLE_REPLY', xid: rq.xid, role: OFPCR.ROLE_MASTER, generationId: 9n });
