@@ -11,8 +11,9 @@
  * as the runtime does on a BARRIER_REPLY), so the install tracker drains as in a live run.
  *
  * Per variant and round: CPU time (process.cpuUsage, user + system) of the packet-ins alone, as
- * packet-ins per CPU-second; time in GC (PerformanceObserver 'gc' entries); and the heap after a
- * full collection (node --expose-gc) with the controller alive, less the heap before it was made:
+ * packet-ins per CPU-second; the same for the same packet-ins sent again once all are in
+ * (`knownPerCpuSecond`: hosts known, paths in place, cbench's steady state); time in GC over both
+ * passes (PerformanceObserver 'gc' entries); and the heap after a full collection (node --expose-gc) with the controller alive, less the heap before it was made:
  * bytes per path. JSON on stdout.
  *
  *   node [--expose-gc] --import tsx bench/path-core.bench.ts [--switches 256] [--macs 1000]
@@ -56,7 +57,7 @@ function frame(sw: number, srcN: number, dstMac: 'host' | 'broadcast', srcIp: nu
 const ports = (sw: number): Port[] =>
   [1, 2, 3, 4].map((port) => ({ port, hwAddr: `02:ff:${(sw >> 8).toString(16).padStart(2, '0')}:${(sw & 0xff).toString(16).padStart(2, '0')}:00:0${port}`, up: true, speedKbps: 0, name: `p${port}` }));
 
-interface Sample { root: string; round: number; packetIns: number; paths: number; hosts: number; cpuMs: number; perCpuSecond: number; gcMs: number; heapPerPathBytes: number; heapMiB: number }
+interface Sample { root: string; round: number; packetIns: number; paths: number; hosts: number; cpuMs: number; perCpuSecond: number; knownPerCpuSecond: number; gcMs: number; heapPerPathBytes: number; heapMiB: number }
 
 async function once(ctl: Ctl, root: string, round: number): Promise<Sample> {
   gc();
@@ -74,18 +75,21 @@ async function once(ctl: Ctl, root: string, round: number): Promise<Sample> {
     for (const e of list.getEntries()) gcMs += e.duration;
   });
   obs.observe({ entryTypes: ['gc'] });
-  const cpu0 = process.cpuUsage();
-  for (let i = 0; i < total; i++) {
+  /** packet-in i: switch s, source n of it, a fresh copy of the frame (as the OpenFlow decoder hands the core a view of a new chunk) */
+  const packetIn = (i: number): ReturnType<Ctl['packetIn']> => {
     const s = (i % SWITCHES) + 1;
     const n = Math.floor(i / SWITCHES);
-    // a fresh copy per packet-in, as the OpenFlow decoder hands the core a view of a new chunk
     const f = templates[s - 1]!.slice();
     f[9] = (n >> 16) & 0xff;
     f[10] = (n >> 8) & 0xff;
     f[11] = n & 0xff;
     new DataView(f.buffer).setUint32(26, 0x0b000000 | n);
     if (i % 1000 === 0) now += 1;
-    const r = ctl.packetIn(c, BigInt(s), 2 + (n % 3), f, now);
+    return ctl.packetIn(c, BigInt(s), 2 + (n % 3), f, now);
+  };
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < total; i++) {
+    const r = packetIn(i);
     for (const cmd of r.commands) {
       if (cmd.kind !== 'flow-add') continue;
       let list = accepted.get(cmd.dpid);
@@ -98,10 +102,18 @@ async function once(ctl: Ctl, root: string, round: number): Promise<Sample> {
     }
   }
   const cpu = process.cpuUsage(cpu0);
+  for (const [dpid, cookies] of accepted) ctl.flowsAccepted(c, dpid, cookies, now);
+  accepted.clear();
+  // the same packet-ins again: every host known and both paths in place, as in cbench's steady
+  // state once each switch has sent its sources (its throughput mode, after the warm-up)
+  const known0 = process.cpuUsage();
+  for (let i = 0; i < total; i++) packetIn(i);
+  const known = process.cpuUsage(known0);
   // GC entries are delivered on a later turn of the event loop
   await new Promise((r) => setTimeout(r, 20));
   obs.disconnect();
   const cpuMs = (cpu.user + cpu.system) / 1000;
+  const knownCpuMs = (known.user + known.system) / 1000;
   gc();
   gc();
   const heap = process.memoryUsage().heapUsed - heap0;
@@ -114,6 +126,7 @@ async function once(ctl: Ctl, root: string, round: number): Promise<Sample> {
     hosts: c.hosts.byMac.size,
     cpuMs: Math.round(cpuMs),
     perCpuSecond: Math.round(total / (cpuMs / 1000)),
+    knownPerCpuSecond: Math.round(total / (knownCpuMs / 1000)),
     gcMs: Math.round(gcMs),
     heapPerPathBytes: Math.round(heap / paths),
     heapMiB: Math.round(heap / 2 ** 20),
@@ -143,6 +156,7 @@ const summary = ROOTS.map((root) => {
   return {
     root,
     perCpuSecond: median(mine.map((s) => s.perCpuSecond)),
+    knownPerCpuSecond: median(mine.map((s) => s.knownPerCpuSecond)),
     gcMs: median(mine.map((s) => s.gcMs)),
     heapPerPathBytes: median(mine.map((s) => s.heapPerPathBytes)),
     heapMiB: median(mine.map((s) => s.heapMiB)),

@@ -58,8 +58,9 @@ export interface RoutingState {
    * value is the direction's live path itself when it has one (an InstalledPath has src and dst),
    * else a plain { src, dst }. The one table of directions: `paths` reads the live paths out of it
    * (isPath), so a new path is one insert into a table of ~500,000 (cbench, 256 switches), not two.
+   * Found by its two MACs (WantedTable.find: no key string per packet-in), or by `src>dst` (get).
    */
-  readonly wanted: Map<string, WantedDirection>;
+  readonly wanted: WantedTable;
   /**
    * the live paths by direction key: a read-only view of `wanted` (PathTable), no table of its own.
    * It walks in the order directions were first wanted, not (as a Map of paths would) the order
@@ -96,6 +97,93 @@ export function isPath(w: WantedDirection | undefined): w is InstalledPath {
 }
 
 /**
+ * The wanted directions by source MAC, then destination MAC: a packet-in finds its two directions
+ * with the MAC strings it has (the host entries', interned by the parse: hashed once, compared by
+ * identity), where a `src>dst` key was a new 35-character string per direction, hashed on every
+ * lookup (~25% of a packet-in at 16 switches, docs/cluster.md run 10). A source with one direction
+ * (most hosts under cbench) keeps it in the outer table itself, as one entry, so there are no more
+ * entries than in one table keyed by `src>dst`; a Map of its directions by destination only when it
+ * has two or more at once. Read as a ReadonlyMap by `src>dst` key (pairKey) for the readers that
+ * have one (tests, retries by back-off key, the takeover's directions): `get` splits the key at its
+ * first '>' (a MAC has none); iteration makes the keys. Iterates by source, in the order sources
+ * first had a direction, then in the order of that source's directions: no reader depends on it.
+ */
+export class WantedTable implements ReadonlyMap<string, WantedDirection> {
+  /** source MAC -> its one direction, or (two or more) its directions by destination MAC */
+  private readonly bySrc = new Map<string, WantedDirection | Map<string, WantedDirection>>();
+  private count = 0;
+  get size(): number {
+    return this.count;
+  }
+  /** the direction src -> dst, if wanted */
+  find(src: string, dst: string): WantedDirection | undefined {
+    const e = this.bySrc.get(src);
+    if (e === undefined) return undefined;
+    if (e instanceof Map) return e.get(dst);
+    return e.dst === dst ? e : undefined;
+  }
+  /** `w` as the direction w.src -> w.dst, in place of the one there */
+  put(w: WantedDirection): void {
+    const e = this.bySrc.get(w.src);
+    if (e === undefined) {
+      this.bySrc.set(w.src, w);
+      this.count += 1;
+    } else if (e instanceof Map) {
+      const before = e.size;
+      e.set(w.dst, w);
+      this.count += e.size - before;
+    } else if (e.dst === w.dst) {
+      this.bySrc.set(w.src, w);
+    } else {
+      this.bySrc.set(w.src, new Map([[e.dst, e], [w.dst, w]]));
+      this.count += 1;
+    }
+  }
+  /** Takes the direction src -> dst out; whether it was wanted. */
+  remove(src: string, dst: string): boolean {
+    const e = this.bySrc.get(src);
+    if (e === undefined) return false;
+    if (!(e instanceof Map)) {
+      if (e.dst !== dst) return false;
+      this.bySrc.delete(src);
+      this.count -= 1;
+      return true;
+    }
+    if (!e.delete(dst)) return false;
+    this.count -= 1;
+    // one left: back in the outer table, without the Map (a host whose peers went idle)
+    if (e.size === 1) this.bySrc.set(src, e.values().next().value!);
+    return true;
+  }
+  /** The direction of key `src>dst` (pairKey). */
+  get(key: string): WantedDirection | undefined {
+    const i = key.indexOf('>');
+    return i < 0 ? undefined : this.find(key.slice(0, i), key.slice(i + 1));
+  }
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
+  }
+  *values(): MapIterator<WantedDirection> {
+    for (const e of this.bySrc.values()) {
+      if (e instanceof Map) yield* e.values();
+      else yield e;
+    }
+  }
+  *entries(): MapIterator<[string, WantedDirection]> {
+    for (const w of this.values()) yield [pairKey(w.src, w.dst), w];
+  }
+  *keys(): MapIterator<string> {
+    for (const w of this.values()) yield pairKey(w.src, w.dst);
+  }
+  [Symbol.iterator](): MapIterator<[string, WantedDirection]> {
+    return this.entries();
+  }
+  forEach(fn: (value: WantedDirection, key: string, map: ReadonlyMap<string, WantedDirection>) => void, thisArg?: unknown): void {
+    for (const [k, w] of this.entries()) fn.call(thisArg, w, k, this);
+  }
+}
+
+/**
  * The live paths, read out of `wanted`: every direction with a path is wanted, and its entry there
  * is the path, so a second table by the same key held nothing more and cost an insert, a delete
  * and ~30 bytes per path. `size` is counted (routing.ts changes it with each path set or removed);
@@ -104,7 +192,7 @@ export function isPath(w: WantedDirection | undefined): w is InstalledPath {
 export class PathTable implements ReadonlyMap<string, InstalledPath> {
   /** the live paths in `wanted`: written by ensurePath and removePath alone */
   count = 0;
-  constructor(private readonly wanted: ReadonlyMap<string, WantedDirection>) {}
+  constructor(private readonly wanted: WantedTable) {}
   get size(): number {
     return this.count;
   }
@@ -115,11 +203,16 @@ export class PathTable implements ReadonlyMap<string, InstalledPath> {
   has(key: string): boolean {
     return isPath(this.wanted.get(key));
   }
+  /** the live path src -> dst */
+  find(src: string, dst: string): InstalledPath | undefined {
+    const w = this.wanted.find(src, dst);
+    return isPath(w) ? w : undefined;
+  }
   *entries(): MapIterator<[string, InstalledPath]> {
-    for (const [k, w] of this.wanted) if (isPath(w)) yield [k, w];
+    for (const w of this.wanted.values()) if (isPath(w)) yield [w.key, w];
   }
   *keys(): MapIterator<string> {
-    for (const [k, w] of this.wanted) if (isPath(w)) yield k;
+    for (const w of this.wanted.values()) if (isPath(w)) yield w.key;
   }
   *values(): MapIterator<InstalledPath> {
     for (const w of this.wanted.values()) if (isPath(w)) yield w;
@@ -141,7 +234,7 @@ export interface RoutingContext {
 }
 
 export function createRouting(idleTimeout = 60, priority = 100): RoutingState {
-  const wanted = new Map<string, WantedDirection>();
+  const wanted = new WantedTable();
   return {
     wanted,
     paths: new PathTable(wanted),
@@ -361,8 +454,8 @@ export function ensurePath(
   dst: string,
   ends?: { readonly hs: HostEntry | undefined; readonly hd: HostEntry | undefined },
 ): { commands: SwitchCommand[]; path: InstalledPath | null; hops: readonly Hop[] | null } {
-  const key = pairKey(src, dst);
-  const was = state.wanted.get(key);
+  // found by the two MACs: no `src>dst` string is made (nor hashed) for a path that holds
+  const was = state.wanted.find(src, dst);
   const old = isPath(was) ? was : undefined;
   // The common case on a packet-in: the path is there and nothing it depends on changed (and,
   // having a path, the direction is wanted already). Each lookup in these tables, with tens of
@@ -375,14 +468,17 @@ export function ensurePath(
     old.computedIn = ctx.view;
     return { commands: [], path: old, hops: old.hops };
   }
-  const removed: SwitchCommand[] = old !== undefined ? removePath(state, key) : [];
+  const removed: SwitchCommand[] = old !== undefined ? takeOut(state, old) : [];
+  // the direction's key, made once here: the back-off table's key, and the new path's
+  const key = pairKey(src, dst);
   if (next === null || inBackoff(state.install, key, ctx.now)) {
-    state.wanted.set(key, { src, dst });
+    // a direction wanted already keeps its entry (takeOut left one of its two ends for a path)
+    if (was === undefined) state.wanted.put({ src, dst });
     return { commands: removed, path: null, hops: next === null ? null : next.hops };
   }
   const id = nextPathId(state);
   const path: InstalledPath = new Path(src, dst, key, id, currentCookieBase(state), next.hops, next.links, ctx.view);
-  state.wanted.set(key, path);
+  state.wanted.put(path);
   state.paths.count += 1;
   state.byId.set(id, path);
   const commands: SwitchCommand[] = [];
@@ -408,8 +504,12 @@ export function ensurePath(
  */
 export function removePath(state: RoutingState, key: string): SwitchCommand[] {
   const p = state.wanted.get(key);
-  if (!isPath(p)) return [];
-  state.wanted.set(key, { src: p.src, dst: p.dst });
+  return isPath(p) ? takeOut(state, p) : [];
+}
+
+/** removePath of the live path `p` (the one `wanted` holds for its direction) */
+function takeOut(state: RoutingState, p: InstalledPath): SwitchCommand[] {
+  state.wanted.put({ src: p.src, dst: p.dst });
   state.paths.count -= 1;
   state.byId.delete(p.id);
   forgetPath(state.install, p.id);
@@ -456,8 +556,8 @@ export function reinstallOn(state: RoutingState, dpid: Dpid): SwitchCommand[] {
 export function onRuleRemoved(state: RoutingState, cookie: bigint): SwitchCommand[] {
   const p = pathByCookie(state, cookie);
   if (p === undefined) return [];
-  const commands = removePath(state, p.key);
-  state.wanted.delete(p.key);
+  const commands = takeOut(state, p);
+  state.wanted.remove(p.src, p.dst);
   return commands;
 }
 
