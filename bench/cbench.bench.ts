@@ -24,7 +24,7 @@
  *   node --import tsx bench/cbench.bench.ts [--switches 16,256] [--seconds 5] [--rounds 1]
  *     [--warmup 3] [--only score,osken,ovs,null] [--modes throughput,latency,paced]
  *     [--light-rate 1000] [--pin auto|none] [--priority paced|none] [--baseline DIR]
- *     [--generator c|node] [--rt paced] [--dump DIR]
+ *     [--generator c|node] [--rt paced] [--dump DIR] [--node-args "NODE FLAGS"]
  *
  * `--generator c` (the default) drives the load with bench/cbench/cbench-gen.c, built with `cc -O2`
  * for the run; `--generator node` with bench/cbench/generator.ts. The C generator is the default
@@ -54,6 +54,8 @@ const BASELINE = arg('baseline', '');
 const ONLY = new Set(arg('only', `score,osken,ovs,null${BASELINE === '' ? '' : ',score-base'}`).split(',').map((n) => (n === 'ovs' ? 'ovs-testcontroller' : n)));
 const MODES = arg('modes', 'throughput,latency,paced').split(',') as ('throughput' | 'latency' | 'paced')[];
 const LIGHT_RATE = Number(arg('light-rate', '1000'));
+/** `--node-args "--cpu-prof --cpu-prof-dir=DIR"`: extra Node flags for the S-CORE controllers (NODE_OPTIONS refuses --cpu-prof) */
+const NODE_ARGS = arg('node-args', '').split(' ').filter((a) => a !== '');
 /**
  * `c`: bench/cbench/cbench-gen.c, compiled with `cc -O2` into a temporary directory for this run
  * (removed at exit); `node`: bench/cbench/generator.ts. Same load, same handshake answers, same
@@ -126,7 +128,7 @@ const LOOP_PROBE = fileURLToPath(new URL('./cbench/loop-probe.mjs', import.meta.
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** `score controller` of the checkout at `root` */
 const scoreController = (root: string) => (port: number, rt: boolean): ChildProcess =>
-  pinned(1, rt, process.execPath, ['--import', LOOP_PROBE, join(root, 'bin/score.js'), 'controller', '--port', String(port), '--host', '127.0.0.1', '--api-port', '0', '--poll-ms', '1000', '--report-ms', '3600000'], {
+  pinned(1, rt, process.execPath, [...NODE_ARGS, '--import', LOOP_PROBE, join(root, 'bin/score.js'), 'controller', '--port', String(port), '--host', '127.0.0.1', '--api-port', '0', '--poll-ms', '1000', '--report-ms', '3600000'], {
     stdio: 'ignore',
     env: { ...process.env, SCORE_OPERATOR_TOKEN: 'bench-op', SCORE_LOOP_PROBE_FILE: loopFile(port) },
   });
@@ -306,6 +308,12 @@ for (let round = 1; round <= ROUNDS; round++) {
             `# round ${round} ${peer.name} ${n} switches ${mode}: ${r.responsesPerSecond} responses/s${r.latencyMs ? `, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms` : ''} (${r.connected}/${n} connected; generator ${r.generatorCpu} cores, controller ${cpu} cores, ${perCpuS} per controller CPU-s; load average ${loadAvg.start} -> ${loadAvg.end}; event-loop delay p99 generator ${r.generatorLoopDelayMs.p99} ms${loopDelay ? `, controller ${loopDelay.p99} ms (max ${loopDelay.max})` : ''})`,
           );
         } finally {
+          // with --node-args (a profile, say) a Node controller is asked to stop so that it writes its files
+          if (NODE_ARGS.length > 0 && peer.loopProbe === true && child.exitCode === null) {
+            const exited = new Promise((resolve) => child.once('exit', resolve));
+            child.kill('SIGTERM');
+            await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+          }
           child.kill('SIGKILL');
           // ovs-testcontroller's control socket outlives a SIGKILL
           if (peer.name === 'ovs-testcontroller') rmSync(otcSocket(port), { force: true });

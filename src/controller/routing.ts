@@ -63,8 +63,9 @@ export interface RoutingState {
   readonly wanted: WantedTable;
   /**
    * the live paths by direction key: a read-only view of `wanted` (PathTable), no table of its own.
-   * It walks in the order directions were first wanted, not (as a Map of paths would) the order
-   * paths were last set; no reader depends on the order (each direction has its own match).
+   * It walks as `wanted` does (by source), not (as a Map of paths would) in the order paths were
+   * last set; no reader depends on the order for what it does (each direction has its own match),
+   * though the order of refreshPaths' commands and of the path ids it hands out follow it.
    */
   readonly paths: PathTable;
   /**
@@ -99,14 +100,18 @@ export function isPath(w: WantedDirection | undefined): w is InstalledPath {
 /**
  * The wanted directions by source MAC, then destination MAC: a packet-in finds its two directions
  * with the MAC strings it has (the host entries', interned by the parse: hashed once, compared by
- * identity), where a `src>dst` key was a new 35-character string per direction, hashed on every
+ * identity first, so no string is hashed again), where a `src>dst` key was a new 35-character string per direction, hashed on every
  * lookup (~25% of a packet-in at 16 switches, docs/cluster.md run 10). A source with one direction
  * (most hosts under cbench) keeps it in the outer table itself, as one entry, so there are no more
  * entries than in one table keyed by `src>dst`; a Map of its directions by destination only when it
  * has two or more at once. Read as a ReadonlyMap by `src>dst` key (pairKey) for the readers that
  * have one (tests, retries by back-off key, the takeover's directions): `get` splits the key at its
  * first '>' (a MAC has none); iteration makes the keys. Iterates by source, in the order sources
- * first had a direction, then in the order of that source's directions: no reader depends on it.
+ * last came to have a direction, then in the order of that source's directions. Every iterator
+ * walks a snapshot (`list`): the directions wanted when it began, whatever the walker changes (a
+ * live walk into a source's Map that `remove` replaced by its last direction would yield stale
+ * entries and miss new ones). The snapshot is a plain loop, not a generator: 2.4x faster over
+ * 375,000 directions (12 against 30 ms; refreshPaths walks them all on every move and link change).
  */
 export class WantedTable implements ReadonlyMap<string, WantedDirection> {
   /** source MAC -> its one direction, or (two or more) its directions by destination MAC */
@@ -163,17 +168,27 @@ export class WantedTable implements ReadonlyMap<string, WantedDirection> {
   has(key: string): boolean {
     return this.get(key) !== undefined;
   }
-  *values(): MapIterator<WantedDirection> {
+  /** Every wanted direction, by source: a new array (a snapshot). */
+  list(): WantedDirection[] {
+    const out: WantedDirection[] = [];
     for (const e of this.bySrc.values()) {
-      if (e instanceof Map) yield* e.values();
-      else yield e;
+      if (e instanceof Map) for (const w of e.values()) out.push(w);
+      else out.push(e);
     }
+    return out;
   }
-  *entries(): MapIterator<[string, WantedDirection]> {
-    for (const w of this.values()) yield [pairKey(w.src, w.dst), w];
+  values(): MapIterator<WantedDirection> {
+    return this.list().values();
   }
-  *keys(): MapIterator<string> {
-    for (const w of this.values()) yield pairKey(w.src, w.dst);
+  entries(): MapIterator<[string, WantedDirection]> {
+    return this.list()
+      .map((w): [string, WantedDirection] => [pairKey(w.src, w.dst), w])
+      .values();
+  }
+  keys(): MapIterator<string> {
+    return this.list()
+      .map((w) => pairKey(w.src, w.dst))
+      .values();
   }
   [Symbol.iterator](): MapIterator<[string, WantedDirection]> {
     return this.entries();
@@ -187,10 +202,10 @@ export class WantedTable implements ReadonlyMap<string, WantedDirection> {
  * The live paths, read out of `wanted`: every direction with a path is wanted, and its entry there
  * is the path, so a second table by the same key held nothing more and cost an insert, a delete
  * and ~30 bytes per path. `size` is counted (routing.ts changes it with each path set or removed);
- * iterating walks `wanted`, directions without a path skipped, in the order they were first wanted.
+ * iterating walks a snapshot of `wanted` (WantedTable.list), directions without a path skipped.
  */
 export class PathTable implements ReadonlyMap<string, InstalledPath> {
-  /** the live paths in `wanted`: written by ensurePath and removePath alone */
+  /** the live paths in `wanted`: written by ensurePath and takeOut alone */
   count = 0;
   constructor(private readonly wanted: WantedTable) {}
   get size(): number {
@@ -208,14 +223,24 @@ export class PathTable implements ReadonlyMap<string, InstalledPath> {
     const w = this.wanted.find(src, dst);
     return isPath(w) ? w : undefined;
   }
-  *entries(): MapIterator<[string, InstalledPath]> {
-    for (const w of this.wanted.values()) if (isPath(w)) yield [w.key, w];
+  /** Every live path: a new array (a snapshot). */
+  list(): InstalledPath[] {
+    const out: InstalledPath[] = [];
+    for (const w of this.wanted.list()) if (isPath(w)) out.push(w);
+    return out;
   }
-  *keys(): MapIterator<string> {
-    for (const w of this.wanted.values()) if (isPath(w)) yield w.key;
+  entries(): MapIterator<[string, InstalledPath]> {
+    return this.list()
+      .map((p): [string, InstalledPath] => [p.key, p])
+      .values();
   }
-  *values(): MapIterator<InstalledPath> {
-    for (const w of this.wanted.values()) if (isPath(w)) yield w;
+  keys(): MapIterator<string> {
+    return this.list()
+      .map((p) => p.key)
+      .values();
+  }
+  values(): MapIterator<InstalledPath> {
+    return this.list().values();
   }
   [Symbol.iterator](): MapIterator<[string, InstalledPath]> {
     return this.entries();
@@ -472,7 +497,7 @@ export function ensurePath(
   // the direction's key, made once here: the back-off table's key, and the new path's
   const key = pairKey(src, dst);
   if (next === null || inBackoff(state.install, key, ctx.now)) {
-    // a direction wanted already keeps its entry (takeOut left one of its two ends for a path)
+    // a direction wanted already keeps its entry (takeOut left a plain { src, dst } in place of the path)
     if (was === undefined) state.wanted.put({ src, dst });
     return { commands: removed, path: null, hops: next === null ? null : next.hops };
   }
@@ -523,7 +548,7 @@ function takeOut(state: RoutingState, p: InstalledPath): SwitchCommand[] {
 export function refreshPaths(state: RoutingState, ctx: RoutingContext, only?: string | ReadonlySet<string>): SwitchCommand[] {
   const touches = only === undefined ? (): boolean => true : typeof only === 'string' ? (mac: string): boolean => mac === only : (mac: string): boolean => only.has(mac);
   const commands: SwitchCommand[] = [];
-  for (const p of [...state.wanted.values()]) {
+  for (const p of state.wanted.list()) {
     if (!touches(p.src) && !touches(p.dst)) continue;
     commands.push(...ensurePath(state, ctx, p.src, p.dst).commands);
   }
@@ -542,7 +567,7 @@ export function newRulesFirst(commands: readonly SwitchCommand[]): SwitchCommand
 /** All rules of a switch, e.g. after it reconnected with an empty table. */
 export function reinstallOn(state: RoutingState, dpid: Dpid): SwitchCommand[] {
   const out: SwitchCommand[] = [];
-  for (const p of state.paths.values()) {
+  for (const p of state.paths.list()) {
     for (const hop of p.hops) {
       if (hop.dpid !== dpid) continue;
       out.push({ kind: 'flow-add', dpid, rule: rule(state, p, hop) });

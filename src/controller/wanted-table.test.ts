@@ -19,6 +19,28 @@ function rng(seed: number): () => number {
   };
 }
 
+test('WantedTable: a walk yields the directions wanted when it began, whatever the walker changes meanwhile (a snapshot)', () => {
+  const t = new WantedTable();
+  const a = '02:00:00:00:00:0a';
+  const dsts = ['02:00:00:00:00:01', '02:00:00:00:00:02', '02:00:00:00:00:03'];
+  for (const d of dsts) t.put({ src: a, dst: d });
+  t.put({ src: '02:00:00:00:00:0b', dst: a });
+  const before = [...t.keys()];
+  assert.equal(before.length, 4, 'four directions wanted');
+  const seen: string[] = [];
+  for (const w of t.values()) {
+    seen.push(pairKey(w.src, w.dst));
+    if (seen.length === 1) {
+      // inside source a's directions: one not yet reached goes, a new one comes
+      assert.ok(t.remove(a, dsts[2]!), 'a>3 was wanted');
+      t.put({ src: a, dst: '02:00:00:00:00:04' });
+    }
+  }
+  assert.deepEqual(seen, before, 'the walk saw the table as it was at its start');
+  assert.equal(t.size, 4, 'a>3 out, a>4 in');
+  assert.ok(t.find(a, '02:00:00:00:00:04') !== undefined && t.find(a, dsts[2]!) === undefined, 'the changes themselves are in the table');
+});
+
 test('WantedTable: find, get, put, remove, size and iteration agree with a Map by `src>dst` over random operations', () => {
   for (let seed = 1; seed <= 20; seed++) {
     const r = rng(seed);
