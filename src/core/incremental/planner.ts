@@ -102,8 +102,13 @@ export class IncrementalPlanner {
   private readonly rank: Float64Array;
   private load: Float64Array;
   private cap: Float64Array;
-  /** per hypervisor: the VMs on it (unordered) */
-  private onHv: number[][];
+  /**
+   * per hypervisor h: the VMs on it (unordered), onHv[h·hvStride ..+ hvLen[h]) (one flat array:
+   * a list per hypervisor was an object and a backing store apart, two misses for a move's bookkeeping)
+   */
+  private onHv: Int32Array;
+  private readonly hvLen: Int32Array;
+  private hvStride = 16;
   private readonly oracle: PathOracle;
   private readonly fast: IndexedCost | undefined;
   /** per hypervisor: its number in `fast`, or -1 */
@@ -203,7 +208,8 @@ export class IncrementalPlanner {
     const hn = this.hvNames.length;
     this.load = new Float64Array(hn);
     this.cap = new Float64Array(hn);
-    this.onHv = Array.from({ length: hn }, () => []);
+    this.onHv = new Int32Array(hn * this.hvStride);
+    this.hvLen = new Int32Array(hn);
     this.oi = new Int32Array(hn);
     this.pricedIn = new Float64Array(hn);
     for (let h = 0; h < hn; h++) {
@@ -253,7 +259,7 @@ export class IncrementalPlanner {
     }
     for (let u = 0; u < n; u++) {
       this.load[this.host[u]!]! += 1;
-      this.onHv[this.host[u]!]!.push(u);
+      this.hvPush(this.host[u]!, u);
     }
     const degree = new Int32Array(n);
     for (const [u, row] of input.traffic.peers) degree[this.vmId(u)] = row.size;
@@ -818,7 +824,10 @@ export class IncrementalPlanner {
           // `from` just stopped being full: it is a new candidate for every VM with a peer on it,
           // except those on `from` itself (a VM's own host is no candidate)
           const host = this.host;
-          for (const q of this.onHv[from]!) {
+          const onFrom = from * this.hvStride;
+          const onEnd = onFrom + this.hvLen[from]!;
+          for (let j = onFrom; j < onEnd; j++) {
+            const q = this.onHv[j]!;
             for (let i = start[q]!; i < start[q]! + len[q]!; i++) {
               const w = adj[i]!;
               if (host[w] === from) continue;
@@ -855,6 +864,19 @@ export class IncrementalPlanner {
     };
   }
 
+  private hvPush(h: number, u: number): void {
+    if (this.hvLen[h] === this.hvStride) {
+      // a hypervisor holds more VMs than the stride: twice the stride for every one
+      const m = 2 * this.hvStride;
+      const next = new Int32Array(this.hvLen.length * m);
+      for (let g = 0; g < this.hvLen.length; g++) next.set(this.onHv.subarray(g * this.hvStride, g * this.hvStride + this.hvLen[g]!), g * m);
+      this.onHv = next;
+      this.hvStride = m;
+    }
+    this.onHv[h * this.hvStride + this.hvLen[h]!] = u;
+    this.hvLen[h]! += 1;
+  }
+
   private moveVm(u: number, from: number, to: number): void {
     this.host[u] = to;
     this.keyMemo[u] = NaN;
@@ -866,11 +888,15 @@ export class IncrementalPlanner {
     }
     this.load[from]! -= 1;
     this.load[to]! += 1;
-    const list = this.onHv[from]!;
-    const i = list.indexOf(u);
-    list[i] = list[list.length - 1]!;
-    list.pop();
-    this.onHv[to]!.push(u);
+    // as a list's indexOf, swap with the last and pop: the same order a list kept
+    const list = this.onHv;
+    const base = from * this.hvStride;
+    const last = base + this.hvLen[from]! - 1;
+    let i = base;
+    while (list[i] !== u) i++;
+    list[i] = list[last]!;
+    this.hvLen[from]! -= 1;
+    this.hvPush(to, u);
   }
 
   /**
