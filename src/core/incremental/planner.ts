@@ -103,12 +103,16 @@ export class IncrementalPlanner {
   private load: Float64Array;
   private cap: Float64Array;
   /**
-   * per hypervisor h: the VMs on it (unordered), onHv[h·hvStride ..+ hvLen[h]) (one flat array:
-   * a list per hypervisor was an object and a backing store apart, two misses for a move's bookkeeping)
+   * per hypervisor h: the VMs on it (unordered), onHv[hvStart[h] ..+ hvLen[h]), room for hvRoom[h]
+   * (one flat array: a list per hypervisor was an object and a backing store apart, two misses
+   * for a move's bookkeeping). A list that outgrows its room moves to the end with twice the room,
+   * as a row of `Rows` does, so the store stays within twice the lists' room however skewed.
    */
   private onHv: Int32Array;
+  private readonly hvStart: Int32Array;
   private readonly hvLen: Int32Array;
-  private hvStride = 16;
+  private readonly hvRoom: Int32Array;
+  private hvUsed = 0;
   private readonly oracle: PathOracle;
   private readonly fast: IndexedCost | undefined;
   /** per hypervisor: its number in `fast`, or -1 */
@@ -208,8 +212,18 @@ export class IncrementalPlanner {
     const hn = this.hvNames.length;
     this.load = new Float64Array(hn);
     this.cap = new Float64Array(hn);
-    this.onHv = new Int32Array(hn * this.hvStride);
+    // room for the VMs each hypervisor holds, at least 16 (fat-tree(32)'s slots: a host filled to
+    // its slots by moves never moves its list)
+    this.hvStart = new Int32Array(hn);
     this.hvLen = new Int32Array(hn);
+    this.hvRoom = new Int32Array(hn);
+    for (let u = 0; u < n; u++) this.hvRoom[this.host[u]!]! += 1;
+    for (let h = 0; h < hn; h++) {
+      this.hvRoom[h] = Math.max(16, this.hvRoom[h]!);
+      this.hvStart[h] = this.hvUsed;
+      this.hvUsed += this.hvRoom[h]!;
+    }
+    this.onHv = new Int32Array(this.hvUsed + (this.hvUsed >> 2) + 16);
     this.oi = new Int32Array(hn);
     this.pricedIn = new Float64Array(hn);
     for (let h = 0; h < hn; h++) {
@@ -824,7 +838,7 @@ export class IncrementalPlanner {
           // `from` just stopped being full: it is a new candidate for every VM with a peer on it,
           // except those on `from` itself (a VM's own host is no candidate)
           const host = this.host;
-          const onFrom = from * this.hvStride;
+          const onFrom = this.hvStart[from]!;
           const onEnd = onFrom + this.hvLen[from]!;
           for (let j = onFrom; j < onEnd; j++) {
             const q = this.onHv[j]!;
@@ -865,16 +879,34 @@ export class IncrementalPlanner {
   }
 
   private hvPush(h: number, u: number): void {
-    if (this.hvLen[h] === this.hvStride) {
-      // a hypervisor holds more VMs than the stride: twice the stride for every one
-      const m = 2 * this.hvStride;
-      const next = new Int32Array(this.hvLen.length * m);
-      for (let g = 0; g < this.hvLen.length; g++) next.set(this.onHv.subarray(g * this.hvStride, g * this.hvStride + this.hvLen[g]!), g * m);
-      this.onHv = next;
-      this.hvStride = m;
+    if (this.hvLen[h] === this.hvRoom[h]) {
+      // the list is full: to the end of the store with twice the room (its old room is left unused)
+      const room = 2 * this.hvRoom[h]!;
+      if (this.hvUsed + room > this.onHv.length) {
+        const next = new Int32Array(Math.max(this.hvUsed + room, 2 * this.onHv.length));
+        next.set(this.onHv.subarray(0, this.hvUsed));
+        this.onHv = next;
+      }
+      this.onHv.copyWithin(this.hvUsed, this.hvStart[h]!, this.hvStart[h]! + this.hvLen[h]!);
+      this.hvStart[h] = this.hvUsed;
+      this.hvRoom[h] = room;
+      this.hvUsed += room;
     }
-    this.onHv[h * this.hvStride + this.hvLen[h]!] = u;
+    this.onHv[this.hvStart[h]! + this.hvLen[h]!] = u;
     this.hvLen[h]! += 1;
+  }
+
+  /** for tests: every VM is on its hypervisor's list exactly once, and the lists hold nothing else */
+  hostListsConsistent(): boolean {
+    const seen = new Uint8Array(this.names.length);
+    for (let h = 0; h < this.hvLen.length; h++) {
+      for (let j = this.hvStart[h]!; j < this.hvStart[h]! + this.hvLen[h]!; j++) {
+        const u = this.onHv[j]!;
+        if (u < 0 || u >= seen.length || seen[u] === 1 || this.host[u] !== h) return false;
+        seen[u] = 1;
+      }
+    }
+    return seen.every((x) => x === 1);
   }
 
   private moveVm(u: number, from: number, to: number): void {
@@ -890,10 +922,11 @@ export class IncrementalPlanner {
     this.load[to]! += 1;
     // as a list's indexOf, swap with the last and pop: the same order a list kept
     const list = this.onHv;
-    const base = from * this.hvStride;
+    const base = this.hvStart[from]!;
     const last = base + this.hvLen[from]! - 1;
     let i = base;
-    while (list[i] !== u) i++;
+    // (bounded: u is on `from`, so it is found before `last` or is `last`)
+    while (i < last && list[i] !== u) i++;
     list[i] = list[last]!;
     this.hvLen[from]! -= 1;
     this.hvPush(to, u);
