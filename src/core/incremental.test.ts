@@ -168,6 +168,30 @@ test('incremental planning on a fat-tree (the indexed path oracle) makes exactly
   assert.ok(bounded > 0, 'the home/away bound set VMs aside (it is exercised)');
 });
 
+test('hypervisors holding more VMs than the planner first makes room for (20 slots; half full, half at 12): the same migrations as from scratch', () => {
+  // the planner keeps each hypervisor's VMs in one flat array, room for 16 or the VMs it holds,
+  // moved with twice the room when a move fills it; a full hypervisor that a move frees offers
+  // its slot to its VMs' peers, read from there
+  const built = build(fatTree(4));
+  const hvs = built.topology.hypervisors;
+  const half = hvs.length / 2;
+  for (let seed = 1; seed <= 4; seed++) {
+    const rng = seededRng(seed * 6151);
+    const slots = 20;
+    const vms = Array.from({ length: half * (slots + 12) }, (_, i) => `vm${i + 1}`);
+    const order = vms.map((v) => [rng(), v] as const).sort((a, b) => a[0] - b[0]);
+    const placement = new Map(order.map(([, v], i) => [v, hvs[i < half * slots ? i % half : half + (i % half)]!]));
+    const flows: DirectedFlow[] = [];
+    for (const v of vms) for (let k = 0; k < 2; k++) flows.push({ src: v, dst: vms[Math.floor(rng() * vms.length)]!, rate: 1 + Math.floor(rng() * 1000) });
+    const c: Case = { vms, placement, traffic: trafficMatrix(flows), oracle: built.oracle, capacity: new Map(hvs.map((h) => [h, slots])) };
+    check('fat-tree(4), 20 slots', c, seed, { policy: seed % 2 === 0 ? 'round-robin' : 'load-aware', cm: 0, maxRounds: 20, epochs: 4, share: 0.1 });
+    const planner = new IncrementalPlanner(c);
+    const run = planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 20 });
+    assert.ok(run.steps.length > 0, `seed ${seed}: the plan moves VMs`);
+    assert.ok(planner.hostListsConsistent(), `seed ${seed}: each VM on its hypervisor's list once after ${run.steps.length} moves`);
+  }
+});
+
 test('incremental planning on fat-tree(8) with a few hundred VMs and small changes (clean VMs outside the round matter) matches from scratch', () => {
   const built = build(fatTree(8));
   const hvs = built.topology.hypervisors;

@@ -102,8 +102,17 @@ export class IncrementalPlanner {
   private readonly rank: Float64Array;
   private load: Float64Array;
   private cap: Float64Array;
-  /** per hypervisor: the VMs on it (unordered) */
-  private onHv: number[][];
+  /**
+   * per hypervisor h: the VMs on it (unordered), onHv[hvStart[h] ..+ hvLen[h]), room for hvRoom[h]
+   * (one flat array: a list per hypervisor was an object and a backing store apart, two misses
+   * for a move's bookkeeping). A list that outgrows its room moves to the end with twice the room,
+   * as a row of `Rows` does, so the store stays within twice the lists' room however skewed.
+   */
+  private onHv: Int32Array;
+  private readonly hvStart: Int32Array;
+  private readonly hvLen: Int32Array;
+  private readonly hvRoom: Int32Array;
+  private hvUsed = 0;
   private readonly oracle: PathOracle;
   private readonly fast: IndexedCost | undefined;
   /** per hypervisor: its number in `fast`, or -1 */
@@ -203,7 +212,18 @@ export class IncrementalPlanner {
     const hn = this.hvNames.length;
     this.load = new Float64Array(hn);
     this.cap = new Float64Array(hn);
-    this.onHv = Array.from({ length: hn }, () => []);
+    // room for the VMs each hypervisor holds, at least 16 (fat-tree(32)'s slots: a host filled to
+    // its slots by moves never moves its list)
+    this.hvStart = new Int32Array(hn);
+    this.hvLen = new Int32Array(hn);
+    this.hvRoom = new Int32Array(hn);
+    for (let u = 0; u < n; u++) this.hvRoom[this.host[u]!]! += 1;
+    for (let h = 0; h < hn; h++) {
+      this.hvRoom[h] = Math.max(16, this.hvRoom[h]!);
+      this.hvStart[h] = this.hvUsed;
+      this.hvUsed += this.hvRoom[h]!;
+    }
+    this.onHv = new Int32Array(this.hvUsed + (this.hvUsed >> 2) + 16);
     this.oi = new Int32Array(hn);
     this.pricedIn = new Float64Array(hn);
     for (let h = 0; h < hn; h++) {
@@ -253,7 +273,7 @@ export class IncrementalPlanner {
     }
     for (let u = 0; u < n; u++) {
       this.load[this.host[u]!]! += 1;
-      this.onHv[this.host[u]!]!.push(u);
+      this.hvPush(this.host[u]!, u);
     }
     const degree = new Int32Array(n);
     for (const [u, row] of input.traffic.peers) degree[this.vmId(u)] = row.size;
@@ -818,7 +838,10 @@ export class IncrementalPlanner {
           // `from` just stopped being full: it is a new candidate for every VM with a peer on it,
           // except those on `from` itself (a VM's own host is no candidate)
           const host = this.host;
-          for (const q of this.onHv[from]!) {
+          const onFrom = this.hvStart[from]!;
+          const onEnd = onFrom + this.hvLen[from]!;
+          for (let j = onFrom; j < onEnd; j++) {
+            const q = this.onHv[j]!;
             for (let i = start[q]!; i < start[q]! + len[q]!; i++) {
               const w = adj[i]!;
               if (host[w] === from) continue;
@@ -855,6 +878,37 @@ export class IncrementalPlanner {
     };
   }
 
+  private hvPush(h: number, u: number): void {
+    if (this.hvLen[h] === this.hvRoom[h]) {
+      // the list is full: to the end of the store with twice the room (its old room is left unused)
+      const room = 2 * this.hvRoom[h]!;
+      if (this.hvUsed + room > this.onHv.length) {
+        const next = new Int32Array(Math.max(this.hvUsed + room, 2 * this.onHv.length));
+        next.set(this.onHv.subarray(0, this.hvUsed));
+        this.onHv = next;
+      }
+      this.onHv.copyWithin(this.hvUsed, this.hvStart[h]!, this.hvStart[h]! + this.hvLen[h]!);
+      this.hvStart[h] = this.hvUsed;
+      this.hvRoom[h] = room;
+      this.hvUsed += room;
+    }
+    this.onHv[this.hvStart[h]! + this.hvLen[h]!] = u;
+    this.hvLen[h]! += 1;
+  }
+
+  /** for tests: every VM is on its hypervisor's list exactly once, and the lists hold nothing else */
+  hostListsConsistent(): boolean {
+    const seen = new Uint8Array(this.names.length);
+    for (let h = 0; h < this.hvLen.length; h++) {
+      for (let j = this.hvStart[h]!; j < this.hvStart[h]! + this.hvLen[h]!; j++) {
+        const u = this.onHv[j]!;
+        if (u < 0 || u >= seen.length || seen[u] === 1 || this.host[u] !== h) return false;
+        seen[u] = 1;
+      }
+    }
+    return seen.every((x) => x === 1);
+  }
+
   private moveVm(u: number, from: number, to: number): void {
     this.host[u] = to;
     this.keyMemo[u] = NaN;
@@ -866,11 +920,16 @@ export class IncrementalPlanner {
     }
     this.load[from]! -= 1;
     this.load[to]! += 1;
-    const list = this.onHv[from]!;
-    const i = list.indexOf(u);
-    list[i] = list[list.length - 1]!;
-    list.pop();
-    this.onHv[to]!.push(u);
+    // as a list's indexOf, swap with the last and pop: the same order a list kept
+    const list = this.onHv;
+    const base = this.hvStart[from]!;
+    const last = base + this.hvLen[from]! - 1;
+    let i = base;
+    // (bounded: u is on `from`, so it is found before `last` or is `last`)
+    while (i < last && list[i] !== u) i++;
+    list[i] = list[last]!;
+    this.hvLen[from]! -= 1;
+    this.hvPush(to, u);
   }
 
   /**
