@@ -54,7 +54,11 @@ const BASELINE = arg('baseline', '');
 const ONLY = new Set(arg('only', `score,osken,ovs,null${BASELINE === '' ? '' : ',score-base'}`).split(',').map((n) => (n === 'ovs' ? 'ovs-testcontroller' : n)));
 const MODES = arg('modes', 'throughput,latency,paced').split(',') as ('throughput' | 'latency' | 'paced')[];
 const LIGHT_RATE = Number(arg('light-rate', '1000'));
-/** `--node-args "--cpu-prof --cpu-prof-dir=DIR"`: extra Node flags for the S-CORE controllers (NODE_OPTIONS refuses --cpu-prof) */
+/**
+ * `--node-args "--cpu-prof --cpu-prof-dir=DIR"`: extra Node flags for `score` (this checkout's
+ * controller; not `score-base`, so one run compares the flags with the same code, round by round).
+ * NODE_OPTIONS refuses most V8 flags (--cpu-prof, --single-threaded-gc).
+ */
 const NODE_ARGS = arg('node-args', '').split(' ').filter((a) => a !== '');
 /**
  * `c`: bench/cbench/cbench-gen.c, compiled with `cc -O2` into a temporary directory for this run
@@ -95,6 +99,16 @@ const RT = findTool('nice') !== undefined;
  * people. Light load uses a fifth of a core at most, and the kernel leaves others 5% of each
  * core whatever happens (sched_rt_runtime_us). Needs root and --generator c.
  */
+/**
+ * Node flags of the S-CORE controllers (`score` and `score-base`) in an `--rt` mode: the collector on
+ * the real-time main thread itself. V8's helper threads (concurrent marking, parallel scavenge) stay
+ * in the normal class on the controller's one pinned core, behind whatever else runs there, and a
+ * main thread waiting for them stalled 20-46 ms in 4-5 of every 10 paced rounds at 256 switches
+ * (event-loop delay max; p99 of the round trips 2.6-4.8 ms in those rounds); with
+ * `--single-threaded-gc` no round stalled more than 6.3 ms (7 December, docs/cluster.md run 12).
+ * One pinned core gains nothing from helper threads; throughput at 16 switches was the same.
+ */
+const RT_NODE_ARGS: readonly string[] = ['--single-threaded-gc'];
 const RR = new Set(arg('rt', 'none').split(',').filter((m) => m !== 'none' && m !== ''));
 if (RR.size > 0 && (findTool('chrt') === undefined || process.getuid?.() !== 0)) throw new Error('--rt needs chrt (util-linux) and root');
 if (RR.size > 0 && GENERATOR !== 'c') throw new Error('--rt needs --generator c (a Node generator started real-time can starve its loader thread)');
@@ -127,17 +141,17 @@ const LOOP_PROBE = fileURLToPath(new URL('./cbench/loop-probe.mjs', import.meta.
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** `score controller` of the checkout at `root` */
-const scoreController = (root: string) => (port: number, rt: boolean): ChildProcess =>
-  pinned(1, rt, process.execPath, [...NODE_ARGS, '--import', LOOP_PROBE, join(root, 'bin/score.js'), 'controller', '--port', String(port), '--host', '127.0.0.1', '--api-port', '0', '--poll-ms', '1000', '--report-ms', '3600000'], {
+const scoreController = (root: string, nodeArgs: readonly string[]) => (port: number, rt: boolean): ChildProcess =>
+  pinned(1, rt, process.execPath, [...(rt ? RT_NODE_ARGS : []), ...nodeArgs, '--import', LOOP_PROBE, join(root, 'bin/score.js'), 'controller', '--port', String(port), '--host', '127.0.0.1', '--api-port', '0', '--poll-ms', '1000', '--report-ms', '3600000'], {
     stdio: 'ignore',
     env: { ...process.env, SCORE_OPERATOR_TOKEN: 'bench-op', SCORE_LOOP_PROBE_FILE: loopFile(port) },
   });
 const peers: Peer[] = [
-  { name: 'score', available: () => undefined, start: scoreController(ROOT), loopProbe: true },
+  { name: 'score', available: () => undefined, start: scoreController(ROOT, NODE_ARGS), loopProbe: true },
   {
     name: 'score-base',
     available: () => (BASELINE === '' ? 'no --baseline DIR given' : existsSync(join(BASELINE, 'bin/score.js')) ? undefined : `no bin/score.js in ${BASELINE}`),
-    start: scoreController(BASELINE),
+    start: scoreController(BASELINE, []),
     loopProbe: true,
   },
   {
@@ -309,7 +323,7 @@ for (let round = 1; round <= ROUNDS; round++) {
           );
         } finally {
           // with --node-args (a profile, say) a Node controller is asked to stop so that it writes its files
-          if (NODE_ARGS.length > 0 && peer.loopProbe === true && child.exitCode === null) {
+          if (NODE_ARGS.length > 0 && peer.name === 'score' && child.exitCode === null) {
             const exited = new Promise((resolve) => child.once('exit', resolve));
             child.kill('SIGTERM');
             await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
