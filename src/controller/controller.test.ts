@@ -97,7 +97,7 @@ test('a core link going down reroutes at once and leaves no rule pointing into i
     assert.ok(!rules.some((e) => e.rule.actions.some((x) => x.type === 'output' && x.port === end.port)), 'no rule outputs into the dead link');
   }
   const newPath = h.controller.routing.paths.get(`${a.mac}>${b.mac}`)!;
-  assert.ok(!newPath.links.includes(coreLink));
+  assert.ok(!newPath.links.includes(coreLink), '!newPath.links.includes(coreLink)');
   const w = hostSends(h, a.mac, ipFrame(a.mac, b.mac));
   assert.deepEqual(w.packetIns, [], 'rerouted proactively, not on the next packet');
   assert.deepEqual(w.delivered.map((d) => d.mac), [b.mac]);
@@ -106,7 +106,7 @@ test('a core link going down reroutes at once and leaves no rule pointing into i
     const sw = h.fabric.switches.get(end.dpid)!;
     pump(h, ctl.portStatus(h.controller, end.dpid, portInfos(sw).find((p) => p.port === end.port)!).commands);
   }
-  assert.ok(h.controller.view.ports.has(coreLink));
+  assert.ok(h.controller.view.ports.has(coreLink), 'h.controller.view.ports.has(coreLink)');
 });
 
 test('a migrated VM announcing itself by RARP is found at once and its traffic follows it', () => {
@@ -118,7 +118,7 @@ test('a migrated VM announcing itself by RARP is found at once and its traffic f
   moveHost(h.fabric, a.mac, h.dpidOf.get('hv23')!);
   // before the announcement the old path black-holes (the VM is gone from hv16)...
   const r = hostSends(h, a.mac, buildRarpAnnouncement(a.mac));
-  assert.ok(r.packetIns.length >= 1);
+  assert.ok(r.packetIns.length >= 1, 'r.packetIns.length >= 1');
   assert.equal(h.controller.view.nameOf(h.controller.hosts.byMac.get(a.mac)!.at.dpid), 'hv23');
   const w = hostSends(h, b.mac, ipFrame(b.mac, a.mac));
   assert.deepEqual(w.delivered.map((d) => [d.mac, d.hops]), [[a.mac, 1]], 'now collocated: one hop');
@@ -134,14 +134,14 @@ test('a switch that reconnects gets its path rules back', () => {
   const t1 = h.fabric.switches.get(h.dpidOf.get('t1')!)!;
   const pathRules = (): number => t1.table.entries.filter((e) => (e.rule.cookie & PATH_COOKIE_TAG_MASK) === PATH_COOKIE_TAG).length;
   const before = pathRules();
-  assert.ok(before >= 2);
+  assert.ok(before >= 2, 'before >= 2');
   pump(h, ctl.switchDown(h.controller, t1.dpid).commands);
   t1.table.entries = [];
   pump(h, ctl.switchUp(h.controller, t1.dpid, portInfos(t1)).commands);
   assert.equal(pathRules(), before);
   const w = hostSends(h, a.mac, ipFrame(a.mac, b.mac));
   assert.deepEqual(w.delivered.map((d) => d.mac), [b.mac]);
-  assert.ok(ruleCount(h.fabric) > 0);
+  assert.ok(ruleCount(h.fabric) > 0, 'ruleCount(h.fabric) > 0');
 });
 
 test('flow statistics: rates per VM pair from first-hop counters, paths carry their weight', () => {
@@ -175,7 +175,7 @@ test('tick in shares: every up port of every switch probed exactly once over the
   const parts: string[] = [];
   for (let index = 0; index < shares; index++) {
     const r = ctl.tick(h.controller, 2_000, { index, of: shares });
-    assert.ok(r.commands.every((c) => c.kind === 'packet-out'));
+    assert.ok(r.commands.every((c) => c.kind === 'packet-out'), 'r.commands.every((c) => c.kind === \'packet-out\')');
     parts.push(...r.commands.map(key));
   }
   assert.deepEqual(parts.sort(), whole, 'the same probes, each once');

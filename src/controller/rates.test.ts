@@ -46,7 +46,7 @@ test('property: no sequence of samples gives a negative or non-finite rate', () 
       samples.forEach((s, i) => {
         addSample(t, 1, s, i);
         const r = t.rates.get(1);
-        if (r) assert.ok(r.perSecond >= 0 && Number.isFinite(r.perSecond));
+        if (r) assert.ok(r.perSecond >= 0 && Number.isFinite(r.perSecond), 'r.perSecond >= 0 && Number.isFinite(r.perSecond)');
       });
     }),
   );

@@ -53,8 +53,8 @@ test('same kind: a host moved without any port status speaks first from its new 
   const w = sends(m, h(m, 'h3'), udp(h(m, 'h3'), h(m, 'h1'), h(m, 'h1').mac));
   assert.ok(w.packetIns.length > 0, 'the frame from the unexpected port reached the controller');
   assert.deepEqual(hostAt(m, 'h3'), newPort);
-  assert.ok(ping(m, h(m, 'h1'), h(m, 'h3')));
-  assert.ok(ping(m, h(m, 'h2'), h(m, 'h3')));
+  assert.ok(ping(m, h(m, 'h1'), h(m, 'h3')), 'ping(m, h(m, \'h1\'), h(m, \'h3\'))');
+  assert.ok(ping(m, h(m, 'h2'), h(m, 'h3')), 'ping(m, h(m, \'h2\'), h(m, \'h3\'))');
 });
 
 test('a moved VM\'s paths are made before they are broken: on every switch the new rules go in before the old path\'s are deleted', () => {
@@ -74,7 +74,7 @@ test('a moved VM\'s paths are made before they are broken: on every switch the n
   }
   pump(m, r.commands);
   // the hop where h1 -> h3 turns off (s1) kept a rule for it throughout: replaced, not deleted
-  assert.ok(m.fabric.switches.get(m.sw(1))!.table.entries.some((e) => e.rule.match.ethDst === h(m, 'h3').mac && e.rule.match.ethSrc === h(m, 'h1').mac));
+  assert.ok(m.fabric.switches.get(m.sw(1))!.table.entries.some((e) => e.rule.match.ethDst === h(m, 'h3').mac && e.rule.match.ethSrc === h(m, 'h1').mac), 'm.fabric.switches.get(m.sw(1))!.table.entries.some((e) => e.rule.match.ethDst === h(m, ...');
   assert.deepEqual(pingall(m), []);
 });
 
@@ -85,11 +85,11 @@ test('same kind: a port that goes down (not deleted) takes its host and every pa
   const sw3 = m.fabric.switches.get(m.sw(3))!;
   sw3.ports.get(1)!.up = false;
   const r = ctl.portStatus(m.controller, m.sw(3), portInfos(sw3).find((p) => p.port === 1)!, false, m.now);
-  assert.ok(r.events.some((e) => e.type === 'host-removed' && e.mac === h(m, 'h3').mac && e.reason === 'port-down'));
+  assert.ok(r.events.some((e) => e.type === 'host-removed' && e.mac === h(m, 'h3').mac && e.reason === 'port-down'), 'r.events.some((e) => e.type === \'host-removed\' && e.mac === h(m, \'h3\').mac && e.reason ...');
   pump(m, r.commands);
   assert.equal(hostAt(m, 'h3'), undefined);
   assert.equal([...m.controller.routing.paths.values()].filter((p) => p.dst === h(m, 'h3').mac || p.src === h(m, 'h3').mac).length, 0);
-  for (const s of m.fabric.switches.values()) assert.ok(s.table.entries.every((e) => e.rule.match.ethDst !== h(m, 'h3').mac && e.rule.match.ethSrc !== h(m, 'h3').mac));
+  for (const s of m.fabric.switches.values()) assert.ok(s.table.entries.every((e) => e.rule.match.ethDst !== h(m, 'h3').mac && e.rule.match.ethSrc !== h(m, 'h3').mac), 's.table.entries.every((e) => e.rule.match.ethDst !== h(m, \'h3\').mac && e.rule.match.eth...');
 });
 
 // ---- 2. no host can make, move or break a link ------------------------------------------------
@@ -194,7 +194,7 @@ test('same kind: a forged probe (our nonce, any port it likes) and an old captur
   r = ctl.packetIn(m.controller, m.sw(2), 2, probeOutOf(fresh.commands, m.sw(3), 2), m.now + 5);
   pump(m, r.commands);
   assert.equal(discoveredLinks(m.controller.disc).length, before);
-  assert.ok(!discoveredLinks(m.controller.disc).some((l) => l.a.port === 2 && l.b.port === 2 && l.a.dpid !== m.sw(1)));
+  assert.ok(!discoveredLinks(m.controller.disc).some((l) => l.a.port === 2 && l.b.port === 2 && l.a.dpid !== m.sw(1)), '!discoveredLinks(m.controller.disc).some((l) => l.a.port === 2 && l.b.port === 2 && l.a...');
 });
 
 test('a real cable plugged in later is still found within one probe round trip', () => {
@@ -238,7 +238,7 @@ test('issue input 3: `ip link set s1 up`: router solicitations from LOCAL (42949
   assert.equal(m.controller.hosts.byMac.size, 0);
   assert.equal(r.commands.length, 0, 'not flooded either');
   assert.deepEqual(pingall(m), []);
-  assert.ok([...m.controller.hosts.byMac.values()].every((e) => e.at.port !== LOCAL));
+  assert.ok([...m.controller.hosts.byMac.values()].every((e) => e.at.port !== LOCAL), '[...m.controller.hosts.byMac.values()].every((e) => e.at.port !== LOCAL)');
 });
 
 test('same kind: a group or all-zero MAC is never a host (a forged gratuitous ARP), and a frame from one makes no wanted path', () => {
@@ -283,8 +283,8 @@ test('same kind: LOCAL/CONTROLLER in port lists, probes and the agent API are ne
   assert.equal(arp.commands.length, 0);
   // a flood never goes out of LOCAL
   const flood = ctl.packetIn(m.controller, m.sw(1), 1, buildArpRequest({ senderMac: h(m, 'h1').mac, senderIp: h(m, 'h1').ip, targetIp: '10.0.0.77' }), m.now);
-  assert.ok(flood.commands.some((c) => c.kind === 'packet-out'));
-  assert.ok(flood.commands.every((c) => c.kind !== 'packet-out' || !c.ports.includes(LOCAL)));
+  assert.ok(flood.commands.some((c) => c.kind === 'packet-out'), 'flood.commands.some((c) => c.kind === \'packet-out\')');
+  assert.ok(flood.commands.every((c) => c.kind !== 'packet-out' || !c.ports.includes(LOCAL)), 'flood.commands.every((c) => c.kind !== \'packet-out\' || !c.ports.includes(LOCAL))');
   // a probe claiming to come from LOCAL, or arriving there
   const probe = buildLldpProbe({ srcMac: '02:00:00:00:00:01', dpid: m.sw(1), port: LOCAL, nonce: m.controller.disc.nonce, extraTlvs: [authTlv(m.controller.disc.secret, { nonce: m.controller.disc.nonce, dpid: m.sw(1), port: LOCAL }, m.now)] });
   assert.deepEqual(ctl.packetIn(m.controller, m.sw(1), 2, probe, m.now).events.map((e) => (e.type === 'probe-rejected' ? e.reason : e.type)), ['reserved-port']);
@@ -298,18 +298,18 @@ test('same kind: LOCAL/CONTROLLER in port lists, probes and the agent API are ne
 test('issue 4 input: without a scenario, once h1 and h2 spoke, silent h3 (on s3) still gets the ARP', () => {
   const m = linear(3);
   start(m);
-  assert.ok(ping(m, h(m, 'h1'), h(m, 'h2')));
+  assert.ok(ping(m, h(m, 'h1'), h(m, 'h2')), 'ping(m, h(m, \'h1\'), h(m, \'h2\'))');
   // h3 has never sent a frame: the ARP for it must reach s3's edge port
   const w = sends(m, h(m, 'h1'), buildArpRequest({ senderMac: h(m, 'h1').mac, senderIp: h(m, 'h1').ip, targetIp: h(m, 'h3').ip }));
   assert.ok(w.delivered.some((d) => d.mac === h(m, 'h3').mac), 'the ARP reached h3');
-  assert.ok(ping(m, h(m, 'h1'), h(m, 'h3')));
+  assert.ok(ping(m, h(m, 'h1'), h(m, 'h3')), 'ping(m, h(m, \'h1\'), h(m, \'h3\'))');
   assert.deepEqual(pingall(m), []);
 });
 
 test('same kind: a cable not discovered yet does not loop a flood or move its sender', () => {
   const m = linear(3);
   start(m);
-  assert.ok(ping(m, h(m, 'h1'), h(m, 'h2')));
+  assert.ok(ping(m, h(m, 'h1'), h(m, 'h2')), 'ping(m, h(m, \'h1\'), h(m, \'h2\'))');
   // s1 and s3 get a direct cable; the ports come up but the controller has not seen probes yet
   const [a, b] = connect(m.fabric, m.sw(1), m.sw(3));
   for (const end of [a, b]) {
@@ -400,7 +400,7 @@ test('issue input 5: single,4 with a 6-rule table that refuses: refused paths ar
   for (const p of m.controller.routing.paths.values()) assert.ok(inTable.has(p.cookie), `path ${p.src}>${p.dst} counted but not in the table`);
   assert.equal(m.controller.routing.paths.size, 5);
   assert.ok(events.some((e) => e.type === 'path-rejected' && e.error === 'FLOW_MOD_FAILED/TABLE_FULL'), 'refusals reported');
-  assert.ok(m.controller.routing.install.rejections >= 7);
+  assert.ok(m.controller.routing.install.rejections >= 7, 'm.controller.routing.install.rejections >= 7');
   // idle rules leave the table; after the back-off the refused paths are tried again and land
   for (const e of [...table].filter((x) => x.rule.cookie !== 0n)) {
     m.fabric.switches.get(m.sw(1))!.table.entries = m.fabric.switches.get(m.sw(1))!.table.entries.filter((y) => y !== e);
@@ -418,16 +418,16 @@ test('issue input 5: single,4 with a 6-rule table that refuses: refused paths ar
 test('same kind: a path refused by one switch of three is taken out of all of them, and back-off doubles', () => {
   const m = linear(3);
   start(m);
-  assert.ok(ping(m, h(m, 'h1'), h(m, 'h3')));
+  assert.ok(ping(m, h(m, 'h1'), h(m, 'h3')), 'ping(m, h(m, \'h1\'), h(m, \'h3\'))');
   const p = [...m.controller.routing.paths.values()].find((x) => x.src === h(m, 'h1').mac && x.dst === h(m, 'h3').mac)!;
   assert.equal(p.hops.length, 3);
   const r1 = ctl.flowRejected(m.controller, m.sw(2), p.cookie, 'FLOW_MOD_FAILED/TABLE_FULL', m.now);
   assert.deepEqual(new Set(r1.commands.map((c) => (c.kind === 'flow-delete' ? c.dpid : -1n))), new Set([m.sw(1), m.sw(2), m.sw(3)]));
   const e1 = r1.events[0];
-  assert.ok(e1?.type === 'path-rejected' && e1.retryInMs === 1000);
+  assert.ok(e1?.type === 'path-rejected' && e1.retryInMs === 1000, 'e1?.type === \'path-rejected\' && e1.retryInMs === 1000');
   pump(m, r1.commands);
   // meanwhile the controller forwards the packets itself
-  assert.ok(ping(m, h(m, 'h1'), h(m, 'h3')));
+  assert.ok(ping(m, h(m, 'h1'), h(m, 'h3')), 'ping(m, h(m, \'h1\'), h(m, \'h3\'))');
   m.now += 1_000;
   const retry = ctl.tick(m.controller, m.now);
   const again = retry.commands.filter((c) => c.kind === 'flow-add' && c.rule.match.ethSrc === h(m, 'h1').mac && c.rule.match.ethDst === h(m, 'h3').mac);
