@@ -673,8 +673,13 @@ export class IncrementalPlanner {
         let j = nf;
         while (j > 0) {
           const o = fOrder[j - 1]!;
-          // (a VM's rank is its number)
-          if (!((cost - fCost[o]! || fPeer[o]! - v) > 0)) break;
+          // (a VM's rank is its number). The tie-break's load is made on every comparison, not
+          // only on an exact tie: ties are rare (the first came in the bench sequence's third
+          // epoch), and a load the optimised code had never seen run deoptimised `choose` there,
+          // which then ran unoptimised until recompiled (about 20 ms of the epoch, and 40 ms of
+          // compiler threads' CPU, once per process)
+          const tie = fPeer[o]! - v;
+          if (!((cost - fCost[o]! || tie) > 0)) break;
           fOrder[j] = o;
           j -= 1;
         }
