@@ -673,8 +673,13 @@ export class IncrementalPlanner {
         let j = nf;
         while (j > 0) {
           const o = fOrder[j - 1]!;
-          // (a VM's rank is its number)
-          if (!((cost - fCost[o]! || fPeer[o]! - v) > 0)) break;
+          // (a VM's rank is its number). The tie-break's load is made on every comparison, not
+          // only on an exact tie: ties are rare (the first came in the bench sequence's third
+          // epoch), and a load the optimised code had never seen run deoptimised `choose` there,
+          // which then ran unoptimised until recompiled (about 20 ms of the epoch, and 40 ms of
+          // compiler threads' CPU, once per process)
+          const tie = fPeer[o]! - v;
+          if (!((cost - fCost[o]! || tie) > 0)) break;
           fOrder[j] = o;
           j -= 1;
         }
@@ -760,11 +765,13 @@ export class IncrementalPlanner {
     const steps: Step[] = [];
     /** per move log entry (each decision made, applied or not): its round */
     const decisionRounds: number[] = [];
-    // room for as many moves as the last plan made (a plan after a quiet one grows it by doubling:
-    // sized on the VMs marked, a settling plan that moves nothing took megabytes it never used)
-    const expectMoves = Math.min(maxMigrations, Math.max(1024, this.lastMoves));
-    // the last plan's flows and candidates per move, with a tenth to spare (at fat-tree(32) about 6 and 3 a move)
-    const perMove = (n: number): number => (this.lastMoves > 0 ? Math.ceil((1.1 * n * expectMoves) / this.lastMoves) : 4 * expectMoves);
+    // room for the moves the last plan made with a tenth to spare (a plan after a quiet one grows
+    // it by doubling: sized on the VMs marked, a settling plan that moves nothing took megabytes it
+    // never used). Without the spare, every plan that moved a few more than the last (about half
+    // of them) doubled the per-move arrays and copied them: a megabyte more of buffers at fat-tree(32)
+    const expectMoves = Math.min(maxMigrations, Math.max(1024, Math.ceil(1.1 * this.lastMoves)));
+    // the last plan's flows and candidates per move, for those moves (at fat-tree(32) about 6 and 3 a move)
+    const perMove = (n: number): number => (this.lastMoves > 0 ? Math.ceil((n * expectMoves) / this.lastMoves) : 4 * expectMoves);
     const log = new MoveLog(this.names, this.hvNames, this.rank, cmFn === null ? cmFixed : null, mode, expectMoves, perMove(this.lastFlows), perMove(this.lastCands));
     let asked = 0;
     let round = 0;
