@@ -106,7 +106,8 @@ export class IncrementalPlanner {
    * per hypervisor h: the VMs on it (unordered), onHv[hvStart[h] ..+ hvLen[h]), room for hvRoom[h]
    * (one flat array: a list per hypervisor was an object and a backing store apart, two misses
    * for a move's bookkeeping). A list that outgrows its room moves to the end with twice the room,
-   * as a row of `Rows` does, so the store stays within twice the lists' room however skewed.
+   * as a row of `Rows` does, so the space given out (`hvUsed`) stays under twice the lists' room
+   * however skewed (the array itself, grown by doubling, up to about three times: review, 7 December).
    */
   private onHv: Int32Array;
   private readonly hvStart: Int32Array;
@@ -212,8 +213,8 @@ export class IncrementalPlanner {
     const hn = this.hvNames.length;
     this.load = new Float64Array(hn);
     this.cap = new Float64Array(hn);
-    // room for the VMs each hypervisor holds, at least 16 (fat-tree(32)'s slots: a host filled to
-    // its slots by moves never moves its list)
+    // room for the VMs each hypervisor holds, at least 16 (fat-tree(32)'s slots: with 16 slots or
+    // fewer, a host filled to its slots by moves never moves its list)
     this.hvStart = new Int32Array(hn);
     this.hvLen = new Int32Array(hn);
     this.hvRoom = new Int32Array(hn);
@@ -903,9 +904,18 @@ export class IncrementalPlanner {
     this.hvLen[h]! += 1;
   }
 
-  /** for tests: every VM is on its hypervisor's list exactly once, and the lists hold nothing else */
+  /** for tests: every VM is on its hypervisor's list exactly once, the lists hold nothing else, and each list fits its room, the rooms apart inside the space given out */
   hostListsConsistent(): boolean {
     const seen = new Uint8Array(this.names.length);
+    if (this.hvUsed > this.onHv.length) return false;
+    // rooms inside the space given out and apart from each other
+    const byStart = [...this.hvStart.keys()].sort((a, b) => this.hvStart[a]! - this.hvStart[b]!);
+    let end = 0;
+    for (const h of byStart) {
+      if (this.hvLen[h]! > this.hvRoom[h]! || this.hvStart[h]! < end) return false;
+      end = this.hvStart[h]! + this.hvRoom[h]!;
+    }
+    if (end > this.hvUsed) return false;
     for (let h = 0; h < this.hvLen.length; h++) {
       for (let j = this.hvStart[h]!; j < this.hvStart[h]! + this.hvLen[h]!; j++) {
         const u = this.onHv[j]!;
@@ -934,6 +944,8 @@ export class IncrementalPlanner {
     let i = base;
     // (bounded: u is on `from`, so it is found before `last` or is `last`)
     while (i < last && list[i] !== u) i++;
+    // a broken list would otherwise lose another VM's entry without a word
+    if (list[i] !== u) throw new Error(`incremental planner: VM ${u} is not on the list of hypervisor ${from}`);
     list[i] = list[last]!;
     this.hvLen[from]! -= 1;
     this.hvPush(to, u);
