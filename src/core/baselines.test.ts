@@ -21,12 +21,12 @@ test('paper: none keeps the cost; greedy reaches 0 in 6 migrations; the distribu
   assert.deepEqual([greedy.finalCost, greedy.steps.length, greedy.converged], [0, 6, true]);
   // every step takes the largest gain there is, so gains never grow
   const gains = greedy.steps.map((s) => s.totalBefore - s.totalAfter);
-  gains.forEach((g, i) => assert.ok(i === 0 || g <= gains[i - 1]!));
+  gains.forEach((g, i) => assert.ok(i === 0 || g <= gains[i - 1]!, 'i === 0 || g <= gains[i - 1]!'));
   // pairs on different hypervisors both move towards each other in the same round and swap
   const dist = runStrategy('distributed', paper());
   assert.equal(dist.converged, false);
   assert.equal(dist.rounds, 20);
-  assert.ok(dist.finalCost > 0);
+  assert.ok(dist.finalCost > 0, 'dist.finalCost > 0');
 });
 
 test('distributed: moves chosen on one snapshot are admitted in rank order; one whose target filled up is rejected and says so', () => {
@@ -142,5 +142,5 @@ test('counterexample: over a whole Load-Aware run a larger c_m can yield more mi
   assert.deepEqual(low.steps.map((s) => [s.decision.vm, s.decision.to]), [['vm2', 'h1']]);
   // c_m 8: vm2 stays, so vm1 (saving 120) and vm5 (saving 122) move
   assert.deepEqual(high.steps.map((s) => [s.decision.vm, s.decision.to]), [['vm1', 'h2'], ['vm5', 'h1']]);
-  assert.ok(high.finalCost < low.finalCost);
+  assert.ok(high.finalCost < low.finalCost, 'high.finalCost < low.finalCost');
 });

@@ -35,7 +35,7 @@ test('Eq. 2 equals half the sum of Eq. 1 over all VMs; collocating everything co
       const w = randomWorkload({ hypervisors: b.topology.hypervisors, vms: 30, capacity: 5, partners: 2, rng: seededRng(seed) });
       const t = trafficMatrix(w.flows);
       const sum = w.vms.reduce((s, vm) => s + vmCost(vm, w.placement, t, b.oracle), 0);
-      assert.ok(Math.abs(totalCost(w.placement, t, b.oracle) - sum / 2) < 1e-6 * Math.max(1, sum));
+      assert.ok(Math.abs(totalCost(w.placement, t, b.oracle) - sum / 2) < 1e-6 * Math.max(1, sum), 'Math.abs(totalCost(w.placement, t, b.oracle) - sum / 2) < 1e-6 * Math.max(1, sum)');
       const together = new Map(w.vms.map((vm) => [vm, 'h1']));
       assert.equal(totalCost(together, t, b.oracle), 0);
     }),

@@ -89,10 +89,10 @@ test('property: best mode never ends above first mode, and both only pick peer h
         const args = { vm, placement: w.placement, traffic, oracle: topo.oracle, capacity: w.capacity, load, rank, migrationCost: 0 };
         const first = decide({ ...args, mode: 'first' });
         const best = decide({ ...args, mode: 'best' });
-        assert.ok(best.costAfter <= first.costAfter);
+        assert.ok(best.costAfter <= first.costAfter, 'best.costAfter <= first.costAfter');
         assert.equal(first.to === null, best.to === null);
         const peerHosts = new Set([...(traffic.peers.get(vm)?.keys() ?? [])].map((p) => w.placement.get(p)));
-        if (best.to !== null) assert.ok(peerHosts.has(best.to));
+        if (best.to !== null) assert.ok(peerHosts.has(best.to), 'peerHosts.has(best.to)');
       }
     }),
     { numRuns: 60 },

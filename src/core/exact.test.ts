@@ -39,12 +39,12 @@ test('property: on tiny instances the branch and bound optimum equals brute forc
     fc.property(fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 2, max: 5 }), fc.integer({ min: 1, max: 3 }), fc.boolean(), (seed, vms, slots, withResources) => {
       const inst = smallInstance(seed, { vms, slots, withResources });
       const opt = solveOptimal({ ...inst, incumbent: inst.placement });
-      assert.ok(opt.proven);
+      assert.ok(opt.proven, 'opt.proven');
       const ref = bruteForce(inst);
       assert.ok(close(opt.cost, ref), `branch and bound ${opt.cost} vs brute force ${ref}`);
-      assert.ok(close(opt.cost, totalCost(opt.placement, inst.traffic, inst.oracle)));
+      assert.ok(close(opt.cost, totalCost(opt.placement, inst.traffic, inst.oracle)), 'close(opt.cost, totalCost(opt.placement, inst.traffic, inst.oracle))');
       // without a starting incumbent the search finds the same optimum
-      assert.ok(close(solveOptimal(inst).cost, ref));
+      assert.ok(close(solveOptimal(inst).cost, ref), 'close(solveOptimal(inst).cost, ref)');
     }),
     { numRuns: 40 },
   );
@@ -75,18 +75,18 @@ test('optimal run: steps replay to the optimal placement, each step with the exa
     assert.equal(s.decision.from, p.get(s.decision.vm));
     p.set(s.decision.vm, s.decision.to);
     const now = totalCost(p, inst.traffic, inst.oracle);
-    assert.ok(close(s.totalBefore, total) && close(s.totalAfter, now));
+    assert.ok(close(s.totalBefore, total) && close(s.totalAfter, now), 'close(s.totalBefore, total) && close(s.totalAfter, now)');
     total = now;
   }
   assert.deepEqual(p, run.finalPlacement);
-  assert.ok(close(run.finalCost, solveOptimal(inst).cost));
+  assert.ok(close(run.finalCost, solveOptimal(inst).cost), 'close(run.finalCost, solveOptimal(inst).cost)');
 });
 
 test('the search reports the nodes it explored and gives up, unproven, at maxNodes', () => {
   const inst = smallInstance(3, { vms: 12, slots: 2, topology: 1 });
   const full = solveOptimal(inst);
-  assert.ok(full.proven && full.explored > 0);
+  assert.ok(full.proven && full.explored > 0, 'full.proven && full.explored > 0');
   const cut = solveOptimal({ ...inst, incumbent: inst.placement, maxNodes: 5 });
   assert.equal(cut.proven, false);
-  assert.ok(cut.cost >= full.cost - 1e-9);
+  assert.ok(cut.cost >= full.cost - 1e-9, 'cut.cost >= full.cost - 1e-9');
 });

@@ -124,7 +124,7 @@ test('property: a pair taken by the rule (Eq. 3 for a pair) never raises the tot
       const m = pairMove(inst, u, w, z, () => cm);
       const before = totalCost(inst.placement, inst.traffic, inst.oracle);
       const after = totalCost(new Map(inst.placement).set(u, y).set(w, z), inst.traffic, inst.oracle);
-      assert.ok(Math.abs(before - after - m.saving) <= 1e-9 * Math.max(1, before));
+      assert.ok(Math.abs(before - after - m.saving) <= 1e-9 * Math.max(1, before), 'Math.abs(before - after - m.saving) <= 1e-9 * Math.max(1, before)');
       if (pairWorthIt(m)) assert.ok(after < before, `pair taken but cost ${before} -> ${after}`);
     }),
     { numRuns: 300 },
@@ -142,7 +142,7 @@ test('property: gain-swap and lookahead never exceed slots, CPU or memory after 
         assert.ok(withinResources(inst.resources!, p), `step ${s.step} exceeds a limit`);
         for (const [h, k] of countOn(p)) assert.ok(k <= inst.capacity.get(h)!, `step ${s.step} overfills ${h}`);
       }
-      assert.ok(run.finalCost <= run.initialCost);
+      assert.ok(run.finalCost <= run.initialCost, 'run.finalCost <= run.initialCost');
       // every complete action (its migrations share a reason prefix) ends lower than it began
       let start = run.initialCost;
       for (const s of run.steps) {
@@ -176,7 +176,7 @@ test('lookahead: mean gap to the exact optimum at most 5% of the initial cost on
     greedyGap += (runStrategy('greedy', inst).finalCost - opt.finalCost) / opt.initialCost;
   }
   assert.ok(gap / counted <= 0.05, `mean gap ${(100 * gap) / counted}%`);
-  assert.ok(gap < greedyGap);
+  assert.ok(gap < greedyGap, 'gap < greedyGap');
 });
 
 test('lookahead-staged: one consistent run of two stages; stage 1 prices first moves in c_m, a VM moved again is not priced', () => {
@@ -192,9 +192,9 @@ test('lookahead-staged: one consistent run of two stages; stage 1 prices first m
       assert.ok(Math.abs(st.totalBefore - total) <= 1e-6 * Math.max(1, total), `seed ${seed} step ${i + 1} continues the chain`);
       total = st.totalAfter;
     });
-    assert.ok(Math.abs(total - run.finalCost) <= 1e-6 * Math.max(1, total));
+    assert.ok(Math.abs(total - run.finalCost) <= 1e-6 * Math.max(1, total), 'Math.abs(total - run.finalCost) <= 1e-6 * Math.max(1, total)');
     for (const st of run.steps) if (st.decision.migrationCost > 0 && st.decision.from === inst.placement.get(st.decision.vm)) priced += 1;
-    for (let i = 1; i < run.steps.length; i++) assert.ok(run.steps[i]!.round >= run.steps[i - 1]!.round);
+    for (let i = 1; i < run.steps.length; i++) assert.ok(run.steps[i]!.round >= run.steps[i - 1]!.round, 'run.steps[i]!.round >= run.steps[i - 1]!.round');
   }
   assert.ok(priced > 0, 'some first moves carried the price');
 });

@@ -65,7 +65,7 @@ test('decide with c_m as a function of the move: a far target can be too dear wh
   assert.equal(d.to, 'hv16');
   assert.equal(d.migrationCost, cm('vm6', d.from, 'hv16'));
   // a constant c_m leaves the candidates exactly as before: no per-candidate c_m field
-  assert.ok(decide({ ...base, migrationCost: 0 }).candidates.every((c) => !('migrationCost' in c)));
+  assert.ok(decide({ ...base, migrationCost: 0 }).candidates.every((c) => !('migrationCost' in c)), 'decide({ ...base, migrationCost: 0 }).candidates.every((c) => !(\'migrationCost\' in c))');
 });
 
 test('pre-copy with a writable working set: a round leaves at most the WWS dirty; the default is the uniform model', () => {
@@ -75,7 +75,7 @@ test('pre-copy with a writable working set: a round leaves at most the WWS dirty
   const wws = preCopy({ ...base, writableWorkingSetBytes: 32 * 2 ** 20 });
   assert.ok(wws.bytesMoved < uniform.bytesMoved, `${wws.bytesMoved} < ${uniform.bytesMoved}`);
   // every round after the first sends at most the WWS
-  assert.ok(wws.bytesMoved <= base.memoryBytes + wws.rounds * 32 * 2 ** 20 + 1);
+  assert.ok(wws.bytesMoved <= base.memoryBytes + wws.rounds * 32 * 2 ** 20 + 1, 'wws.bytesMoved <= base.memoryBytes + wws.rounds * 32 * 2 ** 20 + 1');
   assert.throws(() => preCopy({ ...base, writableWorkingSetBytes: -1 }), RangeError);
 });
 
@@ -86,7 +86,7 @@ test('the QEMU-fitted stop-copy threshold: 6 ms of the bandwidth; on the simulat
   const base = { memoryBytes: 4 * GiB, dirtyRateBytesPerSec: 10e6, bandwidthBytesPerSec: 125e6, maxRounds: 30 };
   const fixed = preCopy({ ...base, stopCopyBytes: 50e6 });
   const fitted = preCopy({ ...base, stopCopyBytes: qemuStopCopyBytes(125e6) });
-  assert.ok(fitted.rounds > fixed.rounds);
+  assert.ok(fitted.rounds > fixed.rounds, 'fitted.rounds > fixed.rounds');
   assert.ok(Math.abs(fitted.bytesMoved / fixed.bytesMoved - 1) < 0.001, `${fitted.bytesMoved} vs ${fixed.bytesMoved}`);
   assert.ok(fitted.downtimeSeconds < 0.006 && fixed.downtimeSeconds > 0.1, `${fitted.downtimeSeconds} vs ${fixed.downtimeSeconds}`);
 });

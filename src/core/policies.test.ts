@@ -40,7 +40,7 @@ test('paper: Round-Robin asks VMs by MAC ascending; Load-Aware starts with the c
   assert.equal(la.decisions[0]?.vm, 'vm3');
   assert.equal(la.decisions[0]?.costBefore, 6000);
   // Load-Aware never asks a VM whose cost is 0
-  for (const d of la.decisions) assert.ok(d.costBefore > 0);
+  for (const d of la.decisions) assert.ok(d.costBefore > 0, 'd.costBefore > 0');
 });
 
 test('Load-Aware round: each VM asked at most once, always the costliest not yet asked', () => {
@@ -51,9 +51,9 @@ test('Load-Aware round: each VM asked at most once, always the costliest not yet
   let next = gen.next({ movedTo: null });
   while (!next.done) {
     const { vm, cost } = next.value;
-    assert.ok(!asked.has(vm));
+    assert.ok(!asked.has(vm), '!asked.has(vm)');
     for (const other of model.vms) {
-      if (!asked.has(other) && other !== vm) assert.ok(vmCost(other, placement, model.traffic, model.oracle) <= cost);
+      if (!asked.has(other) && other !== vm) assert.ok(vmCost(other, placement, model.traffic, model.oracle) <= cost, 'vmCost(other, placement, model.traffic, model.oracle) <= cost');
     }
     asked.add(vm);
     next = gen.next({ movedTo: null }); // everybody declines
@@ -86,7 +86,7 @@ test('property: under every policy the cost never rises, capacity is never excee
           for (const [h, n] of counts) assert.ok(n <= cap, `${h} hosts ${n} > ${cap}`);
           const now = totalCost(placement, input.traffic, b.oracle);
           assert.ok(now < prev - cm + 1e-6, `cost ${prev} -> ${now}`);
-          assert.ok(Math.abs(now - s.totalAfter) < 1e-6 * Math.max(1, now));
+          assert.ok(Math.abs(now - s.totalAfter) < 1e-6 * Math.max(1, now), 'Math.abs(now - s.totalAfter) < 1e-6 * Math.max(1, now)');
           prev = now;
         }
         assert.equal(run.finalCost, prev);
@@ -130,5 +130,5 @@ test('onRound reports every round with the migrations so far and changes nothing
   assert.equal(seen.length, without.rounds);
   assert.deepEqual(seen.map(([r]) => r), Array.from({ length: without.rounds }, (_, i) => i + 1));
   assert.equal(seen.at(-1)![1], without.steps.length);
-  seen.slice(1).forEach(([, m], i) => assert.ok(m >= seen[i]![1]));
+  seen.slice(1).forEach(([, m], i) => assert.ok(m >= seen[i]![1], 'm >= seen[i]![1]'));
 });

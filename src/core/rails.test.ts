@@ -29,7 +29,7 @@ test('rails: cooldown, no-return, per-round and per-hypervisor limits, each with
   beginRound(s, 6);
   assert.equal(code(railsAllow(s, 'a', 'h2', 'h1', 6)), 'ok');
   const r = railsAllow(createRailState({ cooldownRounds: 1 }), 'x', 'h1', 'h2', 1);
-  assert.ok(r.ok);
+  assert.ok(r.ok, 'r.ok');
   assert.equal(railsActive(undefined), false);
   assert.equal(railsActive({ stableRounds: 1, cooldownRounds: 0 }), false);
   assert.equal(railsActive({ maxPerRound: 5 }), true);

@@ -11,7 +11,7 @@ test('topology: link ids are order-independent and adjacency is symmetric', () =
     { a: 'h1', b: 's1', capacityBps: 10 },
   ]);
   assert.equal(linkId('s2', 's1'), 's1-s2');
-  assert.ok(t.linkById.has('s1-s2'));
+  assert.ok(t.linkById.has('s1-s2'), 't.linkById.has(\'s1-s2\')');
   assert.deepEqual(t.adjacency.get('s1')!.map((x) => x.neighbour), ['h1', 's2']);
   assert.deepEqual(t.hypervisors, ['h1']);
 });

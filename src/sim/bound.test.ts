@@ -15,7 +15,7 @@ test('slot-capacity lower bound: never above the exact optimum (60 small instanc
     assert.ok(opt.proven, `seed ${seed}: optimum proven`);
     assert.ok(bound.cost >= 0 && bound.cost <= opt.cost + 1e-9, `seed ${seed}: bound ${bound.cost} <= optimum ${opt.cost}`);
     const la = runStrategy('lookahead', inst);
-    assert.ok(bound.cost <= la.finalCost + 1e-9);
+    assert.ok(bound.cost <= la.finalCost + 1e-9, 'bound.cost <= la.finalCost + 1e-9');
     if (bound.cost > 0) positive += 1;
   }
   // with 2 slots per hypervisor and 3 partners per VM the bound has something to say on most instances
@@ -39,7 +39,7 @@ test('slot-capacity lower bound is reached where the capacity is all that stands
   assert.equal(bound.cost, 2);
   assert.deepEqual(bound.levels.map((l) => [l.partSlots, l.by]).slice(0, 1), [[2, 'spanning-tree']]);
   // with c on another ToR the cost only grows: the bound stays below
-  assert.ok(totalCost(new Map([['a', h1!], ['b', h1!], ['c', h5!]]), traffic, built.oracle) > bound.cost);
+  assert.ok(totalCost(new Map([['a', h1!], ['b', h1!], ['c', h5!]]), traffic, built.oracle) > bound.cost, 'totalCost(new Map([[\'a\', h1!], [\'b\', h1!], [\'c\', h5!]]), traffic, built.oracle) > bound...');
 });
 
 test('slot-capacity lower bound: 0 when everything can share one hypervisor', () => {

@@ -23,5 +23,5 @@ test('priced budget search: a start over the slots is refused; a start is kept w
   partial.delete(inst.vms[0]!);
   assert.throws(() => pricedBudgetSearch(inputOf(inst), 8, { iterations: 10, temperature: 0, price: 0.2, seed: 1, start: partial }), (e) => isScoreError(e, 'PLACEMENT_INVALID') && e.message.includes(inst.vms[0]!));
   const r = pricedBudgetSearch(inputOf(inst), 8, { iterations: 0, temperature: 0, price: 0.2, seed: 1, start: inst.placement });
-  assert.ok(r.cost <= r.initialCost + 1e-9);
+  assert.ok(r.cost <= r.initialCost + 1e-9, 'r.cost <= r.initialCost + 1e-9');
 });

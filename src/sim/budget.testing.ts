@@ -70,7 +70,7 @@ export function checkWithinBudget(search: BudgetSearch): void {
       assert.equal(r.placement.size, inst.vms.length);
       assert.equal(movedCount(r.placement, inst.placement), r.moved);
       assert.ok(r.moved <= budget, `seed ${seed}: moved ${r.moved} > budget ${budget}`);
-      assert.ok(Math.abs(r.cost - totalCost(r.placement, inst.traffic, inst.oracle)) <= 1e-9 * Math.max(1, r.cost));
+      assert.ok(Math.abs(r.cost - totalCost(r.placement, inst.traffic, inst.oracle)) <= 1e-9 * Math.max(1, r.cost), 'Math.abs(r.cost - totalCost(r.placement, inst.traffic, inst.oracle)) <= 1e-9 * Math.max...');
       if (budget === 0) assert.equal(r.cost, r.initialCost);
     }
   }

@@ -23,7 +23,7 @@ test('churn keeps the talking VMs and the total rate, and re-pairs about the giv
   assert.equal(epochs.length, 4);
   const total = (fs: readonly DirectedFlow[]) => fs.reduce((a, f) => a + f.rate, 0);
   const pairs = (fs: readonly DirectedFlow[]) => new Set(fs.map((f) => (f.src < f.dst ? `${f.src}|${f.dst}` : `${f.dst}|${f.src}`)));
-  for (const e of epochs) assert.ok(Math.abs(total(e) - total(w.flows)) < 1e-6 * total(w.flows));
+  for (const e of epochs) assert.ok(Math.abs(total(e) - total(w.flows)) < 1e-6 * total(w.flows), 'Math.abs(total(e) - total(w.flows)) < 1e-6 * total(w.flows)');
   const p0 = pairs(epochs[0]!);
   const p1 = pairs(epochs[1]!);
   const changed = [...p0].filter((p) => !p1.has(p)).length / p0.size;
@@ -48,7 +48,7 @@ test('stationary workload: continuous mode makes no more migrations than one-sho
   const epochs = Array.from({ length: 5 }, () => w.flows);
   const r = runEpochs({ vms: w.vms, placement: w.placement, capacity: w.capacity, oracle: b.oracle, epochs, epochSeconds: 3600 });
   const oneShot = by(r, 'one-shot');
-  assert.ok(oneShot.migrations > 0);
+  assert.ok(oneShot.migrations > 0, 'oneShot.migrations > 0');
   for (const name of ['continuous-la', 'continuous-la-hyst', 'continuous-rr-hyst']) {
     assert.ok(by(r, name).migrations <= oneShot.migrations, `${name}: ${by(r, name).migrations} vs one-shot ${oneShot.migrations}`);
     // after the first epoch nothing changes, so nothing moves
@@ -65,18 +65,18 @@ test('churn: continuous LA with hysteresis follows the traffic, never oscillates
   const hyst = by(r, 'continuous-la-hyst');
   for (const s of r.strategies) {
     // the books add up
-    assert.ok(Math.abs(s.total - (s.costIntegral + s.migrationWeighted)) <= 1e-9 * s.total);
-    assert.ok(Math.abs(s.perEpoch.at(-1)!.cumulative - s.total) <= 1e-9 * s.total);
+    assert.ok(Math.abs(s.total - (s.costIntegral + s.migrationWeighted)) <= 1e-9 * s.total, 'Math.abs(s.total - (s.costIntegral + s.migrationWeighted)) <= 1e-9 * s.total');
+    assert.ok(Math.abs(s.perEpoch.at(-1)!.cumulative - s.total) <= 1e-9 * s.total, 'Math.abs(s.perEpoch.at(-1)!.cumulative - s.total) <= 1e-9 * s.total');
     assert.equal(s.perEpoch.reduce((a, p) => a + p.migrations, 0), s.migrations);
   }
   assert.equal(hyst.oscillations, 0);
   assert.equal(by(r, 'continuous-rr-hyst').oscillations, 0);
   assert.ok(hyst.perEpoch.slice(1).some((p) => p.migrations > 0), 'it keeps following the traffic');
   assert.ok(hyst.total < by(r, 'one-shot').total, `${hyst.total} vs one-shot ${by(r, 'one-shot').total}`);
-  assert.ok(hyst.total < by(r, 'never').total);
+  assert.ok(hyst.total < by(r, 'never').total, 'hyst.total < by(r, \'never\').total');
   assert.ok(hyst.total <= 1.15 * by(r, 'clairvoyant').total, `${hyst.total} vs clairvoyant ${by(r, 'clairvoyant').total}`);
   // without hysteresis it moves far more
-  assert.ok(by(r, 'continuous-la').migrations > hyst.migrations);
+  assert.ok(by(r, 'continuous-la').migrations > hyst.migrations, 'by(r, \'continuous-la\').migrations > hyst.migrations');
 });
 
 test('ON/OFF: measured over several epochs, continuous mode sees the mean rates and moves less than on one epoch\'s draw', () => {

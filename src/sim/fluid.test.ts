@@ -11,7 +11,7 @@ test('fluid plane: initial paper loads per link and layer', () => {
   // hv16 sends three flows up (vm1, vm2, vm3): 3 × 500 B/s = 12 kb/s from hv16 to t1
   assert.equal(byId.get('hv16-t1')?.abBps, 12000);
   assert.equal(byId.get('hv16-t1')?.baBps, 0);
-  assert.ok(Math.abs(byId.get('hv16-t1')!.utilisation - 12000 / 10e6) < 1e-12);
+  assert.ok(Math.abs(byId.get('hv16-t1')!.utilisation - 12000 / 10e6) < 1e-12, 'Math.abs(byId.get(\'hv16-t1\')!.utilisation - 12000 / 10e6) < 1e-12');
   // conservation: every flow puts its rate on each link of its path
   const expected = model.flows.reduce((s, f) => s + f.rate * 8 * model.oracle.path(model.placement.get(f.src)!, model.placement.get(f.dst)!).length, 0);
   assert.equal(loads.reduce((s, l) => s + l.abBps + l.baBps, 0), expected);
@@ -34,7 +34,7 @@ test('replay: both policies drive every layer to 0 and the timeline matches the 
     assert.equal(r.timeline[1]!.time, 10);
     // byte counters only grow on the virtual clock
     for (let i = 1; i < r.timeline.length; i++) {
-      for (const [k, v] of Object.entries(r.timeline[i]!.linkBytes ?? {})) assert.ok(v >= (r.timeline[i - 1]!.linkBytes?.[k] ?? 0));
+      for (const [k, v] of Object.entries(r.timeline[i]!.linkBytes ?? {})) assert.ok(v >= (r.timeline[i - 1]!.linkBytes?.[k] ?? 0), 'v >= (r.timeline[i - 1]!.linkBytes?.[k] ?? 0)');
     }
     assert.deepEqual(JSON.parse(JSON.stringify(r)), r, 'a run record is plain JSON');
   }

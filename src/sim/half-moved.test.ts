@@ -25,11 +25,11 @@ test('budget structure: the forest is within the top pairs; its trees moved whol
     for (const budget of [1, 3, 5]) {
       const s = budgetStructure(inputOf(inst), budget);
       assert.ok(s.forestShare <= s.topPairsShare + 1e-12, `seed ${seed}: forest ${s.forestShare} > top pairs ${s.topPairsShare}`);
-      assert.ok(s.topPairsShare <= 1 + 1e-12);
+      assert.ok(s.topPairsShare <= 1 + 1e-12, 's.topPairsShare <= 1 + 1e-12');
       assert.ok(s.forestVmsMoved <= budget, `seed ${seed}: ${s.forestVmsMoved} moved for a forest of ${budget} edges`);
       assert.equal(s.initialCost, totalCost(inst.placement, inst.traffic, inst.oracle));
       assert.equal(movedCount(s.forestPlacement, inst.placement), s.forestVmsMoved);
-      assert.ok(Math.abs(1 - totalCost(s.forestPlacement, inst.traffic, inst.oracle) / s.initialCost - s.forestUncapacitatedReduction) < 1e-9);
+      assert.ok(Math.abs(1 - totalCost(s.forestPlacement, inst.traffic, inst.oracle) / s.initialCost - s.forestUncapacitatedReduction) < 1e-9, 'Math.abs(1 - totalCost(s.forestPlacement, inst.traffic, inst.oracle) / s.initialCost - ...');
     }
   }
 });

@@ -31,8 +31,8 @@ test('METIS reference: every VM placed once, within capacity, deterministic, and
   for (const h of ref.placement.values()) n.set(h, (n.get(h) ?? 0) + 1);
   for (const [h, k] of n) assert.ok(k <= w.capacity.get(h)!, `${h} holds ${k}`);
   assert.equal(ref.cost, totalCost(ref.placement, traffic, built.oracle));
-  assert.ok(ref.cost < 0.8 * totalCost(w.placement, traffic, built.oracle));
-  assert.ok(ref.levels >= 2 && ref.partitions >= 1);
+  assert.ok(ref.cost < 0.8 * totalCost(w.placement, traffic, built.oracle), 'ref.cost < 0.8 * totalCost(w.placement, traffic, built.oracle)');
+  assert.ok(ref.levels >= 2 && ref.partitions >= 1, 'ref.levels >= 2 && ref.partitions >= 1');
   assert.deepEqual([...metisReference(input).placement], [...ref.placement]);
 });
 
@@ -54,14 +54,14 @@ test('a scale run with a reference reports the best known cost and every strateg
     reference: (ctx) => metisReference({ topology: ctx.topology, oracle: ctx.oracle, vms: ctx.vms, traffic: ctx.traffic, capacity: ctx.capacity, seed: ctx.seed }),
   });
   const ref = result.reference;
-  assert.ok(ref !== undefined);
+  assert.ok(ref !== undefined, 'ref !== undefined');
   assert.equal(ref.method, 'metis-hierarchical');
-  assert.ok(ref.bestKnown.cost <= ref.cost);
+  assert.ok(ref.bestKnown.cost <= ref.cost, 'ref.bestKnown.cost <= ref.cost');
   for (const s of result.strategies) {
-    assert.ok(ref.bestKnown.cost <= s.finalCost);
-    assert.ok(Math.abs(ref.gapToBest[s.strategy]! - (s.finalCost - ref.bestKnown.cost) / s.initialCost) < 1e-12);
+    assert.ok(ref.bestKnown.cost <= s.finalCost, 'ref.bestKnown.cost <= s.finalCost');
+    assert.ok(Math.abs(ref.gapToBest[s.strategy]! - (s.finalCost - ref.bestKnown.cost) / s.initialCost) < 1e-12, 'Math.abs(ref.gapToBest[s.strategy]! - (s.finalCost - ref.bestKnown.cost) / s.initialCos...');
   }
-  assert.ok(Object.values(ref.gapToBest).some((g) => g === 0) || ref.bestKnown.by === 'metis-hierarchical');
+  assert.ok(Object.values(ref.gapToBest).some((g) => g === 0) || ref.bestKnown.by === 'metis-hierarchical', 'Object.values(ref.gapToBest).some((g) => g === 0) || ref.bestKnown.by === \'metis-hierar...');
 });
 
 test('METIS reference: gpmetis not installed is EMULATION_MISSING_TOOL, a gpmetis that fails is EMULATION_COMMAND (exit 1: not a bad option)', () => {

@@ -34,20 +34,20 @@ test('a scale run: per-round costs and migrations add up to each strategy’s ru
   const traffic = trafficMatrix(w.flows);
   const initial = totalCost(w.placement, traffic, built.oracle);
   for (const s of result.strategies) {
-    assert.ok(Math.abs(s.initialCost - initial) < 1e-6);
+    assert.ok(Math.abs(s.initialCost - initial) < 1e-6, 'Math.abs(s.initialCost - initial) < 1e-6');
     assert.equal(s.perRound[0]!.cost, s.initialCost);
     assert.ok(Math.abs(s.perRound.at(-1)!.cost - s.finalCost) <= 1e-6 * s.initialCost, `${s.strategy}: last round is the final cost`);
     assert.equal(s.perRound.reduce((n, p) => n + p.migrations, 0), s.migrations);
-    assert.ok(s.vmsMigrated <= s.migrations && s.vmsMigrated <= 48);
+    assert.ok(s.vmsMigrated <= s.migrations && s.vmsMigrated <= 48, 's.vmsMigrated <= s.migrations && s.vmsMigrated <= 48');
     assert.ok(s.finalCost < s.initialCost, `${s.strategy} lowers the cost`);
     assert.equal(s.perRound[0]!.layers.length, 3);
     assert.equal(s.vmCostQuantiles.final.length, 101);
     // every migration sends at least the VM's memory once (4 GiB by default)
-    assert.ok(s.migrationBytes >= s.migrations * 4 * 2 ** 30);
+    assert.ok(s.migrationBytes >= s.migrations * 4 * 2 ** 30, 's.migrationBytes >= s.migrations * 4 * 2 ** 30');
     assert.equal(s.perRound.reduce((n, p) => n + p.migrationBytes, 0), s.migrationBytes);
-    assert.ok(s.reductionAtHalfMigrated >= 0 && s.reductionAtHalfMigrated <= s.costReduction + 1e-9);
+    assert.ok(s.reductionAtHalfMigrated >= 0 && s.reductionAtHalfMigrated <= s.costReduction + 1e-9, 's.reductionAtHalfMigrated >= 0 && s.reductionAtHalfMigrated <= s.costReduction + 1e-9');
     // costs never rise from round to round under Algorithm 1 with c_m = 0
-    s.perRound.slice(1).forEach((p, i) => assert.ok(p.cost <= s.perRound[i]!.cost + 1e-6));
+    s.perRound.slice(1).forEach((p, i) => assert.ok(p.cost <= s.perRound[i]!.cost + 1e-6, 'p.cost <= s.perRound[i]!.cost + 1e-6'));
   }
 });
 
@@ -85,13 +85,13 @@ test('migration traffic is charged to the links it crosses during its round', ()
   const slow = run(1e12);
   const fast = run(60);
   const r1 = (s: typeof slow) => s.perRound[1]!;
-  assert.ok(r1(fast).migrations > 0);
+  assert.ok(r1(fast).migrations > 0, 'r1(fast).migrations > 0');
   // the same placements; only the migration load differs, and it lands on the access layer at least
   assert.equal(r1(fast).cost, r1(slow).cost);
-  assert.ok(r1(fast).layers[0]!.loadBps > r1(slow).layers[0]!.loadBps);
+  assert.ok(r1(fast).layers[0]!.loadBps > r1(slow).layers[0]!.loadBps, 'r1(fast).layers[0]!.loadBps > r1(slow).layers[0]!.loadBps');
   const extra = r1(fast).layers.reduce((n, l) => n + l.loadBps, 0) - r1(slow).layers.reduce((n, l) => n + l.loadBps, 0);
   // every migration crosses at least the two access links of its hypervisors
-  assert.ok(extra >= (2 * r1(fast).migrationBytes * 8) / 60 - 1);
+  assert.ok(extra >= (2 * r1(fast).migrationBytes * 8) / 60 - 1, 'extra >= (2 * r1(fast).migrationBytes * 8) / 60 - 1');
 });
 
 test('quality (issue #6): on fat-tree(16) with 4,096 VMs under the partner model, Load-Aware saves at least 70% while migrating at most half the VMs', () => {

@@ -49,7 +49,7 @@ test('split-star bound: never below the best saving with the budget, for random 
       }
       const o = optimiseSplits(st, budget, { iterations: 60, muSteps: 8, muHigh: 2 });
       assert.ok(o.share >= best - 1e-9, `seed ${seed} budget ${budget}: optimised bound ${o.share} below the best saving ${best}`);
-      assert.ok(Math.abs(splitStarBound(st, budget, o.splits) - o.share) < 1e-12);
+      assert.ok(Math.abs(splitStarBound(st, budget, o.splits) - o.share) < 1e-12, 'Math.abs(splitStarBound(st, budget, o.splits) - o.share) < 1e-12');
       if (o.share <= best + 0.05) tight += 1;
     }
   }
@@ -60,7 +60,7 @@ test('split-star bound: never below the best saving with the budget, for random 
 test('split-star bound: even splits at μ = 0 give every pair (100%); splits that break the conditions are refused', () => {
   const inst = smallInstance(601, { vms: 6, slots: 2, topology: 0, partners: 2 });
   const st = splitStar(inputOf(inst));
-  assert.ok(Math.abs(splitStarBound(st, 2, evenSplits(st, 0)) - 1) < 1e-12);
+  assert.ok(Math.abs(splitStarBound(st, 2, evenSplits(st, 0)) - 1) < 1e-12, 'Math.abs(splitStarBound(st, 2, evenSplits(st, 0)) - 1) < 1e-12');
   const s = evenSplits(st, 1);
   const over = { ...s, own: s.own.map((p) => p + 1) };
   const refused = (re: RegExp) => (e: unknown): boolean => isScoreError(e, 'SPLITS_INVALID') && re.test(e.message);
