@@ -945,7 +945,7 @@ export class IncrementalPlanner {
     // (bounded: u is on `from`, so it is found before `last` or is `last`)
     while (i < last && list[i] !== u) i++;
     // a broken list would otherwise lose another VM's entry without a word
-    if (list[i] !== u) throw new Error(`incremental planner: VM ${u} is not on the list of hypervisor ${from}`);
+    if (last < base || list[i] !== u) throw new Error(`incremental planner: VM ${u} is not on the list of hypervisor ${from}`);
     list[i] = list[last]!;
     this.hvLen[from]! -= 1;
     this.hvPush(to, u);
