@@ -85,6 +85,16 @@ const PIN = arg('pin', 'auto') !== 'none' && availableParallelism() >= 2 && find
 const REALTIME = new Set(arg('priority', 'paced').split(',').filter((m) => m !== 'none' && m !== ''));
 const RT = findTool('nice') !== undefined;
 /**
+ * Node flags of the S-CORE controllers (`score` and `score-base`) in an `--rt` mode: the collector on
+ * the real-time main thread itself. V8's helper threads (concurrent marking, parallel scavenge) stay
+ * in the normal class on the controller's one pinned core, behind whatever else runs there, and a
+ * main thread waiting for them stalled 20-46 ms in 4-5 of every 10 paced rounds at 256 switches
+ * (event-loop delay max; p99 of the round trips 2.6-4.8 ms in those rounds); with
+ * `--single-threaded-gc` no round stalled more than 6.3 ms (7 December, docs/cluster.md run 12b).
+ * One pinned core gains nothing from helper threads; throughput at 16 switches was the same.
+ */
+const RT_NODE_ARGS: readonly string[] = ['--single-threaded-gc'];
+/**
  * Modes (`--rt paced`; default none) whose generator and controller run in the real-time
  * round-robin class (SCHED_RR, priority 20): the C generator from its start (`chrt -r 20`), the
  * controller's main thread from the moment it listens (`chrt -r -p 20 PID`), so its start-up
@@ -99,16 +109,6 @@ const RT = findTool('nice') !== undefined;
  * people. Light load uses a fifth of a core at most, and the kernel leaves others 5% of each
  * core whatever happens (sched_rt_runtime_us). Needs root and --generator c.
  */
-/**
- * Node flags of the S-CORE controllers (`score` and `score-base`) in an `--rt` mode: the collector on
- * the real-time main thread itself. V8's helper threads (concurrent marking, parallel scavenge) stay
- * in the normal class on the controller's one pinned core, behind whatever else runs there, and a
- * main thread waiting for them stalled 20-46 ms in 4-5 of every 10 paced rounds at 256 switches
- * (event-loop delay max; p99 of the round trips 2.6-4.8 ms in those rounds); with
- * `--single-threaded-gc` no round stalled more than 6.3 ms (7 December, docs/cluster.md run 12).
- * One pinned core gains nothing from helper threads; throughput at 16 switches was the same.
- */
-const RT_NODE_ARGS: readonly string[] = ['--single-threaded-gc'];
 const RR = new Set(arg('rt', 'none').split(',').filter((m) => m !== 'none' && m !== ''));
 if (RR.size > 0 && (findTool('chrt') === undefined || process.getuid?.() !== 0)) throw new Error('--rt needs chrt (util-linux) and root');
 if (RR.size > 0 && GENERATOR !== 'c') throw new Error('--rt needs --generator c (a Node generator started real-time can starve its loader thread)');
