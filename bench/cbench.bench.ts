@@ -88,8 +88,8 @@ const RT = findTool('nice') !== undefined;
  * Node flags of the S-CORE controllers (`score` and `score-base`) in an `--rt` mode: the collector on
  * the real-time main thread itself. V8's helper threads (concurrent marking, parallel scavenge) stay
  * in the normal class on the controller's one pinned core, behind whatever else runs there, and a
- * main thread waiting for them stalled 20-46 ms in 4-5 of every 10 paced rounds at 256 switches
- * (event-loop delay max; p99 of the round trips 2.6-4.8 ms in those rounds); with
+ * main thread waiting for them stalled 21-46 ms in 7 of 15 paced rounds at 256 switches
+ * (event-loop delay max; p99 of the round trips 1.7-4.6 ms in those rounds); with
  * `--single-threaded-gc` no round stalled more than 6.3 ms (7 December, docs/cluster.md run 12b).
  * One pinned core gains nothing from helper threads; throughput at 16 switches was the same.
  */
