@@ -51,11 +51,19 @@ const LEASE_TTL_S = 3;
 /**
  * Measured rates this close count as equal (`score controller --tolerance`), as `score emulate`
  * sets it for namespace traffic (src/system/emulated-experiment.ts): the paper's equal flows come
- * back up to ~10% apart from nping. With the controller's default 5%, one run (session 11) had a
- * leader just after its takeover measure vm2's flow to hv19 above vm1's equal one, ask vm2 first,
- * and Load-Aware ended at cost 3,000: vm2 took hv19's last slot and vm1 and vm6 then declined.
+ * back up to ~10% apart from nping.
  */
 const RATE_TOLERANCE = '0.15';
+/**
+ * The wait after a migration before the next decision (`score controller --settle`), as `score
+ * emulate` waits (EMULATED_SETTLE_MS: the 5 s rate window, a poll, a late reply and a margin). With
+ * the controller's default 3 s the moved VM's pairs were priced on their new paths' first second
+ * or two: twice (session 11, and a CI rehearsal of session 12 with the tolerance above already
+ * 0.15) vm6 had just moved next to hv19, vm1's flow to it measured below vm2's equal one to vm10,
+ * vm2 was asked first and took hv19's last slot, and Load-Aware ended at cost 3,000 with vm1 and
+ * vm6 declining.
+ */
+const SETTLE = '8.5s';
 const OPERATOR = 'op-token-cluster-test';
 const BIN = fileURLToPath(new URL('../../bin/score.js', import.meta.url));
 
@@ -96,7 +104,7 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
     const ports = await Promise.all(ids.map(async () => ({ of: await freePort(), api: await freePort() })));
     const apiOf = (i: number): string => `http://127.0.0.1:${ports[i]?.api ?? 0}`;
     const spawnOne = (i: number): ControllerProcess =>
-      spawnController({ id: ids[i] as string, ofPort: ports[i]?.of as number, apiPort: ports[i]?.api as number, endpoints: etcd.endpoints, scenario: 'paper', extra: ['--lease-ttl', String(LEASE_TTL_S), '--tolerance', RATE_TOLERANCE] });
+      spawnController({ id: ids[i] as string, ofPort: ports[i]?.of as number, apiPort: ports[i]?.api as number, endpoints: etcd.endpoints, scenario: 'paper', extra: ['--lease-ttl', String(LEASE_TTL_S), '--tolerance', RATE_TOLERANCE, '--settle', SETTLE] });
     const leads = (i: number): boolean => procs[i]?.lines.some((l) => l.text.includes(`${ids[i]} is LEADER`)) ?? false;
     // c1 first so it leads; the others queue behind it (c2 then c3)
     procs.push(spawnOne(0));

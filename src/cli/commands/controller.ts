@@ -16,7 +16,7 @@ import { parseNumberOption, parseTolerance } from './simulate.ts';
 import { scenarioDpids } from '../../scenario/dpids.ts';
 import type { Dpid } from '../../controller/commands.ts';
 import { matchScenario, missingWarning, strangerWarning } from '../../controller/scenario-match.ts';
-import { continuousStart, type ContinuousCliOptions } from '../continuous-options.ts';
+import { continuousStart, parseDuration, type ContinuousCliOptions } from '../continuous-options.ts';
 import { consoleOut } from '../../logging/console.ts';
 import { hostLineLimiter } from './host-lines.ts';
 import { type ClusterHandle, type ClusterOptions, joinCluster, prepareCluster } from '../../cluster/attach.ts';
@@ -57,6 +57,8 @@ export interface ControllerRunOptions {
   readonly maxHostsPerPort?: number;
   /** measured rates this close (relative) count as equal when orchestrating (service default 0.05) */
   readonly rateTolerance?: number;
+  /** ms the orchestrator waits after a migration before its next decision (service default 3,000) */
+  readonly settleMs?: number;
   /** cluster mode (docs/cluster.md): etcd election, OpenFlow roles, shared store */
   readonly cluster?: ClusterOptions;
   /** cluster mode: the API URL other members forward writes to (default from --api-host and the port) */
@@ -187,6 +189,7 @@ export async function startController(o: ControllerRunOptions): Promise<RunningC
       pollShares: POLL_SHARES,
       ...(o.maxHostsPerPort !== undefined ? { maxHostsPerPort: o.maxHostsPerPort } : {}),
       ...(o.rateTolerance !== undefined ? { rateTolerance: o.rateTolerance } : {}),
+      ...(o.settleMs !== undefined ? { settleMs: o.settleMs } : {}),
       apiHost: o.apiHost ?? '127.0.0.1',
       apiPort: o.apiPort ?? 0,
       ...(o.tokens ? { tokens: o.tokens } : {}),
@@ -324,6 +327,7 @@ interface CliOptions extends ContinuousCliOptions {
   advertiseUrl?: string;
   maxHostsPerPort?: string;
   tolerance?: string;
+  settle?: string;
 }
 
 /** `--max-hosts-per-port`: a whole number >= 1, or "none" (no limit: Infinity); CLI_USAGE otherwise */
@@ -358,6 +362,7 @@ export function registerController(program: Command): void {
     .option('-v, --verbose', 'also log debug lines (handshake steps, dropped messages)')
     .option('--max-hosts-per-port <n>', 'most hosts (MACs) learned behind one switch port; frames from further sources there are dropped (default 4096; "none": no limit)')
     .option('--tolerance <fraction>', 'orchestration: measured rates this close count as equal, so ties break by VM number (default 0.05)')
+    .option('--settle <duration>', 'orchestration: wait this long after a migration before the next decision, so the moved VM\'s rates are measured on its new paths (default 3s; the rate window is 5 s)')
     .option('--api-host <address>', 'northbound API address', '127.0.0.1')
     .option('--api-port <port>', 'northbound API port', '8080')
     .option('--audit <file>', 'keep the orchestration audit log in this file (JSON lines), restored at start')
@@ -392,6 +397,7 @@ export function registerController(program: Command): void {
       const apiPort = parseNumberOption('--api-port', opts.apiPort, 0) as number;
       const maxHostsPerPort = parseMaxHosts(opts.maxHostsPerPort);
       const rateTolerance = parseTolerance(opts.tolerance);
+      const settleMs = opts.settle === undefined ? undefined : parseDuration('--settle', opts.settle);
       // The operator token from the environment, else a fresh one printed once. Agents get their
       // own credentials (score credentials issue); a shared agent token only on explicit request.
       const shared = opts.allowSharedAgentToken === true;
@@ -428,6 +434,7 @@ export function registerController(program: Command): void {
         ...(shared ? { allowSharedAgentToken: true } : {}),
         ...(maxHostsPerPort !== undefined ? { maxHostsPerPort } : {}),
         ...(rateTolerance !== undefined ? { rateTolerance } : {}),
+        ...(settleMs !== undefined ? { settleMs } : {}),
         ...(opts.audit ? { auditPath: opts.audit } : {}),
         ...(cluster ? { cluster } : {}),
         ...(advertiseUrl === undefined ? {} : { advertiseUrl }),
