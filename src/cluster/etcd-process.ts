@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScoreError } from '../errors/errors.ts';
@@ -41,6 +41,31 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * `n` distinct free TCP ports on 127.0.0.1: every listener stays open until all n have a port, so
+ * no two are the same (freePort called n times can be: the kernel may hand a just-closed port out
+ * again, and a three-member etcd once got one peer port twice, "has duplicate url", in CI).
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const s = createServer();
+      servers.push(s);
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(0, '127.0.0.1', () => resolve());
+      });
+    }
+    return servers.map((s) => {
+      const a = s.address();
+      return typeof a === 'object' && a !== null ? a.port : 0;
+    });
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
 }
 
 async function healthy(url: string, ms: number): Promise<boolean> {
@@ -84,11 +109,12 @@ export async function startEtcd(o: { size?: 1 | 3; prefix?: string; startMs?: nu
   assertRunPrefix(prefix);
   const size = o.size ?? 1;
   const specs: { name: string; client: number; peer: number; dataDir: string }[] = [];
+  const ports = await freePorts(2 * size);
   for (let i = 0; i < size; i++) {
     specs.push({
       name: `m${i}`,
-      client: await freePort(),
-      peer: await freePort(),
+      client: ports[2 * i]!,
+      peer: ports[2 * i + 1]!,
       dataDir: mkdtempSync(join(dataRoot(), `score-etcd-${prefix}-m${i}-`)),
     });
   }
