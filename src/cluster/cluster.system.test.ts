@@ -34,7 +34,7 @@ import { controllerCredential } from '../api/identity.ts';
 import { agentMigrationOutcome } from '../agent/server.ts';
 import { sharedControllerKey } from './identity.ts';
 import { startEtcd } from './etcd-process.ts';
-import { freePort } from './etcd-process.ts';
+import { freePorts } from './etcd-process.ts';
 import { type ControllerProcess, connectAll, killAll, rolesByPort, spawnController, startPing, waitFor } from './cluster.testing.ts';
 
 const gate = systemTestGate({ root: true, tools: ['etcd', 'ovs-vswitchd', 'ovsdb-server', 'ovs-vsctl', 'ovs-ofctl', 'ip', 'ping', 'tc', 'ethtool', 'nping', 'iperf3'] });
@@ -101,7 +101,8 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
   };
   try {
     const ids = ['c1', 'c2', 'c3'];
-    const ports = await Promise.all(ids.map(async () => ({ of: await freePort(), api: await freePort() })));
+    const free = await freePorts(2 * ids.length);
+    const ports = ids.map((_, i) => ({ of: free[2 * i] as number, api: free[2 * i + 1] as number }));
     const apiOf = (i: number): string => `http://127.0.0.1:${ports[i]?.api ?? 0}`;
     const spawnOne = (i: number): ControllerProcess =>
       spawnController({ id: ids[i] as string, ofPort: ports[i]?.of as number, apiPort: ports[i]?.api as number, endpoints: etcd.endpoints, scenario: 'paper', extra: ['--lease-ttl', String(LEASE_TTL_S), '--tolerance', RATE_TOLERANCE, '--settle', SETTLE] });

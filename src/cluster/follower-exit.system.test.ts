@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Etcd3 } from 'etcd3';
 import { systemTestGate } from '../emulation/system-gate.ts';
-import { freePort, startEtcd } from './etcd-process.ts';
+import { freePorts, startEtcd } from './etcd-process.ts';
 import { killAll, spawnController, waitFor, type ControllerProcess } from './cluster.testing.ts';
 
 const gate = systemTestGate({ tools: ['etcd'] });
@@ -17,7 +17,8 @@ test('score controller --cluster: a follower whose lease is lost exits 75', { sk
   try {
     // a leader that never goes away (a key without a lease, created first): the controller follows it
     await admin.put('score/default/election/0').value(JSON.stringify({ id: 'ghost-leader' }));
-    const c = spawnController({ id: 'f1', ofPort: await freePort(), apiPort: await freePort(), endpoints: etcd.endpoints, extra: ['--lease-ttl', '1'] });
+    const [ofPort, apiPort] = (await freePorts(2)) as [number, number];
+    const c = spawnController({ id: 'f1', ofPort, apiPort, endpoints: etcd.endpoints, extra: ['--lease-ttl', '1'] });
     procs.push(c);
     const exit = new Promise<number | null>((resolve) => c.child.once('exit', (code) => resolve(code)));
     await waitFor(() => c.lines.some((l) => /cluster member f1 \(follower\)/.test(l.text)), 'f1 up as a follower', 30_000);

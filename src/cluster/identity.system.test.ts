@@ -13,7 +13,7 @@ import { controllerCredential } from '../api/identity.ts';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { scenarioDpids } from '../scenario/dpids.ts';
 import { FakeSwitch } from '../openflow/connection/fake-switch.testing.ts';
-import { freePort, startEtcd } from './etcd-process.ts';
+import { freePorts, startEtcd } from './etcd-process.ts';
 import { CLUSTER_OPERATOR_TOKEN, killAll, spawnController, waitFor, type ControllerProcess } from './cluster.testing.ts';
 
 const gate = systemTestGate({ tools: ['etcd'] });
@@ -83,8 +83,7 @@ test('cluster identity: credentials and the agent-call key live in etcd; issue/r
   let stopRoles = (): void => undefined;
   try {
     // A: a real `score controller --cluster` process with the paper scenario; it leads
-    const aOf = await freePort();
-    const aApi = await freePort();
+    const [aOf, aApi] = (await freePorts(2)) as [number, number];
     const a = spawnController({ id: 'a', ofPort: aOf, apiPort: aApi, endpoints: etcd.endpoints, scenario: 'paper', extra: ['--poll-ms', '60000'] });
     procs.push(a);
     const A = `http://127.0.0.1:${aApi}`;
