@@ -31,16 +31,9 @@ export interface EtcdCluster {
   stop(): Promise<void>;
 }
 
+/** One free TCP port on 127.0.0.1 (several at once: freePorts, so no two are the same). */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
+  return (await freePorts(1))[0]!;
 }
 
 /**
