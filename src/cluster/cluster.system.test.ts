@@ -49,11 +49,17 @@ const BRIDGES = 18;
  */
 const LEASE_TTL_S = 3;
 /**
- * Measured rates this close count as equal (`score controller --tolerance`), as `score emulate`
- * sets it for namespace traffic (src/system/emulated-experiment.ts): the paper's equal flows come
- * back up to ~10% apart from nping.
+ * Measured pair rates this close count as equal (`score controller --tolerance`; pairs are grouped
+ * by λ, src/service/traffic.ts). Not the 0.15 `score emulate` uses for nping alone: here the test's
+ * own pings (50 a second each way on every pair, ~10x the scenario's nping stream) dominate what
+ * the switches count, and on a loaded 2-core machine one snapshot measured the six nominally equal
+ * pairs 9,168 to 10,673 B/s apart (16%; pairs whose VMs share a hypervisor about 10% low). The
+ * test prints each snapshot's spread (`measured`). With vm1's pair and vm2's in different groups,
+ * or (before traffic.ts made grouped λs whole numbers) an ulp apart in the same one, vm2 was asked
+ * first, took hv19's last slot, and Load-Aware ended at cost 3,000 (session 11, a CI rehearsal of
+ * session 12, and one of three runs in session 13 with this tolerance and the ulp still there).
  */
-const RATE_TOLERANCE = '0.15';
+const RATE_TOLERANCE = '0.3';
 /**
  * The wait after a migration before the next decision (`score controller --settle`), as `score
  * emulate` waits (EMULATED_SETTLE_MS: the 5 s rate window, a poll, a late reply and a margin). With
@@ -77,6 +83,34 @@ async function api<T>(base: string, method: 'GET' | 'POST', path: string, body?:
   const text = await r.text();
   if (!r.ok) throw new Error(`${method} ${path} on ${base}: ${r.status} ${text}`);
   return JSON.parse(text) as T;
+}
+
+/**
+ * What each snapshot measured and how the policy ranked the VMs on it: per leader and round, the
+ * measured λ of each VM pair (bytes/s, both directions, as the records carry them) and their spread, then each ask's policy key
+ * (Load-Aware: C_A(u) on those rates). The run's outcome hangs on this order when two VMs tie.
+ */
+function measured(all: readonly MigrationRecord[]): string {
+  const groups = new Map<string, MigrationRecord[]>();
+  for (const r of all) {
+    const k = `${r.id.split('-')[0] ?? '?'} round ${r.round}`;
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  return [...groups]
+    .map(([k, rs]) => {
+      const rates = rs[0]?.inputs.rates ?? [];
+      const lambda = new Map<string, number>();
+      for (const x of rates) {
+        const pair = [x.src, x.dst].sort().join('-');
+        lambda.set(pair, (lambda.get(pair) ?? 0) + x.bytesPerSecond);
+      }
+      const ls = [...lambda.values()];
+      const spread = ls.length === 0 ? 'none' : `${Math.round(Math.min(...ls))}..${Math.round(Math.max(...ls))} (${((Math.max(...ls) / Math.min(...ls) - 1) * 100).toFixed(1)}% apart)`;
+      const pairs = [...lambda].map(([p, l]) => `${p} ${Math.round(l)}`).sort().join(', ');
+      const keys = rs.map((r) => `${r.vm} ${Math.round(r.inputs.policyKey)} ${r.status}`).join(', ');
+      return `${k}: pair λ (B/s) ${pairs}; ${spread}\n  asks (policy key): ${keys}`;
+    })
+    .join('\n');
 }
 
 test('paper data centre, three controllers on etcd, Load-Aware running: leader SIGKILLed between migrations and during one; MASTER follows, no ping silence of 1 s on any communicating pair, cost 0, every VM at one place, no record lost or doubled', { skip: gate.skip, timeout: 420_000 }, async (t) => {
@@ -257,7 +291,7 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
     // the records in etcd: all finished; per VM the succeeded ones chain from its first place to its last
     const all = (await records()).sort((a, b) => a.startedAt - b.startedAt);
     const cost = totalCost(finalPlace, model.traffic, model.oracle);
-    assert.equal(cost, 0, `cost at the end: ${cost}\nrecords: ${all.map((r) => `${r.id} ${r.vm} ${r.from}->${r.to ?? '-'} ${r.status}${r.error ? ` (${r.error.code}: ${r.error.message})` : ''}`).join('; ')}\n${agentLines.slice(-60).join('\n')}`);
+    assert.equal(cost, 0, `cost at the end: ${cost}\nrecords: ${all.map((r) => `${r.id} ${r.vm} ${r.from}->${r.to ?? '-'} ${r.status}${r.error ? ` (${r.error.code}: ${r.error.message})` : ''}`).join('; ')}\n${measured(all)}\n${agentLines.slice(-60).join('\n')}`);
 
     assert.equal(new Set(all.map((r) => r.id)).size, all.length);
     const unfinished = all.filter((r) => r.finishedAt === null);
@@ -265,6 +299,7 @@ test('paper data centre, three controllers on etcd, Load-Aware running: leader S
     const moves = all.filter((r) => r.status === 'succeeded');
     const story = (): string =>
       `records: ${all.map((r) => `${r.id} ${r.vm} ${r.from}->${r.to ?? '-'} ${r.status}${r.error ? ` (${r.error.code}: ${r.error.message})` : ''}`).join('; ')}\n` +
+      `${measured(all)}\n` +
       procs.map((p) => p.lines.filter((l) => /cluster: (migration|warm-up|orchestration|\d+ agent|stored agent)/.test(l.text)).map((l) => `${p.id}: ${l.text}`).join('\n')).join('\n');
     say(story());
     for (const vm of model.vms) {

@@ -9,18 +9,10 @@ import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startAgent } from '../../system/stack.ts';
+import { freePort, freePorts } from '../../cluster/etcd-process.ts';
 import type { MigrationDriver } from '../../agent/drivers/driver.ts';
 
 const bin = fileURLToPath(new URL('../../../bin/score.js', import.meta.url));
-
-/** A port nothing listens on: bound, then closed. */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function refused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -34,8 +26,8 @@ function refused(port: number): Promise<boolean> {
 }
 
 test('score agent with an unreachable controller exits 1 with AGENT_UNREACHABLE and leaves no port open', async () => {
-  const controller = await freePort();
-  const own = await freePort();
+  // two at once: the kernel may hand a just-closed port out again
+  const [controller, own] = (await freePorts(2)) as [number, number];
   const t0 = Date.now();
   const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
     execFile(process.execPath, [bin, 'agent', '--controller', `http://127.0.0.1:${controller}`, '--hypervisor', 'hv16', '--token', 'ag', '--listen', `127.0.0.1:${own}`], { timeout: 60_000 }, (err, _out, stderr) =>
@@ -72,8 +64,8 @@ test('score agent with an unreachable controller exits 1 with AGENT_UNREACHABLE 
 });
 
 test('startAgent closes its own server when the controller cannot be reached', async () => {
-  const controller = await freePort();
-  const own = await freePort();
+  // two at once: the kernel may hand a just-closed port out again
+  const [controller, own] = (await freePorts(2)) as [number, number];
   const driver: MigrationDriver = { name: 'none', migrate: () => Promise.reject(new Error('not used')) };
   await assert.rejects(
     startAgent({ hypervisor: 'hv16', apiUrl: `http://127.0.0.1:${controller}`, token: 'ag', driver, port: own }),

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isScoreError } from '../../errors/errors.ts';
 import { startController } from './controller.ts';
+import { freePort, freePorts } from '../../cluster/etcd-process.ts';
 
 /*
  * Issue 10, item 6: bad start-up input. A port that cannot be bound (OpenFlow or API) or TLS
@@ -21,12 +22,6 @@ async function occupy(): Promise<{ server: Server; port: number }> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const a = server.address();
   return { server, port: typeof a === 'object' && a !== null ? a.port : 0 };
-}
-
-async function freePort(): Promise<number> {
-  const { server, port } = await occupy();
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 function refused(port: number): Promise<boolean> {
@@ -55,11 +50,11 @@ test('issue input 6: the API port is taken: LISTEN_FAILED, and the OpenFlow port
 
 test('same kind: the OpenFlow port taken (LISTEN_FAILED), TLS files that are not PEM (TLS_INVALID)', async () => {
   const taken = await occupy();
-  const apiPort = await freePort();
+  // both at once: the kernel may hand a just-closed port out again
+  const [apiPort, ofPort] = (await freePorts(2)) as [number, number];
   try {
     await assert.rejects(startController({ ...quiet, port: taken.port, apiPort }), (e) => isScoreError(e, 'LISTEN_FAILED') && /EADDRINUSE/.test(e.message));
     assert.ok(await refused(apiPort), 'no API either');
-    const ofPort = await freePort();
     await assert.rejects(startController({ ...quiet, port: ofPort, apiPort, tls: { cert: 'not a certificate', key: 'not a key' } }), (e) => isScoreError(e, 'TLS_INVALID'));
     assert.ok(await refused(ofPort), 'await refused(ofPort)');
     assert.ok(await refused(apiPort), 'await refused(apiPort)');
