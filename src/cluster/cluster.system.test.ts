@@ -53,7 +53,8 @@ const LEASE_TTL_S = 3;
  * by λ, src/service/traffic.ts). Not the 0.15 `score emulate` uses for nping alone: here the test's
  * own pings (50 a second each way on every pair, ~10x the scenario's nping stream) dominate what
  * the switches count, and on a loaded 2-core machine one snapshot measured the six nominally equal
- * pairs 9,168 to 10,673 B/s apart (16%; pairs whose VMs share a hypervisor about 10% low). The
+ * pairs 9,168 to 10,673 B/s apart (16%; pairs whose VMs share a hypervisor about 10% low: ping
+ * itself sends slower then, 41-45 a second against 49, as the VM's eth0 counters show). The
  * test prints each snapshot's spread (`measured`). With vm1's pair and vm2's in different groups,
  * or (before traffic.ts made grouped λs whole numbers) an ulp apart in the same one, vm2 was asked
  * first, took hv19's last slot, and Load-Aware ended at cost 3,000 (session 11, a CI rehearsal of
