@@ -96,9 +96,11 @@ const RT = findTool('nice') !== undefined;
  * loop after that was every scavenge, 3.5-6.5 ms each at 256 switches, 1.4-2.2 a second; at light
  * load the time a scavenge takes follows what survives it, i.e. the new flows' state made since
  * the last one, so a sixteenth of the young generation is a sixteenth of the wait: 0.8-1.2 ms
- * each, ~23 a second, event loop at most 2.1-2.8 ms late (docs/cluster.md run 13). It costs CPU
- * (more scavenges, each with its fixed part): the throughput modes, which do not run with these
- * flags, were 0.90-1.00x with it at 16 switches.
+ * each, ~23 a second (docs/cluster.md run 13; the same code with 16 MiB in the same run: p99 under
+ * 1 ms in 3 of 5 rounds, with 1 MiB in 5 of 5). It costs CPU (more scavenges, each with its fixed
+ * part: the throughput modes, which do not run with these flags, were 0.90-1.00x with it at 16
+ * switches), and more is promoted, so major collections come every few seconds once the old
+ * generation is large, holding the loop 10-19 ms each: the p99 gains, the worst case does not.
  */
 const RT_NODE_ARGS: readonly string[] = ['--single-threaded-gc', '--max-semi-space-size=1'];
 /**
