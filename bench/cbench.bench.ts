@@ -92,8 +92,17 @@ const RT = findTool('nice') !== undefined;
  * (event-loop delay max; p99 of the round trips 1.7-4.6 ms in those rounds); with
  * `--single-threaded-gc` no round stalled more than 6.3 ms (7 December, docs/cluster.md run 12b).
  * One pinned core gains nothing from helper threads; throughput at 16 switches was the same.
+ * `--max-semi-space-size=1` (MiB): a young generation of 1 MiB, not V8's up to 16. What held the
+ * loop after that was every scavenge, 3.5-6.5 ms each at 256 switches, 1.4-2.2 a second; at light
+ * load the time a scavenge takes follows what survives it, i.e. the new flows' state made since
+ * the last one, so a sixteenth of the young generation is a sixteenth of the wait: 0.8-1.2 ms
+ * each, ~23 a second (docs/cluster.md run 13; the same code with 16 MiB in the same run: p99 under
+ * 1 ms in 3 of 5 rounds, with 1 MiB in 5 of 5). It costs CPU (more scavenges, each with its fixed
+ * part: the throughput modes, which do not run with these flags, were 0.90-1.00x with it at 16
+ * switches), and more is promoted, so major collections come every few seconds once the old
+ * generation is large, holding the loop 10-19 ms each: the p99 gains, the worst case does not.
  */
-const RT_NODE_ARGS: readonly string[] = ['--single-threaded-gc'];
+const RT_NODE_ARGS: readonly string[] = ['--single-threaded-gc', '--max-semi-space-size=1'];
 /**
  * Modes (`--rt paced`; default none) whose generator and controller run in the real-time
  * round-robin class (SCHED_RR, priority 20): the C generator from its start (`chrt -r 20`), the

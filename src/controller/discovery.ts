@@ -64,6 +64,31 @@ export interface DiscoveryState {
    * (routing.ts edgePorts, the flood's port lists) is kept while it is unchanged
    */
   version: number;
+  /**
+   * probe frames ready but for their stamp, per switch and port (probeFrame): built once, copied
+   * and stamped per probe. Dropped with the switch (switchUp, switchDown) and rebuilt when the
+   * port's hardware address changes.
+   */
+  readonly probeTemplates: Map<Dpid, Map<number, ProbeTemplate>>;
+  /** the switches of each probe share, for the `of` and `version` they were made for (probes) */
+  shareLists?: ShareLists;
+}
+
+/**
+ * A probe frame with a placeholder stamp: `authAt` is where the authenticator TLV's value starts
+ * (OUI, subtype, then the 8-byte timestamp and the 16-byte HMAC that probeFrame writes over).
+ */
+interface ProbeTemplate {
+  readonly hwAddr: string;
+  readonly frame: Uint8Array;
+  readonly authAt: number;
+}
+
+interface ShareLists {
+  readonly of: number;
+  readonly version: number;
+  /** lists[i]: the dpids of share i, in the order of `switches` */
+  readonly lists: readonly Dpid[][];
 }
 
 /** an undeclared link is reported again after this long (ms) */
@@ -106,6 +131,7 @@ export function createDiscovery(nonce: Uint8Array, secret: Uint8Array, o: Discov
     echoedAt: new Map(),
     rejected: new Map(),
     undeclaredSaid: new Map(),
+    probeTemplates: new Map(),
     latestHeard: 0,
     version: 0,
     ...(o.declared !== undefined ? { declared: o.declared } : {}),
@@ -132,6 +158,7 @@ function removeLink(s: DiscoveryState, key: string, reason: 'port-down' | 'switc
 
 export function switchUp(s: DiscoveryState, dpid: Dpid, ports: readonly SwitchPortInfo[]): DiscoveryEvent[] {
   const events = s.switches.has(dpid) ? switchDown(s, dpid) : [];
+  s.probeTemplates.delete(dpid);
   s.switches.set(dpid, new Map(ports.filter((p) => isPhysicalPort(p.port)).map((p) => [p.port, p])));
   s.version += 1;
   return events;
@@ -139,6 +166,7 @@ export function switchUp(s: DiscoveryState, dpid: Dpid, ports: readonly SwitchPo
 
 export function switchDown(s: DiscoveryState, dpid: Dpid): DiscoveryEvent[] {
   s.switches.delete(dpid);
+  s.probeTemplates.delete(dpid);
   s.version += 1;
   const events: DiscoveryEvent[] = [];
   for (const [key, { link }] of [...s.links]) {
@@ -160,10 +188,66 @@ export function portStatus(s: DiscoveryState, dpid: Dpid, port: SwitchPortInfo, 
   return [];
 }
 
+/** the authenticator TLV's value in a template: OUI and subtype as authTlv writes them, then this filler */
+const TEMPLATE_FILL = 0xa5;
+
+/**
+ * The probe template of a port: buildLldpProbe's frame with an authenticator whose stamp is a
+ * filler, and where that stamp lies. Undefined if the filler cannot be found exactly once (then
+ * every probe is built whole, as before).
+ */
+function probeTemplate(s: DiscoveryState, dpid: Dpid, p: SwitchPortInfo): ProbeTemplate | undefined {
+  const claim = { nonce: s.nonce, dpid, port: p.port };
+  const auth = authTlv(s.secret, claim, 0);
+  const value = auth.value.slice();
+  value.fill(TEMPLATE_FILL, 4);
+  const frame = buildLldpProbe({ srcMac: p.hwAddr, ...claim, extraTlvs: [{ type: auth.type, value }] });
+  let authAt = -1;
+  for (let i = 0; i + value.length <= frame.length; i++) {
+    let j = 0;
+    while (j < value.length && frame[i + j] === value[j]) j++;
+    if (j < value.length) continue;
+    if (authAt >= 0) return undefined;
+    authAt = i;
+  }
+  return authAt < 0 ? undefined : { hwAddr: p.hwAddr, frame, authAt };
+}
+
+/**
+ * One probe, stamped `now`. The bytes are buildLldpProbe's with authTlv's stamp; only the stamp
+ * (timestamp and HMAC) differs between two probes of a port, so the rest is built once per port
+ * and copied: building each of 256 switches' 1,024 probes a second whole made ~10 KiB of garbage
+ * a probe, a third of the controller's allocation, and so a third of its scavenges (docs/cluster.md, run 13).
+ */
 function probeFrame(s: DiscoveryState, dpid: Dpid, p: SwitchPortInfo, now: number): SwitchCommand {
   const claim = { nonce: s.nonce, dpid, port: p.port };
-  const frame = buildLldpProbe({ srcMac: p.hwAddr, ...claim, extraTlvs: [authTlv(s.secret, claim, now)] });
+  let perPort = s.probeTemplates.get(dpid);
+  let t = perPort?.get(p.port);
+  if (t === undefined || t.hwAddr !== p.hwAddr) {
+    t = probeTemplate(s, dpid, p);
+    if (t === undefined) return { kind: 'packet-out', dpid, ports: [p.port], frame: buildLldpProbe({ srcMac: p.hwAddr, ...claim, extraTlvs: [authTlv(s.secret, claim, now)] }) };
+    if (perPort === undefined) s.probeTemplates.set(dpid, (perPort = new Map<number, ProbeTemplate>()));
+    perPort.set(p.port, t);
+  }
+  const frame = t.frame.slice();
+  // the stamp: timestamp and HMAC, after the value's OUI and subtype (probe-auth.ts)
+  frame.set(authTlv(s.secret, claim, now).value.subarray(4), t.authAt + 4);
   return { kind: 'packet-out', dpid, ports: [p.port], frame };
+}
+
+/**
+ * The switches of share `index` of `of`, in the order of `s.switches`, from lists made once per
+ * `of` and discovery version: walking all 256 switches with a BigInt remainder each, 100 times a
+ * second to find the two or three of a share, was itself a tenth of the controller's allocation.
+ */
+function shareMembers(s: DiscoveryState, share: ProbeShare): readonly Dpid[] {
+  let cached = s.shareLists;
+  if (cached === undefined || cached.of !== share.of || cached.version !== s.version) {
+    const lists: Dpid[][] = Array.from({ length: share.of }, () => []);
+    for (const dpid of s.switches.keys()) lists[Number(dpid % BigInt(share.of))]!.push(dpid);
+    s.shareLists = cached = { of: share.of, version: s.version, lists };
+  }
+  return cached.lists[share.index] ?? [];
 }
 
 /**
@@ -188,6 +272,17 @@ export function inShare(dpid: Dpid, share: ProbeShare): boolean {
  */
 export function probes(s: DiscoveryState, now: number, only?: Dpid, onlyPort?: number, share?: ProbeShare): SwitchCommand[] {
   const out: SwitchCommand[] = [];
+  if (share !== undefined && only === undefined) {
+    for (const dpid of shareMembers(s, share)) {
+      const ports = s.switches.get(dpid);
+      if (ports === undefined) continue;
+      for (const p of ports.values()) {
+        if (!p.up || (onlyPort !== undefined && p.port !== onlyPort)) continue;
+        out.push(probeFrame(s, dpid, p, now));
+      }
+    }
+    return out;
+  }
   for (const [dpid, ports] of s.switches) {
     if (only !== undefined && dpid !== only) continue;
     if (share !== undefined && !inShare(dpid, share)) continue;
