@@ -152,8 +152,9 @@ export class IncrementalPlanner {
    */
   private readonly keyMemo: Float64Array;
   /**
-   * per VM: whether R_home >= R_away (1), not (0), or unknown (-1); forgotten exactly when
-   * `keyMemo` is (u's row, u's host or a peer's host changed), as it reads the same inputs
+   * per VM: whether R_home >= R_away (1), not (0), or unknown (-1); forgotten when u's row or
+   * u's host changes, or a peer moves from or to u's host (a peer moving between two other
+   * hypervisors was away and stays away: the same terms in the same order on each side)
    */
   private readonly homeMemo: Int8Array;
   /** per VM: R_away (rates of peers on other hypervisors) when `homeMemo` >= 0 and the rates are finite, else NaN */
@@ -926,14 +927,55 @@ export class IncrementalPlanner {
     return seen.every((x) => x === 1);
   }
 
+  /**
+   * for tests: whether every remembered home/away answer, R_away and C_A is what summing u's row
+   * again on the current hosts gives, to the bit (a memo kept past a change of its inputs is
+   * stale), and how many home/away answers are remembered
+   */
+  memoCheck(): { consistent: boolean; homeHeld: number } {
+    let homeHeld = 0;
+    const bad = { consistent: false, homeHeld: -1 };
+    const { adj, rate, start, len } = this.rows;
+    for (let u = 0; u < this.names.length; u++) {
+      const x = this.host[u]!;
+      if (this.homeMemo[u]! >= 0) {
+        homeHeld += 1;
+        let home = 0;
+        let away = 0;
+        let finite = true;
+        for (let i = start[u]!; i < start[u]! + len[u]!; i++) {
+          const r = rate[i]!;
+          if (!(r >= 0 && r < Infinity)) finite = false;
+          else if (this.host[adj[i]!] === x) home += r;
+          else away += r;
+        }
+        if (!finite) {
+          if (this.homeMemo[u] !== 0 || !Number.isNaN(this.awayMemo[u])) return bad;
+        } else if (this.homeMemo[u] !== (away <= home ? 1 : 0) || !Object.is(this.awayMemo[u], away)) return bad;
+      }
+      const key = this.keyMemo[u]!;
+      if (key === key) {
+        let sum = 0;
+        for (let i = start[u]!; i < start[u]! + len[u]!; i++) sum += rate[i]! * this.dist(x, this.host[adj[i]!]!);
+        if (!Object.is(key, sum)) return bad;
+      }
+    }
+    return { consistent: true, homeHeld };
+  }
+
   private moveVm(u: number, from: number, to: number): void {
     this.host[u] = to;
     this.keyMemo[u] = NaN;
     this.homeMemo[u] = -1;
     const { start, len, adj } = this.rows;
+    const host = this.host;
     for (let i = start[u]!; i < start[u]! + len[u]!; i++) {
-      this.keyMemo[adj[i]!] = NaN;
-      this.homeMemo[adj[i]!] = -1;
+      const p = adj[i]!;
+      this.keyMemo[p] = NaN;
+      // a peer p on a third hypervisor had u away before and has it away after: the same terms
+      // in the same order on each side of its home/away test, so the memo stays bit-identical
+      const hp = host[p]!;
+      if (hp === from || hp === to) this.homeMemo[p] = -1;
     }
     this.load[from]! -= 1;
     this.load[to]! += 1;
