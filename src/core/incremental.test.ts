@@ -483,12 +483,14 @@ test('the incremental planner refuses a one-sided traffic matrix, and a bad chan
   }
 });
 
-test("a peer's move keeps the home/away memos it cannot change and forgets the others (the benchmark's shape on fat-tree(8), epochs in a row)", () => {
-  // a peer moving between two hypervisors other than u's leaves u's R_home and R_away as they were;
-  // one moving from or to u's hypervisor changes them: a memo kept then is stale, and the check
-  // (every memo against a fresh sum, to the bit) fails
+test("a peer's move keeps the memos it cannot change and forgets the others (the benchmark's shape on fat-tree(8), epochs in a row)", () => {
+  // a peer moving between two hypervisors other than u's leaves u's R_home and R_away as they were,
+  // and u's C_A too when u's hypervisor is as far from both (fat-tree(8) has class costs); one
+  // moving from or to u's hypervisor changes them: a memo kept then is stale, and the check (every
+  // memo against a fresh sum, to the bit) fails
   const built = build(fatTree(8));
   let held = 0;
+  let keys = 0;
   for (let seed = 1; seed <= 4; seed++) {
     const w = generateWorkload(built.topology, { model: 'partners', vms: 256, slotsPerHypervisor: 4 + (seed % 3) * 2, placement: 'random', seed });
     const traffic = trafficMatrix(w.flows);
@@ -510,9 +512,10 @@ test("a peer's move keeps the home/away memos it cannot change and forgets the o
       assert.deepEqual(moves(inc), moves(ref), `seed ${seed} epoch ${e}: the same migrations as from scratch`);
       assert.ok(inc.steps.length > 0, `seed ${seed} epoch ${e}: the epoch moves VMs`);
       held += memos.homeHeld;
+      keys += memos.keyHeld;
       placement = inc.finalPlacement;
       before = now;
     }
   }
-  assert.ok(held > 0, 'home/away answers are remembered after the plans (the check has memos to check)');
+  assert.ok(held > 0 && keys > 0, `home/away answers (${held}) and C_A sums (${keys}) are remembered after the plans (the check has memos to check)`);
 });

@@ -689,8 +689,6 @@ export class IncrementalPlanner {
         nf += 1;
       }
     }
-    const from = this.hvNames[x]!;
-    const vm = this.names[u]!;
     // hosts `declines` priced on this same state (the same sums, the same c_m)
     const tried = this.triedVm === u ? this.nTried : 0;
     this.triedVm = -1;
@@ -713,7 +711,7 @@ export class IncrementalPlanner {
       let t = tried;
       while (t > 0 && this.tHost[t - 1] !== h) t -= 1;
       const there = t > 0 ? this.tCost[t - 1]! : this.costAt(u, h);
-      const cm = t > 0 ? this.tCm[t - 1]! : cmFn === null ? cmFixed : cmFn(vm, from, this.hvNames[h]!);
+      const cm = t > 0 ? this.tCm[t - 1]! : cmFn === null ? cmFixed : cmFn(this.names[u]!, this.hvNames[x]!, this.hvNames[h]!);
       cCost[nc] = there;
       cCm[nc] = cm;
       nc += 1;
@@ -930,11 +928,12 @@ export class IncrementalPlanner {
   /**
    * for tests: whether every remembered home/away answer, R_away and C_A is what summing u's row
    * again on the current hosts gives, to the bit (a memo kept past a change of its inputs is
-   * stale), and how many home/away answers are remembered
+   * stale), and how many home/away answers and C_A sums are remembered
    */
-  memoCheck(): { consistent: boolean; homeHeld: number } {
+  memoCheck(): { consistent: boolean; homeHeld: number; keyHeld: number } {
     let homeHeld = 0;
-    const bad = { consistent: false, homeHeld: -1 };
+    let keyHeld = 0;
+    const bad = { consistent: false, homeHeld: -1, keyHeld: -1 };
     const { adj, rate, start, len } = this.rows;
     for (let u = 0; u < this.names.length; u++) {
       const x = this.host[u]!;
@@ -955,12 +954,13 @@ export class IncrementalPlanner {
       }
       const key = this.keyMemo[u]!;
       if (key === key) {
+        keyHeld += 1;
         let sum = 0;
         for (let i = start[u]!; i < start[u]! + len[u]!; i++) sum += rate[i]! * this.dist(x, this.host[adj[i]!]!);
         if (!Object.is(key, sum)) return bad;
       }
     }
-    return { consistent: true, homeHeld };
+    return { consistent: true, homeHeld, keyHeld };
   }
 
   private moveVm(u: number, from: number, to: number): void {
@@ -969,13 +969,28 @@ export class IncrementalPlanner {
     this.homeMemo[u] = -1;
     const { start, len, adj } = this.rows;
     const host = this.host;
+    // with class costs (every cost finite, none -0), a peer whose hypervisor is as far from `to`
+    // as from `from` (the same double) sums the same terms in the same order for C_A: its key
+    // memo stays bit-identical (at fat-tree(32), a peer in a third pod)
+    const cc = this.ccPalette.length > 0;
+    const { ccPalette, ccCode, ccRow, ccCol } = this;
+    const colFrom = cc ? ccCol[from]! : 0;
+    const colTo = cc ? ccCol[to]! : 0;
     for (let i = start[u]!; i < start[u]! + len[u]!; i++) {
       const p = adj[i]!;
-      this.keyMemo[p] = NaN;
-      // a peer p on a third hypervisor had u away before and has it away after: the same terms
-      // in the same order on each side of its home/away test, so the memo stays bit-identical
       const hp = host[p]!;
-      if (hp === from || hp === to) this.homeMemo[p] = -1;
+      if (hp === from || hp === to) {
+        this.keyMemo[p] = NaN;
+        this.homeMemo[p] = -1;
+        continue;
+      }
+      // a peer p on a third hypervisor had u away before and has it away after: the same terms
+      // in the same order on each side of its home/away test, so that memo stays bit-identical
+      if (!cc) this.keyMemo[p] = NaN;
+      else {
+        const rowP = ccRow[hp]!;
+        if (ccPalette[ccCode[rowP + colFrom]!] !== ccPalette[ccCode[rowP + colTo]!]) this.keyMemo[p] = NaN;
+      }
     }
     this.load[from]! -= 1;
     this.load[to]! += 1;
