@@ -89,6 +89,7 @@ function check(label: string, c: Case, seed: number, o: { policy: 'load-aware' |
     // a round's start unmarks what it takes: a count below 0 is a VM taken without being unmarked
     assert.ok(planner.dirtyCount >= 0, `${label} seed ${seed} epoch ${e}: ${planner.dirtyCount} VMs marked after the plan`);
     bounded += inc.bounded;
+    assert.ok(planner.memoCheck().consistent, `${label} seed ${seed} epoch ${e}: every remembered home/away answer and C_A is a fresh sum's`);
     const ref = runPolicy({ ...opts, vms: c.vms, placement, traffic, oracle: c.oracle, capacity: c.capacity, rank });
     const at = `${label} seed ${seed} epoch ${e}`;
     assert.deepEqual(moves(inc), moves(ref), `${at}: the same migrations as from scratch`);
@@ -480,4 +481,41 @@ test('the incremental planner refuses a one-sided traffic matrix, and a bad chan
     assert.equal(after.asked, 0, `nothing was marked by the refused list ${JSON.stringify(bad)}`);
     assert.equal(after.steps.length, 0, 'nothing moves');
   }
+});
+
+test("a peer's move keeps the memos it cannot change and forgets the others (the benchmark's shape on fat-tree(8), epochs in a row)", () => {
+  // a peer moving between two hypervisors other than u's leaves u's R_home and R_away as they were,
+  // and u's C_A too when u's hypervisor is as far from both (fat-tree(8) has class costs); one
+  // moving from or to u's hypervisor changes them: a memo kept then is stale, and the check (every
+  // memo against a fresh sum, to the bit) fails
+  const built = build(fatTree(8));
+  let held = 0;
+  let keys = 0;
+  for (let seed = 1; seed <= 4; seed++) {
+    const w = generateWorkload(built.topology, { model: 'partners', vms: 256, slotsPerHypervisor: 4 + (seed % 3) * 2, placement: 'random', seed });
+    const traffic = trafficMatrix(w.flows);
+    const rank = rankOf(w.vms);
+    const base = { vms: w.vms, oracle: built.oracle, capacity: w.capacity };
+    const conv = runPolicy({ ...base, policy: 'load-aware', placement: w.placement, traffic, rank, migrationCost: 0, maxRounds: 20 });
+    const flows = churnEpochs(w.flows, 6, 0.1, seededRng(seed));
+    const planner = new IncrementalPlanner({ ...base, placement: conv.finalPlacement, traffic });
+    planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 1 });
+    let before = traffic;
+    let placement: Placement = conv.finalPlacement;
+    for (let e = 1; e < flows.length; e++) {
+      const now = trafficMatrix(flows[e]!);
+      planner.updateTraffic(diff(before, now));
+      const inc = planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 1 });
+      const memos = planner.memoCheck();
+      assert.ok(memos.consistent, `seed ${seed} epoch ${e}: every remembered home/away answer and C_A is a fresh sum's after ${inc.steps.length} moves`);
+      const ref = runPolicy({ ...base, policy: 'load-aware', placement, traffic: now, rank, migrationCost: 0, maxRounds: 1 });
+      assert.deepEqual(moves(inc), moves(ref), `seed ${seed} epoch ${e}: the same migrations as from scratch`);
+      assert.ok(inc.steps.length > 0, `seed ${seed} epoch ${e}: the epoch moves VMs`);
+      held += memos.homeHeld;
+      keys += memos.keyHeld;
+      placement = inc.finalPlacement;
+      before = now;
+    }
+  }
+  assert.ok(held > 0 && keys > 0, `home/away answers (${held}) and C_A sums (${keys}) are remembered after the plans (the check has memos to check)`);
 });

@@ -244,7 +244,14 @@ export class LoadAwareInc implements IncOrder {
       // rate towards u is u's towards p, read from u's row without a search of p's
       const r = rows.rate[e]!;
       const hp = s.host[p]!;
-      if (!raisePeerBound(this, p, p, r, r * s.dist(hp, from), r * s.dist(hp, s.host[u]!))) this.pushExact(p);
+      const before = r * s.dist(hp, from);
+      const after = r * s.dist(hp, s.host[u]!);
+      // u as far from p after as before (the same double; at fat-tree(32) p in a third pod): p's
+      // C_A is the same sum to the bit and its home/away answer the same (hp is neither end), so
+      // its entry stays as it is; marked inexact, it would be popped, priced again at the same key
+      // and pushed back, to be popped at the same place among the others (keys and ranks unique)
+      if (before === after && r > 0 && after < Infinity) continue;
+      if (!raisePeerBound(this, p, p, r, before, after)) this.pushExact(p);
     }
   }
 

@@ -152,8 +152,9 @@ export class IncrementalPlanner {
    */
   private readonly keyMemo: Float64Array;
   /**
-   * per VM: whether R_home >= R_away (1), not (0), or unknown (-1); forgotten exactly when
-   * `keyMemo` is (u's row, u's host or a peer's host changed), as it reads the same inputs
+   * per VM: whether R_home >= R_away (1), not (0), or unknown (-1); forgotten when u's row or
+   * u's host changes, or a peer moves from or to u's host (a peer moving between two other
+   * hypervisors was away and stays away: the same terms in the same order on each side)
    */
   private readonly homeMemo: Int8Array;
   /** per VM: R_away (rates of peers on other hypervisors) when `homeMemo` >= 0 and the rates are finite, else NaN */
@@ -688,8 +689,6 @@ export class IncrementalPlanner {
         nf += 1;
       }
     }
-    const from = this.hvNames[x]!;
-    const vm = this.names[u]!;
     // hosts `declines` priced on this same state (the same sums, the same c_m)
     const tried = this.triedVm === u ? this.nTried : 0;
     this.triedVm = -1;
@@ -712,7 +711,7 @@ export class IncrementalPlanner {
       let t = tried;
       while (t > 0 && this.tHost[t - 1] !== h) t -= 1;
       const there = t > 0 ? this.tCost[t - 1]! : this.costAt(u, h);
-      const cm = t > 0 ? this.tCm[t - 1]! : cmFn === null ? cmFixed : cmFn(vm, from, this.hvNames[h]!);
+      const cm = t > 0 ? this.tCm[t - 1]! : cmFn === null ? cmFixed : cmFn(this.names[u]!, this.hvNames[x]!, this.hvNames[h]!);
       cCost[nc] = there;
       cCm[nc] = cm;
       nc += 1;
@@ -926,14 +925,72 @@ export class IncrementalPlanner {
     return seen.every((x) => x === 1);
   }
 
+  /**
+   * for tests: whether every remembered home/away answer, R_away and C_A is what summing u's row
+   * again on the current hosts gives, to the bit (a memo kept past a change of its inputs is
+   * stale), and how many home/away answers and C_A sums are remembered
+   */
+  memoCheck(): { consistent: boolean; homeHeld: number; keyHeld: number } {
+    let homeHeld = 0;
+    let keyHeld = 0;
+    const bad = { consistent: false, homeHeld: -1, keyHeld: -1 };
+    const { adj, rate, start, len } = this.rows;
+    for (let u = 0; u < this.names.length; u++) {
+      const x = this.host[u]!;
+      if (this.homeMemo[u]! >= 0) {
+        homeHeld += 1;
+        let home = 0;
+        let away = 0;
+        let finite = true;
+        for (let i = start[u]!; i < start[u]! + len[u]!; i++) {
+          const r = rate[i]!;
+          if (!(r >= 0 && r < Infinity)) finite = false;
+          else if (this.host[adj[i]!] === x) home += r;
+          else away += r;
+        }
+        if (!finite) {
+          if (this.homeMemo[u] !== 0 || !Number.isNaN(this.awayMemo[u])) return bad;
+        } else if (this.homeMemo[u] !== (away <= home ? 1 : 0) || !Object.is(this.awayMemo[u], away)) return bad;
+      }
+      const key = this.keyMemo[u]!;
+      if (key === key) {
+        keyHeld += 1;
+        let sum = 0;
+        for (let i = start[u]!; i < start[u]! + len[u]!; i++) sum += rate[i]! * this.dist(x, this.host[adj[i]!]!);
+        if (!Object.is(key, sum)) return bad;
+      }
+    }
+    return { consistent: true, homeHeld, keyHeld };
+  }
+
   private moveVm(u: number, from: number, to: number): void {
     this.host[u] = to;
     this.keyMemo[u] = NaN;
     this.homeMemo[u] = -1;
     const { start, len, adj } = this.rows;
+    const host = this.host;
+    // with class costs (every cost finite, none -0), a peer whose hypervisor is as far from `to`
+    // as from `from` (the same double) sums the same terms in the same order for C_A: its key
+    // memo stays bit-identical (at fat-tree(32), a peer in a third pod)
+    const cc = this.ccPalette.length > 0;
+    const { ccPalette, ccCode, ccRow, ccCol } = this;
+    const colFrom = cc ? ccCol[from]! : 0;
+    const colTo = cc ? ccCol[to]! : 0;
     for (let i = start[u]!; i < start[u]! + len[u]!; i++) {
-      this.keyMemo[adj[i]!] = NaN;
-      this.homeMemo[adj[i]!] = -1;
+      const p = adj[i]!;
+      const hp = host[p]!;
+      if (hp === from || hp === to) {
+        this.keyMemo[p] = NaN;
+        this.homeMemo[p] = -1;
+        continue;
+      }
+      // a peer p on a third hypervisor had u away before and has it away after: the same terms
+      // in the same order on each side of its home/away test, so that memo stays bit-identical
+      if (!cc) this.keyMemo[p] = NaN;
+      else {
+        const rowP = ccRow[hp]!;
+        if (ccPalette[ccCode[rowP + colFrom]!] !== ccPalette[ccCode[rowP + colTo]!]) this.keyMemo[p] = NaN;
+      }
     }
     this.load[from]! -= 1;
     this.load[to]! += 1;
