@@ -56,7 +56,7 @@ const LEASE_TTL_S = 3;
  * pairs 9,168 to 10,673 B/s apart (16%; pairs whose VMs share a hypervisor about 10% low: ping
  * itself sends slower then, 41-45 a second against 49, as the VM's eth0 counters show). The
  * test prints each snapshot's spread (`measured`). With vm1's pair and vm2's in different groups,
- * or (before traffic.ts made grouped λs whole numbers) an ulp apart in the same one, vm2 was asked
+ * or (before traffic.ts put λs on a binary grid) an ulp apart in the same one, vm2 was asked
  * first, took hv19's last slot, and Load-Aware ended at cost 3,000 (session 11, a CI rehearsal of
  * session 12, and one of three runs in session 13 with this tolerance and the ulp still there).
  */

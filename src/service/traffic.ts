@@ -1,21 +1,30 @@
 import type { DirectedFlow } from '../core/cost.ts';
 
 /**
+ * The grid quantized rates are put on (units per second): a binary fraction, so the sums of a
+ * pair's directions are exact in floating point (up to 2^43 units a second) and equal means equal.
+ */
+const GRID = 1 / 1024;
+
+/**
  * Measured rates wobble; the paper's equal flows come back as 498, 503, 501 B/s. What the policies
  * compare is a pair's λ(u, v), both directions together (Eq. 1 sums them), so pairs are grouped by
  * λ, not directions one by one: sorted by λ, a group takes every pair within a relative `tolerance`
  * of its smallest, and each member's λ becomes the group's mean, so the deterministic tie-break
- * (lower VM number) decides between them, as it does in simulation. Every λ of 1 or more comes out
- * a whole number (of B/s), so equal is exactly equal. A pair's directions keep their shares of its
- * λ, to the whole unit.
+ * (lower VM number) decides between them, as it does in simulation. Every output λ lies on a grid
+ * of 1/1024 units, so λs made equal are exactly equal, and no two λs come out an ulp apart. A
+ * pair's directions keep their shares of its λ (each on the grid; the largest takes the rest).
  *
  * Grouping direction by direction split nominally equal pairs: nping's forward stream and its
  * RST replies measure ~18% apart, and with twelve directions spread over 16% (a cluster system test
  * run) the one boundary fell between vm2->vm10 and the rest, so vm2's λ came out above vm1's equal
- * one and Load-Aware asked it first.
+ * one and Load-Aware asked it first. Scaling a pair's directions in plain floats then made two
+ * "equal" λs differ by an ulp (9923.349999999999 against 9923.350000000002), which outranks the
+ * tie-break just the same.
  *
- * `flows`: directed rates (any unit per second); `tolerance`: a fraction, 0 = unchanged. Returns
- * new flows in the input order.
+ * `flows`: directed rates (any unit per second, finite and >= 0; a direction listed once, as the
+ * controller measures them); `tolerance`: a fraction, <= 0 leaves every rate as it is. Returns
+ * flows in the input order, the same length (new objects when tolerance > 0).
  */
 export function quantizeRates(flows: readonly DirectedFlow[], tolerance: number): DirectedFlow[] {
   if (tolerance <= 0 || flows.length === 0) return [...flows];
@@ -25,8 +34,8 @@ export function quantizeRates(flows: readonly DirectedFlow[], tolerance: number)
     const k = pairOf(f);
     lambda.set(k, (lambda.get(k) ?? 0) + f.rate);
   }
-  // monotone, so the order of λs is kept: a whole unit from 1 up, as it is below
-  const whole = (x: number): number => (x >= 1 ? Math.round(x) : x);
+  // monotone, so the order of λs is kept
+  const onGrid = (x: number): number => Math.round(x / GRID) * GRID;
   const order = [...lambda].sort((a, b) => a[1] - b[1]);
   const value = new Map<string, number>();
   let start = 0;
@@ -36,15 +45,12 @@ export function quantizeRates(flows: readonly DirectedFlow[], tolerance: number)
     while (end < order.length && order[end]![1] <= base * (1 + tolerance)) end++;
     let sum = 0;
     for (let k = start; k < end; k++) sum += order[k]![1];
-    const mean = whole(sum / (end - start));
+    const mean = onGrid(sum / (end - start));
     for (let k = start; k < end; k++) value.set(order[k]![0], mean);
     start = end;
   }
-  // A pair's directions share its λ; the policies compare sums of them, and a float sum of two
-  // scaled directions can miss the group's mean by an ulp, which then outranks the tie-break (the
-  // first fix's run: vm2's C_A came out above vm1's "equal" one). So a grouped λ is a whole number
-  // of B/s, every direction but the pair's largest is rounded to one, and the largest takes the
-  // rest: integer sums are exact, and equal means equal.
+  // every direction but the pair's largest on the grid, the largest the rest: sums of grid values
+  // are exact, so the directions add up to the pair's λ to the bit
   const largest = new Map<string, number>();
   flows.forEach((f, i) => {
     const k = pairOf(f);
@@ -55,20 +61,12 @@ export function quantizeRates(flows: readonly DirectedFlow[], tolerance: number)
   const rest = new Map<string, number>();
   flows.forEach((f, i) => {
     const k = pairOf(f);
-    const raw = lambda.get(k)!;
-    const v = value.get(k)!;
-    if (raw <= 0 || v === raw) return;
-    if (!Number.isInteger(v)) {
-      out[i]!.rate = (f.rate * v) / raw;
-      return;
-    }
     if (largest.get(k) === i) return;
-    out[i]!.rate = Math.round((f.rate * v) / raw);
+    const raw = lambda.get(k)!;
+    // the factor first: rate × λ could overflow where rate × (λ' / λ) does not
+    out[i]!.rate = raw > 0 ? onGrid(f.rate * (value.get(k)! / raw)) : 0;
     rest.set(k, (rest.get(k) ?? 0) + out[i]!.rate);
   });
-  for (const [k, i] of largest) {
-    const v = value.get(k)!;
-    if (lambda.get(k)! > 0 && v !== lambda.get(k) && Number.isInteger(v)) out[i]!.rate = v - (rest.get(k) ?? 0);
-  }
+  for (const [k, i] of largest) out[i]!.rate = Math.max(0, value.get(k)! - (rest.get(k) ?? 0));
   return out;
 }
