@@ -29,11 +29,16 @@ const GRID = 1 / 1024;
 export function quantizeRates(flows: readonly DirectedFlow[], tolerance: number): DirectedFlow[] {
   if (tolerance <= 0 || flows.length === 0) return [...flows];
   const pairOf = (f: DirectedFlow): string => (f.src < f.dst ? `${f.src}\u0000${f.dst}` : `${f.dst}\u0000${f.src}`);
+  const keys = flows.map(pairOf);
   const lambda = new Map<string, number>();
-  for (const f of flows) {
-    const k = pairOf(f);
+  // the index of each pair's largest direction: it takes what the others' rounding leaves
+  const largest = new Map<string, number>();
+  flows.forEach((f, i) => {
+    const k = keys[i]!;
     lambda.set(k, (lambda.get(k) ?? 0) + f.rate);
-  }
+    const j = largest.get(k);
+    if (j === undefined || f.rate > flows[j]!.rate) largest.set(k, i);
+  });
   // monotone, so the order of λs is kept
   const onGrid = (x: number): number => Math.round(x / GRID) * GRID;
   const order = [...lambda].sort((a, b) => a[1] - b[1]);
@@ -51,16 +56,10 @@ export function quantizeRates(flows: readonly DirectedFlow[], tolerance: number)
   }
   // every direction but the pair's largest on the grid, the largest the rest: sums of grid values
   // are exact, so the directions add up to the pair's λ to the bit
-  const largest = new Map<string, number>();
-  flows.forEach((f, i) => {
-    const k = pairOf(f);
-    const j = largest.get(k);
-    if (j === undefined || f.rate > flows[j]!.rate) largest.set(k, i);
-  });
   const out = flows.map((f) => ({ ...f }));
   const rest = new Map<string, number>();
   flows.forEach((f, i) => {
-    const k = pairOf(f);
+    const k = keys[i]!;
     if (largest.get(k) === i) return;
     const raw = lambda.get(k)!;
     // the factor first: rate × λ could overflow where rate × (λ' / λ) does not
