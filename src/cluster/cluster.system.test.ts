@@ -63,12 +63,10 @@ const LEASE_TTL_S = 3;
 const RATE_TOLERANCE = '0.3';
 /**
  * The wait after a migration before the next decision (`score controller --settle`), as `score
- * emulate` waits (EMULATED_SETTLE_MS: the 5 s rate window, a poll, a late reply and a margin). With
- * the controller's default 3 s the moved VM's pairs were priced on their new paths' first second
- * or two: twice (session 11, and a CI rehearsal of session 12 with the tolerance above already
- * 0.15) vm6 had just moved next to hv19, vm1's flow to it measured below vm2's equal one to vm10,
- * vm2 was asked first and took hv19's last slot, and Load-Aware ended at cost 3,000 with vm1 and
- * vm6 declining.
+ * emulate` waits (EMULATED_SETTLE_MS: the 5 s rate window, a poll, a late reply and a margin), so a
+ * moved VM's pairs are priced on a full window of their new paths, not their first second or two.
+ * (Sessions 11 and 12 blamed the cost-3,000 end on the 3 s default; session 13 found its cause in
+ * the rate grouping: RATE_TOLERANCE above.)
  */
 const SETTLE = '8.5s';
 const OPERATOR = 'op-token-cluster-test';
@@ -88,8 +86,8 @@ async function api<T>(base: string, method: 'GET' | 'POST', path: string, body?:
 
 /**
  * What each snapshot measured and how the policy ranked the VMs on it: per leader and round, the
- * measured λ of each VM pair (bytes/s, both directions, as the records carry them) and their spread, then each ask's policy key
- * (Load-Aware: C_A(u) on those rates). The run's outcome hangs on this order when two VMs tie.
+ * measured λ of each VM pair (bytes/s, both directions, as the records carry them) and their
+ * spread, then each ask's policy key (Load-Aware: C_A(u) on those rates). The run's outcome hangs on this order when two VMs tie.
  */
 function measured(all: readonly MigrationRecord[]): string {
   const groups = new Map<string, MigrationRecord[]>();
