@@ -125,13 +125,17 @@ export function createService(o: ServiceOptions): Service {
       .filter((r) => r.bytesPerSecond > 0)
       .map((r) => ({ src: vmName(r.src), dst: vmName(r.dst), rate: r.bytesPerSecond, ageMs: r.ageMs }));
 
-  const snapshot = (): Snapshot => {
+  /**
+   * The snapshot with the measurement it was made from: `raw` as measured, `flows` grouped
+   * (quantizeRates, same order), so a caller that also needs them measures once.
+   */
+  const measuredSnapshot = () => {
     const hosts = [...c().hosts.byMac.values()].sort((a, b) => (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0));
     const vms = hosts.map((h) => vmName(h.mac));
     const placement = new Map(hosts.map((h) => [vmName(h.mac), hvName(h.at.dpid)]));
     const raw = measuredFlows();
     const flows = quantizeRates(raw, tolerance);
-    return {
+    const snapshot: Snapshot = {
       vms,
       placement,
       traffic: trafficMatrix(flows),
@@ -141,7 +145,9 @@ export function createService(o: ServiceOptions): Service {
       weights: Object.fromEntries(c().view.weights),
       capacity: new Map([...c().view.hypervisors].map((d) => { const name = hvName(d); return [name, o.capacities?.get(name) ?? o.defaultCapacity ?? 5]; })),
     };
+    return { snapshot, raw, flows };
   };
+  const snapshot = (): Snapshot => measuredSnapshot().snapshot;
 
   const layersNow = (): Cost['layers'] =>
     layerUtilisation(ctl.linkUtilisation(c()), c().view.layers.maxLayer).map((l) => ({ layer: l.layer, activeLinks: l.activeLinks, meanUtilisation: l.meanUtilisation }));
@@ -328,10 +334,8 @@ export function createService(o: ServiceOptions): Service {
     vmTraffic(vm): VmTraffic {
       const mac = macOf(vm);
       const me = c().hosts.byMac.get(mac)!;
-      const s = snapshot();
+      const { snapshot: s, raw, flows: quantized } = measuredSnapshot();
       const name = vmName(mac);
-      const raw = measuredFlows();
-      const quantized = quantizeRates(raw, tolerance);
       const out = new Map<string, { out: number; in: number; age: number }>();
       quantized.forEach((f, i) => {
         const age = raw[i]!.ageMs;
