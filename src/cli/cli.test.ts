@@ -119,3 +119,35 @@ test('score simulate --topology runs the scale simulator: a summary per strategy
     assert.match(e.stderr, /score: error [A-Z_]+: /);
   }
 });
+
+test("Commander's own errors (unknown option or command, missing argument) are CLI_USAGE with exit 2; --help and --version exit 0", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'score-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (const [args, what] of [
+    [['--bogus'], /unknown option '--bogus'/],
+    [['simulate', '--bogus-flag', '1'], /unknown option '--bogus-flag'/],
+    [['nosuch'], /unknown command 'nosuch'/],
+    [['simulate', '--scenario'], /argument missing/],
+  ] as const) {
+    const r = await score([...args], dir);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /^score: error CLI_USAGE: /, args.join(' '));
+    assert.match(r.stderr, what, args.join(' '));
+    assert.doesNotMatch(r.stderr, /Commands:|Options:/, `${args.join(' ')}: a hint, not the whole help`);
+  }
+  const v = await score(['--version'], dir);
+  assert.equal(v.code, 0, v.stderr);
+  assert.equal(v.stdout.trim(), (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version);
+  const h = await score(['simulate', '--help'], dir);
+  assert.equal(h.code, 0, h.stderr);
+  assert.match(h.stdout, /--policy <list>/);
+});
+
+test('a controller that does not answer is CONTROLLER_UNREACHABLE, a failure at run time (exit 1), not bad input', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'score-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // port 1 on loopback: nothing listens there unprivileged, so the connection is refused at once
+  const r = await score(['credentials', 'list', '--controller', 'http://127.0.0.1:1', '--token', 'op'], dir);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /^score: error CONTROLLER_UNREACHABLE: --controller http:\/\/127\.0\.0\.1:1: no answer/);
+});

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { exitCodeFor, isScoreError } from '../errors/errors.ts';
 import { registerDemo } from './commands/demo.ts';
@@ -9,12 +10,20 @@ import { registerReport } from './commands/report.ts';
 import { registerCredentials } from './commands/credentials.ts';
 import { registerImage } from './commands/image.ts';
 
-/** Composition root of the `score` command: each command registers itself from its own module. */
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/**
+ * Composition root of the `score` command: each command registers itself from its own module.
+ * Commander's own errors (unknown option or command, missing argument) print like every other
+ * bad input, `score: error CLI_USAGE: ...`, and exit 2; subcommands inherit this output.
+ */
 const program = new Command()
   .name('score')
   .description('S-CORE: SDN-orchestrated, network-aware live VM migration')
+  .version(version)
   .exitOverride()
-  .showHelpAfterError();
+  .configureOutput({ outputError: (str, write) => write(`score: error CLI_USAGE: ${str.replace(/^error: /, '')}`) })
+  .showHelpAfterError('(add --help for usage)');
 
 registerDemo(program);
 registerSimulate(program);
@@ -29,7 +38,8 @@ try {
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) {
-    process.exitCode = e.exitCode;
+    // help and --version end with 0; everything else Commander throws is a bad command line
+    process.exitCode = e.exitCode === 0 ? 0 : exitCodeFor('CLI_USAGE');
   } else if (isScoreError(e)) {
     console.error(`score: error ${e.code}: ${e.message}`);
     process.exitCode = exitCodeFor(e.code);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { loadScenarioFile, parseScenario, resolveScenarioPath, SCENARIO_DIR } from './load.ts';
+import { loadScenarioFile, MAX_SCHEMA_ERRORS, parseScenario, resolveScenarioPath, SCENARIO_DIR } from './load.ts';
 import { isScoreError, type ScoreError } from '../errors/errors.ts';
 import { parseBandwidth } from './bandwidth.ts';
 
@@ -124,4 +124,27 @@ test('bandwidths: numbers are bits/s; units bps, kbps, Mbps, Gbps, B/s', () => {
   assert.equal(parseBandwidth('1Gbps'), 1e9);
   assert.equal(parseBandwidth('500B/s'), 4000);
   assert.throws(() => parseBandwidth('fast'));
+});
+
+test('every schema problem of a file is reported, not the first few; a bad bandwidth is one line', () => {
+  const e = invalid((s) => {
+    for (const vm of s.vms as Record<string, unknown>[]) vm.colour = 'red';
+    for (const l of s.links as Record<string, unknown>[]) l.capacity = '10 furlongs';
+  });
+  const ps = problems(e);
+  const vms = ps.filter((p) => /^\/vms\/\d+$/.test(p.path) && /unknown field\(s\) "colour"/.test(p.message));
+  assert.equal(vms.length, 24, `every VM's unknown field: ${JSON.stringify(ps.slice(0, 5))}`);
+  const links = (parse(paperText) as { links: unknown[] }).links.length;
+  const caps = ps.filter((p) => /^\/links\/\d+\/capacity$/.test(p.path));
+  assert.equal(caps.length, links, 'one problem per bad capacity, every link named');
+  assert.ok(caps.every((p) => /10Mbps/.test(p.message)), `the friendly message only: ${JSON.stringify(caps[0])}`);
+  assert.match(e.message, new RegExp(`: ${24 + links} problem\\(s\\):`));
+});
+
+test('past MAX_SCHEMA_ERRORS the message says the list is cut', () => {
+  const e = invalid((s) => {
+    const vms = s.vms as Record<string, unknown>[];
+    for (let i = 0; i < MAX_SCHEMA_ERRORS; i++) vms.push({ name: `x${i}`, ip: 'nope', mac: 'nope', host: 'hv16' });
+  });
+  assert.match(e.message, /or more problems \(the first \d+\)/);
 });

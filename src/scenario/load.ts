@@ -2,6 +2,7 @@ import { readFileSync, existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Value } from 'typebox/value';
+import { Settings } from 'typebox/system';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ScoreError } from '../errors/errors.ts';
 import { ScenarioSchema, type ScenarioFile, type TrafficEntry } from './schema.ts';
@@ -68,7 +69,11 @@ function loadTrace(scenario: ScenarioFile, file: string): TrafficChange[] {
   return changes;
 }
 
-/** Parses and validates scenario text. Nothing partial is returned: every problem is reported at once. */
+/**
+ * Parses and validates scenario text. Nothing partial is returned: every schema problem is
+ * reported at once (up to MAX_SCHEMA_ERRORS), then, once the schema is met, every consistency
+ * problem (unknown ids, duplicates, capacity). Errors: SCENARIO_PARSE, SCENARIO_INVALID.
+ */
 export function parseScenario(text: string, file: string): ScenarioFile {
   let data: unknown;
   try {
@@ -77,20 +82,45 @@ export function parseScenario(text: string, file: string): ScenarioFile {
     const msg = e instanceof YAMLParseError || e instanceof SyntaxError ? e.message : String(e);
     throw new ScoreError('SCENARIO_PARSE', `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${msg}`, { file }, { cause: e });
   }
-  const problems = schemaProblems(data);
+  // the consistency checks read the file's shape, so they run once the schema is met
+  const { problems, capped } = schemaProblems(data);
   if (problems.length === 0) problems.push(...consistencyProblems(data as ScenarioFile));
   if (problems.length > 0) {
     const lines = problems.map((p) => `  ${p.path || '/'}: ${p.message}`).join('\n');
-    throw new ScoreError('SCENARIO_INVALID', `${file}: ${problems.length} problem(s):\n${lines}`, { file, problems });
+    const count = capped ? `${problems.length} or more problems (the first ${problems.length})` : `${problems.length} problem(s)`;
+    throw new ScoreError('SCENARIO_INVALID', `${file}: ${count}:\n${lines}`, { file, problems });
   }
   return data as ScenarioFile;
 }
 
-function schemaProblems(data: unknown): FieldProblem[] {
-  if (Value.Check(ScenarioSchema, data)) return [];
+/**
+ * How many schema errors TypeBox collects for one file. Its default (8, a guard for untrusted
+ * input) hid most of a file's problems; a scenario is the operator's own file, and the setting
+ * is raised only for this call (TypeBox has no per-call option).
+ */
+export const MAX_SCHEMA_ERRORS = 200;
+
+function collectErrors(data: unknown): ReturnType<typeof Value.Errors> {
+  const before = Settings.Get().maxErrors;
+  Settings.Set({ maxErrors: MAX_SCHEMA_ERRORS });
+  try {
+    return Value.Errors(ScenarioSchema, data);
+  } finally {
+    Settings.Set({ maxErrors: before });
+  }
+}
+
+/** The schema's problems, and whether TypeBox stopped collecting at MAX_SCHEMA_ERRORS. */
+function schemaProblems(data: unknown): { problems: FieldProblem[]; capped: boolean } {
+  if (Value.Check(ScenarioSchema, data)) return { problems: [], capped: false };
   const out: FieldProblem[] = [];
   const seen = new Set<string>();
-  for (const e of Value.Errors(ScenarioSchema, data)) {
+  const errors = collectErrors(data);
+  // a bandwidth is a number or a string (anyOf): its friendly message says both, so the
+  // alternatives' own failures at the same field ("must be number", the raw pattern) are noise
+  const anyOfAt = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  for (const e of errors) {
+    if (e.keyword !== 'anyOf' && anyOfAt.has(e.instancePath)) continue;
     // typebox reports a rejected extra property twice (once as "schema is false"); keep the clear one.
     if (e.keyword === 'boolean') continue;
     let message = e.message;
@@ -107,7 +137,7 @@ function schemaProblems(data: unknown): FieldProblem[] {
     seen.add(key);
     out.push({ path: e.instancePath, message });
   }
-  return out;
+  return { problems: out, capped: errors.length >= MAX_SCHEMA_ERRORS };
 }
 
 function consistencyProblems(s: ScenarioFile): FieldProblem[] {

@@ -12,7 +12,7 @@ export interface CredentialsClient {
   revoke(id: string): Promise<CredentialInfo>;
 }
 
-/** Errors keep the API's code (UNKNOWN_CREDENTIAL, API_FORBIDDEN, ...); a controller that does not answer is CLI_USAGE (a wrong --controller). */
+/** Errors keep the API's code (UNKNOWN_CREDENTIAL, API_FORBIDDEN, ...); a controller that does not answer is CONTROLLER_UNREACHABLE (exit 1, a failure at run time). */
 export function credentialsClient(controller: string, token: string, timeoutMs = 10_000): CredentialsClient {
   const base = `${controller.replace(/\/+$/, '')}/api/v1`;
   async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
@@ -25,7 +25,7 @@ export function credentialsClient(controller: string, token: string, timeoutMs =
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (e) {
-      throw new ScoreError('CLI_USAGE', `--controller ${controller}: no answer (${e instanceof Error ? e.message : String(e)})`, { controller });
+      throw new ScoreError('CONTROLLER_UNREACHABLE', `--controller ${controller}: no answer (${e instanceof Error ? e.message : String(e)})`, { controller });
     }
     const parsed = (await res.json().catch(() => null)) as (T & { error?: { code?: string; message?: string } }) | null;
     if (!res.ok || parsed === null) {

@@ -173,7 +173,7 @@ export function registerEmulate(program: Command): void {
     .option('--no-shape', 'do not shape links to their capacity')
     .option('-d, --duration <seconds>', 'stop after this many seconds (default: run until Ctrl-C)')
     .option('--clean', 'remove what crashed runs left behind (namespaces, links, daemons, run dirs) and exit')
-    .option('-p, --policy <rr|la|both>', "run the paper's experiment: in-process controller, API and agents orchestrate live migrations (ignores --controller)")
+    .option('-p, --policy <list>', "run the paper's experiment: in-process controller, API and agents orchestrate live migrations (rr, la, gain or both = rr,la; a comma list; ignores --controller)")
     .option('-o, --out <dir>', 'with --policy: output directory', 'score-out/emulate')
     .option('--tolerance <fraction>', 'with --policy: measured rates this close count as equal (default 0.15; 0.2 with QEMU guests)')
     .option('--swaps', 'with --policy: agents may propose exchanges with a VM on a full hypervisor, carried out one migration at a time')

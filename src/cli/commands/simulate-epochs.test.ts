@@ -52,6 +52,11 @@ test('score simulate --epochs: every strategy on one timeline, JSON/CSV/figures;
     assert.equal(b.code, 2, `${bad.join(' ')}: ${b.stderr}`);
     assert.match(b.stderr, /CLI_USAGE/);
   }
+  // --vms defaults to 4096 with --epochs as without (it was undefined: WORKLOAD_INVALID)
+  const defaults = await score(['simulate', '--topology', 'fat-tree:16', '--epochs', '1', '--strategies', 'never', '--out', 'dv', '--no-png', '--json'], dir);
+  assert.equal(defaults.code, 0, defaults.stderr);
+  assert.equal((JSON.parse(readFileSync(join(dir, 'dv', 'epochs.json'), 'utf8')) as { workload: { vms: number } }).workload.vms, 4096);
+
   // and an --epochs option without --epochs is not silently dropped
   const noEpochs = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '64', '--strategies', 'none', '--planner', 'full', '--out', 'ne'], dir);
   assert.equal(noEpochs.code, 2, noEpochs.stderr);

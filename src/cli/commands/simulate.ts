@@ -14,13 +14,19 @@ import { EPOCH_STRATEGIES, type EpochStrategy } from '../../sim/epochs.ts';
 
 const POLICIES: Record<string, PolicyName> = { rr: 'round-robin', 'round-robin': 'round-robin', la: 'load-aware', 'load-aware': 'load-aware', gain: 'gain-order', 'gain-order': 'gain-order' };
 
+/**
+ * `--policy`: a comma list of rr, la, gain (or their long names) and `both` (rr and la), in the
+ * order given, each policy once. Errors: CLI_USAGE for any other name.
+ */
 export function parsePolicies(value: string): PolicyName[] {
-  const names = value === 'both' ? ['rr', 'la'] : value.split(',');
-  return names.map((n) => {
+  const names = value.split(',').flatMap((n) => (n.trim() === 'both' ? ['rr', 'la'] : [n]));
+  const out = new Set<PolicyName>();
+  for (const n of names) {
     const p = POLICIES[n.trim()];
     if (p === undefined) throw new ScoreError('CLI_USAGE', `--policy: expected rr, la, gain, both (or round-robin, load-aware, gain-order; a comma list), got "${n}"`);
-    return p;
-  });
+    out.add(p);
+  }
+  return [...out];
 }
 
 export function parseNumberOption(name: string, value: string | undefined, min: number): number | undefined {
@@ -71,7 +77,7 @@ export function registerSimulate(program: Command): void {
     .description('run a scenario file, or a generated data centre at scale, on the simulated (fluid) data plane')
     .option('-s, --scenario <file|name>', 'scenario file (YAML/JSON) or built-in name, e.g. paper')
     .option('-t, --topology <spec>', 'scale mode: fat-tree:K, three-tier:PODSxTORSxHOSTS or leaf-spine:LEAVESxSPINESxHOSTS')
-    .option('-p, --policy <rr|la|both>', 'scenario mode: orchestration policy', 'both')
+    .option('-p, --policy <list>', 'scenario mode: orchestration policies, a comma list of rr, la, gain; both = rr,la', 'both')
     .option('--strategies <list>', 'scale mode: "all" or a comma list of strategies (with --epochs: of never, one-shot, continuous-rr[-hyst], continuous-la[-hyst], clairvoyant)', 'all')
     .option('--oversubscription <tor:agg>', 'scale mode, three-tier: oversubscription ratios, e.g. 2.5:4')
     .option('-w, --workload <model>', 'scale mode: traffic model', 'partners')
@@ -92,7 +98,7 @@ export function registerSimulate(program: Command): void {
     .option('--max-migrations <n|pct%>', 'scale mode: migration budget per strategy, a count or a share of the VMs')
     .option('--mode <first|best>', 'Algorithm 1 candidate choice: first improving (paper) or best')
     .option('--max-rounds <n>', 'stop after this many rounds (with --epochs: of each plan)')
-    .option('-o, --out <dir>', 'output directory (default score-out/simulate, with --topology score-out/scale)')
+    .option('-o, --out <dir>', 'output directory (default score-out/simulate; with --topology score-out/scale, with --epochs score-out/epochs)')
     .option('--no-png', 'write SVG figures only')
     .option('--json', 'print the results as JSON on stdout instead of tables (the files are still written to --out)')
     .option('--epochs <n>', 'scale mode over time: epochs; compares never, one-shot, continuous RR/LA ± hysteresis, clairvoyant')
@@ -117,7 +123,7 @@ export function registerSimulate(program: Command): void {
           await runEpochsCli({
             topology: opts.topology,
             oversubscription: opts.oversubscription,
-            workload: { model: opts.workload, vms: int('--vms', opts.vms, 1)!, slots: int('--slots', opts.slots, 1)!, placement: opts.placement, seed: int('--seed', opts.seed, 0)!, trafficFile: opts.traffic, params: opts.param ?? [] },
+            workload: { model: opts.workload, vms: int('--vms', opts.vms, 1) ?? DEFAULT_SCALE_VMS, vmsGiven: opts.vms !== undefined, slots: int('--slots', opts.slots, 1)!, placement: opts.placement, seed: int('--seed', opts.seed, 0)!, trafficFile: opts.traffic, params: opts.param ?? [] },
             epochs: int('--epochs', opts.epochs, 1)!,
             evolve: opts.evolve,
             epochSeconds: parseNumberOption('--epoch-seconds', opts.epochSeconds, 1)!,
