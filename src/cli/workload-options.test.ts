@@ -32,3 +32,10 @@ test('csv workloads and placement files are read from disk; unreadable files are
   assert.throws(() => workloadFromOptions(topology, { ...base, model: 'csv', trafficFile: join(dir, 'missing.csv') }), (e: unknown) => isScoreError(e) && e.code === 'WORKLOAD_INVALID');
   assert.throws(() => workloadFromOptions(topology, { ...base, model: 'csv' }), (e: unknown) => isScoreError(e) && e.code === 'CLI_USAGE');
 });
+
+test('too many VMs for the slots: CAPACITY_EXCEEDED, with a hint when --vms was the default; a bad --param is named first', () => {
+  const over = { ...base, vms: 4096 };
+  assert.throws(() => workloadFromOptions(topology, { ...over, vmsGiven: false }), (e: unknown) => isScoreError(e, 'CAPACITY_EXCEEDED') && /--vms defaults to 4096; give --vms N with N at most 64/.test(e.message));
+  assert.throws(() => workloadFromOptions(topology, { ...over, vmsGiven: true }), (e: unknown) => isScoreError(e, 'CAPACITY_EXCEEDED') && !/defaults/.test(e.message));
+  assert.throws(() => workloadFromOptions(topology, { ...over, params: ['nosuch=1'] }), (e: unknown) => isScoreError(e, 'CLI_USAGE') && /nosuch/.test(e.message));
+});

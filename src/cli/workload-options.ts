@@ -62,10 +62,12 @@ export function workloadFromOptions(topology: Topology, o: WorkloadOptions): Sca
   }
   if (o.model === 'csv' && o.trafficFile === undefined) throw new ScoreError('CLI_USAGE', '--workload csv needs --traffic <file.csv>');
   if (o.model !== 'csv' && o.trafficFile !== undefined) throw new ScoreError('CLI_USAGE', '--traffic is for --workload csv');
-  if (o.model !== 'csv' && o.vms > topology.hypervisors.length * o.slots) {
-    throw new ScoreError('CAPACITY_EXCEEDED', `${o.vms} VMs do not fit ${topology.hypervisors.length} hypervisors × ${o.slots} slots`, { vms: o.vms, slots: o.slots });
-  }
+  // a misspelt --param is reported before the size, which may only be the --vms default
   const params = parseModelParams(o.model, o.params ?? []);
+  if (o.model !== 'csv' && o.vms > topology.hypervisors.length * o.slots) {
+    const hint = o.vmsGiven === false ? ` (--vms defaults to ${o.vms}; give --vms N with N at most ${topology.hypervisors.length * o.slots}, or more --slots)` : '';
+    throw new ScoreError('CAPACITY_EXCEEDED', `${o.vms} VMs do not fit ${topology.hypervisors.length} hypervisors × ${o.slots} slots${hint}`, { vms: o.vms, slots: o.slots });
+  }
   const placement = o.placement === 'random' || o.placement === 'packed' ? o.placement : 'file';
   const common = {
     vms: o.vms,

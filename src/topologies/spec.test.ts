@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { topologyFromSpec } from './spec.ts';
+import { MAX_SPEC_HYPERVISORS, MAX_SPEC_LINKS, topologyFromSpec } from './spec.ts';
 import { isScoreError } from '../errors/errors.ts';
 import { build } from '../core/build.ts';
 
@@ -32,7 +32,7 @@ test('leaf-spine has two link layers', () => {
 test('bad topology specs are CLI_USAGE errors naming what was expected', () => {
   for (const [spec, opts, re] of [
     ['fat-tree:7', {}, /even/],
-    ['fat-tree:x', {}, /positive integers/],
+    ['fat-tree:x', {}, /expected a positive integer$/],
     ['three-tier:2x3', {}, /3 positive integers/],
     ['torus:4', {}, /expected fat-tree:K/],
     ['fat-tree:4', { oversubscription: '2:2' }, /three-tier topologies only/],
@@ -40,4 +40,21 @@ test('bad topology specs are CLI_USAGE errors naming what was expected', () => {
   ] as const) {
     assert.throws(() => topologyFromSpec(spec, opts), (e: unknown) => isScoreError(e) && e.code === 'CLI_USAGE' && re.test(e.message), spec);
   }
+});
+
+test('a topology past the size bound is refused before it is built; the bound counts what the generators make', () => {
+  for (const spec of ['fat-tree:200', 'three-tier:100x100x100', 'leaf-spine:2000x600x1']) {
+    const t0 = Date.now();
+    assert.throws(() => topologyFromSpec(spec), (e: unknown) => isScoreError(e) && e.code === 'CLI_USAGE' && /too large/.test(e.message), spec);
+    assert.ok(Date.now() - t0 < 1000, `${spec}: refused at once, not after building it`);
+  }
+  // the size check's formulas against the generators' own counts (small instances)
+  const counts = (spec: string) => {
+    const g = topologyFromSpec(spec);
+    return { hypervisors: g.nodes.filter((n) => n.kind === 'hypervisor').length, links: g.links.length };
+  };
+  assert.deepEqual(counts('fat-tree:4'), { hypervisors: 16, links: 48 });
+  assert.deepEqual(counts('three-tier:2x3x4'), { hypervisors: 24, links: 2 * 3 * (4 + 2) + 2 * 2 * 2 });
+  assert.deepEqual(counts('leaf-spine:4x2x3'), { hypervisors: 12, links: 4 * (3 + 2) });
+  assert.ok(MAX_SPEC_HYPERVISORS >= 65_536 && MAX_SPEC_LINKS >= (3 * 64 ** 3) / 4, 'fat-tree:64 is within the bound');
 });

@@ -24,7 +24,7 @@ function ints(spec: string, text: string, count: number): number[] {
   const parts = text.split('x');
   const ns = parts.map((p) => (/^\d+$/.test(p) ? Number(p) : NaN));
   if (parts.length !== count || ns.some((n) => !Number.isSafeInteger(n) || n < 1)) {
-    throw new ScoreError('CLI_USAGE', `topology "${spec}": expected ${count} positive integers joined by "x"`, { topology: spec });
+    throw new ScoreError('CLI_USAGE', `topology "${spec}": expected ${count === 1 ? 'a positive integer' : `${count} positive integers joined by "x"`}`, { topology: spec });
   }
   return ns;
 }
@@ -37,6 +37,28 @@ export function parseOversubscription(text: string): { tor: number; agg: number 
   return { tor: parts[0]!, agg: parts[1]! };
 }
 
+/**
+ * The largest topology a spec may name: hypervisors, and links (a leaf-spine's leaves × spines).
+ * A simulator run holds every node, link and VM in memory: a typo such as fat-tree:200 (2 million
+ * hypervisors) ran minutes into V8's heap limit before; now it is refused at once.
+ */
+export const MAX_SPEC_HYPERVISORS = 131_072;
+export const MAX_SPEC_LINKS = 1_000_000;
+
+function checkSize(spec: string, hypervisors: number, links: number): void {
+  if (hypervisors > MAX_SPEC_HYPERVISORS || links > MAX_SPEC_LINKS) {
+    throw new ScoreError(
+      'CLI_USAGE',
+      `topology "${spec}": too large (${hypervisors.toLocaleString('en')} hypervisors, ${links.toLocaleString('en')} links; at most ${MAX_SPEC_HYPERVISORS.toLocaleString('en')} and ${MAX_SPEC_LINKS.toLocaleString('en')}: fat-tree:64 has 65,536 hypervisors)`,
+      { topology: spec, hypervisors, links },
+    );
+  }
+}
+
+/**
+ * A generated topology from its spec (above). Errors: CLI_USAGE for a malformed spec, an odd
+ * fat-tree k, --oversubscription off three-tier, or a size past MAX_SPEC_HYPERVISORS/LINKS.
+ */
 export function topologyFromSpec(spec: string, options: TopologySpecOptions = {}): GeneratedTopology {
   const m = /^([a-z-]+):(.+)$/.exec(spec.trim());
   const access = options.accessBps ?? ACCESS_BPS;
@@ -47,12 +69,15 @@ export function topologyFromSpec(spec: string, options: TopologySpecOptions = {}
     case 'fat-tree': {
       const [k] = ints(spec, m[2]!, 1);
       if (k! % 2 !== 0) throw new ScoreError('CLI_USAGE', `topology "${spec}": fat-tree k must be even`, { topology: spec });
+      // k³/4 hypervisors, each on one edge link, plus k³/4 edge-aggregation and k³/4 aggregation-core links
+      checkSize(spec, k! ** 3 / 4, (3 * k! ** 3) / 4);
       return fatTree(k!, { host: access, edge: access, agg: access });
     }
     case 'three-tier': {
       const [pods, torsPerPod, hypervisorsPerTor] = ints(spec, m[2]!, 3) as [number, number, number];
       const aggPerPod = 2;
       const cores = 2;
+      checkSize(spec, pods * torsPerPod * hypervisorsPerTor, pods * torsPerPod * (hypervisorsPerTor + aggPerPod) + pods * aggPerPod * cores);
       const o = parseOversubscription(options.oversubscription ?? '1:1');
       const tor = (hypervisorsPerTor * access) / (aggPerPod * o.tor);
       const agg = (torsPerPod * tor) / (cores * o.agg);
@@ -60,6 +85,7 @@ export function topologyFromSpec(spec: string, options: TopologySpecOptions = {}
     }
     case 'leaf-spine': {
       const [leaves, spines, hypervisorsPerLeaf] = ints(spec, m[2]!, 3) as [number, number, number];
+      checkSize(spec, leaves * hypervisorsPerLeaf, leaves * (hypervisorsPerLeaf + spines));
       return leafSpine({ leaves, spines, hypervisorsPerLeaf, capacity: access });
     }
     default:
