@@ -19,6 +19,11 @@ const files = readdirSync(dir)
   .filter((f) => f.endsWith('.bench.ts'))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
+if (files.length === 0) {
+  const names = readdirSync(dir).filter((f) => f.endsWith('.bench.ts')).map((f) => f.replace(/\.bench\.ts$/, ''));
+  console.error(`no bench matched ${filters.map((x) => `"${x}"`).join(', ')}; benches: ${names.sort().join(', ')}`);
+  process.exit(2);
+}
 let failed = 0;
 for (const f of files) {
   console.error(`# bench ${f}`);

@@ -68,6 +68,44 @@ interface ValidationIssue {
 
 const MAX_ISSUES = 10;
 
+/**
+ * One readable sentence from a schema validator's issues, e.g. `body/policy: must be one of
+ * round-robin, load-aware` or `querystring: unknown field(s) "x"`. TypeBox's union of constants
+ * fails once per constant and once more as anyOf, and a rejected extra field once more as
+ * "schema is false": those repeats go, so the message says each thing once.
+ */
+export function validationMessage(part: string, issues: readonly ValidationIssue[]): string {
+  const consts = new Map<string, unknown[]>();
+  for (const i of issues) {
+    if (i.keyword !== 'const') continue;
+    const allowed = (i.params as { allowedValue?: unknown } | undefined)?.allowedValue;
+    consts.set(i.instancePath ?? '', [...(consts.get(i.instancePath ?? '') ?? []), allowed]);
+  }
+  const out: string[] = [];
+  const said = new Set<string>();
+  const say = (path: string, text: string): void => {
+    const line = `${part}${path}: ${text}`;
+    if (!said.has(line)) out.push(line);
+    said.add(line);
+  };
+  for (const i of issues) {
+    const path = i.instancePath ?? '';
+    if (i.keyword === 'boolean') continue;
+    if (i.keyword === 'const' || (i.keyword === 'anyOf' && consts.has(path))) {
+      say(path, `must be one of ${(consts.get(path) ?? []).map((v) => String(v)).join(', ')}`);
+    } else if (i.keyword === 'additionalProperties') {
+      const extra = (i.params as { additionalProperties?: unknown } | undefined)?.additionalProperties;
+      say(path, Array.isArray(extra) ? `unknown field(s) ${extra.map((x) => `"${String(x)}"`).join(', ')}` : (i.message ?? 'unknown field'));
+    } else if (i.keyword === 'required') {
+      const missing = (i.params as { requiredProperties?: unknown } | undefined)?.requiredProperties;
+      say(path, Array.isArray(missing) ? `missing required field(s) ${missing.map((x) => `"${String(x)}"`).join(', ')}` : (i.message ?? 'missing field'));
+    } else {
+      say(path, i.message ?? 'invalid');
+    }
+  }
+  return out.join('; ') || `invalid ${part}`;
+}
+
 /** Turns anything thrown while handling a request into a status and an error body. */
 export function toHttpFailure(err: unknown): HttpFailure {
   if (isScoreError(err)) {
@@ -84,7 +122,7 @@ export function toHttpFailure(err: unknown): HttpFailure {
     }));
     return {
       status: 400,
-      body: errorPayload('API_BAD_REQUEST', fe.message ?? 'invalid request', { part: fe.validationContext ?? 'request', issues }),
+      body: errorPayload('API_BAD_REQUEST', validationMessage(fe.validationContext ?? 'request', fe.validation), { part: fe.validationContext ?? 'request', issues }),
       internal: false,
     };
   }

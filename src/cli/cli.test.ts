@@ -41,6 +41,10 @@ test('score demo prints the step tables and costs and writes JSON, CSV, SVG and 
   const csv = readFileSync(join(dir, 'out', 'timeline.csv'), 'utf8').trim().split('\n');
   assert.equal(csv.length, 1 + 7 + 7 + 7);
   assert.match(csv[0]!, /^policy,step,time_s,total_cost,layer1_mean_utilisation/);
+  // flows of different rates: the gain-ordered path in C_A, not in "units of one flow's rate"
+  const swap = await score(['demo', '--scenario', 'swap', '--out', 'swap', '--no-png'], dir);
+  assert.equal(swap.code, 0, swap.stderr);
+  assert.match(swap.stdout, /Gain-ordered \(largest saving first\): cost \d+ after \d+ migrations, along [\d,.]+ \(C_A\)\./);
 });
 
 test('score simulate refuses a broken scenario with its code, file and field, and writes nothing', async (t) => {

@@ -3,13 +3,25 @@ import type { EpochResult } from '../sim/epochs.ts';
 
 /** Tables, CSV and figures of the scale simulator over time (src/sim/epochs.ts). */
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
-const T = 1e12;
 
+/**
+ * The power of 1,000 the cumulative columns are shown in: the largest not above the largest
+ * total (1e12 at fat-tree(16) with hour-long epochs), so a small run does not print 0.0.
+ */
+export function epochScale(r: EpochResult): number {
+  const max = Math.max(0, ...r.strategies.map((s) => s.total));
+  let scale = 1;
+  while (scale * 1000 <= max) scale *= 1000;
+  return scale;
+}
+
+/** The summary table's rows (strategy, total, vs one-shot, vs clairvoyant, ...), totals ÷ epochScale. */
 export function epochSummaryRows(r: EpochResult): string[][] {
+  const T = epochScale(r);
   const ref = (name: string) => r.strategies.find((s) => s.strategy === name)?.total;
   const oneShot = ref('one-shot');
   const clair = ref('clairvoyant');
-  const pct = (x: number, base: number | undefined) => (base === undefined || base === 0 ? '–' : x === base ? '0.0%' : `${x >= base ? '+' : '−'}${(Math.abs(x / base - 1) * 100).toFixed(1)}%`);
+  const pct = (x: number, base: number | undefined) => (base === undefined || base === 0 ? '–' : x === base ? '0.0%' : `${x >= base ? '+' : '-'}${(Math.abs(x / base - 1) * 100).toFixed(1)}%`);
   return r.strategies.map((s) => [
     s.strategy,
     (s.total / T).toFixed(1),
@@ -47,6 +59,9 @@ function line(r: EpochResult, title: string, subtitle: string, field: 'cost' | '
 }
 
 export const epochCumulativeSpec = (r: EpochResult, subtitle: string): TopLevelSpec =>
-  line(r, 'Cumulative cost: ∫ C_A dt + migration traffic', subtitle, 'cumulative', 'bytes × path weight (×1e12)', T);
+  line(r, 'Cumulative cost: ∫ C_A dt + migration traffic', subtitle, 'cumulative', `bytes × path weight (×${scaleText(epochScale(r))})`, epochScale(r));
+
+/** 1e12 as "1e12", 1 as "1". */
+export const scaleText = (scale: number): string => (scale === 1 ? '1' : `1e${Math.round(Math.log10(scale))}`);
 export const epochCostSpec = (r: EpochResult, subtitle: string): TopLevelSpec => line(r, 'Communication cost per epoch (time average)', subtitle, 'cost', 'C_A (bytes/s × path weight)');
 export const epochMigrationsSpec = (r: EpochResult, subtitle: string): TopLevelSpec => line(r, 'Migrations per epoch', subtitle, 'migrations', 'migrations');

@@ -69,10 +69,10 @@ export function registerDemo(program: Command): void {
               // Addresses and tokens only when someone can use them: without --hold or --wait the
               // controllers stop a second or two later, when the run ends.
               if (opts.hold === true || (waitS ?? 0) > 0) {
-                console.log(`  ${policy}: controller API at ${stack.apiUrl}/api/v1 (operator token ${stack.tokens.operator}), ${stack.runtime.channels.size} switches, ${model.scenario.hypervisors.length} agents over HTTP`);
+                console.log(`  ${policy}: controller API at ${stack.apiUrl}/api/v1 (operator token ${stack.tokens.operator}), ${stack.runtime.channels.size} OpenFlow switches (hypervisors' virtual switches included), ${model.scenario.hypervisors.length} agents over HTTP`);
                 console.log(dashboardLine(`${policy}: `, stack));
               } else {
-                console.log(`  ${policy}: controller and API on loopback, ${stack.runtime.channels.size} switches, ${model.scenario.hypervisors.length} agents over HTTP (they stop when the run ends; --hold keeps them up for the dashboard)`);
+                console.log(`  ${policy}: controller and API on loopback, ${stack.runtime.channels.size} OpenFlow switches (hypervisors' virtual switches included), ${model.scenario.hypervisors.length} agents over HTTP (they stop when the run ends; --hold keeps them up for the dashboard)`);
               }
             },
           }),
@@ -100,9 +100,11 @@ export function registerDemo(program: Command): void {
           const model3 = gain === undefined ? undefined : simulate(model, { policy: 'gain-order', file });
           const agree = sameSteps(rr, model1) && sameSteps(la, model2) && (gain === undefined || model3 === undefined || sameSteps(gain, model3));
           if (gain !== undefined) {
-            const unit = Math.min(...[...model.traffic.peers.values()].flatMap((m) => [...m.values()]));
-            const path = gain.timeline.map((p) => +(p.totalCost / unit).toFixed(2)).join(',');
-            console.log(`Gain-ordered (largest saving first): cost ${gain.finalCost} after ${gain.migrations} migrations, along ${path} (units of one flow's rate).`);
+            // in units of one flow's rate only where every flow has the same rate (the paper's)
+            const rates = [...model.traffic.peers.values()].flatMap((m) => [...m.values()]);
+            const unit = rates.length > 0 && Math.min(...rates) === Math.max(...rates) ? rates[0]! : undefined;
+            const path = gain.timeline.map((p) => +(p.totalCost / (unit ?? 1)).toFixed(2)).join(',');
+            console.log(`Gain-ordered (largest saving first): cost ${gain.finalCost} after ${gain.migrations} migrations, along ${path} (${unit !== undefined ? "units of one flow's rate" : 'C_A'}).`);
           }
           console.log(`Cross-check: the live system's migrations ${agree ? 'match' : 'DIFFER FROM'} the pure model planner's (score simulate) step for step.`);
         }

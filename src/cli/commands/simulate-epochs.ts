@@ -11,7 +11,7 @@ import { topologyFromSpec } from '../../topologies/spec.ts';
 import { generateWorkload, onOffEpochs } from '../../workloads/workload.ts';
 import { buildTimeline, flowsAt, parseTrafficTrace } from '../../scenario/timeline.ts';
 import { renderSvg, svgToPng } from '../../report/charts.ts';
-import { epochCsv, epochCumulativeSpec, epochCostSpec, epochMigrationsSpec, epochSummaryRows } from '../../report/epochs.ts';
+import { epochCsv, epochCumulativeSpec, epochCostSpec, epochMigrationsSpec, epochScale, epochSummaryRows, scaleText } from '../../report/epochs.ts';
 
 /**
  * `score simulate --topology ... --epochs N --evolve MODEL`: the scale simulator over time. The
@@ -100,7 +100,7 @@ export async function runEpochsCli(o: EpochsCliOptions): Promise<EpochResult> {
   });
   for (const row of epochSummaryRows(result)) t.push(row);
   console.log(t.toString());
-  console.log('total = ∫ C_A dt + Σ migration bytes × path weight (bytes × weight, shown ×1e12)');
+  console.log(`total = ∫ C_A dt + Σ migration bytes × path weight (bytes × weight, shown ×${scaleText(epochScale(result))})`);
   console.log(`Wrote ${written.join(', ')}`);
   return result;
 }
