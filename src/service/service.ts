@@ -114,7 +114,7 @@ export function createService(o: ServiceOptions): Service {
   };
   const requireHypervisor = (name: string): Dpid => {
     const d = c().view.dpidOf.get(name);
-    if (d === undefined || !c().view.hypervisors.has(d)) throw new ScoreError('UNKNOWN_HYPERVISOR', `no hypervisor "${name}"`, { hypervisor: name });
+    if (d === undefined || !c().view.hypervisors.has(d)) throw new ScoreError('UNKNOWN_HYPERVISOR', `no hypervisor "${name}" among the switches connected now (a hypervisor is known once its virtual switch connected)`, { hypervisor: name });
     return d;
   };
 
