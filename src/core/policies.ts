@@ -478,7 +478,8 @@ function strictRanks(rank: Float64Array): boolean {
  */
 /** Load-Aware's lazy keys: per VM an upper bound on C_A, whether it is exact, and its heap entry's version */
 export interface LazyBounds {
-  readonly heap: CostHeap;
+  /** a `CostHeap`, or the incremental planner's `VmHeap` (whose ranks are the VM numbers) */
+  readonly heap: { push(cost: number, rank: number, vm: number, version: number): void };
   readonly bound: Float64Array;
   readonly exact: Uint8Array;
   readonly version: Int32Array;

@@ -145,7 +145,13 @@ export class IncrementalPlanner {
   /** the VMs a round starts from (the marked ones, taken from `dirtyList`) */
   private readonly explicit = new IntList();
   private nDirty = 0;
-  private total = 0;
+  /**
+   * set at the end of the constructor; a double from the start (NaN, not 0): a field first
+   * stored as a small integer and then as a double changes representation, which deprecated the
+   * object's map and every map after it (35) once per process, and the constructor's optimised
+   * code compiled on the old maps then deoptimised ("wrong map") in the next construction
+   */
+  private total = NaN;
   /**
    * per VM: C_A(u) as `exactCost` last summed it, NaN when u's row, u's host or a peer's host has
    * changed since (so a hit is bit-identical to summing again)
