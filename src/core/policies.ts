@@ -478,8 +478,7 @@ function strictRanks(rank: Float64Array): boolean {
  */
 /** Load-Aware's lazy keys: per VM an upper bound on C_A, whether it is exact, and its heap entry's version */
 export interface LazyBounds {
-  /** a `CostHeap`, or the incremental planner's `VmHeap` (whose ranks are the VM numbers) */
-  readonly heap: { push(cost: number, rank: number, vm: number, version: number): void };
+  readonly heap: CostHeap;
   readonly bound: Float64Array;
   readonly exact: Uint8Array;
   readonly version: Int32Array;

@@ -1,7 +1,6 @@
-import { raisePeerBound } from '../policies.ts';
+import { CostHeap, raisePeerBound } from '../policies.ts';
 import type { Rows } from './rows.ts';
 import { IntList } from './int-list.ts';
-import { VmHeap } from './vm-heap.ts';
 
 /**
  * What the orders read of the planner's state (numbers: VM and hypervisor indices). A VM's rank
@@ -46,7 +45,7 @@ export interface IncOrder {
  * the next round (the from-scratch round asked it already).
  */
 export class RoundRobinInc implements IncOrder {
-  private readonly heap = new VmHeap();
+  private readonly heap = new CostHeap();
   private readonly queued: Uint8Array;
   private readonly done: Uint8Array;
   private readonly doneList = new IntList();
@@ -112,7 +111,7 @@ export class RoundRobinInc implements IncOrder {
  * stack (indices and keys rising), answered by binary search.
  */
 export class LoadAwareInc implements IncOrder {
-  readonly heap = new VmHeap();
+  readonly heap = new CostHeap();
   readonly version: Int32Array;
   private readonly asked: Uint8Array;
   /** pushed in this round (its key is tracked by the heap, not the "asked already" test) */
