@@ -18,7 +18,9 @@
  * epoch under a tenth of the full round. Prints one JSON object (medians over --repeats).
  * Each timed part is timed in wall time and in process CPU time (`cpu*`: on this shared, loaded
  * machine wall time also counts the time others run). No collection is forced between the parts:
- * a forced full GC before a part made the part after it 2-5 times slower (CPU time).
+ * a forced full GC before a part made the part after it 2-5 times slower (CPU time). Only the
+ * first repetition's runs are kept; later ones are checked against it and dropped, so the bench's
+ * own heap does not grow with --repeats.
  * The epoch's moves carry their decision records built when first read, and the run's
  * `decisions` list is made when first read; `explainMs` is the time to read them all (what an
  * audit log of every move would add), reported beside the epoch. One untimed epoch runs before
@@ -70,11 +72,22 @@ const diffMs = performance.now() - t0;
 const changedVms = new Set(changes.flatMap((c) => [c.a, c.b])).size;
 
 const key = (r: PolicyRun): string => r.steps.map((s) => `${s.decision.vm}>${s.decision.to}`).join(',');
-const full: { ms: number; cpuMs: number; run: PolicyRun }[] = [];
-const scratch: { ms: number; cpuMs: number; run: PolicyRun }[] = [];
+/** the same decision records as the reference run, step for step (candidates, verdicts, reasons) */
+const sameRecords = (r: PolicyRun, ref: PolicyRun): boolean => r.steps.length === ref.steps.length && r.steps.every((st, i) => JSON.stringify(st.decision) === JSON.stringify(ref.steps[i]!.decision));
+// Only the first repetition's runs are kept (for the summary and as the reference); later ones are
+// compared as they come and dropped: every run holds 65,536 decisions, and keeping them all grew
+// the old generation so its mark-compacts (~350 ms each) landed in timed parts.
+interface Timed<R> {
+  ms: number;
+  cpuMs: number;
+  run: R | null;
+}
+const full: Timed<PolicyRun>[] = [];
+const scratch: Timed<PolicyRun>[] = [];
 const updateMs: number[] = [];
 const explainMs: number[] = [];
-const epoch: { ms: number; cpuMs: number; run: PolicyRun & { asked: number; bounded: number } }[] = [];
+const epoch: Timed<PolicyRun & { asked: number; bounded: number }>[] = [];
+let same = true;
 // One untimed epoch first, as continuous mode has run earlier periods by the time this one comes
 // (the full round's code is warm from the convergence above; without it the first repetition
 // times the compiler on the epoch's code paths, which the from-scratch round does not take).
@@ -88,13 +101,13 @@ for (let i = 0; i < repeats; i++) {
   let t = performance.now();
   let c = cpuNow();
   const f = runPolicy({ policy: 'load-aware', vms: w.vms, placement: converged.finalPlacement, traffic: newTraffic, oracle, capacity: w.capacity, rank, migrationCost: 0, maxRounds: 1 });
-  full.push({ ms: performance.now() - t, cpuMs: cpuNow() - c, run: f });
+  full.push({ ms: performance.now() - t, cpuMs: cpuNow() - c, run: i === 0 ? f : null });
   rss.sample();
   t = performance.now();
   c = cpuNow();
   const fresh = new IncrementalPlanner({ ...base, placement: converged.finalPlacement, traffic: newTraffic });
   const s = fresh.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 1 });
-  scratch.push({ ms: performance.now() - t, cpuMs: cpuNow() - c, run: s });
+  scratch.push({ ms: performance.now() - t, cpuMs: cpuNow() - c, run: i === 0 ? s : null });
   // the continuous planner as it stands when the change arrives: converged on the old traffic (untimed)
   const planner = new IncrementalPlanner({ ...base, placement: converged.finalPlacement, traffic });
   const settle = planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 1 });
@@ -104,7 +117,7 @@ for (let i = 0; i < repeats; i++) {
   planner.updateTraffic(changes);
   updateMs.push(performance.now() - t);
   const e = planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 1 });
-  epoch.push({ ms: performance.now() - t, cpuMs: cpuNow() - c, run: e });
+  epoch.push({ ms: performance.now() - t, cpuMs: cpuNow() - c, run: i === 0 ? e : null });
   t = performance.now();
   let chars = 0;
   for (const st of e.steps) chars += st.decision.reason.length + st.decision.candidates.length;
@@ -112,6 +125,9 @@ for (let i = 0; i < repeats; i++) {
   chars += e.decisions.length;
   explainMs.push(performance.now() - t);
   if (chars === 0 && e.steps.length > 0) throw new Error('empty decision records');
+  const ref = full[0]!.run!;
+  // the records read back must be the full round's (candidates, verdicts, reasons), not only its moves
+  same &&= key(f) === key(ref) && key(s) === key(ref) && key(e) === key(ref) && sameRecords(e, ref);
   rss.sample();
 }
 // Steady state (--sequence N): one planner, N epochs in a row, each with fresh changes on the
@@ -146,10 +162,6 @@ if (Number(values.sequence) > 0) {
     rss.sample();
   }
 }
-// the records read back must be the full round's (candidates, verdicts, reasons), not only its moves
-const records = (r: PolicyRun): string => JSON.stringify(r.steps.map((st) => st.decision));
-const sameRecords = epoch.every((e) => records(e.run) === records(full[0]!.run));
-const same = sameRecords && epoch.every((e) => key(e.run) === key(full[0]!.run)) && scratch.every((s) => key(s.run) === key(full[0]!.run));
 const fullMs = median(full.map((r) => r.ms));
 const scratchMs = median(scratch.map((r) => r.ms));
 const epochMs = median(epoch.map((r) => r.ms));
@@ -158,7 +170,7 @@ const epochCpu = median(epoch.map((r) => r.cpuMs));
 const ratios = epoch.map((e, i) => +(e.ms / full[i]!.ms).toFixed(3));
 const cpuRatios = epoch.map((e, i) => +(e.cpuMs / full[i]!.cpuMs).toFixed(3));
 rss.stop();
-const summary = (r: { ms: number; cpuMs: number; run: PolicyRun }[]): object => ({ medianMs: +median(r.map((x) => x.ms)).toFixed(1), runsMs: r.map((x) => +x.ms.toFixed(1)), cpuMedianMs: +median(r.map((x) => x.cpuMs)).toFixed(1), cpuRunsMs: r.map((x) => +x.cpuMs.toFixed(1)), migrations: r[0]!.run.steps.length, costBefore: Math.round(r[0]!.run.initialCost), costAfter: Math.round(r[0]!.run.finalCost) });
+const summary = (r: Timed<PolicyRun>[]): object => ({ medianMs: +median(r.map((x) => x.ms)).toFixed(1), runsMs: r.map((x) => +x.ms.toFixed(1)), cpuMedianMs: +median(r.map((x) => x.cpuMs)).toFixed(1), cpuRunsMs: r.map((x) => +x.cpuMs.toFixed(1)), migrations: r[0]!.run!.steps.length, costBefore: Math.round(r[0]!.run!.initialCost), costAfter: Math.round(r[0]!.run!.finalCost) });
 console.log(
   JSON.stringify(
     {
@@ -172,9 +184,9 @@ console.log(
       changedPairs: changes.length,
       changedVms,
       diffMs: +diffMs.toFixed(1),
-      fullRound: { ...summary(full), asked: full[0]!.run.decisions.length },
+      fullRound: { ...summary(full), asked: full[0]!.run!.decisions.length },
       scratchRound: { ...summary(scratch), asked: (scratch[0]!.run as PolicyRun & { asked: number }).asked },
-      epoch: { ...summary(epoch), asked: epoch[0]!.run.asked, vmsSetAsideByBound: epoch[0]!.run.bounded, updateTrafficMedianMs: +median(updateMs).toFixed(1), explainMedianMs: +median(explainMs).toFixed(1) },
+      epoch: { ...summary(epoch), asked: epoch[0]!.run!.asked, vmsSetAsideByBound: epoch[0]!.run!.bounded, updateTrafficMedianMs: +median(updateMs).toFixed(1), explainMedianMs: +median(explainMs).toFixed(1) },
       sameMigrations: same,
       ratio: +(epochMs / fullMs).toFixed(3),
       ratios,
