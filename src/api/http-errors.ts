@@ -72,7 +72,9 @@ const MAX_ISSUES = 10;
  * One readable sentence from a schema validator's issues, e.g. `body/policy: must be one of
  * round-robin, load-aware` or `querystring: unknown field(s) "x"`. TypeBox's union of constants
  * fails once per constant and once more as anyOf, and a rejected extra field once more as
- * "schema is false": those repeats go, so the message says each thing once.
+ * "schema is false": those repeats go, so the message says each thing once. The validator stops
+ * at 8 issues (TypeBox's guard): a union's list is complete only when its anyOf issue (which
+ * follows its constants) made it in; otherwise the message says the list was cut.
  */
 export function validationMessage(part: string, issues: readonly ValidationIssue[]): string {
   const consts = new Map<string, unknown[]>();
@@ -81,6 +83,7 @@ export function validationMessage(part: string, issues: readonly ValidationIssue
     const allowed = (i.params as { allowedValue?: unknown } | undefined)?.allowedValue;
     consts.set(i.instancePath ?? '', [...(consts.get(i.instancePath ?? '') ?? []), allowed]);
   }
+  const anyOfAt = new Set(issues.filter((i) => i.keyword === 'anyOf').map((i) => i.instancePath ?? ''));
   const out: string[] = [];
   const said = new Set<string>();
   const say = (path: string, text: string): void => {
@@ -92,7 +95,8 @@ export function validationMessage(part: string, issues: readonly ValidationIssue
     const path = i.instancePath ?? '';
     if (i.keyword === 'boolean') continue;
     if (i.keyword === 'const' || (i.keyword === 'anyOf' && consts.has(path))) {
-      say(path, `must be one of ${(consts.get(path) ?? []).map((v) => String(v)).join(', ')}`);
+      const list = (consts.get(path) ?? []).map((v) => String(v)).join(', ');
+      say(path, anyOfAt.has(path) ? `must be one of ${list}` : `must be one of ${list}, ... (the validator's list was cut; see docs/api.md)`);
     } else if (i.keyword === 'additionalProperties') {
       const extra = (i.params as { additionalProperties?: unknown } | undefined)?.additionalProperties;
       say(path, Array.isArray(extra) ? `unknown field(s) ${extra.map((x) => `"${String(x)}"`).join(', ')}` : (i.message ?? 'unknown field'));

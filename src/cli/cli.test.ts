@@ -139,6 +139,10 @@ test("Commander's own errors (unknown option or command, missing argument) are C
     assert.match(r.stderr, what, args.join(' '));
     assert.doesNotMatch(r.stderr, /Commands:|Options:/, `${args.join(' ')}: a hint, not the whole help`);
   }
+  // a command that needs a subcommand: its help (the list to choose from), then the error line
+  const none = await score(['credentials'], dir);
+  assert.equal(none.code, 2, none.stderr);
+  assert.match(none.stderr, /Commands:[\s\S]*\nscore: error CLI_USAGE: a command is required/);
   const v = await score(['--version'], dir);
   assert.equal(v.code, 0, v.stderr);
   assert.equal(v.stdout.trim(), (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version);

@@ -38,7 +38,10 @@ try {
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) {
-    // help and --version end with 0; everything else Commander throws is a bad command line
+    // help and --version end with 0; everything else Commander throws is a bad command line.
+    // A command that needs a subcommand and got none (`score`, `score credentials`) gets its help
+    // on stderr from Commander, then the same error line as every other bad input.
+    if (e.exitCode !== 0 && e.code === 'commander.help') console.error('score: error CLI_USAGE: a command is required (the list is above)');
     process.exitCode = e.exitCode === 0 ? 0 : exitCodeFor('CLI_USAGE');
   } else if (isScoreError(e)) {
     console.error(`score: error ${e.code}: ${e.message}`);

@@ -8,8 +8,10 @@ const result = (totals: Record<string, number>): EpochResult =>
     strategies: Object.entries(totals).map(([strategy, total]) => ({ strategy, total, costIntegral: total / 2, migrationWeighted: total / 2, migrations: 1, vmsMovedMoreThanOnce: 0, oscillations: 0, perEpoch: [] })),
   }) as unknown as EpochResult;
 
-test('the summary shows totals in the largest power of 1,000 not above the largest total', () => {
+test('the summary shows totals in 1e12, or in the largest power of 1,000 not above a smaller largest total', () => {
   assert.equal(epochScale(result({ never: 19.4e12, 'one-shot': 5.8e12 })), 1e12);
+  // docs/scale.md's fat-tree(16) run: still in 1e12, not 1e15 (4.4 would hide the comparison)
+  assert.equal(epochScale(result({ never: 4398.8e12, 'one-shot': 1824.4e12 })), 1e12);
   assert.equal(epochScale(result({ never: 3.2e7 })), 1e6);
   assert.equal(epochScale(result({ never: 999 })), 1);
   assert.equal(epochScale(result({ never: 0 })), 1);

@@ -5,13 +5,14 @@ import type { EpochResult } from '../sim/epochs.ts';
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
 /**
- * The power of 1,000 the cumulative columns are shown in: the largest not above the largest
- * total (1e12 at fat-tree(16) with hour-long epochs), so a small run does not print 0.0.
+ * The power of 1,000 the cumulative columns are shown in: 1e12, as docs/scale.md's tables, unless
+ * the largest total is smaller; then the largest power not above it, so a small run (a short
+ * trace, a few VMs) does not print 0.0 everywhere.
  */
 export function epochScale(r: EpochResult): number {
   const max = Math.max(0, ...r.strategies.map((s) => s.total));
   let scale = 1;
-  while (scale * 1000 <= max) scale *= 1000;
+  while (scale < 1e12 && scale * 1000 <= max) scale *= 1000;
   return scale;
 }
 

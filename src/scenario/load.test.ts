@@ -6,6 +6,7 @@ import { parse, stringify } from 'yaml';
 import { loadScenarioFile, MAX_SCHEMA_ERRORS, parseScenario, resolveScenarioPath, SCENARIO_DIR } from './load.ts';
 import { isScoreError, type ScoreError } from '../errors/errors.ts';
 import { parseBandwidth } from './bandwidth.ts';
+import { Settings } from 'typebox/system';
 
 const paperText = readFileSync(join(SCENARIO_DIR, 'paper.yaml'), 'utf8');
 
@@ -147,4 +148,21 @@ test('past MAX_SCHEMA_ERRORS the message says the list is cut', () => {
     for (let i = 0; i < MAX_SCHEMA_ERRORS; i++) vms.push({ name: `x${i}`, ip: 'nope', mac: 'nope', host: 'hv16' });
   });
   assert.match(e.message, /or more problems \(the first \d+\)/);
+});
+
+test('a bad value of a union of constants says the allowed values, not the bandwidth message; TypeBox settings are restored', () => {
+  const e = invalid((s) => {
+    const t = s.traffic as Record<string, unknown>[];
+    t[0]!.generator = 'foo';
+    t[1]!.protocol = 'sctp';
+  });
+  const ps = problems(e);
+  assert.deepEqual(
+    ps.filter((p) => /^\/traffic\/[01]\//.test(p.path)),
+    [
+      { path: '/traffic/0/generator', message: 'must be one of nping, iperf3' },
+      { path: '/traffic/1/protocol', message: 'must be one of tcp, udp' },
+    ],
+  );
+  assert.equal(Settings.Get().maxErrors, 8, "TypeBox's global setting is back to its default after a failing parse");
 });

@@ -116,9 +116,15 @@ function schemaProblems(data: unknown): { problems: FieldProblem[]; capped: bool
   const out: FieldProblem[] = [];
   const seen = new Set<string>();
   const errors = collectErrors(data);
-  // a bandwidth is a number or a string (anyOf): its friendly message says both, so the
-  // alternatives' own failures at the same field ("must be number", the raw pattern) are noise
+  // A union (anyOf) fails once per alternative and once as a whole: the whole says it once. A
+  // union of constants (generator, protocol, ...) as "must be one of ..."; the other union, a
+  // bandwidth (a number or a string), with a message that says both forms.
   const anyOfAt = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  const constsAt = new Map<string, string[]>();
+  for (const e of errors) {
+    if (e.keyword !== 'const' || !anyOfAt.has(e.instancePath)) continue;
+    constsAt.set(e.instancePath, [...(constsAt.get(e.instancePath) ?? []), String((e.params as { allowedValue?: unknown }).allowedValue)]);
+  }
   for (const e of errors) {
     if (e.keyword !== 'anyOf' && anyOfAt.has(e.instancePath)) continue;
     // typebox reports a rejected extra property twice (once as "schema is false"); keep the clear one.
@@ -130,7 +136,8 @@ function schemaProblems(data: unknown): { problems: FieldProblem[]; capped: bool
     } else if (e.keyword === 'required' && Array.isArray(params.requiredProperties)) {
       message = `missing required field(s) ${(params.requiredProperties as string[]).map((x) => `"${x}"`).join(', ')}`;
     } else if (e.keyword === 'anyOf') {
-      message = 'expected a number of bits/s or a string such as "10Mbps", "2.5 Mbps", "500B/s"';
+      const consts = constsAt.get(e.instancePath);
+      message = consts !== undefined ? `must be one of ${consts.join(', ')}` : 'expected a number of bits/s or a string such as "10Mbps", "2.5 Mbps", "500B/s"';
     }
     const key = `${e.instancePath}|${message}`;
     if (seen.has(key)) continue;

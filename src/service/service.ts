@@ -129,7 +129,7 @@ export function createService(o: ServiceOptions): Service {
    * The snapshot with the measurement it was made from: `raw` as measured, `flows` grouped
    * (quantizeRates, same order), so a caller that also needs them measures once.
    */
-  const measuredSnapshot = () => {
+  const measuredSnapshot = (): { snapshot: Snapshot; raw: ReturnType<typeof measuredFlows>; flows: ReturnType<typeof quantizeRates> } => {
     const hosts = [...c().hosts.byMac.values()].sort((a, b) => (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0));
     const vms = hosts.map((h) => vmName(h.mac));
     const placement = new Map(hosts.map((h) => [vmName(h.mac), hvName(h.at.dpid)]));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_SPEC_HYPERVISORS, MAX_SPEC_LINKS, topologyFromSpec } from './spec.ts';
+import { MAX_SPEC_HYPERVISORS, MAX_SPEC_LINKS, specSize, topologyFromSpec } from './spec.ts';
 import { isScoreError } from '../errors/errors.ts';
 import { build } from '../core/build.ts';
 
@@ -48,13 +48,14 @@ test('a topology past the size bound is refused before it is built; the bound co
     assert.throws(() => topologyFromSpec(spec), (e: unknown) => isScoreError(e) && e.code === 'CLI_USAGE' && /too large/.test(e.message), spec);
     assert.ok(Date.now() - t0 < 1000, `${spec}: refused at once, not after building it`);
   }
-  // the size check's formulas against the generators' own counts (small instances)
+  // the size check's own formulas against the generators' counts
   const counts = (spec: string) => {
     const g = topologyFromSpec(spec);
     return { hypervisors: g.nodes.filter((n) => n.kind === 'hypervisor').length, links: g.links.length };
   };
-  assert.deepEqual(counts('fat-tree:4'), { hypervisors: 16, links: 48 });
-  assert.deepEqual(counts('three-tier:2x3x4'), { hypervisors: 24, links: 2 * 3 * (4 + 2) + 2 * 2 * 2 });
-  assert.deepEqual(counts('leaf-spine:4x2x3'), { hypervisors: 12, links: 4 * (3 + 2) });
-  assert.ok(MAX_SPEC_HYPERVISORS >= 65_536 && MAX_SPEC_LINKS >= (3 * 64 ** 3) / 4, 'fat-tree:64 is within the bound');
+  for (const k of [2, 4, 8]) assert.deepEqual(specSize('fat-tree', [k]), counts(`fat-tree:${k}`), `fat-tree:${k}`);
+  for (const n of [[2, 3, 4], [1, 1, 1], [3, 2, 5]]) assert.deepEqual(specSize('three-tier', n), counts(`three-tier:${n.join('x')}`), `three-tier:${n.join('x')}`);
+  for (const n of [[4, 2, 3], [1, 1, 1], [5, 3, 2]]) assert.deepEqual(specSize('leaf-spine', n), counts(`leaf-spine:${n.join('x')}`), `leaf-spine:${n.join('x')}`);
+  const ft64 = specSize('fat-tree', [64]);
+  assert.ok(ft64.hypervisors === 65_536 && ft64.hypervisors <= MAX_SPEC_HYPERVISORS && ft64.links <= MAX_SPEC_LINKS, `fat-tree:64 is within the bound: ${JSON.stringify(ft64)}`);
 });

@@ -38,18 +38,36 @@ export function parseOversubscription(text: string): { tor: number; agg: number 
 }
 
 /**
- * The largest topology a spec may name: hypervisors, and links (a leaf-spine's leaves × spines).
- * A simulator run holds every node, link and VM in memory: a typo such as fat-tree:200 (2 million
- * hypervisors) ran minutes into V8's heap limit before; now it is refused at once.
+ * The most hypervisors a spec may name. A simulator run holds every node, link and VM in memory:
+ * a typo such as fat-tree:200 (2 million hypervisors) ran minutes into V8's heap limit before; now
+ * it is refused at once. fat-tree:64 (65,536 hypervisors) is within it.
  */
 export const MAX_SPEC_HYPERVISORS = 131_072;
+/** The most links (every link, hypervisor uplinks included) a spec may name: a leaf-spine's leaves × spines grows fast. */
 export const MAX_SPEC_LINKS = 1_000_000;
 
-function checkSize(spec: string, hypervisors: number, links: number): void {
+/**
+ * How many hypervisors and links the generators make for a spec's numbers, without making them:
+ * fat-tree [k]: k³/4 hypervisors, each on one edge link, plus k³/4 edge-aggregation and k³/4
+ * aggregation-core links; three-tier [pods, tors, hosts] with 2 aggregation switches per pod and
+ * 2 cores; leaf-spine [leaves, spines, hosts].
+ */
+export function specSize(kind: 'fat-tree' | 'three-tier' | 'leaf-spine', n: readonly number[]): { hypervisors: number; links: number } {
+  if (kind === 'fat-tree') return { hypervisors: n[0]! ** 3 / 4, links: (3 * n[0]! ** 3) / 4 };
+  if (kind === 'three-tier') {
+    const [pods, tors, hosts] = n as [number, number, number];
+    return { hypervisors: pods * tors * hosts, links: pods * tors * (hosts + 2) + pods * 2 * 2 };
+  }
+  const [leaves, spines, hosts] = n as [number, number, number];
+  return { hypervisors: leaves * hosts, links: leaves * (hosts + spines) };
+}
+
+function checkSize(spec: string, size: { hypervisors: number; links: number }): void {
+  const { hypervisors, links } = size;
   if (hypervisors > MAX_SPEC_HYPERVISORS || links > MAX_SPEC_LINKS) {
     throw new ScoreError(
       'CLI_USAGE',
-      `topology "${spec}": too large (${hypervisors.toLocaleString('en')} hypervisors, ${links.toLocaleString('en')} links; at most ${MAX_SPEC_HYPERVISORS.toLocaleString('en')} and ${MAX_SPEC_LINKS.toLocaleString('en')}: fat-tree:64 has 65,536 hypervisors)`,
+      `topology "${spec}": too large (${hypervisors.toLocaleString('en')} hypervisors, ${links.toLocaleString('en')} links; at most ${MAX_SPEC_HYPERVISORS.toLocaleString('en')} hypervisors and ${MAX_SPEC_LINKS.toLocaleString('en')} links: fat-tree:64 has 65,536 hypervisors)`,
       { topology: spec, hypervisors, links },
     );
   }
@@ -69,15 +87,14 @@ export function topologyFromSpec(spec: string, options: TopologySpecOptions = {}
     case 'fat-tree': {
       const [k] = ints(spec, m[2]!, 1);
       if (k! % 2 !== 0) throw new ScoreError('CLI_USAGE', `topology "${spec}": fat-tree k must be even`, { topology: spec });
-      // k³/4 hypervisors, each on one edge link, plus k³/4 edge-aggregation and k³/4 aggregation-core links
-      checkSize(spec, k! ** 3 / 4, (3 * k! ** 3) / 4);
+      checkSize(spec, specSize('fat-tree', [k!]));
       return fatTree(k!, { host: access, edge: access, agg: access });
     }
     case 'three-tier': {
       const [pods, torsPerPod, hypervisorsPerTor] = ints(spec, m[2]!, 3) as [number, number, number];
       const aggPerPod = 2;
       const cores = 2;
-      checkSize(spec, pods * torsPerPod * hypervisorsPerTor, pods * torsPerPod * (hypervisorsPerTor + aggPerPod) + pods * aggPerPod * cores);
+      checkSize(spec, specSize('three-tier', [pods, torsPerPod, hypervisorsPerTor]));
       const o = parseOversubscription(options.oversubscription ?? '1:1');
       const tor = (hypervisorsPerTor * access) / (aggPerPod * o.tor);
       const agg = (torsPerPod * tor) / (cores * o.agg);
@@ -85,7 +102,7 @@ export function topologyFromSpec(spec: string, options: TopologySpecOptions = {}
     }
     case 'leaf-spine': {
       const [leaves, spines, hypervisorsPerLeaf] = ints(spec, m[2]!, 3) as [number, number, number];
-      checkSize(spec, leaves * hypervisorsPerLeaf, leaves * (hypervisorsPerLeaf + spines));
+      checkSize(spec, specSize('leaf-spine', [leaves, spines, hypervisorsPerLeaf]));
       return leafSpine({ leaves, spines, hypervisorsPerLeaf, capacity: access });
     }
     default:
