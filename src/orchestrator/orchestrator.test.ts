@@ -408,3 +408,24 @@ test('progress names the records it counts (a new leader counts from them), carr
   await again.stop();
   assert.deepEqual([again.progress()?.counted?.[0], again.progress()?.since], ['g1-m1', 42]);
 });
+
+test('stop() cuts a settle wait short: the run ends without the clock running out the wait, and the cut settle is not reported as settled', async () => {
+  const w = fakeWorld();
+  const settled: number[] = [];
+  const o = createOrchestrator({ ...w.deps, settleMs: 60_000, onSettled: (k) => settled.push(k) });
+  o.start({ policy: 'load-aware' });
+  // run until the first migration finished: the orchestrator now waits out its 60 s settle
+  for (let i = 0; i < 200 && !w.events.some((e) => e.type === 'migration-finished'); i++) {
+    await w.clock.advance(50);
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.ok(w.events.some((e) => e.type === 'migration-finished'), 'a migration finished');
+  const settledBefore = settled.length;
+  const stopping = o.stop();
+  // no clock advance: the settle must end on the stop itself
+  for (let i = 0; i < 50 && o.status().state !== 'idle'; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(o.status().state, 'idle', 'stopped without the 60 s settle running out');
+  const end = await stopping;
+  assert.equal(end.migrations, 1);
+  assert.equal(settled.length, settledBefore, 'the cut settle is not reported as settled');
+});

@@ -178,6 +178,13 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
   let state: Orchestration = { state: 'idle', policy: null, plan: false, round: 0, migrations: 0, converged: false, lastError: null };
   let running: Promise<void> = Promise.resolve();
   let stopRequested = false;
+  /** aborted by stop(): a settle wait or a period's wait ends at once instead of running out */
+  let stopping = new AbortController();
+  /** the clock's sleep, cut short by stop(); true when it ran its full time */
+  const pause = async (ms: number): Promise<boolean> => {
+    await deps.clock.sleep(ms, stopping.signal);
+    return !stopping.signal.aborted;
+  };
   let continuous: ContinuousState | null = null;
   let options: Omit<StartOptions, 'resume'> | null = null;
   let currentRails: RailState | null = null;
@@ -411,8 +418,8 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       started: (r, to) => deps.emit({ type: 'migration-started', at: r.startedAt, data: { id: r.id, vm: r.vm, from: r.from, to } }),
       waitFor: (vm, to) => waitFor(() => deps.hypervisorOf(vm) === to, deps.confirmMs ?? 5000),
       settle: async (migrations) => {
-        await deps.clock.sleep(deps.settleMs ?? 3000);
-        deps.onSettled?.(migrations);
+        // a settle cut short by stop() is no settled network: no settled sample
+        if (await pause(deps.settleMs ?? 3000)) deps.onSettled?.(migrations);
       },
       ...(a.migrationCost !== undefined ? { migrationCost: a.migrationCost } : {}),
     };
@@ -439,7 +446,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     const lateArrivals = async (): Promise<boolean> => {
       while (lateWatch.length > 0 && !stopRequested) {
         if (late() > 0) return true;
-        await deps.clock.sleep(Math.min(1000, deps.confirmMs ?? 5000));
+        await pause(Math.min(1000, deps.confirmMs ?? 5000));
       }
       return false;
     };
@@ -513,8 +520,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         }
         set({ migrations });
         if (movedTo !== null) {
-          await deps.clock.sleep(deps.settleMs ?? 3000);
-          deps.onSettled?.(migrations);
+          if (await pause(deps.settleMs ?? 3000)) deps.onSettled?.(migrations);
         }
         next = gen.next({ movedTo });
       }
@@ -563,7 +569,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         // a choice must be confirmed on N consecutive periods of a quiet network
         st.choices = {};
         publish();
-        await deps.clock.sleep(cfg.everyMs);
+        await pause(cfg.everyMs);
         continue;
       }
       st.holdOff = null;
@@ -603,8 +609,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
                 countSucceeded([res.record.id]);
                 moved += 1;
                 publish();
-                await deps.clock.sleep(deps.settleMs ?? 3000);
-                deps.onSettled?.(st.migrations);
+                if (await pause(deps.settleMs ?? 3000)) deps.onSettled?.(st.migrations);
               }
             }
           }
@@ -623,7 +628,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         next = gen.next({ movedTo });
       }
       set({ converged: moved === 0 && Object.keys(st.choices).length === 0 });
-      if (!stopRequested) await deps.clock.sleep(cfg.everyMs);
+      if (!stopRequested) await pause(cfg.everyMs);
     }
   }
 
@@ -655,7 +660,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     void persist(planned);
     set({ migrations: movedTo === null ? 0 : 1 });
     // Let the statistics catch up before anything else is decided, as between steps of a run.
-    if (movedTo !== null) await deps.clock.sleep(deps.settleMs ?? 3000);
+    if (movedTo !== null) await pause(deps.settleMs ?? 3000);
   }
 
   function reviewed(r: MigrationRecord, verdict: PlanReview['verdict']): void {
@@ -684,6 +689,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       // A plan describes the network it was made on; once anything else runs, it is stale.
       for (const r of records) if (pending(r)) reviewed(r, 'superseded');
       stopRequested = false;
+      stopping = new AbortController();
       const { resume: _resume, ...startOptions } = o;
       options = startOptions;
       currentRails = null;
@@ -704,6 +710,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     async stop() {
       if (state.state === 'idle') throw new ScoreError('ORCHESTRATION_IDLE', 'orchestration is not running');
       stopRequested = true;
+      stopping.abort();
       set({ state: 'stopping' });
       await running;
       return state;
@@ -724,6 +731,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       }
       if (state.state !== 'idle') throw new ScoreError('ORCHESTRATION_RUNNING', `orchestration is ${state.state} (policy ${state.policy ?? '?'}); approve when it is idle`);
       stopRequested = false;
+      stopping = new AbortController();
       reviewed(r, 'approved');
       set({ state: 'running', policy: r.policy, plan: false, round: r.round, migrations: 0, converged: false, lastError: null });
       running = runApproved(r)

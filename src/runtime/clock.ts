@@ -6,8 +6,11 @@
 export interface Clock {
   now(): number;
   every(ms: number, fn: () => void): () => void;
-  /** resolves after `ms` of this clock's time */
-  sleep(ms: number): Promise<void>;
+  /**
+   * Resolves after `ms` of this clock's time, or at once when `signal` aborts (resolves, does not
+   * reject; the timer is cleared, so a cut sleep holds no process open).
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 export const realClock: Clock = {
@@ -17,7 +20,17 @@ export const realClock: Clock = {
     t.unref();
     return () => clearInterval(t);
   },
-  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal?.aborted === true) return resolve();
+      const done = (): void => {
+        clearTimeout(t);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+    }),
 };
 
 interface Timer {
@@ -50,8 +63,17 @@ export function virtualClock(start = 0): VirtualClock {
         timers = timers.filter((t) => t.id !== id);
       };
     },
-    sleep(ms) {
-      return new Promise((resolve) => add({ due: now + ms, period: 0, fn: resolve, once: true }));
+    sleep(ms, signal) {
+      return new Promise((resolve) => {
+        if (signal?.aborted === true) return resolve();
+        const done = (): void => {
+          timers = timers.filter((t) => t.id !== id);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const id = add({ due: now + ms, period: 0, fn: done, once: true });
+        signal?.addEventListener('abort', done, { once: true });
+      });
     },
     async advance(ms) {
       const end = now + ms;

@@ -225,6 +225,9 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
       .map((r) => ({ id: r.id, vm: r.vm, status: r.status, reason: r.decision!.reason }));
     return { record, losses, discoveryMs, buildMs, exchanges };
   } finally {
+    // stopped early: the orchestration stops too (its settle and period waits end at once), or
+    // its loop would hold the process for seconds after everything was removed
+    if (signal?.aborted === true && stack.service.orchestrator.status().state !== 'idle') void stack.service.orchestrator.stop().catch(() => undefined);
     await Promise.all(agents.map((a) => a.stop()));
     await traffic?.stop();
     guestTraffic?.stop();

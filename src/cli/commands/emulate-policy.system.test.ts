@@ -139,6 +139,39 @@ test('SIGTERM to a running `score emulate --policy` leaves no namespace, OVS dae
   }
 });
 
+test('SIGTERM while the orchestration waits out a settle: everything removed, and the command exits at once, not when the settle ends', sys, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'score-sigterm-settle-'));
+  let prefix = '';
+  let child: ChildProcess | undefined;
+  try {
+    const x = await startExperiment(dir);
+    ({ prefix, child } = x);
+    const m = /controller API at (http:\/\/127\.0\.0\.1:\d+\/api\/v1) \(operator token ([^)]+)\)/.exec(x.output());
+    assert.ok(m !== null, `the API address and token are printed:\n${x.output()}`);
+    // the first migration done: the orchestrator now waits 8.5 s (EMULATED_SETTLE_MS) before it reads rates again
+    await eventually('a migration succeeding', async () => {
+      const res = await fetch(`${m[1]}/migrations`, { headers: { authorization: `Bearer ${m[2]}` } }).catch(() => undefined);
+      const records = res?.ok === true ? ((await res.json()) as { status: string }[]) : [];
+      return records.some((r) => r.status === 'succeeded');
+    }, 120_000);
+    child.kill('SIGTERM');
+    let removedAt: number | undefined;
+    child.stdout?.on('data', (d: Buffer) => {
+      if (removedAt === undefined && d.toString().includes('Interrupted; removed everything.')) removedAt = Date.now();
+    });
+    await x.exited;
+    const exitedAt = Date.now();
+    assert.match(x.output(), /Interrupted; removed everything\./);
+    assert.ok(removedAt !== undefined, 'the message was seen');
+    // it lingered 20-25 s once (the settle and the rounds after it); the margin is for a loaded machine
+    assert.ok(exitedAt - removedAt < 5000, `exited ${exitedAt - removedAt} ms after saying everything was removed`);
+    assert.deepEqual((await listNetns()).filter((n) => n.startsWith(`${prefix}-`)), [], 'namespaces left');
+    assert.deepEqual(processesOf(prefix), [], 'processes of the run left');
+  } finally {
+    await removeRun(child, prefix, dir);
+  }
+});
+
 test('agents of an experiment killed outright (SIGKILL) stop: their stdin pipe ended', sys, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'score-sigkill-'));
   let prefix = '';
