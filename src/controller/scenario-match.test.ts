@@ -18,7 +18,7 @@ test('switches that are not the scenario\'s, and scenario switches that never ca
   );
   assert.equal(
     missingWarning('paper', m, 2),
-    '1 of 2 switches of scenario paper have not connected: t1 (00:00:00:00:00:00:0b:01); connected instead: 00:00:00:00:00:00:00:01, 00:00:00:00:00:00:00:03',
+    '1 of 2 switches of scenario paper are not connected: t1 (00:00:00:00:00:00:0b:01); connected instead: 00:00:00:00:00:00:00:01, 00:00:00:00:00:00:00:03',
   );
   assert.equal(missingWarning('paper', matchScenario(expected, [0xb01n, 0x116n]), 2), null);
   assert.match(missingWarning('paper', matchScenario(expected, []), 2) ?? '', /2 of 2 .*; no other switch connected$/);

@@ -37,5 +37,5 @@ export function strangerWarning(scenario: string, dpid: Dpid, expected: Readonly
 export function missingWarning(scenario: string, m: ScenarioMatch, total: number): string | null {
   if (m.missing.length === 0) return null;
   const strangers = m.strangers.length === 0 ? 'no other switch connected' : `connected instead: ${list(m.strangers.map(formatDpid))}`;
-  return `${m.missing.length} of ${total} switches of scenario ${scenario} have not connected: ${list(m.missing.map((s) => `${s.name} (${formatDpid(s.dpid)})`))}; ${strangers}`;
+  return `${m.missing.length} of ${total} switches of scenario ${scenario} are not connected: ${list(m.missing.map((s) => `${s.name} (${formatDpid(s.dpid)})`))}; ${strangers}`;
 }

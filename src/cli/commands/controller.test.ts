@@ -34,7 +34,7 @@ test('switches that are not the scenario\'s, and scenario switches that never co
     assert.equal(stranger.length, 1, lines.join('\n'));
     assert.match(stranger[0] ?? '', /WARN switch 00:00:00:00:00:00:00:01 is not in scenario paper, which expects c1 \(00:00:00:00:00:00:0c:01\), /);
     const missing = lines.find((l) => l.includes('17 of 18 switches')) ?? '';
-    assert.match(missing, /WARN 17 of 18 switches of scenario paper have not connected: c1 \(00:00:00:00:00:00:0c:01\), .* and 11 more; connected instead: 00:00:00:00:00:00:00:01$/);
+    assert.match(missing, /WARN 17 of 18 switches of scenario paper are not connected: c1 \(00:00:00:00:00:00:0c:01\), .* and 11 more; connected instead: 00:00:00:00:00:00:00:01$/);
     assert.ok(!missing.includes('t1 ('), 't1 connected');
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(lines.filter((l) => l.includes('17 of 18 switches')).length, 1, 'said once while nothing changes');
