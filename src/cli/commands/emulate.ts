@@ -275,7 +275,7 @@ async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]
   printRuns(model, runs, { out: (s) => console.log(s) });
   console.log('\n== Connectivity during each migration (peers ping the moving VM every 10 ms):');
   for (const { policy, losses: l } of losses) {
-    for (const x of l) console.log(`  ${policy}: ${x.vm} -> ${x.to}: ${x.sent - x.received} of ${x.sent} probes lost, longest gap ${x.blackoutMs} ms`);
+    for (const x of l) console.log(`  ${policy}: ${x.vm} -> ${x.to}: ${x.sent === 0 ? "no peer to probe it (it has no traffic)" : `${x.sent - x.received} of ${x.sent} probes lost, longest gap ${x.blackoutMs} ms`}`);
   }
   if (o.swaps === true) {
     // the scenario planner moves one VM at a time; the exchanges are in the audit log
