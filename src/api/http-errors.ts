@@ -1,5 +1,6 @@
 import type { FastifyError } from 'fastify';
 import { isScoreError, type ErrorCode } from '../errors/errors.ts';
+import { schemaProblems, type SchemaIssue } from '../errors/schema-issues.ts';
 
 /** The one error shape every API response uses: `{ error: { code, message, details? } }`. */
 export interface ErrorPayload {
@@ -59,55 +60,16 @@ export function errorPayload(code: string, message: string, details?: Record<str
   return details === undefined || Object.keys(details).length === 0 ? { error: { code, message } } : { error: { code, message, details } };
 }
 
-interface ValidationIssue {
-  instancePath?: string;
-  message?: string;
-  keyword?: string;
-  params?: unknown;
-}
-
 const MAX_ISSUES = 10;
 
 /**
  * One readable sentence from a schema validator's issues, e.g. `body/policy: must be one of
- * round-robin, load-aware` or `querystring: unknown field(s) "x"`. TypeBox's union of constants
- * fails once per constant and once more as anyOf, and a rejected extra field once more as
- * "schema is false": those repeats go, so the message says each thing once. The validator stops
- * at 8 issues (TypeBox's guard): a union's list is complete only when its anyOf issue (which
- * follows its constants) made it in; otherwise the message says the list was cut.
+ * round-robin, load-aware` or `querystring: unknown field(s) "x"` (schema-issues.ts says each
+ * thing once). The validator stops at 8 issues (TypeBox's guard): a union's constants cut off
+ * there are said to be cut.
  */
-export function validationMessage(part: string, issues: readonly ValidationIssue[]): string {
-  const consts = new Map<string, unknown[]>();
-  for (const i of issues) {
-    if (i.keyword !== 'const') continue;
-    const allowed = (i.params as { allowedValue?: unknown } | undefined)?.allowedValue;
-    consts.set(i.instancePath ?? '', [...(consts.get(i.instancePath ?? '') ?? []), allowed]);
-  }
-  const anyOfAt = new Set(issues.filter((i) => i.keyword === 'anyOf').map((i) => i.instancePath ?? ''));
-  const out: string[] = [];
-  const said = new Set<string>();
-  const say = (path: string, text: string): void => {
-    const line = `${part}${path}: ${text}`;
-    if (!said.has(line)) out.push(line);
-    said.add(line);
-  };
-  for (const i of issues) {
-    const path = i.instancePath ?? '';
-    if (i.keyword === 'boolean') continue;
-    if (i.keyword === 'const' || (i.keyword === 'anyOf' && consts.has(path))) {
-      const list = (consts.get(path) ?? []).map((v) => String(v)).join(', ');
-      say(path, anyOfAt.has(path) ? `must be one of ${list}` : `must be one of ${list}, ... (the validator's list was cut; see docs/api.md)`);
-    } else if (i.keyword === 'additionalProperties') {
-      const extra = (i.params as { additionalProperties?: unknown } | undefined)?.additionalProperties;
-      say(path, Array.isArray(extra) ? `unknown field(s) ${extra.map((x) => `"${String(x)}"`).join(', ')}` : (i.message ?? 'unknown field'));
-    } else if (i.keyword === 'required') {
-      const missing = (i.params as { requiredProperties?: unknown } | undefined)?.requiredProperties;
-      say(path, Array.isArray(missing) ? `missing required field(s) ${missing.map((x) => `"${String(x)}"`).join(', ')}` : (i.message ?? 'missing field'));
-    } else {
-      say(path, i.message ?? 'invalid');
-    }
-  }
-  return out.join('; ') || `invalid ${part}`;
+export function validationMessage(part: string, issues: readonly SchemaIssue[]): string {
+  return schemaProblems(issues).map((p) => `${part}${p.path}: ${p.message}`).join('; ') || `invalid ${part}`;
 }
 
 /** Turns anything thrown while handling a request into a status and an error body. */
@@ -116,7 +78,7 @@ export function toHttpFailure(err: unknown): HttpFailure {
     const status = STATUS_BY_CODE[err.code] ?? 500;
     return { status, body: errorPayload(err.code, err.message, { ...err.details }), internal: status === 500 };
   }
-  const fe = err as Partial<FastifyError> & { validation?: ValidationIssue[]; validationContext?: string };
+  const fe = err as Partial<FastifyError> & { validation?: SchemaIssue[]; validationContext?: string };
   if (Array.isArray(fe.validation)) {
     const issues = fe.validation.slice(0, MAX_ISSUES).map((i) => ({
       path: i.instancePath ?? '',

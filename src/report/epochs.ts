@@ -16,6 +16,9 @@ export function epochScale(r: EpochResult): number {
   return scale;
 }
 
+/** 1e12 as "1e12", 1 as "1". */
+export const scaleText = (scale: number): string => (scale === 1 ? '1' : `1e${Math.round(Math.log10(scale))}`);
+
 /** The summary table's rows (strategy, total, vs one-shot, vs clairvoyant, ...), totals ÷ epochScale. */
 export function epochSummaryRows(r: EpochResult): string[][] {
   const T = epochScale(r);
@@ -59,10 +62,9 @@ function line(r: EpochResult, title: string, subtitle: string, field: 'cost' | '
   };
 }
 
-export const epochCumulativeSpec = (r: EpochResult, subtitle: string): TopLevelSpec =>
-  line(r, 'Cumulative cost: ∫ C_A dt + migration traffic', subtitle, 'cumulative', `bytes × path weight (×${scaleText(epochScale(r))})`, epochScale(r));
-
-/** 1e12 as "1e12", 1 as "1". */
-export const scaleText = (scale: number): string => (scale === 1 ? '1' : `1e${Math.round(Math.log10(scale))}`);
+export function epochCumulativeSpec(r: EpochResult, subtitle: string): TopLevelSpec {
+  const scale = epochScale(r);
+  return line(r, 'Cumulative cost: ∫ C_A dt + migration traffic', subtitle, 'cumulative', `bytes × path weight (×${scaleText(scale)})`, scale);
+}
 export const epochCostSpec = (r: EpochResult, subtitle: string): TopLevelSpec => line(r, 'Communication cost per epoch (time average)', subtitle, 'cost', 'C_A (bytes/s × path weight)');
 export const epochMigrationsSpec = (r: EpochResult, subtitle: string): TopLevelSpec => line(r, 'Migrations per epoch', subtitle, 'migrations', 'migrations');

@@ -5,6 +5,7 @@ import { Value } from 'typebox/value';
 import { Settings } from 'typebox/system';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ScoreError } from '../errors/errors.ts';
+import { schemaProblems as issueProblems, type FieldProblem } from '../errors/schema-issues.ts';
 import { ScenarioSchema, type ScenarioFile, type TrafficEntry } from './schema.ts';
 import { parseDpid } from './dpids.ts';
 import { parseBandwidth } from './bandwidth.ts';
@@ -13,11 +14,8 @@ import { learnLayers } from '../core/layers.ts';
 import { DEFAULT_HYPERVISOR_CAPACITY, buildModel, macKey, type Model } from './model.ts';
 import { parseTrafficTrace, type TrafficChange } from './timeline.ts';
 
-export interface FieldProblem {
-  /** JSON pointer into the file, e.g. /vms/3/host */
-  readonly path: string;
-  readonly message: string;
-}
+/** A problem with a field of the file: `path` a JSON pointer into it, e.g. /vms/3/host. */
+export type { FieldProblem } from '../errors/schema-issues.ts';
 
 /** Built-in scenarios ship in <repo>/scenarios and may be named without path or extension. */
 export const SCENARIO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scenarios');
@@ -110,41 +108,15 @@ function collectErrors(data: unknown): ReturnType<typeof Value.Errors> {
   }
 }
 
-/** The schema's problems, and whether TypeBox stopped collecting at MAX_SCHEMA_ERRORS. */
+/**
+ * The schema's problems, and whether TypeBox stopped collecting at MAX_SCHEMA_ERRORS. The one
+ * union that is not of constants, a bandwidth, gets a message that names both of its forms.
+ */
 function schemaProblems(data: unknown): { problems: FieldProblem[]; capped: boolean } {
   if (Value.Check(ScenarioSchema, data)) return { problems: [], capped: false };
-  const out: FieldProblem[] = [];
-  const seen = new Set<string>();
   const errors = collectErrors(data);
-  // A union (anyOf) fails once per alternative and once as a whole: the whole says it once. A
-  // union of constants (generator, protocol, ...) as "must be one of ..."; the other union, a
-  // bandwidth (a number or a string), with a message that says both forms.
-  const anyOfAt = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
-  const constsAt = new Map<string, string[]>();
-  for (const e of errors) {
-    if (e.keyword !== 'const' || !anyOfAt.has(e.instancePath)) continue;
-    constsAt.set(e.instancePath, [...(constsAt.get(e.instancePath) ?? []), String((e.params as { allowedValue?: unknown }).allowedValue)]);
-  }
-  for (const e of errors) {
-    if (e.keyword !== 'anyOf' && anyOfAt.has(e.instancePath)) continue;
-    // typebox reports a rejected extra property twice (once as "schema is false"); keep the clear one.
-    if (e.keyword === 'boolean') continue;
-    let message = e.message;
-    const params = e.params as Record<string, unknown>;
-    if (e.keyword === 'additionalProperties' && Array.isArray(params.additionalProperties)) {
-      message = `unknown field(s) ${(params.additionalProperties as string[]).map((x) => `"${x}"`).join(', ')}`;
-    } else if (e.keyword === 'required' && Array.isArray(params.requiredProperties)) {
-      message = `missing required field(s) ${(params.requiredProperties as string[]).map((x) => `"${x}"`).join(', ')}`;
-    } else if (e.keyword === 'anyOf') {
-      const consts = constsAt.get(e.instancePath);
-      message = consts !== undefined ? `must be one of ${consts.join(', ')}` : 'expected a number of bits/s or a string such as "10Mbps", "2.5 Mbps", "500B/s"';
-    }
-    const key = `${e.instancePath}|${message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push({ path: e.instancePath, message });
-  }
-  return { problems: out, capped: errors.length >= MAX_SCHEMA_ERRORS };
+  const problems = issueProblems(errors, 'expected a number of bits/s or a string such as "10Mbps", "2.5 Mbps", "500B/s"');
+  return { problems, capped: errors.length >= MAX_SCHEMA_ERRORS };
 }
 
 function consistencyProblems(s: ScenarioFile): FieldProblem[] {
