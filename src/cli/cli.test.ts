@@ -64,8 +64,10 @@ test('score simulate refuses a broken scenario with its code, file and field, an
 test('score simulate --json gives the run records on stdout', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'score-cli-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const r = await score(['simulate', '--scenario', 'paper', '--policy', 'la', '--mode', 'best', '--json', '--no-png', '--out', 'o'], dir);
+  const r = await score(['simulate', '--scenario', 'paper', '--policy', 'la', '--mode', 'best', '--json', '--no-png', '--out', join(dir, 'o')], dir);
   assert.equal(r.code, 0, r.stderr);
+  // an absolute --out is printed as given, not relative to the working directory
+  assert.ok(r.stderr.includes(`Wrote ${join(dir, 'o', 'runs.json')}, `), r.stderr);
   const parsed = JSON.parse(r.stdout) as { runs: { policy: string; params: { decisionMode: string }; finalCost: number }[] };
   assert.equal(parsed.runs.length, 1);
   assert.equal(parsed.runs[0]!.policy, 'load-aware');
@@ -83,6 +85,7 @@ test('score simulate --topology runs the scale simulator: a summary per strategy
   // progress goes to stderr (one line per strategy when it is not a terminal), never into stdout
   assert.match(r.stderr, /^1\/3 none done in [\d.]+ s\n2\/3 round-robin done in [\d.]+ s\n3\/3 load-aware done in [\d.]+ s\n$/);
   assert.doesNotMatch(r.stdout, /done in/);
+  assert.match(r.stdout, /\nWrote out\/scale\.json, out\/summary\.csv, /);
   assert.match(r.stdout, /fat-tree\(4\): 16 hypervisors, 20 switches; workload \S+ \(seed 5\): 32 VMs/);
   for (const name of ['none', 'round-robin', 'load-aware']) assert.match(r.stdout, new RegExp(`│ ${name} +│`));
   for (const f of ['scale.json', 'summary.csv', 'rounds.csv', 'cost-per-round.svg', 'migrations-per-round.svg', 'vm-cost-cdf.svg', 'utilisation-per-layer.svg']) {
@@ -95,8 +98,9 @@ test('score simulate --topology runs the scale simulator: a summary per strategy
   const summary = readFileSync(join(dir, 'out', 'summary.csv'), 'utf8').trim().split('\n');
   assert.equal(summary.length, 4);
   // the same seed again writes the same scale.json, byte for byte
-  const again = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '32', '--slots', '4', '--seed', '5', '--strategies', 'none,rr,la', '--no-png', '--out', 'out2'], dir);
+  const again = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '32', '--slots', '4', '--seed', '5', '--strategies', 'none,rr,la', '--no-png', '--out', join(dir, 'out2')], dir);
   assert.equal(again.code, 0, again.stderr);
+  assert.ok(again.stdout.includes(`Wrote ${join(dir, 'out2', 'scale.json')}, `), again.stdout);
   assert.equal(readFileSync(join(dir, 'out2', 'scale.json'), 'utf8'), readFileSync(join(dir, 'out', 'scale.json'), 'utf8'));
   if (findTool('gpmetis') !== undefined || systemTestsRequired()) {
     // the METIS reference and each strategy's gap to the best known placement (issue 14)
@@ -143,6 +147,10 @@ test("Commander's own errors (unknown option or command, missing argument) are C
   const none = await score(['credentials'], dir);
   assert.equal(none.code, 2, none.stderr);
   assert.match(none.stderr, /Commands:[\s\S]*\nscore: error CLI_USAGE: a command is required/);
+  // `score help NAME` for a NAME that is no command: the list, then which name was wrong
+  const helpOf = await score(['help', 'nosuch'], dir);
+  assert.equal(helpOf.code, 2, helpOf.stderr);
+  assert.match(helpOf.stderr, /Commands:[\s\S]*\nscore: error CLI_USAGE: unknown command 'nosuch'/);
   const v = await score(['--version'], dir);
   assert.equal(v.code, 0, v.stderr);
   assert.equal(v.stdout.trim(), (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version);

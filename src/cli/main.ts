@@ -34,6 +34,18 @@ registerReport(program);
 registerCredentials(program);
 registerImage(program);
 
+/**
+ * Why Commander printed help as an error: `score help NAME` with a NAME that is no command, or a
+ * command that needs a subcommand and got none (`score`, `score credentials`).
+ */
+function missingCommandMessage(args: readonly string[]): string {
+  const [first, second] = args;
+  if (first === 'help' && second !== undefined && !program.commands.some((c) => c.name() === second || c.aliases().includes(second))) {
+    return `unknown command '${second}' (the list is above)`;
+  }
+  return 'a command is required (the list is above)';
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
@@ -41,7 +53,7 @@ try {
     // help and --version end with 0; everything else Commander throws is a bad command line.
     // A command that needs a subcommand and got none (`score`, `score credentials`) gets its help
     // on stderr from Commander, then the same error line as every other bad input.
-    if (e.exitCode !== 0 && e.code === 'commander.help') console.error('score: error CLI_USAGE: a command is required (the list is above)');
+    if (e.exitCode !== 0 && e.code === 'commander.help') console.error(`score: error CLI_USAGE: ${missingCommandMessage(process.argv.slice(2))}`);
     process.exitCode = e.exitCode === 0 ? 0 : exitCodeFor('CLI_USAGE');
   } else if (isScoreError(e)) {
     console.error(`score: error ${e.code}: ${e.message}`);

@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { ScoreError } from '../../errors/errors.ts';
 import type { RunRecord } from '../../sim/run.ts';
@@ -169,6 +169,6 @@ export function registerReport(program: Command): void {
       const out = opts.out ?? join(dirname(file), 'report.html');
       mkdirSync(dirname(out), { recursive: true });
       writeFileSync(out, html);
-      console.log(`Wrote ${relative(process.cwd(), out) || out} (${runs.length} run(s): ${runs.map((r) => r.policy).join(', ')}; scenario ${runs[0]?.scenario.name ?? ''})`);
+      console.log(`Wrote ${out} (${runs.length} run(s): ${runs.map((r) => r.policy).join(', ')}; scenario ${runs[0]?.scenario.name ?? ''})`);
     });
 }

@@ -1,5 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFileSync } from 'node:fs';
 import Table from 'cli-table3';
 import { ScoreError } from '../../errors/errors.ts';
 import { build } from '../../core/build.ts';
@@ -11,6 +10,7 @@ import { topologyFromSpec } from '../../topologies/spec.ts';
 import { generateWorkload, onOffEpochs } from '../../workloads/workload.ts';
 import { buildTimeline, flowsAt, parseTrafficTrace } from '../../scenario/timeline.ts';
 import { renderSvg, svgToPng } from '../../report/charts.ts';
+import { outputFiles } from '../output.ts';
 import { epochCsv, epochCumulativeSpec, epochCostSpec, epochMigrationsSpec, epochScale, epochSummaryRows, scaleText } from '../../report/epochs.ts';
 
 /**
@@ -68,13 +68,7 @@ export async function runEpochsCli(o: EpochsCliOptions): Promise<EpochResult> {
     ...(o.strategies === undefined ? {} : { strategies: o.strategies }),
   });
   const ms = performance.now() - t0;
-  mkdirSync(o.out, { recursive: true });
-  const written: string[] = [];
-  const put = (name: string, data: string | Buffer): void => {
-    const p = join(o.out, name);
-    writeFileSync(p, data);
-    written.push(relative(process.cwd(), p) || p);
-  };
+  const { put, written } = outputFiles(o.out);
   const doc = { ...result, topology: topology.name, workload: { name: w.name, seed: w.seed, vms: w.vms.length, flows: w.flows.length }, evolve: o.evolve };
   put('epochs.json', JSON.stringify(doc, null, 2) + '\n');
   put('epochs.csv', epochCsv(result));

@@ -1,5 +1,3 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
 import Table from 'cli-table3';
 import { ScoreError } from '../../errors/errors.ts';
 import { runScale, type ScaleResult } from '../../sim/scale.ts';
@@ -10,6 +8,7 @@ import { workloadFromOptions, type WorkloadOptions } from '../workload-options.t
 import { topologyFromSpec } from '../../topologies/spec.ts';
 import { buildTopology } from '../../core/topology.ts';
 import { renderSvg, svgToPng } from '../../report/charts.ts';
+import { outputFiles } from '../output.ts';
 import {
   scaleCdfSpec,
   scaleCostSpec,
@@ -132,13 +131,7 @@ export async function runScaleCli(o: ScaleCliOptions): Promise<ScaleResult> {
         }
       : {}),
   });
-  mkdirSync(o.out, { recursive: true });
-  const written: string[] = [];
-  const put = (name: string, data: string | Buffer): void => {
-    const p = join(o.out, name);
-    writeFileSync(p, data);
-    written.push(relative(process.cwd(), p) || p);
-  };
+  const { put, written } = outputFiles(o.out);
   put('scale.json', JSON.stringify(result, null, 2) + '\n');
   put('summary.csv', scaleSummaryCsv(result));
   put('rounds.csv', scaleRoundsCsv(result));
