@@ -100,6 +100,10 @@ test('gain-swap: a swap goes through a free slot elsewhere (3 migrations), or wi
     }
     assert.equal(over, overcommit);
     assert.match(run.steps[0]!.decision.reason, /exchange/);
+    // the reason gives the migrations in the order they are carried out, each step's own among them
+    const order = run.steps.map((s) => `${s.decision.vm} -> ${s.decision.to}`).join(', ');
+    const through = overcommit > 0 ? `a temporary overcommit of ${run.steps[0]!.decision.to}` : `the free slot on ${run.steps[0]!.decision.to}`;
+    for (const s of run.steps) assert.ok(s.decision.reason.includes(`carried out through ${through}: ${order} [migration`), s.decision.reason);
     // a and b end collocated
     assert.equal(run.finalPlacement.get('a'), run.finalPlacement.get('b'));
   };

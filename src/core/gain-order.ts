@@ -344,8 +344,9 @@ export function runGainOrder(input: StrategyInput, o: GainOrderOptions = {}, pol
     const x = a.moves.find((m) => m[0] === a.u)![1];
     if (a.kind === 'move') return `largest gain first: moving ${a.u} ${x} -> ${a.y} cuts C_A by ${fmt(a.saving)} > c_m ${fmt(a.cm)}`;
     if (a.kind === 'swap') {
-      const how = a.moves.length === 2 ? `${a.u} first onto ${a.y} (temporary overcommit)` : `${a.u} waits on ${a.moves[0]![2]} while ${a.w ?? ''} moves`;
-      return `largest gain first: exchange ${a.u} (${x}) with ${a.w ?? ''} (${a.y}), ${a.y} being full; C_A drops by ${fmt(a.saving)} > c_m of its ${a.moves.length} migrations ${fmt(a.cm)}; carried out with ${how}`;
+      const order = a.moves.map(([vm, , to]) => `${vm} -> ${to}`).join(', ');
+      const how = a.moves.length === 2 ? `a temporary overcommit of ${a.y}: ${order}` : `the free slot on ${a.moves[0]![2]}: ${order}`;
+      return `largest gain first: exchange ${a.u} (${x}) with ${a.w ?? ''} (${a.y}), ${a.y} being full; C_A drops by ${fmt(a.saving)} > c_m of its ${a.moves.length} migrations ${fmt(a.cm)}; carried out through ${how}`;
     }
     if (a.kind === 'together') return `largest gain first (look-ahead): ${a.u} and its peer ${a.w ?? ''} both go to ${a.y}, which has room for two; together C_A drops by ${fmt(a.saving)} > c_m of both ${fmt(a.cm)}`;
     return `largest gain first (look-ahead): ${a.w ?? ''} leaves the full ${a.y} for ${a.z ?? ''} so ${a.u} can take its slot; together C_A drops by ${fmt(a.saving)} > c_m of both ${fmt(a.cm)}`;
