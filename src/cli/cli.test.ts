@@ -9,9 +9,9 @@ import { findTool, systemTestsRequired } from '../emulation/system-gate.ts';
 
 const bin = fileURLToPath(new URL('../../bin/score.js', import.meta.url));
 
-function score(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function score(args: string[], cwd: string, timeout = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [bin, ...args], { cwd, timeout }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -59,6 +59,28 @@ test('score simulate refuses a broken scenario with its code, file and field, an
   const u = await score(['simulate', '--scenario', 'paper', '--policy', 'zz'], dir);
   assert.equal(u.code, 2);
   assert.match(u.stderr, /error CLI_USAGE: --policy/);
+});
+
+test('score demo --every: continuous orchestration over the scenario\'s phases, stopped once settled after the last; a phase line per policy', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'score-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await score(['demo', '--scenario', 'paper-phases', '--every', '5s', '--no-png', '--out', 'out'], dir, 240_000);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /continuous orchestration every 5s over 2 traffic phase\(s\)/);
+  // Load-Aware re-converges after the partner change with the fewest migrations (issue #12)
+  assert.match(r.stdout, /\nload-aware: phase 1 from 0 s: 6 migration\(s\); phase 2 from 120 s: 6 migration\(s\); the fewest that make its flows local: 6; cost at the end 0\n/);
+  // the gain-ordered policy runs in continuous mode too (it needs the hypervisors' capacity)
+  assert.match(r.stdout, /\ngain-order: phase 1 from 0 s: 6 migration\(s\); phase 2 from 120 s: \d migration\(s\)/);
+  const runs = JSON.parse(readFileSync(join(dir, 'out', 'runs.json'), 'utf8')) as { runs: { policy: string; steps: { time: number }[] }[] };
+  const la = runs.runs.find((x) => x.policy === 'load-aware')!;
+  assert.equal(la.steps.filter((x) => x.time >= 120).length, 6, 'runs.json has the second phase\'s migrations');
+  // without --every the scenario's later phases are named, and how to follow them
+  const once = await score(['demo', '--scenario', 'paper-phases', '--no-png', '--out', 'once'], dir);
+  assert.equal(once.code, 0, once.stderr);
+  assert.match(once.stdout, /traffic changes at 120 s: a one-shot run plans on the first phase only; --every 5s follows every phase/);
+  const stray = await score(['demo', '--stable-rounds', '2'], dir);
+  assert.equal(stray.code, 2, stray.stderr);
+  assert.match(stray.stderr, /^score: error CLI_USAGE: --stable-rounds needs --every DURATION/);
 });
 
 test('score simulate --json gives the run records on stdout', async (t) => {

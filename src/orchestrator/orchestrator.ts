@@ -577,7 +577,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       const snap = deps.snapshot();
       const placement = new Map(snap.placement);
       const cm = pricingFn(cfg, snap.oracle);
-      const gen = startRound(o.policy, { vms: snap.vms, traffic: snap.traffic, oracle: snap.oracle, rank: snap.rank }, placement);
+      const gen = startRound(o.policy, { vms: snap.vms, traffic: snap.traffic, oracle: snap.oracle, rank: snap.rank, ...(snap.capacity === undefined ? {} : { capacity: snap.capacity }) }, placement);
       let next = gen.next({ movedTo: null });
       let moved = 0;
       while (!next.done && !stopRequested) {

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { simulate } from '../sim/run.ts';
-import { withMeasuredMigrations } from './live-run.ts';
+import { continuousDone, withMeasuredMigrations } from './live-run.ts';
+import { createContinuousState, continuousConfig } from '../orchestrator/continuous.ts';
 
 test('withMeasuredMigrations puts each succeeded record of the same step and VM on its step', () => {
   const { file, model } = loadScenarioFile('paper');
@@ -26,4 +27,28 @@ test('withMeasuredMigrations puts each succeeded record of the same step and VM 
   assert.deepEqual({ ...out, steps: run.steps }, run);
   // the input is left alone
   assert.equal('migration' in run.steps[0]!, false);
+});
+
+test('continuousDone: quiet for N periods since the last move, the last phase and the last no-return bar; nothing chosen now; no hold-off', () => {
+  const s = createContinuousState(continuousConfig({ everyMs: 5000, noReturnRounds: 20 }));
+  s.period = 30;
+  // quiet since period 25 (the last phase's rates measured then): 5 periods
+  assert.equal(continuousDone(s, 25, 5), true);
+  assert.equal(continuousDone(s, 26, 5), false, 'only 4 periods since the last phase');
+  s.moves.push({ vm: 'vm1', from: 'hv1', to: 'hv2', period: 26 });
+  assert.equal(continuousDone(s, 20, 5), false, 'a move 4 periods ago');
+  s.moves.length = 0;
+  // vm1 left hv1 in period 8: barred from it through period 28, so it may still go back at 29
+  s.left.vm1 = [{ host: 'hv1', period: 8 }];
+  assert.equal(continuousDone(s, 20, 5), false, 'a bar ran out one period ago');
+  s.left.vm1 = [{ host: 'hv1', period: 4 }];
+  assert.equal(continuousDone(s, 20, 5), true);
+  // a target chosen in this period: the stable rule is counting
+  s.choices.vm2 = { to: 'hv3', count: 1, period: 30 };
+  assert.equal(continuousDone(s, 20, 5), false, 'a choice of this period');
+  // an old choice, not repeated since, is no pending move
+  s.choices.vm2 = { to: 'hv3', count: 2, period: 27 };
+  assert.equal(continuousDone(s, 20, 5), true);
+  s.holdOff = { reason: 'link(s) down', since: 0 };
+  assert.equal(continuousDone(s, 20, 5), false, 'held off');
 });

@@ -3,7 +3,8 @@ import type { PolicyName } from '../core/policies.ts';
 import * as ctl from '../controller/controller.ts';
 import { layerUtilisation, type TimelinePoint } from '../sim/fluid.ts';
 import { layerNames, type RunRecord } from '../sim/run.ts';
-import type { MigrationRecord } from '../api/contract.ts';
+import type { MigrationRecord, OrchestrationStart } from '../api/contract.ts';
+import type { ContinuousState } from '../orchestrator/continuous.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Stack } from './stack.ts';
 
@@ -18,18 +19,85 @@ export function measuredPoint(stack: Stack, step: number, time: number): Timelin
   return { step, time, totalCost: stack.service.cost().cost, layers: layerUtilisation(ctl.linkUtilisation(c), c.view.layers.maxLayer) };
 }
 
-export async function orchestrate(
-  stack: Stack,
-  o: { policy: PolicyName; model: Model; file: string; source: RunRecord['source']; clock: Clock; settleMs: number; timeline: TimelinePoint[]; maxRounds?: number; swaps?: boolean; overcommit?: number; lookahead?: boolean },
-): Promise<RunRecord> {
-  const initialPlacement = Object.fromEntries(stack.service.snapshot().placement);
+/**
+ * How long after the last phase begins before continuous mode may be called settled, ms: the
+ * controller's rate window (5 s) and a statistics poll, so the new phase's rates are what it plans on.
+ */
+export const CONTINUOUS_WINDOW_MS = 7000;
+
+interface LiveRunOptions {
+  readonly policy: PolicyName;
+  readonly model: Model;
+  readonly file: string;
+  readonly source: RunRecord['source'];
+  readonly clock: Clock;
+  readonly settleMs: number;
+  readonly timeline: TimelinePoint[];
+}
+
+async function startOrchestration(stack: Stack, body: OrchestrationStart): Promise<void> {
   const res = await fetch(`${stack.apiUrl}/api/v1/orchestration/start`, {
     method: 'POST',
     headers: { authorization: `Bearer ${stack.tokens.operator}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ policy: o.policy, ...(o.maxRounds ? { maxRounds: o.maxRounds } : {}), ...(o.swaps === true ? { swaps: true } : {}), ...(o.overcommit === undefined ? {} : { overcommit: o.overcommit }), ...(o.lookahead === true ? { lookahead: true } : {}) }),
+    body: JSON.stringify(body),
   });
   if (!res.ok) throw new Error(`starting orchestration failed: ${res.status} ${await res.text()}`);
+}
+
+export async function orchestrate(stack: Stack, o: LiveRunOptions & { maxRounds?: number; swaps?: boolean; overcommit?: number; lookahead?: boolean }): Promise<RunRecord> {
+  const initialPlacement = Object.fromEntries(stack.service.snapshot().placement);
+  await startOrchestration(stack, { policy: o.policy, ...(o.maxRounds ? { maxRounds: o.maxRounds } : {}), ...(o.swaps === true ? { swaps: true } : {}), ...(o.overcommit === undefined ? {} : { overcommit: o.overcommit }), ...(o.lookahead === true ? { lookahead: true } : {}) });
   await stack.service.orchestrator.finished();
+  return runRecord(stack, o, initialPlacement, o.maxRounds ?? 20);
+}
+
+/**
+ * When a continuous run has done what it can with the traffic's last phase: `quietPeriods`
+ * periods with no migration since `sincePeriod` (the period under way once that phase's rates
+ * were measured) and since the last no-return bar ran out (a barred move is not a settled one:
+ * it may be taken once the bar ends), no target chosen in the latest period (a move the stable
+ * rule is still counting) and no hold-off. Pure.
+ */
+export function continuousDone(s: Pick<ContinuousState, 'config' | 'period' | 'holdOff' | 'choices' | 'moves' | 'left'>, sincePeriod: number, quietPeriods: number): boolean {
+  if (s.holdOff !== null) return false;
+  // a bar set in period p holds through p + noReturnRounds (barredReturn)
+  const barsEnd = Math.max(0, ...Object.values(s.left).flatMap((ls) => ls.map((l) => l.period + s.config.noReturnRounds + 1)));
+  if (s.period - Math.max(s.moves.at(-1)?.period ?? 0, sincePeriod, barsEnd) < quietPeriods) return false;
+  return !Object.values(s.choices).some((c) => c.period === s.period);
+}
+
+/**
+ * Continuous orchestration over traffic that changes in time (issue #12): started once with
+ * `start` (its `continuous` options), left to itself, and stopped once `continuousDone` holds
+ * after the last phase (times on `o.clock`, ms: `lastPhaseMs` when the last phase begins on that
+ * clock, `windowMs` the rate window after it) or at `untilMs` whatever it is doing. The run
+ * record's steps are every migration of every phase, each period a round.
+ */
+export async function orchestrateContinuously(
+  stack: Stack,
+  o: LiveRunOptions & { start: OrchestrationStart & { continuous: object }; lastPhaseMs: number; windowMs: number; untilMs: number; quietPeriods: number; signal?: AbortSignal },
+): Promise<RunRecord & { stoppedBy: 'settled' | 'time' }> {
+  const initialPlacement = Object.fromEntries(stack.service.snapshot().placement);
+  await startOrchestration(stack, o.start);
+  const orchestrator = stack.service.orchestrator;
+  let stoppedBy: 'settled' | 'time' = 'time';
+  let sincePeriod: number | undefined;
+  while (o.clock.now() < o.untilMs && orchestrator.status().state !== 'idle') {
+    const s = orchestrator.continuousState();
+    if (s !== null && sincePeriod === undefined && o.clock.now() >= o.lastPhaseMs + o.windowMs) sincePeriod = s.period;
+    if (s !== null && sincePeriod !== undefined && continuousDone(s, sincePeriod, o.quietPeriods)) {
+      stoppedBy = 'settled';
+      break;
+    }
+    await o.clock.sleep(250, o.signal);
+  }
+  if (orchestrator.status().state !== 'idle') await orchestrator.stop();
+  await orchestrator.finished();
+  return { ...runRecord(stack, o, initialPlacement, o.start.maxRounds ?? 20), stoppedBy };
+}
+
+/** What the system measured, as the run record `simulate` produces. */
+function runRecord(stack: Stack, o: LiveRunOptions, initialPlacement: Record<string, string>, maxRounds: number): RunRecord {
   const status = stack.service.orchestrator.status();
   if (status.lastError !== null) throw new Error(`orchestration failed: ${status.lastError}`);
   const records = stack.service.orchestrator.records;
@@ -56,7 +124,7 @@ export async function orchestrate(
     source: o.source,
     scenario: { name: o.model.scenario.name, file: o.file },
     policy: o.policy,
-    params: { migrationCost: o.model.migrationCost, decisionMode: 'first', stepSeconds: o.settleMs / 1000, maxRounds: o.maxRounds ?? 20 },
+    params: { migrationCost: o.model.migrationCost, decisionMode: 'first', stepSeconds: o.settleMs / 1000, maxRounds },
     initialPlacement,
     finalPlacement: Object.fromEntries(stack.service.snapshot().placement),
     initialCost: first?.totalCost ?? 0,

@@ -6,7 +6,8 @@ import type { TimelinePoint } from '../sim/fluid.ts';
 import type { RunRecord } from '../sim/run.ts';
 import { simDriver } from '../agent/drivers/sim.ts';
 import { startAgent, startStack, type RunningAgent, type Stack } from './stack.ts';
-import { measuredPoint, orchestrate } from './live-run.ts';
+import { CONTINUOUS_WINDOW_MS, measuredPoint, orchestrate, orchestrateContinuously } from './live-run.ts';
+import type { OrchestrationStart } from '../api/contract.ts';
 
 /**
  * The paper's system, all of it, on the simulated data plane: the real controller (discovery,
@@ -37,8 +38,14 @@ export interface SimExperiment {
   readonly stack: Stack;
   /** the experiment's virtual clock (it runs until stop) */
   readonly clock: Clock;
-  /** runs the policy to its end; call once */
+  /** runs the policy to its end; call once (this or runContinuous) */
   run(): Promise<RunRecord>;
+  /**
+   * Continuous orchestration (`start.continuous`) over the scenario's phases: stopped once it has
+   * settled after the last phase (`continuousDone`, `quietPeriods` periods with no move) or 10
+   * virtual minutes after that phase began.
+   */
+  runContinuous(start: OrchestrationStart & { continuous: object }, quietPeriods: number): Promise<RunRecord & { stoppedBy: 'settled' | 'time' }>;
   /** stops the clock, the agents and the stack; safe to call more than once */
   stop(): Promise<void>;
 }
@@ -91,6 +98,11 @@ export async function startSimExperiment(o: SimExperimentOptions): Promise<SimEx
     stack: running,
     clock,
     run: () => orchestrate(running, { policy: o.policy, model: o.model, file: o.file, source: 'demo', clock, settleMs, timeline }),
+    runContinuous: (start, quietPeriods) => {
+      // the simulated data plane's traffic follows the timeline on this clock from 0
+      const lastPhaseMs = (o.model.timeline.segments.at(-1)?.startSec ?? 0) * 1000;
+      return orchestrateContinuously(running, { policy: o.policy, model: o.model, file: o.file, source: 'demo', clock, settleMs, timeline, start, lastPhaseMs, windowMs: CONTINUOUS_WINDOW_MS, untilMs: lastPhaseMs + 600_000, quietPeriods });
+    },
     stop,
   };
 }

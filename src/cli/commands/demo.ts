@@ -5,6 +5,7 @@ import { startSimExperiment, type SimExperiment } from '../../system/sim-experim
 import type { Stack } from '../../system/stack.ts';
 import { parseNumberOption, printRuns } from './simulate.ts';
 import { writeRunOutputs } from '../output.ts';
+import { addContinuousOptions, continuousRunStart, phaseSummary, quietPeriodsOf, type ContinuousRunOptions } from '../continuous-run.ts';
 
 const POLICIES = ['round-robin', 'load-aware', 'gain-order'] as const;
 
@@ -39,7 +40,7 @@ function sameSteps(a: RunRecord, b: RunRecord): boolean {
  * as a cross-check.
  */
 export function registerDemo(program: Command): void {
-  program
+  const demo = program
     .command('demo')
     .description("reproduce the paper's experiment (Round-Robin vs Load-Aware, and the gain-ordered policy): controller, API and agents on the simulated data plane")
     .option('-s, --scenario <file|name>', 'scenario to run', 'paper')
@@ -47,12 +48,15 @@ export function registerDemo(program: Command): void {
     .option('--no-png', 'write SVG figures only')
     .option('--pace <ms>', 'real milliseconds per orchestration step, so the dashboard shows VMs moving (default: as fast as possible)')
     .option('--wait <seconds>', 'wait this long after the controllers are up before orchestrating (time to open the dashboard)')
-    .option('--hold', 'keep the controllers, agents and dashboards up after the run until Ctrl-C or SIGTERM')
-    .action(async (opts: { scenario: string; out: string; png: boolean; pace?: string; wait?: string; hold?: boolean }) => {
+    .option('--hold', 'keep the controllers, agents and dashboards up after the run until Ctrl-C or SIGTERM');
+  addContinuousOptions(demo, '')
+    .action(async (opts: { scenario: string; out: string; png: boolean; pace?: string; wait?: string; hold?: boolean } & ContinuousRunOptions) => {
       const started = performance.now();
       const paceMs = parseNumberOption('--pace', opts.pace, 0);
       const waitS = parseNumberOption('--wait', opts.wait, 0);
       const { file, model } = loadScenarioFile(opts.scenario);
+      // checked before anything starts: one start body per policy
+      const continuous = POLICIES.map((p) => continuousRunStart(p, opts));
       console.log(`S-CORE demo: scenario "${model.scenario.name}" on the simulated data plane`);
       console.log(
         `  ${model.topology.hypervisors.length} hypervisors, ${model.topology.nodes.size - model.topology.hypervisors.length} switches, ${model.topology.links.length} links, ${model.vms.length} VMs, ${model.flows.length} flows; c_m = ${model.migrationCost}`,
@@ -86,10 +90,26 @@ export function registerDemo(program: Command): void {
           console.log(`  waiting ${waitS} s before orchestrating`);
           await new Promise((r) => setTimeout(r, waitS * 1000));
         }
-        const runs: RunRecord[] = await Promise.all(experiments.map((e) => e.run()));
+        if (continuous[0] !== null) {
+          console.log(`  continuous orchestration every ${opts.every ?? ''} over ${model.timeline.segments.length} traffic phase(s) (virtual time), until it settles after the last`);
+        } else if (model.timeline.segments.length > 1) {
+          console.log(`  the scenario's traffic changes at ${model.timeline.segments.slice(1).map((g) => `${g.startSec} s`).join(', ')}: a one-shot run plans on the first phase only; --every 5s follows every phase`);
+        }
+        const runs: RunRecord[] = await Promise.all(
+          experiments.map(async (e, i) => {
+            const start = continuous[i];
+            if (start === null || start === undefined) return e.run();
+            const run = await e.runContinuous(start, quietPeriodsOf(start));
+            if (run.stoppedBy === 'time') console.log(`  ${POLICIES[i] ?? ''}: stopped 10 virtual minutes after the last phase began, still moving`);
+            return run;
+          }),
+        );
         printRuns(model, runs, { out: (s) => console.log(s) });
         const [rr, la, gain] = runs;
-        if (rr && la) {
+        if (continuous[0] !== null) {
+          console.log('');
+          for (const r of runs) console.log(`${r.policy}: ${phaseSummary(model, r).join('; ')}; cost at the end ${r.finalCost}`);
+        } else if (rr && la) {
           const dominated = la.timeline.every((p, i) => p.totalCost <= (rr.timeline[i]?.totalCost ?? rr.finalCost) + 1e-9);
           console.log(
             `\nResult: Round-Robin reaches cost ${rr.finalCost} after ${rr.migrations} migrations, Load-Aware ${la.finalCost} after ${la.migrations}; ` +
