@@ -483,6 +483,12 @@ test('the incremental planner refuses a one-sided traffic matrix, and a bad chan
   }
 });
 
+/** the partner workload with 256 VMs on `built` (fat-tree(8)), 4, 6 or 8 slots by seed */
+function partners256(built: ReturnType<typeof build>, seed: number) {
+  const w = generateWorkload(built.topology, { model: 'partners', vms: 256, slotsPerHypervisor: 4 + (seed % 3) * 2, placement: 'random', seed });
+  return { w, traffic: trafficMatrix(w.flows), rank: rankOf(w.vms), base: { vms: w.vms, oracle: built.oracle, capacity: w.capacity } };
+}
+
 test("a peer's move keeps the memos it cannot change and forgets the others (the benchmark's shape on fat-tree(8), epochs in a row)", () => {
   // a peer moving between two hypervisors other than u's leaves u's R_home and R_away as they were,
   // and u's C_A too when u's hypervisor is as far from both (fat-tree(8) has class costs); one
@@ -492,10 +498,7 @@ test("a peer's move keeps the memos it cannot change and forgets the others (the
   let held = 0;
   let keys = 0;
   for (let seed = 1; seed <= 4; seed++) {
-    const w = generateWorkload(built.topology, { model: 'partners', vms: 256, slotsPerHypervisor: 4 + (seed % 3) * 2, placement: 'random', seed });
-    const traffic = trafficMatrix(w.flows);
-    const rank = rankOf(w.vms);
-    const base = { vms: w.vms, oracle: built.oracle, capacity: w.capacity };
+    const { w, traffic, rank, base } = partners256(built, seed);
     const conv = runPolicy({ ...base, policy: 'load-aware', placement: w.placement, traffic, rank, migrationCost: 0, maxRounds: 20 });
     const flows = churnEpochs(w.flows, 6, 0.1, seededRng(seed));
     const planner = new IncrementalPlanner({ ...base, placement: conv.finalPlacement, traffic });
@@ -527,10 +530,7 @@ test('a plan builds its step records when they are first read, the same records 
   const built = build(fatTree(8));
   let stepsSeen = 0;
   for (let seed = 1; seed <= 3; seed++) {
-    const w = generateWorkload(built.topology, { model: 'partners', vms: 256, slotsPerHypervisor: 4 + (seed % 3) * 2, placement: 'random', seed });
-    const traffic = trafficMatrix(w.flows);
-    const rank = rankOf(w.vms);
-    const base = { vms: w.vms, oracle: built.oracle, capacity: w.capacity };
+    const { w, traffic, rank, base } = partners256(built, seed);
     for (const policy of ['load-aware', 'round-robin'] as const) {
       const planner = new IncrementalPlanner({ ...base, placement: w.placement, traffic });
       const inc = planner.plan({ policy, migrationCost: 0, maxRounds: 20 });
