@@ -21,7 +21,9 @@
  * a forced full GC before a part made the part after it 2-5 times slower (CPU time). Only the
  * first repetition's runs are kept; later ones are checked against it and dropped, so the bench's
  * own heap does not grow with --repeats.
- * The epoch's moves carry their decision records built when first read, and the run's
+ * The plan makes its step records from its move log when `steps` is first read (`stepsCpuMs`,
+ * read right after the timed epoch; `*WithSteps` ratios add it: what a caller that applies the
+ * steps pays). The epoch's moves carry their decision records built when first read, and the run's
  * `decisions` list is made when first read; `explainMs` is the time to read them all (what an
  * audit log of every move would add), reported beside the epoch. One untimed epoch runs before
  * the repetitions (see below).
@@ -86,6 +88,7 @@ const full: Timed<PolicyRun>[] = [];
 const scratch: Timed<PolicyRun>[] = [];
 const updateMs: number[] = [];
 const explainMs: number[] = [];
+const stepsCpuMs: number[] = [];
 const epoch: Timed<PolicyRun & { asked: number; bounded: number }>[] = [];
 let same = true;
 // One untimed epoch first, as continuous mode has run earlier periods by the time this one comes
@@ -118,6 +121,10 @@ for (let i = 0; i < repeats; i++) {
   updateMs.push(performance.now() - t);
   const e = planner.plan({ policy: 'load-aware', migrationCost: 0, maxRounds: 1 });
   epoch.push({ ms: performance.now() - t, cpuMs: cpuNow() - c, run: i === 0 ? e : null });
+  // the plan makes its step records when they are first read: what a caller applying the steps adds
+  c = cpuNow();
+  if (e.steps.length < 0) throw new Error('unreachable');
+  stepsCpuMs.push(cpuNow() - c);
   t = performance.now();
   let chars = 0;
   for (const st of e.steps) chars += st.decision.reason.length + st.decision.candidates.length;
@@ -134,7 +141,7 @@ for (let i = 0; i < repeats; i++) {
 // placement the previous epoch left (one round per period, as continuous mode runs), so each
 // epoch also re-asks what the previous one left marked (its movers, their peers, VMs offered a
 // freed slot); each against a full round on the same placement and traffic.
-const sequence: { epoch: number; changedPairs: number; asked: number; fullAsked: number; migrations: number; same: boolean; cpuMs: number; fullCpuMs: number; ratioCpu: number; wallMs: number; fullWallMs: number; ratio: number }[] = [];
+const sequence: { epoch: number; changedPairs: number; asked: number; fullAsked: number; migrations: number; same: boolean; cpuMs: number; stepsCpuMs: number; fullCpuMs: number; ratioCpu: number; ratioCpuWithSteps: number; wallMs: number; fullWallMs: number; ratio: number }[] = [];
 if (Number(values.sequence) > 0) {
   const n = Number(values.sequence);
   const flows = churnEpochs(w.flows, n + 1, Number(values.churn), seededRng(11));
@@ -152,11 +159,14 @@ if (Number(values.sequence) > 0) {
     const cpuMs = cpuNow() - c;
     const wallMs = performance.now() - t;
     c = cpuNow();
+    if (e.steps.length < 0) throw new Error('unreachable');
+    const stepsCpuMs = cpuNow() - c;
+    c = cpuNow();
     t = performance.now();
     const f = runPolicy({ policy: 'load-aware', vms: w.vms, placement, traffic: now, oracle, capacity: w.capacity, rank, migrationCost: 0, maxRounds: 1 });
     const fullCpuMs = cpuNow() - c;
     const fullWallMs = performance.now() - t;
-    sequence.push({ epoch: i, changedPairs: ch.length, asked: e.asked, fullAsked: f.decisions.length, migrations: e.steps.length, same: key(e) === key(f), cpuMs: +cpuMs.toFixed(1), fullCpuMs: +fullCpuMs.toFixed(1), ratioCpu: +(cpuMs / fullCpuMs).toFixed(3), wallMs: +wallMs.toFixed(1), fullWallMs: +fullWallMs.toFixed(1), ratio: +(wallMs / fullWallMs).toFixed(3) });
+    sequence.push({ epoch: i, changedPairs: ch.length, asked: e.asked, fullAsked: f.decisions.length, migrations: e.steps.length, same: key(e) === key(f), cpuMs: +cpuMs.toFixed(1), stepsCpuMs: +stepsCpuMs.toFixed(1), fullCpuMs: +fullCpuMs.toFixed(1), ratioCpu: +(cpuMs / fullCpuMs).toFixed(3), ratioCpuWithSteps: +((cpuMs + stepsCpuMs) / fullCpuMs).toFixed(3), wallMs: +wallMs.toFixed(1), fullWallMs: +fullWallMs.toFixed(1), ratio: +(wallMs / fullWallMs).toFixed(3) });
     placement = e.finalPlacement;
     before = now;
     rss.sample();
@@ -186,15 +196,16 @@ console.log(
       diffMs: +diffMs.toFixed(1),
       fullRound: { ...summary(full), asked: full[0]!.run!.decisions.length },
       scratchRound: { ...summary(scratch), asked: (scratch[0]!.run as PolicyRun & { asked: number }).asked },
-      epoch: { ...summary(epoch), asked: epoch[0]!.run!.asked, vmsSetAsideByBound: epoch[0]!.run!.bounded, updateTrafficMedianMs: +median(updateMs).toFixed(1), explainMedianMs: +median(explainMs).toFixed(1) },
+      epoch: { ...summary(epoch), asked: epoch[0]!.run!.asked, vmsSetAsideByBound: epoch[0]!.run!.bounded, updateTrafficMedianMs: +median(updateMs).toFixed(1), stepsCpuMedianMs: +median(stepsCpuMs).toFixed(1), explainMedianMs: +median(explainMs).toFixed(1) },
       sameMigrations: same,
       ratio: +(epochMs / fullMs).toFixed(3),
       ratios,
       ratioCpu: +(epochCpu / fullCpu).toFixed(3),
       cpuRatios,
+      cpuRatiosWithSteps: epoch.map((e, i) => +((e.cpuMs + stepsCpuMs[i]!) / full[i]!.cpuMs).toFixed(3)),
       ratioWithDiff: +((epochMs + diffMs) / fullMs).toFixed(3),
       ratioToScratchSameCode: +(epochMs / scratchMs).toFixed(3),
-      ...(sequence.length > 0 ? { sequence, sequenceRatioCpuMedian: median(sequence.map((x) => x.ratioCpu)), sequenceRatioMedian: median(sequence.map((x) => x.ratio)) } : {}),
+      ...(sequence.length > 0 ? { sequence, sequenceRatioCpuMedian: median(sequence.map((x) => x.ratioCpu)), sequenceRatioCpuWithStepsMedian: median(sequence.map((x) => x.ratioCpuWithSteps)), sequenceRatioMedian: median(sequence.map((x) => x.ratio)) } : {}),
       target: 0.1,
       targetMet: same && epochMs / fullMs < 0.1,
       peakRssMB: Math.round(rss.peak() / 2 ** 20),

@@ -483,6 +483,12 @@ test('the incremental planner refuses a one-sided traffic matrix, and a bad chan
   }
 });
 
+/** the partner workload with 256 VMs on `built` (fat-tree(8)), 4, 6 or 8 slots by seed */
+function partners256(built: ReturnType<typeof build>, seed: number) {
+  const w = generateWorkload(built.topology, { model: 'partners', vms: 256, slotsPerHypervisor: 4 + (seed % 3) * 2, placement: 'random', seed });
+  return { w, traffic: trafficMatrix(w.flows), rank: rankOf(w.vms), base: { vms: w.vms, oracle: built.oracle, capacity: w.capacity } };
+}
+
 test("a peer's move keeps the memos it cannot change and forgets the others (the benchmark's shape on fat-tree(8), epochs in a row)", () => {
   // a peer moving between two hypervisors other than u's leaves u's R_home and R_away as they were,
   // and u's C_A too when u's hypervisor is as far from both (fat-tree(8) has class costs); one
@@ -492,10 +498,7 @@ test("a peer's move keeps the memos it cannot change and forgets the others (the
   let held = 0;
   let keys = 0;
   for (let seed = 1; seed <= 4; seed++) {
-    const w = generateWorkload(built.topology, { model: 'partners', vms: 256, slotsPerHypervisor: 4 + (seed % 3) * 2, placement: 'random', seed });
-    const traffic = trafficMatrix(w.flows);
-    const rank = rankOf(w.vms);
-    const base = { vms: w.vms, oracle: built.oracle, capacity: w.capacity };
+    const { w, traffic, rank, base } = partners256(built, seed);
     const conv = runPolicy({ ...base, policy: 'load-aware', placement: w.placement, traffic, rank, migrationCost: 0, maxRounds: 20 });
     const flows = churnEpochs(w.flows, 6, 0.1, seededRng(seed));
     const planner = new IncrementalPlanner({ ...base, placement: conv.finalPlacement, traffic });
@@ -518,4 +521,39 @@ test("a peer's move keeps the memos it cannot change and forgets the others (the
     }
   }
   assert.ok(held > 0 && keys > 0, `home/away answers (${held}) and C_A sums (${keys}) are remembered after the plans (the check has memos to check)`);
+});
+
+test('a plan builds its step records when they are first read, the same records runPolicy makes (rounds, totals, decisions)', () => {
+  // the plan keeps each move's round and the total after it in the move log and makes the step
+  // objects from it on the first read of `steps`: a log that loses a move's round, or keeps the
+  // total before the move as the total after, makes records unlike runPolicy's
+  const built = build(fatTree(8));
+  let stepsSeen = 0;
+  for (let seed = 1; seed <= 3; seed++) {
+    const { w, traffic, rank, base } = partners256(built, seed);
+    for (const policy of ['load-aware', 'round-robin'] as const) {
+      const planner = new IncrementalPlanner({ ...base, placement: w.placement, traffic });
+      const inc = planner.plan({ policy, migrationCost: 0, maxRounds: 20 });
+      const ref = runPolicy({ ...base, policy, placement: w.placement, traffic, rank, migrationCost: 0, maxRounds: 20 });
+      assert.equal(typeof Object.getOwnPropertyDescriptor(inc, 'steps')?.get, 'function', `seed ${seed} ${policy}: steps are built when read`);
+      const steps = inc.steps;
+      assert.ok(inc.steps === steps, `seed ${seed} ${policy}: a second read gives the same list`);
+      assert.ok(new Set(steps.map((s) => s.round)).size > 1, `seed ${seed} ${policy}: the plan moves VMs in more than one round (the rounds are checked)`);
+      assert.deepEqual(
+        steps.map((s) => [s.step, s.round, JSON.stringify(s.decision)]),
+        ref.steps.map((s) => [s.step, s.round, JSON.stringify(s.decision)]),
+        `seed ${seed} ${policy}: step numbers, rounds and records as runPolicy's`,
+      );
+      // integer rates: both totals are exact sums, so they agree to the bit with runPolicy's
+      steps.forEach((s, i) => {
+        assert.equal(s.totalBefore, i === 0 ? inc.initialCost : steps[i - 1]!.totalAfter, `seed ${seed} ${policy} step ${i + 1}: starts from the last step's total`);
+        assert.equal(s.totalAfter, ref.steps[i]!.totalAfter, `seed ${seed} ${policy} step ${i + 1}: total after the move`);
+      });
+      assert.equal(steps.at(-1)?.totalAfter, inc.finalCost, `seed ${seed} ${policy}: the last step's total is the plan's final cost`);
+      assert.deepEqual(JSON.stringify({ ...inc, finalPlacement: undefined, asked: undefined, bounded: undefined, decisions: undefined }), JSON.stringify({ ...inc, finalPlacement: undefined, asked: undefined, bounded: undefined, decisions: undefined, steps }), `seed ${seed} ${policy}: a spread sees the steps`);
+      assert.deepEqual(inc.decisions.map((d) => [d.round, d.vm, d.to]), steps.map((s) => [s.round, s.decision.vm, s.decision.to]), `seed ${seed} ${policy}: decisions carry the moves' rounds`);
+      stepsSeen += steps.length;
+    }
+  }
+  assert.ok(stepsSeen > 0, 'the plans moved VMs');
 });

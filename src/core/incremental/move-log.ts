@@ -1,21 +1,29 @@
 import type { Candidate, Decision, DecisionMode } from '../decision.ts';
 import { decideAmong, type DecisionView, type Flow } from '../decision.ts';
 import type { MigrationCostFn } from '../migration-cost.ts';
+import type { Step } from '../policies.ts';
+
+/** int32s per move in `mi` (u, from, to, peer count, flows' start and count, candidates' start and count, round) */
+const MI = 9;
+/** doubles per move in `mf` (C_A before, after, c_m, the placement's C_A after the move: NaN until applied) */
+const MF = 4;
 
 /**
  * What each move's decision saw, kept in flat arrays so its record is built by `decideAmong` (the
  * code every other planner uses) when first read and not per move, and a move costs no objects
- * beyond its two record shells: per move, u, its host, the target, the peer count, C_A before and
- * after, c_m; its flows with cost > 0 in `decideAmong`'s order (peer, host, cost); and per
+ * (its step and record shell are made from the log when a caller first reads the plan's steps:
+ * made per move, they and their boxed doubles were about 10% of a warm epoch's CPU at
+ * fat-tree(32), in the collector's copying as much as in the making): per move, u, its host, the
+ * target, the peer count, C_A before and after, c_m, its round and the total after it; its flows with cost > 0 in `decideAmong`'s order (peer, host, cost); and per
  * distinct candidate host in that order, C_A there (NaN: full, or not evaluated in `first` mode
  * after the choice) and its c_m. `decideAmong` asks `full` and `costAt` only of the hosts
  * `choose` looked at, in the same order, so the record is the one a decision on the spot would
  * have made. A copy, not a view: later plans and traffic changes do not alter it.
  */
 export class MoveLog {
-  /** per move: u, from, to, peer count, start of its flows and of its candidates in the arrays below, flows, candidates */
+  /** per move (MI apart): u, from, to, peer count, start of its flows and of its candidates in the arrays below, flows, candidates, round */
   private mi: Int32Array;
-  /** per move: C_A before, after, c_m */
+  /** per move (MF apart): C_A before, after, c_m, the total after it */
   private mf: Float64Array;
   private fi: Int32Array;
   private ff: Float64Array;
@@ -45,8 +53,8 @@ export class MoveLog {
     const m = Math.max(16, expectMoves);
     const f = Math.max(16, expectFlows);
     const c = Math.max(16, expectCands);
-    this.mi = new Int32Array(8 * m);
-    this.mf = new Float64Array(3 * m);
+    this.mi = new Int32Array(MI * m);
+    this.mf = new Float64Array(MF * m);
     this.fi = new Int32Array(2 * f);
     this.ff = new Float64Array(f);
     this.ci = new Int32Array(c);
@@ -68,11 +76,11 @@ export class MoveLog {
     return this.nCands;
   }
 
-  add(u: number, from: number, to: number, peerCount: number, costBefore: number, costAfter: number, cm: number, fPeer: Int32Array, fHost: Int32Array, fCost: Float64Array, fOrder: Int32Array, nf: number, cHost: Int32Array, cCost: Float64Array, cCm: Float64Array, nc: number): number {
+  add(round: number, u: number, from: number, to: number, peerCount: number, costBefore: number, costAfter: number, cm: number, fPeer: Int32Array, fHost: Int32Array, fCost: Float64Array, fOrder: Int32Array, nf: number, cHost: Int32Array, cCost: Float64Array, cCm: Float64Array, nc: number): number {
     const k = this.nMoves++;
-    if (8 * this.nMoves > this.mi.length) {
-      this.mi = grownI(this.mi, 8 * this.nMoves);
-      this.mf = grownF(this.mf, 3 * this.nMoves);
+    if (MI * this.nMoves > this.mi.length) {
+      this.mi = grownI(this.mi, MI * this.nMoves);
+      this.mf = grownF(this.mf, MF * this.nMoves);
     }
     if (2 * (this.nFlows + nf) > this.fi.length) {
       this.fi = grownI(this.fi, 2 * (this.nFlows + nf));
@@ -83,7 +91,7 @@ export class MoveLog {
       this.cf = grownF(this.cf, 2 * (this.nCands + nc));
     }
     const { mi, mf, fi, ff, ci, cf } = this;
-    const m = 8 * k;
+    const m = MI * k;
     mi[m] = u;
     mi[m + 1] = from;
     mi[m + 2] = to;
@@ -92,9 +100,11 @@ export class MoveLog {
     mi[m + 5] = nf;
     mi[m + 6] = this.nCands;
     mi[m + 7] = nc;
-    mf[3 * k] = costBefore;
-    mf[3 * k + 1] = costAfter;
-    mf[3 * k + 2] = cm;
+    mi[m + 8] = round;
+    mf[MF * k] = costBefore;
+    mf[MF * k + 1] = costAfter;
+    mf[MF * k + 2] = cm;
+    mf[MF * k + 3] = NaN;
     for (let f = 0; f < nf; f++) {
       const o = fOrder[f]!;
       fi[2 * this.nFlows] = fPeer[o]!;
@@ -112,36 +122,62 @@ export class MoveLog {
   }
 
   vm(k: number): string {
-    return this.names[this.mi[8 * k]!]!;
+    return this.names[this.mi[MI * k]!]!;
   }
   from(k: number): string {
-    return this.hvNames[this.mi[8 * k + 1]!]!;
+    return this.hvNames[this.mi[MI * k + 1]!]!;
   }
   target(k: number): number {
-    return this.mi[8 * k + 2]!;
+    return this.mi[MI * k + 2]!;
   }
   costBefore(k: number): number {
-    return this.mf[3 * k]!;
+    return this.mf[MF * k]!;
   }
   costAfter(k: number): number {
-    return this.mf[3 * k + 1]!;
+    return this.mf[MF * k + 1]!;
   }
   migrationCost(k: number): number {
-    return this.mf[3 * k + 2]!;
+    return this.mf[MF * k + 2]!;
   }
   to(k: number): string {
-    return this.hvNames[this.mi[8 * k + 2]!]!;
+    return this.hvNames[this.mi[MI * k + 2]!]!;
+  }
+  /** the round decision k was made in */
+  round(k: number): number {
+    return this.mi[MI * k + 8]!;
+  }
+
+  /** move k was applied and left the placement's C_A at `total` (the step's `totalAfter`) */
+  applied(k: number, total: number): void {
+    this.mf[MF * k + 3] = total;
+  }
+
+  /**
+   * The records of the first `count` moves, all applied (`applied`), as `runPolicy`'s steps: the
+   * step number, round, decision (a `LazyDecision`) and the totals, `totalBefore` the previous
+   * step's `totalAfter` (the same double: the plan kept one running total) and `initialTotal` for
+   * the first. Built when a caller first reads a plan's steps: a plan builds no object per move.
+   */
+  steps(count: number, initialTotal: number): Step[] {
+    const out: Step[] = [];
+    let before = initialTotal;
+    for (let k = 0; k < count; k++) {
+      const after = this.mf[MF * k + 3]!;
+      out.push({ step: k + 1, round: this.mi[MI * k + 8]!, decision: new LazyDecision(this, k, undefined), totalBefore: before, totalAfter: after });
+      before = after;
+    }
+    return out;
   }
 
   decision(k: number): Decision {
     const done = this.made[k];
     if (done !== undefined) return done;
     const { mi, fi, ff, ci, cf, hvNames } = this;
-    const peerCount = mi[8 * k + 3]!;
-    const f0 = mi[8 * k + 4]!;
-    const nf = mi[8 * k + 5]!;
-    const c0 = mi[8 * k + 6]!;
-    const nc = mi[8 * k + 7]!;
+    const peerCount = mi[MI * k + 3]!;
+    const f0 = mi[MI * k + 4]!;
+    const nf = mi[MI * k + 5]!;
+    const c0 = mi[MI * k + 6]!;
+    const nc = mi[MI * k + 7]!;
     const flows: Flow<number>[] = [];
     for (let f = f0; f < f0 + nf; f++) flows.push({ peer: this.names[fi[2 * f]!]!, host: fi[2 * f + 1]!, cost: ff[f]!, rank: this.rank[fi[2 * f]!]! });
     const at = (h: number): number => {

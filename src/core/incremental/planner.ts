@@ -658,7 +658,7 @@ export class IncrementalPlanner {
    * (see `MoveLog`); returns the move's number in the log, or -1 to stay (never after `declines`
    * said no, with slots only and no rails). Allocates nothing but the log's growth.
    */
-  private choose(u: number, mode: DecisionMode, cmFn: MigrationCostFn | null, cmFixed: number, log: MoveLog): number {
+  private choose(round: number, u: number, mode: DecisionMode, cmFn: MigrationCostFn | null, cmFixed: number, log: MoveLog): number {
     const x = this.host[u]!;
     const { adj, rate } = this.rows;
     const s = this.rows.start[u]!;
@@ -728,7 +728,7 @@ export class IncrementalPlanner {
       }
     }
     if (best < 0) return -1;
-    return log.add(u, x, best, deg, costBefore, bestCost, bestCm, fPeer, fHost, fCost, fOrder, nf, cHost, cCost, cCm, nc);
+    return log.add(round, u, x, best, deg, costBefore, bestCost, bestCm, fPeer, fHost, fCost, fOrder, nf, cHost, cCost, cCm, nc);
   }
 
   private growScratch(n: number): void {
@@ -745,9 +745,10 @@ export class IncrementalPlanner {
   /**
    * Rounds from the current placement until one moves nothing, `maxRounds` or the budget, asking
    * only dirty VMs (see the module comment). Applies its moves to the planner's placement.
-   * Declines found by the numeric check are counted, not built: `decisions` holds the moves'
-   * decisions (the same data as `steps`' with the round; the list is made when first read, as a
-   * period that only applies the steps never needs it), whose `candidates` and `reason` are built
+   * Declines found by the numeric check are counted, not built. `steps` is made from the move log
+   * when first read (then kept: every read gives the same list), so a plan allocates no object per
+   * move; `decisions` holds the moves' decisions (the same data as `steps`' with the round; also
+   * made when first read, as a period that only applies the steps never needs it), whose `candidates` and `reason` are built
    * when first read (see `MoveLog`; equal to `runPolicy`'s records). `asked`: asks made (a VM asked in
    * several rounds counts once per round); `bounded`: distinct VMs the home/away bound found to
    * surely decline in this plan (each once, however many times the bound answered for it).
@@ -768,9 +769,9 @@ export class IncrementalPlanner {
     for (let i = 0; i < this.boundList.length; i++) this.boundSeen[this.boundList.items[i]!] = 0;
     this.boundList.clear();
     const initialCost = this.total;
-    const steps: Step[] = [];
-    /** per move log entry (each decision made, applied or not): its round */
-    const decisionRounds: number[] = [];
+    // moves applied: the first `nSteps` entries of the move log (a decision the budget refused is
+    // logged after them); their step records are built from the log when first read
+    let nSteps = 0;
     // room for the moves the last plan made with a tenth to spare (a plan after a quiet one grows
     // it by doubling: sized on the VMs marked, a settling plan that moves nothing took megabytes it
     // never used). Without the spare, every plan that moved a few more than the last (about half
@@ -786,7 +787,7 @@ export class IncrementalPlanner {
     // order's per-VM arrays were megabytes of fresh memory each period
     const order = o.policy === 'round-robin' ? (this.rrOrder ??= new RoundRobinInc(this, n)) : (this.laOrder ??= new LoadAwareInc(this, n));
     let stopped = false;
-    while (round < maxRounds && steps.length < maxMigrations) {
+    while (round < maxRounds && nSteps < maxMigrations) {
       round += 1;
       // each VM still marked, once (a VM unmarked and marked again is listed twice), in VM order:
       // the round's start reads each one's row, memos and key, and in VM order those reads walk
@@ -822,13 +823,12 @@ export class IncrementalPlanner {
           this.declinedNow(u);
           continue;
         }
-        const k = this.choose(u, mode, cmFn, cmFixed, log);
+        const k = this.choose(round, u, mode, cmFn, cmFixed, log);
         if (k < 0) {
           this.declinedNow(u);
           continue;
         }
-        decisionRounds.push(round);
-        if (steps.length >= maxMigrations) {
+        if (nSteps >= maxMigrations) {
           // the budget is spent: what is left of the round waits for the next plan
           this.markDirtyIndex(u);
           order.drain((v) => this.markDirtyIndex(v));
@@ -840,7 +840,8 @@ export class IncrementalPlanner {
         order.beforeMove(u);
         this.moveVm(u, from, to);
         const totalAfter = this.total - (log.costBefore(k) - log.costAfter(k));
-        steps.push({ step: steps.length + 1, round, decision: new LazyDecision(log, k, undefined), totalBefore: this.total, totalAfter });
+        log.applied(k, totalAfter);
+        nSteps += 1;
         this.total = totalAfter;
         moves += 1;
         this.markDirtyIndex(u);
@@ -874,14 +875,22 @@ export class IncrementalPlanner {
     this.lastCands = log.candidateCount;
     // a snapshot of the hosts behind a map view: copying 65k names into a Map was a large share of a small epoch
     const finalPlacement = new PlacementView(this.names, this.id, this.hvNames, this.host.slice());
+    let steps: Step[] | undefined;
     let decisions: (Decision & { round: number })[] | undefined;
+    const logged = log.moveCount;
     return {
       policy: o.policy,
       initialCost,
       finalCost: this.total,
-      steps,
+      get steps(): Step[] {
+        return (steps ??= log.steps(nSteps, initialCost));
+      },
       get decisions(): (Decision & { round: number })[] {
-        return (decisions ??= decisionRounds.map((r, k) => new LazyDecision(log, k, r) as LazyDecision & { round: number }));
+        if (decisions === undefined) {
+          decisions = [];
+          for (let k = 0; k < logged; k++) decisions.push(new LazyDecision(log, k, log.round(k)) as LazyDecision & { round: number });
+        }
+        return decisions;
       },
       rounds: round,
       converged,
