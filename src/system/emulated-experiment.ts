@@ -19,7 +19,8 @@ import { guestVms, startGuestTraffic, startScenarioGuests, vmKind, type GuestTra
 import { fleetOf } from '../vm/fleet.ts';
 
 export { guestVms, type VmKind };
-import { measuredPoint, orchestrate, withMeasuredMigrations } from './live-run.ts';
+import { CONTINUOUS_WINDOW_MS, measuredPoint, orchestrate, orchestrateContinuously, withMeasuredMigrations } from './live-run.ts';
+import type { OrchestrationStart } from '../api/contract.ts';
 
 /**
  * The paper's experiment for real: the controller speaks OpenFlow 1.3 to Open vSwitch bridges
@@ -46,6 +47,10 @@ export interface EmulatedRun {
   readonly buildMs: number;
   /** audit records of the exchanges agents proposed (with swaps on) and of look-ahead actions' migrations */
   readonly exchanges: readonly { readonly id: string; readonly vm: string; readonly status: string; readonly reason: string }[];
+  /** when the traffic's first phase began, s on the run's time axis (its steps' `time`) */
+  readonly trafficStartSec: number;
+  /** a continuous run: whether it stopped settled or at its time limit */
+  readonly stoppedBy?: 'settled' | 'time';
 }
 
 export interface EmulatedExperimentOptions {
@@ -65,6 +70,12 @@ export interface EmulatedExperimentOptions {
   readonly vms?: VmKind;
   /** with vms 'qemu': each guest's memory, MiB (default 96) */
   readonly guestMiB?: number;
+  /**
+   * Continuous orchestration over the scenario's phases instead of one run to convergence: the
+   * start body (with `continuous`), stopped once settled after the last phase
+   * (`orchestrateContinuously`, `quietPeriods`) or 10 minutes after that phase began.
+   */
+  readonly continuous?: { readonly start: OrchestrationStart & { continuous: object }; readonly quietPeriods: number };
   /** called once everything stands (e.g. to print addresses) */
   readonly onReady?: (stack: Stack, dc: DataCentre) => void;
   /**
@@ -194,6 +205,8 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
     // guests generate the scenario's flows themselves (their /init, following the timeline by
     // their own clock from the start given here); namespaces get nping/iperf3
     signal?.throwIfAborted();
+    // the phases' clock starts here (guests and timed traffic both count from their start)
+    const trafficStart = Date.now();
     if (guests.length > 0) guestTraffic = await startGuestTraffic(fleetOf(dc), o.model, guests);
     await until(() => c.hosts.byMac.size === o.model.vms.length, 10_000, 'every VM being seen', signal);
     signal?.throwIfAborted();
@@ -211,7 +224,17 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
     // eight Node processes starting beside booted guests on a loaded machine: give them time
     await until(() => stack.service.hypervisors().every((h) => h.agent !== null), guests.length > 0 ? 180_000 : 120_000, 'every agent process registering', signal);
     o.onReady?.(stack, dc);
-    const orchestrated = await cut(orchestrate(stack, { policy: o.policy, model: o.model, file: o.file, source: 'emulate', clock: realClock, settleMs, timeline, ...(o.swaps === true ? { swaps: true } : {}), ...(o.overcommit === undefined ? {} : { overcommit: o.overcommit }), ...(o.lookahead === true ? { lookahead: true } : {}) }));
+    const live = { policy: o.policy, model: o.model, file: o.file, source: 'emulate' as const, clock: realClock, settleMs, timeline };
+    let stoppedBy: 'settled' | 'time' | undefined;
+    let orchestrated: RunRecord;
+    if (o.continuous !== undefined) {
+      const lastPhaseMs = trafficStart + (o.model.timeline.segments.at(-1)?.startSec ?? 0) * 1000;
+      const run = await cut(orchestrateContinuously(stack, { ...live, start: o.continuous.start, quietPeriods: o.continuous.quietPeriods, lastPhaseMs, windowMs: CONTINUOUS_WINDOW_MS, untilMs: lastPhaseMs + 600_000, ...(signal !== undefined ? { signal } : {}) }));
+      stoppedBy = run.stoppedBy;
+      orchestrated = run;
+    } else {
+      orchestrated = await cut(orchestrate(stack, { ...live, ...(o.swaps === true ? { swaps: true } : {}), ...(o.overcommit === undefined ? {} : { overcommit: o.overcommit }), ...(o.lookahead === true ? { lookahead: true } : {}) }));
+    }
     // the figures and probes reach runs.json, migrations.csv and `score report` through the steps
     const record = withMeasuredMigrations(orchestrated, stack.service.migrations());
     const losses: MigrationLoss[] = stack.service
@@ -223,7 +246,7 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
       // an exchange an agent proposed, or a migration of a multi-migration look-ahead action
       .filter((r) => r.decision?.swap !== undefined || (o.lookahead === true && r.status !== 'started' && /\[migration \d+ of \d+\]$/.test(r.decision?.reason ?? '')))
       .map((r) => ({ id: r.id, vm: r.vm, status: r.status, reason: r.decision!.reason }));
-    return { record, losses, discoveryMs, buildMs, exchanges };
+    return { record, losses, discoveryMs, buildMs, exchanges, trafficStartSec: (trafficStart - t0) / 1000, ...(stoppedBy !== undefined ? { stoppedBy } : {}) };
   } finally {
     // stopped early: the orchestration stops too (its settle and period waits end at once), or
     // its loop would hold the process for seconds after everything was removed

@@ -43,6 +43,11 @@ test('continuousDone: quiet for N periods since the last move, the last phase an
   assert.equal(continuousDone(s, 20, 5), false, 'a bar ran out one period ago');
   s.left.vm1 = [{ host: 'hv1', period: 4 }];
   assert.equal(continuousDone(s, 20, 5), true);
+  // a bar set after the phase (a move made for the new traffic) is not waited for
+  s.left.vm3 = [{ host: 'hv4', period: 22 }];
+  assert.equal(continuousDone(s, 20, 5), true, 'a bar from after the phase');
+  assert.equal(continuousDone(s, 23, 5), false, 'the same bar, set before the phase');
+  delete s.left.vm3;
   // a target chosen in this period: the stable rule is counting
   s.choices.vm2 = { to: 'hv3', count: 1, period: 30 };
   assert.equal(continuousDone(s, 20, 5), false, 'a choice of this period');

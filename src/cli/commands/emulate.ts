@@ -17,6 +17,7 @@ import { startTraffic, type TrafficHandle, type TrafficOptions } from '../../emu
 import { entrySegments, startTimedTraffic } from '../../emulation/timed-traffic.ts';
 import { parseNumberOption, parseTolerance } from './simulate.ts';
 import { dashboardLine } from './demo.ts';
+import { addContinuousOptions, continuousRunStart, phaseSummary, quietPeriodsOf, type ContinuousRunOptions } from '../continuous-run.ts';
 
 export interface EmulateOptions {
   readonly scenario: string;
@@ -164,7 +165,7 @@ export async function runEmulation(
 }
 
 export function registerEmulate(program: Command): void {
-  program
+  const emulate = program
     .command('emulate')
     .description('build a scenario as real Open vSwitch bridges and network namespaces (root), connect it to a controller and run its traffic')
     .option('-s, --scenario <file|name>', 'scenario file (YAML/JSON) or built-in name, e.g. paper')
@@ -179,8 +180,9 @@ export function registerEmulate(program: Command): void {
     .option('--swaps', 'with --policy: agents may propose exchanges with a VM on a full hypervisor, carried out one migration at a time')
     .option('--lookahead', 'with --policy gain: the controller plans with the look-ahead (moves, exchanges, ejections, pair moves) and carries each action out one migration at a time')
     .option('--overcommit <0|1>', 'with --swaps: temporary extra VMs per hypervisor during an exchange (0: through a free slot elsewhere)', '0')
-    .option('--vms <namespace|qemu>', "VMs with traffic as real QEMU guests that make their flows themselves and live-migrate through QMP (qemu), or as namespaces; default the scenario's emulation.vms, else namespace")
-    .action(async (raw: RawEmulateOptions & { policy?: string; out: string; tolerance?: string; swaps?: boolean; lookahead?: boolean; overcommit: string }) => {
+    .option('--vms <namespace|qemu>', "VMs with traffic as real QEMU guests that make their flows themselves and live-migrate through QMP (qemu), or as namespaces; default the scenario's emulation.vms, else namespace");
+  addContinuousOptions(emulate, 'with --policy: ')
+    .action(async (raw: RawEmulateOptions & { policy?: string; out: string; tolerance?: string; swaps?: boolean; lookahead?: boolean; overcommit: string } & ContinuousRunOptions) => {
       if (raw.clean === true) {
         requireRoot('score emulate --clean');
         const r = await cleanLeftovers();
@@ -199,6 +201,8 @@ export function registerEmulate(program: Command): void {
         const vms = parseVms(raw.vms);
         const policies = parsePolicies(raw.policy);
         if (raw.lookahead === true && (raw.swaps === true || policies.some((p) => p !== 'gain-order'))) throw new ScoreError('CLI_USAGE', '--lookahead goes with --policy gain alone (it plans exchanges itself: no --swaps)');
+        const continuous = policies.map((p) => continuousRunStart(p, raw));
+        if (continuous[0] !== null && (raw.swaps === true || raw.lookahead === true)) throw new ScoreError('CLI_USAGE', '--every runs continuous orchestration, which takes no --swaps or --lookahead');
         // As plain `score emulate` below: listening until the teardown ends keeps ovs.ts from
         // re-raising the signal before the experiment removed its agents, traffic and bridges.
         const stop = new AbortController();
@@ -210,7 +214,7 @@ export function registerEmulate(program: Command): void {
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
         try {
-          await runEmulatedPolicies({ scenario: raw.scenario, policies, out: raw.out, tolerance, shape: raw.shape, swaps: raw.swaps === true, lookahead: raw.lookahead === true, overcommit, ...(vms !== undefined ? { vms } : {}), signal: stop.signal });
+          await runEmulatedPolicies({ scenario: raw.scenario, policies, out: raw.out, tolerance, shape: raw.shape, swaps: raw.swaps === true, lookahead: raw.lookahead === true, overcommit, ...(vms !== undefined ? { vms } : {}), continuous, signal: stop.signal });
         } catch (e) {
           // the experiment removed everything before rejecting with the signal's reason
           if (!stop.signal.aborted || e !== stop.signal.reason) throw e;
@@ -223,6 +227,8 @@ export function registerEmulate(program: Command): void {
         return;
       }
       const opts = parseEmulateOptions(raw);
+      // continuous orchestration is the experiment's (--policy); a data centre for another controller has none
+      if (continuousRunStart('load-aware', raw) !== null) throw new ScoreError('CLI_USAGE', '--every goes with --policy (for your own controller: score controller --orchestrate la --every 5s)');
       let signalled: NodeJS.Signals | undefined;
       let interrupt: () => void = () => undefined;
       const interrupted = new Promise<void>((r) => (interrupt = r));
@@ -245,14 +251,36 @@ export function registerEmulate(program: Command): void {
 }
 
 /** `score emulate --policy`: the paper's experiment on Open vSwitch, reported like `score demo`. */
-async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]; out: string; tolerance: number | undefined; shape: boolean; swaps?: boolean; lookahead?: boolean; overcommit?: number; vms?: VmKind; signal?: AbortSignal }): Promise<void> {
+async function runEmulatedPolicies(o: {
+  scenario: string;
+  policies: PolicyName[];
+  out: string;
+  tolerance: number | undefined;
+  shape: boolean;
+  swaps?: boolean;
+  lookahead?: boolean;
+  overcommit?: number;
+  vms?: VmKind;
+  /** per policy, its continuous start body (--every), or null */
+  continuous: readonly (ReturnType<typeof continuousRunStart>)[];
+  signal?: AbortSignal;
+}): Promise<void> {
   const started = performance.now();
   const { file, model } = loadScenarioFile(o.scenario);
   console.log(`S-CORE emulate: scenario "${model.scenario.name}" on real Open vSwitch bridges (userspace datapath) and network namespaces`);
+  const phases = model.timeline.segments;
+  if (o.continuous[0] !== null && o.continuous[0] !== undefined) {
+    console.log(`  continuous orchestration every ${o.continuous[0].continuous.everyMs / 1000} s over ${phases.length} traffic phase(s), until it settles after the last (at most 10 minutes after it began)`);
+  } else if (phases.length > 1) {
+    console.log(`  the scenario's traffic changes at ${phases.slice(1).map((g) => `${g.startSec} s`).join(', ')}: a one-shot run plans on the first phase only; --every 5s follows every phase`);
+  }
   const runs: RunRecord[] = [];
   const losses: { policy: PolicyName; losses: readonly MigrationLoss[] }[] = [];
-  for (const policy of o.policies) {
+  const phaseLines: string[] = [];
+  for (const [i, policy] of o.policies.entries()) {
+    const start = o.continuous[i] ?? null;
     const r = await runEmulatedExperiment({
+      ...(start !== null ? { continuous: { start, quietPeriods: quietPeriodsOf(start) } } : {}),
       model,
       file,
       policy,
@@ -270,6 +298,9 @@ async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]
     });
     runs.push(r.record);
     losses.push({ policy, losses: r.losses });
+    if (start !== null) {
+      phaseLines.push(`${policy}: ${phaseSummary(model, r.record, r.trafficStartSec).join('; ')}; cost at the end ${+r.record.finalCost.toFixed(2)}${r.stoppedBy === 'time' ? ' (stopped at the time limit, still moving)' : ''}`);
+    }
     for (const x of r.exchanges) console.log(`  ${policy}: audit ${x.id} (${x.status}): ${x.reason}`);
   }
   printRuns(model, runs, { out: (s) => console.log(s) });
@@ -285,7 +316,8 @@ async function runEmulatedPolicies(o: { scenario: string; policies: PolicyName[]
     for (const r of runs) console.log(`Look-ahead (${r.policy}): ${r.migrations} migrations to cost ${+r.finalCost.toFixed(2)}; each action's decision is in the audit log (one record per migration, "[migration i of n]").`);
   }
   if (vmKind(model, o.vms) === 'qemu') for (const line of qemuFiguresTable(losses)) console.log(line);
-  for (const r of o.swaps === true || o.lookahead === true ? [] : runs) {
+  if (phaseLines.length > 0) console.log(['', ...phaseLines].join('\n'));
+  for (const r of o.swaps === true || o.lookahead === true || phaseLines.length > 0 ? [] : runs) {
     const m = simulate(model, { policy: r.policy, file });
     const same = r.steps.length === m.steps.length && r.steps.every((s, i) => s.vm === m.steps[i]?.vm && s.to === m.steps[i]?.to);
     console.log(`Cross-check ${r.policy}: ${r.migrations} migrations to cost ${+r.finalCost.toFixed(2)}; step table ${same ? 'identical to' : 'DIFFERENT FROM'} the simulated run's.`);
