@@ -95,3 +95,20 @@ test('phases are checked with the rest of the scenario: order, VM names, rate', 
 function require_text(file: string): string {
   return readFileSync(file, 'utf8').replace(/\nphases:[\s\S]*$/, '\n');
 }
+
+test('a phase flow with "rate" and "pps" is refused with the top-level traffic message', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'score-tl-'));
+  try {
+    const base = require_text(loadScenarioFile('paper').file);
+    for (const field of ['traffic', 'set']) {
+      writeFileSync(join(dir, 'mix.yaml'), `${base}\nphases:\n  - { at: 50, ${field}: [{ src: vm1, dst: vm2, rate: 1kbps, pps: 3 }] }\n`);
+      assert.throws(
+        () => loadScenarioFile(join(dir, 'mix.yaml')),
+        (e: unknown) => isScoreError(e) && e.code === 'SCENARIO_INVALID' && e.message.includes(`/phases/0/${field}/0`) && e.message.includes('give either "rate" or "packetBytes"+"pps", not both'),
+        field,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
