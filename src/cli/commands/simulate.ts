@@ -10,7 +10,7 @@ import { writeRunOutputs } from '../output.ts';
 import { requireNoScenario, runScaleCli } from './simulate-scale.ts';
 import { runEpochsCli } from './simulate-epochs.ts';
 import { simulatePhases } from '../../sim/phased.ts';
-import { EPOCH_STRATEGIES, type EpochStrategy } from '../../sim/epochs.ts';
+import { EPOCH_STRATEGIES, EXTRA_EPOCH_STRATEGIES, type EpochStrategy } from '../../sim/epochs.ts';
 
 const POLICIES: Record<string, PolicyName> = { rr: 'round-robin', 'round-robin': 'round-robin', la: 'load-aware', 'load-aware': 'load-aware', gain: 'gain-order', 'gain-order': 'gain-order' };
 
@@ -78,7 +78,7 @@ export function registerSimulate(program: Command): void {
     .option('-s, --scenario <file|name>', 'scenario file (YAML/JSON) or built-in name, e.g. paper')
     .option('-t, --topology <spec>', 'scale mode: fat-tree:K, three-tier:PODSxTORSxHOSTS or leaf-spine:LEAVESxSPINESxHOSTS')
     .option('-p, --policy <list>', 'scenario mode: orchestration policies, a comma list of rr, la, gain; both = rr,la', 'both')
-    .option('--strategies <list>', 'scale mode: "all" or a comma list of strategies (with --epochs: of never, one-shot, continuous-rr[-hyst], continuous-la[-hyst], clairvoyant)', 'all')
+    .option('--strategies <list>', 'scale mode: "all" or a comma list of strategies (with --epochs: of never, one-shot, continuous-rr[-hyst], continuous-la[-hyst], clairvoyant; one-shot-rr only when named)', 'all')
     .option('--oversubscription <tor:agg>', 'scale mode, three-tier: oversubscription ratios, e.g. 2.5:4')
     .option('-w, --workload <model>', 'scale mode: traffic model', 'partners')
     .option('--vms <n>', 'scale mode: number of VMs (default 4096; not with --workload csv, whose traffic file decides)')
@@ -270,9 +270,10 @@ function rejectUnused(cmd: Command, epochs: boolean): void {
 /** --strategies with --epochs: "all" or a comma list of the timeline's strategy names */
 function epochStrategies(v: string): readonly EpochStrategy[] {
   if (v === 'all') return EPOCH_STRATEGIES;
+  const known = [...EPOCH_STRATEGIES, ...EXTRA_EPOCH_STRATEGIES];
   return v.split(',').map((n) => {
-    const s = EPOCH_STRATEGIES.find((e) => e.name === n.trim());
-    if (s === undefined) throw new ScoreError('CLI_USAGE', `--strategies with --epochs: expected "all" or a comma list of ${EPOCH_STRATEGIES.map((e) => e.name).join(', ')}; got "${n}"`);
+    const s = known.find((e) => e.name === n.trim());
+    if (s === undefined) throw new ScoreError('CLI_USAGE', `--strategies with --epochs: expected "all" or a comma list of ${known.map((e) => e.name).join(', ')}; got "${n}"`);
     return s;
   });
 }
