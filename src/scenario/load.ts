@@ -12,7 +12,7 @@ import { parseBandwidth } from './bandwidth.ts';
 import { buildTopology } from '../core/topology.ts';
 import { learnLayers } from '../core/layers.ts';
 import { DEFAULT_HYPERVISOR_CAPACITY, buildModel, macKey, type Model } from './model.ts';
-import { parseTrafficTrace, type TrafficChange } from './timeline.ts';
+import { checkTraceVms, parseTrafficTrace, type TrafficChange } from './timeline.ts';
 
 /** A problem with a field of the file: `path` a JSON pointer into it, e.g. /vms/3/host. */
 export type { FieldProblem } from '../errors/schema-issues.ts';
@@ -56,14 +56,7 @@ function loadTrace(scenario: ScenarioFile, file: string): TrafficChange[] {
     throw new ScoreError('SCENARIO_INVALID', `${file}: /trace: cannot read "${path}": ${e instanceof Error ? e.message : String(e)}`, { file, trace: path }, { cause: e });
   }
   const changes = parseTrafficTrace(text, path);
-  const vms = new Set(scenario.vms.map((v) => v.name));
-  for (const c of changes) {
-    for (const f of c.set ?? []) {
-      for (const vm of [f.src, f.dst]) {
-        if (!vms.has(vm)) throw new ScoreError('TIMELINE_INVALID', `${path}: at ${c.atSec} s: "${vm}" is not a VM of scenario ${scenario.name}`, { file: path, vm });
-      }
-    }
-  }
+  checkTraceVms(changes, scenario.vms.map((v) => v.name), path, `scenario ${scenario.name}`);
   return changes;
 }
 
