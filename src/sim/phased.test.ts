@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { flowsAt } from '../scenario/timeline.ts';
 import { minimumMigrationsToColocate, simulatePhases } from './phased.ts';
+import { simulate, simulateTimeline } from './run.ts';
 
 test('fluid model on paper-phases: each phase re-converges to cost 0 with the fewest migrations its pairs need', () => {
   const { model } = loadScenarioFile('paper-phases');
@@ -25,3 +26,34 @@ test('the minimum to co-locate: group size minus the most members on one hypervi
   assert.equal(minimumMigrationsToColocate(at, [{ src: 'a', dst: 'd' }, { src: 'b', dst: 'e' }]), 2);
   assert.equal(minimumMigrationsToColocate(at, []), 0);
 });
+
+test('simulateTimeline: one record whose phases are those of simulatePhases, in either decision mode', () => {
+  const { model } = loadScenarioFile('paper-phases');
+  for (const policy of ['load-aware', 'round-robin'] as const) {
+    for (const mode of ['first', 'best'] as const) {
+      const run = simulateTimeline(model, { policy, file: 'paper-phases', decisionMode: mode });
+      const phases = simulatePhases(model, { policy, mode });
+      assert.deepEqual(
+        run.phases?.map((p) => [p.startSec, p.costAtStart, p.costAfter, p.migrations]),
+        phases.map((p) => [p.startSec, p.costAtStart, p.costAfter, p.migrations]),
+        `${policy} ${mode}`,
+      );
+      assert.deepEqual(
+        phases.map((_, i) => run.steps.filter((s) => s.phase === i).map((s) => [s.vm, s.from, s.to])),
+        phases.map((p) => p.moves.map((m) => [m.vm, m.from, m.to])),
+        `${policy} ${mode}: the same moves`,
+      );
+      assert.ok(run.steps.every((s, i) => i === 0 || s.time >= run.steps[i - 1]!.time), 'times never go back');
+      assert.deepEqual(run.finalPlacement, Object.fromEntries(simulatePhasesPlacement(model, phases)), 'the last placement');
+    }
+  }
+  // constant traffic: simulateTimeline is simulate
+  const paper = loadScenarioFile('paper').model;
+  assert.deepEqual(simulateTimeline(paper, { policy: 'load-aware', file: 'paper' }), simulate(paper, { policy: 'load-aware', file: 'paper' }));
+});
+
+function simulatePhasesPlacement(model: ReturnType<typeof loadScenarioFile>['model'], phases: ReturnType<typeof simulatePhases>): Map<string, string> {
+  const at = new Map(model.placement);
+  for (const p of phases) for (const m of p.moves) at.set(m.vm, m.to);
+  return at;
+}
