@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { flowsAt } from '../scenario/timeline.ts';
+import { linkLoads } from './fluid.ts';
 import { minimumMigrationsToColocate, simulatePhases } from './phased.ts';
 import { simulate, simulateTimeline } from './run.ts';
 
@@ -57,3 +58,22 @@ function simulatePhasesPlacement(model: ReturnType<typeof loadScenarioFile>['mod
   for (const p of phases) for (const m of p.moves) at.set(m.vm, m.to);
   return at;
 }
+
+test('simulateTimeline: link byte counters go on across phases, the idle time before a change included', () => {
+  const { model } = loadScenarioFile('paper-phases');
+  // nothing moves (c_m too high): phase 0's placement carries its flows from 0 to 120 s
+  const run = simulateTimeline(model, { policy: 'load-aware', file: 'paper-phases', migrationCost: 1e12 });
+  assert.equal(run.migrations, 0);
+  const change = run.timeline.find((p) => p.phase === 1)!;
+  assert.equal(change.time, 120);
+  const step = run.params.stepSeconds;
+  const before = new Map(linkLoads(model, model.placement, flowsAt(model.timeline, 0)).map((l) => [l.link, (l.abBps + l.baBps) / 8]));
+  const after = new Map(linkLoads(model, model.placement, flowsAt(model.timeline, 120)).map((l) => [l.link, (l.abBps + l.baBps) / 8]));
+  let busy = 0;
+  for (const [link, bytes] of Object.entries(change.linkBytes!)) {
+    const want = before.get(link)! * 120 + after.get(link)! * step;
+    if (want > 0) busy++;
+    assert.ok(Math.abs(bytes - want) <= 1e-9 * Math.max(1, want), `${link}: ${bytes} vs ${want}`);
+  }
+  assert.ok(busy > 0, 'some link carries traffic');
+});

@@ -4,7 +4,7 @@ import { trafficMatrix } from '../core/cost.ts';
 import type { DecisionMode } from '../core/decision.ts';
 import type { Model } from '../scenario/model.ts';
 import type { TimelinePoint } from './fluid.ts';
-import { replay } from './fluid.ts';
+import { linkLoads, replay } from './fluid.ts';
 import type { Connectivity, MigrationFigures } from '../agent/drivers/driver.ts';
 
 /**
@@ -185,7 +185,8 @@ export function simulate(model: Model, opts: SimulateOptions): RunRecord {
  *    came later (the times never go back);
  *  - the timeline gets, at each phase's start, a point with the old placement on the new traffic
  *    (the same step number as the point before it: the cost's jump at the change), then one
- *    point per migration; link byte counters go on from the previous phase;
+ *    point per migration; link byte counters go on from the previous phase, its last placement
+ *    counted until the change;
  *  - decisions' and steps' rounds are numbered on across phases;
  *  - initialCost is phase 0's, finalCost the last phase's, migrations and rounds the sums,
  *    converged when every phase converged; `phases` has one PhaseRecord each.
@@ -212,7 +213,14 @@ export function simulateTimeline(model: Model, opts: SimulateOptions): RunRecord
     const run = runPolicy({ policy: opts.policy, vms: model.vms, placement, traffic, oracle: model.oracle, capacity: model.capacity, rank: model.rank, migrationCost, mode: decisionMode, maxRounds });
     const stepBase = steps.length;
     const timeBase = Math.max(seg.startSec, steps.at(-1)?.time ?? 0);
-    const counters = timeline.at(-1)?.linkBytes ?? {};
+    // counters go on: each point counted one stepSeconds of its state; until this phase starts the
+    // previous phase's last placement carried the previous phase's flows
+    const last = timeline.at(-1);
+    const counters: Record<string, number> = { ...(last?.linkBytes ?? {}) };
+    const idle = seg.startSec - ((last?.time ?? 0) + stepSeconds);
+    if (last?.linkBytes !== undefined && idle > 0) {
+      for (const l of linkLoads(model, placement, segments[i - 1]!.flows)) counters[l.link] = (counters[l.link] ?? 0) + ((l.abBps + l.baBps) / 8) * idle;
+    }
     const points = replay({ topology: model.topology, layers: model.layers, oracle: model.oracle, initial: placement, flows: seg.flows, traffic, run, stepSeconds });
     for (const [k, p] of points.entries()) {
       timeline.push({
