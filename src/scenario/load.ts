@@ -12,7 +12,7 @@ import { parseBandwidth } from './bandwidth.ts';
 import { buildTopology } from '../core/topology.ts';
 import { learnLayers } from '../core/layers.ts';
 import { DEFAULT_HYPERVISOR_CAPACITY, buildModel, macKey, type Model } from './model.ts';
-import { parseTrafficTrace, type TrafficChange } from './timeline.ts';
+import { checkTraceVms, parseTrafficTrace, type TrafficChange } from './timeline.ts';
 
 /** A problem with a field of the file: `path` a JSON pointer into it, e.g. /vms/3/host. */
 export type { FieldProblem } from '../errors/schema-issues.ts';
@@ -56,14 +56,7 @@ function loadTrace(scenario: ScenarioFile, file: string): TrafficChange[] {
     throw new ScoreError('SCENARIO_INVALID', `${file}: /trace: cannot read "${path}": ${e instanceof Error ? e.message : String(e)}`, { file, trace: path }, { cause: e });
   }
   const changes = parseTrafficTrace(text, path);
-  const vms = new Set(scenario.vms.map((v) => v.name));
-  for (const c of changes) {
-    for (const f of c.set ?? []) {
-      for (const vm of [f.src, f.dst]) {
-        if (!vms.has(vm)) throw new ScoreError('TIMELINE_INVALID', `${path}: at ${c.atSec} s: "${vm}" is not a VM of scenario ${scenario.name}`, { file: path, vm });
-      }
-    }
-  }
+  checkTraceVms(changes, scenario.vms.map((v) => v.name), path, `scenario ${scenario.name}`);
   return changes;
 }
 
@@ -180,14 +173,8 @@ function consistencyProblems(s: ScenarioFile): FieldProblem[] {
       if (!vmNames.has(t[end])) out.push({ path: `/traffic/${i}/${end}`, message: `expected a VM name, got "${t[end]}"` });
     }
     if (t.src === t.dst) out.push({ path: `/traffic/${i}`, message: 'a VM cannot send to itself' });
-    const byPackets = t.packetBytes !== undefined || t.pps !== undefined;
-    if (t.rate === undefined && (t.packetBytes === undefined || t.pps === undefined)) {
-      out.push({ path: `/traffic/${i}`, message: 'expected "rate", or both "packetBytes" and "pps"' });
-    } else if (t.rate !== undefined && byPackets) {
-      out.push({ path: `/traffic/${i}`, message: 'give either "rate" or "packetBytes"+"pps", not both' });
-    } else if (!finiteRate(t)) {
-      out.push({ path: `/traffic/${i}`, message: 'the rate is too large to be a number' });
-    }
+    const bad = rateProblem(t);
+    if (bad !== undefined) out.push({ path: `/traffic/${i}`, message: bad });
   });
   let lastAt = 0;
   (s.phases ?? []).forEach((p, i) => {
@@ -201,12 +188,8 @@ function consistencyProblems(s: ScenarioFile): FieldProblem[] {
         }
         if (t.src === t.dst) out.push({ path: `/phases/${i}/${field}/${j}`, message: 'a VM cannot send to itself' });
         if (field !== 'stop') {
-          const e = t as TrafficEntry;
-          if ((e.rate === undefined) === (e.packetBytes === undefined || e.pps === undefined)) {
-            out.push({ path: `/phases/${i}/${field}/${j}`, message: 'expected "rate", or both "packetBytes" and "pps" (not both)' });
-          } else if (!finiteRate(e)) {
-            out.push({ path: `/phases/${i}/${field}/${j}`, message: 'the rate is too large to be a number' });
-          }
+          const bad = rateProblem(t);
+          if (bad !== undefined) out.push({ path: `/phases/${i}/${field}/${j}`, message: bad });
         }
       });
     }
@@ -230,6 +213,18 @@ function layerWeightProblems(s: ScenarioFile): FieldProblem[] {
 
 /** a bandwidth the schema's pattern accepts can still overflow a double (400 digits): Infinity would poison every cost */
 const finiteBandwidth = (v: number | string): boolean => Number.isFinite(parseBandwidth(v));
+/**
+ * One rule for a flow's rate wherever a flow is written (top-level `traffic`, a phase's `traffic`
+ * and `set`): `rate`, or `packetBytes` and `pps` together, never a mix. The message, or undefined.
+ */
+function rateProblem(t: TrafficEntry): string | undefined {
+  const byPackets = t.packetBytes !== undefined || t.pps !== undefined;
+  if (t.rate === undefined && (t.packetBytes === undefined || t.pps === undefined)) return 'expected "rate", or both "packetBytes" and "pps"';
+  if (t.rate !== undefined && byPackets) return 'give either "rate" or "packetBytes"+"pps", not both';
+  if (!finiteRate(t)) return 'the rate is too large to be a number';
+  return undefined;
+}
+
 const finiteRate = (t: TrafficEntry): boolean => (t.rate !== undefined ? finiteBandwidth(t.rate) : Number.isFinite((t.packetBytes ?? 0) * (t.pps ?? 0)));
 
 function connectivityProblems(s: ScenarioFile): FieldProblem[] {

@@ -31,6 +31,8 @@ export interface TrafficChange {
   readonly set?: readonly DirectedFlow[];
   /** flows that stop */
   readonly stop?: readonly { readonly src: string; readonly dst: string }[];
+  /** from a trace file: the 1-based line of each `set` entry, for messages that name file:line */
+  readonly lines?: readonly number[];
 }
 
 const key = (src: string, dst: string): string => `${src}\u0000${dst}`;
@@ -104,7 +106,9 @@ export function timelineVms(tl: Timeline): Set<string> {
  * Parses a traffic trace: CSV with header `time,src,dst,rate`. From `time` (seconds, ≥ 0,
  * non-decreasing) the flow src → dst runs at `rate` until a later line for the same pair; rate
  * 0 stops it. A plain rate is bytes/s; with a unit it is a bandwidth (`100kbps`, `12.5kB/s`).
- * Blank lines and `#` comments are skipped. Errors: TIMELINE_PARSE with file and 1-based line.
+ * Blank lines and `#` comments are skipped. Each change carries the line of each of its flows
+ * (`lines`). Errors: TIMELINE_PARSE with file and 1-based line; two lines for one time and pair
+ * (which would make the later win silently) name both.
  */
 export function parseTrafficTrace(text: string, fileName: string): TrafficChange[] {
   const fail = (line: number, message: string): never => {
@@ -118,7 +122,9 @@ export function parseTrafficTrace(text: string, fileName: string): TrafficChange
   const header = rows.shift();
   if (header === undefined) fail(1, 'empty trace: expected the header "time,src,dst,rate"');
   if (header!.fields.join(',').toLowerCase() !== 'time,src,dst,rate') fail(header!.line, `expected the header "time,src,dst,rate", got "${header!.fields.join(',')}"`);
-  const changes: { atSec: number; set: DirectedFlow[] }[] = [];
+  const changes: { atSec: number; set: DirectedFlow[]; lines: number[] }[] = [];
+  // time, src, dst -> line, for the lines of the current time only (lines are in time order)
+  const seen = new Map<string, number>();
   let last = -Infinity;
   for (const r of rows) {
     if (r.fields.length !== 4 || r.fields.some((f) => f === '')) fail(r.line, `expected 4 non-empty fields (time,src,dst,rate), got "${r.fields.join(',')}"`);
@@ -137,10 +143,40 @@ export function parseTrafficTrace(text: string, fileName: string): TrafficChange
       }
     }
     if (!Number.isFinite(rate)) fail(r.line, `rate "${rateText.slice(0, 40)}" is too large to be a number`);
+    if (atSec !== last) seen.clear();
     last = atSec;
+    const before = seen.get(key(src, dst));
+    if (before !== undefined) fail(r.line, `lines ${before} and ${r.line} both give ${src} -> ${dst} at ${atSec} s; give one rate per pair and time`);
+    seen.set(key(src, dst), r.line);
     const at = changes.at(-1);
-    if (at !== undefined && at.atSec === atSec) at.set.push({ src, dst, rate });
-    else changes.push({ atSec, set: [{ src, dst, rate }] });
+    if (at !== undefined && at.atSec === atSec) {
+      at.set.push({ src, dst, rate });
+      at.lines.push(r.line);
+    } else changes.push({ atSec, set: [{ src, dst, rate }], lines: [r.line] });
   }
   return changes;
+}
+
+/**
+ * Checks that every VM a parsed trace names is one of `vms` (`what`: "scenario NAME", "the
+ * workload"). Errors: TIMELINE_INVALID naming file:line of the first unknown VM, with the name
+ * meant when it differs only in zero-padding (vm67 for vm067) or else an example of a valid one.
+ */
+export function checkTraceVms(changes: readonly TrafficChange[], vms: readonly string[], file: string, what: string): void {
+  const known = new Set(vms);
+  const unpadded = (name: string): string => name.replace(/\d+/g, (d) => String(Number(d)));
+  let byUnpadded: Map<string, string> | undefined;
+  for (const c of changes) {
+    (c.set ?? []).forEach((f, i) => {
+      for (const vm of [f.src, f.dst]) {
+        if (known.has(vm)) continue;
+        byUnpadded ??= new Map(vms.map((v) => [unpadded(v), v]));
+        const meant = byUnpadded.get(unpadded(vm));
+        const names = [...vms].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+        const hint = meant !== undefined ? `did you mean "${meant}"?` : names.length === 0 ? 'it has no VMs' : `its VMs are named ${names.length > 1 ? `"${names[0]}" .. "${names.at(-1)}"` : `"${names[0]}"`}`;
+        const line = c.lines?.[i];
+        throw new ScoreError('TIMELINE_INVALID', `${file}${line === undefined ? '' : `:${line}`}: at ${c.atSec} s: "${vm}" is not a VM of ${what}; ${hint}`, { file, ...(line === undefined ? {} : { line }), vm });
+      }
+    });
+  }
 }

@@ -102,6 +102,8 @@ export interface TimelinePoint {
   readonly layers: readonly LayerUtilisation[];
   /** bytes each link has carried since t=0, both directions, on the virtual clock (fluid replay only) */
   readonly linkBytes?: Readonly<Record<string, number>>;
+  /** a scenario with traffic phases: the phase (0-based) whose traffic this point is measured on */
+  readonly phase?: number;
 }
 
 export interface ReplayInput extends DataPlaneView {

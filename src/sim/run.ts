@@ -1,9 +1,10 @@
 import type { PolicyName } from '../core/policies.ts';
 import { runPolicy } from '../core/policies.ts';
+import { trafficMatrix } from '../core/cost.ts';
 import type { DecisionMode } from '../core/decision.ts';
 import type { Model } from '../scenario/model.ts';
 import type { TimelinePoint } from './fluid.ts';
-import { replay } from './fluid.ts';
+import { linkLoads, replay } from './fluid.ts';
 import type { Connectivity, MigrationFigures } from '../agent/drivers/driver.ts';
 
 /**
@@ -35,6 +36,29 @@ export interface RunRecord {
   readonly timeline: readonly TimelinePoint[];
   /** every VM asked, including those that declined */
   readonly decisions: readonly RecordedDecision[];
+  /**
+   * A scenario whose traffic changes in time (phases, trace): one entry per timeline segment, in
+   * order; the run's steps, timeline and decisions go on across them (see simulateTimeline).
+   * Absent for a scenario with constant traffic.
+   */
+  readonly phases?: readonly PhaseRecord[];
+}
+
+/** One traffic phase of a run (src/sim/run.ts simulateTimeline). */
+export interface PhaseRecord {
+  /** 0-based index of the timeline segment */
+  readonly phase: number;
+  /** seconds from the start when the phase's traffic starts */
+  readonly startSec: number;
+  readonly flows: number;
+  /** C_A when the phase starts (previous phase's placement, this phase's traffic), and after its plan */
+  readonly costAtStart: number;
+  readonly costAfter: number;
+  readonly migrations: number;
+  readonly rounds: number;
+  readonly converged: boolean;
+  /** `step` of the phase's first migration (the run's numbering); steps firstStep .. firstStep + migrations - 1 */
+  readonly firstStep: number;
 }
 
 /** A decision as recorded: the core's, or one an agent returned over the API. */
@@ -68,6 +92,8 @@ export interface StepRecord {
   readonly migration?: MigrationFigures;
   /** `score emulate --policy` only: the peers' 10 ms probes to the VM while it moved; absent for simulated runs */
   readonly probes?: Connectivity;
+  /** a scenario with traffic phases: the phase (0-based) whose plan made this migration */
+  readonly phase?: number;
 }
 
 export interface SimulateOptions {
@@ -146,4 +172,87 @@ export function simulate(model: Model, opts: SimulateOptions): RunRecord {
     timeline,
     decisions: run.decisions,
   };
+}
+
+/**
+ * `simulate` over the scenario's whole timeline. With constant traffic it is `simulate`. With
+ * phases (or a trace) the policy plans phase 0 as `simulate` does, then at each later phase's
+ * start re-plans from where the previous plan left the VMs, on that phase's traffic, as a
+ * continuous S-CORE with perfect measurements would; one record carries it all, so every output
+ * (runs.json, steps.csv, timeline.csv, the figures, `score report`) has every phase:
+ *  - steps are numbered on across phases and each carries its `phase`; a phase's migrations are
+ *    `stepSeconds` apart from its start, or from the previous phase's last migration if that
+ *    came later (the times never go back);
+ *  - the timeline gets, at each phase's start, a point with the old placement on the new traffic
+ *    (the same step number as the point before it: the cost's jump at the change), then one
+ *    point per migration; link byte counters go on from the previous phase, its last placement
+ *    counted until the change;
+ *  - decisions' and steps' rounds are numbered on across phases;
+ *  - initialCost is phase 0's, finalCost the last phase's, migrations and rounds the sums,
+ *    converged when every phase converged; `phases` has one PhaseRecord each.
+ * Pure, like `simulate`.
+ */
+export function simulateTimeline(model: Model, opts: SimulateOptions): RunRecord {
+  const first = simulate(model, opts);
+  const segments = model.timeline.segments;
+  if (segments.length <= 1) return first;
+  const { migrationCost, decisionMode, maxRounds, stepSeconds } = first.params;
+  const steps: StepRecord[] = first.steps.map((st) => ({ ...st, phase: 0 }));
+  const timeline: TimelinePoint[] = first.timeline.map((p) => ({ ...p, phase: 0 }));
+  const decisions: RecordedDecision[] = [...first.decisions];
+  const phases: PhaseRecord[] = [
+    { phase: 0, startSec: segments[0]!.startSec, flows: segments[0]!.flows.length, costAtStart: first.initialCost, costAfter: first.finalCost, migrations: first.migrations, rounds: first.rounds, converged: first.converged, firstStep: 1 },
+  ];
+  let placement: ReadonlyMap<string, string> = new Map(Object.entries(first.finalPlacement));
+  let rounds = first.rounds;
+  let converged = first.converged;
+  let lastCost = first.finalCost;
+  for (let i = 1; i < segments.length; i++) {
+    const seg = segments[i]!;
+    const traffic = trafficMatrix(seg.flows);
+    const run = runPolicy({ policy: opts.policy, vms: model.vms, placement, traffic, oracle: model.oracle, capacity: model.capacity, rank: model.rank, migrationCost, mode: decisionMode, maxRounds });
+    const stepBase = steps.length;
+    const timeBase = Math.max(seg.startSec, steps.at(-1)?.time ?? 0);
+    // counters go on: each point counted one stepSeconds of its state; until this phase starts the
+    // previous phase's last placement carried the previous phase's flows
+    const last = timeline.at(-1);
+    const counters: Record<string, number> = { ...(last?.linkBytes ?? {}) };
+    const idle = seg.startSec - ((last?.time ?? 0) + stepSeconds);
+    if (last?.linkBytes !== undefined && idle > 0) {
+      for (const l of linkLoads(model, placement, segments[i - 1]!.flows)) counters[l.link] = (counters[l.link] ?? 0) + ((l.abBps + l.baBps) / 8) * idle;
+    }
+    const points = replay({ topology: model.topology, layers: model.layers, oracle: model.oracle, initial: placement, flows: seg.flows, traffic, run, stepSeconds });
+    for (const [k, p] of points.entries()) {
+      timeline.push({
+        ...p,
+        step: stepBase + p.step,
+        time: k === 0 ? seg.startSec : timeBase + p.step * stepSeconds,
+        ...(p.linkBytes === undefined ? {} : { linkBytes: Object.fromEntries(Object.entries(p.linkBytes).map(([l, b]) => [l, b + (counters[l] ?? 0)])) }),
+        phase: i,
+      });
+    }
+    for (const st of run.steps) {
+      steps.push({
+        step: stepBase + st.step,
+        round: rounds + st.round,
+        time: timeBase + st.step * stepSeconds,
+        vm: st.decision.vm,
+        from: st.decision.from,
+        to: st.decision.to,
+        vmCostBefore: st.decision.costBefore,
+        vmCostAfter: st.decision.costAfter,
+        totalBefore: st.totalBefore,
+        totalAfter: st.totalAfter,
+        reason: st.decision.reason,
+        phase: i,
+      });
+    }
+    for (const d of run.decisions) decisions.push({ ...d, round: rounds + d.round });
+    phases.push({ phase: i, startSec: seg.startSec, flows: seg.flows.length, costAtStart: run.initialCost, costAfter: run.finalCost, migrations: run.steps.length, rounds: run.rounds, converged: run.converged, firstStep: stepBase + 1 });
+    rounds += run.rounds;
+    converged &&= run.converged;
+    lastCost = run.finalCost;
+    placement = run.finalPlacement;
+  }
+  return { ...first, finalPlacement: Object.fromEntries(placement), finalCost: lastCost, migrations: steps.length, rounds, converged, steps, timeline, decisions, phases };
 }

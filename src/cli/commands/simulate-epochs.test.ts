@@ -52,6 +52,23 @@ test('score simulate --epochs: every strategy on one timeline, JSON/CSV/figures;
     assert.equal(b.code, 2, `${bad.join(' ')}: ${b.stderr}`);
     assert.match(b.stderr, /CLI_USAGE/);
   }
+  // a trace: the header says trace, not the generated model; an unknown VM names file:line and the name meant
+  const trHead = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '64', '--epochs', '2', '--evolve', 'trace:trace.csv', '--out', 'trh', '--no-png'], dir);
+  assert.equal(trHead.code, 0, trHead.stderr);
+  assert.match(trHead.stdout.split('\n')[0]!, /^fat-tree\(4\), 64 VMs, trace:trace\.csv, 2 epochs/);
+  writeFileSync(join(dir, 'unknown.csv'), 'time,src,dst,rate\n0,vm01,vm64,1MB/s\n5,vm1,vm64,1MB/s\n');
+  const unknown = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '64', '--epochs', '2', '--evolve', 'trace:unknown.csv', '--out', 'unk'], dir);
+  assert.equal(unknown.code === 0, false, 'an unknown VM is refused');
+  assert.match(unknown.stderr, /TIMELINE_INVALID: unknown\.csv:3: at 5 s: "vm1" is not a VM of the workload; did you mean "vm01"\?/);
+
+  // a period longer than an epoch changed only when the moves counted: refused
+  const longPeriod = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '64', '--epochs', '2', '--period', '7200', '--out', 'lp'], dir);
+  assert.equal(longPeriod.code, 2, longPeriod.stderr);
+  assert.match(longPeriod.stderr, /CLI_USAGE: --period 7200: longer than an epoch/);
+  const onePeriod = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '64', '--epochs', '2', '--period', '3600', '--strategies', 'continuous-rr,one-shot-rr', '--out', 'op', '--no-png', '--json'], dir);
+  assert.equal(onePeriod.code, 0, onePeriod.stderr);
+  assert.deepEqual((JSON.parse(onePeriod.stdout) as { strategies: { strategy: string }[] }).strategies.map((s) => s.strategy), ['continuous-rr', 'one-shot-rr'], 'one-shot-rr is named');
+
   // --vms defaults to 4096 with --epochs as without (it was undefined: WORKLOAD_INVALID)
   const defaults = await score(['simulate', '--topology', 'fat-tree:16', '--epochs', '1', '--strategies', 'never', '--out', 'dv', '--no-png', '--json'], dir);
   assert.equal(defaults.code, 0, defaults.stderr);

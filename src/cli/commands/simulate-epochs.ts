@@ -8,7 +8,7 @@ import { churnEpochs, diurnalEpochs, runEpochs, type EpochResult, type EpochStra
 import { workloadFromOptions, type WorkloadOptions } from '../workload-options.ts';
 import { topologyFromSpec } from '../../topologies/spec.ts';
 import { generateWorkload, onOffEpochs } from '../../workloads/workload.ts';
-import { buildTimeline, flowsAt, parseTrafficTrace } from '../../scenario/timeline.ts';
+import { buildTimeline, checkTraceVms, flowsAt, parseTrafficTrace } from '../../scenario/timeline.ts';
 import { renderSvg, svgToPng } from '../../report/charts.ts';
 import { outputFiles } from '../output.ts';
 import { epochCsv, epochCumulativeSpec, epochCostSpec, epochMigrationsSpec, epochScale, epochSummaryRows, scaleText } from '../../report/epochs.ts';
@@ -46,10 +46,13 @@ export interface EpochsCliOptions {
 }
 
 export async function runEpochsCli(o: EpochsCliOptions): Promise<EpochResult> {
+  // continuous mode re-plans within each epoch; a period past the epoch's end would be clamped to
+  // it, changing only when the moves count (the trial: --period 7200 on 3600 s epochs), so refuse it
+  if (o.periodSeconds > o.epochSeconds) throw new ScoreError('CLI_USAGE', `--period ${o.periodSeconds}: longer than an epoch (--epoch-seconds ${o.epochSeconds}); the timeline re-plans once per epoch and the period is only the delay before that epoch's moves take effect, so it must be at most one epoch`);
   const topology = topologyFromSpec(o.topology, { oversubscription: o.oversubscription });
   const built = build(topology);
   const w = workloadFromOptions(built.topology, o.workload);
-  const epochs = evolve(o, built.topology, w.flows, new Set(w.vms));
+  const epochs = evolve(o, built.topology, w.flows, w.vms);
   const t0 = performance.now();
   const result = runEpochs({
     vms: w.vms,
@@ -69,10 +72,12 @@ export async function runEpochsCli(o: EpochsCliOptions): Promise<EpochResult> {
   });
   const ms = performance.now() - t0;
   const { put, written } = outputFiles(o.out);
-  const doc = { ...result, topology: topology.name, workload: { name: w.name, seed: w.seed, vms: w.vms.length, flows: w.flows.length }, evolve: o.evolve };
+  // with a trace the generated workload gives only the VMs and their placement: its traffic is replaced
+  const traced = o.evolve.startsWith('trace:');
+  const doc = { ...result, topology: topology.name, workload: { name: traced ? 'trace' : w.name, seed: w.seed, vms: w.vms.length, flows: traced ? epochs[0]!.length : w.flows.length }, evolve: o.evolve };
   put('epochs.json', JSON.stringify(doc, null, 2) + '\n');
   put('epochs.csv', epochCsv(result));
-  const subtitle = `${topology.name}, ${w.vms.length} VMs, ${w.name}, ${o.evolve}, ${o.epochs} epochs of ${o.epochSeconds} s`;
+  const subtitle = `${topology.name}, ${w.vms.length} VMs, ${traced ? '' : `${w.name}, `}${o.evolve}, ${o.epochs} epochs of ${o.epochSeconds} s`;
   for (const [name, spec] of [
     ['cumulative-cost', epochCumulativeSpec(result, subtitle)],
     ['cost-per-epoch', epochCostSpec(result, subtitle)],
@@ -99,7 +104,7 @@ export async function runEpochsCli(o: EpochsCliOptions): Promise<EpochResult> {
   return result;
 }
 
-function evolve(o: EpochsCliOptions, topology: Parameters<typeof generateWorkload>[0], flows: readonly DirectedFlow[], vms: ReadonlySet<string>): DirectedFlow[][] {
+function evolve(o: EpochsCliOptions, topology: Parameters<typeof generateWorkload>[0], flows: readonly DirectedFlow[], vms: readonly string[]): DirectedFlow[][] {
   const [kind, arg] = o.evolve.split(/:(.*)/s) as [string, string | undefined];
   const n = o.epochs;
   if (kind === 'static') return Array.from({ length: n }, () => [...flows]);
@@ -129,7 +134,7 @@ function evolve(o: EpochsCliOptions, topology: Parameters<typeof generateWorkloa
       throw new ScoreError('CLI_USAGE', `--evolve trace: cannot read ${arg}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
     const changes = parseTrafficTrace(text, arg);
-    for (const c of changes) for (const f of c.set ?? []) for (const vm of [f.src, f.dst]) if (!vms.has(vm)) throw new ScoreError('TIMELINE_INVALID', `${arg}: at ${c.atSec} s: "${vm}" is not a VM of the workload`, { vm });
+    checkTraceVms(changes, vms, arg, 'the workload');
     // the trace replaces the generated traffic from t = 0
     const tl = buildTimeline([], changes);
     return Array.from({ length: n }, (_, e) => [...flowsAt(tl, e * o.epochSeconds)]);

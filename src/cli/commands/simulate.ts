@@ -3,14 +3,13 @@ import { ScoreError } from '../../errors/errors.ts';
 import type { PolicyName } from '../../core/policies.ts';
 import type { DecisionMode } from '../../core/decision.ts';
 import { loadScenarioFile } from '../../scenario/load.ts';
-import { simulate, type RunRecord } from '../../sim/run.ts';
+import { simulateTimeline, type RunRecord } from '../../sim/run.ts';
 import type { Model } from '../../scenario/model.ts';
 import { costTable, reasonTable, stepTable, utilisationTable } from '../../report/tables.ts';
 import { writeRunOutputs } from '../output.ts';
 import { requireNoScenario, runScaleCli } from './simulate-scale.ts';
 import { runEpochsCli } from './simulate-epochs.ts';
-import { simulatePhases } from '../../sim/phased.ts';
-import { EPOCH_STRATEGIES, type EpochStrategy } from '../../sim/epochs.ts';
+import { EPOCH_STRATEGIES, EXTRA_EPOCH_STRATEGIES, type EpochStrategy } from '../../sim/epochs.ts';
 
 const POLICIES: Record<string, PolicyName> = { rr: 'round-robin', 'round-robin': 'round-robin', la: 'load-aware', 'load-aware': 'load-aware', gain: 'gain-order', 'gain-order': 'gain-order' };
 
@@ -78,7 +77,7 @@ export function registerSimulate(program: Command): void {
     .option('-s, --scenario <file|name>', 'scenario file (YAML/JSON) or built-in name, e.g. paper')
     .option('-t, --topology <spec>', 'scale mode: fat-tree:K, three-tier:PODSxTORSxHOSTS or leaf-spine:LEAVESxSPINESxHOSTS')
     .option('-p, --policy <list>', 'scenario mode: orchestration policies, a comma list of rr, la, gain; both = rr,la', 'both')
-    .option('--strategies <list>', 'scale mode: "all" or a comma list of strategies (with --epochs: of never, one-shot, continuous-rr[-hyst], continuous-la[-hyst], clairvoyant)', 'all')
+    .option('--strategies <list>', 'scale mode: "all" or a comma list of strategies (with --epochs: of never, one-shot, continuous-rr[-hyst], continuous-la[-hyst], clairvoyant; one-shot-rr only when named)', 'all')
     .option('--oversubscription <tor:agg>', 'scale mode, three-tier: oversubscription ratios, e.g. 2.5:4')
     .option('-w, --workload <model>', 'scale mode: traffic model', 'partners')
     .option('--vms <n>', 'scale mode: number of VMs (default 4096; not with --workload csv, whose traffic file decides)')
@@ -182,7 +181,7 @@ export function registerSimulate(program: Command): void {
       const maxRounds = parseNumberOption('--max-rounds', opts.maxRounds, 1);
       const { file, model } = loadScenarioFile(opts.scenario);
       const runs = policies.map((policy) =>
-        simulate(model, { policy, file, migrationCost, maxRounds, decisionMode: opts.mode as DecisionMode | undefined }),
+        simulateTimeline(model, { policy, file, migrationCost, maxRounds, decisionMode: opts.mode as DecisionMode | undefined }),
       );
       if (opts.json) {
         console.log(JSON.stringify({ kind: 'score-runs', version: 1, runs }, null, 2));
@@ -190,11 +189,12 @@ export function registerSimulate(program: Command): void {
         console.log(`Scenario ${model.scenario.name} (${file}): ${model.topology.hypervisors.length} hypervisors, ${model.vms.length} VMs, ${model.flows.length} flows`);
         printRuns(model, runs, { out: (s) => console.log(s) });
         if (model.timeline.segments.length > 1) {
-          // traffic that changes in time: the fluid model re-plans at every phase (src/sim/phased.ts)
-          console.log('\nTraffic phases (each policy re-plans from where the previous phase left the VMs):');
-          for (const policy of policies) {
-            for (const ph of simulatePhases(model, { policy, ...(migrationCost !== undefined ? { migrationCost } : {}), ...(maxRounds !== undefined ? { maxRounds } : {}) })) {
-              console.log(`  ${policy} from ${ph.startSec} s: ${ph.flows} flows, cost ${+ph.costAtStart.toFixed(2)} -> ${+ph.costAfter.toFixed(2)} in ${ph.migrations} migration(s)${ph.moves.length > 0 ? `: ${ph.moves.map((m) => `${m.vm} ${m.from}->${m.to}`).join(', ')}` : ''}`);
+          // traffic that changes in time: each run re-planned at every phase (src/sim/run.ts simulateTimeline)
+          console.log('\nTraffic phases (each policy re-plans from where the previous phase left the VMs; the runs above and the files carry every phase):');
+          for (const r of runs) {
+            for (const ph of r.phases ?? []) {
+              const moves = r.steps.filter((st) => st.phase === ph.phase);
+              console.log(`  ${r.policy} phase ${ph.phase + 1} from ${ph.startSec} s: ${ph.flows} flows, cost ${+ph.costAtStart.toFixed(2)} -> ${+ph.costAfter.toFixed(2)} in ${ph.migrations} migration(s)${moves.length > 0 ? `: ${moves.map((m) => `${m.vm} ${m.from}->${m.to}`).join(', ')}` : ''}`);
             }
           }
         }
@@ -270,9 +270,10 @@ function rejectUnused(cmd: Command, epochs: boolean): void {
 /** --strategies with --epochs: "all" or a comma list of the timeline's strategy names */
 function epochStrategies(v: string): readonly EpochStrategy[] {
   if (v === 'all') return EPOCH_STRATEGIES;
+  const known = [...EPOCH_STRATEGIES, ...EXTRA_EPOCH_STRATEGIES];
   return v.split(',').map((n) => {
-    const s = EPOCH_STRATEGIES.find((e) => e.name === n.trim());
-    if (s === undefined) throw new ScoreError('CLI_USAGE', `--strategies with --epochs: expected "all" or a comma list of ${EPOCH_STRATEGIES.map((e) => e.name).join(', ')}; got "${n}"`);
+    const s = known.find((e) => e.name === n.trim());
+    if (s === undefined) throw new ScoreError('CLI_USAGE', `--strategies with --epochs: expected "all" or a comma list of ${known.map((e) => e.name).join(', ')}; got "${n}"`);
     return s;
   });
 }
