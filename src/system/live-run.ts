@@ -73,7 +73,8 @@ export function continuousDone(s: Pick<ContinuousState, 'config' | 'period' | 'h
  * `start` (its `continuous` options), left to itself, and stopped once `continuousDone` holds
  * after the last phase (times on `o.clock`, ms: `lastPhaseMs` when the last phase begins on that
  * clock, `windowMs` the rate window after it) or at `untilMs` whatever it is doing. The run
- * record's steps are every migration of every phase, each period a round.
+ * record's steps are every migration of every phase, each period a round; its `finalCost` is
+ * measured when it stopped and `converged` says it settled.
  */
 export async function orchestrateContinuously(
   stack: Stack,
@@ -93,9 +94,13 @@ export async function orchestrateContinuously(
     }
     await o.clock.sleep(250, o.signal);
   }
+  // the cost at the end is read now, periods after the last move, when no migration's probes are
+  // left in the rate window (the last step's reading is taken a settle after its migration)
+  const finalCost = stack.service.cost().cost;
   if (orchestrator.status().state !== 'idle') await orchestrator.stop();
   await orchestrator.finished();
-  return { ...runRecord(stack, o, initialPlacement, o.start.maxRounds ?? 20), stoppedBy };
+  // "converged" for a run that cannot end by itself: it settled after the last phase
+  return { ...runRecord(stack, o, initialPlacement, o.start.maxRounds ?? 20), finalCost, converged: stoppedBy === 'settled', stoppedBy };
 }
 
 /** What the system measured, as the run record `simulate` produces. */
