@@ -104,3 +104,20 @@ test('an interruption stops the emulation early and still removes everything', s
   const prefix = /run prefix (sc[0-9a-z]{4})/.exec(text)?.[1] ?? '';
   assert.deepEqual((await listNetns()).filter((n) => n.startsWith(`${prefix}-`)), []);
 });
+
+test('emulate --every goes with --policy, and without --swaps or --lookahead (CLI_USAGE before anything is built)', async () => {
+  for (const args of [
+    ['--scenario', 'paper-phases', '--every', '5s'],
+    ['--scenario', 'paper-phases', '--stable-rounds', '2'],
+  ]) {
+    const program = new Command().exitOverride();
+    registerEmulate(program);
+    await assert.rejects(program.parseAsync(['node', 'score', 'emulate', ...args]), (e: unknown) => isScoreError(e, 'CLI_USAGE') && /--every|needs --every/.test((e as Error).message), args.join(' '));
+  }
+  // --policy's own checks come after its root check
+  if (process.getuid?.() === 0) {
+    const program = new Command().exitOverride();
+    registerEmulate(program);
+    await assert.rejects(program.parseAsync(['node', 'score', 'emulate', '--scenario', 'paper-phases', '--policy', 'la', '--every', '5s', '--swaps']), (e: unknown) => isScoreError(e, 'CLI_USAGE') && /takes no --swaps/.test((e as Error).message));
+  }
+});
