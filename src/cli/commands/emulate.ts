@@ -124,7 +124,7 @@ export async function runEmulation(
     // real guests make their flows themselves: no generators in namespaces for them
     const guests = vmKind(model, opts.vms) === 'qemu' && !interrupted ? await startScenarioGuests(dc, model, { out: io.out }) : [];
     // the guests' schedules (every phase) and the common start, over their control channels
-    const guestTraffic = guests.length > 0 && !interrupted ? await startGuestTraffic(fleetOf(dc), model, guests, { onSegment: (i, at) => io.out(`traffic: guests switch to phase ${i} at ${(at / 1000).toFixed(1)} s (by their own clocks): ${model.timeline.segments[i]!.flows.map((f) => `${f.src}->${f.dst}`).join(', ')}`) }) : undefined;
+    const guestTraffic = guests.length > 0 && !interrupted ? await startGuestTraffic(fleetOf(dc), model, guests, { onSegment: (i, at) => io.out(`traffic: guests switch to phase ${i + 1} at ${(at / 1000).toFixed(1)} s (by their own clocks): ${model.timeline.segments[i]!.flows.map((f) => `${f.src}->${f.dst}`).join(', ')}`) }) : undefined;
     if (guestTraffic !== undefined) {
       dc.onStop(() => Promise.resolve(guestTraffic.stop()));
       io.out(`Traffic: made inside the ${guests.length} guests, ${model.timeline.segments.length} phase(s) from a common start: ${model.timeline.segments[0]!.flows.map((f) => `${f.src}->${f.dst}`).join(', ')}`);
@@ -135,7 +135,7 @@ export async function runEmulation(
       // traffic that changes in time (phases, trace) follows the scenario's timeline
       traffic =
         model.timeline.segments.length > 1
-          ? await startTimedTraffic(dc, { onExit, onSegment: (i, at) => io.out(`traffic: phase ${i} from ${(at / 1000).toFixed(1)} s: ${entrySegments(model)[i]!.entries.map((x) => `${x.src}->${x.dst}`).join(', ')}`), onError: (e) => io.out(`traffic: changing phase failed: ${String(e)}`) })
+          ? await startTimedTraffic(dc, { onExit, onSegment: (i, at) => io.out(`traffic: phase ${i + 1} from ${(at / 1000).toFixed(1)} s: ${entrySegments(model)[i]!.entries.map((x) => `${x.src}->${x.dst}`).join(', ')}`), onError: (e) => io.out(`traffic: changing phase failed: ${String(e)}`) })
           : await startTraffic(dc, { onExit });
       io.out(`Traffic: ${traffic.flows.map((f) => `${f.flow} (${f.generator}/${f.protocol})`).join(', ')}`);
     }
