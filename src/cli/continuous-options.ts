@@ -62,6 +62,8 @@ export function continuousStart(o: ContinuousCliOptions): OrchestrationStart | n
     migrationCost = Number(o.cm);
     if (!Number.isFinite(migrationCost) || migrationCost < 0) throw new ScoreError('CLI_USAGE', `--cm: expected a number >= 0, got "${o.cm}"`);
   }
+  // a fixed c_m replaces the pre-copy price, whose VM memory would be dropped silently (the API refuses it too)
+  if (o.cm !== undefined && o.vmMemory !== undefined) throw new ScoreError('CLI_USAGE', '--cm and --vm-memory do not go together: --cm is a fixed migration cost, --vm-memory sizes the pre-copy price it replaces');
   const memoryBytes = o.vmMemory === undefined ? undefined : parseBytes('--vm-memory', o.vmMemory);
   return {
     policy,
