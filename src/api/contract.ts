@@ -237,6 +237,9 @@ export const OrchestrationDto = Type.Object({
   migrations: Type.Integer(),
   converged: Type.Boolean(),
   lastError: Type.Union([Type.String(), Type.Null()]),
+  lastErrorCode: Type.Optional(
+    Type.Union([Type.String(), Type.Null()], { description: "the error code of lastError (src/errors/errors.ts; INTERNAL for a bug), null when there is none; absent before a run started" }),
+  ),
   continuous: Type.Optional(
     Type.Object({
       everyMs: Type.Integer(),

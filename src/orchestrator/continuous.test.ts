@@ -368,3 +368,17 @@ test('the gain-ordered policy runs in continuous mode (it reads the hypervisors\
   assert.equal(o.status().converged, true);
   assert.equal(countOscillations(moves, 1000), 0);
 });
+
+test('a run that ends on an error says its code beside the message (lastErrorCode; a bug is INTERNAL)', async () => {
+  for (const [thrown, code] of [[new ScoreError('UNKNOWN_VM', 'no VM "vm99"'), 'UNKNOWN_VM'], [new RangeError('a bug'), 'INTERNAL']] as const) {
+    const w = world();
+    w.deps = { ...w.deps, snapshot: () => { throw thrown; } };
+    const o = createOrchestrator(w.deps);
+    o.start({ policy: 'load-aware', continuous: continuousConfig({ everyMs: 5000 }) });
+    assert.equal(o.status().lastErrorCode, null, 'a fresh run has no error');
+    await o.finished();
+    assert.equal(o.status().state, 'idle');
+    assert.equal(o.status().lastError, thrown.message);
+    assert.equal(o.status().lastErrorCode, code, thrown.message);
+  }
+});

@@ -251,6 +251,9 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     return `; the controller still had ${vm} at ${to} (the agent's report back was lost): put back at ${from}`;
   };
 
+  /** a run that ended on an error: its message, and a code a client can act on (a bug is INTERNAL) */
+  const failedWith = (e: unknown): Partial<Orchestration> => ({ lastError: e instanceof Error ? e.message : String(e), lastErrorCode: isScoreError(e) ? e.code : 'INTERNAL' });
+
   const set = (patch: Partial<Orchestration>): void => {
     state = { ...state, ...patch };
     deps.emit({ type: 'orchestration', at: deps.clock.now(), data: { ...state } });
@@ -727,10 +730,10 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       since = o.resume?.since ?? deps.clock.now();
       sinceId = o.resume?.sinceId ?? `${deps.idPrefix?.() ?? ''}m${seq + 1}`;
       if (o.continuous === undefined) state = { state: state.state, policy: state.policy, plan: state.plan, round: state.round, migrations: state.migrations, converged: state.converged, lastError: state.lastError };
-      set({ state: 'running', policy: o.policy, plan: o.continuous ? false : (o.plan ?? false), round: 0, migrations: 0, converged: false, lastError: null });
+      set({ state: 'running', policy: o.policy, plan: o.continuous ? false : (o.plan ?? false), round: 0, migrations: 0, converged: false, lastError: null, lastErrorCode: null });
       const c = o.continuous;
       running = (c !== undefined ? runContinuous({ ...o, continuous: c }) : run(o))
-        .catch((e: unknown) => set({ lastError: e instanceof Error ? e.message : String(e) }))
+        .catch((e: unknown) => set(failedWith(e)))
         .finally(() => set({ state: 'idle' }));
       return state;
     },
@@ -760,9 +763,9 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       stopRequested = false;
       stopping = new AbortController();
       reviewed(r, 'approved');
-      set({ state: 'running', policy: r.policy, plan: false, round: r.round, migrations: 0, converged: false, lastError: null });
+      set({ state: 'running', policy: r.policy, plan: false, round: r.round, migrations: 0, converged: false, lastError: null, lastErrorCode: null });
       running = runApproved(r)
-        .catch((e: unknown) => set({ lastError: e instanceof Error ? e.message : String(e) }))
+        .catch((e: unknown) => set(failedWith(e)))
         .finally(() => set({ state: 'idle' }));
       return { ...r };
     },
