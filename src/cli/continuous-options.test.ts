@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { continuousStart, parseBytes, parseDuration } from './continuous-options.ts';
+import { continuousStart, parseBytes, parseDuration, pricedOutLine } from './continuous-options.ts';
 import { isScoreError } from '../errors/errors.ts';
 
 const usage = (e: unknown) => isScoreError(e) && e.code === 'CLI_USAGE';
@@ -93,4 +93,14 @@ test('score controller --orchestrate gain keeps running with no agents (was: idl
     child.kill('SIGTERM');
   }
   assert.equal(await exited, 0);
+});
+
+test('the console says when continuous mode is stuck on the price, with the largest saving against its c_m', () => {
+  const base = { state: 'running' as const, policy: 'load-aware', plan: false, round: 9, migrations: 0, converged: true, lastError: null };
+  const lastPeriod = { period: 9, asked: 6, moved: 0, pricedOut: 6, waitingStable: 0, heldBack: 0, errors: 0, largestSaving: { vm: 'vm3', to: 'hv23', saving: 6000, migrationCost: 186737096.6 } };
+  const line = pricedOutLine({ ...base, continuous: { everyMs: 5000, period: 9, migrations: 0, holdOff: null, lastPeriod } });
+  assert.match(line ?? '', /moves nothing: 6 of 6 VM\(s\) would save.*vm3 -> hv23: 6000 against c_m 186737097.*--vm-memory/);
+  assert.equal(pricedOutLine({ ...base, converged: false, continuous: { everyMs: 5000, period: 9, migrations: 0, holdOff: null, lastPeriod } }), null, 'not while moves are pending');
+  assert.equal(pricedOutLine({ ...base, continuous: { everyMs: 5000, period: 9, migrations: 0, holdOff: null, lastPeriod: { ...lastPeriod, pricedOut: 0, largestSaving: null } } }), null, 'converged at cost 0');
+  assert.equal(pricedOutLine(base), null, 'one-shot runs');
 });

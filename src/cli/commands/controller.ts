@@ -16,7 +16,7 @@ import { parseNumberOption, parseTolerance } from './simulate.ts';
 import { scenarioDpids } from '../../scenario/dpids.ts';
 import type { Dpid } from '../../controller/commands.ts';
 import { matchScenario, missingWarning, strangerWarning } from '../../controller/scenario-match.ts';
-import { continuousStart, parseDuration, type ContinuousCliOptions } from '../continuous-options.ts';
+import { continuousStart, parseDuration, pricedOutLine, type ContinuousCliOptions } from '../continuous-options.ts';
 import { consoleOut } from '../../logging/console.ts';
 import { hostLineLimiter } from './host-lines.ts';
 import { type ClusterHandle, type ClusterOptions, joinCluster, prepareCluster } from '../../cluster/attach.ts';
@@ -25,7 +25,7 @@ import { installClusterApi } from '../../cluster/api.ts';
 import { clusterAuditLog } from '../../cluster/audit.ts';
 import { startClusterIdentity } from '../../cluster/identity.ts';
 import type { JoinedCluster } from '../../cluster/attach.ts';
-import type { OrchestrationStart } from '../../api/contract.ts';
+import type { Orchestration, OrchestrationStart } from '../../api/contract.ts';
 
 /**
  * `score controller`: the S-CORE controller over real OpenFlow 1.3 switches. This is a
@@ -459,11 +459,18 @@ export function registerController(program: Command): void {
       if (continuous !== null) {
         const service = running.stack.service;
         let said: string | null = null;
+        let pricedOut = false;
         service.subscribe((e) => {
           if (e.type === 'migration-finished') say(`${stamp()} migration ${String(e.data.id)}: ${String(e.data.vm)} ${String(e.data.from)} -> ${String(e.data.to)} ${String(e.data.status)}`);
           const hold = e.type === 'orchestration' ? ((e.data.continuous as { holdOff?: string | null } | undefined)?.holdOff ?? null) : said;
           if (hold !== said) say(`${stamp()} continuous orchestration ${hold === null ? 'planning again' : `holding off: ${hold}`}`);
           said = hold;
+          if (e.type === 'orchestration') {
+            const priced = pricedOutLine(e.data as unknown as Orchestration);
+            if (priced !== null && !pricedOut) say(`${stamp()} ${priced}`);
+            // a hold-off or a move ends the spell; a fresh one is said again
+            pricedOut = priced !== null;
+          }
         });
         if (running.cluster === undefined) {
           service.startOrchestration(continuous);
