@@ -205,7 +205,7 @@ export const ContinuousBody = Type.Object(
     cooldownRounds: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000, description: 'periods a VM stays put after it moved (default 1)' })),
     maxPerPeriod: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, description: 'migration budget per period (default 4)' })),
     quietMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400_000, description: 'hold off this long after a link or switch changed (default 10 s)' })),
-    memoryBytes: Type.Optional(Type.Number({ minimum: 0, description: 'pre-copy pricing: VM memory (default 4 GiB); ignored when migrationCost is given' })),
+    memoryBytes: Type.Optional(Type.Number({ minimum: 0, description: 'pre-copy pricing: VM memory (default 4 GiB); refused together with migrationCost' })),
     dirtyRateBytesPerSec: Type.Optional(Type.Number({ minimum: 0 })),
     bandwidthBytesPerSec: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     amortisationSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'seconds a move must keep saving to pay for its migration traffic (default 300)' })),
@@ -237,12 +237,36 @@ export const OrchestrationDto = Type.Object({
   migrations: Type.Integer(),
   converged: Type.Boolean(),
   lastError: Type.Union([Type.String(), Type.Null()]),
+  lastErrorCode: Type.Optional(
+    Type.Union([Type.String(), Type.Null()], { description: "the error code of lastError (src/errors/errors.ts; INTERNAL for a bug), null when there is none; absent before a run started" }),
+  ),
   continuous: Type.Optional(
     Type.Object({
       everyMs: Type.Integer(),
       period: Type.Integer(),
       migrations: Type.Integer(),
       holdOff: Type.Union([Type.String(), Type.Null()], { description: 'why planning waits now (network changing), null when planning' }),
+      lastPeriod: Type.Optional(
+        Type.Union(
+          [
+            Type.Object({
+              period: Type.Integer(),
+              asked: Type.Integer({ description: 'VMs whose agent was asked what it would do' }),
+              moved: Type.Integer(),
+              pricedOut: Type.Integer({ description: 'VMs whose best move saves, but no more than its migration cost c_m (Eq. 3)' }),
+              waitingStable: Type.Integer({ description: 'VMs whose move pays but is not yet chosen in stableRounds consecutive periods' }),
+              heldBack: Type.Integer({ description: 'VMs with a stable move that did not happen: cooldown, the period budget, or the agent declined' }),
+              errors: Type.Integer({ description: 'VMs whose agent could not be asked' }),
+              largestSaving: Type.Union(
+                [Type.Object({ vm: Type.String(), to: Type.String(), saving: Type.Number(), migrationCost: Type.Number() }), Type.Null()],
+                { description: 'the largest saving (bytes/s × path weight) any candidate offered, with the c_m it was priced at; null when none saved anything' },
+              ),
+            }),
+            Type.Null(),
+          ],
+          { description: 'what the last planning period did; null before the first' },
+        ),
+      ),
     }),
   ),
 });

@@ -577,6 +577,23 @@ describe('northbound API over inject', () => {
     svc.topologyOverride = undefined;
   });
 
+  test('GET /orchestration carries continuous mode\'s last-period summary and a failed run\'s error code through its schema', async () => {
+    const before = svc.state;
+    const lastPeriod = { period: 7, asked: 6, moved: 0, pricedOut: 6, waitingStable: 0, heldBack: 0, errors: 0, largestSaving: { vm: 'vm3', to: 'hv23', saving: 12000, migrationCost: 186737096.6 } };
+    svc.state = { ...before, state: 'running', policy: 'load-aware', converged: true, continuous: { everyMs: 5000, period: 7, migrations: 0, holdOff: null, lastPeriod } };
+    try {
+      const res = await app.inject({ method: 'GET', url: `${P}/orchestration`, headers: OP });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.deepEqual((JSON.parse(res.body) as Orchestration).continuous?.lastPeriod, lastPeriod);
+      // and a failed run's error code
+      svc.state = { ...before, lastError: 'no VM "vm99"', lastErrorCode: 'UNKNOWN_VM' };
+      const failed = await app.inject({ method: 'GET', url: `${P}/orchestration`, headers: OP });
+      assert.equal((JSON.parse(failed.body) as Orchestration).lastErrorCode, 'UNKNOWN_VM', failed.body);
+    } finally {
+      svc.state = before;
+    }
+  });
+
   test('malformed, poisoned, oversized and mistyped bodies are client errors', async () => {
     const url = `${P}/weights/links/t1-a1`;
     const json = { ...OP, 'content-type': 'application/json' };

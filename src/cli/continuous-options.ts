@@ -1,5 +1,5 @@
 import { ScoreError } from '../errors/errors.ts';
-import type { OrchestrationStart } from '../api/contract.ts';
+import type { Orchestration, OrchestrationStart } from '../api/contract.ts';
 
 /**
  * `score controller --orchestrate POLICY --every DURATION [...]`: the continuous-mode start body
@@ -62,6 +62,8 @@ export function continuousStart(o: ContinuousCliOptions): OrchestrationStart | n
     migrationCost = Number(o.cm);
     if (!Number.isFinite(migrationCost) || migrationCost < 0) throw new ScoreError('CLI_USAGE', `--cm: expected a number >= 0, got "${o.cm}"`);
   }
+  // a fixed c_m replaces the pre-copy price, whose VM memory would be dropped silently (the API refuses it too)
+  if (o.cm !== undefined && o.vmMemory !== undefined) throw new ScoreError('CLI_USAGE', '--cm and --vm-memory do not go together: --cm is a fixed migration cost, --vm-memory sizes the pre-copy price it replaces');
   const memoryBytes = o.vmMemory === undefined ? undefined : parseBytes('--vm-memory', o.vmMemory);
   return {
     policy,
@@ -74,4 +76,16 @@ export function continuousStart(o: ContinuousCliOptions): OrchestrationStart | n
       ...(memoryBytes !== undefined ? { memoryBytes } : {}),
     },
   };
+}
+
+/**
+ * The console line for a continuous run stuck on the price (converged with moves priced out:
+ * docs/api.md), or null. The controller says it when it starts, not every period.
+ */
+export function pricedOutLine(o: Orchestration): string | null {
+  const p = o.continuous?.lastPeriod;
+  if (!o.converged || p == null || p.pricedOut === 0) return null;
+  const l = p.largestSaving;
+  const largest = l === null ? '' : `; largest saving ${l.vm} -> ${l.to}: ${l.saving.toFixed(0)} against c_m ${l.migrationCost.toFixed(0)}`;
+  return `continuous orchestration moves nothing: ${p.pricedOut} of ${p.asked} VM(s) would save, none more than its migration cost${largest} (a smaller --vm-memory, or --cm)`;
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { runPolicy } from '../core/policies.ts';
 import { decide } from '../core/decision.ts';
-import { totalCost, trafficMatrix, type DirectedFlow } from '../core/cost.ts';
+import { totalCost, trafficMatrix, vmCost, type DirectedFlow } from '../core/cost.ts';
 import { createOrchestrator, LATE_WATCH_CONFIRMS, type OrchestratorDeps } from './orchestrator.ts';
 import { virtualClock } from '../runtime/clock.ts';
 import type { AgentDecideResult, NorthEvent } from '../api/contract.ts';
@@ -69,7 +69,7 @@ function world(o: { scenario?: string; traffic?: (tSec: number) => readonly Dire
 }
 
 /** Runs continuous mode for `seconds` of virtual time, then stops it. */
-async function runFor(w: ReturnType<typeof world>, req: ContinuousRequest, seconds: number, policy: 'load-aware' | 'round-robin' = 'load-aware', at?: (tSec: number) => void) {
+async function runFor(w: ReturnType<typeof world>, req: ContinuousRequest, seconds: number, policy: 'load-aware' | 'round-robin' | 'gain-order' = 'load-aware', at?: (tSec: number) => void) {
   const o = createOrchestrator(w.deps);
   o.start({ policy, continuous: continuousConfig(req) });
   const end = w.clock.now() + seconds * 1000;
@@ -287,4 +287,98 @@ test('a hypervisor without an agent: its VMs get one failed record each, not one
   assert.ok(o.continuousState()!.period >= 20, 'o.continuousState()!.period >= 20');
   assert.ok(o.records.some((r) => r.status === 'succeeded'), 'VMs elsewhere still move');
   assert.equal(o.status().lastError, null);
+});
+
+test('converged: true once the network sits at cost 0, though VMs the round no longer asks once had a choice (issue #12 trial)', async () => {
+  for (const policy of ['load-aware', 'round-robin'] as const) {
+    const w = world();
+    const { o } = await runFor(w, { everyMs: 5000, migrationCost: 0, stableRounds: 2 }, 200, policy);
+    assert.ok(Math.abs(w.cost()) < 1e-9, `${policy}: cost ${w.cost()} at the end`);
+    assert.equal(o.status().converged, true, `${policy}: converged at cost 0 (stale choices: ${JSON.stringify(o.continuousState()!.choices)})`);
+    const last = o.status().continuous?.lastPeriod;
+    assert.ok(last != null, `${policy}: GET /orchestration shows the last period`);
+    assert.equal(last.moved, 0, `${policy}: the last period moved nothing`);
+    assert.deepEqual(o.continuousState()!.choices, {}, `${policy}: no choice outlives the period that made it`);
+  }
+});
+
+test('converged: false while a move waits for the stable rule, and true once it is done', async () => {
+  const w = world({ traffic: () => [{ src: 'vm1', dst: 'vm6', rate: 500 }] });
+  const o = createOrchestrator(w.deps);
+  o.start({ policy: 'load-aware', continuous: continuousConfig({ everyMs: 5000, migrationCost: 0, stableRounds: 3 }) });
+  const seen: { period: number; converged: boolean; waiting: number; moved: number }[] = [];
+  for (let i = 0; i < 200; i++) {
+    await w.clock.advance(250);
+    await new Promise((r) => setImmediate(r));
+    const s = o.status();
+    const p = s.continuous?.lastPeriod;
+    if (p != null && seen.at(-1)?.period !== p.period) seen.push({ period: p.period, converged: s.converged, waiting: p.waitingStable, moved: p.moved });
+  }
+  const stopping = o.stop();
+  while (o.status().state !== 'idle') await w.clock.advance(250);
+  await stopping;
+  // vm1 and vm6 each choose the other's hypervisor; once vm1 moved, vm6 (cost 0) is no longer asked
+  assert.deepEqual(seen.slice(0, 2).map((x) => [x.waiting, x.converged]), [[2, false], [2, false]], JSON.stringify(seen));
+  assert.equal(seen[2]?.moved, 1, JSON.stringify(seen));
+  assert.equal(seen[2]?.converged, false, 'a period that moved is not converged');
+  assert.ok(seen.length > 5 && seen.slice(3).every((x) => x.converged && x.moved === 0 && x.waiting === 0), JSON.stringify(seen));
+});
+
+test('every move priced out: the last period says why (priced out, largest saving against its c_m), and the audit log says it once', async () => {
+  // the paper scenario under the default pre-copy price (4 GiB VMs): c_m is millions, savings thousands
+  const w = world();
+  const { o, moves } = await runFor(w, { everyMs: 5000 }, 120);
+  assert.equal(moves.length, 0);
+  const last = o.status().continuous?.lastPeriod;
+  assert.ok(last != null, 'GET /orchestration shows the last period');
+  assert.ok(last.asked > 0 && last.pricedOut > 0 && last.moved === 0 && last.waitingStable === 0, JSON.stringify(last));
+  const l = last.largestSaving;
+  assert.ok(l !== null && l.saving > 0 && l.migrationCost > l.saving, JSON.stringify(l));
+  // vm3 (hv16) talks to vm23 (hv23) across the pods: moving there saves the most
+  assert.equal(l.saving, Math.max(...w.model.vms.map((vm) => vmCostNow(w, vm))), 'the largest saving is a whole VM\'s cost (its peer\'s hypervisor has room)');
+  const said = o.records.filter((r) => r.error?.code === 'PRICED_OUT');
+  assert.equal(said.length, 1, `one record for ${o.continuousState()!.period} periods: ${said.map((r) => r.error!.message).join(' | ')}`);
+  assert.equal(said[0]!.vm, '*');
+  assert.match(said[0]!.error!.message, /priced out.*largest: vm\d+ -> hv\d+ saves [\d.]+ against c_m [\d.]+.*pre-copy/);
+  // nothing would move on this traffic: a fixed point, and the summary says it is the price
+  assert.equal(o.status().converged, true);
+});
+
+function vmCostNow(w: ReturnType<typeof world>, vm: string): number {
+  return vmCost(vm, w.tracker, trafficMatrix(w.trafficAt(w.clock.now() / 1000)), w.model.oracle);
+}
+
+test('a priced-out spell that ends and starts again is audited again; a hold-off in between is not "priced out"', async () => {
+  const net = (now: number): NetworkSignals => (now >= 40_000 && now < 50_000 ? { ...QUIET, linksDown: [{ id: 'hv16:1-t1:1', since: 40_000 }], lastChangeAt: 40_000, lastChange: 'link-removed hv16:1-t1:1' } : now >= 50_000 ? { ...QUIET, lastChangeAt: 50_000, lastChange: 'link-added hv16:1-t1:1' } : QUIET);
+  const w = world({ network: net });
+  const { o } = await runFor(w, { everyMs: 5000, quietMs: 5000 }, 120);
+  const codes = o.records.filter((r) => r.vm === '*').map((r) => r.error!.code);
+  assert.deepEqual(codes, ['PRICED_OUT', 'HOLD_OFF', 'HOLD_OFF', 'PRICED_OUT'], codes.join(' '));
+});
+
+test('the gain-ordered policy runs in continuous mode (it reads the hypervisors\' capacity) and converges', async () => {
+  const w = world();
+  const cap = w.model.capacity;
+  const deps = w.deps;
+  w.deps = { ...deps, snapshot: () => ({ ...deps.snapshot(), capacity: cap }) };
+  const { o, moves } = await runFor(w, { everyMs: 5000, migrationCost: 0, stableRounds: 2 }, 200, 'gain-order');
+  assert.equal(o.status().lastError, null);
+  assert.ok(moves.length > 0, 'it moves');
+  assert.ok(Math.abs(w.cost()) < 1e-9, `cost ${w.cost()}`);
+  assert.equal(o.status().converged, true);
+  assert.equal(countOscillations(moves, 1000), 0);
+});
+
+test('a run that ends on an error says its code beside the message (lastErrorCode; a bug is INTERNAL)', async () => {
+  for (const [thrown, code] of [[new ScoreError('UNKNOWN_VM', 'no VM "vm99"'), 'UNKNOWN_VM'], [new RangeError('a bug'), 'INTERNAL']] as const) {
+    const w = world();
+    w.deps = { ...w.deps, snapshot: () => { throw thrown; } };
+    const o = createOrchestrator(w.deps);
+    o.start({ policy: 'load-aware', continuous: continuousConfig({ everyMs: 5000 }) });
+    assert.equal(o.status().lastErrorCode, null, 'a fresh run has no error');
+    await o.finished();
+    assert.equal(o.status().state, 'idle');
+    assert.equal(o.status().lastError, thrown.message);
+    assert.equal(o.status().lastErrorCode, code, thrown.message);
+  }
 });

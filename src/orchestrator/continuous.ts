@@ -126,6 +126,80 @@ export interface ContinuousState {
   moves: { vm: string; from: string; to: string; period: number }[];
   /** per VM, the error code its agent last answered with (recorded once, not every period) */
   errors: Record<string, string>;
+  /** what the last planning period did (absent in state written by older versions) */
+  lastPeriod?: PeriodSummary | null;
+  /** why the last planning period moved nothing although moves would save (`PRICED_OUT`), null otherwise; audited when it changes */
+  idle?: string | null;
+}
+
+/**
+ * What one planning period did, for `GET /orchestration` (`continuous.lastPeriod`): a user sees
+ * why nothing moves without reading the audit log. Counts are VMs.
+ */
+export interface PeriodSummary {
+  readonly period: number;
+  /** VMs whose agent was asked what it would do */
+  asked: number;
+  /** VMs migrated */
+  moved: number;
+  /** VMs whose best move saves something, but no more than its migration cost c_m (Eq. 3) */
+  pricedOut: number;
+  /** VMs whose move pays but has not yet been chosen in `stableRounds` consecutive periods */
+  waitingStable: number;
+  /** VMs with a stable move that did not happen this period: cooldown, the period's budget, or the agent declined it */
+  heldBack: number;
+  /** VMs whose agent could not be asked */
+  errors: number;
+  /**
+   * the largest saving (C_A(u) before minus after, bytes/s × path weight) any candidate offered
+   * this period, with the c_m it was priced at; null when no candidate saved anything
+   */
+  largestSaving: { vm: string; to: string; saving: number; migrationCost: number } | null;
+}
+
+export function emptyPeriodSummary(period: number): PeriodSummary {
+  return { period, asked: 0, moved: 0, pricedOut: 0, waitingStable: 0, heldBack: 0, errors: 0, largestSaving: null };
+}
+
+/**
+ * The candidate with the largest saving before its price, among those pickTarget considers
+ * (evaluated, not the VM's own hypervisor, not barred by no-return), or null when none saves.
+ */
+export function largestSaving(s: ContinuousState, vm: string, from: string, costBefore: number, candidates: readonly Candidate[], cm: MigrationCostFn): { to: string; saving: number; migrationCost: number } | null {
+  let best: { to: string; saving: number } | null = null;
+  for (const c of candidates) {
+    if (c.costThere === null || c.hypervisor === from || c.verdict === 'full' || c.verdict === 'rail') continue;
+    if (barredReturn(s, vm, c.hypervisor) !== null) continue;
+    const saving = costBefore - c.costThere;
+    if (saving > 0 && (best === null || saving > best.saving)) best = { to: c.hypervisor, saving };
+  }
+  return best === null ? null : { ...best, migrationCost: cm(vm, from, best.to) };
+}
+
+/**
+ * Ends a planning period: forgets choices not renewed in it (a VM the round no longer asks, e.g.
+ * because a peer joined it, has no choice to confirm: a gap starts the stable count over anyway)
+ * and says whether continuous mode has converged: the period ran to its end, moved nothing, and
+ * no VM has a current choice pending under the stable rule. Moves priced out (saving ≤ c_m) are
+ * not pending: on the same traffic nothing would ever move (as in a one-shot run, where Eq. 3
+ * declines them); `PeriodSummary.pricedOut` says so.
+ */
+export function endPeriod(s: ContinuousState, summary: PeriodSummary, cutShort: boolean): boolean {
+  for (const [vm, c] of Object.entries(s.choices)) if (c.period !== s.period) delete s.choices[vm];
+  s.lastPeriod = summary;
+  return !cutShort && summary.moved === 0 && Object.keys(s.choices).length === 0;
+}
+
+/**
+ * Why a converged period moved nothing although moves would save, or null: every such move is
+ * priced out (the audit log says it once, when it starts).
+ */
+export function idleReason(s: ContinuousState, summary: PeriodSummary, converged: boolean): string | null {
+  if (!converged || summary.pricedOut === 0) return null;
+  const l = summary.largestSaving;
+  const pricing = s.config.pricing;
+  const how = pricing.kind === 'fixed' ? `the fixed c_m ${pricing.migrationCost}` : `the pre-copy price of a ${pricing.memoryBytes}-byte VM dirtying ${pricing.dirtyRateBytesPerSec} B/s, amortised over ${pricing.amortisationSeconds} s`;
+  return `every move is priced out: ${summary.pricedOut} of ${summary.asked} VM(s) asked would save, none more than its migration cost${l === null ? '' : ` (largest: ${l.vm} -> ${l.to} saves ${l.saving.toFixed(1)} against c_m ${l.migrationCost.toFixed(1)})`}; c_m is ${how} (docs/api.md, continuous mode)`;
 }
 
 export const MOVES_KEPT = 10_000;

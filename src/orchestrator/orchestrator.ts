@@ -10,7 +10,7 @@ import type { Clock } from '../runtime/clock.ts';
 import type { RailCheck, RailCode, RailConfig, RailState } from '../core/rails.ts';
 import { beginRound, createRailState, railsActive, recordMigration, targetRailsAllow, vmRailsAllow } from '../core/rails.ts';
 import type { ContinuousConfig, ContinuousState, NetworkSignals } from './continuous.ts';
-import { barredTargets, createContinuousState, holdOffReason, noteChoice, noteMigration, pickTarget, pricingFn, vmHeld } from './continuous.ts';
+import { barredTargets, createContinuousState, emptyPeriodSummary, endPeriod, holdOffReason, idleReason, largestSaving, noteChoice, noteMigration, pickTarget, pricingFn, vmHeld } from './continuous.ts';
 import { carryExchange, type ExchangeDeps } from './exchange.ts';
 import { carryAction, nextLookaheadAction } from './lookahead.ts';
 import { COUNTED_KEEP, pruneCounted } from './counted.ts';
@@ -250,6 +250,9 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     deps.restore(vm, from);
     return `; the controller still had ${vm} at ${to} (the agent's report back was lost): put back at ${from}`;
   };
+
+  /** a run that ended on an error: its message, and a code a client can act on (a bug is INTERNAL) */
+  const failedWith = (e: unknown): Partial<Orchestration> => ({ lastError: e instanceof Error ? e.message : String(e), lastErrorCode: isScoreError(e) ? e.code : 'INTERNAL' });
 
   const set = (patch: Partial<Orchestration>): void => {
     state = { ...state, ...patch };
@@ -546,7 +549,15 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     const st = o.resume?.continuous ? { ...structuredClone(o.resume.continuous), config: o.continuous, holdOff: null } : createContinuousState(o.continuous);
     continuous = st;
     const cfg = o.continuous;
-    const publish = (): void => set({ round: st.period, migrations: st.migrations, continuous: { everyMs: cfg.everyMs, period: st.period, migrations: st.migrations, holdOff: st.holdOff?.reason ?? null } });
+    const publish = (): void => set({ round: st.period, migrations: st.migrations, continuous: { everyMs: cfg.everyMs, period: st.period, migrations: st.migrations, holdOff: st.holdOff?.reason ?? null, lastPeriod: st.lastPeriod ?? null } });
+    /** a `held` record for the whole run (vm "*"): why continuous mode is not moving, said once per reason */
+    const audit = (code: 'HOLD_OFF' | 'PRICED_OUT', message: string): void => {
+      const snap = deps.snapshot();
+      const r = openRecord({ vm: '*', policyKey: 0, policy: o.policy, round: st.period, plan: false }, snap, new Map(snap.placement), '-', 'held');
+      r.finishedAt = r.startedAt;
+      r.error = { code, message };
+      void persist(r);
+    };
     deps.onSettled?.(0);
     while (!stopRequested) {
       st.period += 1;
@@ -559,15 +570,13 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       const signals = deps.network?.() ?? { lastChangeAt: null, lastChange: null, switchesDown: [], linksDown: [], inFlight: [] };
       const reason = holdOffReason({ ...signals, inFlight: [...signals.inFlight, ...inFlight] }, deps.clock.now(), cfg.quietMs);
       if (reason !== null) {
-        if (st.holdOff?.reason.split(':')[0] !== reason.split(':')[0]) {
-          const r = openRecord({ vm: '*', policyKey: 0, policy: o.policy, round: st.period, plan: false }, deps.snapshot(), new Map(deps.snapshot().placement), '-', 'held');
-          r.finishedAt = r.startedAt;
-          r.error = { code: 'HOLD_OFF', message: reason };
-          void persist(r);
-        }
+        if (st.holdOff?.reason.split(':')[0] !== reason.split(':')[0]) audit('HOLD_OFF', reason);
         st.holdOff = { reason, since: st.holdOff?.since ?? deps.clock.now() };
         // a choice must be confirmed on N consecutive periods of a quiet network
         st.choices = {};
+        // nothing was planned: whatever the last planning period saw may no longer hold
+        st.idle = null;
+        set({ converged: false });
         publish();
         await pause(cfg.everyMs);
         continue;
@@ -577,9 +586,13 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       const snap = deps.snapshot();
       const placement = new Map(snap.placement);
       const cm = pricingFn(cfg, snap.oracle);
-      const gen = startRound(o.policy, { vms: snap.vms, traffic: snap.traffic, oracle: snap.oracle, rank: snap.rank, ...(snap.capacity === undefined ? {} : { capacity: snap.capacity }) }, placement);
+      // the gain-ordered round reads the hypervisors' capacity (a fixed c_m orders it as Eq. 3 will judge it)
+      const gen = startRound(o.policy, { vms: snap.vms, traffic: snap.traffic, oracle: snap.oracle, rank: snap.rank, ...(snap.capacity === undefined ? {} : { capacity: snap.capacity }), ...(cfg.pricing.kind === 'fixed' ? { migrationCost: cfg.pricing.migrationCost } : {}) }, placement);
       let next = gen.next({ movedTo: null });
       let moved = 0;
+      const summary = emptyPeriodSummary(st.period);
+      /** a timed-out migration ended the period early */
+      let cutShort = false;
       while (!next.done && !stopRequested) {
         const { vm, cost: policyKey } = next.value;
         const from = deps.hypervisorOf(vm) ?? placement.get(vm) ?? '?';
@@ -587,27 +600,38 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         const barred = barredTargets(st, vm).map((b) => ({ hypervisor: b.hypervisor, rail: 'no-return' as const, reason: b.reason }));
         try {
           const probe = await deps.decide(from, { vm, migrate: false, migrationId: `probe-${st.period}-${vm}`, mode: 'best', migrationCost: 0, ...(barred.length > 0 ? { blocked: barred } : {}) });
+          summary.asked += 1;
           const pick = pickTarget(st, vm, from, probe.decision.costBefore, probe.decision.candidates, cm);
+          const largest = largestSaving(st, vm, from, probe.decision.costBefore, probe.decision.candidates, cm);
+          if (largest !== null && (summary.largestSaving === null || largest.saving > summary.largestSaving.saving)) summary.largestSaving = { vm, ...largest };
+          if (pick === null && largest !== null) summary.pricedOut += 1;
           const { stable, count } = noteChoice(st, vm, pick?.to ?? null);
           const a: Ask = { vm, policyKey, policy: o.policy, round: st.period, plan: false, mode: 'best' };
           if (pick !== null && !stable) {
+            summary.waitingStable += 1;
             // said once per new choice, not every period
             if (count === 1) holdOne(a, snap, placement, from, { ok: false, code: 'stable', reason: `${vm} -> ${pick.to} saves ${pick.net.toFixed(1)} net of c_m ${pick.migrationCost.toFixed(1)}; moves once chosen in ${cfg.stableRounds} consecutive periods` });
           } else if (pick !== null) {
             const held = vmHeld(st, vm, moved);
             if (held !== null) {
+              summary.heldBack += 1;
               holdOne(a, snap, placement, from, { ok: false, ...held });
             } else {
               const only = { hypervisor: pick.to, rail: 'stable' as const, reason: `continuous mode chose ${pick.to} for ${vm} in ${cfg.stableRounds} consecutive periods` };
               const res = await askOne({ ...a, migrationCost: pick.migrationCost, only }, snap, placement, st.migrations);
               // the agent says it moved the VM, the network does not see it there yet: the rest of
               // this period's choices read a view that may be wrong, so plan again next period
-              if (res.record.status === 'timeout') break;
+              if (res.record.status === 'timeout') {
+                cutShort = true;
+                break;
+              }
               movedTo = res.movedTo;
+              if (movedTo === null) summary.heldBack += 1;
               if (movedTo !== null) {
                 noteMigration(st, vm, from, movedTo);
                 countSucceeded([res.record.id]);
                 moved += 1;
+                summary.moved += 1;
                 publish();
                 if (await pause(deps.settleMs ?? 3000)) deps.onSettled?.(st.migrations);
               }
@@ -617,6 +641,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         } catch (e) {
           // one unreachable agent must not stop the others, nor continuous mode; said once per VM and error
           const error = isScoreError(e) ? { code: e.code, message: e.message } : { code: 'AGENT_UNREACHABLE', message: String(e) };
+          summary.errors += 1;
           if (st.errors[vm] !== error.code) {
             st.errors[vm] = error.code;
             const r = openRecord({ vm, policyKey, policy: o.policy, round: st.period, plan: false }, snap, placement, from, 'failed');
@@ -627,7 +652,12 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         }
         next = gen.next({ movedTo });
       }
-      set({ converged: moved === 0 && Object.keys(st.choices).length === 0 });
+      const converged = endPeriod(st, summary, cutShort || stopRequested);
+      const idle = idleReason(st, summary, converged);
+      if (idle !== null && (st.idle ?? null) === null) audit('PRICED_OUT', idle);
+      st.idle = idle;
+      set({ converged });
+      publish();
       if (!stopRequested) await pause(cfg.everyMs);
     }
   }
@@ -700,10 +730,10 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       since = o.resume?.since ?? deps.clock.now();
       sinceId = o.resume?.sinceId ?? `${deps.idPrefix?.() ?? ''}m${seq + 1}`;
       if (o.continuous === undefined) state = { state: state.state, policy: state.policy, plan: state.plan, round: state.round, migrations: state.migrations, converged: state.converged, lastError: state.lastError };
-      set({ state: 'running', policy: o.policy, plan: o.continuous ? false : (o.plan ?? false), round: 0, migrations: 0, converged: false, lastError: null });
+      set({ state: 'running', policy: o.policy, plan: o.continuous ? false : (o.plan ?? false), round: 0, migrations: 0, converged: false, lastError: null, lastErrorCode: null });
       const c = o.continuous;
       running = (c !== undefined ? runContinuous({ ...o, continuous: c }) : run(o))
-        .catch((e: unknown) => set({ lastError: e instanceof Error ? e.message : String(e) }))
+        .catch((e: unknown) => set(failedWith(e)))
         .finally(() => set({ state: 'idle' }));
       return state;
     },
@@ -733,9 +763,9 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       stopRequested = false;
       stopping = new AbortController();
       reviewed(r, 'approved');
-      set({ state: 'running', policy: r.policy, plan: false, round: r.round, migrations: 0, converged: false, lastError: null });
+      set({ state: 'running', policy: r.policy, plan: false, round: r.round, migrations: 0, converged: false, lastError: null, lastErrorCode: null });
       running = runApproved(r)
-        .catch((e: unknown) => set({ lastError: e instanceof Error ? e.message : String(e) }))
+        .catch((e: unknown) => set(failedWith(e)))
         .finally(() => set({ state: 'idle' }));
       return { ...r };
     },

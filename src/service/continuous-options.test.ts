@@ -67,3 +67,43 @@ test('refused paths are remembered from their first refusal, and only the newest
   for (let i = 3; i <= 6; i++) rememberRejected(m, `vm1->vm${i}`, i * 10, 3);
   assert.deepEqual([...m.keys()], ['vm1->vm4', 'vm1->vm5', 'vm1->vm6']);
 });
+
+test('continuous: migrationCost together with a pre-copy parameter is refused with CONTINUOUS_INVALID naming both; nothing starts', async () => {
+  const { model } = loadScenarioFile('paper');
+  const clock = virtualClock();
+  const sim = createSimDataPlane({ model, clock, stepMs: 250 });
+  const stack = await startStack({ model, dataPlane: sim.dataPlane, clock, webDir: null });
+  try {
+    for (const precopy of [{ memoryBytes: 65536 }, { dirtyRateBytesPerSec: 0 }, { bandwidthBytesPerSec: 1e6, amortisationSeconds: 60 }]) {
+      assert.throws(
+        () => stack.service.startOrchestration({ policy: 'la', migrationCost: 0, continuous: { everyMs: 1000, ...precopy } }),
+        (e: unknown) => isScoreError(e, 'CONTINUOUS_INVALID') && ['migrationCost', ...Object.keys(precopy)].every((k) => e.message.includes(k)),
+        JSON.stringify(precopy),
+      );
+      assert.equal(stack.service.orchestration().state, 'idle');
+    }
+  } finally {
+    await stack.stop();
+  }
+});
+
+test('continuous with the gain-ordered policy keeps running on a controller with no agents yet (was: idle, lastError "needs the hypervisors\' capacity")', async () => {
+  const { model } = loadScenarioFile('paper');
+  const clock = virtualClock();
+  const sim = createSimDataPlane({ model, clock, stepMs: 250 });
+  const stack = await startStack({ model, dataPlane: sim.dataPlane, clock, webDir: null });
+  try {
+    const o = stack.service.orchestrator;
+    stack.service.startOrchestration({ policy: 'gain', migrationCost: 0, continuous: { everyMs: 1000 } });
+    for (let i = 0; i < 30; i++) await clock.advance(1000);
+    assert.equal(o.status().lastError, null, String(o.status().lastError));
+    assert.equal(o.status().state, 'running');
+    assert.ok((o.status().continuous?.period ?? 0) > 3, `period ${o.status().continuous?.period}`);
+    let stopped = false;
+    const stopping = o.stop().then(() => (stopped = true));
+    for (let i = 0; i < 200 && !stopped; i++) await clock.advance(1000);
+    await stopping;
+  } finally {
+    await stack.stop();
+  }
+});

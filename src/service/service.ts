@@ -398,6 +398,11 @@ export function createService(o: ServiceOptions): Service {
         if (oneShot.length > 0) throw new ScoreError('CONTINUOUS_INVALID', `continuous mode does not take ${oneShot.join(', ')} (it re-plans with its own stable-rounds, no-return and per-period budget)`, { options: oneShot });
         const { everyMs, stableRounds, noReturnRounds, cooldownRounds, maxPerPeriod, quietMs, memoryBytes, dirtyRateBytesPerSec, bandwidthBytesPerSec, amortisationSeconds } = body.continuous;
         const precopy = Object.fromEntries(Object.entries({ memoryBytes, dirtyRateBytesPerSec, bandwidthBytesPerSec, amortisationSeconds }).filter(([, v]) => v !== undefined));
+        // a fixed c_m replaces the pre-copy price: its parameters would be dropped silently
+        if (body.migrationCost !== undefined && Object.keys(precopy).length > 0) {
+          const given = Object.keys(precopy);
+          throw new ScoreError('CONTINUOUS_INVALID', `continuous mode prices moves either with a fixed migrationCost or with the pre-copy model, not both: drop migrationCost or ${given.join(', ')}`, { options: ['migrationCost', ...given] });
+        }
         const config = continuousConfig({
           everyMs,
           ...(stableRounds !== undefined ? { stableRounds } : {}),

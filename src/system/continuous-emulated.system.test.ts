@@ -96,6 +96,9 @@ test('emulated paper-phases: continuous S-CORE re-converges to cost 0 after the 
     assert.ok(Math.abs(cost.cost) < 1e-6, `measured cost after the change ${cost.cost}`);
     assert.equal(countOscillations(moves, NO_RETURN), 0);
     assert.equal(o.records.filter((r) => r.status === 'failed' || r.status === 'timeout').length, 0);
+    // at cost 0, the next planning period that moves nothing says converged (the trial saw false for 45+ periods)
+    await until(() => o.status().converged, 60_000, 'converged at cost 0', () => `; ${JSON.stringify(o.status())}${story()}`);
+    assert.equal(o.status().continuous?.lastPeriod?.moved, 0);
     await o.stop();
   } finally {
     await Promise.all(agents.map((a) => a.stop()));

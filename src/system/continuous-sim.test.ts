@@ -54,7 +54,33 @@ test('paper-phases on the simulated data plane: continuous S-CORE re-converges t
     assert.equal(countOscillations(moves, 20), 0);
     assert.equal(o.status().state, 'running');
     assert.equal(o.status().continuous?.holdOff, null);
+    // at cost 0 with nothing left to move, GET /orchestration says converged (the trial saw false for 45+ periods)
+    const got = (await (await fetch(`${stack.apiUrl}/api/v1/orchestration`, { headers: { authorization: `Bearer ${stack.tokens.operator}` } })).json()) as Orchestration;
+    assert.equal(got.converged, true, JSON.stringify(got));
+    assert.equal(got.continuous?.lastPeriod?.moved, 0, JSON.stringify(got));
     await o.stop();
+  } finally {
+    await e.stop();
+  }
+});
+
+test('the paper scenario under the default pre-copy price: nothing moves, and GET /orchestration and /migrations say why (priced out, once)', async () => {
+  const { model, file } = loadScenarioFile('paper');
+  const e = await startSimExperiment({ model, file, policy: 'load-aware' });
+  try {
+    const { stack, clock } = e;
+    const auth = { authorization: `Bearer ${stack.tokens.operator}` };
+    const res = await fetch(`${stack.apiUrl}/api/v1/orchestration/start`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ policy: 'la', continuous: { everyMs: 5000 } }) });
+    assert.equal(res.status, 200, await res.clone().text());
+    while (clock.now() < 90_000) await new Promise((r) => setTimeout(r, 5));
+    const o = (await (await fetch(`${stack.apiUrl}/api/v1/orchestration`, { headers: auth })).json()) as Orchestration;
+    const last = o.continuous?.lastPeriod;
+    assert.ok(last != null && last.asked > 0 && last.pricedOut > 0 && last.moved === 0, JSON.stringify(o));
+    assert.ok(last.largestSaving !== null && last.largestSaving.migrationCost > last.largestSaving.saving, JSON.stringify(last));
+    const records = (await (await fetch(`${stack.apiUrl}/api/v1/migrations`, { headers: auth })).json()) as { vm: string; status: string; error: { code: string } | null }[];
+    assert.equal(records.filter((r) => r.status === 'succeeded').length, 0);
+    assert.equal(records.filter((r) => r.error?.code === 'PRICED_OUT').length, 1, JSON.stringify(records.filter((r) => r.vm === '*')));
+    await stack.service.orchestrator.stop();
   } finally {
     await e.stop();
   }

@@ -16,7 +16,7 @@ import { parseNumberOption, parseTolerance } from './simulate.ts';
 import { scenarioDpids } from '../../scenario/dpids.ts';
 import type { Dpid } from '../../controller/commands.ts';
 import { matchScenario, missingWarning, strangerWarning } from '../../controller/scenario-match.ts';
-import { continuousStart, parseDuration, type ContinuousCliOptions } from '../continuous-options.ts';
+import { continuousStart, parseDuration, pricedOutLine, type ContinuousCliOptions } from '../continuous-options.ts';
 import { consoleOut } from '../../logging/console.ts';
 import { hostLineLimiter } from './host-lines.ts';
 import { type ClusterHandle, type ClusterOptions, joinCluster, prepareCluster } from '../../cluster/attach.ts';
@@ -25,7 +25,7 @@ import { installClusterApi } from '../../cluster/api.ts';
 import { clusterAuditLog } from '../../cluster/audit.ts';
 import { startClusterIdentity } from '../../cluster/identity.ts';
 import type { JoinedCluster } from '../../cluster/attach.ts';
-import type { OrchestrationStart } from '../../api/contract.ts';
+import type { Orchestration, OrchestrationStart } from '../../api/contract.ts';
 
 /**
  * `score controller`: the S-CORE controller over real OpenFlow 1.3 switches. This is a
@@ -367,13 +367,13 @@ export function registerController(program: Command): void {
     .option('--api-port <port>', 'northbound API port', '8080')
     .option('--audit <file>', 'keep the orchestration audit log in this file (JSON lines), restored at start')
     .option('--allow-shared-agent-token', 'test set-ups only: also accept one agent token (SCORE_SHARED_AGENT_TOKEN, else a fresh one) for every hypervisor')
-    .option('--orchestrate <policy>', 'run continuous orchestration from the start: rr or la (re-plans every --every, until stopped)')
+    .option('--orchestrate <policy>', 'run continuous orchestration from the start: rr, la or gain (round-robin, load-aware, gain-order); re-plans every --every, until stopped')
     .option('--every <duration>', 'continuous mode: period between planning rounds, e.g. 10s, 500ms, 1m (default 10s)')
     .option('--stable-rounds <n>', 'continuous mode: a VM moves after choosing the same target in N consecutive periods (default 3)')
     .option('--max-per-period <n>', 'continuous mode: migration budget per period (default 4)')
     .option('--quiet <duration>', 'continuous mode: hold off this long after a link or switch changed (default 10s)')
-    .option('--cm <cost>', 'continuous mode: fixed migration cost c_m instead of the pre-copy price')
-    .option('--vm-memory <size>', 'continuous mode: VM memory for the pre-copy price, e.g. 4GiB (default), 64KiB')
+    .option('--cm <cost>', 'continuous mode: fixed migration cost c_m instead of the pre-copy price (not with --vm-memory)')
+    .option('--vm-memory <size>', 'continuous mode: VM memory for the pre-copy price, e.g. 4GiB (default), 64KiB (the paper scenario\'s 500 B/s flows pay for no move at 4GiB)')
     .option('--cluster <etcd://HOST:PORT[,...]>', 'run as one of several controllers: leader elected in etcd, MASTER on every switch (docs/cluster.md)')
     .option('--id <name>', 'this controller\'s name in the cluster (with --cluster)')
     .option('--lease-ttl <s>', 'cluster lease TTL: a dead leader is replaced this long after its last keepalive', '2')
@@ -459,11 +459,18 @@ export function registerController(program: Command): void {
       if (continuous !== null) {
         const service = running.stack.service;
         let said: string | null = null;
+        let pricedOut = false;
         service.subscribe((e) => {
           if (e.type === 'migration-finished') say(`${stamp()} migration ${String(e.data.id)}: ${String(e.data.vm)} ${String(e.data.from)} -> ${String(e.data.to)} ${String(e.data.status)}`);
           const hold = e.type === 'orchestration' ? ((e.data.continuous as { holdOff?: string | null } | undefined)?.holdOff ?? null) : said;
           if (hold !== said) say(`${stamp()} continuous orchestration ${hold === null ? 'planning again' : `holding off: ${hold}`}`);
           said = hold;
+          if (e.type === 'orchestration') {
+            const priced = pricedOutLine(e.data as unknown as Orchestration);
+            if (priced !== null && !pricedOut) say(`${stamp()} ${priced}`);
+            // a hold-off or a move ends the spell; a fresh one is said again
+            pricedOut = priced !== null;
+          }
         });
         if (running.cluster === undefined) {
           service.startOrchestration(continuous);
