@@ -66,7 +66,7 @@ test('score demo --every: continuous orchestration over the scenario\'s phases, 
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const r = await score(['demo', '--scenario', 'paper-phases', '--every', '5s', '--no-png', '--out', 'out'], dir, 240_000);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /continuous orchestration every 5s over 2 traffic phase\(s\)/);
+  assert.match(r.stdout, /continuous orchestration every 5 s over 2 traffic phase\(s\)/);
   // Load-Aware re-converges after the partner change with the fewest migrations (issue #12)
   assert.match(r.stdout, /\nload-aware: phase 1 from 0 s: 6 migration\(s\); phase 2 from 120 s: 6 migration\(s\); the fewest that make its flows local: 6; cost at the end 0\n/);
   // the gain-ordered policy runs in continuous mode too (it needs the hypervisors' capacity)
@@ -78,6 +78,9 @@ test('score demo --every: continuous orchestration over the scenario\'s phases, 
   const once = await score(['demo', '--scenario', 'paper-phases', '--no-png', '--out', 'once'], dir);
   assert.equal(once.code, 0, once.stderr);
   assert.match(once.stdout, /traffic changes at 120 s: a one-shot run plans on the first phase only; --every 5s follows every phase/);
+  const waiting = await score(['demo', '--scenario', 'paper-phases', '--every', '5s', '--wait', '1'], dir);
+  assert.equal(waiting.code, 2, waiting.stderr);
+  assert.match(waiting.stderr, /^score: error CLI_USAGE: --wait lets the virtual clock run past the phases/);
   const stray = await score(['demo', '--stable-rounds', '2'], dir);
   assert.equal(stray.code, 2, stray.stderr);
   assert.match(stray.stderr, /^score: error CLI_USAGE: --stable-rounds needs --every DURATION/);

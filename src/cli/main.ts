@@ -40,6 +40,8 @@ registerImage(program);
  */
 function missingCommandMessage(args: readonly string[]): string {
   const [first, second] = args;
+  // Commander's own help command is not in program.commands
+  if (first === 'help' && second === 'help') return "'score help COMMAND' shows a command's help (the list is above)";
   if (first === 'help' && second !== undefined && !program.commands.some((c) => c.name() === second || c.aliases().includes(second))) {
     return `unknown command '${second}' (the list is above)`;
   }

@@ -1,5 +1,6 @@
 import { ScoreError } from '../errors/errors.ts';
 import type { RunRecord } from '../sim/run.ts';
+import { costRows } from './tables.ts';
 
 /**
  * `score report`: a run set as one self-contained HTML page (inline CSS and SVG, no scripts, no
@@ -173,17 +174,8 @@ function utilisationTable(run: RunRecord): string {
 }
 
 function costComparisonTable(runs: readonly RunRecord[], labels: readonly string[]): string {
-  const n = Math.max(0, ...runs.map((r) => r.timeline.length));
   const head = [[th('step'), ...labels.map((l) => th(l))]];
-  const rows = Array.from({ length: n }, (_, i) => [
-    '<tr class="cost-row">',
-    num(String(i)),
-    ...runs.map((r) => {
-      const p = r.timeline[i];
-      return num(p ? fmtCost(p.totalCost) : '');
-    }),
-    '</tr>',
-  ]);
+  const rows = costRows(runs).map((row) => ['<tr class="cost-row">', num(row.label), ...row.costs.map((c) => num(c === undefined ? '' : fmtCost(c))), '</tr>']);
   return table(head, rows, 'costs');
 }
 

@@ -25,16 +25,30 @@ export function stepTable(run: RunRecord, vmOrder: readonly string[]): string {
   return t.toString();
 }
 
-/** Cost after each step, one column per run. */
+/**
+ * The cost after each step, one row per step, one cost (or undefined) per run. A phased run's
+ * point at a phase's start repeats the step number before it (the cost's jump at the change):
+ * its row is labelled `6 (phase 2 starts)` and follows row `6`. Rows are the union of the runs'
+ * points, by step, a phase's start after its step. Pure.
+ */
+export function costRows(runs: readonly RunRecord[]): { label: string; costs: (number | undefined)[] }[] {
+  const rows = new Map<string, { step: number; start: boolean; costs: (number | undefined)[] }>();
+  runs.forEach((r, j) => {
+    r.timeline.forEach((p, i) => {
+      const start = p.phase !== undefined && p.phase > 0 && r.timeline[i - 1]?.phase !== p.phase;
+      const label = start ? `${p.step} (phase ${(p.phase ?? 0) + 1} starts)` : String(p.step);
+      let row = rows.get(label);
+      if (row === undefined) rows.set(label, (row = { step: p.step, start, costs: runs.map(() => undefined) }));
+      row.costs[j] = p.totalCost;
+    });
+  });
+  return [...rows.entries()].sort(([, a], [, b]) => a.step - b.step || Number(a.start) - Number(b.start)).map(([label, r]) => ({ label, costs: r.costs }));
+}
+
+/** Cost after each step, one column per run (`costRows`). */
 export function costTable(runs: readonly RunRecord[]): string {
   const t = new Table({ ...PLAIN, head: ['step', ...runs.map((r) => r.policy)] });
-  const n = Math.max(...runs.map((r) => r.timeline.length));
-  for (let i = 0; i < n; i++) {
-    t.push([String(i), ...runs.map((r) => {
-      const p = r.timeline[i];
-      return p ? fmtCost(p.totalCost) : '';
-    })]);
-  }
+  for (const row of costRows(runs)) t.push([row.label, ...row.costs.map((c) => (c === undefined ? '' : fmtCost(c)))]);
   return t.toString();
 }
 

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadScenarioFile } from '../scenario/load.ts';
+import { readFileSync } from 'node:fs';
+import { loadScenarioFile, parseScenario } from '../scenario/load.ts';
+import { buildModel } from '../scenario/model.ts';
 import { flowsAt } from '../scenario/timeline.ts';
 import { linkLoads } from './fluid.ts';
 import { minimumMigrationsToColocate, simulatePhases } from './phased.ts';
@@ -76,4 +78,22 @@ test('simulateTimeline: link byte counters go on across phases, the idle time be
     assert.ok(Math.abs(bytes - want) <= 1e-9 * Math.max(1, want), `${link}: ${bytes} vs ${want}`);
   }
   assert.ok(busy > 0, 'some link carries traffic');
+});
+
+test('simulateTimeline: a change at t = 0 is phase 0 (as the data planes play it), and timeline times never go back when a phase starts before the last plan ends', () => {
+  const { file } = loadScenarioFile('paper-phases');
+  const text = readFileSync(file, 'utf8');
+  // the partner change at 0: one segment, the rotated pairs from the start
+  const at0 = buildModel(parseScenario(text.replace('  - at: 120', '  - at: 0'), file));
+  assert.equal(at0.timeline.segments.length, 1);
+  const run0 = simulateTimeline(at0, { policy: 'load-aware', file });
+  const [p0] = simulatePhases(at0, { policy: 'load-aware' });
+  assert.equal(run0.initialCost, p0!.costAtStart);
+  assert.deepEqual(run0.steps.map((s) => [s.vm, s.to]), p0!.moves.map((m) => [m.vm, m.to]));
+  // a change at 30 s, while phase 0's plan (6 migrations, 10 s apart) still runs
+  const early = buildModel(parseScenario(text.replace('  - at: 120', '  - at: 30'), file));
+  for (const policy of ['load-aware', 'round-robin'] as const) {
+    const run = simulateTimeline(early, { policy, file });
+    assert.ok(run.timeline.every((p, i) => i === 0 || p.time >= run.timeline[i - 1]!.time), `${policy}: ${run.timeline.map((p) => p.time).join(',')}`);
+  }
 });

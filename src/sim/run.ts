@@ -1,6 +1,6 @@
 import type { PolicyName } from '../core/policies.ts';
 import { runPolicy } from '../core/policies.ts';
-import { trafficMatrix } from '../core/cost.ts';
+import { trafficMatrix, type DirectedFlow } from '../core/cost.ts';
 import type { DecisionMode } from '../core/decision.ts';
 import type { Model } from '../scenario/model.ts';
 import type { TimelinePoint } from './fluid.ts';
@@ -174,6 +174,14 @@ export function simulate(model: Model, opts: SimulateOptions): RunRecord {
   };
 }
 
+/** The same flows (src, dst, rate), in any order. */
+function sameFlows(a: readonly DirectedFlow[], b: readonly DirectedFlow[]): boolean {
+  const key = (f: DirectedFlow): string => `${f.src}\u0000${f.dst}\u0000${f.rate}`;
+  const ka = a.map(key).sort();
+  const kb = b.map(key).sort();
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i]);
+}
+
 /**
  * `simulate` over the scenario's whole timeline. With constant traffic it is `simulate`. With
  * phases (or a trace) the policy plans phase 0 as `simulate` does, then at each later phase's
@@ -193,8 +201,11 @@ export function simulate(model: Model, opts: SimulateOptions): RunRecord {
  * Pure, like `simulate`.
  */
 export function simulateTimeline(model: Model, opts: SimulateOptions): RunRecord {
-  const first = simulate(model, opts);
   const segments = model.timeline.segments;
+  // phase 0 is what the data planes play from t = 0: the top-level traffic with any change at
+  // t = 0 (a phase or trace line at 0) folded in; the model itself when there is none
+  const seg0 = segments[0]?.flows ?? model.flows;
+  const first = simulate(sameFlows(seg0, model.flows) ? model : { ...model, flows: seg0, traffic: trafficMatrix(seg0) }, opts);
   if (segments.length <= 1) return first;
   const { migrationCost, decisionMode, maxRounds, stepSeconds } = first.params;
   const steps: StepRecord[] = first.steps.map((st) => ({ ...st, phase: 0 }));
@@ -226,7 +237,8 @@ export function simulateTimeline(model: Model, opts: SimulateOptions): RunRecord
       timeline.push({
         ...p,
         step: stepBase + p.step,
-        time: k === 0 ? seg.startSec : timeBase + p.step * stepSeconds,
+        // the change's point at timeBase: the previous plan, which finishes first, may end after seg.startSec
+        time: k === 0 ? timeBase : timeBase + p.step * stepSeconds,
         ...(p.linkBytes === undefined ? {} : { linkBytes: Object.fromEntries(Object.entries(p.linkBytes).map(([l, b]) => [l, b + (counters[l] ?? 0)])) }),
         phase: i,
       });

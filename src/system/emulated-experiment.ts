@@ -205,12 +205,15 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
     // guests generate the scenario's flows themselves (their /init, following the timeline by
     // their own clock from the start given here); namespaces get nping/iperf3
     signal?.throwIfAborted();
-    // the phases' clock starts here (guests and timed traffic both count from their start)
-    const trafficStart = Date.now();
+    // the phases' clock: guests and timed traffic each count from their own start
+    let trafficStart = Date.now();
     if (guests.length > 0) guestTraffic = await startGuestTraffic(fleetOf(dc), o.model, guests);
     await until(() => c.hosts.byMac.size === o.model.vms.length, 10_000, 'every VM being seen', signal);
     signal?.throwIfAborted();
-    if (guests.length === 0) traffic = o.model.timeline.segments.length > 1 ? await startTimedTraffic(dc) : await startTraffic(dc);
+    if (guests.length === 0) {
+      trafficStart = Date.now();
+      traffic = o.model.timeline.segments.length > 1 ? await startTimedTraffic(dc) : await startTraffic(dc);
+    }
     const expected = o.model.flows.length;
     await until(() => ctl.pairRates(c, Date.now()).filter((r) => r.bytesPerSecond > 0).length >= expected, 20_000, 'rates measured for every flow', signal);
     // one full rate window (5 s) before the first decision, so rates are averages, not single seconds

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { ScoreError } from '../../errors/errors.ts';
 import { loadScenarioFile } from '../../scenario/load.ts';
 import { simulate, type RunRecord } from '../../sim/run.ts';
 import { startSimExperiment, type SimExperiment } from '../../system/sim-experiment.ts';
@@ -57,6 +58,8 @@ export function registerDemo(program: Command): void {
       const { file, model } = loadScenarioFile(opts.scenario);
       // checked before anything starts: one start body per policy
       const continuous = POLICIES.map((p) => continuousRunStart(p, opts));
+      // the virtual clock runs from the start, so a wait would let the phases pass unplanned
+      if (continuous[0] !== null && waitS !== undefined && waitS > 0) throw new ScoreError('CLI_USAGE', '--wait lets the virtual clock run past the phases before --every starts; use --pace MS (with --hold) to watch on the dashboard');
       console.log(`S-CORE demo: scenario "${model.scenario.name}" on the simulated data plane`);
       console.log(
         `  ${model.topology.hypervisors.length} hypervisors, ${model.topology.nodes.size - model.topology.hypervisors.length} switches, ${model.topology.links.length} links, ${model.vms.length} VMs, ${model.flows.length} flows; c_m = ${model.migrationCost}`,
@@ -90,8 +93,9 @@ export function registerDemo(program: Command): void {
           console.log(`  waiting ${waitS} s before orchestrating`);
           await new Promise((r) => setTimeout(r, waitS * 1000));
         }
-        if (continuous[0] !== null) {
-          console.log(`  continuous orchestration every ${opts.every ?? ''} over ${model.timeline.segments.length} traffic phase(s) (virtual time), until it settles after the last`);
+        const c0 = continuous[0] ?? null;
+        if (c0 !== null) {
+          console.log(`  continuous orchestration every ${c0.continuous.everyMs / 1000} s over ${model.timeline.segments.length} traffic phase(s) (virtual time), until it settles after the last`);
         } else if (model.timeline.segments.length > 1) {
           console.log(`  the scenario's traffic changes at ${model.timeline.segments.slice(1).map((g) => `${g.startSec} s`).join(', ')}: a one-shot run plans on the first phase only; --every 5s follows every phase`);
         }
@@ -100,7 +104,7 @@ export function registerDemo(program: Command): void {
             const start = continuous[i];
             if (start === null || start === undefined) return e.run();
             const run = await e.runContinuous(start, quietPeriodsOf(start));
-            if (run.stoppedBy === 'time') console.log(`  ${POLICIES[i] ?? ''}: stopped 10 virtual minutes after the last phase began, still moving`);
+            if (run.stoppedBy === 'time') console.log(`  ${POLICIES[i] ?? ''}: stopped at its time limit, 10 virtual minutes after the last phase began, before it settled`);
             return run;
           }),
         );
