@@ -48,11 +48,13 @@ test('continuousDone: quiet for N periods since the last move, the last phase an
   assert.equal(continuousDone(s, 20, 5), true, 'a bar from after the phase');
   assert.equal(continuousDone(s, 23, 5), false, 'the same bar, set before the phase');
   delete s.left.vm3;
-  // a target chosen in this period: the stable rule is counting
+  // a target chosen in this period, or in the last (read before this period renewed it): the
+  // stable rule is counting; a period's end forgets the choices it did not renew (endPeriod)
   s.choices.vm2 = { to: 'hv3', count: 1, period: 30 };
   assert.equal(continuousDone(s, 20, 5), false, 'a choice of this period');
-  // an old choice, not repeated since, is no pending move
-  s.choices.vm2 = { to: 'hv3', count: 2, period: 27 };
+  s.choices.vm2 = { to: 'hv3', count: 2, period: 29 };
+  assert.equal(continuousDone(s, 20, 5), false, 'a choice of the last period');
+  delete s.choices.vm2;
   assert.equal(continuousDone(s, 20, 5), true);
   s.holdOff = { reason: 'link(s) down', since: 0 };
   assert.equal(continuousDone(s, 20, 5), false, 'held off');

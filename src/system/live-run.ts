@@ -54,8 +54,8 @@ export async function orchestrate(stack: Stack, o: LiveRunOptions & { maxRounds?
 /**
  * When a continuous run has done what it can with the traffic's last phase: `quietPeriods`
  * periods with no migration since `sincePeriod` (the period under way once that phase's rates
- * were measured) and since the no-return bars set before it ran out, no target chosen in the
- * latest period (a move the stable rule is still counting) and no hold-off. A bar from before the
+ * were measured) and since the no-return bars set before it ran out, no choice the stable rule
+ * may still be counting and no hold-off. A bar from before the
  * phase can hold back a move the new traffic calls for (it is taken once the bar ends); a bar
  * from a move made for the new traffic only guards against going back, so it is not waited for.
  * Pure.
@@ -65,7 +65,9 @@ export function continuousDone(s: Pick<ContinuousState, 'config' | 'period' | 'h
   // a bar set in period p holds through p + noReturnRounds (barredReturn)
   const barsEnd = Math.max(0, ...Object.values(s.left).flatMap((ls) => ls.filter((l) => l.period < sincePeriod).map((l) => l.period + s.config.noReturnRounds + 1)));
   if (s.period - Math.max(s.moves.at(-1)?.period ?? 0, sincePeriod, barsEnd) < quietPeriods) return false;
-  return !Object.values(s.choices).some((c) => c.period === s.period);
+  // a period's end forgets the choices not renewed in it (endPeriod), so any choice left is one
+  // the stable rule may still be counting: the last period's, or this one's
+  return Object.keys(s.choices).length === 0;
 }
 
 /**
