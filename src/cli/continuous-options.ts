@@ -39,13 +39,22 @@ function int(option: string, text: string | undefined, min: number): number | un
   return n;
 }
 
-const CONTINUOUS_KEYS = ['every', 'stableRounds', 'maxPerPeriod', 'quiet', 'cm', 'vmMemory'] as const;
+export const CONTINUOUS_KEYS = ['every', 'stableRounds', 'maxPerPeriod', 'quiet', 'cm', 'vmMemory'] as const;
+
+/**
+ * Refuses the first of `keys` (continuous-mode options, camelCase) given in `o` without the option
+ * they go with (`needs`, e.g. "--orchestrate POLICY"). Errors: CLI_USAGE.
+ */
+export function refuseStray(o: ContinuousCliOptions, keys: readonly (typeof CONTINUOUS_KEYS)[number][], needs: string): void {
+  // only these keys: o may be the whole command's option object
+  const k = keys.find((key) => o[key] !== undefined);
+  if (k !== undefined) throw new ScoreError('CLI_USAGE', `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs ${needs}`);
+}
 
 /** null when --orchestrate is not given; --every without --orchestrate is an error. */
 export function continuousStart(o: ContinuousCliOptions): OrchestrationStart | null {
   if (o.orchestrate === undefined) {
-    // Only this command's continuous-mode options: o may be the whole command's option object.
-    for (const k of CONTINUOUS_KEYS) if (o[k] !== undefined) throw new ScoreError('CLI_USAGE', `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --orchestrate POLICY`);
+    refuseStray(o, CONTINUOUS_KEYS, '--orchestrate POLICY');
     return null;
   }
   const policy = o.orchestrate;

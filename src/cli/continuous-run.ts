@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
-import { ScoreError } from '../errors/errors.ts';
 import type { OrchestrationStart } from '../api/contract.ts';
 import type { PolicyName } from '../core/policies.ts';
 import type { Model } from '../scenario/model.ts';
 import { flowsAt } from '../scenario/timeline.ts';
 import { minimumMigrationsToColocate } from '../sim/phased.ts';
 import type { RunRecord } from '../sim/run.ts';
-import { continuousStart, type ContinuousCliOptions } from './continuous-options.ts';
+import { CONTINUOUS_KEYS, continuousStart, refuseStray, type ContinuousCliOptions } from './continuous-options.ts';
 
 /**
  * `score demo --every` and `score emulate --policy ... --every`: continuous orchestration over the
@@ -24,22 +23,36 @@ export function addContinuousOptions(cmd: Command, prefix: string): Command {
 
 export type ContinuousRunOptions = Omit<ContinuousCliOptions, 'orchestrate'>;
 
+/** A continuous start body: `continuous` is there. */
+export type ContinuousStart = OrchestrationStart & { continuous: NonNullable<OrchestrationStart['continuous']> };
+
 /**
  * The start body of a continuous run of `policy`, or null without --every. Unlike `score
  * controller`, whose default prices a 4 GiB VM, the VMs here are namespaces or simulated: 64 KiB
  * that dirties nothing (Mininet-host size, as the system tests price them) unless --vm-memory or
  * --cm says otherwise. Errors: CLI_USAGE (as `continuousStart`).
  */
-export function continuousRunStart(policy: PolicyName, o: ContinuousRunOptions): (OrchestrationStart & { continuous: NonNullable<OrchestrationStart['continuous']> }) | null {
+export function continuousRunStart(policy: PolicyName, o: ContinuousRunOptions): ContinuousStart | null {
   if (o.every === undefined) {
-    const stray = (['stableRounds', 'maxPerPeriod', 'quiet', 'cm', 'vmMemory'] as const).find((k) => o[k] !== undefined);
-    if (stray !== undefined) throw new ScoreError('CLI_USAGE', `--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --every DURATION`);
+    refuseStray(o, CONTINUOUS_KEYS, '--every DURATION');
     return null;
   }
   const clean = o.cm === undefined && o.vmMemory === undefined;
   const start = continuousStart({ ...o, orchestrate: policy, ...(o.cm === undefined ? { vmMemory: o.vmMemory ?? '64KiB' } : {}) });
   if (start?.continuous === undefined) return null;
   return { ...start, continuous: { ...start.continuous, ...(clean ? { dirtyRateBytesPerSec: 0 } : {}) } };
+}
+
+/**
+ * The line a demo or emulate run prints before orchestrating, when it has one: what continuous
+ * mode will do (`until`: how long it may run), or that a one-shot run of a phased scenario plans
+ * on the first phase only. Pure.
+ */
+export function phasesIntro(model: Model, start: ContinuousStart | null, until: string): string | null {
+  const segments = model.timeline.segments;
+  if (start !== null) return `  continuous orchestration every ${start.continuous.everyMs / 1000} s over ${segments.length} traffic phase(s)${until}`;
+  if (segments.length > 1) return `  the scenario's traffic changes at ${segments.slice(1).map((g) => `${g.startSec} s`).join(', ')}: a one-shot run plans on the first phase only; --every 5s follows every phase`;
+  return null;
 }
 
 /** Periods with no move after the last phase before a continuous run counts as settled: the stable rule's and two more. */

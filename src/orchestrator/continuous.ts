@@ -161,6 +161,11 @@ export function emptyPeriodSummary(period: number): PeriodSummary {
   return { period, asked: 0, moved: 0, pricedOut: 0, waitingStable: 0, heldBack: 0, errors: 0, largestSaving: null };
 }
 
+/** A candidate continuous mode may move `vm` to: evaluated, not its own hypervisor, not full or railed, not barred by no-return. */
+function eligible(s: ContinuousState, vm: string, from: string, c: Candidate): c is Candidate & { costThere: number } {
+  return c.costThere !== null && c.hypervisor !== from && c.verdict !== 'full' && c.verdict !== 'rail' && barredReturn(s, vm, c.hypervisor) === null;
+}
+
 /**
  * The candidate with the largest saving before its price, among those pickTarget considers
  * (evaluated, not the VM's own hypervisor, not barred by no-return), or null when none saves.
@@ -168,8 +173,7 @@ export function emptyPeriodSummary(period: number): PeriodSummary {
 export function largestSaving(s: ContinuousState, vm: string, from: string, costBefore: number, candidates: readonly Candidate[], cm: MigrationCostFn): { to: string; saving: number; migrationCost: number } | null {
   let best: { to: string; saving: number } | null = null;
   for (const c of candidates) {
-    if (c.costThere === null || c.hypervisor === from || c.verdict === 'full' || c.verdict === 'rail') continue;
-    if (barredReturn(s, vm, c.hypervisor) !== null) continue;
+    if (!eligible(s, vm, from, c)) continue;
     const saving = costBefore - c.costThere;
     if (saving > 0 && (best === null || saving > best.saving)) best = { to: c.hypervisor, saving };
   }
@@ -222,8 +226,7 @@ export interface Candidate {
 export function pickTarget(s: ContinuousState, vm: string, from: string, costBefore: number, candidates: readonly Candidate[], cm: MigrationCostFn): { to: string; costAfter: number; migrationCost: number; net: number } | null {
   let best: { to: string; costAfter: number; migrationCost: number; net: number } | null = null;
   for (const c of candidates) {
-    if (c.costThere === null || c.hypervisor === from || c.verdict === 'full' || c.verdict === 'rail') continue;
-    if (barredReturn(s, vm, c.hypervisor) !== null) continue;
+    if (!eligible(s, vm, from, c)) continue;
     const m = cm(vm, from, c.hypervisor);
     const net = costBefore - c.costThere - m;
     if (net > 0 && (best === null || net > best.net)) best = { to: c.hypervisor, costAfter: c.costThere, migrationCost: m, net };

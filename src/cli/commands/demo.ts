@@ -6,7 +6,7 @@ import { startSimExperiment, type SimExperiment } from '../../system/sim-experim
 import type { Stack } from '../../system/stack.ts';
 import { parseNumberOption, printRuns } from './simulate.ts';
 import { writeRunOutputs } from '../output.ts';
-import { addContinuousOptions, continuousRunStart, phaseSummary, quietPeriodsOf, type ContinuousRunOptions } from '../continuous-run.ts';
+import { addContinuousOptions, continuousRunStart, phasesIntro, phaseSummary, quietPeriodsOf, type ContinuousRunOptions } from '../continuous-run.ts';
 
 const POLICIES = ['round-robin', 'load-aware', 'gain-order'] as const;
 
@@ -93,12 +93,8 @@ export function registerDemo(program: Command): void {
           console.log(`  waiting ${waitS} s before orchestrating`);
           await new Promise((r) => setTimeout(r, waitS * 1000));
         }
-        const c0 = continuous[0] ?? null;
-        if (c0 !== null) {
-          console.log(`  continuous orchestration every ${c0.continuous.everyMs / 1000} s over ${model.timeline.segments.length} traffic phase(s) (virtual time), until it settles after the last`);
-        } else if (model.timeline.segments.length > 1) {
-          console.log(`  the scenario's traffic changes at ${model.timeline.segments.slice(1).map((g) => `${g.startSec} s`).join(', ')}: a one-shot run plans on the first phase only; --every 5s follows every phase`);
-        }
+        const intro = phasesIntro(model, continuous[0] ?? null, ' (virtual time), until it settles after the last');
+        if (intro !== null) console.log(intro);
         const runs: RunRecord[] = await Promise.all(
           experiments.map(async (e, i) => {
             const start = continuous[i];

@@ -17,7 +17,7 @@ import { startTraffic, type TrafficHandle, type TrafficOptions } from '../../emu
 import { entrySegments, startTimedTraffic } from '../../emulation/timed-traffic.ts';
 import { parseNumberOption, parseTolerance } from './simulate.ts';
 import { dashboardLine } from './demo.ts';
-import { addContinuousOptions, continuousRunStart, phaseSummary, quietPeriodsOf, type ContinuousRunOptions } from '../continuous-run.ts';
+import { addContinuousOptions, continuousRunStart, phasesIntro, phaseSummary, quietPeriodsOf, type ContinuousRunOptions, type ContinuousStart } from '../continuous-run.ts';
 
 export interface EmulateOptions {
   readonly scenario: string;
@@ -262,18 +262,14 @@ async function runEmulatedPolicies(o: {
   overcommit?: number;
   vms?: VmKind;
   /** per policy, its continuous start body (--every), or null */
-  continuous: readonly (ReturnType<typeof continuousRunStart>)[];
+  continuous: readonly (ContinuousStart | null)[];
   signal?: AbortSignal;
 }): Promise<void> {
   const started = performance.now();
   const { file, model } = loadScenarioFile(o.scenario);
   console.log(`S-CORE emulate: scenario "${model.scenario.name}" on real Open vSwitch bridges (userspace datapath) and network namespaces`);
-  const phases = model.timeline.segments;
-  if (o.continuous[0] !== null && o.continuous[0] !== undefined) {
-    console.log(`  continuous orchestration every ${o.continuous[0].continuous.everyMs / 1000} s over ${phases.length} traffic phase(s), until it settles after the last (at most 10 minutes after it began)`);
-  } else if (phases.length > 1) {
-    console.log(`  the scenario's traffic changes at ${phases.slice(1).map((g) => `${g.startSec} s`).join(', ')}: a one-shot run plans on the first phase only; --every 5s follows every phase`);
-  }
+  const intro = phasesIntro(model, o.continuous[0] ?? null, ', until it settles after the last (at most 10 minutes after it began)');
+  if (intro !== null) console.log(intro);
   const runs: RunRecord[] = [];
   const losses: { policy: PolicyName; losses: readonly MigrationLoss[] }[] = [];
   const phaseLines: string[] = [];
