@@ -392,7 +392,7 @@ async function report(o: AgentOptions, vm: string, hypervisor: string, migration
  */
 export function retryableClaimError(e: unknown): boolean {
   if (!isScoreError(e)) return true;
-  if (e.code.startsWith('CLUSTER_') || e.code === 'AGENT_UNREACHABLE') return true;
+  if (e.code.startsWith('CLUSTER_') || e.code === 'CONTROLLER_UNREACHABLE') return true;
   return e.details['status'] === 503;
 }
 

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { controllerApi } from './api-client.ts';
+import { retryableClaimError } from './agent.ts';
+import { isScoreError, ScoreError } from '../errors/errors.ts';
 
 // a fake controller on loopback answering /api/v1/cluster/ready from a script of statuses
 async function fakeController(statuses: number[]): Promise<{ url: string; server: Server }> {
@@ -44,4 +46,15 @@ test('controlReady: a single controller (404 once) stays single through 500, 503
   const r = await controllerApi('http://127.0.0.1:1', 't').controlReady!();
   assert.deepEqual([r.cluster, r.ready], [true, false]);
   assert.match(r.reason, /unreachable/);
+});
+
+test('a controller that does not answer is CONTROLLER_UNREACHABLE (not the agent), and a report to it is retried', async () => {
+  const e = await controllerApi('http://127.0.0.1:1', 't', 1000).register('hv1', 'http://127.0.0.1:2').then(
+    () => assert.fail('registered with nothing listening'),
+    (err: unknown) => err,
+  );
+  assert.ok(isScoreError(e, 'CONTROLLER_UNREACHABLE'), `got ${String(e)}`);
+  assert.match((e as Error).message, /POST \/agents\/register unreachable/);
+  assert.equal(retryableClaimError(e), true, 'an unreachable controller may be back, or another leader may answer');
+  assert.equal(retryableClaimError(new ScoreError('UNKNOWN_VM', 'no such VM')), false, "the controller's definite answer is not retried");
 });

@@ -40,7 +40,7 @@ export function controllerApi(baseUrl: string, token: string, timeoutMs = 5000):
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (e) {
-      throw new ScoreError('AGENT_UNREACHABLE', `controller API ${method} ${path} unreachable: ${e instanceof Error ? e.message : String(e)}`, { path }, { cause: e });
+      throw new ScoreError('CONTROLLER_UNREACHABLE', `controller API ${method} ${path} unreachable: ${e instanceof Error ? e.message : String(e)}`, { path }, { cause: e });
     }
     const text = await res.text();
     if (!res.ok) {

@@ -8,7 +8,7 @@ import { ScoreError, isScoreError, type ErrorCode } from '../errors/errors.ts';
 import type { Agent, MigrationOutcome } from './agent.ts';
 
 /** The agent's own small HTTP API, called by the controller's orchestrator (controller credential). */
-const STATUS: Partial<Record<ErrorCode, number>> = { UNKNOWN_VM: 404, UNKNOWN_MIGRATION: 404, MIGRATION_IN_PROGRESS: 409, API_BAD_REQUEST: 400, API_UNAUTHORIZED: 401, AGENT_UNREACHABLE: 502, NO_PATH: 422 };
+const STATUS: Partial<Record<ErrorCode, number>> = { UNKNOWN_VM: 404, UNKNOWN_MIGRATION: 404, MIGRATION_IN_PROGRESS: 409, API_BAD_REQUEST: 400, API_UNAUTHORIZED: 401, AGENT_UNREACHABLE: 502, CONTROLLER_UNREACHABLE: 502, NO_PATH: 422 };
 
 const digest = (x: string): Buffer => createHash('sha256').update(x, 'utf8').digest();
 

@@ -54,7 +54,7 @@ export const ERROR_CODES = {
   RAIL_HELD: 'a safety rail (cooldown, per-round or per-hypervisor limit) held a migration back this round',
   SWAP_NO_ROOM: 'an exchange needs a free slot elsewhere (or a temporary overcommit) to be carried out one VM at a time; there is none',
   AGENT_UNREACHABLE: 'the hypervisor agent did not answer',
-  CONTROLLER_UNREACHABLE: "the controller's API did not answer (a command-line client such as `score credentials`)",
+  CONTROLLER_UNREACHABLE: "the controller's API did not answer (a hypervisor agent, or a command-line client such as `score credentials`)",
   NO_AGENT: 'no agent is registered for this hypervisor',
   UNKNOWN_MIGRATION: 'no migration record with this id',
   PLAN_NOT_PENDING: 'the record is not a planned action awaiting approval (not planned, already reviewed, superseded, or nothing to move)',

@@ -25,7 +25,7 @@ function refused(port: number): Promise<boolean> {
   });
 }
 
-test('score agent with an unreachable controller exits 1 with AGENT_UNREACHABLE and leaves no port open', async () => {
+test('score agent with an unreachable controller exits 1 with CONTROLLER_UNREACHABLE and leaves no port open', async () => {
   // two at once: the kernel may hand a just-closed port out again
   const [controller, own] = (await freePorts(2)) as [number, number];
   const t0 = Date.now();
@@ -35,7 +35,7 @@ test('score agent with an unreachable controller exits 1 with AGENT_UNREACHABLE 
     );
   });
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /^score: error AGENT_UNREACHABLE: controller API POST \/agents\/register unreachable/m);
+  assert.match(r.stderr, /^score: error CONTROLLER_UNREACHABLE: controller API POST \/agents\/register unreachable/m);
   assert.ok(Date.now() - t0 < 50_000, 'it exits instead of hanging');
   assert.equal(await refused(own), true);
   // Bad input is exit 2.
@@ -69,7 +69,7 @@ test('startAgent closes its own server when the controller cannot be reached', a
   const driver: MigrationDriver = { name: 'none', migrate: () => Promise.reject(new Error('not used')) };
   await assert.rejects(
     startAgent({ hypervisor: 'hv16', apiUrl: `http://127.0.0.1:${controller}`, token: 'ag', driver, port: own }),
-    (e: Error & { code?: string }) => e.code === 'AGENT_UNREACHABLE',
+    (e: Error & { code?: string }) => e.code === 'CONTROLLER_UNREACHABLE',
   );
   assert.equal(await refused(own), true);
 });

@@ -77,7 +77,7 @@ export function registerAgent(program: Command): void {
         throw new ScoreError('CLI_USAGE', `--driver: expected libvirt, emulated or qemu, got "${opts.driver}"`);
       }
       // An unreachable controller at start is a failure: startAgent closes its port and throws
-      // AGENT_UNREACHABLE, and the command exits 1.
+      // CONTROLLER_UNREACHABLE, and the command exits 1.
       if (orphaned) return;
       const agent = await startAgent({ hypervisor: opts.hypervisor, apiUrl: opts.controller, token, driver, host: m[1]!, port: Number(m[2]) });
       console.log(`agent for ${opts.hypervisor} (${driver.name} driver) listening on ${agent.url}, registered with ${opts.controller}`);
