@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createAgent } from './agent.ts';
-import type { ControllerApi } from './api-client.ts';
+import { controllerApi, type ControllerApi } from './api-client.ts';
 import type { MigrationDriver } from './drivers/driver.ts';
 import { buildAgentServer, agentCaller, agentMigrationOutcome, controllerVerifier, verifierOf } from './server.ts';
 import { isScoreError, ScoreError } from '../errors/errors.ts';
@@ -110,6 +110,20 @@ test('agent HTTP API: token required, bad bodies are 400, decide works over real
   const unknown = await fetch(`${url}/agent/v1/cost`, { method: 'POST', headers: { authorization: 'Bearer secret', 'content-type': 'application/json' }, body: '{"vm":"vm7"}' });
   assert.equal(unknown.status, 404);
   await assert.rejects(agentCaller('secret', 1000)('http://127.0.0.1:1', { vm: 'vm1', migrate: false, migrationId: 'y' }), (e) => isScoreError(e, 'AGENT_UNREACHABLE'));
+});
+
+test('agent HTTP API: an agent that cannot reach the controller answers 502 CONTROLLER_UNREACHABLE, and the orchestrator keeps that code', async (t) => {
+  // the agent's real client to a controller that is not there
+  const a = createAgent({ hypervisor: 'hv1', api: controllerApi('http://127.0.0.1:1', 'ag', 1000), driver: driver() });
+  const app = buildAgentServer(a, controllerVerifier(verifierOf('secret')));
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  t.after(() => app.close());
+  const addr = app.server.address();
+  const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  const raw = await fetch(`${url}/agent/v1/decide`, { method: 'POST', headers: { authorization: 'Bearer secret', 'content-type': 'application/json' }, body: '{"vm":"vm1","migrate":false,"migrationId":"u"}' });
+  assert.equal(raw.status, 502);
+  assert.equal(((await raw.json()) as { error: { code: string } }).error.code, 'CONTROLLER_UNREACHABLE');
+  await assert.rejects(agentCaller('secret')(url, { vm: 'vm1', migrate: false, migrationId: 'u2' }), (e) => isScoreError(e, 'CONTROLLER_UNREACHABLE') && /unreachable/.test(e.message));
 });
 
 test('agent: remembers what became of each migration by the orchestrator id (a new cluster leader reconciles from it)', async () => {

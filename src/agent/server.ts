@@ -113,7 +113,8 @@ export const AGENT_CALL_MAX_MS = 15 * 60_000;
  * @throws ScoreError AGENT_UNREACHABLE (no answer and no status three times in a row, the agent
  *   does not know the migration, its answer lost, or an error status), MIGRATION_TIMEOUT (still
  *   running after `maxMs`), API_BAD_REQUEST (the agent refused the request itself: 400, 413),
- *   MIGRATION_IN_PROGRESS, UNKNOWN_VM
+ *   MIGRATION_IN_PROGRESS, UNKNOWN_VM, CONTROLLER_UNREACHABLE (the agent answered that it could
+ *   not reach the controller's API for the VM's traffic)
  */
 export function agentCaller(
   token: string | ((hypervisor: string) => string),
@@ -137,7 +138,7 @@ export function agentCaller(
     const parsed = res.body as (AgentDecideResult & { error?: { code: string; message: string } }) | null;
     if (res.status < 200 || res.status >= 300 || parsed === null) {
       const code = parsed?.error?.code;
-      const known = code === 'MIGRATION_IN_PROGRESS' || code === 'UNKNOWN_VM' ? code : res.status === 400 || res.status === 413 ? 'API_BAD_REQUEST' : 'AGENT_UNREACHABLE';
+      const known = code === 'MIGRATION_IN_PROGRESS' || code === 'UNKNOWN_VM' || code === 'CONTROLLER_UNREACHABLE' ? code : res.status === 400 || res.status === 413 ? 'API_BAD_REQUEST' : 'AGENT_UNREACHABLE';
       throw new ScoreError(known, `agent ${url}: ${res.status} ${parsed?.error?.message ?? ''}`, { url, status: res.status });
     }
     return parsed;
