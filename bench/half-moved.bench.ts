@@ -15,8 +15,11 @@
  * by `--split-iterations` subgradient steps at each of `--split-mu-steps` prices (0 skips it).
  * The priced search (src/sim/budget-search.ts) runs from the forest, within the slots (forest packed)
  * and with the slots lifted. Prints one JSON object.
- *   node --import tsx bench/half-moved.bench.ts [--iterations N] [--sigmas 2,1.5] [--bound-iterations N] [--bounds-only]
- *     [--split-iterations N] [--split-mu-steps N]
+ * `--seed` picks another instance of the same workload (docs/scale.md's figures are seed 1's);
+ * `--structure-only` prints only the cheap yardsticks (top pairs, forest, forest with slots ignored:
+ * seconds per σ) and skips the bounds and every search.
+ *   node --import tsx bench/half-moved.bench.ts [--iterations N] [--sigmas 2,1.5] [--seed N] [--bound-iterations N]
+ *     [--bounds-only | --structure-only] [--split-iterations N] [--split-mu-steps N]
  */
 import { parseArgs } from 'node:util';
 import { runScale, type StrategyContext } from '../src/sim/scale.ts';
@@ -31,19 +34,24 @@ import { optimiseSplits, splitStar } from '../src/sim/split-star-bound.ts';
 const { values } = parseArgs({ options: {
     iterations: { type: 'string', default: '20000000' },
     sigmas: { type: 'string', default: '2,1.5' },
+    seed: { type: 'string', default: '1' },
+    'structure-only': { type: 'boolean', default: false },
     'bound-iterations': { type: 'string', default: '1000000' },
     'bounds-only': { type: 'boolean', default: false },
     'split-iterations': { type: 'string', default: '300' },
     'split-mu-steps': { type: 'string', default: '4' },
   } });
 const iterations = Number(values.iterations);
+const seed = Number(values.seed);
+if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, not ${values.seed}`);
+if (values['bounds-only'] && values['structure-only']) throw new Error('--bounds-only and --structure-only exclude each other');
 const pct = (x: number): number => +(100 * x).toFixed(2);
 const out: Record<string, unknown>[] = [];
 for (const sigma of values.sigmas.split(',').map(Number)) {
   let ctx: StrategyContext | undefined;
   runScale({
     topology: topologyFromSpec('fat-tree:16', {}),
-    workload: (t) => workloadFromOptions(t, { model: 'partners', vms: 4096, slots: 8, placement: 'random', seed: 1, params: sigma === 2 ? [] : [`rateSigma=${sigma}`] }),
+    workload: (t) => workloadFromOptions(t, { model: 'partners', vms: 4096, slots: 8, placement: 'random', seed, params: sigma === 2 ? [] : [`rateSigma=${sigma}`] }),
     utilisation: false,
     strategies: [
       [
@@ -58,6 +66,20 @@ for (const sigma of values.sigmas.split(',').map(Number)) {
   if (ctx === undefined) throw new Error('no instance');
   const input: BudgetInput = { vms: ctx.vms, placement: ctx.placement, traffic: ctx.traffic, oracle: ctx.oracle, capacity: ctx.capacity, nearby: rackMates(ctx.topology) };
   const budget = Math.floor(ctx.vms.length / 2);
+  if (values['structure-only']) {
+    const t = performance.now();
+    const s = budgetStructure(input, budget);
+    out.push({
+      sigma,
+      budgetVms: budget,
+      topPairsSharePct: pct(s.topPairsShare),
+      forestSharePct: pct(s.forestShare),
+      forestUncapacitatedReductionPct: pct(s.forestUncapacitatedReduction),
+      forestUncapacitatedVmsMoved: s.forestVmsMoved,
+      seconds: +((performance.now() - t) / 1000).toFixed(1),
+    });
+    continue;
+  }
   const tb = performance.now();
   const w = boundWitnesses(input, budget, { iterations: Number(values['bound-iterations']), temperature: 0.02, seed: 1 });
   const bounds = {
@@ -113,4 +135,4 @@ for (const sigma of values.sigmas.split(',').map(Number)) {
     seconds: { structureAndForestAnneal: +((t1 - t0) / 1000).toFixed(1), stage1AndAnneal: +((performance.now() - t1) / 1000).toFixed(1) },
   });
 }
-console.log(JSON.stringify({ bench: 'half-moved', topology: 'fat-tree(16)', vms: 4096, slots: 8, workload: 'partners', seed: 1, iterations, results: out }, null, 2));
+console.log(JSON.stringify({ bench: 'half-moved', topology: 'fat-tree(16)', vms: 4096, slots: 8, workload: 'partners', seed, iterations, results: out }, null, 2));
