@@ -1,5 +1,6 @@
 import { ScoreError } from '../errors/errors.ts';
 import { preCopyMigrationCost, qemuStopCopyBytes, type MigrationCostFn } from '../core/migration-cost.ts';
+import { worthMigrating } from '../core/cost.ts';
 import type { PathOracle } from '../core/paths.ts';
 
 /**
@@ -130,7 +131,36 @@ export interface ContinuousState {
   lastPeriod?: PeriodSummary | null;
   /** why the last planning period moved nothing although moves would save (`PRICED_OUT`), null otherwise; audited when it changes */
   idle?: string | null;
+  /** per VM, the stable move its agent declined, not asked again while it stands (declineStands; absent in older state) */
+  declined?: Record<string, DeclinedMove>;
 }
+
+/**
+ * A stable move the VM's own agent declined when asked to carry it out (its Eq. 3 on the inputs
+ * of that moment, no room at the target, a rail), with what the move was judged on then.
+ */
+export interface DeclinedMove {
+  readonly from: string;
+  readonly to: string;
+  /** the period it was declined in */
+  readonly period: number;
+  /**
+   * why, from the agent's verdict on the target (Decision.candidates): `no-gain` (its Eq. 3),
+   * `full` (no slot, CPU or memory), a rail code, or `not-a-candidate` (no peer of the VM there)
+   */
+  readonly code: string;
+  /** the agent's reason (Decision.reason) */
+  readonly reason: string;
+  /** the saving before price (C_A(u) now minus at the target, bytes/s × path weight) the probe offered */
+  readonly saving: number;
+  /** free VM slots at the target (capacity − VMs there) in the controller's view; null when unknown */
+  readonly free: number | null;
+}
+
+/** A declined move is asked again once its probe's saving differs from the declined one by more than this fraction (the traffic changed). */
+export const DECLINE_SAVING_TOLERANCE = 0.1;
+/** ... or after this many periods, whatever changed (an agent's view the controller does not see). */
+export const DECLINE_RETRY_PERIODS = 20;
 
 /**
  * What one planning period did, for `GET /orchestration` (`continuous.lastPeriod`): a user sees
@@ -146,8 +176,13 @@ export interface PeriodSummary {
   pricedOut: number;
   /** VMs whose move pays but has not yet been chosen in `stableRounds` consecutive periods */
   waitingStable: number;
-  /** VMs with a stable move that did not happen this period: cooldown, the period's budget, or the agent declined it */
+  /** VMs with a stable move that did not happen this period: cooldown, the period's budget, or a failed migration */
   heldBack: number;
+  /**
+   * VMs whose stable move their agent declined, this period or earlier with nothing changed since
+   * (declineStands): not asked again, not pending (`converged` may be true); absent in older state
+   */
+  declined: number;
   /** VMs whose agent could not be asked */
   errors: number;
   /**
@@ -158,7 +193,7 @@ export interface PeriodSummary {
 }
 
 export function emptyPeriodSummary(period: number): PeriodSummary {
-  return { period, asked: 0, moved: 0, pricedOut: 0, waitingStable: 0, heldBack: 0, errors: 0, largestSaving: null };
+  return { period, asked: 0, moved: 0, pricedOut: 0, waitingStable: 0, heldBack: 0, declined: 0, errors: 0, largestSaving: null };
 }
 
 /** A candidate continuous mode may move `vm` to: evaluated, not its own hypervisor, not full or railed, not barred by no-return. */
@@ -220,7 +255,7 @@ export interface Candidate {
 }
 
 /**
- * The best move for one VM: the candidate with the largest saving net of c_m, if positive, among
+ * The best move for one VM: the candidate with the largest saving net of c_m, if it passes Eq. 3, among
  * those the decision evaluated and that are not barred by no-return. Ties: first listed.
  */
 export function pickTarget(s: ContinuousState, vm: string, from: string, costBefore: number, candidates: readonly Candidate[], cm: MigrationCostFn): { to: string; costAfter: number; migrationCost: number; net: number } | null {
@@ -229,7 +264,9 @@ export function pickTarget(s: ContinuousState, vm: string, from: string, costBef
     if (!eligible(s, vm, from, c)) continue;
     const m = cm(vm, from, c.hypervisor);
     const net = costBefore - c.costThere - m;
-    if (net > 0 && (best === null || net > best.net)) best = { to: c.hypervisor, costAfter: c.costThere, migrationCost: m, net };
+    // the agent's own Eq. 3 (worthMigrating) asks for more than the sums' rounding noise: a move
+    // it would decline is no pick (it would be asked, and declined, every period)
+    if (worthMigrating(costBefore, c.costThere, m) && (best === null || net > best.net)) best = { to: c.hypervisor, costAfter: c.costThere, migrationCost: m, net };
   }
   return best;
 }
@@ -275,8 +312,49 @@ export function noteMigration(s: ContinuousState, vm: string, from: string, to: 
   s.lastMoved[vm] = s.period;
   s.left[vm] = [...(s.left[vm] ?? []).filter((l) => s.period - l.period <= s.config.noReturnRounds), { host: from, period: s.period }];
   delete s.choices[vm];
+  if (s.declined !== undefined) delete s.declined[vm];
   s.moves.push({ vm, from, to, period: s.period });
   if (s.moves.length > MOVES_KEPT) s.moves.splice(0, s.moves.length - MOVES_KEPT);
+}
+
+/**
+ * Notes that the agent declined `vm`'s stable move: its choice is dropped (a declined move is not
+ * pending) and the move is not asked again while declineStands says so.
+ */
+export function noteDecline(s: ContinuousState, vm: string, d: Omit<DeclinedMove, 'period'>): void {
+  delete s.choices[vm];
+  s.declined = { ...s.declined, [vm]: { ...d, period: s.period } };
+}
+
+/**
+ * The agent's decline that still stands for this period's pick of `vm` (null: ask as usual). It
+ * stands while the pick is the declined move (same source and target), its saving is within
+ * DECLINE_SAVING_TOLERANCE of the declined one, the target has no more free slots than then
+ * (`free()`: null when unknown), and fewer than DECLINE_RETRY_PERIODS periods have passed. Once
+ * any of these changes, or the VM picks something else or nothing, the decline is forgotten: a
+ * pick made again is a new choice, moved only once the stable rule confirms it.
+ */
+export function declineStands(s: ContinuousState, vm: string, from: string, pick: { readonly to: string; readonly saving: number } | null, free: () => number | null): DeclinedMove | null {
+  const d = s.declined?.[vm];
+  if (d === undefined) return null;
+  const f = pick === null || d.from !== from || d.to !== pick.to ? null : free();
+  const stands =
+    pick !== null &&
+    d.from === from &&
+    d.to === pick.to &&
+    Math.abs(pick.saving - d.saving) <= DECLINE_SAVING_TOLERANCE * Math.abs(d.saving) &&
+    !(f !== null && (d.free === null || f > d.free)) &&
+    s.period - d.period < DECLINE_RETRY_PERIODS;
+  if (stands) return d;
+  delete s.declined![vm];
+  return null;
+}
+
+/** Why the agent declined a move to `to`, as DeclinedMove.code, from its verdict on that candidate. */
+export function declineCode(candidates: readonly { readonly hypervisor: string; readonly verdict: string; readonly rail?: string }[], to: string): string {
+  const c = candidates.find((x) => x.hypervisor === to);
+  if (c === undefined) return 'not-a-candidate';
+  return c.verdict === 'rail' ? (c.rail ?? 'rail') : c.verdict;
 }
 
 /**
