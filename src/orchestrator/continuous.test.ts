@@ -20,6 +20,8 @@ import {
   declineCode,
   declineStands,
   DECLINE_RETRY_PERIODS,
+  emptyPeriodSummary,
+  idleReason,
   holdOffReason,
   noteChoice,
   noteDecline,
@@ -197,6 +199,9 @@ test('a declined move stands until its saving changes by more than 10 %, the tar
   assert.equal(declineCode([{ hypervisor: 'h2', verdict: 'no-gain' }], 'h2'), 'no-gain');
   assert.equal(declineCode([{ hypervisor: 'h2', verdict: 'rail', rail: 'stable' }], 'h2'), 'stable');
   assert.equal(declineCode([], 'h2'), 'not-a-candidate');
+  const summary = { ...emptyPeriodSummary(3), asked: 3, pricedOut: 2, declined: 1 };
+  assert.match(idleReason(s, summary, true) ?? '', /^every move not declined by its agent \(1 declined: continuous\.declined\) is priced out: 2 of 3/, 'a declined move is not said to be priced out');
+  assert.match(idleReason(s, { ...summary, declined: 0 }, true) ?? '', /^every move is priced out: 2 of 3/);
 });
 
 test('a stable move the agent declines is recorded once, not asked again, and does not keep converged false', async () => {

@@ -238,7 +238,9 @@ export function idleReason(s: ContinuousState, summary: PeriodSummary, converged
   const l = summary.largestSaving;
   const pricing = s.config.pricing;
   const how = pricing.kind === 'fixed' ? `the fixed c_m ${pricing.migrationCost}` : `the pre-copy price of a ${pricing.memoryBytes}-byte VM dirtying ${pricing.dirtyRateBytesPerSec} B/s, amortised over ${pricing.amortisationSeconds} s`;
-  return `every move is priced out: ${summary.pricedOut} of ${summary.asked} VM(s) asked would save, none more than its migration cost${l === null ? '' : ` (largest: ${l.vm} -> ${l.to} saves ${l.saving.toFixed(1)} against c_m ${l.migrationCost.toFixed(1)})`}; c_m is ${how} (docs/api.md, continuous mode)`;
+  // a declined move is set aside, not priced out: said apart, so "every move" stays true
+  const which = summary.declined > 0 ? `every move not declined by its agent (${summary.declined} declined: continuous.declined) is priced out` : 'every move is priced out';
+  return `${which}: ${summary.pricedOut} of ${summary.asked} VM(s) asked would save, none more than its migration cost${l === null ? '' : ` (largest: ${l.vm} -> ${l.to} saves ${l.saving.toFixed(1)} against c_m ${l.migrationCost.toFixed(1)})`}; c_m is ${how} (docs/api.md, continuous mode)`;
 }
 
 export const MOVES_KEPT = 10_000;
