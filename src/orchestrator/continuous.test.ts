@@ -21,6 +21,7 @@ import {
   declineStands,
   DECLINE_RETRY_PERIODS,
   emptyPeriodSummary,
+  endPeriod,
   idleReason,
   holdOffReason,
   noteChoice,
@@ -193,6 +194,16 @@ test('a declined move stands until its saving changes by more than 10 %, the tar
   assert.ok(declineStands(s, 'a', 'h1', { to: 'h2', saving: 1000 }, () => 0) !== null, 'stands for DECLINE_RETRY_PERIODS - 1 periods');
   s.period = 1 + DECLINE_RETRY_PERIODS;
   assert.equal(declineStands(s, 'a', 'h1', { to: 'h2', saving: 1000 }, () => 0), null, 'asked again after DECLINE_RETRY_PERIODS');
+  fresh();
+  s.period = 2;
+  endPeriod(s, emptyPeriodSummary(2), false);
+  assert.equal(s.declined?.['a'], undefined, 'a decline the period did not see stand (its VM not asked) is forgotten');
+  fresh();
+  s.period = 2;
+  declineStands(s, 'a', 'h1', { to: 'h2', saving: 1000 }, () => 0);
+  endPeriod(s, emptyPeriodSummary(2), false);
+  const kept = (): string | undefined => s.declined?.['a']?.to;
+  assert.equal(kept(), 'h2', 'one that stood is kept');
   fresh();
   noteMigration(s, 'a', 'h1', 'h2');
   assert.equal(s.declined?.['a'], undefined, 'a VM that moved has no decline');

@@ -144,6 +144,8 @@ export interface DeclinedMove {
   readonly to: string;
   /** the period it was declined in */
   readonly period: number;
+  /** the last period it stood (the VM was asked and picked it again); endPeriod forgets it after a period without */
+  checked: number;
   /**
    * why, from the agent's verdict on the target (Decision.candidates): `no-gain` (its Eq. 3),
    * `full` (no slot, CPU or memory), a rail code, or `not-a-candidate` (no peer of the VM there)
@@ -216,8 +218,8 @@ export function largestSaving(s: ContinuousState, vm: string, from: string, cost
 }
 
 /**
- * Ends a planning period: forgets choices not renewed in it (a VM the round no longer asks, e.g.
- * because a peer joined it, has no choice to confirm: a gap starts the stable count over anyway)
+ * Ends a planning period: forgets choices and declines not renewed in it (a VM the round no longer
+ * asks, e.g. because a peer joined it, has no choice to confirm: a gap starts the stable count over anyway)
  * and says whether continuous mode has converged: the period ran to its end, moved nothing, and
  * no VM has a current choice pending under the stable rule. Moves priced out (saving ≤ c_m) are
  * not pending: on the same traffic nothing would ever move (as in a one-shot run, where Eq. 3
@@ -225,6 +227,8 @@ export function largestSaving(s: ContinuousState, vm: string, from: string, cost
  */
 export function endPeriod(s: ContinuousState, summary: PeriodSummary, cutShort: boolean): boolean {
   for (const [vm, c] of Object.entries(s.choices)) if (c.period !== s.period) delete s.choices[vm];
+  // likewise a decline the period did not see stand: its VM was not asked (a peer joined it, ...)
+  for (const [vm, d] of Object.entries(s.declined ?? {})) if (d.checked !== s.period) delete s.declined![vm];
   s.lastPeriod = summary;
   return !cutShort && summary.moved === 0 && Object.keys(s.choices).length === 0;
 }
@@ -323,9 +327,9 @@ export function noteMigration(s: ContinuousState, vm: string, from: string, to: 
  * Notes that the agent declined `vm`'s stable move: its choice is dropped (a declined move is not
  * pending) and the move is not asked again while declineStands says so.
  */
-export function noteDecline(s: ContinuousState, vm: string, d: Omit<DeclinedMove, 'period'>): void {
+export function noteDecline(s: ContinuousState, vm: string, d: Omit<DeclinedMove, 'period' | 'checked'>): void {
   delete s.choices[vm];
-  s.declined = { ...s.declined, [vm]: { ...d, period: s.period } };
+  s.declined = { ...s.declined, [vm]: { ...d, period: s.period, checked: s.period } };
 }
 
 /**
@@ -347,7 +351,10 @@ export function declineStands(s: ContinuousState, vm: string, from: string, pick
     Math.abs(pick.saving - d.saving) <= DECLINE_SAVING_TOLERANCE * Math.abs(d.saving) &&
     !(f !== null && (d.free === null || f > d.free)) &&
     s.period - d.period < DECLINE_RETRY_PERIODS;
-  if (stands) return d;
+  if (stands) {
+    d.checked = s.period;
+    return d;
+  }
   delete s.declined![vm];
   return null;
 }
