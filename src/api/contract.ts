@@ -255,7 +255,10 @@ export const OrchestrationDto = Type.Object({
               moved: Type.Integer(),
               pricedOut: Type.Integer({ description: 'VMs whose best move saves, but no more than its migration cost c_m (Eq. 3)' }),
               waitingStable: Type.Integer({ description: 'VMs whose move pays but is not yet chosen in stableRounds consecutive periods' }),
-              heldBack: Type.Integer({ description: 'VMs with a stable move that did not happen: cooldown, the period budget, or the agent declined' }),
+              heldBack: Type.Integer({ description: 'VMs with a stable move that did not happen: cooldown, the period budget, or a failed migration' }),
+              declined: Type.Optional(
+                Type.Integer({ description: 'VMs whose stable move their agent declined, this period or earlier with nothing changed since: not asked again, not pending (absent in state written by older versions)' }),
+              ),
               errors: Type.Integer({ description: 'VMs whose agent could not be asked' }),
               largestSaving: Type.Union(
                 [Type.Object({ vm: Type.String(), to: Type.String(), saving: Type.Number(), migrationCost: Type.Number() }), Type.Null()],
@@ -265,6 +268,19 @@ export const OrchestrationDto = Type.Object({
             Type.Null(),
           ],
           { description: 'what the last planning period did; null before the first' },
+        ),
+      ),
+      declined: Type.Optional(
+        Type.Array(
+          Type.Object({
+            vm: Type.String(),
+            from: Type.String(),
+            to: Type.String(),
+            period: Type.Integer({ description: 'the period the agent declined it in' }),
+            code: Type.String({ description: "from the agent's verdict on the target: no-gain (its Eq. 3), full, a rail code, not-a-candidate" }),
+            reason: Type.String({ description: "the agent's reason" }),
+          }),
+          { description: 'stable moves their agent declined, not asked again until the saving changes by more than 10 %, the target has more free slots, or 20 periods passed' },
         ),
       ),
     }),

@@ -17,8 +17,15 @@ import {
   continuousConfig,
   countOscillations,
   createContinuousState,
+  declineCode,
+  declineStands,
+  DECLINE_RETRY_PERIODS,
+  emptyPeriodSummary,
+  endPeriod,
+  idleReason,
   holdOffReason,
   noteChoice,
+  noteDecline,
   noteMigration,
   pickTarget,
   pricingFn,
@@ -32,7 +39,7 @@ const QUIET: NetworkSignals = { lastChangeAt: null, lastChange: null, switchesDo
  * A fake network and agents whose traffic follows a timeline (or a function of the clock): the
  * snapshot gives the rates of now, agents decide with the core, a "driver" moves the VM.
  */
-function world(o: { scenario?: string; traffic?: (tSec: number) => readonly DirectedFlow[]; network?: (now: number) => NetworkSignals; agentDown?: (hv: string) => boolean } = {}) {
+function world(o: { scenario?: string; traffic?: (tSec: number) => readonly DirectedFlow[]; network?: (now: number) => NetworkSignals; agentDown?: (hv: string) => boolean; refuseAt?: (tSec: number) => boolean } = {}) {
   const { model } = loadScenarioFile(o.scenario ?? 'paper');
   const tl: Timeline = model.timeline;
   const trafficAt = o.traffic ?? ((t: number) => flowsAt(tl, t));
@@ -57,7 +64,9 @@ function world(o: { scenario?: string; traffic?: (tSec: number) => readonly Dire
       // the agent's own reading of blocked/only (agent.ts)
       const { rail } = decisionRail(body);
       const traffic = trafficMatrix(trafficAt(clock.now() / 1000));
-      const d = decide({ vm: body.vm, placement: tracker, traffic, oracle: model.oracle, capacity: model.capacity, load, rank: model.rank, migrationCost: body.migrationCost ?? 0, mode: body.mode ?? 'first', rail });
+      // `refuseAt`: asked to migrate, the agent finds every hypervisor full (its own capacity check, e.g. memory the controller does not see)
+      const capacity = body.migrate && o.refuseAt?.(clock.now() / 1000) === true ? new Map([...model.capacity.keys()].map((h) => [h, 0])) : model.capacity;
+      const d = decide({ vm: body.vm, placement: tracker, traffic, oracle: model.oracle, capacity, load, rank: model.rank, migrationCost: body.migrationCost ?? 0, mode: body.mode ?? 'first', rail });
       const decision = { ...d, candidates: [...d.candidates] };
       if (!body.migrate || d.to === null) return Promise.resolve({ decision, migrated: false, error: null });
       tracker.set(body.vm, d.to);
@@ -148,6 +157,100 @@ test('the stable rule, no-return and the price: pure decisions', () => {
   assert.equal(pickTarget(s, 'a', 'h3', 60, cands, () => 10)?.to, 'h1', 'no-return lapses after R periods');
   assert.equal(countOscillations([{ vm: 'a', from: 'h1', to: 'h2', period: 1 }, { vm: 'a', from: 'h2', to: 'h1', period: 4 }], 3), 1);
   assert.equal(countOscillations([{ vm: 'a', from: 'h1', to: 'h2', period: 1 }, { vm: 'a', from: 'h2', to: 'h1', period: 5 }], 3), 0);
+});
+
+test('a saving above c_m by no more than the sums\' rounding noise is no pick: the agent\'s Eq. 3 (worthMigrating) would decline it', () => {
+  const s = createContinuousState(continuousConfig({ everyMs: 1000 }));
+  const cands = [{ hypervisor: 'h2', costThere: 0, verdict: 'improves' }];
+  // the demo's `--cm 5999.9999999` on the paper scenario: vm3 -> hv23 saves 500 B/s × 12 = 6000
+  assert.equal(pickTarget(s, 'vm3', 'h1', 6000, cands, () => 5999.9999999), null, 'within 1e-9 × C_A(u) of c_m');
+  assert.equal(pickTarget(s, 'vm3', 'h1', 6000, cands, () => 5999.99)?.to, 'h2', 'a real saving is still a pick');
+});
+
+test('a declined move stands until its saving changes by more than 10 %, the target has more room, or 20 periods passed', () => {
+  const s = createContinuousState(continuousConfig({ everyMs: 1000 }));
+  const d = { from: 'h1', to: 'h2', code: 'full', reason: 'every candidate hypervisor is full', saving: 1000, free: 0 };
+  const fresh = (): void => {
+    s.period = 1;
+    noteDecline(s, 'a', d);
+  };
+  fresh();
+  s.period = 2;
+  assert.equal(declineStands(s, 'a', 'h1', { to: 'h2', saving: 1090 }, () => 0)?.code, 'full', 'same move, saving within 10 %, no more room');
+  assert.equal(declineStands(s, 'a', 'h1', { to: 'h2', saving: 1000 }, () => -1)?.to, 'h2', 'less room changes nothing');
+  assert.equal(declineStands(s, 'a', 'h1', { to: 'h2', saving: 1200 }, () => 0), null, 'the traffic changed');
+  assert.equal(s.declined?.['a'], undefined, 'a lapsed decline is forgotten');
+  for (const [why, check] of [
+    ['more room at the target', () => declineStands(s, 'a', 'h1', { to: 'h2', saving: 1000 }, () => 1)],
+    ['another target', () => declineStands(s, 'a', 'h1', { to: 'h3', saving: 1000 }, () => 0)],
+    ['nothing to move', () => declineStands(s, 'a', 'h1', null, () => 0)],
+    ['the VM is elsewhere', () => declineStands(s, 'a', 'h4', { to: 'h2', saving: 1000 }, () => 0)],
+  ] as const) {
+    fresh();
+    assert.equal(check(), null, why);
+  }
+  fresh();
+  s.period = 1 + DECLINE_RETRY_PERIODS - 1;
+  assert.ok(declineStands(s, 'a', 'h1', { to: 'h2', saving: 1000 }, () => 0) !== null, 'stands for DECLINE_RETRY_PERIODS - 1 periods');
+  s.period = 1 + DECLINE_RETRY_PERIODS;
+  assert.equal(declineStands(s, 'a', 'h1', { to: 'h2', saving: 1000 }, () => 0), null, 'asked again after DECLINE_RETRY_PERIODS');
+  fresh();
+  s.period = 2;
+  endPeriod(s, emptyPeriodSummary(2), false);
+  assert.equal(s.declined?.['a'], undefined, 'a decline the period did not see stand (its VM not asked) is forgotten');
+  fresh();
+  s.period = 2;
+  declineStands(s, 'a', 'h1', { to: 'h2', saving: 1000 }, () => 0);
+  endPeriod(s, emptyPeriodSummary(2), false);
+  const kept = (): string | undefined => s.declined?.['a']?.to;
+  assert.equal(kept(), 'h2', 'one that stood is kept');
+  fresh();
+  noteMigration(s, 'a', 'h1', 'h2');
+  assert.equal(s.declined?.['a'], undefined, 'a VM that moved has no decline');
+  assert.equal(declineCode([{ hypervisor: 'h2', verdict: 'no-gain' }], 'h2'), 'no-gain');
+  assert.equal(declineCode([{ hypervisor: 'h2', verdict: 'rail', rail: 'stable' }], 'h2'), 'stable');
+  assert.equal(declineCode([], 'h2'), 'not-a-candidate');
+  const summary = { ...emptyPeriodSummary(3), asked: 3, pricedOut: 2, declined: 1 };
+  assert.match(idleReason(s, summary, true) ?? '', /^every move not declined by its agent \(1 declined: continuous\.declined\) is priced out: 2 of 3/, 'a declined move is not said to be priced out');
+  assert.match(idleReason(s, { ...summary, declined: 0 }, true) ?? '', /^every move is priced out: 2 of 3/);
+});
+
+test('a stable move the agent declines is recorded once, not asked again, and does not keep converged false', async () => {
+  const w = world({ traffic: () => [{ src: 'vm1', dst: 'vm6', rate: 500 }], refuseAt: () => true });
+  // 18 periods: fewer than DECLINE_RETRY_PERIODS
+  const { o } = await runFor(w, { everyMs: 5000, migrationCost: 0, stableRounds: 2 }, 90);
+  const declined = o.records.filter((r) => r.status === 'declined');
+  assert.deepEqual(declined.map((r) => r.vm).sort(), ['vm1', 'vm6'], `one record per VM: ${declined.map((r) => `${r.vm}@${r.round}`).join(' ')}`);
+  assert.ok(declined.every((r) => r.decision?.reason === 'every candidate hypervisor is full'), 'the record carries the agent\'s reason');
+  assert.equal(o.records.filter((r) => r.status === 'succeeded').length, 0, 'nothing moved');
+  const s = o.status();
+  assert.equal(s.converged, true, `settled: ${JSON.stringify(s.continuous?.lastPeriod)}`);
+  assert.equal(s.continuous?.lastPeriod?.declined, 2, JSON.stringify(s.continuous?.lastPeriod));
+  assert.equal(s.continuous?.lastPeriod?.heldBack, 0, JSON.stringify(s.continuous?.lastPeriod));
+  assert.deepEqual(
+    s.continuous?.declined?.map((d) => [d.vm, d.to, d.code]).sort(),
+    [
+      ['vm1', 'hv17', 'full'],
+      ['vm6', 'hv16', 'full'],
+    ],
+    'GET /orchestration says which moves are set aside, and why',
+  );
+});
+
+test('a declined move is asked again once the traffic changed beyond 10 %, and after 20 periods', async () => {
+  // doubled rates at 60 s; the agents refuse until 100 s
+  const w = world({ traffic: (t) => [{ src: 'vm1', dst: 'vm6', rate: t < 60 ? 500 : 1000 }], refuseAt: (t) => t < 100 });
+  const { o } = await runFor(w, { everyMs: 5000, migrationCost: 0, stableRounds: 2 }, 200);
+  const asked = o.records.filter((r) => r.vm === 'vm1' && (r.status === 'declined' || r.status === 'succeeded')).map((r) => [r.round, r.status]);
+  // period k starts at 5(k - 1) s: stable in period 2; the change, seen in period 13 (60 s), is
+  // stable in 14; 20 periods later (34) the decline lapses, the choice is new again and stable
+  // (stableRounds 2) in 35, when the agent, no longer refusing, moves it
+  assert.deepEqual(asked, [
+    [2, 'declined'],
+    [14, 'declined'],
+    [14 + DECLINE_RETRY_PERIODS + 1, 'succeeded'],
+  ]);
+  assert.equal(o.status().converged, true, JSON.stringify(o.status().continuous?.lastPeriod));
 });
 
 test('hold-off reasons: migration in flight, switch reconnecting, link down, a recent change; a long outage is the new normal', () => {

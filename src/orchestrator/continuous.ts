@@ -1,5 +1,6 @@
 import { ScoreError } from '../errors/errors.ts';
 import { preCopyMigrationCost, qemuStopCopyBytes, type MigrationCostFn } from '../core/migration-cost.ts';
+import { worthMigrating } from '../core/cost.ts';
 import type { PathOracle } from '../core/paths.ts';
 
 /**
@@ -130,7 +131,38 @@ export interface ContinuousState {
   lastPeriod?: PeriodSummary | null;
   /** why the last planning period moved nothing although moves would save (`PRICED_OUT`), null otherwise; audited when it changes */
   idle?: string | null;
+  /** per VM, the stable move its agent declined, not asked again while it stands (declineStands; absent in older state) */
+  declined?: Record<string, DeclinedMove>;
 }
+
+/**
+ * A stable move the VM's own agent declined when asked to carry it out (its Eq. 3 on the inputs
+ * of that moment, no room at the target, a rail), with what the move was judged on then.
+ */
+export interface DeclinedMove {
+  readonly from: string;
+  readonly to: string;
+  /** the period it was declined in */
+  readonly period: number;
+  /** the last period it stood (the VM was asked and picked it again); endPeriod forgets it after a period without */
+  checked: number;
+  /**
+   * why, from the agent's verdict on the target (Decision.candidates): `no-gain` (its Eq. 3),
+   * `full` (no slot, CPU or memory), a rail code, or `not-a-candidate` (no peer of the VM there)
+   */
+  readonly code: string;
+  /** the agent's reason (Decision.reason) */
+  readonly reason: string;
+  /** the saving before price (C_A(u) now minus at the target, bytes/s × path weight) the probe offered */
+  readonly saving: number;
+  /** free VM slots at the target (capacity − VMs there) in the controller's view; null when unknown */
+  readonly free: number | null;
+}
+
+/** A declined move is asked again once its probe's saving differs from the declined one by more than this fraction (the traffic changed). */
+export const DECLINE_SAVING_TOLERANCE = 0.1;
+/** ... or after this many periods, whatever changed (an agent's view the controller does not see). */
+export const DECLINE_RETRY_PERIODS = 20;
 
 /**
  * What one planning period did, for `GET /orchestration` (`continuous.lastPeriod`): a user sees
@@ -146,8 +178,13 @@ export interface PeriodSummary {
   pricedOut: number;
   /** VMs whose move pays but has not yet been chosen in `stableRounds` consecutive periods */
   waitingStable: number;
-  /** VMs with a stable move that did not happen this period: cooldown, the period's budget, or the agent declined it */
+  /** VMs with a stable move that did not happen this period: cooldown, the period's budget, or a failed migration */
   heldBack: number;
+  /**
+   * VMs whose stable move their agent declined, this period or earlier with nothing changed since
+   * (declineStands): not asked again, not pending (`converged` may be true); absent in older state
+   */
+  declined: number;
   /** VMs whose agent could not be asked */
   errors: number;
   /**
@@ -158,7 +195,7 @@ export interface PeriodSummary {
 }
 
 export function emptyPeriodSummary(period: number): PeriodSummary {
-  return { period, asked: 0, moved: 0, pricedOut: 0, waitingStable: 0, heldBack: 0, errors: 0, largestSaving: null };
+  return { period, asked: 0, moved: 0, pricedOut: 0, waitingStable: 0, heldBack: 0, declined: 0, errors: 0, largestSaving: null };
 }
 
 /** A candidate continuous mode may move `vm` to: evaluated, not its own hypervisor, not full or railed, not barred by no-return. */
@@ -181,8 +218,8 @@ export function largestSaving(s: ContinuousState, vm: string, from: string, cost
 }
 
 /**
- * Ends a planning period: forgets choices not renewed in it (a VM the round no longer asks, e.g.
- * because a peer joined it, has no choice to confirm: a gap starts the stable count over anyway)
+ * Ends a planning period: forgets choices and declines not renewed in it (a VM the round no longer
+ * asks, e.g. because a peer joined it, has no choice to confirm: a gap starts the stable count over anyway)
  * and says whether continuous mode has converged: the period ran to its end, moved nothing, and
  * no VM has a current choice pending under the stable rule. Moves priced out (saving ≤ c_m) are
  * not pending: on the same traffic nothing would ever move (as in a one-shot run, where Eq. 3
@@ -190,6 +227,8 @@ export function largestSaving(s: ContinuousState, vm: string, from: string, cost
  */
 export function endPeriod(s: ContinuousState, summary: PeriodSummary, cutShort: boolean): boolean {
   for (const [vm, c] of Object.entries(s.choices)) if (c.period !== s.period) delete s.choices[vm];
+  // likewise a decline the period did not see stand: its VM was not asked (a peer joined it, ...)
+  for (const [vm, d] of Object.entries(s.declined ?? {})) if (d.checked !== s.period) delete s.declined![vm];
   s.lastPeriod = summary;
   return !cutShort && summary.moved === 0 && Object.keys(s.choices).length === 0;
 }
@@ -203,7 +242,9 @@ export function idleReason(s: ContinuousState, summary: PeriodSummary, converged
   const l = summary.largestSaving;
   const pricing = s.config.pricing;
   const how = pricing.kind === 'fixed' ? `the fixed c_m ${pricing.migrationCost}` : `the pre-copy price of a ${pricing.memoryBytes}-byte VM dirtying ${pricing.dirtyRateBytesPerSec} B/s, amortised over ${pricing.amortisationSeconds} s`;
-  return `every move is priced out: ${summary.pricedOut} of ${summary.asked} VM(s) asked would save, none more than its migration cost${l === null ? '' : ` (largest: ${l.vm} -> ${l.to} saves ${l.saving.toFixed(1)} against c_m ${l.migrationCost.toFixed(1)})`}; c_m is ${how} (docs/api.md, continuous mode)`;
+  // a declined move is set aside, not priced out: said apart, so "every move" stays true
+  const which = summary.declined > 0 ? `every move not declined by its agent (${summary.declined} declined: continuous.declined) is priced out` : 'every move is priced out';
+  return `${which}: ${summary.pricedOut} of ${summary.asked} VM(s) asked would save, none more than its migration cost${l === null ? '' : ` (largest: ${l.vm} -> ${l.to} saves ${l.saving.toFixed(1)} against c_m ${l.migrationCost.toFixed(1)})`}; c_m is ${how} (docs/api.md, continuous mode)`;
 }
 
 export const MOVES_KEPT = 10_000;
@@ -220,7 +261,7 @@ export interface Candidate {
 }
 
 /**
- * The best move for one VM: the candidate with the largest saving net of c_m, if positive, among
+ * The best move for one VM: the candidate with the largest saving net of c_m, if it passes Eq. 3, among
  * those the decision evaluated and that are not barred by no-return. Ties: first listed.
  */
 export function pickTarget(s: ContinuousState, vm: string, from: string, costBefore: number, candidates: readonly Candidate[], cm: MigrationCostFn): { to: string; costAfter: number; migrationCost: number; net: number } | null {
@@ -229,7 +270,9 @@ export function pickTarget(s: ContinuousState, vm: string, from: string, costBef
     if (!eligible(s, vm, from, c)) continue;
     const m = cm(vm, from, c.hypervisor);
     const net = costBefore - c.costThere - m;
-    if (net > 0 && (best === null || net > best.net)) best = { to: c.hypervisor, costAfter: c.costThere, migrationCost: m, net };
+    // the agent's own Eq. 3 (worthMigrating) asks for more than the sums' rounding noise: a move
+    // it would decline is no pick (it would be asked, and declined, every period)
+    if (worthMigrating(costBefore, c.costThere, m) && (best === null || net > best.net)) best = { to: c.hypervisor, costAfter: c.costThere, migrationCost: m, net };
   }
   return best;
 }
@@ -275,8 +318,52 @@ export function noteMigration(s: ContinuousState, vm: string, from: string, to: 
   s.lastMoved[vm] = s.period;
   s.left[vm] = [...(s.left[vm] ?? []).filter((l) => s.period - l.period <= s.config.noReturnRounds), { host: from, period: s.period }];
   delete s.choices[vm];
+  if (s.declined !== undefined) delete s.declined[vm];
   s.moves.push({ vm, from, to, period: s.period });
   if (s.moves.length > MOVES_KEPT) s.moves.splice(0, s.moves.length - MOVES_KEPT);
+}
+
+/**
+ * Notes that the agent declined `vm`'s stable move: its choice is dropped (a declined move is not
+ * pending) and the move is not asked again while declineStands says so.
+ */
+export function noteDecline(s: ContinuousState, vm: string, d: Omit<DeclinedMove, 'period' | 'checked'>): void {
+  delete s.choices[vm];
+  s.declined = { ...s.declined, [vm]: { ...d, period: s.period, checked: s.period } };
+}
+
+/**
+ * The agent's decline that still stands for this period's pick of `vm` (null: ask as usual). It
+ * stands while the pick is the declined move (same source and target), its saving is within
+ * DECLINE_SAVING_TOLERANCE of the declined one, the target has no more free slots than then
+ * (`free()`: null when unknown), and fewer than DECLINE_RETRY_PERIODS periods have passed. Once
+ * any of these changes, or the VM picks something else or nothing, the decline is forgotten: a
+ * pick made again is a new choice, moved only once the stable rule confirms it.
+ */
+export function declineStands(s: ContinuousState, vm: string, from: string, pick: { readonly to: string; readonly saving: number } | null, free: () => number | null): DeclinedMove | null {
+  const d = s.declined?.[vm];
+  if (d === undefined) return null;
+  const f = pick === null || d.from !== from || d.to !== pick.to ? null : free();
+  const stands =
+    pick !== null &&
+    d.from === from &&
+    d.to === pick.to &&
+    Math.abs(pick.saving - d.saving) <= DECLINE_SAVING_TOLERANCE * Math.abs(d.saving) &&
+    !(f !== null && (d.free === null || f > d.free)) &&
+    s.period - d.period < DECLINE_RETRY_PERIODS;
+  if (stands) {
+    d.checked = s.period;
+    return d;
+  }
+  delete s.declined![vm];
+  return null;
+}
+
+/** Why the agent declined a move to `to`, as DeclinedMove.code, from its verdict on that candidate. */
+export function declineCode(candidates: readonly { readonly hypervisor: string; readonly verdict: string; readonly rail?: string }[], to: string): string {
+  const c = candidates.find((x) => x.hypervisor === to);
+  if (c === undefined) return 'not-a-candidate';
+  return c.verdict === 'rail' ? (c.rail ?? 'rail') : c.verdict;
 }
 
 /**

@@ -10,7 +10,7 @@ import type { Clock } from '../runtime/clock.ts';
 import type { RailCheck, RailCode, RailConfig, RailState } from '../core/rails.ts';
 import { beginRound, createRailState, railsActive, recordMigration, targetRailsAllow, vmRailsAllow } from '../core/rails.ts';
 import type { ContinuousConfig, ContinuousState, NetworkSignals } from './continuous.ts';
-import { barredTargets, createContinuousState, emptyPeriodSummary, endPeriod, holdOffReason, idleReason, largestSaving, noteChoice, noteMigration, pickTarget, pricingFn, vmHeld } from './continuous.ts';
+import { barredTargets, createContinuousState, declineCode, declineStands, emptyPeriodSummary, endPeriod, holdOffReason, idleReason, largestSaving, noteChoice, noteDecline, noteMigration, pickTarget, pricingFn, vmHeld } from './continuous.ts';
 import { carryExchange, type ExchangeDeps } from './exchange.ts';
 import { carryAction, nextLookaheadAction } from './lookahead.ts';
 import { COUNTED_KEEP, pruneCounted } from './counted.ts';
@@ -549,7 +549,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     const st = o.resume?.continuous ? { ...structuredClone(o.resume.continuous), config: o.continuous, holdOff: null } : createContinuousState(o.continuous);
     continuous = st;
     const cfg = o.continuous;
-    const publish = (): void => set({ round: st.period, migrations: st.migrations, continuous: { everyMs: cfg.everyMs, period: st.period, migrations: st.migrations, holdOff: st.holdOff?.reason ?? null, lastPeriod: st.lastPeriod ?? null } });
+    const publish = (): void => set({ round: st.period, migrations: st.migrations, continuous: { everyMs: cfg.everyMs, period: st.period, migrations: st.migrations, holdOff: st.holdOff?.reason ?? null, lastPeriod: st.lastPeriod ?? null, declined: Object.entries(st.declined ?? {}).map(([vm, d]) => ({ vm, from: d.from, to: d.to, period: d.period, code: d.code, reason: d.reason })) } });
     /** a `held` record for the whole run (vm "*"): why continuous mode is not moving, said once per reason */
     const audit = (code: 'HOLD_OFF' | 'PRICED_OUT', message: string): void => {
       const snap = deps.snapshot();
@@ -605,9 +605,23 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
           const largest = largestSaving(st, vm, from, probe.decision.costBefore, probe.decision.candidates, cm);
           if (largest !== null && (summary.largestSaving === null || largest.saving > summary.largestSaving.saving)) summary.largestSaving = { vm, ...largest };
           if (pick === null && largest !== null) summary.pricedOut += 1;
-          const { stable, count } = noteChoice(st, vm, pick?.to ?? null);
+          const saving = pick === null ? 0 : probe.decision.costBefore - pick.costAfter;
+          /** free slots at `to` in this period's view, null without capacities */
+          const free = (to: string): number | null => {
+            const cap = snap.capacity?.get(to);
+            if (cap === undefined) return null;
+            let n = 0;
+            for (const h of placement.values()) if (h === to) n += 1;
+            return cap - n;
+          };
+          // a move the agent declined is not asked again (nor pending) until what it was judged on changed
+          const declined = pick === null ? declineStands(st, vm, from, null, () => null) : declineStands(st, vm, from, { to: pick.to, saving }, () => free(pick.to));
+          const { stable, count } = declined !== null ? { stable: false, count: 0 } : noteChoice(st, vm, pick?.to ?? null);
+          if (declined !== null) delete st.choices[vm];
           const a: Ask = { vm, policyKey, policy: o.policy, round: st.period, plan: false, mode: 'best' };
-          if (pick !== null && !stable) {
+          if (declined !== null) {
+            summary.declined += 1;
+          } else if (pick !== null && !stable) {
             summary.waitingStable += 1;
             // said once per new choice, not every period
             if (count === 1) holdOne(a, snap, placement, from, { ok: false, code: 'stable', reason: `${vm} -> ${pick.to} saves ${pick.net.toFixed(1)} net of c_m ${pick.migrationCost.toFixed(1)}; moves once chosen in ${cfg.stableRounds} consecutive periods` });
@@ -626,7 +640,11 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
                 break;
               }
               movedTo = res.movedTo;
-              if (movedTo === null) summary.heldBack += 1;
+              if (res.record.status === 'declined') {
+                // said once, by this record (the agent's reason in its decision)
+                summary.declined += 1;
+                noteDecline(st, vm, { from, to: pick.to, code: declineCode(res.record.decision?.candidates ?? [], pick.to), reason: res.record.decision?.reason ?? '', saving, free: free(pick.to) });
+              } else if (movedTo === null) summary.heldBack += 1;
               if (movedTo !== null) {
                 noteMigration(st, vm, from, movedTo);
                 countSucceeded([res.record.id]);

@@ -5,7 +5,7 @@ import { build } from '../core/build.ts';
 import { generateWorkload, onOffEpochs } from '../workloads/workload.ts';
 import { isScoreError } from '../errors/errors.ts';
 import { seededRng } from '../core/random.ts';
-import { churnEpochs, diurnalEpochs, EPOCH_STRATEGIES, EXTRA_EPOCH_STRATEGIES, runEpochs, type EpochResult } from './epochs.ts';
+import { churnEpochs, diurnalEpochs, EPOCH_STRATEGIES, epochFlowCounts, EXTRA_EPOCH_STRATEGIES, runEpochs, type EpochResult } from './epochs.ts';
 import type { DirectedFlow } from '../core/cost.ts';
 
 // fat-tree(8): 128 hypervisors with 8 slots, 768 VMs: the properties, quickly; docs/scale.md has fat-tree(16)
@@ -31,6 +31,17 @@ test('churn keeps the talking VMs and the total rate, and re-pairs about the giv
   assert.equal(pairs(churnEpochs(w.flows, 3, 0, seededRng(3))[2]!).size, p0.size, 'no churn, same pairs');
   const talking = (fs: readonly DirectedFlow[]) => [...new Set(fs.flatMap((f) => [f.src, f.dst]))].sort();
   assert.deepEqual(talking(epochs[3]!), talking(w.flows));
+});
+
+test('epochFlowCounts: churn re-pairs, so the horizon has more pairs than t = 0; a pair counts once in both directions; zero rates are no flow', () => {
+  const f = (src: string, dst: string, rate = 1): DirectedFlow => ({ src, dst, rate });
+  assert.deepEqual(epochFlowCounts([[f('a', 'b'), f('b', 'a'), f('c', 'd', 0)], [f('a', 'c'), f('b', 'd')], []]), { flows: 3, flowsAtStart: 1 });
+  assert.deepEqual(epochFlowCounts([[], [f('a', 'b')]]), { flows: 1, flowsAtStart: 0 }, 'a trace that starts later');
+  assert.deepEqual(epochFlowCounts([]), { flows: 0, flowsAtStart: 0 });
+  const { w } = instance();
+  const counts = epochFlowCounts(churnEpochs(w.flows, 6, 0.5, seededRng(1)));
+  assert.equal(counts.flowsAtStart, w.flows.length, 'epoch 0 is the generated workload');
+  assert.ok(counts.flows > counts.flowsAtStart, `re-paired pairs add to the horizon's: ${JSON.stringify(counts)}`);
 });
 
 test('diurnal: epoch 0 is all local, half a period later all remote', () => {

@@ -258,6 +258,23 @@ export function runEpochs(input: EpochInput): EpochResult {
 }
 
 /**
+ * How many VM pairs a timeline's traffic has (epochs.json's `workload`): `flows`, the distinct
+ * unordered pairs with a positive rate in at least one epoch (a pair counts once whatever its
+ * directions); `flowsAtStart`, those with a positive rate in epoch 0 (t = 0: 0 for a trace whose
+ * traffic starts later). Epochs are the traffic as the timeline sees it (a trace sampled at each
+ * epoch's start).
+ */
+export function epochFlowCounts(epochs: readonly (readonly DirectedFlow[])[]): { flows: number; flowsAtStart: number } {
+  const pairs = (flows: readonly DirectedFlow[], into: Set<string>): Set<string> => {
+    for (const f of flows) if (f.rate > 0) into.add(f.src < f.dst ? `${f.src}\n${f.dst}` : `${f.dst}\n${f.src}`);
+    return into;
+  };
+  const all = new Set<string>();
+  for (const e of epochs) pairs(e, all);
+  return { flows: all.size, flowsAtStart: epochs.length === 0 ? 0 : pairs(epochs[0]!, new Set()).size };
+}
+
+/**
  * Partner churn: each epoch a share `rate` of the communicating pairs (unordered) is picked and
  * their endpoints are shuffled and re-paired, so those VMs talk to new partners (anywhere in the
  * data centre) at the old pairs' rates; every VM keeps its number of partners. Epoch 0 is `flows`.

@@ -105,6 +105,24 @@ test('an interruption stops the emulation early and still removes everything', s
   assert.deepEqual((await listNetns()).filter((n) => n.startsWith(`${prefix}-`)), []);
 });
 
+test('emulate --clean refuses what it would ignore (--every, --policy, --scenario...) with CLI_USAGE, before its root check and before removing anything', async () => {
+  for (const args of [
+    ['--every', '5s'],
+    ['--stable-rounds', '2'],
+    ['--policy', 'la'],
+    ['--scenario', 'paper'],
+    ['--duration', '10'],
+  ]) {
+    const program = new Command().exitOverride();
+    registerEmulate(program);
+    await assert.rejects(
+      program.parseAsync(['node', 'score', 'emulate', '--clean', ...args]),
+      (e: unknown) => isScoreError(e, 'CLI_USAGE') && (e as Error).message.startsWith(`${args[0]!} does not go with --clean`),
+      args.join(' '),
+    );
+  }
+});
+
 test('emulate --every goes with --policy, and without --swaps or --lookahead (CLI_USAGE before anything is built)', async () => {
   for (const args of [
     ['--scenario', 'paper-phases', '--every', '5s'],

@@ -17,6 +17,7 @@ import { startTraffic, type TrafficHandle, type TrafficOptions } from '../../emu
 import { entrySegments, startTimedTraffic } from '../../emulation/timed-traffic.ts';
 import { parseNumberOption, parseTolerance } from './simulate.ts';
 import { dashboardLine } from './demo.ts';
+import { CONTINUOUS_KEYS } from '../continuous-options.ts';
 import { addContinuousOptions, continuousRunStart, phasesIntro, phaseSummary, quietPeriodsOf, type ContinuousRunOptions, type ContinuousStart } from '../continuous-run.ts';
 
 export interface EmulateOptions {
@@ -55,6 +56,19 @@ export function parseEmulateOptions(raw: RawEmulateOptions): EmulateOptions {
   const durationS = parseNumberOption('--duration', raw.duration, 0.001);
   const vms = parseVms(raw.vms);
   return { scenario: raw.scenario, controller: raw.controller, traffic: raw.traffic, shape: raw.shape, ...(durationS === undefined ? {} : { durationS }), ...(vms === undefined ? {} : { vms }) };
+}
+
+/** Options `--clean` would ignore, camelCase (those with a default cannot be told from it and are left out). */
+const NOT_WITH_CLEAN = ['scenario', 'duration', 'vms', 'policy', 'tolerance', 'swaps', 'lookahead', ...CONTINUOUS_KEYS] as const;
+
+/**
+ * Refuses an option `--clean` would ignore (it removes what crashed runs left behind and exits),
+ * e.g. `--clean --every 5s`, before the root check, as refuseStray refuses continuous options
+ * without the one they go with. Errors: CLI_USAGE.
+ */
+export function refuseWithClean(raw: Partial<Record<(typeof NOT_WITH_CLEAN)[number], unknown>>): void {
+  const k = NOT_WITH_CLEAN.find((key) => raw[key] !== undefined);
+  if (k !== undefined) throw new ScoreError('CLI_USAGE', `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} does not go with --clean (it only removes what crashed runs left behind, then exits)`);
 }
 
 /** What `score emulate` prints once the data centre stands. Pure. */
@@ -184,6 +198,7 @@ export function registerEmulate(program: Command): void {
   addContinuousOptions(emulate, 'with --policy: ')
     .action(async (raw: RawEmulateOptions & { policy?: string; out: string; tolerance?: string; swaps?: boolean; lookahead?: boolean; overcommit: string } & ContinuousRunOptions) => {
       if (raw.clean === true) {
+        refuseWithClean(raw);
         requireRoot('score emulate --clean');
         const r = await cleanLeftovers();
         console.log(

@@ -35,6 +35,13 @@ test('score simulate --epochs: every strategy on one timeline, JSON/CSV/figures;
   const never = (JSON.parse(tr.stdout) as { strategies: { strategy: string; perEpoch: { cost: number }[] }[] }).strategies.find((s) => s.strategy === 'never')!;
   assert.equal(never.perEpoch.length, 3);
   assert.ok(never.perEpoch.every((p) => p.cost >= 0), 'never.perEpoch.every((p) => p.cost >= 0)');
+  // workload.flows: the pairs over the whole horizon; flowsAtStart: those at t = 0
+  assert.deepEqual((JSON.parse(tr.stdout) as { workload: { flows: number; flowsAtStart: number } }).workload, { name: 'trace', seed: 1, vms: 64, flows: 2, flowsAtStart: 1 });
+  writeFileSync(join(dir, 'late.csv'), 'time,src,dst,rate\n3600,vm01,vm64,1MB/s\n3600,vm64,vm01,1MB/s\n7200,vm02,vm63,1MB/s\n');
+  const late = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '64', '--epochs', '3', '--evolve', 'trace:late.csv', '--strategies', 'never', '--out', 'late', '--no-png', '--json'], dir);
+  assert.equal(late.code, 0, late.stderr);
+  const lateW = (JSON.parse(late.stdout) as { workload: { flows: number; flowsAtStart: number } }).workload;
+  assert.deepEqual([lateW.flows, lateW.flowsAtStart], [2, 0], `a trace that starts later has its flows, none at t = 0 (a pair counts once in both directions): ${JSON.stringify(lateW)}`);
 
   // --strategies picks the timeline's strategies; --max-rounds bounds each plan (one round moves fewer VMs here)
   const picked = async (rounds: string) => {
@@ -68,6 +75,11 @@ test('score simulate --epochs: every strategy on one timeline, JSON/CSV/figures;
   const onePeriod = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '64', '--epochs', '2', '--period', '3600', '--strategies', 'continuous-rr,one-shot-rr', '--out', 'op', '--no-png', '--json'], dir);
   assert.equal(onePeriod.code, 0, onePeriod.stderr);
   assert.deepEqual((JSON.parse(onePeriod.stdout) as { strategies: { strategy: string }[] }).strategies.map((s) => s.strategy), ['continuous-rr', 'one-shot-rr'], 'one-shot-rr is named');
+  // ... but only where a continuous strategy reads it: --epoch-seconds 30 under the default --period 60, no continuous strategy
+  const noContinuous = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '64', '--epochs', '2', '--epoch-seconds', '30', '--strategies', 'never,one-shot,clairvoyant', '--out', 'nc', '--no-png', '--json'], dir);
+  assert.equal(noContinuous.code, 0, `a period no strategy reads is not refused: ${noContinuous.stderr}`);
+  const shortEpochs = await score(['simulate', '--topology', 'fat-tree:4', '--vms', '64', '--epochs', '2', '--epoch-seconds', '30', '--strategies', 'one-shot,continuous-la', '--out', 'se'], dir);
+  assert.match(shortEpochs.stderr, /CLI_USAGE: --period 60: longer than an epoch/, 'refused where continuous mode reads it');
 
   // --vms defaults to 4096 with --epochs as without (it was undefined: WORKLOAD_INVALID)
   const defaults = await score(['simulate', '--topology', 'fat-tree:16', '--epochs', '1', '--strategies', 'never', '--out', 'dv', '--no-png', '--json'], dir);

@@ -4,7 +4,7 @@ import { ScoreError } from '../../errors/errors.ts';
 import { build } from '../../core/build.ts';
 import { seededRng } from '../../core/random.ts';
 import type { DirectedFlow } from '../../core/cost.ts';
-import { churnEpochs, diurnalEpochs, runEpochs, type EpochResult, type EpochStrategy } from '../../sim/epochs.ts';
+import { churnEpochs, diurnalEpochs, EPOCH_STRATEGIES, epochFlowCounts, runEpochs, type EpochResult, type EpochStrategy } from '../../sim/epochs.ts';
 import { workloadFromOptions, type WorkloadOptions } from '../workload-options.ts';
 import { topologyFromSpec } from '../../topologies/spec.ts';
 import { generateWorkload, onOffEpochs } from '../../workloads/workload.ts';
@@ -47,8 +47,11 @@ export interface EpochsCliOptions {
 
 export async function runEpochsCli(o: EpochsCliOptions): Promise<EpochResult> {
   // continuous mode re-plans within each epoch; a period past the epoch's end would be clamped to
-  // it, changing only when the moves count (the trial: --period 7200 on 3600 s epochs), so refuse it
-  if (o.periodSeconds > o.epochSeconds) throw new ScoreError('CLI_USAGE', `--period ${o.periodSeconds}: longer than an epoch (--epoch-seconds ${o.epochSeconds}); the timeline re-plans once per epoch and the period is only the delay before that epoch's moves take effect, so it must be at most one epoch`);
+  // it, changing only when the moves count (the trial: --period 7200 on 3600 s epochs), so refuse it.
+  // Only continuous mode reads the period: without it, the period plays no part (as --planner or
+  // --measure-epochs, accepted whatever strategies are chosen)
+  const continuous = (o.strategies ?? EPOCH_STRATEGIES).some((s) => s.kind === 'continuous');
+  if (continuous && o.periodSeconds > o.epochSeconds) throw new ScoreError('CLI_USAGE', `--period ${o.periodSeconds}: longer than an epoch (--epoch-seconds ${o.epochSeconds}); the timeline re-plans once per epoch and the period is only the delay before that epoch's moves take effect, so it must be at most one epoch`);
   const topology = topologyFromSpec(o.topology, { oversubscription: o.oversubscription });
   const built = build(topology);
   const w = workloadFromOptions(built.topology, o.workload);
@@ -74,7 +77,7 @@ export async function runEpochsCli(o: EpochsCliOptions): Promise<EpochResult> {
   const { put, written } = outputFiles(o.out);
   // with a trace the generated workload gives only the VMs and their placement: its traffic is replaced
   const traced = o.evolve.startsWith('trace:');
-  const doc = { ...result, topology: topology.name, workload: { name: traced ? 'trace' : w.name, seed: w.seed, vms: w.vms.length, flows: traced ? epochs[0]!.length : w.flows.length }, evolve: o.evolve };
+  const doc = { ...result, topology: topology.name, workload: { name: traced ? 'trace' : w.name, seed: w.seed, vms: w.vms.length, ...epochFlowCounts(epochs) }, evolve: o.evolve };
   put('epochs.json', JSON.stringify(doc, null, 2) + '\n');
   put('epochs.csv', epochCsv(result));
   const subtitle = `${topology.name}, ${w.vms.length} VMs, ${traced ? '' : `${w.name}, `}${o.evolve}, ${o.epochs} epochs of ${o.epochSeconds} s`;
