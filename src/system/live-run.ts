@@ -106,17 +106,18 @@ export function withPhases(model: Model, record: RunRecord, marks: readonly Phas
   const timeline: TimelinePoint[] = [];
   const firstPoint: number[] = [0];
   let phase = 0;
-  record.timeline.forEach((p, i) => {
+  // the readings of the changes due before settled point i (all that are left, at the end)
+  const readingsBefore = (i: number): void => {
     for (; phase + 1 < marks.length && marks[phase + 1]!.pointsBefore <= i; phase++) {
       firstPoint.push(timeline.length);
       timeline.push({ ...marks[phase + 1]!.point!, phase: phase + 1 });
     }
+  };
+  record.timeline.forEach((p, i) => {
+    readingsBefore(i);
     timeline.push({ ...p, phase });
   });
-  for (; phase + 1 < marks.length; phase++) {
-    firstPoint.push(timeline.length);
-    timeline.push({ ...marks[phase + 1]!.point!, phase: phase + 1 });
-  }
+  readingsBefore(Infinity);
   const phaseOfStep = (step: number): number => marks.reduce((k, m, i) => (step > m.stepsBefore ? i : k), 0);
   const steps: StepRecord[] = record.steps.map((s) => {
     const k = phaseOfStep(s.step);
