@@ -41,6 +41,9 @@ test('score demo prints the step tables and costs and writes JSON, CSV, SVG and 
   const csv = readFileSync(join(dir, 'out', 'timeline.csv'), 'utf8').trim().split('\n');
   assert.equal(csv.length, 1 + 7 + 7 + 7);
   assert.match(csv[0]!, /^policy,step,time_s,total_cost,layer1_mean_utilisation/);
+  // one traffic phase: no phase column, the files as before phases existed
+  assert.match(csv[0]!, /,layer3_active_links$/);
+  assert.match(readFileSync(join(dir, 'out', 'steps.csv'), 'utf8').split('\n')[0]!, /,reason$/);
   // flows of different rates: the gain-ordered path in C_A, not in "units of one flow's rate"
   const swap = await score(['demo', '--scenario', 'swap', '--out', 'swap', '--no-png'], dir);
   assert.equal(swap.code, 0, swap.stderr);
@@ -71,9 +74,35 @@ test('score demo --every: continuous orchestration over the scenario\'s phases, 
   assert.match(r.stdout, /\nload-aware: phase 1 from 0 s: 6 migration\(s\); phase 2 from 120 s: 6 migration\(s\); the fewest that make its flows local: 6; cost at the end 0\n/);
   // the gain-ordered policy runs in continuous mode too (it needs the hypervisors' capacity)
   assert.match(r.stdout, /\ngain-order: phase 1 from 0 s: 6 migration\(s\); phase 2 from 120 s: \d migration\(s\)/);
-  const runs = JSON.parse(readFileSync(join(dir, 'out', 'runs.json'), 'utf8')) as { runs: { policy: string; steps: { time: number }[] }[] };
+  const runs = JSON.parse(readFileSync(join(dir, 'out', 'runs.json'), 'utf8')) as { runs: { policy: string; phases?: { phase: number; startSec: number; costAtStart: number; costAfter: number; migrations: number; firstStep: number; fewestMigrations?: number; converged: boolean }[]; steps: { time: number; phase?: number }[]; timeline: { step: number; phase?: number; totalCost: number }[] }[] };
   const la = runs.runs.find((x) => x.policy === 'load-aware')!;
   assert.equal(la.steps.filter((x) => x.time >= 120).length, 6, 'runs.json has the second phase\'s migrations');
+  // the phases in the shape score simulate writes them (src/sim/run.ts PhaseRecord), measured
+  for (const run of runs.runs) {
+    assert.deepEqual(run.phases?.map((p) => [p.phase, p.startSec]), [[0, 0], [1, 120]], `${run.policy}: ${JSON.stringify(run.phases)}`);
+    const [p1, p2] = run.phases ?? [];
+    assert.ok(p1 !== undefined && p2 !== undefined, `${run.policy}: two phases`);
+    assert.deepEqual([p1.firstStep, p2.firstStep], [1, p1.migrations + 1], `${run.policy}: steps numbered on across phases`);
+    assert.ok(p1.fewestMigrations === 6 && p2.fewestMigrations !== undefined, `${run.policy}: the fewest per phase (the paper's 6 first): ${JSON.stringify(run.phases)}`);
+    assert.deepEqual(run.steps.map((x) => x.phase), [...Array.from({ length: p1.migrations }, () => 0), ...Array.from({ length: p2.migrations }, () => 1)], `${run.policy}: each step's phase`);
+    assert.equal(run.steps.length, p1.migrations + p2.migrations);
+    // the reading at the change: the first phase's placement on the second phase's traffic
+    const at = run.timeline.findIndex((p) => p.phase === 1);
+    assert.ok(at > 0 && run.timeline[at]?.step === run.timeline[at - 1]?.step, `${run.policy}: a point at the change repeats the step before it`);
+    assert.ok(p2.costAtStart > 0 && run.timeline[at]?.totalCost === p2.costAtStart, `${run.policy}: the cost jumps at the change`);
+  }
+  assert.deepEqual(la.phases?.map((p) => [p.firstStep, p.migrations, p.fewestMigrations, p.costAfter, p.converged]), [[1, 6, 6, 0, true], [7, 6, 6, 0, true]]);
+  const stepsCsv = readFileSync(join(dir, 'out', 'steps.csv'), 'utf8').trim().split('\n');
+  assert.match(stepsCsv[0]!, /,reason,phase$/);
+  assert.equal(stepsCsv.filter((l) => l.startsWith('load-aware,') && l.endsWith(',1')).length, 6, 'steps.csv: phase 2\'s migrations');
+  assert.match(readFileSync(join(dir, 'out', 'timeline.csv'), 'utf8'), /^policy,step,time_s,.*,phase\n/);
+  // score report shows the phases as it does for simulate's
+  const rep = await score(['report', 'out', '--out', 'report.html'], dir);
+  assert.equal(rep.code, 0, rep.stderr);
+  const page = readFileSync(join(dir, 'report.html'), 'utf8');
+  assert.match(page, />6 \(phase 2 starts\)</);
+  assert.match(page, /<h3>Traffic phases<\/h3>/);
+  assert.equal((page.match(/<tr class="phase-row">/g) ?? []).length, 2 * 3, 'two phases per policy');
   // without --every the scenario's later phases are named, and how to follow them
   const once = await score(['demo', '--scenario', 'paper-phases', '--no-png', '--out', 'once'], dir);
   assert.equal(once.code, 0, once.stderr);

@@ -5,20 +5,13 @@ import type { RunRecord } from '../sim/run.ts';
 import { continuousRunStart, phaseSummary, quietPeriodsOf } from './continuous-run.ts';
 import { isScoreError } from '../errors/errors.ts';
 
-test('phaseSummary: migrations per phase by the steps\' times (shifted by when the traffic began), against the fewest from where the VMs were at each change', () => {
+test('phaseSummary: a line per phase of the record (scenario seconds, migrations, the fewest after the first); none without phases', () => {
   const { model } = loadScenarioFile('paper-phases');
-  const step = (vm: string, to: string, time: number) => ({ step: 0, round: 0, time, vm, from: '?', to, vmCostBefore: 0, vmCostAfter: 0, totalBefore: 0, totalAfter: 0, reason: '' });
-  const run = {
-    initialPlacement: Object.fromEntries(model.placement),
-    // the traffic began 30 s into the run: the change at 120 s is at 150 s on the steps' axis
-    steps: [step('vm3', 'hv23', 40), step('vm5', 'hv23', 149), step('vm1', 'hv19', 151)],
-  } as unknown as RunRecord;
-  const lines = phaseSummary(model, run, 30);
-  assert.equal(lines.length, 2);
-  assert.equal(lines[0], 'phase 1 from 0 s: 2 migration(s)');
-  assert.match(lines[1]!, /^phase 2 from 120 s: 1 migration\(s\); the fewest that make its flows local: \d+$/);
-  // without the offset, vm5's move at 149 s would be counted in phase 2
-  assert.equal(phaseSummary(model, run)[0], 'phase 1 from 0 s: 1 migration(s)');
+  const phase = (k: number, startSec: number, migrations: number, fewestMigrations: number) => ({ phase: k, startSec, flows: 6, costAtStart: 1, costAfter: 0, migrations, rounds: 3, converged: true, firstStep: 1, fewestMigrations });
+  // the traffic began 30 s into the run (emulate): the lines give the scenario's seconds
+  const run = { phases: [phase(0, 30, 2, 6), phase(1, 150, 1, 4)] } as unknown as RunRecord;
+  assert.deepEqual(phaseSummary(model, run), ['phase 1 from 0 s: 2 migration(s)', 'phase 2 from 120 s: 1 migration(s); the fewest that make its flows local: 4']);
+  assert.deepEqual(phaseSummary(model, {} as RunRecord), []);
 });
 
 test('continuousRunStart: 64 KiB clean VMs unless --vm-memory or --cm; options without --every are CLI_USAGE', () => {

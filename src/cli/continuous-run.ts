@@ -2,8 +2,6 @@ import type { Command } from 'commander';
 import type { OrchestrationStart } from '../api/contract.ts';
 import type { PolicyName } from '../core/policies.ts';
 import type { Model } from '../scenario/model.ts';
-import { flowsAt } from '../scenario/timeline.ts';
-import { minimumMigrationsToColocate } from '../sim/phased.ts';
 import type { RunRecord } from '../sim/run.ts';
 import { CONTINUOUS_KEYS, continuousStart, refuseStray, type ContinuousCliOptions } from './continuous-options.ts';
 
@@ -61,20 +59,15 @@ export function quietPeriodsOf(start: { continuous: { stableRounds?: number } })
 }
 
 /**
- * One line per phase change of a continuous run: the migrations after it, against the fewest
- * that make every flow of the new phase local from where the VMs were when it began
- * (`minimumMigrationsToColocate`, exact when slots do not bind). `offsetSec`: when the first
- * phase began on the steps' time axis. Pure.
+ * One line per phase of a continuous run, from its record's `phases` (src/system/live-run.ts
+ * withPhases; none without them): the phase's start on the scenario's clock, its migrations and,
+ * after the first, the fewest that make every flow of the new phase local from where the VMs were
+ * when it began (`fewestMigrations`). runs.json, the CSVs and `score report` carry the same. Pure.
  */
-export function phaseSummary(model: Model, run: RunRecord, offsetSec = 0): string[] {
+export function phaseSummary(model: Model, run: RunRecord): string[] {
   const segments = model.timeline.segments;
-  const placement = new Map(Object.entries(run.initialPlacement));
-  let i = 0;
-  return segments.map((seg, k) => {
-    const min = k === 0 ? undefined : minimumMigrationsToColocate(placement, flowsAt(model.timeline, seg.startSec));
-    const end = offsetSec + (segments[k + 1]?.startSec ?? Infinity);
-    let n = 0;
-    for (; i < run.steps.length && run.steps[i]!.time < end; i++, n++) placement.set(run.steps[i]!.vm, run.steps[i]!.to);
-    return `phase ${k + 1} from ${seg.startSec} s: ${n} migration(s)${min === undefined ? '' : `; the fewest that make its flows local: ${min}`}`;
+  return (run.phases ?? []).map((ph) => {
+    const min = ph.phase === 0 ? undefined : ph.fewestMigrations;
+    return `phase ${ph.phase + 1} from ${segments[ph.phase]?.startSec ?? ph.startSec} s: ${ph.migrations} migration(s)${min === undefined ? '' : `; the fewest that make its flows local: ${min}`}`;
   });
 }

@@ -9,11 +9,22 @@ function csv(head: readonly string[], rows: readonly (readonly (string | number 
   return [head, ...rows].map((r) => r.map(cell).join(',')).join('\n') + '\n';
 }
 
-/** One row per run and point in time: the cost and every layer's utilisation. */
+/**
+ * Whether some run has traffic phases (`phases`: simulate on a timeline, a continuous live run):
+ * then timeline.csv and steps.csv end with a `phase` column (0-based, as in runs.json; empty for a
+ * run without phases). Without, the files are as they were before phases existed.
+ */
+function phased(runs: readonly RunRecord[]): boolean {
+  return runs.some((r) => r.phases !== undefined && r.phases.length > 0);
+}
+
+/** One row per run and point in time: the cost and every layer's utilisation (and `phase`, see `phased`). */
 export function timelineCsv(runs: readonly RunRecord[]): string {
   const maxLayers = Math.max(...runs.map((r) => r.layerNames.length));
+  const withPhase = phased(runs);
   const head = ['policy', 'step', 'time_s', 'total_cost'];
   for (let i = 1; i <= maxLayers; i++) head.push(`layer${i}_mean_utilisation`, `layer${i}_active_links`);
+  if (withPhase) head.push('phase');
   const rows = runs.flatMap((r) =>
     r.timeline.map((p) => {
       const row: (string | number)[] = [r.policy, p.step, p.time, p.totalCost];
@@ -21,16 +32,19 @@ export function timelineCsv(runs: readonly RunRecord[]): string {
         const l = p.layers[i];
         row.push(l ? l.meanUtilisation : '', l ? l.activeLinks : '');
       }
+      if (withPhase) row.push(p.phase ?? '');
       return row;
     }),
   );
   return csv(head, rows);
 }
 
+/** One row per migration (and `phase`, see `phased`). */
 export function stepsCsv(runs: readonly RunRecord[]): string {
-  const head = ['policy', 'step', 'round', 'vm', 'from', 'to', 'vm_cost_before', 'vm_cost_after', 'total_before', 'total_after', 'reason'];
+  const withPhase = phased(runs);
+  const head = ['policy', 'step', 'round', 'vm', 'from', 'to', 'vm_cost_before', 'vm_cost_after', 'total_before', 'total_after', 'reason', ...(withPhase ? ['phase'] : [])];
   const rows = runs.flatMap((r) =>
-    r.steps.map((s) => [r.policy, s.step, s.round, s.vm, s.from, s.to, s.vmCostBefore, s.vmCostAfter, s.totalBefore, s.totalAfter, s.reason]),
+    r.steps.map((s) => [r.policy, s.step, s.round, s.vm, s.from, s.to, s.vmCostBefore, s.vmCostAfter, s.totalBefore, s.totalAfter, s.reason, ...(withPhase ? [s.phase ?? ''] : [])]),
   );
   return csv(head, rows);
 }

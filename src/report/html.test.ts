@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { loadScenarioFile } from '../scenario/load.ts';
-import { simulate, type RunRecord } from '../sim/run.ts';
+import { simulate, simulateTimeline, type RunRecord } from '../sim/run.ts';
 import { isScoreError } from '../errors/errors.ts';
 import { costChartSpec, renderSvg, utilisationChartSpec } from './charts.ts';
 import { escapeHtml, reportHtml } from './html.ts';
@@ -86,6 +86,24 @@ test('the report of the paper runs has both figures, six step rows per policy, t
   const placement = section(page, 'placement');
   assert.equal(placement.match(/<tr><th scope="row">vm/g)?.length, 24);
   assert.match(placement, /<th scope="row">vm1<\/th><td>hv16<\/td><td class="moved">hv17<\/td>/);
+});
+
+test('a run with traffic phases gets a phases table (the fewest column only where the run knows it); a run without, none', async () => {
+  const { file, model } = loadScenarioFile('paper-phases');
+  const la = simulateTimeline(model, { policy: 'load-aware', file });
+  const page = await html([la]);
+  const rows = page.match(/<tr class="phase-row">[\s\S]*?<\/tr>/g) ?? [];
+  assert.equal(rows.length, 2, page);
+  const p2 = la.phases![1]!;
+  // phase, from, flows, C_A at start and after, migrations, their steps, rounds, converged
+  assert.equal(rows[1], `<tr class="phase-row">${['2', '120', '6', String(p2.costAtStart), '0', '6', '7-12', String(p2.rounds)].map((c) => `<td class="num">${c}</td>`).join('')}<td>yes</td></tr>`);
+  assert.doesNotMatch(page, />fewest</);
+  // a live run's phases carry the fewest migrations
+  const live = { ...la, source: 'demo' as const, phases: la.phases!.map((p) => ({ ...p, fewestMigrations: 6 })) };
+  assert.match(await html([live]), /<th>fewest<\/th>/);
+  assert.doesNotMatch(await html(paperRuns()), /Traffic phases|phase-row/);
+  // runs.json with a malformed phase is refused by name
+  assert.throws(() => parseRuns(JSON.stringify({ ...la, phases: [{ ...la.phases![0], costAtStart: 'x' }] }), 'r.json'), (e: unknown) => isScoreError(e, 'CLI_USAGE') && /\$\.phases\[0\]\.costAtStart: expected a number/.test((e as Error).message));
 });
 
 test('the report is self-contained: no scripts, no external src/href, no url() imports', async () => {

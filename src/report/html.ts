@@ -161,6 +161,35 @@ function migrationsTable(run: RunRecord): string {
 ${table(head, rows, 'migrations')}`;
 }
 
+/**
+ * A run with traffic phases (`phases`): one row per phase, its start, C_A at its start and after
+ * its plan, its migrations (against the fewest, where the run knows them) and whether it
+ * converged; '' without phases.
+ */
+function phasesTable(run: RunRecord): string {
+  const phases = run.phases ?? [];
+  if (phases.length === 0) return '';
+  const known = phases.some((p) => p.fewestMigrations !== undefined);
+  const head = [['phase', 'from (s)', 'flows', 'C_A at start', 'C_A after', 'migrations', ...(known ? ['fewest'] : []), 'steps', 'rounds', 'converged'].map((h) => th(h))];
+  const rows = phases.map((p) => [
+    '<tr class="phase-row">',
+    num(String(p.phase + 1)),
+    num(String(+p.startSec.toFixed(2))),
+    num(String(p.flows)),
+    num(fmtCost(p.costAtStart)),
+    num(fmtCost(p.costAfter)),
+    num(String(p.migrations)),
+    ...(known ? [num(p.fewestMigrations === undefined ? '-' : String(p.fewestMigrations))] : []),
+    num(p.migrations === 0 ? '-' : `${p.firstStep}-${p.firstStep + p.migrations - 1}`),
+    num(String(p.rounds)),
+    td(p.converged ? 'yes' : 'no'),
+    '</tr>',
+  ]);
+  return `<h3>Traffic phases</h3>
+<p class="note">The scenario's traffic changes at each phase's start; the policy goes on from where the last phase left the VMs. C_A at start: the old placement on the new traffic${run.source === 'simulate' ? '' : ', measured a rate window after the change'}.${known ? ' Fewest: the migrations that make every flow of the phase local from where the VMs were when it began (a lower bound where hypervisors are full).' : ''}</p>
+${table(head, rows, 'phases')}`;
+}
+
 function utilisationTable(run: RunRecord): string {
   if (run.timeline.length === 0) return '';
   const head = [[th('step'), ...run.layerNames.map((n, i) => th(`L${i + 1} ${n}`))]];
@@ -280,10 +309,11 @@ export function reportHtml(input: ReportInput): string {
     const label = labels[i] ?? r.policy;
     const declined = r.decisions.filter((d) => d.to === null).length;
     const measured = migrationsTable(r);
+    const phases = phasesTable(r);
     return `<section class="policy" id="${slug(r.policy, i)}">
 <h2>${esc(label)}</h2>
 <p>${r.migrations} migration(s) in ${r.rounds} round(s), C_A ${esc(fmtCost(r.initialCost))} &rarr; ${esc(fmtCost(r.finalCost))}${r.converged ? '' : ' (not converged: round limit reached)'}; ${r.decisions.length} VM(s) asked, ${declined} declined.</p>
-<h3>Step table (cf. the paper's Tables III/IV)</h3>
+${phases === '' ? '' : `${phases}\n`}<h3>Step table (cf. the paper's Tables III/IV)</h3>
 <p class="note">One column per VM that moved, headed by its first host; each row is one migration and names the VM's new host.</p>
 ${stepTable(r)}
 <h3>Decisions</h3>

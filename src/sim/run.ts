@@ -44,21 +44,41 @@ export interface RunRecord {
   readonly phases?: readonly PhaseRecord[];
 }
 
-/** One traffic phase of a run (src/sim/run.ts simulateTimeline). */
+/**
+ * One traffic phase of a run: `score simulate` plans it (src/sim/run.ts simulateTimeline), a
+ * continuous live run (`score demo --every`, `score emulate --every`) measures it
+ * (src/system/live-run.ts withPhases).
+ */
 export interface PhaseRecord {
   /** 0-based index of the timeline segment */
   readonly phase: number;
-  /** seconds from the start when the phase's traffic starts */
+  /**
+   * when the phase's traffic starts, s on the run's time axis (its steps' and timeline's `time`):
+   * the scenario's phase start for simulate and demo; for emulate, that plus when the traffic began
+   */
   readonly startSec: number;
   readonly flows: number;
-  /** C_A when the phase starts (previous phase's placement, this phase's traffic), and after its plan */
+  /**
+   * C_A when the phase starts (previous phase's placement, this phase's traffic), and after its
+   * plan. A live run measures costAtStart once a rate window of the new traffic has passed (the
+   * timeline's point at the change), costAfter after the phase's last migration settled (the last
+   * phase: when the run stopped).
+   */
   readonly costAtStart: number;
   readonly costAfter: number;
   readonly migrations: number;
+  /** the phase's rounds (a continuous run: its periods) */
   readonly rounds: number;
+  /** its plan converged; a continuous run: it had settled (continuousDone) by the next phase's start, the last phase by the run's end */
   readonly converged: boolean;
   /** `step` of the phase's first migration (the run's numbering); steps firstStep .. firstStep + migrations - 1 */
   readonly firstStep: number;
+  /**
+   * the fewest migrations that make every flow of the phase local from where the VMs were when it
+   * began (src/sim/phased.ts minimumMigrationsToColocate: exact when hypervisors have room, a lower
+   * bound otherwise); continuous live runs only
+   */
+  readonly fewestMigrations?: number;
 }
 
 /** A decision as recorded: the core's, or one an agent returned over the API. */
@@ -92,7 +112,11 @@ export interface StepRecord {
   readonly migration?: MigrationFigures;
   /** `score emulate --policy` only: the peers' 10 ms probes to the VM while it moved; absent for simulated runs */
   readonly probes?: Connectivity;
-  /** a scenario with traffic phases: the phase (0-based) whose plan made this migration */
+  /**
+   * a scenario with traffic phases: the phase (0-based) whose plan made this migration; a
+   * continuous live run: the phase whose measured traffic it was made on (settled after that
+   * phase's point at the change)
+   */
   readonly phase?: number;
 }
 

@@ -232,7 +232,8 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
     let orchestrated: RunRecord;
     if (o.continuous !== undefined) {
       const lastPhaseMs = trafficStart + (o.model.timeline.segments.at(-1)?.startSec ?? 0) * 1000;
-      const run = await cut(orchestrateContinuously(stack, { ...live, start: o.continuous.start, quietPeriods: o.continuous.quietPeriods, lastPhaseMs, windowMs: CONTINUOUS_WINDOW_MS, untilMs: lastPhaseMs + 600_000, ...(signal !== undefined ? { signal } : {}) }));
+      // the same phase bookkeeping as demo --every (withPhases), on the real clock from t0
+      const run = await cut(orchestrateContinuously(stack, { ...live, start: o.continuous.start, quietPeriods: o.continuous.quietPeriods, trafficStartMs: trafficStart, originMs: t0, windowMs: CONTINUOUS_WINDOW_MS, untilMs: lastPhaseMs + 600_000, ...(signal !== undefined ? { signal } : {}) }));
       stoppedBy = run.stoppedBy;
       orchestrated = run;
     } else {

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { simulate } from '../sim/run.ts';
-import { continuousDone, withMeasuredMigrations } from './live-run.ts';
+import { continuousDone, withMeasuredMigrations, withPhases, type PhaseMark } from './live-run.ts';
+import { minimumMigrationsToColocate } from '../sim/phased.ts';
 import { createContinuousState, continuousConfig } from '../orchestrator/continuous.ts';
 
 test('withMeasuredMigrations puts each succeeded record of the same step and VM on its step', () => {
@@ -58,4 +59,37 @@ test('continuousDone: quiet for N periods since the last move, the last phase an
   assert.equal(continuousDone(s, 20, 5), true);
   s.holdOff = { reason: 'link(s) down', since: 0 };
   assert.equal(continuousDone(s, 20, 5), false, 'held off');
+});
+
+test('withPhases: the reading at each change goes into the timeline after the points before it; points, steps and phases as simulateTimeline gives them', () => {
+  const { file, model } = loadScenarioFile('paper-phases');
+  // a live run's record as runRecord makes it: 6 steps, a settled point per step (and step 0)
+  const run = { ...simulate(model, { policy: 'load-aware', file, source: 'demo' }), rounds: 30, converged: true, finalCost: 0 };
+  assert.equal(run.timeline.length, 7);
+  const placement = Object.fromEntries(model.placement);
+  const reading = { ...run.timeline[4]!, time: 157, totalCost: 30000 };
+  // the traffic began 30 s into the run; phase 2's reading came after step 4 had settled
+  const marks: PhaseMark[] = [
+    { startSec: 30, point: null, pointsBefore: 0, stepsBefore: 0, period: 0, placement, settled: false },
+    { startSec: 150, point: reading, pointsBefore: 5, stepsBefore: 4, period: 12, placement },
+  ];
+  const out = withPhases(model, run, marks);
+  assert.deepEqual(out.timeline.map((p) => [p.step, p.phase]), [[0, 0], [1, 0], [2, 0], [3, 0], [4, 0], [4, 1], [5, 1], [6, 1]]);
+  assert.equal(out.timeline[5]!.totalCost, 30000);
+  assert.deepEqual(out.steps.map((x) => x.phase), [0, 0, 0, 0, 1, 1]);
+  // phase 2's first migration starts from the reading, not from step 4's point
+  assert.equal(out.steps[4]!.totalBefore, 30000);
+  assert.deepEqual({ ...out.steps[5]!, phase: undefined }, { ...run.steps[5]!, phase: undefined });
+  const fewest = (k: number) => minimumMigrationsToColocate(model.placement, model.timeline.segments[k]!.flows);
+  assert.deepEqual(out.phases, [
+    { phase: 0, startSec: 30, flows: 6, costAtStart: run.initialCost, costAfter: run.timeline[4]!.totalCost, migrations: 4, rounds: 12, converged: false, firstStep: 1, fewestMigrations: fewest(0) },
+    { phase: 1, startSec: 150, flows: 6, costAtStart: 30000, costAfter: 0, migrations: 2, rounds: 18, converged: true, firstStep: 5, fewestMigrations: fewest(1) },
+  ]);
+  assert.equal(fewest(0), 6, 'the paper needs 6 from its start');
+  // a reading after every settled point goes last; a run stopped before the change has phase 0 only
+  assert.deepEqual(withPhases(model, run, [marks[0]!, { ...marks[1]!, pointsBefore: 7, stepsBefore: 6 }]).timeline.map((p) => p.phase), [0, 0, 0, 0, 0, 0, 0, 1]);
+  assert.deepEqual(withPhases(model, run, [marks[0]!]).phases?.map((p) => [p.migrations, p.converged]), [[6, true]]);
+  // constant traffic: the record as it was
+  const paper = loadScenarioFile('paper');
+  assert.equal(withPhases(paper.model, run, marks), run);
 });

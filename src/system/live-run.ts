@@ -2,7 +2,8 @@ import type { Model } from '../scenario/model.ts';
 import type { PolicyName } from '../core/policies.ts';
 import * as ctl from '../controller/controller.ts';
 import { layerUtilisation, type TimelinePoint } from '../sim/fluid.ts';
-import { layerNames, type RunRecord } from '../sim/run.ts';
+import { layerNames, type PhaseRecord, type RunRecord, type StepRecord } from '../sim/run.ts';
+import { minimumMigrationsToColocate } from '../sim/phased.ts';
 import type { MigrationRecord, OrchestrationStart } from '../api/contract.ts';
 import type { ContinuousState } from '../orchestrator/continuous.ts';
 import type { Clock } from '../runtime/clock.ts';
@@ -71,25 +72,122 @@ export function continuousDone(s: Pick<ContinuousState, 'config' | 'period' | 'h
 }
 
 /**
+ * What a continuous run notes when a phase of the scenario's traffic has begun: the reading of
+ * the cost on the new traffic, and where the run stood then. Phase 0's is the run's start.
+ */
+export interface PhaseMark {
+  /** when the phase's traffic began, s on the run's time axis */
+  readonly startSec: number;
+  /** the reading a rate window after the change (the old placement on the new traffic); null for phase 0, whose reading is the run's first point */
+  readonly point: TimelinePoint | null;
+  /** settled points (orchestrator `onSettled`) taken before this reading: it goes after them in the timeline */
+  readonly pointsBefore: number;
+  /** the highest settled step then: the phase's migrations are the steps after it */
+  readonly stepsBefore: number;
+  /** continuous-mode period under way then */
+  readonly period: number;
+  /** where the VMs were then */
+  readonly placement: Readonly<Record<string, string>>;
+  /** whether the run had settled (`continuousDone`) when the next phase's traffic began; unset while that has not happened */
+  settled?: boolean;
+}
+
+/**
+ * A continuous live run's record with its phases, in the shape `simulateTimeline` gives a
+ * simulated one: each mark's reading goes into the timeline after the settled points before it
+ * (the same step number as the point before it, as `simulateTimeline`'s point at a change), every
+ * point and step gets its `phase`, the first step of a phase its `totalBefore` from that reading,
+ * and `phases` one PhaseRecord per mark (the phases the run reached). A scenario with constant
+ * traffic (one segment) is left as it is. Pure.
+ */
+export function withPhases(model: Model, record: RunRecord, marks: readonly PhaseMark[]): RunRecord {
+  const segments = model.timeline.segments;
+  if (segments.length <= 1 || marks.length === 0) return record;
+  const timeline: TimelinePoint[] = [];
+  const firstPoint: number[] = [0];
+  let phase = 0;
+  // the readings of the changes due before settled point i (all that are left, at the end)
+  const readingsBefore = (i: number): void => {
+    for (; phase + 1 < marks.length && marks[phase + 1]!.pointsBefore <= i; phase++) {
+      firstPoint.push(timeline.length);
+      timeline.push({ ...marks[phase + 1]!.point!, phase: phase + 1 });
+    }
+  };
+  record.timeline.forEach((p, i) => {
+    readingsBefore(i);
+    timeline.push({ ...p, phase });
+  });
+  readingsBefore(Infinity);
+  const phaseOfStep = (step: number): number => marks.reduce((k, m, i) => (step > m.stepsBefore ? i : k), 0);
+  const steps: StepRecord[] = record.steps.map((s) => {
+    const k = phaseOfStep(s.step);
+    const start = marks[k]!.point;
+    return { ...s, ...(k > 0 && s.step === marks[k]!.stepsBefore + 1 && start !== null ? { totalBefore: start.totalCost } : {}), phase: k };
+  });
+  const phases: PhaseRecord[] = marks.map((m, k) => {
+    const last = k === marks.length - 1;
+    const seg = segments[k]!;
+    return {
+      phase: k,
+      startSec: m.startSec,
+      flows: seg.flows.length,
+      costAtStart: m.point?.totalCost ?? record.initialCost,
+      costAfter: last ? record.finalCost : (timeline[firstPoint[k + 1]! - 1]?.totalCost ?? m.point?.totalCost ?? record.initialCost),
+      migrations: steps.filter((s) => s.phase === k).length,
+      rounds: (last ? record.rounds : marks[k + 1]!.period) - m.period,
+      converged: last ? record.converged : m.settled === true,
+      firstStep: m.stepsBefore + 1,
+      fewestMigrations: minimumMigrationsToColocate(new Map(Object.entries(m.placement)), seg.flows),
+    };
+  });
+  return { ...record, steps, timeline, phases };
+}
+
+/**
  * Continuous orchestration over traffic that changes in time (issue #12): started once with
  * `start` (its `continuous` options), left to itself, and stopped once `continuousDone` holds
- * after the last phase (times on `o.clock`, ms: `lastPhaseMs` when the last phase begins on that
- * clock, `windowMs` the rate window after it) or at `untilMs` whatever it is doing. The run
- * record's steps are every migration of every phase, each period a round; its `finalCost` is
- * measured when it stopped and `converged` says it settled.
+ * after the last phase or at `untilMs` whatever it is doing. Times on `o.clock`, ms:
+ * `trafficStartMs` when the traffic's first phase began (each later phase begins its scenario
+ * `startSec` after it), `originMs` the run's time 0 (its points' and steps' `time`), `windowMs`
+ * the rate window after a change. The run record's steps are every migration of every phase, each
+ * period a round, and it carries the phases as `withPhases` puts them (a reading of the cost a
+ * rate window after each change, the placement and period then, and whether the run had settled
+ * before it); its `finalCost` is measured when it stopped and `converged` says it settled.
  */
 export async function orchestrateContinuously(
   stack: Stack,
-  o: LiveRunOptions & { start: OrchestrationStart & { continuous: object }; lastPhaseMs: number; windowMs: number; untilMs: number; quietPeriods: number; signal?: AbortSignal },
+  o: LiveRunOptions & { start: OrchestrationStart & { continuous: object }; trafficStartMs: number; originMs: number; windowMs: number; untilMs: number; quietPeriods: number; signal?: AbortSignal },
 ): Promise<RunRecord & { stoppedBy: 'settled' | 'time' }> {
   const initialPlacement = Object.fromEntries(stack.service.snapshot().placement);
+  const segments = o.model.timeline.segments;
+  const changeMs = (k: number): number => o.trafficStartMs + (segments[k]?.startSec ?? 0) * 1000;
+  const lastPhaseMs = changeMs(segments.length - 1);
+  const marks: PhaseMark[] = [{ startSec: (changeMs(0) - o.originMs) / 1000, point: null, pointsBefore: 0, stepsBefore: 0, period: 0, placement: initialPlacement }];
   await startOrchestration(stack, o.start);
   const orchestrator = stack.service.orchestrator;
   let stoppedBy: 'settled' | 'time' = 'time';
   let sincePeriod: number | undefined;
   while (o.clock.now() < o.untilMs && orchestrator.status().state !== 'idle') {
     const s = orchestrator.continuousState();
-    if (s !== null && sincePeriod === undefined && o.clock.now() >= o.lastPhaseMs + o.windowMs) sincePeriod = s.period;
+    const k = marks.length;
+    if (k < segments.length) {
+      // the previous phase is judged as the run is at the change, its reading taken once the
+      // new traffic fills the rate window
+      const prev = marks[k - 1]!;
+      if (prev.settled === undefined && o.clock.now() >= changeMs(k)) prev.settled = s !== null && continuousDone(s, prev.period, o.quietPeriods);
+      if (o.clock.now() >= changeMs(k) + o.windowMs) {
+        const stepsBefore = Math.max(0, ...o.timeline.map((p) => p.step));
+        marks.push({
+          startSec: (changeMs(k) - o.originMs) / 1000,
+          point: measuredPoint(stack, stepsBefore, (o.clock.now() - o.originMs) / 1000),
+          pointsBefore: o.timeline.length,
+          stepsBefore,
+          period: s?.period ?? 0,
+          placement: Object.fromEntries(stack.service.snapshot().placement),
+        });
+      }
+    }
+    if (s !== null && sincePeriod === undefined && o.clock.now() >= lastPhaseMs + o.windowMs) sincePeriod = s.period;
     if (s !== null && sincePeriod !== undefined && continuousDone(s, sincePeriod, o.quietPeriods)) {
       stoppedBy = 'settled';
       break;
@@ -102,7 +200,8 @@ export async function orchestrateContinuously(
   if (orchestrator.status().state !== 'idle') await orchestrator.stop();
   await orchestrator.finished();
   // "converged" for a run that cannot end by itself: it settled after the last phase
-  return { ...runRecord(stack, o, initialPlacement, o.start.maxRounds ?? 20), finalCost, converged: stoppedBy === 'settled', stoppedBy };
+  const record = { ...runRecord(stack, o, initialPlacement, o.start.maxRounds ?? 20), finalCost, converged: stoppedBy === 'settled' };
+  return { ...withPhases(o.model, record, marks), stoppedBy };
 }
 
 /** What the system measured, as the run record `simulate` produces. */

@@ -43,7 +43,7 @@ export interface SimExperiment {
   /**
    * Continuous orchestration (`start.continuous`) over the scenario's phases: stopped once it has
    * settled after the last phase (`continuousDone`, `quietPeriods` periods with no move) or 10
-   * virtual minutes after that phase began.
+   * virtual minutes after that phase began. The record carries the phases (`withPhases`).
    */
   runContinuous(start: OrchestrationStart & { continuous: object }, quietPeriods: number): Promise<RunRecord & { stoppedBy: 'settled' | 'time' }>;
   /** stops the clock, the agents and the stack; safe to call more than once */
@@ -99,9 +99,9 @@ export async function startSimExperiment(o: SimExperimentOptions): Promise<SimEx
     clock,
     run: () => orchestrate(running, { policy: o.policy, model: o.model, file: o.file, source: 'demo', clock, settleMs, timeline }),
     runContinuous: (start, quietPeriods) => {
-      // the simulated data plane's traffic follows the timeline on this clock from 0
+      // the simulated data plane's traffic follows the timeline on this clock from 0, the run's time 0
       const lastPhaseMs = (o.model.timeline.segments.at(-1)?.startSec ?? 0) * 1000;
-      return orchestrateContinuously(running, { policy: o.policy, model: o.model, file: o.file, source: 'demo', clock, settleMs, timeline, start, lastPhaseMs, windowMs: CONTINUOUS_WINDOW_MS, untilMs: lastPhaseMs + 600_000, quietPeriods });
+      return orchestrateContinuously(running, { policy: o.policy, model: o.model, file: o.file, source: 'demo', clock, settleMs, timeline, start, trafficStartMs: 0, originMs: 0, windowMs: CONTINUOUS_WINDOW_MS, untilMs: lastPhaseMs + 600_000, quietPeriods });
     },
     stop,
   };

@@ -310,7 +310,7 @@ async function runEmulatedPolicies(o: {
     runs.push(r.record);
     losses.push({ policy, losses: r.losses });
     if (start !== null) {
-      phaseLines.push(`${policy}: ${phaseSummary(model, r.record, r.trafficStartSec).join('; ')}; cost at the end ${+r.record.finalCost.toFixed(2)}${r.stoppedBy === 'time' ? ' (stopped at its time limit, 10 minutes after the last phase began, before it settled)' : ''}`);
+      phaseLines.push(`${policy}: ${phaseSummary(model, r.record).join('; ')}; cost at the end ${+r.record.finalCost.toFixed(2)}${r.stoppedBy === 'time' ? ' (stopped at its time limit, 10 minutes after the last phase began, before it settled)' : ''}`);
     }
     for (const x of r.exchanges) console.log(`  ${policy}: audit ${x.id} (${x.status}): ${x.reason}`);
   }

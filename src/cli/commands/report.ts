@@ -93,6 +93,8 @@ const RUN: Check = obj({
     layers: arr(obj({ layer: numb, activeLinks: numb, totalLinks: numb, meanUtilisation: numb, maxUtilisation: numb, loadBps: numb })),
   })),
   decisions: arr(obj({ vm: str, from: str, to: nullable(str), costBefore: numb, costAfter: numb, reason: str, round: numb })),
+  // a run with traffic phases (src/sim/run.ts PhaseRecord): the report's phases table
+  phases: optional(arr(obj({ phase: numb, startSec: numb, flows: numb, costAtStart: numb, costAfter: numb, migrations: numb, rounds: numb, converged: bool, firstStep: numb, fewestMigrations: optional(numb) }))),
 });
 
 /**
