@@ -37,6 +37,9 @@ export const STRATEGY_ALIASES: Readonly<Record<string, StrategyName>> = {
 
 export const OPTIMAL_MAX_VMS = 12;
 
+/** The strategies that carry an exchange out through a temporary overcommit when allowed (gain-order.ts). */
+export const OVERCOMMIT_STRATEGIES: readonly StrategyName[] = ['gain-swap', 'lookahead', 'lookahead-staged'];
+
 export type RailOptions = RailConfig;
 
 export interface StrategyOptions {
@@ -55,6 +58,11 @@ export interface StrategyOptions {
   readonly resources?: ResourceSpec;
   /** optimal: search nodes before giving up (the result is then not proven optimal) */
   readonly maxNodes?: number;
+  /**
+   * OVERCOMMIT_STRATEGIES: temporary extra VMs per hypervisor while an exchange is carried out
+   * (0, the default: only through a free slot elsewhere; the API's `overcommit`, 0 or 1)
+   */
+  readonly overcommit?: number;
 }
 
 export function parseStrategies(value: string, vms = Infinity): StrategyName[] {
@@ -116,7 +124,7 @@ export function strategyRunner(name: StrategyName, o: StrategyOptions): Strategy
       return runStrategy(name, { ...base, ...(o.maxNodes === undefined ? {} : { maxNodes: o.maxNodes }) });
     }
     // the gain-ordered planners look for room next to a full peer hypervisor among its rack mates
-    if (name === 'gain-swap' || name === 'lookahead' || name === 'lookahead-staged') return runStrategy(name, { ...base, nearby: rackMates(ctx.topology) });
+    if (OVERCOMMIT_STRATEGIES.includes(name)) return runStrategy(name, { ...base, nearby: rackMates(ctx.topology), ...(o.overcommit === undefined ? {} : { overcommit: o.overcommit }) });
     return runStrategy(name, base);
   };
 }

@@ -43,6 +43,8 @@ export interface ScaleCliOptions {
   readonly png: boolean;
   readonly json: boolean;
   readonly progress: boolean;
+  /** OVERCOMMIT_STRATEGIES' temporary extra VMs per hypervisor during an exchange (0 or 1; default 0) */
+  readonly overcommit?: number;
   /** 'metis': a hierarchical-partitioning reference (gpmetis) and each strategy's gap to the best known placement */
   readonly reference?: 'none' | 'metis';
 }
@@ -113,6 +115,7 @@ export async function runScaleCli(o: ScaleCliOptions): Promise<ScaleResult> {
               ...(o.amortisationSeconds === undefined ? {} : { amortisationSeconds: o.amortisationSeconds }),
               ...(o.mode === undefined ? {} : { mode: o.mode }),
               ...(maxMigrations === undefined ? {} : { maxMigrations }),
+              ...(o.overcommit === undefined ? {} : { overcommit: o.overcommit }),
               onRound: (round, migrations) => progress.round(n, index, names.length, round, o.maxRounds, migrations),
             })(ctx);
             timing[n] = performance.now() - t0;
@@ -153,7 +156,7 @@ export async function runScaleCli(o: ScaleCliOptions): Promise<ScaleResult> {
   }
   console.log(
     `${result.topology.name}: ${result.topology.hypervisors} hypervisors, ${result.topology.switches} switches; ` +
-      `workload ${result.workload.name} (seed ${result.workload.seed}): ${result.workload.vms} VMs, ${result.workload.flows} flows; c_m = ${o.migrationCost}`,
+      `workload ${result.workload.name} (seed ${result.workload.seed}): ${result.workload.vms} VMs, ${result.workload.flows} flows; c_m = ${o.migrationCost}${o.overcommit === undefined ? '' : `; overcommit ${o.overcommit}`}`,
   );
   const t = new Table({
     style: { head: [], border: [] },

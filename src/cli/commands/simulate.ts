@@ -10,6 +10,8 @@ import { writeRunOutputs } from '../output.ts';
 import { requireNoScenario, runScaleCli } from './simulate-scale.ts';
 import { runEpochsCli } from './simulate-epochs.ts';
 import { EPOCH_STRATEGIES, EXTRA_EPOCH_STRATEGIES, type EpochStrategy } from '../../sim/epochs.ts';
+import { OPTIMAL_MAX_VMS, OVERCOMMIT_STRATEGIES, STRATEGY_ALIASES, parseStrategies } from '../../sim/strategies.ts';
+import { STRATEGY_NAMES } from '../../core/baselines.ts';
 
 const POLICIES: Record<string, PolicyName> = { rr: 'round-robin', 'round-robin': 'round-robin', la: 'load-aware', 'load-aware': 'load-aware', gain: 'gain-order', 'gain-order': 'gain-order' };
 
@@ -77,7 +79,7 @@ export function registerSimulate(program: Command): void {
     .option('-s, --scenario <file|name>', 'scenario file (YAML/JSON) or built-in name, e.g. paper')
     .option('-t, --topology <spec>', 'scale mode: fat-tree:K, three-tier:PODSxTORSxHOSTS or leaf-spine:LEAVESxSPINESxHOSTS')
     .option('-p, --policy <list>', 'scenario mode: orchestration policies, a comma list of rr, la, gain; both = rr,la', 'both')
-    .option('--strategies <list>', 'scale mode: "all" or a comma list of strategies (with --epochs: of never, one-shot, continuous-rr[-hyst], continuous-la[-hyst], clairvoyant; one-shot-rr only when named)', 'all')
+    .option('--strategies <list>', strategiesHelp(), 'all')
     .option('--oversubscription <tor:agg>', 'scale mode, three-tier: oversubscription ratios, e.g. 2.5:4')
     .option('-w, --workload <model>', 'scale mode: traffic model', 'partners')
     .option('--vms <n>', 'scale mode: number of VMs (default 4096; not with --workload csv, whose traffic file decides)')
@@ -95,6 +97,7 @@ export function registerSimulate(program: Command): void {
     .option('--cm <cost|precopy>', 'migration cost c_m (overrides the scenario; scale mode default 0; scale mode "precopy": priced per move by the pre-copy model)')
     .option('--amortisation <seconds>', 'scale mode with --cm precopy: seconds a move\'s saving is counted over', '300')
     .option('--max-migrations <n|pct%>', 'scale mode: migration budget per strategy, a count or a share of the VMs')
+    .option('--overcommit <0|1>', `scale mode: temporary extra VMs per hypervisor while ${OVERCOMMIT_STRATEGIES.join(', ')} carry out an exchange (default 0: only through a free slot elsewhere)`)
     .option('--mode <first|best>', 'Algorithm 1 candidate choice: first improving (paper) or best')
     .option('--max-rounds <n>', 'stop after this many rounds (with --epochs: of each plan)')
     .option('-o, --out <dir>', 'output directory (default score-out/simulate; with --topology score-out/scale, with --epochs score-out/epochs)')
@@ -113,6 +116,7 @@ export function registerSimulate(program: Command): void {
       if (opts.topology !== undefined) {
         requireNoScenario(opts.scenario);
         rejectUnused(cmd, opts.epochs !== undefined);
+        if (given(cmd, 'policy')) throw new ScoreError('CLI_USAGE', '--policy: scenario mode only (with --scenario); scale mode (--topology) takes --strategies');
         const int = (name: string, v: string | undefined, min: number): number | undefined => {
           const n = parseNumberOption(name, v, min);
           if (n !== undefined && !Number.isInteger(n)) throw new ScoreError('CLI_USAGE', `${name}: expected an integer, got "${v}"`);
@@ -154,6 +158,7 @@ export function registerSimulate(program: Command): void {
             params: opts.param ?? [],
           },
           strategies: opts.strategies,
+          ...overcommitOption(opts.overcommit, opts.strategies),
           migrationCost: opts.cm === 'precopy' ? 'precopy' : (parseNumberOption('--cm', opts.cm, 0) ?? 0),
           amortisationSeconds: parseNumberOption('--amortisation', opts.amortisation, 1),
           ...(opts.maxMigrations === undefined ? {} : { maxMigrations: opts.maxMigrations }),
@@ -175,6 +180,8 @@ export function registerSimulate(program: Command): void {
         return;
       }
       if (opts.scenario === undefined) throw new ScoreError('CLI_USAGE', 'give --scenario <file|name> or --topology <spec>');
+      rejectScaleOptions(cmd);
+      if (opts.cm === 'precopy') throw new ScoreError('CLI_USAGE', '--cm precopy: scale mode only (with --topology); --scenario takes a number');
       const policies = parsePolicies(opts.policy);
       if (opts.mode !== undefined) parseMode(opts.mode);
       const migrationCost = parseNumberOption('--cm', opts.cm, 0);
@@ -216,6 +223,7 @@ function parseReference(v: string | undefined): 'none' | 'metis' {
 
 interface SimulateCliOptions {
   reference?: string;
+  overcommit?: string;
   scenario?: string;
   topology?: string;
   policy: string;
@@ -253,7 +261,7 @@ interface SimulateCliOptions {
 }
 
 /** scale-mode options that only the single-snapshot comparison reads, and those only --epochs reads */
-const SNAPSHOT_ONLY = ['cm', 'amortisation', 'maxMigrations', 'mode', 'cooldown', 'maxPerRound', 'maxPerHypervisor', 'reference', 'utilisation', 'progress'] as const;
+const SNAPSHOT_ONLY = ['overcommit', 'cm', 'amortisation', 'maxMigrations', 'mode', 'cooldown', 'maxPerRound', 'maxPerHypervisor', 'reference', 'utilisation', 'progress'] as const;
 const EPOCHS_ONLY = ['evolve', 'epochSeconds', 'period', 'horizon', 'measureEpochs', 'planner', 'returnWindow'] as const;
 
 /**
@@ -261,10 +269,9 @@ const EPOCHS_ONLY = ['evolve', 'epochSeconds', 'period', 'horizon', 'measureEpoc
  * operator who gives `--cm precopy` with `--epochs` must not believe the timeline used it).
  */
 function rejectUnused(cmd: Command, epochs: boolean): void {
-  const given = (key: string): boolean => cmd.getOptionValueSource(key) === 'cli';
-  const flag = (key: string): string => cmd.options.find((o) => o.attributeName() === key)?.long ?? key;
-  const bad = (epochs ? SNAPSHOT_ONLY : EPOCHS_ONLY).filter(given);
-  if (bad.length > 0) throw new ScoreError('CLI_USAGE', epochs ? `${bad.map(flag).join(', ')}: not used with --epochs (the timeline prices moves with --horizon)` : `${bad.map(flag).join(', ')}: only with --epochs`);
+  const bad = (epochs ? SNAPSHOT_ONLY : EPOCHS_ONLY).filter((key) => given(cmd, key));
+  const flag = (key: string): string => flagOf(cmd, key);
+  if (bad.length > 0) throw new ScoreError('CLI_USAGE', epochs ? `${bad.map(flag).join(', ')}: not used with --epochs${bad.some((k) => k === 'cm' || k === 'amortisation') ? ' (the timeline prices moves with --horizon)' : ''}` : `${bad.map(flag).join(', ')}: only with --epochs`);
 }
 
 /** --strategies with --epochs: "all" or a comma list of the timeline's strategy names */
@@ -281,4 +288,64 @@ function epochStrategies(v: string): readonly EpochStrategy[] {
 function plannerOption(v: string): 'incremental' | 'full' {
   if (v === 'incremental' || v === 'full') return v;
   throw new ScoreError('CLI_USAGE', `--planner: expected incremental or full, got "${v}"`);
+}
+
+/**
+ * Whether the user gave option `key` (camelCase), as opposed to commander filling in its default:
+ * an option with a default cannot be told from its value.
+ */
+function given(cmd: Command, key: string): boolean {
+  const source = cmd.getOptionValueSource(key);
+  return source !== undefined && source !== 'default';
+}
+
+function flagOf(cmd: Command, key: string): string {
+  return cmd.options.find((o) => o.attributeName() === key)?.long ?? key;
+}
+
+/** What `--scenario` reads: every other option is scale mode's (a new option is refused here until added). */
+const SCENARIO_OPTIONS: ReadonlySet<string> = new Set(['scenario', 'topology', 'policy', 'cm', 'mode', 'maxRounds', 'out', 'png', 'json']);
+
+/**
+ * Scale-mode options given with --scenario are CLI_USAGE naming them and the mode that takes
+ * them: a scenario brings its own topology, VMs and traffic, and silently running it without the
+ * `--vms` or `--strategies` the user asked for would misreport what was simulated.
+ */
+function rejectScaleOptions(cmd: Command): void {
+  const bad = cmd.options.map((o) => o.attributeName()).filter((key) => !SCENARIO_OPTIONS.has(key) && given(cmd, key));
+  if (bad.length === 0) return;
+  const overTime = new Set<string>(['epochs', ...EPOCHS_ONLY]);
+  const scale = bad.filter((k) => !overTime.has(k)).map((k) => flagOf(cmd, k));
+  const epochs = bad.filter((k) => overTime.has(k)).map((k) => flagOf(cmd, k));
+  const parts = [...(scale.length > 0 ? [`${scale.join(', ')}: scale mode only (with --topology)`] : []), ...(epochs.length > 0 ? [`${epochs.join(', ')}: scale mode over time only (with --topology and --epochs)`] : [])];
+  const takes = cmd.options.filter((o) => SCENARIO_OPTIONS.has(o.attributeName()) && o.attributeName() !== 'scenario' && o.attributeName() !== 'topology').map((o) => o.long);
+  throw new ScoreError('CLI_USAGE', `not with --scenario: ${parts.join('; ')}. --scenario takes ${takes.join(', ')}`);
+}
+
+/**
+ * `--overcommit`: 0 or 1 (the API's range, contract.ts), for OVERCOMMIT_STRATEGIES only; CLI_USAGE
+ * for another value or when `--strategies` selects none of them (the option would do nothing).
+ */
+function overcommitOption(v: string | undefined, strategies: string): { overcommit?: number } {
+  if (v === undefined) return {};
+  if (v !== '0' && v !== '1') throw new ScoreError('CLI_USAGE', `--overcommit: expected 0 or 1 (temporary extra VMs per hypervisor during an exchange), got "${v}"`);
+  if (!parseStrategies(strategies).some((n) => OVERCOMMIT_STRATEGIES.includes(n))) {
+    throw new ScoreError('CLI_USAGE', `--overcommit: only ${OVERCOMMIT_STRATEGIES.join(', ')} use it, and --strategies ${strategies} selects none of them`);
+  }
+  return { overcommit: Number(v) };
+}
+
+/**
+ * `--strategies`' help, from the lists the parsers check against (STRATEGY_ALIASES, what
+ * parseStrategies calls "all", the epoch strategies), so that it names what is accepted.
+ */
+function strategiesHelp(): string {
+  const aliases = (name: string): string[] => Object.keys(STRATEGY_ALIASES).filter((a) => a !== name && STRATEGY_ALIASES[a] === name);
+  const names = STRATEGY_NAMES.map((n) => (aliases(n).length > 0 ? `${n} (${aliases(n).join(', ')})` : n));
+  const all = parseStrategies('all', OPTIMAL_MAX_VMS);
+  const notInAll = STRATEGY_NAMES.filter((n) => !all.includes(n));
+  return (
+    `scale mode: "all" or a comma list of ${names.join(', ')}; "all" is every one but ${notInAll.join(', ')}, and optimal only up to ${OPTIMAL_MAX_VMS} VMs. ` +
+    `With --epochs: "all" (${EPOCH_STRATEGIES.map((e) => e.name).join(', ')}) or a comma list of those and ${EXTRA_EPOCH_STRATEGIES.map((e) => e.name).join(', ')}`
+  );
 }
