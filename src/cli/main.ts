@@ -48,6 +48,21 @@ function missingCommandMessage(args: readonly string[]): string {
   return 'a command is required (the list is above)';
 }
 
+/**
+ * A reader that went away (`score ... | head -1`) closes the pipe: Node reports EPIPE as an 'error'
+ * event, unhandled a stack trace and exit 1. Here the rest of that stream's output is dropped and
+ * the command ends as it would have, with its own exit status (0 when it succeeded): its files
+ * are still written whole, and a long-running command (emulate, demo, controller) is not cut off
+ * before it takes its namespaces, bridges and agents down. Any other write error stays fatal.
+ */
+function dropOutputWhenReaderGone(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
+}
+dropOutputWhenReaderGone(process.stdout);
+dropOutputWhenReaderGone(process.stderr);
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
