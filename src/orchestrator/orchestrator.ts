@@ -278,7 +278,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
   let opened: Promise<void> = Promise.resolve();
 
   /** A new audit record for asking (or holding) one VM, pushed and reported. */
-  function openRecord(a: Ask, snap: Snapshot, placement: Map<string, string>, from: string, status: MigrationRecord['status'], leg?: { to: string; decision: MigrationRecord['decision'] }): MigrationRecord {
+  function openRecord(a: Ask, snap: Snapshot, placement: Map<string, string>, from: string, status: MigrationRecord['status'], leg?: { to: string; decision: MigrationRecord['decision']; exchange?: string }): MigrationRecord {
     const record: MigrationRecord = {
       id: `${deps.idPrefix?.() ?? ''}m${++seq}`,
       vm: a.vm,
@@ -297,6 +297,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       error: null,
       connectivity: null,
       ...(a.plan ? { review: null } : {}),
+      ...(leg?.exchange !== undefined ? { exchange: leg.exchange } : {}),
     };
     records.push(record);
     opened = persist(record);
@@ -406,8 +407,8 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       decide: (hv, body) => deps.decide(hv, body),
       hypervisorOf: (vm) => deps.hypervisorOf(vm),
       undoSwitchover,
-      open: (vm, from, to, decision, snap, placement) => {
-        const record = openRecord({ ...a, vm }, snap, placement, from, 'started', { to, decision });
+      open: (vm, from, to, decision, snap, placement, exchange) => {
+        const record = openRecord({ ...a, vm }, snap, placement, from, 'started', { to, decision, ...(exchange !== undefined ? { exchange } : {}) });
         return { record, stored: opened };
       },
       finish: (r) => {
@@ -507,6 +508,8 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         const { record, movedTo } = await askOne({ ...a, ...(blocked.length > 0 ? { blocked } : {}) }, snap, placement, migrations);
         if (record.status === 'started' && record.decision?.swap !== undefined) {
           const legs = await carryExchange(exchangeDeps(a), record, snap, placement, o.overcommit ?? 0, migrations);
+          // the pair's record as the exchange ended (its status, how it was carried out) in the audit log too
+          void persist(record);
           migrations += legs;
           countSucceeded(legsDone.splice(0));
           moved += legs;
