@@ -537,3 +537,11 @@ test('agent: stopping gives up a switch-over waiting for a leader at once (SWITC
   assert.deepEqual(moved, [], 'nothing moved');
   assert.deepEqual(done, [], 'nothing reported');
 });
+
+test("agent: an exchange leg's reason cites the pair's record and its own id; a leg without a pair keeps the old wording", async () => {
+  const a = createAgent({ hypervisor: 'hv1', api: fakeApi([]), driver: driver() });
+  const leg = await a.decide({ vm: 'vm1', migrate: false, migrationId: 'm12', target: 'hv2', exchange: 'm11' });
+  assert.match(leg.decision.reason, /^one leg \(m12\) of the exchange decided in m11, which the orchestrator carries out: vm1 hv1 -> hv2/);
+  const alone = await a.decide({ vm: 'vm1', migrate: false, migrationId: 'm13', target: 'hv2' });
+  assert.match(alone.decision.reason, /^one leg of an exchange the orchestrator carries out \(m13\): vm1 hv1 -> hv2/);
+});

@@ -269,7 +269,7 @@ async function legOf(o: AgentOptions, body: AgentDecide, x: { traffic: { hypervi
     migrationCost: body.migrationCost ?? o.migrationCost ?? 0,
     mode: body.mode ?? o.mode ?? 'first',
     candidates: [],
-    reason: `one leg of an exchange the orchestrator carries out (${body.migrationId}): ${body.vm} ${from} -> ${to}, C_A(${body.vm}) ${fmt(before)} -> ${fmt(after)}`,
+    reason: `${body.exchange !== undefined ? `one leg (${body.migrationId}) of the exchange decided in ${body.exchange}, which the orchestrator carries out` : `one leg of an exchange the orchestrator carries out (${body.migrationId})`}: ${body.vm} ${from} -> ${to}, C_A(${body.vm}) ${fmt(before)} -> ${fmt(after)}`,
   };
   if (!body.migrate) return { decision, migrated: false, error: null };
   count();

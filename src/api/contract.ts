@@ -178,6 +178,7 @@ export const MigrationRecordDto = Type.Object({
   figures: Type.Optional(Type.Union([MigrationFiguresDto, Type.Null()], { description: "the migration's own figures (QEMU's query-migrate for real guests)" })),
   warnings: Type.Optional(Type.Array(Type.String(), { description: 'what the driver could not do but the migration did not depend on (e.g. the moved VM\'s announcement failed)' })),
   review: Type.Optional(Type.Union([PlanReviewDto, Type.Null()], { description: 'planned records only: what the operator did with the proposed action' })),
+  exchange: Type.Optional(Type.String({ description: "one leg of an exchange an agent proposed: the id of the pair's record (the decision that proposed it, whose reason says how the exchange is carried out)" })),
   confirmedLateAt: Type.Optional(
     Type.Number({ description: 'a migration that timed out waiting for the network (MIGRATION_TIMEOUT) and was seen at its target later in the run: when (ms), it then counts as succeeded' }),
   ),
@@ -337,6 +338,7 @@ export const AgentDecideBody = Type.Object(
     migrationCost: Type.Optional(Type.Number({ minimum: 0 })),
     swaps: Type.Optional(Type.Boolean({ description: 'when no single move qualifies, consider an exchange with a VM on a full candidate; the agent migrates nothing then and answers the pair' })),
     target: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'one leg of an exchange the orchestrator carries out: migrate to this hypervisor, no decision of the agent\'s own' })),
+    exchange: Type.Optional(Type.String({ maxLength: 128, description: "with target: the id of the exchange's pair record, which the leg's reason cites" })),
     blocked: Type.Optional(
       Type.Array(Type.Object({ hypervisor: Type.String({ minLength: 1, maxLength: 64 }), rail: RailCodeDto, reason: Type.String({ maxLength: 512 }) }, { additionalProperties: false }), {
         maxItems: 100000,

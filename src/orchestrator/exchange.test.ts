@@ -40,7 +40,7 @@ function world(o: { failLeg?: number } = {}) {
       if (tracker.get(body.vm) !== hv) return Promise.reject(new ScoreError('UNKNOWN_VM', 'wrong agent'));
       if (body.target !== undefined) {
         legs += 1;
-        const decision = { vm: body.vm, from: hv, to: body.target, costBefore: 0, costAfter: 0, migrationCost: 0, mode: 'first', candidates: [], reason: 'leg' };
+        const decision = { vm: body.vm, from: hv, to: body.target, costBefore: 0, costAfter: 0, migrationCost: 0, mode: 'first', candidates: [], reason: `leg of ${body.exchange ?? '?'}` };
         if (legs === o.failLeg) return Promise.resolve({ decision, migrated: false, error: { code: 'MIGRATION_FAILED', message: 'driver failed' } });
         tracker.set(body.vm, body.target);
         const n = new Map<string, number>();
@@ -180,4 +180,26 @@ test('live exchange: a leg the agent moved but whose answer was lost is confirme
   assert.notEqual(pair.status, 'failed', `not stopped by a leg that moved: ${JSON.stringify(pair.error)}`);
   assert.equal(new Set(w.tracker.keys()).size, 6);
   assert.equal(w.over(), 0);
+});
+
+test('live exchange: each leg names its pair record (exchange), is asked with it, and the pair\'s reason says how it is carried out; the audit log gets the final pair', async () => {
+  for (const overcommit of [0, 1]) {
+    const w = world();
+    const stored = new Map<string, MigrationRecord>();
+    const o = await runSwaps({ ...w, deps: { ...w.deps, onRecord: (r) => void stored.set(r.id, structuredClone(r)) } }, { policy: 'load-aware', swaps: true, overcommit });
+    const pairs = o.records.filter((r) => r.decision?.swap !== undefined);
+    assert.ok(pairs.length >= 1, 'an exchange was made');
+    for (const pair of pairs) {
+      const legs = o.records.filter((r) => r.exchange === pair.id);
+      assert.equal(legs.length, overcommit === 1 ? 2 : 3, `${pair.id}: legs ${JSON.stringify(legs.map((r) => r.id))}`);
+      for (const leg of legs) {
+        assert.equal(leg.decision?.reason, `leg of ${pair.id}`);
+        assert.equal(stored.get(leg.id)?.exchange, pair.id, 'the stored leg names its pair');
+      }
+      const how = overcommit === 1 ? new RegExp(`carried out by a temporary overcommit of ${pair.decision!.to!} \\(one VM over\\) in 2 migrations: `) : /carried out through the free slot on \S+ in 3 migrations: /;
+      assert.match(pair.decision!.reason, how);
+      assert.equal(stored.get(pair.id)?.status, 'succeeded', 'the audit log has the pair as it ended');
+      assert.match(stored.get(pair.id)?.decision?.reason ?? '', how);
+    }
+  }
 });

@@ -12,7 +12,7 @@ import type { Snapshot } from './orchestrator.ts';
  *    and y, w goes to x, then u to y (3 migrations);
  *  - overcommit 1: u goes onto the full y (one VM over, declared), then w to x (2 migrations).
  * Each leg is asked of the VM's own agent with `target` (no decision of its own) and gets its own
- * audit record with a step; the pair's record (the proposing decision, whose reason explains the
+ * audit record with a step and `exchange`, the pair record's id; the pair's record (the proposing decision, whose reason explains the
  * pair) ends 'succeeded' with u's final place when every leg is done. If a leg fails the
  * exchange stops there: every VM is where the network sees it, and the pair's record is 'failed'
  * and says after how many legs.
@@ -27,7 +27,7 @@ export interface ExchangeDeps {
    * in it; `stored` settles once the started record is stored, rejecting when storing failed (a
    * leader that lost its lease): the leg must then not be asked of the agent
    */
-  open(vm: string, from: string, to: string, decision: MigrationRecord['decision'], snap: Snapshot, placement: Map<string, string>): { record: MigrationRecord; stored: Promise<void> };
+  open(vm: string, from: string, to: string, decision: MigrationRecord['decision'], snap: Snapshot, placement: Map<string, string>, exchange?: string): { record: MigrationRecord; stored: Promise<void> };
   finish(r: MigrationRecord): void;
   started(r: MigrationRecord, to: string): void;
   /** true once the tracker sees vm on `to` */
@@ -64,6 +64,10 @@ export async function carryExchange(d: ExchangeDeps, pair: MigrationRecord, snap
     }
     legs = [[u, x, z], [w, y, x], [u, z, y]];
   }
+  // the pair's reason says how it is carried out, as the look-ahead planner's does
+  const order = legs.map(([vm, from, to]) => `${vm} ${from} -> ${to}`).join(', ');
+  const how = overcommit >= 1 ? `by a temporary overcommit of ${y} (one VM over) in 2 migrations` : `through the free slot on ${legs[0]![2]} in 3 migrations`;
+  pair.decision = { ...decision, reason: `${decision.reason}; carried out ${how}: ${order}` };
   let done = 0;
   const stop = (why: string): number => {
     pair.status = 'failed';
@@ -73,12 +77,12 @@ export async function carryExchange(d: ExchangeDeps, pair: MigrationRecord, snap
     return done;
   };
   for (const [vm, from, to] of legs) {
-    const { record: leg, stored } = d.open(vm, from, to, null, snap, placement);
+    const { record: leg, stored } = d.open(vm, from, to, null, snap, placement, pair.id);
     let result: AgentDecideResult | undefined;
     try {
       // a leg nobody could find after this controller died is one never asked for
       await stored;
-      result = await d.decide(from, { vm, migrate: true, migrationId: leg.id, target: to, ...(d.migrationCost !== undefined ? { migrationCost: d.migrationCost } : {}) });
+      result = await d.decide(from, { vm, migrate: true, migrationId: leg.id, target: to, exchange: pair.id, ...(d.migrationCost !== undefined ? { migrationCost: d.migrationCost } : {}) });
     } catch (e) {
       const lost = legOutcomeOf(e, to);
       const message = isScoreError(e) ? e.message : String(e);

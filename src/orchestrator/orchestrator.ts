@@ -14,6 +14,7 @@ import { barredTargets, createContinuousState, declineCode, declineStands, empty
 import { carryExchange, type ExchangeDeps } from './exchange.ts';
 import { carryAction, nextLookaheadAction } from './lookahead.ts';
 import { COUNTED_KEEP, pruneCounted } from './counted.ts';
+import { quietRoundReason } from './quiet-round.ts';
 import { agentReportOf } from '../agent/server.ts';
 
 /**
@@ -278,7 +279,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
   let opened: Promise<void> = Promise.resolve();
 
   /** A new audit record for asking (or holding) one VM, pushed and reported. */
-  function openRecord(a: Ask, snap: Snapshot, placement: Map<string, string>, from: string, status: MigrationRecord['status'], leg?: { to: string; decision: MigrationRecord['decision'] }): MigrationRecord {
+  function openRecord(a: Ask, snap: Snapshot, placement: Map<string, string>, from: string, status: MigrationRecord['status'], leg?: { to: string; decision: MigrationRecord['decision']; exchange?: string }): MigrationRecord {
     const record: MigrationRecord = {
       id: `${deps.idPrefix?.() ?? ''}m${++seq}`,
       vm: a.vm,
@@ -297,6 +298,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       error: null,
       connectivity: null,
       ...(a.plan ? { review: null } : {}),
+      ...(leg?.exchange !== undefined ? { exchange: leg.exchange } : {}),
     };
     records.push(record);
     opened = persist(record);
@@ -406,8 +408,8 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       decide: (hv, body) => deps.decide(hv, body),
       hypervisorOf: (vm) => deps.hypervisorOf(vm),
       undoSwitchover,
-      open: (vm, from, to, decision, snap, placement) => {
-        const record = openRecord({ ...a, vm }, snap, placement, from, 'started', { to, decision });
+      open: (vm, from, to, decision, snap, placement, exchange) => {
+        const record = openRecord({ ...a, vm }, snap, placement, from, 'started', { to, decision, ...(exchange !== undefined ? { exchange } : {}) });
         return { record, stored: opened };
       },
       finish: (r) => {
@@ -453,6 +455,18 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       }
       return false;
     };
+    /**
+     * a run whose round moved nothing and left no record (nobody asked, no action found) says why,
+     * in one `held` record (vm "*"); a later round of a run that moved is explained by its records
+     */
+    const recordsBefore = records.length;
+    const quietRound = (round: number, snap: Snapshot, placement: ReadonlyMap<string, string>): void => {
+      const why = quietRoundReason(snap, placement, { ...(o.migrationCost === undefined ? {} : { migrationCost: o.migrationCost }), ...(o.lookahead === true ? { lookahead: true } : {}), ...(o.swaps === true && !plan ? { swaps: true } : {}), ...(o.overcommit === undefined ? {} : { overcommit: o.overcommit }) });
+      const r = openRecord({ vm: '*', policyKey: 0, policy: o.policy, round, plan: false }, snap, new Map(placement), '-', 'held');
+      r.finishedAt = r.startedAt;
+      r.error = why;
+      void persist(r);
+    };
     // a resumed run redoes its interrupted round from a fresh snapshot (what moved is in it)
     for (let round = Math.max(1, o.resume?.round ?? 1); round <= maxRounds && !stopRequested; round++) {
       set({ round });
@@ -480,6 +494,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
           }
         }
         if (moved === 0 && !failed && !stopRequested && (await lateArrivals())) continue;
+        if (moved === 0 && !failed && !stopRequested && records.length === recordsBefore) quietRound(round, snap, placement);
         if (moved === 0 || stopRequested) {
           set({ converged: moved === 0 && !failed && !stopRequested });
           break;
@@ -507,6 +522,8 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         const { record, movedTo } = await askOne({ ...a, ...(blocked.length > 0 ? { blocked } : {}) }, snap, placement, migrations);
         if (record.status === 'started' && record.decision?.swap !== undefined) {
           const legs = await carryExchange(exchangeDeps(a), record, snap, placement, o.overcommit ?? 0, migrations);
+          // the pair's record as the exchange ended (its status, how it was carried out) in the audit log too
+          void persist(record);
           migrations += legs;
           countSucceeded(legsDone.splice(0));
           moved += legs;
@@ -531,6 +548,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       if ((moved === 0 && held === 0) || plan) {
         // a timed-out migration may still arrive: then this was no fixed point
         if (!plan && (await lateArrivals())) continue;
+        if (moved === 0 && !stopRequested && records.length === recordsBefore) quietRound(round, snap, placement);
         set({ converged: !plan && moved === 0 });
         break;
       }

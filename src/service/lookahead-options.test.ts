@@ -34,3 +34,23 @@ test('lookahead with another policy or with plan, rails, mode or swaps is refuse
     await stack.stop();
   }
 });
+
+test('plan with swaps, and overcommit without swaps or lookahead, are refused with API_BAD_REQUEST; nothing starts', async () => {
+  const { model } = loadScenarioFile('swap');
+  const clock = virtualClock();
+  const sim = createSimDataPlane({ model, clock, stepMs: 250 });
+  const stack = await startStack({ model, dataPlane: sim.dataPlane, clock, webDir: null });
+  try {
+    for (const [body, re] of [
+      [{ policy: 'la' as const, plan: true, swaps: true }, /plan does not go with swaps/],
+      [{ policy: 'gain' as const, plan: true, swaps: true, overcommit: 1 }, /plan does not go with swaps/],
+      [{ policy: 'la' as const, overcommit: 1 }, /overcommit goes with swaps: true or lookahead: true/],
+      [{ policy: 'la' as const, swaps: false, overcommit: 0 }, /overcommit goes with swaps: true or lookahead: true/],
+    ] as const) {
+      assert.throws(() => stack.service.startOrchestration(body), (e: unknown) => isScoreError(e, 'API_BAD_REQUEST') && re.test(e.message), JSON.stringify(body));
+      assert.equal(stack.service.orchestration().state, 'idle');
+    }
+  } finally {
+    await stack.stop();
+  }
+});

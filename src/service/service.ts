@@ -422,6 +422,10 @@ export function createService(o: ServiceOptions): Service {
           throw new ScoreError('API_BAD_REQUEST', `lookahead goes with the gain-order policy alone${other.length > 0 ? `, not with ${other.join(', ')}` : `, not ${policy}`}`, { policy, options: other });
         }
       }
+      // a dry run asks each agent for a single move only: exchanges would be dropped silently from the plan
+      if (body.plan === true && body.swaps === true) throw new ScoreError('API_BAD_REQUEST', 'plan does not go with swaps: a plan lists single moves only (exchanges are not planned); drop plan or swaps', { options: ['plan', 'swaps'] });
+      // overcommit only bounds how an exchange is carried out: without exchanges it would be dropped silently
+      if (body.overcommit !== undefined && body.swaps !== true && body.lookahead !== true) throw new ScoreError('API_BAD_REQUEST', 'overcommit goes with swaps: true or lookahead: true (it bounds how an exchange is carried out)', { options: ['overcommit'] });
       return orchestrator.start({ policy, ...(body.lookahead === true ? { lookahead: true } : {}), ...(body.mode ? { mode: body.mode } : {}), ...(body.plan !== undefined ? { plan: body.plan } : {}), ...(body.maxRounds ? { maxRounds: body.maxRounds } : {}), ...(body.migrationCost !== undefined ? { migrationCost: body.migrationCost } : {}), ...(body.rails !== undefined ? { rails: body.rails } : {}), ...(body.swaps !== undefined ? { swaps: body.swaps } : {}), ...(body.overcommit !== undefined ? { overcommit: body.overcommit } : {}) });
     },
     stopOrchestration: () => orchestrator.stop(),

@@ -139,3 +139,14 @@ test('emulate --every goes with --policy, and without --swaps or --lookahead (CL
     await assert.rejects(program.parseAsync(['node', 'score', 'emulate', '--scenario', 'paper-phases', '--policy', 'la', '--every', '5s', '--swaps']), (e: unknown) => isScoreError(e, 'CLI_USAGE') && /takes no --swaps/.test((e as Error).message));
   }
 });
+
+test('emulate --overcommit goes with --swaps or --lookahead (CLI_USAGE before the root check and before anything is built)', async () => {
+  for (const args of [
+    ['--scenario', 'swap', '--policy', 'la', '--overcommit', '1'],
+    ['--scenario', 'swap', '--policy', 'gain', '--overcommit', '0'],
+  ]) {
+    const program = new Command().exitOverride();
+    registerEmulate(program);
+    await assert.rejects(program.parseAsync(['node', 'score', 'emulate', ...args]), (e: unknown) => isScoreError(e, 'CLI_USAGE') && /--overcommit goes with --swaps or --lookahead/.test((e as Error).message), args.join(' '));
+  }
+});

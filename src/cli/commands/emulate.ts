@@ -193,10 +193,10 @@ export function registerEmulate(program: Command): void {
     .option('--tolerance <fraction>', 'with --policy: measured rates this close count as equal (default 0.15; 0.2 with QEMU guests)')
     .option('--swaps', 'with --policy: agents may propose exchanges with a VM on a full hypervisor, carried out one migration at a time')
     .option('--lookahead', 'with --policy gain: the controller plans with the look-ahead (moves, exchanges, ejections, pair moves) and carries each action out one migration at a time')
-    .option('--overcommit <0|1>', 'with --swaps: temporary extra VMs per hypervisor during an exchange (0: through a free slot elsewhere)', '0')
+    .option('--overcommit <0|1>', 'with --swaps or --lookahead: temporary extra VMs per hypervisor during an exchange (default 0: through a free slot elsewhere)')
     .option('--vms <namespace|qemu>', "VMs with traffic as real QEMU guests that make their flows themselves and live-migrate through QMP (qemu), or as namespaces; default the scenario's emulation.vms, else namespace");
   addContinuousOptions(emulate, 'with --policy: ')
-    .action(async (raw: RawEmulateOptions & { policy?: string; out: string; tolerance?: string; swaps?: boolean; lookahead?: boolean; overcommit: string } & ContinuousRunOptions) => {
+    .action(async (raw: RawEmulateOptions & { policy?: string; out: string; tolerance?: string; swaps?: boolean; lookahead?: boolean; overcommit?: string } & ContinuousRunOptions) => {
       if (raw.clean === true) {
         refuseWithClean(raw);
         requireRoot('score emulate --clean');
@@ -207,11 +207,13 @@ export function registerEmulate(program: Command): void {
         );
         return;
       }
+      // it only bounds how an exchange is carried out: without one it would be ignored silently (checked before the root check)
+      if (raw.overcommit !== undefined && raw.swaps !== true && raw.lookahead !== true) throw new ScoreError('CLI_USAGE', '--overcommit goes with --swaps or --lookahead (it bounds how an exchange is carried out)');
       if (raw.policy !== undefined) {
         requireRoot('score emulate --policy');
         if (raw.scenario === undefined) throw new ScoreError('CLI_USAGE', '--scenario is required');
         const tolerance = parseTolerance(raw.tolerance);
-        const overcommit = Number(raw.overcommit);
+        const overcommit = Number(raw.overcommit ?? '0');
         if (overcommit !== 0 && overcommit !== 1) throw new ScoreError('CLI_USAGE', `--overcommit: expected 0 or 1, got "${raw.overcommit}"`);
         const vms = parseVms(raw.vms);
         const policies = parsePolicies(raw.policy);
