@@ -54,6 +54,9 @@ interface Group {
   readonly capacity: number;
 }
 
+/** the second pass's least ufactor: METIS's own default for k-way partitioning (3%) */
+const TRY_UFACTOR = 30;
+
 /**
  * METIS's imbalance allowance (ufactor, in thousandths) for `n` VMs split among children of `capacity`
  * slots in all, with shares in proportion to capacity: each part's target is n·c/C, and
@@ -62,9 +65,6 @@ interface Group {
  * share is not a whole number of VMs, and METIS then gives up the cut. Rounded up (an overfilled
  * part is repaired after), at least 1 (a full group: METIS's tightest).
  */
-/** the second pass's least ufactor: METIS's own default for k-way partitioning (3%) */
-const TRY_UFACTOR = 30;
-
 export function slackUfactor(n: number, capacity: number): number {
   if (n <= 0) return 1;
   return Math.max(1, Math.ceil(1000 * (capacity / n - 1) - 1e-9));
@@ -168,7 +168,7 @@ export function metisReference(input: ReferenceInput): Reference {
   let placement = new Map<string, string>();
   const dir = mkdtempSync(join(tmpdir(), 'score-metis-'));
   let partitions = 0;
-  // the least ufactor any split is given above its slack's (0: none; a second pass is needed only when some split's slack is tighter than the floor)
+  // the least ufactor a split gets whatever its slack (1 in pass 1, TRY_UFACTOR in pass 2); tight: some split's slack was below TRY_UFACTOR, so pass 2 would differ
   let floor = 1;
   let tight = false;
   try {
