@@ -7,10 +7,14 @@ import { seededRng } from '../core/random.ts';
 import { topologyFromSpec } from '../topologies/spec.ts';
 import { generateWorkload } from '../workloads/workload.ts';
 import { randomWorkload } from '../workloads/random.ts';
-import { metisReference } from './reference.ts';
+import { metisReference, slackUfactor } from './reference.ts';
 import { exitCodeFor, isScoreError } from '../errors/errors.ts';
 import { runScale } from './scale.ts';
 import { strategyRunner } from './strategies.ts';
+import { runScaleCli } from '../cli/commands/simulate-scale.ts';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 // gpmetis is Debian's metis package: installed in CI (.ci/run), skipped with a reason elsewhere
 const gpmetis = findTool('gpmetis');
@@ -72,4 +76,83 @@ test('METIS reference: gpmetis not installed is EMULATION_MISSING_TOOL, a gpmeti
   assert.throws(() => metisReference({ ...input, gpmetis: 'false' }), (e: unknown) => isScoreError(e, 'EMULATION_COMMAND') && /failed/.test(e.message));
   assert.equal(exitCodeFor('EMULATION_COMMAND'), 1);
   assert.equal(exitCodeFor('EMULATION_MISSING_TOOL'), 1);
+});
+
+test('slackUfactor lets every part fill up to its capacity and no further, whatever the count', () => {
+  for (const [n, caps] of [[1020, [128, 128, 128, 128, 128, 128, 128, 128]], [900, [128, 128, 128, 128, 128, 128, 128, 128]], [113, [32, 32, 32, 32]], [97, [64, 40]], [7, [4, 4]]] as const) {
+    const total = caps.reduce((a, b) => a + b, 0);
+    const u = slackUfactor(n, total);
+    for (const c of caps) {
+      // METIS's bound on a part: (1 + u/1000) × its target share of the n VMs
+      const bound = (1 + u / 1000) * ((n * c) / total);
+      assert.ok(bound >= c - 1e-9, `${n} VMs over ${caps.join('+')}: ufactor ${u} caps a part of ${c} at ${bound}`);
+      assert.ok(bound < c + 1, `${n} VMs over ${caps.join('+')}: ufactor ${u} lets a part of ${c} hold ${bound}`);
+    }
+  }
+  assert.equal(slackUfactor(64, 64), 1, 'a full group gets METIS\'s tightest balance');
+});
+
+test('METIS reference on a VM count the parts cannot share evenly is within a few points of the best strategy', { skip }, () => {
+  // fat-tree(4), 51 VMs in 4 slots: 4 pods of 16 slots get 12.75 VMs each, not a whole number.
+  // With a fixed 0.1% imbalance METIS gave up the cut here (−3.9% reduction against gain-swap's 82.5%).
+  const result = runScale({
+    topology: topologyFromSpec('fat-tree:4'),
+    utilisation: false,
+    workload: (t) => generateWorkload(t, { model: 'partners', vms: 51, slotsPerHypervisor: 4, placement: 'random', seed: 1 }),
+    strategies: (['gain-swap', 'greedy'] as const).map((n) => [n, strategyRunner(n, { migrationCost: 0, maxRounds: 30, rails: {} })] as const),
+    reference: (ctx) => metisReference({ topology: ctx.topology, oracle: ctx.oracle, vms: ctx.vms, traffic: ctx.traffic, capacity: ctx.capacity, seed: ctx.seed }),
+  });
+  const ref = result.reference;
+  assert.ok(ref !== undefined, 'the run has a reference');
+  const best = Math.max(...result.strategies.map((s) => 1 - s.finalCost / s.initialCost));
+  assert.ok(ref.reduction >= best - 0.03, `reference cuts ${(100 * ref.reduction).toFixed(1)}%, the best strategy ${(100 * best).toFixed(1)}%`);
+});
+
+test('simulate --reference metis without gpmetis fails before any strategy runs (EMULATION_MISSING_TOOL)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'score-metis-early-'));
+  const path = process.env.PATH;
+  const write = process.stderr.write.bind(process.stderr);
+  const written: string[] = [];
+  t.after(() => {
+    process.env.PATH = path;
+    process.stderr.write = write;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  process.env.PATH = dir; // an empty directory: no gpmetis on it
+  // progress lines go to stderr as each strategy ends: none may appear before the error
+  const capture = (chunk: string | Uint8Array): boolean => {
+    written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
+    return true;
+  };
+  process.stderr.write = capture;
+  const run = runScaleCli({
+    topology: 'fat-tree:4',
+    workload: { model: 'partners', vms: 16, slots: 4, placement: 'random', seed: 1 },
+    strategies: 'none,greedy',
+    migrationCost: 0,
+    maxRounds: 5,
+    rails: {},
+    utilisation: false,
+    out: join(dir, 'out'),
+    png: false,
+    json: false,
+    progress: true,
+    reference: 'metis',
+  });
+  await assert.rejects(run, (e: unknown) => isScoreError(e, 'EMULATION_MISSING_TOOL') && /not installed/.test(e.message));
+  process.stderr.write = write;
+  assert.deepEqual(written, [], 'no strategy ran (no progress line)');
+  assert.deepEqual(readdirSync(dir), [], 'nothing written');
+});
+
+test('a gpmetis that fails keeps its stderr in the error', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'score-metis-fail-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const bin = join(dir, 'gpmetis');
+  writeFileSync(bin, '#!/bin/sh\necho "Input Error: the graph is broken" >&2\nexit 1\n', { mode: 0o755 });
+  const { built, w, traffic } = instance(60, 4);
+  assert.throws(
+    () => metisReference({ topology: built.topology, oracle: built.oracle, vms: w.vms, traffic, capacity: w.capacity, gpmetis: bin }),
+    (e: unknown) => isScoreError(e, 'EMULATION_COMMAND') && /stderr: Input Error: the graph is broken/.test(e.message),
+  );
 });

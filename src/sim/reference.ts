@@ -17,10 +17,14 @@ import { ScoreError } from '../errors/errors.ts';
  * the same switches), then racks joined at each larger path cost between them (pods, ...).
  * From the root down, a group's VMs are split among the fewest of its children that hold them
  * (largest first), each child's share proportional to its capacity, with an edge weight per
- * traffic pair (λ scaled to integers) so the cut, the traffic that leaves a child, is small. METIS
- * balances only approximately (ufactor), so a child over its capacity gives back the VMs that
- * lose least by leaving to a sibling with room, before recursing. The result never exceeds
- * capacity. It is a good placement, not an optimum: an upper bound on the best one.
+ * traffic pair (λ scaled to integers) so the cut, the traffic that leaves a child, is small. Each
+ * split lets METIS fill a child up to its capacity (slackUfactor): a share of n·c/C VMs is rarely a
+ * whole number, and a tighter balance than the slots need makes METIS give up the cut. METIS
+ * balances only approximately, so a child over its capacity gives back the VMs that lose least by
+ * leaving to a sibling with room, before recursing. The whole is run twice when some split is
+ * (nearly) full, the second time with METIS's default 3% allowance and the repair doing the rest,
+ * and the lower C_A kept. The result never exceeds capacity. It is a good placement, not an
+ * optimum: an upper bound on the best one.
  */
 export interface ReferenceInput {
   readonly topology: Topology;
@@ -38,7 +42,7 @@ export interface Reference {
   readonly method: 'metis-hierarchical';
   readonly placement: ReadonlyMap<string, string>;
   readonly cost: number;
-  /** gpmetis runs made (one per group split in more than one child) */
+  /** gpmetis runs made (one per group split in more than one child, per pass: see metisReference) */
   readonly partitions: number;
   /** levels of the group tree above the hosts (e.g. 2 for racks and pods) */
   readonly levels: number;
@@ -50,6 +54,22 @@ interface Group {
   readonly capacity: number;
 }
 
+/** the second pass's least ufactor: METIS's own default for k-way partitioning (3%) */
+const TRY_UFACTOR = 30;
+
+/**
+ * METIS's imbalance allowance (ufactor, in thousandths) for `n` VMs split among children of `capacity`
+ * slots in all, with shares in proportion to capacity: each part's target is n·c/C, and
+ * (1 + u/1000)·n·c/C ≥ c exactly when u ≥ 1000·(C/n − 1), so every part may fill up to its own
+ * capacity and no further. A fixed tight ufactor asks METIS for a balance that is impossible when a
+ * share is not a whole number of VMs, and METIS then gives up the cut. Rounded up (an overfilled
+ * part is repaired after), at least 1 (a full group: METIS's tightest).
+ */
+export function slackUfactor(n: number, capacity: number): number {
+  if (n <= 0) return 1;
+  return Math.max(1, Math.ceil(1000 * (capacity / n - 1) - 1e-9));
+}
+
 export function gpmetisAvailable(bin = 'gpmetis'): boolean {
   try {
     execFileSync(bin, ['-help'], { stdio: 'ignore' });
@@ -57,6 +77,19 @@ export function gpmetisAvailable(bin = 'gpmetis'): boolean {
   } catch {
     return false;
   }
+}
+
+function missingTool(bin: string, detail: string): ScoreError {
+  return new ScoreError('EMULATION_MISSING_TOOL', `gpmetis is not installed (${bin}): ${detail}; install Debian's metis package`, { tool: bin });
+}
+
+/**
+ * Fails at once when gpmetis cannot be run, so a run asking for the reference does not spend its
+ * strategies' minutes first.
+ * @throws ScoreError EMULATION_MISSING_TOOL, as metisReference does
+ */
+export function requireGpmetis(bin = 'gpmetis'): void {
+  if (!gpmetisAvailable(bin)) throw missingTool(bin, `${bin} -help could not be run`);
 }
 
 /** The group tree: hosts under racks under clusters of racks joined at each larger cost. */
@@ -132,9 +165,12 @@ export function metisReference(input: ReferenceInput): Reference {
   const weight = (r: number): number => Math.max(1, Math.round(r * scale));
   const { root, levels } = groupTree(topology, oracle, capacity);
   if (vms.length > root.capacity) throw new ScoreError('CAPACITY_EXCEEDED', `${vms.length} VMs do not fit in ${root.capacity} slots`);
-  const placement = new Map<string, string>();
+  let placement = new Map<string, string>();
   const dir = mkdtempSync(join(tmpdir(), 'score-metis-'));
   let partitions = 0;
+  // the least ufactor a split gets whatever its slack (1 in pass 1, TRY_UFACTOR in pass 2); tight: some split's slack was below TRY_UFACTOR, so pass 2 would differ
+  let floor = 1;
+  let tight = false;
   try {
     const assign = (g: Group, members: number[]): void => {
       if (members.length === 0) return;
@@ -180,12 +216,18 @@ export function metisReference(input: ReferenceInput): Reference {
       // shares of the VMs in proportion to capacity; METIS wants them to sum to 1
       writeFileSync(tp, caps.map((c, p) => `${p} = ${(c / total).toFixed(6)}`).join('\n') + '\n');
       const k = caps.length;
+      const slack = slackUfactor(members.length, total);
+      if (slack < TRY_UFACTOR) tight = true;
+      const ufactor = Math.max(floor, slack);
       try {
-        execFileSync(bin, [`-seed=${input.seed ?? 1}`, '-ufactor=1', `-tpwgts=${tp}`, file, String(k)], { stdio: 'ignore' });
+        execFileSync(bin, [`-seed=${input.seed ?? 1}`, `-ufactor=${ufactor}`, `-tpwgts=${tp}`, file, String(k)], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 20 });
       } catch (e) {
         // not installed is a missing tool; a gpmetis that ran and failed is a failed command (exit 1 both: not the user's option)
-        const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-        throw new ScoreError(missing ? 'EMULATION_MISSING_TOOL' : 'EMULATION_COMMAND', `gpmetis ${missing ? 'is not installed' : 'failed'} (${bin}): ${(e as Error).message}${missing ? "; install Debian's metis package" : ''}`, { tool: bin });
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw missingTool(bin, (e as Error).message);
+        // gpmetis's own words on what went wrong (its stdout is a long report, left out)
+        const raw = (e as { stderr?: Buffer | string }).stderr;
+        const stderr = (raw === undefined ? '' : raw.toString()).trim();
+        throw new ScoreError('EMULATION_COMMAND', `gpmetis failed (${bin}): ${(e as Error).message.split('\n')[0]}${stderr === '' ? '' : `; stderr: ${stderr}`}`, { tool: bin, ...(stderr === '' ? {} : { stderr }) });
       }
       const part = readFileSync(`${file}.part.${k}`, 'utf8').trim().split('\n').map(Number);
       repair(members, part, caps, local);
@@ -222,9 +264,22 @@ export function metisReference(input: ReferenceInput): Reference {
       }
     };
 
+    // Pass 1: each split may fill its children up to capacity. Pass 2 (only if some split had less
+    // slack than TRY_UFACTOR): METIS may overfill by up to 3%, and repair gives the surplus back;
+    // on a nearly full group that can find a smaller cut. Kept: the lower C_A (ties: pass 1).
     assign(root, vms.map((_, i) => i));
+    let cost = totalCost(placement, traffic, oracle);
+    if (tight) {
+      const first = placement;
+      placement = new Map();
+      floor = TRY_UFACTOR;
+      assign(root, vms.map((_, i) => i));
+      const second = totalCost(placement, traffic, oracle);
+      if (second < cost) cost = second;
+      else placement = first;
+    }
+    return { method: 'metis-hierarchical', placement, cost, partitions, levels };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return { method: 'metis-hierarchical', placement, cost: totalCost(placement, traffic, oracle), partitions, levels };
 }

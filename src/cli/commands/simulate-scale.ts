@@ -1,7 +1,7 @@
 import Table from 'cli-table3';
 import { ScoreError } from '../../errors/errors.ts';
 import { runScale, type ScaleResult } from '../../sim/scale.ts';
-import { metisReference } from '../../sim/reference.ts';
+import { metisReference, requireGpmetis } from '../../sim/reference.ts';
 import { capacityLowerBound } from '../../sim/bound.ts';
 import { strategyRunner, parseStrategies } from '../../sim/strategies.ts';
 import { workloadFromOptions, type WorkloadOptions } from '../workload-options.ts';
@@ -94,6 +94,7 @@ export async function runScaleCli(o: ScaleCliOptions): Promise<ScaleResult> {
     return m[2] === '%' ? Math.floor((Number(m[1]) / 100) * vms) : Math.floor(Number(m[1]));
   };
   budget(vms);
+  if (o.reference === 'metis') requireGpmetis();
   const progress = progressReporter(o.progress);
   // Wall time per strategy, measured here in the shell: the simulator's result stays deterministic.
   const timing: Record<string, number> = {};
