@@ -46,6 +46,13 @@ const seed = Number(values.seed);
 if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, not ${values.seed}`);
 if (values['bounds-only'] && values['structure-only']) throw new Error('--bounds-only and --structure-only exclude each other');
 const pct = (x: number): number => +(100 * x).toFixed(2);
+/** The cheap yardsticks of budgetStructure, as both output shapes print them (percent of the initial cost). */
+const structureFields = (s: ReturnType<typeof budgetStructure>) => ({
+  topPairsSharePct: pct(s.topPairsShare),
+  forestSharePct: pct(s.forestShare),
+  forestUncapacitatedReductionPct: pct(s.forestUncapacitatedReduction),
+  forestUncapacitatedVmsMoved: s.forestVmsMoved,
+});
 const out: Record<string, unknown>[] = [];
 for (const sigma of values.sigmas.split(',').map(Number)) {
   let ctx: StrategyContext | undefined;
@@ -69,15 +76,7 @@ for (const sigma of values.sigmas.split(',').map(Number)) {
   if (values['structure-only']) {
     const t = performance.now();
     const s = budgetStructure(input, budget);
-    out.push({
-      sigma,
-      budgetVms: budget,
-      topPairsSharePct: pct(s.topPairsShare),
-      forestSharePct: pct(s.forestShare),
-      forestUncapacitatedReductionPct: pct(s.forestUncapacitatedReduction),
-      forestUncapacitatedVmsMoved: s.forestVmsMoved,
-      seconds: +((performance.now() - t) / 1000).toFixed(1),
-    });
+    out.push({ sigma, budgetVms: budget, ...structureFields(s), seconds: +((performance.now() - t) / 1000).toFixed(1) });
     continue;
   }
   const tb = performance.now();
@@ -119,10 +118,7 @@ for (const sigma of values.sigmas.split(',').map(Number)) {
   out.push({
     sigma,
     budgetVms: budget,
-    topPairsSharePct: pct(s.topPairsShare),
-    forestSharePct: pct(s.forestShare),
-    forestUncapacitatedReductionPct: pct(s.forestUncapacitatedReduction),
-    forestUncapacitatedVmsMoved: s.forestVmsMoved,
+    ...structureFields(s),
     annealFromForest: { startPct: pct(fromForest.start.reduction), startMoved: fromForest.start.moved, reductionPct: pct(fromForest.reduction), moved: fromForest.moved },
     annealSlotsIgnoredFromForest: { startPct: pct(uncapacitated.start.reduction), reductionPct: pct(uncapacitated.reduction), moved: uncapacitated.moved },
     pricedFromForestPacked: { reductionPct: pct(pricedSlots.reduction), moved: pricedSlots.moved },
