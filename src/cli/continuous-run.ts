@@ -62,11 +62,13 @@ export function quietPeriodsOf(start: { continuous: { stableRounds?: number } })
  * One line per phase of a continuous run, from its record's `phases` (src/system/live-run.ts
  * withPhases; none without them): the phase's start on the scenario's clock, its migrations and,
  * after the first, the fewest that make every flow of the new phase local from where the VMs were
- * when it began (`fewestMigrations`). runs.json, the CSVs and `score report` carry the same. Pure.
+ * at its reading (`fewestMigrations`); constant traffic: one line for the run. runs.json, the CSVs and `score report` carry the same. Pure.
  */
 export function phaseSummary(model: Model, run: RunRecord): string[] {
   const segments = model.timeline.segments;
-  return (run.phases ?? []).map((ph) => {
+  // constant traffic: one phase, which withPhases leaves without a `phases` list
+  if (run.phases === undefined || run.phases.length === 0) return [`phase 1 from ${segments[0]?.startSec ?? 0} s: ${run.steps.length} migration(s)`];
+  return run.phases.map((ph) => {
     const min = ph.phase === 0 ? undefined : ph.fewestMigrations;
     return `phase ${ph.phase + 1} from ${segments[ph.phase]?.startSec ?? ph.startSec} s: ${ph.migrations} migration(s)${min === undefined ? '' : `; the fewest that make its flows local: ${min}`}`;
   });

@@ -457,11 +457,12 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     };
     /**
      * a run whose round moved nothing and left no record (nobody asked, no action found) says why,
-     * in one `held` record (vm "*"); a later round of a run that moved is explained by its records
+     * in one `held` record (vm "*"); a later round of a run that moved is explained by its records,
+     * and so is a resumed run (its earlier rounds' records are in the history)
      */
-    const recordsBefore = records.length;
+    const recordsBefore = o.resume !== undefined ? -1 : records.length;
     const quietRound = (round: number, snap: Snapshot, placement: ReadonlyMap<string, string>): void => {
-      const why = quietRoundReason(snap, placement, { ...(o.migrationCost === undefined ? {} : { migrationCost: o.migrationCost }), ...(o.lookahead === true ? { lookahead: true } : {}), ...(o.swaps === true && !plan ? { swaps: true } : {}), ...(o.overcommit === undefined ? {} : { overcommit: o.overcommit }) });
+      const why = quietRoundReason(snap, placement, { ...(o.migrationCost === undefined ? {} : { migrationCost: o.migrationCost }), ...(o.lookahead === true ? { lookahead: true } : {}), ...(o.swaps === true && !plan && o.policy !== 'gain-order' ? { swaps: true } : {}), ...(plan ? { plan: true } : {}), ...(o.overcommit === undefined ? {} : { overcommit: o.overcommit }) });
       const r = openRecord({ vm: '*', policyKey: 0, policy: o.policy, round, plan: false }, snap, new Map(placement), '-', 'held');
       r.finishedAt = r.startedAt;
       r.error = why;

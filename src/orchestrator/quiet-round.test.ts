@@ -81,3 +81,21 @@ test('quiet round: with nothing that pays the record says so (NOTHING_PAYS), wit
     assert.match(r.error.message, /no move pays \(no VM saves anything/);
   }
 });
+
+test('quiet round: swaps with the gain order (which asks no VM here) do not claim an agent was asked; a dry run says exchanges are not planned', async () => {
+  const gain = await quiet({ policy: 'gain-order', swaps: true });
+  assert.equal(gain.error?.code, 'NO_ROOM');
+  assert.doesNotMatch(gain.error.message, /no agent proposed/, 'the gain order asked no agent');
+  assert.match(gain.error.message, /exchanges are not looked at/);
+  // a dry run is never "converged": its one record is all that is asserted here
+  const plan = await runToEnd(world(), { policy: 'gain-order', plan: true });
+  assert.equal(plan.records.length, 1, 'one record for the dry run');
+  assert.match(plan.records[0]!.error?.message ?? '', /a dry run \(plan\) lists single moves only: exchanges are not planned/);
+});
+
+test('quiet round: a resumed run (its earlier rounds in the history) writes no quiet record', async () => {
+  const w = world();
+  const orch = await runToEnd(w, { policy: 'gain-order', resume: { round: 2, migrations: 3, rails: null, continuous: null } });
+  assert.equal(orch.status().converged, true);
+  assert.deepEqual(orch.records.map((r) => r.error?.code ?? r.status), [], 'the resumed run is explained by the records it had');
+});

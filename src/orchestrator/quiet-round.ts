@@ -15,7 +15,7 @@ import { nextLookaheadAction } from './lookahead.ts';
  *    temporary overcommit (overcommit: 1) would allow one.
  * Returns the code and a one-line message (costs in the audit log's units, rate × path cost).
  */
-export function quietRoundReason(snap: Snapshot, placement: ReadonlyMap<string, string>, o: { readonly migrationCost?: number; readonly lookahead?: boolean; readonly swaps?: boolean; readonly overcommit?: number }): { code: 'NOTHING_PAYS' | 'NO_ROOM'; message: string } {
+export function quietRoundReason(snap: Snapshot, placement: ReadonlyMap<string, string>, o: { readonly migrationCost?: number; readonly lookahead?: boolean; readonly swaps?: boolean; readonly overcommit?: number; readonly plan?: boolean }): { code: 'NOTHING_PAYS' | 'NO_ROOM'; message: string } {
   const cm = o.migrationCost ?? 0;
   const load = new Map<string, number>();
   for (const h of placement.values()) load.set(h, (load.get(h) ?? 0) + 1);
@@ -60,6 +60,8 @@ export function quietRoundReason(snap: Snapshot, placement: ReadonlyMap<string, 
         : `no exchange, ejection or pair move pays either${oc === 0 ? ', even with a temporary overcommit' : ''}`;
   } else if (o.swaps === true) {
     next = 'no agent proposed an exchange that pays';
+  } else if (o.plan === true) {
+    next = 'a dry run (plan) lists single moves only: exchanges are not planned';
   } else {
     next = 'exchanges are not looked at (swaps: true with la or rr, or lookahead: true with gain, would)';
   }

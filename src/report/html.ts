@@ -186,7 +186,7 @@ function phasesTable(run: RunRecord): string {
     '</tr>',
   ]);
   return `<h3>Traffic phases</h3>
-<p class="note">The scenario's traffic changes at each phase's start; the policy goes on from where the last phase left the VMs. C_A at start: the old placement on the new traffic${run.source === 'simulate' ? '' : ', measured a rate window after the change'}.${known ? ' Fewest: the migrations that make every flow of the phase local from where the VMs were when it began (a lower bound where hypervisors are full).' : ''}</p>
+<p class="note">The scenario's traffic changes at each phase's start; the policy goes on from where the last phase left the VMs. C_A at start: the old placement on the new traffic${run.source === 'simulate' ? '' : ', measured a rate window after the change'}.${known ? ' Fewest: the migrations that make every flow of the phase local from where the VMs were at that reading (a lower bound where hypervisors are full).' : ''}</p>
 ${table(head, rows, 'phases')}`;
 }
 

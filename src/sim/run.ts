@@ -74,8 +74,8 @@ export interface PhaseRecord {
   /** `step` of the phase's first migration (the run's numbering); steps firstStep .. firstStep + migrations - 1 */
   readonly firstStep: number;
   /**
-   * the fewest migrations that make every flow of the phase local from where the VMs were when it
-   * began (src/sim/phased.ts minimumMigrationsToColocate: exact when hypervisors have room, a lower
+   * the fewest migrations that make every flow of the phase local from where the VMs were at its
+   * reading, a rate window after it began (src/sim/phased.ts minimumMigrationsToColocate: exact when hypervisors have room, a lower
    * bound otherwise); continuous live runs only
    */
   readonly fewestMigrations?: number;

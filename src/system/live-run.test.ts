@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadScenarioFile } from '../scenario/load.ts';
 import { simulate } from '../sim/run.ts';
-import { continuousDone, withMeasuredMigrations, withPhases, type PhaseMark } from './live-run.ts';
+import { continuousDone, phaseReadingDue, READING_WAIT_MS, withMeasuredMigrations, withPhases, type PhaseMark } from './live-run.ts';
 import { minimumMigrationsToColocate } from '../sim/phased.ts';
 import { createContinuousState, continuousConfig } from '../orchestrator/continuous.ts';
 
@@ -92,4 +92,17 @@ test('withPhases: the reading at each change goes into the timeline after the po
   // constant traffic: the record as it was
   const paper = loadScenarioFile('paper');
   assert.equal(withPhases(paper.model, run, marks), run);
+});
+
+test('phaseReadingDue: after the rate window, once no migration is in flight or waiting to settle; at most READING_WAIT_MS later', () => {
+  const settled = [{ status: 'succeeded' as const, step: 6 }, { status: 'declined' as const, step: null }];
+  assert.equal(phaseReadingDue(999, 1000, 6, settled), false, 'the rate window has not passed');
+  assert.equal(phaseReadingDue(1000, 1000, 6, settled), true, 'every move has its point');
+  // a move made just before the reading: its point comes a settle after it, and the reading waits for it
+  const unsettled = [...settled, { status: 'succeeded' as const, step: 7 }];
+  assert.equal(phaseReadingDue(1000, 1000, 6, unsettled), false, 'step 7 has moved but not settled');
+  assert.equal(phaseReadingDue(1000, 1000, 7, unsettled), true, 'step 7 settled');
+  const inFlight = [...settled, { status: 'started' as const, step: null }];
+  assert.equal(phaseReadingDue(5000, 1000, 6, inFlight), false, 'a migration in flight');
+  assert.equal(phaseReadingDue(1000 + READING_WAIT_MS, 1000, 6, inFlight), true, 'bounded: a point that never comes does not lose the phase');
 });

@@ -154,6 +154,22 @@ export function withPhases(model: Model, record: RunRecord, marks: readonly Phas
  * rate window after each change, the placement and period then, and whether the run had settled
  * before it); its `finalCost` is measured when it stopped and `converged` says it settled.
  */
+/** How long a phase's reading waits, after its rate window, for migrations in flight or not yet settled, ms. */
+export const READING_WAIT_MS = 60_000;
+
+/**
+ * Whether a phase's reading is due at `nowMs`: its rate window has passed (`windowEndMs`) and no
+ * migration is in flight (`started`) or succeeded but not yet settled (its step above
+ * `settledStep`, the highest step with a timeline point, which comes a settle after the move), so
+ * the reading's cost, placement and steps before agree; or READING_WAIT_MS after the window
+ * whatever is under way, so a point that never comes does not lose the phase. Pure.
+ */
+export function phaseReadingDue(nowMs: number, windowEndMs: number, settledStep: number, records: readonly Pick<MigrationRecord, 'status' | 'step'>[]): boolean {
+  if (nowMs < windowEndMs) return false;
+  if (nowMs >= windowEndMs + READING_WAIT_MS) return true;
+  return !records.some((r) => r.status === 'started' || (r.status === 'succeeded' && r.step !== null && r.step > settledStep));
+}
+
 export async function orchestrateContinuously(
   stack: Stack,
   o: LiveRunOptions & { start: OrchestrationStart & { continuous: object }; trafficStartMs: number; originMs: number; windowMs: number; untilMs: number; quietPeriods: number; signal?: AbortSignal },
@@ -175,8 +191,9 @@ export async function orchestrateContinuously(
       // new traffic fills the rate window
       const prev = marks[k - 1]!;
       if (prev.settled === undefined && o.clock.now() >= changeMs(k)) prev.settled = s !== null && continuousDone(s, prev.period, o.quietPeriods);
-      if (o.clock.now() >= changeMs(k) + o.windowMs) {
-        const stepsBefore = Math.max(0, ...o.timeline.map((p) => p.step));
+      const settledStep = Math.max(0, ...o.timeline.map((p) => p.step));
+      if (phaseReadingDue(o.clock.now(), changeMs(k) + o.windowMs, settledStep, orchestrator.records)) {
+        const stepsBefore = settledStep;
         marks.push({
           startSec: (changeMs(k) - o.originMs) / 1000,
           point: measuredPoint(stack, stepsBefore, (o.clock.now() - o.originMs) / 1000),

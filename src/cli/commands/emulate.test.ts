@@ -112,6 +112,7 @@ test('emulate --clean refuses what it would ignore (--every, --policy, --scenari
     ['--policy', 'la'],
     ['--scenario', 'paper'],
     ['--duration', '10'],
+    ['--overcommit', '1'],
   ]) {
     const program = new Command().exitOverride();
     registerEmulate(program);

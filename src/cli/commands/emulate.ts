@@ -59,7 +59,7 @@ export function parseEmulateOptions(raw: RawEmulateOptions): EmulateOptions {
 }
 
 /** Options `--clean` would ignore, camelCase (those with a default cannot be told from it and are left out). */
-const NOT_WITH_CLEAN = ['scenario', 'duration', 'vms', 'policy', 'tolerance', 'swaps', 'lookahead', ...CONTINUOUS_KEYS] as const;
+const NOT_WITH_CLEAN = ['scenario', 'duration', 'vms', 'policy', 'tolerance', 'swaps', 'lookahead', 'overcommit', ...CONTINUOUS_KEYS] as const;
 
 /**
  * Refuses an option `--clean` would ignore (it removes what crashed runs left behind and exits),
