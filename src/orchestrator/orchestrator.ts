@@ -635,8 +635,8 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
           };
           // a move the agent declined is not asked again (nor pending) until what it was judged on changed
           const declined = pick === null ? declineStands(st, vm, from, null, () => null) : declineStands(st, vm, from, { to: pick.to, saving }, () => free(pick.to));
+          // a standing decline left no choice behind (noteDecline dropped it, and none is noted while it stands)
           const { stable, count } = declined !== null ? { stable: false, count: 0 } : noteChoice(st, vm, pick?.to ?? null);
-          if (declined !== null) delete st.choices[vm];
           const a: Ask = { vm, policyKey, policy: o.policy, round: st.period, plan: false, mode: 'best' };
           if (declined !== null) {
             summary.declined += 1;

@@ -47,8 +47,6 @@ export interface EmulatedRun {
   readonly buildMs: number;
   /** audit records of the exchanges agents proposed (with swaps on) and of look-ahead actions' migrations */
   readonly exchanges: readonly { readonly id: string; readonly vm: string; readonly status: string; readonly reason: string }[];
-  /** when the traffic's first phase began, s on the run's time axis (its steps' `time`) */
-  readonly trafficStartSec: number;
   /** a continuous run: whether it stopped settled or at its time limit */
   readonly stoppedBy?: 'settled' | 'time';
 }
@@ -250,7 +248,7 @@ export async function runEmulatedExperiment(o: EmulatedExperimentOptions): Promi
       // an exchange an agent proposed, or a migration of a multi-migration look-ahead action
       .filter((r) => r.decision?.swap !== undefined || (o.lookahead === true && r.status !== 'started' && /\[migration \d+ of \d+\]$/.test(r.decision?.reason ?? '')))
       .map((r) => ({ id: r.id, vm: r.vm, status: r.status, reason: r.decision!.reason }));
-    return { record, losses, discoveryMs, buildMs, exchanges, trafficStartSec: (trafficStart - t0) / 1000, ...(stoppedBy !== undefined ? { stoppedBy } : {}) };
+    return { record, losses, discoveryMs, buildMs, exchanges, ...(stoppedBy !== undefined ? { stoppedBy } : {}) };
   } finally {
     // stopped early: the orchestration stops too (its settle and period waits end at once), or
     // its loop would hold the process for seconds after everything was removed
